@@ -1,0 +1,81 @@
+"""The composition root: configuration from the environment -> a ready Ledger.
+
+``TOLLBOOK_DATABASE_URL`` selects the store:
+- ``sqlite:///var/tollbook.sqlite`` (the default; a path relative to the working directory),
+- ``postgresql://user:password@host:5432/dbname?schema=tollbook`` (production),
+- ``memory://`` (in-process, for tests and experiments).
+The library's own variables (``PERSISTENCE_MODULE``, ``POSTGRES_*``, ``SQLITE_DBNAME``) still
+work when ``TOLLBOOK_DATABASE_URL`` is unset and ``PERSISTENCE_MODULE`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from domain.application import Ledger, utc_now
+
+DEFAULT_DATABASE_URL = "sqlite:///var/tollbook.sqlite"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def database_url(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    return environ.get("TOLLBOOK_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def store_env(url: str) -> dict[str, str]:
+    """Translate a database URL into the eventsourcing library's settings."""
+    parsed = urlparse(url)
+    if parsed.scheme == "memory":
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise ConfigError("sqlite URL needs a file path, e.g. sqlite:///var/tollbook.sqlite")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if parsed.scheme in ("postgres", "postgresql"):
+        query = parse_qs(parsed.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "tollbook",
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "4",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise ConfigError(
+        f"unsupported database URL {url!r}: use sqlite:///path, postgresql://... or memory://"
+    )
+
+
+def build_ledger(
+    url: str | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    environ: Mapping[str, str] | None = None,
+) -> Ledger:
+    environ = os.environ if environ is None else environ
+    if url is None and "TOLLBOOK_DATABASE_URL" not in environ and "PERSISTENCE_MODULE" in environ:
+        return Ledger(env=dict(environ), clock=clock)
+    return Ledger(env=store_env(url or database_url(environ)), clock=clock)

@@ -1,0 +1,110 @@
+"""Credit notes: documents of their own that reduce what is owed on one issued invoice."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from domain.aggregate import Aggregate, Created, Stamp
+from domain.errors import InvalidInput, InvalidState, OverCredit
+from domain.invoice import BillingSnapshot, Invoice
+from domain.invoice_line import InvoiceLine, Totals, totals_of
+from domain.values import CurrencyCode, Dec
+
+
+class CreditNote(Aggregate):
+    """An issued credit note: numbered, linked to its invoice, with a reason. Immutable."""
+
+    invoice_id: UUID
+    invoice_number: str
+    customer_id: UUID
+    customer_account: str
+    currency: str
+    number: str
+    issued_on: date
+    lines: list[InvoiceLine]
+    billing: BillingSnapshot
+
+    class Issued(Created):
+        """A credit note was issued against ``invoice_number``."""
+
+        invoice_id: UUID
+        invoice_number: str
+        customer_id: UUID
+        customer_account: str
+        currency: CurrencyCode
+        number: str
+        issued_on: date
+        lines: list[InvoiceLine]
+        billing: BillingSnapshot
+        net: Dec
+        tax: Dec
+        total: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            for name in (
+                "invoice_id",
+                "invoice_number",
+                "customer_id",
+                "customer_account",
+                "currency",
+                "number",
+                "issued_on",
+                "lines",
+                "billing",
+            ):
+                setattr(aggregate, name, getattr(self, name))
+
+    @property
+    def totals(self) -> Totals:
+        return totals_of(self.lines, self.currency)
+
+
+def credit_invoice(
+    credit_note_id: UUID,
+    invoice: Invoice,
+    lines: list[InvoiceLine],
+    number: str,
+    issued_on: date,
+    stamp: Stamp,
+) -> CreditNote:
+    """Issue a credit note for ``invoice`` and record it on the invoice (save both together).
+
+    A credit may not exceed what is still outstanding: credit a paid invoice by first
+    unallocating the payment, whose money then becomes customer credit.
+    """
+    if invoice.state != "issued":
+        raise InvalidState(f"invoice {invoice.label} is {invoice.state}: only issued invoices")
+    if not (stamp.reason or "").strip():
+        raise InvalidInput("a credit note needs a reason")
+    if not lines:
+        raise InvalidInput("a credit note needs at least one line")
+    totals = totals_of(lines, invoice.currency)
+    if totals.total <= 0:
+        raise InvalidInput("a credit note's total must be greater than zero")
+    if totals.total > invoice.outstanding:
+        raise OverCredit(
+            f"credit of {totals.total} {invoice.currency} exceeds the {invoice.outstanding}"
+            f" {invoice.currency} outstanding on {invoice.label}"
+        )
+    assert invoice.number is not None and invoice.billing is not None
+    note = CreditNote._start(
+        CreditNote.Issued,
+        credit_note_id,
+        stamp,
+        invoice_id=invoice.id,
+        invoice_number=invoice.number,
+        customer_id=invoice.customer_id,
+        customer_account=invoice.customer_account,
+        currency=invoice.currency,
+        number=number,
+        issued_on=issued_on,
+        lines=lines,
+        billing=invoice.billing,
+        net=totals.net,
+        tax=totals.tax,
+        total=totals.total,
+    )
+    invoice.record_credit(credit_note_id, number, totals.total, stamp)
+    return note

@@ -1,0 +1,187 @@
+"""Customers: who is billed, in which currency, with which tax, terms and line grouping."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain.aggregate import Aggregate, Created, Event, Stamp
+from domain.errors import InvalidInput, InvalidState, NotFound
+from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
+
+#: Fields a change event may carry; currency and account number are fixed at registration.
+CHANGEABLE_FIELDS = (
+    "name",
+    "billing_address",
+    "tax_number",
+    "email",
+    "tax_rate",
+    "tax_description",
+    "payment_terms_days",
+    "invoice_line_grouping",
+    "external_accounting_id",
+    "time_zone",
+)
+
+
+def customer_id_for(account_number: str) -> UUID:
+    """Deterministic id: registering the same account number twice is impossible."""
+    return uuid5(NAMESPACE_URL, f"tollbook:customer:{account_number.strip().lower()}")
+
+
+class CustomerProfile(Frozen):
+    """A customer's details as they stand on one day."""
+
+    account_number: str
+    name: str
+    billing_address: str = ""
+    tax_number: str = ""
+    email: str = ""
+    currency: CurrencyCode
+    tax_rate: Dec
+    tax_description: str
+    payment_terms_days: int
+    invoice_line_grouping: LineGrouping | None = None
+    external_accounting_id: str = ""
+    time_zone: str = "UTC"
+
+
+class Assignment(Frozen):
+    """A package assigned to the customer for a date range."""
+
+    assignment_id: UUID
+    package_id: UUID
+    quantity: Dec
+    start_date: date
+    end_date: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+
+class Customer(Aggregate):
+    """A billed party. Its currency never changes; other details change by dated events."""
+
+    registered: CustomerProfile
+    changes: list[tuple[date, dict[str, Any]]]
+    assignments: dict[UUID, Assignment]
+
+    class Registered(Created):
+        """A customer was registered with these details."""
+
+        profile: CustomerProfile
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.registered = self.profile
+            aggregate.changes = []
+            aggregate.assignments = {}
+
+    class DetailsChanged(Event):
+        """Some details change from ``effective_from``; ``before``/``after`` hold those fields."""
+
+        effective_from: date
+        before: dict[str, Any]
+        after: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.changes.append((self.effective_from, self.after))
+            aggregate.changes.sort(key=lambda change: change[0])
+
+    class PackageAssigned(Event):
+        """A package was assigned to the customer."""
+
+        assignment: Assignment
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.assignments[self.assignment.assignment_id] = self.assignment
+
+    class PackageAssignmentEnded(Event):
+        """A package assignment ends on ``end_date`` (inclusive)."""
+
+        assignment_id: UUID
+        end_date: date
+
+        def apply(self, aggregate: Any) -> None:
+            old = aggregate.assignments[self.assignment_id]
+            aggregate.assignments[self.assignment_id] = old.model_copy(
+                update={"end_date": self.end_date}
+            )
+
+    @classmethod
+    def register(cls, profile: CustomerProfile, stamp: Stamp) -> Customer:
+        return cls._start(
+            cls.Registered, customer_id_for(profile.account_number), stamp, profile=profile
+        )
+
+    def profile_on(self, day: date) -> CustomerProfile:
+        """The details in force on ``day`` (changes apply in effective-date order)."""
+        merged = self.registered.model_dump(mode="json")
+        for effective_from, after in self.changes:
+            if effective_from <= day:
+                merged.update(after)
+        return CustomerProfile.model_validate(merged)
+
+    @property
+    def latest(self) -> CustomerProfile:
+        return self.profile_on(date.max)
+
+    @property
+    def currency(self) -> str:
+        return self.registered.currency
+
+    def change(self, changes: dict[str, Any], effective_from: date, stamp: Stamp) -> None:
+        unknown = set(changes) - set(CHANGEABLE_FIELDS)
+        if "currency" in unknown:
+            raise InvalidInput("a customer's currency cannot change after registration")
+        if unknown:
+            raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+        current = self.profile_on(effective_from)
+        updated = CustomerProfile.model_validate({**current.model_dump(mode="json"), **changes})
+        old = current.model_dump(mode="json")
+        new = updated.model_dump(mode="json")
+        changed = [key for key in new if new[key] != old[key]]
+        if not changed:
+            return
+        self._trigger(
+            self.DetailsChanged,
+            stamp,
+            effective_from=effective_from,
+            before={key: old[key] for key in changed},
+            after={key: new[key] for key in changed},
+        )
+
+    def assign_package(
+        self,
+        assignment_id: UUID,
+        package_id: UUID,
+        quantity: Decimal,
+        start_date: date,
+        end_date: date | None,
+        stamp: Stamp,
+    ) -> None:
+        if quantity <= 0:
+            raise InvalidInput(f"quantity must be greater than zero, got {quantity}")
+        if end_date is not None and end_date < start_date:
+            raise InvalidInput("an assignment cannot end before it starts")
+        assignment = Assignment(
+            assignment_id=assignment_id,
+            package_id=package_id,
+            quantity=quantity,
+            start_date=start_date,
+            end_date=end_date,
+        )
+        self._trigger(self.PackageAssigned, stamp, assignment=assignment)
+
+    def end_assignment(self, assignment_id: UUID, end_date: date, stamp: Stamp) -> None:
+        assignment = self.assignments.get(assignment_id)
+        if assignment is None:
+            raise NotFound(f"no package assignment {assignment_id} on this customer")
+        if end_date < assignment.start_date:
+            raise InvalidInput("an assignment cannot end before it starts")
+        if assignment.end_date is not None and assignment.end_date < end_date:
+            raise InvalidState(f"assignment already ended on {assignment.end_date}")
+        self._trigger(
+            self.PackageAssignmentEnded, stamp, assignment_id=assignment_id, end_date=end_date
+        )

@@ -1,0 +1,55 @@
+"""Stores pydantic events as their JSON dump and loads them back through validation.
+
+The library's default mapper rebuilds events without validation (Decimals and nested models
+would come back as strings and dicts); this one round-trips every field exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
+
+from domain.aggregate import Event
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """The event's own fields as JSON-ready values (ids and version excluded)."""
+    return event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
+
+
+class PydanticMapper(Mapper[UUID]):
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if not isinstance(domain_event, Event):
+            raise TypeError(f"not a tollbook event: {type(domain_event).__name__}")
+        data = json.dumps(
+            event_payload(domain_event), separators=(",", ":"), sort_keys=True
+        ).encode("utf-8")
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(domain_event)),
+            state=data,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        data = stored_event.state
+        if self.cipher:
+            data = self.cipher.decrypt(data)
+        if self.compressor:
+            data = self.compressor.decompress(data)
+        cls = resolve_topic(stored_event.topic)
+        state = json.loads(data)
+        originator_id = stored_event.originator_id
+        state["originator_id"] = (
+            originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+        )
+        state["originator_version"] = stored_event.originator_version
+        return cls.model_validate(state)

@@ -1,0 +1,390 @@
+"""Invoices: drafts that are edited freely, then issued with a gapless number and frozen.
+
+After issue nothing changes the lines: corrections are credit notes, money arrives by payment
+allocations, and a void (only with nothing allocated or credited) cancels the document.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from domain.aggregate import Aggregate, Created, Event, Stamp
+from domain.errors import (
+    EmptyInvoice,
+    HasAllocations,
+    InvalidInput,
+    InvalidState,
+    InvoiceNotEditable,
+    NotFound,
+)
+from domain.invoice_line import InvoiceLine, Totals, totals_of
+from domain.values import CurrencyCode, Dec, Frozen
+
+State = Literal["draft", "issued", "void"]
+Status = Literal["draft", "issued", "partly_paid", "paid", "credited", "overdue", "void"]
+
+
+class BillingSnapshot(Frozen):
+    """The customer's and seller's details exactly as they stood when the invoice was issued."""
+
+    customer_name: str
+    customer_account: str
+    billing_address: str
+    customer_tax_number: str
+    seller_name: str
+    seller_address: str
+    seller_tax_number: str
+    payment_instructions: str = ""
+
+
+class Invoice(Aggregate):
+    """A customer invoice; the aggregate that guards what is owed on it."""
+
+    customer_id: UUID
+    customer_account: str
+    currency: str
+    invoice_date: date
+    due_date: date
+    period_start: date | None
+    period_end: date | None
+    memo: str
+    lines: dict[UUID, InvoiceLine]
+    state: State
+    number: str | None
+    issued_on: date | None
+    billing: BillingSnapshot | None
+    credited: Decimal
+    credit_notes: dict[UUID, Decimal]
+    allocations: dict[UUID, Decimal]
+    void_reason: str | None
+
+    class Drafted(Created):
+        """A draft invoice was opened for a customer, in the customer's currency."""
+
+        customer_id: UUID
+        customer_account: str
+        currency: CurrencyCode
+        invoice_date: date
+        due_date: date
+        period_start: date | None = None
+        period_end: date | None = None
+        memo: str = ""
+
+        def apply(self, aggregate: Any) -> None:
+            for name in (
+                "customer_id",
+                "customer_account",
+                "currency",
+                "invoice_date",
+                "due_date",
+                "period_start",
+                "period_end",
+                "memo",
+            ):
+                setattr(aggregate, name, getattr(self, name))
+            aggregate.lines = {}
+            aggregate.state = "draft"
+            aggregate.number = None
+            aggregate.issued_on = None
+            aggregate.billing = None
+            aggregate.credited = Decimal(0)
+            aggregate.credit_notes = {}
+            aggregate.allocations = {}
+            aggregate.void_reason = None
+
+    class LineAdded(Event):
+        """A line was added to the draft."""
+
+        line: InvoiceLine
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lines[self.line.line_id] = self.line
+
+    class LineEdited(Event):
+        """A draft line changed from ``before`` to ``after``."""
+
+        before: InvoiceLine
+        after: InvoiceLine
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lines[self.after.line_id] = self.after
+
+    class LineRemoved(Event):
+        """A draft line was removed (the removed line is kept in the event)."""
+
+        line: InvoiceLine
+
+        def apply(self, aggregate: Any) -> None:
+            del aggregate.lines[self.line.line_id]
+
+    class DatesChanged(Event):
+        """The draft's invoice date, due date or billing period changed."""
+
+        before: dict[str, date | None]
+        after: dict[str, date | None]
+
+        def apply(self, aggregate: Any) -> None:
+            for name, value in self.after.items():
+                setattr(aggregate, name, value)
+
+    class Issued(Event):
+        """The invoice was issued: numbered from the gapless sequence, lines and totals frozen."""
+
+        number: str
+        issued_on: date
+        billing: BillingSnapshot
+        currency: CurrencyCode
+        net: Dec
+        tax: Dec
+        total: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.state = "issued"
+            aggregate.number = self.number
+            aggregate.issued_on = self.issued_on
+            aggregate.billing = self.billing
+
+    class Credited(Event):
+        """A credit note reduced what is owed on this invoice."""
+
+        credit_note_id: UUID
+        credit_note_number: str
+        currency: CurrencyCode
+        amount: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.credit_notes[self.credit_note_id] = self.amount
+            aggregate.credited += self.amount
+
+    class PaymentApplied(Event):
+        """Part of a payment was allocated to this invoice."""
+
+        payment_id: UUID
+        currency: CurrencyCode
+        amount: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            current = aggregate.allocations.get(self.payment_id, Decimal(0))
+            aggregate.allocations[self.payment_id] = current + self.amount
+
+    class PaymentUnapplied(Event):
+        """An allocation from a payment was taken back (the money returns to the payment)."""
+
+        payment_id: UUID
+        currency: CurrencyCode
+        amount: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            remaining = aggregate.allocations[self.payment_id] - self.amount
+            if remaining:
+                aggregate.allocations[self.payment_id] = remaining
+            else:
+                del aggregate.allocations[self.payment_id]
+
+    class Voided(Event):
+        """The issued invoice was voided; its number stays used, it no longer counts as owed."""
+
+        currency: CurrencyCode
+        total: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.state = "void"
+            aggregate.void_reason = self.reason
+
+    # ----------------------------------------------------------------- commands
+
+    @classmethod
+    def draft(
+        cls,
+        invoice_id: UUID,
+        *,
+        customer_id: UUID,
+        customer_account: str,
+        currency: str,
+        invoice_date: date,
+        due_date: date,
+        period_start: date | None,
+        period_end: date | None,
+        memo: str,
+        stamp: Stamp,
+    ) -> Invoice:
+        _check_dates(invoice_date, due_date, period_start, period_end)
+        return cls._start(
+            cls.Drafted,
+            invoice_id,
+            stamp,
+            customer_id=customer_id,
+            customer_account=customer_account,
+            currency=currency,
+            invoice_date=invoice_date,
+            due_date=due_date,
+            period_start=period_start,
+            period_end=period_end,
+            memo=memo,
+        )
+
+    def _editable(self) -> None:
+        if self.state != "draft":
+            raise InvoiceNotEditable(
+                f"invoice {self.label} is {self.state}: its lines cannot change"
+                " (issue a credit note to correct an issued invoice)"
+            )
+
+    def add_line(self, line: InvoiceLine, stamp: Stamp) -> None:
+        self._editable()
+        _check_line(line)
+        if line.line_id in self.lines:
+            raise InvalidInput(f"line {line.line_id} already exists")
+        self._trigger(self.LineAdded, stamp, line=line)
+
+    def edit_line(self, line_id: UUID, changes: dict[str, Any], stamp: Stamp) -> None:
+        self._editable()
+        before = self.line(line_id)
+        after = InvoiceLine.model_validate({**before.model_dump(), **changes, "line_id": line_id})
+        _check_line(after)
+        if after != before:
+            self._trigger(self.LineEdited, stamp, before=before, after=after)
+
+    def remove_line(self, line_id: UUID, stamp: Stamp) -> None:
+        self._editable()
+        self._trigger(self.LineRemoved, stamp, line=self.line(line_id))
+
+    def change_dates(self, changes: dict[str, date | None], stamp: Stamp) -> None:
+        self._editable()
+        current = {name: getattr(self, name) for name in changes}
+        merged = {
+            name: changes.get(name, getattr(self, name))
+            for name in ("invoice_date", "due_date", "period_start", "period_end")
+        }
+        invoice_date, due_date = merged["invoice_date"], merged["due_date"]
+        assert invoice_date is not None and due_date is not None
+        _check_dates(invoice_date, due_date, merged["period_start"], merged["period_end"])
+        changed = {name: value for name, value in changes.items() if current[name] != value}
+        if changed:
+            self._trigger(
+                self.DatesChanged,
+                stamp,
+                before={name: current[name] for name in changed},
+                after=changed,
+            )
+
+    def issue(self, number: str, issued_on: date, billing: BillingSnapshot, stamp: Stamp) -> None:
+        if self.state != "draft":
+            raise InvalidState(f"invoice {self.label} is already {self.state}")
+        if not self.lines:
+            raise EmptyInvoice(f"invoice {self.label} has no lines: nothing to issue")
+        totals = self.totals
+        self._trigger(
+            self.Issued,
+            stamp,
+            number=number,
+            issued_on=issued_on,
+            billing=billing,
+            currency=self.currency,
+            net=totals.net,
+            tax=totals.tax,
+            total=totals.total,
+        )
+
+    def record_credit(self, credit_note_id: UUID, number: str, amount: Decimal, stamp: Stamp) -> None:
+        self._trigger(
+            self.Credited,
+            stamp,
+            credit_note_id=credit_note_id,
+            credit_note_number=number,
+            currency=self.currency,
+            amount=amount,
+        )
+
+    def apply_payment(self, payment_id: UUID, amount: Decimal, stamp: Stamp) -> None:
+        self._trigger(
+            self.PaymentApplied, stamp, payment_id=payment_id, currency=self.currency, amount=amount
+        )
+
+    def unapply_payment(self, payment_id: UUID, amount: Decimal, stamp: Stamp) -> None:
+        self._trigger(
+            self.PaymentUnapplied,
+            stamp,
+            payment_id=payment_id,
+            currency=self.currency,
+            amount=amount,
+        )
+
+    def void(self, stamp: Stamp) -> None:
+        if self.state == "draft":
+            raise InvalidState(f"invoice {self.label} is a draft: only issued invoices are voided")
+        if self.state == "void":
+            raise InvalidState(f"invoice {self.label} is already void")
+        if self.allocated:
+            raise HasAllocations(
+                f"invoice {self.label} has {self.allocated} {self.currency} allocated:"
+                " unallocate the payments before voiding"
+            )
+        if self.credited:
+            raise HasAllocations(
+                f"invoice {self.label} has credit notes applied: it cannot be voided"
+            )
+        if not (stamp.reason or "").strip():
+            raise InvalidInput("voiding an invoice needs a reason")
+        self._trigger(self.Voided, stamp, currency=self.currency, total=self.totals.total)
+
+    # ----------------------------------------------------------------- queries
+
+    def line(self, line_id: UUID) -> InvoiceLine:
+        try:
+            return self.lines[line_id]
+        except KeyError:
+            raise NotFound(f"invoice {self.label} has no line {line_id}") from None
+
+    @property
+    def label(self) -> str:
+        return self.number or str(self.id)
+
+    @property
+    def totals(self) -> Totals:
+        return totals_of(self.lines.values(), self.currency)
+
+    @property
+    def allocated(self) -> Decimal:
+        return sum(self.allocations.values(), Decimal(0))
+
+    @property
+    def outstanding(self) -> Decimal:
+        """What is still owed: total - credit notes - allocated payments (0 for drafts/voids)."""
+        if self.state != "issued":
+            return Decimal(0)
+        return self.totals.total - self.credited - self.allocated
+
+    def status(self, today: date | None = None) -> Status:
+        if self.state != "issued":
+            return self.state
+        if self.outstanding == 0:
+            return "paid" if self.allocated else "credited"
+        if today is not None and today > self.due_date:
+            return "overdue"
+        return "partly_paid" if self.allocated or self.credited else "issued"
+
+
+def _check_dates(
+    invoice_date: date, due_date: date, period_start: date | None, period_end: date | None
+) -> None:
+    if due_date < invoice_date:
+        raise InvalidInput(f"due date {due_date} is before invoice date {invoice_date}")
+    if period_start and period_end and period_end < period_start:
+        raise InvalidInput("billing period ends before it starts")
+
+
+def _check_line(line: InvoiceLine) -> None:
+    if not line.description.strip():
+        raise InvalidInput("line description must not be empty")
+    if line.quantity <= 0:
+        raise InvalidInput(f"line quantity must be greater than zero, got {line.quantity}")
+    if line.unit_price < 0:
+        raise InvalidInput(f"unit price must not be negative, got {line.unit_price}")
+    if not (0 <= line.tax_rate <= 100):
+        raise InvalidInput(f"tax rate must be between 0 and 100 percent, got {line.tax_rate}")
+    if line.period_start and line.period_end and line.period_end < line.period_start:
+        raise InvalidInput("line period ends before it starts")

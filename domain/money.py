@@ -1,0 +1,155 @@
+"""Money: a Decimal amount in an ISO 4217 currency, and the one rounding rule of the ledger.
+
+Rounding rule (documented in docs/money.md): every monetary amount that lands on a document is
+rounded ROUND_HALF_UP to its currency's minor units, at line level:
+
+    line net = round(quantity x unit price)
+    line tax = round(line net x tax rate / 100)
+    totals   = sums of the rounded line figures
+
+This is the rule Xero applies ("tax per line, then sum"), so exports agree to the cent.
+Quantities and unit prices keep their own precision (telecom rates such as 0.0123/min).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from domain.currencies import MINOR_UNITS
+from domain.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
+
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+#: Unit prices and quantities may be more precise than a currency, but not unboundedly so.
+MAX_RATE_DECIMALS = 8
+
+
+def currency_code(code: str) -> str:
+    """Return the upper-cased ISO 4217 code, or raise UnknownCurrency."""
+    normalised = code.strip().upper() if isinstance(code, str) else ""
+    if normalised not in MINOR_UNITS:
+        raise UnknownCurrency(f"unknown currency code {code!r} (expected ISO 4217, e.g. GBP)")
+    return normalised
+
+
+def minor_units(currency: str) -> int:
+    return MINOR_UNITS[currency_code(currency)]
+
+
+def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
+    """Parse a plain decimal number; reject floats, exponents, commas, NaN and infinities.
+
+    Floats are refused because their binary value is not the number the user typed.
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InvalidAmount(f"{what} must be a decimal string, not a float: {value!r}")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidAmount(f"{what} must be a finite number: {value!r}")
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if not isinstance(value, str) or not _PLAIN_NUMBER.match(value.strip()):
+        raise InvalidAmount(
+            f"{what} must be a plain decimal number like 12.50 (no commas, exponents or NaN):"
+            f" {value!r}"
+        )
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation:  # pragma: no cover - the regex already guarantees a number
+        raise InvalidAmount(f"{what} is not a number: {value!r}") from None
+
+
+def round_to_currency(amount: Decimal, currency: str) -> Decimal:
+    """Round half-up to the currency's minor units: the only rounding in the ledger."""
+    exponent = Decimal(1).scaleb(-minor_units(currency))
+    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in a currency, always held at the currency's minor units."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise InvalidAmount(f"Money needs a Decimal amount, got {type(self.amount).__name__}")
+        code = currency_code(self.currency)
+        object.__setattr__(self, "currency", code)
+        object.__setattr__(self, "amount", round_to_currency(self.amount, code))
+
+    @classmethod
+    def of(cls, value: object, currency: str) -> Money:
+        """Build exact money from user input: more decimals than the currency has is an error."""
+        amount = parse_decimal(value)
+        code = currency_code(currency)
+        if round_to_currency(amount, code) != amount:
+            raise InvalidAmount(
+                f"{value} has more decimals than {code} allows ({minor_units(code)})"
+            )
+        return cls(amount, code)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal(0), currency)
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"cannot mix {self.currency} and {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount >= other.amount
+
+    @property
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+def line_net(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
+    """Line net = quantity x unit price, rounded half-up to the currency."""
+    return round_to_currency(quantity * unit_price, currency)
+
+
+def line_tax(net: Decimal, rate_percent: Decimal, currency: str) -> Decimal:
+    """Line tax = net x rate / 100, rounded half-up to the currency."""
+    return round_to_currency(net * rate_percent / Decimal(100), currency)
+
+
+def check_precision(value: Decimal, *, what: str, places: int = MAX_RATE_DECIMALS) -> Decimal:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise InvalidAmount(f"{what} {value} has more than {places} decimal places")
+    return value

@@ -1,0 +1,93 @@
+"""Small value types shared by several aggregates."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+
+from domain.errors import InvalidInput
+from domain.money import check_precision, currency_code, parse_decimal
+
+LineGrouping = Literal["none", "destination", "day"]
+LINE_GROUPINGS: tuple[LineGrouping, ...] = ("none", "destination", "day")
+
+
+def _no_float(value: object) -> Decimal:
+    return parse_decimal(value)
+
+
+def _dec(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    return value
+
+
+# A Decimal that never came from a float and serialises as a string in JSON.
+Dec = Annotated[
+    Decimal,
+    AfterValidator(_dec),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+]
+
+CurrencyCode = Annotated[str, AfterValidator(currency_code)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def tax_rate(value: object) -> Decimal:
+    """A tax rate in percent, 0 to 100 inclusive, at most 4 decimals (e.g. 20, 7.5)."""
+    rate = check_precision(parse_decimal(value, what="tax rate"), what="tax rate", places=4)
+    if rate < 0 or rate > 100:
+        raise InvalidInput(f"tax rate must be between 0 and 100 percent, got {rate}")
+    return rate
+
+
+def time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r} (expected an IANA name)") from None
+    return name
+
+
+def grouping(value: str) -> LineGrouping:
+    for option in LINE_GROUPINGS:
+        if value == option:
+            return option
+    raise InvalidInput(f"invoice line grouping must be one of {', '.join(LINE_GROUPINGS)}")
+
+
+def parse_date(value: object, *, what: str = "date") -> date:
+    from domain.errors import InvalidDate
+
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidDate(f"{what} must be an ISO date like 2026-10-31: {value!r}") from None
+
+
+def non_empty(value: str, *, what: str) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput(f"{what} must not be empty")
+    return value
+
+
+def positive(value: Decimal, *, what: str) -> Decimal:
+    if value <= 0:
+        raise InvalidInput(f"{what} must be greater than zero, got {value}")
+    return value
+
+
+def non_negative(value: Decimal, *, what: str) -> Decimal:
+    if value < 0:
+        raise InvalidInput(f"{what} must not be negative, got {value}")
+    return value
