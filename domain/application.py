@@ -763,6 +763,19 @@ class Ledger(Application[UUID]):
 
     # ------------------------------------------------------------------- audit
 
+    def all_events(self, after: int = 0, page_size: int = 1000) -> Iterator[tuple[int, Event]]:
+        """Every event in the log after position ``after``, as (position, event)."""
+        start: int | None = after or None
+        while True:
+            page = self.recorder.select_notifications(
+                start, page_size, inclusive_of_start=start is None
+            )
+            for notification in page:
+                yield notification.id, self.mapper.to_domain_event(notification)
+            if len(page) < page_size:
+                return
+            start = page[-1].id
+
     def events_of(self, aggregate_id: UUID) -> list[Event]:
         """Every event of one aggregate, oldest first."""
         events = [e for e in self.events.get(aggregate_id) if isinstance(e, Event)]

@@ -1,0 +1,134 @@
+"""What every CLI command shares: the ledger, the actor, output mode, and input parsing."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from adapters.config import build_ledger
+from domain.application import Ledger
+from domain.errors import InvalidDate, InvalidInput
+from domain.money import parse_decimal
+from domain.values import parse_date
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliState:
+    database_url: str | None
+    actor: str
+    _ledger: Ledger | None = field(default=None, repr=False)
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = build_ledger(self.database_url)
+        return self._ledger
+
+
+def default_actor() -> str:
+    if os.environ.get("TOLLBOOK_ACTOR"):
+        return os.environ["TOLLBOOK_ACTOR"]
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def state() -> CliState:
+    obj = click.get_current_context().find_root().obj
+    assert isinstance(obj, CliState)
+    return obj
+
+
+def json_option(func: F) -> F:
+    """Add ``--json``: print a machine-readable document instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(func)
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def emit_json(document: Any) -> None:
+    click.echo(json.dumps(document, default=_default, indent=2, ensure_ascii=False))
+
+
+console = Console(highlight=False, soft_wrap=False, width=140)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A readable table; numeric-looking columns are right-aligned."""
+    grid = Table(title=title, title_justify="left", show_lines=False)
+    for index, column in enumerate(columns):
+        numeric = bool(rows) and all(_is_number(row[index]) for row in rows if row[index] != "")
+        grid.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(grid)
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, (int, Decimal)):
+        return True
+    try:
+        parse_decimal(str(value))
+    except InvalidInput:
+        return False
+    return True
+
+
+def say(message: str) -> None:
+    console.print(message)
+
+
+# ------------------------------------------------------------------ input parsing
+
+
+def amount_arg(value: str | None, what: str = "amount") -> Decimal | None:
+    return None if value is None else parse_decimal(value, what=what)
+
+
+def date_arg(value: str | None, what: str = "date") -> date | None:
+    return None if value is None else parse_date(value, what=what)
+
+
+def timestamp_arg(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidDate(
+            f"timestamp must be ISO 8601 with a zone, like 2026-11-01T12:00:00Z: {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidDate(f"timestamp needs a time zone (append Z for UTC): {value!r}")
+    return moment
+
+
+def passes_state(func: F) -> F:
+    """Hand the command the ledger and actor as its first two arguments."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current = state()
+        return func(current.ledger, current.actor, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,135 @@
+"""``tollbook customer ...``: register, change, show and list customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from adapters.cli.context import (
+    amount_arg,
+    date_arg,
+    emit_json,
+    json_option,
+    passes_state,
+    say,
+    table,
+)
+from adapters.views import customer_doc
+from domain.application import Ledger
+from domain.values import LINE_GROUPINGS
+
+
+def _profile_options(func: Any) -> Any:
+    options = [
+        click.option("--name", help="Customer's legal name."),
+        click.option("--address", "billing_address", help="Billing address (use \\n for lines)."),
+        click.option("--tax-number", help="Customer's VAT/tax number."),
+        click.option("--email", help="Billing e-mail."),
+        click.option("--tax-rate", help="Tax percentage charged on top, e.g. 20."),
+        click.option("--tax-description", help='How tax is labelled, e.g. "VAT 20%".'),
+        click.option("--terms", "payment_terms_days", type=int, help="Payment terms in days."),
+        click.option(
+            "--grouping",
+            "invoice_line_grouping",
+            type=click.Choice(LINE_GROUPINGS),
+            help="Invoice line grouping for usage (overrides the account default).",
+        ),
+        click.option("--external-id", "external_accounting_id", help="Id in the accounting system."),
+        click.option("--time-zone", help="IANA time zone for billing periods (default UTC)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _fields(values: dict[str, Any]) -> dict[str, Any]:
+    fields = {key: value for key, value in values.items() if value is not None}
+    if "tax_rate" in fields:
+        fields["tax_rate"] = amount_arg(fields["tax_rate"], "tax rate")
+    if "billing_address" in fields:
+        fields["billing_address"] = fields["billing_address"].replace("\\n", "\n")
+    return fields
+
+
+@click.group()
+def customer() -> None:
+    """Customers: who is billed, in which currency, with which tax and terms."""
+
+
+@customer.command("add")
+@click.argument("account_number")
+@_profile_options
+@click.option("--currency", help="ISO 4217 currency (fixed for good). Default: account default.")
+@json_option
+@passes_state
+def add(ledger: Ledger, actor: str, account_number: str, as_json: bool, **values: Any) -> None:
+    """Register a customer under a unique ACCOUNT_NUMBER."""
+    fields = _fields(values)
+    if "name" not in fields:
+        raise click.UsageError("--name is required")
+    customer_id = ledger.register_customer(actor, account_number=account_number, **fields)
+    if as_json:
+        emit_json(customer_doc(ledger.customer(customer_id), ledger.today()))
+    else:
+        say(f"registered customer {account_number} ({customer_id})")
+
+
+@customer.command("update")
+@click.argument("ref")
+@_profile_options
+@click.option("--effective-from", help="Date the change takes effect (default: today).")
+@click.option("--reason", help="Why the change was made (kept in the history).")
+@passes_state
+def update(
+    ledger: Ledger, actor: str, ref: str, effective_from: str | None, reason: str | None,
+    **values: Any,
+) -> None:
+    """Change a customer's details, now or from a date."""
+    fields = _fields(values)
+    if not fields:
+        raise click.UsageError("nothing to change: give at least one option")
+    ledger.change_customer(ref, fields, actor, date_arg(effective_from, "effective date"), reason)
+    say(f"updated customer {ref}")
+
+
+@customer.command("show")
+@click.argument("ref")
+@click.option("--on", "on_day", help="Show the details in force on this date.")
+@json_option
+@passes_state
+def show(ledger: Ledger, actor: str, ref: str, on_day: str | None, as_json: bool) -> None:
+    """Show one customer (by account number or id)."""
+    del actor
+    day = date_arg(on_day) or ledger.today()
+    doc = customer_doc(ledger.customer(ref), day)
+    if as_json:
+        emit_json(doc)
+        return
+    skip = {"packages", "scheduled_changes"}
+    table(f"Customer {doc['account_number']}", ["field", "value"],
+          [[key, value] for key, value in doc.items() if key not in skip])
+    if doc["packages"]:
+        table("Packages", ["assignment", "package", "quantity", "start", "end"], [
+            [a["assignment_id"], a["package_id"], a["quantity"], a["start_date"], a["end_date"]]
+            for a in doc["packages"]
+        ])
+    for change in doc["scheduled_changes"]:
+        say(f"scheduled from {change['effective_from']}: {change['changes']}")
+
+
+@customer.command("list")
+@json_option
+@passes_state
+def list_(ledger: Ledger, actor: str, as_json: bool) -> None:
+    """List all customers."""
+    del actor
+    docs = [customer_doc(c, ledger.today()) for c in ledger.customers()]
+    if as_json:
+        emit_json(docs)
+        return
+    table("Customers", ["account", "name", "currency", "tax", "terms", "grouping", "tz"], [
+        [d["account_number"], d["name"], d["currency"], d["tax_description"],
+         d["payment_terms_days"], d["invoice_line_grouping"] or "(default)", d["time_zone"]]
+        for d in docs
+    ])

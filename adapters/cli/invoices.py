@@ -1,0 +1,367 @@
+"""``tollbook invoice ...`` and ``tollbook credit-note ...``: drafts, lines, issue, void, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from adapters.cli.context import (
+    amount_arg,
+    date_arg,
+    emit_json,
+    json_option,
+    passes_state,
+    say,
+    table,
+    timestamp_arg,
+)
+from adapters.views import credit_note_doc, event_doc, invoice_doc
+from domain.application import Ledger
+from domain.credit_note import CreditNote
+from domain.errors import InvalidInput
+from domain.invoice import Invoice
+
+
+@click.group()
+def invoice() -> None:
+    """Invoices: drafts, lines, issue, void, show, list, history."""
+
+
+@invoice.command("new")
+@click.argument("customer")
+@click.option("--date", "invoice_date", help="Invoice date (default: today).")
+@click.option("--due", "due_date", help="Due date (default: invoice date + customer terms).")
+@click.option("--period-start", help="Billing period start.")
+@click.option("--period-end", help="Billing period end.")
+@click.option("--memo", default="", help="Free text shown on the invoice.")
+@json_option
+@passes_state
+def new(ledger: Ledger, actor: str, customer: str, as_json: bool, **values: Any) -> None:
+    """Open a draft invoice for CUSTOMER."""
+    invoice_id = ledger.create_invoice(
+        customer,
+        actor,
+        invoice_date=date_arg(values["invoice_date"], "invoice date"),
+        due_date=date_arg(values["due_date"], "due date"),
+        period_start=date_arg(values["period_start"], "period start"),
+        period_end=date_arg(values["period_end"], "period end"),
+        memo=values["memo"],
+    )
+    if as_json:
+        emit_json(invoice_doc(ledger.invoice(invoice_id), ledger.today()))
+    else:
+        say(f"draft invoice {invoice_id} for {customer}")
+
+
+@invoice.group("line")
+def line() -> None:
+    """Add, edit and remove lines of a draft invoice."""
+
+
+@line.command("add")
+@click.argument("invoice_ref")
+@click.option("--package", "package_ref", help="Fill the line from this package.")
+@click.option("--setup", is_flag=True, help="With --package: bill its one-off setup price.")
+@click.option("--description", help="Line text (required without --package).")
+@click.option("--quantity", help="Quantity (package default if omitted).")
+@click.option("--unit-price", help="Unit price (package price if omitted).")
+@click.option("--tax-rate", help="Tax percent (package or customer rate if omitted).")
+@click.option("--from", "period_start", help="Line period start.")
+@click.option("--to", "period_end", help="Line period end.")
+@passes_state
+def line_add(
+    ledger: Ledger, actor: str, invoice_ref: str, package_ref: str | None, setup: bool,
+    description: str | None, quantity: str | None, unit_price: str | None,
+    tax_rate: str | None, period_start: str | None, period_end: str | None,
+) -> None:
+    """Add a line to draft INVOICE_REF."""
+    common: dict[str, Any] = {
+        "quantity": amount_arg(quantity, "quantity"),
+        "unit_price": amount_arg(unit_price, "unit price"),
+        "tax_rate": amount_arg(tax_rate, "tax rate"),
+        "period_start": date_arg(period_start, "line start"),
+        "period_end": date_arg(period_end, "line end"),
+    }
+    if package_ref:
+        line_id = ledger.add_package_line(
+            invoice_ref, package_ref, actor, description=description, setup=setup, **common
+        )
+    else:
+        if setup:
+            raise InvalidInput("--setup needs --package")
+        if not description or common["unit_price"] is None:
+            raise InvalidInput("a line without --package needs --description and --unit-price")
+        if common["quantity"] is None:
+            common["quantity"] = amount_arg("1")
+        line_id = ledger.add_line(invoice_ref, actor, description=description, **common)
+    say(f"added line {line_id}")
+
+
+@line.command("edit")
+@click.argument("invoice_ref")
+@click.argument("line_ref")
+@click.option("--description")
+@click.option("--quantity")
+@click.option("--unit-price")
+@click.option("--tax-rate")
+@click.option("--from", "period_start")
+@click.option("--to", "period_end")
+@passes_state
+def line_edit(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str, **values: Any) -> None:
+    """Edit line LINE_REF (position, id or id prefix) of draft INVOICE_REF."""
+    changes: dict[str, Any] = {}
+    if values["description"] is not None:
+        changes["description"] = values["description"]
+    for key in ("quantity", "unit_price", "tax_rate"):
+        if values[key] is not None:
+            changes[key] = amount_arg(values[key], key.replace("_", " "))
+    for key in ("period_start", "period_end"):
+        if values[key] is not None:
+            changes[key] = date_arg(values[key], key.replace("_", " "))
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    ledger.edit_line(invoice_ref, line_ref, changes, actor)  # type: ignore[arg-type]
+    say(f"edited line {line_ref}")
+
+
+@line.command("remove")
+@click.argument("invoice_ref")
+@click.argument("line_ref")
+@passes_state
+def line_remove(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str) -> None:
+    """Remove line LINE_REF from draft INVOICE_REF."""
+    ledger.remove_line(invoice_ref, line_ref, actor)
+    say(f"removed line {line_ref}")
+
+
+@invoice.command("dates")
+@click.argument("invoice_ref")
+@click.option("--date", "invoice_date")
+@click.option("--due", "due_date")
+@click.option("--period-start")
+@click.option("--period-end")
+@passes_state
+def dates(ledger: Ledger, actor: str, invoice_ref: str, **values: Any) -> None:
+    """Change a draft's invoice date, due date or billing period."""
+    changes = {key: date_arg(value, key.replace("_", " ")) for key, value in values.items()
+               if value is not None}
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    ledger.change_invoice_dates(invoice_ref, changes, actor)
+    say(f"changed dates of {invoice_ref}")
+
+
+@invoice.command("issue")
+@click.argument("invoice_ref")
+@json_option
+@passes_state
+def issue(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None:
+    """Issue a draft: give it the next number and freeze it."""
+    number = ledger.issue_invoice(invoice_ref, actor)
+    if as_json:
+        emit_json(invoice_doc(ledger.invoice(number), ledger.today()))
+    else:
+        say(f"issued {number}")
+
+
+@invoice.command("void")
+@click.argument("invoice_ref")
+@click.option("--reason", required=True, help="Why the invoice is void.")
+@passes_state
+def void(ledger: Ledger, actor: str, invoice_ref: str, reason: str) -> None:
+    """Void an issued invoice that has nothing allocated or credited."""
+    ledger.void_invoice(invoice_ref, actor, reason)
+    say(f"voided {invoice_ref}")
+
+
+@invoice.command("show")
+@click.argument("invoice_ref")
+@click.option("--as-of", help="The invoice as it stood at this moment (ISO 8601 with zone).")
+@click.option("--version", type=int, help="The invoice as it stood at this version.")
+@json_option
+@passes_state
+def show(
+    ledger: Ledger, actor: str, invoice_ref: str, as_of: str | None, version: int | None,
+    as_json: bool,
+) -> None:
+    """Show an invoice by number or id, now or as it stood at a past moment."""
+    del actor
+    invoice_id = ledger.invoice_id(invoice_ref)
+    if as_of is not None or version is not None:
+        current = ledger.as_of(Invoice, invoice_id, version=version, at=timestamp_arg(as_of))
+    else:
+        current = ledger.invoice(invoice_id)
+    doc = invoice_doc(current, ledger.today())
+    if as_json:
+        emit_json(doc)
+        return
+    print_invoice(doc)
+
+
+def print_invoice(doc: dict[str, Any]) -> None:
+    title = doc["number"] or f"draft {doc['id']}"
+    billing = doc["billing"] or {}
+    say(
+        f"[bold]Invoice {title}[/bold]  v{doc['version']}  {doc['status'].upper()}"
+        f"  customer {doc['customer_account']} {billing.get('customer_name', '')}"
+    )
+    say(f"date {doc['invoice_date']}  due {doc['due_date']}  currency {doc['currency']}"
+        + (f"  period {doc['period_start']} – {doc['period_end']}" if doc["period_start"] else ""))
+    table(None, ["#", "description", "period", "qty", "unit price", "tax %", "net", "tax"], [
+        [ln["position"], ln["description"],
+         f"{ln['period_start']} – {ln['period_end']}" if ln["period_start"] else "",
+         ln["quantity"], ln["unit_price"], ln["tax_rate"], ln["net"], ln["tax"]]
+        for ln in doc["lines"]
+    ])
+    table(None, ["", doc["currency"]], [
+        ["net", doc["net"]], ["tax", doc["tax"]], ["total", doc["total"]],
+        ["credited", doc["credited"]], ["paid", doc["paid"]], ["amount due", doc["amount_due"]],
+    ])
+
+
+@invoice.command("list")
+@click.option("--customer", help="Only this customer's invoices.")
+@click.option("--status", help="Only invoices with this status (draft, issued, paid, ...).")
+@json_option
+@passes_state
+def list_(ledger: Ledger, actor: str, customer: str | None, status: str | None, as_json: bool) -> None:
+    """List invoices."""
+    del actor
+    docs = [invoice_doc(i, ledger.today()) for i in ledger.invoices(customer)]
+    if status:
+        docs = [d for d in docs if d["status"] == status]
+    if as_json:
+        emit_json(docs)
+        return
+    table("Invoices", ["number", "customer", "date", "due", "status", "currency", "total",
+                       "paid", "due amount"], [
+        [d["number"] or d["id"][:8] + " (draft)", d["customer_account"], d["invoice_date"],
+         d["due_date"], d["status"], d["currency"], d["total"], d["paid"], d["outstanding"]]
+        for d in docs
+    ])
+
+
+@invoice.command("history")
+@click.argument("invoice_ref")
+@json_option
+@passes_state
+def history(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None:
+    """Every event of an invoice: when, who, why, and what changed."""
+    del actor
+    docs = [event_doc(e) for e in ledger.events_of(ledger.invoice_id(invoice_ref))]
+    if as_json:
+        emit_json(docs)
+        return
+    table(f"History of {invoice_ref}", ["v", "time (UTC)", "actor", "event", "reason", "what"], [
+        [d["version"], d["timestamp"][:19], d["actor"], d["type"].split(".")[-1],
+         d["reason"] or "", describe(d)]
+        for d in docs
+    ])
+
+
+def describe(doc: dict[str, Any]) -> str:
+    """One readable line of what an event changed."""
+    data = doc["data"]
+    kind = doc["type"].split(".")[-1]
+    if kind == "LineEdited":
+        before, after = data["before"], data["after"]
+        return "; ".join(
+            f"{key}: {before[key]} → {after[key]}" for key in after if before.get(key) != after[key]
+        )
+    if kind in ("LineAdded", "LineRemoved"):
+        ln = data["line"]
+        return f"{ln['description']} {ln['quantity']} × {ln['unit_price']} @ {ln['tax_rate']}%"
+    if kind == "DatesChanged":
+        return "; ".join(f"{k}: {data['before'][k]} → {v}" for k, v in data["after"].items())
+    if kind == "Issued":
+        return f"number {data['number']}, total {data['total']} {data['currency']}"
+    if kind in ("PaymentApplied", "PaymentUnapplied"):
+        return f"{data['amount']} {data['currency']} from payment {data['payment_id'][:8]}"
+    if kind == "Credited":
+        return f"credit note {data['credit_note_number']}: {data['amount']} {data['currency']}"
+    if kind == "Drafted":
+        return f"customer {data['customer_account']}, {data['currency']}, due {data['due_date']}"
+    if kind == "Voided":
+        return f"total {data['total']} {data['currency']} no longer owed"
+    return ", ".join(f"{k}={v}" for k, v in data.items())
+
+
+@click.group("credit-note")
+def credit_note() -> None:
+    """Credit notes: corrections to issued invoices."""
+
+
+@credit_note.command("new")
+@click.argument("invoice_ref")
+@click.option("--reason", required=True, help="Why the credit is given.")
+@click.option("--amount", help="Net amount to credit, at the invoice's tax rate.")
+@click.option("--full", is_flag=True, help="Credit every line of the invoice.")
+@click.option("--line", "lines", multiple=True,
+              help='Explicit line "DESCRIPTION;QUANTITY;UNIT_PRICE;TAX_RATE" (repeatable).')
+@json_option
+@passes_state
+def credit_new(
+    ledger: Ledger, actor: str, invoice_ref: str, reason: str, amount: str | None, full: bool,
+    lines: tuple[str, ...], as_json: bool,
+) -> None:
+    """Issue a credit note against issued invoice INVOICE_REF."""
+    parsed = [_credit_line(text) for text in lines] or None
+    number = ledger.issue_credit_note(
+        invoice_ref, actor, reason, amount=amount_arg(amount), lines=parsed, full=full
+    )
+    if as_json:
+        emit_json(credit_note_doc(ledger.credit_note(number)))
+    else:
+        say(f"issued credit note {number} against {invoice_ref}")
+
+
+def _credit_line(text: str) -> dict[str, Any]:
+    parts = text.split(";")
+    if len(parts) != 4:
+        raise InvalidInput(f'credit line must be "DESCRIPTION;QUANTITY;UNIT_PRICE;TAX_RATE": {text!r}')
+    return {
+        "description": parts[0],
+        "quantity": amount_arg(parts[1], "quantity"),
+        "unit_price": amount_arg(parts[2], "unit price"),
+        "tax_rate": amount_arg(parts[3], "tax rate"),
+    }
+
+
+@credit_note.command("show")
+@click.argument("ref")
+@json_option
+@passes_state
+def credit_show(ledger: Ledger, actor: str, ref: str, as_json: bool) -> None:
+    """Show a credit note by number or id."""
+    del actor
+    doc = credit_note_doc(ledger.credit_note(ref))
+    if as_json:
+        emit_json(doc)
+        return
+    say(f"[bold]Credit note {doc['number']}[/bold] against {doc['invoice_number']}"
+        f"  {doc['issued_on']}  {doc['currency']}")
+    table(None, ["description", "qty", "unit price", "tax %"], [
+        [ln["description"], ln["quantity"], ln["unit_price"], ln["tax_rate"]] for ln in doc["lines"]
+    ])
+    say(f"net {doc['net']}  tax {doc['tax']}  total {doc['total']}")
+
+
+@credit_note.command("list")
+@click.option("--invoice", "invoice_ref", help="Only credit notes of this invoice.")
+@json_option
+@passes_state
+def credit_list(ledger: Ledger, actor: str, invoice_ref: str | None, as_json: bool) -> None:
+    """List credit notes."""
+    del actor
+    docs = [credit_note_doc(n) for n in ledger.credit_notes(invoice_ref)]
+    if as_json:
+        emit_json(docs)
+        return
+    table("Credit notes", ["number", "invoice", "customer", "date", "currency", "total"], [
+        [d["number"], d["invoice_number"], d["customer_account"], d["issued_on"], d["currency"],
+         d["total"]] for d in docs
+    ])
+
+
+__all__ = ["CreditNote", "credit_note", "invoice"]

@@ -1,0 +1,85 @@
+"""The ``tollbook`` command: parses input, calls the ledger, maps errors to exit codes.
+
+Exit codes: 0 ok; 1 a business rule refused the command; 2 bad input; 3 not found;
+4 concurrent change that retries could not settle; 5 configuration or storage unavailable.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pydantic
+import structlog
+
+from adapters.cli.context import CliState, default_actor
+from adapters.cli.customers import customer
+from adapters.cli.demo import demo
+from adapters.cli.invoices import credit_note, invoice
+from adapters.cli.packages import package
+from adapters.cli.payments import balance, payment
+from adapters.cli.settings import settings
+from adapters.config import ConfigError
+from adapters.logging import configure_logging
+from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
+
+EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 5
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "database_url", envvar="TOLLBOOK_DATABASE_URL",
+              help="Store URL (default sqlite:///var/tollbook.sqlite; env TOLLBOOK_DATABASE_URL).")
+@click.option("--actor", default=default_actor, help="Who is acting (recorded on every event).")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
+    """tollbook: the event-sourced billing ledger."""
+    ctx.obj = CliState(database_url=database_url, actor=actor)
+
+
+for command in (settings, customer, package, invoice, credit_note, payment, balance, demo):
+    cli.add_command(command)
+
+
+def exit_code(error: BillingError) -> int:
+    if isinstance(error, InvalidInput):
+        return EXIT_INPUT
+    if isinstance(error, NotFound):
+        return EXIT_NOT_FOUND
+    if isinstance(error, ConcurrencyConflict):
+        return EXIT_CONFLICT
+    return EXIT_RULE
+
+
+def main(argv: list[str] | None = None) -> None:
+    configure_logging()
+    log = structlog.get_logger("tollbook.cli")
+    try:
+        cli.main(args=argv, prog_name="tollbook", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_RULE)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except BillingError as error:
+        log.info("command refused", code=error.code, error=str(error))
+        click.echo(f"error: {error} [{error.code}]", err=True)
+        sys.exit(exit_code(error))
+    except pydantic.ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        click.echo(f"error: invalid input: {problems} [invalid_input]", err=True)
+        sys.exit(EXIT_INPUT)
+    except ConfigError as error:
+        click.echo(f"error: {error} [config]", err=True)
+        sys.exit(EXIT_CONFIG)
+    except Exception as error:  # storage down, etc.: one line, not a traceback
+        if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
+            click.echo(f"error: storage unavailable: {error} [storage]", err=True)
+            sys.exit(EXIT_CONFIG)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""``tollbook payment ...`` and ``tollbook balance``: money in, allocations, credit, balances."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import click
+
+from adapters.cli.context import amount_arg, date_arg, emit_json, json_option, passes_state, say, table
+from adapters.views import balance_doc, payment_doc
+from domain.application import Ledger
+from domain.errors import InvalidInput
+from projections.balances import Balances
+
+
+@click.group()
+def payment() -> None:
+    """Payments: record, complete, cancel, allocate, unallocate, refund."""
+
+
+@payment.command("add")
+@click.argument("customer")
+@click.option("--amount", required=True, help="Amount received, e.g. 120.00.")
+@click.option("--currency", help="Must be the customer's currency (checked).")
+@click.option("--date", "received_on", help="Date received (default: today).")
+@click.option("--method", default="bank transfer", show_default=True)
+@click.option("--reference", default="", help="Bank reference; text after # is private.")
+@click.option("--fee", default="0", show_default=True, help="Processing fee (reference only).")
+@click.option("--completed", is_flag=True, help="Record as completed (default: pending).")
+@click.option("--idempotency-key", help="The same key never records a second payment.")
+@json_option
+@passes_state
+def add(
+    ledger: Ledger, actor: str, customer: str, amount: str, currency: str | None,
+    received_on: str | None, method: str, reference: str, fee: str, completed: bool,
+    idempotency_key: str | None, as_json: bool,
+) -> None:
+    """Record a payment received from CUSTOMER."""
+    value = amount_arg(amount)
+    fee_value = amount_arg(fee, "fee")
+    assert value is not None and fee_value is not None
+    payment_id = ledger.record_payment(
+        customer, actor, amount=value, currency=currency,
+        received_on=date_arg(received_on, "payment date"), method=method, reference=reference,
+        fee=fee_value, status="completed" if completed else "pending",
+        idempotency_key=idempotency_key,
+    )
+    if as_json:
+        emit_json(payment_doc(ledger.payment(payment_id)))
+    else:
+        say(f"recorded payment {payment_id} ({'completed' if completed else 'pending'})")
+
+
+@payment.command("complete")
+@click.argument("payment_ref")
+@passes_state
+def complete(ledger: Ledger, actor: str, payment_ref: str) -> None:
+    """Mark a pending payment as completed (it then counts and can be allocated)."""
+    ledger.complete_payment(payment_ref, actor)
+    say(f"payment {payment_ref} completed")
+
+
+@payment.command("cancel")
+@click.argument("payment_ref")
+@click.option("--reason", help="Why it was cancelled.")
+@passes_state
+def cancel(ledger: Ledger, actor: str, payment_ref: str, reason: str | None) -> None:
+    """Cancel a payment that has no allocations or refunds."""
+    ledger.cancel_payment(payment_ref, actor, reason)
+    say(f"payment {payment_ref} cancelled")
+
+
+@payment.command("allocate")
+@click.argument("payment_ref")
+@click.argument("allocations", nargs=-1, required=True, metavar="INVOICE=AMOUNT...")
+@click.option("--reason", help="Note kept with the allocation.")
+@passes_state
+def allocate(
+    ledger: Ledger, actor: str, payment_ref: str, allocations: tuple[str, ...], reason: str | None
+) -> None:
+    """Allocate a completed payment to one or several invoices, all or nothing."""
+    pairs: list[tuple[str, Decimal]] = []
+    for item in allocations:
+        invoice_ref, sep, amount = item.rpartition("=")
+        if not sep or not invoice_ref:
+            raise InvalidInput(f"expected INVOICE=AMOUNT, got {item!r}")
+        value = amount_arg(amount, "allocation amount")
+        assert value is not None
+        pairs.append((invoice_ref, value))
+    ledger.allocate(payment_ref, pairs, actor, reason)
+    left = ledger.payment(payment_ref).unallocated
+    say(f"allocated {', '.join(f'{ref} {amt}' for ref, amt in pairs)}; {left} left as credit")
+
+
+@payment.command("unallocate")
+@click.argument("payment_ref")
+@click.argument("invoice_ref")
+@click.argument("amount")
+@click.option("--reason", required=True, help="Why the allocation is taken back.")
+@passes_state
+def unallocate(
+    ledger: Ledger, actor: str, payment_ref: str, invoice_ref: str, amount: str, reason: str
+) -> None:
+    """Take back AMOUNT allocated from a payment to an invoice."""
+    value = amount_arg(amount)
+    assert value is not None
+    ledger.unallocate(payment_ref, invoice_ref, value, actor, reason)
+    say(f"unallocated {value} from {invoice_ref}")
+
+
+@payment.command("refund")
+@click.argument("payment_ref")
+@click.argument("amount")
+@click.option("--method", default="bank transfer", show_default=True)
+@click.option("--reference", default="")
+@click.option("--reason")
+@passes_state
+def refund(
+    ledger: Ledger, actor: str, payment_ref: str, amount: str, method: str, reference: str,
+    reason: str | None,
+) -> None:
+    """Refund unallocated credit of a payment to the customer."""
+    value = amount_arg(amount)
+    assert value is not None
+    ledger.refund_payment(payment_ref, value, actor, method=method, reference=reference,
+                          reason=reason)
+    say(f"refunded {value} of payment {payment_ref}")
+
+
+@payment.command("show")
+@click.argument("payment_ref")
+@json_option
+@passes_state
+def show(ledger: Ledger, actor: str, payment_ref: str, as_json: bool) -> None:
+    """Show one payment and its allocations."""
+    del actor
+    doc = payment_doc(ledger.payment(payment_ref))
+    if as_json:
+        emit_json(doc)
+        return
+    skip = {"allocations"}
+    table(f"Payment {doc['id']}", ["field", "value"],
+          [[k, v] for k, v in doc.items() if k not in skip])
+    if doc["allocations"]:
+        table("Allocations", ["invoice", "amount"], [
+            [ledger.invoice(a["invoice_id"]).label, a["amount"]] for a in doc["allocations"]
+        ])
+
+
+@payment.command("list")
+@click.option("--customer", help="Only this customer's payments.")
+@json_option
+@passes_state
+def list_(ledger: Ledger, actor: str, customer: str | None, as_json: bool) -> None:
+    """List payments."""
+    del actor
+    docs = [payment_doc(p) for p in ledger.payments(customer)]
+    if as_json:
+        emit_json(docs)
+        return
+    table("Payments", ["id", "customer", "date", "method", "status", "currency", "amount",
+                       "allocated", "refunded", "unallocated"], [
+        [d["id"][:8], d["customer_account"], d["received_on"], d["method"], d["status"],
+         d["currency"], d["amount"], d["allocated"], d["refunded"], d["unallocated"]]
+        for d in docs
+    ])
+
+
+@click.command("balance")
+@click.option("--customer", help="Only this customer.")
+@json_option
+@passes_state
+def balance(ledger: Ledger, actor: str, customer: str | None, as_json: bool) -> None:
+    """Balances per customer and currency, derived from the events."""
+    del actor
+    balances = Balances().fold(event for _, event in ledger.all_events())
+    rows = balances.for_customer(ledger.customer(customer).id) if customer else balances.all()
+    docs = [balance_doc(row) for row in rows]
+    if as_json:
+        emit_json(docs)
+        return
+    table("Balances", ["customer", "currency", "invoiced", "credited", "paid", "unallocated",
+                       "refunded", "outstanding"], [
+        [d["customer_account"], d["currency"], d["invoiced"], d["credited"], d["allocated"],
+         d["unallocated"], d["refunded"], d["outstanding"]]
+        for d in docs
+    ])

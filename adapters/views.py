@@ -1,0 +1,158 @@
+"""Plain-dict documents of aggregates and events, shared by the CLI's --json and other adapters.
+
+Amounts are strings (never floats), dates ISO 8601.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from domain.aggregate import Event
+from domain.credit_note import CreditNote
+from domain.customer import Customer
+from domain.event_mapper import event_payload
+from domain.invoice import Invoice
+from domain.package import Package
+from domain.payment import Payment
+from domain.money import round_to_currency
+from projections.balances import BalanceRow
+
+
+def _m(amount: Decimal, currency: str) -> str:
+    """Amounts travel as strings at the currency's minor units."""
+    return str(round_to_currency(amount, currency))
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def invoice_doc(invoice: Invoice, today: date | None = None) -> dict[str, Any]:
+    totals = invoice.totals
+    cur = invoice.currency
+    return {
+        "id": str(invoice.id),
+        "number": invoice.number,
+        "version": invoice.version,
+        "customer_id": str(invoice.customer_id),
+        "customer_account": invoice.customer_account,
+        "currency": cur,
+        "status": invoice.status(today),
+        "invoice_date": _iso(invoice.invoice_date),
+        "due_date": _iso(invoice.due_date),
+        "period_start": _iso(invoice.period_start),
+        "period_end": _iso(invoice.period_end),
+        "issued_on": _iso(invoice.issued_on),
+        "memo": invoice.memo,
+        "billing": invoice.billing.model_dump(mode="json") if invoice.billing else None,
+        "lines": [
+            {
+                **line.model_dump(mode="json"),
+                "position": position,
+                "net": _m(line.net(cur), cur),
+                "tax": _m(line.tax(cur), cur),
+            }
+            for position, line in enumerate(invoice.lines.values(), start=1)
+        ],
+        "net": _m(totals.net, cur),
+        "tax": _m(totals.tax, cur),
+        "total": _m(totals.total, cur),
+        "tax_summary": [
+            {"rate": rate, "net": _m(net, cur), "tax": _m(tax, cur)}
+            for rate, (net, tax) in totals.tax_by_rate.items()
+        ],
+        "credited": _m(invoice.credited, cur),
+        "paid": _m(invoice.allocated, cur),
+        "outstanding": _m(invoice.outstanding, cur),
+        # what the document asks for: a draft shows what it would ask once issued
+        "amount_due": _m(
+            totals.total if invoice.state == "draft" else invoice.outstanding, cur
+        ),
+        "allocations": [
+            {"payment_id": str(pid), "amount": _m(amount, cur)}
+            for pid, amount in invoice.allocations.items()
+        ],
+        "void_reason": invoice.void_reason,
+    }
+
+
+def customer_doc(customer: Customer, day: date) -> dict[str, Any]:
+    return {
+        "id": str(customer.id),
+        "version": customer.version,
+        **customer.profile_on(day).model_dump(mode="json"),
+        "scheduled_changes": [
+            {"effective_from": when.isoformat(), "changes": after}
+            for when, after in customer.changes
+            if when > day
+        ],
+        "packages": [a.model_dump(mode="json") for a in customer.assignments.values()],
+    }
+
+
+def package_doc(package: Package) -> dict[str, Any]:
+    return {"id": str(package.id), "version": package.version, **package.terms.model_dump(mode="json")}
+
+
+def payment_doc(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": str(payment.id),
+        "version": payment.version,
+        **payment.details.model_dump(mode="json"),
+        "status": payment.status,
+        "allocated": _m(payment.allocated, payment.currency),
+        "refunded": _m(payment.refunded, payment.currency),
+        "unallocated": _m(payment.unallocated, payment.currency),
+        "allocations": [
+            {"invoice_id": str(iid), "amount": _m(amount, payment.currency)}
+            for iid, amount in payment.allocations.items()
+        ],
+    }
+
+
+def credit_note_doc(note: CreditNote) -> dict[str, Any]:
+    totals = note.totals
+    return {
+        "id": str(note.id),
+        "number": note.number,
+        "invoice_id": str(note.invoice_id),
+        "invoice_number": note.invoice_number,
+        "customer_account": note.customer_account,
+        "currency": note.currency,
+        "issued_on": note.issued_on.isoformat(),
+        "lines": [line.model_dump(mode="json") for line in note.lines],
+        "net": _m(totals.net, note.currency),
+        "tax": _m(totals.tax, note.currency),
+        "total": _m(totals.total, note.currency),
+    }
+
+
+def balance_doc(row: BalanceRow) -> dict[str, Any]:
+    return {
+        "customer_id": str(row.customer_id),
+        "customer_account": row.customer_account,
+        "currency": row.currency,
+        "invoiced": _m(row.invoiced, row.currency),
+        "credited": _m(row.credited, row.currency),
+        "received": _m(row.received, row.currency),
+        "allocated": _m(row.allocated, row.currency),
+        "refunded": _m(row.refunded, row.currency),
+        "unallocated": _m(row.unallocated, row.currency),
+        "outstanding": _m(row.outstanding, row.currency),
+        "net_due": _m(row.net_due, row.currency),
+    }
+
+
+def event_doc(event: Event) -> dict[str, Any]:
+    payload = event_payload(event)
+    return {
+        "type": type(event).__qualname__,
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version,
+        "timestamp": payload.pop("timestamp"),
+        "actor": payload.pop("actor"),
+        "reason": payload.pop("reason"),
+        "data": payload,
+    }
