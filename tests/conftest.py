@@ -1,0 +1,89 @@
+"""Fixtures shared by every test tier.
+
+Storage-facing tests take the ``store_url`` fixture, which runs each test on SQLite (a fresh
+file) and on PostgreSQL (a fresh schema in the ``test`` database, dropped afterwards).
+PostgreSQL tests skip when no server answers, except when ``TOLLBOOK_REQUIRE_POSTGRES=1`` or
+``CI=true``: then they fail, so CI can never go green without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from adapters.clock import SteppingClock
+from adapters.config import build_ledger
+from domain.application import Ledger
+
+PG_ADMIN_URL = os.environ.get("TOLLBOOK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _require_postgres() -> bool:
+    return os.environ.get("TOLLBOOK_REQUIRE_POSTGRES") == "1" or os.environ.get("CI") == "true"
+
+
+def _pg_connect() -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        if _require_postgres():
+            pytest.fail(f"PostgreSQL is required but not reachable at {PG_ADMIN_URL}: {error}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema as a tollbook database URL; dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with _pg_connect() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_ADMIN_URL else "?"
+    try:
+        yield f"{PG_ADMIN_URL}{sep}schema={schema}"
+    finally:
+        with _pg_connect() as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/tollbook.sqlite"
+    url: str = request.getfixturevalue("pg_schema_url")
+    return url
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock(datetime(2026, 10, 1, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def make_ledger(store_url: str, clock: SteppingClock) -> Iterator[Callable[[], Ledger]]:
+    """Build ledgers on the test's store (several may share it, as separate processes would)."""
+    built: list[Ledger] = []
+
+    def make() -> Ledger:
+        ledger = build_ledger(store_url, clock=clock)
+        built.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in built:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(make_ledger: Callable[[], Ledger]) -> Ledger:
+    return make_ledger()
+
+
+@pytest.fixture
+def memory_ledger(clock: SteppingClock) -> Ledger:
+    """An in-process ledger for fast unit tests of the use cases."""
+    return build_ledger("memory://", clock=clock)
