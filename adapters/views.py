@@ -14,9 +14,9 @@ from domain.credit_note import CreditNote
 from domain.customer import Customer
 from domain.event_mapper import event_payload
 from domain.invoice import Invoice
+from domain.money import round_to_currency
 from domain.package import Package
 from domain.payment import Payment
-from domain.money import round_to_currency
 from projections.balances import BalanceRow
 
 
@@ -67,9 +67,7 @@ def invoice_doc(invoice: Invoice, today: date | None = None) -> dict[str, Any]:
         "paid": _m(invoice.allocated, cur),
         "outstanding": _m(invoice.outstanding, cur),
         # what the document asks for: a draft shows what it would ask once issued
-        "amount_due": _m(
-            totals.total if invoice.state == "draft" else invoice.outstanding, cur
-        ),
+        "amount_due": _m(totals.total if invoice.state == "draft" else invoice.outstanding, cur),
         "allocations": [
             {"payment_id": str(pid), "amount": _m(amount, cur)}
             for pid, amount in invoice.allocations.items()
@@ -93,7 +91,11 @@ def customer_doc(customer: Customer, day: date) -> dict[str, Any]:
 
 
 def package_doc(package: Package) -> dict[str, Any]:
-    return {"id": str(package.id), "version": package.version, **package.terms.model_dump(mode="json")}
+    return {
+        "id": str(package.id),
+        "version": package.version,
+        **package.terms.model_dump(mode="json"),
+    }
 
 
 def payment_doc(payment: Payment) -> dict[str, Any]:

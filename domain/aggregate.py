@@ -50,9 +50,7 @@ class Event(BaseModel):
         if aggregate.id != self.originator_id:
             raise ValueError(f"event for {self.originator_id} applied to {aggregate.id}")
         if self.originator_version != aggregate.version + 1:
-            raise ValueError(
-                f"event version {self.originator_version} after {aggregate.version}"
-            )
+            raise ValueError(f"event version {self.originator_version} after {aggregate.version}")
         self.apply(aggregate)
         aggregate.version = self.originator_version
         aggregate.modified_on = self.timestamp

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from domain.aggregate import Stamp
 from domain.errors import (
     CurrencyMismatch,
     CustomerMismatch,
@@ -15,7 +16,6 @@ from domain.errors import (
     InvalidState,
     OverAllocation,
 )
-from domain.aggregate import Stamp
 from domain.invoice import Invoice
 from domain.payment import Payment
 

@@ -101,7 +101,7 @@ class Ledger(Application[UUID]):
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"unknown {what} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
@@ -123,7 +123,9 @@ class Ledger(Application[UUID]):
                 start, 500, topics=[topic], inclusive_of_start=start is None
             )
             for notification in page:
-                yield notification.id, self.mapper.to_domain_event(notification)
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, Event)
+                yield notification.id, event
             if len(page) < 500:
                 return
             start = page[-1].id
@@ -352,9 +354,7 @@ class Ledger(Application[UUID]):
                 result.append(self._get(Invoice, event.originator_id, "invoice"))
         return result
 
-    def _edit_invoice(
-        self, operation: str, ref: str | UUID, change: Callable[[Invoice], T]
-    ) -> T:
+    def _edit_invoice(self, operation: str, ref: str | UUID, change: Callable[[Invoice], T]) -> T:
         def command() -> T:
             invoice = self.invoice(ref)
             result = change(invoice)
@@ -469,9 +469,7 @@ class Ledger(Application[UUID]):
         self._edit_invoice(
             "line removed",
             invoice_ref,
-            lambda invoice: invoice.remove_line(
-                self._line_id(invoice, line_id), self.stamp(actor)
-            ),
+            lambda invoice: invoice.remove_line(self._line_id(invoice, line_id), self.stamp(actor)),
         )
 
     @staticmethod
@@ -666,19 +664,25 @@ class Ledger(Application[UUID]):
         return payment.id
 
     def payment(self, ref: str | UUID) -> Payment:
-        if isinstance(ref, str):
-            try:
-                ref = UUID(ref)
-            except ValueError:
-                matches = [
-                    event.originator_id
-                    for _, event in self._ids_of(Payment.Received)
-                    if len(ref) >= 6 and str(event.originator_id).startswith(ref.lower())
-                ]
-                if len(matches) != 1:
-                    raise NotFound(f"unknown payment {ref!r}") from None
-                ref = matches[0]
-        return self._get(Payment, ref, "payment")
+        """A payment by id or a unique id prefix (6+ characters)."""
+        return self._get(Payment, self._payment_id(ref), "payment")
+
+    def _payment_id(self, ref: str | UUID) -> UUID:
+        if isinstance(ref, UUID):
+            return ref
+        try:
+            return UUID(ref)
+        except ValueError:
+            pass
+        prefix = ref.lower()
+        matches = [
+            event.originator_id
+            for _, event in self._ids_of(Payment.Received)
+            if len(prefix) >= 6 and str(event.originator_id).startswith(prefix)
+        ]
+        if len(matches) != 1:
+            raise NotFound(f"unknown payment {ref!r}")
+        return matches[0]
 
     def payments(self, customer_ref: str | UUID | None = None) -> list[Payment]:
         customer_id = self.customer(customer_ref).id if customer_ref is not None else None
@@ -689,7 +693,9 @@ class Ledger(Application[UUID]):
             and customer_id in (None, event.details.customer_id)
         ]
 
-    def _edit_payment(self, operation: str, ref: str | UUID, change: Callable[[Payment], None]) -> None:
+    def _edit_payment(
+        self, operation: str, ref: str | UUID, change: Callable[[Payment], None]
+    ) -> None:
         def command() -> None:
             payment = self.payment(ref)
             change(payment)
@@ -701,9 +707,7 @@ class Ledger(Application[UUID]):
         self._edit_payment("payment completed", ref, lambda p: p.complete(self.stamp(actor)))
 
     def cancel_payment(self, ref: str | UUID, actor: str, reason: str | None = None) -> None:
-        self._edit_payment(
-            "payment cancelled", ref, lambda p: p.cancel(self.stamp(actor, reason))
-        )
+        self._edit_payment("payment cancelled", ref, lambda p: p.cancel(self.stamp(actor, reason)))
 
     def refund_payment(
         self,
@@ -771,7 +775,9 @@ class Ledger(Application[UUID]):
                 start, page_size, inclusive_of_start=start is None
             )
             for notification in page:
-                yield notification.id, self.mapper.to_domain_event(notification)
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, Event)
+                yield notification.id, event
             if len(page) < page_size:
                 return
             start = page[-1].id

@@ -289,7 +289,9 @@ class Invoice(Aggregate):
             total=totals.total,
         )
 
-    def record_credit(self, credit_note_id: UUID, number: str, amount: Decimal, stamp: Stamp) -> None:
+    def record_credit(
+        self, credit_note_id: UUID, number: str, amount: Decimal, stamp: Stamp
+    ) -> None:
         self._trigger(
             self.Credited,
             stamp,

@@ -43,7 +43,7 @@ def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
 
     Floats are refused because their binary value is not the number the user typed.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise InvalidAmount(f"{what} must be a decimal string, not a float: {value!r}")
     if isinstance(value, Decimal):
         if not value.is_finite():

@@ -177,7 +177,9 @@ class Payment(Aggregate):
             reference=reference,
         )
 
-    def allocate(self, invoice_id: UUID, invoice_number: str, amount: Decimal, stamp: Stamp) -> None:
+    def allocate(
+        self, invoice_id: UUID, invoice_number: str, amount: Decimal, stamp: Stamp
+    ) -> None:
         """Record an allocation; the invoice side is recorded by domain.allocation.allocate."""
         self.require_completed("allocated")
         if amount > self.unallocated:

@@ -35,7 +35,9 @@ def _profile_options(func: Any) -> Any:
             type=click.Choice(LINE_GROUPINGS),
             help="Invoice line grouping for usage (overrides the account default).",
         ),
-        click.option("--external-id", "external_accounting_id", help="Id in the accounting system."),
+        click.option(
+            "--external-id", "external_accounting_id", help="Id in the accounting system."
+        ),
         click.option("--time-zone", help="IANA time zone for billing periods (default UTC)."),
     ]
     for option in reversed(options):
@@ -82,7 +84,11 @@ def add(ledger: Ledger, actor: str, account_number: str, as_json: bool, **values
 @click.option("--reason", help="Why the change was made (kept in the history).")
 @passes_state
 def update(
-    ledger: Ledger, actor: str, ref: str, effective_from: str | None, reason: str | None,
+    ledger: Ledger,
+    actor: str,
+    ref: str,
+    effective_from: str | None,
+    reason: str | None,
     **values: Any,
 ) -> None:
     """Change a customer's details, now or from a date."""
@@ -107,13 +113,20 @@ def show(ledger: Ledger, actor: str, ref: str, on_day: str | None, as_json: bool
         emit_json(doc)
         return
     skip = {"packages", "scheduled_changes"}
-    table(f"Customer {doc['account_number']}", ["field", "value"],
-          [[key, value] for key, value in doc.items() if key not in skip])
+    table(
+        f"Customer {doc['account_number']}",
+        ["field", "value"],
+        [[key, value] for key, value in doc.items() if key not in skip],
+    )
     if doc["packages"]:
-        table("Packages", ["assignment", "package", "quantity", "start", "end"], [
-            [a["assignment_id"], a["package_id"], a["quantity"], a["start_date"], a["end_date"]]
-            for a in doc["packages"]
-        ])
+        table(
+            "Packages",
+            ["assignment", "package", "quantity", "start", "end"],
+            [
+                [a["assignment_id"], a["package_id"], a["quantity"], a["start_date"], a["end_date"]]
+                for a in doc["packages"]
+            ],
+        )
     for change in doc["scheduled_changes"]:
         say(f"scheduled from {change['effective_from']}: {change['changes']}")
 
@@ -128,8 +141,19 @@ def list_(ledger: Ledger, actor: str, as_json: bool) -> None:
     if as_json:
         emit_json(docs)
         return
-    table("Customers", ["account", "name", "currency", "tax", "terms", "grouping", "tz"], [
-        [d["account_number"], d["name"], d["currency"], d["tax_description"],
-         d["payment_terms_days"], d["invoice_line_grouping"] or "(default)", d["time_zone"]]
-        for d in docs
-    ])
+    table(
+        "Customers",
+        ["account", "name", "currency", "tax", "terms", "grouping", "tz"],
+        [
+            [
+                d["account_number"],
+                d["name"],
+                d["currency"],
+                d["tax_description"],
+                d["payment_terms_days"],
+                d["invoice_line_grouping"] or "(default)",
+                d["time_zone"],
+            ]
+            for d in docs
+        ],
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,8 +19,13 @@ from projections.balances import Balances
 
 
 @click.command()
-@click.option("--db", "path", default="var/demo.sqlite", show_default=True,
-              help="SQLite file for the demo (recreated on every run).")
+@click.option(
+    "--db",
+    "path",
+    default="var/demo.sqlite",
+    show_default=True,
+    help="SQLite file for the demo (recreated on every run).",
+)
 def demo(path: str) -> None:
     """Run a scripted billing cycle on a fresh embedded store and print what happens."""
     target = Path(path)
@@ -32,57 +38,110 @@ def demo(path: str) -> None:
         say(f"\n[bold underline]{title}[/bold underline]")
 
     step("1. Account settings (the seller)")
-    ledger.change_settings({
-        "company_name": "Northwind Voice Ltd", "address": "1 Exchange Sq\nLondon EC2A 2BR",
-        "tax_number": "GB123456789", "default_currency": "GBP", "default_tax_rate": "20",
-        "default_tax_description": "VAT 20%", "default_payment_terms_days": 14,
-        "payment_instructions": "Pay by bank transfer to 20-00-00 12345678",
-    }, "finance:ana")
+    ledger.change_settings(
+        {
+            "company_name": "Northwind Voice Ltd",
+            "address": "1 Exchange Sq\nLondon EC2A 2BR",
+            "tax_number": "GB123456789",
+            "default_currency": "GBP",
+            "default_tax_rate": "20",
+            "default_tax_description": "VAT 20%",
+            "default_payment_terms_days": 14,
+            "payment_instructions": "Pay by bank transfer to 20-00-00 12345678",
+        },
+        "finance:ana",
+    )
     s = ledger.settings()
     say(f"{s.company_name}, VAT {s.tax_number}, numbers like {s.invoice_number_format}")
 
     step("2. Customers")
-    ledger.register_customer("finance:ana", account_number="ZRH01", name="Zürich Telekom AG",
-                             billing_address="Bahnhofstrasse 1\n8001 Zürich", currency="EUR",
-                             tax_rate=D("0"), tax_description="Reverse charge",
-                             payment_terms_days=30, invoice_line_grouping="destination")
-    ledger.register_customer("finance:ana", account_number="ACME", name="Acme Calls Ltd",
-                             billing_address="2 High St\nLeeds LS1 1AA")
-    table("Customers", ["account", "name", "currency", "tax", "terms"], [
-        [c.latest.account_number, c.latest.name, c.currency, c.latest.tax_description,
-         c.latest.payment_terms_days] for c in ledger.customers()
-    ])
+    ledger.register_customer(
+        "finance:ana",
+        account_number="ZRH01",
+        name="Zürich Telekom AG",
+        billing_address="Bahnhofstrasse 1\n8001 Zürich",
+        currency="EUR",
+        tax_rate=D("0"),
+        tax_description="Reverse charge",
+        payment_terms_days=30,
+        invoice_line_grouping="destination",
+    )
+    ledger.register_customer(
+        "finance:ana",
+        account_number="ACME",
+        name="Acme Calls Ltd",
+        billing_address="2 High St\nLeeds LS1 1AA",
+    )
+    table(
+        "Customers",
+        ["account", "name", "currency", "tax", "terms"],
+        [
+            [
+                c.latest.account_number,
+                c.latest.name,
+                c.currency,
+                c.latest.tax_description,
+                c.latest.payment_terms_days,
+            ]
+            for c in ledger.customers()
+        ],
+    )
 
     step("3. Packages, assigned to customers")
-    ledger.define_package("finance:ana", name="SIP Trunk 30ch", unit_price=D("120.00"),
-                          setup_price=D("250.00"), currency="GBP")
-    ledger.define_package("finance:ana", name="DID Number", unit_price=D("1.50"), currency="GBP",
-                          default_quantity=D("10"))
-    ledger.define_package("finance:ana", name="SIP Trunk EU", unit_price=D("99.00"),
-                          currency="EUR")
+    ledger.define_package(
+        "finance:ana",
+        name="SIP Trunk 30ch",
+        unit_price=D("120.00"),
+        setup_price=D("250.00"),
+        currency="GBP",
+    )
+    ledger.define_package(
+        "finance:ana",
+        name="DID Number",
+        unit_price=D("1.50"),
+        currency="GBP",
+        default_quantity=D("10"),
+    )
+    ledger.define_package("finance:ana", name="SIP Trunk EU", unit_price=D("99.00"), currency="EUR")
     ledger.assign_package("ACME", "SIP Trunk 30ch", "finance:ana", start_date=date(2026, 10, 1))
-    ledger.assign_package("ACME", "DID Number", "finance:ana", start_date=date(2026, 10, 1),
-                          quantity=D("25"))
+    ledger.assign_package(
+        "ACME", "DID Number", "finance:ana", start_date=date(2026, 10, 1), quantity=D("25")
+    )
     ledger.assign_package("ZRH01", "SIP Trunk EU", "finance:ana", start_date=date(2026, 10, 1))
-    table("Packages", ["name", "price", "setup", "currency", "default qty"], [
-        [p.terms.name, p.terms.unit_price, p.terms.setup_price, p.terms.currency,
-         p.terms.default_quantity] for p in ledger.packages()
-    ])
+    table(
+        "Packages",
+        ["name", "price", "setup", "currency", "default qty"],
+        [
+            [
+                p.terms.name,
+                p.terms.unit_price,
+                p.terms.setup_price,
+                p.terms.currency,
+                p.terms.default_quantity,
+            ]
+            for p in ledger.packages()
+        ],
+    )
 
     step("4. October invoices from packages (quantity, price and tax filled in)")
     clock.set(datetime(2026, 11, 1, 8, 0, tzinfo=UTC))
-    period = {"period_start": date(2026, 10, 1), "period_end": date(2026, 10, 31)}
+    period: dict[str, Any] = {"period_start": date(2026, 10, 1), "period_end": date(2026, 10, 31)}
     acme = ledger.create_invoice("ACME", "finance:ana", **period)
     ledger.add_package_line(acme, "SIP Trunk 30ch", "finance:ana")
     ledger.add_package_line(acme, "SIP Trunk 30ch", "finance:ana", setup=True)
     dids = ledger.add_package_line(acme, "DID Number", "finance:ana")
-    ledger.add_line(acme, "finance:ana", description="Calls to UK mobiles", quantity=D("5321.5"),
-                    unit_price=D("0.0123"), unit="min")
+    ledger.add_line(
+        acme,
+        "finance:ana",
+        description="Calls to UK mobiles",
+        quantity=D("5321.5"),
+        unit_price=D("0.0123"),
+        unit="min",
+    )
     ledger.edit_line(acme, dids, {"quantity": D("25")}, "finance:ana")  # the assigned quantity
     zrh = ledger.create_invoice("ZRH01", "finance:ana", **period)
     ledger.add_package_line(zrh, "SIP Trunk EU", "finance:ana", quantity=D("2"))
-    acme_second = ledger.create_invoice("ACME", "finance:ana", memo="Extra DIDs",
-                                        **period)
+    acme_second = ledger.create_invoice("ACME", "finance:ana", memo="Extra DIDs", **period)
     ledger.add_package_line(acme_second, "DID Number", "finance:ana", quantity=D("5"))
     before_issue = clock.advance(minutes=5)
     print_invoice(invoice_doc(ledger.invoice(acme), ledger.today()))
@@ -93,19 +152,42 @@ def demo(path: str) -> None:
 
     step("6. Payments: one partial, one across two invoices with credit left over")
     clock.set(datetime(2026, 11, 10, 10, 0, tzinfo=UTC))
-    p1 = ledger.record_payment("ZRH01", "finance:ben", amount=D("100.00"), method="SEPA",
-                               reference="ZRH Oct", status="completed")
+    p1 = ledger.record_payment(
+        "ZRH01",
+        "finance:ben",
+        amount=D("100.00"),
+        method="SEPA",
+        reference="ZRH Oct",
+        status="completed",
+    )
     ledger.allocate(p1, [(numbers[1], D("100.00"))], "finance:ben")
-    p2 = ledger.record_payment("ACME", "finance:ben", amount=D("800.00"), reference="ACME-1101",
-                               idempotency_key="bank:ACME-1101")
+    p2 = ledger.record_payment(
+        "ACME",
+        "finance:ben",
+        amount=D("800.00"),
+        reference="ACME-1101",
+        idempotency_key="bank:ACME-1101",
+    )
     ledger.complete_payment(p2, "finance:ben")
     first_total = ledger.invoice(numbers[0]).outstanding
     second_total = ledger.invoice(numbers[2]).outstanding
     ledger.allocate(p2, [(numbers[0], first_total), (numbers[2], second_total)], "finance:ben")
-    table("Invoices", ["number", "customer", "status", "currency", "total", "paid", "due"], [
-        [i.label, i.customer_account, i.status(ledger.today()), i.currency, i.totals.total,
-         i.allocated, i.outstanding] for i in ledger.invoices()
-    ])
+    table(
+        "Invoices",
+        ["number", "customer", "status", "currency", "total", "paid", "due"],
+        [
+            [
+                i.label,
+                i.customer_account,
+                i.status(ledger.today()),
+                i.currency,
+                i.totals.total,
+                i.allocated,
+                i.outstanding,
+            ]
+            for i in ledger.invoices()
+        ],
+    )
     credit = ledger.payment(p2).unallocated
     say(f"ACME paid 800.00: {first_total} + {second_total} allocated, {credit} left as credit")
 
@@ -114,19 +196,33 @@ def demo(path: str) -> None:
 
     step("8. Balances, derived from the events")
     balances = Balances().fold(event for _, event in ledger.all_events())
-    table("Balances", ["customer", "currency", "invoiced", "credited", "paid", "credit",
-                       "outstanding"], [
-        [d["customer_account"], d["currency"], d["invoiced"], d["credited"], d["allocated"],
-         d["unallocated"], d["outstanding"]]
-        for d in map(balance_doc, balances.all())
-    ])
+    table(
+        "Balances",
+        ["customer", "currency", "invoiced", "credited", "paid", "credit", "outstanding"],
+        [
+            [
+                d["customer_account"],
+                d["currency"],
+                d["invoiced"],
+                d["credited"],
+                d["allocated"],
+                d["unallocated"],
+                d["outstanding"],
+            ]
+            for d in map(balance_doc, balances.all())
+        ],
+    )
 
     step(f"9. The history of {numbers[0]}")
     invoice_id = ledger.invoice_id(numbers[0])
-    table(None, ["v", "time (UTC)", "actor", "event", "what"], [
-        [d["version"], d["timestamp"][:19], d["actor"], d["type"].split(".")[-1], describe(d)]
-        for d in map(event_doc, ledger.events_of(invoice_id))
-    ])
+    table(
+        None,
+        ["v", "time (UTC)", "actor", "event", "what"],
+        [
+            [d["version"], d["timestamp"][:19], d["actor"], d["type"].split(".")[-1], describe(d)]
+            for d in map(event_doc, ledger.events_of(invoice_id))
+        ],
+    )
 
     step(f"10. {numbers[0]} as it stood at {before_issue:%Y-%m-%d %H:%M}Z (before issue)")
     print_invoice(invoice_doc(ledger.as_of(Invoice, invoice_id, at=before_issue)))

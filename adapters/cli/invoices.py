@@ -71,9 +71,17 @@ def line() -> None:
 @click.option("--to", "period_end", help="Line period end.")
 @passes_state
 def line_add(
-    ledger: Ledger, actor: str, invoice_ref: str, package_ref: str | None, setup: bool,
-    description: str | None, quantity: str | None, unit_price: str | None,
-    tax_rate: str | None, period_start: str | None, period_end: str | None,
+    ledger: Ledger,
+    actor: str,
+    invoice_ref: str,
+    package_ref: str | None,
+    setup: bool,
+    description: str | None,
+    quantity: str | None,
+    unit_price: str | None,
+    tax_rate: str | None,
+    period_start: str | None,
+    period_end: str | None,
 ) -> None:
     """Add a line to draft INVOICE_REF."""
     common: dict[str, Any] = {
@@ -144,8 +152,11 @@ def line_remove(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str) -> 
 @passes_state
 def dates(ledger: Ledger, actor: str, invoice_ref: str, **values: Any) -> None:
     """Change a draft's invoice date, due date or billing period."""
-    changes = {key: date_arg(value, key.replace("_", " ")) for key, value in values.items()
-               if value is not None}
+    changes = {
+        key: date_arg(value, key.replace("_", " "))
+        for key, value in values.items()
+        if value is not None
+    }
     if not changes:
         raise click.UsageError("nothing to change: give at least one option")
     ledger.change_invoice_dates(invoice_ref, changes, actor)
@@ -182,7 +193,11 @@ def void(ledger: Ledger, actor: str, invoice_ref: str, reason: str) -> None:
 @json_option
 @passes_state
 def show(
-    ledger: Ledger, actor: str, invoice_ref: str, as_of: str | None, version: int | None,
+    ledger: Ledger,
+    actor: str,
+    invoice_ref: str,
+    as_of: str | None,
+    version: int | None,
     as_json: bool,
 ) -> None:
     """Show an invoice by number or id, now or as it stood at a past moment."""
@@ -206,18 +221,39 @@ def print_invoice(doc: dict[str, Any]) -> None:
         f"[bold]Invoice {title}[/bold]  v{doc['version']}  {doc['status'].upper()}"
         f"  customer {doc['customer_account']} {billing.get('customer_name', '')}"
     )
-    say(f"date {doc['invoice_date']}  due {doc['due_date']}  currency {doc['currency']}"
-        + (f"  period {doc['period_start']} – {doc['period_end']}" if doc["period_start"] else ""))
-    table(None, ["#", "description", "period", "qty", "unit price", "tax %", "net", "tax"], [
-        [ln["position"], ln["description"],
-         f"{ln['period_start']} – {ln['period_end']}" if ln["period_start"] else "",
-         ln["quantity"], ln["unit_price"], ln["tax_rate"], ln["net"], ln["tax"]]
-        for ln in doc["lines"]
-    ])
-    table(None, ["", doc["currency"]], [
-        ["net", doc["net"]], ["tax", doc["tax"]], ["total", doc["total"]],
-        ["credited", doc["credited"]], ["paid", doc["paid"]], ["amount due", doc["amount_due"]],
-    ])
+    say(
+        f"date {doc['invoice_date']}  due {doc['due_date']}  currency {doc['currency']}"
+        + (f"  period {doc['period_start']} – {doc['period_end']}" if doc["period_start"] else "")
+    )
+    table(
+        None,
+        ["#", "description", "period", "qty", "unit price", "tax %", "net", "tax"],
+        [
+            [
+                ln["position"],
+                ln["description"],
+                f"{ln['period_start']} – {ln['period_end']}" if ln["period_start"] else "",
+                ln["quantity"],
+                ln["unit_price"],
+                ln["tax_rate"],
+                ln["net"],
+                ln["tax"],
+            ]
+            for ln in doc["lines"]
+        ],
+    )
+    table(
+        None,
+        ["", doc["currency"]],
+        [
+            ["net", doc["net"]],
+            ["tax", doc["tax"]],
+            ["total", doc["total"]],
+            ["credited", doc["credited"]],
+            ["paid", doc["paid"]],
+            ["amount due", doc["amount_due"]],
+        ],
+    )
 
 
 @invoice.command("list")
@@ -225,7 +261,9 @@ def print_invoice(doc: dict[str, Any]) -> None:
 @click.option("--status", help="Only invoices with this status (draft, issued, paid, ...).")
 @json_option
 @passes_state
-def list_(ledger: Ledger, actor: str, customer: str | None, status: str | None, as_json: bool) -> None:
+def list_(
+    ledger: Ledger, actor: str, customer: str | None, status: str | None, as_json: bool
+) -> None:
     """List invoices."""
     del actor
     docs = [invoice_doc(i, ledger.today()) for i in ledger.invoices(customer)]
@@ -234,12 +272,24 @@ def list_(ledger: Ledger, actor: str, customer: str | None, status: str | None, 
     if as_json:
         emit_json(docs)
         return
-    table("Invoices", ["number", "customer", "date", "due", "status", "currency", "total",
-                       "paid", "due amount"], [
-        [d["number"] or d["id"][:8] + " (draft)", d["customer_account"], d["invoice_date"],
-         d["due_date"], d["status"], d["currency"], d["total"], d["paid"], d["outstanding"]]
-        for d in docs
-    ])
+    table(
+        "Invoices",
+        ["number", "customer", "date", "due", "status", "currency", "total", "paid", "due amount"],
+        [
+            [
+                d["number"] or d["id"][:8] + " (draft)",
+                d["customer_account"],
+                d["invoice_date"],
+                d["due_date"],
+                d["status"],
+                d["currency"],
+                d["total"],
+                d["paid"],
+                d["outstanding"],
+            ]
+            for d in docs
+        ],
+    )
 
 
 @invoice.command("history")
@@ -253,11 +303,21 @@ def history(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None
     if as_json:
         emit_json(docs)
         return
-    table(f"History of {invoice_ref}", ["v", "time (UTC)", "actor", "event", "reason", "what"], [
-        [d["version"], d["timestamp"][:19], d["actor"], d["type"].split(".")[-1],
-         d["reason"] or "", describe(d)]
-        for d in docs
-    ])
+    table(
+        f"History of {invoice_ref}",
+        ["v", "time (UTC)", "actor", "event", "reason", "what"],
+        [
+            [
+                d["version"],
+                d["timestamp"][:19],
+                d["actor"],
+                d["type"].split(".")[-1],
+                d["reason"] or "",
+                describe(d),
+            ]
+            for d in docs
+        ],
+    )
 
 
 def describe(doc: dict[str, Any]) -> str:
@@ -297,13 +357,23 @@ def credit_note() -> None:
 @click.option("--reason", required=True, help="Why the credit is given.")
 @click.option("--amount", help="Net amount to credit, at the invoice's tax rate.")
 @click.option("--full", is_flag=True, help="Credit every line of the invoice.")
-@click.option("--line", "lines", multiple=True,
-              help='Explicit line "DESCRIPTION;QUANTITY;UNIT_PRICE;TAX_RATE" (repeatable).')
+@click.option(
+    "--line",
+    "lines",
+    multiple=True,
+    help='Explicit line "DESCRIPTION;QUANTITY;UNIT_PRICE;TAX_RATE" (repeatable).',
+)
 @json_option
 @passes_state
 def credit_new(
-    ledger: Ledger, actor: str, invoice_ref: str, reason: str, amount: str | None, full: bool,
-    lines: tuple[str, ...], as_json: bool,
+    ledger: Ledger,
+    actor: str,
+    invoice_ref: str,
+    reason: str,
+    amount: str | None,
+    full: bool,
+    lines: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Issue a credit note against issued invoice INVOICE_REF."""
     parsed = [_credit_line(text) for text in lines] or None
@@ -319,7 +389,9 @@ def credit_new(
 def _credit_line(text: str) -> dict[str, Any]:
     parts = text.split(";")
     if len(parts) != 4:
-        raise InvalidInput(f'credit line must be "DESCRIPTION;QUANTITY;UNIT_PRICE;TAX_RATE": {text!r}')
+        raise InvalidInput(
+            f'credit line must be "DESCRIPTION;QUANTITY;UNIT_PRICE;TAX_RATE": {text!r}'
+        )
     return {
         "description": parts[0],
         "quantity": amount_arg(parts[1], "quantity"),
@@ -339,11 +411,18 @@ def credit_show(ledger: Ledger, actor: str, ref: str, as_json: bool) -> None:
     if as_json:
         emit_json(doc)
         return
-    say(f"[bold]Credit note {doc['number']}[/bold] against {doc['invoice_number']}"
-        f"  {doc['issued_on']}  {doc['currency']}")
-    table(None, ["description", "qty", "unit price", "tax %"], [
-        [ln["description"], ln["quantity"], ln["unit_price"], ln["tax_rate"]] for ln in doc["lines"]
-    ])
+    say(
+        f"[bold]Credit note {doc['number']}[/bold] against {doc['invoice_number']}"
+        f"  {doc['issued_on']}  {doc['currency']}"
+    )
+    table(
+        None,
+        ["description", "qty", "unit price", "tax %"],
+        [
+            [ln["description"], ln["quantity"], ln["unit_price"], ln["tax_rate"]]
+            for ln in doc["lines"]
+        ],
+    )
     say(f"net {doc['net']}  tax {doc['tax']}  total {doc['total']}")
 
 
@@ -358,10 +437,21 @@ def credit_list(ledger: Ledger, actor: str, invoice_ref: str | None, as_json: bo
     if as_json:
         emit_json(docs)
         return
-    table("Credit notes", ["number", "invoice", "customer", "date", "currency", "total"], [
-        [d["number"], d["invoice_number"], d["customer_account"], d["issued_on"], d["currency"],
-         d["total"]] for d in docs
-    ])
+    table(
+        "Credit notes",
+        ["number", "invoice", "customer", "date", "currency", "total"],
+        [
+            [
+                d["number"],
+                d["invoice_number"],
+                d["customer_account"],
+                d["issued_on"],
+                d["currency"],
+                d["total"],
+            ]
+            for d in docs
+        ],
+    )
 
 
 __all__ = ["CreditNote", "credit_note", "invoice"]

@@ -27,8 +27,12 @@ EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "database_url", envvar="TOLLBOOK_DATABASE_URL",
-              help="Store URL (default sqlite:///var/tollbook.sqlite; env TOLLBOOK_DATABASE_URL).")
+@click.option(
+    "--db",
+    "database_url",
+    envvar="TOLLBOOK_DATABASE_URL",
+    help="Store URL (default sqlite:///var/tollbook.sqlite; env TOLLBOOK_DATABASE_URL).",
+)
 @click.option("--actor", default=default_actor, help="Who is acting (recorded on every event).")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:

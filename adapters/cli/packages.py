@@ -6,7 +6,15 @@ from typing import Any
 
 import click
 
-from adapters.cli.context import amount_arg, date_arg, emit_json, json_option, passes_state, say, table
+from adapters.cli.context import (
+    amount_arg,
+    date_arg,
+    emit_json,
+    json_option,
+    passes_state,
+    say,
+    table,
+)
 from adapters.views import package_doc
 from domain.application import Ledger
 from domain.package import FREQUENCIES
@@ -52,11 +60,22 @@ def list_(ledger: Ledger, actor: str, as_json: bool) -> None:
     if as_json:
         emit_json(docs)
         return
-    table("Packages", ["name", "price", "setup", "currency", "frequency", "qty", "tax"], [
-        [d["name"], d["unit_price"], d["setup_price"], d["currency"], d["frequency"],
-         d["default_quantity"], d["tax_rate"] if d["tax_rate"] is not None else "(customer)"]
-        for d in docs
-    ])
+    table(
+        "Packages",
+        ["name", "price", "setup", "currency", "frequency", "qty", "tax"],
+        [
+            [
+                d["name"],
+                d["unit_price"],
+                d["setup_price"],
+                d["currency"],
+                d["frequency"],
+                d["default_quantity"],
+                d["tax_rate"] if d["tax_rate"] is not None else "(customer)",
+            ]
+            for d in docs
+        ],
+    )
 
 
 @package.command("assign")
@@ -67,15 +86,24 @@ def list_(ledger: Ledger, actor: str, as_json: bool) -> None:
 @click.option("--quantity", help="Quantity (default: the package's default quantity).")
 @passes_state
 def assign(
-    ledger: Ledger, actor: str, customer: str, package_name: str, start: str, end: str | None,
+    ledger: Ledger,
+    actor: str,
+    customer: str,
+    package_name: str,
+    start: str,
+    end: str | None,
     quantity: str | None,
 ) -> None:
     """Assign PACKAGE_NAME to CUSTOMER."""
     start_date = date_arg(start, "start date")
     assert start_date is not None
     assignment_id = ledger.assign_package(
-        customer, package_name, actor, start_date=start_date,
-        quantity=amount_arg(quantity, "quantity"), end_date=date_arg(end, "end date"),
+        customer,
+        package_name,
+        actor,
+        start_date=start_date,
+        quantity=amount_arg(quantity, "quantity"),
+        end_date=date_arg(end, "end date"),
     )
     say(f"assigned {package_name!r} to {customer} (assignment {assignment_id})")
 

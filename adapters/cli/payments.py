@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import click
 
-from adapters.cli.context import amount_arg, date_arg, emit_json, json_option, passes_state, say, table
+from adapters.cli.context import (
+    amount_arg,
+    date_arg,
+    emit_json,
+    json_option,
+    passes_state,
+    say,
+    table,
+)
 from adapters.views import balance_doc, payment_doc
 from domain.application import Ledger
 from domain.errors import InvalidInput
@@ -31,18 +39,33 @@ def payment() -> None:
 @json_option
 @passes_state
 def add(
-    ledger: Ledger, actor: str, customer: str, amount: str, currency: str | None,
-    received_on: str | None, method: str, reference: str, fee: str, completed: bool,
-    idempotency_key: str | None, as_json: bool,
+    ledger: Ledger,
+    actor: str,
+    customer: str,
+    amount: str,
+    currency: str | None,
+    received_on: str | None,
+    method: str,
+    reference: str,
+    fee: str,
+    completed: bool,
+    idempotency_key: str | None,
+    as_json: bool,
 ) -> None:
     """Record a payment received from CUSTOMER."""
     value = amount_arg(amount)
     fee_value = amount_arg(fee, "fee")
     assert value is not None and fee_value is not None
     payment_id = ledger.record_payment(
-        customer, actor, amount=value, currency=currency,
-        received_on=date_arg(received_on, "payment date"), method=method, reference=reference,
-        fee=fee_value, status="completed" if completed else "pending",
+        customer,
+        actor,
+        amount=value,
+        currency=currency,
+        received_on=date_arg(received_on, "payment date"),
+        method=method,
+        reference=reference,
+        fee=fee_value,
+        status="completed" if completed else "pending",
         idempotency_key=idempotency_key,
     )
     if as_json:
@@ -116,14 +139,20 @@ def unallocate(
 @click.option("--reason")
 @passes_state
 def refund(
-    ledger: Ledger, actor: str, payment_ref: str, amount: str, method: str, reference: str,
+    ledger: Ledger,
+    actor: str,
+    payment_ref: str,
+    amount: str,
+    method: str,
+    reference: str,
     reason: str | None,
 ) -> None:
     """Refund unallocated credit of a payment to the customer."""
     value = amount_arg(amount)
     assert value is not None
-    ledger.refund_payment(payment_ref, value, actor, method=method, reference=reference,
-                          reason=reason)
+    ledger.refund_payment(
+        payment_ref, value, actor, method=method, reference=reference, reason=reason
+    )
     say(f"refunded {value} of payment {payment_ref}")
 
 
@@ -139,12 +168,17 @@ def show(ledger: Ledger, actor: str, payment_ref: str, as_json: bool) -> None:
         emit_json(doc)
         return
     skip = {"allocations"}
-    table(f"Payment {doc['id']}", ["field", "value"],
-          [[k, v] for k, v in doc.items() if k not in skip])
+    table(
+        f"Payment {doc['id']}",
+        ["field", "value"],
+        [[k, v] for k, v in doc.items() if k not in skip],
+    )
     if doc["allocations"]:
-        table("Allocations", ["invoice", "amount"], [
-            [ledger.invoice(a["invoice_id"]).label, a["amount"]] for a in doc["allocations"]
-        ])
+        table(
+            "Allocations",
+            ["invoice", "amount"],
+            [[ledger.invoice(a["invoice_id"]).label, a["amount"]] for a in doc["allocations"]],
+        )
 
 
 @payment.command("list")
@@ -158,12 +192,36 @@ def list_(ledger: Ledger, actor: str, customer: str | None, as_json: bool) -> No
     if as_json:
         emit_json(docs)
         return
-    table("Payments", ["id", "customer", "date", "method", "status", "currency", "amount",
-                       "allocated", "refunded", "unallocated"], [
-        [d["id"][:8], d["customer_account"], d["received_on"], d["method"], d["status"],
-         d["currency"], d["amount"], d["allocated"], d["refunded"], d["unallocated"]]
-        for d in docs
-    ])
+    table(
+        "Payments",
+        [
+            "id",
+            "customer",
+            "date",
+            "method",
+            "status",
+            "currency",
+            "amount",
+            "allocated",
+            "refunded",
+            "unallocated",
+        ],
+        [
+            [
+                d["id"][:8],
+                d["customer_account"],
+                d["received_on"],
+                d["method"],
+                d["status"],
+                d["currency"],
+                d["amount"],
+                d["allocated"],
+                d["refunded"],
+                d["unallocated"],
+            ]
+            for d in docs
+        ],
+    )
 
 
 @click.command("balance")
@@ -179,9 +237,29 @@ def balance(ledger: Ledger, actor: str, customer: str | None, as_json: bool) -> 
     if as_json:
         emit_json(docs)
         return
-    table("Balances", ["customer", "currency", "invoiced", "credited", "paid", "unallocated",
-                       "refunded", "outstanding"], [
-        [d["customer_account"], d["currency"], d["invoiced"], d["credited"], d["allocated"],
-         d["unallocated"], d["refunded"], d["outstanding"]]
-        for d in docs
-    ])
+    table(
+        "Balances",
+        [
+            "customer",
+            "currency",
+            "invoiced",
+            "credited",
+            "paid",
+            "unallocated",
+            "refunded",
+            "outstanding",
+        ],
+        [
+            [
+                d["customer_account"],
+                d["currency"],
+                d["invoiced"],
+                d["credited"],
+                d["allocated"],
+                d["unallocated"],
+                d["refunded"],
+                d["outstanding"],
+            ]
+            for d in docs
+        ],
+    )
