@@ -1,0 +1,79 @@
+"""Plain SQL connections to the ledger's own database, for read models and bulk data.
+
+Read models, usage records and export positions live beside the event store (same SQLite file,
+or same PostgreSQL database and schema) so one transaction can cover a view update and its
+tracking position, and finance can query them with SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+
+from adapters.config import store_env
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the ledger's tables live, and how to open a connection to them."""
+
+    dialect: Dialect
+    env: dict[str, str]
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        env = store_env(url)
+        module = env["PERSISTENCE_MODULE"]
+        if module.endswith("sqlite"):
+            return cls("sqlite", env)
+        if module.endswith("postgres"):
+            return cls("postgres", env)
+        raise ValueError(f"{url!r} has no SQL database (memory:// keeps events in-process only)")
+
+    @property
+    def schema(self) -> str | None:
+        return self.env.get("POSTGRES_SCHEMA") or None
+
+    @property
+    def placeholder(self) -> str:
+        """The parameter marker of the driver: ``?`` for sqlite3, ``%s`` for psycopg."""
+        return "?" if self.dialect == "sqlite" else "%s"
+
+    def sql(self, statement: str) -> str:
+        """Write statements with ``?`` markers; this adapts them to the driver."""
+        return statement if self.dialect == "sqlite" else statement.replace("?", "%s")
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        if self.dialect == "sqlite":
+            conn = sqlite3.connect(self.env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                conn.close()
+            return
+        options = f"-c search_path={self.schema}" if self.schema else ""
+        with psycopg.connect(
+            dbname=self.env["POSTGRES_DBNAME"],
+            host=self.env["POSTGRES_HOST"],
+            port=int(self.env["POSTGRES_PORT"]),
+            user=self.env["POSTGRES_USER"],
+            password=self.env.get("POSTGRES_PASSWORD") or None,
+            options=options,
+        ) as conn:
+            yield conn  # psycopg commits on clean exit of the block, rolls back on error
