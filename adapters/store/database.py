@@ -54,19 +54,29 @@ class Database:
     def connect(self) -> Iterator[Any]:
         """A connection inside one transaction: committed on success, rolled back on error."""
         if self.dialect == "sqlite":
-            conn = sqlite3.connect(self.env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("BEGIN IMMEDIATE")
+            with self._sqlite() as conn:
                 yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            finally:
-                conn.close()
-            return
+        else:
+            with self._postgres() as pg:
+                yield pg
+
+    @contextmanager
+    def _sqlite(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _postgres(self) -> Iterator[psycopg.Connection[Any]]:
         options = f"-c search_path={self.schema}" if self.schema else ""
         with psycopg.connect(
             dbname=self.env["POSTGRES_DBNAME"],
@@ -76,4 +86,4 @@ class Database:
             password=self.env.get("POSTGRES_PASSWORD") or None,
             options=options,
         ) as conn:
-            yield conn  # psycopg commits on clean exit of the block, rolls back on error
+            yield conn  # psycopg commits on a clean exit of the block, rolls back on error
