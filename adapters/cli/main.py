@@ -38,6 +38,7 @@ EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 
 def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     """tollbook: the event-sourced billing ledger."""
     ctx.obj = CliState(database_url=database_url, actor=actor)
+    ctx.call_on_close(ctx.obj.close)
 
 
 for command in (settings, customer, package, invoice, credit_note, payment, balance, demo):
