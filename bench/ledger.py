@@ -10,13 +10,11 @@ Target: our write path within 2x of the raw append rate (ratio printed).
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
-from pathlib import Path
 
 import psycopg
 from eventsourcing.application import Application
@@ -25,13 +23,11 @@ from eventsourcing.domain import event
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from adapters.config import build_ledger, store_env  # noqa: E402
-from adapters.logging import configure_logging  # noqa: E402
-from domain.aggregate import Stamp  # noqa: E402
-from domain.invoice import BillingSnapshot, Invoice  # noqa: E402
-from domain.invoice_line import InvoiceLine  # noqa: E402
+from adapters.config import build_ledger, store_env
+from adapters.logging import configure_logging
+from domain.aggregate import Stamp
+from domain.invoice import BillingSnapshot, Invoice
+from domain.invoice_line import InvoiceLine
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 EVENTS_PER_DOCUMENT = 7  # drafted + 5 lines + issued
@@ -137,7 +133,7 @@ def our_write_path(url: str, documents: int) -> float:
 
 
 def raw_append(url: str, documents: int) -> float:
-    app: Application = Application(env={**store_env(url)})
+    app: Application[uuid.UUID] = Application(env={**store_env(url)})
     started = time.perf_counter()
     for i in range(documents):
         agg = RawInvoice(customer="c")
