@@ -78,4 +78,26 @@ def build_ledger(
     environ = os.environ if environ is None else environ
     if url is None and "TOLLBOOK_DATABASE_URL" not in environ and "PERSISTENCE_MODULE" in environ:
         return Ledger(env=dict(environ), clock=clock)
-    return Ledger(env=store_env(url or database_url(environ)), clock=clock)
+    env = store_env(url or database_url(environ))
+    ensure_schema(env)
+    return Ledger(env=env, clock=clock)
+
+
+def ensure_schema(env: Mapping[str, str]) -> None:
+    """Create the PostgreSQL schema named in the URL on first use (tables follow)."""
+    schema = env.get("POSTGRES_SCHEMA")
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres" or not schema:
+        return
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env.get("POSTGRES_PASSWORD") or None,
+        autocommit=True,
+        connect_timeout=10,
+    ) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

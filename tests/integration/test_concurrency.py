@@ -59,5 +59,9 @@ def test_two_processes_allocating_one_payment_never_over_allocate(store_url):
     refusals = [code for _, refused in results for code in refused]
     ledger.close()
     assert allocated == on_invoices == D("10.00") * successes
-    assert allocated == D("100.00")
-    assert set(refusals) == {"over_allocation"}
+    assert allocated <= D("100.00")
+    # A race is retried; one that keeps losing is reported, never overwritten.
+    assert set(refusals) <= {"over_allocation", "concurrency_conflict"}
+    assert "over_allocation" in refusals
+    if "concurrency_conflict" not in refusals:
+        assert allocated == D("100.00")

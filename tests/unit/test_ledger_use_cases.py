@@ -243,3 +243,38 @@ def test_as_of_shows_the_invoice_as_it_stood(memory_ledger, clock):
     assert (then.state, len(then.lines)) == ("draft", 1)
     assert memory_ledger.as_of(Invoice, invoice_id, version=3).state == "draft"
     assert memory_ledger.invoice(invoice_id).state == "issued"
+
+
+def test_each_kind_of_customer_change_is_its_own_event(memory_ledger):
+    customer_id = customer(memory_ledger)
+    memory_ledger.change_customer(
+        "ACME",
+        {
+            "billing_address": "2 Road",
+            "tax_rate": D("5"),
+            "payment_terms_days": 30,
+            "invoice_line_grouping": "day",
+            "external_accounting_id": "X-1",
+            "time_zone": "Europe/Paris",
+        },
+        "t",
+        reason="new contract",
+    )
+    kinds = [type(e).__name__ for e in memory_ledger.events_of(customer_id)]
+    assert kinds == [
+        "Registered",
+        "BillingDetailsChanged",
+        "TaxChanged",
+        "PaymentTermsChanged",
+        "LineGroupingChanged",
+        "AccountingIdChanged",
+        "TimeZoneChanged",
+    ]
+    latest = memory_ledger.customer("ACME").latest
+    assert (latest.time_zone, latest.invoice_line_grouping, latest.tax_rate) == (
+        "Europe/Paris",
+        "day",
+        D("5"),
+    )
+    with pytest.raises(InvalidInput, match="time zone"):
+        memory_ledger.change_customer("ACME", {"time_zone": "Mars/Olympus"}, "t")
