@@ -16,6 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+import psycopg
+from psycopg import sql
+
 from domain.application import Ledger, utc_now
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tollbook.sqlite"
@@ -79,19 +82,29 @@ def build_ledger(
     if url is None and "TOLLBOOK_DATABASE_URL" not in environ and "PERSISTENCE_MODULE" in environ:
         return Ledger(env=dict(environ), clock=clock)
     env = store_env(url or database_url(environ))
-    ensure_schema(env)
-    return Ledger(env=env, clock=clock)
+    if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
+        return Ledger(env=env, clock=clock)
+    # Processes starting together would race on the library's CREATE ... IF NOT EXISTS
+    # ("tuple concurrently updated"); an advisory lock makes schema set-up one at a time.
+    with _postgres_admin(env) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        try:
+            schema = env.get("POSTGRES_SCHEMA")
+            if schema:
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
+            return Ledger(env=env, clock=clock)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
 
 
-def ensure_schema(env: Mapping[str, str]) -> None:
-    """Create the PostgreSQL schema named in the URL on first use (tables follow)."""
-    schema = env.get("POSTGRES_SCHEMA")
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres" or not schema:
-        return
-    import psycopg
-    from psycopg import sql
+#: Arbitrary constant naming tollbook's set-up lock among PostgreSQL advisory locks.
+SETUP_LOCK_KEY = 7_406_151_923
 
-    with psycopg.connect(
+
+def _postgres_admin(env: Mapping[str, str]) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
         port=int(env["POSTGRES_PORT"]),
@@ -99,5 +112,4 @@ def ensure_schema(env: Mapping[str, str]) -> None:
         password=env.get("POSTGRES_PASSWORD") or None,
         autocommit=True,
         connect_timeout=10,
-    ) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    )
