@@ -8,6 +8,7 @@ payments count; a cancelled payment that had completed is taken back out.
 from __future__ import annotations
 
 from decimal import Decimal
+
 from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
@@ -114,7 +115,12 @@ class CustomerBalances(Projection):
                 back = event.amount if event.previous_status == "completed" else Decimal(0)
                 return _owner(view, PAYMENT_OWNERS, event), "received", -back, event.currency
             case Payment.Allocated():
-                return _owner(view, PAYMENT_OWNERS, event), "allocated", event.amount, event.currency
+                return (
+                    _owner(view, PAYMENT_OWNERS, event),
+                    "allocated",
+                    event.amount,
+                    event.currency,
+                )
             case Payment.Unallocated():
                 owner = _owner(view, PAYMENT_OWNERS, event)
                 return owner, "allocated", -event.amount, event.currency

@@ -32,6 +32,7 @@ HISTORY = Table(
         "reason": "text",
         "method": "text",
         "reference": "text",
+        "status": "text",
     },
     indexes=(("customer_id", "position"), ("invoice_id", "position"), ("payment_id",)),
 )
@@ -45,10 +46,11 @@ PAYMENTS = Table(
         "received_on": "date",
         "method": "text",
         "reference": "text",
+        "status": "text",
     },
 )
 
-KINDS = {
+KINDS: dict[type[Event], str] = {
     Payment.Received: "received",
     Payment.Completed: "completed",
     Payment.Cancelled: "cancelled",
@@ -80,6 +82,7 @@ class PaymentHistory(Projection):
                 "received_on": details.received_on,
                 "method": details.method,
                 "reference": details.reference,
+                "status": event.status,
             }
             view.put(PAYMENTS, payment)
             amount, currency = details.amount, details.currency
@@ -89,6 +92,9 @@ class PaymentHistory(Projection):
                 raise LookupError(f"{HISTORY.name}: payment {payment_id} has no Received event")
             amount = getattr(event, "amount", Decimal(0))
             currency = getattr(event, "currency", "")
+            if kind in ("completed", "cancelled"):
+                payment["status"] = kind
+                view.put(PAYMENTS, payment)
         invoice_id = getattr(event, "invoice_id", None)
         view.add(
             HISTORY,
@@ -108,5 +114,6 @@ class PaymentHistory(Projection):
                 "reason": event.reason,
                 "method": getattr(event, "method", payment["method"]),
                 "reference": getattr(event, "reference", payment["reference"]),
+                "status": payment["status"],  # the payment's status after this event
             },
         )

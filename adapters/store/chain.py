@@ -37,12 +37,14 @@ def chain_table(events_table: str) -> str:
 
 
 def record_digest(
-    position: int, originator_id: UUID | str, version: int, topic: str, state: bytes
+    position: int, originator_id: UUID | str, version: int, topic: str, state: Any
 ) -> bytes:
     """What one stored record is: where it sits, whose it is, and its exact bytes."""
     aggregate = originator_id.hex if isinstance(originator_id, UUID) else UUID(originator_id).hex
     head = f"{position}\n{aggregate}\n{version}\n{topic}\n".encode()
-    return hashlib.sha256(head + bytes(state)).digest()
+    # a raw SQL edit can turn SQLite's BLOB into TEXT: hash the same bytes either way
+    body = state.encode() if isinstance(state, str) else bytes(state)
+    return hashlib.sha256(head + body).digest()
 
 
 def link(previous: str, digest: bytes, key: bytes | None = None) -> str:

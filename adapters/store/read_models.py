@@ -297,7 +297,9 @@ class _Writer:
         where = " AND ".join(f"{column} = ?" for column in table.key)
         found = self.conn.execute(
             self.store.db.sql(f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {where}"),
-            tuple(self.store.to_db(table.columns[c], v) for c, v in zip(table.key, key, strict=True)),
+            tuple(
+                self.store.to_db(table.columns[c], v) for c, v in zip(table.key, key, strict=True)
+            ),
         ).fetchone()
         if found is None:
             return None
@@ -338,3 +340,8 @@ class _Writer:
 
     def _values(self, table: Table, row: Row) -> tuple[Any, ...]:
         return tuple(self.store.to_db(kind, row[column]) for column, kind in table.columns.items())
+
+
+def open_store(url: str, events_table: str) -> SqlViewStore:
+    """The read-model store in the database at ``url`` (the ledger's own database)."""
+    return SqlViewStore(Database.from_url(url), events_table)
