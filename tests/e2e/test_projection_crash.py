@@ -27,7 +27,9 @@ def test_a_killed_rebuild_resumes_and_applies_every_event_once(ledger, store_url
     runner_for(ledger, store_url).catch_up()  # create the tables and tracking rows
     env = {**os.environ, "TOLLBOOK_DATABASE_URL": store_url, "TOLLBOOK_LOG_LEVEL": "error"}
     process = subprocess.Popen(
-        [TOLLBOOK, "projections", "rebuild", "--batch-size", "1"], env=env, stdout=subprocess.DEVNULL
+        [TOLLBOOK, "projections", "rebuild", "--batch-size", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     head = ledger.recorder.max_notification_id()
     deadline = time.monotonic() + 60
@@ -46,6 +48,8 @@ def test_a_killed_rebuild_resumes_and_applies_every_event_once(ledger, store_url
     restarted.catch_up()
 
     assert reconcile(ledger, restarted.store) == []
-    payment_events = [e for _, e in ledger.all_events() if isinstance(e, Payment.Received | Payment.Allocated)]
+    payment_events = [
+        e for _, e in ledger.all_events() if isinstance(e, Payment.Received | Payment.Allocated)
+    ]
     assert len(restarted.store.select(HISTORY)) == len(payment_events) == 80
     assert all(lag == 0 for _, lag in restarted.status())

@@ -28,7 +28,9 @@ commands = st.lists(
         st.tuples(st.just("refund"), st.integers(0, 5), st.integers(1, 100)),
         st.tuples(st.just("credit"), st.integers(0, 5), shares),
         st.tuples(st.just("void"), st.integers(0, 5)),
-        st.tuples(st.just("catch_up"),),
+        st.tuples(
+            st.just("catch_up"),
+        ),
     ),
     min_size=3,
     max_size=20,
@@ -55,7 +57,13 @@ def run(ledger, runner, account: str, steps) -> None:
                 payments.append(ledger.record_payment(account, "p", amount=args[0], status=status))
             elif kind == "catch_up":
                 runner.catch_up()  # part-way: later events must apply on top, exactly once
-            elif not payments and kind in ("complete", "cancel", "refund", "allocate", "unallocate"):
+            elif not payments and kind in (
+                "complete",
+                "cancel",
+                "refund",
+                "allocate",
+                "unallocate",
+            ):
                 continue
             elif kind == "complete":
                 ledger.complete_payment(payments[args[0] % len(payments)], "p")

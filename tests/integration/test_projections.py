@@ -37,10 +37,23 @@ def test_read_models_follow_a_billing_cycle(ledger, store_url, clock):
     assert (acme["outstanding"], acme["unallocated"]) == (D("33"), D("55"))
     assert rows[("BETA", "EUR")]["outstanding"] == D("12")
 
-    history = store.select(HISTORY, {"customer_id": str(ledger.customer("ACME").id)}, order_by="position")
-    assert [h["kind"] for h in history] == ["received", "allocated", "allocated", "unallocated", "refunded"]
-    on_second = store.select(HISTORY, {"invoice_id": str(ledger.invoice_id(second))}, order_by="position")
-    assert [(h["kind"], h["amount"]) for h in on_second] == [("allocated", D("20.00")), ("unallocated", D("5.00"))]
+    history = store.select(
+        HISTORY, {"customer_id": str(ledger.customer("ACME").id)}, order_by="position"
+    )
+    assert [h["kind"] for h in history] == [
+        "received",
+        "allocated",
+        "allocated",
+        "unallocated",
+        "refunded",
+    ]
+    on_second = store.select(
+        HISTORY, {"invoice_id": str(ledger.invoice_id(second))}, order_by="position"
+    )
+    assert [(h["kind"], h["amount"]) for h in on_second] == [
+        ("allocated", D("20.00")),
+        ("unallocated", D("5.00")),
+    ]
 
     register = {r["number"]: r for r in store.select(REGISTER)}
     assert register[first]["outstanding"] == 0 and status_of(register[first], None) == "paid"

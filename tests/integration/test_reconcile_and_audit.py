@@ -33,7 +33,10 @@ def test_reconcile_catches_a_corrupted_row_and_a_rebuild_repairs_it(ledger, stor
     result = tollbook(store_url, "reconcile", "--json")
 
     assert result.exit_code == 1
-    found = {(d["check"], d["subject"], d["field"]) for d in json.loads(result.stdout.split("\nError")[0])}
+    found = {
+        (d["check"], d["subject"], d["field"])
+        for d in json.loads(result.stdout.split("\nError")[0])
+    }
     assert ("balances", "ACME GBP", "outstanding") in found
     assert ("balances", "ACME GBP", "invoiced") in found
     assert ("invoice register", number, "paid") in found
@@ -64,14 +67,22 @@ def test_an_untouched_log_verifies(ledger, store_url):
 def test_audit_verify_names_each_record_changed_behind_the_applications_back(ledger, store_url):
     billed(ledger)
     table, position = _events_table(store_url)
-    rows = execute(store_url, f"SELECT {position}, originator_id, originator_version FROM {table} ORDER BY {position}")
+    rows = execute(
+        store_url,
+        f"SELECT {position}, originator_id, originator_version FROM {table} ORDER BY {position}",
+    )
     altered, removed = rows[2], rows[4]
-    execute(store_url, f"UPDATE {table} SET state = ? WHERE {position} = ?", (b'{"tampered":1}', altered[0]))
+    execute(
+        store_url,
+        f"UPDATE {table} SET state = ? WHERE {position} = ?",
+        (b'{"tampered":1}', altered[0]),
+    )
     execute(store_url, f"DELETE FROM {table} WHERE {position} = ?", (removed[0],))
     forged_id = rows[1][1]
     execute(
         store_url,
-        f"INSERT INTO {table} (originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?)",
+        f"INSERT INTO {table} (originator_id, originator_version, topic, state)"
+        " VALUES (?, ?, ?, ?)",
         (forged_id, 99, "domain.invoice:Invoice.Voided", b"{}"),
     )
 
@@ -80,7 +91,10 @@ def test_audit_verify_names_each_record_changed_behind_the_applications_back(led
     assert exit_code == 1
     by_problem = {f["problem"]: f for f in findings}
     assert set(by_problem) == {"altered", "removed", "inserted"}
-    assert (by_problem["altered"]["position"], by_problem["altered"]["version"]) == (altered[0], altered[2])
+    assert (by_problem["altered"]["position"], by_problem["altered"]["version"]) == (
+        altered[0],
+        altered[2],
+    )
     assert by_problem["removed"]["position"] == removed[0]
     assert by_problem["inserted"]["version"] == 99
 
@@ -97,7 +111,9 @@ def test_removing_an_event_with_its_chain_row_is_still_reported(ledger, store_ur
     assert [(f["position"], f["problem"]) for f in findings] == [(3, "removed with its chain row")]
 
 
-def test_audit_export_writes_one_json_line_per_event_of_the_period(ledger, store_url, tmp_path, clock):
+def test_audit_export_writes_one_json_line_per_event_of_the_period(
+    ledger, store_url, tmp_path, clock
+):
     customer(ledger, "ACME")
     clock.advance(days=3)
     number = issued_invoice(ledger, "ACME", "10")
