@@ -12,12 +12,15 @@ import click
 import pydantic
 import structlog
 
+from adapters.cli.audit import audit
 from adapters.cli.context import CliState, default_actor
 from adapters.cli.customers import customer
 from adapters.cli.demo import demo
 from adapters.cli.invoices import credit_note, invoice
 from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
+from adapters.cli.projections import projections
+from adapters.cli.reports import aged, reconcile
 from adapters.cli.settings import settings
 from adapters.config import ConfigError
 from adapters.logging import configure_logging
@@ -42,6 +45,8 @@ def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
 
 
 for command in (settings, customer, package, invoice, credit_note, payment, balance, demo):
+    cli.add_command(command)
+for command in (projections, aged, reconcile, audit):  # read models, reconciliation, audit
     cli.add_command(command)
 
 
