@@ -81,14 +81,25 @@ class Metrics:
     def __init__(self, regular: _Font, bold: _Font, fallbacks: list[_Font]) -> None:
         self._fonts = {False: regular, True: bold}
         self._fallbacks = fallbacks
+        self._units: dict[tuple[str, bool], float] = {}
 
     def width(self, text: str, size: float, bold: bool = False) -> float:
+        return self.units(text, bold) * size * PT / 1000
+
+    def units(self, text: str, bold: bool = False) -> float:
+        """Width in thousandths of an em; remembered, as periods and rates repeat on every line."""
+        key = (text, bold)
+        cached = self._units.get(key)
+        if cached is not None:
+            return cached
         font = self._fonts[bold]
         if text.isascii():  # the common case: every glyph is in the main font
-            units = sum(map(font.cw.__getitem__, map(ord, text)))
+            units = float(sum(map(font.cw.__getitem__, map(ord, text))))
         else:
-            units = sum(self._glyph_width(font, ord(char)) for char in text)
-        return units * size * PT / 1000
+            units = float(sum(self._glyph_width(font, ord(char)) for char in text))
+        if len(self._units) < 100_000:
+            self._units[key] = units
+        return units
 
     def falls_back(self, text: str) -> bool:
         """Whether drawing ``text`` switches to a fallback font for some glyph."""

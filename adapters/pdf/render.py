@@ -79,6 +79,9 @@ class _Painter:
         if self.colour != rgb:
             self.colour = rgb
             self.pdf.set_text_color(*rgb)
+            # fpdf2 wraps every cell in its own colour operators while the fill colour differs
+            # from the text colour; keeping them equal saves that on every cell
+            self.pdf.set_fill_color(*rgb)
 
     def draw(self, block: Block) -> None:
         pdf = self.pdf
@@ -86,6 +89,7 @@ class _Painter:
             pdf.set_fill_color(*HEADER_FILL)
             for fill in block.fills:
                 pdf.rect(fill.x, fill.y, fill.w, fill.h, style="F")
+            pdf.set_fill_color(*(self.colour or INK))
         if block.rules:
             pdf.set_draw_color(*RULE)
             pdf.set_line_width(0.15)
@@ -97,14 +101,16 @@ class _Painter:
         if block.rotation:
             self._mark(block)
             return
-        cell = pdf.cell
-        set_xy = pdf.set_xy
-        for text in block.texts:
-            self._font(text.bold, text.size)
-            self._colour(GREY if text.grey else INK)
-            set_xy(text.x, text.y)
-            cell(text.w, text.h, text.text, align=text.align)
-            if self.metrics.falls_back(text.text):
+        # the hot loop of a long invoice: font and colour are set only when they change
+        cell, set_xy, falls_back = pdf.cell, pdf.set_xy, self.metrics.falls_back
+        for x, y, w, h, content, size, bold, align, grey in block.texts:
+            if self.font != ("B" if bold else "", size):
+                self._font(bold, size)
+            if self.colour != (GREY if grey else INK):
+                self._colour(GREY if grey else INK)
+            set_xy(x, y)
+            cell(w, h, content, align=align)
+            if falls_back(content):
                 # fpdf2 2.8 leaves the fallback font selected in the page's text state while
                 # believing the main font is; make it select the main font again next time.
                 pdf.current_font_is_set_on_page = False
