@@ -13,6 +13,9 @@ from adapters.cli.context import say, table
 from adapters.cli.invoices import describe, print_invoice
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
+from adapters.pdf.batch import file_name, write_atomically
+from adapters.pdf.render import render
+from adapters.pdf.sources import invoice_source
 from adapters.views import balance_doc, event_doc, invoice_doc
 from domain.invoice import Invoice
 from projections.balances import Balances
@@ -226,4 +229,10 @@ def demo(path: str) -> None:
 
     step(f"10. {numbers[0]} as it stood at {before_issue:%Y-%m-%d %H:%M}Z (before issue)")
     print_invoice(invoice_doc(ledger.as_of(Invoice, invoice_id, at=before_issue)))
+
+    step(f"11. {numbers[0]} as a PDF to send")
+    rendered = render(invoice_source(ledger, numbers[0]))
+    pdf_path = target.parent / file_name(numbers[0])
+    digest = write_atomically(pdf_path, rendered.pdf)
+    say(f"wrote {pdf_path}: open it, or print it ({rendered.page_count} page, sha256 {digest})")
     say(f"\nThe demo store is {target}; try: tollbook --db sqlite:///{target} invoice list")

@@ -12,6 +12,7 @@ import click
 import pydantic
 import structlog
 
+import adapters.cli.pdf  # noqa: F401  (adds "invoice pdf" and "credit-note pdf")
 from adapters.cli.audit import audit
 from adapters.cli.context import CliState, default_actor
 from adapters.cli.customers import customer
