@@ -111,8 +111,10 @@ class _Painter:
             set_xy(x, y)
             cell(w, h, content, align=align)
             if falls_back(content):
-                # fpdf2 2.8 leaves the fallback font selected in the page's text state while
-                # believing the main font is; make it select the main font again next time.
+                # fpdf2 2.8 selects the main font inside this cell's text object when its first
+                # glyph comes from the fallback, and then counts the font as set on the page;
+                # when the cell was wrapped in q/Q (any colour change) that selection is gone.
+                # Make it select the main font again for the next cell.
                 pdf.current_font_is_set_on_page = False
 
     def _mark(self, block: Block) -> None:
