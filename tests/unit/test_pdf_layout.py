@@ -97,7 +97,7 @@ def long_invoice():
 def test_a_5000_line_invoice_repeats_the_header_on_every_page_and_totals_only_on_the_last(
     long_invoice,
 ):
-    invoice, rendered, texts = long_invoice
+    _, rendered, texts = long_invoice
     pages = rendered.layout.pages
     count = len(pages)
 
@@ -237,7 +237,7 @@ def test_page_one_as_pixels_is_not_blank_and_all_ink_lies_in_the_layout_boxes(tm
 
 
 def test_fonts_and_logo_come_from_configuration_and_missing_files_are_named(tmp_path: Path):
-    with pytest.raises(ConfigError, match="nowhere.ttf"):
+    with pytest.raises(ConfigError, match=r"nowhere\.ttf"):
         PdfConfig.from_env({"TOLLBOOK_PDF_FONT": str(tmp_path / "nowhere.ttf")})
     with pytest.raises(ConfigError, match="does not exist"):
         PdfConfig.from_env({"TOLLBOOK_PDF_LOGO": str(tmp_path / "logo.png")})
