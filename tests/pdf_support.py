@@ -76,6 +76,11 @@ def page_texts(pdf: bytes) -> list[str]:
     return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
 
 
+def flowing(text: str) -> str:
+    """Extracted text with every run of whitespace as one space (wrapped lines run on)."""
+    return " ".join(text.split())
+
+
 def page_image(pdf: bytes, tmp_path: Path, dpi: int, page: int = 1) -> Image.Image:
     """Page ``page`` rendered by poppler's pdftoppm, in greyscale."""
     source = tmp_path / "page.pdf"
