@@ -79,7 +79,7 @@ def raw_loop(document: Document, config: PdfConfig) -> bytes:
     pdf.set_auto_page_break(False)
     pdf.add_font("body", "", config.fonts.regular)
     pdf.add_font("body", "B", config.fonts.bold)
-    widths = (56, 33, 25, 22, 14, 30)
+    widths = (64, 28, 23, 22, 12, 31)
 
     def header() -> None:
         pdf.add_page()

@@ -5,9 +5,11 @@ Attached to the existing ``invoice`` and ``credit-note`` groups when this module
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
+import structlog
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from adapters.cli.context import (
@@ -27,6 +29,8 @@ from adapters.pdf.render import render
 from adapters.pdf.sources import credit_note_source, invoice_source
 from domain.application import Ledger
 from domain.errors import InvalidInput
+
+log = structlog.get_logger("tollbook.pdf")
 
 
 def _target(output: Path | None, label: str) -> Path:
@@ -100,6 +104,9 @@ def invoice_pdf(
     label = document.reference if document.mark != "DRAFT" else f"draft-{invoice_id}"
     path = _target(output, label)
     digest = write_atomically(path, rendered.pdf)
+    log.info(
+        "pdf written", aggregate_id=str(invoice_id), path=str(path), sha256=digest, as_of=as_of
+    )
     _report(Written(label, path, digest, rendered.page_count), as_json)
 
 
@@ -108,6 +115,7 @@ def _render_period(
 ) -> None:
     if directory.exists() and not directory.is_dir():
         raise InvalidInput(f"{directory} is not a directory")
+    started = time.perf_counter()
     chosen = invoices_for(ledger, period, drafts=drafts)
     columns = (
         TextColumn("{task.description}"),
@@ -125,6 +133,13 @@ def _render_period(
             jobs=jobs,
             done=lambda _: bar.advance(task),
         )
+    log.info(
+        "pdf batch written",
+        period=period,
+        documents=len(written),
+        directory=str(directory),
+        seconds=round(time.perf_counter() - started, 2),
+    )
     if as_json:
         emit_json(
             [
@@ -160,4 +175,5 @@ def credit_note_pdf(
     rendered = render(document, PdfConfig.from_env())
     path = _target(output, document.reference)
     digest = write_atomically(path, rendered.pdf)
+    log.info("pdf written", credit_note=document.reference, path=str(path), sha256=digest)
     _report(Written(document.reference, path, digest, rendered.page_count), as_json)

@@ -40,12 +40,12 @@ class Column:
 
 
 COLUMNS = (
-    Column("Description", 56.0, "L"),
-    Column("Period", 33.0, "L"),
-    Column("Quantity", 25.0, "R"),
-    Column("Unit price", 22.0, "R"),
-    Column("Tax", 14.0, "R"),
-    Column("Net", 30.0, "R"),
+    Column("Description", 64.0, "L"),
+    Column("Period", 28.0, "L"),  # "1–31 Oct 2026" fits; a period across months may wrap
+    Column("Quantity", 23.0, "R"),
+    Column("Unit price", 22.0, "R"),  # room for 99,999.9999
+    Column("Tax", 12.0, "R"),
+    Column("Net", 31.0, "R"),
 )
 assert abs(sum(c.width for c in COLUMNS) - CONTENT_W) < 1e-9
 

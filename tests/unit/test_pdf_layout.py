@@ -82,7 +82,7 @@ def test_long_descriptions_wrap_inside_their_column_and_the_row_grows():
 
     assert len(wrapped) >= 3
     assert " ".join(t.text for t in wrapped) == LONG
-    assert all(t.w < 56 for t in wrapped)
+    assert all(t.w < 64 for t in wrapped)
     assert_sound(rendered.layout)
 
 
