@@ -76,25 +76,19 @@ def test_one_invoice_to_a_file_with_its_checksum(ledger, store_url, books, tmp_p
     assert "Zürich Telekom AG" in page_texts(data)[0]
 
 
-def test_the_auditor_view_through_the_cli(store_url, books, tmp_path, capsys):
+def test_the_auditor_view_through_the_cli(ledger, store_url, books, tmp_path, capsys):
     target = tmp_path / "then.pdf"
+    drafted = ledger.events_of(ledger.invoice_id(books[0]))[0].timestamp  # before any line
+    moment = drafted.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     code, _, err = run(
-        capsys,
-        "--db",
-        store_url,
-        "invoice",
-        "pdf",
-        books[0],
-        "-o",
-        str(target),
-        "--as-of",
-        "2026-10-01T09:00:03Z",
+        capsys, "--db", store_url, "invoice", "pdf", books[0], "-o", str(target), "--as-of", moment
     )
 
     assert code == 0, err
     text = flowing(page_texts(target.read_bytes())[0])
-    assert "DRAFT" in text and "As it stood at 2026-10-01 09:00:03 UTC" in text
+    assert "DRAFT" in text and f"As it stood at {drafted:%Y-%m-%d %H:%M:%S} UTC" in text
+    assert "Transit" not in text and "Amount due (CHF) 0.00" in text
     code, _, err = run(
         capsys, "--db", store_url, "invoice", "pdf", books[0], "--as-of", "2026-10-01"
     )

@@ -20,7 +20,9 @@ from adapters.pdf.fonts import FontSet, install
 from adapters.pdf.geometry import Box, Layout
 from adapters.pdf.layout import MARGIN, PAGE_H, PAGE_W, lay_out
 from adapters.pdf.render import render
+from domain.customer import CustomerProfile
 from domain.invoice_line import totals_of
+from domain.settings import SellerSettings
 from tests.pdf_support import (
     STAMP,
     draft_invoice,
@@ -167,9 +169,6 @@ def test_unicode_names_round_trip_through_text_extraction(name):
 
 def test_a_draft_and_a_void_invoice_carry_their_mark_on_every_page():
     draft = draft_invoice(mixed_lines(60))
-    from domain.customer import CustomerProfile
-    from domain.settings import SellerSettings
-
     profile = CustomerProfile(
         account_number="ZRH01",
         name="Zürich Telekom AG",
