@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
 
-from adapters.cli.main import main
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
 from tests.pdf_support import flowing, page_texts
-
-
-def run(capsys, *args):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -56,15 +43,13 @@ def books(ledger):
     return numbers
 
 
-def test_one_invoice_to_a_file_with_its_checksum(ledger, store_url, books, tmp_path, capsys):
+def test_one_invoice_to_a_file_with_its_checksum(ledger, tollbook, books, tmp_path):
     target = tmp_path / "out.pdf"
 
-    code, out, _ = run(
-        capsys, "--db", store_url, "invoice", "pdf", books[0], "-o", str(target), "--json"
-    )
+    result = tollbook("invoice", "pdf", books[0], "-o", str(target), "--json")
 
-    assert code == 0
-    report = json.loads(out)
+    assert result.code == 0, result.err
+    report = result.json()
     data = target.read_bytes()
     assert report == {
         "document": books[0],
@@ -76,48 +61,30 @@ def test_one_invoice_to_a_file_with_its_checksum(ledger, store_url, books, tmp_p
     assert "Zürich Telekom AG" in page_texts(data)[0]
 
 
-def test_the_auditor_view_through_the_cli(ledger, store_url, books, tmp_path, capsys):
+def test_the_auditor_view_through_the_cli(ledger, tollbook, books, tmp_path):
     target = tmp_path / "then.pdf"
     drafted = ledger.events_of(ledger.invoice_id(books[0]))[0].timestamp  # before any line
     moment = drafted.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    code, _, err = run(
-        capsys, "--db", store_url, "invoice", "pdf", books[0], "-o", str(target), "--as-of", moment
-    )
+    result = tollbook("invoice", "pdf", books[0], "-o", str(target), "--as-of", moment)
 
-    assert code == 0, err
+    assert result.code == 0, result.err
     text = flowing(page_texts(target.read_bytes())[0])
     assert "DRAFT" in text and f"As it stood at {drafted:%Y-%m-%d %H:%M:%S} UTC" in text
     assert "Transit" not in text and "Amount due (CHF) 0.00" in text
-    code, _, err = run(
-        capsys, "--db", store_url, "invoice", "pdf", books[0], "--as-of", "2026-10-01"
-    )
-    assert code == 2 and "time zone" in err
+    late = tollbook("invoice", "pdf", books[0], "--as-of", "2026-10-01")
+    assert late.code == 2 and "time zone" in late.err
 
 
-def test_all_invoices_of_a_month_in_parallel_with_checksums(
-    ledger, store_url, books, tmp_path, capsys
-):
+def test_all_invoices_of_a_month_in_parallel_with_checksums(ledger, tollbook, books, tmp_path):
     out_dir = tmp_path / "october"
 
-    code, out, err = run(
-        capsys,
-        "--db",
-        store_url,
-        "invoice",
-        "pdf",
-        "--all",
-        "--period",
-        "2026-10",
-        "-o",
-        str(out_dir),
-        "--jobs",
-        "2",
-        "--json",
+    result = tollbook(
+        "invoice", "pdf", "--all", "--period", "2026-10", "-o", str(out_dir), "-j", "2", "--json"
     )
 
-    assert code == 0, err
-    reports = json.loads(out)
+    assert result.code == 0, result.err
+    reports = result.json()
     assert [r["document"] for r in reports] == books[:2]  # not November's, not the draft
     assert sorted(p.name for p in out_dir.iterdir()) == [
         f"{books[0]}.pdf",
@@ -131,17 +98,17 @@ def test_all_invoices_of_a_month_in_parallel_with_checksums(
         assert data == render(invoice_source(ledger, number)).pdf  # same bytes as one by one
 
 
-def test_a_credit_note_pdf(ledger, store_url, books, tmp_path, capsys):
+def test_a_credit_note_pdf(ledger, tollbook, books, tmp_path):
     note = ledger.issue_credit_note(books[1], "t", "Goodwill", amount=D("50"))
 
-    code, out, err = run(capsys, "--db", store_url, "credit-note", "pdf", note, "-o", str(tmp_path))
+    result = tollbook("credit-note", "pdf", note, "-o", str(tmp_path))
 
-    assert code == 0, err
+    assert result.code == 0, result.err
     data = (tmp_path / f"{note}.pdf").read_bytes()
     text = flowing(page_texts(data)[0])
     assert "CREDIT NOTE" in text and f"Credits invoice {books[1]}" in text
     assert "Goodwill" in text and "Total credit (CHF) 54.05" in text  # 50 + 8.1%
-    assert hashlib.sha256(data).hexdigest() in out
+    assert hashlib.sha256(data).hexdigest() in result.out
 
 
 @pytest.mark.parametrize(
@@ -155,15 +122,15 @@ def test_a_credit_note_pdf(ledger, store_url, books, tmp_path, capsys):
     ],
 )
 def test_bad_requests_fail_with_a_clear_message_and_write_nothing(
-    store_url, books, tmp_path, capsys, monkeypatch, args, code, message
+    tollbook, books, tmp_path, monkeypatch, args, code, message
 ):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)  # where a PDF without -o would land
     argv = [a.replace("{tmp}", str(work)) for a in args]
 
-    result, _, err = run(capsys, "--db", store_url, *argv)
+    result = tollbook(*argv)
 
-    assert result == code
-    assert message in err
+    assert result.code == code
+    assert message in result.err
     assert list(work.iterdir()) == []
