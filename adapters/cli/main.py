@@ -18,6 +18,7 @@ from adapters.cli.demo import demo
 from adapters.cli.invoices import credit_note, invoice
 from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
+from adapters.cli.service import apikey, serve, webhook
 from adapters.cli.settings import settings
 from adapters.config import ConfigError
 from adapters.logging import configure_logging
@@ -41,7 +42,19 @@ def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (settings, customer, package, invoice, credit_note, payment, balance, demo):
+for command in (
+    settings,
+    customer,
+    package,
+    invoice,
+    credit_note,
+    payment,
+    balance,
+    demo,
+    serve,
+    apikey,
+    webhook,
+):
     cli.add_command(command)
 
 
