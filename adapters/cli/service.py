@@ -70,7 +70,7 @@ def apikey_list(as_json: bool) -> None:
             "scope": k.scope,
             "hint": k.hint,
             "created_at": k.created_at,
-            "revoked_at": k.revoked_at or "",
+            "revoked_at": k.revoked_at,
         }
         for k in keys
     ]
@@ -81,8 +81,8 @@ def apikey_list(as_json: bool) -> None:
         "API keys",
         ["name", "scope", "key", "created", "revoked"],
         [
-            [d["name"], d["scope"], d["hint"], d["created_at"][:19], d["revoked_at"][:19]]
-            for d in docs
+            [k.name, k.scope, k.hint, k.created_at[:19], (k.revoked_at or "")[:19]]
+            for k in keys
         ],
     )
 

@@ -52,7 +52,9 @@ class CustomerFields(Body):
     time_zone: str | None = None
 
     def given(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}
+        """The profile fields the client sent (not the change's own effective date/reason)."""
+        sent = self.model_dump(exclude_unset=True, exclude={"effective_from", "reason"})
+        return {k: v for k, v in sent.items() if v is not None}
 
 
 class CustomerCreate(CustomerFields):

@@ -26,12 +26,7 @@ def list_customers(svc: Svc, _: Reader) -> list[dict[str, Any]]:
 def register_customer(
     body: CustomerCreate, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
-    fields = body.given()
-    if body.currency:
-        fields["currency"] = body.currency
-    customer_id = svc.ledger.register_customer(
-        key.name, account_number=body.account_number, **fields
-    )
+    customer_id = svc.ledger.register_customer(key.name, **body.given())
     customer = svc.ledger.customer(customer_id)
     set_etag(response, customer.version)
     response.headers["Location"] = f"/customers/{customer_id}"
