@@ -80,10 +80,7 @@ def apikey_list(as_json: bool) -> None:
     table(
         "API keys",
         ["name", "scope", "key", "created", "revoked"],
-        [
-            [k.name, k.scope, k.hint, k.created_at[:19], (k.revoked_at or "")[:19]]
-            for k in keys
-        ],
+        [[k.name, k.scope, k.hint, k.created_at[:19], (k.revoked_at or "")[:19]] for k in keys],
     )
 
 

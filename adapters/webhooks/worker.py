@@ -6,7 +6,9 @@
 - Ordered per aggregate: a delivery is never attempted while an earlier one of the same
   aggregate for the same subscription is still open (pending or failed).
 - A failing endpoint never blocks the others: each subscription is served in its own thread, and
-  a failed attempt ends only that subscription's pass.
+  a failed attempt ends only that subscription's pass. The endpoint then backs off as a whole:
+  nothing more is sent to it until its failed delivery is due again (an endpoint that is down
+  is not hammered once per queued event).
 - Restart-safe: positions, queue and attempts are rows in the ledger's database; a subscription
   lease keeps two workers (e.g. two processes on PostgreSQL) off the same subscription.
 
@@ -131,7 +133,15 @@ class WebhookWorker:
     def _deliver(self, subscription: Subscription) -> tuple[int, int]:
         delivered = failed = 0
         blocked: set[str] = set()
-        for delivery in self.store.open_deliveries(subscription.id):
+        open_deliveries = self.store.open_deliveries(subscription.id)
+        now = self.now()
+        if any(
+            d.status == "pending" and d.attempts and d.next_attempt_at > now
+            for d in open_deliveries
+        ):
+            # the endpoint is backing off after a failure: leave it alone until that retry
+            return 0, 0
+        for delivery in open_deliveries:
             if delivery.aggregate_id in blocked:
                 continue
             if delivery.status == "failed" or delivery.next_attempt_at > self.now():

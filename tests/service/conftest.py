@@ -16,7 +16,15 @@ from fastapi.testclient import TestClient
 from adapters.cli.main import main
 from adapters.clock import SteppingClock
 from adapters.http.app import create_app
+from adapters.logging import configure_logging
 from adapters.service.context import Services
+
+
+@pytest.fixture(autouse=True)
+def _logs_to_this_tests_stderr() -> None:
+    # the CLI reconfigures logging to the stderr of the test that ran it; workers in later tests
+    # must not write to that closed stream
+    configure_logging(level="error")
 
 
 @pytest.fixture

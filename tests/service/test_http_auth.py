@@ -72,9 +72,9 @@ def test_apikey_commands_create_list_and_revoke(tollbook, client):
     created = tollbook("apikey", "create", "billing-bot", "--scope", "write", "--json")
     assert created.code == 0, created.err
     key = json.loads(created.out)["key"]
-    assert Api(client, key).post("/customers", {"account_number": "B", "name": "B"}).status_code == (
-        201
-    )
+    assert Api(client, key).post(
+        "/customers", {"account_number": "B", "name": "B"}
+    ).status_code == (201)
     listed = tollbook("apikey", "list", "--json")
     assert [(k["name"], k["scope"], k["revoked_at"]) for k in json.loads(listed.out)] == [
         ("billing-bot", "write", None)

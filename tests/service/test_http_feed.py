@@ -39,8 +39,18 @@ def test_paging_sees_every_event_once_in_order(writer, reader, services: Service
     assert [e["position"] for e in seen] == expected
     assert len({e["id"] for e in seen}) == len(seen)
     first = seen[0]
-    assert set(first) == {"position", "id", "type", "aggregate_type", "aggregate_id",
-                          "aggregate_version", "time", "actor", "reason", "payload"}
+    assert set(first) == {
+        "position",
+        "id",
+        "type",
+        "aggregate_type",
+        "aggregate_id",
+        "aggregate_version",
+        "time",
+        "actor",
+        "reason",
+        "payload",
+    }
     assert first["id"] == str(
         uuid5(EVENT_ID_NAMESPACE, f"{first['aggregate_id']}:{first['aggregate_version']}")
     )
@@ -118,14 +128,17 @@ def test_server_sent_events_resume_after_last_event_id(writer, reader, services:
     _activity(writer)
     positions = [p for p, _ in services.ledger.all_events()]
     headers = {"Authorization": f"Bearer {reader.key}"}
-    with reader.client.stream("GET", "/events/stream", params={"max_events": 3},
-                              headers=headers) as response:
+    with reader.client.stream(
+        "GET", "/events/stream", params={"max_events": 3}, headers=headers
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         first = _sse(response)
     assert [int(e["id"]) for e in first] == positions[:3]
     assert json.loads(first[0]["data"])["type"] == first[0]["event"] == "Customer.Registered"
     with reader.client.stream(
-        "GET", "/events/stream", params={"max_events": 2},
+        "GET",
+        "/events/stream",
+        params={"max_events": 2},
         headers={**headers, "Last-Event-ID": first[-1]["id"]},
     ) as response:
         resumed = _sse(response)

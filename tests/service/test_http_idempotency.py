@@ -59,7 +59,8 @@ def test_keys_are_scoped_to_the_caller(client, services, writer):
 
 
 def test_an_over_long_key_is_a_400(writer):
-    response = writer.post("/customers", {"account_number": "A", "name": "A"},
-                           {"Idempotency-Key": "x" * 300})
+    response = writer.post(
+        "/customers", {"account_number": "A", "name": "A"}, {"Idempotency-Key": "x" * 300}
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_idempotency_key"

@@ -29,9 +29,7 @@ def test_rule_violations_are_409_with_the_ledger_code(writer):
     make_customer(writer)
     invoice = issued_invoice(writer, price="100.00")  # total 120.00
     payment = ok(
-        writer.post(
-            "/payments", {"customer": "ACME", "amount": "200.00", "status": "completed"}
-        ),
+        writer.post("/payments", {"customer": "ACME", "amount": "200.00", "status": "completed"}),
         201,
     )
     body = problem(
@@ -46,8 +44,10 @@ def test_rule_violations_are_409_with_the_ledger_code(writer):
     # nothing was written: the payment is unchanged
     assert ok(writer.get(f"/payments/{payment['id']}"))["allocated"] == "0.00"
 
-    body = problem(writer.post(f"/invoices/{invoice['id']}/lines", {"description": "x",
-                                                                     "unit_price": "1"}), 409)
+    body = problem(
+        writer.post(f"/invoices/{invoice['id']}/lines", {"description": "x", "unit_price": "1"}),
+        409,
+    )
     assert body["code"] == "invoice_not_editable"
 
 
@@ -108,6 +108,7 @@ def test_etag_is_the_version_and_if_match_guards_edits(writer, reader):
     pid = payment.json()["id"]
     assert payment.headers["etag"] == '"1"'
     problem(writer.post(f"/payments/{pid}/complete", headers={"If-Match": '"0"'}), 412)
-    assert ok(writer.post(f"/payments/{pid}/complete", headers={"If-Match": '"1"'}))[
-        "status"
-    ] == "completed"
+    assert (
+        ok(writer.post(f"/payments/{pid}/complete", headers={"If-Match": '"1"'}))["status"]
+        == "completed"
+    )
