@@ -55,6 +55,9 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: object) -> None:
         self.services.stopping.set()
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
+        # uvicorn would re-raise the signal after draining, killing the process before the
+        # workers are stopped; we finish the shutdown ourselves and exit normally instead
+        self._captured_signals.clear()
 
 
 def _wait_for_signal(services: Services) -> None:
