@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,8 +52,18 @@ class Stored:
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database) -> None:
+    """Claimed keys whose request never finished (the process died mid-request) are taken over
+    after ``abandoned_after`` seconds, so a crash cannot lock a key forever."""
+
+    def __init__(
+        self,
+        db: Database,
+        abandoned_after: float = 300.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.db = db
+        self.abandoned_after = abandoned_after
+        self.clock = clock
 
     def ensure_schema(self) -> None:
         with self.db.connect() as conn:
@@ -64,20 +75,30 @@ class IdempotencyStore:
             "INSERT INTO idempotency_keys (owner, idem_key, fingerprint, created_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (owner, idem_key) DO NOTHING"
         )
+        now = self.clock()
         with self.db.connect() as conn:
-            cursor = conn.execute(
-                self.db.sql(insert), (owner, key, fingerprint, datetime.now(UTC).isoformat())
-            )
+            cursor = conn.execute(self.db.sql(insert), (owner, key, fingerprint, now.isoformat()))
             if cursor.rowcount == 1:
                 return None
             row = conn.execute(
                 self.db.sql(
-                    "SELECT fingerprint, status, headers, body FROM idempotency_keys"
+                    "SELECT fingerprint, status, headers, body, created_at FROM idempotency_keys"
                     " WHERE owner = ? AND idem_key = ?"
                 ),
                 (owner, key),
             ).fetchone()
-        fingerprint_, status, headers, body = row
+            fingerprint_, status, headers, body, created_at = row
+            claimed_at = datetime.fromisoformat(str(created_at))
+            if status is None and (now - claimed_at).total_seconds() > self.abandoned_after:
+                taken = conn.execute(
+                    self.db.sql(
+                        "UPDATE idempotency_keys SET fingerprint = ?, created_at = ?"
+                        " WHERE owner = ? AND idem_key = ? AND status IS NULL AND created_at = ?"
+                    ),
+                    (fingerprint, now.isoformat(), owner, key, created_at),
+                )
+                if taken.rowcount == 1:
+                    return None
         return Stored(
             str(fingerprint_),
             None if status is None else int(status),

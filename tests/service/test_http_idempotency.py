@@ -64,3 +64,45 @@ def test_an_over_long_key_is_a_400(writer):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_idempotency_key"
+
+
+def test_a_key_left_in_progress_by_a_crash_is_taken_over_later(services):
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.http.idempotency import IdempotencyStore
+
+    moments = [datetime(2026, 11, 1, 12, 0, tzinfo=UTC)]
+    store = IdempotencyStore(services.db, abandoned_after=60, clock=lambda: moments[-1])
+    assert store.claim("owner", "k", "fp-1") is None  # claimed, then the process dies
+    in_progress = store.claim("owner", "k", "fp-1")
+    assert in_progress is not None and in_progress.status is None
+    moments.append(moments[-1] + timedelta(seconds=61))
+    assert store.claim("owner", "k", "fp-1") is None  # taken over
+    store.finish("owner", "k", 201, {"content-type": "application/json"}, '{"id": 1}')
+    replay = store.claim("owner", "k", "fp-1")
+    assert replay is not None and (replay.status, replay.body) == (201, '{"id": 1}')
+
+
+def test_a_concurrent_duplicate_is_told_to_retry(services, writer):
+    from starlette.datastructures import Headers
+
+    from adapters.http.idempotency import _credential, _fingerprint
+
+    body = b'{"account_number": "A", "name": "A"}'
+    owner = _credential(Headers({"authorization": f"Bearer {writer.key}"}))
+    fingerprint = _fingerprint({"method": "POST", "path": "/customers", "query_string": b""}, body)
+    # the first request has claimed the key and is still running
+    services.idempotency.claim(owner, "busy", fingerprint)
+    response = writer.client.post(
+        "/customers",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {writer.key}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": "busy",
+        },
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_progress"
+    assert response.headers["retry-after"] == "1"
+    assert writer.get("/customers").json() == []
