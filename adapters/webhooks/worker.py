@@ -101,9 +101,12 @@ class WebhookWorker:
             return PassReport()  # another worker has it
         try:
             # re-read: the position may have moved since the list was taken
+            # stop delivering well before the lease runs out, so no other worker can take the
+            # subscription over mid-pass (that could reorder an aggregate's deliveries)
+            deadline = self.now() + self.lease_seconds / 2
             current = self.store.subscription(subscription.id)
             queued = self._queue(current)
-            delivered, failed = self._deliver(current)
+            delivered, failed = self._deliver(current, deadline)
             return PassReport(queued, delivered, failed)
         except Exception:
             log.exception("webhook subscription pass failed", subscription=subscription.id)
@@ -130,7 +133,7 @@ class WebhookWorker:
         self.store.enqueue(subscription.id, queued, page.next_after, self.now())
         return len(queued)
 
-    def _deliver(self, subscription: Subscription) -> tuple[int, int]:
+    def _deliver(self, subscription: Subscription, deadline: float) -> tuple[int, int]:
         delivered = failed = 0
         blocked: set[str] = set()
         open_deliveries = self.store.open_deliveries(subscription.id)
@@ -142,6 +145,8 @@ class WebhookWorker:
             # the endpoint is backing off after a failure: leave it alone until that retry
             return 0, 0
         for delivery in open_deliveries:
+            if self.now() > deadline:
+                break
             if delivery.aggregate_id in blocked:
                 continue
             if delivery.status == "failed" or delivery.next_attempt_at > self.now():
