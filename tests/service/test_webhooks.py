@@ -285,3 +285,28 @@ def test_webhooks_managed_over_http_and_cli(
     assert ok(admin.get("/webhooks")) == []
     deliveries = tollbook("webhook", "deliveries")
     assert deliveries.code == 0 and "Invoice.Issued" in deliveries.out
+
+
+def test_the_documented_verification_example_accepts_real_deliveries(
+    services, writer, receiver_factory
+):
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "integrators.md").read_text()
+    example = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(example, "integrators.md", "exec"), namespace)
+    verify_tollbook = namespace["verify_tollbook"]
+
+    receiver = receiver_factory()
+    _subscribe(services, receiver.url)
+    make_customer(writer)
+    WebhookWorker(services.ledger, services.webhooks).run_once()  # real clock
+    [request] = receiver.requests
+    headers = {
+        "Tollbook-Timestamp": request.headers["tollbook-timestamp"],
+        "Tollbook-Signature": request.headers["tollbook-signature"],
+    }
+    assert verify_tollbook(SECRET, headers, request.body)
+    assert not verify_tollbook(SECRET, headers, request.body.replace(b"ACME", b"ACMF"))
+    assert not verify_tollbook("whsec_someone_elses_secret", headers, request.body)
