@@ -7,6 +7,7 @@ import time
 import click
 
 from adapters.cli.context import emit_json, json_option, say, state, table
+from adapters.config import ConfigError
 from adapters.feed import head_position, topics_for
 from adapters.service.context import Services
 from adapters.webhooks.signing import new_secret
@@ -14,7 +15,12 @@ from adapters.webhooks.signing import new_secret
 
 def _services() -> Services:
     current = state()
-    services = Services.from_url(current.database_url)
+    try:
+        services = Services.from_url(current.database_url)
+    except ConfigError:
+        raise
+    except ValueError as error:  # e.g. memory://, which has no SQL tables for keys and hooks
+        raise ConfigError(str(error)) from None
     click.get_current_context().call_on_close(services.close)
     return services
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from adapters.feed import event_types, read_page, topics_for
 from adapters.http.deps import Reader, Svc
@@ -24,8 +26,12 @@ def _topics(types: str | None) -> list[str]:
     return topics_for(types.split(",")) if types else []
 
 
+# Waiting is done with asyncio.sleep, not in a worker thread: a hundred idle long-polls or
+# streams must not use up the thread pool that the blocking ledger calls run in.
+
+
 @router.get("/events")
-def feed(
+async def feed(
     svc: Svc,
     _: Reader,
     after: Annotated[int, Query(ge=0, description="Last position already processed.")] = 0,
@@ -41,10 +47,10 @@ def feed(
     topics = _topics(types)
     deadline = time.monotonic() + min(wait, svc.max_wait)
     while True:
-        page = read_page(svc.ledger, after, limit, topics)
+        page = await run_in_threadpool(read_page, svc.ledger, after, limit, topics)
         if page.events or time.monotonic() >= deadline or svc.stopping.is_set():
             return {"events": page.events, "next_after": page.next_after}
-        time.sleep(svc.poll_interval)
+        await asyncio.sleep(svc.poll_interval)
 
 
 @router.get("/events/types")
@@ -79,12 +85,14 @@ def stream(
     )
 
 
-def _events(svc: Services, after: int, topics: list[str], max_events: int | None) -> Iterator[str]:
+async def _events(
+    svc: Services, after: int, topics: list[str], max_events: int | None
+) -> AsyncIterator[str]:
     sent = 0
     quiet_since = time.monotonic()
     yield ": tollbook event stream\n\n"
     while not svc.stopping.is_set():
-        page = read_page(svc.ledger, after, 100, topics)
+        page = await run_in_threadpool(read_page, svc.ledger, after, 100, topics)
         for doc in page.events:
             yield f"id: {doc['position']}\nevent: {doc['type']}\ndata: {json.dumps(doc)}\n\n"
             sent += 1
@@ -97,4 +105,4 @@ def _events(svc: Services, after: int, topics: list[str], max_events: int | None
         if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
-        time.sleep(svc.poll_interval)
+        await asyncio.sleep(svc.poll_interval)
