@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
@@ -9,6 +10,7 @@ import click
 from adapters.cli.context import emit_json, json_option, say, state, table
 from adapters.config import ConfigError
 from adapters.feed import head_position, topics_for
+from adapters.logging import configure_logging
 from adapters.service.context import Services
 from adapters.webhooks.signing import new_secret
 
@@ -39,6 +41,8 @@ def serve(host: str, port: int, role: str) -> None:
     """Run the HTTP API and the background workers (webhook delivery)."""
     from adapters.service.server import serve as run
 
+    # a service logs its requests and deliveries: info unless the environment says otherwise
+    configure_logging(level=os.environ.get("TOLLBOOK_LOG_LEVEL", "info"))
     services = _services()
     say(f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json)")
     run(services, host, port, role)  # type: ignore[arg-type]

@@ -189,6 +189,8 @@ def test_order_is_kept_per_aggregate(services, writer, receiver_factory, fake_ti
     for _ in range(60):
         worker.run_once()
         fake_time.advance(1000)
+        if len(receiver.accepted) == len(_positions(services)):
+            break
     accepted = [r.json() for r in receiver.accepted]
     assert sorted(b["position"] for b in accepted) == _positions(services)
     versions = defaultdict(list)
