@@ -44,7 +44,10 @@ def serve(host: str, port: int, role: str) -> None:
     # a service logs its requests and deliveries: info unless the environment says otherwise
     configure_logging(level=os.environ.get("TOLLBOOK_LOG_LEVEL", "info"))
     services = _services()
-    say(f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json)")
+    if role == "worker":
+        say("tollbook workers running (Ctrl-C or SIGTERM to stop)")
+    else:
+        say(f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json)")
     run(services, host, port, role)  # type: ignore[arg-type]
 
 
