@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Literal, cast
 
 from adapters.store.database import Database
+from adapters.store.ddl import serialise_ddl
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 
 Scope = Literal["read", "write", "admin"]
@@ -57,6 +58,7 @@ class ApiKeys:
 
     def ensure_schema(self) -> None:
         with self.db.connect() as conn:
+            serialise_ddl(self.db, conn)
             conn.execute(SCHEMA)
 
     def create(self, name: str, scope: str) -> str:

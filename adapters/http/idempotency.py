@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.http.problems import problem_response
 from adapters.store.database import Database
+from adapters.store.ddl import serialise_ddl
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
@@ -67,6 +68,7 @@ class IdempotencyStore:
 
     def ensure_schema(self) -> None:
         with self.db.connect() as conn:
+            serialise_ddl(self.db, conn)
             conn.execute(SCHEMA)
 
     def claim(self, owner: str, key: str, fingerprint: str) -> Stored | None:

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from uuid import uuid4
 
 from adapters.store.database import Database
+from adapters.store.ddl import serialise_ddl
 from domain.errors import InvalidInput, NotFound
 
 SCHEMA = (
@@ -159,6 +160,7 @@ class WebhookStore:
 
     def ensure_schema(self) -> None:
         with self.db.connect() as conn:
+            serialise_ddl(self.db, conn)
             for statement in SCHEMA:
                 conn.execute(statement)
 
