@@ -22,6 +22,7 @@ from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
 from adapters.cli.projections import projections
 from adapters.cli.reports import aged, reconcile
+from adapters.cli.service import apikey, serve, webhook
 from adapters.cli.settings import settings
 from adapters.config import ConfigError
 from adapters.logging import configure_logging
@@ -45,7 +46,19 @@ def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (settings, customer, package, invoice, credit_note, payment, balance, demo):
+for command in (
+    settings,
+    customer,
+    package,
+    invoice,
+    credit_note,
+    payment,
+    balance,
+    demo,
+    serve,
+    apikey,
+    webhook,
+):
     cli.add_command(command)
 for command in (projections, aged, reconcile, audit):  # read models, reconciliation, audit
     cli.add_command(command)

@@ -1,0 +1,207 @@
+"""``tollbook serve``, ``tollbook apikey ...`` and ``tollbook webhook ...``."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import click
+
+from adapters.cli.context import emit_json, json_option, say, state, table
+from adapters.config import ConfigError
+from adapters.feed import head_position, topics_for
+from adapters.logging import configure_logging
+from adapters.service.context import Services
+from adapters.webhooks.signing import new_secret
+
+
+def _services() -> Services:
+    current = state()
+    try:
+        services = Services.from_url(current.database_url)
+    except ConfigError:
+        raise
+    except ValueError as error:  # e.g. memory://, which has no SQL tables for keys and hooks
+        raise ConfigError(str(error)) from None
+    click.get_current_context().call_on_close(services.close)
+    return services
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--role",
+    type=click.Choice(["all", "api", "worker"]),
+    default="all",
+    show_default=True,
+    help="all: API and workers in one process; api / worker: split across processes.",
+)
+def serve(host: str, port: int, role: str) -> None:
+    """Run the HTTP API and the background workers (webhook delivery)."""
+    from adapters.service.server import serve as run
+
+    # a service logs its requests and deliveries: info unless the environment says otherwise
+    configure_logging(level=os.environ.get("TOLLBOOK_LOG_LEVEL", "info"))
+    services = _services()
+    if role == "worker":
+        say("tollbook workers running (Ctrl-C or SIGTERM to stop)")
+    else:
+        say(f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json)")
+    run(services, host, port, role)  # type: ignore[arg-type]
+
+
+@click.group("apikey")
+def apikey() -> None:
+    """API keys for the HTTP API: scoped read, write or admin; stored hashed."""
+
+
+@apikey.command("create")
+@click.argument("name")
+@click.option(
+    "--scope", type=click.Choice(["read", "write", "admin"]), default="read", show_default=True
+)
+@json_option
+def apikey_create(name: str, scope: str, as_json: bool) -> None:
+    """Create a key called NAME (recorded as the actor of its writes); printed only once."""
+    key = _services().api_keys.create(name, scope)
+    if as_json:
+        emit_json({"name": name, "scope": scope, "key": key})
+    else:
+        say(f"API key {name!r} ({scope}); store it now, it is not shown again:")
+        click.echo(key)
+
+
+@apikey.command("list")
+@json_option
+def apikey_list(as_json: bool) -> None:
+    """List keys (names, scopes and hints; never the keys)."""
+    keys = _services().api_keys.list()
+    docs = [
+        {
+            "name": k.name,
+            "scope": k.scope,
+            "hint": k.hint,
+            "created_at": k.created_at,
+            "revoked_at": k.revoked_at,
+        }
+        for k in keys
+    ]
+    if as_json:
+        emit_json(docs)
+        return
+    table(
+        "API keys",
+        ["name", "scope", "key", "created", "revoked"],
+        [[k.name, k.scope, k.hint, k.created_at[:19], (k.revoked_at or "")[:19]] for k in keys],
+    )
+
+
+@apikey.command("revoke")
+@click.argument("name")
+def apikey_revoke(name: str) -> None:
+    """Revoke key NAME at once."""
+    _services().api_keys.revoke(name)
+    say(f"revoked API key {name!r}")
+
+
+@click.group("webhook")
+def webhook() -> None:
+    """Webhook subscriptions for integrators, and their delivery log."""
+
+
+@webhook.command("add")
+@click.argument("url")
+@click.option("--events", "types", default="", help="Comma-separated event types (default all).")
+@click.option("--secret", help="Signing secret (generated when omitted).")
+@click.option("--from-start", is_flag=True, help="Also deliver every event already recorded.")
+@json_option
+def webhook_add(url: str, types: str, secret: str | None, from_start: bool, as_json: bool) -> None:
+    """Subscribe URL to billing events (from now on, unless --from-start)."""
+    services = _services()
+    event_types = [t.strip() for t in types.split(",") if t.strip()]
+    topics_for(event_types)
+    secret = secret or new_secret()
+    position = 0 if from_start else head_position(services.ledger)
+    subscription = services.webhooks.add(url, secret, event_types, position, state().actor)
+    if as_json:
+        emit_json({**subscription.doc(), "secret": secret})
+        return
+    say(f"webhook {subscription.id} -> {url}")
+    say("signing secret (store it now, it is not shown again):")
+    click.echo(secret)
+
+
+@webhook.command("list")
+@click.option("--all", "include_removed", is_flag=True, help="Include removed subscriptions.")
+@json_option
+def webhook_list(include_removed: bool, as_json: bool) -> None:
+    """List webhook subscriptions."""
+    docs = [s.doc() for s in _services().webhooks.subscriptions(include_removed)]
+    if as_json:
+        emit_json(docs)
+        return
+    table(
+        "Webhooks",
+        ["id", "url", "events", "status", "position", "created by"],
+        [
+            [
+                d["id"],
+                d["url"],
+                ",".join(d["event_types"]) or "(all)",
+                d["status"],
+                d["position"],
+                d["created_by"],
+            ]
+            for d in docs
+        ],
+    )
+
+
+@webhook.command("remove")
+@click.argument("subscription")
+def webhook_remove(subscription: str) -> None:
+    """Stop deliveries to SUBSCRIPTION (its delivery log is kept)."""
+    removed = _services().webhooks.remove(subscription)
+    say(f"removed webhook {removed.id}")
+
+
+@webhook.command("retry")
+@click.argument("subscription")
+def webhook_retry(subscription: str) -> None:
+    """Put SUBSCRIPTION's failed deliveries (that gave up) back in the queue."""
+    count = _services().webhooks.retry_failed(subscription, time.time())
+    say(f"{count} failed deliveries queued again")
+
+
+@webhook.command("deliveries")
+@click.option("--subscription", help="Only this subscription (id or prefix).")
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]))
+@click.option("--limit", default=50, show_default=True, type=int)
+@json_option
+def webhook_deliveries(
+    subscription: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """The delivery log, newest first."""
+    services = _services()
+    subscription_id = services.webhooks.subscription(subscription).id if subscription else None
+    docs = [d.doc() for d in services.webhooks.deliveries(subscription_id, status, limit)]
+    if as_json:
+        emit_json(docs)
+        return
+    table(
+        "Webhook deliveries",
+        ["position", "event", "subscription", "status", "attempts", "last", "error"],
+        [
+            [
+                d["position"],
+                d["event_type"],
+                d["subscription_id"][:8],
+                d["status"],
+                d["attempts"],
+                d["last_status"] or "",
+                d["last_error"] or "",
+            ]
+            for d in docs
+        ],
+    )

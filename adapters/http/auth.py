@@ -1,0 +1,127 @@
+"""API keys: named, scoped (read < write < admin), stored only as a SHA-256 hash.
+
+A key is shown once, when it is created. Keys are 256 bits from ``secrets``, so a plain SHA-256
+is enough to make a stolen table useless (no dictionary to try, unlike passwords) while keeping
+the per-request check a single indexed lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, cast
+
+from adapters.store.database import Database
+from adapters.store.ddl import serialise_ddl
+from domain.errors import AlreadyExists, InvalidInput, NotFound
+
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+KEY_PREFIX = "tbk_"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    name TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    hint TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+)
+"""
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def allows(granted: Scope, needed: Scope) -> bool:
+    return SCOPES.index(granted) >= SCOPES.index(needed)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    scope: Scope
+    hint: str
+    created_at: str
+    revoked_at: str | None
+
+
+class ApiKeys:
+    """The ``api_keys`` table, beside the event store."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def ensure_schema(self) -> None:
+        with self.db.connect() as conn:
+            serialise_ddl(self.db, conn)
+            conn.execute(SCHEMA)
+
+    def create(self, name: str, scope: str) -> str:
+        """A new key called ``name``; returns the key itself, which is never stored."""
+        name = name.strip()
+        if not name:
+            raise InvalidInput("an API key needs a name (it is recorded as the actor)")
+        if scope not in SCOPES:
+            raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        hint = key[: len(KEY_PREFIX) + 4] + "…"
+        with self.db.connect() as conn:
+            exists = conn.execute(
+                self.db.sql("SELECT 1 FROM api_keys WHERE name = ?"), (name,)
+            ).fetchone()
+            if exists:
+                raise AlreadyExists(f"an API key called {name!r} already exists")
+            conn.execute(
+                self.db.sql(
+                    "INSERT INTO api_keys (name, scope, key_hash, hint, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)"
+                ),
+                (name, scope, hash_key(key), hint, datetime.now(UTC).isoformat()),
+            )
+        return key
+
+    def authenticate(self, key: str) -> ApiKey | None:
+        """The live key matching ``key``, or None (unknown or revoked)."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                self.db.sql(
+                    "SELECT name, scope, hint, created_at, revoked_at FROM api_keys"
+                    " WHERE key_hash = ? AND revoked_at IS NULL"
+                ),
+                (hash_key(key),),
+            ).fetchone()
+        return _key(row) if row else None
+
+    def list(self) -> list[ApiKey]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT name, scope, hint, created_at, revoked_at FROM api_keys ORDER BY name"
+            ).fetchall()
+        return [_key(row) for row in rows]
+
+    def revoke(self, name: str) -> None:
+        with self.db.connect() as conn:
+            cursor = conn.execute(
+                self.db.sql(
+                    "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL"
+                ),
+                (datetime.now(UTC).isoformat(), name),
+            )
+            if cursor.rowcount != 1:
+                raise NotFound(f"no live API key called {name!r}")
+
+
+def _key(row: tuple[object, ...]) -> ApiKey:
+    name, scope, hint, created_at, revoked_at = row
+    return ApiKey(
+        name=str(name),
+        scope=cast(Scope, scope),
+        hint=str(hint),
+        created_at=str(created_at),
+        revoked_at=None if revoked_at is None else str(revoked_at),
+    )

@@ -1,0 +1,95 @@
+"""What route handlers share: the services, the caller's API key, ETags and If-Match."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from adapters.http.auth import ApiKey, Scope, allows
+from adapters.http.problems import Problem
+from adapters.service.context import Services
+
+
+def services(request: Request) -> Services:
+    found = request.app.state.services
+    assert isinstance(found, Services)
+    return found
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        kind, _, value = header.partition(" ")
+        if kind.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    return request.headers.get("x-api-key") or None
+
+
+def require(needed: Scope) -> Callable[[Request], ApiKey]:
+    """A dependency admitting only live keys whose scope covers ``needed``."""
+
+    def check(request: Request) -> ApiKey:
+        presented = _presented_key(request)
+        if presented is None:
+            raise Problem(
+                401,
+                "unauthorised",
+                "an API key is required: send 'Authorization: Bearer <key>'",
+                {"WWW-Authenticate": 'Bearer realm="tollbook"'},
+            )
+        key = services(request).api_keys.authenticate(presented)
+        if key is None:
+            raise Problem(
+                401,
+                "unauthorised",
+                "the API key is unknown or revoked",
+                {"WWW-Authenticate": 'Bearer realm="tollbook", error="invalid_token"'},
+            )
+        if not allows(key.scope, needed):
+            raise Problem(
+                403,
+                "forbidden",
+                f"API key {key.name!r} has scope {key.scope!r}; this needs {needed!r}",
+            )
+        request.state.api_key = key
+        return key
+
+    return check
+
+
+Svc = Annotated[Services, Depends(services)]
+Reader = Annotated[ApiKey, Depends(require("read"))]
+Writer = Annotated[ApiKey, Depends(require("write"))]
+Admin = Annotated[ApiKey, Depends(require("admin"))]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def check_if_match(request: Request, current_version: int) -> None:
+    """Honour ``If-Match``: refuse (412) an edit made against a version that is not current.
+
+    Without the header the edit applies to whatever is current (the ledger still refuses
+    anything its rules forbid); ``*`` matches any version.
+    """
+    header = request.headers.get("if-match")
+    if header is None:
+        return
+    tags = [tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")]
+    if "*" in tags or str(current_version) in tags:
+        return
+    raise Problem(
+        412,
+        "version_mismatch",
+        f"If-Match {header} does not match the current version {etag(current_version)}",
+        {"ETag": etag(current_version)},
+        current_version=current_version,
+    )

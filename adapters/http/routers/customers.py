@@ -1,0 +1,106 @@
+"""``/customers``: register, change, show, list; package assignments; history."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+
+from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.schemas import AssignmentCreate, AssignmentEnd, CustomerChange, CustomerCreate
+from adapters.views import customer_doc, event_doc
+from domain.errors import InvalidInput
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.get("")
+def list_customers(svc: Svc, _: Reader) -> list[dict[str, Any]]:
+    today = svc.ledger.today()
+    return [customer_doc(c, today) for c in svc.ledger.customers()]
+
+
+@router.post("", status_code=201)
+def register_customer(
+    body: CustomerCreate, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    customer_id = svc.ledger.register_customer(key.name, **body.given())
+    customer = svc.ledger.customer(customer_id)
+    set_etag(response, customer.version)
+    response.headers["Location"] = f"/customers/{customer_id}"
+    return customer_doc(customer, svc.ledger.today())
+
+
+@router.get("/{ref}")
+def show_customer(
+    ref: str, svc: Svc, _: Reader, response: Response, on: date | None = None
+) -> dict[str, Any]:
+    """One customer by account number or id; ``on`` shows the details in force that day."""
+    customer = svc.ledger.customer(ref)
+    set_etag(response, customer.version)
+    return customer_doc(customer, on or svc.ledger.today())
+
+
+@router.patch("/{ref}")
+def change_customer(
+    ref: str, body: CustomerChange, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """Change details now or from ``effective_from``; honours If-Match."""
+    changes = body.given()
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one field")
+    check_if_match(request, svc.ledger.customer(ref).version)
+    svc.ledger.change_customer(ref, changes, key.name, body.effective_from, body.reason)
+    customer = svc.ledger.customer(ref)
+    set_etag(response, customer.version)
+    return customer_doc(customer, svc.ledger.today())
+
+
+@router.get("/{ref}/history")
+def customer_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
+    return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.customer(ref).id)]
+
+
+@router.post("/{ref}/assignments", status_code=201)
+def assign_package(
+    ref: str,
+    body: AssignmentCreate,
+    request: Request,
+    svc: Svc,
+    key: Writer,
+    response: Response,
+) -> dict[str, Any]:
+    check_if_match(request, svc.ledger.customer(ref).version)
+    assignment_id = svc.ledger.assign_package(
+        ref,
+        body.package,
+        key.name,
+        start_date=body.start_date,
+        quantity=body.quantity,
+        end_date=body.end_date,
+    )
+    customer = svc.ledger.customer(ref)
+    set_etag(response, customer.version)
+    return {
+        "assignment_id": str(assignment_id),
+        "customer": customer_doc(customer, svc.ledger.today()),
+    }
+
+
+@router.post("/{ref}/assignments/{assignment_id}/end")
+def end_assignment(
+    ref: str,
+    assignment_id: UUID,
+    body: AssignmentEnd,
+    request: Request,
+    svc: Svc,
+    key: Writer,
+    response: Response,
+) -> dict[str, Any]:
+    check_if_match(request, svc.ledger.customer(ref).version)
+    svc.ledger.end_assignment(ref, assignment_id, body.end_date, key.name)
+    customer = svc.ledger.customer(ref)
+    set_etag(response, customer.version)
+    return customer_doc(customer, svc.ledger.today())

@@ -1,0 +1,190 @@
+"""``/invoices``: drafts, lines, dates, issue, void, as-of views, history and the PDF."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.problems import Problem
+from adapters.http.schemas import DatesChange, InvoiceCreate, LineChange, LineCreate, Reason
+from adapters.views import event_doc, invoice_doc
+from domain.application import Ledger
+from domain.errors import InvalidInput
+from domain.invoice import Invoice
+
+router = APIRouter(prefix="/invoices", tags=["invoices"])
+
+
+def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:
+    invoice = ledger.invoice(ref)
+    set_etag(response, invoice.version)
+    return invoice_doc(invoice, ledger.today())
+
+
+def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
+    """Check If-Match against the invoice and pin the reference to its id."""
+    invoice = ledger.invoice(ref)
+    check_if_match(request, invoice.version)
+    return str(invoice.id)
+
+
+@router.get("")
+def list_invoices(
+    svc: Svc, _: Reader, customer: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    today = svc.ledger.today()
+    docs = [invoice_doc(i, today) for i in svc.ledger.invoices(customer)]
+    return [d for d in docs if status in (None, d["status"])]
+
+
+@router.post("", status_code=201)
+def create_invoice(
+    body: InvoiceCreate, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    invoice_id = svc.ledger.create_invoice(
+        body.customer,
+        key.name,
+        invoice_date=body.invoice_date,
+        due_date=body.due_date,
+        period_start=body.period_start,
+        period_end=body.period_end,
+        memo=body.memo,
+    )
+    response.headers["Location"] = f"/invoices/{invoice_id}"
+    return _doc(svc.ledger, str(invoice_id), response)
+
+
+@router.get("/{ref}.pdf", response_class=Response)
+def invoice_pdf(ref: str, svc: Svc, _: Reader) -> Response:
+    """The invoice as PDF, when the PDF renderer (adapters.pdf) is installed."""
+    try:
+        sources = importlib.import_module("adapters.pdf.sources")
+        render = importlib.import_module("adapters.pdf.render")
+    except ImportError:
+        raise Problem(501, "pdf_unavailable", "PDF rendering is not installed") from None
+    pdf = render.render(sources.invoice_source(svc.ledger, ref)).pdf
+    return Response(bytes(pdf), media_type="application/pdf")
+
+
+@router.get("/{ref}")
+def show_invoice(
+    ref: str,
+    svc: Svc,
+    _: Reader,
+    response: Response,
+    as_of: datetime | None = None,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """An invoice by number or id; ``as_of`` (with zone) or ``version`` shows it as it stood."""
+    if as_of is None and version is None:
+        return _doc(svc.ledger, ref, response)
+    invoice_id = svc.ledger.invoice_id(ref)
+    past = svc.ledger.as_of(Invoice, invoice_id, version=version, at=as_of)
+    return invoice_doc(past, svc.ledger.today())
+
+
+@router.get("/{ref}/history")
+def invoice_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
+    return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.invoice_id(ref))]
+
+
+@router.post("/{ref}/lines", status_code=201)
+def add_line(
+    ref: str, body: LineCreate, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    invoice_id = _precondition(request, svc.ledger, ref)
+    common: dict[str, Any] = {
+        "quantity": body.quantity,
+        "unit_price": body.unit_price,
+        "tax_rate": body.tax_rate,
+        "period_start": body.period_start,
+        "period_end": body.period_end,
+    }
+    if body.package:
+        line_id = svc.ledger.add_package_line(
+            invoice_id,
+            body.package,
+            key.name,
+            description=body.description,
+            setup=body.setup,
+            **common,
+        )
+    else:
+        if body.setup:
+            raise InvalidInput("setup needs a package")
+        if not body.description or body.unit_price is None:
+            raise InvalidInput("a line without a package needs a description and a unit_price")
+        if common["quantity"] is None:
+            common["quantity"] = Decimal(1)
+        line_id = svc.ledger.add_line(
+            invoice_id,
+            key.name,
+            description=body.description,
+            tax_description=body.tax_description,
+            unit=body.unit,
+            **common,
+        )
+    return {"line_id": str(line_id), "invoice": _doc(svc.ledger, invoice_id, response)}
+
+
+@router.patch("/{ref}/lines/{line_ref}")
+def edit_line(
+    ref: str,
+    line_ref: str,
+    body: LineChange,
+    request: Request,
+    svc: Svc,
+    key: Writer,
+    response: Response,
+) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one field")
+    invoice_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.edit_line(invoice_id, line_ref, changes, key.name)  # type: ignore[arg-type]
+    return _doc(svc.ledger, invoice_id, response)
+
+
+@router.delete("/{ref}/lines/{line_ref}")
+def remove_line(
+    ref: str, line_ref: str, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    invoice_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.remove_line(invoice_id, line_ref, key.name)
+    return _doc(svc.ledger, invoice_id, response)
+
+
+@router.patch("/{ref}/dates")
+def change_dates(
+    ref: str, body: DatesChange, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one date")
+    invoice_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.change_invoice_dates(invoice_id, changes, key.name)
+    return _doc(svc.ledger, invoice_id, response)
+
+
+@router.post("/{ref}/issue")
+def issue_invoice(
+    ref: str, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """Issue a draft: it takes the next gapless number and is frozen."""
+    invoice_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.issue_invoice(invoice_id, key.name)
+    return _doc(svc.ledger, invoice_id, response)
+
+
+@router.post("/{ref}/void")
+def void_invoice(
+    ref: str, body: Reason, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    invoice_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.void_invoice(invoice_id, key.name, body.reason)
+    return _doc(svc.ledger, invoice_id, response)

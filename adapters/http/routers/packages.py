@@ -1,0 +1,52 @@
+"""``/packages``: define, change, show and list packages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.schemas import PackageChange, PackageCreate
+from adapters.views import package_doc
+from domain.errors import InvalidInput
+
+router = APIRouter(prefix="/packages", tags=["packages"])
+
+
+@router.get("")
+def list_packages(svc: Svc, _: Reader) -> list[dict[str, Any]]:
+    return [package_doc(p) for p in svc.ledger.packages()]
+
+
+@router.post("", status_code=201)
+def define_package(
+    body: PackageCreate, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    fields = {k: v for k, v in body.model_dump().items() if v is not None}
+    package_id = svc.ledger.define_package(key.name, **fields)
+    package = svc.ledger.package(package_id)
+    set_etag(response, package.version)
+    response.headers["Location"] = f"/packages/{package_id}"
+    return package_doc(package)
+
+
+@router.get("/{ref}")
+def show_package(ref: str, svc: Svc, _: Reader, response: Response) -> dict[str, Any]:
+    package = svc.ledger.package(ref)
+    set_etag(response, package.version)
+    return package_doc(package)
+
+
+@router.patch("/{ref}")
+def change_package(
+    ref: str, body: PackageChange, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()}
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one field")
+    check_if_match(request, svc.ledger.package(ref).version)
+    svc.ledger.change_package(ref, changes, key.name)
+    package = svc.ledger.package(ref)
+    set_etag(response, package.version)
+    return package_doc(package)

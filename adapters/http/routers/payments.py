@@ -1,0 +1,150 @@
+"""``/payments`` and ``/balances``: money in, allocations, refunds, balances."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.schemas import (
+    AllocationCreate,
+    OptionalReason,
+    PaymentCreate,
+    RefundCreate,
+    Unallocation,
+)
+from adapters.views import balance_doc, event_doc, payment_doc
+from domain.application import Ledger
+from projections.balances import Balances
+
+router = APIRouter(tags=["payments"])
+
+
+def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:
+    payment = ledger.payment(ref)
+    set_etag(response, payment.version)
+    return payment_doc(payment)
+
+
+def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
+    payment = ledger.payment(ref)
+    check_if_match(request, payment.version)
+    return str(payment.id)
+
+
+@router.get("/payments")
+def list_payments(svc: Svc, _: Reader, customer: str | None = None) -> list[dict[str, Any]]:
+    return [payment_doc(p) for p in svc.ledger.payments(customer)]
+
+
+@router.post("/payments", status_code=201)
+def record_payment(
+    body: PaymentCreate, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    payment_id = svc.ledger.record_payment(
+        body.customer,
+        key.name,
+        amount=body.amount,
+        currency=body.currency,
+        received_on=body.received_on,
+        method=body.method,
+        reference=body.reference,
+        fee=body.fee,
+        status=body.status,
+        idempotency_key=body.idempotency_key,
+    )
+    response.headers["Location"] = f"/payments/{payment_id}"
+    return _doc(svc.ledger, str(payment_id), response)
+
+
+@router.get("/payments/{ref}")
+def show_payment(ref: str, svc: Svc, _: Reader, response: Response) -> dict[str, Any]:
+    return _doc(svc.ledger, ref, response)
+
+
+@router.get("/payments/{ref}/history")
+def payment_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
+    return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.payment(ref).id)]
+
+
+@router.post("/payments/{ref}/complete")
+def complete_payment(
+    ref: str, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    payment_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.complete_payment(payment_id, key.name)
+    return _doc(svc.ledger, payment_id, response)
+
+
+@router.post("/payments/{ref}/cancel")
+def cancel_payment(
+    ref: str,
+    request: Request,
+    svc: Svc,
+    key: Writer,
+    response: Response,
+    body: OptionalReason | None = None,
+) -> dict[str, Any]:
+    payment_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.cancel_payment(payment_id, key.name, body.reason if body else None)
+    return _doc(svc.ledger, payment_id, response)
+
+
+@router.post("/payments/{ref}/allocations")
+def allocate_payment(
+    ref: str,
+    body: AllocationCreate,
+    request: Request,
+    svc: Svc,
+    key: Writer,
+    response: Response,
+) -> dict[str, Any]:
+    """Allocate over one or several invoices, all or nothing. If-Match: the payment's."""
+    payment_id = _precondition(request, svc.ledger, ref)
+    pairs: list[tuple[str, Any]] = [(item.invoice, item.amount) for item in body.allocations]
+    svc.ledger.allocate(payment_id, pairs, key.name, body.reason)
+    return _doc(svc.ledger, payment_id, response)
+
+
+@router.post("/payments/{ref}/unallocations")
+def unallocate_payment(
+    ref: str,
+    body: Unallocation,
+    request: Request,
+    svc: Svc,
+    key: Writer,
+    response: Response,
+) -> dict[str, Any]:
+    payment_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.unallocate(payment_id, body.invoice, body.amount, key.name, body.reason)
+    return _doc(svc.ledger, payment_id, response)
+
+
+@router.post("/payments/{ref}/refunds")
+def refund_payment(
+    ref: str,
+    body: RefundCreate,
+    request: Request,
+    svc: Svc,
+    key: Writer,
+    response: Response,
+) -> dict[str, Any]:
+    payment_id = _precondition(request, svc.ledger, ref)
+    svc.ledger.refund_payment(
+        payment_id,
+        body.amount,
+        key.name,
+        method=body.method,
+        reference=body.reference,
+        reason=body.reason,
+    )
+    return _doc(svc.ledger, payment_id, response)
+
+
+@router.get("/balances", tags=["balances"])
+def balances(svc: Svc, _: Reader, customer: str | None = None) -> list[dict[str, Any]]:
+    """Balances per customer and currency, folded from the events."""
+    folded = Balances().fold(event for _, event in svc.ledger.all_events())
+    rows = folded.for_customer(svc.ledger.customer(customer).id) if customer else folded.all()
+    return [balance_doc(row) for row in rows]

@@ -1,0 +1,33 @@
+"""``/settings``: the seller's account settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from adapters.http.deps import Admin, Reader, Svc
+from domain.errors import InvalidInput
+from domain.settings import SellerSettings
+
+router = APIRouter(prefix="/settings", tags=["settings"])
+
+
+@router.get("")
+def show_settings(svc: Svc, _: Reader) -> dict[str, Any]:
+    return svc.ledger.settings().model_dump(mode="json")
+
+
+@router.patch("")
+def change_settings(
+    svc: Svc,
+    key: Admin,
+    changes: dict[str, Any] = Body(examples=[{"company_name": "Tolls Ltd"}]),
+) -> dict[str, Any]:
+    """Change some settings (admin keys only); unknown names are refused."""
+    unknown = sorted(set(changes) - set(SellerSettings.model_fields))
+    if unknown:
+        raise InvalidInput(f"unknown setting(s) {', '.join(unknown)}")
+    if not changes:
+        raise InvalidInput("nothing to change")
+    return svc.ledger.change_settings(changes, key.name).model_dump(mode="json")

@@ -1,0 +1,48 @@
+"""``/webhooks``: subscriptions (admin) and their delivery log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from adapters.feed import head_position, topics_for
+from adapters.http.deps import Admin, Svc
+from adapters.http.schemas import WebhookCreate
+from adapters.webhooks.signing import new_secret
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+@router.get("")
+def list_webhooks(svc: Svc, _: Admin) -> list[dict[str, Any]]:
+    return [s.doc() for s in svc.webhooks.subscriptions()]
+
+
+@router.post("", status_code=201)
+def add_webhook(body: WebhookCreate, svc: Svc, key: Admin, response: Response) -> dict[str, Any]:
+    """Subscribe a URL; the secret is returned once, in this response only."""
+    topics_for(body.event_types)  # refuse unknown types now, not at delivery time
+    secret = body.secret or new_secret()
+    position = body.from_position if body.from_position is not None else head_position(svc.ledger)
+    subscription = svc.webhooks.add(body.url, secret, body.event_types, position, key.name)
+    response.headers["Location"] = f"/webhooks/{subscription.id}"
+    return {**subscription.doc(), "secret": secret}
+
+
+@router.get("/{ref}")
+def show_webhook(ref: str, svc: Svc, _: Admin) -> dict[str, Any]:
+    return svc.webhooks.subscription(ref).doc()
+
+
+@router.delete("/{ref}")
+def remove_webhook(ref: str, svc: Svc, _: Admin) -> dict[str, Any]:
+    return svc.webhooks.remove(ref).doc()
+
+
+@router.get("/{ref}/deliveries")
+def webhook_deliveries(
+    ref: str, svc: Svc, _: Admin, status: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    subscription = svc.webhooks.subscription(ref)
+    return [d.doc() for d in svc.webhooks.deliveries(subscription.id, status, limit)]

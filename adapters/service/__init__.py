@@ -1,0 +1,1 @@
+"""Running tollbook as a service: shared context, background workers, ``tollbook serve``."""

@@ -1,0 +1,50 @@
+"""Everything a running service shares: the ledger, its database and the adapter tables."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from adapters.config import build_ledger, database_url
+from adapters.http.auth import ApiKeys
+from adapters.http.idempotency import IdempotencyStore
+from adapters.store.database import Database
+from adapters.webhooks.store import WebhookStore
+from domain.application import Ledger, utc_now
+
+
+@dataclass
+class Services:
+    ledger: Ledger
+    db: Database
+    # how often a long-poll or event stream looks for new events
+    poll_interval: float = 0.25
+    max_wait: float = 30.0
+    # set on shutdown so long-polls, streams and workers finish promptly
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.api_keys = ApiKeys(self.db)
+        self.idempotency = IdempotencyStore(self.db)
+        self.webhooks = WebhookStore(self.db)
+
+    @classmethod
+    def from_url(
+        cls, url: str | None = None, *, clock: Callable[[], datetime] = utc_now
+    ) -> Services:
+        url = url or database_url()
+        services = cls(ledger=build_ledger(url, clock=clock), db=Database.from_url(url))
+        services.ensure_schema()
+        return services
+
+    def ensure_schema(self) -> None:
+        """Create the adapter tables beside the event store (idempotent)."""
+        self.api_keys.ensure_schema()
+        self.idempotency.ensure_schema()
+        self.webhooks.ensure_schema()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.ledger.close()

@@ -1,0 +1,1 @@
+"""Webhooks for integrators: subscriptions, signed deliveries, retries, the delivery log."""

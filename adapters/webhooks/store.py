@@ -1,0 +1,444 @@
+"""Webhook subscriptions, their delivery queue and the attempt log, in the ledger's database.
+
+All delivery state lives here (not in memory), so a restarted worker resumes where the last one
+stopped: each subscription remembers the feed position it has queued up to, and each queued
+delivery its attempts and next due time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+from uuid import uuid4
+
+from adapters.store.database import Database
+from adapters.store.ddl import serialise_ddl
+from domain.errors import InvalidInput, NotFound
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        event_types TEXT NOT NULL,
+        status TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until DOUBLE PRECISION
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        subscription_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at DOUBLE PRECISION NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        delivered_at DOUBLE PRECISION,
+        created_at DOUBLE PRECISION NOT NULL,
+        UNIQUE (subscription_id, position)
+    )
+    """,
+    """
+    CREATE INDEX IF NOT EXISTS webhook_deliveries_open
+        ON webhook_deliveries (subscription_id, status, position)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS webhook_attempts (
+        delivery_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        duration_ms INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, attempt)
+    )
+    """,
+)
+
+SUBSCRIPTION_COLUMNS = "id, url, secret, event_types, status, position, created_at, created_by"
+DELIVERY_COLUMNS = (
+    "id, subscription_id, position, event_id, event_type, aggregate_id, body, status, attempts,"
+    " next_attempt_at, last_status, last_error, delivered_at"
+)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    url: str
+    secret: str
+    event_types: list[str]
+    status: str  # active | removed
+    position: int
+    created_at: str
+    created_by: str
+
+    def doc(self) -> dict[str, Any]:
+        """What the API and CLI show: the secret only as a hint."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "event_types": self.event_types,
+            "status": self.status,
+            "position": self.position,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "secret_hint": self.secret[:10] + "…",
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    subscription_id: str
+    position: int
+    event_id: str
+    event_type: str
+    aggregate_id: str
+    body: str
+    status: str  # pending | delivered | failed
+    attempts: int
+    next_attempt_at: float
+    last_status: int | None
+    last_error: str | None
+    delivered_at: float | None
+
+    def doc(self) -> dict[str, Any]:
+        def iso(moment: float | None) -> str | None:
+            return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat()
+
+        return {
+            "id": self.id,
+            "subscription_id": self.subscription_id,
+            "position": self.position,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "aggregate_id": self.aggregate_id,
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": iso(self.next_attempt_at) if self.status == "pending" else None,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "delivered_at": iso(self.delivered_at),
+        }
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    position: int
+    event_id: str
+    event_type: str
+    aggregate_id: str
+    body: str
+
+
+def check_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidInput(f"webhook URL must be an absolute http(s) URL, not {url!r}")
+    return url
+
+
+class WebhookStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def ensure_schema(self) -> None:
+        with self.db.connect() as conn:
+            serialise_ddl(self.db, conn)
+            for statement in SCHEMA:
+                conn.execute(statement)
+
+    # ----------------------------------------------------------- subscriptions
+
+    def add(
+        self, url: str, secret: str, event_types: Sequence[str], position: int, created_by: str
+    ) -> Subscription:
+        if len(secret) < 16:
+            raise InvalidInput("a webhook secret must be at least 16 characters")
+        subscription = Subscription(
+            id=str(uuid4()),
+            url=check_url(url),
+            secret=secret,
+            event_types=list(event_types),
+            status="active",
+            position=position,
+            created_at=datetime.now(UTC).isoformat(),
+            created_by=created_by,
+        )
+        with self.db.connect() as conn:
+            conn.execute(
+                self.db.sql(
+                    f"INSERT INTO webhook_subscriptions ({SUBSCRIPTION_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    subscription.id,
+                    subscription.url,
+                    subscription.secret,
+                    json.dumps(subscription.event_types),
+                    subscription.status,
+                    subscription.position,
+                    subscription.created_at,
+                    subscription.created_by,
+                ),
+            )
+        return subscription
+
+    def subscriptions(self, include_removed: bool = False) -> list[Subscription]:
+        where = "" if include_removed else " WHERE status = 'active'"
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions{where}"
+                " ORDER BY created_at, id"
+            ).fetchall()
+        return [_subscription(row) for row in rows]
+
+    def subscription(self, ref: str) -> Subscription:
+        """A subscription by id or unique id prefix (6+ characters)."""
+        matches = [s for s in self.subscriptions(include_removed=True) if s.id == ref]
+        if not matches and len(ref) >= 6:
+            matches = [s for s in self.subscriptions(include_removed=True) if s.id.startswith(ref)]
+        if len(matches) != 1:
+            raise NotFound(f"unknown webhook subscription {ref!r}")
+        return matches[0]
+
+    def remove(self, ref: str) -> Subscription:
+        """Stop delivering; the subscription and its delivery log are kept for the record."""
+        subscription = self.subscription(ref)
+        with self.db.connect() as conn:
+            conn.execute(
+                self.db.sql("UPDATE webhook_subscriptions SET status = 'removed' WHERE id = ?"),
+                (subscription.id,),
+            )
+        return self.subscription(subscription.id)
+
+    def retry_failed(self, ref: str, now: float) -> int:
+        """Put deliveries that gave up back in the queue, due now."""
+        subscription = self.subscription(ref)
+        with self.db.connect() as conn:
+            cursor = conn.execute(
+                self.db.sql(
+                    "UPDATE webhook_deliveries SET status = 'pending', attempts = 0,"
+                    " next_attempt_at = ? WHERE subscription_id = ? AND status = 'failed'"
+                ),
+                (now, subscription.id),
+            )
+            return int(cursor.rowcount)
+
+    def claim(self, subscription_id: str, owner: str, now: float, lease_seconds: float) -> bool:
+        """Take the subscription's lease, so only one worker delivers its events at a time."""
+        with self.db.connect() as conn:
+            cursor = conn.execute(
+                self.db.sql(
+                    "UPDATE webhook_subscriptions SET lease_owner = ?, lease_until = ?"
+                    " WHERE id = ? AND status = 'active'"
+                    " AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)"
+                ),
+                (owner, now + lease_seconds, subscription_id, now, owner),
+            )
+            return int(cursor.rowcount) == 1
+
+    def release(self, subscription_id: str, owner: str) -> None:
+        with self.db.connect() as conn:
+            conn.execute(
+                self.db.sql(
+                    "UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL"
+                    " WHERE id = ? AND lease_owner = ?"
+                ),
+                (subscription_id, owner),
+            )
+
+    # -------------------------------------------------------------- deliveries
+
+    def enqueue(
+        self,
+        subscription_id: str,
+        events: Sequence[QueuedEvent],
+        new_position: int,
+        now: float,
+    ) -> None:
+        """Queue deliveries and move the subscription's position, in one transaction."""
+        insert = self.db.sql(
+            f"INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, NULL, NULL, ?)"
+            " ON CONFLICT (subscription_id, position) DO NOTHING"
+        )
+        with self.db.connect() as conn:
+            for event in events:
+                conn.execute(
+                    insert,
+                    (
+                        str(uuid4()),
+                        subscription_id,
+                        event.position,
+                        event.event_id,
+                        event.event_type,
+                        event.aggregate_id,
+                        event.body,
+                        now,
+                        now,
+                    ),
+                )
+            conn.execute(
+                self.db.sql(
+                    "UPDATE webhook_subscriptions SET position = ? WHERE id = ? AND position < ?"
+                ),
+                (new_position, subscription_id, new_position),
+            )
+
+    def open_deliveries(self, subscription_id: str, limit: int = 500) -> list[Delivery]:
+        """Pending and failed deliveries of one subscription, oldest position first."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                self.db.sql(
+                    f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries"
+                    " WHERE subscription_id = ? AND status IN ('pending', 'failed')"
+                    " ORDER BY position LIMIT ?"
+                ),
+                (subscription_id, limit),
+            ).fetchall()
+        return [_delivery(row) for row in rows]
+
+    def deliveries(
+        self, subscription_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        clauses, params = [], []
+        if subscription_id:
+            clauses.append("subscription_id = ?")
+            params.append(subscription_id)
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                self.db.sql(
+                    f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries{where}"
+                    " ORDER BY position DESC, subscription_id LIMIT ?"
+                ),
+                (*params, limit),
+            ).fetchall()
+        return [_delivery(row) for row in rows]
+
+    def record_attempt(
+        self,
+        delivery: Delivery,
+        *,
+        at: float,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        outcome: str,
+        next_attempt_at: float,
+    ) -> None:
+        """Log one attempt and move the delivery on (delivered, retry later, or failed)."""
+        attempt = delivery.attempts + 1
+        with self.db.connect() as conn:
+            conn.execute(
+                self.db.sql(
+                    "INSERT INTO webhook_attempts"
+                    " (delivery_id, attempt, at, status_code, error, duration_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (delivery_id, attempt) DO NOTHING"
+                ),
+                (delivery.id, attempt, at, status_code, error, duration_ms),
+            )
+            conn.execute(
+                self.db.sql(
+                    "UPDATE webhook_deliveries SET status = ?, attempts = ?,"
+                    " next_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?"
+                    " WHERE id = ?"
+                ),
+                (
+                    outcome,
+                    attempt,
+                    next_attempt_at,
+                    status_code,
+                    error,
+                    at if outcome == "delivered" else None,
+                    delivery.id,
+                ),
+            )
+
+    def attempts(self, delivery_id: str) -> list[dict[str, Any]]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                self.db.sql(
+                    "SELECT attempt, at, status_code, error, duration_ms FROM webhook_attempts"
+                    " WHERE delivery_id = ? ORDER BY attempt"
+                ),
+                (delivery_id,),
+            ).fetchall()
+        return [
+            {
+                "attempt": int(attempt),
+                "at": datetime.fromtimestamp(float(at), UTC).isoformat(),
+                "status_code": status_code,
+                "error": error,
+                "duration_ms": int(duration_ms),
+            }
+            for attempt, at, status_code, error, duration_ms in rows
+        ]
+
+
+def _subscription(row: Sequence[Any]) -> Subscription:
+    id_, url, secret, types, status, position, created_at, created_by = row
+    return Subscription(
+        id=str(id_),
+        url=str(url),
+        secret=str(secret),
+        event_types=list(json.loads(types)),
+        status=str(status),
+        position=int(position),
+        created_at=str(created_at),
+        created_by=str(created_by),
+    )
+
+
+def _delivery(row: Sequence[Any]) -> Delivery:
+    (
+        id_,
+        subscription_id,
+        position,
+        event_id,
+        event_type,
+        aggregate_id,
+        body,
+        status,
+        attempts,
+        next_attempt_at,
+        last_status,
+        last_error,
+        delivered_at,
+    ) = row
+    return Delivery(
+        id=str(id_),
+        subscription_id=str(subscription_id),
+        position=int(position),
+        event_id=str(event_id),
+        event_type=str(event_type),
+        aggregate_id=str(aggregate_id),
+        body=str(body),
+        status=str(status),
+        attempts=int(attempts),
+        next_attempt_at=float(next_attempt_at),
+        last_status=None if last_status is None else int(last_status),
+        last_error=None if last_error is None else str(last_error),
+        delivered_at=None if delivered_at is None else float(delivered_at),
+    )

@@ -1,0 +1,146 @@
+"""The event feed: complete, ordered, resumable; long-poll and Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from uuid import UUID, uuid5
+
+from fastapi.testclient import TestClient
+
+from adapters.feed import EVENT_ID_NAMESPACE
+from adapters.http.app import create_app
+from adapters.service.context import Services
+from tests.service.conftest import Api, issued_invoice, make_customer, ok
+
+
+def _activity(writer: Api) -> None:
+    make_customer(writer, "A")
+    make_customer(writer, "B")
+    for account in ("A", "B", "A"):
+        issued_invoice(writer, account)
+    writer.post("/payments", {"customer": "B", "amount": "7"})
+
+
+def test_paging_sees_every_event_once_in_order(writer, reader, services: Services):
+    _activity(writer)
+    expected = [position for position, _ in services.ledger.all_events()]
+    seen: list[dict] = []
+    after = 0
+    while True:
+        page = ok(reader.get("/events", after=after, limit=4))
+        if not page["events"]:
+            assert page["next_after"] == after
+            break
+        assert len(page["events"]) <= 4
+        seen.extend(page["events"])
+        after = page["next_after"]
+    assert [e["position"] for e in seen] == expected
+    assert len({e["id"] for e in seen}) == len(seen)
+    first = seen[0]
+    assert set(first) == {
+        "position",
+        "id",
+        "type",
+        "aggregate_type",
+        "aggregate_id",
+        "aggregate_version",
+        "time",
+        "actor",
+        "reason",
+        "payload",
+    }
+    assert first["id"] == str(
+        uuid5(EVENT_ID_NAMESPACE, f"{first['aggregate_id']}:{first['aggregate_version']}")
+    )
+    assert first["type"] == "Customer.Registered" and first["actor"] == "write-key"
+    assert first["payload"]["profile"]["account_number"] == "A"
+
+
+def test_a_consumer_restarting_from_its_position_misses_nothing(
+    writer, store_url, clock, services: Services, keys
+):
+    make_customer(writer, "A")
+    issued_invoice(writer, "A")
+    first = ok(Api(writer.client, keys["read"]).get("/events", limit=3))
+    # the consumer stops; more happens; it comes back through a new server on the same store
+    issued_invoice(writer, "A")
+    restarted = Services.from_url(store_url, clock=clock)
+    try:
+        with TestClient(create_app(restarted)) as client:
+            rest = []
+            after = first["next_after"]
+            while page := ok(Api(client, keys["read"]).get("/events", after=after))["events"]:
+                rest.extend(page)
+                after = page[-1]["position"]
+    finally:
+        restarted.close()
+    positions = [e["position"] for e in first["events"] + rest]
+    assert positions == [p for p, _ in services.ledger.all_events()]
+
+
+def test_type_filter(writer, reader):
+    _activity(writer)
+    page = ok(reader.get("/events", types="Invoice.Issued,Payment.Received"))
+    assert [e["type"] for e in page["events"]] == ["Invoice.Issued"] * 3 + ["Payment.Received"]
+    assert "Invoice.Issued" in ok(reader.get("/events/types"))
+
+
+def test_long_poll_returns_as_soon_as_an_event_arrives(writer, reader):
+    make_customer(writer, "A")
+    head = ok(reader.get("/events"))["next_after"]
+
+    started = time.monotonic()
+    empty = ok(reader.get("/events", after=head, wait=0.2))
+    assert empty == {"events": [], "next_after": head}
+    assert time.monotonic() - started >= 0.2
+
+    def later() -> None:
+        time.sleep(0.3)
+        writer.post("/payments", {"customer": "A", "amount": "1"})
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    page = ok(reader.get("/events", after=head, wait=10))
+    thread.join()
+    assert [e["type"] for e in page["events"]] == ["Payment.Received"]
+
+
+def _sse(response) -> list[dict]:
+    events, current = [], {}
+    for line in response.iter_lines():
+        if line.startswith(":"):
+            continue
+        if not line:
+            if current:
+                events.append(current)
+            current = {}
+            continue
+        field, _, value = line.partition(": ")
+        current[field] = value
+    if current:
+        events.append(current)
+    return events
+
+
+def test_server_sent_events_resume_after_last_event_id(writer, reader, services: Services):
+    _activity(writer)
+    positions = [p for p, _ in services.ledger.all_events()]
+    headers = {"Authorization": f"Bearer {reader.key}"}
+    with reader.client.stream(
+        "GET", "/events/stream", params={"max_events": 3}, headers=headers
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        first = _sse(response)
+    assert [int(e["id"]) for e in first] == positions[:3]
+    assert json.loads(first[0]["data"])["type"] == first[0]["event"] == "Customer.Registered"
+    with reader.client.stream(
+        "GET",
+        "/events/stream",
+        params={"max_events": 2},
+        headers={**headers, "Last-Event-ID": first[-1]["id"]},
+    ) as response:
+        resumed = _sse(response)
+    assert [int(e["id"]) for e in resumed] == positions[3:5]
+    assert UUID(json.loads(resumed[0]["data"])["id"])
