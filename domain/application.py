@@ -301,8 +301,12 @@ class Ledger(Application[UUID]):
         period_end: date | None = None,
         memo: str = "",
         invoice_id: UUID | None = None,
+        lines: Sequence[InvoiceLine] = (),
     ) -> UUID:
-        """Open a draft. Passing a deterministic ``invoice_id`` makes creation idempotent."""
+        """Open a draft. Passing a deterministic ``invoice_id`` makes creation idempotent.
+
+        ``lines`` are added in the same save as the draft, so the invoice exists with all of
+        them or not at all (what a billing run needs to resume cleanly after a crash)."""
         customer = self.customer(customer_ref)
         day = invoice_date or self.today()
         profile = customer.profile_on(day)
@@ -318,6 +322,8 @@ class Ledger(Application[UUID]):
             memo=memo,
             stamp=self.stamp(actor),
         )
+        for line in lines:
+            invoice.add_line(line, self.stamp(actor))
         self._create(
             "invoice drafted", invoice, AlreadyExists(f"invoice {invoice.id} already exists")
         )

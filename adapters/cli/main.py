@@ -19,6 +19,7 @@ from adapters.cli.invoices import credit_note, invoice
 from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
 from adapters.cli.settings import settings
+from adapters.cli.usage import bill, usage
 from adapters.config import ConfigError
 from adapters.logging import configure_logging
 from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
@@ -40,7 +41,18 @@ def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     ctx.obj = CliState(database_url=database_url, actor=actor)
 
 
-for command in (settings, customer, package, invoice, credit_note, payment, balance, demo):
+for command in (
+    settings,
+    customer,
+    package,
+    invoice,
+    credit_note,
+    payment,
+    balance,
+    usage,
+    bill,
+    demo,
+):
     cli.add_command(command)
 
 
