@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from adapters.config import ConfigError, database_url
 from adapters.store.database import Database
 from adapters.usage.billing import InvoiceResult, run_billing
 from adapters.usage.importer import import_cdrs
+from adapters.usage.rating import load_rate_card, rerate
 from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.usage import Period
@@ -82,6 +84,74 @@ def import_(
             say(f"{Path(s.file).name}: already imported, nothing new added")
         if s.rejects_file:
             say(f"{s.rejected} rejected rows (line and reason) in {s.rejects_file}")
+
+
+@usage.command("rerate")
+@click.option("--rates", "card_path", required=True, type=click.Path(path_type=Path))
+@click.option("--period", help="A month, e.g. 2026-10.")
+@click.option("--from", "start", help="Period start (with --to).")
+@click.option("--to", "end", help="Period end, inclusive.")
+@click.option("--customer", "customers", multiple=True, help="Only this account (repeatable).")
+@click.option("--apply", is_flag=True, help="Apply it (default: what-if, nothing changes).")
+@json_option
+@passes_state
+def rerate_(
+    ledger: Ledger,
+    actor: str,
+    card_path: Path,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    customers: tuple[str, ...],
+    apply: bool,
+    as_json: bool,
+) -> None:
+    """Re-rate the period's CDRs from a rate card (--rates CSV). What-if unless --apply."""
+    billing_period = _period(period, start, end)
+    card = load_rate_card(card_path)
+    results = rerate(
+        ledger,
+        usage_database(),
+        card,
+        billing_period,
+        customers=customers,
+        apply=apply,
+        actor=actor,
+    )
+    rows = [
+        [
+            r.account,
+            r.currency,
+            r.calls,
+            r.unmatched,
+            Decimal(r.old_micros).scaleb(-6),
+            Decimal(r.new_micros).scaleb(-6),
+            r.difference,
+            "yes" if r.invoiced else "no",
+            r.action + (f" {r.document}" if r.document else ""),
+        ]
+        for r in results
+    ]
+    if as_json:
+        columns = ["account", "currency", "calls", "unmatched", "old", "new", "difference"]
+        emit_json([dict(zip([*columns, "invoiced", "action"], row, strict=True)) for row in rows])
+        return
+    title = f"Re-rating {billing_period.label}" + ("" if apply else " (what-if: nothing changed)")
+    table(
+        title,
+        [
+            "customer",
+            "cur",
+            "calls",
+            "no rate",
+            "switch",
+            "rate card",
+            "difference",
+            "invoiced",
+            "action",
+        ],
+        rows,
+    )
 
 
 @click.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
+from itertools import pairwise
 from uuid import uuid4
 
 import pytest
@@ -64,7 +65,7 @@ def test_a_utc_plus_one_customers_october_ends_at_2300_utc_on_the_31st():
 def test_local_days_follow_daylight_saving_changes():
     bounds = day_boundaries(OCTOBER, "Europe/Paris")
     assert len(bounds) == 31
-    lengths = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+    lengths = [b - a for a, b in pairwise(bounds)]
     assert lengths.count(86400) == 29 and 90000 in lengths  # 25 October lasts 25 hours
 
 
