@@ -153,9 +153,7 @@ def package_lines(
                 InvoiceLine(
                     line_id=line_id_for(invoice_id, f"package:{assignment.assignment_id}"),
                     description=f"{terms.name}{note}",
-                    unit_price=(terms.unit_price * fraction).quantize(
-                        PRORATION_PLACES, rounding=ROUND_HALF_UP
-                    ),
+                    unit_price=_prorated(terms.unit_price, fraction),
                     period_start=max(period.start, assignment.start_date),
                     period_end=min(period.end, assignment.end_date or period.end),
                     kind="package",
@@ -182,6 +180,13 @@ def package_lines(
                 )
             )
     return lines
+
+
+def _prorated(price: Decimal, fraction: Decimal) -> Decimal:
+    """Whole periods keep the price exactly; a part period keeps PRORATION_PLACES decimals."""
+    if fraction == fraction.to_integral_value():
+        return price * fraction
+    return (price * fraction).quantize(PRORATION_PLACES, rounding=ROUND_HALF_UP)
 
 
 # --------------------------------------------------------------------- usage
