@@ -125,6 +125,7 @@ def import_cdrs(
                     rejected.count,
                 ),
             )
+            conn.execute("DROP TABLE usage_stage_dups")
             conn.execute("DROP TABLE usage_stage")
         ok = True
     finally:
@@ -165,13 +166,18 @@ def _stage(db: Database, conn: Any, rows: Iterator[StageRow]) -> int:
 
 
 _SAME = " AND ".join(f"a.{c} = b.{c}" for c in CDR_COLUMNS[1:-1])  # content, not the hash
-_FIRST = "(SELECT MIN(f.line_no) FROM usage_stage f WHERE f.call_id = {alias}.call_id)"
 
 
 def _reject_conflicts(db: Database, conn: Any, rejected: _Rejects) -> int:
     """Reject rows whose call id is already stored, or appears earlier in the file, with
     different content. Identical repeats are duplicates, skipped without a word."""
     conn.execute("CREATE INDEX usage_stage_call ON usage_stage (call_id, line_no)")
+    conn.execute("ANALYZE usage_stage")  # a fresh temp table has no statistics: plans go wrong
+    # call ids the file repeats, with the line of their first occurrence (usually very few)
+    conn.execute(
+        "CREATE TEMP TABLE usage_stage_dups AS SELECT call_id, MIN(line_no) AS first_line"
+        " FROM usage_stage GROUP BY call_id HAVING COUNT(*) > 1"
+    )
     conn.execute("CREATE TEMP TABLE usage_stage_rejects (line_no BIGINT PRIMARY KEY, reason TEXT)")
     conn.execute(
         "INSERT INTO usage_stage_rejects SELECT a.line_no,"
@@ -181,10 +187,11 @@ def _reject_conflicts(db: Database, conn: Any, rejected: _Rejects) -> int:
     conn.execute(
         "INSERT INTO usage_stage_rejects SELECT a.line_no,"
         " 'duplicate call id ' || a.call_id || ' with different content (first on line '"
-        " || CAST(b.line_no AS TEXT) || ')'"
-        f" FROM usage_stage a JOIN usage_stage b ON b.call_id = a.call_id"
-        f" AND b.line_no = {_FIRST.format(alias='a')}"
-        f" WHERE a.line_no > b.line_no AND NOT ({_SAME})"
+        " || CAST(d.first_line AS TEXT) || ')'"
+        " FROM usage_stage_dups d"
+        " JOIN usage_stage a ON a.call_id = d.call_id AND a.line_no > d.first_line"
+        " JOIN usage_stage b ON b.call_id = d.call_id AND b.line_no = d.first_line"
+        f" WHERE NOT ({_SAME})"
         " AND a.line_no NOT IN (SELECT line_no FROM usage_stage_rejects)"
     )
     columns = ", ".join(f"s.{c}" for c in CDR_COLUMNS)
@@ -210,7 +217,8 @@ def _insert_new(db: Database, conn: Any, batch: int) -> int:
         db.sql(
             f"INSERT INTO usage_cdrs ({columns}, batch)"
             f" SELECT {', '.join(f's.{c}' for c in CDR_COLUMNS)}, ? FROM usage_stage s"
-            f" WHERE s.line_no = {_FIRST.format(alias='s')}"
+            " WHERE NOT EXISTS (SELECT 1 FROM usage_stage_dups d"
+            " WHERE d.call_id = s.call_id AND s.line_no > d.first_line)"
             " AND NOT EXISTS (SELECT 1 FROM usage_cdrs c WHERE c.call_id = s.call_id)"
         ),
         (batch,),
