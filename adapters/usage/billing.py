@@ -140,8 +140,9 @@ def run_billing(
     planner = _Planner(ledger, db, period, through)
     fresh = [t for t in targets if planner.existing(t) is None]
     totals = planner.usage_totals(fresh)
+    late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
     for target in targets:
-        for result in planner.plan(target, totals, bill_late):
+        for result in planner.plan(target, totals, late, bill_late):
             if not dry_run:
                 _carry_out(ledger, result, period, actor, issue)
             report.results.append(result)
@@ -190,6 +191,7 @@ class _Planner:
         self,
         target: _Target,
         totals: dict[str, list[UsageTotal]],
+        late: dict[str, tuple[int, int]],
         bill_late: bool,
     ) -> list[InvoiceResult]:
         customer = target.customer
@@ -218,11 +220,15 @@ class _Planner:
             if not lines:
                 return []
             return [self._result(target, main_id, "invoice", lines)]
-        return self._late(target, main, bill_late)
+        calls, micros = late.get(target.account, (0, 0))
+        return self._late(target, calls, micros, bill_late)
 
-    def _late(self, target: _Target, main: Invoice, bill_late: bool) -> list[InvoiceResult]:
-        """The invoices already made for the period, and what late usage they miss."""
+    def chain(self, target: _Target) -> tuple[list[Invoice], int]:
+        """The period's invoices already made (main, then supplementary ones) and the last
+        import batch they cover."""
         customer = target.customer
+        main = self.existing(target)
+        assert main is not None
         chain = [main]
         covered = covered_batch(main.lines.values())
         while supplement := self._invoice(invoice_id_for(customer.id, self.period, covered)):
@@ -231,6 +237,15 @@ class _Planner:
             if next_covered <= covered:
                 break
             covered = next_covered
+        return chain, covered
+
+    def _late(
+        self, target: _Target, calls: int, micros: int, bill_late: bool
+    ) -> list[InvoiceResult]:
+        """The invoices already made for the period, and what late usage they miss."""
+        customer = target.customer
+        chain, covered = self.chain(target)
+        main = chain[0]
         results = [
             InvoiceResult(
                 target.account,
@@ -244,7 +259,6 @@ class _Planner:
             )
             for invoice in chain
         ]
-        calls, micros = self._late_usage(target, covered)
         results[-1].late_calls = calls
         results[-1].late_amount = Decimal(micros).scaleb(-MICROS)
         if calls and bill_late:
@@ -303,24 +317,38 @@ class _Planner:
                         )
         return totals
 
-    def _late_usage(self, target: _Target, covered: int) -> tuple[int, int]:
-        start, end = utc_window(self.period, target.zone)
+    def late_usage(self, targets: Sequence[_Target]) -> dict[str, tuple[int, int]]:
+        """Calls and charge (micros) of CDRs each invoiced customer's invoices do not cover,
+        in one query per time zone and chunk of accounts."""
+        covered = {t.account: self.chain(t)[1] for t in targets}
+        zones: dict[str, list[str]] = defaultdict(list)
+        for target in targets:
+            zones[target.zone].append(target.account)
+        late: dict[str, tuple[int, int]] = {}
         with self.db.connect() as conn:
-            calls, micros = conn.execute(
-                self.db.sql(
-                    "SELECT COUNT(*), COALESCE(SUM(charge_micros), 0) FROM usage_cdrs"
-                    " WHERE account = ? AND start_epoch >= ? AND start_epoch < ?"
-                    " AND batch > ? AND batch <= ?"
-                ),
-                (
-                    target.account,
-                    int(start.timestamp()),
-                    int(end.timestamp()),
-                    covered,
-                    self.through,
-                ),
-            ).fetchone()
-        return int(calls), int(micros)
+            for zone, accounts in zones.items():
+                start, end = utc_window(self.period, zone)
+                for chunk in _chunks(accounts, 500):
+                    rows = conn.execute(
+                        self.db.sql(
+                            "SELECT account, batch, COUNT(*), SUM(charge_micros) FROM usage_cdrs"
+                            f" WHERE account IN ({', '.join('?' * len(chunk))})"
+                            " AND start_epoch >= ? AND start_epoch < ? AND batch > ?"
+                            " AND batch <= ? GROUP BY account, batch"
+                        ),
+                        (
+                            *chunk,
+                            int(start.timestamp()),
+                            int(end.timestamp()),
+                            min(covered[a] for a in chunk),
+                            self.through,
+                        ),
+                    )
+                    for account, batch, calls, micros in rows:
+                        if int(batch) > covered[account]:
+                            old_calls, old_micros = late.get(account, (0, 0))
+                            late[account] = (old_calls + int(calls), old_micros + int(micros))
+        return late
 
 
 def _key_expression(grouping: LineGrouping, period: Period, zone: str) -> str:
