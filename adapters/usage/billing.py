@@ -42,6 +42,9 @@ from domain.values import LineGrouping
 
 log = structlog.get_logger("tollbook.billing")
 
+#: New invoices saved per transaction: fewer commits, and a crash still loses whole batches.
+SAVE_BATCH = 50
+
 Action = Literal["created", "exists", "would create"]
 Kind = Literal["invoice", "supplementary"]
 
@@ -123,10 +126,12 @@ def run_billing(
     bill_late: bool = False,
     actor: str = "billing-run",
     on_invoice: Callable[[InvoiceResult], None] | None = None,
+    save_batch: int = SAVE_BATCH,
 ) -> BillingReport:
     """Bill ``period`` for every customer (or those named) with usage or active packages.
 
     The scheduler calls this; ``on_invoice`` is told about each invoice as the run goes.
+    New invoices are saved ``save_batch`` at a time, each batch in one transaction.
     """
     ensure_schema(db)
     default_grouping = ledger.settings().invoice_line_grouping
@@ -141,13 +146,26 @@ def run_billing(
     fresh = [t for t in targets if planner.existing(t) is None]
     totals = planner.usage_totals(fresh)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
-    for target in targets:
-        for result in planner.plan(target, totals, late, bill_late):
-            if not dry_run:
-                _carry_out(ledger, result, period, actor, issue)
-            report.results.append(result)
+    pending: list[InvoiceResult] = []
+
+    def flush() -> None:
+        if not dry_run:
+            _create(ledger, [r for r in pending if r.action == "would create"], period, actor)
+            for result in pending:
+                if issue and result.state == "draft":
+                    result.number = ledger.issue_invoice(result.invoice_id, actor)
+                    result.state = "issued"
+        report.results.extend(pending)
+        for result in pending:
             if on_invoice:
                 on_invoice(result)
+        pending.clear()
+
+    for target in targets:
+        pending.extend(planner.plan(target, totals, late, bill_late))
+        if len(pending) >= save_batch:
+            flush()
+    flush()
     return report
 
 
@@ -370,34 +388,41 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[start : start + size]
 
 
-def _carry_out(
-    ledger: Ledger, result: InvoiceResult, period: Period, actor: str, issue: bool
-) -> None:
-    """Create the planned invoice (all lines in one save) and issue it when asked."""
-    if result.action == "would create":
-        try:
-            ledger.create_invoice(
-                result.account,
-                actor,
-                period_start=period.start,
-                period_end=period.end,
-                memo=_memo(result.kind, period),
-                invoice_id=result.invoice_id,
-                lines=result.lines,
-            )
-            result.action = "created"
-            log.info(
-                "billing run invoice",
-                aggregate_id=str(result.invoice_id),
-                account=result.account,
-                kind=result.kind,
-                lines=len(result.lines),
-            )
-        except AlreadyExists:  # another run got there first: same id, same content
-            result.action = "exists"
-    if issue and result.state == "draft":
-        result.number = ledger.issue_invoice(result.invoice_id, actor)
-        result.state = "issued"
+def _create(ledger: Ledger, planned: Sequence[InvoiceResult], period: Period, actor: str) -> None:
+    """Create planned invoices, each with all its lines, in one transaction; if one already
+    exists (another run got there first), create the others one at a time."""
+
+    def fields(result: InvoiceResult) -> dict[str, Any]:
+        return {
+            "period_start": period.start,
+            "period_end": period.end,
+            "memo": _memo(result.kind, period),
+            "invoice_id": result.invoice_id,
+            "lines": result.lines,
+        }
+
+    try:
+        ledger.create_invoices(
+            [ledger.draft_invoice(r.account, actor, **fields(r)) for r in planned]
+        )
+        created = list(planned)
+    except AlreadyExists:  # a failed save has used up the drafts' events: draft afresh
+        created = []
+        for result in planned:
+            try:
+                ledger.create_invoice(result.account, actor, **fields(result))
+                created.append(result)
+            except AlreadyExists:  # same id, so the same customer and period: already billed
+                result.action = "exists"
+    for result in created:
+        result.action = "created"
+        log.info(
+            "billing run invoice",
+            aggregate_id=str(result.invoice_id),
+            account=result.account,
+            kind=result.kind,
+            lines=len(result.lines),
+        )
 
 
 def _memo(kind: Kind, period: Period) -> str:

@@ -112,12 +112,11 @@ def test_a_run_killed_part_way_completes_on_the_next_run_with_one_invoice_each(w
     class Crash(Exception):
         pass
 
-    def crash_after_two(result):
-        if result.action == "created" and sum(1 for _ in ledger.invoices()) == 2:
-            raise Crash
+    def crash(result):
+        raise Crash  # the first batch of two is saved; the process dies before the next
 
     with pytest.raises(Crash):
-        run_billing(ledger, db, OCTOBER, issue=True, on_invoice=crash_after_two)
+        run_billing(ledger, db, OCTOBER, issue=True, on_invoice=crash, save_batch=2)
     assert len(ledger.invoices()) == 2
     resumed = run_billing(ledger, db, OCTOBER, issue=True)
     assert resumed.count("created") == 2 and resumed.count("exists") == 2
@@ -170,3 +169,29 @@ def test_late_cdrs_are_reported_and_billed_once_as_a_supplementary_invoice(world
     again = run_billing(ledger, db, OCTOBER, bill_late=True)
     assert again.count("created") == 0 and again.late_calls == 0
     assert len(invoices_by_account(ledger)["ACME"]) == 2
+
+
+def test_a_concurrent_run_that_got_there_first_is_reported_and_nothing_is_doubled(world):
+    ledger, db, _ = world
+
+    def another_run_bills_one_meanwhile(result):
+        if result.account == "ACME":
+            run_billing(ledger, db, OCTOBER, customers=["ONE"])
+
+    report = run_billing(
+        ledger, db, OCTOBER, save_batch=2, on_invoice=another_run_bills_one_meanwhile
+    )
+    assert {r.account: r.action for r in report.results} == {
+        "ACME": "created",
+        "PAR": "created",
+        "ONE": "exists",
+        "PKG": "created",
+    }
+    invoices = invoices_by_account(ledger)
+    assert {account: len(found) for account, found in invoices.items()} == {
+        "ACME": 1,
+        "ONE": 1,
+        "PAR": 1,
+        "PKG": 1,
+    }
+    assert all(found[0].lines for found in invoices.values())
