@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal as D
 
@@ -103,6 +106,8 @@ def test_a_second_run_creates_nothing_and_says_the_invoices_exist(world):
     again = run_billing(ledger, db, OCTOBER)
     assert again.count("created") == 0 and again.count("exists") == 4
     assert len(list(ledger.all_events())) == events_before
+    issued = run_billing(ledger, db, OCTOBER, issue=True)  # the drafts are completed, not redone
+    assert issued.count("created") == 0 and {r.state for r in issued.results} == {"issued"}
 
 
 def test_a_run_killed_part_way_completes_on_the_next_run_with_one_invoice_each(world):
@@ -129,6 +134,35 @@ def test_a_run_killed_part_way_completes_on_the_next_run_with_one_invoice_each(w
     }
     assert {a: found[0].totals.total for a, found in invoices.items()} == expected
     assert all(found[0].state == "issued" for found in invoices.values())
+
+
+KILLED_RUN = """
+import os, signal, sys
+from adapters.config import build_ledger
+from adapters.store.database import Database
+from adapters.usage.billing import run_billing
+from domain.usage import Period
+
+def die(result):
+    os.kill(os.getpid(), signal.SIGKILL)  # no clean-up, no finally: a real crash
+
+url = sys.argv[1]
+run_billing(build_ledger(url), Database.from_url(url), Period.month("2026-10"),
+            save_batch=2, on_invoice=die)
+"""
+
+
+def test_a_run_killed_by_sigkill_part_way_is_completed_by_the_next_run(world, store_url):
+    ledger, db, _ = world
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, store_url], capture_output=True, timeout=60
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert len(ledger.invoices()) == 2
+    resumed = run_billing(ledger, db, OCTOBER)
+    assert (resumed.count("created"), resumed.count("exists")) == (2, 2)
+    counts = {a: len(found) for a, found in invoices_by_account(ledger).items()}
+    assert counts == {"ACME": 1, "ONE": 1, "PAR": 1, "PKG": 1}
 
 
 def test_a_dry_run_previews_the_invoices_and_writes_nothing(world):
