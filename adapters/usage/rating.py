@@ -35,6 +35,8 @@ from domain.usage import MICROS, Period, covered_batch, invoice_id_for, row_hash
 
 log = structlog.get_logger("tollbook.rating")
 
+UNBOUNDED = 2**62  # "every import batch"
+
 CARD_COLUMNS = ("prefix", "destination", "rate_per_minute", "connection_fee", "increments")
 
 
@@ -120,7 +122,8 @@ class CustomerRerating:
     invoiced: bool = False
     action: str = "what-if"
     document: str | None = None
-    changes: list[tuple[str, int, int, str, str]] = field(default_factory=list, repr=False)
+    # (call id, billed seconds, charge micros, rate, row hash) of CDRs to rewrite on --apply
+    changes: list[tuple[str, int, int, str, int]] = field(default_factory=list, repr=False)
 
     @property
     def difference(self) -> Decimal:
@@ -158,8 +161,8 @@ def _rate_customer(
     zone = customer.profile_on(period.end).time_zone
     start, end = utc_window(period, zone)
     main = _invoice_or_none(ledger, invoice_id_for(customer.id, period))
-    # an invoiced period re-rates only what its invoices billed; the rest is still unbilled
-    covered = covered_batch(main.lines.values()) if main else None
+    # an unbilled period: every CDR; an invoiced one: only the batches its invoice billed
+    through = covered_batch(main.lines.values()) if main else UNBOUNDED
     result = CustomerRerating(account, customer.currency, invoiced=main is not None)
     with db.connect() as conn:
         rows = conn.execute(
@@ -168,7 +171,7 @@ def _rate_customer(
                 " FROM usage_cdrs WHERE account = ? AND start_epoch >= ? AND start_epoch < ?"
                 " AND batch <= ?"
             ),
-            (account, int(start.timestamp()), int(end.timestamp()), covered or 2**62),
+            (account, int(start.timestamp()), int(end.timestamp()), through),
         )
         for call_id, start_epoch, dialled, duration, _billed, charge in rows:
             result.calls += 1
@@ -182,7 +185,7 @@ def _rate_customer(
             if new != int(charge) and main is None:
                 billed = rate.billed_seconds(int(duration))
                 digest = row_hash(call_id, account, int(start_epoch), billed, new)
-                result.changes.append((call_id, billed, new, str(rate.per_minute), str(digest)))
+                result.changes.append((call_id, billed, new, str(rate.per_minute), digest))
     return result
 
 
@@ -209,7 +212,7 @@ def _apply(
                     "UPDATE usage_cdrs SET billed_seconds = ?, charge_micros = ?, rate = ?,"
                     " row_hash = ? WHERE call_id = ?"
                 ),
-                [(b, c, r, int(h), call_id) for call_id, b, c, r, h in result.changes],
+                [(b, c, r, h, call_id) for call_id, b, c, r, h in result.changes],
             )
         result.action = f"re-rated {len(result.changes)} CDRs"
         return
@@ -221,14 +224,15 @@ def _apply(
         result.action = "difference below the currency's smallest unit: nothing to adjust"
         return
     if difference > 0:
+        profile = customer.profile_on(ledger.today())
         adjustment_id = uuid5(main_id, f"rerate:{card.sha256}")
         line = InvoiceLine(
             line_id=uuid5(adjustment_id, "rerate"),
             description=f"Re-rating adjustment for {period.label} ({result.calls} calls)",
             quantity=Decimal(1),
             unit_price=difference,
-            tax_rate=customer.profile_on(ledger.today()).tax_rate,
-            tax_description=customer.profile_on(ledger.today()).tax_description,
+            tax_rate=profile.tax_rate,
+            tax_description=profile.tax_description,
             period_start=period.start,
             period_end=period.end,
             kind="usage",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal as D
 
 import pytest
@@ -12,7 +13,7 @@ from adapters.usage.importer import import_cdrs
 from adapters.usage.rating import load_rate_card, rerate
 from domain.errors import InvalidInput
 from domain.usage import Period
-from tests.integration.usage_helpers import cdr, customers, write_cdrs
+from tests.integration.usage_helpers import cdr, customers, trunk, write_cdrs
 
 OCTOBER = Period.month("2026-10")
 CARD = """prefix,destination,rate_per_minute,connection_fee,increments
@@ -106,3 +107,16 @@ def test_a_bad_rate_card_is_refused(tmp_path):
     bad.write_text("prefix,destination,rate_per_minute,connection_fee,increments\n44,UK,x,0,60\n")
     with pytest.raises(InvalidInput, match="line 2"):
         load_rate_card(bad)
+
+
+def test_cdrs_an_invoice_never_billed_are_not_adjusted_by_rerating_it(world, tmp_path):
+    ledger, db, card = world
+    customers(ledger, [("LATE", "GBP", "UTC", "destination")])
+    trunk(ledger, "LATE", date(2026, 10, 1))
+    run_billing(ledger, db, OCTOBER, customers=["LATE"], issue=True)  # packages only
+    late = write_cdrs(tmp_path / "late.csv", [cdr("l1", "LATE", dialled="447700900123")])
+    import_cdrs(ledger, db, late)
+    assert rerate(ledger, db, card, OCTOBER, customers=["LATE"], apply=True) == []
+    assert len(ledger.invoices("LATE")) == 1 and ledger.credit_notes() == []
+    report = run_billing(ledger, db, OCTOBER, customers=["LATE"])
+    assert report.late_calls == 1  # still there to bill, at the switch's charge
