@@ -179,7 +179,9 @@ def bill(
     """Billing run: one invoice per customer with usage or packages in the period."""
     billing_period = _period(period, start, end)
     if dry_run and (issue or bill_late):
-        raise InvalidInput("--dry-run writes nothing: it cannot be combined with --issue")
+        raise InvalidInput(
+            "--dry-run writes nothing: it cannot be combined with --issue or --bill-late"
+        )
     db = usage_database()
     with progress_bar("billing", bytes_=False) as progress:
         done = 0
