@@ -16,6 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+import psycopg
+from psycopg import sql
+
 from domain.application import Ledger, utc_now
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tollbook.sqlite"
@@ -47,6 +50,8 @@ def store_env(url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
+            # events are hash-chained in the same transaction (docs/audit.md)
+            "APPLICATION_RECORDER_TOPIC": "adapters.store.chain:ChainedSQLiteRecorder",
         }
     if parsed.scheme in ("postgres", "postgresql"):
         query = parse_qs(parsed.query)
@@ -60,6 +65,7 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "4",
+            "APPLICATION_RECORDER_TOPIC": "adapters.store.chain:ChainedPostgresRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
@@ -78,4 +84,35 @@ def build_ledger(
     environ = os.environ if environ is None else environ
     if url is None and "TOLLBOOK_DATABASE_URL" not in environ and "PERSISTENCE_MODULE" in environ:
         return Ledger(env=dict(environ), clock=clock)
-    return Ledger(env=store_env(url or database_url(environ)), clock=clock)
+    env = store_env(url or database_url(environ))
+    if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
+        return Ledger(env=env, clock=clock)
+    # Processes starting together would race on the library's CREATE ... IF NOT EXISTS
+    # ("tuple concurrently updated"); an advisory lock makes schema set-up one at a time.
+    with _postgres_admin(env) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        try:
+            schema = env.get("POSTGRES_SCHEMA")
+            if schema:
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
+            return Ledger(env=env, clock=clock)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
+#: Arbitrary constant naming tollbook's set-up lock among PostgreSQL advisory locks.
+SETUP_LOCK_KEY = 7_406_151_923
+
+
+def _postgres_admin(env: Mapping[str, str]) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env.get("POSTGRES_PASSWORD") or None,
+        autocommit=True,
+        connect_timeout=10,
+    )

@@ -8,6 +8,8 @@ writer got there first) is retried from a fresh read, and reported if it keeps h
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -44,7 +46,7 @@ log = structlog.get_logger("tollbook.ledger")
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 12
 
 
 def utc_now() -> datetime:
@@ -89,6 +91,8 @@ class Ledger(Application[UUID]):
                 return command()
             except IntegrityError:
                 log.info("version conflict, retrying", operation=operation, attempt=attempt)
+                # Jittered exponential back-off, so the loser of a race does not lose forever.
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
         raise ConcurrencyConflict(
             f"{operation}: the same records kept changing under us; nothing was saved, try again"
         )

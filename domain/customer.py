@@ -11,19 +11,19 @@ from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import InvalidInput, InvalidState, NotFound
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
 
-#: Fields a change event may carry; currency and account number are fixed at registration.
-CHANGEABLE_FIELDS = (
-    "name",
-    "billing_address",
-    "tax_number",
-    "email",
-    "tax_rate",
-    "tax_description",
-    "payment_terms_days",
-    "invoice_line_grouping",
-    "external_accounting_id",
-    "time_zone",
-)
+#: Which event records a change of which field.
+_CHANGE_KINDS = {
+    "name": "BillingDetailsChanged",
+    "billing_address": "BillingDetailsChanged",
+    "tax_number": "BillingDetailsChanged",
+    "email": "BillingDetailsChanged",
+    "tax_rate": "TaxChanged",
+    "tax_description": "TaxChanged",
+    "payment_terms_days": "PaymentTermsChanged",
+    "invoice_line_grouping": "LineGroupingChanged",
+    "external_accounting_id": "AccountingIdChanged",
+    "time_zone": "TimeZoneChanged",
+}
 
 
 def customer_id_for(account_number: str) -> UUID:
@@ -79,7 +79,8 @@ class Customer(Aggregate):
             aggregate.assignments = {}
 
     class DetailsChanged(Event):
-        """Some details change from ``effective_from``; ``before``/``after`` hold those fields."""
+        """Base of every change of details: ``before``/``after`` hold the changed fields, in
+        force from ``effective_from`` (which may be in the future: a scheduled change)."""
 
         effective_from: date
         before: dict[str, Any]
@@ -88,6 +89,24 @@ class Customer(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.changes.append((self.effective_from, self.after))
             aggregate.changes.sort(key=lambda change: change[0])
+
+    class BillingDetailsChanged(DetailsChanged):
+        """Name, billing address, tax number or e-mail changed."""
+
+    class TaxChanged(DetailsChanged):
+        """The tax rate or its description changed."""
+
+    class PaymentTermsChanged(DetailsChanged):
+        """The payment terms (due days) changed."""
+
+    class LineGroupingChanged(DetailsChanged):
+        """The invoice line grouping for usage changed."""
+
+    class AccountingIdChanged(DetailsChanged):
+        """The id of the customer in the accounting system changed."""
+
+    class TimeZoneChanged(DetailsChanged):
+        """The time zone of the customer's billing periods changed."""
 
     class PackageAssigned(Event):
         """A package was assigned to the customer."""
@@ -132,7 +151,7 @@ class Customer(Aggregate):
         return self.registered.currency
 
     def change(self, changes: dict[str, Any], effective_from: date, stamp: Stamp) -> None:
-        unknown = set(changes) - set(CHANGEABLE_FIELDS)
+        unknown = set(changes) - set(_CHANGE_KINDS)
         if "currency" in unknown:
             raise InvalidInput("a customer's currency cannot change after registration")
         if unknown:
@@ -144,13 +163,15 @@ class Customer(Aggregate):
         changed = [key for key in new if new[key] != old[key]]
         if not changed:
             return
-        self._trigger(
-            self.DetailsChanged,
-            stamp,
-            effective_from=effective_from,
-            before={key: old[key] for key in changed},
-            after={key: new[key] for key in changed},
-        )
+        for kind in dict.fromkeys(_CHANGE_KINDS[key] for key in changed):
+            fields = [key for key in changed if _CHANGE_KINDS[key] == kind]
+            self._trigger(
+                getattr(self, kind),
+                stamp,
+                effective_from=effective_from,
+                before={key: old[key] for key in fields},
+                after={key: new[key] for key in fields},
+            )
 
     def assign_package(
         self,

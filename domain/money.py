@@ -138,6 +138,15 @@ class Money:
         return f"{self.amount} {self.currency}"
 
 
+def check_minor_units(amount: Decimal, currency: str, *, what: str = "amount") -> Decimal:
+    """Money that moves (payments, allocations, refunds) must be exact in its currency."""
+    if round_to_currency(amount, currency) != amount:
+        raise InvalidAmount(
+            f"{what} {amount} has more decimals than {currency} allows ({minor_units(currency)})"
+        )
+    return amount
+
+
 def line_net(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
     """Line net = quantity x unit price, rounded half-up to the currency."""
     return round_to_currency(quantity * unit_price, currency)

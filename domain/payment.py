@@ -9,6 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import InvalidInput, InvalidState, OverAllocation, PaymentNotCompleted
+from domain.money import check_minor_units
 from domain.values import CurrencyCode, Dec, Frozen
 
 PaymentStatus = Literal["pending", "completed", "cancelled"]
@@ -114,6 +115,8 @@ class Payment(Aggregate):
     ) -> Payment:
         if details.amount <= 0:
             raise InvalidInput(f"payment amount must be greater than zero, got {details.amount}")
+        check_minor_units(details.amount, details.currency, what="payment amount")
+        check_minor_units(details.fee, details.currency, what="payment fee")
         if details.fee < 0:
             raise InvalidInput(f"payment fee must not be negative, got {details.fee}")
         if status == "cancelled":
@@ -163,6 +166,7 @@ class Payment(Aggregate):
         self.require_completed("refunded")
         if amount <= 0:
             raise InvalidInput(f"refund amount must be greater than zero, got {amount}")
+        check_minor_units(amount, self.currency, what="refund")
         if amount > self.unallocated:
             raise OverAllocation(
                 f"refund of {amount} {self.currency} exceeds the {self.unallocated}"
@@ -182,6 +186,7 @@ class Payment(Aggregate):
     ) -> None:
         """Record an allocation; the invoice side is recorded by domain.allocation.allocate."""
         self.require_completed("allocated")
+        check_minor_units(amount, self.currency, what="allocation")
         if amount > self.unallocated:
             raise OverAllocation(
                 f"allocation of {amount} {self.currency} exceeds the {self.unallocated}"
@@ -199,6 +204,7 @@ class Payment(Aggregate):
     def unallocate(
         self, invoice_id: UUID, invoice_number: str, amount: Decimal, stamp: Stamp
     ) -> None:
+        check_minor_units(amount, self.currency)
         allocated = self.allocations.get(invoice_id, Decimal(0))
         if amount > allocated:
             raise OverAllocation(

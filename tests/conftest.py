@@ -87,3 +87,10 @@ def ledger(make_ledger: Callable[[], Ledger]) -> Ledger:
 def memory_ledger(clock: SteppingClock) -> Ledger:
     """An in-process ledger for fast unit tests of the use cases."""
     return build_ledger("memory://", clock=clock)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_logs() -> None:
+    from adapters.logging import configure_logging
+
+    configure_logging(level="warning")

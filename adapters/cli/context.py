@@ -37,6 +37,11 @@ class CliState:
             self._ledger = build_ledger(self.database_url)
         return self._ledger
 
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
 
 def default_actor() -> str:
     if os.environ.get("TOLLBOOK_ACTOR"):

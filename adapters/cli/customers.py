@@ -14,9 +14,11 @@ from adapters.cli.context import (
     passes_state,
     say,
     table,
+    timestamp_arg,
 )
 from adapters.views import customer_doc
 from domain.application import Ledger
+from domain.customer import Customer
 from domain.values import LINE_GROUPINGS
 
 
@@ -102,13 +104,26 @@ def update(
 @customer.command("show")
 @click.argument("ref")
 @click.option("--on", "on_day", help="Show the details in force on this date.")
+@click.option("--as-of", help="The customer record as it stood at this moment (ISO 8601).")
+@click.option("--version", type=int, help="The customer record as it stood at this version.")
 @json_option
 @passes_state
-def show(ledger: Ledger, actor: str, ref: str, on_day: str | None, as_json: bool) -> None:
-    """Show one customer (by account number or id)."""
+def show(
+    ledger: Ledger,
+    actor: str,
+    ref: str,
+    on_day: str | None,
+    as_of: str | None,
+    version: int | None,
+    as_json: bool,
+) -> None:
+    """Show one customer (by account number or id), now or as recorded at a past moment."""
     del actor
     day = date_arg(on_day) or ledger.today()
-    doc = customer_doc(ledger.customer(ref), day)
+    current = ledger.customer(ref)
+    if as_of is not None or version is not None:
+        current = ledger.as_of(Customer, current.id, version=version, at=timestamp_arg(as_of))
+    doc = customer_doc(current, day)
     if as_json:
         emit_json(doc)
         return

@@ -13,6 +13,10 @@ from adapters.cli.context import say, table
 from adapters.cli.invoices import describe, print_invoice
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
+from adapters.pdf.batch import file_name, write_atomically
+from adapters.pdf.render import render
+from adapters.pdf.sources import invoice_source
+
 from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
@@ -231,7 +235,13 @@ def demo(path: str) -> None:
     step(f"10. {numbers[0]} as it stood at {before_issue:%Y-%m-%d %H:%M}Z (before issue)")
     print_invoice(invoice_doc(ledger.as_of(Invoice, invoice_id, at=before_issue)))
 
-    step("11. November usage: import the switch's CDRs (one bad row goes to the rejects file)")
+    step(f"11. {numbers[0]} as a PDF to send")
+    rendered = render(invoice_source(ledger, numbers[0]))
+    pdf_path = target.parent / file_name(numbers[0])
+    digest = write_atomically(pdf_path, rendered.pdf)
+    say(f"wrote {pdf_path}: open it, or print it ({rendered.page_count} page, sha256 {digest})")
+
+    step("12. November usage: import the switch's CDRs (one bad row goes to the rejects file)")
     db = Database.from_url(f"sqlite:///{target}")
     cdrs = write_demo_cdrs(target.with_name("demo-cdrs-2026-11.csv"))
     imported = import_cdrs(ledger, db, cdrs)
@@ -242,7 +252,7 @@ def demo(path: str) -> None:
     again = import_cdrs(ledger, db, cdrs)
     say(f"imported again: {again.inserted} new, {again.duplicates} already there")
 
-    step("12. Billing run for November: packages + usage grouped per destination")
+    step("13. Billing run for November: packages + usage grouped per destination")
     clock.set(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))
     november = Period.month("2026-11")
     preview = run_billing(ledger, db, november, dry_run=True)

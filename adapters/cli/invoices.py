@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import click
@@ -16,11 +17,14 @@ from adapters.cli.context import (
     table,
     timestamp_arg,
 )
+from adapters.cli.read_side import read_models, view_store
 from adapters.views import credit_note_doc, event_doc, invoice_doc
 from domain.application import Ledger
 from domain.credit_note import CreditNote
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
+from domain.money import round_to_currency
+from projections.invoice_register import REGISTER, status_of
 
 
 @click.group()
@@ -259,14 +263,31 @@ def print_invoice(doc: dict[str, Any]) -> None:
 @invoice.command("list")
 @click.option("--customer", help="Only this customer's invoices.")
 @click.option("--status", help="Only invoices with this status (draft, issued, paid, ...).")
+@click.option("--from", "date_from", help="Only invoices dated on or after this day.")
+@click.option("--to", "date_to", help="Only invoices dated on or before this day.")
 @json_option
 @passes_state
 def list_(
-    ledger: Ledger, actor: str, customer: str | None, status: str | None, as_json: bool
+    ledger: Ledger,
+    actor: str,
+    customer: str | None,
+    status: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    as_json: bool,
 ) -> None:
-    """List invoices."""
+    """The invoice register: every invoice with its totals and what is still owed."""
     del actor
-    docs = [invoice_doc(i, ledger.today()) for i in ledger.invoices(customer)]
+    if status and status not in STATUSES:
+        raise InvalidInput(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
+    low, high = date_arg(date_from, "--from date"), date_arg(date_to, "--to date")
+    if low and high and high < low:
+        raise InvalidInput("--to is before --from")
+    where = {"customer_id": str(ledger.customer(customer).id)} if customer else None
+    store = view_store(read_models(["invoice_register"]))
+    rows = store.select(REGISTER, where, ranges={"invoice_date": (low, high)}, order_by="position")
+    today = ledger.today()
+    docs = [register_doc(row, today) for row in rows]
     if status:
         docs = [d for d in docs if d["status"] == status]
     if as_json:
@@ -290,6 +311,31 @@ def list_(
             for d in docs
         ],
     )
+
+
+STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
+
+
+def register_doc(row: dict[str, Any], today: date) -> dict[str, Any]:
+    """A register row as JSON: amounts as strings at the currency's minor units."""
+    currency = row["currency"]
+    return {
+        "id": row["invoice_id"],
+        "number": row["number"],
+        "version": row["version"],
+        "customer_id": row["customer_id"],
+        "customer_account": row["customer_account"],
+        "currency": currency,
+        "status": status_of(row, today),
+        **{
+            name: row[name].isoformat() if row[name] else None
+            for name in ("invoice_date", "due_date", "period_start", "period_end", "issued_on")
+        },
+        **{
+            name: str(round_to_currency(row[name], currency))
+            for name in ("net", "tax", "total", "credited", "paid", "outstanding")
+        },
+    }
 
 
 @invoice.command("history")

@@ -12,12 +12,16 @@ import click
 import pydantic
 import structlog
 
+import adapters.cli.pdf  # noqa: F401  (adds "invoice pdf" and "credit-note pdf")
+from adapters.cli.audit import audit
 from adapters.cli.context import CliState, default_actor
 from adapters.cli.customers import customer
 from adapters.cli.demo import demo
 from adapters.cli.invoices import credit_note, invoice
 from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
+from adapters.cli.projections import projections
+from adapters.cli.reports import aged, reconcile
 from adapters.cli.settings import settings
 from adapters.cli.usage import bill, usage
 from adapters.config import ConfigError
@@ -39,6 +43,7 @@ EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 
 def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     """tollbook: the event-sourced billing ledger."""
     ctx.obj = CliState(database_url=database_url, actor=actor)
+    ctx.call_on_close(ctx.obj.close)
 
 
 for command in (
@@ -53,6 +58,8 @@ for command in (
     bill,
     demo,
 ):
+    cli.add_command(command)
+for command in (projections, aged, reconcile, audit):  # read models, reconciliation, audit
     cli.add_command(command)
 
 

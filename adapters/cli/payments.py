@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 import click
 
@@ -14,11 +16,17 @@ from adapters.cli.context import (
     passes_state,
     say,
     table,
+    timestamp_arg,
 )
+from adapters.cli.read_side import read_models, view_store
 from adapters.views import balance_doc, payment_doc
 from domain.application import Ledger
 from domain.errors import InvalidInput
-from projections.balances import Balances
+from domain.money import round_to_currency
+from domain.payment import Payment
+from projections.balances import BalanceRow
+from projections.customer_balances import AMOUNTS, BALANCES
+from projections.payment_history import HISTORY
 
 
 @click.group()
@@ -158,12 +166,24 @@ def refund(
 
 @payment.command("show")
 @click.argument("payment_ref")
+@click.option("--as-of", help="The payment as it stood at this moment (ISO 8601 with zone).")
+@click.option("--version", type=int, help="The payment as it stood at this version.")
 @json_option
 @passes_state
-def show(ledger: Ledger, actor: str, payment_ref: str, as_json: bool) -> None:
-    """Show one payment and its allocations."""
+def show(
+    ledger: Ledger,
+    actor: str,
+    payment_ref: str,
+    as_of: str | None,
+    version: int | None,
+    as_json: bool,
+) -> None:
+    """Show one payment and its allocations, now or as it stood at a past moment."""
     del actor
-    doc = payment_doc(ledger.payment(payment_ref))
+    current = ledger.payment(payment_ref)
+    if as_of is not None or version is not None:
+        current = ledger.as_of(Payment, current.id, version=version, at=timestamp_arg(as_of))
+    doc = payment_doc(current)
     if as_json:
         emit_json(doc)
         return
@@ -224,16 +244,86 @@ def list_(ledger: Ledger, actor: str, customer: str | None, as_json: bool) -> No
     )
 
 
+@payment.command("history")
+@click.option("--customer", help="Only this customer's payments.")
+@click.option("--invoice", "invoice_ref", help="Only movements on this invoice.")
+@click.option("--payment", "payment_ref", help="Only this payment.")
+@json_option
+@passes_state
+def history(
+    ledger: Ledger,
+    actor: str,
+    customer: str | None,
+    invoice_ref: str | None,
+    payment_ref: str | None,
+    as_json: bool,
+) -> None:
+    """Every payment, allocation, un-allocation and refund, in the order they happened."""
+    del actor
+    where: dict[str, Any] = {}
+    if customer:
+        where["customer_id"] = str(ledger.customer(customer).id)
+    if invoice_ref:
+        where["invoice_id"] = str(ledger.invoice_id(invoice_ref))
+    if payment_ref:
+        where["payment_id"] = str(ledger.payment(payment_ref).id)
+    store = view_store(read_models(["payment_history"]))
+    rows = store.select(HISTORY, where, order_by="position")
+    docs = [
+        {
+            **row,
+            "amount": str(round_to_currency(row["amount"], row["currency"])),
+            "received_on": row["received_on"].isoformat(),
+            "recorded_at": row["recorded_at"].isoformat(),
+        }
+        for row in rows
+    ]
+    if as_json:
+        emit_json(docs)
+        return
+    table(
+        "Payment history",
+        ["#", "time (UTC)", "customer", "payment", "what", "invoice", "currency", "amount", "by"],
+        [
+            [
+                d["position"],
+                d["recorded_at"][:19],
+                d["customer_account"],
+                d["payment_id"][:8],
+                d["kind"],
+                d["invoice_number"] or "",
+                d["currency"],
+                d["amount"],
+                d["actor"],
+            ]
+            for d in docs
+        ],
+    )
+
+
 @click.command("balance")
 @click.option("--customer", help="Only this customer.")
 @json_option
 @passes_state
 def balance(ledger: Ledger, actor: str, customer: str | None, as_json: bool) -> None:
-    """Balances per customer and currency, derived from the events."""
+    """Balances per customer and currency, from the balances read model (caught up first)."""
     del actor
-    balances = Balances().fold(event for _, event in ledger.all_events())
-    rows = balances.for_customer(ledger.customer(customer).id) if customer else balances.all()
-    docs = [balance_doc(row) for row in rows]
+    store = view_store(read_models(["balances"]))
+    where = {"customer_id": str(ledger.customer(customer).id)} if customer else None
+    rows = sorted(
+        store.select(BALANCES, where), key=lambda r: (r["customer_account"], r["currency"])
+    )
+    docs = [
+        balance_doc(
+            BalanceRow(
+                UUID(r["customer_id"]),
+                r["customer_account"],
+                r["currency"],
+                **{name: r[name] for name in AMOUNTS},
+            )
+        )
+        for r in rows
+    ]
     if as_json:
         emit_json(docs)
         return

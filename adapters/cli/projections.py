@@ -1,0 +1,120 @@
+"""``tollbook projections ...``: status, catch-up, rebuild and follow the read models."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import click
+import structlog
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from adapters.cli.context import console, emit_json, json_option, passes_state, say, table
+from adapters.cli.read_side import read_models
+from domain.application import Ledger
+
+log = structlog.get_logger("tollbook.projections")
+
+
+@click.group()
+def projections() -> None:
+    """Read models (balances, payment history, invoice register, aged receivables)."""
+
+
+@projections.command("status")
+@json_option
+@passes_state
+def status(ledger: Ledger, actor: str, as_json: bool) -> None:
+    """Each read model's tracking position and how many events it is behind."""
+    del actor
+    runner = read_models(catch_up=None)
+    head = runner.head()
+    docs: list[dict[str, Any]] = [
+        {
+            "name": row.name,
+            "position": row.position,
+            "head": head,
+            "lag": lag,
+            "generation": row.generation,
+            "updated_at": row.updated_at,
+        }
+        for row, lag in runner.status()
+    ]
+    if as_json:
+        emit_json(docs)
+        return
+    table(
+        "Read models",
+        ["read model", "position", "log head", "lag (events)", "rebuilds", "updated (UTC)"],
+        [
+            [d["name"], d["position"], head, d["lag"], d["generation"] - 1, d["updated_at"] or ""]
+            for d in docs
+        ],
+    )
+
+
+def _with_progress(title: str, work: object) -> int:
+    """Run ``work(progress_callback)`` with a progress bar on a terminal."""
+    assert callable(work)
+    if not console.is_terminal:
+        result: int = work(None)
+        return result
+    with Progress(
+        TextColumn(title),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(title, total=None)
+
+        def advance(position: int, head: int) -> None:
+            bar.update(task, completed=position, total=head)
+
+        result = work(advance)
+        return result
+
+
+@projections.command("rebuild")
+@click.argument("names", nargs=-1)
+@click.option("--batch-size", default=1000, show_default=True, help="Events per transaction.")
+@passes_state
+def rebuild(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int) -> None:
+    """Drop read models (all, or NAMES) and rebuild them from event zero.
+
+    Works in short transactions, so the ledger keeps taking writes meanwhile; reading
+    commands catch up before they read, so they never show a half-built model."""
+    runner = read_models(catch_up=None, batch_size=batch_size)
+    chosen = [p.name for p in runner.select(names)]
+    applied = _with_progress("rebuilding", lambda progress: runner.rebuild(chosen, progress))
+    log.info("read models rebuilt", read_models=chosen, events=applied, actor=actor)
+    say(f"rebuilt {', '.join(chosen)} from {applied} events (log head {runner.head()})")
+
+
+@projections.command("catch-up")
+@click.argument("names", nargs=-1)
+@click.option("--batch-size", default=1000, show_default=True, help="Events per transaction.")
+@passes_state
+def catch_up(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int) -> None:
+    """Apply every event the read models have not seen yet, then stop."""
+    del actor
+    runner = read_models(catch_up=None, batch_size=batch_size)
+    chosen = [p.name for p in runner.select(names)]
+    applied = _with_progress("catching up", lambda progress: runner.catch_up(chosen, progress))
+    say(f"applied {applied} events; read models at log head {runner.head()}")
+
+
+@projections.command("follow")
+@click.option("--interval", default=0.2, show_default=True, help="Seconds between polls.")
+@passes_state
+def follow(ledger: Ledger, actor: str, interval: float) -> None:
+    """Keep the read models current as new events arrive (until interrupted)."""
+    del actor
+    runner = read_models(catch_up=None)
+    stop = threading.Event()
+    say(f"following the log from position {runner.head()}; Ctrl-C to stop")
+    try:
+        runner.follow(stop, interval)
+    except KeyboardInterrupt:
+        stop.set()

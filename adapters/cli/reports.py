@@ -1,0 +1,136 @@
+"""``tollbook aged`` and ``tollbook reconcile``: ageing of receivables, and proof that the read
+models agree with the events."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import click
+
+from adapters.cli.context import date_arg, emit_json, json_option, passes_state, say, table
+from adapters.cli.read_side import read_models, view_store
+from adapters.reconcile import reconcile as find_differences
+from domain.application import Ledger
+from domain.money import round_to_currency
+from projections.aged_receivables import BUCKETS, MOVEMENTS, age, bucket
+from projections.view import Row
+
+
+class DifferencesFound(click.ClickException):
+    """Reconciliation found differences: exit 1 after printing them."""
+
+    exit_code = 1
+
+
+@click.command("aged")
+@click.option(
+    "--as-of", "as_of", help="Age receivables as they stood on this date (default today)."
+)
+@click.option("--customer", help="Only this customer.")
+@click.option("--detail", is_flag=True, help="List each invoice, not only customer totals.")
+@json_option
+@passes_state
+def aged(
+    ledger: Ledger, actor: str, as_of: str | None, customer: str | None, detail: bool, as_json: bool
+) -> None:
+    """Aged receivables per customer: current, 1-30, 31-60, 61-90, 90+ days overdue."""
+    del actor
+    day = date_arg(as_of, "as-of date") or ledger.today()
+    store = view_store(read_models(["aged_receivables"]))
+    where = {"customer_id": str(ledger.customer(customer).id)} if customer else None
+    movements = store.select(MOVEMENTS, where, ranges={"on_date": (None, day)})
+    rows = age(movements, day)
+    docs = [
+        {
+            "customer_id": r.customer_id,
+            "customer_account": r.customer_account,
+            "currency": r.currency,
+            **{b: str(round_to_currency(r.buckets[b], r.currency)) for b in BUCKETS},
+            "total": str(round_to_currency(r.total, r.currency)),
+        }
+        for r in rows
+    ]
+    invoices = _invoice_detail(movements, day) if detail else []
+    if as_json:
+        emit_json({"as_of": day.isoformat(), "customers": docs, "invoices": invoices or None})
+        return
+    table(
+        f"Aged receivables as of {day.isoformat()}",
+        ["customer", "currency", *BUCKETS, "total"],
+        [
+            [d["customer_account"], d["currency"], *(d[b] for b in BUCKETS), d["total"]]
+            for d in docs
+        ],
+    )
+    if detail:
+        table(
+            "Invoices",
+            ["invoice", "customer", "due", "days overdue", "bucket", "currency", "owed"],
+            [
+                [
+                    i["number"],
+                    i["customer_account"],
+                    i["due_date"],
+                    i["days_overdue"],
+                    i["bucket"],
+                    i["currency"],
+                    i["owed"],
+                ]
+                for i in invoices
+            ],
+        )
+
+
+def _invoice_detail(movements: list[Row], day: date) -> list[Row]:
+    """What is still owed on each invoice on ``day``, with its age."""
+    owed: dict[str, Decimal] = {}
+    last: dict[str, Row] = {}
+    for movement in movements:
+        key = movement["invoice_id"]
+        owed[key] = owed.get(key, Decimal(0)) + movement["amount"]
+        last[key] = movement
+    result = []
+    for key, amount in owed.items():
+        if amount == 0:
+            continue
+        due: date = last[key]["due_date"]
+        result.append(
+            {
+                "invoice_id": key,
+                "number": last[key]["number"],
+                "customer_account": last[key]["customer_account"],
+                "currency": last[key]["currency"],
+                "due_date": due.isoformat(),
+                "days_overdue": max(0, (day - due).days),
+                "bucket": bucket(day, due),
+                "owed": str(round_to_currency(amount, last[key]["currency"])),
+            }
+        )
+    return sorted(result, key=lambda i: (i["customer_account"], i["due_date"]))
+
+
+@click.command("reconcile")
+@json_option
+@passes_state
+def reconcile(ledger: Ledger, actor: str, as_json: bool) -> None:
+    """Recompute every balance from the events and compare with the read models and with each
+    invoice's own state. Exits 1 when anything differs."""
+    del actor
+    store = view_store(read_models())
+    differences = find_differences(ledger, store)
+    if as_json:
+        emit_json([d.__dict__ for d in differences])
+    elif differences:
+        table(
+            f"{len(differences)} differences",
+            ["check", "subject", "field", "events say", "read model has"],
+            [[d.check, d.subject, d.field, d.expected, d.found] for d in differences],
+        )
+    if differences:
+        raise DifferencesFound(
+            f"{len(differences)} differences between the events and the read models;"
+            " `tollbook projections rebuild` rebuilds the read models from the events"
+        )
+    if not as_json:
+        say("reconciled: every read model agrees with the events")

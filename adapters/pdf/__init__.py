@@ -1,0 +1,1 @@
+"""Invoice and credit-note PDFs (fpdf2): document content, layout, fonts, drawing."""

@@ -1,0 +1,150 @@
+"""Rendering many invoices at once (``tollbook invoice pdf --all``): one process per core.
+
+Each worker opens its own ledger on the same store (a ledger cannot cross a process boundary)
+and writes its files itself, so only paths and checksums travel back. Workers are started with
+"spawn": forking a parent that holds database connections and pool threads is unsafe.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+import structlog
+
+from adapters.config import build_ledger
+from adapters.logging import configure_logging
+from adapters.pdf.config import PdfConfig
+from adapters.pdf.render import render
+from adapters.pdf.sources import invoice_source
+from domain.application import Ledger
+from domain.errors import InvalidInput
+from domain.invoice import Invoice
+
+log = structlog.get_logger("tollbook.pdf")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One PDF on disk and its SHA-256."""
+
+    label: str
+    path: Path
+    sha256: str
+    pages: int
+
+    def summary(self) -> str:
+        pages = f"{self.pages} page{'s' if self.pages != 1 else ''}"
+        return f"{self.path} ({pages}, sha256 {self.sha256})"
+
+
+def file_name(label: str) -> str:
+    """A file name for a document number (number formats may contain '/' and the like)."""
+    return f"{_UNSAFE.sub('_', label).strip('._') or 'document'}.pdf"
+
+
+def write_atomically(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path`` through a temporary file; return its SHA-256 (hex)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+    return hashlib.sha256(data).hexdigest()
+
+
+def month(text: str) -> tuple[date, date]:
+    """``2026-10`` -> first and last day of that month."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise InvalidInput(f"period must be a month like 2026-10: {text!r}")
+    year, number = int(match[1]), int(match[2])
+    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+
+
+def invoices_for(ledger: Ledger, period: str, *, drafts: bool = False) -> list[Invoice]:
+    """Invoices whose billing period starts in ``period`` (or, without one, dated in it)."""
+    first, last = month(period)
+    chosen = []
+    for invoice in ledger.invoices():
+        day = invoice.period_start or invoice.invoice_date
+        if first <= day <= last and (drafts or invoice.state != "draft"):
+            chosen.append(invoice)
+    return chosen
+
+
+def render_invoice_to(
+    ledger: Ledger, invoice_id: UUID, directory: Path, config: PdfConfig
+) -> Written:
+    invoice = ledger.invoice(invoice_id)
+    label = invoice.number or f"draft-{invoice.id}"
+    rendered = render(invoice_source(ledger, invoice_id), config)
+    path = directory / file_name(label)
+    digest = write_atomically(path, rendered.pdf)
+    log.info("pdf written", aggregate_id=str(invoice_id), path=str(path), sha256=digest)
+    return Written(label, path, digest, rendered.page_count)
+
+
+# state of a worker process, set once by its initializer
+_worker: tuple[Ledger, PdfConfig] | None = None
+
+
+def _start_worker(database_url: str | None) -> None:
+    global _worker
+    configure_logging()  # a spawned process starts with structlog's defaults
+    _worker = (build_ledger(database_url), PdfConfig.from_env())
+
+
+def _work(invoice_id: UUID, directory: Path) -> Written:
+    assert _worker is not None, "worker not initialised"
+    ledger, config = _worker
+    return render_invoice_to(ledger, invoice_id, directory, config)
+
+
+def render_all(
+    ledger: Ledger,
+    database_url: str | None,
+    invoice_ids: Iterable[UUID],
+    directory: Path,
+    *,
+    jobs: int | None = None,
+    config: PdfConfig | None = None,
+    done: Callable[[Written], None] = lambda written: None,
+) -> list[Written]:
+    """Render every invoice into ``directory`` and write ``SHA256SUMS`` beside them.
+
+    With one job, or an in-process store (``memory://``) that other processes cannot see,
+    rendering happens here; otherwise over ``jobs`` processes (default: every core).
+    """
+    ids = list(invoice_ids)
+    config = config or PdfConfig.from_env()  # fails fast on a bad logo or missing font
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(ids) or 1))
+    in_process = jobs == 1 or (database_url or "").startswith("memory:")
+    written: list[Written] = []
+    if in_process:
+        for invoice_id in ids:
+            written.append(render_invoice_to(ledger, invoice_id, directory, config))
+            done(written[-1])
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_start_worker, initargs=(database_url,)
+        ) as pool:
+            futures = [pool.submit(_work, invoice_id, directory) for invoice_id in ids]
+            for future in as_completed(futures):
+                written.append(future.result())
+                done(written[-1])
+    written.sort(key=lambda w: w.path.name)
+    sums = "".join(f"{w.sha256}  {w.path.name}\n" for w in written)
+    write_atomically(directory / "SHA256SUMS", sums.encode())
+    return written

@@ -1,0 +1,274 @@
+"""What a printed invoice or credit note says, as plain strings: no geometry, no fpdf2.
+
+Built from the invoice (or credit note) and, for a draft, the seller settings and customer
+profile in force; an issued document uses the billing snapshot taken when it was issued, so a
+later change of address or company name never rewrites an old invoice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from adapters.pdf import formatting as fmt
+from domain.credit_note import CreditNote
+from domain.customer import CustomerProfile
+from domain.invoice import BillingSnapshot, Invoice
+from domain.invoice_line import InvoiceLine, Totals
+from domain.settings import SellerSettings
+
+Kind = Literal["invoice", "credit_note"]
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A seller or customer block."""
+
+    label: str
+    name: str
+    address: tuple[str, ...] = ()
+    tax_number: str = ""
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the table, formatted."""
+
+    description: str
+    period: str
+    quantity: str
+    unit_price: str
+    tax_rate: str
+    net: str
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One line of the totals block."""
+
+    label: str
+    amount: str
+    strong: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    kind: Kind
+    heading: str  # "INVOICE" or "CREDIT NOTE"
+    reference: str  # the number, or what stands in for it on a draft
+    mark: str | None  # "DRAFT" or "VOID", printed across every page
+    seller: Party
+    customer: Party
+    facts: tuple[tuple[str, str], ...]
+    rows: Sequence[Row]
+    figures: tuple[Figure, ...]
+    notes: tuple[tuple[str, str], ...]  # (heading, text)
+    currency: str
+    title: str  # document metadata
+    author: str
+    created: datetime
+
+    def texts(self) -> list[str]:
+        """Every string that will be drawn (to pick the fonts the document needs)."""
+        parties = [self.seller, self.customer]
+        return [
+            self.heading,
+            self.reference,
+            self.mark or "",
+            *(p.name for p in parties),
+            *(line for p in parties for line in p.address),
+            *(p.tax_number for p in parties),
+            *(text for fact in self.facts for text in fact),
+            *(text for note in self.notes for text in note),
+            *(f.label for f in self.figures),
+            *(row.description for row in self.rows),
+            *(row.quantity for row in self.rows),  # units may be any text
+        ]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _address(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _rows(lines: Sequence[InvoiceLine], currency: str) -> list[Row]:
+    return [
+        Row(
+            description=line.description,
+            period=fmt.period(line.period_start, line.period_end),
+            quantity=fmt.quantity(line.quantity, line.unit),
+            unit_price=fmt.unit_price(line.unit_price, currency),
+            tax_rate=fmt.rate(line.tax_rate),
+            net=fmt.amount(line.net(currency), currency),
+        )
+        for line in lines
+    ]
+
+
+def _tax_figures(totals: Totals) -> list[Figure]:
+    cur = totals.currency
+    return [
+        Figure(f"Tax {fmt.rate(Decimal(rate))} on {fmt.amount(net, cur)}", fmt.amount(tax, cur))
+        for rate, (net, tax) in totals.tax_by_rate.items()
+    ]
+
+
+def _seller(billing: BillingSnapshot | None, settings: SellerSettings | None) -> Party:
+    if billing is not None:
+        return Party(
+            "From", billing.seller_name, _address(billing.seller_address), billing.seller_tax_number
+        )
+    assert settings is not None
+    return Party("From", settings.company_name, _address(settings.address), settings.tax_number)
+
+
+def _customer(billing: BillingSnapshot | None, profile: CustomerProfile | None) -> Party:
+    if billing is not None:
+        return Party(
+            "Bill to",
+            billing.customer_name,
+            _address(billing.billing_address),
+            billing.customer_tax_number,
+            billing.customer_account,
+        )
+    assert profile is not None
+    return Party(
+        "Bill to",
+        profile.name,
+        _address(profile.billing_address),
+        profile.tax_number,
+        profile.account_number,
+    )
+
+
+def _as_of_fact(as_of: datetime | None) -> list[tuple[str, str]]:
+    if as_of is None:
+        return []
+    return [("As it stood at", as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))]
+
+
+def invoice_document(
+    invoice: Invoice,
+    *,
+    settings: SellerSettings | None = None,
+    profile: CustomerProfile | None = None,
+    credit_note_numbers: Mapping[UUID, str] | None = None,
+    as_of: datetime | None = None,
+) -> Document:
+    """The printed invoice. A draft needs the current ``settings`` and customer ``profile``."""
+    if invoice.billing is None and (settings is None or profile is None):
+        raise ValueError("a draft invoice is printed with the current settings and profile")
+    cur = invoice.currency
+    totals = invoice.totals
+    numbers = credit_note_numbers or {}
+    seller = _seller(invoice.billing, settings)
+    customer = _customer(invoice.billing, profile)
+    draft = invoice.state == "draft"
+    reference = "Draft, not yet numbered" if draft else str(invoice.number)
+    facts = [
+        ("Invoice number", "—" if draft else str(invoice.number)),
+        ("Invoice date", fmt.day(invoice.invoice_date)),
+        ("Due date", fmt.day(invoice.due_date)),
+    ]
+    if invoice.period_start or invoice.period_end:
+        facts.append(("Billing period", fmt.period(invoice.period_start, invoice.period_end)))
+    facts += [("Currency", cur), ("Customer account", customer.account)]
+    if invoice.state == "void":
+        facts.append(("Status", "Void"))
+    facts += _as_of_fact(as_of)
+
+    figures = [Figure("Net", fmt.amount(totals.net, cur)), *_tax_figures(totals)]
+    figures.append(Figure(f"Total ({cur})", fmt.amount(totals.total, cur), strong=True))
+    if invoice.state == "void":
+        figures.append(Figure("Voided", fmt.amount(-totals.total, cur)))
+    for note_id, credited in invoice.credit_notes.items():
+        label = numbers.get(note_id, "credit note")
+        figures.append(Figure(f"Credit note {label}", fmt.amount(-credited, cur)))
+    if invoice.allocated:
+        figures.append(Figure("Paid", fmt.amount(-invoice.allocated, cur)))
+    due = totals.total if draft else invoice.outstanding
+    figures.append(Figure(f"Amount due ({cur})", fmt.amount(due, cur), strong=True))
+
+    notes: list[tuple[str, str]] = []
+    if invoice.state == "void":
+        notes.append(("Void", f"This invoice is void and not payable: {invoice.void_reason}"))
+    elif draft:
+        notes.append(("Draft", "A draft for review: not a demand for payment."))
+    if invoice.billing is not None:
+        instructions = invoice.billing.payment_instructions
+    else:
+        assert settings is not None
+        instructions = settings.payment_instructions
+    if instructions and invoice.state != "void":
+        notes.append(("Payment instructions", instructions))
+    if invoice.memo:
+        notes.append(("Note", invoice.memo))
+
+    return Document(
+        kind="invoice",
+        heading="INVOICE",
+        reference=reference,
+        mark={"draft": "DRAFT", "void": "VOID"}.get(invoice.state),
+        seller=seller,
+        customer=customer,
+        facts=tuple(facts),
+        rows=_rows(list(invoice.lines.values()), cur),
+        figures=tuple(figures),
+        notes=tuple(notes),
+        currency=cur,
+        title=f"Invoice {reference} for {customer.name}",
+        author=seller.name,
+        created=_midnight(invoice.issued_on or invoice.invoice_date),
+    )
+
+
+def credit_note_document(note: CreditNote, *, reason: str = "") -> Document:
+    """The printed credit note: its own title, and the invoice it credits."""
+    cur = note.currency
+    totals = note.totals
+    seller = _seller(note.billing, None)
+    customer = _customer(note.billing, None)
+    facts = (
+        ("Credit note number", note.number),
+        ("Date", fmt.day(note.issued_on)),
+        ("Credits invoice", note.invoice_number),
+        ("Currency", cur),
+        ("Customer account", customer.account),
+    )
+    figures = (
+        Figure("Net", fmt.amount(totals.net, cur)),
+        *_tax_figures(totals),
+        Figure(f"Total credit ({cur})", fmt.amount(totals.total, cur), strong=True),
+    )
+    notes = [("Reason", reason)] if reason else []
+    notes.append(
+        (
+            "Credit",
+            f"This credit note reduces the amount due on invoice {note.invoice_number}"
+            f" by {fmt.amount(totals.total, cur)} {cur}.",
+        )
+    )
+    return Document(
+        kind="credit_note",
+        heading="CREDIT NOTE",
+        reference=note.number,
+        mark=None,
+        seller=seller,
+        customer=customer,
+        facts=facts,
+        rows=_rows(note.lines, cur),
+        figures=figures,
+        notes=tuple(notes),
+        currency=cur,
+        title=f"Credit note {note.number} for {customer.name} (invoice {note.invoice_number})",
+        author=seller.name,
+        created=_midnight(note.issued_on),
+    )

@@ -1,0 +1,225 @@
+"""Tamper evidence: a hash chain over the whole event log, written with the events.
+
+Every stored event gets a row in ``<events table>_chain`` in the SAME transaction as the event:
+its position, aggregate, version, the position of the previous link, and
+``hash = H(previous hash || sha256(position, aggregate, version, topic, stored bytes))``.
+The chain lives beside the events, never inside their payload, so events stay exactly what the
+domain recorded. Writers are serialised by both stores (SQLite's single writer; the PostgreSQL
+recorder's EXCLUSIVE lock on the events table), so the chain has one well-defined order.
+
+``H`` is SHA-256, or HMAC-SHA-256 when ``TOLLBOOK_AUDIT_KEY`` is set: then someone with only
+database access cannot re-compute a consistent chain after editing history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+GENESIS = "0" * 64
+KEY_VARIABLE = "TOLLBOOK_AUDIT_KEY"
+
+
+def chain_table(events_table: str) -> str:
+    return f"{events_table}_chain"
+
+
+def record_digest(
+    position: int, originator_id: UUID | str, version: int, topic: str, state: Any
+) -> bytes:
+    """What one stored record is: where it sits, whose it is, and its exact bytes."""
+    aggregate = originator_id.hex if isinstance(originator_id, UUID) else UUID(originator_id).hex
+    head = f"{position}\n{aggregate}\n{version}\n{topic}\n".encode()
+    # a raw SQL edit can turn SQLite's BLOB into TEXT: hash the same bytes either way
+    body = state.encode() if isinstance(state, str) else bytes(state)
+    return hashlib.sha256(head + body).digest()
+
+
+def link(previous: str, digest: bytes, key: bytes | None = None) -> str:
+    """The next link of the chain after ``previous`` (hex)."""
+    message = bytes.fromhex(previous) + digest
+    if key:
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hashlib.sha256(message).hexdigest()
+
+
+def audit_key() -> bytes | None:
+    value = os.environ.get(KEY_VARIABLE, "")
+    return value.encode() if value else None
+
+
+def chain_rows(
+    previous: tuple[int, str], events: Sequence[StoredEvent], positions: Sequence[int]
+) -> list[tuple[int, str, int, int, str]]:
+    """Chain rows (position, aggregate, version, previous position, hash) for new events."""
+    key = audit_key()
+    prev_position, prev_hash = previous
+    rows = []
+    for event, position in zip(events, positions, strict=True):
+        digest = record_digest(
+            position, event.originator_id, event.originator_version, event.topic, event.state
+        )
+        prev_hash = link(prev_hash, digest, key)
+        aggregate = str(UUID(str(event.originator_id)))
+        rows.append((position, aggregate, event.originator_version, prev_position, prev_hash))
+        prev_position = position
+    return rows
+
+
+CHAIN_COLUMNS = "position, originator_id, originator_version, prev_position, hash"
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, plus one chain row per event in the same transaction."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        self.chain_table = chain_table(events_table_name)  # the base __init__ needs it
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.chain_table} (position INTEGER PRIMARY KEY,"
+            " originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL,"
+            " prev_position INTEGER NOT NULL, hash TEXT NOT NULL)",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        assert positions is not None
+        # read the last link after inserting: the write lock is ours, nobody can slip in
+        c.execute(f"SELECT position, hash FROM {self.chain_table} ORDER BY position DESC LIMIT 1")
+        last = c.fetchone()
+        previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+        c.executemany(
+            f"INSERT INTO {self.chain_table} ({CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            chain_rows(previous, stored_events, positions),
+        )
+        return positions
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, plus one chain row per event in the same transaction."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.enable_db_functions:
+            raise ValueError("the audit chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
+        self.chain_table = chain_table(events_table_name)
+        schema, table = Identifier(datastore.schema), Identifier(self.chain_table)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} (position bigint PRIMARY KEY,"
+                " originator_id text NOT NULL, originator_version bigint NOT NULL,"
+                " prev_position bigint NOT NULL, hash text NOT NULL)"
+            ).format(schema, table)
+        )
+        self.select_last_link = SQL(
+            "SELECT position, hash FROM {0}.{1} ORDER BY position DESC LIMIT 1"
+        ).format(schema, table)
+        self.insert_links = SQL(
+            "INSERT INTO {0}.{1} (" + CHAIN_COLUMNS + ") VALUES (%s, %s, %s, %s, %s)"
+        ).format(schema, table)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert positions is not None
+        # the events table is locked EXCLUSIVE by this transaction: the last link is final
+        curs.execute(self.select_last_link)
+        last = curs.fetchone()
+        previous = (int(last["position"]), str(last["hash"])) if last else (0, GENESIS)
+        curs.executemany(self.insert_links, chain_rows(previous, stored_events, positions))
+        return positions
+
+
+# ---------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One record that is not as the application wrote it."""
+
+    position: int
+    aggregate_id: str
+    version: int | None
+    problem: str  # altered | removed | inserted | removed with its chain row
+
+
+@dataclass(frozen=True)
+class Record:
+    position: int
+    originator_id: str
+    version: int
+    topic: str
+    state: bytes
+
+
+@dataclass(frozen=True)
+class Link:
+    position: int
+    originator_id: str
+    version: int
+    prev_position: int
+    hash: str
+
+
+def verify(records: Iterator[Record], links: Iterator[Link]) -> tuple[list[Finding], Link | None]:
+    """Walk events and chain rows together, in position order; report every broken record.
+
+    An event with no chain row was inserted behind the application's back; a chain row with no
+    event names an event that was removed; a hash that does not match names an altered event;
+    a chain row whose previous position is not the previous row means rows were removed with
+    their chain rows. After a finding the walk carries on from the stored hash, so one change
+    is reported once, at its own record.
+    """
+    key = audit_key()
+    findings: list[Finding] = []
+    prev_position, prev_hash = 0, GENESIS
+    last: Link | None = None
+    record, chain = next(records, None), next(links, None)
+    while record is not None or chain is not None:
+        if chain is None or (record is not None and record.position < chain.position):
+            assert record is not None
+            findings.append(
+                Finding(record.position, record.originator_id, record.version, "inserted")
+            )
+            record = next(records, None)
+            continue
+        verifiable = chain.prev_position == prev_position
+        if not verifiable:
+            # rows removed together with their chain rows: this link was made from theirs
+            findings.append(Finding(chain.prev_position, "?", None, "removed with its chain row"))
+        if record is None or chain.position < record.position:
+            findings.append(Finding(chain.position, chain.originator_id, chain.version, "removed"))
+        else:
+            digest = record_digest(
+                record.position, record.originator_id, record.version, record.topic, record.state
+            )
+            same_record = (UUID(record.originator_id), record.version) == (
+                UUID(chain.originator_id),
+                chain.version,
+            )
+            if not same_record or (verifiable and link(prev_hash, digest, key) != chain.hash):
+                findings.append(
+                    Finding(record.position, record.originator_id, record.version, "altered")
+                )
+            record = next(records, None)
+        prev_position, prev_hash, last = chain.position, chain.hash, chain
+        chain = next(links, None)
+    return findings, last

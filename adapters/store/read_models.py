@@ -1,0 +1,347 @@
+"""Read-model tables and their tracking positions, in the ledger's own SQL database.
+
+Each read model's rows and its row in ``projection_tracking`` change in one transaction
+(``SqlViewStore.batch``), which first re-reads the positions under a write lock (SQLite
+``BEGIN IMMEDIATE``, PostgreSQL ``SELECT ... FOR UPDATE``) and refuses to apply a batch twice.
+Amounts are exact: ``NUMERIC`` on PostgreSQL, decimal text on SQLite (which has no decimal
+type; its NUMERIC affinity would turn amounts into floats).
+
+A cache of rows per read model spares a SELECT per event; it is trusted only while the
+read model's tracking row is exactly as this process last committed it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from adapters.store.database import Database
+from projections.runner import PositionMoved, Tracking
+from projections.view import ColumnKind, Projection, Row, Table
+
+TRACKING_TABLE = "projection_tracking"
+CACHE_LIMIT = 300_000  # rows per read model kept between batches
+
+SQL_TYPES: dict[str, dict[ColumnKind, str]] = {
+    "sqlite": {
+        "text": "TEXT",
+        "amount": "TEXT",
+        "date": "TEXT",
+        "timestamp": "TEXT",
+        "int": "INTEGER",
+    },
+    "postgres": {
+        "text": "TEXT",
+        "amount": "NUMERIC",
+        "date": "DATE",
+        "timestamp": "TIMESTAMPTZ",
+        "int": "BIGINT",
+    },
+}
+
+
+def shape_of(projection: Projection) -> str:
+    """A fingerprint of a read model's tables: when it changes, the read model is rebuilt."""
+    text = repr([(t.name, t.key, list(t.columns.items()), t.indexes) for t in projection.tables])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class _Cache:
+    generation: int
+    position: int
+    complete: bool  # the cache holds every row, so a miss means "no such row"
+    rows: dict[str, dict[tuple[Any, ...], Row]] = field(default_factory=dict)
+
+    def size(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+
+class SqlViewStore:
+    """The runner's TrackedStore over a ``Database`` (SQLite file or PostgreSQL schema)."""
+
+    def __init__(self, db: Database, events_table: str) -> None:
+        self.db = db
+        self.events_table = events_table
+        self._caches: dict[str, _Cache] = {}
+        self._ensured: set[str] = set()
+
+    # ------------------------------------------------------------ conversion
+
+    def to_db(self, kind: ColumnKind, value: Any) -> Any:
+        if value is None or self.db.dialect == "postgres":
+            return value
+        if kind == "amount":
+            return str(value)
+        if kind == "timestamp":
+            return value.astimezone(UTC).isoformat()
+        if kind == "date":
+            return value.isoformat()
+        return value
+
+    def from_db(self, kind: ColumnKind, value: Any) -> Any:
+        if value is None:
+            return None
+        if kind == "amount":
+            return value if isinstance(value, Decimal) else Decimal(value)
+        if kind == "date" and isinstance(value, str):
+            return date.fromisoformat(value)
+        if kind == "timestamp" and isinstance(value, str):
+            return datetime.fromisoformat(value)
+        return value
+
+    def row_from_db(self, table: Table, values: Sequence[Any]) -> Row:
+        return {
+            column: self.from_db(kind, value)
+            for (column, kind), value in zip(table.columns.items(), values, strict=True)
+        }
+
+    # ------------------------------------------------------------ schema
+
+    def _create(self, conn: Any, table: Table) -> None:
+        types = SQL_TYPES[self.db.dialect]
+        columns = ", ".join(f"{name} {types[kind]}" for name, kind in table.columns.items())
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {table.name} ({columns},"
+            f" PRIMARY KEY ({', '.join(table.key)}))"
+        )
+        for index in table.indexes:
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {table.name}__{'_'.join(index)}"
+                f" ON {table.name} ({', '.join(index)})"
+            )
+
+    def ensure(self, projections: Sequence[Projection]) -> None:
+        missing = [p for p in projections if p.name not in self._ensured]
+        if not missing:
+            return
+        with self.db.connect() as conn:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (name TEXT PRIMARY KEY,"
+                " position BIGINT NOT NULL, generation BIGINT NOT NULL, shape TEXT NOT NULL,"
+                " updated_at TEXT, rebuilt_at TEXT)"
+            )
+            for projection in missing:
+                shape = shape_of(projection)
+                found = conn.execute(
+                    self.db.sql(f"SELECT shape FROM {TRACKING_TABLE} WHERE name = ?"),
+                    (projection.name,),
+                ).fetchone()
+                if found is not None and found[0] != shape:
+                    # the code's tables changed since they were built: build them again
+                    self._drop_and_create(conn, projection)
+                    conn.execute(
+                        self.db.sql(f"UPDATE {TRACKING_TABLE} SET shape = ? WHERE name = ?"),
+                        (shape, projection.name),
+                    )
+                    self._caches.pop(projection.name, None)
+                for table in projection.tables:
+                    self._create(conn, table)
+                if found is None:
+                    conn.execute(
+                        self.db.sql(
+                            f"INSERT INTO {TRACKING_TABLE} (name, position, generation, shape)"
+                            " VALUES (?, 0, 1, ?) ON CONFLICT (name) DO NOTHING"
+                        ),
+                        (projection.name, shape),
+                    )
+        self._ensured.update(p.name for p in missing)
+
+    def _drop_and_create(self, conn: Any, projection: Projection) -> None:
+        for table in projection.tables:
+            conn.execute(f"DROP TABLE IF EXISTS {table.name}")
+            self._create(conn, table)
+        conn.execute(
+            self.db.sql(
+                f"UPDATE {TRACKING_TABLE} SET position = 0, generation = generation + 1,"
+                " rebuilt_at = ? WHERE name = ?"
+            ),
+            (now_text(), projection.name),
+        )
+
+    # ------------------------------------------------------------ tracking
+
+    def _tracking(self, conn: Any, names: Sequence[str], lock: bool) -> dict[str, Tracking]:
+        marks = ", ".join("?" for _ in names)
+        statement = (
+            f"SELECT name, position, generation, updated_at FROM {TRACKING_TABLE}"
+            f" WHERE name IN ({marks})"
+        )
+        if lock and self.db.dialect == "postgres":
+            statement += " FOR UPDATE"
+        rows = conn.execute(self.db.sql(statement), tuple(names)).fetchall()
+        return {row[0]: Tracking(row[0], int(row[1]), int(row[2]), row[3]) for row in rows}
+
+    def tracking(self, names: Sequence[str]) -> dict[str, Tracking]:
+        with self.db.connect() as conn:
+            return self._tracking(conn, names, lock=False)
+
+    def events_after(self, position: int) -> int:
+        column = "rowid" if self.db.dialect == "sqlite" else "notification_id"
+        with self.db.connect() as conn:
+            row = conn.execute(
+                self.db.sql(f"SELECT COUNT(*) FROM {self.events_table} WHERE {column} > ?"),
+                (position,),
+            ).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------ batches
+
+    @contextmanager
+    def batch(
+        self, projections: Sequence[Projection], start: int, reached: int
+    ) -> Iterator[_Writer]:
+        names = [p.name for p in projections]
+        try:
+            with self.db.connect() as conn:
+                current = self._tracking(conn, names, lock=True)
+                for name in names:
+                    if current[name].position != start:
+                        raise PositionMoved(name)
+                    cache = self._caches.get(name)
+                    if cache is None or (cache.generation, cache.position) != (
+                        current[name].generation,
+                        start,
+                    ):
+                        self._caches[name] = _Cache(current[name].generation, start, False)
+                writer = _Writer(self, conn, projections)
+                yield writer
+                writer.flush()
+                conn.execute(
+                    self.db.sql(
+                        f"UPDATE {TRACKING_TABLE} SET position = ?, updated_at = ?"
+                        f" WHERE name IN ({', '.join('?' for _ in names)})"
+                    ),
+                    (reached, now_text(), *names),
+                )
+        except BaseException:
+            for name in names:  # the cache may hold rows that were rolled back
+                self._caches.pop(name, None)
+            raise
+        for name in names:
+            cache = self._caches[name]
+            cache.position = reached
+            if cache.size() > CACHE_LIMIT:
+                self._caches[name] = _Cache(cache.generation, reached, False)
+
+    def reset(self, projections: Sequence[Projection]) -> None:
+        names = [p.name for p in projections]
+        with self.db.connect() as conn:
+            self._tracking(conn, names, lock=True)
+            for projection in projections:
+                self._drop_and_create(conn, projection)
+            current = self._tracking(conn, names, lock=False)
+        for name in names:
+            # the tables are empty and ours: every miss is a row that does not exist yet
+            self._caches[name] = _Cache(current[name].generation, 0, True)
+
+    # ------------------------------------------------------------ queries
+
+    def select(
+        self,
+        table: Table,
+        where: dict[str, Any] | None = None,
+        *,
+        ranges: dict[str, tuple[Any, Any]] | None = None,
+        order_by: str | None = None,
+    ) -> list[Row]:
+        """Rows of a read-model table: equality filters, inclusive ranges (None: open end)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (where or {}).items():
+            clauses.append(f"{column} = ?")
+            params.append(self.to_db(table.columns[column], value))
+        for column, (low, high) in (ranges or {}).items():
+            if low is not None:
+                clauses.append(f"{column} >= ?")
+                params.append(self.to_db(table.columns[column], low))
+            if high is not None:
+                clauses.append(f"{column} <= ?")
+                params.append(self.to_db(table.columns[column], high))
+        statement = f"SELECT {', '.join(table.columns)} FROM {table.name}"
+        if clauses:
+            statement += " WHERE " + " AND ".join(clauses)
+        if order_by:
+            statement += f" ORDER BY {order_by}"
+        with self.db.connect() as conn:
+            rows = conn.execute(self.db.sql(statement), tuple(params)).fetchall()
+        return [self.row_from_db(table, row) for row in rows]
+
+
+class _Writer:
+    """The ViewWriter of one batch: cached reads, buffered writes flushed before commit."""
+
+    def __init__(self, store: SqlViewStore, conn: Any, projections: Sequence[Projection]):
+        self.store = store
+        self.conn = conn
+        self.owner = {t.name: store._caches[p.name] for p in projections for t in p.tables}
+        self.dirty: dict[str, tuple[Table, dict[tuple[Any, ...], Row]]] = {}
+        self.added: dict[str, tuple[Table, list[Row]]] = {}
+
+    def get(self, table: Table, *key: Any) -> Row | None:
+        cache = self.owner[table.name]
+        rows = cache.rows.setdefault(table.name, {})
+        if key in rows:
+            return rows[key]
+        if cache.complete:
+            return None
+        where = " AND ".join(f"{column} = ?" for column in table.key)
+        found = self.conn.execute(
+            self.store.db.sql(f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {where}"),
+            tuple(
+                self.store.to_db(table.columns[c], v) for c, v in zip(table.key, key, strict=True)
+            ),
+        ).fetchone()
+        if found is None:
+            return None
+        row = self.store.row_from_db(table, found)
+        rows[key] = row
+        return row
+
+    def put(self, table: Table, row: Row) -> None:
+        key = table.key_of(row)
+        self.owner[table.name].rows.setdefault(table.name, {})[key] = row
+        self.dirty.setdefault(table.name, (table, {}))[1][key] = row
+
+    def add(self, table: Table, row: Row) -> None:
+        self.added.setdefault(table.name, (table, []))[1].append(row)
+
+    def flush(self) -> None:
+        sql = self.store.db.sql
+        for table, rows in self.dirty.values():
+            columns = list(table.columns)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
+            self.conn.cursor().executemany(
+                sql(
+                    f"INSERT INTO {table.name} ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' for _ in columns)})"
+                    f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+                ),
+                [self._values(table, row) for row in rows.values()],
+            )
+        for table, added in self.added.values():
+            columns = list(table.columns)
+            self.conn.cursor().executemany(
+                sql(
+                    f"INSERT INTO {table.name} ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' for _ in columns)})"
+                ),
+                [self._values(table, row) for row in added],
+            )
+
+    def _values(self, table: Table, row: Row) -> tuple[Any, ...]:
+        return tuple(self.store.to_db(kind, row[column]) for column, kind in table.columns.items())
+
+
+def open_store(url: str, events_table: str) -> SqlViewStore:
+    """The read-model store in the database at ``url`` (the ledger's own database)."""
+    return SqlViewStore(Database.from_url(url), events_table)

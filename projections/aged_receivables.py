@@ -1,0 +1,160 @@
+"""Read model: aged receivables, as of any date (table ``rm_aged_movement``).
+
+Every change to what is owed on an issued invoice is a dated movement: +total when issued,
+-credit, -allocation, +un-allocation, -total when voided. What is owed on a day is the sum of
+the movements up to that day, so the ageing of any past date is one query, and it matches the
+invoices as the ledger recorded them by the end of that day (UTC). Buckets: current (not yet
+due), 1-30, 31-60, 61-90 and over 90 days past the due date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from domain.aggregate import Event
+from domain.invoice import Invoice
+from projections.view import Projection, Row, Table, ViewWriter
+
+MOVEMENTS = Table(
+    "rm_aged_movement",
+    key=("position",),
+    columns={
+        "position": "int",
+        "invoice_id": "text",
+        "number": "text",
+        "customer_id": "text",
+        "customer_account": "text",
+        "currency": "text",
+        "due_date": "date",
+        "on_date": "date",
+        "amount": "amount",
+    },
+    indexes=(("on_date",), ("customer_id",)),
+)
+INVOICES = Table(
+    "rm_aged_invoice",
+    key=("invoice_id",),
+    columns={
+        "invoice_id": "text",
+        "number": "text",
+        "customer_id": "text",
+        "customer_account": "text",
+        "currency": "text",
+        "due_date": "date",
+    },
+)
+
+BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+class AgedReceivables(Projection):
+    """Dated movements of what is owed per invoice; aged per customer by ``age``."""
+
+    name = "aged_receivables"
+    tables = (MOVEMENTS, INVOICES)
+    follows = (
+        Invoice.Drafted,
+        Invoice.DatesChanged,
+        Invoice.Issued,
+        Invoice.Credited,
+        Invoice.PaymentApplied,
+        Invoice.PaymentUnapplied,
+        Invoice.Voided,
+    )
+
+    def apply(self, event: Event, position: int, view: ViewWriter) -> None:
+        invoice_id = str(event.originator_id)
+        if isinstance(event, Invoice.Drafted):
+            view.put(
+                INVOICES,
+                {
+                    "invoice_id": invoice_id,
+                    "number": None,
+                    "customer_id": str(event.customer_id),
+                    "customer_account": event.customer_account,
+                    "currency": event.currency,
+                    "due_date": event.due_date,
+                },
+            )
+            return
+        invoice = view.get(INVOICES, invoice_id)
+        if invoice is None:
+            raise LookupError(f"{MOVEMENTS.name}: invoice {invoice_id} never drafted")
+        amount = _owed_change(event)
+        if isinstance(event, Invoice.DatesChanged | Invoice.Issued):
+            if isinstance(event, Invoice.Issued):
+                invoice["number"] = event.number
+            elif "due_date" in event.after:
+                invoice["due_date"] = event.after["due_date"]
+            view.put(INVOICES, invoice)
+        if amount is None:
+            return
+        on_date = event.issued_on if isinstance(event, Invoice.Issued) else event.timestamp.date()
+        view.add(MOVEMENTS, {**invoice, "position": position, "on_date": on_date, "amount": amount})
+
+
+def _owed_change(event: Event) -> Decimal | None:
+    match event:
+        case Invoice.Issued():
+            return event.total
+        case Invoice.Credited() | Invoice.PaymentApplied():
+            return -event.amount
+        case Invoice.PaymentUnapplied():
+            return event.amount
+        case Invoice.Voided():
+            return -event.total
+    return None
+
+
+def bucket(as_of: date, due_date: date) -> str:
+    """The ageing bucket of an amount due on ``due_date``, seen on ``as_of``."""
+    days = (as_of - due_date).days
+    if days <= 0:
+        return "current"
+    if days <= 30:
+        return "1-30"
+    if days <= 60:
+        return "31-60"
+    if days <= 90:
+        return "61-90"
+    return "90+"
+
+
+@dataclass
+class AgedRow:
+    """One customer's receivables in one currency, by bucket."""
+
+    customer_id: str
+    customer_account: str
+    currency: str
+    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, Decimal(0)))
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.buckets.values(), Decimal(0))
+
+
+def age(movements: Iterable[Row], as_of: date) -> list[AgedRow]:
+    """Age movements dated up to ``as_of``: per invoice, then per customer and currency."""
+    owed: dict[str, Decimal] = {}
+    invoices: dict[str, Row] = {}
+    for movement in movements:
+        if movement["on_date"] > as_of:
+            continue
+        key = movement["invoice_id"]
+        owed[key] = owed.get(key, Decimal(0)) + movement["amount"]
+        invoices[key] = movement
+    rows: dict[tuple[str, str], AgedRow] = {}
+    for key, amount in owed.items():
+        if amount == 0:
+            continue
+        invoice = invoices[key]
+        group = (invoice["customer_id"], invoice["currency"])
+        row = rows.setdefault(
+            group, AgedRow(invoice["customer_id"], invoice["customer_account"], invoice["currency"])
+        )
+        row.buckets[bucket(as_of, invoice["due_date"])] += amount
+    return sorted(rows.values(), key=lambda r: (r.customer_account, r.currency))

@@ -1,0 +1,139 @@
+"""Read model: the invoice register, the "Global Invoices" list (table ``rm_invoice_register``).
+
+One row per invoice: number, customer, dates, state, net, tax, total, credited, paid,
+outstanding, and the invoice version the row reflects (reconcile compares the row with the
+aggregate at exactly that version). Draft totals move line by line: a document's totals are
+the sums of its lines' rounded net and tax, so adding and subtracting lines is exact.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from domain.aggregate import Event
+from domain.invoice import Invoice, Status
+from domain.invoice_line import InvoiceLine
+from projections.view import Projection, Row, Table, ViewWriter
+
+MONEY = ("net", "tax", "total", "credited", "paid", "outstanding")
+
+REGISTER = Table(
+    "rm_invoice_register",
+    key=("invoice_id",),
+    columns={
+        "invoice_id": "text",
+        "number": "text",
+        "customer_id": "text",
+        "customer_account": "text",
+        "currency": "text",
+        "state": "text",
+        "invoice_date": "date",
+        "due_date": "date",
+        "period_start": "date",
+        "period_end": "date",
+        "issued_on": "date",
+        **dict.fromkeys(MONEY, "amount"),
+        "version": "int",
+        "position": "int",
+    },
+    indexes=(("customer_id", "invoice_date"), ("invoice_date",), ("number",)),
+)
+
+
+class InvoiceRegister(Projection):
+    """Every invoice with its totals and what is still owed on it."""
+
+    name = "invoice_register"
+    tables = (REGISTER,)
+    follows = (
+        Invoice.Drafted,
+        Invoice.LineAdded,
+        Invoice.LineEdited,
+        Invoice.LineRemoved,
+        Invoice.DatesChanged,
+        Invoice.Issued,
+        Invoice.Credited,
+        Invoice.PaymentApplied,
+        Invoice.PaymentUnapplied,
+        Invoice.Voided,
+    )
+
+    def apply(self, event: Event, position: int, view: ViewWriter) -> None:
+        if isinstance(event, Invoice.Drafted):
+            row: Row = {
+                "invoice_id": str(event.originator_id),
+                "number": None,
+                "customer_id": str(event.customer_id),
+                "customer_account": event.customer_account,
+                "currency": event.currency,
+                "state": "draft",
+                "invoice_date": event.invoice_date,
+                "due_date": event.due_date,
+                "period_start": event.period_start,
+                "period_end": event.period_end,
+                "issued_on": None,
+                **{column: Decimal(0) for column in MONEY},
+            }
+        else:
+            found = view.get(REGISTER, str(event.originator_id))
+            if found is None:  # the log always drafts an invoice first: a gap means corruption
+                raise LookupError(f"{REGISTER.name}: invoice {event.originator_id} never drafted")
+            row = found
+            _change(row, event)
+        row["outstanding"] = (
+            row["total"] - row["credited"] - row["paid"] if row["state"] == "issued" else Decimal(0)
+        )
+        row["version"] = event.originator_version
+        row["position"] = position
+        view.put(REGISTER, row)
+
+
+def _change(row: Row, event: Event) -> None:
+    currency = row["currency"]
+    match event:
+        case Invoice.LineAdded():
+            _add_line(row, event.line, currency, 1)
+        case Invoice.LineEdited():
+            _add_line(row, event.before, currency, -1)
+            _add_line(row, event.after, currency, 1)
+        case Invoice.LineRemoved():
+            _add_line(row, event.line, currency, -1)
+        case Invoice.DatesChanged():
+            row.update(event.after)
+        case Invoice.Issued():
+            row.update(
+                state="issued",
+                number=event.number,
+                issued_on=event.issued_on,
+                net=event.net,
+                tax=event.tax,
+                total=event.total,
+            )
+        case Invoice.Credited():
+            row["credited"] += event.amount
+        case Invoice.PaymentApplied():
+            row["paid"] += event.amount
+        case Invoice.PaymentUnapplied():
+            row["paid"] -= event.amount
+        case Invoice.Voided():
+            row["state"] = "void"
+
+
+def _add_line(row: Row, line: InvoiceLine, currency: str, sign: int) -> None:
+    net, tax = line.net(currency), line.tax(currency)
+    row["net"] += sign * net
+    row["tax"] += sign * tax
+    row["total"] += sign * (net + tax)
+
+
+def status_of(row: Row, today: date | None) -> Status:
+    """The invoice's status from its register row: the same rules as ``Invoice.status``."""
+    state = row["state"]
+    if state != "issued":
+        return "draft" if state == "draft" else "void"
+    if row["outstanding"] == 0:
+        return "paid" if row["paid"] else "credited"
+    if today is not None and today > row["due_date"]:
+        return "overdue"
+    return "partly_paid" if row["paid"] or row["credited"] else "issued"

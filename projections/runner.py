@@ -1,0 +1,173 @@
+"""Follows the event log into the read models: catch up on start, then keep following.
+
+Works the same on SQLite and PostgreSQL by polling the notification log (the library's
+ProjectionRunner cannot subscribe to a SQLite application). Each batch of events and the new
+tracking positions commit in ONE transaction of the read-model store, and the store refuses a
+batch whose starting positions moved meanwhile, so two runners (a service and a CLI command
+catching up before it reads) never apply an event twice. Notification ids can have gaps: a
+read model always resumes strictly after its last tracked id.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from eventsourcing.utils import get_topic
+
+from domain.aggregate import Event
+from domain.application import Ledger
+from domain.errors import NotFound
+from projections.aged_receivables import AgedReceivables
+from projections.customer_balances import CustomerBalances
+from projections.invoice_register import InvoiceRegister
+from projections.payment_history import PaymentHistory
+from projections.view import Projection, ViewWriter
+
+log = structlog.get_logger("tollbook.projections")
+
+Progress = Callable[[int, int], None]  # (position reached, head)
+
+
+def all_projections() -> list[Projection]:
+    """Every read model tollbook maintains, by name."""
+    return [CustomerBalances(), PaymentHistory(), InvoiceRegister(), AgedReceivables()]
+
+
+class PositionMoved(Exception):
+    """Another runner committed this read model meanwhile: re-read positions and go on."""
+
+
+@dataclass(frozen=True)
+class Tracking:
+    name: str
+    position: int
+    generation: int
+    updated_at: str | None
+
+
+class TrackedStore(Protocol):
+    """Where read models and their tracking positions live (adapters/store/read_models.py)."""
+
+    def ensure(self, projections: Sequence[Projection]) -> None:
+        """Create missing tables and tracking rows (rebuilding a read model whose shape changed)."""
+
+    def tracking(self, names: Sequence[str]) -> dict[str, Tracking]:
+        """The committed position of each named read model."""
+
+    def batch(
+        self, projections: Sequence[Projection], start: int, reached: int
+    ) -> AbstractContextManager[ViewWriter]:
+        """One transaction: raises PositionMoved unless every read model is still at ``start``;
+        on a clean exit writes the rows and moves every position to ``reached``."""
+
+    def reset(self, projections: Sequence[Projection]) -> None:
+        """Drop and recreate the read models' tables at position 0."""
+
+    def events_after(self, position: int) -> int:
+        """How many events the log holds after ``position`` (the lag of a read model there)."""
+
+
+class Runner:
+    """Applies the log to read models in batches, each batch exactly once."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        store: TrackedStore,
+        projections: Sequence[Projection] | None = None,
+        batch_size: int = 1000,
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.projections = list(projections) if projections is not None else all_projections()
+        self.batch_size = batch_size
+
+    def select(self, names: Iterable[str] | None) -> list[Projection]:
+        """The read models with these names (all of them when ``names`` is empty)."""
+        wanted = list(names or [])
+        known = {p.name: p for p in self.projections}
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise NotFound(f"no read model {unknown[0]!r} (known: {', '.join(known)})")
+        return [known[name] for name in wanted] if wanted else list(self.projections)
+
+    def head(self) -> int:
+        return self.ledger.recorder.max_notification_id() or 0
+
+    def catch_up(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
+        """Apply every committed event the read models have not seen; returns how many."""
+        projections = self.select(names)
+        self.store.ensure(projections)
+        applied = 0
+        while True:
+            head = self.head()
+            tracking = self.store.tracking([p.name for p in projections])
+            behind = [p for p in projections if tracking[p.name].position < head]
+            if not behind:
+                return applied
+            start = min(tracking[p.name].position for p in behind)
+            group = [p for p in behind if tracking[p.name].position == start]
+            # stop where the next read model already is, so the groups merge there
+            stop = min([head, *(tracking[p.name].position for p in behind if p not in group)])
+            try:
+                count, reached = self._apply_batch(group, start, stop)
+            except PositionMoved:
+                continue
+            applied += count
+            if progress is not None:
+                progress(reached, head)
+
+    def _apply_batch(self, group: list[Projection], start: int, stop: int) -> tuple[int, int]:
+        topics = sorted({get_topic(cls) for p in group for cls in p.follows})
+        page = self.ledger.recorder.select_notifications(
+            start, self.batch_size, stop=stop, topics=topics, inclusive_of_start=False
+        )
+        # a short page means nothing else the group follows exists up to ``stop``
+        reached = page[-1].id if len(page) == self.batch_size else stop
+        followers = [(p, set(p.follows)) for p in group]
+        with self.store.batch(group, start, reached) as view:
+            for notification in page:
+                event = self.ledger.mapper.to_domain_event(notification)
+                assert isinstance(event, Event)
+                for projection, follows in followers:
+                    if type(event) in follows:
+                        projection.apply(event, notification.id, view)
+        log.debug(
+            "read models advanced",
+            read_models=[p.name for p in group],
+            events=len(page),
+            position=reached,
+        )
+        return len(page), reached
+
+    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
+        """Drop the read models and apply the whole log again, from event zero."""
+        projections = self.select(names)
+        self.store.ensure(projections)
+        self.store.reset(projections)
+        log.info("read models reset", read_models=[p.name for p in projections])
+        return self.catch_up([p.name for p in projections], progress)
+
+    def status(self) -> Iterator[tuple[Tracking, int]]:
+        """Each read model's tracking position and how many events it is behind."""
+        self.store.ensure(self.projections)
+        tracking = self.store.tracking([p.name for p in self.projections])
+        for projection in self.projections:
+            row = tracking[projection.name]
+            yield row, self.store.events_after(row.position)
+
+    def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Keep the read models current until ``stop`` is set (polls the log)."""
+        while not stop.is_set():
+            try:
+                self.catch_up()
+            except Exception:  # a storage hiccup must not end the follower: log, wait, retry
+                log.exception("catching up failed; retrying")
+                time.sleep(min(5.0, interval * 10))
+            stop.wait(interval)

@@ -1,0 +1,56 @@
+"""What a tracked read model is, independent of the database that stores it.
+
+A read model declares its tables (plain columns: finance queries them with SQL) and applies
+events to rows through a ``ViewWriter``. The SQL store in adapters/store/read_models.py
+implements the writer; the runner (projections/runner.py) commits each batch of row changes
+with the read model's tracking position in one transaction, so every event is applied once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
+
+from domain.aggregate import Event
+
+ColumnKind = Literal["text", "amount", "date", "timestamp", "int"]
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One read-model table: its name, key columns, and every column's kind, in order."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: dict[str, ColumnKind]
+    indexes: tuple[tuple[str, ...], ...] = field(default=())
+
+    def key_of(self, row: Row) -> tuple[Any, ...]:
+        return tuple(row[column] for column in self.key)
+
+
+class ViewWriter(Protocol):
+    """Row access inside one tracked batch; changes commit with the tracking position."""
+
+    def get(self, table: Table, *key: Any) -> Row | None:
+        """The row with this key, as last written in this batch or stored before it."""
+
+    def put(self, table: Table, row: Row) -> None:
+        """Insert or replace the row with the row's key."""
+
+    def add(self, table: Table, row: Row) -> None:
+        """Append a row that is never changed afterwards (keys must be new)."""
+
+
+class Projection(ABC):
+    """A read model: which events it follows, the tables it owns, how an event changes them."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+    follows: ClassVar[tuple[type[Event], ...]]
+
+    @abstractmethod
+    def apply(self, event: Event, position: int, view: ViewWriter) -> None:
+        """Apply one event (at log ``position``) to the read model's rows."""
