@@ -16,7 +16,6 @@ from adapters.config import build_ledger
 from adapters.pdf.batch import file_name, write_atomically
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
-
 from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
