@@ -305,11 +305,46 @@ class Ledger(Application[UUID]):
         period_end: date | None = None,
         memo: str = "",
         invoice_id: UUID | None = None,
+        lines: Sequence[InvoiceLine] = (),
     ) -> UUID:
-        """Open a draft. Passing a deterministic ``invoice_id`` makes creation idempotent."""
+        """Open a draft. Passing a deterministic ``invoice_id`` makes creation idempotent.
+
+        ``lines`` are added in the same save as the draft, so the invoice exists with all of
+        them or not at all (what a billing run needs to resume cleanly after a crash)."""
+        invoice = self.draft_invoice(
+            customer_ref,
+            actor,
+            invoice_date=invoice_date,
+            due_date=due_date,
+            period_start=period_start,
+            period_end=period_end,
+            memo=memo,
+            invoice_id=invoice_id,
+            lines=lines,
+        )
+        self._create(
+            "invoice drafted", invoice, AlreadyExists(f"invoice {invoice.id} already exists")
+        )
+        return invoice.id
+
+    def draft_invoice(
+        self,
+        customer_ref: str | UUID,
+        actor: str,
+        *,
+        invoice_date: date | None = None,
+        due_date: date | None = None,
+        period_start: date | None = None,
+        period_end: date | None = None,
+        memo: str = "",
+        invoice_id: UUID | None = None,
+        lines: Sequence[InvoiceLine] = (),
+    ) -> Invoice:
+        """A new draft with its lines, not saved yet: ``create_invoices`` saves several."""
         customer = self.customer(customer_ref)
         day = invoice_date or self.today()
         profile = customer.profile_on(day)
+        stamp = self.stamp(actor)
         invoice = Invoice.draft(
             invoice_id or uuid4(),
             customer_id=customer.id,
@@ -320,12 +355,19 @@ class Ledger(Application[UUID]):
             period_start=period_start,
             period_end=period_end,
             memo=memo,
-            stamp=self.stamp(actor),
+            stamp=stamp,
         )
-        self._create(
-            "invoice drafted", invoice, AlreadyExists(f"invoice {invoice.id} already exists")
-        )
-        return invoice.id
+        for line in lines:
+            invoice.add_line(line, stamp)
+        return invoice
+
+    def create_invoices(self, invoices: Sequence[Invoice]) -> None:
+        """Save new drafts (from ``draft_invoice``) in one transaction: all of them, or none
+        when any of them already exists (AlreadyExists)."""
+        try:
+            self._save("invoice drafted", *invoices)
+        except IntegrityError:
+            raise AlreadyExists("an invoice of this batch already exists: none was saved") from None
 
     def invoice(self, ref: str | UUID) -> Invoice:
         """An invoice by number, id, or a unique prefix of its id."""

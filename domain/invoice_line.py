@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
@@ -12,6 +12,26 @@ from domain.money import line_net, line_tax
 from domain.values import Dec, Frozen
 
 LineKind = Literal["manual", "package", "setup", "usage"]
+
+
+class LineSource(Frozen):
+    """Where a generated line came from, so an auditor can recompute it from the usage table.
+
+    Usage lines: the grouping key, the calls and billed seconds they sum, a digest of the
+    contributing CDRs, the UTC window and the import batches (after, through] they cover.
+    Package lines: the assignment and the days charged out of the days in the period.
+    """
+
+    key: str
+    calls: int = 0
+    billed_seconds: int = 0
+    digest: str = ""
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    after_batch: int = 0
+    through_batch: int = 0
+    days: int | None = None
+    period_days: int | None = None
 
 
 class InvoiceLine(Frozen):
@@ -28,6 +48,7 @@ class InvoiceLine(Frozen):
     package_id: UUID | None = None
     kind: LineKind = "manual"
     unit: str = ""
+    source: LineSource | None = None  # set on lines a billing run generated
 
     def net(self, currency: str) -> Decimal:
         return line_net(self.quantity, self.unit_price, currency)

@@ -16,8 +16,12 @@ from adapters.config import build_ledger
 from adapters.pdf.batch import file_name, write_atomically
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
+from adapters.store.database import Database
+from adapters.usage.billing import run_billing
+from adapters.usage.importer import import_cdrs
 from adapters.views import balance_doc, event_doc, invoice_doc
 from domain.invoice import Invoice
+from domain.usage import Period
 from projections.balances import Balances
 
 
@@ -235,4 +239,48 @@ def demo(path: str) -> None:
     pdf_path = target.parent / file_name(numbers[0])
     digest = write_atomically(pdf_path, rendered.pdf)
     say(f"wrote {pdf_path}: open it, or print it ({rendered.page_count} page, sha256 {digest})")
+
+    step("12. November usage: import the switch's CDRs (one bad row goes to the rejects file)")
+    db = Database.from_url(f"sqlite:///{target}")
+    cdrs = write_demo_cdrs(target.with_name("demo-cdrs-2026-11.csv"))
+    imported = import_cdrs(ledger, db, cdrs)
+    say(
+        f"{imported.rows} rows: {imported.inserted} new, {imported.rejected} rejected"
+        f" (see {imported.rejects_file})"
+    )
+    again = import_cdrs(ledger, db, cdrs)
+    say(f"imported again: {again.inserted} new, {again.duplicates} already there")
+
+    step("13. Billing run for November: packages + usage grouped per destination")
+    clock.set(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))
+    november = Period.month("2026-11")
+    preview = run_billing(ledger, db, november, dry_run=True)
+    say(f"dry run: {preview.count('would create')} invoices would be created, nothing written")
+    report = run_billing(ledger, db, november, actor="scheduler:billing")
+    table(
+        "Billing run 2026-11",
+        ["customer", "action", "lines", "net", "total"],
+        [[r.account, r.action, len(r.lines), r.net, r.total] for r in report.results],
+    )
+    print_invoice(invoice_doc(ledger.invoice(report.results[0].invoice_id)))
+    rerun = run_billing(ledger, db, november)
+    say(f"run again: {rerun.count('created')} created, {rerun.count('exists')} already there")
     say(f"\nThe demo store is {target}; try: tollbook --db sqlite:///{target} invoice list")
+
+
+def write_demo_cdrs(path: Path) -> Path:
+    """A few calls as a softswitch would export them (UTC times, charges rated by the switch)."""
+    header = (
+        "call_id,account,start_time,duration,billed_duration,dialled_number,"
+        "destination_prefix,destination,rate_per_minute,charge,currency"
+    )
+    rows = [
+        "sw-1001,ACME,2026-11-03T09:12:44Z,185,240,447700900123,447,UK Mobile,0.0123,0.0492,GBP",
+        "sw-1002,ACME,2026-11-03T10:01:02Z,42,60,441134960000,44,UK Fixed,0.0050,0.0050,GBP",
+        "sw-1003,ACME,2026-11-17T16:40:00Z,600,600,447700900456,447,UK Mobile,0.0123,0.1230,GBP",
+        "sw-1004,ZRH01,2026-11-05T08:00:00Z,300,300,41446681800,4144,Zurich,0.0210,0.1050,EUR",
+        "sw-1005,ZRH01,2026-11-30T22:59:00Z,61,120,33140000000,33,France,0.0150,0.0300,EUR",
+        "sw-1006,ZRH01,2026-11-12T11:00:00Z,30,60,41446681800,4144,Zurich,0.0210,0.0210,GBP",
+    ]
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path

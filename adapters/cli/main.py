@@ -24,6 +24,7 @@ from adapters.cli.projections import projections
 from adapters.cli.reports import aged, reconcile
 from adapters.cli.service import apikey, serve, webhook
 from adapters.cli.settings import settings
+from adapters.cli.usage import bill, usage
 from adapters.config import ConfigError
 from adapters.logging import configure_logging
 from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
@@ -54,6 +55,8 @@ for command in (
     credit_note,
     payment,
     balance,
+    usage,
+    bill,
     demo,
     serve,
     apikey,

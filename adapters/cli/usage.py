@@ -1,0 +1,264 @@
+"""``tollbook usage ...`` (CDR import, re-rating) and ``tollbook bill`` (the billing run)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from adapters.cli.context import date_arg, emit_json, json_option, passes_state, say, state, table
+from adapters.config import ConfigError, database_url
+from adapters.store.database import Database
+from adapters.usage.billing import InvoiceResult, run_billing
+from adapters.usage.importer import import_cdrs
+from adapters.usage.rating import load_rate_card, rerate
+from domain.application import Ledger
+from domain.errors import InvalidInput
+from domain.usage import Period
+
+
+def usage_database() -> Database:
+    url = state().database_url or database_url()
+    try:
+        return Database.from_url(url)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+@contextmanager
+def progress_bar(label: str, *, bytes_: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on a terminal; nothing when output is piped or captured."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    columns = [TextColumn(label), BarColumn()]
+    columns.append(DownloadColumn() if bytes_ else TextColumn("{task.completed}/{task.total}"))
+    with Progress(*columns, TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@click.group()
+def usage() -> None:
+    """Usage records (CDRs): import them, re-rate them."""
+
+
+@usage.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--rejects",
+    type=click.Path(path_type=Path),
+    help="Rejects file (one file only; default NAME.rejects.csv beside the input).",
+)
+@json_option
+@passes_state
+def import_(
+    ledger: Ledger, actor: str, files: tuple[Path, ...], rejects: Path | None, as_json: bool
+) -> None:
+    """Import CDR FILES (CSV, optionally gzip). Each file is all-or-nothing."""
+    if rejects and len(files) > 1:
+        raise InvalidInput("--rejects names one file: import one CDR file at a time with it")
+    db = usage_database()
+    summaries = []
+    for path in files:
+        with progress_bar(f"importing {path.name}", bytes_=True) as progress:
+            summaries.append(import_cdrs(ledger, db, path, rejects=rejects, progress=progress))
+    if as_json:
+        emit_json([s.as_dict() for s in summaries])
+        return
+    table(
+        "CDR import",
+        ["file", "batch", "rows", "new", "already imported", "rejected"],
+        [
+            [Path(s.file).name, s.batch, s.rows, s.inserted, s.duplicates, s.rejected]
+            for s in summaries
+        ],
+    )
+    for s in summaries:
+        if s.same_file_imported_before or (s.inserted == 0 and s.duplicates):
+            say(f"{Path(s.file).name}: already imported, nothing new added")
+        if s.rejects_file:
+            say(f"{s.rejected} rejected rows (line and reason) in {s.rejects_file}")
+
+
+@usage.command("rerate")
+@click.option("--rates", "card_path", required=True, type=click.Path(path_type=Path))
+@click.option("--period", help="A month, e.g. 2026-10.")
+@click.option("--from", "start", help="Period start (with --to).")
+@click.option("--to", "end", help="Period end, inclusive.")
+@click.option("--customer", "customers", multiple=True, help="Only this account (repeatable).")
+@click.option("--apply", is_flag=True, help="Apply it (default: what-if, nothing changes).")
+@json_option
+@passes_state
+def rerate_(
+    ledger: Ledger,
+    actor: str,
+    card_path: Path,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    customers: tuple[str, ...],
+    apply: bool,
+    as_json: bool,
+) -> None:
+    """Re-rate the period's CDRs from a rate card (--rates CSV). What-if unless --apply."""
+    billing_period = _period(period, start, end)
+    card = load_rate_card(card_path)
+    results = rerate(
+        ledger,
+        usage_database(),
+        card,
+        billing_period,
+        customers=customers,
+        apply=apply,
+        actor=actor,
+    )
+    rows = [
+        [
+            r.account,
+            r.currency,
+            r.calls,
+            r.unmatched,
+            Decimal(r.old_micros).scaleb(-6),
+            Decimal(r.new_micros).scaleb(-6),
+            r.difference,
+            "yes" if r.invoiced else "no",
+            r.action + (f" {r.document}" if r.document else ""),
+        ]
+        for r in results
+    ]
+    if as_json:
+        columns = ["account", "currency", "calls", "unmatched", "old", "new", "difference"]
+        emit_json([dict(zip([*columns, "invoiced", "action"], row, strict=True)) for row in rows])
+        return
+    title = f"Re-rating {billing_period.label}" + ("" if apply else " (what-if: nothing changed)")
+    table(
+        title,
+        [
+            "customer",
+            "cur",
+            "calls",
+            "no rate",
+            "switch",
+            "rate card",
+            "difference",
+            "invoiced",
+            "action",
+        ],
+        rows,
+    )
+
+
+@click.command()
+@click.option("--period", help="A month, e.g. 2026-10.")
+@click.option("--from", "start", help="Period start (with --to), e.g. 2026-10-01.")
+@click.option("--to", "end", help="Period end, inclusive.")
+@click.option("--customer", "customers", multiple=True, help="Only this account (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Preview what would be invoiced; write nothing.")
+@click.option("--issue", is_flag=True, help="Issue the run's draft invoices too.")
+@click.option("--bill-late", is_flag=True, help="Bill late CDRs as supplementary invoices.")
+@json_option
+@passes_state
+def bill(
+    ledger: Ledger,
+    actor: str,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    customers: tuple[str, ...],
+    dry_run: bool,
+    issue: bool,
+    bill_late: bool,
+    as_json: bool,
+) -> None:
+    """Billing run: one invoice per customer with usage or packages in the period."""
+    billing_period = _period(period, start, end)
+    if dry_run and (issue or bill_late):
+        raise InvalidInput(
+            "--dry-run writes nothing: it cannot be combined with --issue or --bill-late"
+        )
+    db = usage_database()
+    with progress_bar("billing", bytes_=False) as progress:
+        done = 0
+
+        def tick(_: InvoiceResult) -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, done)
+
+        report = run_billing(
+            ledger,
+            db,
+            billing_period,
+            customers=customers,
+            dry_run=dry_run,
+            issue=issue,
+            bill_late=bill_late,
+            actor=actor,
+            on_invoice=tick,
+        )
+    if as_json:
+        emit_json(
+            {
+                "period": billing_period.label,
+                "dry_run": dry_run,
+                "through_batch": report.through_batch,
+                "invoices": [r.as_dict() for r in report.results],
+            }
+        )
+        return
+    title = f"Billing run {billing_period.label}" + (
+        " (dry run: nothing written)" if dry_run else ""
+    )
+    table(
+        title,
+        ["customer", "invoice", "kind", "action", "state", "lines", "net", "total", "late calls"],
+        [
+            [
+                r.account,
+                r.number or str(r.invoice_id)[:8],
+                r.kind,
+                r.action,
+                r.state,
+                len(r.lines),
+                r.net,
+                r.total,
+                r.late_calls or "",
+            ]
+            for r in report.results
+        ],
+    )
+    if dry_run:
+        for r in report.results:
+            if r.action == "would create":
+                table(
+                    f"{r.account}: {r.kind} preview ({r.currency})",
+                    ["description", "qty", "unit price", "tax %"],
+                    [[li.description, li.quantity, li.unit_price, li.tax_rate] for li in r.lines],
+                )
+    say(
+        f"{report.count('created')} created, {report.count('exists')} already there,"
+        f" {report.count('would create')} to create"
+    )
+    if report.late_calls and not bill_late:
+        say(
+            f"{report.late_calls} late calls in already invoiced periods:"
+            " bill them with --bill-late (a supplementary invoice)"
+        )
+
+
+def _period(period: str | None, start: str | None, end: str | None) -> Period:
+    if period and (start or end):
+        raise InvalidInput("give --period or --from/--to, not both")
+    if period:
+        return Period.month(period)
+    first, last = date_arg(start, "period start"), date_arg(end, "period end")
+    if first is None or last is None:
+        raise InvalidInput("give --period YYYY-MM, or both --from and --to")
+    return Period(first, last)

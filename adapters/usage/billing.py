@@ -1,0 +1,431 @@
+"""The billing run: one draft invoice per customer and period, idempotent by construction.
+
+For each customer with usage or an active package in the period, the run plans the invoice
+(package charges + usage lines summed in SQL) and creates it with a deterministic id and all
+its lines in ONE save. A second run, or a run restarted after a crash, finds the invoices that
+exist and creates only the missing ones. CDRs imported after a customer was invoiced ("late")
+are reported, and billed as a supplementary invoice on request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+import structlog
+
+from adapters.store.database import Database
+from adapters.usage.schema import ensure_schema, last_batch
+from domain.application import Ledger
+from domain.customer import Customer
+from domain.errors import AlreadyExists, NotFound
+from domain.invoice import Invoice
+from domain.invoice_line import InvoiceLine, totals_of
+from domain.package import PackageTerms
+from domain.usage import (
+    MICROS,
+    Period,
+    UsageScope,
+    UsageTotal,
+    covered_batch,
+    day_boundaries,
+    invoice_id_for,
+    package_lines,
+    usage_lines,
+    utc_window,
+)
+from domain.values import LineGrouping
+
+log = structlog.get_logger("tollbook.billing")
+
+#: New invoices saved per transaction: fewer commits, and a crash still loses whole batches.
+SAVE_BATCH = 50
+
+Action = Literal["created", "exists", "would create"]
+Kind = Literal["invoice", "supplementary"]
+
+
+@dataclass
+class InvoiceResult:
+    """What the run did (or, in a dry run, would do) for one invoice of one customer."""
+
+    account: str
+    invoice_id: UUID
+    kind: Kind
+    action: Action
+    currency: str
+    lines: list[InvoiceLine]
+    number: str | None = None
+    state: str = "draft"
+    late_calls: int = 0
+    late_amount: Decimal = Decimal(0)
+
+    @property
+    def net(self) -> Decimal:
+        return totals_of(self.lines, self.currency).net
+
+    @property
+    def total(self) -> Decimal:
+        return totals_of(self.lines, self.currency).total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "invoice_id": str(self.invoice_id),
+            "kind": self.kind,
+            "action": self.action,
+            "state": self.state,
+            "number": self.number,
+            "currency": self.currency,
+            "lines": len(self.lines),
+            "net": str(self.net),
+            "total": str(self.total),
+            "late_calls": self.late_calls,
+            "late_amount": str(self.late_amount),
+        }
+
+
+@dataclass
+class BillingReport:
+    period: Period
+    through_batch: int
+    dry_run: bool
+    results: list[InvoiceResult] = field(default_factory=list)
+
+    def count(self, action: Action) -> int:
+        return sum(result.action == action for result in self.results)
+
+    @property
+    def late_calls(self) -> int:
+        return sum(result.late_calls for result in self.results)
+
+
+@dataclass(frozen=True)
+class _Target:
+    customer: Customer
+    zone: str
+    grouping: LineGrouping
+
+    @property
+    def account(self) -> str:
+        return self.customer.registered.account_number
+
+
+def run_billing(
+    ledger: Ledger,
+    db: Database,
+    period: Period,
+    *,
+    customers: Sequence[str] = (),
+    dry_run: bool = False,
+    issue: bool = False,
+    bill_late: bool = False,
+    actor: str = "billing-run",
+    on_invoice: Callable[[InvoiceResult], None] | None = None,
+    save_batch: int = SAVE_BATCH,
+) -> BillingReport:
+    """Bill ``period`` for every customer (or those named) with usage or active packages.
+
+    The scheduler calls this; ``on_invoice`` is told about each invoice as the run goes.
+    New invoices are saved ``save_batch`` at a time, each batch in one transaction.
+    """
+    ensure_schema(db)
+    default_grouping = ledger.settings().invoice_line_grouping
+    with db.connect() as conn:
+        through = last_batch(conn)
+    report = BillingReport(period, through, dry_run)
+    targets = [
+        _Target(c, c.profile_on(period.end).time_zone, _grouping(c, period, default_grouping))
+        for c in _customers(ledger, customers)
+    ]
+    planner = _Planner(ledger, db, period, through)
+    fresh = [t for t in targets if planner.existing(t) is None]
+    totals = planner.usage_totals(fresh)
+    late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
+    pending: list[InvoiceResult] = []
+
+    def flush() -> None:
+        if not dry_run:
+            _create(ledger, [r for r in pending if r.action == "would create"], period, actor)
+            for result in pending:
+                if issue and result.state == "draft":
+                    result.number = ledger.issue_invoice(result.invoice_id, actor)
+                    result.state = "issued"
+        report.results.extend(pending)
+        for result in pending:
+            if on_invoice:
+                on_invoice(result)
+        pending.clear()
+
+    for target in targets:
+        pending.extend(planner.plan(target, totals, late, bill_late))
+        if len(pending) >= save_batch:
+            flush()
+    flush()
+    return report
+
+
+def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
+    if accounts:
+        return [ledger.customer(account) for account in accounts]
+    return ledger.customers()
+
+
+def _grouping(customer: Customer, period: Period, default: LineGrouping) -> LineGrouping:
+    return customer.profile_on(period.end).invoice_line_grouping or default
+
+
+class _Planner:
+    """Works out each customer's invoice; reads only (events and the usage table)."""
+
+    def __init__(self, ledger: Ledger, db: Database, period: Period, through: int) -> None:
+        self.ledger, self.db, self.period, self.through = ledger, db, period, through
+        self._packages: dict[UUID, PackageTerms] = {}
+        self._existing: dict[UUID, Invoice | None] = {}
+
+    def existing(self, target: _Target) -> Invoice | None:
+        return self._invoice(invoice_id_for(target.customer.id, self.period))
+
+    def _invoice(self, invoice_id: UUID) -> Invoice | None:
+        if invoice_id not in self._existing:
+            try:
+                self._existing[invoice_id] = self.ledger.invoice(invoice_id)
+            except NotFound:
+                self._existing[invoice_id] = None
+        return self._existing[invoice_id]
+
+    def _terms(self, package_id: UUID) -> PackageTerms:
+        if package_id not in self._packages:
+            self._packages[package_id] = self.ledger.package(package_id).terms
+        return self._packages[package_id]
+
+    # --------------------------------------------------------------- planning
+
+    def plan(
+        self,
+        target: _Target,
+        totals: dict[str, list[UsageTotal]],
+        late: dict[str, tuple[int, int]],
+        bill_late: bool,
+    ) -> list[InvoiceResult]:
+        customer = target.customer
+        main_id = invoice_id_for(customer.id, self.period)
+        main = self._invoice(main_id)
+        if main is None:
+            profile = customer.profile_on(self.ledger.today())
+            assignments = list(customer.assignments.values())
+            lines = package_lines(
+                main_id,
+                self.period,
+                assignments,
+                {a.package_id: self._terms(a.package_id) for a in assignments},
+                profile.tax_rate,
+                profile.tax_description,
+            )
+            scope = UsageScope(self.period, target.zone, 0, self.through)
+            lines += usage_lines(
+                main_id,
+                totals.get(target.account, []),
+                target.grouping,
+                scope,
+                profile.tax_rate,
+                profile.tax_description,
+            )
+            if not lines:
+                return []
+            return [self._result(target, main_id, "invoice", lines)]
+        calls, micros = late.get(target.account, (0, 0))
+        return self._late(target, calls, micros, bill_late)
+
+    def chain(self, target: _Target) -> tuple[list[Invoice], int]:
+        """The period's invoices already made (main, then supplementary ones) and the last
+        import batch they cover."""
+        customer = target.customer
+        main = self.existing(target)
+        assert main is not None
+        chain = [main]
+        covered = covered_batch(main.lines.values())
+        while supplement := self._invoice(invoice_id_for(customer.id, self.period, covered)):
+            chain.append(supplement)
+            next_covered = covered_batch(supplement.lines.values())
+            if next_covered <= covered:
+                break
+            covered = next_covered
+        return chain, covered
+
+    def _late(
+        self, target: _Target, calls: int, micros: int, bill_late: bool
+    ) -> list[InvoiceResult]:
+        """The invoices already made for the period, and what late usage they miss."""
+        customer = target.customer
+        chain, covered = self.chain(target)
+        main = chain[0]
+        results = [
+            InvoiceResult(
+                target.account,
+                invoice.id,
+                "invoice" if invoice is main else "supplementary",
+                "exists",
+                invoice.currency,
+                list(invoice.lines.values()),
+                number=invoice.number,
+                state=invoice.state,
+            )
+            for invoice in chain
+        ]
+        results[-1].late_calls = calls
+        results[-1].late_amount = Decimal(micros).scaleb(-MICROS)
+        if calls and bill_late:
+            supplement_id = invoice_id_for(customer.id, self.period, covered)
+            profile = customer.profile_on(self.ledger.today())
+            scope = UsageScope(self.period, target.zone, covered, self.through)
+            late_totals = self._aggregate([target], covered).get(target.account, [])
+            lines = usage_lines(
+                supplement_id,
+                late_totals,
+                target.grouping,
+                scope,
+                profile.tax_rate,
+                profile.tax_description,
+            )
+            results.append(self._result(target, supplement_id, "supplementary", lines))
+        return results
+
+    def _result(
+        self, target: _Target, invoice_id: UUID, kind: Kind, lines: list[InvoiceLine]
+    ) -> InvoiceResult:
+        return InvoiceResult(
+            target.account, invoice_id, kind, "would create", target.customer.currency, lines
+        )
+
+    # ------------------------------------------------------------------ usage SQL
+
+    def usage_totals(self, targets: Iterable[_Target]) -> dict[str, list[UsageTotal]]:
+        return self._aggregate(targets, 0)
+
+    def _aggregate(self, targets: Iterable[_Target], after: int) -> dict[str, list[UsageTotal]]:
+        """Sum CDRs per (account, group) in SQL, one query per (zone, grouping) and chunk."""
+        groups: dict[tuple[str, LineGrouping], list[str]] = defaultdict(list)
+        for target in targets:
+            groups[(target.zone, target.grouping)].append(target.account)
+        totals: dict[str, list[UsageTotal]] = defaultdict(list)
+        with self.db.connect() as conn:
+            for (zone, grouping), accounts in groups.items():
+                start, end = utc_window(self.period, zone)
+                key = _key_expression(grouping, self.period, zone)
+                for chunk in _chunks(accounts, 500):
+                    marks = ", ".join("?" * len(chunk))
+                    rows = conn.execute(
+                        self.db.sql(
+                            f"SELECT account, {key}, COUNT(*), SUM(billed_seconds),"
+                            " SUM(charge_micros), SUM(row_hash) FROM usage_cdrs"
+                            f" WHERE account IN ({marks}) AND start_epoch >= ?"
+                            " AND start_epoch < ? AND batch > ? AND batch <= ?"
+                            f" GROUP BY account{'' if grouping == 'none' else ', 2'}"
+                        ),
+                        (*chunk, int(start.timestamp()), int(end.timestamp()), after, self.through),
+                    )
+                    for account, group, calls, seconds, micros, hashes in rows:
+                        totals[account].append(
+                            UsageTotal(group, int(calls), int(seconds), int(micros), int(hashes))
+                        )
+        return totals
+
+    def late_usage(self, targets: Sequence[_Target]) -> dict[str, tuple[int, int]]:
+        """Calls and charge (micros) of CDRs each invoiced customer's invoices do not cover,
+        in one query per time zone and chunk of accounts."""
+        covered = {t.account: self.chain(t)[1] for t in targets}
+        zones: dict[str, list[str]] = defaultdict(list)
+        for target in targets:
+            zones[target.zone].append(target.account)
+        late: dict[str, tuple[int, int]] = {}
+        with self.db.connect() as conn:
+            for zone, accounts in zones.items():
+                start, end = utc_window(self.period, zone)
+                for chunk in _chunks(accounts, 500):
+                    rows = conn.execute(
+                        self.db.sql(
+                            "SELECT account, batch, COUNT(*), SUM(charge_micros) FROM usage_cdrs"
+                            f" WHERE account IN ({', '.join('?' * len(chunk))})"
+                            " AND start_epoch >= ? AND start_epoch < ? AND batch > ?"
+                            " AND batch <= ? GROUP BY account, batch"
+                        ),
+                        (
+                            *chunk,
+                            int(start.timestamp()),
+                            int(end.timestamp()),
+                            min(covered[a] for a in chunk),
+                            self.through,
+                        ),
+                    )
+                    for account, batch, calls, micros in rows:
+                        if int(batch) > covered[account]:
+                            old_calls, old_micros = late.get(account, (0, 0))
+                            late[account] = (old_calls + int(calls), old_micros + int(micros))
+        return late
+
+
+def _key_expression(grouping: LineGrouping, period: Period, zone: str) -> str:
+    """The SQL of a CDR's group: its destination, its local day's index, or nothing."""
+    if grouping == "destination":
+        return "destination"
+    if grouping == "none":
+        return "''"
+    # Local days have DST-aware UTC bounds; these are our own integers, safe to inline.
+    whens = " ".join(
+        f"WHEN start_epoch < {bound} THEN {index}"
+        for index, bound in enumerate(day_boundaries(period, zone))
+    )
+    return f"CASE {whens} END"
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _create(ledger: Ledger, planned: Sequence[InvoiceResult], period: Period, actor: str) -> None:
+    """Create planned invoices, each with all its lines, in one transaction; if one already
+    exists (another run got there first), create the others one at a time."""
+
+    def fields(result: InvoiceResult) -> dict[str, Any]:
+        return {
+            "period_start": period.start,
+            "period_end": period.end,
+            "memo": _memo(result.kind, period),
+            "invoice_id": result.invoice_id,
+            "lines": result.lines,
+        }
+
+    try:
+        ledger.create_invoices(
+            [ledger.draft_invoice(r.account, actor, **fields(r)) for r in planned]
+        )
+        created = list(planned)
+    except AlreadyExists:  # a failed save has used up the drafts' events: draft afresh
+        created = []
+        for result in planned:
+            try:
+                ledger.create_invoice(result.account, actor, **fields(result))
+                created.append(result)
+            except AlreadyExists:  # same id, so the same customer and period: already billed
+                result.action = "exists"
+    for result in created:
+        result.action = "created"
+        log.info(
+            "billing run invoice",
+            aggregate_id=str(result.invoice_id),
+            account=result.account,
+            kind=result.kind,
+            lines=len(result.lines),
+        )
+
+
+def _memo(kind: Kind, period: Period) -> str:
+    if kind == "supplementary":
+        return f"Supplementary invoice for late usage, {period.label}"
+    return f"Usage and packages, {period.label}"

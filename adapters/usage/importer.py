@@ -1,0 +1,226 @@
+"""CDR import: a whole file in one transaction, bulk-loaded, idempotent by call id.
+
+Rows stream from the file into a temporary stage table (COPY on PostgreSQL, batched inserts on
+SQLite); duplicates and conflicts are then found in SQL, so memory stays flat. Bad rows go to
+a rejects file with their line number and reason; a corrupt file rolls everything back.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+from adapters.store.database import Database
+from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
+from adapters.usage.schema import CDR_COLUMNS, STAGE_SCHEMA, ensure_schema, last_batch
+from domain.application import Ledger
+
+log = structlog.get_logger("tollbook.usage")
+
+BATCH_ROWS = 5000
+#: Progress callback: (bytes read so far, total bytes of the file).
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    file: str
+    batch: int
+    rows: int
+    inserted: int
+    duplicates: int
+    rejected: int
+    rejects_file: str | None
+    same_file_imported_before: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Rejects:
+    """The rejects CSV, created on the first reject only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.count = path, 0
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+
+    def add(self, line_no: int, reason: str, record: list[str]) -> None:
+        if self._writer is None:
+            self._file = self.path.open("w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(["line", "reason", *COLUMNS])
+        self._writer.writerow([line_no, reason, *record])
+        self.count += 1
+
+    def close(self, *, keep: bool) -> None:
+        if self._file is not None:
+            self._file.close()
+            if not keep:
+                self.path.unlink(missing_ok=True)
+
+
+def rejects_path_for(path: Path) -> Path:
+    name = path.name.removesuffix(".gz").removesuffix(".csv")
+    return path.with_name(f"{name}.rejects.csv")
+
+
+def import_cdrs(
+    ledger: Ledger,
+    db: Database,
+    path: Path,
+    *,
+    rejects: Path | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import one CDR file; all of it (minus rejected rows) or, if the file is corrupt, none."""
+    ensure_schema(db)
+    currencies = {c.registered.account_number: c.currency for c in ledger.customers()}
+    rejected = _Rejects(rejects or rejects_path_for(path))
+    total_bytes = path.stat().st_size if path.exists() else 0
+    ok = False
+    try:
+        with db.connect() as conn, open_cdrs(path) as reader:
+            if db.dialect == "postgres":
+                conn.execute("LOCK TABLE usage_imports IN EXCLUSIVE MODE")  # batches in order
+            batch = last_batch(conn) + 1
+            conn.execute(STAGE_SCHEMA)
+
+            def good_rows() -> Iterator[StageRow]:
+                for line_no, record in reader.rows:
+                    try:
+                        yield parse_row(line_no, record, reader.order, currencies)
+                    except RowRejected as reason:
+                        rejected.add(line_no, str(reason), record)
+                    if progress and line_no % BATCH_ROWS == 0:
+                        progress(reader.bytes_read(), total_bytes)
+
+            staged = _stage(db, conn, good_rows())
+            if progress:
+                progress(total_bytes, total_bytes)
+            conflicts = _reject_conflicts(db, conn, rejected)
+            inserted = _insert_new(db, conn, batch)
+            duplicates = staged - conflicts - inserted
+            sha = reader.sha256()
+            before = conn.execute(
+                db.sql("SELECT COUNT(*) FROM usage_imports WHERE file_sha256 = ?"), (sha,)
+            ).fetchone()[0]
+            rows = staged + rejected.count - conflicts
+            conn.execute(
+                db.sql("INSERT INTO usage_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                (
+                    batch,
+                    path.name,
+                    sha,
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    rows,
+                    inserted,
+                    duplicates,
+                    rejected.count,
+                ),
+            )
+            conn.execute("DROP TABLE usage_stage_dups")
+            conn.execute("DROP TABLE usage_stage")
+        ok = True
+    finally:
+        rejected.close(keep=ok)
+    summary = ImportSummary(
+        file=str(path),
+        batch=batch,
+        rows=rows,
+        inserted=inserted,
+        duplicates=duplicates,
+        rejected=rejected.count,
+        rejects_file=str(rejected.path) if rejected.count else None,
+        same_file_imported_before=before > 0,
+    )
+    log.info("cdrs imported", **summary.as_dict())
+    return summary
+
+
+def _stage(db: Database, conn: Any, rows: Iterator[StageRow]) -> int:
+    columns = ", ".join(("line_no", *CDR_COLUMNS))
+    count = 0
+    if db.dialect == "postgres":
+        with conn.cursor().copy(f"COPY usage_stage ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+    insert = f"INSERT INTO usage_stage ({columns}) VALUES ({', '.join('?' * 13)})"
+    chunk: list[StageRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == BATCH_ROWS:
+            conn.executemany(insert, chunk)
+            count += len(chunk)
+            chunk.clear()
+    conn.executemany(insert, chunk)
+    return count + len(chunk)
+
+
+_SAME = " AND ".join(f"a.{c} = b.{c}" for c in CDR_COLUMNS[1:-1])  # content, not the hash
+
+
+def _reject_conflicts(db: Database, conn: Any, rejected: _Rejects) -> int:
+    """Reject rows whose call id is already stored, or appears earlier in the file, with
+    different content. Identical repeats are duplicates, skipped without a word."""
+    conn.execute("CREATE INDEX usage_stage_call ON usage_stage (call_id, line_no)")
+    conn.execute("ANALYZE usage_stage")  # a fresh temp table has no statistics: plans go wrong
+    # call ids the file repeats, with the line of their first occurrence (usually very few)
+    conn.execute(
+        "CREATE TEMP TABLE usage_stage_dups AS SELECT call_id, MIN(line_no) AS first_line"
+        " FROM usage_stage GROUP BY call_id HAVING COUNT(*) > 1"
+    )
+    conn.execute("CREATE TEMP TABLE usage_stage_rejects (line_no BIGINT PRIMARY KEY, reason TEXT)")
+    conn.execute(
+        "INSERT INTO usage_stage_rejects SELECT a.line_no,"
+        " 'call id ' || a.call_id || ' was already imported with different content'"
+        f" FROM usage_stage a JOIN usage_cdrs b ON b.call_id = a.call_id WHERE NOT ({_SAME})"
+    )
+    conn.execute(
+        "INSERT INTO usage_stage_rejects SELECT a.line_no,"
+        " 'duplicate call id ' || a.call_id || ' with different content (first on line '"
+        " || CAST(d.first_line AS TEXT) || ')'"
+        " FROM usage_stage_dups d"
+        " JOIN usage_stage a ON a.call_id = d.call_id AND a.line_no > d.first_line"
+        " JOIN usage_stage b ON b.call_id = d.call_id AND b.line_no = d.first_line"
+        f" WHERE NOT ({_SAME})"
+        " AND a.line_no NOT IN (SELECT line_no FROM usage_stage_rejects)"
+    )
+    columns = ", ".join(f"s.{c}" for c in CDR_COLUMNS)
+    cursor = conn.execute(
+        f"SELECT r.line_no, r.reason, {columns} FROM usage_stage_rejects r"
+        " JOIN usage_stage s ON s.line_no = r.line_no ORDER BY r.line_no"
+    )
+    count = 0
+    for line_no, reason, *row in cursor:
+        rejected.add(int(line_no), reason, record_of(tuple(row)))
+        count += 1
+    conn.execute(
+        "DELETE FROM usage_stage WHERE line_no IN (SELECT line_no FROM usage_stage_rejects)"
+    )
+    conn.execute("DROP TABLE usage_stage_rejects")
+    return count
+
+
+def _insert_new(db: Database, conn: Any, batch: int) -> int:
+    """Move the first occurrence of every call id not yet stored into usage_cdrs."""
+    columns = ", ".join(CDR_COLUMNS)
+    cursor = conn.execute(
+        db.sql(
+            f"INSERT INTO usage_cdrs ({columns}, batch)"
+            f" SELECT {', '.join(f's.{c}' for c in CDR_COLUMNS)}, ? FROM usage_stage s"
+            " WHERE NOT EXISTS (SELECT 1 FROM usage_stage_dups d"
+            " WHERE d.call_id = s.call_id AND s.line_no > d.first_line)"
+            " AND NOT EXISTS (SELECT 1 FROM usage_cdrs c WHERE c.call_id = s.call_id)"
+        ),
+        (batch,),
+    )
+    return int(cursor.rowcount)

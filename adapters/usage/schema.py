@@ -1,0 +1,71 @@
+"""The usage tables: CDRs in bulk beside the event store, and one row per import batch.
+
+Times are epoch seconds (UTC) and charges integer millionths of the currency, so both SQLite
+and PostgreSQL sum them exactly and compare them cheaply. ``batch`` numbers imports in commit
+order; a billing run records the last batch it saw, which is how late CDRs are found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.store.database import Database
+
+CDR_COLUMNS = (
+    "call_id",
+    "account",
+    "start_epoch",
+    "duration",
+    "billed_seconds",
+    "dialled",
+    "prefix",
+    "destination",
+    "rate",
+    "charge_micros",
+    "currency",
+    "row_hash",
+)
+
+_CDR_TYPES = """
+    call_id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    start_epoch BIGINT NOT NULL,
+    duration INTEGER NOT NULL,
+    billed_seconds INTEGER NOT NULL,
+    dialled TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    rate TEXT NOT NULL,
+    charge_micros BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    row_hash BIGINT NOT NULL
+"""
+
+SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS usage_cdrs ({_CDR_TYPES}, batch BIGINT NOT NULL,"
+    " PRIMARY KEY (call_id))",
+    "CREATE INDEX IF NOT EXISTS usage_cdrs_account_start ON usage_cdrs (account, start_epoch)",
+    """CREATE TABLE IF NOT EXISTS usage_imports (
+        batch BIGINT PRIMARY KEY,
+        file_name TEXT NOT NULL,
+        file_sha256 TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        rows_read BIGINT NOT NULL,
+        inserted BIGINT NOT NULL,
+        duplicates BIGINT NOT NULL,
+        rejected BIGINT NOT NULL
+    )""",
+)
+
+STAGE_SCHEMA = f"CREATE TEMP TABLE usage_stage (line_no BIGINT NOT NULL, {_CDR_TYPES})"
+
+
+def ensure_schema(db: Database) -> None:
+    with db.connect() as conn:
+        for statement in SCHEMA:
+            conn.execute(statement)
+
+
+def last_batch(conn: Any) -> int:
+    row = conn.execute("SELECT COALESCE(MAX(batch), 0) FROM usage_imports").fetchone()
+    return int(row[0])

@@ -1,0 +1,309 @@
+"""Usage billing, pure: billing periods, time-zone windows, proration, and usage totals -> lines.
+
+No I/O here. The adapters aggregate CDRs in SQL into :class:`UsageTotal` rows; this module turns
+those rows and a customer's package assignments into invoice lines, and decides which UTC
+instants belong to a customer's period (CDRs are UTC, periods are in the customer's zone).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo
+
+from domain.customer import Assignment
+from domain.errors import InvalidDate, InvalidInput
+from domain.invoice_line import InvoiceLine, LineSource
+from domain.package import PackageTerms
+from domain.values import LineGrouping
+
+#: CDR charges are stored as integer millionths of the currency unit (exact sums in SQL).
+MICROS = 6
+#: Prorated unit prices keep this many decimals; the line net is then rounded to the currency.
+PRORATION_PLACES = Decimal("0.000001")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A billing period: calendar dates, both inclusive, in the customer's own time zone."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise InvalidDate(f"billing period ends ({self.end}) before it starts ({self.start})")
+
+    @classmethod
+    def month(cls, text: str) -> Period:
+        """``2026-10`` -> 1 to 31 October 2026."""
+        try:
+            year, month = (int(part) for part in text.split("-"))
+            last = calendar.monthrange(year, month)[1]
+            return cls(date(year, month, 1), date(year, month, last))
+        except (ValueError, TypeError):
+            raise InvalidDate(f"period must be a month like 2026-10: {text!r}") from None
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def label(self) -> str:
+        if self.start.day == 1 and self.end == Period.month(f"{self.start:%Y-%m}").end:
+            return f"{self.start:%Y-%m}"
+        return f"{self.start} to {self.end}"
+
+    def each_day(self) -> Iterable[date]:
+        return (self.start + timedelta(days=n) for n in range(self.days))
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """The UTC instant at which ``day`` starts in ``zone`` (DST-aware)."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def utc_window(period: Period, zone: str) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of a period read in the customer's zone."""
+    return local_midnight(period.start, zone), local_midnight(period.end + timedelta(days=1), zone)
+
+
+def day_boundaries(period: Period, zone: str) -> list[int]:
+    """Epoch seconds at which each local day of the period ends (the first is day 1's end)."""
+    return [
+        int(local_midnight(day + timedelta(days=1), zone).timestamp()) for day in period.each_day()
+    ]
+
+
+# ------------------------------------------------------------------ packages
+
+
+def active_days(assignment: Assignment, start: date, end: date) -> int:
+    """Days in [start, end] on which the assignment is active."""
+    first = max(start, assignment.start_date)
+    last = min(end, assignment.end_date or end)
+    return max(0, (last - first).days + 1)
+
+
+def _months(period: Period) -> Iterable[tuple[date, date, int]]:
+    """The calendar months a period touches, clipped to it, with each month's length."""
+    cursor = period.start
+    while cursor <= period.end:
+        length = calendar.monthrange(cursor.year, cursor.month)[1]
+        month_end = cursor.replace(day=length)
+        yield cursor, min(month_end, period.end), length
+        cursor = month_end + timedelta(days=1)
+
+
+def charged_fraction(assignment: Assignment, terms: PackageTerms, period: Period) -> Decimal:
+    """How many price units of a recurring package the period owes (prorated by days).
+
+    monthly: per calendar month, active days / days in that month; weekly: active days / 7;
+    daily: active days; one-off: 1 in the period containing the start date, else 0.
+    """
+    if terms.frequency == "one-off":
+        return Decimal(1) if period.start <= assignment.start_date <= period.end else Decimal(0)
+    if terms.frequency == "daily":
+        return Decimal(active_days(assignment, period.start, period.end))
+    if terms.frequency == "weekly":
+        return Decimal(active_days(assignment, period.start, period.end)) / 7
+    return sum(
+        (
+            Decimal(active_days(assignment, first, last)) / length
+            for first, last, length in _months(period)
+        ),
+        Decimal(0),
+    )
+
+
+def package_lines(
+    invoice_id: UUID,
+    period: Period,
+    assignments: Iterable[Assignment],
+    packages: Mapping[UUID, PackageTerms],
+    tax_rate: Decimal,
+    tax_description: str,
+) -> list[InvoiceLine]:
+    """Recurring charges of every assignment active in the period, and setup prices of the
+    assignments that start in it (the first invoice after assignment)."""
+    lines: list[InvoiceLine] = []
+    for assignment in sorted(assignments, key=lambda a: (a.start_date, str(a.assignment_id))):
+        days = active_days(assignment, period.start, period.end)
+        if days == 0:
+            continue
+        terms = packages[assignment.package_id]
+        rate = terms.tax_rate if terms.tax_rate is not None else tax_rate
+        text = terms.tax_description if terms.tax_rate is not None else tax_description
+        fraction = charged_fraction(assignment, terms, period)
+        common = {
+            "quantity": assignment.quantity,
+            "tax_rate": rate,
+            "tax_description": text or tax_description,
+            "package_id": assignment.package_id,
+        }
+        if fraction > 0:
+            full = days == period.days and terms.frequency == "monthly" and fraction == 1
+            note = "" if full else f" ({days} of {period.days} days)"
+            lines.append(
+                InvoiceLine(
+                    line_id=line_id_for(invoice_id, f"package:{assignment.assignment_id}"),
+                    description=f"{terms.name}{note}",
+                    unit_price=_prorated(terms.unit_price, fraction),
+                    period_start=max(period.start, assignment.start_date),
+                    period_end=min(period.end, assignment.end_date or period.end),
+                    kind="package",
+                    source=LineSource(
+                        key=f"assignment:{assignment.assignment_id}",
+                        days=days,
+                        period_days=period.days,
+                    ),
+                    **common,
+                )
+            )
+        starts_here = period.start <= assignment.start_date <= period.end
+        if starts_here and terms.setup_price > 0:
+            lines.append(
+                InvoiceLine(
+                    line_id=line_id_for(invoice_id, f"setup:{assignment.assignment_id}"),
+                    description=f"{terms.name} (setup)",
+                    unit_price=terms.setup_price,
+                    period_start=assignment.start_date,
+                    period_end=assignment.start_date,
+                    kind="setup",
+                    source=LineSource(key=f"setup:{assignment.assignment_id}"),
+                    **common,
+                )
+            )
+    return lines
+
+
+def _prorated(price: Decimal, fraction: Decimal) -> Decimal:
+    """Whole periods keep the price exactly; a part period keeps PRORATION_PLACES decimals."""
+    if fraction == fraction.to_integral_value():
+        return price * fraction
+    return (price * fraction).quantize(PRORATION_PLACES, rounding=ROUND_HALF_UP)
+
+
+# --------------------------------------------------------------------- usage
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    """One group of a customer's CDRs, summed in SQL: the raw material of one usage line.
+
+    ``key`` is the destination name, the day index within the period (grouping ``day``), or
+    "" (grouping ``none``). ``hash_sum`` is the sum of the CDRs' 32-bit row hashes.
+    """
+
+    key: str | int
+    calls: int
+    billed_seconds: int
+    charge_micros: int
+    hash_sum: int
+
+
+def usage_digest(calls: int, billed_seconds: int, charge_micros: int, hash_sum: int) -> str:
+    """An order-independent digest of a set of CDRs (documented in docs/usage-billing.md)."""
+    text = f"{calls}|{billed_seconds}|{charge_micros}|{hash_sum}"
+    return "cdr1-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def row_hash(
+    call_id: str, account: str, start_epoch: int, billed_seconds: int, charge_micros: int
+) -> int:
+    """A CDR's 32-bit content hash; sums of these stay exact in a 64-bit SQL SUM."""
+    text = f"{call_id}|{account}|{start_epoch}|{billed_seconds}|{charge_micros}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+def minutes(billed_seconds: int) -> Decimal:
+    return (Decimal(billed_seconds) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageScope:
+    """What a set of usage lines covers: the UTC window and the import batches (after, through]."""
+
+    period: Period
+    zone: str
+    after_batch: int
+    through_batch: int
+
+
+def usage_lines(
+    invoice_id: UUID,
+    totals: Sequence[UsageTotal],
+    grouping: LineGrouping,
+    scope: UsageScope,
+    tax_rate: Decimal,
+    tax_description: str,
+) -> list[InvoiceLine]:
+    """One line per group: amount = the exact sum of the CDR charges, quantity 1."""
+    window_start, window_end = utc_window(scope.period, scope.zone)
+    days = list(scope.period.each_day())
+    lines = []
+    for total in sorted(
+        totals, key=lambda t: (t.key if isinstance(t.key, int) else -1, str(t.key))
+    ):
+        if grouping == "destination":
+            key, text, start, end = f"destination:{total.key}", f"Calls to {total.key}", None, None
+        elif grouping == "day":
+            if not isinstance(total.key, int) or not 0 <= total.key < len(days):
+                raise InvalidInput(f"day index {total.key!r} outside the period")
+            day = days[total.key]
+            key, text, start, end = f"day:{day}", f"Calls on {day}", day, day
+        else:
+            key, text, start, end = "all", f"Calls {scope.period.label}", None, None
+        lines.append(
+            InvoiceLine(
+                line_id=line_id_for(invoice_id, f"usage:{key}"),
+                description=(f"{text}: {total.calls} calls, {minutes(total.billed_seconds)} min"),
+                quantity=Decimal(1),
+                unit_price=Decimal(total.charge_micros).scaleb(-MICROS),
+                tax_rate=tax_rate,
+                tax_description=tax_description,
+                period_start=start or scope.period.start,
+                period_end=end or scope.period.end,
+                kind="usage",
+                source=LineSource(
+                    key=key,
+                    calls=total.calls,
+                    billed_seconds=total.billed_seconds,
+                    digest=usage_digest(
+                        total.calls, total.billed_seconds, total.charge_micros, total.hash_sum
+                    ),
+                    window_start=window_start,
+                    window_end=window_end,
+                    after_batch=scope.after_batch,
+                    through_batch=scope.through_batch,
+                ),
+            )
+        )
+    return lines
+
+
+def covered_batch(lines: Iterable[InvoiceLine]) -> int:
+    """The last import batch an invoice's usage lines cover (0: none of the period's usage)."""
+    return max(
+        (line.source.through_batch for line in lines if line.kind == "usage" and line.source),
+        default=0,
+    )
+
+
+# ----------------------------------------------------------------------- ids
+
+
+def line_id_for(invoice_id: UUID, key: str) -> UUID:
+    return uuid5(invoice_id, key)
+
+
+def invoice_id_for(customer_id: UUID, period: Period, after_batch: int | None = None) -> UUID:
+    """The billing run's invoice for (customer, period); a supplementary one names the batch
+    its late usage starts after. Deterministic, so a second run cannot create it twice."""
+    base = f"tollbook:usage-invoice:{customer_id}:{period.start}:{period.end}"
+    return uuid5(NAMESPACE_URL, base if after_batch is None else f"{base}:after:{after_batch}")

@@ -1,0 +1,121 @@
+"""CDR import on SQLite and PostgreSQL: bulk load, idempotency, rejects, corrupt files."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+
+import pytest
+
+from adapters.store.database import Database
+from adapters.usage.cdr_csv import CorruptUsageFile
+from adapters.usage.importer import import_cdrs
+from tests.integration.usage_helpers import HEADER, cdr, customers, write_cdrs
+
+
+@pytest.fixture
+def setup(make_ledger, store_url):
+    ledger = make_ledger()
+    customers(
+        ledger, [("ACME", "GBP", "UTC", "destination"), ("PAR", "EUR", "Europe/Paris", "day")]
+    )
+    return ledger, Database.from_url(store_url)
+
+
+def stored(db: Database) -> list[tuple]:
+    with db.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                "SELECT call_id, account, billed_seconds, charge_micros, batch"
+                " FROM usage_cdrs ORDER BY call_id"
+            )
+        ]
+
+
+def test_a_gzip_file_is_imported_and_importing_it_again_adds_nothing(setup, tmp_path):
+    ledger, db = setup
+    path = write_cdrs(
+        tmp_path / "oct.csv.gz",
+        [cdr("a1"), cdr("a2", charge="1.5", billed=120), cdr("p1", account="PAR", currency="eur")],
+        gzipped=True,
+    )
+    first = import_cdrs(ledger, db, path)
+    assert (first.rows, first.inserted, first.duplicates, first.rejected) == (3, 3, 0, 0)
+    assert first.rejects_file is None and not first.same_file_imported_before
+    again = import_cdrs(ledger, db, path)
+    assert (again.rows, again.inserted, again.duplicates, again.rejected) == (3, 0, 3, 0)
+    assert again.same_file_imported_before
+    assert stored(db) == [
+        ("a1", "ACME", 60, 12_300, 1),
+        ("a2", "ACME", 120, 1_500_000, 1),
+        ("p1", "PAR", 60, 12_300, 1),
+    ]
+
+
+def test_bad_rows_go_to_the_rejects_file_with_line_and_reason_and_good_rows_still_load(
+    setup, tmp_path
+):
+    ledger, db = setup
+    import_cdrs(ledger, db, write_cdrs(tmp_path / "old.csv", [cdr("old", charge="0.01")]))
+    path = write_cdrs(
+        tmp_path / "mixed.csv",
+        [
+            cdr("ok1"),
+            cdr("t1", start="yesterday"),
+            cdr("d1", duration=-5),
+            cdr("u1", account="NOBODY"),
+            cdr("c1", currency="EUR"),
+            cdr("ok1"),  # identical repeat: a duplicate, not a reject
+            cdr("ok1", charge="9.99"),  # same id, different content
+            cdr("old", charge="0.02"),  # already stored with different content
+            cdr("n1", charge="0.0000001"),
+            "short,row",
+            cdr("ok2", account="PAR", currency="EUR", start="2026-10-31 23:30:00"),
+        ],
+    )
+    summary = import_cdrs(ledger, db, path)
+    assert (summary.rows, summary.inserted, summary.duplicates, summary.rejected) == (11, 2, 1, 8)
+    with open(summary.rejects_file, newline="", encoding="utf-8") as f:
+        rejects = [(row["line"], row["call_id"], row["reason"]) for row in csv.DictReader(f)]
+    # rows refused while reading come first, call-id conflicts found in SQL after them
+    assert sorted(rejects, key=lambda r: int(r[0])) == [
+        ("3", "t1", "unparseable start_time 'yesterday'"),
+        ("4", "d1", "negative duration -5"),
+        ("5", "u1", "unknown customer account 'NOBODY'"),
+        ("6", "c1", "currency 'EUR' differs from the customer's GBP"),
+        ("8", "ok1", "duplicate call id ok1 with different content (first on line 2)"),
+        ("9", "old", "call id old was already imported with different content"),
+        ("10", "n1", "charge 0.0000001 has more than 6 decimals"),
+        ("11", "short", "expected 11 fields, got 2"),
+    ]
+    assert [row[0] for row in stored(db)] == ["ok1", "ok2", "old"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.csv.gz", b"\x1f\x8bnot really gzip", "not a readable gzip file"),
+        ("cut.csv.gz", None, "not a readable gzip file"),
+        ("header.csv", b"call,who,when\nx,ACME,2026-10-01T00:00:00Z\n", "wrong header"),
+        ("empty.csv", b"", "is empty"),
+        (
+            "latin1.csv",
+            (HEADER + "\n" + cdr("x", destination="M\xe9xico")).encode("latin-1"),
+            "not UTF-8",
+        ),
+    ],
+)
+def test_a_corrupt_file_fails_whole_and_imports_nothing(setup, tmp_path, name, content, message):
+    ledger, db = setup
+    if content is None:  # a gzip file cut short after many good rows
+        whole = gzip.compress(
+            ("\n".join([HEADER, *(cdr(f"g{i}") for i in range(20000))]) + "\n").encode()
+        )
+        content = whole[: len(whole) // 2]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CorruptUsageFile, match=message):
+        import_cdrs(ledger, db, path)
+    assert stored(db) == []
+    assert not (tmp_path / name.replace(".gz", "").replace(".csv", ".rejects.csv")).exists()
