@@ -18,7 +18,12 @@ class ExportKey:
     """
 
     value: str
+    anchor: str = ""  # the same for every attempt at this event: for remote external ids
     retrying: bool = False
+
+    @property
+    def stable(self) -> str:
+        return self.anchor or self.value
 
 
 @dataclass(frozen=True)

@@ -89,8 +89,7 @@ def parse_connections(
             connections[name] = Connection.model_validate({**fields, "name": name})
         except pydantic.ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
-                for item in error.errors()
+                f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
             )
             raise ConfigError(f"connection {name!r}: {problems}") from None
     return connections

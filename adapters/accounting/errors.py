@@ -24,3 +24,8 @@ class RemoteRejected(RemoteError):
 
 class MappingMissing(RemoteRejected):
     """Our own configuration lacks a mapping (tax rate, account code) the item needs."""
+
+
+class NotAuthorised(RemoteUnavailable):
+    """The credentials were refused: stop the run (re-sending will not help, nor will
+    dead-lettering every item); fix the connection's configuration and run again."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from adapters.accounting import documents as docs
 from domain.aggregate import Event
 from domain.application import Ledger
 from domain.credit_note import CreditNote as LedgerCreditNote
@@ -16,8 +17,6 @@ from domain.customer import Customer, CustomerProfile
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
 from domain.payment import Payment
-
-from adapters.accounting import documents as docs
 
 #: Customer fields an accounting contact carries; a change to any of them updates the contact.
 CONTACT_FIELDS = frozenset(
@@ -35,7 +34,12 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
     if isinstance(event, Customer.Registered):
         contact = contact_of(event.originator_id, event.profile)
         return docs.ExportItem(
-            position, key, "contact", event.originator_id, event.originator_id, contact,
+            position,
+            key,
+            "contact",
+            event.originator_id,
+            event.originator_id,
+            contact,
             event.profile.account_number,
         )
     if isinstance(event, Customer.DetailsChanged):
@@ -49,13 +53,23 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
     if isinstance(event, Invoice.Issued):
         invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
         return docs.ExportItem(
-            position, key, "invoice", invoice.customer_id, invoice.id,
-            sales_invoice_of(invoice, event), event.number,
+            position,
+            key,
+            "invoice",
+            invoice.customer_id,
+            invoice.id,
+            sales_invoice_of(invoice, event),
+            event.number,
         )
     if isinstance(event, LedgerCreditNote.Issued):
         return docs.ExportItem(
-            position, key, "credit_note", event.customer_id, event.originator_id,
-            credit_note_of(event), event.number,
+            position,
+            key,
+            "credit_note",
+            event.customer_id,
+            event.originator_id,
+            credit_note_of(event),
+            event.number,
         )
     if isinstance(event, Payment.Allocated):
         payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
@@ -71,7 +85,12 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
             reference=_public(payment.details.reference),
         )
         return docs.ExportItem(
-            position, key, "payment", allocation.customer_id, payment.id, allocation,
+            position,
+            key,
+            "payment",
+            allocation.customer_id,
+            payment.id,
+            allocation,
             f"{event.amount} {event.currency} to {event.invoice_number}",
         )
     if isinstance(event, Payment.Unallocated):

@@ -115,7 +115,9 @@ class Exporter:
                 report.items.append(Planned(position, item.kind, item.label, "parked"))
                 report.position = position
                 continue
-            key = ExportKey(export_key(self.name, item.event_key))
+            key = ExportKey(
+                export_key(self.name, item.event_key), export_key(self.name, item.event_key)
+            )
             try:
                 success = self._send(item, key, position)
             except RemoteRejected as error:
@@ -170,14 +172,24 @@ class Exporter:
 
     def _resend(self, letter: DeadLetter) -> Planned:
         item = self._item_of(letter)
-        key = ExportKey(export_key(self.name, letter.event_key, letter.attempts), retrying=True)
+        key = ExportKey(
+            export_key(self.name, letter.event_key, letter.attempts),
+            export_key(self.name, letter.event_key),
+            retrying=True,
+        )
         try:
             success = self._send(item, key, None)
         except RemoteRejected as error:
             self.store.dead_letter(
-                self.name, self.connection.system, position=None, event_key=letter.event_key,
-                kind=letter.kind, customer_id=letter.customer_id, label=letter.label,
-                status="dead", error=str(error),
+                self.name,
+                self.connection.system,
+                position=None,
+                event_key=letter.event_key,
+                kind=letter.kind,
+                customer_id=letter.customer_id,
+                label=letter.label,
+                status="dead",
+                error=str(error),
             )
             return Planned(letter.position, letter.kind, letter.label, "dead", str(error))
         except RemoteUnavailable as error:
@@ -197,25 +209,44 @@ class Exporter:
 
     def _park(self, item: docs.ExportItem, position: int) -> None:
         first = next(
-            (d for d in self.store.dead_letters(self.name) if d.customer_id == str(item.customer_id)),
+            (
+                d
+                for d in self.store.dead_letters(self.name)
+                if d.customer_id == str(item.customer_id)
+            ),
             None,
         )
         behind = f"#{first.id} ({first.label})" if first else "an earlier item"
         self.store.dead_letter(
-            self.name, self.connection.system, position=position, event_key=item.event_key,
-            kind=item.kind, customer_id=str(item.customer_id), label=item.label,
-            status="parked", error=f"held back behind dead letter {behind} of the same customer",
+            self.name,
+            self.connection.system,
+            position=position,
+            event_key=item.event_key,
+            kind=item.kind,
+            customer_id=str(item.customer_id),
+            label=item.label,
+            status="parked",
+            error=f"held back behind dead letter {behind} of the same customer",
         )
         self.log.info("export parked", event_key=item.event_key, kind=item.kind)
 
     def _kill(self, item: docs.ExportItem, position: int, error: str) -> None:
         self.store.dead_letter(
-            self.name, self.connection.system, position=position, event_key=item.event_key,
-            kind=item.kind, customer_id=str(item.customer_id), label=item.label, status="dead",
+            self.name,
+            self.connection.system,
+            position=position,
+            event_key=item.event_key,
+            kind=item.kind,
+            customer_id=str(item.customer_id),
+            label=item.label,
+            status="dead",
             error=error,
         )
         self.log.warning(
-            "export rejected", event_key=item.event_key, kind=item.kind, label=item.label,
+            "export rejected",
+            event_key=item.event_key,
+            kind=item.kind,
+            label=item.label,
             error=error,
         )
 
@@ -233,12 +264,16 @@ class Exporter:
         elif isinstance(document, docs.SalesInvoice):
             contact_id = self._contact_id(document.customer_id)
             sent = self.client.invoice(document, contact_id, key)
-            reconciliation = self._compare(item, document.currency, document.total, document.lines, sent)
+            reconciliation = self._compare(
+                item, document.currency, document.total, document.lines, sent
+            )
         elif isinstance(document, docs.CreditNote):
             contact_id = self._contact_id(document.customer_id)
             invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)
             sent = self.client.credit_note(document, contact_id, invoice_id, key)
-            reconciliation = self._compare(item, document.currency, document.total, document.lines, sent)
+            reconciliation = self._compare(
+                item, document.currency, document.total, document.lines, sent
+            )
         elif isinstance(document, docs.PaymentAllocation):
             contact_id = self._contact_id(document.customer_id)
             invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)
@@ -280,10 +315,19 @@ class Exporter:
         note = f"{self.connection.system} computes {remote}, the ledger {ledger_total}"
         if remote != expected:
             note += f" (expected {expected} from the rounding rule)"
-        self.log.warning("total differs", label=item.label, ledger=str(ledger_total), remote=str(remote))
+        self.log.warning(
+            "total differs", label=item.label, ledger=str(ledger_total), remote=str(remote)
+        )
         return ReconciliationLine(
-            self.name, item.event_key, item.kind, item.label, currency,
-            format(ledger_total, "f"), format(remote, "f"), format(remote - ledger_total, "f"), note,
+            self.name,
+            item.event_key,
+            item.kind,
+            item.label,
+            currency,
+            format(ledger_total, "f"),
+            format(remote, "f"),
+            format(remote - ledger_total, "f"),
+            note,
         )
 
     def _contact_id(self, customer_id: UUID) -> str:
@@ -293,13 +337,19 @@ class Exporter:
             return known
         customer = self.ledger.customer(customer_id)
         contact = contact_of(customer.id, customer.latest)
-        key = ExportKey(export_key(self.name, f"{customer_id}:contact"))
+        anchor = export_key(self.name, f"{customer_id}:contact")
+        key = ExportKey(anchor, anchor)
         sent = self.client.contact(contact, None, key)
         self.store.record(
             Success(
-                connection=self.name, system=self.connection.system, position=None,
-                event_key=f"{customer_id}:contact", kind="contact", local_id=str(customer_id),
-                remote_id=sent.remote_id, label=contact.account_number,
+                connection=self.name,
+                system=self.connection.system,
+                position=None,
+                event_key=f"{customer_id}:contact",
+                kind="contact",
+                local_id=str(customer_id),
+                remote_id=sent.remote_id,
+                label=contact.account_number,
             )
         )
         return sent.remote_id

@@ -7,7 +7,11 @@ from collections.abc import Callable
 
 from adapters.accounting.client import AccountingClient
 from adapters.accounting.config import Connection
+from adapters.accounting.exporter import Exporter
 from adapters.accounting.policy import CallPolicy, RateLimiter
+from adapters.accounting.store import ExportStore
+from adapters.store.database import Database
+from domain.application import Ledger
 
 #: Published per-minute call limits (Xero: 60 per organisation); 0 means none we know of.
 DEFAULT_CALLS_PER_MINUTE = {"xero": 60, "clearbooks": 0, "freshbooks": 0}
@@ -36,3 +40,17 @@ def client_for(connection: Connection, policy: CallPolicy) -> AccountingClient:
     from adapters.accounting.freshbooks import FreshBooksClient
 
     return FreshBooksClient(connection, policy)
+
+
+def build_exporter(
+    ledger: Ledger,
+    database_url: str,
+    connection: Connection,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    on_event: Callable[[int], None] | None = None,
+) -> Exporter:
+    policy = policy_for(connection, sleep=sleep, clock=clock)
+    store = ExportStore(Database.from_url(database_url))
+    return Exporter(ledger, store, connection, client_for(connection, policy), on_event=on_event)

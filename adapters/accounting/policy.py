@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import structlog
 
-from adapters.accounting.errors import RemoteUnavailable
+from adapters.accounting.errors import NotAuthorised, RemoteUnavailable
 
 T = TypeVar("T")
 log = structlog.get_logger("tollbook.export")
@@ -65,14 +65,17 @@ class CallPolicy:
             try:
                 return operation()
             except RemoteUnavailable as error:
-                if attempt >= self.max_attempts:
+                if attempt >= self.max_attempts or isinstance(error, NotAuthorised):
                     raise
                 delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
                 if error.retry_after is not None:
                     delay = max(error.retry_after, 0.0)
                 log.info(
                     "remote unavailable, backing off",
-                    call=what, attempt=attempt, seconds=delay, error=str(error),
+                    call=what,
+                    attempt=attempt,
+                    seconds=delay,
+                    error=str(error),
                 )
                 self.waits.append(delay)
                 self.sleep(delay)

@@ -126,7 +126,9 @@ class ExportStore:
     # --------------------------------------------------------------- positions
 
     def position(self, connection: str) -> int:
-        rows = self._rows("SELECT position FROM export_positions WHERE connection = ?", [connection])
+        rows = self._rows(
+            "SELECT position FROM export_positions WHERE connection = ?", [connection]
+        )
         return int(rows[0][0]) if rows else 0
 
     def positions(self) -> dict[str, tuple[str, int, str]]:
@@ -187,8 +189,13 @@ class ExportStore:
                     " remote_id, exported_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 ),
                 (
-                    success.connection, success.event_key, success.position or 0, success.kind,
-                    success.local_id, success.remote_id, now,
+                    success.connection,
+                    success.event_key,
+                    success.position or 0,
+                    success.kind,
+                    success.local_id,
+                    success.remote_id,
+                    now,
                 ),
             )
             if success.kind in ("contact", "invoice", "credit_note"):
@@ -198,8 +205,13 @@ class ExportStore:
                         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (connection, kind, local_id)"
                         " DO UPDATE SET remote_id = excluded.remote_id, label = excluded.label"
                     ),
-                    (success.connection, success.kind, success.local_id, success.remote_id,
-                     success.label),
+                    (
+                        success.connection,
+                        success.kind,
+                        success.local_id,
+                        success.remote_id,
+                        success.label,
+                    ),
                 )
             if success.reconciliation is not None:
                 self._note(conn, success.reconciliation, now)
@@ -221,8 +233,18 @@ class ExportStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection, event_key)"
                 " DO NOTHING"
             ),
-            (line.connection, line.event_key, line.kind, line.label, line.currency,
-             line.ledger_total, line.remote_total, line.difference, line.note, now),
+            (
+                line.connection,
+                line.event_key,
+                line.kind,
+                line.label,
+                line.currency,
+                line.ledger_total,
+                line.remote_total,
+                line.difference,
+                line.note,
+                now,
+            ),
         )
 
     def reconciliation(self, connection: str | None = None) -> list[ReconciliationLine]:
@@ -262,8 +284,18 @@ class ExportStore:
                     " error = excluded.error, updated_at = excluded.updated_at,"
                     " attempts = export_dead_letters.attempts + 1"
                 ),
-                (connection, position or 0, event_key, kind, customer_id, label, status, error,
-                 now, now),
+                (
+                    connection,
+                    position or 0,
+                    event_key,
+                    kind,
+                    customer_id,
+                    label,
+                    status,
+                    error,
+                    now,
+                    now,
+                ),
             )
             if position is not None:
                 self._set_position(conn, connection, system, position)
@@ -282,8 +314,12 @@ class ExportStore:
             f" attempts, created_at FROM export_dead_letters WHERE {where} ORDER BY position, id",
             params,
         )
-        return [DeadLetter(int(r[0]), r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8],
-                           int(r[9]), r[10]) for r in rows]
+        return [
+            DeadLetter(
+                int(r[0]), r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], int(r[9]), r[10]
+            )
+            for r in rows
+        ]
 
     def dead_letter_by_id(self, letter_id: int) -> DeadLetter | None:
         rows = self._rows(
@@ -294,8 +330,9 @@ class ExportStore:
         if not rows:
             return None
         r = rows[0]
-        return DeadLetter(int(r[0]), r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8],
-                          int(r[9]), r[10])
+        return DeadLetter(
+            int(r[0]), r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], int(r[9]), r[10]
+        )
 
     def blocked_customers(self, connection: str) -> set[str]:
         return {

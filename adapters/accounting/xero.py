@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -67,14 +67,7 @@ def _money(value: Any) -> Decimal | None:
 def _rejection(error: ApiException) -> str:
     """The validation messages of a 400, as Xero words them."""
     messages: list[str] = []
-    data = getattr(error, "error_data", None)
-    try:
-        data = data if data is not None else None
-    except Exception:  # pragma: no cover - defensive: the SDK parses lazily
-        data = None
-    body = str(getattr(error, "body", "") or "")
-    import json
-
+    body = getattr(error, "body", b"") or b""
     try:
         parsed = json.loads(body) if body else {}
     except ValueError:
@@ -130,7 +123,9 @@ class XeroClient:
             token = token_api.get_client_credentials_token(app_store_billing=False)
         except ApiException as error:
             if error.status in (400, 401, 403):
-                raise RemoteRejected(f"Xero refused the client credentials ({error.status})") from None
+                raise RemoteRejected(
+                    f"Xero refused the client credentials ({error.status})"
+                ) from None
             raise RemoteUnavailable(f"Xero identity: {error.status} {error.reason}") from None
         except urllib3.exceptions.HTTPError as error:
             raise RemoteUnavailable(f"Xero identity unreachable: {type(error).__name__}") from None
@@ -209,7 +204,9 @@ class XeroClient:
             created = self._call(
                 "create contact",
                 lambda: self.api.create_contacts(
-                    self.tenant, Contacts(contacts=[body]), summarize_errors=True,
+                    self.tenant,
+                    Contacts(contacts=[body]),
+                    summarize_errors=True,
                     idempotency_key=key.value,
                 ),
             )
@@ -235,12 +232,13 @@ class XeroClient:
                 clauses.insert(0, f'ContactID==guid("{ext}")')
         clauses.append(f'AccountNumber=="{contact.account_number.replace(chr(34), "")}"')
         for clause in clauses:
-            found = self._call(
-                "find contact", lambda c=clause: self.api.get_contacts(self.tenant, where=c)
-            )
+            found = self._call("find contact", self._contacts_where(clause))
             if found.contacts:
                 return str(found.contacts[0].contact_id)
         return None
+
+    def _contacts_where(self, clause: str) -> Callable[[], Any]:
+        return lambda: self.api.get_contacts(self.tenant, where=clause)
 
     # ---------------------------------------------------------------- invoices
 
@@ -265,7 +263,10 @@ class XeroClient:
             created = self._call(
                 "create invoice",
                 lambda: self.api.create_invoices(
-                    self.tenant, Invoices(invoices=[body]), summarize_errors=True, unitdp=4,
+                    self.tenant,
+                    Invoices(invoices=[body]),
+                    summarize_errors=True,
+                    unitdp=4,
                     idempotency_key=key.value,
                 ),
             )
@@ -319,8 +320,11 @@ class XeroClient:
             created = self._call(
                 "create credit note",
                 lambda: self.api.create_credit_notes(
-                    self.tenant, CreditNotes(credit_notes=[body]), summarize_errors=True,
-                    unitdp=4, idempotency_key=key.value,
+                    self.tenant,
+                    CreditNotes(credit_notes=[body]),
+                    summarize_errors=True,
+                    unitdp=4,
+                    idempotency_key=key.value,
                 ),
             )
             made = created.credit_notes[0]
@@ -338,7 +342,9 @@ class XeroClient:
             self._call(
                 "allocate credit note",
                 lambda: self.api.create_credit_note_allocation(
-                    self.tenant, note_id, Allocations(allocations=[allocation]),
+                    self.tenant,
+                    note_id,
+                    Allocations(allocations=[allocation]),
                     idempotency_key=f"{key.value}:allocation",
                 ),
             )
@@ -349,7 +355,7 @@ class XeroClient:
     def payment(
         self, payment: docs.PaymentAllocation, contact_id: str, invoice_id: str, key: ExportKey
     ) -> Sent:
-        reference = f"{payment.reference} [{key.value[:8]}]".strip()
+        reference = f"{payment.reference} [{key.stable[:8]}]".strip()
         if key.retrying:
             found = self._call(
                 "find payment",
@@ -407,7 +413,3 @@ def _looks_like_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def today() -> date:  # pragma: no cover - kept for symmetry with the other clients
-    return date.today()

@@ -15,6 +15,7 @@ import structlog
 from adapters.cli.context import CliState, default_actor
 from adapters.cli.customers import customer
 from adapters.cli.demo import demo
+from adapters.cli.exports import export
 from adapters.cli.invoices import credit_note, invoice
 from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
@@ -40,7 +41,7 @@ def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     ctx.obj = CliState(database_url=database_url, actor=actor)
 
 
-for command in (settings, customer, package, invoice, credit_note, payment, balance, demo):
+for command in (settings, customer, package, invoice, credit_note, payment, balance, demo, export):
     cli.add_command(command)
 
 
