@@ -79,6 +79,20 @@ class Exporter:
         self.after_send = after_send
         self.on_event = on_event
         self.log = log.bind(connection=connection.name, system=connection.system)
+        # Read once per run, kept in step with every record: one round trip per export.
+        self._done: set[str] = set()
+        self._remote: dict[tuple[str, str], str] = {}
+
+    def _load(self) -> None:
+        self.store.ensure_tables()
+        self._done = self.store.done_keys(self.name)
+        self._remote = self.store.remote_ids(self.name)
+
+    def _record(self, success: Success) -> None:
+        self.store.record(success)
+        self._done.add(success.event_key)
+        if success.kind in ("contact", "invoice", "credit_note"):
+            self._remote[(success.kind, success.local_id)] = success.remote_id
 
     @property
     def name(self) -> str:
@@ -87,7 +101,7 @@ class Exporter:
     # -------------------------------------------------------------------- run
 
     def run(self, since: int | None = None, *, dry_run: bool = False) -> RunReport:
-        self.store.ensure_tables()
+        self._load()
         start = self.store.position(self.name) if since is None else since
         report = RunReport(self.name, start, start)
         blocked = self.store.blocked_customers(self.name)
@@ -96,7 +110,7 @@ class Exporter:
             if self.on_event is not None:
                 self.on_event(position)
             item = item_for(self.ledger, position, event)
-            if item is None or self.store.is_done(self.name, item.event_key):
+            if item is None or item.event_key in self._done:
                 if item is not None:
                     report.items.append(
                         Planned(position, item.kind, item.label, "already exported")
@@ -108,7 +122,7 @@ class Exporter:
                 continue
             if skipped_to is not None:
                 self.store.advance(self.name, self.connection.system, skipped_to)
-                skipped_to = None
+                report.position, skipped_to = skipped_to, None
             customer = str(item.customer_id)
             if customer in blocked:
                 self._park(item, position)
@@ -132,7 +146,7 @@ class Exporter:
                 return report
             if self.after_send is not None:
                 self.after_send(item)
-            self.store.record(success)
+            self._record(success)
             outcome = "noted" if item.kind == "note" else "exported"
             report.items.append(Planned(position, item.kind, item.label, outcome))
             report.position = position
@@ -145,6 +159,7 @@ class Exporter:
 
     def retry(self, letter_id: int) -> RunReport:
         """Re-send a dead letter, then the items of its customer parked behind it, in order."""
+        self._load()
         letter = self.store.dead_letter_by_id(letter_id)
         if letter is None or letter.connection != self.name:
             raise NotFound(f"no dead letter #{letter_id} on connection {self.name}")
@@ -194,7 +209,7 @@ class Exporter:
             return Planned(letter.position, letter.kind, letter.label, "dead", str(error))
         except RemoteUnavailable as error:
             return Planned(letter.position, letter.kind, letter.label, "unavailable", str(error))
-        self.store.record(success)
+        self._record(success)
         outcome = "noted" if item.kind == "note" else "exported"
         return Planned(letter.position, letter.kind, letter.label, outcome)
 
@@ -259,7 +274,7 @@ class Exporter:
         )
         reconciliation: ReconciliationLine | None = None
         if isinstance(document, docs.Contact):
-            known = self.store.remote_id(self.name, "contact", str(document.customer_id))
+            known = self._remote.get(("contact", str(document.customer_id)))
             sent = self.client.contact(document, known, key)
         elif isinstance(document, docs.SalesInvoice):
             contact_id = self._contact_id(document.customer_id)
@@ -332,7 +347,7 @@ class Exporter:
 
     def _contact_id(self, customer_id: UUID) -> str:
         """The remote contact; a customer registered before this connection's start is sent now."""
-        known = self.store.remote_id(self.name, "contact", str(customer_id))
+        known = self._remote.get(("contact", str(customer_id)))
         if known is not None:
             return known
         customer = self.ledger.customer(customer_id)
@@ -340,7 +355,7 @@ class Exporter:
         anchor = export_key(self.name, f"{customer_id}:contact")
         key = ExportKey(anchor, anchor)
         sent = self.client.contact(contact, None, key)
-        self.store.record(
+        self._record(
             Success(
                 connection=self.name,
                 system=self.connection.system,
@@ -355,7 +370,7 @@ class Exporter:
         return sent.remote_id
 
     def _invoice_id(self, invoice_id: UUID, number: str) -> str:
-        known = self.store.remote_id(self.name, "invoice", str(invoice_id))
+        known = self._remote.get(("invoice", str(invoice_id)))
         if known is None:
             raise RemoteRejected(
                 f"invoice {number} was never exported to {self.name}"

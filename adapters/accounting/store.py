@@ -162,6 +162,19 @@ class ExportStore:
             )
         )
 
+    def done_keys(self, connection: str) -> set[str]:
+        """Every event key already exported on this connection (read once per run)."""
+        rows = self._rows("SELECT event_key FROM export_done WHERE connection = ?", [connection])
+        return {row[0] for row in rows}
+
+    def remote_ids(self, connection: str) -> dict[tuple[str, str], str]:
+        """(kind, local id) -> remote id, for the whole connection (read once per run)."""
+        rows = self._rows(
+            "SELECT kind, local_id, remote_id FROM export_mappings WHERE connection = ?",
+            [connection],
+        )
+        return {(row[0], row[1]): row[2] for row in rows}
+
     def remote_id(self, connection: str, kind: str, local_id: str) -> str | None:
         rows = self._rows(
             "SELECT remote_id FROM export_mappings WHERE connection = ? AND kind = ?"

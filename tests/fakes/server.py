@@ -55,6 +55,7 @@ class FakeService:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one small answer must not wait for a delayed ACK
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass

@@ -24,8 +24,9 @@ def invoices(fake: Any) -> dict[str, Decimal]:
     if isinstance(fake, FakeXero):
         return {i["InvoiceNumber"]: i["Total"] for i in fake.invoices.values()}
     if isinstance(fake, FakeClearBooks):
-        return {i["invoiceNumber"]: i["total"] for i in fake.invoices.values()
-                if i["type"] == "sales"}
+        return {
+            i["invoiceNumber"]: i["total"] for i in fake.invoices.values() if i["type"] == "sales"
+        }
     return {i["invoice_number"]: Decimal(i["amount"]["amount"]) for i in fake.invoices.values()}
 
 

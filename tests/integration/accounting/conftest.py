@@ -59,9 +59,7 @@ def connection_to(fake: Any, name: str | None = None, **overrides: Any) -> Conne
 
 
 @pytest.fixture
-def make_exporter(
-    store_url: str, fake_clock: FakeClock
-) -> Callable[..., Exporter]:
+def make_exporter(store_url: str, fake_clock: FakeClock) -> Callable[..., Exporter]:
     """An exporter on the test's store whose waits advance the fake clock (no real sleeping)."""
 
     def make(ledger: Any, connection: Connection, **kwargs: Any) -> Exporter:
@@ -87,13 +85,24 @@ def billing_cycle(ledger: Any) -> Cycle:
     """Two customers, a draft never issued, three invoices (one voided), a credit note, a
     completed payment spread over two invoices, and a pending payment that never completes."""
     ledger.register_customer(
-        "t", account_number="ACME", name="Acme Telecom Ltd", currency="GBP",
-        tax_rate=D("20"), tax_description="VAT 20%", payment_terms_days=14,
-        email="billing@acme.example", billing_address="1 High Street, London",
+        "t",
+        account_number="ACME",
+        name="Acme Telecom Ltd",
+        currency="GBP",
+        tax_rate=D("20"),
+        tax_description="VAT 20%",
+        payment_terms_days=14,
+        email="billing@acme.example",
+        billing_address="1 High Street, London",
     )
     ledger.register_customer(
-        "t", account_number="GLOBEX", name="Globex Carriers", currency="GBP",
-        tax_rate=D("20"), tax_description="VAT 20%", payment_terms_days=30,
+        "t",
+        account_number="GLOBEX",
+        name="Globex Carriers",
+        currency="GBP",
+        tax_rate=D("20"),
+        tax_description="VAT 20%",
+        payment_terms_days=30,
         external_accounting_id="GLX-0042",
     )
     numbers = []
@@ -105,7 +114,10 @@ def billing_cycle(ledger: Any) -> Cycle:
         invoice_id = ledger.create_invoice(account, "t")
         for description, quantity, price in lines:
             ledger.add_line(
-                invoice_id, "t", description=description, quantity=D(quantity),
+                invoice_id,
+                "t",
+                description=description,
+                quantity=D(quantity),
                 unit_price=D(price),
             )
         numbers.append(ledger.issue_invoice(invoice_id, "t"))
@@ -120,6 +132,9 @@ def billing_cycle(ledger: Any) -> Cycle:
     ledger.record_payment("GLOBEX", "t", amount=D("99.00"))  # pending: never exported
     ledger.void_invoice(numbers[2], "t", "issued by mistake")
     return Cycle(
-        numbers=numbers, draft_id=draft_id, credit_note=credit_note, voided=numbers[2],
+        numbers=numbers,
+        draft_id=draft_id,
+        credit_note=credit_note,
+        voided=numbers[2],
         paid={numbers[0]: D("20.00"), numbers[1]: D("54.00")},
     )

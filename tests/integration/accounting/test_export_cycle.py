@@ -26,7 +26,8 @@ def test_a_billing_cycle_lands_in_each_system_once_and_a_rerun_sends_nothing(
     assert report.stopped is None
     assert [i.outcome for i in report.items if i.outcome != "exported"] == []
     assert views.contacts(fake) == ["ACME", "GLX-0042"] or views.contacts(fake) == [
-        "ACME", "GLOBEX"
+        "ACME",
+        "GLOBEX",
     ]
     issued = views.invoices(fake)
     assert sorted(issued) == sorted(cycle.numbers)  # the draft never left the ledger
@@ -66,10 +67,18 @@ def test_a_customer_already_in_xero_is_matched_by_external_id_not_by_name(
     # The accountant created Globex by hand, with our external id as its contact number, and
     # another contact happens to carry the name "Acme Telecom Ltd" under a different account.
     globex, other = str(uuid.uuid4()), str(uuid.uuid4())
-    xero.contacts[globex] = {"ContactID": globex, "Name": "GLOBEX CARRIERS (old)",
-                             "ContactNumber": "GLX-0042", "AccountNumber": "G1"}
-    xero.contacts[other] = {"ContactID": other, "Name": "Acme Telecom Ltd (UK)",
-                            "ContactNumber": "X9", "AccountNumber": "OTHER"}
+    xero.contacts[globex] = {
+        "ContactID": globex,
+        "Name": "GLOBEX CARRIERS (old)",
+        "ContactNumber": "GLX-0042",
+        "AccountNumber": "G1",
+    }
+    xero.contacts[other] = {
+        "ContactID": other,
+        "Name": "Acme Telecom Ltd (UK)",
+        "ContactNumber": "X9",
+        "AccountNumber": "OTHER",
+    }
     billing_cycle(ledger)
 
     make_exporter(ledger, connection_to(xero)).run()
