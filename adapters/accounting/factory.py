@@ -20,9 +20,12 @@ DEFAULT_CALLS_PER_MINUTE = {"xero": 60, "clearbooks": 0, "freshbooks": 0}
 def policy_for(
     connection: Connection,
     *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> CallPolicy:
+    """Real waits unless told otherwise (looked up per call, so tests can replace them)."""
+    sleep = sleep or (lambda seconds: time.sleep(seconds))
+    clock = clock or time.monotonic
     per_minute = connection.calls_per_minute or DEFAULT_CALLS_PER_MINUTE[connection.system]
     limiter = RateLimiter(per_minute, 60.0, clock=clock, sleep=sleep) if per_minute else None
     return CallPolicy(max_attempts=connection.max_attempts, sleep=sleep, limiter=limiter)
@@ -47,8 +50,8 @@ def build_exporter(
     database_url: str,
     connection: Connection,
     *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
     on_event: Callable[[int], None] | None = None,
 ) -> Exporter:
     policy = policy_for(connection, sleep=sleep, clock=clock)
