@@ -61,7 +61,7 @@ def test_a_rejected_invoice_is_dead_lettered_parks_its_customer_and_spares_the_o
         ("parked", "payment", f"50.00 GBP to {old_invoice}"),
     ]
     assert "TaxType code 'OUTPUT175' does not exist" in letters[0].error
-    assert "#%d" % letters[0].id in letters[1].error
+    assert f"#{letters[0].id}" in letters[1].error
     assert report.position == ledger.recorder.max_notification_id()  # the run went past them
 
     with pytest.raises(InvalidState):

@@ -28,9 +28,9 @@ def test_a_secret_naming_an_unset_variable_is_a_clear_error():
 
 
 def test_an_unknown_system_or_setting_is_refused_with_the_connection_named():
-    with pytest.raises(ConfigError, match="connection 'x'.*system"):
+    with pytest.raises(ConfigError, match=r"connection 'x'.*system"):
         parse_connections({"x": {"system": "sage"}}, {})
-    with pytest.raises(ConfigError, match="connection 'x'.*colour"):
+    with pytest.raises(ConfigError, match=r"connection 'x'.*colour"):
         parse_connections({"x": {"system": "xero", "colour": "blue"}}, {})
 
 
