@@ -51,6 +51,7 @@ class FakeService:
         self.requests: list[Request] = []
         self._outage: list[int] = []  # statuses to answer with, one per coming request
         self._drop_after_commit = 0
+        self._drop_path = ""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -106,10 +107,12 @@ class FakeService:
         with self.lock:
             self._outage.extend([status] * count)
 
-    def drop_responses_after_commit(self, count: int = 1) -> None:
-        """Process the next ``count`` writes fully, then hang up without answering."""
+    def drop_responses_after_commit(self, count: int = 1, path_contains: str = "") -> None:
+        """Process the next ``count`` writes (to paths containing ``path_contains``) fully,
+        then hang up without answering."""
         with self.lock:
             self._drop_after_commit += count
+            self._drop_path = path_contains
 
     def _dispatch(self, request: Request) -> tuple[Response, bool]:
         with self.lock:
@@ -119,7 +122,12 @@ class FakeService:
                 return self.unavailable(status), False
             response = self.handle(request)
             drop = False
-            if request.method != "GET" and self._drop_after_commit and response.status < 300:
+            if (
+                request.method != "GET"
+                and self._drop_after_commit
+                and self._drop_path in request.path
+                and response.status < 300
+            ):
                 self._drop_after_commit -= 1
                 drop = True
             return response, drop

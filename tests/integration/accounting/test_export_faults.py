@@ -59,12 +59,19 @@ def test_an_answer_lost_on_the_way_back_is_resent_with_the_same_key_and_replayed
     ledger, xero, make_exporter
 ):
     cycle = billing_cycle(ledger)
-    xero.drop_responses_after_commit(3)  # contact, contact, first invoice: done, never answered
+    # The first invoice is created but the answer is lost, and so is the answer to the re-send.
+    xero.drop_responses_after_commit(2, path_contains="/Invoices")
+    exporter = make_exporter(ledger, connection_to(xero))
 
-    report = make_exporter(ledger, connection_to(xero)).run()
+    report = exporter.run()
 
     assert report.stopped is None
-    assert sorted(views.invoices(xero)) == sorted(cycle.numbers)
+    assert sorted(views.invoices(xero)) == sorted(cycle.numbers)  # no second copy
+    assert len(exporter.client.policy.waits) == 2  # each lost answer cost one re-send
+    put_invoices = [r for r in xero.requests if r.method == "PUT" and r.path.endswith("/Invoices")]
+    keys = [r.headers["idempotency-key"] for r in put_invoices]
+    assert len(keys) == 5 and keys[0] == keys[1] == keys[2]  # one key, replayed twice
+    assert len(set(keys)) == 3
     assert sorted(views.contacts(xero)) == ["ACME", "GLOBEX"]
     assert xero.spec_violations == []
 
@@ -156,3 +163,24 @@ def test_our_own_limiter_keeps_xero_under_60_calls_a_minute(ledger, xero, make_e
     assert xero.rate_limited == 0
     assert len(xero.contacts) == 35
     assert xero.clock() - 1_000_000.0 >= 60  # it waited for the minute to roll over
+
+
+def test_an_expired_xero_token_is_renewed_and_the_run_goes_on(ledger, xero, make_exporter):
+    cycle = billing_cycle(ledger)
+    exporter = make_exporter(ledger, connection_to(xero))
+    revoke = {"after": 4}
+    working = xero.handle
+
+    def revoking(request):
+        if not request.path.endswith("/token"):
+            revoke["after"] -= 1
+            if revoke["after"] == 0:
+                xero.tokens.clear()  # Xero's 30-minute token ran out mid-run
+        return working(request)
+
+    xero.handle = revoking
+    report = exporter.run()
+
+    assert report.stopped is None
+    assert sorted(views.invoices(xero)) == sorted(cycle.numbers)
+    assert sum(1 for r in xero.requests if r.path.endswith("/connect/token")) == 2
