@@ -27,7 +27,10 @@ def export() -> None:
 
 
 def _db_url() -> str:
-    return state().database_url or database_url()
+    url = state().database_url or database_url()
+    if url.startswith("memory:"):
+        raise ConfigError("exports keep their positions in SQL: use a sqlite or postgresql store")
+    return url
 
 
 def _head(ledger: Ledger) -> int:
