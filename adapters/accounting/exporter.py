@@ -118,7 +118,9 @@ class Exporter:
                 skipped_to = position
                 continue
             if dry_run:
-                report.items.append(Planned(position, item.kind, item.label, "would export"))
+                report.items.append(
+                    Planned(position, item.kind, item.label, "would export", self._preview(item))
+                )
                 continue
             if skipped_to is not None:
                 self.store.advance(self.name, self.connection.system, skipped_to)
@@ -153,7 +155,26 @@ class Exporter:
         if skipped_to is not None and not dry_run:
             self.store.advance(self.name, self.connection.system, skipped_to)
             report.position = max(report.position, skipped_to)
+        self.log.info(
+            "export run finished",
+            started_after=start,
+            position=report.position,
+            dry_run=dry_run,
+            exported=report.count("exported"),
+            dead=report.count("dead"),
+            parked=report.count("parked"),
+        )
         return report
+
+    def _preview(self, item: docs.ExportItem) -> str:
+        """In a dry run: the rounding difference the remote will show, computed offline."""
+        document = item.document
+        if not isinstance(document, (docs.SalesInvoice, docs.CreditNote)):
+            return ""
+        expected = self.client.expected_total(document.lines, document.currency)
+        if expected == document.total:
+            return ""
+        return f"{self.connection.system} will compute {expected} (ledger {document.total})"
 
     # ------------------------------------------------------------ dead letters
 

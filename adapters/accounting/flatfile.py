@@ -33,6 +33,7 @@ COLUMNS = (
 
 def rows_for_period(ledger: Ledger, start: date, end: date) -> list[dict[str, str]]:
     rows: list[dict[str, Any]] = []
+    as_at = min(end, ledger.today())  # statuses as they stand at the period's end, or today
     invoices = ledger.invoices()
     numbers = {invoice.id: invoice.label for invoice in invoices}
     for invoice in invoices:
@@ -52,7 +53,7 @@ def rows_for_period(ledger: Ledger, start: date, end: date) -> list[dict[str, st
                 "net": round_to_currency(totals.net, cur),
                 "tax": round_to_currency(totals.tax, cur),
                 "total": round_to_currency(totals.total, cur),
-                "status": invoice.status(end),
+                "status": invoice.status(as_at),
                 "reference": invoice.memo,
             }
         )

@@ -124,6 +124,10 @@ def test_xero_computes_tax_per_line_on_4dp_unit_prices_and_the_difference_is_rep
     number = _invoice(ledger, "RATE", "1234.5", "0.012345")
     exporter = make_exporter(ledger, connection_to(xero))
 
+    [preview] = [i for i in exporter.run(dry_run=True).items if i.kind == "invoice"]
+    assert preview.detail == "xero will compute 18.22 (ledger 18.29)"
+    assert exporter.store.reconciliation("xero") == []  # a dry run records nothing
+
     exporter.run()
 
     [line] = exporter.store.reconciliation("xero")
