@@ -25,6 +25,7 @@ def xero():
     fake.CLIENT_SECRET = SECRET
     yield fake
     fake.stop()
+    assert fake.spec_violations == []
 
 
 @pytest.fixture

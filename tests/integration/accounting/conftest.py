@@ -33,7 +33,10 @@ def _serve(fake: FakeService) -> Iterator[Any]:
 
 @pytest.fixture
 def xero(fake_clock: FakeClock) -> Iterator[FakeXero]:
-    yield from _serve(FakeXero(fake_clock))
+    fake = FakeXero(fake_clock)
+    yield from _serve(fake)
+    # Every request any test made must have matched Xero's OpenAPI document.
+    assert fake.spec_violations == []
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ def test_a_crash_between_sending_and_recording_leaves_exactly_one_remote_invoice
     report = make_exporter(ledger, connection_to(fake)).run()  # the restarted process
 
     assert report.stopped is None
+    assert {i.outcome for i in report.items} == {"exported"}  # nothing refused as a duplicate
     assert sorted(views.invoices(fake)) == sorted(cycle.numbers)  # one of each, no duplicate
     assert views.payments(fake) == cycle.paid
 
@@ -49,10 +50,15 @@ def test_a_crash_after_a_payment_was_sent_never_pays_twice(ledger, xero, make_ex
     with pytest.raises(Crash):
         dying.run()
 
-    make_exporter(ledger, connection_to(xero)).run()
+    restarted = make_exporter(ledger, connection_to(xero))
+    report = restarted.run()
 
+    assert {i.outcome for i in report.items} == {"exported"}
+    assert restarted.store.dead_letters("xero") == []
     assert views.payments(xero) == cycle.paid
     assert len(xero.payments) == 2
+    sent = [r.headers["idempotency-key"] for r in xero.requests if r.path.endswith("/Payments")]
+    assert sent[0] == sent[1]  # the restarted process re-sent under the same key: a replay
 
 
 def test_an_answer_lost_on_the_way_back_is_resent_with_the_same_key_and_replayed(
