@@ -14,7 +14,7 @@ from adapters.cli.main import main
 from tests.fakes import views
 from tests.fakes.server import FakeClock
 from tests.fakes.xero import FakeXero
-from tests.integration.accounting.conftest import billing_cycle
+from tests.integration.accounting.helpers import billing_cycle
 
 SECRET = "s3cr3t-never-printed"
 

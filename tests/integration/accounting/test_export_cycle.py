@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.fakes import views
-from tests.integration.accounting.conftest import billing_cycle, connection_to
+from tests.integration.accounting.helpers import billing_cycle, connection_to
 
 SYSTEMS = ["xero", "clearbooks", "freshbooks"]
 

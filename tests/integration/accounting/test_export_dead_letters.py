@@ -8,7 +8,7 @@ import pytest
 
 from domain.errors import InvalidState, NotFound
 from tests.fakes import views
-from tests.integration.accounting.conftest import connection_to
+from tests.integration.accounting.helpers import connection_to
 
 XERO_MAPPING = {"tax_types": {"20": "OUTPUT2", "17.5": "OUTPUT175", "0": "ZERORATEDOUTPUT"}}
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes import views
 from tests.fakes.xero import FakeXero
-from tests.integration.accounting.conftest import billing_cycle, connection_to
+from tests.integration.accounting.helpers import billing_cycle, connection_to
 
 
 class Crash(BaseException):
