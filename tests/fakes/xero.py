@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 import yaml
 from openapi_core import Config, OpenAPI
@@ -30,7 +30,6 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from tests.fakes.server import FakeClock, FakeService, Request, Response
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "xero_accounting.yaml"
 API_PREFIX = "/api.xro/2.0"
 TOKEN_PATH = "/connect/token"
 
@@ -549,6 +548,3 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)  # Xero's JSON carries numbers; the SDK reads them as floats
     raise TypeError(type(value).__name__)
-
-
-__all__ = ["FakeXero", "urlencode"]
