@@ -17,6 +17,7 @@ from adapters.cli.audit import audit
 from adapters.cli.context import CliState, default_actor
 from adapters.cli.customers import customer
 from adapters.cli.demo import demo
+from adapters.cli.exports import export
 from adapters.cli.invoices import credit_note, invoice
 from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
@@ -61,6 +62,7 @@ for command in (
     serve,
     apikey,
     webhook,
+    export,
 ):
     cli.add_command(command)
 for command in (projections, aged, reconcile, audit):  # read models, reconciliation, audit

@@ -1,0 +1,122 @@
+"""Neutral export documents built from ledger events: what every accounting system is sent.
+
+Each document is derived from one ledger event (plus, for an issued invoice, the invoice as it
+stood at that event's version), so re-deriving it later gives exactly the same document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+Kind = Literal["contact", "invoice", "credit_note", "payment", "void", "note"]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One document line as the ledger computed it (net and tax already rounded per line)."""
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_rate: Decimal
+    tax_description: str
+    kind: str
+    net: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A customer as an accounting contact (Xero contact, Clear Books entity, FreshBooks client)."""
+
+    customer_id: UUID
+    account_number: str
+    external_id: str
+    name: str
+    email: str
+    address: str
+    tax_number: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class SalesInvoice:
+    invoice_id: UUID
+    customer_id: UUID
+    number: str
+    invoice_date: date
+    due_date: date
+    currency: str
+    reference: str
+    lines: tuple[Line, ...]
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    credit_note_id: UUID
+    invoice_id: UUID
+    invoice_number: str
+    customer_id: UUID
+    number: str
+    issued_on: date
+    currency: str
+    reason: str
+    lines: tuple[Line, ...]
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class PaymentAllocation:
+    """Money of a completed payment applied to one invoice: one remote payment per allocation."""
+
+    payment_id: UUID
+    invoice_id: UUID
+    invoice_number: str
+    customer_id: UUID
+    amount: Decimal
+    currency: str
+    paid_on: date
+    method: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Void:
+    invoice_id: UUID
+    invoice_number: str
+    customer_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class ManualNote:
+    """A ledger fact the connector does not replay (e.g. an unallocation): shown to people."""
+
+    customer_id: UUID
+    local_id: UUID
+    text: str
+
+
+Document = Contact | SalesInvoice | CreditNote | PaymentAllocation | Void | ManualNote
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    """One ledger event that an accounting connection must replay."""
+
+    position: int
+    event_key: str  # "<originator id>:<version>": the ledger event's identity
+    kind: Kind
+    customer_id: UUID
+    local_id: UUID
+    document: Document
+    label: str = field(default="")

@@ -1,0 +1,186 @@
+"""Which ledger events an accounting connection replays, and the document each one becomes.
+
+Drafts never leave the ledger: only ``Invoice.Issued`` exports an invoice, with the lines as
+they stood at that event's version. A pending payment is not money yet: payments leave as
+their allocations to invoices (``Payment.Allocated``), which exist only once completed.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from adapters.accounting import documents as docs
+from domain.aggregate import Event
+from domain.application import Ledger
+from domain.credit_note import CreditNote as LedgerCreditNote
+from domain.customer import Customer, CustomerProfile
+from domain.invoice import Invoice
+from domain.invoice_line import InvoiceLine
+from domain.payment import Payment
+
+#: Customer fields an accounting contact carries; a change to any of them updates the contact.
+CONTACT_FIELDS = frozenset(
+    {"name", "email", "billing_address", "tax_number", "external_accounting_id"}
+)
+
+
+def event_key(event: Event) -> str:
+    return f"{event.originator_id}:{event.originator_version}"
+
+
+def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | None:
+    """The export item for one ledger event, or None when accounting does not care."""
+    key = event_key(event)
+    if isinstance(event, Customer.Registered):
+        contact = contact_of(event.originator_id, event.profile)
+        return docs.ExportItem(
+            position,
+            key,
+            "contact",
+            event.originator_id,
+            event.originator_id,
+            contact,
+            event.profile.account_number,
+        )
+    if isinstance(event, Customer.DetailsChanged):
+        if not CONTACT_FIELDS & set(event.after):
+            return None
+        customer = ledger.as_of(Customer, event.originator_id, version=event.originator_version)
+        contact = contact_of(customer.id, customer.latest)
+        return docs.ExportItem(
+            position, key, "contact", customer.id, customer.id, contact, contact.account_number
+        )
+    if isinstance(event, Invoice.Issued):
+        invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
+        return docs.ExportItem(
+            position,
+            key,
+            "invoice",
+            invoice.customer_id,
+            invoice.id,
+            sales_invoice_of(invoice, event),
+            event.number,
+        )
+    if isinstance(event, LedgerCreditNote.Issued):
+        return docs.ExportItem(
+            position,
+            key,
+            "credit_note",
+            event.customer_id,
+            event.originator_id,
+            credit_note_of(event),
+            event.number,
+        )
+    if isinstance(event, Payment.Allocated):
+        payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
+        allocation = docs.PaymentAllocation(
+            payment_id=payment.id,
+            invoice_id=event.invoice_id,
+            invoice_number=event.invoice_number,
+            customer_id=payment.details.customer_id,
+            amount=event.amount,
+            currency=event.currency,
+            paid_on=payment.details.received_on,
+            method=payment.details.method,
+            reference=_public(payment.details.reference),
+        )
+        return docs.ExportItem(
+            position,
+            key,
+            "payment",
+            allocation.customer_id,
+            payment.id,
+            allocation,
+            f"{event.amount} {event.currency} to {event.invoice_number}",
+        )
+    if isinstance(event, Payment.Unallocated):
+        payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
+        note = docs.ManualNote(
+            customer_id=payment.details.customer_id,
+            local_id=payment.id,
+            text=(
+                f"{event.amount} {event.currency} of payment {payment.id} was unallocated from"
+                f" {event.invoice_number} in the ledger: remove or reduce that payment remotely"
+            ),
+        )
+        return docs.ExportItem(
+            position, key, "note", note.customer_id, payment.id, note, event.invoice_number
+        )
+    if isinstance(event, Invoice.Voided):
+        invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
+        assert invoice.number is not None  # only issued invoices are voided
+        void = docs.Void(invoice.id, invoice.number, invoice.customer_id, event.reason or "")
+        return docs.ExportItem(
+            position, key, "void", invoice.customer_id, invoice.id, void, invoice.number
+        )
+    return None
+
+
+def contact_of(customer_id: UUID, profile: CustomerProfile) -> docs.Contact:
+    return docs.Contact(
+        customer_id=customer_id,
+        account_number=profile.account_number,
+        external_id=profile.external_accounting_id,
+        name=profile.name,
+        email=profile.email,
+        address=profile.billing_address,
+        tax_number=profile.tax_number,
+        currency=profile.currency,
+    )
+
+
+def lines_of(lines: list[InvoiceLine], currency: str) -> tuple[docs.Line, ...]:
+    return tuple(
+        docs.Line(
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            tax_rate=line.tax_rate,
+            tax_description=line.tax_description,
+            kind=line.kind,
+            net=line.net(currency),
+            tax=line.tax(currency),
+        )
+        for line in lines
+    )
+
+
+def sales_invoice_of(invoice: Invoice, issued: Invoice.Issued) -> docs.SalesInvoice:
+    period = ""
+    if invoice.period_start and invoice.period_end:
+        period = f"{invoice.period_start.isoformat()} to {invoice.period_end.isoformat()}"
+    return docs.SalesInvoice(
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        number=issued.number,
+        invoice_date=invoice.invoice_date,
+        due_date=invoice.due_date,
+        currency=invoice.currency,
+        reference=invoice.memo or period,
+        lines=lines_of(list(invoice.lines.values()), invoice.currency),
+        net=issued.net,
+        tax=issued.tax,
+        total=issued.total,
+    )
+
+
+def credit_note_of(event: LedgerCreditNote.Issued) -> docs.CreditNote:
+    return docs.CreditNote(
+        credit_note_id=event.originator_id,
+        invoice_id=event.invoice_id,
+        invoice_number=event.invoice_number,
+        customer_id=event.customer_id,
+        number=event.number,
+        issued_on=event.issued_on,
+        currency=event.currency,
+        reason=event.reason or "",
+        lines=lines_of(event.lines, event.currency),
+        net=event.net,
+        tax=event.tax,
+        total=event.total,
+    )
+
+
+def _public(reference: str) -> str:
+    """Text after ``#`` in a payment reference is private to the seller: it never leaves."""
+    return reference.split("#", 1)[0].strip()

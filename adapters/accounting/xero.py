@@ -1,0 +1,415 @@
+"""Xero through the official xero-python SDK (custom connection: client-credentials token).
+
+- Host override: ``AccountingApi(api_client, base_url=...)``; the token URL is set on our own
+  ``TokenApi`` instance. Tokens are fetched and renewed here (the SDK does not renew them).
+- urllib3's hidden retries are switched off (``PoolManager(retries=False)``): the exporter's
+  ``CallPolicy`` owns retries, back-off, ``Retry-After`` and the 60 calls/minute limit.
+- Every create carries an ``Idempotency-Key`` derived from the ledger event; invoice and
+  credit-note numbers are unique in Xero, so a re-send after the key expired is found by number.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import urllib3
+from xero_python.accounting import AccountingApi
+from xero_python.accounting.models import (
+    Account,
+    Address,
+    Allocation,
+    Allocations,
+    Contact,
+    Contacts,
+    CreditNote,
+    CreditNotes,
+    CurrencyCode,
+    Invoice,
+    Invoices,
+    LineAmountTypes,
+    LineItem,
+    Payment,
+)
+from xero_python.api_client import ApiClient, Configuration
+from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
+from xero_python.exceptions import ApiException
+from xero_python.exceptions.http_status_exceptions import (
+    BadRequestException,
+    RateLimitException,
+)
+
+from adapters.accounting import documents as docs
+from adapters.accounting.client import ExportKey, Sent
+from adapters.accounting.config import Connection
+from adapters.accounting.errors import RemoteRejected, RemoteUnavailable
+from adapters.accounting.policy import CallPolicy
+from adapters.accounting.rounding import per_line_total
+
+T = TypeVar("T")
+
+BASE_URL = "https://api.xero.com/api.xro/2.0"
+TOKEN_URL = "https://identity.xero.com/connect/token"
+CALLS_PER_MINUTE = 60
+TOKEN_MARGIN_SECONDS = 60
+
+
+def _money(value: Any) -> Decimal | None:
+    """Xero's JSON numbers arrive as floats: back to Decimal at 2 places, never kept as float."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _rejection(error: ApiException) -> str:
+    """The validation messages of a 400, as Xero words them."""
+    messages: list[str] = []
+    body = getattr(error, "body", b"") or b""
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        parsed = {}
+    for element in parsed.get("Elements", []) or []:
+        for item in element.get("ValidationErrors", []) or []:
+            messages.append(str(item.get("Message")))
+    if not messages and parsed.get("Message"):
+        messages.append(str(parsed["Message"]))
+    return "; ".join(messages) or f"{error.status} {error.reason}"
+
+
+class XeroClient:
+    system = "xero"
+
+    def __init__(
+        self,
+        connection: Connection,
+        policy: CallPolicy,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.connection = connection
+        self.policy = policy
+        self.wall_clock = wall_clock
+        self.mapping = connection.mapping
+        self._token: dict[str, Any] = {}
+        self._expires_at = 0.0
+        self.api_client = ApiClient(
+            Configuration(oauth2_token=OAuth2Token()),
+            oauth2_token_getter=lambda: self._token,
+            oauth2_token_saver=self._token.update,
+        )
+        # The exporter owns retries: no hidden re-sends inside urllib3.
+        self.api_client.rest_client.pool_manager = urllib3.PoolManager(
+            retries=False, timeout=urllib3.Timeout(total=connection.timeout_seconds)
+        )
+        self.api = AccountingApi(self.api_client, base_url=connection.base_url or BASE_URL)
+        self.tenant = connection.tenant_id
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _ensure_token(self) -> None:
+        if self._token and self.wall_clock() < self._expires_at - TOKEN_MARGIN_SECONDS:
+            return
+        token_api = TokenApi(
+            self.api_client,
+            self.connection.client_id,
+            self.connection.client_secret.get_secret_value(),
+        )
+        token_api.client_credentials_token_url = self.connection.token_url or TOKEN_URL
+        try:
+            token = token_api.get_client_credentials_token(app_store_billing=False)
+        except ApiException as error:
+            if error.status in (400, 401, 403):
+                raise RemoteRejected(
+                    f"Xero refused the client credentials ({error.status})"
+                ) from None
+            raise RemoteUnavailable(f"Xero identity: {error.status} {error.reason}") from None
+        except urllib3.exceptions.HTTPError as error:
+            raise RemoteUnavailable(f"Xero identity unreachable: {type(error).__name__}") from None
+        except Exception as error:  # the SDK raises a bare Exception for a non-200 token reply
+            raise RemoteUnavailable(f"Xero identity: {str(error)[:120]}") from None
+        self._expires_at = self.wall_clock() + float(token.get("expires_in") or 1800)
+        self._token.clear()
+        self._token.update(
+            access_token=token["access_token"],
+            token_type=token.get("token_type", "Bearer"),
+            expires_in=token.get("expires_in"),
+            scope=token.get("scope", ""),
+            expires_at=None,  # renewal is ours, above; the SDK must not try its refresh flow
+        )
+
+    def _call(self, what: str, operation: Callable[[], T]) -> T:
+        def attempt() -> T:
+            self._ensure_token()
+            try:
+                return operation()
+            except RateLimitException as error:
+                retry_after = (error.headers or {}).get("Retry-After")
+                raise RemoteUnavailable(
+                    f"{what}: rate limited", float(retry_after) if retry_after else None
+                ) from None
+            except BadRequestException as error:
+                raise RemoteRejected(f"{what}: {_rejection(error)}") from None
+            except ApiException as error:
+                status = error.status or 0
+                if status == 401:
+                    self._token.clear()  # expired or revoked: fetch a new one on the retry
+                    raise RemoteUnavailable(f"{what}: token expired") from None
+                if status == 429 or status >= 500:
+                    retry_after = (error.headers or {}).get("Retry-After")
+                    raise RemoteUnavailable(
+                        f"{what}: {status} {error.reason}",
+                        float(retry_after) if retry_after else None,
+                    ) from None
+                raise RemoteRejected(f"{what}: {status} {error.reason}") from None
+            except urllib3.exceptions.HTTPError as error:
+                raise RemoteUnavailable(f"{what}: {type(error).__name__}") from None
+
+        return self.policy.call(what, attempt)
+
+    def _lines(self, lines: tuple[docs.Line, ...]) -> list[LineItem]:
+        return [
+            LineItem(
+                description=line.description,
+                quantity=line.quantity,
+                unit_amount=line.unit_price,
+                account_code=self.mapping.account_for(line.kind),
+                tax_type=self.mapping.tax_type_for(line.tax_rate),
+            )
+            for line in lines
+        ]
+
+    def expected_total(self, lines: tuple[docs.Line, ...], currency: str) -> Decimal:
+        return per_line_total(lines, currency, unit_places=4)
+
+    # ---------------------------------------------------------------- contacts
+
+    def contact(self, contact: docs.Contact, known_id: str | None, key: ExportKey) -> Sent:
+        body = Contact(
+            name=contact.name,
+            account_number=contact.account_number,
+            contact_number=contact.external_id or contact.account_number,
+            email_address=contact.email or None,
+            tax_number=contact.tax_number or None,
+            default_currency=CurrencyCode[contact.currency],
+            addresses=_addresses(contact.address),
+        )
+        if known_id is None:
+            known_id = self._find_contact(contact)
+            if known_id is not None:
+                return Sent(known_id)
+            created = self._call(
+                "create contact",
+                lambda: self.api.create_contacts(
+                    self.tenant,
+                    Contacts(contacts=[body]),
+                    summarize_errors=True,
+                    idempotency_key=key.value,
+                ),
+            )
+            return Sent(str(created.contacts[0].contact_id))
+        body.contact_id = known_id
+        remote_id = known_id
+        self._call(
+            "update contact",
+            lambda: self.api.update_contact(
+                self.tenant, remote_id, Contacts(contacts=[body]), idempotency_key=key.value
+            ),
+        )
+        return Sent(known_id)
+
+    def _find_contact(self, contact: docs.Contact) -> str | None:
+        """By the customer's external accounting id (Xero ContactID or ContactNumber), then by
+        account number. Never by name: two customers may share a name."""
+        clauses = []
+        if contact.external_id:
+            ext = contact.external_id.replace('"', "")
+            clauses.append(f'ContactNumber=="{ext}"')
+            if _looks_like_uuid(ext):
+                clauses.insert(0, f'ContactID==guid("{ext}")')
+        clauses.append(f'AccountNumber=="{contact.account_number.replace(chr(34), "")}"')
+        for clause in clauses:
+            found = self._call("find contact", self._contacts_where(clause))
+            if found.contacts:
+                return str(found.contacts[0].contact_id)
+        return None
+
+    def _contacts_where(self, clause: str) -> Callable[[], Any]:
+        return lambda: self.api.get_contacts(self.tenant, where=clause)
+
+    # ---------------------------------------------------------------- invoices
+
+    def invoice(self, invoice: docs.SalesInvoice, contact_id: str, key: ExportKey) -> Sent:
+        if key.retrying:
+            found = self._find_invoice(invoice.number)
+            if found is not None:
+                return found
+        body = Invoice(
+            type="ACCREC",
+            contact=Contact(contact_id=contact_id),
+            invoice_number=invoice.number,
+            reference=invoice.reference or None,
+            date=invoice.invoice_date,
+            due_date=invoice.due_date,
+            currency_code=CurrencyCode[invoice.currency],
+            line_amount_types=LineAmountTypes.EXCLUSIVE,
+            status="AUTHORISED",
+            line_items=self._lines(invoice.lines),
+        )
+        try:
+            created = self._call(
+                "create invoice",
+                lambda: self.api.create_invoices(
+                    self.tenant,
+                    Invoices(invoices=[body]),
+                    summarize_errors=True,
+                    unitdp=4,
+                    idempotency_key=key.value,
+                ),
+            )
+        except RemoteRejected as error:
+            # Sent before under a key Xero no longer remembers: the number finds it.
+            if "must be unique" in str(error):
+                found = self._find_invoice(invoice.number)
+                if found is not None:
+                    return found
+            raise
+        made = created.invoices[0]
+        return Sent(str(made.invoice_id), _money(made.total))
+
+    def _find_invoice(self, number: str) -> Sent | None:
+        found = self._call(
+            "find invoice",
+            lambda: self.api.get_invoices(self.tenant, invoice_numbers=[number], unitdp=4),
+        )
+        for item in found.invoices or []:
+            if item.invoice_number == number and str(item.status) != "DELETED":
+                return Sent(str(item.invoice_id), _money(item.total))
+        return None
+
+    def credit_note(
+        self, note: docs.CreditNote, contact_id: str, invoice_id: str, key: ExportKey
+    ) -> Sent:
+        created_id: str | None = None
+        total: Decimal | None = None
+        if key.retrying:
+            found = self._call(
+                "find credit note",
+                lambda: self.api.get_credit_notes(
+                    self.tenant, where=f'CreditNoteNumber=="{note.number}"'
+                ),
+            )
+            if found.credit_notes:
+                created_id = str(found.credit_notes[0].credit_note_id)
+                total = _money(found.credit_notes[0].total)
+        if created_id is None:
+            body = CreditNote(
+                type="ACCRECCREDIT",
+                contact=Contact(contact_id=contact_id),
+                credit_note_number=note.number,
+                reference=f"{note.invoice_number}: {note.reason}"[:255],
+                date=note.issued_on,
+                currency_code=CurrencyCode[note.currency],
+                line_amount_types=LineAmountTypes.EXCLUSIVE,
+                status="AUTHORISED",
+                line_items=self._lines(note.lines),
+            )
+            created = self._call(
+                "create credit note",
+                lambda: self.api.create_credit_notes(
+                    self.tenant,
+                    CreditNotes(credit_notes=[body]),
+                    summarize_errors=True,
+                    unitdp=4,
+                    idempotency_key=key.value,
+                ),
+            )
+            made = created.credit_notes[0]
+            created_id, total = str(made.credit_note_id), _money(made.total)
+            remaining = _money(made.remaining_credit)
+        else:
+            remaining = None
+        if remaining is None or remaining > 0:
+            note_id = created_id
+            allocation = Allocation(
+                invoice=Invoice(invoice_id=invoice_id),
+                amount=total if total is not None else note.total,
+                date=note.issued_on,
+            )
+            self._call(
+                "allocate credit note",
+                lambda: self.api.create_credit_note_allocation(
+                    self.tenant,
+                    note_id,
+                    Allocations(allocations=[allocation]),
+                    idempotency_key=f"{key.value}:allocation",
+                ),
+            )
+        return Sent(created_id, total)
+
+    # ---------------------------------------------------------------- payments
+
+    def payment(
+        self, payment: docs.PaymentAllocation, contact_id: str, invoice_id: str, key: ExportKey
+    ) -> Sent:
+        reference = f"{payment.reference} [{key.stable[:8]}]".strip()
+        if key.retrying:
+            found = self._call(
+                "find payment",
+                lambda: self.api.get_payments(self.tenant, where=f'Reference=="{reference}"'),
+            )
+            if found.payments:
+                return Sent(str(found.payments[0].payment_id))
+        if not self.mapping.bank_account:
+            from adapters.accounting.errors import MappingMissing
+
+            raise MappingMissing("mapping.bank_account is empty: payments need a bank account code")
+        body = Payment(
+            invoice=Invoice(invoice_id=invoice_id),
+            account=Account(code=self.mapping.bank_account),
+            date=payment.paid_on,
+            amount=payment.amount,
+            reference=reference,
+        )
+        made = self._call(
+            "create payment",
+            lambda: self.api.create_payment(self.tenant, body, idempotency_key=key.value),
+        )
+        return Sent(str(made.payments[0].payment_id))
+
+    def void(self, void: docs.Void, invoice_id: str, key: ExportKey) -> Sent:
+        if key.retrying:
+            current = self._call(
+                "get invoice", lambda: self.api.get_invoice(self.tenant, invoice_id)
+            )
+            if current.invoices and str(current.invoices[0].status) == "VOIDED":
+                return Sent(invoice_id)
+        body = Invoice(invoice_id=invoice_id, status="VOIDED")
+        self._call(
+            "void invoice",
+            lambda: self.api.update_invoice(
+                self.tenant, invoice_id, Invoices(invoices=[body]), idempotency_key=key.value
+            ),
+        )
+        return Sent(invoice_id)
+
+
+def _addresses(address: str) -> list[Address] | None:
+    lines = [line.strip() for line in address.replace(",", "\n").splitlines() if line.strip()]
+    if not lines:
+        return None
+    fields = {f"address_line{index + 1}": text for index, text in enumerate(lines[:4])}
+    return [Address(address_type="POBOX", **fields)]
+
+
+def _looks_like_uuid(text: str) -> bool:
+    from uuid import UUID
+
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True

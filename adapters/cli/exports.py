@@ -1,0 +1,269 @@
+"""``tollbook export ...``: replay the ledger into Xero, Clear Books or FreshBooks; status;
+dead-letter retries; and a plain CSV/JSON file of a period's documents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.progress import Progress
+
+from adapters.accounting.config import SYSTEMS, Connection, System, choose, load_connections
+from adapters.accounting.exporter import RunReport
+from adapters.accounting.factory import build_exporter
+from adapters.accounting.flatfile import render, rows_for_period
+from adapters.accounting.store import ExportStore
+from adapters.cli.context import console, date_arg, emit_json, json_option, say, state, table
+from adapters.config import ConfigError, database_url
+from adapters.store.database import Database
+from domain.application import Ledger
+from domain.errors import InvalidInput
+
+
+@click.group()
+def export() -> None:
+    """Accounting exports: each connection follows the ledger and replays it exactly once."""
+
+
+def _db_url() -> str:
+    url = state().database_url or database_url()
+    if url.startswith("memory:"):
+        raise ConfigError("exports keep their positions in SQL: use a sqlite or postgresql store")
+    return url
+
+
+def _head(ledger: Ledger) -> int:
+    return int(ledger.recorder.max_notification_id() or 0)
+
+
+def _since(ledger: Ledger, value: str | None) -> int | None:
+    """``--since`` is a log position (a number) or a date: events from that day on."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    day = date_arg(value, "--since")
+    assert day is not None
+    previous = 0
+    for position, event in ledger.all_events():
+        if event.timestamp.date() >= day:
+            return previous
+        previous = position
+    return previous
+
+
+def _run_system(system: System) -> Callable[..., None]:
+    @click.option("--connection", "name", help="Only this connection (default: all of them).")
+    @click.option("--since", help="Start after this log position, or from this date (ISO).")
+    @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+    @json_option
+    def command(name: str | None, since: str | None, dry_run: bool, as_json: bool) -> None:
+        ledger = state().ledger
+        connections = choose(load_connections(), system, name)
+        start = _since(ledger, since)
+        reports = [_run_one(ledger, c, start, dry_run, as_json) for c in connections]
+        if as_json:
+            emit_json([_report_doc(r) for r in reports])
+        stopped = [r for r in reports if r.stopped]
+        if stopped:
+            raise ConfigError(
+                "; ".join(
+                    f"{r.connection}: {r.stopped} (stopped at position {r.position};"
+                    " run again to resume)"
+                    for r in stopped
+                )
+            )
+
+    command.__doc__ = f"Export the ledger's new events to {system} (exactly once)."
+    return command
+
+
+def _run_one(
+    ledger: Ledger, connection: Connection, since: int | None, dry_run: bool, quiet: bool
+) -> RunReport:
+    head = _head(ledger)
+    with Progress(console=console, disable=quiet or not console.is_terminal) as progress:
+        task = progress.add_task(f"{connection.name}", total=head or None)
+        exporter = build_exporter(
+            ledger,
+            _db_url(),
+            connection,
+            on_event=lambda position: progress.update(task, completed=position),
+        )
+        report = exporter.run(since, dry_run=dry_run)
+    if not quiet:
+        _print_report(report, dry_run)
+    return report
+
+
+def _print_report(report: RunReport, dry_run: bool) -> None:
+    title = (
+        f"{report.connection}: {'dry run ' if dry_run else ''}after position {report.started_after}"
+    )
+    rows = [(i.position, i.kind, i.label, i.outcome, i.detail) for i in report.items]
+    table(title, ["position", "kind", "document", "outcome", "detail"], rows)
+    summary = ", ".join(
+        f"{report.count(o)} {o}"
+        for o in ("exported", "would export", "dead", "parked", "noted")
+        if report.count(o)
+    )
+    say(f"{report.connection}: {summary or 'nothing to export'}; position {report.position}")
+
+
+def _report_doc(report: RunReport) -> dict[str, object]:
+    return {
+        "connection": report.connection,
+        "started_after": report.started_after,
+        "position": report.position,
+        "stopped": report.stopped,
+        "items": [
+            {
+                "position": i.position,
+                "kind": i.kind,
+                "label": i.label,
+                "outcome": i.outcome,
+                "detail": i.detail,
+            }
+            for i in report.items
+        ],
+    }
+
+
+for _system in SYSTEMS:
+    export.command(_system)(_run_system(_system))
+
+
+@export.command("status")
+@json_option
+def status(as_json: bool) -> None:
+    """Each connection's position and lag, dead letters, and reconciliation lines."""
+    ledger = state().ledger
+    store = ExportStore(Database.from_url(_db_url()))
+    head = _head(ledger)
+    positions = store.positions()
+    configured = load_connections()
+    names = sorted(set(configured) | set(positions))
+    letters = store.dead_letters()
+    lines = store.reconciliation()
+    connections = []
+    for name in names:
+        system = configured[name].system if name in configured else positions[name][0]
+        position = positions.get(name, (system, 0, ""))[1]
+        connections.append(
+            {
+                "connection": name,
+                "system": system,
+                "position": position,
+                "head": head,
+                "lag": head - position,
+                "dead": sum(1 for d in letters if d.connection == name and d.status == "dead"),
+                "parked": sum(1 for d in letters if d.connection == name and d.status == "parked"),
+                "reconciliation": sum(1 for line in lines if line.connection == name),
+                "last_run": positions.get(name, (system, 0, ""))[2],
+            }
+        )
+    if as_json:
+        emit_json(
+            {
+                "connections": connections,
+                "dead_letters": [d.__dict__ for d in letters],
+                "reconciliation": [line.__dict__ for line in lines],
+            }
+        )
+        return
+    columns = [
+        "connection",
+        "system",
+        "position",
+        "head",
+        "lag",
+        "dead",
+        "parked",
+        "reconciliation",
+        "last_run",
+    ]
+    table("Export connections", columns, [[c[k] for k in columns] for c in connections])
+    if letters:
+        table(
+            "Dead letters (tollbook export retry ID)",
+            ["id", "connection", "status", "kind", "document", "attempts", "error"],
+            [(d.id, d.connection, d.status, d.kind, d.label, d.attempts, d.error) for d in letters],
+        )
+    if lines:
+        table(
+            "Reconciliation",
+            [
+                "connection",
+                "kind",
+                "document",
+                "currency",
+                "ledger",
+                "remote",
+                "difference",
+                "note",
+            ],
+            [
+                (
+                    r.connection,
+                    r.kind,
+                    r.label,
+                    r.currency,
+                    r.ledger_total,
+                    r.remote_total,
+                    r.difference,
+                    r.note,
+                )
+                for r in lines
+            ],
+        )
+
+
+@export.command("retry")
+@click.argument("letter_id", type=int)
+@json_option
+def retry(letter_id: int, as_json: bool) -> None:
+    """Re-send dead letter LETTER_ID (after fixing its cause), then what was parked behind it."""
+    ledger = state().ledger
+    store = ExportStore(Database.from_url(_db_url()))
+    letter = store.dead_letter_by_id(letter_id)
+    configured = load_connections()
+    if letter is None:
+        from domain.errors import NotFound
+
+        raise NotFound(f"no dead letter #{letter_id}")
+    if letter.connection not in configured:
+        raise ConfigError(f"connection {letter.connection!r} is no longer configured")
+    exporter = build_exporter(ledger, _db_url(), configured[letter.connection])
+    report = exporter.retry(letter_id)
+    if as_json:
+        emit_json(_report_doc(report))
+    else:
+        _print_report(report, False)
+    if report.stopped:
+        raise ConfigError(f"{report.connection}: {report.stopped}; try again later")
+
+
+@export.command("file")
+@click.option("--from", "start", required=True, help="First day (ISO date), inclusive.")
+@click.option("--to", "end", required=True, help="Last day (ISO date), inclusive.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)
+def file(start: str, end: str, fmt: str, output: Path | None) -> None:
+    """Invoices, credit notes and completed payments of a period, as CSV or JSON."""
+    first, last = date_arg(start, "--from"), date_arg(end, "--to")
+    assert first is not None and last is not None
+    if last < first:
+        raise InvalidInput(f"--to {last} is before --from {first}")
+    text = render(rows_for_period(state().ledger, first, last), fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        say(f"wrote {output}")

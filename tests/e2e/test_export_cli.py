@@ -1,0 +1,184 @@
+"""``tollbook export ...`` end to end through the CLI, against the fake Xero (both stores)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal as D
+
+import pytest
+import structlog
+
+from adapters.cli.main import main
+from tests.fakes import views
+from tests.fakes.server import FakeClock
+from tests.fakes.xero import FakeXero
+from tests.integration.accounting.helpers import billing_cycle
+
+SECRET = "s3cr3t-never-printed"
+
+
+@pytest.fixture
+def xero():
+    fake = FakeXero(FakeClock()).start()
+    fake.CLIENT_SECRET = SECRET
+    yield fake
+    fake.stop()
+    assert fake.spec_violations == []
+
+
+@pytest.fixture
+def cli(store_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TOLLBOOK_DATABASE_URL", store_url)
+    monkeypatch.setenv("TOLLBOOK_LOG_LEVEL", "info")
+    monkeypatch.setenv("XERO_SECRET", SECRET)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as stop:
+            code = int(stop.code or 0)
+        out, err = capsys.readouterr()
+        assert SECRET not in out and SECRET not in err  # credentials are never shown
+        return code, out, err
+
+    yield run
+    structlog.reset_defaults()  # main() bound logging to this test's captured stderr
+
+
+def _configure(tmp_path, monkeypatch, fake):
+    settings = fake.connection_settings()
+    path = tmp_path / "connections.toml"
+    path.write_text(
+        f"""
+[connections.acme-xero]
+system = "xero"
+base_url = "{settings["base_url"]}"
+token_url = "{settings["token_url"]}"
+tenant_id = "{settings["tenant_id"]}"
+client_id = "{settings["client_id"]}"
+client_secret = "env:XERO_SECRET"
+timeout_seconds = 5
+
+[connections.acme-xero.mapping]
+sales_account = "200"
+bank_account = "090"
+tax_types = {{ "20" = "OUTPUT2", "17.5" = "OUTPUT175", "0" = "ZERORATEDOUTPUT" }}
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("TOLLBOOK_CONNECTIONS", str(path))
+
+
+def test_export_dry_run_then_export_then_status_and_retry(
+    cli, make_ledger, xero, tmp_path, monkeypatch
+):
+    ledger = make_ledger()
+    cycle = billing_cycle(ledger)
+    ledger.register_customer(
+        "t",
+        account_number="OLD",
+        name="Old Rate Telecom",
+        currency="GBP",
+        tax_rate=D("17.5"),
+        tax_description="VAT 17.5%",
+        payment_terms_days=14,
+    )
+    old = ledger.create_invoice("OLD", "t")
+    ledger.add_line(old, "t", description="Calls", quantity=D(10), unit_price=D(1))
+    old_number = ledger.issue_invoice(old, "t")
+    _configure(tmp_path, monkeypatch, xero)
+
+    code, out, _ = cli("export", "xero", "--dry-run")
+    assert code == 0 and all(number in out for number in cycle.numbers)
+    assert xero.requests == []
+
+    code, out, err = cli("export", "xero", "--connection", "acme-xero", "--json")
+    assert code == 0, err
+    [report] = json.loads(out)
+    assert report["stopped"] is None
+    assert {i["label"] for i in report["items"] if i["outcome"] == "dead"} == {old_number}
+    assert "acme-xero" in err  # structured log lines name the connection
+
+    code, out, _ = cli("export", "status", "--json")
+    status = json.loads(out)
+    [row] = status["connections"]
+    assert (row["connection"], row["lag"], row["dead"]) == ("acme-xero", 0, 1)
+    [letter] = status["dead_letters"]
+    assert "OUTPUT175" in letter["error"]
+
+    code, out, _ = cli("export", "status")
+    assert code == 0 and "Dead letters" in out and old_number in out
+
+    xero.tax_rates["OUTPUT175"] = D("17.5")
+    code, out, err = cli("export", "retry", str(letter["id"]))
+    assert code == 0, err
+    assert old_number in views.invoices(xero)
+    code, out, _ = cli("export", "status", "--json")
+    assert json.loads(out)["dead_letters"] == []
+
+
+def test_export_reports_a_missing_or_wrong_configuration_plainly(cli, monkeypatch, tmp_path):
+    monkeypatch.delenv("TOLLBOOK_CONNECTIONS", raising=False)
+    code, _, err = cli("export", "clearbooks")
+    assert code == 5 and "no clearbooks connection is configured" in err
+
+    monkeypatch.setenv(
+        "TOLLBOOK_CONNECTIONS",
+        json.dumps({"connections": {"books": {"system": "clearbooks", "api_key": "k"}}}),
+    )
+    code, _, err = cli("export", "xero", "--connection", "books")
+    assert code == 5 and "is a clearbooks connection, not xero" in err
+
+
+def test_export_stops_with_exit_5_when_xero_stays_down_and_resumes_later(
+    cli, make_ledger, xero, tmp_path, monkeypatch
+):
+    ledger = make_ledger()
+    cycle = billing_cycle(ledger)
+    _configure(tmp_path, monkeypatch, xero)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)  # the CLI's real waits, skipped
+    xero.outage(50, status=503)
+
+    code, _, err = cli("export", "xero")
+    assert code == 5 and "run again to resume" in err
+
+    xero._outage.clear()
+    code, _, err = cli("export", "xero")
+    assert code == 0, err
+    assert sorted(views.invoices(xero)) == sorted(cycle.numbers)
+
+
+def test_export_file_lists_a_periods_documents_as_csv_and_json(cli, make_ledger, tmp_path):
+    ledger = make_ledger()
+    cycle = billing_cycle(ledger)
+
+    code, out, _ = cli("export", "file", "--from", "2026-10-01", "--to", "2026-10-31")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    invoices = [r for r in rows if r["type"] == "invoice"]
+    assert [r["number"] for r in invoices] == cycle.numbers  # the draft is not there
+    assert invoices[0]["total"] == "39.60" and invoices[2]["status"] == "void"
+    assert [r["number"] for r in rows if r["type"] == "credit_note"] == [cycle.credit_note]
+    assert sorted(r["total"] for r in rows if r["type"] == "payment") == ["30.00", "54.00"]
+
+    target = tmp_path / "october.json"
+    code, _, _ = cli(
+        "export",
+        "file",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--format",
+        "json",
+        "--output",
+        str(target),
+    )
+    assert code == 0 and len(json.loads(target.read_text())) == len(rows)
+
+    code, _, err = cli("export", "file", "--from", "2026-10-31", "--to", "2026-10-01")
+    assert code == 2 and "before" in err

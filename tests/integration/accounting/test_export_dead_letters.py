@@ -1,0 +1,178 @@
+"""Permanent refusals become visible dead letters; they block only their own customer."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from domain.errors import InvalidState, NotFound
+from tests.fakes import views
+from tests.integration.accounting.helpers import connection_to
+
+XERO_MAPPING = {"tax_types": {"20": "OUTPUT2", "17.5": "OUTPUT175", "0": "ZERORATEDOUTPUT"}}
+
+
+def _customer(ledger, account, name, rate):
+    ledger.register_customer(
+        "t",
+        account_number=account,
+        name=name,
+        currency="GBP",
+        tax_rate=D(rate),
+        tax_description=f"VAT {rate}%",
+        payment_terms_days=14,
+    )
+
+
+def _invoice(ledger, account, quantity, price):
+    invoice_id = ledger.create_invoice(account, "t")
+    ledger.add_line(invoice_id, "t", description="Calls", quantity=D(quantity), unit_price=D(price))
+    return ledger.issue_invoice(invoice_id, "t")
+
+
+def _pay(ledger, account, number, amount):
+    payment = ledger.record_payment(account, "t", amount=D(amount), status="completed")
+    ledger.allocate(payment, [(number, D(amount))], "t")
+
+
+def test_a_rejected_invoice_is_dead_lettered_parks_its_customer_and_spares_the_others(
+    ledger, xero, make_exporter
+):
+    _customer(ledger, "OLD", "Old Rate Telecom", "17.5")  # the Xero org has no 17.5% tax rate
+    _customer(ledger, "NEW", "New Rate Telecom", "20")
+    old_invoice = _invoice(ledger, "OLD", "100", "1.00")
+    new_invoice = _invoice(ledger, "NEW", "100", "1.00")
+    _pay(ledger, "OLD", old_invoice, "50.00")
+    _pay(ledger, "NEW", new_invoice, "50.00")
+    exporter = make_exporter(ledger, connection_to(xero, mapping=XERO_MAPPING))
+
+    report = exporter.run()
+
+    assert report.stopped is None
+    outcomes = {(i.kind, i.label.split()[-1]): i.outcome for i in report.items}
+    assert outcomes[("invoice", old_invoice)] == "dead"
+    assert outcomes[("payment", old_invoice)] == "parked"
+    assert outcomes[("invoice", new_invoice)] == "exported"
+    assert outcomes[("payment", new_invoice)] == "exported"
+    letters = exporter.store.dead_letters("xero")
+    assert [(d.status, d.kind, d.label) for d in letters] == [
+        ("dead", "invoice", old_invoice),
+        ("parked", "payment", f"50.00 GBP to {old_invoice}"),
+    ]
+    assert "TaxType code 'OUTPUT175' does not exist" in letters[0].error
+    assert f"#{letters[0].id}" in letters[1].error
+    assert report.position == ledger.recorder.max_notification_id()  # the run went past them
+
+    with pytest.raises(InvalidState):
+        exporter.retry(letters[1].id)  # the payment waits for its invoice
+
+    xero.tax_rates["OUTPUT175"] = D("17.5")  # the accountant adds the rate in Xero
+    retried = make_exporter(ledger, connection_to(xero, mapping=XERO_MAPPING)).retry(letters[0].id)
+
+    assert [i.outcome for i in retried.items] == ["exported", "exported"]
+    assert sorted(views.invoices(xero)) == sorted([old_invoice, new_invoice])
+    assert views.payments(xero) == {old_invoice: D("50.00"), new_invoice: D("50.00")}
+    assert exporter.store.dead_letters("xero") == []
+    assert len(exporter.store.dead_letters("xero", statuses=("resolved",))) == 2
+    with pytest.raises(InvalidState):
+        exporter.retry(letters[0].id)
+    with pytest.raises(NotFound):
+        exporter.retry(999_999)
+
+
+def test_a_missing_local_mapping_is_a_dead_letter_that_a_config_fix_and_retry_clears(
+    ledger, xero, make_exporter
+):
+    _customer(ledger, "ZED", "Zed Telecom", "17.5")
+    number = _invoice(ledger, "ZED", "3", "10.00")
+    exporter = make_exporter(ledger, connection_to(xero))  # default mapping: no 17.5% entry
+
+    exporter.run()
+
+    [letter] = exporter.store.dead_letters("xero")
+    assert "no tax type is mapped for a 17.5% tax rate" in letter.error
+    assert views.invoices(xero) == {}
+
+    fixed = connection_to(xero, mapping=XERO_MAPPING)
+    xero.tax_rates["OUTPUT175"] = D("17.5")
+    make_exporter(ledger, fixed).retry(letter.id)
+
+    assert views.invoices(xero) == {number: D("35.25")}
+
+
+def test_a_retry_that_is_refused_again_stays_dead_with_the_new_error(ledger, xero, make_exporter):
+    _customer(ledger, "OLD", "Old Rate Telecom", "17.5")
+    _invoice(ledger, "OLD", "1", "1.00")
+    exporter = make_exporter(ledger, connection_to(xero, mapping=XERO_MAPPING))
+    exporter.run()
+    [letter] = exporter.store.dead_letters("xero")
+
+    report = exporter.retry(letter.id)
+
+    [again] = exporter.store.dead_letters("xero")
+    assert report.items[0].outcome == "dead"
+    assert (again.id, again.status, again.attempts) == (letter.id, "dead", 2)
+
+
+def test_xero_computes_tax_per_line_on_4dp_unit_prices_and_the_difference_is_reported(
+    ledger, xero, make_exporter
+):
+    _customer(ledger, "RATE", "Per Second Telecom", "20")
+    # 0.012345/min is finer than Xero's 4 decimals: Xero books 0.0123 x 1234.5 = 15.18 net,
+    # the ledger 15.24; tax per line follows the net.
+    number = _invoice(ledger, "RATE", "1234.5", "0.012345")
+    exporter = make_exporter(ledger, connection_to(xero))
+
+    [preview] = [i for i in exporter.run(dry_run=True).items if i.kind == "invoice"]
+    assert preview.detail == "xero will compute 18.22 (ledger 18.29)"
+    assert exporter.store.reconciliation("xero") == []  # a dry run records nothing
+
+    exporter.run()
+
+    [line] = exporter.store.reconciliation("xero")
+    ledger_total = ledger.invoice(number).totals.total
+    assert (line.label, line.currency) == (number, "GBP")
+    assert D(line.ledger_total) == ledger_total == D("18.29")
+    assert D(line.remote_total) == views.invoices(xero)[number] == D("18.22")
+    assert D(line.difference) == D("-0.07")
+
+
+def test_exact_prices_leave_no_reconciliation_line(ledger, xero, make_exporter):
+    _customer(ledger, "EXACT", "Exact Telecom", "20")
+    _invoice(ledger, "EXACT", "1234.5", "0.0123")
+    exporter = make_exporter(ledger, connection_to(xero))
+
+    exporter.run()
+
+    assert exporter.store.reconciliation("xero") == []
+
+
+def test_an_unallocation_is_noted_for_a_person_not_silently_dropped(ledger, xero, make_exporter):
+    _customer(ledger, "UNDO", "Undo Telecom", "20")
+    number = _invoice(ledger, "UNDO", "10", "1.00")
+    _pay(ledger, "UNDO", number, "12.00")
+    payment = ledger.payments("UNDO")[0]
+    ledger.unallocate(payment.id, number, D("12.00"), "t", "paid the wrong invoice")
+    exporter = make_exporter(ledger, connection_to(xero))
+
+    report = exporter.run()
+
+    assert [i.outcome for i in report.items][-1] == "noted"
+    [line] = exporter.store.reconciliation("xero")
+    assert "unallocated from" in line.note and number in line.note
+
+
+def test_since_starts_a_new_connection_part_way_and_sends_older_customers_on_demand(
+    ledger, xero, make_exporter
+):
+    _customer(ledger, "EARLY", "Early Telecom", "20")
+    first = _invoice(ledger, "EARLY", "1", "5.00")
+    start = ledger.recorder.max_notification_id()
+    second = _invoice(ledger, "EARLY", "2", "5.00")
+
+    report = make_exporter(ledger, connection_to(xero)).run(since=start)
+
+    assert [i.label for i in report.items] == [second]
+    assert list(views.invoices(xero)) == [second] and first not in views.invoices(xero)
+    assert views.contacts(xero) == ["EARLY"]  # registered before the start, sent when needed
