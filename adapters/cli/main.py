@@ -26,6 +26,7 @@ from adapters.cli.reports import aged, reconcile
 from adapters.cli.service import apikey, serve, webhook
 from adapters.cli.settings import settings
 from adapters.cli.usage import bill, usage
+from adapters.cli.users import user
 from adapters.config import ConfigError
 from adapters.logging import configure_logging
 from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
@@ -63,6 +64,7 @@ for command in (
     apikey,
     webhook,
     export,
+    user,
 ):
     cli.add_command(command)
 for command in (projections, aged, reconcile, audit):  # read models, reconciliation, audit

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from fastapi import FastAPI, Request, Response
 
+from adapters import portal
 from adapters.http import problems
 from adapters.http.idempotency import IdempotencyMiddleware
 from adapters.http.routers import (
@@ -41,6 +42,7 @@ def create_app(services: Services) -> FastAPI:
     for module in (settings, customers, packages, invoices, credit_notes, payments, events):
         app.include_router(module.router)
     app.include_router(webhooks.router)
+    portal.install(app, services)  # the finance portal's pages under /portal
     app.add_middleware(IdempotencyMiddleware, store=services.idempotency)
 
     @app.middleware("http")

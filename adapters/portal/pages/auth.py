@@ -1,0 +1,108 @@
+"""Sign-in and sign-out.
+
+The sign-in form has no session yet, so its CSRF token is a double-submit cookie: a random
+value set with the form, which the post must carry back in a hidden field.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from adapters.portal.web import (
+    LOGIN_CSRF_COOKIE,
+    PREFIX,
+    SESSION_COOKIE,
+    FormValues,
+    PortalDep,
+    PortalRoute,
+    Refused,
+    Viewer,
+    render,
+)
+
+log = structlog.get_logger("tollbook.portal")
+router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
+
+
+def _safe_next(target: str) -> str:
+    """Only ever go back to a portal page (never to another site)."""
+    if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return f"{PREFIX}/invoices"
+
+
+@router.get("")
+def home() -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}/invoices", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "") -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", {"login_csrf": token, "next": _safe_next(next)})
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        path=PREFIX,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/login")
+async def login(request: Request, portal: PortalDep) -> Response:
+    form = await request.form()
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    sent = values.get("csrf_token", "")
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+        raise Refused("the sign-in form is out of date: reload the page and sign in again")
+    username = values.get("username", "").strip()
+    target = _safe_next(values.get("next", ""))
+    user = await run_in_threadpool(portal.users.authenticate, username, values.get("password", ""))
+    if user is None:
+        log.info("portal sign-in refused", username=username)
+        return render(
+            request,
+            "login.html",
+            {
+                "login_csrf": expected,
+                "next": target,
+                "values": {"username": username},
+                "errors": {"form": "The user name or the password is wrong."},
+            },
+            401,
+        )
+    token, _ = await run_in_threadpool(portal.users.start_session, user)
+    log.info("portal sign-in", username=user.username, role=user.role)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        path=PREFIX,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=int(portal.users.max_seconds),
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, portal: PortalDep, session: Viewer, form: FormValues) -> Response:
+    del form  # checked for its CSRF token; nothing else in it
+    token = request.cookies.get(SESSION_COOKIE, "")
+    portal.users.end_session(token)
+    log.info("portal sign-out", username=session.user.username)
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+    return response

@@ -1,0 +1,317 @@
+"""Customer pages: the list, registering a customer, and the customer's own page (details and
+settings, packages, invoices, payments, balance, aged debt, invoiced vs paid per month)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import pydantic
+from fastapi import APIRouter, Request, Response
+
+from adapters.portal.chart import chart
+from adapters.portal.reads import BUCKETS, InvoiceFilter
+from adapters.portal.web import (
+    PREFIX,
+    Editor,
+    Fields,
+    FormValues,
+    PortalDep,
+    PortalRoute,
+    Viewer,
+    actor_of,
+    done,
+    plain,
+    render,
+)
+from domain.application import Ledger
+from domain.customer import Customer
+from domain.errors import BillingError
+from domain.values import LINE_GROUPINGS
+
+router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
+
+PROFILE_FIELDS = {
+    "account_number": ("account",),
+    "name": ("customer name", "name must"),
+    "currency": ("currency",),
+    "tax_rate": ("tax rate",),
+    "payment_terms_days": ("payment terms",),
+    "time_zone": ("time zone",),
+    "invoice_line_grouping": ("grouping",),
+    "effective_from": ("effective",),
+}
+ASSIGN_FIELDS = {
+    "package": ("package", "priced in"),
+    "quantity": ("quantity",),
+    "end_date": ("end", "before it starts"),
+}
+GROUPINGS = [
+    (
+        value,
+        {
+            "none": "One usage line",
+            "destination": "A line per destination",
+            "day": "A line per day",
+        }[value],
+    )
+    for value in LINE_GROUPINGS
+]
+TEXT_SETTINGS = (
+    "name",
+    "billing_address",
+    "tax_number",
+    "email",
+    "tax_description",
+    "external_accounting_id",
+    "time_zone",
+)
+
+
+def url_of(customer: Customer) -> str:
+    return f"{PREFIX}/customers/{customer.registered.account_number}"
+
+
+def _validation_message(error: pydantic.ValidationError) -> tuple[str, str]:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "form"
+    return field, f"{field.replace('_', ' ')}: {first['msg']}"
+
+
+@router.get("/customers")
+def customer_list(request: Request, portal: PortalDep, session: Viewer) -> Response:
+    del session
+    customers = sorted(
+        portal.services.ledger.customers(), key=lambda c: c.registered.account_number
+    )
+    today = portal.services.ledger.today()
+    return render(
+        request,
+        "customers.html",
+        {"customers": [(c, c.profile_on(today)) for c in customers]},
+    )
+
+
+@router.get("/customers/new")
+def new_customer_form(request: Request, portal: PortalDep, session: Editor) -> Response:
+    del session
+    settings = portal.services.ledger.settings()
+    defaults = {
+        "currency": settings.default_currency,
+        "tax_rate": plain(settings.default_tax_rate),
+        "tax_description": settings.default_tax_description,
+        "payment_terms_days": str(settings.default_payment_terms_days),
+        "time_zone": "UTC",
+    }
+    return render(request, "customer_new.html", {"values": defaults, "groupings": GROUPINGS})
+
+
+@router.post("/customers")
+def register_customer(
+    request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger: Ledger = portal.services.ledger
+    fields = Fields(form)
+    profile: dict[str, Any] = {
+        "account_number": fields.text("account_number", required="the account number"),
+        "name": fields.text("name", required="the customer name"),
+        "currency": fields.text("currency", required="the currency").upper(),
+        "tax_rate": fields.amount("tax_rate", "tax rate", required=True),
+        "tax_description": fields.text("tax_description"),
+        "payment_terms_days": fields.whole("payment_terms_days", "payment terms"),
+    }
+    for name in ("billing_address", "tax_number", "email", "external_accounting_id"):
+        profile[name] = fields.text(name)
+    profile["time_zone"] = fields.text("time_zone") or "UTC"
+    grouping = fields.text("invoice_line_grouping")
+    if grouping:
+        profile["invoice_line_grouping"] = grouping
+    profile = {k: v for k, v in profile.items() if v is not None}
+    if fields.ok:
+        try:
+            ledger.register_customer(actor_of(session), **profile)
+        except BillingError as error:
+            fields.refuse(error, PROFILE_FIELDS)
+        except pydantic.ValidationError as error:
+            field, message = _validation_message(error)
+            fields.errors[field] = message
+        else:
+            customer = ledger.customer(profile["account_number"])
+            return done(url_of(customer), f"Customer {profile['account_number']} registered.")
+    return render(
+        request,
+        "customer_new.html",
+        {"values": fields.values, "errors": fields.errors, "groupings": GROUPINGS},
+        422,
+    )
+
+
+def customer_page(
+    request: Request,
+    portal: Any,
+    ref: str,
+    *,
+    form: str = "",
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    ledger: Ledger = portal.services.ledger
+    customer = ledger.customer(ref)
+    today = ledger.today()
+    profile = customer.profile_on(today)
+    customer_id = str(customer.id)
+    payments = sorted(
+        ledger.payments(customer.id), key=lambda p: p.details.received_on, reverse=True
+    )
+    package_names = {p.id: p.terms.name for p in ledger.packages()}
+    packages = [p for p in ledger.packages() if p.terms.currency == customer.currency]
+    settings_values = {
+        **{name: str(getattr(profile, name) or "") for name in TEXT_SETTINGS},
+        "tax_rate": plain(profile.tax_rate),
+        "payment_terms_days": str(profile.payment_terms_days),
+        "invoice_line_grouping": profile.invoice_line_grouping or "",
+        "effective_from": today.isoformat(),
+    }
+    assign_values = {"start_date": today.isoformat()}
+    if form == "settings":
+        settings_values = {**settings_values, **(values or {})}
+    elif form == "assign":
+        assign_values = {**assign_values, **(values or {})}
+    monthly = portal.reads.monthly(customer_id, payments, today)
+    return render(
+        request,
+        "customer.html",
+        {
+            "customer": customer,
+            "profile": profile,
+            "today": today,
+            "scheduled": [(when, after) for when, after in customer.changes if when > today],
+            "assignments": [
+                (a, package_names.get(a.package_id, str(a.package_id)))
+                for a in customer.assignments.values()
+            ],
+            "packages": packages,
+            "invoices": portal.reads.invoices(InvoiceFilter(customer_id=customer_id), today),
+            "payments": payments,
+            "balances": portal.reads.balances(customer_id),
+            "aged": portal.reads.aged(customer_id, today),
+            "buckets": BUCKETS,
+            "charts": [chart(currency, figures) for currency, figures in monthly.items()],
+            "groupings": GROUPINGS,
+            "settings_values": settings_values,
+            "assign_values": assign_values,
+            "form": form,
+            "errors": errors or {},
+        },
+        status,
+    )
+
+
+@router.get("/customers/{ref}")
+def show_customer(ref: str, request: Request, portal: PortalDep, session: Viewer) -> Response:
+    del session
+    return customer_page(request, portal, ref)
+
+
+@router.post("/customers/{ref}/settings")
+def change_settings(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger: Ledger = portal.services.ledger
+    customer = ledger.customer(ref)
+    fields = Fields(form)
+    changes: dict[str, Any] = {name: fields.text(name) for name in TEXT_SETTINGS}
+    changes["name"] = fields.text("name", required="the customer name")
+    changes["time_zone"] = changes["time_zone"] or "UTC"
+    changes["tax_rate"] = fields.amount("tax_rate", "tax rate", required=True)
+    changes["payment_terms_days"] = fields.whole("payment_terms_days", "payment terms")
+    if changes["payment_terms_days"] is None and "payment_terms_days" not in fields.errors:
+        fields.errors["payment_terms_days"] = "payment terms are required"
+    changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
+    effective = fields.day("effective_from", "effective date") or ledger.today()
+    reason = fields.text("reason") or None
+    if fields.ok:
+        try:
+            ledger.change_customer(customer.id, changes, actor_of(session), effective, reason)
+        except BillingError as error:
+            fields.refuse(error, PROFILE_FIELDS)
+        except pydantic.ValidationError as error:
+            field, message = _validation_message(error)
+            fields.errors[field] = message
+        else:
+            when = "" if effective <= ledger.today() else f" (from {effective})"
+            return done(url_of(customer), f"Details saved{when}.")
+    return customer_page(
+        request,
+        portal,
+        ref,
+        form="settings",
+        values=fields.values,
+        errors=fields.errors,
+        status=422,
+    )
+
+
+@router.post("/customers/{ref}/packages")
+def assign_package(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger: Ledger = portal.services.ledger
+    customer = ledger.customer(ref)
+    fields = Fields(form)
+    package = fields.text("package", required="a package")
+    quantity = fields.amount("quantity", "quantity")
+    start = fields.day("start_date", "start date", required=True)
+    end = fields.day("end_date", "end date")
+    if fields.ok:
+        assert start is not None
+        try:
+            ledger.assign_package(
+                customer.id,
+                package,
+                actor_of(session),
+                start_date=start,
+                quantity=quantity,
+                end_date=end,
+            )
+        except BillingError as error:
+            fields.refuse(error, ASSIGN_FIELDS)
+        else:
+            return done(url_of(customer), f"Package {package} assigned.")
+    return customer_page(
+        request, portal, ref, form="assign", values=fields.values, errors=fields.errors, status=422
+    )
+
+
+@router.post("/customers/{ref}/packages/{assignment_id}/end")
+def end_assignment(
+    ref: str,
+    assignment_id: UUID,
+    request: Request,
+    portal: PortalDep,
+    session: Editor,
+    form: FormValues,
+) -> Response:
+    ledger: Ledger = portal.services.ledger
+    customer = ledger.customer(ref)
+    fields = Fields(form)
+    end: date | None = fields.day("end_date", "end date", required=True)
+    if fields.ok:
+        assert end is not None
+        try:
+            ledger.end_assignment(customer.id, assignment_id, end, actor_of(session))
+        except BillingError as error:
+            fields.errors["form"] = str(error)
+        else:
+            return done(url_of(customer), "Package assignment ended.")
+    return customer_page(
+        request,
+        portal,
+        ref,
+        form=f"end-{assignment_id}",
+        values=fields.values,
+        errors=fields.errors,
+        status=422,
+    )

@@ -1,0 +1,670 @@
+"""Invoice pages: the global list (+ CSV), a new draft, the invoice itself (lines, dates, issue,
+credit note, void, PDF), its payments (allocate), and its history with the as-of view."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+
+from adapters.portal.describe import describe
+from adapters.portal.reads import SORTABLE, InvoiceFilter, totals_by_currency
+from adapters.portal.web import (
+    PREFIX,
+    Editor,
+    Fields,
+    FormValues,
+    PortalDep,
+    PortalRoute,
+    Viewer,
+    actor_of,
+    done,
+    money,
+    plain,
+    render,
+)
+from domain.application import Ledger
+from domain.customer import Customer
+from domain.errors import BillingError, InvalidInput, NotFound
+from domain.invoice import Invoice
+from domain.payment import Payment
+
+router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
+
+CSV_COLUMNS = (
+    *("number", "invoice_id", "customer", "invoice_date", "due_date", "status", "currency"),
+    *("net", "tax", "total", "credited", "paid", "amount_due"),
+)
+STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
+LINE_FIELDS = {
+    "package": ("package",),
+    "quantity": ("quantity",),
+    "unit_price": ("unit price", "price"),
+    "tax_rate": ("tax rate",),
+    "period_end": ("period",),
+    "description": ("description",),
+}
+DATE_FIELDS = {
+    "due_date": ("due date",),
+    "period_end": ("period",),
+    "invoice_date": ("invoice date",),
+}
+ALLOCATION_FIELDS = {
+    "amount": ("exceeds", "allocation", "greater than zero", "decimal"),
+    "payment": ("payment",),
+}
+CREDIT_FIELDS = {"reason": ("reason",), "amount": ("credit", "amount", "exceeds", "tax rate")}
+
+
+def url_of(invoice_id: UUID | str, tail: str = "") -> str:
+    return f"{PREFIX}/invoices/{invoice_id}{tail}"
+
+
+# ------------------------------------------------------------------ the list
+
+
+def _filters(portal_ledger: Ledger, query: dict[str, str]) -> tuple[InvoiceFilter, Fields]:
+    fields = Fields(query)
+    customer_id = None
+    account = fields.text("customer")
+    if account:
+        try:
+            customer_id = str(portal_ledger.customer(account).id)
+        except NotFound as error:
+            fields.errors["customer"] = str(error)
+    status = fields.text("status")
+    if status and status not in STATUSES:
+        fields.errors["status"] = f"unknown status {status!r}"
+        status = ""
+    low = fields.day("from", "from date")
+    high = fields.day("to", "to date")
+    if low and high and high < low:
+        fields.errors["to"] = "the 'to' date is before the 'from' date"
+    due_min = fields.amount("due_min", "smallest amount due")
+    due_max = fields.amount("due_max", "largest amount due")
+    sort = fields.text("sort") or "date"
+    wanted = InvoiceFilter(
+        customer_id=customer_id,
+        status=status or None,
+        date_from=low,
+        date_to=high,
+        due_min=due_min,
+        due_max=due_max,
+        sort=sort if sort in SORTABLE else "date",
+        descending=fields.text("dir") != "asc",
+    )
+    return wanted, fields
+
+
+@router.get("/invoices")
+def invoice_list(request: Request, portal: PortalDep, session: Viewer) -> Response:
+    del session
+    ledger = portal.services.ledger
+    query = dict(request.query_params)
+    wanted, fields = _filters(ledger, query)
+    rows = portal.reads.invoices(wanted, ledger.today()) if fields.ok else []
+    return render(
+        request,
+        "invoices.html",
+        {
+            "rows": rows,
+            "totals": totals_by_currency(rows),
+            "values": query,
+            "errors": fields.errors,
+            "wanted": wanted,
+            "statuses": STATUSES,
+            "customers": sorted(c.registered.account_number for c in ledger.customers()),
+            "query": request.url.query,
+        },
+        200 if fields.ok else 422,
+    )
+
+
+@router.get("/invoices.csv")
+def invoice_csv(request: Request, portal: PortalDep, session: Viewer) -> Response:
+    del session
+    ledger = portal.services.ledger
+    wanted, fields = _filters(ledger, dict(request.query_params))
+    if not fields.ok:
+        raise InvalidInput("; ".join(fields.errors.values()))
+    rows = portal.reads.invoices(wanted, ledger.today())
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        currency = row["currency"]
+        writer.writerow(
+            [
+                row["number"] or "",
+                row["invoice_id"],
+                row["customer_account"],
+                row["invoice_date"].isoformat(),
+                row["due_date"].isoformat(),
+                row["status"],
+                currency,
+                *(
+                    money(row[name], currency).replace(",", "")
+                    for name in ("net", "tax", "total", "credited", "paid", "amount_due")
+                ),
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="invoices-{ledger.today()}.csv"'},
+    )
+
+
+# ------------------------------------------------------------------ new draft
+
+
+def customer_options(customers: list[Customer]) -> list[tuple[str, str]]:
+    return [
+        (c.registered.account_number, f"{c.registered.account_number} – {c.latest.name}")
+        for c in customers
+    ]
+
+
+@router.get("/invoices/new")
+def new_invoice_form(
+    request: Request, portal: PortalDep, session: Editor, customer: str = ""
+) -> Response:
+    del session
+    return _new_form(request, portal, {"customer": customer}, {})
+
+
+def _new_form(
+    request: Request,
+    portal: Any,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    customers = sorted(
+        portal.services.ledger.customers(), key=lambda c: c.registered.account_number
+    )
+    return render(
+        request,
+        "invoice_new.html",
+        {"values": values, "errors": errors, "customer_options": customer_options(customers)},
+        status,
+    )
+
+
+@router.post("/invoices")
+def create_invoice(
+    request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    fields = Fields(form)
+    account = fields.text("customer", required="the customer")
+    invoice_date = fields.day("invoice_date", "invoice date")
+    due_date = fields.day("due_date", "due date")
+    period_start = fields.day("period_start", "period start")
+    period_end = fields.day("period_end", "period end")
+    memo = fields.text("memo")
+    if fields.ok:
+        try:
+            invoice_id = portal.services.ledger.create_invoice(
+                account,
+                actor_of(session),
+                invoice_date=invoice_date,
+                due_date=due_date,
+                period_start=period_start,
+                period_end=period_end,
+                memo=memo,
+            )
+        except BillingError as error:
+            fields.refuse(error, {"customer": ("customer",), **DATE_FIELDS})
+        else:
+            return done(url_of(invoice_id), "Draft invoice opened: add its lines, then issue it.")
+    return _new_form(request, portal, fields.values, fields.errors, 422)
+
+
+# ------------------------------------------------------------------ the invoice
+
+
+def _pdf_module() -> Any:
+    try:
+        return (
+            importlib.import_module("adapters.pdf.sources"),
+            importlib.import_module("adapters.pdf.render"),
+        )
+    except ImportError:  # pragma: no cover - the PDF renderer ships with tollbook
+        raise NotFound("PDF rendering is not installed") from None
+
+
+@router.get("/invoices/{ref}.pdf")
+def invoice_pdf(ref: str, portal: PortalDep, session: Viewer) -> Response:
+    del session
+    sources, renderer = _pdf_module()
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    pdf = renderer.render(sources.invoice_source(ledger, invoice.id)).pdf
+    name = (invoice.number or f"draft-{str(invoice.id)[:8]}") + ".pdf"
+    return Response(
+        bytes(pdf),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def invoice_page(
+    request: Request,
+    portal: Any,
+    ref: str,
+    *,
+    form: str = "",
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    editing: str = "",
+    status: int = 200,
+) -> Response:
+    """The invoice page; ``form`` names the form whose ``values``/``errors`` to show again."""
+    ledger: Ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    customer = ledger.customer(invoice.customer_id)
+    profile = customer.profile_on(invoice.invoice_date)
+    packages = [p for p in ledger.packages() if p.terms.currency == invoice.currency]
+    notes = ledger.credit_notes(invoice.id) if invoice.credit_notes else []
+    return render(
+        request,
+        "invoice.html",
+        {
+            "invoice": invoice,
+            "status": invoice.status(ledger.today()),
+            "customer": customer,
+            "profile": profile,
+            "lines": list(invoice.lines.values()),
+            "totals": invoice.totals,
+            "packages": [
+                {
+                    "name": p.terms.name,
+                    "description": p.terms.description,
+                    "quantity": plain(p.terms.default_quantity),
+                    "unit_price": plain(p.terms.unit_price),
+                    "setup_price": plain(p.terms.setup_price),
+                    "tax_rate": plain(
+                        p.terms.tax_rate if p.terms.tax_rate is not None else profile.tax_rate
+                    ),
+                }
+                for p in packages
+            ],
+            "credit_notes": notes,
+            "form": form,
+            "values": values or {},
+            "errors": errors or {},
+            "editing": editing or request.query_params.get("edit", ""),
+        },
+        status,
+    )
+
+
+@router.get("/invoices/{ref}")
+def show_invoice(ref: str, request: Request, portal: PortalDep, session: Viewer) -> Response:
+    del session
+    return invoice_page(request, portal, ref)
+
+
+def _line_values(fields: Fields) -> dict[str, Any]:
+    return {
+        "description": fields.text("description"),
+        "quantity": fields.amount("quantity", "quantity"),
+        "unit_price": fields.amount("unit_price", "unit price"),
+        "tax_rate": fields.amount("tax_rate", "tax rate"),
+        "period_start": fields.day("period_start", "line period start"),
+        "period_end": fields.day("period_end", "line period end"),
+    }
+
+
+@router.post("/invoices/{ref}/lines")
+def add_line(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    package = fields.text("package")
+    line = _line_values(fields)
+    setup = fields.values.get("setup") == "on"
+    if not package:
+        if not line["description"]:
+            fields.errors["description"] = "a line without a package needs a description"
+        if line["unit_price"] is None and "unit_price" not in fields.errors:
+            fields.errors["unit_price"] = "a line without a package needs a unit price"
+    if fields.ok:
+        try:
+            if package:
+                ledger.add_package_line(
+                    invoice.id,
+                    package,
+                    actor_of(session),
+                    quantity=line["quantity"],
+                    unit_price=line["unit_price"],
+                    tax_rate=line["tax_rate"],
+                    description=line["description"] or None,
+                    period_start=line["period_start"],
+                    period_end=line["period_end"],
+                    setup=setup,
+                )
+            else:
+                ledger.add_line(
+                    invoice.id,
+                    actor_of(session),
+                    description=line["description"],
+                    quantity=line["quantity"] if line["quantity"] is not None else Decimal(1),
+                    unit_price=line["unit_price"],
+                    tax_rate=line["tax_rate"],
+                    period_start=line["period_start"],
+                    period_end=line["period_end"],
+                )
+        except BillingError as error:
+            fields.refuse(error, LINE_FIELDS)
+        else:
+            return done(url_of(invoice.id), "Line added.")
+    return invoice_page(
+        request, portal, ref, form="add", values=fields.values, errors=fields.errors, status=422
+    )
+
+
+@router.post("/invoices/{ref}/lines/{line_id}")
+def edit_line(
+    ref: str,
+    line_id: UUID,
+    request: Request,
+    portal: PortalDep,
+    session: Editor,
+    form: FormValues,
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    line = _line_values(fields)
+    for name, what in (
+        ("description", "the description"),
+        ("quantity", "the quantity"),
+        ("unit_price", "the unit price"),
+        ("tax_rate", "the tax rate"),
+    ):
+        if line[name] in (None, "") and name not in fields.errors:
+            fields.errors[name] = f"{what} is required"
+    if fields.ok:
+        try:
+            ledger.edit_line(invoice.id, line_id, line, actor_of(session))
+        except BillingError as error:
+            fields.refuse(error, LINE_FIELDS)
+        else:
+            return done(url_of(invoice.id), "Line saved.")
+    return invoice_page(
+        request,
+        portal,
+        ref,
+        form="edit",
+        values=fields.values,
+        errors=fields.errors,
+        editing=str(line_id),
+        status=422,
+    )
+
+
+@router.post("/invoices/{ref}/lines/{line_id}/remove")
+def remove_line(
+    ref: str,
+    line_id: UUID,
+    request: Request,
+    portal: PortalDep,
+    session: Editor,
+    form: FormValues,
+) -> Response:
+    del form
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    try:
+        ledger.remove_line(invoice.id, line_id, actor_of(session))
+    except BillingError as error:
+        return invoice_page(
+            request, portal, ref, form="lines", errors={"form": str(error)}, status=409
+        )
+    return done(url_of(invoice.id), "Line removed.")
+
+
+@router.post("/invoices/{ref}/dates")
+def change_dates(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    changes = {
+        "invoice_date": fields.day("invoice_date", "invoice date", required=True),
+        "due_date": fields.day("due_date", "due date", required=True),
+        "period_start": fields.day("period_start", "period start"),
+        "period_end": fields.day("period_end", "period end"),
+    }
+    if fields.ok:
+        try:
+            ledger.change_invoice_dates(invoice.id, changes, actor_of(session))
+        except BillingError as error:
+            fields.refuse(error, DATE_FIELDS)
+        else:
+            return done(url_of(invoice.id), "Dates saved.")
+    return invoice_page(
+        request, portal, ref, form="dates", values=fields.values, errors=fields.errors, status=422
+    )
+
+
+@router.post("/invoices/{ref}/issue")
+def issue(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    del form
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    try:
+        number = ledger.issue_invoice(invoice.id, actor_of(session))
+    except BillingError as error:
+        return invoice_page(
+            request, portal, ref, form="issue", errors={"form": str(error)}, status=409
+        )
+    return done(url_of(invoice.id), f"Invoice issued as {number}.")
+
+
+@router.post("/invoices/{ref}/void")
+def void(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    reason = fields.text("reason", required="a reason")
+    if fields.ok:
+        try:
+            ledger.void_invoice(invoice.id, actor_of(session), reason)
+        except BillingError as error:
+            fields.refuse(error, {"reason": ("reason",)})
+        else:
+            return done(url_of(invoice.id), f"Invoice {invoice.label} voided.")
+    return invoice_page(
+        request, portal, ref, form="void", values=fields.values, errors=fields.errors, status=409
+    )
+
+
+@router.post("/invoices/{ref}/credit-notes")
+def credit(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    full = fields.values.get("mode") == "full"
+    amount = None if full else fields.amount("amount", "credit amount", required=True)
+    reason = fields.text("reason", required="a reason")
+    if fields.ok:
+        try:
+            number = ledger.issue_credit_note(
+                invoice.id, actor_of(session), reason, amount=amount, full=full
+            )
+        except BillingError as error:
+            fields.refuse(error, CREDIT_FIELDS)
+        else:
+            return done(url_of(invoice.id), f"Credit note {number} issued.")
+    return invoice_page(
+        request, portal, ref, form="credit", values=fields.values, errors=fields.errors, status=409
+    )
+
+
+# ------------------------------------------------------------------ payments of an invoice
+
+
+def _payments_page(
+    request: Request,
+    portal: Any,
+    ref: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    ledger: Ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    allocations = [(ledger.payment(pid), amount) for pid, amount in invoice.allocations.items()]
+    candidates = [
+        p
+        for p in ledger.payments(invoice.customer_id)
+        if p.status == "completed" and p.unallocated > 0 and p.currency == invoice.currency
+    ]
+    values = dict(values or {})
+    if candidates and "payment" not in values:
+        values["payment"] = str(candidates[0].id)
+    if candidates and "amount" not in values:
+        chosen = next((p for p in candidates if str(p.id) == values["payment"]), candidates[0])
+        values["amount"] = plain(default_allocation(chosen, invoice))
+    return render(
+        request,
+        "invoice_payments.html",
+        {
+            "invoice": invoice,
+            "status": invoice.status(ledger.today()),
+            "allocations": allocations,
+            "candidates": candidates,
+            "values": values,
+            "errors": errors or {},
+        },
+        status,
+    )
+
+
+def default_allocation(payment: Payment, invoice: Invoice) -> Decimal:
+    """The amount the allocate form proposes: the smaller of unallocated and due."""
+    return max(Decimal(0), min(payment.unallocated, invoice.outstanding))
+
+
+@router.get("/invoices/{ref}/payments")
+def invoice_payments(ref: str, request: Request, portal: PortalDep, session: Viewer) -> Response:
+    del session
+    return _payments_page(request, portal, ref)
+
+
+@router.post("/invoices/{ref}/payments")
+def allocate_to_invoice(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    payment_ref = fields.text("payment", required="a payment")
+    amount = fields.amount("amount", "allocation amount")
+    if fields.ok:
+        try:
+            payment = ledger.payment(payment_ref)
+            if amount is None:
+                amount = default_allocation(payment, invoice)
+            ledger.allocate(payment.id, [(invoice.id, amount)], actor_of(session))
+        except BillingError as error:
+            fields.refuse(error, ALLOCATION_FIELDS)
+        else:
+            return done(
+                url_of(invoice.id, "/payments"),
+                f"{money(amount, invoice.currency)} {invoice.currency} allocated.",
+            )
+    return _payments_page(
+        request, portal, ref, values=fields.values, errors=fields.errors, status=409
+    )
+
+
+# ------------------------------------------------------------------ history and as-of
+
+
+def parse_moment(text: str) -> datetime:
+    """A moment from a datetime-local field (read as UTC) or an ISO timestamp with a zone."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"the moment must look like 2026-10-01T09:30 or 2026-10-01T09:30:15 (UTC): {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@router.get("/invoices/{ref}/history")
+def invoice_history(
+    ref: str,
+    request: Request,
+    portal: PortalDep,
+    session: Viewer,
+    at: str = "",
+    version: str = "",
+) -> Response:
+    del session
+    ledger: Ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    events = ledger.events_of(invoice.id)
+    errors: dict[str, str] = {}
+    past: Invoice | None = None
+    moment: datetime | None = None
+    chosen_version: int | None = None
+    try:
+        if version:
+            if not version.isdigit():
+                raise InvalidInput(f"version must be a whole number, not {version!r}")
+            chosen_version = int(version)
+            past = ledger.as_of(Invoice, invoice.id, version=chosen_version)
+        elif at:
+            moment = parse_moment(at)
+            past = ledger.as_of(Invoice, invoice.id, at=moment)
+    except BillingError as error:
+        errors["at"] = str(error)
+    return render(
+        request,
+        "invoice_history.html",
+        {
+            "invoice": invoice,
+            "events": [
+                {
+                    "version": e.originator_version,
+                    "timestamp": e.timestamp.astimezone(UTC),
+                    "actor": e.actor,
+                    "reason": e.reason or "",
+                    "type": type(e).__name__,
+                    "what": describe(e),
+                }
+                for e in events
+            ],
+            "past": past,
+            "past_status": past.status(moment.date() if moment else None) if past else None,
+            "moment": moment,
+            "chosen_version": chosen_version,
+            "values": {"at": at or _default_moment(events[-1].timestamp)},
+            "errors": errors,
+        },
+        422 if errors else 200,
+    )
+
+
+def _default_moment(last: datetime) -> str:
+    return last.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")

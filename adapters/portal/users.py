@@ -1,0 +1,249 @@
+"""Portal users (finance, auditor, admin) and their sign-in sessions, beside the event store.
+
+Passwords are stored only as scrypt hashes (salted, memory-hard: a stolen table does not give
+passwords back cheaply). Sessions are server-side rows keyed by the SHA-256 of a random token
+held in the browser's cookie, so signing out, removing a user or expiry take effect at once.
+Each session carries its own CSRF token, which every form posts back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, cast
+
+from adapters.store.database import Database
+from adapters.store.ddl import serialise_ddl
+from domain.errors import AlreadyExists, InvalidInput, NotFound
+
+Role = Literal["finance", "auditor", "admin"]
+ROLES: tuple[Role, ...] = ("finance", "auditor", "admin")
+WRITING_ROLES: tuple[Role, ...] = ("finance", "admin")
+MIN_PASSWORD = 10
+
+# scrypt cost: 2**14 x 8 x 128 bytes = 16 MiB and ~50 ms per check on this class of machine
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS portal_users (
+        username TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS portal_sessions (
+        token_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    )
+    """,
+)
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    encode = base64.b64encode
+    return (
+        f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encode(salt).decode()}${encode(digest).decode()}"
+    )
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if kind != "scrypt":
+        return False
+    candidate = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=base64.b64decode(salt),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        dklen=32,
+    )
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+# Checked against when the user does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: Role
+    created_at: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in WRITING_ROLES
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    csrf_token: str
+    expires_at: float
+
+
+class Users:
+    """The ``portal_users`` and ``portal_sessions`` tables."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        idle_minutes: float = 30,
+        max_hours: float = 12,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.idle_seconds = idle_minutes * 60
+        self.max_seconds = max_hours * 3600
+        self.clock = clock
+
+    def ensure_schema(self) -> None:
+        with self.db.connect() as conn:
+            serialise_ddl(self.db, conn)
+            for statement in SCHEMA:
+                conn.execute(statement)
+
+    # ------------------------------------------------------------------ users
+
+    def add(self, username: str, role: str, password: str) -> User:
+        username = username.strip()
+        if not username or any(c.isspace() for c in username):
+            raise InvalidInput("a user name must not be empty or contain spaces")
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        with self.db.connect() as conn:
+            exists = conn.execute(
+                self.db.sql("SELECT 1 FROM portal_users WHERE username = ?"), (username,)
+            ).fetchone()
+            if exists:
+                raise AlreadyExists(f"a user called {username!r} already exists")
+            conn.execute(
+                self.db.sql(
+                    "INSERT INTO portal_users (username, role, password_hash, created_at)"
+                    " VALUES (?, ?, ?, ?)"
+                ),
+                (username, role, hash_password(password), created),
+            )
+        return User(username, role, created)
+
+    def list(self) -> list[User]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT username, role, created_at FROM portal_users ORDER BY username"
+            ).fetchall()
+        return [User(str(u), cast(Role, r), str(c)) for u, r, c in rows]
+
+    def remove(self, username: str) -> None:
+        """Remove a user and end every session of theirs at once."""
+        with self.db.connect() as conn:
+            cursor = conn.execute(
+                self.db.sql("DELETE FROM portal_users WHERE username = ?"), (username,)
+            )
+            if cursor.rowcount != 1:
+                raise NotFound(f"no user called {username!r}")
+            conn.execute(self.db.sql("DELETE FROM portal_sessions WHERE username = ?"), (username,))
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        with self.db.connect() as conn:
+            row = conn.execute(
+                self.db.sql(
+                    "SELECT username, role, created_at, password_hash FROM portal_users"
+                    " WHERE username = ?"
+                ),
+                (username.strip(),),
+            ).fetchone()
+        if row is None:
+            check_password(password, _DUMMY_HASH)
+            return None
+        if not check_password(password, str(row[3])):
+            return None
+        return User(str(row[0]), cast(Role, row[1]), str(row[2]))
+
+    # --------------------------------------------------------------- sessions
+
+    def start_session(self, user: User) -> tuple[str, Session]:
+        """A new session; returns the cookie token (never stored) and the session."""
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        now = self.clock()
+        expires = now + self.idle_seconds
+        with self.db.connect() as conn:
+            # sessions past their expiry are useless: clear them while we are writing anyway
+            conn.execute(self.db.sql("DELETE FROM portal_sessions WHERE expires_at < ?"), (now,))
+            conn.execute(
+                self.db.sql(
+                    "INSERT INTO portal_sessions"
+                    " (token_hash, username, csrf_token, created_at, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?)"
+                ),
+                (_token_hash(token), user.username, csrf, now, expires),
+            )
+        return token, Session(user, csrf, expires)
+
+    def session(self, token: str) -> Session | None:
+        """The live session of ``token`` (its expiry slides on use), or None."""
+        now = self.clock()
+        key = _token_hash(token)
+        with self.db.connect() as conn:
+            row = conn.execute(
+                self.db.sql(
+                    "SELECT u.username, u.role, u.created_at, s.csrf_token, s.created_at,"
+                    " s.expires_at FROM portal_sessions s"
+                    " JOIN portal_users u ON u.username = s.username WHERE s.token_hash = ?"
+                ),
+                (key,),
+            ).fetchone()
+            if row is None:
+                return None
+            created, expires = float(row[4]), float(row[5])
+            if now >= expires:
+                conn.execute(
+                    self.db.sql("DELETE FROM portal_sessions WHERE token_hash = ?"), (key,)
+                )
+                return None
+            # idle expiry slides forward on use, never past the session's absolute limit;
+            # written at most once a minute so reading pages does not write on every request
+            renewed = min(now + self.idle_seconds, created + self.max_seconds)
+            if renewed - expires > 60:
+                conn.execute(
+                    self.db.sql("UPDATE portal_sessions SET expires_at = ? WHERE token_hash = ?"),
+                    (renewed, key),
+                )
+                expires = renewed
+        user = User(str(row[0]), cast(Role, row[1]), str(row[2]))
+        return Session(user, str(row[3]), expires)
+
+    def end_session(self, token: str) -> None:
+        with self.db.connect() as conn:
+            conn.execute(
+                self.db.sql("DELETE FROM portal_sessions WHERE token_hash = ?"),
+                (_token_hash(token),),
+            )

@@ -1,0 +1,313 @@
+"""The portal's plumbing: its state on the app, sign-in and role checks, CSRF, forms, rendering.
+
+Every portal route uses ``PortalRoute``, which turns the portal's refusals into HTML: not signed
+in -> the sign-in page; a role or CSRF refusal -> 403 page; an unknown id -> 404 page; any other
+ledger refusal outside a form -> 409 page. Forms catch the ledger's errors themselves and show
+them next to the field or button that caused them, with what the user typed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import Depends, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from adapters.portal.reads import ReadSide
+from adapters.portal.users import Session, Users
+from adapters.service.context import Services
+from domain.errors import BillingError, InvalidInput, NotFound
+from domain.money import minor_units, parse_decimal, round_to_currency
+from domain.values import parse_date
+
+log = structlog.get_logger("tollbook.portal")
+
+PREFIX = "/portal"
+HERE = Path(__file__).parent
+SESSION_COOKIE = "tollbook_session"
+LOGIN_CSRF_COOKIE = "tollbook_login_csrf"
+FLASH_COOKIE = "tollbook_flash"
+SECURITY_HEADERS = {
+    # everything the pages use is served from here: no inline script, no third party
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass
+class Portal:
+    services: Services
+    users: Users
+    reads: ReadSide
+    templates: Jinja2Templates
+
+
+class NotSignedIn(Exception):
+    """No live session: go to the sign-in page, then back to ``next_url``."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class Refused(Exception):
+    """A 403: the role may not do this, or the form's CSRF token is wrong."""
+
+
+def portal_of(request: Request) -> Portal:
+    found = request.app.state.portal
+    assert isinstance(found, Portal)
+    return found
+
+
+PortalDep = Annotated[Portal, Depends(portal_of)]
+
+
+def current_session(request: Request) -> Session:
+    token = request.cookies.get(SESSION_COOKIE)
+    session = portal_of(request).users.session(token) if token else None
+    if session is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise NotSignedIn(target if request.method == "GET" else PREFIX + "/invoices")
+    request.state.session = session
+    return session
+
+
+Viewer = Annotated[Session, Depends(current_session)]
+
+
+def editing_session(session: Viewer) -> Session:
+    """Only finance and admin change anything; auditors read (enforced here, not in the page)."""
+    if not session.user.can_write:
+        raise Refused(
+            f"{session.user.username} signed in as {session.user.role}: auditors can look at"
+            " everything but cannot change anything"
+        )
+    return session
+
+
+Editor = Annotated[Session, Depends(editing_session)]
+
+
+async def form_values(request: Request, session: Viewer) -> dict[str, str]:
+    """The posted form, after its CSRF token was checked against the session's."""
+    form = await request.form()
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    token = values.pop("csrf_token", "")
+    if not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
+        raise Refused("this form is out of date or did not come from the portal: reload the page")
+    return values
+
+
+FormValues = Annotated[dict[str, str], Depends(form_values)]
+
+
+class PortalRoute(APIRoute):
+    """Portal refusals as HTML pages, and the portal's security headers on every answer."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                response = await original(request)
+            except NotSignedIn as signed_out:
+                response = RedirectResponse(
+                    f"{PREFIX}/login?next={quote(signed_out.next_url, safe='')}", status_code=303
+                )
+            except Refused as refused:
+                response = error_page(request, 403, "Not allowed", str(refused))
+            except NotFound as missing:
+                response = error_page(request, 404, "Not found", str(missing))
+            except BillingError as error:
+                response = error_page(request, 409, "Refused", str(error))
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+            return response
+
+        return handler
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def money(value: Decimal | str | None, currency: str) -> str:
+    """An amount at the currency's minor units, with thousands separators (1,234.50)."""
+    if value is None or value == "":
+        return ""
+    amount = round_to_currency(Decimal(value), currency)
+    return f"{amount:,.{minor_units(currency)}f}"
+
+
+def plain(value: Decimal | None) -> str:
+    """A decimal as typed in a form field: no exponent, no trailing zeros beyond need."""
+    if value is None:
+        return ""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    env = templates.env
+    env.filters["money"] = money
+    env.filters["plain"] = plain
+    env.filters["iso"] = lambda d: d.isoformat() if d else ""
+    env.globals["PREFIX"] = PREFIX
+    env.globals["STATUS_NAMES"] = STATUS_NAMES
+    env.globals["minor_units"] = minor_units
+    return templates
+
+
+STATUS_NAMES = {
+    "draft": "Draft",
+    "issued": "Issued",
+    "partly_paid": "Partly paid",
+    "paid": "Paid",
+    "credited": "Credited",
+    "overdue": "Overdue",
+    "void": "Void",
+    "pending": "Pending",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    status_code: int = 200,
+) -> HTMLResponse:
+    session: Session | None = getattr(request.state, "session", None)
+    flash = request.cookies.get(FLASH_COOKIE)
+    response = portal_of(request).templates.TemplateResponse(
+        request,
+        template,
+        {
+            "session": session,
+            "user": session.user if session else None,
+            "can_write": bool(session and session.user.can_write),
+            "csrf_token": session.csrf_token if session else "",
+            "flash": _read_flash(flash),
+            "errors": {},
+            "values": {},
+            **context,
+        },
+        status_code=status_code,
+    )
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path=PREFIX)
+    return response
+
+
+def _read_flash(raw: str | None) -> str:
+    if not raw:
+        return ""
+    try:
+        text = json.loads(raw)
+    except ValueError:
+        return ""
+    return text if isinstance(text, str) else ""
+
+
+def done(url: str, message: str) -> RedirectResponse:
+    """After a successful change: back to a page (303), with a one-time message."""
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        FLASH_COOKIE, json.dumps(message), path=PREFIX, httponly=True, samesite="lax"
+    )
+    return response
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return render(request, "error.html", {"title": title, "message": message}, status)
+
+
+# ------------------------------------------------------------------- forms
+
+
+class Fields:
+    """Reads a posted form field by field; each bad value is kept as that field's error."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+        self.errors: dict[str, str] = {}
+
+    def text(self, name: str, *, required: str | None = None) -> str:
+        value = self.values.get(name, "").strip()
+        if required and not value:
+            self.errors[name] = f"{required} is required"
+        return value
+
+    def amount(self, name: str, what: str, *, required: bool = False) -> Decimal | None:
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            if required:
+                self.errors[name] = f"{what} is required"
+            return None
+        try:
+            return parse_decimal(raw, what=what)
+        except InvalidInput as error:
+            self.errors[name] = str(error)
+            return None
+
+    def day(self, name: str, what: str, *, required: bool = False) -> date | None:
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            if required:
+                self.errors[name] = f"{what} is required"
+            return None
+        try:
+            return parse_date(raw, what=what)
+        except InvalidInput as error:
+            self.errors[name] = str(error)
+            return None
+
+    def whole(self, name: str, what: str) -> int | None:
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            return None
+        if not raw.lstrip("-").isdigit():
+            self.errors[name] = f"{what} must be a whole number of days, like 30"
+            return None
+        return int(raw)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def refuse(self, error: BillingError, fields: Mapping[str, tuple[str, ...]]) -> None:
+        """Put a ledger refusal next to the field its words name, else next to the action."""
+        self.errors[field_for(error, fields)] = str(error)
+
+
+def field_for(error: BillingError, fields: Mapping[str, tuple[str, ...]]) -> str:
+    text = str(error).lower()
+    for field, words in fields.items():
+        if any(word in text for word in words):
+            return field
+    return "form"
+
+
+def actor_of(session: Session) -> str:
+    """The event actor of a portal change: the signed-in user's name."""
+    return session.user.username
