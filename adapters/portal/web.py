@@ -170,6 +170,7 @@ def make_templates() -> Jinja2Templates:
     env = templates.env
     env.filters["money"] = money
     env.filters["plain"] = plain
+    env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     env.filters["iso"] = lambda d: d.isoformat() if d else ""
     env.globals["PREFIX"] = PREFIX
     env.globals["STATUS_NAMES"] = STATUS_NAMES
