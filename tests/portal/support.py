@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -96,16 +97,16 @@ def completed_payment(ledger: Ledger, amount: str, account: str = "ACME") -> UUI
 
 
 def error_of(page: str, field: str) -> str:
-    """The error shown under a field (its element id), or "" when there is none."""
+    """The error shown under a field (its element id), lower case; "" when there is none."""
     found = re.search(rf'id="{re.escape(field)}-error" role="alert">([^<]*)</p>', page)
-    return found.group(1) if found else ""
+    return html.unescape(found.group(1)).lower() if found else ""
 
 
 def action_error(page: str) -> str:
     found = re.search(r'class="error action-error" role="alert">([^<]*)</p>', page)
-    return found.group(1) if found else ""
+    return html.unescape(found.group(1)).lower() if found else ""
 
 
 def value_of(page: str, field_id: str) -> str:
     found = re.search(rf'id="{re.escape(field_id)}" name="[^"]+" [^>]*?value="([^"]*)"', page)
-    return found.group(1) if found else ""
+    return html.unescape(found.group(1)) if found else ""

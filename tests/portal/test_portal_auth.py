@@ -78,9 +78,7 @@ def test_sign_out_ends_the_session(finance: Browser) -> None:
     assert finance.get("/portal/invoices").status_code == 303
 
 
-def test_sessions_expire_when_idle_and_after_the_absolute_limit(
-    app: Any, portal: Portal
-) -> None:
+def test_sessions_expire_when_idle_and_after_the_absolute_limit(app: Any, portal: Portal) -> None:
     now = [1_000_000.0]
     portal.users.clock = lambda: now[0]
     with TestClient(app) as client:
@@ -186,7 +184,7 @@ def test_auditors_read_everything_and_change_nothing(auditor: Browser, ledger: A
     ):
         response = auditor.get(page)
         assert response.status_code == 200, page
-        assert "<form method=\"post\"" not in response.text.replace(
+        assert '<form method="post"' not in response.text.replace(
             '<form class="whoami" method="post"', ""
         ), page  # no form but "sign out"
     assert auditor.get(f"/portal/invoices/{invoice}.pdf").status_code == 200
