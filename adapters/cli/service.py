@@ -47,7 +47,10 @@ def serve(host: str, port: int, role: str) -> None:
     if role == "worker":
         say("tollbook workers running (Ctrl-C or SIGTERM to stop)")
     else:
-        say(f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json)")
+        say(
+            f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json;"
+            " finance portal at /portal)"
+        )
     run(services, host, port, role)  # type: ignore[arg-type]
 
 

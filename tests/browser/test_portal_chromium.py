@@ -15,9 +15,11 @@ from tests.portal.support import PASSWORD
 TIMEOUT_MS = 10_000
 
 
-def sign_in(page: Any, base: str, username: str) -> None:
+def sign_in(page: Any, base: str, username: str, shots: Any = None) -> None:
     page.goto(f"{base}/portal/invoices")  # not signed in: sent to the sign-in page
     assert "/portal/login" in page.url
+    if shots:
+        shots(page, "sign-in")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -59,7 +61,7 @@ def test_finance_bills_and_collects_then_auditor_only_reads(
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
 
-    sign_in(page, base, "fiona")
+    sign_in(page, base, "fiona", shots)
     shots(page, "invoices-empty")
 
     # a customer; a bad tax rate first: the error sits at the field and the form keeps the input
@@ -77,9 +79,13 @@ def test_finance_bills_and_collects_then_auditor_only_reads(
     page.locator("#tax_rate").fill("20")
     page.get_by_role("button", name="Register customer").click()
     page.get_by_text("Customer ACME registered.").wait_for()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Customers").click()
+    shots(page, "customers")
+    page.get_by_role("link", name="ACME").click()
 
     # an invoice from the package: the picker fills quantity, price and tax
     page.get_by_role("link", name="+ New invoice").click()
+    shots(page, "invoice-new")
     page.get_by_role("button", name="Open draft").click()
     page.locator("#add-package").fill("SIP trunk")
     page.locator("#add-package").dispatch_event("change")
@@ -127,6 +133,8 @@ def test_finance_bills_and_collects_then_auditor_only_reads(
     page.get_by_role("button", name="Allocate", exact=True).click()
     page.get_by_text("150.00 GBP allocated over 2 invoices.").wait_for()
     assert page.locator("#unallocated").inner_text() == "0.00 GBP"
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Payments").click()
+    shots(page, "payments")
 
     # the invoice's payments, and the customer's balance updated
     page.goto(second_invoice)

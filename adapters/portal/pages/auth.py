@@ -7,6 +7,7 @@ value set with the form, which the post must carry back in a hidden field.
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 
 import structlog
@@ -28,6 +29,12 @@ from adapters.portal.web import (
 
 log = structlog.get_logger("tollbook.portal")
 router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
+
+
+def _secure(request: Request) -> bool:
+    """Cookies only over HTTPS: when the request is, or when a TLS proxy in front says so via
+    TOLLBOOK_PORTAL_SECURE_COOKIES=1 (uvicorn then sees plain HTTP)."""
+    return request.url.scheme == "https" or os.environ.get("TOLLBOOK_PORTAL_SECURE_COOKIES") == "1"
 
 
 def _safe_next(target: str) -> str:
@@ -52,7 +59,7 @@ def login_form(request: Request, next: str = "") -> Response:
         path=PREFIX,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
     )
     return response
 
@@ -90,7 +97,7 @@ async def login(request: Request, portal: PortalDep) -> Response:
         path=PREFIX,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
         max_age=int(portal.users.max_seconds),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
