@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import io
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from adapters.cli.main import main
-from adapters.logging import configure_logging
 from adapters.portal.users import Users
 from adapters.store.database import Database
 
 Run = Callable[..., tuple[int, str]]
-SESSION_STDERR = sys.stderr  # pytest's own, open for the whole run (captured at collection)
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
     """The real entry point (with its error mapping); returns (exit code, stdout + stderr)."""
 
     def invoke(store_url: str, *args: str, stdin: str = "") -> tuple[int, str]:
@@ -33,12 +30,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         captured = capsys.readouterr()
         return code, captured.out + captured.err
 
-    yield invoke
-    # main() pointed the logs at this test's captured stderr, which closes with the test: later
-    # tests in this worker must log to the session's stderr again
-    with monkeypatch.context() as patch:
-        patch.setattr("sys.stderr", SESSION_STDERR)
-        configure_logging(level="warning")
+    return invoke
 
 
 def test_add_list_remove_users(store_url: str, run: Run) -> None:
