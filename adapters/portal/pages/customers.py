@@ -17,6 +17,7 @@ from adapters.portal.web import (
     Editor,
     Fields,
     FormValues,
+    Portal,
     PortalDep,
     PortalRoute,
     Viewer,
@@ -149,7 +150,7 @@ def register_customer(
 
 def customer_page(
     request: Request,
-    portal: Any,
+    portal: Portal,
     ref: str,
     *,
     form: str = "",

@@ -20,6 +20,7 @@ from adapters.portal.web import (
     Editor,
     Fields,
     FormValues,
+    Portal,
     PortalDep,
     PortalRoute,
     Viewer,
@@ -181,7 +182,7 @@ def new_invoice_form(
 
 def _new_form(
     request: Request,
-    portal: Any,
+    portal: Portal,
     values: dict[str, str],
     errors: dict[str, str],
     status: int = 200,
@@ -256,7 +257,7 @@ def invoice_pdf(ref: str, portal: PortalDep, session: Viewer) -> Response:
 
 def invoice_page(
     request: Request,
-    portal: Any,
+    portal: Portal,
     ref: str,
     *,
     form: str = "",
@@ -523,7 +524,7 @@ def credit(
 
 def _payments_page(
     request: Request,
-    portal: Any,
+    portal: Portal,
     ref: str,
     *,
     values: dict[str, str] | None = None,

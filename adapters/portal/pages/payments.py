@@ -4,7 +4,6 @@ it across several invoices at once (all or nothing: one ledger call)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -14,6 +13,7 @@ from adapters.portal.web import (
     Editor,
     Fields,
     FormValues,
+    Portal,
     PortalDep,
     PortalRoute,
     Viewer,
@@ -44,7 +44,7 @@ def url_of(payment: Payment) -> str:
 
 def _list_page(
     request: Request,
-    portal: Any,
+    portal: Portal,
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
@@ -131,7 +131,7 @@ def record_payment(
 
 def payment_page(
     request: Request,
-    portal: Any,
+    portal: Portal,
     ref: str,
     *,
     values: dict[str, str] | None = None,
