@@ -103,6 +103,8 @@ def payment_doc(payment: Payment) -> dict[str, Any]:
         "id": str(payment.id),
         "version": payment.version,
         **payment.details.model_dump(mode="json"),
+        "amount": _m(payment.amount, payment.currency),
+        "fee": _m(payment.details.fee, payment.currency),
         "status": payment.status,
         "allocated": _m(payment.allocated, payment.currency),
         "refunded": _m(payment.refunded, payment.currency),

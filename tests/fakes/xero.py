@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import uuid
 import warnings
@@ -36,6 +37,9 @@ TOKEN_PATH = "/connect/token"
 
 def _spec_path() -> Path:
     # The project sits at <root>/<worktree>; shared/ is its sibling (../shared from the root).
+    override = os.environ.get("TOLLBOOK_SHARED_DIR")
+    if override:
+        return Path(override) / "specs" / "xero_accounting.yaml"
     here = Path(__file__).resolve()
     for parent in here.parents:
         candidate = parent.parent / "shared" / "specs" / "xero_accounting.yaml"

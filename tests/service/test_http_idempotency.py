@@ -30,7 +30,7 @@ def test_the_same_key_with_another_body_is_refused(writer, reader):
     assert reused.status_code == 422
     assert reused.headers["content-type"] == "application/problem+json"
     assert reused.json()["code"] == "idempotency_key_reused"
-    assert [p["amount"] for p in ok(reader.get("/payments"))] == ["1"]
+    assert [p["amount"] for p in ok(reader.get("/payments"))] == ["1.00"]
 
 
 def test_refusals_are_replayed_too_but_auth_failures_are_not_kept(client, writer, keys):

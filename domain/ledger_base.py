@@ -1,0 +1,183 @@
+"""Plumbing every use case shares: clock, retries, loading, atomic saves, reading the log.
+
+A version conflict (another writer got there first) is retried from a fresh read with
+jittered back-off, and reported as ConcurrencyConflict if it keeps happening.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.utils import get_topic
+
+from domain.aggregate import Aggregate, Event, Stamp
+from domain.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    NotFound,
+)
+from domain.event_mapper import PydanticMapper
+
+log = structlog.get_logger("tollbook.ledger")
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+
+MAX_ATTEMPTS = 12
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LedgerBase(Application[UUID]):
+    """The eventsourcing Application with tollbook's mapper, clock and save discipline."""
+
+    name = "tollbook"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__(env=env)
+        self.clock = clock
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PydanticMapper(
+            transcoder=self.construct_transcoder(),
+            compressor=self.factory.compressor(),
+            cipher=self.factory.cipher(),
+        )
+
+    # ---------------------------------------------------------------- plumbing
+
+    def stamp(self, actor: str, reason: str | None = None) -> Stamp:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the ledger clock must return timezone-aware datetimes")
+        return Stamp(actor=actor or "unknown", at=now, reason=reason)
+
+    def today(self) -> date:
+        return self.clock().date()
+
+    def _retrying(self, operation: str, command: Callable[[], T]) -> T:
+        """Run get -> command -> save again from fresh state when another writer won a race."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return command()
+            except IntegrityError:
+                log.info("version conflict, retrying", operation=operation, attempt=attempt)
+                # Jittered exponential back-off, so the loser of a race does not lose forever.
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+        raise ConcurrencyConflict(
+            f"{operation}: the same records kept changing under us; nothing was saved, try again"
+        )
+
+    def _save(self, operation: str, *aggregates: Aggregate) -> None:
+        pending = [(agg.id, type(e).__name__) for agg in aggregates for e in agg._pending]
+        self.save(*aggregates)
+        for aggregate_id, event_name in pending:
+            log.info(operation, aggregate_id=str(aggregate_id), domain_event=event_name)
+
+    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"unknown {what} {aggregate_id}") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{aggregate_id} is not a {what}")
+        return aggregate
+
+    def _by_key_or_id(
+        self, cls: type[A], ref: str | UUID, id_for: Callable[[str], UUID], what: str
+    ) -> A:
+        """Aggregates with a business key (account number, name) are found by key or by id."""
+        if isinstance(ref, UUID):
+            return self._get(cls, ref, what)
+        try:
+            return self._get(cls, id_for(ref), what)
+        except NotFound:
+            pass
+        try:
+            return self._get(cls, UUID(ref), what)
+        except (ValueError, NotFound):
+            raise NotFound(f"unknown {what} {ref!r}") from None
+
+    def _create(self, operation: str, aggregate: Aggregate, duplicate: Exception) -> None:
+        try:
+            self._save(operation, aggregate)
+        except IntegrityError:
+            raise duplicate from None
+
+    def _ids_of(self, created: type[Event]) -> Iterator[tuple[int, Event]]:
+        """Every event of one type, in log order, as (position, event)."""
+        topic = get_topic(created)
+        start: int | None = None
+        while True:
+            page = self.recorder.select_notifications(
+                start, 500, topics=[topic], inclusive_of_start=start is None
+            )
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, Event)
+                yield notification.id, event
+            if len(page) < 500:
+                return
+            start = page[-1].id
+
+    # ------------------------------------------------------------------- audit
+
+    def all_events(self, after: int = 0, page_size: int = 1000) -> Iterator[tuple[int, Event]]:
+        """Every event in the log after position ``after``, as (position, event)."""
+        start: int | None = after or None
+        while True:
+            page = self.recorder.select_notifications(
+                start, page_size, inclusive_of_start=start is None
+            )
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, Event)
+                yield notification.id, event
+            if len(page) < page_size:
+                return
+            start = page[-1].id
+
+    def events_of(self, aggregate_id: UUID) -> list[Event]:
+        """Every event of one aggregate, oldest first."""
+        events = [e for e in self.events.get(aggregate_id) if isinstance(e, Event)]
+        if not events:
+            raise NotFound(f"no events for {aggregate_id}")
+        return events
+
+    def as_of(
+        self,
+        cls: type[A],
+        aggregate_id: UUID,
+        *,
+        version: int | None = None,
+        at: datetime | None = None,
+    ) -> A:
+        """The aggregate exactly as it stood at a version or a moment."""
+        if at is not None and at.tzinfo is None:
+            raise InvalidInput("an as-of time needs a time zone (e.g. 2026-11-01T12:00:00Z)")
+        state: Any = None
+        for event in self.events_of(aggregate_id):
+            if version is not None and event.originator_version > version:
+                break
+            if at is not None and event.timestamp > at:
+                break
+            state = event.mutate(state)
+        if state is None:
+            raise NotFound(f"{aggregate_id} did not exist at that {'time' if at else 'version'}")
+        if not isinstance(state, cls):
+            raise NotFound(f"{aggregate_id} is not a {cls.__name__}")
+        return state

@@ -1,0 +1,400 @@
+"""Use cases for invoices, their lines, issue, void and credit notes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.persistence import IntegrityError
+
+from domain.aggregate import Stamp
+from domain.credit_note import CreditNote, credit_invoice
+from domain.errors import (
+    AlreadyExists,
+    CurrencyMismatch,
+    InvalidInput,
+    NotFound,
+)
+from domain.invoice import BillingSnapshot, Invoice
+from domain.invoice_line import InvoiceLine
+from domain.ledger_parties import PartyUseCases
+from domain.numbering import DocumentKind, NumberSequence, scope_for, sequence_id
+
+T = TypeVar("T")
+
+
+class InvoiceUseCases(PartyUseCases):
+    """Drafts, lines, gapless issue, void and credit notes."""
+
+    # ---------------------------------------------------------------- invoices
+
+    def create_invoice(
+        self,
+        customer_ref: str | UUID,
+        actor: str,
+        *,
+        invoice_date: date | None = None,
+        due_date: date | None = None,
+        period_start: date | None = None,
+        period_end: date | None = None,
+        memo: str = "",
+        invoice_id: UUID | None = None,
+        lines: Sequence[InvoiceLine] = (),
+    ) -> UUID:
+        """Open a draft. Passing a deterministic ``invoice_id`` makes creation idempotent.
+
+        ``lines`` are added in the same save as the draft, so the invoice exists with all of
+        them or not at all (what a billing run needs to resume cleanly after a crash)."""
+        invoice = self.draft_invoice(
+            customer_ref,
+            actor,
+            invoice_date=invoice_date,
+            due_date=due_date,
+            period_start=period_start,
+            period_end=period_end,
+            memo=memo,
+            invoice_id=invoice_id,
+            lines=lines,
+        )
+        self._create(
+            "invoice drafted", invoice, AlreadyExists(f"invoice {invoice.id} already exists")
+        )
+        return invoice.id
+
+    def draft_invoice(
+        self,
+        customer_ref: str | UUID,
+        actor: str,
+        *,
+        invoice_date: date | None = None,
+        due_date: date | None = None,
+        period_start: date | None = None,
+        period_end: date | None = None,
+        memo: str = "",
+        invoice_id: UUID | None = None,
+        lines: Sequence[InvoiceLine] = (),
+    ) -> Invoice:
+        """A new draft with its lines, not saved yet: ``create_invoices`` saves several."""
+        customer = self.customer(customer_ref)
+        day = invoice_date or self.today()
+        profile = customer.profile_on(day)
+        stamp = self.stamp(actor)
+        invoice = Invoice.draft(
+            invoice_id or uuid4(),
+            customer_id=customer.id,
+            customer_account=profile.account_number,
+            currency=customer.currency,
+            invoice_date=day,
+            due_date=due_date or day + timedelta(days=profile.payment_terms_days),
+            period_start=period_start,
+            period_end=period_end,
+            memo=memo,
+            stamp=stamp,
+        )
+        for line in lines:
+            invoice.add_line(line, stamp)
+        return invoice
+
+    def create_invoices(self, invoices: Sequence[Invoice]) -> None:
+        """Save new drafts (from ``draft_invoice``) in one transaction: all of them, or none
+        when any of them already exists (AlreadyExists)."""
+        try:
+            self._save("invoice drafted", *invoices)
+        except IntegrityError:
+            raise AlreadyExists("an invoice of this batch already exists: none was saved") from None
+
+    def invoice(self, ref: str | UUID) -> Invoice:
+        """An invoice by number, id, or a unique prefix of its id."""
+        return self._get(Invoice, self.invoice_id(ref), "invoice")
+
+    def invoice_id(self, ref: str | UUID) -> UUID:
+        if isinstance(ref, UUID):
+            return ref
+        try:
+            return UUID(ref)
+        except ValueError:
+            pass
+        for _, event in self._ids_of(Invoice.Issued):
+            if isinstance(event, Invoice.Issued) and event.number == ref:
+                return event.originator_id
+        matches = [
+            event.originator_id
+            for _, event in self._ids_of(Invoice.Drafted)
+            if len(ref) >= 6 and str(event.originator_id).startswith(ref.lower())
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"unknown invoice {ref!r}")
+
+    def invoices(self, customer_ref: str | UUID | None = None) -> list[Invoice]:
+        customer_id = self.customer(customer_ref).id if customer_ref is not None else None
+        result = []
+        for _, event in self._ids_of(Invoice.Drafted):
+            if isinstance(event, Invoice.Drafted) and customer_id in (None, event.customer_id):
+                result.append(self._get(Invoice, event.originator_id, "invoice"))
+        return result
+
+    def _edit_invoice(self, operation: str, ref: str | UUID, change: Callable[[Invoice], T]) -> T:
+        def command() -> T:
+            invoice = self.invoice(ref)
+            result = change(invoice)
+            self._save(operation, invoice)
+            return result
+
+        return self._retrying(operation, command)
+
+    def add_line(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        *,
+        description: str,
+        quantity: Decimal,
+        unit_price: Decimal,
+        tax_rate: Decimal | None = None,
+        tax_description: str | None = None,
+        period_start: date | None = None,
+        period_end: date | None = None,
+        unit: str = "",
+    ) -> UUID:
+        line_id = uuid4()
+
+        def change(invoice: Invoice) -> UUID:
+            profile = self.customer(invoice.customer_id).profile_on(invoice.invoice_date)
+            invoice.add_line(
+                InvoiceLine(
+                    line_id=line_id,
+                    description=description,
+                    quantity=quantity,
+                    unit_price=unit_price,
+                    tax_rate=profile.tax_rate if tax_rate is None else tax_rate,
+                    tax_description=tax_description or profile.tax_description,
+                    period_start=period_start or invoice.period_start,
+                    period_end=period_end or invoice.period_end,
+                    unit=unit,
+                ),
+                self.stamp(actor),
+            )
+            return line_id
+
+        return self._edit_invoice("line added", invoice_ref, change)
+
+    def add_package_line(
+        self,
+        invoice_ref: str | UUID,
+        package_ref: str | UUID,
+        actor: str,
+        *,
+        quantity: Decimal | None = None,
+        unit_price: Decimal | None = None,
+        tax_rate: Decimal | None = None,
+        description: str | None = None,
+        period_start: date | None = None,
+        period_end: date | None = None,
+        setup: bool = False,
+    ) -> UUID:
+        """Add a line filled in from a package: quantity, price and tax autocomplete, each
+        overridable. ``setup`` bills the package's one-off setup price instead."""
+        line_id = uuid4()
+
+        def change(invoice: Invoice) -> UUID:
+            package = self.package(package_ref)
+            terms = package.terms
+            if terms.currency != invoice.currency:
+                raise CurrencyMismatch(
+                    f"package {terms.name!r} is priced in {terms.currency}, invoice"
+                    f" {invoice.label} is in {invoice.currency}"
+                )
+            profile = self.customer(invoice.customer_id).profile_on(invoice.invoice_date)
+            default_rate = terms.tax_rate if terms.tax_rate is not None else profile.tax_rate
+            default_tax_text = (
+                terms.tax_description
+                if terms.tax_rate is not None and terms.tax_description
+                else profile.tax_description
+            )
+            text = terms.name + (" (setup)" if setup else "")
+            invoice.add_line(
+                InvoiceLine(
+                    line_id=line_id,
+                    description=description or text,
+                    quantity=quantity if quantity is not None else terms.default_quantity,
+                    unit_price=unit_price
+                    if unit_price is not None
+                    else (terms.setup_price if setup else terms.unit_price),
+                    tax_rate=default_rate if tax_rate is None else tax_rate,
+                    tax_description=default_tax_text,
+                    period_start=period_start or invoice.period_start,
+                    period_end=period_end or invoice.period_end,
+                    package_id=package.id,
+                    kind="setup" if setup else "package",
+                ),
+                self.stamp(actor),
+            )
+            return line_id
+
+        return self._edit_invoice("package line added", invoice_ref, change)
+
+    def edit_line(
+        self, invoice_ref: str | UUID, line_id: UUID, changes: dict[str, Any], actor: str
+    ) -> None:
+        self._edit_invoice(
+            "line edited",
+            invoice_ref,
+            lambda invoice: invoice.edit_line(
+                self._line_id(invoice, line_id), changes, self.stamp(actor)
+            ),
+        )
+
+    def remove_line(self, invoice_ref: str | UUID, line_id: UUID | str, actor: str) -> None:
+        self._edit_invoice(
+            "line removed",
+            invoice_ref,
+            lambda invoice: invoice.remove_line(self._line_id(invoice, line_id), self.stamp(actor)),
+        )
+
+    @staticmethod
+    def _line_id(invoice: Invoice, ref: UUID | str) -> UUID:
+        """A line by id, id prefix, or 1-based position on the invoice."""
+        if isinstance(ref, UUID):
+            return ref
+        ids = list(invoice.lines)
+        if ref.isdigit() and 1 <= int(ref) <= len(ids):
+            return ids[int(ref) - 1]
+        matches = [line_id for line_id in ids if str(line_id).startswith(ref.lower())]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"invoice {invoice.label} has no line {ref!r}")
+
+    def change_invoice_dates(
+        self, invoice_ref: str | UUID, changes: dict[str, date | None], actor: str
+    ) -> None:
+        self._edit_invoice(
+            "invoice dates changed",
+            invoice_ref,
+            lambda invoice: invoice.change_dates(changes, self.stamp(actor)),
+        )
+
+    def _take_number(
+        self, kind: DocumentKind, pattern: str, document_id: UUID, stamp: Stamp
+    ) -> tuple[NumberSequence, str]:
+        year = stamp.at.year
+        scope = scope_for(pattern, year)
+        try:
+            sequence = self._get(NumberSequence, sequence_id(kind, scope), "sequence")
+        except NotFound:
+            sequence = NumberSequence.start(kind, scope, stamp)
+        return sequence, sequence.take(pattern, year, document_id, stamp)
+
+    def issue_invoice(self, invoice_ref: str | UUID, actor: str) -> str:
+        """Issue a draft: the next gapless number and the invoice are saved together."""
+
+        def command() -> str:
+            invoice = self.invoice(invoice_ref)
+            stamp = self.stamp(actor)
+            settings = self.settings()
+            profile = self.customer(invoice.customer_id).profile_on(stamp.at.date())
+            billing = BillingSnapshot(
+                customer_name=profile.name,
+                customer_account=profile.account_number,
+                billing_address=profile.billing_address,
+                customer_tax_number=profile.tax_number,
+                seller_name=settings.company_name,
+                seller_address=settings.address,
+                seller_tax_number=settings.tax_number,
+                payment_instructions=settings.payment_instructions,
+            )
+            sequence, number = self._take_number(
+                "invoice", settings.invoice_number_format, invoice.id, stamp
+            )
+            invoice.issue(number, stamp.at.date(), billing, stamp)
+            self._save("invoice issued", invoice, sequence)
+            return number
+
+        return self._retrying("issue invoice", command)
+
+    def void_invoice(self, invoice_ref: str | UUID, actor: str, reason: str) -> None:
+        self._edit_invoice(
+            "invoice voided",
+            invoice_ref,
+            lambda invoice: invoice.void(self.stamp(actor, reason)),
+        )
+
+    def issue_credit_note(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        reason: str,
+        *,
+        amount: Decimal | None = None,
+        lines: Sequence[dict[str, Any]] | None = None,
+        full: bool = False,
+    ) -> str:
+        """Credit an issued invoice: in full, by a net amount at the invoice's tax rate, or by
+        explicit lines. Note, invoice and credit-note sequence are saved together."""
+        if sum(option is not None and option is not False for option in (amount, lines, full)) != 1:
+            raise InvalidInput("give exactly one of: a net amount, explicit lines, or full")
+        note_id = uuid4()
+
+        def command() -> str:
+            invoice = self.invoice(invoice_ref)
+            stamp = self.stamp(actor, reason)
+            note_lines = self._credit_lines(invoice, amount, lines, full)
+            sequence, number = self._take_number(
+                "credit_note", self.settings().credit_note_number_format, note_id, stamp
+            )
+            note = credit_invoice(note_id, invoice, note_lines, number, stamp.at.date(), stamp)
+            self._save("credit note issued", note, invoice, sequence)
+            return number
+
+        return self._retrying("issue credit note", command)
+
+    @staticmethod
+    def _credit_lines(
+        invoice: Invoice,
+        amount: Decimal | None,
+        lines: Sequence[dict[str, Any]] | None,
+        full: bool,
+    ) -> list[InvoiceLine]:
+        if full:
+            return [line.model_copy(update={"line_id": uuid4()}) for line in invoice.lines.values()]
+        if lines is not None:
+            return [InvoiceLine.model_validate({"line_id": uuid4(), **line}) for line in lines]
+        assert amount is not None
+        rates = {line.tax_rate for line in invoice.lines.values()}
+        if len(rates) != 1:
+            raise InvalidInput(
+                f"invoice {invoice.label} has several tax rates: credit it with explicit lines"
+            )
+        first = next(iter(invoice.lines.values()))
+        return [
+            InvoiceLine(
+                line_id=uuid4(),
+                description=f"Credit against {invoice.label}",
+                quantity=Decimal(1),
+                unit_price=amount,
+                tax_rate=first.tax_rate,
+                tax_description=first.tax_description,
+            )
+        ]
+
+    def credit_note(self, ref: str | UUID) -> CreditNote:
+        if isinstance(ref, str):
+            for _, event in self._ids_of(CreditNote.Issued):
+                if isinstance(event, CreditNote.Issued) and event.number == ref:
+                    return self._get(CreditNote, event.originator_id, "credit note")
+            try:
+                ref = UUID(ref)
+            except ValueError:
+                raise NotFound(f"unknown credit note {ref!r}") from None
+        return self._get(CreditNote, ref, "credit note")
+
+    def credit_notes(self, invoice_ref: str | UUID | None = None) -> list[CreditNote]:
+        invoice_id = self.invoice_id(invoice_ref) if invoice_ref is not None else None
+        return [
+            self._get(CreditNote, event.originator_id, "credit note")
+            for _, event in self._ids_of(CreditNote.Issued)
+            if isinstance(event, CreditNote.Issued) and invoice_id in (None, event.invoice_id)
+        ]

@@ -1,0 +1,177 @@
+"""Use cases for the seller's settings, customers and packages."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain.customer import Customer, CustomerProfile, customer_id_for
+from domain.errors import (
+    AlreadyExists,
+    CurrencyMismatch,
+    InvalidInput,
+    NotFound,
+)
+from domain.ledger_base import LedgerBase
+from domain.package import Package, PackageTerms, package_id_for
+from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
+
+
+class PartyUseCases(LedgerBase):
+    """Settings, customers, packages and package assignments."""
+
+    # ---------------------------------------------------------------- settings
+
+    def settings(self) -> SellerSettings:
+        try:
+            return self._get(AccountSettings, SETTINGS_ID, "settings").values
+        except NotFound:
+            return SellerSettings()
+
+    def change_settings(self, changes: dict[str, Any], actor: str) -> SellerSettings:
+        def command() -> SellerSettings:
+            stamp = self.stamp(actor)
+            try:
+                account = self._get(AccountSettings, SETTINGS_ID, "settings")
+                account.change(changes, stamp)
+            except NotFound:
+                values = SellerSettings.model_validate(changes)
+                account = AccountSettings.initialise(SellerSettings(), stamp)
+                account.change(values.model_dump(), stamp)
+            self._save("settings changed", account)
+            return account.values
+
+        return self._retrying("change settings", command)
+
+    # --------------------------------------------------------------- customers
+
+    def register_customer(self, actor: str, **fields: Any) -> UUID:
+        settings = self.settings()
+        fields.setdefault("currency", settings.default_currency)
+        fields.setdefault("tax_rate", settings.default_tax_rate)
+        fields.setdefault("tax_description", settings.default_tax_description)
+        fields.setdefault("payment_terms_days", settings.default_payment_terms_days)
+        profile = CustomerProfile.model_validate(fields)
+        _check_profile(profile)
+        customer = Customer.register(profile, self.stamp(actor))
+        self._create(
+            "customer registered",
+            customer,
+            AlreadyExists(f"customer account {profile.account_number!r} already exists"),
+        )
+        return customer.id
+
+    def customer(self, ref: str | UUID) -> Customer:
+        """A customer by account number or id."""
+        return self._by_key_or_id(Customer, ref, customer_id_for, "customer")
+
+    def change_customer(
+        self,
+        ref: str | UUID,
+        changes: dict[str, Any],
+        actor: str,
+        effective_from: date | None = None,
+        reason: str | None = None,
+    ) -> None:
+        def command() -> None:
+            customer = self.customer(ref)
+            when = effective_from or self.today()
+            customer.change(changes, when, self.stamp(actor, reason))
+            _check_profile(customer.profile_on(when))
+            self._save("customer changed", customer)
+
+        self._retrying("change customer", command)
+
+    def customers(self) -> list[Customer]:
+        return [
+            self._get(Customer, event.originator_id, "customer")
+            for _, event in self._ids_of(Customer.Registered)
+        ]
+
+    # ---------------------------------------------------------------- packages
+
+    def define_package(self, actor: str, **fields: Any) -> UUID:
+        fields.setdefault("currency", self.settings().default_currency)
+        terms = PackageTerms.model_validate(fields)
+        package = Package.define(terms, self.stamp(actor))
+        self._create(
+            "package defined", package, AlreadyExists(f"package {terms.name!r} already exists")
+        )
+        return package.id
+
+    def package(self, ref: str | UUID) -> Package:
+        """A package by name or id."""
+        return self._by_key_or_id(Package, ref, package_id_for, "package")
+
+    def change_package(self, ref: str | UUID, changes: dict[str, Any], actor: str) -> None:
+        def command() -> None:
+            package = self.package(ref)
+            package.change(changes, self.stamp(actor))
+            self._save("package changed", package)
+
+        self._retrying("change package", command)
+
+    def packages(self) -> list[Package]:
+        return [
+            self._get(Package, event.originator_id, "package")
+            for _, event in self._ids_of(Package.Defined)
+        ]
+
+    def assign_package(
+        self,
+        customer_ref: str | UUID,
+        package_ref: str | UUID,
+        actor: str,
+        *,
+        start_date: date,
+        quantity: Decimal | None = None,
+        end_date: date | None = None,
+    ) -> UUID:
+        assignment_id = uuid4()
+
+        def command() -> UUID:
+            customer = self.customer(customer_ref)
+            package = self.package(package_ref)
+            if package.terms.currency != customer.currency:
+                raise CurrencyMismatch(
+                    f"package {package.terms.name!r} is priced in {package.terms.currency},"
+                    f" customer {customer.registered.account_number} is billed in"
+                    f" {customer.currency}"
+                )
+            customer.assign_package(
+                assignment_id,
+                package.id,
+                quantity if quantity is not None else package.terms.default_quantity,
+                start_date,
+                end_date,
+                self.stamp(actor),
+            )
+            self._save("package assigned", customer)
+            return assignment_id
+
+        return self._retrying("assign package", command)
+
+    def end_assignment(
+        self, customer_ref: str | UUID, assignment_id: UUID, end_date: date, actor: str
+    ) -> None:
+        def command() -> None:
+            customer = self.customer(customer_ref)
+            customer.end_assignment(assignment_id, end_date, self.stamp(actor))
+            self._save("package assignment ended", customer)
+
+        self._retrying("end assignment", command)
+
+
+def _check_profile(profile: CustomerProfile) -> None:
+    from domain.values import grouping, non_empty, tax_rate, time_zone
+
+    non_empty(profile.account_number, what="account number")
+    non_empty(profile.name, what="customer name")
+    tax_rate(profile.tax_rate)
+    time_zone(profile.time_zone)
+    if profile.invoice_line_grouping is not None:
+        grouping(profile.invoice_line_grouping)
+    if profile.payment_terms_days < 0:
+        raise InvalidInput("payment terms must not be negative")

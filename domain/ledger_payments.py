@@ -1,0 +1,172 @@
+"""Use cases for payments: record, complete, cancel, refund, allocate, unallocate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from domain import allocation
+from domain.errors import (
+    CurrencyMismatch,
+    DuplicateIdempotencyKey,
+    InvalidInput,
+    NotFound,
+)
+from domain.invoice import Invoice
+from domain.ledger_invoices import InvoiceUseCases
+from domain.payment import Payment, PaymentDetails, PaymentStatus, payment_id_for_key
+
+
+class PaymentUseCases(InvoiceUseCases):
+    """Money in, and its allocation to invoices (always saved with every invoice touched)."""
+
+    # ---------------------------------------------------------------- payments
+
+    def record_payment(
+        self,
+        customer_ref: str | UUID,
+        actor: str,
+        *,
+        amount: Decimal,
+        currency: str | None = None,
+        received_on: date | None = None,
+        method: str = "bank transfer",
+        reference: str = "",
+        fee: Decimal = Decimal(0),
+        status: PaymentStatus = "pending",
+        idempotency_key: str | None = None,
+    ) -> UUID:
+        """Record a payment. The same idempotency key never records a second payment."""
+        customer = self.customer(customer_ref)
+        if currency is not None and currency.upper() != customer.currency:
+            raise CurrencyMismatch(
+                f"customer {customer.registered.account_number} is billed in"
+                f" {customer.currency}, not {currency.upper()}"
+            )
+        details = PaymentDetails(
+            customer_id=customer.id,
+            customer_account=customer.registered.account_number,
+            currency=customer.currency,
+            amount=amount,
+            received_on=received_on or self.today(),
+            method=method,
+            reference=reference,
+            fee=fee,
+            idempotency_key=idempotency_key,
+        )
+        payment_id = payment_id_for_key(idempotency_key) if idempotency_key else uuid4()
+        payment = Payment.receive(payment_id, details, status, self.stamp(actor))
+        self._create(
+            "payment received",
+            payment,
+            DuplicateIdempotencyKey(
+                f"idempotency key {idempotency_key!r} was already used by payment {payment_id}:"
+                " nothing new was recorded",
+                str(payment_id),
+            ),
+        )
+        return payment.id
+
+    def payment(self, ref: str | UUID) -> Payment:
+        """A payment by id or a unique id prefix (6+ characters)."""
+        return self._get(Payment, self._payment_id(ref), "payment")
+
+    def _payment_id(self, ref: str | UUID) -> UUID:
+        if isinstance(ref, UUID):
+            return ref
+        try:
+            return UUID(ref)
+        except ValueError:
+            pass
+        prefix = ref.lower()
+        matches = [
+            event.originator_id
+            for _, event in self._ids_of(Payment.Received)
+            if len(prefix) >= 6 and str(event.originator_id).startswith(prefix)
+        ]
+        if len(matches) != 1:
+            raise NotFound(f"unknown payment {ref!r}")
+        return matches[0]
+
+    def payments(self, customer_ref: str | UUID | None = None) -> list[Payment]:
+        customer_id = self.customer(customer_ref).id if customer_ref is not None else None
+        return [
+            self._get(Payment, event.originator_id, "payment")
+            for _, event in self._ids_of(Payment.Received)
+            if isinstance(event, Payment.Received)
+            and customer_id in (None, event.details.customer_id)
+        ]
+
+    def _edit_payment(
+        self, operation: str, ref: str | UUID, change: Callable[[Payment], None]
+    ) -> None:
+        def command() -> None:
+            payment = self.payment(ref)
+            change(payment)
+            self._save(operation, payment)
+
+        self._retrying(operation, command)
+
+    def complete_payment(self, ref: str | UUID, actor: str) -> None:
+        self._edit_payment("payment completed", ref, lambda p: p.complete(self.stamp(actor)))
+
+    def cancel_payment(self, ref: str | UUID, actor: str, reason: str | None = None) -> None:
+        self._edit_payment("payment cancelled", ref, lambda p: p.cancel(self.stamp(actor, reason)))
+
+    def refund_payment(
+        self,
+        ref: str | UUID,
+        amount: Decimal,
+        actor: str,
+        *,
+        method: str = "bank transfer",
+        reference: str = "",
+        reason: str | None = None,
+    ) -> None:
+        self._edit_payment(
+            "payment refunded",
+            ref,
+            lambda p: p.refund(amount, method, reference, self.stamp(actor, reason)),
+        )
+
+    def allocate(
+        self,
+        payment_ref: str | UUID,
+        allocations: Sequence[tuple[str | UUID, Decimal]],
+        actor: str,
+        reason: str | None = None,
+    ) -> None:
+        """Allocate one payment over one or several invoices, all or nothing."""
+        if not allocations:
+            raise InvalidInput("nothing to allocate")
+
+        def command() -> None:
+            payment = self.payment(payment_ref)
+            stamp = self.stamp(actor, reason)
+            invoices: dict[UUID, Invoice] = {}
+            for invoice_ref, amount in allocations:
+                invoice_id = self.invoice_id(invoice_ref)
+                invoice = invoices.get(invoice_id) or self.invoice(invoice_id)
+                invoices[invoice_id] = invoice
+                allocation.allocate(payment, invoice, amount, stamp)
+            self._save("payment allocated", payment, *invoices.values())
+
+        self._retrying("allocate payment", command)
+
+    def unallocate(
+        self,
+        payment_ref: str | UUID,
+        invoice_ref: str | UUID,
+        amount: Decimal,
+        actor: str,
+        reason: str,
+    ) -> None:
+        def command() -> None:
+            payment = self.payment(payment_ref)
+            invoice = self.invoice(invoice_ref)
+            allocation.unallocate(payment, invoice, amount, self.stamp(actor, reason))
+            self._save("payment unallocated", payment, invoice)
+
+        self._retrying("unallocate payment", command)
