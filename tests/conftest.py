@@ -89,10 +89,8 @@ def memory_ledger(clock: SteppingClock) -> Ledger:
     return build_ledger("memory://", clock=clock)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _quiet_logs() -> None:
-    # every test, not once per session: an in-process CLI run (main() configures logging) in an
-    # earlier test of this worker may have pointed the logs at that test's stderr, closed now
     from adapters.logging import configure_logging
 
     configure_logging(level="warning")
