@@ -1,0 +1,97 @@
+"""The scheduler of a running service: APScheduler's background scheduler with two job
+stores, started by ``tollbook serve`` (role ``all`` or ``worker``).
+
+- ``default``: :class:`scheduler.jobstore.DatabaseJobStore`, the customers' invoice schedules,
+  kept in the ledger's database so they survive restarts and a missed run fires once on start.
+- ``local``: in memory, the periodic jobs derived from this process's configuration (webhook
+  delivery, one export job per accounting connection, the schedule sync). They have nothing to
+  catch up (each resumes from its own position in the log), and keeping them out of the shared
+  store stops two workers with different configurations from rewriting each other's jobs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from scheduler import jobs
+from scheduler.context import JobContext
+from scheduler.jobstore import DatabaseJobStore
+
+log = structlog.get_logger("tollbook.scheduler")
+
+
+def build_scheduler(ctx: JobContext, workers: int = 4) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
+        jobstores={"default": DatabaseJobStore(ctx.db, ctx), "local": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(workers)},
+        # a late job runs however late (misfire_grace_time None), and several missed runs of
+        # one job run once (coalesce); never two runs of a job at once in one instance
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=UTC,
+    )
+    scheduler.add_listener(lambda event: _on_failure(ctx, event), EVENT_JOB_ERROR)
+    ctx.scheduler = scheduler
+    return scheduler
+
+
+def start(ctx: JobContext) -> BackgroundScheduler:
+    """Start the scheduler: stored jobs that fell due while it was down run now, once."""
+    scheduler = build_scheduler(ctx)
+    scheduler.start()
+    now = datetime.now(UTC)
+    settings = ctx.settings
+    local = {"jobstore": "local", "next_run_time": now, "replace_existing": True}
+    scheduler.add_job(
+        jobs.sync_jobs, "interval", args=[ctx], seconds=settings.sync_every, id="sync", **local
+    )
+    scheduler.add_job(
+        jobs.deliver_webhooks,
+        "interval",
+        args=[ctx],
+        seconds=settings.webhooks_every,
+        id="webhooks",
+        **local,
+    )
+    for name in ctx.connections:
+        scheduler.add_job(
+            jobs.export_connection,
+            "interval",
+            args=[ctx, name],
+            seconds=settings.export_every,
+            id=f"export:{name}",
+            **local,
+        )
+    log.info("scheduler started", instance=ctx.instance, exports=sorted(ctx.connections))
+    return scheduler
+
+
+def stop(ctx: JobContext, scheduler: BackgroundScheduler) -> None:
+    """Stop taking jobs, let the running ones finish (long ones stop between steps)."""
+    ctx.stopping.set()
+    scheduler.shutdown(wait=True)
+    log.info("scheduler stopped", instance=ctx.instance)
+
+
+def run(ctx: JobContext) -> None:
+    """Run until ``ctx.stopping`` is set (the service's worker loop)."""
+    scheduler = start(ctx)
+    try:
+        ctx.stopping.wait()
+    finally:
+        stop(ctx, scheduler)
+
+
+def _on_failure(ctx: JobContext, event: JobExecutionEvent) -> None:
+    ctx.state.record(event.job_id, "failed", repr(event.exception))
+    log.error(
+        "scheduled job failed",
+        job=event.job_id,
+        error=repr(event.exception),
+        traceback=event.traceback,
+    )
