@@ -36,8 +36,11 @@ class StopRequested(Exception):
     """The service is shutting down: end a long job between two steps."""
 
 
-def bill_customer(ctx: JobContext, customer_id: str) -> list[Period]:
-    """Bill the customer's ended, unbilled schedule periods; returns the periods billed."""
+def bill_customer(customer_id: str, ctx: JobContext | None = None) -> list[tuple[Period, int]]:
+    """Bill the customer's ended, unbilled schedule periods; returns each period billed and
+    how many invoices that run created (0: they already existed). Stored as a job with the
+    customer id only; the job store passes ``ctx``."""
+    ctx = _bound(ctx)
     customer = ctx.ledger.customer(UUID(customer_id))
     today = local_today(ctx, customer)
     schedule = customer.profile_on(today).invoice_schedule
@@ -53,11 +56,17 @@ def bill_customer(ctx: JobContext, customer_id: str) -> list[Period]:
         period = Period(start, end)
         created = _bill(ctx, account, period)
         ctx.state.advance(customer_id, account, end)
-        billed.append(period)
+        billed.append((period, created))
         bound.info("scheduled billing run", period=period.label, invoices_created=created)
-    summary = ", ".join(p.label for p in billed) or "nothing due"
-    ctx.state.record(job_id, "ok", f"billed {summary}")
+    summary = ", ".join(p.label for p, _ in billed)
+    ctx.state.record(job_id, "ok", f"billed {summary}" if billed else "nothing due")
     return billed
+
+
+def _bound(ctx: JobContext | None) -> JobContext:
+    if ctx is None:
+        raise RuntimeError("scheduled jobs run under the tollbook scheduler, which passes ctx")
+    return ctx
 
 
 def _bill(ctx: JobContext, account: str, period: Period) -> int:
@@ -169,7 +178,7 @@ def sync_jobs(ctx: JobContext) -> None:
         scheduler.add_job(
             "scheduler.jobs:bill_customer",
             invoice_trigger(profile.invoice_schedule, profile.time_zone, ctx.settings.run_at),
-            args=[str(customer.id)],
+            args=[str(customer.id)],  # the job store adds ctx when it loads the job
             id=job_id,
             name=name,
             jobstore="default",

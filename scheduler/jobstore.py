@@ -5,9 +5,9 @@ Jobs are stored as APScheduler stores them everywhere: the pickled job state (a 
 reference to the function, its arguments and trigger) and the next run time, indexed. A job
 found due after a restart is run (once, coalesced) by the scheduler: that is the catch-up.
 
-Job functions in ``scheduler/jobs.py`` take the running service's context as their first
-argument; the context is not stored (it holds connections), the store binds it when it loads
-a job, so each scheduler instance runs its jobs with its own ledger.
+Stored job functions (``scheduler.jobs.bill_customer``) take the running service's context as
+the keyword ``ctx``; the context is not stored (it holds connections): the store binds it when
+it loads a job, so each scheduler instance runs its jobs with its own ledger.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class DatabaseJobStore(BaseJobStore):  # type: ignore[misc]
         job._scheduler = self._scheduler
         job._jobstore_alias = self._alias
         # the stored reference stays the plain function; the running one gets the context
-        job.func = functools.partial(job.func, self.context)
+        job.func = functools.partial(job.func, ctx=self.context)
         return job
 
 

@@ -87,6 +87,17 @@ def run(ctx: JobContext) -> None:
         stop(ctx, scheduler)
 
 
+def register_jobs(ctx: JobContext) -> None:
+    """Bring the stored invoice jobs in line with the customers' schedules now, from a
+    process that does not run the scheduler (the CLI): a paused scheduler writes the jobs."""
+    scheduler = build_scheduler(ctx, workers=1)
+    scheduler.start(paused=True)
+    try:
+        jobs.sync_jobs(ctx)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
 def _on_failure(ctx: JobContext, event: JobExecutionEvent) -> None:
     ctx.state.record(event.job_id, "failed", repr(event.exception))
     log.error(
