@@ -11,6 +11,8 @@ stores, started by ``tollbook serve`` (role ``all`` or ``worker``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import structlog
@@ -18,6 +20,7 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 
 from scheduler import jobs
 from scheduler.context import JobContext
@@ -25,14 +28,16 @@ from scheduler.jobstore import DatabaseJobStore
 
 log = structlog.get_logger("tollbook.scheduler")
 
+#: A late job runs however late (misfire_grace_time None), several missed runs of one job run
+#: once (coalesce), and never two runs of one job at once in one instance.
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+
 
 def build_scheduler(ctx: JobContext, workers: int = 4) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         jobstores={"default": DatabaseJobStore(ctx.db, ctx), "local": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(workers)},
-        # a late job runs however late (misfire_grace_time None), and several missed runs of
-        # one job run once (coalesce); never two runs of a job at once in one instance
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        job_defaults=JOB_DEFAULTS,
         timezone=UTC,
     )
     scheduler.add_listener(lambda event: _on_failure(ctx, event), EVENT_JOB_ERROR)
@@ -87,15 +92,37 @@ def run(ctx: JobContext) -> None:
         stop(ctx, scheduler)
 
 
-def register_jobs(ctx: JobContext) -> None:
-    """Bring the stored invoice jobs in line with the customers' schedules now, from a
-    process that does not run the scheduler (the CLI): a paused scheduler writes the jobs."""
-    scheduler = build_scheduler(ctx, workers=1)
-    scheduler.start(paused=True)
+class _JobWriter(BaseScheduler):  # type: ignore[misc]
+    """A scheduler that never runs a job: it only adds, changes and removes stored ones."""
+
+    def wakeup(self) -> None:
+        pass  # nothing to wake: this scheduler has no loop
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)
+
+
+@contextmanager
+def job_writer(ctx: JobContext) -> Iterator[BaseScheduler]:
+    """Change stored jobs from a process that does not run them (the CLI, tests)."""
+    writer = _JobWriter(
+        jobstores={"default": DatabaseJobStore(ctx.db, ctx)},
+        job_defaults=JOB_DEFAULTS,
+        timezone=UTC,
+    )
+    writer.start(paused=True)
+    previous, ctx.scheduler = ctx.scheduler, writer
     try:
-        jobs.sync_jobs(ctx)
+        yield writer
     finally:
-        scheduler.shutdown(wait=False)
+        ctx.scheduler = previous
+        writer.shutdown(wait=False)
+
+
+def register_jobs(ctx: JobContext) -> None:
+    """Bring the stored invoice jobs in line with the customers' schedules now."""
+    with job_writer(ctx):
+        jobs.sync_jobs(ctx)
 
 
 def _on_failure(ctx: JobContext, event: JobExecutionEvent) -> None:
