@@ -178,7 +178,10 @@ def _issue(client: Client, account: str, rng: random.Random) -> dict[str, Any]:
         {"description": "Termination", "quantity": "1", "unit_price": f"{rng.randint(20, 120)}.00"},
     )
     assert line.status_code == 201, line.text
-    issued = client.call("POST", f"/invoices/{invoice_id}/issue")
+    for _ in range(5):  # a 409 concurrency_conflict asks the client to try again
+        issued = client.call("POST", f"/invoices/{invoice_id}/issue")
+        if issued.json().get("code") != "concurrency_conflict":
+            break
     assert issued.status_code == 200, issued.text
     document: dict[str, Any] = issued.json()
     return document
@@ -269,7 +272,12 @@ def served(url: str, processes: int = 1) -> Iterator[tuple[str, Callable[[], str
         for process in running:
             process.send_signal(signal.SIGTERM)
         for process in running:
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:  # never leave a server holding the database
+                process.kill()
+                process.wait()
+                raise
 
 
 def _wait_healthy(base: str, timeout: float = 30.0) -> None:
