@@ -31,10 +31,17 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
             *renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     _route_standard_logging(numeric)
+
+
+def _stderr_logger(*args: object) -> structlog.PrintLogger:
+    """Whatever ``sys.stderr`` is when the line is written (not when logging was configured),
+    so a stream swapped out and closed since (a test's captured output) is never written to."""
+    del args
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 class _ToStructlog(logging.Handler):
