@@ -5,7 +5,8 @@
   missed one), through the ordinary, idempotent billing run.
 - ``export_connection``: one accounting connection's exporter, under a lease.
 - ``deliver_webhooks``: a webhook delivery pass (subscription leases are the worker's own).
-- ``sync_jobs``: one invoice job per customer schedule; adds, changes and removes them.
+- ``sync_jobs`` (run by the scheduler worker's loop, not as a job): one invoice job per
+  customer schedule; adds, changes and removes them.
 """
 
 from __future__ import annotations

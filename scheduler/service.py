@@ -53,9 +53,6 @@ def start(ctx: JobContext) -> BackgroundScheduler:
     settings = ctx.settings
     local = {"jobstore": "local", "next_run_time": now, "replace_existing": True}
     scheduler.add_job(
-        jobs.sync_jobs, "interval", args=[ctx], seconds=settings.sync_every, id="sync", **local
-    )
-    scheduler.add_job(
         jobs.deliver_webhooks,
         "interval",
         args=[ctx],
@@ -72,6 +69,7 @@ def start(ctx: JobContext) -> BackgroundScheduler:
             id=f"export:{name}",
             **local,
         )
+    _sync(ctx)
     log.info("scheduler started", instance=ctx.instance, exports=sorted(ctx.connections))
     return scheduler
 
@@ -84,12 +82,25 @@ def stop(ctx: JobContext, scheduler: BackgroundScheduler) -> None:
 
 
 def run(ctx: JobContext) -> None:
-    """Run until ``ctx.stopping`` is set (the service's worker loop)."""
+    """Run until ``ctx.stopping`` is set (the service's worker loop), syncing the invoice jobs
+    with the customers' schedules every ``sync_every`` seconds.
+
+    The sync runs here, in the worker's own thread, not as a scheduled job: a job that adds or
+    removes jobs would deadlock APScheduler 3's shutdown, which holds the job-store lock while
+    it waits for running jobs to finish."""
     scheduler = start(ctx)
     try:
-        ctx.stopping.wait()
+        while not ctx.stopping.wait(ctx.settings.sync_every):
+            _sync(ctx)
     finally:
         stop(ctx, scheduler)
+
+
+def _sync(ctx: JobContext) -> None:
+    try:
+        jobs.sync_jobs(ctx)
+    except Exception:  # a database hiccup must not stop the scheduler: next time
+        log.exception("syncing invoice schedules failed")
 
 
 class _JobWriter(BaseScheduler):  # type: ignore[misc]

@@ -132,21 +132,23 @@ def test_two_schedulers_started_on_the_same_due_job_bill_each_period_once(make_c
     )
 
 
-def test_a_running_service_picks_up_a_new_schedule_through_its_sync_job(make_context, at):
+def test_a_running_service_picks_up_a_new_schedule_and_stops_cleanly(make_context, at):
     at(2026, 10, 1, 9)
     ctx = make_context()
-    ctx.settings.sync_every = 0.2
-    ctx.settings.webhooks_every = 0.2
-    scheduler = service.start(ctx)
+    ctx.settings.sync_every = 0.1
+    ctx.settings.webhooks_every = 0.1
+    worker = threading.Thread(target=service.run, args=(ctx,))
+    worker.start()
     try:
         customer_id = scheduled_customer(ctx.ledger, "LATE", "daily")
         deadline = time.monotonic() + 10
         while f"invoice:{customer_id}" not in stored_jobs(ctx.db):
-            assert time.monotonic() < deadline, "the sync job never registered the schedule"
+            assert time.monotonic() < deadline, "the sync never registered the schedule"
             time.sleep(0.05)
     finally:
-        service.stop(ctx, scheduler)
-    assert ctx.stopping.is_set()
+        ctx.stopping.set()
+        worker.join(20)
+    assert not worker.is_alive(), "the scheduler did not stop"
 
 
 def test_sync_leaves_an_unchanged_job_alone_so_its_missed_run_survives(make_context, at):
