@@ -84,7 +84,9 @@ class JobContext:
         self.state = SchedulerState(self.db)
         self.state.ensure_schema()
         if self.webhook_worker is None:
-            self.webhook_worker = WebhookWorker(self.ledger, WebhookStore(self.db))
+            webhooks = WebhookStore(self.db)
+            webhooks.ensure_schema()  # a worker may start before any API process made them
+            self.webhook_worker = WebhookWorker(self.ledger, webhooks)
 
     def now(self) -> datetime:
         """The ledger's clock (injected in tests), which decides which periods have ended."""

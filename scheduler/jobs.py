@@ -100,7 +100,8 @@ def first_through(customer: Customer, schedule: InvoiceSchedule, today: date) ->
     first run bills that whole period (and periods missed since, after downtime)."""
     since: date | None = None
     if customer.registered.invoice_schedule is not None:
-        since = customer.created_on.date()
+        zone = ZoneInfo(customer.profile_on(today).time_zone)
+        since = customer.created_on.astimezone(zone).date()
     for effective_from, after in customer.changes:
         if effective_from > today or "invoice_schedule" not in after:
             continue
