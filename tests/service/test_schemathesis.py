@@ -24,6 +24,7 @@ EXAMPLES = int(os.environ.get("TOLLBOOK_SCHEMATHESIS_EXAMPLES", "4"))
 @pytest.fixture
 def live(services: Services) -> Iterator[str]:
     """The API on a free port of 127.0.0.1, served by uvicorn in a thread."""
+    services.max_wait = 0.5  # generated long-polls (wait up to 60 s) must not stall the run
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
