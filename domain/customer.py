@@ -9,6 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import InvalidInput, InvalidState, NotFound
+from domain.schedule import InvoiceSchedule
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
 
 #: Which event records a change of which field.
@@ -23,6 +24,7 @@ _CHANGE_KINDS = {
     "invoice_line_grouping": "LineGroupingChanged",
     "external_accounting_id": "AccountingIdChanged",
     "time_zone": "TimeZoneChanged",
+    "invoice_schedule": "ScheduleChanged",
 }
 
 
@@ -46,6 +48,8 @@ class CustomerProfile(Frozen):
     invoice_line_grouping: LineGrouping | None = None
     external_accounting_id: str = ""
     time_zone: str = "UTC"
+    # optional, so customers registered before schedules existed still load
+    invoice_schedule: InvoiceSchedule | None = None
 
 
 class Assignment(Frozen):
@@ -107,6 +111,9 @@ class Customer(Aggregate):
 
     class TimeZoneChanged(DetailsChanged):
         """The time zone of the customer's billing periods changed."""
+
+    class ScheduleChanged(DetailsChanged):
+        """The automatic invoice schedule was set, changed or removed (``null``)."""
 
     class PackageAssigned(Event):
         """A package was assigned to the customer."""

@@ -1,0 +1,1 @@
+"""The scheduler: APScheduler jobs kept in the ledger's own database (see docs/scheduler.md)."""

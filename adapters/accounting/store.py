@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.store.database import Database
+from adapters.store.ddl import serialise_ddl
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS export_positions (
@@ -114,6 +115,7 @@ class ExportStore:
             else "BIGSERIAL PRIMARY KEY"
         )
         with self.db.connect() as conn:
+            serialise_ddl(self.db, conn)  # scheduler instances may start exports together
             for statement in _TABLES.format(serial=serial).split(";"):
                 conn.execute(statement)
         self._ready = True

@@ -19,6 +19,7 @@ from adapters.cli.context import (
 from adapters.views import customer_doc
 from domain.application import Ledger
 from domain.customer import Customer
+from domain.schedule import InvoiceSchedule
 from domain.values import LINE_GROUPINGS
 
 
@@ -41,6 +42,11 @@ def _profile_options(func: Any) -> Any:
             "--external-id", "external_accounting_id", help="Id in the accounting system."
         ),
         click.option("--time-zone", help="IANA time zone for billing periods (default UTC)."),
+        click.option(
+            "--schedule",
+            "invoice_schedule",
+            help="Automatic billing: daily, weekly:1-7 (1 = Monday), monthly:1-28, or none.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -53,7 +59,16 @@ def _fields(values: dict[str, Any]) -> dict[str, Any]:
         fields["tax_rate"] = amount_arg(fields["tax_rate"], "tax rate")
     if "billing_address" in fields:
         fields["billing_address"] = fields["billing_address"].replace("\\n", "\n")
+    if "invoice_schedule" in fields:
+        fields["invoice_schedule"] = schedule_arg(fields["invoice_schedule"])
     return fields
+
+
+def schedule_arg(text: str) -> InvoiceSchedule | None:
+    """``monthly:1`` -> a schedule; ``none`` -> no automatic billing."""
+    if text.strip().lower() in ("none", "off", ""):
+        return None
+    return InvoiceSchedule.parse(text)
 
 
 @click.group()

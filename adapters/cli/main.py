@@ -23,6 +23,7 @@ from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
 from adapters.cli.projections import projections
 from adapters.cli.reports import aged, reconcile
+from adapters.cli.schedule import schedule
 from adapters.cli.service import apikey, serve, webhook
 from adapters.cli.settings import settings
 from adapters.cli.usage import bill, usage
@@ -65,6 +66,7 @@ for command in (
     webhook,
     export,
     user,
+    schedule,
 ):
     cli.add_command(command)
 for command in (projections, aged, reconcile, audit):  # read models, reconciliation, audit

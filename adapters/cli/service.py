@@ -37,12 +37,20 @@ def _services() -> Services:
     show_default=True,
     help="all: API and workers in one process; api / worker: split across processes.",
 )
-def serve(host: str, port: int, role: str) -> None:
-    """Run the HTTP API and the background workers (webhook delivery)."""
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "console"]),
+    default=lambda: os.environ.get("TOLLBOOK_LOG_FORMAT", "json"),
+    show_default="json (env TOLLBOOK_LOG_FORMAT)",
+    help="Log lines on stderr: one JSON object per line, or human-readable.",
+)
+def serve(host: str, port: int, role: str, log_format: str) -> None:
+    """Run the HTTP API and the background workers: read models, the scheduler (invoice
+    schedules, accounting exports, webhook delivery)."""
     from adapters.service.server import serve as run
 
-    # a service logs its requests and deliveries: info unless the environment says otherwise
-    configure_logging(level=os.environ.get("TOLLBOOK_LOG_LEVEL", "info"))
+    # a service logs its requests and jobs: info unless the environment says otherwise
+    configure_logging(level=os.environ.get("TOLLBOOK_LOG_LEVEL", "info"), fmt=log_format)
     services = _services()
     if role == "worker":
         say("tollbook workers running (Ctrl-C or SIGTERM to stop)")

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from domain.schedule import InvoiceSchedule
 from domain.values import LineGrouping
 
 
@@ -50,11 +51,16 @@ class CustomerFields(Body):
     invoice_line_grouping: LineGrouping | None = None
     external_accounting_id: str | None = None
     time_zone: str | None = None
+    invoice_schedule: InvoiceSchedule | None = Field(
+        default=None,
+        description="Automatic billing, e.g. {frequency: monthly, day: 1}; null removes it.",
+    )
 
     def given(self) -> dict[str, Any]:
-        """The profile fields the client sent (not the change's own effective date/reason)."""
+        """The profile fields the client sent (not the change's own effective date/reason);
+        an explicit ``invoice_schedule: null`` is kept: it removes the schedule."""
         sent = self.model_dump(exclude_unset=True, exclude={"effective_from", "reason"})
-        return {k: v for k, v in sent.items() if v is not None}
+        return {k: v for k, v in sent.items() if v is not None or k == "invoice_schedule"}
 
 
 class CustomerCreate(CustomerFields):

@@ -34,6 +34,7 @@ def serve(services: Services, host: str, port: int, role: Role = "all") -> None:
                 host=host,
                 port=port,
                 log_level="warning",
+                log_config=None,  # uvicorn logs through ours (structlog, JSON lines)
                 access_log=False,
                 timeout_graceful_shutdown=10,
             )

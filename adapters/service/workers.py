@@ -1,8 +1,10 @@
 """Background workers that ``tollbook serve`` runs beside the API (or alone, ``--role worker``).
 
 A worker is a named factory: given the service context it returns a callable that runs until
-``services.stopping`` is set. To add one (e.g. the scheduler), append to ``WORKERS`` or call
-``register()``; serve starts each in its own thread and stops them all on shutdown.
+``services.stopping`` is set. Two are registered: ``projections`` (follows the event log into
+the read models) and ``scheduler`` (invoice schedules, accounting exports and webhook delivery,
+see scheduler/). To add one, append to ``WORKERS`` or call ``register()``; serve starts each
+in its own thread and stops them all on shutdown.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 import structlog
 
 from adapters.service.context import Services
-from adapters.webhooks.worker import WebhookWorker
 
 log = structlog.get_logger("tollbook.service")
 
@@ -22,9 +23,28 @@ Run = Callable[[], None]
 WorkerFactory = Callable[[Services], Run]
 
 
-def webhook_worker(services: Services) -> Run:
-    worker = WebhookWorker(services.ledger, services.webhooks)
-    return lambda: worker.run(services.stopping)
+def projections_worker(services: Services) -> Run:
+    from adapters.store.read_models import SqlViewStore
+    from projections.runner import Runner
+
+    events_table = getattr(services.ledger.recorder, "events_table_name", "")
+    runner = Runner(services.ledger, SqlViewStore(services.db, events_table))
+    return lambda: runner.follow(services.stopping, interval=0.5)
+
+
+def scheduler_worker(services: Services) -> Run:
+    from adapters.accounting.config import load_connections
+    from scheduler import service
+    from scheduler.context import JobContext, SchedulerSettings
+
+    ctx = JobContext(
+        services.ledger,
+        services.db,
+        settings=SchedulerSettings.from_env(),
+        connections=load_connections(),
+        stopping=services.stopping,
+    )
+    return lambda: service.run(ctx)
 
 
 @dataclass(frozen=True)
@@ -33,7 +53,10 @@ class WorkerSpec:
     factory: WorkerFactory
 
 
-WORKERS: list[WorkerSpec] = [WorkerSpec("webhooks", webhook_worker)]
+WORKERS: list[WorkerSpec] = [
+    WorkerSpec("projections", projections_worker),
+    WorkerSpec("scheduler", scheduler_worker),
+]
 
 
 def register(name: str, factory: WorkerFactory) -> None:
@@ -45,15 +68,15 @@ def register(name: str, factory: WorkerFactory) -> None:
 
 def start_workers(services: Services, names: list[str] | None = None) -> list[threading.Thread]:
     """Start the registered workers (or only ``names``), each in a daemon thread."""
+    factories = [s for s in WORKERS if names is None or s.name in names]
+    # build every worker first: a configuration error stops the service before anything runs
+    runs = [(spec.name, spec.factory(services)) for spec in factories]
     threads = []
-    for spec in WORKERS:
-        if names is not None and spec.name not in names:
-            continue
-        run = spec.factory(services)
-        thread = threading.Thread(target=_guarded(spec.name, run), name=spec.name, daemon=True)
+    for name, run in runs:
+        thread = threading.Thread(target=_guarded(name, run), name=name, daemon=True)
         thread.start()
         threads.append(thread)
-        log.info("worker started", worker=spec.name)
+        log.info("worker started", worker=name)
     return threads
 
 

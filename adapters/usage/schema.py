@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.store.database import Database
+from adapters.store.ddl import serialise_ddl
 
 CDR_COLUMNS = (
     "call_id",
@@ -62,6 +63,8 @@ STAGE_SCHEMA = f"CREATE TEMP TABLE usage_stage (line_no BIGINT NOT NULL, {_CDR_T
 
 def ensure_schema(db: Database) -> None:
     with db.connect() as conn:
+        # two billing runs starting together (two scheduler instances) must not race the DDL
+        serialise_ddl(db, conn)
         for statement in SCHEMA:
             conn.execute(statement)
 

@@ -1,0 +1,146 @@
+"""The scheduler of a running service: APScheduler's background scheduler with two job
+stores, started by ``tollbook serve`` (role ``all`` or ``worker``).
+
+- ``default``: :class:`scheduler.jobstore.DatabaseJobStore`, the customers' invoice schedules,
+  kept in the ledger's database so they survive restarts and a missed run fires once on start.
+- ``local``: in memory, the periodic jobs derived from this process's configuration (webhook
+  delivery, one export job per accounting connection, the schedule sync). They have nothing to
+  catch up (each resumes from its own position in the log), and keeping them out of the shared
+  store stops two workers with different configurations from rewriting each other's jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import structlog
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+
+from scheduler import jobs
+from scheduler.context import JobContext
+from scheduler.jobstore import DatabaseJobStore
+
+log = structlog.get_logger("tollbook.scheduler")
+
+#: A late job runs however late (misfire_grace_time None), several missed runs of one job run
+#: once (coalesce), and never two runs of one job at once in one instance.
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+
+
+def build_scheduler(ctx: JobContext, workers: int = 4) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
+        jobstores={"default": DatabaseJobStore(ctx.db, ctx), "local": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(workers)},
+        job_defaults=JOB_DEFAULTS,
+        timezone=UTC,
+    )
+    scheduler.add_listener(lambda event: _on_failure(ctx, event), EVENT_JOB_ERROR)
+    ctx.scheduler = scheduler
+    return scheduler
+
+
+def start(ctx: JobContext) -> BackgroundScheduler:
+    """Start the scheduler: stored jobs that fell due while it was down run now, once."""
+    scheduler = build_scheduler(ctx)
+    scheduler.start()
+    now = datetime.now(UTC)
+    settings = ctx.settings
+    local = {"jobstore": "local", "next_run_time": now, "replace_existing": True}
+    scheduler.add_job(
+        jobs.deliver_webhooks,
+        "interval",
+        args=[ctx],
+        seconds=settings.webhooks_every,
+        id="webhooks",
+        **local,
+    )
+    for name in ctx.connections:
+        scheduler.add_job(
+            jobs.export_connection,
+            "interval",
+            args=[ctx, name],
+            seconds=settings.export_every,
+            id=f"export:{name}",
+            **local,
+        )
+    _sync(ctx)
+    log.info("scheduler started", instance=ctx.instance, exports=sorted(ctx.connections))
+    return scheduler
+
+
+def stop(ctx: JobContext, scheduler: BackgroundScheduler) -> None:
+    """Stop taking jobs, let the running ones finish (long ones stop between steps)."""
+    ctx.stopping.set()
+    scheduler.shutdown(wait=True)
+    log.info("scheduler stopped", instance=ctx.instance)
+
+
+def run(ctx: JobContext) -> None:
+    """Run until ``ctx.stopping`` is set (the service's worker loop), syncing the invoice jobs
+    with the customers' schedules every ``sync_every`` seconds.
+
+    The sync runs here, in the worker's own thread, not as a scheduled job: a job that adds or
+    removes jobs would deadlock APScheduler 3's shutdown, which holds the job-store lock while
+    it waits for running jobs to finish."""
+    scheduler = start(ctx)
+    try:
+        while not ctx.stopping.wait(ctx.settings.sync_every):
+            _sync(ctx)
+    finally:
+        stop(ctx, scheduler)
+
+
+def _sync(ctx: JobContext) -> None:
+    try:
+        jobs.sync_jobs(ctx)
+    except Exception:  # a database hiccup must not stop the scheduler: next time
+        log.exception("syncing invoice schedules failed")
+
+
+class _JobWriter(BaseScheduler):  # type: ignore[misc]
+    """A scheduler that never runs a job: it only adds, changes and removes stored ones."""
+
+    def wakeup(self) -> None:
+        pass  # nothing to wake: this scheduler has no loop
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)
+
+
+@contextmanager
+def job_writer(ctx: JobContext) -> Iterator[BaseScheduler]:
+    """Change stored jobs from a process that does not run them (the CLI, tests)."""
+    writer = _JobWriter(
+        jobstores={"default": DatabaseJobStore(ctx.db, ctx)},
+        job_defaults=JOB_DEFAULTS,
+        timezone=UTC,
+    )
+    writer.start(paused=True)
+    previous, ctx.scheduler = ctx.scheduler, writer
+    try:
+        yield writer
+    finally:
+        ctx.scheduler = previous
+        writer.shutdown(wait=False)
+
+
+def register_jobs(ctx: JobContext) -> None:
+    """Bring the stored invoice jobs in line with the customers' schedules now."""
+    with job_writer(ctx):
+        jobs.sync_jobs(ctx)
+
+
+def _on_failure(ctx: JobContext, event: JobExecutionEvent) -> None:
+    ctx.state.record(event.job_id, "failed", repr(event.exception))
+    log.error(
+        "scheduled job failed",
+        job=event.job_id,
+        error=repr(event.exception),
+        traceback=event.traceback,
+    )
