@@ -20,7 +20,6 @@ from typing import Protocol
 import structlog
 from eventsourcing.utils import get_topic
 
-from domain.aggregate import Event
 from domain.application import Ledger
 from domain.errors import NotFound
 from projections.aged_receivables import AgedReceivables
@@ -105,23 +104,30 @@ class Runner:
         projections = self.select(names)
         self.store.ensure(projections)
         applied = 0
+        # positions as last read or committed by us; a batch re-checks them in its transaction
+        positions = self._positions(projections)
         while True:
             head = self.head()
-            tracking = self.store.tracking([p.name for p in projections])
-            behind = [p for p in projections if tracking[p.name].position < head]
+            behind = [p for p in projections if positions[p.name] < head]
             if not behind:
                 return applied
-            start = min(tracking[p.name].position for p in behind)
-            group = [p for p in behind if tracking[p.name].position == start]
+            start = min(positions[p.name] for p in behind)
+            group = [p for p in behind if positions[p.name] == start]
             # stop where the next read model already is, so the groups merge there
-            stop = min([head, *(tracking[p.name].position for p in behind if p not in group)])
+            stop = min([head, *(positions[p.name] for p in behind if p not in group)])
             try:
                 count, reached = self._apply_batch(group, start, stop)
-            except PositionMoved:
+            except PositionMoved:  # another runner got there first: see where things are now
+                positions = self._positions(projections)
                 continue
+            positions.update((p.name, reached) for p in group)
             applied += count
             if progress is not None:
                 progress(reached, head)
+
+    def _positions(self, projections: Sequence[Projection]) -> dict[str, int]:
+        tracking = self.store.tracking([p.name for p in projections])
+        return {name: row.position for name, row in tracking.items()}
 
     def _apply_batch(self, group: list[Projection], start: int, stop: int) -> tuple[int, int]:
         topics = sorted({get_topic(cls) for p in group for cls in p.follows})
@@ -130,14 +136,17 @@ class Runner:
         )
         # a short page means nothing else the group follows exists up to ``stop``
         reached = page[-1].id if len(page) == self.batch_size else stop
-        followers = [(p, set(p.follows)) for p in group]
+        # which read models each event type goes to, worked out once per batch, not per event
+        routes: dict[type, list[Projection]] = {}
+        for projection in group:
+            for cls in projection.follows:
+                routes.setdefault(cls, []).append(projection)
+        decode = self.ledger.mapper.to_domain_event
         with self.store.batch(group, start, reached) as view:
             for notification in page:
-                event = self.ledger.mapper.to_domain_event(notification)
-                assert isinstance(event, Event)
-                for projection, follows in followers:
-                    if type(event) in follows:
-                        projection.apply(event, notification.id, view)
+                event = decode(notification)
+                for projection in routes.get(type(event), ()):
+                    projection.apply(event, notification.id, view)  # type: ignore[arg-type]
         log.debug(
             "read models advanced",
             read_models=[p.name for p in group],

@@ -51,21 +51,24 @@ class Database:
         return statement if self.dialect == "sqlite" else statement.replace("?", "%s")
 
     @contextmanager
-    def connect(self) -> Iterator[Any]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
+    def connect(self, *, write: bool = True) -> Iterator[Any]:
+        """A connection inside one transaction: committed on success, rolled back on error.
+
+        ``write=False`` reads one consistent snapshot without taking SQLite's write lock, so a
+        long read never holds up writers."""
         if self.dialect == "sqlite":
-            with self._sqlite() as conn:
+            with self._sqlite(write) as conn:
                 yield conn
         else:
             with self._postgres() as pg:
                 yield pg
 
     @contextmanager
-    def _sqlite(self) -> Iterator[sqlite3.Connection]:
+    def _sqlite(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(self.env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
             yield conn
             conn.execute("COMMIT")
         except BaseException:

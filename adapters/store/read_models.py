@@ -13,11 +13,12 @@ read model's tracking row is exactly as this process last committed it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from adapters.store.database import Database
@@ -74,6 +75,7 @@ class SqlViewStore:
         self.events_table = events_table
         self._caches: dict[str, _Cache] = {}
         self._ensured: set[str] = set()
+        self._encoders: dict[str, Callable[[Row], Sequence[Any]]] = {}
 
     # ------------------------------------------------------------ conversion
 
@@ -87,6 +89,39 @@ class SqlViewStore:
         if kind == "date":
             return value.isoformat()
         return value
+
+    def encoder(self, table: Table) -> Callable[[Row], Sequence[Any]]:
+        """A row's values in column order, as the driver takes them (built once per table:
+        a rebuild encodes every row it writes)."""
+        encode = self._encoders.get(table.name)
+        if encode is None:
+            encode = self._encoders[table.name] = self._make_encoder(table)
+        return encode
+
+    def _make_encoder(self, table: Table) -> Callable[[Row], Sequence[Any]]:
+        values = itemgetter(*table.columns)
+        if len(table.columns) == 1:
+            return lambda row: (row[next(iter(table.columns))],)
+        if self.db.dialect == "postgres":
+            return values  # psycopg adapts Decimal, date and datetime itself
+        text: dict[ColumnKind, Callable[[Any], Any]] = {
+            "amount": str,
+            "date": date.isoformat,
+            "timestamp": lambda moment: moment.astimezone(UTC).isoformat(),
+        }
+        converted = [
+            (index, text[kind]) for index, kind in enumerate(table.columns.values()) if kind in text
+        ]
+
+        def encode(row: Row) -> Sequence[Any]:
+            out = list(values(row))
+            for index, convert in converted:
+                value = out[index]
+                if value is not None:
+                    out[index] = convert(value)
+            return out
+
+        return encode
 
     def from_db(self, kind: ColumnKind, value: Any) -> Any:
         if value is None:
@@ -200,22 +235,32 @@ class SqlViewStore:
     def batch(
         self, projections: Sequence[Projection], start: int, reached: int
     ) -> Iterator[_Writer]:
+        """Rows change in memory while the events apply; the write transaction opens only at
+        the end, re-checks each read model's (generation, position) under a write lock and
+        writes the rows and the new positions together, so writers wait one flush, not one
+        batch of decoding and applying."""
         names = [p.name for p in projections]
+        stale = [n for n in names if (c := self._caches.get(n)) is None or c.position != start]
+        if stale:
+            current = self.tracking(stale)
+            for name in stale:
+                if current[name].position != start:
+                    raise PositionMoved(name)
+                self._caches[name] = _Cache(current[name].generation, start, False)
+        # rows read or cached now must still be this generation at this position when we write
+        expected = {name: (self._caches[name].generation, start) for name in names}
+        writer = _Writer(self, projections)
         try:
+            try:
+                yield writer
+            finally:
+                writer.close_reader()
             with self.db.connect() as conn:
                 current = self._tracking(conn, names, lock=True)
                 for name in names:
-                    if current[name].position != start:
+                    if (current[name].generation, current[name].position) != expected[name]:
                         raise PositionMoved(name)
-                    cache = self._caches.get(name)
-                    if cache is None or (cache.generation, cache.position) != (
-                        current[name].generation,
-                        start,
-                    ):
-                        self._caches[name] = _Cache(current[name].generation, start, False)
-                writer = _Writer(self, conn, projections)
-                yield writer
-                writer.flush()
+                writer.flush(conn)
                 conn.execute(
                     self.db.sql(
                         f"UPDATE {TRACKING_TABLE} SET position = ?, updated_at = ?"
@@ -224,7 +269,7 @@ class SqlViewStore:
                     (reached, now_text(), *names),
                 )
         except BaseException:
-            for name in names:  # the cache may hold rows that were rolled back
+            for name in names:  # the cache may hold rows that were never committed
                 self._caches.pop(name, None)
             raise
         for name in names:
@@ -278,68 +323,87 @@ class SqlViewStore:
 
 
 class _Writer:
-    """The ViewWriter of one batch: cached reads, buffered writes flushed before commit."""
+    """The ViewWriter of one batch: cached reads, row changes kept in memory until ``flush``
+    writes each changed row once (one statement per table)."""
 
-    def __init__(self, store: SqlViewStore, conn: Any, projections: Sequence[Projection]):
+    def __init__(self, store: SqlViewStore, projections: Sequence[Projection]):
         self.store = store
-        self.conn = conn
-        self.owner = {t.name: store._caches[p.name] for p in projections for t in p.tables}
+        # per table: its cached rows, whether the cache holds them all, the rows changed
+        self.rows: dict[str, dict[tuple[Any, ...], Row]] = {}
+        self.complete: dict[str, bool] = {}
         self.dirty: dict[str, tuple[Table, dict[tuple[Any, ...], Row]]] = {}
         self.added: dict[str, tuple[Table, list[Row]]] = {}
+        for projection in projections:
+            cache = store._caches[projection.name]
+            for table in projection.tables:
+                self.rows[table.name] = cache.rows.setdefault(table.name, {})
+                self.complete[table.name] = cache.complete
+                self.dirty[table.name] = (table, {})
+                self.added[table.name] = (table, [])
+        self._reading: ExitStack | None = None
+        self._reader: Any = None
 
     def get(self, table: Table, *key: Any) -> Row | None:
-        cache = self.owner[table.name]
-        rows = cache.rows.setdefault(table.name, {})
-        if key in rows:
-            return rows[key]
-        if cache.complete:
-            return None
+        row = self.rows[table.name].get(key)
+        if row is not None or self.complete[table.name]:
+            return row
+        row = self._read(table, key)
+        if row is not None:
+            self.rows[table.name][key] = row
+        return row
+
+    def _read(self, table: Table, key: tuple[Any, ...]) -> Row | None:
+        if self._reading is None:
+            # a snapshot read outside the write lock: the commit re-checks the position
+            self._reading = ExitStack()
+            self._reader = self._reading.enter_context(self.store.db.connect(write=False))
         where = " AND ".join(f"{column} = ?" for column in table.key)
-        found = self.conn.execute(
+        found = self._reader.execute(
             self.store.db.sql(f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {where}"),
             tuple(
                 self.store.to_db(table.columns[c], v) for c, v in zip(table.key, key, strict=True)
             ),
         ).fetchone()
-        if found is None:
-            return None
-        row = self.store.row_from_db(table, found)
-        rows[key] = row
-        return row
+        return None if found is None else self.store.row_from_db(table, found)
+
+    def close_reader(self) -> None:
+        if self._reading is not None:
+            self._reading.close()
+            self._reading = self._reader = None
 
     def put(self, table: Table, row: Row) -> None:
         key = table.key_of(row)
-        self.owner[table.name].rows.setdefault(table.name, {})[key] = row
-        self.dirty.setdefault(table.name, (table, {}))[1][key] = row
+        self.rows[table.name][key] = row
+        self.dirty[table.name][1][key] = row
 
     def add(self, table: Table, row: Row) -> None:
-        self.added.setdefault(table.name, (table, []))[1].append(row)
+        self.added[table.name][1].append(row)
 
-    def flush(self) -> None:
-        sql = self.store.db.sql
-        for table, rows in self.dirty.values():
-            columns = list(table.columns)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
-            self.conn.cursor().executemany(
-                sql(
-                    f"INSERT INTO {table.name} ({', '.join(columns)})"
-                    f" VALUES ({', '.join('?' for _ in columns)})"
-                    f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
-                ),
-                [self._values(table, row) for row in rows.values()],
-            )
+    def flush(self, conn: Any) -> None:
+        for table, changed in self.dirty.values():
+            if changed:
+                self._write(conn, table, list(changed.values()), upsert=True)
         for table, added in self.added.values():
-            columns = list(table.columns)
-            self.conn.cursor().executemany(
-                sql(
-                    f"INSERT INTO {table.name} ({', '.join(columns)})"
-                    f" VALUES ({', '.join('?' for _ in columns)})"
-                ),
-                [self._values(table, row) for row in added],
-            )
+            if added:
+                self._write(conn, table, added, upsert=False)
 
-    def _values(self, table: Table, row: Row) -> tuple[Any, ...]:
-        return tuple(self.store.to_db(kind, row[column]) for column, kind in table.columns.items())
+    def _write(self, conn: Any, table: Table, rows: list[Row], *, upsert: bool) -> None:
+        columns = list(table.columns)
+        statement = f"INSERT INTO {table.name} ({', '.join(columns)})"
+        conflict = ""
+        if upsert:
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
+            conflict = f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+        encode = self.store.encoder(table)
+        if self.store.db.dialect == "sqlite":
+            marks = ", ".join("?" for _ in columns)
+            conn.executemany(f"{statement} VALUES ({marks}){conflict}", map(encode, rows))
+            return
+        # PostgreSQL: the whole batch as one array per column, one statement per table
+        types = SQL_TYPES["postgres"]
+        arrays = ", ".join(f"%s::{types[kind]}[]" for kind in table.columns.values())
+        values = [list(column) for column in zip(*map(encode, rows), strict=True)]
+        conn.execute(f"{statement} SELECT * FROM unnest({arrays}){conflict}", values)
 
 
 def open_store(url: str, events_table: str) -> SqlViewStore:
