@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,13 +61,25 @@ class TrackedStore(Protocol):
         """The committed position of each named read model."""
 
     def batch(
-        self, projections: Sequence[Projection], start: int, reached: int
+        self,
+        projections: Sequence[Projection],
+        start: int,
+        reached: int,
+        background: Executor | None = None,
     ) -> AbstractContextManager[ViewWriter]:
         """One transaction: raises PositionMoved unless every read model is still at ``start``;
-        on a clean exit writes the rows and moves every position to ``reached``."""
+        on a clean exit writes the rows and moves every position to ``reached`` (in
+        ``background`` when given, while the caller goes on to the next batch)."""
+
+    def settle(self) -> None:
+        """Wait for a batch committing in the background; raise what it raised."""
 
     def reset(self, projections: Sequence[Projection]) -> None:
-        """Drop and recreate the read models' tables at position 0."""
+        """Drop and recreate the read models' tables at position 0 (secondary indexes may be
+        left out until ``create_indexes``)."""
+
+    def create_indexes(self, projections: Sequence[Projection]) -> None:
+        """Create the read models' secondary indexes that are missing."""
 
     def events_after(self, position: int) -> int:
         """How many events the log holds after ``position`` (the lag of a read model there)."""
@@ -100,36 +113,60 @@ class Runner:
         return self.ledger.recorder.max_notification_id() or 0
 
     def catch_up(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
-        """Apply every committed event the read models have not seen; returns how many."""
+        """Apply every committed event the read models have not seen; returns how many.
+
+        While there is more than one batch to do, each batch commits on a second thread as
+        the next one is decoded and applied (the databases do their part of a write without
+        holding Python's GIL), so a long catch-up or rebuild uses both cores."""
         projections = self.select(names)
         self.store.ensure(projections)
+        return self._catch_up(projections, progress)
+
+    def _catch_up(self, projections: list[Projection], progress: Progress | None) -> int:
         applied = 0
         # positions as last read or committed by us; a batch re-checks them in its transaction
         positions = self._positions(projections)
-        while True:
-            head = self.head()
-            behind = [p for p in projections if positions[p.name] < head]
-            if not behind:
-                return applied
-            start = min(positions[p.name] for p in behind)
-            group = [p for p in behind if positions[p.name] == start]
-            # stop where the next read model already is, so the groups merge there
-            stop = min([head, *(positions[p.name] for p in behind if p not in group)])
-            try:
-                count, reached = self._apply_batch(group, start, stop)
-            except PositionMoved:  # another runner got there first: see where things are now
-                positions = self._positions(projections)
-                continue
-            positions.update((p.name, reached) for p in group)
-            applied += count
-            if progress is not None:
-                progress(reached, head)
+        with ExitStack() as stack:
+            stack.callback(self._settle_quietly)
+            background: Executor | None = None
+            while True:
+                head = self.head()
+                behind = [p for p in projections if positions[p.name] < head]
+                try:
+                    if not behind:
+                        self.store.settle()
+                        return applied
+                    start = min(positions[p.name] for p in behind)
+                    group = [p for p in behind if positions[p.name] == start]
+                    # stop where the next read model already is, so the groups merge there
+                    stop = min([head, *(positions[p.name] for p in behind if p not in group)])
+                    count, reached = self._apply_batch(group, start, stop, background)
+                except PositionMoved:  # another runner got there first: see where things are
+                    positions = self._positions(projections)
+                    continue
+                positions.update((p.name, reached) for p in group)
+                applied += count
+                if progress is not None:
+                    progress(reached, head)
+                if background is None and count == self.batch_size:  # more than one batch
+                    background = stack.enter_context(
+                        ThreadPoolExecutor(1, thread_name_prefix="tollbook-read-models")
+                    )
+
+    def _settle_quietly(self) -> None:
+        """On the way out after an error, let a background commit finish or fail."""
+        try:
+            self.store.settle()
+        except Exception:
+            log.debug("a background batch failed after an earlier error", exc_info=True)
 
     def _positions(self, projections: Sequence[Projection]) -> dict[str, int]:
         tracking = self.store.tracking([p.name for p in projections])
         return {name: row.position for name, row in tracking.items()}
 
-    def _apply_batch(self, group: list[Projection], start: int, stop: int) -> tuple[int, int]:
+    def _apply_batch(
+        self, group: list[Projection], start: int, stop: int, background: Executor | None
+    ) -> tuple[int, int]:
         topics = sorted({get_topic(cls) for p in group for cls in p.follows})
         page = self.ledger.recorder.select_notifications(
             start, self.batch_size, stop=stop, topics=topics, inclusive_of_start=False
@@ -142,7 +179,7 @@ class Runner:
             for cls in projection.follows:
                 routes.setdefault(cls, []).append(projection)
         decode = self.ledger.mapper.to_domain_event
-        with self.store.batch(group, start, reached) as view:
+        with self.store.batch(group, start, reached, background) as view:
             for notification in page:
                 event = decode(notification)
                 for projection in routes.get(type(event), ()):
@@ -161,7 +198,9 @@ class Runner:
         self.store.ensure(projections)
         self.store.reset(projections)
         log.info("read models reset", read_models=[p.name for p in projections])
-        return self.catch_up([p.name for p in projections], progress)
+        applied = self._catch_up(projections, progress)
+        self.store.create_indexes(projections)
+        return applied
 
     def status(self) -> Iterator[tuple[Tracking, int]]:
         """Each read model's tracking position and how many events it is behind."""

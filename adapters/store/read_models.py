@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -27,6 +30,7 @@ from projections.view import ColumnKind, Projection, Row, Table
 
 TRACKING_TABLE = "projection_tracking"
 CACHE_LIMIT = 300_000  # rows per read model kept between batches
+SQLITE_VARIABLES = 32_766  # parameters per statement since SQLite 3.32 (2020)
 
 SQL_TYPES: dict[str, dict[ColumnKind, str]] = {
     "sqlite": {
@@ -76,6 +80,7 @@ class SqlViewStore:
         self._caches: dict[str, _Cache] = {}
         self._ensured: set[str] = set()
         self._encoders: dict[str, Callable[[Row], Sequence[Any]]] = {}
+        self._pending: Future[None] | None = None  # a batch committing in the background
 
     # ------------------------------------------------------------ conversion
 
@@ -142,18 +147,32 @@ class SqlViewStore:
 
     # ------------------------------------------------------------ schema
 
-    def _create(self, conn: Any, table: Table) -> None:
+    def _create(self, conn: Any, table: Table, indexes: bool = True) -> None:
         types = SQL_TYPES[self.db.dialect]
         columns = ", ".join(f"{name} {types[kind]}" for name, kind in table.columns.items())
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {table.name} ({columns},"
             f" PRIMARY KEY ({', '.join(table.key)}))"
         )
-        for index in table.indexes:
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {table.name}__{'_'.join(index)}"
-                f" ON {table.name} ({', '.join(index)})"
-            )
+        for index in table.indexes if indexes else ():
+            self._index(conn, table, index)
+
+    def _index(self, conn: Any, table: Table, index: tuple[str, ...]) -> None:
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {table.name}__{'_'.join(index)}"
+            f" ON {table.name} ({', '.join(index)})"
+        )
+
+    def create_indexes(self, projections: Sequence[Projection]) -> None:
+        """The secondary indexes a rebuild left out, one short transaction each (building an
+        index from the finished table is several times cheaper than keeping it up to date
+        row by row while rebuilding)."""
+        self.settle()
+        for projection in projections:
+            for table in projection.tables:
+                for index in table.indexes:
+                    with self.db.connect() as conn:
+                        self._index(conn, table, index)
 
     def ensure(self, projections: Sequence[Projection]) -> None:
         missing = [p for p in projections if p.name not in self._ensured]
@@ -191,10 +210,10 @@ class SqlViewStore:
                     )
         self._ensured.update(p.name for p in missing)
 
-    def _drop_and_create(self, conn: Any, projection: Projection) -> None:
+    def _drop_and_create(self, conn: Any, projection: Projection, indexes: bool = True) -> None:
         for table in projection.tables:
             conn.execute(f"DROP TABLE IF EXISTS {table.name}")
-            self._create(conn, table)
+            self._create(conn, table, indexes)
         conn.execute(
             self.db.sql(
                 f"UPDATE {TRACKING_TABLE} SET position = 0, generation = generation + 1,"
@@ -217,12 +236,12 @@ class SqlViewStore:
         return {row[0]: Tracking(row[0], int(row[1]), int(row[2]), row[3]) for row in rows}
 
     def tracking(self, names: Sequence[str]) -> dict[str, Tracking]:
-        with self.db.connect() as conn:
+        with self.db.connect(write=False) as conn:
             return self._tracking(conn, names, lock=False)
 
     def events_after(self, position: int) -> int:
         column = "rowid" if self.db.dialect == "sqlite" else "notification_id"
-        with self.db.connect() as conn:
+        with self.db.connect(write=False) as conn:
             row = conn.execute(
                 self.db.sql(f"SELECT COUNT(*) FROM {self.events_table} WHERE {column} > ?"),
                 (position,),
@@ -233,15 +252,25 @@ class SqlViewStore:
 
     @contextmanager
     def batch(
-        self, projections: Sequence[Projection], start: int, reached: int
+        self,
+        projections: Sequence[Projection],
+        start: int,
+        reached: int,
+        background: Executor | None = None,
     ) -> Iterator[_Writer]:
-        """Rows change in memory while the events apply; the write transaction opens only at
-        the end, re-checks each read model's (generation, position) under a write lock and
-        writes the rows and the new positions together, so writers wait one flush, not one
-        batch of decoding and applying."""
+        """Rows change in memory while the events apply; then ONE transaction re-checks each
+        read model's (generation, position) under a write lock and writes the changed rows and
+        the new positions together. Writers of events wait one flush, never a batch of decoding
+        and applying.
+
+        With ``background``, the transaction runs there while the caller applies the next
+        batch; ``settle`` waits for it. Its rows are encoded before it is handed over, so
+        later batches cannot change what it writes, and a batch after a failed one finds the
+        position unmoved and is refused: commits stay in log order, each exactly once."""
         names = [p.name for p in projections]
         stale = [n for n in names if (c := self._caches.get(n)) is None or c.position != start]
         if stale:
+            self.settle()  # positions and rows on disk must include our own pending commit
             current = self.tracking(stale)
             for name in stale:
                 if current[name].position != start:
@@ -255,36 +284,80 @@ class SqlViewStore:
                 yield writer
             finally:
                 writer.close_reader()
-            with self.db.connect() as conn:
-                current = self._tracking(conn, names, lock=True)
-                for name in names:
-                    if (current[name].generation, current[name].position) != expected[name]:
-                        raise PositionMoved(name)
-                writer.flush(conn)
-                conn.execute(
-                    self.db.sql(
-                        f"UPDATE {TRACKING_TABLE} SET position = ?, updated_at = ?"
-                        f" WHERE name IN ({', '.join('?' for _ in names)})"
-                    ),
-                    (reached, now_text(), *names),
-                )
+            statements = writer.statements()
         except BaseException:
-            for name in names:  # the cache may hold rows that were never committed
-                self._caches.pop(name, None)
+            self._forget()
             raise
+        self.settle()  # the previous batch must be in before this one is handed over
+        commit = partial(self._commit, names, expected, statements, reached)
+        evicted = False
         for name in names:
             cache = self._caches[name]
             cache.position = reached
             if cache.size() > CACHE_LIMIT:
                 self._caches[name] = _Cache(cache.generation, reached, False)
+                evicted = True
+        if background is None:
+            try:
+                commit()
+            except BaseException:
+                self._forget()
+                raise
+        else:
+            self._pending = background.submit(commit)
+            if evicted:  # the next batch reads rows from disk: they must include this one
+                self.settle()
+
+    def settle(self) -> None:
+        """Wait for the batch committing in the background, if any; raise what it raised."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            pending.result()
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        # cached rows may include changes that were never committed
+        self._caches.clear()
+
+    def _commit(
+        self,
+        names: list[str],
+        expected: dict[str, tuple[int, int]],
+        statements: list[tuple[str, Sequence[Any]]],
+        reached: int,
+    ) -> None:
+        # not durable: a power cut can only lose whole batches, rows and position together,
+        # and the read model then resumes from the position that did reach the disk
+        with self.db.connect(durable=False) as conn:
+            current = self._tracking(conn, names, lock=True)
+            for name in names:
+                if (current[name].generation, current[name].position) != expected[name]:
+                    raise PositionMoved(name)
+            for statement, values in statements:
+                conn.execute(statement, values)
+            conn.execute(
+                self.db.sql(
+                    f"UPDATE {TRACKING_TABLE} SET position = ?, updated_at = ?"
+                    f" WHERE name IN ({', '.join('?' for _ in names)})"
+                ),
+                (reached, now_text(), *names),
+            )
 
     def reset(self, projections: Sequence[Projection]) -> None:
+        """Empty tables at position 0, without their secondary indexes (``create_indexes``
+        adds them when the rebuild is done; ``ensure`` does if it never finishes)."""
+        self.settle()
         names = [p.name for p in projections]
         with self.db.connect() as conn:
             self._tracking(conn, names, lock=True)
             for projection in projections:
-                self._drop_and_create(conn, projection)
+                self._drop_and_create(conn, projection, indexes=False)
             current = self._tracking(conn, names, lock=False)
+        self._ensured.difference_update(names)  # a later ensure() creates missing indexes
         for name in names:
             # the tables are empty and ours: every miss is a row that does not exist yet
             self._caches[name] = _Cache(current[name].generation, 0, True)
@@ -317,14 +390,14 @@ class SqlViewStore:
             statement += " WHERE " + " AND ".join(clauses)
         if order_by:
             statement += f" ORDER BY {order_by}"
-        with self.db.connect() as conn:
+        with self.db.connect(write=False) as conn:
             rows = conn.execute(self.db.sql(statement), tuple(params)).fetchall()
         return [self.row_from_db(table, row) for row in rows]
 
 
 class _Writer:
-    """The ViewWriter of one batch: cached reads, row changes kept in memory until ``flush``
-    writes each changed row once (one statement per table)."""
+    """The ViewWriter of one batch: cached reads, row changes kept in memory; ``statements``
+    then writes each changed row once (one statement per table)."""
 
     def __init__(self, store: SqlViewStore, projections: Sequence[Projection]):
         self.store = store
@@ -379,31 +452,44 @@ class _Writer:
     def add(self, table: Table, row: Row) -> None:
         self.added[table.name][1].append(row)
 
-    def flush(self, conn: Any) -> None:
+    def statements(self) -> list[tuple[str, Sequence[Any]]]:
+        """The batch's writes, encoded now, as (SQL, parameters): a few statements per table."""
+        out: list[tuple[str, Sequence[Any]]] = []
         for table, changed in self.dirty.values():
             if changed:
-                self._write(conn, table, list(changed.values()), upsert=True)
+                out += self._statements(table, list(changed.values()), upsert=True)
         for table, added in self.added.values():
             if added:
-                self._write(conn, table, added, upsert=False)
+                out += self._statements(table, added, upsert=False)
+        return out
 
-    def _write(self, conn: Any, table: Table, rows: list[Row], *, upsert: bool) -> None:
+    def _statements(
+        self, table: Table, rows: list[Row], *, upsert: bool
+    ) -> list[tuple[str, Sequence[Any]]]:
         columns = list(table.columns)
-        statement = f"INSERT INTO {table.name} ({', '.join(columns)})"
+        insert = f"INSERT INTO {table.name} ({', '.join(columns)})"
         conflict = ""
         if upsert:
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
             conflict = f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
-        encode = self.store.encoder(table)
-        if self.store.db.dialect == "sqlite":
-            marks = ", ".join("?" for _ in columns)
-            conn.executemany(f"{statement} VALUES ({marks}){conflict}", map(encode, rows))
-            return
-        # PostgreSQL: the whole batch as one array per column, one statement per table
-        types = SQL_TYPES["postgres"]
-        arrays = ", ".join(f"%s::{types[kind]}[]" for kind in table.columns.values())
-        values = [list(column) for column in zip(*map(encode, rows), strict=True)]
-        conn.execute(f"{statement} SELECT * FROM unnest({arrays}){conflict}", values)
+        encoded = list(map(self.store.encoder(table), rows))
+        if self.store.db.dialect == "postgres":
+            # the whole batch as one array per column: one statement per table
+            types = SQL_TYPES["postgres"]
+            arrays = ", ".join(f"%s::{types[kind]}[]" for kind in table.columns.values())
+            values = [list(column) for column in zip(*encoded, strict=True)]
+            return [(f"{insert} SELECT * FROM unnest({arrays}){conflict}", values)]
+        # SQLite: many rows per statement (VALUES (...), (...), ...), so SQLite inserts them
+        # all in one step without coming back to Python. (executemany takes the GIL back for
+        # every row, which stalls a background commit while the next batch is applied.)
+        per_statement = max(1, SQLITE_VARIABLES // len(columns))
+        row_marks = f"({', '.join('?' for _ in columns)})"
+        out: list[tuple[str, Sequence[Any]]] = []
+        for first in range(0, len(encoded), per_statement):
+            chunk = encoded[first : first + per_statement]
+            marks = ", ".join(repeat(row_marks, len(chunk)))
+            out.append((f"{insert} VALUES {marks}{conflict}", list(chain.from_iterable(chunk))))
+        return out
 
 
 def open_store(url: str, events_table: str) -> SqlViewStore:
