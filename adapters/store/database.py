@@ -54,8 +54,9 @@ class Database:
     def connect(self, *, write: bool = True, durable: bool = True) -> Iterator[Any]:
         """A connection inside one transaction: committed on success, rolled back on error.
 
-        ``write=False`` reads one consistent snapshot without taking SQLite's write lock, so a
-        long read never holds up writers. ``durable=False`` commits without waiting for the
+        ``write=False`` reads one consistent snapshot (SQLite WAL read transaction, PostgreSQL
+        REPEATABLE READ) without taking SQLite's write lock, so a long read never holds up
+        writers. ``durable=False`` commits without waiting for the
         disk (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off``): a power
         cut may lose the last such commits, whole, never half of one. Only for data that can
         be derived again (read models), never for events."""
@@ -64,6 +65,8 @@ class Database:
                 yield conn
         else:
             with self._postgres() as pg:
+                if not write:  # every statement sees the same snapshot, as on SQLite
+                    pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 if not durable:
                     pg.execute("SET LOCAL synchronous_commit TO OFF")
                 yield pg

@@ -364,6 +364,26 @@ class SqlViewStore:
 
     # ------------------------------------------------------------ queries
 
+    def snapshot(
+        self, names: Sequence[str], tables: Sequence[Table]
+    ) -> tuple[dict[str, Tracking], dict[str, list[Row]]]:
+        """Tracking positions and every row of ``tables``, read in one consistent snapshot: a
+        runner committing meanwhile changes neither (reconcile compares them with the events
+        up to exactly those positions)."""
+        self.settle()
+        with self.db.connect(write=False) as conn:
+            tracking = self._tracking(conn, names, lock=False)
+            rows = {
+                table.name: [
+                    self.row_from_db(table, values)
+                    for values in conn.execute(
+                        f"SELECT {', '.join(table.columns)} FROM {table.name}"
+                    ).fetchall()
+                ]
+                for table in tables
+            }
+        return tracking, rows
+
     def select(
         self,
         table: Table,
