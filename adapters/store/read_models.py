@@ -56,6 +56,11 @@ def shape_of(projection: Projection) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _utc_text(moment: datetime) -> str:
+    # events are stamped in UTC already: skip the conversion then (it copies the datetime)
+    return (moment.astimezone(UTC) if moment.utcoffset() else moment).isoformat()
+
+
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -112,7 +117,7 @@ class SqlViewStore:
         text: dict[ColumnKind, Callable[[Any], Any]] = {
             "amount": str,
             "date": date.isoformat,
-            "timestamp": lambda moment: moment.astimezone(UTC).isoformat(),
+            "timestamp": _utc_text,
         }
         converted = [
             (index, text[kind]) for index, kind in enumerate(table.columns.values()) if kind in text
@@ -333,6 +338,10 @@ class SqlViewStore:
         # not durable: a power cut can only lose whole batches, rows and position together,
         # and the read model then resumes from the position that did reach the disk
         with self.db.connect(durable=False) as conn:
+            if self.db.dialect == "sqlite":
+                # a big read model's index pages are hit at random: keep them in memory for
+                # the batch instead of the default 2 MiB page cache
+                conn.execute("PRAGMA cache_size = -65536")
             current = self._tracking(conn, names, lock=True)
             for name in names:
                 if (current[name].generation, current[name].position) != expected[name]:
