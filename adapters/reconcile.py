@@ -8,6 +8,9 @@ replayed once, in log order, up to the highest of those positions; each read mod
 when the replay reaches its own position, against the balance fold and against the invoice and
 payment aggregates exactly as they stood there. Events written after the snapshot are never
 read, and every event up to a tracked position is final (the stores commit in log order).
+A position may fall inside one atomic save (a payment's Allocated and the invoice's
+PaymentApplied): checks that compare the two sides of a save (invoices against the fold) are
+made where a save ends; the others compare like with like, which agrees at any position.
 """
 
 from __future__ import annotations
@@ -56,22 +59,39 @@ class Replay:
     invoices: dict[UUID, Invoice] = field(default_factory=dict)
     payments: dict[UUID, Payment] = field(default_factory=dict)
     _next: tuple[int, Event] | None = None
+    _last: Event | None = None
+
+    def _peek(self) -> tuple[int, Event] | None:
+        if self._next is None:
+            self._next = next(self.events, None)
+        return self._next
 
     def to(self, position: int) -> None:
         """Apply every event up to ``position``, and none after it."""
-        while True:
-            if self._next is None:
-                self._next = next(self.events, None)
-                if self._next is None:
-                    break
-            at, event = self._next
-            if at > position:
+        while (peeked := self._peek()) is not None and peeked[0] <= position:
+            self._next = None
+            self._apply(peeked[1])
+        self.position = position
+
+    def finish_command(self) -> None:
+        """Apply the rest of the command the last event belongs to. A read model's position
+        can fall inside one atomic save (a batch ends after the payment's Allocated, before
+        the invoice's PaymentApplied); comparing the two sides there would be a false alarm.
+        A command's events share one stamp (the Ledger takes one per command) and commit in
+        one transaction, so the first event with another stamp starts the next transaction."""
+        if self._last is None:
+            return
+        stamp = (self._last.timestamp, self._last.actor, self._last.reason)
+        while (peeked := self._peek()) is not None:
+            at, event = peeked
+            if (event.timestamp, event.actor, event.reason) != stamp:
                 break
             self._next = None
             self._apply(event)
-        self.position = position
+            self.position = at
 
     def _apply(self, event: Event) -> None:
+        self._last = event
         self.fold.apply(event)
         if isinstance(event, Invoice.Drafted):
             self.invoices[event.originator_id] = event.mutate(None)
@@ -109,7 +129,9 @@ def reconcile(ledger: Ledger, store: SqlViewStore) -> list[Difference]:
         for name, check in checks.items():
             if tracking[name].position == position:
                 differences += check(replay, rows[CHECKED[name].name])
-    # the invoices' own state against the fold, at the last position replayed
+    # the invoices' own state against the fold: two sides of atomic saves, so compared where
+    # a save ends
+    replay.finish_command()
     return differences + _invoices_against_fold(replay)
 
 
@@ -227,33 +249,48 @@ def _payments(replay: Replay, stored: list[Row]) -> list[Difference]:
 
 
 def _aged(replay: Replay, stored: list[Row]) -> list[Difference]:
-    """Everything aged (as of the end of time) is what the fold says is outstanding."""
+    """Everything aged (as of the end of time) is what the invoices, as they stood at the aged
+    read model's position, say is outstanding (both follow the invoices' own events, so they
+    agree at any position, even inside a save that also touches a payment)."""
     aged = {(r.customer_id, r.currency): r.total for r in age(stored, FAR_FUTURE)}
+    owed = _owed(replay)
     differences = []
-    for row in replay.fold.all():
-        found = aged.pop((str(row.customer_id), row.currency), Decimal(0))
-        if found != row.outstanding:
-            subject = f"{row.customer_account} {row.currency}"
+    for (customer_id, currency), (account, amount) in sorted(owed.items(), key=_by_account):
+        found = aged.pop((str(customer_id), currency), Decimal(0))
+        if found != amount:
+            subject = f"{account} {currency}"
             differences.append(
-                Difference("aged receivables", subject, "total", str(row.outstanding), str(found))
+                Difference("aged receivables", subject, "total", str(amount), str(found))
             )
-    for (customer_id, currency), total in aged.items():
-        differences.append(
-            Difference("aged receivables", f"{customer_id} {currency}", "total", "0", str(total))
-        )
+    for (customer, currency), total in aged.items():
+        if total != 0:
+            differences.append(
+                Difference("aged receivables", f"{customer} {currency}", "total", "0", str(total))
+            )
     return differences
+
+
+def _owed(replay: Replay) -> dict[tuple[UUID, str], tuple[str, Decimal]]:
+    """Outstanding on the invoices themselves, per customer and currency."""
+    owed: dict[tuple[UUID, str], tuple[str, Decimal]] = {}
+    for invoice in replay.invoices.values():
+        key = (invoice.customer_id, invoice.currency)
+        account, amount = owed.get(key, (invoice.customer_account, Decimal(0)))
+        owed[key] = (account, amount + invoice.outstanding)
+    return owed
+
+
+def _by_account(item: tuple[tuple[UUID, str], tuple[str, Decimal]]) -> tuple[str, str]:
+    return (item[1][0], item[0][1])
 
 
 def _invoices_against_fold(replay: Replay) -> list[Difference]:
     """The invoices' own outstanding amounts, summed per customer, against the balance fold,
-    both as they stood at the same position."""
-    owed: dict[tuple[UUID, str], Decimal] = {}
-    for invoice in replay.invoices.values():
-        key = (invoice.customer_id, invoice.currency)
-        owed[key] = owed.get(key, Decimal(0)) + invoice.outstanding
+    both as they stood at the same position (the end of a save)."""
+    owed = _owed(replay)
     differences = []
     for row in replay.fold.all():
-        found = owed.get((row.customer_id, row.currency), Decimal(0))
+        _, found = owed.get((row.customer_id, row.currency), ("", Decimal(0)))
         if found != row.outstanding:
             differences.append(
                 Difference(
