@@ -1,23 +1,29 @@
 """Reconciliation: every balance recomputed from the events, compared with the read models and
 with each invoice's and payment's own state.
 
-Each read model is compared at its own tracking position (the fold stops there, invoices and
-payments are loaded at the version their row reflects), so a ledger that keeps taking writes
-while this runs reports no false difference. Only the cross-check between invoice aggregates
-and the balance fold reads "now" on both sides.
+Everything is compared at one consistent point, so a ledger that keeps taking writes (and a
+follower that keeps moving the read models) while this runs reports no false difference:
+the read models' rows and tracking positions are read in ONE snapshot; the events are then
+replayed once, in log order, up to the highest of those positions; each read model is checked
+when the replay reaches its own position, against the balance fold and against the invoice and
+payment aggregates exactly as they stood there. Events written after the snapshot are never
+read, and every event up to a tracked position is final (the stores commit in log order).
+A position may fall inside one atomic save (a payment's Allocated and the invoice's
+PaymentApplied): checks that compare the two sides of a save (invoices against the fold) are
+made where a save ends; the others compare like with like, which agrees at any position.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from adapters.store.read_models import SqlViewStore
-from domain.aggregate import Event
+from domain.aggregate import Aggregate, Event
 from domain.application import Ledger
 from domain.invoice import Invoice
 from domain.payment import Payment
@@ -26,6 +32,7 @@ from projections.balances import Balances
 from projections.customer_balances import BALANCES
 from projections.invoice_register import REGISTER
 from projections.payment_history import HISTORY
+from projections.view import Row, Table
 
 FAR_FUTURE = date(9999, 12, 31)
 
@@ -41,11 +48,91 @@ class Difference:
     found: str  # in the read model
 
 
-def events_up_to(ledger: Ledger, position: int) -> Iterator[Event]:
-    for at, event in ledger.all_events():
-        if at > position:
+@dataclass
+class Replay:
+    """The events replayed in log order up to a position: the balance fold, and every invoice
+    and payment aggregate as it stood there."""
+
+    events: Iterator[tuple[int, Event]]
+    position: int = 0
+    fold: Balances = field(default_factory=Balances)
+    invoices: dict[UUID, Invoice] = field(default_factory=dict)
+    payments: dict[UUID, Payment] = field(default_factory=dict)
+    _next: tuple[int, Event] | None = None
+    _last: Event | None = None
+
+    def _peek(self) -> tuple[int, Event] | None:
+        if self._next is None:
+            self._next = next(self.events, None)
+        return self._next
+
+    def to(self, position: int) -> None:
+        """Apply every event up to ``position``, and none after it."""
+        while (peeked := self._peek()) is not None and peeked[0] <= position:
+            self._next = None
+            self._apply(peeked[1])
+        self.position = position
+
+    def finish_command(self) -> None:
+        """Apply the rest of the command the last event belongs to. A read model's position
+        can fall inside one atomic save (a batch ends after the payment's Allocated, before
+        the invoice's PaymentApplied); comparing the two sides there would be a false alarm.
+        A command's events share one stamp (the Ledger takes one per command) and commit in
+        one transaction, so the first event with another stamp starts the next transaction."""
+        if self._last is None:
             return
-        yield event
+        stamp = (self._last.timestamp, self._last.actor, self._last.reason)
+        while (peeked := self._peek()) is not None:
+            at, event = peeked
+            if (event.timestamp, event.actor, event.reason) != stamp:
+                break
+            self._next = None
+            self._apply(event)
+            self.position = at
+
+    def _apply(self, event: Event) -> None:
+        self._last = event
+        self.fold.apply(event)
+        if isinstance(event, Invoice.Drafted):
+            self.invoices[event.originator_id] = event.mutate(None)
+        elif isinstance(event, Payment.Received):
+            self.payments[event.originator_id] = event.mutate(None)
+        else:
+            found: Aggregate | None = self.invoices.get(event.originator_id) or self.payments.get(
+                event.originator_id
+            )
+            if found is not None:
+                event.mutate(found)
+
+
+CHECKED: dict[str, Table] = {
+    "balances": BALANCES,
+    "invoice_register": REGISTER,
+    "payment_history": HISTORY,
+    "aged_receivables": MOVEMENTS,
+}
+
+
+def reconcile(ledger: Ledger, store: SqlViewStore) -> list[Difference]:
+    """Every difference between the events and the read models (empty: all agree)."""
+    tracking, rows = store.snapshot(list(CHECKED), list(CHECKED.values()))
+    checks: dict[str, Callable[[Replay, list[Row]], list[Difference]]] = {
+        "balances": _balances,
+        "invoice_register": _register,
+        "payment_history": _payments,
+        "aged_receivables": _aged,
+    }
+    replay = Replay(iter(ledger.all_events()))
+    differences: list[Difference] = []
+    for position in sorted({t.position for t in tracking.values()}):
+        replay.to(position)
+        for name, check in checks.items():
+            if tracking[name].position == position:
+                differences += check(replay, rows[CHECKED[name].name])
+    # the invoices' own state against the fold: two sides of atomic saves, so compared where
+    # a save ends
+    replay.finish_command()
+    return differences + _invoices_against_fold(replay)
 
 
 def _text(value: Any) -> str:
@@ -64,25 +151,10 @@ def _compare(
     ]
 
 
-def reconcile(ledger: Ledger, store: SqlViewStore) -> list[Difference]:
-    """Every difference between the events and the read models (empty: all agree)."""
-    tracking = store.tracking(
-        ["balances", "invoice_register", "payment_history", "aged_receivables"]
-    )
-    return [
-        *_balances(ledger, store, tracking["balances"].position),
-        *_register(ledger, store),
-        *_payments(ledger, store),
-        *_aged(ledger, store, tracking["aged_receivables"].position),
-        *_invoices_against_fold(ledger),
-    ]
-
-
-def _balances(ledger: Ledger, store: SqlViewStore, position: int) -> list[Difference]:
-    fold = Balances().fold(events_up_to(ledger, position))
-    rows = {(r["customer_id"], r["currency"]): r for r in store.select(BALANCES)}
+def _balances(replay: Replay, stored: list[Row]) -> list[Difference]:
+    rows = {(r["customer_id"], r["currency"]): r for r in stored}
     differences = []
-    for row in fold.all():
+    for row in replay.fold.all():
         subject = f"{row.customer_account} {row.currency}"
         expected = {
             "customer_account": row.customer_account,
@@ -103,20 +175,18 @@ def _balances(ledger: Ledger, store: SqlViewStore, position: int) -> list[Differ
     return differences
 
 
-def _register(ledger: Ledger, store: SqlViewStore) -> list[Difference]:
-    rows = {r["invoice_id"]: r for r in store.select(REGISTER)}
+def _register(replay: Replay, stored: list[Row]) -> list[Difference]:
+    """Each register row against its invoice as it stood at the register's position."""
+    rows = {r["invoice_id"]: r for r in stored}
     differences = []
-    for current in ledger.invoices():
-        row = rows.pop(str(current.id), None)
-        subject = current.label
+    for invoice in replay.invoices.values():
+        row = rows.pop(str(invoice.id), None)
+        subject = invoice.label
         if row is None:
             differences.append(
                 Difference("invoice register", subject, "row", "present", "(missing)")
             )
             continue
-        invoice = current
-        if row["version"] != current.version and 0 < row["version"] <= current.version:
-            invoice = ledger.as_of(Invoice, current.id, version=row["version"])
         totals = invoice.totals
         expected = {
             "version": invoice.version,
@@ -140,28 +210,24 @@ def _register(ledger: Ledger, store: SqlViewStore) -> list[Difference]:
     return differences
 
 
-def _payments(ledger: Ledger, store: SqlViewStore) -> list[Difference]:
-    """Each payment's history rows, summed, against the payment at the same version."""
-    history: dict[str, list[dict[str, Any]]] = {}
-    for row in store.select(HISTORY, order_by="position"):
+def _payments(replay: Replay, stored: list[Row]) -> list[Difference]:
+    """Each payment's history rows, summed, against the payment as it stood at that position."""
+    history: dict[str, list[Row]] = {}
+    for row in sorted(stored, key=lambda r: r["position"]):
         history.setdefault(row["payment_id"], []).append(row)
     differences = []
-    for current in ledger.payments():
-        rows = history.pop(str(current.id), [])
-        subject = f"payment {str(current.id)[:8]}"
+    for payment in replay.payments.values():
+        rows = history.pop(str(payment.id), [])
+        subject = f"payment {str(payment.id)[:8]}"
         if not rows:
             differences.append(Difference("payment history", subject, "rows", "present", "(none)"))
             continue
-        # one history row per payment event: the row count is the version it reflects
-        payment = current
-        if len(rows) < current.version:
-            payment = ledger.as_of(Payment, current.id, version=len(rows))
         sums = {kind: Decimal(0) for kind in ("allocated", "unallocated", "refunded")}
         for row in rows:
             if row["kind"] in sums:
                 sums[row["kind"]] += row["amount"]
         expected = {
-            "events": payment.version,
+            "events": payment.version,  # one history row per payment event
             "amount": payment.amount,
             "allocated": payment.allocated,
             "refunded": payment.refunded,
@@ -182,35 +248,49 @@ def _payments(ledger: Ledger, store: SqlViewStore) -> list[Difference]:
     return differences
 
 
-def _aged(ledger: Ledger, store: SqlViewStore, position: int) -> list[Difference]:
-    """Everything aged (as of the end of time) is what the fold says is outstanding."""
-    fold = Balances().fold(events_up_to(ledger, position))
-    aged = {(r.customer_id, r.currency): r.total for r in age(store.select(MOVEMENTS), FAR_FUTURE)}
+def _aged(replay: Replay, stored: list[Row]) -> list[Difference]:
+    """Everything aged (as of the end of time) is what the invoices, as they stood at the aged
+    read model's position, say is outstanding (both follow the invoices' own events, so they
+    agree at any position, even inside a save that also touches a payment)."""
+    aged = {(r.customer_id, r.currency): r.total for r in age(stored, FAR_FUTURE)}
+    owed = _owed(replay)
     differences = []
-    for row in fold.all():
-        found = aged.pop((str(row.customer_id), row.currency), Decimal(0))
-        if found != row.outstanding:
-            subject = f"{row.customer_account} {row.currency}"
+    for (customer_id, currency), (account, amount) in sorted(owed.items(), key=_by_account):
+        found = aged.pop((str(customer_id), currency), Decimal(0))
+        if found != amount:
+            subject = f"{account} {currency}"
             differences.append(
-                Difference("aged receivables", subject, "total", str(row.outstanding), str(found))
+                Difference("aged receivables", subject, "total", str(amount), str(found))
             )
-    for (customer_id, currency), total in aged.items():
-        differences.append(
-            Difference("aged receivables", f"{customer_id} {currency}", "total", "0", str(total))
-        )
+    for (customer, currency), total in aged.items():
+        if total != 0:
+            differences.append(
+                Difference("aged receivables", f"{customer} {currency}", "total", "0", str(total))
+            )
     return differences
 
 
-def _invoices_against_fold(ledger: Ledger) -> list[Difference]:
-    """The invoices' own outstanding amounts, summed per customer, against the balance fold."""
-    fold = Balances().fold(event for _, event in ledger.all_events())
-    owed: dict[tuple[UUID, str], Decimal] = {}
-    for invoice in ledger.invoices():
+def _owed(replay: Replay) -> dict[tuple[UUID, str], tuple[str, Decimal]]:
+    """Outstanding on the invoices themselves, per customer and currency."""
+    owed: dict[tuple[UUID, str], tuple[str, Decimal]] = {}
+    for invoice in replay.invoices.values():
         key = (invoice.customer_id, invoice.currency)
-        owed[key] = owed.get(key, Decimal(0)) + invoice.outstanding
+        account, amount = owed.get(key, (invoice.customer_account, Decimal(0)))
+        owed[key] = (account, amount + invoice.outstanding)
+    return owed
+
+
+def _by_account(item: tuple[tuple[UUID, str], tuple[str, Decimal]]) -> tuple[str, str]:
+    return (item[1][0], item[0][1])
+
+
+def _invoices_against_fold(replay: Replay) -> list[Difference]:
+    """The invoices' own outstanding amounts, summed per customer, against the balance fold,
+    both as they stood at the same position (the end of a save)."""
+    owed = _owed(replay)
     differences = []
-    for row in fold.all():
-        found = owed.get((row.customer_id, row.currency), Decimal(0))
+    for row in replay.fold.all():
+        _, found = owed.get((row.customer_id, row.currency), ("", Decimal(0)))
         if found != row.outstanding:
             differences.append(
                 Difference(

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from domain.aggregate import Event
 from domain.invoice import Invoice
-from projections.view import Projection, Row, Table, ViewWriter
+from projections.view import Projection, Row, Table, ViewWriter, id_text
 
 MOVEMENTS = Table(
     "rm_aged_movement",
@@ -66,14 +66,14 @@ class AgedReceivables(Projection):
     )
 
     def apply(self, event: Event, position: int, view: ViewWriter) -> None:
-        invoice_id = str(event.originator_id)
+        invoice_id = id_text(event.originator_id)
         if isinstance(event, Invoice.Drafted):
             view.put(
                 INVOICES,
                 {
                     "invoice_id": invoice_id,
                     "number": None,
-                    "customer_id": str(event.customer_id),
+                    "customer_id": id_text(event.customer_id),
                     "customer_account": event.customer_account,
                     "currency": event.currency,
                     "due_date": event.due_date,

@@ -13,7 +13,7 @@ from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from domain.payment import Payment
-from projections.view import Projection, Row, Table, ViewWriter
+from projections.view import Projection, Row, Table, ViewWriter, id_text
 
 AMOUNTS = ("invoiced", "credited", "received", "allocated", "refunded")
 
@@ -83,8 +83,8 @@ class CustomerBalances(Projection):
                 view.put(
                     INVOICE_OWNERS,
                     {
-                        "invoice_id": str(event.originator_id),
-                        "customer_id": str(event.customer_id),
+                        "invoice_id": id_text(event.originator_id),
+                        "customer_id": id_text(event.customer_id),
                         "customer_account": event.customer_account,
                     },
                 )
@@ -95,15 +95,15 @@ class CustomerBalances(Projection):
                 return _owner(view, INVOICE_OWNERS, event), "invoiced", -event.total, event.currency
             case CreditNote.Issued():
                 owner = {
-                    "customer_id": str(event.customer_id),
+                    "customer_id": id_text(event.customer_id),
                     "customer_account": event.customer_account,
                 }
                 return owner, "credited", event.total, event.currency
             case Payment.Received():
                 details = event.details
                 owner = {
-                    "payment_id": str(event.originator_id),
-                    "customer_id": str(details.customer_id),
+                    "payment_id": id_text(event.originator_id),
+                    "customer_id": id_text(details.customer_id),
                     "customer_account": details.customer_account,
                 }
                 view.put(PAYMENT_OWNERS, owner)
@@ -130,7 +130,7 @@ class CustomerBalances(Projection):
 
 
 def _owner(view: ViewWriter, table: Table, event: Event) -> Row:
-    row = view.get(table, str(event.originator_id))
+    row = view.get(table, id_text(event.originator_id))
     if row is None:  # the log always has the creating event first; a gap here is corruption
         raise LookupError(f"{table.name}: no owner for {event.originator_id}")
     return row

@@ -14,7 +14,7 @@ from decimal import Decimal
 from domain.aggregate import Event
 from domain.invoice import Invoice, Status
 from domain.invoice_line import InvoiceLine
-from projections.view import Projection, Row, Table, ViewWriter
+from projections.view import Projection, Row, Table, ViewWriter, id_text
 
 MONEY = ("net", "tax", "total", "credited", "paid", "outstanding")
 
@@ -62,9 +62,9 @@ class InvoiceRegister(Projection):
     def apply(self, event: Event, position: int, view: ViewWriter) -> None:
         if isinstance(event, Invoice.Drafted):
             row: Row = {
-                "invoice_id": str(event.originator_id),
+                "invoice_id": id_text(event.originator_id),
                 "number": None,
-                "customer_id": str(event.customer_id),
+                "customer_id": id_text(event.customer_id),
                 "customer_account": event.customer_account,
                 "currency": event.currency,
                 "state": "draft",
@@ -76,7 +76,7 @@ class InvoiceRegister(Projection):
                 **{column: Decimal(0) for column in MONEY},
             }
         else:
-            found = view.get(REGISTER, str(event.originator_id))
+            found = view.get(REGISTER, id_text(event.originator_id))
             if found is None:  # the log always drafts an invoice first: a gap means corruption
                 raise LookupError(f"{REGISTER.name}: invoice {event.originator_id} never drafted")
             row = found

@@ -7,11 +7,9 @@ listed per customer or per invoice simply by filtering and ordering by position.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from domain.aggregate import Event
 from domain.payment import Payment
-from projections.view import Projection, Row, Table, ViewWriter
+from projections.view import Projection, Row, Table, ViewWriter, id_text
 
 HISTORY = Table(
     "rm_payment_history",
@@ -60,6 +58,15 @@ KINDS: dict[type[Event], str] = {
 }
 
 
+_MOVES = (
+    Payment.Completed,
+    Payment.Cancelled,
+    Payment.Allocated,
+    Payment.Unallocated,
+    Payment.Refunded,
+)
+
+
 class PaymentHistory(Projection):
     """Payments, allocations, un-allocations and refunds, per customer and per invoice."""
 
@@ -71,13 +78,15 @@ class PaymentHistory(Projection):
         kind = KINDS.get(type(event))
         if kind is None:
             return
-        payment_id = str(event.originator_id)
+        payment_id = id_text(event.originator_id)
         payment: Row | None
+        invoice_id: str | None = None
+        invoice_number: str | None = None
         if isinstance(event, Payment.Received):
             details = event.details
             payment = {
                 "payment_id": payment_id,
-                "customer_id": str(details.customer_id),
+                "customer_id": id_text(details.customer_id),
                 "customer_account": details.customer_account,
                 "received_on": details.received_on,
                 "method": details.method,
@@ -86,16 +95,22 @@ class PaymentHistory(Projection):
             }
             view.put(PAYMENTS, payment)
             amount, currency = details.amount, details.currency
+            method, reference = details.method, details.reference
         else:
             payment = view.get(PAYMENTS, payment_id)
             if payment is None:
                 raise LookupError(f"{HISTORY.name}: payment {payment_id} has no Received event")
-            amount = getattr(event, "amount", Decimal(0))
-            currency = getattr(event, "currency", "")
-            if kind in ("completed", "cancelled"):
+            # every other payment event carries an amount and its currency
+            assert isinstance(event, _MOVES)
+            amount, currency = event.amount, event.currency
+            method, reference = payment["method"], payment["reference"]
+            if isinstance(event, Payment.Allocated | Payment.Unallocated):
+                invoice_id, invoice_number = id_text(event.invoice_id), event.invoice_number
+            elif isinstance(event, Payment.Refunded):
+                method, reference = event.method, event.reference
+            elif kind in ("completed", "cancelled"):
                 payment["status"] = kind
                 view.put(PAYMENTS, payment)
-        invoice_id = getattr(event, "invoice_id", None)
         view.add(
             HISTORY,
             {
@@ -104,16 +119,16 @@ class PaymentHistory(Projection):
                 "customer_id": payment["customer_id"],
                 "customer_account": payment["customer_account"],
                 "kind": kind,
-                "invoice_id": str(invoice_id) if invoice_id else None,
-                "invoice_number": getattr(event, "invoice_number", None),
+                "invoice_id": invoice_id,
+                "invoice_number": invoice_number,
                 "currency": currency,
                 "amount": amount,
                 "received_on": payment["received_on"],
                 "recorded_at": event.timestamp,
                 "actor": event.actor,
                 "reason": event.reason,
-                "method": getattr(event, "method", payment["method"]),
-                "reference": getattr(event, "reference", payment["reference"]),
+                "method": method,
+                "reference": reference,
                 "status": payment["status"],  # the payment's status after this event
             },
         )

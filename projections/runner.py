@@ -10,17 +10,18 @@ read model always resumes strictly after its last tracked id.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 from eventsourcing.utils import get_topic
 
-from domain.aggregate import Event
 from domain.application import Ledger
 from domain.errors import NotFound
 from projections.aged_receivables import AgedReceivables
@@ -37,6 +38,22 @@ Progress = Callable[[int, int], None]  # (position reached, head)
 def all_projections() -> list[Projection]:
     """Every read model tollbook maintains, by name."""
     return [CustomerBalances(), PaymentHistory(), InvoiceRegister(), AgedReceivables()]
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a long catch-up or rebuild: the row caches grow to
+    hundreds of thousands of long-lived objects, and every full collection would walk them
+    all again (at a million events that tripled the rebuild time). Reference counting still
+    frees everything a batch leaves behind; the collector resumes as it was afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class PositionMoved(Exception):
@@ -61,13 +78,25 @@ class TrackedStore(Protocol):
         """The committed position of each named read model."""
 
     def batch(
-        self, projections: Sequence[Projection], start: int, reached: int
+        self,
+        projections: Sequence[Projection],
+        start: int,
+        reached: int,
+        background: Executor | None = None,
     ) -> AbstractContextManager[ViewWriter]:
         """One transaction: raises PositionMoved unless every read model is still at ``start``;
-        on a clean exit writes the rows and moves every position to ``reached``."""
+        on a clean exit writes the rows and moves every position to ``reached`` (in
+        ``background`` when given, while the caller goes on to the next batch)."""
+
+    def settle(self) -> None:
+        """Wait for a batch committing in the background; raise what it raised."""
 
     def reset(self, projections: Sequence[Projection]) -> None:
-        """Drop and recreate the read models' tables at position 0."""
+        """Drop and recreate the read models' tables at position 0 (secondary indexes may be
+        left out until ``create_indexes``)."""
+
+    def create_indexes(self, projections: Sequence[Projection]) -> None:
+        """Create the read models' secondary indexes that are missing."""
 
     def events_after(self, position: int) -> int:
         """How many events the log holds after ``position`` (the lag of a read model there)."""
@@ -101,43 +130,78 @@ class Runner:
         return self.ledger.recorder.max_notification_id() or 0
 
     def catch_up(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
-        """Apply every committed event the read models have not seen; returns how many."""
+        """Apply every committed event the read models have not seen; returns how many.
+
+        While there is more than one batch to do, each batch commits on a second thread as
+        the next one is decoded and applied (the databases do their part of a write without
+        holding Python's GIL), so a long catch-up or rebuild uses both cores."""
         projections = self.select(names)
         self.store.ensure(projections)
-        applied = 0
-        while True:
-            head = self.head()
-            tracking = self.store.tracking([p.name for p in projections])
-            behind = [p for p in projections if tracking[p.name].position < head]
-            if not behind:
-                return applied
-            start = min(tracking[p.name].position for p in behind)
-            group = [p for p in behind if tracking[p.name].position == start]
-            # stop where the next read model already is, so the groups merge there
-            stop = min([head, *(tracking[p.name].position for p in behind if p not in group)])
-            try:
-                count, reached = self._apply_batch(group, start, stop)
-            except PositionMoved:
-                continue
-            applied += count
-            if progress is not None:
-                progress(reached, head)
+        return self._catch_up(projections, progress)
 
-    def _apply_batch(self, group: list[Projection], start: int, stop: int) -> tuple[int, int]:
+    def _catch_up(self, projections: list[Projection], progress: Progress | None) -> int:
+        applied = 0
+        # positions as last read or committed by us; a batch re-checks them in its transaction
+        positions = self._positions(projections)
+        with ExitStack() as stack:
+            stack.callback(self._settle_quietly)
+            background: Executor | None = None
+            while True:
+                head = self.head()
+                behind = [p for p in projections if positions[p.name] < head]
+                try:
+                    if not behind:
+                        self.store.settle()
+                        return applied
+                    start = min(positions[p.name] for p in behind)
+                    group = [p for p in behind if positions[p.name] == start]
+                    # stop where the next read model already is, so the groups merge there
+                    stop = min([head, *(positions[p.name] for p in behind if p not in group)])
+                    count, reached = self._apply_batch(group, start, stop, background)
+                except PositionMoved:  # another runner got there first: see where things are
+                    positions = self._positions(projections)
+                    continue
+                positions.update((p.name, reached) for p in group)
+                applied += count
+                if progress is not None:
+                    progress(reached, head)
+                if background is None and count == self.batch_size:  # more than one batch
+                    background = stack.enter_context(
+                        ThreadPoolExecutor(1, thread_name_prefix="tollbook-read-models")
+                    )
+                    stack.enter_context(_cyclic_gc_paused())
+
+    def _settle_quietly(self) -> None:
+        """On the way out after an error, let a background commit finish or fail."""
+        try:
+            self.store.settle()
+        except Exception:
+            log.debug("a background batch failed after an earlier error", exc_info=True)
+
+    def _positions(self, projections: Sequence[Projection]) -> dict[str, int]:
+        tracking = self.store.tracking([p.name for p in projections])
+        return {name: row.position for name, row in tracking.items()}
+
+    def _apply_batch(
+        self, group: list[Projection], start: int, stop: int, background: Executor | None
+    ) -> tuple[int, int]:
         topics = sorted({get_topic(cls) for p in group for cls in p.follows})
         page = self.ledger.recorder.select_notifications(
             start, self.batch_size, stop=stop, topics=topics, inclusive_of_start=False
         )
         # a short page means nothing else the group follows exists up to ``stop``
         reached = page[-1].id if len(page) == self.batch_size else stop
-        followers = [(p, set(p.follows)) for p in group]
-        with self.store.batch(group, start, reached) as view:
+        # which read models each event type goes to, worked out once per batch, not per event
+        routes: dict[type, list[Projection]] = {}
+        for projection in group:
+            for cls in projection.follows:
+                routes.setdefault(cls, []).append(projection)
+        decode = self.ledger.mapper.to_domain_event
+        with self.store.batch(group, start, reached, background) as view:
             for notification in page:
-                event = self.ledger.mapper.to_domain_event(notification)
-                assert isinstance(event, Event)
-                for projection, follows in followers:
-                    if type(event) in follows:
-                        projection.apply(event, notification.id, view)
+                event = decode(notification)
+                for projection in routes.get(type(event), ()):
+                    projection.apply(event, notification.id, view)  # type: ignore[arg-type]
         log.debug(
             "read models advanced",
             read_models=[p.name for p in group],
@@ -152,7 +216,9 @@ class Runner:
         self.store.ensure(projections)
         self.store.reset(projections)
         log.info("read models reset", read_models=[p.name for p in projections])
-        return self.catch_up([p.name for p in projections], progress)
+        applied = self._catch_up(projections, progress)
+        self.store.create_indexes(projections)
+        return applied
 
     def status(self) -> Iterator[tuple[Tracking, int]]:
         """Each read model's tracking position and how many events it is behind."""

@@ -9,10 +9,18 @@ with the read model's tracking position in one transaction, so every event is ap
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any, ClassVar, Literal, Protocol
+from uuid import UUID
 
 from domain.aggregate import Event
+
+# read models key rows by the text of aggregate ids, a few times per event: memoised, as
+# UUID.__str__ is slow and a rebuild meets each id several times in a row
+id_text: Callable[[UUID], str] = lru_cache(maxsize=65_536)(str)
 
 ColumnKind = Literal["text", "amount", "date", "timestamp", "int"]
 Row = dict[str, Any]
@@ -26,9 +34,19 @@ class Table:
     key: tuple[str, ...]
     columns: dict[str, ColumnKind]
     indexes: tuple[tuple[str, ...], ...] = field(default=())
+    # the key getter is built once: a rebuild asks for the key of every row it writes
+    _key: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.key) == 1:
+            [column] = self.key
+            key: Callable[[Row], tuple[Any, ...]] = lambda row: (row[column],)  # noqa: E731
+        else:
+            key = itemgetter(*self.key)
+        object.__setattr__(self, "_key", key)
 
     def key_of(self, row: Row) -> tuple[Any, ...]:
-        return tuple(row[column] for column in self.key)
+        return self._key(row)
 
 
 class ViewWriter(Protocol):

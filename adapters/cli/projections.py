@@ -78,7 +78,7 @@ def _with_progress(title: str, work: object) -> int:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1)
-@click.option("--batch-size", default=1000, show_default=True, help="Events per transaction.")
+@click.option("--batch-size", default=5000, show_default=True, help="Events per transaction.")
 @passes_state
 def rebuild(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int) -> None:
     """Drop read models (all, or NAMES) and rebuild them from event zero.
@@ -94,7 +94,7 @@ def rebuild(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int)
 
 @projections.command("catch-up")
 @click.argument("names", nargs=-1)
-@click.option("--batch-size", default=1000, show_default=True, help="Events per transaction.")
+@click.option("--batch-size", default=5000, show_default=True, help="Events per transaction.")
 @passes_state
 def catch_up(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int) -> None:
     """Apply every event the read models have not seen yet, then stop."""

@@ -51,21 +51,34 @@ class Database:
         return statement if self.dialect == "sqlite" else statement.replace("?", "%s")
 
     @contextmanager
-    def connect(self) -> Iterator[Any]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
+    def connect(self, *, write: bool = True, durable: bool = True) -> Iterator[Any]:
+        """A connection inside one transaction: committed on success, rolled back on error.
+
+        ``write=False`` reads one consistent snapshot (SQLite WAL read transaction, PostgreSQL
+        REPEATABLE READ) without taking SQLite's write lock, so a long read never holds up
+        writers. ``durable=False`` commits without waiting for the
+        disk (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off``): a power
+        cut may lose the last such commits, whole, never half of one. Only for data that can
+        be derived again (read models), never for events."""
         if self.dialect == "sqlite":
-            with self._sqlite() as conn:
+            with self._sqlite(write, durable) as conn:
                 yield conn
         else:
             with self._postgres() as pg:
+                if not write:  # every statement sees the same snapshot, as on SQLite
+                    pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                if not durable:
+                    pg.execute("SET LOCAL synchronous_commit TO OFF")
                 yield pg
 
     @contextmanager
-    def _sqlite(self) -> Iterator[sqlite3.Connection]:
+    def _sqlite(self, write: bool = True, durable: bool = True) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(self.env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE")
+            if not durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
             yield conn
             conn.execute("COMMIT")
         except BaseException:

@@ -13,11 +13,15 @@ read model's tracking row is exactly as this process last committed it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from adapters.store.database import Database
@@ -26,6 +30,7 @@ from projections.view import ColumnKind, Projection, Row, Table
 
 TRACKING_TABLE = "projection_tracking"
 CACHE_LIMIT = 300_000  # rows per read model kept between batches
+SQLITE_VARIABLES = 32_766  # parameters per statement since SQLite 3.32 (2020)
 
 SQL_TYPES: dict[str, dict[ColumnKind, str]] = {
     "sqlite": {
@@ -51,6 +56,11 @@ def shape_of(projection: Projection) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _utc_text(moment: datetime) -> str:
+    # events are stamped in UTC already: skip the conversion then (it copies the datetime)
+    return (moment.astimezone(UTC) if moment.utcoffset() else moment).isoformat()
+
+
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -74,6 +84,8 @@ class SqlViewStore:
         self.events_table = events_table
         self._caches: dict[str, _Cache] = {}
         self._ensured: set[str] = set()
+        self._encoders: dict[str, Callable[[Row], Sequence[Any]]] = {}
+        self._pending: Future[None] | None = None  # a batch committing in the background
 
     # ------------------------------------------------------------ conversion
 
@@ -87,6 +99,39 @@ class SqlViewStore:
         if kind == "date":
             return value.isoformat()
         return value
+
+    def encoder(self, table: Table) -> Callable[[Row], Sequence[Any]]:
+        """A row's values in column order, as the driver takes them (built once per table:
+        a rebuild encodes every row it writes)."""
+        encode = self._encoders.get(table.name)
+        if encode is None:
+            encode = self._encoders[table.name] = self._make_encoder(table)
+        return encode
+
+    def _make_encoder(self, table: Table) -> Callable[[Row], Sequence[Any]]:
+        values = itemgetter(*table.columns)
+        if len(table.columns) == 1:
+            return lambda row: (row[next(iter(table.columns))],)
+        if self.db.dialect == "postgres":
+            return values  # psycopg adapts Decimal, date and datetime itself
+        text: dict[ColumnKind, Callable[[Any], Any]] = {
+            "amount": str,
+            "date": date.isoformat,
+            "timestamp": _utc_text,
+        }
+        converted = [
+            (index, text[kind]) for index, kind in enumerate(table.columns.values()) if kind in text
+        ]
+
+        def encode(row: Row) -> Sequence[Any]:
+            out = list(values(row))
+            for index, convert in converted:
+                value = out[index]
+                if value is not None:
+                    out[index] = convert(value)
+            return out
+
+        return encode
 
     def from_db(self, kind: ColumnKind, value: Any) -> Any:
         if value is None:
@@ -107,18 +152,32 @@ class SqlViewStore:
 
     # ------------------------------------------------------------ schema
 
-    def _create(self, conn: Any, table: Table) -> None:
+    def _create(self, conn: Any, table: Table, indexes: bool = True) -> None:
         types = SQL_TYPES[self.db.dialect]
         columns = ", ".join(f"{name} {types[kind]}" for name, kind in table.columns.items())
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {table.name} ({columns},"
             f" PRIMARY KEY ({', '.join(table.key)}))"
         )
-        for index in table.indexes:
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {table.name}__{'_'.join(index)}"
-                f" ON {table.name} ({', '.join(index)})"
-            )
+        for index in table.indexes if indexes else ():
+            self._index(conn, table, index)
+
+    def _index(self, conn: Any, table: Table, index: tuple[str, ...]) -> None:
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {table.name}__{'_'.join(index)}"
+            f" ON {table.name} ({', '.join(index)})"
+        )
+
+    def create_indexes(self, projections: Sequence[Projection]) -> None:
+        """The secondary indexes a rebuild left out, one short transaction each (building an
+        index from the finished table is several times cheaper than keeping it up to date
+        row by row while rebuilding)."""
+        self.settle()
+        for projection in projections:
+            for table in projection.tables:
+                for index in table.indexes:
+                    with self.db.connect() as conn:
+                        self._index(conn, table, index)
 
     def ensure(self, projections: Sequence[Projection]) -> None:
         missing = [p for p in projections if p.name not in self._ensured]
@@ -156,10 +215,10 @@ class SqlViewStore:
                     )
         self._ensured.update(p.name for p in missing)
 
-    def _drop_and_create(self, conn: Any, projection: Projection) -> None:
+    def _drop_and_create(self, conn: Any, projection: Projection, indexes: bool = True) -> None:
         for table in projection.tables:
             conn.execute(f"DROP TABLE IF EXISTS {table.name}")
-            self._create(conn, table)
+            self._create(conn, table, indexes)
         conn.execute(
             self.db.sql(
                 f"UPDATE {TRACKING_TABLE} SET position = 0, generation = generation + 1,"
@@ -182,12 +241,12 @@ class SqlViewStore:
         return {row[0]: Tracking(row[0], int(row[1]), int(row[2]), row[3]) for row in rows}
 
     def tracking(self, names: Sequence[str]) -> dict[str, Tracking]:
-        with self.db.connect() as conn:
+        with self.db.connect(write=False) as conn:
             return self._tracking(conn, names, lock=False)
 
     def events_after(self, position: int) -> int:
         column = "rowid" if self.db.dialect == "sqlite" else "notification_id"
-        with self.db.connect() as conn:
+        with self.db.connect(write=False) as conn:
             row = conn.execute(
                 self.db.sql(f"SELECT COUNT(*) FROM {self.events_table} WHERE {column} > ?"),
                 (position,),
@@ -198,53 +257,141 @@ class SqlViewStore:
 
     @contextmanager
     def batch(
-        self, projections: Sequence[Projection], start: int, reached: int
+        self,
+        projections: Sequence[Projection],
+        start: int,
+        reached: int,
+        background: Executor | None = None,
     ) -> Iterator[_Writer]:
+        """Rows change in memory while the events apply; then ONE transaction re-checks each
+        read model's (generation, position) under a write lock and writes the changed rows and
+        the new positions together. Writers of events wait one flush, never a batch of decoding
+        and applying.
+
+        With ``background``, the transaction runs there while the caller applies the next
+        batch; ``settle`` waits for it. Its rows are encoded before it is handed over, so
+        later batches cannot change what it writes, and a batch after a failed one finds the
+        position unmoved and is refused: commits stay in log order, each exactly once."""
         names = [p.name for p in projections]
+        stale = [n for n in names if (c := self._caches.get(n)) is None or c.position != start]
+        if stale:
+            self.settle()  # positions and rows on disk must include our own pending commit
+            current = self.tracking(stale)
+            for name in stale:
+                if current[name].position != start:
+                    raise PositionMoved(name)
+                self._caches[name] = _Cache(current[name].generation, start, False)
+        # rows read or cached now must still be this generation at this position when we write
+        expected = {name: (self._caches[name].generation, start) for name in names}
+        writer = _Writer(self, projections)
         try:
-            with self.db.connect() as conn:
-                current = self._tracking(conn, names, lock=True)
-                for name in names:
-                    if current[name].position != start:
-                        raise PositionMoved(name)
-                    cache = self._caches.get(name)
-                    if cache is None or (cache.generation, cache.position) != (
-                        current[name].generation,
-                        start,
-                    ):
-                        self._caches[name] = _Cache(current[name].generation, start, False)
-                writer = _Writer(self, conn, projections)
+            try:
                 yield writer
-                writer.flush()
-                conn.execute(
-                    self.db.sql(
-                        f"UPDATE {TRACKING_TABLE} SET position = ?, updated_at = ?"
-                        f" WHERE name IN ({', '.join('?' for _ in names)})"
-                    ),
-                    (reached, now_text(), *names),
-                )
+            finally:
+                writer.close_reader()
+            statements = writer.statements()
         except BaseException:
-            for name in names:  # the cache may hold rows that were rolled back
-                self._caches.pop(name, None)
+            self._forget()
             raise
+        self.settle()  # the previous batch must be in before this one is handed over
+        commit = partial(self._commit, names, expected, statements, reached)
+        evicted = False
         for name in names:
             cache = self._caches[name]
             cache.position = reached
             if cache.size() > CACHE_LIMIT:
                 self._caches[name] = _Cache(cache.generation, reached, False)
+                evicted = True
+        if background is None:
+            try:
+                commit()
+            except BaseException:
+                self._forget()
+                raise
+        else:
+            self._pending = background.submit(commit)
+            if evicted:  # the next batch reads rows from disk: they must include this one
+                self.settle()
+
+    def settle(self) -> None:
+        """Wait for the batch committing in the background, if any; raise what it raised."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            pending.result()
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        # cached rows may include changes that were never committed
+        self._caches.clear()
+
+    def _commit(
+        self,
+        names: list[str],
+        expected: dict[str, tuple[int, int]],
+        statements: list[tuple[str, Sequence[Any]]],
+        reached: int,
+    ) -> None:
+        # not durable: a power cut can only lose whole batches, rows and position together,
+        # and the read model then resumes from the position that did reach the disk
+        with self.db.connect(durable=False) as conn:
+            if self.db.dialect == "sqlite":
+                # a big read model's index pages are hit at random: keep them in memory for
+                # the batch instead of the default 2 MiB page cache
+                conn.execute("PRAGMA cache_size = -65536")
+            current = self._tracking(conn, names, lock=True)
+            for name in names:
+                if (current[name].generation, current[name].position) != expected[name]:
+                    raise PositionMoved(name)
+            for statement, values in statements:
+                conn.execute(statement, values)
+            conn.execute(
+                self.db.sql(
+                    f"UPDATE {TRACKING_TABLE} SET position = ?, updated_at = ?"
+                    f" WHERE name IN ({', '.join('?' for _ in names)})"
+                ),
+                (reached, now_text(), *names),
+            )
 
     def reset(self, projections: Sequence[Projection]) -> None:
+        """Empty tables at position 0, without their secondary indexes (``create_indexes``
+        adds them when the rebuild is done; ``ensure`` does if it never finishes)."""
+        self.settle()
         names = [p.name for p in projections]
         with self.db.connect() as conn:
             self._tracking(conn, names, lock=True)
             for projection in projections:
-                self._drop_and_create(conn, projection)
+                self._drop_and_create(conn, projection, indexes=False)
             current = self._tracking(conn, names, lock=False)
+        self._ensured.difference_update(names)  # a later ensure() creates missing indexes
         for name in names:
             # the tables are empty and ours: every miss is a row that does not exist yet
             self._caches[name] = _Cache(current[name].generation, 0, True)
 
     # ------------------------------------------------------------ queries
+
+    def snapshot(
+        self, names: Sequence[str], tables: Sequence[Table]
+    ) -> tuple[dict[str, Tracking], dict[str, list[Row]]]:
+        """Tracking positions and every row of ``tables``, read in one consistent snapshot: a
+        runner committing meanwhile changes neither (reconcile compares them with the events
+        up to exactly those positions)."""
+        self.settle()
+        with self.db.connect(write=False) as conn:
+            tracking = self._tracking(conn, names, lock=False)
+            rows = {
+                table.name: [
+                    self.row_from_db(table, values)
+                    for values in conn.execute(
+                        f"SELECT {', '.join(table.columns)} FROM {table.name}"
+                    ).fetchall()
+                ]
+                for table in tables
+            }
+        return tracking, rows
 
     def select(
         self,
@@ -272,74 +419,106 @@ class SqlViewStore:
             statement += " WHERE " + " AND ".join(clauses)
         if order_by:
             statement += f" ORDER BY {order_by}"
-        with self.db.connect() as conn:
+        with self.db.connect(write=False) as conn:
             rows = conn.execute(self.db.sql(statement), tuple(params)).fetchall()
         return [self.row_from_db(table, row) for row in rows]
 
 
 class _Writer:
-    """The ViewWriter of one batch: cached reads, buffered writes flushed before commit."""
+    """The ViewWriter of one batch: cached reads, row changes kept in memory; ``statements``
+    then writes each changed row once (one statement per table)."""
 
-    def __init__(self, store: SqlViewStore, conn: Any, projections: Sequence[Projection]):
+    def __init__(self, store: SqlViewStore, projections: Sequence[Projection]):
         self.store = store
-        self.conn = conn
-        self.owner = {t.name: store._caches[p.name] for p in projections for t in p.tables}
+        # per table: its cached rows, whether the cache holds them all, the rows changed
+        self.rows: dict[str, dict[tuple[Any, ...], Row]] = {}
+        self.complete: dict[str, bool] = {}
         self.dirty: dict[str, tuple[Table, dict[tuple[Any, ...], Row]]] = {}
         self.added: dict[str, tuple[Table, list[Row]]] = {}
+        for projection in projections:
+            cache = store._caches[projection.name]
+            for table in projection.tables:
+                self.rows[table.name] = cache.rows.setdefault(table.name, {})
+                self.complete[table.name] = cache.complete
+                self.dirty[table.name] = (table, {})
+                self.added[table.name] = (table, [])
+        self._reading: ExitStack | None = None
+        self._reader: Any = None
 
     def get(self, table: Table, *key: Any) -> Row | None:
-        cache = self.owner[table.name]
-        rows = cache.rows.setdefault(table.name, {})
-        if key in rows:
-            return rows[key]
-        if cache.complete:
-            return None
+        row = self.rows[table.name].get(key)
+        if row is not None or self.complete[table.name]:
+            return row
+        row = self._read(table, key)
+        if row is not None:
+            self.rows[table.name][key] = row
+        return row
+
+    def _read(self, table: Table, key: tuple[Any, ...]) -> Row | None:
+        if self._reading is None:
+            # a snapshot read outside the write lock: the commit re-checks the position
+            self._reading = ExitStack()
+            self._reader = self._reading.enter_context(self.store.db.connect(write=False))
         where = " AND ".join(f"{column} = ?" for column in table.key)
-        found = self.conn.execute(
+        found = self._reader.execute(
             self.store.db.sql(f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {where}"),
             tuple(
                 self.store.to_db(table.columns[c], v) for c, v in zip(table.key, key, strict=True)
             ),
         ).fetchone()
-        if found is None:
-            return None
-        row = self.store.row_from_db(table, found)
-        rows[key] = row
-        return row
+        return None if found is None else self.store.row_from_db(table, found)
+
+    def close_reader(self) -> None:
+        if self._reading is not None:
+            self._reading.close()
+            self._reading = self._reader = None
 
     def put(self, table: Table, row: Row) -> None:
         key = table.key_of(row)
-        self.owner[table.name].rows.setdefault(table.name, {})[key] = row
-        self.dirty.setdefault(table.name, (table, {}))[1][key] = row
+        self.rows[table.name][key] = row
+        self.dirty[table.name][1][key] = row
 
     def add(self, table: Table, row: Row) -> None:
-        self.added.setdefault(table.name, (table, []))[1].append(row)
+        self.added[table.name][1].append(row)
 
-    def flush(self) -> None:
-        sql = self.store.db.sql
-        for table, rows in self.dirty.values():
-            columns = list(table.columns)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
-            self.conn.cursor().executemany(
-                sql(
-                    f"INSERT INTO {table.name} ({', '.join(columns)})"
-                    f" VALUES ({', '.join('?' for _ in columns)})"
-                    f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
-                ),
-                [self._values(table, row) for row in rows.values()],
-            )
+    def statements(self) -> list[tuple[str, Sequence[Any]]]:
+        """The batch's writes, encoded now, as (SQL, parameters): a few statements per table."""
+        out: list[tuple[str, Sequence[Any]]] = []
+        for table, changed in self.dirty.values():
+            if changed:
+                out += self._statements(table, list(changed.values()), upsert=True)
         for table, added in self.added.values():
-            columns = list(table.columns)
-            self.conn.cursor().executemany(
-                sql(
-                    f"INSERT INTO {table.name} ({', '.join(columns)})"
-                    f" VALUES ({', '.join('?' for _ in columns)})"
-                ),
-                [self._values(table, row) for row in added],
-            )
+            if added:
+                out += self._statements(table, added, upsert=False)
+        return out
 
-    def _values(self, table: Table, row: Row) -> tuple[Any, ...]:
-        return tuple(self.store.to_db(kind, row[column]) for column, kind in table.columns.items())
+    def _statements(
+        self, table: Table, rows: list[Row], *, upsert: bool
+    ) -> list[tuple[str, Sequence[Any]]]:
+        columns = list(table.columns)
+        insert = f"INSERT INTO {table.name} ({', '.join(columns)})"
+        conflict = ""
+        if upsert:
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
+            conflict = f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+        encoded = list(map(self.store.encoder(table), rows))
+        if self.store.db.dialect == "postgres":
+            # the whole batch as one array per column: one statement per table
+            types = SQL_TYPES["postgres"]
+            arrays = ", ".join(f"%s::{types[kind]}[]" for kind in table.columns.values())
+            values = [list(column) for column in zip(*encoded, strict=True)]
+            return [(f"{insert} SELECT * FROM unnest({arrays}){conflict}", values)]
+        # SQLite: many rows per statement (VALUES (...), (...), ...), so SQLite inserts them
+        # all in one step without coming back to Python. (executemany takes the GIL back for
+        # every row, which stalls a background commit while the next batch is applied.)
+        per_statement = max(1, SQLITE_VARIABLES // len(columns))
+        row_marks = f"({', '.join('?' for _ in columns)})"
+        out: list[tuple[str, Sequence[Any]]] = []
+        for first in range(0, len(encoded), per_statement):
+            chunk = encoded[first : first + per_statement]
+            marks = ", ".join(repeat(row_marks, len(chunk)))
+            out.append((f"{insert} VALUES {marks}{conflict}", list(chain.from_iterable(chunk))))
+        return out
 
 
 def open_store(url: str, events_table: str) -> SqlViewStore:

@@ -10,7 +10,8 @@ from projections.balances import Balances
 from projections.customer_balances import BALANCES
 from projections.invoice_register import REGISTER, status_of
 from projections.payment_history import HISTORY
-from tests.integration.billing import customer, issued_invoice, paid, runner_for
+from projections.runner import all_projections
+from tests.integration.billing import customer, execute, issued_invoice, paid, runner_for
 
 
 def test_read_models_follow_a_billing_cycle(ledger, store_url, clock):
@@ -133,5 +134,53 @@ def test_a_rebuild_starts_from_event_zero_and_ends_where_the_log_ends(ledger, st
     assert seen[-1][0] == seen[-1][1] == runner.head()
     tracking = runner.store.tracking(["balances", "invoice_register"])
     assert tracking["balances"].generation == tracking["invoice_register"].generation + 1
+    [row] = runner.store.select(BALANCES)
+    assert row["invoiced"] == D("12.00")
+
+
+def _indexes(store_url: str) -> set[str]:
+    if store_url.startswith("sqlite"):
+        rows = execute(store_url, "SELECT name FROM sqlite_master WHERE type = 'index'")
+    else:
+        rows = execute(
+            store_url, "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        )
+    return {row[0] for row in rows}
+
+
+WANTED_INDEXES = {
+    f"{table.name}__{'_'.join(index)}"
+    for projection in all_projections()
+    for table in projection.tables
+    for index in table.indexes
+}
+
+
+def test_a_rebuild_builds_the_secondary_indexes_when_it_reaches_the_head(ledger, store_url):
+    customer(ledger, "ACME")
+    for net in ("10.00", "20.00", "30.00"):
+        issued_invoice(ledger, "ACME", net)
+    paid(ledger, "ACME", "5.00")
+    runner = runner_for(ledger, store_url, batch_size=2)
+    runner.catch_up()
+    assert _indexes(store_url) >= WANTED_INDEXES
+
+    runner.rebuild()
+
+    assert _indexes(store_url) >= WANTED_INDEXES
+    assert len(runner.store.select(REGISTER, {"customer_account": "ACME"})) == 3
+
+
+def test_a_rebuild_cut_short_gets_its_indexes_from_the_next_runner(ledger, store_url):
+    customer(ledger, "ACME")
+    issued_invoice(ledger, "ACME", "10.00")
+    runner = runner_for(ledger, store_url)
+    runner.catch_up()
+    runner.store.reset(all_projections())  # as if the rebuild died right after dropping
+    assert not WANTED_INDEXES & _indexes(store_url)
+
+    runner_for(ledger, store_url).catch_up()  # the next process to start
+
+    assert _indexes(store_url) >= WANTED_INDEXES
     [row] = runner.store.select(BALANCES)
     assert row["invoiced"] == D("12.00")
