@@ -81,6 +81,16 @@ class HasAllocations(BillingError):
     code = "has_allocations"
 
 
+class VersionMismatch(BillingError):
+    """The caller edited a version that is no longer current (HTTP If-Match)."""
+
+    code = "version_mismatch"
+
+    def __init__(self, message: str, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
 class ConcurrencyConflict(BillingError):
     """Another writer changed the same aggregate and retries did not settle it."""
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -23,6 +26,7 @@ from domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
     NotFound,
+    VersionMismatch,
 )
 from domain.event_mapper import PydanticMapper
 
@@ -32,6 +36,11 @@ T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 
 MAX_ATTEMPTS = 12
+
+#: Versions callers expect aggregates to be at (see ``LedgerBase.expecting``).
+_EXPECTED: ContextVar[Mapping[UUID, frozenset[int]]] = ContextVar(
+    "tollbook_expected", default=MappingProxyType({})
+)
 
 
 def utc_now() -> datetime:
@@ -87,6 +96,30 @@ class LedgerBase(Application[UUID]):
         self.save(*aggregates)
         for aggregate_id, event_name in pending:
             log.info(operation, aggregate_id=str(aggregate_id), domain_event=event_name)
+        expected = _EXPECTED.get()
+        if any(agg.id in expected for agg in aggregates):
+            # The caller's own edit moved the version on: what it expects now is that version.
+            _EXPECTED.set(
+                {
+                    **expected,
+                    **{a.id: frozenset({a.version}) for a in aggregates if a.id in expected},
+                }
+            )
+
+    @contextmanager
+    def expecting(self, aggregate_id: UUID, versions: set[int]) -> Iterator[None]:
+        """Within the block, commands refuse to act on ``aggregate_id`` unless it is at one of
+        ``versions`` when they load it (also on a retry after a race): the If-Match guard."""
+        token = _EXPECTED.set({**_EXPECTED.get(), aggregate_id: frozenset(versions)})
+        try:
+            yield
+        finally:
+            _EXPECTED.reset(token)
+
+    @staticmethod
+    def expect(aggregate_id: UUID, versions: set[int]) -> None:
+        """Like ``expecting`` for the rest of the current context (an HTTP request's own)."""
+        _EXPECTED.set({**_EXPECTED.get(), aggregate_id: frozenset(versions)})
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
@@ -95,6 +128,13 @@ class LedgerBase(Application[UUID]):
             raise NotFound(f"unknown {what} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
             raise NotFound(f"{aggregate_id} is not a {what}")
+        expected = _EXPECTED.get().get(aggregate_id)
+        if expected is not None and aggregate.version not in expected:
+            raise VersionMismatch(
+                f"{what} {aggregate_id} is at version {aggregate.version}, not the expected"
+                f" {', '.join(map(str, sorted(expected)))}: reload it and try again",
+                aggregate.version,
+            )
         return aggregate
 
     def _by_key_or_id(

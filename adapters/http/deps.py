@@ -10,6 +10,8 @@ from fastapi import Depends, Request, Response
 from adapters.http.auth import ApiKey, Scope, allows
 from adapters.http.problems import Problem
 from adapters.service.context import Services
+from domain.aggregate import Aggregate
+from domain.ledger_base import LedgerBase
 
 
 def services(request: Request) -> Services:
@@ -74,9 +76,11 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
-def check_if_match(request: Request, current_version: int) -> None:
+def check_if_match(request: Request, aggregate: Aggregate) -> None:
     """Honour ``If-Match``: refuse (412) an edit made against a version that is not current.
 
+    The check is made now and again by the ledger when the command loads the aggregate (also
+    on a retry after a race), so a write landing in between is a 412, never overwritten.
     Without the header the edit applies to whatever is current (the ledger still refuses
     anything its rules forbid); ``*`` matches any version.
     """
@@ -84,9 +88,17 @@ def check_if_match(request: Request, current_version: int) -> None:
     if header is None:
         return
     tags = [tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")]
-    if "*" in tags or str(current_version) in tags:
+    if "*" in tags:
         return
-    raise Problem(
+    if str(aggregate.version) not in tags:
+        raise version_mismatch(header, aggregate.version)
+    versions = {int(tag) for tag in tags if tag.isdigit()}
+    # The request runs in its own copy of the context, so this ends with the request.
+    LedgerBase.expect(aggregate.id, versions)
+
+
+def version_mismatch(header: str, current_version: int) -> Problem:
+    return Problem(
         412,
         "version_mismatch",
         f"If-Match {header} does not match the current version {etag(current_version)}",

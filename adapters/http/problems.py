@@ -17,7 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
+from domain.errors import (
+    BillingError,
+    ConcurrencyConflict,
+    InvalidInput,
+    NotFound,
+    VersionMismatch,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -84,6 +90,8 @@ def status_for(error: BillingError) -> int:
         return 404
     if isinstance(error, InvalidInput):
         return 422
+    if isinstance(error, VersionMismatch):
+        return 412
     if isinstance(error, ConcurrencyConflict):
         return 409
     return 409
@@ -123,7 +131,11 @@ def install(app: FastAPI) -> None:
         existing = getattr(error, "existing_id", None)
         if existing:
             extra["existing_id"] = existing
-        return problem_response(status, error.code, str(error), request.url.path, **extra)
+        headers: dict[str, str] = {}
+        if isinstance(error, VersionMismatch):
+            extra["current_version"] = error.current_version
+            headers["ETag"] = f'"{error.current_version}"'
+        return problem_response(status, error.code, str(error), request.url.path, headers, **extra)
 
     async def on_request_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)

@@ -24,7 +24,7 @@ def issue_credit_note(
 ) -> dict[str, Any]:
     """Credit an invoice in full, by a net amount, or by explicit lines (exactly one).
     If-Match refers to the invoice's version."""
-    check_if_match(request, svc.ledger.invoice(body.invoice).version)
+    check_if_match(request, svc.ledger.invoice(body.invoice))
     lines = (
         [line.model_dump(exclude_none=True) for line in body.lines]
         if body.lines is not None

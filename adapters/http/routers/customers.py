@@ -51,7 +51,7 @@ def change_customer(
     changes = body.given()
     if not changes:
         raise InvalidInput("nothing to change: give at least one field")
-    check_if_match(request, svc.ledger.customer(ref).version)
+    check_if_match(request, svc.ledger.customer(ref))
     svc.ledger.change_customer(ref, changes, key.name, body.effective_from, body.reason)
     customer = svc.ledger.customer(ref)
     set_etag(response, customer.version)
@@ -72,7 +72,7 @@ def assign_package(
     key: Writer,
     response: Response,
 ) -> dict[str, Any]:
-    check_if_match(request, svc.ledger.customer(ref).version)
+    check_if_match(request, svc.ledger.customer(ref))
     assignment_id = svc.ledger.assign_package(
         ref,
         body.package,
@@ -99,7 +99,7 @@ def end_assignment(
     key: Writer,
     response: Response,
 ) -> dict[str, Any]:
-    check_if_match(request, svc.ledger.customer(ref).version)
+    check_if_match(request, svc.ledger.customer(ref))
     svc.ledger.end_assignment(ref, assignment_id, body.end_date, key.name)
     customer = svc.ledger.customer(ref)
     set_etag(response, customer.version)

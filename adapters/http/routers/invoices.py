@@ -29,7 +29,7 @@ def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:
 def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
     """Check If-Match against the invoice and pin the reference to its id."""
     invoice = ledger.invoice(ref)
-    check_if_match(request, invoice.version)
+    check_if_match(request, invoice)
     return str(invoice.id)
 
 

@@ -45,7 +45,7 @@ def change_package(
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()}
     if not changes:
         raise InvalidInput("nothing to change: give at least one field")
-    check_if_match(request, svc.ledger.package(ref).version)
+    check_if_match(request, svc.ledger.package(ref))
     svc.ledger.change_package(ref, changes, key.name)
     package = svc.ledger.package(ref)
     set_etag(response, package.version)

@@ -29,7 +29,7 @@ def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:
 
 def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
     payment = ledger.payment(ref)
-    check_if_match(request, payment.version)
+    check_if_match(request, payment)
     return str(payment.id)
 
 
