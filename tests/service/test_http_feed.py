@@ -144,3 +144,10 @@ def test_server_sent_events_resume_after_last_event_id(writer, reader, services:
         resumed = _sse(response)
     assert [int(e["id"]) for e in resumed] == positions[3:5]
     assert UUID(json.loads(resumed[0]["data"])["id"])
+
+
+def test_positions_beyond_64_bits_are_refused_not_a_server_error(reader):
+    response = reader.get("/events", after=2**63)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert ok(reader.get("/events", after=2**63 - 1))["events"] == []

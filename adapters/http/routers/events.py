@@ -16,6 +16,9 @@ from adapters.feed import event_types, read_page, topics_for
 from adapters.http.deps import Reader, Svc
 from adapters.service.context import Services
 
+#: Positions are 64-bit integers in both stores (SQLite INTEGER, PostgreSQL BIGINT).
+MAX_POSITION = 2**63 - 1
+
 router = APIRouter(tags=["events"])
 
 MAX_LIMIT = 1000
@@ -34,7 +37,9 @@ def _topics(types: str | None) -> list[str]:
 async def feed(
     svc: Svc,
     _: Reader,
-    after: Annotated[int, Query(ge=0, description="Last position already processed.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Last position already processed.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     types: Annotated[
         str | None, Query(description="Comma-separated event types, e.g. Invoice.Issued.")
@@ -67,7 +72,7 @@ def feed_types(_: Reader) -> list[str]:
 def stream(
     svc: Svc,
     _: Reader,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     types: str | None = None,
     max_events: Annotated[
         int | None, Query(ge=1, description="Close the stream after this many events.")
@@ -77,7 +82,7 @@ def stream(
     """Server-Sent Events: ``id`` is the position, so a reconnecting client's
     ``Last-Event-ID`` resumes exactly after the last event it saw."""
     if last_event_id and last_event_id.isdigit():
-        after = int(last_event_id)
+        after = min(int(last_event_id), MAX_POSITION)
     return StreamingResponse(
         _events(svc, after, _topics(types), max_events),
         media_type="text/event-stream",
