@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
+import io
+
+from pypdf import PdfReader
 
 from tests.service.conftest import ok
 
@@ -165,11 +167,18 @@ def test_full_billing_cycle(admin, writer, reader):
     assert ok(reader.get(f"/payments/{pid}/history"))[-1]["type"].endswith("Refunded")
 
     pdf = reader.get(f"/invoices/{number}.pdf")
-    if importlib.util.find_spec("adapters.pdf") is None:
-        assert pdf.status_code == 501
-        assert pdf.json()["code"] == "pdf_unavailable"
-    else:
-        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-disposition"] == f'attachment; filename="{number}.pdf"'
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert number in text and "Carrier One" in text and "Tolls Ltd" in text
+    assert reader.get(f"/invoices/{number}.pdf").content == pdf.content  # deterministic
+    then = reader.get(f"/invoices/{number}.pdf", as_of=history[0]["timestamp"])
+    assert (
+        then.status_code == 200
+        and "DRAFT" in PdfReader(io.BytesIO(then.content)).pages[0].extract_text()
+    )
+    missing = reader.get("/invoices/INV-2099-000001.pdf")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
 
 
 def test_the_openapi_document_is_served(client):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,8 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
-from adapters.http.problems import Problem
 from adapters.http.schemas import DatesChange, InvoiceCreate, LineChange, LineCreate, Reason
+from adapters.pdf.config import PdfConfig
+from adapters.pdf.render import render
+from adapters.pdf.sources import invoice_source
 from adapters.views import event_doc, invoice_doc
 from domain.application import Ledger
 from domain.errors import InvalidInput
@@ -60,15 +61,17 @@ def create_invoice(
 
 
 @router.get("/{ref}.pdf", response_class=Response)
-def invoice_pdf(ref: str, svc: Svc, _: Reader) -> Response:
-    """The invoice as PDF, when the PDF renderer (adapters.pdf) is installed."""
-    try:
-        sources = importlib.import_module("adapters.pdf.sources")
-        render = importlib.import_module("adapters.pdf.render")
-    except ImportError:
-        raise Problem(501, "pdf_unavailable", "PDF rendering is not installed") from None
-    pdf = render.render(sources.invoice_source(svc.ledger, ref)).pdf
-    return Response(bytes(pdf), media_type="application/pdf")
+def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: datetime | None = None) -> Response:
+    """The invoice as PDF (as it stood at ``as_of`` when given): the same bytes as the CLI's
+    ``invoice pdf``, so its SHA-256 can be checked against a recorded one."""
+    document = invoice_source(svc.ledger, ref, at=as_of)
+    rendered = render(document, PdfConfig.from_env())
+    name = svc.ledger.invoice(ref).label
+    return Response(
+        bytes(rendered.pdf),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
 
 
 @router.get("/{ref}")
