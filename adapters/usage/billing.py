@@ -10,7 +10,7 @@ are reported, and billed as a supplementary invoice on request.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -19,6 +19,7 @@ from uuid import UUID
 import structlog
 
 from adapters.store.database import Database
+from adapters.store.lookup import stored_aggregates
 from adapters.usage.schema import ensure_schema, last_batch
 from domain.application import Ledger
 from domain.customer import Customer
@@ -143,7 +144,9 @@ def run_billing(
         _Target(c, c.profile_on(period.end).time_zone, _grouping(c, period, default_grouping))
         for c in _customers(ledger, customers)
     ]
+    customers_by_account = {t.account: t.customer for t in targets}
     planner = _Planner(ledger, db, period, through)
+    planner.look_up([invoice_id_for(t.customer.id, period) for t in targets])
     fresh = [t for t in targets if planner.existing(t) is None]
     totals = planner.usage_totals(fresh)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
@@ -151,7 +154,8 @@ def run_billing(
 
     def flush() -> None:
         if not dry_run:
-            _create(ledger, [r for r in pending if r.action == "would create"], period, actor)
+            planned = [r for r in pending if r.action == "would create"]
+            _create(ledger, planned, period, actor, customers_by_account)
             for result in pending:
                 if issue and result.state == "draft":
                     result.number = ledger.issue_invoice(result.invoice_id, actor)
@@ -190,6 +194,14 @@ class _Planner:
 
     def existing(self, target: _Target) -> Invoice | None:
         return self._invoice(invoice_id_for(target.customer.id, self.period))
+
+    def look_up(self, invoice_ids: Sequence[UUID]) -> None:
+        """Learn in one query which of these invoices exist, so the run reads only those
+        (instead of one read per customer, most of them finding nothing)."""
+        stored = stored_aggregates(self.ledger, self.db, invoice_ids)
+        for invoice_id in invoice_ids:
+            if invoice_id not in stored:
+                self._existing.setdefault(invoice_id, None)
 
     def _invoice(self, invoice_id: UUID) -> Invoice | None:
         if invoice_id not in self._existing:
@@ -410,9 +422,18 @@ def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
         yield items[start : start + size]
 
 
-def _create(ledger: Ledger, planned: Sequence[InvoiceResult], period: Period, actor: str) -> None:
+def _create(
+    ledger: Ledger,
+    planned: Sequence[InvoiceResult],
+    period: Period,
+    actor: str,
+    customers: Mapping[str, Customer],
+) -> None:
     """Create planned invoices, each with all its lines, in one transaction; if one already
-    exists (another run got there first), create the others one at a time."""
+    exists (another run got there first), create the others one at a time.
+
+    The drafts are made from the customers the run planned with (read once at its start), so
+    an invoice's header and its lines come from the same customer state."""
 
     def fields(result: InvoiceResult) -> dict[str, Any]:
         return {
@@ -425,7 +446,7 @@ def _create(ledger: Ledger, planned: Sequence[InvoiceResult], period: Period, ac
 
     try:
         ledger.create_invoices(
-            [ledger.draft_invoice(r.account, actor, **fields(r)) for r in planned]
+            [ledger.draft_invoice(customers[r.account], actor, **fields(r)) for r in planned]
         )
         created = list(planned)
     except AlreadyExists:  # a failed save has used up the drafts' events: draft afresh
