@@ -321,50 +321,78 @@ class _Planner:
         return self._aggregate(targets, 0)
 
     def _aggregate(self, targets: Iterable[_Target], after: int) -> dict[str, list[UsageTotal]]:
-        """Sum CDRs per (account, group) in SQL: ONE pass over the CDRs for all customers.
+        """Sum CDRs per (account, group) in SQL, in at most two passes over the CDRs.
 
-        Each customer's window, grouping and zone ride along as a VALUES list joined on the
-        account, so the table is read once whatever the mix of zones and groupings (a query
-        per (zone, grouping) read it up to 12 times). Only the account is a parameter; the
-        other values are our own integers.
+        Customers grouped by destination or not at all share one ``GROUP BY account,
+        destination`` (the ungrouped ones' destinations are added up here, exactly: integer
+        sums); customers grouped by day get ``GROUP BY account, local day``. Each customer's
+        UTC window (and zone) rides along as a VALUES list joined on the account. Kept to
+        plain columns, the grouping lets PostgreSQL estimate the groups from its statistics
+        and aggregate in parallel with hashes; one query per (zone, grouping) read the table
+        up to 12 times, and a single query grouping by computed keys sorted every CDR.
         """
-        targets = list(targets)
-        zones = sorted({t.zone for t in targets})
-        day_zones = sorted({t.zone for t in targets if t.grouping == "day"})
-        day_key = " ".join(
-            f"WHEN t.zone = {zones.index(zone)} THEN {_day_case(self.period, zone)}"
-            for zone in day_zones
-        )
-        day_expression = f"CASE WHEN t.mode <> 2 THEN -1 {day_key} END" if day_zones else "-1"
-        windows = {zone: utc_window(self.period, zone) for zone in zones}
+        by_destination = [t for t in targets if t.grouping != "day"]
+        by_day = [t for t in targets if t.grouping == "day"]
         totals: dict[str, list[UsageTotal]] = defaultdict(list)
         with self.db.connect() as conn:
-            for chunk in _chunks(targets, TARGETS_PER_QUERY):
-                values = ", ".join(
-                    f"(?, {int(windows[t.zone][0].timestamp())},"
-                    f" {int(windows[t.zone][1].timestamp())},"
-                    f" {_MODES[t.grouping]}, {zones.index(t.zone)})"
-                    for t in chunk
+            if self.db.dialect == "postgres":
+                # room to aggregate in memory: the default 4 MB makes the day grouping's
+                # per-worker sorts spill to disk; this transaction only
+                conn.execute(f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}'")
+            for chunk in _chunks(by_destination, TARGETS_PER_QUERY):
+                ungrouped = {t.account: [0, 0, 0, 0] for t in chunk if t.grouping == "none"}
+                rows = self._sums(conn, chunk, "c.destination", after)
+                for account, destination, *figures in rows:
+                    if account in ungrouped:
+                        for n, figure in enumerate(figures):
+                            ungrouped[account][n] += int(figure)
+                    else:
+                        figures = [int(f) for f in figures]
+                        totals[account].append(UsageTotal(str(destination), *figures))
+                for account, figures in ungrouped.items():
+                    if figures[0]:  # calls
+                        totals[account].append(UsageTotal("", *figures))
+            zones = sorted({t.zone for t in by_day})
+            day = "CASE {} END".format(
+                " ".join(
+                    f"WHEN t.zone = {number} THEN {_day_case(self.period, zone)}"
+                    for number, zone in enumerate(zones)
                 )
-                rows = conn.execute(
-                    self.db.sql(
-                        f"WITH t (account, lo, hi, mode, zone) AS (VALUES {values})"
-                        " SELECT c.account,"
-                        " CASE WHEN t.mode = 1 THEN c.destination ELSE '' END,"
-                        f" {day_expression}, COUNT(*), SUM(c.billed_seconds),"
-                        " SUM(c.charge_micros), SUM(c.row_hash)"
-                        " FROM usage_cdrs c JOIN t ON c.account = t.account"
-                        " AND c.start_epoch >= t.lo AND c.start_epoch < t.hi"
-                        " WHERE c.batch > ? AND c.batch <= ? GROUP BY 1, 2, 3"
-                    ),
-                    (*(t.account for t in chunk), after, self.through),
-                )
-                for account, destination, day, calls, seconds, micros, hashes in rows:
-                    key: str | int = int(day) if int(day) >= 0 else str(destination)
-                    totals[account].append(
-                        UsageTotal(key, int(calls), int(seconds), int(micros), int(hashes))
-                    )
+            )
+            for chunk in _chunks(by_day, TARGETS_PER_QUERY):
+                for account, index, *figures in self._sums(conn, chunk, day, after, zones):
+                    figures = [int(f) for f in figures]
+                    totals[account].append(UsageTotal(int(index), *figures))
         return totals
+
+    def _sums(
+        self,
+        conn: Any,
+        targets: Sequence[_Target],
+        key: str,
+        after: int,
+        zones: Sequence[str] = (),
+    ) -> Any:
+        """Rows (account, key, calls, billed seconds, charge micros, row-hash sum) of the
+        targets' CDRs in their windows and the batches (after, through]. Only the accounts
+        are parameters; windows and zone numbers are our own integers."""
+        windows = {t.zone: utc_window(self.period, t.zone) for t in targets}
+        values = ", ".join(
+            f"(?, {int(windows[t.zone][0].timestamp())}, {int(windows[t.zone][1].timestamp())},"
+            f" {zones.index(t.zone) if t.zone in zones else -1})"
+            for t in targets
+        )
+        return conn.execute(
+            self.db.sql(
+                f"WITH t (account, lo, hi, zone) AS (VALUES {values})"
+                f" SELECT c.account, {key}, COUNT(*), SUM(c.billed_seconds),"
+                " SUM(c.charge_micros), SUM(c.row_hash)"
+                " FROM usage_cdrs c JOIN t ON c.account = t.account"
+                " AND c.start_epoch >= t.lo AND c.start_epoch < t.hi"
+                " WHERE c.batch > ? AND c.batch <= ? GROUP BY 1, 2"
+            ),
+            (*(t.account for t in targets), after, self.through),
+        )
 
     def late_usage(self, targets: Sequence[_Target]) -> dict[str, tuple[int, int]]:
         """Calls and charge (micros) of CDRs each invoiced customer's invoices do not cover,
@@ -400,11 +428,11 @@ class _Planner:
         return late
 
 
-#: How a customer's grouping travels in the aggregation query (see ``_aggregate``).
-_MODES: dict[LineGrouping, int] = {"none": 0, "destination": 1, "day": 2}
-
 #: Customers per aggregation query: 1 bound parameter each, well under both drivers' limits.
 TARGETS_PER_QUERY = 5000
+
+#: PostgreSQL memory per sort or hash of the aggregation queries (``SET LOCAL``).
+AGGREGATION_WORK_MEM = "64MB"
 
 
 def _day_case(period: Period, zone: str) -> str:
