@@ -472,6 +472,8 @@ def _create(
             "lines": result.lines,
         }
 
+    if not planned:  # nothing new in this batch: no empty save (a round trip each)
+        return
     try:
         ledger.create_invoices(
             [ledger.draft_invoice(customers[r.account], actor, **fields(r)) for r in planned]
