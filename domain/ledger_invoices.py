@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.aggregate import Stamp
 from domain.credit_note import CreditNote, credit_invoice
+from domain.customer import Customer
 from domain.errors import (
     AlreadyExists,
     CurrencyMismatch,
@@ -66,7 +67,7 @@ class InvoiceUseCases(PartyUseCases):
 
     def draft_invoice(
         self,
-        customer_ref: str | UUID,
+        customer_ref: str | UUID | Customer,
         actor: str,
         *,
         invoice_date: date | None = None,
@@ -77,8 +78,13 @@ class InvoiceUseCases(PartyUseCases):
         invoice_id: UUID | None = None,
         lines: Sequence[InvoiceLine] = (),
     ) -> Invoice:
-        """A new draft with its lines, not saved yet: ``create_invoices`` saves several."""
-        customer = self.customer(customer_ref)
+        """A new draft with its lines, not saved yet: ``create_invoices`` saves several.
+
+        A batch job that has just loaded the customer may pass it instead of a reference
+        (saves a read per invoice)."""
+        customer = (
+            customer_ref if isinstance(customer_ref, Customer) else self.customer(customer_ref)
+        )
         day = invoice_date or self.today()
         profile = customer.profile_on(day)
         stamp = self.stamp(actor)

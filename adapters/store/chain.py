@@ -131,9 +131,33 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self.select_last_link = SQL(
             "SELECT position, hash FROM {0}.{1} ORDER BY position DESC LIMIT 1"
         ).format(schema, table)
+        # all of a save's links in one statement (an executemany was a round of the
+        # pipeline per event: ~25,000 of them in a 1,000-invoice billing run)
         self.insert_links = SQL(
-            "INSERT INTO {0}.{1} (" + CHAIN_COLUMNS + ") VALUES (%s, %s, %s, %s, %s)"
+            "INSERT INTO {0}.{1} (" + CHAIN_COLUMNS + ") SELECT * FROM"
+            " unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::text[])"
         ).format(schema, table)
+        # the library's statement, with the array parameter in binary (%b; see below)
+        self.insert_events_binary = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
+            " SELECT originator_id, originator_version, topic, state"
+            " FROM unnest(%b::{0}.{2}[]) RETURNING notification_id"
+        ).format(schema, Identifier(events_table_name), Identifier(self.stored_event_type_name))
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """The library's insert (lock the table, notify, one INSERT ... unnest), with the
+        array of events sent in binary: the library's default text format escapes every
+        byte of every payload in Python, which was the largest single cost of saving a
+        billing run's ~25,000 events. Same statement, same rows, same transaction."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        curs.execute(self.insert_events_binary, (events,))
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -144,7 +168,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         curs.execute(self.select_last_link)
         last = curs.fetchone()
         previous = (int(last["position"]), str(last["hash"])) if last else (0, GENESIS)
-        curs.executemany(self.insert_links, chain_rows(previous, stored_events, positions))
+        rows = chain_rows(previous, stored_events, positions)
+        curs.execute(self.insert_links, [list(column) for column in zip(*rows, strict=True)])
         return positions
 
 
