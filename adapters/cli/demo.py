@@ -10,16 +10,17 @@ from typing import Any
 import click
 
 from adapters.cli.context import say, table
-from adapters.cli.invoices import describe, print_invoice
+from adapters.cli.invoices import print_invoice
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
+from adapters.describe import describe
 from adapters.pdf.batch import file_name, write_atomically
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
 from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
-from adapters.views import balance_doc, event_doc, invoice_doc
+from adapters.views import balance_doc, invoice_doc
 from domain.invoice import Invoice
 from domain.usage import Period
 from projections.balances import Balances
@@ -226,8 +227,14 @@ def demo(path: str) -> None:
         None,
         ["v", "time (UTC)", "actor", "event", "what"],
         [
-            [d["version"], d["timestamp"][:19], d["actor"], d["type"].split(".")[-1], describe(d)]
-            for d in map(event_doc, ledger.events_of(invoice_id))
+            [
+                e.originator_version,
+                f"{e.timestamp:%Y-%m-%dT%H:%M:%S}",
+                e.actor,
+                type(e).__name__,
+                describe(e),
+            ]
+            for e in ledger.events_of(invoice_id)
         ],
     )
 

@@ -18,6 +18,7 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.read_side import read_models, view_store
+from adapters.describe import describe
 from adapters.views import credit_note_doc, event_doc, invoice_doc
 from domain.application import Ledger
 from domain.credit_note import CreditNote
@@ -345,52 +346,25 @@ def register_doc(row: dict[str, Any], today: date) -> dict[str, Any]:
 def history(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None:
     """Every event of an invoice: when, who, why, and what changed."""
     del actor
-    docs = [event_doc(e) for e in ledger.events_of(ledger.invoice_id(invoice_ref))]
+    events = ledger.events_of(ledger.invoice_id(invoice_ref))
     if as_json:
-        emit_json(docs)
+        emit_json([event_doc(e) for e in events])
         return
     table(
         f"History of {invoice_ref}",
         ["v", "time (UTC)", "actor", "event", "reason", "what"],
         [
             [
-                d["version"],
-                d["timestamp"][:19],
-                d["actor"],
-                d["type"].split(".")[-1],
-                d["reason"] or "",
-                describe(d),
+                e.originator_version,
+                f"{e.timestamp:%Y-%m-%dT%H:%M:%S}",
+                e.actor,
+                type(e).__name__,
+                e.reason or "",
+                describe(e),
             ]
-            for d in docs
+            for e in events
         ],
     )
-
-
-def describe(doc: dict[str, Any]) -> str:
-    """One readable line of what an event changed."""
-    data = doc["data"]
-    kind = doc["type"].split(".")[-1]
-    if kind == "LineEdited":
-        before, after = data["before"], data["after"]
-        return "; ".join(
-            f"{key}: {before[key]} → {after[key]}" for key in after if before.get(key) != after[key]
-        )
-    if kind in ("LineAdded", "LineRemoved"):
-        ln = data["line"]
-        return f"{ln['description']} {ln['quantity']} × {ln['unit_price']} @ {ln['tax_rate']}%"
-    if kind == "DatesChanged":
-        return "; ".join(f"{k}: {data['before'][k]} → {v}" for k, v in data["after"].items())
-    if kind == "Issued":
-        return f"number {data['number']}, total {data['total']} {data['currency']}"
-    if kind in ("PaymentApplied", "PaymentUnapplied"):
-        return f"{data['amount']} {data['currency']} from payment {data['payment_id'][:8]}"
-    if kind == "Credited":
-        return f"credit note {data['credit_note_number']}: {data['amount']} {data['currency']}"
-    if kind == "Drafted":
-        return f"customer {data['customer_account']}, {data['currency']}, due {data['due_date']}"
-    if kind == "Voided":
-        return f"total {data['total']} {data['currency']} no longer owed"
-    return ", ".join(f"{k}={v}" for k, v in data.items())
 
 
 @click.group("credit-note")

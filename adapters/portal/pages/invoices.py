@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
-from adapters.portal.describe import describe
+from adapters.describe import describe
 from adapters.portal.reads import SORTABLE, InvoiceFilter, totals_by_currency
 from adapters.portal.web import (
     PREFIX,

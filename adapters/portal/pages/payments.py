@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from fastapi import APIRouter, Request, Response
 
-from adapters.portal.describe import describe
+from adapters.describe import describe
 from adapters.portal.web import (
     PREFIX,
     Editor,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from domain.aggregate import Event
+from domain.customer import Customer
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
+from domain.package import Package
 from domain.payment import Payment
+from domain.settings import AccountSettings
 
 LINE_FIELDS = ("description", "quantity", "unit_price", "tax_rate", "period_start", "period_end")
 
@@ -67,4 +70,8 @@ def describe(event: Event) -> str:
             return f"unallocated {event.amount} {event.currency} from {event.invoice_number}"
         case Payment.Refunded():
             return f"refunded {event.amount} {event.currency}"
+        case Customer.DetailsChanged():
+            return f"from {event.effective_from}: " + _changes(event.before, event.after)
+        case AccountSettings.Changed() | Package.TermsChanged():
+            return _changes(event.before, event.after)
     return type(event).__name__
