@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
@@ -160,28 +160,19 @@ class LedgerBase(Application[UUID]):
 
     def _ids_of(self, created: type[Event]) -> Iterator[tuple[int, Event]]:
         """Every event of one type, in log order, as (position, event)."""
-        topic = get_topic(created)
-        start: int | None = None
-        while True:
-            page = self.recorder.select_notifications(
-                start, 500, topics=[topic], inclusive_of_start=start is None
-            )
-            for notification in page:
-                event = self.mapper.to_domain_event(notification)
-                assert isinstance(event, Event)
-                yield notification.id, event
-            if len(page) < 500:
-                return
-            start = page[-1].id
+        return self.all_events(topics=[get_topic(created)], page_size=500)
 
     # ------------------------------------------------------------------- audit
 
-    def all_events(self, after: int = 0, page_size: int = 1000) -> Iterator[tuple[int, Event]]:
-        """Every event in the log after position ``after``, as (position, event)."""
+    def all_events(
+        self, after: int = 0, page_size: int = 1000, topics: Sequence[str] = ()
+    ) -> Iterator[tuple[int, Event]]:
+        """Every event in the log after position ``after`` (only of ``topics`` when given),
+        as (position, event)."""
         start: int | None = after or None
         while True:
             page = self.recorder.select_notifications(
-                start, page_size, inclusive_of_start=start is None
+                start, page_size, topics=topics, inclusive_of_start=start is None
             )
             for notification in page:
                 event = self.mapper.to_domain_event(notification)
