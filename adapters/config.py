@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
@@ -89,7 +90,7 @@ def build_ledger(
         return Ledger(env=env, clock=clock)
     # Processes starting together would race on the library's CREATE ... IF NOT EXISTS
     # ("tuple concurrently updated"); an advisory lock makes schema set-up one at a time.
-    with _postgres_admin(env) as conn:
+    with postgres_connect(env, autocommit=True, connect_timeout=10) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
         try:
             schema = env.get("POSTGRES_SCHEMA")
@@ -106,13 +107,13 @@ def build_ledger(
 SETUP_LOCK_KEY = 7_406_151_923
 
 
-def _postgres_admin(env: Mapping[str, str]) -> psycopg.Connection[tuple[object, ...]]:
+def postgres_connect(env: Mapping[str, str], **options: Any) -> psycopg.Connection[Any]:
+    """A plain psycopg connection to the database the store settings name."""
     return psycopg.connect(
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
         port=int(env["POSTGRES_PORT"]),
         user=env["POSTGRES_USER"],
         password=env.get("POSTGRES_PASSWORD") or None,
-        autocommit=True,
-        connect_timeout=10,
+        **options,
     )

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from adapters.config import store_env
+from adapters.config import postgres_connect, store_env
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -91,12 +91,5 @@ class Database:
     @contextmanager
     def _postgres(self) -> Iterator[psycopg.Connection[Any]]:
         options = f"-c search_path={self.schema}" if self.schema else ""
-        with psycopg.connect(
-            dbname=self.env["POSTGRES_DBNAME"],
-            host=self.env["POSTGRES_HOST"],
-            port=int(self.env["POSTGRES_PORT"]),
-            user=self.env["POSTGRES_USER"],
-            password=self.env.get("POSTGRES_PASSWORD") or None,
-            options=options,
-        ) as conn:
+        with postgres_connect(self.env, options=options) as conn:
             yield conn  # psycopg commits on a clean exit of the block, rolls back on error
