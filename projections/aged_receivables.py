@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from domain.aggregate import Event
 from domain.invoice import Invoice
-from projections.view import Projection, Row, Table, ViewWriter, id_text
+from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 
 MOVEMENTS = Table(
     "rm_aged_movement",
@@ -55,58 +55,62 @@ class AgedReceivables(Projection):
 
     name = "aged_receivables"
     tables = (MOVEMENTS, INVOICES)
-    follows = (
-        Invoice.Drafted,
-        Invoice.DatesChanged,
-        Invoice.Issued,
-        Invoice.Credited,
-        Invoice.PaymentApplied,
-        Invoice.PaymentUnapplied,
-        Invoice.Voided,
-    )
 
-    def apply(self, event: Event, position: int, view: ViewWriter) -> None:
-        invoice_id = id_text(event.originator_id)
-        if isinstance(event, Invoice.Drafted):
-            view.put(
-                INVOICES,
-                {
-                    "invoice_id": invoice_id,
-                    "number": None,
-                    "customer_id": id_text(event.customer_id),
-                    "customer_account": event.customer_account,
-                    "currency": event.currency,
-                    "due_date": event.due_date,
-                },
-            )
-            return
-        invoice = view.get(INVOICES, invoice_id)
-        if invoice is None:
-            raise LookupError(f"{MOVEMENTS.name}: invoice {invoice_id} never drafted")
-        amount = _owed_change(event)
-        if isinstance(event, Invoice.DatesChanged | Invoice.Issued):
-            if isinstance(event, Invoice.Issued):
-                invoice["number"] = event.number
-            elif "due_date" in event.after:
-                invoice["due_date"] = event.after["due_date"]
+    @on(Invoice.Drafted, "customer_id", "customer_account", "currency", "due_date")
+    def _drafted(self, event: Invoice.Drafted, position: int, view: ViewWriter) -> None:
+        view.put(
+            INVOICES,
+            {
+                "invoice_id": id_text(event.originator_id),
+                "number": None,
+                "customer_id": id_text(event.customer_id),
+                "customer_account": event.customer_account,
+                "currency": event.currency,
+                "due_date": event.due_date,
+            },
+        )
+
+    @on(Invoice.DatesChanged, "after")
+    def _dates_changed(self, event: Invoice.DatesChanged, position: int, view: ViewWriter) -> None:
+        if "due_date" in event.after:
+            invoice = _invoice(view, event)
+            invoice["due_date"] = event.after["due_date"]
             view.put(INVOICES, invoice)
-        if amount is None:
-            return
-        on_date = event.issued_on if isinstance(event, Invoice.Issued) else event.timestamp.date()
-        view.add(MOVEMENTS, {**invoice, "position": position, "on_date": on_date, "amount": amount})
+
+    @on(Invoice.Issued, "number", "issued_on", "total")
+    def _issued(self, event: Invoice.Issued, position: int, view: ViewWriter) -> None:
+        invoice = _invoice(view, event)
+        invoice["number"] = event.number
+        view.put(INVOICES, invoice)
+        _owed(view, invoice, position, event.issued_on, event.total)
+
+    @on(Invoice.Credited, "timestamp", "amount")
+    def _credited(self, event: Invoice.Credited, position: int, view: ViewWriter) -> None:
+        _owed(view, _invoice(view, event), position, event.timestamp.date(), -event.amount)
+
+    @on(Invoice.PaymentApplied, "timestamp", "amount")
+    def _paid(self, event: Invoice.PaymentApplied, position: int, view: ViewWriter) -> None:
+        _owed(view, _invoice(view, event), position, event.timestamp.date(), -event.amount)
+
+    @on(Invoice.PaymentUnapplied, "timestamp", "amount")
+    def _unpaid(self, event: Invoice.PaymentUnapplied, position: int, view: ViewWriter) -> None:
+        _owed(view, _invoice(view, event), position, event.timestamp.date(), event.amount)
+
+    @on(Invoice.Voided, "timestamp", "total")
+    def _voided(self, event: Invoice.Voided, position: int, view: ViewWriter) -> None:
+        _owed(view, _invoice(view, event), position, event.timestamp.date(), -event.total)
 
 
-def _owed_change(event: Event) -> Decimal | None:
-    match event:
-        case Invoice.Issued():
-            return event.total
-        case Invoice.Credited() | Invoice.PaymentApplied():
-            return -event.amount
-        case Invoice.PaymentUnapplied():
-            return event.amount
-        case Invoice.Voided():
-            return -event.total
-    return None
+def _invoice(view: ViewWriter, event: Event) -> Row:
+    invoice = view.get(INVOICES, id_text(event.originator_id))
+    if invoice is None:
+        raise LookupError(f"{MOVEMENTS.name}: invoice {event.originator_id} never drafted")
+    return invoice
+
+
+def _owed(view: ViewWriter, invoice: Row, position: int, on_date: date, amount: Decimal) -> None:
+    """A dated change to what is owed on the invoice."""
+    view.add(MOVEMENTS, {**invoice, "position": position, "on_date": on_date, "amount": amount})
 
 
 def bucket(as_of: date, due_date: date) -> str:

@@ -13,7 +13,7 @@ from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from domain.payment import Payment
-from projections.view import Projection, Row, Table, ViewWriter, id_text
+from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 
 AMOUNTS = ("invoiced", "credited", "received", "allocated", "refunded")
 
@@ -49,84 +49,87 @@ class CustomerBalances(Projection):
 
     name = "balances"
     tables = (BALANCES, INVOICE_OWNERS, PAYMENT_OWNERS)
-    follows = (
-        Invoice.Drafted,
-        Invoice.Issued,
-        Invoice.Voided,
-        CreditNote.Issued,
-        Payment.Received,
-        Payment.Completed,
-        Payment.Cancelled,
-        Payment.Allocated,
-        Payment.Unallocated,
-        Payment.Refunded,
-    )
 
-    def apply(self, event: Event, position: int, view: ViewWriter) -> None:
-        change = self._change(event, view)
-        if change is None:
-            return
-        owner, column, amount, currency = change
-        row = view.get(BALANCES, owner["customer_id"], currency) or _empty(owner, currency)
-        row[column] += amount
-        row["unallocated"] = row["received"] - row["allocated"] - row["refunded"]
-        row["outstanding"] = row["invoiced"] - row["credited"] - row["allocated"]
-        row["net_due"] = row["outstanding"] - row["unallocated"]
-        row["position"] = position
-        view.put(BALANCES, row)
+    @on(Invoice.Drafted, "customer_id", "customer_account")
+    def _drafted(self, event: Invoice.Drafted, position: int, view: ViewWriter) -> None:
+        view.put(
+            INVOICE_OWNERS,
+            {
+                "invoice_id": id_text(event.originator_id),
+                "customer_id": id_text(event.customer_id),
+                "customer_account": event.customer_account,
+            },
+        )
 
-    @staticmethod
-    def _change(event: Event, view: ViewWriter) -> tuple[Row, str, Decimal, str] | None:
-        """Which balance column the event moves, by how much, for whom, in which currency."""
-        match event:
-            case Invoice.Drafted():
-                view.put(
-                    INVOICE_OWNERS,
-                    {
-                        "invoice_id": id_text(event.originator_id),
-                        "customer_id": id_text(event.customer_id),
-                        "customer_account": event.customer_account,
-                    },
-                )
-                return None
-            case Invoice.Issued():
-                return _owner(view, INVOICE_OWNERS, event), "invoiced", event.total, event.currency
-            case Invoice.Voided():
-                return _owner(view, INVOICE_OWNERS, event), "invoiced", -event.total, event.currency
-            case CreditNote.Issued():
-                owner = {
-                    "customer_id": id_text(event.customer_id),
-                    "customer_account": event.customer_account,
-                }
-                return owner, "credited", event.total, event.currency
-            case Payment.Received():
-                details = event.details
-                owner = {
-                    "payment_id": id_text(event.originator_id),
-                    "customer_id": id_text(details.customer_id),
-                    "customer_account": details.customer_account,
-                }
-                view.put(PAYMENT_OWNERS, owner)
-                received = details.amount if event.status == "completed" else Decimal(0)
-                return owner, "received", received, details.currency
-            case Payment.Completed():
-                return _owner(view, PAYMENT_OWNERS, event), "received", event.amount, event.currency
-            case Payment.Cancelled():
-                back = event.amount if event.previous_status == "completed" else Decimal(0)
-                return _owner(view, PAYMENT_OWNERS, event), "received", -back, event.currency
-            case Payment.Allocated():
-                return (
-                    _owner(view, PAYMENT_OWNERS, event),
-                    "allocated",
-                    event.amount,
-                    event.currency,
-                )
-            case Payment.Unallocated():
-                owner = _owner(view, PAYMENT_OWNERS, event)
-                return owner, "allocated", -event.amount, event.currency
-            case Payment.Refunded():
-                return _owner(view, PAYMENT_OWNERS, event), "refunded", event.amount, event.currency
-        return None
+    @on(Invoice.Issued, "total", "currency")
+    def _issued(self, event: Invoice.Issued, position: int, view: ViewWriter) -> None:
+        owner = _owner(view, INVOICE_OWNERS, event)
+        _move(view, owner, "invoiced", event.total, event.currency, position)
+
+    @on(Invoice.Voided, "total", "currency")
+    def _voided(self, event: Invoice.Voided, position: int, view: ViewWriter) -> None:
+        owner = _owner(view, INVOICE_OWNERS, event)
+        _move(view, owner, "invoiced", -event.total, event.currency, position)
+
+    @on(CreditNote.Issued, "customer_id", "customer_account", "total", "currency")
+    def _credited(self, event: CreditNote.Issued, position: int, view: ViewWriter) -> None:
+        owner = {
+            "customer_id": id_text(event.customer_id),
+            "customer_account": event.customer_account,
+        }
+        _move(view, owner, "credited", event.total, event.currency, position)
+
+    @on(Payment.Received, "details", "status")
+    def _received(self, event: Payment.Received, position: int, view: ViewWriter) -> None:
+        details = event.details
+        owner = {
+            "payment_id": id_text(event.originator_id),
+            "customer_id": id_text(details.customer_id),
+            "customer_account": details.customer_account,
+        }
+        view.put(PAYMENT_OWNERS, owner)
+        received = details.amount if event.status == "completed" else Decimal(0)
+        _move(view, owner, "received", received, details.currency, position)
+
+    @on(Payment.Completed, "amount", "currency")
+    def _completed(self, event: Payment.Completed, position: int, view: ViewWriter) -> None:
+        owner = _owner(view, PAYMENT_OWNERS, event)
+        _move(view, owner, "received", event.amount, event.currency, position)
+
+    @on(Payment.Cancelled, "amount", "currency", "previous_status")
+    def _cancelled(self, event: Payment.Cancelled, position: int, view: ViewWriter) -> None:
+        back = event.amount if event.previous_status == "completed" else Decimal(0)
+        _move(
+            view, _owner(view, PAYMENT_OWNERS, event), "received", -back, event.currency, position
+        )
+
+    @on(Payment.Allocated, "amount", "currency")
+    def _allocated(self, event: Payment.Allocated, position: int, view: ViewWriter) -> None:
+        owner = _owner(view, PAYMENT_OWNERS, event)
+        _move(view, owner, "allocated", event.amount, event.currency, position)
+
+    @on(Payment.Unallocated, "amount", "currency")
+    def _unallocated(self, event: Payment.Unallocated, position: int, view: ViewWriter) -> None:
+        owner = _owner(view, PAYMENT_OWNERS, event)
+        _move(view, owner, "allocated", -event.amount, event.currency, position)
+
+    @on(Payment.Refunded, "amount", "currency")
+    def _refunded(self, event: Payment.Refunded, position: int, view: ViewWriter) -> None:
+        owner = _owner(view, PAYMENT_OWNERS, event)
+        _move(view, owner, "refunded", event.amount, event.currency, position)
+
+
+def _move(
+    view: ViewWriter, owner: Row, column: str, amount: Decimal, currency: str, position: int
+) -> None:
+    """Move one balance column of the owner's row in ``currency`` and what follows from it."""
+    row = view.get(BALANCES, owner["customer_id"], currency) or _empty(owner, currency)
+    row[column] += amount
+    row["unallocated"] = row["received"] - row["allocated"] - row["refunded"]
+    row["outstanding"] = row["invoiced"] - row["credited"] - row["allocated"]
+    row["net_due"] = row["outstanding"] - row["unallocated"]
+    row["position"] = position
+    view.put(BALANCES, row)
 
 
 def _owner(view: ViewWriter, table: Table, event: Event) -> Row:

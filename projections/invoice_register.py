@@ -14,7 +14,7 @@ from decimal import Decimal
 from domain.aggregate import Event
 from domain.invoice import Invoice, Status
 from domain.invoice_line import InvoiceLine
-from projections.view import Projection, Row, Table, ViewWriter, id_text
+from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 
 MONEY = ("net", "tax", "total", "credited", "paid", "outstanding")
 
@@ -46,81 +46,115 @@ class InvoiceRegister(Projection):
 
     name = "invoice_register"
     tables = (REGISTER,)
-    follows = (
+
+    @on(
         Invoice.Drafted,
-        Invoice.LineAdded,
-        Invoice.LineEdited,
-        Invoice.LineRemoved,
-        Invoice.DatesChanged,
-        Invoice.Issued,
-        Invoice.Credited,
-        Invoice.PaymentApplied,
-        Invoice.PaymentUnapplied,
-        Invoice.Voided,
+        "customer_id",
+        "customer_account",
+        "currency",
+        "invoice_date",
+        "due_date",
+        "period_start",
+        "period_end",
     )
+    def _drafted(self, event: Invoice.Drafted, position: int, view: ViewWriter) -> None:
+        row: Row = {
+            "invoice_id": id_text(event.originator_id),
+            "number": None,
+            "customer_id": id_text(event.customer_id),
+            "customer_account": event.customer_account,
+            "currency": event.currency,
+            "state": "draft",
+            "invoice_date": event.invoice_date,
+            "due_date": event.due_date,
+            "period_start": event.period_start,
+            "period_end": event.period_end,
+            "issued_on": None,
+            **{column: Decimal(0) for column in MONEY},
+        }
+        _put(view, row, event, position)
 
-    def apply(self, event: Event, position: int, view: ViewWriter) -> None:
-        if isinstance(event, Invoice.Drafted):
-            row: Row = {
-                "invoice_id": id_text(event.originator_id),
-                "number": None,
-                "customer_id": id_text(event.customer_id),
-                "customer_account": event.customer_account,
-                "currency": event.currency,
-                "state": "draft",
-                "invoice_date": event.invoice_date,
-                "due_date": event.due_date,
-                "period_start": event.period_start,
-                "period_end": event.period_end,
-                "issued_on": None,
-                **{column: Decimal(0) for column in MONEY},
-            }
-        else:
-            found = view.get(REGISTER, id_text(event.originator_id))
-            if found is None:  # the log always drafts an invoice first: a gap means corruption
-                raise LookupError(f"{REGISTER.name}: invoice {event.originator_id} never drafted")
-            row = found
-            _change(row, event)
-        row["outstanding"] = (
-            row["total"] - row["credited"] - row["paid"] if row["state"] == "issued" else Decimal(0)
+    @on(Invoice.LineAdded, "line")
+    def _line_added(self, event: Invoice.LineAdded, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        _add_line(row, event.line, 1)
+        _put(view, row, event, position)
+
+    @on(Invoice.LineEdited, "before", "after")
+    def _line_edited(self, event: Invoice.LineEdited, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        _add_line(row, event.before, -1)
+        _add_line(row, event.after, 1)
+        _put(view, row, event, position)
+
+    @on(Invoice.LineRemoved, "line")
+    def _line_removed(self, event: Invoice.LineRemoved, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        _add_line(row, event.line, -1)
+        _put(view, row, event, position)
+
+    @on(Invoice.DatesChanged, "after")
+    def _dates_changed(self, event: Invoice.DatesChanged, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        row.update(event.after)
+        _put(view, row, event, position)
+
+    @on(Invoice.Issued, "number", "issued_on", "net", "tax", "total")
+    def _issued(self, event: Invoice.Issued, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        row.update(
+            state="issued",
+            number=event.number,
+            issued_on=event.issued_on,
+            net=event.net,
+            tax=event.tax,
+            total=event.total,
         )
-        row["version"] = event.originator_version
-        row["position"] = position
-        view.put(REGISTER, row)
+        _put(view, row, event, position)
+
+    @on(Invoice.Credited, "amount")
+    def _credited(self, event: Invoice.Credited, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        row["credited"] += event.amount
+        _put(view, row, event, position)
+
+    @on(Invoice.PaymentApplied, "amount")
+    def _paid(self, event: Invoice.PaymentApplied, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        row["paid"] += event.amount
+        _put(view, row, event, position)
+
+    @on(Invoice.PaymentUnapplied, "amount")
+    def _unpaid(self, event: Invoice.PaymentUnapplied, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        row["paid"] -= event.amount
+        _put(view, row, event, position)
+
+    @on(Invoice.Voided)
+    def _voided(self, event: Invoice.Voided, position: int, view: ViewWriter) -> None:
+        row = _row(view, event)
+        row["state"] = "void"
+        _put(view, row, event, position)
 
 
-def _change(row: Row, event: Event) -> None:
+def _row(view: ViewWriter, event: Event) -> Row:
+    found = view.get(REGISTER, id_text(event.originator_id))
+    if found is None:  # the log always drafts an invoice first: a gap means corruption
+        raise LookupError(f"{REGISTER.name}: invoice {event.originator_id} never drafted")
+    return found
+
+
+def _put(view: ViewWriter, row: Row, event: Event, position: int) -> None:
+    row["outstanding"] = (
+        row["total"] - row["credited"] - row["paid"] if row["state"] == "issued" else Decimal(0)
+    )
+    row["version"] = event.originator_version
+    row["position"] = position
+    view.put(REGISTER, row)
+
+
+def _add_line(row: Row, line: InvoiceLine, sign: int) -> None:
     currency = row["currency"]
-    match event:
-        case Invoice.LineAdded():
-            _add_line(row, event.line, currency, 1)
-        case Invoice.LineEdited():
-            _add_line(row, event.before, currency, -1)
-            _add_line(row, event.after, currency, 1)
-        case Invoice.LineRemoved():
-            _add_line(row, event.line, currency, -1)
-        case Invoice.DatesChanged():
-            row.update(event.after)
-        case Invoice.Issued():
-            row.update(
-                state="issued",
-                number=event.number,
-                issued_on=event.issued_on,
-                net=event.net,
-                tax=event.tax,
-                total=event.total,
-            )
-        case Invoice.Credited():
-            row["credited"] += event.amount
-        case Invoice.PaymentApplied():
-            row["paid"] += event.amount
-        case Invoice.PaymentUnapplied():
-            row["paid"] -= event.amount
-        case Invoice.Voided():
-            row["state"] = "void"
-
-
-def _add_line(row: Row, line: InvoiceLine, currency: str, sign: int) -> None:
     net, tax = line.net(currency), line.tax(currency)
     row["net"] += sign * net
     row["tax"] += sign * tax

@@ -7,9 +7,11 @@ listed per customer or per invoice simply by filtering and ordering by position.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from domain.aggregate import Event
 from domain.payment import Payment
-from projections.view import Projection, Row, Table, ViewWriter, id_text
+from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 
 HISTORY = Table(
     "rm_payment_history",
@@ -48,23 +50,8 @@ PAYMENTS = Table(
     },
 )
 
-KINDS: dict[type[Event], str] = {
-    Payment.Received: "received",
-    Payment.Completed: "completed",
-    Payment.Cancelled: "cancelled",
-    Payment.Allocated: "allocated",
-    Payment.Unallocated: "unallocated",
-    Payment.Refunded: "refunded",
-}
-
-
-_MOVES = (
-    Payment.Completed,
-    Payment.Cancelled,
-    Payment.Allocated,
-    Payment.Unallocated,
-    Payment.Refunded,
-)
+STAMP = ("timestamp", "actor", "reason")  # every history row says who, when and why
+MOVED = (*STAMP, "amount", "currency")
 
 
 class PaymentHistory(Projection):
@@ -72,63 +59,119 @@ class PaymentHistory(Projection):
 
     name = "payment_history"
     tables = (HISTORY, PAYMENTS)
-    follows = tuple(KINDS)
 
-    def apply(self, event: Event, position: int, view: ViewWriter) -> None:
-        kind = KINDS.get(type(event))
-        if kind is None:
-            return
-        payment_id = id_text(event.originator_id)
-        payment: Row | None
-        invoice_id: str | None = None
-        invoice_number: str | None = None
-        if isinstance(event, Payment.Received):
-            details = event.details
-            payment = {
-                "payment_id": payment_id,
-                "customer_id": id_text(details.customer_id),
-                "customer_account": details.customer_account,
-                "received_on": details.received_on,
-                "method": details.method,
-                "reference": details.reference,
-                "status": event.status,
-            }
-            view.put(PAYMENTS, payment)
-            amount, currency = details.amount, details.currency
-            method, reference = details.method, details.reference
-        else:
-            payment = view.get(PAYMENTS, payment_id)
-            if payment is None:
-                raise LookupError(f"{HISTORY.name}: payment {payment_id} has no Received event")
-            # every other payment event carries an amount and its currency
-            assert isinstance(event, _MOVES)
-            amount, currency = event.amount, event.currency
-            method, reference = payment["method"], payment["reference"]
-            if isinstance(event, Payment.Allocated | Payment.Unallocated):
-                invoice_id, invoice_number = id_text(event.invoice_id), event.invoice_number
-            elif isinstance(event, Payment.Refunded):
-                method, reference = event.method, event.reference
-            elif kind in ("completed", "cancelled"):
-                payment["status"] = kind
-                view.put(PAYMENTS, payment)
-        view.add(
-            HISTORY,
-            {
-                "position": position,
-                "payment_id": payment_id,
-                "customer_id": payment["customer_id"],
-                "customer_account": payment["customer_account"],
-                "kind": kind,
-                "invoice_id": invoice_id,
-                "invoice_number": invoice_number,
-                "currency": currency,
-                "amount": amount,
-                "received_on": payment["received_on"],
-                "recorded_at": event.timestamp,
-                "actor": event.actor,
-                "reason": event.reason,
-                "method": method,
-                "reference": reference,
-                "status": payment["status"],  # the payment's status after this event
-            },
+    @on(Payment.Received, *STAMP, "details", "status")
+    def _received(self, event: Payment.Received, position: int, view: ViewWriter) -> None:
+        details = event.details
+        payment = {
+            "payment_id": id_text(event.originator_id),
+            "customer_id": id_text(details.customer_id),
+            "customer_account": details.customer_account,
+            "received_on": details.received_on,
+            "method": details.method,
+            "reference": details.reference,
+            "status": event.status,
+        }
+        view.put(PAYMENTS, payment)
+        _record(view, event, position, payment, "received", details.amount, details.currency)
+
+    @on(Payment.Completed, *MOVED)
+    def _completed(self, event: Payment.Completed, position: int, view: ViewWriter) -> None:
+        self._status(event, position, view, "completed")
+
+    @on(Payment.Cancelled, *MOVED)
+    def _cancelled(self, event: Payment.Cancelled, position: int, view: ViewWriter) -> None:
+        self._status(event, position, view, "cancelled")
+
+    @staticmethod
+    def _status(
+        event: Payment.Completed | Payment.Cancelled, position: int, view: ViewWriter, status: str
+    ) -> None:
+        payment = _payment(view, event)
+        payment["status"] = status
+        view.put(PAYMENTS, payment)
+        _record(view, event, position, payment, status, event.amount, event.currency)
+
+    @on(Payment.Allocated, *MOVED, "invoice_id", "invoice_number")
+    def _allocated(self, event: Payment.Allocated, position: int, view: ViewWriter) -> None:
+        _record(
+            view,
+            event,
+            position,
+            _payment(view, event),
+            "allocated",
+            event.amount,
+            event.currency,
+            invoice=(id_text(event.invoice_id), event.invoice_number),
         )
+
+    @on(Payment.Unallocated, *MOVED, "invoice_id", "invoice_number")
+    def _unallocated(self, event: Payment.Unallocated, position: int, view: ViewWriter) -> None:
+        _record(
+            view,
+            event,
+            position,
+            _payment(view, event),
+            "unallocated",
+            event.amount,
+            event.currency,
+            invoice=(id_text(event.invoice_id), event.invoice_number),
+        )
+
+    @on(Payment.Refunded, *MOVED, "method", "reference")
+    def _refunded(self, event: Payment.Refunded, position: int, view: ViewWriter) -> None:
+        payment = _payment(view, event)
+        _record(
+            view,
+            event,
+            position,
+            payment,
+            "refunded",
+            event.amount,
+            event.currency,
+            paid_by=(event.method, event.reference),
+        )
+
+
+def _payment(view: ViewWriter, event: Event) -> Row:
+    payment = view.get(PAYMENTS, id_text(event.originator_id))
+    if payment is None:
+        raise LookupError(f"{HISTORY.name}: payment {event.originator_id} has no Received event")
+    return payment
+
+
+def _record(
+    view: ViewWriter,
+    event: Event,
+    position: int,
+    payment: Row,
+    kind: str,
+    amount: Decimal,
+    currency: str,
+    *,
+    invoice: tuple[str | None, str | None] = (None, None),
+    paid_by: tuple[str, str] | None = None,
+) -> None:
+    """One history row: the movement, and the payment as it stands after it."""
+    method, reference = paid_by or (payment["method"], payment["reference"])
+    view.add(
+        HISTORY,
+        {
+            "position": position,
+            "payment_id": payment["payment_id"],
+            "customer_id": payment["customer_id"],
+            "customer_account": payment["customer_account"],
+            "kind": kind,
+            "invoice_id": invoice[0],
+            "invoice_number": invoice[1],
+            "currency": currency,
+            "amount": amount,
+            "received_on": payment["received_on"],
+            "recorded_at": event.timestamp,
+            "actor": event.actor,
+            "reason": event.reason,
+            "method": method,
+            "reference": reference,
+            "status": payment["status"],  # the payment's status after this event
+        },
+    )

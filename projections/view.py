@@ -8,12 +8,11 @@ with the read model's tracking position in one transaction, so every event is ap
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from domain.aggregate import Event
@@ -62,13 +61,47 @@ class ViewWriter(Protocol):
         """Append a row that is never changed afterwards (keys must be new)."""
 
 
-class Projection(ABC):
-    """A read model: which events it follows, the tables it owns, how an event changes them."""
+Handler = Callable[[Any, Any, int, ViewWriter], None]  # (projection, event, position, view)
+H = TypeVar("H", bound=Callable[..., None])
+
+
+def on(kind: type[Event], *fields: str) -> Callable[[H], H]:
+    """Mark a read model's method as the handler of ``kind`` events, reading ``fields`` (the
+    runner decodes only those, plus ``originator_id`` and ``originator_version``)."""
+
+    def mark(handler: H) -> H:
+        handler.__dict__["_handles"] = (kind, fields)
+        return handler
+
+    return mark
+
+
+class Projection:
+    """A read model: the tables it owns, and a handler per event type it follows (``@on``)."""
 
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
+    #: event type -> (handler, fields it reads); ``follows`` lists the event types
+    handlers: ClassVar[dict[type[Event], tuple[Handler, tuple[str, ...]]]]
     follows: ClassVar[tuple[type[Event], ...]]
 
-    @abstractmethod
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handlers = {}
+        for klass in reversed(cls.__mro__):
+            for attribute in vars(klass).values():
+                handles = getattr(attribute, "_handles", None)
+                if handles is not None:
+                    kind, fields = handles
+                    cls.handlers[kind] = (attribute, fields)
+        cls.follows = tuple(cls.handlers)
+
+    def reads(self) -> dict[type[Event], tuple[str, ...]]:
+        """The fields of each followed event type that this read model reads."""
+        return {kind: fields for kind, (_, fields) in self.handlers.items()}
+
     def apply(self, event: Event, position: int, view: ViewWriter) -> None:
-        """Apply one event (at log ``position``) to the read model's rows."""
+        """Apply one full domain event (at log ``position``) to the read model's rows."""
+        found = self.handlers.get(type(event))
+        if found is not None:
+            found[0](self, event, position, view)
