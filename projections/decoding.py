@@ -58,11 +58,11 @@ class PartialDecoder:
         if self.mapper.compressor:
             data = self.mapper.compressor.decompress(data)
         event = model.model_validate_json(data)
-        originator_id = notification.originator_id
-        # the ids live in the record's columns, not in its JSON; the model is ours alone
+        # The ids live in the record's columns, not in its JSON; the model is ours alone. The
+        # id stays as the store returns it (a UUID, or on SQLite its canonical text): read
+        # models only ever key rows by its text (``id_text``), and parsing it costs as much
+        # as validating a small event.
         fields = event.__dict__
-        fields["originator_id"] = (
-            originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
-        )
+        fields["originator_id"] = notification.originator_id
         fields["originator_version"] = notification.originator_version
         return kind, event

@@ -76,6 +76,9 @@ class _Copy:
     rows: list[Sequence[Any]]
 
 
+RowCache = dict[tuple[Any, ...], Row]
+KeySet = set[tuple[Any, ...]]
+
 #: One write of a batch: an SQL statement with its parameters, or a COPY of new rows.
 Write = tuple[str, Sequence[Any]] | _Copy
 
@@ -460,6 +463,7 @@ class _Writer:
         self.new: dict[str, set[tuple[Any, ...]]] = {}
         self.absent: dict[str, set[tuple[Any, ...]]] = {}
         self.added: dict[str, tuple[Table, list[Row]]] = {}
+        self.tables: dict[str, tuple[RowCache, RowCache, KeySet, KeySet, bool]] = {}
         for projection in projections:
             cache = store._caches[projection.name]
             for table in projection.tables:
@@ -469,6 +473,14 @@ class _Writer:
                 self.new[table.name] = set()
                 self.absent[table.name] = set()
                 self.added[table.name] = (table, [])
+                # what ``put`` needs of a table, in one lookup (a rebuild puts every row)
+                self.tables[table.name] = (
+                    self.rows[table.name],
+                    self.dirty[table.name][1],
+                    self.new[table.name],
+                    self.absent[table.name],
+                    cache.complete,
+                )
         self._reading: ExitStack | None = None
         self._reader: Any = None
 
@@ -504,14 +516,10 @@ class _Writer:
 
     def put(self, table: Table, row: Row) -> None:
         key = table.key_of(row)
-        rows, dirty = self.rows[table.name], self.dirty[table.name][1]
+        rows, dirty, new, absent, complete = self.tables[table.name]
         # new: not yet stored (a complete cache holds every stored row; or a read found none)
-        if (
-            key not in dirty
-            and key not in rows
-            and (self.complete[table.name] or key in self.absent[table.name])
-        ):
-            self.new[table.name].add(key)
+        if key not in rows and (complete or key in absent):
+            new.add(key)
         rows[key] = row
         dirty[key] = row
 
