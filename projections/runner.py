@@ -93,6 +93,9 @@ class TrackedStore(Protocol):
     def settle(self) -> None:
         """Wait for a batch committing in the background; raise what it raised."""
 
+    def release(self) -> None:
+        """``settle``, then give back what the batches kept open (a catch-up is over)."""
+
     def reset(self, projections: Sequence[Projection]) -> None:
         """Drop and recreate the read models' tables at position 0 (secondary indexes may be
         left out until ``create_indexes``)."""
@@ -147,7 +150,7 @@ class Runner:
         # positions as last read or committed by us; a batch re-checks them in its transaction
         positions = self._positions(projections)
         with ExitStack() as stack:
-            stack.callback(self._settle_quietly)
+            stack.callback(self._release_quietly)
             background: Executor | None = None
             while True:
                 head = self.head()
@@ -174,10 +177,11 @@ class Runner:
                     )
                     stack.enter_context(_cyclic_gc_paused())
 
-    def _settle_quietly(self) -> None:
-        """On the way out after an error, let a background commit finish or fail."""
+    def _release_quietly(self) -> None:
+        """On the way out, let a background commit finish (or fail, after an earlier error)
+        and give back the store's batch connection."""
         try:
-            self.store.settle()
+            self.store.release()
         except Exception:
             log.debug("a background batch failed after an earlier error", exc_info=True)
 

@@ -73,23 +73,46 @@ class Database:
 
     @contextmanager
     def _sqlite(self, write: bool = True, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
+        conn = self.sqlite_connection(durable)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            if not durable:
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            with sqlite_transaction(conn, write):
+                yield conn
         finally:
             conn.close()
+
+    def sqlite_connection(
+        self, durable: bool = True, *, any_thread: bool = False
+    ) -> sqlite3.Connection:
+        """A connection of our own to the SQLite file, outside any transaction (for a caller
+        that keeps it across transactions; ``any_thread``: used by one thread at a time, not
+        always the one that opened it)."""
+        conn = sqlite3.connect(
+            self.env["SQLITE_DBNAME"],
+            timeout=30,
+            isolation_level=None,
+            check_same_thread=not any_thread,
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        if not durable:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
 
     @contextmanager
     def _postgres(self) -> Iterator[psycopg.Connection[Any]]:
         options = f"-c search_path={self.schema}" if self.schema else ""
         with postgres_connect(self.env, options=options) as conn:
             yield conn  # psycopg commits on a clean exit of the block, rolls back on error
+
+
+@contextmanager
+def sqlite_transaction(conn: sqlite3.Connection, write: bool = True) -> Iterator[None]:
+    """One transaction on ``conn``: committed on success, rolled back on error. A write
+    transaction takes the database's write lock at once (``BEGIN IMMEDIATE``)."""
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
