@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -31,6 +31,7 @@ from projections.view import ColumnKind, Projection, Row, Table
 
 TRACKING_TABLE = "projection_tracking"
 CACHE_LIMIT = 300_000  # rows per read model kept between batches
+EVICTED_LIMIT = 2 * CACHE_LIMIT  # evicted keys remembered before a cache is dropped whole
 SQLITE_VARIABLES = 32_766  # parameters per statement since SQLite 3.32 (2020)
 
 SQL_TYPES: dict[str, dict[ColumnKind, str]] = {
@@ -88,11 +89,28 @@ Write = tuple[str, Sequence[Any]] | _Copy
 class _Cache:
     generation: int
     position: int
-    complete: bool  # the cache holds every row, so a miss means "no such row"
+    # every stored row is in ``rows`` or was evicted, so a miss of a key never evicted means
+    # "no such row"
+    complete: bool
     rows: dict[str, dict[tuple[Any, ...], Row]] = field(default_factory=dict)
+    # per table, the hashes of evicted keys: a key whose hash is here may be stored (a hash
+    # collision only costs a needless read)
+    evicted: dict[str, set[int]] = field(default_factory=dict)
 
     def size(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
+
+    def evict(self) -> bool:
+        """Drop the older half of every table's rows (the ones a catch-up in log order is
+        least likely to meet again); False if the cache should rather be dropped whole."""
+        if not self.complete or sum(map(len, self.evicted.values())) > EVICTED_LIMIT:
+            return False
+        for name, rows in self.rows.items():
+            old = list(islice(rows, (len(rows) + 1) // 2))
+            self.evicted.setdefault(name, set()).update(map(hash, old))
+            for key in old:
+                del rows[key]
+        return True
 
 
 class SqlViewStore:
@@ -320,7 +338,8 @@ class SqlViewStore:
             cache = self._caches[name]
             cache.position = reached
             if cache.size() > CACHE_LIMIT:
-                self._caches[name] = _Cache(cache.generation, reached, False)
+                if not cache.evict():
+                    self._caches[name] = _Cache(cache.generation, reached, False)
                 evicted = True
         if background is None:
             try:
@@ -485,12 +504,14 @@ class _Writer:
         self.new: dict[str, set[tuple[Any, ...]]] = {}
         self.absent: dict[str, set[tuple[Any, ...]]] = {}
         self.added: dict[str, tuple[Table, list[Row]]] = {}
-        self.tables: dict[str, tuple[RowCache, RowCache, KeySet, KeySet, bool]] = {}
+        self.evicted: dict[str, set[int]] = {}
+        self.tables: dict[str, tuple[RowCache, RowCache, KeySet, KeySet, bool, set[int]]] = {}
         for projection in projections:
             cache = store._caches[projection.name]
             for table in projection.tables:
                 self.rows[table.name] = cache.rows.setdefault(table.name, {})
                 self.complete[table.name] = cache.complete
+                self.evicted[table.name] = cache.evicted.setdefault(table.name, set())
                 self.dirty[table.name] = (table, {})
                 self.new[table.name] = set()
                 self.absent[table.name] = set()
@@ -502,14 +523,17 @@ class _Writer:
                     self.new[table.name],
                     self.absent[table.name],
                     cache.complete,
+                    self.evicted[table.name],
                 )
         self._reading: ExitStack | None = None
         self._reader: Any = None
 
     def get(self, table: Table, *key: Any) -> Row | None:
         row = self.rows[table.name].get(key)
-        if row is not None or self.complete[table.name]:
+        if row is not None:
             return row
+        if self.complete[table.name] and hash(key) not in self.evicted[table.name]:
+            return None
         row = self._read(table, key)
         if row is None:
             self.absent[table.name].add(key)
@@ -538,9 +562,12 @@ class _Writer:
 
     def put(self, table: Table, row: Row) -> None:
         key = table.key_of(row)
-        rows, dirty, new, absent, complete = self.tables[table.name]
-        # new: not yet stored (a complete cache holds every stored row; or a read found none)
-        if key not in rows and (complete or key in absent):
+        rows, dirty, new, absent, complete, evicted = self.tables[table.name]
+        # new: not yet stored (a complete cache holds every stored row it did not evict; or a
+        # read found none)
+        if key not in rows and (
+            (complete and (not evicted or hash(key) not in evicted)) or key in absent
+        ):
             new.add(key)
         rows[key] = row
         dirty[key] = row
