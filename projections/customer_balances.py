@@ -8,12 +8,13 @@ payments count; a cancelled payment that had completed is taken back out.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from domain.payment import Payment
-from projections.view import Projection, Row, Table, ViewWriter, id_text, on
+from projections.view import Handler, Projection, Row, Table, ViewWriter, id_text, on
 
 AMOUNTS = ("invoiced", "credited", "received", "allocated", "refunded")
 
@@ -44,6 +45,20 @@ PAYMENT_OWNERS = Table(
 )
 
 
+def _moving(
+    kind: type[Event], owners: Table, column: str, amount: str = "amount", sign: int = 1
+) -> Handler:
+    """The handler of an event that moves one balance column by its ``amount`` field, for the
+    owner of the invoice or payment it belongs to."""
+
+    @on(kind, amount, "currency")
+    def handle(self: Projection, event: Any, position: int, view: ViewWriter) -> None:
+        owner = _owner(view, owners, event)
+        _move(view, owner, column, sign * getattr(event, amount), event.currency, position)
+
+    return handle
+
+
 class CustomerBalances(Projection):
     """Invoiced, credited, received, allocated, refunded; unallocated credit and outstanding."""
 
@@ -61,15 +76,13 @@ class CustomerBalances(Projection):
             },
         )
 
-    @on(Invoice.Issued, "total", "currency")
-    def _issued(self, event: Invoice.Issued, position: int, view: ViewWriter) -> None:
-        owner = _owner(view, INVOICE_OWNERS, event)
-        _move(view, owner, "invoiced", event.total, event.currency, position)
-
-    @on(Invoice.Voided, "total", "currency")
-    def _voided(self, event: Invoice.Voided, position: int, view: ViewWriter) -> None:
-        owner = _owner(view, INVOICE_OWNERS, event)
-        _move(view, owner, "invoiced", -event.total, event.currency, position)
+    # what each money event moves, in which column, from the invoice's or payment's owner
+    _issued = _moving(Invoice.Issued, INVOICE_OWNERS, "invoiced", "total")
+    _voided = _moving(Invoice.Voided, INVOICE_OWNERS, "invoiced", "total", sign=-1)
+    _completed = _moving(Payment.Completed, PAYMENT_OWNERS, "received")
+    _allocated = _moving(Payment.Allocated, PAYMENT_OWNERS, "allocated")
+    _unallocated = _moving(Payment.Unallocated, PAYMENT_OWNERS, "allocated", sign=-1)
+    _refunded = _moving(Payment.Refunded, PAYMENT_OWNERS, "refunded")
 
     @on(CreditNote.Issued, "customer_id", "customer_account", "total", "currency")
     def _credited(self, event: CreditNote.Issued, position: int, view: ViewWriter) -> None:
@@ -91,32 +104,12 @@ class CustomerBalances(Projection):
         received = details.amount if event.status == "completed" else Decimal(0)
         _move(view, owner, "received", received, details.currency, position)
 
-    @on(Payment.Completed, "amount", "currency")
-    def _completed(self, event: Payment.Completed, position: int, view: ViewWriter) -> None:
-        owner = _owner(view, PAYMENT_OWNERS, event)
-        _move(view, owner, "received", event.amount, event.currency, position)
-
     @on(Payment.Cancelled, "amount", "currency", "previous_status")
     def _cancelled(self, event: Payment.Cancelled, position: int, view: ViewWriter) -> None:
         back = event.amount if event.previous_status == "completed" else Decimal(0)
         _move(
             view, _owner(view, PAYMENT_OWNERS, event), "received", -back, event.currency, position
         )
-
-    @on(Payment.Allocated, "amount", "currency")
-    def _allocated(self, event: Payment.Allocated, position: int, view: ViewWriter) -> None:
-        owner = _owner(view, PAYMENT_OWNERS, event)
-        _move(view, owner, "allocated", event.amount, event.currency, position)
-
-    @on(Payment.Unallocated, "amount", "currency")
-    def _unallocated(self, event: Payment.Unallocated, position: int, view: ViewWriter) -> None:
-        owner = _owner(view, PAYMENT_OWNERS, event)
-        _move(view, owner, "allocated", -event.amount, event.currency, position)
-
-    @on(Payment.Refunded, "amount", "currency")
-    def _refunded(self, event: Payment.Refunded, position: int, view: ViewWriter) -> None:
-        owner = _owner(view, PAYMENT_OWNERS, event)
-        _move(view, owner, "refunded", event.amount, event.currency, position)
 
 
 def _move(

@@ -94,29 +94,11 @@ class PaymentHistory(Projection):
 
     @on(Payment.Allocated, *MOVED, "invoice_id", "invoice_number")
     def _allocated(self, event: Payment.Allocated, position: int, view: ViewWriter) -> None:
-        _record(
-            view,
-            event,
-            position,
-            _payment(view, event),
-            "allocated",
-            event.amount,
-            event.currency,
-            invoice=(id_text(event.invoice_id), event.invoice_number),
-        )
+        _invoice_move(view, event, position, "allocated")
 
     @on(Payment.Unallocated, *MOVED, "invoice_id", "invoice_number")
     def _unallocated(self, event: Payment.Unallocated, position: int, view: ViewWriter) -> None:
-        _record(
-            view,
-            event,
-            position,
-            _payment(view, event),
-            "unallocated",
-            event.amount,
-            event.currency,
-            invoice=(id_text(event.invoice_id), event.invoice_number),
-        )
+        _invoice_move(view, event, position, "unallocated")
 
     @on(Payment.Refunded, *MOVED, "method", "reference")
     def _refunded(self, event: Payment.Refunded, position: int, view: ViewWriter) -> None:
@@ -138,6 +120,14 @@ def _payment(view: ViewWriter, event: Event) -> Row:
     if payment is None:
         raise LookupError(f"{HISTORY.name}: payment {event.originator_id} has no Received event")
     return payment
+
+
+def _invoice_move(
+    view: ViewWriter, event: Payment.Allocated | Payment.Unallocated, position: int, kind: str
+) -> None:
+    invoice = (id_text(event.invoice_id), event.invoice_number)
+    payment = _payment(view, event)
+    _record(view, event, position, payment, kind, event.amount, event.currency, invoice=invoice)
 
 
 def _record(
