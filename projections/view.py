@@ -34,19 +34,28 @@ class Table:
     key: tuple[str, ...]
     columns: dict[str, ColumnKind]
     indexes: tuple[tuple[str, ...], ...] = field(default=())
-    # the key getter is built once: a rebuild asks for the key of every row it writes
+    # the getters are built once: a rebuild asks for the key and values of every row
     _key: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    _values: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if len(self.key) == 1:
-            [column] = self.key
-            key: Callable[[Row], tuple[Any, ...]] = lambda row: (row[column],)  # noqa: E731
-        else:
-            key = itemgetter(*self.key)
-        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_key", _getter(self.key))
+        object.__setattr__(self, "_values", _getter(tuple(self.columns)))
 
     def key_of(self, row: Row) -> tuple[Any, ...]:
         return self._key(row)
+
+    def values_of(self, row: Row) -> tuple[Any, ...]:
+        """The row's values in column order."""
+        return self._values(row)
+
+
+def _getter(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
+    """The values of ``columns`` of a row, always as a tuple."""
+    if len(columns) == 1:
+        [column] = columns
+        return lambda row: (row[column],)
+    return itemgetter(*columns)
 
 
 class ViewWriter(Protocol):

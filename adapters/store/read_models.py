@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
 from itertools import chain, islice, repeat
-from operator import itemgetter
 from typing import Any
 
 from adapters.store.database import Database, sqlite_transaction
@@ -65,6 +64,16 @@ def _utc_text(moment: datetime) -> str:
 
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows of one table to write, as value tuples in column order taken when the batch
+    ended (the values are immutable: later batches may change the row dicts, not these)."""
+
+    table: Table
+    upsert: bool  # False: the table does not hold these keys yet
+    values: list[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,7 @@ class SqlViewStore:
         self.events_table = events_table
         self._caches: dict[str, _Cache] = {}
         self._ensured: set[str] = set()
-        self._encoders: dict[str, Callable[[Row], Sequence[Any]]] = {}
+        self._encoders: dict[str, Callable[[tuple[Any, ...]], Sequence[Any]]] = {}
         self._pending: Future[None] | None = None  # a batch committing in the background
         self._kept: sqlite3.Connection | None = None  # SQLite: the batches' connection
 
@@ -138,20 +147,17 @@ class SqlViewStore:
             return value.isoformat()
         return value
 
-    def encoder(self, table: Table) -> Callable[[Row], Sequence[Any]]:
-        """A row's values in column order, as the driver takes them (built once per table:
+    def encoder(self, table: Table) -> Callable[[tuple[Any, ...]], Sequence[Any]]:
+        """A row's values (in column order) as the driver takes them (built once per table:
         a rebuild encodes every row it writes)."""
         encode = self._encoders.get(table.name)
         if encode is None:
             encode = self._encoders[table.name] = self._make_encoder(table)
         return encode
 
-    def _make_encoder(self, table: Table) -> Callable[[Row], Sequence[Any]]:
-        values = itemgetter(*table.columns)
-        if len(table.columns) == 1:
-            return lambda row: (row[next(iter(table.columns))],)
+    def _make_encoder(self, table: Table) -> Callable[[tuple[Any, ...]], Sequence[Any]]:
         if self.db.dialect == "postgres":
-            return values  # psycopg adapts Decimal, date and datetime itself
+            return lambda values: values  # psycopg adapts Decimal, date and datetime itself
         text: dict[ColumnKind, Callable[[Any], Any]] = {
             "amount": str,
             "date": date.isoformat,
@@ -161,8 +167,8 @@ class SqlViewStore:
             (index, text[kind]) for index, kind in enumerate(table.columns.values()) if kind in text
         ]
 
-        def encode(row: Row) -> Sequence[Any]:
-            out = list(values(row))
+        def encode(values: tuple[Any, ...]) -> Sequence[Any]:
+            out = list(values)
             for index, convert in converted:
                 value = out[index]
                 if value is not None:
@@ -170,6 +176,36 @@ class SqlViewStore:
             return out
 
         return encode
+
+    def _writes(self, rows: _Rows) -> list[Write]:
+        """SQL for one table's rows: a few multi-row statements (or a COPY of new rows on
+        PostgreSQL)."""
+        table, columns = rows.table, list(rows.table.columns)
+        encoded = list(map(self.encoder(table), rows.values))
+        if not rows.upsert and self.db.dialect == "postgres":
+            return [_Copy(table.name, tuple(columns), encoded)]
+        insert = f"INSERT INTO {table.name} ({', '.join(columns)})"
+        conflict = ""
+        if rows.upsert:
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
+            conflict = f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+        if self.db.dialect == "postgres":
+            # the whole batch as one array per column: one statement per table
+            types = SQL_TYPES["postgres"]
+            arrays = ", ".join(f"%s::{types[kind]}[]" for kind in table.columns.values())
+            values = [list(column) for column in zip(*encoded, strict=True)]
+            return [(f"{insert} SELECT * FROM unnest({arrays}){conflict}", values)]
+        # SQLite: many rows per statement (VALUES (...), (...), ...), so SQLite inserts them
+        # all in one step without coming back to Python. (executemany takes the GIL back for
+        # every row, which stalls a background commit while the next batch is applied.)
+        per_statement = max(1, SQLITE_VARIABLES // len(columns))
+        row_marks = f"({', '.join('?' for _ in columns)})"
+        out: list[Write] = []
+        for first in range(0, len(encoded), per_statement):
+            chunk = encoded[first : first + per_statement]
+            marks = ", ".join(repeat(row_marks, len(chunk)))
+            out.append((f"{insert} VALUES {marks}{conflict}", list(chain.from_iterable(chunk))))
+        return out
 
     def from_db(self, kind: ColumnKind, value: Any) -> Any:
         if value is None:
@@ -327,12 +363,12 @@ class SqlViewStore:
                 yield writer
             finally:
                 writer.close_reader()
-            statements = writer.statements()
+            changes = writer.changes()
         except BaseException:
             self._forget()
             raise
         self.settle()  # the previous batch must be in before this one is handed over
-        commit = partial(self._commit, names, expected, statements, reached)
+        commit = partial(self._commit, names, expected, changes, reached)
         evicted = False
         for name in names:
             cache = self._caches[name]
@@ -371,15 +407,18 @@ class SqlViewStore:
         self,
         names: list[str],
         expected: dict[str, tuple[int, int]],
-        statements: list[Write],
+        changes: list[_Rows],
         reached: int,
     ) -> None:
+        # encoding and SQL are built here, on the commit thread when there is one, so the
+        # thread applying the next batch does not wait for them
+        writes = [write for rows in changes for write in self._writes(rows)]
         with self._transaction() as conn:
             current = self._tracking(conn, names, lock=True)
             for name in names:
                 if (current[name].generation, current[name].position) != expected[name]:
                     raise PositionMoved(name)
-            for write in statements:
+            for write in writes:
                 if isinstance(write, _Copy):
                     copy = f"COPY {write.table} ({', '.join(write.columns)}) FROM STDIN"
                     with conn.cursor().copy(copy) as rows:
@@ -490,8 +529,8 @@ class SqlViewStore:
 
 
 class _Writer:
-    """The ViewWriter of one batch: cached reads, row changes kept in memory; ``statements``
-    then writes each changed row once (one statement per table)."""
+    """The ViewWriter of one batch: cached reads, row changes kept in memory; ``changes``
+    then lists each changed row once, for the batch's transaction to write."""
 
     def __init__(self, store: SqlViewStore, projections: Sequence[Projection]):
         self.store = store
@@ -575,49 +614,22 @@ class _Writer:
     def add(self, table: Table, row: Row) -> None:
         self.added[table.name][1].append(row)
 
-    def statements(self) -> list[Write]:
-        """The batch's writes, encoded now: a few per table. Rows the database already holds
-        are upserted; new rows are inserted plainly (COPY on PostgreSQL)."""
-        out: list[Write] = []
+    def changes(self) -> list[_Rows]:
+        """The batch's rows to write, per table: those the table holds (to upsert) and those
+        it does not hold yet (to insert plainly), as value tuples taken now."""
+        out: list[_Rows] = []
         for table, changed in self.dirty.values():
+            values = table.values_of
             new = self.new[table.name]
-            fresh = [row for key, row in changed.items() if key in new]
-            known = [row for key, row in changed.items() if key not in new]
+            fresh = [values(row) for key, row in changed.items() if key in new]
+            known = [values(row) for key, row in changed.items() if key not in new]
             if known:
-                out += self._statements(table, known, upsert=True)
+                out.append(_Rows(table, True, known))
             if fresh:
-                out += self._statements(table, fresh, upsert=False)
+                out.append(_Rows(table, False, fresh))
         for table, added in self.added.values():
             if added:
-                out += self._statements(table, added, upsert=False)
-        return out
-
-    def _statements(self, table: Table, rows: list[Row], *, upsert: bool) -> list[Write]:
-        columns = list(table.columns)
-        if not upsert and self.store.db.dialect == "postgres":
-            return [_Copy(table.name, tuple(columns), list(map(self.store.encoder(table), rows)))]
-        insert = f"INSERT INTO {table.name} ({', '.join(columns)})"
-        conflict = ""
-        if upsert:
-            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
-            conflict = f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
-        encoded = list(map(self.store.encoder(table), rows))
-        if self.store.db.dialect == "postgres":
-            # the whole batch as one array per column: one statement per table
-            types = SQL_TYPES["postgres"]
-            arrays = ", ".join(f"%s::{types[kind]}[]" for kind in table.columns.values())
-            values = [list(column) for column in zip(*encoded, strict=True)]
-            return [(f"{insert} SELECT * FROM unnest({arrays}){conflict}", values)]
-        # SQLite: many rows per statement (VALUES (...), (...), ...), so SQLite inserts them
-        # all in one step without coming back to Python. (executemany takes the GIL back for
-        # every row, which stalls a background commit while the next batch is applied.)
-        per_statement = max(1, SQLITE_VARIABLES // len(columns))
-        row_marks = f"({', '.join('?' for _ in columns)})"
-        out: list[Write] = []
-        for first in range(0, len(encoded), per_statement):
-            chunk = encoded[first : first + per_statement]
-            marks = ", ".join(repeat(row_marks, len(chunk)))
-            out.append((f"{insert} VALUES {marks}{conflict}", list(chain.from_iterable(chunk))))
+                out.append(_Rows(table, False, list(map(table.values_of, added))))
         return out
 
 
