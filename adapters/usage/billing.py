@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -147,8 +148,6 @@ def run_billing(
     customers_by_account = {t.account: t.customer for t in targets}
     planner = _Planner(ledger, db, period, through)
     planner.look_up([invoice_id_for(t.customer.id, period) for t in targets])
-    fresh = [t for t in targets if planner.existing(t) is None]
-    totals = planner.usage_totals(fresh)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
     pending: list[InvoiceResult] = []
 
@@ -166,11 +165,30 @@ def run_billing(
                 on_invoice(result)
         pending.clear()
 
-    for target in targets:
-        pending.extend(planner.plan(target, totals, late, bill_late))
-        if len(pending) >= save_batch:
-            flush()
-    flush()
+    # The usage sums take two passes over the CDRs (by destination, by day). A thread runs
+    # them one after the other, so the database sums the day-grouped customers' usage while
+    # this thread plans and saves the others' invoices (planning and saving are Python on
+    # one core; the sums are PostgreSQL's, on the others). Each invoice is still saved as
+    # before: whole, in batches of ``save_batch``, one transaction each.
+    passes = [
+        [t for t in targets if t.grouping != "day"],
+        [t for t in targets if t.grouping == "day"],
+    ]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-sums") as sums:
+        pending_sums = [
+            sums.submit(planner.usage_totals, [t for t in group if planner.existing(t) is None])
+            for group in passes
+        ]
+        for group, summed in zip(passes, pending_sums, strict=True):
+            totals = summed.result()
+            for target in group:
+                pending.extend(planner.plan(target, totals, late, bill_late))
+                if len(pending) >= save_batch:
+                    flush()
+        flush()
+    # the report lists customers in the order they were read, whichever pass billed them
+    order = {t.account: n for n, t in enumerate(targets)}
+    report.results.sort(key=lambda result: order[result.account])
     return report
 
 
@@ -317,10 +335,11 @@ class _Planner:
 
     # ------------------------------------------------------------------ usage SQL
 
-    def usage_totals(self, targets: Iterable[_Target]) -> dict[str, list[UsageTotal]]:
+    def usage_totals(self, targets: Sequence[_Target]) -> dict[str, list[UsageTotal]]:
+        """Usage sums of ``targets`` (thread-safe: reads only, on its own connection)."""
         return self._aggregate(targets, 0)
 
-    def _aggregate(self, targets: Iterable[_Target], after: int) -> dict[str, list[UsageTotal]]:
+    def _aggregate(self, targets: Sequence[_Target], after: int) -> dict[str, list[UsageTotal]]:
         """Sum CDRs per (account, group) in SQL, in at most two passes over the CDRs.
 
         Customers grouped by destination or not at all share one ``GROUP BY account,
@@ -334,7 +353,10 @@ class _Planner:
         by_destination = [t for t in targets if t.grouping != "day"]
         by_day = [t for t in targets if t.grouping == "day"]
         totals: dict[str, list[UsageTotal]] = defaultdict(list)
-        with self.db.connect() as conn:
+        if not targets:
+            return totals
+        # a read transaction: on SQLite it must not take the write lock the saves need
+        with self.db.connect(write=False) as conn:
             if self.db.dialect == "postgres":
                 # room to aggregate in memory: the default 4 MB makes the day grouping's
                 # per-worker sorts spill to disk; this transaction only
