@@ -9,9 +9,10 @@ are reported, and billed as a supplementary invoice on request.
 
 from __future__ import annotations
 
+import contextvars
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -145,51 +146,100 @@ def run_billing(
         _Target(c, c.profile_on(period.end).time_zone, _grouping(c, period, default_grouping))
         for c in _customers(ledger, customers)
     ]
-    customers_by_account = {t.account: t.customer for t in targets}
     planner = _Planner(ledger, db, period, through)
     planner.look_up([invoice_id_for(t.customer.id, period) for t in targets])
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
-    pending: list[InvoiceResult] = []
-
-    def flush() -> None:
-        if not dry_run:
-            planned = [r for r in pending if r.action == "would create"]
-            _create(ledger, planned, period, actor, customers_by_account)
-            for result in pending:
-                if issue and result.state == "draft":
-                    result.number = ledger.issue_invoice(result.invoice_id, actor)
-                    result.state = "issued"
-        report.results.extend(pending)
-        for result in pending:
-            if on_invoice:
-                on_invoice(result)
-        pending.clear()
-
-    # The usage sums take two passes over the CDRs (by destination, by day). A thread runs
-    # them one after the other, so the database sums the day-grouped customers' usage while
-    # this thread plans and saves the others' invoices (planning and saving are Python on
-    # one core; the sums are PostgreSQL's, on the others). Each invoice is still saved as
-    # before: whole, in batches of ``save_batch``, one transaction each.
+    # The usage sums take two passes over the CDRs (by destination, by day), run one after
+    # the other on a thread of their own: the database sums the day-grouped customers' usage
+    # while this thread plans the others' invoices. Saving runs on another thread, a batch
+    # at a time, while the next batch is planned (see _Saver). Planning is Python on one
+    # core; summing and saving are mostly the database's work, on the others.
     passes = [
         [t for t in targets if t.grouping != "day"],
         [t for t in targets if t.grouping == "day"],
     ]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-sums") as sums:
+    pending: list[InvoiceResult] = []
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-sums") as sums,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-saves") as saves,
+    ):
+        saver = _Saver(ledger, period, actor, targets, issue, dry_run, report, on_invoice, saves)
         pending_sums = [
             sums.submit(planner.usage_totals, [t for t in group if planner.existing(t) is None])
             for group in passes
         ]
-        for group, summed in zip(passes, pending_sums, strict=True):
-            totals = summed.result()
-            for target in group:
-                pending.extend(planner.plan(target, totals, late, bill_late))
-                if len(pending) >= save_batch:
-                    flush()
-        flush()
+        try:
+            for group, summed in zip(passes, pending_sums, strict=True):
+                totals = summed.result()
+                for target in group:
+                    pending.extend(planner.plan(target, totals, late, bill_late))
+                    if len(pending) >= save_batch:
+                        saver.save(pending)
+                        pending = []
+            saver.save(pending)
+        finally:  # also when planning failed: the batch being saved is completed and reported
+            saver.finish()
     # the report lists customers in the order they were read, whichever pass billed them
     order = {t.account: n for n, t in enumerate(targets)}
     report.results.sort(key=lambda result: order[result.account])
     return report
+
+
+class _Saver:
+    """Saves a run's planned invoices a batch at a time, each batch in one transaction, on
+    the ``saves`` thread, so the next batch is planned while the database writes this one.
+
+    A batch is finished (issued with ``issue``, added to the report, told to ``on_invoice``)
+    before the next batch is saved, as when saving was sequential: a run stopped by an
+    exception in ``on_invoice`` has saved no batch after the one it was telling about."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        period: Period,
+        actor: str,
+        targets: Sequence[_Target],
+        issue: bool,
+        dry_run: bool,
+        report: BillingReport,
+        on_invoice: Callable[[InvoiceResult], None] | None,
+        saves: ThreadPoolExecutor,
+    ) -> None:
+        self.ledger, self.period, self.actor = ledger, period, actor
+        self.customers = {t.account: t.customer for t in targets}
+        self.issue, self.dry_run, self.report, self.on_invoice = issue, dry_run, report, on_invoice
+        self.saves = saves
+        self.batch: list[InvoiceResult] = []
+        self.saving: Future[None] | None = None
+
+    def save(self, batch: list[InvoiceResult]) -> None:
+        """Start saving ``batch`` once the batch before it is finished."""
+        self.finish()
+        self.batch = batch
+        planned = [r for r in batch if r.action == "would create"]
+        if planned and not self.dry_run:
+            # the caller's context (log bindings, expected versions) goes with the save
+            context = contextvars.copy_context()
+            self.saving = self.saves.submit(context.run, self._create, planned)
+
+    def _create(self, planned: list[InvoiceResult]) -> None:
+        _create(self.ledger, planned, self.period, self.actor, self.customers)
+
+    def finish(self) -> None:
+        """Wait for the batch being saved (a failed save raises here), issue it, report it."""
+        saving, batch = self.saving, self.batch
+        self.saving, self.batch = None, []
+        if saving is not None:
+            saving.result()
+        if self.issue and not self.dry_run:
+            for result in batch:
+                if result.state == "draft":
+                    result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
+                    result.state = "issued"
+        self.report.results.extend(batch)
+        for result in batch:
+            if self.on_invoice:
+                self.on_invoice(result)
 
 
 def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
