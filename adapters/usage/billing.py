@@ -110,13 +110,22 @@ class BillingReport:
 
 @dataclass(frozen=True)
 class _Target:
+    """A customer to bill, with what the run needs of it worked out once."""
+
     customer: Customer
     zone: str
     grouping: LineGrouping
+    invoice_id: UUID  # of the period's (main) invoice
 
     @property
     def account(self) -> str:
         return self.customer.registered.account_number
+
+
+def _target(customer: Customer, period: Period, default: LineGrouping) -> _Target:
+    profile = customer.profile_on(period.end)
+    grouping = profile.invoice_line_grouping or default
+    return _Target(customer, profile.time_zone, grouping, invoice_id_for(customer.id, period))
 
 
 def run_billing(
@@ -142,12 +151,9 @@ def run_billing(
     with db.connect() as conn:
         through = last_batch(conn)
     report = BillingReport(period, through, dry_run)
-    targets = [
-        _Target(c, c.profile_on(period.end).time_zone, _grouping(c, period, default_grouping))
-        for c in _customers(ledger, customers)
-    ]
+    targets = [_target(c, period, default_grouping) for c in _customers(ledger, customers)]
     planner = _Planner(ledger, db, period, through)
-    planner.look_up([invoice_id_for(t.customer.id, period) for t in targets])
+    planner.look_up([t.invoice_id for t in targets])
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
     # The usage sums take two passes over the CDRs (by destination, by day), run one after
     # the other on a thread of their own: the database sums the day-grouped customers' usage
@@ -248,10 +254,6 @@ def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
     return ledger.customers()
 
 
-def _grouping(customer: Customer, period: Period, default: LineGrouping) -> LineGrouping:
-    return customer.profile_on(period.end).invoice_line_grouping or default
-
-
 class _Planner:
     """Works out each customer's invoice; reads only (events and the usage table)."""
 
@@ -261,7 +263,7 @@ class _Planner:
         self._existing: dict[UUID, Invoice | None] = {}
 
     def existing(self, target: _Target) -> Invoice | None:
-        return self._invoice(invoice_id_for(target.customer.id, self.period))
+        return self._invoice(target.invoice_id)
 
     def look_up(self, invoice_ids: Sequence[UUID]) -> None:
         """Learn in one query which of these invoices exist, so the run reads only those
@@ -294,7 +296,7 @@ class _Planner:
         bill_late: bool,
     ) -> list[InvoiceResult]:
         customer = target.customer
-        main_id = invoice_id_for(customer.id, self.period)
+        main_id = target.invoice_id
         main = self._invoice(main_id)
         if main is None:
             profile = customer.profile_on(self.ledger.today())
@@ -444,27 +446,29 @@ class _Planner:
         key: str,
         after: int,
         zones: Sequence[str] = (),
-    ) -> Any:
+    ) -> list[Any]:
         """Rows (account, key, calls, billed seconds, charge micros, row-hash sum) of the
         targets' CDRs in their windows and the batches (after, through]. Only the accounts
-        are parameters; windows and zone numbers are our own integers."""
+        are parameters; windows and zone numbers are our own integers. The sums come back
+        as integers (exact: an overflow is an error, never a wrong sum), fetched at once."""
         windows = {t.zone: utc_window(self.period, t.zone) for t in targets}
         values = ", ".join(
             f"(?, {int(windows[t.zone][0].timestamp())}, {int(windows[t.zone][1].timestamp())},"
             f" {zones.index(t.zone) if t.zone in zones else -1})"
             for t in targets
         )
-        return conn.execute(
+        rows: list[Any] = conn.execute(
             self.db.sql(
                 f"WITH t (account, lo, hi, zone) AS (VALUES {values})"
                 f" SELECT c.account, {key}, COUNT(*), SUM(c.billed_seconds),"
-                " SUM(c.charge_micros), SUM(c.row_hash)"
+                " CAST(SUM(c.charge_micros) AS BIGINT), CAST(SUM(c.row_hash) AS BIGINT)"
                 " FROM usage_cdrs c JOIN t ON c.account = t.account"
                 " AND c.start_epoch >= t.lo AND c.start_epoch < t.hi"
                 " WHERE c.batch > ? AND c.batch <= ? GROUP BY 1, 2"
             ),
             (*(t.account for t in targets), after, self.through),
-        )
+        ).fetchall()
+        return rows
 
     def late_usage(self, targets: Sequence[_Target]) -> dict[str, tuple[int, int]]:
         """Calls and charge (micros) of CDRs each invoiced customer's invoices do not cover,
