@@ -1,4 +1,5 @@
-"""One line of plain words per event, for the history timelines."""
+"""Plain words per event, for the history timelines: one line each, except a draft opened
+with its lines (a billing run's), which lists them one per line after the opening words."""
 
 from __future__ import annotations
 
@@ -29,9 +30,16 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> str:
 def describe(event: Event) -> str:
     match event:
         case Invoice.Drafted():
-            return (
+            opened = (
                 f"draft opened for {event.customer_account} in {event.currency},"
                 f" dated {event.invoice_date}, due {event.due_date}"
+            )
+            if not event.lines:
+                return opened
+            # a billing run's draft comes with its lines: the history still shows each one
+            count = f"{len(event.lines)} line{'' if len(event.lines) == 1 else 's'}"
+            return "\n".join(
+                [f"{opened}, with {count}:", *(f"  line: {_line(line)}" for line in event.lines)]
             )
         case Invoice.LineAdded():
             return "line added: " + _line(event.line)

@@ -3,6 +3,7 @@
     .venv/bin/python bench/billing.py            # 100 customers, 200,000 CDRs (a quick look)
     .venv/bin/python bench/billing.py --full     # 1,000 customers, 2,000,000 CDRs (the target)
     .venv/bin/python bench/billing.py --db sqlite:///var/bench.sqlite
+    .venv/bin/python bench/billing.py --full --cdrs 10000000 --import-only   # flat memory?
 
 Default store: a fresh schema in the local PostgreSQL ``test`` database, dropped afterwards.
 Targets on PostgreSQL: import >= 50% of raw COPY speed into the same table; billing run <= 3x
@@ -163,6 +164,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int)
     parser.add_argument("--cdrs", type=int)
     parser.add_argument("--db", help="store URL (default: a fresh schema in local PostgreSQL)")
+    parser.add_argument(
+        "--import-only",
+        action="store_true",
+        help="stop after the import (e.g. --cdrs 10000000 to see that peak RSS stays flat)",
+    )
     args = parser.parse_args()
     configure_logging("warning")
     customers = args.customers or (1000 if args.full else 100)
@@ -175,14 +181,14 @@ def main() -> None:
             admin.execute(f'CREATE SCHEMA "{schema}"')
         url = f"{PG}?schema={schema}"
     try:
-        run(url, customers, cdrs)
+        run(url, customers, cdrs, import_only=args.import_only)
     finally:
         if schema:
             with psycopg.connect(PG, autocommit=True) as admin:
                 admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def run(url: str, customers: int, cdrs: int) -> None:
+def run(url: str, customers: int, cdrs: int, *, import_only: bool = False) -> None:
     ledger = build_ledger(url)
     db = Database.from_url(url)
     period = Period.month("2026-10")
@@ -228,6 +234,10 @@ def run(url: str, customers: int, cdrs: int) -> None:
         f"import (parse, validate, stage, dedupe, insert): {import_rate:,.0f} rows/s"
         f" = {import_rate / raw_rate:.0%} of raw (target >= 50%)"
     )
+    if import_only:
+        print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
+        ledger.close()
+        return
     if db.dialect == "postgres":
         # A table in service has planner statistics (autovacuum's analyze); one loaded a
         # second ago may not, and both queries below then sort 2M rows instead of hashing.

@@ -15,19 +15,27 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.aggregate import Event
 
+#: Stored beside the payload (the store's own columns), so left out of it.
+KEYS = frozenset({"originator_id", "originator_version"})
+
 
 def event_payload(event: Event) -> dict[str, Any]:
     """The event's own fields as JSON-ready values (ids and version excluded)."""
-    return event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
+    return event.model_dump(mode="json", exclude=set(KEYS))
+
+
+def event_json(event: Event) -> bytes:
+    """``event_payload`` as compact UTF-8 JSON, encoded by pydantic in one pass (in field
+    order). ``json.dumps`` of the payload dict, sorted, was most of the cost of saving a
+    billing run's invoices (~14 KB of lines each); both forms load the same way."""
+    return event.model_dump_json(exclude=set(KEYS)).encode("utf-8")
 
 
 class PydanticMapper(Mapper[UUID]):
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         if not isinstance(domain_event, Event):
             raise TypeError(f"not a tollbook event: {type(domain_event).__name__}")
-        data = json.dumps(
-            event_payload(domain_event), separators=(",", ":"), sort_keys=True
-        ).encode("utf-8")
+        data = event_json(domain_event)
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:

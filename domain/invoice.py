@@ -6,6 +6,7 @@ allocations, and a void (only with nothing allocated or credited) cancels the do
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -62,7 +63,11 @@ class Invoice(Aggregate):
     void_reason: str | None
 
     class Drafted(Created):
-        """A draft invoice was opened for a customer, in the customer's currency."""
+        """A draft invoice was opened for a customer, in the customer's currency.
+
+        ``lines`` are the lines it was opened with (a billing run's invoice comes into being
+        with all of them in this one event); a draft opened by hand has none and gets its lines
+        from ``LineAdded``. Drafts stored before the field existed load with no lines."""
 
         customer_id: UUID
         customer_account: str
@@ -72,6 +77,7 @@ class Invoice(Aggregate):
         period_start: date | None = None
         period_end: date | None = None
         memo: str = ""
+        lines: tuple[InvoiceLine, ...] = ()
 
         def apply(self, aggregate: Any) -> None:
             for name in (
@@ -85,7 +91,7 @@ class Invoice(Aggregate):
                 "memo",
             ):
                 setattr(aggregate, name, getattr(self, name))
-            aggregate.lines = {}
+            aggregate.lines = {line.line_id: line for line in self.lines}
             aggregate.state = "draft"
             aggregate.number = None
             aggregate.issued_on = None
@@ -210,8 +216,15 @@ class Invoice(Aggregate):
         period_end: date | None,
         memo: str,
         stamp: Stamp,
+        lines: Sequence[InvoiceLine] = (),
     ) -> Invoice:
+        """A new draft; ``lines`` (checked as ``add_line`` checks them) are part of the one
+        ``Drafted`` event, so the invoice never exists without them."""
         _check_dates(invoice_date, due_date, period_start, period_end)
+        for line in lines:
+            _check_line(line)
+        if len({line.line_id for line in lines}) != len(lines):
+            raise InvalidInput("each line of an invoice needs its own line id")
         return cls._start(
             cls.Drafted,
             invoice_id,
@@ -224,6 +237,7 @@ class Invoice(Aggregate):
             period_start=period_start,
             period_end=period_end,
             memo=memo,
+            lines=tuple(lines),
         )
 
     def _editable(self) -> None:

@@ -47,8 +47,8 @@ class InvoiceUseCases(PartyUseCases):
     ) -> UUID:
         """Open a draft. Passing a deterministic ``invoice_id`` makes creation idempotent.
 
-        ``lines`` are added in the same save as the draft, so the invoice exists with all of
-        them or not at all (what a billing run needs to resume cleanly after a crash)."""
+        ``lines`` are part of the draft's one ``Drafted`` event, so the invoice exists with all
+        of them or not at all (what a billing run needs to resume cleanly after a crash)."""
         invoice = self.draft_invoice(
             customer_ref,
             actor,
@@ -78,7 +78,8 @@ class InvoiceUseCases(PartyUseCases):
         invoice_id: UUID | None = None,
         lines: Sequence[InvoiceLine] = (),
     ) -> Invoice:
-        """A new draft with its lines, not saved yet: ``create_invoices`` saves several.
+        """A new draft with its lines (all in its ``Drafted`` event), not saved yet:
+        ``create_invoices`` saves several.
 
         A batch job that has just loaded the customer may pass it instead of a reference
         (saves a read per invoice)."""
@@ -87,8 +88,7 @@ class InvoiceUseCases(PartyUseCases):
         )
         day = invoice_date or self.today()
         profile = customer.profile_on(day)
-        stamp = self.stamp(actor)
-        invoice = Invoice.draft(
+        return Invoice.draft(
             invoice_id or uuid4(),
             customer_id=customer.id,
             customer_account=profile.account_number,
@@ -98,11 +98,9 @@ class InvoiceUseCases(PartyUseCases):
             period_start=period_start,
             period_end=period_end,
             memo=memo,
-            stamp=stamp,
+            stamp=self.stamp(actor),
+            lines=lines,
         )
-        for line in lines:
-            invoice.add_line(line, stamp)
-        return invoice
 
     def create_invoices(self, invoices: Sequence[Invoice]) -> None:
         """Save new drafts (from ``draft_invoice``) in one transaction: all of them, or none

@@ -85,10 +85,7 @@ class PartyUseCases(LedgerBase):
         self._retrying("change customer", command)
 
     def customers(self) -> list[Customer]:
-        return [
-            self._get(Customer, event.originator_id, "customer")
-            for _, event in self._ids_of(Customer.Registered)
-        ]
+        return self._every(Customer)
 
     # ---------------------------------------------------------------- packages
 
@@ -114,10 +111,7 @@ class PartyUseCases(LedgerBase):
         self._retrying("change package", command)
 
     def packages(self) -> list[Package]:
-        return [
-            self._get(Package, event.originator_id, "package")
-            for _, event in self._ids_of(Package.Defined)
-        ]
+        return self._every(Package)
 
     def assign_package(
         self,

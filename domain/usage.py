@@ -13,8 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from hashlib import sha1
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter
 
 from domain.customer import Assignment
 from domain.errors import InvalidDate, InvalidInput
@@ -246,7 +250,7 @@ def usage_lines(
     """One line per group: amount = the exact sum of the CDR charges, quantity 1."""
     window_start, window_end = utc_window(scope.period, scope.zone)
     days = list(scope.period.each_day())
-    lines = []
+    lines: list[dict[str, Any]] = []
     for total in sorted(
         totals, key=lambda t: (t.key if isinstance(t.key, int) else -1, str(t.key))
     ):
@@ -260,31 +264,36 @@ def usage_lines(
         else:
             key, text, start, end = "all", f"Calls {scope.period.label}", None, None
         lines.append(
-            InvoiceLine(
-                line_id=line_id_for(invoice_id, f"usage:{key}"),
-                description=(f"{text}: {total.calls} calls, {minutes(total.billed_seconds)} min"),
-                quantity=Decimal(1),
-                unit_price=Decimal(total.charge_micros).scaleb(-MICROS),
-                tax_rate=tax_rate,
-                tax_description=tax_description,
-                period_start=start or scope.period.start,
-                period_end=end or scope.period.end,
-                kind="usage",
-                source=LineSource(
-                    key=key,
-                    calls=total.calls,
-                    billed_seconds=total.billed_seconds,
-                    digest=usage_digest(
+            {
+                "line_id": line_id_for(invoice_id, f"usage:{key}"),
+                "description": f"{text}: {total.calls} calls, {minutes(total.billed_seconds)} min",
+                "quantity": Decimal(1),
+                "unit_price": Decimal(total.charge_micros).scaleb(-MICROS),
+                "tax_rate": tax_rate,
+                "tax_description": tax_description,
+                "period_start": start or scope.period.start,
+                "period_end": end or scope.period.end,
+                "kind": "usage",
+                "source": {
+                    "key": key,
+                    "calls": total.calls,
+                    "billed_seconds": total.billed_seconds,
+                    "digest": usage_digest(
                         total.calls, total.billed_seconds, total.charge_micros, total.hash_sum
                     ),
-                    window_start=window_start,
-                    window_end=window_end,
-                    after_batch=scope.after_batch,
-                    through_batch=scope.through_batch,
-                ),
-            )
+                    "window_start": window_start,
+                    "window_end": window_end,
+                    "after_batch": scope.after_batch,
+                    "through_batch": scope.through_batch,
+                },
+            }
         )
-    return lines
+    # validated together, as fully as one by one (a customer's lines in one call)
+    return _LINES.validate_python(lines)
+
+
+#: Validates a list of invoice lines in one call (the billing run makes ~25,000 of them).
+_LINES = TypeAdapter(list[InvoiceLine])
 
 
 def covered_batch(lines: Iterable[InvoiceLine]) -> int:
@@ -299,7 +308,9 @@ def covered_batch(lines: Iterable[InvoiceLine]) -> int:
 
 
 def line_id_for(invoice_id: UUID, key: str) -> UUID:
-    return uuid5(invoice_id, key)
+    """``uuid5(invoice_id, key)``, computed as uuid5 computes it, minus its import on every
+    call (a billing run makes ~25,000 of these; this takes half the time)."""
+    return UUID(bytes=sha1(invoice_id.bytes + key.encode()).digest()[:16], version=5)
 
 
 def invoice_id_for(customer_id: UUID, period: Period, after_batch: int | None = None) -> UUID:

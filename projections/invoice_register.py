@@ -2,8 +2,9 @@
 
 One row per invoice: number, customer, dates, state, net, tax, total, credited, paid,
 outstanding, and the invoice version the row reflects (reconcile compares the row with the
-aggregate at exactly that version). Draft totals move line by line: a document's totals are
-the sums of its lines' rounded net and tax, so adding and subtracting lines is exact.
+aggregate at exactly that version). Draft totals move line by line (a draft opened with its
+lines, as a billing run's is, starts from their sum): a document's totals are the sums of its
+lines' rounded net and tax, so adding and subtracting lines is exact.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class InvoiceRegister(Projection):
         "due_date",
         "period_start",
         "period_end",
+        "lines",
     )
     def _drafted(self, event: Invoice.Drafted, position: int, view: ViewWriter) -> None:
         row: Row = {
@@ -72,6 +74,8 @@ class InvoiceRegister(Projection):
             "issued_on": None,
             **{column: Decimal(0) for column in MONEY},
         }
+        for line in event.lines:  # a billing run's draft comes with its lines
+            _add_line(row, line, 1)
         _put(view, row, event, position)
 
     @on(Invoice.LineAdded, "line")

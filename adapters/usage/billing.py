@@ -9,8 +9,10 @@ are reported, and billed as a supplementary invoice on request.
 
 from __future__ import annotations
 
+import contextvars
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -108,13 +110,22 @@ class BillingReport:
 
 @dataclass(frozen=True)
 class _Target:
+    """A customer to bill, with what the run needs of it worked out once."""
+
     customer: Customer
     zone: str
     grouping: LineGrouping
+    invoice_id: UUID  # of the period's (main) invoice
 
     @property
     def account(self) -> str:
         return self.customer.registered.account_number
+
+
+def _target(customer: Customer, period: Period, default: LineGrouping) -> _Target:
+    profile = customer.profile_on(period.end)
+    grouping = profile.invoice_line_grouping or default
+    return _Target(customer, profile.time_zone, grouping, invoice_id_for(customer.id, period))
 
 
 def run_billing(
@@ -140,48 +151,107 @@ def run_billing(
     with db.connect() as conn:
         through = last_batch(conn)
     report = BillingReport(period, through, dry_run)
-    targets = [
-        _Target(c, c.profile_on(period.end).time_zone, _grouping(c, period, default_grouping))
-        for c in _customers(ledger, customers)
-    ]
-    customers_by_account = {t.account: t.customer for t in targets}
+    targets = [_target(c, period, default_grouping) for c in _customers(ledger, customers)]
     planner = _Planner(ledger, db, period, through)
-    planner.look_up([invoice_id_for(t.customer.id, period) for t in targets])
-    fresh = [t for t in targets if planner.existing(t) is None]
-    totals = planner.usage_totals(fresh)
+    planner.look_up([t.invoice_id for t in targets])
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
+    # The usage sums take two passes over the CDRs (by destination, by day), run one after
+    # the other on a thread of their own: the database sums the day-grouped customers' usage
+    # while this thread plans the others' invoices. Saving runs on another thread, a batch
+    # at a time, while the next batch is planned (see _Saver). Planning is Python on one
+    # core; summing and saving are mostly the database's work, on the others.
+    passes = [
+        [t for t in targets if t.grouping != "day"],
+        [t for t in targets if t.grouping == "day"],
+    ]
     pending: list[InvoiceResult] = []
-
-    def flush() -> None:
-        if not dry_run:
-            planned = [r for r in pending if r.action == "would create"]
-            _create(ledger, planned, period, actor, customers_by_account)
-            for result in pending:
-                if issue and result.state == "draft":
-                    result.number = ledger.issue_invoice(result.invoice_id, actor)
-                    result.state = "issued"
-        report.results.extend(pending)
-        for result in pending:
-            if on_invoice:
-                on_invoice(result)
-        pending.clear()
-
-    for target in targets:
-        pending.extend(planner.plan(target, totals, late, bill_late))
-        if len(pending) >= save_batch:
-            flush()
-    flush()
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-sums") as sums,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-saves") as saves,
+    ):
+        saver = _Saver(ledger, period, actor, targets, issue, dry_run, report, on_invoice, saves)
+        pending_sums = [
+            sums.submit(planner.usage_totals, [t for t in group if planner.existing(t) is None])
+            for group in passes
+        ]
+        try:
+            for group, summed in zip(passes, pending_sums, strict=True):
+                totals = summed.result()
+                for target in group:
+                    pending.extend(planner.plan(target, totals, late, bill_late))
+                    if len(pending) >= save_batch:
+                        saver.save(pending)
+                        pending = []
+            saver.save(pending)
+        finally:  # also when planning failed: the batch being saved is completed and reported
+            saver.finish()
+    # the report lists customers in the order they were read, whichever pass billed them
+    order = {t.account: n for n, t in enumerate(targets)}
+    report.results.sort(key=lambda result: order[result.account])
     return report
+
+
+class _Saver:
+    """Saves a run's planned invoices a batch at a time, each batch in one transaction, on
+    the ``saves`` thread, so the next batch is planned while the database writes this one.
+
+    A batch is finished (issued with ``issue``, added to the report, told to ``on_invoice``)
+    before the next batch is saved, as when saving was sequential: a run stopped by an
+    exception in ``on_invoice`` has saved no batch after the one it was telling about."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        period: Period,
+        actor: str,
+        targets: Sequence[_Target],
+        issue: bool,
+        dry_run: bool,
+        report: BillingReport,
+        on_invoice: Callable[[InvoiceResult], None] | None,
+        saves: ThreadPoolExecutor,
+    ) -> None:
+        self.ledger, self.period, self.actor = ledger, period, actor
+        self.customers = {t.account: t.customer for t in targets}
+        self.issue, self.dry_run, self.report, self.on_invoice = issue, dry_run, report, on_invoice
+        self.saves = saves
+        self.batch: list[InvoiceResult] = []
+        self.saving: Future[None] | None = None
+
+    def save(self, batch: list[InvoiceResult]) -> None:
+        """Start saving ``batch`` once the batch before it is finished."""
+        self.finish()
+        self.batch = batch
+        planned = [r for r in batch if r.action == "would create"]
+        if planned and not self.dry_run:
+            # the caller's context (log bindings, expected versions) goes with the save
+            context = contextvars.copy_context()
+            self.saving = self.saves.submit(context.run, self._create, planned)
+
+    def _create(self, planned: list[InvoiceResult]) -> None:
+        _create(self.ledger, planned, self.period, self.actor, self.customers)
+
+    def finish(self) -> None:
+        """Wait for the batch being saved (a failed save raises here), issue it, report it."""
+        saving, batch = self.saving, self.batch
+        self.saving, self.batch = None, []
+        if saving is not None:
+            saving.result()
+        if self.issue and not self.dry_run:
+            for result in batch:
+                if result.state == "draft":
+                    result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
+                    result.state = "issued"
+        self.report.results.extend(batch)
+        for result in batch:
+            if self.on_invoice:
+                self.on_invoice(result)
 
 
 def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
     if accounts:
         return [ledger.customer(account) for account in accounts]
     return ledger.customers()
-
-
-def _grouping(customer: Customer, period: Period, default: LineGrouping) -> LineGrouping:
-    return customer.profile_on(period.end).invoice_line_grouping or default
 
 
 class _Planner:
@@ -193,7 +263,7 @@ class _Planner:
         self._existing: dict[UUID, Invoice | None] = {}
 
     def existing(self, target: _Target) -> Invoice | None:
-        return self._invoice(invoice_id_for(target.customer.id, self.period))
+        return self._invoice(target.invoice_id)
 
     def look_up(self, invoice_ids: Sequence[UUID]) -> None:
         """Learn in one query which of these invoices exist, so the run reads only those
@@ -226,7 +296,7 @@ class _Planner:
         bill_late: bool,
     ) -> list[InvoiceResult]:
         customer = target.customer
-        main_id = invoice_id_for(customer.id, self.period)
+        main_id = target.invoice_id
         main = self._invoice(main_id)
         if main is None:
             profile = customer.profile_on(self.ledger.today())
@@ -317,10 +387,11 @@ class _Planner:
 
     # ------------------------------------------------------------------ usage SQL
 
-    def usage_totals(self, targets: Iterable[_Target]) -> dict[str, list[UsageTotal]]:
+    def usage_totals(self, targets: Sequence[_Target]) -> dict[str, list[UsageTotal]]:
+        """Usage sums of ``targets`` (thread-safe: reads only, on its own connection)."""
         return self._aggregate(targets, 0)
 
-    def _aggregate(self, targets: Iterable[_Target], after: int) -> dict[str, list[UsageTotal]]:
+    def _aggregate(self, targets: Sequence[_Target], after: int) -> dict[str, list[UsageTotal]]:
         """Sum CDRs per (account, group) in SQL, in at most two passes over the CDRs.
 
         Customers grouped by destination or not at all share one ``GROUP BY account,
@@ -334,7 +405,10 @@ class _Planner:
         by_destination = [t for t in targets if t.grouping != "day"]
         by_day = [t for t in targets if t.grouping == "day"]
         totals: dict[str, list[UsageTotal]] = defaultdict(list)
-        with self.db.connect() as conn:
+        if not targets:
+            return totals
+        # a read transaction: on SQLite it must not take the write lock the saves need
+        with self.db.connect(write=False) as conn:
             if self.db.dialect == "postgres":
                 # room to aggregate in memory: the default 4 MB makes the day grouping's
                 # per-worker sorts spill to disk; this transaction only
@@ -372,27 +446,29 @@ class _Planner:
         key: str,
         after: int,
         zones: Sequence[str] = (),
-    ) -> Any:
+    ) -> list[Any]:
         """Rows (account, key, calls, billed seconds, charge micros, row-hash sum) of the
         targets' CDRs in their windows and the batches (after, through]. Only the accounts
-        are parameters; windows and zone numbers are our own integers."""
+        are parameters; windows and zone numbers are our own integers. The sums come back
+        as integers (exact: an overflow is an error, never a wrong sum), fetched at once."""
         windows = {t.zone: utc_window(self.period, t.zone) for t in targets}
         values = ", ".join(
             f"(?, {int(windows[t.zone][0].timestamp())}, {int(windows[t.zone][1].timestamp())},"
             f" {zones.index(t.zone) if t.zone in zones else -1})"
             for t in targets
         )
-        return conn.execute(
+        rows: list[Any] = conn.execute(
             self.db.sql(
                 f"WITH t (account, lo, hi, zone) AS (VALUES {values})"
                 f" SELECT c.account, {key}, COUNT(*), SUM(c.billed_seconds),"
-                " SUM(c.charge_micros), SUM(c.row_hash)"
+                " CAST(SUM(c.charge_micros) AS BIGINT), CAST(SUM(c.row_hash) AS BIGINT)"
                 " FROM usage_cdrs c JOIN t ON c.account = t.account"
                 " AND c.start_epoch >= t.lo AND c.start_epoch < t.hi"
                 " WHERE c.batch > ? AND c.batch <= ? GROUP BY 1, 2"
             ),
             (*(t.account for t in targets), after, self.through),
-        )
+        ).fetchall()
+        return rows
 
     def late_usage(self, targets: Sequence[_Target]) -> dict[str, tuple[int, int]]:
         """Calls and charge (micros) of CDRs each invoiced customer's invoices do not cover,

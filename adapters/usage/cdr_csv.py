@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, cast
 
@@ -147,7 +149,7 @@ def _header_order(path: Path, header: list[str]) -> tuple[int, ...]:
 def parse_time(text: str) -> int:
     """ISO 8601 start time -> epoch seconds. No offset means UTC (switches export UTC)."""
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise RowRejected(f"unparseable start_time {text!r}") from None
     if moment.tzinfo is None:
@@ -155,9 +157,12 @@ def parse_time(text: str) -> int:
     return int(moment.timestamp())
 
 
+# The field checks below take text already stripped (parse_row strips every field once).
+
+
 def _seconds(text: str, what: str) -> int:
     try:
-        value = int(text.strip())
+        value = int(text)
     except ValueError:
         raise RowRejected(f"{what} must be whole seconds, got {text!r}") from None
     if value < 0:
@@ -167,17 +172,23 @@ def _seconds(text: str, what: str) -> int:
 
 def _decimal(text: str, what: str, places: int) -> Decimal:
     try:
-        value = Decimal(text.strip())
+        value = Decimal(text)
     except InvalidOperation:
         raise RowRejected(f"{what} is not a number: {text!r}") from None
-    exponent = value.as_tuple().exponent
-    if not value.is_finite() or not isinstance(exponent, int):
+    if not value.is_finite():
         raise RowRejected(f"{what} is not a number: {text!r}")
     if value < 0:
-        raise RowRejected(f"negative {what} {text.strip()}")
-    if -exponent > places:
-        raise RowRejected(f"{what} {text.strip()} has more than {places} decimals")
+        raise RowRejected(f"negative {what} {text}")
+    # more than ``places`` decimals (trailing zeros count, as written): the exponent says
+    if value.as_tuple().exponent < -places:  # type: ignore[operator]  # finite: an int
+        raise RowRejected(f"{what} {text} has more than {places} decimals")
     return value
+
+
+@cache
+def _fields(order: tuple[int, ...]) -> Callable[[list[str]], tuple[str, ...]]:
+    """Picks a record's fields in COLUMNS order, as the file's header has them."""
+    return itemgetter(*order)
 
 
 def parse_row(
@@ -187,7 +198,7 @@ def parse_row(
     if len(record) != len(COLUMNS):
         raise RowRejected(f"expected {len(COLUMNS)} fields, got {len(record)}")
     (call_id, account, start, duration, billed, dialled, prefix, destination, rate, charge,
-     currency) = (record[i].strip() for i in order)  # fmt: skip
+     currency) = map(str.strip, _fields(order)(record))  # fmt: skip
     if not call_id:
         raise RowRejected("empty call_id")
     start_epoch = parse_time(start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -9,12 +10,17 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from click.testing import CliRunner
 
+from adapters.cli.main import cli
+from adapters.describe import describe
 from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from domain.invoice import Invoice
 from domain.usage import Period, invoice_id_for
+from projections.invoice_register import REGISTER
+from tests.integration.billing import runner_for
 from tests.integration.usage_helpers import cdr, customers, trunk, write_cdrs
 
 OCTOBER = Period.month("2026-10")
@@ -207,20 +213,21 @@ def test_late_cdrs_are_reported_and_billed_once_as_a_supplementary_invoice(world
 
 def test_a_concurrent_run_that_got_there_first_is_reported_and_nothing_is_doubled(world):
     ledger, db, _ = world
+    meanwhile = []
 
-    def another_run_bills_one_meanwhile(result):
-        if result.account == "ACME":
-            run_billing(ledger, db, OCTOBER, customers=["ONE"])
+    def another_run_bills_the_rest_meanwhile(result):
+        if not meanwhile:  # the first batch (two invoices) is saved; the others are not yet
+            meanwhile.append(run_billing(ledger, db, OCTOBER))
 
     report = run_billing(
-        ledger, db, OCTOBER, save_batch=2, on_invoice=another_run_bills_one_meanwhile
+        ledger, db, OCTOBER, save_batch=2, on_invoice=another_run_bills_the_rest_meanwhile
     )
-    assert {r.account: r.action for r in report.results} == {
-        "ACME": "created",
-        "PAR": "created",
-        "ONE": "exists",
-        "PKG": "created",
-    }
+    actions = {r.account: r.action for r in report.results}
+    other = {r.account: r.action for r in meanwhile[0].results}
+    assert sorted(actions) == sorted(other) == ["ACME", "ONE", "PAR", "PKG"]
+    assert sorted(actions.values()) == ["created", "created", "exists", "exists"]
+    for account, action in actions.items():  # each invoice made by exactly one of the runs
+        assert {action, other[account]} == {"created", "exists"}
     invoices = invoices_by_account(ledger)
     assert {account: len(found) for account, found in invoices.items()} == {
         "ACME": 1,
@@ -229,3 +236,60 @@ def test_a_concurrent_run_that_got_there_first_is_reported_and_nothing_is_double
         "PKG": 1,
     }
     assert all(found[0].lines for found in invoices.values())
+
+
+def _cli(url: str, *args: str):
+    result = CliRunner().invoke(cli, ["--db", url, *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _register_agrees(ledger, store_url, *invoice_ids) -> None:
+    runner = runner_for(ledger, store_url)
+    runner.catch_up()
+    register = {r["invoice_id"]: r for r in runner.store.select(REGISTER)}
+    for invoice_id in invoice_ids:
+        invoice = ledger.invoice(invoice_id)
+        row, totals = register[str(invoice_id)], invoice.totals
+        assert (row["net"], row["tax"], row["total"]) == (totals.net, totals.tax, totals.total)
+        assert (row["state"], row["version"]) == (invoice.state, invoice.version)
+    _cli(store_url, "reconcile")  # exits 1 (and fails here) on any difference
+
+
+def test_a_billing_run_invoice_is_one_event_and_history_as_of_register_and_reconcile_agree(
+    world, store_url
+):
+    ledger, db, _ = world
+    run_billing(ledger, db, OCTOBER, customers=["ACME"])
+    invoice_id = invoice_id_for(ledger.customer("ACME").id, OCTOBER)
+    # an invoice drafted and filled in by hand, the old way: Drafted, then one LineAdded each
+    by_hand = ledger.create_invoice("ACME", "t")
+    ledger.add_line(by_hand, "t", description="Porting fee", quantity=D(2), unit_price=D("7.50"))
+    ledger.add_line(by_hand, "t", description="Support", quantity=D(1), unit_price=D("30"))
+    _register_agrees(ledger, store_url, invoice_id, by_hand)  # drafts: totals from the lines
+    ledger.issue_invoice(invoice_id, "t")
+    ledger.issue_invoice(by_hand, "t")
+    _register_agrees(ledger, store_url, invoice_id, by_hand)
+
+    events = ledger.events_of(invoice_id)
+    assert [type(e).__name__ for e in events] == ["Drafted", "Issued"]
+    invoice = ledger.invoice(invoice_id)
+    drafted = events[0]
+    assert isinstance(drafted, Invoice.Drafted)
+    assert list(drafted.lines) == list(invoice.lines.values()) and len(drafted.lines) == 3
+    as_drafted = ledger.as_of(Invoice, invoice_id, version=1)
+    assert (as_drafted.version, as_drafted.state) == (1, "draft")
+    assert as_drafted.lines == invoice.lines and as_drafted.totals == invoice.totals
+    old_style = ledger.events_of(by_hand)
+    assert [type(e).__name__ for e in old_style] == ["Drafted", "LineAdded", "LineAdded", "Issued"]
+    assert ledger.as_of(Invoice, by_hand, version=2).totals.net == D("15.00")
+
+    history = json.loads(_cli(store_url, "invoice", "history", str(invoice_id), "--json"))
+    assert [h["type"] for h in history] == ["Invoice.Drafted", "Invoice.Issued"]
+    assert len(history[0]["data"]["lines"]) == 3
+    assert "with 3 lines" in _cli(store_url, "invoice", "history", str(invoice_id))
+    described = describe(drafted).splitlines()
+    assert described[0].endswith("with 3 lines:") and len(described) == 4
+    for text, line in zip(described[1:], invoice.lines.values(), strict=True):
+        assert line.description in text and f"× {line.unit_price}" in text
+    assert "with" not in describe(old_style[0]) and "Porting fee" in describe(old_style[1])

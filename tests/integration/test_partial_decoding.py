@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
+from uuid import uuid4
 
 import pytest
 
 from domain.aggregate import Event
+from domain.invoice_line import InvoiceLine
 from projections.decoding import PartialDecoder, fields_model
 from projections.runner import Runner, all_projections
 from projections.view import id_text
@@ -35,6 +37,19 @@ def every_followed_event(ledger) -> None:
     ledger.complete_payment(pending, "finance")
     ledger.cancel_payment(pending, "finance", "bounced")
     ledger.void_invoice(issued_invoice(ledger, net="7.00"), "finance", "duplicate")
+    # a draft opened with its lines, as a billing run opens one
+    lines = [
+        InvoiceLine(
+            line_id=uuid4(),
+            description=f"Calls to {name}",
+            quantity=D(1),
+            unit_price=D(price),
+            tax_rate=D(20),
+            tax_description="VAT 20%",
+        )
+        for name, price in (("France", "1.234"), ("Spain", "0.50"))
+    ]
+    ledger.issue_invoice(ledger.create_invoice("ACME", "billing-run", lines=lines), "finance")
 
 
 def test_each_read_model_gets_the_values_of_the_full_event(ledger):

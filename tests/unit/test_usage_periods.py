@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from itertools import pairwise
-from uuid import uuid4
+from uuid import uuid4, uuid5
 
 import pytest
 
@@ -20,6 +20,7 @@ from domain.usage import (
     charged_fraction,
     day_boundaries,
     invoice_id_for,
+    line_id_for,
     package_lines,
     usage_digest,
     usage_lines,
@@ -155,3 +156,10 @@ def test_the_invoice_id_of_a_customer_and_period_is_deterministic():
     assert invoice_id_for(customer, OCTOBER) == invoice_id_for(customer, Period.month("2026-10"))
     assert invoice_id_for(customer, OCTOBER) != invoice_id_for(customer, Period.month("2026-11"))
     assert invoice_id_for(customer, OCTOBER, 0) != invoice_id_for(customer, OCTOBER)
+
+
+@pytest.mark.parametrize("key", ["usage:destination:UK Mobile", "usage:day:2026-10-01", "usage:é☎"])
+def test_line_ids_are_the_uuid5_of_the_invoice_and_key_that_earlier_runs_made(key):
+    invoice_id = uuid4()
+    assert line_id_for(invoice_id, key) == uuid5(invoice_id, key)
+    assert line_id_for(invoice_id, key).version == 5
