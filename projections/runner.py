@@ -34,6 +34,7 @@ from projections.view import Handler, Projection, ViewWriter
 log = structlog.get_logger("tollbook.projections")
 
 Progress = Callable[[int, int], None]  # (position reached, head)
+Wait = Callable[[threading.Event, float], None]  # (stop, timeout)
 Routes = dict[type[Event], list[tuple[Projection, Handler]]]
 
 
@@ -105,6 +106,10 @@ class TrackedStore(Protocol):
 
     def events_after(self, position: int) -> int:
         """How many events the log holds after ``position`` (the lag of a read model there)."""
+
+    def announcements(self, channel: str | None) -> AbstractContextManager[Wait]:
+        """A wait(stop, timeout) that returns early when the event store announces new
+        events on ``channel`` (where it can), else after ``timeout`` or when ``stop`` is set."""
 
 
 class Runner:
@@ -262,11 +267,14 @@ class Runner:
             yield row, self.store.events_after(row.position)
 
     def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
-        """Keep the read models current until ``stop`` is set (polls the log)."""
-        while not stop.is_set():
-            try:
-                self.catch_up()
-            except Exception:  # a storage hiccup must not end the follower: log, wait, retry
-                log.exception("catching up failed; retrying")
-                time.sleep(min(5.0, interval * 10))
-            stop.wait(interval)
+        """Keep the read models current until ``stop`` is set: catch up, then wait for the
+        store to announce new events (PostgreSQL) or for ``interval`` to pass (polling)."""
+        channel = getattr(self.ledger.recorder, "channel_name", None)
+        with self.store.announcements(channel) as wait:
+            while not stop.is_set():
+                try:
+                    self.catch_up()
+                except Exception:  # a storage hiccup must not end the follower: log, retry
+                    log.exception("catching up failed; retrying")
+                    time.sleep(min(5.0, interval * 10))
+                wait(stop, interval)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import ExitStack, contextmanager
@@ -24,9 +25,16 @@ from functools import partial
 from itertools import chain, islice, repeat
 from typing import Any
 
+import psycopg
+import structlog
+from psycopg import sql
+
+from adapters.config import postgres_connect
 from adapters.store.database import Database, sqlite_transaction
-from projections.runner import PositionMoved, Tracking
+from projections.runner import PositionMoved, Tracking, Wait
 from projections.view import ColumnKind, Projection, Row, Table
+
+log = structlog.get_logger("tollbook.projections")
 
 TRACKING_TABLE = "projection_tracking"
 CACHE_LIMIT = 300_000  # rows per read model kept between batches
@@ -459,6 +467,42 @@ class SqlViewStore:
             kept, self._kept = self._kept, None
             if kept is not None:
                 kept.close()
+
+    @contextmanager
+    def announcements(self, channel: str | None) -> Iterator[Wait]:
+        """On PostgreSQL, LISTEN on the channel the event store NOTIFYs in every transaction
+        that writes events, so a follower wakes as soon as they commit instead of at its next
+        poll; on SQLite (or if listening fails) the wait is a plain poll interval."""
+
+        def poll(stop: threading.Event, timeout: float) -> None:
+            stop.wait(timeout)
+
+        if self.db.dialect != "postgres" or not channel:
+            yield poll
+            return
+        try:
+            listener = postgres_connect(self.db.env, autocommit=True)
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except psycopg.Error:
+            log.warning("cannot listen for new events; polling instead", exc_info=True)
+            yield poll
+            return
+
+        def wait(stop: threading.Event, timeout: float) -> None:
+            nonlocal listener
+            if listener.closed:
+                poll(stop, timeout)
+                return
+            try:
+                # returns at the first announcement (one queued meanwhile counts), or timeout
+                for _ in listener.notifies(timeout=timeout, stop_after=1):
+                    pass
+            except psycopg.Error:
+                log.warning("lost the event announcements; polling instead", exc_info=True)
+                listener.close()
+
+        with listener:
+            yield wait
 
     def reset(self, projections: Sequence[Projection]) -> None:
         """Empty tables at position 0, without their secondary indexes (``create_indexes``

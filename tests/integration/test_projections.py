@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 from decimal import Decimal as D
+
+import pytest
 
 from projections.aged_receivables import MOVEMENTS, age
 from projections.balances import Balances
@@ -184,3 +188,36 @@ def test_a_rebuild_cut_short_gets_its_indexes_from_the_next_runner(ledger, store
     assert _indexes(store_url) >= WANTED_INDEXES
     [row] = runner.store.select(BALANCES)
     assert row["invoiced"] == D("12.00")
+
+
+def test_a_follower_on_postgresql_wakes_when_events_commit_not_at_its_next_poll(
+    make_ledger, store_url
+):
+    if not store_url.startswith("postgresql"):
+        pytest.skip("SQLite has no announcements: its follower polls")
+    writer = make_ledger()
+    customer(writer, "ACME")
+    runner = runner_for(make_ledger(), store_url)
+    runner.catch_up()
+    stop = threading.Event()
+    follower = threading.Thread(target=runner.follow, args=(stop, 60.0), daemon=True)
+    follower.start()
+    try:
+        _until(lambda: runner.store.tracking(["balances"])["balances"].position == runner.head())
+        paid(writer, "ACME", "5")  # the follower is now waiting out a 60 s poll interval
+        head = runner.head()
+        _until(lambda: runner.store.tracking(["balances"])["balances"].position >= head)
+    finally:
+        stop.set()
+        follower.join(timeout=70)
+    [row] = runner.store.select(BALANCES)
+    assert row["received"] == D("5")
+
+
+def _until(condition, seconds: float = 20.0) -> None:
+    """Wait for ``condition``: well within the follower's 60 s poll, so only a wake-up by the
+    store's announcement can meet it."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the follower did not wake up"
+        time.sleep(0.02)
