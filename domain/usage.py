@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from hashlib import sha1
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -72,6 +73,7 @@ def local_midnight(day: date, zone: str) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
+@lru_cache(maxsize=1024)  # pure; a billing run asks once per customer, for a few zones
 def utc_window(period: Period, zone: str) -> tuple[datetime, datetime]:
     """[start, end) in UTC of a period read in the customer's zone."""
     return local_midnight(period.start, zone), local_midnight(period.end + timedelta(days=1), zone)
@@ -249,7 +251,7 @@ def usage_lines(
 ) -> list[InvoiceLine]:
     """One line per group: amount = the exact sum of the CDR charges, quantity 1."""
     window_start, window_end = utc_window(scope.period, scope.zone)
-    days = list(scope.period.each_day())
+    days = _days(scope.period)
     lines: list[dict[str, Any]] = []
     for total in sorted(
         totals, key=lambda t: (t.key if isinstance(t.key, int) else -1, str(t.key))
@@ -294,6 +296,11 @@ def usage_lines(
 
 #: Validates a list of invoice lines in one call (the billing run makes ~25,000 of them).
 _LINES = TypeAdapter(list[InvoiceLine])
+
+
+@lru_cache(maxsize=64)
+def _days(period: Period) -> tuple[date, ...]:
+    return tuple(period.each_day())
 
 
 def covered_batch(lines: Iterable[InvoiceLine]) -> int:

@@ -175,6 +175,8 @@ def run_billing(
             for group in passes
         ]
         try:
+            for target in targets:  # while the first pass runs
+                planner.prepare(target)
             for group, summed in zip(passes, pending_sums, strict=True):
                 totals = summed.result()
                 for target in group:
@@ -261,6 +263,8 @@ class _Planner:
         self.ledger, self.db, self.period, self.through = ledger, db, period, through
         self._packages: dict[UUID, PackageTerms] = {}
         self._existing: dict[UUID, Invoice | None] = {}
+        # account -> (tax rate, tax text, package lines) of a new invoice, until planned
+        self._prepared: dict[str, tuple[Decimal, str, list[InvoiceLine]]] = {}
 
     def existing(self, target: _Target) -> Invoice | None:
         return self._invoice(target.invoice_id)
@@ -288,6 +292,23 @@ class _Planner:
 
     # --------------------------------------------------------------- planning
 
+    def prepare(self, target: _Target) -> None:
+        """Work out what a new invoice needs besides the usage sums (tax terms, package
+        lines), so it can be done while the database is still summing."""
+        if target.account in self._prepared or self._invoice(target.invoice_id) is not None:
+            return
+        profile = target.customer.profile_on(self.ledger.today())
+        assignments = list(target.customer.assignments.values())
+        lines = package_lines(
+            target.invoice_id,
+            self.period,
+            assignments,
+            {a.package_id: self._terms(a.package_id) for a in assignments},
+            profile.tax_rate,
+            profile.tax_description,
+        )
+        self._prepared[target.account] = (profile.tax_rate, profile.tax_description, lines)
+
     def plan(
         self,
         target: _Target,
@@ -295,28 +316,18 @@ class _Planner:
         late: dict[str, tuple[int, int]],
         bill_late: bool,
     ) -> list[InvoiceResult]:
-        customer = target.customer
         main_id = target.invoice_id
-        main = self._invoice(main_id)
-        if main is None:
-            profile = customer.profile_on(self.ledger.today())
-            assignments = list(customer.assignments.values())
-            lines = package_lines(
-                main_id,
-                self.period,
-                assignments,
-                {a.package_id: self._terms(a.package_id) for a in assignments},
-                profile.tax_rate,
-                profile.tax_description,
-            )
+        if self._invoice(main_id) is None:
+            self.prepare(target)
+            tax_rate, tax_description, packages = self._prepared.pop(target.account)
             scope = UsageScope(self.period, target.zone, 0, self.through)
-            lines += usage_lines(
+            lines = packages + usage_lines(
                 main_id,
                 totals.get(target.account, []),
                 target.grouping,
                 scope,
-                profile.tax_rate,
-                profile.tax_description,
+                tax_rate,
+                tax_description,
             )
             if not lines:
                 return []

@@ -9,8 +9,10 @@ import io
 import re
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 from domain.invoice import Invoice
+from domain.invoice_line import InvoiceLine
 from tests.portal.support import (
     Browser,
     acme,
@@ -349,3 +351,31 @@ def test_history_and_the_invoice_as_it_stood(finance: Browser, ledger: Any) -> N
     assert value_of(bad.text, "at") == "yesterday"
     past = ledger.as_of(Invoice, invoice_id_of(url), version=2)
     assert len(past.lines) == 1
+
+
+def test_the_history_of_an_invoice_drafted_with_its_lines_lists_each_line(
+    finance: Browser, ledger: Any
+) -> None:
+    acme(ledger)
+    lines = [
+        InvoiceLine(
+            line_id=uuid4(),
+            description=text,
+            quantity=Decimal(1),
+            unit_price=Decimal(price),
+            tax_rate=Decimal(20),
+        )
+        for text, price in (("Calls to UK Mobile: 2 calls, 3.00 min", "0.04"), ("Trunk", "120"))
+    ]
+    drafted = ledger.create_invoice("ACME", "billing-run", lines=lines)  # as a billing run does
+
+    page = finance.get(f"/portal/invoices/{drafted}/history").text
+    assert page.count("<td>Drafted</td>") == 1 and "<td>LineAdded</td>" not in page
+    what = page[page.index('<td class="what">') :].split("</td>")[0]
+    assert "with 2 lines:" in what
+    assert "\n  line: Calls to UK Mobile: 2 calls, 3.00 min: 1 × 0.04" in what
+    assert "\n  line: Trunk: 1 × 120" in what
+    assert (
+        "table.timeline td.what { white-space: pre-line; }"
+        in finance.get("/portal/static/portal.css").text
+    )

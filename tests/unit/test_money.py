@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
+from uuid import uuid4
 
 import pytest
 
 from domain.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
+from domain.invoice_line import InvoiceLine
 from domain.money import Money, line_net, line_tax, parse_decimal, round_to_currency
 
 
@@ -64,3 +67,15 @@ def test_money_arithmetic_stays_in_minor_units():
     assert total == Money.of("0.30", "USD")
     assert str(total - Money.of("0.05", "USD")) == "0.25 USD"
     assert (-total).amount == D("-0.30")
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "-0", "1.50", "0.000001", "1E+2", "-3.14", "120.645161", "1.5E-10", "0E-8"]
+)
+def test_amounts_in_stored_events_and_json_documents_are_the_decimal_string(text):
+    line = InvoiceLine(
+        line_id=uuid4(), description="x", quantity=D(1), unit_price=D(text), tax_rate=D(20)
+    )
+    assert line.model_dump(mode="json")["unit_price"] == str(D(text))
+    assert json.loads(line.model_dump_json())["unit_price"] == str(D(text))
+    assert line.model_dump()["unit_price"] == D(text)  # Python mode keeps the Decimal
