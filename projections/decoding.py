@@ -58,10 +58,8 @@ class PartialDecoder:
         if self.mapper.compressor:
             data = self.mapper.compressor.decompress(data)
         event = model.model_validate_json(data)
-        # The ids live in the record's columns, not in its JSON; the model is ours alone. The
-        # id stays as the store returns it (a UUID, or on SQLite its canonical text): read
-        # models only ever key rows by its text (``id_text``), and parsing it costs as much
-        # as validating a small event.
+        # the ids live in the record's columns (both recorders return UUIDs), not in its JSON;
+        # the model is ours alone, so they are set on it directly
         fields = event.__dict__
         fields["originator_id"] = notification.originator_id
         fields["originator_version"] = notification.originator_version

@@ -18,9 +18,8 @@ from uuid import UUID
 from domain.aggregate import Event
 
 # read models key rows by the text of aggregate ids, a few times per event: memoised, as
-# UUID.__str__ is slow and a rebuild meets each id several times in a row (an id that is
-# already text, as the runner passes SQLite's, is its own text)
-id_text: Callable[[UUID | str], str] = lru_cache(maxsize=65_536)(str)
+# UUID.__str__ is slow and a rebuild meets each id several times in a row
+id_text: Callable[[UUID], str] = lru_cache(maxsize=65_536)(str)
 
 ColumnKind = Literal["text", "amount", "date", "timestamp", "int"]
 Row = dict[str, Any]

@@ -95,9 +95,6 @@ class _Copy:
     rows: list[Sequence[Any]]
 
 
-RowCache = dict[tuple[Any, ...], Row]
-KeySet = set[tuple[Any, ...]]
-
 #: One write of a batch: an SQL statement with its parameters, or a COPY of new rows.
 Write = tuple[str, Sequence[Any]] | _Copy
 
@@ -572,56 +569,56 @@ class SqlViewStore:
         return [self.row_from_db(table, row) for row in rows]
 
 
+@dataclass(slots=True)
+class _TableBatch:
+    """What one batch knows of one table."""
+
+    table: Table
+    rows: dict[tuple[Any, ...], Row]  # the read model's cached rows (shared with its cache)
+    complete: bool  # the cache holds every stored row it did not evict
+    evicted: set[int]  # hashes of evicted keys (shared with the cache)
+    dirty: dict[tuple[Any, ...], Row] = field(default_factory=dict)  # rows changed
+    # keys of changed rows the database does not hold yet (inserted without a conflict
+    # clause), and keys a read found missing
+    new: set[tuple[Any, ...]] = field(default_factory=set)
+    absent: set[tuple[Any, ...]] = field(default_factory=set)
+    added: list[Row] = field(default_factory=list)  # append-only rows
+
+    def surely_unstored(self, key: tuple[Any, ...]) -> bool:
+        """The cache proves the database holds no row with this key (one not in ``rows``);
+        False means only a read can tell."""
+        return self.complete and (not self.evicted or hash(key) not in self.evicted)
+
+
 class _Writer:
     """The ViewWriter of one batch: cached reads, row changes kept in memory; ``changes``
     then lists each changed row once, for the batch's transaction to write."""
 
     def __init__(self, store: SqlViewStore, projections: Sequence[Projection]):
         self.store = store
-        # per table: its cached rows, whether the cache holds them all, the rows changed
-        self.rows: dict[str, dict[tuple[Any, ...], Row]] = {}
-        self.complete: dict[str, bool] = {}
-        self.dirty: dict[str, tuple[Table, dict[tuple[Any, ...], Row]]] = {}
-        # keys of changed rows the database does not hold yet (inserted without a conflict
-        # clause), and keys a read found missing
-        self.new: dict[str, set[tuple[Any, ...]]] = {}
-        self.absent: dict[str, set[tuple[Any, ...]]] = {}
-        self.added: dict[str, tuple[Table, list[Row]]] = {}
-        self.evicted: dict[str, set[int]] = {}
-        self.tables: dict[str, tuple[RowCache, RowCache, KeySet, KeySet, bool, set[int]]] = {}
+        self.tables: dict[str, _TableBatch] = {}
         for projection in projections:
             cache = store._caches[projection.name]
             for table in projection.tables:
-                self.rows[table.name] = cache.rows.setdefault(table.name, {})
-                self.complete[table.name] = cache.complete
-                self.evicted[table.name] = cache.evicted.setdefault(table.name, set())
-                self.dirty[table.name] = (table, {})
-                self.new[table.name] = set()
-                self.absent[table.name] = set()
-                self.added[table.name] = (table, [])
-                # what ``put`` needs of a table, in one lookup (a rebuild puts every row)
-                self.tables[table.name] = (
-                    self.rows[table.name],
-                    self.dirty[table.name][1],
-                    self.new[table.name],
-                    self.absent[table.name],
+                self.tables[table.name] = _TableBatch(
+                    table,
+                    cache.rows.setdefault(table.name, {}),
                     cache.complete,
-                    self.evicted[table.name],
+                    cache.evicted.setdefault(table.name, set()),
                 )
         self._reading: ExitStack | None = None
         self._reader: Any = None
 
     def get(self, table: Table, *key: Any) -> Row | None:
-        row = self.rows[table.name].get(key)
-        if row is not None:
+        batch = self.tables[table.name]
+        row = batch.rows.get(key)
+        if row is not None or batch.surely_unstored(key):
             return row
-        if self.complete[table.name] and hash(key) not in self.evicted[table.name]:
-            return None
         row = self._read(table, key)
         if row is None:
-            self.absent[table.name].add(key)
+            batch.absent.add(key)
         else:
-            self.rows[table.name][key] = row
+            batch.rows[key] = row
         return row
 
     def _read(self, table: Table, key: tuple[Any, ...]) -> Row | None:
@@ -645,35 +642,31 @@ class _Writer:
 
     def put(self, table: Table, row: Row) -> None:
         key = table.key_of(row)
-        rows, dirty, new, absent, complete, evicted = self.tables[table.name]
-        # new: not yet stored (a complete cache holds every stored row it did not evict; or a
-        # read found none)
-        if key not in rows and (
-            (complete and (not evicted or hash(key) not in evicted)) or key in absent
-        ):
-            new.add(key)
-        rows[key] = row
-        dirty[key] = row
+        batch = self.tables[table.name]
+        if key not in batch.rows and (batch.surely_unstored(key) or key in batch.absent):
+            batch.new.add(key)
+        batch.rows[key] = row
+        batch.dirty[key] = row
 
     def add(self, table: Table, row: Row) -> None:
-        self.added[table.name][1].append(row)
+        self.tables[table.name].added.append(row)
 
     def changes(self) -> list[_Rows]:
         """The batch's rows to write, per table: those the table holds (to upsert) and those
         it does not hold yet (to insert plainly), as value tuples taken now."""
         out: list[_Rows] = []
-        for table, changed in self.dirty.values():
-            values = table.values_of
-            new = self.new[table.name]
-            fresh = [values(row) for key, row in changed.items() if key in new]
-            known = [values(row) for key, row in changed.items() if key not in new]
+        for batch in self.tables.values():
+            values, new = batch.table.values_of, batch.new
+            known = [values(row) for key, row in batch.dirty.items() if key not in new]
+            fresh = [values(row) for key, row in batch.dirty.items() if key in new]
             if known:
-                out.append(_Rows(table, True, known))
+                out.append(_Rows(batch.table, True, known))
             if fresh:
-                out.append(_Rows(table, False, fresh))
-        for table, added in self.added.values():
-            if added:
-                out.append(_Rows(table, False, list(map(table.values_of, added))))
+                out.append(_Rows(batch.table, False, fresh))
+        # append-only rows after every table's changed rows, as before
+        for batch in self.tables.values():
+            if batch.added:
+                out.append(_Rows(batch.table, False, list(map(batch.table.values_of, batch.added))))
         return out
 
 
