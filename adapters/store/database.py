@@ -97,6 +97,12 @@ class Database:
             conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
+    def autocommit_connection(self) -> psycopg.Connection[Any]:
+        """PostgreSQL: a connection of our own in autocommit mode (each statement commits
+        by itself), for work that must commit apart from a transaction open elsewhere."""
+        options = f"-c search_path={self.schema}" if self.schema else ""
+        return postgres_connect(self.env, options=options, autocommit=True)
+
     @contextmanager
     def _postgres(self) -> Iterator[psycopg.Connection[Any]]:
         options = f"-c search_path={self.schema}" if self.schema else ""

@@ -1,16 +1,20 @@
 """CDR import: a whole file in one transaction, bulk-loaded, idempotent by call id.
 
-Rows stream from the file into a temporary stage table (COPY on PostgreSQL, batched inserts on
-SQLite); duplicates and conflicts are then found in SQL, so memory stays flat. Bad rows go to
-a rejects file with their line number and reason; a corrupt file rolls everything back.
+Rows stream from the file into a stage table; duplicates and conflicts are found in SQL, so
+memory stays flat. On PostgreSQL chunks are COPYed and moved into usage_cdrs while the next
+chunk is parsed (adapters/usage/pg_stage.py); on SQLite the whole file is staged in batched
+inserts, then moved. Bad rows go to a rejects file with their line number and reason; a
+corrupt file rolls everything back.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,6 +22,7 @@ import structlog
 
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
+from adapters.usage.pg_stage import PostgresStage
 from adapters.usage.schema import CDR_COLUMNS, STAGE_SCHEMA, ensure_schema, last_batch
 from domain.application import Ledger
 
@@ -86,47 +91,54 @@ def import_cdrs(
     total_bytes = path.stat().st_size if path.exists() else 0
     ok = False
     try:
-        with db.connect() as conn, open_cdrs(path) as reader:
-            if db.dialect == "postgres":
-                conn.execute("LOCK TABLE usage_imports IN EXCLUSIVE MODE")  # batches in order
-            batch = last_batch(conn) + 1
-            conn.execute(STAGE_SCHEMA)
+        # PostgreSQL stages over a second connection, which must outlive the transaction
+        with ExitStack() as stack:
+            stage = stack.enter_context(PostgresStage(db)) if db.dialect == "postgres" else None
+            with db.connect() as conn, open_cdrs(path) as reader:
+                if db.dialect == "postgres":
+                    conn.execute("LOCK TABLE usage_imports IN EXCLUSIVE MODE")  # in order
+                batch = last_batch(conn) + 1
 
-            def good_rows() -> Iterator[StageRow]:
-                for line_no, record in reader.rows:
-                    try:
-                        yield parse_row(line_no, record, reader.order, currencies)
-                    except RowRejected as reason:
-                        rejected.add(line_no, str(reason), record)
-                    if progress and line_no % BATCH_ROWS == 0:
-                        progress(reader.bytes_read(), total_bytes)
+                def good_rows() -> Iterator[StageRow]:
+                    for line_no, record in reader.rows:
+                        try:
+                            yield parse_row(line_no, record, reader.order, currencies)
+                        except RowRejected as reason:
+                            rejected.add(line_no, str(reason), record)
+                        if progress and line_no % BATCH_ROWS == 0:
+                            progress(reader.bytes_read(), total_bytes)
 
-            staged = _stage(db, conn, good_rows())
-            if progress:
-                progress(total_bytes, total_bytes)
-            conflicts = _reject_conflicts(db, conn, rejected)
-            inserted = _insert_new(db, conn, batch)
-            duplicates = staged - conflicts - inserted
-            sha = reader.sha256()
-            before = conn.execute(
-                db.sql("SELECT COUNT(*) FROM usage_imports WHERE file_sha256 = ?"), (sha,)
-            ).fetchone()[0]
-            rows = staged + rejected.count - conflicts
-            conn.execute(
-                db.sql("INSERT INTO usage_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-                (
-                    batch,
-                    path.name,
-                    sha,
-                    datetime.now(UTC).isoformat(timespec="seconds"),
-                    rows,
-                    inserted,
-                    duplicates,
-                    rejected.count,
-                ),
-            )
-            conn.execute("DROP TABLE usage_stage_dups")
-            conn.execute("DROP TABLE usage_stage")
+                if stage is not None:
+                    loaded = stage.load(conn, batch, good_rows(), rejected.add)
+                    staged, conflicts, inserted = loaded.staged, loaded.conflicts, loaded.inserted
+                else:
+                    conn.execute(STAGE_SCHEMA)
+                    staged = _stage(conn, good_rows())
+                    conflicts = _reject_conflicts(conn, rejected)
+                    inserted = _insert_new(db, conn, batch)
+                    conn.execute("DROP TABLE usage_stage_dups")
+                    conn.execute("DROP TABLE usage_stage")
+                if progress:
+                    progress(total_bytes, total_bytes)
+                duplicates = staged - conflicts - inserted
+                sha = reader.sha256()
+                before = conn.execute(
+                    db.sql("SELECT COUNT(*) FROM usage_imports WHERE file_sha256 = ?"), (sha,)
+                ).fetchone()[0]
+                rows = staged + rejected.count - conflicts
+                conn.execute(
+                    db.sql("INSERT INTO usage_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                    (
+                        batch,
+                        path.name,
+                        sha,
+                        datetime.now(UTC).isoformat(timespec="seconds"),
+                        rows,
+                        inserted,
+                        duplicates,
+                        rejected.count,
+                    ),
+                )
         ok = True
     finally:
         rejected.close(keep=ok)
@@ -144,31 +156,21 @@ def import_cdrs(
     return summary
 
 
-def _stage(db: Database, conn: Any, rows: Iterator[StageRow]) -> int:
+def _stage(conn: Any, rows: Iterator[StageRow]) -> int:
+    """SQLite: the file's good rows into the temporary stage table, in batched inserts."""
     columns = ", ".join(("line_no", *CDR_COLUMNS))
-    count = 0
-    if db.dialect == "postgres":
-        with conn.cursor().copy(f"COPY usage_stage ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        return count
     insert = f"INSERT INTO usage_stage ({columns}) VALUES ({', '.join('?' * 13)})"
-    chunk: list[StageRow] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == BATCH_ROWS:
-            conn.executemany(insert, chunk)
-            count += len(chunk)
-            chunk.clear()
-    conn.executemany(insert, chunk)
-    return count + len(chunk)
+    count = 0
+    for chunk in iter(lambda: list(islice(rows, BATCH_ROWS)), []):
+        conn.executemany(insert, chunk)
+        count += len(chunk)
+    return count
 
 
 _SAME = " AND ".join(f"a.{c} = b.{c}" for c in CDR_COLUMNS[1:-1])  # content, not the hash
 
 
-def _reject_conflicts(db: Database, conn: Any, rejected: _Rejects) -> int:
+def _reject_conflicts(conn: Any, rejected: _Rejects) -> int:
     """Reject rows whose call id is already stored, or appears earlier in the file, with
     different content. Identical repeats are duplicates, skipped without a word."""
     conn.execute("CREATE INDEX usage_stage_call ON usage_stage (call_id, line_no)")

@@ -27,7 +27,7 @@ CDR_COLUMNS = (
     "row_hash",
 )
 
-_CDR_TYPES = """
+CDR_TYPES = """
     call_id TEXT NOT NULL,
     account TEXT NOT NULL,
     start_epoch BIGINT NOT NULL,
@@ -43,7 +43,7 @@ _CDR_TYPES = """
 """
 
 SCHEMA = (
-    f"CREATE TABLE IF NOT EXISTS usage_cdrs ({_CDR_TYPES}, batch BIGINT NOT NULL,"
+    f"CREATE TABLE IF NOT EXISTS usage_cdrs ({CDR_TYPES}, batch BIGINT NOT NULL,"
     " PRIMARY KEY (call_id))",
     "CREATE INDEX IF NOT EXISTS usage_cdrs_account_start ON usage_cdrs (account, start_epoch)",
     """CREATE TABLE IF NOT EXISTS usage_imports (
@@ -58,7 +58,7 @@ SCHEMA = (
     )""",
 )
 
-STAGE_SCHEMA = f"CREATE TEMP TABLE usage_stage (line_no BIGINT NOT NULL, {_CDR_TYPES})"
+STAGE_SCHEMA = f"CREATE TEMP TABLE usage_stage (line_no BIGINT NOT NULL, {CDR_TYPES})"
 
 
 def ensure_schema(db: Database) -> None:
