@@ -8,8 +8,8 @@ import gzip
 import pytest
 
 from adapters.store.database import Database
-from adapters.usage.cdr_csv import CorruptUsageFile
 from adapters.usage import pg_stage
+from adapters.usage.cdr_csv import CorruptUsageFile
 from adapters.usage.importer import import_cdrs
 from tests.integration.usage_helpers import HEADER, cdr, customers, write_cdrs
 
