@@ -28,6 +28,8 @@ MAX_RATE_DECIMALS = 8
 
 def currency_code(code: str) -> str:
     """Return the upper-cased ISO 4217 code, or raise UnknownCurrency."""
+    if code in MINOR_UNITS:  # already a code (every stored event's): nothing to normalise
+        return code
     normalised = code.strip().upper() if isinstance(code, str) else ""
     if normalised not in MINOR_UNITS:
         raise UnknownCurrency(f"unknown currency code {code!r} (expected ISO 4217, e.g. GBP)")
@@ -35,7 +37,8 @@ def currency_code(code: str) -> str:
 
 
 def minor_units(currency: str) -> int:
-    return MINOR_UNITS[currency_code(currency)]
+    units = MINOR_UNITS.get(currency)  # the usual case: a code already checked and upper-cased
+    return MINOR_UNITS[currency_code(currency)] if units is None else units
 
 
 def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
@@ -64,8 +67,13 @@ def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
 
 def round_to_currency(amount: Decimal, currency: str) -> Decimal:
     """Round half-up to the currency's minor units: the only rounding in the ledger."""
-    exponent = Decimal(1).scaleb(-minor_units(currency))
+    exponent = _EXPONENTS.get(currency)  # worked out once per currency: every line rounds
+    if exponent is None:
+        exponent = Decimal(1).scaleb(-minor_units(currency))
     return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+_EXPONENTS = {code: Decimal(1).scaleb(-units) for code, units in MINOR_UNITS.items()}
 
 
 @dataclass(frozen=True, slots=True)

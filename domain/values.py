@@ -20,16 +20,12 @@ def _no_float(value: object) -> Decimal:
     return parse_decimal(value)
 
 
-def _dec(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise ValueError("must be a finite number")
-    return value
-
-
 # A finite Decimal; in JSON the string ``str(d)``, exactly: pydantic's own way with Decimals
 # (tests/unit/test_money.py pins it). A serializer of ours saying the same cost a call into
-# Python per amount: ~75,000 per 1,000-invoice billing run.
-Dec = Annotated[Decimal, AfterValidator(_dec)]
+# Python per amount: ~75,000 per 1,000-invoice billing run. Finite without a validator of
+# ours: pydantic refuses NaN and infinities in a Decimal field by default (pinned there
+# too); the check in Python we had cost 0.4 us per amount decoded from stored events.
+Dec = Decimal
 
 CurrencyCode = Annotated[str, AfterValidator(currency_code)]
 

@@ -79,3 +79,12 @@ def test_amounts_in_stored_events_and_json_documents_are_the_decimal_string(text
     assert line.model_dump(mode="json")["unit_price"] == str(D(text))
     assert json.loads(line.model_dump_json())["unit_price"] == str(D(text))
     assert line.model_dump()["unit_price"] == D(text)  # Python mode keeps the Decimal
+
+
+@pytest.mark.parametrize("value", [D("NaN"), D("sNaN"), D("Infinity"), D("-Infinity")])
+def test_amounts_that_are_not_finite_numbers_are_refused_in_code_and_in_stored_json(value):
+    fields = {"line_id": str(uuid4()), "description": "x", "quantity": "1", "tax_rate": "20"}
+    with pytest.raises(ValueError, match="finite number"):
+        InvoiceLine(**{**fields, "unit_price": value})
+    with pytest.raises(ValueError, match="finite number"):
+        InvoiceLine.model_validate_json(json.dumps({**fields, "unit_price": str(value)}))
