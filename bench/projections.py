@@ -39,7 +39,7 @@ from domain.aggregate import Stamp
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine
 from domain.payment import Payment, PaymentDetails
-from projections.runner import Runner
+from projections.runner import REBUILD_BATCH_SIZE, Runner
 
 BILLING = BillingSnapshot(
     customer_name="Bench Ltd",
@@ -103,7 +103,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--db", help="store URL (default: a fresh SQLite file)")
-    parser.add_argument("--batch-size", type=int, default=5000, help="events per transaction")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=REBUILD_BATCH_SIZE,
+        help="events per transaction (default: what `tollbook projections rebuild` uses)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="raw/rebuild rounds (best kept)")
     parser.add_argument("--lag-seconds", type=float, default=5.0)
     parser.add_argument("--writes-per-second", type=float, default=20.0)

@@ -112,6 +112,13 @@ class TrackedStore(Protocol):
         events on ``channel`` (where it can), else after ``timeout`` or when ``stop`` is set."""
 
 
+#: A rebuild's events per transaction. On SQLite a transaction's cost grows with the pages
+#: it dirties, and rebuilt tables' random keys dirty a page per row: at a million events
+#: 20,000 a batch cut the committing thread's work by a third against 5,000 (it had become
+#: the bottleneck), holding the write lock ~0.4 s a batch instead of ~0.15 s.
+REBUILD_BATCH_SIZE = 20_000
+
+
 class Runner:
     """Applies the log to read models in batches, each batch exactly once."""
 

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from adapters.cli.context import console, emit_json, json_option, passes_state, say, table
 from adapters.cli.read_side import read_models
 from domain.application import Ledger
+from projections.runner import REBUILD_BATCH_SIZE
 
 log = structlog.get_logger("tollbook.projections")
 
@@ -78,7 +79,12 @@ def _with_progress(title: str, work: object) -> int:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1)
-@click.option("--batch-size", default=5000, show_default=True, help="Events per transaction.")
+@click.option(
+    "--batch-size",
+    default=REBUILD_BATCH_SIZE,
+    show_default=True,
+    help="Events per transaction (smaller: shorter write locks on SQLite, more work).",
+)
 @passes_state
 def rebuild(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int) -> None:
     """Drop read models (all, or NAMES) and rebuild them from event zero.
