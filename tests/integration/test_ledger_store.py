@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 from uuid import uuid4
 
+from adapters.store.database import Database
+from adapters.store.lookup import load_aggregates
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
 
@@ -65,3 +67,31 @@ def test_an_invoice_drafted_with_many_lines_is_one_large_event_that_reloads_exac
     reloaded = make_ledger()
     assert [type(e).__name__ for e in reloaded.events_of(invoice_id)] == ["Drafted"]
     assert list(reloaded.invoice(invoice_id).lines.values()) == lines
+
+
+def test_many_aggregates_load_in_one_read_exactly_as_the_repository_loads_them(
+    make_ledger, store_url
+):
+    ledger = make_ledger()
+    ledger.register_customer("t", account_number="ACME", name="Acme", currency="GBP")
+    ids = [ledger.create_invoice("ACME", "t") for _ in range(3)]
+    for n, invoice_id in enumerate(ids):
+        ledger.add_line(invoice_id, "t", description=f"L{n}", quantity=D(n + 1), unit_price=D(2))
+    ledger.issue_invoice(ids[1], "t")
+    ledger.issue_invoice(ids[2], "t")
+    ledger.void_invoice(ids[2], "t", reason="wrong customer")
+    missing = uuid4()
+
+    found = load_aggregates(ledger, Database.from_url(store_url), [*ids, missing, ids[0]])
+
+    assert set(found) == set(ids)  # the unknown id is simply absent; a repeated one once
+    for invoice_id in ids:
+        expected = ledger.invoice(invoice_id)
+        assert isinstance(found[invoice_id], Invoice)
+        assert found[invoice_id].version == expected.version
+        assert (found[invoice_id].state, found[invoice_id].number) == (
+            expected.state,
+            expected.number,
+        )
+        assert found[invoice_id].lines == expected.lines
+    assert [found[i].state for i in ids] == ["draft", "issued", "void"]
