@@ -6,6 +6,11 @@ body) gets that stored response back with ``Idempotent-Replayed: true``; the sam
 different request is refused (422), and one still running answers 409. Keys are scoped to the
 presented credential, so two clients cannot collide. Failures that say nothing about the
 request (401/403, 5xx) release the key so a corrected retry can run.
+
+Keys are kept for ``retain_for`` (24 hours by default, as payment APIs commonly do): long
+enough for any client's retries, short enough that the table does not grow forever. Older
+ones are deleted as requests come in, at most once every ``PRUNE_EVERY`` per process; a key
+used again after that runs as a new request.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -42,6 +47,9 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     PRIMARY KEY (owner, idem_key)
 )
 """
+INDEX = "CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at)"
+RETAIN_FOR = timedelta(hours=24)
+PRUNE_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -61,15 +69,30 @@ class IdempotencyStore:
         db: Database,
         abandoned_after: float = 300.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retain_for: timedelta = RETAIN_FOR,
     ) -> None:
         self.db = db
         self.abandoned_after = abandoned_after
         self.clock = clock
+        self.retain_for = retain_for
+        self._pruned_at: datetime | None = None
 
     def ensure_schema(self) -> None:
         with self.db.connect() as conn:
             serialise_ddl(self.db, conn)
             conn.execute(SCHEMA)
+            conn.execute(INDEX)
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete the keys claimed more than ``retain_for`` ago; how many went."""
+        now = now or self.clock()
+        self._pruned_at = now
+        cutoff = (now - self.retain_for).astimezone(UTC).isoformat()
+        with self.db.connect() as conn:
+            cursor = conn.execute(
+                self.db.sql("DELETE FROM idempotency_keys WHERE created_at < ?"), (cutoff,)
+            )
+            return int(cursor.rowcount)
 
     def claim(self, owner: str, key: str, fingerprint: str) -> Stored | None:
         """Claim the key for this request; or return what an earlier request stored."""
@@ -77,7 +100,9 @@ class IdempotencyStore:
             "INSERT INTO idempotency_keys (owner, idem_key, fingerprint, created_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (owner, idem_key) DO NOTHING"
         )
-        now = self.clock()
+        now = self.clock().astimezone(UTC)  # stored as UTC text, so text order is time order
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self.prune(now)
         with self.db.connect() as conn:
             cursor = conn.execute(self.db.sql(insert), (owner, key, fingerprint, now.isoformat()))
             if cursor.rowcount == 1:

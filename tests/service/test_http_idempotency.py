@@ -106,3 +106,29 @@ def test_a_concurrent_duplicate_is_told_to_retry(services, writer):
     assert response.json()["code"] == "idempotency_key_in_progress"
     assert response.headers["retry-after"] == "1"
     assert writer.get("/customers").json() == []
+
+
+def test_keys_are_kept_for_a_day_then_pruned_and_a_reused_key_runs_anew(services):
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.http.idempotency import IdempotencyStore
+
+    moments = [datetime(2026, 11, 1, 12, 0, tzinfo=UTC)]
+    store = IdempotencyStore(services.db, clock=lambda: moments[-1])
+    assert store.claim("owner", "old", "fp-old") is None
+    store.finish("owner", "old", 201, {}, '{"id": 1}')
+    moments.append(moments[-1] + timedelta(hours=23))
+    assert store.claim("owner", "recent", "fp-recent") is None
+    store.finish("owner", "recent", 201, {}, '{"id": 2}')
+    kept = store.claim("owner", "old", "fp-old")  # 23 hours on: still replayed
+    assert kept is not None and kept.body == '{"id": 1}'
+
+    moments.append(moments[0] + timedelta(hours=24, minutes=30))
+    # the first claim after ten minutes prunes what is over a day old, then claims afresh
+    assert store.claim("owner", "old", "fp-other") is None
+    replay = store.claim("owner", "recent", "fp-recent")
+    assert replay is not None and replay.body == '{"id": 2}'
+    with services.db.connect() as conn:
+        keys = sorted(row[0] for row in conn.execute("SELECT idem_key FROM idempotency_keys"))
+    assert keys == ["old", "recent"]
+    assert store.prune(moments[-1] + timedelta(days=2)) == 2
