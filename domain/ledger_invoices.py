@@ -22,7 +22,14 @@ from domain.errors import (
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine
 from domain.ledger_parties import PartyUseCases
-from domain.numbering import DocumentKind, NumberSequence, scope_for, sequence_id
+from domain.numbering import (
+    DocumentKind,
+    DocumentNumber,
+    NumberSequence,
+    number_id,
+    scope_for,
+    sequence_id,
+)
 
 T = TypeVar("T")
 
@@ -121,6 +128,10 @@ class InvoiceUseCases(PartyUseCases):
             return UUID(ref)
         except ValueError:
             pass
+        numbered = self._numbered("invoice", ref)
+        if numbered is not None:
+            return numbered
+        # numbers given before DocumentNumber existed, and id prefixes: a scan of the log
         for _, event in self._ids_of(Invoice.Issued):
             if isinstance(event, Invoice.Issued) and event.number == ref:
                 return event.originator_id
@@ -283,14 +294,26 @@ class InvoiceUseCases(PartyUseCases):
 
     def _take_number(
         self, kind: DocumentKind, pattern: str, document_id: UUID, stamp: Stamp
-    ) -> tuple[NumberSequence, str]:
+    ) -> tuple[NumberSequence, DocumentNumber, str]:
+        """The next number, its sequence and its ``DocumentNumber``: both to be saved with
+        the document."""
         year = stamp.at.year
         scope = scope_for(pattern, year)
         try:
             sequence = self._get(NumberSequence, sequence_id(kind, scope), "sequence")
         except NotFound:
             sequence = NumberSequence.start(kind, scope, stamp)
-        return sequence, sequence.take(pattern, year, document_id, stamp)
+        number = sequence.take(pattern, year, document_id, stamp)
+        return sequence, DocumentNumber.give(kind, number, document_id, stamp), number
+
+    def _numbered(self, kind: DocumentKind, number: str) -> UUID | None:
+        """The document given ``number``, in one read; None if that number has no
+        ``DocumentNumber`` (unknown, or issued before numbers were recorded so)."""
+        try:
+            found = self._get(DocumentNumber, number_id(kind, number), "number")
+        except NotFound:
+            return None
+        return found.document_id
 
     def issue_invoice(self, invoice_ref: str | UUID, actor: str) -> str:
         """Issue a draft: the next gapless number and the invoice are saved together."""
@@ -310,11 +333,11 @@ class InvoiceUseCases(PartyUseCases):
                 seller_tax_number=settings.tax_number,
                 payment_instructions=settings.payment_instructions,
             )
-            sequence, number = self._take_number(
+            sequence, given, number = self._take_number(
                 "invoice", settings.invoice_number_format, invoice.id, stamp
             )
             invoice.issue(number, stamp.at.date(), billing, stamp)
-            self._save("invoice issued", invoice, sequence)
+            self._save("invoice issued", invoice, sequence, given)
             return number
 
         return self._retrying("issue invoice", command)
@@ -346,11 +369,11 @@ class InvoiceUseCases(PartyUseCases):
             invoice = self.invoice(invoice_ref)
             stamp = self.stamp(actor, reason)
             note_lines = self._credit_lines(invoice, amount, lines, full)
-            sequence, number = self._take_number(
+            sequence, given, number = self._take_number(
                 "credit_note", self.settings().credit_note_number_format, note_id, stamp
             )
             note = credit_invoice(note_id, invoice, note_lines, number, stamp.at.date(), stamp)
-            self._save("credit note issued", note, invoice, sequence)
+            self._save("credit note issued", note, invoice, sequence, given)
             return number
 
         return self._retrying("issue credit note", command)
@@ -386,6 +409,9 @@ class InvoiceUseCases(PartyUseCases):
 
     def credit_note(self, ref: str | UUID) -> CreditNote:
         if isinstance(ref, str):
+            numbered = self._numbered("credit_note", ref)
+            if numbered is not None:
+                return self._get(CreditNote, numbered, "credit note")
             for _, event in self._ids_of(CreditNote.Issued):
                 if isinstance(event, CreditNote.Issued) and event.number == ref:
                     return self._get(CreditNote, event.originator_id, "credit note")

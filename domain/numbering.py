@@ -2,7 +2,9 @@
 
 A number is taken only in the same atomic save that issues the document, so a failed or
 conflicting issue leaves no hole; two concurrent issuers conflict on the sequence's version
-and one of them retries with the next number.
+and one of them retries with the next number. The same save records the number in a
+``DocumentNumber`` whose id is derived from the number, so a document is found by its number
+in one read (instead of a scan of the log) and no number can be given twice.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ def scope_for(pattern: str, year: int) -> str:
 
 def sequence_id(kind: DocumentKind, scope: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"tollbook:sequence:{kind}:{scope}")
+
+
+def number_id(kind: DocumentKind, number: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"tollbook:number:{kind}:{number}")
 
 
 class NumberSequence(Aggregate):
@@ -61,3 +67,37 @@ class NumberSequence(Aggregate):
         number = pattern.format(year=year, seq=value)
         self._trigger(self.NumberTaken, stamp, value=value, number=number, document_id=document_id)
         return number
+
+
+class DocumentNumber(Aggregate):
+    """Which document a number was given to; its id is derived from the kind and number."""
+
+    kind: str
+    number: str
+    document_id: UUID
+
+    class Given(Created):
+        """The number (of an invoice or credit note) was given to ``document_id``, in the
+        save that issued that document."""
+
+        kind: str
+        number: str
+        document_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.kind = self.kind
+            aggregate.number = self.number
+            aggregate.document_id = self.document_id
+
+    @classmethod
+    def give(
+        cls, kind: DocumentKind, number: str, document_id: UUID, stamp: Stamp
+    ) -> DocumentNumber:
+        return cls._start(
+            cls.Given,
+            number_id(kind, number),
+            stamp,
+            kind=kind,
+            number=number,
+            document_id=document_id,
+        )

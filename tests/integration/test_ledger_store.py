@@ -5,10 +5,24 @@ from __future__ import annotations
 from decimal import Decimal as D
 from uuid import uuid4
 
+import pytest
+
 from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
-from domain.invoice import Invoice
+from domain.errors import NotFound
+from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine
+from domain.numbering import DocumentNumber, NumberSequence, number_id
+
+BILLING = BillingSnapshot(
+    customer_name="Acme",
+    customer_account="ACME",
+    billing_address="",
+    customer_tax_number="",
+    seller_name="tollbook",
+    seller_address="",
+    seller_tax_number="",
+)
 
 
 def test_an_issued_invoice_reloads_from_the_store_with_exact_decimals(make_ledger):
@@ -95,3 +109,52 @@ def test_many_aggregates_load_in_one_read_exactly_as_the_repository_loads_them(
         )
         assert found[invoice_id].lines == expected.lines
     assert [found[i].state for i in ids] == ["draft", "issued", "void"]
+
+
+def test_an_issued_number_is_recorded_with_its_document_and_found_in_one_read(make_ledger):
+    ledger = make_ledger()
+    ledger.register_customer("t", account_number="ACME", name="Acme", currency="GBP")
+    invoice_id = ledger.create_invoice("ACME", "t")
+    ledger.add_line(invoice_id, "t", description="Calls", quantity=D(1), unit_price=D(5))
+    number = ledger.issue_invoice(invoice_id, "t")
+    note = ledger.issue_credit_note(number, "t", "goodwill", amount=D(1))
+
+    [given] = ledger.events_of(number_id("invoice", number))
+    assert isinstance(given, DocumentNumber.Given)
+    assert (given.number, given.document_id) == (number, invoice_id)
+    [given_note] = ledger.events_of(number_id("credit_note", note))
+    assert given_note.number == note
+    assert make_ledger().invoice(number).id == invoice_id
+    assert make_ledger().credit_note(note).number == note
+
+
+def test_a_number_issued_before_numbers_were_recorded_is_still_found(make_ledger):
+    # a store written by an earlier version: the invoice and its sequence, no DocumentNumber
+    ledger = make_ledger()
+    customer = ledger.register_customer("t", account_number="ACME", name="Acme", currency="GBP")
+    stamp = ledger.stamp("t")
+    invoice = Invoice.draft(
+        uuid4(),
+        customer_id=customer,
+        customer_account="ACME",
+        currency="GBP",
+        invoice_date=stamp.at.date(),
+        due_date=stamp.at.date(),
+        period_start=None,
+        period_end=None,
+        memo="",
+        stamp=stamp,
+        lines=[
+            InvoiceLine(
+                line_id=uuid4(), description="Calls", quantity=D(1), unit_price=D(5), tax_rate=D(0)
+            )
+        ],
+    )
+    sequence = NumberSequence.start("invoice", "all", stamp)
+    number = sequence.take("OLD-{seq}", stamp.at.year, invoice.id, stamp)
+    invoice.issue(number, stamp.at.date(), BILLING, stamp)
+    ledger.save(invoice, sequence)
+
+    with pytest.raises(NotFound):
+        ledger.events_of(number_id("invoice", number))
+    assert make_ledger().invoice(number).id == invoice.id

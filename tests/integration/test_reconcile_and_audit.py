@@ -130,6 +130,7 @@ def test_audit_export_writes_one_json_line_per_event_of_the_period(
         "Invoice.Issued",
         "NumberSequence.Started",
         "NumberSequence.NumberTaken",
+        "DocumentNumber.Given",
     ]
     issued = lines[2]
     assert issued["payload"]["number"] == number and issued["actor"] == "t"
