@@ -22,10 +22,13 @@ from typing import Any
 from uuid import uuid4
 
 import psycopg
+import structlog
 
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import StageRow, record_of
 from adapters.usage.schema import CDR_COLUMNS, CDR_TYPES
+
+log = structlog.get_logger("tollbook.usage")
 
 #: Rows per staged chunk: big enough that a chunk's INSERT is mostly row work, small enough
 #: that the last chunk (inserted after parsing ends, with nothing to overlap) is short.
@@ -69,6 +72,11 @@ class PostgresStage:
     ) -> None:
         try:
             self._staging.execute(f"DROP TABLE IF EXISTS {self.name}")  # a failed import's
+        except psycopg.Error:
+            if kind is None:
+                raise
+            # the import's own error says what went wrong; the next import drops the stage
+            log.warning("could not drop the stage table", table=self.name, exc_info=True)
         finally:
             self._staging.close()
 
