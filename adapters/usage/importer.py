@@ -23,7 +23,13 @@ import structlog
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
 from adapters.usage.pg_stage import PostgresStage
-from adapters.usage.schema import CDR_COLUMNS, STAGE_SCHEMA, ensure_schema, last_batch
+from adapters.usage.schema import (
+    CDR_COLUMNS,
+    STAGE_SCHEMA,
+    ensure_schema,
+    last_batch,
+    same_content,
+)
 from domain.application import Ledger
 
 log = structlog.get_logger("tollbook.usage")
@@ -167,7 +173,7 @@ def _stage(conn: Any, rows: Iterator[StageRow]) -> int:
     return count
 
 
-_SAME = " AND ".join(f"a.{c} = b.{c}" for c in CDR_COLUMNS[1:-1])  # content, not the hash
+_SAME = same_content("a", "b")
 
 
 def _reject_conflicts(conn: Any, rejected: _Rejects) -> int:

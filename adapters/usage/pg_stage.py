@@ -26,7 +26,7 @@ import structlog
 
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import StageRow, record_of
-from adapters.usage.schema import CDR_COLUMNS, CDR_TYPES
+from adapters.usage.schema import CDR_COLUMNS, CDR_TYPES, same_content
 
 log = structlog.get_logger("tollbook.usage")
 
@@ -38,7 +38,7 @@ PREFIX = "usage_stage_"
 Reject = Callable[[int, str, list[str]], None]
 
 _COLUMNS = ", ".join(CDR_COLUMNS)
-_SAME = " AND ".join(f"d.{c} = c.{c}" for c in CDR_COLUMNS[1:-1])  # content, not the hash
+_SAME = same_content("d", "c")
 
 
 @dataclass

@@ -61,6 +61,12 @@ SCHEMA = (
 STAGE_SCHEMA = f"CREATE TEMP TABLE usage_stage (line_no BIGINT NOT NULL, {CDR_TYPES})"
 
 
+def same_content(left: str, right: str) -> str:
+    """SQL: the CDRs aliased ``left`` and ``right`` are the same call as imported: equal in
+    every column but the call id (which joined them) and the row hash (derived from them)."""
+    return " AND ".join(f"{left}.{c} = {right}.{c}" for c in CDR_COLUMNS[1:-1])
+
+
 def ensure_schema(db: Database) -> None:
     with db.connect() as conn:
         # two billing runs starting together (two scheduler instances) must not race the DDL
