@@ -1,4 +1,5 @@
-"""``tollbook user add|list|remove``: the finance portal's users (finance, auditor, admin)."""
+"""``tollbook user add|list|password|remove``: the finance portal's users (finance, auditor,
+admin)."""
 
 from __future__ import annotations
 
@@ -37,16 +38,33 @@ def user() -> None:
 )
 def user_add(username: str, role: str, password_stdin: bool) -> None:
     """Add USERNAME with a role; asks for the password (at least 10 characters)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt(
+    _users().add(username, role, _password(username, password_stdin))
+    say(f"user {username!r} added ({role})")
+
+
+def _password(username: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(
+        click.prompt(
             f"Password for {username} (at least {MIN_PASSWORD} characters)",
             hide_input=True,
             confirmation_prompt=True,
         )
-    _users().add(username, role, password)
-    say(f"user {username!r} added ({role})")
+    )
+
+
+@user.command("password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+def user_password(username: str, password_stdin: bool) -> None:
+    """Give USERNAME a new password; their sessions end, and a sign-in lock is lifted."""
+    _users().set_password(username, _password(username, password_stdin))
+    say(f"password of {username!r} changed; their sessions have ended")
 
 
 @user.command("list")

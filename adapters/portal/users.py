@@ -4,6 +4,10 @@ Passwords are stored only as scrypt hashes (salted, memory-hard: a stolen table 
 passwords back cheaply). Sessions are server-side rows keyed by the SHA-256 of a random token
 held in the browser's cookie, so signing out, removing a user or expiry take effect at once.
 Each session carries its own CSRF token, which every form posts back.
+
+Guessing is throttled per user name: after ``MAX_FAILURES`` wrong passwords in a row the name
+is locked for ``LOCK_MINUTES`` (unknown names too, so a lock does not tell which names exist);
+while locked no password is even checked, and a right password afterwards clears the count.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ ROLES: tuple[Role, ...] = ("finance", "auditor", "admin")
 WRITING_ROLES: tuple[Role, ...] = ("finance", "admin")
 MIN_PASSWORD = 10
 
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+
 # scrypt cost: 2**14 x 8 x 128 bytes = 16 MiB and ~50 ms per check on this class of machine
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -48,7 +55,22 @@ SCHEMA = (
         expires_at DOUBLE PRECISION NOT NULL
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS portal_sign_in_failures (
+        username TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        locked_until DOUBLE PRECISION NOT NULL
+    )
+    """,
 )
+
+
+class SignInLocked(Exception):
+    """Too many wrong passwords for this user name: try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed sign-ins: try again in {retry_after:.0f} s")
+        self.retry_after = retry_after
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -172,20 +194,78 @@ class Users:
             conn.execute(self.db.sql("DELETE FROM portal_sessions WHERE username = ?"), (username,))
 
     def authenticate(self, username: str, password: str) -> User | None:
+        """The user, or None for a wrong name or password; SignInLocked while the name is
+        locked after too many wrong passwords."""
+        username = username.strip()
+        now = self.clock()
         with self.db.connect() as conn:
+            locked = conn.execute(
+                self.db.sql("SELECT locked_until FROM portal_sign_in_failures WHERE username = ?"),
+                (username,),
+            ).fetchone()
+            if locked is not None and float(locked[0]) > now:
+                raise SignInLocked(float(locked[0]) - now)
             row = conn.execute(
                 self.db.sql(
                     "SELECT username, role, created_at, password_hash FROM portal_users"
                     " WHERE username = ?"
                 ),
-                (username.strip(),),
+                (username,),
             ).fetchone()
         if row is None:
             check_password(password, _DUMMY_HASH)
-            return None
-        if not check_password(password, str(row[3])):
-            return None
-        return User(str(row[0]), cast(Role, row[1]), str(row[2]))
+        elif check_password(password, str(row[3])):
+            with self.db.connect() as conn:
+                conn.execute(
+                    self.db.sql("DELETE FROM portal_sign_in_failures WHERE username = ?"),
+                    (username,),
+                )
+            return User(str(row[0]), cast(Role, row[1]), str(row[2]))
+        self._failed(username, now)
+        return None
+
+    def _failed(self, username: str, now: float) -> None:
+        """Count a wrong password; the ``MAX_FAILURES``th in a row locks the name."""
+        with self.db.connect() as conn:
+            # locks that have run out are of no use: clear them while we are writing anyway
+            conn.execute(
+                self.db.sql(
+                    "DELETE FROM portal_sign_in_failures WHERE locked_until > 0"
+                    " AND locked_until < ?"
+                ),
+                (now,),
+            )
+            conn.execute(
+                self.db.sql(
+                    "INSERT INTO portal_sign_in_failures (username, failures, locked_until)"
+                    " VALUES (?, 1, 0) ON CONFLICT (username) DO UPDATE"
+                    " SET failures = portal_sign_in_failures.failures + 1"
+                ),
+                (username,),
+            )
+            conn.execute(
+                self.db.sql(
+                    "UPDATE portal_sign_in_failures SET failures = 0, locked_until = ?"
+                    " WHERE username = ? AND failures >= ?"
+                ),
+                (now + LOCK_MINUTES * 60, username, MAX_FAILURES),
+            )
+
+    def set_password(self, username: str, password: str) -> None:
+        """A new password for USERNAME; their sessions end (they sign in with it again)."""
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        with self.db.connect() as conn:
+            cursor = conn.execute(
+                self.db.sql("UPDATE portal_users SET password_hash = ? WHERE username = ?"),
+                (hash_password(password), username),
+            )
+            if cursor.rowcount != 1:
+                raise NotFound(f"no user called {username!r}")
+            conn.execute(self.db.sql("DELETE FROM portal_sessions WHERE username = ?"), (username,))
+            conn.execute(
+                self.db.sql("DELETE FROM portal_sign_in_failures WHERE username = ?"), (username,)
+            )
 
     # --------------------------------------------------------------- sessions
 

@@ -195,3 +195,35 @@ def test_portal_pages_carry_security_headers(finance: Browser) -> None:
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_five_wrong_passwords_lock_the_name_for_a_while_known_or_not(
+    anonymous: Browser, portal: Portal
+) -> None:
+    now = [1_000_000.0]
+    portal.users.clock = lambda: now[0]
+    for username in ("fiona", "nobody"):
+        for _ in range(5):
+            assert anonymous.sign_in(username, "not the password").status_code == 401
+        locked = anonymous.sign_in(username, PASSWORD)  # even the right password
+        assert locked.status_code == 429
+        assert "Too many wrong passwords for this user name: try again in 15 minutes" in (
+            locked.text
+        )
+        assert locked.headers["retry-after"] == "900"
+        assert SESSION_COOKIE not in locked.cookies
+    assert anonymous.sign_in("audrey").status_code == 303  # other names are not affected
+
+    now[0] += 15 * 60 + 1
+    assert anonymous.sign_in("fiona").status_code == 303
+
+
+def test_a_right_password_clears_the_count_of_wrong_ones(
+    anonymous: Browser, portal: Portal
+) -> None:
+    for _ in range(4):
+        assert anonymous.sign_in("fiona", "not the password").status_code == 401
+    assert anonymous.sign_in("fiona").status_code == 303
+    for _ in range(4):
+        assert anonymous.sign_in("fiona", "not the password").status_code == 401
+    assert anonymous.sign_in("fiona").status_code == 303

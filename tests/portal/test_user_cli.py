@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from adapters.cli.main import main
-from adapters.portal.users import Users
+from adapters.portal.users import SignInLocked, Users
 from adapters.store.database import Database
 
 Run = Callable[..., tuple[int, str]]
@@ -96,3 +96,29 @@ def test_add_list_remove_users(store_url: str, run: Run) -> None:
     assert code == 3 and "no user called 'fiona'" in out
     code, out = run(store_url, "user", "list", "--json")
     assert [u["username"] for u in json.loads(out)] == ["audrey"]
+
+
+def test_a_new_password_ends_the_users_sessions_and_lifts_a_lock(store_url: str, run: Run) -> None:
+    run(store_url, "user", "add", "fiona", "--role", "finance", "--password-stdin",
+        stdin="a long enough secret\n")  # fmt: skip
+    users = Users(Database.from_url(store_url))
+    token, _ = users.start_session(users.authenticate("fiona", "a long enough secret"))
+    for _ in range(5):
+        assert users.authenticate("fiona", "wrong guess!") is None
+    with pytest.raises(SignInLocked):
+        users.authenticate("fiona", "a long enough secret")
+
+    code, out = run(
+        store_url, "user", "password", "fiona", "--password-stdin", stdin="a brand new secret\n"
+    )
+    assert code == 0, out
+    assert users.session(token) is None
+    assert users.authenticate("fiona", "a long enough secret") is None
+    assert users.authenticate("fiona", "a brand new secret")
+
+    code, out = run(store_url, "user", "password", "fiona", "--password-stdin", stdin="short\n")
+    assert code == 2 and "at least 10 characters" in out
+    code, out = run(
+        store_url, "user", "password", "nobody", "--password-stdin", stdin="a brand new secret\n"
+    )
+    assert code == 3 and "no user called 'nobody'" in out

@@ -7,6 +7,7 @@ value set with the form, which the post must carry back in a hidden field.
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import secrets
 
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from adapters.portal.users import SignInLocked
 from adapters.portal.web import (
     LOGIN_CSRF_COOKIE,
     PREFIX,
@@ -74,19 +76,28 @@ async def login(request: Request, portal: PortalDep) -> Response:
         raise Refused("the sign-in form is out of date: reload the page and sign in again")
     username = values.get("username", "").strip()
     target = _safe_next(values.get("next", ""))
-    user = await run_in_threadpool(portal.users.authenticate, username, values.get("password", ""))
+    try:
+        user = await run_in_threadpool(
+            portal.users.authenticate, username, values.get("password", "")
+        )
+    except SignInLocked as locked:
+        minutes = max(1, math.ceil(locked.retry_after / 60))
+        log.warning("portal sign-in locked", username=username)
+        refused = _sign_in_refused(
+            request,
+            expected,
+            target,
+            username,
+            f"Too many wrong passwords for this user name: try again in {minutes}"
+            f" minute{'s' if minutes > 1 else ''}.",
+            429,
+        )
+        refused.headers["Retry-After"] = str(math.ceil(locked.retry_after))
+        return refused
     if user is None:
         log.info("portal sign-in refused", username=username)
-        return render(
-            request,
-            "login.html",
-            {
-                "login_csrf": expected,
-                "next": target,
-                "values": {"username": username},
-                "errors": {"form": "The user name or the password is wrong."},
-            },
-            401,
+        return _sign_in_refused(
+            request, expected, target, username, "The user name or the password is wrong.", 401
         )
     token, _ = await run_in_threadpool(portal.users.start_session, user)
     log.info("portal sign-in", username=user.username, role=user.role)
@@ -102,6 +113,23 @@ async def login(request: Request, portal: PortalDep) -> Response:
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
     return response
+
+
+def _sign_in_refused(
+    request: Request, login_csrf: str, target: str, username: str, message: str, status: int
+) -> Response:
+    """The sign-in form again, with the name kept (never the password) and why."""
+    return render(
+        request,
+        "login.html",
+        {
+            "login_csrf": login_csrf,
+            "next": target,
+            "values": {"username": username},
+            "errors": {"form": message},
+        },
+        status,
+    )
 
 
 @router.post("/logout")
