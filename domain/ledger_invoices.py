@@ -145,12 +145,10 @@ class InvoiceUseCases(PartyUseCases):
         raise NotFound(f"unknown invoice {ref!r}")
 
     def invoices(self, customer_ref: str | UUID | None = None) -> list[Invoice]:
+        """Every invoice (of one customer), in the order they were drafted: folded from one
+        paged read of the invoice events, not a read per invoice."""
         customer_id = self.customer(customer_ref).id if customer_ref is not None else None
-        result = []
-        for _, event in self._ids_of(Invoice.Drafted):
-            if isinstance(event, Invoice.Drafted) and customer_id in (None, event.customer_id):
-                result.append(self._get(Invoice, event.originator_id, "invoice"))
-        return result
+        return [i for i in self._every(Invoice) if customer_id in (None, i.customer_id)]
 
     def _edit_invoice(self, operation: str, ref: str | UUID, change: Callable[[Invoice], T]) -> T:
         def command() -> T:
