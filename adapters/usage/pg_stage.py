@@ -71,7 +71,11 @@ class PostgresStage:
         trace: TracebackType | None,
     ) -> None:
         try:
-            self._staging.execute(f"DROP TABLE IF EXISTS {self.name}")  # a failed import's
+            # A failed import's stage (a finished one dropped its own). The next import, if
+            # one was waiting, may be dropping it too and hold it until it commits: wait a
+            # little, not for that whole import.
+            self._staging.execute("SET lock_timeout = '5s'")
+            self._staging.execute(f"DROP TABLE IF EXISTS {self.name}")
         except psycopg.Error:
             if kind is None:
                 raise
