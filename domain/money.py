@@ -37,8 +37,7 @@ def currency_code(code: str) -> str:
 
 
 def minor_units(currency: str) -> int:
-    units = MINOR_UNITS.get(currency)  # the usual case: a code already checked and upper-cased
-    return MINOR_UNITS[currency_code(currency)] if units is None else units
+    return MINOR_UNITS[currency_code(currency)]
 
 
 def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
@@ -67,10 +66,8 @@ def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
 
 def round_to_currency(amount: Decimal, currency: str) -> Decimal:
     """Round half-up to the currency's minor units: the only rounding in the ledger."""
-    exponent = _EXPONENTS.get(currency)  # worked out once per currency: every line rounds
-    if exponent is None:
-        exponent = Decimal(1).scaleb(-minor_units(currency))
-    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+    # one exponent per currency, worked out once: every line of every document rounds
+    return amount.quantize(_EXPONENTS[currency_code(currency)], rounding=ROUND_HALF_UP)
 
 
 _EXPONENTS = {code: Decimal(1).scaleb(-units) for code, units in MINOR_UNITS.items()}

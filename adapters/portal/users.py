@@ -73,6 +73,11 @@ class SignInLocked(Exception):
         self.retry_after = retry_after
 
 
+def _check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+
+
 def hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(
@@ -158,8 +163,7 @@ class Users:
             raise InvalidInput("a user name must not be empty or contain spaces")
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        _check_new_password(password)
         created = datetime.now(UTC).isoformat(timespec="seconds")
         with self.db.connect() as conn:
             exists = conn.execute(
@@ -253,8 +257,7 @@ class Users:
 
     def set_password(self, username: str, password: str) -> None:
         """A new password for USERNAME; their sessions end (they sign in with it again)."""
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        _check_new_password(password)
         with self.db.connect() as conn:
             cursor = conn.execute(
                 self.db.sql("UPDATE portal_users SET password_hash = ? WHERE username = ?"),

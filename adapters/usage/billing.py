@@ -273,9 +273,9 @@ class _Planner:
         return self._invoice(target.invoice_id)
 
     def look_up(self, targets: Sequence[_Target]) -> None:
-        """Read the targets' invoices for the period (and their first supplementary ones) a
-        thousand per query, not one read per customer: a first run finds none of them, a
-        second run all."""
+        """Read the targets' invoices for the period (and their first supplementary ones)
+        200 per query, not one read per customer: a first run finds none of them, a second
+        run all."""
         self._load([t.invoice_id for t in targets])
         self._load(
             [
