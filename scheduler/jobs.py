@@ -177,12 +177,15 @@ def sync_jobs(ctx: JobContext) -> None:
         name = invoice_job_name(profile, ctx.settings.run_at)
         if job_id in existing and existing[job_id].name == name:
             continue
+        trigger = invoice_trigger(profile.invoice_schedule, profile.time_zone, ctx.settings.run_at)
         scheduler.add_job(
             "scheduler.jobs:bill_customer",
-            invoice_trigger(profile.invoice_schedule, profile.time_zone, ctx.settings.run_at),
+            trigger,
             args=[str(customer.id)],  # the job store adds ctx when it loads the job
             id=job_id,
             name=name,
+            # From the ledger's clock, not APScheduler's own reading of the wall clock.
+            next_run_time=trigger.get_next_fire_time(None, ctx.now()),
             jobstore="default",
             replace_existing=True,
         )

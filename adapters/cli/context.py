@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.config import build_ledger
-from domain.application import Ledger
+from domain.application import Ledger, utc_now
 from domain.errors import InvalidDate, InvalidInput
 from domain.money import parse_decimal
 from domain.values import parse_date
@@ -29,12 +29,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 class CliState:
     database_url: str | None
     actor: str
+    # The real clock, except where a test or a scripted run injects one (main(clock=...)).
+    clock: Callable[[], datetime] = utc_now
     _ledger: Ledger | None = field(default=None, repr=False)
 
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            self._ledger = build_ledger(self.database_url)
+            self._ledger = build_ledger(self.database_url, clock=self.clock)
         return self._ledger
 
     def close(self) -> None:

@@ -7,6 +7,8 @@ Exit codes: 0 ok; 1 a business rule refused the command; 2 bad input; 3 not foun
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
 
 import click
 import pydantic
@@ -46,7 +48,10 @@ EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     """tollbook: the event-sourced billing ledger."""
+    injected = ctx.obj if isinstance(ctx.obj, CliState) else None  # main(clock=...)
     ctx.obj = CliState(database_url=database_url, actor=actor)
+    if injected is not None:
+        ctx.obj.clock = injected.clock
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -83,11 +88,13 @@ def exit_code(error: BillingError) -> int:
     return EXIT_RULE
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
+    """Run the command line; ``clock`` replaces the real clock (tests, scripted runs)."""
     configure_logging()
     log = structlog.get_logger("tollbook.cli")
+    injected = None if clock is None else CliState(database_url=None, actor="", clock=clock)
     try:
-        cli.main(args=argv, prog_name="tollbook", standalone_mode=False)
+        cli.main(args=argv, prog_name="tollbook", standalone_mode=False, obj=injected)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_RULE)

@@ -82,7 +82,7 @@ def _doc(
         next_run = None if when is None else datetime.fromtimestamp(when, UTC)
     else:  # the service has not registered it yet: when it would run
         trigger = invoice_trigger(profile.invoice_schedule, profile.time_zone, ctx.settings.run_at)
-        next_run = trigger.get_next_fire_time(None, datetime.now(zone))
+        next_run = trigger.get_next_fire_time(None, ctx.now().astimezone(zone))
     outcome = outcomes.get(job_id)
     billed = through.get(str(customer.id))
     return {

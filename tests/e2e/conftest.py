@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.cli.main import main
+from adapters.clock import SteppingClock
 
 
 @dataclass
@@ -23,11 +24,15 @@ class Result:
 
 
 @pytest.fixture
-def tollbook(store_url: str, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+def tollbook(
+    store_url: str, clock: SteppingClock, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Result]:
+    """The CLI on the test's store and the test's clock (never the real one)."""
+
     def run(*args: str) -> Result:
         capsys.readouterr()
         try:
-            main(["--db", store_url, "--actor", "finance:test", *args])
+            main(["--db", store_url, "--actor", "finance:test", *args], clock=clock)
             code = 0
         except SystemExit as stop:
             code = int(stop.code or 0)

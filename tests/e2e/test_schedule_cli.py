@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from tests.integration.usage_helpers import trunk
 
 
 def _months_back(today: date, count: int) -> date:
-    year, month = today.year, today.month - count
-    while month < 1:
-        year, month = year - 1, month + 12
-    return date(year, month, 1)
+    """The 1st of the month ``count`` months before ``today``'s (negative: after)."""
+    months = today.year * 12 + today.month - 1 - count
+    return date(months // 12, months % 12 + 1, 1)
 
 
-def test_schedule_set_list_and_run_now_bill_the_ended_months_once(tollbook, make_ledger):
+# December and January are where month arithmetic breaks (month 13, month 0); a leap day too.
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 12, 5, 10, 0, tzinfo=UTC),
+        datetime(2027, 1, 31, 10, 0, tzinfo=UTC),
+        datetime(2028, 2, 29, 10, 0, tzinfo=UTC),
+        datetime(2026, 10, 15, 10, 0, tzinfo=UTC),
+    ],
+    ids=str,
+)
+def test_schedule_set_list_and_run_now_bill_the_ended_months_once(
+    tollbook, make_ledger, clock, now
+):
+    clock.set(now)
     ledger = make_ledger()
     assert tollbook("customer", "add", "ACME", "--name", "Acme", "--currency", "GBP").code == 0
     trunk(ledger, "ACME", date(2020, 1, 1))
-    today = date.today()
+    today = now.date()
     since = _months_back(today, 2)
 
     result = tollbook("schedule", "set", "ACME", "monthly:1", "--effective-from", str(since))

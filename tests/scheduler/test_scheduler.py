@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
@@ -15,6 +15,10 @@ from scheduler.context import JobContext
 from scheduler.jobs import sync_jobs
 from scheduler.jobstore import stored_jobs
 from tests.scheduler.conftest import scheduled_customer
+
+# A run time every wall clock has passed: APScheduler decides what is due by its own clock,
+# the ledger's (injected) clock decides which periods have ended.
+LONG_AGO = datetime(2026, 8, 2, 9, tzinfo=UTC)
 
 
 def _make_due(ctx: JobContext, job_id: str, when: datetime) -> None:
@@ -75,7 +79,7 @@ def test_a_missed_run_fires_once_on_start_and_bills_every_missed_period(make_con
     service.register_jobs(ctx)
     job_id = f"invoice:{customer_id}"
     # the service stopped in August; it is started again on 3 November (three runs missed)
-    _make_due(ctx, job_id, datetime.now(UTC) - timedelta(days=90))
+    _make_due(ctx, job_id, LONG_AGO)
     at(2026, 11, 3, 9)
 
     restarted = make_context()
@@ -106,7 +110,7 @@ def test_two_schedulers_started_on_the_same_due_job_bill_each_period_once(make_c
     ids = [scheduled_customer(setup.ledger, f"C{n}", "monthly:1") for n in range(3)]
     service.register_jobs(setup)
     for customer_id in ids:
-        _make_due(setup, f"invoice:{customer_id}", datetime.now(UTC) - timedelta(hours=1))
+        _make_due(setup, f"invoice:{customer_id}", LONG_AGO)
     at(2026, 11, 3, 9)
 
     instances = [make_context(), make_context()]
@@ -157,7 +161,7 @@ def test_sync_leaves_an_unchanged_job_alone_so_its_missed_run_survives(make_cont
     customer_id = scheduled_customer(ctx.ledger, "ACME", "monthly:1")
     service.register_jobs(ctx)
     job_id = f"invoice:{customer_id}"
-    past = datetime.now(UTC) - timedelta(days=3)
+    past = LONG_AGO
     _make_due(ctx, job_id, past)
 
     with service.job_writer(ctx):
