@@ -80,6 +80,15 @@ def _rejection(error: ApiException) -> str:
     return "; ".join(messages) or f"{error.status} {error.reason}"
 
 
+def _currency(code: str) -> CurrencyCode:
+    """Xero's enum member for an ISO 4217 code, looked up by value: a few members are named
+    otherwise (``TRY_LIRA`` is "TRY"), so a lookup by name crashed whole runs."""
+    try:
+        return CurrencyCode(code)
+    except ValueError:
+        raise RemoteRejected(f"Xero does not take the currency {code}") from None
+
+
 class XeroClient:
     system = "xero"
 
@@ -194,7 +203,7 @@ class XeroClient:
             contact_number=contact.external_id or contact.account_number,
             email_address=contact.email or None,
             tax_number=contact.tax_number or None,
-            default_currency=CurrencyCode[contact.currency],
+            default_currency=_currency(contact.currency),
             addresses=_addresses(contact.address),
         )
         if known_id is None:
@@ -254,7 +263,7 @@ class XeroClient:
             reference=invoice.reference or None,
             date=invoice.invoice_date,
             due_date=invoice.due_date,
-            currency_code=CurrencyCode[invoice.currency],
+            currency_code=_currency(invoice.currency),
             line_amount_types=LineAmountTypes.EXCLUSIVE,
             status="AUTHORISED",
             line_items=self._lines(invoice.lines),
@@ -312,7 +321,7 @@ class XeroClient:
                 credit_note_number=note.number,
                 reference=f"{note.invoice_number}: {note.reason}"[:255],
                 date=note.issued_on,
-                currency_code=CurrencyCode[note.currency],
+                currency_code=_currency(note.currency),
                 line_amount_types=LineAmountTypes.EXCLUSIVE,
                 status="AUTHORISED",
                 line_items=self._lines(note.lines),

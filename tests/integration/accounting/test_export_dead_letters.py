@@ -176,3 +176,38 @@ def test_since_starts_a_new_connection_part_way_and_sends_older_customers_on_dem
     assert [i.label for i in report.items] == [second]
     assert list(views.invoices(xero)) == [second] and first not in views.invoices(xero)
     assert views.contacts(xero) == ["EARLY"]  # registered before the start, sent when needed
+
+
+def test_every_currency_maps_by_its_iso_code_and_one_xero_lacks_is_one_dead_letter(
+    ledger, xero, make_exporter
+):
+    # Xero's enum names Turkish lira TRY_LIRA (value "TRY"); South Sudanese pounds it lacks.
+    for account, currency in (("IST", "TRY"), ("JUB", "SSP"), ("LON", "GBP")):
+        ledger.register_customer(
+            "t",
+            account_number=account,
+            name=f"{account} Telecom",
+            currency=currency,
+            tax_rate=D("20"),
+            tax_description="VAT 20%",
+            payment_terms_days=14,
+        )
+    numbers = {
+        account: _invoice(ledger, account, "10", "2.50") for account in ("IST", "JUB", "LON")
+    }
+    exporter = make_exporter(ledger, connection_to(xero, mapping=XERO_MAPPING))
+
+    report = exporter.run()
+
+    assert report.stopped is None
+    outcomes = {i.label.split()[-1]: i.outcome for i in report.items if i.kind == "invoice"}
+    assert outcomes == {
+        numbers["IST"]: "exported",
+        numbers["JUB"]: "parked",  # behind its contact
+        numbers["LON"]: "exported",
+    }
+    [letter] = [d for d in exporter.store.dead_letters("xero") if d.status == "dead"]
+    assert (letter.kind, letter.label) == ("contact", "JUB")
+    assert "Xero does not take the currency SSP" in letter.error
+    [turkish] = [i for i in xero.invoices.values() if i["InvoiceNumber"] == numbers["IST"]]
+    assert turkish["CurrencyCode"] == "TRY"
