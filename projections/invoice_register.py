@@ -7,9 +7,9 @@ aggregate at exactly that version). ``seq`` (the log position of the draft, neve
 orders lists and pages; ``phase`` and ``due_date`` answer a status filter in SQL (a status
 also depends on the day asked); ``period_day`` (period start, else invoice date) places an
 invoice in a billing month. Every list, number lookup and id-prefix lookup of invoices and
-credit notes reads these tables (adapters/queries). Draft totals move line by line (a draft opened with its
-lines, as a billing run's is, starts from their sum): a document's totals are the sums of its
-lines' rounded net and tax, so adding and subtracting lines is exact.
+credit notes reads these tables (adapters/queries). Draft totals move line by line (a draft
+opened with its lines, as a billing run's is, starts from their sum): a document's totals are
+the sums of its lines' rounded net and tax, so adding and subtracting lines is exact.
 """
 
 from __future__ import annotations

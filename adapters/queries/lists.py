@@ -85,8 +85,11 @@ class Queries:
                 self.runner.catch_up(list(names))
             except Exception:
                 # serve what the read model holds; the follower and `projections status` say why
-                log.warning("read models could not catch up; reading them as they stand",
-                            read_models=list(names), exc_info=True)
+                log.warning(
+                    "read models could not catch up; reading them as they stand",
+                    read_models=list(names),
+                    exc_info=True,
+                )
 
     # ------------------------------------------------------------ pages
 

@@ -70,7 +70,8 @@ class ReferenceIndex:
         if len(matches) == 1:
             return UUID(matches[0][id_column])
         listed = ", ".join(
-            f"{row[id_column]}" + (f" ({row[number_column]})" if number_column and row[number_column] else "")
+            f"{row[id_column]}"
+            + (f" ({row[number_column]})" if number_column and row[number_column] else "")
             for row in matches
         )
         raise AmbiguousReference(
