@@ -237,6 +237,9 @@ class Queries:
     def register_rows(self, invoice_ids: list[str]) -> dict[str, Row]:
         """The register rows of these invoices (at most a page's worth), by id."""
         found: dict[str, Row] = {}
+        if not invoice_ids:
+            return found
+        self.catch_up("invoice_register")
         for start in range(0, len(invoice_ids), 500):
             chunk = invoice_ids[start : start + 500]
             where = Filter(self.store, REGISTER)
