@@ -84,10 +84,10 @@ def build_ledger(
 ) -> Ledger:
     environ = os.environ if environ is None else environ
     if url is None and "TOLLBOOK_DATABASE_URL" not in environ and "PERSISTENCE_MODULE" in environ:
-        return Ledger(env=dict(environ), clock=clock)
+        return _with_queries(Ledger(env=dict(environ), clock=clock), environ)
     env = store_env(url or database_url(environ))
     if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
-        return Ledger(env=env, clock=clock)
+        return _with_queries(Ledger(env=env, clock=clock), env)
     # Processes starting together would race on the library's CREATE ... IF NOT EXISTS
     # ("tuple concurrently updated"); an advisory lock makes schema set-up one at a time.
     with postgres_connect(env, autocommit=True, connect_timeout=10) as conn:
@@ -98,9 +98,17 @@ def build_ledger(
                 conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                 )
-            return Ledger(env=env, clock=clock)
+            return _with_queries(Ledger(env=env, clock=clock), env)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
+def _with_queries(ledger: Ledger, env: Mapping[str, str]) -> Ledger:
+    """Lists and lookups by number or id prefix read the read models (adapters/queries)."""
+    from adapters.queries import attach  # imports this module: only once it is loaded
+
+    attach(ledger, env)
+    return ledger
 
 
 #: Arbitrary constant naming tollbook's set-up lock among PostgreSQL advisory locks.

@@ -187,24 +187,40 @@ def _issue(client: Client, account: str, rng: random.Random) -> dict[str, Any]:
     return document
 
 
+def every(http: httpx.Client, path: str) -> list[dict[str, Any]]:
+    """Every row of a paged list: follows X-Next-Cursor until the last page."""
+    rows: list[dict[str, Any]] = []
+    params: dict[str, str] = {"limit": "1000"}
+    while True:
+        response = http.get(path, params=params)
+        response.raise_for_status()
+        rows += response.json()
+        cursor = response.headers.get("X-Next-Cursor")
+        if cursor is None:
+            return rows
+        params["cursor"] = cursor
+
+
 def check_invariants(base: str, key: str, report: LoadReport) -> list[str]:
     """Everything that must hold however the requests interleaved; returns the violations."""
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
     problems: list[str] = []
-    invoices = [i for i in http.get("/invoices").json() if i["number"]]
-    payments = http.get("/payments").json()
+    invoices = [i for i in every(http, "/invoices") if i["number"]]
+    payments = every(http, "/payments")
+    allocated_to: dict[str, Decimal] = {}
     for payment in payments:
         if Decimal(payment["allocated"]) > Decimal(payment["amount"]):
             problems.append(f"payment {payment['id']} over-allocated: {payment['allocated']}")
-    allocated_to: dict[str, Decimal] = {}
+        for allocation in payment["allocations"]:
+            invoice_id = allocation["invoice_id"]
+            allocated_to[invoice_id] = allocated_to.get(invoice_id, Decimal(0)) + Decimal(
+                allocation["amount"]
+            )
     for invoice in invoices:
         paid, total = Decimal(invoice["paid"]), Decimal(invoice["total"])
         if paid > total:
             problems.append(f"invoice {invoice['number']} paid {paid} of {total}")
-        allocated_to[invoice["id"]] = sum(
-            (Decimal(a["amount"]) for a in invoice["allocations"]), Decimal(0)
-        )
-        if allocated_to[invoice["id"]] != paid:
+        if allocated_to.get(invoice["id"], Decimal(0)) != paid:
             problems.append(f"invoice {invoice['number']}: allocations do not add up to paid")
     numbers = [invoice["number"] for invoice in invoices]
     if len(numbers) != len(set(numbers)):

@@ -95,3 +95,9 @@ class ConcurrencyConflict(BillingError):
     """Another writer changed the same aggregate and retries did not settle it."""
 
     code = "concurrency_conflict"
+
+
+class AmbiguousReference(InvalidInput):
+    """An id prefix that more than one document starts with: give more characters."""
+
+    code = "ambiguous_reference"

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 import structlog
@@ -47,6 +47,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class ReferenceIndex(Protocol):
+    """Finds a document by a number without a ``DocumentNumber`` or by a unique id prefix,
+    from an index (adapters/queries/references.py); raises NotFound or AmbiguousReference.
+    Without one (an in-memory store) the ledger scans the log instead."""
+
+    def find(self, kind: Literal["invoice", "payment", "credit_note"], ref: str) -> UUID: ...
+
+
 class LedgerBase(Application[UUID]):
     """The eventsourcing Application with tollbook's mapper, clock and save discipline."""
 
@@ -59,6 +67,7 @@ class LedgerBase(Application[UUID]):
     ) -> None:
         super().__init__(env=env)
         self.clock = clock
+        self.references: ReferenceIndex | None = None  # set by the composition root
 
     def construct_mapper(self) -> Mapper[UUID]:
         return PydanticMapper(

@@ -131,6 +131,8 @@ class InvoiceUseCases(PartyUseCases):
         numbered = self._numbered("invoice", ref)
         if numbered is not None:
             return numbered
+        if self.references is not None:
+            return self.references.find("invoice", ref)
         # numbers given before DocumentNumber existed, and id prefixes: a scan of the log
         for _, event in self._ids_of(Invoice.Issued):
             if isinstance(event, Invoice.Issued) and event.number == ref:
@@ -410,6 +412,13 @@ class InvoiceUseCases(PartyUseCases):
             numbered = self._numbered("credit_note", ref)
             if numbered is not None:
                 return self._get(CreditNote, numbered, "credit note")
+            try:
+                return self._get(CreditNote, UUID(ref), "credit note")
+            except ValueError:
+                pass
+            if self.references is not None:
+                found = self.references.find("credit_note", ref)
+                return self._get(CreditNote, found, "credit note")
             for _, event in self._ids_of(CreditNote.Issued):
                 if isinstance(event, CreditNote.Issued) and event.number == ref:
                     return self._get(CreditNote, event.originator_id, "credit note")

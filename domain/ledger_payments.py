@@ -80,6 +80,8 @@ class PaymentUseCases(InvoiceUseCases):
             return UUID(ref)
         except ValueError:
             pass
+        if self.references is not None:
+            return self.references.find("payment", ref)
         prefix = ref.lower()
         matches = [
             event.originator_id

@@ -1,10 +1,15 @@
-"""Read model: the invoice register, the "Global Invoices" list (table ``rm_invoice_register``).
+"""Read model: the invoice register, the "Global Invoices" list (table ``rm_invoice_register``),
+and the credit notes beside it (``rm_invoice_register_credit_note``).
 
 One row per invoice: number, customer, dates, state, net, tax, total, credited, paid,
 outstanding, and the invoice version the row reflects (reconcile compares the row with the
-aggregate at exactly that version). Draft totals move line by line (a draft opened with its
-lines, as a billing run's is, starts from their sum): a document's totals are the sums of its
-lines' rounded net and tax, so adding and subtracting lines is exact.
+aggregate at exactly that version). ``seq`` (the log position of the draft, never changed)
+orders lists and pages; ``phase`` and ``due_date`` answer a status filter in SQL (a status
+also depends on the day asked); ``period_day`` (period start, else invoice date) places an
+invoice in a billing month. Every list, number lookup and id-prefix lookup of invoices and
+credit notes reads these tables (adapters/queries). Draft totals move line by line (a draft
+opened with its lines, as a billing run's is, starts from their sum): a document's totals are
+the sums of its lines' rounded net and tax, so adding and subtracting lines is exact.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 
 from domain.aggregate import Event
+from domain.credit_note import CreditNote
 from domain.invoice import Invoice, Status
 from domain.invoice_line import InvoiceLine
 from projections.view import Projection, Row, Table, ViewWriter, id_text, on
@@ -37,16 +43,49 @@ REGISTER = Table(
         **dict.fromkeys(MONEY, "amount"),
         "version": "int",
         "position": "int",
+        "seq": "int",
+        "phase": "text",
+        "period_day": "date",
     },
-    indexes=(("customer_id", "invoice_date"), ("invoice_date",), ("number",)),
+    indexes=(
+        ("seq",),
+        ("customer_id", "seq"),
+        ("phase", "seq"),
+        ("number",),
+        ("invoice_date",),
+        ("period_day",),
+    ),
 )
+CREDIT_NOTES = Table(
+    "rm_invoice_register_credit_note",
+    key=("credit_note_id",),
+    columns={
+        "credit_note_id": "text",
+        "number": "text",
+        "invoice_id": "text",
+        "invoice_number": "text",
+        "customer_id": "text",
+        "customer_account": "text",
+        "currency": "text",
+        "issued_on": "date",
+        "net": "amount",
+        "tax": "amount",
+        "total": "amount",
+        "seq": "int",
+    },
+    indexes=(("seq",), ("invoice_id", "seq"), ("customer_id", "seq"), ("number",), ("issued_on",)),
+)
+
+#: ``phase`` of an issued invoice with something still owed: ``open`` if nothing was paid or
+#: credited yet, ``open_touched`` once something was (``partly_paid`` until it falls due)
+OPEN_PHASES = ("open", "open_touched")
 
 
 class InvoiceRegister(Projection):
     """Every invoice with its totals and what is still owed on it."""
 
     name = "invoice_register"
-    tables = (REGISTER,)
+    tables = (REGISTER, CREDIT_NOTES)
 
     @on(
         Invoice.Drafted,
@@ -73,6 +112,8 @@ class InvoiceRegister(Projection):
             "period_end": event.period_end,
             "issued_on": None,
             **{column: Decimal(0) for column in MONEY},
+            "seq": position,
+            "period_day": event.period_start or event.invoice_date,
         }
         for line in event.lines:  # a billing run's draft comes with its lines
             _add_line(row, line, 1)
@@ -101,6 +142,7 @@ class InvoiceRegister(Projection):
     def _dates_changed(self, event: Invoice.DatesChanged, position: int, view: ViewWriter) -> None:
         row = _row(view, event)
         row.update(event.after)
+        row["period_day"] = row["period_start"] or row["invoice_date"]
         _put(view, row, event, position)
 
     @on(Invoice.Issued, "number", "issued_on", "net", "tax", "total")
@@ -140,6 +182,38 @@ class InvoiceRegister(Projection):
         row["state"] = "void"
         _put(view, row, event, position)
 
+    @on(
+        CreditNote.Issued,
+        "invoice_id",
+        "invoice_number",
+        "customer_id",
+        "customer_account",
+        "currency",
+        "number",
+        "issued_on",
+        "net",
+        "tax",
+        "total",
+    )
+    def _credit_note(self, event: CreditNote.Issued, position: int, view: ViewWriter) -> None:
+        view.put(
+            CREDIT_NOTES,
+            {
+                "credit_note_id": id_text(event.originator_id),
+                "number": event.number,
+                "invoice_id": id_text(event.invoice_id),
+                "invoice_number": event.invoice_number,
+                "customer_id": id_text(event.customer_id),
+                "customer_account": event.customer_account,
+                "currency": event.currency,
+                "issued_on": event.issued_on,
+                "net": event.net,
+                "tax": event.tax,
+                "total": event.total,
+                "seq": position,
+            },
+        )
+
 
 def _row(view: ViewWriter, event: Event) -> Row:
     found = view.get(REGISTER, id_text(event.originator_id))
@@ -152,9 +226,20 @@ def _put(view: ViewWriter, row: Row, event: Event, position: int) -> None:
     row["outstanding"] = (
         row["total"] - row["credited"] - row["paid"] if row["state"] == "issued" else Decimal(0)
     )
+    row["phase"] = _phase(row)
     row["version"] = event.originator_version
     row["position"] = position
     view.put(REGISTER, row)
+
+
+def _phase(row: Row) -> str:
+    """The part of the status that does not depend on the day (see ``status_of``)."""
+    state = row["state"]
+    if state != "issued":
+        return "draft" if state == "draft" else "void"
+    if row["outstanding"] == 0:
+        return "paid" if row["paid"] else "credited"
+    return "open_touched" if row["paid"] or row["credited"] else "open"
 
 
 def _add_line(row: Row, line: InvoiceLine, sign: int) -> None:

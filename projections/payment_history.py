@@ -2,7 +2,9 @@
 
 One row per payment event: received, completed, cancelled, allocated (to an invoice),
 unallocated (from an invoice) and refunded. Rows are keyed by log position, so a history is
-listed per customer or per invoice simply by filtering and ordering by position.
+listed per customer or per invoice simply by filtering and ordering by position. Beside it,
+one row per payment (``rm_payment_history_payment``), ordered by ``seq`` (the log position of
+its Received event): the payment list and id-prefix lookups read it (adapters/queries).
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ PAYMENTS = Table(
         "method": "text",
         "reference": "text",
         "status": "text",
+        "currency": "text",
+        "amount": "amount",
+        "seq": "int",
     },
+    indexes=(("seq",), ("customer_id", "seq"), ("received_on",)),
 )
 
 STAMP = ("timestamp", "actor", "reason")  # every history row says who, when and why
@@ -71,6 +77,9 @@ class PaymentHistory(Projection):
             "method": details.method,
             "reference": details.reference,
             "status": event.status,
+            "currency": details.currency,
+            "amount": details.amount,
+            "seq": position,
         }
         view.put(PAYMENTS, payment)
         _record(view, event, position, payment, "received", details.amount, details.currency)

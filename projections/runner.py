@@ -27,6 +27,7 @@ from domain.errors import NotFound
 from projections.aged_receivables import AgedReceivables
 from projections.customer_balances import CustomerBalances
 from projections.decoding import PartialDecoder
+from projections.directory import Directory
 from projections.invoice_register import InvoiceRegister
 from projections.payment_history import PaymentHistory
 from projections.view import Handler, Projection, ViewWriter
@@ -40,7 +41,13 @@ Routes = dict[type[Event], list[tuple[Projection, Handler]]]
 
 def all_projections() -> list[Projection]:
     """Every read model tollbook maintains, by name."""
-    return [CustomerBalances(), PaymentHistory(), InvoiceRegister(), AgedReceivables()]
+    return [
+        CustomerBalances(),
+        PaymentHistory(),
+        InvoiceRegister(),
+        AgedReceivables(),
+        Directory(),
+    ]
 
 
 @contextmanager

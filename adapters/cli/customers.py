@@ -16,6 +16,8 @@ from adapters.cli.context import (
     table,
     timestamp_arg,
 )
+from adapters.cli.paging import announce_next, page_options
+from adapters.queries import queries_for
 from adapters.views import customer_doc
 from domain.application import Ledger
 from domain.customer import Customer
@@ -162,12 +164,17 @@ def show(
 
 
 @customer.command("list")
+@page_options
 @json_option
 @passes_state
-def list_(ledger: Ledger, actor: str, as_json: bool) -> None:
-    """List all customers."""
+def list_(ledger: Ledger, actor: str, limit: int, cursor: str | None, as_json: bool) -> None:
+    """List customers, in the order they were registered (a page at a time)."""
     del actor
-    docs = [customer_doc(c, ledger.today()) for c in ledger.customers()]
+    queries = queries_for(ledger)
+    page = queries.customers(limit=limit, cursor=cursor)
+    found = queries.aggregates([r["customer_id"] for r in page.items])
+    docs = [customer_doc(c, ledger.today()) for c in found]
+    announce_next(page)
     if as_json:
         emit_json(docs)
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import click
@@ -17,15 +16,15 @@ from adapters.cli.context import (
     table,
     timestamp_arg,
 )
-from adapters.cli.read_side import read_models, view_store
+from adapters.cli.paging import announce_next, page_options
 from adapters.describe import describe
+from adapters.queries import InvoiceQuery, queries_for
+from adapters.queries.documents import register_doc
 from adapters.views import credit_note_doc, event_doc, invoice_doc
 from domain.application import Ledger
 from domain.credit_note import CreditNote
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
-from domain.money import round_to_currency
-from projections.invoice_register import REGISTER, status_of
 
 
 @click.group()
@@ -266,6 +265,8 @@ def print_invoice(doc: dict[str, Any]) -> None:
 @click.option("--status", help="Only invoices with this status (draft, issued, paid, ...).")
 @click.option("--from", "date_from", help="Only invoices dated on or after this day.")
 @click.option("--to", "date_to", help="Only invoices dated on or before this day.")
+@click.option("--number", help="Only the invoice with this number.")
+@page_options
 @json_option
 @passes_state
 def list_(
@@ -275,22 +276,30 @@ def list_(
     status: str | None,
     date_from: str | None,
     date_to: str | None,
+    number: str | None,
+    limit: int,
+    cursor: str | None,
     as_json: bool,
 ) -> None:
-    """The invoice register: every invoice with its totals and what is still owed."""
+    """The invoice register: invoices with their totals and what is still owed, in the order
+    they were drafted (a page at a time)."""
     del actor
     if status and status not in STATUSES:
         raise InvalidInput(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
     low, high = date_arg(date_from, "--from date"), date_arg(date_to, "--to date")
     if low and high and high < low:
         raise InvalidInput("--to is before --from")
-    where = {"customer_id": str(ledger.customer(customer).id)} if customer else None
-    store = view_store(read_models(["invoice_register"]))
-    rows = store.select(REGISTER, where, ranges={"invoice_date": (low, high)}, order_by="position")
+    wanted = InvoiceQuery(
+        customer_id=str(ledger.customer(customer).id) if customer else None,
+        status=status,
+        date_from=low,
+        date_to=high,
+        number=number,
+    )
     today = ledger.today()
-    docs = [register_doc(row, today) for row in rows]
-    if status:
-        docs = [d for d in docs if d["status"] == status]
+    page = queries_for(ledger).invoices(wanted, today, limit=limit, cursor=cursor)
+    docs = [register_doc(row, today) for row in page.items]
+    announce_next(page)
     if as_json:
         emit_json(docs)
         return
@@ -315,28 +324,6 @@ def list_(
 
 
 STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
-
-
-def register_doc(row: dict[str, Any], today: date) -> dict[str, Any]:
-    """A register row as JSON: amounts as strings at the currency's minor units."""
-    currency = row["currency"]
-    return {
-        "id": row["invoice_id"],
-        "number": row["number"],
-        "version": row["version"],
-        "customer_id": row["customer_id"],
-        "customer_account": row["customer_account"],
-        "currency": currency,
-        "status": status_of(row, today),
-        **{
-            name: row[name].isoformat() if row[name] else None
-            for name in ("invoice_date", "due_date", "period_start", "period_end", "issued_on")
-        },
-        **{
-            name: str(round_to_currency(row[name], currency))
-            for name in ("net", "tax", "total", "credited", "paid", "outstanding")
-        },
-    }
 
 
 @invoice.command("history")
@@ -448,12 +435,25 @@ def credit_show(ledger: Ledger, actor: str, ref: str, as_json: bool) -> None:
 
 @credit_note.command("list")
 @click.option("--invoice", "invoice_ref", help="Only credit notes of this invoice.")
+@page_options
 @json_option
 @passes_state
-def credit_list(ledger: Ledger, actor: str, invoice_ref: str | None, as_json: bool) -> None:
-    """List credit notes."""
+def credit_list(
+    ledger: Ledger,
+    actor: str,
+    invoice_ref: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """List credit notes, in the order they were issued (a page at a time)."""
     del actor
-    docs = [credit_note_doc(n) for n in ledger.credit_notes(invoice_ref)]
+    invoice_id = str(ledger.invoice_id(invoice_ref)) if invoice_ref else None
+    queries = queries_for(ledger)
+    page = queries.credit_notes(invoice_id=invoice_id, limit=limit, cursor=cursor)
+    found = queries.aggregates([r["credit_note_id"] for r in page.items])
+    docs = [credit_note_doc(n) for n in found]
+    announce_next(page)
     if as_json:
         emit_json(docs)
         return

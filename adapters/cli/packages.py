@@ -15,6 +15,8 @@ from adapters.cli.context import (
     say,
     table,
 )
+from adapters.cli.paging import announce_next, page_options
+from adapters.queries import queries_for
 from adapters.views import package_doc
 from domain.application import Ledger
 from domain.package import FREQUENCIES
@@ -51,12 +53,16 @@ def add(ledger: Ledger, actor: str, name: str, as_json: bool, **values: Any) -> 
 
 
 @package.command("list")
+@page_options
 @json_option
 @passes_state
-def list_(ledger: Ledger, actor: str, as_json: bool) -> None:
-    """List packages."""
+def list_(ledger: Ledger, actor: str, limit: int, cursor: str | None, as_json: bool) -> None:
+    """List packages, in the order they were defined (a page at a time)."""
     del actor
-    docs = [package_doc(p) for p in ledger.packages()]
+    queries = queries_for(ledger)
+    page = queries.packages(limit=limit, cursor=cursor)
+    docs = [package_doc(p) for p in queries.aggregates([r["package_id"] for r in page.items])]
+    announce_next(page)
     if as_json:
         emit_json(docs)
         return

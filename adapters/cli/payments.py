@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import click
 
@@ -18,14 +17,15 @@ from adapters.cli.context import (
     table,
     timestamp_arg,
 )
+from adapters.cli.paging import announce_next, page_options
 from adapters.cli.read_side import read_models, view_store
-from adapters.views import balance_doc, payment_doc
+from adapters.queries import queries_for
+from adapters.queries.documents import balance_row_doc
+from adapters.views import payment_doc
 from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.money import round_to_currency
 from domain.payment import Payment
-from projections.balances import BalanceRow
-from projections.customer_balances import AMOUNTS, BALANCES
 from projections.payment_history import HISTORY
 
 
@@ -203,12 +203,24 @@ def show(
 
 @payment.command("list")
 @click.option("--customer", help="Only this customer's payments.")
+@page_options
 @json_option
 @passes_state
-def list_(ledger: Ledger, actor: str, customer: str | None, as_json: bool) -> None:
-    """List payments."""
+def list_(
+    ledger: Ledger,
+    actor: str,
+    customer: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """List payments, in the order they were recorded (a page at a time)."""
     del actor
-    docs = [payment_doc(p) for p in ledger.payments(customer)]
+    customer_id = str(ledger.customer(customer).id) if customer else None
+    queries = queries_for(ledger)
+    page = queries.payments(customer_id=customer_id, limit=limit, cursor=cursor)
+    docs = [payment_doc(p) for p in queries.aggregates([r["payment_id"] for r in page.items])]
+    announce_next(page)
     if as_json:
         emit_json(docs)
         return
@@ -303,27 +315,24 @@ def history(
 
 @click.command("balance")
 @click.option("--customer", help="Only this customer.")
+@page_options
 @json_option
 @passes_state
-def balance(ledger: Ledger, actor: str, customer: str | None, as_json: bool) -> None:
-    """Balances per customer and currency, from the balances read model (caught up first)."""
+def balance(
+    ledger: Ledger,
+    actor: str,
+    customer: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """Balances per customer and currency, from the balances read model (caught up first),
+    by customer account then currency (a page at a time)."""
     del actor
-    store = view_store(read_models(["balances"]))
-    where = {"customer_id": str(ledger.customer(customer).id)} if customer else None
-    rows = sorted(
-        store.select(BALANCES, where), key=lambda r: (r["customer_account"], r["currency"])
-    )
-    docs = [
-        balance_doc(
-            BalanceRow(
-                UUID(r["customer_id"]),
-                r["customer_account"],
-                r["currency"],
-                **{name: r[name] for name in AMOUNTS},
-            )
-        )
-        for r in rows
-    ]
+    customer_id = str(ledger.customer(customer).id) if customer else None
+    page = queries_for(ledger).balances(customer_id=customer_id, limit=limit, cursor=cursor)
+    docs = [balance_row_doc(r) for r in page.items]
+    announce_next(page)
     if as_json:
         emit_json(docs)
         return

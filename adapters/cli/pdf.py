@@ -23,7 +23,13 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.invoices import credit_note, invoice
-from adapters.pdf.batch import Written, file_name, invoices_for, render_all, write_atomically
+from adapters.pdf.batch import (
+    Written,
+    file_name,
+    invoice_ids_for,
+    render_all,
+    write_atomically,
+)
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import credit_note_source, invoice_source
@@ -116,7 +122,7 @@ def _render_period(
     if directory.exists() and not directory.is_dir():
         raise InvalidInput(f"{directory} is not a directory")
     started = time.perf_counter()
-    chosen = invoices_for(ledger, period, drafts=drafts)
+    chosen = invoice_ids_for(ledger, period, drafts=drafts)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -128,7 +134,7 @@ def _render_period(
         written = render_all(
             ledger,
             state().database_url,
-            [i.id for i in chosen],
+            chosen,
             directory,
             jobs=jobs,
             done=lambda _: bar.advance(task),

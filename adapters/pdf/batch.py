@@ -21,14 +21,14 @@ from uuid import UUID
 
 import structlog
 
-from adapters.config import build_ledger
+from adapters.config import ConfigError, build_ledger
 from adapters.logging import configure_logging
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
+from adapters.queries import MAX_LIMIT, InvoiceQuery, queries_for
 from domain.application import Ledger
 from domain.errors import InvalidInput
-from domain.invoice import Invoice
 
 log = structlog.get_logger("tollbook.pdf")
 
@@ -72,15 +72,29 @@ def month(text: str) -> tuple[date, date]:
     return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
 
 
-def invoices_for(ledger: Ledger, period: str, *, drafts: bool = False) -> list[Invoice]:
-    """Invoices whose billing period starts in ``period`` (or, without one, dated in it)."""
+def invoice_ids_for(ledger: Ledger, period: str, *, drafts: bool = False) -> list[UUID]:
+    """Invoices whose billing period starts in ``period`` (or, without one, dated in it), in
+    the order they were drafted: pages of the invoice register's ``period_day`` index on an
+    SQL store (a fold of the invoices only on ``memory://``)."""
     first, last = month(period)
-    chosen = []
-    for invoice in ledger.invoices():
-        day = invoice.period_start or invoice.invoice_date
-        if first <= day <= last and (drafts or invoice.state != "draft"):
-            chosen.append(invoice)
-    return chosen
+    try:
+        queries = queries_for(ledger)
+    except ConfigError:
+        return [
+            invoice.id
+            for invoice in ledger.invoices()
+            if first <= (invoice.period_start or invoice.invoice_date) <= last
+            and (drafts or invoice.state != "draft")
+        ]
+    wanted = InvoiceQuery(period_from=first, period_to=last, issued_only=not drafts)
+    chosen: list[UUID] = []
+    cursor: str | None = None
+    while True:
+        page = queries.invoices(wanted, ledger.today(), limit=MAX_LIMIT, cursor=cursor)
+        chosen += [UUID(row["invoice_id"]) for row in page.items]
+        if page.next_cursor is None:
+            return chosen
+        cursor = page.next_cursor
 
 
 def render_invoice_to(

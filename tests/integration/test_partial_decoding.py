@@ -19,6 +19,11 @@ from tests.helpers import completed_payment, customer, issued_invoice
 def every_followed_event(ledger) -> None:
     """A billing cycle that records at least one event of every type a read model follows."""
     customer(ledger)
+    ledger.change_customer(
+        "ACME", {"name": "Acme Renamed"}, "finance", effective_from=date(2026, 11, 1)
+    )
+    ledger.define_package("finance", name="Port", unit_price=D("9.99"), currency="GBP")
+    ledger.change_package("Port", {"unit_price": D("10.99")}, "finance")
     draft = ledger.create_invoice("ACME", "finance")
     line = ledger.add_line(
         draft, "finance", description="Port", quantity=D(2), unit_price=D("9.99")

@@ -7,15 +7,31 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match
+from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import CreditNoteCreate
+from adapters.queries import queries_for
 from adapters.views import credit_note_doc
 
 router = APIRouter(prefix="/credit-notes", tags=["credit notes"])
 
 
 @router.get("")
-def list_credit_notes(svc: Svc, _: Reader, invoice: str | None = None) -> list[dict[str, Any]]:
-    return [credit_note_doc(n) for n in svc.ledger.credit_notes(invoice)]
+def list_credit_notes(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    _: Reader,
+    invoice: str | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """Credit notes in the order they were issued (of one invoice), a page at a time."""
+    ledger = svc.ledger
+    invoice_id = str(ledger.invoice_id(invoice)) if invoice else None
+    queries = queries_for(ledger)
+    page = queries.credit_notes(invoice_id=invoice_id, limit=limit, cursor=cursor)
+    found = queries.aggregates([row["credit_note_id"] for row in page.items])
+    return paged(request, response, page, [credit_note_doc(n) for n in found])
 
 
 @router.post("", status_code=201)

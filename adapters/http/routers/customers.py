@@ -9,7 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import AssignmentCreate, AssignmentEnd, CustomerChange, CustomerCreate
+from adapters.queries import queries_for
 from adapters.views import customer_doc, event_doc
 from domain.errors import InvalidInput
 
@@ -17,9 +19,20 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 
 
 @router.get("")
-def list_customers(svc: Svc, _: Reader) -> list[dict[str, Any]]:
+def list_customers(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    _: Reader,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """Customers in the order they were registered, a page at a time."""
     today = svc.ledger.today()
-    return [customer_doc(c, today) for c in svc.ledger.customers()]
+    queries = queries_for(svc.ledger)
+    page = queries.customers(limit=limit, cursor=cursor)
+    found = queries.aggregates([row["customer_id"] for row in page.items])
+    return paged(request, response, page, [customer_doc(c, today) for c in found])
 
 
 @router.post("", status_code=201)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import DatesChange, InvoiceCreate, LineChange, LineCreate, Reason
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
+from adapters.queries import InvoiceQuery, queries_for
+from adapters.queries.documents import register_doc
 from adapters.views import event_doc, invoice_doc
 from domain.application import Ledger
 from domain.errors import InvalidInput
@@ -36,11 +39,30 @@ def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
 
 @router.get("")
 def list_invoices(
-    svc: Svc, _: Reader, customer: str | None = None, status: str | None = None
+    request: Request,
+    response: Response,
+    svc: Svc,
+    _: Reader,
+    customer: str | None = None,
+    status: str | None = None,
+    number: Annotated[str | None, Query(max_length=200)] = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
-    today = svc.ledger.today()
-    docs = [invoice_doc(i, today) for i in svc.ledger.invoices(customer)]
-    return [d for d in docs if status in (None, d["status"])]
+    """Invoice register rows (no lines), in the order they were drafted, a page at a time."""
+    ledger = svc.ledger
+    wanted = InvoiceQuery(
+        customer_id=str(ledger.customer(customer).id) if customer else None,
+        status=status,
+        number=number,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    today = ledger.today()
+    page = queries_for(ledger).invoices(wanted, today, limit=limit, cursor=cursor)
+    return paged(request, response, page, [register_doc(row, today) for row in page.items])
 
 
 @router.post("", status_code=201)

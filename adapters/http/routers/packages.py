@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import PackageChange, PackageCreate
+from adapters.queries import queries_for
 from adapters.views import package_doc
 from domain.errors import InvalidInput
 
@@ -15,8 +17,19 @@ router = APIRouter(prefix="/packages", tags=["packages"])
 
 
 @router.get("")
-def list_packages(svc: Svc, _: Reader) -> list[dict[str, Any]]:
-    return [package_doc(p) for p in svc.ledger.packages()]
+def list_packages(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    _: Reader,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """Packages in the order they were defined, a page at a time."""
+    queries = queries_for(svc.ledger)
+    page = queries.packages(limit=limit, cursor=cursor)
+    found = queries.aggregates([row["package_id"] for row in page.items])
+    return paged(request, response, page, [package_doc(p) for p in found])
 
 
 @router.post("", status_code=201)

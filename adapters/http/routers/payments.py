@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import (
     AllocationCreate,
     OptionalReason,
@@ -14,9 +15,10 @@ from adapters.http.schemas import (
     RefundCreate,
     Unallocation,
 )
-from adapters.views import balance_doc, event_doc, payment_doc
+from adapters.queries import queries_for
+from adapters.queries.documents import balance_row_doc
+from adapters.views import event_doc, payment_doc
 from domain.application import Ledger
-from projections.balances import Balances
 
 router = APIRouter(tags=["payments"])
 
@@ -34,8 +36,22 @@ def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
 
 
 @router.get("/payments")
-def list_payments(svc: Svc, _: Reader, customer: str | None = None) -> list[dict[str, Any]]:
-    return [payment_doc(p) for p in svc.ledger.payments(customer)]
+def list_payments(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    _: Reader,
+    customer: str | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """Payments in the order they were recorded (of one customer), a page at a time."""
+    ledger = svc.ledger
+    customer_id = str(ledger.customer(customer).id) if customer else None
+    queries = queries_for(ledger)
+    page = queries.payments(customer_id=customer_id, limit=limit, cursor=cursor)
+    found = queries.aggregates([row["payment_id"] for row in page.items])
+    return paged(request, response, page, [payment_doc(p) for p in found])
 
 
 @router.post("/payments", status_code=201)
@@ -143,8 +159,18 @@ def refund_payment(
 
 
 @router.get("/balances", tags=["balances"])
-def balances(svc: Svc, _: Reader, customer: str | None = None) -> list[dict[str, Any]]:
-    """Balances per customer and currency, folded from the events."""
-    folded = Balances().fold(event for _, event in svc.ledger.all_events())
-    rows = folded.for_customer(svc.ledger.customer(customer).id) if customer else folded.all()
-    return [balance_doc(row) for row in rows]
+def balances(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    _: Reader,
+    customer: str | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """Balances per customer and currency from the balances read model (caught up first),
+    by customer account then currency, a page at a time."""
+    ledger = svc.ledger
+    customer_id = str(ledger.customer(customer).id) if customer else None
+    page = queries_for(ledger).balances(customer_id=customer_id, limit=limit, cursor=cursor)
+    return paged(request, response, page, [balance_row_doc(row) for row in page.items])

@@ -1,0 +1,33 @@
+"""``--limit`` and ``--cursor`` of the list commands, and how the next page is announced: the
+output (table or ``--json`` array) is the page; when more rows follow, one line on stderr
+gives the option that fetches them (``next page: --cursor ...``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, parse_limit
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def page_options(func: F) -> F:
+    """Add ``--limit`` (parsed to an int, refused with exit 2 outside 1..MAX_LIMIT) and
+    ``--cursor`` to a list command."""
+    func = click.option(
+        "--cursor", help="Continue after the page that printed this cursor (stderr)."
+    )(func)
+    return click.option(
+        "--limit",
+        "limit",
+        callback=lambda _ctx, _param, value: parse_limit(value),
+        help=f"Rows per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}).",
+    )(func)
+
+
+def announce_next(page: Page[Any]) -> None:
+    if page.next_cursor is not None:
+        click.echo(f"next page: --cursor {page.next_cursor}", err=True)

@@ -1,0 +1,58 @@
+"""Queries: every list, search, balance and lookup, answered by read models and indexes.
+
+``queries_for(ledger)`` is the one entry point the CLI, the HTTP API, the portal, PDF batches
+and exports share; ``attach`` (called by the composition root) gives a ledger on SQLite or
+PostgreSQL its queries and its reference index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from adapters.config import ConfigError
+from adapters.queries.lists import InvoiceQuery, Queries
+from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidPage, Page
+from adapters.queries.references import ReferenceIndex
+from adapters.store.database import Database
+from adapters.store.read_models import SqlViewStore
+from domain.application import Ledger
+
+_ATTRIBUTE = "_tollbook_queries"
+
+
+def attach(ledger: Ledger, env: Mapping[str, str]) -> None:
+    """Give a ledger on an SQL store its queries and its reference index (no connection is
+    opened until the first query)."""
+    module = env.get("PERSISTENCE_MODULE", "")
+    table = getattr(ledger.recorder, "events_table_name", None)
+    if not isinstance(table, str):
+        return
+    if module.endswith("sqlite"):
+        db = Database("sqlite", dict(env))
+    elif module.endswith("postgres"):
+        db = Database("postgres", dict(env))
+    else:
+        return
+    queries = Queries(ledger, SqlViewStore(db, table))
+    setattr(ledger, _ATTRIBUTE, queries)
+    ledger.references = ReferenceIndex(queries)
+
+
+def queries_for(ledger: Ledger) -> Queries:
+    """The ledger's queries; ConfigError on a store without SQL tables (``memory://``)."""
+    found = getattr(ledger, _ATTRIBUTE, None)
+    if not isinstance(found, Queries):
+        raise ConfigError("lists and lookups need SQLite or PostgreSQL (read models)")
+    return found
+
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "InvalidPage",
+    "InvoiceQuery",
+    "Page",
+    "Queries",
+    "attach",
+    "queries_for",
+]

@@ -1,0 +1,269 @@
+"""The one query path of every list, search, balance and lookup: CLI, HTTP API, portal, PDF
+batches and exports all call these, and each reads a read model (never folds the log).
+
+Every list catches its read models up first (cheap when nothing is new: two small reads), so
+it includes every event committed before it was asked for, whether or not a follower runs:
+a client that wrote and then lists sees its write. If the catch-up fails (a projection that
+cannot apply an event), the list is served from the read model as it stands and the failure
+is logged; `tollbook projections status` shows it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from adapters.queries.paging import Page, check_limit, decode_cursor, encode_cursor, fingerprint
+from adapters.queries.sql import Filter, select_page
+from adapters.store.lookup import load_aggregates
+from adapters.store.read_models import SqlViewStore
+from domain.application import Ledger
+from domain.errors import InvalidInput
+from projections.customer_balances import BALANCES
+from projections.directory import CUSTOMERS, PACKAGES
+from projections.invoice_register import CREDIT_NOTES, OPEN_PHASES, REGISTER
+from projections.payment_history import PAYMENTS
+from projections.runner import Runner
+from projections.view import Row, Table
+
+log = structlog.get_logger("tollbook.queries")
+
+STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
+
+#: the stable order of each list: ends with a unique column, backed by an index
+ORDER: dict[str, tuple[str, ...]] = {
+    "invoices": ("seq",),
+    "credit_notes": ("seq",),
+    "payments": ("seq",),
+    "customers": ("seq",),
+    "packages": ("seq",),
+    "balances": ("customer_account", "customer_id", "currency"),
+}
+
+
+@dataclass(frozen=True)
+class InvoiceQuery:
+    """Which invoices: every filter is optional; ``today`` decides overdue."""
+
+    customer_id: str | None = None
+    status: str | None = None
+    date_from: date | None = None  # invoice date, inclusive
+    date_to: date | None = None
+    period_from: date | None = None  # period start (else invoice date), inclusive
+    period_to: date | None = None
+    number: str | None = None
+    issued_only: bool = False  # leave drafts out
+
+    def check(self) -> None:
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidInput(f"unknown status {self.status!r}: one of {', '.join(STATUSES)}")
+        if self.date_from and self.date_to and self.date_to < self.date_from:
+            raise InvalidInput("the 'to' date is before the 'from' date")
+
+
+class Queries:
+    """The read models of one ledger's database, caught up before each read."""
+
+    def __init__(self, ledger: Ledger, store: SqlViewStore) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.runner = Runner(ledger, store)
+        # the store keeps a per-process row cache: one catch-up at a time in this process
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ catching up
+
+    def catch_up(self, *names: str) -> None:
+        """Bring the named read models (all when none named) up to the log's head."""
+        with self._lock:
+            try:
+                self.runner.catch_up(list(names))
+            except Exception:
+                # serve what the read model holds; the follower and `projections status` say why
+                log.warning(
+                    "read models could not catch up; reading them as they stand",
+                    read_models=list(names),
+                    exc_info=True,
+                )
+
+    # ------------------------------------------------------------ pages
+
+    def _page(
+        self,
+        listing: str,
+        table: Table,
+        where: Filter,
+        filters: dict[str, Any],
+        limit: int | None,
+        cursor: str | None,
+    ) -> Page[Row]:
+        size = check_limit(limit)
+        order = ORDER[listing]
+        digest = fingerprint(filters)
+        after = None
+        if cursor is not None:
+            after = decode_cursor(listing, digest, cursor, [table.columns[c] for c in order])
+        rows, more = select_page(self.store, table, where, order, size, after)
+        next_cursor = None
+        if more and rows:
+            next_cursor = encode_cursor(listing, digest, [rows[-1][c] for c in order])
+        return Page(rows, next_cursor)
+
+    def invoices(
+        self,
+        wanted: InvoiceQuery,
+        today: date,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Row]:
+        """Register rows matching ``wanted``, in the order the invoices were drafted."""
+        wanted.check()
+        check_limit(limit)
+        self.catch_up("invoice_register")
+        where = Filter(self.store, REGISTER)
+        if wanted.customer_id is not None:
+            where.equal("customer_id", wanted.customer_id)
+        if wanted.number is not None:
+            where.equal("number", wanted.number)
+        if wanted.date_from is not None:
+            where.compare("invoice_date", ">=", wanted.date_from)
+        if wanted.date_to is not None:
+            where.compare("invoice_date", "<=", wanted.date_to)
+        if wanted.period_from is not None:
+            where.compare("period_day", ">=", wanted.period_from)
+        if wanted.period_to is not None:
+            where.compare("period_day", "<=", wanted.period_to)
+        if wanted.issued_only:
+            where.raw("phase <> 'draft'")
+        if wanted.status is not None:
+            _status_filter(where, wanted.status, today)
+        filters = {k: v for k, v in wanted.__dict__.items() if v not in (None, False)}
+        return self._page("invoices", REGISTER, where, filters, limit, cursor)
+
+    def credit_notes(
+        self,
+        *,
+        invoice_id: str | None = None,
+        customer_id: str | None = None,
+        issued_from: date | None = None,
+        issued_to: date | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Row]:
+        check_limit(limit)
+        self.catch_up("invoice_register")
+        where = Filter(self.store, CREDIT_NOTES)
+        filters: dict[str, Any] = {}
+        if invoice_id is not None:
+            where.equal("invoice_id", invoice_id)
+            filters["invoice_id"] = invoice_id
+        if customer_id is not None:
+            where.equal("customer_id", customer_id)
+            filters["customer_id"] = customer_id
+        if issued_from is not None:
+            where.compare("issued_on", ">=", issued_from)
+            filters["issued_from"] = issued_from
+        if issued_to is not None:
+            where.compare("issued_on", "<=", issued_to)
+            filters["issued_to"] = issued_to
+        return self._page("credit_notes", CREDIT_NOTES, where, filters, limit, cursor)
+
+    def payments(
+        self,
+        *,
+        customer_id: str | None = None,
+        received_from: date | None = None,
+        received_to: date | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Row]:
+        check_limit(limit)
+        self.catch_up("payment_history")
+        where = Filter(self.store, PAYMENTS)
+        filters: dict[str, Any] = {}
+        if customer_id is not None:
+            where.equal("customer_id", customer_id)
+            filters["customer_id"] = customer_id
+        if received_from is not None:
+            where.compare("received_on", ">=", received_from)
+            filters["received_from"] = received_from
+        if received_to is not None:
+            where.compare("received_on", "<=", received_to)
+            filters["received_to"] = received_to
+        return self._page("payments", PAYMENTS, where, filters, limit, cursor)
+
+    def customers(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Row]:
+        check_limit(limit)
+        self.catch_up("directory")
+        return self._page("customers", CUSTOMERS, Filter(self.store, CUSTOMERS), {}, limit, cursor)
+
+    def packages(
+        self,
+        *,
+        currency: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Row]:
+        check_limit(limit)
+        self.catch_up("directory")
+        where = Filter(self.store, PACKAGES)
+        if currency is not None:
+            where.equal("currency", currency)
+        filters = {"currency": currency} if currency else {}
+        return self._page("packages", PACKAGES, where, filters, limit, cursor)
+
+    def balances(
+        self,
+        *,
+        customer_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Row]:
+        """Balance rows by customer account, then currency."""
+        check_limit(limit)
+        self.catch_up("balances")
+        where = Filter(self.store, BALANCES)
+        if customer_id is not None:
+            where.equal("customer_id", customer_id)
+        filters = {"customer_id": customer_id} if customer_id else {}
+        return self._page("balances", BALANCES, where, filters, limit, cursor)
+
+    def register_rows(self, invoice_ids: list[str]) -> dict[str, Row]:
+        """The register rows of these invoices (at most a page's worth), by id."""
+        found: dict[str, Row] = {}
+        if not invoice_ids:
+            return found
+        self.catch_up("invoice_register")
+        for start in range(0, len(invoice_ids), 500):
+            chunk = invoice_ids[start : start + 500]
+            where = Filter(self.store, REGISTER)
+            where.among("invoice_id", chunk)
+            rows, _ = select_page(self.store, REGISTER, where, ("invoice_id",), len(chunk))
+            found.update((row["invoice_id"], row) for row in rows)
+        return found
+
+    def aggregates(self, ids: list[str]) -> list[Any]:
+        """The current aggregates of a page's ids, in the page's order, in one set-wise read
+        of the event store (a page holds at most MAX_LIMIT ids)."""
+        wanted = [UUID(i) for i in ids]
+        found = load_aggregates(self.ledger, self.store.db, wanted)
+        return [found[i] for i in wanted if i in found]
+
+
+def _status_filter(where: Filter, status: str, today: date) -> None:
+    """A status is the register's ``phase`` and, for what is still owed, the due date."""
+    if status in ("draft", "void", "paid", "credited"):
+        where.equal("phase", status)
+        return
+    if status == "overdue":
+        where.among("phase", OPEN_PHASES)
+        where.compare("due_date", "<", today)
+        return
+    where.equal("phase", "open" if status == "issued" else "open_touched")
+    where.compare("due_date", ">=", today)

@@ -1,0 +1,214 @@
+"""Lists and lookups read the read models: keyset pages, status filters in SQL, number and
+id-prefix lookups through an index, and rebuilt read models equal to live ones."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal as D
+from uuid import UUID
+
+import pytest
+
+from adapters.queries import InvalidPage, InvoiceQuery, queries_for
+from adapters.queries.paging import encode_cursor
+from domain.errors import AmbiguousReference, NotFound
+from projections.runner import all_projections
+from tests.helpers import completed_payment, customer, event_count, issued_invoice
+from tests.integration.billing import runner_for
+
+
+def _walk(pages, limit: int, between=lambda: None) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = pages(limit, cursor)
+        seen += page
+        cursor = pages.last_cursor
+        if cursor is None:
+            return seen
+        between()
+
+
+class _InvoicePages:
+    def __init__(self, ledger, wanted: InvoiceQuery | None = None) -> None:
+        self.queries = queries_for(ledger)
+        self.wanted = wanted or InvoiceQuery()
+        self.today = ledger.today()
+        self.last_cursor: str | None = None
+
+    def __call__(self, limit: int, cursor: str | None) -> list[str]:
+        page = self.queries.invoices(self.wanted, self.today, limit=limit, cursor=cursor)
+        self.last_cursor = page.next_cursor
+        return [row["invoice_id"] for row in page.items]
+
+
+def test_a_cursor_walk_returns_every_invoice_once_in_draft_order_while_others_are_added(
+    ledger,
+):
+    customer(ledger)
+    before = [ledger.create_invoice("ACME", "test") for _ in range(23)]
+
+    added: list[UUID] = []
+    seen = _walk(
+        _InvoicePages(ledger),
+        limit=5,
+        between=lambda: added.append(ledger.create_invoice("ACME", "test")),
+    )
+
+    assert len(seen) == len(set(seen))  # no row twice
+    assert seen[: len(before)] == [str(i) for i in before]  # the ones there at the start, in order
+    assert set(seen) <= {str(i) for i in before + added}
+    # rows added during the walk come after every earlier one (the order never shifts)
+    assert seen[len(before) :] == [str(i) for i in added][: len(seen) - len(before)]
+
+
+def test_every_list_pages_through_all_its_rows_once(ledger):
+    for account in ("ACME", "BETA", "GAMMA"):
+        customer(ledger, account)
+        ledger.define_package("test", name=f"Trunk {account}", unit_price=D("5"), currency="GBP")
+    numbers = [issued_invoice(ledger, account) for account in ("ACME", "BETA") for _ in range(3)]
+    for number in numbers[:4]:
+        ledger.issue_credit_note(number, "test", "goodwill", amount=D("1.00"))
+    payments = [completed_payment(ledger, "GAMMA", "1.00") for _ in range(5)]
+    queries = queries_for(ledger)
+
+    def every(listing, column, **filters) -> list[str]:
+        found, cursor = [], None
+        while True:
+            page = getattr(queries, listing)(limit=2, cursor=cursor, **filters)
+            found += [row[column] for row in page.items]
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
+
+    assert every("customers", "account_number") == ["ACME", "BETA", "GAMMA"]
+    assert every("packages", "name") == ["Trunk ACME", "Trunk BETA", "Trunk GAMMA"]
+    assert every("payments", "payment_id") == [str(p) for p in payments]
+    assert [
+        queries.aggregates([i])[0].invoice_number for i in every("credit_notes", "credit_note_id")
+    ] == numbers[:4]
+    balances = every("balances", "customer_account")
+    assert balances == ["ACME", "BETA", "GAMMA"]
+
+
+def test_status_filters_agree_with_each_invoices_own_status(ledger, clock):
+    customer(ledger)
+    ledger.create_invoice("ACME", "test")  # draft
+    issued_invoice(ledger)  # issued, falls due in 14 days
+    paid_number = issued_invoice(ledger, net="10.00")
+    ledger.allocate(completed_payment(ledger, amount="12.00"), [(paid_number, D("12"))], "test")
+    part = issued_invoice(ledger, net="10.00")
+    ledger.allocate(completed_payment(ledger, amount="2.00"), [(part, D("2"))], "test")
+    ledger.issue_credit_note(issued_invoice(ledger, net="5.00"), "test", "all", full=True)
+    ledger.void_invoice(issued_invoice(ledger), "test", "duplicate")
+    queries = queries_for(ledger)
+
+    for today in (ledger.today(), ledger.today() + timedelta(days=30)):
+        expected = {str(i.id): i.status(today) for i in ledger.invoices()}
+        for status in ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void"):
+            page = queries.invoices(InvoiceQuery(status=status), today)
+            found = {row["invoice_id"] for row in page.items}
+            assert found == {i for i, s in expected.items() if s == status}, (today, status)
+    assert {s for s in expected.values()} >= {"draft", "paid", "credited", "overdue", "void"}
+
+
+def _invoice_with_id(ledger, hex_id: str) -> UUID:
+    return ledger.create_invoice("ACME", "test", invoice_id=UUID(hex_id))
+
+
+def test_lookups_by_number_and_id_prefix_read_the_index_not_the_log(ledger, monkeypatch):
+    customer(ledger)
+    number = issued_invoice(ledger)
+    one = _invoice_with_id(ledger, "abcdef01-0000-4000-8000-000000000001")
+    _invoice_with_id(ledger, "abcdef02-0000-4000-8000-000000000002")
+    payment = completed_payment(ledger)
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("a lookup scanned the log")
+
+    monkeypatch.setattr(type(ledger), "_ids_of", no_scan)
+    monkeypatch.setattr(type(ledger), "all_events", no_scan)
+
+    assert ledger.invoice(number).number == number
+    assert ledger.invoice_id("abcdef01") == one
+    assert ledger.invoice_id("ABCDEF01-0000") == one  # case and dashes as in the id
+    assert ledger.payment(str(payment)[:8]).id == payment
+    with pytest.raises(AmbiguousReference) as ambiguous:
+        ledger.invoice("abcdef0")
+    assert "abcdef01-0000-4000-8000-000000000001" in str(ambiguous.value)
+    assert "abcdef02-0000-4000-8000-000000000002" in str(ambiguous.value)
+    for unknown in ("INV-2099-000001", "ffffff", "abc", "not an id", "abcdef0g"):
+        with pytest.raises(NotFound):
+            ledger.invoice(unknown)
+    with pytest.raises(NotFound):
+        ledger.payment("000000")
+    assert queries_for(ledger).invoices(InvoiceQuery(number=number), ledger.today()).items
+
+
+def test_a_lookup_finds_a_document_written_since_the_read_models_last_caught_up(make_ledger):
+    writer, reader = make_ledger(), make_ledger()
+    customer(writer)
+    queries_for(reader).customers()  # the reader's read models are current now
+    draft = writer.create_invoice("ACME", "test")  # written by another process
+
+    assert reader.invoice_id(str(draft)[:10]) == draft
+    page = queries_for(reader).invoices(InvoiceQuery(), reader.today())
+    assert [row["invoice_id"] for row in page.items] == [str(draft)]
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1001, 10**9])
+def test_a_limit_outside_one_to_a_thousand_is_refused(ledger, limit):
+    with pytest.raises(InvalidPage):
+        queries_for(ledger).customers(limit=limit)
+
+
+def test_a_cursor_only_works_for_the_list_and_filters_it_came_from(ledger):
+    for account in ("ACME", "BETA"):
+        customer(ledger, account)
+        completed_payment(ledger, account)
+    queries = queries_for(ledger)
+    cursor = queries.customers(limit=1).next_cursor
+    assert cursor is not None
+    assert queries.customers(limit=1, cursor=cursor).items[0]["account_number"] == "BETA"
+    acme = str(ledger.customer("ACME").id)
+    payment_cursor = queries.payments(limit=1).next_cursor
+    for wrong in (
+        lambda: queries.packages(cursor=cursor),  # another list's
+        lambda: queries.payments(customer_id=acme, cursor=payment_cursor),  # other filters
+        lambda: queries.customers(cursor=cursor[:-2]),
+        lambda: queries.customers(cursor=encode_cursor("customers", "x", [1])),
+    ):
+        with pytest.raises(InvalidPage):
+            wrong()
+
+
+def test_the_new_read_models_rebuilt_from_zero_equal_the_live_ones(ledger, store_url):
+    customer(ledger)
+    ledger.change_customer("ACME", {"name": "Acme Two"}, "test", effective_from=date(2027, 1, 1))
+    ledger.change_customer("ACME", {"name": "Acme Now"}, "test")
+    ledger.define_package("test", name="Port", unit_price=D("9.99"), currency="GBP")
+    runner = runner_for(ledger, store_url, batch_size=3)
+    runner.catch_up()  # live: read models following as events arrive
+    for _ in range(3):
+        number = issued_invoice(ledger)
+        runner.catch_up()
+    ledger.issue_credit_note(number, "test", "goodwill", amount=D("1.00"))
+    ledger.change_package("Port", {"unit_price": D("10.99")}, "test")
+    completed_payment(ledger)
+    runner.catch_up()
+    tables = [t for p in all_projections() for t in p.tables]
+    names = [p.name for p in all_projections()]
+
+    def rows() -> dict[str, list[tuple]]:
+        _, found = runner.store.snapshot(names, tables)
+        return {
+            name: sorted(tuple(sorted(r.items())) for r in table_rows)
+            for name, table_rows in found.items()
+        }
+
+    live = rows()
+    runner.rebuild()
+    assert rows() == live
+    [acme] = live["rm_directory_customer"]
+    assert dict(acme)["name"] == "Acme Two"  # the latest-dated change, as Customer.latest
+    assert event_count(ledger) > 0
