@@ -1,6 +1,6 @@
 """``Idempotency-Key`` on POST: a retried write happens once and gets the first answer back.
 
-Writes to the ledger (every route in ``replay.RENDERERS``) record the key *in the ledger*: the
+Writes to the ledger (every route in ``replay.ROUTES``) record the key *in the ledger*: the
 one save the route's command makes also creates the key's ``IdempotencyKey`` record, in the
 same transaction (domain/idempotency.py), so the key is committed exactly when the request's
 events are. Whatever happens after that commit — the process killed, a restart, an error while
@@ -33,15 +33,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.http.problems import problem_response
-from adapters.http.replay import RENDERERS
+from adapters.http.replay import ROUTES, keyed_route
 from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
 from domain.idempotency import KeyedRequest
@@ -161,6 +159,26 @@ class IdempotencyStore:
             None if body is None else str(body),
         )
 
+    def lookup(self, owner: str, key: str) -> Stored | None:
+        """What the table holds for the key (claimed or answered), without claiming it."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                self.db.sql(
+                    "SELECT fingerprint, status, headers, body FROM idempotency_keys"
+                    " WHERE owner = ? AND idem_key = ?"
+                ),
+                (owner, key),
+            ).fetchone()
+        if row is None:
+            return None
+        fingerprint, status, headers, body = row
+        return Stored(
+            str(fingerprint),
+            None if status is None else int(status),
+            json.loads(headers) if headers else {},
+            None if body is None else str(body),
+        )
+
     def finish(self, owner: str, key: str, status: int, headers: dict[str, str], body: str) -> None:
         with self.db.connect() as conn:
             conn.execute(
@@ -214,13 +232,6 @@ def key_problem(keys: list[str]) -> str | None:
             "Idempotency-Key may hold only printable ASCII characters (no control characters)"
             " and may not start or end with a space"
         )
-    return None
-
-
-def _route(scope: Scope) -> APIRoute | None:
-    for route in scope["app"].router.routes:
-        if isinstance(route, APIRoute) and route.matches(scope)[0] is Match.FULL:
-            return route
     return None
 
 
@@ -293,15 +304,15 @@ class IdempotencyMiddleware:
             # never answer a replay to an unknown or revoked key: the route refuses it (401)
             await self.app(scope, replay_body, send)
             return
-        route = _route(scope)
-        if route is not None and route.path in RENDERERS:
+        route = keyed_route(scope["path"])
+        if route is not None:
             keyed = KeyedRequest(
                 owner,
                 key,
                 fingerprint,
-                route.path,
+                route.template,
                 scope["path"],
-                route.status_code or 200,
+                route.status,
                 after_commit=self.after_commit,
             )
             await self._in_ledger(keyed, scope, replay_body, send)
@@ -314,6 +325,10 @@ class IdempotencyMiddleware:
         self, keyed: KeyedRequest, scope: Scope, receive: Receive, send: Send
     ) -> None:
         answer = await run_in_threadpool(self._replay, keyed, scope["path"])
+        if answer is None:
+            in_table = await run_in_threadpool(self.store.lookup, keyed.owner, keyed.key)
+            if in_table is not None:
+                answer = _reused(keyed.key, scope["path"])  # it names a non-ledger request
         if answer is not None:
             await answer(scope, receive, send)
             return
@@ -346,7 +361,7 @@ class IdempotencyMiddleware:
             return None
         if record.fingerprint != keyed.fingerprint:
             return _reused(keyed.key, path)
-        answer = RENDERERS[record.route](self.services.ledger, record)
+        answer = ROUTES[record.route].render(self.services.ledger, record)
         log.info("idempotent replay", key=keyed.key, record_id=str(record.id))
         return JSONResponse(
             answer.body,

@@ -7,16 +7,19 @@ document whenever it is asked for: straight after, after a crash that lost the f
 or a year on. ``tests/service/test_http_idempotency.py`` checks every route here against the
 route's own first answer, so the two cannot drift apart.
 
-Only the routes listed here record keys in the ledger; any other POST falls back to the
+Only the routes listed here (``ROUTES``) record keys in the ledger; any other POST falls back to the
 adapter-table store in ``idempotency.py``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from starlette.routing import compile_path
 
 from adapters.views import credit_note_doc, customer_doc, invoice_doc, package_doc, payment_doc
 from domain.application import Ledger
@@ -143,21 +146,46 @@ def payment_changed(ledger: Ledger, record: IdempotencyKey) -> Answer:
     return Answer(payment_doc(payment), _etag(payment.version))
 
 
-#: POST route (as declared) -> how its answer is derived again from the committed record.
-RENDERERS: dict[str, Renderer] = {
-    "/customers": customer_created,
-    "/customers/{ref}/assignments": package_assigned,
-    "/customers/{ref}/assignments/{assignment_id}/end": customer_changed,
-    "/packages": package_defined,
-    "/invoices": invoice_created,
-    "/invoices/{ref}/lines": line_added,
-    "/invoices/{ref}/issue": invoice_changed,
-    "/invoices/{ref}/void": invoice_changed,
-    "/credit-notes": credit_note_issued,
-    "/payments": payment_received,
-    "/payments/{ref}/complete": payment_changed,
-    "/payments/{ref}/cancel": payment_changed,
-    "/payments/{ref}/allocations": payment_changed,
-    "/payments/{ref}/unallocations": payment_changed,
-    "/payments/{ref}/refunds": payment_changed,
+@dataclass(frozen=True)
+class KeyedRoute:
+    """A POST route whose key is recorded in the ledger: its success status and renderer."""
+
+    template: str
+    status: int
+    render: Renderer
+    pattern: re.Pattern[str]
+
+
+def _route(template: str, status: int, render: Renderer) -> KeyedRoute:
+    return KeyedRoute(template, status, render, compile_path(template)[0])
+
+
+#: POST route (as declared) -> its success status and how its answer is derived again.
+ROUTES = {
+    route.template: route
+    for route in (
+        _route("/customers", 201, customer_created),
+        _route("/customers/{ref}/assignments", 201, package_assigned),
+        _route("/customers/{ref}/assignments/{assignment_id}/end", 200, customer_changed),
+        _route("/packages", 201, package_defined),
+        _route("/invoices", 201, invoice_created),
+        _route("/invoices/{ref}/lines", 201, line_added),
+        _route("/invoices/{ref}/issue", 200, invoice_changed),
+        _route("/invoices/{ref}/void", 200, invoice_changed),
+        _route("/credit-notes", 201, credit_note_issued),
+        _route("/payments", 201, payment_received),
+        _route("/payments/{ref}/complete", 200, payment_changed),
+        _route("/payments/{ref}/cancel", 200, payment_changed),
+        _route("/payments/{ref}/allocations", 200, payment_changed),
+        _route("/payments/{ref}/unallocations", 200, payment_changed),
+        _route("/payments/{ref}/refunds", 200, payment_changed),
+    )
 }
+
+
+def keyed_route(path: str) -> KeyedRoute | None:
+    """The route a POST to ``path`` reaches, when its key is recorded in the ledger."""
+    for route in ROUTES.values():
+        if route.pattern.match(path):
+            return route
+    return None
