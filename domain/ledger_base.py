@@ -135,7 +135,8 @@ class LedgerBase(Application[UUID]):
         record = IdempotencyKey.record(
             keyed,
             [Effect(kind=type(a).__name__, aggregate_id=a.id, version=a.version) for a in changed],
-            Stamp(actor=first.actor, at=self.clock()),
+            # the command's own stamp: one save, one moment (reconcile groups a save by it)
+            Stamp(actor=first.actor, at=first.timestamp, reason=first.reason),
         )
         try:
             self.save(*aggregates, record)
