@@ -388,8 +388,9 @@ class IdempotencyMiddleware:
         except BaseException:
             await run_in_threadpool(self.store.release, owner, key)
             raise
-        if buffered.status >= 400:
-            # only a success is kept: a refused request wrote nothing, so a retry may run
+        if not 200 <= buffered.status < 300:
+            # only a success is kept: a refused request wrote nothing, so a retry may run, and
+            # a redirect (POST /webhooks/ -> /webhooks) is followed with the same key
             await run_in_threadpool(self.store.release, owner, key)
         else:
             kept = {

@@ -416,3 +416,19 @@ def test_a_replay_is_the_answer_of_the_commits_day(writer, reader, clock):
     replay = writer.post(f"/invoices/{draft['id']}/issue", None, keyed("i"))
     assert replay.json() == issued
     assert issued["status"] == "issued"
+
+
+def test_a_redirected_keyed_post_can_be_followed_with_the_same_key(writer, services):
+    make_customer(writer)
+    body = {"customer": "ACME", "amount": "3.00"}
+    redirected = writer.client.post(
+        "/payments/",
+        json=body,
+        headers={"Authorization": f"Bearer {writer.key}", **keyed("slash")},
+        follow_redirects=False,
+    )
+    assert redirected.status_code == 307
+    assert event_count(services.ledger) == 1
+    followed = writer.post("/payments", body, keyed("slash"))
+    assert followed.status_code == 201, followed.text
+    assert "idempotent-replayed" not in followed.headers
