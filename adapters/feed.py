@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -20,6 +21,7 @@ from adapters.views import event_doc
 from domain.aggregate import Event
 from domain.application import Ledger
 from domain.errors import InvalidInput
+from domain.idempotency import IdempotencyKey
 
 # Fixed namespace: the same (aggregate, version) gives the same event id on every server.
 EVENT_ID_NAMESPACE = UUID("6f6b1c1e-8d52-5a53-9a55-7d3f0c6f1b00")
@@ -48,12 +50,21 @@ def envelope(position: int, event: Event) -> dict[str, Any]:
 
 
 def event_types() -> dict[str, str]:
-    """Every event type name integrators can filter on (``Invoice.Issued``) -> stored topic."""
+    """Every event type name integrators can filter on (``Invoice.Issued``) -> stored topic.
+
+    Idempotency-Key records are the API's own bookkeeping (which request caused which
+    events), not billing facts: they are not published, and their positions are gaps."""
     return {
         f"{aggregate.__name__}.{event.__name__}": get_topic(event)
         for aggregate in aggregates()
+        if aggregate is not IdempotencyKey
         for event in events_of(aggregate)
     }
+
+
+@cache
+def _published_topics() -> tuple[str, ...]:
+    return tuple(event_types().values())
 
 
 def topics_for(types: Iterable[str]) -> list[str]:
@@ -82,7 +93,10 @@ def read_page(ledger: Ledger, after: int, limit: int, topics: Sequence[str] = ()
     if limit < 1:
         raise InvalidInput("limit must be at least 1")
     notifications = ledger.recorder.select_notifications(
-        after or None, limit, topics=topics, inclusive_of_start=not after
+        after or None,
+        limit,
+        topics=topics or list(_published_topics()),
+        inclusive_of_start=not after,
     )
     events: list[dict[str, Any]] = []
     for notification in notifications:

@@ -29,6 +29,13 @@ from domain.errors import (
     VersionMismatch,
 )
 from domain.event_mapper import PydanticMapper
+from domain.idempotency import (
+    Effect,
+    IdempotencyKey,
+    KeyAlreadyCommitted,
+    KeyedRequest,
+    record_id,
+)
 
 log = structlog.get_logger("tollbook.ledger")
 
@@ -41,6 +48,10 @@ MAX_ATTEMPTS = 12
 _EXPECTED: ContextVar[Mapping[UUID, frozenset[int]]] = ContextVar(
     "tollbook_expected", default=MappingProxyType({})
 )
+#: The Idempotency-Key request whose command is running (see ``LedgerBase.keyed``). Carried
+#: like If-Match's expected versions above: threading it through every command's signature
+#: would touch every use case for what is one request's context.
+_KEYED: ContextVar[KeyedRequest | None] = ContextVar("tollbook_keyed", default=None)
 
 
 def utc_now() -> datetime:
@@ -102,7 +113,11 @@ class LedgerBase(Application[UUID]):
 
     def _save(self, operation: str, *aggregates: Aggregate) -> None:
         pending = [(agg.id, type(e).__name__) for agg in aggregates for e in agg._pending]
-        self.save(*aggregates)
+        keyed = _KEYED.get()
+        if keyed is None:
+            self.save(*aggregates)
+        else:
+            self._save_keyed(keyed, aggregates)
         for aggregate_id, event_name in pending:
             log.info(operation, aggregate_id=str(aggregate_id), domain_event=event_name)
         expected = _EXPECTED.get()
@@ -114,6 +129,53 @@ class LedgerBase(Application[UUID]):
                     **{a.id: frozenset({a.version}) for a in aggregates if a.id in expected},
                 }
             )
+
+    def _save_keyed(self, keyed: KeyedRequest, aggregates: Sequence[Aggregate]) -> None:
+        """Save the command's aggregates and the key's record in one transaction, so the key is
+        committed if and only if the request's events are."""
+        if keyed.committed is not None:
+            # A second commit could not be replayed as one outcome: no route does this today.
+            raise RuntimeError("a request with an Idempotency-Key may commit only once")
+        changed = [a for a in aggregates if a._pending]
+        if not changed:
+            self.save(*aggregates)
+            return
+        first = changed[0]._pending[0]
+        record = IdempotencyKey.record(
+            keyed,
+            [Effect(kind=type(a).__name__, aggregate_id=a.id, version=a.version) for a in changed],
+            # the command's own stamp: one save, one moment (reconcile groups a save by it)
+            Stamp(actor=first.actor, at=first.timestamp, reason=first.reason),
+        )
+        try:
+            self.save(*aggregates, record)
+        except IntegrityError:
+            if self.idempotency_record(keyed.owner, keyed.key) is None:
+                raise  # an ordinary version conflict: the caller retries from fresh state
+            keyed.lost = True
+            raise KeyAlreadyCommitted(keyed.key) from None
+        keyed.committed = record
+        log.info("idempotency key recorded", key=keyed.key, record_id=str(record.id))
+        if keyed.after_commit is not None:
+            keyed.after_commit()
+
+    def idempotency_record(self, owner: str, key: str) -> IdempotencyKey | None:
+        """The committed record of (owner, key), or None when no request with it committed."""
+        try:
+            found: object = self.repository.get(record_id(owner, key))
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, IdempotencyKey) else None
+
+    @staticmethod
+    @contextmanager
+    def keyed(request: KeyedRequest) -> Iterator[KeyedRequest]:
+        """Within the block, the (one) save a command makes also records ``request``'s key."""
+        token = _KEYED.set(request)
+        try:
+            yield request
+        finally:
+            _KEYED.reset(token)
 
     @contextmanager
     def expecting(self, aggregate_id: UUID, versions: set[int]) -> Iterator[None]:

@@ -43,7 +43,7 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
     app.include_router(webhooks.router)
     portal.install(app, services)  # the finance portal's pages under /portal
-    app.add_middleware(IdempotencyMiddleware, store=services.idempotency)
+    app.add_middleware(IdempotencyMiddleware, services=services)
 
     @app.middleware("http")
     async def request_context(

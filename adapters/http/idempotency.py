@@ -1,38 +1,64 @@
-"""``Idempotency-Key`` on POST: a retried request gets the first response, not a second effect.
+"""``Idempotency-Key`` on POST: a retried write happens once and gets the first answer back.
 
-The first request with a key claims it (a row with no response yet), runs, and stores its status,
-a few headers and body. A replay with the same key and the same request (method, path, query,
-body) gets that stored response back with ``Idempotent-Replayed: true``; the same key with a
-different request is refused (422), and one still running answers 409. Keys are scoped to the
-presented credential, so two clients cannot collide. Failures that say nothing about the
-request (401/403, 5xx) release the key so a corrected retry can run.
+Writes to the ledger (every route in ``replay.ROUTES``) record the key *in the ledger*: the
+one save the route's command makes also creates the key's ``IdempotencyKey`` record, in the
+same transaction (domain/idempotency.py), so the key is committed exactly when the request's
+events are. Whatever happens after that commit — the process killed, a restart, an error while
+answering — a replay finds the record and gets the route's answer derived again from it
+(``replay.py``) with ``Idempotent-Replayed: true``, writing nothing. Two concurrent requests
+with one key both run, but the store lets only one save carrying the key commit; the other
+writes nothing and answers with the first one's outcome. A request refused before committing
+(bad input, a rule, a conflict, auth) leaves no record, so a corrected retry can run. A key
+reused for a different request (method, path, query or body) is refused with 422. Records are
+events, so they are kept for ever: a replay a year later is still answered.
 
-Keys are kept for ``retain_for`` (24 hours by default, as payment APIs commonly do): long
-enough for any client's retries, short enough that the table does not grow forever. Older
-ones are deleted as requests come in, at most once every ``PRUNE_EVERY`` per process; a key
-used again after that runs as a new request.
+Other POSTs (today ``/webhooks``, which is not a ledger write) keep their key in the
+``idempotency_keys`` table: claimed, answered after the response, released when the request
+fails; that is not crash-safe (a crash between the write and the answer lets a retry run
+again) and its keys are pruned after ``retain_for`` (24 hours).
+
+Keys are scoped to the presented credential, so two clients cannot collide, and a replay is
+only answered to a live (not revoked) key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.http.problems import problem_response
+from adapters.http.replay import ROUTES, keyed_route
 from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
+from domain.idempotency import KeyedRequest
+from domain.ledger_base import LedgerBase
+
+if TYPE_CHECKING:
+    from adapters.service.context import Services
+
+log = structlog.get_logger("tollbook.http")
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
+#: Printable ASCII, spaces allowed inside: a key is echoed in logs and problem documents, so
+#: control characters (CR, LF, NUL, ANSI escapes) and anything non-ASCII are refused.
+KEY_PATTERN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+#: Test-only fault injection: when this variable is "1", the server process exits at once
+#: right after a keyed request's commit, before any answer is built or sent, so a test can
+#: prove that a replay after a restart finds the commit (tests/service/test_http_idempotency.py).
+CRASH_AFTER_COMMIT = "TOLLBOOK_TEST_CRASH_AFTER_COMMIT"
 KEPT_HEADERS = ("content-type", "location", "etag")
 
 SCHEMA = """
@@ -133,6 +159,26 @@ class IdempotencyStore:
             None if body is None else str(body),
         )
 
+    def lookup(self, owner: str, key: str) -> Stored | None:
+        """What the table holds for the key (claimed or answered), without claiming it."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                self.db.sql(
+                    "SELECT fingerprint, status, headers, body FROM idempotency_keys"
+                    " WHERE owner = ? AND idem_key = ?"
+                ),
+                (owner, key),
+            ).fetchone()
+        if row is None:
+            return None
+        fingerprint, status, headers, body = row
+        return Stored(
+            str(fingerprint),
+            None if status is None else int(status),
+            json.loads(headers) if headers else {},
+            None if body is None else str(body),
+        )
+
     def finish(self, owner: str, key: str, status: int, headers: dict[str, str], body: str) -> None:
         with self.db.connect() as conn:
             conn.execute(
@@ -151,12 +197,22 @@ class IdempotencyStore:
             )
 
 
-def _credential(headers: Headers) -> str:
-    presented = headers.get("authorization") or headers.get("x-api-key") or ""
-    return hashlib.sha256(presented.encode("utf-8")).hexdigest()
+def _presented(headers: Headers) -> str:
+    """The API key as the auth dependency reads it (Bearer, else X-Api-Key)."""
+    header = headers.get("authorization")
+    if header:
+        kind, _, value = header.partition(" ")
+        return value.strip() if kind.lower() == "bearer" else header
+    return headers.get("x-api-key") or ""
 
 
-def _fingerprint(scope: Scope, body: bytes) -> str:
+def owner_of(presented: str) -> str:
+    """Keys are scoped to the credential. A salted digest, not the key table's own hash, since
+    the ledger keeps it for ever."""
+    return hashlib.sha256(b"tollbook idempotency owner\0" + presented.encode("utf-8")).hexdigest()
+
+
+def fingerprint_of(scope: Scope, body: bytes) -> str:
     digest = hashlib.sha256()
     for part in (scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")):
         digest.update(part.encode("utf-8") + b"\0")
@@ -164,101 +220,219 @@ def _fingerprint(scope: Scope, body: bytes) -> str:
     return digest.hexdigest()
 
 
+def key_problem(keys: list[str]) -> str | None:
+    """Why the request's Idempotency-Key header(s) are unusable, or None when it is fine."""
+    if len(keys) > 1:
+        return "send one Idempotency-Key header, not several"
+    [key] = keys
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        return f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters, not {len(key)}"
+    if not KEY_PATTERN.fullmatch(key):
+        return (
+            "Idempotency-Key may hold only printable ASCII characters (no control characters)"
+            " and may not start or end with a space"
+        )
+    return None
+
+
+def _crash() -> None:
+    os._exit(86)
+
+
+@dataclass
+class Buffered:
+    """A whole response held back, so a request that lost its key to another can answer with
+    the winner's outcome instead."""
+
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] | None = None
+    body: bytes = b""
+
+    async def send_to(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status, "headers": self.headers or []}
+        )
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+def _capture(buffered: Buffered) -> Send:
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            buffered.status = int(message["status"])
+            buffered.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            buffered.body += message.get("body", b"")
+
+    return capture
+
+
 class IdempotencyMiddleware:
     """Pure ASGI middleware, so the request body can be read once and replayed to the app."""
 
-    def __init__(self, app: ASGIApp, store: IdempotencyStore) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.store = store
+        self.services = services
+        self.store = services.idempotency
+        self.after_commit = _crash if os.environ.get(CRASH_AFTER_COMMIT) == "1" else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        key = headers.get(HEADER)
-        if key is None:
+        keys = headers.getlist(HEADER)
+        if not keys:
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
-            await problem_response(
-                400,
-                "invalid_idempotency_key",
-                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
-                path,
-            )(scope, receive, send)
+        problem = key_problem(keys)
+        if problem is not None:
+            await problem_response(400, "invalid_idempotency_key", problem, scope["path"])(
+                scope, receive, send
+            )
             return
-
+        [key] = keys
         body = await _read_body(receive)
-        owner = _credential(headers)
-        fingerprint = _fingerprint(scope, body)
-        stored = await run_in_threadpool(self.store.claim, owner, key, fingerprint)
-        if stored is not None:
-            await self._answer_replay(stored, fingerprint, key, scope, receive, send)
-            return
-
-        status = 0
-        kept: dict[str, str] = {}
-        chunks: list[bytes] = []
+        presented = _presented(headers)
+        owner = owner_of(presented)
+        fingerprint = fingerprint_of(scope, body)
 
         async def replay_body() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                for name, value in message.get("headers", []):
-                    if name.decode("latin-1").lower() in KEPT_HEADERS:
-                        kept[name.decode("latin-1").lower()] = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+        live = await run_in_threadpool(self.services.api_keys.authenticate, presented)
+        if live is None:
+            # never answer a replay to an unknown or revoked key: the route refuses it (401)
+            await self.app(scope, replay_body, send)
+            return
+        route = keyed_route(scope["path"])
+        if route is not None:
+            keyed = KeyedRequest(
+                owner,
+                key,
+                fingerprint,
+                route.template,
+                scope["path"],
+                route.status,
+                after_commit=self.after_commit,
+            )
+            await self._in_ledger(keyed, scope, replay_body, send)
+        else:
+            await self._in_table(owner, key, fingerprint, scope, replay_body, send)
 
+    # ------------------------------------------------------------- keys recorded in the ledger
+
+    async def _in_ledger(
+        self, keyed: KeyedRequest, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        answer = await run_in_threadpool(self._replay, keyed, scope["path"])
+        if answer is None:
+            in_table = await run_in_threadpool(self.store.lookup, keyed.owner, keyed.key)
+            if in_table is not None:
+                answer = _reused(keyed.key, scope["path"])  # it names a non-ledger request
+        if answer is not None:
+            await answer(scope, receive, send)
+            return
+        buffered = Buffered()
+        with LedgerBase.keyed(keyed):
+            try:
+                await self.app(scope, receive, _capture(buffered))
+            except Exception:
+                if keyed.committed is None:
+                    answer = await run_in_threadpool(self._replay, keyed, scope["path"])
+                    if answer is not None:
+                        await answer(scope, receive, send)
+                        return
+                # Committed, then failed: this client sees the error, its retry the outcome.
+                log.warning("keyed request failed", key=keyed.key, committed=bool(keyed.committed))
+                raise
+        if keyed.committed is None:
+            # It wrote nothing: it lost the key to a concurrent request, or a rule refused it
+            # because that request's commit came first. Either way the committed request's
+            # outcome is this key's answer; with no such commit, its own refusal is.
+            answer = await run_in_threadpool(self._replay, keyed, scope["path"])
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+        await buffered.send_to(send)
+
+    def _replay(self, keyed: KeyedRequest, path: str) -> Response | None:
+        record = self.services.ledger.idempotency_record(keyed.owner, keyed.key)
+        if record is None:
+            return None
+        if record.fingerprint != keyed.fingerprint:
+            return _reused(keyed.key, path)
+        answer = ROUTES[record.route].render(self.services.ledger, record)
+        log.info("idempotent replay", key=keyed.key, record_id=str(record.id))
+        return JSONResponse(
+            answer.body,
+            status_code=record.status,
+            headers={**answer.headers, "Idempotent-Replayed": "true"},
+        )
+
+    # ------------------------------------------------ keys in the adapter table (not crash-safe)
+
+    async def _in_table(
+        self, owner: str, key: str, fingerprint: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if await run_in_threadpool(self.services.ledger.idempotency_record, owner, key):
+            # the key already named a ledger write, so this is a different request
+            await _reused(key, scope["path"])(scope, receive, send)
+            return
+        stored = await run_in_threadpool(self.store.claim, owner, key, fingerprint)
+        if stored is not None:
+            await _answer_stored(stored, fingerprint, key, scope, receive, send)
+            return
+        buffered = Buffered()
         try:
-            await self.app(scope, replay_body, capture)
+            await self.app(scope, receive, _capture(buffered))
         except BaseException:
             await run_in_threadpool(self.store.release, owner, key)
             raise
-        if status in (401, 403) or status >= 500:
+        if not 200 <= buffered.status < 300:
+            # only a success is kept: a refused request wrote nothing, so a retry may run, and
+            # a redirect (POST /webhooks/ -> /webhooks) is followed with the same key
             await run_in_threadpool(self.store.release, owner, key)
         else:
-            text = b"".join(chunks).decode("utf-8", errors="replace")
-            await run_in_threadpool(self.store.finish, owner, key, status, kept, text)
+            kept = {
+                name.decode("latin-1").lower(): value.decode("latin-1")
+                for name, value in buffered.headers or []
+                if name.decode("latin-1").lower() in KEPT_HEADERS
+            }
+            text = buffered.body.decode("utf-8", errors="replace")
+            await run_in_threadpool(self.store.finish, owner, key, buffered.status, kept, text)
+        await buffered.send_to(send)
 
-    async def _answer_replay(
-        self,
-        stored: Stored,
-        fingerprint: str,
-        key: str,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-    ) -> None:
-        path = scope["path"]
-        if stored.fingerprint != fingerprint:
-            response: Any = problem_response(
-                422,
-                "idempotency_key_reused",
-                f"Idempotency-Key {key!r} was already used for a different request",
-                path,
-            )
-        elif stored.status is None:
-            response = problem_response(
-                409,
-                "idempotency_key_in_progress",
-                f"a request with Idempotency-Key {key!r} is still being processed; retry later",
-                path,
-                {"Retry-After": "1"},
-            )
-        else:
-            response = Response(
-                stored.body or "",
-                status_code=stored.status,
-                headers={**stored.headers, "Idempotent-Replayed": "true"},
-            )
-        await response(scope, receive, send)
+
+def _reused(key: str, path: str) -> Response:
+    return problem_response(
+        422,
+        "idempotency_key_reused",
+        f"Idempotency-Key {key!r} was already used for a different request",
+        path,
+    )
+
+
+async def _answer_stored(
+    stored: Stored, fingerprint: str, key: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    path = scope["path"]
+    if stored.fingerprint != fingerprint:
+        response: Response = _reused(key, path)
+    elif stored.status is None:
+        response = problem_response(
+            409,
+            "idempotency_key_in_progress",
+            f"a request with Idempotency-Key {key!r} is still being processed; retry later",
+            path,
+            {"Retry-After": "1"},
+        )
+    else:
+        response = Response(
+            stored.body or "",
+            status_code=stored.status,
+            headers={**stored.headers, "Idempotent-Replayed": "true"},
+        )
+    await response(scope, receive, send)
 
 
 async def _read_body(receive: Receive) -> bytes:
