@@ -96,7 +96,7 @@ EMAIL = Text("e-mail", 254)  # the longest address SMTP carries (RFC 5321)
 TAX_DESCRIPTION = Text("tax description", 100)
 EXTERNAL_ID = Text("external accounting id", 100)
 TIME_ZONE = Text("time zone", 64)
-LINE_DESCRIPTION = Text("line description", 500)
+LINE_DESCRIPTION = Text("line description", 500, multiline=True)
 PACKAGE_DESCRIPTION = Text("package description", 1_000, multiline=True)
 UNIT = Text("unit", 20)
 MEMO = Text("memo", 2_000, multiline=True)
@@ -247,7 +247,7 @@ _TERMS = f"0 to {MAX_PAYMENT_TERMS_DAYS} days"
 FIELD_LIMITS: dict[str, str] = {
     "account_number": ACCOUNT_NUMBER.doc,
     "customer_account": ACCOUNT_NUMBER.doc,
-    "name": f"{CUSTOMER_NAME.doc} (customer and package names)",
+    "name": f"{CUSTOMER_NAME.doc} (customers and packages)",
     "customer_name": CUSTOMER_NAME.doc,
     "company_name": COMPANY_NAME.doc,
     "seller_name": COMPANY_NAME.doc,
@@ -262,7 +262,7 @@ FIELD_LIMITS: dict[str, str] = {
     "default_tax_description": TAX_DESCRIPTION.doc,
     "external_accounting_id": EXTERNAL_ID.doc,
     "time_zone": f"an IANA name, {TIME_ZONE.doc}",
-    "description": f"{LINE_DESCRIPTION.doc} (lines); packages {PACKAGE_DESCRIPTION.doc}",
+    "description": f"lines: {LINE_DESCRIPTION.doc}; packages: {PACKAGE_DESCRIPTION.doc}",
     "unit": UNIT.doc,
     "memo": MEMO.doc,
     "payment_instructions": PAYMENT_INSTRUCTIONS.doc,
