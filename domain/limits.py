@@ -217,9 +217,11 @@ def check_optional_date(value: date | None, *, what: str = "date") -> date | Non
     return None if value is None else check_date(value, what=what)
 
 
-def days_after(day: date, days: int, *, what: str = "due date") -> date:
+def days_after(
+    day: date, days: int, *, start: str = "invoice date", what: str = "due date"
+) -> date:
     """``day`` + ``days``, both checked first, so the sum can never overflow."""
-    check_date(day, what="date")
+    check_date(day, what=start)
     check_days(days)
     return check_date(day + timedelta(days=days), what=what)
 
