@@ -391,6 +391,7 @@ class InvoiceUseCases(PartyUseCases):
         if lines is not None:
             return [InvoiceLine.model_validate({"line_id": uuid4(), **line}) for line in lines]
         assert amount is not None
+        limits.check_money(amount, invoice.currency, what="credit amount")
         rates = {line.tax_rate for line in invoice.lines.values()}
         if len(rates) != 1:
             raise InvalidInput(

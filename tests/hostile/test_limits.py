@@ -475,6 +475,116 @@ def test_the_cli_still_reads_the_ledger_after_a_refused_unit_price(
     assert tollbook("reconcile").code == 0
 
 
+CREDIT = ["credit-note", "new", "ISSUED", "--reason"]
+
+MONEY_CASES: list[tuple[str, list[str], str, str]] = [
+    (
+        "credit-amount",
+        [*CREDIT, "x", "--amount", BIG_PRICE],
+        OUT,
+        "credit amount must be less than 10,000,000,000,000 GBP",
+    ),
+    ("credit-reason-rlo", [*CREDIT, f"x{RLO}", "--amount", "1"], CHARS, "reason must not"),
+    ("credit-reason-1001", [*CREDIT, "r" * 1001, "--full"], LONG, "reason must be at most 1,000"),
+    (
+        "credit-line-price",
+        [*CREDIT, "x", "--line", f"d;1;{BIG_PRICE};20"],
+        OUT,
+        "unit price must be less than",
+    ),
+    (
+        "credit-line-quantity",
+        [*CREDIT, "x", "--line", "d;1000000001;1;20"],
+        OUT,
+        "line quantity must be at most",
+    ),
+    (
+        "credit-line-text",
+        [*CREDIT, "x", "--line", f"d{ESC}[0m;1;1;20"],
+        CHARS,
+        "line description must not",
+    ),
+    (
+        "void-reason-esc",
+        ["invoice", "void", "ISSUED", "--reason", f"{ESC}[2Jgone"],
+        CHARS,
+        chars(ESC, 1),
+    ),
+    (
+        "refund-amount",
+        ["payment", "refund", "PAYMENT", BIG_PRICE],
+        OUT,
+        "refund must be less than 10,000,000,000,000 GBP",
+    ),
+    (
+        "refund-reference",
+        ["payment", "refund", "PAYMENT", "1", "--reference", f"R{NUL}"],
+        CHARS,
+        "reference must not",
+    ),
+    (
+        "refund-method",
+        ["payment", "refund", "PAYMENT", "1", "--method", "m" * 51],
+        LONG,
+        "payment method must be at most 50",
+    ),
+    (
+        "allocate-amount",
+        ["payment", "allocate", "PAYMENT", f"ISSUED={BIG_PRICE}"],
+        OUT,
+        "allocation must be less than",
+    ),
+    (
+        "allocate-1001",
+        ["payment", "allocate", "PAYMENT", *["ISSUED=0.01"] * 1001],
+        OUT,
+        "at most 1,000 invoices per payment, got 1,001",
+    ),
+    (
+        "unallocate-amount",
+        ["payment", "unallocate", "PAYMENT", "ISSUED", BIG_PRICE, "--reason", "x"],
+        OUT,
+        "amount must be less than",
+    ),
+    (
+        "cancel-reason",
+        ["payment", "cancel", "PAYMENT", "--reason", f"{PDI}x"],
+        CHARS,
+        "reason must not",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "words"),
+    [pytest.param(argv, code, words, id=name) for name, argv, code, words in MONEY_CASES],
+)
+def test_the_cli_refuses_credits_refunds_and_allocations_beyond_the_limits(
+    tollbook: Callable[..., Any], cli_ledger: Ledger, argv: list[str], code: str, words: str
+) -> None:
+    tollbook("customer", "add", "ACME", "--name", "Acme", "--tax-rate", "20")
+    draft = tollbook("invoice", "new", "ACME", "--json").json()["id"]
+    tollbook("invoice", "line", "add", draft, "--description", "x", "--unit-price", "100")
+    number = tollbook("invoice", "issue", draft).out.split()[-1]
+    payment = tollbook("payment", "add", "ACME", "--amount", "50", "--completed", "--json")
+    names = {"ISSUED": number, "PAYMENT": payment.json()["id"]}
+    before = event_count(cli_ledger)
+
+    refused = tollbook(*[_named(arg, names) for arg in argv])
+
+    assert refused.code == 2, refused
+    assert refused.err.rstrip().endswith(f"[{code}]"), refused.err[:300]
+    assert words in refused.err, refused.err[:300]
+    assert refused.err.count("\n") == 1 and len(refused.err) < 600
+    assert event_count(cli_ledger) == before
+
+
+def _named(arg: str, names: dict[str, str]) -> str:
+    for placeholder, value in names.items():
+        arg = arg.replace(placeholder, value)
+    return arg
+
+
 # --------------------------------------------------------------------- HTTP
 
 GOOD_CUSTOMER = {"account_number": "NEW", "name": "New Ltd", "tax_rate": "20"}
