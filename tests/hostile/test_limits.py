@@ -398,6 +398,14 @@ CLI_CASES: list[tuple[str, list[str], str, str]] = [
         "effective date must be between",
     ),
     ("aged-as-of-9999", ["aged", "--as-of", "9999-12-31"], OUT, "as-of date must be between"),
+    # names that become every event's actor
+    (
+        "apikey-name-esc",
+        ["apikey", "create", f"ops{ESC}[31m", "--scope", "write"],
+        CHARS,
+        "API key name must not contain",
+    ),
+    ("apikey-name-201", ["apikey", "create", "k" * 201], LONG, "API key name must be at most 200"),
     # packages
     (
         "package-price",
