@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 import domain
 from domain.aggregate import Aggregate, Event
+from domain.limits import FIELD_LIMITS
 
 COMMON = ("originator_id", "originator_version", "timestamp", "actor", "reason")
 
@@ -35,6 +36,15 @@ Every event also carries these fields:
 | `reason` | str or null | why, when the command took one (void, credit, un-allocation, ...) |
 
 The stored topic of an event is `module:Aggregate.Event`, e.g. `domain.invoice:Invoice.Issued`.
+
+The *limit* column is what the commands that write an event accept (`domain/limits.py`; why
+these numbers: docs/money.md, "Limits"). Text is never accepted with a control character
+(C0/C1, so no NUL and no ANSI escape), a lone surrogate, U+2028/U+2029 or a bidirectional
+embedding/override/isolate (U+202A–U+202E, U+2066–U+2069); "one line" refuses line breaks and
+tabs too. Money is below 10^(15 − the currency's minor units) (GBP: 10,000,000,000,000) and
+exact in minor units; a document's total obeys the same bound. `before`/`after` of a change
+hold fields under the same limits. An event stored before a limit existed may hold a value
+outside it. `actor` ≤ 200 characters, one line; `reason` ≤ 1,000 characters.
 """
 
 
@@ -82,18 +92,24 @@ def render() -> str:
             if not fields:
                 out.append("\nNo fields beyond the common ones.\n")
                 continue
-            out.append("\n| field | type |\n| --- | --- |\n")
-            out.extend(f"| `{name}` | {type_name(field.annotation)} |\n" for name, field in fields)
+            out.append(TABLE_HEAD)
+            out.extend(row(name, field.annotation) for name, field in fields)
     out.append("\n## Value types carried inside events\n")
     for model in value_types():
         summary = " ".join((model.__doc__ or "").split())
         out.append(f"\n### `{model.__name__}` (`{model.__module__}`)\n\n{summary}\n")
-        out.append("\n| field | type |\n| --- | --- |\n")
-        out.extend(
-            f"| `{name}` | {type_name(field.annotation)} |\n"
-            for name, field in model.model_fields.items()
-        )
+        out.append(TABLE_HEAD)
+        out.extend(row(name, field.annotation) for name, field in model.model_fields.items())
     return "".join(out)
+
+
+TABLE_HEAD = "\n| field | type | limit |\n| --- | --- | --- |\n"
+
+
+def row(name: str, annotation: Any) -> str:
+    # a union's "|" would end the cell
+    shown = type_name(annotation).replace("|", "\\|")
+    return f"| `{name}` | {shown} | {FIELD_LIMITS.get(name, '')} |\n"
 
 
 def value_types() -> list[type[BaseModel]]:

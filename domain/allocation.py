@@ -17,6 +17,7 @@ from domain.errors import (
     OverAllocation,
 )
 from domain.invoice import Invoice
+from domain.limits import check_money, shown
 from domain.payment import Payment
 
 
@@ -24,7 +25,8 @@ def allocate(payment: Payment, invoice: Invoice, amount: Decimal, stamp: Stamp) 
     """Allocate ``amount`` of a completed payment to an issued invoice of the same customer."""
     payment.require_completed("allocated")
     if amount <= 0:
-        raise InvalidInput(f"allocation amount must be greater than zero, got {amount}")
+        raise InvalidInput(f"allocation amount must be greater than zero, got {shown(amount)}")
+    check_money(amount, payment.currency, what="allocation")
     if invoice.customer_id != payment.details.customer_id:
         raise CustomerMismatch(
             f"payment belongs to {payment.details.customer_account}, invoice {invoice.label}"
@@ -48,7 +50,8 @@ def allocate(payment: Payment, invoice: Invoice, amount: Decimal, stamp: Stamp) 
 def unallocate(payment: Payment, invoice: Invoice, amount: Decimal, stamp: Stamp) -> None:
     """Take back part or all of an allocation; the money becomes customer credit again."""
     if amount <= 0:
-        raise InvalidInput(f"amount must be greater than zero, got {amount}")
+        raise InvalidInput(f"amount must be greater than zero, got {shown(amount)}")
+    check_money(amount, payment.currency, what="amount")
     if not (stamp.reason or "").strip():
         raise InvalidInput("un-allocating needs a reason")
     payment.unallocate(invoice.id, invoice.label, amount, stamp)

@@ -6,9 +6,10 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from domain import limits
 from domain.aggregate import Aggregate, Created, Stamp
 from domain.errors import InvalidInput, InvalidState, OverCredit
-from domain.invoice import BillingSnapshot, Invoice
+from domain.invoice import BillingSnapshot, Invoice, check_line
 from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.values import CurrencyCode, Dec
 
@@ -80,6 +81,9 @@ def credit_invoice(
         raise InvalidInput("a credit note needs a reason")
     if not lines:
         raise InvalidInput("a credit note needs at least one line")
+    limits.check_count(len(lines), limits.MAX_LINES, what="lines on one credit note")
+    for line in lines:
+        check_line(line, invoice.currency)
     totals = totals_of(lines, invoice.currency)
     if totals.total <= 0:
         raise InvalidInput("a credit note's total must be greater than zero")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import InvalidInput, InvalidState, NotFound
 from domain.schedule import InvoiceSchedule
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
+from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non_empty, time_zone
 
 #: Which event records a change of which field.
 _CHANGE_KINDS = {
@@ -163,6 +165,7 @@ class Customer(Aggregate):
             raise InvalidInput("a customer's currency cannot change after registration")
         if unknown:
             raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+        limits.check_date(effective_from, what="effective date")
         current = self.profile_on(effective_from)
         updated = CustomerProfile.model_validate({**current.model_dump(mode="json"), **changes})
         old = current.model_dump(mode="json")
@@ -170,6 +173,8 @@ class Customer(Aggregate):
         changed = [key for key in new if new[key] != old[key]]
         if not changed:
             return
+        # only what changes: a value stored before the limits existed does not block the rest
+        check_profile(updated, changed)
         for kind in dict.fromkeys(_CHANGE_KINDS[key] for key in changed):
             fields = [key for key in changed if _CHANGE_KINDS[key] == kind]
             self._trigger(
@@ -189,10 +194,16 @@ class Customer(Aggregate):
         end_date: date | None,
         stamp: Stamp,
     ) -> None:
-        if quantity <= 0:
-            raise InvalidInput(f"quantity must be greater than zero, got {quantity}")
+        limits.check_quantity(quantity)
+        limits.check_date(start_date, what="start date")
+        limits.check_optional_date(end_date, what="end date")
         if end_date is not None and end_date < start_date:
             raise InvalidInput("an assignment cannot end before it starts")
+        limits.check_count(
+            len(self.assignments) + 1,
+            limits.MAX_ASSIGNMENTS,
+            what="package assignments per customer",
+        )
         assignment = Assignment(
             assignment_id=assignment_id,
             package_id=package_id,
@@ -206,6 +217,7 @@ class Customer(Aggregate):
         assignment = self.assignments.get(assignment_id)
         if assignment is None:
             raise NotFound(f"no package assignment {assignment_id} on this customer")
+        limits.check_date(end_date, what="end date")
         if end_date < assignment.start_date:
             raise InvalidInput("an assignment cannot end before it starts")
         if assignment.end_date is not None and assignment.end_date < end_date:
@@ -213,3 +225,34 @@ class Customer(Aggregate):
         self._trigger(
             self.PackageAssignmentEnded, stamp, assignment_id=assignment_id, end_date=end_date
         )
+
+
+_PROFILE_TEXT = {
+    "billing_address": limits.BILLING_ADDRESS,
+    "tax_number": limits.TAX_NUMBER,
+    "email": limits.EMAIL,
+    "tax_description": limits.TAX_DESCRIPTION,
+    "external_accounting_id": limits.EXTERNAL_ID,
+}
+
+
+def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None) -> None:
+    """Every field of a new profile (or only ``fields``, the changed ones) within the limits."""
+    names = set(CustomerProfile.model_fields if fields is None else fields)
+    if "account_number" in names:
+        non_empty(profile.account_number, what="account number")
+        limits.check_text(profile.account_number, limits.ACCOUNT_NUMBER)
+    if "name" in names:
+        non_empty(profile.name, what="customer name")
+        limits.check_text(profile.name, limits.CUSTOMER_NAME)
+    for name, rule in _PROFILE_TEXT.items():
+        if name in names:
+            limits.check_text(getattr(profile, name), rule)
+    if "tax_rate" in names:
+        limits.check_tax_rate(profile.tax_rate)
+    if "payment_terms_days" in names:
+        limits.check_days(profile.payment_terms_days)
+    if "time_zone" in names:
+        time_zone(profile.time_zone)
+    if "invoice_line_grouping" in names and profile.invoice_line_grouping is not None:
+        grouping(profile.invoice_line_grouping)

@@ -29,6 +29,32 @@ class UnknownCurrency(InvalidInput):
     code = "unknown_currency"
 
 
+class OutOfRange(InvalidInput):
+    """A number, date, day count or number of items outside the ledger's limits
+    (domain/limits.py, docs/money.md)."""
+
+    code = "out_of_range"
+
+
+class TextTooLong(InvalidInput):
+    """A text field longer than its limit (domain/limits.py)."""
+
+    code = "text_too_long"
+
+
+class InvalidCharacters(InvalidInput):
+    """Text with a control character, a line break where one line is expected, or a
+    bidirectional override (domain/limits.py)."""
+
+    code = "invalid_characters"
+
+
+class InvalidNumberFormat(InvalidInput):
+    """A document number format with anything but literal text, ``{year}`` and ``{seq}``."""
+
+    code = "invalid_number_format"
+
+
 class CurrencyMismatch(BillingError):
     code = "currency_mismatch"
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
+from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import (
     EmptyInvoice,
@@ -221,10 +222,13 @@ class Invoice(Aggregate):
         """A new draft; ``lines`` (checked as ``add_line`` checks them) are part of the one
         ``Drafted`` event, so the invoice never exists without them."""
         _check_dates(invoice_date, due_date, period_start, period_end)
+        limits.check_text(memo, limits.MEMO)
+        limits.check_count(len(lines), limits.MAX_LINES, what="lines on one invoice")
         for line in lines:
-            _check_line(line)
+            check_line(line, currency)
         if len({line.line_id for line in lines}) != len(lines):
             raise InvalidInput("each line of an invoice needs its own line id")
+        check_totals(totals_of(lines, currency), "invoice")
         return cls._start(
             cls.Drafted,
             invoice_id,
@@ -249,17 +253,21 @@ class Invoice(Aggregate):
 
     def add_line(self, line: InvoiceLine, stamp: Stamp) -> None:
         self._editable()
-        _check_line(line)
+        check_line(line, self.currency)
         if line.line_id in self.lines:
             raise InvalidInput(f"line {line.line_id} already exists")
+        limits.check_count(len(self.lines) + 1, limits.MAX_LINES, what="lines on one invoice")
+        check_totals(totals_of([*self.lines.values(), line], self.currency), "invoice")
         self._trigger(self.LineAdded, stamp, line=line)
 
     def edit_line(self, line_id: UUID, changes: dict[str, Any], stamp: Stamp) -> None:
         self._editable()
         before = self.line(line_id)
         after = InvoiceLine.model_validate({**before.model_dump(), **changes, "line_id": line_id})
-        _check_line(after)
+        check_line(after, self.currency)
         if after != before:
+            others = [line for key, line in self.lines.items() if key != line_id]
+            check_totals(totals_of([*others, after], self.currency), "invoice")
             self._trigger(self.LineEdited, stamp, before=before, after=after)
 
     def remove_line(self, line_id: UUID, stamp: Stamp) -> None:
@@ -387,20 +395,32 @@ class Invoice(Aggregate):
 def _check_dates(
     invoice_date: date, due_date: date, period_start: date | None, period_end: date | None
 ) -> None:
+    limits.check_date(invoice_date, what="invoice date")
+    limits.check_date(due_date, what="due date")
+    limits.check_optional_date(period_start, what="period start")
+    limits.check_optional_date(period_end, what="period end")
     if due_date < invoice_date:
         raise InvalidInput(f"due date {due_date} is before invoice date {invoice_date}")
     if period_start and period_end and period_end < period_start:
         raise InvalidInput("billing period ends before it starts")
 
 
-def _check_line(line: InvoiceLine) -> None:
+def check_line(line: InvoiceLine, currency: str) -> None:
+    """A line of an invoice or credit note in ``currency`` within the limits."""
     if not line.description.strip():
         raise InvalidInput("line description must not be empty")
-    if line.quantity <= 0:
-        raise InvalidInput(f"line quantity must be greater than zero, got {line.quantity}")
-    if line.unit_price < 0:
-        raise InvalidInput(f"unit price must not be negative, got {line.unit_price}")
-    if not (0 <= line.tax_rate <= 100):
-        raise InvalidInput(f"tax rate must be between 0 and 100 percent, got {line.tax_rate}")
+    limits.check_text(line.description, limits.LINE_DESCRIPTION)
+    limits.check_text(line.tax_description, limits.TAX_DESCRIPTION)
+    limits.check_text(line.unit, limits.UNIT)
+    limits.check_quantity(line.quantity, what="line quantity")
+    limits.check_unit_price(line.unit_price, currency)
+    limits.check_tax_rate(line.tax_rate)
+    limits.check_optional_date(line.period_start, what="line period start")
+    limits.check_optional_date(line.period_end, what="line period end")
     if line.period_start and line.period_end and line.period_end < line.period_start:
         raise InvalidInput("line period ends before it starts")
+
+
+def check_totals(totals: Totals, document: str) -> None:
+    """A document's total (net + tax of every line) within the money limit: so is each line."""
+    limits.check_money(totals.total, totals.currency, what=f"the {document}'s total")

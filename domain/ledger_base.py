@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import get_topic
 
+from domain import limits
 from domain.aggregate import Aggregate, Event, Stamp
 from domain.errors import (
     ConcurrencyConflict,
@@ -90,6 +91,9 @@ class LedgerBase(Application[UUID]):
     # ---------------------------------------------------------------- plumbing
 
     def stamp(self, actor: str, reason: str | None = None) -> Stamp:
+        # on every event: who and why are text like any other field (domain/limits.py)
+        limits.check_text(actor, limits.ACTOR)
+        limits.check_optional_text(reason, limits.REASON)
         now = self.clock()
         if now.tzinfo is None:
             raise ValueError("the ledger clock must return timezone-aware datetimes")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
+from domain import limits
 from domain.aggregate import Stamp
 from domain.credit_note import CreditNote, credit_invoice
 from domain.customer import Customer
@@ -101,7 +102,7 @@ class InvoiceUseCases(PartyUseCases):
             customer_account=profile.account_number,
             currency=customer.currency,
             invoice_date=day,
-            due_date=due_date or day + timedelta(days=profile.payment_terms_days),
+            due_date=due_date or limits.days_after(day, profile.payment_terms_days),
             period_start=period_start,
             period_end=period_end,
             memo=memo,
@@ -363,6 +364,8 @@ class InvoiceUseCases(PartyUseCases):
         explicit lines. Note, invoice and credit-note sequence are saved together."""
         if sum(option is not None and option is not False for option in (amount, lines, full)) != 1:
             raise InvalidInput("give exactly one of: a net amount, explicit lines, or full")
+        if lines is not None:
+            limits.check_count(len(lines), limits.MAX_LINES, what="lines on one credit note")
         note_id = uuid4()
 
         def command() -> str:
@@ -390,6 +393,7 @@ class InvoiceUseCases(PartyUseCases):
         if lines is not None:
             return [InvoiceLine.model_validate({"line_id": uuid4(), **line}) for line in lines]
         assert amount is not None
+        limits.check_money(amount, invoice.currency, what="credit amount")
         rates = {line.tax_rate for line in invoice.lines.values()}
         if len(rates) != 1:
             raise InvalidInput(

@@ -7,11 +7,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.customer import Customer, CustomerProfile, customer_id_for
+from domain.customer import Customer, CustomerProfile, check_profile, customer_id_for
 from domain.errors import (
     AlreadyExists,
     CurrencyMismatch,
-    InvalidInput,
     NotFound,
 )
 from domain.ledger_base import LedgerBase
@@ -37,9 +36,8 @@ class PartyUseCases(LedgerBase):
                 account = self._get(AccountSettings, SETTINGS_ID, "settings")
                 account.change(changes, stamp)
             except NotFound:
-                values = SellerSettings.model_validate(changes)
                 account = AccountSettings.initialise(SellerSettings(), stamp)
-                account.change(values.model_dump(), stamp)
+                account.change(changes, stamp)
             self._save("settings changed", account)
             return account.values
 
@@ -54,7 +52,7 @@ class PartyUseCases(LedgerBase):
         fields.setdefault("tax_description", settings.default_tax_description)
         fields.setdefault("payment_terms_days", settings.default_payment_terms_days)
         profile = CustomerProfile.model_validate(fields)
-        _check_profile(profile)
+        check_profile(profile)
         customer = Customer.register(profile, self.stamp(actor))
         self._create(
             "customer registered",
@@ -79,7 +77,6 @@ class PartyUseCases(LedgerBase):
             customer = self.customer(ref)
             when = effective_from or self.today()
             customer.change(changes, when, self.stamp(actor, reason))
-            _check_profile(customer.profile_on(when))
             self._save("customer changed", customer)
 
         self._retrying("change customer", command)
@@ -157,15 +154,3 @@ class PartyUseCases(LedgerBase):
 
         self._retrying("end assignment", command)
 
-
-def _check_profile(profile: CustomerProfile) -> None:
-    from domain.values import grouping, non_empty, tax_rate, time_zone
-
-    non_empty(profile.account_number, what="account number")
-    non_empty(profile.name, what="customer name")
-    tax_rate(profile.tax_rate)
-    time_zone(profile.time_zone)
-    if profile.invoice_line_grouping is not None:
-        grouping(profile.invoice_line_grouping)
-    if profile.payment_terms_days < 0:
-        raise InvalidInput("payment terms must not be negative")

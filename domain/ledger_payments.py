@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from domain import allocation
+from domain import allocation, limits
 from domain.errors import (
     CurrencyMismatch,
     DuplicateIdempotencyKey,
@@ -143,6 +143,7 @@ class PaymentUseCases(InvoiceUseCases):
         """Allocate one payment over one or several invoices, all or nothing."""
         if not allocations:
             raise InvalidInput("nothing to allocate")
+        limits.check_count(len(allocations), limits.MAX_ALLOCATIONS, what="invoices per payment")
 
         def command() -> None:
             payment = self.payment(payment_ref)

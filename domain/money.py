@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from domain.currencies import MINOR_UNITS
-from domain.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
+from domain.errors import CurrencyMismatch, InvalidAmount, OutOfRange, UnknownCurrency
 
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+# ASCII digits only: ``\d`` would also take "١٢٣" (Arabic-Indic) or other scripts' digits
+_PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+#: Longer number strings are refused unparsed (domain/limits.py: the longest number any limit
+#: allows is 25 characters); the message never repeats them.
+_MAX_NUMBER_CHARACTERS = 40
 
 #: Unit prices and quantities may be more precise than a currency, but not unboundedly so.
 MAX_RATE_DECIMALS = 8
@@ -53,6 +57,11 @@ def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
         return value
     if isinstance(value, int):
         return Decimal(value)
+    if isinstance(value, str) and len(value.strip()) > _MAX_NUMBER_CHARACTERS:
+        raise OutOfRange(
+            f"{what} has {len(value.strip()):,} characters: a number has at most"
+            f" {_MAX_NUMBER_CHARACTERS}"
+        )
     if not isinstance(value, str) or not _PLAIN_NUMBER.match(value.strip()):
         raise InvalidAmount(
             f"{what} must be a plain decimal number like 12.50 (no commas, exponents or NaN):"
@@ -152,14 +161,20 @@ def check_minor_units(amount: Decimal, currency: str, *, what: str = "amount") -
     return amount
 
 
+# Products of quantities and prices within the limits (domain/limits.py) have at most ~41
+# digits: worked out exactly here, then rounded once. The default 28-digit context would round
+# a long product before the half-up rounding to the currency (double rounding).
+_EXACT = Context(prec=60)
+
+
 def line_net(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
     """Line net = quantity x unit price, rounded half-up to the currency."""
-    return round_to_currency(quantity * unit_price, currency)
+    return round_to_currency(_EXACT.multiply(quantity, unit_price), currency)
 
 
 def line_tax(net: Decimal, rate_percent: Decimal, currency: str) -> Decimal:
     """Line tax = net x rate / 100, rounded half-up to the currency."""
-    return round_to_currency(net * rate_percent / Decimal(100), currency)
+    return round_to_currency(_EXACT.multiply(net, rate_percent).scaleb(-2), currency)
 
 
 def check_precision(value: Decimal, *, what: str, places: int = MAX_RATE_DECIMALS) -> Decimal:

@@ -9,12 +9,74 @@ in one read (instead of a scan of the log) and no number can be given twice.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
+from domain.errors import InvalidNumberFormat
 
 DocumentKind = Literal["invoice", "credit_note"]
+
+NUMBER_FORMAT = limits.Text("number format", 40)
+MAX_SEQ_WIDTH = 12
+# {year}, {seq} or {seq:0Nd}; literal text between them is ASCII letters, digits and - _ . / #
+# (numbers become file names, e-mail subjects and accounting-system keys). Anything else in
+# braces -- attribute access, conversions, other format specs -- is refused, never formatted.
+_PART = re.compile(r"\{year\}|\{seq(?::0([1-9]|1[0-2])d)?\}|[A-Za-z0-9._/#-]+")
+
+#: One piece of a number format: literal text, the year, or the sequence (with its width).
+Part = tuple[Literal["text", "year", "seq"], str, int]
+
+
+@lru_cache(maxsize=64)
+def number_format(pattern: str) -> tuple[Part, ...]:
+    """The pieces of a number format, or InvalidNumberFormat (``{year}``, ``{seq}``,
+    ``{seq:0Nd}`` with N from 1 to 12, literal text; exactly one sequence)."""
+    limits.check_text(pattern, NUMBER_FORMAT)
+    parts: list[Part] = []
+    position = 0
+    while position < len(pattern):
+        found = _PART.match(pattern, position)
+        if found is None:
+            bad = re.match(r"\{[^}]*\}?|.", pattern[position:])
+            assert bad is not None
+            raise InvalidNumberFormat(
+                f"number format {pattern!r} may hold only {{year}}, {{seq}}, {{seq:0Nd}} (N from"
+                f" 1 to {MAX_SEQ_WIDTH}) and literal letters, digits and - _ . / #: {bad.group()!r}"
+                f" at character {position + 1} is none of them"
+            )
+        text = found.group()
+        if text == "{year}":
+            parts.append(("year", "", 0))
+        elif text.startswith("{seq"):
+            parts.append(("seq", "", int(found.group(1) or 0)))
+        else:
+            parts.append(("text", text, 0))
+        position = found.end()
+    sequences = sum(1 for kind, _, _ in parts if kind == "seq")
+    if sequences != 1:
+        raise InvalidNumberFormat(
+            f"number format {pattern!r} must contain {{seq}} (e.g. {{seq:06d}})"
+            if not sequences
+            else f"number format {pattern!r} must contain {{seq}} only once"
+        )
+    return tuple(parts)
+
+
+def render_number(pattern: str, year: int, seq: int) -> str:
+    """The document number ``seq`` of ``year`` in ``pattern`` (checked by number_format)."""
+    pieces = []
+    for kind, text, width in number_format(pattern):
+        if kind == "text":
+            pieces.append(text)
+        elif kind == "year":
+            pieces.append(str(year))
+        else:
+            pieces.append(str(seq).zfill(width))
+    return "".join(pieces)
 
 
 def scope_for(pattern: str, year: int) -> str:
@@ -64,7 +126,7 @@ class NumberSequence(Aggregate):
 
     def take(self, pattern: str, year: int, document_id: UUID, stamp: Stamp) -> str:
         value = self.last + 1
-        number = pattern.format(year=year, seq=value)
+        number = render_number(pattern, year, value)
         self._trigger(self.NumberTaken, stamp, value=value, number=number, document_id=document_id)
         return number
 

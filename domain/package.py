@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import InvalidInput
 from domain.values import CurrencyCode, Dec, Frozen
@@ -66,10 +67,10 @@ class Package(Aggregate):
             raise InvalidInput("a package's name and currency cannot change")
         old = self.terms.model_dump(mode="json")
         updated = PackageTerms.model_validate({**self.terms.model_dump(), **changes})
-        check_terms(updated)
         new = updated.model_dump(mode="json")
         changed = [key for key in new if new[key] != old[key]]
         if changed:
+            check_terms(updated, changed)
             self._trigger(
                 self.TermsChanged,
                 stamp,
@@ -78,12 +79,22 @@ class Package(Aggregate):
             )
 
 
-def check_terms(terms: PackageTerms) -> None:
-    if not terms.name.strip():
-        raise InvalidInput("package name must not be empty")
-    if terms.unit_price < 0 or terms.setup_price < 0:
-        raise InvalidInput("package prices must not be negative")
-    if terms.default_quantity <= 0:
-        raise InvalidInput("default quantity must be greater than zero")
-    if terms.tax_rate is not None and not (0 <= terms.tax_rate <= 100):
-        raise InvalidInput("tax rate must be between 0 and 100 percent")
+def check_terms(terms: PackageTerms, fields: list[str] | None = None) -> None:
+    """Every term of a new package (or only ``fields``, the changed ones) within the limits."""
+    names = set(PackageTerms.model_fields if fields is None else fields)
+    if "name" in names:
+        if not terms.name.strip():
+            raise InvalidInput("package name must not be empty")
+        limits.check_text(terms.name, limits.PACKAGE_NAME)
+    if "description" in names:
+        limits.check_text(terms.description, limits.PACKAGE_DESCRIPTION)
+    if "unit_price" in names:
+        limits.check_unit_price(terms.unit_price, terms.currency, what="package price")
+    if "setup_price" in names:
+        limits.check_unit_price(terms.setup_price, terms.currency, what="setup price")
+    if "default_quantity" in names:
+        limits.check_quantity(terms.default_quantity, what="default quantity")
+    if "tax_rate" in names and terms.tax_rate is not None:
+        limits.check_tax_rate(terms.tax_rate)
+    if "tax_description" in names and terms.tax_description is not None:
+        limits.check_text(terms.tax_description, limits.TAX_DESCRIPTION)

@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import InvalidInput, InvalidState, OverAllocation, PaymentNotCompleted
-from domain.money import check_minor_units
 from domain.values import CurrencyCode, Dec, Frozen
 
 PaymentStatus = Literal["pending", "completed", "cancelled"]
@@ -114,11 +114,17 @@ class Payment(Aggregate):
         cls, payment_id: UUID, details: PaymentDetails, status: PaymentStatus, stamp: Stamp
     ) -> Payment:
         if details.amount <= 0:
-            raise InvalidInput(f"payment amount must be greater than zero, got {details.amount}")
-        check_minor_units(details.amount, details.currency, what="payment amount")
-        check_minor_units(details.fee, details.currency, what="payment fee")
+            raise InvalidInput(
+                f"payment amount must be greater than zero, got {limits.shown(details.amount)}"
+            )
+        limits.check_money(details.amount, details.currency, what="payment amount")
+        limits.check_money(details.fee, details.currency, what="payment fee")
         if details.fee < 0:
             raise InvalidInput(f"payment fee must not be negative, got {details.fee}")
+        limits.check_date(details.received_on, what="payment date")
+        limits.check_text(details.method, limits.PAYMENT_METHOD)
+        limits.check_text(details.reference, limits.REFERENCE)
+        limits.check_optional_text(details.idempotency_key, limits.IDEMPOTENCY_KEY)
         if status == "cancelled":
             raise InvalidInput("a payment cannot be recorded as cancelled")
         return cls._start(cls.Received, payment_id, stamp, details=details, status=status)
@@ -165,8 +171,12 @@ class Payment(Aggregate):
     def refund(self, amount: Decimal, method: str, reference: str, stamp: Stamp) -> None:
         self.require_completed("refunded")
         if amount <= 0:
-            raise InvalidInput(f"refund amount must be greater than zero, got {amount}")
-        check_minor_units(amount, self.currency, what="refund")
+            raise InvalidInput(
+                f"refund amount must be greater than zero, got {limits.shown(amount)}"
+            )
+        limits.check_money(amount, self.currency, what="refund")
+        limits.check_text(method, limits.PAYMENT_METHOD)
+        limits.check_text(reference, limits.REFERENCE)
         if amount > self.unallocated:
             raise OverAllocation(
                 f"refund of {amount} {self.currency} exceeds the {self.unallocated}"
@@ -186,7 +196,11 @@ class Payment(Aggregate):
     ) -> None:
         """Record an allocation; the invoice side is recorded by domain.allocation.allocate."""
         self.require_completed("allocated")
-        check_minor_units(amount, self.currency, what="allocation")
+        limits.check_money(amount, self.currency, what="allocation")
+        if invoice_id not in self.allocations:
+            limits.check_count(
+                len(self.allocations) + 1, limits.MAX_ALLOCATIONS, what="invoices per payment"
+            )
         if amount > self.unallocated:
             raise OverAllocation(
                 f"allocation of {amount} {self.currency} exceeds the {self.unallocated}"
@@ -204,7 +218,7 @@ class Payment(Aggregate):
     def unallocate(
         self, invoice_id: UUID, invoice_number: str, amount: Decimal, stamp: Stamp
     ) -> None:
-        check_minor_units(amount, self.currency)
+        limits.check_money(amount, self.currency)
         allocated = self.allocations.get(invoice_id, Decimal(0))
         if amount > allocated:
             raise OverAllocation(

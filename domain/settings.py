@@ -6,9 +6,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
-from domain.errors import InvalidInput
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
+from domain.numbering import number_format
+from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
 
 SETTINGS_ID: UUID = uuid5(NAMESPACE_URL, "tollbook:settings")
 
@@ -30,13 +31,8 @@ class SellerSettings(Frozen):
 
 
 def check_number_format(pattern: str) -> str:
-    """A number format must contain {seq} and only the {year} and {seq} fields."""
-    if "{seq" not in pattern:
-        raise InvalidInput(f"number format {pattern!r} must contain {{seq}} (e.g. {{seq:06d}})")
-    try:
-        pattern.format(year=2026, seq=1)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise InvalidInput(f"number format {pattern!r} is invalid: {exc}") from None
+    """A number format holds ``{year}``, one ``{seq}``/``{seq:0Nd}`` and literal text only."""
+    number_format(pattern)
     return pattern
 
 
@@ -69,17 +65,46 @@ class AccountSettings(Aggregate):
         return cls._start(cls.Initialised, SETTINGS_ID, stamp, values=values)
 
     def change(self, changes: dict[str, Any], stamp: Stamp) -> None:
+        if "default_tax_rate" in changes:
+            # parsed as every other surface parses a rate: no floats, exponents or NaN
+            changes = {
+                **changes,
+                "default_tax_rate": tax_rate(changes["default_tax_rate"], what="default tax rate"),
+            }
         merged = SellerSettings.model_validate({**self.values.model_dump(), **changes})
-        check_number_format(merged.invoice_number_format)
-        check_number_format(merged.credit_note_number_format)
         dumped_new = merged.model_dump(mode="json")
         dumped_old = self.values.model_dump(mode="json")
         changed = [k for k in dumped_new if dumped_new[k] != dumped_old[k]]
         if not changed:
             return
+        check_settings(merged, changed)
         self._trigger(
             self.Changed,
             stamp,
             before={k: dumped_old[k] for k in changed},
             after={k: dumped_new[k] for k in changed},
         )
+
+
+_SETTINGS_TEXT = {
+    "company_name": limits.COMPANY_NAME,
+    "address": limits.SELLER_ADDRESS,
+    "tax_number": limits.TAX_NUMBER,
+    "default_tax_description": limits.Text("default tax description", 100),
+    "payment_instructions": limits.PAYMENT_INSTRUCTIONS,
+}
+
+
+def check_settings(values: SellerSettings, fields: list[str]) -> None:
+    """The changed ``fields`` of ``values`` within the limits (domain/limits.py); a value
+    stored before the limits existed does not block changing the others."""
+    for name, rule in _SETTINGS_TEXT.items():
+        if name in fields:
+            limits.check_text(getattr(values, name), rule)
+    if "default_tax_rate" in fields:
+        limits.check_tax_rate(values.default_tax_rate, what="default tax rate")
+    if "default_payment_terms_days" in fields:
+        limits.check_days(values.default_payment_terms_days, what="default payment terms")
+    for name in ("invoice_number_format", "credit_note_number_format"):
+        if name in fields:
+            check_number_format(getattr(values, name))

@@ -24,6 +24,7 @@ from pydantic import TypeAdapter
 from domain.customer import Assignment
 from domain.errors import InvalidDate, InvalidInput
 from domain.invoice_line import InvoiceLine, LineSource
+from domain.limits import check_date
 from domain.package import PackageTerms
 from domain.values import LineGrouping
 
@@ -41,6 +42,8 @@ class Period:
     end: date
 
     def __post_init__(self) -> None:
+        check_date(self.start, what="billing period start")
+        check_date(self.end, what="billing period end")
         if self.end < self.start:
             raise InvalidDate(f"billing period ends ({self.end}) before it starts ({self.start})")
 

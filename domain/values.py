@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from domain.errors import InvalidInput
-from domain.money import check_precision, currency_code, parse_decimal
+from domain.limits import TIME_ZONE, check_date, check_tax_rate, check_text, shown
+from domain.money import currency_code, parse_decimal
 
 LineGrouping = Literal["none", "destination", "day"]
 LINE_GROUPINGS: tuple[LineGrouping, ...] = ("none", "destination", "day")
@@ -34,18 +35,17 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def tax_rate(value: object) -> Decimal:
+def tax_rate(value: object, *, what: str = "tax rate") -> Decimal:
     """A tax rate in percent, 0 to 100 inclusive, at most 4 decimals (e.g. 20, 7.5)."""
-    rate = check_precision(parse_decimal(value, what="tax rate"), what="tax rate", places=4)
-    if rate < 0 or rate > 100:
-        raise InvalidInput(f"tax rate must be between 0 and 100 percent, got {rate}")
-    return rate
+    return check_tax_rate(parse_decimal(value, what=what), what=what)
 
 
 def time_zone(name: str) -> str:
+    # bounded and clean before it becomes a file name under the zoneinfo directories
+    check_text(name, TIME_ZONE)
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(f"unknown time zone {name!r} (expected an IANA name)") from None
     return name
 
@@ -61,11 +61,14 @@ def parse_date(value: object, *, what: str = "date") -> date:
     from domain.errors import InvalidDate
 
     if isinstance(value, date):
-        return value
+        return check_date(value, what=what)
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError:
-        raise InvalidDate(f"{what} must be an ISO date like 2026-10-31: {value!r}") from None
+        raise InvalidDate(
+            f"{what} must be an ISO date like 2026-10-31: {shown(repr(value))}"
+        ) from None
+    return check_date(day, what=what)
 
 
 def non_empty(value: str, *, what: str) -> str:

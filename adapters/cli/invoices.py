@@ -92,8 +92,8 @@ def line_add(
         "quantity": amount_arg(quantity, "quantity"),
         "unit_price": amount_arg(unit_price, "unit price"),
         "tax_rate": amount_arg(tax_rate, "tax rate"),
-        "period_start": date_arg(period_start, "line start"),
-        "period_end": date_arg(period_end, "line end"),
+        "period_start": date_arg(period_start, "line period start"),
+        "period_end": date_arg(period_end, "line period end"),
     }
     if package_ref:
         line_id = ledger.add_package_line(

@@ -16,6 +16,7 @@ from typing import Literal, cast
 from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
 from domain.errors import AlreadyExists, InvalidInput, NotFound
+from domain.limits import ACTOR, check_text
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -66,6 +67,7 @@ class ApiKeys:
         name = name.strip()
         if not name:
             raise InvalidInput("an API key needs a name (it is recorded as the actor)")
+        check_text(name, ACTOR, what="API key name")  # it becomes every event's actor
         if scope not in SCOPES:
             raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
         key = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -25,6 +25,7 @@ from typing import Literal, cast
 from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
 from domain.errors import AlreadyExists, InvalidInput, NotFound
+from domain.limits import ACTOR, check_text
 
 Role = Literal["finance", "auditor", "admin"]
 ROLES: tuple[Role, ...] = ("finance", "auditor", "admin")
@@ -161,6 +162,7 @@ class Users:
         username = username.strip()
         if not username or any(c.isspace() for c in username):
             raise InvalidInput("a user name must not be empty or contain spaces")
+        check_text(username, ACTOR, what="user name")  # it becomes every event's actor
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         _check_new_password(password)

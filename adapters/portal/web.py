@@ -287,7 +287,9 @@ class Fields:
         raw = self.values.get(name, "").strip()
         if not raw:
             return None
-        if not raw.lstrip("-").isdigit():
+        # ASCII digits only ("²".isdigit() is true, int("²") fails); int() refuses > 4,300 digits
+        digits = raw.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 4_000:
             self.errors[name] = f"{what} must be a whole number of days, like 30"
             return None
         return int(raw)

@@ -55,6 +55,7 @@ def test_generated_requests_never_get_a_server_error(live, services: Services):
     schema = schemathesis.openapi.from_url(f"{live}/openapi.json")
     failures: list[str] = []
     statuses: list[int] = []
+    codes: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -74,6 +75,8 @@ def test_generated_requests_never_get_a_server_error(live, services: Services):
                 base_url=live, headers={"Authorization": f"Bearer {key}"}, timeout=30
             )
             statuses.append(response.status_code)
+            if response.status_code == 422:
+                codes.append(str(response.json().get("code", "")))
             if response.status_code >= 500:
                 failures.append(
                     f"{case.method} {case.formatted_path} -> {response.status_code}:"
@@ -83,5 +86,9 @@ def test_generated_requests_never_get_a_server_error(live, services: Services):
         exercise()
     assert operations > 30
     assert failures == []
-    # the run reached the handlers, not only the door: some requests were accepted
-    assert sum(200 <= status < 300 for status in statuses) > operations // 2
+    # the run reached the handlers, not only the door: some requests were accepted, or refused
+    # by the ledger's own limits (generated text is full of control characters, generated
+    # dates mostly fall outside 2000-2099: docs/money.md, "Limits")
+    limits = ("out_of_range", "text_too_long", "invalid_characters")
+    reached = sum(200 <= status < 300 for status in statuses) + sum(c in limits for c in codes)
+    assert reached > operations // 2
