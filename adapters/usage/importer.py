@@ -89,7 +89,7 @@ class ImportSummary:
 
 class _Rejects:
     """The rejects CSV, created on the first reject only; at most ``limit`` + 1 rows, each of
-    bounded size (fields cut to REJECT_FIELD_CHARS, unprintable characters escaped)."""
+    bounded size (unprintable characters escaped, then fields cut to REJECT_FIELD_CHARS)."""
 
     def __init__(self, path: Path, source: Path, limit: int) -> None:
         self.path, self.source, self.limit, self.count = path, source, limit, 0
@@ -120,10 +120,9 @@ class _Rejects:
 
 def _kept(text: str) -> str:
     """What the rejects file keeps of a field: its start, readable (escapes, not raw bytes)."""
-    cut = text[:REJECT_FIELD_CHARS] + ("..." if len(text) > REJECT_FIELD_CHARS else "")
-    if cut.isprintable():
-        return cut
-    return "".join(char if char.isprintable() else _escape(char) for char in cut)
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else _escape(char) for char in text)
+    return text[:REJECT_FIELD_CHARS] + ("..." if len(text) > REJECT_FIELD_CHARS else "")
 
 
 def _escape(char: str) -> str:
@@ -216,7 +215,6 @@ def import_cdrs(
         ok = True
     except TooManyRejects:
         keep_rejects = True  # the rows that stopped it, for a person to look at
-        log.warning("cdr import stopped: too many rejects", file=str(path), rejects=rejected.count)
         raise
     finally:
         rejected.close(keep=ok or keep_rejects)
