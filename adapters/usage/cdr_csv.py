@@ -363,7 +363,8 @@ def parse_time(text: str) -> int:
 
 def _seconds(text: str, what: str) -> int:
     if text.isdigit() and text.isascii():
-        value = int(text) if len(text) < 10 else CDR_MAX_SECONDS + 1
+        # a long run of digits is over the limit whatever it says: no big int is built
+        value = int(text) if len(text.lstrip("0")) < 10 else CDR_MAX_SECONDS + 1
         if value <= CDR_MAX_SECONDS:
             return value
         raise RowRejected(

@@ -355,6 +355,41 @@ def test_every_hostile_row_at_once_is_rejected_and_the_good_rows_are_imported(
     assert event_count(ledger) == events
 
 
+ODD_BUT_VALID = {
+    # what a real export may hold and the limits must not refuse
+    "quoted-comma": cdr("v", destination='"Korea, Republic of"'),
+    "quoted-everything": ",".join(f'"{field}"' for field in cdr("v").split(",")),
+    "leading-zeros": cdr("v", charge="000.0123").replace(",60,60,", ",0000000060,60,"),
+    "point-first-and-last": cdr("v", charge=".5", rate="5."),
+    "limits-exactly": cdr(
+        "c" * 128,
+        duration=604_800,
+        billed=604_800,
+        charge="1000000.000000",
+        rate="1000000.00000000",
+        destination="D" * 100,
+        dialled="4" * 64,
+        prefix="4" * 32,
+    ),
+    "first-second": cdr("v", start="2000-01-01T00:00:00Z"),
+    "last-second": cdr("v", start="2099-12-31T23:59:59Z"),
+    "offset-time": cdr("v", start="2026-10-05T12:00:00+02:00"),
+    "accents-and-scripts": cdr("v", destination="Côte d’Ivoire / 日本 / Россия"),
+    "padded-fields": cdr("v").replace(",", " , "),
+    "crlf-line": cdr("v") + "\r",
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_BUT_VALID))
+def test_an_odd_but_valid_row_is_imported(
+    ledger: Ledger, tollbook: Tollbook, store_url: str, tmp_path: Path, case: str
+) -> None:
+    result = tollbook("usage", "import", str(cdr_file(tmp_path / "ok.csv", ODD_BUT_VALID[case])))
+    assert result.code == 0, result.err
+    assert not (tmp_path / "ok.rejects.csv").exists()
+    assert len(stored_calls(store_url)) == 3
+
+
 def test_blank_lines_within_the_cap_are_skipped_not_rejected(
     ledger: Ledger, tollbook: Tollbook, store_url: str, tmp_path: Path
 ) -> None:
