@@ -30,6 +30,34 @@ from domain.values import LineGrouping
 
 #: CDR charges are stored as integer millionths of the currency unit (exact sums in SQL).
 MICROS = 6
+
+# ------------------------------------------------------------------ CDR limits
+# What one CDR row may hold (docs/usage-billing.md, "Limits of a row"). A row beyond any of
+# them is rejected on its own; the rest of the file still imports. They are sanity bounds
+# against corrupt or hostile exports, far above any real call, chosen so that every value
+# fits its column (INTEGER seconds, BIGINT micros) and sums of many stay exact in SQL.
+
+#: ``duration`` and ``billed_duration``: whole seconds, at most a week (switches cut longer
+#: calls into partial CDRs).
+CDR_MAX_SECONDS = 7 * 86_400
+#: ``charge`` of one call, in currency units (at most MICROS decimals).
+CDR_MAX_CHARGE = Decimal(1_000_000)
+#: ``rate_per_minute``, in currency units (at most CDR_RATE_PLACES decimals).
+CDR_MAX_RATE = Decimal(1_000_000)
+CDR_RATE_PLACES = 8
+#: ``start_time``: calls from 1 January of the first year to 31 December of the last (UTC).
+CDR_FIRST_YEAR = 2000
+CDR_LAST_YEAR = 2099
+CDR_FIRST_EPOCH = int(datetime(CDR_FIRST_YEAR, 1, 1, tzinfo=UTC).timestamp())
+CDR_END_EPOCH = int(datetime(CDR_LAST_YEAR + 1, 1, 1, tzinfo=UTC).timestamp())
+#: Longest text of each text column, in characters. Every field of a row must also be
+#: printable (``str.isprintable``: no control, format or line/paragraph-separator
+#: characters, so no NUL, ANSI escape or right-to-left override), and ``call_id`` non-empty.
+#: ``account`` must name a customer, which bounds it; ``currency`` must be the customer's.
+CDR_MAX_CALL_ID = 128
+CDR_MAX_DIALLED = 64
+CDR_MAX_PREFIX = 32
+CDR_MAX_DESTINATION = 100
 #: Prorated unit prices keep this many decimals; the line net is then rounded to the currency.
 PRORATION_PLACES = Decimal("0.000001")
 

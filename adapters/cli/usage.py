@@ -15,11 +15,13 @@ from adapters.cli.context import date_arg, emit_json, json_option, passes_state,
 from adapters.config import ConfigError, database_url
 from adapters.store.database import Database
 from adapters.usage.billing import InvoiceResult, run_billing
-from adapters.usage.importer import import_cdrs
+from adapters.usage.importer import LIMIT_RANGES, ImportLimits, import_cdrs
 from adapters.usage.rating import load_rate_card, rerate
 from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.usage import Period
+
+DEFAULT_LIMITS = ImportLimits()
 
 
 def usage_database() -> Database:
@@ -55,19 +57,52 @@ def usage() -> None:
     type=click.Path(path_type=Path),
     help="Rejects file (one file only; default NAME.rejects.csv beside the input).",
 )
+@click.option(
+    "--max-rejects",
+    type=int,
+    default=DEFAULT_LIMITS.max_rejects,
+    show_default=True,
+    help="Stop (importing nothing) when more rows than this are rejected; 0: any reject.",
+)
+@click.option(
+    "--max-line-length",
+    type=int,
+    default=DEFAULT_LIMITS.max_line_length,
+    show_default=True,
+    help="Reject a line longer than this many characters.",
+)
+@click.option(
+    "--max-blank-lines",
+    type=int,
+    default=DEFAULT_LIMITS.max_blank_lines,
+    show_default=True,
+    help="Refuse a file with more empty lines than this.",
+)
 @json_option
 @passes_state
 def import_(
-    ledger: Ledger, actor: str, files: tuple[Path, ...], rejects: Path | None, as_json: bool
+    ledger: Ledger,
+    actor: str,
+    files: tuple[Path, ...],
+    rejects: Path | None,
+    max_rejects: int,
+    max_line_length: int,
+    max_blank_lines: int,
+    as_json: bool,
 ) -> None:
     """Import CDR FILES (CSV, optionally gzip). Each file is all-or-nothing."""
     if rejects and len(files) > 1:
         raise InvalidInput("--rejects names one file: import one CDR file at a time with it")
+    limits = _limits(
+        max_rejects=max_rejects, max_line_length=max_line_length, max_blank_lines=max_blank_lines
+    )
     db = usage_database()
     summaries = []
     for path in files:
         with progress_bar(f"importing {path.name}", bytes_=True) as progress:
-            summaries.append(import_cdrs(ledger, db, path, rejects=rejects, progress=progress))
+            summaries.append(
+                import_cdrs(ledger, db, path, rejects=rejects, progress=progress, limits=limits)
+            )
     if as_json:
         emit_json([s.as_dict() for s in summaries])
         return
@@ -251,6 +286,15 @@ def bill(
             f"{report.late_calls} late calls in already invoiced periods:"
             " bill them with --bill-late (a supplementary invoice)"
         )
+
+
+def _limits(**values: int) -> ImportLimits:
+    for name, value in values.items():
+        low, high = LIMIT_RANGES[name]
+        if not low <= value <= high:
+            option = "--" + name.replace("_", "-")
+            raise InvalidInput(f"{option} must be between {low} and {high}, got {value}")
+    return ImportLimits(**values)
 
 
 def _period(period: str | None, start: str | None, end: str | None) -> Period:

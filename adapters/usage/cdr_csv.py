@@ -2,29 +2,52 @@
 
 Columns (header required, names exact, any order; see docs/usage-billing.md):
 ``call_id, account, start_time, duration, billed_duration, dialled_number, destination_prefix,
-destination, rate_per_minute, charge, currency``. Rows are read one at a time, so memory stays
-flat whatever the file size.
+destination, rate_per_minute, charge, currency``. One record per line.
+
+Whatever the file holds, reading it takes bounded memory: bytes are decoded a chunk at a time
+and split into lines here (never by a reader that would hold a whole line, however long), a
+line over the length limit is skipped as it streams by (only its start is kept, for the
+rejects file), and a line that is not UTF-8, holds an unprintable character or has broken
+quoting is rejected on its own: the lines around it still import.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
 import io
+import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, cast
 
 from domain.errors import InvalidInput
-from domain.usage import MICROS, row_hash
+from domain.usage import (
+    CDR_END_EPOCH,
+    CDR_FIRST_EPOCH,
+    CDR_FIRST_YEAR,
+    CDR_LAST_YEAR,
+    CDR_MAX_CALL_ID,
+    CDR_MAX_CHARGE,
+    CDR_MAX_DESTINATION,
+    CDR_MAX_DIALLED,
+    CDR_MAX_PREFIX,
+    CDR_MAX_RATE,
+    CDR_MAX_SECONDS,
+    CDR_RATE_PLACES,
+    MICROS,
+    row_hash,
+)
 
 COLUMNS = (
     "call_id",
@@ -42,6 +65,22 @@ COLUMNS = (
 
 #: One stage row: line number, then the usage_cdrs columns in schema.CDR_COLUMNS order.
 StageRow = tuple[int, str, str, int, int, int, str, str, str, str, int, str, int]
+#: reject(line number, reason, the row's fields as the file had them)
+Reject = Callable[[int, str, list[str]], None]
+
+#: Bytes read (and decompressed) at a time. Small enough that a chunk of one-byte lines
+#: stays a few MB of Python strings, big enough that per-chunk work is noise.
+CHUNK_BYTES = 1 << 18
+#: Characters of a value quoted in a reason (the rejects file keeps more, see importer).
+SHOWN_CHARS = 40
+
+_TEXT_LIMITS = (
+    ("call_id", CDR_MAX_CALL_ID),
+    ("dialled_number", CDR_MAX_DIALLED),
+    ("destination_prefix", CDR_MAX_PREFIX),
+    ("destination", CDR_MAX_DESTINATION),
+)
+_PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
 class CorruptUsageFile(InvalidInput):
@@ -56,13 +95,17 @@ class RowRejected(ValueError):
 
 @dataclass
 class Reader:
-    """Rows of a CDR file with their line numbers, the bytes read so far and the file digest."""
+    """Rows of a CDR file with their line numbers, the bytes read so far and the file digest.
+
+    ``rows`` yields the records that are well-formed lines; lines that are not (too long, not
+    UTF-8, unprintable characters, broken quoting) go to the ``reject`` given to open_cdrs."""
 
     rows: Iterator[tuple[int, list[str]]]
     order: tuple[int, ...]  # position of each of COLUMNS in the file's header
     header: list[str]
     bytes_read: Callable[[], int]
     sha256: Callable[[], str]
+    blank_lines: Callable[[], int]
 
 
 class _Hashing(io.RawIOBase):
@@ -83,8 +126,18 @@ class _Hashing(io.RawIOBase):
 
 
 @contextmanager
-def open_cdrs(path: Path) -> Iterator[Reader]:
-    """Open a CDR file (gzip detected by its magic bytes) and check its header."""
+def open_cdrs(
+    path: Path,
+    *,
+    reject: Reject,
+    max_line_length: int,
+    max_blank_lines: int,
+) -> Iterator[Reader]:
+    """Open a CDR file (gzip detected by its magic bytes) and check its header.
+
+    A line longer than ``max_line_length`` characters is rejected without being held whole;
+    more than ``max_blank_lines`` empty lines make the file corrupt (a file of nothing but
+    line ends is no CDR export, and would otherwise be read to its end)."""
     try:
         raw = path.open("rb")
     except OSError as error:
@@ -96,20 +149,157 @@ def open_cdrs(path: Path) -> Iterator[Reader]:
         binary: IO[bytes] = io.BufferedReader(hashing, 1 << 20)
         if gzipped:
             binary = cast(IO[bytes], gzip.GzipFile(fileobj=binary, mode="rb"))
-        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-        reader = csv.reader(text)
+        chunks = _line_chunks(binary, max_line_length)
         with corrupt_file_errors(path):
-            header = next(reader, None)
-        if header is None:
+            first: list[str] = []
+            for first in chunks:
+                if first:
+                    break
+        if not first:
             raise CorruptUsageFile(f"{path} is empty: expected a header row")
+        header = _header(path, first[0], max_line_length)
         order = _header_order(path, [name.strip().lstrip("\ufeff") for name in header])
+        blank = [0]
 
         def rows() -> Iterator[tuple[int, list[str]]]:
             with corrupt_file_errors(path):
-                for record in reader:
-                    yield reader.line_num, record
+                yield from _records(
+                    chain([first[1:]], chunks),
+                    header,
+                    max_line_length,
+                    reject,
+                    blank,
+                    max_blank_lines,
+                )
+            if blank[0] > max_blank_lines:
+                raise CorruptUsageFile(
+                    f"{path} has more than {max_blank_lines} blank lines: not a CDR export"
+                    " (raise --max-blank-lines if it is one): nothing was imported from it"
+                )
 
-        yield Reader(rows(), order, header, lambda: hashing.count, hashing.digest.hexdigest)
+        yield Reader(
+            rows(),
+            order,
+            header,
+            lambda: hashing.count,
+            hashing.digest.hexdigest,
+            lambda: blank[0],
+        )
+
+
+def _line_chunks(binary: IO[bytes], max_chars: int) -> Iterator[list[str]]:
+    """The file's lines, a chunk at a time, without their line ends (LF or CRLF).
+
+    Bytes that are not UTF-8 come through as lone surrogates (``surrogateescape``), which no
+    valid line holds, so such a line is rejected by itself. A line longer than ``max_chars``
+    comes as its first ``max_chars + 1`` characters: the rest is skipped as it is read."""
+    decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
+    carry, skipping = "", False
+    while True:
+        data = binary.read(CHUNK_BYTES)
+        text = decode(data, not data)
+        if skipping:
+            end = text.find("\n")
+            if end < 0:
+                if data:
+                    continue
+                yield [carry]
+                return
+            text, skipping = text[end:], False
+        text = carry + text
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        carry = lines.pop()
+        if not data:
+            if carry:
+                lines.append(carry)
+            yield lines
+            return
+        if len(carry) > max_chars:
+            carry, skipping = carry[: max_chars + 1], True
+        yield lines
+
+
+def _records(
+    chunks: Iterator[list[str]],
+    header: list[str],
+    max_chars: int,
+    reject: Reject,
+    blank: list[int],
+    max_blank: int,
+) -> Iterator[tuple[int, list[str]]]:
+    """Each line's fields, line 2 on; bad lines to ``reject``, empty lines counted in
+    ``blank[0]`` (stopping at once one past ``max_blank``: the caller reports it)."""
+    line_no = 1
+    for lines in chunks:
+        for line in lines:
+            line_no += 1
+            # the common line: printable, within the limit, no quotes: a plain split is CSV
+            if line and line.isprintable() and '"' not in line and len(line) <= max_chars:
+                yield line_no, line.split(",")
+            elif not line:
+                blank[0] += 1
+                if blank[0] > max_blank:
+                    return
+            else:
+                fields = _split_odd_line(line_no, line, header, max_chars, reject)
+                if fields is not None:
+                    yield line_no, fields
+
+
+def _split_odd_line(
+    line_no: int, line: str, header: list[str], max_chars: int, reject: Reject
+) -> list[str] | None:
+    """A line off the common path: quoted fields (fine), or a reason to reject it."""
+    if len(line) > max_chars:
+        reject(line_no, f"line longer than {max_chars} characters", [line[:max_chars]])
+        return None
+    if not line.isprintable():
+        fields, (index, position, char) = _find_unprintable(line)
+        name = header[index].strip() if index < len(header) else f"field {index + 1}"
+        reject(line_no, _unprintable(char, name, position), fields)
+        return None
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error as error:
+        reject(line_no, f"broken CSV quoting ({error})", line.split(","))
+        return None
+
+
+def _find_unprintable(line: str) -> tuple[list[str], tuple[int, int, str]]:
+    """A line's fields and where its first unprintable character is: (field index, position
+    in the field from 1, the character). Quoted fields are honoured where csv keeps them."""
+    candidates = [line.split(",")]
+    if '"' in line:
+        with suppress(csv.Error):  # e.g. a carriage return in an unquoted field
+            candidates.insert(0, next(csv.reader([line])))
+    for fields in candidates:
+        for index, field in enumerate(fields):
+            for position, char in enumerate(field, 1):
+                if not char.isprintable():
+                    return fields, (index, position, char)
+    raise AssertionError("a line that is not printable has an unprintable character")
+
+
+def _unprintable(char: str, field: str, position: int) -> str:
+    if "\udc80" <= char <= "\udcff":
+        return f"not UTF-8: byte 0x{ord(char) - 0xDC00:02X} in {field} (character {position})"
+    return f"unprintable character U+{ord(char):04X} in {field} (character {position})"
+
+
+def _header(path: Path, line: str, max_chars: int) -> list[str]:
+    if len(line) > max_chars:
+        raise CorruptUsageFile(
+            f"{path} has the wrong header (its first line is longer than {max_chars}"
+            f" characters); expected the columns {','.join(COLUMNS)}: nothing was imported"
+        )
+    if any("\udc80" <= char <= "\udcff" for char in line):
+        raise CorruptUsageFile(f"{path} is not UTF-8 text (header): nothing was imported from it")
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error as error:
+        raise CorruptUsageFile(f"{path} is not valid CSV ({error}): nothing was imported") from None
 
 
 @contextmanager
@@ -120,12 +310,6 @@ def corrupt_file_errors(path: Path) -> Iterator[None]:
         raise CorruptUsageFile(
             f"{path} is not a readable gzip file ({error}): nothing was imported from it"
         ) from None
-    except UnicodeDecodeError as error:
-        raise CorruptUsageFile(
-            f"{path} is not UTF-8 text (byte {error.start}): nothing was imported from it"
-        ) from None
-    except csv.Error as error:
-        raise CorruptUsageFile(f"{path} is not valid CSV ({error}): nothing was imported") from None
 
 
 def _header_order(path: Path, header: list[str]) -> tuple[int, ...]:
@@ -146,43 +330,72 @@ def _header_order(path: Path, header: list[str]) -> tuple[int, ...]:
     return tuple(header.index(name) for name in COLUMNS)
 
 
+def shown(text: str) -> str:
+    """A value quoted in a reason: its start only, so a reason stays one short line."""
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}... ({len(text)} characters)"
+
+
+def _bare(text: str) -> str:
+    """A number quoted in a reason, unquoted as it reads best; its start only."""
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
+
+
 def parse_time(text: str) -> int:
     """ISO 8601 start time -> epoch seconds. No offset means UTC (switches export UTC)."""
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise RowRejected(f"unparseable start_time {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        epoch = int(moment.timestamp())
+    except (ValueError, OverflowError):
+        raise RowRejected(f"unparseable start_time {shown(text)}") from None
+    if not CDR_FIRST_EPOCH <= epoch < CDR_END_EPOCH:
+        raise RowRejected(
+            f"start_time {shown(text)} is outside the years {CDR_FIRST_YEAR}-{CDR_LAST_YEAR}"
+        )
+    return epoch
 
 
 # The field checks below take text already stripped (parse_row strips every field once).
 
 
 def _seconds(text: str, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise RowRejected(f"{what} must be whole seconds, got {text!r}") from None
-    if value < 0:
-        raise RowRejected(f"negative {what} {value}")
+    if text.isdigit() and text.isascii():
+        # a long run of digits is over the limit whatever it says: no big int is built
+        value = int(text) if len(text.lstrip("0")) < 10 else CDR_MAX_SECONDS + 1
+        if value <= CDR_MAX_SECONDS:
+            return value
+        raise RowRejected(
+            f"{what} {_bare(text)} is over the limit of {CDR_MAX_SECONDS} seconds (7 days)"
+        )
+    if text[:1] == "-" and text[1:].isdigit() and text[1:].isascii():
+        raise RowRejected(f"negative {what} {_bare(text)}")
+    raise RowRejected(f"{what} must be whole seconds, got {shown(text)}")
+
+
+def _decimal(text: str, what: str, places: int, limit: Decimal) -> Decimal:
+    """A plain decimal number (digits and one point: no sign, exponent, NaN or Infinity),
+    at most ``places`` decimals as written and at most ``limit``."""
+    if _PLAIN_NUMBER.fullmatch(text) is None:
+        if text[:1] == "-" and _PLAIN_NUMBER.fullmatch(text[1:]):
+            raise RowRejected(f"negative {what} {_bare(text)}")
+        raise RowRejected(f"{what} is not a plain decimal number: {shown(text)}")
+    point = text.find(".")
+    if point >= 0 and len(text) - point - 1 > places:  # trailing zeros count, as written
+        raise RowRejected(f"{what} {_bare(text)} has more than {places} decimals")
+    value = Decimal(text)
+    if value > limit:
+        raise RowRejected(f"{what} {_bare(text)} is over the limit of {limit}")
     return value
 
 
-def _decimal(text: str, what: str, places: int) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise RowRejected(f"{what} is not a number: {text!r}") from None
-    if not value.is_finite():
-        raise RowRejected(f"{what} is not a number: {text!r}")
-    if value < 0:
-        raise RowRejected(f"negative {what} {text}")
-    # more than ``places`` decimals (trailing zeros count, as written): the exponent says
-    if value.as_tuple().exponent < -places:  # type: ignore[operator]  # finite: an int
-        raise RowRejected(f"{what} {text} has more than {places} decimals")
-    return value
+def _too_long(fields: Mapping[str, str]) -> str:
+    for name, limit in _TEXT_LIMITS:
+        if len(fields[name]) > limit:
+            return f"{name} longer than {limit} characters: {shown(fields[name])}"
+    raise AssertionError("a field over its limit")
 
 
 @cache
@@ -194,23 +407,40 @@ def _fields(order: tuple[int, ...]) -> Callable[[list[str]], tuple[str, ...]]:
 def parse_row(
     line_no: int, record: list[str], order: tuple[int, ...], currencies: Mapping[str, str]
 ) -> StageRow:
-    """Validate one record against the file's columns and the customers' currencies."""
+    """Validate one record against the CDR limits (domain/usage.py), the file's columns and
+    the customers' currencies. Fields are printable already (the reader rejects the rest)."""
     if len(record) != len(COLUMNS):
         raise RowRejected(f"expected {len(COLUMNS)} fields, got {len(record)}")
     (call_id, account, start, duration, billed, dialled, prefix, destination, rate, charge,
      currency) = map(str.strip, _fields(order)(record))  # fmt: skip
     if not call_id:
         raise RowRejected("empty call_id")
+    if (
+        len(call_id) > CDR_MAX_CALL_ID
+        or len(dialled) > CDR_MAX_DIALLED
+        or len(prefix) > CDR_MAX_PREFIX
+        or len(destination) > CDR_MAX_DESTINATION
+    ):
+        raise RowRejected(
+            _too_long(
+                {
+                    "call_id": call_id,
+                    "dialled_number": dialled,
+                    "destination_prefix": prefix,
+                    "destination": destination,
+                }
+            )
+        )
     start_epoch = parse_time(start)
     duration_s = _seconds(duration, "duration")
     billed_s = _seconds(billed, "billed_duration")
-    rate_value = _decimal(rate, "rate_per_minute", 8)
-    charge_micros = int(_decimal(charge, "charge", MICROS).scaleb(MICROS))
+    rate_value = _decimal(rate, "rate_per_minute", CDR_RATE_PLACES, CDR_MAX_RATE)
+    charge_micros = int(_decimal(charge, "charge", MICROS, CDR_MAX_CHARGE).scaleb(MICROS))
     expected = currencies.get(account)
     if expected is None:
-        raise RowRejected(f"unknown customer account {account!r}")
+        raise RowRejected(f"unknown customer account {shown(account)}")
     if currency.upper() != expected:
-        raise RowRejected(f"currency {currency!r} differs from the customer's {expected}")
+        raise RowRejected(f"currency {shown(currency)} differs from the customer's {expected}")
     return (
         line_no,
         call_id,

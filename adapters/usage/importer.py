@@ -4,7 +4,10 @@ Rows stream from the file into a stage table; duplicates and conflicts are found
 memory stays flat. On PostgreSQL chunks are COPYed and moved into usage_cdrs while the next
 chunk is parsed (adapters/usage/pg_stage.py); on SQLite the whole file is staged in batched
 inserts, then moved. Bad rows go to a rejects file with their line number and reason; a
-corrupt file rolls everything back.
+corrupt file, or one with more rejects than allowed, rolls everything back.
+
+What any file can cost is capped (:class:`ImportLimits`): the length of a line, the number
+of rejects (so the rejects file) and of blank lines, and what is kept of each rejected row.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import structlog
 
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
-from adapters.usage.pg_stage import PostgresStage
+from adapters.usage.pg_stage import PostgresStage, drop_left_behind
 from adapters.usage.schema import (
     CDR_COLUMNS,
     STAGE_SCHEMA,
@@ -31,12 +34,41 @@ from adapters.usage.schema import (
     same_content,
 )
 from domain.application import Ledger
+from domain.errors import InvalidInput
 
 log = structlog.get_logger("tollbook.usage")
 
 BATCH_ROWS = 5000
 #: Progress callback: (bytes read so far, total bytes of the file).
 Progress = Callable[[int, int], None]
+#: Characters kept of each field of a rejected row (and of a reason) in the rejects file.
+REJECT_FIELD_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one import may cost, whatever the file (documented in docs/usage-billing.md)."""
+
+    #: Characters in a line; a longer one is rejected (and skipped unread into memory).
+    max_line_length: int = 4096
+    #: Rejected rows; one more stops the import (nothing imported; the rejects file stays).
+    max_rejects: int = 10_000
+    #: Empty lines (skipped); one more makes the file corrupt (nothing imported).
+    max_blank_lines: int = 1_000
+
+
+#: The bounds of each limit an operator may set (CLI options).
+LIMIT_RANGES = {
+    "max_line_length": (256, 1 << 20),
+    "max_rejects": (0, 1_000_000),
+    "max_blank_lines": (0, 1_000_000),
+}
+
+
+class TooManyRejects(InvalidInput):
+    """More rows rejected than the import allows: the file is imported not at all."""
+
+    code = "too_many_rejects"
 
 
 @dataclass(frozen=True)
@@ -49,16 +81,18 @@ class ImportSummary:
     rejected: int
     rejects_file: str | None
     same_file_imported_before: bool
+    blank_lines: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 class _Rejects:
-    """The rejects CSV, created on the first reject only."""
+    """The rejects CSV, created on the first reject only; at most ``limit`` + 1 rows, each of
+    bounded size (unprintable characters escaped, then fields cut to REJECT_FIELD_CHARS)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.count = path, 0
+    def __init__(self, path: Path, source: Path, limit: int) -> None:
+        self.path, self.source, self.limit, self.count = path, source, limit, 0
         self._file: IO[str] | None = None
         self._writer: Any = None
 
@@ -67,14 +101,35 @@ class _Rejects:
             self._file = self.path.open("w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._file)
             self._writer.writerow(["line", "reason", *COLUMNS])
-        self._writer.writerow([line_no, reason, *record])
+        kept = [_kept(field) for field in record[: len(COLUMNS)]]
+        self._writer.writerow([line_no, _kept(reason), *kept])
         self.count += 1
+        if self.count > self.limit:
+            raise TooManyRejects(
+                f"{self.source}: more than {self.limit} rows rejected (stopped at line"
+                f" {line_no}; see {self.path}, or raise --max-rejects): nothing was imported"
+                " from it"
+            )
 
     def close(self, *, keep: bool) -> None:
         if self._file is not None:
             self._file.close()
             if not keep:
                 self.path.unlink(missing_ok=True)
+
+
+def _kept(text: str) -> str:
+    """What the rejects file keeps of a field: its start, readable (escapes, not raw bytes)."""
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else _escape(char) for char in text)
+    return text[:REJECT_FIELD_CHARS] + ("..." if len(text) > REJECT_FIELD_CHARS else "")
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def rejects_path_for(path: Path) -> Path:
@@ -89,18 +144,30 @@ def import_cdrs(
     *,
     rejects: Path | None = None,
     progress: Progress | None = None,
+    limits: ImportLimits = ImportLimits(),  # frozen: one shared default is safe
 ) -> ImportSummary:
-    """Import one CDR file; all of it (minus rejected rows) or, if the file is corrupt, none."""
+    """Import one CDR file; all of it (minus rejected rows) or, if the file is corrupt or has
+    more rejects than ``limits`` allow, none."""
     ensure_schema(db)
+    if db.dialect == "postgres":
+        drop_left_behind(db)  # a killed import's stage, whether or not this import succeeds
     currencies = {c.registered.account_number: c.currency for c in ledger.customers()}
-    rejected = _Rejects(rejects or rejects_path_for(path))
+    rejected = _Rejects(rejects or rejects_path_for(path), path, limits.max_rejects)
     total_bytes = path.stat().st_size if path.exists() else 0
-    ok = False
+    ok = keep_rejects = False
     try:
         # PostgreSQL stages over a second connection, which must outlive the transaction
         with ExitStack() as stack:
             stage = stack.enter_context(PostgresStage(db)) if db.dialect == "postgres" else None
-            with db.connect() as conn, open_cdrs(path) as reader:
+            reader = stack.enter_context(
+                open_cdrs(
+                    path,
+                    reject=rejected.add,
+                    max_line_length=limits.max_line_length,
+                    max_blank_lines=limits.max_blank_lines,
+                )
+            )
+            with db.connect() as conn:
                 if db.dialect == "postgres":
                     conn.execute("LOCK TABLE usage_imports IN EXCLUSIVE MODE")  # in order
                 batch = last_batch(conn) + 1
@@ -146,8 +213,11 @@ def import_cdrs(
                     ),
                 )
         ok = True
+    except TooManyRejects:
+        keep_rejects = True  # the rows that stopped it, for a person to look at
+        raise
     finally:
-        rejected.close(keep=ok)
+        rejected.close(keep=ok or keep_rejects)
     summary = ImportSummary(
         file=str(path),
         batch=batch,
@@ -157,6 +227,7 @@ def import_cdrs(
         rejected=rejected.count,
         rejects_file=str(rejected.path) if rejected.count else None,
         same_file_imported_before=before > 0,
+        blank_lines=reader.blank_lines(),
     )
     log.info("cdrs imported", **summary.as_dict())
     return summary

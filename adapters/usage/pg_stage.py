@@ -8,7 +8,8 @@ slower of the two instead of their sum (docs/usage-billing.md has the figures).
 
 The stage is scratch: usage_cdrs changes only in the import's transaction, so a corrupt file
 or a crash part-way still imports nothing. A stage left behind by a crashed import is
-dropped by the next import (imports run one at a time: they lock usage_imports first).
+dropped when the next import starts, before it reads its file (imports run one at a time:
+they lock usage_imports first).
 """
 
 from __future__ import annotations
@@ -88,7 +89,6 @@ class PostgresStage:
         """Stage ``rows`` and insert the new ones into usage_cdrs in ``conn``'s transaction
         (which must hold the usage_imports lock); reject rows whose call id is stored with
         other content. The caller commits ``conn``."""
-        _drop_left_behind(conn)
         self._staging.execute(
             f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT PRIMARY KEY, {CDR_TYPES})"
         )
@@ -185,11 +185,17 @@ class PostgresStage:
         return count
 
 
-def _drop_left_behind(conn: Any) -> None:
-    """Drop stages of imports that crashed (safe: the caller holds the import lock)."""
-    names = conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE %s",
-        (PREFIX.replace("_", r"\_") + "%",),
-    ).fetchall()
-    for (name,) in names:
-        conn.execute(f"DROP TABLE IF EXISTS {name}")
+def drop_left_behind(db: Database) -> None:
+    """Drop the stages of imports that were killed, in a transaction of its own, so they go
+    even if the import that calls this fails. Safe: it holds the import lock, so no running
+    import's stage exists (one is created, and dropped, under that lock)."""
+    with db.connect() as conn:
+        conn.execute("LOCK TABLE usage_imports IN EXCLUSIVE MODE")
+        names = conn.execute(
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = current_schema() AND tablename LIKE %s",
+            (PREFIX.replace("_", r"\_") + "%",),
+        ).fetchall()
+        for (name,) in names:
+            log.info("dropping a killed import's stage table", table=name)
+            conn.execute(f'DROP TABLE IF EXISTS "{name}"')

@@ -103,11 +103,8 @@ def test_bad_rows_go_to_the_rejects_file_with_line_and_reason_and_good_rows_stil
         ("cut.csv.gz", None, "not a readable gzip file"),
         ("header.csv", b"call,who,when\nx,ACME,2026-10-01T00:00:00Z\n", "wrong header"),
         ("empty.csv", b"", "is empty"),
-        (
-            "latin1.csv",
-            (HEADER + "\n" + cdr("x", destination="M\xe9xico")).encode("latin-1"),
-            "not UTF-8",
-        ),
+        # a row that is not UTF-8 is rejected alone (tests/hostile); a header, the whole file
+        ("utf16.csv", (HEADER + "\n" + cdr("x")).encode("utf-16"), "not UTF-8"),
     ],
 )
 def test_a_corrupt_file_fails_whole_and_imports_nothing(
