@@ -248,22 +248,46 @@ def retry(letter_id: int, as_json: bool) -> None:
 @click.option("--from", "start", required=True, help="First day (ISO date), inclusive.")
 @click.option("--to", "end", required=True, help="Last day (ISO date), inclusive.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    help="csv (the default) or json; --json without --output means json.",
 )
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file (default: standard output).",
 )
-def file(start: str, end: str, fmt: str, output: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Standard output as JSON: the rows, or with --output what was written.",
+)
+def file(start: str, end: str, fmt: str | None, output: Path | None, as_json: bool) -> None:
     """Invoices, credit notes and completed payments of a period, as CSV or JSON."""
     first, last = date_arg(start, "--from"), date_arg(end, "--to")
     assert first is not None and last is not None
     if last < first:
         raise InvalidInput(f"--to {last} is before --from {first}")
-    text = render(rows_for_period(state().ledger, first, last), fmt)
+    if as_json and output is None and fmt == "csv":
+        raise InvalidInput("--json writes JSON to standard output: --format csv needs --output")
+    fmt = fmt or ("json" if as_json and output is None else "csv")
+    rows = rows_for_period(state().ledger, first, last)
+    text = render(rows, fmt)
     if output is None:
         click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    if as_json:
+        emit_json(
+            {
+                "output": str(output),
+                "format": fmt,
+                "rows": len(rows),
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+            }
+        )
     else:
-        output.write_text(text, encoding="utf-8")
         say(f"wrote {output}")
