@@ -6,11 +6,12 @@ Both read the stored records themselves (not the read models), in log order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
+from uuid import UUID
 
-from adapters.store.chain import Finding, Link, Record, chain_table, verify
+from adapters.store.chain import Finding, Link, Record, chain_table, is_hash, verify
 from adapters.store.database import Database
 from domain.aggregate import Event
 from domain.application import Ledger
@@ -19,41 +20,103 @@ from domain.event_mapper import event_payload
 PAGE = 1000
 
 
-def stored_records(ledger: Ledger) -> Iterator[Record]:
-    """Every stored event record, in position order, exactly as stored."""
-    start = 0
-    while True:
-        page = ledger.recorder.select_notifications(start, PAGE, inclusive_of_start=False)
-        for n in page:
-            yield Record(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
-        if len(page) < PAGE:
-            return
-        start = page[-1].id
+def stored_records(db: Database, events_table: str) -> Iterator[Record]:
+    """Every stored event record, in position order, exactly as stored: read with plain SQL,
+    not through the event store's recorder, so a row it could not decode is still named."""
+    position = "rowid" if db.dialect == "sqlite" else "notification_id"
+    for row in _pages(
+        db,
+        f"SELECT {position}, originator_id, originator_version, topic, state FROM {events_table}"
+        f" WHERE {position} > ? ORDER BY {position} LIMIT ?",
+    ):
+        yield _record(row)
 
 
 def chain_links(db: Database, events_table: str) -> Iterator[Link]:
-    table = chain_table(events_table)
+    for row in _pages(
+        db,
+        "SELECT position, originator_id, originator_version, prev_position, hash"
+        f" FROM {chain_table(events_table)} WHERE position > ? ORDER BY position LIMIT ?",
+    ):
+        yield _link(row)
+
+
+def _pages(db: Database, query: str) -> Iterator[Sequence[Any]]:
+    """Rows of ``query`` (``WHERE position > ? ... LIMIT ?``), a page per transaction."""
     start = -1
     while True:
-        with db.connect() as conn:
-            rows = conn.execute(
-                db.sql(
-                    "SELECT position, originator_id, originator_version, prev_position, hash"
-                    f" FROM {table} WHERE position > ? ORDER BY position LIMIT ?"
-                ),
-                (start, PAGE),
-            ).fetchall()
-        for row in rows:
-            yield Link(int(row[0]), str(row[1]), int(row[2]), int(row[3]), str(row[4]))
+        with db.connect(write=False) as conn:
+            rows = conn.execute(db.sql(query), (start, PAGE)).fetchall()
+        yield from rows
         if len(rows) < PAGE:
             return
         start = int(rows[-1][0])
 
 
+def _record(row: Sequence[Any]) -> Record:
+    position, originator_id, version, topic, state = row
+    problems = [
+        _uuid_problem("aggregate id", originator_id),
+        _int_problem("version", version),
+        "" if isinstance(topic, str) and topic else f"topic is {_shown(topic)}",
+        "" if isinstance(state, (bytes, memoryview, str)) else f"state is {_shown(state)}",
+    ]
+    malformed = "; ".join(p for p in problems if p)
+    return Record(
+        int(position),
+        str(originator_id),
+        version if isinstance(version, int) else None,
+        str(topic),
+        b"" if malformed else (state.encode() if isinstance(state, str) else bytes(state)),
+        malformed,
+    )
+
+
+def _link(row: Sequence[Any]) -> Link:
+    position, originator_id, version, prev_position, link_hash = row
+    problems = [
+        _uuid_problem("aggregate id", originator_id),
+        _int_problem("version", version),
+        _int_problem("previous position", prev_position),
+        "" if is_hash(link_hash) else f"hash is not 64 hex digits: {_shown(link_hash)}",
+    ]
+    return Link(
+        int(position),
+        str(originator_id),
+        version if isinstance(version, int) else None,
+        prev_position if isinstance(prev_position, int) else None,
+        str(link_hash),
+        "; ".join(p for p in problems if p),
+    )
+
+
+def _uuid_problem(what: str, value: object) -> str:
+    if isinstance(value, UUID):
+        return ""
+    try:
+        UUID(str(value))
+    except ValueError:
+        return f"{what} is not a UUID: {_shown(value)}"
+    return "" if isinstance(value, str) else f"{what} is not text: {_shown(value)}"
+
+
+def _int_problem(what: str, value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ""
+    return f"{what} is not a whole number: {_shown(value)}"
+
+
+def _shown(value: object) -> str:
+    """A stored value as a finding quotes it: its repr, cut short (a row may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def verify_store(ledger: Ledger, db: Database) -> tuple[list[Finding], Link | None]:
-    """Findings for every record altered, removed or inserted behind the application's back."""
+    """Findings for every record altered, removed, inserted or malformed behind the
+    application's back."""
     events_table = str(getattr(ledger.recorder, "events_table_name", ""))
-    return verify(stored_records(ledger), chain_links(db, events_table))
+    return verify(stored_records(db, events_table), chain_links(db, events_table))
 
 
 def export_events(

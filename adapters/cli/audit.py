@@ -22,6 +22,7 @@ class TamperingFound(click.ClickException):
     """The chain does not match the stored events: exit 1 after naming each record."""
 
     exit_code = 1
+    code = "tampering_found"
 
 
 def _database() -> Database:
@@ -56,8 +57,8 @@ def verify(ledger: Ledger, actor: str, as_json: bool) -> None:
     elif findings:
         table(
             f"{len(findings)} records not as the application wrote them",
-            ["position", "aggregate", "version", "problem"],
-            [[f.position, f.aggregate_id, f.version or "", f.problem] for f in findings],
+            ["position", "aggregate", "version", "problem", "detail"],
+            [[f.position, f.aggregate_id, f.version or "", f.problem, f.detail] for f in findings],
         )
     if findings:
         raise TamperingFound("the event log was changed behind the application's back")

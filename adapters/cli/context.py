@@ -84,7 +84,7 @@ class NumericArgsCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         values, extra, _ = self.make_parser(ctx).parse_args(args=list(args))
         # what the parser let through as positional: argument values and extra tokens
-        tokens = list(extra)
+        tokens: list[object] = list(extra)
         for param in self.params:
             if isinstance(param, click.Argument):
                 value = values.get(param.name)
