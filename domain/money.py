@@ -20,7 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from domain.currencies import MINOR_UNITS
 from domain.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
 
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+# ASCII digits only: \d would also take full-width and other scripts' digits ("１２", "٣")
+_PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 
 #: Unit prices and quantities may be more precise than a currency, but not unboundedly so.
 MAX_RATE_DECIMALS = 8

@@ -25,6 +25,9 @@ from domain.values import parse_date
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: the largest id or version a store column holds (PostgreSQL bigint, SQLite INTEGER)
+MAX_ID = 2**63 - 1
+
 
 @dataclass
 class CliState:

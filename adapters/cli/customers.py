@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from adapters.cli.context import (
+    MAX_ID,
     amount_arg,
     date_arg,
     emit_json,
@@ -128,7 +129,11 @@ def update(
 @click.argument("ref")
 @click.option("--on", "on_day", help="Show the details in force on this date.")
 @click.option("--as-of", help="The customer record as it stood at this moment (ISO 8601).")
-@click.option("--version", type=int, help="The customer record as it stood at this version.")
+@click.option(
+    "--version",
+    type=click.IntRange(1, MAX_ID),
+    help="The customer record as it stood at this version.",
+)
 @json_option
 @passes_state
 def show(

@@ -14,7 +14,17 @@ from adapters.accounting.exporter import RunReport
 from adapters.accounting.factory import build_exporter
 from adapters.accounting.flatfile import render, rows_for_period
 from adapters.accounting.store import ExportStore
-from adapters.cli.context import console, date_arg, emit_json, json_option, say, state, table
+from adapters.cli.context import (
+    MAX_ID,
+    NumericArgsCommand,
+    console,
+    date_arg,
+    emit_json,
+    json_option,
+    say,
+    state,
+    table,
+)
 from adapters.config import ConfigError, database_url
 from adapters.store.database import Database
 from domain.application import Ledger
@@ -219,8 +229,8 @@ def status(as_json: bool) -> None:
         )
 
 
-@export.command("retry")
-@click.argument("letter_id", type=int)
+@export.command("retry", cls=NumericArgsCommand)
+@click.argument("letter_id", type=click.IntRange(1, MAX_ID))
 @json_option
 def retry(letter_id: int, as_json: bool) -> None:
     """Re-send dead letter LETTER_ID (after fixing its cause), then what was parked behind it."""

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from adapters.cli.context import (
+    MAX_ID,
     amount_arg,
     date_arg,
     emit_json,
@@ -210,7 +211,9 @@ def void(ledger: Ledger, actor: str, invoice_ref: str, reason: str, as_json: boo
 @invoice.command("show")
 @click.argument("invoice_ref")
 @click.option("--as-of", help="The invoice as it stood at this moment (ISO 8601 with zone).")
-@click.option("--version", type=int, help="The invoice as it stood at this version.")
+@click.option(
+    "--version", type=click.IntRange(1, MAX_ID), help="The invoice as it stood at this version."
+)
 @json_option
 @passes_state
 def show(

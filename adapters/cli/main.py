@@ -1,7 +1,9 @@
 """The ``tollbook`` command: parses input, calls the ledger, maps errors to exit codes.
 
-Exit codes: 0 ok; 1 a business rule refused the command; 2 bad input; 3 not found;
-4 concurrent change that retries could not settle; 5 configuration or storage unavailable.
+Exit codes: 0 ok; 1 a business rule refused the command; 2 bad input (click's usage errors
+included); 3 not found; 4 concurrent change that retries could not settle; 5 configuration or
+storage unavailable; 70 an unexpected error (a bug). Every refusal is one line on stderr:
+``error: <message> [<code>]``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from adapters.logging import configure_logging
 from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
 
 EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 5
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not a refusal
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,7 +121,14 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:  # storage down, etc.: one line, not a traceback
         if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
             refuse(f"storage unavailable: {error}", "storage", EXIT_CONFIG)
-        raise
+        # a bug: say so in one line; the traceback is for whoever debugs it
+        log.debug("unexpected error", exc_info=True)
+        refuse(
+            f"unexpected error ({type(error).__name__}: {error});"
+            " TOLLBOOK_LOG_LEVEL=debug shows where",
+            "internal",
+            EXIT_INTERNAL,
+        )
 
 
 def refuse(message: str, code: str, status: int) -> NoReturn:

@@ -9,6 +9,7 @@ from uuid import UUID
 import click
 
 from adapters.cli.context import (
+    MAX_ID,
     NumericArgsCommand,
     amount_arg,
     date_arg,
@@ -196,7 +197,9 @@ def refund(
 @payment.command("show")
 @click.argument("payment_ref")
 @click.option("--as-of", help="The payment as it stood at this moment (ISO 8601 with zone).")
-@click.option("--version", type=int, help="The payment as it stood at this version.")
+@click.option(
+    "--version", type=click.IntRange(1, MAX_ID), help="The payment as it stood at this version."
+)
 @json_option
 @passes_state
 def show(

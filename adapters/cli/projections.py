@@ -16,6 +16,9 @@ from projections.runner import REBUILD_BATCH_SIZE
 
 log = structlog.get_logger("tollbook.projections")
 
+#: a transaction bigger than this holds SQLite's write lock for too long to be of use
+MAX_BATCH = 100_000
+
 
 @click.group()
 def projections() -> None:
@@ -82,6 +85,7 @@ def _with_progress(title: str, work: object, quiet: bool = False) -> int:
 @click.option(
     "--batch-size",
     default=REBUILD_BATCH_SIZE,
+    type=click.IntRange(1, MAX_BATCH),
     show_default=True,
     help="Events per transaction (smaller: shorter write locks on SQLite, more work).",
 )
@@ -108,7 +112,13 @@ def rebuild(
 
 @projections.command("catch-up")
 @click.argument("names", nargs=-1)
-@click.option("--batch-size", default=5000, show_default=True, help="Events per transaction.")
+@click.option(
+    "--batch-size",
+    default=5000,
+    type=click.IntRange(1, MAX_BATCH),
+    show_default=True,
+    help="Events per transaction.",
+)
 @json_option
 @passes_state
 def catch_up(
@@ -128,7 +138,13 @@ def catch_up(
 
 
 @projections.command("follow")
-@click.option("--interval", default=0.2, show_default=True, help="Seconds between polls.")
+@click.option(
+    "--interval",
+    default=0.2,
+    type=click.FloatRange(0.05, 3600),
+    show_default=True,
+    help="Seconds between polls.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Announce where it starts as JSON.")
 @passes_state
 def follow(ledger: Ledger, actor: str, interval: float, as_json: bool) -> None:

@@ -30,7 +30,7 @@ def _services() -> Services:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--role",
     type=click.Choice(["all", "api", "worker"]),
@@ -208,7 +208,9 @@ def webhook_retry(subscription: str, as_json: bool) -> None:
 @webhook.command("deliveries")
 @click.option("--subscription", help="Only this subscription (id or prefix).")
 @click.option("--status", type=click.Choice(["pending", "delivered", "failed"]))
-@click.option("--limit", default=50, show_default=True, type=int)
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="At most 1000."
+)
 @json_option
 def webhook_deliveries(
     subscription: str | None, status: str | None, limit: int, as_json: bool
