@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -137,11 +138,18 @@ def catch_up(
         say(f"applied {applied} events; read models at log head {runner.head()}")
 
 
+def _finite(seconds: float) -> float:
+    if math.isnan(seconds):  # a range check lets NaN through: every comparison is false
+        raise click.BadParameter("not a number of seconds")
+    return seconds
+
+
 @projections.command("follow")
 @click.option(
     "--interval",
     default=0.2,
     type=click.FloatRange(0.05, 3600),
+    callback=lambda ctx, param, value: _finite(value),
     show_default=True,
     help="Seconds between polls.",
 )

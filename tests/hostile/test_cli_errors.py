@@ -80,6 +80,20 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("payment", "add", "ACME", "--amount", "１２"), INPUT, "invalid_amount"),  # full width
     (("payment", "add", "ACME", "--amount", "٣"), INPUT, "invalid_amount"),  # Arabic-Indic 3
     (("payment", "refund", "{paid}", "５"), INPUT, "invalid_amount"),
+    # huge and out-of-range numbers for the command line's own options
+    (("invoice", "show", "{inv}", "--version", "9" * 30), INPUT, "usage"),
+    (("payment", "show", "{paid}", "--version", "0"), INPUT, "usage"),
+    (("customer", "show", "ACME", "--version", "-1"), INPUT, "usage"),
+    (("export", "retry", "9" * 30), INPUT, "usage"),
+    (("export", "retry", "-1"), INPUT, "usage"),
+    (("webhook", "deliveries", "--limit", "9" * 20), INPUT, "usage"),
+    (("webhook", "deliveries", "--limit", "-1"), INPUT, "usage"),
+    (("projections", "rebuild", "--batch-size", "0"), INPUT, "usage"),
+    (("projections", "catch-up", "--batch-size", "-1"), INPUT, "usage"),
+    (("projections", "follow", "--interval", "-1"), INPUT, "usage"),
+    (("projections", "follow", "--interval", "nan"), INPUT, "usage"),
+    (("serve", "--port", "99999999"), INPUT, "usage"),
+    (("invoice", "pdf", "--all", "--jobs", "100000"), INPUT, "usage"),
     # wrong types for typed options
     (("customer", "add", "NEW", "--name", "N", "--terms", "abc"), INPUT, "usage"),
     (("customer", "add", "NEW", "--name", "N", "--terms", "1.5"), INPUT, "usage"),
@@ -87,8 +101,11 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("projections", "rebuild", "--batch-size", "lots"), INPUT, "usage"),
     (("customer", "add", "NEW", "--name", "N", "--grouping", "weird"), INPUT, "usage"),
     (("package", "add", "P", "--price", "1", "--frequency", "hourly"), INPUT, "usage"),
-    (("export", "file", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "xml"),
-     INPUT, "usage"),
+    (
+        ("export", "file", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "xml"),
+        INPUT,
+        "usage",
+    ),
     (("export", "retry", "first"), INPUT, "usage"),
     (("invoice", "new", "ACME", "--date", "2026-02-30"), INPUT, "invalid_date"),
     (("invoice", "new", "ACME", "--date", "31/10/2026"), INPUT, "invalid_date"),
