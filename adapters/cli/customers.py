@@ -131,7 +131,7 @@ def update(
 @click.option("--as-of", help="The customer record as it stood at this moment (ISO 8601).")
 @click.option(
     "--version",
-    type=click.IntRange(1, MAX_ID),
+    type=click.IntRange(0, MAX_ID),
     help="The customer record as it stood at this version.",
 )
 @json_option

@@ -212,7 +212,7 @@ def void(ledger: Ledger, actor: str, invoice_ref: str, reason: str, as_json: boo
 @click.argument("invoice_ref")
 @click.option("--as-of", help="The invoice as it stood at this moment (ISO 8601 with zone).")
 @click.option(
-    "--version", type=click.IntRange(1, MAX_ID), help="The invoice as it stood at this version."
+    "--version", type=click.IntRange(0, MAX_ID), help="The invoice as it stood at this version."
 )
 @json_option
 @passes_state

@@ -198,7 +198,7 @@ def refund(
 @click.argument("payment_ref")
 @click.option("--as-of", help="The payment as it stood at this moment (ISO 8601 with zone).")
 @click.option(
-    "--version", type=click.IntRange(1, MAX_ID), help="The payment as it stood at this version."
+    "--version", type=click.IntRange(0, MAX_ID), help="The payment as it stood at this version."
 )
 @json_option
 @passes_state

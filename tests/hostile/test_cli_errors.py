@@ -82,7 +82,7 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("payment", "refund", "{paid}", "５"), INPUT, "invalid_amount"),
     # huge and out-of-range numbers for the command line's own options
     (("invoice", "show", "{inv}", "--version", "9" * 30), INPUT, "usage"),
-    (("payment", "show", "{paid}", "--version", "0"), INPUT, "usage"),
+    (("payment", "show", "{paid}", "--version", "-5"), INPUT, "usage"),
     (("customer", "show", "ACME", "--version", "-1"), INPUT, "usage"),
     (("export", "retry", "9" * 30), INPUT, "usage"),
     (("export", "retry", "-1"), INPUT, "usage"),
