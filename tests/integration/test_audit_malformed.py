@@ -145,3 +145,24 @@ def test_a_malformed_row_in_the_table_view_is_one_line_per_finding(logged, store
 
     assert result.exit_code == 1
     assert "malformed" in result.stdout and "hash is not 64 hex digits" in result.stdout
+
+
+def test_audit_export_flags_a_row_it_cannot_read_and_goes_on(logged, store_url, tmp_path):
+    table, position = _tables(store_url)
+    execute(store_url, f"UPDATE {table} SET state = ? WHERE {position} = 3", (b'{"amount": "1',))
+    target = tmp_path / "audit.jsonl"
+
+    result = CliRunner().invoke(
+        cli, ["--db", store_url, "audit", "export", "-o", str(target), "--json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events"] == logged
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["position"] for line in lines] == list(range(1, logged + 1))
+    flagged = [line for line in lines if "malformed" in line]
+    assert [line["position"] for line in flagged] == [3]
+    assert flagged[0]["malformed"].startswith("cannot be read as an event: JSONDecodeError")
+    assert flagged[0]["chain_hash"] and all(
+        "payload" in line for line in lines if line != flagged[0]
+    )
