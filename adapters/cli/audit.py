@@ -22,6 +22,7 @@ class TamperingFound(click.ClickException):
     """The chain does not match the stored events: exit 1 after naming each record."""
 
     exit_code = 1
+    code = "tampering_found"
 
 
 def _database() -> Database:
@@ -56,8 +57,8 @@ def verify(ledger: Ledger, actor: str, as_json: bool) -> None:
     elif findings:
         table(
             f"{len(findings)} records not as the application wrote them",
-            ["position", "aggregate", "version", "problem"],
-            [[f.position, f.aggregate_id, f.version or "", f.problem] for f in findings],
+            ["position", "aggregate", "version", "problem", "detail"],
+            [[f.position, f.aggregate_id, f.version or "", f.problem, f.detail] for f in findings],
         )
     if findings:
         raise TamperingFound("the event log was changed behind the application's back")
@@ -101,9 +102,20 @@ def _moment(value: str | None, what: str, end: bool) -> datetime | None:
 @click.option("--from", "start", help="First day (or ISO timestamp) of the period.")
 @click.option("--to", "end", help="Last day of the period (inclusive), or an exclusive timestamp.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="File (default: stdout).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With -o: print what was written as JSON (standard output is JSON Lines anyway).",
+)
 @passes_state
 def export(
-    ledger: Ledger, actor: str, start: str | None, end: str | None, output: str | None
+    ledger: Ledger,
+    actor: str,
+    start: str | None,
+    end: str | None,
+    output: str | None,
+    as_json: bool,
 ) -> None:
     """Write the event log of a period as JSON Lines: position, aggregate, version, type,
     time, actor, reason, payload and chain hash of each event."""
@@ -115,6 +127,16 @@ def export(
     if output:
         with open(output, "w", encoding="utf-8") as out:
             count = export_events(ledger, db, out, begin, finish)
-        click.echo(f"exported {count} events to {output}", err=True)
+        if as_json:
+            emit_json(
+                {
+                    "output": output,
+                    "events": count,
+                    "from": begin.isoformat() if begin else None,
+                    "to": finish.isoformat() if finish else None,
+                }
+            )
+        else:
+            click.echo(f"exported {count} events to {output}", err=True)
     else:
         export_events(ledger, db, sys.stdout, begin, finish)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +24,9 @@ from domain.money import parse_decimal
 from domain.values import parse_date
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: the largest id or version a store column holds (PostgreSQL bigint, SQLite INTEGER)
+MAX_ID = 2**63 - 1
 
 
 @dataclass
@@ -63,6 +67,42 @@ def state() -> CliState:
 def json_option(func: F) -> F:
     """Add ``--json``: print a machine-readable document instead of a table."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(func)
+
+
+NEGATIVE_NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+class NumericArgsCommand(click.Command):
+    """A command whose positional arguments may be negative numbers (``refund P -5``), so the
+    domain refuses them with its own rule instead of the parser taking ``-5`` for an option.
+
+    Unknown options are still refused as such: only tokens that read as numbers pass through.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["context_settings"] = {
+            **(kwargs.get("context_settings") or {}),
+            "ignore_unknown_options": True,
+        }
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        values, extra, _ = self.make_parser(ctx).parse_args(args=list(args))
+        # what the parser let through as positional: argument values and extra tokens
+        tokens: list[object] = list(extra)
+        for param in self.params:
+            if isinstance(param, click.Argument):
+                value = values.get(param.name)
+                tokens.extend(value if isinstance(value, (list, tuple)) else [value])
+        for token in tokens:
+            if (
+                isinstance(token, str)
+                and token.startswith("-")
+                and token != "-"
+                and not NEGATIVE_NUMBER.fullmatch(token)
+            ):
+                raise click.NoSuchOption(token.partition("=")[0], ctx=ctx)
+        return super().parse_args(ctx, args)
 
 
 def _default(value: object) -> Any:

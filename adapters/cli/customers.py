@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from adapters.cli.context import (
+    MAX_ID,
     amount_arg,
     date_arg,
     emit_json,
@@ -21,13 +22,14 @@ from adapters.queries import queries_for
 from adapters.views import customer_doc
 from domain.application import Ledger
 from domain.customer import Customer
+from domain.errors import InvalidInput
 from domain.schedule import InvoiceSchedule
 from domain.values import LINE_GROUPINGS
 
 
-def _profile_options(func: Any) -> Any:
+def _profile_options(func: Any, *, name_required: bool = False) -> Any:
     options = [
-        click.option("--name", help="Customer's legal name."),
+        click.option("--name", required=name_required, help="Customer's legal name."),
         click.option("--address", "billing_address", help="Billing address (use \\n for lines)."),
         click.option("--tax-number", help="Customer's VAT/tax number."),
         click.option("--email", help="Billing e-mail."),
@@ -78,17 +80,19 @@ def customer() -> None:
     """Customers: who is billed, in which currency, with which tax and terms."""
 
 
+def _new_profile_options(func: Any) -> Any:
+    return _profile_options(func, name_required=True)
+
+
 @customer.command("add")
 @click.argument("account_number")
-@_profile_options
+@_new_profile_options
 @click.option("--currency", help="ISO 4217 currency (fixed for good). Default: account default.")
 @json_option
 @passes_state
 def add(ledger: Ledger, actor: str, account_number: str, as_json: bool, **values: Any) -> None:
     """Register a customer under a unique ACCOUNT_NUMBER."""
     fields = _fields(values)
-    if "name" not in fields:
-        raise click.UsageError("--name is required")
     customer_id = ledger.register_customer(actor, account_number=account_number, **fields)
     if as_json:
         emit_json(customer_doc(ledger.customer(customer_id), ledger.today()))
@@ -101,6 +105,7 @@ def add(ledger: Ledger, actor: str, account_number: str, as_json: bool, **values
 @_profile_options
 @click.option("--effective-from", help="Date the change takes effect (default: today).")
 @click.option("--reason", help="Why the change was made (kept in the history).")
+@json_option
 @passes_state
 def update(
     ledger: Ledger,
@@ -108,21 +113,29 @@ def update(
     ref: str,
     effective_from: str | None,
     reason: str | None,
+    as_json: bool,
     **values: Any,
 ) -> None:
     """Change a customer's details, now or from a date."""
     fields = _fields(values)
     if not fields:
-        raise click.UsageError("nothing to change: give at least one option")
+        raise InvalidInput("nothing to change: give at least one option")
     ledger.change_customer(ref, fields, actor, date_arg(effective_from, "effective date"), reason)
-    say(f"updated customer {ref}")
+    if as_json:
+        emit_json(customer_doc(ledger.customer(ref), ledger.today()))
+    else:
+        say(f"updated customer {ref}")
 
 
 @customer.command("show")
 @click.argument("ref")
 @click.option("--on", "on_day", help="Show the details in force on this date.")
 @click.option("--as-of", help="The customer record as it stood at this moment (ISO 8601).")
-@click.option("--version", type=int, help="The customer record as it stood at this version.")
+@click.option(
+    "--version",
+    type=click.IntRange(0, MAX_ID),
+    help="The customer record as it stood at this version.",
+)
 @json_option
 @passes_state
 def show(

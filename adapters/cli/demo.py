@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from adapters.cli.context import say, table
+from adapters.cli.context import console, emit_json, say, table
 from adapters.cli.invoices import print_invoice
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
@@ -21,6 +21,7 @@ from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.views import balance_doc, invoice_doc
+from domain.application import Ledger
 from domain.invoice import Invoice
 from domain.usage import Period
 from projections.balances import Balances
@@ -34,9 +35,35 @@ from projections.balances import Balances
     show_default=True,
     help="SQLite file for the demo (recreated on every run).",
 )
-def demo(path: str) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print only the end state (invoices, balances) as JSON."
+)
+def demo(path: str, as_json: bool) -> None:
     """Run a scripted billing cycle on a fresh embedded store and print what happens."""
-    target = Path(path)
+    # the narration is for people: with --json it is silenced and the end state printed
+    console.quiet = as_json
+    try:
+        ledger = _run(Path(path))
+    finally:
+        console.quiet = False
+    try:
+        if as_json:
+            emit_json(
+                {
+                    "store": f"sqlite:///{path}",
+                    "invoices": [invoice_doc(i, ledger.today()) for i in ledger.invoices()],
+                    "balances": [
+                        balance_doc(b)
+                        for b in Balances().fold(e for _, e in ledger.all_events()).all()
+                    ],
+                }
+            )
+    finally:
+        ledger.close()
+
+
+def _run(target: Path) -> Ledger:
+    """The scripted cycle; returns the demo's ledger (on the demo's clock), still open."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     clock = SteppingClock(datetime(2026, 10, 1, 9, 0, tzinfo=UTC))
@@ -273,6 +300,7 @@ def demo(path: str) -> None:
     rerun = run_billing(ledger, db, november)
     say(f"run again: {rerun.count('created')} created, {rerun.count('exists')} already there")
     say(f"\nThe demo store is {target}; try: tollbook --db sqlite:///{target} invoice list")
+    return ledger
 
 
 def write_demo_cdrs(path: Path) -> Path:

@@ -14,7 +14,17 @@ from adapters.accounting.exporter import RunReport
 from adapters.accounting.factory import build_exporter
 from adapters.accounting.flatfile import render, rows_for_period
 from adapters.accounting.store import ExportStore
-from adapters.cli.context import console, date_arg, emit_json, json_option, say, state, table
+from adapters.cli.context import (
+    MAX_ID,
+    NumericArgsCommand,
+    console,
+    date_arg,
+    emit_json,
+    json_option,
+    say,
+    state,
+    table,
+)
 from adapters.config import ConfigError, database_url
 from adapters.store.database import Database
 from domain.application import Ledger
@@ -219,8 +229,8 @@ def status(as_json: bool) -> None:
         )
 
 
-@export.command("retry")
-@click.argument("letter_id", type=int)
+@export.command("retry", cls=NumericArgsCommand)
+@click.argument("letter_id", type=click.IntRange(1, MAX_ID))
 @json_option
 def retry(letter_id: int, as_json: bool) -> None:
     """Re-send dead letter LETTER_ID (after fixing its cause), then what was parked behind it."""
@@ -248,22 +258,46 @@ def retry(letter_id: int, as_json: bool) -> None:
 @click.option("--from", "start", required=True, help="First day (ISO date), inclusive.")
 @click.option("--to", "end", required=True, help="Last day (ISO date), inclusive.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    help="csv (the default) or json; --json without --output means json.",
 )
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file (default: standard output).",
 )
-def file(start: str, end: str, fmt: str, output: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Standard output as JSON: the rows, or with --output what was written.",
+)
+def file(start: str, end: str, fmt: str | None, output: Path | None, as_json: bool) -> None:
     """Invoices, credit notes and completed payments of a period, as CSV or JSON."""
     first, last = date_arg(start, "--from"), date_arg(end, "--to")
     assert first is not None and last is not None
     if last < first:
         raise InvalidInput(f"--to {last} is before --from {first}")
-    text = render(rows_for_period(state().ledger, first, last), fmt)
+    if as_json and output is None and fmt == "csv":
+        raise InvalidInput("--json writes JSON to standard output: --format csv needs --output")
+    fmt = fmt or ("json" if as_json and output is None else "csv")
+    rows = rows_for_period(state().ledger, first, last)
+    text = render(rows, fmt)
     if output is None:
         click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    if as_json:
+        emit_json(
+            {
+                "output": str(output),
+                "format": fmt,
+                "rows": len(rows),
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+            }
+        )
     else:
-        output.write_text(text, encoding="utf-8")
         say(f"wrote {output}")

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from adapters.cli.context import (
+    MAX_ID,
     amount_arg,
     date_arg,
     emit_json,
@@ -73,6 +74,7 @@ def line() -> None:
 @click.option("--tax-rate", help="Tax percent (package or customer rate if omitted).")
 @click.option("--from", "period_start", help="Line period start.")
 @click.option("--to", "period_end", help="Line period end.")
+@json_option
 @passes_state
 def line_add(
     ledger: Ledger,
@@ -86,6 +88,7 @@ def line_add(
     tax_rate: str | None,
     period_start: str | None,
     period_end: str | None,
+    as_json: bool,
 ) -> None:
     """Add a line to draft INVOICE_REF."""
     common: dict[str, Any] = {
@@ -107,7 +110,7 @@ def line_add(
         if common["quantity"] is None:
             common["quantity"] = amount_arg("1")
         line_id = ledger.add_line(invoice_ref, actor, description=description, **common)
-    say(f"added line {line_id}")
+    _changed(ledger, invoice_ref, as_json, f"added line {line_id}")
 
 
 @line.command("edit")
@@ -119,8 +122,11 @@ def line_add(
 @click.option("--tax-rate")
 @click.option("--from", "period_start")
 @click.option("--to", "period_end")
+@json_option
 @passes_state
-def line_edit(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str, **values: Any) -> None:
+def line_edit(
+    ledger: Ledger, actor: str, invoice_ref: str, line_ref: str, as_json: bool, **values: Any
+) -> None:
     """Edit line LINE_REF (position, id or id prefix) of draft INVOICE_REF."""
     changes: dict[str, Any] = {}
     if values["description"] is not None:
@@ -132,19 +138,28 @@ def line_edit(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str, **val
         if values[key] is not None:
             changes[key] = date_arg(values[key], key.replace("_", " "))
     if not changes:
-        raise click.UsageError("nothing to change: give at least one option")
+        raise InvalidInput("nothing to change: give at least one option")
     ledger.edit_line(invoice_ref, line_ref, changes, actor)  # type: ignore[arg-type]
-    say(f"edited line {line_ref}")
+    _changed(ledger, invoice_ref, as_json, f"edited line {line_ref}")
 
 
 @line.command("remove")
 @click.argument("invoice_ref")
 @click.argument("line_ref")
+@json_option
 @passes_state
-def line_remove(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str) -> None:
+def line_remove(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str, as_json: bool) -> None:
     """Remove line LINE_REF from draft INVOICE_REF."""
     ledger.remove_line(invoice_ref, line_ref, actor)
-    say(f"removed line {line_ref}")
+    _changed(ledger, invoice_ref, as_json, f"removed line {line_ref}")
+
+
+def _changed(ledger: Ledger, invoice_ref: str, as_json: bool, message: str) -> None:
+    """The invoice as it now stands (--json), or a line saying what changed."""
+    if as_json:
+        emit_json(invoice_doc(ledger.invoice(invoice_ref), ledger.today()))
+    else:
+        say(message)
 
 
 @invoice.command("dates")
@@ -153,8 +168,9 @@ def line_remove(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str) -> 
 @click.option("--due", "due_date")
 @click.option("--period-start")
 @click.option("--period-end")
+@json_option
 @passes_state
-def dates(ledger: Ledger, actor: str, invoice_ref: str, **values: Any) -> None:
+def dates(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool, **values: Any) -> None:
     """Change a draft's invoice date, due date or billing period."""
     changes = {
         key: date_arg(value, key.replace("_", " "))
@@ -162,9 +178,9 @@ def dates(ledger: Ledger, actor: str, invoice_ref: str, **values: Any) -> None:
         if value is not None
     }
     if not changes:
-        raise click.UsageError("nothing to change: give at least one option")
+        raise InvalidInput("nothing to change: give at least one option")
     ledger.change_invoice_dates(invoice_ref, changes, actor)
-    say(f"changed dates of {invoice_ref}")
+    _changed(ledger, invoice_ref, as_json, f"changed dates of {invoice_ref}")
 
 
 @invoice.command("issue")
@@ -183,17 +199,20 @@ def issue(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None:
 @invoice.command("void")
 @click.argument("invoice_ref")
 @click.option("--reason", required=True, help="Why the invoice is void.")
+@json_option
 @passes_state
-def void(ledger: Ledger, actor: str, invoice_ref: str, reason: str) -> None:
+def void(ledger: Ledger, actor: str, invoice_ref: str, reason: str, as_json: bool) -> None:
     """Void an issued invoice that has nothing allocated or credited."""
     ledger.void_invoice(invoice_ref, actor, reason)
-    say(f"voided {invoice_ref}")
+    _changed(ledger, invoice_ref, as_json, f"voided {invoice_ref}")
 
 
 @invoice.command("show")
 @click.argument("invoice_ref")
 @click.option("--as-of", help="The invoice as it stood at this moment (ISO 8601 with zone).")
-@click.option("--version", type=int, help="The invoice as it stood at this version.")
+@click.option(
+    "--version", type=click.IntRange(0, MAX_ID), help="The invoice as it stood at this version."
+)
 @json_option
 @passes_state
 def show(

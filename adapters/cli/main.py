@@ -1,14 +1,18 @@
 """The ``tollbook`` command: parses input, calls the ledger, maps errors to exit codes.
 
-Exit codes: 0 ok; 1 a business rule refused the command; 2 bad input; 3 not found;
-4 concurrent change that retries could not settle; 5 configuration or storage unavailable.
+Exit codes: 0 ok; 1 a business rule refused the command; 2 bad input (click's usage errors
+included); 3 not found; 4 concurrent change that retries could not settle; 5 configuration or
+storage unavailable; 70 an unexpected error (a bug). Every refusal is one line on stderr:
+``error: <message> [<code>]``.
 """
 
 from __future__ import annotations
 
 import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
+from typing import NoReturn
 
 import click
 import pydantic
@@ -35,6 +39,7 @@ from adapters.logging import configure_logging
 from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
 
 EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 5
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not a refusal
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,30 +100,59 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
     injected = None if clock is None else CliState(database_url=None, actor="", clock=clock)
     try:
         cli.main(args=argv, prog_name="tollbook", standalone_mode=False, obj=injected)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_RULE)
-    except click.ClickException as error:
+    except click.exceptions.NoArgsIsHelpError as error:  # a bare group: its help, as asked
         error.show()
         sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        refuse("aborted", "aborted", EXIT_RULE)
+    except click.UsageError as error:  # missing/unknown option, bad value, extra argument
+        where = error.ctx.command_path if error.ctx is not None else "tollbook"
+        refuse(f"{where}: {error.format_message()}", "usage", EXIT_INPUT)
+    except click.ClickException as error:  # e.g. tampering found, differences found
+        refuse(error.format_message(), getattr(error, "code", "refused"), error.exit_code)
     except BillingError as error:
         log.info("command refused", code=error.code, error=str(error))
-        click.echo(f"error: {error} [{error.code}]", err=True)
-        sys.exit(exit_code(error))
+        refuse(str(error), error.code, exit_code(error))
     except pydantic.ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
         )
-        click.echo(f"error: invalid input: {problems} [invalid_input]", err=True)
-        sys.exit(EXIT_INPUT)
+        refuse(f"invalid input: {problems}", "invalid_input", EXIT_INPUT)
     except ConfigError as error:
-        click.echo(f"error: {error} [config]", err=True)
-        sys.exit(EXIT_CONFIG)
+        refuse(str(error), "config", EXIT_CONFIG)
+    except OSError as error:
+        if error.filename is None:
+            raise
+        # a file named on the command line that cannot be read or written
+        refuse(f"{error.strerror or error}: {error.filename}", "file", EXIT_INPUT)
     except Exception as error:  # storage down, etc.: one line, not a traceback
         if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
-            click.echo(f"error: storage unavailable: {error} [storage]", err=True)
-            sys.exit(EXIT_CONFIG)
-        raise
+            refuse(f"storage unavailable: {error}", "storage", EXIT_CONFIG)
+        # a bug: say so in one line; the traceback is for whoever debugs it
+        log.debug("unexpected error", exc_info=True)
+        refuse(
+            f"unexpected error ({type(error).__name__}: {error});"
+            " TOLLBOOK_LOG_LEVEL=debug shows where",
+            "internal",
+            EXIT_INTERNAL,
+        )
+
+
+def refuse(message: str, code: str, status: int) -> NoReturn:
+    """Every refusal looks the same: one line on stderr, a stable code, a specific exit."""
+    click.echo(f"error: {one_line(message)} [{code}]", err=True)
+    sys.exit(status)
+
+
+def one_line(text: str) -> str:
+    """Control and format characters escaped: input echoed in a message can neither break the
+    line nor steer the terminal (ANSI escapes, right-to-left overrides)."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import click
 
@@ -17,8 +18,9 @@ from adapters.cli.context import (
 )
 from adapters.cli.paging import announce_next, page_options
 from adapters.queries import queries_for
-from adapters.views import package_doc
+from adapters.views import customer_doc, package_doc
 from domain.application import Ledger
+from domain.errors import InvalidInput
 from domain.package import FREQUENCIES
 
 
@@ -90,6 +92,7 @@ def list_(ledger: Ledger, actor: str, limit: int, cursor: str | None, as_json: b
 @click.option("--start", required=True, help="First day of the assignment.")
 @click.option("--end", help="Last day (inclusive), if it ends.")
 @click.option("--quantity", help="Quantity (default: the package's default quantity).")
+@json_option
 @passes_state
 def assign(
     ledger: Ledger,
@@ -99,6 +102,7 @@ def assign(
     start: str,
     end: str | None,
     quantity: str | None,
+    as_json: bool,
 ) -> None:
     """Assign PACKAGE_NAME to CUSTOMER."""
     start_date = date_arg(start, "start date")
@@ -111,20 +115,22 @@ def assign(
         quantity=amount_arg(quantity, "quantity"),
         end_date=date_arg(end, "end date"),
     )
-    say(f"assigned {package_name!r} to {customer} (assignment {assignment_id})")
+    if as_json:
+        emit_json(customer_doc(ledger.customer(customer), ledger.today()))
+    else:
+        say(f"assigned {package_name!r} to {customer} (assignment {assignment_id})")
 
 
 @package.command("end")
 @click.argument("customer")
 @click.argument("assignment_id")
 @click.option("--end", required=True, help="Last day (inclusive).")
+@json_option
 @passes_state
-def end(ledger: Ledger, actor: str, customer: str, assignment_id: str, end: str) -> None:
+def end(
+    ledger: Ledger, actor: str, customer: str, assignment_id: str, end: str, as_json: bool
+) -> None:
     """End a package assignment."""
-    from uuid import UUID
-
-    from domain.errors import InvalidInput
-
     try:
         assignment = UUID(assignment_id)
     except ValueError:
@@ -132,4 +138,7 @@ def end(ledger: Ledger, actor: str, customer: str, assignment_id: str, end: str)
     end_date = date_arg(end, "end date")
     assert end_date is not None
     ledger.end_assignment(customer, assignment, end_date, actor)
-    say(f"assignment {assignment_id} ends on {end_date}")
+    if as_json:
+        emit_json(customer_doc(ledger.customer(customer), ledger.today()))
+    else:
+        say(f"assignment {assignment_id} ends on {end_date}")

@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from adapters.cli.context import (
+    MAX_ID,
+    NumericArgsCommand,
     amount_arg,
     date_arg,
     emit_json,
@@ -84,30 +86,46 @@ def add(
 
 @payment.command("complete")
 @click.argument("payment_ref")
+@json_option
 @passes_state
-def complete(ledger: Ledger, actor: str, payment_ref: str) -> None:
+def complete(ledger: Ledger, actor: str, payment_ref: str, as_json: bool) -> None:
     """Mark a pending payment as completed (it then counts and can be allocated)."""
     ledger.complete_payment(payment_ref, actor)
-    say(f"payment {payment_ref} completed")
+    _changed(ledger, payment_ref, as_json, f"payment {payment_ref} completed")
+
+
+def _changed(ledger: Ledger, payment_ref: str, as_json: bool, message: str) -> None:
+    """The payment as it now stands (--json), or a line saying what changed."""
+    if as_json:
+        emit_json(payment_doc(ledger.payment(payment_ref)))
+    else:
+        say(message)
 
 
 @payment.command("cancel")
 @click.argument("payment_ref")
 @click.option("--reason", help="Why it was cancelled.")
+@json_option
 @passes_state
-def cancel(ledger: Ledger, actor: str, payment_ref: str, reason: str | None) -> None:
+def cancel(ledger: Ledger, actor: str, payment_ref: str, reason: str | None, as_json: bool) -> None:
     """Cancel a payment that has no allocations or refunds."""
     ledger.cancel_payment(payment_ref, actor, reason)
-    say(f"payment {payment_ref} cancelled")
+    _changed(ledger, payment_ref, as_json, f"payment {payment_ref} cancelled")
 
 
 @payment.command("allocate")
 @click.argument("payment_ref")
 @click.argument("allocations", nargs=-1, required=True, metavar="INVOICE=AMOUNT...")
 @click.option("--reason", help="Note kept with the allocation.")
+@json_option
 @passes_state
 def allocate(
-    ledger: Ledger, actor: str, payment_ref: str, allocations: tuple[str, ...], reason: str | None
+    ledger: Ledger,
+    actor: str,
+    payment_ref: str,
+    allocations: tuple[str, ...],
+    reason: str | None,
+    as_json: bool,
 ) -> None:
     """Allocate a completed payment to one or several invoices, all or nothing."""
     pairs: list[tuple[str, Decimal]] = []
@@ -119,32 +137,43 @@ def allocate(
         assert value is not None
         pairs.append((invoice_ref, value))
     ledger.allocate(payment_ref, pairs, actor, reason)
+    if as_json:
+        emit_json(payment_doc(ledger.payment(payment_ref)))
+        return
     left = ledger.payment(payment_ref).unallocated
     say(f"allocated {', '.join(f'{ref} {amt}' for ref, amt in pairs)}; {left} left as credit")
 
 
-@payment.command("unallocate")
+@payment.command("unallocate", cls=NumericArgsCommand)
 @click.argument("payment_ref")
 @click.argument("invoice_ref")
 @click.argument("amount")
 @click.option("--reason", required=True, help="Why the allocation is taken back.")
+@json_option
 @passes_state
 def unallocate(
-    ledger: Ledger, actor: str, payment_ref: str, invoice_ref: str, amount: str, reason: str
+    ledger: Ledger,
+    actor: str,
+    payment_ref: str,
+    invoice_ref: str,
+    amount: str,
+    reason: str,
+    as_json: bool,
 ) -> None:
     """Take back AMOUNT allocated from a payment to an invoice."""
     value = amount_arg(amount)
     assert value is not None
     ledger.unallocate(payment_ref, invoice_ref, value, actor, reason)
-    say(f"unallocated {value} from {invoice_ref}")
+    _changed(ledger, payment_ref, as_json, f"unallocated {value} from {invoice_ref}")
 
 
-@payment.command("refund")
+@payment.command("refund", cls=NumericArgsCommand)
 @click.argument("payment_ref")
 @click.argument("amount")
 @click.option("--method", default="bank transfer", show_default=True)
 @click.option("--reference", default="")
 @click.option("--reason")
+@json_option
 @passes_state
 def refund(
     ledger: Ledger,
@@ -154,6 +183,7 @@ def refund(
     method: str,
     reference: str,
     reason: str | None,
+    as_json: bool,
 ) -> None:
     """Refund unallocated credit of a payment to the customer."""
     value = amount_arg(amount)
@@ -161,13 +191,15 @@ def refund(
     ledger.refund_payment(
         payment_ref, value, actor, method=method, reference=reference, reason=reason
     )
-    say(f"refunded {value} of payment {payment_ref}")
+    _changed(ledger, payment_ref, as_json, f"refunded {value} of payment {payment_ref}")
 
 
 @payment.command("show")
 @click.argument("payment_ref")
 @click.option("--as-of", help="The payment as it stood at this moment (ISO 8601 with zone).")
-@click.option("--version", type=int, help="The payment as it stood at this version.")
+@click.option(
+    "--version", type=click.IntRange(0, MAX_ID), help="The payment as it stood at this version."
+)
 @json_option
 @passes_state
 def show(

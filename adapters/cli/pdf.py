@@ -74,7 +74,10 @@ def _report(written: Written, as_json: bool) -> None:
 @click.option("--period", help="With --all: the month whose invoices to render, e.g. 2026-10.")
 @click.option("--drafts", is_flag=True, help="With --all: include drafts.")
 @click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), help="With --all: processes (default: cores)."
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="With --all: processes (default: cores; at most 64).",
 )
 @json_option
 @passes_state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -15,6 +16,9 @@ from domain.application import Ledger
 from projections.runner import REBUILD_BATCH_SIZE
 
 log = structlog.get_logger("tollbook.projections")
+
+#: a transaction bigger than this holds SQLite's write lock for too long to be of use
+MAX_BATCH = 100_000
 
 
 @click.group()
@@ -54,10 +58,10 @@ def status(ledger: Ledger, actor: str, as_json: bool) -> None:
     )
 
 
-def _with_progress(title: str, work: object) -> int:
+def _with_progress(title: str, work: object, quiet: bool = False) -> int:
     """Run ``work(progress_callback)`` with a progress bar on a terminal."""
     assert callable(work)
-    if not console.is_terminal:
+    if quiet or not console.is_terminal:
         result: int = work(None)
         return result
     with Progress(
@@ -82,44 +86,84 @@ def _with_progress(title: str, work: object) -> int:
 @click.option(
     "--batch-size",
     default=REBUILD_BATCH_SIZE,
+    type=click.IntRange(1, MAX_BATCH),
     show_default=True,
     help="Events per transaction (smaller: shorter write locks on SQLite, more work).",
 )
+@json_option
 @passes_state
-def rebuild(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int) -> None:
+def rebuild(
+    ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int, as_json: bool
+) -> None:
     """Drop read models (all, or NAMES) and rebuild them from event zero.
 
     Works in short transactions, so the ledger keeps taking writes meanwhile; reading
     commands catch up before they read, so they never show a half-built model."""
     runner = read_models(catch_up=None, batch_size=batch_size)
     chosen = [p.name for p in runner.select(names)]
-    applied = _with_progress("rebuilding", lambda progress: runner.rebuild(chosen, progress))
+    applied = _with_progress(
+        "rebuilding", lambda progress: runner.rebuild(chosen, progress), quiet=as_json
+    )
     log.info("read models rebuilt", read_models=chosen, events=applied, actor=actor)
-    say(f"rebuilt {', '.join(chosen)} from {applied} events (log head {runner.head()})")
+    if as_json:
+        emit_json({"read_models": chosen, "events": applied, "head": runner.head()})
+    else:
+        say(f"rebuilt {', '.join(chosen)} from {applied} events (log head {runner.head()})")
 
 
 @projections.command("catch-up")
 @click.argument("names", nargs=-1)
-@click.option("--batch-size", default=5000, show_default=True, help="Events per transaction.")
+@click.option(
+    "--batch-size",
+    default=5000,
+    type=click.IntRange(1, MAX_BATCH),
+    show_default=True,
+    help="Events per transaction.",
+)
+@json_option
 @passes_state
-def catch_up(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int) -> None:
+def catch_up(
+    ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int, as_json: bool
+) -> None:
     """Apply every event the read models have not seen yet, then stop."""
     del actor
     runner = read_models(catch_up=None, batch_size=batch_size)
     chosen = [p.name for p in runner.select(names)]
-    applied = _with_progress("catching up", lambda progress: runner.catch_up(chosen, progress))
-    say(f"applied {applied} events; read models at log head {runner.head()}")
+    applied = _with_progress(
+        "catching up", lambda progress: runner.catch_up(chosen, progress), quiet=as_json
+    )
+    if as_json:
+        emit_json({"read_models": chosen, "events": applied, "head": runner.head()})
+    else:
+        say(f"applied {applied} events; read models at log head {runner.head()}")
+
+
+def _finite(seconds: float) -> float:
+    if math.isnan(seconds):  # a range check lets NaN through: every comparison is false
+        raise click.BadParameter("not a number of seconds")
+    return seconds
 
 
 @projections.command("follow")
-@click.option("--interval", default=0.2, show_default=True, help="Seconds between polls.")
+@click.option(
+    "--interval",
+    default=0.2,
+    type=click.FloatRange(0.05, 3600),
+    callback=lambda ctx, param, value: _finite(value),
+    show_default=True,
+    help="Seconds between polls.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Announce where it starts as JSON.")
 @passes_state
-def follow(ledger: Ledger, actor: str, interval: float) -> None:
+def follow(ledger: Ledger, actor: str, interval: float, as_json: bool) -> None:
     """Keep the read models current as new events arrive (until interrupted)."""
     del actor
     runner = read_models(catch_up=None)
     stop = threading.Event()
-    say(f"following the log from position {runner.head()}; Ctrl-C to stop")
+    if as_json:
+        emit_json({"following_from": runner.head(), "interval": interval})
+    else:
+        say(f"following the log from position {runner.head()}; Ctrl-C to stop")
     try:
         runner.follow(stop, interval)
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ class DifferencesFound(click.ClickException):
     """Reconciliation found differences: exit 1 after printing them."""
 
     exit_code = 1
+    code = "differences_found"
 
 
 @click.command("aged")

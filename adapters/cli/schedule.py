@@ -106,14 +106,28 @@ def _doc(
 @click.argument("frequency")
 @click.option("--effective-from", help="Date the schedule takes effect (default: today).")
 @click.option("--reason", help="Why (kept in the customer's history).")
-def set_(account: str, frequency: str, effective_from: str | None, reason: str | None) -> None:
+@json_option
+def set_(
+    account: str, frequency: str, effective_from: str | None, reason: str | None, as_json: bool
+) -> None:
     """Bill ACCOUNT automatically: FREQUENCY is daily, weekly:1-7, monthly:1-28 or none."""
     ctx = _context()
     value = schedule_arg(frequency)
     when = date_arg(effective_from, "effective date")
     ctx.ledger.change_customer(account, {"invoice_schedule": value}, state().actor, when, reason)
     service.register_jobs(ctx)
-    say(f"{account}: {value.text if value else 'no automatic billing'}")
+    if as_json:
+        customer = ctx.ledger.customer(account)
+        emit_json(
+            {
+                "account": customer.registered.account_number,
+                "customer_id": str(customer.id),
+                "schedule": value.text if value else None,
+                "effective_from": (when or ctx.ledger.today()).isoformat(),
+            }
+        )
+    else:
+        say(f"{account}: {value.text if value else 'no automatic billing'}")
 
 
 @schedule.command("run-now")

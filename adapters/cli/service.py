@@ -10,6 +10,7 @@ import click
 from adapters.cli.context import emit_json, json_option, say, state, table
 from adapters.config import ConfigError
 from adapters.feed import head_position, topics_for
+from adapters.http.auth import ApiKey
 from adapters.logging import configure_logging
 from adapters.service.context import Services
 from adapters.webhooks.signing import new_secret
@@ -29,7 +30,7 @@ def _services() -> Services:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--role",
     type=click.Choice(["all", "api", "worker"]),
@@ -44,7 +45,8 @@ def _services() -> Services:
     show_default="json (env TOLLBOOK_LOG_FORMAT)",
     help="Log lines on stderr: one JSON object per line, or human-readable.",
 )
-def serve(host: str, port: int, role: str, log_format: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Announce where it listens as JSON.")
+def serve(host: str, port: int, role: str, log_format: str, as_json: bool) -> None:
     """Run the HTTP API and the background workers: read models, the scheduler (invoice
     schedules, accounting exports, webhook delivery)."""
     from adapters.service.server import serve as run
@@ -52,7 +54,10 @@ def serve(host: str, port: int, role: str, log_format: str) -> None:
     # a service logs its requests and jobs: info unless the environment says otherwise
     configure_logging(level=os.environ.get("TOLLBOOK_LOG_LEVEL", "info"), fmt=log_format)
     services = _services()
-    if role == "worker":
+    if as_json:
+        url = None if role == "worker" else f"http://{host}:{port}"
+        emit_json({"role": role, "url": url, "portal": f"{url}/portal" if url else None})
+    elif role == "worker":
         say("tollbook workers running (Ctrl-C or SIGTERM to stop)")
     else:
         say(
@@ -88,16 +93,7 @@ def apikey_create(name: str, scope: str, as_json: bool) -> None:
 def apikey_list(as_json: bool) -> None:
     """List keys (names, scopes and hints; never the keys)."""
     keys = _services().api_keys.list()
-    docs = [
-        {
-            "name": k.name,
-            "scope": k.scope,
-            "hint": k.hint,
-            "created_at": k.created_at,
-            "revoked_at": k.revoked_at,
-        }
-        for k in keys
-    ]
+    docs = [_key_doc(k) for k in keys]
     if as_json:
         emit_json(docs)
         return
@@ -110,10 +106,25 @@ def apikey_list(as_json: bool) -> None:
 
 @apikey.command("revoke")
 @click.argument("name")
-def apikey_revoke(name: str) -> None:
+@json_option
+def apikey_revoke(name: str, as_json: bool) -> None:
     """Revoke key NAME at once."""
-    _services().api_keys.revoke(name)
-    say(f"revoked API key {name!r}")
+    keys = _services().api_keys
+    keys.revoke(name)
+    if as_json:
+        emit_json(next(_key_doc(k) for k in keys.list() if k.name == name))
+    else:
+        say(f"revoked API key {name!r}")
+
+
+def _key_doc(key: ApiKey) -> dict[str, object]:
+    return {
+        "name": key.name,
+        "scope": key.scope,
+        "hint": key.hint,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    }
 
 
 @click.group("webhook")
@@ -171,24 +182,35 @@ def webhook_list(include_removed: bool, as_json: bool) -> None:
 
 @webhook.command("remove")
 @click.argument("subscription")
-def webhook_remove(subscription: str) -> None:
+@json_option
+def webhook_remove(subscription: str, as_json: bool) -> None:
     """Stop deliveries to SUBSCRIPTION (its delivery log is kept)."""
     removed = _services().webhooks.remove(subscription)
-    say(f"removed webhook {removed.id}")
+    if as_json:
+        emit_json(removed.doc())
+    else:
+        say(f"removed webhook {removed.id}")
 
 
 @webhook.command("retry")
 @click.argument("subscription")
-def webhook_retry(subscription: str) -> None:
+@json_option
+def webhook_retry(subscription: str, as_json: bool) -> None:
     """Put SUBSCRIPTION's failed deliveries (that gave up) back in the queue."""
-    count = _services().webhooks.retry_failed(subscription, time.time())
-    say(f"{count} failed deliveries queued again")
+    webhooks = _services().webhooks
+    count = webhooks.retry_failed(subscription, time.time())
+    if as_json:
+        emit_json({**webhooks.subscription(subscription).doc(), "queued_again": count})
+    else:
+        say(f"{count} failed deliveries queued again")
 
 
 @webhook.command("deliveries")
 @click.option("--subscription", help="Only this subscription (id or prefix).")
 @click.option("--status", type=click.Choice(["pending", "delivered", "failed"]))
-@click.option("--limit", default=50, show_default=True, type=int)
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="At most 1000."
+)
 @json_option
 def webhook_deliveries(
     subscription: str | None, status: str | None, limit: int, as_json: bool

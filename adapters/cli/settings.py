@@ -30,8 +30,9 @@ def show(ledger: Ledger, actor: str, as_json: bool) -> None:
 
 @settings.command("set")
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@json_option
 @passes_state
-def set_(ledger: Ledger, actor: str, assignments: tuple[str, ...]) -> None:
+def set_(ledger: Ledger, actor: str, assignments: tuple[str, ...], as_json: bool) -> None:
     """Change settings, e.g. ``company_name="Tolls Ltd" default_tax_rate=20``."""
     known = set(SellerSettings.model_fields)
     changes: dict[str, str] = {}
@@ -43,4 +44,7 @@ def set_(ledger: Ledger, actor: str, assignments: tuple[str, ...]) -> None:
             raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
         changes[key] = value.replace("\\n", "\n")
     ledger.change_settings(changes, actor)
-    say(f"updated {', '.join(changes)}")
+    if as_json:
+        emit_json(ledger.settings().model_dump(mode="json"))
+    else:
+        say(f"updated {', '.join(changes)}")

@@ -9,7 +9,7 @@ import click
 
 from adapters.cli.context import emit_json, json_option, say, state, table
 from adapters.config import ConfigError, database_url
-from adapters.portal.users import MIN_PASSWORD, ROLES, Users
+from adapters.portal.users import MIN_PASSWORD, ROLES, User, Users
 from adapters.store.database import Database
 
 
@@ -36,10 +36,18 @@ def user() -> None:
     is_flag=True,
     help="Read the password from the first line of standard input (for scripts).",
 )
-def user_add(username: str, role: str, password_stdin: bool) -> None:
+@json_option
+def user_add(username: str, role: str, password_stdin: bool, as_json: bool) -> None:
     """Add USERNAME with a role; asks for the password (at least 10 characters)."""
-    _users().add(username, role, _password(username, password_stdin))
-    say(f"user {username!r} added ({role})")
+    added = _users().add(username, role, _password(username, password_stdin))
+    if as_json:
+        emit_json(_user_doc(added))
+    else:
+        say(f"user {username!r} added ({role})")
+
+
+def _user_doc(user: User) -> dict[str, str]:
+    return {"username": user.username, "role": user.role, "created_at": user.created_at}
 
 
 def _password(username: str, from_stdin: bool) -> str:
@@ -61,10 +69,21 @@ def _password(username: str, from_stdin: bool) -> str:
     is_flag=True,
     help="Read the password from the first line of standard input (for scripts).",
 )
-def user_password(username: str, password_stdin: bool) -> None:
+@json_option
+def user_password(username: str, password_stdin: bool, as_json: bool) -> None:
     """Give USERNAME a new password; their sessions end, and a sign-in lock is lifted."""
-    _users().set_password(username, _password(username, password_stdin))
-    say(f"password of {username!r} changed; their sessions have ended")
+    users = _users()
+    users.set_password(username, _password(username, password_stdin))
+    if as_json:
+        emit_json(
+            {
+                **next(_user_doc(u) for u in users.list() if u.username == username),
+                "password_changed": True,
+                "sessions_ended": True,
+            }
+        )
+    else:
+        say(f"password of {username!r} changed; their sessions have ended")
 
 
 @user.command("list")
@@ -73,9 +92,7 @@ def user_list(as_json: bool) -> None:
     """List users and their roles (never passwords)."""
     users = _users().list()
     if as_json:
-        emit_json(
-            [{"username": u.username, "role": u.role, "created_at": u.created_at} for u in users]
-        )
+        emit_json([_user_doc(u) for u in users])
         return
     table(
         "Portal users",
@@ -86,7 +103,11 @@ def user_list(as_json: bool) -> None:
 
 @user.command("remove")
 @click.argument("username")
-def user_remove(username: str) -> None:
+@json_option
+def user_remove(username: str, as_json: bool) -> None:
     """Remove USERNAME; their sessions end at once."""
     _users().remove(username)
-    say(f"user {username!r} removed")
+    if as_json:
+        emit_json({"username": username, "removed": True, "sessions_ended": True})
+    else:
+        say(f"user {username!r} removed")

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -205,25 +205,42 @@ class Finding:
     position: int
     aggregate_id: str
     version: int | None
-    problem: str  # altered | removed | inserted | removed with its chain row
+    # altered | removed | inserted | removed with its chain row | chain row removed | malformed
+    problem: str
+    detail: str = ""  # for malformed: which field of which row, and why
 
 
 @dataclass(frozen=True)
 class Record:
+    """A stored event as read from the table; ``malformed`` says why it cannot be hashed as
+    written (a field of a type or form the application never writes), else empty."""
+
     position: int
     originator_id: str
-    version: int
+    version: int | None
     topic: str
     state: bytes
+    malformed: str = ""
 
 
 @dataclass(frozen=True)
 class Link:
+    """A chain row as read from the table; ``malformed`` as for :class:`Record`."""
+
     position: int
     originator_id: str
-    version: int
-    prev_position: int
+    version: int | None
+    prev_position: int | None
     hash: str
+    malformed: str = ""
+
+
+def is_hash(value: object) -> bool:
+    """A link hash as the chain writes it: 64 lowercase hex digits."""
+    return isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value)
+
+
+HEX = frozenset("0123456789abcdef")
 
 
 def verify(records: Iterator[Record], links: Iterator[Link]) -> tuple[list[Finding], Link | None]:
@@ -232,41 +249,84 @@ def verify(records: Iterator[Record], links: Iterator[Link]) -> tuple[list[Findi
     An event with no chain row was inserted behind the application's back; a chain row with no
     event names an event that was removed; a hash that does not match names an altered event;
     a chain row whose previous position is not the previous row means rows were removed with
-    their chain rows. After a finding the walk carries on from the stored hash, so one change
-    is reported once, at its own record.
+    their chain rows; a row the application could never have written (an aggregate id that is
+    no UUID, a hash that is no hex) is malformed. After a finding the walk carries on from the
+    stored hash, so one change is reported once, at its own record; after a malformed hash the
+    next record cannot be checked against it and is not reported for that alone.
     """
     key = audit_key()
     findings: list[Finding] = []
-    prev_position, prev_hash = 0, GENESIS
+    unchained: dict[int, int] = {}  # position of an event with no chain row -> its finding
+    prev_position = 0
+    prev_hash: str | None = GENESIS
     last: Link | None = None
     record, chain = next(records, None), next(links, None)
     while record is not None or chain is not None:
         if chain is None or (record is not None and record.position < chain.position):
             assert record is not None
+            unchained[record.position] = len(findings)
             findings.append(
                 Finding(record.position, record.originator_id, record.version, "inserted")
             )
             record = next(records, None)
             continue
-        verifiable = chain.prev_position == prev_position
-        if not verifiable:
+        verifiable = chain.prev_position == prev_position and not chain.malformed
+        if chain.malformed:
+            findings.append(
+                Finding(
+                    chain.position,
+                    chain.originator_id,
+                    chain.version,
+                    "malformed",
+                    f"chain row: {chain.malformed}",
+                )
+            )
+        elif chain.prev_position in unchained:
+            # the event was chained once (this link was made from its row): the chain row went
+            index = unchained[chain.prev_position]
+            findings[index] = replace(
+                findings[index],
+                problem="chain row removed",
+                detail="its chain row is gone, so the event cannot be checked",
+            )
+        elif chain.prev_position != prev_position:
             # rows removed together with their chain rows: this link was made from theirs
+            assert chain.prev_position is not None
             findings.append(Finding(chain.prev_position, "?", None, "removed with its chain row"))
         if record is None or chain.position < record.position:
             findings.append(Finding(chain.position, chain.originator_id, chain.version, "removed"))
         else:
-            digest = record_digest(
-                record.position, record.originator_id, record.version, record.topic, record.state
-            )
-            same_record = (UUID(record.originator_id), record.version) == (
-                UUID(chain.originator_id),
-                chain.version,
-            )
-            if not same_record or (verifiable and link(prev_hash, digest, key) != chain.hash):
+            if record.malformed:
+                findings.append(
+                    Finding(
+                        record.position,
+                        record.originator_id,
+                        record.version,
+                        "malformed",
+                        f"event: {record.malformed}",
+                    )
+                )
+            elif not chain.malformed and _altered(record, chain, verifiable, prev_hash, key):
                 findings.append(
                     Finding(record.position, record.originator_id, record.version, "altered")
                 )
             record = next(records, None)
-        prev_position, prev_hash, last = chain.position, chain.hash, chain
+        prev_position, last = chain.position, chain
+        prev_hash = chain.hash if is_hash(chain.hash) else None
         chain = next(links, None)
     return findings, last
+
+
+def _altered(
+    record: Record, chain: Link, verifiable: bool, prev_hash: str | None, key: bytes | None
+) -> bool:
+    """Whether a well-formed record differs from what its well-formed chain row says."""
+    if (UUID(record.originator_id), record.version) != (UUID(chain.originator_id), chain.version):
+        return True
+    if not verifiable or prev_hash is None:
+        return False
+    assert record.version is not None
+    digest = record_digest(
+        record.position, record.originator_id, record.version, record.topic, record.state
+    )
+    return link(prev_hash, digest, key) != chain.hash
