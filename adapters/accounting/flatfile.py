@@ -1,17 +1,18 @@
 """A plain CSV / JSON export of invoices, credit notes and payments for a period.
 
 What an accountant without an integration asks for: one row per document, amounts as strings
-at the currency's minor units, dates ISO 8601. Drafts are never included.
+at the currency's minor units, dates ISO 8601. Drafts are never included. The CSV neutralises
+spreadsheet formulas in text cells (adapters/csv_output.py); amounts stay plain numbers.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import date
 from typing import Any
 
+from adapters.csv_output import SafeCsvWriter
 from domain.application import Ledger
 from domain.money import round_to_currency
 
@@ -29,6 +30,7 @@ COLUMNS = (
     "status",
     "reference",
 )
+AMOUNT_COLUMNS = ("net", "tax", "total")
 
 
 def rows_for_period(ledger: Ledger, start: date, end: date) -> list[dict[str, str]]:
@@ -115,7 +117,7 @@ def render(rows: list[dict[str, str]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = SafeCsvWriter(buffer, COLUMNS, numeric=AMOUNT_COLUMNS, lineterminator="\n")
+    writer.header()
+    writer.rows(rows)
     return buffer.getvalue()

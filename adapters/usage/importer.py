@@ -9,7 +9,6 @@ corrupt file rolls everything back.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from typing import IO, Any
 
 import structlog
 
+from adapters.csv_output import SafeCsvWriter
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
 from adapters.usage.pg_stage import PostgresStage
@@ -55,19 +55,20 @@ class ImportSummary:
 
 
 class _Rejects:
-    """The rejects CSV, created on the first reject only."""
+    """The rejects CSV, created on the first reject only. It is read by people, in a
+    spreadsheet: formulas in the rejected fields are neutralised (adapters/csv_output.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.count = path, 0
         self._file: IO[str] | None = None
-        self._writer: Any = None
+        self._writer: SafeCsvWriter | None = None
 
     def add(self, line_no: int, reason: str, record: list[str]) -> None:
         if self._writer is None:
             self._file = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._file)
-            self._writer.writerow(["line", "reason", *COLUMNS])
-        self._writer.writerow([line_no, reason, *record])
+            self._writer = SafeCsvWriter(self._file, ["line", "reason", *COLUMNS], numeric=["line"])
+            self._writer.header()
+        self._writer.row([line_no, reason, *record])
         self.count += 1
 
     def close(self, *, keep: bool) -> None:
