@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
@@ -88,6 +88,13 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     if address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def why_not_public(address: IPAddress) -> str | None:
@@ -201,10 +208,7 @@ class DestinationPolicy:
         return Destination(url, scheme, host, port, target, addresses[0])
 
     def _addresses(self, host: str, port: int) -> list[IPAddress]:
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
+        literal = _literal(host)
         if literal is not None:
             if isinstance(literal, ipaddress.IPv6Address) and literal.scope_id:
                 raise InvalidWebhookUrl("a webhook URL's IPv6 address must not name a zone")
@@ -228,17 +232,18 @@ class DestinationPolicy:
                 network.num_addresses == 1 and address in network for network in self.allowed
             )
         else:
-            permitted = any(address in network for network in self._forms(address))
+            permitted = self._allowed(address)
         if not permitted:
-            shown = host if host == str(address) else f"{host!r} resolves to {address}, which"
+            shown = host if _literal(host) == address else f"{host!r} resolves to {address}, which"
             raise WebhookDestinationRefused(
                 f"webhook destination {shown} is {reason}: webhooks go only to public addresses"
                 f" (an operator can allow a range with {ALLOW_ENV})"
             )
 
-    def _forms(self, address: IPAddress) -> Iterable[IPNetwork]:
-        """The allowed ranges that contain ``address`` or the IPv4 address it embeds."""
+    def _allowed(self, address: IPAddress) -> bool:
+        """Whether an allowed range holds ``address`` or the IPv4 address it embeds."""
         inner = _embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
-        for network in self.allowed:
-            if address in network or (inner is not None and inner in network):
-                yield network
+        return any(
+            address in network or (inner is not None and inner in network)
+            for network in self.allowed
+        )
