@@ -105,9 +105,7 @@ def test_delivery_connects_to_the_checked_address_and_keeps_the_host_name(
     resolver = ScriptedResolver(["127.0.0.1"])
     policy = DestinationPolicy(parse_allowed("127.0.0.1/32"), resolver)
     services.webhooks.policy = policy
-    services.webhooks.add(
-        f"http://hooks.example.test:{port}/in?tenant=7", SECRET, [], 0, "test"
-    )
+    services.webhooks.add(f"http://hooks.example.test:{port}/in?tenant=7", SECRET, [], 0, "test")
     make_customer(writer)
 
     assert _worker(services, policy, fake_time).run_once().delivered == 1
