@@ -36,6 +36,7 @@ Role = Literal["finance", "auditor", "admin"]
 ROLES: tuple[Role, ...] = ("finance", "auditor", "admin")
 WRITING_ROLES: tuple[Role, ...] = ("finance", "admin")
 MIN_PASSWORD = 10
+MAX_USERNAME = 64
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -97,6 +98,15 @@ class SignInLocked(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"too many failed sign-ins: try again in {retry_after:.0f} s")
         self.retry_after = retry_after
+
+
+def _plausible_username(username: str) -> bool:
+    """Whether ``username`` could be a user's name at all (what ``add`` accepts)."""
+    return (
+        0 < len(username) <= MAX_USERNAME
+        and username.isprintable()
+        and not any(c.isspace() for c in username)
+    )
 
 
 def _check_new_password(password: str) -> None:
@@ -188,8 +198,10 @@ class Users:
 
     def add(self, username: str, role: str, password: str) -> User:
         username = username.strip()
-        if not username or any(c.isspace() for c in username):
-            raise InvalidInput("a user name must not be empty or contain spaces")
+        if not _plausible_username(username):
+            raise InvalidInput(
+                f"a user name must be 1 to {MAX_USERNAME} printable characters without spaces"
+            )
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         _check_new_password(password)
@@ -218,6 +230,8 @@ class Users:
 
     def remove(self, username: str) -> None:
         """Remove a user and end every session of theirs at once."""
+        if not _plausible_username(username):
+            raise NotFound(f"no user called {username!r}")
         with self.db.connect() as conn:
             cursor = conn.execute(
                 self.db.sql("DELETE FROM portal_users WHERE username = ?"), (username,)
@@ -230,6 +244,11 @@ class Users:
         """The user, or None for a wrong name or password; SignInLocked while the name is
         locked after too many attempts (no password is checked then)."""
         username = username.strip()
+        if not _plausible_username(username):
+            # no user can have this name (add refuses it), so there is nothing to guess and
+            # nothing to count; control characters never reach the database
+            log.info("portal sign-in with an impossible user name")
+            return None
         failures_seen = self._claim_attempt(username, self.clock())
         user: User | None = None
         try:
@@ -331,6 +350,8 @@ class Users:
 
     def sign_in_record(self, username: str) -> SignInRecord:
         """The attempt counts of ``username`` (all zero when it was never tried)."""
+        if not _plausible_username(username.strip()):
+            return SignInRecord(0, 0, 0, 0.0)
         with self.db.connect(write=False) as conn:
             row: Any = conn.execute(
                 self.db.sql(
@@ -346,6 +367,8 @@ class Users:
     def set_password(self, username: str, password: str) -> None:
         """A new password for USERNAME; their sessions end (they sign in with it again)."""
         _check_new_password(password)
+        if not _plausible_username(username):
+            raise NotFound(f"no user called {username!r}")
         with self.db.connect() as conn:
             cursor = conn.execute(
                 self.db.sql("UPDATE portal_users SET password_hash = ? WHERE username = ?"),
