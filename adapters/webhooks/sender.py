@@ -7,6 +7,7 @@ the URL's host in the Host header and as the TLS server name (SNI and certificat
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,7 +51,12 @@ class HttpSender:
     anywhere). Proxy settings in the environment are ignored: the request must go to the
     address that was checked."""
 
-    def __init__(self, timeout: float = 10.0, policy: DestinationPolicy | None = None) -> None:
+    def __init__(
+        self,
+        timeout: float = 10.0,
+        policy: DestinationPolicy | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.timeout = timeout
         self.policy = DestinationPolicy.from_env() if policy is None else policy
         # one client (its TLS context is costly to build) but no kept-alive connections: a
@@ -61,6 +67,7 @@ class HttpSender:
             follow_redirects=False,
             trust_env=False,
             limits=httpx.Limits(max_keepalive_connections=0),
+            verify=verify,  # the system's CAs by default; a context of its own in tests
         )
 
     def send(self, subscription: Subscription, delivery: Delivery, timestamp: int) -> Outcome:

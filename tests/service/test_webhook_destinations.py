@@ -5,9 +5,11 @@ followed. Resolution is faked by injecting the resolver; the receivers are real 
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -184,3 +186,62 @@ def test_an_allowed_ipv4_range_also_covers_its_ipv4_mapped_ipv6_form() -> None:
     policy = DestinationPolicy(parse_allowed("127.0.0.1/32"))
     assert policy.check("http://[::ffff:127.0.0.1]:8080/").port == 8080
     assert "IPv6 form of 127.0.0.2 (loopback)" in _refusal(policy)("http://[::ffff:127.0.0.2]/")
+
+
+TLS = Path(__file__).parent / "tls"
+
+
+class _TlsReceiver(BaseHTTPRequestHandler):
+    hosts: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.hosts.append(self.headers["Host"])
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("name", ["hooks.example.test", "other.example.test"])
+def test_https_delivery_to_the_checked_address_names_the_host_for_sni_and_the_certificate(
+    services: Services, writer: Any, fake_time: Any, name: str
+) -> None:
+    """The receiver's certificate is for hooks.example.test. Connecting to the checked address
+    still sends that name as SNI and verifies the certificate against it: a URL naming another
+    host on the same address fails the certificate check and nothing is delivered."""
+    server_names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS / "hooks.pem", TLS / "hooks.key")
+    context.sni_callback = lambda sock, server_name, ctx: server_names.append(server_name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TlsReceiver)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    _TlsReceiver.hosts = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    policy = DestinationPolicy(parse_allowed("127.0.0.1/32"), ScriptedResolver(["127.0.0.1"]))
+    services.webhooks.policy = policy
+    services.webhooks.add(f"https://{name}:{port}/in", SECRET, [], 0, "test")
+    make_customer(writer)
+    trusted = ssl.create_default_context(cafile=str(TLS / "ca.pem"))
+    worker = WebhookWorker(
+        services.ledger,
+        services.webhooks,
+        sender=HttpSender(timeout=5.0, policy=policy, verify=trusted),
+        now=fake_time,
+    )
+    try:
+        report = worker.run_once()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert server_names == [name]  # SNI carried the URL's host, not the address
+    if name == "hooks.example.test":
+        assert report.delivered == 1
+        assert _TlsReceiver.hosts == [f"hooks.example.test:{port}"]
+    else:
+        assert (report.delivered, report.failed_attempts) == (0, 1)
+        assert _TlsReceiver.hosts == []
+        assert "CERTIFICATE_VERIFY_FAILED" in _attempts(services)[0]["error"]
