@@ -8,6 +8,7 @@ the URL's host in the Host header and as the TLS server name (SNI and certificat
 from __future__ import annotations
 
 import ssl
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,16 +60,24 @@ class HttpSender:
     ) -> None:
         self.timeout = timeout
         self.policy = DestinationPolicy.from_env() if policy is None else policy
-        # one client (its TLS context is costly to build) but no kept-alive connections: a
-        # connection is opened to the address checked for this very attempt, never reused
-        # for another host name that happens to share the address
-        self._client = httpx.Client(
-            timeout=timeout,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
-            verify=verify,  # the system's CAs by default; a context of its own in tests
-        )
+        self._verify = verify
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def _http(self) -> httpx.Client:
+        """One client, built on first use (its TLS context is costly to build), with no
+        kept-alive connections: a connection is opened to the address checked for this very
+        attempt, never reused for another host name that happens to share the address."""
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                    trust_env=False,
+                    limits=httpx.Limits(max_keepalive_connections=0),
+                    verify=self._verify,  # the system's CAs unless told otherwise (tests)
+                )
+            return self._client
 
     def send(self, subscription: Subscription, delivery: Delivery, timestamp: int) -> Outcome:
         try:
@@ -79,7 +88,7 @@ class HttpSender:
         headers["Host"] = destination.host_header
         extensions = {"sni_hostname": destination.host} if destination.scheme == "https" else {}
         try:
-            response = self._client.post(
+            response = self._http().post(
                 destination.pinned_url,
                 content=delivery.body.encode("utf-8"),
                 headers=headers,
