@@ -1,12 +1,12 @@
 """A plain CSV / JSON export of invoices, credit notes and payments for a period.
 
 What an accountant without an integration asks for: one row per document, amounts as strings
-at the currency's minor units, dates ISO 8601. Drafts are never included.
+at the currency's minor units, dates ISO 8601. Drafts are never included. The CSV neutralises
+spreadsheet formulas in text cells (adapters/csv_output.py); amounts stay plain numbers.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable
@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.config import ConfigError
+from adapters.csv_output import SafeCsvWriter
 from adapters.queries import MAX_LIMIT, InvoiceQuery, Page, queries_for
 from domain.application import Ledger
 from domain.credit_note import CreditNote
@@ -38,6 +39,7 @@ COLUMNS = (
     "status",
     "reference",
 )
+AMOUNT_COLUMNS = ("net", "tax", "total")
 
 
 @dataclass
@@ -180,7 +182,7 @@ def render(rows: list[dict[str, str]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = SafeCsvWriter(buffer, COLUMNS, numeric=AMOUNT_COLUMNS, lineterminator="\n")
+    writer.header()
+    writer.rows(rows)
     return buffer.getvalue()

@@ -5,9 +5,13 @@ passwords back cheaply). Sessions are server-side rows keyed by the SHA-256 of a
 held in the browser's cookie, so signing out, removing a user or expiry take effect at once.
 Each session carries its own CSRF token, which every form posts back.
 
-Guessing is throttled per user name: after ``MAX_FAILURES`` wrong passwords in a row the name
-is locked for ``LOCK_MINUTES`` (unknown names too, so a lock does not tell which names exist);
-while locked no password is even checked, and a right password afterwards clears the count.
+Guessing is throttled per user name (unknown names too, so a lock does not tell which names
+exist). Every sign-in first claims one of ``MAX_FAILURES`` attempt slots in the database, in one
+conditional upsert, before any password is checked; the ``MAX_FAILURES``th slot locks the name
+for ``LOCK_MINUTES``. So however many guesses arrive at once, at most ``MAX_FAILURES`` passwords
+are checked per lock window. A right password gives the slots back only when it raced nothing:
+no other attempt for the name was in flight as it finished and no wrong password was recorded
+since it began (docs/portal.md, "Sign-in lockout").
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import Any, Literal, cast
+
+import structlog
 
 from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
@@ -31,9 +37,12 @@ Role = Literal["finance", "auditor", "admin"]
 ROLES: tuple[Role, ...] = ("finance", "auditor", "admin")
 WRITING_ROLES: tuple[Role, ...] = ("finance", "admin")
 MIN_PASSWORD = 10
+MAX_USERNAME = 64
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
+
+log = structlog.get_logger("tollbook.portal")
 
 # scrypt cost: 2**14 x 8 x 128 bytes = 16 MiB and ~50 ms per check on this class of machine
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -56,14 +65,32 @@ SCHEMA = (
         expires_at DOUBLE PRECISION NOT NULL
     )
     """,
+    # attempts: slots claimed since the count was last cleared (a slot is taken before the
+    # password is checked); in_flight: claimed slots whose check has not finished; failures:
+    # wrong passwords ever recorded for the name (only grows, so an attempt can tell whether
+    # one was recorded while it ran); locked_until: set when the last slot is claimed
     """
-    CREATE TABLE IF NOT EXISTS portal_sign_in_failures (
+    CREATE TABLE IF NOT EXISTS portal_sign_in_attempts (
         username TEXT PRIMARY KEY,
+        attempts INTEGER NOT NULL,
+        in_flight INTEGER NOT NULL,
         failures INTEGER NOT NULL,
         locked_until DOUBLE PRECISION NOT NULL
     )
     """,
+    # the counts of the version before slots were claimed; a lock is short-lived state
+    "DROP TABLE IF EXISTS portal_sign_in_failures",
 )
+
+
+@dataclass(frozen=True)
+class SignInRecord:
+    """Where a user name stands: see the columns of ``portal_sign_in_attempts``."""
+
+    attempts: int
+    in_flight: int
+    failures: int
+    locked_until: float
 
 
 class SignInLocked(Exception):
@@ -72,6 +99,15 @@ class SignInLocked(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"too many failed sign-ins: try again in {retry_after:.0f} s")
         self.retry_after = retry_after
+
+
+def _plausible_username(username: str) -> bool:
+    """Whether ``username`` could be a user's name at all (what ``add`` accepts)."""
+    return (
+        0 < len(username) <= MAX_USERNAME
+        and username.isprintable()
+        and not any(c.isspace() for c in username)
+    )
 
 
 def _check_new_password(password: str) -> None:
@@ -144,8 +180,11 @@ class Users:
         idle_minutes: float = 30,
         max_hours: float = 12,
         clock: Callable[[], float] = time.time,
+        verify: Callable[[str, str], bool] = check_password,
     ) -> None:
         self.db = db
+        # (password, stored hash) -> right?; replaceable so tests can count and pace checks
+        self.verify = verify
         self.idle_seconds = idle_minutes * 60
         self.max_seconds = max_hours * 3600
         self.clock = clock
@@ -160,8 +199,10 @@ class Users:
 
     def add(self, username: str, role: str, password: str) -> User:
         username = username.strip()
-        if not username or any(c.isspace() for c in username):
-            raise InvalidInput("a user name must not be empty or contain spaces")
+        if not _plausible_username(username):
+            raise InvalidInput(
+                f"a user name must be 1 to {MAX_USERNAME} printable characters without spaces"
+            )
         check_text(username, ACTOR, what="user name")  # it becomes every event's actor
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -191,6 +232,8 @@ class Users:
 
     def remove(self, username: str) -> None:
         """Remove a user and end every session of theirs at once."""
+        if not _plausible_username(username):
+            raise NotFound(f"no user called {username!r}")
         with self.db.connect() as conn:
             cursor = conn.execute(
                 self.db.sql("DELETE FROM portal_users WHERE username = ?"), (username,)
@@ -201,65 +244,133 @@ class Users:
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user, or None for a wrong name or password; SignInLocked while the name is
-        locked after too many wrong passwords."""
+        locked after too many attempts (no password is checked then)."""
         username = username.strip()
-        now = self.clock()
+        if not _plausible_username(username):
+            # no user can have this name (add refuses it), so there is nothing to guess and
+            # nothing to count; control characters never reach the database
+            log.info("portal sign-in with an impossible user name")
+            return None
+        failures_seen = self._claim_attempt(username, self.clock())
+        user: User | None = None
+        try:
+            with self.db.connect(write=False) as conn:
+                row = conn.execute(
+                    self.db.sql(
+                        "SELECT username, role, created_at, password_hash FROM portal_users"
+                        " WHERE username = ?"
+                    ),
+                    (username,),
+                ).fetchone()
+            if row is None:
+                self.verify(password, _DUMMY_HASH)
+            elif self.verify(password, str(row[3])):
+                user = User(str(row[0]), cast(Role, row[1]), str(row[2]))
+            log.info("portal password checked", username=username, right=user is not None)
+        finally:
+            # whatever happened (even an error), the slot is settled: as a failure unless the
+            # password was right
+            self._settle_attempt(username, failures_seen, right=user is not None)
+        return user
+
+    def _claim_attempt(self, username: str, now: float) -> int:
+        """Take an attempt slot for ``username`` or raise SignInLocked; returns the number of
+        failures recorded for the name so far.
+
+        The slot is claimed by one conditional upsert (``attempts < MAX_FAILURES``): on
+        PostgreSQL concurrent claims queue on the row's lock and each re-checks the condition
+        against the row as the previous one left it; SQLite runs the whole transaction under
+        its write lock (``BEGIN IMMEDIATE``). Either way no more than ``MAX_FAILURES`` slots
+        are handed out per lock window."""
+        table = "portal_sign_in_attempts"
+        lock_until = now + LOCK_MINUTES * 60
         with self.db.connect() as conn:
-            locked = conn.execute(
-                self.db.sql("SELECT locked_until FROM portal_sign_in_failures WHERE username = ?"),
-                (username,),
-            ).fetchone()
-            if locked is not None and float(locked[0]) > now:
-                raise SignInLocked(float(locked[0]) - now)
-            row = conn.execute(
+            # a lock that has run out starts a fresh count (a check lasts well under a second,
+            # so nothing claimed before the lock is still in flight)
+            conn.execute(
                 self.db.sql(
-                    "SELECT username, role, created_at, password_hash FROM portal_users"
-                    " WHERE username = ?"
+                    f"UPDATE {table} SET attempts = 0, in_flight = 0, locked_until = 0"
+                    " WHERE username = ? AND attempts >= ? AND locked_until <= ?"
                 ),
-                (username,),
+                (username, MAX_FAILURES, now),
+            )
+            # one statement whether or not the name has a row yet; a conflicting row whose
+            # slots are all taken is left unchanged and nothing is returned
+            claimed = conn.execute(
+                self.db.sql(
+                    f"INSERT INTO {table} (username, attempts, in_flight, failures, locked_until)"
+                    " VALUES (?, 1, 1, 0, ?) ON CONFLICT (username) DO UPDATE"
+                    f" SET attempts = {table}.attempts + 1, in_flight = {table}.in_flight + 1,"
+                    f" locked_until = CASE WHEN {table}.attempts + 1 >= ? THEN ?"
+                    f" ELSE {table}.locked_until END"
+                    f" WHERE {table}.attempts < ? RETURNING failures"
+                ),
+                (
+                    username,
+                    lock_until if MAX_FAILURES <= 1 else 0,
+                    MAX_FAILURES,
+                    lock_until,
+                    MAX_FAILURES,
+                ),
             ).fetchone()
-        if row is None:
-            check_password(password, _DUMMY_HASH)
-        elif check_password(password, str(row[3])):
-            with self.db.connect() as conn:
+            if claimed is not None:
+                return int(claimed[0])
+            row = conn.execute(
+                self.db.sql(f"SELECT locked_until FROM {table} WHERE username = ?"), (username,)
+            ).fetchone()
+        locked_until = float(row[0]) if row is not None else lock_until
+        log.warning("portal sign-in attempt refused: name locked", username=username)
+        raise SignInLocked(max(1.0, locked_until - now))
+
+    def _settle_attempt(self, username: str, failures_seen: int, *, right: bool) -> None:
+        """End an attempt. A wrong password is recorded (its slot stays taken). A right one
+        clears the count only if it raced nothing: it is the only attempt in flight and no
+        failure was recorded since it claimed its slot; otherwise the slots and any lock stay
+        as they are (the user is signed in all the same)."""
+        table = "portal_sign_in_attempts"
+        in_flight = "CASE WHEN in_flight > 0 THEN in_flight - 1 ELSE 0 END"
+        with self.db.connect() as conn:
+            if not right:
                 conn.execute(
-                    self.db.sql("DELETE FROM portal_sign_in_failures WHERE username = ?"),
+                    self.db.sql(
+                        f"UPDATE {table} SET in_flight = {in_flight}, failures = failures + 1"
+                        " WHERE username = ?"
+                    ),
                     (username,),
                 )
-            return User(str(row[0]), cast(Role, row[1]), str(row[2]))
-        self._failed(username, now)
-        return None
+                return
+            alone = "in_flight = 1 AND failures = ?"
+            conn.execute(
+                self.db.sql(
+                    f"UPDATE {table} SET in_flight = {in_flight},"
+                    f" attempts = CASE WHEN {alone} THEN 0 ELSE attempts END,"
+                    f" locked_until = CASE WHEN {alone} THEN 0 ELSE locked_until END"
+                    " WHERE username = ?"
+                ),
+                (failures_seen, failures_seen, username),
+            )
 
-    def _failed(self, username: str, now: float) -> None:
-        """Count a wrong password; the ``MAX_FAILURES``th in a row locks the name."""
-        with self.db.connect() as conn:
-            # locks that have run out are of no use: clear them while we are writing anyway
-            conn.execute(
+    def sign_in_record(self, username: str) -> SignInRecord:
+        """The attempt counts of ``username`` (all zero when it was never tried)."""
+        if not _plausible_username(username.strip()):
+            return SignInRecord(0, 0, 0, 0.0)
+        with self.db.connect(write=False) as conn:
+            row: Any = conn.execute(
                 self.db.sql(
-                    "DELETE FROM portal_sign_in_failures WHERE locked_until > 0"
-                    " AND locked_until < ?"
+                    "SELECT attempts, in_flight, failures, locked_until"
+                    " FROM portal_sign_in_attempts WHERE username = ?"
                 ),
-                (now,),
-            )
-            conn.execute(
-                self.db.sql(
-                    "INSERT INTO portal_sign_in_failures (username, failures, locked_until)"
-                    " VALUES (?, 1, 0) ON CONFLICT (username) DO UPDATE"
-                    " SET failures = portal_sign_in_failures.failures + 1"
-                ),
-                (username,),
-            )
-            conn.execute(
-                self.db.sql(
-                    "UPDATE portal_sign_in_failures SET failures = 0, locked_until = ?"
-                    " WHERE username = ? AND failures >= ?"
-                ),
-                (now + LOCK_MINUTES * 60, username, MAX_FAILURES),
-            )
+                (username.strip(),),
+            ).fetchone()
+        if row is None:
+            return SignInRecord(0, 0, 0, 0.0)
+        return SignInRecord(int(row[0]), int(row[1]), int(row[2]), float(row[3]))
 
     def set_password(self, username: str, password: str) -> None:
         """A new password for USERNAME; their sessions end (they sign in with it again)."""
         _check_new_password(password)
+        if not _plausible_username(username):
+            raise NotFound(f"no user called {username!r}")
         with self.db.connect() as conn:
             cursor = conn.execute(
                 self.db.sql("UPDATE portal_users SET password_hash = ? WHERE username = ?"),
@@ -269,7 +380,7 @@ class Users:
                 raise NotFound(f"no user called {username!r}")
             conn.execute(self.db.sql("DELETE FROM portal_sessions WHERE username = ?"), (username,))
             conn.execute(
-                self.db.sql("DELETE FROM portal_sign_in_failures WHERE username = ?"), (username,)
+                self.db.sql("DELETE FROM portal_sign_in_attempts WHERE username = ?"), (username,)
             )
 
     # --------------------------------------------------------------- sessions

@@ -12,7 +12,6 @@ of rejects (so the rejects file) and of blank lines, and what is kept of each re
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from typing import IO, Any
 
 import structlog
 
+from adapters.csv_output import SafeCsvWriter
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
 from adapters.usage.pg_stage import PostgresStage, drop_left_behind
@@ -89,20 +89,22 @@ class ImportSummary:
 
 class _Rejects:
     """The rejects CSV, created on the first reject only; at most ``limit`` + 1 rows, each of
-    bounded size (unprintable characters escaped, then fields cut to REJECT_FIELD_CHARS)."""
+    bounded size (unprintable characters escaped, then fields cut to REJECT_FIELD_CHARS). It is
+    read by people, in a spreadsheet: formulas in the rejected fields are neutralised
+    (adapters/csv_output.py)."""
 
     def __init__(self, path: Path, source: Path, limit: int) -> None:
         self.path, self.source, self.limit, self.count = path, source, limit, 0
         self._file: IO[str] | None = None
-        self._writer: Any = None
+        self._writer: SafeCsvWriter | None = None
 
     def add(self, line_no: int, reason: str, record: list[str]) -> None:
         if self._writer is None:
             self._file = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._file)
-            self._writer.writerow(["line", "reason", *COLUMNS])
+            self._writer = SafeCsvWriter(self._file, ["line", "reason", *COLUMNS], numeric=["line"])
+            self._writer.header()
         kept = [_kept(field) for field in record[: len(COLUMNS)]]
-        self._writer.writerow([line_no, _kept(reason), *kept])
+        self._writer.row([line_no, _kept(reason), *kept])
         self.count += 1
         if self.count > self.limit:
             raise TooManyRejects(

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
 from uuid import uuid4
 
 from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
+from adapters.webhooks.destinations import DestinationPolicy
 from domain.errors import InvalidInput, NotFound
 
 SCHEMA = (
@@ -147,16 +147,11 @@ class QueuedEvent:
     body: str
 
 
-def check_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput(f"webhook URL must be an absolute http(s) URL, not {url!r}")
-    return url
-
-
 class WebhookStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, policy: DestinationPolicy | None = None) -> None:
         self.db = db
+        # which URLs may be subscribed (the delivering sender checks them again each time)
+        self.policy = DestinationPolicy.from_env() if policy is None else policy
 
     def ensure_schema(self) -> None:
         with self.db.connect() as conn:
@@ -169,11 +164,12 @@ class WebhookStore:
     def add(
         self, url: str, secret: str, event_types: Sequence[str], position: int, created_by: str
     ) -> Subscription:
+        self.policy.check(url)  # its form first, then every address it resolves to
         if len(secret) < 16:
             raise InvalidInput("a webhook secret must be at least 16 characters")
         subscription = Subscription(
             id=str(uuid4()),
-            url=check_url(url),
+            url=url,
             secret=secret,
             event_types=list(event_types),
             status="active",

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import html
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import httpx
+import uvicorn
 from fastapi.testclient import TestClient
 
 from domain.application import Ledger
@@ -55,6 +61,59 @@ def signed_in(app: Any, username: str) -> Iterator[Browser]:
         browser = Browser(client)
         assert browser.sign_in(username).status_code == 303
         yield browser
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The app served by uvicorn on a free port of 127.0.0.1 in a thread (real HTTP, real
+    concurrency); yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    # browsers are set up one by one and then post together: keep their connections open
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        access_log=False,
+        timeout_keep_alive=120,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class Guesser:
+    """One browser over real HTTP with the sign-in form already loaded (its CSRF cookie and
+    token), ready to post one guess."""
+
+    def __init__(self, base: str) -> None:
+        self.client = httpx.Client(base_url=base, timeout=60)
+        form = self.client.get("/portal/login")
+        token = CSRF.search(form.text)
+        assert token, form.text
+        self.token = token.group(1)
+
+    def guess(self, username: str, password: str) -> int:
+        response = self.client.post(
+            "/portal/login",
+            data={"username": username, "password": password, "csrf_token": self.token},
+            follow_redirects=False,
+        )
+        return int(response.status_code)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def acme(ledger: Ledger, account: str = "ACME", currency: str = "GBP") -> UUID:

@@ -18,6 +18,7 @@ from adapters.clock import SteppingClock
 from adapters.http.app import create_app
 from adapters.logging import configure_logging
 from adapters.service.context import Services
+from adapters.webhooks.destinations import ALLOW_ENV
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +26,13 @@ def _logs_to_this_tests_stderr() -> None:
     # the CLI reconfigures logging to the stderr of the test that ran it; workers in later tests
     # must not write to that closed stream
     configure_logging(level="error")
+
+
+@pytest.fixture(autouse=True)
+def _webhooks_may_reach_the_local_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the receivers listen on 127.0.0.1, which webhooks refuse by default: this tier's
+    # configuration allows that one address explicitly (a served process inherits it)
+    monkeypatch.setenv(ALLOW_ENV, "127.0.0.1/32")
 
 
 @pytest.fixture

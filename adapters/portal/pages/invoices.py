@@ -3,7 +3,6 @@ credit note, void, PDF), its payments (allocate), and its history with the as-of
 
 from __future__ import annotations
 
-import csv
 import importlib
 import io
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
 from adapters.portal.reads import SORTABLE, InvoiceFilter, totals_by_currency
 from adapters.portal.web import (
@@ -38,9 +38,10 @@ from domain.payment import Payment
 
 router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
 
+CSV_AMOUNTS = ("net", "tax", "total", "credited", "paid", "amount_due")
 CSV_COLUMNS = (
     *("number", "invoice_id", "customer", "invoice_date", "due_date", "status", "currency"),
-    *("net", "tax", "total", "credited", "paid", "amount_due"),
+    *CSV_AMOUNTS,
 )
 STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
 LINE_FIELDS = {
@@ -136,11 +137,11 @@ def invoice_csv(request: Request, portal: PortalDep, session: Viewer) -> Respons
         raise InvalidInput("; ".join(fields.errors.values()))
     rows = portal.reads.invoices(wanted, ledger.today())
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer = SafeCsvWriter(out, CSV_COLUMNS, numeric=CSV_AMOUNTS)  # formulas neutralised
+    writer.header()
     for row in rows:
         currency = row["currency"]
-        writer.writerow(
+        writer.row(
             [
                 row["number"] or "",
                 row["invoice_id"],
@@ -149,10 +150,7 @@ def invoice_csv(request: Request, portal: PortalDep, session: Viewer) -> Respons
                 row["due_date"].isoformat(),
                 row["status"],
                 currency,
-                *(
-                    money(row[name], currency).replace(",", "")
-                    for name in ("net", "tax", "total", "credited", "paid", "amount_due")
-                ),
+                *(money(row[name], currency).replace(",", "") for name in CSV_AMOUNTS),
             ]
         )
     return Response(
