@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
-from adapters.http.schemas import AssignmentCreate, AssignmentEnd, CustomerChange, CustomerCreate
+from adapters.http.schemas import (
+    AssignmentCreate,
+    AssignmentEnd,
+    CustomerChange,
+    CustomerCreate,
+    IsoDate,
+)
 from adapters.views import customer_doc, event_doc
 from domain.errors import InvalidInput
 
@@ -35,7 +40,7 @@ def register_customer(
 
 @router.get("/{ref}")
 def show_customer(
-    ref: str, svc: Svc, _: Reader, response: Response, on: date | None = None
+    ref: str, svc: Svc, _: Reader, response: Response, on: IsoDate | None = None
 ) -> dict[str, Any]:
     """One customer by account number or id; ``on`` shows the details in force that day."""
     customer = svc.ledger.customer(ref)

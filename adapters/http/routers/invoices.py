@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
-from adapters.http.schemas import DatesChange, InvoiceCreate, LineChange, LineCreate, Reason
+from adapters.http.schemas import (
+    DatesChange,
+    InvoiceCreate,
+    IsoDateTime,
+    LineChange,
+    LineCreate,
+    Reason,
+)
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
@@ -61,7 +67,7 @@ def create_invoice(
 
 
 @router.get("/{ref}.pdf", response_class=Response)
-def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: datetime | None = None) -> Response:
+def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None) -> Response:
     """The invoice as PDF (as it stood at ``as_of`` when given): the same bytes as the CLI's
     ``invoice pdf``, so its SHA-256 can be checked against a recorded one."""
     document = invoice_source(svc.ledger, ref, at=as_of)
@@ -80,7 +86,7 @@ def show_invoice(
     svc: Svc,
     _: Reader,
     response: Response,
-    as_of: datetime | None = None,
+    as_of: IsoDateTime | None = None,
     version: int | None = None,
 ) -> dict[str, Any]:
     """An invoice by number or id; ``as_of`` (with zone) or ``version`` shows it as it stood."""
