@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     Strict,
     WithJsonSchema,
+    field_validator,
 )
 
 from adapters.http import bounds
@@ -285,9 +286,20 @@ class RefundCreate(Body):
 
 
 class WebhookCreate(Body):
+    """Kept in the service's own table, not in events: PostgreSQL text cannot hold a NUL, so
+    one is refused here (the ledger's own values are checked by the ledger)."""
+
     url: str = Field(min_length=1)
     event_types: list[str] = Field(default_factory=list, description="Empty: every event.")
     secret: str | None = Field(None, description="Generated when omitted (shown once).")
     from_position: Position | None = Field(
         None, description="Deliver events after this position (default: from now on)."
     )
+
+    @field_validator("url", "event_types", "secret", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("text may not contain NUL characters")
+        return value

@@ -257,6 +257,14 @@ CASES: list[tuple[str, str, str, Any, tuple[int, str]]] = [
         {"url": "https://example.com/h", "from_position": "5"},
         V,
     ),
+    ("webhook_url_nul", "POST", "/webhooks", {"url": "https://example.com/\x00"}, V),
+    (
+        "webhook_secret_nul",
+        "POST",
+        "/webhooks",
+        {"url": "https://example.com/", "secret": "\x00"},
+        V,
+    ),
     (
         "deliveries_limit_huge",
         "GET",
