@@ -32,7 +32,7 @@ from adapters.http.app import create_app
 from adapters.logging import configure_logging
 from adapters.service.context import Services
 from tests.helpers import event_count
-from tests.portal.support import PASSWORD, Browser, error_of
+from tests.portal.support import PASSWORD, Browser, action_error, error_of
 
 PROBLEM = "application/problem+json"
 LIMIT = 64 * 1024  # the body limit the tests' app runs with
@@ -627,6 +627,23 @@ def test_hostile_portal_form_shows_the_form_again_and_writes_nothing(
     assert response.status_code == 422, response.text[-2000:]
     assert response.headers["content-type"].startswith("text/html")
     assert words in error_of(response.text, field_name), response.text[-3000:]
+    assert event_count(world.services.ledger) == before
+
+
+def test_a_portal_change_whose_result_cannot_be_shown_is_a_form_error(
+    world: World, finance: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unrenderable(*args: Any, **kwargs: Any) -> Any:
+        raise ArithmeticError("the totals overflow the decimal context")
+
+    monkeypatch.setattr(write_guard, "invoice_doc", unrenderable)
+    before = event_count(world.services.ledger)
+    response = finance.post(
+        "/portal/invoices/{draft}/lines".format(**world.ids),
+        {"description": "Calls", "unit_price": "2"},
+    )
+    assert response.status_code == 422
+    assert "too large to compute" in action_error(response.text)
     assert event_count(world.services.ledger) == before
 
 
