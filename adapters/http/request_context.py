@@ -27,6 +27,12 @@ log = structlog.get_logger("tollbook.http")
 HEADER = "X-Request-Id"
 # A client's id is logged and echoed back: only a short plain token is taken as it is.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# the fallback page loads nothing, so it may load nothing
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 INTERNAL_DETAIL = (
     "the server could not handle this request; the error is logged under its request_id"
 )
@@ -87,7 +93,7 @@ class RequestContext:
         headers = {HEADER: request_id}
         path = str(scope["path"])
         if path == self.html_prefix or path.startswith(self.html_prefix + "/"):
-            return HTMLResponse(internal_error_page(request_id), 500, headers)
+            return HTMLResponse(internal_error_page(request_id), 500, {**headers, **PAGE_HEADERS})
         body = problem_body(500, "internal_error", INTERNAL_DETAIL, path, request_id=request_id)
         return JSONResponse(body, 500, headers, media_type=PROBLEM_JSON)
 

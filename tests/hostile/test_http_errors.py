@@ -30,6 +30,7 @@ from adapters.clock import SteppingClock
 from adapters.http import write_guard
 from adapters.http.app import create_app
 from adapters.logging import configure_logging
+from adapters.portal import web as portal_web
 from adapters.service.context import Services
 from tests.helpers import event_count
 from tests.portal.support import PASSWORD, Browser, action_error, error_of
@@ -671,3 +672,21 @@ def test_an_unexpected_portal_error_is_a_500_page(
     assert "Something went wrong" in response.text and "portal-7" in response.text
     assert "secret" not in response.text
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_when_even_the_portal_error_page_fails_a_plain_html_500_is_sent(
+    world: World, finance: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(world.services.ledger, "customers", broken)
+    monkeypatch.setattr(portal_web, "error_page", broken)
+    response = finance.client.get(
+        "/portal/customers", headers={"X-Request-Id": "portal-8"}, follow_redirects=False
+    )
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in response.text and "portal-8" in response.text
+    assert "secret" not in response.text
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
