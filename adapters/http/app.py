@@ -1,17 +1,20 @@
-"""The ASGI application: routers, problem documents, idempotency, request logging."""
+"""The ASGI application: routers, problem documents, idempotency, request logging.
+
+Layers, outermost first: request id, logging and the last-resort 500 (``RequestContext``);
+the body-size limit (``BodyLimit``, before anything reads a body); idempotency; FastAPI's own
+exception handlers (``problems``); the routers and the portal. The write guard makes a
+request's writes wait until what they write can be shown (``write_guard``).
+"""
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Awaitable, Callable
-
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from adapters import portal
-from adapters.http import problems
+from adapters.http import problems, write_guard
+from adapters.http.body_limit import BodyLimit, max_body_bytes_from_env
 from adapters.http.idempotency import IdempotencyMiddleware
+from adapters.http.request_context import RequestContext
 from adapters.http.routers import (
     credit_notes,
     customers,
@@ -22,20 +25,22 @@ from adapters.http.routers import (
     settings,
     webhooks,
 )
+from adapters.portal.web import PREFIX as PORTAL_PREFIX
 from adapters.service.context import Services
-
-log = structlog.get_logger("tollbook.http")
 
 DESCRIPTION = """The tollbook billing ledger over HTTP.
 
 Authenticate with `Authorization: Bearer <API key>` (keys: `tollbook apikey create`).
 Amounts are decimal strings. Errors are RFC 9457 `application/problem+json` documents with a
 stable `code`. `ETag` carries the aggregate version; send it back in `If-Match` on edits.
-Every POST accepts an `Idempotency-Key`. See docs/http-api.md and docs/integrators.md.
+Every POST accepts an `Idempotency-Key`. Request bodies are limited in size (413 beyond).
+See docs/http-api.md and docs/integrators.md.
 """
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, *, max_body_bytes: int | None = None) -> FastAPI:
+    """The API and the portal on ``services``; bodies beyond ``max_body_bytes`` (default:
+    ``TOLLBOOK_MAX_BODY_BYTES``, else 1 MiB) are refused with 413."""
     app = FastAPI(title="tollbook", version="1", description=DESCRIPTION)
     app.state.services = services
     problems.install(app)
@@ -43,29 +48,15 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
     app.include_router(webhooks.router)
     portal.install(app, services)  # the finance portal's pages under /portal
+    write_guard.install(services.ledger)
+    # add_middleware wraps what is already there: the last one added is the outermost
     app.add_middleware(IdempotencyMiddleware, services=services)
-
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-Id"] = request_id
-        log.info(
-            "request",
-            request_id=request_id,
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return response
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=max_body_bytes if max_body_bytes is not None else max_body_bytes_from_env(),
+    )
+    app.add_middleware(write_guard.WriteGuard)
+    app.add_middleware(RequestContext, html_prefix=PORTAL_PREFIX)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

@@ -92,7 +92,8 @@ def check_if_match(request: Request, aggregate: Aggregate) -> None:
         return
     if str(aggregate.version) not in tags:
         raise version_mismatch(header, aggregate.version)
-    versions = {int(tag) for tag in tags if tag.isdigit()}
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses
+    versions = {int(tag) for tag in tags if tag.isascii() and tag.isdigit()}
     # The request runs in its own copy of the context, so this ends with the request.
     LedgerBase.expect(aggregate.id, versions)
 

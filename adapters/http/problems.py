@@ -3,7 +3,8 @@
 Every refusal carries a stable machine-readable ``code`` beside the human ``title``/``detail``:
 the ledger's own error codes (``over_allocation``, ``invoice_not_editable``, ...) for rule
 violations, and a few HTTP-level ones (``unauthorised``, ``forbidden``, ``validation_error``,
-``version_mismatch``, ``idempotency_key_reused``, ...).
+``version_mismatch``, ``idempotency_key_reused``, ``body_too_large``, ``internal_error``, ...).
+Anything unexpected is a 500 ``internal_error`` without details (see ``request_context``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     412: "Precondition failed",
+    413: "Content too large",
     422: "Unprocessable content",
     428: "Precondition required",
     500: "Internal server error",
@@ -63,14 +65,19 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(
-    status: int,
-    code: str,
-    detail: str,
-    instance: str | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
+#: Codes of the refusals Starlette itself raises (unknown path, wrong method, ...).
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def problem_body(
+    status: int, code: str, detail: str, instance: str | None = None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
         "title": TITLES.get(status, "Error"),
@@ -81,7 +88,23 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return body
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, code, detail, instance, **extra),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 def status_for(error: BillingError) -> int:
@@ -152,13 +175,14 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        code = HTTP_CODES.get(error.status_code, "http_error")
         return problem_response(
             error.status_code,
             code,
             str(error.detail),
             request.url.path,
             dict(error.headers or {}),
+            **getattr(error, "extra", {}),
         )
 
     app.add_exception_handler(Problem, on_problem)

@@ -1,32 +1,80 @@
-"""Request bodies. Amounts are decimal strings (``"120.50"``); floats are refused, because their
-binary value is not the number the client meant. Unknown fields are refused too."""
+"""Request bodies and the value types of request bodies and query strings.
+
+Amounts are decimal strings (``"120.50"``); whole JSON numbers are taken too, floats are
+refused, because their binary value is not the number the client meant. Dates and moments are
+ISO strings only (``"2026-10-31"``, ``"2026-11-01T12:00:00Z"``): a JSON number or a Unix
+timestamp is not a date. Unknown fields are refused.
+
+Each type also carries the outer bounds of ``bounds`` (digits of an amount, years of a date,
+days of a term): beyond them the answer is a 422 ``validation_error`` naming the field, never
+a failure further in. The ledger's own, narrower limits give their own message.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    field_validator,
+)
 
+from adapters.http import bounds
 from domain.schedule import InvoiceSchedule
 from domain.values import LineGrouping
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
 
 
 def _amount(value: Any) -> Decimal:
     if isinstance(value, (bool, float)):
         raise ValueError('amounts are decimal strings, e.g. "120.50", not JSON numbers')
     if isinstance(value, int):
-        return Decimal(value)
+        value = str(value)
     if not isinstance(value, str):
         raise ValueError('amounts are decimal strings, e.g. "120.50"')
     try:
-        parsed = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"not a decimal number: {value!r}") from None
-    if not parsed.is_finite() or "e" in value.lower():
-        raise ValueError(f"not a plain decimal number: {value!r}")
-    return parsed
+        return Decimal(bounds.amount_text(value.strip()))
+    except InvalidOperation:  # pragma: no cover - amount_text admits only plain numbers
+        raise ValueError(f"not a decimal number: {value[:40]!r}") from None
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):  # built in Python
+        return bounds.day_in_range(value)
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError('dates are ISO strings like "2026-10-31"')
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"not a date: {value!r} ({error})") from None
+    return bounds.day_in_range(day)
+
+
+def _iso_moment(value: Any) -> datetime:
+    if isinstance(value, datetime):  # built in Python
+        moment = value
+    elif isinstance(value, str) and _ISO_MOMENT.fullmatch(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError as error:
+            raise ValueError(f"not a moment: {value[:40]!r} ({error})") from None
+    else:
+        raise ValueError('moments are ISO strings like "2026-11-01T12:00:00Z"')
+    bounds.day_in_range(moment.date())
+    return moment
 
 
 Amount = Annotated[
@@ -34,10 +82,41 @@ Amount = Annotated[
     BeforeValidator(_amount),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["120.50"]}),
 ]
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-10-31"]}),
+]
+IsoDateTime = Annotated[
+    datetime,
+    BeforeValidator(_iso_moment),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-01T12:00:00Z"]}),
+]
+# JSON integers only: ``true``, ``14.0`` and ``"14"`` are not day counts. Negative counts are
+# left to the ledger, which refuses them in its own words.
+Days = Annotated[int, Strict(), Field(le=bounds.MAX_DAYS)]
+Position = Annotated[int, Strict(), Field(ge=0, le=bounds.MAX_POSITION)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class SettingsChange(Body):
+    """The settings to change (the names of ``SellerSettings``), typed as every other body:
+    the tax rate a decimal string, the payment terms a JSON integer."""
+
+    company_name: str | None = None
+    address: str | None = None
+    tax_number: str | None = None
+    default_currency: str | None = None
+    default_tax_rate: Amount | None = None
+    default_tax_description: str | None = None
+    default_payment_terms_days: Days | None = None
+    invoice_number_format: str | None = None
+    credit_note_number_format: str | None = None
+    invoice_line_grouping: LineGrouping | None = None
+    payment_instructions: str | None = None
 
 
 class CustomerFields(Body):
@@ -47,7 +126,7 @@ class CustomerFields(Body):
     email: str | None = None
     tax_rate: Amount | None = None
     tax_description: str | None = None
-    payment_terms_days: int | None = None
+    payment_terms_days: Days | None = None
     invoice_line_grouping: LineGrouping | None = None
     external_accounting_id: str | None = None
     time_zone: str | None = None
@@ -70,19 +149,19 @@ class CustomerCreate(CustomerFields):
 
 
 class CustomerChange(CustomerFields):
-    effective_from: date | None = None
+    effective_from: IsoDate | None = None
     reason: str | None = None
 
 
 class AssignmentCreate(Body):
     package: str = Field(min_length=1, description="Package name or id.")
-    start_date: date
-    end_date: date | None = None
+    start_date: IsoDate
+    end_date: IsoDate | None = None
     quantity: Amount | None = None
 
 
 class AssignmentEnd(Body):
-    end_date: date
+    end_date: IsoDate
 
 
 class PackageCreate(Body):
@@ -109,10 +188,10 @@ class PackageChange(Body):
 
 class InvoiceCreate(Body):
     customer: str = Field(min_length=1, description="Account number or customer id.")
-    invoice_date: date | None = None
-    due_date: date | None = None
-    period_start: date | None = None
-    period_end: date | None = None
+    invoice_date: IsoDate | None = None
+    due_date: IsoDate | None = None
+    period_start: IsoDate | None = None
+    period_end: IsoDate | None = None
     memo: str = ""
 
 
@@ -124,8 +203,8 @@ class LineCreate(Body):
     unit_price: Amount | None = None
     tax_rate: Amount | None = None
     tax_description: str | None = None
-    period_start: date | None = None
-    period_end: date | None = None
+    period_start: IsoDate | None = None
+    period_end: IsoDate | None = None
     unit: str = ""
 
 
@@ -134,15 +213,15 @@ class LineChange(Body):
     quantity: Amount | None = None
     unit_price: Amount | None = None
     tax_rate: Amount | None = None
-    period_start: date | None = None
-    period_end: date | None = None
+    period_start: IsoDate | None = None
+    period_end: IsoDate | None = None
 
 
 class DatesChange(Body):
-    invoice_date: date | None = None
-    due_date: date | None = None
-    period_start: date | None = None
-    period_end: date | None = None
+    invoice_date: IsoDate | None = None
+    due_date: IsoDate | None = None
+    period_start: IsoDate | None = None
+    period_end: IsoDate | None = None
 
 
 class Reason(Body):
@@ -173,7 +252,7 @@ class PaymentCreate(Body):
     customer: str = Field(min_length=1)
     amount: Amount
     currency: str | None = None
-    received_on: date | None = None
+    received_on: IsoDate | None = None
     method: str = "bank transfer"
     reference: str = ""
     fee: Amount = Decimal(0)
@@ -207,9 +286,20 @@ class RefundCreate(Body):
 
 
 class WebhookCreate(Body):
+    """Kept in the service's own table, not in events: PostgreSQL text cannot hold a NUL, so
+    one is refused here (the ledger's own values are checked by the ledger)."""
+
     url: str = Field(min_length=1)
     event_types: list[str] = Field(default_factory=list, description="Empty: every event.")
     secret: str | None = Field(None, description="Generated when omitted (shown once).")
-    from_position: int | None = Field(
-        None, ge=0, description="Deliver events after this position (default: from now on)."
+    from_position: Position | None = Field(
+        None, description="Deliver events after this position (default: from now on)."
     )
+
+    @field_validator("url", "event_types", "secret", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("text may not contain NUL characters")
+        return value

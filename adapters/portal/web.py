@@ -2,7 +2,8 @@
 
 Every portal route uses ``PortalRoute``, which turns the portal's refusals into HTML: not signed
 in -> the sign-in page; a role or CSRF refusal -> 403 page; an unknown id -> 404 page; any other
-ledger refusal outside a form -> 409 page. Forms catch the ledger's errors themselves and show
+ledger refusal outside a form -> 409 page; anything unexpected -> a 500 page that names the
+request id its traceback is logged under. Forms catch the ledger's errors themselves and show
 them next to the field or button that caused them, with what the user typed.
 """
 
@@ -20,10 +21,13 @@ from urllib.parse import quote
 
 import structlog
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
 
+from adapters.http import bounds
 from adapters.portal.reads import ReadSide
 from adapters.portal.users import Session, Users
 from adapters.service.context import Services
@@ -137,6 +141,20 @@ class PortalRoute(APIRoute):
                 response = error_page(request, 404, "Not found", str(missing))
             except BillingError as error:
                 response = error_page(request, 409, "Refused", str(error))
+            except (HTTPException, RequestValidationError):
+                raise  # answered by the app's problem handlers (413, bad path parameters)
+            except Exception:
+                # a failure that is ours, not the user's: logged with the traceback and the
+                # request id (the outer middleware's page is the fallback if this page fails)
+                log.exception("portal page failed", path=request.url.path)
+                request_id = structlog.contextvars.get_contextvars().get("request_id", "")
+                response = error_page(
+                    request,
+                    500,
+                    "Something went wrong",
+                    "the server could not handle this page; the error is logged"
+                    + (f" under reference {request_id}" if request_id else ""),
+                )
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
             return response
@@ -266,10 +284,15 @@ class Fields:
                 self.errors[name] = f"{what} is required"
             return None
         try:
-            return parse_decimal(raw, what=what)
+            value = parse_decimal(raw, what=what)
+            bounds.amount_text(raw)
         except InvalidInput as error:
             self.errors[name] = str(error)
             return None
+        except bounds.OutOfBounds as error:
+            self.errors[name] = f"{what}: {error}"
+            return None
+        return value
 
     def day(self, name: str, what: str, *, required: bool = False) -> date | None:
         raw = self.values.get(name, "").strip()
@@ -278,21 +301,26 @@ class Fields:
                 self.errors[name] = f"{what} is required"
             return None
         try:
-            return parse_date(raw, what=what)
+            return bounds.day_in_range(parse_date(raw, what=what))
         except InvalidInput as error:
             self.errors[name] = str(error)
-            return None
+        except bounds.OutOfBounds as error:
+            self.errors[name] = f"{what}: {error}"
+        return None
 
     def whole(self, name: str, what: str) -> int | None:
+        """A whole number of days (ASCII digits: ``int`` would take "٣" and choke on "²")."""
         raw = self.values.get(name, "").strip()
         if not raw:
             return None
-        # ASCII digits only ("²".isdigit() is true, int("²") fails); int() refuses > 4,300 digits
-        digits = raw.removeprefix("-")
-        if not (digits.isascii() and digits.isdigit()) or len(digits) > 4_000:
+        if not bounds.WHOLE_NUMBER.fullmatch(raw):
             self.errors[name] = f"{what} must be a whole number of days, like 30"
             return None
-        return int(raw)
+        try:
+            return bounds.days(int(raw))
+        except bounds.OutOfBounds as error:
+            self.errors[name] = f"{what}: {error}"
+            return None
 
     @property
     def ok(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -10,7 +9,13 @@ from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.paging import Cursor, Limit, paged
-from adapters.http.schemas import AssignmentCreate, AssignmentEnd, CustomerChange, CustomerCreate
+from adapters.http.schemas import (
+    AssignmentCreate,
+    AssignmentEnd,
+    CustomerChange,
+    CustomerCreate,
+    IsoDate,
+)
 from adapters.queries import queries_for
 from adapters.views import customer_doc, event_doc
 from domain.errors import InvalidInput
@@ -48,7 +53,7 @@ def register_customer(
 
 @router.get("/{ref}")
 def show_customer(
-    ref: str, svc: Svc, _: Reader, response: Response, on: date | None = None
+    ref: str, svc: Svc, _: Reader, response: Response, on: IsoDate | None = None
 ) -> dict[str, Any]:
     """One customer by account number or id; ``on`` shows the details in force that day."""
     customer = svc.ledger.customer(ref)

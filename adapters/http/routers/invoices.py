@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -10,7 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.paging import Cursor, Limit, paged
-from adapters.http.schemas import DatesChange, InvoiceCreate, LineChange, LineCreate, Reason
+from adapters.http.schemas import (
+    DatesChange,
+    InvoiceCreate,
+    IsoDate,
+    IsoDateTime,
+    LineChange,
+    LineCreate,
+    Reason,
+)
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
@@ -46,8 +53,8 @@ def list_invoices(
     customer: str | None = None,
     status: str | None = None,
     number: Annotated[str | None, Query(max_length=200)] = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
@@ -83,7 +90,7 @@ def create_invoice(
 
 
 @router.get("/{ref}.pdf", response_class=Response)
-def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: datetime | None = None) -> Response:
+def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None) -> Response:
     """The invoice as PDF (as it stood at ``as_of`` when given): the same bytes as the CLI's
     ``invoice pdf``, so its SHA-256 can be checked against a recorded one."""
     document = invoice_source(svc.ledger, ref, at=as_of)
@@ -102,7 +109,7 @@ def show_invoice(
     svc: Svc,
     _: Reader,
     response: Response,
-    as_of: datetime | None = None,
+    as_of: IsoDateTime | None = None,
     version: int | None = None,
 ) -> dict[str, Any]:
     """An invoice by number or id; ``as_of`` (with zone) or ``version`` shows it as it stood."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from adapters.feed import head_position, topics_for
 from adapters.http.deps import Admin, Svc
@@ -12,6 +12,8 @@ from adapters.http.schemas import WebhookCreate
 from adapters.webhooks.signing import new_secret
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+MAX_DELIVERIES = 1000
 
 
 @router.get("")
@@ -42,7 +44,11 @@ def remove_webhook(ref: str, svc: Svc, _: Admin) -> dict[str, Any]:
 
 @router.get("/{ref}/deliveries")
 def webhook_deliveries(
-    ref: str, svc: Svc, _: Admin, status: str | None = None, limit: int = 100
+    ref: str,
+    svc: Svc,
+    _: Admin,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_DELIVERIES)] = 100,
 ) -> list[dict[str, Any]]:
     subscription = svc.webhooks.subscription(ref)
     return [d.doc() for d in svc.webhooks.deliveries(subscription.id, status, limit)]

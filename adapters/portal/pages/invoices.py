@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
+from adapters.http import bounds
 from adapters.portal.reads import SORTABLE, InvoiceFilter, totals_by_currency
 from adapters.portal.web import (
     PREFIX,
@@ -629,8 +630,8 @@ def invoice_history(
     chosen_version: int | None = None
     try:
         if version:
-            if not version.isdigit():
-                raise InvalidInput(f"version must be a whole number, not {version!r}")
+            if not bounds.WHOLE_NUMBER.fullmatch(version) or version.startswith("-"):
+                raise InvalidInput(f"version must be a whole number, not {version[:40]!r}")
             chosen_version = int(version)
             past = ledger.as_of(Invoice, invoice.id, version=chosen_version)
         elif at:
