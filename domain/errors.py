@@ -95,3 +95,10 @@ class ConcurrencyConflict(BillingError):
     """Another writer changed the same aggregate and retries did not settle it."""
 
     code = "concurrency_conflict"
+
+
+class UnreadableRecord(BillingError):
+    """A stored event holds values the ledger cannot compute with (stored before the limits of
+    docs/money.md): this one document cannot be rendered; ``tollbook reconcile`` lists it."""
+
+    code = "unreadable_record"

@@ -10,7 +10,8 @@ import structlog
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from adapters.cli.context import console, emit_json, json_option, passes_state, say, table
-from adapters.cli.read_side import read_models
+from adapters.cli.read_side import read_models, stopped_text, warn_stopped
+from adapters.views import fault_doc
 from domain.application import Ledger
 from projections.runner import REBUILD_BATCH_SIZE
 
@@ -30,14 +31,17 @@ def status(ledger: Ledger, actor: str, as_json: bool) -> None:
     del actor
     runner = read_models(catch_up=None)
     head = runner.head()
+    stopped = runner.stopped()
     docs: list[dict[str, Any]] = [
         {
             "name": row.name,
+            "state": "stopped" if row.name in stopped else "ok",
             "position": row.position,
             "head": head,
             "lag": lag,
             "generation": row.generation,
             "updated_at": row.updated_at,
+            "stopped_at": fault_doc(stopped[row.name]) if row.name in stopped else None,
         }
         for row, lag in runner.status()
     ]
@@ -46,12 +50,30 @@ def status(ledger: Ledger, actor: str, as_json: bool) -> None:
         return
     table(
         "Read models",
-        ["read model", "position", "log head", "lag (events)", "rebuilds", "updated (UTC)"],
         [
-            [d["name"], d["position"], head, d["lag"], d["generation"] - 1, d["updated_at"] or ""]
+            "read model",
+            "state",
+            "position",
+            "log head",
+            "lag (events)",
+            "rebuilds",
+            "updated (UTC)",
+        ],
+        [
+            [
+                d["name"],
+                d["state"],
+                d["position"],
+                head,
+                d["lag"],
+                d["generation"] - 1,
+                d["updated_at"] or "",
+            ]
             for d in docs
         ],
     )
+    for fault in stopped.values():
+        say(stopped_text(fault))
 
 
 def _with_progress(title: str, work: object) -> int:
@@ -96,6 +118,7 @@ def rebuild(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int)
     applied = _with_progress("rebuilding", lambda progress: runner.rebuild(chosen, progress))
     log.info("read models rebuilt", read_models=chosen, events=applied, actor=actor)
     say(f"rebuilt {', '.join(chosen)} from {applied} events (log head {runner.head()})")
+    warn_stopped(runner, chosen)
 
 
 @projections.command("catch-up")
@@ -109,6 +132,7 @@ def catch_up(ledger: Ledger, actor: str, names: tuple[str, ...], batch_size: int
     chosen = [p.name for p in runner.select(names)]
     applied = _with_progress("catching up", lambda progress: runner.catch_up(chosen, progress))
     say(f"applied {applied} events; read models at log head {runner.head()}")
+    warn_stopped(runner, chosen)
 
 
 @projections.command("follow")

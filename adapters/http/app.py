@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -23,6 +24,7 @@ from adapters.http.routers import (
     webhooks,
 )
 from adapters.service.context import Services
+from adapters.service.health import read_model_health
 
 log = structlog.get_logger("tollbook.http")
 
@@ -68,7 +70,10 @@ def create_app(services: Services) -> FastAPI:
         return response
 
     @app.get("/health", tags=["service"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> dict[str, Any]:
+        """Liveness and the read models' state: always 200 while the process answers;
+        ``status`` is ``degraded`` when a read model is stopped at an event it cannot apply
+        (listed with its position, the event and the error) or cannot be read."""
+        return read_model_health(services)
 
     return app
