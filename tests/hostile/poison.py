@@ -25,9 +25,7 @@ from domain.invoice_line import InvoiceLine
 STAMP_AT = datetime(2026, 10, 2, 9, 0, tzinfo=UTC)
 
 
-def append_unchecked(
-    ledger: Ledger, kind: type[Event], aggregate_id: UUID, **fields: Any
-) -> int:
+def append_unchecked(ledger: Ledger, kind: type[Event], aggregate_id: UUID, **fields: Any) -> int:
     """Append one event of ``kind`` to the aggregate without any validation; returns its
     position in the log."""
     version = len(list(ledger.events.get(aggregate_id))) + 1
@@ -157,7 +155,6 @@ POISONS = [
     Poison("huge quantity", _draft_with(quantity=Decimal(10) ** 30)),
     Poison("unit price 1E+400", _draft_with(unit_price=Decimal("1E+400"))),
     Poison("tax rate 1E+999999", _draft_with(tax_rate=Decimal("1E+999999"))),
-    Poison("negative unit price", _draft_with(unit_price=Decimal("-5"))),
     Poison("1 MB description", _draft_with(description="x" * 1_000_000)),
     Poison("control characters", _draft_with(description="a\x00b\x1b[31m\u202ec\r\n")),
     Poison(
