@@ -142,7 +142,12 @@ def _customer(account: str, **fields: Any) -> Callable[[Ledger], tuple[UUID, int
     def write(ledger: Ledger) -> tuple[UUID, int]:
         customer_id, position = poisoned_customer(ledger, account, **fields)
         # and an invoice of that customer, so the read models carry its values
-        ledger.create_invoice(customer_id, "finance:test", invoice_date=date(2026, 10, 1))
+        ledger.create_invoice(
+            customer_id,
+            "finance:test",
+            invoice_date=date(2026, 10, 1),
+            due_date=date(2026, 10, 15),  # not from its terms: writing is not what is tested
+        )
         return customer_id, position
 
     return write

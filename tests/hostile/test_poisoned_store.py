@@ -175,8 +175,9 @@ def test_reconcile_lists_the_poisoned_event(tollbook: Cli, store: Store) -> None
         f for f in result.json() if f["check"] in ("event out of range", "unreadable event")
     ]
     assert findings, result.out
-    assert {f["position"] for f in findings} == {store.position}
-    assert {f["aggregate_id"] for f in findings} == {str(store.poisoned)}
+    # the poisoned event; a poisoned customer's values also sit in its invoice's events
+    assert min(f["position"] for f in findings) == store.position
+    assert str(store.poisoned) in {f["aggregate_id"] for f in findings}
     assert all(f["found"] for f in findings)  # the reason, for a person
     # nothing else differs: the read models agree with the events
     others = [f for f in result.json() if f not in findings and f["check"] != "read model stopped"]
