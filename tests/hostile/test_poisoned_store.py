@@ -362,3 +362,21 @@ def test_every_portal_page_answers(services: Services, store: Store) -> None:
         pdf = browser.get(f"/portal/invoices/{store.number}.pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert _events(store.url) == store.events
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [p for p in POISONS if p.name in ("escapes in an account number", "NUL in an account number")],
+    ids=str,
+)
+def test_tables_never_pass_control_characters_to_the_terminal(
+    tollbook: Cli, store_url: str, clock: SteppingClock, poison: Poison
+) -> None:
+    poisoned = _build(store_url, clock, poison.write)
+    for args in (("customer", "list"), ("invoice", "list"), ("balance",)):
+        result = tollbook(*args)
+        assert result.code == 0, result.err
+        assert not any(c in result.out for c in "\x00\x1b\u202e"), args
+    listed = tollbook("customer", "list").out
+    assert "\\x1b[2J" in listed or "\\x00" in listed  # shown, escaped
+    assert _events(poisoned.url) == poisoned.events
