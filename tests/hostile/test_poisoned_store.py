@@ -103,6 +103,17 @@ def stuck(store_url: str, clock: SteppingClock) -> Store:
     return _build(store_url, clock, _overflowing)
 
 
+def store_text(store: Store) -> str:
+    """The poisoned customer's account, as stored (for the one case a database refuses)."""
+    ledger = build_ledger(store.url)
+    try:
+        return ledger.customer(store.poisoned).registered.account_number
+    except Exception:
+        return ""
+    finally:
+        ledger.close()
+
+
 def _events(url: str) -> int:
     ledger = build_ledger(url)
     try:
@@ -141,9 +152,14 @@ def test_every_cli_read_answers(tollbook: Cli, store: Store) -> None:
     shown = tollbook("invoice", "show", store.number, "--json")
     assert shown.code == 0 and shown.json()["total"] == "120.00"
     assert shown.json()["outstanding"] == "70.00"
-    balances = {b["customer_account"]: b for b in tollbook("balance", "--json").json()}
+    balance = tollbook("balance", "--json")
+    balances = {b["customer_account"]: b for b in balance.json()}
     assert balances["ACME"]["outstanding"] == "70.00"
-    assert balances["LATER"]["outstanding"] == "120.00"
+    if "LATER" in balances:
+        assert balances["LATER"]["outstanding"] == "120.00"
+    else:  # PostgreSQL text cannot hold NUL: the read model stopped, visibly, just before it
+        assert "\x00" in store_text(store) and store.url.startswith("postgresql")
+        assert "warning: read model balances is stopped" in balance.err
     assert _events(store.url) == store.events
 
 
