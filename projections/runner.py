@@ -416,7 +416,6 @@ class Runner:
 
     def stopped(self) -> dict[str, Fault]:
         """Every read model that is stopped at an event, as recorded (any process)."""
-        self.store.ensure(self.projections)
         names = [p.name for p in self.projections]
         tracking = self.store.tracking(names)
         return {

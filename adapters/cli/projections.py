@@ -31,6 +31,7 @@ def status(ledger: Ledger, actor: str, as_json: bool) -> None:
     del actor
     runner = read_models(catch_up=None)
     head = runner.head()
+    runner.store.ensure(runner.projections)
     stopped = runner.stopped()
     docs: list[dict[str, Any]] = [
         {

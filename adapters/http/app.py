@@ -24,7 +24,7 @@ from adapters.http.routers import (
     webhooks,
 )
 from adapters.service.context import Services
-from adapters.service.health import read_model_health
+from adapters.service.health import ReadModelHealth
 
 log = structlog.get_logger("tollbook.http")
 
@@ -69,11 +69,13 @@ def create_app(services: Services) -> FastAPI:
         )
         return response
 
+    read_models = ReadModelHealth(services)
+
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
         """Liveness and the read models' state: always 200 while the process answers;
         ``status`` is ``degraded`` when a read model is stopped at an event it cannot apply
         (listed with its position, the event and the error) or cannot be read."""
-        return read_model_health(services)
+        return read_models.report()
 
     return app
