@@ -18,6 +18,7 @@ from domain.money import round_to_currency
 from domain.package import Package
 from domain.payment import Payment
 from projections.balances import BalanceRow
+from projections.runner import Fault
 
 
 def _m(amount: Decimal, currency: str) -> str:
@@ -30,6 +31,56 @@ def _iso(value: date | None) -> str | None:
 
 
 def invoice_doc(invoice: Invoice, today: date | None = None) -> dict[str, Any]:
+    """The invoice as a document. An invoice whose stored values no arithmetic can hold
+    (stored before the limits) still gets one, with its amounts ``None`` and an ``error``
+    saying why, so one such invoice never breaks a list."""
+    try:
+        return _invoice_doc(invoice, today)
+    except ArithmeticError as error:
+        return _invoice_doc_without_amounts(invoice, error)
+
+
+def amounts_error(error: ArithmeticError) -> str:
+    """Why a document's amounts cannot be computed, in words."""
+    return (
+        f"its amounts cannot be computed: a stored value is beyond the ledger's limits"
+        f" ({type(error).__name__}); see `tollbook reconcile`"
+    )
+
+
+def _invoice_doc_without_amounts(invoice: Invoice, error: ArithmeticError) -> dict[str, Any]:
+    amounts = ("net", "tax", "total", "credited", "paid", "outstanding", "amount_due")
+    return {
+        "id": str(invoice.id),
+        "number": invoice.number,
+        "version": invoice.version,
+        "customer_id": str(invoice.customer_id),
+        "customer_account": invoice.customer_account,
+        "currency": invoice.currency,
+        "status": invoice.state,
+        "invoice_date": _iso(invoice.invoice_date),
+        "due_date": _iso(invoice.due_date),
+        "period_start": _iso(invoice.period_start),
+        "period_end": _iso(invoice.period_end),
+        "issued_on": _iso(invoice.issued_on),
+        "memo": invoice.memo,
+        "billing": invoice.billing.model_dump(mode="json") if invoice.billing else None,
+        "lines": [
+            {**line.model_dump(mode="json"), "position": position, "net": None, "tax": None}
+            for position, line in enumerate(invoice.lines.values(), start=1)
+        ],
+        **dict.fromkeys(amounts),
+        "tax_summary": [],
+        "allocations": [
+            {"payment_id": str(pid), "amount": str(amount)}
+            for pid, amount in invoice.allocations.items()
+        ],
+        "void_reason": invoice.void_reason,
+        "error": amounts_error(error),
+    }
+
+
+def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
     totals = invoice.totals
     cur = invoice.currency
     return {
@@ -159,4 +210,16 @@ def event_doc(event: Event) -> dict[str, Any]:
         "actor": payload.pop("actor"),
         "reason": payload.pop("reason"),
         "data": payload,
+    }
+
+
+def fault_doc(fault: Fault) -> dict[str, Any]:
+    """Why a read model stopped (``projections status --json`` and ``/health``)."""
+    return {
+        "event_id": fault.event_id,
+        "event_type": fault.event_type,
+        "aggregate_id": fault.aggregate_id,
+        "aggregate_version": fault.aggregate_version,
+        "error": fault.error,
+        "since": fault.since,
     }

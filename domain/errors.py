@@ -127,3 +127,10 @@ class AmbiguousReference(InvalidInput):
     """An id prefix that more than one document starts with: give more characters."""
 
     code = "ambiguous_reference"
+
+
+class UnreadableRecord(BillingError):
+    """A stored event holds values the ledger cannot compute with (stored before the limits of
+    docs/money.md): this one document cannot be rendered; ``tollbook reconcile`` lists it."""
+
+    code = "unreadable_record"

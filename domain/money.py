@@ -76,7 +76,11 @@ def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
 def round_to_currency(amount: Decimal, currency: str) -> Decimal:
     """Round half-up to the currency's minor units: the only rounding in the ledger."""
     # one exponent per currency, worked out once: every line of every document rounds
-    return amount.quantize(_EXPONENTS[currency_code(currency)], rounding=ROUND_HALF_UP)
+    exponent = _EXPONENTS[currency_code(currency)]
+    try:
+        return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return _round_wide(amount, exponent)
 
 
 _EXPONENTS = {code: Decimal(1).scaleb(-units) for code, units in MINOR_UNITS.items()}
@@ -182,3 +186,13 @@ def check_precision(value: Decimal, *, what: str, places: int = MAX_RATE_DECIMAL
     if isinstance(exponent, int) and -exponent > places:
         raise InvalidAmount(f"{what} {value} has more than {places} decimal places")
     return value
+
+
+def _round_wide(amount: Decimal, exponent: Decimal) -> Decimal:
+    """``round_to_currency`` of an amount with more digits than the default context's 28.
+    Only events stored before the limits (docs/money.md) hold such amounts; reading them must
+    still work, so every read shows what the store holds instead of failing."""
+    from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context  # only on this rare path
+
+    wide = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    return amount.quantize(exponent, rounding=ROUND_HALF_UP, context=wide)

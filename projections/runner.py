@@ -10,6 +10,7 @@ read model always resumes strictly after its last tracked id.
 
 from __future__ import annotations
 
+import decimal
 import gc
 import threading
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
+from eventsourcing.persistence import Notification
 
 from domain.aggregate import Event
 from domain.application import Ledger
@@ -71,6 +73,64 @@ class PositionMoved(Exception):
 
 
 @dataclass(frozen=True)
+class Fault:
+    """Why a read model stopped: the event it cannot apply, and the error it met.
+
+    The read model holds every event up to ``position`` (its tracking position); ``event_id``
+    is the first event after it that it follows, which failed to decode, apply or store."""
+
+    name: str
+    position: int
+    event_id: int
+    event_type: str
+    aggregate_id: str
+    aggregate_version: int
+    error: str
+    since: str | None = None
+
+    def same(self, other: Fault | None) -> bool:
+        """The same event and the same error (when first seen aside)."""
+        return other is not None and (self.position, self.event_id, self.error) == (
+            other.position,
+            other.event_id,
+            other.error,
+        )
+
+
+class _Poisoned(Exception):
+    """An event some read models of a batch cannot decode or apply."""
+
+    def __init__(self, projections: list[Projection], notification: Notification, error: str):
+        super().__init__(error)
+        self.projections = projections
+        self.notification = notification
+        self.error = error
+
+
+class _Refused(Exception):
+    """The database refused a batch's rows (and would again): narrow it down."""
+
+    def __init__(self, error: Exception, count: int, reached: int, single: Notification | None):
+        super().__init__(describe_error(error))
+        self.original = error
+        self.count = count
+        self.reached = reached
+        self.single = single  # the batch's only event, when it was one event committed here
+
+
+def describe_error(error: BaseException) -> str:
+    """One line naming the error, short enough for a status table and a log line."""
+    if isinstance(error, decimal.DecimalException):  # their text is only "[<class ...>]"
+        return f"{type(error).__name__}: a stored number is beyond decimal arithmetic's range"
+    text = " ".join(str(error).split())
+    if len(text) > 300:
+        text = text[:300] + "…"
+    # the error may quote a stored value: never put its control characters in a log or table
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@dataclass(frozen=True)
 class Tracking:
     name: str
     position: int
@@ -118,6 +178,19 @@ class TrackedStore(Protocol):
         """A wait(stop, timeout) that returns early when the event store announces new
         events on ``channel`` (where it can), else after ``timeout`` or when ``stop`` is set."""
 
+    def faults(self, names: Sequence[str]) -> dict[str, Fault]:
+        """The recorded fault of each named read model that has one."""
+
+    def record_fault(self, fault: Fault) -> None:
+        """Record (or replace) why a read model stopped."""
+
+    def clear_fault(self, name: str) -> None:
+        """The read model got past its fault (or was rebuilt): forget it."""
+
+    def is_transient(self, error: BaseException) -> bool:
+        """The error is the database's passing state (connection, lock, shutdown), not the
+        rows of a batch: retrying the same batch later may succeed."""
+
 
 #: A rebuild's events per transaction. On SQLite a transaction's cost grows with the pages
 #: it dirties, and rebuilt tables' random keys dirty a page per row: at a million events
@@ -126,8 +199,20 @@ class TrackedStore(Protocol):
 REBUILD_BATCH_SIZE = 20_000
 
 
+#: A stopped read model tries its event again after this many seconds, doubling up to the
+#: maximum (a new version of tollbook may be able to apply it; trying costs one event).
+RETRY_FIRST, RETRY_MAX = 1.0, 300.0
+#: Refused batches in a row (while narrowing down to the event) before giving up the catch-up.
+MAX_REFUSALS = 64
+
+
 class Runner:
-    """Applies the log to read models in batches, each batch exactly once."""
+    """Applies the log to read models in batches, each batch exactly once.
+
+    A read model that cannot apply an event (decoding, its handler or the database refuses
+    it) stops just before that event and records why (``Fault``, shown by ``projections
+    status`` and ``/health``); the other read models go on. A stopped read model tries its
+    event again with back-off, and starts again by itself once it can apply it."""
 
     def __init__(
         self,
@@ -141,6 +226,10 @@ class Runner:
         self.projections = list(projections) if projections is not None else all_projections()
         self.batch_size = batch_size
         self._decoders: dict[tuple[str, ...], tuple[PartialDecoder, Routes]] = {}
+        #: the read models found stopped by the last catch-up, by name
+        self.faults: dict[str, Fault] = {}
+        # name -> (monotonic time of the next try, current delay)
+        self._retry: dict[str, tuple[float, float]] = {}
 
     def select(self, names: Iterable[str] | None) -> list[Projection]:
         """The read models with these names (all of them when ``names`` is empty)."""
@@ -159,7 +248,8 @@ class Runner:
 
         While there is more than one batch to do, each batch commits on a second thread as
         the next one is decoded and applied (the databases do their part of a write without
-        holding Python's GIL), so a long catch-up or rebuild uses both cores."""
+        holding Python's GIL), so a long catch-up or rebuild uses both cores. A read model
+        that cannot apply an event stops before it (see ``faults``); the others go on."""
         projections = self.select(names)
         self.store.ensure(projections)
         return self._catch_up(projections, progress)
@@ -168,12 +258,25 @@ class Runner:
         applied = 0
         # positions as last read or committed by us; a batch re-checks them in its transaction
         positions = self._positions(projections)
+        held = self._stopped(projections, positions)
+        # a poisoned event's read models first apply what comes before it: name -> (the
+        # position just before the event, the fault to record there)
+        barriers: dict[str, tuple[int, Fault]] = {}
+        # after the database refused a batch: smaller batches, one read model at a time when
+        # down to one event, until the refused range is behind us
+        narrow_until, limit, refusals = -1, self.batch_size, 0
         with ExitStack() as stack:
             stack.callback(self._release_quietly)
             background: Executor | None = None
             while True:
+                for name, (barrier, fault) in list(barriers.items()):
+                    if positions[name] >= barrier:
+                        del barriers[name]
+                        if positions[name] == barrier:
+                            self._stop(fault)
+                            held.add(name)
                 head = self.head()
-                behind = [p for p in projections if positions[p.name] < head]
+                behind = [p for p in projections if positions[p.name] < head and p.name not in held]
                 try:
                     if not behind:
                         self.store.settle()
@@ -182,12 +285,53 @@ class Runner:
                     group = [p for p in behind if positions[p.name] == start]
                     # stop where the next read model already is, so the groups merge there
                     stop = min([head, *(positions[p.name] for p in behind if p not in group)])
-                    count, reached = self._apply_batch(group, start, stop, head, background)
+                    stop = min([stop, *(barriers[p.name][0] for p in group if p.name in barriers)])
+                    narrowing = start < narrow_until
+                    if narrowing and limit == 1:
+                        group = group[:1]
+                    count, reached = self._apply_batch(
+                        group,
+                        start,
+                        stop,
+                        head,
+                        None if narrowing else background,
+                        limit if narrowing else self.batch_size,
+                    )
                 except PositionMoved:  # another runner got there first: see where things are
                     positions = self._positions(projections)
                     continue
+                except _Poisoned as poisoned:
+                    positions = self._positions(projections)
+                    for projection in poisoned.projections:
+                        before = poisoned.notification.id - 1  # ids are integers, gaps or not
+                        fault = self._fault(
+                            projection, before, poisoned.notification, poisoned.error
+                        )
+                        barriers[projection.name] = (fault.position, fault)
+                    continue
+                except _Refused as refused:
+                    refusals += 1
+                    if refusals > MAX_REFUSALS or refused.count == 0:
+                        raise refused.original from None
+                    positions = self._positions(projections)
+                    if refused.single is not None and len(group) == 1:
+                        [projection] = group
+                        position = positions[projection.name]
+                        self._stop(
+                            self._fault(projection, position, refused.single, refused.args[0])
+                        )
+                        held.add(projection.name)
+                    else:
+                        narrow_until = max(narrow_until, refused.reached)
+                        limit = max(1, min(limit, refused.count) // 2)
+                    continue
+                refusals = 0
                 positions.update((p.name, reached) for p in group)
                 applied += count
+                for projection in group:
+                    self._resumed(projection.name, reached)
+                if narrowing and reached >= narrow_until:
+                    limit = self.batch_size
                 if progress is not None:
                     progress(reached, head)
                 if background is None and count == self.batch_size:  # more than one batch
@@ -208,6 +352,87 @@ class Runner:
         tracking = self.store.tracking([p.name for p in projections])
         return {name: row.position for name, row in tracking.items()}
 
+    # ------------------------------------------------------------ stopped read models
+
+    def _stopped(self, projections: Sequence[Projection], positions: dict[str, int]) -> set[str]:
+        """The read models to leave alone in this catch-up: stopped at an event, and not yet
+        due to try it again. A recorded fault whose read model has moved on since (another
+        process applied the event, or a rebuild started) is forgotten."""
+        held: set[str] = set()
+        recorded = self.store.faults([p.name for p in projections])
+        for projection in projections:
+            name = projection.name
+            fault = recorded.get(name)
+            if fault is None or fault.position != positions[name]:
+                if fault is not None:
+                    self.store.clear_fault(name)
+                self.faults.pop(name, None)
+                self._retry.pop(name, None)
+                continue
+            self.faults[name] = fault
+            retry_at, _ = self._retry.get(name, (0.0, 0.0))
+            if time.monotonic() < retry_at:
+                held.add(name)
+        return held
+
+    def _fault(
+        self, projection: Projection, position: int, notification: Notification, error: str
+    ) -> Fault:
+        return Fault(
+            name=projection.name,
+            position=position,
+            event_id=notification.id,
+            event_type=notification.topic.rpartition(":")[2],
+            aggregate_id=str(notification.originator_id),
+            aggregate_version=notification.originator_version,
+            error=error,
+        )
+
+    def _stop(self, fault: Fault) -> None:
+        """Record that a read model stopped; log it once per change (not on every retry)."""
+        known = self.faults.get(fault.name)
+        if not fault.same(known):
+            self.store.record_fault(fault)
+            log.error(
+                "read model stopped: it cannot apply an event",
+                read_model=fault.name,
+                position=fault.position,
+                event_id=fault.event_id,
+                event_type=fault.event_type,
+                aggregate_id=fault.aggregate_id,
+                aggregate_version=fault.aggregate_version,
+                error=fault.error,
+            )
+        self.faults[fault.name] = fault
+        _, delay = self._retry.get(fault.name, (0.0, 0.0))
+        delay = min(RETRY_MAX, delay * 2) if delay else RETRY_FIRST
+        self._retry[fault.name] = (time.monotonic() + delay, delay)
+
+    def _resumed(self, name: str, reached: int) -> None:
+        fault = self.faults.get(name)
+        if fault is not None and reached >= fault.event_id:
+            self.store.clear_fault(name)
+            del self.faults[name]
+            self._retry.pop(name, None)
+            log.info(
+                "read model applied the event it had stopped at",
+                read_model=name,
+                event_id=fault.event_id,
+                position=reached,
+            )
+
+    def stopped(self) -> dict[str, Fault]:
+        """Every read model that is stopped at an event, as recorded (any process)."""
+        names = [p.name for p in self.projections]
+        tracking = self.store.tracking(names)
+        return {
+            name: fault
+            for name, fault in self.store.faults(names).items()
+            if fault.position == tracking[name].position
+        }
+
+    # ------------------------------------------------------------ batches
+
     def _apply_batch(
         self,
         group: list[Projection],
@@ -215,6 +440,7 @@ class Runner:
         stop: int,
         head: int,
         background: Executor | None,
+        limit: int,
     ) -> tuple[int, int]:
         decoder, routes = self._routes(group)
         # No upper bound when the group may go to the head: events committed since are fine
@@ -223,22 +449,42 @@ class Runner:
         # statistics made it fetch and sort the whole range for every page (3x slower).
         page = self.ledger.recorder.select_notifications(
             start,
-            self.batch_size,
+            limit,
             stop=stop if stop < head else None,
             topics=decoder.topics,
             inclusive_of_start=False,
         )
         # a short page means nothing else the group follows exists up to ``stop`` (or beyond)
-        if len(page) == self.batch_size:
-            reached = page[-1].id
-        else:
-            reached = max(stop, page[-1].id) if page else stop
+        full = len(page) == limit
+        reached = page[-1].id if full else max(stop, page[-1].id) if page else stop
+        if background is None:
+            # a batch committing in the background is in before this one: what fails in
+            # this one's transaction below is this batch's own
+            self.store.settle()
         decode = decoder.decode
-        with self.store.batch(group, start, reached, background) as view:
-            for notification in page:
-                kind, event = decode(notification)
-                for projection, handle in routes[kind]:
-                    handle(projection, event, notification.id, view)
+        try:
+            with self.store.batch(group, start, reached, background) as view:
+                for notification in page:
+                    try:
+                        kind, event = decode(notification)
+                    except Exception as error:
+                        kind = decoder.models[notification.topic][0]
+                        followers = [p for p in group if kind in p.handlers]
+                        raise _Poisoned(followers, notification, describe_error(error)) from error
+                    for projection, handle in routes[kind]:
+                        try:
+                            handle(projection, event, notification.id, view)
+                        except Exception as error:
+                            raise _Poisoned(
+                                [projection], notification, describe_error(error)
+                            ) from error
+        except (_Poisoned, PositionMoved):
+            raise
+        except Exception as error:
+            if self.store.is_transient(error):
+                raise
+            single = page[0] if background is None and len(page) == 1 else None
+            raise _Refused(error, len(page), reached, single) from error
         log.debug(
             "read models advanced",
             read_models=[p.name for p in group],
@@ -267,6 +513,9 @@ class Runner:
         projections = self.select(names)
         self.store.ensure(projections)
         self.store.reset(projections)
+        for projection in projections:
+            self.faults.pop(projection.name, None)
+            self._retry.pop(projection.name, None)
         log.info("read models reset", read_models=[p.name for p in projections])
         applied = self._catch_up(projections, progress)
         self.store.create_indexes(projections)
@@ -282,13 +531,29 @@ class Runner:
 
     def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Keep the read models current until ``stop`` is set: catch up, then wait for the
-        store to announce new events (PostgreSQL) or for ``interval`` to pass (polling)."""
+        store to announce new events (PostgreSQL) or for ``interval`` to pass (polling).
+
+        A catch-up that fails (the database is away, say) is tried again with back-off, and
+        logged once per different error, not on every try; a read model stopped at an event
+        is logged once when it stops (``_stop``) while the others keep following."""
         channel = getattr(self.ledger.recorder, "channel_name", None)
+        failing: str | None = None
+        delay = 0.0
         with self.store.announcements(channel) as wait:
             while not stop.is_set():
                 try:
                     self.catch_up()
-                except Exception:  # a storage hiccup must not end the follower: log, retry
-                    log.exception("catching up failed; retrying")
-                    time.sleep(min(5.0, interval * 10))
+                except Exception as error:  # a storage hiccup must not end the follower
+                    text = describe_error(error)
+                    delay = min(60.0, delay * 2) if delay else max(1.0, interval * 10)
+                    if text != failing:
+                        log.exception("catching up failed; retrying with back-off", retry_in=delay)
+                        failing = text
+                    else:
+                        log.debug("catching up still fails", error=text, retry_in=delay)
+                    stop.wait(delay)
+                    continue
+                if failing is not None:
+                    log.info("catching up works again")
+                    failing, delay = None, 0.0
                 wait(stop, interval)

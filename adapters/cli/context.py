@@ -127,8 +127,22 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
         numeric = bool(rows) and all(_is_number(row[index]) for row in rows if row[index] != "")
         grid.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+        grid.add_row(*("" if cell is None else shown(str(cell)) for cell in row))
     console.print(grid)
+
+
+#: A table cell shows at most this many characters (a stored megabyte took seconds to lay out).
+MAX_CELL = 1_000
+# C0 controls but tab and line feed, DEL, C1, bidirectional embeddings/overrides/isolates: a
+# stored ANSI escape must not rewrite the user's terminal, nor an override reorder a row
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str) -> str:
+    """A stored text as a terminal may show it: control characters escaped, length capped."""
+    if len(text) > MAX_CELL:
+        text = f"{text[:MAX_CELL]}… ({len(text):,} characters)"
+    return _UNSAFE.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
 def _is_number(value: object) -> bool:

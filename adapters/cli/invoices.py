@@ -231,6 +231,8 @@ def show(
     else:
         current = ledger.invoice(invoice_id)
     doc = invoice_doc(current, ledger.today())
+    if doc.get("error"):
+        click.echo(f"warning: invoice {current.label}: {doc['error']}", err=True)
     if as_json:
         emit_json(doc)
         return

@@ -11,7 +11,8 @@ import structlog
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from adapters.cli.context import console, emit_json, json_option, passes_state, say, table
-from adapters.cli.read_side import read_models
+from adapters.cli.read_side import read_models, stopped_text, warn_stopped
+from adapters.views import fault_doc
 from domain.application import Ledger
 from projections.runner import REBUILD_BATCH_SIZE
 
@@ -34,14 +35,18 @@ def status(ledger: Ledger, actor: str, as_json: bool) -> None:
     del actor
     runner = read_models(catch_up=None)
     head = runner.head()
+    runner.store.ensure(runner.projections)
+    stopped = runner.stopped()
     docs: list[dict[str, Any]] = [
         {
             "name": row.name,
+            "state": "stopped" if row.name in stopped else "ok",
             "position": row.position,
             "head": head,
             "lag": lag,
             "generation": row.generation,
             "updated_at": row.updated_at,
+            "stopped_at": fault_doc(stopped[row.name]) if row.name in stopped else None,
         }
         for row, lag in runner.status()
     ]
@@ -50,12 +55,30 @@ def status(ledger: Ledger, actor: str, as_json: bool) -> None:
         return
     table(
         "Read models",
-        ["read model", "position", "log head", "lag (events)", "rebuilds", "updated (UTC)"],
         [
-            [d["name"], d["position"], head, d["lag"], d["generation"] - 1, d["updated_at"] or ""]
+            "read model",
+            "state",
+            "position",
+            "log head",
+            "lag (events)",
+            "rebuilds",
+            "updated (UTC)",
+        ],
+        [
+            [
+                d["name"],
+                d["state"],
+                d["position"],
+                head,
+                d["lag"],
+                d["generation"] - 1,
+                d["updated_at"] or "",
+            ]
             for d in docs
         ],
     )
+    for fault in stopped.values():
+        say(stopped_text(fault))
 
 
 def _with_progress(title: str, work: object, quiet: bool = False) -> int:
@@ -109,6 +132,7 @@ def rebuild(
         emit_json({"read_models": chosen, "events": applied, "head": runner.head()})
     else:
         say(f"rebuilt {', '.join(chosen)} from {applied} events (log head {runner.head()})")
+    warn_stopped(runner, chosen)
 
 
 @projections.command("catch-up")
@@ -136,6 +160,7 @@ def catch_up(
         emit_json({"read_models": chosen, "events": applied, "head": runner.head()})
     else:
         say(f"applied {applied} events; read models at log head {runner.head()}")
+    warn_stopped(runner, chosen)
 
 
 def _finite(seconds: float) -> float:

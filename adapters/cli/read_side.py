@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import click
+
 from adapters.cli.context import state
 from adapters.config import ConfigError, database_url
 from adapters.store.read_models import SqlViewStore, open_store
-from projections.runner import Runner
+from projections.runner import Fault, Runner
 
 
 def read_models(catch_up: Iterable[str] | None = (), batch_size: int = 1000) -> Runner:
@@ -28,8 +30,28 @@ def read_models(catch_up: Iterable[str] | None = (), batch_size: int = 1000) -> 
         raise ConfigError(f"read models need SQLite or PostgreSQL: {error}") from None
     runner = Runner(ledger, store, batch_size=batch_size)
     if catch_up is not None:
-        runner.catch_up(list(catch_up))
+        wanted = list(catch_up)
+        runner.catch_up(wanted)
+        warn_stopped(runner, wanted)
     return runner
+
+
+def warn_stopped(runner: Runner, names: Iterable[str] = ()) -> None:
+    """One line on stderr per read model (of ``names``, or all) stopped at an event: what the
+    command shows from it ends just before that event."""
+    wanted = set(names)
+    for name, fault in sorted(runner.faults.items()):
+        if not wanted or name in wanted:
+            click.echo(f"warning: {stopped_text(fault)}", err=True)
+
+
+def stopped_text(fault: Fault) -> str:
+    return (
+        f"read model {fault.name} is stopped at position {fault.position}: it cannot apply"
+        f" event {fault.event_id} ({fault.event_type} of {fault.aggregate_id}):"
+        f" {fault.error}; it shows the ledger up to position {fault.position}"
+        " (`tollbook projections status`, `tollbook reconcile`)"
+    )
 
 
 def view_store(runner: Runner) -> SqlViewStore:

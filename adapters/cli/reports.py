@@ -124,14 +124,15 @@ def reconcile(ledger: Ledger, actor: str, as_json: bool) -> None:
         emit_json([d.__dict__ for d in differences])
     elif differences:
         table(
-            f"{len(differences)} differences",
+            f"{len(differences)} findings",
             ["check", "subject", "field", "events say", "read model has"],
             [[d.check, d.subject, d.field, d.expected, d.found] for d in differences],
         )
     if differences:
         raise DifferencesFound(
-            f"{len(differences)} differences between the events and the read models;"
-            " `tollbook projections rebuild` rebuilds the read models from the events"
+            f"{len(differences)} differences between the events and the read models, or"
+            " stored events the ledger cannot use as they are; `tollbook projections rebuild`"
+            " rebuilds the read models from the events (docs/projections.md, Reconciliation)"
         )
     if not as_json:
         say("reconciled: every read model agrees with the events")

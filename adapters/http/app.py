@@ -8,6 +8,8 @@ request's writes wait until what they write can be shown (``write_guard``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from adapters import portal
@@ -27,6 +29,7 @@ from adapters.http.routers import (
 )
 from adapters.portal.web import PREFIX as PORTAL_PREFIX
 from adapters.service.context import Services
+from adapters.service.health import ReadModelHealth
 
 DESCRIPTION = """The tollbook billing ledger over HTTP.
 
@@ -58,8 +61,13 @@ def create_app(services: Services, *, max_body_bytes: int | None = None) -> Fast
     app.add_middleware(write_guard.WriteGuard)
     app.add_middleware(RequestContext, html_prefix=PORTAL_PREFIX)
 
+    read_models = ReadModelHealth(services)
+
     @app.get("/health", tags=["service"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> dict[str, Any]:
+        """Liveness and the read models' state: always 200 while the process answers;
+        ``status`` is ``degraded`` when a read model is stopped at an event it cannot apply
+        (listed with its position, the event and the error) or cannot be read."""
+        return read_models.report()
 
     return app

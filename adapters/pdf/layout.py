@@ -54,8 +54,15 @@ def line_height(size: float) -> float:
     return size * PT * 1.3
 
 
+#: Text is cut to this many characters before it is wrapped: more than a row's 40 lines or a
+#: heading can show, and wrapping a stored megabyte glyph by glyph took minutes.
+MAX_WRAP_CHARACTERS = 4_000
+
+
 def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
     """Greedy word wrap; words wider than the column (long CJK names) break between glyphs."""
+    if len(text) > MAX_WRAP_CHARACTERS:
+        text = text[:MAX_WRAP_CHARACTERS] + "…"
     if "\n" not in text and measure(text) <= width:
         return [text]
     lines: list[str] = []
@@ -247,6 +254,7 @@ def _fit(text: str, width: float, metrics: Metrics, size: float, bold: bool = Fa
     """Cut a one-line text to ``width`` with an ellipsis."""
     if metrics.width(text, size, bold) <= width:
         return text
+    text = text[:MAX_WRAP_CHARACTERS]  # one line shows far fewer: cut from a bounded text
     while text and metrics.width(text + "…", size, bold) > width:
         text = text[:-1]
     return text + "…"

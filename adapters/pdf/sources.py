@@ -8,7 +8,7 @@ from uuid import UUID
 from adapters.pdf.document import Document, credit_note_document, invoice_document
 from domain.application import Ledger
 from domain.customer import Customer, CustomerProfile
-from domain.errors import NotFound
+from domain.errors import NotFound, UnreadableRecord
 from domain.invoice import Invoice
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
 
@@ -26,9 +26,16 @@ def invoice_source(ledger: Ledger, ref: str | UUID, *, at: datetime | None = Non
     if invoice.billing is None:
         settings, profile = _draft_context(ledger, invoice, at)
     numbers = {note_id: ledger.credit_note(note_id).number for note_id in invoice.credit_notes}
-    return invoice_document(
-        invoice, settings=settings, profile=profile, credit_note_numbers=numbers, as_of=at
-    )
+    try:
+        return invoice_document(
+            invoice, settings=settings, profile=profile, credit_note_numbers=numbers, as_of=at
+        )
+    except ArithmeticError as error:  # a value stored before the limits (docs/money.md)
+        raise UnreadableRecord(
+            f"invoice {invoice.label} cannot be rendered: its amounts cannot be computed, a"
+            f" stored value is beyond the ledger's limits ({type(error).__name__});"
+            " see `tollbook reconcile`"
+        ) from None
 
 
 def _draft_context(

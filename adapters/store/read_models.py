@@ -31,14 +31,19 @@ from psycopg import sql
 
 from adapters.config import postgres_connect
 from adapters.store.database import Database, sqlite_transaction
-from projections.runner import PositionMoved, Tracking, Wait
+from projections.runner import Fault, PositionMoved, Tracking, Wait
 from projections.view import ColumnKind, Projection, Row, Table
 
 log = structlog.get_logger("tollbook.projections")
 
 TRACKING_TABLE = "projection_tracking"
+FAULTS_TABLE = "projection_faults"  # why a read model stopped, while it is stopped
 CACHE_LIMIT = 300_000  # rows per read model kept between batches
 EVICTED_LIMIT = 2 * CACHE_LIMIT  # evicted keys remembered before a cache is dropped whole
+#: PostgreSQL error classes that pass: connection (08), transaction rollback (40),
+#: insufficient resources (53), object in use / lock timeout (55), operator intervention (57),
+#: system error (58). Class 54 (program limit, e.g. an index row too large) is a refusal.
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
 SQLITE_VARIABLES = 32_766  # parameters per statement since SQLite 3.32 (2020)
 
 SQL_TYPES: dict[str, dict[ColumnKind, str]] = {
@@ -268,6 +273,12 @@ class SqlViewStore:
                 " position BIGINT NOT NULL, generation BIGINT NOT NULL, shape TEXT NOT NULL,"
                 " updated_at TEXT, rebuilt_at TEXT)"
             )
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {FAULTS_TABLE} (name TEXT PRIMARY KEY,"
+                " position BIGINT NOT NULL, event_id BIGINT NOT NULL, event_type TEXT NOT NULL,"
+                " aggregate_id TEXT NOT NULL, aggregate_version BIGINT NOT NULL,"
+                " error TEXT NOT NULL, since TEXT)"
+            )
             for projection in missing:
                 shape = shape_of(projection)
                 found = conn.execute(
@@ -298,6 +309,7 @@ class SqlViewStore:
         for table in projection.tables:
             conn.execute(f"DROP TABLE IF EXISTS {table.name}")
             self._create(conn, table, indexes)
+        conn.execute(self.db.sql(f"DELETE FROM {FAULTS_TABLE} WHERE name = ?"), (projection.name,))
         conn.execute(
             self.db.sql(
                 f"UPDATE {TRACKING_TABLE} SET position = 0, generation = generation + 1,"
@@ -322,6 +334,62 @@ class SqlViewStore:
     def tracking(self, names: Sequence[str]) -> dict[str, Tracking]:
         with self.db.connect(write=False) as conn:
             return self._tracking(conn, names, lock=False)
+
+    # ------------------------------------------------------------ faults
+
+    def faults(self, names: Sequence[str]) -> dict[str, Fault]:
+        marks = ", ".join("?" for _ in names)
+        with self.db.connect(write=False) as conn:
+            rows = conn.execute(
+                self.db.sql(
+                    "SELECT name, position, event_id, event_type, aggregate_id,"
+                    f" aggregate_version, error, since FROM {FAULTS_TABLE}"
+                    f" WHERE name IN ({marks})"
+                ),
+                tuple(names),
+            ).fetchall()
+        return {
+            row[0]: Fault(row[0], int(row[1]), int(row[2]), row[3], row[4], int(row[5]), *row[6:])
+            for row in rows
+        }
+
+    def record_fault(self, fault: Fault) -> None:
+        with self.db.connect() as conn:
+            conn.execute(
+                self.db.sql(
+                    f"INSERT INTO {FAULTS_TABLE} (name, position, event_id, event_type,"
+                    " aggregate_id, aggregate_version, error, since)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                    " position = excluded.position, event_id = excluded.event_id,"
+                    " event_type = excluded.event_type, aggregate_id = excluded.aggregate_id,"
+                    " aggregate_version = excluded.aggregate_version, error = excluded.error,"
+                    " since = excluded.since"
+                ),
+                (
+                    fault.name,
+                    fault.position,
+                    fault.event_id,
+                    fault.event_type,
+                    fault.aggregate_id,
+                    fault.aggregate_version,
+                    fault.error,
+                    fault.since or now_text(),
+                ),
+            )
+
+    def clear_fault(self, name: str) -> None:
+        with self.db.connect() as conn:
+            conn.execute(self.db.sql(f"DELETE FROM {FAULTS_TABLE} WHERE name = ?"), (name,))
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Connection, lock, conflict and shutdown errors pass; a row the database refuses
+        (bad text, a number out of its range, a limit exceeded) is refused again."""
+        if isinstance(error, sqlite3.OperationalError):  # locked, busy, disk I/O
+            return True
+        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            state = getattr(error, "sqlstate", None)
+            return state is None or state[:2] in TRANSIENT_SQLSTATE_CLASSES
+        return isinstance(error, OSError)
 
     def events_after(self, position: int) -> int:
         column = "rowid" if self.db.dialect == "sqlite" else "notification_id"
