@@ -323,6 +323,12 @@ def test_every_http_read_answers(client: TestClient, bearer: dict[str, str], sto
     assert store.number in {doc["number"] for doc in listed}
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["status"] in ("ok", "degraded")
+    # the poisoned invoice itself: shown (amounts as stored, or null with an error); a
+    # poisoned customer is no invoice
+    poisoned = client.get(f"/invoices/{store.poisoned}", headers=bearer)
+    assert poisoned.status_code in (200, 404), poisoned.text[:500]
+    if poisoned.status_code == 200 and poisoned.json()["total"] is None:
+        assert "beyond the ledger's limits" in poisoned.json()["error"]
     assert _events(store.url) == store.events
 
 
@@ -375,6 +381,8 @@ def test_every_portal_page_answers(services: Services, store: Store) -> None:
         ):
             response = browser.get(path)
             assert response.status_code == 200, (path, response.text[:500])
+        poisoned = browser.get(f"/portal/invoices/{store.poisoned}")
+        assert poisoned.status_code in (200, 404, 409), (poisoned.status_code, poisoned.text[:500])
         pdf = browser.get(f"/portal/invoices/{store.number}.pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert _events(store.url) == store.events

@@ -27,10 +27,12 @@ from adapters.portal.web import (
     Viewer,
     actor_of,
     done,
+    error_page,
     money,
     plain,
     render,
 )
+from adapters.views import amounts_error
 from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import BillingError, InvalidInput, NotFound
@@ -272,37 +274,45 @@ def invoice_page(
     profile = customer.profile_on(invoice.invoice_date)
     packages = [p for p in ledger.packages() if p.terms.currency == invoice.currency]
     notes = ledger.credit_notes(invoice.id) if invoice.credit_notes else []
-    return render(
-        request,
-        "invoice.html",
-        {
-            "invoice": invoice,
-            "status": invoice.status(ledger.today()),
-            "customer": customer,
-            "profile": profile,
-            "lines": list(invoice.lines.values()),
-            "totals": invoice.totals,
-            "packages": [
-                {
-                    "name": p.terms.name,
-                    "description": p.terms.description,
-                    "quantity": plain(p.terms.default_quantity),
-                    "unit_price": plain(p.terms.unit_price),
-                    "setup_price": plain(p.terms.setup_price),
-                    "tax_rate": plain(
-                        p.terms.tax_rate if p.terms.tax_rate is not None else profile.tax_rate
-                    ),
-                }
-                for p in packages
-            ],
-            "credit_notes": notes,
-            "form": form,
-            "values": values or {},
-            "errors": errors or {},
-            "editing": editing or request.query_params.get("edit", ""),
-        },
-        status,
-    )
+    try:
+        return render(
+            request,
+            "invoice.html",
+            {
+                "invoice": invoice,
+                "status": invoice.status(ledger.today()),
+                "customer": customer,
+                "profile": profile,
+                "lines": list(invoice.lines.values()),
+                "totals": invoice.totals,
+                "packages": [
+                    {
+                        "name": p.terms.name,
+                        "description": p.terms.description,
+                        "quantity": plain(p.terms.default_quantity),
+                        "unit_price": plain(p.terms.unit_price),
+                        "setup_price": plain(p.terms.setup_price),
+                        "tax_rate": plain(
+                            p.terms.tax_rate if p.terms.tax_rate is not None else profile.tax_rate
+                        ),
+                    }
+                    for p in packages
+                ],
+                "credit_notes": notes,
+                "form": form,
+                "values": values or {},
+                "errors": errors or {},
+                "editing": editing or request.query_params.get("edit", ""),
+            },
+            status,
+        )
+    except ArithmeticError as error:  # a value stored before the limits (docs/money.md)
+        return error_page(
+            request,
+            409,
+            "This invoice cannot be shown",
+            f"Invoice {invoice.label}: {amounts_error(error)}.",
+        )
 
 
 @router.get("/invoices/{ref}")
