@@ -87,6 +87,8 @@ class NumericArgsCommand(click.Command):
         super().__init__(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.resilient_parsing:  # shell completion: never refuse
+            return super().parse_args(ctx, args)
         values, extra, _ = self.make_parser(ctx).parse_args(args=list(args))
         # what the parser let through as positional: argument values and extra tokens
         tokens: list[object] = list(extra)
