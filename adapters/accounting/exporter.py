@@ -171,7 +171,10 @@ class Exporter:
         document = item.document
         if not isinstance(document, (docs.SalesInvoice, docs.CreditNote)):
             return ""
-        expected = self.client.expected_total(document.lines, document.currency)
+        try:
+            expected = self.client.expected_total(document.lines, document.currency)
+        except RemoteRejected as error:
+            return f"will be refused: {error}"
         if expected == document.total:
             return ""
         return f"{self.connection.system} will compute {expected} (ledger {document.total})"

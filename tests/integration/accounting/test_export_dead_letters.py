@@ -115,27 +115,27 @@ def test_a_retry_that_is_refused_again_stays_dead_with_the_new_error(ledger, xer
     assert (again.id, again.status, again.attempts) == (letter.id, "dead", 2)
 
 
-def test_xero_computes_tax_per_line_on_4dp_unit_prices_and_the_difference_is_reported(
+def test_a_price_finer_than_xeros_4dp_still_lands_at_the_ledgers_total(
     ledger, xero, make_exporter
 ):
     _customer(ledger, "RATE", "Per Second Telecom", "20")
-    # 0.012345/min is finer than Xero's 4 decimals: Xero books 0.0123 x 1234.5 = 15.18 net,
-    # the ledger 15.24; tax per line follows the net.
+    # 0.012345/min is finer than Xero's 4 decimals: sent as 0.0123 x 1234.5 Xero would book
+    # 15.18 net (18.22 in all); sent as 1 x 15.24 with the rate in the text, it books 18.29.
     number = _invoice(ledger, "RATE", "1234.5", "0.012345")
     exporter = make_exporter(ledger, connection_to(xero))
 
     [preview] = [i for i in exporter.run(dry_run=True).items if i.kind == "invoice"]
-    assert preview.detail == "xero will compute 18.22 (ledger 18.29)"
-    assert exporter.store.reconciliation("xero") == []  # a dry run records nothing
-
+    assert preview.detail == ""  # nothing to warn about: Xero will compute the ledger's total
     exporter.run()
 
-    [line] = exporter.store.reconciliation("xero")
-    ledger_total = ledger.invoice(number).totals.total
-    assert (line.label, line.currency) == (number, "GBP")
-    assert D(line.ledger_total) == ledger_total == D("18.29")
-    assert D(line.remote_total) == views.invoices(xero)[number] == D("18.22")
-    assert D(line.difference) == D("-0.07")
+    assert views.invoices(xero)[number] == ledger.invoice(number).totals.total == D("18.29")
+    [remote] = xero.invoices.values()
+    [line] = remote["LineItems"]
+    assert (line["Quantity"], line["UnitAmount"], line["LineAmount"], line["TaxAmount"]) == (
+        D(1), D("15.24"), D("15.24"), D("3.05")
+    )
+    assert line["Description"] == "Calls (1234.5 × 0.012345)"
+    assert exporter.store.reconciliation("xero") == [] and xero.tax_overrides == []
 
 
 def test_exact_prices_leave_no_reconciliation_line(ledger, xero, make_exporter):
