@@ -9,8 +9,8 @@ due. Arithmetic as Xero documents it ("Rounding in Xero", the LineItem schema): 
 UnitAmount kept to 4 dp (UnitAmount to ``unitdp``, default 2), LineAmount = round(Quantity x
 UnitAmount, 2), TaxAmount per line = round(LineAmount x rate, 2) unless the line gives one
 (accepted as sent, whatever it differs by: Xero publishes no bound; differences are listed in
-``tax_overrides``), SubTotal, TotalTax and Total summed from the lines, 60 calls per minute then 429 with Retry-After, and
-Idempotency-Key replays answering with the first response.
+``tax_overrides``), SubTotal, TotalTax and Total summed from the lines. 60 calls per minute
+then 429 with Retry-After, and Idempotency-Key replays answering with the first response.
 """
 
 from __future__ import annotations

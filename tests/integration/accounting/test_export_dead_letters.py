@@ -115,9 +115,7 @@ def test_a_retry_that_is_refused_again_stays_dead_with_the_new_error(ledger, xer
     assert (again.id, again.status, again.attempts) == (letter.id, "dead", 2)
 
 
-def test_a_price_finer_than_xeros_4dp_still_lands_at_the_ledgers_total(
-    ledger, xero, make_exporter
-):
+def test_a_price_finer_than_xeros_4dp_still_lands_at_the_ledgers_total(ledger, xero, make_exporter):
     _customer(ledger, "RATE", "Per Second Telecom", "20")
     # 0.012345/min is finer than Xero's 4 decimals: sent as 0.0123 x 1234.5 Xero would book
     # 15.18 net (18.22 in all); sent as 1 x 15.24 with the rate in the text, it books 18.29.
@@ -132,7 +130,10 @@ def test_a_price_finer_than_xeros_4dp_still_lands_at_the_ledgers_total(
     [remote] = xero.invoices.values()
     [line] = remote["LineItems"]
     assert (line["Quantity"], line["UnitAmount"], line["LineAmount"], line["TaxAmount"]) == (
-        D(1), D("15.24"), D("15.24"), D("3.05")
+        D(1),
+        D("15.24"),
+        D("15.24"),
+        D("3.05"),
     )
     assert line["Description"] == "Calls (1234.5 × 0.012345)"
     assert exporter.store.reconciliation("xero") == [] and xero.tax_overrides == []

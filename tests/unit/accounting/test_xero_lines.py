@@ -26,8 +26,9 @@ def _xero_books(quantity: D, unit_amount: D, tax_amount: D) -> D:
 
 def _line(quantity: D, price: D, rate: D, currency: str = "GBP") -> docs.Line:
     net = line_net(quantity, price, currency)
-    return docs.Line("Calls", quantity, price, rate, f"VAT {rate}%", "usage", net,
-                     line_tax(net, rate, currency))
+    return docs.Line(
+        "Calls", quantity, price, rate, f"VAT {rate}%", "usage", net, line_tax(net, rate, currency)
+    )
 
 
 quantities = st.decimals(min_value=D("0.0001"), max_value=D("250000"), places=4) | st.decimals(
@@ -71,7 +72,9 @@ def test_a_price_xero_can_hold_goes_as_priced():
     sent = xero_line(line, "GBP")
 
     assert (sent.quantity, sent.unit_amount, sent.description) == (
-        D("1234.5"), D("0.0123"), "Calls"
+        D("1234.5"),
+        D("0.0123"),
+        "Calls",
     )
     assert sent.as_priced and sent.tax_amount == D("3.04")
 
