@@ -519,6 +519,33 @@ class FakeXero(FakeService):
 
     # ------------------------------------------------------------------ for tests
 
+    def invoice_by_hand(self, number: str, account_number: str, net: Decimal, tax_type: str) -> str:
+        """A person keys an invoice into Xero by hand (no API call): its InvoiceID."""
+        contact_id = next(
+            cid for cid, c in self.contacts.items() if c.get("AccountNumber") == account_number
+        )
+        made = self._new_invoice(
+            {
+                "Type": "ACCREC",
+                "InvoiceNumber": number,
+                "Contact": {"ContactID": contact_id},
+                "Date": "2026-10-01",
+                "DueDate": "2026-10-15",
+                "Status": "AUTHORISED",
+                "LineItems": [
+                    {
+                        "Description": "keyed in by hand",
+                        "Quantity": 1,
+                        "UnitAmount": net,
+                        "AccountCode": "200",
+                        "TaxType": tax_type,
+                    }
+                ],
+            },
+            4,
+        )
+        return str(made["InvoiceID"])
+
     def invoice_numbers(self) -> list[str]:
         return [i["InvoiceNumber"] for i in self.invoices.values()]
 
