@@ -126,3 +126,60 @@ def test_the_issues_invoice_pays_off_in_xero_to_the_penny(ledger, xero, make_exp
     assert views.payments(xero)[number] == total
     assert exporter.store.reconciliation("xero") == []
     assert exporter.store.dead_letters("xero") == []
+
+
+def test_credit_note_lines_book_to_the_account_of_the_lines_they_credit(
+    ledger, xero, make_exporter
+):
+    account = _customer(ledger)
+    ledger.define_package("t", name="DID", unit_price=D("1.50"), currency="GBP")
+    ledger.define_package("t", name="Trunk", unit_price=D("20"), currency="GBP")
+    mixed = ledger.create_invoice(account, "t")
+    ledger.add_package_line(mixed, "DID", "t", quantity=D("10"))
+    ledger.add_package_line(mixed, "Trunk", "t", quantity=D("1"), setup=True)
+    ledger.add_line(mixed, "t", description="Calls", quantity=D("1"), unit_price=D("9"))
+    mixed_number = ledger.issue_invoice(mixed, "t")
+    only_packages = ledger.create_invoice(account, "t")
+    ledger.add_package_line(only_packages, "DID", "t", quantity=D("4"))
+    packages_number = ledger.issue_invoice(only_packages, "t")
+    by_line = ledger.issue_credit_note(
+        mixed_number,
+        "t",
+        "two numbers never ported",
+        lines=[
+            {
+                "description": "DID",
+                "quantity": D("2"),
+                "unit_price": D("1.50"),
+                "tax_rate": D("20"),
+                "tax_description": "VAT 20%",
+            },
+            {
+                "description": "Trunk (setup)",
+                "quantity": D("1"),
+                "unit_price": D("5"),
+                "tax_rate": D("20"),
+                "tax_description": "VAT 20%",
+            },
+        ],
+    )
+    by_amount = ledger.issue_credit_note(packages_number, "t", "goodwill", amount=D("1.00"))
+    accounts = {"usage": "200", "package": "201", "setup": "260"}
+    exporter = make_exporter(
+        ledger,
+        connection_to(xero, mapping={**MAPPING, "sales_account": "200", "accounts": accounts}),
+    )
+
+    exporter.run()
+
+    codes = {
+        n["CreditNoteNumber"]: [line["AccountCode"] for line in n["LineItems"]]
+        for n in xero.credit_notes.values()
+    }
+    assert codes == {by_line: ["201", "260"], by_amount: ["201"]}
+    invoice_codes = [
+        [line["AccountCode"] for line in i["LineItems"]]
+        for i in xero.invoices.values()
+        if i["InvoiceNumber"] == mixed_number
+    ]
+    assert invoice_codes == [["201", "260", "200"]]
