@@ -81,11 +81,13 @@ def record_resolution(
         raise InvalidInput(f"{action} needs a reason (--reason): say what was done and why")
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"the reason is {len(reason)} characters; at most {MAX_REASON}")
+    if not reason.isprintable():
+        raise InvalidInput("the reason may not contain control characters")
     if action not in ("resolved", "skipped"):
         raise InvalidInput(f"unknown action {action!r}: resolved or skipped")
     if remote_id and action != "resolved":
         raise InvalidInput("a remote id is given only when resolving by hand")
-    if len(remote_id) > 200 or any(ch.isspace() for ch in remote_id):
+    if len(remote_id) > 200 or not remote_id.isprintable() or " " in remote_id:
         raise InvalidInput("the remote id must be one word of at most 200 characters")
     return ExportResolution._start(
         ExportResolution.Recorded,

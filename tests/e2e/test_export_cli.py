@@ -280,39 +280,6 @@ def test_a_dead_letter_resolved_by_hand_names_the_remote_invoice_for_later_payme
     assert json.loads(cli("export", "status", "--json")[1])["dead_letters"] == []
 
 
-@pytest.mark.parametrize(
-    ("args", "code", "message"),
-    [
-        (("skip", "{id}"), 2, "--reason"),
-        (("skip", "{id}", "--reason", "   "), 2, "needs a reason"),
-        (("skip", "{id}", "--reason", "x" * 501), 2, "at most 500"),
-        (("resolve", "{id}", "--reason", "ok", "--remote-id", "two words"), 2, "one word"),
-        (("skip", "999999", "--reason", "ok"), 3, "no dead letter #999999"),
-        (("resolve", "999999", "--reason", "ok"), 3, "no dead letter #999999"),
-        (("skip", "{parked}", "--reason", "ok"), 1, "held behind"),
-        (("resolve", "{parked}", "--reason", "ok"), 1, "held behind"),
-        (("skip", "not-a-number", "--reason", "ok"), 2, "not-a-number"),
-    ],
-)
-def test_settling_a_dead_letter_refuses_bad_requests_and_writes_nothing(
-    cli, make_ledger, xero, tmp_path, monkeypatch, args, code, message
-):
-    ledger = make_ledger()
-    _stuck_customer(ledger)
-    _configure(tmp_path, monkeypatch, xero)
-    assert cli("export", "xero")[0] == 0
-    dead, parked = json.loads(cli("export", "status", "--json")[1])["dead_letters"]
-    before = event_count(ledger)
-    filled = [a.format(id=dead["id"], parked=parked["id"]) for a in args]
-
-    got, _, err = cli("export", *filled)
-
-    assert (got, message in err) == (code, True), err
-    assert event_count(make_ledger()) == before
-    letters = json.loads(cli("export", "status", "--json")[1])["dead_letters"]
-    assert [d["status"] for d in letters] == ["dead", "parked"]
-
-
 def test_a_settled_dead_letter_cannot_be_settled_or_retried_again(
     cli, make_ledger, xero, tmp_path, monkeypatch
 ):
