@@ -9,6 +9,10 @@ sequence; allocation: payment + invoices; credit note: note + invoice + sequence
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from domain.errors import NotFound
+from domain.export_resolution import Action, ExportResolution, record_resolution, resolution_id
 from domain.ledger_base import MAX_ATTEMPTS, utc_now
 from domain.ledger_payments import PaymentUseCases
 
@@ -19,3 +23,44 @@ class Ledger(PaymentUseCases):
     """tollbook's application service: customers, packages, invoices, credit notes, payments."""
 
     name = "tollbook"
+
+    def record_export_resolution(
+        self,
+        actor: str,
+        reason: str,
+        *,
+        connection: str,
+        system: str,
+        event_key: str,
+        attempt: int,
+        kind: str,
+        label: str,
+        customer_id: UUID,
+        action: Action,
+        remote_id: str = "",
+    ) -> UUID:
+        """Record a person's decision on a dead letter; the same decision twice is one event."""
+        resolution = resolution_id(connection, event_key, attempt)
+        try:
+            self._get(ExportResolution, resolution, "export resolution")
+            return resolution
+        except NotFound:
+            pass
+        note = record_resolution(
+            resolution,
+            self.stamp(actor, reason),
+            connection=connection,
+            system=system,
+            event_key=event_key,
+            kind=kind,
+            label=label,
+            customer_id=customer_id,
+            action=action,
+            remote_id=remote_id,
+        )
+        self._save("export resolution recorded", note)
+        return resolution
+
+    def export_resolutions(self) -> list[ExportResolution]:
+        """Every recorded decision on a dead letter, oldest first."""
+        return self._every(ExportResolution)

@@ -68,7 +68,7 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
             "credit_note",
             event.customer_id,
             event.originator_id,
-            credit_note_of(event),
+            credit_note_of(event, list(ledger.invoice(event.invoice_id).lines.values())),
             event.number,
         )
     if isinstance(event, Payment.Allocated):
@@ -164,7 +164,32 @@ def sales_invoice_of(invoice: Invoice, issued: Invoice.Issued) -> docs.SalesInvo
     )
 
 
-def credit_note_of(event: LedgerCreditNote.Issued) -> docs.CreditNote:
+def credited_kinds(
+    lines: list[InvoiceLine], invoice_lines: list[InvoiceLine]
+) -> list[InvoiceLine]:
+    """Credit lines booked to the account of the invoice line they credit.
+
+    A credit in full copies the invoice's lines, kinds included. A credit by amount, or by
+    lines typed in, is of kind ``manual``: such a line takes the kind of the invoice lines with
+    the same description when they agree on one, else the kind every invoice line shares. When
+    neither settles it (an amount credited off an invoice of package and usage lines) it stays
+    ``manual``, the connection's default account.
+    """
+    kinds = {line.kind for line in invoice_lines}
+    only = next(iter(kinds)) if len(kinds) == 1 else None
+    settled = []
+    for line in lines:
+        kind = line.kind
+        if kind == "manual":
+            same = {i.kind for i in invoice_lines if i.description == line.description}
+            kind = next(iter(same)) if len(same) == 1 else (only or kind)
+        settled.append(line if kind == line.kind else line.model_copy(update={"kind": kind}))
+    return settled
+
+
+def credit_note_of(
+    event: LedgerCreditNote.Issued, invoice_lines: list[InvoiceLine] | None = None
+) -> docs.CreditNote:
     return docs.CreditNote(
         credit_note_id=event.originator_id,
         invoice_id=event.invoice_id,
@@ -174,7 +199,7 @@ def credit_note_of(event: LedgerCreditNote.Issued) -> docs.CreditNote:
         issued_on=event.issued_on,
         currency=event.currency,
         reason=event.reason or "",
-        lines=lines_of(event.lines, event.currency),
+        lines=lines_of(credited_kinds(event.lines, invoice_lines or []), event.currency),
         net=event.net,
         tax=event.tax,
         total=event.total,

@@ -24,10 +24,17 @@ from adapters.accounting.client import AccountingClient, ExportKey, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import RemoteRejected, RemoteUnavailable
 from adapters.accounting.events import contact_of, item_for
-from adapters.accounting.store import DeadLetter, ExportStore, ReconciliationLine, Success
+from adapters.accounting.store import (
+    DeadLetter,
+    ExportStore,
+    ReconciliationLine,
+    Settlement,
+    Success,
+)
 from domain.aggregate import Event
 from domain.application import Ledger
 from domain.errors import InvalidState, NotFound
+from domain.export_resolution import Action
 
 log = structlog.get_logger("tollbook.export")
 
@@ -171,7 +178,10 @@ class Exporter:
         document = item.document
         if not isinstance(document, (docs.SalesInvoice, docs.CreditNote)):
             return ""
-        expected = self.client.expected_total(document.lines, document.currency)
+        try:
+            expected = self.client.expected_total(document.lines, document.currency)
+        except RemoteRejected as error:
+            return f"will be refused: {error}"
         if expected == document.total:
             return ""
         return f"{self.connection.system} will compute {expected} (ledger {document.total})"
@@ -180,12 +190,74 @@ class Exporter:
 
     def retry(self, letter_id: int) -> RunReport:
         """Re-send a dead letter, then the items of its customer parked behind it, in order."""
+        letter, behind = self._settleable(letter_id)
+        report = RunReport(self.name, letter.position, self.store.position(self.name))
+        self._resume([letter, *behind], report)
+        return report
+
+    def settle(
+        self, letter_id: int, action: Action, reason: str, actor: str, remote_id: str = ""
+    ) -> RunReport:
+        """A person's decision on a dead letter the remote keeps refusing: ``resolved`` (put
+        right by hand remotely; ``remote_id`` lets later payments find it) or ``skipped`` (never
+        exported). Recorded as a ledger event and in the export's own table; then what was
+        parked behind it is sent, in order."""
+        letter, behind = self._settleable(letter_id)
+        if letter.status == "parked":
+            raise InvalidState(
+                f"#{letter_id} is parked, not refused: it is sent once the dead letter ahead"
+                " of it is retried, resolved or skipped"
+            )
+        resolution = self.ledger.record_export_resolution(
+            actor,
+            reason,
+            connection=self.name,
+            system=self.connection.system,
+            event_key=letter.event_key,
+            attempt=letter.attempts,
+            kind=letter.kind,
+            label=letter.label,
+            customer_id=UUID(letter.customer_id),
+            action=action,
+            remote_id=remote_id,
+        )
+        self.store.settle(
+            letter,
+            Settlement(
+                self.name,
+                letter.event_key,
+                letter.id,
+                letter.kind,
+                letter.label,
+                action,
+                reason.strip(),
+                actor,
+                remote_id,
+                str(resolution),
+            ),
+        )
+        if remote_id and letter.kind in ("contact", "invoice", "credit_note"):
+            aggregate_id = letter.event_key.rsplit(":", 1)[0]
+            self._remote[(letter.kind, aggregate_id)] = remote_id
+        self._done.add(letter.event_key)
+        self.log.info(
+            "dead letter settled", letter=letter.id, action=action, event_key=letter.event_key
+        )
+        report = RunReport(self.name, letter.position, self.store.position(self.name))
+        report.items.append(Planned(letter.position, letter.kind, letter.label, action, reason))
+        self._resume(behind, report)
+        return report
+
+    def _settleable(self, letter_id: int) -> tuple[DeadLetter, list[DeadLetter]]:
+        """The open dead letter ``letter_id`` and what of its customer waits behind it."""
         self._load()
         letter = self.store.dead_letter_by_id(letter_id)
         if letter is None or letter.connection != self.name:
             raise NotFound(f"no dead letter #{letter_id} on connection {self.name}")
         if letter.status == "resolved":
-            raise InvalidState(f"dead letter #{letter_id} was already re-sent successfully")
+            raise InvalidState(f"dead letter #{letter_id} was already resolved")
+        if letter.status == "skipped":
+            raise InvalidState(f"dead letter #{letter_id} was skipped")
         waiting = [
             other
             for other in self.store.dead_letters(self.name)
@@ -194,17 +266,20 @@ class Exporter:
         ahead = [other for other in waiting if other.position < letter.position]
         if ahead:
             raise InvalidState(
-                f"#{letter_id} is held behind #{ahead[0].id} of the same customer: retry that first"
+                f"#{letter_id} is held behind #{ahead[0].id} of the same customer:"
+                " retry, resolve or skip that first"
             )
-        report = RunReport(self.name, letter.position, self.store.position(self.name))
-        for current in [letter, *(o for o in waiting if o.position > letter.position)]:
+        return letter, [o for o in waiting if o.position > letter.position]
+
+    def _resume(self, letters: list[DeadLetter], report: RunReport) -> None:
+        """Send ``letters`` in order; the first that fails again stays at the head."""
+        for current in letters:
             planned = self._resend(current)
             report.items.append(planned)
-            if planned.outcome != "exported" and planned.outcome != "noted":
+            if planned.outcome not in ("exported", "noted"):
                 if planned.outcome == "unavailable":
                     report.stopped = planned.detail
                 break
-        return report
 
     def _resend(self, letter: DeadLetter) -> Planned:
         item = self._item_of(letter)

@@ -5,6 +5,8 @@
 - ``export_mappings``: local id <-> remote id, per connection and kind (contact, invoice, ...).
 - ``export_dead_letters``: items the remote refused for good (``dead``), and later items of the
   same customer held back behind them (``parked``), until ``tollbook export retry``.
+- ``export_resolutions``: dead letters a person settled (resolved by hand, or skipped), with the
+  reason; the decision itself is also a ledger event (``ExportResolution.Recorded``).
 - ``export_reconciliation``: differences between the ledger's and the remote's totals, and
   ledger facts that need a person's hand in the accounting system.
 
@@ -45,6 +47,13 @@ CREATE TABLE IF NOT EXISTS export_dead_letters (
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
     UNIQUE (connection, event_key)
 );
+CREATE TABLE IF NOT EXISTS export_resolutions (
+    connection TEXT NOT NULL, event_key TEXT NOT NULL, letter_id BIGINT NOT NULL,
+    kind TEXT NOT NULL, label TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,
+    actor TEXT NOT NULL, remote_id TEXT NOT NULL, resolution_id TEXT NOT NULL,
+    settled_at TEXT NOT NULL,
+    PRIMARY KEY (connection, event_key)
+);
 CREATE TABLE IF NOT EXISTS export_reconciliation (
     connection TEXT NOT NULL, event_key TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL,
     currency TEXT NOT NULL, ledger_total TEXT NOT NULL, remote_total TEXT NOT NULL,
@@ -67,7 +76,7 @@ class DeadLetter:
     kind: str
     customer_id: str
     label: str
-    status: str  # dead | parked | resolved
+    status: str  # dead | parked | resolved (re-sent, or by hand) | skipped
     error: str
     attempts: int
     created_at: str
@@ -84,6 +93,23 @@ class ReconciliationLine:
     remote_total: str
     difference: str
     note: str
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A dead letter a person settled: resolved by hand in the remote system, or skipped."""
+
+    connection: str
+    event_key: str
+    letter_id: int
+    kind: str
+    label: str
+    action: str  # resolved | skipped
+    reason: str
+    actor: str
+    remote_id: str
+    resolution_id: str
+    settled_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -348,6 +374,84 @@ class ExportStore:
         return DeadLetter(
             int(r[0]), r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], int(r[9]), r[10]
         )
+
+    def settle(self, letter: DeadLetter, settlement: Settlement) -> None:
+        """Close a dead letter by a person's decision, atomically: never exported again (a
+        ``--since`` re-run skips it), its remote id recorded if a person gave one."""
+        self.ensure_tables()
+        now = _now()
+        with self.db.connect() as conn:
+            conn.execute(
+                self.db.sql(
+                    "INSERT INTO export_done (connection, event_key, position, kind, local_id,"
+                    " remote_id, exported_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (connection, event_key) DO NOTHING"
+                ),
+                (
+                    letter.connection,
+                    letter.event_key,
+                    letter.position,
+                    letter.kind,
+                    letter.event_key.rsplit(":", 1)[0],
+                    settlement.remote_id,
+                    now,
+                ),
+            )
+            if settlement.remote_id and letter.kind in ("contact", "invoice", "credit_note"):
+                conn.execute(
+                    self.db.sql(
+                        "INSERT INTO export_mappings (connection, kind, local_id, remote_id, label)"
+                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (connection, kind, local_id)"
+                        " DO UPDATE SET remote_id = excluded.remote_id, label = excluded.label"
+                    ),
+                    (
+                        letter.connection,
+                        letter.kind,
+                        letter.event_key.rsplit(":", 1)[0],
+                        settlement.remote_id,
+                        letter.label,
+                    ),
+                )
+            conn.execute(
+                self.db.sql(
+                    "INSERT INTO export_resolutions (connection, event_key, letter_id, kind, label,"
+                    " action, reason, actor, remote_id, resolution_id, settled_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (connection, event_key) DO NOTHING"
+                ),
+                (
+                    settlement.connection,
+                    settlement.event_key,
+                    settlement.letter_id,
+                    settlement.kind,
+                    settlement.label,
+                    settlement.action,
+                    settlement.reason,
+                    settlement.actor,
+                    settlement.remote_id,
+                    settlement.resolution_id,
+                    now,
+                ),
+            )
+            conn.execute(
+                self.db.sql(
+                    "UPDATE export_dead_letters SET status = ?, updated_at = ? WHERE id = ?"
+                ),
+                (settlement.action, now, letter.id),
+            )
+
+    def settlements(self, connection: str | None = None) -> list[Settlement]:
+        where, params = ("WHERE connection = ?", [connection]) if connection else ("", [])
+        rows = self._rows(
+            "SELECT connection, event_key, letter_id, kind, label, action, reason, actor,"
+            f" remote_id, resolution_id, settled_at FROM export_resolutions {where}"
+            " ORDER BY settled_at, letter_id",
+            params,
+        )
+        return [
+            Settlement(r[0], r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+            for r in rows
+        ]
 
     def blocked_customers(self, connection: str) -> set[str]:
         return {

@@ -47,7 +47,7 @@ from adapters.accounting.client import ExportKey, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import RemoteRejected, RemoteUnavailable
 from adapters.accounting.policy import CallPolicy
-from adapters.accounting.rounding import per_line_total
+from adapters.accounting.rounding import xero_line, xero_total
 
 T = TypeVar("T")
 
@@ -179,20 +179,22 @@ class XeroClient:
 
         return self.policy.call(what, attempt)
 
-    def _lines(self, lines: tuple[docs.Line, ...]) -> list[LineItem]:
+    def _lines(self, lines: tuple[docs.Line, ...], currency: str) -> list[LineItem]:
+        """Lines Xero totals exactly as the ledger did (see adapters/accounting/rounding.py)."""
         return [
             LineItem(
-                description=line.description,
-                quantity=line.quantity,
-                unit_amount=line.unit_price,
+                description=sent.description,
+                quantity=sent.quantity,
+                unit_amount=sent.unit_amount,
+                tax_amount=sent.tax_amount,
                 account_code=self.mapping.account_for(line.kind),
                 tax_type=self.mapping.tax_type_for(line.tax_rate),
             )
-            for line in lines
+            for line, sent in ((line, xero_line(line, currency)) for line in lines)
         ]
 
     def expected_total(self, lines: tuple[docs.Line, ...], currency: str) -> Decimal:
-        return per_line_total(lines, currency, unit_places=4)
+        return xero_total([xero_line(line, currency) for line in lines])
 
     # ---------------------------------------------------------------- contacts
 
@@ -266,7 +268,7 @@ class XeroClient:
             currency_code=_currency(invoice.currency),
             line_amount_types=LineAmountTypes.EXCLUSIVE,
             status="AUTHORISED",
-            line_items=self._lines(invoice.lines),
+            line_items=self._lines(invoice.lines, invoice.currency),
         )
         try:
             created = self._call(
@@ -324,7 +326,7 @@ class XeroClient:
                 currency_code=_currency(note.currency),
                 line_amount_types=LineAmountTypes.EXCLUSIVE,
                 status="AUTHORISED",
-                line_items=self._lines(note.lines),
+                line_items=self._lines(note.lines, note.currency),
             )
             created = self._call(
                 "create credit note",

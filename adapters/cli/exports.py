@@ -10,7 +10,7 @@ import click
 from rich.progress import Progress
 
 from adapters.accounting.config import SYSTEMS, Connection, System, choose, load_connections
-from adapters.accounting.exporter import RunReport
+from adapters.accounting.exporter import Exporter, RunReport
 from adapters.accounting.factory import build_exporter
 from adapters.accounting.flatfile import render, rows_for_period
 from adapters.accounting.store import ExportStore
@@ -28,7 +28,8 @@ from adapters.cli.context import (
 from adapters.config import ConfigError, database_url
 from adapters.store.database import Database
 from domain.application import Ledger
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, NotFound
+from domain.export_resolution import Action
 
 
 @click.group()
@@ -155,6 +156,7 @@ def status(as_json: bool) -> None:
     configured = load_connections()
     names = sorted(set(configured) | set(positions))
     letters = store.dead_letters()
+    settled = store.settlements()
     lines = store.reconciliation()
     connections = []
     for name in names:
@@ -169,6 +171,7 @@ def status(as_json: bool) -> None:
                 "lag": head - position,
                 "dead": sum(1 for d in letters if d.connection == name and d.status == "dead"),
                 "parked": sum(1 for d in letters if d.connection == name and d.status == "parked"),
+                "settled": sum(1 for r in settled if r.connection == name),
                 "reconciliation": sum(1 for line in lines if line.connection == name),
                 "last_run": positions.get(name, (system, 0, ""))[2],
             }
@@ -178,6 +181,7 @@ def status(as_json: bool) -> None:
             {
                 "connections": connections,
                 "dead_letters": [d.__dict__ for d in letters],
+                "settled": [r.__dict__ for r in settled],
                 "reconciliation": [line.__dict__ for line in lines],
             }
         )
@@ -190,15 +194,35 @@ def status(as_json: bool) -> None:
         "lag",
         "dead",
         "parked",
+        "settled",
         "reconciliation",
         "last_run",
     ]
     table("Export connections", columns, [[c[k] for k in columns] for c in connections])
     if letters:
         table(
-            "Dead letters (tollbook export retry ID)",
+            "Dead letters (tollbook export retry|resolve|skip ID)",
             ["id", "connection", "status", "kind", "document", "attempts", "error"],
             [(d.id, d.connection, d.status, d.kind, d.label, d.attempts, d.error) for d in letters],
+        )
+    if settled:
+        table(
+            "Dead letters settled by a person",
+            ["id", "connection", "action", "kind", "document", "by", "at", "remote id", "reason"],
+            [
+                (
+                    r.letter_id,
+                    r.connection,
+                    r.action,
+                    r.kind,
+                    r.label,
+                    r.actor,
+                    r.settled_at,
+                    r.remote_id,
+                    r.reason,
+                )
+                for r in settled
+            ],
         )
     if lines:
         table(
@@ -229,29 +253,65 @@ def status(as_json: bool) -> None:
         )
 
 
-@export.command("retry", cls=NumericArgsCommand)
-@click.argument("letter_id", type=click.IntRange(1, MAX_ID))
-@json_option
-def retry(letter_id: int, as_json: bool) -> None:
-    """Re-send dead letter LETTER_ID (after fixing its cause), then what was parked behind it."""
-    ledger = state().ledger
+def _exporter_of(letter_id: int) -> Exporter:
+    """The exporter of the connection that holds dead letter ``letter_id``."""
     store = ExportStore(Database.from_url(_db_url()))
     letter = store.dead_letter_by_id(letter_id)
     configured = load_connections()
     if letter is None:
-        from domain.errors import NotFound
-
         raise NotFound(f"no dead letter #{letter_id}")
     if letter.connection not in configured:
         raise ConfigError(f"connection {letter.connection!r} is no longer configured")
-    exporter = build_exporter(ledger, _db_url(), configured[letter.connection])
-    report = exporter.retry(letter_id)
+    return build_exporter(state().ledger, _db_url(), configured[letter.connection])
+
+
+def _finish(report: RunReport, as_json: bool) -> None:
     if as_json:
         emit_json(_report_doc(report))
     else:
         _print_report(report, False)
     if report.stopped:
         raise ConfigError(f"{report.connection}: {report.stopped}; try again later")
+
+
+@export.command("retry", cls=NumericArgsCommand)
+@click.argument("letter_id", type=click.IntRange(1, MAX_ID))
+@json_option
+def retry(letter_id: int, as_json: bool) -> None:
+    """Re-send dead letter LETTER_ID (after fixing its cause), then what was parked behind it."""
+    _finish(_exporter_of(letter_id).retry(letter_id), as_json)
+
+
+def _settle_command(action: Action) -> Callable[..., None]:
+    @click.argument("letter_id", type=click.IntRange(1, MAX_ID))
+    @click.option("--reason", required=True, help="What was done and why (kept for audit).")
+    @json_option
+    def command(letter_id: int, reason: str, as_json: bool, **extra: str | None) -> None:
+        exporter = _exporter_of(letter_id)
+        remote_id = (extra.get("remote_id") or "").strip()
+        report = exporter.settle(letter_id, action, reason, state().actor, remote_id)
+        _finish(report, as_json)
+
+    return command
+
+
+_resolve = _settle_command("resolved")
+_resolve.__doc__ = (
+    "Mark dead letter LETTER_ID as put right by hand in the accounting system, with a reason;"
+    " then send what was parked behind it."
+)
+_resolve = click.option(
+    "--remote-id",
+    default=None,
+    help="The remote id of the document made by hand, so later payments and credits find it.",
+)(_resolve)
+export.command("resolve")(_resolve)
+
+_skip = _settle_command("skipped")
+_skip.__doc__ = (
+    "Never export dead letter LETTER_ID (with a reason); then send what was parked behind it."
+)
+export.command("skip")(_skip)
 
 
 @export.command("file")

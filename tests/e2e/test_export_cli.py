@@ -14,6 +14,7 @@ from adapters.cli.main import main
 from tests.fakes import views
 from tests.fakes.server import FakeClock
 from tests.fakes.xero import FakeXero
+from tests.helpers import event_count
 from tests.integration.accounting.helpers import billing_cycle
 
 SECRET = "s3cr3t-never-printed"
@@ -182,3 +183,117 @@ def test_export_file_lists_a_periods_documents_as_csv_and_json(cli, make_ledger,
 
     code, _, err = cli("export", "file", "--from", "2026-10-31", "--to", "2026-10-01")
     assert code == 2 and "before" in err
+
+
+def _stuck_customer(ledger) -> tuple[str, str]:
+    """OLD's first invoice is at 17.5 %, a rate Xero lacks (a dead letter); its second, at 20 %,
+    waits behind it (parked)."""
+    ledger.register_customer(
+        "t",
+        account_number="OLD",
+        name="Old Rate Telecom",
+        currency="GBP",
+        tax_rate=D("17.5"),
+        tax_description="VAT 17.5%",
+        payment_terms_days=14,
+    )
+    numbers = []
+    for rate in ("17.5", "20"):
+        invoice = ledger.create_invoice("OLD", "t")
+        ledger.add_line(
+            invoice, "t", description="Calls", quantity=D(10), unit_price=D(1), tax_rate=D(rate)
+        )
+        numbers.append(ledger.issue_invoice(invoice, "t"))
+    return numbers[0], numbers[1]
+
+
+def test_a_skipped_dead_letter_is_an_event_shown_by_status_and_its_customer_resumes(
+    cli, make_ledger, xero, tmp_path, monkeypatch
+):
+    ledger = make_ledger()
+    dead, parked = _stuck_customer(ledger)
+    _configure(tmp_path, monkeypatch, xero)
+    monkeypatch.setenv("TOLLBOOK_ACTOR", "bookkeeper@acme")
+    assert cli("export", "xero")[0] == 0
+    letters = json.loads(cli("export", "status", "--json")[1])["dead_letters"]
+    assert [(d["label"], d["status"]) for d in letters] == [(dead, "dead"), (parked, "parked")]
+    before = event_count(ledger)
+
+    code, out, err = cli(
+        "export", "skip", str(letters[0]["id"]), "--reason", "booked as a journal", "--json"
+    )
+
+    assert code == 0, err
+    assert [(i["label"], i["outcome"]) for i in json.loads(out)["items"]] == [
+        (dead, "skipped"),
+        (parked, "exported"),
+    ]
+    assert list(views.invoices(xero)) == [parked]
+    assert event_count(make_ledger()) == before + 1
+    [decision] = make_ledger().export_resolutions()
+    assert (decision.action, decision.label, decision.connection) == ("skipped", dead, "acme-xero")
+    status = json.loads(cli("export", "status", "--json")[1])
+    assert status["dead_letters"] == []
+    [settled] = status["settled"]
+    assert (settled["action"], settled["reason"], settled["actor"]) == (
+        "skipped",
+        "booked as a journal",
+        "bookkeeper@acme",
+    )
+    assert status["connections"][0]["settled"] == 1
+    code, out, _ = cli("export", "status")
+    assert "settled by a person" in out and "booked as a journal" in out
+    # A later run (even from the start) never sends the skipped invoice.
+    assert cli("export", "xero", "--since", "0")[0] == 0
+    assert list(views.invoices(xero)) == [parked]
+
+
+def test_a_dead_letter_resolved_by_hand_names_the_remote_invoice_for_later_payments(
+    cli, make_ledger, xero, tmp_path, monkeypatch
+):
+    ledger = make_ledger()
+    dead, _ = _stuck_customer(ledger)
+    payment = ledger.record_payment("OLD", "t", amount=D("11.75"), status="completed")
+    ledger.allocate(payment, [(dead, D("11.75"))], "t")
+    _configure(tmp_path, monkeypatch, xero)
+    assert cli("export", "xero")[0] == 0
+    [first, *_] = json.loads(cli("export", "status", "--json")[1])["dead_letters"]
+    # The bookkeeper adds the 17.5 % rate in Xero and keys the invoice in by hand.
+    xero.tax_rates["OUTPUT175"] = D("17.5")
+    by_hand = xero.invoice_by_hand(dead, "OLD", D("10.00"), "OUTPUT175")
+
+    code, out, err = cli(
+        "export",
+        "resolve",
+        str(first["id"]),
+        "--reason",
+        "keyed in by hand",
+        "--remote-id",
+        by_hand,
+        "--json",
+    )
+
+    assert code == 0, err
+    assert [i["outcome"] for i in json.loads(out)["items"]] == ["resolved", "exported", "exported"]
+    assert views.payments(xero) == {dead: D("11.75")}
+    assert xero.invoices[by_hand]["AmountDue"] == 0
+    assert json.loads(cli("export", "status", "--json")[1])["dead_letters"] == []
+
+
+def test_a_settled_dead_letter_cannot_be_settled_or_retried_again(
+    cli, make_ledger, xero, tmp_path, monkeypatch
+):
+    ledger = make_ledger()
+    _stuck_customer(ledger)
+    _configure(tmp_path, monkeypatch, xero)
+    assert cli("export", "xero")[0] == 0
+    dead = json.loads(cli("export", "status", "--json")[1])["dead_letters"][0]["id"]
+    assert cli("export", "skip", str(dead), "--reason", "journal")[0] == 0
+    before = event_count(make_ledger())
+
+    for args in (("skip", str(dead), "--reason", "again"), ("resolve", str(dead), "--reason", "x")):
+        code, _, err = cli("export", *args)
+        assert (code, "was skipped" in err) == (1, True), err
+    code, _, err = cli("export", "retry", str(dead))
+    assert (code, "was skipped" in err) == (1, True), err
+    assert event_count(make_ledger()) == before

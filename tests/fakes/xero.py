@@ -5,8 +5,12 @@ against Xero's official OpenAPI document when ``TOLLBOOK_XERO_OPENAPI`` names it
 tests/fakes/xero_contract.py).
 Business rules applied, as Xero words them: unique contact names and invoice numbers, valid
 account codes and tax types, payments only on AUTHORISED documents and never above the amount
-due, tax per line rounded to 2 dp, 60 calls per minute then 429 with Retry-After, and
-Idempotency-Key replays answering with the first response.
+due. Arithmetic as Xero documents it ("Rounding in Xero", the LineItem schema): Quantity and
+UnitAmount kept to 4 dp (UnitAmount to ``unitdp``, default 2), LineAmount = round(Quantity x
+UnitAmount, 2), TaxAmount per line = round(LineAmount x rate, 2) unless the line gives one
+(accepted as sent, whatever it differs by: Xero publishes no bound; differences are listed in
+``tax_overrides``), SubTotal, TotalTax and Total summed from the lines. 60 calls per minute
+then 429 with Retry-After, and Idempotency-Key replays answering with the first response.
 """
 
 from __future__ import annotations
@@ -102,6 +106,8 @@ class FakeXero(FakeService):
         self.credit_notes: dict[str, dict[str, Any]] = {}
         self.payments: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0
+        # (description, Xero's own tax, the tax sent) for each override that differs.
+        self.tax_overrides: list[tuple[str, Decimal, Decimal]] = []
 
     def connection_settings(self) -> dict[str, Any]:
         return {
@@ -335,7 +341,15 @@ class FakeXero(FakeService):
                 )
                 continue
             line_amount = _dp(quantity * unit, 2)
-            tax = _dp(line_amount * self.tax_rates[tax_type] / 100, 2)
+            computed = _dp(line_amount * self.tax_rates[tax_type] / 100, 2)
+            tax = computed
+            if raw.get("TaxAmount") is not None:
+                # Xero: "This value can be overriden if the calculated <TaxAmount> is not
+                # correct". It is taken as sent (rounded to 2 dp); an override that differs
+                # from Xero's own figure is kept for tests to see, not refused.
+                tax = _dp(Decimal(str(raw["TaxAmount"])), 2)
+                if tax != computed:
+                    self.tax_overrides.append((raw.get("Description", ""), computed, tax))
             subtotal += line_amount
             total_tax += tax
             lines.append(
@@ -504,6 +518,33 @@ class FakeXero(FakeService):
         return payment
 
     # ------------------------------------------------------------------ for tests
+
+    def invoice_by_hand(self, number: str, account_number: str, net: Decimal, tax_type: str) -> str:
+        """A person keys an invoice into Xero by hand (no API call): its InvoiceID."""
+        contact_id = next(
+            cid for cid, c in self.contacts.items() if c.get("AccountNumber") == account_number
+        )
+        made = self._new_invoice(
+            {
+                "Type": "ACCREC",
+                "InvoiceNumber": number,
+                "Contact": {"ContactID": contact_id},
+                "Date": "2026-10-01",
+                "DueDate": "2026-10-15",
+                "Status": "AUTHORISED",
+                "LineItems": [
+                    {
+                        "Description": "keyed in by hand",
+                        "Quantity": 1,
+                        "UnitAmount": net,
+                        "AccountCode": "200",
+                        "TaxType": tax_type,
+                    }
+                ],
+            },
+            4,
+        )
+        return str(made["InvoiceID"])
 
     def invoice_numbers(self) -> list[str]:
         return [i["InvoiceNumber"] for i in self.invoices.values()]

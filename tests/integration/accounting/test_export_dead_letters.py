@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from domain.errors import InvalidState, NotFound
+from domain.errors import InvalidInput, InvalidState, NotFound
 from tests.fakes import views
 from tests.integration.accounting.helpers import connection_to
 
@@ -115,27 +115,28 @@ def test_a_retry_that_is_refused_again_stays_dead_with_the_new_error(ledger, xer
     assert (again.id, again.status, again.attempts) == (letter.id, "dead", 2)
 
 
-def test_xero_computes_tax_per_line_on_4dp_unit_prices_and_the_difference_is_reported(
-    ledger, xero, make_exporter
-):
+def test_a_price_finer_than_xeros_4dp_still_lands_at_the_ledgers_total(ledger, xero, make_exporter):
     _customer(ledger, "RATE", "Per Second Telecom", "20")
-    # 0.012345/min is finer than Xero's 4 decimals: Xero books 0.0123 x 1234.5 = 15.18 net,
-    # the ledger 15.24; tax per line follows the net.
+    # 0.012345/min is finer than Xero's 4 decimals: sent as 0.0123 x 1234.5 Xero would book
+    # 15.18 net (18.22 in all); sent as 1 x 15.24 with the rate in the text, it books 18.29.
     number = _invoice(ledger, "RATE", "1234.5", "0.012345")
     exporter = make_exporter(ledger, connection_to(xero))
 
     [preview] = [i for i in exporter.run(dry_run=True).items if i.kind == "invoice"]
-    assert preview.detail == "xero will compute 18.22 (ledger 18.29)"
-    assert exporter.store.reconciliation("xero") == []  # a dry run records nothing
-
+    assert preview.detail == ""  # nothing to warn about: Xero will compute the ledger's total
     exporter.run()
 
-    [line] = exporter.store.reconciliation("xero")
-    ledger_total = ledger.invoice(number).totals.total
-    assert (line.label, line.currency) == (number, "GBP")
-    assert D(line.ledger_total) == ledger_total == D("18.29")
-    assert D(line.remote_total) == views.invoices(xero)[number] == D("18.22")
-    assert D(line.difference) == D("-0.07")
+    assert views.invoices(xero)[number] == ledger.invoice(number).totals.total == D("18.29")
+    [remote] = xero.invoices.values()
+    [line] = remote["LineItems"]
+    assert (line["Quantity"], line["UnitAmount"], line["LineAmount"], line["TaxAmount"]) == (
+        D(1),
+        D("15.24"),
+        D("15.24"),
+        D("3.05"),
+    )
+    assert line["Description"] == "Calls (1234.5 × 0.012345)"
+    assert exporter.store.reconciliation("xero") == [] and xero.tax_overrides == []
 
 
 def test_exact_prices_leave_no_reconciliation_line(ledger, xero, make_exporter):
@@ -211,3 +212,79 @@ def test_every_currency_maps_by_its_iso_code_and_one_xero_lacks_is_one_dead_lett
     assert "Xero does not take the currency SSP" in letter.error
     [turkish] = [i for i in xero.invoices.values() if i["InvoiceNumber"] == numbers["IST"]]
     assert turkish["CurrencyCode"] == "TRY"
+
+
+def test_skipping_a_dead_invoice_resumes_its_customer_and_what_needs_it_dies_plainly(
+    ledger, xero, make_exporter
+):
+    _customer(ledger, "OLD", "Old Rate Telecom", "17.5")
+    _customer(ledger, "NEW", "New Rate Telecom", "20")
+    old_invoice = _invoice(ledger, "OLD", "100", "1.00")
+    _pay(ledger, "OLD", old_invoice, "50.00")  # needs the invoice: parked
+    later = ledger.create_invoice("OLD", "t")
+    ledger.add_line(
+        later, "t", description="Calls", quantity=D(2), unit_price=D(3), tax_rate=D("20")
+    )
+    later_number = ledger.issue_invoice(later, "t")  # does not need it: parked too
+    new_invoice = _invoice(ledger, "NEW", "1", "1.00")
+    exporter = make_exporter(ledger, connection_to(xero, mapping=XERO_MAPPING))
+    exporter.run()
+    dead, payment, invoice = exporter.store.dead_letters("xero")
+    events = ledger.recorder.max_notification_id()
+
+    report = exporter.settle(dead.id, "skipped", "credited in full offline", "anna")
+
+    # The payment has no remote invoice to land on: it is now the customer's head, saying so.
+    assert [(i.label, i.outcome) for i in report.items] == [
+        (old_invoice, "skipped"),
+        (payment.label, "dead"),
+    ]
+    [head, waiting] = exporter.store.dead_letters("xero")
+    assert (head.id, head.status) == (payment.id, "dead")
+    assert f"invoice {old_invoice} was never exported" in head.error
+    assert (waiting.id, waiting.status) == (invoice.id, "parked")
+    assert ledger.recorder.max_notification_id() == events + 1
+    [decision] = ledger.export_resolutions()
+    assert (decision.action, decision.event_key, decision.customer_id) == (
+        "skipped",
+        dead.event_key,
+        ledger.customer("OLD").id,
+    )
+    [settled] = exporter.store.settlements("xero")
+    assert (settled.letter_id, settled.reason, settled.actor) == (
+        dead.id,
+        "credited in full offline",
+        "anna",
+    )
+    assert views.invoices(xero) == {new_invoice: D("1.20")}  # others were never held
+
+    exporter.settle(head.id, "skipped", "the payment was refunded offline", "anna")
+
+    assert exporter.store.dead_letters("xero") == []
+    assert later_number in views.invoices(xero)
+    assert ledger.recorder.max_notification_id() == events + 2
+
+
+def test_a_parked_item_is_not_settled_by_itself_and_a_refused_reason_writes_nothing(
+    ledger, xero, make_exporter
+):
+    _customer(ledger, "OLD", "Old Rate Telecom", "17.5")
+    number = _invoice(ledger, "OLD", "100", "1.00")
+    _pay(ledger, "OLD", number, "50.00")
+    exporter = make_exporter(ledger, connection_to(xero, mapping=XERO_MAPPING))
+    exporter.run()
+    dead, parked = exporter.store.dead_letters("xero")
+    events = ledger.recorder.max_notification_id()
+
+    with pytest.raises(InvalidState, match="held behind"):
+        exporter.settle(parked.id, "skipped", "no", "anna")
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        exporter.settle(dead.id, "resolved", " \t", "anna")
+    with pytest.raises(InvalidInput, match="only when resolving"):
+        exporter.settle(dead.id, "skipped", "ok", "anna", remote_id="abc")
+    with pytest.raises(NotFound):
+        exporter.settle(999_999, "skipped", "ok", "anna")
+
+    assert ledger.recorder.max_notification_id() == events
+    assert [d.status for d in exporter.store.dead_letters("xero")] == ["dead", "parked"]
+    assert exporter.store.settlements("xero") == []

@@ -1,0 +1,84 @@
+"""Hostile requests to settle export dead letters (``tollbook export resolve|skip|retry``).
+
+Each is refused with its exact exit code and message, writes no ledger event, and leaves the
+dead letter and what is parked behind it exactly as they were.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.test_export_cli import _configure, _stuck_customer, cli, xero  # noqa: F401
+from tests.helpers import event_count
+
+LONG = "x" * 501
+CASES = [
+    # a reason is required, printable, at most 500 characters
+    (("skip", "{id}"), 2, "Missing option '--reason'"),
+    (("resolve", "{id}"), 2, "Missing option '--reason'"),
+    (("skip", "{id}", "--reason", ""), 2, "needs a reason"),
+    (("skip", "{id}", "--reason", "   "), 2, "needs a reason"),
+    (("resolve", "{id}", "--reason", "\t \t"), 2, "needs a reason"),
+    (("skip", "{id}", "--reason", LONG), 2, "at most 500"),
+    (("resolve", "{id}", "--reason", "y" * 10_000), 2, "at most 500"),
+    (("skip", "{id}", "--reason", "ok\x00"), 2, "control characters"),
+    (("skip", "{id}", "--reason", "paid\x1b[31m red"), 2, "control characters"),
+    (("resolve", "{id}", "--reason", "two\nlines"), 2, "control characters"),
+    (("skip", "{id}", "--reason", "carriage\rreturn"), 2, "control characters"),
+    # a remote id is one printable word of at most 200 characters, and only for resolve
+    (("resolve", "{id}", "--reason", "ok", "--remote-id", "two words"), 2, "one word"),
+    (("resolve", "{id}", "--reason", "ok", "--remote-id", "tab\tid"), 2, "one word"),
+    (("resolve", "{id}", "--reason", "ok", "--remote-id", "nul\x00id"), 2, "one word"),
+    (("resolve", "{id}", "--reason", "ok", "--remote-id", "r" * 201), 2, "one word"),
+    (("skip", "{id}", "--reason", "ok", "--remote-id", "abc"), 2, "No such option"),
+    # the letter id is a known integer
+    (("skip", "999999", "--reason", "ok"), 3, "no dead letter #999999"),
+    (("resolve", "999999", "--reason", "ok"), 3, "no dead letter #999999"),
+    (("retry", "999999"), 3, "no dead letter #999999"),
+    (("skip", "0", "--reason", "ok"), 3, "no dead letter #0"),
+    (("skip", "abc", "--reason", "ok"), 2, "'abc' is not a valid integer"),
+    (("skip", "1.5", "--reason", "ok"), 2, "'1.5' is not a valid integer"),
+    (("resolve", "1e3", "--reason", "ok"), 2, "'1e3' is not a valid integer"),
+    (("skip", "", "--reason", "ok"), 2, "'' is not a valid integer"),
+    (("skip", "--reason", "ok"), 2, "Missing argument 'LETTER_ID'"),
+    (("skip", "{id}", "{id}", "--reason", "ok"), 2, "unexpected extra argument"),
+    (("waive", "{id}", "--reason", "ok"), 2, "No such command 'waive'"),
+    # only the head of a customer's queue is settled; what waits behind it waits
+    (("skip", "{parked}", "--reason", "ok"), 1, "held behind"),
+    (("resolve", "{parked}", "--reason", "ok"), 1, "held behind"),
+    (("retry", "{parked}"), 1, "held behind"),
+    (("resolve", "{parked}", "--reason", "ok", "--remote-id", "abc"), 1, "held behind"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), CASES)
+def test_settling_a_dead_letter_refuses_hostile_requests_and_writes_nothing(
+    cli,  # noqa: F811
+    make_ledger,
+    xero,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    args,
+    code,
+    message,
+):
+    ledger = make_ledger()
+    _stuck_customer(ledger)
+    _configure(tmp_path, monkeypatch, xero)
+    assert cli("export", "xero")[0] == 0
+    dead, parked = json.loads(cli("export", "status", "--json")[1])["dead_letters"]
+    before = event_count(ledger)
+    filled = [a.format(id=dead["id"], parked=parked["id"]) for a in args]
+
+    got, _, err = cli("export", *filled)
+
+    assert (got, message in err) == (code, True), err
+    assert event_count(make_ledger()) == before
+    status = json.loads(cli("export", "status", "--json")[1])
+    assert [(d["id"], d["status"]) for d in status["dead_letters"]] == [
+        (dead["id"], "dead"),
+        (parked["id"], "parked"),
+    ]
+    assert status["settled"] == []
