@@ -9,6 +9,9 @@ from typing import Any, TypeVar
 
 import click
 
+from adapters.cli.context import state
+from adapters.cli.read_side import warn_stopped
+from adapters.queries import queries_for
 from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, parse_limit
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,5 +32,8 @@ def page_options(func: F) -> F:
 
 
 def announce_next(page: Page[Any]) -> None:
+    """After a page is printed: a read model the page came from that is stopped at an event
+    (one warning line each, as every reading command gives), then the next page's option."""
+    warn_stopped(queries_for(state().ledger).runner)
     if page.next_cursor is not None:
         click.echo(f"next page: --cursor {page.next_cursor}", err=True)

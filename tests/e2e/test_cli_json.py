@@ -208,7 +208,8 @@ def test_read_model_and_service_commands_print_json(tollbook, world, monkeypatch
     revoked = _json(tollbook, "apikey", "revoke", "finance-app")
     assert revoked["name"] == "finance-app" and revoked["revoked_at"]
 
-    hook = _json(tollbook, "webhook", "add", "https://hooks.example.com/tollbook")
+    monkeypatch.setenv("TOLLBOOK_WEBHOOK_ALLOW_CIDRS", "127.0.0.1/32")  # not resolvable here
+    hook = _json(tollbook, "webhook", "add", "http://127.0.0.1:9/tollbook")
     retried = _json(tollbook, "webhook", "retry", hook["id"])
     assert retried["queued_again"] == 0
     removed = _json(tollbook, "webhook", "remove", hook["id"])

@@ -169,7 +169,7 @@ def test_a_replay_needs_a_live_credential(client, writer, services, credential):
     ("path", "body", "status", "code"),
     [
         ("/payments", {"customer": "NOPE", "amount": "10.00"}, 404, "not_found"),
-        ("/payments", {"customer": "ACME", "amount": "abc"}, 422, "validation_error"),
+        ("/payments", {"customer": "ACME", "amount": "abc"}, 422, "invalid_amount"),
         ("/payments", {"customer": "ACME"}, 422, "validation_error"),
         ("/invoices/00000000-0000-0000-0000-000000000000/issue", None, 404, "not_found"),
         ("/customers", {"account_number": "ACME", "name": "Again"}, 409, "already_exists"),

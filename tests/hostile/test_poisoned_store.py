@@ -401,6 +401,10 @@ def test_tables_never_pass_control_characters_to_the_terminal(
         result = tollbook(*args)
         assert result.code == 0, result.err
         assert not any(c in result.out for c in "\x00\x1b\u202e"), args
-    listed = tollbook("customer", "list").out
-    assert "\\x1b[2J" in listed or "\\x00" in listed  # shown, escaped
+    listed = tollbook("customer", "list")
+    if store_url.startswith("postgres") and poison.name.startswith("NUL"):
+        # PostgreSQL text cannot hold a NUL: the customers' directory stops, visibly
+        assert "warning: read model directory is stopped" in listed.err
+    else:
+        assert "\\x1b[2J" in listed.out or "\\x00" in listed.out  # shown, escaped
     assert _events(poisoned.url) == poisoned.events

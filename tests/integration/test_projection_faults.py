@@ -50,9 +50,12 @@ def test_a_refused_row_is_narrowed_down_to_its_event(ledger: Any, store_url: str
     # the read models that keep the account number stop just before the customer's event
     tracking = store.tracking([p.name for p in runner.projections])
     stopped = runner.stopped()
-    keeping = {"balances", "invoice_register", "aged_receivables"}
+    keeping = {"balances", "invoice_register", "aged_receivables", "directory"}
     assert set(stopped) == keeping, stopped
-    for name in keeping:
+    # the customers' directory keeps it from the customer's own registration, just before
+    assert stopped["directory"].event_type == "Customer.Registered"
+    assert stopped["directory"].event_id < poisoned
+    for name in keeping - {"directory"}:
         # before the event: at the last event it follows (events between concern it not)
         assert poisoned - 4 <= tracking[name].position == stopped[name].position < poisoned
         assert stopped[name].event_id == poisoned

@@ -278,8 +278,10 @@ def test_a_parked_item_is_not_settled_by_itself_and_a_refused_reason_writes_noth
 
     with pytest.raises(InvalidState, match="held behind"):
         exporter.settle(parked.id, "skipped", "no", "anna")
-    with pytest.raises(InvalidInput, match="needs a reason"):
+    with pytest.raises(InvalidInput, match="must not contain control characters"):
         exporter.settle(dead.id, "resolved", " \t", "anna")
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        exporter.settle(dead.id, "resolved", "   ", "anna")
     with pytest.raises(InvalidInput, match="only when resolving"):
         exporter.settle(dead.id, "skipped", "ok", "anna", remote_id="abc")
     with pytest.raises(NotFound):
