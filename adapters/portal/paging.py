@@ -17,7 +17,8 @@ from projections.view import Row
 def page_params(query: Mapping[str, str]) -> tuple[int, str | None]:
     """``limit`` (default 100, 1..1000) and ``cursor`` of a list page; InvalidPage (a 422
     page) for anything else. The cursor itself is checked by the query it is handed to."""
-    limit = parse_limit(query.get("limit"))
+    # an empty field of a submitted form is no limit: the default
+    limit = parse_limit(query.get("limit") or None)
     cursor = query.get("cursor")
     if cursor is not None and not cursor:
         raise InvalidPage("cursor is empty: leave it out to start at the first page")
