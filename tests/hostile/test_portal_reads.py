@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 
 from tests.helpers import event_count
-from tests.portal.conftest import _quiet, app, finance, ledger, portal, services  # noqa: F401
+
+# the portal's fixtures (both stores, a signed-in finance user); the names are pytest's to use
+from tests.portal.conftest import (  # noqa: F401
+    _quiet,
+    app,
+    finance,
+    ledger,
+    portal,
+    services,
+)
 from tests.portal.support import Browser, acme
 
 
@@ -46,7 +55,10 @@ CURSORS = (
 @pytest.mark.parametrize("path", LISTS)
 @pytest.mark.parametrize("limit", LIMITS)
 def test_limit_out_of_range_is_a_422_page(
-    finance: Browser, ledger: Any, path: str, limit: str
+    finance: Browser,  # noqa: F811
+    ledger: Any,  # noqa: F811
+    path: str,
+    limit: str,
 ) -> None:
     acme(ledger)
     before = event_count(ledger)
@@ -62,7 +74,10 @@ def test_limit_out_of_range_is_a_422_page(
 @pytest.mark.parametrize("path", LISTS)
 @pytest.mark.parametrize("cursor", CURSORS)
 def test_forged_cursor_is_a_422_page(
-    finance: Browser, ledger: Any, path: str, cursor: str
+    finance: Browser,  # noqa: F811
+    ledger: Any,  # noqa: F811
+    path: str,
+    cursor: str,
 ) -> None:
     acme(ledger)
     before = event_count(ledger)
@@ -73,7 +88,8 @@ def test_forged_cursor_is_a_422_page(
 
 
 def test_cursor_of_other_filters_or_a_sorted_list_is_refused(
-    finance: Browser, ledger: Any
+    finance: Browser,  # noqa: F811
+    ledger: Any,  # noqa: F811
 ) -> None:
     acme(ledger)
     acme(ledger, "BETA")
