@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException
 from adapters.http import bounds
 from adapters.portal.reads import ReadSide
 from adapters.portal.users import Session, Users
+from adapters.queries.paging import InvalidPage
 from adapters.service.context import Services
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.money import minor_units, parse_decimal, round_to_currency
@@ -139,6 +140,8 @@ class PortalRoute(APIRoute):
                 response = error_page(request, 403, "Not allowed", str(refused))
             except NotFound as missing:
                 response = error_page(request, 404, "Not found", str(missing))
+            except InvalidPage as bad_page:
+                response = error_page(request, 422, "Bad page", str(bad_page))
             except BillingError as error:
                 response = error_page(request, 409, "Refused", str(error))
             except (HTTPException, RequestValidationError):

@@ -180,6 +180,7 @@ class Queries:
         customer_id: str | None = None,
         received_from: date | None = None,
         received_to: date | None = None,
+        status: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[Row]:
@@ -196,6 +197,9 @@ class Queries:
         if received_to is not None:
             where.compare("received_on", "<=", received_to)
             filters["received_to"] = received_to
+        if status is not None:
+            where.equal("status", status)
+            filters["status"] = status
         return self._page("payments", PAYMENTS, where, filters, limit, cursor)
 
     def customers(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Row]:

@@ -11,6 +11,7 @@ import pydantic
 from fastapi import APIRouter, Request, Response
 
 from adapters.portal.chart import chart
+from adapters.portal.paging import aggregates_of, next_url, page_params, queries
 from adapters.portal.reads import BUCKETS, InvoiceFilter
 from adapters.portal.web import (
     PREFIX,
@@ -26,9 +27,12 @@ from adapters.portal.web import (
     plain,
     render,
 )
+from adapters.queries import MAX_LIMIT
 from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import BillingError
+from domain.package import Package
+from domain.payment import Payment
 from domain.values import LINE_GROUPINGS
 
 router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
@@ -83,14 +87,19 @@ def _validation_message(error: pydantic.ValidationError) -> tuple[str, str]:
 @router.get("/customers")
 def customer_list(request: Request, portal: PortalDep, session: Viewer) -> Response:
     del session
-    customers = sorted(
-        portal.services.ledger.customers(), key=lambda c: c.registered.account_number
-    )
-    today = portal.services.ledger.today()
+    ledger: Ledger = portal.services.ledger
+    query = dict(request.query_params)
+    limit, cursor = page_params(query)
+    page = queries(ledger).customers(limit=limit, cursor=cursor)
+    customers: list[Customer] = aggregates_of(ledger, page.items, "customer_id")
+    today = ledger.today()
     return render(
         request,
         "customers.html",
-        {"customers": [(c, c.profile_on(today)) for c in customers]},
+        {
+            "customers": [(c, c.profile_on(today)) for c in customers],
+            "next_link": next_url(request.url.path, query, page),
+        },
     )
 
 
@@ -163,11 +172,19 @@ def customer_page(
     today = ledger.today()
     profile = customer.profile_on(today)
     customer_id = str(customer.id)
-    payments = sorted(
-        ledger.payments(customer.id), key=lambda p: p.details.received_on, reverse=True
+    # the customer's payments (one page, newest first) and the package dropdown come from the
+    # read models; the aggregates of just those rows are read set-wise
+    found = queries(ledger).payments(customer_id=customer_id, limit=MAX_LIMIT).items
+    payments: list[Payment] = sorted(
+        aggregates_of(ledger, found, "payment_id"),
+        key=lambda p: p.details.received_on,
+        reverse=True,
     )
-    package_names = {p.id: p.terms.name for p in ledger.packages()}
-    packages = [p for p in ledger.packages() if p.terms.currency == customer.currency]
+    package_rows = queries(ledger).packages(limit=MAX_LIMIT).items
+    package_names = {UUID(str(row["package_id"])): str(row["name"]) for row in package_rows}
+    packages: list[Package] = aggregates_of(
+        ledger, [r for r in package_rows if r["currency"] == customer.currency], "package_id"
+    )
     settings_values = {
         **{name: str(getattr(profile, name) or "") for name in TEXT_SETTINGS},
         "tax_rate": plain(profile.tax_rate),

@@ -8,6 +8,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Request, Response
 
 from adapters.describe import describe
+from adapters.portal.paging import aggregates_of, customer_rows, next_url, page_params, queries
 from adapters.portal.web import (
     PREFIX,
     Editor,
@@ -51,18 +52,28 @@ def _list_page(
     status: int = 200,
 ) -> Response:
     ledger: Ledger = portal.services.ledger
-    customer = request.query_params.get("customer", "")
-    wanted_status = request.query_params.get("status", "")
+    query = dict(request.query_params)
+    limit, cursor = page_params(query)
+    customer = query.get("customer", "")
+    wanted_status = query.get("status", "")
     filter_errors: dict[str, str] = {}
     payments: list[Payment] = []
+    next_link = None
+    customer_id = None
     try:
-        payments = ledger.payments(customer or None)
+        if customer:
+            customer_id = str(ledger.customer(customer).id)
     except BillingError as error:
         filter_errors["filter_customer"] = str(error)
-    if wanted_status:
-        payments = [p for p in payments if p.status == wanted_status]
-    payments.sort(key=lambda p: (p.details.received_on, p.created_on), reverse=True)
-    customers = sorted(ledger.customers(), key=lambda c: c.registered.account_number)
+    if wanted_status and wanted_status not in PAYMENT_STATUSES:
+        filter_errors["filter_status"] = f"unknown status {wanted_status[:40]!r}"
+    if not filter_errors:
+        page = queries(ledger).payments(
+            customer_id=customer_id, status=wanted_status or None, limit=limit, cursor=cursor
+        )
+        payments = aggregates_of(ledger, page.items, "payment_id")
+        next_link = next_url(request.url.path, query, page)
+    customers = customer_rows(ledger)
     record = {
         "received_on": ledger.today().isoformat(),
         "method": "bank transfer",
@@ -75,6 +86,7 @@ def _list_page(
         "payments.html",
         {
             "payments": payments,
+            "next_link": next_link,
             "customers": customers,
             "statuses": PAYMENT_STATUSES,
             "filter": {"customer": customer, "status": wanted_status},
