@@ -31,6 +31,7 @@ from adapters.http import write_guard
 from adapters.http.app import create_app
 from adapters.logging import configure_logging
 from adapters.portal import web as portal_web
+from adapters.queries.lists import Queries
 from adapters.service.context import Services
 from adapters.webhooks.destinations import ALLOW_ENV
 from tests.helpers import event_count
@@ -714,7 +715,7 @@ def test_an_unexpected_portal_error_is_a_500_page(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(world.services.ledger, "customers", broken)
+    monkeypatch.setattr(Queries, "customers", broken)  # what the customers page reads
     response = finance.client.get(
         "/portal/customers", headers={"X-Request-Id": "portal-7"}, follow_redirects=False
     )
@@ -731,7 +732,7 @@ def test_when_even_the_portal_error_page_fails_a_plain_html_500_is_sent(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(world.services.ledger, "customers", broken)
+    monkeypatch.setattr(Queries, "customers", broken)  # what the customers page reads
     monkeypatch.setattr(portal_web, "error_page", broken)
     response = finance.client.get(
         "/portal/customers", headers={"X-Request-Id": "portal-8"}, follow_redirects=False
