@@ -48,8 +48,9 @@ def amounts_error(error: ArithmeticError) -> str:
     )
 
 
-def _invoice_doc_without_amounts(invoice: Invoice, error: ArithmeticError) -> dict[str, Any]:
-    amounts = ("net", "tax", "total", "credited", "paid", "outstanding", "amount_due")
+def _invoice_head(invoice: Invoice, status: str) -> dict[str, Any]:
+    """What an invoice's document says before its lines: the same whether or not its amounts
+    can be computed."""
     return {
         "id": str(invoice.id),
         "number": invoice.number,
@@ -57,7 +58,7 @@ def _invoice_doc_without_amounts(invoice: Invoice, error: ArithmeticError) -> di
         "customer_id": str(invoice.customer_id),
         "customer_account": invoice.customer_account,
         "currency": invoice.currency,
-        "status": invoice.state,
+        "status": status,
         "invoice_date": _iso(invoice.invoice_date),
         "due_date": _iso(invoice.due_date),
         "period_start": _iso(invoice.period_start),
@@ -65,6 +66,13 @@ def _invoice_doc_without_amounts(invoice: Invoice, error: ArithmeticError) -> di
         "issued_on": _iso(invoice.issued_on),
         "memo": invoice.memo,
         "billing": invoice.billing.model_dump(mode="json") if invoice.billing else None,
+    }
+
+
+def _invoice_doc_without_amounts(invoice: Invoice, error: ArithmeticError) -> dict[str, Any]:
+    amounts = ("net", "tax", "total", "credited", "paid", "outstanding", "amount_due")
+    return {
+        **_invoice_head(invoice, invoice.state),
         "lines": [
             {**line.model_dump(mode="json"), "position": position, "net": None, "tax": None}
             for position, line in enumerate(invoice.lines.values(), start=1)
@@ -84,20 +92,7 @@ def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
     totals = invoice.totals
     cur = invoice.currency
     return {
-        "id": str(invoice.id),
-        "number": invoice.number,
-        "version": invoice.version,
-        "customer_id": str(invoice.customer_id),
-        "customer_account": invoice.customer_account,
-        "currency": cur,
-        "status": invoice.status(today),
-        "invoice_date": _iso(invoice.invoice_date),
-        "due_date": _iso(invoice.due_date),
-        "period_start": _iso(invoice.period_start),
-        "period_end": _iso(invoice.period_end),
-        "issued_on": _iso(invoice.issued_on),
-        "memo": invoice.memo,
-        "billing": invoice.billing.model_dump(mode="json") if invoice.billing else None,
+        **_invoice_head(invoice, invoice.status(today)),
         "lines": [
             {
                 **line.model_dump(mode="json"),

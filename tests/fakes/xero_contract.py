@@ -8,7 +8,7 @@ silently, so the walk below looks for them itself.
 
 Additionally, when ``TOLLBOOK_XERO_OPENAPI`` names Xero's official OpenAPI document, every
 request is also validated against it with openapi-core. The document is not in the repository
-(a user's clone must pass without it); CI points the variable at ``../shared/specs/`` and
+(a user's clone must pass without it); CI points the variable at the shared specs folder and
 ``.ci/run`` fails when CI=true and the file is missing.
 """
 
