@@ -12,7 +12,9 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-Kind = Literal["contact", "invoice", "credit_note", "payment", "void", "note"]
+Kind = Literal[
+    "contact", "invoice", "credit_note", "payment", "unallocation", "refund", "void", "note"
+]
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,39 @@ class PaymentAllocation:
 
 
 @dataclass(frozen=True)
+class Unallocation:
+    """Money of a payment taken back from one invoice: it is the customer's credit again.
+
+    ``remaining`` is what this payment still has allocated to that invoice afterwards, so a
+    system that keeps one remote payment per allocation can replace what it holds with it.
+    """
+
+    payment_id: UUID
+    invoice_id: UUID
+    invoice_number: str
+    customer_id: UUID
+    amount: Decimal
+    remaining: Decimal
+    currency: str
+    paid_on: date
+    method: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Unallocated credit of a payment paid back to the customer."""
+
+    payment_id: UUID
+    customer_id: UUID
+    amount: Decimal
+    currency: str
+    refunded_on: date
+    method: str
+    reference: str
+
+
+@dataclass(frozen=True)
 class Void:
     invoice_id: UUID
     invoice_number: str
@@ -106,7 +141,16 @@ class ManualNote:
     text: str
 
 
-Document = Contact | SalesInvoice | CreditNote | PaymentAllocation | Void | ManualNote
+Document = (
+    Contact
+    | SalesInvoice
+    | CreditNote
+    | PaymentAllocation
+    | Unallocation
+    | Refund
+    | Void
+    | ManualNote
+)
 
 
 @dataclass(frozen=True)

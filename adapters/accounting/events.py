@@ -7,6 +7,8 @@ their allocations to invoices (``Payment.Allocated``), which exist only once com
 
 from __future__ import annotations
 
+from datetime import UTC
+from decimal import Decimal
 from uuid import UUID
 
 from adapters.accounting import documents as docs
@@ -95,16 +97,46 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
         )
     if isinstance(event, Payment.Unallocated):
         payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
-        note = docs.ManualNote(
+        unallocation = docs.Unallocation(
+            payment_id=payment.id,
+            invoice_id=event.invoice_id,
+            invoice_number=event.invoice_number,
             customer_id=payment.details.customer_id,
-            local_id=payment.id,
-            text=(
-                f"{event.amount} {event.currency} of payment {payment.id} was unallocated from"
-                f" {event.invoice_number} in the ledger: remove or reduce that payment remotely"
-            ),
+            amount=event.amount,
+            remaining=payment.allocations.get(event.invoice_id, Decimal(0)),
+            currency=event.currency,
+            paid_on=payment.details.received_on,
+            method=payment.details.method,
+            reference=_public(payment.details.reference),
         )
         return docs.ExportItem(
-            position, key, "note", note.customer_id, payment.id, note, event.invoice_number
+            position,
+            key,
+            "unallocation",
+            unallocation.customer_id,
+            payment.id,
+            unallocation,
+            f"{event.amount} {event.currency} back from {event.invoice_number}",
+        )
+    if isinstance(event, Payment.Refunded):
+        payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
+        refund = docs.Refund(
+            payment_id=payment.id,
+            customer_id=payment.details.customer_id,
+            amount=event.amount,
+            currency=event.currency,
+            refunded_on=event.timestamp.astimezone(UTC).date(),
+            method=event.method,
+            reference=_public(event.reference),
+        )
+        return docs.ExportItem(
+            position,
+            key,
+            "refund",
+            refund.customer_id,
+            payment.id,
+            refund,
+            f"{event.amount} {event.currency} refunded",
         )
     if isinstance(event, Invoice.Voided):
         invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
@@ -164,9 +196,7 @@ def sales_invoice_of(invoice: Invoice, issued: Invoice.Issued) -> docs.SalesInvo
     )
 
 
-def credited_kinds(
-    lines: list[InvoiceLine], invoice_lines: list[InvoiceLine]
-) -> list[InvoiceLine]:
+def credited_kinds(lines: list[InvoiceLine], invoice_lines: list[InvoiceLine]) -> list[InvoiceLine]:
     """Credit lines booked to the account of the invoice line they credit.
 
     A credit in full copies the invoice's lines, kinds included. A credit by amount, or by
