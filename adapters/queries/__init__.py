@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.config import ConfigError
+from adapters.config_error import ConfigError
 from adapters.queries.lists import InvoiceQuery, Queries
 from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidPage, Page
 from adapters.queries.references import ReferenceIndex
