@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from domain import limits
+from domain import invoice_status, limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import (
     EmptyInvoice,
@@ -23,10 +23,10 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice_line import InvoiceLine, Totals, totals_of
+from domain.invoice_status import Status
 from domain.values import CurrencyCode, Dec, Frozen
 
 State = Literal["draft", "issued", "void"]
-Status = Literal["draft", "issued", "partly_paid", "paid", "credited", "overdue", "void"]
 
 
 class BillingSnapshot(Frozen):
@@ -378,18 +378,14 @@ class Invoice(Aggregate):
     @property
     def outstanding(self) -> Decimal:
         """What is still owed: total - credit notes - allocated payments (0 for drafts/voids)."""
-        if self.state != "issued":
-            return Decimal(0)
-        return self.totals.total - self.credited - self.allocated
+        return invoice_status.outstanding(
+            self.state, self.totals.total, self.credited, self.allocated
+        )
 
     def status(self, today: date | None = None) -> Status:
-        if self.state != "issued":
-            return self.state
-        if self.outstanding == 0:
-            return "paid" if self.allocated else "credited"
-        if today is not None and today > self.due_date:
-            return "overdue"
-        return "partly_paid" if self.allocated or self.credited else "issued"
+        return invoice_status.status(
+            self.state, self.outstanding, self.allocated, self.credited, self.due_date, today
+        )
 
 
 def _check_dates(
