@@ -17,7 +17,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from uuid import UUID, uuid5
 
@@ -30,7 +30,7 @@ from domain.customer import Customer
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine, LineSource
-from domain.money import round_to_currency
+from domain.money import round_half_up, round_to_currency
 from domain.usage import MICROS, Period, covered_batch, invoice_id_for, row_hash, utc_window
 
 log = structlog.get_logger("tollbook.rating")
@@ -62,7 +62,7 @@ class Rate:
         if billed == 0:
             return 0
         amount = self.connection_fee + self.per_minute * billed / 60
-        return int(amount.scaleb(MICROS).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        return int(round_half_up(amount.scaleb(MICROS), Decimal(1)))
 
 
 @dataclass(frozen=True)
