@@ -7,10 +7,8 @@ their allocations to invoices (``Payment.Allocated``), which exist only once com
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from adapters.accounting import documents as docs
@@ -18,6 +16,7 @@ from domain.aggregate import Event
 from domain.application import Ledger
 from domain.credit_note import CreditNote as LedgerCreditNote
 from domain.customer import Customer, CustomerProfile
+from domain.event_handlers import HandlesEvents, on
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
 from domain.payment import Payment
@@ -34,164 +33,167 @@ def event_key(event: Event) -> str:
 
 def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | None:
     """The export item for one ledger event, or None when accounting does not care."""
-    build = _BUILDERS.get(type(event))
+    build = _ITEMS.handler_for(event)
     return None if build is None else build(ledger, position, event)
 
 
-def _registered(
-    ledger: Ledger, position: int, event: Customer.Registered
-) -> docs.ExportItem | None:
-    key = event_key(event)
-    contact = contact_of(event.originator_id, event.profile)
-    return docs.ExportItem(
-        position,
-        key,
-        "contact",
-        event.originator_id,
-        event.originator_id,
-        contact,
-        event.profile.account_number,
-    )
+class _Items(HandlesEvents):
+    """One builder per ledger event an accounting connection replays."""
+
+    @on(Customer.Registered)
+    def _registered(
+        self, ledger: Ledger, position: int, event: Customer.Registered
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        contact = contact_of(event.originator_id, event.profile)
+        return docs.ExportItem(
+            position,
+            key,
+            "contact",
+            event.originator_id,
+            event.originator_id,
+            contact,
+            event.profile.account_number,
+        )
+
+    @on(Customer.DetailsChanged)
+    def _details_changed(
+        self, ledger: Ledger, position: int, event: Customer.DetailsChanged
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        if not CONTACT_FIELDS & set(event.after):
+            return None
+        customer = ledger.as_of(Customer, event.originator_id, version=event.originator_version)
+        contact = contact_of(customer.id, customer.latest)
+        return docs.ExportItem(
+            position, key, "contact", customer.id, customer.id, contact, contact.account_number
+        )
+
+    @on(Invoice.Issued)
+    def _invoice_issued(
+        self, ledger: Ledger, position: int, event: Invoice.Issued
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
+        return docs.ExportItem(
+            position,
+            key,
+            "invoice",
+            invoice.customer_id,
+            invoice.id,
+            sales_invoice_of(invoice, event),
+            event.number,
+        )
+
+    @on(LedgerCreditNote.Issued)
+    def _credit_note_issued(
+        self, ledger: Ledger, position: int, event: LedgerCreditNote.Issued
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        return docs.ExportItem(
+            position,
+            key,
+            "credit_note",
+            event.customer_id,
+            event.originator_id,
+            credit_note_of(event, list(ledger.invoice(event.invoice_id).lines.values())),
+            event.number,
+        )
+
+    @on(Payment.Allocated)
+    def _allocated(
+        self, ledger: Ledger, position: int, event: Payment.Allocated
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
+        allocation = docs.PaymentAllocation(
+            payment_id=payment.id,
+            invoice_id=event.invoice_id,
+            invoice_number=event.invoice_number,
+            customer_id=payment.details.customer_id,
+            amount=event.amount,
+            currency=event.currency,
+            paid_on=payment.details.received_on,
+            method=payment.details.method,
+            reference=_public(payment.details.reference),
+        )
+        return docs.ExportItem(
+            position,
+            key,
+            "payment",
+            allocation.customer_id,
+            payment.id,
+            allocation,
+            f"{event.amount} {event.currency} to {event.invoice_number}",
+        )
+
+    @on(Payment.Unallocated)
+    def _unallocated(
+        self, ledger: Ledger, position: int, event: Payment.Unallocated
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
+        unallocation = docs.Unallocation(
+            payment_id=payment.id,
+            invoice_id=event.invoice_id,
+            invoice_number=event.invoice_number,
+            customer_id=payment.details.customer_id,
+            amount=event.amount,
+            remaining=payment.allocations.get(event.invoice_id, Decimal(0)),
+            currency=event.currency,
+            paid_on=payment.details.received_on,
+            method=payment.details.method,
+            reference=_public(payment.details.reference),
+        )
+        return docs.ExportItem(
+            position,
+            key,
+            "unallocation",
+            unallocation.customer_id,
+            payment.id,
+            unallocation,
+            f"{event.amount} {event.currency} back from {event.invoice_number}",
+        )
+
+    @on(Payment.Refunded)
+    def _refunded(
+        self, ledger: Ledger, position: int, event: Payment.Refunded
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
+        refund = docs.Refund(
+            payment_id=payment.id,
+            customer_id=payment.details.customer_id,
+            amount=event.amount,
+            currency=event.currency,
+            refunded_on=event.timestamp.astimezone(UTC).date(),
+            method=event.method,
+            reference=_public(event.reference),
+        )
+        return docs.ExportItem(
+            position,
+            key,
+            "refund",
+            refund.customer_id,
+            payment.id,
+            refund,
+            f"{event.amount} {event.currency} refunded",
+        )
+
+    @on(Invoice.Voided)
+    def _voided(
+        self, ledger: Ledger, position: int, event: Invoice.Voided
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
+        assert invoice.number is not None  # only issued invoices are voided
+        void = docs.Void(invoice.id, invoice.number, invoice.customer_id, event.reason or "")
+        return docs.ExportItem(
+            position, key, "void", invoice.customer_id, invoice.id, void, invoice.number
+        )
 
 
-def _details_changed(
-    ledger: Ledger, position: int, event: Customer.DetailsChanged
-) -> docs.ExportItem | None:
-    key = event_key(event)
-    if not CONTACT_FIELDS & set(event.after):
-        return None
-    customer = ledger.as_of(Customer, event.originator_id, version=event.originator_version)
-    contact = contact_of(customer.id, customer.latest)
-    return docs.ExportItem(
-        position, key, "contact", customer.id, customer.id, contact, contact.account_number
-    )
-
-
-def _invoice_issued(ledger: Ledger, position: int, event: Invoice.Issued) -> docs.ExportItem | None:
-    key = event_key(event)
-    invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
-    return docs.ExportItem(
-        position,
-        key,
-        "invoice",
-        invoice.customer_id,
-        invoice.id,
-        sales_invoice_of(invoice, event),
-        event.number,
-    )
-
-
-def _credit_note_issued(
-    ledger: Ledger, position: int, event: LedgerCreditNote.Issued
-) -> docs.ExportItem | None:
-    key = event_key(event)
-    return docs.ExportItem(
-        position,
-        key,
-        "credit_note",
-        event.customer_id,
-        event.originator_id,
-        credit_note_of(event, list(ledger.invoice(event.invoice_id).lines.values())),
-        event.number,
-    )
-
-
-def _allocated(ledger: Ledger, position: int, event: Payment.Allocated) -> docs.ExportItem | None:
-    key = event_key(event)
-    payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
-    allocation = docs.PaymentAllocation(
-        payment_id=payment.id,
-        invoice_id=event.invoice_id,
-        invoice_number=event.invoice_number,
-        customer_id=payment.details.customer_id,
-        amount=event.amount,
-        currency=event.currency,
-        paid_on=payment.details.received_on,
-        method=payment.details.method,
-        reference=_public(payment.details.reference),
-    )
-    return docs.ExportItem(
-        position,
-        key,
-        "payment",
-        allocation.customer_id,
-        payment.id,
-        allocation,
-        f"{event.amount} {event.currency} to {event.invoice_number}",
-    )
-
-
-def _unallocated(
-    ledger: Ledger, position: int, event: Payment.Unallocated
-) -> docs.ExportItem | None:
-    key = event_key(event)
-    payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
-    unallocation = docs.Unallocation(
-        payment_id=payment.id,
-        invoice_id=event.invoice_id,
-        invoice_number=event.invoice_number,
-        customer_id=payment.details.customer_id,
-        amount=event.amount,
-        remaining=payment.allocations.get(event.invoice_id, Decimal(0)),
-        currency=event.currency,
-        paid_on=payment.details.received_on,
-        method=payment.details.method,
-        reference=_public(payment.details.reference),
-    )
-    return docs.ExportItem(
-        position,
-        key,
-        "unallocation",
-        unallocation.customer_id,
-        payment.id,
-        unallocation,
-        f"{event.amount} {event.currency} back from {event.invoice_number}",
-    )
-
-
-def _refunded(ledger: Ledger, position: int, event: Payment.Refunded) -> docs.ExportItem | None:
-    key = event_key(event)
-    payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
-    refund = docs.Refund(
-        payment_id=payment.id,
-        customer_id=payment.details.customer_id,
-        amount=event.amount,
-        currency=event.currency,
-        refunded_on=event.timestamp.astimezone(UTC).date(),
-        method=event.method,
-        reference=_public(event.reference),
-    )
-    return docs.ExportItem(
-        position,
-        key,
-        "refund",
-        refund.customer_id,
-        payment.id,
-        refund,
-        f"{event.amount} {event.currency} refunded",
-    )
-
-
-def _voided(ledger: Ledger, position: int, event: Invoice.Voided) -> docs.ExportItem | None:
-    key = event_key(event)
-    invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
-    assert invoice.number is not None  # only issued invoices are voided
-    void = docs.Void(invoice.id, invoice.number, invoice.customer_id, event.reason or "")
-    return docs.ExportItem(
-        position, key, "void", invoice.customer_id, invoice.id, void, invoice.number
-    )
-
-
-_BUILDERS: dict[type[Event], Callable[[Ledger, int, Any], docs.ExportItem | None]] = {
-    Customer.Registered: _registered,
-    Customer.DetailsChanged: _details_changed,
-    Invoice.Issued: _invoice_issued,
-    LedgerCreditNote.Issued: _credit_note_issued,
-    Payment.Allocated: _allocated,
-    Payment.Unallocated: _unallocated,
-    Payment.Refunded: _refunded,
-    Invoice.Voided: _voided,
-}
+_ITEMS = _Items()
 
 
 def contact_of(customer_id: UUID, profile: CustomerProfile) -> docs.Contact:
