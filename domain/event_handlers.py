@@ -44,6 +44,13 @@ class HandlesEvents:
                     cls.handlers[kind] = (attribute, fields)
 
     def handler_for(self, event: Event) -> Callable[..., Any] | None:
-        """This object's handler of ``event`` (bound), or None when it does not follow it."""
-        found = self.handlers.get(type(event))
+        """This object's handler of ``event`` (bound), or None when it does not follow it.
+
+        A handler of an event type also handles its subclasses (as ``isinstance`` would):
+        ``@on(Customer.DetailsChanged)`` sees every kind of details change.
+        """
+        kind = type(event)
+        found = self.handlers.get(kind)
+        if found is None:
+            found = next((self.handlers[k] for k in kind.__mro__ if k in self.handlers), None)
         return None if found is None else found[0].__get__(self)
