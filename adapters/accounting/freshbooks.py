@@ -279,6 +279,7 @@ class FreshBooksClient:
                 )["credit_note"]
             total = _money(existing, "amount")
             if self._marked_payment(invoice_id, marker) is None:
+                self._require_outstanding(invoice_id, total, note.currency, note.invoice_number)
                 self._once(
                     "apply credit",
                     "POST",
@@ -297,12 +298,34 @@ class FreshBooksClient:
 
         return self._step("create credit note", step)
 
+    def _list(self, what: str, path: str, key: str, search: dict[str, str]) -> list[Json]:
+        """Every page of a FreshBooks list (it pages its answers)."""
+        items: list[Json] = []
+        page = 1
+        while True:
+            params = {**search, "page": str(page), "per_page": "100"}
+            found = self._once(what, "GET", path, params=params)
+            items.extend(found.get(key, []))
+            if page >= int(found.get("pages") or 1):
+                return items
+            page += 1
+
     def _payments_on(self, invoice_id: str) -> list[Json]:
-        found = self._once(
-            "find payments", "GET", "payments/payments", params={"search[invoiceid]": invoice_id}
-        )
-        payments: list[Json] = found.get("payments", [])
-        return payments
+        search = {"search[invoiceid]": invoice_id}
+        return self._list("find payments", "payments/payments", "payments", search)
+
+    def _require_outstanding(
+        self, invoice_id: str, amount: Decimal, currency: str, number: str
+    ) -> None:
+        """FreshBooks books what exceeds an invoice's outstanding as the client's credit (or
+        applies less credit): a difference from the ledger is a dead letter, never silent."""
+        remote = self._once("get invoice", "GET", f"invoices/invoices/{invoice_id}")["invoice"]
+        outstanding = _money(remote, "outstanding")
+        if amount > outstanding:
+            raise RemoteRejected(
+                f"FreshBooks has {outstanding} {currency} outstanding on {number}, less than the"
+                f" {amount} the ledger applies to it: reconcile the invoice first"
+            )
 
     def _marked_payment(self, invoice_id: str, marker: str) -> Json | None:
         return next(
@@ -320,15 +343,9 @@ class FreshBooksClient:
             existing = self._marked_payment(invoice_id, marker)
             if existing is not None:
                 return Sent(str(existing["id"]))
-            remote = self._once("get invoice", "GET", f"invoices/invoices/{invoice_id}")["invoice"]
-            outstanding = _money(remote, "outstanding")
-            if payment.amount > outstanding:
-                # FreshBooks would book the excess as the client's credit: never silently.
-                raise RemoteRejected(
-                    f"FreshBooks has {outstanding} {payment.currency} outstanding on"
-                    f" {payment.invoice_number}, less than the {payment.amount} allocated in the"
-                    " ledger: reconcile the invoice first"
-                )
+            self._require_outstanding(
+                invoice_id, payment.amount, payment.currency, payment.invoice_number
+            )
             body = {
                 "payment": {
                     "invoiceid": int(invoice_id),
@@ -437,16 +454,15 @@ class FreshBooksClient:
             "credit_note"
         ]
         number = str(note.get("credit_number") or "")
-        found = self._call(
+        search = {"search[clientid]": str(note.get("clientid"))}
+        payments = self.policy.call(
             "find payments",
-            "GET",
-            "payments/payments",
-            params={"search[clientid]": str(note.get("clientid"))},
+            lambda: self._list("find payments", "payments/payments", "payments", search),
         )
         applied = sum(
             (
                 _money(p, "amount")
-                for p in found.get("payments", [])
+                for p in payments
                 if p.get("type") == CREDIT
                 and str(p.get("note") or "").startswith(f"Credit note {number} ")
             ),

@@ -149,14 +149,28 @@ class FakeFreshBooks(FakeService):
             return Response(400, json.dumps({"response": {"errors": [refused.error]}}).encode())
         if result is None:
             return Response(404, NOT_FOUND)
-        return self._result(result)
+        return self._result(self._paged(result, query))
+
+    @staticmethod
+    def _paged(result: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        """Lists come a page at a time: ``page`` (from 1), ``per_page`` (15 unless asked, at
+        most 100), with ``pages`` and ``total``."""
+        if "pages" not in result:
+            return result
+        (key,) = [k for k, v in result.items() if isinstance(v, list)]
+        per_page = min(int(query.get("per_page", 15)), 100)
+        page = max(int(query.get("page", 1)), 1)
+        items = result[key]
+        pages = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        return {key: chunk, "page": page, "pages": pages, "per_page": per_page, "total": len(items)}
 
     def _route(
         self, method: str, parts: list[str], query: dict[str, str], body: dict[str, Any]
     ) -> dict[str, Any] | None:
         match (method, parts):
             case ("GET", ["users", "clients"]):
-                return {"clients": self._find_clients(query), "page": 1, "pages": 1}
+                return {"clients": self._find_clients(query), "pages": 1}
             case ("GET", ["users", "clients", client_id]):
                 return {"client": self._get(self.clients, client_id, "client")}
             case ("POST", ["users", "clients"]):
@@ -170,7 +184,7 @@ class FakeFreshBooks(FakeService):
                     for i in self.invoices.values()
                     if i["vis_state"] == 0 and number in (None, i["invoice_number"])
                 ]
-                return {"invoices": found, "page": 1, "pages": 1}
+                return {"invoices": found, "pages": 1}
             case ("GET", ["invoices", "invoices", invoice_id]):
                 return {"invoice": self._get(self.invoices, invoice_id, "invoice")}
             case ("POST", ["invoices", "invoices"]):
@@ -184,7 +198,7 @@ class FakeFreshBooks(FakeService):
                     for n in self.credit_notes.values()
                     if n["vis_state"] == 0 and number in (None, n["credit_number"])
                 ]
-                return {"credit_notes": found, "page": 1, "pages": 1}
+                return {"credit_notes": found, "pages": 1}
             case ("GET", ["credit_notes", "credit_notes", credit_id]):
                 return {"credit_note": self._get(self.credit_notes, credit_id, "credit_note")}
             case ("POST", ["credit_notes", "credit_notes"]):
@@ -199,7 +213,7 @@ class FakeFreshBooks(FakeService):
                     and invoice_id in (None, str(p["invoiceid"]))
                     and client_id in (None, str(p["clientid"]))
                 ]
-                return {"payments": found, "page": 1, "pages": 1}
+                return {"payments": found, "pages": 1}
             case ("GET", ["payments", "payments", payment_id]):
                 return {"payment": self._get(self.payments, payment_id, "payment")}
             case ("POST", ["payments", "payments"]):

@@ -124,3 +124,57 @@ def test_a_tax_rate_finer_than_freshbooks_keeps_is_refused_before_sending(freshb
     with pytest.raises(RemoteRejected, match=r"tax percentages to 3 decimals.*8\.8755%"):
         client.invoice(invoice, contact, KEY)
     assert len(freshbooks.requests) == requests and freshbooks.invoices == {}
+
+
+def test_a_credit_note_reads_back_applied_however_many_pages_the_clients_payments_fill(
+    freshbooks,
+):
+    client = _client(freshbooks)
+    contact = _contact(client)
+    invoice = _invoice([(D("3"), D("40.00"), "20")])
+    invoice_id = client.invoice(invoice, contact, KEY).remote_id
+    for n in range(230):  # earlier payments of this client: FreshBooks answers 100 a page
+        freshbooks.payments[str(n)] = {
+            "id": n,
+            "invoiceid": 1,
+            "clientid": int(contact),
+            "type": "Cash",
+            "note": "",
+            "from_credit": False,
+            "vis_state": 0,
+            "amount": {"amount": "1.00", "code": "GBP"},
+        }
+    lines = lines_of(
+        [
+            InvoiceLine(
+                line_id=uuid4(),
+                description="Calls band 0",
+                quantity=D(1),
+                unit_price=D("10.00"),
+                tax_rate=D(20),
+                tax_description="Tax 20%",
+            )
+        ],
+        "GBP",
+    )
+    note = docs.CreditNote(
+        uuid4(),
+        invoice.invoice_id,
+        invoice.number,
+        invoice.customer_id,
+        "CN-1",
+        date(2026, 10, 2),
+        "GBP",
+        "wrong rate",
+        lines,
+        D("10.00"),
+        D("2.00"),
+        D("12.00"),
+    )
+
+    sent = client.credit_note(note, contact, invoice_id, ExportKey("cn", "cn"))
+
+    back = client.read_back("credit_note", sent.remote_id)
+    assert (back.total, back.amount_due, back.status) == (D("12.00"), D(0), "applied")
+    invoice_back = client.read_back("invoice", invoice_id)
+    assert (invoice_back.total, invoice_back.amount_due) == (D("144.00"), D("132.00"))
