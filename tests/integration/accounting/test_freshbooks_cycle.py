@@ -7,9 +7,14 @@ from dataclasses import dataclass
 from decimal import Decimal as D
 from typing import Any
 
+import pytest
+
 from tests.integration.accounting.helpers import connection_to
 
 TOKYO = "東京テレコム株式会社 (Tokyo Telecom K.K.)"
+
+#: for what does not depend on storage (the month itself runs on SQLite and PostgreSQL)
+SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 @dataclass
@@ -124,6 +129,7 @@ def test_a_month_in_freshbooks_reads_back_exactly_as_the_ledger_has_it(
     assert not any("internal" in p["note"] for p in freshbooks.payments.values())
 
 
+@SQLITE_ONLY
 def test_a_rerun_after_the_month_sends_nothing_and_changes_nothing(
     ledger, freshbooks, make_exporter
 ):
@@ -138,19 +144,33 @@ def test_a_rerun_after_the_month_sends_nothing_and_changes_nothing(
     assert after == before
 
 
-def test_every_write_whose_answer_is_lost_is_found_not_redone(ledger, freshbooks, make_exporter):
-    month = billing_month(ledger)
-    for path in ("/invoices/invoices", "/credit_notes", "/payments/payments", "/users/clients"):
-        freshbooks.drop_responses_after_commit(1, path_contains=path)
-        exporter = make_exporter(ledger, connection_to(freshbooks))
-        report = exporter.run()
-        assert report.stopped is None, path
+LOST = [
+    "/users/clients",  # the client is created
+    "/invoices/invoices",  # invoices are created
+    "/invoices/invoices/",  # invoices are marked sent, one is deleted
+    "/credit_notes/",  # the credit note is created
+    "/payments/payments",  # credit applied, payments made
+    "/payments/payments/",  # a payment reduced by the un-allocation
+]
 
+
+@pytest.mark.parametrize("path", LOST)
+@SQLITE_ONLY
+def test_every_write_whose_answer_is_lost_is_found_not_redone(
+    path, ledger, freshbooks, make_exporter
+):
+    month = billing_month(ledger)
+    freshbooks.drop_responses_after_commit(3, path_contains=path)
+    exporter = make_exporter(ledger, connection_to(freshbooks))
+
+    report = exporter.run()
+
+    assert report.stopped is None
+    assert freshbooks._drop_after_commit < 3  # answers were lost on the way back
     assert exporter.store.dead_letters("freshbooks") == []
-    assert len(freshbooks.clients) == 1
+    assert len(freshbooks.clients) == 1 and len(freshbooks.credit_notes) == 1
     numbers = sorted(i["invoice_number"] for i in freshbooks.invoices.values())
     assert numbers == sorted(month.invoices)
-    assert len(freshbooks.credit_notes) == 1
     remote = exporter.store.remote_ids("freshbooks")
     for number in month.invoices:
         invoice = ledger.invoice(number)
@@ -158,6 +178,7 @@ def test_every_write_whose_answer_is_lost_is_found_not_redone(ledger, freshbooks
         assert (back.total, back.amount_due) == (invoice.totals.total, invoice.outstanding)
 
 
+@SQLITE_ONLY
 def test_two_customers_of_one_name_are_two_clients_told_apart_by_identity(
     ledger, freshbooks, make_exporter
 ):
@@ -173,6 +194,7 @@ def test_two_customers_of_one_name_are_two_clients_told_apart_by_identity(
     assert by_client == {str(c["id"]) for c in clients}  # one invoice each, none crossed
 
 
+@SQLITE_ONLY
 def test_a_client_named_the_old_way_is_adopted_and_renamed(ledger, freshbooks, make_exporter):
     # An earlier version named clients "Name (ACCOUNT)" and kept no note.
     freshbooks.clients["4001"] = {

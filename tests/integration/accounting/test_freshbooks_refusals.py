@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import event_count
 from tests.integration.accounting.helpers import connection_to
-from tests.integration.accounting.test_freshbooks_cycle import billing_month
+from tests.integration.accounting.test_freshbooks_cycle import SQLITE_ONLY, billing_month
 
 
 def _http(fake) -> httpx.Client:
@@ -256,6 +256,7 @@ def test_an_overpayment_pays_the_invoice_and_becomes_the_clients_credit(freshboo
     assert made["overpaymentid"] is not None
 
 
+@SQLITE_ONLY
 def test_a_payment_deleted_in_freshbooks_makes_the_unallocation_one_dead_letter(
     ledger, freshbooks, make_exporter
 ):
@@ -285,6 +286,7 @@ def test_a_payment_deleted_in_freshbooks_makes_the_unallocation_one_dead_letter(
     assert event_count(ledger) == events
 
 
+@SQLITE_ONLY
 def test_a_void_of_an_invoice_freshbooks_still_has_paid_is_refused(
     ledger, freshbooks, make_exporter
 ):
@@ -318,6 +320,7 @@ def test_a_void_of_an_invoice_freshbooks_still_has_paid_is_refused(
     assert remote["vis_state"] == 0 and event_count(ledger) == events
 
 
+@SQLITE_ONLY
 def test_a_wrong_token_stops_the_run_and_sends_nothing(ledger, freshbooks, make_exporter):
     billing_month(ledger)
 
