@@ -63,6 +63,14 @@ def client_marker(contact: docs.Contact) -> str:
     return f"tollbook:{contact.customer_id}"
 
 
+def _note(contact: docs.Contact, held: Json | None) -> str:
+    """Our line first, then whatever the accountant wrote about the client, kept."""
+    ours = f"{client_marker(contact)} account {contact.account_number}"
+    lines = str((held or {}).get("note") or "").splitlines()
+    kept = [line for line in lines if not line.startswith("tollbook:")]
+    return "\n".join([ours, *kept])
+
+
 def payment_marker(payment_id: object) -> str:
     return f"payment:{payment_id}"
 
@@ -150,54 +158,53 @@ class FreshBooksClient:
         # The customer's name alone prints on documents; the account number and our identity
         # go in the client's private note. FreshBooks does not require unique organization
         # names, so two customers of one name are two clients told apart by that note.
-        body = {
-            "client": {
-                "organization": contact.name,
-                "email": contact.email or None,
-                "currency_code": contact.currency,
-                "p_street": contact.address or None,
-                "vat_number": contact.tax_number or None,
-                "note": f"{client_marker(contact)} account {contact.account_number}",
+        def body(held: Json | None) -> Json:
+            return {
+                "client": {
+                    "organization": contact.name,
+                    "email": contact.email or None,
+                    "currency_code": contact.currency,
+                    "p_street": contact.address or None,
+                    "vat_number": contact.tax_number or None,
+                    "note": _note(contact, held),
+                }
             }
-        }
-        if known_id is not None:
-            self._call("update client", "PUT", f"users/clients/{known_id}", body=body)
-            return Sent(known_id)
 
         def step() -> Sent:
-            found = self._find_client(contact)
-            if found is not None:
-                self._once("update client", "PUT", f"users/clients/{found}", body=body)
-                return Sent(found)
-            made = self._once("create client", "POST", "users/clients", body=body)
+            if known_id is not None:
+                held = self._once("get client", "GET", f"users/clients/{known_id}")["client"]
+            else:
+                held = self._find_client(contact)
+            if held is not None:
+                client_id = str(held["id"])
+                self._once("update client", "PUT", f"users/clients/{client_id}", body=body(held))
+                return Sent(client_id)
+            made = self._once("create client", "POST", "users/clients", body=body(None))
             return Sent(str(made["client"]["id"]))
 
-        return self._step("create client", step)
+        return self._step("update client" if known_id else "create client", step)
 
-    def _find_client(self, contact: docs.Contact) -> str | None:
+    def _find_client(self, contact: docs.Contact) -> Json | None:
         """By the accountant's client id (our external id), then our note, then - for clients
         an earlier version named "Name (ACCOUNT)" - by that suffix on an unmarked client."""
         if contact.external_id.isdigit():
             try:
-                result = self._once("get client", "GET", f"users/clients/{contact.external_id}")
-                return str(result["client"]["id"])
+                path = f"users/clients/{contact.external_id}"
+                found: Json = self._once("get client", "GET", path)["client"]
+                return found
             except RemoteRejected:
                 pass  # not a FreshBooks client id after all
         marker = client_marker(contact)
-        found = self._once(
-            "find client", "GET", "users/clients", params={"search[note_like]": marker}
-        )
-        for client in found.get("clients", []):
+        search = {"search[note_like]": marker}
+        for client in self._list("find client", "users/clients", "clients", search):
             if str(client.get("note") or "").split(" ", 1)[0] == marker:
-                return str(client["id"])
+                return client
         suffix = f"({contact.account_number})"
-        found = self._once(
-            "find client", "GET", "users/clients", params={"search[organization_like]": suffix}
-        )
-        for client in found.get("clients", []):
+        search = {"search[organization_like]": suffix}
+        for client in self._list("find client", "users/clients", "clients", search):
             unmarked = "tollbook:" not in str(client.get("note") or "")
             if unmarked and str(client.get("organization", "")).endswith(suffix):
-                return str(client["id"])
+                return client
         return None
 
     # -------------------------------------------------------------- documents

@@ -17,7 +17,7 @@ def contacts(fake: Any) -> list[str]:
         return sorted(e["external_id"] for e in fake.entities.values())
     assert isinstance(fake, FakeFreshBooks)
     # the account number rides in the client's private note: "tollbook:<id> account <number>"
-    return sorted(c["note"].rsplit(" account ", 1)[1] for c in fake.clients.values())
+    return sorted(c["note"].splitlines()[0].split(" account ", 1)[1] for c in fake.clients.values())
 
 
 def invoices(fake: Any) -> dict[str, Decimal]:

@@ -202,11 +202,16 @@ def test_a_client_named_the_old_way_is_adopted_and_renamed(ledger, freshbooks, m
         "userid": 4001,
         "vis_state": 0,
         "organization": f"{TOKYO} (TKY)",
-        "note": None,
+        "note": "Pays late; call Hiro",
     }
     billing_month(ledger)
 
     make_exporter(ledger, connection_to(freshbooks)).run()
+    ledger.change_customer("TKY", {"email": "billing@tokyo-telecom.example"}, "t")
+    make_exporter(ledger, connection_to(freshbooks)).run()
 
     assert list(freshbooks.clients) == ["4001"]
-    assert freshbooks.clients["4001"]["organization"] == TOKYO
+    client = freshbooks.clients["4001"]
+    assert (client["organization"], client["email"]) == (TOKYO, "billing@tokyo-telecom.example")
+    customer = ledger.customer("TKY").id
+    assert client["note"] == f"tollbook:{customer} account TKY\nPays late; call Hiro"
