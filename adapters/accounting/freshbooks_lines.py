@@ -11,7 +11,8 @@ FreshBooks does not document its tax rounding. We take tax per line, rounded hal
 cent - the ledger's own rule - and a line's net never relies on FreshBooks rounding: a line
 goes as it is priced only when ``qty x unit_cost`` is exactly its net in cents; otherwise (a
 telecom rate like 0.012345/min) it goes as 1 x the ledger's net with the real quantity and price
-in its description. Whatever FreshBooks answers is compared with the ledger (``Sent``) and read
+in its description (so does a quantity of more than 2 decimals, whose precision FreshBooks does
+not document). Whatever FreshBooks answers is compared with the ledger (``Sent``) and read
 back by ``export reconcile``, so a difference in its tax rounding shows, never hides.
 """
 
@@ -84,7 +85,9 @@ def freshbooks_line(line: docs.Line, currency: str) -> FreshBooksLine:
             f" {line.description!r} is taxed at {plain(line.tax_rate)}%"
         )
     name = line.tax_description or f"Tax {plain(line.tax_rate)}%"
-    if places(line.unit_price) <= 2 and line.quantity * line.unit_price == line.net:
+    # FreshBooks documents no precision for qty: a quantity finer than cents is not trusted.
+    priced = places(line.unit_price) <= 2 and places(line.quantity) <= 2
+    if priced and line.quantity * line.unit_price == line.net:
         sent = FreshBooksLine(
             line.description, line.description, line.quantity, line.unit_price, name, line.tax_rate
         )
