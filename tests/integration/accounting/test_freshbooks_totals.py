@@ -178,3 +178,20 @@ def test_a_credit_note_reads_back_applied_however_many_pages_the_clients_payment
     assert (back.total, back.amount_due, back.status) == (D("12.00"), D(0), "applied")
     invoice_back = client.read_back("invoice", invoice_id)
     assert (invoice_back.total, invoice_back.amount_due) == (D("144.00"), D("132.00"))
+
+
+def test_a_known_client_is_updated_keeping_what_the_accountant_noted(freshbooks):
+    client = _client(freshbooks)
+    contact = docs.Contact(uuid4(), "TKY", "", "東京テレコム", "a@b.example", "", "", "GBP")
+    known = client.contact(contact, None, KEY).remote_id
+    freshbooks.clients[known]["note"] += "\nPays late; call Hiro"
+    renamed = docs.Contact(
+        contact.customer_id, "TKY", "", "東京テレコム株式会社", "", "", "", "GBP"
+    )
+
+    assert client.contact(renamed, known, KEY).remote_id == known
+
+    held = freshbooks.clients[known]
+    assert held["organization"] == "東京テレコム株式会社"
+    assert held["note"] == f"tollbook:{contact.customer_id} account TKY\nPays late; call Hiro"
+    assert len(freshbooks.clients) == 1
