@@ -16,7 +16,8 @@ def contacts(fake: Any) -> list[str]:
     if isinstance(fake, FakeClearBooks):
         return sorted(e["external_id"] for e in fake.entities.values())
     assert isinstance(fake, FakeFreshBooks)
-    return sorted(c["organization"].rsplit("(", 1)[1].rstrip(")") for c in fake.clients.values())
+    # the account number rides in the client's private note: "tollbook:<id> account <number>"
+    return sorted(c["note"].splitlines()[0].split(" account ", 1)[1] for c in fake.clients.values())
 
 
 def invoices(fake: Any) -> dict[str, Decimal]:
@@ -51,7 +52,10 @@ def payments(fake: Any) -> dict[str, Decimal]:
                 number = fake.invoices[allocation["id"]]["invoiceNumber"]
                 paid[number] = paid.get(number, Decimal(0)) + Decimal(allocation["amount"])
     else:
+        # credit applied as payment ("Credit") is not money received; deleted ones are gone
         for p in fake.payments.values():
+            if p["from_credit"] or p["vis_state"] != 0:
+                continue
             number = fake.invoices[str(p["invoiceid"])]["invoice_number"]
             paid[number] = paid.get(number, Decimal(0)) + Decimal(p["amount"]["amount"])
     return paid
