@@ -108,6 +108,12 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
             paid_on=payment.details.received_on,
             method=payment.details.method,
             reference=_public(payment.details.reference),
+            earlier=tuple(
+                event_key(earlier)
+                for earlier in ledger.events_of(payment.id)[: event.originator_version - 1]
+                if isinstance(earlier, Payment.Allocated | Payment.Unallocated)
+                and earlier.invoice_id == event.invoice_id
+            ),
         )
         return docs.ExportItem(
             position,
