@@ -36,7 +36,8 @@ from domain.money import round_to_currency
 ENDPOINT = "https://secure.clearbooks.co.uk/api/accounting/soap/"
 HOME_CURRENCY = "GBP"  # Clear Books keeps UK books: balances are in pounds
 _CENT = Decimal("0.01")
-_NUMBER = re.compile(r"^(?P<prefix>.*?)(?P<digits>[0-9]+)$")
+# Leading zeros stay in the prefix, so Clear Books shows the ledger's number as it is.
+_NUMBER = re.compile(r"^(?P<prefix>.*?0*)(?P<digits>[1-9][0-9]*)$")
 #: ledger payment methods -> the names Clear Books gives its payment methods
 _METHOD_NAMES = {
     "card": "credit card",
@@ -53,7 +54,7 @@ def split_number(number: str) -> tuple[str, int]:
     if match is None:
         raise RemoteRejected(
             f"Clear Books numbers documents as a prefix and an integer: {number!r} does not end"
-            " in digits (change the number format, or enter this document by hand and resolve)"
+            " in a number (change the number format, or enter this document by hand and resolve)"
         )
     return match["prefix"], int(match["digits"])
 

@@ -270,7 +270,7 @@ def envelope(api_key: str, method: str, params: Mapping[str, Any]) -> bytes:
     """A SOAP 1.1 request for ``method`` with the ``authenticate`` header."""
     parts, _ = OPERATIONS[method]
     ET.register_namespace("SOAP-ENV", SOAP_ENV)
-    ET.register_namespace("ns1", NS)
+    ET.register_namespace("cb", NS)
     ET.register_namespace("xsd", XSD)
     root = ET.Element(f"{{{SOAP_ENV}}}Envelope")
     auth = ET.SubElement(ET.SubElement(root, f"{{{SOAP_ENV}}}Header"), f"{{{NS}}}authenticate")
