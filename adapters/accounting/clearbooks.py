@@ -12,6 +12,7 @@ by prefix + number, payments by the external id each one carries (our export key
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -109,53 +110,59 @@ class ClearBooksClient:
     # ------------------------------------------------------------------ calls
 
     def _call(self, method: str, **params: Any) -> Any:
+        return self.policy.call(method, lambda: self._send(method, **params))
+
+    def _once(self, what: str, find: Callable[[], Any], write: Callable[[], Any]) -> Any:
+        """Look the write's result up, and write only if it is not there, as one retried unit:
+        a re-send after a lost answer looks again first, so it never writes twice."""
+        return self.policy.call(what, lambda: find() or write())
+
+    def _send(self, method: str, **params: Any) -> Any:
+        """One SOAP call, no retry: the reply's ``return`` as the method's declared type."""
         _, returns = wire.OPERATIONS[method]
         try:
             content = wire.envelope(self.connection.api_key.get_secret_value(), method, params)
         except wire.WireError as error:
             raise RemoteRejected(f"{method}: {error}") from None
+        request = self.http.build_request(
+            "POST",
+            self.url,
+            content=content,
+            headers={
+                "Content-Type": "text/xml; charset=utf-8",
+                "SOAPAction": f"{wire.NS}#{method}",
+            },
+        )
+        response = send(self.http, method, request)
+        try:
+            root = wire.parse(response.content)
+        except wire.WireError as error:
+            raise RemoteUnavailable(f"{method}: {response.status_code}, {error}") from None
+        fault = next((e for e in root.iter() if wire.local(e.tag) == "Fault"), None)
+        if fault is not None:
+            code = (fault.findtext("faultcode") or "").split(":")[-1]
+            message = fault.findtext("faultstring") or "fault"
+            if "login failed" in message.lower() or "authenticat" in message.lower():
+                raise NotAuthorised(f"{method}: Clear Books refused the API key")
+            if code == "Client":
+                raise RemoteRejected(f"{method}: {message}")
+            raise RemoteUnavailable(f"{method}: {message}")
+        if response.status_code >= 400:
+            raise RemoteUnavailable(f"{method}: {response.status_code}")
+        reply = next((e for e in root.iter() if wire.local(e.tag) == f"{method}Response"), None)
+        if reply is None:
+            raise RemoteUnavailable(f"{method}: reply without {method}Response")
+        try:
+            return wire.read_return(reply.find("return"), returns)
+        except wire.WireError as error:
+            raise RemoteUnavailable(f"{method}: {error}") from None
 
-        def attempt() -> Any:
-            request = self.http.build_request(
-                "POST",
-                self.url,
-                content=content,
-                headers={
-                    "Content-Type": "text/xml; charset=utf-8",
-                    "SOAPAction": f"{wire.NS}#{method}",
-                },
-            )
-            response = send(self.http, method, request)
-            try:
-                root = wire.parse(response.content)
-            except wire.WireError as error:
-                raise RemoteUnavailable(f"{method}: {response.status_code}, {error}") from None
-            fault = next((e for e in root.iter() if wire.local(e.tag) == "Fault"), None)
-            if fault is not None:
-                code = (fault.findtext("faultcode") or "").split(":")[-1]
-                message = fault.findtext("faultstring") or "fault"
-                if "login failed" in message.lower() or "authenticat" in message.lower():
-                    raise NotAuthorised(f"{method}: Clear Books refused the API key")
-                if code == "Client":
-                    raise RemoteRejected(f"{method}: {message}")
-                raise RemoteUnavailable(f"{method}: {message}")
-            if response.status_code >= 400:
-                raise RemoteUnavailable(f"{method}: {response.status_code}")
-            reply = next((e for e in root.iter() if wire.local(e.tag) == f"{method}Response"), None)
-            if reply is None:
-                raise RemoteUnavailable(f"{method}: reply without {method}Response")
-            try:
-                return wire.read_return(reply.find("return"), returns)
-            except wire.WireError as error:
-                raise RemoteUnavailable(f"{method}: {error}") from None
-
-        return self.policy.call(method, attempt)
-
-    def _status(self, method: str, **params: Any) -> None:
+    def _status(self, method: str, **params: Any) -> bool:
         """A call answering a ResponseStatus: ``success`` false is a refusal with its message."""
-        status = self._call(method, **params)
+        status = self._send(method, **params)
         if not status.get("success"):
             raise RemoteRejected(f"{method}: {status.get('msg') or 'refused'}")
+        return True
 
     def _currency_ids(self) -> dict[str, int]:
         if self._currencies is None:
@@ -212,24 +219,31 @@ class ClearBooksClient:
         if known_id is not None:
             self._call("updateEntity", entityId=int(known_id), entity=entity)
             return Sent(known_id)
-        for external in (contact.external_id, contact.account_number):
-            if external:
-                found = self._call("getEntityIdFromExternalId", externalId=external)
+        externals = [e for e in (contact.external_id, contact.account_number) if e]
+
+        def find() -> int:
+            for external in externals:
+                found: int = self._send("getEntityIdFromExternalId", externalId=external)
                 if found:
-                    return Sent(str(found))
-        return Sent(str(self._call("createEntity", entity=entity)))
+                    return found
+            return 0
+
+        created = self._once(
+            "createEntity", find, lambda: self._send("createEntity", entity=entity)
+        )
+        return Sent(str(created))
 
     # -------------------------------------------------------------- documents
 
-    def _find(self, number: str) -> int:
+    def _find(self, number: str) -> dict[str, Any] | None:
         prefix, digits = split_number(number)
-        found: int = self._call(
+        found = self._send(
             "getInvoiceIdFromInvoiceNumber",
             type="sales",
             invoicePrefix=prefix,
             invoiceNumber=str(digits),
         )
-        return found
+        return {"invoice_id": found} if found else None
 
     def _document(
         self,
@@ -245,9 +259,6 @@ class ClearBooksClient:
         items = [
             {**clear_books_line(line, currency), "type": self._account(line.kind)} for line in lines
         ]
-        found = self._find(number)
-        if found:
-            return Sent(str(found))
         invoice = {
             "entityId": int(contact_id),
             "type": kind,
@@ -260,7 +271,11 @@ class ClearBooksClient:
             **fields,
             "items": items,
         }
-        created = self._call("createInvoice", invoice=invoice)
+        created = self._once(
+            "createInvoice",
+            lambda: self._find(number),
+            lambda: self._send("createInvoice", invoice=invoice),
+        )
         return Sent(str(created["invoice_id"]), created.get("due"))
 
     def invoice(self, invoice: docs.SalesInvoice, contact_id: str, key: ExportKey) -> Sent:
@@ -298,22 +313,30 @@ class ClearBooksClient:
             note.currency,
             key,
         )
-        unallocated = self._read(sent.remote_id).get("balance", Decimal(0))
-        if unallocated > 0:
-            self._call(
-                "writeOffPartial",
-                query={
-                    "invoiceId": int(invoice_id),
-                    "creditId": int(sent.remote_id),
-                    "amountToAllocate": unallocated,
-                    "ledger": "sales",
-                },
-            )
+
+        def allocate() -> bool:
+            unallocated = self._read(sent.remote_id).get("balance", Decimal(0))
+            if unallocated > 0:
+                self._send(
+                    "writeOffPartial",
+                    query={
+                        "invoiceId": int(invoice_id),
+                        "creditId": int(sent.remote_id),
+                        "amountToAllocate": unallocated,
+                        "ledger": "sales",
+                    },
+                )
+            return True
+
+        self.policy.call("writeOffPartial", allocate)
         return sent
 
     def void(self, void: docs.Void, invoice_id: str, key: ExportKey) -> Sent:
-        if self._read(invoice_id).get("status") != "voided":  # a re-send after a lost answer
-            self._status("voidInvoice", invoice={"type": "sales", "id": int(invoice_id)})
+        self._once(
+            "voidInvoice",
+            lambda: self._read(invoice_id).get("status") == "voided",
+            lambda: self._status("voidInvoice", invoice={"type": "sales", "id": int(invoice_id)}),
+        )
         return Sent(invoice_id)
 
     # --------------------------------------------------------------- payments
@@ -333,24 +356,30 @@ class ClearBooksClient:
         when no payment carries ``external_id`` yet (a lost answer never pays twice)."""
         if not self.mapping.bank_account:
             raise MappingMissing("mapping.bank_account is empty: payments need a bank account")
-        found = self._call("getPaymentIdFromExternalId", externalId=external_id)
-        if found:
-            return str(found)
-        created = self._call(
+        method_id = self._method_id(method)
+        created = self._once(
             "createPayment",
-            payment={
-                "description": description,
-                "invoices": [{"id": int(invoice_id), "amount": amount}],
-                "type": "sales",
-                "accountingDate": paid_on,
-                "amount": amount,
-                "entityId": int(contact_id),
-                "paymentMethod": self._method_id(method),
-                "bankAccount": self.mapping.bank_account,
-                "external_id": external_id,
-            },
+            lambda: self._payment_id(external_id),
+            lambda: self._send(
+                "createPayment",
+                payment={
+                    "description": description,
+                    "invoices": [{"id": int(invoice_id), "amount": amount}],
+                    "type": "sales",
+                    "accountingDate": paid_on,
+                    "amount": amount,
+                    "entityId": int(contact_id),
+                    "paymentMethod": method_id,
+                    "bankAccount": self.mapping.bank_account,
+                    "external_id": external_id,
+                },
+            ),
         )
         return str(created["payment_id"])
+
+    def _payment_id(self, external_id: str) -> dict[str, Any] | None:
+        found = self._send("getPaymentIdFromExternalId", externalId=external_id)
+        return {"payment_id": found} if found else None
 
     def payment(
         self, payment: docs.PaymentAllocation, contact_id: str, invoice_id: str, key: ExportKey
@@ -376,9 +405,16 @@ class ClearBooksClient:
         remains allocated is created in their place, carrying this event's key."""
         for earlier in unallocation.earlier:
             external = export_key(self.connection.name, earlier)
-            found = self._call("getPaymentIdFromExternalId", externalId=external)
-            if found:
-                self._status("voidPayment", payment={"id": int(found), "type": "sales"})
+
+            def void(external: str = external) -> bool:
+                found = self._payment_id(external)
+                if found is None:  # never made, or voided already
+                    return True
+                return self._status(
+                    "voidPayment", payment={"id": found["payment_id"], "type": "sales"}
+                )
+
+            self.policy.call("voidPayment", void)
         if unallocation.remaining <= 0:
             return Sent(invoice_id)
         return Sent(
@@ -403,7 +439,7 @@ class ClearBooksClient:
     # ------------------------------------------------------------- reading back
 
     def _read(self, remote_id: str) -> dict[str, Any]:
-        found = self._call("listInvoices", query={"id": [int(remote_id)], "ledger": "sales"})
+        found = self._send("listInvoices", query={"id": [int(remote_id)], "ledger": "sales"})
         match = [i for i in found if str(i.get("invoice_id")) == remote_id]
         if not match:
             raise RemoteRejected(f"Clear Books has no sales document {remote_id}")
@@ -411,7 +447,7 @@ class ClearBooksClient:
         return document
 
     def read_back(self, kind: Literal["invoice", "credit_note"], remote_id: str) -> RemoteDocument:
-        document = self._read(remote_id)
+        document = self.policy.call("listInvoices", lambda: self._read(remote_id))
         currency = self._currency_code(document.get("multicurrency"))
         home = self._home_balance(document, currency)
         return RemoteDocument(
