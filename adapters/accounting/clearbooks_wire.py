@@ -309,8 +309,13 @@ def local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def read(element: ET.Element, type_: str, where: str = "") -> Any:
-    """``element`` as ``type_`` (a dict for a complex type), checked member by member."""
+def read(element: ET.Element, type_: str, where: str = "", *, strict: bool = True) -> Any:
+    """``element`` as ``type_`` (a dict for a complex type), checked member by member.
+
+    ``strict``: a member the type does not have, or in the wrong place, is refused (requests,
+    as the service validates them); otherwise it is skipped (replies: Clear Books adds members
+    to its types over time, e.g. ``pdfUrl``), while the members we know are still type-checked.
+    """
     where = where or type_
     if type_ not in TYPES:
         return check_scalar((element.text or "").strip(), type_, where)
@@ -319,30 +324,32 @@ def read(element: ET.Element, type_: str, where: str = "") -> Any:
     for name, text in element.attrib.items():
         field = fields.get(local(name))
         if field is None or not field.attribute:
-            if local(name) == "type" and name.startswith("{"):  # xsi:type
+            if (local(name) == "type" and name.startswith("{")) or not strict:  # xsi:type
                 continue
             raise WireError(f"{where}: unexpected attribute {local(name)!r}")
         value[field.name] = check_scalar(text, field.type, f"{where}.{field.name}")
     for child in element:
         field = fields.get(local(child.tag))
         if field is None or field.attribute:
+            if not strict:
+                continue
             raise WireError(f"{where}: unexpected element {local(child.tag)!r}")
         if field.many:
             value[field.name] = [
-                read(entry, field.type, f"{where}.{field.name}[]") for entry in child
+                read(entry, field.type, f"{where}.{field.name}[]", strict=strict) for entry in child
             ]
         else:
-            value[field.name] = read(child, field.type, f"{where}.{field.name}")
+            value[field.name] = read(child, field.type, f"{where}.{field.name}", strict=strict)
     for field in TYPES[type_]:
-        if field.required and field.name not in value:
+        if strict and field.required and field.name not in value:
             raise WireError(f"{where}.{field.name} is required")
     return value
 
 
 def read_return(returned: ET.Element | None, kind: str | None) -> Any:
-    """The ``return`` part of a reply as its declared type."""
+    """The ``return`` part of a reply as its declared type (unknown members skipped)."""
     if kind is None or returned is None:
         return None
     if kind.endswith("[]"):
-        return [read(entry, kind[:-2]) for entry in returned]
-    return read(returned, kind, "return")
+        return [read(entry, kind[:-2], strict=False) for entry in returned]
+    return read(returned, kind, "return", strict=False)
