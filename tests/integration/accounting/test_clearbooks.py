@@ -148,7 +148,14 @@ def test_requests_carry_clear_books_types_prefix_integer_numbers_and_currency_id
 ):
     _customer(ledger, "ZURICH", "Zürich AG", currency="EUR")
     number = _invoice(ledger, "ZURICH", [("Calls", "100", "0.25", "20")])
-    make_exporter(ledger, connection_to(clearbooks)).run()
+    exporter = make_exporter(ledger, connection_to(clearbooks))
+    exporter.run()
+    ledger_invoice = ledger.invoice(number)
+    remote = exporter.store.remote_ids("clearbooks")[("invoice", str(ledger_invoice.id))]
+    read = exporter.client.read_back("invoice", remote)
+    # a foreign-currency invoice reads back in its own currency, not in pounds
+    assert (read.currency, read.total, read.amount_due) == ("EUR", D("30.00"), D("30.00"))
+    assert ledger_invoice.totals.total == ledger_invoice.outstanding == D("30.00")
 
     body = next(r.body for r in clearbooks.requests if b"createInvoice>" in r.body)
     invoice = ET.fromstring(body).find("s:Body/cb:createInvoice/invoice", NS)
@@ -251,6 +258,10 @@ def test_the_fake_refuses_what_clear_books_refuses(ledger, clearbooks, make_expo
             entity,
             key,
         )
+    with pytest.raises(RemoteRejected, match="invoice 999 cannot take payments"):
+        client.payment(_allocation(invoice, "1.00"), entity, "999", ExportKey("p3", "p3"))
+    with pytest.raises(RemoteRejected, match="Clear Books has no sales document 999"):
+        client.void(docs.Void(invoice.id, invoice.number, invoice.customer_id, "x"), "999", key)
     client.payment(_allocation(invoice, "5.00"), entity, remote, ExportKey("p2", "p2"))
     with pytest.raises(RemoteRejected, match="voidInvoice: Remove the payments and credits"):
         client.void(docs.Void(invoice.id, invoice.number, invoice.customer_id, "x"), remote, key)
