@@ -116,31 +116,45 @@ def test_a_month_with_corrections_reads_back_equal_to_the_ledger(ledger, clearbo
     assert "Calls to UK mobiles (1234.5 × 0.012345)".encode() in sent
 
 
-def test_a_payment_whose_answer_is_lost_is_found_by_its_external_id_not_paid_twice(
-    ledger, clearbooks, make_exporter
+@pytest.mark.parametrize(
+    "method",
+    [
+        "createEntity",
+        "createInvoice",
+        "writeOffPartial",
+        "createPayment",
+        "voidPayment",
+        "voidInvoice",
+    ],
+)
+def test_a_write_whose_answer_is_lost_is_looked_up_again_and_never_made_twice(
+    method, ledger, clearbooks, make_exporter
 ):
-    _customer(ledger, "TOKYO", "東京テレコム株式会社")
-    number = _invoice(ledger, "TOKYO", [("Calls", "1000", "0.0125", "20")])
-    payment = ledger.record_payment("TOKYO", "t", amount=D("10.00"), status="completed")
-    ledger.allocate(payment, [(number, D("10.00"))], "t")
+    numbers, _ = month_of_corrections(ledger)
     working = clearbooks.handle
+    lost: list[str] = []
 
-    def lose_the_payment_answer(request):
+    def lose_the_first_answer(request):
         response = working(request)
-        if b"createPayment>" in request.body and len(clearbooks.payments) == 1:
+        if f"{method}>".encode() in request.body and not lost and response.status == 200:
+            lost.append(method)
             clearbooks.drop_responses_after_commit(1)
         return response
 
-    clearbooks.handle = lose_the_payment_answer
+    clearbooks.handle = lose_the_first_answer
     exporter = make_exporter(ledger, connection_to(clearbooks))
 
     report = exporter.run()
 
+    assert lost == [method] and len(exporter.client.policy.waits) == 1  # one re-send
     assert report.stopped is None and exporter.store.dead_letters("clearbooks") == []
-    assert len(clearbooks.payments) == 1
-    assert views.payments(clearbooks) == {number: D("10.00")}
-    lookups = [r for r in clearbooks.requests if b"getPaymentIdFromExternalId>" in r.body]
-    assert len(lookups) == 2  # before the first send, and before the re-send: found
+    assert len(clearbooks.entities) == 2 and len(clearbooks.invoices) == 4
+    assert views.payments(clearbooks) == {numbers[0]: D("30.00")}
+    remote = exporter.store.remote_ids("clearbooks")
+    for number in numbers:
+        invoice = ledger.invoice(number)
+        read = exporter.client.read_back("invoice", remote[("invoice", str(invoice.id))])
+        assert (read.total, read.amount_due) == (invoice.totals.total, invoice.outstanding)
 
 
 def test_requests_carry_clear_books_types_prefix_integer_numbers_and_currency_ids(
