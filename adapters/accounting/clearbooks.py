@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -28,7 +29,7 @@ from adapters.accounting.errors import (
     RemoteRejected,
     RemoteUnavailable,
 )
-from adapters.accounting.exporter import export_key
+from adapters.accounting.exporter import export_key  # the keys earlier payments carry
 from adapters.accounting.http import http_client, send
 from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import plain
@@ -347,7 +348,7 @@ class ClearBooksClient:
         *,
         contact_id: str,
         invoice_id: str,
-        paid_on: Any,
+        paid_on: date,
         method: str,
         description: str,
         external_id: str,
