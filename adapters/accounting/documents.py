@@ -109,6 +109,9 @@ class Unallocation:
     paid_on: date
     method: str
     reference: str
+    # Ledger event keys of this payment's earlier allocations and un-allocations of that
+    # invoice, oldest first: a system holding one remote payment per event finds them by these.
+    earlier: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,12 @@ class _Items(HandlesEvents):
             paid_on=payment.details.received_on,
             method=payment.details.method,
             reference=_public(payment.details.reference),
+            earlier=tuple(
+                event_key(earlier)
+                for earlier in ledger.events_of(payment.id)[: event.originator_version - 1]
+                if isinstance(earlier, Payment.Allocated | Payment.Unallocated)
+                and earlier.invoice_id == event.invoice_id
+            ),
         )
         return docs.ExportItem(
             position,
