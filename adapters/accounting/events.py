@@ -128,6 +128,7 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
             refunded_on=event.timestamp.astimezone(UTC).date(),
             method=event.method,
             reference=_public(event.reference),
+            received_on=payment.details.received_on,
         )
         return docs.ExportItem(
             position,
