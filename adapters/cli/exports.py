@@ -427,22 +427,17 @@ def _text(value: object) -> str | None:
 
 
 def _print_reconciliation(result: Reconciliation) -> None:
-    columns = ["kind", "document", "currency", "ledger total", "remote total"]
-    columns += ["ledger due", "remote due", "ledger status", "remote status", "differs in"]
     table(
-        f"{result.connection}: the ledger against {result.system}",
-        columns,
+        f"{result.connection}: the ledger against {result.system} (ledger / remote if they differ)",
+        ["document", "kind", "currency", "total", "amount due", "status", "differs in"],
         [
             (
-                c.kind,
                 c.number,
+                c.kind,
                 c.currency,
-                _text(c.ledger_total) or "",
-                _text(c.remote_total) or "",
-                _text(c.ledger_due) or "",
-                _text(c.remote_due) or "",
-                c.ledger_status,
-                c.remote_status,
+                _pair(c.ledger_total, c.remote_total),
+                _pair(c.ledger_due, c.remote_due),
+                _pair(c.ledger_status, c.remote_status),
                 ", ".join(c.differences) or "-",
             )
             for c in result.checked
@@ -452,6 +447,12 @@ def _print_reconciliation(result: Reconciliation) -> None:
         f"{result.connection}: {len(result.checked)} documents read back,"
         f" {len(result.differing)} differ from the ledger"
     )
+
+
+def _pair(ledger: object, remote: object) -> str:
+    if ledger == remote:
+        return _text(ledger) or ""
+    return f"{_text(ledger) or '-'} / {_text(remote) or '-'}"
 
 
 @export.command("file")
