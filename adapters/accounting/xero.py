@@ -408,8 +408,9 @@ class XeroClient:
                 "find payment",
                 lambda: self.api.get_payments(self.tenant, where=f'Reference=="{reference}"'),
             )
-            if found.payments:
-                return Sent(str(found.payments[0].payment_id))
+            for existing in found.payments or []:
+                if str(_word(existing.status)) != "DELETED":
+                    return Sent(str(existing.payment_id))
         body = Payment(
             invoice=Invoice(invoice_id=invoice_id),
             account=Account(code=self._bank()),
