@@ -125,6 +125,7 @@ class Refund:
     refunded_on: date
     method: str
     reference: str
+    received_on: date | None = None  # when the refunded money came in
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,7 @@ class _Items(HandlesEvents):
             refunded_on=event.timestamp.astimezone(UTC).date(),
             method=event.method,
             reference=_public(event.reference),
+            received_on=payment.details.received_on,
         )
         return docs.ExportItem(
             position,

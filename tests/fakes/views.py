@@ -44,6 +44,8 @@ def payments(fake: Any) -> dict[str, Decimal]:
     paid: dict[str, Decimal] = {}
     if isinstance(fake, FakeXero):
         for p in fake.payments.values():
+            if p["Status"] == "DELETED" or "Invoice" not in p:
+                continue
             number = p["Invoice"]["InvoiceNumber"]
             paid[number] = paid.get(number, Decimal(0)) + p["Amount"]
     elif isinstance(fake, FakeClearBooks):
