@@ -17,12 +17,14 @@ from typing import Any
 import httpx
 
 from adapters.accounting import documents as docs
+from adapters.accounting.addresses import fit_lines
 from adapters.accounting.client import ExportKey, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import NotAuthorised, RemoteRejected, RemoteUnavailable
 from adapters.accounting.http import http_client, send
 from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import per_line_total
+from domain.address import PostalAddress
 
 ENDPOINT = "https://secure.clearbooks.co.uk/api/soap/"
 NS = "https://secure.clearbooks.co.uk/api/accounting/soap/"
@@ -137,7 +139,7 @@ class ClearBooksClient:
         entity: dict[str, Value] = {
             "company_name": contact.name,
             "email": contact.email or None,
-            "address1": contact.address or None,
+            **_address(contact.address),
             "vat_number": contact.tax_number or None,
             "external_id": contact.external_id or contact.account_number,
             "customer": {"default_currency": contact.currency},
@@ -240,3 +242,21 @@ class ClearBooksClient:
     def void(self, void: docs.Void, invoice_id: str, key: ExportKey) -> Sent:
         self._call("voidInvoice", {"type": "sales", "invoiceId": invoice_id})
         return Sent(invoice_id)
+
+
+def _address(address: PostalAddress) -> dict[str, Value]:
+    """The address in an Entity's fields (its official client's ``Clearbooks_Soap_1_0_Entity``:
+    address1, address2, town, county, postcode, country; the country an ISO code, ``GB`` by
+    default there). Clear Books publishes no lengths for them; two line fields hold every line.
+    An empty part is sent empty, so an update clears what the customer no longer has."""
+    if address.is_empty:
+        return {}
+    lines = [*fit_lines(address.lines, 2, None, "Clear Books"), "", ""]
+    return {
+        "address1": lines[0],
+        "address2": lines[1],
+        "town": address.city,
+        "county": address.region,
+        "postcode": address.postal_code,
+        "country": address.country,
+    }

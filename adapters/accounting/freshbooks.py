@@ -15,12 +15,14 @@ from typing import Any
 import httpx
 
 from adapters.accounting import documents as docs
+from adapters.accounting.addresses import fit_lines
 from adapters.accounting.client import ExportKey, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import NotAuthorised, RemoteRejected, RemoteUnavailable
 from adapters.accounting.http import http_client, send
 from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import per_line_total
+from domain.address import PostalAddress
 
 BASE_URL = "https://api.freshbooks.com"
 
@@ -118,7 +120,7 @@ class FreshBooksClient:
                 "organization": f"{contact.name} ({contact.account_number})",
                 "email": contact.email or None,
                 "currency_code": contact.currency,
-                "p_street": contact.address or None,
+                **_address(contact.address),
                 "vat_number": contact.tax_number or None,
             }
         }
@@ -235,3 +237,21 @@ class FreshBooksClient:
             body={"invoice": {"vis_state": 1}},
         )
         return Sent(invoice_id)
+
+
+def _address(address: PostalAddress) -> dict[str, str]:
+    """The address in a client's primary-address fields (p_street, p_street2, p_city,
+    p_province, p_code, p_country; FreshBooks' own examples give the country by name, as
+    "Canada"). FreshBooks publishes no lengths for them; two street fields hold every line.
+    An empty part is sent empty, so an update clears what the customer no longer has."""
+    if address.is_empty:
+        return {}
+    lines = [*fit_lines(address.lines, 2, None, "FreshBooks"), "", ""]
+    return {
+        "p_street": lines[0],
+        "p_street2": lines[1],
+        "p_city": address.city,
+        "p_province": address.region,
+        "p_code": address.postal_code,
+        "p_country": address.country_name if address.country else "",
+    }

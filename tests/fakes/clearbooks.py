@@ -126,6 +126,7 @@ class FakeClearBooks(FakeService):
         return "0"
 
     def _m_createEntity(self, entity: dict[str, Any]) -> str:
+        _check_entity_address(entity)
         if not entity.get("company_name"):
             raise Fault("company_name is required")
         external = entity.get("external_id")
@@ -138,6 +139,7 @@ class FakeClearBooks(FakeService):
     def _m_updateEntity(self, entityId: str, entity: dict[str, Any]) -> str:
         if entityId not in self.entities:
             raise Fault(f"entity {entityId} does not exist")
+        _check_entity_address(entity)
         self.entities[entityId].update(entity)
         return entityId
 
@@ -202,3 +204,19 @@ class FakeClearBooks(FakeService):
             raise Fault("an invoice with payments allocated cannot be voided")
         invoice["void"] = True
         return "true"
+
+
+# The address fields of Clear Books' Entity type (its official client's
+# Clearbooks_Soap_1_0_Entity): every one a string, no length published. An address part sent
+# under any other name is not part of the type: the SOAP server refuses the entity.
+ENTITY_ADDRESS = ("building", "address1", "address2", "town", "county", "postcode", "country")
+_NOT_ENTITY = ("address3", "address4", "city", "region", "postal_code", "address")
+
+
+def _check_entity_address(entity: dict[str, Any]) -> None:
+    for name in _NOT_ENTITY:
+        if name in entity:
+            raise Fault(f"Entity has no field {name}")
+    for name in ENTITY_ADDRESS:
+        if not isinstance(entity.get(name, ""), str):
+            raise Fault(f"Entity.{name} must be a string")

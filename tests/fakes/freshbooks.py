@@ -139,6 +139,7 @@ class FakeFreshBooks(FakeService):
             self.clients[client_id] = {"id": int(client_id), "userid": int(client_id)}
         elif client_id not in self.clients:
             raise Refused(1012, "userid", "Client not found.", "client")
+        _check_client_address(data)
         self.clients[client_id].update({k: v for k, v in data.items() if v is not None})
         return self.clients[client_id]
 
@@ -209,3 +210,15 @@ class FakeFreshBooks(FakeService):
         payment = {**data, "id": int(payment_id), "paymentid": int(payment_id)}
         self.payments[payment_id] = payment
         return payment
+
+
+
+# A client's primary address as FreshBooks' Clients resource lists it: two street lines, city,
+# province, postal code and country, each a string; no length is published.
+CLIENT_ADDRESS = ("p_street", "p_street2", "p_city", "p_province", "p_code", "p_country")
+
+
+def _check_client_address(data: dict[str, Any]) -> None:
+    for name in CLIENT_ADDRESS:
+        if not isinstance(data.get(name, ""), str | None):
+            raise Refused(2001, name, f"{name} must be a string.", "client")
