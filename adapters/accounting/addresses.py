@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.accounting.errors import RemoteRejected
+from domain.address import PostalAddress
 
 JOINER = ", "
 
@@ -30,6 +31,14 @@ def fit_lines(lines: Sequence[str], fields: int, limit: int | None, system: str)
     for number, text in enumerate(fitted, start=1):
         fits(text, limit, system, f"address line {number}")
     return fitted
+
+
+def parts(address: PostalAddress, fields: int, system: str) -> list[str]:
+    """The lines fitted into ``fields`` values (padded with "": a removed line is cleared),
+    then city, region and postal code, for a system that publishes no lengths."""
+    lines = fit_lines(address.lines, fields, None, system)
+    padding = [""] * (fields - len(lines))
+    return [*lines, *padding, address.city, address.region, address.postal_code]
 
 
 def fits(text: str, limit: int | None, system: str, what: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from adapters.accounting import documents as docs
-from adapters.accounting.addresses import fit_lines
+from adapters.accounting.addresses import parts
 from adapters.accounting.client import ExportKey, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import NotAuthorised, RemoteRejected, RemoteUnavailable
@@ -251,12 +251,6 @@ def _address(address: PostalAddress) -> dict[str, Value]:
     An empty part is sent empty, so an update clears what the customer no longer has."""
     if address.is_empty:
         return {}
-    lines = [*fit_lines(address.lines, 2, None, "Clear Books"), "", ""]
-    return {
-        "address1": lines[0],
-        "address2": lines[1],
-        "town": address.city,
-        "county": address.region,
-        "postcode": address.postal_code,
-        "country": address.country,
-    }
+    names = ("address1", "address2", "town", "county", "postcode")
+    fitted = dict(zip(names, parts(address, 2, "Clear Books"), strict=True))
+    return {**fitted, "country": address.country}

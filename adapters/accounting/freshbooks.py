@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from adapters.accounting import documents as docs
-from adapters.accounting.addresses import fit_lines
+from adapters.accounting.addresses import parts
 from adapters.accounting.client import ExportKey, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import NotAuthorised, RemoteRejected, RemoteUnavailable
@@ -246,12 +246,6 @@ def _address(address: PostalAddress) -> dict[str, str]:
     An empty part is sent empty, so an update clears what the customer no longer has."""
     if address.is_empty:
         return {}
-    lines = [*fit_lines(address.lines, 2, None, "FreshBooks"), "", ""]
-    return {
-        "p_street": lines[0],
-        "p_street2": lines[1],
-        "p_city": address.city,
-        "p_province": address.region,
-        "p_code": address.postal_code,
-        "p_country": address.country_name if address.country else "",
-    }
+    names = ("p_street", "p_street2", "p_city", "p_province", "p_code")
+    fitted = dict(zip(names, parts(address, 2, "FreshBooks"), strict=True))
+    return {**fitted, "p_country": address.country_name if address.country else ""}
