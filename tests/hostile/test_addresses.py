@@ -18,8 +18,10 @@ from tests.hostile.test_http_errors import (  # noqa: F401  (fixtures, used by n
     _webhooks_may_reach_this_machine,
     _world,
     assert_problem,
+    finance,
     services,
 )
+from tests.portal.support import Browser, error_of
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -146,3 +148,52 @@ def test_an_address_set_and_removed_over_http(world: World) -> None:
     assert body["address"] == {**address, "region": "", "postal_code": "", "country": "CH"}
     removed = world.call("PATCH", "/customers/ACME", {"address": None}).json()
     assert removed["address"] is None and removed["postal_address"]["lines"] == []
+
+
+# the portal's words for each code's refusal, and the field it is shown beside
+PORTAL_WORDS = {
+    "out_of_range": ("s-address_lines", "at most 4 address lines"),
+    "text_too_long": (None, "must be at most"),
+    "invalid_characters": (None, "must"),
+    "unknown_country": ("s-country", "iso 3166-1 alpha-2"),
+    "invalid_input": ("s-address_lines", "at least one address line"),
+}
+FIELD_OF = {"city": "s-city", "region": "s-region", "postal_code": "s-postal_code"}
+
+
+def _portal_form(address: dict[str, Any]) -> tuple[dict[str, str], str]:
+    form = {"name": "Acme Telecom", "tax_rate": "20", "payment_terms_days": "14"}
+    form["address_lines"] = "\n".join(address.get("lines", []))
+    extra = [key for key in FIELD_OF if key in address]
+    for key in (*FIELD_OF, "country"):
+        form[key] = address.get(key, "")
+    return form, FIELD_OF[extra[0]] if extra else "s-address_lines"
+
+
+# a line break inside a line cannot be typed into the textarea (it makes two lines), and a form
+# whose address parts are all blank means "no structured address": neither is a refusal there
+PORTAL_ADDRESSES = [
+    (a, c)
+    for a, c in ADDRESSES
+    if not any("\n" in x for x in a["lines"]) and (any(x.strip() for x in a["lines"]) or len(a) > 1)
+]
+
+
+@pytest.mark.parametrize(("address", "code"), PORTAL_ADDRESSES)
+def test_a_hostile_address_in_the_portal_form_is_shown_beside_its_field_and_writes_nothing(
+    world: World,
+    finance: Browser,  # noqa: F811
+    address: dict[str, Any],
+    code: str,
+) -> None:
+    form, field = _portal_form(address)
+    field = PORTAL_WORDS[code][0] or field
+    before = event_count(world.services.ledger)
+
+    response = finance.post("/portal/customers/ACME/settings", form)
+
+    assert response.status_code == 422
+    said = error_of(response.text, field)
+    assert PORTAL_WORDS[code][1] in said, (field, response.text[-3000:])
+    assert not any(ch in said for ch in (ESC, RLO, NUL, BELL)), repr(said)
+    assert event_count(world.services.ledger) == before
