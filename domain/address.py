@@ -70,6 +70,10 @@ class PostalAddress(Frozen):
     def country_name(self) -> str:
         return COUNTRY_NAMES.get(self.country, self.country)
 
+    def __str__(self) -> str:
+        # one line for histories and messages ("address None → 1 Road / Leeds / GB")
+        return " / ".join(self.printed())
+
     def printed(self) -> list[str]:
         """The lines of an address block: lines, city, region, postal code, country name."""
         tail = [self.city, self.region, self.postal_code, self.country_name]

@@ -224,7 +224,7 @@ def show(
 
 def _shown(key: str, value: Any) -> Any:
     if key in ("address", "postal_address") and isinstance(value, dict):
-        return " / ".join(PostalAddress.model_validate(value).printed())
+        return str(PostalAddress.model_validate(value))
     return value
 
 

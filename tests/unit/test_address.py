@@ -27,6 +27,7 @@ def test_an_address_is_trimmed_and_its_country_code_upper_cased() -> None:
         lines=("1 High St",), city="London", postal_code="EC2A 2BR", country="GB"
     )
     assert address.printed() == ["1 High St", "London", "EC2A 2BR", "United Kingdom"]
+    assert str(address) == "1 High St / London / EC2A 2BR / United Kingdom"
 
 
 @pytest.mark.parametrize(
@@ -140,3 +141,19 @@ def test_a_refused_address_writes_nothing(memory_ledger: Ledger) -> None:
             "t", account_number="B", name="B", address={"lines": ["\x00"]}
         )
     assert event_count(memory_ledger) == before
+
+
+def test_the_history_names_the_address_in_one_line(memory_ledger: Ledger) -> None:
+    from adapters.describe import describe
+
+    customer_id = customer(memory_ledger)
+    memory_ledger.change_customer(
+        "ACME", {"address": ZURICH}, "t", effective_from=date(2026, 11, 1)
+    )
+
+    said = describe(memory_ledger.events_of(customer_id)[-1])
+
+    assert said == (
+        "from 2026-11-01: address None → Bahnhofstrasse 1 / c/o Büro 4 / Zürich / ZH / 8001"
+        " / Switzerland"
+    )
