@@ -413,18 +413,20 @@ class XeroClient:
 def _addresses(address: PostalAddress) -> list[Address] | None:
     """The customer's address as Xero's POBOX (postal) address, the one its invoices print;
     limits as Xero's Address type documents them (lines 500, city and region 255, postal
-    code 50, country 50 letters: the ISO code)."""
+    code 50, country 50 letters: the ISO code). Parts the address lacks are sent empty, so
+    an update clears them."""
     if address.is_empty:
         return None
     lines = fit_lines(address.lines, 4, 500, "Xero")
+    lines += [""] * (4 - len(lines))
     return [
         Address(
             address_type="POBOX",
             **{f"address_line{number}": text for number, text in enumerate(lines, start=1)},
-            city=fits(address.city, 255, "Xero", "city") or None,
-            region=fits(address.region, 255, "Xero", "region") or None,
-            postal_code=fits(address.postal_code, 50, "Xero", "postal code") or None,
-            country=address.country or None,
+            city=fits(address.city, 255, "Xero", "city"),
+            region=fits(address.region, 255, "Xero", "region"),
+            postal_code=fits(address.postal_code, 50, "Xero", "postal code"),
+            country=address.country,
         )
     ]
 
