@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -82,9 +83,11 @@ def _profile_options(func: Any, *, name_required: bool = False) -> Any:
 _ADDRESS_PARTS = ("city", "region", "postal_code", "country")
 
 
-def _address(values: dict[str, Any], current: PostalAddress | None) -> dict[str, Any]:
+def _address(
+    values: dict[str, Any], current: Callable[[], PostalAddress | None]
+) -> dict[str, Any]:
     """The structured-address options as an ``address`` change: the parts given replace
-    those of ``current`` (the address in force), the others are kept; ``{}`` when none."""
+    those of ``current()`` (the address in force), the others are kept; ``{}`` when none."""
     lines = values.pop("address_lines", ())
     parts = {key: values.pop(key, None) for key in _ADDRESS_PARTS}
     remove = values.pop("no_address", None)
@@ -97,11 +100,14 @@ def _address(values: dict[str, Any], current: PostalAddress | None) -> dict[str,
         return {"address": None}
     if not given:
         return {}
-    kept = current.model_dump(mode="json") if current is not None else {}
+    in_force = current()
+    kept = in_force.model_dump(mode="json") if in_force is not None else {}
     return {"address": {**kept, **given}}
 
 
-def _fields(values: dict[str, Any], current: PostalAddress | None = None) -> dict[str, Any]:
+def _fields(
+    values: dict[str, Any], current: Callable[[], PostalAddress | None] = lambda: None
+) -> dict[str, Any]:
     address = _address(values, current)
     fields = {key: value for key, value in values.items() if value is not None} | address
     if "tax_rate" in fields:
@@ -163,7 +169,8 @@ def update(
 ) -> None:
     """Change a customer's details, now or from a date."""
     when = date_arg(effective_from, "effective date")
-    fields = _fields(values, ledger.customer(ref).profile_on(when or ledger.today()).address)
+    day = when or ledger.today()
+    fields = _fields(values, lambda: ledger.customer(ref).profile_on(day).address)
     if not fields:
         raise InvalidInput("nothing to change: give at least one option")
     ledger.change_customer(ref, fields, actor, when, reason)
