@@ -26,10 +26,11 @@ Why these numbers:
   Lengths in characters, per field (below).
 - **Collections**: 10,000 lines per invoice or credit note, 1,000 invoices per payment's
   allocations, 1,000 package assignments per customer.
-- **Structured addresses**: 1 to 4 lines of at most 100 characters (Xero has four line fields;
-  three lines joined into one still fit its 500), city and region 100, a postal code of 20
-  letters, digits, spaces and hyphens (the longest national format is 10), and a country that
-  is an assigned ISO 3166-1 alpha-2 code (``unknown_country``).
+- **Structured addresses**: 1 to 4 lines of at most 100 characters (Xero has four line fields
+  of 500; Clear Books and FreshBooks two, so their second holds three lines joined: 304
+  characters), city and region 100 (Xero: 255), a postal code of 20 ASCII letters, digits,
+  spaces and hyphens (Xero: 50), and a country that is an assigned ISO 3166-1 alpha-2 code
+  (``unknown_country``).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ COMPANY_NAME = Text("company name", 200)
 PACKAGE_NAME = Text("package name", 200)
 BILLING_ADDRESS = Text("billing address", 1_000, multiline=True)  # free text (before structure)
 # A structured address (domain/address.py): four lines of 100 fit every exporter's line fields,
-# even three of them joined into one (304 characters; Xero's AddressLine holds 500).
+# even three of them joined into one (304 characters; docs/exports.md, "Addresses").
 ADDRESS_LINE = Text("address line", 100)
 CITY = Text("city", 100)
 REGION = Text("region", 100)
