@@ -13,6 +13,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from domain import invoice_status, limits
+from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import (
     EmptyInvoice,
@@ -40,6 +41,15 @@ class BillingSnapshot(Frozen):
     seller_address: str
     seller_tax_number: str
     payment_instructions: str = ""
+    # the structured address; invoices issued before it existed load with none
+    address: PostalAddress | None = None
+
+    @property
+    def postal_address(self) -> PostalAddress:
+        """What the document prints: the structured address, else the free text's lines."""
+        if self.address is not None:
+            return self.address
+        return PostalAddress.from_free_text(self.billing_address)
 
 
 class Invoice(Aggregate):

@@ -21,6 +21,7 @@ import httpx
 
 from adapters.accounting import clearbooks_wire as wire
 from adapters.accounting import documents as docs
+from adapters.accounting.addresses import parts
 from adapters.accounting.client import ExportKey, RemoteDocument, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import (
@@ -33,6 +34,7 @@ from adapters.accounting.exporter import export_key  # the keys earlier payments
 from adapters.accounting.http import http_client, send
 from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import plain
+from domain.address import PostalAddress
 from domain.money import round_to_currency
 
 ENDPOINT = "https://secure.clearbooks.co.uk/api/accounting/soap/"
@@ -212,7 +214,7 @@ class ClearBooksClient:
         entity: dict[str, Any] = {
             "company_name": contact.name,
             "email": contact.email or None,
-            "address1": contact.address or None,
+            **_address(contact.address),
             "vat_number": contact.tax_number or None,
             "external_id": contact.external_id or contact.account_number,
             "customer": {"default_account_code": self._account("")},
@@ -467,3 +469,15 @@ class ClearBooksClient:
         if currency != HOME_CURRENCY and foreign is not None:
             return Decimal(foreign)
         return Decimal(document.get("balance", Decimal(0)))
+
+
+def _address(address: PostalAddress) -> dict[str, str]:
+    """The address in an Entity's fields (its official client's ``Clearbooks_Soap_1_0_Entity``:
+    address1, address2, town, county, postcode, country; the country an ISO code, ``GB`` by
+    default there). Clear Books publishes no lengths for them; two line fields hold every line.
+    An empty part is sent empty, so an update clears what the customer no longer has."""
+    if address.is_empty:
+        return {}
+    names = ("address1", "address2", "town", "county", "postcode")
+    fitted = dict(zip(names, parts(address, 2, "Clear Books"), strict=True))
+    return {**fitted, "country": address.country}

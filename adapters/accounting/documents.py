@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
+from domain.address import PostalAddress
+
 Kind = Literal[
     "contact", "invoice", "credit_note", "payment", "unallocation", "refund", "void", "note"
 ]
@@ -40,7 +42,7 @@ class Contact:
     external_id: str
     name: str
     email: str
-    address: str
+    address: PostalAddress  # structured, or a free-text address's lines (domain/address.py)
     tax_number: str
     currency: str
 

@@ -23,7 +23,7 @@ from domain.payment import Payment
 
 #: Customer fields an accounting contact carries; a change to any of them updates the contact.
 CONTACT_FIELDS = frozenset(
-    {"name", "email", "billing_address", "tax_number", "external_accounting_id"}
+    {"name", "email", "billing_address", "address", "tax_number", "external_accounting_id"}
 )
 
 
@@ -210,7 +210,7 @@ def contact_of(customer_id: UUID, profile: CustomerProfile) -> docs.Contact:
         external_id=profile.external_accounting_id,
         name=profile.name,
         email=profile.email,
-        address=profile.billing_address,
+        address=profile.postal_address,
         tax_number=profile.tax_number,
         currency=profile.currency,
     )

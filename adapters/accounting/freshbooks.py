@@ -21,12 +21,14 @@ import httpx
 import structlog
 
 from adapters.accounting import documents as docs
+from adapters.accounting.addresses import parts
 from adapters.accounting.client import ExportKey, RemoteDocument, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import NotAuthorised, RemoteRejected, RemoteUnavailable
 from adapters.accounting.freshbooks_lines import freshbooks_lines, freshbooks_total
 from adapters.accounting.http import http_client, send
 from adapters.accounting.policy import CallPolicy
+from domain.address import PostalAddress
 
 BASE_URL = "https://api.freshbooks.com"
 log = structlog.get_logger("tollbook.export")
@@ -164,7 +166,7 @@ class FreshBooksClient:
                     "organization": contact.name,
                     "email": contact.email or None,
                     "currency_code": contact.currency,
-                    "p_street": contact.address or None,
+                    **_address(contact.address),
                     "vat_number": contact.tax_number or None,
                     "note": _note(contact, held),
                 }
@@ -488,3 +490,15 @@ class FreshBooksClient:
             if applied == total
             else str(note.get("status") or "created"),
         )
+
+
+def _address(address: PostalAddress) -> dict[str, str]:
+    """The address in a client's primary-address fields (p_street, p_street2, p_city,
+    p_province, p_code, p_country; FreshBooks' own examples give the country by name, as
+    "Canada"). FreshBooks publishes no lengths for them; two street fields hold every line.
+    An empty part is sent empty, so an update clears what the customer no longer has."""
+    if address.is_empty:
+        return {}
+    names = ("p_street", "p_street2", "p_city", "p_province", "p_code")
+    fitted = dict(zip(names, parts(address, 2, "FreshBooks"), strict=True))
+    return {**fitted, "p_country": address.country_name if address.country else ""}

@@ -52,11 +52,13 @@ from xero_python.exceptions.http_status_exceptions import (
 )
 
 from adapters.accounting import documents as docs
+from adapters.accounting.addresses import fit_lines, fits
 from adapters.accounting.client import ExportKey, RemoteDocument, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import MappingMissing, RemoteRejected, RemoteUnavailable
 from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import xero_line, xero_total
+from domain.address import PostalAddress
 
 T = TypeVar("T")
 
@@ -618,12 +620,25 @@ def _word(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def _addresses(address: str) -> list[Address] | None:
-    lines = [line.strip() for line in address.replace(",", "\n").splitlines() if line.strip()]
-    if not lines:
+def _addresses(address: PostalAddress) -> list[Address] | None:
+    """The customer's address as Xero's POBOX (postal) address, the one its invoices print;
+    limits as Xero's Address type documents them (lines 500, city and region 255, postal
+    code 50, country 50 letters: the ISO code). Parts the address lacks are sent empty, so
+    an update clears them."""
+    if address.is_empty:
         return None
-    fields = {f"address_line{index + 1}": text for index, text in enumerate(lines[:4])}
-    return [Address(address_type="POBOX", **fields)]
+    lines = fit_lines(address.lines, 4, 500, "Xero")
+    lines += [""] * (4 - len(lines))
+    return [
+        Address(
+            address_type="POBOX",
+            **{f"address_line{number}": text for number, text in enumerate(lines, start=1)},
+            city=fits(address.city, 255, "Xero", "city"),
+            region=fits(address.region, 255, "Xero", "region"),
+            postal_code=fits(address.postal_code, 50, "Xero", "postal code"),
+            country=address.country,
+        )
+    ]
 
 
 def _looks_like_uuid(text: str) -> bool:

@@ -177,6 +177,7 @@ class FakeClearBooks(FakeService):
 
     def _m_createEntity(self, entity: dict[str, Any]) -> int:
         self._check_entity(entity)
+        _check_entity_address(entity)
         entity_id = next(self.ids)
         self.entities[entity_id] = entity
         return entity_id
@@ -185,6 +186,7 @@ class FakeClearBooks(FakeService):
         if entityId not in self.entities:
             raise Fault(f"entity {entityId} does not exist")
         self._check_entity(entity)
+        _check_entity_address(entity)
         self.entities[entityId] = entity
         return entityId
 
@@ -403,3 +405,19 @@ class FakeClearBooks(FakeService):
             self.invoices[allocation["id"]]["paid"] -= allocation["amount"]
         found["void"] = True
         return {"success": True, "msg": "Voiding this payment was successful"}
+
+
+# The address fields of Clear Books' Entity type (its official client's
+# Clearbooks_Soap_1_0_Entity): every one a string, no length published. An address part sent
+# under any other name is not part of the type: the SOAP server refuses the entity.
+ENTITY_ADDRESS = ("building", "address1", "address2", "town", "county", "postcode", "country")
+_NOT_ENTITY = ("address3", "address4", "city", "region", "postal_code", "address")
+
+
+def _check_entity_address(entity: dict[str, Any]) -> None:
+    for name in _NOT_ENTITY:
+        if name in entity:
+            raise Fault(f"Entity has no field {name}")
+    for name in ENTITY_ADDRESS:
+        if not isinstance(entity.get(name, ""), str):
+            raise Fault(f"Entity.{name} must be a string")

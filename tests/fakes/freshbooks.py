@@ -259,6 +259,7 @@ class FakeFreshBooks(FakeService):
                 "note": None,
             }
         client = self._get(self.clients, client_id, "client")
+        _check_client_address(data)
         client.update({k: v for k, v in data.items() if v is not None})
         return client
 
@@ -449,3 +450,15 @@ class FakeFreshBooks(FakeService):
         )
         self._refresh(invoice)
         return payment
+
+
+
+# A client's primary address as FreshBooks' Clients resource lists it: two street lines, city,
+# province, postal code and country, each a string; no length is published.
+CLIENT_ADDRESS = ("p_street", "p_street2", "p_city", "p_province", "p_code", "p_country")
+
+
+def _check_client_address(data: dict[str, Any]) -> None:
+    for name in CLIENT_ADDRESS:
+        if not isinstance(data.get(name, ""), str | None):
+            raise Refused(2001, name, f"{name} must be a string.", "client")

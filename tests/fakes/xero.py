@@ -15,6 +15,8 @@ UnitAmount, 2), TaxAmount per line = round(LineAmount x rate, 2) unless the line
 (accepted as sent, whatever it differs by: Xero publishes no bound; differences are listed in
 ``tax_overrides``), SubTotal, TotalTax and Total summed from the lines. 60 calls per minute
 then 429 with Retry-After, and Idempotency-Key replays answering with the first response.
+A contact's Addresses obey Xero's Address type: AddressType POBOX or STREET, AddressLine1-4 at
+most 500 characters, City and Region 255, PostalCode 50, Country 50 letters (A-Z, a-z) only.
 """
 
 from __future__ import annotations
@@ -322,6 +324,7 @@ class FakeXero(FakeService):
             raise ValidationFailed("The contact name must be specified.")
         if self._name_taken(name, None):
             raise ValidationFailed(_name_taken_message(name))
+        _check_addresses(data)
         contact_id = str(uuid.uuid4())
         contact = {**_plain(data), "ContactID": contact_id, "ContactStatus": "ACTIVE"}
         self.contacts[contact_id] = contact
@@ -332,6 +335,7 @@ class FakeXero(FakeService):
         new_name = str(data.get("Name") or contact["Name"]).strip()
         if self._name_taken(new_name, contact_id):
             raise ValidationFailed(_name_taken_message(new_name))
+        _check_addresses(data)
         contact.update(_plain(data))
         contact["ContactID"] = contact_id
         return contact
@@ -707,6 +711,36 @@ def _field(row: dict[str, Any], dotted: str) -> str:
     for part in dotted.split("."):
         value = value.get(part, "") if isinstance(value, dict) else ""
     return str(value)
+
+
+# Xero's Address type: the longest value of each field (its "max length = N")
+ADDRESS_LIMITS = {
+    "AddressLine1": 500,
+    "AddressLine2": 500,
+    "AddressLine3": 500,
+    "AddressLine4": 500,
+    "City": 255,
+    "Region": 255,
+    "PostalCode": 50,
+    "Country": 50,
+    "AttentionTo": 255,
+}
+
+
+def _check_addresses(data: dict[str, Any]) -> None:
+    messages = []
+    for address in data.get("Addresses") or []:
+        if address.get("AddressType") not in ("POBOX", "STREET"):
+            messages.append("AddressType must be POBOX or STREET.")
+        for field_name, limit in ADDRESS_LIMITS.items():
+            value = address.get(field_name)
+            if value is not None and len(str(value)) > limit:
+                messages.append(f"{field_name} must not be longer than {limit} characters.")
+        country = address.get("Country")
+        if country is not None and not re.fullmatch("[A-Za-z]*", str(country)):
+            messages.append("Country may contain only the letters A-Z and a-z.")
+    if messages:
+        raise ValidationFailed(*messages)
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from adapters.portal.web import (
     render,
 )
 from adapters.queries import MAX_LIMIT
+from domain.address import PostalAddress
 from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import BillingError
@@ -46,7 +47,13 @@ PROFILE_FIELDS = {
     "time_zone": ("time zone",),
     "invoice_line_grouping": ("grouping",),
     "effective_from": ("effective",),
+    "address_lines": ("address line",),
+    "city": ("city",),
+    "region": ("region",),
+    "postal_code": ("postal code",),
+    "country": ("country",),
 }
+ADDRESS_PARTS = ("city", "region", "postal_code", "country")
 ASSIGN_FIELDS = {
     "package": ("package", "priced in"),
     "quantity": ("quantity",),
@@ -72,6 +79,23 @@ TEXT_SETTINGS = (
     "external_accounting_id",
     "time_zone",
 )
+
+
+def _address_of(fields: Fields) -> dict[str, Any] | None:
+    """The structured address of the form (one textarea line per address line), or None
+    when every part is empty: no structured address, the free text shows."""
+    lines = fields.text("address_lines").splitlines()
+    parts = {name: fields.text(name) for name in ADDRESS_PARTS}
+    if not any(line.strip() for line in lines) and not any(parts.values()):
+        return None
+    return {"lines": lines, **parts}
+
+
+def _address_values(address: PostalAddress | None) -> dict[str, str]:
+    if address is None:
+        return {"address_lines": "", **dict.fromkeys(ADDRESS_PARTS, "")}
+    parts = address.model_dump(include=set(ADDRESS_PARTS))
+    return {"address_lines": "\n".join(address.lines), **parts}
 
 
 def url_of(customer: Customer) -> str:
@@ -133,6 +157,7 @@ def register_customer(
     }
     for name in ("billing_address", "tax_number", "email", "external_accounting_id"):
         profile[name] = fields.text(name)
+    profile["address"] = _address_of(fields)
     profile["time_zone"] = fields.text("time_zone") or "UTC"
     grouping = fields.text("invoice_line_grouping")
     if grouping:
@@ -191,6 +216,7 @@ def customer_page(
         "payment_terms_days": str(profile.payment_terms_days),
         "invoice_line_grouping": profile.invoice_line_grouping or "",
         "effective_from": today.isoformat(),
+        **_address_values(profile.address),
     }
     assign_values = {"start_date": today.isoformat()}
     if form == "settings":
@@ -248,6 +274,7 @@ def change_settings(
     if changes["payment_terms_days"] is None and "payment_terms_days" not in fields.errors:
         fields.errors["payment_terms_days"] = "payment terms are required"
     changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
+    changes["address"] = _address_of(fields)
     effective = fields.day("effective_from", "effective date") or ledger.today()
     reason = fields.text("reason") or None
     if fields.ok:

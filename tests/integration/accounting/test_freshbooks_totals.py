@@ -22,6 +22,7 @@ from adapters.accounting.errors import RemoteRejected
 from adapters.accounting.events import lines_of
 from adapters.accounting.freshbooks import FreshBooksClient
 from adapters.accounting.policy import CallPolicy
+from domain.address import PostalAddress
 from domain.invoice_line import InvoiceLine, totals_of
 from tests.integration.accounting.helpers import connection_to
 
@@ -39,13 +40,15 @@ lines_strategy = st.lists(
 )
 KEY = ExportKey("k", "k")
 
+NO_ADDRESS = PostalAddress.from_free_text("")
+
 
 def _client(fake) -> FreshBooksClient:
     return FreshBooksClient(connection_to(fake), CallPolicy(max_attempts=1))
 
 
 def _contact(client: FreshBooksClient) -> str:
-    contact = docs.Contact(uuid4(), "P1", "", "Property Telecom", "", "", "", "GBP")
+    contact = docs.Contact(uuid4(), "P1", "", "Property Telecom", "", NO_ADDRESS, "", "GBP")
     return client.contact(contact, None, KEY).remote_id
 
 
@@ -182,11 +185,11 @@ def test_a_credit_note_reads_back_applied_however_many_pages_the_clients_payment
 
 def test_a_known_client_is_updated_keeping_what_the_accountant_noted(freshbooks):
     client = _client(freshbooks)
-    contact = docs.Contact(uuid4(), "TKY", "", "東京テレコム", "a@b.example", "", "", "GBP")
+    contact = docs.Contact(uuid4(), "TKY", "", "東京テレコム", "a@b.example", NO_ADDRESS, "", "GBP")
     known = client.contact(contact, None, KEY).remote_id
     freshbooks.clients[known]["note"] += "\nPays late; call Hiro"
     renamed = docs.Contact(
-        contact.customer_id, "TKY", "", "東京テレコム株式会社", "", "", "", "GBP"
+        contact.customer_id, "TKY", "", "東京テレコム株式会社", "", NO_ADDRESS, "", "GBP"
     )
 
     assert client.contact(renamed, known, KEY).remote_id == known
