@@ -18,7 +18,14 @@ from uuid import UUID
 
 import structlog
 
-from adapters.queries.paging import Page, check_limit, decode_cursor, encode_cursor, fingerprint
+from adapters.queries.paging import (
+    MAX_LIMIT,
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+)
 from adapters.queries.sql import Filter, select_page
 from adapters.store.lookup import load_aggregates
 from adapters.store.read_models import SqlViewStore
@@ -221,6 +228,38 @@ class Queries:
             where.equal("currency", currency)
         filters = {"currency": currency} if currency else {}
         return self._page("packages", PACKAGES, where, filters, limit, cursor)
+
+    def every_customer(self) -> list[Any]:
+        """Every customer aggregate, in the order they were registered (``Ledger.customers``):
+        their ids from the directory read model, then their own events set-wise, so the cost
+        follows the customers, not the log.
+
+        A billing run, rerating or the scheduler must not miss a customer: when the directory
+        cannot be brought up to the log's head (it is stopped at an event), this folds the
+        customers' events as ``Ledger.customers`` does, and says so in the log."""
+        rows = self.directory()
+        if rows is None:
+            log.warning("directory read model is behind the log; folding the customers instead")
+            return self.ledger.customers()
+        return self.aggregates([row["customer_id"] for row in rows])
+
+    def directory(self) -> list[Row] | None:
+        """Every customer row of the directory, in registration order, read a thousand at a
+        time by its ``seq`` index; None when the directory is stopped behind the log's head."""
+        head = self.runner.head()
+        self.catch_up("directory")
+        if self.store.tracking(["directory"])["directory"].position < head:
+            return None
+        found: list[Row] = []
+        after: tuple[Any, ...] | None = None
+        while True:
+            rows, more = select_page(
+                self.store, CUSTOMERS, Filter(self.store, CUSTOMERS), ("seq",), MAX_LIMIT, after
+            )
+            found += rows
+            if not more:
+                return found
+            after = (rows[-1]["seq"],)
 
     def balances(
         self,
