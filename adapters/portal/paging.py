@@ -58,7 +58,7 @@ class Picker:
     rows: list[Row]
     more: bool
     search: str
-    limit: int = PICKER_LIMIT
+    limit: int
 
 
 def _search(text: str | None) -> str:
@@ -70,14 +70,14 @@ def customer_picker(ledger: Ledger, search: str | None = None) -> Picker:
     """Customers whose account number starts with ``search``, by account number."""
     prefix = _search(search)
     rows, more = queries_for(ledger).pick_customers(prefix, PICKER_LIMIT)
-    return Picker(rows, more, prefix)
+    return Picker(rows, more, prefix, PICKER_LIMIT)
 
 
 def package_picker(ledger: Ledger, currency: str | None, search: str | None = None) -> Picker:
     """Packages (of ``currency``) whose name starts with ``search``, by name."""
     prefix = _search(search)
     rows, more = queries_for(ledger).pick_packages(prefix, PICKER_LIMIT, currency)
-    return Picker(rows, more, prefix)
+    return Picker(rows, more, prefix, PICKER_LIMIT)
 
 
 def shown_invoices(rows: list[Row], today: date) -> list[Row]:
