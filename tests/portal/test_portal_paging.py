@@ -5,8 +5,8 @@ filters, and every row exactly once over the walk."""
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 import re
+from decimal import Decimal
 from typing import Any
 
 from tests.portal.support import Browser, acme, completed_payment, issued
