@@ -312,3 +312,69 @@ def test_a_sorted_walk_never_repeats_or_skips_while_invoices_are_added(ledger, c
             break
         cursor = page.next_cursor
     assert len(seen) == len(set(seen)) and before <= set(seen)
+
+
+def _every_page(read, limit: int) -> tuple[list, int]:
+    found, cursor, pages = [], None, 0
+    while True:
+        page = read(limit=limit, cursor=cursor)
+        found += page.items
+        pages += 1
+        if page.next_cursor is None:
+            return found, pages
+        cursor = page.next_cursor
+
+
+def test_aged_receivables_and_payment_history_page_through_the_read_models(
+    ledger, clock, monkeypatch
+):
+    from adapters.queries import reports
+    from projections.aged_receivables import MOVEMENTS, age
+    from projections.payment_history import HISTORY
+
+    for account in ("ACME", "BETA", "GAMMA", "ZED"):
+        customer(ledger, account)
+    customer(ledger, "EURO", currency="EUR")
+    for account in ("ACME", "BETA", "ZED", "EURO"):
+        issued_invoice(ledger, account, net="10.00")
+    clock.advance(days=45)
+    owed = issued_invoice(ledger, "ACME", net="5.00")
+    ledger.allocate(
+        completed_payment(ledger, "BETA", "12.00"),
+        [(issued_invoice(ledger, "BETA"), D("12"))],
+        "test",
+    )
+    ledger.allocate(completed_payment(ledger, "ACME", "1.00"), [(owed, D("1"))], "test")
+    completed_payment(ledger, "GAMMA", "3.00")  # GAMMA owes nothing: no aged row
+    queries = queries_for(ledger)
+    today = ledger.today()
+    queries.catch_up()
+    everything = age(queries.store.select(MOVEMENTS), today)  # the whole table, aged at once
+    history = queries.store.select(HISTORY, order_by="position")
+
+    def fold(*args, **kwargs):
+        raise AssertionError("a report folded the log")
+
+    monkeypatch.setattr(type(ledger), "_every", fold)
+    monkeypatch.setattr(type(ledger), "all_events", fold)
+
+    aged, pages = _every_page(lambda **p: reports.aged(queries, today, **p), limit=1)
+    assert [(r.customer_account, r.currency, r.buckets) for r in aged] == [
+        (r.customer_account, r.currency, r.buckets) for r in everything
+    ]
+    assert [r.customer_account for r in aged] == ["ACME", "BETA", "EURO", "ZED"]
+    assert pages > len(aged)  # GAMMA's pair took a page and showed nothing
+    past, _ = _every_page(lambda **p: reports.aged(queries, today - timedelta(days=45), **p), 2)
+    assert sum(r.total for r in past if r.currency == "GBP") == D("36.00")  # 3 x 12.00
+
+    walked, _ = _every_page(lambda **p: reports.payment_history(queries, **p), limit=2)
+    assert [r["position"] for r in walked] == [r["position"] for r in history]
+    acme = str(ledger.customer("ACME").id)
+    mine, _ = _every_page(
+        lambda **p: reports.payment_history(queries, customer_id=acme, **p), limit=1
+    )
+    assert {r["kind"] for r in mine} == {"received", "allocated"}
+    assert {r["customer_account"] for r in mine} == {"ACME"}
+    with pytest.raises(InvalidPage):  # the history's cursor is not the aged report's
+        cursor = reports.payment_history(queries, limit=1).next_cursor
+        reports.aged(queries, today, cursor=cursor)
