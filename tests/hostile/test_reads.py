@@ -119,6 +119,26 @@ def test_http_a_cursor_is_refused_by_another_list_and_other_filters(seeded, read
     assert event_count(seeded) == before
 
 
+def test_http_invoice_list_sorts_in_pages(seeded, reader):  # noqa: F811
+    issued_invoice(seeded, net="5.00")
+    before = event_count(seeded)
+    seen, params = [], {"sort": "total", "dir": "desc", "limit": "2"}
+    while True:
+        response = reader.get("/invoices", **params)
+        assert response.status_code == 200, response.text
+        seen += [row["total"] for row in response.json()]
+        if "X-Next-Cursor" not in response.headers:
+            break
+        params["cursor"] = response.headers["X-Next-Cursor"]
+    assert seen == ["120.00", "6.00", "0.00", "0.00"]  # two drafts owe nothing yet
+    _refused(
+        reader.get("/invoices", sort="total", cursor=params["cursor"], limit="2"),
+        422,
+        "invalid_page",
+    )
+    assert event_count(seeded) == before
+
+
 def test_http_reports_page_and_refuse_each_others_cursors(seeded, reader):  # noqa: F811
     customer(seeded, "BETA")
     issued_invoice(seeded, "BETA")
@@ -182,6 +202,10 @@ def test_http_lookups_refuse_unknown_and_ambiguous_references(
         ({"from": "2026-10-31", "to": "2026-10-01"}, 422, "invalid_input"),
         ({"customer": "NOBODY"}, 404, "not_found"),
         ({"number": "N" * 500}, 422, "validation_error"),
+        ({"sort": "seq"}, 422, "invalid_input"),
+        ({"sort": "total; DROP TABLE x"}, 422, "invalid_input"),
+        ({"sort": "x" * 21}, 422, "validation_error"),
+        ({"sort": "total", "dir": "sideways"}, 422, "validation_error"),
     ],
 )
 def test_http_invoice_list_refuses_bad_filters(seeded, reader, params, status, code):  # noqa: F811
