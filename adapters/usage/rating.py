@@ -23,6 +23,7 @@ from uuid import UUID, uuid5
 
 import structlog
 
+from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.usage.schema import ensure_schema
 from domain.application import Ledger
@@ -142,7 +143,7 @@ def rerate(
 ) -> list[CustomerRerating]:
     """Price the period's CDRs with ``card``; change things only when ``apply`` is set."""
     ensure_schema(db)
-    chosen = [ledger.customer(a) for a in customers] if customers else ledger.customers()
+    chosen = [ledger.customer(a) for a in customers] if customers else every_customer(ledger)
     results = []
     for customer in chosen:
         result = _rate_customer(ledger, db, card, period, customer)

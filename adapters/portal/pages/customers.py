@@ -11,8 +11,15 @@ import pydantic
 from fastapi import APIRouter, Request, Response
 
 from adapters.portal.chart import chart
-from adapters.portal.paging import aggregates_of, next_url, page_params, queries
-from adapters.portal.reads import BUCKETS, InvoiceFilter
+from adapters.portal.paging import (
+    aggregates_of,
+    next_url,
+    package_picker,
+    page_params,
+    queries,
+    shown_invoices,
+)
+from adapters.portal.reads import BUCKETS
 from adapters.portal.web import (
     PREFIX,
     Editor,
@@ -27,7 +34,7 @@ from adapters.portal.web import (
     plain,
     render,
 )
-from adapters.queries import MAX_LIMIT
+from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
 from domain.address import PostalAddress
 from domain.application import Ledger
 from domain.customer import Customer
@@ -197,19 +204,17 @@ def customer_page(
     today = ledger.today()
     profile = customer.profile_on(today)
     customer_id = str(customer.id)
-    # the customer's payments (one page, newest first) and the package dropdown come from the
-    # read models; the aggregates of just those rows are read set-wise
-    found = queries(ledger).payments(customer_id=customer_id, limit=MAX_LIMIT).items
-    payments: list[Payment] = sorted(
-        aggregates_of(ledger, found, "payment_id"),
-        key=lambda p: p.details.received_on,
-        reverse=True,
-    )
-    package_rows = queries(ledger).packages(limit=MAX_LIMIT).items
-    package_names = {UUID(str(row["package_id"])): str(row["name"]) for row in package_rows}
-    packages: list[Package] = aggregates_of(
-        ledger, [r for r in package_rows if r["currency"] == customer.currency], "package_id"
-    )
+    # every list and figure here comes from the read models through the query path; the
+    # invoices and payments are a first page, continued by the invoice and payment lists
+    found = queries(ledger)
+    invoices = found.invoices(InvoiceQuery(customer_id=customer_id), today)
+    paid = found.payments(customer_id=customer_id)
+    payments: list[Payment] = aggregates_of(ledger, paid.items, "payment_id")
+    account = {"customer": customer.registered.account_number}
+    picked = package_picker(ledger, customer.currency, (values or {}).get("package"))
+    packages: list[Package] = aggregates_of(ledger, picked.rows, "package_id")
+    assigned = {str(a.package_id) for a in customer.assignments.values()}
+    names = {p.id: p.terms.name for p in found.aggregates(sorted(assigned))}
     settings_values = {
         **{name: str(getattr(profile, name) or "") for name in TEXT_SETTINGS},
         "tax_rate": plain(profile.tax_rate),
@@ -223,7 +228,7 @@ def customer_page(
         settings_values = {**settings_values, **(values or {})}
     elif form == "assign":
         assign_values = {**assign_values, **(values or {})}
-    monthly = portal.reads.monthly(customer_id, payments, today)
+    monthly = reports.monthly(found, customer_id, today)
     return render(
         request,
         "customer.html",
@@ -233,14 +238,17 @@ def customer_page(
             "today": today,
             "scheduled": [(when, after) for when, after in customer.changes if when > today],
             "assignments": [
-                (a, package_names.get(a.package_id, str(a.package_id)))
+                (a, names.get(a.package_id, str(a.package_id)))
                 for a in customer.assignments.values()
             ],
             "packages": packages,
-            "invoices": portal.reads.invoices(InvoiceFilter(customer_id=customer_id), today),
+            "package_picker": picked,
+            "invoices": shown_invoices(invoices.items, today),
+            "invoices_next": next_url(f"{PREFIX}/invoices", account, invoices),
             "payments": payments,
-            "balances": portal.reads.balances(customer_id),
-            "aged": portal.reads.aged(customer_id, today),
+            "payments_next": next_url(f"{PREFIX}/payments", account, paid),
+            "balances": found.balances(customer_id=customer_id, limit=MAX_LIMIT).items,
+            "aged": reports.aged(found, today, customer_id=customer_id, limit=MAX_LIMIT).items,
             "buckets": BUCKETS,
             "charts": [chart(currency, figures) for currency, figures in monthly.items()],
             "groupings": GROUPINGS,
