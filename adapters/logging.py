@@ -1,7 +1,9 @@
 """Structured logging (structlog): JSON or console lines on stderr, level from the environment.
 
-``TOLLBOOK_LOG_LEVEL`` (default ``warning`` for the CLI so tables stay clean) and
-``TOLLBOOK_LOG_FORMAT`` (``console`` or ``json``).
+``TOLLBOOK_LOG_LEVEL`` (default ``warning`` for the CLI so tables stay clean),
+``TOLLBOOK_LOG_FORMAT`` (``console`` or ``json``) and ``TOLLBOOK_LOG_TRACEBACKS`` (console
+tracebacks: ``rich``, the default, or ``plain``: Python's own text, which costs milliseconds
+where rich's framed source and locals cost seconds per exception).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
         # tracebacks become a string field of the JSON line
         [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if as_json
-        else [structlog.dev.ConsoleRenderer(colors=False)]
+        else [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=_tracebacks())]
     )
     structlog.configure(
         processors=[
@@ -35,6 +37,12 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     _route_standard_logging(numeric)
+
+
+def _tracebacks() -> structlog.typing.ExceptionRenderer:
+    if os.environ.get("TOLLBOOK_LOG_TRACEBACKS", "rich") == "plain":
+        return structlog.dev.plain_traceback
+    return structlog.dev.default_exception_formatter
 
 
 def _stderr_logger(*args: object) -> structlog.PrintLogger:

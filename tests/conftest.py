@@ -20,6 +20,11 @@ from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from domain.application import Ledger
 
+# Console tracebacks as Python prints them: rich's default renders each frame's source and
+# locals, seconds per logged exception, and hostile tests log hundreds (the text still says
+# "Traceback"; served processes inherit this).
+os.environ.setdefault("TOLLBOOK_LOG_TRACEBACKS", "plain")
+
 PG_ADMIN_URL = os.environ.get("TOLLBOOK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -3,8 +3,10 @@ and a signed-in browser-like client per user."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 from adapters.clock import SteppingClock
 from adapters.http.app import create_app
 from adapters.logging import configure_logging
+from adapters.portal import users as users_module
 from adapters.portal.web import Portal
 from adapters.service.context import Services
 from tests.portal.support import PASSWORD, Browser, signed_in
@@ -34,12 +37,29 @@ def app(services: Services) -> Any:
     return create_app(services)
 
 
+@functools.cache
+def _password_hash() -> str:
+    """One real scrypt hash of PASSWORD for the fixture's users (each hash costs ~50 ms of CPU
+    by design; every portal test set up three). Sign-in still checks it with real scrypt."""
+    return _real_hash_password(PASSWORD)
+
+
+_real_hash_password = users_module.hash_password
+
+
 @pytest.fixture
 def portal(app: Any) -> Portal:
     found = app.state.portal
     assert isinstance(found, Portal)
-    for name, role in (("fiona", "finance"), ("audrey", "auditor"), ("adam", "admin")):
-        found.users.add(name, role, PASSWORD)
+
+    def hashed(password: str, salt: bytes | None = None) -> str:
+        if password == PASSWORD and salt is None:
+            return _password_hash()
+        return _real_hash_password(password, salt)
+
+    with mock.patch.object(users_module, "hash_password", hashed):
+        for name, role in (("fiona", "finance"), ("audrey", "auditor"), ("adam", "admin")):
+            found.users.add(name, role, PASSWORD)
     return found
 
 

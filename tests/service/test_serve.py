@@ -42,7 +42,8 @@ def test_serve_runs_api_and_webhook_worker(store_url, services: Services, receiv
     key = services.api_keys.create("ops", "admin")
     receiver = receiver_factory()
     port = _free_port()
-    env = {**os.environ, "TOLLBOOK_LOG_LEVEL": "warning"}
+    # webhook passes every 0.5 s instead of 2 s: the delivery below waits for one
+    env = {**os.environ, "TOLLBOOK_LOG_LEVEL": "warning", "TOLLBOOK_WEBHOOKS_EVERY": "0.5"}
     process = subprocess.Popen(
         [TOLLBOOK, "--db", store_url, "serve", "--port", str(port)],
         env=env,
