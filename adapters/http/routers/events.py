@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.feed import event_types, read_page, topics_for
 from adapters.http.deps import Reader, Svc
+from adapters.service.context import LONG_POLL_MAX_SECONDS
 
 #: Positions are 64-bit integers in both stores (SQLite INTEGER, PostgreSQL BIGINT).
 MAX_POSITION = 2**63 - 1
@@ -46,7 +47,12 @@ async def feed(
         str | None, Query(description="Comma-separated event types, e.g. Invoice.Issued.")
     ] = None,
     wait: Annotated[
-        float, Query(ge=0, le=60, description="Long-poll: seconds to wait for a new event.")
+        float,
+        Query(
+            ge=0,
+            le=LONG_POLL_MAX_SECONDS,
+            description="Long-poll: seconds to wait for a new event.",
+        ),
     ] = 0,
 ) -> dict[str, Any]:
     """Events strictly after ``after``, oldest first. Resume with ``next_after``."""

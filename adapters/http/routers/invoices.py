@@ -89,7 +89,16 @@ def create_invoice(
     return _doc(svc.ledger, str(invoice_id), response)
 
 
-@router.get("/{ref}.pdf", response_class=Response)
+@router.get(
+    "/{ref}.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The invoice as a PDF document (an attachment named after it).",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None) -> Response:
     """The invoice as PDF (as it stood at ``as_of`` when given): the same bytes as the CLI's
     ``invoice pdf``, so its SHA-256 can be checked against a recorded one."""
