@@ -126,3 +126,29 @@ def test_the_docs_pages_load_nothing_from_outside(client, page):
         assert asset.startswith("/"), asset
         assert client.get(asset).status_code == 200, asset
     assert "/openapi.json" in response.text
+
+
+DOCUMENTED = {
+    ("get", "/invoices"): "InvoiceSummary",
+    ("get", "/invoices/{ref}"): "InvoiceDoc",
+    ("post", "/invoices/{ref}/issue"): "InvoiceDoc",
+    ("get", "/customers"): "CustomerDoc",
+    ("get", "/customers/{ref}"): "CustomerDoc",
+    ("get", "/customers/{ref}/history"): "EventDoc",
+    ("get", "/packages/{ref}"): "PackageDoc",
+    ("get", "/payments"): "PaymentDoc",
+    ("post", "/payments"): "PaymentDoc",
+    ("get", "/credit-notes/{ref}"): "CreditNoteDoc",
+    ("get", "/balances"): "BalanceDoc",
+    ("get", "/events"): "FeedPage",
+}
+
+
+def test_list_and_get_operations_describe_their_body(document):
+    for (method, path), model in DOCUMENTED.items():
+        responses = document["paths"][path][method]["responses"]
+        [(status, answer)] = [(s, r) for s, r in responses.items() if s.startswith("2")]
+        schema = answer["content"]["application/json"]["schema"]
+        ref = schema.get("items", schema)["$ref"]
+        assert ref == f"#/components/schemas/{model}", (method, path, status)
+        assert document["components"]["schemas"][model]["required"], model

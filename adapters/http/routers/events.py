@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.feed import event_types, read_page, topics_for
 from adapters.http.deps import Reader, Svc
+from adapters.http.documents import FeedPage, answers
 from adapters.service.context import LONG_POLL_MAX_SECONDS
 
 #: Positions are 64-bit integers in both stores (SQLite INTEGER, PostgreSQL BIGINT).
@@ -35,7 +36,7 @@ def _topics(types: str | None) -> list[str]:
 # streams must not use up the thread pool that the blocking ledger calls run in.
 
 
-@router.get("/events")
+@router.get("/events", **answers(FeedPage))
 async def feed(
     svc: Svc,
     _: Reader,
