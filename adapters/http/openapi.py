@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import HTMLResponse
 
+from adapters.http.idempotency import MAX_KEY_LENGTH
 from adapters.http.problems import PROBLEM_JSON
 
 DOCS_URL = "/docs"
@@ -114,6 +115,23 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+# every POST takes one (adapters/http/idempotency.py); its rules are the middleware's
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retried POST happen once: the same key with the same request answers the"
+        " first answer again; with another request, 422 idempotency_key_reused."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+}
+# a create on a collection answers where the new resource is
+LOCATION_HEADER = {
+    "description": "The new resource's path, e.g. /invoices/{id}.",
+    "required": True,
+    "schema": {"type": "string"},
+}
 EVENT_STREAM = "text/event-stream"
 EVENT_STREAM_SCHEMA = {
     "type": "string",
@@ -130,14 +148,18 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     document = FastAPI.openapi(app)
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method == "post":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status in PROBLEM_RESPONSES:
                     # FastAPI put the schema under the route's own media type
                     response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
                     continue
+                if status == "201" and "{" not in path:
+                    response.setdefault("headers", {})["Location"] = LOCATION_HEADER
                 if "itemSchema" in content.get(EVENT_STREAM, {}):
                     # FastAPI describes SSE events with OpenAPI 3.2's itemSchema, which a 3.1
                     # document may not hold (validators refuse it): say it in words instead

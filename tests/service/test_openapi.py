@@ -152,3 +152,16 @@ def test_list_and_get_operations_describe_their_body(document):
         ref = schema.get("items", schema)["$ref"]
         assert ref == f"#/components/schemas/{model}", (method, path, status)
         assert document["components"]["schemas"][model]["required"], model
+
+
+def test_posts_declare_the_idempotency_key_and_creates_their_location(document, writer):
+    for path, method, operation in _operations(document):
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert ("Idempotency-Key" in headers) == (method == "post"), (method, path)
+    created = document["paths"]["/payments"]["post"]["responses"]["201"]
+    assert created["headers"]["Location"]["required"] is True
+    line = document["paths"]["/invoices/{ref}/lines"]["post"]["responses"]["201"]
+    assert "Location" not in line.get("headers", {})  # a line is not a resource of its own
+    answer = writer.post("/packages", {"name": "Line", "unit_price": "10"})
+    assert answer.status_code == 201
+    assert answer.headers["Location"] == f"/packages/{answer.json()['id']}"

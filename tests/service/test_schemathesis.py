@@ -16,6 +16,7 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -23,7 +24,12 @@ from schemathesis.specs.openapi.checks import (
 from adapters.http.app import create_app
 from adapters.service.context import Services
 
-CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
+CONFORMANCE = [
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 EXAMPLES = int(os.environ.get("TOLLBOOK_SCHEMATHESIS_EXAMPLES", "4"))
 
 
