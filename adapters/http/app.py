@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from adapters import portal
-from adapters.http import problems, write_guard
+from adapters.http import openapi, problems, write_guard
 from adapters.http.body_limit import BodyLimit, max_body_bytes_from_env
 from adapters.http.idempotency import IdempotencyMiddleware
 from adapters.http.request_context import RequestContext
@@ -44,7 +44,16 @@ See docs/http-api.md and docs/integrators.md.
 def create_app(services: Services, *, max_body_bytes: int | None = None) -> FastAPI:
     """The API and the portal on ``services``; bodies beyond ``max_body_bytes`` (default:
     ``TOLLBOOK_MAX_BODY_BYTES``, else 1 MiB) are refused with 413."""
-    app = FastAPI(title="tollbook", version="1", description=DESCRIPTION)
+    app = FastAPI(
+        title="tollbook",
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: openapi.install's do not
+        redoc_url=None,
+        responses=openapi.PROBLEM_RESPONSES,
+        generate_unique_id_function=openapi.operation_id,
+    )
+    openapi.install(app)
     app.state.services = services
     problems.install(app)
     for module in (settings, customers, packages, invoices, credit_notes, payments, events):

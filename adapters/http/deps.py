@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.http.auth import ApiKey, Scope, allows
 from adapters.http.problems import Problem
@@ -30,10 +31,24 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def require(needed: Scope) -> Callable[[Request], ApiKey]:
+# Declared so the OpenAPI document names the two ways to present a key (either will do); the
+# key itself is read and refused (as a problem document) by ``require``, not by these.
+bearer = HTTPBearer(
+    scheme_name="bearer", description="An API key: `tollbook apikey create`", auto_error=False
+)
+api_key_header = APIKeyHeader(
+    name="X-API-Key", scheme_name="apiKey", description="The same key", auto_error=False
+)
+
+
+def require(needed: Scope) -> Callable[..., ApiKey]:
     """A dependency admitting only live keys whose scope covers ``needed``."""
 
-    def check(request: Request) -> ApiKey:
+    def check(
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        _header: Annotated[str | None, Depends(api_key_header)],
+    ) -> ApiKey:
         presented = _presented_key(request)
         if presented is None:
             raise Problem(

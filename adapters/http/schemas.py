@@ -30,6 +30,7 @@ from pydantic import (
 
 from adapters.http import bounds
 from domain.money import parse_decimal
+from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
 from domain.values import LineGrouping
 
@@ -186,7 +187,9 @@ class PackageCreate(Body):
     name: str = Field(min_length=1)
     unit_price: Amount
     setup_price: Amount | None = None
-    frequency: str | None = None
+    frequency: Frequency | None = Field(
+        default=None, description="How often the line recurs (default monthly)."
+    )
     currency: str | None = None
     default_quantity: Amount | None = None
     tax_rate: Amount | None = None
@@ -197,7 +200,9 @@ class PackageCreate(Body):
 class PackageChange(Body):
     unit_price: Amount | None = None
     setup_price: Amount | None = None
-    frequency: str | None = None
+    frequency: Frequency | None = Field(
+        default=None, description="How often the line recurs (default monthly)."
+    )
     default_quantity: Amount | None = None
     tax_rate: Amount | None = None
     tax_description: str | None = None

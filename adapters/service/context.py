@@ -14,6 +14,9 @@ from adapters.store.database import Database
 from adapters.webhooks.store import WebhookStore
 from domain.application import Ledger, utc_now
 
+#: The longest a long-poll (``GET /events?wait=``) waits; the query refuses more (422).
+LONG_POLL_MAX_SECONDS = 30.0
+
 
 @dataclass
 class Services:
@@ -21,7 +24,7 @@ class Services:
     db: Database
     # how often a long-poll or event stream looks for new events
     poll_interval: float = 0.25
-    max_wait: float = 30.0
+    max_wait: float = LONG_POLL_MAX_SECONDS
     # set on shutdown so long-polls, streams and workers finish promptly
     stopping: threading.Event = field(default_factory=threading.Event)
 

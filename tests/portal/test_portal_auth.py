@@ -105,12 +105,12 @@ def test_removing_a_user_ends_their_sessions(finance: Browser, portal: Portal) -
     assert finance.get("/portal/invoices").status_code == 303
 
 
-def test_passwords_are_stored_only_as_scrypt_hashes(portal: Portal) -> None:
+def test_passwords_are_stored_only_as_argon2id_hashes(portal: Portal) -> None:
     with portal.users.db.connect() as conn:
         rows = conn.execute("SELECT username, password_hash FROM portal_users").fetchall()
     assert {row[0] for row in rows} == {"fiona", "audrey", "adam"}
     for _, stored in rows:
-        assert stored.startswith("scrypt$") and PASSWORD not in stored
+        assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert portal.users.authenticate("fiona", PASSWORD) is not None
     assert portal.users.authenticate("fiona", PASSWORD + "x") is None
 

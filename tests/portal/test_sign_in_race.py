@@ -22,7 +22,7 @@ GUESSERS = 40
 
 
 class CountingVerifier:
-    """The real scrypt check, counted; ``before`` runs first (to pace a check)."""
+    """The real password check, counted; ``before`` runs first (to pace a check)."""
 
     def __init__(self, before: Callable[[str], None] = lambda password: None) -> None:
         self.lock = threading.Lock()

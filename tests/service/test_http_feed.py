@@ -7,11 +7,16 @@ import threading
 import time
 from uuid import UUID, uuid5
 
+import fastapi.routing
+import httpx
 from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
 
 from adapters.feed import EVENT_ID_NAMESPACE
 from adapters.http.app import create_app
+from adapters.logging import configure_logging
 from adapters.service.context import Services
+from tests.portal.support import serving
 from tests.service.conftest import Api, issued_invoice, make_customer, ok
 
 
@@ -151,3 +156,49 @@ def test_positions_beyond_64_bits_are_refused_not_a_server_error(reader):
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     assert ok(reader.get("/events", after=2**63 - 1))["events"] == []
+
+
+def test_an_unknown_type_is_refused_before_the_stream_starts(reader):
+    response = reader.get("/events/stream", types="Invoice.Issued,Invoice.Nope")
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "invalid_input"
+    assert "Invoice.Nope" in response.json()["detail"]
+
+
+def _read_until(lines, wanted: str, limit: int = 50) -> list[str]:
+    seen = []
+    for line in lines:
+        seen.append(line)
+        if line == wanted or len(seen) >= limit:
+            return seen
+    return seen
+
+
+def test_a_quiet_stream_sends_keep_alives_and_ends_when_the_client_goes(
+    writer, keys, services: Services, monkeypatch
+):
+    """Over real HTTP (uvicorn in a thread): a comment line keeps a quiet stream open, and a
+    client that goes away ends the server's side of the stream (no more store polling)."""
+    make_customer(writer, "A")
+    # FastAPI's SSE response sends its keep-alive after this many quiet seconds (15 in service)
+    monkeypatch.setattr(fastapi.routing, "_PING_INTERVAL", 0.3)
+    configure_logging(level="info")
+    headers = {"Authorization": f"Bearer {keys['read']}"}
+    with capture_logs() as logs, serving(create_app(services)) as base:
+        with httpx.Client(base_url=base, timeout=10) as http, http.stream(
+            "GET", "/events/stream", headers=headers
+        ) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = response.iter_lines()
+            head = _read_until(lines, ": ping")
+            assert head[0] == ": tollbook event stream"
+            assert "id: 1" in head and "event: Customer.Registered" in head
+            assert head[-1] == ": ping"  # nothing new for a while: a comment, not an event
+        # the client has gone: the server's generator is closed, not left polling
+        deadline = time.monotonic() + 5
+        while not [e for e in logs if e["event"] == "event stream closed"]:
+            assert time.monotonic() < deadline, "the stream kept running after the client left"
+            time.sleep(0.05)
+    [closed] = [e for e in logs if e["event"] == "event stream closed"]
+    assert closed["sent"] == 1

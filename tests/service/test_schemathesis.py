@@ -14,10 +14,22 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from adapters.http.app import create_app
 from adapters.service.context import Services
 
+CONFORMANCE = [
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 EXAMPLES = int(os.environ.get("TOLLBOOK_SCHEMATHESIS_EXAMPLES", "4"))
 
 
@@ -54,6 +66,7 @@ def test_generated_requests_never_get_a_server_error(live, services: Services):
     ).raise_for_status()
     schema = schemathesis.openapi.from_url(f"{live}/openapi.json")
     failures: list[str] = []
+    nonconforming: list[str] = []
     statuses: list[int] = []
     codes: list[str] = []
     operations = 0
@@ -82,10 +95,20 @@ def test_generated_requests_never_get_a_server_error(live, services: Services):
                     f"{case.method} {case.formatted_path} -> {response.status_code}:"
                     f" {response.text[:300]}"
                 )
+            try:
+                # the answer is what the document declares: its status, media type, schema
+                case.validate_response(response, checks=CONFORMANCE)
+            except Exception as failure:  # schemathesis' FailureGroup, with every finding
+                nonconforming.append(
+                    f"{case.method} {case.formatted_path} -> {response.status_code}: {failure}"[
+                        :1500
+                    ]
+                )
 
         exercise()
     assert operations > 30
     assert failures == []
+    assert nonconforming == [], "\n\n".join(nonconforming)
     # the run reached the handlers, not only the door: some requests were accepted, or refused
     # by the ledger's own limits (generated text is full of control characters, generated
     # dates mostly fall outside 2000-2099: docs/money.md, "Limits")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match
+from adapters.http.documents import CreditNoteDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import CreditNoteCreate
 from adapters.queries import queries_for
@@ -15,7 +16,7 @@ from adapters.views import credit_note_doc
 router = APIRouter(prefix="/credit-notes", tags=["credit notes"])
 
 
-@router.get("")
+@router.get("", **answers(list[CreditNoteDoc]))
 def list_credit_notes(
     request: Request,
     response: Response,
@@ -34,7 +35,7 @@ def list_credit_notes(
     return paged(request, response, page, [credit_note_doc(n) for n in found])
 
 
-@router.post("", status_code=201)
+@router.post("", **answers(CreditNoteDoc, 201))
 def issue_credit_note(
     body: CreditNoteCreate, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -54,6 +55,6 @@ def issue_credit_note(
     return credit_note_doc(note)
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", **answers(CreditNoteDoc))
 def show_credit_note(ref: str, svc: Svc, _: Reader) -> dict[str, Any]:
     return credit_note_doc(svc.ledger.credit_note(ref))

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.documents import AssignmentAdded, CustomerDoc, EventDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import (
     AssignmentCreate,
@@ -23,7 +24,7 @@ from domain.errors import InvalidInput
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-@router.get("")
+@router.get("", **answers(list[CustomerDoc]))
 def list_customers(
     request: Request,
     response: Response,
@@ -40,7 +41,7 @@ def list_customers(
     return paged(request, response, page, [customer_doc(c, today) for c in found])
 
 
-@router.post("", status_code=201)
+@router.post("", **answers(CustomerDoc, 201))
 def register_customer(
     body: CustomerCreate, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def register_customer(
     return customer_doc(customer, svc.ledger.today())
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", **answers(CustomerDoc))
 def show_customer(
     ref: str, svc: Svc, _: Reader, response: Response, on: IsoDate | None = None
 ) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def show_customer(
     return customer_doc(customer, on or svc.ledger.today())
 
 
-@router.patch("/{ref}")
+@router.patch("/{ref}", **answers(CustomerDoc))
 def change_customer(
     ref: str, body: CustomerChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -76,12 +77,12 @@ def change_customer(
     return customer_doc(customer, svc.ledger.today())
 
 
-@router.get("/{ref}/history")
+@router.get("/{ref}/history", **answers(list[EventDoc]))
 def customer_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.customer(ref).id)]
 
 
-@router.post("/{ref}/assignments", status_code=201)
+@router.post("/{ref}/assignments", **answers(AssignmentAdded, 201))
 def assign_package(
     ref: str,
     body: AssignmentCreate,
@@ -107,7 +108,7 @@ def assign_package(
     }
 
 
-@router.post("/{ref}/assignments/{assignment_id}/end")
+@router.post("/{ref}/assignments/{assignment_id}/end", **answers(CustomerDoc))
 def end_assignment(
     ref: str,
     assignment_id: UUID,

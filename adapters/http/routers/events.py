@@ -8,13 +8,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
-from fastapi.responses import StreamingResponse
+import structlog
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from adapters.feed import event_types, read_page, topics_for
 from adapters.http.deps import Reader, Svc
-from adapters.service.context import Services
+from adapters.http.documents import FeedPage, answers
+from adapters.service.context import LONG_POLL_MAX_SECONDS
 
 #: Positions are 64-bit integers in both stores (SQLite INTEGER, PostgreSQL BIGINT).
 MAX_POSITION = 2**63 - 1
@@ -22,7 +24,8 @@ MAX_POSITION = 2**63 - 1
 router = APIRouter(tags=["events"])
 
 MAX_LIMIT = 1000
-HEARTBEAT_SECONDS = 15.0
+
+log = structlog.get_logger("tollbook.http")
 
 
 def _topics(types: str | None) -> list[str]:
@@ -33,7 +36,7 @@ def _topics(types: str | None) -> list[str]:
 # streams must not use up the thread pool that the blocking ledger calls run in.
 
 
-@router.get("/events")
+@router.get("/events", **answers(FeedPage))
 async def feed(
     svc: Svc,
     _: Reader,
@@ -45,7 +48,12 @@ async def feed(
         str | None, Query(description="Comma-separated event types, e.g. Invoice.Issued.")
     ] = None,
     wait: Annotated[
-        float, Query(ge=0, le=60, description="Long-poll: seconds to wait for a new event.")
+        float,
+        Query(
+            ge=0,
+            le=LONG_POLL_MAX_SECONDS,
+            description="Long-poll: seconds to wait for a new event.",
+        ),
     ] = 0,
 ) -> dict[str, Any]:
     """Events strictly after ``after``, oldest first. Resume with ``next_after``."""
@@ -64,50 +72,63 @@ def feed_types(_: Reader) -> list[str]:
     return sorted(event_types())
 
 
-@router.get(
-    "/events/stream",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
-)
-def stream(
+def _stream_topics(
+    types: Annotated[
+        str | None, Query(description="Comma-separated event types, e.g. Invoice.Issued.")
+    ] = None,
+) -> list[str]:
+    # a dependency, so an unknown type is refused (422) before the stream's 200 is sent
+    return _topics(types)
+
+
+def _stream_start(
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Last position already processed.")
+    ] = 0,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="The last `id` received; resumes after it (takes precedence)."),
+    ] = None,
+) -> int:
+    if last_event_id and last_event_id.isdigit():
+        return min(int(last_event_id), MAX_POSITION)
+    return after
+
+
+@router.get("/events/stream", response_class=EventSourceResponse)
+async def stream(
     svc: Svc,
     _: Reader,
-    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
-    types: str | None = None,
+    request: Request,
+    after: Annotated[int, Depends(_stream_start)],
+    topics: Annotated[list[str], Depends(_stream_topics)],
     max_events: Annotated[
         int | None, Query(ge=1, description="Close the stream after this many events.")
     ] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+) -> AsyncIterator[ServerSentEvent]:
     """Server-Sent Events: ``id`` is the position, so a reconnecting client's
-    ``Last-Event-ID`` resumes exactly after the last event it saw."""
-    if last_event_id and last_event_id.isdigit():
-        after = min(int(last_event_id), MAX_POSITION)
-    return StreamingResponse(
-        _events(svc, after, _topics(types), max_events),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
-
-
-async def _events(
-    svc: Services, after: int, topics: list[str], max_events: int | None
-) -> AsyncIterator[str]:
+    ``Last-Event-ID`` resumes exactly after the last event it saw. FastAPI's SSE response
+    writes the events and a keep-alive comment after 15 s without one."""
     sent = 0
-    quiet_since = time.monotonic()
-    yield ": tollbook event stream\n\n"
-    while not svc.stopping.is_set():
-        page = await run_in_threadpool(read_page, svc.ledger, after, 100, topics)
-        for doc in page.events:
-            yield f"id: {doc['position']}\nevent: {doc['type']}\ndata: {json.dumps(doc)}\n\n"
-            sent += 1
-            if max_events is not None and sent >= max_events:
+    log.info("event stream opened", after=after)
+    try:
+        yield ServerSentEvent(comment="tollbook event stream")
+        while not svc.stopping.is_set():
+            page = await run_in_threadpool(read_page, svc.ledger, after, 100, topics)
+            for doc in page.events:
+                yield ServerSentEvent(
+                    id=str(doc["position"]), event=doc["type"], raw_data=json.dumps(doc)
+                )
+                sent += 1
+                if max_events is not None and sent >= max_events:
+                    return
+            after = page.next_after
+            if page.events:
+                continue
+            if await request.is_disconnected():
                 return
-        after = page.next_after
-        if page.events:
-            quiet_since = time.monotonic()
-            continue
-        if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
-            quiet_since = time.monotonic()
-            yield ": keep-alive\n\n"
-        await asyncio.sleep(svc.poll_interval)
+            await asyncio.sleep(svc.poll_interval)
+    finally:
+        # reached however the stream ends: max_events, shutdown, or the client going away
+        # (the response is cancelled and so is this generator)
+        log.info("event stream closed", sent=sent, position=after)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.documents import EventDoc, InvoiceDoc, InvoiceSummary, LineAdded, answers
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import (
     DatesChange,
@@ -44,7 +45,7 @@ def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
     return str(invoice.id)
 
 
-@router.get("")
+@router.get("", **answers(list[InvoiceSummary]))
 def list_invoices(
     request: Request,
     response: Response,
@@ -77,7 +78,7 @@ def list_invoices(
     return paged(request, response, page, [register_doc(row, today) for row in page.items])
 
 
-@router.post("", status_code=201)
+@router.post("", **answers(InvoiceDoc, 201))
 def create_invoice(
     body: InvoiceCreate, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -94,7 +95,16 @@ def create_invoice(
     return _doc(svc.ledger, str(invoice_id), response)
 
 
-@router.get("/{ref}.pdf", response_class=Response)
+@router.get(
+    "/{ref}.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The invoice as a PDF document (an attachment named after it).",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None) -> Response:
     """The invoice as PDF (as it stood at ``as_of`` when given): the same bytes as the CLI's
     ``invoice pdf``, so its SHA-256 can be checked against a recorded one."""
@@ -108,7 +118,7 @@ def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None)
     )
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", **answers(InvoiceDoc))
 def show_invoice(
     ref: str,
     svc: Svc,
@@ -125,12 +135,12 @@ def show_invoice(
     return invoice_doc(past, svc.ledger.today())
 
 
-@router.get("/{ref}/history")
+@router.get("/{ref}/history", **answers(list[EventDoc]))
 def invoice_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.invoice_id(ref))]
 
 
-@router.post("/{ref}/lines", status_code=201)
+@router.post("/{ref}/lines", **answers(LineAdded, 201))
 def add_line(
     ref: str, body: LineCreate, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -169,7 +179,7 @@ def add_line(
     return {"line_id": str(line_id), "invoice": _doc(svc.ledger, invoice_id, response)}
 
 
-@router.patch("/{ref}/lines/{line_ref}")
+@router.patch("/{ref}/lines/{line_ref}", **answers(InvoiceDoc))
 def edit_line(
     ref: str,
     line_ref: str,
@@ -187,7 +197,7 @@ def edit_line(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.delete("/{ref}/lines/{line_ref}")
+@router.delete("/{ref}/lines/{line_ref}", **answers(InvoiceDoc))
 def remove_line(
     ref: str, line_ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -196,7 +206,7 @@ def remove_line(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.patch("/{ref}/dates")
+@router.patch("/{ref}/dates", **answers(InvoiceDoc))
 def change_dates(
     ref: str, body: DatesChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -208,7 +218,7 @@ def change_dates(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.post("/{ref}/issue")
+@router.post("/{ref}/issue", **answers(InvoiceDoc))
 def issue_invoice(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -218,7 +228,7 @@ def issue_invoice(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.post("/{ref}/void")
+@router.post("/{ref}/void", **answers(InvoiceDoc))
 def void_invoice(
     ref: str, body: Reason, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.documents import PackageDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import PackageChange, PackageCreate
 from adapters.queries import queries_for
@@ -16,7 +17,7 @@ from domain.errors import InvalidInput
 router = APIRouter(prefix="/packages", tags=["packages"])
 
 
-@router.get("")
+@router.get("", **answers(list[PackageDoc]))
 def list_packages(
     request: Request,
     response: Response,
@@ -32,7 +33,7 @@ def list_packages(
     return paged(request, response, page, [package_doc(p) for p in found])
 
 
-@router.post("", status_code=201)
+@router.post("", **answers(PackageDoc, 201))
 def define_package(
     body: PackageCreate, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -44,14 +45,14 @@ def define_package(
     return package_doc(package)
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", **answers(PackageDoc))
 def show_package(ref: str, svc: Svc, _: Reader, response: Response) -> dict[str, Any]:
     package = svc.ledger.package(ref)
     set_etag(response, package.version)
     return package_doc(package)
 
 
-@router.patch("/{ref}")
+@router.patch("/{ref}", **answers(PackageDoc))
 def change_package(
     ref: str, body: PackageChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
+from adapters.http.documents import BalanceDoc, EventDoc, PaymentDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import (
     AllocationCreate,
@@ -36,7 +37,7 @@ def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
     return str(payment.id)
 
 
-@router.get("/payments")
+@router.get("/payments", **answers(list[PaymentDoc]))
 def list_payments(
     request: Request,
     response: Response,
@@ -55,7 +56,7 @@ def list_payments(
     return paged(request, response, page, [payment_doc(p) for p in found])
 
 
-@router.post("/payments", status_code=201)
+@router.post("/payments", **answers(PaymentDoc, 201))
 def record_payment(
     body: PaymentCreate, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -75,17 +76,17 @@ def record_payment(
     return _doc(svc.ledger, str(payment_id), response)
 
 
-@router.get("/payments/{ref}")
+@router.get("/payments/{ref}", **answers(PaymentDoc))
 def show_payment(ref: str, svc: Svc, _: Reader, response: Response) -> dict[str, Any]:
     return _doc(svc.ledger, ref, response)
 
 
-@router.get("/payments/{ref}/history")
+@router.get("/payments/{ref}/history", **answers(list[EventDoc]))
 def payment_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.payment(ref).id)]
 
 
-@router.post("/payments/{ref}/complete")
+@router.post("/payments/{ref}/complete", **answers(PaymentDoc))
 def complete_payment(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def complete_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/cancel")
+@router.post("/payments/{ref}/cancel", **answers(PaymentDoc))
 def cancel_payment(
     ref: str,
     request: Request,
@@ -108,7 +109,7 @@ def cancel_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/allocations")
+@router.post("/payments/{ref}/allocations", **answers(PaymentDoc))
 def allocate_payment(
     ref: str,
     body: AllocationCreate,
@@ -124,7 +125,7 @@ def allocate_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/unallocations")
+@router.post("/payments/{ref}/unallocations", **answers(PaymentDoc))
 def unallocate_payment(
     ref: str,
     body: Unallocation,
@@ -138,7 +139,7 @@ def unallocate_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/refunds")
+@router.post("/payments/{ref}/refunds", **answers(PaymentDoc))
 def refund_payment(
     ref: str,
     body: RefundCreate,
@@ -159,7 +160,7 @@ def refund_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.get("/balances", tags=["balances"])
+@router.get("/balances", tags=["balances"], **answers(list[BalanceDoc]))
 def balances(
     request: Request,
     response: Response,

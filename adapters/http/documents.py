@@ -1,0 +1,239 @@
+"""Response models: the JSON documents the API answers with (``adapters/views.py`` builds
+them), declared for the OpenAPI document and checked on the way out.
+
+Every member a document always carries is declared with its type; documents stay open
+(``extra="allow"``), so a member added to a view, or one present only sometimes (``error`` on
+an invoice whose stored amounts no arithmetic can hold), passes through unchanged rather than
+being dropped. Amounts are decimal strings at the currency's minor units, dates ISO 8601
+strings, ids UUID strings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.package import Frequency
+
+Amount = Annotated[
+    str, Field(description="Decimal string at the currency's minor units.", examples=["120.50"])
+]
+Quantity = Annotated[str, Field(description="Decimal string.", examples=["1"])]
+IsoDay = Annotated[str, Field(description="ISO 8601 date.", examples=["2026-10-31"])]
+Id = Annotated[str, Field(description="UUID.")]
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class InvoiceLineDoc(Document):
+    line_id: Id
+    position: int = Field(description="1-based position on the invoice.")
+    description: str
+    quantity: Quantity
+    unit_price: Quantity
+    tax_rate: Quantity
+    tax_description: str
+    period_start: IsoDay | None
+    period_end: IsoDay | None
+    package_id: Id | None
+    kind: str
+    unit: str
+    net: Amount | None = Field(description="Null when the stored amounts cannot be computed.")
+    tax: Amount | None
+
+
+class TaxSummaryRow(Document):
+    rate: Quantity
+    net: Amount
+    tax: Amount
+
+
+class PaymentAllocation(Document):
+    payment_id: Id
+    amount: Amount
+
+
+class InvoiceSummary(Document):
+    """An invoice register row: the invoice without its lines."""
+
+    id: Id
+    number: str | None = Field(description="Null for a draft (numbers are given at issue).")
+    version: int = Field(description="Also the ETag.")
+    customer_id: Id
+    customer_account: str
+    currency: str
+    status: str = Field(examples=["draft", "issued", "overdue", "paid", "void"])
+    invoice_date: IsoDay | None
+    due_date: IsoDay | None
+    period_start: IsoDay | None
+    period_end: IsoDay | None
+    issued_on: IsoDay | None
+    net: Amount | None
+    tax: Amount | None
+    total: Amount | None
+    credited: Amount | None
+    paid: Amount | None
+    outstanding: Amount | None
+    amount_due: Amount | None
+
+
+class InvoiceDoc(InvoiceSummary):
+    """The invoice with its lines; ``error`` (only then) when its amounts cannot be computed."""
+
+    memo: str | None
+    billing: dict[str, Any] | None
+    lines: list[InvoiceLineDoc]
+    tax_summary: list[TaxSummaryRow]
+    allocations: list[PaymentAllocation]
+    void_reason: str | None
+
+
+class LineAdded(Document):
+    line_id: Id
+    invoice: InvoiceDoc
+
+
+class ScheduledChange(Document):
+    effective_from: IsoDay
+    changes: dict[str, Any]
+
+
+class AssignmentDoc(Document):
+    assignment_id: Id
+    package_id: Id
+    quantity: Quantity
+    start_date: IsoDay
+    end_date: IsoDay | None
+
+
+class CustomerDoc(Document):
+    """The customer's details in force on the day asked for (today by default)."""
+
+    id: Id
+    version: int = Field(description="Also the ETag.")
+    account_number: str
+    name: str
+    currency: str
+    tax_rate: Quantity
+    tax_description: str
+    payment_terms_days: int
+    scheduled_changes: list[ScheduledChange]
+    packages: list[AssignmentDoc]
+
+
+class AssignmentAdded(Document):
+    assignment_id: Id
+    customer: CustomerDoc
+
+
+class PackageDoc(Document):
+    id: Id
+    version: int = Field(description="Also the ETag.")
+    name: str
+    description: str
+    currency: str
+    unit_price: Quantity
+    setup_price: Quantity
+    frequency: Frequency
+    default_quantity: Quantity
+    tax_rate: Quantity | None
+    tax_description: str | None
+
+
+class InvoiceAllocation(Document):
+    invoice_id: Id
+    amount: Amount
+
+
+class PaymentDoc(Document):
+    id: Id
+    version: int = Field(description="Also the ETag.")
+    customer_id: Id
+    customer_account: str
+    currency: str
+    amount: Amount
+    fee: Amount
+    received_on: IsoDay
+    method: str
+    reference: str
+    status: str = Field(examples=["pending", "completed", "cancelled"])
+    allocated: Amount
+    refunded: Amount
+    unallocated: Amount
+    allocations: list[InvoiceAllocation]
+
+
+class CreditNoteDoc(Document):
+    id: Id
+    number: str
+    invoice_id: Id
+    invoice_number: str
+    customer_account: str
+    currency: str
+    issued_on: IsoDay
+    lines: list[dict[str, Any]]
+    net: Amount
+    tax: Amount
+    total: Amount
+
+
+class BalanceDoc(Document):
+    customer_id: Id
+    customer_account: str
+    currency: str
+    invoiced: Amount
+    credited: Amount
+    received: Amount
+    allocated: Amount
+    refunded: Amount
+    unallocated: Amount
+    outstanding: Amount
+    net_due: Amount
+
+
+class EventDoc(Document):
+    """One stored event of an aggregate's history."""
+
+    type: str = Field(examples=["Invoice.Issued"])
+    aggregate_id: Id
+    version: int
+    timestamp: str = Field(description="ISO 8601 moment, UTC.")
+    actor: str
+    reason: str | None
+    data: dict[str, Any]
+
+
+class FeedEvent(Document):
+    """The feed's envelope for one event (docs/integrators.md)."""
+
+    position: int
+    id: Id = Field(description="Stable event id (UUID 5 of aggregate and version).")
+    type: str = Field(examples=["Invoice.Issued"])
+    aggregate_type: str
+    aggregate_id: Id
+    aggregate_version: int
+    time: str
+    actor: str
+    reason: str | None
+    payload: dict[str, Any]
+
+
+class FeedPage(Document):
+    events: list[FeedEvent]
+    next_after: int = Field(description="Resume with after=next_after.")
+
+
+def answers(model: Any, status: int = 200) -> dict[str, Any]:
+    """Route keywords declaring ``model`` as the body of the ``status`` answer in the OpenAPI
+    document. The handler's document is sent as built, not re-serialised through the model:
+    members keep their order, so an Idempotency-Key replay (rebuilt from the ledger) answers
+    the very same bytes. tests/service/test_schemathesis.py checks real answers against the
+    declared schemas."""
+    return {
+        "status_code": status,
+        "response_model": None,
+        "responses": {status: {"model": model, "description": "The document."}},
+    }
