@@ -7,6 +7,13 @@ from decimal import Decimal as D
 from typing import Any
 
 from adapters.accounting.config import Connection, parse_connections
+from adapters.accounting.exporter import Exporter
+from adapters.accounting.reconcile import (
+    LedgerDocument,
+    Reconciliation,
+    ledger_status,
+    reconcile,
+)
 
 
 def connection_to(fake: Any, name: str | None = None, **overrides: Any) -> Connection:
@@ -207,4 +214,43 @@ def correction_cycle(ledger: Any) -> Corrections:
         voided=swiss,
         twins=("ACME1", "ACME2"),
         refunded=D("15.00") + swiss_total,
+    )
+
+
+def ledger_documents(ledger: Any) -> dict[str, LedgerDocument]:
+    """The ledger's side of a reconciliation, from its aggregates (the CLI reads the same from
+    its read models)."""
+    documents = {}
+    for invoice in ledger.invoices():
+        if invoice.number is None:
+            continue
+        documents[str(invoice.id)] = LedgerDocument(
+            "invoice",
+            str(invoice.id),
+            invoice.number,
+            invoice.currency,
+            invoice.totals.total,
+            invoice.outstanding,
+            ledger_status(invoice.state, invoice.outstanding),
+        )
+    for note in ledger.credit_notes():
+        documents[str(note.id)] = LedgerDocument(
+            "credit_note", str(note.id), note.number, note.currency, note.totals.total, D(0), "paid"
+        )
+    return documents
+
+
+def reconcile_exported(exporter: Exporter, ledger: Any) -> Reconciliation:
+    """Every invoice and credit note ``exporter`` sent, read back through its client."""
+    exported = [
+        (kind, local_id, remote_id)
+        for (kind, local_id), remote_id in exporter.store.remote_ids(exporter.name).items()
+        if kind in ("invoice", "credit_note")
+    ]
+    return reconcile(
+        exporter.name,
+        exporter.connection.system,
+        exporter.client,
+        exported,  # type: ignore[arg-type]
+        ledger_documents(ledger),
     )
