@@ -251,6 +251,6 @@ def reconcile_exported(exporter: Exporter, ledger: Any) -> Reconciliation:
         exporter.name,
         exporter.connection.system,
         exporter.client,
-        exported,  # type: ignore[arg-type]
+        exported,
         ledger_documents(ledger),
     )
