@@ -22,7 +22,7 @@ import httpx
 from adapters.accounting import clearbooks_wire as wire
 from adapters.accounting import documents as docs
 from adapters.accounting.addresses import parts
-from adapters.accounting.client import ExportKey, RemoteDocument, Sent
+from adapters.accounting.client import ExportKey, RemoteDocument, Sent, nothing_to_refund
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import (
     MappingMissing,
@@ -436,8 +436,8 @@ class ClearBooksClient:
     def refund(self, refund: docs.Refund, contact_id: str, key: ExportKey) -> Sent:
         """Nothing to replay: Clear Books only ever received this payment's allocations, never
         the customer's unallocated credit, so paying that credit back leaves its books as
-        they are (the entity stands for the outcome)."""
-        return Sent(contact_id)
+        they are."""
+        return Sent("", nothing_sent=nothing_to_refund("Clear Books", refund))
 
     # ------------------------------------------------------------- reading back
 

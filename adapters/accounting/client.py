@@ -28,13 +28,50 @@ class ExportKey:
 
 @dataclass(frozen=True)
 class Sent:
-    """What the remote system answered: its id, and the total it computed for a document."""
+    """What the remote system answered: its id, and the total it computed for a document.
+
+    ``nothing_sent`` says in words why a correction needed nothing in this system (e.g. a
+    refund of credit the system never held); ``export status`` and the run report show it.
+    """
 
     remote_id: str
     remote_total: Decimal | None = None
+    nothing_sent: str = ""
 
 
-class AccountingClient(Protocol):
+def nothing_to_refund(system: str, refund: docs.Refund) -> str:
+    """Why a refund needs nothing in a system that is sent payments only as their allocations
+    to invoices: the money refunded was never allocated, so the system never held it."""
+    return (
+        f"refund: nothing to send - {system} never held the unallocated credit"
+        f" ({refund.amount} {refund.currency} of payment {refund.payment_id} refunded in the"
+        " ledger; it is sent payments only as their allocations to invoices)"
+    )
+
+
+@dataclass(frozen=True)
+class RemoteDocument:
+    """A document as the remote system holds it now, in its own words."""
+
+    remote_id: str
+    number: str
+    currency: str
+    total: Decimal
+    amount_due: Decimal
+    status: str  # the remote system's own status word, e.g. AUTHORISED, PAID, VOIDED
+
+
+@runtime_checkable
+class ReadsBack(Protocol):
+    """A system whose documents can be read back for ``tollbook export reconcile``: every
+    accounting client (``AccountingClient`` requires it, so mypy holds each system to it)."""
+
+    def read_back(
+        self, kind: Literal["invoice", "credit_note"], remote_id: str
+    ) -> RemoteDocument: ...
+
+
+class AccountingClient(ReadsBack, Protocol):
     system: str
 
     def contact(self, contact: docs.Contact, known_id: str | None, key: ExportKey) -> Sent:
@@ -73,24 +110,3 @@ class ReplaysCorrections(Protocol):
         ...
 
     def refund(self, refund: docs.Refund, contact_id: str, key: ExportKey) -> Sent: ...
-
-
-@dataclass(frozen=True)
-class RemoteDocument:
-    """A document as the remote system holds it now, in its own words."""
-
-    remote_id: str
-    number: str
-    currency: str
-    total: Decimal
-    amount_due: Decimal
-    status: str  # the remote system's own status word, e.g. AUTHORISED, PAID, VOIDED
-
-
-@runtime_checkable
-class ReadsBack(Protocol):
-    """A system whose documents can be read back for ``tollbook export reconcile``."""
-
-    def read_back(
-        self, kind: Literal["invoice", "credit_note"], remote_id: str
-    ) -> RemoteDocument: ...

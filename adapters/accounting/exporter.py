@@ -156,8 +156,7 @@ class Exporter:
             if self.after_send is not None:
                 self.after_send(item)
             self._record(success)
-            outcome = _outcome(item, success)
-            report.items.append(Planned(position, item.kind, item.label, outcome))
+            report.items.append(_planned(position, item, success))
             report.position = position
         if skipped_to is not None and not dry_run:
             self.store.advance(self.name, self.connection.system, skipped_to)
@@ -306,8 +305,7 @@ class Exporter:
         except RemoteUnavailable as error:
             return Planned(letter.position, letter.kind, letter.label, "unavailable", str(error))
         self._record(success)
-        outcome = _outcome(item, success)
-        return Planned(letter.position, letter.kind, letter.label, outcome)
+        return _planned(letter.position, item, success)
 
     def _item_of(self, letter: DeadLetter) -> docs.ExportItem:
         aggregate_id, version = letter.event_key.rsplit(":", 1)
@@ -401,9 +399,10 @@ class Exporter:
         elif isinstance(document, docs.Refund) and isinstance(self.client, ReplaysCorrections):
             sent = self.client.refund(document, self._contact_id(document.customer_id), key)
         else:
-            sent = Sent("")
+            sent = Sent("", nothing_sent=_note(document))
+        if sent.nothing_sent:
             reconciliation = ReconciliationLine(
-                self.name, item.event_key, item.kind, item.label, "", "", "", "", _note(document)
+                self.name, item.event_key, item.kind, item.label, "", "", "", "", sent.nothing_sent
             )
         bound.info("exported", label=item.label, remote_id=sent.remote_id)
         return Success(
@@ -500,8 +499,10 @@ def _note(document: docs.Document) -> str:
     return document.text
 
 
-def _outcome(item: docs.ExportItem, success: Success) -> str:
-    """``noted`` when a person must act: a note, or a correction this system does not replay."""
-    if item.kind == "note" or (item.kind in ("unallocation", "refund") and not success.remote_id):
-        return "noted"
-    return "exported"
+def _planned(position: int, item: docs.ExportItem, success: Success) -> Planned:
+    """``noted``, with its words, when nothing was sent: a note for a person, a correction this
+    system does not replay, or one it needs nothing for (``Sent.nothing_sent``)."""
+    line = success.reconciliation
+    if item.kind == "note" or (line is not None and not line.difference):
+        return Planned(position, item.kind, item.label, "noted", line.note if line else "")
+    return Planned(position, item.kind, item.label, "exported")

@@ -22,7 +22,7 @@ import structlog
 
 from adapters.accounting import documents as docs
 from adapters.accounting.addresses import parts
-from adapters.accounting.client import ExportKey, RemoteDocument, Sent
+from adapters.accounting.client import ExportKey, RemoteDocument, Sent, nothing_to_refund
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import NotAuthorised, RemoteRejected, RemoteUnavailable
 from adapters.accounting.freshbooks_lines import freshbooks_lines, freshbooks_total
@@ -420,7 +420,7 @@ class FreshBooksClient:
             amount=str(refund.amount),
             currency=refund.currency,
         )
-        return Sent("")
+        return Sent("", nothing_sent=nothing_to_refund("FreshBooks", refund))
 
     def void(self, void: docs.Void, invoice_id: str, key: ExportKey) -> Sent:
         # FreshBooks has no "void" status: the invoice is deleted (vis_state 1), which takes it

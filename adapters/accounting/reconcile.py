@@ -23,15 +23,60 @@ log = structlog.get_logger("tollbook.export.reconcile")
 Kind = Literal["invoice", "credit_note"]
 Status = Literal["open", "paid", "voided"]
 
-#: Each system's status words, as the ledger's.
+#: Each system's status words, as the ledger's (docs/exports.md, "Reconciliation").
 STATUS_WORDS: dict[str, dict[str, Status]] = {
+    # Xero's Invoice / CreditNote Status: a credit note fully allocated is PAID.
     "xero": {
-        "DRAFT": "open",
-        "SUBMITTED": "open",
-        "AUTHORISED": "open",
-        "PAID": "paid",
-        "VOIDED": "voided",
-        "DELETED": "voided",
+        "draft": "open",
+        "submitted": "open",
+        "authorised": "open",
+        "paid": "paid",
+        "voided": "voided",
+        "deleted": "voided",
+    },
+    # Clear Books' listInvoices status (its SOAP documentation and official client): an
+    # approved document with a balance is open; with none left (paid, or used up by credit)
+    # "paid"; "credited" is its filter word for a document settled by credit. "bad_debt"
+    # is left out on purpose: the ledger never writes a debt off, so it is a difference.
+    "clearbooks": {
+        "draft": "open",
+        "approved": "open",
+        "unpaid": "open",
+        "paid": "paid",
+        "credited": "paid",
+        "voided": "voided",
+    },
+    # FreshBooks: an invoice's v3_status (its SDKs' InvoiceV3Status) - only paid, autopaid and
+    # success mean nothing is owed; the rest are states of sending, viewing, online payment
+    # attempts and disputes, all with money still owed. FreshBooks cannot void: a voided
+    # invoice is deleted (vis_state 1), read back as "deleted". A credit note's own status
+    # says only whether it was sent (draft, created, sent, viewed); the client reads it back
+    # as "applied" once all of its credit is applied to invoices.
+    "freshbooks": {
+        **{
+            word: "open"
+            for word in (
+                "created",
+                "draft",
+                "sent",
+                "viewed",
+                "failed",
+                "retry",
+                "partial",
+                "disputed",
+                "resolved",
+                "overdue",
+                "declined",
+                "pending",
+                "deposit-partial",
+                "deposit-paid",
+            )
+        },
+        "paid": "paid",
+        "autopaid": "paid",
+        "success": "paid",
+        "applied": "paid",
+        "deleted": "voided",
     },
 }
 
@@ -79,7 +124,7 @@ class Reconciliation:
 
 def status_of(system: str, word: str) -> str:
     """The ledger's word for a remote status word (an unknown word is kept, and so differs)."""
-    return STATUS_WORDS.get(system, {}).get(word.upper(), word)
+    return STATUS_WORDS.get(system, {}).get(word.strip().casefold(), word)
 
 
 def ledger_status(state: str, outstanding: Decimal) -> Status:

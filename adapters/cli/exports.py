@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from adapters.accounting.client import ReadsBack
 from adapters.accounting.config import SYSTEMS, Connection, System, choose, load_connections
+from adapters.accounting.errors import RemoteUnavailable
 from adapters.accounting.exporter import Exporter, RunReport
 from adapters.accounting.factory import build_exporter, client_for, policy_for
 from adapters.accounting.flatfile import render, rows_for_period
@@ -339,11 +339,6 @@ def reconcile_command(connection_name: str, as_json: bool) -> None:
         raise ConfigError(f"no connection named {connection_name!r} (known: {known})")
     connection = configured[connection_name]
     client = client_for(connection, policy_for(connection))
-    if not isinstance(client, ReadsBack):
-        raise InvalidInput(
-            f"{connection.system} connections cannot read documents back yet:"
-            f" `export reconcile` cannot check {connection_name!r}"
-        )
     store = ExportStore(Database.from_url(_db_url()))
     store.ensure_tables()
     exported: list[tuple[Kind, str, str]] = [
@@ -351,7 +346,15 @@ def reconcile_command(connection_name: str, as_json: bool) -> None:
         for (kind, local_id), remote_id in sorted(store.remote_ids(connection_name).items())
         if kind in ("invoice", "credit_note") and remote_id
     ]
-    result = reconcile(connection_name, connection.system, client, exported, _ledger_documents())
+    try:
+        result = reconcile(
+            connection_name, connection.system, client, exported, _ledger_documents()
+        )
+    except RemoteUnavailable as error:  # down, or our credentials refused: nothing to compare
+        raise ConfigError(
+            f"{connection_name}: {connection.system} unavailable ({error}); nothing was compared,"
+            " try again later"
+        ) from None
     if as_json:
         emit_json(_reconciliation_doc(result))
     else:

@@ -7,6 +7,13 @@ from decimal import Decimal as D
 from typing import Any
 
 from adapters.accounting.config import Connection, parse_connections
+from adapters.accounting.exporter import Exporter
+from adapters.accounting.reconcile import (
+    LedgerDocument,
+    Reconciliation,
+    ledger_status,
+    reconcile,
+)
 
 
 def connection_to(fake: Any, name: str | None = None, **overrides: Any) -> Connection:
@@ -90,18 +97,35 @@ class Corrections:
     """What the correction cycle left in the ledger (see ``correction_cycle``)."""
 
     numbers: list[str]  # issued invoice numbers, in order
-    credit_note: str
+    credit_note: str  # part of the first invoice
+    full_credit: str  # all of the last invoice
     voided: str
     twins: tuple[str, str]  # account numbers of two customers with one name
     refunded: D
+
+    @property
+    def documents(self) -> list[str]:
+        """Every invoice and credit note number: what a reconciliation reads back."""
+        return [*self.numbers, self.credit_note, self.full_credit]
+
+
+#: Four lines of 100 characters, a city of 100: every part within each system's published
+#: limits (docs/exports.md), none of them ever cut.
+LONG_ADDRESS = {
+    "lines": [f"{n}{'ü' * 9} " + chr(0x41 + n) * 89 for n in range(1, 5)],
+    "city": "Zürich" + "ü" * 94,
+    "region": "Kanton Zürich",
+    "postal_code": "8001",
+    "country": "CH",
+}
 
 
 def correction_cycle(ledger: Any) -> Corrections:
     """A month with everything a bookkeeper corrects: unicode names, prices of 4 to 6 decimals
     at two tax rates, a credit note, a part payment, one payment over two invoices, an
     un-allocation (part of one payment taken back), a payment taken back in full from an
-    invoice that is then voided, two refunds of the credit that freed, and two customers who
-    share a name."""
+    invoice that is then voided, two refunds of the credit that freed, an invoice credited in
+    full, two customers who share a name, and one with a long structured address."""
     for account, name, rate in (
         ("TKY", "東京テレコム株式会社 (Tokyo Telecom K.K.)", "20"),
         ("ZRH", "Zürich Télécom AG — Ünïcødé", "20"),
@@ -116,6 +140,7 @@ def correction_cycle(ledger: Any) -> Corrections:
             tax_rate=D(rate),
             tax_description=f"VAT {rate}%",
             payment_terms_days=14,
+            address=LONG_ADDRESS if account == "ZRH" else None,
         )
     numbers = []
     for account, lines in (
@@ -179,10 +204,53 @@ def correction_cycle(ledger: Any) -> Corrections:
     ledger.unallocate(wrong, swiss, swiss_total, "t", "paid twice")
     ledger.void_invoice(swiss, "t", "issued by mistake")
     ledger.refund_payment(wrong, swiss_total, "t", reference="refund 2")
+
+    # The second twin's invoice was never owed: credited in full.
+    full_credit = ledger.issue_credit_note(numbers[4], "t", "never owed", full=True)
     return Corrections(
         numbers=numbers,
         credit_note=credit_note,
+        full_credit=full_credit,
         voided=swiss,
         twins=("ACME1", "ACME2"),
         refunded=D("15.00") + swiss_total,
+    )
+
+
+def ledger_documents(ledger: Any) -> dict[str, LedgerDocument]:
+    """The ledger's side of a reconciliation, from its aggregates (the CLI reads the same from
+    its read models)."""
+    documents = {}
+    for invoice in ledger.invoices():
+        if invoice.number is None:
+            continue
+        documents[str(invoice.id)] = LedgerDocument(
+            "invoice",
+            str(invoice.id),
+            invoice.number,
+            invoice.currency,
+            invoice.totals.total,
+            invoice.outstanding,
+            ledger_status(invoice.state, invoice.outstanding),
+        )
+    for note in ledger.credit_notes():
+        documents[str(note.id)] = LedgerDocument(
+            "credit_note", str(note.id), note.number, note.currency, note.totals.total, D(0), "paid"
+        )
+    return documents
+
+
+def reconcile_exported(exporter: Exporter, ledger: Any) -> Reconciliation:
+    """Every invoice and credit note ``exporter`` sent, read back through its client."""
+    exported = [
+        (kind, local_id, remote_id)
+        for (kind, local_id), remote_id in exporter.store.remote_ids(exporter.name).items()
+        if kind in ("invoice", "credit_note")
+    ]
+    return reconcile(
+        exporter.name,
+        exporter.connection.system,
+        exporter.client,
+        exported,
+        ledger_documents(ledger),
     )

@@ -92,7 +92,14 @@ def test_a_month_with_corrections_reads_back_equal_to_the_ledger(ledger, clearbo
     report = exporter.run()
 
     assert report.stopped is None
-    assert {i.outcome for i in report.items} == {"exported"}
+    assert {i.outcome for i in report.items if i.kind != "refund"} == {"exported"}
+    # the refunded credit never reached Clear Books: nothing sent, and said so in words
+    [refund] = [i for i in report.items if i.kind == "refund"]
+    assert refund.outcome == "noted"
+    assert refund.detail.startswith(
+        "refund: nothing to send - Clear Books never held the unallocated credit (50.00 GBP"
+    )
+    assert [line.note for line in exporter.store.reconciliation("clearbooks")] == [refund.detail]
     assert exporter.store.dead_letters("clearbooks") == []
     client = exporter.client
     assert isinstance(client, ReadsBack) and isinstance(client, ReplaysCorrections)
