@@ -10,7 +10,7 @@ business limits the commands enforce:
   sums and products beyond it are rounded) or that is not finite;
 - a date in year 1 or 9999 (the day before or after does not exist, so due dates and periods
   around it cannot be worked out), or a day count that reaches past any date;
-- text with a control character (NUL cannot be stored in a PostgreSQL read model; ANSI escapes
+- text with a control character (NUL, which read models store as U+FFFD; ANSI escapes
   rewrite a terminal) or a bidirectional override, or longer than 100,000 characters;
 - an integer outside a 64-bit column.
 """
