@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, DefaultContext
 
 from domain.currencies import MINOR_UNITS
 from domain.errors import InvalidCharacters, InvalidInput, OutOfRange, TextTooLong
@@ -114,10 +114,17 @@ _NEVER = (
     "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
     "\ud800-\udfff\ufffe\uffff"
 )
+_NEVER_IN_TEXT = re.compile(f"[{_NEVER}]")
 _ONE_LINE_REFUSED = re.compile(f"[\t\n\r{_NEVER}]")
 # several lines: "\n" or "\r\n" breaks them (browsers post textareas with CRLF); a lone CR,
 # which rewrites a terminal line or a log record, is refused
 _LINES_REFUSED = re.compile(f"[\t{_NEVER}]|\r(?!\n)")
+
+
+def unsafe_character(value: str) -> int | None:
+    """The index of the first character no text may hold (whatever the field), or None."""
+    found = _NEVER_IN_TEXT.search(value)
+    return None if found is None else found.start()
 
 
 def check_text(value: str, rule: Text, what: str | None = None) -> str:
@@ -235,6 +242,23 @@ def check_count(count: int, maximum: int, *, what: str) -> int:
         raise OutOfRange(f"at most {maximum:,} {what}, got {count:,}")
     return count
 
+
+# ------------------------------------------------------------ stored values
+# What an event already in the log (written before these limits) may hold and still be used:
+# the bounds of the ledger's arithmetic, calendar and databases, wider than the limits above.
+# ``tollbook reconcile`` lists a stored value beyond them (adapters/stored_values.py); text
+# is checked for ``unsafe_character`` as every command checks it.
+
+#: Significant digits of the ledger's decimal arithmetic (sums and products beyond are rounded).
+STORED_DIGITS = DefaultContext.prec
+#: Characters of one stored text (far above any field's limit: a megabyte stalls every page).
+STORED_TEXT = 100_000
+#: A day count longer than the calendar reaches past any date.
+STORED_DAYS = (date.max - date.min).days
+#: An integer column of the read models is 64-bit.
+STORED_INTEGER = 2**63 - 1
+#: Years with no day before or after them: due dates and periods around them cannot be worked out.
+CALENDAR_ENDS = (date.min.year, date.max.year)
 
 # ------------------------------------------------------------ documentation
 
