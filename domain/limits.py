@@ -104,7 +104,9 @@ PAYMENT_INSTRUCTIONS = Text("payment instructions", 2_000, multiline=True)
 REFERENCE = Text("reference", 140)  # a SEPA remittance reference
 PAYMENT_METHOD = Text("payment method", 50)
 IDEMPOTENCY_KEY = Text("idempotency key", 200)
+#: why: on every event's stamp (a void, a write-off) and a dead letter's resolution alike
 REASON = Text("reason", 1_000, multiline=True)
+REMOTE_ID = Text("remote id", 200)  # an accounting system's id of a document settled by hand
 ACTOR = Text("actor", 200)
 
 # C0 and C1 controls (ESC starts ANSI escapes; U+009B is the one-byte CSI), DEL, lone
@@ -295,6 +297,8 @@ FIELD_LIMITS: dict[str, str] = {
     "reference": REFERENCE.doc,
     "method": PAYMENT_METHOD.doc,
     "idempotency_key": IDEMPOTENCY_KEY.doc,
+    "reason": REASON.doc,
+    "remote_id": f"one word, {REMOTE_ID.doc}",
     "invoice_number_format": (
         "`{year}`, one `{seq}` or `{seq:0Nd}` (N 1–12), literal ASCII letters, digits and"
         " `-_./#`; ≤ 40 characters"
