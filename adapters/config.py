@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import psycopg
 from psycopg import sql
 
+from domain import limits
 from domain.application import Ledger, utc_now
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tollbook.sqlite"
@@ -32,6 +33,21 @@ class ConfigError(ValueError):
 def database_url(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     return environ.get("TOLLBOOK_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def key_retention_days(environ: Mapping[str, str] | None = None) -> int | None:
+    """``TOLLBOOK_IDEMPOTENCY_KEY_DAYS``: how many days an Idempotency-Key's answer is given
+    (unset: for ever); a replay after that is refused as expired (docs/http-api.md)."""
+    environ = os.environ if environ is None else environ
+    text = environ.get("TOLLBOOK_IDEMPOTENCY_KEY_DAYS", "").strip()
+    if not text:
+        return None
+    low, high = limits.MIN_KEY_RETENTION_DAYS, limits.MAX_KEY_RETENTION_DAYS
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and low <= int(text) <= high):
+        raise ConfigError(
+            f"TOLLBOOK_IDEMPOTENCY_KEY_DAYS must be a whole number of days from {low} to {high:,}"
+        )
+    return int(text)
 
 
 def store_env(url: str) -> dict[str, str]:

@@ -53,6 +53,10 @@ PRICE_PLACES = MAX_RATE_DECIMALS
 MAX_TAX_RATE = Decimal(100)
 TAX_RATE_PLACES = 4
 MAX_PAYMENT_TERMS_DAYS = 365
+#: How long an Idempotency-Key's answer may be configured to be given (days): a day, at
+#: least (a client's retries), to a century (TOLLBOOK_IDEMPOTENCY_KEY_DAYS, docs/http-api.md).
+MIN_KEY_RETENTION_DAYS = 1
+MAX_KEY_RETENTION_DAYS = 36_500
 #: Longer number strings are refused before they are parsed (the longest valid number,
 #: 15 digits + 8 decimals + sign and point, is 25 characters).
 MAX_NUMBER_CHARACTERS = 40

@@ -47,7 +47,7 @@ from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
 from adapters.webhooks.store import KEYED as KEYED_SUBSCRIPTION
 from adapters.webhooks.store import WebhookKey
-from domain.idempotency import KeyedRequest
+from domain.idempotency import KeyedRequest, expired
 from domain.ledger_base import LedgerBase
 
 if TYPE_CHECKING:
@@ -366,6 +366,8 @@ class IdempotencyMiddleware:
         record = self.services.ledger.idempotency_record(keyed.owner, keyed.key)
         if record is None:
             return None
+        if self._expired(record.created_on):
+            return _expired(keyed.key, record.created_on, path)
         if record.fingerprint != keyed.fingerprint:
             return _reused(keyed.key, path)
         answer = ROUTES[record.route].render(self.services.ledger, record)
@@ -375,6 +377,10 @@ class IdempotencyMiddleware:
             status_code=record.status,
             headers={**answer.headers, "Idempotent-Replayed": "true"},
         )
+
+    def _expired(self, used_at: datetime) -> bool:
+        now = self.services.ledger.clock()
+        return expired(used_at, now, self.services.key_retention_days)
 
     def _elsewhere(self, owner: str, key: str) -> bool:
         """The key names a request outside the ledger (a subscription, or the table)."""
@@ -425,6 +431,8 @@ class IdempotencyMiddleware:
         found = self.services.webhooks.keyed(keyed.owner, keyed.key)
         if found is None:
             return None
+        if self._expired(found.used_at):
+            return _expired(keyed.key, found.used_at, path)
         if found.fingerprint != keyed.fingerprint:
             return _reused(keyed.key, path)
         log.info("idempotent replay", key=keyed.key, subscription_id=found.subscription_id)
@@ -469,6 +477,17 @@ class IdempotencyMiddleware:
             text = buffered.body.decode("utf-8", errors="replace")
             await run_in_threadpool(self.store.finish, owner, key, buffered.status, kept, text)
         await buffered.send_to(send)
+
+
+def _expired(key: str, used_at: datetime, path: str) -> Response:
+    return problem_response(
+        422,
+        "idempotency_key_expired",
+        f"Idempotency-Key {key!r} was first used on {used_at.date().isoformat()}, longer ago"
+        " than keys are kept (TOLLBOOK_IDEMPOTENCY_KEY_DAYS): nothing was written; send a new"
+        " request with a new key",
+        path,
+    )
 
 
 def _reused(key: str, path: str) -> Response:

@@ -119,6 +119,11 @@ class KeyedAnswer:
     answer: dict[str, Any]
     subscription_id: str
 
+    @property
+    def used_at(self) -> datetime:
+        """When the key was first used: when its subscription was created."""
+        return datetime.fromisoformat(str(self.answer["created_at"]))
+
 
 KEYED: ContextVar[WebhookKey | None] = ContextVar("tollbook_webhook_key", default=None)
 
@@ -198,8 +203,14 @@ class QueuedEvent:
 
 
 class WebhookStore:
-    def __init__(self, db: Database, policy: DestinationPolicy | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        policy: DestinationPolicy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.db = db
+        self.clock = clock
         # which URLs may be subscribed (the delivering sender checks them again each time)
         self.policy = DestinationPolicy.from_env() if policy is None else policy
 
@@ -238,7 +249,7 @@ class WebhookStore:
             event_types=list(event_types),
             status="active",
             position=position,
-            created_at=datetime.now(UTC).isoformat(),
+            created_at=self.clock().astimezone(UTC).isoformat(),
             created_by=created_by,
         )
         keyed = KEYED.get()
