@@ -185,11 +185,12 @@ class SqlViewStore:
             converted = [(index, text[kind]) for index, kind in enumerate(kinds) if kind in text]
 
         def encode(values: tuple[Any, ...]) -> Sequence[Any]:
+            nul = [i for i in texts if isinstance(v := values[i], str) and "\x00" in v]
+            if not nul and not converted:
+                return values  # PostgreSQL, no NUL: psycopg adapts the rest (a rebuild's path)
             out = list(values)
-            for index in texts:
-                value = out[index]
-                if isinstance(value, str) and "\x00" in value:
-                    out[index] = value.replace("\x00", NUL_SHOWN_AS)
+            for index in nul:
+                out[index] = out[index].replace("\x00", NUL_SHOWN_AS)
             for index, convert in converted:
                 value = out[index]
                 if value is not None:
