@@ -164,7 +164,9 @@ def sales_invoice_of(invoice: Invoice, issued: Invoice.Issued) -> docs.SalesInvo
     )
 
 
-def credited_kinds(lines: list[InvoiceLine], invoice_lines: list[InvoiceLine]) -> list[InvoiceLine]:
+def credited_kinds(
+    lines: list[InvoiceLine], invoice_lines: list[InvoiceLine]
+) -> list[InvoiceLine]:
     """Credit lines booked to the account of the invoice line they credit.
 
     A credit in full copies the invoice's lines, kinds included. A credit by amount, or by
