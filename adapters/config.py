@@ -13,26 +13,30 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
-import psycopg
 from psycopg import sql
 
+from adapters.config_error import ConfigError
+from adapters.store.settings import (
+    DEFAULT_DATABASE_URL,
+    SETUP_LOCK_KEY,
+    database_url,
+    postgres_connect,
+    store_env,
+)
 from domain import limits
 from domain.application import Ledger, utc_now
 
-DEFAULT_DATABASE_URL = "sqlite:///var/tollbook.sqlite"
-
-
-class ConfigError(ValueError):
-    pass
-
-
-def database_url(environ: Mapping[str, str] | None = None) -> str:
-    environ = os.environ if environ is None else environ
-    return environ.get("TOLLBOOK_DATABASE_URL") or DEFAULT_DATABASE_URL
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "SETUP_LOCK_KEY",
+    "ConfigError",
+    "build_ledger",
+    "database_url",
+    "key_retention_days",
+    "postgres_connect",
+    "store_env",
+]
 
 
 def key_retention_days(environ: Mapping[str, str] | None = None) -> int | None:
@@ -48,48 +52,6 @@ def key_retention_days(environ: Mapping[str, str] | None = None) -> int | None:
             f"TOLLBOOK_IDEMPOTENCY_KEY_DAYS must be a whole number of days from {low} to {high:,}"
         )
     return int(text)
-
-
-def store_env(url: str) -> dict[str, str]:
-    """Translate a database URL into the eventsourcing library's settings."""
-    parsed = urlparse(url)
-    if parsed.scheme == "memory":
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
-    if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
-        path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise ConfigError("sqlite URL needs a file path, e.g. sqlite:///var/tollbook.sqlite")
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": "30",
-            # events are hash-chained in the same transaction (docs/audit.md)
-            "APPLICATION_RECORDER_TOPIC": "adapters.store.chain:ChainedSQLiteRecorder",
-        }
-    if parsed.scheme in ("postgres", "postgresql"):
-        query = parse_qs(parsed.query)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "tollbook",
-            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parsed.port or 5432),
-            "POSTGRES_USER": unquote(parsed.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_LOCK_TIMEOUT": "10",
-            "POSTGRES_POOL_SIZE": "2",
-            "POSTGRES_MAX_OVERFLOW": "4",
-            "APPLICATION_RECORDER_TOPIC": "adapters.store.chain:ChainedPostgresRecorder",
-        }
-        if "schema" in query:
-            env["POSTGRES_SCHEMA"] = query["schema"][0]
-        return env
-    raise ConfigError(
-        f"unsupported database URL {url!r}: use sqlite:///path, postgresql://... or memory://"
-    )
 
 
 def build_ledger(
@@ -125,19 +87,3 @@ def _with_queries(ledger: Ledger, env: Mapping[str, str]) -> Ledger:
 
     attach(ledger, env)
     return ledger
-
-
-#: Arbitrary constant naming tollbook's set-up lock among PostgreSQL advisory locks.
-SETUP_LOCK_KEY = 7_406_151_923
-
-
-def postgres_connect(env: Mapping[str, str], **options: Any) -> psycopg.Connection[Any]:
-    """A plain psycopg connection to the database the store settings name."""
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env.get("POSTGRES_PASSWORD") or None,
-        **options,
-    )

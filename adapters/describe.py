@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.aggregate import Event
 from domain.customer import Customer
+from domain.event_handlers import HandlesEvents, on
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
 from domain.package import Package
@@ -28,58 +29,99 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 
 def describe(event: Event) -> str:
-    match event:
-        case Invoice.Drafted():
-            opened = (
-                f"draft opened for {event.customer_account} in {event.currency},"
-                f" dated {event.invoice_date}, due {event.due_date}"
-            )
-            if not event.lines:
-                return opened
-            # a billing run's draft comes with its lines: the history still shows each one
-            count = f"{len(event.lines)} line{'' if len(event.lines) == 1 else 's'}"
-            return "\n".join(
-                [f"{opened}, with {count}:", *(f"  line: {_line(line)}" for line in event.lines)]
-            )
-        case Invoice.LineAdded():
-            return "line added: " + _line(event.line)
-        case Invoice.LineEdited():
-            before = event.before.model_dump(mode="json")
-            after = event.after.model_dump(mode="json")
-            changed = {k: after[k] for k in LINE_FIELDS if before[k] != after[k]}
-            return f"line {event.before.description!r} edited: " + _changes(before, changed)
-        case Invoice.LineRemoved():
-            return "line removed: " + _line(event.line)
-        case Invoice.DatesChanged():
-            return "dates changed: " + _changes(event.before, event.after)
-        case Invoice.Issued():
-            return f"issued as {event.number}: total {event.total} {event.currency}"
-        case Invoice.Credited():
-            return f"credit note {event.credit_note_number}: {event.amount} {event.currency}"
-        case Invoice.PaymentApplied():
-            return f"payment {str(event.payment_id)[:8]} allocated {event.amount} {event.currency}"
-        case Invoice.PaymentUnapplied():
-            return f"payment {str(event.payment_id)[:8]} unallocated {event.amount}"
-        case Invoice.Voided():
-            return f"voided (total {event.total} {event.currency})"
-        case Payment.Received():
-            d = event.details
-            return (
-                f"received {d.amount} {d.currency} on {d.received_on} by {d.method}"
-                f" ({event.status})"
-            )
-        case Payment.Completed():
-            return "completed: the money arrived"
-        case Payment.Cancelled():
-            return f"cancelled (was {event.previous_status})"
-        case Payment.Allocated():
-            return f"allocated {event.amount} {event.currency} to {event.invoice_number}"
-        case Payment.Unallocated():
-            return f"unallocated {event.amount} {event.currency} from {event.invoice_number}"
-        case Payment.Refunded():
-            return f"refunded {event.amount} {event.currency}"
-        case Customer.DetailsChanged():
-            return f"from {event.effective_from}: " + _changes(event.before, event.after)
-        case AccountSettings.Changed() | Package.TermsChanged():
-            return _changes(event.before, event.after)
-    return type(event).__name__
+    handle = _WORDS.handler_for(event)
+    return type(event).__name__ if handle is None else str(handle(event))
+
+
+class _Words(HandlesEvents):
+    """The words for each event type, one method each."""
+
+    @on(Invoice.Drafted)
+    def _drafted(self, event: Invoice.Drafted) -> str:
+        opened = (
+            f"draft opened for {event.customer_account} in {event.currency},"
+            f" dated {event.invoice_date}, due {event.due_date}"
+        )
+        if not event.lines:
+            return opened
+        # a billing run's draft comes with its lines: the history still shows each one
+        count = f"{len(event.lines)} line{'' if len(event.lines) == 1 else 's'}"
+        return "\n".join(
+            [f"{opened}, with {count}:", *(f"  line: {_line(line)}" for line in event.lines)]
+        )
+
+    @on(Invoice.LineAdded)
+    def _line_added(self, event: Invoice.LineAdded) -> str:
+        return "line added: " + _line(event.line)
+
+    @on(Invoice.LineEdited)
+    def _line_edited(self, event: Invoice.LineEdited) -> str:
+        before = event.before.model_dump(mode="json")
+        after = event.after.model_dump(mode="json")
+        changed = {k: after[k] for k in LINE_FIELDS if before[k] != after[k]}
+        return f"line {event.before.description!r} edited: " + _changes(before, changed)
+
+    @on(Invoice.LineRemoved)
+    def _line_removed(self, event: Invoice.LineRemoved) -> str:
+        return "line removed: " + _line(event.line)
+
+    @on(Invoice.DatesChanged)
+    def _dates_changed(self, event: Invoice.DatesChanged) -> str:
+        return "dates changed: " + _changes(event.before, event.after)
+
+    @on(Invoice.Issued)
+    def _issued(self, event: Invoice.Issued) -> str:
+        return f"issued as {event.number}: total {event.total} {event.currency}"
+
+    @on(Invoice.Credited)
+    def _credited(self, event: Invoice.Credited) -> str:
+        return f"credit note {event.credit_note_number}: {event.amount} {event.currency}"
+
+    @on(Invoice.PaymentApplied)
+    def _payment_applied(self, event: Invoice.PaymentApplied) -> str:
+        return f"payment {str(event.payment_id)[:8]} allocated {event.amount} {event.currency}"
+
+    @on(Invoice.PaymentUnapplied)
+    def _payment_unapplied(self, event: Invoice.PaymentUnapplied) -> str:
+        return f"payment {str(event.payment_id)[:8]} unallocated {event.amount}"
+
+    @on(Invoice.Voided)
+    def _voided(self, event: Invoice.Voided) -> str:
+        return f"voided (total {event.total} {event.currency})"
+
+    @on(Payment.Received)
+    def _received(self, event: Payment.Received) -> str:
+        d = event.details
+        return f"received {d.amount} {d.currency} on {d.received_on} by {d.method} ({event.status})"
+
+    @on(Payment.Completed)
+    def _completed(self, event: Payment.Completed) -> str:
+        return "completed: the money arrived"
+
+    @on(Payment.Cancelled)
+    def _cancelled(self, event: Payment.Cancelled) -> str:
+        return f"cancelled (was {event.previous_status})"
+
+    @on(Payment.Allocated)
+    def _allocated(self, event: Payment.Allocated) -> str:
+        return f"allocated {event.amount} {event.currency} to {event.invoice_number}"
+
+    @on(Payment.Unallocated)
+    def _unallocated(self, event: Payment.Unallocated) -> str:
+        return f"unallocated {event.amount} {event.currency} from {event.invoice_number}"
+
+    @on(Payment.Refunded)
+    def _refunded(self, event: Payment.Refunded) -> str:
+        return f"refunded {event.amount} {event.currency}"
+
+    @on(Customer.DetailsChanged)
+    def _details_changed(self, event: Customer.DetailsChanged) -> str:
+        return f"from {event.effective_from}: " + _changes(event.before, event.after)
+
+    @on(AccountSettings.Changed)
+    @on(Package.TermsChanged)
+    def _terms_changed(self, event: AccountSettings.Changed | Package.TermsChanged) -> str:
+        return _changes(event.before, event.after)
+
+
+_WORDS = _Words()

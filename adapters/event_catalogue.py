@@ -93,23 +93,28 @@ def render() -> str:
                 out.append("\nNo fields beyond the common ones.\n")
                 continue
             out.append(TABLE_HEAD)
-            out.extend(row(name, field.annotation) for name, field in fields)
+            out.extend(row(n, f.annotation, event.__name__) for n, f in fields)
     out.append("\n## Value types carried inside events\n")
     for model in value_types():
         summary = " ".join((model.__doc__ or "").split())
         out.append(f"\n### `{model.__name__}` (`{model.__module__}`)\n\n{summary}\n")
         out.append(TABLE_HEAD)
-        out.extend(row(name, field.annotation) for name, field in model.model_fields.items())
+        out.extend(
+            row(name, field.annotation, model.__name__)
+            for name, field in model.model_fields.items()
+        )
     return "".join(out)
 
 
 TABLE_HEAD = "\n| field | type | limit |\n| --- | --- | --- |\n"
 
 
-def row(name: str, annotation: Any) -> str:
+def row(name: str, annotation: Any, owner: str = "") -> str:
     # a union's "|" would end the cell
     shown = type_name(annotation).replace("|", "\\|")
-    return f"| `{name}` | {shown} | {FIELD_LIMITS.get(name, '')} |\n"
+    # "Model.field" names a limit of that model's field alone (an address's lines)
+    limit = FIELD_LIMITS.get(f"{owner}.{name}", FIELD_LIMITS.get(name, ""))
+    return f"| `{name}` | {shown} | {limit} |\n"
 
 
 def value_types() -> list[type[BaseModel]]:

@@ -50,10 +50,12 @@ class _ToStructlog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         logger = structlog.get_logger(record.name)
+        # the ledger's own lines carry their fields (aggregate id, event) as ``context``
+        context = getattr(record, "context", None)
+        fields = dict(context) if isinstance(context, dict) else {}
         if record.exc_info:
-            logger.log(record.levelno, record.getMessage(), exc_info=record.exc_info)
-        else:
-            logger.log(record.levelno, record.getMessage())
+            fields["exc_info"] = record.exc_info
+        logger.log(record.levelno, record.getMessage(), **fields)
 
 
 def _route_standard_logging(level: int) -> None:
@@ -62,3 +64,5 @@ def _route_standard_logging(level: int) -> None:
     root.addHandler(_ToStructlog())
     # libraries chat at info (every job run, every connection): keep them to warnings
     root.setLevel(max(level, logging.WARNING))
+    # tollbook's own standard-library loggers (the ledger's) keep the level asked for
+    logging.getLogger("tollbook").setLevel(level)

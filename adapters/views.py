@@ -123,10 +123,13 @@ def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
 
 
 def customer_doc(customer: Customer, day: date) -> dict[str, Any]:
+    profile = customer.profile_on(day)
     return {
         "id": str(customer.id),
         "version": customer.version,
-        **customer.profile_on(day).model_dump(mode="json"),
+        **profile.model_dump(mode="json"),
+        # what documents print and exports send: ``address``, else the free text's lines
+        "postal_address": profile.postal_address.model_dump(mode="json"),
         "scheduled_changes": [
             {"effective_from": when.isoformat(), "changes": after}
             for when, after in customer.changes

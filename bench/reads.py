@@ -1,7 +1,9 @@
-"""Reads against a growing ledger: requests/s of ``GET /invoices``, ``GET /balances`` and a
-lookup of an unknown invoice reference, the way ``main`` answered them before (a fold of the
-log per request, mounted beside the API as ``/_main/...``) and from the read models (the API
-itself), in the same process, on the same store.
+"""Reads against a growing ledger: requests/s of ``GET /invoices``, ``GET /balances``, a
+lookup of an unknown invoice reference, the invoice list sorted by amount due, aged
+receivables and the customers a billing run reads, the way they were answered before (a fold
+of the log, or a whole read model read and sorted in Python, per request, mounted beside the
+API as ``/_main/...``) and through the query path (the API itself, and ``/_new/customers``),
+in the same process, on the same store.
 
     .venv/bin/python bench/reads.py                           # SQLite, 400 then 2,000 invoices
     .venv/bin/python bench/reads.py --db "postgresql://postgres@127.0.0.1:5432/test?schema=bench_reads"
@@ -30,12 +32,16 @@ from fastapi.testclient import TestClient
 
 from adapters.http.app import create_app
 from adapters.logging import configure_logging
+from adapters.queries import every_customer, queries_for
+from adapters.queries.documents import amount_due, register_doc
 from adapters.service.context import Services
 from adapters.views import balance_doc, invoice_doc
 from domain.errors import NotFound
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
+from projections.aged_receivables import MOVEMENTS, age
 from projections.balances import Balances
+from projections.invoice_register import REGISTER
 
 
 def main_routes(services: Services) -> APIRouter:
@@ -53,6 +59,28 @@ def main_routes(services: Services) -> APIRouter:
         folded = Balances().fold(event for _, event in ledger.all_events())
         return [balance_doc(row) for row in folded.all()]
 
+    @router.get("/invoices-by-due")
+    def by_due() -> list[dict[str, Any]]:
+        # the portal's sorted list before: the whole register, sorted in Python
+        store = queries_for(ledger).store
+        queries_for(ledger).catch_up()
+        rows = store.select(REGISTER)
+        rows.sort(key=lambda r: (amount_due(r), r["position"]), reverse=True)
+        today = ledger.today()
+        return [register_doc(row, today) for row in rows[:100]]
+
+    @router.get("/aged")
+    def aged() -> int:
+        # `tollbook aged` before: every movement up to the day, aged at once
+        queries_for(ledger).catch_up()
+        day = ledger.today()
+        movements = queries_for(ledger).store.select(MOVEMENTS, ranges={"on_date": (None, day)})
+        return len(age(movements, day))
+
+    @router.get("/customers")
+    def customers() -> int:
+        return len(ledger.customers())  # billing runs, rerating, the scheduler before
+
     @router.get("/invoices/{ref}")
     def lookup(ref: str) -> dict[str, Any]:
         # main's fallback after the DocumentNumber read: scan Issued, then Drafted events
@@ -63,6 +91,17 @@ def main_routes(services: Services) -> APIRouter:
             if len(ref) >= 6 and str(event.originator_id).startswith(ref.lower()):
                 return {"id": str(event.originator_id)}
         raise HTTPException(404, f"unknown invoice {ref!r}")
+
+    return router
+
+
+def new_routes(services: Services) -> APIRouter:
+    """Reads the query path serves that have no route of their own."""
+    router = APIRouter(prefix="/_new")
+
+    @router.get("/customers")
+    def customers() -> int:
+        return len(every_customer(services.ledger))
 
     return router
 
@@ -117,6 +156,7 @@ def main() -> None:
     key = services.api_keys.create("bench", "read")
     app = create_app(services)
     app.include_router(main_routes(services))
+    app.include_router(new_routes(services))
     client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
 
     def get(path: str, status: int = 200) -> Callable[[], Any]:
@@ -136,6 +176,9 @@ def main() -> None:
             ("GET /invoices", "/_main/invoices", "/invoices"),
             ("GET /balances", "/_main/balances", "/balances"),
             ("unknown ref", "/_main/invoices/abcdef99", "/invoices/abcdef99"),
+            ("sorted by due", "/_main/invoices-by-due", "/invoices?sort=due&dir=desc"),
+            ("aged", "/_main/aged", "/aged-receivables"),
+            ("billing customers", "/_main/customers", "/_new/customers"),
         ):
             status = 404 if label == "unknown ref" else 200
             old = rate(get(before, status), options.seconds)

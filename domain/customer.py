@@ -9,6 +9,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import limits
+from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import InvalidInput, InvalidState, NotFound
 from domain.schedule import InvoiceSchedule
@@ -18,6 +19,7 @@ from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non
 _CHANGE_KINDS = {
     "name": "BillingDetailsChanged",
     "billing_address": "BillingDetailsChanged",
+    "address": "AddressChanged",
     "tax_number": "BillingDetailsChanged",
     "email": "BillingDetailsChanged",
     "tax_rate": "TaxChanged",
@@ -40,7 +42,8 @@ class CustomerProfile(Frozen):
 
     account_number: str
     name: str
-    billing_address: str = ""
+    billing_address: str = ""  # free text, as customers were registered before ``address``
+    address: PostalAddress | None = None  # structured; when set, it replaces the free text
     tax_number: str = ""
     email: str = ""
     currency: CurrencyCode
@@ -52,6 +55,14 @@ class CustomerProfile(Frozen):
     time_zone: str = "UTC"
     # optional, so customers registered before schedules existed still load
     invoice_schedule: InvoiceSchedule | None = None
+
+    @property
+    def postal_address(self) -> PostalAddress:
+        """The address to print and export: the structured one, else the free text's lines
+        (domain/address.py says how the free text maps)."""
+        if self.address is not None:
+            return self.address
+        return PostalAddress.from_free_text(self.billing_address)
 
 
 class Assignment(Frozen):
@@ -98,6 +109,15 @@ class Customer(Aggregate):
 
     class BillingDetailsChanged(DetailsChanged):
         """Name, billing address, tax number or e-mail changed."""
+
+    class AddressChanged(DetailsChanged):
+        """The structured billing address was set, changed or removed: ``before``/``after``
+        hold ``address``, each ``null`` or ``{lines, city, region, postal_code, country}``
+        (``country`` an ISO 3166-1 alpha-2 code). While it is ``null`` the free-text
+        ``billing_address`` is shown, as its lines."""
+
+        before: dict[str, PostalAddress | None]
+        after: dict[str, PostalAddress | None]
 
     class TaxChanged(DetailsChanged):
         """The tax rate or its description changed."""
@@ -248,6 +268,8 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
     for name, rule in _PROFILE_TEXT.items():
         if name in names:
             limits.check_text(getattr(profile, name), rule)
+    if "address" in names and profile.address is not None:
+        check_address(profile.address)
     if "tax_rate" in names:
         limits.check_tax_rate(profile.tax_rate)
     if "payment_terms_days" in names:

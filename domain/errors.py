@@ -29,6 +29,12 @@ class UnknownCurrency(InvalidInput):
     code = "unknown_currency"
 
 
+class UnknownCountry(InvalidInput):
+    """A country that is not an assigned ISO 3166-1 alpha-2 code (domain/countries.py)."""
+
+    code = "unknown_country"
+
+
 class OutOfRange(InvalidInput):
     """A number, date, day count or number of items outside the ledger's limits
     (domain/limits.py, docs/money.md)."""

@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from domain import limits
+from domain import invoice_status, limits
+from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import (
     EmptyInvoice,
@@ -23,10 +24,10 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice_line import InvoiceLine, Totals, totals_of
+from domain.invoice_status import Status
 from domain.values import CurrencyCode, Dec, Frozen
 
 State = Literal["draft", "issued", "void"]
-Status = Literal["draft", "issued", "partly_paid", "paid", "credited", "overdue", "void"]
 
 
 class BillingSnapshot(Frozen):
@@ -40,6 +41,15 @@ class BillingSnapshot(Frozen):
     seller_address: str
     seller_tax_number: str
     payment_instructions: str = ""
+    # the structured address; invoices issued before it existed load with none
+    address: PostalAddress | None = None
+
+    @property
+    def postal_address(self) -> PostalAddress:
+        """What the document prints: the structured address, else the free text's lines."""
+        if self.address is not None:
+            return self.address
+        return PostalAddress.from_free_text(self.billing_address)
 
 
 class Invoice(Aggregate):
@@ -378,18 +388,14 @@ class Invoice(Aggregate):
     @property
     def outstanding(self) -> Decimal:
         """What is still owed: total - credit notes - allocated payments (0 for drafts/voids)."""
-        if self.state != "issued":
-            return Decimal(0)
-        return self.totals.total - self.credited - self.allocated
+        return invoice_status.outstanding(
+            self.state, self.totals.total, self.credited, self.allocated
+        )
 
     def status(self, today: date | None = None) -> Status:
-        if self.state != "issued":
-            return self.state
-        if self.outstanding == 0:
-            return "paid" if self.allocated else "credited"
-        if today is not None and today > self.due_date:
-            return "overdue"
-        return "partly_paid" if self.allocated or self.credited else "issued"
+        return invoice_status.status(
+            self.state, self.outstanding, self.allocated, self.credited, self.due_date, today
+        )
 
 
 def _check_dates(

@@ -6,6 +6,7 @@ jittered back-off, and reported as ConcurrencyConflict if it keeps happening.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,7 +17,6 @@ from types import MappingProxyType
 from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
-import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import get_topic
@@ -38,7 +38,14 @@ from domain.idempotency import (
     record_id,
 )
 
-log = structlog.get_logger("tollbook.ledger")
+# Standard logging (the domain imports no logging library): the composition root routes it
+# through structlog, with each call's context as fields (adapters/logging.py).
+_logger = logging.getLogger("tollbook.ledger")
+
+
+def _log(event: str, **context: object) -> None:
+    _logger.info(event, extra={"context": context})
+
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -108,7 +115,7 @@ class LedgerBase(Application[UUID]):
             try:
                 return command()
             except IntegrityError:
-                log.info("version conflict, retrying", operation=operation, attempt=attempt)
+                _log("version conflict, retrying", operation=operation, attempt=attempt)
                 # Jittered exponential back-off, so the loser of a race does not lose forever.
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
         raise ConcurrencyConflict(
@@ -123,7 +130,7 @@ class LedgerBase(Application[UUID]):
         else:
             self._save_keyed(keyed, aggregates)
         for aggregate_id, event_name in pending:
-            log.info(operation, aggregate_id=str(aggregate_id), domain_event=event_name)
+            _log(operation, aggregate_id=str(aggregate_id), domain_event=event_name)
         expected = _EXPECTED.get()
         if any(agg.id in expected for agg in aggregates):
             # The caller's own edit moved the version on: what it expects now is that version.
@@ -159,7 +166,7 @@ class LedgerBase(Application[UUID]):
             keyed.lost = True
             raise KeyAlreadyCommitted(keyed.key) from None
         keyed.committed = record
-        log.info("idempotency key recorded", key=keyed.key, record_id=str(record.id))
+        _log("idempotency key recorded", key=keyed.key, record_id=str(record.id))
         if keyed.after_commit is not None:
             keyed.after_commit()
 

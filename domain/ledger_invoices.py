@@ -328,6 +328,7 @@ class InvoiceUseCases(PartyUseCases):
                 customer_name=profile.name,
                 customer_account=profile.account_number,
                 billing_address=profile.billing_address,
+                address=profile.address,
                 customer_tax_number=profile.tax_number,
                 seller_name=settings.company_name,
                 seller_address=settings.address,

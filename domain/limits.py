@@ -26,6 +26,11 @@ Why these numbers:
   Lengths in characters, per field (below).
 - **Collections**: 10,000 lines per invoice or credit note, 1,000 invoices per payment's
   allocations, 1,000 package assignments per customer.
+- **Structured addresses**: 1 to 4 lines of at most 100 characters (Xero has four line fields
+  of 500; Clear Books and FreshBooks two, so their second holds three lines joined: 304
+  characters), city and region 100 (Xero: 255), a postal code of 20 ASCII letters, digits,
+  spaces and hyphens (Xero: 50), and a country that is an assigned ISO 3166-1 alpha-2 code
+  (``unknown_country``).
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ MAX_DATE = date(2099, 12, 31)
 MAX_LINES = 10_000  # per invoice or credit note
 MAX_ALLOCATIONS = 1_000  # invoices one payment is allocated to (and per allocate command)
 MAX_ASSIGNMENTS = 1_000  # package assignments per customer
+MAX_ADDRESS_LINES = 4  # Xero's AddressLine1-4; the PDF's address block
 
 # --------------------------------------------------------------------- text
 
@@ -93,7 +99,13 @@ ACCOUNT_NUMBER = Text("account number", 64)
 CUSTOMER_NAME = Text("customer name", 200)
 COMPANY_NAME = Text("company name", 200)
 PACKAGE_NAME = Text("package name", 200)
-BILLING_ADDRESS = Text("billing address", 1_000, multiline=True)
+BILLING_ADDRESS = Text("billing address", 1_000, multiline=True)  # free text (before structure)
+# A structured address (domain/address.py): four lines of 100 fit every exporter's line fields,
+# even three of them joined into one (304 characters; docs/exports.md, "Addresses").
+ADDRESS_LINE = Text("address line", 100)
+CITY = Text("city", 100)
+REGION = Text("region", 100)
+POSTAL_CODE = Text("postal code", 20)
 SELLER_ADDRESS = Text("address", 1_000, multiline=True)
 TAX_NUMBER = Text("tax number", 50)
 EMAIL = Text("e-mail", 254)  # the longest address SMTP carries (RFC 5321)
@@ -274,6 +286,7 @@ _QUANTITY = f"> 0, ≤ {MAX_QUANTITY:,}, ≤ {QUANTITY_PLACES} decimals"
 _RATE = f"0 to 100, ≤ {TAX_RATE_PLACES} decimals"
 _DATE = f"{MIN_DATE} to {MAX_DATE}"
 _TERMS = f"0 to {MAX_PAYMENT_TERMS_DAYS} days"
+_STRUCTURED = "`PostalAddress` (below) or null: null shows the free-text `billing_address`"
 
 #: The limit of each stored field, by field name (docs/events.md shows it beside the type).
 FIELD_LIMITS: dict[str, str] = {
@@ -285,6 +298,17 @@ FIELD_LIMITS: dict[str, str] = {
     "seller_name": COMPANY_NAME.doc,
     "billing_address": BILLING_ADDRESS.doc,
     "address": SELLER_ADDRESS.doc,
+    "CustomerProfile.address": _STRUCTURED,
+    "BillingSnapshot.address": _STRUCTURED,
+    "AddressChanged.before": f"`address`: {_STRUCTURED}",
+    "AddressChanged.after": f"`address`: {_STRUCTURED}",
+    "PostalAddress.lines": f"1–{MAX_ADDRESS_LINES} lines, each {ADDRESS_LINE.doc}",
+    "PostalAddress.city": CITY.doc,
+    "PostalAddress.region": REGION.doc,
+    "PostalAddress.postal_code": (
+        f"≤ {POSTAL_CODE.max_length} characters: ASCII letters, digits, spaces, hyphens"
+    ),
+    "PostalAddress.country": "an ISO 3166-1 alpha-2 code (`GB`), or empty",
     "seller_address": SELLER_ADDRESS.doc,
     "tax_number": TAX_NUMBER.doc,
     "customer_tax_number": TAX_NUMBER.doc,

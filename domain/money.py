@@ -74,9 +74,17 @@ def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
 
 
 def round_to_currency(amount: Decimal, currency: str) -> Decimal:
-    """Round half-up to the currency's minor units: the only rounding in the ledger."""
+    """Round half-up to the currency's minor units: the only rounding of money in the ledger."""
     # one exponent per currency, worked out once: every line of every document rounds
-    exponent = _EXPONENTS[currency_code(currency)]
+    return round_half_up(amount, _EXPONENTS[currency_code(currency)])
+
+
+def round_half_up(amount: Decimal, exponent: Decimal) -> Decimal:
+    """The ledger's one rounding rule, half-up, to ``exponent`` (``Decimal("0.01")``...).
+
+    Money rounds to its currency (``round_to_currency``); a prorated unit price, billed
+    minutes and a CDR's charge in micro-units round with the same rule to their own places.
+    """
     try:
         return amount.quantize(exponent, rounding=ROUND_HALF_UP)
     except InvalidOperation:
@@ -189,7 +197,7 @@ def check_precision(value: Decimal, *, what: str, places: int = MAX_RATE_DECIMAL
 
 
 def _round_wide(amount: Decimal, exponent: Decimal) -> Decimal:
-    """``round_to_currency`` of an amount with more digits than the default context's 28.
+    """``round_half_up`` of an amount with more digits than the default context's 28.
     Only events stored before the limits (docs/money.md) hold such amounts; reading them must
     still work, so every read shows what the store holds instead of failing."""
     from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context  # only on this rare path

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from hashlib import sha1
 from typing import Any
@@ -25,6 +25,7 @@ from domain.customer import Assignment
 from domain.errors import InvalidDate, InvalidInput
 from domain.invoice_line import InvoiceLine, LineSource
 from domain.limits import check_date
+from domain.money import round_half_up
 from domain.package import PackageTerms
 from domain.values import LineGrouping
 
@@ -223,7 +224,7 @@ def _prorated(price: Decimal, fraction: Decimal) -> Decimal:
     """Whole periods keep the price exactly; a part period keeps PRORATION_PLACES decimals."""
     if fraction == fraction.to_integral_value():
         return price * fraction
-    return (price * fraction).quantize(PRORATION_PLACES, rounding=ROUND_HALF_UP)
+    return round_half_up(price * fraction, PRORATION_PLACES)
 
 
 # --------------------------------------------------------------------- usage
@@ -259,7 +260,7 @@ def row_hash(
 
 
 def minutes(billed_seconds: int) -> Decimal:
-    return (Decimal(billed_seconds) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return round_half_up(Decimal(billed_seconds) / 60, Decimal("0.01"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from domain.aggregate import Event
 from domain.credit_note import CreditNote
+from domain.event_handlers import HandlesEvents, on
 from domain.invoice import Invoice
 from domain.payment import Payment
 
@@ -47,7 +48,7 @@ class BalanceRow:
 
 
 @dataclass
-class Balances:
+class Balances(HandlesEvents):
     """Fold of invoice, credit-note and payment events into per-customer balances."""
 
     rows: dict[tuple[UUID, str], BalanceRow] = field(default_factory=dict)
@@ -63,46 +64,63 @@ class Balances:
         return self.rows[key]
 
     def apply(self, event: Event) -> None:
-        match event:
-            case Invoice.Drafted():
-                self.invoice_owner[event.originator_id] = (
-                    event.customer_id,
-                    event.customer_account,
-                )
-            case Invoice.Issued():
-                owner = self.invoice_owner[event.originator_id]
-                self.row(owner, event.currency).invoiced += event.total
-            case Invoice.Voided():
-                owner = self.invoice_owner[event.originator_id]
-                self.row(owner, event.currency).invoiced -= event.total
-            case CreditNote.Issued():
-                owner = (event.customer_id, event.customer_account)
-                self.row(owner, event.currency).credited += event.total
-            case Payment.Received():
-                details = event.details
-                owner = (details.customer_id, details.customer_account)
-                self.payment_owner[event.originator_id] = owner
-                self.payment_status[event.originator_id] = event.status
-                self.payment_amount[event.originator_id] = details.amount
-                row = self.row(owner, details.currency)
-                if event.status == "completed":
-                    row.received += details.amount
-            case Payment.Completed():
-                self.payment_status[event.originator_id] = "completed"
-                self._payment_row(event.originator_id, event.currency).received += event.amount
-            case Payment.Cancelled():
-                if self.payment_status[event.originator_id] == "completed":
-                    row = self._payment_row(event.originator_id, event.currency)
-                    row.received -= event.amount
-                self.payment_status[event.originator_id] = "cancelled"
-            case Payment.Allocated():
-                self._payment_row(event.originator_id, event.currency).allocated += event.amount
-            case Payment.Unallocated():
-                self._payment_row(event.originator_id, event.currency).allocated -= event.amount
-            case Payment.Refunded():
-                self._payment_row(event.originator_id, event.currency).refunded += event.amount
-            case _:
-                pass
+        handle = self.handler_for(event)
+        if handle is not None:
+            handle(event)
+
+    @on(Invoice.Drafted)
+    def _drafted(self, event: Invoice.Drafted) -> None:
+        self.invoice_owner[event.originator_id] = (event.customer_id, event.customer_account)
+
+    @on(Invoice.Issued)
+    def _issued(self, event: Invoice.Issued) -> None:
+        owner = self.invoice_owner[event.originator_id]
+        self.row(owner, event.currency).invoiced += event.total
+
+    @on(Invoice.Voided)
+    def _voided(self, event: Invoice.Voided) -> None:
+        owner = self.invoice_owner[event.originator_id]
+        self.row(owner, event.currency).invoiced -= event.total
+
+    @on(CreditNote.Issued)
+    def _credited(self, event: CreditNote.Issued) -> None:
+        owner = (event.customer_id, event.customer_account)
+        self.row(owner, event.currency).credited += event.total
+
+    @on(Payment.Received)
+    def _received(self, event: Payment.Received) -> None:
+        details = event.details
+        owner = (details.customer_id, details.customer_account)
+        self.payment_owner[event.originator_id] = owner
+        self.payment_status[event.originator_id] = event.status
+        self.payment_amount[event.originator_id] = details.amount
+        row = self.row(owner, details.currency)
+        if event.status == "completed":
+            row.received += details.amount
+
+    @on(Payment.Completed)
+    def _completed(self, event: Payment.Completed) -> None:
+        self.payment_status[event.originator_id] = "completed"
+        self._payment_row(event.originator_id, event.currency).received += event.amount
+
+    @on(Payment.Cancelled)
+    def _cancelled(self, event: Payment.Cancelled) -> None:
+        if self.payment_status[event.originator_id] == "completed":
+            row = self._payment_row(event.originator_id, event.currency)
+            row.received -= event.amount
+        self.payment_status[event.originator_id] = "cancelled"
+
+    @on(Payment.Allocated)
+    def _allocated(self, event: Payment.Allocated) -> None:
+        self._payment_row(event.originator_id, event.currency).allocated += event.amount
+
+    @on(Payment.Unallocated)
+    def _unallocated(self, event: Payment.Unallocated) -> None:
+        self._payment_row(event.originator_id, event.currency).allocated -= event.amount
+
+    @on(Payment.Refunded)
+    def _refunded(self, event: Payment.Refunded) -> None:
+        self._payment_row(event.originator_id, event.currency).refunded += event.amount
 
     def _payment_row(self, payment_id: UUID, currency: str) -> BalanceRow:
         return self.row(self.payment_owner[payment_id], currency)

@@ -17,10 +17,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from domain import invoice_status
 from domain.aggregate import Event
 from domain.credit_note import CreditNote
-from domain.invoice import Invoice, Status
+from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
+from domain.invoice_status import Status
 from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 
 MONEY = ("net", "tax", "total", "credited", "paid", "outstanding")
@@ -223,8 +225,8 @@ def _row(view: ViewWriter, event: Event) -> Row:
 
 
 def _put(view: ViewWriter, row: Row, event: Event, position: int) -> None:
-    row["outstanding"] = (
-        row["total"] - row["credited"] - row["paid"] if row["state"] == "issued" else Decimal(0)
+    row["outstanding"] = invoice_status.outstanding(
+        row["state"], row["total"], row["credited"], row["paid"]
     )
     row["phase"] = _phase(row)
     row["version"] = event.originator_version
@@ -233,13 +235,10 @@ def _put(view: ViewWriter, row: Row, event: Event, position: int) -> None:
 
 
 def _phase(row: Row) -> str:
-    """The part of the status that does not depend on the day (see ``status_of``)."""
-    state = row["state"]
-    if state != "issued":
-        return "draft" if state == "draft" else "void"
-    if row["outstanding"] == 0:
-        return "paid" if row["paid"] else "credited"
-    return "open_touched" if row["paid"] or row["credited"] else "open"
+    """The part of the status that does not depend on the day (see ``status_of``): stored, so
+    a list can filter on it, with the open states named apart from any day's overdue."""
+    status = status_of(row, None)
+    return {"issued": "open", "partly_paid": "open_touched"}.get(status, status)
 
 
 def _add_line(row: Row, line: InvoiceLine, sign: int) -> None:
@@ -251,12 +250,7 @@ def _add_line(row: Row, line: InvoiceLine, sign: int) -> None:
 
 
 def status_of(row: Row, today: date | None) -> Status:
-    """The invoice's status from its register row: the same rules as ``Invoice.status``."""
-    state = row["state"]
-    if state != "issued":
-        return "draft" if state == "draft" else "void"
-    if row["outstanding"] == 0:
-        return "paid" if row["paid"] else "credited"
-    if today is not None and today > row["due_date"]:
-        return "overdue"
-    return "partly_paid" if row["paid"] or row["credited"] else "issued"
+    """The invoice's status from its register row (domain/invoice_status.py's rules)."""
+    return invoice_status.status(
+        row["state"], row["outstanding"], row["paid"], row["credited"], row["due_date"], today
+    )

@@ -12,10 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, ClassVar, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID
 
 from domain.aggregate import Event
+from domain.event_handlers import HandlesEvents, on
+
+__all__ = ["Projection", "Row", "Table", "ViewWriter", "id_text", "on"]
 
 # read models key rows by the text of aggregate ids, a few times per event: memoised, as
 # UUID.__str__ is slow and a rebuild meets each id several times in a row
@@ -71,38 +74,18 @@ class ViewWriter(Protocol):
 
 
 Handler = Callable[[Any, Any, int, ViewWriter], None]  # (projection, event, position, view)
-H = TypeVar("H", bound=Callable[..., None])
 
 
-def on(kind: type[Event], *fields: str) -> Callable[[H], H]:
-    """Mark a read model's method as the handler of ``kind`` events, reading ``fields`` (the
-    runner decodes only those, plus ``originator_id`` and ``originator_version``)."""
-
-    def mark(handler: H) -> H:
-        handler.__dict__["_handles"] = (kind, fields)
-        return handler
-
-    return mark
-
-
-class Projection:
+class Projection(HandlesEvents):
     """A read model: the tables it owns, and a handler per event type it follows (``@on``)."""
 
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
-    #: event type -> (handler, fields it reads); ``follows`` lists the event types
-    handlers: ClassVar[dict[type[Event], tuple[Handler, tuple[str, ...]]]]
+    #: the event types it follows (those with a handler)
     follows: ClassVar[tuple[type[Event], ...]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.handlers = {}
-        for klass in reversed(cls.__mro__):
-            for attribute in vars(klass).values():
-                handles = getattr(attribute, "_handles", None)
-                if handles is not None:
-                    kind, fields = handles
-                    cls.handlers[kind] = (attribute, fields)
         cls.follows = tuple(cls.handlers)
 
     def reads(self) -> dict[type[Event], tuple[str, ...]]:
@@ -111,6 +94,6 @@ class Projection:
 
     def apply(self, event: Event, position: int, view: ViewWriter) -> None:
         """Apply one full domain event (at log ``position``) to the read model's rows."""
-        found = self.handlers.get(type(event))
-        if found is not None:
-            found[0](self, event, position, view)
+        handle = self.handler_for(event)
+        if handle is not None:
+            handle(event, position, view)

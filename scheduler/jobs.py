@@ -22,6 +22,7 @@ import structlog
 from adapters.accounting.exporter import Exporter
 from adapters.accounting.factory import client_for, policy_for
 from adapters.accounting.store import ExportStore
+from adapters.queries import every_customer
 from adapters.usage.billing import BillingReport, run_billing
 from domain.customer import Customer
 from domain.errors import InvoiceNotEditable
@@ -174,7 +175,7 @@ def sync_jobs(ctx: JobContext) -> None:
     service was down) still fires once on start."""
     scheduler = ctx.scheduler
     wanted = {}
-    for customer in ctx.ledger.customers():
+    for customer in every_customer(ctx.ledger):
         today = local_today(ctx, customer)
         profile = customer.profile_on(today)
         if profile.invoice_schedule is not None:

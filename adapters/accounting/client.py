@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from adapters.accounting import documents as docs
 
@@ -56,3 +56,41 @@ class AccountingClient(Protocol):
     def expected_total(self, lines: tuple[docs.Line, ...], currency: str) -> Decimal:
         """The document total as this system will compute it from what we send."""
         ...
+
+
+@runtime_checkable
+class ReplaysCorrections(Protocol):
+    """A system that replays un-allocations and refunds as its own documents describe.
+
+    A client without these methods gets a note for a person instead (``export status``).
+    """
+
+    def unallocate(
+        self, unallocation: docs.Unallocation, contact_id: str, invoice_id: str, key: ExportKey
+    ) -> Sent:
+        """Take ``amount`` of this payment back off the remote invoice; the remote payments
+        this payment made to that invoice end at ``unallocation.remaining``."""
+        ...
+
+    def refund(self, refund: docs.Refund, contact_id: str, key: ExportKey) -> Sent: ...
+
+
+@dataclass(frozen=True)
+class RemoteDocument:
+    """A document as the remote system holds it now, in its own words."""
+
+    remote_id: str
+    number: str
+    currency: str
+    total: Decimal
+    amount_due: Decimal
+    status: str  # the remote system's own status word, e.g. AUTHORISED, PAID, VOIDED
+
+
+@runtime_checkable
+class ReadsBack(Protocol):
+    """A system whose documents can be read back for ``tollbook export reconcile``."""
+
+    def read_back(
+        self, kind: Literal["invoice", "credit_note"], remote_id: str
+    ) -> RemoteDocument: ...

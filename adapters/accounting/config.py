@@ -18,7 +18,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from adapters.accounting.mapping import DEFAULTS, AccountMapping
-from adapters.config import ConfigError
+from adapters.config_error import ConfigError
 
 System = Literal["xero", "clearbooks", "freshbooks"]
 SYSTEMS: tuple[System, ...] = ("xero", "clearbooks", "freshbooks")

@@ -12,7 +12,11 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-Kind = Literal["contact", "invoice", "credit_note", "payment", "void", "note"]
+from domain.address import PostalAddress
+
+Kind = Literal[
+    "contact", "invoice", "credit_note", "payment", "unallocation", "refund", "void", "note"
+]
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class Contact:
     external_id: str
     name: str
     email: str
-    address: str
+    address: PostalAddress  # structured, or a free-text address's lines (domain/address.py)
     tax_number: str
     currency: str
 
@@ -90,6 +94,43 @@ class PaymentAllocation:
 
 
 @dataclass(frozen=True)
+class Unallocation:
+    """Money of a payment taken back from one invoice: it is the customer's credit again.
+
+    ``remaining`` is what this payment still has allocated to that invoice afterwards, so a
+    system that keeps one remote payment per allocation can replace what it holds with it.
+    """
+
+    payment_id: UUID
+    invoice_id: UUID
+    invoice_number: str
+    customer_id: UUID
+    amount: Decimal
+    remaining: Decimal
+    currency: str
+    paid_on: date
+    method: str
+    reference: str
+    # Ledger event keys of this payment's earlier allocations and un-allocations of that
+    # invoice, oldest first: a system holding one remote payment per event finds them by these.
+    earlier: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Unallocated credit of a payment paid back to the customer."""
+
+    payment_id: UUID
+    customer_id: UUID
+    amount: Decimal
+    currency: str
+    refunded_on: date
+    method: str
+    reference: str
+    received_on: date | None = None  # when the refunded money came in
+
+
+@dataclass(frozen=True)
 class Void:
     invoice_id: UUID
     invoice_number: str
@@ -106,7 +147,16 @@ class ManualNote:
     text: str
 
 
-Document = Contact | SalesInvoice | CreditNote | PaymentAllocation | Void | ManualNote
+Document = (
+    Contact
+    | SalesInvoice
+    | CreditNote
+    | PaymentAllocation
+    | Unallocation
+    | Refund
+    | Void
+    | ManualNote
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ their allocations to invoices (``Payment.Allocated``), which exist only once com
 
 from __future__ import annotations
 
+from datetime import UTC
+from decimal import Decimal
 from uuid import UUID
 
 from adapters.accounting import documents as docs
@@ -14,13 +16,14 @@ from domain.aggregate import Event
 from domain.application import Ledger
 from domain.credit_note import CreditNote as LedgerCreditNote
 from domain.customer import Customer, CustomerProfile
+from domain.event_handlers import HandlesEvents, on
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
 from domain.payment import Payment
 
 #: Customer fields an accounting contact carries; a change to any of them updates the contact.
 CONTACT_FIELDS = frozenset(
-    {"name", "email", "billing_address", "tax_number", "external_accounting_id"}
+    {"name", "email", "billing_address", "address", "tax_number", "external_accounting_id"}
 )
 
 
@@ -30,8 +33,18 @@ def event_key(event: Event) -> str:
 
 def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | None:
     """The export item for one ledger event, or None when accounting does not care."""
-    key = event_key(event)
-    if isinstance(event, Customer.Registered):
+    build = _ITEMS.handler_for(event)
+    return None if build is None else build(ledger, position, event)
+
+
+class _Items(HandlesEvents):
+    """One builder per ledger event an accounting connection replays."""
+
+    @on(Customer.Registered)
+    def _registered(
+        self, ledger: Ledger, position: int, event: Customer.Registered
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
         contact = contact_of(event.originator_id, event.profile)
         return docs.ExportItem(
             position,
@@ -42,7 +55,12 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
             contact,
             event.profile.account_number,
         )
-    if isinstance(event, Customer.DetailsChanged):
+
+    @on(Customer.DetailsChanged)
+    def _details_changed(
+        self, ledger: Ledger, position: int, event: Customer.DetailsChanged
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
         if not CONTACT_FIELDS & set(event.after):
             return None
         customer = ledger.as_of(Customer, event.originator_id, version=event.originator_version)
@@ -50,7 +68,12 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
         return docs.ExportItem(
             position, key, "contact", customer.id, customer.id, contact, contact.account_number
         )
-    if isinstance(event, Invoice.Issued):
+
+    @on(Invoice.Issued)
+    def _invoice_issued(
+        self, ledger: Ledger, position: int, event: Invoice.Issued
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
         invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
         return docs.ExportItem(
             position,
@@ -61,7 +84,12 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
             sales_invoice_of(invoice, event),
             event.number,
         )
-    if isinstance(event, LedgerCreditNote.Issued):
+
+    @on(LedgerCreditNote.Issued)
+    def _credit_note_issued(
+        self, ledger: Ledger, position: int, event: LedgerCreditNote.Issued
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
         return docs.ExportItem(
             position,
             key,
@@ -71,7 +99,12 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
             credit_note_of(event, list(ledger.invoice(event.invoice_id).lines.values())),
             event.number,
         )
-    if isinstance(event, Payment.Allocated):
+
+    @on(Payment.Allocated)
+    def _allocated(
+        self, ledger: Ledger, position: int, event: Payment.Allocated
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
         payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
         allocation = docs.PaymentAllocation(
             payment_id=payment.id,
@@ -93,27 +126,81 @@ def item_for(ledger: Ledger, position: int, event: Event) -> docs.ExportItem | N
             allocation,
             f"{event.amount} {event.currency} to {event.invoice_number}",
         )
-    if isinstance(event, Payment.Unallocated):
+
+    @on(Payment.Unallocated)
+    def _unallocated(
+        self, ledger: Ledger, position: int, event: Payment.Unallocated
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
         payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
-        note = docs.ManualNote(
+        unallocation = docs.Unallocation(
+            payment_id=payment.id,
+            invoice_id=event.invoice_id,
+            invoice_number=event.invoice_number,
             customer_id=payment.details.customer_id,
-            local_id=payment.id,
-            text=(
-                f"{event.amount} {event.currency} of payment {payment.id} was unallocated from"
-                f" {event.invoice_number} in the ledger: remove or reduce that payment remotely"
+            amount=event.amount,
+            remaining=payment.allocations.get(event.invoice_id, Decimal(0)),
+            currency=event.currency,
+            paid_on=payment.details.received_on,
+            method=payment.details.method,
+            reference=_public(payment.details.reference),
+            earlier=tuple(
+                event_key(earlier)
+                for earlier in ledger.events_of(payment.id)[: event.originator_version - 1]
+                if isinstance(earlier, Payment.Allocated | Payment.Unallocated)
+                and earlier.invoice_id == event.invoice_id
             ),
         )
         return docs.ExportItem(
-            position, key, "note", note.customer_id, payment.id, note, event.invoice_number
+            position,
+            key,
+            "unallocation",
+            unallocation.customer_id,
+            payment.id,
+            unallocation,
+            f"{event.amount} {event.currency} back from {event.invoice_number}",
         )
-    if isinstance(event, Invoice.Voided):
+
+    @on(Payment.Refunded)
+    def _refunded(
+        self, ledger: Ledger, position: int, event: Payment.Refunded
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        payment = ledger.as_of(Payment, event.originator_id, version=event.originator_version)
+        refund = docs.Refund(
+            payment_id=payment.id,
+            customer_id=payment.details.customer_id,
+            amount=event.amount,
+            currency=event.currency,
+            refunded_on=event.timestamp.astimezone(UTC).date(),
+            method=event.method,
+            reference=_public(event.reference),
+            received_on=payment.details.received_on,
+        )
+        return docs.ExportItem(
+            position,
+            key,
+            "refund",
+            refund.customer_id,
+            payment.id,
+            refund,
+            f"{event.amount} {event.currency} refunded",
+        )
+
+    @on(Invoice.Voided)
+    def _voided(
+        self, ledger: Ledger, position: int, event: Invoice.Voided
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
         invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
         assert invoice.number is not None  # only issued invoices are voided
         void = docs.Void(invoice.id, invoice.number, invoice.customer_id, event.reason or "")
         return docs.ExportItem(
             position, key, "void", invoice.customer_id, invoice.id, void, invoice.number
         )
-    return None
+
+
+_ITEMS = _Items()
 
 
 def contact_of(customer_id: UUID, profile: CustomerProfile) -> docs.Contact:
@@ -123,7 +210,7 @@ def contact_of(customer_id: UUID, profile: CustomerProfile) -> docs.Contact:
         external_id=profile.external_accounting_id,
         name=profile.name,
         email=profile.email,
-        address=profile.billing_address,
+        address=profile.postal_address,
         tax_number=profile.tax_number,
         currency=profile.currency,
     )
@@ -164,9 +251,7 @@ def sales_invoice_of(invoice: Invoice, issued: Invoice.Issued) -> docs.SalesInvo
     )
 
 
-def credited_kinds(
-    lines: list[InvoiceLine], invoice_lines: list[InvoiceLine]
-) -> list[InvoiceLine]:
+def credited_kinds(lines: list[InvoiceLine], invoice_lines: list[InvoiceLine]) -> list[InvoiceLine]:
     """Credit lines booked to the account of the invoice line they credit.
 
     A credit in full copies the invoice's lines, kinds included. A credit by amount, or by

@@ -20,7 +20,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import structlog
 
 from adapters.accounting import documents as docs
-from adapters.accounting.client import AccountingClient, ExportKey, Sent
+from adapters.accounting.client import AccountingClient, ExportKey, ReplaysCorrections, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import RemoteRejected, RemoteUnavailable
 from adapters.accounting.events import contact_of, item_for
@@ -156,7 +156,7 @@ class Exporter:
             if self.after_send is not None:
                 self.after_send(item)
             self._record(success)
-            outcome = "noted" if item.kind == "note" else "exported"
+            outcome = _outcome(item, success)
             report.items.append(Planned(position, item.kind, item.label, outcome))
             report.position = position
         if skipped_to is not None and not dry_run:
@@ -306,7 +306,7 @@ class Exporter:
         except RemoteUnavailable as error:
             return Planned(letter.position, letter.kind, letter.label, "unavailable", str(error))
         self._record(success)
-        outcome = "noted" if item.kind == "note" else "exported"
+        outcome = _outcome(item, success)
         return Planned(letter.position, letter.kind, letter.label, outcome)
 
     def _item_of(self, letter: DeadLetter) -> docs.ExportItem:
@@ -392,10 +392,18 @@ class Exporter:
         elif isinstance(document, docs.Void):
             invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)
             sent = self.client.void(document, invoice_id, key)
+        elif isinstance(document, docs.Unallocation) and isinstance(
+            self.client, ReplaysCorrections
+        ):
+            contact_id = self._contact_id(document.customer_id)
+            invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)
+            sent = self.client.unallocate(document, contact_id, invoice_id, key)
+        elif isinstance(document, docs.Refund) and isinstance(self.client, ReplaysCorrections):
+            sent = self.client.refund(document, self._contact_id(document.customer_id), key)
         else:
             sent = Sent("")
             reconciliation = ReconciliationLine(
-                self.name, item.event_key, item.kind, item.label, "", "", "", "", document.text
+                self.name, item.event_key, item.kind, item.label, "", "", "", "", _note(document)
             )
         bound.info("exported", label=item.label, remote_id=sent.remote_id)
         return Success(
@@ -473,3 +481,27 @@ class Exporter:
                 " (issued before this connection's start?): export it first"
             )
         return known
+
+
+def _note(document: docs.Document) -> str:
+    """What a person must do by hand for a ledger fact this system does not replay."""
+    if isinstance(document, docs.Unallocation):
+        return (
+            f"{document.amount} {document.currency} of payment {document.payment_id} was"
+            f" unallocated from {document.invoice_number} in the ledger: remove or reduce that"
+            " payment remotely"
+        )
+    if isinstance(document, docs.Refund):
+        return (
+            f"{document.amount} {document.currency} of payment {document.payment_id} was"
+            " refunded to the customer in the ledger: record the refund remotely"
+        )
+    assert isinstance(document, docs.ManualNote)
+    return document.text
+
+
+def _outcome(item: docs.ExportItem, success: Success) -> str:
+    """``noted`` when a person must act: a note, or a correction this system does not replay."""
+    if item.kind == "note" or (item.kind in ("unallocation", "refund") and not success.remote_id):
+        return "noted"
+    return "exported"

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from adapters.config import ConfigError
+from adapters.config_error import ConfigError
 from adapters.csv_output import SafeCsvWriter
 from adapters.queries import MAX_LIMIT, InvoiceQuery, Page, queries_for
 from domain.application import Ledger

@@ -2,43 +2,79 @@
 
 Shapes: ``{"client": {...}}`` / ``{"invoice": {...}}`` / ``{"payment": {...}}`` in,
 ``{"response": {"result": {...}}}`` out, errors as ``{"response": {"errors": [{errno, field,
-message}]}}``. FreshBooks has no idempotency header, so before creating anything the client
-searches for it (invoice by number, credit note by number, payment by the ledger key in its
-note): a re-send after a lost answer finds the first document instead of making a second.
+message}]}}``. What we send and what FreshBooks recomputes is in docs/exports.md.
+
+FreshBooks has no idempotency header, so every create is a find-then-create retried as one
+step: a re-send after a lost answer first finds what the lost answer made (invoice and credit
+note by number, client by our marker in its private ``note``, payment by the ledger key in its
+``note``) instead of making a second. Corrections set remote state to a target computed from
+what FreshBooks holds now, so replaying one twice changes nothing the second time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import structlog
 
 from adapters.accounting import documents as docs
-from adapters.accounting.client import ExportKey, Sent
+from adapters.accounting.addresses import parts
+from adapters.accounting.client import ExportKey, RemoteDocument, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import NotAuthorised, RemoteRejected, RemoteUnavailable
+from adapters.accounting.freshbooks_lines import freshbooks_lines, freshbooks_total
 from adapters.accounting.http import http_client, send
 from adapters.accounting.policy import CallPolicy
-from adapters.accounting.rounding import per_line_total
+from domain.address import PostalAddress
 
 BASE_URL = "https://api.freshbooks.com"
+log = structlog.get_logger("tollbook.export")
 
 #: FreshBooks' payment types; a ledger method not listed travels as "Other".
 PAYMENT_TYPES = {
     "bank transfer": "Bank Transfer",
     "card": "Credit Card",
     "credit card": "Credit Card",
+    "debit": "Debit",
     "paypal": "PayPal",
     "cash": "Cash",
     "cheque": "Check",
     "check": "Check",
     "ach": "ACH",
 }
+#: The payment type FreshBooks pays from a client's credit with (its "Apply credit").
+CREDIT = "Credit"
+DELETED = 1  # vis_state: 0 active, 1 deleted, 2 archived
+
+Json = dict[str, Any]
 
 
 def _amount(value: Decimal, currency: str) -> dict[str, str]:
     return {"amount": format(value, "f"), "code": currency}
+
+
+def _money(document: Json, field: str) -> Decimal:
+    return Decimal(str((document.get(field) or {}).get("amount") or "0"))
+
+
+def client_marker(contact: docs.Contact) -> str:
+    """Our identity for a customer, kept in the client's private ``note`` (never printed)."""
+    return f"tollbook:{contact.customer_id}"
+
+
+def _note(contact: docs.Contact, held: Json | None) -> str:
+    """Our line first, then whatever the accountant wrote about the client, kept."""
+    ours = f"{client_marker(contact)} account {contact.account_number}"
+    lines = str((held or {}).get("note") or "").splitlines()
+    kept = [line for line in lines if not line.startswith("tollbook:")]
+    return "\n".join([ours, *kept])
+
+
+def payment_marker(payment_id: object) -> str:
+    return f"payment:{payment_id}"
 
 
 class FreshBooksClient:
@@ -59,179 +95,410 @@ class FreshBooksClient:
         )
         self.account = f"/accounting/account/{connection.account_id}"
 
+    # ------------------------------------------------------------------ calls
+
+    def _once(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        *,
+        body: Json | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Json:
+        """One request, no retry: callers retry whole find-then-write steps."""
+        request = self.http.build_request(
+            method, f"{self.account}/{path}", json=body, params=params
+        )
+        response = send(self.http, what, request)
+        if response.status_code == 401:
+            raise NotAuthorised(f"{what}: FreshBooks refused the access token")
+        try:
+            document = response.json()
+        except ValueError:
+            raise RemoteUnavailable(f"{what}: {response.status_code}, not JSON") from None
+        errors = (document.get("response") or {}).get("errors") or []
+        if response.status_code >= 500:
+            raise RemoteUnavailable(f"{what}: {response.status_code}")
+        if response.status_code >= 400 or errors:
+            text = "; ".join(
+                f"{e.get('field') or e.get('object') or 'error'}: {e.get('message')}"
+                f" (errno {e.get('errno')})"
+                for e in errors
+            ) or str(response.status_code)
+            raise RemoteRejected(f"{what}: {text}")
+        result: Json = (document.get("response") or {}).get("result") or {}
+        return result
+
     def _call(
         self,
         what: str,
         method: str,
         path: str,
         *,
-        body: dict[str, Any] | None = None,
+        body: Json | None = None,
         params: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        def attempt() -> dict[str, Any]:
-            request = self.http.build_request(method, path, json=body, params=params)
-            response = send(self.http, what, request)
-            if response.status_code == 401:
-                raise NotAuthorised(f"{what}: FreshBooks refused the access token")
-            try:
-                document = response.json()
-            except ValueError:
-                raise RemoteUnavailable(f"{what}: {response.status_code}, not JSON") from None
-            errors = (document.get("response") or {}).get("errors") or []
-            if response.status_code >= 500:
-                raise RemoteUnavailable(f"{what}: {response.status_code}")
-            if response.status_code >= 400 or errors:
-                text = "; ".join(
-                    f"{e.get('field') or e.get('object') or 'error'}: {e.get('message')}"
-                    f" (errno {e.get('errno')})"
-                    for e in errors
-                ) or str(response.status_code)
-                raise RemoteRejected(f"{what}: {text}")
-            result: dict[str, Any] = (document.get("response") or {}).get("result") or {}
-            return result
+    ) -> Json:
+        """A read or a write that sets a value: safe to repeat as it is."""
+        return self.policy.call(
+            what, lambda: self._once(what, method, path, body=body, params=params)
+        )
 
-        return self.policy.call(what, attempt)
+    def _step(self, what: str, step: Callable[[], Sent]) -> Sent:
+        """A find-then-write step, retried whole: a lost answer is found, never redone."""
+        return self.policy.call(what, step)
 
     def expected_total(self, lines: tuple[docs.Line, ...], currency: str) -> Decimal:
-        return per_line_total(lines, currency, unit_places=None)
+        return freshbooks_total(freshbooks_lines(lines, currency))
 
-    def _lines(self, lines: tuple[docs.Line, ...], currency: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": line.description[:200],
-                "description": line.description,
-                "qty": format(line.quantity, "f"),
-                "unit_cost": _amount(line.unit_price, currency),
-                "taxName1": line.tax_description or f"Tax {line.tax_rate}%",
-                "taxAmount1": format(line.tax_rate.normalize(), "f"),  # a percentage
-            }
-            for line in lines
-        ]
+    def _lines(self, lines: tuple[docs.Line, ...], currency: str) -> list[Json]:
+        return [line.as_json(currency) for line in freshbooks_lines(lines, currency)]
 
     # ---------------------------------------------------------------- clients
 
     def contact(self, contact: docs.Contact, known_id: str | None, key: ExportKey) -> Sent:
-        # FreshBooks has no account-number field: the account number rides in the
-        # organisation as "Name (ACCOUNT)" and is matched exactly, never the name alone.
-        body = {
-            "client": {
-                "organization": f"{contact.name} ({contact.account_number})",
-                "email": contact.email or None,
-                "currency_code": contact.currency,
-                "p_street": contact.address or None,
-                "vat_number": contact.tax_number or None,
+        # The customer's name alone prints on documents; the account number and our identity
+        # go in the client's private note. FreshBooks does not require unique organization
+        # names, so two customers of one name are two clients told apart by that note.
+        def body(held: Json | None) -> Json:
+            return {
+                "client": {
+                    "organization": contact.name,
+                    "email": contact.email or None,
+                    "currency_code": contact.currency,
+                    **_address(contact.address),
+                    "vat_number": contact.tax_number or None,
+                    "note": _note(contact, held),
+                }
             }
-        }
-        if known_id is not None:
-            self._call(
-                "update client", "PUT", f"{self.account}/users/clients/{known_id}", body=body
-            )
-            return Sent(known_id)
-        found = self._find_client(contact)
-        if found is not None:
-            return Sent(found)
-        made = self._call("create client", "POST", f"{self.account}/users/clients", body=body)
-        return Sent(str(made["client"]["id"]))
 
-    def _find_client(self, contact: docs.Contact) -> str | None:
+        def step() -> Sent:
+            if known_id is not None:
+                held = self._once("get client", "GET", f"users/clients/{known_id}")["client"]
+            else:
+                held = self._find_client(contact)
+            if held is not None:
+                client_id = str(held["id"])
+                self._once("update client", "PUT", f"users/clients/{client_id}", body=body(held))
+                return Sent(client_id)
+            made = self._once("create client", "POST", "users/clients", body=body(None))
+            return Sent(str(made["client"]["id"]))
+
+        return self._step("update client" if known_id else "create client", step)
+
+    def _find_client(self, contact: docs.Contact) -> Json | None:
+        """By the accountant's client id (our external id), then our note, then - for clients
+        an earlier version named "Name (ACCOUNT)" - by that suffix on an unmarked client."""
         if contact.external_id.isdigit():
             try:
-                result = self._call(
-                    "get client", "GET", f"{self.account}/users/clients/{contact.external_id}"
-                )
-                return str(result["client"]["id"])
+                path = f"users/clients/{contact.external_id}"
+                found: Json = self._once("get client", "GET", path)["client"]
+                return found
             except RemoteRejected:
-                pass  # not a FreshBooks client id after all: fall back to the account number
+                pass  # not a FreshBooks client id after all
+        marker = client_marker(contact)
+        search = {"search[note_like]": marker}
+        for client in self._list("find client", "users/clients", "clients", search):
+            if str(client.get("note") or "").split(" ", 1)[0] == marker:
+                return client
         suffix = f"({contact.account_number})"
-        result = self._call(
-            "find client",
-            "GET",
-            f"{self.account}/users/clients",
-            params={"search[organization_like]": suffix},
-        )
-        for client in result.get("clients", []):
-            if str(client.get("organization", "")).endswith(suffix):
-                return str(client["id"])
+        search = {"search[organization_like]": suffix}
+        for client in self._list("find client", "users/clients", "clients", search):
+            unmarked = "tollbook:" not in str(client.get("note") or "")
+            if unmarked and str(client.get("organization", "")).endswith(suffix):
+                return client
         return None
 
     # -------------------------------------------------------------- documents
 
     def invoice(self, invoice: docs.SalesInvoice, contact_id: str, key: ExportKey) -> Sent:
-        found = self._call(
-            "find invoice",
-            "GET",
-            f"{self.account}/invoices/invoices",
-            params={"search[invoice_number]": invoice.number},
-        )
-        for existing in found.get("invoices", []):
-            if existing.get("invoice_number") == invoice.number:
-                return Sent(str(existing["id"]), Decimal(existing["amount"]["amount"]))
-        body = {
-            "invoice": {
-                "customerid": int(contact_id),
-                "create_date": invoice.invoice_date.isoformat(),
-                "due_offset_days": (invoice.due_date - invoice.invoice_date).days,
-                "currency_code": invoice.currency,
-                "invoice_number": invoice.number,
-                "notes": invoice.reference,
-                "lines": self._lines(invoice.lines, invoice.currency),
-            }
-        }
-        made = self._call("create invoice", "POST", f"{self.account}/invoices/invoices", body=body)
-        result = made["invoice"]
-        return Sent(str(result["id"]), Decimal(result["amount"]["amount"]))
+        lines = self._lines(invoice.lines, invoice.currency)
+
+        def step() -> Sent:
+            found = self._once(
+                "find invoice",
+                "GET",
+                "invoices/invoices",
+                params={"search[invoice_number]": invoice.number},
+            )
+            existing = next(
+                (i for i in found.get("invoices", []) if i.get("invoice_number") == invoice.number),
+                None,
+            )
+            if existing is None:
+                body = {
+                    "invoice": {
+                        "customerid": int(contact_id),
+                        "create_date": invoice.invoice_date.isoformat(),
+                        "due_offset_days": (invoice.due_date - invoice.invoice_date).days,
+                        "currency_code": invoice.currency,
+                        "invoice_number": invoice.number,
+                        "notes": invoice.reference,
+                        "lines": lines,
+                    }
+                }
+                existing = self._once("create invoice", "POST", "invoices/invoices", body=body)[
+                    "invoice"
+                ]
+            if existing.get("v3_status") == "draft":
+                # FreshBooks creates drafts, which its reports ignore: mark it sent (no email).
+                existing = self._once(
+                    "mark invoice sent",
+                    "PUT",
+                    f"invoices/invoices/{existing['id']}",
+                    body={"invoice": {"action_mark_as_sent": True}},
+                )["invoice"]
+            return Sent(str(existing["id"]), _money(existing, "amount"))
+
+        return self._step("create invoice", step)
 
     def credit_note(
         self, note: docs.CreditNote, contact_id: str, invoice_id: str, key: ExportKey
     ) -> Sent:
-        path = f"{self.account}/credit_notes/credit_notes"
-        found = self._call(
-            "find credit note", "GET", path, params={"search[credit_number]": note.number}
+        """The credit note, then its credit applied to the invoice it credits: FreshBooks
+        applies a client's credit as a payment of type "Credit" (it keeps no link from a credit
+        note to an invoice), so the invoice's outstanding drops as it does in the ledger."""
+        lines = self._lines(note.lines, note.currency)
+        marker = f"tollbook:{key.stable}"
+
+        def step() -> Sent:
+            found = self._once(
+                "find credit note",
+                "GET",
+                "credit_notes/credit_notes",
+                params={"search[credit_number]": note.number},
+            )
+            existing = next(
+                (n for n in found.get("credit_notes", []) if n.get("credit_number") == note.number),
+                None,
+            )
+            if existing is None:
+                body = {
+                    "credit_note": {
+                        "clientid": int(contact_id),
+                        "create_date": note.issued_on.isoformat(),
+                        "currency_code": note.currency,
+                        "credit_number": note.number,
+                        "notes": f"Credit against {note.invoice_number}: {note.reason}",
+                        "lines": lines,
+                    }
+                }
+                existing = self._once(
+                    "create credit note", "POST", "credit_notes/credit_notes", body=body
+                )["credit_note"]
+            total = _money(existing, "amount")
+            if self._marked_payment(invoice_id, marker) is None:
+                self._require_outstanding(invoice_id, total, note.currency, note.invoice_number)
+                self._once(
+                    "apply credit",
+                    "POST",
+                    "payments/payments",
+                    body={
+                        "payment": {
+                            "invoiceid": int(invoice_id),
+                            "amount": _amount(total, note.currency),
+                            "date": note.issued_on.isoformat(),
+                            "type": CREDIT,
+                            "note": f"Credit note {note.number} {marker}",
+                        }
+                    },
+                )
+            return Sent(str(existing["id"]), total)
+
+        return self._step("create credit note", step)
+
+    def _list(self, what: str, path: str, key: str, search: dict[str, str]) -> list[Json]:
+        """Every page of a FreshBooks list (it pages its answers)."""
+        items: list[Json] = []
+        page = 1
+        while True:
+            params = {**search, "page": str(page), "per_page": "100"}
+            found = self._once(what, "GET", path, params=params)
+            items.extend(found.get(key, []))
+            if page >= int(found.get("pages") or 1):
+                return items
+            page += 1
+
+    def _payments_on(self, invoice_id: str) -> list[Json]:
+        search = {"search[invoiceid]": invoice_id}
+        return self._list("find payments", "payments/payments", "payments", search)
+
+    def _require_outstanding(
+        self, invoice_id: str, amount: Decimal, currency: str, number: str
+    ) -> None:
+        """FreshBooks books what exceeds an invoice's outstanding as the client's credit (or
+        applies less credit): a difference from the ledger is a dead letter, never silent."""
+        remote = self._once("get invoice", "GET", f"invoices/invoices/{invoice_id}")["invoice"]
+        outstanding = _money(remote, "outstanding")
+        if amount > outstanding:
+            raise RemoteRejected(
+                f"FreshBooks has {outstanding} {currency} outstanding on {number}, less than the"
+                f" {amount} the ledger applies to it: reconcile the invoice first"
+            )
+
+    def _marked_payment(self, invoice_id: str, marker: str) -> Json | None:
+        return next(
+            (p for p in self._payments_on(invoice_id) if marker in str(p.get("note") or "")),
+            None,
         )
-        for existing in found.get("credit_notes", []):
-            if existing.get("credit_number") == note.number:
-                return Sent(str(existing["creditid"]), Decimal(existing["amount"]["amount"]))
-        body = {
-            "credit_note": {
-                "clientid": int(contact_id),
-                "create_date": note.issued_on.isoformat(),
-                "currency_code": note.currency,
-                "credit_number": note.number,
-                "notes": f"Credit against {note.invoice_number}: {note.reason}",
-                "lines": self._lines(note.lines, note.currency),
-            }
-        }
-        made = self._call("create credit note", "POST", path, body=body)
-        result = made["credit_note"]
-        return Sent(str(result["creditid"]), Decimal(result["amount"]["amount"]))
 
     def payment(
         self, payment: docs.PaymentAllocation, contact_id: str, invoice_id: str, key: ExportKey
     ) -> Sent:
-        path = f"{self.account}/payments/payments"
         marker = f"tollbook:{key.stable}"
-        found = self._call("find payment", "GET", path, params={"search[invoiceid]": invoice_id})
-        for existing in found.get("payments", []):
-            if marker in str(existing.get("note", "")):
+        mark = payment_marker(payment.payment_id)
+
+        def step() -> Sent:
+            existing = self._marked_payment(invoice_id, marker)
+            if existing is not None:
                 return Sent(str(existing["id"]))
-        body = {
-            "payment": {
-                "invoiceid": int(invoice_id),
-                "amount": _amount(payment.amount, payment.currency),
-                "date": payment.paid_on.isoformat(),
-                "type": PAYMENT_TYPES.get(payment.method.strip().lower(), "Other"),
-                "note": f"{payment.reference} {marker}".strip(),
+            self._require_outstanding(
+                invoice_id, payment.amount, payment.currency, payment.invoice_number
+            )
+            body = {
+                "payment": {
+                    "invoiceid": int(invoice_id),
+                    "amount": _amount(payment.amount, payment.currency),
+                    "date": payment.paid_on.isoformat(),
+                    "type": PAYMENT_TYPES.get(payment.method.strip().lower(), "Other"),
+                    "note": f"{payment.reference} {marker} {mark}".strip(),
+                }
             }
-        }
-        made = self._call("create payment", "POST", path, body=body)
-        return Sent(str(made["payment"]["id"]))
+            made = self._once("create payment", "POST", "payments/payments", body=body)
+            return Sent(str(made["payment"]["id"]))
+
+        return self._step("create payment", step)
+
+    # ------------------------------------------------------------ corrections
+
+    def unallocate(
+        self, unallocation: docs.Unallocation, contact_id: str, invoice_id: str, key: ExportKey
+    ) -> Sent:
+        """Bring what this ledger payment pays on the invoice down to ``remaining``: the latest
+        FreshBooks payments of it are reduced (a PUT of ``amount``) or deleted (``vis_state``
+        1). The money leaves FreshBooks as it leaves the invoice: a ledger payment reaches
+        FreshBooks only as its allocations to invoices."""
+        mark = payment_marker(unallocation.payment_id)
+        target = unallocation.remaining
+
+        def step() -> Sent:
+            held = [
+                p
+                for p in self._payments_on(invoice_id)
+                if mark in str(p.get("note") or "") and p.get("type") != CREDIT
+            ]
+            excess = sum((_money(p, "amount") for p in held), Decimal(0)) - target
+            if excess < 0:
+                raise RemoteRejected(
+                    f"FreshBooks holds {excess + target} {unallocation.currency} of this payment on"
+                    f" {unallocation.invoice_number}, less than the {target} the ledger keeps"
+                    " there: reconcile the invoice first"
+                )
+            for remote in sorted(held, key=lambda p: int(p["id"]), reverse=True):
+                if excess == 0:
+                    break
+                amount = _money(remote, "amount")
+                path = f"payments/payments/{remote['id']}"
+                if amount <= excess:
+                    self._once("delete payment", "PUT", path, body={"payment": {"vis_state": 1}})
+                    excess -= amount
+                else:
+                    reduced = _amount(amount - excess, unallocation.currency)
+                    self._once("reduce payment", "PUT", path, body={"payment": {"amount": reduced}})
+                    excess = Decimal(0)
+            return Sent(invoice_id)
+
+        return self._step("unallocate payment", step)
+
+    def refund(self, refund: docs.Refund, contact_id: str, key: ExportKey) -> Sent:
+        """Nothing to replay: the ledger refunds only money a payment holds unallocated, and
+        FreshBooks is sent a payment only as its allocations, so it never held that money.
+        FreshBooks' API has no refund of a client's credit either (docs/exports.md)."""
+        log.info(
+            "refund not replayed: FreshBooks never held unallocated money",
+            payment_id=str(refund.payment_id),
+            amount=str(refund.amount),
+            currency=refund.currency,
+        )
+        return Sent("")
 
     def void(self, void: docs.Void, invoice_id: str, key: ExportKey) -> Sent:
-        # FreshBooks has no "void" status: the invoice is moved to deleted (vis_state 1).
-        self._call(
-            "void invoice",
-            "PUT",
-            f"{self.account}/invoices/invoices/{invoice_id}",
-            body={"invoice": {"vis_state": 1}},
+        # FreshBooks has no "void" status: the invoice is deleted (vis_state 1), which takes it
+        # out of its reports. The ledger voids only invoices with nothing paid or credited.
+        def step() -> Sent:
+            remote = self._once("get invoice", "GET", f"invoices/invoices/{invoice_id}")["invoice"]
+            if remote.get("vis_state") == DELETED:
+                return Sent(invoice_id)
+            if _money(remote, "paid") != 0:
+                raise RemoteRejected(
+                    f"FreshBooks invoice {void.invoice_number} still has {_money(remote, 'paid')}"
+                    " paid or credited: remove those payments in FreshBooks, then retry"
+                )
+            self._once(
+                "void invoice",
+                "PUT",
+                f"invoices/invoices/{invoice_id}",
+                body={"invoice": {"vis_state": DELETED}},
+            )
+            return Sent(invoice_id)
+
+        return self._step("void invoice", step)
+
+    # -------------------------------------------------------------- read back
+
+    def read_back(self, kind: Literal["invoice", "credit_note"], remote_id: str) -> RemoteDocument:
+        if kind == "invoice":
+            remote = self._call("get invoice", "GET", f"invoices/invoices/{remote_id}")["invoice"]
+            deleted = remote.get("vis_state") == DELETED
+            return RemoteDocument(
+                remote_id=remote_id,
+                number=str(remote.get("invoice_number") or ""),
+                currency=str(remote.get("currency_code") or ""),
+                total=_money(remote, "amount"),
+                # A deleted invoice is out of FreshBooks' books: nothing is owed on it.
+                amount_due=Decimal(0) if deleted else _money(remote, "outstanding"),
+                status="deleted" if deleted else str(remote.get("v3_status") or ""),
+            )
+        note = self._call("get credit note", "GET", f"credit_notes/credit_notes/{remote_id}")[
+            "credit_note"
+        ]
+        number = str(note.get("credit_number") or "")
+        search = {"search[clientid]": str(note.get("clientid"))}
+        payments = self.policy.call(
+            "find payments",
+            lambda: self._list("find payments", "payments/payments", "payments", search),
         )
-        return Sent(invoice_id)
+        applied = sum(
+            (
+                _money(p, "amount")
+                for p in payments
+                if p.get("type") == CREDIT
+                and str(p.get("note") or "").startswith(f"Credit note {number} ")
+            ),
+            Decimal(0),
+        )
+        total = _money(note, "amount")
+        return RemoteDocument(
+            remote_id=remote_id,
+            number=number,
+            currency=str(note.get("currency_code") or ""),
+            total=total,
+            amount_due=total - applied,  # credit of this note not yet applied to an invoice
+            status="deleted"
+            if note.get("vis_state") == DELETED
+            else "applied"
+            if applied == total
+            else str(note.get("status") or "created"),
+        )
+
+
+def _address(address: PostalAddress) -> dict[str, str]:
+    """The address in a client's primary-address fields (p_street, p_street2, p_city,
+    p_province, p_code, p_country; FreshBooks' own examples give the country by name, as
+    "Canada"). FreshBooks publishes no lengths for them; two street fields hold every line.
+    An empty part is sent empty, so an update clears what the customer no longer has."""
+    if address.is_empty:
+        return {}
+    names = ("p_street", "p_street2", "p_city", "p_province", "p_code")
+    fitted = dict(zip(names, parts(address, 2, "FreshBooks"), strict=True))
+    return {**fitted, "p_country": address.country_name if address.country else ""}

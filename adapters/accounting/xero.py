@@ -6,6 +6,10 @@
   ``CallPolicy`` owns retries, back-off, ``Retry-After`` and the 60 calls/minute limit.
 - Every create carries an ``Idempotency-Key`` derived from the ledger event; invoice and
   credit-note numbers are unique in Xero, so a re-send after the key expired is found by number.
+- Corrections are replayed as Xero documents them: an un-allocation deletes (Status DELETED)
+  the payments this ledger payment made to the invoice and pays what stays allocated again; a
+  refund is the customer's money received as an overpayment and refunded from it. Every step
+  looks for what an earlier, interrupted attempt left before it writes (see docs/exports.md).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import json
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+from uuid import UUID
 
 import urllib3
 from xero_python.accounting import AccountingApi
@@ -23,6 +28,8 @@ from xero_python.accounting.models import (
     Address,
     Allocation,
     Allocations,
+    BankTransaction,
+    BankTransactions,
     Contact,
     Contacts,
     CreditNote,
@@ -32,7 +39,9 @@ from xero_python.accounting.models import (
     Invoices,
     LineAmountTypes,
     LineItem,
+    Overpayment,
     Payment,
+    PaymentDelete,
 )
 from xero_python.api_client import ApiClient, Configuration
 from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
@@ -43,11 +52,13 @@ from xero_python.exceptions.http_status_exceptions import (
 )
 
 from adapters.accounting import documents as docs
-from adapters.accounting.client import ExportKey, Sent
+from adapters.accounting.addresses import fit_lines, fits
+from adapters.accounting.client import ExportKey, RemoteDocument, Sent
 from adapters.accounting.config import Connection
-from adapters.accounting.errors import RemoteRejected, RemoteUnavailable
+from adapters.accounting.errors import MappingMissing, RemoteRejected, RemoteUnavailable
 from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import xero_line, xero_total
+from domain.address import PostalAddress
 
 T = TypeVar("T")
 
@@ -55,6 +66,10 @@ BASE_URL = "https://api.xero.com/api.xro/2.0"
 TOKEN_URL = "https://identity.xero.com/connect/token"
 CALLS_PER_MINUTE = 60
 TOKEN_MARGIN_SECONDS = 60
+#: Xero's limit on a contact's Name.
+CONTACT_NAME_LENGTH = 255
+#: The start of Xero's refusal of a contact name another active contact holds.
+NAME_TAKEN = "is already assigned to another contact"
 
 
 def _money(value: Any) -> Decimal | None:
@@ -212,25 +227,48 @@ class XeroClient:
             known_id = self._find_contact(contact)
             if known_id is not None:
                 return Sent(known_id)
-            created = self._call(
-                "create contact",
-                lambda: self.api.create_contacts(
-                    self.tenant,
-                    Contacts(contacts=[body]),
-                    summarize_errors=True,
-                    idempotency_key=key.value,
+            created = self._uniquely_named(
+                contact,
+                body,
+                lambda idempotency: self._call(
+                    "create contact",
+                    lambda: self.api.create_contacts(
+                        self.tenant,
+                        Contacts(contacts=[body]),
+                        summarize_errors=True,
+                        idempotency_key=idempotency,
+                    ),
                 ),
+                key,
             )
             return Sent(str(created.contacts[0].contact_id))
         body.contact_id = known_id
         remote_id = known_id
-        self._call(
-            "update contact",
-            lambda: self.api.update_contact(
-                self.tenant, remote_id, Contacts(contacts=[body]), idempotency_key=key.value
+        self._uniquely_named(
+            contact,
+            body,
+            lambda idempotency: self._call(
+                "update contact",
+                lambda: self.api.update_contact(
+                    self.tenant, remote_id, Contacts(contacts=[body]), idempotency_key=idempotency
+                ),
             ),
+            key,
         )
         return Sent(known_id)
+
+    def _uniquely_named(
+        self, contact: docs.Contact, body: Contact, send: Callable[[str], T], key: ExportKey
+    ) -> T:
+        """Xero keeps contact names unique among active contacts: when another contact holds
+        the customer's name, the contact is named "Name (ACCOUNT)" instead (and only then)."""
+        try:
+            return send(key.value)
+        except RemoteRejected as error:
+            if NAME_TAKEN not in str(error):
+                raise
+        body.name = disambiguated(contact.name, contact.account_number)
+        return send(f"{key.value}:named")
 
     def _find_contact(self, contact: docs.Contact) -> str | None:
         """By the customer's external accounting id (Xero ContactID or ContactNumber), then by
@@ -366,21 +404,18 @@ class XeroClient:
     def payment(
         self, payment: docs.PaymentAllocation, contact_id: str, invoice_id: str, key: ExportKey
     ) -> Sent:
-        reference = f"{payment.reference} [{key.stable[:8]}]".strip()
+        reference = _reference(payment.reference, payment.payment_id, key)
         if key.retrying:
             found = self._call(
                 "find payment",
                 lambda: self.api.get_payments(self.tenant, where=f'Reference=="{reference}"'),
             )
-            if found.payments:
-                return Sent(str(found.payments[0].payment_id))
-        if not self.mapping.bank_account:
-            from adapters.accounting.errors import MappingMissing
-
-            raise MappingMissing("mapping.bank_account is empty: payments need a bank account code")
+            for existing in found.payments or []:
+                if str(_word(existing.status)) != "DELETED":
+                    return Sent(str(existing.payment_id))
         body = Payment(
             invoice=Invoice(invoice_id=invoice_id),
-            account=Account(code=self.mapping.bank_account),
+            account=Account(code=self._bank()),
             date=payment.paid_on,
             amount=payment.amount,
             reference=reference,
@@ -407,13 +442,203 @@ class XeroClient:
         )
         return Sent(invoice_id)
 
+    def _bank(self) -> str:
+        if not self.mapping.bank_account:
+            raise MappingMissing("mapping.bank_account is empty: payments need a bank account code")
+        return self.mapping.bank_account
 
-def _addresses(address: str) -> list[Address] | None:
-    lines = [line.strip() for line in address.replace(",", "\n").splitlines() if line.strip()]
-    if not lines:
+    # ---------------------------------------------------------------- corrections
+
+    def unallocate(
+        self, unallocation: docs.Unallocation, contact_id: str, invoice_id: str, key: ExportKey
+    ) -> Sent:
+        """Xero payments are never edited, only deleted ("Delete (reverse) a payment"): the
+        payments this ledger payment made to the invoice are deleted and what stays allocated
+        is paid again in one payment. Already at ``remaining`` (an earlier attempt finished but
+        its answer was lost), nothing is sent."""
+        del contact_id
+        tag = _payment_tag(unallocation.payment_id)
+        clause = f'Invoice.InvoiceID==guid("{invoice_id}")'
+        found = self._call(
+            "find payments", lambda: self.api.get_payments(self.tenant, where=clause)
+        )
+        live = [
+            p
+            for p in found.payments or []
+            if str(_word(p.status)) == "AUTHORISED" and tag in (p.reference or "")
+        ]
+        held = sum((_money(p.amount) or Decimal(0) for p in live), Decimal(0))
+        if held == unallocation.remaining:
+            return Sent(str(live[0].payment_id) if live else invoice_id)
+        for stale in live:
+            self._call("delete payment", self._deleting(str(stale.payment_id), key))
+        if unallocation.remaining <= 0:
+            return Sent(invoice_id)
+        body = Payment(
+            invoice=Invoice(invoice_id=invoice_id),
+            account=Account(code=self._bank()),
+            date=unallocation.paid_on,
+            amount=unallocation.remaining,
+            reference=_reference(unallocation.reference, unallocation.payment_id, key),
+        )
+        made = self._call(
+            "create payment",
+            lambda: self.api.create_payment(
+                self.tenant, body, idempotency_key=f"{key.value}:remaining"
+            ),
+        )
+        return Sent(str(made.payments[0].payment_id))
+
+    def _deleting(self, payment_id: str, key: ExportKey) -> Callable[[], Any]:
+        return lambda: self.api.delete_payment(
+            self.tenant,
+            payment_id,
+            PaymentDelete(status="DELETED"),
+            idempotency_key=f"{key.value}:delete:{payment_id}",
+        )
+
+    def refund(self, refund: docs.Refund, contact_id: str, key: ExportKey) -> Sent:
+        """Money back out of the customer's unallocated credit. That credit is not in Xero (only
+        money on invoices is), so, as Xero documents customer money on no invoice, it is
+        received as an overpayment (a RECEIVE-OVERPAYMENT bank transaction on the day the
+        payment was received) and refunded from it by a payment against the overpayment."""
+        reference = _reference(refund.reference, refund.payment_id, key)
+        overpayment_id = self._overpayment(refund, contact_id, reference, key)
+        found = self._call(
+            "find refund",
+            lambda: self.api.get_payments(self.tenant, where=f'Reference=="{_quoted(reference)}"'),
+        )
+        for existing in found.payments or []:
+            if str(_word(existing.status)) == "AUTHORISED" and existing.overpayment is not None:
+                return Sent(str(existing.payment_id))
+        body = Payment(
+            overpayment=Overpayment(overpayment_id=overpayment_id),
+            account=Account(code=self._bank()),
+            date=refund.refunded_on,
+            amount=refund.amount,
+            reference=reference,
+        )
+        made = self._call(
+            "refund overpayment",
+            lambda: self.api.create_payment(
+                self.tenant, body, idempotency_key=f"{key.value}:refund"
+            ),
+        )
+        return Sent(str(made.payments[0].payment_id))
+
+    def _overpayment(
+        self, refund: docs.Refund, contact_id: str, reference: str, key: ExportKey
+    ) -> str:
+        """The overpayment a refund is paid from: found by its reference, else received now."""
+        clause = f'Reference=="{_quoted(reference)}"'
+        found = self._call(
+            "find overpayment",
+            lambda: self.api.get_bank_transactions(self.tenant, where=clause),
+        )
+        for existing in found.bank_transactions or []:
+            if str(_word(existing.status)) == "AUTHORISED" and existing.overpayment_id:
+                return str(existing.overpayment_id)
+        body = BankTransaction(
+            type="RECEIVE-OVERPAYMENT",
+            contact=Contact(contact_id=contact_id),
+            bank_account=Account(code=self._bank()),
+            date=refund.received_on or refund.refunded_on,
+            reference=reference,
+            currency_code=_currency(refund.currency),
+            line_amount_types=LineAmountTypes.NOTAX,
+            line_items=[
+                LineItem(description=f"Credit refunded: {reference}", line_amount=refund.amount)
+            ],
+        )
+        made = self._call(
+            "receive overpayment",
+            lambda: self.api.create_bank_transactions(
+                self.tenant,
+                BankTransactions(bank_transactions=[body]),
+                summarize_errors=True,
+                idempotency_key=f"{key.value}:overpayment",
+            ),
+        )
+        return str(made.bank_transactions[0].overpayment_id)
+
+    # ---------------------------------------------------------------- read back
+
+    def read_back(self, kind: Literal["invoice", "credit_note"], remote_id: str) -> RemoteDocument:
+        """An invoice's Total, AmountDue and Status; a credit note's Total, RemainingCredit (what
+        is still to allocate: its "amount due") and Status."""
+        if kind == "invoice":
+            invoices = self._call(
+                "read invoice", lambda: self.api.get_invoice(self.tenant, remote_id)
+            )
+            invoice = invoices.invoices[0]
+            return RemoteDocument(
+                remote_id,
+                str(invoice.invoice_number or ""),
+                str(_word(invoice.currency_code)),
+                _money(invoice.total) or Decimal(0),
+                _money(invoice.amount_due) or Decimal(0),
+                str(_word(invoice.status)),
+            )
+        notes = self._call(
+            "read credit note", lambda: self.api.get_credit_note(self.tenant, remote_id)
+        )
+        note = notes.credit_notes[0]
+        return RemoteDocument(
+            remote_id,
+            str(note.credit_note_number or ""),
+            str(_word(note.currency_code)),
+            _money(note.total) or Decimal(0),
+            _money(note.remaining_credit) or Decimal(0),
+            str(_word(note.status)),
+        )
+
+
+def disambiguated(name: str, account_number: str) -> str:
+    """The contact name used when another Xero contact holds the plain one: "Name (ACCOUNT)",
+    the name cut so the whole fits Xero's 255 characters."""
+    suffix = f" ({account_number})"
+    return name[: CONTACT_NAME_LENGTH - len(suffix)].rstrip() + suffix
+
+
+def _payment_tag(payment_id: UUID) -> str:
+    """What every remote payment of one ledger payment carries in its Reference."""
+    return f"[tb:{payment_id.hex[:12]}/"
+
+
+def _reference(text: str, payment_id: UUID, key: ExportKey) -> str:
+    """The payment's public reference, the ledger payment and the export (stable per event)."""
+    # No double quotes: the reference is looked up in a where clause.
+    return f"{text} {_payment_tag(payment_id)}{key.stable[:8]}]".replace('"', "").strip()
+
+
+def _quoted(text: str) -> str:
+    return text.replace('"', "")
+
+
+def _word(value: Any) -> Any:
+    """An SDK enum's value (CurrencyCode.GBP -> "GBP"); plain strings as they are."""
+    return getattr(value, "value", value)
+
+
+def _addresses(address: PostalAddress) -> list[Address] | None:
+    """The customer's address as Xero's POBOX (postal) address, the one its invoices print;
+    limits as Xero's Address type documents them (lines 500, city and region 255, postal
+    code 50, country 50 letters: the ISO code). Parts the address lacks are sent empty, so
+    an update clears them."""
+    if address.is_empty:
         return None
-    fields = {f"address_line{index + 1}": text for index, text in enumerate(lines[:4])}
-    return [Address(address_type="POBOX", **fields)]
+    lines = fit_lines(address.lines, 4, 500, "Xero")
+    lines += [""] * (4 - len(lines))
+    return [
+        Address(
+            address_type="POBOX",
+            **{f"address_line{number}": text for number, text in enumerate(lines, start=1)},
+            city=fits(address.city, 255, "Xero", "city"),
+            region=fits(address.region, 255, "Xero", "region"),
+            postal_code=fits(address.postal_code, 50, "Xero", "postal code"),
+            country=address.country,
+        )
+    ]
 
 
 def _looks_like_uuid(text: str) -> bool:

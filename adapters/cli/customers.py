@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -20,6 +21,7 @@ from adapters.cli.context import (
 from adapters.cli.paging import announce_next, page_options
 from adapters.queries import queries_for
 from adapters.views import customer_doc
+from domain.address import PostalAddress
 from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import InvalidInput
@@ -30,7 +32,28 @@ from domain.values import LINE_GROUPINGS
 def _profile_options(func: Any, *, name_required: bool = False) -> Any:
     options = [
         click.option("--name", required=name_required, help="Customer's legal name."),
-        click.option("--address", "billing_address", help="Billing address (use \\n for lines)."),
+        click.option(
+            "--address",
+            "billing_address",
+            help="Free-text billing address (use \\n for lines); the structured options below"
+            " replace it wherever the address is shown or exported.",
+        ),
+        click.option(
+            "--address-line",
+            "address_lines",
+            multiple=True,
+            help="A line of the structured address (repeat: up to 4; replaces all lines).",
+        ),
+        click.option("--city", help="City of the structured address."),
+        click.option("--region", help="Region, state, county or province."),
+        click.option("--postal-code", help="Postal code (letters, digits, spaces, hyphens)."),
+        click.option("--country", help="Country: ISO 3166-1 alpha-2 code, e.g. GB, DE, JP."),
+        click.option(
+            "--no-address",
+            is_flag=True,
+            default=None,
+            help="Remove the structured address (the free-text address shows again).",
+        ),
         click.option("--tax-number", help="Customer's VAT/tax number."),
         click.option("--email", help="Billing e-mail."),
         click.option("--tax-rate", help="Tax percentage charged on top, e.g. 20."),
@@ -57,8 +80,36 @@ def _profile_options(func: Any, *, name_required: bool = False) -> Any:
     return func
 
 
-def _fields(values: dict[str, Any]) -> dict[str, Any]:
-    fields = {key: value for key, value in values.items() if value is not None}
+_ADDRESS_PARTS = ("city", "region", "postal_code", "country")
+
+
+def _address(
+    values: dict[str, Any], current: Callable[[], PostalAddress | None]
+) -> dict[str, Any]:
+    """The structured-address options as an ``address`` change: the parts given replace
+    those of ``current()`` (the address in force), the others are kept; ``{}`` when none."""
+    lines = values.pop("address_lines", ())
+    parts = {key: values.pop(key, None) for key in _ADDRESS_PARTS}
+    remove = values.pop("no_address", None)
+    given = {key: value for key, value in parts.items() if value is not None}
+    if lines:
+        given["lines"] = list(lines)
+    if remove:
+        if given:
+            raise InvalidInput("--no-address cannot be combined with address options")
+        return {"address": None}
+    if not given:
+        return {}
+    in_force = current()
+    kept = in_force.model_dump(mode="json") if in_force is not None else {}
+    return {"address": {**kept, **given}}
+
+
+def _fields(
+    values: dict[str, Any], current: Callable[[], PostalAddress | None] = lambda: None
+) -> dict[str, Any]:
+    address = _address(values, current)
+    fields = {key: value for key, value in values.items() if value is not None} | address
     if "tax_rate" in fields:
         fields["tax_rate"] = amount_arg(fields["tax_rate"], "tax rate")
     if "billing_address" in fields:
@@ -117,10 +168,12 @@ def update(
     **values: Any,
 ) -> None:
     """Change a customer's details, now or from a date."""
-    fields = _fields(values)
+    when = date_arg(effective_from, "effective date")
+    day = when or ledger.today()
+    fields = _fields(values, lambda: ledger.customer(ref).profile_on(day).address)
     if not fields:
         raise InvalidInput("nothing to change: give at least one option")
-    ledger.change_customer(ref, fields, actor, date_arg(effective_from, "effective date"), reason)
+    ledger.change_customer(ref, fields, actor, when, reason)
     if as_json:
         emit_json(customer_doc(ledger.customer(ref), ledger.today()))
     else:
@@ -161,7 +214,7 @@ def show(
     table(
         f"Customer {doc['account_number']}",
         ["field", "value"],
-        [[key, value] for key, value in doc.items() if key not in skip],
+        [[key, _shown(key, value)] for key, value in doc.items() if key not in skip],
     )
     if doc["packages"]:
         table(
@@ -174,6 +227,12 @@ def show(
         )
     for change in doc["scheduled_changes"]:
         say(f"scheduled from {change['effective_from']}: {change['changes']}")
+
+
+def _shown(key: str, value: Any) -> Any:
+    if key in ("address", "postal_address") and isinstance(value, dict):
+        return str(PostalAddress.model_validate(value))
+    return value
 
 
 @customer.command("list")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import click
 
@@ -62,17 +64,42 @@ def demo(path: str, as_json: bool) -> None:
         ledger.close()
 
 
+@dataclass
+class _Demo:
+    """What the steps of the scripted cycle share: the store, its clock, what earlier steps made."""
+
+    target: Path
+    clock: SteppingClock
+    ledger: Ledger
+    drafts: list[UUID] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+    before_issue: datetime | None = None
+    db: Database | None = None
+
+
 def _run(target: Path) -> Ledger:
     """The scripted cycle; returns the demo's ledger (on the demo's clock), still open."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     clock = SteppingClock(datetime(2026, 10, 1, 9, 0, tzinfo=UTC))
-    ledger = build_ledger(f"sqlite:///{target}", clock=clock)
+    demo = _Demo(target, clock, build_ledger(f"sqlite:///{target}", clock=clock))
+    steps = (
+        _settings, _customers, _packages, _october_invoices, _issue, _payments, _credit_note,
+        _balances, _history, _as_it_stood, _pdf, _usage, _bill,
+    )  # fmt: skip
+    for number, run in enumerate(steps, start=1):
+        run(demo, f"{number}.")
+    say(f"\nThe demo store is {target}; try: tollbook --db sqlite:///{target} invoice list")
+    return demo.ledger
 
-    def step(title: str) -> None:
-        say(f"\n[bold underline]{title}[/bold underline]")
 
-    step("1. Account settings (the seller)")
+def _step(number: str, title: str) -> None:
+    say(f"\n[bold underline]{number} {title}[/bold underline]")
+
+
+def _settings(demo: _Demo, number: str) -> None:
+    _step(number, "Account settings (the seller)")
+    ledger = demo.ledger
     ledger.change_settings(
         {
             "company_name": "Northwind Voice Ltd",
@@ -89,7 +116,10 @@ def _run(target: Path) -> Ledger:
     s = ledger.settings()
     say(f"{s.company_name}, VAT {s.tax_number}, numbers like {s.invoice_number_format}")
 
-    step("2. Customers")
+
+def _customers(demo: _Demo, number: str) -> None:
+    _step(number, "Customers")
+    ledger = demo.ledger
     ledger.register_customer(
         "finance:ana",
         account_number="ZRH01",
@@ -122,7 +152,10 @@ def _run(target: Path) -> Ledger:
         ],
     )
 
-    step("3. Packages, assigned to customers")
+
+def _packages(demo: _Demo, number: str) -> None:
+    _step(number, "Packages, assigned to customers")
+    ledger = demo.ledger
     ledger.define_package(
         "finance:ana",
         name="SIP Trunk 30ch",
@@ -158,7 +191,10 @@ def _run(target: Path) -> Ledger:
         ],
     )
 
-    step("4. October invoices from packages (quantity, price and tax filled in)")
+
+def _october_invoices(demo: _Demo, number: str) -> None:
+    _step(number, "October invoices from packages (quantity, price and tax filled in)")
+    ledger, clock = demo.ledger, demo.clock
     clock.set(datetime(2026, 11, 1, 8, 0, tzinfo=UTC))
     period: dict[str, Any] = {"period_start": date(2026, 10, 1), "period_end": date(2026, 10, 31)}
     acme = ledger.create_invoice("ACME", "finance:ana", **period)
@@ -178,14 +214,22 @@ def _run(target: Path) -> Ledger:
     ledger.add_package_line(zrh, "SIP Trunk EU", "finance:ana", quantity=D("2"))
     acme_second = ledger.create_invoice("ACME", "finance:ana", memo="Extra DIDs", **period)
     ledger.add_package_line(acme_second, "DID Number", "finance:ana", quantity=D("5"))
-    before_issue = clock.advance(minutes=5)
+    demo.drafts = [acme, zrh, acme_second]
+    demo.before_issue = clock.advance(minutes=5)
     print_invoice(invoice_doc(ledger.invoice(acme), ledger.today()))
 
-    step("5. Issue: gapless numbers, frozen lines, billing details copied")
-    numbers = [ledger.issue_invoice(ref, "finance:ana") for ref in (acme, zrh, acme_second)]
+
+def _issue(demo: _Demo, number: str) -> None:
+    _step(number, "Issue: gapless numbers, frozen lines, billing details copied")
+    ledger = demo.ledger
+    numbers = demo.numbers = [ledger.issue_invoice(ref, "finance:ana") for ref in demo.drafts]
     say("issued " + ", ".join(numbers))
 
-    step("6. Payments: one partial, one across two invoices with credit left over")
+
+def _payments(demo: _Demo, number: str) -> None:
+    _step(number, "Payments: one partial, one across two invoices with credit left over")
+    ledger, clock = demo.ledger, demo.clock
+    numbers = demo.numbers
     clock.set(datetime(2026, 11, 10, 10, 0, tzinfo=UTC))
     p1 = ledger.record_payment(
         "ZRH01",
@@ -226,10 +270,17 @@ def _run(target: Path) -> Ledger:
     credit = ledger.payment(p2).unallocated
     say(f"ACME paid 800.00: {first_total} + {second_total} allocated, {credit} left as credit")
 
-    step("7. A credit note corrects an issued invoice")
+
+def _credit_note(demo: _Demo, number: str) -> None:
+    _step(number, "A credit note corrects an issued invoice")
+    ledger = demo.ledger
+    numbers = demo.numbers
     ledger.issue_credit_note(numbers[1], "finance:ana", "2 days of outage", amount=D("20.00"))
 
-    step("8. Balances, derived from the events")
+
+def _balances(demo: _Demo, number: str) -> None:
+    _step(number, "Balances, derived from the events")
+    ledger = demo.ledger
     balances = Balances().fold(event for _, event in ledger.all_events())
     table(
         "Balances",
@@ -248,8 +299,11 @@ def _run(target: Path) -> Ledger:
         ],
     )
 
-    step(f"9. The history of {numbers[0]}")
-    invoice_id = ledger.invoice_id(numbers[0])
+
+def _history(demo: _Demo, number: str) -> None:
+    _step(number, f"The history of {demo.numbers[0]}")
+    ledger = demo.ledger
+    invoice_id = ledger.invoice_id(demo.numbers[0])
     table(
         None,
         ["v", "time (UTC)", "actor", "event", "what"],
@@ -265,18 +319,31 @@ def _run(target: Path) -> Ledger:
         ],
     )
 
-    step(f"10. {numbers[0]} as it stood at {before_issue:%Y-%m-%d %H:%M}Z (before issue)")
-    print_invoice(invoice_doc(ledger.as_of(Invoice, invoice_id, at=before_issue)))
 
-    step(f"11. {numbers[0]} as a PDF to send")
-    rendered = render(invoice_source(ledger, numbers[0]))
-    pdf_path = target.parent / file_name(numbers[0])
+def _as_it_stood(demo: _Demo, number: str) -> None:
+    _step(
+        number,
+        f"{demo.numbers[0]} as it stood at {demo.before_issue:%Y-%m-%d %H:%M}Z (before issue)",
+    )
+    ledger = demo.ledger
+    invoice_id = ledger.invoice_id(demo.numbers[0])
+    print_invoice(invoice_doc(ledger.as_of(Invoice, invoice_id, at=demo.before_issue)))
+
+
+def _pdf(demo: _Demo, number: str) -> None:
+    _step(number, f"{demo.numbers[0]} as a PDF to send")
+    ledger = demo.ledger
+    rendered = render(invoice_source(ledger, demo.numbers[0]))
+    pdf_path = demo.target.parent / file_name(demo.numbers[0])
     digest = write_atomically(pdf_path, rendered.pdf)
     say(f"wrote {pdf_path}: open it, or print it ({rendered.page_count} page, sha256 {digest})")
 
-    step("12. November usage: import the switch's CDRs (one bad row goes to the rejects file)")
-    db = Database.from_url(f"sqlite:///{target}")
-    cdrs = write_demo_cdrs(target.with_name("demo-cdrs-2026-11.csv"))
+
+def _usage(demo: _Demo, number: str) -> None:
+    _step(number, "November usage: import the switch's CDRs (one bad row goes to the rejects file)")
+    ledger = demo.ledger
+    db = demo.db = Database.from_url(f"sqlite:///{demo.target}")
+    cdrs = write_demo_cdrs(demo.target.with_name("demo-cdrs-2026-11.csv"))
     imported = import_cdrs(ledger, db, cdrs)
     say(
         f"{imported.rows} rows: {imported.inserted} new, {imported.rejected} rejected"
@@ -285,7 +352,12 @@ def _run(target: Path) -> Ledger:
     again = import_cdrs(ledger, db, cdrs)
     say(f"imported again: {again.inserted} new, {again.duplicates} already there")
 
-    step("13. Billing run for November: packages + usage grouped per destination")
+
+def _bill(demo: _Demo, number: str) -> None:
+    _step(number, "Billing run for November: packages + usage grouped per destination")
+    ledger, clock = demo.ledger, demo.clock
+    db = demo.db
+    assert db is not None  # the usage step opened it
     clock.set(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))
     november = Period.month("2026-11")
     preview = run_billing(ledger, db, november, dry_run=True)
@@ -299,8 +371,6 @@ def _run(target: Path) -> Ledger:
     print_invoice(invoice_doc(ledger.invoice(report.results[0].invoice_id)))
     rerun = run_billing(ledger, db, november)
     say(f"run again: {rerun.count('created')} created, {rerun.count('exists')} already there")
-    say(f"\nThe demo store is {target}; try: tollbook --db sqlite:///{target} invoice list")
-    return ledger
 
 
 def write_demo_cdrs(path: Path) -> Path:

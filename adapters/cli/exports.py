@@ -1,18 +1,28 @@
 """``tollbook export ...``: replay the ledger into Xero, Clear Books or FreshBooks; status;
-dead-letter retries; and a plain CSV/JSON file of a period's documents."""
+dead-letter retries; reconcile (read the exported documents back); and a plain CSV/JSON file of
+a period's documents."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import click
 from rich.progress import Progress
 
+from adapters.accounting.client import ReadsBack
 from adapters.accounting.config import SYSTEMS, Connection, System, choose, load_connections
 from adapters.accounting.exporter import Exporter, RunReport
-from adapters.accounting.factory import build_exporter
+from adapters.accounting.factory import build_exporter, client_for, policy_for
 from adapters.accounting.flatfile import render, rows_for_period
+from adapters.accounting.reconcile import (
+    Kind,
+    LedgerDocument,
+    Reconciliation,
+    ledger_status,
+    reconcile,
+)
 from adapters.accounting.store import ExportStore
 from adapters.cli.context import (
     MAX_ID,
@@ -25,11 +35,14 @@ from adapters.cli.context import (
     state,
     table,
 )
+from adapters.cli.read_side import read_models, view_store
+from adapters.cli.reports import DifferencesFound
 from adapters.config import ConfigError, database_url
 from adapters.store.database import Database
 from domain.application import Ledger
 from domain.errors import InvalidInput, NotFound
 from domain.export_resolution import Action
+from projections.invoice_register import CREDIT_NOTES, REGISTER
 
 
 @click.group()
@@ -312,6 +325,134 @@ _skip.__doc__ = (
     "Never export dead letter LETTER_ID (with a reason); then send what was parked behind it."
 )
 export.command("skip")(_skip)
+
+
+@export.command("reconcile")
+@click.argument("connection_name", metavar="CONNECTION")
+@json_option
+def reconcile_command(connection_name: str, as_json: bool) -> None:
+    """Read back every invoice and credit note exported to CONNECTION and compare its total,
+    amount due and status with the ledger's; exit 1 when any differs."""
+    configured = load_connections()
+    if connection_name not in configured:
+        known = ", ".join(sorted(configured)) or "none configured"
+        raise ConfigError(f"no connection named {connection_name!r} (known: {known})")
+    connection = configured[connection_name]
+    client = client_for(connection, policy_for(connection))
+    if not isinstance(client, ReadsBack):
+        raise InvalidInput(
+            f"{connection.system} connections cannot read documents back yet:"
+            f" `export reconcile` cannot check {connection_name!r}"
+        )
+    store = ExportStore(Database.from_url(_db_url()))
+    store.ensure_tables()
+    exported: list[tuple[Kind, str, str]] = [
+        ("invoice" if kind == "invoice" else "credit_note", local_id, remote_id)
+        for (kind, local_id), remote_id in sorted(store.remote_ids(connection_name).items())
+        if kind in ("invoice", "credit_note") and remote_id
+    ]
+    result = reconcile(connection_name, connection.system, client, exported, _ledger_documents())
+    if as_json:
+        emit_json(_reconciliation_doc(result))
+    else:
+        _print_reconciliation(result)
+    if result.differing:
+        raise DifferencesFound(
+            f"{len(result.differing)} of {len(result.checked)} documents in {connection_name}"
+            " differ from the ledger"
+        )
+
+
+def _ledger_documents() -> dict[str, LedgerDocument]:
+    """Invoices and credit notes as the invoice register read model holds them (caught up)."""
+    store = view_store(read_models(["invoice_register"]))
+    documents = {
+        row["invoice_id"]: LedgerDocument(
+            "invoice",
+            row["invoice_id"],
+            row["number"] or "",
+            row["currency"],
+            row["total"],
+            row["outstanding"],
+            ledger_status(row["state"], row["outstanding"]),
+        )
+        for row in store.select(REGISTER)
+    }
+    # A credit note is applied to its invoice when issued: nothing of it is left to use.
+    documents.update(
+        (
+            row["credit_note_id"],
+            LedgerDocument(
+                "credit_note",
+                row["credit_note_id"],
+                row["number"],
+                row["currency"],
+                row["total"],
+                Decimal(0),
+                "paid",
+            ),
+        )
+        for row in store.select(CREDIT_NOTES)
+    )
+    return documents
+
+
+def _reconciliation_doc(result: Reconciliation) -> dict[str, object]:
+    return {
+        "connection": result.connection,
+        "system": result.system,
+        "checked": len(result.checked),
+        "differing": len(result.differing),
+        "documents": [
+            {
+                "kind": c.kind,
+                "number": c.number,
+                "remote_id": c.remote_id,
+                "currency": c.currency,
+                "ledger_total": _text(c.ledger_total),
+                "remote_total": _text(c.remote_total),
+                "ledger_amount_due": _text(c.ledger_due),
+                "remote_amount_due": _text(c.remote_due),
+                "ledger_status": c.ledger_status,
+                "remote_status": c.remote_status,
+                "differences": list(c.differences),
+            }
+            for c in result.checked
+        ],
+    }
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _print_reconciliation(result: Reconciliation) -> None:
+    table(
+        f"{result.connection}: the ledger against {result.system} (ledger / remote if they differ)",
+        ["document", "kind", "currency", "total", "amount due", "status", "differs in"],
+        [
+            (
+                c.number,
+                c.kind,
+                c.currency,
+                _pair(c.ledger_total, c.remote_total),
+                _pair(c.ledger_due, c.remote_due),
+                _pair(c.ledger_status, c.remote_status),
+                ", ".join(c.differences) or "-",
+            )
+            for c in result.checked
+        ],
+    )
+    say(
+        f"{result.connection}: {len(result.checked)} documents read back,"
+        f" {len(result.differing)} differ from the ledger"
+    )
+
+
+def _pair(ledger: object, remote: object) -> str:
+    if ledger == remote:
+        return _text(ledger) or ""
+    return f"{_text(ledger) or '-'} / {_text(remote) or '-'}"
 
 
 @export.command("file")

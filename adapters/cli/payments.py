@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import click
 
@@ -20,15 +19,12 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.paging import announce_next, page_options
-from adapters.cli.read_side import read_models, view_store
-from adapters.queries import queries_for
-from adapters.queries.documents import balance_row_doc
+from adapters.queries import queries_for, reports
+from adapters.queries.documents import balance_row_doc, history_doc
 from adapters.views import payment_doc
 from domain.application import Ledger
 from domain.errors import InvalidInput
-from domain.money import round_to_currency
 from domain.payment import Payment
-from projections.payment_history import HISTORY
 
 
 @click.group()
@@ -292,6 +288,7 @@ def list_(
 @click.option("--customer", help="Only this customer's payments.")
 @click.option("--invoice", "invoice_ref", help="Only movements on this invoice.")
 @click.option("--payment", "payment_ref", help="Only this payment.")
+@page_options
 @json_option
 @passes_state
 def history(
@@ -300,30 +297,25 @@ def history(
     customer: str | None,
     invoice_ref: str | None,
     payment_ref: str | None,
+    limit: int,
+    cursor: str | None,
     as_json: bool,
 ) -> None:
     """Every payment, allocation, un-allocation and refund, in the order they happened."""
     del actor
-    where: dict[str, Any] = {}
-    if customer:
-        where["customer_id"] = str(ledger.customer(customer).id)
-    if invoice_ref:
-        where["invoice_id"] = str(ledger.invoice_id(invoice_ref))
-    if payment_ref:
-        where["payment_id"] = str(ledger.payment(payment_ref).id)
-    store = view_store(read_models(["payment_history"]))
-    rows = store.select(HISTORY, where, order_by="position")
-    docs = [
-        {
-            **row,
-            "amount": str(round_to_currency(row["amount"], row["currency"])),
-            "received_on": row["received_on"].isoformat(),
-            "recorded_at": row["recorded_at"].isoformat(),
-        }
-        for row in rows
-    ]
+    page = reports.payment_history(
+        queries_for(ledger),
+        customer_id=str(ledger.customer(customer).id) if customer else None,
+        invoice_id=str(ledger.invoice_id(invoice_ref)) if invoice_ref else None,
+        payment_id=str(ledger.payment(payment_ref).id) if payment_ref else None,
+        limit=limit,
+        cursor=cursor,
+    )
+    rows = page.items
+    docs = [history_doc(row) for row in rows]
     if as_json:
         emit_json(docs)
+        announce_next(page)
         return
     table(
         "Payment history",
@@ -343,6 +335,7 @@ def history(
             for d in docs
         ],
     )
+    announce_next(page)
 
 
 @click.command("balance")

@@ -23,6 +23,7 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.invoices import credit_note, invoice
+from adapters.config import build_ledger
 from adapters.pdf.batch import (
     Written,
     file_name,
@@ -140,6 +141,7 @@ def _render_period(
             chosen,
             directory,
             jobs=jobs,
+            open_ledger=build_ledger,
             done=lambda _: bar.advance(task),
         )
     log.info(

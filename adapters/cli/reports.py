@@ -9,11 +9,14 @@ from decimal import Decimal
 import click
 
 from adapters.cli.context import date_arg, emit_json, json_option, passes_state, say, table
+from adapters.cli.paging import announce_next, page_options
 from adapters.cli.read_side import read_models, view_store
+from adapters.queries import queries_for, reports
+from adapters.queries.documents import aged_doc
 from adapters.reconcile import reconcile as find_differences
 from domain.application import Ledger
 from domain.money import round_to_currency
-from projections.aged_receivables import BUCKETS, MOVEMENTS, age, bucket
+from projections.aged_receivables import BUCKETS, bucket
 from projections.view import Row
 
 
@@ -30,31 +33,35 @@ class DifferencesFound(click.ClickException):
 )
 @click.option("--customer", help="Only this customer.")
 @click.option("--detail", is_flag=True, help="List each invoice, not only customer totals.")
+@page_options
 @json_option
 @passes_state
 def aged(
-    ledger: Ledger, actor: str, as_of: str | None, customer: str | None, detail: bool, as_json: bool
+    ledger: Ledger,
+    actor: str,
+    as_of: str | None,
+    customer: str | None,
+    detail: bool,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
 ) -> None:
-    """Aged receivables per customer: current, 1-30, 31-60, 61-90, 90+ days overdue."""
+    """Aged receivables per customer: current, 1-30, 31-60, 61-90, 90+ days overdue.
+
+    A page holds up to --limit customer-currency pairs (by account), leaving out those that
+    owe nothing on the day: a page may be short and still be followed by another."""
     del actor
     day = date_arg(as_of, "as-of date") or ledger.today()
-    store = view_store(read_models(["aged_receivables"]))
-    where = {"customer_id": str(ledger.customer(customer).id)} if customer else None
-    movements = store.select(MOVEMENTS, where, ranges={"on_date": (None, day)})
-    rows = age(movements, day)
-    docs = [
-        {
-            "customer_id": r.customer_id,
-            "customer_account": r.customer_account,
-            "currency": r.currency,
-            **{b: str(round_to_currency(r.buckets[b], r.currency)) for b in BUCKETS},
-            "total": str(round_to_currency(r.total, r.currency)),
-        }
-        for r in rows
-    ]
+    customer_id = str(ledger.customer(customer).id) if customer else None
+    page = reports.aged(
+        queries_for(ledger), day, customer_id=customer_id, limit=limit, cursor=cursor
+    )
+    rows, movements = page.items, page.movements
+    docs = [aged_doc(r) for r in rows]
     invoices = _invoice_detail(movements, day) if detail else []
     if as_json:
         emit_json({"as_of": day.isoformat(), "customers": docs, "invoices": invoices or None})
+        announce_next(page)
         return
     table(
         f"Aged receivables as of {day.isoformat()}",
@@ -81,6 +88,7 @@ def aged(
                 for i in invoices
             ],
         )
+    announce_next(page)
 
 
 def _invoice_detail(movements: list[Row], day: date) -> list[Row]:

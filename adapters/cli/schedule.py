@@ -11,6 +11,7 @@ import click
 from adapters.cli.context import date_arg, emit_json, json_option, say, state, table
 from adapters.cli.customers import schedule_arg
 from adapters.config import ConfigError, database_url
+from adapters.queries import every_customer
 from adapters.store.database import Database
 from domain.customer import Customer
 from scheduler import jobs, service
@@ -43,7 +44,7 @@ def list_(as_json: bool) -> None:
     outcomes = ctx.state.outcomes()
     docs = [
         _doc(ctx, customer, stored, through, outcomes)
-        for customer in ctx.ledger.customers()
+        for customer in every_customer(ctx.ledger)
         if customer.profile_on(jobs.local_today(ctx, customer)).invoice_schedule is not None
     ]
     if as_json:
@@ -142,7 +143,7 @@ def run_now(accounts: tuple[str, ...], as_json: bool) -> None:
         if accounts
         else [
             c
-            for c in ctx.ledger.customers()
+            for c in every_customer(ctx.ledger)
             if c.profile_on(jobs.local_today(ctx, c)).invoice_schedule is not None
         ]
     )

@@ -118,9 +118,27 @@ class SettingsChange(Body):
     payment_instructions: str | None = None
 
 
+class AddressBody(Body):
+    """A structured address; the ledger checks it (domain/limits.py: 1-4 lines of 100
+    characters, city and region 100, postal code 20, country an ISO 3166-1 alpha-2 code)."""
+
+    lines: list[str] = Field(default_factory=list, description="1 to 4 address lines.")
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = Field(default="", description="ISO 3166-1 alpha-2, e.g. GB, DE, JP.")
+
+
 class CustomerFields(Body):
     name: str | None = None
-    billing_address: str | None = None
+    billing_address: str | None = Field(
+        default=None,
+        description="Free text (customers from before structured addresses); ``address``,"
+        " when set, replaces it wherever the address is shown or exported.",
+    )
+    address: AddressBody | None = Field(
+        default=None, description="The structured billing address; null removes it."
+    )
     tax_number: str | None = None
     email: str | None = None
     tax_rate: Amount | None = None
@@ -136,9 +154,10 @@ class CustomerFields(Body):
 
     def given(self) -> dict[str, Any]:
         """The profile fields the client sent (not the change's own effective date/reason);
-        an explicit ``invoice_schedule: null`` is kept: it removes the schedule."""
+        an explicit ``invoice_schedule: null`` or ``address: null`` is kept: it removes it."""
         sent = self.model_dump(exclude_unset=True, exclude={"effective_from", "reason"})
-        return {k: v for k, v in sent.items() if v is not None or k == "invoice_schedule"}
+        removable = ("invoice_schedule", "address")
+        return {k: v for k, v in sent.items() if v is not None or k in removable}
 
 
 class CustomerCreate(CustomerFields):

@@ -21,7 +21,7 @@ from uuid import UUID
 
 import structlog
 
-from adapters.config import ConfigError, build_ledger
+from adapters.config_error import ConfigError
 from adapters.logging import configure_logging
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
@@ -113,10 +113,10 @@ def render_invoice_to(
 _worker: tuple[Ledger, PdfConfig] | None = None
 
 
-def _start_worker(database_url: str | None) -> None:
+def _start_worker(open_ledger: Callable[[str | None], Ledger], database_url: str | None) -> None:
     global _worker
     configure_logging()  # a spawned process starts with structlog's defaults
-    _worker = (build_ledger(database_url), PdfConfig.from_env())
+    _worker = (open_ledger(database_url), PdfConfig.from_env())
 
 
 def _work(invoice_id: UUID, directory: Path) -> Written:
@@ -132,10 +132,14 @@ def render_all(
     directory: Path,
     *,
     jobs: int | None = None,
+    open_ledger: Callable[[str | None], Ledger],
     config: PdfConfig | None = None,
     done: Callable[[Written], None] = lambda written: None,
 ) -> list[Written]:
     """Render every invoice into ``directory`` and write ``SHA256SUMS`` beside them.
+
+    ``open_ledger`` (the composition root's ``build_ledger``) opens the store in each worker
+    process; it must be a module-level function, as it is pickled to the workers.
 
     With one job, or an in-process store (``memory://``) that other processes cannot see,
     rendering happens here; otherwise over ``jobs`` processes (default: every core).
@@ -152,7 +156,10 @@ def render_all(
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_start_worker, initargs=(database_url,)
+            jobs,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(open_ledger, database_url),
         ) as pool:
             futures = [pool.submit(_work, invoice_id, directory) for invoice_id in ids]
             for future in as_completed(futures):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from adapters.config import ConfigError
+from adapters.config_error import ConfigError
 from adapters.pdf.fonts import FontSet
 
 

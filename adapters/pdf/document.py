@@ -135,7 +135,7 @@ def _customer(billing: BillingSnapshot | None, profile: CustomerProfile | None) 
         return Party(
             "Bill to",
             billing.customer_name,
-            _address(billing.billing_address),
+            tuple(billing.postal_address.printed()),
             billing.customer_tax_number,
             billing.customer_account,
         )
@@ -143,7 +143,7 @@ def _customer(billing: BillingSnapshot | None, profile: CustomerProfile | None) 
     return Party(
         "Bill to",
         profile.name,
-        _address(profile.billing_address),
+        tuple(profile.postal_address.printed()),
         profile.tax_number,
         profile.account_number,
     )

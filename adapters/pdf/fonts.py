@@ -19,7 +19,7 @@ from typing import Protocol
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 
-from adapters.config import ConfigError
+from adapters.config_error import ConfigError
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 DEFAULT_REGULAR = DEJAVU / "DejaVuSans.ttf"

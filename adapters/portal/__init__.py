@@ -11,11 +11,9 @@ import os
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from adapters.portal.reads import ReadSide
 from adapters.portal.users import Users
 from adapters.portal.web import HERE, PREFIX, Portal, make_templates
 from adapters.service.context import Services
-from adapters.store.read_models import SqlViewStore
 
 
 def install(app: FastAPI, services: Services) -> Portal:
@@ -34,7 +32,6 @@ def install(app: FastAPI, services: Services) -> Portal:
     portal = Portal(
         services=services,
         users=users,
-        reads=ReadSide(services.ledger, SqlViewStore(services.db, events_table)),
         templates=make_templates(),
     )
     app.state.portal = portal

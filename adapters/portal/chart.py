@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from adapters.portal.reads import MonthFigures
+from adapters.queries.reports import MonthFigures
 
 WIDTH, HEIGHT = 640, 200
 TOP, BOTTOM, LEFT = 16, 28, 8

@@ -5,12 +5,16 @@ link that carries the cursor with every other parameter of the page kept."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from adapters.queries import MAX_LIMIT, Page, Queries, queries_for
+from adapters.queries import Page, Queries, queries_for
+from adapters.queries.documents import amount_due
 from adapters.queries.paging import InvalidPage, parse_limit
 from domain.application import Ledger
+from projections.invoice_register import status_of
 from projections.view import Row
 
 
@@ -39,12 +43,49 @@ def queries(ledger: Ledger) -> Queries:
     return queries_for(ledger)
 
 
-def customer_rows(ledger: Ledger) -> list[Row]:
-    """The customers of a dropdown, by account number: one page of the directory read model
-    (at most MAX_LIMIT; a ledger with more customers gets a text field that takes any account,
-    see docs/portal.md)."""
-    rows = queries_for(ledger).customers(limit=MAX_LIMIT).items
-    return sorted(rows, key=lambda row: str(row["account_number"]))
+#: suggestions a customer or package picker shows; when more match, the page says so and
+#: the user types more of the account number or name (nothing is left out silently)
+PICKER_LIMIT = 200
+#: the longest search a picker takes (account numbers and package names are shorter)
+MAX_SEARCH = 200
+
+
+@dataclass(frozen=True)
+class Picker:
+    """The suggestions of a picker: the rows shown, whether more match, and the search that
+    chose them (the start of an account number or package name; empty: all)."""
+
+    rows: list[Row]
+    more: bool
+    search: str
+    limit: int
+
+
+def _search(text: str | None) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= MAX_SEARCH and text.isprintable() else ""
+
+
+def customer_picker(ledger: Ledger, search: str | None = None) -> Picker:
+    """Customers whose account number starts with ``search``, by account number."""
+    prefix = _search(search)
+    rows, more = queries_for(ledger).pick_customers(prefix, PICKER_LIMIT)
+    return Picker(rows, more, prefix, PICKER_LIMIT)
+
+
+def package_picker(ledger: Ledger, currency: str | None, search: str | None = None) -> Picker:
+    """Packages (of ``currency``) whose name starts with ``search``, by name."""
+    prefix = _search(search)
+    rows, more = queries_for(ledger).pick_packages(prefix, PICKER_LIMIT, currency)
+    return Picker(rows, more, prefix, PICKER_LIMIT)
+
+
+def shown_invoices(rows: list[Row], today: date) -> list[Row]:
+    """Register rows with the status and amount due an invoice list shows."""
+    for row in rows:
+        row["status"] = status_of(row, today)
+        row["amount_due"] = amount_due(row)
+    return rows
 
 
 def aggregates_of(ledger: Ledger, rows: list[Row], column: str) -> list[Any]:

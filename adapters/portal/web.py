@@ -28,7 +28,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
 from adapters.http import bounds
-from adapters.portal.reads import ReadSide
 from adapters.portal.users import Session, Users
 from adapters.queries.paging import InvalidPage
 from adapters.service.context import Services
@@ -59,7 +58,6 @@ SECURITY_HEADERS = {
 class Portal:
     services: Services
     users: Users
-    reads: ReadSide
     templates: Jinja2Templates
 
 

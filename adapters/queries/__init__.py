@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.config import ConfigError
+from adapters.config_error import ConfigError
 from adapters.queries.lists import InvoiceQuery, Queries
 from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidPage, Page
 from adapters.queries.references import ReferenceIndex
 from adapters.store.database import Database
 from adapters.store.read_models import SqlViewStore
 from domain.application import Ledger
+from domain.customer import Customer
 
 _ATTRIBUTE = "_tollbook_queries"
 
@@ -46,6 +47,25 @@ def queries_for(ledger: Ledger) -> Queries:
     return found
 
 
+def every_customer(ledger: Ledger) -> list[Customer]:
+    """Every customer, in registration order: from the directory read model on an SQL store
+    (``Queries.every_customer``), folded from the log on ``memory://`` (no read models)."""
+    found = getattr(ledger, _ATTRIBUTE, None)
+    if not isinstance(found, Queries):
+        return ledger.customers()
+    return found.every_customer()
+
+
+def customer_currencies(ledger: Ledger) -> dict[str, str]:
+    """Each customer's currency by account number, from the directory read model when it is
+    current (folded otherwise)."""
+    found = getattr(ledger, _ATTRIBUTE, None)
+    rows = found.directory() if isinstance(found, Queries) else None
+    if rows is None:
+        return {c.registered.account_number: c.currency for c in ledger.customers()}
+    return {str(row["account_number"]): str(row["currency"]) for row in rows}
+
+
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
@@ -54,5 +74,7 @@ __all__ = [
     "Page",
     "Queries",
     "attach",
+    "customer_currencies",
+    "every_customer",
     "queries_for",
 ]

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from adapters.views import balance_doc
 from domain.money import round_to_currency
+from projections.aged_receivables import BUCKETS, AgedRow
 from projections.balances import BalanceRow
 from projections.customer_balances import AMOUNTS
 from projections.invoice_register import status_of
@@ -56,3 +57,24 @@ def balance_row_doc(row: Row) -> dict[str, Any]:
             **{name: row[name] for name in AMOUNTS},
         )
     )
+
+
+def aged_doc(row: AgedRow) -> dict[str, Any]:
+    """One customer's receivables in one currency, by bucket, at the currency's minor units."""
+    return {
+        "customer_id": row.customer_id,
+        "customer_account": row.customer_account,
+        "currency": row.currency,
+        **{b: str(round_to_currency(row.buckets[b], row.currency)) for b in BUCKETS},
+        "total": str(round_to_currency(row.total, row.currency)),
+    }
+
+
+def history_doc(row: Row) -> dict[str, Any]:
+    """One payment movement of the payment history."""
+    return {
+        **row,
+        "amount": str(round_to_currency(row["amount"], row["currency"])),
+        "received_on": row["received_on"].isoformat(),
+        "recorded_at": row["recorded_at"].isoformat(),
+    }

@@ -13,13 +13,21 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import structlog
 
-from adapters.queries.paging import Page, check_limit, decode_cursor, encode_cursor, fingerprint
-from adapters.queries.sql import Filter, select_page
+from adapters.queries.paging import (
+    MAX_LIMIT,
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+)
+from adapters.queries.sql import Filter, SortKey, amount_sql, select_page, select_sorted
 from adapters.store.lookup import load_aggregates
 from adapters.store.read_models import SqlViewStore
 from domain.application import Ledger
@@ -29,7 +37,7 @@ from projections.directory import CUSTOMERS, PACKAGES
 from projections.invoice_register import CREDIT_NOTES, OPEN_PHASES, REGISTER
 from projections.payment_history import PAYMENTS
 from projections.runner import Runner
-from projections.view import Row, Table
+from projections.view import ColumnKind, Row, Table
 
 log = structlog.get_logger("tollbook.queries")
 
@@ -43,6 +51,8 @@ ORDER: dict[str, tuple[str, ...]] = {
     "customers": ("seq",),
     "packages": ("seq",),
     "balances": ("customer_account", "customer_id", "currency"),
+    "aged": ("customer_account", "customer_id", "currency"),
+    "payment_history": ("position",),
 }
 
 
@@ -58,10 +68,18 @@ class InvoiceQuery:
     period_to: date | None = None
     number: str | None = None
     issued_only: bool = False  # leave drafts out
+    currency: str | None = None
+    open_only: bool = False  # issued with something still owed (what a payment may pay)
+    due_min: Decimal | None = None  # amount due (``amount_due``), inclusive
+    due_max: Decimal | None = None
+    sort: str | None = None  # one of SORTS; None: the order drafted
+    descending: bool = False
 
     def check(self) -> None:
         if self.status is not None and self.status not in STATUSES:
             raise InvalidInput(f"unknown status {self.status!r}: one of {', '.join(STATUSES)}")
+        if self.sort is not None and self.sort not in SORTS:
+            raise InvalidInput(f"unknown sort {self.sort!r}: one of {', '.join(SORTS)}")
         if self.date_from and self.date_to and self.date_to < self.date_from:
             raise InvalidInput("the 'to' date is before the 'from' date")
 
@@ -93,7 +111,7 @@ class Queries:
 
     # ------------------------------------------------------------ pages
 
-    def _page(
+    def page(
         self,
         listing: str,
         table: Table,
@@ -102,6 +120,8 @@ class Queries:
         limit: int | None,
         cursor: str | None,
     ) -> Page[Row]:
+        """One page of ``table`` in the stable order of ``listing`` (``ORDER``); the cursor
+        names the listing and ``filters``."""
         size = check_limit(limit)
         order = ORDER[listing]
         digest = fingerprint(filters)
@@ -143,8 +163,40 @@ class Queries:
             where.raw("phase <> 'draft'")
         if wanted.status is not None:
             _status_filter(where, wanted.status, today)
-        filters = {k: v for k, v in wanted.__dict__.items() if v not in (None, False)}
-        return self._page("invoices", REGISTER, where, filters, limit, cursor)
+        if wanted.currency is not None:
+            where.equal("currency", wanted.currency)
+        if wanted.open_only:
+            where.among("phase", OPEN_PHASES)
+            where.amount("outstanding", ">", Decimal(0))
+        for bound, op in ((wanted.due_min, ">="), (wanted.due_max, "<=")):
+            if bound is not None:
+                where.amount(AMOUNT_DUE, op, bound)
+        filters = {k: v for k, v in wanted.__dict__.items() if v is not None and v is not False}
+        if wanted.sort is None:
+            return self.page("invoices", REGISTER, where, filters, limit, cursor)
+        if wanted.sort == "status":
+            filters["today"] = today  # a status depends on the day asked
+        keys = _sort_keys(self.store, wanted.sort, wanted.descending, today)
+        return self._sorted("invoices_sorted", REGISTER, where, keys, filters, limit, cursor)
+
+    def _sorted(
+        self,
+        listing: str,
+        table: Table,
+        where: Filter,
+        keys: list[SortKey],
+        filters: dict[str, Any],
+        limit: int | None,
+        cursor: str | None,
+    ) -> Page[Row]:
+        size = check_limit(limit)
+        digest = fingerprint(filters)
+        after = None
+        if cursor is not None:
+            after = decode_cursor(listing, digest, cursor, [key.kind for key in keys])
+        rows, last, more = select_sorted(self.store, table, where, keys, size, after)
+        next_cursor = encode_cursor(listing, digest, last) if more and last else None
+        return Page(rows, next_cursor)
 
     def credit_notes(
         self,
@@ -172,7 +224,7 @@ class Queries:
         if issued_to is not None:
             where.compare("issued_on", "<=", issued_to)
             filters["issued_to"] = issued_to
-        return self._page("credit_notes", CREDIT_NOTES, where, filters, limit, cursor)
+        return self.page("credit_notes", CREDIT_NOTES, where, filters, limit, cursor)
 
     def payments(
         self,
@@ -200,12 +252,12 @@ class Queries:
         if status is not None:
             where.equal("status", status)
             filters["status"] = status
-        return self._page("payments", PAYMENTS, where, filters, limit, cursor)
+        return self.page("payments", PAYMENTS, where, filters, limit, cursor)
 
     def customers(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Row]:
         check_limit(limit)
         self.catch_up("directory")
-        return self._page("customers", CUSTOMERS, Filter(self.store, CUSTOMERS), {}, limit, cursor)
+        return self.page("customers", CUSTOMERS, Filter(self.store, CUSTOMERS), {}, limit, cursor)
 
     def packages(
         self,
@@ -220,7 +272,62 @@ class Queries:
         if currency is not None:
             where.equal("currency", currency)
         filters = {"currency": currency} if currency else {}
-        return self._page("packages", PACKAGES, where, filters, limit, cursor)
+        return self.page("packages", PACKAGES, where, filters, limit, cursor)
+
+    def pick_customers(self, prefix: str, limit: int) -> tuple[list[Row], bool]:
+        """Up to ``limit`` customers whose account number starts with ``prefix`` (every one
+        when empty), by account number; and whether more match (a picker then asks the user
+        to type more instead of leaving the rest out silently)."""
+        self.catch_up("directory")
+        where = Filter(self.store, CUSTOMERS)
+        if prefix:
+            where.raw("SUBSTR(account_number, 1, ?) = ?", len(prefix), prefix)
+        return select_page(self.store, CUSTOMERS, where, ("account_number",), limit)
+
+    def pick_packages(
+        self, prefix: str, limit: int, currency: str | None = None
+    ) -> tuple[list[Row], bool]:
+        """Up to ``limit`` packages (of ``currency``) whose name starts with ``prefix``, by
+        name; and whether more match."""
+        self.catch_up("directory")
+        where = Filter(self.store, PACKAGES)
+        if currency is not None:
+            where.equal("currency", currency)
+        if prefix:
+            where.raw("SUBSTR(name, 1, ?) = ?", len(prefix), prefix)
+        return select_page(self.store, PACKAGES, where, ("name",), limit)
+
+    def every_customer(self) -> list[Any]:
+        """Every customer aggregate, in the order they were registered (``Ledger.customers``):
+        their ids from the directory read model, then their own events set-wise, so the cost
+        follows the customers, not the log.
+
+        A billing run, rerating or the scheduler must not miss a customer: when the directory
+        cannot be brought up to the log's head (it is stopped at an event), this folds the
+        customers' events as ``Ledger.customers`` does, and says so in the log."""
+        rows = self.directory()
+        if rows is None:
+            log.warning("directory read model is behind the log; folding the customers instead")
+            return self.ledger.customers()
+        return self.aggregates([row["customer_id"] for row in rows])
+
+    def directory(self) -> list[Row] | None:
+        """Every customer row of the directory, in registration order, read a thousand at a
+        time by its ``seq`` index; None when the directory is stopped behind the log's head."""
+        head = self.runner.head()
+        self.catch_up("directory")
+        if self.store.tracking(["directory"])["directory"].position < head:
+            return None
+        found: list[Row] = []
+        after: tuple[Any, ...] | None = None
+        while True:
+            rows, more = select_page(
+                self.store, CUSTOMERS, Filter(self.store, CUSTOMERS), ("seq",), MAX_LIMIT, after
+            )
+            found += rows
+            if not more:
+                return found
+            after = (rows[-1]["seq"],)
 
     def balances(
         self,
@@ -236,7 +343,7 @@ class Queries:
         if customer_id is not None:
             where.equal("customer_id", customer_id)
         filters = {"customer_id": customer_id} if customer_id else {}
-        return self._page("balances", BALANCES, where, filters, limit, cursor)
+        return self.page("balances", BALANCES, where, filters, limit, cursor)
 
     def register_rows(self, invoice_ids: list[str]) -> dict[str, Row]:
         """The register rows of these invoices (at most a page's worth), by id."""
@@ -258,6 +365,47 @@ class Queries:
         wanted = [UUID(i) for i in ids]
         found = load_aggregates(self.ledger, self.store.db, wanted)
         return [found[i] for i in wanted if i in found]
+
+
+#: what an invoice asks for: its outstanding amount once issued, the would-be total of a draft
+AMOUNT_DUE = "CASE WHEN state = 'draft' THEN total ELSE outstanding END"
+
+#: the invoice list's sort columns (the portal's column headers), each ended by ``seq``
+SORTS = ("number", "customer", "date", "due_date", "status", "total", "due")
+_SORT_COLUMNS: dict[str, tuple[str, ColumnKind]] = {
+    "customer": ("customer_account", "text"),
+    "date": ("invoice_date", "date"),
+    "due_date": ("due_date", "date"),
+    "total": ("total", "amount"),
+    "due": (AMOUNT_DUE, "amount"),
+}
+
+
+def _sort_keys(store: SqlViewStore, sort: str, descending: bool, today: date) -> list[SortKey]:
+    """The keys of a sorted invoice list: the column, then ``seq`` in the same direction (a
+    stable order for paging). Drafts have no number: they come last either way."""
+    keys: list[SortKey] = []
+    if sort == "number":
+        keys.append(SortKey("CASE WHEN number IS NULL THEN 1 ELSE 0 END", "int"))
+        keys.append(SortKey("COALESCE(number, '')", "text", descending))
+    elif sort == "status":
+        keys.append(SortKey(_status_sql(store, today), "text", descending))
+    else:
+        column, kind = _SORT_COLUMNS[sort]
+        expression = amount_sql(store, column) if kind == "amount" else column
+        keys.append(SortKey(expression, kind, descending))
+    keys.append(SortKey("seq", "int", descending))
+    return keys
+
+
+def _status_sql(store: SqlViewStore, today: date) -> str:
+    """``status_of`` in SQL, for sorting: the day is a literal (a date we made, not input)."""
+    day = f"DATE '{today.isoformat()}'" if store.db.dialect == "postgres" else f"'{today}'"
+    return (
+        f"CASE WHEN phase IN ('open', 'open_touched') AND due_date < {day} THEN 'overdue'"
+        " WHEN phase = 'open' THEN 'issued' WHEN phase = 'open_touched' THEN 'partly_paid'"
+        " ELSE phase END"
+    )
 
 
 def _status_filter(where: Filter, status: str, today: date) -> None:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 from domain.errors import InvalidInput
@@ -70,7 +71,10 @@ def fingerprint(filters: dict[str, Any]) -> str:
 
 
 def encode_cursor(listing: str, filters: str, key: Sequence[Any]) -> str:
-    values = [v.isoformat() if isinstance(v, date) else v for v in key]
+    values = [
+        v.isoformat() if isinstance(v, date) else str(v) if isinstance(v, Decimal) else v
+        for v in key
+    ]
     text = json.dumps({"l": listing, "f": filters, "k": values}, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
@@ -118,4 +122,12 @@ def _typed(kind: ColumnKind, value: Any, refused: InvalidPage) -> Any:
             return date.fromisoformat(value)
         except ValueError:
             raise refused from None
+    if kind == "amount":
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            raise refused from None
+        if not amount.is_finite() or len(value) > 40:
+            raise refused
+        return amount
     return value

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from adapters.config import postgres_connect, store_env
+from adapters.store.settings import postgres_connect, store_env
 
 Dialect = Literal["sqlite", "postgres"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.config import SETUP_LOCK_KEY
 from adapters.store.database import Database
+from adapters.store.settings import SETUP_LOCK_KEY
 
 
 def serialise_ddl(db: Database, conn: Any) -> None:

@@ -29,8 +29,8 @@ import psycopg
 import structlog
 from psycopg import sql
 
-from adapters.config import postgres_connect
 from adapters.store.database import Database, sqlite_transaction
+from adapters.store.settings import postgres_connect
 from projections.runner import Fault, PositionMoved, Tracking, Wait
 from projections.view import ColumnKind, Projection, Row, Table
 

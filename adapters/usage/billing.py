@@ -27,6 +27,7 @@ from uuid import UUID
 
 import structlog
 
+from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
 from adapters.usage.schema import ensure_schema, last_batch
@@ -290,7 +291,7 @@ class _Saver:
 def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
     if accounts:
         return [ledger.customer(account) for account in accounts]
-    return ledger.customers()
+    return every_customer(ledger)
 
 
 class _Planner:

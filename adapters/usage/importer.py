@@ -23,6 +23,7 @@ from typing import IO, Any
 import structlog
 
 from adapters.csv_output import SafeCsvWriter
+from adapters.queries import customer_currencies
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
 from adapters.usage.pg_stage import PostgresStage, drop_left_behind
@@ -153,7 +154,7 @@ def import_cdrs(
     ensure_schema(db)
     if db.dialect == "postgres":
         drop_left_behind(db)  # a killed import's stage, whether or not this import succeeds
-    currencies = {c.registered.account_number: c.currency for c in ledger.customers()}
+    currencies = customer_currencies(ledger)
     rejected = _Rejects(rejects or rejects_path_for(path), path, limits.max_rejects)
     total_bytes = path.stat().st_size if path.exists() else 0
     ok = keep_rejects = False

@@ -17,12 +17,13 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from uuid import UUID, uuid5
 
 import structlog
 
+from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.usage.schema import ensure_schema
 from domain.application import Ledger
@@ -30,7 +31,7 @@ from domain.customer import Customer
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine, LineSource
-from domain.money import round_to_currency
+from domain.money import round_half_up, round_to_currency
 from domain.usage import MICROS, Period, covered_batch, invoice_id_for, row_hash, utc_window
 
 log = structlog.get_logger("tollbook.rating")
@@ -62,7 +63,7 @@ class Rate:
         if billed == 0:
             return 0
         amount = self.connection_fee + self.per_minute * billed / 60
-        return int(amount.scaleb(MICROS).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        return int(round_half_up(amount.scaleb(MICROS), Decimal(1)))
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def rerate(
 ) -> list[CustomerRerating]:
     """Price the period's CDRs with ``card``; change things only when ``apply`` is set."""
     ensure_schema(db)
-    chosen = [ledger.customer(a) for a in customers] if customers else ledger.customers()
+    chosen = [ledger.customer(a) for a in customers] if customers else every_customer(ledger)
     results = []
     for customer in chosen:
         result = _rate_customer(ledger, db, card, period, customer)

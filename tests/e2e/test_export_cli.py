@@ -15,7 +15,7 @@ from tests.fakes import views
 from tests.fakes.server import FakeClock
 from tests.fakes.xero import FakeXero
 from tests.helpers import event_count
-from tests.integration.accounting.helpers import billing_cycle
+from tests.integration.accounting.helpers import billing_cycle, correction_cycle
 
 SECRET = "s3cr3t-never-printed"
 
@@ -67,7 +67,7 @@ timeout_seconds = 5
 [connections.acme-xero.mapping]
 sales_account = "200"
 bank_account = "090"
-tax_types = {{ "20" = "OUTPUT2", "17.5" = "OUTPUT175", "0" = "ZERORATEDOUTPUT" }}
+tax_types = {{ "20" = "OUTPUT2", "17.5" = "OUTPUT175", "5" = "RROUTPUT", "0" = "ZERORATEDOUTPUT" }}
 """,
         encoding="utf-8",
     )
@@ -297,3 +297,86 @@ def test_a_settled_dead_letter_cannot_be_settled_or_retried_again(
     code, _, err = cli("export", "retry", str(dead))
     assert (code, "was skipped" in err) == (1, True), err
     assert event_count(make_ledger()) == before
+
+
+def test_export_reconcile_reads_the_correction_cycle_back_equal_then_reports_a_hand_deletion(
+    cli, make_ledger, xero, tmp_path, monkeypatch
+):
+    ledger = make_ledger()
+    cycle = correction_cycle(ledger)
+    _configure(tmp_path, monkeypatch, xero)
+    code, out, err = cli("export", "xero", "--json")
+    assert code == 0, err
+    [report] = json.loads(out)
+    assert {i["outcome"] for i in report["items"]} == {"exported"}
+
+    code, out, err = cli("export", "reconcile", "acme-xero", "--json")
+
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["checked"], result["differing"]) == (len(cycle.numbers) + 1, 0)
+    by_number = {d["number"]: d for d in result["documents"]}
+    assert set(by_number) == {*cycle.numbers, cycle.credit_note}
+    voided = by_number[cycle.voided]
+    assert (voided["ledger_status"], voided["remote_status"]) == ("voided", "voided")
+    open_one = by_number[cycle.numbers[1]]
+    assert (
+        open_one["ledger_amount_due"] == open_one["remote_amount_due"] == "28.25"
+    )  # 38.25 - 30.00 + 20.00 taken back
+    code, out, _ = cli("export", "reconcile", "acme-xero")
+    assert code == 0 and "0 differ from the ledger" in out and cycle.numbers[0] in out
+
+    [paid] = [
+        p
+        for p in xero.payments.values()
+        if p["Status"] == "AUTHORISED"
+        and p.get("Invoice", {}).get("InvoiceNumber") == cycle.numbers[1]
+    ]
+    with xero.lock:  # a person deletes the payment in Xero's own screens
+        xero._delete_payment(paid["PaymentID"], {"Status": "DELETED"})
+
+    code, out, err = cli("export", "reconcile", "acme-xero", "--json")
+
+    assert code == 1 and err.strip().endswith("[differences_found]")
+    result = json.loads(out)
+    [differing] = [d for d in result["documents"] if d["differences"]]
+    assert differing["number"] == cycle.numbers[1]
+    assert differing["differences"] == ["amount due"]
+    assert D(differing["remote_amount_due"]) - D(differing["ledger_amount_due"]) == D("10.00")
+    code, out, err = cli("export", "reconcile", "acme-xero")
+    assert code == 1 and "amount due" in out and "1 of 6 documents" in err
+
+
+def test_export_reconcile_names_an_unknown_connection_and_one_that_cannot_read_back(
+    cli, make_ledger, xero, tmp_path, monkeypatch
+):
+    _configure(tmp_path, monkeypatch, xero)
+    code, _, err = cli("export", "reconcile", "nope")
+    assert code == 5 and "no connection named 'nope'" in err and "acme-xero" in err
+
+    from adapters.accounting.clearbooks import ClearBooksClient
+    from adapters.accounting.freshbooks import FreshBooksClient
+
+    unreadable = [
+        system
+        for system, client in (("clearbooks", ClearBooksClient), ("freshbooks", FreshBooksClient))
+        if not hasattr(client, "read_back")
+    ]
+    if not unreadable:
+        pytest.skip("every system reads its documents back")
+    settings = {
+        "clearbooks": {"system": "clearbooks", "base_url": "http://127.0.0.1:9", "api_key": "k"},
+        "freshbooks": {
+            "system": "freshbooks",
+            "base_url": "http://127.0.0.1:9",
+            "account_id": "a",
+            "access_token": "t",
+        },
+    }[unreadable[0]]
+    monkeypatch.setenv("TOLLBOOK_CONNECTIONS", json.dumps({"books": settings}))
+    requests_before = len(xero.requests)
+
+    code, _, err = cli("export", "reconcile", "books")
+
+    assert code == 2 and "cannot read documents back" in err and "[invalid_input]" in err
+    assert len(xero.requests) == requests_before

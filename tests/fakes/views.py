@@ -16,7 +16,8 @@ def contacts(fake: Any) -> list[str]:
     if isinstance(fake, FakeClearBooks):
         return sorted(e["external_id"] for e in fake.entities.values())
     assert isinstance(fake, FakeFreshBooks)
-    return sorted(c["organization"].rsplit("(", 1)[1].rstrip(")") for c in fake.clients.values())
+    # the account number rides in the client's private note: "tollbook:<id> account <number>"
+    return sorted(c["note"].splitlines()[0].split(" account ", 1)[1] for c in fake.clients.values())
 
 
 def invoices(fake: Any) -> dict[str, Decimal]:
@@ -25,7 +26,7 @@ def invoices(fake: Any) -> dict[str, Decimal]:
         return {i["InvoiceNumber"]: i["Total"] for i in fake.invoices.values()}
     if isinstance(fake, FakeClearBooks):
         return {
-            i["invoiceNumber"]: i["total"] for i in fake.invoices.values() if i["type"] == "sales"
+            fake.number(n): fake.total(n) for n, i in fake.invoices.items() if i["type"] == "sales"
         }
     return {i["invoice_number"]: Decimal(i["amount"]["amount"]) for i in fake.invoices.values()}
 
@@ -34,7 +35,7 @@ def credit_notes(fake: Any) -> list[str]:
     if isinstance(fake, FakeXero):
         return [n["CreditNoteNumber"] for n in fake.credit_notes.values()]
     if isinstance(fake, FakeClearBooks):
-        return [i["invoiceNumber"] for i in fake.invoices.values() if i["type"] == "cn-sales"]
+        return [fake.number(n) for n, i in fake.invoices.items() if i["type"] == "cn-sales"]
     return [n["credit_number"] for n in fake.credit_notes.values()]
 
 
@@ -43,15 +44,20 @@ def payments(fake: Any) -> dict[str, Decimal]:
     paid: dict[str, Decimal] = {}
     if isinstance(fake, FakeXero):
         for p in fake.payments.values():
+            if p["Status"] == "DELETED" or "Invoice" not in p:
+                continue
             number = p["Invoice"]["InvoiceNumber"]
             paid[number] = paid.get(number, Decimal(0)) + p["Amount"]
     elif isinstance(fake, FakeClearBooks):
         for p in fake.payments.values():
-            for allocation in p["invoices"]:
-                number = fake.invoices[allocation["id"]]["invoiceNumber"]
+            for allocation in [] if p["void"] else p["invoices"]:
+                number = fake.number(allocation["id"])
                 paid[number] = paid.get(number, Decimal(0)) + Decimal(allocation["amount"])
     else:
+        # credit applied as payment ("Credit") is not money received; deleted ones are gone
         for p in fake.payments.values():
+            if p["from_credit"] or p["vis_state"] != 0:
+                continue
             number = fake.invoices[str(p["invoiceid"])]["invoice_number"]
             paid[number] = paid.get(number, Decimal(0)) + Decimal(p["amount"]["amount"])
     return paid
@@ -61,5 +67,5 @@ def voided(fake: Any) -> list[str]:
     if isinstance(fake, FakeXero):
         return [i["InvoiceNumber"] for i in fake.invoices.values() if i["Status"] == "VOIDED"]
     if isinstance(fake, FakeClearBooks):
-        return [i["invoiceNumber"] for i in fake.invoices.values() if i["void"]]
+        return [fake.number(n) for n, i in fake.invoices.items() if i["void"]]
     return [i["invoice_number"] for i in fake.invoices.values() if i["vis_state"] == 1]

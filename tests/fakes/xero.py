@@ -3,14 +3,20 @@
 Every request body is validated against the official xero-python SDK's models, and also
 against Xero's official OpenAPI document when ``TOLLBOOK_XERO_OPENAPI`` names it (see
 tests/fakes/xero_contract.py).
-Business rules applied, as Xero words them: unique contact names and invoice numbers, valid
-account codes and tax types, payments only on AUTHORISED documents and never above the amount
-due. Arithmetic as Xero documents it ("Rounding in Xero", the LineItem schema): Quantity and
+Business rules applied, as Xero words them: unique contact names (among active contacts) and
+invoice numbers, valid account codes and tax types, payments only on AUTHORISED documents and
+never above the amount due; a payment is removed by POST /Payments/{id} with Status DELETED,
+which gives the money back to what it paid (AmountDue restored, PAID back to AUTHORISED); an
+invoice with a payment or credit note on it cannot be voided; an overpayment (a
+RECEIVE-OVERPAYMENT bank transaction) is customer credit that a payment against it refunds.
+Arithmetic as Xero documents it ("Rounding in Xero", the LineItem schema): Quantity and
 UnitAmount kept to 4 dp (UnitAmount to ``unitdp``, default 2), LineAmount = round(Quantity x
 UnitAmount, 2), TaxAmount per line = round(LineAmount x rate, 2) unless the line gives one
 (accepted as sent, whatever it differs by: Xero publishes no bound; differences are listed in
 ``tax_overrides``), SubTotal, TotalTax and Total summed from the lines. 60 calls per minute
 then 429 with Retry-After, and Idempotency-Key replays answering with the first response.
+A contact's Addresses obey Xero's Address type: AddressType POBOX or STREET, AddressLine1-4 at
+most 500 characters, City and Region 255, PostalCode 50, Country 50 letters (A-Z, a-z) only.
 """
 
 from __future__ import annotations
@@ -105,6 +111,8 @@ class FakeXero(FakeService):
         self.invoices: dict[str, dict[str, Any]] = {}
         self.credit_notes: dict[str, dict[str, Any]] = {}
         self.payments: dict[str, dict[str, Any]] = {}
+        self.bank_transactions: dict[str, dict[str, Any]] = {}
+        self.overpayments: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0
         # (description, Xero's own tax, the tax sent) for each override that differs.
         self.tax_overrides: list[tuple[str, Decimal, Decimal]] = []
@@ -253,6 +261,8 @@ class FakeXero(FakeService):
                     return self._envelope(
                         "Invoices", [self._update_invoice(invoice_id, body["Invoices"][0])]
                     )
+                case ("GET", ["CreditNotes", note_id]):
+                    return self._envelope("CreditNotes", [self.credit_notes[note_id]])
                 case ("GET", ["CreditNotes"]):
                     return self._envelope("CreditNotes", self._where(self.credit_notes, request))
                 case ("PUT", ["CreditNotes"]):
@@ -270,6 +280,21 @@ class FakeXero(FakeService):
                 case ("PUT" | "POST", ["Payments"]):
                     items = body.get("Payments", [body])
                     return self._envelope("Payments", [self._new_payment(p) for p in items])
+                case ("GET", ["Payments", payment_id]):
+                    return self._envelope("Payments", [self.payments[payment_id]])
+                case ("POST", ["Payments", payment_id]):
+                    return self._envelope("Payments", [self._delete_payment(payment_id, body)])
+                case ("GET", ["BankTransactions"]):
+                    return self._envelope(
+                        "BankTransactions", self._where(self.bank_transactions, request)
+                    )
+                case ("PUT", ["BankTransactions"]):
+                    return self._envelope(
+                        "BankTransactions",
+                        [self._new_overpayment(t) for t in body["BankTransactions"]],
+                    )
+                case ("GET", ["Overpayments", overpayment_id]):
+                    return self._envelope("Overpayments", [self.overpayments[overpayment_id]])
         except ValidationFailed as failure:
             return self._validation(failure.messages)
         except KeyError as missing:
@@ -283,11 +308,13 @@ class FakeXero(FakeService):
         clause = request.query.get("where", [""])[0]
         if not clause:
             return list(table.values())
-        match = re.fullmatch(r'\s*(\w+)\s*==\s*(?:guid\()?"([^"]*)"\)?\s*', clause)
+        match = re.fullmatch(r'\s*([\w.]+)\s*==\s*(guid\()?"([^"]*)"\)?\s*', clause)
         if not match:
             raise ValidationFailed(f"unsupported where clause {clause!r}")
-        field_name, value = match.groups()
-        return [row for row in table.values() if str(row.get(field_name, "")) == value]
+        field_name, guid, value = match.groups()
+        if guid:  # a guid matches in any letter case; text exactly
+            return [r for r in table.values() if _field(r, field_name).lower() == value.lower()]
+        return [row for row in table.values() if _field(row, field_name) == value]
 
     # ------------------------------------------------------------------ contacts
 
@@ -295,11 +322,9 @@ class FakeXero(FakeService):
         name = str(data.get("Name") or "").strip()
         if not name:
             raise ValidationFailed("The contact name must be specified.")
-        if any(c["Name"].lower() == name.lower() for c in self.contacts.values()):
-            raise ValidationFailed(
-                f"The contact name {name} is already assigned to another contact. The contact"
-                " name must be unique across all active contacts."
-            )
+        if self._name_taken(name, None):
+            raise ValidationFailed(_name_taken_message(name))
+        _check_addresses(data)
         contact_id = str(uuid.uuid4())
         contact = {**_plain(data), "ContactID": contact_id, "ContactStatus": "ACTIVE"}
         self.contacts[contact_id] = contact
@@ -307,17 +332,23 @@ class FakeXero(FakeService):
 
     def _update_contact(self, contact_id: str, data: dict[str, Any]) -> dict[str, Any]:
         contact = self.contacts[contact_id]
-        new_name = str(data.get("Name") or contact["Name"])
-        if any(
-            c["Name"].lower() == new_name.lower() and cid != contact_id
-            for cid, c in self.contacts.items()
-        ):
-            raise ValidationFailed(
-                f"The contact name {new_name} is already assigned to another contact."
-            )
+        new_name = str(data.get("Name") or contact["Name"]).strip()
+        if self._name_taken(new_name, contact_id):
+            raise ValidationFailed(_name_taken_message(new_name))
+        _check_addresses(data)
         contact.update(_plain(data))
         contact["ContactID"] = contact_id
         return contact
+
+    def _name_taken(self, name: str, other_than: str | None) -> bool:
+        """Xero: "The contact name must be unique across all active contacts" (an archived
+        contact's name may be reused; the comparison ignores letter case and outer spaces)."""
+        return any(
+            str(c.get("Name", "")).strip().lower() == name.lower()
+            and cid != other_than
+            and c.get("ContactStatus", "ACTIVE") == "ACTIVE"
+            for cid, c in self.contacts.items()
+        )
 
     # ------------------------------------------------------------------ documents
 
@@ -483,12 +514,14 @@ class FakeXero(FakeService):
         return allocation
 
     def _new_payment(self, data: dict[str, Any]) -> dict[str, Any]:
-        invoice = self.invoices.get((data.get("Invoice") or {}).get("InvoiceID", ""))
-        if invoice is None:
-            raise ValidationFailed("Invoice could not be found")
         code = (data.get("Account") or {}).get("Code")
         if self.accounts.get(code) != "BANK":
             raise ValidationFailed("Account type is invalid for making a payment to/from")
+        if data.get("Overpayment"):
+            return self._refund_overpayment(data, code)
+        invoice = self.invoices.get((data.get("Invoice") or {}).get("InvoiceID", ""))
+        if invoice is None:
+            raise ValidationFailed("Invoice could not be found")
         if invoice["Status"] != "AUTHORISED":
             raise ValidationFailed("Payment can only be made against Authorised documents")
         amount = Decimal(str(data.get("Amount")))
@@ -507,6 +540,8 @@ class FakeXero(FakeService):
             "Reference": data.get("Reference", ""),
             "Date": _ms_date(_parse_date(data["Date"])),
             "Status": "AUTHORISED",
+            "PaymentType": "ACCRECPAYMENT",
+            "IsReconciled": False,
             "Invoice": {
                 "InvoiceID": invoice["InvoiceID"],
                 "InvoiceNumber": invoice["InvoiceNumber"],
@@ -514,7 +549,120 @@ class FakeXero(FakeService):
             "Account": {"Code": code},
         }
         self.payments[payment_id] = payment
-        invoice["Payments"].append({"PaymentID": payment_id, "Amount": amount})
+        invoice["Payments"].append(
+            {"PaymentID": payment_id, "Amount": amount, "Reference": payment["Reference"]}
+        )
+        return payment
+
+    def _delete_payment(self, payment_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Xero: "Delete (reverse) a payment" by updating its Status to DELETED; a payment is
+        never edited otherwise. The money goes back: the invoice owes it again (a PAID invoice
+        is AUTHORISED once more), an overpayment's refund is credit again."""
+        payment = self.payments[payment_id]
+        if data.get("Status") != "DELETED":
+            raise ValidationFailed("A payment can only be deleted: send Status DELETED")
+        if payment["Status"] == "DELETED":
+            raise ValidationFailed("This payment has already been deleted")
+        if payment.get("IsReconciled"):
+            raise ValidationFailed("Payment cannot be deleted as it has been reconciled")
+        amount = payment["Amount"]
+        if "Overpayment" in payment:
+            overpayment = self.overpayments[payment["Overpayment"]["OverpaymentID"]]
+            overpayment["RemainingCredit"] += amount
+            overpayment["Status"] = "AUTHORISED"
+        else:
+            invoice = self.invoices[payment["Invoice"]["InvoiceID"]]
+            invoice["AmountDue"] += amount
+            invoice["AmountPaid"] -= amount
+            invoice["Payments"] = [p for p in invoice["Payments"] if p["PaymentID"] != payment_id]
+            if invoice["Status"] == "PAID" and invoice["AmountDue"] > 0:
+                invoice["Status"] = "AUTHORISED"
+        payment["Status"] = "DELETED"
+        return payment
+
+    # ------------------------------------------------------------------ overpayments
+
+    def _new_overpayment(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Customer money on no invoice: a RECEIVE-OVERPAYMENT bank transaction, whose one line
+        carries the amount (no account code: it goes to accounts receivable)."""
+        if data.get("Type") != "RECEIVE-OVERPAYMENT":
+            raise ValidationFailed("this fake organisation only takes RECEIVE-OVERPAYMENT")
+        contact = self._contact_ref(data)
+        code = (data.get("BankAccount") or {}).get("Code")
+        if self.accounts.get(code) != "BANK":
+            raise ValidationFailed("The BankAccount must be a bank account")
+        lines = data.get("LineItems") or []
+        if len(lines) != 1:
+            raise ValidationFailed("An overpayment can only have one line item")
+        amount = _dp(Decimal(str(lines[0].get("LineAmount") or 0)), 2)
+        if amount <= 0:
+            raise ValidationFailed("The overpayment amount must be greater than zero")
+        overpayment_id, transaction_id = str(uuid.uuid4()), str(uuid.uuid4())
+        day = _ms_date(_parse_date(data["Date"]))
+        currency = data.get("CurrencyCode", "GBP")
+        self.overpayments[overpayment_id] = {
+            "OverpaymentID": overpayment_id,
+            "Type": "RECEIVE-OVERPAYMENT",
+            "Contact": contact,
+            "Date": day,
+            "Status": "AUTHORISED",
+            "LineAmountTypes": "NoTax",
+            "SubTotal": amount,
+            "TotalTax": Decimal(0),
+            "Total": amount,
+            "RemainingCredit": amount,
+            "CurrencyCode": currency,
+            "Allocations": [],
+            "Payments": [],
+        }
+        transaction = {
+            "BankTransactionID": transaction_id,
+            "OverpaymentID": overpayment_id,
+            "Type": "RECEIVE-OVERPAYMENT",
+            "Contact": contact,
+            "BankAccount": {"Code": code},
+            "Date": day,
+            "Reference": data.get("Reference", ""),
+            "Status": "AUTHORISED",
+            "LineAmountTypes": "NoTax",
+            "LineItems": [{**_plain(lines[0]), "LineAmount": amount}],
+            "SubTotal": amount,
+            "TotalTax": Decimal(0),
+            "Total": amount,
+            "CurrencyCode": currency,
+        }
+        self.bank_transactions[transaction_id] = transaction
+        return transaction
+
+    def _refund_overpayment(self, data: dict[str, Any], code: str) -> dict[str, Any]:
+        """Xero: the Payments endpoint "allows you to refund prepayments and overpayments"."""
+        overpayment = self.overpayments.get(data["Overpayment"].get("OverpaymentID", ""))
+        if overpayment is None:
+            raise ValidationFailed("Overpayment could not be found")
+        if overpayment["Status"] != "AUTHORISED":
+            raise ValidationFailed("Payment can only be made against Authorised documents")
+        amount = Decimal(str(data.get("Amount")))
+        if amount <= 0:
+            raise ValidationFailed("Payment amount must be greater than zero")
+        if amount > overpayment["RemainingCredit"]:
+            raise ValidationFailed("Payment amount exceeds the amount outstanding on this document")
+        overpayment["RemainingCredit"] -= amount
+        if overpayment["RemainingCredit"] == 0:
+            overpayment["Status"] = "PAID"
+        payment_id = str(uuid.uuid4())
+        payment = {
+            "PaymentID": payment_id,
+            "Amount": amount,
+            "Reference": data.get("Reference", ""),
+            "Date": _ms_date(_parse_date(data["Date"])),
+            "Status": "AUTHORISED",
+            "PaymentType": "AROVERPAYMENTPAYMENT",
+            "IsReconciled": False,
+            "Overpayment": {"OverpaymentID": overpayment["OverpaymentID"]},
+            "Account": {"Code": code},
+        }
+        self.payments[payment_id] = payment
+        overpayment["Payments"].append({"PaymentID": payment_id, "Amount": amount})
         return payment
 
     # ------------------------------------------------------------------ for tests
@@ -548,6 +696,51 @@ class FakeXero(FakeService):
 
     def invoice_numbers(self) -> list[str]:
         return [i["InvoiceNumber"] for i in self.invoices.values()]
+
+
+def _name_taken_message(name: str) -> str:
+    return (
+        f"The contact name {name} is already assigned to another contact. The contact name"
+        " must be unique across all active contacts."
+    )
+
+
+def _field(row: dict[str, Any], dotted: str) -> str:
+    """A field of a row by Xero's dotted name in a where clause (``Invoice.InvoiceID``)."""
+    value: Any = row
+    for part in dotted.split("."):
+        value = value.get(part, "") if isinstance(value, dict) else ""
+    return str(value)
+
+
+# Xero's Address type: the longest value of each field (its "max length = N")
+ADDRESS_LIMITS = {
+    "AddressLine1": 500,
+    "AddressLine2": 500,
+    "AddressLine3": 500,
+    "AddressLine4": 500,
+    "City": 255,
+    "Region": 255,
+    "PostalCode": 50,
+    "Country": 50,
+    "AttentionTo": 255,
+}
+
+
+def _check_addresses(data: dict[str, Any]) -> None:
+    messages = []
+    for address in data.get("Addresses") or []:
+        if address.get("AddressType") not in ("POBOX", "STREET"):
+            messages.append("AddressType must be POBOX or STREET.")
+        for field_name, limit in ADDRESS_LIMITS.items():
+            value = address.get(field_name)
+            if value is not None and len(str(value)) > limit:
+                messages.append(f"{field_name} must not be longer than {limit} characters.")
+        country = address.get("Country")
+        if country is not None and not re.fullmatch("[A-Za-z]*", str(country)):
+            messages.append("Country may contain only the letters A-Z and a-z.")
+    if messages:
+        raise ValidationFailed(*messages)
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:

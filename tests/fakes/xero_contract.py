@@ -35,6 +35,7 @@ ENVELOPES = {
     "CreditNotes": "CreditNotes",
     "Payments": "Payments",
     "Allocations": "Allocations",
+    "BankTransactions": "BankTransactions",
 }
 _FINDER = ModelFinder(xero_models)
 
@@ -80,6 +81,8 @@ def model_for(method: str, parts: list[str], body: Any) -> str | None:
     if method not in ("PUT", "POST") or not parts:
         return None
     name = parts[-1] if parts[-1] in ENVELOPES else parts[0]
+    if parts[0] == "Payments" and len(parts) == 2:
+        return "PaymentDelete"  # delete_payment(payment_delete: PaymentDelete)
     if name == "Payments" and isinstance(body, dict) and "Payments" not in body:
         return "Payment"  # create_payment sends one Payment, not the envelope
     return ENVELOPES.get(name)

@@ -19,7 +19,16 @@ from tests.helpers import completed_payment, customer, event_count, issued_invoi
 from tests.service.conftest import Api, client, keys, reader, services  # noqa: F401
 
 AMBIGUOUS = ("abcdef01-0000-4000-8000-000000000001", "abcdef02-0000-4000-8000-000000000002")
-LISTS = ("/invoices", "/payments", "/customers", "/packages", "/credit-notes", "/balances")
+LISTS = (
+    "/invoices",
+    "/payments",
+    "/customers",
+    "/packages",
+    "/credit-notes",
+    "/balances",
+    "/aged-receivables",
+    "/payment-history",
+)
 
 
 def _seed(ledger: Ledger) -> None:
@@ -110,6 +119,51 @@ def test_http_a_cursor_is_refused_by_another_list_and_other_filters(seeded, read
     assert event_count(seeded) == before
 
 
+def test_http_invoice_list_sorts_in_pages(seeded, reader):  # noqa: F811
+    issued_invoice(seeded, net="5.00")
+    before = event_count(seeded)
+    seen, params = [], {"sort": "total", "dir": "desc", "limit": "2"}
+    while True:
+        response = reader.get("/invoices", **params)
+        assert response.status_code == 200, response.text
+        seen += [row["total"] for row in response.json()]
+        if "X-Next-Cursor" not in response.headers:
+            break
+        params["cursor"] = response.headers["X-Next-Cursor"]
+    assert seen == ["120.00", "6.00", "0.00", "0.00"]  # two drafts owe nothing yet
+    _refused(
+        reader.get("/invoices", sort="total", cursor=params["cursor"], limit="2"),
+        422,
+        "invalid_page",
+    )
+    assert event_count(seeded) == before
+
+
+def test_http_reports_page_and_refuse_each_others_cursors(seeded, reader):  # noqa: F811
+    customer(seeded, "BETA")
+    issued_invoice(seeded, "BETA")
+    completed_payment(seeded, "BETA")
+    before = event_count(seeded)
+    first = reader.get("/aged-receivables", limit="1")
+    assert first.status_code == 200, first.text
+    assert [row["customer_account"] for row in first.json()] == ["ACME"]
+    cursor = first.headers["X-Next-Cursor"]
+    second = reader.get("/aged-receivables", limit="1", cursor=cursor)
+    assert [row["customer_account"] for row in second.json()] == ["BETA"]
+    assert "X-Next-Cursor" not in second.headers
+    _refused(
+        reader.get("/aged-receivables", cursor=cursor, as_of="2026-01-01"), 422, "invalid_page"
+    )
+    _refused(reader.get("/payment-history", cursor=cursor), 422, "invalid_page")
+    moves = reader.get("/payment-history", limit="1")
+    assert moves.json()[0]["kind"] == "received" and "X-Next-Cursor" in moves.headers
+    _refused(
+        reader.get("/aged-receivables", cursor=moves.headers["X-Next-Cursor"]), 422, "invalid_page"
+    )
+    _refused(reader.get("/aged-receivables", as_of="9999-12-31"), 422, "validation_error")
+    assert event_count(seeded) == before
+
+
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [
@@ -148,6 +202,10 @@ def test_http_lookups_refuse_unknown_and_ambiguous_references(
         ({"from": "2026-10-31", "to": "2026-10-01"}, 422, "invalid_input"),
         ({"customer": "NOBODY"}, 404, "not_found"),
         ({"number": "N" * 500}, 422, "validation_error"),
+        ({"sort": "seq"}, 422, "invalid_input"),
+        ({"sort": "total; DROP TABLE x"}, 422, "invalid_input"),
+        ({"sort": "x" * 21}, 422, "validation_error"),
+        ({"sort": "total", "dir": "sideways"}, 422, "validation_error"),
     ],
 )
 def test_http_invoice_list_refuses_bad_filters(seeded, reader, params, status, code):  # noqa: F811
@@ -174,6 +232,34 @@ def test_cli_lists_refuse_a_limit_out_of_range(cli_ledger, tollbook, command, li
     result = tollbook(command, "list", "--limit", limit)
     assert result.code == 2, result.err
     assert "[invalid_page]" in result.err and result.err.count("\n") == 1
+    assert event_count(cli_ledger) == before
+
+
+@pytest.mark.parametrize("command", [("aged",), ("payment", "history")])
+@pytest.mark.parametrize("limit", ["0", "1001", "abc"])
+def test_cli_reports_refuse_a_limit_out_of_range(cli_ledger, tollbook, command, limit):
+    before = event_count(cli_ledger)
+    result = tollbook(*command, "--limit", limit)
+    assert result.code == 2, result.err
+    assert "[invalid_page]" in result.err and result.err.count("\n") == 1
+    assert event_count(cli_ledger) == before
+
+
+def test_cli_reports_page_with_a_cursor(cli_ledger, tollbook):
+    customer(cli_ledger, "BETA")
+    issued_invoice(cli_ledger, "BETA")
+    completed_payment(cli_ledger, "BETA")
+    before = event_count(cli_ledger)
+    first = tollbook("aged", "--as-of", "2099-12-31", "--limit", "1", "--json")
+    assert first.code == 0, first.err
+    assert [r["customer_account"] for r in json.loads(first.out)["customers"]] == ["ACME"]
+    cursor = first.err.strip().rsplit(" ", 1)[-1]
+    second = tollbook("aged", "--as-of", "2099-12-31", "--limit", "1", "--cursor", cursor, "--json")
+    assert [r["customer_account"] for r in json.loads(second.out)["customers"]] == ["BETA"]
+    refused = tollbook("payment", "history", "--cursor", cursor)
+    assert refused.code == 2 and "[invalid_page]" in refused.err
+    history = tollbook("payment", "history", "--limit", "1", "--json")
+    assert len(json.loads(history.out)) == 1 and "next page: --cursor" in history.err
     assert event_count(cli_ledger) == before
 
 

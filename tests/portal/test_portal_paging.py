@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import html
 import re
+from decimal import Decimal
 from typing import Any
 
-from tests.portal.support import Browser, acme, completed_payment
+from tests.portal.support import Browser, acme, completed_payment, issued
 
 NEXT = re.compile(r'<a rel="next" href="([^"]+)">Next page</a>')
 
@@ -53,12 +54,29 @@ def test_next_link_keeps_the_filters_and_limit(finance: Browser, ledger: Any) ->
     assert next_link(page) is None
 
 
-def test_sorted_list_is_one_whole_page(finance: Browser, ledger: Any) -> None:
+def test_a_sorted_list_pages_with_a_next_link_that_keeps_the_sort(
+    finance: Browser, ledger: Any
+) -> None:
     acme(ledger)
-    drafted = [str(ledger.create_invoice("ACME", "setup")) for _ in range(3)]
-    page = finance.get("/portal/invoices", sort="date", dir="asc", limit="1").text
-    assert sorted(links(page, "invoices")) == sorted(drafted)
-    assert next_link(page) is None
+    # totals 1.20, 12.00, 120.00, 10.80, 108.00: as text "120.00" < "12.00" < "9.60"
+    prices = ("1.00", "10.00", "100.00", "9.00", "90.00")
+    ids = [str(issued(ledger, price)) for price in prices]
+    by_total = [ids[i] for i in (2, 4, 1, 3, 0)]  # largest first
+
+    seen: list[str] = []
+    page = finance.get("/portal/invoices", sort="total", dir="desc", limit="2").text
+    while True:
+        assert len(links(page, "invoices")) <= 2  # the limit holds on a sorted list too
+        seen += links(page, "invoices")
+        following = next_link(page)
+        if following is None:
+            break
+        assert "sort=total" in following and "dir=desc" in following and "limit=2" in following
+        page = finance.client.get(following).text
+    assert seen == by_total
+
+    page = finance.get("/portal/invoices", due_min="10", due_max="110", sort="due", dir="asc")
+    assert links(page.text, "invoices") == [ids[3], ids[1], ids[4]]  # 10.80, 12.00, 108.00
 
 
 def test_customer_and_payment_lists_page(finance: Browser, ledger: Any) -> None:
@@ -78,3 +96,89 @@ def test_customer_and_payment_lists_page(finance: Browser, ledger: Any) -> None:
     following = next_link(page)
     assert following is not None and "status=completed" in following
     assert links(finance.client.get(following).text, "payments") == paid[2:]
+
+
+def _no_fold(monkeypatch: Any, ledger: Any) -> None:
+    """Any read that folds every aggregate of a kind from the log fails the test."""
+
+    def fold(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a page folded the log")
+
+    monkeypatch.setattr(type(ledger), "_every", fold)
+    monkeypatch.setattr(type(ledger), "all_events", fold)
+
+
+def test_customer_page_shows_a_first_page_and_reads_no_fold(
+    finance: Browser, ledger: Any, monkeypatch: Any
+) -> None:
+    acme(ledger)
+    first = issued(ledger, "10.00")  # 12.00 issued today
+    drafts = [str(ledger.create_invoice("ACME", "setup")) for _ in range(100)]
+    payment = completed_payment(ledger, "5.00")
+    _no_fold(monkeypatch, ledger)
+
+    page = finance.get("/portal/customers/ACME")
+    assert page.status_code == 200, page.text
+    shown = links(page.text, "invoices")
+    assert shown[0] == str(first) and shown[1:] == drafts[:99]  # 100, in the order drafted
+    more = re.search(r'<a rel="next" href="([^"]+)">More invoices</a>', page.text)
+    assert more is not None and "customer=ACME" in html.unescape(more.group(1))
+    rest = finance.client.get(html.unescape(more.group(1))).text
+    assert links(rest, "invoices") == drafts[99:]
+    assert f"/portal/payments/{payment}" in page.text and "More payments" not in page.text
+    # the chart's bars: invoiced and paid this month, from the register and payments rows
+    month = ledger.today().strftime("%b %y")
+    assert f"<title>{month}: invoiced 12.00 GBP</title>" in page.text
+    assert f"<title>{month}: paid 5.00 GBP</title>" in page.text
+
+
+def test_payment_page_offers_open_invoices_oldest_due_first_a_page_at_a_time(
+    finance: Browser, ledger: Any, monkeypatch: Any, clock: Any
+) -> None:
+    acme(ledger)
+    acme(ledger, "EURO", currency="EUR")
+    late = issued(ledger, "30.00")
+    clock.advance(days=-10)  # issued after, but dated earlier: due first
+    early = issued(ledger, "20.00")
+    clock.advance(days=10)
+    settled = issued(ledger, "1.00")
+    ledger.allocate(completed_payment(ledger, "1.20"), [(settled, Decimal("1.20"))], "setup")
+    issued(ledger, "5.00", account="EURO")  # another customer
+    ledger.create_invoice("ACME", "setup")  # a draft owes nothing yet
+    payment = completed_payment(ledger, "100.00")
+    _no_fold(monkeypatch, ledger)
+
+    page = finance.get(f"/portal/payments/{payment}", limit="1")
+    assert page.status_code == 200, page.text
+    assert re.findall(r'name="amount_([0-9a-f-]{36})"', page.text) == [str(early)]
+    more = re.search(r'<a rel="next" href="([^"]+)">Next invoices</a>', page.text)
+    assert more is not None
+    page = finance.client.get(html.unescape(more.group(1)).split("#")[0])
+    assert re.findall(r'name="amount_([0-9a-f-]{36})"', page.text) == [str(late)]
+    assert "Next invoices" not in page.text
+
+
+def test_pickers_say_when_more_customers_exist_and_search_by_account(
+    finance: Browser, ledger: Any, monkeypatch: Any
+) -> None:
+    from adapters.portal import paging
+
+    monkeypatch.setattr(paging, "PICKER_LIMIT", 2)
+    for account in ("ACME", "ACORN", "BETA"):
+        acme(ledger, account)
+    options = re.compile(r'<option value="([A-Z]+)">')
+
+    page = finance.get("/portal/invoices").text
+    assert options.findall(page) == ["ACME", "ACORN"]
+    assert "More than 2 customers" in page and "Type more of the account number" in page
+    page = finance.get("/portal/invoices", customer="B").text  # the field's text narrows
+    assert options.findall(page) == ["BETA"] and "More than 2" not in page
+    page = finance.get("/portal/payments").text
+    assert "More than 2 customers" in page
+    form = finance.get("/portal/invoices/new").text
+    # no dropdown that could not hold them all: a field that takes any account number
+    assert '<select id="customer"' not in form and 'list="customer-list"' in form
+    assert "More than 2 customers" in form
+    monkeypatch.setattr(paging, "PICKER_LIMIT", 3)
+    form = finance.get("/portal/invoices/new").text
+    assert '<select id="customer"' in form and "More than" not in form

@@ -20,11 +20,13 @@ from adapters.pdf.fonts import FontSet, install
 from adapters.pdf.geometry import Box, Layout
 from adapters.pdf.layout import MARGIN, PAGE_H, PAGE_W, lay_out
 from adapters.pdf.render import render
+from domain.address import PostalAddress
 from domain.customer import CustomerProfile
 from domain.invoice_line import totals_of
 from domain.settings import SellerSettings
 from tests.pdf_support import (
     STAMP,
+    billing,
     draft_invoice,
     issued_invoice,
     page_image,
@@ -267,3 +269,47 @@ def test_text_after_a_cjk_glyph_is_drawn_in_the_main_font_again(tmp_path: Path):
 
     assert box == same_box
     assert with_cjk.crop(area).tobytes() == without.crop(area).tobytes()
+
+
+def test_a_structured_address_prints_every_part_on_its_own_line_in_the_bill_to_block():
+    address = PostalAddress(
+        lines=("ul. Piotrkowska 1", "Budynek C, piętro 2", "東京都千代田区丸の内1-1", "Box 7"),
+        city="Łódź",
+        region="Województwo łódzkie",
+        postal_code="90-001",
+        country="PL",
+    )
+    invoice = draft_invoice([usage_line(1)])
+    snapshot = billing().model_copy(update={"address": address})
+    invoice.issue("INV-2026-000043", invoice.invoice_date, snapshot, STAMP)
+
+    rendered = render(invoice_document(invoice))
+
+    printed = [t.text for t in rendered.layout.pages[0].block("customer").texts]
+    assert printed[2:10] == [*address.lines, "Łódź", "Województwo łódzkie", "90-001", "Poland"]
+    assert "Bahnhofstrasse 1" not in printed  # the structured address replaces the free text
+    text = page_texts(rendered.pdf)[0]
+    assert "Budynek C, piętro 2\n東京都千代田区丸の内1-1\nBox 7\nŁódź\n" in text
+    assert_sound(rendered.layout)
+
+
+def test_a_free_text_address_of_many_long_lines_prints_in_full_and_wraps_in_its_block():
+    long_line = "Industriestrasse 1, Gebäude 4, Eingang Süd, Anlieferung über Tor 7 " * 2
+    free_text = "\n".join(
+        [long_line.strip(), "Line 2", "Line 3", "Line 4", "Line 5", "8001 Zürich"]
+    )
+    invoice = draft_invoice([usage_line(1)])
+    invoice.issue(
+        "INV-2026-000044",
+        invoice.invoice_date,
+        billing().model_copy(update={"billing_address": free_text}),
+        STAMP,
+    )
+
+    rendered = render(invoice_document(invoice))
+
+    block = rendered.layout.pages[0].block("customer")
+    printed = " ".join(t.text for t in block.texts)
+    for part in free_text.splitlines():
+        assert part in printed
+    assert_sound(rendered.layout)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -55,10 +55,13 @@ def list_invoices(
     number: Annotated[str | None, Query(max_length=200)] = None,
     date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
     date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+    direction: Annotated[Literal["asc", "desc"], Query(alias="dir")] = "asc",
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
-    """Invoice register rows (no lines), in the order they were drafted, a page at a time."""
+    """Invoice register rows (no lines), in the order they were drafted or sorted by ``sort``
+    (number, customer, date, due_date, status, total, due) in ``dir``, a page at a time."""
     ledger = svc.ledger
     wanted = InvoiceQuery(
         customer_id=str(ledger.customer(customer).id) if customer else None,
@@ -66,6 +69,8 @@ def list_invoices(
         number=number,
         date_from=date_from,
         date_to=date_to,
+        sort=sort,
+        descending=sort is not None and direction == "desc",
     )
     today = ledger.today()
     page = queries_for(ledger).invoices(wanted, today, limit=limit, cursor=cursor)

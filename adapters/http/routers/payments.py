@@ -10,13 +10,14 @@ from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import (
     AllocationCreate,
+    IsoDate,
     OptionalReason,
     PaymentCreate,
     RefundCreate,
     Unallocation,
 )
-from adapters.queries import queries_for
-from adapters.queries.documents import balance_row_doc
+from adapters.queries import queries_for, reports
+from adapters.queries.documents import aged_doc, balance_row_doc, history_doc
 from adapters.views import event_doc, payment_doc
 from domain.application import Ledger
 
@@ -174,3 +175,54 @@ def balances(
     customer_id = str(ledger.customer(customer).id) if customer else None
     page = queries_for(ledger).balances(customer_id=customer_id, limit=limit, cursor=cursor)
     return paged(request, response, page, [balance_row_doc(row) for row in page.items])
+
+
+@router.get("/aged-receivables", tags=["balances"])
+def aged_receivables(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    _: Reader,
+    as_of: IsoDate | None = None,
+    customer: str | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """What each customer owed at the end of ``as_of`` (default today) per currency, by
+    bucket (current, 1-30, 31-60, 61-90, 90+ days past due), from the aged receivables read
+    model. A page takes ``limit`` customer-currency pairs by account and leaves out those
+    owing nothing: a page may be short (even empty) and still have a next page."""
+    ledger = svc.ledger
+    customer_id = str(ledger.customer(customer).id) if customer else None
+    day = as_of or ledger.today()
+    page = reports.aged(
+        queries_for(ledger), day, customer_id=customer_id, limit=limit, cursor=cursor
+    )
+    return paged(request, response, page, [aged_doc(row) for row in page.items])
+
+
+@router.get("/payment-history", tags=["payments"])
+def payment_history_list(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    _: Reader,
+    customer: str | None = None,
+    invoice: str | None = None,
+    payment: str | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    """Every payment movement (received, completed, cancelled, allocated, unallocated,
+    refunded) in the order it happened, from the payment history read model, a page at a
+    time."""
+    ledger = svc.ledger
+    page = reports.payment_history(
+        queries_for(ledger),
+        customer_id=str(ledger.customer(customer).id) if customer else None,
+        invoice_id=str(ledger.invoice_id(invoice)) if invoice else None,
+        payment_id=str(ledger.payment(payment).id) if payment else None,
+        limit=limit,
+        cursor=cursor,
+    )
+    return paged(request, response, page, [history_doc(row) for row in page.items])

@@ -11,8 +11,15 @@ import pydantic
 from fastapi import APIRouter, Request, Response
 
 from adapters.portal.chart import chart
-from adapters.portal.paging import aggregates_of, next_url, page_params, queries
-from adapters.portal.reads import BUCKETS, InvoiceFilter
+from adapters.portal.paging import (
+    aggregates_of,
+    next_url,
+    package_picker,
+    page_params,
+    queries,
+    shown_invoices,
+)
+from adapters.portal.reads import BUCKETS
 from adapters.portal.web import (
     PREFIX,
     Editor,
@@ -27,7 +34,8 @@ from adapters.portal.web import (
     plain,
     render,
 )
-from adapters.queries import MAX_LIMIT
+from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
+from domain.address import PostalAddress
 from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import BillingError
@@ -46,7 +54,13 @@ PROFILE_FIELDS = {
     "time_zone": ("time zone",),
     "invoice_line_grouping": ("grouping",),
     "effective_from": ("effective",),
+    "address_lines": ("address line",),
+    "city": ("city",),
+    "region": ("region",),
+    "postal_code": ("postal code",),
+    "country": ("country",),
 }
+ADDRESS_PARTS = ("city", "region", "postal_code", "country")
 ASSIGN_FIELDS = {
     "package": ("package", "priced in"),
     "quantity": ("quantity",),
@@ -72,6 +86,23 @@ TEXT_SETTINGS = (
     "external_accounting_id",
     "time_zone",
 )
+
+
+def _address_of(fields: Fields) -> dict[str, Any] | None:
+    """The structured address of the form (one textarea line per address line), or None
+    when every part is empty: no structured address, the free text shows."""
+    lines = fields.text("address_lines").splitlines()
+    parts = {name: fields.text(name) for name in ADDRESS_PARTS}
+    if not any(line.strip() for line in lines) and not any(parts.values()):
+        return None
+    return {"lines": lines, **parts}
+
+
+def _address_values(address: PostalAddress | None) -> dict[str, str]:
+    if address is None:
+        return {"address_lines": "", **dict.fromkeys(ADDRESS_PARTS, "")}
+    parts = address.model_dump(include=set(ADDRESS_PARTS))
+    return {"address_lines": "\n".join(address.lines), **parts}
 
 
 def url_of(customer: Customer) -> str:
@@ -133,6 +164,7 @@ def register_customer(
     }
     for name in ("billing_address", "tax_number", "email", "external_accounting_id"):
         profile[name] = fields.text(name)
+    profile["address"] = _address_of(fields)
     profile["time_zone"] = fields.text("time_zone") or "UTC"
     grouping = fields.text("invoice_line_grouping")
     if grouping:
@@ -172,32 +204,31 @@ def customer_page(
     today = ledger.today()
     profile = customer.profile_on(today)
     customer_id = str(customer.id)
-    # the customer's payments (one page, newest first) and the package dropdown come from the
-    # read models; the aggregates of just those rows are read set-wise
-    found = queries(ledger).payments(customer_id=customer_id, limit=MAX_LIMIT).items
-    payments: list[Payment] = sorted(
-        aggregates_of(ledger, found, "payment_id"),
-        key=lambda p: p.details.received_on,
-        reverse=True,
-    )
-    package_rows = queries(ledger).packages(limit=MAX_LIMIT).items
-    package_names = {UUID(str(row["package_id"])): str(row["name"]) for row in package_rows}
-    packages: list[Package] = aggregates_of(
-        ledger, [r for r in package_rows if r["currency"] == customer.currency], "package_id"
-    )
+    # every list and figure here comes from the read models through the query path; the
+    # invoices and payments are a first page, continued by the invoice and payment lists
+    found = queries(ledger)
+    invoices = found.invoices(InvoiceQuery(customer_id=customer_id), today)
+    paid = found.payments(customer_id=customer_id)
+    payments: list[Payment] = aggregates_of(ledger, paid.items, "payment_id")
+    account = {"customer": customer.registered.account_number}
+    picked = package_picker(ledger, customer.currency, (values or {}).get("package"))
+    packages: list[Package] = aggregates_of(ledger, picked.rows, "package_id")
+    assigned = {str(a.package_id) for a in customer.assignments.values()}
+    names = {p.id: p.terms.name for p in found.aggregates(sorted(assigned))}
     settings_values = {
         **{name: str(getattr(profile, name) or "") for name in TEXT_SETTINGS},
         "tax_rate": plain(profile.tax_rate),
         "payment_terms_days": str(profile.payment_terms_days),
         "invoice_line_grouping": profile.invoice_line_grouping or "",
         "effective_from": today.isoformat(),
+        **_address_values(profile.address),
     }
     assign_values = {"start_date": today.isoformat()}
     if form == "settings":
         settings_values = {**settings_values, **(values or {})}
     elif form == "assign":
         assign_values = {**assign_values, **(values or {})}
-    monthly = portal.reads.monthly(customer_id, payments, today)
+    monthly = reports.monthly(found, customer_id, today)
     return render(
         request,
         "customer.html",
@@ -207,14 +238,17 @@ def customer_page(
             "today": today,
             "scheduled": [(when, after) for when, after in customer.changes if when > today],
             "assignments": [
-                (a, package_names.get(a.package_id, str(a.package_id)))
+                (a, names.get(a.package_id, str(a.package_id)))
                 for a in customer.assignments.values()
             ],
             "packages": packages,
-            "invoices": portal.reads.invoices(InvoiceFilter(customer_id=customer_id), today),
+            "package_picker": picked,
+            "invoices": shown_invoices(invoices.items, today),
+            "invoices_next": next_url(f"{PREFIX}/invoices", account, invoices),
             "payments": payments,
-            "balances": portal.reads.balances(customer_id),
-            "aged": portal.reads.aged(customer_id, today),
+            "payments_next": next_url(f"{PREFIX}/payments", account, paid),
+            "balances": found.balances(customer_id=customer_id, limit=MAX_LIMIT).items,
+            "aged": reports.aged(found, today, customer_id=customer_id, limit=MAX_LIMIT).items,
             "buckets": BUCKETS,
             "charts": [chart(currency, figures) for currency, figures in monthly.items()],
             "groupings": GROUPINGS,
@@ -248,6 +282,7 @@ def change_settings(
     if changes["payment_terms_days"] is None and "payment_terms_days" not in fields.errors:
         fields.errors["payment_terms_days"] = "payment terms are required"
     changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
+    changes["address"] = _address_of(fields)
     effective = fields.day("effective_from", "effective date") or ledger.today()
     reason = fields.text("reason") or None
     if fields.ok:

@@ -17,12 +17,14 @@ from adapters.describe import describe
 from adapters.http import bounds
 from adapters.portal.paging import (
     aggregates_of,
-    customer_rows,
+    customer_picker,
     next_url,
+    package_picker,
     page_params,
     queries,
+    shown_invoices,
 )
-from adapters.portal.reads import SORTABLE, InvoiceFilter, amount_due, totals_by_currency
+from adapters.portal.reads import totals_by_currency
 from adapters.portal.web import (
     PREFIX,
     Editor,
@@ -40,14 +42,13 @@ from adapters.portal.web import (
     render,
 )
 from adapters.queries import MAX_LIMIT, InvoiceQuery
-from adapters.queries.paging import InvalidPage
+from adapters.queries.lists import SORTS
 from adapters.views import amounts_error
 from domain.application import Ledger
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
 from domain.package import Package
 from domain.payment import Payment
-from projections.invoice_register import status_of
 from projections.view import Row
 
 router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
@@ -85,7 +86,7 @@ def url_of(invoice_id: UUID | str, tail: str = "") -> str:
 # ------------------------------------------------------------------ the list
 
 
-def _filters(portal_ledger: Ledger, query: dict[str, str]) -> tuple[InvoiceFilter, Fields]:
+def _filters(portal_ledger: Ledger, query: dict[str, str]) -> tuple[InvoiceQuery, Fields]:
     fields = Fields(query)
     customer_id = None
     account = fields.text("customer")
@@ -104,25 +105,19 @@ def _filters(portal_ledger: Ledger, query: dict[str, str]) -> tuple[InvoiceFilte
         fields.errors["to"] = "the 'to' date is before the 'from' date"
     due_min = fields.amount("due_min", "smallest amount due")
     due_max = fields.amount("due_max", "largest amount due")
-    sort = fields.text("sort") or "date"
-    wanted = InvoiceFilter(
+    sort = fields.text("sort")
+    wanted = InvoiceQuery(
         customer_id=customer_id,
         status=status or None,
         date_from=low,
         date_to=high,
         due_min=due_min,
         due_max=due_max,
-        sort=sort if sort in SORTABLE else "date",
-        descending=fields.text("dir") != "asc",
+        sort=sort if sort in SORTS else None,
+        # a direction only means something with a sort (the drafted order has none)
+        descending=sort in SORTS and fields.text("dir") != "asc",
     )
     return wanted, fields
-
-
-def _paged(query: dict[str, str]) -> bool:
-    """Whether the list is read a page at a time: in drafted order, the query path's order.
-    Sorting by a column and the amount-due range cannot be paged by an index, so those read
-    the whole filtered register as before (docs/portal.md)."""
-    return not any(query.get(name) for name in ("sort", "due_min", "due_max"))
 
 
 @router.get("/invoices")
@@ -132,31 +127,14 @@ def invoice_list(request: Request, portal: PortalDep, session: Viewer) -> Respon
     query = dict(request.query_params)
     limit, cursor = page_params(query)
     wanted, fields = _filters(ledger, query)
-    paged = _paged(query)
     rows: list[Row] = []
     next_link = None
     today = ledger.today()
-    if fields.ok and paged:
-        page = queries(ledger).invoices(
-            InvoiceQuery(
-                customer_id=wanted.customer_id,
-                status=wanted.status,
-                date_from=wanted.date_from,
-                date_to=wanted.date_to,
-            ),
-            today,
-            limit=limit,
-            cursor=cursor,
-        )
-        for row in page.items:
-            row["status"] = status_of(row, today)
-            row["amount_due"] = amount_due(row)
-        rows = page.items
+    if fields.ok:
+        # every filter and sort is done by the query, a page at a time (docs/portal.md)
+        page = queries(ledger).invoices(wanted, today, limit=limit, cursor=cursor)
+        rows = shown_invoices(page.items, today)
         next_link = next_url(request.url.path, query, page)
-    elif fields.ok:
-        if cursor is not None:
-            raise InvalidPage("a sorted or amount-due filtered list is one page: drop the cursor")
-        rows = portal.reads.invoices(wanted, today)
     return render(
         request,
         "invoices.html",
@@ -166,10 +144,9 @@ def invoice_list(request: Request, portal: PortalDep, session: Viewer) -> Respon
             "values": {k: v for k, v in query.items() if k != "cursor"},
             "errors": fields.errors,
             "wanted": wanted,
-            "paged": paged,
             "next_link": next_link,
             "statuses": STATUSES,
-            "customers": [str(row["account_number"]) for row in customer_rows(ledger)],
+            "picker": customer_picker(ledger, query.get("customer")),
             "query": request.url.query,
         },
         200 if fields.ok else 422,
@@ -178,33 +155,43 @@ def invoice_list(request: Request, portal: PortalDep, session: Viewer) -> Respon
 
 @router.get("/invoices.csv")
 def invoice_csv(request: Request, portal: PortalDep, session: Viewer) -> Response:
+    """The whole filtered, sorted list (not one page): written a page of MAX_LIMIT rows at a
+    time, each read by the same query as the list."""
     del session
     ledger = portal.services.ledger
-    wanted, fields = _filters(ledger, dict(request.query_params))
+    query = dict(request.query_params)
+    query.pop("cursor", None)
+    wanted, fields = _filters(ledger, query)
     if not fields.ok:
         raise InvalidInput("; ".join(fields.errors.values()))
-    rows = portal.reads.invoices(wanted, ledger.today())
+    today = ledger.today()
     out = io.StringIO()
     writer = SafeCsvWriter(out, CSV_COLUMNS, numeric=CSV_AMOUNTS)  # formulas neutralised
     writer.header()
-    for row in rows:
-        currency = row["currency"]
-        writer.row(
-            [
-                row["number"] or "",
-                row["invoice_id"],
-                row["customer_account"],
-                row["invoice_date"].isoformat(),
-                row["due_date"].isoformat(),
-                row["status"],
-                currency,
-                *(money(row[name], currency).replace(",", "") for name in CSV_AMOUNTS),
-            ]
-        )
+    cursor = None
+    while True:
+        page = queries(ledger).invoices(wanted, today, limit=MAX_LIMIT, cursor=cursor)
+        for row in shown_invoices(page.items, today):
+            currency = row["currency"]
+            writer.row(
+                [
+                    row["number"] or "",
+                    row["invoice_id"],
+                    row["customer_account"],
+                    row["invoice_date"].isoformat(),
+                    row["due_date"].isoformat(),
+                    row["status"],
+                    currency,
+                    *(money(row[name], currency).replace(",", "") for name in CSV_AMOUNTS),
+                ]
+            )
+        cursor = page.next_cursor
+        if cursor is None:
+            break
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="invoices-{ledger.today()}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="invoices-{today}.csv"'},
     )
 
 
@@ -230,11 +217,16 @@ def _new_form(
     errors: dict[str, str],
     status: int = 200,
 ) -> Response:
-    customers = customer_rows(portal.services.ledger)
+    picked = customer_picker(portal.services.ledger, values.get("customer"))
     return render(
         request,
         "invoice_new.html",
-        {"values": values, "errors": errors, "customer_options": customer_options(customers)},
+        {
+            "values": values,
+            "errors": errors,
+            "customer_options": customer_options(picked.rows),
+            "picker": picked,
+        },
         status,
     )
 
@@ -313,8 +305,9 @@ def invoice_page(
     customer = ledger.customer(invoice.customer_id)
     profile = customer.profile_on(invoice.invoice_date)
     # the lines' package dropdown and the credit notes: read models, never a fold of the log
-    found = queries(ledger).packages(currency=invoice.currency, limit=MAX_LIMIT).items
-    packages: list[Package] = aggregates_of(ledger, found, "package_id")
+    shown_values = values if form == "add" else {}
+    picked = package_picker(ledger, invoice.currency, (shown_values or {}).get("package"))
+    packages: list[Package] = aggregates_of(ledger, picked.rows, "package_id")
     notes: list[Row] = []
     if invoice.credit_notes:
         notes = queries(ledger).credit_notes(invoice_id=str(invoice.id), limit=MAX_LIMIT).items
@@ -342,6 +335,7 @@ def invoice_page(
                     }
                     for p in packages
                 ],
+                "package_picker": picked,
                 "credit_notes": notes,
                 "form": form,
                 "values": values or {},

@@ -8,7 +8,13 @@ from decimal import Decimal
 from fastapi import APIRouter, Request, Response
 
 from adapters.describe import describe
-from adapters.portal.paging import aggregates_of, customer_rows, next_url, page_params, queries
+from adapters.portal.paging import (
+    aggregates_of,
+    customer_picker,
+    next_url,
+    page_params,
+    queries,
+)
 from adapters.portal.web import (
     PREFIX,
     Editor,
@@ -23,6 +29,7 @@ from adapters.portal.web import (
     money,
     render,
 )
+from adapters.queries import InvoiceQuery
 from domain.application import Ledger
 from domain.errors import BillingError
 from domain.invoice import Invoice
@@ -73,7 +80,7 @@ def _list_page(
         )
         payments = aggregates_of(ledger, page.items, "payment_id")
         next_link = next_url(request.url.path, query, page)
-    customers = customer_rows(ledger)
+    picked = customer_picker(ledger, customer or (values or {}).get("customer"))
     record = {
         "received_on": ledger.today().isoformat(),
         "method": "bank transfer",
@@ -87,7 +94,7 @@ def _list_page(
         {
             "payments": payments,
             "next_link": next_link,
-            "customers": customers,
+            "picker": picked,
             "statuses": PAYMENT_STATUSES,
             "filter": {"customer": customer, "status": wanted_status},
             "values": record,
@@ -153,14 +160,22 @@ def payment_page(
     ledger: Ledger = portal.services.ledger
     payment = ledger.payment(ref)
     today = ledger.today()
-    open_invoices = sorted(
-        (
-            i
-            for i in ledger.invoices(payment.details.customer_id)
-            if i.state == "issued" and i.outstanding > 0 and i.currency == payment.currency
+    # the customer's invoices with something owed in the payment's currency, oldest due
+    # first: a page of the invoice register (never a fold of the customer's invoices)
+    query = dict(request.query_params)
+    limit, cursor = page_params(query)
+    owed = queries(ledger).invoices(
+        InvoiceQuery(
+            customer_id=str(payment.details.customer_id),
+            currency=payment.currency,
+            open_only=True,
+            sort="due_date",
         ),
-        key=lambda i: (i.due_date, i.number or ""),
+        today,
+        limit=limit,
+        cursor=cursor,
     )
+    open_invoices: list[Invoice] = aggregates_of(ledger, owed.items, "invoice_id")
     allocated = [(ledger.invoice(iid), amount) for iid, amount in payment.allocations.items()]
     return render(
         request,
@@ -169,6 +184,7 @@ def payment_page(
             "payment": payment,
             "today": today,
             "open_invoices": [(i, i.status(today)) for i in open_invoices],
+            "open_next": next_url(request.url.path, query, owed),
             "allocated": allocated,
             "history": [(e, describe(e)) for e in ledger.events_of(payment.id)],
             "values": values or {},

@@ -83,3 +83,106 @@ def billing_cycle(ledger: Any) -> Cycle:
         voided=numbers[2],
         paid={numbers[0]: D("20.00"), numbers[1]: D("54.00")},
     )
+
+
+@dataclass
+class Corrections:
+    """What the correction cycle left in the ledger (see ``correction_cycle``)."""
+
+    numbers: list[str]  # issued invoice numbers, in order
+    credit_note: str
+    voided: str
+    twins: tuple[str, str]  # account numbers of two customers with one name
+    refunded: D
+
+
+def correction_cycle(ledger: Any) -> Corrections:
+    """A month with everything a bookkeeper corrects: unicode names, prices of 4 to 6 decimals
+    at two tax rates, a credit note, a part payment, one payment over two invoices, an
+    un-allocation (part of one payment taken back), a payment taken back in full from an
+    invoice that is then voided, two refunds of the credit that freed, and two customers who
+    share a name."""
+    for account, name, rate in (
+        ("TKY", "東京テレコム株式会社 (Tokyo Telecom K.K.)", "20"),
+        ("ZRH", "Zürich Télécom AG — Ünïcødé", "20"),
+        ("ACME1", "Acme Telecom Ltd", "20"),
+        ("ACME2", "Acme Telecom Ltd", "20"),
+    ):
+        ledger.register_customer(
+            "t",
+            account_number=account,
+            name=name,
+            currency="GBP",
+            tax_rate=D(rate),
+            tax_description=f"VAT {rate}%",
+            payment_terms_days=14,
+        )
+    numbers = []
+    for account, lines in (
+        (
+            "TKY",
+            [
+                ("Calls to UK mobiles", "1234.5", "0.012345", None),
+                ("Calls to Japan", "777.25", "0.04565", "5"),
+                ("Number porting", "3", "12.3456", None),
+            ],
+        ),
+        ("TKY", [("DID rental", "7", "1.123456", "5"), ("Setup fee", "1", "25.00", None)]),
+        ("ZRH", [("Calls to Switzerland", "1000", "0.0275", None)]),
+        ("ACME1", [("Calls", "100", "0.10", None)]),
+        ("ACME2", [("Calls", "200", "0.10", None)]),
+    ):
+        invoice_id = ledger.create_invoice(account, "t")
+        for description, quantity, price, rate in lines:
+            ledger.add_line(
+                invoice_id,
+                "t",
+                description=description,
+                quantity=D(quantity),
+                unit_price=D(price),
+                tax_rate=D(rate) if rate else None,
+                tax_description=f"VAT {rate}%" if rate else None,
+            )
+        numbers.append(ledger.issue_invoice(invoice_id, "t"))
+    first, second, swiss = numbers[0], numbers[1], numbers[2]
+    credit_note = ledger.issue_credit_note(
+        first,
+        "t",
+        "wrong rate",
+        lines=[
+            {
+                "description": "Calls to Japan",
+                "quantity": D("100"),
+                "unit_price": D("0.04565"),
+                "tax_rate": D("5"),
+                "tax_description": "VAT 5%",
+            }
+        ],
+    )
+
+    # A part payment of the first invoice, then one payment over the rest of it and part of
+    # the second; 20.00 of that is taken back off the second invoice and 15.00 refunded.
+    part = ledger.record_payment("TKY", "t", amount=D("50.00"), status="completed")
+    ledger.allocate(part, [(first, D("50.00"))], "t")
+    rest = ledger.invoice(first).outstanding
+    spread = ledger.record_payment(
+        "TKY", "t", amount=rest + D("30.00"), reference="BACS 7781", status="completed"
+    )
+    ledger.allocate(spread, [(first, rest), (second, D("30.00"))], "t")
+    ledger.unallocate(spread, second, D("20.00"), "t", "paid the wrong invoice")
+    ledger.refund_payment(spread, D("15.00"), "t", reference="refund 1")
+
+    # A payment of the Swiss invoice taken back in full, the invoice voided, the money refunded.
+    swiss_total = ledger.invoice(swiss).outstanding
+    wrong = ledger.record_payment("ZRH", "t", amount=swiss_total, status="completed")
+    ledger.allocate(wrong, [(swiss, swiss_total)], "t")
+    ledger.unallocate(wrong, swiss, swiss_total, "t", "paid twice")
+    ledger.void_invoice(swiss, "t", "issued by mistake")
+    ledger.refund_payment(wrong, swiss_total, "t", reference="refund 2")
+    return Corrections(
+        numbers=numbers,
+        credit_note=credit_note,
+        voided=swiss,
+        twins=("ACME1", "ACME2"),
+        refunded=D("15.00") + swiss_total,
+    )

@@ -6,6 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from adapters.accounting.client import ReplaysCorrections
 from domain.errors import InvalidInput, InvalidState, NotFound
 from tests.fakes import views
 from tests.integration.accounting.helpers import connection_to
@@ -149,19 +150,29 @@ def test_exact_prices_leave_no_reconciliation_line(ledger, xero, make_exporter):
     assert exporter.store.reconciliation("xero") == []
 
 
-def test_an_unallocation_is_noted_for_a_person_not_silently_dropped(ledger, xero, make_exporter):
+@pytest.mark.parametrize("system", ["xero", "clearbooks", "freshbooks"])
+def test_an_unallocation_is_replayed_or_noted_for_a_person_never_silently_dropped(
+    system, ledger, fakes, make_exporter
+):
+    fake = fakes(system)
     _customer(ledger, "UNDO", "Undo Telecom", "20")
     number = _invoice(ledger, "UNDO", "10", "1.00")
     _pay(ledger, "UNDO", number, "12.00")
     payment = ledger.payments("UNDO")[0]
     ledger.unallocate(payment.id, number, D("12.00"), "t", "paid the wrong invoice")
-    exporter = make_exporter(ledger, connection_to(xero))
+    exporter = make_exporter(ledger, connection_to(fake))
 
     report = exporter.run()
 
-    assert [i.outcome for i in report.items][-1] == "noted"
-    [line] = exporter.store.reconciliation("xero")
-    assert "unallocated from" in line.note and number in line.note
+    if isinstance(exporter.client, ReplaysCorrections):
+        assert [i.outcome for i in report.items][-1] == "exported"
+        assert exporter.store.reconciliation(system) == []
+        assert views.payments(fake).get(number, D(0)) == 0  # the remote payment is gone
+    else:
+        assert [i.outcome for i in report.items][-1] == "noted"
+        [line] = exporter.store.reconciliation(system)
+        assert "unallocated from" in line.note and number in line.note
+    assert exporter.store.dead_letters(system) == []
 
 
 def test_since_starts_a_new_connection_part_way_and_sends_older_customers_on_demand(

@@ -1,0 +1,42 @@
+"""What an invoice still owes and what status that gives it: the one place these rules live.
+
+The invoice aggregate (``Invoice.outstanding``/``status``) and the invoice register read model
+(projections/invoice_register.py) both answer with these functions, from the same four
+figures, so a list and a single invoice can never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+State = Literal["draft", "issued", "void"]
+Status = Literal["draft", "issued", "partly_paid", "paid", "credited", "overdue", "void"]
+
+
+def outstanding(state: str, total: Decimal, credited: Decimal, paid: Decimal) -> Decimal:
+    """Total less credit notes less allocated payments; nothing is owed on a draft or a void."""
+    return total - credited - paid if state == "issued" else Decimal(0)
+
+
+def status(
+    state: str,
+    owed: Decimal,
+    paid: Decimal,
+    credited: Decimal,
+    due_date: date,
+    today: date | None = None,
+) -> Status:
+    """``overdue`` only when a day is given (``today``): without one, the status of the figures.
+
+    Settled by payments is ``paid``, settled by credit notes alone ``credited``; an open invoice
+    that has been paid or credited in part is ``partly_paid``.
+    """
+    if state != "issued":
+        return "draft" if state == "draft" else "void"
+    if owed == 0:
+        return "paid" if paid else "credited"
+    if today is not None and today > due_date:
+        return "overdue"
+    return "partly_paid" if paid or credited else "issued"
