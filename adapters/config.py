@@ -24,6 +24,7 @@ from adapters.store.settings import (
     postgres_connect,
     store_env,
 )
+from domain import limits
 from domain.application import Ledger, utc_now
 
 __all__ = [
@@ -32,9 +33,25 @@ __all__ = [
     "ConfigError",
     "build_ledger",
     "database_url",
+    "key_retention_days",
     "postgres_connect",
     "store_env",
 ]
+
+
+def key_retention_days(environ: Mapping[str, str] | None = None) -> int | None:
+    """``TOLLBOOK_IDEMPOTENCY_KEY_DAYS``: how many days an Idempotency-Key's answer is given
+    (unset: for ever); a replay after that is refused as expired (docs/http-api.md)."""
+    environ = os.environ if environ is None else environ
+    text = environ.get("TOLLBOOK_IDEMPOTENCY_KEY_DAYS", "").strip()
+    if not text:
+        return None
+    low, high = limits.MIN_KEY_RETENTION_DAYS, limits.MAX_KEY_RETENTION_DAYS
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and low <= int(text) <= high):
+        raise ConfigError(
+            f"TOLLBOOK_IDEMPOTENCY_KEY_DAYS must be a whole number of days from {low} to {high:,}"
+        )
+    return int(text)
 
 
 def build_ledger(

@@ -4,34 +4,36 @@ A store written before the domain had its limits (docs/money.md) may hold events
 no command accepts today. Reading them never fails (read models, views and PDFs cope, or a read
 model stops visibly: docs/projections.md), but a person should know they are there. These are
 the bounds of what the ledger's arithmetic, calendar and databases hold, not the (narrower)
-business limits the commands enforce:
+business limits the commands enforce. Both live in domain/limits.py (``STORED_*``,
+``CALENDAR_ENDS``, ``unsafe_character``), one place per rule:
 
-- a number with more than 28 significant digits (the precision of the ledger's arithmetic:
-  sums and products beyond it are rounded) or that is not finite;
+- a number with more than ``STORED_DIGITS`` (28) significant digits (the precision of the
+  ledger's arithmetic: sums and products beyond it are rounded) or that is not finite;
 - a date in year 1 or 9999 (the day before or after does not exist, so due dates and periods
   around it cannot be worked out), or a day count that reaches past any date;
-- text with a control character (NUL cannot be stored in a PostgreSQL read model; ANSI escapes
-  rewrite a terminal) or a bidirectional override, or longer than 100,000 characters;
+- text with a character no command accepts in any field (a C0/C1 control such as NUL, which
+  read models store as U+FFFD, or the ESC of ANSI escapes; a bidirectional override; U+2028,
+  U+2029; a noncharacter), or longer than ``STORED_TEXT`` (100,000) characters;
 - an integer outside a 64-bit column.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from domain.aggregate import Event
+from domain.limits import (
+    CALENDAR_ENDS,
+    STORED_DAYS,
+    STORED_DIGITS,
+    STORED_INTEGER,
+    STORED_TEXT,
+    unsafe_character,
+)
 
-MAX_DIGITS = 28  # the default decimal context's precision
-MAX_TEXT = 100_000
-MAX_DAYS = (date.max - date.min).days  # a day count longer than the calendar
-INT64 = 2**63 - 1
-# C0 controls but tab, line feed and carriage return; DEL and C1; bidirectional embeddings,
-# overrides and isolates
-_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SHOWN = 60  # characters of a value quoted in a finding
 
 
@@ -59,24 +61,24 @@ def _why(path: str, value: Any) -> str | None:
         _, figures, exponent = value.as_tuple()
         assert isinstance(exponent, int)  # finite
         digits = len(figures) + max(0, exponent)
-        if digits > MAX_DIGITS:
-            return f"{shown(value)} has {digits} significant digits (at most {MAX_DIGITS})"
+        if digits > STORED_DIGITS:
+            return f"{shown(value)} has {digits} significant digits (at most {STORED_DIGITS})"
     elif isinstance(value, bool):
         return None
     elif isinstance(value, int):
-        if abs(value) > INT64:
+        if abs(value) > STORED_INTEGER:
             return f"{shown(value)} does not fit a 64-bit integer"
-        if path.endswith("_days") and abs(value) > MAX_DAYS:
+        if path.endswith("_days") and abs(value) > STORED_DAYS:
             return f"{value} days reaches past any date"
     elif isinstance(value, date):
-        if value.year in (date.min.year, date.max.year):
+        if value.year in CALENDAR_ENDS:
             return f"{value} is at the end of the calendar (no day before or after it)"
     elif isinstance(value, str):
-        if len(value) > MAX_TEXT:
-            return f"text of {len(value):,} characters (at most {MAX_TEXT:,})"
-        found = _UNSAFE.search(value)
-        if found:
-            return f"text with the control character U+{ord(found.group()):04X}"
+        if len(value) > STORED_TEXT:
+            return f"text of {len(value):,} characters (at most {STORED_TEXT:,})"
+        index = unsafe_character(value)
+        if index is not None:
+            return f"text with the character U+{ord(value[index]):04X}, which no text may hold"
     return None
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain import limits
 from domain.aggregate import Aggregate, Created, Stamp
 from domain.errors import InvalidInput
 
 Action = Literal["resolved", "skipped"]
-MAX_REASON = 500
 
 
 def resolution_id(connection: str, event_key: str, attempt: int) -> UUID:
@@ -76,19 +76,17 @@ def record_resolution(
     action: Action,
     remote_id: str = "",
 ) -> ExportResolution:
+    # the reason is the event's stamp's: Ledger.stamp checked it (limits.REASON), as for a void
     reason = (stamp.reason or "").strip()
     if not reason:
         raise InvalidInput(f"{action} needs a reason (--reason): say what was done and why")
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(f"the reason is {len(reason)} characters; at most {MAX_REASON}")
-    if not reason.isprintable():
-        raise InvalidInput("the reason may not contain control characters")
     if action not in ("resolved", "skipped"):
         raise InvalidInput(f"unknown action {action!r}: resolved or skipped")
     if remote_id and action != "resolved":
         raise InvalidInput("a remote id is given only when resolving by hand")
-    if len(remote_id) > 200 or not remote_id.isprintable() or " " in remote_id:
-        raise InvalidInput("the remote id must be one word of at most 200 characters")
+    limits.check_text(remote_id, limits.REMOTE_ID)
+    if " " in remote_id:
+        raise InvalidInput("the remote id must be one word (no spaces)")
     return ExportResolution._start(
         ExportResolution.Recorded,
         resolution,

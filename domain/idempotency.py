@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -123,3 +124,13 @@ class KeyAlreadyCommitted(Exception):
     Not a BillingError: it never reaches a client as such; the HTTP adapter answers with the
     committed request's outcome instead.
     """
+
+
+def expired(used_at: datetime, now: datetime, retention_days: int | None) -> bool:
+    """Whether a key first used at ``used_at`` is past its retention (None: kept for ever).
+
+    Expiry never deletes anything and never lets the key run again: the key's record stays
+    (events are never deleted), and a request with it is refused (``idempotency_key_expired``)
+    instead of being answered, so a very late retry can neither duplicate the write nor get
+    an answer the caller can no longer tell from a new one."""
+    return retention_days is not None and now - used_at > timedelta(days=retention_days)

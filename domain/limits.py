@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, DefaultContext
 
 from domain.currencies import MINOR_UNITS
 from domain.errors import InvalidCharacters, InvalidInput, OutOfRange, TextTooLong
@@ -58,6 +58,10 @@ PRICE_PLACES = MAX_RATE_DECIMALS
 MAX_TAX_RATE = Decimal(100)
 TAX_RATE_PLACES = 4
 MAX_PAYMENT_TERMS_DAYS = 365
+#: How long an Idempotency-Key's answer may be configured to be given (days): a day, at
+#: least (a client's retries), to a century (TOLLBOOK_IDEMPOTENCY_KEY_DAYS, docs/http-api.md).
+MIN_KEY_RETENTION_DAYS = 1
+MAX_KEY_RETENTION_DAYS = 36_500
 #: Longer number strings are refused before they are parsed (the longest valid number,
 #: 15 digits + 8 decimals + sign and point, is 25 characters).
 MAX_NUMBER_CHARACTERS = 40
@@ -116,7 +120,9 @@ PAYMENT_INSTRUCTIONS = Text("payment instructions", 2_000, multiline=True)
 REFERENCE = Text("reference", 140)  # a SEPA remittance reference
 PAYMENT_METHOD = Text("payment method", 50)
 IDEMPOTENCY_KEY = Text("idempotency key", 200)
+#: why: on every event's stamp (a void, a write-off) and a dead letter's resolution alike
 REASON = Text("reason", 1_000, multiline=True)
+REMOTE_ID = Text("remote id", 200)  # an accounting system's id of a document settled by hand
 ACTOR = Text("actor", 200)
 
 # C0 and C1 controls (ESC starts ANSI escapes; U+009B is the one-byte CSI), DEL, lone
@@ -126,10 +132,17 @@ _NEVER = (
     "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
     "\ud800-\udfff\ufffe\uffff"
 )
+_NEVER_IN_TEXT = re.compile(f"[{_NEVER}]")
 _ONE_LINE_REFUSED = re.compile(f"[\t\n\r{_NEVER}]")
 # several lines: "\n" or "\r\n" breaks them (browsers post textareas with CRLF); a lone CR,
 # which rewrites a terminal line or a log record, is refused
 _LINES_REFUSED = re.compile(f"[\t{_NEVER}]|\r(?!\n)")
+
+
+def unsafe_character(value: str) -> int | None:
+    """The index of the first character no text may hold (whatever the field), or None."""
+    found = _NEVER_IN_TEXT.search(value)
+    return None if found is None else found.start()
 
 
 def check_text(value: str, rule: Text, what: str | None = None) -> str:
@@ -248,6 +261,23 @@ def check_count(count: int, maximum: int, *, what: str) -> int:
     return count
 
 
+# ------------------------------------------------------------ stored values
+# What an event already in the log (written before these limits) may hold and still be used:
+# the bounds of the ledger's arithmetic, calendar and databases, wider than the limits above.
+# ``tollbook reconcile`` lists a stored value beyond them (adapters/stored_values.py); text
+# is checked for ``unsafe_character`` as every command checks it.
+
+#: Significant digits of the ledger's decimal arithmetic (sums and products beyond are rounded).
+STORED_DIGITS = DefaultContext.prec
+#: Characters of one stored text (far above any field's limit: a megabyte stalls every page).
+STORED_TEXT = 100_000
+#: A day count longer than the calendar reaches past any date.
+STORED_DAYS = (date.max - date.min).days
+#: An integer column of the read models is 64-bit.
+STORED_INTEGER = 2**63 - 1
+#: Years with no day before or after them: due dates and periods around them cannot be worked out.
+CALENDAR_ENDS = (date.min.year, date.max.year)
+
 # ------------------------------------------------------------ documentation
 
 _MONEY = f"money: < 10^({MONEY_DIGITS} − minor units), exact in minor units"
@@ -295,6 +325,8 @@ FIELD_LIMITS: dict[str, str] = {
     "reference": REFERENCE.doc,
     "method": PAYMENT_METHOD.doc,
     "idempotency_key": IDEMPOTENCY_KEY.doc,
+    "reason": REASON.doc,
+    "remote_id": f"one word, {REMOTE_ID.doc}",
     "invoice_number_format": (
         "`{year}`, one `{seq}` or `{seq:0Nd}` (N 1–12), literal ASCII letters, digits and"
         " `-_./#`; ≤ 40 characters"

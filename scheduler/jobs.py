@@ -23,7 +23,7 @@ from adapters.accounting.exporter import Exporter
 from adapters.accounting.factory import client_for, policy_for
 from adapters.accounting.store import ExportStore
 from adapters.queries import every_customer
-from adapters.usage.billing import run_billing
+from adapters.usage.billing import BillingReport, run_billing
 from domain.customer import Customer
 from domain.errors import InvoiceNotEditable
 from domain.schedule import InvoiceSchedule
@@ -53,10 +53,18 @@ def bill_customer(customer_id: str, ctx: JobContext | None = None) -> list[tuple
         ctx.state.record(job_id, "skipped", "no invoice schedule")
         return []
     through = ctx.state.billed_through(customer_id) or first_through(customer, schedule, today)
-    billed = []
+    billed: list[tuple[Period, int]] = []
     for start, end in schedule.ended_periods(through, today):
         period = Period(start, end)
-        created = _bill(ctx, account, period)
+        report = _bill(ctx, account, period)
+        if report.refused:
+            # not advanced: the next run tries this period again (once the cause is put
+            # right, it bills it, once: invoice ids are deterministic)
+            reasons = "; ".join(f"{r.code}: {r.reason}" for r in report.refused)
+            bound.error("scheduled billing run refused", period=period.label, reason=reasons)
+            ctx.state.record(job_id, "refused", f"{period.label} refused: {reasons}")
+            return billed
+        created = report.count("created")
         ctx.state.advance(customer_id, account, end)
         billed.append((period, created))
         bound.info("scheduled billing run", period=period.label, invoices_created=created)
@@ -71,7 +79,7 @@ def _bound(ctx: JobContext | None) -> JobContext:
     return ctx
 
 
-def _bill(ctx: JobContext, account: str, period: Period) -> int:
+def _bill(ctx: JobContext, account: str, period: Period) -> BillingReport:
     # with ``issue``, another instance may issue a draft between our plan and our issue: the
     # run is idempotent, so running it again settles it
     for attempt in range(3):
@@ -84,11 +92,11 @@ def _bill(ctx: JobContext, account: str, period: Period) -> int:
                 issue=ctx.settings.issue,
                 actor="scheduler",
             )
-            return report.count("created")
+            return report
         except InvoiceNotEditable:
             if attempt == 2:
                 raise
-    return 0
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def local_today(ctx: JobContext, customer: Customer) -> date:

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from adapters.cli.context import date_arg, emit_json, json_option, passes_state, say, state, table
 from adapters.config import ConfigError, database_url
 from adapters.store.database import Database
-from adapters.usage.billing import InvoiceResult, run_billing
+from adapters.usage.billing import BillingReport, InvoiceResult, run_billing
 from adapters.usage.importer import LIMIT_RANGES, ImportLimits, import_cdrs
 from adapters.usage.rating import load_rate_card, rerate
 from domain.application import Ledger
@@ -247,6 +247,7 @@ def bill(
                 "invoices": [r.as_dict() for r in report.results],
             }
         )
+        _refused(report)
         return
     title = f"Billing run {billing_period.label}" + (
         " (dry run: nothing written)" if dry_run else ""
@@ -279,12 +280,36 @@ def bill(
                 )
     say(
         f"{report.count('created')} created, {report.count('exists')} already there,"
-        f" {report.count('would create')} to create"
+        f" {report.count('would create')} to create, {report.count('refused')} refused"
     )
     if report.late_calls and not bill_late:
         say(
             f"{report.late_calls} late calls in already invoiced periods:"
             " bill them with --bill-late (a supplementary invoice)"
+        )
+    if report.refused:
+        table(
+            "Refused: not billed (the ledger's limits, docs/money.md)",
+            ["customer", "invoice", "code", "reason"],
+            [[r.account, str(r.invoice_id)[:8], r.code, r.reason] for r in report.refused],
+        )
+    _refused(report)
+
+
+class SomeRefused(click.ClickException):
+    """A billing run billed every customer it could and refused some: exit 1."""
+
+    exit_code = 1
+    code = "some_refused"
+
+
+def _refused(report: BillingReport) -> None:
+    refused = report.refused
+    if refused:
+        accounts = ", ".join(r.account for r in refused[:5]) + (", ..." if len(refused) > 5 else "")
+        raise SomeRefused(
+            f"{len(refused)} of {len(report.results)} invoices refused ({accounts}): the"
+            " others were billed; put the cause right and run again (nothing is billed twice)"
         )
 
 

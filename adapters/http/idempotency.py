@@ -12,10 +12,13 @@ writes nothing and answers with the first one's outcome. A request refused befor
 reused for a different request (method, path, query or body) is refused with 422. Records are
 events, so they are kept for ever: a replay a year later is still answered.
 
-Other POSTs (today ``/webhooks``, which is not a ledger write) keep their key in the
-``idempotency_keys`` table: claimed, answered after the response, released when the request
-fails; that is not crash-safe (a crash between the write and the answer lets a retry run
-again) and its keys are pruned after ``retain_for`` (24 hours).
+``POST /webhooks`` (not a ledger write) keeps its key in the subscription's own row: the
+INSERT that creates the subscription also stores the key, the request's fingerprint and the
+answer, so the key's outcome commits with the write (adapters/webhooks/store.py), exactly once
+across crashes and races, like a ledger write. Any other POST (a path no route writes at, such
+as a redirected ``/payments/``) keeps its key in the ``idempotency_keys`` table: claimed,
+answered after the response, released when the request fails, pruned after ``retain_for``
+(24 hours); such requests write nothing, so that table needs no crash safety.
 
 Keys are scoped to the presented credential, so two clients cannot collide, and a replay is
 only answered to a live (not revoked) key.
@@ -42,7 +45,9 @@ from adapters.http.problems import problem_response
 from adapters.http.replay import ROUTES, keyed_route
 from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
-from domain.idempotency import KeyedRequest
+from adapters.webhooks.store import KEYED as KEYED_SUBSCRIPTION
+from adapters.webhooks.store import WebhookKey
+from domain.idempotency import KeyedRequest, expired
 from domain.ledger_base import LedgerBase
 
 if TYPE_CHECKING:
@@ -60,6 +65,7 @@ KEY_PATTERN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 #: prove that a replay after a restart finds the commit (tests/service/test_http_idempotency.py).
 CRASH_AFTER_COMMIT = "TOLLBOOK_TEST_CRASH_AFTER_COMMIT"
 KEPT_HEADERS = ("content-type", "location", "etag")
+WEBHOOKS_PATH = "/webhooks"  # its key is kept in the subscription's row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -316,6 +322,9 @@ class IdempotencyMiddleware:
                 after_commit=self.after_commit,
             )
             await self._in_ledger(keyed, scope, replay_body, send)
+        elif scope["path"] == WEBHOOKS_PATH:
+            webhook_key = WebhookKey(owner, key, fingerprint, self.after_commit)
+            await self._in_subscription(webhook_key, scope, replay_body, send)
         else:
             await self._in_table(owner, key, fingerprint, scope, replay_body, send)
 
@@ -325,10 +334,8 @@ class IdempotencyMiddleware:
         self, keyed: KeyedRequest, scope: Scope, receive: Receive, send: Send
     ) -> None:
         answer = await run_in_threadpool(self._replay, keyed, scope["path"])
-        if answer is None:
-            in_table = await run_in_threadpool(self.store.lookup, keyed.owner, keyed.key)
-            if in_table is not None:
-                answer = _reused(keyed.key, scope["path"])  # it names a non-ledger request
+        if answer is None and await run_in_threadpool(self._elsewhere, keyed.owner, keyed.key):
+            answer = _reused(keyed.key, scope["path"])  # it names a non-ledger request
         if answer is not None:
             await answer(scope, receive, send)
             return
@@ -359,6 +366,8 @@ class IdempotencyMiddleware:
         record = self.services.ledger.idempotency_record(keyed.owner, keyed.key)
         if record is None:
             return None
+        if self._expired(record.created_on):
+            return _expired(keyed.key, record.created_on, path)
         if record.fingerprint != keyed.fingerprint:
             return _reused(keyed.key, path)
         answer = ROUTES[record.route].render(self.services.ledger, record)
@@ -369,13 +378,80 @@ class IdempotencyMiddleware:
             headers={**answer.headers, "Idempotent-Replayed": "true"},
         )
 
+    def _expired(self, used_at: datetime) -> bool:
+        now = self.services.ledger.clock()
+        return expired(used_at, now, self.services.key_retention_days)
+
+    def _elsewhere(self, owner: str, key: str) -> bool:
+        """The key names a request outside the ledger (a subscription, or the table)."""
+        webhooks = self.services.webhooks
+        return webhooks.keyed(owner, key) is not None or self.store.lookup(owner, key) is not None
+
+    def _elsewhere_than_table(self, owner: str, key: str) -> bool:
+        """The key names a ledger write or a subscription."""
+        found = self.services.ledger.idempotency_record(owner, key) is not None
+        return found or self.services.webhooks.keyed(owner, key) is not None
+
+    # ---------------------------------------------- keys committed with a webhook subscription
+
+    async def _in_subscription(
+        self, keyed: WebhookKey, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        answer = await run_in_threadpool(self._subscription_replay, keyed, scope["path"])
+        if answer is not None:
+            await answer(scope, receive, send)
+            return
+        buffered = Buffered()
+        token = KEYED_SUBSCRIPTION.set(keyed)
+        try:
+            await self.app(scope, receive, _capture(buffered))
+        except Exception:
+            # a concurrent request committed the key first (KeyAlreadyCommitted): its outcome
+            answer = await run_in_threadpool(self._subscription_replay, keyed, scope["path"])
+            if answer is None:
+                raise
+            await answer(scope, receive, send)
+            return
+        finally:
+            KEYED_SUBSCRIPTION.reset(token)
+        if not 200 <= buffered.status < 300:
+            # it created nothing: it lost the key to a concurrent request (whose outcome is
+            # the answer) or was refused (its own refusal is)
+            answer = await run_in_threadpool(self._subscription_replay, keyed, scope["path"])
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+        await buffered.send_to(send)
+
+    def _subscription_replay(self, keyed: WebhookKey, path: str) -> Response | None:
+        if self.services.ledger.idempotency_record(keyed.owner, keyed.key) is not None:
+            return _reused(keyed.key, path)  # the key already named a ledger write
+        if self.store.lookup(keyed.owner, keyed.key) is not None:
+            return _reused(keyed.key, path)
+        found = self.services.webhooks.keyed(keyed.owner, keyed.key)
+        if found is None:
+            return None
+        if self._expired(found.used_at):
+            return _expired(keyed.key, found.used_at, path)
+        if found.fingerprint != keyed.fingerprint:
+            return _reused(keyed.key, path)
+        log.info("idempotent replay", key=keyed.key, subscription_id=found.subscription_id)
+        return JSONResponse(
+            found.answer,
+            status_code=201,
+            headers={
+                "Location": f"{WEBHOOKS_PATH}/{found.subscription_id}",
+                "Idempotent-Replayed": "true",
+            },
+        )
+
     # ------------------------------------------------ keys in the adapter table (not crash-safe)
 
     async def _in_table(
         self, owner: str, key: str, fingerprint: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        if await run_in_threadpool(self.services.ledger.idempotency_record, owner, key):
-            # the key already named a ledger write, so this is a different request
+        if await run_in_threadpool(self._elsewhere_than_table, owner, key):
+            # the key already named a ledger write or a subscription: a different request
             await _reused(key, scope["path"])(scope, receive, send)
             return
         stored = await run_in_threadpool(self.store.claim, owner, key, fingerprint)
@@ -401,6 +477,17 @@ class IdempotencyMiddleware:
             text = buffered.body.decode("utf-8", errors="replace")
             await run_in_threadpool(self.store.finish, owner, key, buffered.status, kept, text)
         await buffered.send_to(send)
+
+
+def _expired(key: str, used_at: datetime, path: str) -> Response:
+    return problem_response(
+        422,
+        "idempotency_key_expired",
+        f"Idempotency-Key {key!r} was first used on {used_at.date().isoformat()}, longer ago"
+        " than keys are kept (TOLLBOOK_IDEMPOTENCY_KEY_DAYS): nothing was written; send a new"
+        " request with a new key",
+        path,
+    )
 
 
 def _reused(key: str, path: str) -> Response:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from adapters.config import build_ledger, database_url
+from adapters.config import build_ledger, database_url, key_retention_days
 from adapters.http.auth import ApiKeys
 from adapters.http.idempotency import IdempotencyStore
 from adapters.store.database import Database
@@ -27,18 +27,25 @@ class Services:
     max_wait: float = LONG_POLL_MAX_SECONDS
     # set on shutdown so long-polls, streams and workers finish promptly
     stopping: threading.Event = field(default_factory=threading.Event)
+    # days an Idempotency-Key's answer is given (None: for ever); TOLLBOOK_IDEMPOTENCY_KEY_DAYS
+    key_retention_days: int | None = None
 
     def __post_init__(self) -> None:
         self.api_keys = ApiKeys(self.db)
         self.idempotency = IdempotencyStore(self.db)
-        self.webhooks = WebhookStore(self.db)
+        # the ledger's clock stamps a subscription, so a key's age is measured on one clock
+        self.webhooks = WebhookStore(self.db, clock=self.ledger.clock)
 
     @classmethod
     def from_url(
         cls, url: str | None = None, *, clock: Callable[[], datetime] = utc_now
     ) -> Services:
         url = url or database_url()
-        services = cls(ledger=build_ledger(url, clock=clock), db=Database.from_url(url))
+        services = cls(
+            ledger=build_ledger(url, clock=clock),
+            db=Database.from_url(url),
+            key_retention_days=key_retention_days(),
+        )
         services.ensure_schema()
         return services
 

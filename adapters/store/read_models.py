@@ -45,6 +45,12 @@ EVICTED_LIMIT = 2 * CACHE_LIMIT  # evicted keys remembered before a cache is dro
 #: system error (58). Class 54 (program limit, e.g. an index row too large) is a refusal.
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58"})
 SQLITE_VARIABLES = 32_766  # parameters per statement since SQLite 3.32 (2020)
+#: What a read model stores in place of a NUL character: PostgreSQL text cannot hold NUL, and
+#: an event stored before the ledger's limits may carry one (a read model never refuses a
+#: stored event). U+FFFD, the Unicode replacement character, on both databases, so every
+#: read model answers the same on SQLite and PostgreSQL. Text is only shown, never a key:
+#: rows are keyed by ids and positions, and a lookup by account number asks the ledger.
+NUL_SHOWN_AS = "\ufffd"
 
 SQL_TYPES: dict[str, dict[ColumnKind, str]] = {
     "sqlite": {
@@ -166,19 +172,25 @@ class SqlViewStore:
         return encode
 
     def _make_encoder(self, table: Table) -> Callable[[tuple[Any, ...]], Sequence[Any]]:
+        kinds = list(table.columns.values())
+        texts = [index for index, kind in enumerate(kinds) if kind == "text"]
         if self.db.dialect == "postgres":
-            return lambda values: values  # psycopg adapts Decimal, date and datetime itself
-        text: dict[ColumnKind, Callable[[Any], Any]] = {
-            "amount": str,
-            "date": date.isoformat,
-            "timestamp": _utc_text,
-        }
-        converted = [
-            (index, text[kind]) for index, kind in enumerate(table.columns.values()) if kind in text
-        ]
+            converted = []  # psycopg adapts Decimal, date and datetime itself
+        else:
+            text: dict[ColumnKind, Callable[[Any], Any]] = {
+                "amount": str,
+                "date": date.isoformat,
+                "timestamp": _utc_text,
+            }
+            converted = [(index, text[kind]) for index, kind in enumerate(kinds) if kind in text]
 
         def encode(values: tuple[Any, ...]) -> Sequence[Any]:
+            nul = [i for i in texts if isinstance(v := values[i], str) and "\x00" in v]
+            if not nul and not converted:
+                return values  # PostgreSQL, no NUL: psycopg adapts the rest (a rebuild's path)
             out = list(values)
+            for index in nul:
+                out[index] = out[index].replace("\x00", NUL_SHOWN_AS)
             for index, convert in converted:
                 value = out[index]
                 if value is not None:

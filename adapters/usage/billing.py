@@ -5,10 +5,17 @@ For each customer with usage or an active package in the period, the run plans t
 its lines in ONE save. A second run, or a run restarted after a crash, finds the invoices that
 exist and creates only the missing ones. CDRs imported after a customer was invoiced ("late")
 are reported, and billed as a supplementary invoice on request.
+
+One customer's invoice that breaks the ledger's limits (a usage total or package charge
+beyond the money limit, too many lines, ...) is ``refused``: the run bills every other
+customer, reports the refused one with the domain's code and message, and logs it. Its
+invoice does not exist, so a run after the cause is put right bills it, once (the invoice id
+is still deterministic).
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,7 +33,7 @@ from adapters.store.lookup import load_aggregates
 from adapters.usage.schema import ensure_schema, last_batch
 from domain.application import Ledger
 from domain.customer import Customer
-from domain.errors import AlreadyExists, NotFound
+from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine, totals_of
 from domain.package import PackageTerms
@@ -50,7 +57,7 @@ T = TypeVar("T")
 #: New invoices saved per transaction: fewer commits, and a crash still loses whole batches.
 SAVE_BATCH = 50
 
-Action = Literal["created", "exists", "would create"]
+Action = Literal["created", "exists", "would create", "refused"]
 Kind = Literal["invoice", "supplementary"]
 
 
@@ -68,6 +75,21 @@ class InvoiceResult:
     state: str = "draft"
     late_calls: int = 0
     late_amount: Decimal = Decimal(0)
+    code: str | None = None  # refused: the domain's error code (out_of_range, ...)
+    reason: str | None = None  # refused: the domain's message
+
+    def refuse(self, error: InvalidInput) -> None:
+        """The ledger refused this invoice: nothing of it is written (or shown as a total)."""
+        self.action, self.code, self.reason = "refused", error.code, str(error)
+        self.lines = []
+        log.error(
+            "billing run refused an invoice",
+            aggregate_id=str(self.invoice_id),
+            account=self.account,
+            kind=self.kind,
+            code=self.code,
+            reason=self.reason,
+        )
 
     @property
     def net(self) -> Decimal:
@@ -91,6 +113,8 @@ class InvoiceResult:
             "total": str(self.total),
             "late_calls": self.late_calls,
             "late_amount": str(self.late_amount),
+            "code": self.code,
+            "reason": self.reason,
         }
 
 
@@ -103,6 +127,10 @@ class BillingReport:
 
     def count(self, action: Action) -> int:
         return sum(result.action == action for result in self.results)
+
+    @property
+    def refused(self) -> list[InvoiceResult]:
+        return [result for result in self.results if result.action == "refused"]
 
     @property
     def late_calls(self) -> int:
@@ -180,11 +208,15 @@ def run_billing(
         ]
         try:
             for target in targets:  # while the first pass runs
-                planner.prepare(target)
+                with contextlib.suppress(InvalidInput):  # planned (and refused) below
+                    planner.prepare(target)
             for group, summed in zip(passes, pending_sums, strict=True):
                 totals = summed.result()
                 for target in group:
-                    pending.extend(planner.plan(target, totals, late, bill_late))
+                    try:
+                        pending.extend(planner.plan(target, totals, late, bill_late))
+                    except InvalidInput as error:
+                        pending.append(planner.refused(target, error))
                     if len(pending) >= save_batch:
                         saver.save(pending)
                         pending = []
@@ -229,7 +261,9 @@ class _Saver:
         self.finish()
         self.batch = batch
         planned = [r for r in batch if r.action == "would create"]
-        if planned and not self.dry_run:
+        if planned and self.dry_run:  # what the real run would refuse, found the same way
+            _drafts(self.ledger, planned, self.period, self.actor, self.customers)
+        elif planned:
             # the caller's context (log bindings, expected versions) goes with the save
             context = contextvars.copy_context()
             self.saving = self.saves.submit(context.run, self._create, planned)
@@ -245,7 +279,7 @@ class _Saver:
             saving.result()
         if self.issue and not self.dry_run:
             for result in batch:
-                if result.state == "draft":
+                if result.state == "draft" and result.action != "refused":
                     result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
                     result.state = "issued"
         self.report.results.extend(batch)
@@ -324,6 +358,12 @@ class _Planner:
             profile.tax_description,
         )
         self._prepared[target.account] = (profile.tax_rate, profile.tax_description, lines)
+
+    def refused(self, target: _Target, error: InvalidInput) -> InvoiceResult:
+        """The customer's invoice, refused: planning it broke one of the ledger's limits."""
+        result = self._result(target, target.invoice_id, "invoice", [])
+        result.refuse(error)
+        return result
 
     def plan(
         self,
@@ -568,27 +608,18 @@ def _create(
     The drafts are made from the customers the run planned with (read once at its start), so
     an invoice's header and its lines come from the same customer state."""
 
-    def fields(result: InvoiceResult) -> dict[str, Any]:
-        return {
-            "period_start": period.start,
-            "period_end": period.end,
-            "memo": _memo(result.kind, period),
-            "invoice_id": result.invoice_id,
-            "lines": result.lines,
-        }
-
+    drafts = _drafts(ledger, planned, period, actor, customers)
+    planned = [r for r in planned if r.action != "refused"]
     if not planned:  # nothing new in this batch: no empty save (a round trip each)
         return
     try:
-        ledger.create_invoices(
-            [ledger.draft_invoice(customers[r.account], actor, **fields(r)) for r in planned]
-        )
+        ledger.create_invoices(drafts)
         created = list(planned)
     except AlreadyExists:  # a failed save has used up the drafts' events: draft afresh
         created = []
         for result in planned:
             try:
-                ledger.create_invoice(result.account, actor, **fields(result))
+                ledger.create_invoice(result.account, actor, **_fields(result, period))
                 created.append(result)
             except AlreadyExists:  # same id, so the same customer and period: already billed
                 result.action = "exists"
@@ -601,6 +632,36 @@ def _create(
             kind=result.kind,
             lines=len(result.lines),
         )
+
+
+def _fields(result: InvoiceResult, period: Period) -> dict[str, Any]:
+    return {
+        "period_start": period.start,
+        "period_end": period.end,
+        "memo": _memo(result.kind, period),
+        "invoice_id": result.invoice_id,
+        "lines": result.lines,
+    }
+
+
+def _drafts(
+    ledger: Ledger,
+    planned: Sequence[InvoiceResult],
+    period: Period,
+    actor: str,
+    customers: Mapping[str, Customer],
+) -> list[Invoice]:
+    """The drafts of the planned invoices the ledger accepts; each one it refuses (its
+    limits: domain/limits.py) is marked ``refused`` and left out, so the others are billed."""
+    drafts = []
+    for result in planned:
+        try:
+            drafts.append(
+                ledger.draft_invoice(customers[result.account], actor, **_fields(result, period))
+            )
+        except InvalidInput as error:
+            result.refuse(error)
+    return drafts
 
 
 def _memo(kind: Kind, period: Period) -> str:

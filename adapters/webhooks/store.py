@@ -3,21 +3,31 @@
 All delivery state lives here (not in memory), so a restarted worker resumes where the last one
 stopped: each subscription remembers the feed position it has queued up to, and each queued
 delivery its attempts and next due time.
+
+A subscription created with an ``Idempotency-Key`` carries the key (owner, key, request
+fingerprint) and its answer (the first response's body) in its own row: the key's outcome is
+committed by the same INSERT as the subscription, so a replay after any crash finds both or
+neither, and a unique index lets one request per key create one (docs/http-api.md).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import psycopg
+
 from adapters.store.database import Database
 from adapters.store.ddl import serialise_ddl
 from adapters.webhooks.destinations import DestinationPolicy
 from domain.errors import InvalidInput, NotFound
+from domain.idempotency import KeyAlreadyCommitted
 
 SCHEMA = (
     """
@@ -31,7 +41,11 @@ SCHEMA = (
         created_at TEXT NOT NULL,
         created_by TEXT NOT NULL,
         lease_owner TEXT,
-        lease_until DOUBLE PRECISION
+        lease_until DOUBLE PRECISION,
+        idem_owner TEXT,
+        idem_key TEXT,
+        idem_fingerprint TEXT,
+        idem_answer TEXT
     )
     """,
     """
@@ -77,6 +91,43 @@ DELIVERY_COLUMNS = (
 )
 
 
+#: Columns a table created before keys were kept in the row gets added (``ensure_schema``).
+KEY_COLUMNS = ("idem_owner", "idem_key", "idem_fingerprint", "idem_answer")
+KEY_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS webhook_subscriptions_idem"
+    " ON webhook_subscriptions (idem_owner, idem_key)"
+)
+
+
+@dataclass(frozen=True)
+class WebhookKey:
+    """The Idempotency-Key of the request creating a subscription (set by the HTTP middleware
+    for the route, adapters/http/idempotency.py)."""
+
+    owner: str
+    key: str
+    fingerprint: str
+    #: test-only fault injection, as for ledger writes: run right after the INSERT commits
+    after_commit: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class KeyedAnswer:
+    """What a key committed with a subscription names: its request and its first answer."""
+
+    fingerprint: str
+    answer: dict[str, Any]
+    subscription_id: str
+
+    @property
+    def used_at(self) -> datetime:
+        """When the key was first used: when its subscription was created."""
+        return datetime.fromisoformat(str(self.answer["created_at"]))
+
+
+KEYED: ContextVar[WebhookKey | None] = ContextVar("tollbook_webhook_key", default=None)
+
+
 @dataclass(frozen=True)
 class Subscription:
     id: str
@@ -100,6 +151,10 @@ class Subscription:
             "created_by": self.created_by,
             "secret_hint": self.secret[:10] + "…",
         }
+
+    def created_doc(self) -> dict[str, Any]:
+        """The answer to the request that created it: the only one that shows the secret."""
+        return {**self.doc(), "secret": self.secret}
 
 
 @dataclass(frozen=True)
@@ -148,8 +203,14 @@ class QueuedEvent:
 
 
 class WebhookStore:
-    def __init__(self, db: Database, policy: DestinationPolicy | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        policy: DestinationPolicy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.db = db
+        self.clock = clock
         # which URLs may be subscribed (the delivering sender checks them again each time)
         self.policy = DestinationPolicy.from_env() if policy is None else policy
 
@@ -158,6 +219,20 @@ class WebhookStore:
             serialise_ddl(self.db, conn)
             for statement in SCHEMA:
                 conn.execute(statement)
+            self._add_key_columns(conn)
+            conn.execute(KEY_INDEX)
+
+    def _add_key_columns(self, conn: Any) -> None:
+        if self.db.dialect == "postgres":
+            for column in KEY_COLUMNS:
+                conn.execute(
+                    f"ALTER TABLE webhook_subscriptions ADD COLUMN IF NOT EXISTS {column} TEXT"
+                )
+            return
+        present = {row[1] for row in conn.execute("PRAGMA table_info(webhook_subscriptions)")}
+        for column in KEY_COLUMNS:
+            if column not in present:
+                conn.execute(f"ALTER TABLE webhook_subscriptions ADD COLUMN {column} TEXT")
 
     # ----------------------------------------------------------- subscriptions
 
@@ -174,27 +249,54 @@ class WebhookStore:
             event_types=list(event_types),
             status="active",
             position=position,
-            created_at=datetime.now(UTC).isoformat(),
+            created_at=self.clock().astimezone(UTC).isoformat(),
             created_by=created_by,
         )
-        with self.db.connect() as conn:
-            conn.execute(
-                self.db.sql(
-                    f"INSERT INTO webhook_subscriptions ({SUBSCRIPTION_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                (
-                    subscription.id,
-                    subscription.url,
-                    subscription.secret,
-                    json.dumps(subscription.event_types),
-                    subscription.status,
-                    subscription.position,
-                    subscription.created_at,
-                    subscription.created_by,
-                ),
-            )
+        keyed = KEYED.get()
+        key_values: tuple[str | None, ...] = (None, None, None, None)
+        if keyed is not None:
+            answer = json.dumps(subscription.created_doc())
+            key_values = (keyed.owner, keyed.key, keyed.fingerprint, answer)
+        try:
+            with self.db.connect() as conn:
+                conn.execute(
+                    self.db.sql(
+                        f"INSERT INTO webhook_subscriptions ({SUBSCRIPTION_COLUMNS},"
+                        f" {', '.join(KEY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    (
+                        subscription.id,
+                        subscription.url,
+                        subscription.secret,
+                        json.dumps(subscription.event_types),
+                        subscription.status,
+                        subscription.position,
+                        subscription.created_at,
+                        subscription.created_by,
+                        *key_values,
+                    ),
+                )
+        except (sqlite3.IntegrityError, psycopg.IntegrityError):
+            if keyed is not None and self.keyed(keyed.owner, keyed.key) is not None:
+                raise KeyAlreadyCommitted(keyed.key) from None  # a concurrent request won
+            raise
+        if keyed is not None and keyed.after_commit is not None:
+            keyed.after_commit()
         return subscription
+
+    def keyed(self, owner: str, key: str) -> KeyedAnswer | None:
+        """The subscription a request with this (owner, key) created, if one did."""
+        with self.db.connect(write=False) as conn:
+            row = conn.execute(
+                self.db.sql(
+                    "SELECT idem_fingerprint, idem_answer, id FROM webhook_subscriptions"
+                    " WHERE idem_owner = ? AND idem_key = ?"
+                ),
+                (owner, key),
+            ).fetchone()
+        if row is None:
+            return None
+        return KeyedAnswer(str(row[0]), json.loads(row[1]), str(row[2]))
 
     def subscriptions(self, include_removed: bool = False) -> list[Subscription]:
         where = "" if include_removed else " WHERE status = 'active'"

@@ -16,7 +16,10 @@ services = service.services
 keys = service.keys
 client = service.client
 writer = service.writer
+admin = service.admin
+receiver_factory = service.receiver_factory
 quiet_logs = service._logs_to_this_tests_stderr
+local_receivers = service._webhooks_may_reach_the_local_receivers
 
 #: Header values as raw bytes, so nothing between the test and the server tidies them up.
 BAD_KEYS: dict[str, bytes] = {
@@ -186,3 +189,41 @@ def test_a_refused_keyed_request_writes_no_record_and_is_refused_again(
         assert response.json()["code"] == code
         assert "idempotent-replayed" not in response.headers
     assert event_count(services.ledger) == events
+
+
+def test_a_key_past_its_retention_is_refused_as_expired_and_writes_nothing(
+    writer: Api, admin: Api, services: Any, clock: Any, receiver_factory: Any
+) -> None:
+    """With TOLLBOOK_IDEMPOTENCY_KEY_DAYS=30, a key's answer is given for 30 days after its
+    first use (measured from the stored record, or the subscription's creation); later, any
+    request with it is refused, 422 idempotency_key_expired, and nothing runs again: the
+    record is never deleted, so the key can neither duplicate its write nor be reused."""
+    services.key_retention_days = 30
+    make_customer(writer)
+    payment = {"customer": "ACME", "amount": "10.00"}
+    first = ok(writer.post("/payments", payment, {"Idempotency-Key": "pay-old"}), 201)
+    hook = {"url": receiver_factory().url}
+    ok(admin.post("/webhooks", hook, {"Idempotency-Key": "hook-old"}), 201)
+    clock.advance(days=29)
+    replay = writer.post("/payments", payment, {"Idempotency-Key": "pay-old"})
+    assert replay.status_code == 201 and replay.json() == first  # still within 30 days
+    clock.advance(days=2)
+    events = event_count(services.ledger)
+
+    for response in (
+        writer.post("/payments", payment, {"Idempotency-Key": "pay-old"}),
+        writer.post("/payments", {**payment, "amount": "11.00"}, {"Idempotency-Key": "pay-old"}),
+        admin.post("/webhooks", hook, {"Idempotency-Key": "hook-old"}),
+        writer.post(
+            "/customers", {"account_number": "X", "name": "X"}, {"Idempotency-Key": "pay-old"}
+        ),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "idempotency_key_expired"
+        assert "longer ago than keys are kept" in response.json()["detail"]
+    assert event_count(services.ledger) == events
+    assert len(ok(admin.get("/webhooks"))) == 1
+    assert len(ok(writer.get("/payments"))) == 1
+    # a new key is a new request
+    ok(writer.post("/payments", payment, {"Idempotency-Key": "pay-new"}), 201)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from decimal import Decimal as D
 
 from domain.usage import Period, invoice_id_for
 from scheduler.jobs import bill_customer
+from tests.helpers import event_count
 from tests.scheduler.conftest import scheduled_customer
 
 
@@ -123,3 +125,30 @@ def test_two_instances_firing_the_same_job_at_once_bill_each_period_once(make_co
         assert first.state.billed_through(customer_id) == date(2026, 10, 31)
     created = sum(n for runs in results.values() for billed in runs for _, n in billed)
     assert created == 16  # every invoice created by exactly one of the two
+
+
+def test_a_refused_period_is_recorded_not_skipped_and_billed_once_put_right(make_context, at):
+    at(2026, 10, 1, 9)
+    ctx = make_context()
+    customer_id = scheduled_customer(ctx.ledger, "BIG", "monthly:1")
+    # twice the highest unit price: the invoice's total is beyond the money limit
+    ctx.ledger.define_package("t", name="Exchange", unit_price=D("9999999999999.99"))
+    assignment = ctx.ledger.assign_package(
+        "BIG", "Exchange", "t", start_date=date(2026, 10, 1), quantity=D(2)
+    )
+    at(2026, 11, 1, 1)
+    before = event_count(ctx.ledger)
+
+    assert bill_customer(customer_id, ctx) == []
+    outcome = ctx.state.outcomes()[f"invoice:{customer_id}"]
+    assert outcome.status == "refused"
+    assert outcome.detail.startswith("2026-10 refused: out_of_range: the invoice's total must")
+    assert ctx.state.billed_through(customer_id) is None  # the period is not passed over
+    assert bill_customer(customer_id, ctx) == []  # fired again: refused again, nothing written
+    assert event_count(ctx.ledger) == before
+
+    ctx.ledger.end_assignment("BIG", assignment, date(2026, 10, 1), "t")  # one day of it
+    [(period, created)] = bill_customer(customer_id, ctx)
+    assert (period.label, created) == ("2026-10", 1)
+    assert bill_customer(customer_id, ctx) == []
+    assert _periods(ctx.ledger, "BIG") == [(date(2026, 10, 1), date(2026, 10, 31))]

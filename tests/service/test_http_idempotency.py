@@ -111,7 +111,7 @@ def test_every_api_write_route_records_its_key_in_the_ledger(client):
     assert {path: str(route.status) for path, route in ROUTES.items()} == {
         path: statuses[path] for path in ROUTES
     }
-    assert posts - set(ROUTES) == {"/webhooks"}  # not a ledger write: the adapter table
+    assert posts - set(ROUTES) == {"/webhooks"}  # not a ledger write: the key is in its row
     assert set(ROUTES) <= posts
 
 
@@ -324,7 +324,7 @@ def test_a_refusal_inside_a_keyed_request_writes_no_record(services):
 # --------------------------------------------------------- keys of non-ledger writes (table)
 
 
-def test_a_webhook_key_is_replayed_from_the_table(admin, services, receiver_factory):
+def test_a_webhook_key_is_replayed_from_its_subscription(admin, services, receiver_factory):
     receiver = receiver_factory()
     body = {"url": receiver.url}
     first = ok(admin.post("/webhooks", body, keyed("hook-1")), 201)
@@ -342,6 +342,36 @@ def test_a_webhook_key_is_replayed_from_the_table(admin, services, receiver_fact
     )
 
 
+def test_a_webhook_key_is_committed_with_its_subscription(
+    admin, services, receiver_factory, monkeypatch
+):
+    """An error after the subscription's INSERT committed (the answer could not be sent) does
+    not free the key: the key is in the subscription's row, so every retry answers with it and
+    no second subscription is made. (The key once sat in a side table, released on error.)"""
+    from adapters.webhooks.store import WebhookStore
+
+    real = WebhookStore.add
+
+    def add_then_fail(self: WebhookStore, *args: Any) -> Any:
+        real(self, *args)
+        raise RuntimeError("the answer could not be built")
+
+    body = {"url": receiver_factory().url}
+    with monkeypatch.context() as patch:
+        patch.setattr(WebhookStore, "add", add_then_fail)
+        first = admin.post("/webhooks", body, keyed("hook-late"))
+        retried = admin.post("/webhooks", body, keyed("hook-late"))
+    [subscription] = ok(admin.get("/webhooks"))
+    for response in (first, retried, admin.post("/webhooks", body, keyed("hook-late"))):
+        assert response.status_code == 201, response.text
+        assert response.headers["idempotent-replayed"] == "true"
+        assert response.headers["location"] == f"/webhooks/{subscription['id']}"
+        assert response.json()["id"] == subscription["id"] and response.json()["secret"]
+    assert len(ok(admin.get("/webhooks"))) == 1
+    other = admin.post("/webhooks", {"url": receiver_factory().url}, keyed("hook-late"))
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+
 def test_a_ledger_key_cannot_be_reused_for_a_webhook(admin, receiver_factory):
     ok(admin.post("/customers", {"account_number": "A", "name": "A"}, keyed("k-9")), 201)
     reused = admin.post("/webhooks", {"url": receiver_factory().url}, keyed("k-9"))
@@ -350,7 +380,7 @@ def test_a_ledger_key_cannot_be_reused_for_a_webhook(admin, receiver_factory):
     assert ok(admin.get("/webhooks")) == []
 
 
-def test_a_webhook_key_left_in_progress_by_a_crash_is_taken_over_later(services):
+def test_a_table_key_left_in_progress_by_a_crash_is_taken_over_later(services):
     from datetime import UTC, datetime, timedelta
 
     from adapters.http.idempotency import IdempotencyStore

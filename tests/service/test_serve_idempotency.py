@@ -170,3 +170,25 @@ def test_concurrent_copies_of_one_keyed_request_write_once(
         shown = httpx.get(f"{base}/payments/{payment_id}", headers=auth).json()
         assert shown["allocated"] == "10.00"
         assert event_count(services.ledger) == before + 2 + 3  # payment + invoice + record
+
+
+def test_a_server_killed_after_a_webhook_commit_replays_it_once(
+    store_url: str, services: Services
+) -> None:
+    """POST /webhooks keeps its key in the subscription's row: killed right after the INSERT
+    committed, the restarted server answers the replay from it and subscribes nothing twice."""
+    token = services.api_keys.create("crash-admin", "admin")
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "hook-crash"}
+    body = {"url": "http://127.0.0.1:9/hook", "event_types": ["Invoice.Issued"]}
+    with serving(store_url, crash_after_commit=True) as server:
+        with pytest.raises(httpx.TransportError):
+            httpx.post(f"{server.base}/webhooks", json=body, headers=headers, timeout=30)  # type: ignore[attr-defined]
+        assert server.wait(timeout=30) == 86
+    [created] = services.webhooks.subscriptions()
+    with serving(store_url) as server:
+        replay = httpx.post(f"{server.base}/webhooks", json=body, headers=headers, timeout=30)  # type: ignore[attr-defined]
+    assert replay.status_code == 201, replay.text
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == {**created.doc(), "secret": created.secret}
+    assert replay.headers["location"] == f"/webhooks/{created.id}"
+    assert [s.id for s in services.webhooks.subscriptions()] == [created.id]

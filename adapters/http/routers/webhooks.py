@@ -29,7 +29,7 @@ def add_webhook(body: WebhookCreate, svc: Svc, key: Admin, response: Response) -
     position = body.from_position if body.from_position is not None else head_position(svc.ledger)
     subscription = svc.webhooks.add(body.url, secret, body.event_types, position, key.name)
     response.headers["Location"] = f"/webhooks/{subscription.id}"
-    return {**subscription.doc(), "secret": secret}
+    return subscription.created_doc()
 
 
 @router.get("/{ref}")
