@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.portal.users import ARGON2_MEMORY_KIB, ARGON2_TIME
+from adapters.app.users import ARGON2_MEMORY_KIB, ARGON2_TIME
 from adapters.portal.web import SESSION_COOKIE, Portal
 from tests.portal.support import PASSWORD, Browser
 

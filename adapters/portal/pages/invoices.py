@@ -12,9 +12,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from adapters.app import bounds
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
-from adapters.http import bounds
 from adapters.portal.paging import (
     aggregates_of,
     customer_picker,
