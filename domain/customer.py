@@ -11,6 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
+from domain.changes import CustomerChanges
 from domain.errors import InvalidInput, InvalidState, NotFound
 from domain.schedule import InvoiceSchedule
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non_empty, time_zone
@@ -179,15 +180,12 @@ class Customer(Aggregate):
     def currency(self) -> str:
         return self.registered.currency
 
-    def change(self, changes: dict[str, Any], effective_from: date, stamp: Stamp) -> None:
-        unknown = set(changes) - set(_CHANGE_KINDS)
-        if "currency" in unknown:
-            raise InvalidInput("a customer's currency cannot change after registration")
-        if unknown:
-            raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+    def change(self, changes: CustomerChanges, effective_from: date, stamp: Stamp) -> None:
         limits.check_date(effective_from, what="effective date")
         current = self.profile_on(effective_from)
-        updated = CustomerProfile.model_validate({**current.model_dump(mode="json"), **changes})
+        updated = CustomerProfile.model_validate(
+            {**current.model_dump(mode="json"), **changes.given()}
+        )
         old = current.model_dump(mode="json")
         new = updated.model_dump(mode="json")
         changed = [key for key in new if new[key] != old[key]]

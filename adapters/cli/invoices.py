@@ -23,6 +23,7 @@ from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import credit_note_doc, event_doc, invoice_doc
 from domain.application import Ledger
+from domain.changes import LineChanges
 from domain.credit_note import CreditNote
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
@@ -139,7 +140,7 @@ def line_edit(
             changes[key] = date_arg(values[key], key.replace("_", " "))
     if not changes:
         raise InvalidInput("nothing to change: give at least one option")
-    ledger.edit_line(invoice_ref, line_ref, changes, actor)  # type: ignore[arg-type]
+    ledger.edit_line(invoice_ref, line_ref, LineChanges.model_validate(changes), actor)
     _changed(ledger, invoice_ref, as_json, f"edited line {line_ref}")
 
 

@@ -41,14 +41,20 @@ def issue_credit_note(
 ) -> dict[str, Any]:
     """Credit an invoice in full, by a net amount, or by explicit lines (exactly one).
     If-Match refers to the invoice's version."""
-    check_if_match(request, svc.ledger.invoice(body.invoice))
+    expected = check_if_match(request, svc.ledger.invoice(body.invoice))
     lines = (
         [line.model_dump(exclude_none=True) for line in body.lines]
         if body.lines is not None
         else None
     )
     number = svc.ledger.issue_credit_note(
-        body.invoice, key.name, body.reason, amount=body.amount, lines=lines, full=body.full
+        body.invoice,
+        key.name,
+        body.reason,
+        amount=body.amount,
+        lines=lines,
+        full=body.full,
+        expected_version=expected,
     )
     note = svc.ledger.credit_note(number)
     response.headers["Location"] = f"/credit-notes/{note.id}"
