@@ -122,3 +122,12 @@ class LineChanges(Changes):
     kind: LineKind | None = None
     unit: str | None = None
     source: LineSource | None = None
+
+
+class DatesChanges(Changes):
+    """A draft invoice's dates to change; the period's ends may be set to ``None``."""
+
+    invoice_date: date | None = None
+    due_date: date | None = None
+    period_start: date | None = None
+    period_end: date | None = None

@@ -15,7 +15,7 @@ from uuid import UUID
 from domain import invoice_status, limits
 from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
-from domain.changes import LineChanges
+from domain.changes import DatesChanges, LineChanges
 from domain.errors import (
     EmptyInvoice,
     HasAllocations,
@@ -285,8 +285,9 @@ class Invoice(Aggregate):
         self._editable()
         self._trigger(self.LineRemoved, stamp, line=self.line(line_id))
 
-    def change_dates(self, changes: dict[str, date | None], stamp: Stamp) -> None:
+    def change_dates(self, dates: DatesChanges, stamp: Stamp) -> None:
         self._editable()
+        changes: dict[str, date | None] = dates.given()
         current = {name: getattr(self, name) for name in changes}
         merged = {
             name: changes.get(name, getattr(self, name))

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
 from domain import limits
 from domain.aggregate import Stamp
-from domain.changes import LineChanges
-from domain.credit_note import CreditNote, credit_invoice
+from domain.changes import DatesChanges, LineChanges
+from domain.credit_note import CreditLine, CreditNote, credit_invoice
 from domain.customer import Customer
 from domain.errors import (
     AlreadyExists,
@@ -311,7 +311,7 @@ class InvoiceUseCases(PartyUseCases):
     def change_invoice_dates(
         self,
         invoice_ref: str | UUID,
-        changes: dict[str, date | None],
+        changes: DatesChanges,
         actor: str,
         *,
         expected_version: int | None = None,
@@ -398,7 +398,7 @@ class InvoiceUseCases(PartyUseCases):
         reason: str,
         *,
         amount: Decimal | None = None,
-        lines: Sequence[dict[str, Any]] | None = None,
+        lines: Sequence[CreditLine] | None = None,
         full: bool = False,
         expected_version: int | None = None,
     ) -> str:
@@ -427,13 +427,16 @@ class InvoiceUseCases(PartyUseCases):
     def _credit_lines(
         invoice: Invoice,
         amount: Decimal | None,
-        lines: Sequence[dict[str, Any]] | None,
+        lines: Sequence[CreditLine] | None,
         full: bool,
     ) -> list[InvoiceLine]:
         if full:
             return [line.model_copy(update={"line_id": uuid4()}) for line in invoice.lines.values()]
         if lines is not None:
-            return [InvoiceLine.model_validate({"line_id": uuid4(), **line}) for line in lines]
+            return [
+                InvoiceLine.model_validate({"line_id": uuid4(), **line.model_dump()})
+                for line in lines
+            ]
         assert amount is not None
         limits.check_money(amount, invoice.currency, what="credit amount")
         rates = {line.tax_rate for line in invoice.lines.values()}

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from domain.aggregate import Event
-from domain.changes import CustomerChanges, LineChanges, PackageChanges
+from domain.changes import CustomerChanges, DatesChanges, LineChanges, PackageChanges
 from domain.invoice_line import InvoiceLine
 from projections.decoding import PartialDecoder, fields_model
 from projections.runner import Runner, all_projections
@@ -37,7 +37,7 @@ def every_followed_event(ledger) -> None:
     ledger.add_line(draft, "finance", description="Calls", quantity=D(1), unit_price=D("5"))
     ledger.edit_line(draft, line, LineChanges.model_validate({"unit_price": D("10.01")}), "finance")
     ledger.remove_line(draft, "2", "finance")
-    ledger.change_invoice_dates(draft, {"due_date": date(2026, 12, 31)}, "finance")
+    ledger.change_invoice_dates(draft, DatesChanges(due_date=date(2026, 12, 31)), "finance")
     number = ledger.issue_invoice(draft, "finance")
     ledger.issue_credit_note(number, "finance", "goodwill", amount=D("1.00"))
     paid = completed_payment(ledger, amount="30.00")

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 from adapters.pdf.render import render
 from adapters.pdf.sources import credit_note_source, invoice_source
 from domain.changes import CustomerChanges, SettingsChanges
+from domain.credit_note import CreditLine
 from tests.pdf_support import flowing, page_texts
 
 
@@ -78,12 +79,14 @@ def test_an_issued_invoice_shows_every_name_and_figure(ledger):
         "t",
         "Outage",
         lines=[
-            {
-                "description": "Outage credit",
-                "quantity": D("1"),
-                "unit_price": D("20"),
-                "tax_rate": D("23"),
-            }
+            CreditLine.model_validate(
+                {
+                    "description": "Outage credit",
+                    "quantity": D("1"),
+                    "unit_price": D("20"),
+                    "tax_rate": D("23"),
+                }
+            )
         ],
     )
 
@@ -194,12 +197,14 @@ def test_a_credit_note_has_its_own_title_and_names_the_invoice_it_credits(ledger
         "t",
         "Two days of outage",
         lines=[
-            {
-                "description": "Outage credit",
-                "quantity": D("2"),
-                "unit_price": D("10"),
-                "tax_rate": D("23"),
-            }
+            CreditLine.model_validate(
+                {
+                    "description": "Outage credit",
+                    "quantity": D("2"),
+                    "unit_price": D("10"),
+                    "tax_rate": D("23"),
+                }
+            )
         ],
     )
 

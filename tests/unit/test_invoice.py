@@ -12,7 +12,7 @@ import pytest
 from eventsourcing.persistence import JSONTranscoder
 
 from domain.aggregate import Stamp
-from domain.changes import LineChanges
+from domain.changes import DatesChanges, LineChanges
 from domain.errors import EmptyInvoice, HasAllocations, InvalidInput, InvoiceNotEditable
 from domain.event_mapper import PydanticMapper
 from domain.invoice import BillingSnapshot, Invoice
@@ -99,7 +99,7 @@ def test_an_issued_invoice_refuses_every_line_change():
             first.line_id, LineChanges.model_validate({"quantity": D("2")}), STAMP
         ),
         lambda: invoice.remove_line(first.line_id, STAMP),
-        lambda: invoice.change_dates({"due_date": date(2026, 12, 1)}, STAMP),
+        lambda: invoice.change_dates(DatesChanges(due_date=date(2026, 12, 1)), STAMP),
     ):
         with pytest.raises(InvoiceNotEditable):
             change()

@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from domain.changes import CustomerChanges
+from domain.credit_note import CreditLine
 from domain.errors import (
     AlreadyExists,
     CurrencyMismatch,
@@ -178,12 +179,14 @@ def test_credit_notes_are_numbered_linked_and_reduce_what_is_owed(memory_ledger)
         "t",
         "rest",
         lines=[
-            {
-                "description": "rest",
-                "quantity": D("1"),
-                "unit_price": D("90.00"),
-                "tax_rate": D("20"),
-            }
+            CreditLine.model_validate(
+                {
+                    "description": "rest",
+                    "quantity": D("1"),
+                    "unit_price": D("90.00"),
+                    "tax_rate": D("20"),
+                }
+            )
         ],
     )
     assert memory_ledger.invoice(invoice).status() == "credited"

@@ -25,8 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NOT_YET_TYPED = {
     ("register_customer", "fields"),  # **fields: the profile's keyword fields
     ("define_package", "fields"),  # **fields: the terms' keyword fields
-    ("change_invoice_dates", "changes"),
-    ("issue_credit_note", "lines"),
 }
 
 #: The commands the HTTP API guards with If-Match (adapters/http/routers).

@@ -12,6 +12,7 @@ from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import CreditNoteCreate
 from adapters.queries import queries_for
 from adapters.views import credit_note_doc
+from domain.credit_note import CreditLine
 
 router = APIRouter(prefix="/credit-notes", tags=["credit notes"])
 
@@ -43,7 +44,7 @@ def issue_credit_note(
     If-Match refers to the invoice's version."""
     expected = check_if_match(request, svc.ledger.invoice(body.invoice))
     lines = (
-        [line.model_dump(exclude_none=True) for line in body.lines]
+        [CreditLine.model_validate(line.model_dump(exclude_none=True)) for line in body.lines]
         if body.lines is not None
         else None
     )

@@ -26,7 +26,7 @@ from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import event_doc, invoice_doc
 from domain.application import Ledger
-from domain.changes import LineChanges
+from domain.changes import DatesChanges, LineChanges
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
 
@@ -214,10 +214,11 @@ def remove_line(
 def change_dates(
     ref: str, body: DatesChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
+    given = body.model_dump(exclude_unset=True)
+    if not given:
         raise InvalidInput("nothing to change: give at least one date")
     invoice_id, expected = _precondition(request, svc.ledger, ref)
+    changes = DatesChanges.model_validate(given)
     svc.ledger.change_invoice_dates(invoice_id, changes, key.name, expected_version=expected)
     return _doc(svc.ledger, invoice_id, response)
 
