@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Required, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import limits
@@ -64,6 +64,26 @@ class CustomerProfile(Frozen):
         if self.address is not None:
             return self.address
         return PostalAddress.from_free_text(self.billing_address)
+
+
+class NewCustomer(TypedDict, total=False):
+    """A customer's details at registration, as keywords: those of ``CustomerProfile``
+    (currency, tax, terms and line grouping default to the seller's settings)."""
+
+    account_number: Required[str]
+    name: Required[str]
+    billing_address: str
+    address: PostalAddress | None
+    tax_number: str
+    email: str
+    currency: str
+    tax_rate: Decimal
+    tax_description: str
+    payment_terms_days: int
+    invoice_line_grouping: LineGrouping | None
+    external_accounting_id: str
+    time_zone: str
+    invoice_schedule: InvoiceSchedule | None
 
 
 class Assignment(Frozen):

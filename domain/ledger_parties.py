@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Unpack
 from uuid import UUID, uuid4
 
 from domain.changes import CustomerChanges, PackageChanges, SettingsChanges
-from domain.customer import Customer, CustomerProfile, check_profile, customer_id_for
+from domain.customer import (
+    Customer,
+    CustomerProfile,
+    NewCustomer,
+    check_profile,
+    customer_id_for,
+)
 from domain.errors import (
     AlreadyExists,
     CurrencyMismatch,
     NotFound,
 )
 from domain.ledger_base import LedgerBase
-from domain.package import Package, PackageTerms, package_id_for
+from domain.package import NewPackage, Package, PackageTerms, package_id_for
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
 
 
@@ -46,7 +52,7 @@ class PartyUseCases(LedgerBase):
 
     # --------------------------------------------------------------- customers
 
-    def register_customer(self, actor: str, **fields: Any) -> UUID:
+    def register_customer(self, actor: str, **fields: Unpack[NewCustomer]) -> UUID:
         settings = self.settings()
         fields.setdefault("currency", settings.default_currency)
         fields.setdefault("tax_rate", settings.default_tax_rate)
@@ -89,7 +95,7 @@ class PartyUseCases(LedgerBase):
 
     # ---------------------------------------------------------------- packages
 
-    def define_package(self, actor: str, **fields: Any) -> UUID:
+    def define_package(self, actor: str, **fields: Unpack[NewPackage]) -> UUID:
         fields.setdefault("currency", self.settings().default_currency)
         terms = PackageTerms.model_validate(fields)
         package = Package.define(terms, self.stamp(actor))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Required, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import limits
@@ -34,6 +34,21 @@ class PackageTerms(Frozen):
     default_quantity: Dec = Decimal(1)
     tax_rate: Dec | None = None  # overrides the customer's tax rate when set
     tax_description: str | None = None
+
+
+class NewPackage(TypedDict, total=False):
+    """A package's terms at definition, as keywords: those of ``PackageTerms`` (the currency
+    defaults to the seller's)."""
+
+    name: Required[str]
+    description: str
+    currency: str
+    unit_price: Required[Decimal]
+    setup_price: Decimal
+    frequency: Frequency
+    default_quantity: Decimal
+    tax_rate: Decimal | None
+    tax_description: str | None
 
 
 class Package(Aggregate):
