@@ -22,9 +22,6 @@ class CreditLine(Frozen):
     unit_price: Dec
     tax_rate: Dec
     tax_description: str = ""
-    period_start: date | None = None
-    period_end: date | None = None
-    unit: str = ""
 
 
 class CreditNote(Aggregate):
