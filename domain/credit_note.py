@@ -11,7 +11,17 @@ from domain.aggregate import Aggregate, Created, Stamp
 from domain.errors import InvalidInput, InvalidState, OverCredit
 from domain.invoice import BillingSnapshot, Invoice, check_line
 from domain.invoice_line import InvoiceLine, Totals, totals_of
-from domain.values import CurrencyCode, Dec
+from domain.values import CurrencyCode, Dec, Frozen
+
+
+class CreditLine(Frozen):
+    """A line to credit explicitly: becomes one of the credit note's lines."""
+
+    description: str
+    quantity: Dec
+    unit_price: Dec
+    tax_rate: Dec
+    tax_description: str = ""
 
 
 class CreditNote(Aggregate):

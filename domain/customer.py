@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Required, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
+from domain.changes import CustomerChanges
 from domain.errors import InvalidInput, InvalidState, NotFound
 from domain.schedule import InvoiceSchedule
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non_empty, time_zone
@@ -63,6 +64,26 @@ class CustomerProfile(Frozen):
         if self.address is not None:
             return self.address
         return PostalAddress.from_free_text(self.billing_address)
+
+
+class NewCustomer(TypedDict, total=False):
+    """A customer's details at registration, as keywords: those of ``CustomerProfile``
+    (currency, tax, terms and line grouping default to the seller's settings)."""
+
+    account_number: Required[str]
+    name: Required[str]
+    billing_address: str
+    address: PostalAddress | None
+    tax_number: str
+    email: str
+    currency: str
+    tax_rate: Decimal
+    tax_description: str
+    payment_terms_days: int
+    invoice_line_grouping: LineGrouping | None
+    external_accounting_id: str
+    time_zone: str
+    invoice_schedule: InvoiceSchedule | None
 
 
 class Assignment(Frozen):
@@ -179,15 +200,12 @@ class Customer(Aggregate):
     def currency(self) -> str:
         return self.registered.currency
 
-    def change(self, changes: dict[str, Any], effective_from: date, stamp: Stamp) -> None:
-        unknown = set(changes) - set(_CHANGE_KINDS)
-        if "currency" in unknown:
-            raise InvalidInput("a customer's currency cannot change after registration")
-        if unknown:
-            raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+    def change(self, changes: CustomerChanges, effective_from: date, stamp: Stamp) -> None:
         limits.check_date(effective_from, what="effective date")
         current = self.profile_on(effective_from)
-        updated = CustomerProfile.model_validate({**current.model_dump(mode="json"), **changes})
+        updated = CustomerProfile.model_validate(
+            {**current.model_dump(mode="json"), **changes.given()}
+        )
         old = current.model_dump(mode="json")
         new = updated.model_dump(mode="json")
         changed = [key for key in new if new[key] != old[key]]

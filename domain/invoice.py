@@ -15,6 +15,7 @@ from uuid import UUID
 from domain import invoice_status, limits
 from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
+from domain.changes import DatesChanges, LineChanges
 from domain.errors import (
     EmptyInvoice,
     HasAllocations,
@@ -270,10 +271,10 @@ class Invoice(Aggregate):
         check_totals(totals_of([*self.lines.values(), line], self.currency), "invoice")
         self._trigger(self.LineAdded, stamp, line=line)
 
-    def edit_line(self, line_id: UUID, changes: dict[str, Any], stamp: Stamp) -> None:
+    def edit_line(self, line_id: UUID, changes: LineChanges, stamp: Stamp) -> None:
         self._editable()
         before = self.line(line_id)
-        after = InvoiceLine.model_validate({**before.model_dump(), **changes, "line_id": line_id})
+        after = InvoiceLine.model_validate({**before.model_dump(), **changes.given()})
         check_line(after, self.currency)
         if after != before:
             others = [line for key, line in self.lines.items() if key != line_id]
@@ -284,8 +285,9 @@ class Invoice(Aggregate):
         self._editable()
         self._trigger(self.LineRemoved, stamp, line=self.line(line_id))
 
-    def change_dates(self, changes: dict[str, date | None], stamp: Stamp) -> None:
+    def change_dates(self, dates: DatesChanges, stamp: Stamp) -> None:
         self._editable()
+        changes: dict[str, date | None] = dates.given()
         current = {name: getattr(self, name) for name in changes}
         merged = {
             name: changes.get(name, getattr(self, name))

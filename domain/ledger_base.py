@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
-from types import MappingProxyType
 from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
@@ -52,13 +51,9 @@ A = TypeVar("A", bound=Aggregate)
 
 MAX_ATTEMPTS = 12
 
-#: Versions callers expect aggregates to be at (see ``LedgerBase.expecting``).
-_EXPECTED: ContextVar[Mapping[UUID, frozenset[int]]] = ContextVar(
-    "tollbook_expected", default=MappingProxyType({})
-)
-#: The Idempotency-Key request whose command is running (see ``LedgerBase.keyed``). Carried
-#: like If-Match's expected versions above: threading it through every command's signature
-#: would touch every use case for what is one request's context.
+#: The Idempotency-Key request whose command is running (see ``LedgerBase.keyed``): threading
+#: it through every command's signature would touch every use case for what is one request's
+#: context. (If-Match's expected version is a command's own argument: see ``_at_version``.)
 _KEYED: ContextVar[KeyedRequest | None] = ContextVar("tollbook_keyed", default=None)
 
 
@@ -131,15 +126,6 @@ class LedgerBase(Application[UUID]):
             self._save_keyed(keyed, aggregates)
         for aggregate_id, event_name in pending:
             _log(operation, aggregate_id=str(aggregate_id), domain_event=event_name)
-        expected = _EXPECTED.get()
-        if any(agg.id in expected for agg in aggregates):
-            # The caller's own edit moved the version on: what it expects now is that version.
-            _EXPECTED.set(
-                {
-                    **expected,
-                    **{a.id: frozenset({a.version}) for a in aggregates if a.id in expected},
-                }
-            )
 
     def _save_keyed(self, keyed: KeyedRequest, aggregates: Sequence[Aggregate]) -> None:
         """Save the command's aggregates and the key's record in one transaction, so the key is
@@ -188,20 +174,19 @@ class LedgerBase(Application[UUID]):
         finally:
             _KEYED.reset(token)
 
-    @contextmanager
-    def expecting(self, aggregate_id: UUID, versions: set[int]) -> Iterator[None]:
-        """Within the block, commands refuse to act on ``aggregate_id`` unless it is at one of
-        ``versions`` when they load it (also on a retry after a race): the If-Match guard."""
-        token = _EXPECTED.set({**_EXPECTED.get(), aggregate_id: frozenset(versions)})
-        try:
-            yield
-        finally:
-            _EXPECTED.reset(token)
-
     @staticmethod
-    def expect(aggregate_id: UUID, versions: set[int]) -> None:
-        """Like ``expecting`` for the rest of the current context (an HTTP request's own)."""
-        _EXPECTED.set({**_EXPECTED.get(), aggregate_id: frozenset(versions)})
+    def _at_version(aggregate: A, expected_version: int | None, what: str) -> A:
+        """The If-Match guard: a command given the version its caller saw refuses to act on
+        the aggregate at any other version. Commands check it on every load, so a write landing
+        between the caller's read and the command (or before a retry after a race) is refused,
+        never overwritten."""
+        if expected_version is not None and aggregate.version != expected_version:
+            raise VersionMismatch(
+                f"{what} {aggregate.id} is at version {aggregate.version}, not the expected"
+                f" {expected_version}: reload it and try again",
+                aggregate.version,
+            )
+        return aggregate
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
@@ -210,13 +195,6 @@ class LedgerBase(Application[UUID]):
             raise NotFound(f"unknown {what} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
             raise NotFound(f"{aggregate_id} is not a {what}")
-        expected = _EXPECTED.get().get(aggregate_id)
-        if expected is not None and aggregate.version not in expected:
-            raise VersionMismatch(
-                f"{what} {aggregate_id} is at version {aggregate.version}, not the expected"
-                f" {', '.join(map(str, sorted(expected)))}: reload it and try again",
-                aggregate.version,
-            )
         return aggregate
 
     def _by_key_or_id(

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
 from domain import limits
 from domain.aggregate import Stamp
-from domain.credit_note import CreditNote, credit_invoice
+from domain.changes import DatesChanges, LineChanges
+from domain.credit_note import CreditLine, CreditNote, credit_invoice
 from domain.customer import Customer
 from domain.errors import (
     AlreadyExists,
@@ -153,9 +154,15 @@ class InvoiceUseCases(PartyUseCases):
         customer_id = self.customer(customer_ref).id if customer_ref is not None else None
         return [i for i in self._every(Invoice) if customer_id in (None, i.customer_id)]
 
-    def _edit_invoice(self, operation: str, ref: str | UUID, change: Callable[[Invoice], T]) -> T:
+    def _edit_invoice(
+        self,
+        operation: str,
+        ref: str | UUID,
+        change: Callable[[Invoice], T],
+        expected_version: int | None = None,
+    ) -> T:
         def command() -> T:
-            invoice = self.invoice(ref)
+            invoice = self._at_version(self.invoice(ref), expected_version, "invoice")
             result = change(invoice)
             self._save(operation, invoice)
             return result
@@ -175,6 +182,7 @@ class InvoiceUseCases(PartyUseCases):
         period_start: date | None = None,
         period_end: date | None = None,
         unit: str = "",
+        expected_version: int | None = None,
     ) -> UUID:
         line_id = uuid4()
 
@@ -196,7 +204,7 @@ class InvoiceUseCases(PartyUseCases):
             )
             return line_id
 
-        return self._edit_invoice("line added", invoice_ref, change)
+        return self._edit_invoice("line added", invoice_ref, change, expected_version)
 
     def add_package_line(
         self,
@@ -211,6 +219,7 @@ class InvoiceUseCases(PartyUseCases):
         period_start: date | None = None,
         period_end: date | None = None,
         setup: bool = False,
+        expected_version: int | None = None,
     ) -> UUID:
         """Add a line filled in from a package: quantity, price and tax autocomplete, each
         overridable. ``setup`` bills the package's one-off setup price instead."""
@@ -251,10 +260,16 @@ class InvoiceUseCases(PartyUseCases):
             )
             return line_id
 
-        return self._edit_invoice("package line added", invoice_ref, change)
+        return self._edit_invoice("package line added", invoice_ref, change, expected_version)
 
     def edit_line(
-        self, invoice_ref: str | UUID, line_id: UUID, changes: dict[str, Any], actor: str
+        self,
+        invoice_ref: str | UUID,
+        line_id: UUID | str,
+        changes: LineChanges,
+        actor: str,
+        *,
+        expected_version: int | None = None,
     ) -> None:
         self._edit_invoice(
             "line edited",
@@ -262,13 +277,22 @@ class InvoiceUseCases(PartyUseCases):
             lambda invoice: invoice.edit_line(
                 self._line_id(invoice, line_id), changes, self.stamp(actor)
             ),
+            expected_version,
         )
 
-    def remove_line(self, invoice_ref: str | UUID, line_id: UUID | str, actor: str) -> None:
+    def remove_line(
+        self,
+        invoice_ref: str | UUID,
+        line_id: UUID | str,
+        actor: str,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
         self._edit_invoice(
             "line removed",
             invoice_ref,
             lambda invoice: invoice.remove_line(self._line_id(invoice, line_id), self.stamp(actor)),
+            expected_version,
         )
 
     @staticmethod
@@ -285,12 +309,18 @@ class InvoiceUseCases(PartyUseCases):
         raise NotFound(f"invoice {invoice.label} has no line {ref!r}")
 
     def change_invoice_dates(
-        self, invoice_ref: str | UUID, changes: dict[str, date | None], actor: str
+        self,
+        invoice_ref: str | UUID,
+        changes: DatesChanges,
+        actor: str,
+        *,
+        expected_version: int | None = None,
     ) -> None:
         self._edit_invoice(
             "invoice dates changed",
             invoice_ref,
             lambda invoice: invoice.change_dates(changes, self.stamp(actor)),
+            expected_version,
         )
 
     def _take_number(
@@ -316,11 +346,13 @@ class InvoiceUseCases(PartyUseCases):
             return None
         return found.document_id
 
-    def issue_invoice(self, invoice_ref: str | UUID, actor: str) -> str:
+    def issue_invoice(
+        self, invoice_ref: str | UUID, actor: str, *, expected_version: int | None = None
+    ) -> str:
         """Issue a draft: the next gapless number and the invoice are saved together."""
 
         def command() -> str:
-            invoice = self.invoice(invoice_ref)
+            invoice = self._at_version(self.invoice(invoice_ref), expected_version, "invoice")
             stamp = self.stamp(actor)
             settings = self.settings()
             profile = self.customer(invoice.customer_id).profile_on(stamp.at.date())
@@ -344,11 +376,19 @@ class InvoiceUseCases(PartyUseCases):
 
         return self._retrying("issue invoice", command)
 
-    def void_invoice(self, invoice_ref: str | UUID, actor: str, reason: str) -> None:
+    def void_invoice(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        reason: str,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
         self._edit_invoice(
             "invoice voided",
             invoice_ref,
             lambda invoice: invoice.void(self.stamp(actor, reason)),
+            expected_version,
         )
 
     def issue_credit_note(
@@ -358,8 +398,9 @@ class InvoiceUseCases(PartyUseCases):
         reason: str,
         *,
         amount: Decimal | None = None,
-        lines: Sequence[dict[str, Any]] | None = None,
+        lines: Sequence[CreditLine] | None = None,
         full: bool = False,
+        expected_version: int | None = None,
     ) -> str:
         """Credit an issued invoice: in full, by a net amount at the invoice's tax rate, or by
         explicit lines. Note, invoice and credit-note sequence are saved together."""
@@ -370,7 +411,7 @@ class InvoiceUseCases(PartyUseCases):
         note_id = uuid4()
 
         def command() -> str:
-            invoice = self.invoice(invoice_ref)
+            invoice = self._at_version(self.invoice(invoice_ref), expected_version, "invoice")
             stamp = self.stamp(actor, reason)
             note_lines = self._credit_lines(invoice, amount, lines, full)
             sequence, given, number = self._take_number(
@@ -386,13 +427,16 @@ class InvoiceUseCases(PartyUseCases):
     def _credit_lines(
         invoice: Invoice,
         amount: Decimal | None,
-        lines: Sequence[dict[str, Any]] | None,
+        lines: Sequence[CreditLine] | None,
         full: bool,
     ) -> list[InvoiceLine]:
         if full:
             return [line.model_copy(update={"line_id": uuid4()}) for line in invoice.lines.values()]
         if lines is not None:
-            return [InvoiceLine.model_validate({"line_id": uuid4(), **line}) for line in lines]
+            return [
+                InvoiceLine.model_validate({"line_id": uuid4(), **line.model_dump()})
+                for line in lines
+            ]
         assert amount is not None
         limits.check_money(amount, invoice.currency, what="credit amount")
         rates = {line.tax_rate for line in invoice.lines.values()}

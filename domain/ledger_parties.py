@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Unpack
 from uuid import UUID, uuid4
 
-from domain.customer import Customer, CustomerProfile, check_profile, customer_id_for
+from domain.changes import CustomerChanges, PackageChanges, SettingsChanges
+from domain.customer import (
+    Customer,
+    CustomerProfile,
+    NewCustomer,
+    check_profile,
+    customer_id_for,
+)
 from domain.errors import (
     AlreadyExists,
     CurrencyMismatch,
     NotFound,
 )
 from domain.ledger_base import LedgerBase
-from domain.package import Package, PackageTerms, package_id_for
+from domain.package import NewPackage, Package, PackageTerms, package_id_for
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
 
 
@@ -29,7 +36,7 @@ class PartyUseCases(LedgerBase):
         except NotFound:
             return SellerSettings()
 
-    def change_settings(self, changes: dict[str, Any], actor: str) -> SellerSettings:
+    def change_settings(self, changes: SettingsChanges, actor: str) -> SellerSettings:
         def command() -> SellerSettings:
             stamp = self.stamp(actor)
             try:
@@ -45,7 +52,7 @@ class PartyUseCases(LedgerBase):
 
     # --------------------------------------------------------------- customers
 
-    def register_customer(self, actor: str, **fields: Any) -> UUID:
+    def register_customer(self, actor: str, **fields: Unpack[NewCustomer]) -> UUID:
         settings = self.settings()
         fields.setdefault("currency", settings.default_currency)
         fields.setdefault("tax_rate", settings.default_tax_rate)
@@ -68,13 +75,15 @@ class PartyUseCases(LedgerBase):
     def change_customer(
         self,
         ref: str | UUID,
-        changes: dict[str, Any],
+        changes: CustomerChanges,
         actor: str,
         effective_from: date | None = None,
         reason: str | None = None,
+        *,
+        expected_version: int | None = None,
     ) -> None:
         def command() -> None:
-            customer = self.customer(ref)
+            customer = self._at_version(self.customer(ref), expected_version, "customer")
             when = effective_from or self.today()
             customer.change(changes, when, self.stamp(actor, reason))
             self._save("customer changed", customer)
@@ -86,7 +95,7 @@ class PartyUseCases(LedgerBase):
 
     # ---------------------------------------------------------------- packages
 
-    def define_package(self, actor: str, **fields: Any) -> UUID:
+    def define_package(self, actor: str, **fields: Unpack[NewPackage]) -> UUID:
         fields.setdefault("currency", self.settings().default_currency)
         terms = PackageTerms.model_validate(fields)
         package = Package.define(terms, self.stamp(actor))
@@ -99,9 +108,16 @@ class PartyUseCases(LedgerBase):
         """A package by name or id."""
         return self._by_key_or_id(Package, ref, package_id_for, "package")
 
-    def change_package(self, ref: str | UUID, changes: dict[str, Any], actor: str) -> None:
+    def change_package(
+        self,
+        ref: str | UUID,
+        changes: PackageChanges,
+        actor: str,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
         def command() -> None:
-            package = self.package(ref)
+            package = self._at_version(self.package(ref), expected_version, "package")
             package.change(changes, self.stamp(actor))
             self._save("package changed", package)
 
@@ -119,11 +135,12 @@ class PartyUseCases(LedgerBase):
         start_date: date,
         quantity: Decimal | None = None,
         end_date: date | None = None,
+        expected_version: int | None = None,
     ) -> UUID:
         assignment_id = uuid4()
 
         def command() -> UUID:
-            customer = self.customer(customer_ref)
+            customer = self._at_version(self.customer(customer_ref), expected_version, "customer")
             package = self.package(package_ref)
             if package.terms.currency != customer.currency:
                 raise CurrencyMismatch(
@@ -145,12 +162,17 @@ class PartyUseCases(LedgerBase):
         return self._retrying("assign package", command)
 
     def end_assignment(
-        self, customer_ref: str | UUID, assignment_id: UUID, end_date: date, actor: str
+        self,
+        customer_ref: str | UUID,
+        assignment_id: UUID,
+        end_date: date,
+        actor: str,
+        *,
+        expected_version: int | None = None,
     ) -> None:
         def command() -> None:
-            customer = self.customer(customer_ref)
+            customer = self._at_version(self.customer(customer_ref), expected_version, "customer")
             customer.end_assignment(assignment_id, end_date, self.stamp(actor))
             self._save("package assignment ended", customer)
 
         self._retrying("end assignment", command)
-

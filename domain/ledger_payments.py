@@ -102,20 +102,40 @@ class PaymentUseCases(InvoiceUseCases):
         ]
 
     def _edit_payment(
-        self, operation: str, ref: str | UUID, change: Callable[[Payment], None]
+        self,
+        operation: str,
+        ref: str | UUID,
+        change: Callable[[Payment], None],
+        expected_version: int | None,
     ) -> None:
         def command() -> None:
-            payment = self.payment(ref)
+            payment = self._at_version(self.payment(ref), expected_version, "payment")
             change(payment)
             self._save(operation, payment)
 
         self._retrying(operation, command)
 
-    def complete_payment(self, ref: str | UUID, actor: str) -> None:
-        self._edit_payment("payment completed", ref, lambda p: p.complete(self.stamp(actor)))
+    def complete_payment(
+        self, ref: str | UUID, actor: str, *, expected_version: int | None = None
+    ) -> None:
+        self._edit_payment(
+            "payment completed", ref, lambda p: p.complete(self.stamp(actor)), expected_version
+        )
 
-    def cancel_payment(self, ref: str | UUID, actor: str, reason: str | None = None) -> None:
-        self._edit_payment("payment cancelled", ref, lambda p: p.cancel(self.stamp(actor, reason)))
+    def cancel_payment(
+        self,
+        ref: str | UUID,
+        actor: str,
+        reason: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
+        self._edit_payment(
+            "payment cancelled",
+            ref,
+            lambda p: p.cancel(self.stamp(actor, reason)),
+            expected_version,
+        )
 
     def refund_payment(
         self,
@@ -126,11 +146,13 @@ class PaymentUseCases(InvoiceUseCases):
         method: str = "bank transfer",
         reference: str = "",
         reason: str | None = None,
+        expected_version: int | None = None,
     ) -> None:
         self._edit_payment(
             "payment refunded",
             ref,
             lambda p: p.refund(amount, method, reference, self.stamp(actor, reason)),
+            expected_version,
         )
 
     def allocate(
@@ -139,14 +161,17 @@ class PaymentUseCases(InvoiceUseCases):
         allocations: Sequence[tuple[str | UUID, Decimal]],
         actor: str,
         reason: str | None = None,
+        *,
+        expected_version: int | None = None,
     ) -> None:
-        """Allocate one payment over one or several invoices, all or nothing."""
+        """Allocate one payment over one or several invoices, all or nothing;
+        ``expected_version`` is the payment's."""
         if not allocations:
             raise InvalidInput("nothing to allocate")
         limits.check_count(len(allocations), limits.MAX_ALLOCATIONS, what="invoices per payment")
 
         def command() -> None:
-            payment = self.payment(payment_ref)
+            payment = self._at_version(self.payment(payment_ref), expected_version, "payment")
             stamp = self.stamp(actor, reason)
             invoices: dict[UUID, Invoice] = {}
             for invoice_ref, amount in allocations:
@@ -165,9 +190,13 @@ class PaymentUseCases(InvoiceUseCases):
         amount: Decimal,
         actor: str,
         reason: str,
+        *,
+        expected_version: int | None = None,
     ) -> None:
+        """``expected_version`` is the payment's."""
+
         def command() -> None:
-            payment = self.payment(payment_ref)
+            payment = self._at_version(self.payment(payment_ref), expected_version, "payment")
             invoice = self.invoice(invoice_ref)
             allocation.unallocate(payment, invoice, amount, self.stamp(actor, reason))
             self._save("payment unallocated", payment, invoice)

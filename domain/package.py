@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Required, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.errors import InvalidInput
 from domain.values import CurrencyCode, Dec, Frozen
+
+if TYPE_CHECKING:  # domain/changes.py names this module's Frequency
+    from domain.changes import PackageChanges
 
 Frequency = Literal["one-off", "daily", "weekly", "monthly"]
 FREQUENCIES: tuple[Frequency, ...] = ("one-off", "daily", "weekly", "monthly")
@@ -31,6 +34,21 @@ class PackageTerms(Frozen):
     default_quantity: Dec = Decimal(1)
     tax_rate: Dec | None = None  # overrides the customer's tax rate when set
     tax_description: str | None = None
+
+
+class NewPackage(TypedDict, total=False):
+    """A package's terms at definition, as keywords: those of ``PackageTerms`` (the currency
+    defaults to the seller's)."""
+
+    name: Required[str]
+    description: str
+    currency: str
+    unit_price: Required[Decimal]
+    setup_price: Decimal
+    frequency: Frequency
+    default_quantity: Decimal
+    tax_rate: Decimal | None
+    tax_description: str | None
 
 
 class Package(Aggregate):
@@ -62,11 +80,10 @@ class Package(Aggregate):
         check_terms(terms)
         return cls._start(cls.Defined, package_id_for(terms.name), stamp, terms=terms)
 
-    def change(self, changes: dict[str, Any], stamp: Stamp) -> None:
-        if "name" in changes or "currency" in changes:
-            raise InvalidInput("a package's name and currency cannot change")
+    def change(self, changes: PackageChanges, stamp: Stamp) -> None:
+        # a change-set cannot name the name or currency: they never change (domain/changes.py)
         old = self.terms.model_dump(mode="json")
-        updated = PackageTerms.model_validate({**self.terms.model_dump(), **changes})
+        updated = PackageTerms.model_validate({**self.terms.model_dump(), **changes.given()})
         new = updated.model_dump(mode="json")
         changed = [key for key in new if new[key] != old[key]]
         if changed:

@@ -8,8 +8,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
+from domain.changes import SettingsChanges
 from domain.numbering import number_format
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
+from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
 
 SETTINGS_ID: UUID = uuid5(NAMESPACE_URL, "tollbook:settings")
 
@@ -64,14 +65,9 @@ class AccountSettings(Aggregate):
     def initialise(cls, values: SellerSettings, stamp: Stamp) -> AccountSettings:
         return cls._start(cls.Initialised, SETTINGS_ID, stamp, values=values)
 
-    def change(self, changes: dict[str, Any], stamp: Stamp) -> None:
-        if "default_tax_rate" in changes:
-            # parsed as every other surface parses a rate: no floats, exponents or NaN
-            changes = {
-                **changes,
-                "default_tax_rate": tax_rate(changes["default_tax_rate"], what="default tax rate"),
-            }
-        merged = SellerSettings.model_validate({**self.values.model_dump(), **changes})
+    def change(self, changes: SettingsChanges, stamp: Stamp) -> None:
+        # the tax rate was parsed as every other surface parses a rate (domain/changes.py)
+        merged = SellerSettings.model_validate({**self.values.model_dump(), **changes.given()})
         dumped_new = merged.model_dump(mode="json")
         dumped_old = self.values.model_dump(mode="json")
         changed = [k for k in dumped_new if dumped_new[k] != dumped_old[k]]

@@ -23,6 +23,7 @@ from adapters.queries import queries_for
 from adapters.views import customer_doc
 from domain.address import PostalAddress
 from domain.application import Ledger
+from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.errors import InvalidInput
 from domain.schedule import InvoiceSchedule
@@ -83,9 +84,7 @@ def _profile_options(func: Any, *, name_required: bool = False) -> Any:
 _ADDRESS_PARTS = ("city", "region", "postal_code", "country")
 
 
-def _address(
-    values: dict[str, Any], current: Callable[[], PostalAddress | None]
-) -> dict[str, Any]:
+def _address(values: dict[str, Any], current: Callable[[], PostalAddress | None]) -> dict[str, Any]:
     """The structured-address options as an ``address`` change: the parts given replace
     those of ``current()`` (the address in force), the others are kept; ``{}`` when none."""
     lines = values.pop("address_lines", ())
@@ -173,7 +172,7 @@ def update(
     fields = _fields(values, lambda: ledger.customer(ref).profile_on(day).address)
     if not fields:
         raise InvalidInput("nothing to change: give at least one option")
-    ledger.change_customer(ref, fields, actor, when, reason)
+    ledger.change_customer(ref, CustomerChanges.model_validate(fields), actor, when, reason)
     if as_json:
         emit_json(customer_doc(ledger.customer(ref), ledger.today()))
     else:

@@ -24,6 +24,7 @@ from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.views import balance_doc, invoice_doc
 from domain.application import Ledger
+from domain.changes import LineChanges, SettingsChanges
 from domain.invoice import Invoice
 from domain.usage import Period
 from projections.balances import Balances
@@ -101,16 +102,18 @@ def _settings(demo: _Demo, number: str) -> None:
     _step(number, "Account settings (the seller)")
     ledger = demo.ledger
     ledger.change_settings(
-        {
-            "company_name": "Northwind Voice Ltd",
-            "address": "1 Exchange Sq\nLondon EC2A 2BR",
-            "tax_number": "GB123456789",
-            "default_currency": "GBP",
-            "default_tax_rate": "20",
-            "default_tax_description": "VAT 20%",
-            "default_payment_terms_days": 14,
-            "payment_instructions": "Pay by bank transfer to 20-00-00 12345678",
-        },
+        SettingsChanges.model_validate(
+            {
+                "company_name": "Northwind Voice Ltd",
+                "address": "1 Exchange Sq\nLondon EC2A 2BR",
+                "tax_number": "GB123456789",
+                "default_currency": "GBP",
+                "default_tax_rate": "20",
+                "default_tax_description": "VAT 20%",
+                "default_payment_terms_days": 14,
+                "payment_instructions": "Pay by bank transfer to 20-00-00 12345678",
+            }
+        ),
         "finance:ana",
     )
     s = ledger.settings()
@@ -209,7 +212,8 @@ def _october_invoices(demo: _Demo, number: str) -> None:
         unit_price=D("0.0123"),
         unit="min",
     )
-    ledger.edit_line(acme, dids, {"quantity": D("25")}, "finance:ana")  # the assigned quantity
+    # the assigned quantity
+    ledger.edit_line(acme, dids, LineChanges(quantity=D("25")), "finance:ana")
     zrh = ledger.create_invoice("ZRH01", "finance:ana", **period)
     ledger.add_package_line(zrh, "SIP Trunk EU", "finance:ana", quantity=D("2"))
     acme_second = ledger.create_invoice("ACME", "finance:ana", memo="Extra DIDs", **period)

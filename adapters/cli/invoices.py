@@ -23,7 +23,8 @@ from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import credit_note_doc, event_doc, invoice_doc
 from domain.application import Ledger
-from domain.credit_note import CreditNote
+from domain.changes import DatesChanges, LineChanges
+from domain.credit_note import CreditLine, CreditNote
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
 
@@ -139,7 +140,7 @@ def line_edit(
             changes[key] = date_arg(values[key], key.replace("_", " "))
     if not changes:
         raise InvalidInput("nothing to change: give at least one option")
-    ledger.edit_line(invoice_ref, line_ref, changes, actor)  # type: ignore[arg-type]
+    ledger.edit_line(invoice_ref, line_ref, LineChanges.model_validate(changes), actor)
     _changed(ledger, invoice_ref, as_json, f"edited line {line_ref}")
 
 
@@ -179,7 +180,7 @@ def dates(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool, **values:
     }
     if not changes:
         raise InvalidInput("nothing to change: give at least one option")
-    ledger.change_invoice_dates(invoice_ref, changes, actor)
+    ledger.change_invoice_dates(invoice_ref, DatesChanges.model_validate(changes), actor)
     _changed(ledger, invoice_ref, as_json, f"changed dates of {invoice_ref}")
 
 
@@ -414,18 +415,18 @@ def credit_new(
         say(f"issued credit note {number} against {invoice_ref}")
 
 
-def _credit_line(text: str) -> dict[str, Any]:
+def _credit_line(text: str) -> CreditLine:
     parts = text.split(";")
     if len(parts) != 4:
         raise InvalidInput(
             f'credit line must be "DESCRIPTION;QUANTITY;UNIT_PRICE;TAX_RATE": {text!r}'
         )
-    return {
-        "description": parts[0],
-        "quantity": amount_arg(parts[1], "quantity"),
-        "unit_price": amount_arg(parts[2], "unit price"),
-        "tax_rate": amount_arg(parts[3], "tax rate"),
-    }
+    return CreditLine(
+        description=parts[0],
+        quantity=amount_arg(parts[1], "quantity"),
+        unit_price=amount_arg(parts[2], "unit price"),
+        tax_rate=amount_arg(parts[3], "tax rate"),
+    )
 
 
 @credit_note.command("show")

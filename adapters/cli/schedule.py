@@ -13,6 +13,7 @@ from adapters.cli.customers import schedule_arg
 from adapters.config import ConfigError, database_url
 from adapters.queries import every_customer
 from adapters.store.database import Database
+from domain.changes import CustomerChanges
 from domain.customer import Customer
 from scheduler.context import JobContext, SchedulerSettings
 from scheduler.invoice_runs import bill_due_periods, local_today
@@ -116,7 +117,8 @@ def set_(
     ctx = _context()
     value = schedule_arg(frequency)
     when = date_arg(effective_from, "effective date")
-    ctx.ledger.change_customer(account, {"invoice_schedule": value}, state().actor, when, reason)
+    changes = CustomerChanges(invoice_schedule=value)
+    ctx.ledger.change_customer(account, changes, state().actor, when, reason)
     register_jobs(ctx)
     if as_json:
         customer = ctx.ledger.customer(account)

@@ -6,6 +6,7 @@ import click
 
 from adapters.cli.context import emit_json, json_option, passes_state, say, table
 from domain.application import Ledger
+from domain.changes import SettingsChanges
 from domain.errors import InvalidInput
 from domain.settings import SellerSettings
 
@@ -43,7 +44,7 @@ def set_(ledger: Ledger, actor: str, assignments: tuple[str, ...], as_json: bool
         if key not in known:
             raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
         changes[key] = value.replace("\\n", "\n")
-    ledger.change_settings(changes, actor)
+    ledger.change_settings(SettingsChanges.model_validate(changes), actor)
     if as_json:
         emit_json(ledger.settings().model_dump(mode="json"))
     else:

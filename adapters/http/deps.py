@@ -12,7 +12,6 @@ from adapters.app.api_keys import ApiKey, Scope, allows
 from adapters.app.context import Services
 from adapters.http.problems import Problem
 from domain.aggregate import Aggregate
-from domain.ledger_base import LedgerBase
 
 
 def services(request: Request) -> Services:
@@ -91,26 +90,24 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
-def check_if_match(request: Request, aggregate: Aggregate) -> None:
+def check_if_match(request: Request, aggregate: Aggregate) -> int | None:
     """Honour ``If-Match``: refuse (412) an edit made against a version that is not current.
 
-    The check is made now and again by the ledger when the command loads the aggregate (also
-    on a retry after a race), so a write landing in between is a 412, never overwritten.
-    Without the header the edit applies to whatever is current (the ledger still refuses
-    anything its rules forbid); ``*`` matches any version.
+    Returns the version the command must find (its ``expected_version``): the ledger checks
+    it again when the command loads the aggregate (also on a retry after a race), so a write
+    landing in between is a 412, never overwritten. Without the header (None) the edit
+    applies to whatever is current (the ledger still refuses anything its rules forbid);
+    ``*`` matches any version.
     """
     header = request.headers.get("if-match")
     if header is None:
-        return
+        return None
     tags = [tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")]
     if "*" in tags:
-        return
+        return None
     if str(aggregate.version) not in tags:
         raise version_mismatch(header, aggregate.version)
-    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses
-    versions = {int(tag) for tag in tags if tag.isascii() and tag.isdigit()}
-    # The request runs in its own copy of the context, so this ends with the request.
-    LedgerBase.expect(aggregate.id, versions)
+    return aggregate.version
 
 
 def version_mismatch(header: str, current_version: int) -> Problem:

@@ -25,6 +25,7 @@ from adapters.config import build_ledger
 from adapters.service.app import create_app
 from adapters.store.read_models import SqlViewStore
 from domain.application import Ledger
+from domain.changes import SettingsChanges
 from projections.runner import Runner
 from tests.e2e.conftest import Result
 from tests.helpers import event_count
@@ -50,7 +51,9 @@ class Store:
 def _build(url: str, clock: SteppingClock, poison: Callable[[Ledger], tuple[UUID, int]]) -> Store:
     ledger = build_ledger(url, clock=clock)
     try:
-        ledger.change_settings({"company_name": "Northwind Voice Ltd"}, "finance:test")
+        ledger.change_settings(
+            SettingsChanges.model_validate({"company_name": "Northwind Voice Ltd"}), "finance:test"
+        )
         for account in ("ACME", "LATER"):
             if account == "LATER":
                 poisoned, position = poison(ledger)

@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from domain.aggregate import Event
+from domain.changes import CustomerChanges, DatesChanges, LineChanges, PackageChanges
 from domain.invoice_line import InvoiceLine
 from projections.decoding import PartialDecoder, fields_model
 from projections.runner import Runner, all_projections
@@ -20,18 +21,23 @@ def every_followed_event(ledger) -> None:
     """A billing cycle that records at least one event of every type a read model follows."""
     customer(ledger)
     ledger.change_customer(
-        "ACME", {"name": "Acme Renamed"}, "finance", effective_from=date(2026, 11, 1)
+        "ACME",
+        CustomerChanges.model_validate({"name": "Acme Renamed"}),
+        "finance",
+        effective_from=date(2026, 11, 1),
     )
     ledger.define_package("finance", name="Port", unit_price=D("9.99"), currency="GBP")
-    ledger.change_package("Port", {"unit_price": D("10.99")}, "finance")
+    ledger.change_package(
+        "Port", PackageChanges.model_validate({"unit_price": D("10.99")}), "finance"
+    )
     draft = ledger.create_invoice("ACME", "finance")
     line = ledger.add_line(
         draft, "finance", description="Port", quantity=D(2), unit_price=D("9.99")
     )
     ledger.add_line(draft, "finance", description="Calls", quantity=D(1), unit_price=D("5"))
-    ledger.edit_line(draft, line, {"unit_price": D("10.01")}, "finance")
+    ledger.edit_line(draft, line, LineChanges.model_validate({"unit_price": D("10.01")}), "finance")
     ledger.remove_line(draft, "2", "finance")
-    ledger.change_invoice_dates(draft, {"due_date": date(2026, 12, 31)}, "finance")
+    ledger.change_invoice_dates(draft, DatesChanges(due_date=date(2026, 12, 31)), "finance")
     number = ledger.issue_invoice(draft, "finance")
     ledger.issue_credit_note(number, "finance", "goodwill", amount=D("1.00"))
     paid = completed_payment(ledger, amount="30.00")

@@ -8,17 +8,21 @@ from decimal import Decimal as D
 
 from adapters.pdf.render import render
 from adapters.pdf.sources import credit_note_source, invoice_source
+from domain.changes import CustomerChanges, SettingsChanges
+from domain.credit_note import CreditLine
 from tests.pdf_support import flowing, page_texts
 
 
 def seed(ledger):
     ledger.change_settings(
-        {
-            "company_name": "Northwind Voice Ltd",
-            "address": "1 Exchange Sq\nLondon EC2A 2BR",
-            "tax_number": "GB123456789",
-            "payment_instructions": "IBAN GB29 NWBK 6016 1331 9268 19, reference the invoice",
-        },
+        SettingsChanges.model_validate(
+            {
+                "company_name": "Northwind Voice Ltd",
+                "address": "1 Exchange Sq\nLondon EC2A 2BR",
+                "tax_number": "GB123456789",
+                "payment_instructions": "IBAN GB29 NWBK 6016 1331 9268 19, reference the invoice",
+            }
+        ),
         "t",
     )
     ledger.register_customer(
@@ -75,12 +79,14 @@ def test_an_issued_invoice_shows_every_name_and_figure(ledger):
         "t",
         "Outage",
         lines=[
-            {
-                "description": "Outage credit",
-                "quantity": D("1"),
-                "unit_price": D("20"),
-                "tax_rate": D("23"),
-            }
+            CreditLine.model_validate(
+                {
+                    "description": "Outage credit",
+                    "quantity": D("1"),
+                    "unit_price": D("20"),
+                    "tax_rate": D("23"),
+                }
+            )
         ],
     )
 
@@ -128,8 +134,10 @@ def test_an_issued_invoice_keeps_its_bytes_when_the_customer_and_seller_change(m
     number = ledger.issue_invoice(seed(ledger), "t")
     before = render(invoice_source(ledger, number)).pdf
 
-    ledger.change_customer("LDZ", {"name": "Renamed Sp. z o.o."}, "t")
-    ledger.change_settings({"company_name": "Southwind plc"}, "t")
+    ledger.change_customer(
+        "LDZ", CustomerChanges.model_validate({"name": "Renamed Sp. z o.o."}), "t"
+    )
+    ledger.change_settings(SettingsChanges.model_validate({"company_name": "Southwind plc"}), "t")
     after = render(invoice_source(make_ledger(), number)).pdf  # a fresh reader of the store
 
     assert hashlib.sha256(after).hexdigest() == hashlib.sha256(before).hexdigest()
@@ -138,7 +146,9 @@ def test_an_issued_invoice_keeps_its_bytes_when_the_customer_and_seller_change(m
 
 def test_a_draft_shows_the_current_customer_profile_and_a_draft_mark(ledger):
     invoice_id = seed(ledger)
-    ledger.change_customer("LDZ", {"name": "Łódź Telekom S.A."}, "t")
+    ledger.change_customer(
+        "LDZ", CustomerChanges.model_validate({"name": "Łódź Telekom S.A."}), "t"
+    )
 
     text = page_texts(render(invoice_source(ledger, invoice_id)).pdf)[0]
 
@@ -187,12 +197,14 @@ def test_a_credit_note_has_its_own_title_and_names_the_invoice_it_credits(ledger
         "t",
         "Two days of outage",
         lines=[
-            {
-                "description": "Outage credit",
-                "quantity": D("2"),
-                "unit_price": D("10"),
-                "tax_rate": D("23"),
-            }
+            CreditLine.model_validate(
+                {
+                    "description": "Outage credit",
+                    "quantity": D("2"),
+                    "unit_price": D("10"),
+                    "tax_rate": D("23"),
+                }
+            )
         ],
     )
 

@@ -11,6 +11,7 @@ import pytest
 
 from adapters.queries import InvalidPage, InvoiceQuery, queries_for
 from adapters.queries.paging import encode_cursor
+from domain.changes import CustomerChanges, PackageChanges
 from domain.errors import AmbiguousReference, NotFound
 from projections.runner import all_projections
 from tests.helpers import completed_payment, customer, event_count, issued_invoice
@@ -184,8 +185,13 @@ def test_a_cursor_only_works_for_the_list_and_filters_it_came_from(ledger):
 
 def test_the_new_read_models_rebuilt_from_zero_equal_the_live_ones(ledger, store_url):
     customer(ledger)
-    ledger.change_customer("ACME", {"name": "Acme Two"}, "test", effective_from=date(2027, 1, 1))
-    ledger.change_customer("ACME", {"name": "Acme Now"}, "test")
+    ledger.change_customer(
+        "ACME",
+        CustomerChanges.model_validate({"name": "Acme Two"}),
+        "test",
+        effective_from=date(2027, 1, 1),
+    )
+    ledger.change_customer("ACME", CustomerChanges.model_validate({"name": "Acme Now"}), "test")
     ledger.define_package("test", name="Port", unit_price=D("9.99"), currency="GBP")
     runner = runner_for(ledger, store_url, batch_size=3)
     runner.catch_up()  # live: read models following as events arrive
@@ -193,7 +199,7 @@ def test_the_new_read_models_rebuilt_from_zero_equal_the_live_ones(ledger, store
         number = issued_invoice(ledger)
         runner.catch_up()
     ledger.issue_credit_note(number, "test", "goodwill", amount=D("1.00"))
-    ledger.change_package("Port", {"unit_price": D("10.99")}, "test")
+    ledger.change_package("Port", PackageChanges.model_validate({"unit_price": D("10.99")}), "test")
     completed_payment(ledger)
     runner.catch_up()
     tables = [t for p in all_projections() for t in p.tables]

@@ -7,6 +7,7 @@ import threading
 from datetime import date
 from decimal import Decimal as D
 
+from domain.changes import CustomerChanges
 from domain.usage import Period, invoice_id_for
 from scheduler.jobs import bill_customer
 from tests.helpers import event_count
@@ -73,7 +74,11 @@ def test_a_weekly_schedule_set_later_starts_with_the_week_it_took_effect(make_co
     customer_id = scheduled_customer(ctx.ledger, "ACME", "monthly:1")
     at(2026, 11, 2, 9)
     assert [p.label for p, _ in bill_customer(customer_id, ctx)] == ["2026-10"]
-    ctx.ledger.change_customer("ACME", {"invoice_schedule": {"frequency": "weekly", "day": 1}}, "t")
+    ctx.ledger.change_customer(
+        "ACME",
+        CustomerChanges.model_validate({"invoice_schedule": {"frequency": "weekly", "day": 1}}),
+        "t",
+    )
     at(2026, 11, 17, 9)
 
     billed = [(p.start, p.end) for p, _ in bill_customer(customer_id, ctx)]

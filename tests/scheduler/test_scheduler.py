@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
+from domain.changes import CustomerChanges
 from scheduler import registry, service
 from scheduler.context import JobContext
 from scheduler.jobstore import stored_jobs
@@ -67,7 +68,9 @@ def test_sync_stores_one_job_per_schedule_in_the_customers_zone(make_context, at
     assert (fire.day, fire.hour, fire.minute) == (1, 0, 0)
 
     # the schedule is removed: so is its job; the other stays untouched
-    ctx.ledger.change_customer("PAR", {"invoice_schedule": None}, "t")
+    ctx.ledger.change_customer(
+        "PAR", CustomerChanges.model_validate({"invoice_schedule": None}), "t"
+    )
     registry.register_jobs(ctx)
     assert set(stored_jobs(ctx.db)) == {k for k in jobs if k != f"invoice:{paris}"}
 

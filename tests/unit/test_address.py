@@ -9,6 +9,7 @@ import pytest
 
 from domain.address import PostalAddress, postal_address
 from domain.application import Ledger
+from domain.changes import CustomerChanges
 from domain.errors import InvalidCharacters, InvalidInput, OutOfRange, TextTooLong, UnknownCountry
 from tests.helpers import customer, event_count, issued_invoice
 
@@ -72,9 +73,11 @@ def test_a_customer_with_only_free_text_shows_it_until_an_address_is_set(
     memory_ledger: Ledger,
 ) -> None:
     customer(memory_ledger)
-    memory_ledger.change_customer("ACME", {"billing_address": "1 Road\nTown"}, "t")
+    memory_ledger.change_customer(
+        "ACME", CustomerChanges.model_validate({"billing_address": "1 Road\nTown"}), "t"
+    )
     assert memory_ledger.customer("ACME").latest.postal_address.lines == ("1 Road", "Town")
-    memory_ledger.change_customer("ACME", {"address": ZURICH}, "t")
+    memory_ledger.change_customer("ACME", CustomerChanges.model_validate({"address": ZURICH}), "t")
     latest = memory_ledger.customer("ACME").latest
     assert latest.postal_address.printed() == [
         "Bahnhofstrasse 1",
@@ -84,7 +87,7 @@ def test_a_customer_with_only_free_text_shows_it_until_an_address_is_set(
         "8001",
         "Switzerland",
     ]
-    memory_ledger.change_customer("ACME", {"address": None}, "t")
+    memory_ledger.change_customer("ACME", CustomerChanges.model_validate({"address": None}), "t")
     assert memory_ledger.customer("ACME").latest.postal_address.lines == ("1 Road", "Town")
 
 
@@ -92,8 +95,12 @@ def test_setting_an_address_is_one_address_changed_event_with_the_fields(
     memory_ledger: Ledger,
 ) -> None:
     customer_id = customer(memory_ledger)
-    memory_ledger.change_customer("ACME", {"address": ZURICH}, "t", effective_from=None)
-    memory_ledger.change_customer("ACME", {"address": {**ZURICH, "country": "CH"}}, "t")
+    memory_ledger.change_customer(
+        "ACME", CustomerChanges.model_validate({"address": ZURICH}), "t", effective_from=None
+    )
+    memory_ledger.change_customer(
+        "ACME", CustomerChanges.model_validate({"address": {**ZURICH, "country": "CH"}}), "t"
+    )
     events = memory_ledger.events_of(customer_id)
     assert [type(e).__name__ for e in events] == ["Registered", "AddressChanged"]
     changed = events[-1]
@@ -115,7 +122,12 @@ def test_an_address_can_be_registered_and_scheduled(memory_ledger: Ledger) -> No
         address=ZURICH,
     )
     later = {**ZURICH, "lines": ["Europaallee 1"]}
-    memory_ledger.change_customer("ZRH", {"address": later}, "t", effective_from=date(2027, 1, 1))
+    memory_ledger.change_customer(
+        "ZRH",
+        CustomerChanges.model_validate({"address": later}),
+        "t",
+        effective_from=date(2027, 1, 1),
+    )
     zrh = memory_ledger.customer("ZRH")
     assert zrh.profile_on(date(2026, 12, 31)).postal_address.lines[0] == "Bahnhofstrasse 1"
     assert zrh.profile_on(date(2027, 1, 1)).postal_address.lines == ("Europaallee 1",)
@@ -123,9 +135,11 @@ def test_an_address_can_be_registered_and_scheduled(memory_ledger: Ledger) -> No
 
 def test_an_issued_invoice_keeps_the_address_it_was_issued_with(memory_ledger: Ledger) -> None:
     customer(memory_ledger)
-    memory_ledger.change_customer("ACME", {"address": ZURICH}, "t")
+    memory_ledger.change_customer("ACME", CustomerChanges.model_validate({"address": ZURICH}), "t")
     number = issued_invoice(memory_ledger)
-    memory_ledger.change_customer("ACME", {"address": {"lines": ["Elsewhere 9"]}}, "t")
+    memory_ledger.change_customer(
+        "ACME", CustomerChanges.model_validate({"address": {"lines": ["Elsewhere 9"]}}), "t"
+    )
     billing = memory_ledger.invoice(number).billing
     assert billing is not None and billing.postal_address.lines[0] == "Bahnhofstrasse 1"
 
@@ -135,7 +149,9 @@ def test_a_refused_address_writes_nothing(memory_ledger: Ledger) -> None:
     before = event_count(memory_ledger)
     for bad in ({"lines": list("abcde")}, {"lines": ["a"], "country": "ZZ"}):
         with pytest.raises(InvalidInput):
-            memory_ledger.change_customer("ACME", {"address": bad}, "t")
+            memory_ledger.change_customer(
+                "ACME", CustomerChanges.model_validate({"address": bad}), "t"
+            )
     with pytest.raises(InvalidInput):
         memory_ledger.register_customer(
             "t", account_number="B", name="B", address={"lines": ["\x00"]}
@@ -148,7 +164,10 @@ def test_the_history_names_the_address_in_one_line(memory_ledger: Ledger) -> Non
 
     customer_id = customer(memory_ledger)
     memory_ledger.change_customer(
-        "ACME", {"address": ZURICH}, "t", effective_from=date(2026, 11, 1)
+        "ACME",
+        CustomerChanges.model_validate({"address": ZURICH}),
+        "t",
+        effective_from=date(2026, 11, 1),
     )
 
     said = describe(memory_ledger.events_of(customer_id)[-1])

@@ -7,13 +7,18 @@ from decimal import Decimal as D
 
 from eventsourcing.persistence import JSONTranscoder
 
+from domain.changes import CustomerChanges
 from domain.event_mapper import PydanticMapper, event_json, event_payload
 from tests.helpers import completed_payment, customer, issued_invoice
 
 
 def test_every_event_is_stored_as_the_json_of_its_payload_and_loads_back_equal(memory_ledger):
     customer(memory_ledger, "ACME")
-    memory_ledger.change_customer("ACME", {"billing_address": "Rue de l'Église 1, Genève"}, "t")
+    memory_ledger.change_customer(
+        "ACME",
+        CustomerChanges.model_validate({"billing_address": "Rue de l'Église 1, Genève"}),
+        "t",
+    )
     memory_ledger.define_package("t", name="Trunk ☎", unit_price=D("120.00"), currency="GBP")
     number = issued_invoice(memory_ledger, "ACME", "99.99")
     payment = completed_payment(memory_ledger, "ACME", "50.00")

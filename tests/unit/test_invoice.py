@@ -12,6 +12,7 @@ import pytest
 from eventsourcing.persistence import JSONTranscoder
 
 from domain.aggregate import Stamp
+from domain.changes import DatesChanges, LineChanges
 from domain.errors import EmptyInvoice, HasAllocations, InvalidInput, InvoiceNotEditable
 from domain.event_mapper import PydanticMapper
 from domain.invoice import BillingSnapshot, Invoice
@@ -81,7 +82,7 @@ def test_editing_a_line_records_before_and_after():
     invoice = draft()
     first = line()
     invoice.add_line(first, STAMP)
-    invoice.edit_line(first.line_id, {"quantity": D("2")}, STAMP)
+    invoice.edit_line(first.line_id, LineChanges.model_validate({"quantity": D("2")}), STAMP)
     edited = invoice.collect_events()[-1]
     assert isinstance(edited, Invoice.LineEdited)
     assert (edited.before.quantity, edited.after.quantity) == (D("1"), D("2"))
@@ -94,9 +95,11 @@ def test_an_issued_invoice_refuses_every_line_change():
     invoice.issue("INV-1", date(2026, 10, 31), BILLING, STAMP)
     for change in (
         lambda: invoice.add_line(line(), STAMP),
-        lambda: invoice.edit_line(first.line_id, {"quantity": D("2")}, STAMP),
+        lambda: invoice.edit_line(
+            first.line_id, LineChanges.model_validate({"quantity": D("2")}), STAMP
+        ),
         lambda: invoice.remove_line(first.line_id, STAMP),
-        lambda: invoice.change_dates({"due_date": date(2026, 12, 1)}, STAMP),
+        lambda: invoice.change_dates(DatesChanges(due_date=date(2026, 12, 1)), STAMP),
     ):
         with pytest.raises(InvoiceNotEditable):
             change()

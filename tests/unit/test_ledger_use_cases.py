@@ -7,6 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from domain.changes import CustomerChanges
+from domain.credit_note import CreditLine
 from domain.errors import (
     AlreadyExists,
     CurrencyMismatch,
@@ -177,12 +179,14 @@ def test_credit_notes_are_numbered_linked_and_reduce_what_is_owed(memory_ledger)
         "t",
         "rest",
         lines=[
-            {
-                "description": "rest",
-                "quantity": D("1"),
-                "unit_price": D("90.00"),
-                "tax_rate": D("20"),
-            }
+            CreditLine.model_validate(
+                {
+                    "description": "rest",
+                    "quantity": D("1"),
+                    "unit_price": D("90.00"),
+                    "tax_rate": D("20"),
+                }
+            )
         ],
     )
     assert memory_ledger.invoice(invoice).status() == "credited"
@@ -202,9 +206,14 @@ def test_customer_changes_take_effect_from_their_date_and_spare_issued_invoices(
 ):
     customer(memory_ledger)
     invoice = issued_invoice(memory_ledger)
-    memory_ledger.change_customer("ACME", {"billing_address": "New Road 2"}, "t")
     memory_ledger.change_customer(
-        "ACME", {"tax_rate": D("5")}, "t", effective_from=date(2027, 1, 1)
+        "ACME", CustomerChanges.model_validate({"billing_address": "New Road 2"}), "t"
+    )
+    memory_ledger.change_customer(
+        "ACME",
+        CustomerChanges.model_validate({"tax_rate": D("5")}),
+        "t",
+        effective_from=date(2027, 1, 1),
     )
     acme = memory_ledger.customer("ACME")
     assert acme.profile_on(date(2026, 12, 31)).tax_rate == D("20")
@@ -212,7 +221,9 @@ def test_customer_changes_take_effect_from_their_date_and_spare_issued_invoices(
     billing = memory_ledger.invoice(invoice).billing
     assert billing is not None and billing.billing_address == ""
     with pytest.raises(InvalidInput, match="currency"):
-        memory_ledger.change_customer("ACME", {"currency": "EUR"}, "t")
+        memory_ledger.change_customer(
+            "ACME", CustomerChanges.model_validate({"currency": "EUR"}), "t"
+        )
 
 
 def test_duplicates_and_unknowns_are_named(memory_ledger):
@@ -249,14 +260,16 @@ def test_each_kind_of_customer_change_is_its_own_event(memory_ledger):
     customer_id = customer(memory_ledger)
     memory_ledger.change_customer(
         "ACME",
-        {
-            "billing_address": "2 Road",
-            "tax_rate": D("5"),
-            "payment_terms_days": 30,
-            "invoice_line_grouping": "day",
-            "external_accounting_id": "X-1",
-            "time_zone": "Europe/Paris",
-        },
+        CustomerChanges.model_validate(
+            {
+                "billing_address": "2 Road",
+                "tax_rate": D("5"),
+                "payment_terms_days": 30,
+                "invoice_line_grouping": "day",
+                "external_accounting_id": "X-1",
+                "time_zone": "Europe/Paris",
+            }
+        ),
         "t",
         reason="new contract",
     )
@@ -277,4 +290,6 @@ def test_each_kind_of_customer_change_is_its_own_event(memory_ledger):
         D("5"),
     )
     with pytest.raises(InvalidInput, match="time zone"):
-        memory_ledger.change_customer("ACME", {"time_zone": "Mars/Olympus"}, "t")
+        memory_ledger.change_customer(
+            "ACME", CustomerChanges.model_validate({"time_zone": "Mars/Olympus"}), "t"
+        )

@@ -10,6 +10,7 @@ import pytest
 
 from domain import limits
 from domain.application import Ledger
+from domain.changes import CustomerChanges, LineChanges, SettingsChanges
 from domain.errors import (
     InvalidAmount,
     InvalidCharacters,
@@ -231,11 +232,21 @@ def test_refused_values_write_no_event(memory_ledger: Ledger) -> None:
         lambda: memory_ledger.add_line(
             draft, "test", description="x", quantity=D("1E+9"), unit_price=D("1E+5")
         ),
-        lambda: memory_ledger.change_customer("ACME", {"payment_terms_days": 10**9}, "test"),
-        lambda: memory_ledger.change_customer("ACME", {"name": "a\u202eb"}, "test"),
-        lambda: memory_ledger.change_settings({"default_tax_rate": "1e400"}, "test"),
-        lambda: memory_ledger.change_settings({"default_tax_rate": D("1E+400")}, "test"),
-        lambda: memory_ledger.change_settings({"invoice_number_format": "{seq!s:.0}"}, "test"),
+        lambda: memory_ledger.change_customer(
+            "ACME", CustomerChanges.model_validate({"payment_terms_days": 10**9}), "test"
+        ),
+        lambda: memory_ledger.change_customer(
+            "ACME", CustomerChanges.model_validate({"name": "a\u202eb"}), "test"
+        ),
+        lambda: memory_ledger.change_settings(
+            SettingsChanges.model_validate({"default_tax_rate": "1e400"}), "test"
+        ),
+        lambda: memory_ledger.change_settings(
+            SettingsChanges.model_validate({"default_tax_rate": D("1E+400")}), "test"
+        ),
+        lambda: memory_ledger.change_settings(
+            SettingsChanges.model_validate({"invoice_number_format": "{seq!s:.0}"}), "test"
+        ),
         lambda: memory_ledger.register_customer("test", account_number="X", name="x" * 201),
         lambda: memory_ledger.define_package(
             "test", name="P", unit_price=D("1E+13"), currency="GBP"
@@ -268,7 +279,9 @@ def test_a_document_total_stays_inside_the_money_limit(memory_ledger: Ledger) ->
         memory_ledger.add_line(draft, "test", **cent)
     first = next(iter(memory_ledger.invoice(draft).lines))
     with pytest.raises(OutOfRange):
-        memory_ledger.edit_line(draft, first, {"unit_price": D("8333333333333.33")}, "test")
+        memory_ledger.edit_line(
+            draft, first, LineChanges.model_validate({"unit_price": D("8333333333333.33")}), "test"
+        )
     assert event_count(memory_ledger) == before
 
 
@@ -280,5 +293,7 @@ def test_changes_that_leave_an_out_of_range_stored_value_alone_are_not_refused(
     customer(memory_ledger)
     stored = memory_ledger.customer("ACME")
     stored.registered = stored.registered.model_copy(update={"payment_terms_days": 10**9})
-    stored.change({"name": "Renamed Ltd"}, date(2026, 10, 1), memory_ledger.stamp("test"))
+    stored.change(
+        CustomerChanges(name="Renamed Ltd"), date(2026, 10, 1), memory_ledger.stamp("test")
+    )
     assert [type(e).__name__ for e in stored.collect_events()] == ["BillingDetailsChanged"]

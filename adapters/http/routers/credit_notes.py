@@ -12,6 +12,7 @@ from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import CreditNoteCreate
 from adapters.queries import queries_for
 from adapters.views import credit_note_doc
+from domain.credit_note import CreditLine
 
 router = APIRouter(prefix="/credit-notes", tags=["credit notes"])
 
@@ -41,14 +42,20 @@ def issue_credit_note(
 ) -> dict[str, Any]:
     """Credit an invoice in full, by a net amount, or by explicit lines (exactly one).
     If-Match refers to the invoice's version."""
-    check_if_match(request, svc.ledger.invoice(body.invoice))
+    expected = check_if_match(request, svc.ledger.invoice(body.invoice))
     lines = (
-        [line.model_dump(exclude_none=True) for line in body.lines]
+        [CreditLine.model_validate(line.model_dump(exclude_none=True)) for line in body.lines]
         if body.lines is not None
         else None
     )
     number = svc.ledger.issue_credit_note(
-        body.invoice, key.name, body.reason, amount=body.amount, lines=lines, full=body.full
+        body.invoice,
+        key.name,
+        body.reason,
+        amount=body.amount,
+        lines=lines,
+        full=body.full,
+        expected_version=expected,
     )
     note = svc.ledger.credit_note(number)
     response.headers["Location"] = f"/credit-notes/{note.id}"

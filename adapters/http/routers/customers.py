@@ -19,6 +19,7 @@ from adapters.http.schemas import (
 )
 from adapters.queries import queries_for
 from adapters.views import customer_doc, event_doc
+from domain.changes import CustomerChanges
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -67,11 +68,14 @@ def change_customer(
     ref: str, body: CustomerChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
     """Change details now or from ``effective_from``; honours If-Match."""
-    changes = body.given()
-    if not changes:
+    given = body.given()
+    if not given:
         raise InvalidInput("nothing to change: give at least one field")
-    check_if_match(request, svc.ledger.customer(ref))
-    svc.ledger.change_customer(ref, changes, key.name, body.effective_from, body.reason)
+    expected = check_if_match(request, svc.ledger.customer(ref))
+    changes = CustomerChanges.model_validate(given)
+    svc.ledger.change_customer(
+        ref, changes, key.name, body.effective_from, body.reason, expected_version=expected
+    )
     customer = svc.ledger.customer(ref)
     set_etag(response, customer.version)
     return customer_doc(customer, svc.ledger.today())
@@ -91,7 +95,7 @@ def assign_package(
     key: Writer,
     response: Response,
 ) -> dict[str, Any]:
-    check_if_match(request, svc.ledger.customer(ref))
+    expected = check_if_match(request, svc.ledger.customer(ref))
     assignment_id = svc.ledger.assign_package(
         ref,
         body.package,
@@ -99,6 +103,7 @@ def assign_package(
         start_date=body.start_date,
         quantity=body.quantity,
         end_date=body.end_date,
+        expected_version=expected,
     )
     customer = svc.ledger.customer(ref)
     set_etag(response, customer.version)
@@ -118,8 +123,10 @@ def end_assignment(
     key: Writer,
     response: Response,
 ) -> dict[str, Any]:
-    check_if_match(request, svc.ledger.customer(ref))
-    svc.ledger.end_assignment(ref, assignment_id, body.end_date, key.name)
+    expected = check_if_match(request, svc.ledger.customer(ref))
+    svc.ledger.end_assignment(
+        ref, assignment_id, body.end_date, key.name, expected_version=expected
+    )
     customer = svc.ledger.customer(ref)
     set_etag(response, customer.version)
     return customer_doc(customer, svc.ledger.today())

@@ -26,6 +26,7 @@ from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import event_doc, invoice_doc
 from domain.application import Ledger
+from domain.changes import DatesChanges, LineChanges
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
 
@@ -38,11 +39,11 @@ def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:
     return invoice_doc(invoice, ledger.today())
 
 
-def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
-    """Check If-Match against the invoice and pin the reference to its id."""
+def _precondition(request: Request, ledger: Ledger, ref: str) -> tuple[str, int | None]:
+    """Check If-Match against the invoice and pin the reference to its id; with the version
+    the command must find (``expected_version``)."""
     invoice = ledger.invoice(ref)
-    check_if_match(request, invoice)
-    return str(invoice.id)
+    return str(invoice.id), check_if_match(request, invoice)
 
 
 @router.get("", **answers(list[InvoiceSummary]))
@@ -144,7 +145,7 @@ def invoice_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
 def add_line(
     ref: str, body: LineCreate, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
-    invoice_id = _precondition(request, svc.ledger, ref)
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
     common: dict[str, Any] = {
         "quantity": body.quantity,
         "unit_price": body.unit_price,
@@ -159,6 +160,7 @@ def add_line(
             key.name,
             description=body.description,
             setup=body.setup,
+            expected_version=expected,
             **common,
         )
     else:
@@ -174,6 +176,7 @@ def add_line(
             description=body.description,
             tax_description=body.tax_description,
             unit=body.unit,
+            expected_version=expected,
             **common,
         )
     return {"line_id": str(line_id), "invoice": _doc(svc.ledger, invoice_id, response)}
@@ -189,11 +192,12 @@ def edit_line(
     key: Writer,
     response: Response,
 ) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
+    given = body.model_dump(exclude_unset=True)
+    if not given:
         raise InvalidInput("nothing to change: give at least one field")
-    invoice_id = _precondition(request, svc.ledger, ref)
-    svc.ledger.edit_line(invoice_id, line_ref, changes, key.name)  # type: ignore[arg-type]
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    changes = LineChanges.model_validate(given)
+    svc.ledger.edit_line(invoice_id, line_ref, changes, key.name, expected_version=expected)
     return _doc(svc.ledger, invoice_id, response)
 
 
@@ -201,8 +205,8 @@ def edit_line(
 def remove_line(
     ref: str, line_ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
-    invoice_id = _precondition(request, svc.ledger, ref)
-    svc.ledger.remove_line(invoice_id, line_ref, key.name)
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.remove_line(invoice_id, line_ref, key.name, expected_version=expected)
     return _doc(svc.ledger, invoice_id, response)
 
 
@@ -210,11 +214,12 @@ def remove_line(
 def change_dates(
     ref: str, body: DatesChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
+    given = body.model_dump(exclude_unset=True)
+    if not given:
         raise InvalidInput("nothing to change: give at least one date")
-    invoice_id = _precondition(request, svc.ledger, ref)
-    svc.ledger.change_invoice_dates(invoice_id, changes, key.name)
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    changes = DatesChanges.model_validate(given)
+    svc.ledger.change_invoice_dates(invoice_id, changes, key.name, expected_version=expected)
     return _doc(svc.ledger, invoice_id, response)
 
 
@@ -223,8 +228,8 @@ def issue_invoice(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
     """Issue a draft: it takes the next gapless number and is frozen."""
-    invoice_id = _precondition(request, svc.ledger, ref)
-    svc.ledger.issue_invoice(invoice_id, key.name)
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.issue_invoice(invoice_id, key.name, expected_version=expected)
     return _doc(svc.ledger, invoice_id, response)
 
 
@@ -232,6 +237,6 @@ def issue_invoice(
 def void_invoice(
     ref: str, body: Reason, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
-    invoice_id = _precondition(request, svc.ledger, ref)
-    svc.ledger.void_invoice(invoice_id, key.name, body.reason)
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.void_invoice(invoice_id, key.name, body.reason, expected_version=expected)
     return _doc(svc.ledger, invoice_id, response)

@@ -12,6 +12,7 @@ from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import PackageChange, PackageCreate
 from adapters.queries import queries_for
 from adapters.views import package_doc
+from domain.changes import PackageChanges
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/packages", tags=["packages"])
@@ -56,11 +57,12 @@ def show_package(ref: str, svc: Svc, _: Reader, response: Response) -> dict[str,
 def change_package(
     ref: str, body: PackageChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
-    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()}
-    if not changes:
+    given = body.model_dump(exclude_unset=True)
+    if not given:
         raise InvalidInput("nothing to change: give at least one field")
-    check_if_match(request, svc.ledger.package(ref))
-    svc.ledger.change_package(ref, changes, key.name)
+    expected = check_if_match(request, svc.ledger.package(ref))
+    changes = PackageChanges.model_validate(given)
+    svc.ledger.change_package(ref, changes, key.name, expected_version=expected)
     package = svc.ledger.package(ref)
     set_etag(response, package.version)
     return package_doc(package)

@@ -31,10 +31,11 @@ def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:
     return payment_doc(payment)
 
 
-def _precondition(request: Request, ledger: Ledger, ref: str) -> str:
+def _precondition(request: Request, ledger: Ledger, ref: str) -> tuple[str, int | None]:
+    """Check If-Match against the payment and pin the reference to its id; with the version
+    the command must find (``expected_version``)."""
     payment = ledger.payment(ref)
-    check_if_match(request, payment)
-    return str(payment.id)
+    return str(payment.id), check_if_match(request, payment)
 
 
 @router.get("/payments", **answers(list[PaymentDoc]))
@@ -90,8 +91,8 @@ def payment_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
 def complete_payment(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
-    payment_id = _precondition(request, svc.ledger, ref)
-    svc.ledger.complete_payment(payment_id, key.name)
+    payment_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.complete_payment(payment_id, key.name, expected_version=expected)
     return _doc(svc.ledger, payment_id, response)
 
 
@@ -104,8 +105,10 @@ def cancel_payment(
     response: Response,
     body: OptionalReason | None = None,
 ) -> dict[str, Any]:
-    payment_id = _precondition(request, svc.ledger, ref)
-    svc.ledger.cancel_payment(payment_id, key.name, body.reason if body else None)
+    payment_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.cancel_payment(
+        payment_id, key.name, body.reason if body else None, expected_version=expected
+    )
     return _doc(svc.ledger, payment_id, response)
 
 
@@ -119,9 +122,9 @@ def allocate_payment(
     response: Response,
 ) -> dict[str, Any]:
     """Allocate over one or several invoices, all or nothing. If-Match: the payment's."""
-    payment_id = _precondition(request, svc.ledger, ref)
+    payment_id, expected = _precondition(request, svc.ledger, ref)
     pairs: list[tuple[str, Any]] = [(item.invoice, item.amount) for item in body.allocations]
-    svc.ledger.allocate(payment_id, pairs, key.name, body.reason)
+    svc.ledger.allocate(payment_id, pairs, key.name, body.reason, expected_version=expected)
     return _doc(svc.ledger, payment_id, response)
 
 
@@ -134,8 +137,10 @@ def unallocate_payment(
     key: Writer,
     response: Response,
 ) -> dict[str, Any]:
-    payment_id = _precondition(request, svc.ledger, ref)
-    svc.ledger.unallocate(payment_id, body.invoice, body.amount, key.name, body.reason)
+    payment_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.unallocate(
+        payment_id, body.invoice, body.amount, key.name, body.reason, expected_version=expected
+    )
     return _doc(svc.ledger, payment_id, response)
 
 
@@ -148,7 +153,7 @@ def refund_payment(
     key: Writer,
     response: Response,
 ) -> dict[str, Any]:
-    payment_id = _precondition(request, svc.ledger, ref)
+    payment_id, expected = _precondition(request, svc.ledger, ref)
     svc.ledger.refund_payment(
         payment_id,
         body.amount,
@@ -156,6 +161,7 @@ def refund_payment(
         method=body.method,
         reference=body.reference,
         reason=body.reason,
+        expected_version=expected,
     )
     return _doc(svc.ledger, payment_id, response)
 

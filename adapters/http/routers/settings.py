@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body
 
 from adapters.http.deps import Admin, Reader, Svc
 from adapters.http.schemas import SettingsChange
+from domain.changes import SettingsChanges
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/settings", tags=["settings"])
@@ -25,7 +26,7 @@ def change_settings(
     body: SettingsChange = Body(examples=[{"company_name": "Tolls Ltd"}]),
 ) -> dict[str, Any]:
     """Change some settings (admin keys only); unknown names are refused."""
-    changes = body.model_dump(exclude_unset=True)
+    changes = SettingsChanges.model_validate(body.model_dump(exclude_unset=True))
     if not changes:
         raise InvalidInput("nothing to change")
     return svc.ledger.change_settings(changes, key.name).model_dump(mode="json")

@@ -37,6 +37,7 @@ from adapters.portal.web import (
 from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
 from domain.address import PostalAddress
 from domain.application import Ledger
+from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.errors import BillingError
 from domain.package import Package
@@ -287,7 +288,13 @@ def change_settings(
     reason = fields.text("reason") or None
     if fields.ok:
         try:
-            ledger.change_customer(customer.id, changes, actor_of(session), effective, reason)
+            ledger.change_customer(
+                customer.id,
+                CustomerChanges.model_validate(changes),
+                actor_of(session),
+                effective,
+                reason,
+            )
         except BillingError as error:
             fields.refuse(error, PROFILE_FIELDS)
         except pydantic.ValidationError as error:

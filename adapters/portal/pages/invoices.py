@@ -45,6 +45,7 @@ from adapters.queries import MAX_LIMIT, InvoiceQuery
 from adapters.queries.lists import SORTS
 from adapters.views import amounts_error
 from domain.application import Ledger
+from domain.changes import DatesChanges, LineChanges
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
 from domain.package import Package
@@ -443,7 +444,9 @@ def edit_line(
             fields.errors[name] = f"{what} is required"
     if fields.ok:
         try:
-            ledger.edit_line(invoice.id, line_id, line, actor_of(session))
+            ledger.edit_line(
+                invoice.id, line_id, LineChanges.model_validate(line), actor_of(session)
+            )
         except BillingError as error:
             fields.refuse(error, LINE_FIELDS)
         else:
@@ -496,7 +499,9 @@ def change_dates(
     }
     if fields.ok:
         try:
-            ledger.change_invoice_dates(invoice.id, changes, actor_of(session))
+            ledger.change_invoice_dates(
+                invoice.id, DatesChanges.model_validate(changes), actor_of(session)
+            )
         except BillingError as error:
             fields.refuse(error, DATE_FIELDS)
         else:

@@ -14,6 +14,7 @@ from adapters.accounting.reconcile import (
     ledger_status,
     reconcile,
 )
+from domain.credit_note import CreditLine
 
 
 def connection_to(fake: Any, name: str | None = None, **overrides: Any) -> Connection:
@@ -175,13 +176,15 @@ def correction_cycle(ledger: Any) -> Corrections:
         "t",
         "wrong rate",
         lines=[
-            {
-                "description": "Calls to Japan",
-                "quantity": D("100"),
-                "unit_price": D("0.04565"),
-                "tax_rate": D("5"),
-                "tax_description": "VAT 5%",
-            }
+            CreditLine.model_validate(
+                {
+                    "description": "Calls to Japan",
+                    "quantity": D("100"),
+                    "unit_price": D("0.04565"),
+                    "tax_rate": D("5"),
+                    "tax_description": "VAT 5%",
+                }
+            )
         ],
     )
 

@@ -14,6 +14,7 @@ from adapters.accounting import clearbooks_wire as wire
 from adapters.accounting import documents as docs
 from adapters.accounting.client import ExportKey, ReadsBack, ReplaysCorrections
 from adapters.accounting.errors import RemoteRejected
+from domain.credit_note import CreditLine
 from tests.fakes import views
 from tests.integration.accounting.helpers import connection_to
 
@@ -74,7 +75,9 @@ def month_of_corrections(ledger):
         "tax_rate": D("5"),
         "tax_description": "VAT 5%",
     }
-    credit_note = ledger.issue_credit_note(first, "t", "dropped calls", lines=[dropped])
+    credit_note = ledger.issue_credit_note(
+        first, "t", "dropped calls", lines=[CreditLine.model_validate(dropped)]
+    )
     payment = ledger.record_payment("TOKYO", "t", amount=D("300.00"), status="completed")
     ledger.allocate(payment, [(first, D("50.00")), (second, D("100.00"))], "t")
     ledger.allocate(payment, [(second, D("30.00"))], "t")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from domain.changes import CustomerChanges
 from tests.fakes.clearbooks import FakeClearBooks
 from tests.fakes.freshbooks import FakeFreshBooks
 from tests.fakes.server import Request
@@ -110,7 +111,9 @@ def test_a_changed_address_updates_the_contact_and_clears_what_it_no_longer_has(
     fake = fakes(system)
     _register(ledger)
     make_exporter(ledger, connection_to(fake)).run()
-    ledger.change_customer("LODZ", {"address": {"lines": ["ul. Piotrkowska 1"]}}, "t")
+    ledger.change_customer(
+        "LODZ", CustomerChanges.model_validate({"address": {"lines": ["ul. Piotrkowska 1"]}}), "t"
+    )
 
     report = make_exporter(ledger, connection_to(fake)).run()
 

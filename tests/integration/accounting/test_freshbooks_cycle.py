@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from domain.credit_note import CreditLine
 from tests.integration.accounting.helpers import connection_to
 
 TOKYO = "東京テレコム株式会社 (Tokyo Telecom K.K.)"
@@ -69,13 +70,15 @@ def billing_month(ledger: Any) -> Month:
         "t",
         "SMS bundle over-charged",
         lines=[
-            {
-                "description": "SMS ☎ bundle",
-                "quantity": D("100"),
-                "unit_price": D("0.04565"),
-                "tax_rate": D("5"),
-                "tax_description": "VAT 5%",
-            }
+            CreditLine.model_validate(
+                {
+                    "description": "SMS ☎ bundle",
+                    "quantity": D("100"),
+                    "unit_price": D("0.04565"),
+                    "tax_rate": D("5"),
+                    "tax_description": "VAT 5%",
+                }
+            )
         ],
     )
     part = ledger.record_payment("TKY", "t", amount=D("10.00"), status="completed")

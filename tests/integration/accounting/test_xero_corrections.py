@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from domain.changes import CustomerChanges
 from tests.fakes import views
 from tests.integration.accounting.helpers import (
     connection_to,
@@ -175,7 +176,9 @@ def test_a_contact_name_taken_in_xero_gets_the_account_number_only_then(
         "INITECH": "Initech",
     }
     # A change of details keeps the name unique too, and an exact twin is still refused.
-    ledger.change_customer("GLOBEX", {"email": "ap@globex.example"}, "t")
+    ledger.change_customer(
+        "GLOBEX", CustomerChanges.model_validate({"email": "ap@globex.example"}), "t"
+    )
     assert make_exporter(ledger, connection_to(xero)).run().count("dead") == 0
     assert ours["GLOBEX"] == next(
         c["Name"] for c in xero.contacts.values() if c["AccountNumber"] == "GLOBEX"

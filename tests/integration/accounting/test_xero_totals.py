@@ -15,6 +15,7 @@ from decimal import Decimal as D
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.credit_note import CreditLine
 from tests.fakes import views
 from tests.integration.accounting.helpers import connection_to
 
@@ -84,7 +85,9 @@ def test_remote_totals_equal_the_ledgers_for_invoices_and_credit_notes(
             "tax_description": f"VAT {rate}%",
         }
         try:
-            note = ledger.issue_credit_note(number, "t", "dropped calls", lines=[line])
+            note = ledger.issue_credit_note(
+                number, "t", "dropped calls", lines=[CreditLine.model_validate(line)]
+            )
         except Exception:  # a credit that rounds to nothing is refused by the ledger
             note = None
     outstanding = ledger.invoice(number).outstanding
@@ -147,20 +150,24 @@ def test_credit_note_lines_book_to_the_account_of_the_lines_they_credit(
         "t",
         "two numbers never ported",
         lines=[
-            {
-                "description": "DID",
-                "quantity": D("2"),
-                "unit_price": D("1.50"),
-                "tax_rate": D("20"),
-                "tax_description": "VAT 20%",
-            },
-            {
-                "description": "Trunk (setup)",
-                "quantity": D("1"),
-                "unit_price": D("5"),
-                "tax_rate": D("20"),
-                "tax_description": "VAT 20%",
-            },
+            CreditLine.model_validate(
+                {
+                    "description": "DID",
+                    "quantity": D("2"),
+                    "unit_price": D("1.50"),
+                    "tax_rate": D("20"),
+                    "tax_description": "VAT 20%",
+                }
+            ),
+            CreditLine.model_validate(
+                {
+                    "description": "Trunk (setup)",
+                    "quantity": D("1"),
+                    "unit_price": D("5"),
+                    "tax_rate": D("20"),
+                    "tax_description": "VAT 20%",
+                }
+            ),
         ],
     )
     by_amount = ledger.issue_credit_note(packages_number, "t", "goodwill", amount=D("1.00"))

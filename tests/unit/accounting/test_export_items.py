@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from adapters.accounting.events import item_for
 from adapters.config import build_ledger
 from adapters.describe import describe
+from domain.changes import CustomerChanges
 from domain.customer import Customer
 
 
@@ -19,7 +20,9 @@ def test_a_changed_email_updates_the_contact_and_reads_in_the_history() -> None:
     ledger.register_customer(
         "finance:ana", account_number="ACME", name="Acme Calls Ltd", email="old@acme.example"
     )
-    ledger.change_customer("ACME", {"email": "billing@acme.example"}, "finance:ana")
+    ledger.change_customer(
+        "ACME", CustomerChanges.model_validate({"email": "billing@acme.example"}), "finance:ana"
+    )
     events = list(ledger.all_events())
     changed = [(p, e) for p, e in events if isinstance(e, Customer.DetailsChanged)]
     assert [type(e).__name__ for _, e in changed] == ["BillingDetailsChanged"]
@@ -33,7 +36,9 @@ def test_a_changed_email_updates_the_contact_and_reads_in_the_history() -> None:
 def test_a_change_accounting_does_not_carry_exports_nothing() -> None:
     ledger = _ledger()
     ledger.register_customer("finance:ana", account_number="ACME", name="Acme Calls Ltd")
-    ledger.change_customer("ACME", {"payment_terms_days": 45}, "finance:ana")
+    ledger.change_customer(
+        "ACME", CustomerChanges.model_validate({"payment_terms_days": 45}), "finance:ana"
+    )
     position, event = list(ledger.all_events())[-1]
     assert type(event).__name__ == "PaymentTermsChanged"
     assert item_for(ledger, position, event) is None
