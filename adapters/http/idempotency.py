@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.http.problems import problem_response
 from adapters.http.replay import ROUTES, keyed_route
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
+from adapters.store.migrations.runner import migrate
 from adapters.webhooks.store import KEYED as KEYED_SUBSCRIPTION
 from adapters.webhooks.store import WebhookKey
 from domain.idempotency import KeyedRequest, expired
@@ -67,19 +67,6 @@ CRASH_AFTER_COMMIT = "TOLLBOOK_TEST_CRASH_AFTER_COMMIT"
 KEPT_HEADERS = ("content-type", "location", "etag")
 WEBHOOKS_PATH = "/webhooks"  # its key is kept in the subscription's row
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    owner TEXT NOT NULL,
-    idem_key TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    status INTEGER,
-    headers TEXT,
-    body TEXT,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (owner, idem_key)
-)
-"""
-INDEX = "CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at)"
 RETAIN_FOR = timedelta(hours=24)
 PRUNE_EVERY = timedelta(minutes=10)
 
@@ -110,10 +97,7 @@ class IdempotencyStore:
         self._pruned_at: datetime | None = None
 
     def ensure_schema(self) -> None:
-        with self.db.connect() as conn:
-            serialise_ddl(self.db, conn)
-            conn.execute(SCHEMA)
-            conn.execute(INDEX)
+        migrate(self.db)
 
     def prune(self, now: datetime | None = None) -> int:
         """Delete the keys claimed more than ``retain_for`` ago; how many went."""
