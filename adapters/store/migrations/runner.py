@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -49,7 +50,8 @@ class Status:
     pending: list[Migration]
 
 
-def migrations() -> list[Migration]:
+@cache  # the package's modules do not change while the process runs
+def migrations() -> tuple[Migration, ...]:
     """Every step of this package, in version order (a gap or a repeat is a coding error)."""
     package = importlib.import_module(PACKAGE)
     found: list[Migration] = []
@@ -63,7 +65,7 @@ def migrations() -> list[Migration]:
     expected = list(range(1, len(found) + 1))
     if [m.version for m in found] != expected:
         raise RuntimeError(f"migration versions must run 1, 2, 3 ... without gaps: {found}")
-    return found
+    return tuple(found)
 
 
 def _create_version_table(conn: Any) -> None:
