@@ -5,6 +5,7 @@ migrations (``CREATE ... IF NOT EXISTS`` at start-up), a second run, a failing s
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -153,3 +154,26 @@ def test_the_migrate_command_refuses_a_store_without_tables() -> None:
     result = CliRunner().invoke(cli, ["--db", "memory://", "migrate", "--status"])
     assert isinstance(result.exception, ConfigError)  # main() prints it and exits 2
     assert "has no SQL database" in str(result.exception)
+
+
+def test_processes_starting_together_apply_each_step_once(db: Database) -> None:
+    barrier = threading.Barrier(4)
+    ran: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            ran.append([m.version for m in migrate(db)])
+        except BaseException as error:  # reported below: a thread's error is otherwise lost
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(ran) == [[], [], [], [1]]
+    assert [a.version for a in status(db).applied] == [1]
