@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastapi import APIRouter, HTTPException
 from fastapi.testclient import TestClient
 
-from adapters.http.app import create_app
+from adapters.app.context import Services
 from adapters.logging import configure_logging
 from adapters.queries import every_customer, queries_for
 from adapters.queries.documents import amount_due, register_doc
-from adapters.service.context import Services
+from adapters.service.app import create_app
 from adapters.views import balance_doc, invoice_doc
 from domain.errors import NotFound
 from domain.invoice import Invoice

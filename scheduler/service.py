@@ -11,8 +11,6 @@ stores, started by ``tollbook serve`` (role ``all`` or ``worker``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import structlog
@@ -20,17 +18,13 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
 
 from scheduler import jobs
 from scheduler.context import JobContext
 from scheduler.jobstore import DatabaseJobStore
+from scheduler.registry import JOB_DEFAULTS, sync_jobs
 
 log = structlog.get_logger("tollbook.scheduler")
-
-#: A late job runs however late (misfire_grace_time None), several missed runs of one job run
-#: once (coalesce), and never two runs of one job at once in one instance.
-JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 
 
 def build_scheduler(ctx: JobContext, workers: int = 4) -> BackgroundScheduler:
@@ -98,42 +92,9 @@ def run(ctx: JobContext) -> None:
 
 def _sync(ctx: JobContext) -> None:
     try:
-        jobs.sync_jobs(ctx)
+        sync_jobs(ctx)
     except Exception:  # a database hiccup must not stop the scheduler: next time
         log.exception("syncing invoice schedules failed")
-
-
-class _JobWriter(BaseScheduler):  # type: ignore[misc]
-    """A scheduler that never runs a job: it only adds, changes and removes stored ones."""
-
-    def wakeup(self) -> None:
-        pass  # nothing to wake: this scheduler has no loop
-
-    def shutdown(self, wait: bool = True) -> None:
-        super().shutdown(wait)
-
-
-@contextmanager
-def job_writer(ctx: JobContext) -> Iterator[BaseScheduler]:
-    """Change stored jobs from a process that does not run them (the CLI, tests)."""
-    writer = _JobWriter(
-        jobstores={"default": DatabaseJobStore(ctx.db, ctx)},
-        job_defaults=JOB_DEFAULTS,
-        timezone=UTC,
-    )
-    writer.start(paused=True)
-    previous, ctx.scheduler = ctx.scheduler, writer
-    try:
-        yield writer
-    finally:
-        ctx.scheduler = previous
-        writer.shutdown(wait=False)
-
-
-def register_jobs(ctx: JobContext) -> None:
-    """Bring the stored invoice jobs in line with the customers' schedules now."""
-    with job_writer(ctx):
-        jobs.sync_jobs(ctx)
 
 
 def _on_failure(ctx: JobContext, event: JobExecutionEvent) -> None:

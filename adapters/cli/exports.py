@@ -5,8 +5,10 @@ a period's documents."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import Progress
@@ -23,7 +25,7 @@ from adapters.accounting.reconcile import (
     ledger_status,
     reconcile,
 )
-from adapters.accounting.store import ExportStore
+from adapters.accounting.store import DeadLetter, ExportStore, ReconciliationLine, Settlement
 from adapters.cli.context import (
     MAX_ID,
     NumericArgsCommand,
@@ -162,17 +164,39 @@ for _system in SYSTEMS:
 @json_option
 def status(as_json: bool) -> None:
     """Each connection's position and lag, dead letters, and reconciliation lines."""
-    ledger = state().ledger
-    store = ExportStore(Database.from_url(_db_url()))
+    found = _export_status(state().ledger, ExportStore(Database.from_url(_db_url())))
+    if as_json:
+        emit_json(
+            {
+                "connections": found.connections,
+                "dead_letters": [d.__dict__ for d in found.letters],
+                "settled": [r.__dict__ for r in found.settled],
+                "reconciliation": [line.__dict__ for line in found.lines],
+            }
+        )
+        return
+    _show_status(found)
+
+
+@dataclass(frozen=True)
+class _ExportStatus:
+    connections: list[dict[str, Any]]
+    letters: list[DeadLetter]
+    settled: list[Settlement]
+    lines: list[ReconciliationLine]
+
+
+def _export_status(ledger: Ledger, store: ExportStore) -> _ExportStatus:
+    """Every connection (configured or with a position) against the log's head, and the
+    store's dead letters, settlements and reconciliation lines."""
     head = _head(ledger)
     positions = store.positions()
     configured = load_connections()
-    names = sorted(set(configured) | set(positions))
     letters = store.dead_letters()
     settled = store.settlements()
     lines = store.reconciliation()
     connections = []
-    for name in names:
+    for name in sorted(set(configured) | set(positions)):
         system = configured[name].system if name in configured else positions[name][0]
         position = positions.get(name, (system, 0, ""))[1]
         connections.append(
@@ -189,16 +213,11 @@ def status(as_json: bool) -> None:
                 "last_run": positions.get(name, (system, 0, ""))[2],
             }
         )
-    if as_json:
-        emit_json(
-            {
-                "connections": connections,
-                "dead_letters": [d.__dict__ for d in letters],
-                "settled": [r.__dict__ for r in settled],
-                "reconciliation": [line.__dict__ for line in lines],
-            }
-        )
-        return
+    return _ExportStatus(connections, letters, settled, lines)
+
+
+def _show_status(found: _ExportStatus) -> None:
+    """One table of connections, then one of each kind of line there is."""
     columns = [
         "connection",
         "system",
@@ -211,59 +230,61 @@ def status(as_json: bool) -> None:
         "reconciliation",
         "last_run",
     ]
-    table("Export connections", columns, [[c[k] for k in columns] for c in connections])
-    if letters:
+    table("Export connections", columns, [[c[k] for k in columns] for c in found.connections])
+    if found.letters:
         table(
             "Dead letters (tollbook export retry|resolve|skip ID)",
             ["id", "connection", "status", "kind", "document", "attempts", "error"],
-            [(d.id, d.connection, d.status, d.kind, d.label, d.attempts, d.error) for d in letters],
-        )
-    if settled:
-        table(
-            "Dead letters settled by a person",
-            ["id", "connection", "action", "kind", "document", "by", "at", "remote id", "reason"],
             [
-                (
-                    r.letter_id,
-                    r.connection,
-                    r.action,
-                    r.kind,
-                    r.label,
-                    r.actor,
-                    r.settled_at,
-                    r.remote_id,
-                    r.reason,
-                )
-                for r in settled
+                (d.id, d.connection, d.status, d.kind, d.label, d.attempts, d.error)
+                for d in found.letters
             ],
         )
-    if lines:
-        table(
-            "Reconciliation",
-            [
-                "connection",
-                "kind",
-                "document",
-                "currency",
-                "ledger",
-                "remote",
-                "difference",
-                "note",
-            ],
-            [
-                (
-                    r.connection,
-                    r.kind,
-                    r.label,
-                    r.currency,
-                    r.ledger_total,
-                    r.remote_total,
-                    r.difference,
-                    r.note,
-                )
-                for r in lines
-            ],
-        )
+    if found.settled:
+        _show_settled(found.settled)
+    if found.lines:
+        _show_reconciliation(found.lines)
+
+
+def _show_settled(settled: list[Settlement]) -> None:
+    table(
+        "Dead letters settled by a person",
+        ["id", "connection", "action", "kind", "document", "by", "at", "remote id", "reason"],
+        [
+            (
+                r.letter_id,
+                r.connection,
+                r.action,
+                r.kind,
+                r.label,
+                r.actor,
+                r.settled_at,
+                r.remote_id,
+                r.reason,
+            )
+            for r in settled
+        ],
+    )
+
+
+def _show_reconciliation(lines: list[ReconciliationLine]) -> None:
+    table(
+        "Reconciliation",
+        ["connection", "kind", "document", "currency", "ledger", "remote", "difference", "note"],
+        [
+            (
+                r.connection,
+                r.kind,
+                r.label,
+                r.currency,
+                r.ledger_total,
+                r.remote_total,
+                r.difference,
+                r.note,
+            )
+            for r in lines
+        ],
+    )
 
 
 def _exporter_of(letter_id: int) -> Exporter:

@@ -14,9 +14,10 @@ from adapters.config import ConfigError, database_url
 from adapters.queries import every_customer
 from adapters.store.database import Database
 from domain.customer import Customer
-from scheduler import jobs, service
 from scheduler.context import JobContext, SchedulerSettings
+from scheduler.invoice_runs import bill_due_periods, local_today
 from scheduler.jobstore import stored_jobs
+from scheduler.registry import register_jobs
 from scheduler.triggers import invoice_job_id, invoice_trigger
 
 
@@ -45,7 +46,7 @@ def list_(as_json: bool) -> None:
     docs = [
         _doc(ctx, customer, stored, through, outcomes)
         for customer in every_customer(ctx.ledger)
-        if customer.profile_on(jobs.local_today(ctx, customer)).invoice_schedule is not None
+        if customer.profile_on(local_today(ctx, customer)).invoice_schedule is not None
     ]
     if as_json:
         emit_json(docs)
@@ -74,7 +75,7 @@ def _doc(
     through: dict[str, Any],
     outcomes: dict[str, Any],
 ) -> dict[str, Any]:
-    profile = customer.profile_on(jobs.local_today(ctx, customer))
+    profile = customer.profile_on(local_today(ctx, customer))
     assert profile.invoice_schedule is not None
     job_id = invoice_job_id(customer.id)
     zone = ZoneInfo(profile.time_zone)
@@ -116,7 +117,7 @@ def set_(
     value = schedule_arg(frequency)
     when = date_arg(effective_from, "effective date")
     ctx.ledger.change_customer(account, {"invoice_schedule": value}, state().actor, when, reason)
-    service.register_jobs(ctx)
+    register_jobs(ctx)
     if as_json:
         customer = ctx.ledger.customer(account)
         emit_json(
@@ -144,13 +145,13 @@ def run_now(accounts: tuple[str, ...], as_json: bool) -> None:
         else [
             c
             for c in every_customer(ctx.ledger)
-            if c.profile_on(jobs.local_today(ctx, c)).invoice_schedule is not None
+            if c.profile_on(local_today(ctx, c)).invoice_schedule is not None
         ]
     )
     rows: list[dict[str, Any]] = []
     for customer in customers:
         account = customer.registered.account_number
-        billed = jobs.bill_customer(str(customer.id), ctx)
+        billed = bill_due_periods(ctx, str(customer.id))
         rows.extend(
             {"account": account, "period": p.label, "start": p.start, "end": p.end, "created": n}
             for p, n in billed

@@ -7,12 +7,12 @@ import time
 
 import click
 
+from adapters.app.api_keys import ApiKey
+from adapters.app.context import Services
 from adapters.cli.context import emit_json, json_option, say, state, table
 from adapters.config import ConfigError
 from adapters.feed import head_position, topics_for
-from adapters.http.auth import ApiKey
 from adapters.logging import configure_logging
-from adapters.service.context import Services
 from adapters.webhooks.signing import new_secret
 
 

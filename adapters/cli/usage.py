@@ -212,11 +212,54 @@ def bill(
     as_json: bool,
 ) -> None:
     """Billing run: one invoice per customer with usage or packages in the period."""
+    billing_period = _bill_period(
+        period, start, end, dry_run=dry_run, issue=issue, bill_late=bill_late
+    )
+    report = _run_bill(
+        ledger,
+        actor,
+        billing_period,
+        customers,
+        dry_run=dry_run,
+        issue=issue,
+        bill_late=bill_late,
+    )
+    if as_json:
+        _emit_bill(billing_period, report, dry_run=dry_run)
+    else:
+        _show_bill(billing_period, report, dry_run=dry_run, bill_late=bill_late)
+    _refused(report)
+
+
+def _bill_period(
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    *,
+    dry_run: bool,
+    issue: bool,
+    bill_late: bool,
+) -> Period:
+    """The period to bill, once the options are known to go together."""
     billing_period = _period(period, start, end)
     if dry_run and (issue or bill_late):
         raise InvalidInput(
             "--dry-run writes nothing: it cannot be combined with --issue or --bill-late"
         )
+    return billing_period
+
+
+def _run_bill(
+    ledger: Ledger,
+    actor: str,
+    billing_period: Period,
+    customers: tuple[str, ...],
+    *,
+    dry_run: bool,
+    issue: bool,
+    bill_late: bool,
+) -> BillingReport:
+    """The billing run, with a progress bar on a terminal (one tick per invoice)."""
     db = usage_database()
     with progress_bar("billing", bytes_=False) as progress:
         done = 0
@@ -227,7 +270,7 @@ def bill(
             if progress:
                 progress(done, done)
 
-        report = run_billing(
+        return run_billing(
             ledger,
             db,
             billing_period,
@@ -238,17 +281,23 @@ def bill(
             actor=actor,
             on_invoice=tick,
         )
-    if as_json:
-        emit_json(
-            {
-                "period": billing_period.label,
-                "dry_run": dry_run,
-                "through_batch": report.through_batch,
-                "invoices": [r.as_dict() for r in report.results],
-            }
-        )
-        _refused(report)
-        return
+
+
+def _emit_bill(billing_period: Period, report: BillingReport, *, dry_run: bool) -> None:
+    emit_json(
+        {
+            "period": billing_period.label,
+            "dry_run": dry_run,
+            "through_batch": report.through_batch,
+            "invoices": [r.as_dict() for r in report.results],
+        }
+    )
+
+
+def _show_bill(
+    billing_period: Period, report: BillingReport, *, dry_run: bool, bill_late: bool
+) -> None:
+    """The run's invoices, the previews of a dry run, the counts, and what was refused."""
     title = f"Billing run {billing_period.label}" + (
         " (dry run: nothing written)" if dry_run else ""
     )
@@ -271,13 +320,7 @@ def bill(
         ],
     )
     if dry_run:
-        for r in report.results:
-            if r.action == "would create":
-                table(
-                    f"{r.account}: {r.kind} preview ({r.currency})",
-                    ["description", "qty", "unit price", "tax %"],
-                    [[li.description, li.quantity, li.unit_price, li.tax_rate] for li in r.lines],
-                )
+        _show_previews(report)
     say(
         f"{report.count('created')} created, {report.count('exists')} already there,"
         f" {report.count('would create')} to create, {report.count('refused')} refused"
@@ -293,7 +336,17 @@ def bill(
             ["customer", "invoice", "code", "reason"],
             [[r.account, str(r.invoice_id)[:8], r.code, r.reason] for r in report.refused],
         )
-    _refused(report)
+
+
+def _show_previews(report: BillingReport) -> None:
+    """The lines each invoice of a dry run would have."""
+    for r in report.results:
+        if r.action == "would create":
+            table(
+                f"{r.account}: {r.kind} preview ({r.currency})",
+                ["description", "qty", "unit price", "tax %"],
+                [[li.description, li.quantity, li.unit_price, li.tax_rate] for li in r.lines],
+            )
 
 
 class SomeRefused(click.ClickException):

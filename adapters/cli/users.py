@@ -7,9 +7,9 @@ import sys
 
 import click
 
+from adapters.app.users import MIN_PASSWORD, ROLES, User, Users
 from adapters.cli.context import emit_json, json_option, say, state, table
 from adapters.config import ConfigError, database_url
-from adapters.portal.users import MIN_PASSWORD, ROLES, User, Users
 from adapters.store.database import Database
 
 

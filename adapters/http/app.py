@@ -1,9 +1,10 @@
-"""The ASGI application: routers, problem documents, idempotency, request logging.
+"""The API's ASGI application: routers, problem documents, idempotency, request logging.
 
 Layers, outermost first: request id, logging and the last-resort 500 (``RequestContext``);
 the body-size limit (``BodyLimit``, before anything reads a body); idempotency; FastAPI's own
-exception handlers (``problems``); the routers and the portal. The write guard makes a
-request's writes wait until what they write can be shown (``write_guard``).
+exception handlers (``problems``); the routers. The write guard makes a request's writes wait
+until what they write can be shown (``write_guard``). ``tollbook serve`` mounts the portal on
+this app (adapters/service/app.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from adapters import portal
+from adapters.app.context import Services
+from adapters.app.health import ReadModelHealth
 from adapters.http import openapi, problems, write_guard
 from adapters.http.body_limit import BodyLimit, max_body_bytes_from_env
 from adapters.http.idempotency import IdempotencyMiddleware
@@ -27,9 +29,6 @@ from adapters.http.routers import (
     settings,
     webhooks,
 )
-from adapters.portal.web import PREFIX as PORTAL_PREFIX
-from adapters.service.context import Services
-from adapters.service.health import ReadModelHealth
 
 DESCRIPTION = """The tollbook billing ledger over HTTP.
 
@@ -41,9 +40,12 @@ See docs/http-api.md and docs/integrators.md.
 """
 
 
-def create_app(services: Services, *, max_body_bytes: int | None = None) -> FastAPI:
-    """The API and the portal on ``services``; bodies beyond ``max_body_bytes`` (default:
-    ``TOLLBOOK_MAX_BODY_BYTES``, else 1 MiB) are refused with 413."""
+def create_api(
+    services: Services, *, max_body_bytes: int | None = None, html_prefix: str | None = None
+) -> FastAPI:
+    """The API on ``services``; bodies beyond ``max_body_bytes`` (default:
+    ``TOLLBOOK_MAX_BODY_BYTES``, else 1 MiB) are refused with 413. Errors under
+    ``html_prefix`` (pages mounted beside the API) are answered as HTML pages."""
     app = FastAPI(
         title="tollbook",
         version="1",
@@ -59,7 +61,6 @@ def create_app(services: Services, *, max_body_bytes: int | None = None) -> Fast
     for module in (settings, customers, packages, invoices, credit_notes, payments, events):
         app.include_router(module.router)
     app.include_router(webhooks.router)
-    portal.install(app, services)  # the finance portal's pages under /portal
     write_guard.install(services.ledger)
     # add_middleware wraps what is already there: the last one added is the outermost
     app.add_middleware(IdempotencyMiddleware, services=services)
@@ -68,7 +69,7 @@ def create_app(services: Services, *, max_body_bytes: int | None = None) -> Fast
         max_bytes=max_body_bytes if max_body_bytes is not None else max_body_bytes_from_env(),
     )
     app.add_middleware(write_guard.WriteGuard)
-    app.add_middleware(RequestContext, html_prefix=PORTAL_PREFIX)
+    app.add_middleware(RequestContext, html_prefix=html_prefix)
 
     read_models = ReadModelHealth(services)
 

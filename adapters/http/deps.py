@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.http.auth import ApiKey, Scope, allows
+from adapters.app.api_keys import ApiKey, Scope, allows
+from adapters.app.context import Services
 from adapters.http.problems import Problem
-from adapters.service.context import Services
 from domain.aggregate import Aggregate
 from domain.ledger_base import LedgerBase
 

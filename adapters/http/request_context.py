@@ -47,7 +47,7 @@ class RequestContext:
     """Pure ASGI middleware (not ``BaseHTTPMiddleware``), so an exception from the app reaches
     it with the request id still bound, and streamed responses pass through untouched."""
 
-    def __init__(self, app: ASGIApp, html_prefix: str = "/portal") -> None:
+    def __init__(self, app: ASGIApp, html_prefix: str | None = None) -> None:
         self.app = app
         self.html_prefix = html_prefix
 
@@ -92,7 +92,8 @@ class RequestContext:
     def _internal_error(self, scope: Scope, request_id: str) -> Response:
         headers = {HEADER: request_id}
         path = str(scope["path"])
-        if path == self.html_prefix or path.startswith(self.html_prefix + "/"):
+        prefix = self.html_prefix
+        if prefix is not None and (path == prefix or path.startswith(prefix + "/")):
             return HTMLResponse(internal_error_page(request_id), 500, {**headers, **PAGE_HEADERS})
         body = problem_body(500, "internal_error", INTERNAL_DETAIL, path, request_id=request_id)
         return JSONResponse(body, 500, headers, media_type=PROBLEM_JSON)

@@ -28,7 +28,7 @@ from pydantic import (
     field_validator,
 )
 
-from adapters.http import bounds
+from adapters.app import bounds
 from domain.money import parse_decimal
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule

@@ -11,9 +11,9 @@ import os
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from adapters.portal.users import Users
+from adapters.app.context import Services
+from adapters.app.users import Users
 from adapters.portal.web import HERE, PREFIX, Portal, make_templates
-from adapters.service.context import Services
 
 
 def install(app: FastAPI, services: Services) -> Portal:

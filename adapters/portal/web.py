@@ -27,10 +27,10 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from adapters.http import bounds
-from adapters.portal.users import Session, Users
+from adapters.app import bounds
+from adapters.app.context import Services
+from adapters.app.users import Session, Users
 from adapters.queries.paging import InvalidPage
-from adapters.service.context import Services
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.money import minor_units, parse_decimal, round_to_currency
 from domain.values import parse_date

@@ -233,6 +233,7 @@ class Queries:
         received_from: date | None = None,
         received_to: date | None = None,
         status: str | None = None,
+        currency: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[Row]:
@@ -252,6 +253,9 @@ class Queries:
         if status is not None:
             where.equal("status", status)
             filters["status"] = status
+        if currency is not None:
+            where.equal("currency", currency)
+            filters["currency"] = currency
         return self.page("payments", PAYMENTS, where, filters, limit, cursor)
 
     def customers(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Row]:

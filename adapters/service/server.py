@@ -15,8 +15,8 @@ from typing import Literal
 import structlog
 import uvicorn
 
-from adapters.http.app import create_app
-from adapters.service.context import Services
+from adapters.app.context import Services
+from adapters.service.app import create_app
 from adapters.service.workers import start_workers, stop_workers
 
 Role = Literal["all", "api", "worker"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 
 log = structlog.get_logger("tollbook.service")
 

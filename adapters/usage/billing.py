@@ -33,7 +33,7 @@ from adapters.store.lookup import load_aggregates
 from adapters.usage.schema import ensure_schema, last_batch
 from domain.application import Ledger
 from domain.customer import Customer
-from domain.errors import AlreadyExists, InvalidInput, NotFound
+from domain.errors import AlreadyExists, BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine, totals_of
 from domain.package import PackageTerms
@@ -87,6 +87,18 @@ class InvoiceResult:
             aggregate_id=str(self.invoice_id),
             account=self.account,
             kind=self.kind,
+            code=self.code,
+            reason=self.reason,
+        )
+
+    def refuse_issue(self, error: BillingError) -> None:
+        """The draft was saved but the ledger refused to issue it: it stays a draft (its lines
+        and totals shown), reported as refused with the reason, for a person to put right."""
+        self.action, self.code, self.reason = "refused", error.code, str(error)
+        log.error(
+            "billing run could not issue an invoice",
+            aggregate_id=str(self.invoice_id),
+            account=self.account,
             code=self.code,
             reason=self.reason,
         )
@@ -280,7 +292,12 @@ class _Saver:
         if self.issue and not self.dry_run:
             for result in batch:
                 if result.state == "draft" and result.action != "refused":
-                    result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
+                    try:
+                        result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
+                    except BillingError as error:
+                        # the draft is saved; only its issue was refused: the run goes on
+                        result.refuse_issue(error)
+                        continue
                     result.state = "issued"
         self.report.results.extend(batch)
         for result in batch:

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import uvicorn
 
+from adapters.app.context import Services
 from adapters.clock import SteppingClock
-from adapters.http.app import create_app
 from adapters.logging import configure_logging
-from adapters.service.context import Services
+from adapters.service.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 
 TIMEOUT_MS = 15_000
 

@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 from tests.portal.support import PASSWORD
 
 TIMEOUT_MS = 10_000
@@ -191,6 +191,6 @@ def test_finance_bills_and_collects_then_auditor_only_reads(
 
 
 def services_users(services: Services) -> Any:
-    from adapters.portal.users import Users
+    from adapters.app.users import Users
 
     return Users(services.db)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 from tests.helpers import customer, event_count
 from tests.hostile.test_http_errors import (  # noqa: F401  (fixtures, used by name)
     World,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal as D
+from uuid import UUID
 
 import pytest
 
@@ -73,3 +74,37 @@ def test_a_dry_run_finds_the_same_refusal_and_writes_nothing(db_url, make_ledger
     assert code == 1 and "[some_refused]" in err
     assert "0 created, 0 already there, 2 to create, 1 refused" in out
     assert event_count(make_ledger()) == before
+
+
+def test_an_invoice_the_ledger_will_not_issue_stays_a_draft_and_the_run_goes_on(
+    db_url, make_ledger, capsys, monkeypatch
+):
+    from domain.application import Ledger
+    from domain.errors import InvalidState
+
+    real_issue = Ledger.issue_invoice
+
+    def issue(self, invoice_ref, actor):  # the ledger refuses ZED's issue (say, a race)
+        if self.invoice(invoice_ref).customer_account == "ZED":
+            raise InvalidState("invoice of ZED was changed meanwhile")
+        return real_issue(self, invoice_ref, actor)
+
+    monkeypatch.setattr(Ledger, "issue_invoice", issue)
+    before = event_count(make_ledger())
+
+    code, out, err = run(
+        capsys, "--db", db_url, "bill", "--period", "2026-10", "--issue", "--json"
+    )
+
+    assert code == 1 and "[some_refused]" in err
+    invoices = {i["account"]: i for i in json.loads(out)["invoices"]}
+    assert (invoices["ACME"]["action"], invoices["ACME"]["state"]) == ("created", "issued")
+    zed = invoices["ZED"]
+    assert (zed["action"], zed["state"], zed["code"]) == ("refused", "draft", "invalid_state")
+    assert "changed meanwhile" in zed["reason"] and zed["lines"] == 1
+    assert "billing run could not issue an invoice" in err and "account=ZED" in err
+    ledger = make_ledger()
+    assert ledger.invoice(zed["invoice_id"]).state == "draft"
+    assert len(ledger.events_of(UUID(zed["invoice_id"]))) == 1  # drafted; nothing of an issue
+    assert ledger.invoice(invoices["ACME"]["invoice_id"]).state == "issued"
+    assert event_count(ledger) > before

@@ -26,13 +26,13 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from adapters.app.context import Services
 from adapters.clock import SteppingClock
 from adapters.http import write_guard
-from adapters.http.app import create_app
 from adapters.logging import configure_logging
 from adapters.portal import web as portal_web
 from adapters.queries.lists import Queries
-from adapters.service.context import Services
+from adapters.service.app import create_app
 from adapters.webhooks.destinations import ALLOW_ENV
 from tests.helpers import event_count
 from tests.portal.support import PASSWORD, Browser, action_error, error_of

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.app.context import Services
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
-from adapters.http.app import create_app
-from adapters.service.context import Services
+from adapters.service.app import create_app
 from domain.application import Ledger
 from tests.helpers import event_count
 from tests.portal.support import Browser, acme, signed_in

@@ -19,10 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from adapters.app.context import Services
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
-from adapters.http.app import create_app
-from adapters.service.context import Services
+from adapters.service.app import create_app
 from adapters.store.read_models import SqlViewStore
 from domain.application import Ledger
 from projections.runner import Runner

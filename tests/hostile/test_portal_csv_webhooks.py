@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.app.context import Services
+from adapters.app.users import MAX_FAILURES, check_password
 from adapters.csv_output import SafeCsvWriter, cell, neutralise
-from adapters.portal.users import MAX_FAILURES, check_password
 from adapters.portal.web import Portal
-from adapters.service.context import Services
 from adapters.webhooks.destinations import ALLOW_ENV, MAX_URL_LENGTH
 from tests.e2e.conftest import Result
 from tests.helpers import event_count

@@ -14,9 +14,9 @@ from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.usage.rating import load_rate_card, rerate
 from domain.usage import Period
-from scheduler import service
-from scheduler.jobs import sync_jobs
+from scheduler import registry
 from scheduler.jobstore import stored_jobs
+from scheduler.registry import sync_jobs
 from tests.integration.usage_helpers import cdr, customers, trunk, write_cdrs
 from tests.scheduler.conftest import make_context, scheduled_customer  # noqa: F401
 
@@ -73,8 +73,8 @@ def test_the_scheduler_syncs_its_jobs_from_the_directory(make_context, monkeypat
     ctx = make_context()
     acme = scheduled_customer(ctx.ledger, "ACME", "monthly:1")
     customers(ctx.ledger, [("NOSCHED", "GBP", "UTC", "none")])
-    service.register_jobs(ctx)
+    registry.register_jobs(ctx)
     _no_fold(monkeypatch, ctx.ledger)
-    with service.job_writer(ctx):
+    with registry.job_writer(ctx):
         sync_jobs(ctx)
     assert f"invoice:{acme}" in stored_jobs(ctx.db)

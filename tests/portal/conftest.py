@@ -11,12 +11,12 @@ from unittest import mock
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.app import users as users_module
+from adapters.app.context import Services
 from adapters.clock import SteppingClock
-from adapters.http.app import create_app
 from adapters.logging import configure_logging
-from adapters.portal import users as users_module
 from adapters.portal.web import Portal
-from adapters.service.context import Services
+from adapters.service.app import create_app
 from tests.portal.support import PASSWORD, Browser, signed_in
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.portal.users import Users
+from adapters.app.users import Users
 from adapters.portal.web import SESSION_COOKIE, Portal
 from tests.portal.support import PASSWORD, Browser, acme, completed_payment, issued
 

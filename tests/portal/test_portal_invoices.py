@@ -317,6 +317,35 @@ def test_view_payments_proposes_the_smaller_of_unallocated_and_due(
     assert "has no completed payment with money left" not in page
 
 
+
+def test_the_allocate_form_pages_past_spent_payments_and_says_when_more_have_credit(
+    finance: Browser, ledger: Any, monkeypatch: Any
+) -> None:
+    from adapters.portal.pages import invoices as pages
+
+    # read two rows a page and offer two payments: spent and pending payments on the
+    # first pages must not hide the ones with credit behind them
+    monkeypatch.setattr(pages, "MAX_LIMIT", 2)
+    monkeypatch.setattr(pages, "MAX_CANDIDATES", 2)
+    acme(ledger)
+    invoice = issued(ledger, "100.00")  # 120.00 due
+    other = issued(ledger, "100.00")
+    for _ in range(3):  # spent on another invoice: nothing left to allocate
+        ledger.allocate(completed_payment(ledger, "10.00"), [(other, Decimal("10.00"))], "setup")
+    ledger.record_payment("ACME", "setup", amount=Decimal("500.00"))  # pending: not offered
+    first = completed_payment(ledger, "30.00")
+    page = finance.get(f"/portal/invoices/{invoice}/payments").text
+    assert page.count("unallocated</option>") == 1 and f'value="{first}"' in page
+    assert 'id="payment-more"' not in page
+
+    second = completed_payment(ledger, "40.00")
+    third = completed_payment(ledger, "50.00")
+    page = finance.get(f"/portal/invoices/{invoice}/payments").text
+    assert page.count("unallocated</option>") == 2
+    assert f'value="{first}"' in page and f'value="{second}"' in page
+    assert f'value="{third}"' not in page
+    assert 'id="payment-more"' in page and "has more" in page
+
 # ------------------------------------------------------------------ history and as-of
 
 

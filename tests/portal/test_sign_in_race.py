@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from adapters.portal.users import MAX_FAILURES, check_password
+from adapters.app.users import MAX_FAILURES, check_password
 from adapters.portal.web import Portal
 from tests.portal.support import PASSWORD, Guesser, serving
 

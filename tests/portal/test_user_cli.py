@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
+from adapters.app.users import SignInLocked, Users
 from adapters.cli.main import main
-from adapters.portal.users import SignInLocked, Users
 from adapters.store.database import Database
 
 Run = Callable[..., tuple[int, str]]

@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
-from scheduler import service
+from scheduler import registry, service
 from scheduler.context import JobContext
-from scheduler.jobs import sync_jobs
 from scheduler.jobstore import stored_jobs
+from scheduler.registry import sync_jobs
 from tests.scheduler.conftest import scheduled_customer
 
 # A run time every wall clock has passed: APScheduler decides what is due by its own clock,
@@ -24,7 +24,7 @@ LONG_AGO = datetime(2026, 8, 2, 9, tzinfo=UTC)
 def _make_due(ctx: JobContext, job_id: str, when: datetime) -> None:
     """What a stopped service leaves behind: a stored job whose run time has passed (moved
     back by a scheduler that runs nothing)."""
-    with service.job_writer(ctx) as writer:
+    with registry.job_writer(ctx) as writer:
         writer.modify_job(job_id, jobstore="default", next_run_time=when)
 
 
@@ -56,7 +56,7 @@ def test_sync_stores_one_job_per_schedule_in_the_customers_zone(make_context, at
     scheduled_customer(ctx.ledger, "MON", "weekly:1")
     ctx.ledger.register_customer("t", account_number="NONE", name="No schedule")
 
-    service.register_jobs(ctx)
+    registry.register_jobs(ctx)
 
     jobs = stored_jobs(ctx.db)
     assert len(jobs) == 2
@@ -68,7 +68,7 @@ def test_sync_stores_one_job_per_schedule_in_the_customers_zone(make_context, at
 
     # the schedule is removed: so is its job; the other stays untouched
     ctx.ledger.change_customer("PAR", {"invoice_schedule": None}, "t")
-    service.register_jobs(ctx)
+    registry.register_jobs(ctx)
     assert set(stored_jobs(ctx.db)) == {k for k in jobs if k != f"invoice:{paris}"}
 
 
@@ -76,7 +76,7 @@ def test_a_missed_run_fires_once_on_start_and_bills_every_missed_period(make_con
     at(2026, 8, 5, 9)
     ctx = make_context()
     customer_id = scheduled_customer(ctx.ledger, "ACME", "monthly:1")
-    service.register_jobs(ctx)
+    registry.register_jobs(ctx)
     job_id = f"invoice:{customer_id}"
     # the service stopped in August; it is started again on 3 November (three runs missed)
     _make_due(ctx, job_id, LONG_AGO)
@@ -108,7 +108,7 @@ def test_two_schedulers_started_on_the_same_due_job_bill_each_period_once(make_c
     at(2026, 9, 5, 9)
     setup = make_context()
     ids = [scheduled_customer(setup.ledger, f"C{n}", "monthly:1") for n in range(3)]
-    service.register_jobs(setup)
+    registry.register_jobs(setup)
     for customer_id in ids:
         _make_due(setup, f"invoice:{customer_id}", LONG_AGO)
     at(2026, 11, 3, 9)
@@ -159,12 +159,12 @@ def test_sync_leaves_an_unchanged_job_alone_so_its_missed_run_survives(make_cont
     at(2026, 10, 1, 9)
     ctx = make_context()
     customer_id = scheduled_customer(ctx.ledger, "ACME", "monthly:1")
-    service.register_jobs(ctx)
+    registry.register_jobs(ctx)
     job_id = f"invoice:{customer_id}"
     past = LONG_AGO
     _make_due(ctx, job_id, past)
 
-    with service.job_writer(ctx):
+    with registry.job_writer(ctx):
         sync_jobs(ctx)
 
     assert stored_jobs(ctx.db)[job_id][0] == past.timestamp()

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.app.context import Services
 from adapters.cli.main import main
 from adapters.clock import SteppingClock
-from adapters.http.app import create_app
 from adapters.logging import configure_logging
-from adapters.service.context import Services
+from adapters.service.app import create_app
 from adapters.webhooks.destinations import ALLOW_ENV
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 from tests.service.conftest import Api, make_customer, ok
 
 PROBLEM = "application/problem+json"

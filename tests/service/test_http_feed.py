@@ -12,10 +12,10 @@ import httpx
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from adapters.app.context import Services
 from adapters.feed import EVENT_ID_NAMESPACE
-from adapters.http.app import create_app
 from adapters.logging import configure_logging
-from adapters.service.context import Services
+from adapters.service.app import create_app
 from tests.portal.support import serving
 from tests.service.conftest import Api, issued_invoice, make_customer, ok
 

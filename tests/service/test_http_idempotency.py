@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.app.context import Services
 from adapters.http import routers
-from adapters.http.app import create_app
 from adapters.http.idempotency import owner_of
 from adapters.http.replay import ROUTES
-from adapters.service.context import Services
+from adapters.service.app import create_app
 from domain.application import Ledger
 from domain.errors import BillingError
 from domain.idempotency import KeyAlreadyCommitted, KeyedRequest
@@ -383,7 +383,7 @@ def test_a_ledger_key_cannot_be_reused_for_a_webhook(admin, receiver_factory):
 def test_a_table_key_left_in_progress_by_a_crash_is_taken_over_later(services):
     from datetime import UTC, datetime, timedelta
 
-    from adapters.http.idempotency import IdempotencyStore
+    from adapters.app.idempotency_keys import IdempotencyStore
 
     moments = [datetime(2026, 11, 1, 12, 0, tzinfo=UTC)]
     store = IdempotencyStore(services.db, abandoned_after=60, clock=lambda: moments[-1])
@@ -400,7 +400,7 @@ def test_a_table_key_left_in_progress_by_a_crash_is_taken_over_later(services):
 def test_table_keys_are_kept_for_a_day_then_pruned(services):
     from datetime import UTC, datetime, timedelta
 
-    from adapters.http.idempotency import IdempotencyStore
+    from adapters.app.idempotency_keys import IdempotencyStore
 
     moments = [datetime(2026, 11, 1, 12, 0, tzinfo=UTC)]
     store = IdempotencyStore(services.db, clock=lambda: moments[-1])

@@ -9,7 +9,7 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from adapters.service.context import LONG_POLL_MAX_SECONDS, Services
+from adapters.app.context import LONG_POLL_MAX_SECONDS, Services
 from domain.package import FREQUENCIES
 from tests.helpers import event_count
 from tests.service.conftest import ok

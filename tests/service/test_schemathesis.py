@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from adapters.http.app import create_app
-from adapters.service.context import Services
+from adapters.app.context import Services
+from adapters.service.app import create_app
 
 CONFORMANCE = [
     status_code_conformance,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 from adapters.webhooks.signing import verify
 
 TOLLBOOK = str(Path(sys.executable).parent / "tollbook")

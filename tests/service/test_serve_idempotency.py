@@ -16,8 +16,8 @@ from uuid import UUID
 import httpx
 import pytest
 
+from adapters.app.context import Services
 from adapters.http.idempotency import CRASH_AFTER_COMMIT
-from adapters.service.context import Services
 from tests.helpers import event_count
 from tests.service.test_serve import TOLLBOOK, _free_port, _wait_until
 

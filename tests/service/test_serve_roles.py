@@ -14,7 +14,7 @@ import time
 
 import httpx
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 from scheduler.jobstore import stored_jobs
 from tests.service.test_serve import TOLLBOOK, _free_port, _wait_until
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 from adapters.webhooks.destinations import (
     ALLOW_ENV,
     DestinationPolicy,

@@ -8,7 +8,7 @@ import hmac
 import json
 from collections import defaultdict
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 from adapters.webhooks.sender import HttpSender
 from adapters.webhooks.signing import verify
 from adapters.webhooks.worker import RetryPolicy, WebhookWorker

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from adapters.app.context import LONG_POLL_MAX_SECONDS
 from adapters.feed import event_types, read_page, topics_for
 from adapters.http.deps import Reader, Svc
 from adapters.http.documents import FeedPage, answers
-from adapters.service.context import LONG_POLL_MAX_SECONDS
 
 #: Positions are 64-bit integers in both stores (SQLite INTEGER, PostgreSQL BIGINT).
 MAX_POSITION = 2**63 - 1

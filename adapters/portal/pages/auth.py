@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters.portal.users import SignInLocked
+from adapters.app.users import SignInLocked
 from adapters.portal.web import (
     LOGIN_CSRF_COOKIE,
     PREFIX,

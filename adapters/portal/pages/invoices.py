@@ -12,9 +12,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from adapters.app import bounds
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
-from adapters.http import bounds
 from adapters.portal.paging import (
     aggregates_of,
     customer_picker,
@@ -581,12 +581,7 @@ def _payments_page(
     ledger: Ledger = portal.services.ledger
     invoice = ledger.invoice(ref)
     allocations = [(ledger.payment(pid), amount) for pid, amount in invoice.allocations.items()]
-    found = queries(ledger).payments(customer_id=str(invoice.customer_id), limit=MAX_LIMIT)
-    candidates = [
-        p
-        for p in aggregates_of(ledger, found.items, "payment_id")
-        if p.status == "completed" and p.unallocated > 0 and p.currency == invoice.currency
-    ]
+    candidates, more = _payments_with_credit(ledger, invoice)
     values = dict(values or {})
     if candidates and "payment" not in values:
         values["payment"] = str(candidates[0].id)
@@ -601,11 +596,40 @@ def _payments_page(
             "status": invoice.status(ledger.today()),
             "allocations": allocations,
             "candidates": candidates,
+            "more_candidates": more,
             "values": values,
             "errors": errors or {},
         },
         status,
     )
+
+
+#: The most payments the allocate form offers; more with credit left are said to exist.
+MAX_CANDIDATES = 200
+
+
+def _payments_with_credit(ledger: Ledger, invoice: Invoice) -> tuple[list[Payment], bool]:
+    """The customer's completed payments in the invoice's currency with money left to allocate,
+    oldest first: the read model narrows them in SQL and pages through them, so none is dropped
+    unseen; past MAX_CANDIDATES the form says more exist (``True``)."""
+    candidates: list[Payment] = []
+    cursor: str | None = None
+    while True:
+        page = queries(ledger).payments(
+            customer_id=str(invoice.customer_id),
+            status="completed",
+            currency=invoice.currency,
+            limit=MAX_LIMIT,
+            cursor=cursor,
+        )
+        for payment in aggregates_of(ledger, page.items, "payment_id"):
+            if payment.unallocated > 0:
+                if len(candidates) == MAX_CANDIDATES:
+                    return candidates, True
+                candidates.append(payment)
+        if page.next_cursor is None:
+            return candidates, False
+        cursor = page.next_cursor
 
 
 def default_allocation(payment: Payment, invoice: Invoice) -> Decimal:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from adapters.app.api_keys import ApiKeys
+from adapters.app.idempotency_keys import IdempotencyStore
 from adapters.config import build_ledger, database_url, key_retention_days
-from adapters.http.auth import ApiKeys
-from adapters.http.idempotency import IdempotencyStore
 from adapters.store.database import Database
 from adapters.webhooks.store import WebhookStore
 from domain.application import Ledger, utc_now

@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from adapters.service.context import Services
+from adapters.app.context import Services
 from adapters.store.read_models import SqlViewStore
 from adapters.views import fault_doc
 from projections.runner import Runner, describe_error
