@@ -22,18 +22,9 @@ from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLook
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
+from adapters.store.migrations.runner import migrate
 
 TABLE = "scheduler_jobs"
-
-
-def _schema(db: Database) -> list[str]:
-    blob = "BYTEA" if db.dialect == "postgres" else "BLOB"
-    return [
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (id TEXT PRIMARY KEY,"
-        f" next_run_time DOUBLE PRECISION, job_state {blob} NOT NULL)",
-        f"CREATE INDEX IF NOT EXISTS {TABLE}_next ON {TABLE} (next_run_time)",
-    ]
 
 
 class DatabaseJobStore(BaseJobStore):  # type: ignore[misc]
@@ -133,10 +124,7 @@ def _dump(job: Job) -> bytes:
 
 
 def ensure_schema(db: Database) -> None:
-    with db.connect() as conn:
-        serialise_ddl(db, conn)
-        for statement in _schema(db):
-            conn.execute(statement)
+    migrate(db)
 
 
 def stored_jobs(db: Database) -> dict[str, tuple[float | None, dict[str, Any]]]:

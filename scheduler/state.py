@@ -13,16 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
-
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS schedule_runs (customer_id TEXT PRIMARY KEY, account TEXT NOT"
-    " NULL, billed_through TEXT NOT NULL, updated_at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS scheduler_outcomes (job_id TEXT PRIMARY KEY, ran_at TEXT NOT"
-    " NULL, status TEXT NOT NULL, detail TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS scheduler_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
-    " expires_at DOUBLE PRECISION NOT NULL)",
-]
+from adapters.store.migrations.runner import migrate
 
 
 @dataclass(frozen=True)
@@ -38,10 +29,7 @@ class SchedulerState:
         self.db = db
 
     def ensure_schema(self) -> None:
-        with self.db.connect() as conn:
-            serialise_ddl(self.db, conn)
-            for statement in SCHEMA:
-                conn.execute(statement)
+        migrate(self.db)
 
     def _rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.db.connect() as conn:

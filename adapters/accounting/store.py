@@ -23,44 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
-
-_TABLES = """
-CREATE TABLE IF NOT EXISTS export_positions (
-    connection TEXT PRIMARY KEY, system TEXT NOT NULL, position BIGINT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS export_done (
-    connection TEXT NOT NULL, event_key TEXT NOT NULL, position BIGINT NOT NULL,
-    kind TEXT NOT NULL, local_id TEXT NOT NULL, remote_id TEXT NOT NULL, exported_at TEXT NOT NULL,
-    PRIMARY KEY (connection, event_key)
-);
-CREATE TABLE IF NOT EXISTS export_mappings (
-    connection TEXT NOT NULL, kind TEXT NOT NULL, local_id TEXT NOT NULL,
-    remote_id TEXT NOT NULL, label TEXT NOT NULL,
-    PRIMARY KEY (connection, kind, local_id)
-);
-CREATE TABLE IF NOT EXISTS export_dead_letters (
-    id {serial}, connection TEXT NOT NULL, position BIGINT NOT NULL,
-    event_key TEXT NOT NULL, kind TEXT NOT NULL, customer_id TEXT NOT NULL, label TEXT NOT NULL,
-    status TEXT NOT NULL, error TEXT NOT NULL, attempts INTEGER NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    UNIQUE (connection, event_key)
-);
-CREATE TABLE IF NOT EXISTS export_resolutions (
-    connection TEXT NOT NULL, event_key TEXT NOT NULL, letter_id BIGINT NOT NULL,
-    kind TEXT NOT NULL, label TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,
-    actor TEXT NOT NULL, remote_id TEXT NOT NULL, resolution_id TEXT NOT NULL,
-    settled_at TEXT NOT NULL,
-    PRIMARY KEY (connection, event_key)
-);
-CREATE TABLE IF NOT EXISTS export_reconciliation (
-    connection TEXT NOT NULL, event_key TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL,
-    currency TEXT NOT NULL, ledger_total TEXT NOT NULL, remote_total TEXT NOT NULL,
-    difference TEXT NOT NULL, note TEXT NOT NULL, noted_at TEXT NOT NULL,
-    PRIMARY KEY (connection, event_key)
-)
-"""
+from adapters.store.migrations.runner import migrate
 
 
 def _now() -> str:
@@ -135,15 +98,7 @@ class ExportStore:
     def ensure_tables(self) -> None:
         if self._ready:
             return
-        serial = (
-            "INTEGER PRIMARY KEY AUTOINCREMENT"
-            if self.db.dialect == "sqlite"
-            else "BIGSERIAL PRIMARY KEY"
-        )
-        with self.db.connect() as conn:
-            serialise_ddl(self.db, conn)  # scheduler instances may start exports together
-            for statement in _TABLES.format(serial=serial).split(";"):
-                conn.execute(statement)
+        migrate(self.db)
         self._ready = True
 
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -14,24 +14,13 @@ from datetime import UTC, datetime
 from typing import Literal, cast
 
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
+from adapters.store.migrations.runner import migrate
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.limits import ACTOR, check_text
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
 KEY_PREFIX = "tbk_"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    name TEXT PRIMARY KEY,
-    scope TEXT NOT NULL,
-    key_hash TEXT NOT NULL UNIQUE,
-    hint TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-)
-"""
 
 
 def hash_key(key: str) -> str:
@@ -58,9 +47,7 @@ class ApiKeys:
         self.db = db
 
     def ensure_schema(self) -> None:
-        with self.db.connect() as conn:
-            serialise_ddl(self.db, conn)
-            conn.execute(SCHEMA)
+        migrate(self.db)
 
     def create(self, name: str, scope: str) -> str:
         """A new key called ``name``; returns the key itself, which is never stored."""

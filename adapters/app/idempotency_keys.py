@@ -10,21 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
+from adapters.store.migrations.runner import migrate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    owner TEXT NOT NULL,
-    idem_key TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    status INTEGER,
-    headers TEXT,
-    body TEXT,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (owner, idem_key)
-)
-"""
-INDEX = "CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at)"
 RETAIN_FOR = timedelta(hours=24)
 PRUNE_EVERY = timedelta(minutes=10)
 
@@ -55,10 +42,7 @@ class IdempotencyStore:
         self._pruned_at: datetime | None = None
 
     def ensure_schema(self) -> None:
-        with self.db.connect() as conn:
-            serialise_ddl(self.db, conn)
-            conn.execute(SCHEMA)
-            conn.execute(INDEX)
+        migrate(self.db)
 
     def prune(self, now: datetime | None = None) -> int:
         """Delete the keys claimed more than ``retain_for`` ago; how many went."""

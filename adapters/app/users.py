@@ -34,7 +34,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
+from adapters.store.migrations.runner import migrate
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.limits import ACTOR, check_text
 
@@ -60,41 +60,6 @@ _HASHER = PasswordHasher(
     hash_len=32,
     salt_len=16,
     type=Type.ID,
-)
-
-SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS portal_users (
-        username TEXT PRIMARY KEY,
-        role TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS portal_sessions (
-        token_hash TEXT PRIMARY KEY,
-        username TEXT NOT NULL,
-        csrf_token TEXT NOT NULL,
-        created_at DOUBLE PRECISION NOT NULL,
-        expires_at DOUBLE PRECISION NOT NULL
-    )
-    """,
-    # attempts: slots claimed since the count was last cleared (a slot is taken before the
-    # password is checked); in_flight: claimed slots whose check has not finished; failures:
-    # wrong passwords ever recorded for the name (only grows, so an attempt can tell whether
-    # one was recorded while it ran); locked_until: set when the last slot is claimed
-    """
-    CREATE TABLE IF NOT EXISTS portal_sign_in_attempts (
-        username TEXT PRIMARY KEY,
-        attempts INTEGER NOT NULL,
-        in_flight INTEGER NOT NULL,
-        failures INTEGER NOT NULL,
-        locked_until DOUBLE PRECISION NOT NULL
-    )
-    """,
-    # the counts of the version before slots were claimed; a lock is short-lived state
-    "DROP TABLE IF EXISTS portal_sign_in_failures",
 )
 
 
@@ -218,10 +183,7 @@ class Users:
         self.clock = clock
 
     def ensure_schema(self) -> None:
-        with self.db.connect() as conn:
-            serialise_ddl(self.db, conn)
-            for statement in SCHEMA:
-                conn.execute(statement)
+        migrate(self.db)
 
     # ------------------------------------------------------------------ users
 

@@ -25,6 +25,7 @@ from adapters.cli.customers import customer
 from adapters.cli.demo import demo
 from adapters.cli.exports import export
 from adapters.cli.invoices import credit_note, invoice
+from adapters.cli.migrate import migrate_command
 from adapters.cli.packages import package
 from adapters.cli.payments import balance, payment
 from adapters.cli.projections import projections
@@ -77,6 +78,7 @@ for command in (
     export,
     user,
     schedule,
+    migrate_command,
 ):
     cli.add_command(command)
 for command in (projections, aged, reconcile, audit):  # read models, reconciliation, audit

@@ -34,9 +34,24 @@ def attach(ledger: Ledger, env: Mapping[str, str]) -> None:
         db = Database("postgres", dict(env))
     else:
         return
-    queries = Queries(ledger, SqlViewStore(db, table))
+    pooled = db.pooled()  # lists and lookups are many short queries
+    queries = Queries(ledger, SqlViewStore(pooled, table))
     setattr(ledger, _ATTRIBUTE, queries)
     ledger.references = ReferenceIndex(queries)
+    _close_with(ledger, pooled)
+
+
+def _close_with(ledger: Ledger, db: Database) -> None:
+    """Closing the ledger closes the queries' pool too (a test drops the schema next)."""
+    close_ledger = ledger.close
+
+    def close() -> None:
+        try:
+            close_ledger()
+        finally:
+            db.close()
+
+    ledger.close = close  # type: ignore[method-assign]
 
 
 def queries_for(ledger: Ledger) -> Queries:

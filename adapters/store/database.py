@@ -10,11 +10,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import psycopg
 
+from adapters.store.pool import LazyPool
 from adapters.store.settings import postgres_connect, store_env
 
 Dialect = Literal["sqlite", "postgres"]
@@ -26,6 +27,8 @@ class Database:
 
     dialect: Dialect
     env: dict[str, str]
+    #: PostgreSQL: where ``connect`` takes its connections from (None: a new one each time)
+    pool: LazyPool | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -36,6 +39,21 @@ class Database:
         if module.endswith("postgres"):
             return cls("postgres", env)
         raise ValueError(f"{url!r} has no SQL database (memory:// keeps events in-process only)")
+
+    def pooled(self) -> Database:
+        """The same database, with connections kept in a pool between calls (PostgreSQL;
+        SQLite opens a file, which costs little). Close it with ``close``."""
+        if self.dialect != "postgres" or self.pool is not None:
+            return self
+        return replace(self, pool=LazyPool(self.env, self._search_path()))
+
+    def close(self) -> None:
+        """Close the pool's connections, if this database has a pool."""
+        if self.pool is not None:
+            self.pool.close()
+
+    def _search_path(self) -> str:
+        return f"-c search_path={self.schema}" if self.schema else ""
 
     @property
     def schema(self) -> str | None:
@@ -100,13 +118,15 @@ class Database:
     def autocommit_connection(self) -> psycopg.Connection[Any]:
         """PostgreSQL: a connection of our own in autocommit mode (each statement commits
         by itself), for work that must commit apart from a transaction open elsewhere."""
-        options = f"-c search_path={self.schema}" if self.schema else ""
-        return postgres_connect(self.env, options=options, autocommit=True)
+        return postgres_connect(self.env, options=self._search_path(), autocommit=True)
 
     @contextmanager
     def _postgres(self) -> Iterator[psycopg.Connection[Any]]:
-        options = f"-c search_path={self.schema}" if self.schema else ""
-        with postgres_connect(self.env, options=options) as conn:
+        if self.pool is not None:
+            with self.pool.connection() as pooled:
+                yield pooled
+            return
+        with postgres_connect(self.env, options=self._search_path()) as conn:
             yield conn  # psycopg commits on a clean exit of the block, rolls back on error
 
 

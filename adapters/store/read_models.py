@@ -30,6 +30,7 @@ import structlog
 from psycopg import sql
 
 from adapters.store.database import Database, sqlite_transaction
+from adapters.store.migrations.runner import migrate
 from adapters.store.settings import postgres_connect
 from projections.runner import Fault, PositionMoved, Tracking, Wait
 from projections.view import ColumnKind, Projection, Row, Table
@@ -279,18 +280,8 @@ class SqlViewStore:
         missing = [p for p in projections if p.name not in self._ensured]
         if not missing:
             return
+        migrate(self.db)  # the tracking and faults tables
         with self.db.connect() as conn:
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (name TEXT PRIMARY KEY,"
-                " position BIGINT NOT NULL, generation BIGINT NOT NULL, shape TEXT NOT NULL,"
-                " updated_at TEXT, rebuilt_at TEXT)"
-            )
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {FAULTS_TABLE} (name TEXT PRIMARY KEY,"
-                " position BIGINT NOT NULL, event_id BIGINT NOT NULL, event_type TEXT NOT NULL,"
-                " aggregate_id TEXT NOT NULL, aggregate_version BIGINT NOT NULL,"
-                " error TEXT NOT NULL, since TEXT)"
-            )
             for projection in missing:
                 shape = shape_of(projection)
                 found = conn.execute(

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import psycopg
 
 from adapters.config_error import ConfigError
+from adapters.store.pool import connection_kwargs
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tollbook.sqlite"
 
@@ -71,11 +72,4 @@ SETUP_LOCK_KEY = 7_406_151_923
 
 def postgres_connect(env: Mapping[str, str], **options: Any) -> psycopg.Connection[Any]:
     """A plain psycopg connection to the database the store settings name."""
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env.get("POSTGRES_PASSWORD") or None,
-        **options,
-    )
+    return psycopg.connect(**connection_kwargs(env, **options))

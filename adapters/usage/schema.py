@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
+from adapters.store.migrations.runner import migrate
 
 CDR_COLUMNS = (
     "call_id",
@@ -42,22 +42,6 @@ CDR_TYPES = """
     row_hash BIGINT NOT NULL
 """
 
-SCHEMA = (
-    f"CREATE TABLE IF NOT EXISTS usage_cdrs ({CDR_TYPES}, batch BIGINT NOT NULL,"
-    " PRIMARY KEY (call_id))",
-    "CREATE INDEX IF NOT EXISTS usage_cdrs_account_start ON usage_cdrs (account, start_epoch)",
-    """CREATE TABLE IF NOT EXISTS usage_imports (
-        batch BIGINT PRIMARY KEY,
-        file_name TEXT NOT NULL,
-        file_sha256 TEXT NOT NULL,
-        imported_at TEXT NOT NULL,
-        rows_read BIGINT NOT NULL,
-        inserted BIGINT NOT NULL,
-        duplicates BIGINT NOT NULL,
-        rejected BIGINT NOT NULL
-    )""",
-)
-
 STAGE_SCHEMA = f"CREATE TEMP TABLE usage_stage (line_no BIGINT NOT NULL, {CDR_TYPES})"
 
 
@@ -68,11 +52,7 @@ def same_content(left: str, right: str) -> str:
 
 
 def ensure_schema(db: Database) -> None:
-    with db.connect() as conn:
-        # two billing runs starting together (two scheduler instances) must not race the DDL
-        serialise_ddl(db, conn)
-        for statement in SCHEMA:
-            conn.execute(statement)
+    migrate(db)  # the usage tables are made by the first migration step
 
 
 def last_batch(conn: Any) -> int:

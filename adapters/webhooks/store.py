@@ -24,65 +24,10 @@ from uuid import uuid4
 import psycopg
 
 from adapters.store.database import Database
-from adapters.store.ddl import serialise_ddl
+from adapters.store.migrations.runner import migrate
 from adapters.webhooks.destinations import DestinationPolicy
 from domain.errors import InvalidInput, NotFound
 from domain.idempotency import KeyAlreadyCommitted
-
-SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS webhook_subscriptions (
-        id TEXT PRIMARY KEY,
-        url TEXT NOT NULL,
-        secret TEXT NOT NULL,
-        event_types TEXT NOT NULL,
-        status TEXT NOT NULL,
-        position BIGINT NOT NULL,
-        created_at TEXT NOT NULL,
-        created_by TEXT NOT NULL,
-        lease_owner TEXT,
-        lease_until DOUBLE PRECISION,
-        idem_owner TEXT,
-        idem_key TEXT,
-        idem_fingerprint TEXT,
-        idem_answer TEXT
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS webhook_deliveries (
-        id TEXT PRIMARY KEY,
-        subscription_id TEXT NOT NULL,
-        position BIGINT NOT NULL,
-        event_id TEXT NOT NULL,
-        event_type TEXT NOT NULL,
-        aggregate_id TEXT NOT NULL,
-        body TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        next_attempt_at DOUBLE PRECISION NOT NULL,
-        last_status INTEGER,
-        last_error TEXT,
-        delivered_at DOUBLE PRECISION,
-        created_at DOUBLE PRECISION NOT NULL,
-        UNIQUE (subscription_id, position)
-    )
-    """,
-    """
-    CREATE INDEX IF NOT EXISTS webhook_deliveries_open
-        ON webhook_deliveries (subscription_id, status, position)
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS webhook_attempts (
-        delivery_id TEXT NOT NULL,
-        attempt INTEGER NOT NULL,
-        at DOUBLE PRECISION NOT NULL,
-        status_code INTEGER,
-        error TEXT,
-        duration_ms INTEGER NOT NULL,
-        PRIMARY KEY (delivery_id, attempt)
-    )
-    """,
-)
 
 SUBSCRIPTION_COLUMNS = "id, url, secret, event_types, status, position, created_at, created_by"
 DELIVERY_COLUMNS = (
@@ -91,12 +36,7 @@ DELIVERY_COLUMNS = (
 )
 
 
-#: Columns a table created before keys were kept in the row gets added (``ensure_schema``).
 KEY_COLUMNS = ("idem_owner", "idem_key", "idem_fingerprint", "idem_answer")
-KEY_INDEX = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS webhook_subscriptions_idem"
-    " ON webhook_subscriptions (idem_owner, idem_key)"
-)
 
 
 @dataclass(frozen=True)
@@ -215,24 +155,7 @@ class WebhookStore:
         self.policy = DestinationPolicy.from_env() if policy is None else policy
 
     def ensure_schema(self) -> None:
-        with self.db.connect() as conn:
-            serialise_ddl(self.db, conn)
-            for statement in SCHEMA:
-                conn.execute(statement)
-            self._add_key_columns(conn)
-            conn.execute(KEY_INDEX)
-
-    def _add_key_columns(self, conn: Any) -> None:
-        if self.db.dialect == "postgres":
-            for column in KEY_COLUMNS:
-                conn.execute(
-                    f"ALTER TABLE webhook_subscriptions ADD COLUMN IF NOT EXISTS {column} TEXT"
-                )
-            return
-        present = {row[1] for row in conn.execute("PRAGMA table_info(webhook_subscriptions)")}
-        for column in KEY_COLUMNS:
-            if column not in present:
-                conn.execute(f"ALTER TABLE webhook_subscriptions ADD COLUMN {column} TEXT")
+        migrate(self.db)
 
     # ----------------------------------------------------------- subscriptions
 

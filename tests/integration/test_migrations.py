@@ -1,0 +1,179 @@
+"""Schema migrations on both stores: a new database, a database made by the code before
+migrations (``CREATE ... IF NOT EXISTS`` at start-up), a second run, a failing step, and
+``tollbook migrate``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from adapters.cli.main import cli
+from adapters.config_error import ConfigError
+from adapters.store.database import Database, Dialect
+from adapters.store.migrations.runner import Migration, migrate, migrations, status
+
+#: tables the first step makes (a sample from each former owner)
+SOME_TABLES = {
+    "api_keys",
+    "idempotency_keys",
+    "usage_cdrs",
+    "export_dead_letters",
+    "webhook_subscriptions",
+    "portal_users",
+    "scheduler_jobs",
+    "projection_tracking",
+}
+
+#: what the code before migrations had made in a database last set up before webhook
+#: subscriptions kept their Idempotency-Key in the row, with a row in it
+OLD_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS api_keys (name TEXT PRIMARY KEY, scope TEXT NOT NULL,"
+    " key_hash TEXT NOT NULL UNIQUE, hint TEXT NOT NULL, created_at TEXT NOT NULL,"
+    " revoked_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS webhook_subscriptions (id TEXT PRIMARY KEY, url TEXT NOT NULL,"
+    " secret TEXT NOT NULL, event_types TEXT NOT NULL, status TEXT NOT NULL,"
+    " position BIGINT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL,"
+    " lease_owner TEXT, lease_until DOUBLE PRECISION)",
+    "CREATE TABLE IF NOT EXISTS portal_sign_in_failures (username TEXT PRIMARY KEY,"
+    " failures INTEGER NOT NULL)",
+    "INSERT INTO api_keys VALUES ('ops', 'admin', 'abc', 'tbk_x…', '2026-01-02', NULL)",
+    "INSERT INTO webhook_subscriptions VALUES ('s1', 'https://hooks.example/x', 'k', '*',"
+    " 'active', 7, '2026-01-02', 'ops', NULL, NULL)",
+)
+
+
+def tables(db: Database) -> set[str]:
+    query = (
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+        if db.dialect == "sqlite"
+        else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    )
+    with db.connect() as conn:
+        return {row[0] for row in conn.execute(query)}
+
+
+def columns(db: Database, table: str) -> set[str]:
+    with db.connect() as conn:
+        cursor = conn.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+        return {d[0] for d in cursor.description}
+
+
+@pytest.fixture
+def db(store_url: str) -> Database:
+    return Database.from_url(store_url)
+
+
+def test_a_new_database_gets_every_step_once(db: Database) -> None:
+    assert [m.version for m in status(db).pending] == [m.version for m in migrations()]
+    assert status(db).applied == []
+
+    ran = migrate(db)
+
+    assert [m.version for m in ran] == [m.version for m in migrations()]
+    assert tables(db) >= SOME_TABLES
+    found = status(db)
+    assert found.pending == []
+    assert [(a.version, a.name) for a in found.applied] == [(1, "baseline")]
+    assert migrate(db) == []  # a second run applies nothing
+    assert len(status(db).applied) == len(migrations())
+
+
+def test_a_database_made_before_migrations_upgrades_and_keeps_its_rows(db: Database) -> None:
+    with db.connect() as conn:
+        for statement in OLD_SCHEMA:
+            conn.execute(statement)
+
+    assert [m.version for m in migrate(db)] == [1]
+
+    assert tables(db) >= SOME_TABLES
+    assert "portal_sign_in_failures" not in tables(db)  # dropped then, dropped now
+    assert {"idem_owner", "idem_key", "idem_fingerprint", "idem_answer"} <= columns(
+        db, "webhook_subscriptions"
+    )
+    with db.connect() as conn:
+        assert conn.execute("SELECT name, scope FROM api_keys").fetchall() == [("ops", "admin")]
+        assert conn.execute("SELECT id, position FROM webhook_subscriptions").fetchall() == [
+            ("s1", 7)
+        ]
+    assert migrate(db) == []
+
+
+def test_a_failing_step_leaves_nothing_behind_and_runs_again_later(db: Database) -> None:
+    migrate(db)
+    calls: list[Dialect] = []
+
+    def broken(conn: Any, dialect: Dialect) -> None:
+        calls.append(dialect)
+        conn.execute("CREATE TABLE half_done (x INTEGER)")
+        conn.execute("SELECT * FROM no_such_table")
+
+    def fixed(conn: Any, dialect: Dialect) -> None:
+        calls.append(dialect)
+        conn.execute("CREATE TABLE half_done (x INTEGER)")
+
+    steps = [*migrations(), Migration(2, "half_done", broken)]
+    with pytest.raises(Exception, match="no_such_table"):
+        migrate(db, steps)
+    assert "half_done" not in tables(db)
+    assert [m.version for m in status(db, steps).pending] == [2]
+
+    steps[-1] = Migration(2, "half_done", fixed)
+    assert [m.version for m in migrate(db, steps)] == [2]
+    assert migrate(db, steps) == []
+    assert calls == [db.dialect, db.dialect]
+    assert "half_done" in tables(db)
+
+
+def test_the_migrate_command_applies_and_reports(store_url: str) -> None:
+    runner = CliRunner()
+    before = runner.invoke(cli, ["--db", store_url, "migrate", "--status", "--json"])
+    assert before.exit_code == 0, before.output
+    assert json.loads(before.output) == {
+        "applied": [],
+        "pending": [{"version": 1, "name": "baseline"}],
+    }
+
+    applied = runner.invoke(cli, ["--db", store_url, "migrate", "--json"])
+    assert applied.exit_code == 0, applied.output
+    document = json.loads(applied.output)
+    assert document["applied_now"] == [1]
+    assert [a["version"] for a in document["applied"]] == [1]
+    assert document["pending"] == []
+
+    again = runner.invoke(cli, ["--db", store_url, "migrate"])
+    assert again.exit_code == 0, again.output
+    assert "nothing to apply" in again.output
+    assert "baseline" in again.output
+
+
+def test_the_migrate_command_refuses_a_store_without_tables() -> None:
+    result = CliRunner().invoke(cli, ["--db", "memory://", "migrate", "--status"])
+    assert isinstance(result.exception, ConfigError)  # main() prints it and exits 2
+    assert "has no SQL database" in str(result.exception)
+
+
+def test_processes_starting_together_apply_each_step_once(db: Database) -> None:
+    barrier = threading.Barrier(4)
+    ran: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            ran.append([m.version for m in migrate(db)])
+        except BaseException as error:  # reported below: a thread's error is otherwise lost
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(ran) == [[], [], [], [1]]
+    assert [a.version for a in status(db).applied] == [1]
