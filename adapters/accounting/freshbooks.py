@@ -211,19 +211,19 @@ class FreshBooksClient:
 
     # -------------------------------------------------------------- documents
 
+    def _numbered(self, what: str, path: str, field: str, number: str) -> Json | None:
+        """The document of this number already in FreshBooks (a lost answer's), or None:
+        its search matches loosely, so the number is compared exactly."""
+        listed = path.rsplit("/", 1)[1]
+        found = self._once(f"find {what}", "GET", path, params={f"search[{field}]": number})
+        return next((d for d in found.get(listed, []) if d.get(field) == number), None)
+
     def invoice(self, invoice: docs.SalesInvoice, contact_id: str, key: ExportKey) -> Sent:
         lines = self._lines(invoice.lines, invoice.currency)
 
         def step() -> Sent:
-            found = self._once(
-                "find invoice",
-                "GET",
-                "invoices/invoices",
-                params={"search[invoice_number]": invoice.number},
-            )
-            existing = next(
-                (i for i in found.get("invoices", []) if i.get("invoice_number") == invoice.number),
-                None,
+            existing = self._numbered(
+                "invoice", "invoices/invoices", "invoice_number", invoice.number
             )
             if existing is None:
                 body = {
@@ -262,15 +262,8 @@ class FreshBooksClient:
         marker = f"tollbook:{key.stable}"
 
         def step() -> Sent:
-            found = self._once(
-                "find credit note",
-                "GET",
-                "credit_notes/credit_notes",
-                params={"search[credit_number]": note.number},
-            )
-            existing = next(
-                (n for n in found.get("credit_notes", []) if n.get("credit_number") == note.number),
-                None,
+            existing = self._numbered(
+                "credit note", "credit_notes/credit_notes", "credit_number", note.number
             )
             if existing is None:
                 body = {
