@@ -90,18 +90,6 @@ class AccountingClient(ReadsBack, Protocol):
 
     def void(self, void: docs.Void, invoice_id: str, key: ExportKey) -> Sent: ...
 
-    def expected_total(self, lines: tuple[docs.Line, ...], currency: str) -> Decimal:
-        """The document total as this system will compute it from what we send."""
-        ...
-
-
-@runtime_checkable
-class ReplaysCorrections(Protocol):
-    """A system that replays un-allocations and refunds as its own documents describe.
-
-    A client without these methods gets a note for a person instead (``export status``).
-    """
-
     def unallocate(
         self, unallocation: docs.Unallocation, contact_id: str, invoice_id: str, key: ExportKey
     ) -> Sent:
@@ -109,4 +97,11 @@ class ReplaysCorrections(Protocol):
         this payment made to that invoice end at ``unallocation.remaining``."""
         ...
 
-    def refund(self, refund: docs.Refund, contact_id: str, key: ExportKey) -> Sent: ...
+    def refund(self, refund: docs.Refund, contact_id: str, key: ExportKey) -> Sent:
+        """Replay a refund of unallocated credit as the system documents it, or say in
+        ``Sent.nothing_sent`` why it needs nothing."""
+        ...
+
+    def expected_total(self, lines: tuple[docs.Line, ...], currency: str) -> Decimal:
+        """The document total as this system will compute it from what we send."""
+        ...

@@ -14,9 +14,7 @@ from uuid import UUID
 
 from domain.address import PostalAddress
 
-Kind = Literal[
-    "contact", "invoice", "credit_note", "payment", "unallocation", "refund", "void", "note"
-]
+Kind = Literal["contact", "invoice", "credit_note", "payment", "unallocation", "refund", "void"]
 
 
 @dataclass(frozen=True)
@@ -138,25 +136,7 @@ class Void:
     reason: str
 
 
-@dataclass(frozen=True)
-class ManualNote:
-    """A ledger fact the connector does not replay (e.g. an unallocation): shown to people."""
-
-    customer_id: UUID
-    local_id: UUID
-    text: str
-
-
-Document = (
-    Contact
-    | SalesInvoice
-    | CreditNote
-    | PaymentAllocation
-    | Unallocation
-    | Refund
-    | Void
-    | ManualNote
-)
+Document = Contact | SalesInvoice | CreditNote | PaymentAllocation | Unallocation | Refund | Void
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import structlog
 
 from adapters.accounting import documents as docs
-from adapters.accounting.client import AccountingClient, ExportKey, ReplaysCorrections, Sent
+from adapters.accounting.client import AccountingClient, ExportKey, Sent
 from adapters.accounting.config import Connection
 from adapters.accounting.errors import RemoteRejected, RemoteUnavailable
 from adapters.accounting.events import contact_of, item_for
@@ -390,16 +390,12 @@ class Exporter:
         elif isinstance(document, docs.Void):
             invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)
             sent = self.client.void(document, invoice_id, key)
-        elif isinstance(document, docs.Unallocation) and isinstance(
-            self.client, ReplaysCorrections
-        ):
+        elif isinstance(document, docs.Unallocation):
             contact_id = self._contact_id(document.customer_id)
             invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)
             sent = self.client.unallocate(document, contact_id, invoice_id, key)
-        elif isinstance(document, docs.Refund) and isinstance(self.client, ReplaysCorrections):
-            sent = self.client.refund(document, self._contact_id(document.customer_id), key)
         else:
-            sent = Sent("", nothing_sent=_note(document))
+            sent = self.client.refund(document, self._contact_id(document.customer_id), key)
         if sent.nothing_sent:
             reconciliation = ReconciliationLine(
                 self.name, item.event_key, item.kind, item.label, "", "", "", "", sent.nothing_sent
@@ -482,27 +478,10 @@ class Exporter:
         return known
 
 
-def _note(document: docs.Document) -> str:
-    """What a person must do by hand for a ledger fact this system does not replay."""
-    if isinstance(document, docs.Unallocation):
-        return (
-            f"{document.amount} {document.currency} of payment {document.payment_id} was"
-            f" unallocated from {document.invoice_number} in the ledger: remove or reduce that"
-            " payment remotely"
-        )
-    if isinstance(document, docs.Refund):
-        return (
-            f"{document.amount} {document.currency} of payment {document.payment_id} was"
-            " refunded to the customer in the ledger: record the refund remotely"
-        )
-    assert isinstance(document, docs.ManualNote)
-    return document.text
-
-
 def _planned(position: int, item: docs.ExportItem, success: Success) -> Planned:
-    """``noted``, with its words, when nothing was sent: a note for a person, a correction this
-    system does not replay, or one it needs nothing for (``Sent.nothing_sent``)."""
+    """``noted``, with its words, when nothing was sent: a correction the system needs nothing
+    for (``Sent.nothing_sent``)."""
     line = success.reconciliation
-    if item.kind == "note" or (line is not None and not line.difference):
+    if line is not None and not line.difference:
         return Planned(position, item.kind, item.label, "noted", line.note if line else "")
     return Planned(position, item.kind, item.label, "exported")

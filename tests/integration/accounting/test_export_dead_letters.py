@@ -6,7 +6,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from adapters.accounting.client import ReplaysCorrections
 from domain.errors import InvalidInput, InvalidState, NotFound
 from tests.fakes import views
 from tests.integration.accounting.helpers import connection_to
@@ -151,7 +150,7 @@ def test_exact_prices_leave_no_reconciliation_line(ledger, xero, make_exporter):
 
 
 @pytest.mark.parametrize("system", ["xero", "clearbooks", "freshbooks"])
-def test_an_unallocation_is_replayed_or_noted_for_a_person_never_silently_dropped(
+def test_an_unallocation_is_replayed_in_every_system_never_silently_dropped(
     system, ledger, fakes, make_exporter
 ):
     fake = fakes(system)
@@ -164,14 +163,10 @@ def test_an_unallocation_is_replayed_or_noted_for_a_person_never_silently_droppe
 
     report = exporter.run()
 
-    if isinstance(exporter.client, ReplaysCorrections):
-        assert [i.outcome for i in report.items][-1] == "exported"
-        assert exporter.store.reconciliation(system) == []
-        assert views.payments(fake).get(number, D(0)) == 0  # the remote payment is gone
-    else:
-        assert [i.outcome for i in report.items][-1] == "noted"
-        [line] = exporter.store.reconciliation(system)
-        assert "unallocated from" in line.note and number in line.note
+    # every system replays it (a client must: AccountingClient.unallocate)
+    assert [i.outcome for i in report.items][-1] == "exported"
+    assert exporter.store.reconciliation(system) == []
+    assert views.payments(fake).get(number, D(0)) == 0  # the remote payment is gone
     assert exporter.store.dead_letters(system) == []
 
 
