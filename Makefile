@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit venv system-deps bench clean
+.PHONY: demo test lint typecheck imports unit venv system-deps bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -45,8 +45,12 @@ imports: $(STAMP)
 test: lint typecheck imports
 	$(BIN)/pytest -n 2 --dist loadfile
 
+# Every speed goal against its yardstick, one table at the end (docs/performance.md).
 bench: $(STAMP)
-	$(BIN)/python bench/ledger.py
+	$(BIN)/python -m bench.all
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.all --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
