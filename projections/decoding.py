@@ -203,11 +203,19 @@ def _default(info: FieldInfo) -> Any:
 
 
 def _post_init(checks: list[tuple[str, Check]]) -> Callable[[Any], None]:
-    def __post_init__(self: Any) -> None:  # noqa: N807 (msgspec's hook)
-        for name, check in checks:
-            setattr(self, name, check(getattr(self, name)))
-
-    return __post_init__
+    """msgspec's hook after decoding: runs the checks, generated as straight-line code (it runs
+    for every event decoded; a loop with getattr/setattr cost twice as much)."""
+    lines = ["def __post_init__(self):"]
+    scope: dict[str, Any] = {"_finite": _finite}
+    for n, (name, check) in enumerate(checks):
+        if check is _finite:  # the common case, inlined: no call unless the value is bad
+            lines.append(f"    if not self.{name}.is_finite(): _finite(self.{name})")
+        else:
+            scope[f"check{n}"] = check
+            lines.append(f"    self.{name} = check{n}(self.{name})")
+    exec("\n".join(lines), scope)  # noqa: S102 (field names are identifiers of our models)
+    post_init: Callable[[Any], None] = scope["__post_init__"]
+    return post_init
 
 
 def _struct(
