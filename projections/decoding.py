@@ -329,13 +329,24 @@ class PartialDecoder:
 
     def decode(self, notification: Notification) -> tuple[type[Event], Any]:
         """The event's type and its partial struct (with ``originator_id`` and ``_version``)."""
-        kind, decode = self._decoders[notification.topic]
-        data = notification.state
+        return self.decode_record(
+            notification.topic,
+            notification.state,
+            notification.originator_id,
+            notification.originator_version,
+        )
+
+    def decode_record(
+        self, topic: str, state: bytes, originator_id: Any, originator_version: int
+    ) -> tuple[type[Event], Any]:
+        """``decode`` of a stored record's parts (the runner reads rows, not Notifications;
+        its ``originator_id`` is the id's canonical text, which read models key rows by)."""
+        kind, decode = self._decoders[topic]
         if self.mapper.cipher:
-            data = self.mapper.cipher.decrypt(data)
+            state = self.mapper.cipher.decrypt(state)
         if self.mapper.compressor:
-            data = self.mapper.compressor.decompress(data)
-        event = decode(data)
-        event.originator_id = notification.originator_id
-        event.originator_version = notification.originator_version
+            state = self.mapper.compressor.decompress(state)
+        event = decode(state)
+        event.originator_id = originator_id
+        event.originator_version = originator_version
         return kind, event

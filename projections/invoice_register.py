@@ -22,10 +22,12 @@ from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
+from domain.money import line_net, line_tax
 from domain.invoice_status import Status
 from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 
 MONEY = ("net", "tax", "total", "credited", "paid", "outstanding")
+ZEROS = dict.fromkeys(MONEY, Decimal(0))  # Decimals are immutable: one zero shared is fine
 
 REGISTER = Table(
     "rm_invoice_register",
@@ -113,7 +115,7 @@ class InvoiceRegister(Projection):
             "period_start": event.period_start,
             "period_end": event.period_end,
             "issued_on": None,
-            **{column: Decimal(0) for column in MONEY},
+            **ZEROS,
             "seq": position,
             "period_day": event.period_start or event.invoice_date,
         }
@@ -242,8 +244,10 @@ def _phase(row: Row) -> str:
 
 
 def _add_line(row: Row, line: InvoiceLine, sign: int) -> None:
+    # InvoiceLine.net and .tax, with the net worked out once (.tax works it out again)
     currency = row["currency"]
-    net, tax = line.net(currency), line.tax(currency)
+    net = line_net(line.quantity, line.unit_price, currency)
+    tax = line_tax(net, line.tax_rate, currency)
     row["net"] += sign * net
     row["tax"] += sign * tax
     row["total"] += sign * (net + tax)

@@ -19,6 +19,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import Notification
@@ -66,6 +67,18 @@ def _cyclic_gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _notification(record: tuple[int, str, int, str, bytes]) -> Notification:
+    """A row of ``TrackedStore.read_events`` as the recorder would have returned it."""
+    position, aggregate, version, topic, state = record
+    return Notification(
+        id=position,
+        originator_id=UUID(aggregate),
+        originator_version=version,
+        topic=topic,
+        state=state,
+    )
 
 
 class PositionMoved(Exception):
@@ -170,6 +183,13 @@ class TrackedStore(Protocol):
 
     def create_indexes(self, projections: Sequence[Projection]) -> None:
         """Create the read models' secondary indexes that are missing."""
+
+    def read_events(
+        self, after: int, limit: int, stop: int | None, topics: Sequence[str]
+    ) -> list[tuple[int, str, int, str, bytes]]:
+        """The log's events after position ``after`` (up to ``stop`` when given), only of
+        ``topics``, in log order, at most ``limit``: (position, aggregate id as UUID text,
+        aggregate version, topic, stored bytes)."""
 
     def events_after(self, position: int) -> int:
         """How many events the log holds after ``position`` (the lag of a read model there)."""
@@ -447,43 +467,42 @@ class Runner:
         # (the stores commit notification ids in order), and an open range keeps PostgreSQL
         # on the index in id order. A bounded range over a just-loaded log without planner
         # statistics made it fetch and sort the whole range for every page (3x slower).
-        page = self.ledger.recorder.select_notifications(
-            start,
-            limit,
-            stop=stop if stop < head else None,
-            topics=decoder.topics,
-            inclusive_of_start=False,
+        page = self.store.read_events(
+            start, limit, stop if stop < head else None, decoder.topics
         )
         # a short page means nothing else the group follows exists up to ``stop`` (or beyond)
         full = len(page) == limit
-        reached = page[-1].id if full else max(stop, page[-1].id) if page else stop
+        reached = page[-1][0] if full else max(stop, page[-1][0]) if page else stop
         if background is None:
             # a batch committing in the background is in before this one: what fails in
             # this one's transaction below is this batch's own
             self.store.settle()
-        decode = decoder.decode
+        decode = decoder.decode_record
         try:
             with self.store.batch(group, start, reached, background) as view:
-                for notification in page:
+                for record in page:
+                    position, aggregate, version, topic, state = record
                     try:
-                        kind, event = decode(notification)
+                        kind, event = decode(topic, state, aggregate, version)
                     except Exception as error:
-                        kind = decoder.models[notification.topic][0]
+                        kind = decoder.models[topic][0]
                         followers = [p for p in group if kind in p.handlers]
-                        raise _Poisoned(followers, notification, describe_error(error)) from error
+                        raise _Poisoned(
+                            followers, _notification(record), describe_error(error)
+                        ) from error
                     for projection, handle in routes[kind]:
                         try:
-                            handle(projection, event, notification.id, view)
+                            handle(projection, event, position, view)
                         except Exception as error:
                             raise _Poisoned(
-                                [projection], notification, describe_error(error)
+                                [projection], _notification(record), describe_error(error)
                             ) from error
         except (_Poisoned, PositionMoved):
             raise
         except Exception as error:
             if self.store.is_transient(error):
                 raise
-            single = page[0] if background is None and len(page) == 1 else None
+            single = _notification(page[0]) if background is None and len(page) == 1 else None
             raise _Refused(error, len(page), reached, single) from error
         log.debug(
             "read models advanced",
