@@ -125,7 +125,9 @@ def make_template(ledger: Ledger, customers: list[tuple[UUID, str]], seed: int =
         day = at.date()
         period_start = date(day.year, day.month, 1)
 
-        def line(description: str, price: str, quantity: int = 1) -> InvoiceLine:
+        def line(
+            description: str, price: str, quantity: int = 1, period_start: date = period_start
+        ) -> InvoiceLine:
             return InvoiceLine(
                 line_id=_marked_id(),
                 description=description,

@@ -213,7 +213,7 @@ def _post_init(checks: list[tuple[str, Check]]) -> Callable[[Any], None]:
         else:
             scope[f"check{n}"] = check
             lines.append(f"    self.{name} = check{n}(self.{name})")
-    exec("\n".join(lines), scope)  # noqa: S102 (field names are identifiers of our models)
+    exec("\n".join(lines), scope)
     post_init: Callable[[Any], None] = scope["__post_init__"]
     return post_init
 

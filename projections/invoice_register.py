@@ -22,8 +22,8 @@ from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
-from domain.money import line_net, line_tax
 from domain.invoice_status import Status
+from domain.money import line_net, line_tax
 from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 
 MONEY = ("net", "tax", "total", "credited", "paid", "outstanding")

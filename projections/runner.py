@@ -467,9 +467,7 @@ class Runner:
         # (the stores commit notification ids in order), and an open range keeps PostgreSQL
         # on the index in id order. A bounded range over a just-loaded log without planner
         # statistics made it fetch and sort the whole range for every page (3x slower).
-        page = self.store.read_events(
-            start, limit, stop if stop < head else None, decoder.topics
-        )
+        page = self.store.read_events(start, limit, stop if stop < head else None, decoder.topics)
         # a short page means nothing else the group follows exists up to ``stop`` (or beyond)
         full = len(page) == limit
         reached = page[-1][0] if full else max(stop, page[-1][0]) if page else stop

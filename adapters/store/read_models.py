@@ -194,7 +194,7 @@ class SqlViewStore:
                 else f"v[{i}]"
                 for i, kind in enumerate(kinds)
             ]
-            exec(f"def convert(v): return ({', '.join(items)},)", scope)  # noqa: S102
+            exec(f"def convert(v): return ({', '.join(items)},)", scope)
             convert = scope["convert"]
 
         def without_nul(values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -271,13 +271,9 @@ class SqlViewStore:
     def _create(self, conn: Any, table: Table, indexes: bool = True) -> None:
         types = SQL_TYPES[self.db.dialect]
         columns = ", ".join(f"{name} {types[kind]}" for name, kind in table.columns.items())
-        # SQLite: the rows live in their key's B-tree (WITHOUT ROWID), not in a rowid table
-        # plus a second B-tree for the key; a rebuild inserts rows in random key order, and
-        # one tree instead of two halves the pages each batch dirties
-        clustered = " WITHOUT ROWID" if self.db.dialect == "sqlite" else ""
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {table.name} ({columns},"
-            f" PRIMARY KEY ({', '.join(table.key)})){clustered}"
+            f" PRIMARY KEY ({', '.join(table.key)}))"
         )
         for index in table.indexes if indexes else ():
             self._index(conn, table, index)

@@ -13,7 +13,6 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from adapters.event_catalogue import aggregates, events_of
-
 from domain.aggregate import Event
 from domain.changes import CustomerChanges, DatesChanges, LineChanges, PackageChanges
 from domain.invoice_line import InvoiceLine
@@ -125,7 +124,9 @@ def test_each_read_model_gets_the_values_of_the_full_event(ledger):
         assert partial.originator_version == full.originator_version
         for field in reads[kind]:
             assert plain(getattr(partial, field)) == plain(getattr(full, field)), (kind, field)
-        undeclared = set(type(full).model_fields) - reads[kind] - {"originator_id", "originator_version"}
+        undeclared = (
+            set(type(full).model_fields) - reads[kind] - {"originator_id", "originator_version"}
+        )
         for field in undeclared:  # a field no read model declared is not there to read
             with pytest.raises(AttributeError):
                 getattr(partial, field)
@@ -195,7 +196,10 @@ LINE = {
         ("Payment.Completed", {**STAMP, "currency": "GBP", "amount": "NaN"}),
         ("Payment.Completed", {**STAMP, "currency": "GBP", "amount": "-Infinity"}),
         ("Payment.Completed", {**STAMP, "currency": "GBP", "amount": "ten"}),
-        ("Payment.Completed", {**STAMP, "timestamp": "2026-10-02T09:00:00", "currency": "GBP", "amount": "1"}),
+        (
+            "Payment.Completed",
+            {**STAMP, "timestamp": "2026-10-02T09:00:00", "currency": "GBP", "amount": "1"},
+        ),
         ("Invoice.LineAdded", {**STAMP, "line": {**LINE, "colour": "red"}}),
         ("Invoice.LineAdded", {**STAMP, "line": {**LINE, "unit_price": "sNaN"}}),
         ("Invoice.LineAdded", {**STAMP, "line": {**LINE, "kind": "gift"}}),
