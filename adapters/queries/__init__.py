@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.config_error import ConfigError
+from adapters.ledger.application import Ledger
 from adapters.queries.lists import InvoiceQuery, Queries
 from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidPage, Page
 from adapters.queries.references import ReferenceIndex
 from adapters.store.database import Database
 from adapters.store.read_models import SqlViewStore
-from domain.application import Ledger
 from domain.customer import Customer
 
 _ATTRIBUTE = "_tollbook_queries"
