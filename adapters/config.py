@@ -17,6 +17,7 @@ from datetime import datetime
 from psycopg import sql
 
 from adapters.config_error import ConfigError
+from adapters.ledger.application import Ledger, utc_now
 from adapters.store.settings import (
     DEFAULT_DATABASE_URL,
     SETUP_LOCK_KEY,
@@ -25,7 +26,6 @@ from adapters.store.settings import (
     store_env,
 )
 from domain import limits
-from domain.application import Ledger, utc_now
 
 __all__ = [
     "DEFAULT_DATABASE_URL",

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.config import build_ledger
-from domain.application import Ledger, utc_now
+from adapters.ledger.application import Ledger, utc_now
 from domain.errors import InvalidDate, InvalidInput
 from domain.money import parse_decimal
 from domain.values import parse_date

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.config_error import ConfigError
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.queries.lists import InvoiceQuery, Queries
 from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidPage, Page
 from adapters.queries.references import ReferenceIndex
 from adapters.store.database import Database
 from adapters.store.read_models import SqlViewStore
-from domain.application import Ledger
 from domain.customer import Customer
 
 _ATTRIBUTE = "_tollbook_queries"
@@ -67,7 +68,7 @@ def every_customer(ledger: Ledger) -> list[Customer]:
     (``Queries.every_customer``), folded from the log on ``memory://`` (no read models)."""
     found = getattr(ledger, _ATTRIBUTE, None)
     if not isinstance(found, Queries):
-        return ledger.customers()
+        return LogFolds(ledger).customers()
     return found.every_customer()
 
 
@@ -77,7 +78,7 @@ def customer_currencies(ledger: Ledger) -> dict[str, str]:
     found = getattr(ledger, _ATTRIBUTE, None)
     rows = found.directory() if isinstance(found, Queries) else None
     if rows is None:
-        return {c.registered.account_number: c.currency for c in ledger.customers()}
+        return {c.registered.account_number: c.currency for c in LogFolds(ledger).customers()}
     return {str(row["account_number"]): str(row["currency"]) for row in rows}
 
 
