@@ -44,12 +44,12 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 
 from adapters.config import build_ledger
+from adapters.ledger.application import Ledger
 from adapters.logging import configure_logging
 from adapters.store.read_models import open_store
 from bench.harness import Goal, header, interleave, median, own_database, report
 from domain import allocation
 from domain.aggregate import Aggregate, Stamp
-from domain.application import Ledger
 from domain.credit_note import credit_invoice
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine
