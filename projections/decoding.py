@@ -174,9 +174,9 @@ def _field_spec(model: type[BaseModel], name: str, info: FieldInfo) -> tuple[Any
     try:
         spec, check = translate(info.annotation, info.metadata)
     except Unsupported:
-        annotation = info.annotation
+        annotation: Any = info.annotation
         if info.metadata:
-            annotation = Annotated[annotation, *info.metadata]  # type: ignore[valid-type]
+            annotation = Annotated[annotation, *info.metadata]
         adapter: TypeAdapter[Any] = TypeAdapter(annotation)
         return Any, adapter.validate_python
     for validator in _field_validators(model, name):

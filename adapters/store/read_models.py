@@ -148,9 +148,10 @@ class SqlViewStore:
         self.events_table = events_table
         self._caches: dict[str, _Cache] = {}
         self._ensured: set[str] = set()
-        self._encoders: dict[str, Callable[[tuple[Any, ...]], Sequence[Any]]] = {}
+        self._encoders: dict[str, Callable[[list[tuple[Any, ...]]], list[Sequence[Any]]]] = {}
         self._pending: Future[None] | None = None  # a batch committing in the background
         self._kept: sqlite3.Connection | None = None  # SQLite: the batches' connection
+        self._events_reader: Any = None  # the connection ``read_events`` reads pages with
 
     # ------------------------------------------------------------ conversion
 
@@ -448,11 +449,26 @@ class SqlViewStore:
             params += topics
         statement += f" ORDER BY {position} LIMIT ?"
         params.append(limit)
-        with self.db.connect(write=False) as conn:
-            rows: list[tuple[int, str, int, str, bytes]] = conn.execute(
+        if self._events_reader is None:
+            # one connection for the pages of a catch-up (``release`` closes it), each page
+            # read in a statement of its own, as the recorder reads them
+            if self.db.dialect == "sqlite":
+                self._events_reader = self.db.sqlite_connection(any_thread=True)
+            else:
+                self._events_reader = self.db.autocommit_connection()
+        try:
+            rows: list[tuple[int, str, int, str, bytes]] = self._events_reader.execute(
                 self.db.sql(statement), params
             ).fetchall()
+        except BaseException:
+            self._close_events_reader()
+            raise
         return rows
+
+    def _close_events_reader(self) -> None:
+        reader, self._events_reader = self._events_reader, None
+        if reader is not None:
+            reader.close()
 
     def events_after(self, position: int) -> int:
         column = "rowid" if self.db.dialect == "sqlite" else "notification_id"
@@ -592,6 +608,7 @@ class SqlViewStore:
         try:
             self.settle()
         finally:
+            self._close_events_reader()
             kept, self._kept = self._kept, None
             if kept is not None:
                 kept.close()
