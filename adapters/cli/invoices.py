@@ -18,6 +18,7 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.paging import announce_next, page_options
+from adapters.cli.registry import LazyGroup
 from adapters.describe import describe
 from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
@@ -29,7 +30,7 @@ from domain.errors import InvalidInput
 from domain.invoice import Invoice
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_path="invoice")  # "invoice pdf" is in adapters/cli/pdf.py
 def invoice() -> None:
     """Invoices: drafts, lines, issue, void, show, list, history."""
 
@@ -376,7 +377,7 @@ def history(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None
     )
 
 
-@click.group("credit-note")
+@click.group("credit-note", cls=LazyGroup, lazy_path="credit-note")  # and "credit-note pdf"
 def credit_note() -> None:
     """Credit notes: corrections to issued invoices."""
 

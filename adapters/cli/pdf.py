@@ -1,6 +1,7 @@
 """``tollbook invoice pdf`` and ``tollbook credit-note pdf``: documents to send, as PDF files.
 
-Attached to the existing ``invoice`` and ``credit-note`` groups when this module is imported.
+Subcommands of the ``invoice`` and ``credit-note`` groups, registered in adapters/cli/registry.py
+(imported only when one of them runs: fpdf is not needed by any other command).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from adapters.cli.context import (
     table,
     timestamp_arg,
 )
-from adapters.cli.invoices import credit_note, invoice
 from adapters.config import build_ledger
 from adapters.pdf.batch import (
     Written,
@@ -62,7 +62,7 @@ def _report(written: Written, as_json: bool) -> None:
         say(f"wrote {written.summary()}")
 
 
-@invoice.command("pdf")
+@click.command("pdf")
 @click.argument("invoice_ref", required=False)
 @click.option(
     "-o",
@@ -167,7 +167,7 @@ def _render_period(
     say(f"{len(written)} PDFs; checksums in {directory / 'SHA256SUMS'} (sha256sum -c SHA256SUMS)")
 
 
-@credit_note.command("pdf")
+@click.command("pdf")
 @click.argument("ref")
 @click.option(
     "-o",

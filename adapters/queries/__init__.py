@@ -54,9 +54,21 @@ def _close_with(ledger: Ledger, db: Database) -> None:
     ledger.close = close  # type: ignore[method-assign]
 
 
+def _found(ledger: Ledger) -> object:
+    """The ledger's queries, attached now if the composition root deferred it
+    (adapters/config.py ``QueriesOnFirstUse``: a command that reads no list never imports
+    this package)."""
+    found = getattr(ledger, _ATTRIBUTE, None)
+    pending = getattr(ledger.references, "attach", None)
+    if found is None and callable(pending):
+        pending()
+        found = getattr(ledger, _ATTRIBUTE, None)
+    return found
+
+
 def queries_for(ledger: Ledger) -> Queries:
     """The ledger's queries; ConfigError on a store without SQL tables (``memory://``)."""
-    found = getattr(ledger, _ATTRIBUTE, None)
+    found = _found(ledger)
     if not isinstance(found, Queries):
         raise ConfigError("lists and lookups need SQLite or PostgreSQL (read models)")
     return found
@@ -65,7 +77,7 @@ def queries_for(ledger: Ledger) -> Queries:
 def every_customer(ledger: Ledger) -> list[Customer]:
     """Every customer, in registration order: from the directory read model on an SQL store
     (``Queries.every_customer``), folded from the log on ``memory://`` (no read models)."""
-    found = getattr(ledger, _ATTRIBUTE, None)
+    found = _found(ledger)
     if not isinstance(found, Queries):
         return ledger.customers()
     return found.every_customer()
@@ -74,7 +86,7 @@ def every_customer(ledger: Ledger) -> list[Customer]:
 def customer_currencies(ledger: Ledger) -> dict[str, str]:
     """Each customer's currency by account number, from the directory read model when it is
     current (folded otherwise)."""
-    found = getattr(ledger, _ATTRIBUTE, None)
+    found = _found(ledger)
     rows = found.directory() if isinstance(found, Queries) else None
     if rows is None:
         return {c.registered.account_number: c.currency for c in ledger.customers()}
