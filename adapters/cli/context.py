@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from domain.errors import InvalidDate, InvalidInput
-from domain.money import parse_decimal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -178,6 +177,8 @@ def shown(text: str) -> str:
 
 
 def _is_number(value: object) -> bool:
+    from domain.money import parse_decimal
+
     if isinstance(value, (int, Decimal)):
         return True
     try:
@@ -195,6 +196,8 @@ def say(message: str) -> None:
 
 
 def amount_arg(value: str | None, what: str = "amount") -> Decimal | None:
+    from domain.money import parse_decimal
+
     return None if value is None else parse_decimal(value, what=what)
 
 

@@ -20,7 +20,7 @@ from adapters.cli.context import (
 from adapters.cli.paging import announce_next, page_options
 from adapters.cli.registry import LazyGroup
 from adapters.describe import describe
-from adapters.queries import InvoiceQuery, queries_for
+from adapters.queries import queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import credit_note_doc, event_doc, invoice_doc
 from domain.application import Ledger
@@ -312,6 +312,8 @@ def list_(
     low, high = date_arg(date_from, "--from date"), date_arg(date_to, "--to date")
     if low and high and high < low:
         raise InvalidInput("--to is before --from")
+    from adapters.queries import InvoiceQuery  # the read side: only when a list is read
+
     wanted = InvoiceQuery(
         customer_id=str(ledger.customer(customer).id) if customer else None,
         status=status,

@@ -8,20 +8,21 @@ storage unavailable; 70 an unexpected error (a bug). Every refusal is one line o
 
 from __future__ import annotations
 
-import logging
 import sys
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from adapters.cli.context import CliState, default_actor
 from adapters.cli.registry import LazyGroup
 from adapters.config_error import ConfigError
-from adapters.logging import configure_logging_on_import
 from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    import logging
 
 EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 5
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not a refusal
@@ -45,7 +46,9 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not a refusal
 def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     """tollbook: the event-sourced billing ledger."""
     # structlog is configured when first imported (adapters/logging.py): a command that never
-    # logs never pays for it
+    # logs never pays for it, and ``--help`` (which never gets here) not even for logging
+    from adapters.logging import configure_logging_on_import
+
     configure_logging_on_import()
     injected = ctx.obj if isinstance(ctx.obj, CliState) else None  # main(clock=...)
     ctx.obj = CliState(database_url=database_url, actor=actor)
@@ -66,7 +69,6 @@ def exit_code(error: BillingError) -> int:
 
 def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
     """Run the command line; ``clock`` replaces the real clock (tests, scripted runs)."""
-    log = logging.getLogger("tollbook.cli")  # routed through structlog (adapters/logging.py)
     injected = None if clock is None else CliState(database_url=None, actor="", clock=clock)
     try:
         cli.main(args=argv, prog_name="tollbook", standalone_mode=False, obj=injected)
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
     except click.ClickException as error:  # e.g. tampering found, differences found
         refuse(error.format_message(), getattr(error, "code", "refused"), error.exit_code)
     except BillingError as error:
-        log.info("command refused", extra={"context": {"code": error.code, "error": str(error)}})
+        _log().info("command refused", extra={"context": {"code": error.code, "error": str(error)}})
         refuse(str(error), error.code, exit_code(error))
     except ConfigError as error:
         refuse(str(error), "config", EXIT_CONFIG)
@@ -100,13 +102,20 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
         if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
             refuse(f"storage unavailable: {error}", "storage", EXIT_CONFIG)
         # a bug: say so in one line; the traceback is for whoever debugs it
-        log.debug("unexpected error", exc_info=True)
+        _log().debug("unexpected error", exc_info=True)
         refuse(
             f"unexpected error ({type(error).__name__}: {error});"
             " TOLLBOOK_LOG_LEVEL=debug shows where",
             "internal",
             EXIT_INTERNAL,
         )
+
+
+def _log() -> logging.Logger:
+    """The CLI's logger, routed through structlog (adapters/logging.py)."""
+    import logging
+
+    return logging.getLogger("tollbook.cli")
 
 
 def _is_validation_error(error: Exception) -> bool:

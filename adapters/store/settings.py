@@ -56,7 +56,7 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "4",
-            "APPLICATION_RECORDER_TOPIC": "adapters.store.chain:ChainedPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "adapters.store.chain_postgres:ChainedPostgresRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
