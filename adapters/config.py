@@ -18,6 +18,7 @@ from typing import Literal
 from uuid import UUID
 
 from adapters.config_error import ConfigError
+from adapters.ledger.application import Ledger, utc_now
 from adapters.store.settings import (
     DEFAULT_DATABASE_URL,
     SETUP_LOCK_KEY,
@@ -26,7 +27,6 @@ from adapters.store.settings import (
     store_env,
 )
 from domain import limits
-from domain.application import Ledger, utc_now
 
 __all__ = [
     "DEFAULT_DATABASE_URL",

@@ -9,10 +9,10 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from adapters.ledger.event_mapper import event_payload
 from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.customer import Customer
-from domain.event_mapper import event_payload
 from domain.invoice import Invoice
 from domain.money import round_to_currency
 from domain.package import Package

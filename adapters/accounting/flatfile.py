@@ -17,8 +17,8 @@ from uuid import UUID
 
 from adapters.config_error import ConfigError
 from adapters.csv_output import SafeCsvWriter
+from adapters.ledger.application import Ledger
 from adapters.queries import MAX_LIMIT, InvoiceQuery, Page, queries_for
-from domain.application import Ledger
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from domain.money import round_to_currency

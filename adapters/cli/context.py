@@ -20,7 +20,7 @@ from domain.errors import InvalidDate, InvalidInput
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from domain.application import Ledger
+    from adapters.ledger.application import Ledger
 
 # Imported when used, not here: every command imports this module, and ``tollbook --help``
 # (and a command answering in JSON) needs neither the ledger nor rich.

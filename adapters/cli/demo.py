@@ -16,6 +16,7 @@ from adapters.cli.invoices import print_invoice
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.describe import describe
+from adapters.ledger.application import Ledger
 from adapters.pdf.batch import file_name, write_atomically
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
@@ -23,7 +24,6 @@ from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.views import balance_doc, invoice_doc
-from domain.application import Ledger
 from domain.changes import LineChanges, SettingsChanges
 from domain.invoice import Invoice
 from domain.usage import Period

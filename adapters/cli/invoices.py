@@ -20,10 +20,10 @@ from adapters.cli.context import (
 from adapters.cli.paging import announce_next, page_options
 from adapters.cli.registry import LazyGroup
 from adapters.describe import describe
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import credit_note_doc, event_doc, invoice_doc
-from domain.application import Ledger
 from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote
 from domain.errors import InvalidInput

@@ -22,12 +22,12 @@ from uuid import UUID
 import structlog
 
 from adapters.config_error import ConfigError
+from adapters.ledger.application import Ledger
 from adapters.logging import configure_logging
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
 from adapters.queries import MAX_LIMIT, InvoiceQuery, queries_for
-from domain.application import Ledger
 from domain.errors import InvalidInput
 
 log = structlog.get_logger("tollbook.pdf")

@@ -14,9 +14,9 @@ from adapters.config_error import ConfigError
 from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidPage, Page
 
 if TYPE_CHECKING:
+    from adapters.ledger.application import Ledger
     from adapters.queries.lists import InvoiceQuery, Queries
     from adapters.store.database import Database
-    from domain.application import Ledger
     from domain.customer import Customer
 
 _ATTRIBUTE = "_tollbook_queries"

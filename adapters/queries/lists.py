@@ -19,6 +19,7 @@ from uuid import UUID
 
 import structlog
 
+from adapters.ledger.application import Ledger
 from adapters.queries.paging import (
     MAX_LIMIT,
     Page,
@@ -30,7 +31,6 @@ from adapters.queries.paging import (
 from adapters.queries.sql import Filter, SortKey, amount_sql, select_page, select_sorted
 from adapters.store.lookup import load_aggregates
 from adapters.store.read_models import SqlViewStore
-from domain.application import Ledger
 from domain.errors import InvalidInput
 from projections.customer_balances import BALANCES
 from projections.directory import CUSTOMERS, PACKAGES

@@ -23,10 +23,10 @@ from uuid import UUID, uuid5
 
 import structlog
 
+from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.usage.schema import ensure_schema
-from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.invoice import Invoice

@@ -47,13 +47,13 @@ def test_help_imports_no_command_and_no_library_a_command_needs():
     assert not command_modules & modules
     for library in (*HEAVY, "pydantic", "eventsourcing", "psycopg", "rich", "structlog"):
         assert library not in modules, f"tollbook --help imported {library}"
-    assert "domain.application" not in modules
+    assert "adapters.ledger.application" not in modules
 
 
 def test_settings_show_imports_the_store_and_the_domain_only(store_url):
     out, modules = imported("--db", store_url, "settings", "show", "--json")
     assert json.loads(out)["default_currency"]
-    assert "domain.application" in modules
+    assert "adapters.ledger.application" in modules
     for library in (*HEAVY, "adapters.pdf", "adapters.http", "adapters.accounting", "rich"):
         assert library not in modules, f"settings show --json imported {library}"
     if store_url.startswith("sqlite"):

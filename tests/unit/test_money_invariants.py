@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
+from adapters.ledger.application import Ledger
 from adapters.views import invoice_doc, payment_doc
-from domain.application import Ledger
 from domain.errors import BillingError
 from domain.invoice import Invoice
 from domain.payment import Payment

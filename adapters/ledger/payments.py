@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from adapters.ledger.invoices import InvoiceUseCases
 from domain import allocation, limits
 from domain.errors import (
     CurrencyMismatch,
@@ -15,7 +16,6 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice import Invoice
-from domain.ledger_invoices import InvoiceUseCases
 from domain.payment import Payment, PaymentDetails, PaymentStatus, payment_id_for_key
 
 

@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import get_topic
 
+from adapters.ledger.event_mapper import PydanticMapper
 from domain import limits
 from domain.aggregate import Aggregate, Event, Stamp
 from domain.errors import (
@@ -28,7 +29,6 @@ from domain.errors import (
     NotFound,
     VersionMismatch,
 )
-from domain.event_mapper import PydanticMapper
 from domain.idempotency import (
     Effect,
     IdempotencyKey,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Unpack
 from uuid import UUID, uuid4
 
+from adapters.ledger.base import LedgerBase
 from domain.changes import CustomerChanges, PackageChanges, SettingsChanges
 from domain.customer import (
     Customer,
@@ -20,7 +21,6 @@ from domain.errors import (
     CurrencyMismatch,
     NotFound,
 )
-from domain.ledger_base import LedgerBase
 from domain.package import NewPackage, Package, PackageTerms, package_id_for
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from adapters.ledger.base import MAX_ATTEMPTS, utc_now
+from adapters.ledger.payments import PaymentUseCases
 from domain.errors import NotFound
 from domain.export_resolution import Action, ExportResolution, record_resolution, resolution_id
-from domain.ledger_base import MAX_ATTEMPTS, utc_now
-from domain.ledger_payments import PaymentUseCases
 
 __all__ = ["MAX_ATTEMPTS", "Ledger", "utc_now"]
 

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
+from adapters.ledger.parties import PartyUseCases
 from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
@@ -23,7 +24,6 @@ from domain.errors import (
 )
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine
-from domain.ledger_parties import PartyUseCases
 from domain.numbering import (
     DocumentKind,
     DocumentNumber,
