@@ -1,7 +1,6 @@
 """``tollbook invoice pdf`` and ``tollbook credit-note pdf``: documents to send, as PDF files.
 
-Subcommands of the ``invoice`` and ``credit-note`` groups, registered in adapters/cli/registry.py
-(imported only when one of them runs: fpdf is not needed by any other command).
+Attached to the existing ``invoice`` and ``credit-note`` groups when this module is imported.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from adapters.cli.context import (
     table,
     timestamp_arg,
 )
+from adapters.cli.invoices import credit_note, invoice
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
 from adapters.pdf.batch import (
@@ -62,7 +62,7 @@ def _report(written: Written, as_json: bool) -> None:
         say(f"wrote {written.summary()}")
 
 
-@click.command("pdf")
+@invoice.command("pdf")
 @click.argument("invoice_ref", required=False)
 @click.option(
     "-o",
@@ -167,7 +167,7 @@ def _render_period(
     say(f"{len(written)} PDFs; checksums in {directory / 'SHA256SUMS'} (sha256sum -c SHA256SUMS)")
 
 
-@click.command("pdf")
+@credit_note.command("pdf")
 @click.argument("ref")
 @click.option(
     "-o",
