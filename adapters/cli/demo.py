@@ -17,6 +17,7 @@ from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.describe import describe
 from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.pdf.batch import file_name, write_atomically
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
@@ -54,7 +55,9 @@ def demo(path: str, as_json: bool) -> None:
             emit_json(
                 {
                     "store": f"sqlite:///{path}",
-                    "invoices": [invoice_doc(i, ledger.today()) for i in ledger.invoices()],
+                    "invoices": [
+                        invoice_doc(i, ledger.today()) for i in LogFolds(ledger).invoices()
+                    ],
                     "balances": [
                         balance_doc(b)
                         for b in Balances().fold(e for _, e in ledger.all_events()).all()
@@ -151,7 +154,7 @@ def _customers(demo: _Demo, number: str) -> None:
                 c.latest.tax_description,
                 c.latest.payment_terms_days,
             ]
-            for c in ledger.customers()
+            for c in LogFolds(ledger).customers()
         ],
     )
 
@@ -190,7 +193,7 @@ def _packages(demo: _Demo, number: str) -> None:
                 p.terms.currency,
                 p.terms.default_quantity,
             ]
-            for p in ledger.packages()
+            for p in LogFolds(ledger).packages()
         ],
     )
 
@@ -268,7 +271,7 @@ def _payments(demo: _Demo, number: str) -> None:
                 i.allocated,
                 i.outstanding,
             ]
-            for i in ledger.invoices()
+            for i in LogFolds(ledger).invoices()
         ],
     )
     credit = ledger.payment(p2).unallocated

@@ -60,7 +60,3 @@ class Ledger(PaymentUseCases):
         )
         self._save("export resolution recorded", note)
         return resolution
-
-    def export_resolutions(self) -> list[ExportResolution]:
-        """Every recorded decision on a dead letter, oldest first."""
-        return self._every(ExportResolution)

@@ -222,20 +222,6 @@ class LedgerBase(Application[UUID]):
         """Every event of one type, in log order, as (position, event)."""
         return self.all_events(topics=[get_topic(created)], page_size=500)
 
-    def _every(self, cls: type[A]) -> list[A]:
-        """Every aggregate of a class, in the order they were created, folded from one paged
-        read of their events (the repository reads one aggregate per query: a thousand
-        customers were a thousand round trips)."""
-        topics = [
-            get_topic(value)
-            for value in vars(cls).values()
-            if isinstance(value, type) and issubclass(value, Event)
-        ]
-        found: dict[UUID, Any] = {}
-        for _, event in self.all_events(topics=topics):
-            found[event.originator_id] = event.mutate(found.get(event.originator_id))
-        return [aggregate for aggregate in found.values() if isinstance(aggregate, cls)]
-
     # ------------------------------------------------------------------- audit
 
     def all_events(

@@ -90,9 +90,6 @@ class PartyUseCases(LedgerBase):
 
         self._retrying("change customer", command)
 
-    def customers(self) -> list[Customer]:
-        return self._every(Customer)
-
     # ---------------------------------------------------------------- packages
 
     def define_package(self, actor: str, **fields: Unpack[NewPackage]) -> UUID:
@@ -122,9 +119,6 @@ class PartyUseCases(LedgerBase):
             self._save("package changed", package)
 
         self._retrying("change package", command)
-
-    def packages(self) -> list[Package]:
-        return self._every(Package)
 
     def assign_package(
         self,

@@ -92,15 +92,6 @@ class PaymentUseCases(InvoiceUseCases):
             raise NotFound(f"unknown payment {ref!r}")
         return matches[0]
 
-    def payments(self, customer_ref: str | UUID | None = None) -> list[Payment]:
-        customer_id = self.customer(customer_ref).id if customer_ref is not None else None
-        return [
-            self._get(Payment, event.originator_id, "payment")
-            for _, event in self._ids_of(Payment.Received)
-            if isinstance(event, Payment.Received)
-            and customer_id in (None, event.details.customer_id)
-        ]
-
     def _edit_payment(
         self,
         operation: str,

@@ -23,6 +23,7 @@ import structlog
 
 from adapters.config_error import ConfigError
 from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.logging import configure_logging
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
@@ -82,7 +83,7 @@ def invoice_ids_for(ledger: Ledger, period: str, *, drafts: bool = False) -> lis
     except ConfigError:
         return [
             invoice.id
-            for invoice in ledger.invoices()
+            for invoice in LogFolds(ledger).invoices()
             if first <= (invoice.period_start or invoice.invoice_date) <= last
             and (drafts or invoice.state != "draft")
         ]

@@ -100,7 +100,9 @@ def every_customer(ledger: Ledger) -> list[Customer]:
 
     found = _found(ledger)
     if not isinstance(found, Queries):
-        return ledger.customers()
+        from adapters.ledger.folds import LogFolds
+
+        return LogFolds(ledger).customers()
     return found.every_customer()
 
 
@@ -112,7 +114,9 @@ def customer_currencies(ledger: Ledger) -> dict[str, str]:
     found = _found(ledger)
     rows = found.directory() if isinstance(found, Queries) else None
     if rows is None:
-        return {c.registered.account_number: c.currency for c in ledger.customers()}
+        from adapters.ledger.folds import LogFolds
+
+        return {c.registered.account_number: c.currency for c in LogFolds(ledger).customers()}
     return {str(row["account_number"]): str(row["currency"]) for row in rows}
 
 

@@ -20,6 +20,7 @@ from uuid import UUID
 import structlog
 
 from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.queries.paging import (
     MAX_LIMIT,
     Page,
@@ -312,7 +313,7 @@ class Queries:
         rows = self.directory()
         if rows is None:
             log.warning("directory read model is behind the log; folding the customers instead")
-            return self.ledger.customers()
+            return LogFolds(self.ledger).customers()
         return self.aggregates([row["customer_id"] for row in rows])
 
     def directory(self) -> list[Row] | None:
