@@ -126,6 +126,39 @@ IDEMPOTENCY_KEY_PARAMETER = {
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
 }
+# an edit of a customer, package, invoice or payment honours it (adapters/http/deps.py
+# ``check_if_match``); the routes that do say so with ``answers(..., if_match=True)``
+IF_MATCH_PARAMETER = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        'The ETag of the version the edit was made against, e.g. "7" (for allocations, refunds'
+        " and un-allocations the payment's, for a credit note the invoice's). If the resource"
+        " has moved on: 412 version_mismatch, nothing written. Absent or `*`: the edit applies"
+        " to the current version."
+    ),
+    "schema": {"type": "string", "examples": ['"7"', "*"]},
+}
+IF_MATCH = {
+    "parameters": [IF_MATCH_PARAMETER],
+    "responses": {
+        "412": {
+            "description": (
+                "If-Match names a version that is not current (`version_mismatch`, with"
+                " `current_version`, and the current `ETag` header)"
+            ),
+            "headers": {
+                "ETag": {
+                    "description": 'The current version, e.g. "8".',
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+    },
+}
 # a create on a collection answers where the new resource is
 LOCATION_HEADER = {
     "description": "The new resource's path, e.g. /invoices/{id}.",
