@@ -228,3 +228,26 @@ def test_a_stale_if_match_is_the_declared_412(document, writer):
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["code"] == "version_mismatch"
     assert refused.headers["ETag"] == f'"{refused.json()["current_version"]}"'
+
+
+def test_creates_link_to_what_can_follow(document):
+    ids = {op["operationId"] for _, _, op in _operations(document)}
+    links = {
+        (method, path): operation["responses"]["201"].get("links", {})
+        for path, method, operation in _operations(document)
+        if "201" in operation["responses"]
+    }
+    for (method, path), found in links.items():
+        assert set(found) <= ids, (method, path)
+        for link in found.values():
+            assert link["operationId"] in ids
+    invoice = links[("post", "/invoices")]
+    assert invoice["getInvoice"]["parameters"] == {"path.ref": "$response.body#/id"}
+    assert {"addInvoiceLine", "issueInvoice", "createCreditNote"} <= set(invoice)
+    assert links[("post", "/customers")]["createInvoice"]["requestBody"] == {
+        "customer": "$response.body#/id"
+    }
+    line = links[("post", "/invoices/{ref}/lines")]["updateInvoiceLine"]
+    assert line["parameters"]["path.line_ref"] == "$response.body#/line_id"
+    # every create on a collection links somewhere
+    assert all(links[("post", p)] for (m, p) in links if "{" not in p)
