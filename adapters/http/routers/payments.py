@@ -87,7 +87,7 @@ def payment_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.payment(ref).id)]
 
 
-@router.post("/payments/{ref}/complete", **answers(PaymentDoc))
+@router.post("/payments/{ref}/complete", **answers(PaymentDoc, if_match=True))
 def complete_payment(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def complete_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/cancel", **answers(PaymentDoc))
+@router.post("/payments/{ref}/cancel", **answers(PaymentDoc, if_match=True))
 def cancel_payment(
     ref: str,
     request: Request,
@@ -112,7 +112,7 @@ def cancel_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/allocations", **answers(PaymentDoc))
+@router.post("/payments/{ref}/allocations", **answers(PaymentDoc, if_match=True))
 def allocate_payment(
     ref: str,
     body: AllocationCreate,
@@ -128,7 +128,7 @@ def allocate_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/unallocations", **answers(PaymentDoc))
+@router.post("/payments/{ref}/unallocations", **answers(PaymentDoc, if_match=True))
 def unallocate_payment(
     ref: str,
     body: Unallocation,
@@ -144,7 +144,7 @@ def unallocate_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/refunds", **answers(PaymentDoc))
+@router.post("/payments/{ref}/refunds", **answers(PaymentDoc, if_match=True))
 def refund_payment(
     ref: str,
     body: RefundCreate,
