@@ -64,6 +64,7 @@ def render(
         # the mark goes first so that everything else is drawn over it
         for block in sorted(page.blocks, key=lambda b: b.role != "mark"):
             painter.draw(block)
+    metrics.before_output()
     return Rendered(bytes(pdf.output()), layout)
 
 
