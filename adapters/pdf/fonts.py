@@ -158,16 +158,31 @@ class Metrics:
 #
 # Everything else (names, metrics, ``cmap``) is read-only after parsing and shared. The copy is
 # what ``TTFFont.__init__`` would have built from the same file, so the PDF bytes are the same
-# (tests/unit/test_pdf_layout.py checks it against ``add_font``). Fonts whose parsing alters the
-# font program (no ``.notdef`` glyph, colour fonts, variable-font instances) are not shared.
+# (tests/unit/test_pdf_fonts.py checks it against ``add_font``). Fonts that fpdf2 alters while
+# parsing them (no ``.notdef`` glyph, colour fonts) or treats apart (CID-keyed CFF, WOFF) are
+# parsed per document as before. A font file is read once per process: replacing the file
+# takes effect when the process restarts.
 
 
-@dataclass(frozen=True, slots=True)
 class _Parsed:
-    font: TTFFont
-    data: bytes  # the file, for a fresh fontTools object per document
-    precut: bytes  # the font cut down to _COMMON's glyphs (see _precut)
-    precut_glyphs: frozenset[str]
+    """A font file parsed once, and (on first use) cut down to the _COMMON glyphs."""
+
+    def __init__(self, font: TTFFont, data: bytes) -> None:
+        self.font = font
+        self.data = data  # the file, for a fresh fontTools object per document
+        # the glyphs of the _COMMON characters (and .notdef, which every subset keeps): a
+        # document that uses no others can be cut from the pre-cut font
+        common = {font.cmap[code] for code in _COMMON if code in font.cmap}
+        self.common_glyphs = frozenset({".notdef", *common})
+        self._precut: bytes | None = None
+        self._lock = threading.Lock()
+
+    def precut(self) -> bytes:
+        """The face cut down, as fpdf2 cuts it, to the common glyphs (made once)."""
+        with self._lock:
+            if self._precut is None:
+                self._precut = _precut(self.data, self.common_glyphs)
+            return self._precut
 
 
 # Western European text: every glyph of these that the face has is kept in the pre-cut font
@@ -179,7 +194,8 @@ _COMMON = frozenset(
 
 
 def _subset_options() -> ftsubset.Options:
-    """The options fpdf2 2.8 subsets with when it writes a PDF (fpdf/output.py, _add_fonts)."""
+    """The options fpdf2 2.8 subsets with when it writes a PDF (fpdf/output.py, _add_fonts;
+    should a later fpdf2 change them, tests/unit/test_pdf_fonts.py fails)."""
     options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True)
     options.drop_tables += [
         *("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC"),
@@ -188,17 +204,15 @@ def _subset_options() -> ftsubset.Options:
     return options
 
 
-def _precut(data: bytes, font: TTFFont) -> tuple[bytes, frozenset[str]]:
-    """The face cut down, as fpdf2 cuts it, to the glyphs of the _COMMON characters."""
+def _precut(data: bytes, glyphs: frozenset[str]) -> bytes:
     ttfont = TTFont(BytesIO(data), recalcTimestamp=False, lazy=True)
     subsetter = ftsubset.Subsetter(_subset_options())
-    subsetter.populate(glyphs=sorted({font.cmap[code] for code in _COMMON if code in font.cmap}))
+    subsetter.populate(glyphs=sorted(glyphs))
     subsetter.subset(ttfont)
-    glyphs = frozenset(ttfont.getGlyphOrder())
     out = BytesIO()
     ttfont.save(out)
     ttfont.close()
-    return out.getvalue(), glyphs
+    return out.getvalue()
 
 
 _UNEMBEDDED_LAYOUT = ("GDEF", "GSUB", "GPOS")  # in fpdf2 2.8's drop_tables when it subsets
@@ -227,8 +241,7 @@ def _parse(path: Path, style: str) -> _Parsed | None:
     if notdef_added or cid_keyed_cff or font.color_font is not None or font.is_compressed:
         return None
     font.close()
-    data = path.read_bytes()
-    return _Parsed(font, data, *_precut(data, font))
+    return _Parsed(font, path.read_bytes())
 
 
 def _document_copy(parsed: _Parsed, index: int, fontkey: str) -> TTFFont:
@@ -268,10 +281,12 @@ def _document_copy(parsed: _Parsed, index: int, fontkey: str) -> TTFFont:
 
 
 def warm_up(fonts: FontSet) -> None:
-    """Parse the regular and bold faces now (a batch worker, before its first invoice); the
-    fallbacks are parsed when a document first needs them."""
+    """Parse and pre-cut the regular and bold faces now (a batch worker, before its first
+    invoice); the fallbacks are parsed when a document first needs them."""
     for path, style in ((fonts.regular, ""), (fonts.bold, "B")):
-        _parsed(path, style)
+        parsed = _parsed(path, style)
+        if parsed is not None:
+            parsed.precut()
 
 
 def add_font(
@@ -303,11 +318,11 @@ class SharedFont:
         work per face and document). Subsetting the pre-cut font to the document's glyphs gives
         the same bytes as subsetting the whole face, as both cuts keep the glyphs in the face's
         order with the same options (checked against ``FPDF.add_font`` by the tests)."""
-        if not set(self.font.subset.get_all_glyph_names()) <= self.parsed.precut_glyphs:
+        if not set(self.font.subset.get_all_glyph_names()) <= self.parsed.common_glyphs:
             return
         self.font.ttfont.close()
         self.font.ttfont = TTFont(
-            BytesIO(self.parsed.precut),
+            BytesIO(self.parsed.precut()),
             recalcTimestamp=False,
             fontNumber=self.font.collection_font_number,
             lazy=True,

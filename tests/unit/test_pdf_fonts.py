@@ -52,3 +52,24 @@ def test_plain_text_is_every_glyph_in_the_main_font_and_nothing_fpdf2_treats_spe
     assert not metrics.plain("東京")  # drawn by the fallback font
     assert not metrics.plain("soft\u00adhyphen")
     assert metrics.plain("")
+
+
+@pytest.mark.parametrize(("text", "precut"), [("Zürich – Łódź €", True), ("Ελληνική", False)])
+def test_western_text_is_subset_from_the_pre_cut_face_and_other_text_from_the_whole_face(
+    text, precut
+):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    metrics = install(pdf, FontSet(), [text])
+    pdf.add_page()
+    pdf.set_font("body", "", 10)
+    pdf.text(10, 10, text)
+    face = pdf.fonts["body"]
+    whole = len(face.ttfont.getGlyphOrder())
+
+    metrics.before_output()
+
+    glyphs = len(face.ttfont.getGlyphOrder())
+    assert (glyphs < whole / 5) if precut else (glyphs == whole)
+    assert bytes(pdf.output()).startswith(b"%PDF")
