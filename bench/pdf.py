@@ -16,7 +16,11 @@ a month's batch on two worker processes against one.
    runs). Goal: 2 workers >= 1.6x the throughput of one. Every round's files must equal the
    1-worker files byte for byte (SHA256SUMS compared).
 
-Rounds alternate ours / yardstick; the median of 3 is reported with the load average.
+Rounds alternate ours / yardstick; the median of 3 is reported with the load average. The CPU
+time per PDF of each side (this process and its workers) is printed too: on a machine whose
+kernel shares CPU between sessions (``/proc/sys/kernel/sched_autogroup_enabled``) and that
+other sessions keep busy, a second worker gets no more CPU, and only these figures show how the
+work would scale (docs/performance.md, "## PDF").
 """
 
 from __future__ import annotations
