@@ -71,17 +71,17 @@ def register_customers(url: str, count: int) -> None:
 def binary_copy_file(conn: psycopg.Connection, converted: Path, target: Path) -> None:
     """The converted rows as PostgreSQL's binary COPY stream (the yardstick's input)."""
     columns = ", ".join((*CDR_COLUMNS, "batch"))
-    conn.execute(f"CREATE TEMP TABLE bench_converted (LIKE usage_cdrs)")
-    with converted.open("rb") as source:
-        with conn.cursor().copy(f"COPY bench_converted ({columns}) FROM STDIN") as copy:
-            while block := source.read(1 << 20):
-                copy.write(block)
-    with target.open("wb") as out:
-        with conn.cursor().copy(
-            f"COPY bench_converted ({columns}) TO STDOUT (FORMAT BINARY)"
-        ) as copy:
-            for block in copy:
-                out.write(block)
+    conn.execute("CREATE TEMP TABLE bench_converted (LIKE usage_cdrs)")
+    load = f"COPY bench_converted ({columns}) FROM STDIN"
+    with converted.open("rb") as source, conn.cursor().copy(load) as copy:
+        while block := source.read(1 << 20):
+            copy.write(block)
+    with (
+        target.open("wb") as out,
+        conn.cursor().copy(f"COPY bench_converted ({columns}) TO STDOUT (FORMAT BINARY)") as copy,
+    ):
+        for block in copy:
+            out.write(block)
     conn.execute("DROP TABLE bench_converted")
     conn.commit()
 
