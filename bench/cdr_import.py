@@ -39,6 +39,7 @@ TARGET = 0.6
 RSS_LIMIT_MB = 300
 CUSTOMERS = 200
 YARDSTICK = "bench_raw"
+CALL_ID_COLUMNS = "call_id, account, start_epoch"
 
 # A child's peak RSS counts the pages of the process that forked it, so the import is started
 # from this small Python process, whose children's peak is then the import's alone.
@@ -68,22 +69,33 @@ def register_customers(url: str, count: int) -> None:
         ledger.close()
 
 
-def binary_copy_file(conn: psycopg.Connection, converted: Path, target: Path) -> None:
-    """The converted rows as PostgreSQL's binary COPY stream (the yardstick's input)."""
+def binary_copy_files(conn: psycopg.Connection, converted: Path, folder: Path) -> dict[str, Path]:
+    """The converted rows as PostgreSQL's binary COPY streams (the yardstick's input): one
+    per table the import writes CDRs to (usage_cdrs, and usage_call_ids where it exists)."""
     columns = ", ".join((*CDR_COLUMNS, "batch"))
     conn.execute("CREATE TEMP TABLE bench_converted (LIKE usage_cdrs)")
     load = f"COPY bench_converted ({columns}) FROM STDIN"
     with converted.open("rb") as source, conn.cursor().copy(load) as copy:
         while block := source.read(1 << 20):
             copy.write(block)
-    with (
-        target.open("wb") as out,
-        conn.cursor().copy(f"COPY bench_converted ({columns}) TO STDOUT (FORMAT BINARY)") as copy,
-    ):
-        for block in copy:
-            out.write(block)
+    streams = {YARDSTICK: f"COPY bench_converted ({columns}) TO STDOUT (FORMAT BINARY)"}
+    if has_call_ids(conn):
+        streams[f"{YARDSTICK}_ids"] = (
+            f"COPY bench_converted ({CALL_ID_COLUMNS}) TO STDOUT (FORMAT BINARY)"
+        )
+    files = {}
+    for table, statement in streams.items():
+        files[table] = folder / f"{table}.bin"
+        with files[table].open("wb") as out, conn.cursor().copy(statement) as copy:
+            for block in copy:
+                out.write(block)
     conn.execute("DROP TABLE bench_converted")
     conn.commit()
+    return files
+
+
+def has_call_ids(conn: psycopg.Connection) -> bool:
+    return conn.execute("SELECT to_regclass('usage_call_ids') IS NOT NULL").fetchone()[0]
 
 
 def partitions(conn: psycopg.Connection) -> list[tuple[str, str]]:
@@ -108,6 +120,9 @@ def make_yardstick_table(conn: psycopg.Connection) -> None:
     )
     for name, bound in partitions(conn):
         conn.execute(f"CREATE TABLE {YARDSTICK}_{name} PARTITION OF {YARDSTICK} {bound}")
+    conn.execute(f"DROP TABLE IF EXISTS {YARDSTICK}_ids")
+    if has_call_ids(conn):
+        conn.execute(f"CREATE TABLE {YARDSTICK}_ids (LIKE usage_call_ids INCLUDING ALL)")
     conn.commit()
 
 
@@ -120,10 +135,15 @@ def index_names(conn: psycopg.Connection, table: str) -> list[str]:
     )
 
 
+def truncated(conn: psycopg.Connection) -> list[str]:
+    """The tables an import writes to, emptied before each round."""
+    return ["usage_cdrs", "usage_imports", *(["usage_call_ids"] if has_call_ids(conn) else [])]
+
+
 def run_ours(url: str, path: Path, rows: int) -> float:
     db = Database.from_url(url)
-    with db.connect() as conn:
-        conn.execute("TRUNCATE usage_cdrs, usage_imports")
+    with psycopg.connect(url) as conn:
+        conn.execute(f"TRUNCATE {', '.join(truncated(conn))}")
     ledger = build_ledger(url)
     try:
         began = time.perf_counter()
@@ -135,18 +155,22 @@ def run_ours(url: str, path: Path, rows: int) -> float:
     return rows / seconds
 
 
-def run_yardstick(url: str, binary: Path, rows: int) -> float:
-    columns = ", ".join((*CDR_COLUMNS, "batch"))
+def run_yardstick(url: str, binaries: dict[str, Path], rows: int) -> float:
+    """Stream each pre-encoded binary COPY into its emptied table, in one transaction."""
+    columns = {YARDSTICK: ", ".join((*CDR_COLUMNS, "batch")), f"{YARDSTICK}_ids": CALL_ID_COLUMNS}
     with psycopg.connect(url) as conn:
-        conn.execute(f"TRUNCATE {YARDSTICK}")
+        conn.execute(f"TRUNCATE {', '.join(binaries)}")
         conn.commit()
         began = time.perf_counter()
-        with (
-            binary.open("rb") as source,
-            conn.cursor().copy(f"COPY {YARDSTICK} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            while block := source.read(1 << 20):
-                copy.write(block)
+        for table, binary in binaries.items():
+            with (
+                binary.open("rb") as source,
+                conn.cursor().copy(
+                    f"COPY {table} ({columns[table]}) FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
+                while block := source.read(1 << 20):
+                    copy.write(block)
         conn.commit()
         seconds = time.perf_counter() - began
         count = conn.execute(f"SELECT COUNT(*) FROM {YARDSTICK}").fetchone()[0]
@@ -206,7 +230,7 @@ def main() -> None:
         register_customers(url, CUSTOMERS)
         db = Database.from_url(url)
         ensure_schema(db)
-        path, converted, binary = (Path(folder) / n for n in ("cdrs.csv", "conv.tsv", "c.bin"))
+        path, converted = Path(folder) / "cdrs.csv", Path(folder) / "conv.tsv"
         began = time.perf_counter()
         generate(path, converted, CUSTOMERS, rows)
         print(
@@ -215,17 +239,21 @@ def main() -> None:
             flush=True,
         )
         with psycopg.connect(url) as conn:
-            binary_copy_file(conn, converted, binary)
+            binaries = binary_copy_files(conn, converted, Path(folder))
         converted.unlink()
         run_ours(url, path, rows)  # warm-up, untimed: creates the partitions the rows need
         with psycopg.connect(url) as conn:
             make_yardstick_table(conn)
             assert index_names(conn, "usage_cdrs") == index_names(conn, YARDSTICK)
             shape = f"{len(partitions(conn))} partitions" if partitions(conn) else "no partitions"
+            if has_call_ids(conn):
+                ids = index_names(conn, "usage_call_ids")
+                assert ids == index_names(conn, f"{YARDSTICK}_ids"), ids
+                shape += " + usage_call_ids"
         figures = interleave(
             ROUNDS,
             ours=lambda: run_ours(url, path, rows),
-            yardstick=lambda: run_yardstick(url, binary, rows),
+            yardstick=lambda: run_yardstick(url, binaries, rows),
         )
         ours, yardstick = median(figures["ours"]), median(figures["yardstick"])
         goals = [
@@ -241,8 +269,8 @@ def main() -> None:
         ]
         if not args.no_memory:
             with psycopg.connect(url) as conn:
-                conn.execute(f"DROP TABLE {YARDSTICK}")
-                conn.execute("TRUNCATE usage_cdrs, usage_imports")
+                conn.execute(f"DROP TABLE {', '.join(binaries)}")
+                conn.execute(f"TRUNCATE {', '.join(truncated(conn))}")
             path.unlink()
             big = Path(folder) / "big.csv"
             began = time.perf_counter()
