@@ -33,8 +33,8 @@ class Month:
         """``YYYY-MM`` within the years a CDR may have (an operator's argument)."""
         match = _MONTH.fullmatch(text) if text.isascii() and len(text) == 7 else None
         if match is None or not 1 <= int(match[2]) <= 12:
-            shown = text if len(text) <= 20 and text.isprintable() else f"{text[:20]!r}..."
-            raise InvalidInput(f"month must look like 2026-10 (YYYY-MM), got {shown!r}")
+            shown = repr(text[:20]) + ("..." if len(text) > 20 else "")
+            raise InvalidInput(f"month must look like 2026-10 (YYYY-MM), got {shown}")
         month = cls(int(match[1]), int(match[2]))
         if not CDR_FIRST_YEAR <= month.year <= CDR_LAST_YEAR + 1:
             raise InvalidInput(

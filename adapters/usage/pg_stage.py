@@ -120,21 +120,18 @@ _DIGITS = "'0123456789'"
 
 
 def _whole(value: str) -> str:
-    """SQL: ``value`` is digits only, at most 6 once leading zeros go (parse_row's
-    ``_seconds`` takes it; its limit is checked on the number)."""
-    return (
-        f"{value} <> '' AND translate({value}, {_DIGITS}, '') = ''"
-        f" AND length(ltrim({value}, '0')) <= 6"
-    )
+    """SQL: ``value`` (digits only: checked with the others) is a number of seconds
+    ``_seconds`` takes, at most 6 digits once leading zeros go (the limit is checked on the
+    number)."""
+    return f"{value} <> '' AND length(ltrim({value}, '0')) <= 6"
 
 
 def _plain(value: str, places: int) -> str:
-    """SQL: ``value`` is a plain decimal (digits and at most one point, a digit somewhere)
-    with at most ``places`` decimals and 7 digits before the point (leading zeros aside)."""
+    """SQL: ``value`` (digits and at most one point: checked with the others) is a plain
+    decimal with a digit and at most ``places`` decimals as written."""
     return (
-        f"{value} <> '' AND {value} <> '.' AND translate({value}, {_DIGITS}, '') IN ('', '.')"
+        f"{value} NOT IN ('', '.')"
         f" AND (strpos({value}, '.') = 0 OR length({value}) - strpos({value}, '.') <= {places})"
-        f" AND length(split_part(ltrim({value}, '0'), '.', 1)) <= 7"
     )
 
 
@@ -173,9 +170,14 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         f" upper({at['currency']}) AS cur,"
         f" COALESCE(s.line IS NULL AND {call_id} <> ''"
         f" AND translate({t}, {_DIGITS}, '9999999999') IN ({times})"
+        # the four numbers' non-digits at once: none in the whole seconds, at most one point
+        # in the decimals (a point alone, or nothing, is no number)
+        f" AND translate(concat_ws('|', {dur}, {bil}, {rate}, {charge}), {_DIGITS}, '')"
+        " IN ('|||', '|||.', '||.|', '||.|.')"
         f" AND {_whole(dur)} AND {_whole(bil)}"
         f" AND {_plain(rate, CDR_RATE_PLACES)} AND {_plain(charge, MICROS)}"
-        f" AND length({at['currency']}) = 3 AND octet_length({at['currency']}) = 3, FALSE)"
+        # three ASCII bytes (compared with the customer's currency, an ASCII code)
+        f" AND octet_length({at['currency']}) = 3, FALSE)"
         f" AS shaped FROM {stage} s WHERE {where} OFFSET 0"
     )
     numbers = (
@@ -311,7 +313,8 @@ class PostgresStage:
         )
         with self._staging.cursor().copy(f"COPY {ACCOUNTS} FROM STDIN") as copy:
             for account, currency in currencies.items():
-                if account == account.strip():  # Python strips the field before it looks
+                # Python strips the field before it looks; SQL compares ASCII codes only
+                if account == account.strip() and currency.isascii():
                     copy.write_row((account, currency))
         self._staging.execute(f"ANALYZE {ACCOUNTS}")
         mover = _Mover(conn, batch, self.name, reject)
