@@ -11,10 +11,10 @@ transaction; the old table is dropped after.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.store.database import Dialect
-from adapters.usage.partitions import Month, create_partition
 
 PARTITIONED = """
 CREATE TABLE usage_cdrs (
@@ -44,6 +44,17 @@ CALL_IDS = (
 OLD = "usage_cdrs_unpartitioned"
 
 
+def _partition(conn: Any, year: int, month: int) -> str:
+    """The month's partition (named as adapters/usage/partitions.py names them)."""
+    name = f"usage_cdrs_y{year:04d}m{month:02d}"
+    start = int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+    end = int(datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC).timestamp())
+    conn.execute(
+        f"CREATE TABLE {name} PARTITION OF usage_cdrs FOR VALUES FROM ({start}) TO ({end})"
+    )
+    return name
+
+
 def up(conn: Any, dialect: Dialect) -> None:
     if dialect != "postgres":
         return
@@ -59,10 +70,9 @@ def up(conn: Any, dialect: Dialect) -> None:
         " CAST(EXTRACT(MONTH FROM t) AS INTEGER)"
         f" FROM (SELECT to_timestamp(start_epoch) AT TIME ZONE 'UTC' AS t FROM {OLD}) m"
     ).fetchall()
-    for year, month in sorted(months):
-        create_partition(conn, Month(int(year), int(month)))
+    names = [_partition(conn, int(year), int(month)) for year, month in sorted(months)]
     conn.execute(f"INSERT INTO usage_cdrs SELECT * FROM {OLD}")
     conn.execute(f"INSERT INTO usage_call_ids SELECT call_id, account, start_epoch FROM {OLD}")
     conn.execute(f"DROP TABLE {OLD}")
-    for year, month in sorted(months):
-        conn.execute(f"ANALYZE {Month(int(year), int(month)).table}")
+    for name in names:
+        conn.execute(f"ANALYZE {name}")
