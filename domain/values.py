@@ -32,7 +32,7 @@ CurrencyCode = Annotated[str, AfterValidator(currency_code)]
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def tax_rate(value: object, *, what: str = "tax rate") -> Decimal:

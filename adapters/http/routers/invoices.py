@@ -19,13 +19,13 @@ from adapters.http.schemas import (
     LineCreate,
     Reason,
 )
+from adapters.ledger.application import Ledger
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
 from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import event_doc, invoice_doc
-from domain.application import Ledger
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import InvalidInput
 from domain.invoice import Invoice

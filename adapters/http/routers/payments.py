@@ -17,10 +17,10 @@ from adapters.http.schemas import (
     RefundCreate,
     Unallocation,
 )
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for, reports
 from adapters.queries.documents import aged_doc, balance_row_doc, history_doc
 from adapters.views import event_doc, payment_doc
-from domain.application import Ledger
 
 router = APIRouter(tags=["payments"])
 

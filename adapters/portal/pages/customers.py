@@ -10,6 +10,7 @@ from uuid import UUID
 import pydantic
 from fastapi import APIRouter, Request, Response
 
+from adapters.ledger.application import Ledger
 from adapters.portal.chart import chart
 from adapters.portal.paging import (
     aggregates_of,
@@ -36,7 +37,6 @@ from adapters.portal.web import (
 )
 from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
 from domain.address import PostalAddress
-from domain.application import Ledger
 from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.errors import BillingError

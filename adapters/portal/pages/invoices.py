@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from adapters.app import bounds
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
+from adapters.ledger.application import Ledger
 from adapters.portal.paging import (
     aggregates_of,
     customer_picker,
@@ -44,7 +45,6 @@ from adapters.portal.web import (
 from adapters.queries import MAX_LIMIT, InvoiceQuery
 from adapters.queries.lists import SORTS
 from adapters.views import amounts_error
-from domain.application import Ledger
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice

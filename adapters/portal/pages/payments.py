@@ -8,6 +8,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Request, Response
 
 from adapters.describe import describe
+from adapters.ledger.application import Ledger
 from adapters.portal.paging import (
     aggregates_of,
     customer_picker,
@@ -30,7 +31,6 @@ from adapters.portal.web import (
     render,
 )
 from adapters.queries import InvoiceQuery
-from domain.application import Ledger
 from domain.errors import BillingError
 from domain.invoice import Invoice
 from domain.payment import Payment

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
+from adapters.ledger.parties import PartyUseCases
 from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
@@ -23,7 +24,6 @@ from domain.errors import (
 )
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine
-from domain.ledger_parties import PartyUseCases
 from domain.numbering import (
     DocumentKind,
     DocumentNumber,
@@ -147,12 +147,6 @@ class InvoiceUseCases(PartyUseCases):
         if len(matches) == 1:
             return matches[0]
         raise NotFound(f"unknown invoice {ref!r}")
-
-    def invoices(self, customer_ref: str | UUID | None = None) -> list[Invoice]:
-        """Every invoice (of one customer), in the order they were drafted: folded from one
-        paged read of the invoice events, not a read per invoice."""
-        customer_id = self.customer(customer_ref).id if customer_ref is not None else None
-        return [i for i in self._every(Invoice) if customer_id in (None, i.customer_id)]
 
     def _edit_invoice(
         self,
@@ -476,11 +470,3 @@ class InvoiceUseCases(PartyUseCases):
             except ValueError:
                 raise NotFound(f"unknown credit note {ref!r}") from None
         return self._get(CreditNote, ref, "credit note")
-
-    def credit_notes(self, invoice_ref: str | UUID | None = None) -> list[CreditNote]:
-        invoice_id = self.invoice_id(invoice_ref) if invoice_ref is not None else None
-        return [
-            self._get(CreditNote, event.originator_id, "credit note")
-            for _, event in self._ids_of(CreditNote.Issued)
-            if isinstance(event, CreditNote.Issued) and invoice_id in (None, event.invoice_id)
-        ]

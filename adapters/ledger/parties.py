@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Unpack
 from uuid import UUID, uuid4
 
+from adapters.ledger.base import LedgerBase
 from domain.changes import CustomerChanges, PackageChanges, SettingsChanges
 from domain.customer import (
     Customer,
@@ -20,7 +21,6 @@ from domain.errors import (
     CurrencyMismatch,
     NotFound,
 )
-from domain.ledger_base import LedgerBase
 from domain.package import NewPackage, Package, PackageTerms, package_id_for
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
 
@@ -90,9 +90,6 @@ class PartyUseCases(LedgerBase):
 
         self._retrying("change customer", command)
 
-    def customers(self) -> list[Customer]:
-        return self._every(Customer)
-
     # ---------------------------------------------------------------- packages
 
     def define_package(self, actor: str, **fields: Unpack[NewPackage]) -> UUID:
@@ -122,9 +119,6 @@ class PartyUseCases(LedgerBase):
             self._save("package changed", package)
 
         self._retrying("change package", command)
-
-    def packages(self) -> list[Package]:
-        return self._every(Package)
 
     def assign_package(
         self,

@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import get_topic
 
+from adapters.ledger.event_mapper import PydanticMapper
 from domain import limits
 from domain.aggregate import Aggregate, Event, Stamp
 from domain.errors import (
@@ -28,7 +29,6 @@ from domain.errors import (
     NotFound,
     VersionMismatch,
 )
-from domain.event_mapper import PydanticMapper
 from domain.idempotency import (
     Effect,
     IdempotencyKey,
@@ -221,20 +221,6 @@ class LedgerBase(Application[UUID]):
     def _ids_of(self, created: type[Event]) -> Iterator[tuple[int, Event]]:
         """Every event of one type, in log order, as (position, event)."""
         return self.all_events(topics=[get_topic(created)], page_size=500)
-
-    def _every(self, cls: type[A]) -> list[A]:
-        """Every aggregate of a class, in the order they were created, folded from one paged
-        read of their events (the repository reads one aggregate per query: a thousand
-        customers were a thousand round trips)."""
-        topics = [
-            get_topic(value)
-            for value in vars(cls).values()
-            if isinstance(value, type) and issubclass(value, Event)
-        ]
-        found: dict[UUID, Any] = {}
-        for _, event in self.all_events(topics=topics):
-            found[event.originator_id] = event.mutate(found.get(event.originator_id))
-        return [aggregate for aggregate in found.values() if isinstance(aggregate, cls)]
 
     # ------------------------------------------------------------------- audit
 
