@@ -15,10 +15,11 @@ from uuid import UUID
 
 import structlog
 
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.store.database import Database
 from adapters.usage.partitions import Month, partitions
 from adapters.usage.schema import ensure_schema
-from domain.application import Ledger
 from domain.errors import BillingError
 
 log = structlog.get_logger("tollbook.usage")
@@ -112,7 +113,7 @@ def _billed_cover(ledger: Ledger) -> list[tuple[str, int, int, int, int]]:
     of every invoice that is not void."""
     accounts: dict[UUID, str] = {}
     cover: set[tuple[str, int, int, int, int]] = set()
-    for invoice in ledger.invoices():
+    for invoice in LogFolds(ledger).invoices():
         if invoice.state == "void":
             continue
         for line in invoice.lines.values():

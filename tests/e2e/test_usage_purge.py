@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.store.database import Database
-from domain.application import Ledger
 from tests.e2e.conftest import Result
 from tests.integration.usage_helpers import cdr, customers, write_cdrs
 
@@ -122,7 +123,7 @@ def test_a_voided_invoice_does_not_count_as_billed(
     rows = [cdr("o1", start="2026-10-05T10:00:00Z")]
     assert tollbook("usage", "import", str(write_cdrs(tmp_path / "o.csv", rows))).code == 0
     assert tollbook("bill", "--period", "2026-10", "--issue").code == 0
-    (invoice,) = [i for i in ledger.invoices() if i.state == "issued"]
+    (invoice,) = [i for i in LogFolds(ledger).invoices() if i.state == "issued"]
     ledger.void_invoice(invoice.id, "t", "wrong")
     result = tollbook("usage", "purge", "--before", "2026-11")
     assert result.code == 1 and "[unbilled_usage]" in result.err

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
-from domain.application import Ledger
 from tests.e2e.conftest import Result
 from tests.integration.usage_helpers import cdr, customers, write_cdrs
 
