@@ -123,7 +123,10 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.settings:settings",
         "The seller's settings: company, tax defaults, numbering, line grouping.",
     ),
-    "usage": Lazy("adapters.cli.usage:usage", "Usage records (CDRs): import them, re-rate them."),
+    "usage": Lazy(
+        "adapters.cli.usage:usage",
+        "Usage records (CDRs): import them, re-rate them, purge old months.",
+    ),
     "user": Lazy(
         "adapters.cli.users:user",
         "Portal users: finance and admin change things, auditors only read. Passwords hashed.",
