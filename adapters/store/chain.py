@@ -7,6 +7,9 @@ The chain lives beside the events, never inside their payload, so events stay ex
 domain recorded. Writers are serialised by both stores (SQLite's single writer; the PostgreSQL
 recorder's EXCLUSIVE lock on the events table), so the chain has one well-defined order.
 
+Saves made at the same moment by different threads of a process share one transaction (group
+commit, ``group_commit.py``): each keeps its own version check, positions and atomicity.
+
 ``H`` is SHA-256, or HMAC-SHA-256 when ``TOLLBOOK_AUDIT_KEY`` is set: then someone with only
 database access cannot re-compute a consistent chain after editing history.
 """
@@ -16,19 +19,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from adapters.store import library_internals
+from adapters.store.group_commit import GroupCommit, Save, conflicts
 
 # the library internals below are overridden or called: a library that changed them stops the
 # store here, before anything is written (signatures only; the tests check their code too)
@@ -87,12 +99,19 @@ def chain_rows(
 CHAIN_COLUMNS = "position, originator_id, originator_version, prev_position, hash"
 
 
+def grouped(stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]) -> bool:
+    """Whether a save goes through group commit: one with events and no tracking record (the
+    application passes ``tracking=None``); anything else takes the library's own path."""
+    return bool(stored_events) and all(value is None for value in kwargs.values())
+
+
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder, plus one chain row per event in the same transaction."""
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.chain_table = chain_table(events_table_name)  # the base __init__ needs it
         super().__init__(datastore, events_table_name)
+        self.group = GroupCommit(self._write_saves)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -102,11 +121,51 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             " prev_position INTEGER NOT NULL, hash TEXT NOT NULL)",
         ]
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not grouped(stored_events, kwargs):
+            return super().insert_events(stored_events, **kwargs)
+        return self.group.submit(stored_events)
+
+    def _write_saves(self, saves: list[Save]) -> None:
+        """One transaction for ``saves``: each inside a savepoint, so a save the events
+        table's unique key refuses is undone alone (an IntegrityError for it), then the chain
+        links of every written save."""
+        written: list[tuple[Save, Sequence[int]]] = []
+        with self.datastore.transaction(commit=True) as c:
+            for save in saves:
+                c.execute("SAVEPOINT tollbook_save")
+                try:
+                    positions = super()._insert_events(c, save.events)
+                except sqlite3.IntegrityError as error:
+                    c.execute("ROLLBACK TO tollbook_save")
+                    c.execute("RELEASE tollbook_save")
+                    save.error = IntegrityError(error)
+                    continue
+                c.execute("RELEASE tollbook_save")
+                assert positions is not None
+                written.append((save, positions))
+            if written:
+                self._chain(
+                    c,
+                    [e for save, _ in written for e in save.events],
+                    [p for _, positions in written for p in positions],
+                )
+        for save, positions in written:  # committed
+            save.positions = positions
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
+        self._chain(c, stored_events, positions)
+        return positions
+
+    def _chain(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], positions: Sequence[int]
+    ) -> None:
         # read the last link after inserting: the write lock is ours, nobody can slip in
         c.execute(f"SELECT position, hash FROM {self.chain_table} ORDER BY position DESC LIMIT 1")
         last = c.fetchone()
@@ -115,7 +174,6 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             f"INSERT INTO {self.chain_table} ({CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
             chain_rows(previous, stored_events, positions),
         )
-        return positions
 
 
 HAS_LZ4 = (
@@ -150,6 +208,13 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             " unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::text[])"
         ).format(schema, table)
         # the library's statement, with the array parameter in binary (%b; see below)
+        # which of a batch's (aggregate, version) pairs are stored already (group commit)
+        self.select_taken = SQL(
+            "SELECT e.originator_id, e.originator_version FROM {0}.{1} AS e"
+            " JOIN unnest(%s::{2}[], %s::bigint[]) AS n(id, version)"
+            " ON e.originator_id = n.id AND e.originator_version = n.version"
+        ).format(schema, Identifier(events_table_name), SQL(datastore.originator_id_type))
+        self.group = GroupCommit(self._write_saves)
         self.insert_events_binary = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
             " SELECT originator_id, originator_version, topic, state"
@@ -163,8 +228,67 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             with self.datastore.get_connection() as conn:
                 row = conn.execute(HAS_LZ4).fetchone()
             self.lz4 = bool(row and row["lz4"])
-        positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-        return positions
+        if not grouped(stored_events, kwargs):
+            positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return positions
+        return self.group.submit(stored_events)
+
+    # the library's retry of insert_events (a dropped connection, a lock timeout): the
+    # transaction was rolled back, so it is written again
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _write_saves(self, saves: list[Save]) -> None:
+        """One transaction for ``saves`` (group commit), in three round trips: lock the table
+        and read which of the saves' versions are taken and the chain's last link; insert the
+        events of the saves that do not conflict; insert their links and commit. Nothing but
+        the hashing runs between them."""
+        ids = [e.originator_id for save in saves for e in save.events]
+        versions = [e.originator_version for save in saves for e in save.events]
+        for save in saves:  # a retry starts afresh
+            save.error = None
+        written: list[Save] = []
+        positions: list[int] = []
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+            conn.cursor() as curs,
+            conn.cursor() as link_curs,
+        ):
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            if self.lz4:
+                curs.execute("SET LOCAL default_toast_compression = lz4")
+            # both answers in one round trip (the pipeline sends everything queued so far)
+            link_curs.execute(self.select_last_link)
+            curs.execute(self.select_taken, (ids, versions))
+            last = link_curs.fetchone()
+            taken = {(str(r["originator_id"]), int(r["originator_version"])) for r in curs}
+            written = conflicts(saves, taken)
+            if written:
+                events = [e for save in written for e in save.events]
+                curs.execute(
+                    self.insert_events_binary,
+                    (
+                        [
+                            self.construct_pg_stored_event(
+                                e.originator_id, e.originator_version, e.topic, e.state
+                            )
+                            for e in events
+                        ],
+                    ),
+                )
+                positions = [row["notification_id"] for row in curs.fetchall()]
+                if len(positions) != len(events):
+                    raise ProgrammingError(f"{len(positions)} positions for {len(events)} events")
+                previous = (int(last["position"]), str(last["hash"])) if last else (0, GENESIS)
+                rows = chain_rows(previous, events, positions)
+                curs.execute(
+                    self.insert_links, [list(column) for column in zip(*rows, strict=True)]
+                )
+        start = 0
+        for save in written:  # committed
+            save.positions = positions[start : start + len(save.events)]
+            start += len(save.events)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
