@@ -243,6 +243,16 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         the hashing runs between them."""
         ids = [e.originator_id for save in saves for e in save.events]
         versions = [e.originator_version for save in saves for e in save.events]
+        # everything that needs no position is made before the lock is taken
+        composites = {
+            id(save): [
+                self.construct_pg_stored_event(
+                    e.originator_id, e.originator_version, e.topic, e.state
+                )
+                for e in save.events
+            ]
+            for save in saves
+        }
         for save in saves:  # a retry starts afresh
             save.error = None
         written: list[Save] = []
@@ -268,14 +278,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 events = [e for save in written for e in save.events]
                 curs.execute(
                     self.insert_events_binary,
-                    (
-                        [
-                            self.construct_pg_stored_event(
-                                e.originator_id, e.originator_version, e.topic, e.state
-                            )
-                            for e in events
-                        ],
-                    ),
+                    ([row for save in written for row in composites[id(save)]],),
                 )
                 positions = [row["notification_id"] for row in curs.fetchall()]
                 if len(positions) != len(events):
