@@ -46,9 +46,9 @@ from eventsourcing.domain import Aggregate as StockAggregate
 from eventsourcing.domain import event
 
 from adapters.config import build_ledger, store_env
+from adapters.ledger.application import Ledger
 from bench.api import TOLLBOOK, every, served
 from bench.harness import Goal, header, interleave, median, own_database, report
-from domain.application import Ledger
 from domain.invoice_line import InvoiceLine
 
 CLIENTS = 20

@@ -10,9 +10,9 @@ from datetime import datetime
 from adapters.app.api_keys import ApiKeys
 from adapters.app.idempotency_keys import IdempotencyStore
 from adapters.config import build_ledger, database_url, key_retention_days
+from adapters.ledger.application import Ledger, utc_now
 from adapters.store.database import Database
 from adapters.webhooks.store import WebhookStore
-from domain.application import Ledger, utc_now
 
 #: The longest a long-poll (``GET /events?wait=``) waits; the query refuses more (422).
 LONG_POLL_MAX_SECONDS = 30.0

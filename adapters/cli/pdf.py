@@ -24,6 +24,7 @@ from adapters.cli.context import (
 )
 from adapters.cli.invoices import credit_note, invoice
 from adapters.config import build_ledger
+from adapters.ledger.application import Ledger
 from adapters.pdf.batch import (
     Written,
     file_name,
@@ -34,7 +35,6 @@ from adapters.pdf.batch import (
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import credit_note_source, invoice_source
-from domain.application import Ledger
 from domain.errors import InvalidInput
 
 log = structlog.get_logger("tollbook.pdf")

@@ -13,11 +13,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from adapters.cli.context import date_arg, emit_json, json_option, passes_state, say, state, table
 from adapters.config import ConfigError, database_url
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from adapters.usage.billing import BillingReport, InvoiceResult, run_billing
 from adapters.usage.importer import LIMIT_RANGES, ImportLimits, import_cdrs
 from adapters.usage.rating import load_rate_card, rerate
-from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.usage import Period
 

@@ -20,8 +20,8 @@ from uuid import UUID
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapters.ledger.application import Ledger
 from adapters.views import credit_note_doc, customer_doc, invoice_doc, package_doc, payment_doc
-from domain.application import Ledger
 from domain.credit_note import CreditNote
 from domain.customer import Customer
 from domain.errors import InvalidInput

@@ -22,12 +22,13 @@ from uuid import UUID
 import structlog
 
 from adapters.config_error import ConfigError
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.logging import configure_logging
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
 from adapters.queries import MAX_LIMIT, InvoiceQuery, queries_for
-from domain.application import Ledger
 from domain.errors import InvalidInput
 
 log = structlog.get_logger("tollbook.pdf")
@@ -82,7 +83,7 @@ def invoice_ids_for(ledger: Ledger, period: str, *, drafts: bool = False) -> lis
     except ConfigError:
         return [
             invoice.id
-            for invoice in ledger.invoices()
+            for invoice in LogFolds(ledger).invoices()
             if first <= (invoice.period_start or invoice.invoice_date) <= last
             and (drafts or invoice.state != "draft")
         ]

@@ -23,6 +23,7 @@ from typing import IO, Any
 import structlog
 
 from adapters.csv_output import SafeCsvWriter
+from adapters.ledger.application import Ledger
 from adapters.queries import customer_currencies
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
@@ -34,7 +35,6 @@ from adapters.usage.schema import (
     last_batch,
     same_content,
 )
-from domain.application import Ledger
 from domain.errors import InvalidInput
 
 log = structlog.get_logger("tollbook.usage")

@@ -23,10 +23,11 @@ from uuid import UUID, uuid5
 
 import structlog
 
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.usage.schema import ensure_schema
-from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.invoice import Invoice
@@ -256,7 +257,7 @@ def _apply(
     if invoice.state != "issued":
         result.action = f"invoice {invoice.label} is {invoice.state}: issue it, then re-rate"
         return
-    for note in ledger.credit_notes(invoice.id):
+    for note in LogFolds(ledger).credit_notes(invoice.id):
         if any(event.reason == reason for event in ledger.events_of(note.id)):
             result.action, result.document = "already adjusted", note.number
             return

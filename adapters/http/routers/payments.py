@@ -19,10 +19,10 @@ from adapters.http.schemas import (
     Unallocation,
 )
 from adapters.http.write_guard import saved
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for, reports
 from adapters.queries.documents import aged_doc, balance_row_doc, history_doc
 from adapters.views import event_doc, payment_doc
-from domain.application import Ledger
 from domain.payment import Payment
 
 router = APIRouter(tags=["payments"])
@@ -97,7 +97,7 @@ def payment_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.payment(ref).id)]
 
 
-@router.post("/payments/{ref}/complete", **answers(PaymentDoc))
+@router.post("/payments/{ref}/complete", **answers(PaymentDoc, if_match=True))
 def complete_payment(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def complete_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/cancel", **answers(PaymentDoc))
+@router.post("/payments/{ref}/cancel", **answers(PaymentDoc, if_match=True))
 def cancel_payment(
     ref: str,
     request: Request,
@@ -122,7 +122,7 @@ def cancel_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/allocations", **answers(PaymentDoc))
+@router.post("/payments/{ref}/allocations", **answers(PaymentDoc, if_match=True))
 def allocate_payment(
     ref: str,
     body: AllocationCreate,
@@ -138,7 +138,7 @@ def allocate_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/unallocations", **answers(PaymentDoc))
+@router.post("/payments/{ref}/unallocations", **answers(PaymentDoc, if_match=True))
 def unallocate_payment(
     ref: str,
     body: Unallocation,
@@ -154,7 +154,7 @@ def unallocate_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/refunds", **answers(PaymentDoc))
+@router.post("/payments/{ref}/refunds", **answers(PaymentDoc, if_match=True))
 def refund_payment(
     ref: str,
     body: RefundCreate,
