@@ -7,6 +7,9 @@ The chain lives beside the events, never inside their payload, so events stay ex
 domain recorded. Writers are serialised by both stores (SQLite's single writer; the PostgreSQL
 recorder's EXCLUSIVE lock on the events table), so the chain has one well-defined order.
 
+Saves made at the same moment by different threads of a process share one transaction (group
+commit, ``group_commit.py``): each keeps its own version check, positions and atomicity.
+
 ``H`` is SHA-256, or HMAC-SHA-256 when ``TOLLBOOK_AUDIT_KEY`` is set: then someone with only
 database access cannot re-compute a consistent chain after editing history.
 """
@@ -16,15 +19,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from adapters.store import library_internals
+from adapters.store.group_commit import GroupCommit, Save
 
 # the library internals below are overridden or called: a library that changed them stops the
 # store here, before anything is written (signatures only; the tests check their code too).
@@ -84,12 +89,19 @@ def chain_rows(
 CHAIN_COLUMNS = "position, originator_id, originator_version, prev_position, hash"
 
 
+def grouped(stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]) -> bool:
+    """Whether a save goes through group commit: one with events and no tracking record (the
+    application passes ``tracking=None``); anything else takes the library's own path."""
+    return bool(stored_events) and all(value is None for value in kwargs.values())
+
+
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder, plus one chain row per event in the same transaction."""
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.chain_table = chain_table(events_table_name)  # the base __init__ needs it
         super().__init__(datastore, events_table_name)
+        self.group = GroupCommit(self._write_saves)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -99,11 +111,51 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             " prev_position INTEGER NOT NULL, hash TEXT NOT NULL)",
         ]
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not grouped(stored_events, kwargs):
+            return super().insert_events(stored_events, **kwargs)
+        return self.group.submit(stored_events)
+
+    def _write_saves(self, saves: list[Save]) -> None:
+        """One transaction for ``saves``: each inside a savepoint, so a save the events
+        table's unique key refuses is undone alone (an IntegrityError for it), then the chain
+        links of every written save."""
+        written: list[tuple[Save, Sequence[int]]] = []
+        with self.datastore.transaction(commit=True) as c:
+            for save in saves:
+                c.execute("SAVEPOINT tollbook_save")
+                try:
+                    positions = super()._insert_events(c, save.events)
+                except sqlite3.IntegrityError as error:
+                    c.execute("ROLLBACK TO tollbook_save")
+                    c.execute("RELEASE tollbook_save")
+                    save.error = IntegrityError(error)
+                    continue
+                c.execute("RELEASE tollbook_save")
+                assert positions is not None
+                written.append((save, positions))
+            if written:
+                self._chain(
+                    c,
+                    [e for save, _ in written for e in save.events],
+                    [p for _, positions in written for p in positions],
+                )
+        for save, positions in written:  # committed
+            save.positions = positions
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
+        self._chain(c, stored_events, positions)
+        return positions
+
+    def _chain(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], positions: Sequence[int]
+    ) -> None:
         # read the last link after inserting: the write lock is ours, nobody can slip in
         c.execute(f"SELECT position, hash FROM {self.chain_table} ORDER BY position DESC LIMIT 1")
         last = c.fetchone()
@@ -112,7 +164,6 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             f"INSERT INTO {self.chain_table} ({CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
             chain_rows(previous, stored_events, positions),
         )
-        return positions
 
 
 # ---------------------------------------------------------------- verification

@@ -1,5 +1,6 @@
 """The audit chain (chain.py) written by the PostgreSQL recorder: one chain row per event, in
-the events' transaction. Apart from chain.py so that a store on SQLite never imports psycopg.
+the events' transaction; concurrent saves written in one transaction (group commit,
+group_commit.py). Apart from chain.py so that a store on SQLite never imports psycopg.
 """
 
 from __future__ import annotations
@@ -7,14 +8,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from adapters.store import library_internals
-from adapters.store.chain import CHAIN_COLUMNS, GENESIS, chain_rows, chain_table
+from adapters.store import chain, library_internals
+from adapters.store.chain import CHAIN_COLUMNS, GENESIS, chain_table, grouped
+from adapters.store.group_commit import GroupCommit, Save, conflicts
 
 # as chain.py does for SQLite: a changed library stops the store before anything is written
 library_internals.check(store="postgres")
@@ -51,6 +59,13 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             " unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::text[])"
         ).format(schema, table)
         # the library's statement, with the array parameter in binary (%b; see below)
+        # which of a batch's (aggregate, version) pairs are stored already (group commit)
+        self.select_taken = SQL(
+            "SELECT e.originator_id, e.originator_version FROM {0}.{1} AS e"
+            " JOIN unnest(%s::{2}[], %s::bigint[]) AS n(id, version)"
+            " ON e.originator_id = n.id AND e.originator_version = n.version"
+        ).format(schema, Identifier(events_table_name), SQL(datastore.originator_id_type))
+        self.group = GroupCommit(self._write_saves)
         self.insert_events_binary = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
             " SELECT originator_id, originator_version, topic, state"
@@ -64,8 +79,70 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             with self.datastore.get_connection() as conn:
                 row = conn.execute(HAS_LZ4).fetchone()
             self.lz4 = bool(row and row["lz4"])
-        positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-        return positions
+        if not grouped(stored_events, kwargs):
+            positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return positions
+        return self.group.submit(stored_events)
+
+    # the library's retry of insert_events (a dropped connection, a lock timeout): the
+    # transaction was rolled back, so it is written again
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _write_saves(self, saves: list[Save]) -> None:
+        """One transaction for ``saves`` (group commit), in three round trips: lock the table
+        and read which of the saves' versions are taken and the chain's last link; insert the
+        events of the saves that do not conflict; insert their links and commit. Nothing but
+        the hashing runs between them."""
+        ids = [e.originator_id for save in saves for e in save.events]
+        versions = [e.originator_version for save in saves for e in save.events]
+        # everything that needs no position is made before the lock is taken
+        composites = {
+            id(save): [
+                self.construct_pg_stored_event(
+                    e.originator_id, e.originator_version, e.topic, e.state
+                )
+                for e in save.events
+            ]
+            for save in saves
+        }
+        for save in saves:  # a retry starts afresh
+            save.error = None
+        written: list[Save] = []
+        positions: list[int] = []
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+            conn.cursor() as curs,
+            conn.cursor() as link_curs,
+        ):
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            if self.lz4:
+                curs.execute("SET LOCAL default_toast_compression = lz4")
+            # both answers in one round trip (the pipeline sends everything queued so far)
+            link_curs.execute(self.select_last_link)
+            curs.execute(self.select_taken, (ids, versions))
+            last = link_curs.fetchone()
+            taken = {(str(r["originator_id"]), int(r["originator_version"])) for r in curs}
+            written = conflicts(saves, taken)
+            if written:
+                events = [e for save in written for e in save.events]
+                curs.execute(
+                    self.insert_events_binary,
+                    ([row for save in written for row in composites[id(save)]],),
+                )
+                positions = [row["notification_id"] for row in curs.fetchall()]
+                if len(positions) != len(events):
+                    raise ProgrammingError(f"{len(positions)} positions for {len(events)} events")
+                previous = (int(last["position"]), str(last["hash"])) if last else (0, GENESIS)
+                rows = chain.chain_rows(previous, events, positions)
+                curs.execute(
+                    self.insert_links, [list(column) for column in zip(*rows, strict=True)]
+                )
+        start = 0
+        for save in written:  # committed
+            save.positions = positions[start : start + len(save.events)]
+            start += len(save.events)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -97,6 +174,6 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         curs.execute(self.select_last_link)
         last = curs.fetchone()
         previous = (int(last["position"]), str(last["hash"])) if last else (0, GENESIS)
-        rows = chain_rows(previous, stored_events, positions)
+        rows = chain.chain_rows(previous, stored_events, positions)
         curs.execute(self.insert_links, [list(column) for column in zip(*rows, strict=True)])
         return positions

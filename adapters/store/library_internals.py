@@ -4,7 +4,8 @@ one place and checked, so that lifting the ``<9.6`` pin is a deliberate step.
 Three kinds of reliance:
 
 - **Overrides and calls** (``adapters/store/chain.py``): the recorders are subclassed to write
-  the audit chain in the events' transaction and to send PostgreSQL's events array in binary.
+  the audit chain in the events' transaction, to write concurrent saves in one transaction
+  (group commit) and to send PostgreSQL's events array in binary.
   Each library method involved is listed in ``INTERNALS`` with the signature tollbook calls or
   overrides and, where tollbook replaces or depends on what its body does, a fingerprint of
   its source (``inspect.getsource``): a new release that edits such a body must be read before
@@ -42,7 +43,8 @@ from functools import cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
+from eventsourcing.application import Application
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteDatastore
 
 if TYPE_CHECKING:
     from adapters.store.database import Database
@@ -107,9 +109,27 @@ SQLITE_INTERNALS: tuple[Internal, ...] = (
         SQLiteAggregateRecorder,
         "insert_events",
         "(stored_events, **kwargs)",
-        "chain.ChainedSQLiteRecorder._insert_events runs inside its one committing"
-        " transaction (the chain rows commit with the events)",
+        "chain.ChainedSQLiteRecorder.insert_events replaces it for an application's saves"
+        " (group commit: chain._write_saves opens the same one committing transaction) and"
+        " calls it for a save with a tracking record, where chain.ChainedSQLiteRecorder."
+        "_insert_events runs inside it (the chain rows commit with the events)",
         "32f60619a2ca6e6a",
+    ),
+    Internal(
+        SQLiteDatastore,
+        "transaction",
+        "(*, commit)",
+        "chain.ChainedSQLiteRecorder._write_saves: one transaction under the pool's writer"
+        " lock, committed on success and rolled back on any error (a savepoint per save)",
+        "20e2038a98e68bdd",
+    ),
+    Internal(
+        Application,
+        "_record",
+        "(processing_event)",
+        "chain.grouped: an application's save passes tracking=None and nothing else; any other"
+        " keyword takes the library's own path, not group commit",
+        "104c6186b29d5059",
     ),
 )
 
@@ -117,7 +137,11 @@ SQLITE_INTERNALS: tuple[Internal, ...] = (
 @cache
 def postgres_internals() -> tuple[Internal, ...]:
     """The PostgreSQL recorder's internals (imports eventsourcing.postgres, hence psycopg)."""
-    from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+    from eventsourcing.postgres import (
+        PostgresAggregateRecorder,
+        PostgresApplicationRecorder,
+        PostgresDatastore,
+    )
 
     return (
         Internal(
@@ -139,9 +163,20 @@ def postgres_internals() -> tuple[Internal, ...]:
             PostgresApplicationRecorder,
             "insert_events",
             "(stored_events, **kwargs)",
-            "chain.ChainedPostgresRecorder.insert_events: _insert_stored_events then"
-            " _fetch_ids_after_insert_events in one transaction (the chain is written in it)",
+            "chain.ChainedPostgresRecorder.insert_events replaces it for an application's saves"
+            " (group commit: chain._write_saves repeats its pipeline and transaction, and its"
+            " retry on InterfaceError/OperationalError) and calls it for a save with a tracking"
+            " record: _insert_stored_events then _fetch_ids_after_insert_events in one"
+            " transaction (the chain is written in it)",
             "f1a98da0239e3ea7",
+        ),
+        Internal(
+            PostgresDatastore,
+            "get_connection",
+            "()",
+            "chain.ChainedPostgresRecorder._write_saves: a pooled autocommit connection with the"
+            " events' composite type registered, psycopg errors raised as the library's",
+            "8837a84cf3a8492e",
         ),
         Internal(
             PostgresApplicationRecorder,
