@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.ledger.event_mapper import event_payload
 from domain.aggregate import Event
@@ -17,8 +17,10 @@ from domain.invoice import Invoice
 from domain.money import round_to_currency
 from domain.package import Package
 from domain.payment import Payment
-from projections.balances import BalanceRow
-from projections.runner import Fault
+
+if TYPE_CHECKING:  # the runner imports every projection: a command showing one invoice
+    from projections.balances import BalanceRow
+    from projections.runner import Fault
 
 
 def _m(amount: Decimal, currency: str) -> str:

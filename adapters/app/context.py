@@ -43,7 +43,9 @@ class Services:
         url = url or database_url()
         services = cls(
             ledger=build_ledger(url, clock=clock),
-            db=Database.from_url(url),
+            # pooled (PostgreSQL): every request checks its API key; a new connection per
+            # request cost more than the query
+            db=Database.from_url(url).pooled(),
             key_retention_days=key_retention_days(),
         )
         services.ensure_schema()
@@ -58,3 +60,4 @@ class Services:
     def close(self) -> None:
         self.stopping.set()
         self.ledger.close()
+        self.db.close()

@@ -192,9 +192,9 @@ class LedgerBase(Application[UUID]):
         try:
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFound(f"unknown {what} {aggregate_id}") from None
+            raise NotFound(f"unknown {what} {aggregate_id}", field=_field(what)) from None
         if not isinstance(aggregate, cls):
-            raise NotFound(f"{aggregate_id} is not a {what}")
+            raise NotFound(f"{aggregate_id} is not a {what}", field=_field(what))
         return aggregate
 
     def _by_key_or_id(
@@ -210,7 +210,7 @@ class LedgerBase(Application[UUID]):
         try:
             return self._get(cls, UUID(ref), what)
         except (ValueError, NotFound):
-            raise NotFound(f"unknown {what} {ref!r}") from None
+            raise NotFound(f"unknown {what} {ref!r}", field=_field(what)) from None
 
     def _create(self, operation: str, aggregate: Aggregate, duplicate: Exception) -> None:
         try:
@@ -272,3 +272,8 @@ class LedgerBase(Application[UUID]):
         if not isinstance(state, cls):
             raise NotFound(f"{aggregate_id} is not a {cls.__name__}")
         return state
+
+
+def _field(what: str) -> str:
+    """The input a failed look-up concerns: "credit note" -> "credit_note"."""
+    return what.replace(" ", "_")

@@ -225,7 +225,8 @@ class InvoiceUseCases(PartyUseCases):
             if terms.currency != invoice.currency:
                 raise CurrencyMismatch(
                     f"package {terms.name!r} is priced in {terms.currency}, invoice"
-                    f" {invoice.label} is in {invoice.currency}"
+                    f" {invoice.label} is in {invoice.currency}",
+                    field="package",
                 )
             profile = self.customer(invoice.customer_id).profile_on(invoice.invoice_date)
             default_rate = terms.tax_rate if terms.tax_rate is not None else profile.tax_rate
@@ -432,11 +433,12 @@ class InvoiceUseCases(PartyUseCases):
                 for line in lines
             ]
         assert amount is not None
-        limits.check_money(amount, invoice.currency, what="credit amount")
+        limits.check_money(amount, invoice.currency, what="credit amount", field="amount")
         rates = {line.tax_rate for line in invoice.lines.values()}
         if len(rates) != 1:
             raise InvalidInput(
-                f"invoice {invoice.label} has several tax rates: credit it with explicit lines"
+                f"invoice {invoice.label} has several tax rates: credit it with explicit lines",
+                field="amount",
             )
         first = next(iter(invoice.lines.values()))
         return [

@@ -64,7 +64,10 @@ class PartyUseCases(LedgerBase):
         self._create(
             "customer registered",
             customer,
-            AlreadyExists(f"customer account {profile.account_number!r} already exists"),
+            AlreadyExists(
+                f"customer account {profile.account_number!r} already exists",
+                field="account_number",
+            ),
         )
         return customer.id
 
@@ -140,7 +143,8 @@ class PartyUseCases(LedgerBase):
                 raise CurrencyMismatch(
                     f"package {package.terms.name!r} is priced in {package.terms.currency},"
                     f" customer {customer.registered.account_number} is billed in"
-                    f" {customer.currency}"
+                    f" {customer.currency}",
+                    field="package",
                 )
             customer.assign_package(
                 assignment_id,

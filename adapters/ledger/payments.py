@@ -89,7 +89,7 @@ class PaymentUseCases(InvoiceUseCases):
             if len(prefix) >= 6 and str(event.originator_id).startswith(prefix)
         ]
         if len(matches) != 1:
-            raise NotFound(f"unknown payment {ref!r}")
+            raise NotFound(f"unknown payment {ref!r}", field="payment")
         return matches[0]
 
     def _edit_payment(

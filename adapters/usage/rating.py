@@ -125,7 +125,7 @@ class CustomerRerating:
     action: str = "what-if"
     document: str | None = None
     # (call id, billed seconds, charge micros, rate, row hash) of CDRs to rewrite on --apply
-    changes: list[tuple[str, int, int, str, int]] = field(default_factory=list, repr=False)
+    changes: list[tuple[str, int, int, int, str, int]] = field(default_factory=list, repr=False)
 
     @property
     def difference(self) -> Decimal:
@@ -187,7 +187,9 @@ def _rate_customer(
             if new != int(charge) and main is None:
                 billed = rate.billed_seconds(int(duration))
                 digest = row_hash(call_id, account, int(start_epoch), billed, new)
-                result.changes.append((call_id, billed, new, str(rate.per_minute), digest))
+                result.changes.append(
+                    (call_id, int(start_epoch), billed, new, str(rate.per_minute), digest)
+                )
     return result
 
 
@@ -212,9 +214,12 @@ def _apply(
             conn.cursor().executemany(
                 db.sql(
                     "UPDATE usage_cdrs SET billed_seconds = ?, charge_micros = ?, rate = ?,"
-                    " row_hash = ? WHERE call_id = ?"
+                    " row_hash = ? WHERE account = ? AND start_epoch = ? AND call_id = ?"
                 ),
-                [(b, c, r, h, call_id) for call_id, b, c, r, h in result.changes],
+                [
+                    (b, c, r, h, result.account, start, call_id)
+                    for call_id, start, b, c, r, h in result.changes
+                ],
             )
         result.action = f"re-rated {len(result.changes)} CDRs"
         return

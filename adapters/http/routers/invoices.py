@@ -141,7 +141,7 @@ def invoice_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.invoice_id(ref))]
 
 
-@router.post("/{ref}/lines", **answers(LineAdded, 201))
+@router.post("/{ref}/lines", **answers(LineAdded, 201, if_match=True))
 def add_line(
     ref: str, body: LineCreate, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -182,7 +182,7 @@ def add_line(
     return {"line_id": str(line_id), "invoice": _doc(svc.ledger, invoice_id, response)}
 
 
-@router.patch("/{ref}/lines/{line_ref}", **answers(InvoiceDoc))
+@router.patch("/{ref}/lines/{line_ref}", **answers(InvoiceDoc, if_match=True))
 def edit_line(
     ref: str,
     line_ref: str,
@@ -201,7 +201,7 @@ def edit_line(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.delete("/{ref}/lines/{line_ref}", **answers(InvoiceDoc))
+@router.delete("/{ref}/lines/{line_ref}", **answers(InvoiceDoc, if_match=True))
 def remove_line(
     ref: str, line_ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -210,7 +210,7 @@ def remove_line(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.patch("/{ref}/dates", **answers(InvoiceDoc))
+@router.patch("/{ref}/dates", **answers(InvoiceDoc, if_match=True))
 def change_dates(
     ref: str, body: DatesChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -223,7 +223,7 @@ def change_dates(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.post("/{ref}/issue", **answers(InvoiceDoc))
+@router.post("/{ref}/issue", **answers(InvoiceDoc, if_match=True))
 def issue_invoice(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -233,7 +233,7 @@ def issue_invoice(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.post("/{ref}/void", **answers(InvoiceDoc))
+@router.post("/{ref}/void", **answers(InvoiceDoc, if_match=True))
 def void_invoice(
     ref: str, body: Reason, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
