@@ -76,7 +76,7 @@ class ApiKeys:
 
     def authenticate(self, key: str) -> ApiKey | None:
         """The live key matching ``key``, or None (unknown or revoked)."""
-        with self.db.connect() as conn:
+        with self.db.connect(write=False) as conn:  # a read: no SQLite write lock taken
             row = conn.execute(
                 self.db.sql(
                     "SELECT name, scope, hint, created_at, revoked_at FROM api_keys"

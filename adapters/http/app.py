@@ -24,6 +24,7 @@ from adapters.http.routers import (
     customers,
     events,
     invoices,
+    liveness,
     packages,
     payments,
     settings,
@@ -58,6 +59,7 @@ def create_api(
     openapi.install(app)
     app.state.services = services
     problems.install(app)
+    app.include_router(liveness.router)  # first: a probe pays for no other route's matching
     for module in (settings, customers, packages, invoices, credit_notes, payments, events):
         app.include_router(module.router)
     app.include_router(webhooks.router)

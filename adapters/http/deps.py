@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from adapters.app.api_keys import ApiKey, Scope, allows
 from adapters.app.context import Services
@@ -14,7 +15,9 @@ from adapters.http.problems import Problem
 from domain.aggregate import Aggregate
 
 
-def services(request: Request) -> Services:
+# The dependencies are coroutines: FastAPI runs a plain function on the thread pool, one hop
+# per dependency per request; the key's look-up is the one hop these make.
+async def services(request: Request) -> Services:
     found = request.app.state.services
     assert isinstance(found, Services)
     return found
@@ -40,10 +43,10 @@ api_key_header = APIKeyHeader(
 )
 
 
-def require(needed: Scope) -> Callable[..., ApiKey]:
+def require(needed: Scope) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
     """A dependency admitting only live keys whose scope covers ``needed``."""
 
-    def check(
+    async def check(
         request: Request,
         _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         _header: Annotated[str | None, Depends(api_key_header)],
@@ -56,7 +59,8 @@ def require(needed: Scope) -> Callable[..., ApiKey]:
                 "an API key is required: send 'Authorization: Bearer <key>'",
                 {"WWW-Authenticate": 'Bearer realm="tollbook"'},
             )
-        key = services(request).api_keys.authenticate(presented)
+        api_keys = (await services(request)).api_keys
+        key = await run_in_threadpool(api_keys.authenticate, presented)
         if key is None:
             raise Problem(
                 401,
