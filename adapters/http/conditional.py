@@ -18,18 +18,38 @@ changed, and JSON written without FastAPI's generic encoder.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
+from uuid import UUID
 
+import structlog
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapters.app.api_keys import allows
+from adapters.app.context import Services
+from adapters.app.reads import Probe
+from adapters.config_error import ConfigError
 from adapters.http.problems import Problem
+
+log = structlog.get_logger("tollbook.http")
+
+#: the kept lists: path -> the read models each is made from (its catch-up and its tag)
+KEPT_LISTS: dict[str, tuple[str, ...]] = {
+    "/invoices": ("invoice_register",),
+    "/balances": ("balances",),
+}
+INVOICES = "/invoices/"
 
 #: entity-tags taken in one If-None-Match (RFC 9110 §8.8.3 grammar); more is refused
 MAX_TAGS = 64
@@ -81,7 +101,10 @@ def conditional_answers(model: Any) -> dict[str, Any]:
 def presented_tags(request: Request) -> set[str] | None:
     """The opaque parts of the If-None-Match tags (weak and strong compare alike, RFC 9110
     §13.1.2), ``{"*"}`` for ``*``, None without the header; 400 when it is malformed."""
-    header = request.headers.get("if-none-match")
+    return parse_tags(request.headers.get("if-none-match"))
+
+
+def parse_tags(header: str | None) -> set[str] | None:
     if header is None:
         return None
     if len(header) > MAX_HEADER:
@@ -172,16 +195,34 @@ class Kept:
         return answer
 
 
+#: megabytes of kept answers per process (``TOLLBOOK_READ_CACHE_MB``; 0 keeps none)
+READ_CACHE_MB = 16
+
+
+def read_cache_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """``TOLLBOOK_READ_CACHE_MB`` (whole megabytes, 0 to 4096) in bytes; ConfigError else."""
+    text = (os.environ if environ is None else environ).get("TOLLBOOK_READ_CACHE_MB", "").strip()
+    if not text:
+        return READ_CACHE_MB * 1024 * 1024
+    if not (text.isascii() and text.isdigit() and len(text) <= 4 and int(text) <= 4096):
+        raise ConfigError("TOLLBOOK_READ_CACHE_MB must be a whole number of megabytes, 0 to 4096")
+    return int(text) * 1024 * 1024
+
+
 class PageCache:
     """Answers as sent, by URL (or resource), while their tag holds: a page is made once per
     change of the log (or day), a document once per version (and day), however many clients
     ask for it. Bounded in bytes; the least recently used go first."""
 
-    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int = READ_CACHE_MB * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._pages: OrderedDict[str, Kept] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+
+    def holds_any(self, url: str) -> bool:
+        """Whether something is kept for ``url`` (at whatever tag): worth asking for the tag."""
+        return url in self._pages
 
     def get(self, url: str, tag: str) -> Kept | None:
         with self._lock:
@@ -215,6 +256,107 @@ def pages_of(request: Request) -> PageCache:
     return cache
 
 
+def list_url(path: str, query: str) -> str:
+    return f"{path}?{query}"
+
+
+def invoice_key(invoice_id: object) -> str:
+    return f"invoice/{invoice_id}"
+
+
+def version_tag(version: int, today: date) -> str:
+    return f"{version}@{today.isoformat()}"
+
+
+def _answer_kept(kept: Kept, presented: set[str] | None, current: str, etag: str) -> Response:
+    if not kept.revalidate and holds(presented, current):
+        return not_modified(etag)
+    return kept.response()
+
+
+class KeptReads:
+    """Pure ASGI middleware answering a GET of a kept read before routing: when the caller's
+    key is live with read scope and the read still stands where its kept answer was made
+    (``ReadProbe``: one query for both), the kept bytes are sent (or 304). Anything else (no
+    key, a refused key, a malformed If-None-Match, nothing kept, the tag moved, a database
+    error) goes on to the application, which answers as it always does and keeps the answer
+    for the next caller."""
+
+    def __init__(self, app: ASGIApp, services: Services, pages: PageCache) -> None:
+        self.app = app
+        self.services = services
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            answer = await self._kept(scope)
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _kept(self, scope: Scope) -> Response | None:
+        path: str = scope["path"]
+        names = KEPT_LISTS.get(path)
+        query = scope["query_string"].decode("latin-1")
+        invoice_id: UUID | None = None
+        if names is not None:
+            url = list_url(path, query)
+        elif path.startswith(INVOICES) and not query:
+            try:
+                invoice_id = UUID(path[len(INVOICES) :])
+            except ValueError:
+                return None
+            url = invoice_key(invoice_id)
+        else:
+            return None
+        if not self.pages.holds_any(url):
+            return None
+        headers = Headers(scope=scope)
+        key = presented_key(headers)
+        if key is None:
+            return None
+        try:
+            presented = parse_tags(headers.get("if-none-match"))
+        except Problem:
+            return None
+        probe = self.services.read_probe()
+        if probe is None:
+            return None
+        ask: Callable[[], Probe] = (
+            partial(probe.list_position, key, names)
+            if names is not None
+            else partial(probe.version, key, invoice_id)  # type: ignore[arg-type]
+        )
+        try:
+            found = ask() if probe.inline else await run_in_threadpool(ask)
+        except Exception:  # the application answers, and says what is wrong
+            log.debug("kept read: probe failed", exc_info=True)
+            return None
+        if found.scope is None or not allows(found.scope, "read") or found.position is None:
+            return None
+        today = self.services.ledger.today()
+        if names is not None:
+            tag = list_tag(found.position, today)
+            kept = self.pages.get(url, tag)
+            return None if kept is None else _answer_kept(kept, presented, opaque(tag), tag)
+        kept = self.pages.get(url, version_tag(found.position, today))
+        if kept is None:
+            return None
+        return _answer_kept(kept, presented, str(found.position), f'"{found.position}"')
+
+
+def presented_key(headers: Headers) -> str | None:
+    """The API key a request presents: ``Authorization: Bearer`` or ``X-API-Key``."""
+    header = headers.get("authorization")
+    if header:
+        kind, _, value = header.partition(" ")
+        if kind.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    return headers.get("x-api-key") or None
+
+
 def cached_document(
     request: Request,
     key: str,
@@ -231,18 +373,16 @@ def cached_document(
     304 unless the document says a copy must be revalidated."""
     presented = presented_tags(request)
     cache = pages_of(request)
-    kept = None if version is None else cache.get(key, f"{version}@{today.isoformat()}")
+    kept = None if version is None else cache.get(key, version_tag(version, today))
     if kept is None:
         response = Response()
         made_version, content, revalidate = make(response)
         answer = document(content, response)
-        tag = f"{made_version}@{today.isoformat()}"
+        tag = version_tag(made_version, today)
         kept = Kept(tag, bytes(answer.body), tuple(response.headers.items()), revalidate)
         cache.put(key, kept)
         version = made_version
-    if not kept.revalidate and holds(presented, str(version)):
-        return not_modified(f'"{version}"')
-    return kept.response()
+    return _answer_kept(kept, presented, str(version), f'"{version}"')
 
 
 def cached_page(request: Request, tag: str | None, make: Callable[[Response], Any]) -> Response:
@@ -257,7 +397,7 @@ def cached_page(request: Request, tag: str | None, make: Callable[[Response], An
         response = Response()
         return document(make(response), response)
     cache = pages_of(request)
-    url = f"{request.url.path}?{request.url.query}"
+    url = list_url(request.url.path, request.url.query)
     kept = cache.get(url, tag)
     if kept is None:
         response = Response()

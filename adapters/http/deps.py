@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.app.api_keys import ApiKey, Scope, allows
 from adapters.app.context import Services
+from adapters.http.conditional import presented_key
 from adapters.http.problems import Problem
 from domain.aggregate import Aggregate
 
@@ -21,16 +22,6 @@ async def services(request: Request) -> Services:
     found = request.app.state.services
     assert isinstance(found, Services)
     return found
-
-
-def _presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        kind, _, value = header.partition(" ")
-        if kind.lower() == "bearer" and value.strip():
-            return value.strip()
-        return None
-    return request.headers.get("x-api-key") or None
 
 
 # Declared so the OpenAPI document names the two ways to present a key (either will do); the
@@ -51,7 +42,7 @@ def require(needed: Scope) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
         _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         _header: Annotated[str | None, Depends(api_key_header)],
     ) -> ApiKey:
-        presented = _presented_key(request)
+        presented = presented_key(request.headers)
         if presented is None:
             raise Problem(
                 401,
