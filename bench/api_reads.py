@@ -414,6 +414,9 @@ def main() -> None:
         "--no-conditional", action="store_true", help="skip the If-None-Match figures"
     )
     args = parser.parse_args()
+    from adapters.logging import configure_logging
+
+    configure_logging(level="warning")  # the seeding's own progress lines stay quiet
     sizes = QUICK if args.quick else FULL
     if args.seconds:
         sizes = Sizes(sizes.customers, sizes.invoices, args.seconds)
