@@ -32,7 +32,10 @@ class Services:
     key_retention_days: int | None = None
 
     def __post_init__(self) -> None:
-        self.api_keys = ApiKeys(self.db)
+        # every request that is not answered from a kept read looks its key up: from a pool
+        # (PostgreSQL) or kept read connections (SQLite), not a new connection each time
+        self._keys_db = self.db.pooled()
+        self.api_keys = ApiKeys(self._keys_db)
         self.idempotency = IdempotencyStore(self.db)
         # the ledger's clock stamps a subscription, so a key's age is measured on one clock
         self.webhooks = WebhookStore(self.db, clock=self.ledger.clock)
@@ -71,4 +74,6 @@ class Services:
         self.stopping.set()
         if self._probe is not None:
             self._probe.close()
+        if self._keys_db is not self.db:
+            self._keys_db.close()
         self.ledger.close()
