@@ -15,6 +15,10 @@ keep-alive connection (``http.client``), with three reads:
 - ``GET /invoices?limit=50``: the first page of the invoice list;
 - ``GET /balances``: the balances page.
 
+The server runs ``--workers 2`` on PostgreSQL (two API processes, as docs/operations.md advises
+there) and one process on SQLite, unless ``--workers`` says otherwise; the yardstick is served
+by the same processes.
+
 The yardstick is ``GET /health/live`` on the same server in the same run: the liveness route,
 which answers without touching the database. (``GET /health`` reads every read model's
 tracking row and the log's head: a readiness report, not a cheap liveness check; it is shown
@@ -311,7 +315,7 @@ class Read:
     ask: Ask
 
 
-def run_store(store: str, sizes: Sizes, workers: int | None, conditional: bool) -> list[Goal]:
+def run_store(store: str, sizes: Sizes, workers: int, conditional: bool) -> list[Goal]:
     with own_database(store, "api_reads") as url:
         began = time.perf_counter()
         ids, key = seed(url, sizes.customers, sizes.invoices)
@@ -355,7 +359,7 @@ def run_store(store: str, sizes: Sizes, workers: int | None, conditional: bool) 
                 )
                 ours, yard = median(rounds["ours"]), median(rounds["yardstick"])
                 ours_p99, yard_p99 = median(p99s["ours"]) * 1000, median(p99s["yardstick"]) * 1000
-                work = f"{read.name}, {CLIENTS} clients ({store})"
+                work = f"{read.name}, {CLIENTS} clients ({store}, {workers} API process(es))"
                 goals += [
                     Goal.at_least(
                         work,
@@ -408,7 +412,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same yardstick")
     parser.add_argument("--store", choices=["postgres", "sqlite"], action="append")
-    parser.add_argument("--workers", type=int, help="tollbook serve --workers (default: its own)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="tollbook serve --workers (default: 2 on PostgreSQL, as docs/operations.md advises"
+        " for it; 1 on SQLite)",
+    )
     parser.add_argument("--seconds", type=float, help="per round and side")
     parser.add_argument(
         "--no-conditional", action="store_true", help="skip the If-None-Match figures"
@@ -423,7 +432,8 @@ def main() -> None:
     header(f"API reads, {CLIENTS} clients ({'quick' if args.quick else 'full'})")
     goals: list[Goal] = []
     for store in args.store or ["postgres", "sqlite"]:
-        goals += run_store(store, sizes, args.workers, not args.no_conditional)
+        workers = args.workers or (2 if store == "postgres" else 1)
+        goals += run_store(store, sizes, workers, not args.no_conditional)
     report(*goals)
 
 
