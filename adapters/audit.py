@@ -13,11 +13,11 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from adapters.ledger.application import Ledger
+from adapters.ledger.event_mapper import event_payload
 from adapters.store.chain import Finding, Link, Record, chain_table, is_hash, verify
 from adapters.store.database import Database
 from domain.aggregate import Event
-from domain.application import Ledger
-from domain.event_mapper import event_payload
 
 PAGE = 1000
 

@@ -11,12 +11,14 @@ work when ``TOLLBOOK_DATABASE_URL`` is unset and ``PERSISTENCE_MODULE`` is set.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
-
-from psycopg import sql
+from typing import Literal
+from uuid import UUID
 
 from adapters.config_error import ConfigError
+from adapters.ledger.application import Ledger, utc_now
 from adapters.store.settings import (
     DEFAULT_DATABASE_URL,
     SETUP_LOCK_KEY,
@@ -25,7 +27,6 @@ from adapters.store.settings import (
     store_env,
 )
 from domain import limits
-from domain.application import Ledger, utc_now
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -68,6 +69,8 @@ def build_ledger(
         return _with_queries(Ledger(env=env, clock=clock), env)
     # Processes starting together would race on the library's CREATE ... IF NOT EXISTS
     # ("tuple concurrently updated"); an advisory lock makes schema set-up one at a time.
+    from psycopg import sql
+
     with postgres_connect(env, autocommit=True, connect_timeout=10) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
         try:
@@ -82,8 +85,41 @@ def build_ledger(
 
 
 def _with_queries(ledger: Ledger, env: Mapping[str, str]) -> Ledger:
-    """Lists and lookups by number or id prefix read the read models (adapters/queries)."""
-    from adapters.queries import attach  # imports this module: only once it is loaded
-
-    attach(ledger, env)
+    """Lists and lookups by number or id prefix read the read models (adapters/queries),
+    attached when first asked for: the read side imports psycopg, structlog and every
+    projection, which a command that reads no list (``tollbook settings show``, ``invoice show``
+    by number) would pay for at every start."""
+    if env.get("PERSISTENCE_MODULE", "").endswith(("sqlite", "postgres")) and isinstance(
+        getattr(ledger.recorder, "events_table_name", None), str
+    ):  # the stores adapters.queries.attach serves
+        ledger.references = QueriesOnFirstUse(ledger, env)
     return ledger
+
+
+class QueriesOnFirstUse:
+    """The ledger's reference index until the read side is first needed: then it attaches the
+    real queries (``adapters.queries.attach``, which replaces this object) and hands on.
+
+    ``adapters.queries.queries_for`` calls ``attach()`` when the ledger has no queries yet.
+    """
+
+    def __init__(self, ledger: Ledger, env: Mapping[str, str]) -> None:
+        self._ledger = ledger
+        self._env = dict(env)
+        self._lock = threading.Lock()
+
+    def attach(self) -> None:
+        with self._lock:
+            if self._ledger.references is self:
+                from adapters.queries import attach  # imports this module: only once loaded
+
+                attach(self._ledger, self._env)
+            if self._ledger.references is self:  # attach found no SQL tables after all
+                self._ledger.references = None
+
+    def find(self, kind: Literal["invoice", "payment", "credit_note"], ref: str) -> UUID:
+        self.attach()
+        index = self._ledger.references
+        if index is None:
+            raise ConfigError("lookups by number or id prefix need SQLite or PostgreSQL")
+        return index.find(kind, ref)

@@ -17,9 +17,9 @@ from uuid import UUID, uuid5
 from eventsourcing.utils import get_topic
 
 from adapters.event_catalogue import aggregates, events_of
+from adapters.ledger.application import Ledger
 from adapters.views import event_doc
 from domain.aggregate import Event
-from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.idempotency import IdempotencyKey
 

@@ -22,10 +22,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from adapters.ledger.application import Ledger
 from adapters.store.read_models import SqlViewStore
 from adapters.stored_values import out_of_range
 from domain.aggregate import Aggregate, Event
-from domain.application import Ledger
 from domain.invoice import Invoice
 from domain.payment import Payment
 from projections.aged_receivables import MOVEMENTS, age

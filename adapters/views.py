@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from adapters.ledger.event_mapper import event_payload
 from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.customer import Customer
-from domain.event_mapper import event_payload
 from domain.invoice import Invoice
 from domain.money import round_to_currency
 from domain.package import Package
 from domain.payment import Payment
-from projections.balances import BalanceRow
-from projections.runner import Fault
+
+if TYPE_CHECKING:  # the runner imports every projection: a command showing one invoice
+    from projections.balances import BalanceRow
+    from projections.runner import Fault
 
 
 def _m(amount: Decimal, currency: str) -> str:

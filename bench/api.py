@@ -248,12 +248,15 @@ def served(url: str, processes: int = 1) -> Iterator[tuple[str, Callable[[], str
     and a function creating an admin key. Stopped with SIGTERM on exit."""
     env = {**os.environ, "TOLLBOOK_LOG_LEVEL": "warning"}
     ports = [free_port() for _ in range(processes)]
+    # the servers' log lines go to a file (a pipe nobody reads would block them once full);
+    # its end is shown when the block fails
+    logs = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed after the servers stop
     running = [
         subprocess.Popen(
             [TOLLBOOK, "--db", url, "serve", "--role", "api", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=logs,
         )
         for port in ports
     ]
@@ -283,7 +286,12 @@ def served(url: str, processes: int = 1) -> Iterator[tuple[str, Callable[[], str
 
             return str(json.loads(out)["key"])
 
-        yield base, new_key
+        try:
+            yield base, new_key
+        except BaseException:
+            logs.seek(0)
+            print("server log (end):\n" + logs.read()[-4000:], file=sys.stderr, flush=True)
+            raise
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)
@@ -294,6 +302,7 @@ def served(url: str, processes: int = 1) -> Iterator[tuple[str, Callable[[], str
                 process.kill()
                 process.wait()
                 raise
+        logs.close()
 
 
 def _wait_healthy(base: str, timeout: float = 30.0) -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from adapters.ledger.folds import LogFolds
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fastapi import APIRouter, HTTPException
@@ -52,7 +54,7 @@ def main_routes(services: Services) -> APIRouter:
     @router.get("/invoices")
     def invoices() -> list[dict[str, Any]]:
         today = ledger.today()
-        return [invoice_doc(i, today) for i in ledger.invoices()]
+        return [invoice_doc(i, today) for i in LogFolds(ledger).invoices()]
 
     @router.get("/balances")
     def balances() -> list[dict[str, Any]]:
@@ -79,7 +81,7 @@ def main_routes(services: Services) -> APIRouter:
 
     @router.get("/customers")
     def customers() -> int:
-        return len(ledger.customers())  # billing runs, rerating, the scheduler before
+        return len(LogFolds(ledger).customers())  # billing runs, rerating, the scheduler before
 
     @router.get("/invoices/{ref}")
     def lookup(ref: str) -> dict[str, Any]:

@@ -96,22 +96,28 @@ def postal_address(
 
 def check_address(address: PostalAddress) -> PostalAddress:
     """Within the limits of domain/limits.py; refusals never echo the refused text."""
+    # the fields are the parts' names as the portal's form (and its tests) name them
+    lines = "address_lines"
     if not address.lines:
-        raise InvalidInput("an address needs at least one address line")
-    limits.check_count(len(address.lines), limits.MAX_ADDRESS_LINES, what="address lines")
+        raise InvalidInput("an address needs at least one address line", field=lines)
+    limits.check_count(
+        len(address.lines), limits.MAX_ADDRESS_LINES, what="address lines", field=lines
+    )
     for number, line in enumerate(address.lines, start=1):
-        limits.check_text(line, limits.ADDRESS_LINE, what=f"address line {number}")
-    limits.check_text(address.city, limits.CITY)
-    limits.check_text(address.region, limits.REGION)
-    limits.check_text(address.postal_code, limits.POSTAL_CODE)
+        limits.check_text(line, limits.ADDRESS_LINE, what=f"address line {number}", field=lines)
+    limits.check_text(address.city, limits.CITY, field="city")
+    limits.check_text(address.region, limits.REGION, field="region")
+    limits.check_text(address.postal_code, limits.POSTAL_CODE, field="postal_code")
     if address.postal_code and not _POSTAL_CODE.fullmatch(address.postal_code):
         raise InvalidCharacters(
             "postal code must be letters, digits, spaces and hyphens (ASCII), starting and"
-            " ending with a letter or digit"
+            " ending with a letter or digit",
+            field="postal_code",
         )
     if address.country and address.country not in COUNTRY_NAMES:
         raise UnknownCountry(
             "country must be an ISO 3166-1 alpha-2 code such as GB, DE or JP, got"
-            f" {limits.shown(repr(address.country[:8]))}"
+            f" {limits.shown(repr(address.country[:8]))}",
+            field="country",
         )
     return address

@@ -29,7 +29,7 @@ class Stamp:
 class Event(BaseModel):
     """A fact about one aggregate. Subclasses declare their own fields; ``apply`` only assigns."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     originator_id: UUID
     originator_version: int

@@ -62,7 +62,9 @@ class CustomerChanges(Changes):
         if isinstance(data, dict):
             unknown = set(data) - set(cls.model_fields)
             if "currency" in unknown:
-                raise InvalidInput("a customer's currency cannot change after registration")
+                raise InvalidInput(
+                    "a customer's currency cannot change after registration", field="currency"
+                )
             if unknown:
                 raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
         return data

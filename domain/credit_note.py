@@ -88,7 +88,7 @@ def credit_invoice(
     if invoice.state != "issued":
         raise InvalidState(f"invoice {invoice.label} is {invoice.state}: only issued invoices")
     if not (stamp.reason or "").strip():
-        raise InvalidInput("a credit note needs a reason")
+        raise InvalidInput("a credit note needs a reason", field="reason")
     if not lines:
         raise InvalidInput("a credit note needs at least one line")
     limits.check_count(len(lines), limits.MAX_LINES, what="lines on one credit note")
@@ -96,11 +96,12 @@ def credit_invoice(
         check_line(line, invoice.currency)
     totals = totals_of(lines, invoice.currency)
     if totals.total <= 0:
-        raise InvalidInput("a credit note's total must be greater than zero")
+        raise InvalidInput("a credit note's total must be greater than zero", field="amount")
     if totals.total > invoice.outstanding:
         raise OverCredit(
             f"credit of {totals.total} {invoice.currency} exceeds the {invoice.outstanding}"
-            f" {invoice.currency} outstanding on {invoice.label}"
+            f" {invoice.currency} outstanding on {invoice.label}",
+            field="amount",
         )
     assert invoice.number is not None and invoice.billing is not None
     note = CreditNote._start(

@@ -201,7 +201,7 @@ class Customer(Aggregate):
         return self.registered.currency
 
     def change(self, changes: CustomerChanges, effective_from: date, stamp: Stamp) -> None:
-        limits.check_date(effective_from, what="effective date")
+        limits.check_date(effective_from, what="effective date", field="effective_from")
         current = self.profile_on(effective_from)
         updated = CustomerProfile.model_validate(
             {**current.model_dump(mode="json"), **changes.given()}
@@ -233,10 +233,10 @@ class Customer(Aggregate):
         stamp: Stamp,
     ) -> None:
         limits.check_quantity(quantity)
-        limits.check_date(start_date, what="start date")
-        limits.check_optional_date(end_date, what="end date")
+        limits.check_date(start_date, what="start date", field="start_date")
+        limits.check_optional_date(end_date, what="end date", field="end_date")
         if end_date is not None and end_date < start_date:
-            raise InvalidInput("an assignment cannot end before it starts")
+            raise InvalidInput("an assignment cannot end before it starts", field="end_date")
         limits.check_count(
             len(self.assignments) + 1,
             limits.MAX_ASSIGNMENTS,
@@ -255,9 +255,9 @@ class Customer(Aggregate):
         assignment = self.assignments.get(assignment_id)
         if assignment is None:
             raise NotFound(f"no package assignment {assignment_id} on this customer")
-        limits.check_date(end_date, what="end date")
+        limits.check_date(end_date, what="end date", field="end_date")
         if end_date < assignment.start_date:
-            raise InvalidInput("an assignment cannot end before it starts")
+            raise InvalidInput("an assignment cannot end before it starts", field="end_date")
         if assignment.end_date is not None and assignment.end_date < end_date:
             raise InvalidState(f"assignment already ended on {assignment.end_date}")
         self._trigger(
@@ -278,14 +278,14 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
     """Every field of a new profile (or only ``fields``, the changed ones) within the limits."""
     names = set(CustomerProfile.model_fields if fields is None else fields)
     if "account_number" in names:
-        non_empty(profile.account_number, what="account number")
-        limits.check_text(profile.account_number, limits.ACCOUNT_NUMBER)
+        non_empty(profile.account_number, what="account number", field="account_number")
+        limits.check_text(profile.account_number, limits.ACCOUNT_NUMBER, field="account_number")
     if "name" in names:
-        non_empty(profile.name, what="customer name")
-        limits.check_text(profile.name, limits.CUSTOMER_NAME)
+        non_empty(profile.name, what="customer name", field="name")
+        limits.check_text(profile.name, limits.CUSTOMER_NAME, field="name")
     for name, rule in _PROFILE_TEXT.items():
         if name in names:
-            limits.check_text(getattr(profile, name), rule)
+            limits.check_text(getattr(profile, name), rule, field=name)
     if "address" in names and profile.address is not None:
         check_address(profile.address)
     if "tax_rate" in names:

@@ -1,16 +1,43 @@
 """The ledger's error hierarchy: every refusal of a command is one of these.
 
-Each error has a stable machine-readable ``code`` (used by the CLI's --json output and, later,
-HTTP problem documents) and a plain-words message.
+Each error has a stable machine-readable ``code`` (used by the CLI's --json output and HTTP
+problem documents), a plain-words message and, when one input caused it, the ``field`` it
+concerns: the name of the command's parameter (or of the profile / change-set field), set where
+the domain raises it. The portal shows the message next to that field; nothing matches words in
+the message to place it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class BillingError(Exception):
-    """A command the ledger refuses; nothing was written."""
+    """A command the ledger refuses; nothing was written. ``field`` names the input it
+    concerns (``"unit_price"``, ``"due_date"``, ...), or is None when no one input does."""
 
     code = "billing_error"
+    field: str | None = None
+    #: Of a command over several items (a payment allocated to several invoices), the id of
+    #: the item the error concerns (see ``about``); None otherwise.
+    item: str | None = None
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        if field is not None:
+            self.field = field
+
+
+@contextmanager
+def about(item: str) -> Iterator[None]:
+    """A refusal raised inside concerns ``item``, one of the several a command acts on."""
+    try:
+        yield
+    except BillingError as error:
+        if error.item is None:
+            error.item = item
+        raise
 
 
 class InvalidInput(BillingError):
@@ -77,7 +104,7 @@ class DuplicateIdempotencyKey(AlreadyExists):
     code = "duplicate_idempotency_key"
 
     def __init__(self, message: str, existing_id: str) -> None:
-        super().__init__(message)
+        super().__init__(message, field="idempotency_key")
         self.existing_id = existing_id
 
 

@@ -233,7 +233,7 @@ class Invoice(Aggregate):
         """A new draft; ``lines`` (checked as ``add_line`` checks them) are part of the one
         ``Drafted`` event, so the invoice never exists without them."""
         _check_dates(invoice_date, due_date, period_start, period_end)
-        limits.check_text(memo, limits.MEMO)
+        limits.check_text(memo, limits.MEMO, field="memo")
         limits.check_count(len(lines), limits.MAX_LINES, what="lines on one invoice")
         for line in lines:
             check_line(line, currency)
@@ -364,7 +364,7 @@ class Invoice(Aggregate):
                 f"invoice {self.label} has credit notes applied: it cannot be voided"
             )
         if not (stamp.reason or "").strip():
-            raise InvalidInput("voiding an invoice needs a reason")
+            raise InvalidInput("voiding an invoice needs a reason", field="reason")
         self._trigger(self.Voided, stamp, currency=self.currency, total=self.totals.total)
 
     # ----------------------------------------------------------------- queries
@@ -403,30 +403,32 @@ class Invoice(Aggregate):
 def _check_dates(
     invoice_date: date, due_date: date, period_start: date | None, period_end: date | None
 ) -> None:
-    limits.check_date(invoice_date, what="invoice date")
-    limits.check_date(due_date, what="due date")
-    limits.check_optional_date(period_start, what="period start")
-    limits.check_optional_date(period_end, what="period end")
+    limits.check_date(invoice_date, what="invoice date", field="invoice_date")
+    limits.check_date(due_date, what="due date", field="due_date")
+    limits.check_optional_date(period_start, what="period start", field="period_start")
+    limits.check_optional_date(period_end, what="period end", field="period_end")
     if due_date < invoice_date:
-        raise InvalidInput(f"due date {due_date} is before invoice date {invoice_date}")
+        raise InvalidInput(
+            f"due date {due_date} is before invoice date {invoice_date}", field="due_date"
+        )
     if period_start and period_end and period_end < period_start:
-        raise InvalidInput("billing period ends before it starts")
+        raise InvalidInput("billing period ends before it starts", field="period_end")
 
 
 def check_line(line: InvoiceLine, currency: str) -> None:
     """A line of an invoice or credit note in ``currency`` within the limits."""
     if not line.description.strip():
-        raise InvalidInput("line description must not be empty")
-    limits.check_text(line.description, limits.LINE_DESCRIPTION)
-    limits.check_text(line.tax_description, limits.TAX_DESCRIPTION)
-    limits.check_text(line.unit, limits.UNIT)
+        raise InvalidInput("line description must not be empty", field="description")
+    limits.check_text(line.description, limits.LINE_DESCRIPTION, field="description")
+    limits.check_text(line.tax_description, limits.TAX_DESCRIPTION, field="tax_description")
+    limits.check_text(line.unit, limits.UNIT, field="unit")
     limits.check_quantity(line.quantity, what="line quantity")
     limits.check_unit_price(line.unit_price, currency)
     limits.check_tax_rate(line.tax_rate)
-    limits.check_optional_date(line.period_start, what="line period start")
-    limits.check_optional_date(line.period_end, what="line period end")
+    limits.check_optional_date(line.period_start, what="line period start", field="period_start")
+    limits.check_optional_date(line.period_end, what="line period end", field="period_end")
     if line.period_start and line.period_end and line.period_end < line.period_start:
-        raise InvalidInput("line period ends before it starts")
+        raise InvalidInput("line period ends before it starts", field="period_end")
 
 
 def check_totals(totals: Totals, document: str) -> None:

@@ -145,27 +145,32 @@ def unsafe_character(value: str) -> int | None:
     return None if found is None else found.start()
 
 
-def check_text(value: str, rule: Text, what: str | None = None) -> str:
-    """``value`` if it fits ``rule``; never echoes the refused text (it may be hostile)."""
+def check_text(value: str, rule: Text, what: str | None = None, *, field: str | None = None) -> str:
+    """``value`` if it fits ``rule``; never echoes the refused text (it may be hostile).
+    ``field`` (here and below) is the input a refusal concerns (``BillingError.field``)."""
     label = what or rule.label
     if not isinstance(value, str):
-        raise InvalidInput(f"{label} must be text")
+        raise InvalidInput(f"{label} must be text", field=field)
     if len(value) > rule.max_length:
         raise TextTooLong(
-            f"{label} must be at most {rule.max_length:,} characters, got {len(value):,}"
+            f"{label} must be at most {rule.max_length:,} characters, got {len(value):,}",
+            field=field,
         )
     found = (_LINES_REFUSED if rule.multiline else _ONE_LINE_REFUSED).search(value)
     if found:
         kinds = "control characters" if rule.multiline else "line breaks, tabs, control characters"
         raise InvalidCharacters(
             f"{label} must not contain {kinds} or bidirectional overrides"
-            f" (found U+{ord(value[found.start()]):04X} at character {found.start() + 1})"
+            f" (found U+{ord(value[found.start()]):04X} at character {found.start() + 1})",
+            field=field,
         )
     return value
 
 
-def check_optional_text(value: str | None, rule: Text, what: str | None = None) -> str | None:
-    return None if value is None else check_text(value, rule, what)
+def check_optional_text(
+    value: str | None, rule: Text, what: str | None = None, *, field: str | None = None
+) -> str | None:
+    return None if value is None else check_text(value, rule, what, field=field)
 
 
 # ------------------------------------------------------------------ numbers
@@ -182,49 +187,67 @@ def amount_limit(currency: str) -> Decimal:
     return AMOUNT_LIMITS[currency_code(currency)]
 
 
-def _below_limit(value: Decimal, currency: str, what: str) -> None:
+def _below_limit(value: Decimal, currency: str, what: str, field: str | None) -> None:
     limit = amount_limit(currency)
     if abs(value) >= limit:
         raise OutOfRange(
             f"{what} must be less than {limit:,} {currency_code(currency)}"
-            f" ({MONEY_DIGITS} significant digits), got {shown(value)}"
+            f" ({MONEY_DIGITS} significant digits), got {shown(value)}",
+            field=field,
         )
 
 
-def check_money(value: Decimal, currency: str, *, what: str = "amount") -> Decimal:
+def check_money(
+    value: Decimal, currency: str, *, what: str = "amount", field: str | None = None
+) -> Decimal:
     """Money that moves or is owed: within the bound and exact in the currency's minor units."""
-    _below_limit(value, currency, what)
-    return check_minor_units(value, currency, what=what)
+    _below_limit(value, currency, what, field)
+    return check_minor_units(value, currency, what=what, field=field)
 
 
-def check_unit_price(value: Decimal, currency: str, *, what: str = "unit price") -> Decimal:
+def check_unit_price(
+    value: Decimal, currency: str, *, what: str = "unit price", field: str | None = "unit_price"
+) -> Decimal:
     if value < 0:
-        raise InvalidInput(f"{what} must not be negative, got {shown(value)}")
-    _below_limit(value, currency, what)
-    return check_precision(value, what=what, places=PRICE_PLACES)
+        raise InvalidInput(f"{what} must not be negative, got {shown(value)}", field=field)
+    _below_limit(value, currency, what, field)
+    return check_precision(value, what=what, places=PRICE_PLACES, field=field)
 
 
-def check_quantity(value: Decimal, *, what: str = "quantity") -> Decimal:
+def check_quantity(
+    value: Decimal, *, what: str = "quantity", field: str | None = "quantity"
+) -> Decimal:
     if value <= 0:
-        raise InvalidInput(f"{what} must be greater than zero, got {shown(value)}")
+        raise InvalidInput(f"{what} must be greater than zero, got {shown(value)}", field=field)
     if value > MAX_QUANTITY:
-        raise OutOfRange(f"{what} must be at most {MAX_QUANTITY:,}, got {shown(value)}")
-    return check_precision(value, what=what, places=QUANTITY_PLACES)
+        raise OutOfRange(
+            f"{what} must be at most {MAX_QUANTITY:,}, got {shown(value)}", field=field
+        )
+    return check_precision(value, what=what, places=QUANTITY_PLACES, field=field)
 
 
-def check_tax_rate(value: Decimal, *, what: str = "tax rate") -> Decimal:
+def check_tax_rate(
+    value: Decimal, *, what: str = "tax rate", field: str | None = "tax_rate"
+) -> Decimal:
     if not Decimal(0) <= value <= MAX_TAX_RATE:
-        raise OutOfRange(f"{what} must be between 0 and 100 percent, got {shown(value)}")
-    return check_precision(value, what=what, places=TAX_RATE_PLACES)
+        raise OutOfRange(
+            f"{what} must be between 0 and 100 percent, got {shown(value)}", field=field
+        )
+    return check_precision(value, what=what, places=TAX_RATE_PLACES, field=field)
 
 
-def check_days(value: int, *, what: str = "payment terms") -> int:
+def check_days(
+    value: int, *, what: str = "payment terms", field: str | None = "payment_terms_days"
+) -> int:
     """A day count (payment terms): a whole number from 0 to 365."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{what} must be a whole number of days, got {shown(value)}")
+        raise InvalidInput(
+            f"{what} must be a whole number of days, got {shown(value)}", field=field
+        )
     if not 0 <= value <= MAX_PAYMENT_TERMS_DAYS:
         raise OutOfRange(
-            f"{what} must be between 0 and {MAX_PAYMENT_TERMS_DAYS} days, got {shown(value)}"
+            f"{what} must be between 0 and {MAX_PAYMENT_TERMS_DAYS} days, got {shown(value)}",
+            field=field,
         )
     return value
 
@@ -232,32 +255,35 @@ def check_days(value: int, *, what: str = "payment terms") -> int:
 # -------------------------------------------------------------------- dates
 
 
-def check_date(value: date, *, what: str = "date") -> date:
+def check_date(value: date, *, what: str = "date", field: str | None = None) -> date:
     if not MIN_DATE <= value <= MAX_DATE:
-        raise OutOfRange(f"{what} must be between {MIN_DATE} and {MAX_DATE}, got {value}")
+        raise OutOfRange(
+            f"{what} must be between {MIN_DATE} and {MAX_DATE}, got {value}", field=field
+        )
     return value
 
 
-def check_optional_date(value: date | None, *, what: str = "date") -> date | None:
-    return None if value is None else check_date(value, what=what)
+def check_optional_date(
+    value: date | None, *, what: str = "date", field: str | None = None
+) -> date | None:
+    return None if value is None else check_date(value, what=what, field=field)
 
 
-def days_after(
-    day: date, days: int, *, start: str = "invoice date", what: str = "due date"
-) -> date:
-    """``day`` + ``days``, both checked first, so the sum can never overflow."""
-    check_date(day, what=start)
+def days_after(day: date, days: int) -> date:
+    """The due date ``days`` after the invoice date ``day``, both checked first, so the sum can
+    never overflow."""
+    check_date(day, what="invoice date", field="invoice_date")
     check_days(days)
-    return check_date(day + timedelta(days=days), what=what)
+    return check_date(day + timedelta(days=days), what="due date", field="due_date")
 
 
 # -------------------------------------------------------------- collections
 
 
-def check_count(count: int, maximum: int, *, what: str) -> int:
+def check_count(count: int, maximum: int, *, what: str, field: str | None = None) -> int:
     """``what`` names the items: "lines on one invoice"."""
     if count > maximum:
-        raise OutOfRange(f"at most {maximum:,} {what}, got {count:,}")
+        raise OutOfRange(f"at most {maximum:,} {what}, got {count:,}", field=field)
     return count
 
 

@@ -31,12 +31,14 @@ MAX_RATE_DECIMALS = 8
 
 
 def currency_code(code: str) -> str:
-    """Return the upper-cased ISO 4217 code, or raise UnknownCurrency."""
+    """Return the upper-cased ISO 4217 code, or raise UnknownCurrency (about ``currency``)."""
     if code in MINOR_UNITS:  # already a code (every stored event's): nothing to normalise
         return code
     normalised = code.strip().upper() if isinstance(code, str) else ""
     if normalised not in MINOR_UNITS:
-        raise UnknownCurrency(f"unknown currency code {code!r} (expected ISO 4217, e.g. GBP)")
+        raise UnknownCurrency(
+            f"unknown currency code {code!r} (expected ISO 4217, e.g. GBP)", field="currency"
+        )
     return normalised
 
 
@@ -44,33 +46,35 @@ def minor_units(currency: str) -> int:
     return MINOR_UNITS[currency_code(currency)]
 
 
-def parse_decimal(value: object, *, what: str = "amount") -> Decimal:
+def parse_decimal(value: object, *, what: str = "amount", field: str | None = None) -> Decimal:
     """Parse a plain decimal number; reject floats, exponents, commas, NaN and infinities.
 
     Floats are refused because their binary value is not the number the user typed.
     """
     if isinstance(value, (bool, float)):
-        raise InvalidAmount(f"{what} must be a decimal string, not a float: {value!r}")
+        raise InvalidAmount(f"{what} must be a decimal string, not a float: {value!r}", field=field)
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise InvalidAmount(f"{what} must be a finite number: {value!r}")
+            raise InvalidAmount(f"{what} must be a finite number: {value!r}", field=field)
         return value
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str) and len(value.strip()) > _MAX_NUMBER_CHARACTERS:
         raise OutOfRange(
             f"{what} has {len(value.strip()):,} characters: a number has at most"
-            f" {_MAX_NUMBER_CHARACTERS}"
+            f" {_MAX_NUMBER_CHARACTERS}",
+            field=field,
         )
     if not isinstance(value, str) or not _PLAIN_NUMBER.match(value.strip()):
         raise InvalidAmount(
             f"{what} must be a plain decimal number like 12.50 (no commas, exponents or NaN):"
-            f" {value!r}"
+            f" {value!r}",
+            field=field,
         )
     try:
         return Decimal(value.strip())
     except InvalidOperation:  # pragma: no cover - the regex already guarantees a number
-        raise InvalidAmount(f"{what} is not a number: {value!r}") from None
+        raise InvalidAmount(f"{what} is not a number: {value!r}", field=field) from None
 
 
 def round_to_currency(amount: Decimal, currency: str) -> Decimal:
@@ -164,11 +168,14 @@ class Money:
         return f"{self.amount} {self.currency}"
 
 
-def check_minor_units(amount: Decimal, currency: str, *, what: str = "amount") -> Decimal:
+def check_minor_units(
+    amount: Decimal, currency: str, *, what: str = "amount", field: str | None = None
+) -> Decimal:
     """Money that moves (payments, allocations, refunds) must be exact in its currency."""
     if round_to_currency(amount, currency) != amount:
         raise InvalidAmount(
-            f"{what} {amount} has more decimals than {currency} allows ({minor_units(currency)})"
+            f"{what} {amount} has more decimals than {currency} allows ({minor_units(currency)})",
+            field=field,
         )
     return amount
 
@@ -189,10 +196,12 @@ def line_tax(net: Decimal, rate_percent: Decimal, currency: str) -> Decimal:
     return round_to_currency(_EXACT.multiply(net, rate_percent).scaleb(-2), currency)
 
 
-def check_precision(value: Decimal, *, what: str, places: int = MAX_RATE_DECIMALS) -> Decimal:
+def check_precision(
+    value: Decimal, *, what: str, places: int = MAX_RATE_DECIMALS, field: str | None = None
+) -> Decimal:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
-        raise InvalidAmount(f"{what} {value} has more than {places} decimal places")
+        raise InvalidAmount(f"{what} {value} has more than {places} decimal places", field=field)
     return value
 
 

@@ -101,16 +101,22 @@ def check_terms(terms: PackageTerms, fields: list[str] | None = None) -> None:
     names = set(PackageTerms.model_fields if fields is None else fields)
     if "name" in names:
         if not terms.name.strip():
-            raise InvalidInput("package name must not be empty")
+            raise InvalidInput("package name must not be empty", field="name")
         limits.check_text(terms.name, limits.PACKAGE_NAME)
     if "description" in names:
         limits.check_text(terms.description, limits.PACKAGE_DESCRIPTION)
     if "unit_price" in names:
-        limits.check_unit_price(terms.unit_price, terms.currency, what="package price")
+        limits.check_unit_price(
+            terms.unit_price, terms.currency, what="package price", field="unit_price"
+        )
     if "setup_price" in names:
-        limits.check_unit_price(terms.setup_price, terms.currency, what="setup price")
+        limits.check_unit_price(
+            terms.setup_price, terms.currency, what="setup price", field="setup_price"
+        )
     if "default_quantity" in names:
-        limits.check_quantity(terms.default_quantity, what="default quantity")
+        limits.check_quantity(
+            terms.default_quantity, what="default quantity", field="default_quantity"
+        )
     if "tax_rate" in names and terms.tax_rate is not None:
         limits.check_tax_rate(terms.tax_rate)
     if "tax_description" in names and terms.tax_description is not None:

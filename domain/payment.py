@@ -115,18 +115,21 @@ class Payment(Aggregate):
     ) -> Payment:
         if details.amount <= 0:
             raise InvalidInput(
-                f"payment amount must be greater than zero, got {limits.shown(details.amount)}"
+                f"payment amount must be greater than zero, got {limits.shown(details.amount)}",
+                field="amount",
             )
-        limits.check_money(details.amount, details.currency, what="payment amount")
-        limits.check_money(details.fee, details.currency, what="payment fee")
+        limits.check_money(details.amount, details.currency, what="payment amount", field="amount")
+        limits.check_money(details.fee, details.currency, what="payment fee", field="fee")
         if details.fee < 0:
-            raise InvalidInput(f"payment fee must not be negative, got {details.fee}")
-        limits.check_date(details.received_on, what="payment date")
-        limits.check_text(details.method, limits.PAYMENT_METHOD)
-        limits.check_text(details.reference, limits.REFERENCE)
-        limits.check_optional_text(details.idempotency_key, limits.IDEMPOTENCY_KEY)
+            raise InvalidInput(f"payment fee must not be negative, got {details.fee}", field="fee")
+        limits.check_date(details.received_on, what="payment date", field="received_on")
+        limits.check_text(details.method, limits.PAYMENT_METHOD, field="method")
+        limits.check_text(details.reference, limits.REFERENCE, field="reference")
+        limits.check_optional_text(
+            details.idempotency_key, limits.IDEMPOTENCY_KEY, field="idempotency_key"
+        )
         if status == "cancelled":
-            raise InvalidInput("a payment cannot be recorded as cancelled")
+            raise InvalidInput("a payment cannot be recorded as cancelled", field="status")
         return cls._start(cls.Received, payment_id, stamp, details=details, status=status)
 
     @property
@@ -196,7 +199,7 @@ class Payment(Aggregate):
     ) -> None:
         """Record an allocation; the invoice side is recorded by domain.allocation.allocate."""
         self.require_completed("allocated")
-        limits.check_money(amount, self.currency, what="allocation")
+        limits.check_money(amount, self.currency, what="allocation", field="amount")
         if invoice_id not in self.allocations:
             limits.check_count(
                 len(self.allocations) + 1, limits.MAX_ALLOCATIONS, what="invoices per payment"
@@ -204,7 +207,8 @@ class Payment(Aggregate):
         if amount > self.unallocated:
             raise OverAllocation(
                 f"allocation of {amount} {self.currency} exceeds the {self.unallocated}"
-                f" {self.currency} unallocated on the payment"
+                f" {self.currency} unallocated on the payment",
+                field="amount",
             )
         self._trigger(
             self.Allocated,
@@ -236,5 +240,6 @@ class Payment(Aggregate):
     def require_completed(self, action: str) -> None:
         if self.status != "completed":
             raise PaymentNotCompleted(
-                f"payment is {self.status}: only a completed payment can be {action}"
+                f"payment is {self.status}: only a completed payment can be {action}",
+                field="payment",
             )

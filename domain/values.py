@@ -32,7 +32,7 @@ CurrencyCode = Annotated[str, AfterValidator(currency_code)]
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def tax_rate(value: object, *, what: str = "tax rate") -> Decimal:
@@ -42,11 +42,13 @@ def tax_rate(value: object, *, what: str = "tax rate") -> Decimal:
 
 def time_zone(name: str) -> str:
     # bounded and clean before it becomes a file name under the zoneinfo directories
-    check_text(name, TIME_ZONE)
+    check_text(name, TIME_ZONE, field="time_zone")
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidInput(f"unknown time zone {name!r} (expected an IANA name)") from None
+        raise InvalidInput(
+            f"unknown time zone {name!r} (expected an IANA name)", field="time_zone"
+        ) from None
     return name
 
 
@@ -54,37 +56,40 @@ def grouping(value: str) -> LineGrouping:
     for option in LINE_GROUPINGS:
         if value == option:
             return option
-    raise InvalidInput(f"invoice line grouping must be one of {', '.join(LINE_GROUPINGS)}")
+    raise InvalidInput(
+        f"invoice line grouping must be one of {', '.join(LINE_GROUPINGS)}",
+        field="invoice_line_grouping",
+    )
 
 
-def parse_date(value: object, *, what: str = "date") -> date:
+def parse_date(value: object, *, what: str = "date", field: str | None = None) -> date:
     from domain.errors import InvalidDate
 
     if isinstance(value, date):
-        return check_date(value, what=what)
+        return check_date(value, what=what, field=field)
     try:
         day = date.fromisoformat(str(value))
     except ValueError:
         raise InvalidDate(
-            f"{what} must be an ISO date like 2026-10-31: {shown(repr(value))}"
+            f"{what} must be an ISO date like 2026-10-31: {shown(repr(value))}", field=field
         ) from None
-    return check_date(day, what=what)
+    return check_date(day, what=what, field=field)
 
 
-def non_empty(value: str, *, what: str) -> str:
+def non_empty(value: str, *, what: str, field: str | None = None) -> str:
     value = value.strip()
     if not value:
-        raise InvalidInput(f"{what} must not be empty")
+        raise InvalidInput(f"{what} must not be empty", field=field)
     return value
 
 
-def positive(value: Decimal, *, what: str) -> Decimal:
+def positive(value: Decimal, *, what: str, field: str | None = None) -> Decimal:
     if value <= 0:
-        raise InvalidInput(f"{what} must be greater than zero, got {value}")
+        raise InvalidInput(f"{what} must be greater than zero, got {value}", field=field)
     return value
 
 
-def non_negative(value: Decimal, *, what: str) -> Decimal:
+def non_negative(value: Decimal, *, what: str, field: str | None = None) -> Decimal:
     if value < 0:
-        raise InvalidInput(f"{what} must not be negative, got {value}")
+        raise InvalidInput(f"{what} must not be negative, got {value}", field=field)
     return value

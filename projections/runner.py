@@ -19,12 +19,12 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 
 from domain.aggregate import Event
-from domain.application import Ledger
 from domain.errors import NotFound
 from projections.aged_receivables import AgedReceivables
 from projections.customer_balances import CustomerBalances
@@ -35,6 +35,19 @@ from projections.payment_history import PaymentHistory
 from projections.view import Handler, Projection, ViewWriter
 
 log = structlog.get_logger("tollbook.projections")
+
+
+class EventLog(Protocol):
+    """What the runner reads the log through: the application's recorder (the notification
+    log) and its mapper (stored events to domain events). The ledger is one; the projections
+    never import it, so the service layer stays above them."""
+
+    @property
+    def recorder(self) -> ApplicationRecorder: ...
+
+    @property
+    def mapper(self) -> Mapper[UUID]: ...
+
 
 Progress = Callable[[int, int], None]  # (position reached, head)
 Wait = Callable[[threading.Event, float], None]  # (stop, timeout)
@@ -216,7 +229,7 @@ class Runner:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: EventLog,
         store: TrackedStore,
         projections: Sequence[Projection] | None = None,
         batch_size: int = 1000,

@@ -13,10 +13,10 @@ from uuid import uuid4
 
 from adapters.accounting.config import Connection
 from adapters.config import ConfigError
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from adapters.webhooks.store import WebhookStore
 from adapters.webhooks.worker import WebhookWorker
-from domain.application import Ledger
 from scheduler.state import SchedulerState
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
-from domain.application import Ledger
+from adapters.ledger.application import Ledger
 
 # Console tracebacks as Python prints them: rich's default renders each frame's source and
 # locals, seconds per logged exception, and hostile tests log hundreds (the text still says

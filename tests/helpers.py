@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from uuid import UUID
 
-from domain.application import Ledger
+from adapters.ledger.application import Ledger
 
 
 def customer(

@@ -269,7 +269,7 @@ class ClearBooksClient:
             "invoice_prefix": prefix,
             "invoiceNumber": digits,
             "external_id": key.stable,
-            "vatTreatment": "UK",
+            "vatTreatment": self.mapping.vat_treatment_for(line.tax_description for line in lines),
             "multicurrency": self._currency_id(currency),
             **fields,
             "items": items,
@@ -348,6 +348,7 @@ class ClearBooksClient:
         self,
         amount: Decimal,
         *,
+        currency: str,
         contact_id: str,
         invoice_id: str,
         paid_on: date,
@@ -355,10 +356,10 @@ class ClearBooksClient:
         description: str,
         external_id: str,
     ) -> str:
-        """One payment into ``mapping.bank_account`` allocated to one invoice, created only
-        when no payment carries ``external_id`` yet (a lost answer never pays twice)."""
-        if not self.mapping.bank_account:
-            raise MappingMissing("mapping.bank_account is empty: payments need a bank account")
+        """One payment into the bank account of its currency (``mapping.bank_accounts``, else
+        ``mapping.bank_account``) allocated to one invoice, created only when no payment
+        carries ``external_id`` yet (a lost answer never pays twice)."""
+        bank_account = self.mapping.bank_account_for(currency)
         method_id = self._method_id(method)
         created = self._once(
             "createPayment",
@@ -373,7 +374,7 @@ class ClearBooksClient:
                     "amount": amount,
                     "entityId": int(contact_id),
                     "paymentMethod": method_id,
-                    "bankAccount": self.mapping.bank_account,
+                    "bankAccount": bank_account,
                     "external_id": external_id,
                 },
             ),
@@ -390,6 +391,7 @@ class ClearBooksClient:
         return Sent(
             self._pay(
                 payment.amount,
+                currency=payment.currency,
                 contact_id=contact_id,
                 invoice_id=invoice_id,
                 paid_on=payment.paid_on,
@@ -423,6 +425,7 @@ class ClearBooksClient:
         return Sent(
             self._pay(
                 unallocation.remaining,
+                currency=unallocation.currency,
                 contact_id=contact_id,
                 invoice_id=invoice_id,
                 paid_on=unallocation.paid_on,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from adapters.accounting.mapping import DEFAULTS, AccountMapping
 from adapters.config_error import ConfigError
@@ -56,6 +56,15 @@ class Connection(BaseModel):
         if not value or any(ch.isspace() for ch in value):
             raise ValueError("a connection name must be one word, e.g. acme-xero")
         return value
+
+    @model_validator(mode="after")
+    def _system_fields(self) -> Connection:
+        # A VAT treatment is Clear Books' own notion: elsewhere the map would be ignored silently.
+        if self.mapping.vat_treatments and self.system != "clearbooks":
+            raise ValueError(
+                f"mapping.vat_treatments is for Clear Books connections, not {self.system}"
+            )
+        return self
 
 
 def _resolve_secret(value: Any, environ: Mapping[str, str], where: str) -> Any:

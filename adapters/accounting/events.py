@@ -12,8 +12,8 @@ from decimal import Decimal
 from uuid import UUID
 
 from adapters.accounting import documents as docs
+from adapters.ledger.application import Ledger
 from domain.aggregate import Event
-from domain.application import Ledger
 from domain.credit_note import CreditNote as LedgerCreditNote
 from domain.customer import Customer, CustomerProfile
 from domain.event_handlers import HandlesEvents, on

@@ -31,8 +31,8 @@ from adapters.accounting.store import (
     Settlement,
     Success,
 )
+from adapters.ledger.application import Ledger
 from domain.aggregate import Event
-from domain.application import Ledger
 from domain.errors import InvalidState, NotFound
 from domain.export_resolution import Action
 

@@ -10,8 +10,8 @@ from adapters.accounting.config import Connection
 from adapters.accounting.exporter import Exporter
 from adapters.accounting.policy import CallPolicy, RateLimiter
 from adapters.accounting.store import ExportStore
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
-from domain.application import Ledger
 
 #: Published per-minute call limits (Xero: 60 per organisation); 0 means none we know of.
 DEFAULT_CALLS_PER_MINUTE = {"xero": 60, "clearbooks": 0, "freshbooks": 0}

@@ -17,8 +17,9 @@ from uuid import UUID
 
 from adapters.config_error import ConfigError
 from adapters.csv_output import SafeCsvWriter
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.queries import MAX_LIMIT, InvoiceQuery, Page, queries_for
-from domain.application import Ledger
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from domain.money import round_to_currency
@@ -59,11 +60,11 @@ def _read(ledger: Ledger, start: date, end: date) -> _Documents:
     try:
         queries = queries_for(ledger)
     except ConfigError:
-        invoices = ledger.invoices()
+        invoices = LogFolds(ledger).invoices()
         return _Documents(
             [i for i in invoices if i.state != "draft" and start <= i.invoice_date <= end],
-            [n for n in ledger.credit_notes() if start <= n.issued_on <= end],
-            [p for p in ledger.payments() if start <= p.details.received_on <= end],
+            [n for n in LogFolds(ledger).credit_notes() if start <= n.issued_on <= end],
+            [p for p in LogFolds(ledger).payments() if start <= p.details.received_on <= end],
             {invoice.id: invoice.label for invoice in invoices},
         )
 

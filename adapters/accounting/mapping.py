@@ -3,15 +3,37 @@
 The mapping is configuration, not code: a chart of accounts differs per organisation. A line is
 booked to ``accounts[line kind]`` or else ``sales_account``; its tax rate (percent, as the
 ledger holds it) must appear in ``tax_types`` when the system needs a named tax type (Xero).
+A payment lands in ``bank_accounts[its currency]`` or else ``bank_account``: a bank account
+holds one currency, so a carrier paid in euros and pounds names one account for each. Clear
+Books also wants each invoice's VAT treatment: ``vat_treatments`` maps the ledger's tax
+description (what the customer's invoices print, e.g. "Reverse charge") to one of its codes,
+``UK`` when the description is not mapped.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.accounting.errors import MappingMissing
+from domain.limits import TAX_DESCRIPTION
+
+MAX_ENTRIES = 200
+MAX_CODE = 64
+CURRENCY = re.compile(r"[A-Z]{3}")
+# Clear Books' invoice ``vatTreatment`` codes, as its SOAP documentation lists them.
+CLEAR_BOOKS_VAT_TREATMENTS = frozenset(
+    {"OUT", "UK", "GE", "SE", "GNIEU", "DSEU", "GEU", "SEU", "GOEU", "SOEU"}
+)
+DEFAULT_VAT_TREATMENT = "UK"
+
+
+def _description_key(description: str) -> str:
+    """Tax descriptions match as a person reads them: case and surrounding spaces aside."""
+    return " ".join(description.split()).casefold()
 
 
 def rate_key(rate: Decimal) -> str:
@@ -27,6 +49,68 @@ class AccountMapping(BaseModel):
     accounts: dict[str, str] = Field(default_factory=dict)  # line kind -> account code
     tax_types: dict[str, str] = Field(default_factory=dict)  # tax rate percent -> tax type
     bank_account: str = ""  # where payments land (Xero account code, Clear Books bank id)
+    # currency code -> bank account for payments in that currency (else bank_account)
+    bank_accounts: dict[str, str] = Field(default_factory=dict, max_length=MAX_ENTRIES)
+    # tax description -> Clear Books VAT treatment code (else UK)
+    vat_treatments: dict[str, str] = Field(default_factory=dict, max_length=MAX_ENTRIES)
+
+    @field_validator("bank_accounts")
+    @classmethod
+    def _currencies(cls, value: dict[str, str]) -> dict[str, str]:
+        for currency, account in value.items():
+            if not CURRENCY.fullmatch(currency):
+                raise ValueError(
+                    f"bank_accounts keys are ISO 4217 currency codes (e.g. EUR), not {currency!r}"
+                )
+            if not account.strip() or len(account) > MAX_CODE:
+                raise ValueError(
+                    f"bank_accounts.{currency}: an account code of 1-{MAX_CODE} characters"
+                )
+        return value
+
+    @field_validator("vat_treatments")
+    @classmethod
+    def _treatments(cls, value: dict[str, str]) -> dict[str, str]:
+        normalised: dict[str, str] = {}
+        for description, code in value.items():
+            key = _description_key(description)
+            if not key or len(description) > TAX_DESCRIPTION.max_length:
+                raise ValueError(
+                    f"vat_treatments keys are tax descriptions of 1-{TAX_DESCRIPTION.max_length}"
+                    " characters"
+                )
+            if code not in CLEAR_BOOKS_VAT_TREATMENTS:
+                known = ", ".join(sorted(CLEAR_BOOKS_VAT_TREATMENTS))
+                raise ValueError(
+                    f"vat_treatments[{description!r}]: {code!r} is not a Clear Books VAT treatment"
+                    f" (one of {known})"
+                )
+            if key in normalised and normalised[key] != code:
+                raise ValueError(f"vat_treatments maps {description!r} twice, to different codes")
+            normalised[key] = code
+        return value
+
+    def bank_account_for(self, currency: str) -> str:
+        account = self.bank_accounts.get(currency) or self.bank_account
+        if not account:
+            raise MappingMissing(
+                f"no bank account for payments in {currency}: set mapping.bank_account or"
+                f" mapping.bank_accounts.{currency}"
+            )
+        return account
+
+    def vat_treatment_for(self, tax_descriptions: Iterable[str]) -> str:
+        """The one Clear Books VAT treatment of a document whose lines carry these descriptions."""
+        mapped = {_description_key(k): v for k, v in self.vat_treatments.items()}
+        treatments = {
+            mapped.get(_description_key(d), DEFAULT_VAT_TREATMENT) for d in tax_descriptions
+        }
+        if len(treatments) > 1:
+            raise MappingMissing(
+                "the document's lines map to different VAT treatments"
+                f" ({', '.join(sorted(treatments))}); Clear Books takes one per invoice"
+            )
+        return treatments.pop() if treatments else DEFAULT_VAT_TREATMENT
 
     def account_for(self, kind: str) -> str:
         return self.accounts.get(kind) or self.sales_account

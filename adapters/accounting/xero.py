@@ -55,7 +55,7 @@ from adapters.accounting import documents as docs
 from adapters.accounting.addresses import fit_lines, fits
 from adapters.accounting.client import ExportKey, RemoteDocument, Sent
 from adapters.accounting.config import Connection
-from adapters.accounting.errors import MappingMissing, RemoteRejected, RemoteUnavailable
+from adapters.accounting.errors import RemoteRejected, RemoteUnavailable
 from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import xero_line, xero_total
 from domain.address import PostalAddress
@@ -415,7 +415,7 @@ class XeroClient:
                     return Sent(str(existing.payment_id))
         body = Payment(
             invoice=Invoice(invoice_id=invoice_id),
-            account=Account(code=self._bank()),
+            account=Account(code=self._bank(payment.currency)),
             date=payment.paid_on,
             amount=payment.amount,
             reference=reference,
@@ -442,10 +442,8 @@ class XeroClient:
         )
         return Sent(invoice_id)
 
-    def _bank(self) -> str:
-        if not self.mapping.bank_account:
-            raise MappingMissing("mapping.bank_account is empty: payments need a bank account code")
-        return self.mapping.bank_account
+    def _bank(self, currency: str) -> str:
+        return self.mapping.bank_account_for(currency)
 
     # ---------------------------------------------------------------- corrections
 
@@ -476,7 +474,7 @@ class XeroClient:
             return Sent(invoice_id)
         body = Payment(
             invoice=Invoice(invoice_id=invoice_id),
-            account=Account(code=self._bank()),
+            account=Account(code=self._bank(unallocation.currency)),
             date=unallocation.paid_on,
             amount=unallocation.remaining,
             reference=_reference(unallocation.reference, unallocation.payment_id, key),
@@ -513,7 +511,7 @@ class XeroClient:
                 return Sent(str(existing.payment_id))
         body = Payment(
             overpayment=Overpayment(overpayment_id=overpayment_id),
-            account=Account(code=self._bank()),
+            account=Account(code=self._bank(refund.currency)),
             date=refund.refunded_on,
             amount=refund.amount,
             reference=reference,
@@ -541,7 +539,7 @@ class XeroClient:
         body = BankTransaction(
             type="RECEIVE-OVERPAYMENT",
             contact=Contact(contact_id=contact_id),
-            bank_account=Account(code=self._bank()),
+            bank_account=Account(code=self._bank(refund.currency)),
             date=refund.received_on or refund.refunded_on,
             reference=reference,
             currency_code=_currency(refund.currency),

@@ -75,8 +75,11 @@ class ApiKeys:
         return key
 
     def authenticate(self, key: str) -> ApiKey | None:
-        """The live key matching ``key``, or None (unknown or revoked)."""
-        with self.db.connect(write=False) as conn:  # a read: no SQLite write lock taken
+        """The live key matching ``key``, or None (unknown or revoked).
+
+        Every request asks, so it is a read (SQLite: no write lock, which would queue the
+        check behind the event writes and sleep in SQLite's busy handler)."""
+        with self.db.connect(write=False) as conn:
             row = conn.execute(
                 self.db.sql(
                     "SELECT name, scope, hint, created_at, revoked_at FROM api_keys"

@@ -11,9 +11,9 @@ from adapters.app.api_keys import ApiKeys
 from adapters.app.idempotency_keys import IdempotencyStore
 from adapters.app.reads import ReadProbe
 from adapters.config import build_ledger, database_url, key_retention_days
+from adapters.ledger.application import Ledger, utc_now
 from adapters.store.database import Database
 from adapters.webhooks.store import WebhookStore
-from domain.application import Ledger, utc_now
 
 #: The longest a long-poll (``GET /events?wait=``) waits; the query refuses more (422).
 LONG_POLL_MAX_SECONDS = 30.0
@@ -58,7 +58,9 @@ class Services:
         url = url or database_url()
         services = cls(
             ledger=build_ledger(url, clock=clock),
-            db=Database.from_url(url),
+            # pooled (PostgreSQL): every request checks its API key; a new connection per
+            # request cost more than the query
+            db=Database.from_url(url).pooled(),
             key_retention_days=key_retention_days(),
         )
         services.ensure_schema()
@@ -77,3 +79,4 @@ class Services:
         if self._keys_db is not self.db:
             self._keys_db.close()
         self.ledger.close()
+        self.db.close()

@@ -11,10 +11,10 @@ from adapters.audit import export_events, verify_store
 from adapters.cli.context import date_arg, emit_json, json_option, passes_state, say, table
 from adapters.cli.context import state as cli_state
 from adapters.config import ConfigError, database_url
+from adapters.ledger.application import Ledger
 from adapters.store.chain import Finding
 from adapters.store.database import Database
 from adapters.store.read_models import TRACKING_TABLE
-from domain.application import Ledger
 from domain.errors import InvalidDate
 
 

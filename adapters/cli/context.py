@@ -11,17 +11,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from adapters.config import build_ledger
-from domain.application import Ledger, utc_now
 from domain.errors import InvalidDate, InvalidInput
-from domain.money import parse_decimal
-from domain.values import parse_date
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from adapters.ledger.application import Ledger
+
+# Imported when used, not here: every command imports this module, and ``tollbook --help``
+# (and a command answering in JSON) needs neither the ledger nor rich.
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,14 +35,19 @@ MAX_ID = 2**63 - 1
 class CliState:
     database_url: str | None
     actor: str
-    # The real clock, except where a test or a scripted run injects one (main(clock=...)).
-    clock: Callable[[], datetime] = utc_now
+    # The real clock (None), except where a test or a scripted run injects one (main(clock=...)).
+    clock: Callable[[], datetime] | None = None
     _ledger: Ledger | None = field(default=None, repr=False)
 
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            self._ledger = build_ledger(self.database_url, clock=self.clock)
+            from adapters.config import build_ledger
+
+            if self.clock is None:
+                self._ledger = build_ledger(self.database_url)
+            else:
+                self._ledger = build_ledger(self.database_url, clock=self.clock)
         return self._ledger
 
     def close(self) -> None:
@@ -119,18 +126,40 @@ def emit_json(document: Any) -> None:
     click.echo(json.dumps(document, default=_default, indent=2, ensure_ascii=False))
 
 
-console = Console(highlight=False, soft_wrap=False, width=140)
+_console: Console | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``console``: the terminal the tables go to, made (and rich imported) on first use."""
+    if name == "console":
+        return get_console()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def get_console() -> Console:
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False, soft_wrap=False, width=140)
+    return _console
+
+
+if TYPE_CHECKING:
+    console: Console
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A readable table; numeric-looking columns are right-aligned."""
+    from rich.table import Table
+
     grid = Table(title=title, title_justify="left", show_lines=False)
     for index, column in enumerate(columns):
         numeric = bool(rows) and all(_is_number(row[index]) for row in rows if row[index] != "")
         grid.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         grid.add_row(*("" if cell is None else shown(str(cell)) for cell in row))
-    console.print(grid)
+    get_console().print(grid)
 
 
 #: A table cell shows at most this many characters (a stored megabyte took seconds to lay out).
@@ -148,6 +177,8 @@ def shown(text: str) -> str:
 
 
 def _is_number(value: object) -> bool:
+    from domain.money import parse_decimal
+
     if isinstance(value, (int, Decimal)):
         return True
     try:
@@ -158,17 +189,21 @@ def _is_number(value: object) -> bool:
 
 
 def say(message: str) -> None:
-    console.print(message)
+    get_console().print(message)
 
 
 # ------------------------------------------------------------------ input parsing
 
 
 def amount_arg(value: str | None, what: str = "amount") -> Decimal | None:
+    from domain.money import parse_decimal
+
     return None if value is None else parse_decimal(value, what=what)
 
 
 def date_arg(value: str | None, what: str = "date") -> date | None:
+    from domain.values import parse_date
+
     return None if value is None else parse_date(value, what=what)
 
 

@@ -19,10 +19,10 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.paging import announce_next, page_options
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for
 from adapters.views import customer_doc
 from domain.address import PostalAddress
-from domain.application import Ledger
 from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.errors import InvalidInput

@@ -16,6 +16,8 @@ from adapters.cli.invoices import print_invoice
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.describe import describe
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.pdf.batch import file_name, write_atomically
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
@@ -23,7 +25,6 @@ from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.views import balance_doc, invoice_doc
-from domain.application import Ledger
 from domain.changes import LineChanges, SettingsChanges
 from domain.invoice import Invoice
 from domain.usage import Period
@@ -54,7 +55,9 @@ def demo(path: str, as_json: bool) -> None:
             emit_json(
                 {
                     "store": f"sqlite:///{path}",
-                    "invoices": [invoice_doc(i, ledger.today()) for i in ledger.invoices()],
+                    "invoices": [
+                        invoice_doc(i, ledger.today()) for i in LogFolds(ledger).invoices()
+                    ],
                     "balances": [
                         balance_doc(b)
                         for b in Balances().fold(e for _, e in ledger.all_events()).all()
@@ -151,7 +154,7 @@ def _customers(demo: _Demo, number: str) -> None:
                 c.latest.tax_description,
                 c.latest.payment_terms_days,
             ]
-            for c in ledger.customers()
+            for c in LogFolds(ledger).customers()
         ],
     )
 
@@ -190,7 +193,7 @@ def _packages(demo: _Demo, number: str) -> None:
                 p.terms.currency,
                 p.terms.default_quantity,
             ]
-            for p in ledger.packages()
+            for p in LogFolds(ledger).packages()
         ],
     )
 
@@ -268,7 +271,7 @@ def _payments(demo: _Demo, number: str) -> None:
                 i.allocated,
                 i.outstanding,
             ]
-            for i in ledger.invoices()
+            for i in LogFolds(ledger).invoices()
         ],
     )
     credit = ledger.payment(p2).unallocated

@@ -40,8 +40,8 @@ from adapters.cli.context import (
 from adapters.cli.read_side import read_models, view_store
 from adapters.cli.reports import DifferencesFound
 from adapters.config import ConfigError, database_url
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
-from domain.application import Ledger
 from domain.errors import InvalidInput, NotFound
 from domain.export_resolution import Action
 from projections.invoice_register import CREDIT_NOTES, REGISTER

@@ -18,18 +18,19 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.paging import announce_next, page_options
+from adapters.cli.registry import LazyGroup
 from adapters.describe import describe
-from adapters.queries import InvoiceQuery, queries_for
+from adapters.ledger.application import Ledger
+from adapters.queries import queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import credit_note_doc, event_doc, invoice_doc
-from domain.application import Ledger
 from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_path="invoice")  # "invoice pdf" is in adapters/cli/pdf.py
 def invoice() -> None:
     """Invoices: drafts, lines, issue, void, show, list, history."""
 
@@ -311,6 +312,8 @@ def list_(
     low, high = date_arg(date_from, "--from date"), date_arg(date_to, "--to date")
     if low and high and high < low:
         raise InvalidInput("--to is before --from")
+    from adapters.queries import InvoiceQuery  # the read side: only when a list is read
+
     wanted = InvoiceQuery(
         customer_id=str(ledger.customer(customer).id) if customer else None,
         status=status,
@@ -376,7 +379,7 @@ def history(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None
     )
 
 
-@click.group("credit-note")
+@click.group("credit-note", cls=LazyGroup, lazy_path="credit-note")  # and "credit-note pdf"
 def credit_note() -> None:
     """Credit notes: corrections to issued invoices."""
 

@@ -12,38 +12,29 @@ import sys
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-import pydantic
-import structlog
 
-import adapters.cli.pdf  # noqa: F401  (adds "invoice pdf" and "credit-note pdf")
-from adapters.cli.audit import audit
 from adapters.cli.context import CliState, default_actor
-from adapters.cli.customers import customer
-from adapters.cli.demo import demo
-from adapters.cli.exports import export
-from adapters.cli.invoices import credit_note, invoice
-from adapters.cli.migrate import migrate_command
-from adapters.cli.packages import package
-from adapters.cli.payments import balance, payment
-from adapters.cli.projections import projections
-from adapters.cli.reports import aged, reconcile
-from adapters.cli.schedule import schedule
-from adapters.cli.service import apikey, serve, webhook
-from adapters.cli.settings import settings
-from adapters.cli.usage import bill, usage
-from adapters.cli.users import user
-from adapters.config import ConfigError
-from adapters.logging import configure_logging
+from adapters.cli.registry import LazyGroup
+from adapters.config_error import ConfigError
 from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    import logging
 
 EXIT_RULE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CONFIG = 1, 2, 3, 4, 5
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not a refusal
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Every command is imported when it runs (or its own help is asked for), never at start:
+# adapters/cli/registry.py says where each lives and holds the help ``tollbook --help`` lists.
+@click.group(
+    cls=LazyGroup,
+    lazy_path="",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     "database_url",
@@ -54,35 +45,16 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not a refusal
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
     """tollbook: the event-sourced billing ledger."""
+    # structlog is configured when first imported (adapters/logging.py): a command that never
+    # logs never pays for it, and ``--help`` (which never gets here) not even for logging
+    from adapters.logging import configure_logging_on_import
+
+    configure_logging_on_import()
     injected = ctx.obj if isinstance(ctx.obj, CliState) else None  # main(clock=...)
     ctx.obj = CliState(database_url=database_url, actor=actor)
     if injected is not None:
         ctx.obj.clock = injected.clock
     ctx.call_on_close(ctx.obj.close)
-
-
-for command in (
-    settings,
-    customer,
-    package,
-    invoice,
-    credit_note,
-    payment,
-    balance,
-    usage,
-    bill,
-    demo,
-    serve,
-    apikey,
-    webhook,
-    export,
-    user,
-    schedule,
-    migrate_command,
-):
-    cli.add_command(command)
-for command in (projections, aged, reconcile, audit):  # read models, reconciliation, audit
-    cli.add_command(command)
 
 
 def exit_code(error: BillingError) -> int:
@@ -97,8 +69,6 @@ def exit_code(error: BillingError) -> int:
 
 def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
     """Run the command line; ``clock`` replaces the real clock (tests, scripted runs)."""
-    configure_logging()
-    log = structlog.get_logger("tollbook.cli")
     injected = None if clock is None else CliState(database_url=None, actor="", clock=clock)
     try:
         cli.main(args=argv, prog_name="tollbook", standalone_mode=False, obj=injected)
@@ -113,13 +83,8 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
     except click.ClickException as error:  # e.g. tampering found, differences found
         refuse(error.format_message(), getattr(error, "code", "refused"), error.exit_code)
     except BillingError as error:
-        log.info("command refused", code=error.code, error=str(error))
+        _log().info("command refused", extra={"context": {"code": error.code, "error": str(error)}})
         refuse(str(error), error.code, exit_code(error))
-    except pydantic.ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
-        )
-        refuse(f"invalid input: {problems}", "invalid_input", EXIT_INPUT)
     except ConfigError as error:
         refuse(str(error), "config", EXIT_CONFIG)
     except OSError as error:
@@ -128,16 +93,36 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
         # a file named on the command line that cannot be read or written
         refuse(f"{error.strerror or error}: {error.filename}", "file", EXIT_INPUT)
     except Exception as error:  # storage down, etc.: one line, not a traceback
+        if _is_validation_error(error):
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                for item in error.errors()  # type: ignore[attr-defined]
+            )
+            refuse(f"invalid input: {problems}", "invalid_input", EXIT_INPUT)
         if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
             refuse(f"storage unavailable: {error}", "storage", EXIT_CONFIG)
         # a bug: say so in one line; the traceback is for whoever debugs it
-        log.debug("unexpected error", exc_info=True)
+        _log().debug("unexpected error", exc_info=True)
         refuse(
             f"unexpected error ({type(error).__name__}: {error});"
             " TOLLBOOK_LOG_LEVEL=debug shows where",
             "internal",
             EXIT_INTERNAL,
         )
+
+
+def _log() -> logging.Logger:
+    """The CLI's logger, routed through structlog (adapters/logging.py)."""
+    import logging
+
+    return logging.getLogger("tollbook.cli")
+
+
+def _is_validation_error(error: Exception) -> bool:
+    """A pydantic ValidationError: pydantic is not imported to ask (``--help`` never loads it);
+    an error of its kind can only exist once it has been."""
+    pydantic_core = sys.modules.get("pydantic_core")
+    return pydantic_core is not None and isinstance(error, pydantic_core.ValidationError)
 
 
 def refuse(message: str, code: str, status: int) -> NoReturn:

@@ -17,9 +17,9 @@ from adapters.cli.context import (
     table,
 )
 from adapters.cli.paging import announce_next, page_options
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for
 from adapters.views import customer_doc, package_doc
-from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.package import FREQUENCIES
 

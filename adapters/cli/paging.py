@@ -10,8 +10,6 @@ from typing import Any, TypeVar
 import click
 
 from adapters.cli.context import state
-from adapters.cli.read_side import warn_stopped
-from adapters.queries import queries_for
 from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, parse_limit
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,6 +32,9 @@ def page_options(func: F) -> F:
 def announce_next(page: Page[Any]) -> None:
     """After a page is printed: a read model the page came from that is stopped at an event
     (one warning line each, as every reading command gives), then the next page's option."""
+    from adapters.cli.read_side import warn_stopped  # the read side: only once a list is read
+    from adapters.queries import queries_for
+
     warn_stopped(queries_for(state().ledger).runner)
     if page.next_cursor is not None:
         click.echo(f"next page: --cursor {page.next_cursor}", err=True)

@@ -19,10 +19,10 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.paging import announce_next, page_options
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for, reports
 from adapters.queries.documents import balance_row_doc, history_doc
 from adapters.views import payment_doc
-from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.payment import Payment
 

@@ -1,12 +1,15 @@
 """``tollbook invoice pdf`` and ``tollbook credit-note pdf``: documents to send, as PDF files.
 
 Attached to the existing ``invoice`` and ``credit-note`` groups when this module is imported.
+The PDF adapter (fpdf2, fontTools, Pillow) is imported inside the commands, so that every other
+command starts without it.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import structlog
@@ -24,23 +27,18 @@ from adapters.cli.context import (
 )
 from adapters.cli.invoices import credit_note, invoice
 from adapters.config import build_ledger
-from adapters.pdf.batch import (
-    Written,
-    file_name,
-    invoice_ids_for,
-    render_all,
-    write_atomically,
-)
-from adapters.pdf.config import PdfConfig
-from adapters.pdf.render import render
-from adapters.pdf.sources import credit_note_source, invoice_source
-from domain.application import Ledger
+from adapters.ledger.application import Ledger
 from domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from adapters.pdf.batch import Batch, Written
 
 log = structlog.get_logger("tollbook.pdf")
 
 
 def _target(output: Path | None, label: str) -> Path:
+    from adapters.pdf.batch import file_name
+
     if output is None:
         return Path(file_name(label))
     if output.is_dir():
@@ -77,8 +75,10 @@ def _report(written: Written, as_json: bool) -> None:
 @click.option(
     "-j",
     "--jobs",
+    "--workers",
+    "jobs",
     type=click.IntRange(1, 64),
-    help="With --all: processes (default: cores; at most 64).",
+    help="With --all: worker processes (default: cores; at most 64; 1 renders in this process).",
 )
 @json_option
 @passes_state
@@ -106,7 +106,12 @@ def invoice_pdf(
     if not invoice_ref:
         raise InvalidInput("give an invoice number or id, or --all --period MONTH -o DIRECTORY")
     if period or drafts or jobs:
-        raise InvalidInput("--period, --drafts and --jobs go with --all")
+        raise InvalidInput("--period, --drafts and --jobs/--workers go with --all")
+    from adapters.pdf.batch import Written, write_atomically
+    from adapters.pdf.config import PdfConfig
+    from adapters.pdf.render import render
+    from adapters.pdf.sources import invoice_source
+
     config = PdfConfig.from_env()
     invoice_id = ledger.invoice_id(invoice_ref)
     document = invoice_source(ledger, invoice_id, at=timestamp_arg(as_of))
@@ -123,6 +128,8 @@ def invoice_pdf(
 def _render_period(
     ledger: Ledger, period: str, directory: Path, drafts: bool, jobs: int | None, as_json: bool
 ) -> None:
+    from adapters.pdf.batch import invoice_ids_for, render_all
+
     if directory.exists() and not directory.is_dir():
         raise InvalidInput(f"{directory} is not a directory")
     started = time.perf_counter()
@@ -135,7 +142,7 @@ def _render_period(
     )
     with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
         task = bar.add_task(f"PDFs for {period}", total=len(chosen))
-        written = render_all(
+        batch = render_all(
             ledger,
             state().database_url,
             chosen,
@@ -144,13 +151,36 @@ def _render_period(
             open_ledger=build_ledger,
             done=lambda _: bar.advance(task),
         )
+    written = batch.written
     log.info(
         "pdf batch written",
         period=period,
         documents=len(written),
+        failed=len(batch.failed),
         directory=str(directory),
         seconds=round(time.perf_counter() - started, 2),
     )
+    _report_batch(period, directory, batch, as_json)
+    if batch.failed:
+        first = batch.failed[0]
+        raise SomeFailed(
+            f"{len(batch.failed)} of {len(chosen)} PDFs failed (first: invoice"
+            f" {first.invoice_id}: {first.error}); the other {len(written)} are written and"
+            f" in {directory / 'SHA256SUMS'}"
+        )
+
+
+class SomeFailed(click.ClickException):
+    """A batch wrote every PDF it could and failed some: exit 1."""
+
+    exit_code = 1
+    code = "some_failed"
+
+
+def _report_batch(period: str, directory: Path, batch: Batch, as_json: bool) -> None:
+    written = batch.written
+    for failure in batch.failed:  # one line each on stderr, whatever the output format
+        click.echo(f"failed: invoice {failure.invoice_id}: {failure.error}", err=True)
     if as_json:
         emit_json(
             [
@@ -181,6 +211,11 @@ def credit_note_pdf(
     ledger: Ledger, actor: str, ref: str, output: Path | None, as_json: bool
 ) -> None:
     """Write the PDF of credit note REF (number or id)."""
+    from adapters.pdf.batch import Written, write_atomically
+    from adapters.pdf.config import PdfConfig
+    from adapters.pdf.render import render
+    from adapters.pdf.sources import credit_note_source
+
     del actor
     document = credit_note_source(ledger, ref)
     rendered = render(document, PdfConfig.from_env())

@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters.cli.context import console, emit_json, json_option, passes_state, say, table
 from adapters.cli.read_side import read_models, stopped_text, warn_stopped
+from adapters.ledger.application import Ledger
 from adapters.views import fault_doc
-from domain.application import Ledger
 from projections.runner import REBUILD_BATCH_SIZE
 
 log = structlog.get_logger("tollbook.projections")

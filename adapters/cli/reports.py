@@ -11,10 +11,10 @@ import click
 from adapters.cli.context import date_arg, emit_json, json_option, passes_state, say, table
 from adapters.cli.paging import announce_next, page_options
 from adapters.cli.read_side import read_models, view_store
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for, reports
 from adapters.queries.documents import aged_doc
 from adapters.reconcile import reconcile as find_differences
-from domain.application import Ledger
 from domain.money import round_to_currency
 from projections.aged_receivables import BUCKETS, bucket
 from projections.view import Row

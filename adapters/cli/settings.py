@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from adapters.cli.context import emit_json, json_option, passes_state, say, table
-from domain.application import Ledger
+from adapters.ledger.application import Ledger
 from domain.changes import SettingsChanges
 from domain.errors import InvalidInput
 from domain.settings import SellerSettings

@@ -13,11 +13,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from adapters.cli.context import date_arg, emit_json, json_option, passes_state, say, state, table
 from adapters.config import ConfigError, database_url
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from adapters.usage.billing import BillingReport, InvoiceResult, run_billing
 from adapters.usage.importer import LIMIT_RANGES, ImportLimits, import_cdrs
+from adapters.usage.partitions import Month
+from adapters.usage.purge import purge_usage
 from adapters.usage.rating import load_rate_card, rerate
-from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.usage import Period
 
@@ -47,7 +49,7 @@ def progress_bar(label: str, *, bytes_: bool) -> Iterator[Callable[[int, int], N
 
 @click.group()
 def usage() -> None:
-    """Usage records (CDRs): import them, re-rate them."""
+    """Usage records (CDRs): import them, re-rate them, purge old months."""
 
 
 @usage.command("import")
@@ -119,6 +121,40 @@ def import_(
             say(f"{Path(s.file).name}: already imported, nothing new added")
         if s.rejects_file:
             say(f"{s.rejected} rejected rows (line and reason) in {s.rejects_file}")
+
+
+@usage.command("purge")
+@click.option(
+    "--before",
+    "before",
+    required=True,
+    metavar="YYYY-MM",
+    help="Remove the CDRs of every month before this one (UTC months).",
+)
+@click.option("--force", is_flag=True, help="Remove them even when not billed yet.")
+@json_option
+@passes_state
+def purge(ledger: Ledger, actor: str, before: str, force: bool, as_json: bool) -> None:
+    """Remove old CDRs: whole months before --before (PostgreSQL drops their partitions).
+
+    Refuses (exit 1, nothing removed) when some of that usage is not billed by an invoice
+    yet, unless --force."""
+    month = Month.parse(before)
+    report = purge_usage(ledger, usage_database(), month, force=force)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    if not report.months:
+        say(f"no CDRs before {report.before}: nothing removed")
+        return
+    table(
+        f"CDRs removed (before {report.before})",
+        ["month", "CDRs"],
+        [[label, count] for label, count in report.months],
+    )
+    say(f"{report.rows} CDRs of {len(report.months)} months removed")
+    for unbilled in report.unbilled:
+        say(f"not billed, removed anyway (--force): {unbilled.account}, {unbilled.calls} calls")
 
 
 @usage.command("rerate")

@@ -18,6 +18,7 @@ from adapters.app.health import ReadModelHealth
 from adapters.http import openapi, problems, write_guard
 from adapters.http.body_limit import BodyLimit, max_body_bytes_from_env
 from adapters.http.conditional import KeptReads, PageCache, read_cache_bytes
+from adapters.http.documents import HealthDoc, answers
 from adapters.http.idempotency import IdempotencyMiddleware
 from adapters.http.request_context import RequestContext
 from adapters.http.routers import (
@@ -79,7 +80,7 @@ def create_api(
 
     read_models = ReadModelHealth(services)
 
-    @app.get("/health", tags=["service"])
+    @app.get("/health", tags=["service"], **answers(HealthDoc))
     def health() -> dict[str, Any]:
         """Liveness and the read models' state: always 200 while the process answers;
         ``status`` is ``degraded`` when a read model is stopped at an event it cannot apply

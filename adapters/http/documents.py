@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.http.openapi import IF_MATCH
 from domain.package import Frequency
 
 Amount = Annotated[
@@ -226,14 +227,88 @@ class FeedPage(Document):
     next_after: int = Field(description="Resume with after=next_after.")
 
 
-def answers(model: Any, status: int = 200) -> dict[str, Any]:
+class SettingsDoc(Document):
+    """The seller's settings (``domain/settings.py`` ``SellerSettings``)."""
+
+    company_name: str
+    address: str
+    tax_number: str
+    default_currency: str = Field(examples=["GBP"])
+    default_tax_rate: Quantity
+    default_tax_description: str
+    default_payment_terms_days: int
+    invoice_number_format: str = Field(examples=["INV-{year}-{seq:06d}"])
+    credit_note_number_format: str = Field(examples=["CN-{year}-{seq:06d}"])
+    invoice_line_grouping: str = Field(examples=["none", "destination", "day"])
+    payment_instructions: str
+
+
+class WebhookDoc(Document):
+    """A webhook subscription; its secret only as a hint."""
+
+    id: Id
+    url: str
+    event_types: list[str] = Field(description="Empty: every event type.")
+    status: str = Field(examples=["active", "removed"])
+    position: int = Field(description="The last feed position delivered or queued.")
+    created_at: str = Field(description="ISO 8601 moment, UTC.")
+    created_by: str
+    secret_hint: str
+
+
+class WebhookCreated(WebhookDoc):
+    """The answer to the create: the only one that shows the signing secret."""
+
+    secret: str
+
+
+class DeliveryDoc(Document):
+    """One delivery of one event to a webhook."""
+
+    id: str
+    subscription_id: Id
+    position: int
+    event_id: Id
+    event_type: str
+    aggregate_id: Id
+    status: str = Field(examples=["pending", "delivered", "failed"])
+    attempts: int
+    next_attempt_at: str | None = Field(description="ISO 8601; set while pending.")
+    last_status: int | None
+    last_error: str | None
+    delivered_at: str | None
+
+
+class ReadModelDoc(Document):
+    name: str
+    state: str = Field(examples=["ok", "stopped"])
+    position: int | None = Field(description="The last feed position it applied.")
+    stopped_at: dict[str, Any] | None = Field(
+        default=None, description="Where and why it stopped (only when stopped)."
+    )
+
+
+class HealthDoc(Document):
+    """Liveness and the read models' state (``degraded`` when one is stopped or unreadable)."""
+
+    status: str = Field(examples=["ok", "degraded"])
+    log_head: int | None = Field(default=None, description="The event log's last position.")
+    read_models: list[ReadModelDoc] | None = Field(description="Null when they cannot be read.")
+    error: Any = Field(default=None, description="Why the read models cannot be read.")
+
+
+def answers(model: Any, status: int = 200, *, if_match: bool = False) -> dict[str, Any]:
     """Route keywords declaring ``model`` as the body of the ``status`` answer in the OpenAPI
-    document. The handler's document is sent as built, not re-serialised through the model:
+    document, and with ``if_match`` the ``If-Match`` request header the route honours (and its
+    412). The handler's document is sent as built, not re-serialised through the model:
     members keep their order, so an Idempotency-Key replay (rebuilt from the ledger) answers
     the very same bytes. tests/service/test_schemathesis.py checks real answers against the
     declared schemas."""
-    return {
+    keywords: dict[str, Any] = {
         "status_code": status,
         "response_model": None,
         "responses": {status: {"model": model, "description": "The document."}},
     }
+    if if_match:
+        keywords["openapi_extra"] = IF_MATCH
+    return keywords

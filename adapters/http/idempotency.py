@@ -42,10 +42,10 @@ from adapters.app.context import Services
 from adapters.app.idempotency_keys import Stored
 from adapters.http.problems import problem_response
 from adapters.http.replay import ROUTES, keyed_route
+from adapters.ledger.base import LedgerBase
 from adapters.webhooks.store import KEYED as KEYED_SUBSCRIPTION
 from adapters.webhooks.store import WebhookKey
 from domain.idempotency import KeyedRequest, expired
-from domain.ledger_base import LedgerBase
 
 log = structlog.get_logger("tollbook.http")
 

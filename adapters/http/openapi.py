@@ -126,6 +126,39 @@ IDEMPOTENCY_KEY_PARAMETER = {
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
 }
+# an edit of a customer, package, invoice or payment honours it (adapters/http/deps.py
+# ``check_if_match``); the routes that do say so with ``answers(..., if_match=True)``
+IF_MATCH_PARAMETER = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        'The ETag of the version the edit was made against, e.g. "7" (for allocations, refunds'
+        " and un-allocations the payment's, for a credit note the invoice's). If the resource"
+        " has moved on: 412 version_mismatch, nothing written. Absent or `*`: the edit applies"
+        " to the current version."
+    ),
+    "schema": {"type": "string", "examples": ['"7"', "*"]},
+}
+IF_MATCH = {
+    "parameters": [IF_MATCH_PARAMETER],
+    "responses": {
+        "412": {
+            "description": (
+                "If-Match names a version that is not current (`version_mismatch`, with"
+                " `current_version`, and the current `ETag` header)"
+            ),
+            "headers": {
+                "ETag": {
+                    "description": 'The current version, e.g. "8".',
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+    },
+}
 # a create on a collection answers where the new resource is
 LOCATION_HEADER = {
     "description": "The new resource's path, e.g. /invoices/{id}.",
@@ -141,6 +174,61 @@ EVENT_STREAM_SCHEMA = {
         " comment lines keep a quiet stream open"
     ),
 }
+
+
+# OpenAPI links: what a client (and the stateful schemathesis run) can do next with what an
+# answer returned. Every create on a collection (``POST /invoices``) links to each operation on
+# the new resource (``/invoices/{ref}...``, ``ref`` = the new ``id``) by the rule in ``_links``;
+# these are the others: a new customer's id as the customer of an invoice or payment, a new
+# invoice's as the invoice of a credit note, a new line or assignment to its edit or end.
+LINKS: dict[tuple[str, str], list[tuple[str, str, dict[str, str], dict[str, str] | None]]] = {
+    ("post", "/customers"): [
+        ("post", "/invoices", {}, {"customer": "$response.body#/id"}),
+        ("post", "/payments", {}, {"customer": "$response.body#/id"}),
+    ],
+    ("post", "/invoices"): [("post", "/credit-notes", {}, {"invoice": "$response.body#/id"})],
+    ("post", "/invoices/{ref}/lines"): [
+        (
+            method,
+            "/invoices/{ref}/lines/{line_ref}",
+            {"path.ref": "$request.path.ref", "path.line_ref": "$response.body#/line_id"},
+            None,
+        )
+        for method in ("patch", "delete")
+    ],
+    ("post", "/customers/{ref}/assignments"): [
+        (
+            "post",
+            "/customers/{ref}/assignments/{assignment_id}/end",
+            {
+                "path.ref": "$request.path.ref",
+                "path.assignment_id": "$response.body#/assignment_id",
+            },
+            None,
+        )
+    ],
+}
+PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+
+def _links(paths: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    """The links of the 201 answer of ``method path``."""
+    targets = list(LINKS.get((method, path), []))
+    if method == "post" and "{" not in path:
+        targets += [
+            (target_method, target, {"path.ref": "$response.body#/id"}, None)
+            for target, operations in paths.items()
+            if target.startswith(path + "/{ref}") and set(PATH_PARAMETER.findall(target)) == {"ref"}
+            for target_method in operations
+        ]
+    links = {}
+    for target_method, target, parameters, body in targets:
+        operation_id = paths[target][target_method]["operationId"]
+        link: dict[str, Any] = {"operationId": operation_id, "parameters": parameters}
+        if body is not None:
+            link["requestBody"] = body
+        links[operation_id] = link
+    return links
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
@@ -160,6 +248,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                     continue
                 if status == "201" and "{" not in path:
                     response.setdefault("headers", {})["Location"] = LOCATION_HEADER
+                if status == "201" and (links := _links(document["paths"], path, method)):
+                    response["links"] = links
                 if "itemSchema" in content.get(EVENT_STREAM, {}):
                     # FastAPI describes SSE events with OpenAPI 3.2's itemSchema, which a 3.1
                     # document may not hold (validators refuse it): say it in words instead

@@ -21,8 +21,8 @@ from typing import Any
 
 from starlette.routing import compile_path
 
+from adapters.ledger.application import Ledger
 from adapters.views import credit_note_doc, customer_doc, invoice_doc, package_doc, payment_doc
-from domain.application import Ledger
 from domain.credit_note import CreditNote
 from domain.customer import Customer
 from domain.idempotency import IdempotencyKey

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapters.ledger.application import Ledger
 from adapters.views import credit_note_doc, customer_doc, invoice_doc, package_doc, payment_doc
-from domain.application import Ledger
 from domain.credit_note import CreditNote
 from domain.customer import Customer
 from domain.errors import InvalidInput
@@ -29,8 +30,11 @@ from domain.package import Package
 from domain.payment import Payment
 
 log = structlog.get_logger("tollbook.http")
+A = TypeVar("A")
 
 _IN_REQUEST: ContextVar[bool] = ContextVar("tollbook_write_guard", default=False)
+#: the aggregates this request saved, by id, as saved (see ``saved``)
+_SAVED: ContextVar[dict[UUID, object] | None] = ContextVar("tollbook_saved", default=None)
 _GUARDED = "_tollbook_write_guard"
 
 
@@ -88,14 +92,19 @@ def install(ledger: Ledger) -> None:
     def guarded_save(*aggregates: Any, **kwargs: Any) -> Any:
         if _IN_REQUEST.get():
             check(aggregates, ledger)
-        return save(*aggregates, **kwargs)
+        recordings = save(*aggregates, **kwargs)
+        kept = _SAVED.get()
+        if kept is not None:
+            kept.update((aggregate.id, aggregate) for aggregate in aggregates)
+        return recordings
 
     setattr(guarded_save, _GUARDED, True)
     ledger.save = guarded_save  # type: ignore[method-assign]
 
 
 class WriteGuard:
-    """Marks the request's context so the ledger's saves inside it are checked."""
+    """Marks the request's context so the ledger's saves inside it are checked (and kept, for
+    ``saved``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -105,7 +114,23 @@ class WriteGuard:
             await self.app(scope, receive, send)
             return
         token = _IN_REQUEST.set(True)
+        kept = _SAVED.set({})
         try:
             await self.app(scope, receive, send)
         finally:
+            _SAVED.reset(kept)
             _IN_REQUEST.reset(token)
+
+
+def saved(cls: type[A], ref: str) -> A | None:
+    """The aggregate ``ref`` (an id) as this request's own save left it, or None when the
+    request saved no such aggregate. A write answers with what it wrote without reading it
+    back from the store (it holds exactly what a read would fold: the same events)."""
+    kept = _SAVED.get()
+    if not kept:
+        return None
+    try:
+        found = kept.get(UUID(ref))
+    except ValueError:
+        return None
+    return found if isinstance(found, cls) else None

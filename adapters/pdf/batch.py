@@ -3,6 +3,10 @@
 Each worker opens its own ledger on the same store (a ledger cannot cross a process boundary)
 and writes its files itself, so only paths and checksums travel back. Workers are started with
 "spawn": forking a parent that holds database connections and pool threads is unsafe.
+
+An invoice that cannot be rendered or written is reported (``Failed``) and the batch carries
+on: the others are written and listed in ``SHA256SUMS``. The files do not depend on the number
+of workers: each PDF is rendered from the ledger alone, and the results are sorted by file name.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from uuid import UUID
 import structlog
 
 from adapters.config_error import ConfigError
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.logging import configure_logging
 from adapters.pdf.config import PdfConfig
+from adapters.pdf.fonts import warm_up
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
 from adapters.queries import MAX_LIMIT, InvoiceQuery, queries_for
-from domain.application import Ledger
-from domain.errors import InvalidInput
+from domain.errors import BillingError, InvalidInput
 
 log = structlog.get_logger("tollbook.pdf")
 
@@ -47,6 +53,22 @@ class Written:
     def summary(self) -> str:
         pages = f"{self.pages} page{'s' if self.pages != 1 else ''}"
         return f"{self.path} ({pages}, sha256 {self.sha256})"
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An invoice of a batch that could not be rendered or written, and why."""
+
+    invoice_id: UUID
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What a batch wrote (sorted by file name) and what it could not (in selection order)."""
+
+    written: list[Written]
+    failed: list[Failed]
 
 
 def file_name(label: str) -> str:
@@ -82,7 +104,7 @@ def invoice_ids_for(ledger: Ledger, period: str, *, drafts: bool = False) -> lis
     except ConfigError:
         return [
             invoice.id
-            for invoice in ledger.invoices()
+            for invoice in LogFolds(ledger).invoices()
             if first <= (invoice.period_start or invoice.invoice_date) <= last
             and (drafts or invoice.state != "draft")
         ]
@@ -100,13 +122,33 @@ def invoice_ids_for(ledger: Ledger, period: str, *, drafts: bool = False) -> lis
 def render_invoice_to(
     ledger: Ledger, invoice_id: UUID, directory: Path, config: PdfConfig
 ) -> Written:
-    invoice = ledger.invoice(invoice_id)
-    label = invoice.number or f"draft-{invoice.id}"
-    rendered = render(invoice_source(ledger, invoice_id), config)
+    document = invoice_source(ledger, invoice_id)  # one read of the invoice
+    label = document.reference if document.mark != "DRAFT" else f"draft-{invoice_id}"
+    rendered = render(document, config)
     path = directory / file_name(label)
     digest = write_atomically(path, rendered.pdf)
     log.info("pdf written", aggregate_id=str(invoice_id), path=str(path), sha256=digest)
     return Written(label, path, digest, rendered.page_count)
+
+
+def _render_or_fail(
+    ledger: Ledger, invoice_id: UUID, directory: Path, config: PdfConfig
+) -> Written | Failed:
+    """One invoice of a batch: a failure is logged and returned, never raised, so that one bad
+    invoice (an unreadable record, a full disk, a file in the way) does not stop the others."""
+    try:
+        return render_invoice_to(ledger, invoice_id, directory, config)
+    except Exception as error:  # reported per invoice; the batch goes on
+        log.error("pdf failed", aggregate_id=str(invoice_id), error=str(error), exc_info=True)
+        return Failed(invoice_id, _describe(error))
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, BillingError):
+        return str(error)
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.strerror or error}: {error.filename}"
+    return f"{type(error).__name__}: {error}"
 
 
 # state of a worker process, set once by its initializer
@@ -116,13 +158,15 @@ _worker: tuple[Ledger, PdfConfig] | None = None
 def _start_worker(open_ledger: Callable[[str | None], Ledger], database_url: str | None) -> None:
     global _worker
     configure_logging()  # a spawned process starts with structlog's defaults
-    _worker = (open_ledger(database_url), PdfConfig.from_env())
+    config = PdfConfig.from_env()
+    warm_up(config.fonts)  # parse the fonts now, not inside the first invoice
+    _worker = (open_ledger(database_url), config)
 
 
-def _work(invoice_id: UUID, directory: Path) -> Written:
+def _work(invoice_id: UUID, directory: Path) -> Written | Failed:
     assert _worker is not None, "worker not initialised"
     ledger, config = _worker
-    return render_invoice_to(ledger, invoice_id, directory, config)
+    return _render_or_fail(ledger, invoice_id, directory, config)
 
 
 def render_all(
@@ -134,25 +178,27 @@ def render_all(
     jobs: int | None = None,
     open_ledger: Callable[[str | None], Ledger],
     config: PdfConfig | None = None,
-    done: Callable[[Written], None] = lambda written: None,
-) -> list[Written]:
+    done: Callable[[Written | Failed], None] = lambda result: None,
+) -> Batch:
     """Render every invoice into ``directory`` and write ``SHA256SUMS`` beside them.
 
     ``open_ledger`` (the composition root's ``build_ledger``) opens the store in each worker
     process; it must be a module-level function, as it is pickled to the workers.
 
     With one job, or an in-process store (``memory://``) that other processes cannot see,
-    rendering happens here; otherwise over ``jobs`` processes (default: every core).
+    rendering happens here; otherwise over ``jobs`` processes (default: every core). An
+    invoice that fails is in ``Batch.failed`` and absent from ``SHA256SUMS``; the others are
+    written whatever the number of jobs, to the same bytes.
     """
-    ids = list(invoice_ids)
+    ids = list(dict.fromkeys(invoice_ids))  # each invoice once
     config = config or PdfConfig.from_env()  # fails fast on a bad logo or missing font
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(ids) or 1))
     in_process = jobs == 1 or (database_url or "").startswith("memory:")
-    written: list[Written] = []
+    results: dict[UUID, Written | Failed] = {}
     if in_process:
         for invoice_id in ids:
-            written.append(render_invoice_to(ledger, invoice_id, directory, config))
-            done(written[-1])
+            results[invoice_id] = _render_or_fail(ledger, invoice_id, directory, config)
+            done(results[invoice_id])
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
@@ -161,11 +207,19 @@ def render_all(
             initializer=_start_worker,
             initargs=(open_ledger, database_url),
         ) as pool:
-            futures = [pool.submit(_work, invoice_id, directory) for invoice_id in ids]
+            futures = {pool.submit(_work, invoice_id, directory): invoice_id for invoice_id in ids}
             for future in as_completed(futures):
-                written.append(future.result())
-                done(written[-1])
-    written.sort(key=lambda w: w.path.name)
+                invoice_id = futures[future]
+                try:
+                    results[invoice_id] = future.result()
+                except Exception as error:  # a worker that died (BrokenProcessPool)
+                    log.error("pdf worker failed", aggregate_id=str(invoice_id), error=str(error))
+                    results[invoice_id] = Failed(invoice_id, _describe(error))
+                done(results[invoice_id])
+    written = sorted(
+        (r for r in results.values() if isinstance(r, Written)), key=lambda w: w.path.name
+    )
+    failed = [r for invoice_id in ids if isinstance(r := results[invoice_id], Failed)]
     sums = "".join(f"{w.sha256}  {w.path.name}\n" for w in written)
     write_atomically(directory / "SHA256SUMS", sums.encode())
-    return written
+    return Batch(written, failed)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from adapters.ledger.application import Ledger
 from adapters.pdf.document import Document, credit_note_document, invoice_document
-from domain.application import Ledger
 from domain.customer import Customer, CustomerProfile
 from domain.errors import NotFound, UnreadableRecord
 from domain.invoice import Invoice

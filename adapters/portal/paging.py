@@ -10,10 +10,10 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+from adapters.ledger.application import Ledger
 from adapters.queries import Page, Queries, queries_for
 from adapters.queries.documents import amount_due
 from adapters.queries.paging import InvalidPage, parse_limit
-from domain.application import Ledger
 from projections.invoice_register import status_of
 from projections.view import Row
 

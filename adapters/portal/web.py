@@ -3,22 +3,24 @@
 Every portal route uses ``PortalRoute``, which turns the portal's refusals into HTML: not signed
 in -> the sign-in page; a role or CSRF refusal -> 403 page; an unknown id -> 404 page; any other
 ledger refusal outside a form -> 409 page; anything unexpected -> a 500 page that names the
-request id its traceback is logged under. Forms catch the ledger's errors themselves and show
-them next to the field or button that caused them, with what the user typed.
+request id its traceback is logged under. Forms go through ``Fields`` (parse, submit): a ledger
+refusal shows next to the field it concerns (``BillingError.field``) or the form's button, with
+what the user typed.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
+import pydantic
 import structlog
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +38,7 @@ from domain.money import minor_units, parse_decimal, round_to_currency
 from domain.values import parse_date
 
 log = structlog.get_logger("tollbook.portal")
+T = TypeVar("T")
 
 PREFIX = "/portal"
 HERE = Path(__file__).parent
@@ -266,20 +269,42 @@ def error_page(request: Request, status: int, title: str, message: str) -> HTMLR
 
 
 class Fields:
-    """Reads a posted form field by field; each bad value is kept as that field's error."""
+    """The portal's one form helper: parse a posted form field by field, run the ledger command,
+    and put a refusal next to the field it concerns.
 
-    def __init__(self, values: Mapping[str, str]) -> None:
+    Each ``text``/``amount``/``day``/``whole`` read keeps a bad value as that field's error.
+    ``submit`` runs the command only when every field parsed; a ledger refusal
+    (``BillingError``) goes next to the field it names (``error.field``, set where the domain
+    raised it; ``<field>_<item>`` for one item of several, e.g. ``amount_<invoice id>``) when
+    the form shows that field, else next to the form's button (``action``). The fields a form
+    shows are the ones read through this helper unless ``shown`` says otherwise.
+    """
+
+    def __init__(
+        self,
+        values: Mapping[str, str],
+        *,
+        shown: Iterable[str] | None = None,
+        action: str = "form",
+    ) -> None:
         self.values = dict(values)
         self.errors: dict[str, str] = {}
+        self.read: set[str] = set()
+        self.shown = None if shown is None else set(shown)
+        self.action = action
+
+    def _raw(self, name: str) -> str:
+        self.read.add(name)
+        return self.values.get(name, "").strip()
 
     def text(self, name: str, *, required: str | None = None) -> str:
-        value = self.values.get(name, "").strip()
+        value = self._raw(name)
         if required and not value:
             self.errors[name] = f"{required} is required"
         return value
 
     def amount(self, name: str, what: str, *, required: bool = False) -> Decimal | None:
-        raw = self.values.get(name, "").strip()
+        raw = self._raw(name)
         if not raw:
             if required:
                 self.errors[name] = f"{what} is required"
@@ -292,7 +317,7 @@ class Fields:
             return None
 
     def day(self, name: str, what: str, *, required: bool = False) -> date | None:
-        raw = self.values.get(name, "").strip()
+        raw = self._raw(name)
         if not raw:
             if required:
                 self.errors[name] = f"{what} is required"
@@ -307,7 +332,7 @@ class Fields:
 
     def whole(self, name: str, what: str) -> int | None:
         """A whole number of days (ASCII digits: ``int`` would take "٣" and choke on "²")."""
-        raw = self.values.get(name, "").strip()
+        raw = self._raw(name)
         if not raw:
             return None
         if not bounds.WHOLE_NUMBER.fullmatch(raw):
@@ -315,21 +340,37 @@ class Fields:
             return None
         return int(raw)  # at most 18 digits; the range is the ledger's (docs/money.md)
 
+    def require(self, name: str, value: object, message: str) -> None:
+        """A rule of the form itself: ``message`` at ``name`` when ``value`` is missing and the
+        field has no error yet."""
+        if value in (None, "") and name not in self.errors:
+            self.errors[name] = message
+
     @property
     def ok(self) -> bool:
         return not self.errors
 
-    def refuse(self, error: BillingError, fields: Mapping[str, tuple[str, ...]]) -> None:
-        """Put a ledger refusal next to the field its words name, else next to the action."""
-        self.errors[field_for(error, fields)] = str(error)
+    def submit(self, command: Callable[[], T]) -> T | None:
+        """``command()`` when every field parsed (check ``ok`` after: it may return None);
+        its refusal becomes an error next to the field it concerns, and None is returned."""
+        if not self.ok:
+            return None
+        try:
+            return command()
+        except BillingError as error:
+            self.errors[self.place(error.field, error.item)] = str(error)
+        except pydantic.ValidationError as error:  # a change-set the model refuses
+            first = error.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else None
+            self.errors[self.place(name)] = f"{(name or 'form').replace('_', ' ')}: {first['msg']}"
+        return None
 
-
-def field_for(error: BillingError, fields: Mapping[str, tuple[str, ...]]) -> str:
-    text = str(error).lower()
-    for field, words in fields.items():
-        if any(word in text for word in words):
-            return field
-    return "form"
+    def place(self, field: str | None, item: str | None = None) -> str:
+        """Where a refusal about ``field`` (of ``item``) shows: that field (of that item) when
+        the form shows it, else the form's button."""
+        shown = self.read if self.shown is None else self.shown
+        names = [f"{field}_{item}", field] if field and item else [field]
+        return next((name for name in names if name in shown), self.action)
 
 
 def actor_of(session: Session) -> str:

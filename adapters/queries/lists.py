@@ -19,6 +19,8 @@ from uuid import UUID
 
 import structlog
 
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.queries.paging import (
     MAX_LIMIT,
     Page,
@@ -30,7 +32,6 @@ from adapters.queries.paging import (
 from adapters.queries.sql import Filter, SortKey, amount_sql, select_page, select_sorted
 from adapters.store.lookup import current_version, load_aggregates
 from adapters.store.read_models import SqlViewStore
-from domain.application import Ledger
 from domain.errors import InvalidInput
 from projections.customer_balances import BALANCES
 from projections.directory import CUSTOMERS, PACKAGES
@@ -327,7 +328,7 @@ class Queries:
         rows = self.directory()
         if rows is None:
             log.warning("directory read model is behind the log; folding the customers instead")
-            return self.ledger.customers()
+            return LogFolds(self.ledger).customers()
         return self.aggregates([row["customer_id"] for row in rows])
 
     def directory(self) -> list[Row] | None:

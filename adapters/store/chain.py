@@ -7,6 +7,9 @@ The chain lives beside the events, never inside their payload, so events stay ex
 domain recorded. Writers are serialised by both stores (SQLite's single writer; the PostgreSQL
 recorder's EXCLUSIVE lock on the events table), so the chain has one well-defined order.
 
+Saves made at the same moment by different threads of a process share one transaction (group
+commit, ``group_commit.py``): each keeps its own version check, positions and atomicity.
+
 ``H`` is SHA-256, or HMAC-SHA-256 when ``TOLLBOOK_AUDIT_KEY`` is set: then someone with only
 database access cannot re-compute a consistent chain after editing history.
 """
@@ -16,23 +19,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
-from psycopg import Cursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
 
 from adapters.store import library_internals
+from adapters.store.group_commit import GroupCommit, Save
 
 # the library internals below are overridden or called: a library that changed them stops the
-# store here, before anything is written (signatures only; the tests check their code too)
-library_internals.check()
+# store here, before anything is written (signatures only; the tests check their code too).
+# The PostgreSQL recorder is in chain_postgres.py: a store on SQLite never imports psycopg.
+library_internals.check(store="sqlite")
 
 GENESIS = "0" * 64
 KEY_VARIABLE = "TOLLBOOK_AUDIT_KEY"
@@ -87,12 +89,19 @@ def chain_rows(
 CHAIN_COLUMNS = "position, originator_id, originator_version, prev_position, hash"
 
 
+def grouped(stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]) -> bool:
+    """Whether a save goes through group commit: one with events and no tracking record (the
+    application passes ``tracking=None``); anything else takes the library's own path."""
+    return bool(stored_events) and all(value is None for value in kwargs.values())
+
+
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder, plus one chain row per event in the same transaction."""
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.chain_table = chain_table(events_table_name)  # the base __init__ needs it
         super().__init__(datastore, events_table_name)
+        self.group = GroupCommit(self._write_saves)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -102,11 +111,51 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             " prev_position INTEGER NOT NULL, hash TEXT NOT NULL)",
         ]
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not grouped(stored_events, kwargs):
+            return super().insert_events(stored_events, **kwargs)
+        return self.group.submit(stored_events)
+
+    def _write_saves(self, saves: list[Save]) -> None:
+        """One transaction for ``saves``: each inside a savepoint, so a save the events
+        table's unique key refuses is undone alone (an IntegrityError for it), then the chain
+        links of every written save."""
+        written: list[tuple[Save, Sequence[int]]] = []
+        with self.datastore.transaction(commit=True) as c:
+            for save in saves:
+                c.execute("SAVEPOINT tollbook_save")
+                try:
+                    positions = super()._insert_events(c, save.events)
+                except sqlite3.IntegrityError as error:
+                    c.execute("ROLLBACK TO tollbook_save")
+                    c.execute("RELEASE tollbook_save")
+                    save.error = IntegrityError(error)
+                    continue
+                c.execute("RELEASE tollbook_save")
+                assert positions is not None
+                written.append((save, positions))
+            if written:
+                self._chain(
+                    c,
+                    [e for save, _ in written for e in save.events],
+                    [p for _, positions in written for p in positions],
+                )
+        for save, positions in written:  # committed
+            save.positions = positions
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
+        self._chain(c, stored_events, positions)
+        return positions
+
+    def _chain(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], positions: Sequence[int]
+    ) -> None:
         # read the last link after inserting: the write lock is ours, nobody can slip in
         c.execute(f"SELECT position, hash FROM {self.chain_table} ORDER BY position DESC LIMIT 1")
         last = c.fetchone()
@@ -115,90 +164,6 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             f"INSERT INTO {self.chain_table} ({CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
             chain_rows(previous, stored_events, positions),
         )
-        return positions
-
-
-HAS_LZ4 = (
-    "SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'"
-)
-
-
-class ChainedPostgresRecorder(PostgresApplicationRecorder):
-    """The library's PostgreSQL recorder, plus one chain row per event in the same transaction."""
-
-    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name=events_table_name)
-        if datastore.enable_db_functions:
-            raise ValueError("the audit chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
-        self.chain_table = chain_table(events_table_name)
-        self.lz4: bool | None = None  # does the server compress with lz4? (asked once)
-        schema, table = Identifier(datastore.schema), Identifier(self.chain_table)
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {0}.{1} (position bigint PRIMARY KEY,"
-                " originator_id text NOT NULL, originator_version bigint NOT NULL,"
-                " prev_position bigint NOT NULL, hash text NOT NULL)"
-            ).format(schema, table)
-        )
-        self.select_last_link = SQL(
-            "SELECT position, hash FROM {0}.{1} ORDER BY position DESC LIMIT 1"
-        ).format(schema, table)
-        # all of a save's links in one statement (an executemany was a round of the
-        # pipeline per event: ~25,000 of them in a 1,000-invoice billing run)
-        self.insert_links = SQL(
-            "INSERT INTO {0}.{1} (" + CHAIN_COLUMNS + ") SELECT * FROM"
-            " unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::text[])"
-        ).format(schema, table)
-        # the library's statement, with the array parameter in binary (%b; see below)
-        self.insert_events_binary = SQL(
-            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
-            " SELECT originator_id, originator_version, topic, state"
-            " FROM unnest(%b::{0}.{2}[]) RETURNING notification_id"
-        ).format(schema, Identifier(events_table_name), Identifier(self.stored_event_type_name))
-
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        if self.lz4 is None:
-            with self.datastore.get_connection() as conn:
-                row = conn.execute(HAS_LZ4).fetchone()
-            self.lz4 = bool(row and row["lz4"])
-        positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-        return positions
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        """The library's insert (lock the table, notify, one INSERT ... unnest), with the
-        array of events sent in binary: the library's default text format escapes every
-        byte of every payload in Python, which was the largest single cost of saving a
-        billing run's ~25,000 events. Same statement, same rows, same transaction.
-
-        Payloads over ~2 KB (a billing run's invoice with its lines: ~14 KB) are compressed
-        by PostgreSQL; lz4, where the server has it, costs a fraction of the default pglz.
-        Only how the server keeps the bytes changes: every reader gets the same bytes."""
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        if self.lz4:
-            curs.execute("SET LOCAL default_toast_compression = lz4")
-        events = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
-        ]
-        curs.execute(self.insert_events_binary, (events,))
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        assert positions is not None
-        # the events table is locked EXCLUSIVE by this transaction: the last link is final
-        curs.execute(self.select_last_link)
-        last = curs.fetchone()
-        previous = (int(last["position"]), str(last["hash"])) if last else (0, GENESIS)
-        rows = chain_rows(previous, stored_events, positions)
-        curs.execute(self.insert_links, [list(column) for column in zip(*rows, strict=True)])
-        return positions
 
 
 # ---------------------------------------------------------------- verification

@@ -4,7 +4,8 @@ one place and checked, so that lifting the ``<9.6`` pin is a deliberate step.
 Three kinds of reliance:
 
 - **Overrides and calls** (``adapters/store/chain.py``): the recorders are subclassed to write
-  the audit chain in the events' transaction and to send PostgreSQL's events array in binary.
+  the audit chain in the events' transaction, to write concurrent saves in one transaction
+  (group commit) and to send PostgreSQL's events array in binary.
   Each library method involved is listed in ``INTERNALS`` with the signature tollbook calls or
   overrides and, where tollbook replaces or depends on what its body does, a fingerprint of
   its source (``inspect.getsource``): a new release that edits such a body must be read before
@@ -18,8 +19,10 @@ Three kinds of reliance:
 
 ``problems()`` and ``table_problems()`` return one message per difference, naming the
 library's class and member, what tollbook expected, and which tollbook code relies on it;
-``check()`` raises them all at once. ``chain.py`` runs the signature check on import (cheap:
-no source is read), so a changed library stops the store before it writes anything;
+``check()`` raises them all at once. ``chain.py`` (SQLite) and ``chain_postgres.py`` run the
+signature check of their store's internals on import (cheap: no source is read), so a changed
+library stops the store before it writes anything; the PostgreSQL internals are imported only
+when asked for (``postgres_internals``), so a store on SQLite never loads psycopg;
 ``tests/unit/test_library_internals.py`` runs every check.
 
 To upgrade: install the new version, run that test, read each named method's new code, carry
@@ -33,15 +36,20 @@ import hashlib
 import inspect
 import re
 import sqlite3
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
+from eventsourcing.application import Application
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteDatastore
 
-from adapters.store.database import Database
+if TYPE_CHECKING:
+    from adapters.store.database import Database
+
+Store = Literal["sqlite", "postgres"]
 
 LIBRARY = "eventsourcing"
 #: The version whose internals are declared below.
@@ -68,7 +76,7 @@ class Internal:
         return f"{self.owner.__name__}.{self.name}"
 
 
-INTERNALS: tuple[Internal, ...] = (
+SQLITE_INTERNALS: tuple[Internal, ...] = (
     Internal(
         SQLiteApplicationRecorder,
         "__init__",
@@ -101,77 +109,136 @@ INTERNALS: tuple[Internal, ...] = (
         SQLiteAggregateRecorder,
         "insert_events",
         "(stored_events, **kwargs)",
-        "chain.ChainedSQLiteRecorder._insert_events runs inside its one committing"
-        " transaction (the chain rows commit with the events)",
+        "chain.ChainedSQLiteRecorder.insert_events replaces it for an application's saves"
+        " (group commit: chain._write_saves opens the same one committing transaction) and"
+        " calls it for a save with a tracking record, where chain.ChainedSQLiteRecorder."
+        "_insert_events runs inside it (the chain rows commit with the events)",
         "32f60619a2ca6e6a",
     ),
     Internal(
-        PostgresApplicationRecorder,
-        "__init__",
-        "(datastore, *, events_table_name='stored_events')",
-        "chain.ChainedPostgresRecorder.__init__ (sql_create_statements, channel, RETURNING)",
-        "db36fb3de49a5292",
+        SQLiteDatastore,
+        "transaction",
+        "(*, commit)",
+        "chain.ChainedSQLiteRecorder._write_saves: one transaction under the pool's writer"
+        " lock, committed on success and rolled back on any error (a savepoint per save)",
+        "20e2038a98e68bdd",
     ),
     Internal(
-        PostgresAggregateRecorder,
-        "__init__",
-        "(datastore, *, events_table_name='stored_events')",
-        "chain.ChainedPostgresRecorder.insert_events_binary repeats insert_events_statement"
-        " with the array sent in binary (%b)",
-        "78adbde8e22843ca",
-    ),
-    Internal(
-        PostgresApplicationRecorder,
-        "insert_events",
-        "(stored_events, **kwargs)",
-        "chain.ChainedPostgresRecorder.insert_events: _insert_stored_events then"
-        " _fetch_ids_after_insert_events in one transaction (the chain is written in it)",
-        "f1a98da0239e3ea7",
-    ),
-    Internal(
-        PostgresApplicationRecorder,
-        "_insert_stored_events",
-        "(curs, stored_events, **kwargs)",
-        "chain.ChainedPostgresRecorder._insert_stored_events replaces it: lock, notify, insert",
-        "139580714a659085",
-    ),
-    Internal(
-        PostgresAggregateRecorder,
-        "_insert_stored_events",
-        "(curs, stored_events, **_)",
-        "chain.ChainedPostgresRecorder._insert_stored_events replaces it: composite values,"
-        " one INSERT ... unnest",
-        "80327aa859e4cc55",
-    ),
-    Internal(
-        PostgresApplicationRecorder,
-        "_lock_table",
-        "(curs)",
-        "chain.ChainedPostgresRecorder._insert_stored_events calls it (EXCLUSIVE lock: one"
-        " chain order)",
-        "42bc9c135b4a93c1",
-    ),
-    Internal(
-        PostgresApplicationRecorder,
-        "_notify_channel",
-        "(curs)",
-        "chain.ChainedPostgresRecorder._insert_stored_events calls it; read_models LISTENs",
-    ),
-    Internal(
-        PostgresAggregateRecorder,
-        "construct_pg_stored_event",
-        "(originator_id, originator_version, topic, state)",
-        "chain.ChainedPostgresRecorder._insert_stored_events calls it",
-    ),
-    Internal(
-        PostgresApplicationRecorder,
-        "_fetch_ids_after_insert_events",
-        "(curs, stored_events, **_)",
-        "chain.ChainedPostgresRecorder._fetch_ids_after_insert_events: the base returns the"
-        " positions of the insert, which the chain rows are made from",
-        "9c8efbc1baf72b52",
+        Application,
+        "_record",
+        "(processing_event)",
+        "chain.grouped: an application's save passes tracking=None and nothing else; any other"
+        " keyword takes the library's own path, not group commit",
+        "104c6186b29d5059",
     ),
 )
+
+
+@cache
+def postgres_internals() -> tuple[Internal, ...]:
+    """The PostgreSQL recorder's internals (imports eventsourcing.postgres, hence psycopg)."""
+    from eventsourcing.postgres import (
+        PostgresAggregateRecorder,
+        PostgresApplicationRecorder,
+        PostgresDatastore,
+    )
+
+    return (
+        Internal(
+            PostgresApplicationRecorder,
+            "__init__",
+            "(datastore, *, events_table_name='stored_events')",
+            "chain.ChainedPostgresRecorder.__init__ (sql_create_statements, channel, RETURNING)",
+            "db36fb3de49a5292",
+        ),
+        Internal(
+            PostgresAggregateRecorder,
+            "__init__",
+            "(datastore, *, events_table_name='stored_events')",
+            "chain.ChainedPostgresRecorder.insert_events_binary repeats insert_events_statement"
+            " with the array sent in binary (%b)",
+            "78adbde8e22843ca",
+        ),
+        Internal(
+            PostgresApplicationRecorder,
+            "insert_events",
+            "(stored_events, **kwargs)",
+            "chain.ChainedPostgresRecorder.insert_events replaces it for an application's saves"
+            " (group commit: chain._write_saves repeats its pipeline and transaction, and its"
+            " retry on InterfaceError/OperationalError) and calls it for a save with a tracking"
+            " record: _insert_stored_events then _fetch_ids_after_insert_events in one"
+            " transaction (the chain is written in it)",
+            "f1a98da0239e3ea7",
+        ),
+        Internal(
+            PostgresDatastore,
+            "get_connection",
+            "()",
+            "chain.ChainedPostgresRecorder._write_saves: a pooled autocommit connection with the"
+            " events' composite type registered, psycopg errors raised as the library's",
+            "8837a84cf3a8492e",
+        ),
+        Internal(
+            PostgresApplicationRecorder,
+            "_insert_stored_events",
+            "(curs, stored_events, **kwargs)",
+            "chain.ChainedPostgresRecorder._insert_stored_events replaces it: lock, notify, insert",
+            "139580714a659085",
+        ),
+        Internal(
+            PostgresAggregateRecorder,
+            "_insert_stored_events",
+            "(curs, stored_events, **_)",
+            "chain.ChainedPostgresRecorder._insert_stored_events replaces it: composite values,"
+            " one INSERT ... unnest",
+            "80327aa859e4cc55",
+        ),
+        Internal(
+            PostgresApplicationRecorder,
+            "_lock_table",
+            "(curs)",
+            "chain.ChainedPostgresRecorder._insert_stored_events calls it (EXCLUSIVE lock: one"
+            " chain order)",
+            "42bc9c135b4a93c1",
+        ),
+        Internal(
+            PostgresApplicationRecorder,
+            "_notify_channel",
+            "(curs)",
+            "chain.ChainedPostgresRecorder._insert_stored_events calls it; read_models LISTENs",
+        ),
+        Internal(
+            PostgresAggregateRecorder,
+            "construct_pg_stored_event",
+            "(originator_id, originator_version, topic, state)",
+            "chain.ChainedPostgresRecorder._insert_stored_events calls it",
+        ),
+        Internal(
+            PostgresApplicationRecorder,
+            "_fetch_ids_after_insert_events",
+            "(curs, stored_events, **_)",
+            "chain.ChainedPostgresRecorder._fetch_ids_after_insert_events: the base returns the"
+            " positions of the insert, which the chain rows are made from",
+            "9c8efbc1baf72b52",
+        ),
+    )
+
+
+def internals(store: Store | None = None) -> tuple[Internal, ...]:
+    """The declared internals of one store's recorder, or of both."""
+    if store == "sqlite":
+        return SQLITE_INTERNALS
+    if store == "postgres":
+        return postgres_internals()
+    return SQLITE_INTERNALS + postgres_internals()
+
+
+def __getattr__(name: str) -> Any:
+    """``INTERNALS``: every declared internal, both stores (imports eventsourcing.postgres)."""
+    if name == "INTERNALS":
+        return internals()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Attributes of a recorder instance that tollbook reads (see ``attribute_problems``).
 SQLITE_ATTRIBUTES = ("events_table_name", "create_table_statements", "datastore")
@@ -209,11 +276,11 @@ def _installed() -> str:
     return f"{LIBRARY} {version(LIBRARY)} (declared for {CHECKED_VERSION})"
 
 
-def problems(*, sources: bool = True) -> list[str]:
-    """One message per declared internal that is missing, has another signature, or (with
-    ``sources``) whose source changed."""
+def problems(*, sources: bool = True, store: Store | None = None) -> list[str]:
+    """One message per declared internal (of ``store``'s recorder, or both) that is missing,
+    has another signature, or (with ``sources``) whose source changed."""
     found = []
-    for internal in INTERNALS:
+    for internal in internals(store):
         # the class's own definition (or the one it inherits): what a call or super() reaches
         method = getattr(internal.owner, internal.name, None)
         where = f"{_installed()}: {internal.qualified}"
@@ -243,7 +310,8 @@ def problems(*, sources: bool = True) -> list[str]:
 def attribute_problems(recorder: object) -> list[str]:
     """Attributes tollbook reads that ``recorder`` (a SQLite or PostgreSQL application
     recorder of the store) does not have."""
-    if isinstance(recorder, PostgresApplicationRecorder):
+    postgres = sys.modules.get("eventsourcing.postgres")  # a recorder of it exists: imported
+    if postgres is not None and isinstance(recorder, postgres.PostgresApplicationRecorder):
         wanted: Sequence[str] = POSTGRES_ATTRIBUTES
         datastore_wanted: Sequence[str] = POSTGRES_DATASTORE_ATTRIBUTES
     else:
@@ -292,9 +360,10 @@ def table_problems(db: Database, table: str) -> list[str]:
     return [f"{_installed()}: {problem}; read by {readers}" for problem in found]
 
 
-def check(*, sources: bool = False) -> None:
-    """Raise LibraryChanged naming every difference (signatures only unless ``sources``)."""
-    found = problems(sources=sources)
+def check(*, sources: bool = False, store: Store | None = None) -> None:
+    """Raise LibraryChanged naming every difference (signatures only unless ``sources``) in
+    the internals of ``store``'s recorder, or of both."""
+    found = problems(sources=sources, store=store)
     if found:
         raise LibraryChanged(
             "the installed eventsourcing is not the one tollbook's store was written"

@@ -13,9 +13,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from domain.aggregate import Event
-from domain.application import Ledger
 
 #: Aggregates read per query: their events are held until folded (a billing run's invoice is
 #: one ~14 KB event), and one bound parameter each stays well under both drivers' limits.

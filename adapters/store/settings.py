@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-import psycopg
-
 from adapters.config_error import ConfigError
-from adapters.store.pool import connection_kwargs
+
+if TYPE_CHECKING:
+    import psycopg
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tollbook.sqlite"
 
@@ -56,7 +56,7 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "4",
-            "APPLICATION_RECORDER_TOPIC": "adapters.store.chain:ChainedPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "adapters.store.chain_postgres:ChainedPostgresRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
@@ -72,4 +72,8 @@ SETUP_LOCK_KEY = 7_406_151_923
 
 def postgres_connect(env: Mapping[str, str], **options: Any) -> psycopg.Connection[Any]:
     """A plain psycopg connection to the database the store settings name."""
+    import psycopg  # here: a store on SQLite never needs it (nor its import time)
+
+    from adapters.store.pool import connection_kwargs
+
     return psycopg.connect(**connection_kwargs(env, **options))

@@ -27,11 +27,11 @@ from uuid import UUID
 
 import structlog
 
+from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
 from adapters.usage.schema import ensure_schema, last_batch
-from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import AlreadyExists, BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from domain.errors import InvalidInput
 from domain.usage import (
@@ -71,6 +71,7 @@ Reject = Callable[[int, str, list[str]], None]
 #: Bytes read (and decompressed) at a time. Small enough that a chunk of one-byte lines
 #: stays a few MB of Python strings, big enough that per-chunk work is noise.
 CHUNK_BYTES = 1 << 18
+ESCAPED_COMMA = "\\,"
 #: Characters of a value quoted in a reason (the rejects file keeps more, see importer).
 SHOWN_CHARS = 40
 
@@ -93,6 +94,17 @@ class RowRejected(ValueError):
     """One row is unusable; the reason goes to the rejects file."""
 
 
+@dataclass(frozen=True)
+class LineBatch:
+    """Lines that passed the reader's checks (printable, within the length limit, not
+    blank), as rows of PostgreSQL's COPY text format (see :func:`_line_batches`)."""
+
+    copy_text: str
+    count: int
+    first_line: int
+    last_line: int
+
+
 @dataclass
 class Reader:
     """Rows of a CDR file with their line numbers, the bytes read so far and the file digest.
@@ -106,6 +118,8 @@ class Reader:
     bytes_read: Callable[[], int]
     sha256: Callable[[], str]
     blank_lines: Callable[[], int]
+    #: the same lines as ``rows``, unsplit, a read chunk at a time (use one or the other)
+    batches: Iterator[LineBatch]
 
 
 class _Hashing(io.RawIOBase):
@@ -161,9 +175,9 @@ def open_cdrs(
         order = _header_order(path, [name.strip().lstrip("\ufeff") for name in header])
         blank = [0]
 
-        def rows() -> Iterator[tuple[int, list[str]]]:
+        def read(split: Callable[..., Iterator[Any]]) -> Iterator[Any]:
             with corrupt_file_errors(path):
-                yield from _records(
+                yield from split(
                     chain([first[1:]], chunks),
                     header,
                     max_line_length,
@@ -178,12 +192,13 @@ def open_cdrs(
                 )
 
         yield Reader(
-            rows(),
+            read(_records),
             order,
             header,
             lambda: hashing.count,
             hashing.digest.hexdigest,
             lambda: blank[0],
+            read(_line_batches),
         )
 
 
@@ -246,6 +261,77 @@ def _records(
                 fields = _split_odd_line(line_no, line, header, max_chars, reject)
                 if fields is not None:
                     yield line_no, fields
+
+
+def _line_batches(
+    chunks: Iterator[list[str]],
+    header: list[str],
+    max_chars: int,
+    reject: Reject,
+    blank: list[int],
+    max_blank: int,
+) -> Iterator[LineBatch]:
+    """Each read chunk's lines, line 2 on (see :class:`LineBatch`); too long and unprintable
+    lines to ``reject``, empty ones counted as :func:`_records` does.
+
+    A plain line (11 fields, no quote, no space around a field) is a row
+    ``line_no,field,...,field,\\N`` of the COPY text format with ``,`` as delimiter, its fields
+    in the file's order; any other line that passed (quotes, another number of fields, spaces
+    to strip) is ``line_no,\\N,...,\\N,line`` with its commas escaped: whoever reads it splits
+    it (:func:`split_line`). A chunk of nothing but plain lines (the usual case) is checked and
+    numbered without a Python loop of its own."""
+    plain_commas = len(COLUMNS) - 1
+    nulls = ",\\N" * len(COLUMNS)
+    line_no = 1
+    for lines in chunks:
+        first, line_no = line_no + 1, line_no + len(lines)
+        if not lines:
+            continue
+        if (
+            all(lines)
+            and max(map(len, lines)) <= max_chars
+            and all(map(str.isprintable, lines))
+            and list(map(str.count, lines, repeat(","))).count(plain_commas) == len(lines)
+            and not any(map(str.__contains__, lines, repeat('"')))
+            and not any(map(_padded, lines))
+        ):
+            text = "\n".join(map("{},{},\\N".format, range(first, line_no + 1), lines))
+            if text.count("\\") != len(lines):  # a backslash of the file's: escape it
+                escaped = (line.replace("\\", "\\\\") for line in lines)
+                text = "\n".join(map("{},{},\\N".format, range(first, line_no + 1), escaped))
+            yield LineBatch(text + "\n", len(lines), first, line_no)
+            continue
+        kept: list[str] = []
+        first_kept = 0
+        for number, line in enumerate(lines, first):
+            if line and line.isprintable() and len(line) <= max_chars:
+                first_kept = first_kept or number
+                line = line.replace("\\", "\\\\")  # COPY's text format escapes its escape
+                if line.count(",") == plain_commas and '"' not in line and not _padded(line):
+                    kept.append(f"{number},{line},\\N")
+                else:
+                    kept.append(f"{number}{nulls},{line.replace(',', ESCAPED_COMMA)}")
+            elif not line:
+                blank[0] += 1
+                if blank[0] > max_blank:
+                    return
+            else:
+                _split_odd_line(number, line, header, max_chars, reject)  # rejects it
+        if kept:
+            yield LineBatch("\n".join(kept) + "\n", len(kept), first_kept, line_no)
+
+
+def _padded(line: str) -> bool:
+    """A field with spaces to strip: such lines go to Python whole (SQL never strips)."""
+    return line[:1] == " " or line[-1:] == " " or " ," in line or ", " in line
+
+
+def split_line(line_no: int, line: str, header: list[str], reject: Reject) -> list[str] | None:
+    """The fields of a line the reader passed on (printable, within the limit): a plain split,
+    or CSV's reading of a line with quotes (rejected when its quoting is broken)."""
+    if '"' not in line:
+        return line.split(",")
+    return _split_odd_line(line_no, line, header, len(line), reject)
 
 
 def _split_odd_line(

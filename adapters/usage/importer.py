@@ -1,10 +1,12 @@
 """CDR import: a whole file in one transaction, bulk-loaded, idempotent by call id.
 
 Rows stream from the file into a stage table; duplicates and conflicts are found in SQL, so
-memory stays flat. On PostgreSQL chunks are COPYed and moved into usage_cdrs while the next
-chunk is parsed (adapters/usage/pg_stage.py); on SQLite the whole file is staged in batched
-inserts, then moved. Bad rows go to a rejects file with their line number and reason; a
-corrupt file, or one with more rejects than allowed, rolls everything back.
+memory stays flat. On PostgreSQL the file's lines are COPYed raw and checked and converted in
+SQL, a chunk moved into usage_cdrs while the next is read, Python judging only the lines SQL
+is not sure of (adapters/usage/pg_stage.py); on SQLite every row is parsed in Python, the
+whole file staged in batched inserts, then moved. Bad rows go to a rejects file with their
+line number and reason; a corrupt file, or one with more rejects than allowed, rolls
+everything back.
 
 What any file can cost is capped (:class:`ImportLimits`): the length of a line, the number
 of rejects (so the rejects file) and of blank lines, and what is kept of each rejected row.
@@ -12,6 +14,7 @@ of rejects (so the rejects file) and of blank lines, and what is kept of each re
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -23,10 +26,11 @@ from typing import IO, Any
 import structlog
 
 from adapters.csv_output import SafeCsvWriter
+from adapters.ledger.application import Ledger
 from adapters.queries import customer_currencies
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
-from adapters.usage.pg_stage import PostgresStage, drop_left_behind
+from adapters.usage.pg_stage import Loaded, PostgresStage, analyse_partitions, drop_left_behind
 from adapters.usage.schema import (
     CDR_COLUMNS,
     STAGE_SCHEMA,
@@ -34,7 +38,6 @@ from adapters.usage.schema import (
     last_batch,
     same_content,
 )
-from domain.application import Ledger
 from domain.errors import InvalidInput
 
 log = structlog.get_logger("tollbook.usage")
@@ -96,10 +99,15 @@ class _Rejects:
 
     def __init__(self, path: Path, source: Path, limit: int) -> None:
         self.path, self.source, self.limit, self.count = path, source, limit, 0
+        self._lock = threading.Lock()  # PostgreSQL: the reader and the mover both reject
         self._file: IO[str] | None = None
         self._writer: SafeCsvWriter | None = None
 
     def add(self, line_no: int, reason: str, record: list[str]) -> None:
+        with self._lock:
+            self._add(line_no, reason, record)
+
+    def _add(self, line_no: int, reason: str, record: list[str]) -> None:
         if self._writer is None:
             self._file = self.path.open("w", encoding="utf-8", newline="")
             self._writer = SafeCsvWriter(self._file, ["line", "reason", *COLUMNS], numeric=["line"])
@@ -158,6 +166,7 @@ def import_cdrs(
     rejected = _Rejects(rejects or rejects_path_for(path), path, limits.max_rejects)
     total_bytes = path.stat().st_size if path.exists() else 0
     ok = keep_rejects = False
+    loaded: Loaded | None = None
     try:
         # PostgreSQL stages over a second connection, which must outlive the transaction
         with ExitStack() as stack:
@@ -185,7 +194,21 @@ def import_cdrs(
                             progress(reader.bytes_read(), total_bytes)
 
                 if stage is not None:
-                    loaded = stage.load(conn, batch, good_rows(), rejected.add)
+
+                    def advanced() -> None:
+                        if progress:
+                            progress(reader.bytes_read(), total_bytes)
+
+                    loaded = stage.load(
+                        conn,
+                        batch,
+                        reader.batches,
+                        rejected.add,
+                        order=reader.order,
+                        header=reader.header,
+                        currencies=currencies,
+                        progress=advanced,
+                    )
                     staged, conflicts, inserted = loaded.staged, loaded.conflicts, loaded.inserted
                 else:
                     conn.execute(STAGE_SCHEMA)
@@ -216,6 +239,8 @@ def import_cdrs(
                     ),
                 )
         ok = True
+        if loaded is not None:  # committed: fresh statistics for the billing run's plans
+            analyse_partitions(db, loaded.first_epoch, loaded.last_epoch)
     except TooManyRejects:
         keep_rejects = True  # the rows that stopped it, for a person to look at
         raise

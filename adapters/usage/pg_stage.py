@@ -1,10 +1,21 @@
-"""PostgreSQL CDR import: parse, stage and insert at the same time, still one transaction.
+"""PostgreSQL CDR import: the file's lines COPYed raw, checked and converted in SQL.
 
-Rows are COPYed a chunk at a time into an unlogged stage table over a second connection of
-their own (each chunk committed there), while the import's transaction moves the chunk
-before into usage_cdrs on another thread. Parsing is Python on one core; staging and
-inserting are the server's work on the others, so an import takes about as long as the
-slower of the two instead of their sum (docs/usage-billing.md has the figures).
+Python reads the file a chunk at a time and COPYs its lines, unsplit and numbered, into an
+unlogged stage table over a second connection of its own (each chunk committed there). The
+import's transaction, on another thread, moves the chunk before into usage_cdrs with one
+statement: it splits each line, checks it and converts it in SQL (:func:`conversion`), and
+inserts the rows that are certainly good. Python never touches those rows one by one.
+
+SQL is sure of a row only in the usual shapes (a plain decimal, ``YYYY-MM-DDTHH:MM:SSZ``, ...)
+and when every check of ``parse_row`` passes. Any other line (a quoted field, an offset time,
+a bad value) is handed back and judged by the same Python code as on SQLite
+(adapters/usage/cdr_csv.py ``parse_row``): rejected with its reason, or converted there. When
+a chunk has rows converted in Python, or repeats a call id, it is moved again in line order
+so the first line of a call id still wins.
+
+Call ids are unique through ``usage_call_ids`` (usage_cdrs is partitioned by month, and a
+partitioned table's unique index must hold start_epoch); a chunk inserts its ids there first.
+A month's partition is made when a chunk first needs it, in the import's transaction.
 
 The stage is scratch: usage_cdrs changes only in the import's transaction, so a corrupt file
 or a crash part-way still imports nothing. A stage left behind by a crashed import is
@@ -14,10 +25,9 @@ they lock usage_imports first).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
 from types import TracebackType
 from typing import Any
 from uuid import uuid4
@@ -26,17 +36,40 @@ import psycopg
 import structlog
 
 from adapters.store.database import Database
-from adapters.usage.cdr_csv import StageRow, record_of
+from adapters.usage.cdr_csv import (
+    COLUMNS,
+    LineBatch,
+    RowRejected,
+    StageRow,
+    parse_row,
+    record_of,
+    split_line,
+)
+from adapters.usage.partitions import Month, create_partition, months_between, partitions
 from adapters.usage.schema import CDR_COLUMNS, CDR_TYPES, same_content
+from domain.usage import (
+    CDR_END_EPOCH,
+    CDR_FIRST_EPOCH,
+    CDR_MAX_CALL_ID,
+    CDR_MAX_CHARGE,
+    CDR_MAX_DESTINATION,
+    CDR_MAX_DIALLED,
+    CDR_MAX_PREFIX,
+    CDR_MAX_RATE,
+    CDR_MAX_SECONDS,
+    CDR_RATE_PLACES,
+    MICROS,
+)
 
 log = structlog.get_logger("tollbook.usage")
 
-#: Rows per staged chunk: big enough that a chunk's INSERT is mostly row work, small enough
-#: that the last chunk (inserted after parsing ends, with nothing to overlap) is short.
+#: Lines per staged chunk: big enough that a chunk's INSERT is mostly row work, small enough
+#: that the last chunk (inserted after reading ends, with nothing to overlap) is short.
 CHUNK_ROWS = 100_000
 PREFIX = "usage_stage_"
 #: reject(line number, reason, the row as the file had it)
 Reject = Callable[[int, str, list[str]], None]
+ACCOUNTS = "usage_accounts"
 
 _COLUMNS = ", ".join(CDR_COLUMNS)
 _SAME = same_content("d", "c")
@@ -47,14 +80,181 @@ class Loaded:
     staged: int = 0
     inserted: int = 0
     conflicts: int = 0
-    #: line ranges of chunks some of whose rows were not inserted (duplicates or conflicts)
-    dirty: list[tuple[int, int]] = field(default_factory=list)
+    #: the chunks some of whose rows were not inserted (duplicates or conflicts)
+    dirty: list[Chunk] = field(default_factory=list)
+    #: the first and last start_epoch of the good rows (which partitions to analyse)
+    first_epoch: int | None = None
+    last_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Staged lines first..last (the stage's index on line_no finds them)."""
+
+    first: int
+    last: int
+
+    def where(self, alias: str = "s") -> str:
+        return f"{alias}.line_no BETWEEN {int(self.first)} AND {int(self.last)}"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A staged chunk, converted: its good rows (``fast``) are in ``converted``."""
+
+    converted: Lines
+    good: int
+    #: rows Python converted are among them: move in line order
+    ordered: bool
+
+    @property
+    def good_rows(self) -> str:
+        return f"{self.converted.where()} AND s.fast"
+
+
+#: the start_time shapes SQL converts (digits as 9); Python's ``fromisoformat`` takes more
+_TIMES = ("9999-99-99T99:99:99Z", "9999-99-99T99:99:99", "9999-99-99 99:99:99",
+          "9999-99-99 99:99:99Z", "9999-99-99T99:99:99+99:99", "9999-99-99T99:99:99-99:99",
+          "9999-99-99 99:99:99+99:99", "9999-99-99 99:99:99-99:99")  # fmt: skip
+_DIGITS = "'0123456789'"
+
+
+def _whole(value: str) -> str:
+    """SQL: ``value`` (digits only: checked with the others) is a number of seconds
+    ``_seconds`` takes, at most 6 digits once leading zeros go (the limit is checked on the
+    number)."""
+    return f"{value} <> '' AND length(ltrim({value}, '0')) <= 6"
+
+
+def _plain(value: str, places: int) -> str:
+    """SQL: ``value`` (digits and at most one point: checked with the others) is a plain
+    decimal with a digit and at most ``places`` decimals as written."""
+    return (
+        f"{value} NOT IN ('', '.')"
+        f" AND (strpos({value}, '.') = 0 OR length({value}) - strpos({value}, '.') <= {places})"
+    )
+
+
+#: the stage's columns: the line number, the 11 fields in the file's order, and the whole
+#: line when it is not a plain one (see adapters/usage/cdr_csv.py ``_line_batches``)
+FIELDS = tuple(f"f{n}" for n in range(1, len(COLUMNS) + 1))
+STAGE_COLUMNS = ("line_no", *FIELDS, "line")
+
+
+def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
+    """SQL: every staged line of ``where`` as (line_no, line, fast, the usage_cdrs columns),
+    ``fast`` true when SQL converted it exactly as ``parse_row`` would (the columns are then
+    set), false when Python must look at it (``line`` is then the line as the file had it).
+
+    Each step is a subquery computed once per row (OFFSET 0), and every cast is behind a
+    check that makes it safe: a hostile line never raises an error here."""
+    at = {name: f"s.{FIELDS[order[i]]}" for i, name in enumerate(COLUMNS)}
+    times = ", ".join(f"'{shape}'" for shape in _TIMES)
+    call_id, account, t = at["call_id"], at["account"], at["start_time"]
+    dur, bil, rate, charge = (
+        at["duration"],
+        at["billed_duration"],
+        at["rate_per_minute"],
+        at["charge"],
+    )
+    dialled, prefix, destination = (
+        at["dialled_number"],
+        at["destination_prefix"],
+        at["destination"],
+    )  # plain lines have no spaces to strip (the reader sends padded ones whole)
+    shaped = (
+        f"SELECT s.line_no, s.line, {', '.join(f's.{f}' for f in FIELDS)},"
+        f" {call_id} AS call_id, {account} AS account, {t} AS t, {dur} AS dur,"
+        f" {bil} AS bil, {dialled} AS dialled, {prefix} AS prefix,"
+        f" {destination} AS destination, {rate} AS rate, {charge} AS charge,"
+        f" upper({at['currency']}) AS cur,"
+        f" COALESCE(s.line IS NULL AND {call_id} <> ''"
+        f" AND translate({t}, {_DIGITS}, '9999999999') IN ({times})"
+        # the four numbers' non-digits at once: none in the whole seconds, at most one point
+        # in the decimals (a point alone, or nothing, is no number)
+        f" AND translate(concat_ws('|', {dur}, {bil}, {rate}, {charge}), {_DIGITS}, '')"
+        " IN ('|||', '|||.', '||.|', '||.|.')"
+        f" AND {_whole(dur)} AND {_whole(bil)}"
+        f" AND {_plain(rate, CDR_RATE_PLACES)} AND {_plain(charge, MICROS)}"
+        # three ASCII bytes (compared with the customer's currency, an ASCII code)
+        f" AND octet_length({at['currency']}) = 3, FALSE)"
+        f" AS shaped FROM {stage} s WHERE {where} OFFSET 0"
+    )
+    numbers = (
+        f"SELECT b.line_no, b.line, {', '.join(f'b.{f}' for f in FIELDS)}, b.shaped,"
+        " b.call_id, b.account, b.dialled, b.prefix,"
+        " b.destination, b.cur, x.currency AS expected,"
+        " CASE WHEN b.shaped THEN CAST(substr(b.t, 1, 4) AS INTEGER) END AS y,"
+        " CASE WHEN b.shaped THEN CAST(substr(b.t, 6, 2) AS INTEGER) END AS mo,"
+        " CASE WHEN b.shaped THEN CAST(substr(b.t, 9, 2) AS INTEGER) END AS d,"
+        " CASE WHEN b.shaped THEN CAST(substr(b.t, 12, 2) AS INTEGER) * 3600"
+        "  + CAST(substr(b.t, 15, 2) AS INTEGER) * 60 + CAST(substr(b.t, 18, 2) AS INTEGER)"
+        "  END AS secs,"
+        " CASE WHEN b.shaped THEN substr(b.t, 12, 2) < '24' AND substr(b.t, 15, 2) < '60'"
+        "  AND substr(b.t, 18, 2) < '60' AND (length(b.t) <> 25"
+        "  OR (substr(b.t, 21, 2) < '24' AND substr(b.t, 24, 2) < '60')) END AS clock_ok,"
+        " CASE WHEN b.shaped AND length(b.t) = 25 THEN"
+        "  (CAST(substr(b.t, 21, 2) AS INTEGER) * 3600 + CAST(substr(b.t, 24, 2) AS INTEGER)"
+        "  * 60) * CASE WHEN substr(b.t, 20, 1) = '-' THEN -1 ELSE 1 END ELSE 0 END AS off,"
+        " CASE WHEN b.shaped THEN CAST(b.dur AS INTEGER) END AS duration,"
+        " CASE WHEN b.shaped THEN CAST(b.bil AS INTEGER) END AS billed_seconds,"
+        " CASE WHEN b.shaped THEN CAST(b.rate AS NUMERIC) END AS rate_n,"
+        " CASE WHEN b.shaped THEN CAST(b.charge AS NUMERIC) END AS charge_n"
+        f" FROM ({shaped}) b LEFT JOIN {ACCOUNTS} x ON x.account = b.account OFFSET 0"
+    )
+    days_in_month = (
+        "CASE WHEN c.mo IN (4, 6, 9, 11) THEN 30 WHEN c.mo = 2 THEN"
+        " CASE WHEN mod(c.y, 4) = 0 AND (mod(c.y, 100) <> 0 OR mod(c.y, 400) = 0) THEN 29"
+        " ELSE 28 END ELSE 31 END"
+    )
+    date_ok = f"c.y >= 1 AND c.mo BETWEEN 1 AND 12 AND c.d BETWEEN 1 AND {days_in_month}"
+    epoch = (
+        f"CASE WHEN c.shaped AND c.clock_ok AND {date_ok} THEN"
+        " CAST(make_date(c.y, c.mo, c.d) - DATE '1970-01-01' AS BIGINT) * 86400"
+        " + c.secs - c.off END"
+    )
+    checked = (
+        f"SELECT c.line_no, c.line, {', '.join(f'c.{f}' for f in FIELDS)}, c.call_id,"
+        " c.account, c.dialled, c.prefix, c.destination,"
+        " c.expected, c.duration, c.billed_seconds, CAST(c.rate_n AS TEXT) AS rate,"
+        f" CASE WHEN c.charge_n <= {CDR_MAX_CHARGE}"
+        f" THEN CAST(c.charge_n * {10**MICROS} AS BIGINT) END AS charge_micros,"
+        f" {epoch} AS start_epoch,"
+        " COALESCE(c.shaped AND c.expected IS NOT NULL AND c.cur = c.expected"
+        f"  AND length(c.call_id) <= {CDR_MAX_CALL_ID}"
+        f"  AND length(c.dialled) <= {CDR_MAX_DIALLED}"
+        f"  AND length(c.prefix) <= {CDR_MAX_PREFIX}"
+        f"  AND length(c.destination) <= {CDR_MAX_DESTINATION}"
+        f"  AND c.duration <= {CDR_MAX_SECONDS} AND c.billed_seconds <= {CDR_MAX_SECONDS}"
+        f"  AND c.rate_n <= {CDR_MAX_RATE} AND c.charge_n <= {CDR_MAX_CHARGE}"
+        # Python writes a rate below 1E-6 in exponent notation: leave those to it
+        "  AND (scale(c.rate_n) <= 6 OR c.rate_n >= 0.000001), FALSE) AS shaped_ok"
+        f" FROM ({numbers}) c OFFSET 0"
+    )
+    fast = (
+        f"shaped_ok AND COALESCE(start_epoch >= {CDR_FIRST_EPOCH}"
+        f" AND start_epoch < {CDR_END_EPOCH}, FALSE)"
+    )
+    return (
+        f"SELECT line_no, CASE WHEN NOT ({fast}) THEN"
+        f" COALESCE(line, concat_ws(',', {', '.join(FIELDS)})) END AS line, {fast} AS fast,"
+        " call_id, account, start_epoch, duration, billed_seconds, dialled, prefix,"
+        " destination, rate, charge_micros, expected AS currency,"
+        " CAST(CAST('x' || encode(substring(sha256(convert_to(call_id || '|' || account"
+        " || '|' || start_epoch || '|' || billed_seconds || '|' || charge_micros, 'UTF8'))"
+        " FROM 1 FOR 4), 'hex') AS BIT(32)) AS BIGINT) AS row_hash"
+        f" FROM ({checked}) g"
+    )
 
 
 class PostgresStage:
-    """The stage table and the connection that fills it; enter it before the import's
-    transaction begins and leave it after that transaction ends (it drops the stage then,
-    when the import's locks on it are gone)."""
+    """The stage table and the connection that fills and converts it; enter it before the
+    import's transaction begins and leave it after that transaction ends (it drops the stage
+    then, when the import's locks on it are gone).
+
+    The stage holds the file's lines (``line_no``, the fields, ``line``: see
+    :func:`conversion`) and, added after each chunk, the chunk's converted rows (``fast``
+    set; true for a good row, false for a line Python judged)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -85,104 +285,229 @@ class PostgresStage:
         finally:
             self._staging.close()
 
-    def load(self, conn: Any, batch: int, rows: Iterator[StageRow], reject: Reject) -> Loaded:
-        """Stage ``rows`` and insert the new ones into usage_cdrs in ``conn``'s transaction
-        (which must hold the usage_imports lock); reject rows whose call id is stored with
-        other content. The caller commits ``conn``."""
+    def load(
+        self,
+        conn: Any,
+        batch: int,
+        lines: Iterator[LineBatch],
+        reject: Reject,
+        *,
+        order: tuple[int, ...],
+        header: list[str],
+        currencies: Mapping[str, str],
+        progress: Callable[[], None] | None = None,
+    ) -> Loaded:
+        """Stage ``lines`` and insert the good new rows into usage_cdrs in ``conn``'s
+        transaction (which must hold the usage_imports lock); reject bad rows, and rows
+        whose call id is stored with other content. The caller commits ``conn``.
+        ``reject`` is called from two threads (the reader's and the mover's)."""
+        self.order, self.header, self.currencies, self.reject = order, header, currencies, reject
+        fields = ", ".join(f"{name} TEXT" for name in FIELDS)
         self._staging.execute(
-            f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT PRIMARY KEY, {CDR_TYPES})"
+            f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT, {fields}, line TEXT,"
+            f" fast BOOLEAN, {CDR_TYPES.replace('NOT NULL', '')})"
         )
+        self._staging.execute(f"CREATE INDEX {self.name}_line ON {self.name} (line_no)")
+        self._staging.execute("SET jit = off")  # compiling costs more than it saves here
+        self._staging.execute(
+            f"CREATE TEMP TABLE {ACCOUNTS} (account TEXT PRIMARY KEY, currency TEXT NOT NULL)"
+        )
+        with self._staging.cursor().copy(f"COPY {ACCOUNTS} FROM STDIN") as copy:
+            for account, currency in currencies.items():
+                # Python strips the field before it looks; SQL compares ASCII codes only
+                if account == account.strip() and currency.isascii():
+                    copy.write_row((account, currency))
+        self._staging.execute(f"ANALYZE {ACCOUNTS}")
+        mover = _Mover(conn, batch, self.name, reject)
         loaded = Loaded()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cdr-insert") as mover:
-            moving: Future[tuple[int, int, int, int]] | None = None
-            while chunk := self._copy(islice(rows, CHUNK_ROWS)):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cdr-insert") as pool:
+            moving: Future[tuple[Chunk, int]] | None = None
+            while chunk := self._stage(lines, loaded, progress):
                 if moving is not None:
                     self._count(loaded, moving.result())
-                moving = mover.submit(self._move, conn, batch, *chunk)
+                moving = pool.submit(mover.move, chunk)
             if moving is not None:
                 self._count(loaded, moving.result())
-        loaded.conflicts = self._reject_conflicts(conn, batch, loaded.dirty, reject)
+        loaded.conflicts = mover.reject_conflicts(loaded.dirty)
         conn.execute(f"DROP TABLE {self.name}")  # with the import's commit
         return loaded
 
-    def _copy(self, rows: Iterator[StageRow]) -> tuple[int, int, int] | None:
-        """COPY one chunk (committed at once); its (first line, last line, rows)."""
-        first = last = count = 0
-        columns = ", ".join(("line_no", *CDR_COLUMNS))
-        with self._staging.cursor().copy(f"COPY {self.name} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                first = first or row[0]
-                last = row[0]
-                count += 1
-        return (first, last, count) if count else None
-
-    def _move(
-        self, conn: Any, batch: int, first: int, last: int, count: int
-    ) -> tuple[int, int, int, int]:
-        """Insert a staged chunk's new rows, each call id's first line winning.
-
-        A plain insert of the rows whose call id is not stored yet costs ~20% less than
-        ``ON CONFLICT DO NOTHING`` (measured: 7.2 against 8.6 us a row). It fails only on a
-        call id repeated within the chunk (rare): that chunk is done again, in line order,
-        with ``ON CONFLICT DO NOTHING``, from a savepoint."""
-        select = (
-            f"INSERT INTO usage_cdrs ({_COLUMNS}, batch) SELECT {_COLUMNS}, %s"
-            f" FROM {self.name} s WHERE line_no BETWEEN %s AND %s"
-        )
-        try:
-            with conn.transaction():
-                cursor = conn.execute(
-                    f"{select} AND NOT EXISTS"
-                    " (SELECT 1 FROM usage_cdrs c WHERE c.call_id = s.call_id)",
-                    (batch, first, last),
-                )
-        except psycopg.errors.UniqueViolation:
-            cursor = conn.execute(
-                f"{select} ORDER BY line_no ON CONFLICT (call_id) DO NOTHING",
-                (batch, first, last),
+    def _stage(
+        self, lines: Iterator[LineBatch], loaded: Loaded, progress: Callable[[], None] | None
+    ) -> Chunk | None:
+        """COPY about CHUNK_ROWS lines, convert them (both committed at once), judge in
+        Python the lines SQL was not sure of; None when the file is read."""
+        count = first = last = 0
+        copy_in = f"COPY {self.name} ({', '.join(STAGE_COLUMNS)}) FROM STDIN (DELIMITER ',')"
+        with self._staging.cursor().copy(copy_in) as copy:
+            for part in lines:
+                copy.write(part.copy_text)
+                first = first or part.first_line
+                last = part.last_line
+                count += part.count
+                if progress:
+                    progress()
+                if count >= CHUNK_ROWS:
+                    break
+        if not count:
+            return None
+        raw = Lines(first, last)
+        converted = conversion(self.name, self.order, f"{raw.where()} AND s.fast IS NULL")
+        rows = self._staging.execute(
+            f"WITH v AS (INSERT INTO {self.name} (line_no, line, fast, {_COLUMNS})"
+            f" SELECT line_no, line, fast, {_COLUMNS} FROM ({converted}) c"
+            " RETURNING line_no, line, fast, start_epoch)"
+            " SELECT line_no, line, NULL, NULL, NULL FROM v WHERE NOT fast"
+            " UNION ALL SELECT NULL, NULL, COUNT(*), MIN(start_epoch), MAX(start_epoch)"
+            " FROM v WHERE fast"
+        ).fetchall()
+        good, low, high = next(r[2:] for r in rows if r[0] is None)
+        typed = self._judge((r[0], r[1]) for r in rows if r[0] is not None)
+        if typed:
+            with self._staging.cursor().copy(
+                f"COPY {self.name} (line_no, {_COLUMNS}, fast) FROM STDIN"
+            ) as copy:
+                for row in typed:
+                    copy.write_row((*row, True))
+            epochs = [row[3] for row in typed]
+            low, high = (
+                min([*epochs, *([low] if low is not None else [])]),
+                max([*epochs, *([high] if high is not None else [])]),
             )
-        return first, last, count, int(cursor.rowcount)
+        if low is not None:
+            loaded.first_epoch = min(low, loaded.first_epoch or low)
+            loaded.last_epoch = max(high, loaded.last_epoch or high)
+        return Chunk(raw, int(good) + len(typed), bool(typed))
+
+    def _judge(self, lines: Iterable[tuple[int, str]]) -> list[StageRow]:
+        """The lines SQL was not sure of, judged by Python: rejected, or converted."""
+        typed: list[StageRow] = []
+        for line_no, line in lines:
+            record = split_line(int(line_no), line, self.header, self.reject)
+            if record is None:
+                continue
+            try:
+                typed.append(parse_row(int(line_no), record, self.order, self.currencies))
+            except RowRejected as reason:
+                self.reject(int(line_no), str(reason), record)
+        return typed
 
     @staticmethod
-    def _count(loaded: Loaded, moved: tuple[int, int, int, int]) -> None:
-        first, last, count, inserted = moved
-        loaded.staged += count
+    def _count(loaded: Loaded, moved: tuple[Chunk, int]) -> None:
+        chunk, inserted = moved
+        loaded.staged += chunk.good
         loaded.inserted += inserted
-        if inserted < count:
-            loaded.dirty.append((first, last))
+        if inserted < chunk.good:
+            loaded.dirty.append(chunk)
 
-    def _reject_conflicts(
-        self, conn: Any, batch: int, dirty: list[tuple[int, int]], reject: Reject
-    ) -> int:
-        """Among the rows not inserted, reject those whose stored row differs: stored by an
-        earlier import, or the call id's first line in this file. Identical ones are
+
+class _Mover:
+    """Moves converted chunks into usage_cdrs, in the import's transaction (one thread)."""
+
+    def __init__(self, conn: Any, batch: int, stage: str, reject: Reject) -> None:
+        self.conn, self.batch, self.stage, self.reject = conn, batch, stage, reject
+        conn.execute("SET LOCAL work_mem = '64MB'")  # a chunk's rows, in line order
+        conn.execute("SET LOCAL jit = off")
+        self.known = set(partitions(conn))
+
+    def move(self, chunk: Chunk) -> tuple[Chunk, int]:
+        """Insert a chunk's good new rows, each call id's first line winning: (chunk, rows
+        inserted). Usually all of them are new: two plain inserts. A chunk that repeats a
+        call id (in the file, or stored), or has rows converted in Python, goes in line
+        order with ``ON CONFLICT DO NOTHING``."""
+        if not chunk.ordered:
+            try:
+                with self.conn.transaction():
+                    return chunk, self._execute(chunk, self._plain_sql(chunk))
+            except psycopg.errors.UniqueViolation:
+                pass
+        return chunk, self._execute(chunk, self._ordered_sql(chunk))
+
+    def _plain_sql(self, chunk: Chunk) -> str:
+        rows = f"FROM {self.stage} s WHERE {chunk.good_rows}"
+        return (
+            "WITH ids AS (INSERT INTO usage_call_ids (call_id, account, start_epoch)"
+            f" SELECT call_id, account, start_epoch {rows})"
+            f" INSERT INTO usage_cdrs ({_COLUMNS}, batch)"
+            f" SELECT {_COLUMNS}, {int(self.batch)} {rows}"
+        )
+
+    def _ordered_sql(self, chunk: Chunk) -> str:
+        """Good rows of the chunk in line order; a call id already stored, or met before in
+        the file, is skipped (rejected later if it differs)."""
+        return (
+            f"WITH v AS MATERIALIZED (SELECT line_no, {_COLUMNS} FROM {self.stage} s"
+            f"  WHERE {chunk.good_rows}),"
+            " ids AS (INSERT INTO usage_call_ids (call_id, account, start_epoch)"
+            "  SELECT call_id, account, start_epoch FROM v ORDER BY line_no"
+            "  ON CONFLICT (call_id) DO NOTHING RETURNING call_id),"
+            " firsts AS (SELECT MIN(line_no) AS line_no FROM v"
+            "  WHERE call_id IN (SELECT call_id FROM ids) GROUP BY call_id)"
+            f" INSERT INTO usage_cdrs ({_COLUMNS}, batch)"
+            f" SELECT {_COLUMNS}, {int(self.batch)} FROM v"
+            " WHERE line_no IN (SELECT line_no FROM firsts)"
+        )
+
+    def _execute(self, chunk: Chunk, sql: str) -> int:
+        """Run a chunk's statement, first making the partitions of the months it needs;
+        the rows it inserted."""
+        try:
+            with self.conn.transaction():
+                return int(self.conn.execute(sql).rowcount)
+        except psycopg.errors.CheckViolation as error:
+            if "no partition" not in str(error):
+                raise
+        self.known = set(partitions(self.conn))  # a rolled-back savepoint may have undone some
+        days = self.conn.execute(
+            f"SELECT DISTINCT start_epoch / 86400 FROM {self.stage} s WHERE {chunk.good_rows}"
+        ).fetchall()
+        for month in sorted({Month.of(int(day) * 86400) for (day,) in days} - self.known):
+            create_partition(self.conn, month)
+            log.info("usage partition created", partition=month.table)
+            self.known.add(month)
+        return int(self.conn.execute(sql).rowcount)
+
+    def reject_conflicts(self, dirty: list[Chunk]) -> int:
+        """Among the good rows not inserted, reject those whose stored row differs: stored
+        by an earlier import, or the call id's first line in this file. Identical ones are
         duplicates, skipped without a word. Only chunks with such rows are looked at."""
         if not dirty:
             return 0
-        ranges = " OR ".join(
-            f"line_no BETWEEN {int(first)} AND {int(last)}" for first, last in dirty
-        )
-        cursor = conn.execute(
-            f"WITH d AS (SELECT * FROM {self.name} WHERE {ranges}),"
-            f" f AS (SELECT call_id, MIN(line_no) AS first_line FROM {self.name}"
-            "  WHERE call_id IN (SELECT call_id FROM d) GROUP BY call_id)"
-            " SELECT d.line_no, CASE WHEN c.batch = %(batch)s"
+        ranges = " OR ".join(f"({chunk.good_rows})" for chunk in dirty)
+        cursor = self.conn.execute(
+            f"WITH d AS MATERIALIZED (SELECT * FROM {self.stage} s WHERE {ranges}),"
+            f" f AS (SELECT call_id, MIN(line_no) AS first_line FROM {self.stage}"
+            "  WHERE fast AND call_id IN (SELECT call_id FROM d) GROUP BY call_id)"
+            f" SELECT d.line_no, CASE WHEN c.batch = {int(self.batch)}"
             "  THEN 'duplicate call id ' || d.call_id || ' with different content"
             " (first on line ' || CAST(f.first_line AS TEXT) || ')'"
             "  ELSE 'call id ' || d.call_id || ' was already imported with different content'"
             f"  END, {', '.join(f'd.{c}' for c in CDR_COLUMNS)}"
-            " FROM d JOIN usage_cdrs c ON c.call_id = d.call_id"
-            " JOIN f ON f.call_id = d.call_id"
-            f" WHERE NOT ({_SAME}) AND NOT (c.batch = %(batch)s AND d.line_no = f.first_line)"
-            " ORDER BY d.line_no",
-            {"batch": batch},
+            " FROM d JOIN usage_call_ids i ON i.call_id = d.call_id"
+            " JOIN usage_cdrs c ON c.account = i.account AND c.start_epoch = i.start_epoch"
+            " AND c.call_id = i.call_id JOIN f ON f.call_id = d.call_id"
+            f" WHERE NOT ({_SAME}) ORDER BY d.line_no"
         )
         count = 0
-        for line_no, reason, *row in cursor:
-            reject(int(line_no), reason, record_of(tuple(row)))
+        for line_no, reason, *row in cursor.fetchall():
+            self.reject(int(line_no), reason, record_of(tuple(row)))
             count += 1
         return count
+
+
+def analyse_partitions(db: Database, first_epoch: int | None, last_epoch: int | None) -> None:
+    """ANALYZE the partitions of the months an import wrote to (after it committed): the
+    billing run's plans need fresh statistics, and autovacuum may be minutes away."""
+    if first_epoch is None or last_epoch is None:
+        return
+    conn = db.autocommit_connection()
+    try:
+        known = set(partitions(conn))
+        for month in months_between(first_epoch, last_epoch):
+            if month in known:
+                conn.execute(f"ANALYZE {month.table}")
+    finally:
+        conn.close()
 
 
 def drop_left_behind(db: Database) -> None:

@@ -23,10 +23,11 @@ from uuid import UUID, uuid5
 
 import structlog
 
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.usage.schema import ensure_schema
-from domain.application import Ledger
 from domain.customer import Customer
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.invoice import Invoice
@@ -124,7 +125,7 @@ class CustomerRerating:
     action: str = "what-if"
     document: str | None = None
     # (call id, billed seconds, charge micros, rate, row hash) of CDRs to rewrite on --apply
-    changes: list[tuple[str, int, int, str, int]] = field(default_factory=list, repr=False)
+    changes: list[tuple[str, int, int, int, str, int]] = field(default_factory=list, repr=False)
 
     @property
     def difference(self) -> Decimal:
@@ -186,7 +187,9 @@ def _rate_customer(
             if new != int(charge) and main is None:
                 billed = rate.billed_seconds(int(duration))
                 digest = row_hash(call_id, account, int(start_epoch), billed, new)
-                result.changes.append((call_id, billed, new, str(rate.per_minute), digest))
+                result.changes.append(
+                    (call_id, int(start_epoch), billed, new, str(rate.per_minute), digest)
+                )
     return result
 
 
@@ -211,9 +214,12 @@ def _apply(
             conn.cursor().executemany(
                 db.sql(
                     "UPDATE usage_cdrs SET billed_seconds = ?, charge_micros = ?, rate = ?,"
-                    " row_hash = ? WHERE call_id = ?"
+                    " row_hash = ? WHERE account = ? AND start_epoch = ? AND call_id = ?"
                 ),
-                [(b, c, r, h, call_id) for call_id, b, c, r, h in result.changes],
+                [
+                    (b, c, r, h, result.account, start, call_id)
+                    for call_id, start, b, c, r, h in result.changes
+                ],
             )
         result.action = f"re-rated {len(result.changes)} CDRs"
         return
@@ -256,7 +262,7 @@ def _apply(
     if invoice.state != "issued":
         result.action = f"invoice {invoice.label} is {invoice.state}: issue it, then re-rate"
         return
-    for note in ledger.credit_notes(invoice.id):
+    for note in LogFolds(ledger).credit_notes(invoice.id):
         if any(event.reason == reason for event in ledger.events_of(note.id)):
             result.action, result.document = "already adjusted", note.number
             return

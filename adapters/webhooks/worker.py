@@ -29,9 +29,9 @@ from uuid import uuid4
 import structlog
 
 from adapters.feed import read_page, topics_for
+from adapters.ledger.application import Ledger
 from adapters.webhooks.sender import HttpSender, Outcome, Sender
 from adapters.webhooks.store import Delivery, QueuedEvent, Subscription, WebhookStore
-from domain.application import Ledger
 
 log = structlog.get_logger("tollbook.webhooks")
 

@@ -14,12 +14,20 @@ from adapters.cli.main import cli
 from tests.helpers import completed_payment, customer, event_count, issued_invoice
 
 
+def _sub(group: click.Group, name: str) -> click.Command:
+    # click's contract for groups, lazy ones included (adapters/cli/registry.py): a command is
+    # loaded when asked for, so ``group.commands`` alone lists only those loaded so far
+    found = group.get_command(click.Context(group), name)
+    assert found is not None, name
+    return found
+
+
 def _leaves(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     if isinstance(command, click.Group):
         return [
             leaf
-            for name, sub in sorted(command.commands.items())
-            for leaf in _leaves(sub, (*path, name))
+            for name in command.list_commands(click.Context(command))
+            for leaf in _leaves(_sub(command, name), (*path, name))
         ]
     return [path]
 
@@ -28,7 +36,7 @@ def _command(path: tuple[str, ...]) -> click.Command:
     command: click.Command = cli
     for name in path:
         assert isinstance(command, click.Group)
-        command = command.commands[name]
+        command = _sub(command, name)
     return command
 
 

@@ -12,6 +12,7 @@ import pytest
 import structlog
 
 from adapters.cli.main import main
+from adapters.ledger.folds import LogFolds
 from tests.fakes import views
 from tests.fakes.clearbooks import FakeClearBooks
 from tests.fakes.freshbooks import FakeFreshBooks
@@ -234,7 +235,7 @@ def test_a_skipped_dead_letter_is_an_event_shown_by_status_and_its_customer_resu
     ]
     assert list(views.invoices(xero)) == [parked]
     assert event_count(make_ledger()) == before + 1
-    [decision] = make_ledger().export_resolutions()
+    [decision] = LogFolds(make_ledger()).export_resolutions()
     assert (decision.action, decision.label, decision.connection) == ("skipped", dead, "acme-xero")
     status = json.loads(cli("export", "status", "--json")[1])
     assert status["dead_letters"] == []

@@ -98,6 +98,47 @@ def test_all_invoices_of_a_month_in_parallel_with_checksums(ledger, tollbook, bo
         assert data == render(invoice_source(ledger, number)).pdf  # same bytes as one by one
 
 
+def _batch(tollbook, out_dir, workers):
+    return tollbook(
+        "invoice", "pdf", "--all", "--period", "2026-10", "--drafts", "-o", str(out_dir),
+        "--workers", str(workers), "--json",
+    )  # fmt: skip
+
+
+def test_two_workers_write_the_same_files_as_one(tollbook, books, tmp_path):
+    one, two = _batch(tollbook, tmp_path / "one", 1), _batch(tollbook, tmp_path / "two", 2)
+
+    assert one.code == 0 and two.code == 0, (one.err, two.err)
+    assert [r["sha256"] for r in one.json()] == [r["sha256"] for r in two.json()]
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert len(names) == 4 and "SHA256SUMS" in names  # two October invoices, the draft, sums
+    assert names == sorted(p.name for p in (tmp_path / "two").iterdir())
+    for name in names:  # byte for byte, the checksums file included
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_invoice_that_fails_is_reported_and_the_others_are_written(
+    ledger, tollbook, books, tmp_path, workers
+):
+    out_dir = tmp_path / "october"
+    (out_dir / f"{books[0]}.pdf").mkdir(parents=True)  # a directory where its file should go
+
+    result = _batch(tollbook, out_dir, workers)
+
+    assert result.code == 1
+    assert "[some_failed]" in result.err and "1 of 3 PDFs failed" in result.err
+    failed_id = ledger.invoice_id(books[0])
+    assert f"failed: invoice {failed_id}: " in result.err and f"{books[0]}.pdf" in result.err
+    documents = [r["document"] for r in result.json()]  # the others, as usual
+    assert len(documents) == 2 and books[1] in documents and books[0] not in documents
+    data = (out_dir / f"{books[1]}.pdf").read_bytes()
+    assert data == render(invoice_source(ledger, books[1])).pdf
+    sums = (out_dir / "SHA256SUMS").read_text()
+    assert f"{books[1]}.pdf" in sums and f"{books[0]}.pdf" not in sums
+    assert len(sums.splitlines()) == 2  # the other invoice and the draft
+
+
 def test_a_credit_note_pdf(ledger, tollbook, books, tmp_path):
     note = ledger.issue_credit_note(books[1], "t", "Goodwill", amount=D("50"))
 

@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+from adapters.ledger.application import Ledger
 from domain.aggregate import Event
-from domain.application import Ledger
 from domain.customer import Customer, CustomerProfile, customer_id_for
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine

@@ -79,7 +79,7 @@ def test_a_dry_run_finds_the_same_refusal_and_writes_nothing(db_url, make_ledger
 def test_an_invoice_the_ledger_will_not_issue_stays_a_draft_and_the_run_goes_on(
     db_url, make_ledger, capsys, monkeypatch
 ):
-    from domain.application import Ledger
+    from adapters.ledger.application import Ledger
     from domain.errors import InvalidState
 
     real_issue = Ledger.issue_invoice
@@ -92,9 +92,7 @@ def test_an_invoice_the_ledger_will_not_issue_stays_a_draft_and_the_run_goes_on(
     monkeypatch.setattr(Ledger, "issue_invoice", issue)
     before = event_count(make_ledger())
 
-    code, out, err = run(
-        capsys, "--db", db_url, "bill", "--period", "2026-10", "--issue", "--json"
-    )
+    code, out, err = run(capsys, "--db", db_url, "bill", "--period", "2026-10", "--issue", "--json")
 
     assert code == 1 and "[some_refused]" in err
     invoices = {i["account"]: i for i in json.loads(out)["invoices"]}

@@ -94,6 +94,10 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
     (("projections", "follow", "--interval", "nan"), INPUT, "usage"),
     (("serve", "--port", "99999999"), INPUT, "usage"),
     (("invoice", "pdf", "--all", "--jobs", "100000"), INPUT, "usage"),
+    (("invoice", "pdf", "--all", "--workers", "0"), INPUT, "usage"),
+    (("invoice", "pdf", "--all", "--workers", "65"), INPUT, "usage"),
+    (("invoice", "pdf", "--all", "--workers", "two"), INPUT, "usage"),
+    (("invoice", "pdf", "{inv}", "--workers", "2"), INPUT, "invalid_input"),
     # wrong types for typed options
     (("customer", "add", "NEW", "--name", "N", "--terms", "abc"), INPUT, "usage"),
     (("customer", "add", "NEW", "--name", "N", "--terms", "1.5"), INPUT, "usage"),

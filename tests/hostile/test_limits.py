@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from adapters.app.context import Services
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
+from adapters.ledger.application import Ledger
 from adapters.service.app import create_app
-from domain.application import Ledger
 from tests.helpers import event_count
 from tests.portal.support import Browser, acme, signed_in
 from tests.service.conftest import (  # noqa: F401  (fixtures: the API on the test's store)

@@ -22,9 +22,9 @@ from structlog.testing import capture_logs
 from adapters.app.context import Services
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
+from adapters.ledger.application import Ledger
 from adapters.service.app import create_app
 from adapters.store.read_models import SqlViewStore
-from domain.application import Ledger
 from domain.changes import SettingsChanges
 from projections.runner import Runner
 from tests.e2e.conftest import Result

@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 
 from adapters.config import build_ledger
-from domain.application import Ledger
+from adapters.ledger.application import Ledger
 from tests.helpers import completed_payment, customer, event_count, issued_invoice
 from tests.service.conftest import Api, client, keys, reader, services  # noqa: F401
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
-from domain.application import Ledger
 from tests.e2e.conftest import Result
 from tests.helpers import event_count
 from tests.integration.usage_helpers import HEADER, cdr, customers

@@ -6,9 +6,9 @@ from decimal import Decimal as D
 from typing import Any
 from uuid import UUID
 
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from adapters.store.read_models import SqlViewStore
-from domain.application import Ledger
 from projections.runner import Runner
 
 

@@ -77,7 +77,9 @@ def test_a_new_database_gets_every_step_once(db: Database) -> None:
     assert tables(db) >= SOME_TABLES
     found = status(db)
     assert found.pending == []
-    assert [(a.version, a.name) for a in found.applied] == [(1, "baseline")]
+    assert [(a.version, a.name) for a in found.applied] == [
+        (m.version, m.name) for m in migrations()
+    ]
     assert migrate(db) == []  # a second run applies nothing
     assert len(status(db).applied) == len(migrations())
 
@@ -87,7 +89,7 @@ def test_a_database_made_before_migrations_upgrades_and_keeps_its_rows(db: Datab
         for statement in OLD_SCHEMA:
             conn.execute(statement)
 
-    assert [m.version for m in migrate(db)] == [1]
+    assert [m.version for m in migrate(db)] == [m.version for m in migrations()]
 
     assert tables(db) >= SOME_TABLES
     assert "portal_sign_in_failures" not in tables(db)  # dropped then, dropped now
@@ -115,14 +117,15 @@ def test_a_failing_step_leaves_nothing_behind_and_runs_again_later(db: Database)
         calls.append(dialect)
         conn.execute("CREATE TABLE half_done (x INTEGER)")
 
-    steps = [*migrations(), Migration(2, "half_done", broken)]
+    last = len(migrations()) + 1
+    steps = [*migrations(), Migration(last, "half_done", broken)]
     with pytest.raises(Exception, match="no_such_table"):
         migrate(db, steps)
     assert "half_done" not in tables(db)
-    assert [m.version for m in status(db, steps).pending] == [2]
+    assert [m.version for m in status(db, steps).pending] == [last]
 
-    steps[-1] = Migration(2, "half_done", fixed)
-    assert [m.version for m in migrate(db, steps)] == [2]
+    steps[-1] = Migration(last, "half_done", fixed)
+    assert [m.version for m in migrate(db, steps)] == [last]
     assert migrate(db, steps) == []
     assert calls == [db.dialect, db.dialect]
     assert "half_done" in tables(db)
@@ -134,14 +137,14 @@ def test_the_migrate_command_applies_and_reports(store_url: str) -> None:
     assert before.exit_code == 0, before.output
     assert json.loads(before.output) == {
         "applied": [],
-        "pending": [{"version": 1, "name": "baseline"}],
+        "pending": [{"version": m.version, "name": m.name} for m in migrations()],
     }
 
     applied = runner.invoke(cli, ["--db", store_url, "migrate", "--json"])
     assert applied.exit_code == 0, applied.output
     document = json.loads(applied.output)
-    assert document["applied_now"] == [1]
-    assert [a["version"] for a in document["applied"]] == [1]
+    assert document["applied_now"] == [m.version for m in migrations()]
+    assert [a["version"] for a in document["applied"]] == [m.version for m in migrations()]
     assert document["pending"] == []
 
     again = runner.invoke(cli, ["--db", store_url, "migrate"])
@@ -175,5 +178,36 @@ def test_processes_starting_together_apply_each_step_once(db: Database) -> None:
         thread.join()
 
     assert errors == []
-    assert sorted(ran) == [[], [], [], [1]]
-    assert [a.version for a in status(db).applied] == [1]
+    every = [m.version for m in migrations()]
+    assert sorted(version for versions in ran for version in versions) == every  # each once
+    assert [a.version for a in status(db).applied] == every
+
+
+def test_usage_cdrs_move_into_month_partitions_and_keep_their_rows(db: Database) -> None:
+    """PostgreSQL: step 2 partitions usage_cdrs by month; SQLite keeps one table."""
+    migrate(db, migrations()[:1])
+    call = ("ACME", 60, 60, "4477", "447", "UK Mobile", "0.01", 10_000, "GBP")
+    rows = [
+        ("a1", call[0], 1_790_000_000, *call[1:], 7, 1),
+        ("a2", call[0], 1_792_000_000, *call[1:], 8, 2),
+    ]
+    with db.connect() as conn:
+        conn.cursor().executemany(
+            db.sql(f"INSERT INTO usage_cdrs VALUES ({', '.join('?' * 13)})"), rows
+        )
+    assert [m.version for m in migrate(db)] == [m.version for m in migrations()[1:]]
+    with db.connect() as conn:
+        moved = conn.execute("SELECT * FROM usage_cdrs ORDER BY call_id").fetchall()
+        assert [tuple(r) for r in moved] == rows
+        if db.dialect == "postgres":
+            parts = conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'usage_cdrs'::regclass ORDER BY 1"
+            ).fetchall()
+            assert [p[0] for p in parts] == ["usage_cdrs_y2026m09", "usage_cdrs_y2026m10"]
+            ids = conn.execute("SELECT * FROM usage_call_ids ORDER BY call_id").fetchall()
+            assert [tuple(i) for i in ids] == [
+                ("a1", "ACME", 1_790_000_000),
+                ("a2", "ACME", 1_792_000_000),
+            ]
+    assert "usage_cdrs_unpartitioned" not in tables(db)

@@ -8,9 +8,9 @@ from contextlib import ExitStack
 import pytest
 
 import adapters.store.pool as pool_module
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for
 from adapters.store.database import Database
-from domain.application import Ledger
 
 
 @pytest.fixture

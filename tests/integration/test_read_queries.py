@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.ledger.folds import LogFolds
 from adapters.queries import InvalidPage, InvoiceQuery, queries_for
 from adapters.queries.paging import encode_cursor
 from domain.changes import CustomerChanges, PackageChanges
@@ -105,7 +106,7 @@ def test_status_filters_agree_with_each_invoices_own_status(ledger, clock):
     queries = queries_for(ledger)
 
     for today in (ledger.today(), ledger.today() + timedelta(days=30)):
-        expected = {str(i.id): i.status(today) for i in ledger.invoices()}
+        expected = {str(i.id): i.status(today) for i in LogFolds(ledger).invoices()}
         for status in ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void"):
             page = queries.invoices(InvoiceQuery(status=status), today)
             found = {row["invoice_id"] for row in page.items}
@@ -361,7 +362,7 @@ def test_aged_receivables_and_payment_history_page_through_the_read_models(
     def fold(*args, **kwargs):
         raise AssertionError("a report folded the log")
 
-    monkeypatch.setattr(type(ledger), "_every", fold)
+    monkeypatch.setattr(LogFolds, "_every", fold)
     monkeypatch.setattr(type(ledger), "all_events", fold)
 
     aged, pages = _every_page(lambda **p: reports.aged(queries, today, **p), limit=1)

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from adapters.ledger.folds import LogFolds
 from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
@@ -75,13 +76,13 @@ def test_applying_to_an_uninvoiced_period_reprices_the_cdrs_before_billing(world
 def test_applying_to_an_invoiced_period_adds_a_document_and_never_edits_the_invoice(world):
     ledger, db, card = world
     run_billing(ledger, db, OCTOBER, issue=True)
-    invoice = ledger.invoices("ACME")[0]
+    invoice = LogFolds(ledger).invoices("ACME")[0]
     versions = invoice.version
     results = {r.account: r for r in rerate(ledger, db, card, OCTOBER, apply=True)}
     assert results["ACME"].action == "supplementary invoice"
     again = {r.account: r for r in rerate(ledger, db, card, OCTOBER, apply=True)}
     assert again["ACME"].action == "already adjusted"
-    acme = ledger.invoices("ACME")
+    acme = LogFolds(ledger).invoices("ACME")
     assert len(acme) == 2 and ledger.invoice(invoice.id).version == versions
     adjustment = next(i for i in acme if i.id != invoice.id)
     assert adjustment.totals.net == D("0.04")  # 0.044033 more than the switch charged
@@ -99,7 +100,9 @@ def test_a_cheaper_card_on_an_issued_invoice_becomes_a_credit_note_once(world, t
     assert first.action == "credit note" and first.difference == D("-0.5")
     second = rerate(ledger, db, card, OCTOBER, customers=["ACME"], apply=True)[0]
     assert second.action == "already adjusted"
-    assert len(ledger.credit_notes()) == 1 and ledger.credit_notes()[0].totals.net == D("0.50")
+    assert len(LogFolds(ledger).credit_notes()) == 1 and LogFolds(ledger).credit_notes()[
+        0
+    ].totals.net == D("0.50")
 
 
 def test_a_bad_rate_card_is_refused(tmp_path):
@@ -117,6 +120,6 @@ def test_cdrs_an_invoice_never_billed_are_not_adjusted_by_rerating_it(world, tmp
     late = write_cdrs(tmp_path / "late.csv", [cdr("l1", "LATE", dialled="447700900123")])
     import_cdrs(ledger, db, late)
     assert rerate(ledger, db, card, OCTOBER, customers=["LATE"], apply=True) == []
-    assert len(ledger.invoices("LATE")) == 1 and ledger.credit_notes() == []
+    assert len(LogFolds(ledger).invoices("LATE")) == 1 and LogFolds(ledger).credit_notes() == []
     report = run_billing(ledger, db, OCTOBER, customers=["LATE"])
     assert report.late_calls == 1  # still there to bill, at the switch's charge

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
 
-from domain.application import Ledger
+from adapters.ledger.application import Ledger
 
 HEADER = (
     "call_id,account,start_time,duration,billed_duration,dialled_number,destination_prefix,"

@@ -17,7 +17,7 @@ import httpx
 import uvicorn
 from fastapi.testclient import TestClient
 
-from domain.application import Ledger
+from adapters.ledger.application import Ledger
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

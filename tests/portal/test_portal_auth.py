@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.app.users import Users
+from adapters.ledger.folds import LogFolds
 from adapters.portal.web import SESSION_COOKIE, Portal
 from tests.portal.support import PASSWORD, Browser, acme, completed_payment, issued
 
@@ -133,7 +134,7 @@ def test_every_form_needs_the_sessions_csrf_token(finance: Browser, ledger: Any)
         )
         assert response.status_code == 403
         assert "out of date or did not come from the portal" in response.text
-    assert ledger.payments("ACME") == []
+    assert LogFolds(ledger).payments("ACME") == []
 
 
 def write_routes(ledger: Any) -> list[tuple[str, dict[str, str]]]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.clock import SteppingClock
+from adapters.ledger.folds import LogFolds
 from tests.portal.support import (
     Browser,
     acme,
@@ -50,7 +51,7 @@ def test_register_a_customer_and_its_errors(finance: Browser, ledger: Any) -> No
         assert response.status_code == 422, change
         assert words in error_of(response.text, field), (change, response.text[-2500:])
         assert value_of(response.text, "tax_description") == "VAT 20%"
-    assert [c.registered.account_number for c in ledger.customers()] == ["ACME"]
+    assert [c.registered.account_number for c in LogFolds(ledger).customers()] == ["ACME"]
 
 
 def test_customer_page_shows_balance_aged_debt_chart_invoices_and_payments(
@@ -151,7 +152,7 @@ def test_record_complete_and_cancel_payments(finance: Browser, ledger: Any) -> N
     bad = finance.post("/portal/payments", {"customer": "ACME", "amount": "10.001"})
     assert "10.001" in error_of(bad.text, "pay-amount")
     assert value_of(bad.text, "pay-amount") == "10.001"
-    assert ledger.payments("ACME") == []
+    assert LogFolds(ledger).payments("ACME") == []
 
     response = finance.post(
         "/portal/payments",
@@ -160,7 +161,7 @@ def test_record_complete_and_cancel_payments(finance: Browser, ledger: Any) -> N
     page = finance.follow(response).text
     assert "Payment of 75.00 GBP recorded (pending)." in page
     payment_url = response.headers["location"]
-    [payment] = ledger.payments("ACME")
+    [payment] = LogFolds(ledger).payments("ACME")
     assert payment.details.reference == "BACS 1" and payment.status == "pending"
     assert "Allocate across invoices" not in page  # a pending payment is not allocated
 

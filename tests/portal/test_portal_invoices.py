@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+from adapters.ledger.folds import LogFolds
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
 from tests.portal.support import (
@@ -95,7 +96,7 @@ def test_new_draft_and_its_errors(finance: Browser, ledger: Any) -> None:
     )
     assert response.status_code == 422
     assert "due date 2026-10-01 is before invoice date" in error_of(response.text, "due_date")
-    assert ledger.invoices("ACME") == []
+    assert LogFolds(ledger).invoices("ACME") == []
     response = finance.post("/portal/invoices", {"customer": "NOPE"})
     assert "unknown customer" in error_of(response.text, "customer")
     url = draft_url(finance)
@@ -255,7 +256,7 @@ def test_issue_credit_void_and_pdf(finance: Browser, ledger: Any) -> None:
     assert value_of(too_much.text, "credit-reason") == "goodwill"
     no_reason = finance.post(url + "/credit-notes", {"amount": "10"})
     assert "a reason is required" in error_of(no_reason.text, "credit-reason")
-    assert ledger.credit_notes(invoice_id(url)) == []
+    assert LogFolds(ledger).credit_notes(invoice_id(url)) == []
     page = finance.follow(
         finance.post(url + "/credit-notes", {"amount": "10", "reason": "goodwill"})
     ).text
@@ -317,7 +318,6 @@ def test_view_payments_proposes_the_smaller_of_unallocated_and_due(
     assert "has no completed payment with money left" not in page
 
 
-
 def test_the_allocate_form_pages_past_spent_payments_and_says_when_more_have_credit(
     finance: Browser, ledger: Any, monkeypatch: Any
 ) -> None:
@@ -345,6 +345,7 @@ def test_the_allocate_form_pages_past_spent_payments_and_says_when_more_have_cre
     assert f'value="{first}"' in page and f'value="{second}"' in page
     assert f'value="{third}"' not in page
     assert 'id="payment-more"' in page and "has more" in page
+
 
 # ------------------------------------------------------------------ history and as-of
 

@@ -9,6 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from adapters.ledger.folds import LogFolds
 from tests.portal.support import Browser, acme, completed_payment, issued
 
 NEXT = re.compile(r'<a rel="next" href="([^"]+)">Next page</a>')
@@ -104,7 +105,7 @@ def _no_fold(monkeypatch: Any, ledger: Any) -> None:
     def fold(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a page folded the log")
 
-    monkeypatch.setattr(type(ledger), "_every", fold)
+    monkeypatch.setattr(LogFolds, "_every", fold)
     monkeypatch.setattr(type(ledger), "all_events", fold)
 
 

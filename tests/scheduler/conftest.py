@@ -9,8 +9,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from adapters.ledger.application import Ledger
 from adapters.store.database import Database
-from domain.application import Ledger
 from domain.schedule import InvoiceSchedule
 from scheduler.context import JobContext
 from tests.integration.usage_helpers import trunk

@@ -7,6 +7,7 @@ import threading
 from datetime import date
 from decimal import Decimal as D
 
+from adapters.ledger.folds import LogFolds
 from domain.changes import CustomerChanges
 from domain.usage import Period, invoice_id_for
 from scheduler.jobs import bill_customer
@@ -16,7 +17,9 @@ from tests.scheduler.conftest import scheduled_customer
 
 def _periods(ledger, account):
     return sorted(
-        (i.period_start, i.period_end) for i in ledger.invoices() if i.customer_account == account
+        (i.period_start, i.period_end)
+        for i in LogFolds(ledger).invoices()
+        if i.customer_account == account
     )
 
 
@@ -41,7 +44,7 @@ def test_nothing_is_billed_before_the_period_ends(make_context, at):
     customer_id = scheduled_customer(ctx.ledger, "ACME", "monthly:1")
     at(2026, 10, 31, 23, 59)
     assert bill_customer(customer_id, ctx) == []
-    assert ctx.ledger.invoices() == []
+    assert LogFolds(ctx.ledger).invoices() == []
 
 
 def test_after_downtime_every_missed_period_is_billed_in_one_run(make_context, at):
@@ -53,7 +56,7 @@ def test_after_downtime_every_missed_period_is_billed_in_one_run(make_context, a
     billed = bill_customer(customer_id, ctx)
 
     assert [p.label for p, _ in billed] == ["2026-08", "2026-09", "2026-10"]
-    assert len(ctx.ledger.invoices()) == 3
+    assert len(LogFolds(ctx.ledger).invoices()) == 3
     assert bill_customer(customer_id, ctx) == []
 
 
@@ -118,7 +121,7 @@ def test_two_instances_firing_the_same_job_at_once_bill_each_period_once(make_co
         thread.join(60)
 
     assert errors == []
-    invoices = first.ledger.invoices()
+    invoices = LogFolds(first.ledger).invoices()
     keys = [(i.customer_account, i.period_start) for i in invoices]
     assert len(keys) == len(set(keys)) == 4 * 4  # July to October, once each
     for n, customer_id in enumerate(ids):

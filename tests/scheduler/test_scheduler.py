@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
+from adapters.ledger.folds import LogFolds
 from domain.changes import CustomerChanges
 from scheduler import registry, service
 from scheduler.context import JobContext
@@ -98,7 +99,7 @@ def test_a_missed_run_fires_once_on_start_and_bills_every_missed_period(make_con
 
     assert runs.failed == []
     assert runs.done == [job_id]
-    assert sorted(i.period_start for i in ctx.ledger.invoices()) == [
+    assert sorted(i.period_start for i in LogFolds(ctx.ledger).invoices()) == [
         date(2026, 8, 1),
         date(2026, 9, 1),
         date(2026, 10, 1),
@@ -133,7 +134,7 @@ def test_two_schedulers_started_on_the_same_due_job_bill_each_period_once(make_c
 
     assert runs.failed == []
     assert set(runs.done) == {f"invoice:{i}" for i in ids}  # each ran, once or twice
-    keys = [(i.customer_account, i.period_start) for i in setup.ledger.invoices()]
+    keys = [(i.customer_account, i.period_start) for i in LogFolds(setup.ledger).invoices()]
     assert sorted(keys) == sorted(
         (f"C{n}", date(2026, month, 1)) for n in range(3) for month in (9, 10)
     )

@@ -13,11 +13,11 @@ from adapters.app.context import Services
 from adapters.http import routers
 from adapters.http.idempotency import owner_of
 from adapters.http.replay import ROUTES
+from adapters.ledger.application import Ledger
+from adapters.ledger.base import LedgerBase
 from adapters.service.app import create_app
-from domain.application import Ledger
 from domain.errors import BillingError
 from domain.idempotency import KeyAlreadyCommitted, KeyedRequest
-from domain.ledger_base import LedgerBase
 from tests.helpers import event_count
 from tests.service.conftest import Api, issued_invoice, make_customer, ok
 

@@ -4,9 +4,11 @@ load nothing from outside this server."""
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import pytest
+from fastapi.routing import APIRoute
 from openapi_spec_validator import validate
 
 from adapters.app.context import LONG_POLL_MAX_SECONDS, Services
@@ -141,6 +143,14 @@ DOCUMENTED = {
     ("get", "/credit-notes/{ref}"): "CreditNoteDoc",
     ("get", "/balances"): "BalanceDoc",
     ("get", "/events"): "FeedPage",
+    ("get", "/settings"): "SettingsDoc",
+    ("patch", "/settings"): "SettingsDoc",
+    ("get", "/webhooks"): "WebhookDoc",
+    ("post", "/webhooks"): "WebhookCreated",
+    ("get", "/webhooks/{ref}"): "WebhookDoc",
+    ("delete", "/webhooks/{ref}"): "WebhookDoc",
+    ("get", "/webhooks/{ref}/deliveries"): "DeliveryDoc",
+    ("get", "/health"): "HealthDoc",
 }
 
 
@@ -165,3 +175,79 @@ def test_posts_declare_the_idempotency_key_and_creates_their_location(document, 
     answer = writer.post("/packages", {"name": "Line", "unit_price": "10"})
     assert answer.status_code == 201
     assert answer.headers["Location"] == f"/packages/{answer.json()['id']}"
+
+
+def test_the_event_types_are_declared_as_a_list_of_strings(document):
+    answer = document["paths"]["/events/types"]["get"]["responses"]["200"]
+    schema = answer["content"]["application/json"]["schema"]
+    assert schema["type"] == "array" and schema["items"] == {"type": "string"}
+
+
+def _honours_if_match(route: APIRoute) -> bool:
+    source = inspect.getsource(route.endpoint)
+    return "check_if_match(" in source or "_precondition(" in source
+
+
+def _api_routes(routes: list) -> list[APIRoute]:
+    """The app's API routes, including those of the routers it includes."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.160)
+            found += _api_routes(route.original_router.routes)
+    return [r for r in found if r.include_in_schema]
+
+
+def test_every_edit_that_honours_if_match_declares_it_and_its_412(client, document):
+    routes = _api_routes(client.app.routes)
+    assert len(routes) > 40
+    honouring = set()
+    for route in routes:
+        for method in route.methods:
+            operation = document["paths"][route.path_format][method.lower()]
+            headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+            assert ("If-Match" in headers) == _honours_if_match(route), (method, route.path)
+            if "If-Match" in headers:
+                honouring.add((method, route.path))
+                refused = operation["responses"]["412"]
+                assert refused["content"] == {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }
+                assert refused["headers"]["ETag"]["required"] is True
+    # the edits of invoices, payments, customers and packages, and the credit-note create
+    assert len(honouring) == 16
+    assert ("POST", "/payments/{ref}/allocations") in honouring
+    assert ("POST", "/credit-notes") in honouring
+
+
+def test_a_stale_if_match_is_the_declared_412(document, writer):
+    ok(writer.post("/customers", {"account_number": "ACME", "name": "Acme"}), 201)
+    refused = writer.patch("/customers/ACME", {"name": "Acme Ltd"}, headers={"If-Match": '"99"'})
+    assert refused.status_code == 412
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "version_mismatch"
+    assert refused.headers["ETag"] == f'"{refused.json()["current_version"]}"'
+
+
+def test_creates_link_to_what_can_follow(document):
+    ids = {op["operationId"] for _, _, op in _operations(document)}
+    links = {
+        (method, path): operation["responses"]["201"].get("links", {})
+        for path, method, operation in _operations(document)
+        if "201" in operation["responses"]
+    }
+    for (method, path), found in links.items():
+        assert set(found) <= ids, (method, path)
+        for link in found.values():
+            assert link["operationId"] in ids
+    invoice = links[("post", "/invoices")]
+    assert invoice["getInvoice"]["parameters"] == {"path.ref": "$response.body#/id"}
+    assert {"addInvoiceLine", "issueInvoice", "createCreditNote"} <= set(invoice)
+    assert links[("post", "/customers")]["createInvoice"]["requestBody"] == {
+        "customer": "$response.body#/id"
+    }
+    line = links[("post", "/invoices/{ref}/lines")]["updateInvoiceLine"]
+    assert line["parameters"]["path.line_ref"] == "$response.body#/line_id"
+    # every create on a collection links somewhere
+    assert all(links[("post", p)] for (m, p) in links if "{" not in p)

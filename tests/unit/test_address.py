@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
+from adapters.ledger.application import Ledger
 from domain.address import PostalAddress, postal_address
-from domain.application import Ledger
 from domain.changes import CustomerChanges
 from domain.errors import InvalidCharacters, InvalidInput, OutOfRange, TextTooLong, UnknownCountry
 from tests.helpers import customer, event_count, issued_invoice

@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 from eventsourcing.persistence import JSONTranscoder
 
+from adapters.ledger.event_mapper import PydanticMapper, event_json, event_payload
 from domain.changes import CustomerChanges
-from domain.event_mapper import PydanticMapper, event_json, event_payload
 from tests.helpers import completed_payment, customer, issued_invoice
 
 

@@ -11,10 +11,10 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import JSONTranscoder
 
+from adapters.ledger.event_mapper import PydanticMapper
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import EmptyInvoice, HasAllocations, InvalidInput, InvoiceNotEditable
-from domain.event_mapper import PydanticMapper
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine
 

@@ -8,8 +8,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from adapters.ledger.application import Ledger
 from domain import limits
-from domain.application import Ledger
 from domain.changes import CustomerChanges, LineChanges, SettingsChanges
 from domain.errors import (
     InvalidAmount,

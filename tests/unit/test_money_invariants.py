@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
 from adapters.views import invoice_doc, payment_doc
-from domain.application import Ledger
 from domain.errors import BillingError
 from domain.invoice import Invoice
 from domain.payment import Payment
@@ -78,8 +79,8 @@ def run(ledger: Ledger, command: tuple, invoices: list, payments: list) -> None:
 
 
 def check_invariants(ledger: Ledger) -> None:
-    all_invoices = ledger.invoices()
-    all_payments = ledger.payments()
+    all_invoices = LogFolds(ledger).invoices()
+    all_payments = LogFolds(ledger).payments()
     from_payments: dict[tuple, D] = {}
     for payment in all_payments:
         assert 0 <= payment.allocated + payment.refunded <= payment.amount

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from domain.application import Ledger
+from adapters.ledger.application import Ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -36,7 +36,7 @@ def list_credit_notes(
     return paged(request, response, page, [credit_note_doc(n) for n in found])
 
 
-@router.post("", **answers(CreditNoteDoc, 201))
+@router.post("", **answers(CreditNoteDoc, 201, if_match=True))
 def issue_credit_note(
     body: CreditNoteCreate, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:

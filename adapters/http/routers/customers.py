@@ -63,7 +63,7 @@ def show_customer(
     return customer_doc(customer, on or svc.ledger.today())
 
 
-@router.patch("/{ref}", **answers(CustomerDoc))
+@router.patch("/{ref}", **answers(CustomerDoc, if_match=True))
 def change_customer(
     ref: str, body: CustomerChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def customer_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.customer(ref).id)]
 
 
-@router.post("/{ref}/assignments", **answers(AssignmentAdded, 201))
+@router.post("/{ref}/assignments", **answers(AssignmentAdded, 201, if_match=True))
 def assign_package(
     ref: str,
     body: AssignmentCreate,
@@ -113,7 +113,7 @@ def assign_package(
     }
 
 
-@router.post("/{ref}/assignments/{assignment_id}/end", **answers(CustomerDoc))
+@router.post("/{ref}/assignments/{assignment_id}/end", **answers(CustomerDoc, if_match=True))
 def end_assignment(
     ref: str,
     assignment_id: UUID,

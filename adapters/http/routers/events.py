@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from adapters.app.context import LONG_POLL_MAX_SECONDS
+from adapters.app.context import LONG_POLL_MAX_SECONDS, Services
 from adapters.feed import event_types, read_page, topics_for
 from adapters.http.deps import Reader, Svc
 from adapters.http.documents import FeedPage, answers
@@ -66,7 +66,7 @@ async def feed(
         await asyncio.sleep(svc.poll_interval)
 
 
-@router.get("/events/types")
+@router.get("/events/types", **answers(list[str]))
 def feed_types(_: Reader) -> list[str]:
     """Every event type name the feed and webhooks can filter on."""
     return sorted(event_types())
@@ -109,26 +109,35 @@ async def stream(
     """Server-Sent Events: ``id`` is the position, so a reconnecting client's
     ``Last-Event-ID`` resumes exactly after the last event it saw. FastAPI's SSE response
     writes the events and a keep-alive comment after 15 s without one."""
-    sent = 0
+    sent, position = 0, after
     log.info("event stream opened", after=after)
     try:
         yield ServerSentEvent(comment="tollbook event stream")
-        while not svc.stopping.is_set():
-            page = await run_in_threadpool(read_page, svc.ledger, after, 100, topics)
-            for doc in page.events:
-                yield ServerSentEvent(
-                    id=str(doc["position"]), event=doc["type"], raw_data=json.dumps(doc)
-                )
-                sent += 1
-                if max_events is not None and sent >= max_events:
-                    return
-            after = page.next_after
-            if page.events:
-                continue
-            if await request.is_disconnected():
+        async for doc in _feed(svc, request, after, topics):
+            yield ServerSentEvent(
+                id=str(doc["position"]), event=doc["type"], raw_data=json.dumps(doc)
+            )
+            sent, position = sent + 1, doc["position"]
+            if max_events is not None and sent >= max_events:
                 return
-            await asyncio.sleep(svc.poll_interval)
     finally:
         # reached however the stream ends: max_events, shutdown, or the client going away
         # (the response is cancelled and so is this generator)
-        log.info("event stream closed", sent=sent, position=after)
+        log.info("event stream closed", sent=sent, position=position)
+
+
+async def _feed(
+    svc: Services, request: Request, after: int, topics: list[str]
+) -> AsyncIterator[dict[str, Any]]:
+    """The feed's events after ``after``, a page at a time, polling when there are none, until
+    shutdown or the client goes away."""
+    while not svc.stopping.is_set():
+        page = await run_in_threadpool(read_page, svc.ledger, after, 100, topics)
+        for doc in page.events:
+            yield doc
+        after = page.next_after
+        if page.events:
+            continue
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(svc.poll_interval)

@@ -27,13 +27,13 @@ from adapters.http.schemas import (
     LineCreate,
     Reason,
 )
+from adapters.ledger.application import Ledger
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
 from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
 from adapters.views import event_doc, invoice_doc
-from domain.application import Ledger
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
@@ -173,7 +173,7 @@ def invoice_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.invoice_id(ref))]
 
 
-@router.post("/{ref}/lines", **answers(LineAdded, 201))
+@router.post("/{ref}/lines", **answers(LineAdded, 201, if_match=True))
 def add_line(
     ref: str, body: LineCreate, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -214,7 +214,7 @@ def add_line(
     return {"line_id": str(line_id), "invoice": _doc(svc.ledger, invoice_id, response)}
 
 
-@router.patch("/{ref}/lines/{line_ref}", **answers(InvoiceDoc))
+@router.patch("/{ref}/lines/{line_ref}", **answers(InvoiceDoc, if_match=True))
 def edit_line(
     ref: str,
     line_ref: str,
@@ -233,7 +233,7 @@ def edit_line(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.delete("/{ref}/lines/{line_ref}", **answers(InvoiceDoc))
+@router.delete("/{ref}/lines/{line_ref}", **answers(InvoiceDoc, if_match=True))
 def remove_line(
     ref: str, line_ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -242,7 +242,7 @@ def remove_line(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.patch("/{ref}/dates", **answers(InvoiceDoc))
+@router.patch("/{ref}/dates", **answers(InvoiceDoc, if_match=True))
 def change_dates(
     ref: str, body: DatesChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def change_dates(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.post("/{ref}/issue", **answers(InvoiceDoc))
+@router.post("/{ref}/issue", **answers(InvoiceDoc, if_match=True))
 def issue_invoice(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -265,7 +265,7 @@ def issue_invoice(
     return _doc(svc.ledger, invoice_id, response)
 
 
-@router.post("/{ref}/void", **answers(InvoiceDoc))
+@router.post("/{ref}/void", **answers(InvoiceDoc, if_match=True))
 def void_invoice(
     ref: str, body: Reason, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def show_package(ref: str, svc: Svc, _: Reader, response: Response) -> dict[str,
     return package_doc(package)
 
 
-@router.patch("/{ref}", **answers(PackageDoc))
+@router.patch("/{ref}", **answers(PackageDoc, if_match=True))
 def change_package(
     ref: str, body: PackageChange, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:

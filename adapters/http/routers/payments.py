@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
@@ -18,23 +19,32 @@ from adapters.http.schemas import (
     RefundCreate,
     Unallocation,
 )
+from adapters.http.write_guard import saved
+from adapters.ledger.application import Ledger
 from adapters.queries import queries_for, reports
 from adapters.queries.documents import aged_doc, balance_row_doc, history_doc
 from adapters.views import event_doc, payment_doc
-from domain.application import Ledger
+from domain.payment import Payment
 
 router = APIRouter(tags=["payments"])
 
 
 def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:
-    payment = ledger.payment(ref)
+    """The payment's document; after a write, the payment as this request saved it."""
+    payment = saved(Payment, ref) or ledger.payment(ref)
     set_etag(response, payment.version)
     return payment_doc(payment)
 
 
 def _precondition(request: Request, ledger: Ledger, ref: str) -> tuple[str, int | None]:
     """Check If-Match against the payment and pin the reference to its id; with the version
-    the command must find (``expected_version``)."""
+    the command must find (``expected_version``). A full id without If-Match needs no read
+    here: the command loads the payment (and refuses an unknown one) itself."""
+    if request.headers.get("if-match") is None:
+        try:
+            return str(UUID(ref)), None
+        except ValueError:
+            pass
     payment = ledger.payment(ref)
     return str(payment.id), check_if_match(request, payment)
 
@@ -88,7 +98,7 @@ def payment_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
     return [event_doc(e) for e in svc.ledger.events_of(svc.ledger.payment(ref).id)]
 
 
-@router.post("/payments/{ref}/complete", **answers(PaymentDoc))
+@router.post("/payments/{ref}/complete", **answers(PaymentDoc, if_match=True))
 def complete_payment(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
 ) -> dict[str, Any]:
@@ -97,7 +107,7 @@ def complete_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/cancel", **answers(PaymentDoc))
+@router.post("/payments/{ref}/cancel", **answers(PaymentDoc, if_match=True))
 def cancel_payment(
     ref: str,
     request: Request,
@@ -113,7 +123,7 @@ def cancel_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/allocations", **answers(PaymentDoc))
+@router.post("/payments/{ref}/allocations", **answers(PaymentDoc, if_match=True))
 def allocate_payment(
     ref: str,
     body: AllocationCreate,
@@ -129,7 +139,7 @@ def allocate_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/unallocations", **answers(PaymentDoc))
+@router.post("/payments/{ref}/unallocations", **answers(PaymentDoc, if_match=True))
 def unallocate_payment(
     ref: str,
     body: Unallocation,
@@ -145,7 +155,7 @@ def unallocate_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.post("/payments/{ref}/refunds", **answers(PaymentDoc))
+@router.post("/payments/{ref}/refunds", **answers(PaymentDoc, if_match=True))
 def refund_payment(
     ref: str,
     body: RefundCreate,

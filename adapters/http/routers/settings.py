@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from adapters.http.deps import Admin, Reader, Svc
+from adapters.http.documents import SettingsDoc, answers
 from adapters.http.schemas import SettingsChange
 from domain.changes import SettingsChanges
 from domain.errors import InvalidInput
@@ -14,12 +15,12 @@ from domain.errors import InvalidInput
 router = APIRouter(prefix="/settings", tags=["settings"])
 
 
-@router.get("")
+@router.get("", **answers(SettingsDoc))
 def show_settings(svc: Svc, _: Reader) -> dict[str, Any]:
     return svc.ledger.settings().model_dump(mode="json")
 
 
-@router.patch("")
+@router.patch("", **answers(SettingsDoc))
 def change_settings(
     svc: Svc,
     key: Admin,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from adapters.feed import head_position, topics_for
 from adapters.http.deps import Admin, Svc
+from adapters.http.documents import DeliveryDoc, WebhookCreated, WebhookDoc, answers
 from adapters.http.schemas import WebhookCreate
 from adapters.webhooks.signing import new_secret
 
@@ -16,12 +17,12 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 MAX_DELIVERIES = 1000
 
 
-@router.get("")
+@router.get("", **answers(list[WebhookDoc]))
 def list_webhooks(svc: Svc, _: Admin) -> list[dict[str, Any]]:
     return [s.doc() for s in svc.webhooks.subscriptions()]
 
 
-@router.post("", status_code=201)
+@router.post("", **answers(WebhookCreated, 201))
 def add_webhook(body: WebhookCreate, svc: Svc, key: Admin, response: Response) -> dict[str, Any]:
     """Subscribe a URL; the secret is returned once, in this response only."""
     topics_for(body.event_types)  # refuse unknown types now, not at delivery time
@@ -32,17 +33,17 @@ def add_webhook(body: WebhookCreate, svc: Svc, key: Admin, response: Response) -
     return subscription.created_doc()
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", **answers(WebhookDoc))
 def show_webhook(ref: str, svc: Svc, _: Admin) -> dict[str, Any]:
     return svc.webhooks.subscription(ref).doc()
 
 
-@router.delete("/{ref}")
+@router.delete("/{ref}", **answers(WebhookDoc))
 def remove_webhook(ref: str, svc: Svc, _: Admin) -> dict[str, Any]:
     return svc.webhooks.remove(ref).doc()
 
 
-@router.get("/{ref}/deliveries")
+@router.get("/{ref}/deliveries", **answers(list[DeliveryDoc]))
 def webhook_deliveries(
     ref: str,
     svc: Svc,

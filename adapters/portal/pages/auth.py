@@ -22,6 +22,7 @@ from adapters.portal.web import (
     PREFIX,
     SESSION_COOKIE,
     FormValues,
+    Portal,
     PortalDep,
     PortalRoute,
     Refused,
@@ -68,12 +69,8 @@ def login_form(request: Request, next: str = "") -> Response:
 
 @router.post("/login")
 async def login(request: Request, portal: PortalDep) -> Response:
-    form = await request.form()
-    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    values = await _login_form(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    sent = values.get("csrf_token", "")
-    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
-        raise Refused("the sign-in form is out of date: reload the page and sign in again")
     username = values.get("username", "").strip()
     target = _safe_next(values.get("next", ""))
     try:
@@ -81,19 +78,7 @@ async def login(request: Request, portal: PortalDep) -> Response:
             portal.users.authenticate, username, values.get("password", "")
         )
     except SignInLocked as locked:
-        minutes = max(1, math.ceil(locked.retry_after / 60))
-        log.warning("portal sign-in locked", username=username)
-        refused = _sign_in_refused(
-            request,
-            expected,
-            target,
-            username,
-            f"Too many wrong passwords for this user name: try again in {minutes}"
-            f" minute{'s' if minutes > 1 else ''}.",
-            429,
-        )
-        refused.headers["Retry-After"] = str(math.ceil(locked.retry_after))
-        return refused
+        return _locked_out(request, expected, target, username, locked)
     if user is None:
         log.info("portal sign-in refused", username=username)
         return _sign_in_refused(
@@ -101,6 +86,40 @@ async def login(request: Request, portal: PortalDep) -> Response:
         )
     token, _ = await run_in_threadpool(portal.users.start_session, user)
     log.info("portal sign-in", username=user.username, role=user.role)
+    return _signed_in(request, portal, token, target)
+
+
+async def _login_form(request: Request) -> dict[str, str]:
+    """The posted sign-in form, once its double-submit CSRF token matched the cookie's."""
+    form = await request.form()
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    sent = values.get("csrf_token", "")
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+        raise Refused("the sign-in form is out of date: reload the page and sign in again")
+    return values
+
+
+def _locked_out(
+    request: Request, login_csrf: str, target: str, username: str, locked: SignInLocked
+) -> Response:
+    minutes = max(1, math.ceil(locked.retry_after / 60))
+    log.warning("portal sign-in locked", username=username)
+    refused = _sign_in_refused(
+        request,
+        login_csrf,
+        target,
+        username,
+        f"Too many wrong passwords for this user name: try again in {minutes}"
+        f" minute{'s' if minutes > 1 else ''}.",
+        429,
+    )
+    refused.headers["Retry-After"] = str(math.ceil(locked.retry_after))
+    return refused
+
+
+def _signed_in(request: Request, portal: Portal, token: str, target: str) -> Response:
+    """Back to ``target`` with the session cookie (and without the sign-in form's)."""
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -4,12 +4,12 @@ settings, packages, invoices, payments, balance, aged debt, invoiced vs paid per
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-import pydantic
 from fastapi import APIRouter, Request, Response
 
+from adapters.ledger.application import Ledger
 from adapters.portal.chart import chart
 from adapters.portal.paging import (
     aggregates_of,
@@ -36,37 +36,15 @@ from adapters.portal.web import (
 )
 from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
 from domain.address import PostalAddress
-from domain.application import Ledger
 from domain.changes import CustomerChanges
 from domain.customer import Customer
-from domain.errors import BillingError
 from domain.package import Package
 from domain.payment import Payment
 from domain.values import LINE_GROUPINGS
 
 router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
 
-PROFILE_FIELDS = {
-    "account_number": ("account",),
-    "name": ("customer name", "name must"),
-    "currency": ("currency",),
-    "tax_rate": ("tax rate",),
-    "payment_terms_days": ("payment terms",),
-    "time_zone": ("time zone",),
-    "invoice_line_grouping": ("grouping",),
-    "effective_from": ("effective",),
-    "address_lines": ("address line",),
-    "city": ("city",),
-    "region": ("region",),
-    "postal_code": ("postal code",),
-    "country": ("country",),
-}
 ADDRESS_PARTS = ("city", "region", "postal_code", "country")
-ASSIGN_FIELDS = {
-    "package": ("package", "priced in"),
-    "quantity": ("quantity",),
-    "end_date": ("end", "before it starts"),
-}
 GROUPINGS = [
     (
         value,
@@ -110,12 +88,6 @@ def url_of(customer: Customer) -> str:
     return f"{PREFIX}/customers/{customer.registered.account_number}"
 
 
-def _validation_message(error: pydantic.ValidationError) -> tuple[str, str]:
-    first = error.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else "form"
-    return field, f"{field.replace('_', ' ')}: {first['msg']}"
-
-
 @router.get("/customers")
 def customer_list(request: Request, portal: PortalDep, session: Viewer) -> Response:
     del session
@@ -155,6 +127,21 @@ def register_customer(
 ) -> Response:
     ledger: Ledger = portal.services.ledger
     fields = Fields(form)
+    profile = _new_profile(fields)
+    fields.submit(lambda: ledger.register_customer(actor_of(session), **profile))
+    if fields.ok:
+        customer = ledger.customer(profile["account_number"])
+        return done(url_of(customer), f"Customer {profile['account_number']} registered.")
+    return render(
+        request,
+        "customer_new.html",
+        {"values": fields.values, "errors": fields.errors, "groupings": GROUPINGS},
+        422,
+    )
+
+
+def _new_profile(fields: Fields) -> dict[str, Any]:
+    """The registration form: the profile's fields that were given."""
     profile: dict[str, Any] = {
         "account_number": fields.text("account_number", required="the account number"),
         "name": fields.text("name", required="the customer name"),
@@ -170,24 +157,7 @@ def register_customer(
     grouping = fields.text("invoice_line_grouping")
     if grouping:
         profile["invoice_line_grouping"] = grouping
-    profile = {k: v for k, v in profile.items() if v is not None}
-    if fields.ok:
-        try:
-            ledger.register_customer(actor_of(session), **profile)
-        except BillingError as error:
-            fields.refuse(error, PROFILE_FIELDS)
-        except pydantic.ValidationError as error:
-            field, message = _validation_message(error)
-            fields.errors[field] = message
-        else:
-            customer = ledger.customer(profile["account_number"])
-            return done(url_of(customer), f"Customer {profile['account_number']} registered.")
-    return render(
-        request,
-        "customer_new.html",
-        {"values": fields.values, "errors": fields.errors, "groupings": GROUPINGS},
-        422,
-    )
+    return {k: v for k, v in profile.items() if v is not None}
 
 
 def customer_page(
@@ -196,10 +166,12 @@ def customer_page(
     ref: str,
     *,
     form: str = "",
-    values: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
+    fields: Fields | None = None,
     status: int = 200,
 ) -> Response:
+    """The customer's page; ``form`` names the form whose ``fields`` to show again."""
+    values = fields.values if fields else None
+    errors = fields.errors if fields else None
     ledger: Ledger = portal.services.ledger
     customer = ledger.customer(ref)
     today = ledger.today()
@@ -275,43 +247,37 @@ def change_settings(
     ledger: Ledger = portal.services.ledger
     customer = ledger.customer(ref)
     fields = Fields(form)
+    changes = _profile_changes(fields)
+    effective = fields.day("effective_from", "effective date") or ledger.today()
+    reason = fields.text("reason") or None
+    fields.submit(
+        lambda: ledger.change_customer(
+            customer.id,
+            CustomerChanges.model_validate(changes),
+            actor_of(session),
+            effective,
+            reason,
+        )
+    )
+    if fields.ok:
+        when = "" if effective <= ledger.today() else f" (from {effective})"
+        return done(url_of(customer), f"Details saved{when}.")
+    return customer_page(request, portal, ref, form="settings", fields=fields, status=422)
+
+
+def _profile_changes(fields: Fields) -> dict[str, Any]:
+    """The settings form: every setting it shows, as the change-set's fields."""
     changes: dict[str, Any] = {name: fields.text(name) for name in TEXT_SETTINGS}
     changes["name"] = fields.text("name", required="the customer name")
     changes["time_zone"] = changes["time_zone"] or "UTC"
     changes["tax_rate"] = fields.amount("tax_rate", "tax rate", required=True)
     changes["payment_terms_days"] = fields.whole("payment_terms_days", "payment terms")
-    if changes["payment_terms_days"] is None and "payment_terms_days" not in fields.errors:
-        fields.errors["payment_terms_days"] = "payment terms are required"
+    fields.require(
+        "payment_terms_days", changes["payment_terms_days"], "payment terms are required"
+    )
     changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
     changes["address"] = _address_of(fields)
-    effective = fields.day("effective_from", "effective date") or ledger.today()
-    reason = fields.text("reason") or None
-    if fields.ok:
-        try:
-            ledger.change_customer(
-                customer.id,
-                CustomerChanges.model_validate(changes),
-                actor_of(session),
-                effective,
-                reason,
-            )
-        except BillingError as error:
-            fields.refuse(error, PROFILE_FIELDS)
-        except pydantic.ValidationError as error:
-            field, message = _validation_message(error)
-            fields.errors[field] = message
-        else:
-            when = "" if effective <= ledger.today() else f" (from {effective})"
-            return done(url_of(customer), f"Details saved{when}.")
-    return customer_page(
-        request,
-        portal,
-        ref,
-        form="settings",
-        values=fields.values,
-        errors=fields.errors,
-        status=422,
-    )
+    return changes
 
 
 @router.post("/customers/{ref}/packages")
@@ -322,27 +288,15 @@ def assign_package(
     customer = ledger.customer(ref)
     fields = Fields(form)
     package = fields.text("package", required="a package")
-    quantity = fields.amount("quantity", "quantity")
-    start = fields.day("start_date", "start date", required=True)
-    end = fields.day("end_date", "end date")
+    given: dict[str, Any] = {  # the start date is there when the form parsed
+        "quantity": fields.amount("quantity", "quantity"),
+        "start_date": fields.day("start_date", "start date", required=True),
+        "end_date": fields.day("end_date", "end date"),
+    }
+    fields.submit(lambda: ledger.assign_package(customer.id, package, actor_of(session), **given))
     if fields.ok:
-        assert start is not None
-        try:
-            ledger.assign_package(
-                customer.id,
-                package,
-                actor_of(session),
-                start_date=start,
-                quantity=quantity,
-                end_date=end,
-            )
-        except BillingError as error:
-            fields.refuse(error, ASSIGN_FIELDS)
-        else:
-            return done(url_of(customer), f"Package {package} assigned.")
-    return customer_page(
-        request, portal, ref, form="assign", values=fields.values, errors=fields.errors, status=422
-    )
+        return done(url_of(customer), f"Package {package} assigned.")
+    return customer_page(request, portal, ref, form="assign", fields=fields, status=422)
 
 
 @router.post("/customers/{ref}/packages/{assignment_id}/end")
@@ -356,22 +310,10 @@ def end_assignment(
 ) -> Response:
     ledger: Ledger = portal.services.ledger
     customer = ledger.customer(ref)
-    fields = Fields(form)
-    end: date | None = fields.day("end_date", "end date", required=True)
+    fields = Fields(form, shown=())  # the End button's form shows one message, by the table
+    end = cast(date, fields.day("end_date", "end date", required=True))  # there if it parsed
+    fields.submit(lambda: ledger.end_assignment(customer.id, assignment_id, end, actor_of(session)))
     if fields.ok:
-        assert end is not None
-        try:
-            ledger.end_assignment(customer.id, assignment_id, end, actor_of(session))
-        except BillingError as error:
-            fields.errors["form"] = str(error)
-        else:
-            return done(url_of(customer), "Package assignment ended.")
-    return customer_page(
-        request,
-        portal,
-        ref,
-        form=f"end-{assignment_id}",
-        values=fields.values,
-        errors=fields.errors,
-        status=422,
-    )
+        return done(url_of(customer), "Package assignment ended.")
+    form_name = f"end-{assignment_id}"
+    return customer_page(request, portal, ref, form=form_name, fields=fields, status=422)

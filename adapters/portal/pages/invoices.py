@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from adapters.app import bounds
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
+from adapters.ledger.application import Ledger
 from adapters.portal.paging import (
     aggregates_of,
     customer_picker,
@@ -44,7 +45,6 @@ from adapters.portal.web import (
 from adapters.queries import MAX_LIMIT, InvoiceQuery
 from adapters.queries.lists import SORTS
 from adapters.views import amounts_error
-from domain.application import Ledger
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
@@ -60,24 +60,6 @@ CSV_COLUMNS = (
     *CSV_AMOUNTS,
 )
 STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
-LINE_FIELDS = {
-    "package": ("package",),
-    "quantity": ("quantity",),
-    "unit_price": ("unit price", "price"),
-    "tax_rate": ("tax rate",),
-    "period_end": ("period",),
-    "description": ("description",),
-}
-DATE_FIELDS = {
-    "due_date": ("due date",),
-    "period_end": ("period",),
-    "invoice_date": ("invoice date",),
-}
-ALLOCATION_FIELDS = {
-    "amount": ("exceeds", "allocation", "greater than zero", "decimal"),
-    "payment": ("payment",),
-}
-CREDIT_FIELDS = {"reason": ("reason",), "amount": ("credit", "amount", "exceeds", "tax rate")}
 
 
 def url_of(invoice_id: UUID | str, tail: str = "") -> str:
@@ -130,22 +112,32 @@ def invoice_list(request: Request, portal: PortalDep, session: Viewer) -> Respon
     wanted, fields = _filters(ledger, query)
     rows: list[Row] = []
     next_link = None
-    today = ledger.today()
     if fields.ok:
         # every filter and sort is done by the query, a page at a time (docs/portal.md)
+        today = ledger.today()
         page = queries(ledger).invoices(wanted, today, limit=limit, cursor=cursor)
         rows = shown_invoices(page.items, today)
         next_link = next_url(request.url.path, query, page)
+    context = {"rows": rows, "totals": totals_by_currency(rows), "next_link": next_link}
+    return _list_page(request, ledger, query, wanted, fields, context)
+
+
+def _list_page(
+    request: Request,
+    ledger: Ledger,
+    query: dict[str, str],
+    wanted: InvoiceQuery,
+    fields: Fields,
+    context: dict[str, Any],
+) -> Response:
     return render(
         request,
         "invoices.html",
         {
-            "rows": rows,
-            "totals": totals_by_currency(rows),
+            **context,
             "values": {k: v for k, v in query.items() if k != "cursor"},
             "errors": fields.errors,
             "wanted": wanted,
-            "next_link": next_link,
             "statuses": STATUSES,
             "picker": customer_picker(ledger, query.get("customer")),
             "query": request.url.query,
@@ -166,6 +158,14 @@ def invoice_csv(request: Request, portal: PortalDep, session: Viewer) -> Respons
     if not fields.ok:
         raise InvalidInput("; ".join(fields.errors.values()))
     today = ledger.today()
+    return Response(
+        _csv_of(ledger, wanted, today),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="invoices-{today}.csv"'},
+    )
+
+
+def _csv_of(ledger: Ledger, wanted: InvoiceQuery, today: date) -> str:
     out = io.StringIO()
     writer = SafeCsvWriter(out, CSV_COLUMNS, numeric=CSV_AMOUNTS)  # formulas neutralised
     writer.header()
@@ -188,12 +188,7 @@ def invoice_csv(request: Request, portal: PortalDep, session: Viewer) -> Respons
             )
         cursor = page.next_cursor
         if cursor is None:
-            break
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="invoices-{today}.csv"'},
-    )
+            return out.getvalue()
 
 
 # ------------------------------------------------------------------ new draft
@@ -238,26 +233,20 @@ def create_invoice(
 ) -> Response:
     fields = Fields(form)
     account = fields.text("customer", required="the customer")
-    invoice_date = fields.day("invoice_date", "invoice date")
-    due_date = fields.day("due_date", "due date")
-    period_start = fields.day("period_start", "period start")
-    period_end = fields.day("period_end", "period end")
+    dates: dict[str, Any] = {
+        "invoice_date": fields.day("invoice_date", "invoice date"),
+        "due_date": fields.day("due_date", "due date"),
+        "period_start": fields.day("period_start", "period start"),
+        "period_end": fields.day("period_end", "period end"),
+    }
     memo = fields.text("memo")
-    if fields.ok:
-        try:
-            invoice_id = portal.services.ledger.create_invoice(
-                account,
-                actor_of(session),
-                invoice_date=invoice_date,
-                due_date=due_date,
-                period_start=period_start,
-                period_end=period_end,
-                memo=memo,
-            )
-        except BillingError as error:
-            fields.refuse(error, {"customer": ("customer",), **DATE_FIELDS})
-        else:
-            return done(url_of(invoice_id), "Draft invoice opened: add its lines, then issue it.")
+    invoice_id = fields.submit(
+        lambda: portal.services.ledger.create_invoice(
+            account, actor_of(session), **dates, memo=memo
+        )
+    )
+    if invoice_id is not None:
+        return done(url_of(invoice_id), "Draft invoice opened: add its lines, then issue it.")
     return _new_form(request, portal, fields.values, fields.errors, 422)
 
 
@@ -295,12 +284,14 @@ def invoice_page(
     ref: str,
     *,
     form: str = "",
-    values: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
+    fields: Fields | None = None,
     editing: str = "",
     status: int = 200,
 ) -> Response:
-    """The invoice page; ``form`` names the form whose ``values``/``errors`` to show again."""
+    """The invoice page; ``form`` names the form whose ``fields`` (values, errors) to show
+    again."""
+    values = fields.values if fields else None
+    errors = fields.errors if fields else None
     ledger: Ledger = portal.services.ledger
     invoice = ledger.invoice(ref)
     customer = ledger.customer(invoice.customer_id)
@@ -371,54 +362,39 @@ def _line_values(fields: Fields) -> dict[str, Any]:
     }
 
 
+def _new_line(fields: Fields) -> tuple[str, dict[str, Any]]:
+    """The add-line form: a package (its values fill what is left empty) or a line typed in."""
+    package = fields.text("package")
+    line = _line_values(fields)
+    if package:
+        return package, {**line, "description": line["description"] or None}
+    fields.require(
+        "description", line["description"], "a line without a package needs a description"
+    )
+    fields.require("unit_price", line["unit_price"], "a line without a package needs a unit price")
+    quantity = line["quantity"] if line["quantity"] is not None else Decimal(1)
+    return package, {**line, "quantity": quantity}
+
+
+def _add_line(ledger: Ledger, invoice: Invoice, actor: str, fields: Fields) -> UUID | None:
+    package, line = _new_line(fields)
+    if package:
+        setup = fields.values.get("setup") == "on"
+        return fields.submit(
+            lambda: ledger.add_package_line(invoice.id, package, actor, **line, setup=setup)
+        )
+    return fields.submit(lambda: ledger.add_line(invoice.id, actor, **line))
+
+
 @router.post("/invoices/{ref}/lines")
 def add_line(
     ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
 ) -> Response:
-    ledger = portal.services.ledger
-    invoice = ledger.invoice(ref)
+    invoice = portal.services.ledger.invoice(ref)
     fields = Fields(form)
-    package = fields.text("package")
-    line = _line_values(fields)
-    setup = fields.values.get("setup") == "on"
-    if not package:
-        if not line["description"]:
-            fields.errors["description"] = "a line without a package needs a description"
-        if line["unit_price"] is None and "unit_price" not in fields.errors:
-            fields.errors["unit_price"] = "a line without a package needs a unit price"
-    if fields.ok:
-        try:
-            if package:
-                ledger.add_package_line(
-                    invoice.id,
-                    package,
-                    actor_of(session),
-                    quantity=line["quantity"],
-                    unit_price=line["unit_price"],
-                    tax_rate=line["tax_rate"],
-                    description=line["description"] or None,
-                    period_start=line["period_start"],
-                    period_end=line["period_end"],
-                    setup=setup,
-                )
-            else:
-                ledger.add_line(
-                    invoice.id,
-                    actor_of(session),
-                    description=line["description"],
-                    quantity=line["quantity"] if line["quantity"] is not None else Decimal(1),
-                    unit_price=line["unit_price"],
-                    tax_rate=line["tax_rate"],
-                    period_start=line["period_start"],
-                    period_end=line["period_end"],
-                )
-        except BillingError as error:
-            fields.refuse(error, LINE_FIELDS)
-        else:
-            return done(url_of(invoice.id), "Line added.")
-    return invoice_page(
-        request, portal, ref, form="add", values=fields.values, errors=fields.errors, status=422
-    )
+    if _add_line(portal.services.ledger, invoice, actor_of(session), fields):
+        return done(url_of(invoice.id), "Line added.")
+    return invoice_page(request, portal, ref, form="add", fields=fields, status=422)
 
 
 @router.post("/invoices/{ref}/lines/{line_id}")
@@ -434,32 +410,17 @@ def edit_line(
     invoice = ledger.invoice(ref)
     fields = Fields(form)
     line = _line_values(fields)
-    for name, what in (
-        ("description", "the description"),
-        ("quantity", "the quantity"),
-        ("unit_price", "the unit price"),
-        ("tax_rate", "the tax rate"),
-    ):
-        if line[name] in (None, "") and name not in fields.errors:
-            fields.errors[name] = f"{what} is required"
+    for name in ("description", "quantity", "unit_price", "tax_rate"):
+        fields.require(name, line[name], f"the {name.replace('_', ' ')} is required")
+    fields.submit(
+        lambda: ledger.edit_line(
+            invoice.id, line_id, LineChanges.model_validate(line), actor_of(session)
+        )
+    )
     if fields.ok:
-        try:
-            ledger.edit_line(
-                invoice.id, line_id, LineChanges.model_validate(line), actor_of(session)
-            )
-        except BillingError as error:
-            fields.refuse(error, LINE_FIELDS)
-        else:
-            return done(url_of(invoice.id), "Line saved.")
+        return done(url_of(invoice.id), "Line saved.")
     return invoice_page(
-        request,
-        portal,
-        ref,
-        form="edit",
-        values=fields.values,
-        errors=fields.errors,
-        editing=str(line_id),
-        status=422,
+        request, portal, ref, form="edit", fields=fields, editing=str(line_id), status=422
     )
 
 
@@ -472,16 +433,13 @@ def remove_line(
     session: Editor,
     form: FormValues,
 ) -> Response:
-    del form
     ledger = portal.services.ledger
     invoice = ledger.invoice(ref)
-    try:
-        ledger.remove_line(invoice.id, line_id, actor_of(session))
-    except BillingError as error:
-        return invoice_page(
-            request, portal, ref, form="lines", errors={"form": str(error)}, status=409
-        )
-    return done(url_of(invoice.id), "Line removed.")
+    fields = Fields(form, shown=())
+    fields.submit(lambda: ledger.remove_line(invoice.id, line_id, actor_of(session)))
+    if fields.ok:
+        return done(url_of(invoice.id), "Line removed.")
+    return invoice_page(request, portal, ref, form="lines", fields=fields, status=409)
 
 
 @router.post("/invoices/{ref}/dates")
@@ -497,34 +455,27 @@ def change_dates(
         "period_start": fields.day("period_start", "period start"),
         "period_end": fields.day("period_end", "period end"),
     }
-    if fields.ok:
-        try:
-            ledger.change_invoice_dates(
-                invoice.id, DatesChanges.model_validate(changes), actor_of(session)
-            )
-        except BillingError as error:
-            fields.refuse(error, DATE_FIELDS)
-        else:
-            return done(url_of(invoice.id), "Dates saved.")
-    return invoice_page(
-        request, portal, ref, form="dates", values=fields.values, errors=fields.errors, status=422
+    fields.submit(
+        lambda: ledger.change_invoice_dates(
+            invoice.id, DatesChanges.model_validate(changes), actor_of(session)
+        )
     )
+    if fields.ok:
+        return done(url_of(invoice.id), "Dates saved.")
+    return invoice_page(request, portal, ref, form="dates", fields=fields, status=422)
 
 
 @router.post("/invoices/{ref}/issue")
 def issue(
     ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
 ) -> Response:
-    del form
     ledger = portal.services.ledger
     invoice = ledger.invoice(ref)
-    try:
-        number = ledger.issue_invoice(invoice.id, actor_of(session))
-    except BillingError as error:
-        return invoice_page(
-            request, portal, ref, form="issue", errors={"form": str(error)}, status=409
-        )
-    return done(url_of(invoice.id), f"Invoice issued as {number}.")
+    fields = Fields(form, shown=())
+    number = fields.submit(lambda: ledger.issue_invoice(invoice.id, actor_of(session)))
+    if number is not None:
+        return done(url_of(invoice.id), f"Invoice issued as {number}.")
+    return invoice_page(request, portal, ref, form="issue", fields=fields, status=409)
 
 
 @router.post("/invoices/{ref}/void")
@@ -535,16 +486,10 @@ def void(
     invoice = ledger.invoice(ref)
     fields = Fields(form)
     reason = fields.text("reason", required="a reason")
+    fields.submit(lambda: ledger.void_invoice(invoice.id, actor_of(session), reason))
     if fields.ok:
-        try:
-            ledger.void_invoice(invoice.id, actor_of(session), reason)
-        except BillingError as error:
-            fields.refuse(error, {"reason": ("reason",)})
-        else:
-            return done(url_of(invoice.id), f"Invoice {invoice.label} voided.")
-    return invoice_page(
-        request, portal, ref, form="void", values=fields.values, errors=fields.errors, status=409
-    )
+        return done(url_of(invoice.id), f"Invoice {invoice.label} voided.")
+    return invoice_page(request, portal, ref, form="void", fields=fields, status=409)
 
 
 @router.post("/invoices/{ref}/credit-notes")
@@ -557,18 +502,14 @@ def credit(
     full = fields.values.get("mode") == "full"
     amount = None if full else fields.amount("amount", "credit amount", required=True)
     reason = fields.text("reason", required="a reason")
-    if fields.ok:
-        try:
-            number = ledger.issue_credit_note(
-                invoice.id, actor_of(session), reason, amount=amount, full=full
-            )
-        except BillingError as error:
-            fields.refuse(error, CREDIT_FIELDS)
-        else:
-            return done(url_of(invoice.id), f"Credit note {number} issued.")
-    return invoice_page(
-        request, portal, ref, form="credit", values=fields.values, errors=fields.errors, status=409
+    number = fields.submit(
+        lambda: ledger.issue_credit_note(
+            invoice.id, actor_of(session), reason, amount=amount, full=full
+        )
     )
+    if number is not None:
+        return done(url_of(invoice.id), f"Credit note {number} issued.")
+    return invoice_page(request, portal, ref, form="credit", fields=fields, status=409)
 
 
 # ------------------------------------------------------------------ payments of an invoice
@@ -656,23 +597,29 @@ def allocate_to_invoice(
     invoice = ledger.invoice(ref)
     fields = Fields(form)
     payment_ref = fields.text("payment", required="a payment")
-    amount = fields.amount("amount", "allocation amount")
-    if fields.ok:
-        try:
-            payment = ledger.payment(payment_ref)
-            if amount is None:
-                amount = default_allocation(payment, invoice)
-            ledger.allocate(payment.id, [(invoice.id, amount)], actor_of(session))
-        except BillingError as error:
-            fields.refuse(error, ALLOCATION_FIELDS)
-        else:
-            return done(
-                url_of(invoice.id, "/payments"),
-                f"{money(amount, invoice.currency)} {invoice.currency} allocated.",
-            )
+    wanted = fields.amount("amount", "allocation amount")
+    amount = fields.submit(
+        lambda: _allocate(ledger, invoice, payment_ref, wanted, actor_of(session))
+    )
+    if amount is not None:
+        return done(
+            url_of(invoice.id, "/payments"),
+            f"{money(amount, invoice.currency)} {invoice.currency} allocated.",
+        )
     return _payments_page(
         request, portal, ref, values=fields.values, errors=fields.errors, status=409
     )
+
+
+def _allocate(
+    ledger: Ledger, invoice: Invoice, payment_ref: str, amount: Decimal | None, actor: str
+) -> Decimal:
+    """Allocate ``amount`` (by default the smaller of unallocated and due) of a payment."""
+    payment = ledger.payment(payment_ref)
+    if amount is None:
+        amount = default_allocation(payment, invoice)
+    ledger.allocate(payment.id, [(invoice.id, amount)], actor)
+    return amount
 
 
 # ------------------------------------------------------------------ history and as-of
@@ -702,21 +649,7 @@ def invoice_history(
     ledger: Ledger = portal.services.ledger
     invoice = ledger.invoice(ref)
     events = ledger.events_of(invoice.id)
-    errors: dict[str, str] = {}
-    past: Invoice | None = None
-    moment: datetime | None = None
-    chosen_version: int | None = None
-    try:
-        if version:
-            if not bounds.WHOLE_NUMBER.fullmatch(version) or version.startswith("-"):
-                raise InvalidInput(f"version must be a whole number, not {version[:40]!r}")
-            chosen_version = int(version)
-            past = ledger.as_of(Invoice, invoice.id, version=chosen_version)
-        elif at:
-            moment = parse_moment(at)
-            past = ledger.as_of(Invoice, invoice.id, at=moment)
-    except BillingError as error:
-        errors["at"] = str(error)
+    past, moment, chosen_version, errors = _as_it_stood(ledger, invoice.id, at, version)
     return render(
         request,
         "invoice_history.html",
@@ -742,6 +675,28 @@ def invoice_history(
         },
         422 if errors else 200,
     )
+
+
+def _as_it_stood(
+    ledger: Ledger, invoice_id: UUID, at: str, version: str
+) -> tuple[Invoice | None, datetime | None, int | None, dict[str, str]]:
+    """The invoice at ``version`` (or else at the moment ``at``), the moment, the version, and
+    the error of the as-of form."""
+    past: Invoice | None = None
+    moment: datetime | None = None
+    chosen_version: int | None = None
+    try:
+        if version:
+            if not bounds.WHOLE_NUMBER.fullmatch(version) or version.startswith("-"):
+                raise InvalidInput(f"version must be a whole number, not {version[:40]!r}")
+            chosen_version = int(version)
+            past = ledger.as_of(Invoice, invoice_id, version=chosen_version)
+        elif at:
+            moment = parse_moment(at)
+            past = ledger.as_of(Invoice, invoice_id, at=moment)
+    except BillingError as error:
+        return None, moment, chosen_version, {"at": str(error)}
+    return past, moment, chosen_version, {}
 
 
 def _default_moment(last: datetime) -> str:

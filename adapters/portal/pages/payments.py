@@ -4,10 +4,13 @@ it across several invoices at once (all or nothing: one ledger call)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
 from adapters.describe import describe
+from adapters.ledger.application import Ledger
 from adapters.portal.paging import (
     aggregates_of,
     customer_picker,
@@ -30,7 +33,6 @@ from adapters.portal.web import (
     render,
 )
 from adapters.queries import InvoiceQuery
-from domain.application import Ledger
 from domain.errors import BillingError
 from domain.invoice import Invoice
 from domain.payment import Payment
@@ -38,12 +40,6 @@ from domain.payment import Payment
 router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
 
 PAYMENT_STATUSES = ("pending", "completed", "cancelled")
-RECORD_FIELDS = {
-    "amount": ("payment amount", "amount"),
-    "fee": ("fee",),
-    "received_on": ("date",),
-    "customer": ("customer",),
-}
 
 
 def url_of(payment: Payment) -> str:
@@ -116,36 +112,34 @@ def record_payment(
 ) -> Response:
     ledger: Ledger = portal.services.ledger
     fields = Fields(form)
+    customer, payment = _new_payment(fields)
+    payment_id = fields.submit(
+        lambda: ledger.record_payment(customer, actor_of(session), **payment)
+    )
+    if payment_id is None:
+        return _list_page(request, portal, values=fields.values, errors=fields.errors, status=422)
+    recorded = ledger.payment(payment_id)
+    return done(
+        url_of(recorded),
+        f"Payment of {money(recorded.amount, recorded.currency)} {recorded.currency}"
+        f" recorded ({recorded.status}).",
+    )
+
+
+def _new_payment(fields: Fields) -> tuple[str, dict[str, Any]]:
+    """The record form: the customer, and the payment's details."""
     customer = fields.text("customer", required="the customer")
-    amount = fields.amount("amount", "payment amount", required=True)
-    fee = fields.amount("fee", "payment fee")
-    received_on = fields.day("received_on", "date received")
     status = fields.text("status") or "pending"
     if status not in ("pending", "completed"):
         fields.errors["status"] = "a payment is recorded as pending or completed"
-    if fields.ok:
-        assert amount is not None
-        try:
-            payment_id = ledger.record_payment(
-                customer,
-                actor_of(session),
-                amount=amount,
-                received_on=received_on,
-                method=fields.text("method") or "bank transfer",
-                reference=fields.text("reference"),
-                fee=fee or Decimal(0),
-                status="completed" if status == "completed" else "pending",
-            )
-        except BillingError as error:
-            fields.refuse(error, RECORD_FIELDS)
-        else:
-            payment = ledger.payment(payment_id)
-            return done(
-                url_of(payment),
-                f"Payment of {money(payment.amount, payment.currency)} {payment.currency}"
-                f" recorded ({payment.status}).",
-            )
-    return _list_page(request, portal, values=fields.values, errors=fields.errors, status=422)
+    return customer, {
+        "amount": fields.amount("amount", "payment amount", required=True),
+        "fee": fields.amount("fee", "payment fee") or Decimal(0),
+        "received_on": fields.day("received_on", "date received"),
+        "method": fields.text("method") or "bank transfer",
+        "reference": fields.text("reference"),
+        "status": "completed" if status == "completed" else "pending",
+    }
 
 
 def payment_page(
@@ -204,14 +198,13 @@ def show_payment(ref: str, request: Request, portal: PortalDep, session: Viewer)
 def complete(
     ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
 ) -> Response:
-    del form
     ledger: Ledger = portal.services.ledger
     payment = ledger.payment(ref)
-    try:
-        ledger.complete_payment(payment.id, actor_of(session))
-    except BillingError as error:
-        return payment_page(request, portal, ref, errors={"status": str(error)}, status=409)
-    return done(url_of(payment), "Payment completed: it can now be allocated.")
+    fields = Fields(form, shown=(), action="status")
+    fields.submit(lambda: ledger.complete_payment(payment.id, actor_of(session)))
+    if fields.ok:
+        return done(url_of(payment), "Payment completed: it can now be allocated.")
+    return payment_page(request, portal, ref, errors=fields.errors, status=409)
 
 
 @router.post("/payments/{ref}/cancel")
@@ -220,14 +213,14 @@ def cancel(
 ) -> Response:
     ledger: Ledger = portal.services.ledger
     payment = ledger.payment(ref)
-    reason = form.get("reason", "").strip() or None
-    try:
-        ledger.cancel_payment(payment.id, actor_of(session), reason)
-    except BillingError as error:
-        return payment_page(
-            request, portal, ref, values=form, errors={"status": str(error)}, status=409
-        )
-    return done(url_of(payment), "Payment cancelled.")
+    fields = Fields(form, shown=(), action="status")
+    reason = fields.text("reason") or None
+    fields.submit(lambda: ledger.cancel_payment(payment.id, actor_of(session), reason))
+    if fields.ok:
+        return done(url_of(payment), "Payment cancelled.")
+    return payment_page(
+        request, portal, ref, values=fields.values, errors=fields.errors, status=409
+    )
 
 
 @router.post("/payments/{ref}/allocations")
@@ -237,35 +230,34 @@ def allocate(
     ledger: Ledger = portal.services.ledger
     payment = ledger.payment(ref)
     fields = Fields(form)
-    wanted: list[tuple[Invoice, Decimal]] = []
-    for name in fields.values:
+    wanted = _allocations(ledger, fields)
+    fields.submit(lambda: ledger.allocate(payment.id, wanted, actor_of(session)))
+    if not fields.ok:
+        return payment_page(
+            request, portal, ref, values=fields.values, errors=fields.errors, status=409
+        )
+    total = sum((amount for _, amount in wanted), Decimal(0))
+    return done(
+        url_of(payment),
+        f"{money(total, payment.currency)} {payment.currency} allocated over"
+        f" {len(wanted)} invoice{'s' if len(wanted) != 1 else ''}.",
+    )
+
+
+def _allocations(ledger: Ledger, fields: Fields) -> list[tuple[str | UUID, Decimal]]:
+    """The allocate form: an ``amount_<invoice id>`` field per open invoice; the invoices with
+    an amount, each with its amount (a refusal about one shows at its field)."""
+    wanted: list[tuple[str | UUID, Decimal]] = []
+    for name in list(fields.values):
         if not name.startswith("amount_"):
             continue
         amount = fields.amount(name, "allocation amount")
         if amount is None or (amount == 0 and name not in fields.errors):
             continue
-        invoice_ref = name.removeprefix("amount_")
         try:
-            wanted.append((ledger.invoice(invoice_ref), amount))
+            wanted.append((ledger.invoice(name.removeprefix("amount_")).id, amount))
         except BillingError as error:
             fields.errors[name] = str(error)
     if fields.ok and not wanted:
         fields.errors["form"] = "enter an amount for at least one invoice"
-    if fields.ok:
-        try:
-            ledger.allocate(
-                payment.id, [(invoice.id, amount) for invoice, amount in wanted], actor_of(session)
-            )
-        except BillingError as error:
-            named = {f"amount_{i.id}": (i.label.lower(),) for i, _ in wanted}
-            fields.refuse(error, named)
-        else:
-            total = sum((amount for _, amount in wanted), Decimal(0))
-            return done(
-                url_of(payment),
-                f"{money(total, payment.currency)} {payment.currency} allocated over"
-                f" {len(wanted)} invoice{'s' if len(wanted) != 1 else ''}.",
-            )
-    return payment_page(
-        request, portal, ref, values=fields.values, errors=fields.errors, status=409
-    )
+    return wanted

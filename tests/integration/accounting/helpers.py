@@ -14,6 +14,7 @@ from adapters.accounting.reconcile import (
     ledger_status,
     reconcile,
 )
+from adapters.ledger.folds import LogFolds
 from domain.credit_note import CreditLine
 
 
@@ -224,7 +225,7 @@ def ledger_documents(ledger: Any) -> dict[str, LedgerDocument]:
     """The ledger's side of a reconciliation, from its aggregates (the CLI reads the same from
     its read models)."""
     documents = {}
-    for invoice in ledger.invoices():
+    for invoice in LogFolds(ledger).invoices():
         if invoice.number is None:
             continue
         documents[str(invoice.id)] = LedgerDocument(
@@ -236,7 +237,7 @@ def ledger_documents(ledger: Any) -> dict[str, LedgerDocument]:
             invoice.outstanding,
             ledger_status(invoice.state, invoice.outstanding),
         )
-    for note in ledger.credit_notes():
+    for note in LogFolds(ledger).credit_notes():
         documents[str(note.id)] = LedgerDocument(
             "credit_note", str(note.id), note.number, note.currency, note.totals.total, D(0), "paid"
         )

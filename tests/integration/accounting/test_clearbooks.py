@@ -21,14 +21,14 @@ from tests.integration.accounting.helpers import connection_to
 NS = {"s": wire.SOAP_ENV, "cb": wire.NS}
 
 
-def _customer(ledger, account, name, currency="GBP"):
+def _customer(ledger, account, name, currency="GBP", tax=("20", "VAT 20%")):
     ledger.register_customer(
         "t",
         account_number=account,
         name=name,
         currency=currency,
-        tax_rate=D("20"),
-        tax_description="VAT 20%",
+        tax_rate=D(tax[0]),
+        tax_description=tax[1],
         payment_terms_days=30,
         email=f"{account.lower()}@example.com",
         billing_address="Friedrichstraße 12, 10117 Berlin",
@@ -340,3 +340,106 @@ def test_the_fake_refuses_requests_that_do_not_match_clear_books_types(clearbook
     fault = ET.fromstring(response.content).find("s:Body/s:Fault", NS)
     assert fault is not None and fault.findtext("faultcode") == "SOAP-ENV:Client"
     assert message in (fault.findtext("faultstring") or "")
+
+
+# ------------------------------------------------------------------ VAT treatment, currency banks
+
+
+def _reverse_charge_customer(ledger, account):
+    _customer(ledger, account, f"{account} GmbH", currency="EUR", tax=("0", "Reverse charge"))
+
+
+def _invoice_taxed(ledger, account, description, rate="0"):
+    invoice_id = ledger.create_invoice(account, "t")
+    ledger.add_line(
+        invoice_id,
+        "t",
+        description="Calls",
+        quantity=D(100),
+        unit_price=D("0.25"),
+        tax_rate=D(rate),
+        tax_description=description,
+    )
+    return ledger.issue_invoice(invoice_id, "t")
+
+
+def _sent_treatments(clearbooks) -> dict[str, str]:
+    """Invoice number -> the vatTreatment Clear Books was sent with it."""
+    sent = {}
+    for request in clearbooks.requests:
+        if b"createInvoice>" not in request.body:
+            continue
+        invoice = ET.fromstring(request.body).find("s:Body/cb:createInvoice/invoice", NS)
+        sent[invoice.get("invoice_prefix") + invoice.get("invoiceNumber")] = invoice.get(
+            "vatTreatment"
+        )
+    return sent
+
+
+def test_a_mapped_tax_description_sets_the_invoices_vat_treatment(
+    ledger, clearbooks, make_exporter
+):
+    _reverse_charge_customer(ledger, "BERLIN")
+    _customer(ledger, "LEEDS", "Leeds Telecom")
+    reverse = _invoice_taxed(ledger, "BERLIN", "  reverse CHARGE ")
+    domestic = _invoice_taxed(ledger, "LEEDS", "VAT 20%", "20")
+    mapping: dict = {}
+    mapping["vat_treatments"] = {"Reverse charge": "SEU"}
+    exporter = make_exporter(ledger, connection_to(clearbooks, mapping=mapping))
+
+    report = exporter.run()
+
+    assert report.stopped is None and exporter.store.dead_letters("clearbooks") == []
+    # matched as a person reads it (case, spaces); unmapped descriptions stay UK
+    assert _sent_treatments(clearbooks) == {reverse: "SEU", domestic: "UK"}
+
+
+def test_lines_of_different_treatments_are_one_dead_letter_not_a_wrong_vat_return(
+    ledger, clearbooks, make_exporter
+):
+    _reverse_charge_customer(ledger, "BERLIN")
+    invoice_id = ledger.create_invoice("BERLIN", "t")
+    for description, rate in (("Reverse charge", "0"), ("VAT 20%", "20")):
+        ledger.add_line(
+            invoice_id,
+            "t",
+            description="Calls",
+            quantity=D(1),
+            unit_price=D(10),
+            tax_rate=D(rate),
+            tax_description=description,
+        )
+    number = ledger.issue_invoice(invoice_id, "t")
+    mapping: dict = {}
+    mapping["vat_treatments"] = {"Reverse charge": "SEU"}
+    exporter = make_exporter(ledger, connection_to(clearbooks, mapping=mapping))
+
+    exporter.run()
+
+    [letter] = exporter.store.dead_letters("clearbooks")
+    assert letter.label == number and "different VAT treatments (SEU, UK)" in letter.error
+    assert list(views.invoices(clearbooks)) == []
+
+
+def test_payments_land_in_the_bank_account_of_their_currency(ledger, clearbooks, make_exporter):
+    _customer(ledger, "PARIS", "Paris Télécom", currency="EUR")
+    _customer(ledger, "LEEDS", "Leeds Telecom")
+    numbers = {
+        account: _invoice_taxed(ledger, account, "VAT 20%", "20") for account in ("PARIS", "LEEDS")
+    }
+    for account, number in numbers.items():
+        payment = ledger.record_payment(account, "t", amount=D("10.00"), status="completed")
+        ledger.allocate(payment, [(ledger.invoice(number).id, D("10.00"))], "t")
+    clearbooks.bank_accounts.add("7502009")
+    mapping: dict = {}
+    mapping["bank_accounts"] = {"EUR": "7502009"}
+    exporter = make_exporter(ledger, connection_to(clearbooks, mapping=mapping))
+
+    report = exporter.run()
+
+    assert report.stopped is None and exporter.store.dead_letters("clearbooks") == []
+    banks = {
+        clearbooks.number(p["invoices"][0]["id"]): p["bankAccount"]
+        for p in clearbooks.payments.values()
+    }
+    assert banks == {numbers["PARIS"]: "7502009", numbers["LEEDS"]: "7502001"}

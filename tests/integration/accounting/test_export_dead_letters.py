@@ -6,6 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from adapters.ledger.folds import LogFolds
 from domain.errors import InvalidInput, InvalidState, NotFound
 from tests.fakes import views
 from tests.integration.accounting.helpers import connection_to
@@ -157,7 +158,7 @@ def test_an_unallocation_is_replayed_in_every_system_never_silently_dropped(
     _customer(ledger, "UNDO", "Undo Telecom", "20")
     number = _invoice(ledger, "UNDO", "10", "1.00")
     _pay(ledger, "UNDO", number, "12.00")
-    payment = ledger.payments("UNDO")[0]
+    payment = LogFolds(ledger).payments("UNDO")[0]
     ledger.unallocate(payment.id, number, D("12.00"), "t", "paid the wrong invoice")
     exporter = make_exporter(ledger, connection_to(fake))
 
@@ -250,7 +251,7 @@ def test_skipping_a_dead_invoice_resumes_its_customer_and_what_needs_it_dies_pla
     assert f"invoice {old_invoice} was never exported" in head.error
     assert (waiting.id, waiting.status) == (invoice.id, "parked")
     assert ledger.recorder.max_notification_id() == events + 1
-    [decision] = ledger.export_resolutions()
+    [decision] = LogFolds(ledger).export_resolutions()
     assert (decision.action, decision.event_key, decision.customer_id) == (
         "skipped",
         dead.event_key,

@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import get_topic
 
+from adapters.ledger.event_mapper import PydanticMapper
 from domain import limits
 from domain.aggregate import Aggregate, Event, Stamp
 from domain.errors import (
@@ -28,7 +29,6 @@ from domain.errors import (
     NotFound,
     VersionMismatch,
 )
-from domain.event_mapper import PydanticMapper
 from domain.idempotency import (
     Effect,
     IdempotencyKey,
@@ -192,9 +192,9 @@ class LedgerBase(Application[UUID]):
         try:
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFound(f"unknown {what} {aggregate_id}") from None
+            raise NotFound(f"unknown {what} {aggregate_id}", field=_field(what)) from None
         if not isinstance(aggregate, cls):
-            raise NotFound(f"{aggregate_id} is not a {what}")
+            raise NotFound(f"{aggregate_id} is not a {what}", field=_field(what))
         return aggregate
 
     def _by_key_or_id(
@@ -210,7 +210,7 @@ class LedgerBase(Application[UUID]):
         try:
             return self._get(cls, UUID(ref), what)
         except (ValueError, NotFound):
-            raise NotFound(f"unknown {what} {ref!r}") from None
+            raise NotFound(f"unknown {what} {ref!r}", field=_field(what)) from None
 
     def _create(self, operation: str, aggregate: Aggregate, duplicate: Exception) -> None:
         try:
@@ -221,20 +221,6 @@ class LedgerBase(Application[UUID]):
     def _ids_of(self, created: type[Event]) -> Iterator[tuple[int, Event]]:
         """Every event of one type, in log order, as (position, event)."""
         return self.all_events(topics=[get_topic(created)], page_size=500)
-
-    def _every(self, cls: type[A]) -> list[A]:
-        """Every aggregate of a class, in the order they were created, folded from one paged
-        read of their events (the repository reads one aggregate per query: a thousand
-        customers were a thousand round trips)."""
-        topics = [
-            get_topic(value)
-            for value in vars(cls).values()
-            if isinstance(value, type) and issubclass(value, Event)
-        ]
-        found: dict[UUID, Any] = {}
-        for _, event in self.all_events(topics=topics):
-            found[event.originator_id] = event.mutate(found.get(event.originator_id))
-        return [aggregate for aggregate in found.values() if isinstance(aggregate, cls)]
 
     # ------------------------------------------------------------------- audit
 
@@ -286,3 +272,8 @@ class LedgerBase(Application[UUID]):
         if not isinstance(state, cls):
             raise NotFound(f"{aggregate_id} is not a {cls.__name__}")
         return state
+
+
+def _field(what: str) -> str:
+    """The input a failed look-up concerns: "credit note" -> "credit_note"."""
+    return what.replace(" ", "_")

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from adapters.ledger.invoices import InvoiceUseCases
 from domain import allocation, limits
 from domain.errors import (
     CurrencyMismatch,
@@ -15,7 +16,6 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice import Invoice
-from domain.ledger_invoices import InvoiceUseCases
 from domain.payment import Payment, PaymentDetails, PaymentStatus, payment_id_for_key
 
 
@@ -89,17 +89,8 @@ class PaymentUseCases(InvoiceUseCases):
             if len(prefix) >= 6 and str(event.originator_id).startswith(prefix)
         ]
         if len(matches) != 1:
-            raise NotFound(f"unknown payment {ref!r}")
+            raise NotFound(f"unknown payment {ref!r}", field="payment")
         return matches[0]
-
-    def payments(self, customer_ref: str | UUID | None = None) -> list[Payment]:
-        customer_id = self.customer(customer_ref).id if customer_ref is not None else None
-        return [
-            self._get(Payment, event.originator_id, "payment")
-            for _, event in self._ids_of(Payment.Received)
-            if isinstance(event, Payment.Received)
-            and customer_id in (None, event.details.customer_id)
-        ]
 
     def _edit_payment(
         self,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from adapters.ledger.base import MAX_ATTEMPTS, utc_now
+from adapters.ledger.payments import PaymentUseCases
 from domain.errors import NotFound
 from domain.export_resolution import Action, ExportResolution, record_resolution, resolution_id
-from domain.ledger_base import MAX_ATTEMPTS, utc_now
-from domain.ledger_payments import PaymentUseCases
 
 __all__ = ["MAX_ATTEMPTS", "Ledger", "utc_now"]
 
@@ -60,7 +60,3 @@ class Ledger(PaymentUseCases):
         )
         self._save("export resolution recorded", note)
         return resolution
-
-    def export_resolutions(self) -> list[ExportResolution]:
-        """Every recorded decision on a dead letter, oldest first."""
-        return self._every(ExportResolution)

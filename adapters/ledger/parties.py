@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Unpack
 from uuid import UUID, uuid4
 
+from adapters.ledger.base import LedgerBase
 from domain.changes import CustomerChanges, PackageChanges, SettingsChanges
 from domain.customer import (
     Customer,
@@ -20,7 +21,6 @@ from domain.errors import (
     CurrencyMismatch,
     NotFound,
 )
-from domain.ledger_base import LedgerBase
 from domain.package import NewPackage, Package, PackageTerms, package_id_for
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
 
@@ -64,7 +64,10 @@ class PartyUseCases(LedgerBase):
         self._create(
             "customer registered",
             customer,
-            AlreadyExists(f"customer account {profile.account_number!r} already exists"),
+            AlreadyExists(
+                f"customer account {profile.account_number!r} already exists",
+                field="account_number",
+            ),
         )
         return customer.id
 
@@ -89,9 +92,6 @@ class PartyUseCases(LedgerBase):
             self._save("customer changed", customer)
 
         self._retrying("change customer", command)
-
-    def customers(self) -> list[Customer]:
-        return self._every(Customer)
 
     # ---------------------------------------------------------------- packages
 
@@ -123,9 +123,6 @@ class PartyUseCases(LedgerBase):
 
         self._retrying("change package", command)
 
-    def packages(self) -> list[Package]:
-        return self._every(Package)
-
     def assign_package(
         self,
         customer_ref: str | UUID,
@@ -146,7 +143,8 @@ class PartyUseCases(LedgerBase):
                 raise CurrencyMismatch(
                     f"package {package.terms.name!r} is priced in {package.terms.currency},"
                     f" customer {customer.registered.account_number} is billed in"
-                    f" {customer.currency}"
+                    f" {customer.currency}",
+                    field="package",
                 )
             customer.assign_package(
                 assignment_id,

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
+from adapters.ledger.parties import PartyUseCases
 from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
@@ -23,7 +24,6 @@ from domain.errors import (
 )
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine
-from domain.ledger_parties import PartyUseCases
 from domain.numbering import (
     DocumentKind,
     DocumentNumber,
@@ -148,12 +148,6 @@ class InvoiceUseCases(PartyUseCases):
             return matches[0]
         raise NotFound(f"unknown invoice {ref!r}")
 
-    def invoices(self, customer_ref: str | UUID | None = None) -> list[Invoice]:
-        """Every invoice (of one customer), in the order they were drafted: folded from one
-        paged read of the invoice events, not a read per invoice."""
-        customer_id = self.customer(customer_ref).id if customer_ref is not None else None
-        return [i for i in self._every(Invoice) if customer_id in (None, i.customer_id)]
-
     def _edit_invoice(
         self,
         operation: str,
@@ -231,7 +225,8 @@ class InvoiceUseCases(PartyUseCases):
             if terms.currency != invoice.currency:
                 raise CurrencyMismatch(
                     f"package {terms.name!r} is priced in {terms.currency}, invoice"
-                    f" {invoice.label} is in {invoice.currency}"
+                    f" {invoice.label} is in {invoice.currency}",
+                    field="package",
                 )
             profile = self.customer(invoice.customer_id).profile_on(invoice.invoice_date)
             default_rate = terms.tax_rate if terms.tax_rate is not None else profile.tax_rate
@@ -438,11 +433,12 @@ class InvoiceUseCases(PartyUseCases):
                 for line in lines
             ]
         assert amount is not None
-        limits.check_money(amount, invoice.currency, what="credit amount")
+        limits.check_money(amount, invoice.currency, what="credit amount", field="amount")
         rates = {line.tax_rate for line in invoice.lines.values()}
         if len(rates) != 1:
             raise InvalidInput(
-                f"invoice {invoice.label} has several tax rates: credit it with explicit lines"
+                f"invoice {invoice.label} has several tax rates: credit it with explicit lines",
+                field="amount",
             )
         first = next(iter(invoice.lines.values()))
         return [
@@ -476,11 +472,3 @@ class InvoiceUseCases(PartyUseCases):
             except ValueError:
                 raise NotFound(f"unknown credit note {ref!r}") from None
         return self._get(CreditNote, ref, "credit note")
-
-    def credit_notes(self, invoice_ref: str | UUID | None = None) -> list[CreditNote]:
-        invoice_id = self.invoice_id(invoice_ref) if invoice_ref is not None else None
-        return [
-            self._get(CreditNote, event.originator_id, "credit note")
-            for _, event in self._ids_of(CreditNote.Issued)
-            if isinstance(event, CreditNote.Issued) and invoice_id in (None, event.invoice_id)
-        ]

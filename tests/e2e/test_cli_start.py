@@ -1,0 +1,102 @@
+"""What a command imports: ``tollbook --help`` none of the commands' modules, and a command only
+what it uses (the HTTP service, PDFs and accounting SDKs never for a look at the settings).
+Behaviour, not timing: bench/cli_start.py measures the time (docs/performance.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from adapters.cli.registry import COMMANDS
+
+# The libraries only some commands need (serve, pdf, export, schedule, ...).
+HEAVY = ("fastapi", "starlette", "uvicorn", "fpdf", "xero_python", "apscheduler", "httpx")
+
+# Runs the console script's function in a child and prints the modules it imported, on stderr.
+PROBE = """
+import json, sys
+from adapters.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("MODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def imported(*args: str) -> tuple[str, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    line = next(li for li in done.stderr.splitlines() if li.startswith("MODULES "))
+    return done.stdout, set(json.loads(line.removeprefix("MODULES ")))
+
+
+def test_help_imports_no_command_and_no_library_a_command_needs():
+    out, modules = imported("--help")
+    assert "settings" in out and "invoice" in out
+    command_modules = {entry.target.partition(":")[0] for entry in COMMANDS.values()}
+    assert not command_modules & modules
+    for library in (*HEAVY, "pydantic", "eventsourcing", "psycopg", "rich", "structlog"):
+        assert library not in modules, f"tollbook --help imported {library}"
+    assert "adapters.ledger.application" not in modules
+
+
+def test_settings_show_imports_the_store_and_the_domain_only(store_url):
+    out, modules = imported("--db", store_url, "settings", "show", "--json")
+    assert json.loads(out)["default_currency"]
+    assert "adapters.ledger.application" in modules
+    for library in (*HEAVY, "adapters.pdf", "adapters.http", "adapters.accounting", "rich"):
+        assert library not in modules, f"settings show --json imported {library}"
+    if store_url.startswith("sqlite"):
+        for library in ("psycopg", "psycopg_pool", "eventsourcing.postgres", "structlog"):
+            assert library not in modules, f"settings show on SQLite imported {library}"
+
+
+def test_invoice_show_reads_no_pdf_library(store_url, tollbook):
+    assert tollbook("customer", "add", "ACME", "--name", "Acme").code == 0
+    drafted = tollbook("invoice", "new", "ACME", "--json").json()
+    invoice = drafted["id"]
+    assert (
+        tollbook("invoice", "line", "add", invoice, "--description", "x", "--unit-price", "1").code
+        == 0
+    )
+    number = tollbook("invoice", "issue", invoice, "--json").json()["number"]
+    out, modules = imported("--db", store_url, "invoice", "show", number)
+    assert number in out
+    for library in (*HEAVY, "adapters.pdf", "adapters.http", "adapters.accounting"):
+        assert library not in modules, f"invoice show imported {library}"
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_structlog_is_configured_when_first_imported(level):
+    """A module imported after start-up that logs with structlog writes as configured: the
+    level from the environment, one line on stderr, nothing on stdout."""
+    probe = """
+import sys
+from adapters.logging import configure_logging_on_import
+configure_logging_on_import()
+assert "structlog" not in sys.modules
+import structlog
+log = structlog.get_logger("late")
+log.info("informed", n=1)
+log.warning("warned", n=2)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TOLLBOOK_LOG_LEVEL": level},
+    )
+    assert done.stdout == ""
+    assert "warned" in done.stderr and "n=2" in done.stderr
+    assert ("informed" in done.stderr) == (level == "info")
