@@ -32,10 +32,7 @@ class Services:
     key_retention_days: int | None = None
 
     def __post_init__(self) -> None:
-        # every request that is not answered from a kept read looks its key up: from a pool
-        # (PostgreSQL) or kept read connections (SQLite), not a new connection each time
-        self._keys_db = self.db.pooled()
-        self.api_keys = ApiKeys(self._keys_db)
+        self.api_keys = ApiKeys(self.db)
         self.idempotency = IdempotencyStore(self.db)
         # the ledger's clock stamps a subscription, so a key's age is measured on one clock
         self.webhooks = WebhookStore(self.db, clock=self.ledger.clock)
@@ -58,8 +55,8 @@ class Services:
         url = url or database_url()
         services = cls(
             ledger=build_ledger(url, clock=clock),
-            # pooled (PostgreSQL): every request checks its API key; a new connection per
-            # request cost more than the query
+            # pooled (PostgreSQL; SQLite: kept read connections): every request checks its
+            # API key; a new connection per request cost more than the query
             db=Database.from_url(url).pooled(),
             key_retention_days=key_retention_days(),
         )
@@ -76,7 +73,5 @@ class Services:
         self.stopping.set()
         if self._probe is not None:
             self._probe.close()
-        if self._keys_db is not self.db:
-            self._keys_db.close()
         self.ledger.close()
         self.db.close()
