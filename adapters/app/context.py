@@ -9,6 +9,7 @@ from datetime import datetime
 
 from adapters.app.api_keys import ApiKeys
 from adapters.app.idempotency_keys import IdempotencyStore
+from adapters.app.reads import ReadProbe
 from adapters.config import build_ledger, database_url, key_retention_days
 from adapters.ledger.application import Ledger, utc_now
 from adapters.store.database import Database
@@ -35,6 +36,17 @@ class Services:
         self.idempotency = IdempotencyStore(self.db)
         # the ledger's clock stamps a subscription, so a key's age is measured on one clock
         self.webhooks = WebhookStore(self.db, clock=self.ledger.clock)
+        self._probe: ReadProbe | None = None
+
+    def read_probe(self) -> ReadProbe | None:
+        """What decides whether a kept read still holds (adapters/app/reads.py); None on a
+        store without an events table of its own."""
+        if self._probe is None:
+            table = getattr(self.ledger.recorder, "events_table_name", "")
+            if not isinstance(table, str) or not table.replace("_", "").isalnum():
+                return None
+            self._probe = ReadProbe(self.db, table)
+        return self._probe
 
     @classmethod
     def from_url(
@@ -43,8 +55,8 @@ class Services:
         url = url or database_url()
         services = cls(
             ledger=build_ledger(url, clock=clock),
-            # pooled (PostgreSQL): every request checks its API key; a new connection per
-            # request cost more than the query
+            # pooled (PostgreSQL; SQLite: kept read connections): every request checks its
+            # API key; a new connection per request cost more than the query
             db=Database.from_url(url).pooled(),
             key_retention_days=key_retention_days(),
         )
@@ -59,5 +71,7 @@ class Services:
 
     def close(self) -> None:
         self.stopping.set()
+        if self._probe is not None:
+            self._probe.close()
         self.ledger.close()
         self.db.close()

@@ -45,14 +45,26 @@ def _services() -> Services:
     show_default="json (env TOLLBOOK_LOG_FORMAT)",
     help="Log lines on stderr: one JSON object per line, or human-readable.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=lambda: os.environ.get("TOLLBOOK_WORKERS", "1"),
+    show_default="1 (env TOLLBOOK_WORKERS)",
+    help="API processes sharing the port (the background workers still run once).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Announce where it listens as JSON.")
-def serve(host: str, port: int, role: str, log_format: str, as_json: bool) -> None:
+def serve(host: str, port: int, role: str, log_format: str, workers: int, as_json: bool) -> None:
     """Run the HTTP API and the background workers: read models, the scheduler (invoice
     schedules, accounting exports, webhook delivery)."""
+    from adapters.service.server import ProcessSettings
     from adapters.service.server import serve as run
 
+    if role == "worker" and workers > 1:
+        raise click.UsageError("--workers counts API processes: not with --role worker")
+
     # a service logs its requests and jobs: info unless the environment says otherwise
-    configure_logging(level=os.environ.get("TOLLBOOK_LOG_LEVEL", "info"), fmt=log_format)
+    level = os.environ.get("TOLLBOOK_LOG_LEVEL", "info")
+    configure_logging(level=level, fmt=log_format)
     services = _services()
     if as_json:
         url = None if role == "worker" else f"http://{host}:{port}"
@@ -64,7 +76,8 @@ def serve(host: str, port: int, role: str, log_format: str, as_json: bool) -> No
             f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json;"
             " finance portal at /portal)"
         )
-    run(services, host, port, role)  # type: ignore[arg-type]
+    settings = ProcessSettings(state().database_url, level, log_format)
+    run(services, host, port, role, workers=workers, settings=settings)  # type: ignore[arg-type]
 
 
 @click.group("apikey")

@@ -1,10 +1,10 @@
 """The API's ASGI application: routers, problem documents, idempotency, request logging.
 
 Layers, outermost first: request id, logging and the last-resort 500 (``RequestContext``);
-the body-size limit (``BodyLimit``, before anything reads a body); idempotency; FastAPI's own
-exception handlers (``problems``); the routers. The write guard makes a request's writes wait
-until what they write can be shown (``write_guard``). ``tollbook serve`` mounts the portal on
-this app (adapters/service/app.py).
+kept reads answered again while they hold (``KeptReads``); the body-size limit (``BodyLimit``,
+before anything reads a body); idempotency; FastAPI's own exception handlers (``problems``);
+the routers. The write guard makes a request's writes wait until what they write can be shown
+(``write_guard``). ``tollbook serve`` mounts the portal on this app (adapters/service/app.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from adapters.app.context import Services
 from adapters.app.health import ReadModelHealth
 from adapters.http import openapi, problems, write_guard
 from adapters.http.body_limit import BodyLimit, max_body_bytes_from_env
+from adapters.http.conditional import KeptReads, PageCache, read_cache_bytes
 from adapters.http.documents import HealthDoc, answers
 from adapters.http.idempotency import IdempotencyMiddleware
 from adapters.http.request_context import RequestContext
@@ -25,6 +26,7 @@ from adapters.http.routers import (
     customers,
     events,
     invoices,
+    liveness,
     packages,
     payments,
     settings,
@@ -59,6 +61,7 @@ def create_api(
     openapi.install(app)
     app.state.services = services
     problems.install(app)
+    app.include_router(liveness.router)  # first: a probe pays for no other route's matching
     for module in (settings, customers, packages, invoices, credit_notes, payments, events):
         app.include_router(module.router)
     app.include_router(webhooks.router)
@@ -70,6 +73,9 @@ def create_api(
         max_bytes=max_body_bytes if max_body_bytes is not None else max_body_bytes_from_env(),
     )
     app.add_middleware(write_guard.WriteGuard)
+    # answers kept by the reads (adapters/http/conditional.py), sent again while they hold
+    app.state.tollbook_pages = pages = PageCache(read_cache_bytes())
+    app.add_middleware(KeptReads, services=services, pages=pages)
     app.add_middleware(RequestContext, html_prefix=html_prefix)
 
     read_models = ReadModelHealth(services)

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from adapters.app.api_keys import ApiKey, Scope, allows
 from adapters.app.context import Services
+from adapters.http.conditional import presented_key
 from adapters.http.problems import Problem
 from domain.aggregate import Aggregate
 
 
-def services(request: Request) -> Services:
+# The dependencies are coroutines: FastAPI runs a plain function on the thread pool, one hop
+# per dependency per request; the key's look-up is the one hop these make.
+async def services(request: Request) -> Services:
     found = request.app.state.services
     assert isinstance(found, Services)
     return found
-
-
-def _presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        kind, _, value = header.partition(" ")
-        if kind.lower() == "bearer" and value.strip():
-            return value.strip()
-        return None
-    return request.headers.get("x-api-key") or None
 
 
 # Declared so the OpenAPI document names the two ways to present a key (either will do); the
@@ -40,15 +34,15 @@ api_key_header = APIKeyHeader(
 )
 
 
-def require(needed: Scope) -> Callable[..., ApiKey]:
+def require(needed: Scope) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
     """A dependency admitting only live keys whose scope covers ``needed``."""
 
-    def check(
+    async def check(
         request: Request,
         _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         _header: Annotated[str | None, Depends(api_key_header)],
     ) -> ApiKey:
-        presented = _presented_key(request)
+        presented = presented_key(request.headers)
         if presented is None:
             raise Problem(
                 401,
@@ -56,7 +50,8 @@ def require(needed: Scope) -> Callable[..., ApiKey]:
                 "an API key is required: send 'Authorization: Bearer <key>'",
                 {"WWW-Authenticate": 'Bearer realm="tollbook"'},
             )
-        key = services(request).api_keys.authenticate(presented)
+        api_keys = (await services(request)).api_keys
+        key = await run_in_threadpool(api_keys.authenticate, presented)
         if key is None:
             raise Problem(
                 401,

@@ -30,7 +30,7 @@ from adapters.queries.paging import (
     fingerprint,
 )
 from adapters.queries.sql import Filter, SortKey, amount_sql, select_page, select_sorted
-from adapters.store.lookup import load_aggregates
+from adapters.store.lookup import current_version, load_aggregates
 from adapters.store.read_models import SqlViewStore
 from domain.errors import InvalidInput
 from projections.customer_balances import BALANCES
@@ -97,8 +97,16 @@ class Queries:
 
     # ------------------------------------------------------------ catching up
 
-    def catch_up(self, *names: str) -> None:
-        """Bring the named read models (all when none named) up to the log's head."""
+    def catch_up(self, *names: str) -> int | None:
+        """Bring the named read models (all when none named) up to the log's head; returns
+        that position when they hold it (None when one could not catch up).
+
+        When nothing is new (the usual case of a read) that is one query, outside the lock
+        that keeps this process's catch-ups one at a time."""
+        wanted = list(names) or [p.name for p in self.runner.projections]
+        head = self._at_head(wanted)
+        if head is not None:
+            return head
         with self._lock:
             try:
                 self.runner.catch_up(list(names))
@@ -109,6 +117,13 @@ class Queries:
                     read_models=list(names),
                     exc_info=True,
                 )
+        return self._at_head(wanted)
+
+    def _at_head(self, names: list[str]) -> int | None:
+        try:
+            return self.store.at_head(names)
+        except Exception:  # the catch-up says why, or the read fails next
+            return None
 
     # ------------------------------------------------------------ pages
 
@@ -363,6 +378,11 @@ class Queries:
             rows, _ = select_page(self.store, REGISTER, where, ("invoice_id",), len(chunk))
             found.update((row["invoice_id"], row) for row in rows)
         return found
+
+    def version_of(self, aggregate_id: UUID) -> int | None:
+        """The current version of an aggregate (None when there is none), from the event
+        store's index: one query, no event loaded (what an ETag needs)."""
+        return current_version(self.ledger, self.store.db, aggregate_id)
 
     def aggregates(self, ids: list[str]) -> list[Any]:
         """The current aggregates of a page's ids, in the page's order, in one set-wise read

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from adapters.store.pool import LazyPool
+from adapters.store.pool import LazyPool, SqliteReaders
 from adapters.store.settings import postgres_connect, store_env
 
 Dialect = Literal["sqlite", "postgres"]
@@ -29,6 +29,8 @@ class Database:
     env: dict[str, str]
     #: PostgreSQL: where ``connect`` takes its connections from (None: a new one each time)
     pool: LazyPool | None = field(default=None, compare=False, repr=False)
+    #: SQLite: where read transactions take their connections from (None: a new one each time)
+    readers: SqliteReaders | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -41,16 +43,20 @@ class Database:
         raise ValueError(f"{url!r} has no SQL database (memory:// keeps events in-process only)")
 
     def pooled(self) -> Database:
-        """The same database, with connections kept in a pool between calls (PostgreSQL;
-        SQLite opens a file, which costs little). Close it with ``close``."""
-        if self.dialect != "postgres" or self.pool is not None:
+        """The same database, with connections kept in a pool between calls (PostgreSQL; on
+        SQLite, the connections of read transactions). Close it with ``close``."""
+        if self.pool is not None or self.readers is not None:
             return self
+        if self.dialect == "sqlite":
+            return replace(self, readers=SqliteReaders(self.sqlite_connection_any_thread))
         return replace(self, pool=LazyPool(self.env, self._search_path()))
 
     def close(self) -> None:
         """Close the pool's connections, if this database has a pool."""
         if self.pool is not None:
             self.pool.close()
+        if self.readers is not None:
+            self.readers.close()
 
     def _search_path(self) -> str:
         return f"-c search_path={self.schema}" if self.schema else ""
@@ -91,6 +97,10 @@ class Database:
 
     @contextmanager
     def _sqlite(self, write: bool = True, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        if not write and self.readers is not None:
+            with self.readers.connection() as kept, sqlite_transaction(kept, write=False):
+                yield kept
+            return
         conn = self.sqlite_connection(durable)
         try:
             with sqlite_transaction(conn, write):
@@ -114,6 +124,9 @@ class Database:
         if not durable:
             conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+    def sqlite_connection_any_thread(self) -> sqlite3.Connection:
+        return self.sqlite_connection(any_thread=True)
 
     def autocommit_connection(self) -> psycopg.Connection[Any]:
         """PostgreSQL: a connection of our own in autocommit mode (each statement commits

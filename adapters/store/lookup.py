@@ -22,12 +22,29 @@ from domain.aggregate import Event
 LOADS_PER_QUERY = 200
 
 
-def load_aggregates(ledger: Ledger, db: Database, ids: Iterable[UUID]) -> dict[UUID, Any]:
-    """The current state of each of ``ids`` that exists (absent ones are left out), folded
-    from its events, all read in one snapshot."""
+def _events_table(ledger: Ledger) -> str:
     table = getattr(ledger.recorder, "events_table_name", None)
     if not isinstance(table, str) or not table.replace("_", "").isalnum():
         raise ValueError(f"the ledger's recorder has no usable events table ({table!r})")
+    return table
+
+
+def current_version(ledger: Ledger, db: Database, aggregate_id: UUID) -> int | None:
+    """The version of an aggregate's newest event (None: no such aggregate), read from the
+    events table's primary key without loading a single event."""
+    table = _events_table(ledger)
+    with db.connect(write=False) as conn:
+        row = conn.execute(
+            db.sql(f'SELECT MAX(originator_version) FROM "{table}" WHERE originator_id = ?'),
+            (aggregate_id.hex if db.dialect == "sqlite" else aggregate_id,),
+        ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def load_aggregates(ledger: Ledger, db: Database, ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """The current state of each of ``ids`` that exists (absent ones are left out), folded
+    from its events, all read in one snapshot."""
+    table = _events_table(ledger)
     wanted = list(dict.fromkeys(ids))
     found: dict[UUID, Any] = {}
     with db.connect(write=False) as conn:

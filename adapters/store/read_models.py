@@ -361,6 +361,26 @@ class SqlViewStore:
         with self.db.connect(write=False) as conn:
             return self._tracking(conn, names, lock=False)
 
+    def at_head(self, names: Sequence[str]) -> int | None:
+        """The log's head position when every named read model has applied it (one query),
+        else None: one is behind, stopped, or not set up by this process yet (``ensure``)."""
+        if not names or any(name not in self._ensured for name in names):
+            return None
+        column = "rowid" if self.db.dialect == "sqlite" else "notification_id"
+        marks = ", ".join("?" for _ in names)
+        with self.db.connect(write=False) as conn:
+            rows = conn.execute(
+                self.db.sql(
+                    f"SELECT position, (SELECT MAX({column}) FROM {self.events_table})"
+                    f" FROM {TRACKING_TABLE} WHERE name IN ({marks})"
+                ),
+                tuple(names),
+            ).fetchall()
+        if len(rows) != len(set(names)):
+            return None
+        head = int(rows[0][1] or 0)
+        return head if all(int(row[0]) >= head for row in rows) else None
+
     # ------------------------------------------------------------ faults
 
     def faults(self, names: Sequence[str]) -> dict[str, Fault]:

@@ -7,6 +7,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from adapters.http.conditional import (
+    cached_document,
+    cached_page,
+    conditional_answers,
+    document,
+    list_tag,
+    presented_tags,
+)
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.documents import EventDoc, InvoiceDoc, InvoiceSummary, LineAdded, answers
 from adapters.http.paging import Cursor, Limit, paged
@@ -46,10 +54,9 @@ def _precondition(request: Request, ledger: Ledger, ref: str) -> tuple[str, int 
     return str(invoice.id), check_if_match(request, invoice)
 
 
-@router.get("", **answers(list[InvoiceSummary]))
+@router.get("", **conditional_answers(list[InvoiceSummary]))
 def list_invoices(
     request: Request,
-    response: Response,
     svc: Svc,
     _: Reader,
     customer: str | None = None,
@@ -61,9 +68,11 @@ def list_invoices(
     direction: Annotated[Literal["asc", "desc"], Query(alias="dir")] = "asc",
     limit: Limit = None,
     cursor: Cursor = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Invoice register rows (no lines), in the order they were drafted or sorted by ``sort``
-    (number, customer, date, due_date, status, total, due) in ``dir``, a page at a time."""
+    (number, customer, date, due_date, status, total, due) in ``dir``, a page at a time.
+    The weak ETag changes with any new event or day; If-None-Match answers 304 while it
+    holds."""
     ledger = svc.ledger
     wanted = InvoiceQuery(
         customer_id=str(ledger.customer(customer).id) if customer else None,
@@ -74,9 +83,16 @@ def list_invoices(
         sort=sort,
         descending=sort is not None and direction == "desc",
     )
+    wanted.check()
     today = ledger.today()
-    page = queries_for(ledger).invoices(wanted, today, limit=limit, cursor=cursor)
-    return paged(request, response, page, [register_doc(row, today) for row in page.items])
+    queries = queries_for(ledger)
+    position = queries.catch_up("invoice_register")
+
+    def make(response: Response) -> list[dict[str, Any]]:
+        page = queries.invoices(wanted, today, limit=limit, cursor=cursor)
+        return paged(request, response, page, [register_doc(row, today) for row in page.items])
+
+    return cached_page(request, None if position is None else list_tag(position, today), make)
 
 
 @router.post("", **answers(InvoiceDoc, 201))
@@ -119,21 +135,37 @@ def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None)
     )
 
 
-@router.get("/{ref}", **answers(InvoiceDoc))
+@router.get("/{ref}", **conditional_answers(InvoiceDoc))
 def show_invoice(
     ref: str,
+    request: Request,
     svc: Svc,
     _: Reader,
     response: Response,
     as_of: IsoDateTime | None = None,
     version: int | None = None,
-) -> dict[str, Any]:
-    """An invoice by number or id; ``as_of`` (with zone) or ``version`` shows it as it stood."""
+) -> Response:
+    """An invoice by number or id; ``as_of`` (with zone) or ``version`` shows it as it stood.
+    The ETag is its version; If-None-Match answers 304 while it holds (never for an overdue
+    invoice: it turned overdue with no new version)."""
+    ledger = svc.ledger
+    today = ledger.today()
     if as_of is None and version is None:
-        return _doc(svc.ledger, ref, response)
-    invoice_id = svc.ledger.invoice_id(ref)
-    past = svc.ledger.as_of(Invoice, invoice_id, version=version, at=as_of)
-    return invoice_doc(past, svc.ledger.today())
+        invoice_id = ledger.invoice_id(ref)
+        current = queries_for(ledger).version_of(invoice_id)
+
+        def make(response: Response) -> tuple[int, dict[str, Any], bool]:
+            invoice = ledger.invoice(invoice_id)
+            set_etag(response, invoice.version)
+            # a copy made before it turned overdue says otherwise, at the same version
+            overdue = invoice.status(today) == "overdue"
+            return invoice.version, invoice_doc(invoice, today), overdue
+
+        return cached_document(request, f"invoice/{invoice_id}", current, today, make)
+    presented_tags(request)  # refused when malformed, as on every conditional read
+    invoice_id = ledger.invoice_id(ref)
+    past = ledger.as_of(Invoice, invoice_id, version=version, at=as_of)
+    return document(invoice_doc(past, today))
 
 
 @router.get("/{ref}/history", **answers(list[EventDoc]))

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from adapters.http.conditional import cached_page, conditional_answers, list_tag
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.documents import BalanceDoc, EventDoc, PaymentDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
@@ -176,22 +177,29 @@ def refund_payment(
     return _doc(svc.ledger, payment_id, response)
 
 
-@router.get("/balances", tags=["balances"], **answers(list[BalanceDoc]))
+@router.get("/balances", tags=["balances"], **conditional_answers(list[BalanceDoc]))
 def balances(
     request: Request,
-    response: Response,
     svc: Svc,
     _: Reader,
     customer: str | None = None,
     limit: Limit = None,
     cursor: Cursor = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Balances per customer and currency from the balances read model (caught up first),
-    by customer account then currency, a page at a time."""
+    by customer account then currency, a page at a time. The weak ETag changes with any new
+    event or day; If-None-Match answers 304 while it holds."""
     ledger = svc.ledger
     customer_id = str(ledger.customer(customer).id) if customer else None
-    page = queries_for(ledger).balances(customer_id=customer_id, limit=limit, cursor=cursor)
-    return paged(request, response, page, [balance_row_doc(row) for row in page.items])
+    queries = queries_for(ledger)
+    position = queries.catch_up("balances")
+
+    def make(response: Response) -> list[dict[str, Any]]:
+        page = queries.balances(customer_id=customer_id, limit=limit, cursor=cursor)
+        return paged(request, response, page, [balance_row_doc(row) for row in page.items])
+
+    tag = None if position is None else list_tag(position, ledger.today())
+    return cached_page(request, tag, make)
 
 
 @router.get("/aged-receivables", tags=["balances"])

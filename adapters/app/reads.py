@@ -1,0 +1,120 @@
+"""What a kept read needs to know, in one query: is the caller's key live (its scope), and
+where does the read stand (the log's head held by its read models, or an aggregate's version).
+
+``tollbook serve`` answers a GET it has answered before, while nothing changed, from the bytes
+it kept (adapters/http/conditional.py). Deciding that takes this one statement (autocommit:
+it is its own snapshot) instead of a key look-up, a catch-up check and the read.
+The key is checked on every request, so a revoked key is refused on the next one, as always.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+import structlog
+
+from adapters.app.api_keys import Scope, hash_key
+from adapters.store.database import Database
+from adapters.store.read_models import TRACKING_TABLE
+
+log = structlog.get_logger("tollbook.http")
+
+
+@dataclass(frozen=True)
+class Probe:
+    scope: Scope | None  # the live key's scope; None: unknown or revoked
+    position: int | None  # where the read stands; None: not answerable from what is kept
+
+
+class ReadProbe:
+    """A few connections of its own for probes (autocommit: a probe is one statement), kept
+    between calls; any error closes the connection it used (the next probe opens another)
+    and is the caller's cue to answer the ordinary way.
+
+    On SQLite a probe is tens of microseconds of local work: ``inline`` says it may run on
+    the event loop's thread. On PostgreSQL it waits for a round trip, so it runs on a worker
+    thread and the loop goes on serving others meanwhile."""
+
+    KEEP = 4  # idle connections kept
+
+    def __init__(self, db: Database, events_table: str) -> None:
+        if not events_table.replace("_", "").isalnum():
+            raise ValueError(f"unusable events table name {events_table!r}")
+        self.db = db
+        self.events_table = events_table
+        self.inline = db.dialect == "sqlite"
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _open(self) -> Any:
+        if self.db.dialect == "sqlite":
+            return sqlite3.connect(
+                self.db.env["SQLITE_DBNAME"],
+                timeout=5,
+                isolation_level=None,
+                check_same_thread=False,  # used by one thread at a time, not always the same
+            )
+        return self.db.autocommit_connection()
+
+    def _row(self, statement: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._open()
+        try:
+            if self.db.dialect == "sqlite":
+                row = conn.execute(statement, params).fetchone()
+            else:  # prepared at once: planning costs more than running it
+                row = conn.execute(self.db.sql(statement), params, prepare=True).fetchone()
+        except Exception:
+            _close(conn)
+            raise
+        with self._lock:
+            if len(self._idle) < self.KEEP:
+                self._idle.append(conn)
+                conn = None
+        if conn is not None:
+            _close(conn)
+        return cast(tuple[Any, ...], row)
+
+    def _key(self) -> str:
+        return "(SELECT scope FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL)"
+
+    def list_position(self, key: str, names: tuple[str, ...]) -> Probe:
+        """The key's scope, and the log's head when every read model in ``names`` holds it."""
+        marks = ", ".join("?" for _ in names)
+        column = "rowid" if self.db.dialect == "sqlite" else "notification_id"
+        scope, head, lowest, count = self._row(
+            f"SELECT {self._key()}, (SELECT MAX({column}) FROM {self.events_table}),"
+            f" MIN(position), COUNT(*) FROM {TRACKING_TABLE} WHERE name IN ({marks})",
+            (hash_key(key), *names),
+        )
+        head = int(head or 0)
+        held = int(count) == len(set(names)) and lowest is not None and int(lowest) >= head
+        return Probe(cast(Scope | None, scope), head if held else None)
+
+    def version(self, key: str, aggregate_id: UUID) -> Probe:
+        """The key's scope, and the aggregate's current version (None: no such aggregate)."""
+        scope, version = self._row(
+            f"SELECT {self._key()}, (SELECT MAX(originator_version) FROM {self.events_table}"
+            " WHERE originator_id = ?)",
+            (hash_key(key), aggregate_id.hex if self.db.dialect == "sqlite" else aggregate_id),
+        )
+        return Probe(cast(Scope | None, scope), None if version is None else int(version))
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _close(conn)
+
+
+def _close(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # closing a broken connection: nothing more to do
+        log.debug("read probe: closing its connection failed", exc_info=True)
