@@ -187,6 +187,37 @@ def run_billing(
     The scheduler calls this; ``on_invoice`` is told about each invoice as the run goes.
     New invoices are saved ``save_batch`` at a time, each batch in one transaction.
     """
+    pooled = db.pooled()  # one connection for the run's reads, not one each
+    try:
+        return _run(
+            ledger,
+            pooled,
+            period,
+            customers,
+            dry_run,
+            issue,
+            bill_late,
+            actor,
+            on_invoice,
+            save_batch,
+        )
+    finally:
+        if pooled is not db:
+            pooled.close()
+
+
+def _run(
+    ledger: Ledger,
+    db: Database,
+    period: Period,
+    customers: Sequence[str],
+    dry_run: bool,
+    issue: bool,
+    bill_late: bool,
+    actor: str,
+    on_invoice: Callable[[InvoiceResult], None] | None,
+    save_batch: int,
+) -> BillingReport:
     ensure_schema(db)
     if not dry_run:
         analyse_if_stale(db)
@@ -663,8 +694,9 @@ TARGETS_PER_QUERY = 5000
 #: PostgreSQL memory per sort or hash of the aggregation queries (``SET LOCAL``).
 AGGREGATION_WORK_MEM = "64MB"
 
-#: PostgreSQL: the aggregation reads a table in slices of at least this many blocks (8 KB).
-PAGES_PER_SLICE = 2000
+#: PostgreSQL: the aggregation reads a table in slices of at least this many blocks (8 KB):
+#: 8 MB, the smallest table PostgreSQL scans in parallel (min_parallel_table_scan_size).
+PAGES_PER_SLICE = 1024
 
 
 def _day_case(period: Period, zone: str) -> str:
