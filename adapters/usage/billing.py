@@ -542,24 +542,30 @@ class _Planner:
             return totals
         by_day = {t.account for t in targets if t.grouping == "day"}
         sums: dict[tuple[str, str], list[int]] = {}
-        for chunk in _chunks(list(targets), TARGETS_PER_QUERY):
-            if self.db.dialect == "postgres":
-                rows = self._sliced(chunk, after)
-            else:
-                # a read transaction: on SQLite it must not take the write lock saves need
-                with self.db.connect(write=False) as conn:
-                    rows = self._sums(conn, chunk, after, None)
+
+        def fold(rows: list[Any]) -> None:
             for account, key, *figures in rows:
                 summed = sums.setdefault((account, key), [0, 0, 0, 0])
                 for n, figure in enumerate(figures):
                     summed[n] += int(figure)
+
+        for chunk in _chunks(list(targets), TARGETS_PER_QUERY):
+            if self.db.dialect == "postgres":
+                self._sliced(chunk, after, fold)
+            else:
+                # a read transaction: on SQLite it must not take the write lock saves need
+                with self.db.connect(write=False) as conn:
+                    fold(self._sums(conn, chunk, after, None))
         for (account, key), figures in sums.items():
             group = int(key) if account in by_day else str(key)
             totals[account].append(UsageTotal(group, *figures))
         return totals
 
-    def _sliced(self, targets: Sequence[_Target], after: int) -> list[Any]:
-        """The sums of ``_sums`` on PostgreSQL, the table read in slices of its blocks (TID
+    def _sliced(
+        self, targets: Sequence[_Target], after: int, fold: Callable[[list[Any]], None]
+    ) -> None:
+        """The sums of ``_sums`` on PostgreSQL, each slice's rows given to ``fold`` as it
+        comes (held one slice at a time), the table read in slices of its blocks (TID
         ranges), one connection each, all in the first one's snapshot (as pg_dump's parallel
         jobs share one), as many as the server's own parallel query takes workers.
 
@@ -586,10 +592,9 @@ class _Planner:
 
             with ThreadPoolExecutor(max_workers=max(1, count - 1)) as pool:
                 others = [pool.submit(run, blocks) for blocks in slices[1:]]
-                rows = self._sums(conn, targets, after, slices[0])
-                for other in others:
-                    rows.extend(other.result())
-        return rows
+                fold(self._sums(conn, targets, after, slices[0]))
+                while others:
+                    fold(others.pop(0).result())
 
     def _sums(
         self,
