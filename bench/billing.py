@@ -52,6 +52,7 @@ from adapters.logging import configure_logging
 from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.usage.billing import run_billing
+from adapters.usage.partitions import create_partition, months_between, partitions
 from adapters.usage.schema import CDR_COLUMNS, ensure_schema
 from bench.harness import ADMIN_URL, Goal, header, interleave, median, own_database, report
 from domain.customer import Customer, CustomerProfile
@@ -242,6 +243,16 @@ def _load_postgres(db: Database, customers: int, cdrs: int) -> None:
         ).fetchall()
         for name, _ in indexes:
             conn.execute(f'DROP INDEX "{name}"')
+        # usage_cdrs is partitioned by month (docs/usage-billing.md): the import makes a
+        # month's partition when it first meets one, so this load does too
+        partitioned = conn.execute(
+            "SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass('usage_cdrs')"
+        ).fetchone()[0]
+        if partitioned:
+            made = set(partitions(conn))
+            for month in months_between(start, start + 31 * 86400 - 1):
+                if month not in made:
+                    create_partition(conn, month)
         conn.execute("SELECT setseed(0.7)")
         conn.execute(
             f"INSERT INTO usage_cdrs ({', '.join((*CDR_COLUMNS, 'batch'))})"
