@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -135,6 +136,10 @@ def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None)
     )
 
 
+def _overdue(invoice: Invoice, today: date) -> bool:
+    return invoice.status(today) == "overdue"
+
+
 @router.get("/{ref}", **conditional_answers(InvoiceDoc))
 def show_invoice(
     ref: str,
@@ -157,9 +162,10 @@ def show_invoice(
         def make(response: Response) -> tuple[int, dict[str, Any], bool]:
             invoice = ledger.invoice(invoice_id)
             set_etag(response, invoice.version)
-            # a copy made before it turned overdue says otherwise, at the same version
-            overdue = invoice.status(today) == "overdue"
-            return invoice.version, invoice_doc(invoice, today), overdue
+            doc = invoice_doc(invoice, today)
+            # a copy made before it turned overdue says otherwise, at the same version; one
+            # whose stored amounts cannot be computed (docs/operations.md) is never kept
+            return invoice.version, doc, doc.get("total") is None or _overdue(invoice, today)
 
         return cached_document(request, f"invoice/{invoice_id}", current, today, make)
     presented_tags(request)  # refused when malformed, as on every conditional read
