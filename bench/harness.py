@@ -45,6 +45,11 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def shown(value: float) -> str:
+    """A figure as a person reads it: 58,360 (not 5.836e+04), 0.1893, 12.5."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def median(values: list[float]) -> float:
     if len(values) < MIN_ROUNDS:
         raise ValueError(f"a median needs at least {MIN_ROUNDS} rounds, got {len(values)}")
@@ -60,7 +65,7 @@ def interleave(rounds: int, **sides: Callable[[], float]) -> dict[str, list[floa
         for name, side in sides.items():
             figure = side()
             figures[name].append(figure)
-            print(f"  round {n + 1}/{rounds} {name}: {figure:,.4g}", file=sys.stderr, flush=True)
+            print(f"  round {n + 1}/{rounds} {name}: {shown(figure)}", file=sys.stderr, flush=True)
     return figures
 
 
@@ -93,8 +98,8 @@ class Goal:
         ratio = ours / yardstick if yardstick else 0.0
         return cls(
             work=work,
-            figure=f"{ours:,.4g} {unit}",
-            yardstick=f"{yardstick_name} {yardstick:,.4g} {unit}",
+            figure=f"{shown(ours)} {unit}",
+            yardstick=f"{yardstick_name} {shown(yardstick)} {unit}",
             ratio=f"{ratio:.2f}×",
             goal=f"≥ {target:g}×",
             met=ratio >= target,
@@ -118,8 +123,8 @@ class Goal:
         ratio = ours / yardstick if yardstick else float("inf")
         return cls(
             work=work,
-            figure=f"{ours:,.4g} {unit}",
-            yardstick=f"{yardstick_name} {yardstick:,.4g} {unit}",
+            figure=f"{shown(ours)} {unit}",
+            yardstick=f"{yardstick_name} {shown(yardstick)} {unit}",
             ratio=f"{ratio:.2f}×",
             goal=f"≤ {target:g}×",
             met=ratio <= target,
@@ -141,10 +146,10 @@ class Goal:
         """A goal with no yardstick (memory, latency ceiling): the figure against a limit."""
         return cls(
             work=work,
-            figure=f"{figure:,.4g} {unit}",
+            figure=f"{shown(figure)} {unit}",
             yardstick="—",
             ratio="—",
-            goal=f"{'≤' if below else '≥'} {limit:,.4g} {unit}",
+            goal=f"{'≤' if below else '≥'} {shown(limit)} {unit}",
             met=figure <= limit if below else figure >= limit,
             load=load_average(),
             note=note,
