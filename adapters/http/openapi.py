@@ -82,8 +82,9 @@ class FieldError(BaseModel):
 
 class Problem(BaseModel):
     """An RFC 9457 problem document. ``code`` is stable and machine-readable; some refusals
-    add members (``errors`` for invalid fields, ``current_version`` on a version mismatch,
-    ``existing_id`` when something already exists, ``request_id`` on a 500)."""
+    add members (``errors`` for invalid fields, ``field`` and ``item`` for the input a rule
+    of the ledger refused, ``current_version`` on a version mismatch, ``existing_id`` when
+    something already exists, ``request_id`` on a 500)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -96,6 +97,16 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
     current_version: int | None = None
     existing_id: str | None = None
+    field: str | None = Field(
+        default=None,
+        description="The input a refusal of the ledger concerns: the command's parameter"
+        " (e.g. amount, tax_rate) or, for a look-up, what was looked up (e.g. customer).",
+    )
+    item: str | None = Field(
+        default=None,
+        description="Of a command over several items (allocating to several invoices), the"
+        " id of the item refused.",
+    )
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -154,6 +154,11 @@ def install(app: FastAPI) -> None:
         existing = getattr(error, "existing_id", None)
         if existing:
             extra["existing_id"] = existing
+        # the input the refusal concerns, as the domain named it (a client marks that field)
+        if error.field is not None:
+            extra["field"] = error.field
+        if error.item is not None:
+            extra["item"] = error.item
         headers: dict[str, str] = {}
         if isinstance(error, VersionMismatch):
             extra["current_version"] = error.current_version

@@ -41,6 +41,8 @@ def test_rule_violations_are_409_with_the_ledger_code(writer):
     )
     assert body["code"] == "over_allocation"
     assert body["type"] == "/problems/over_allocation"
+    # the input refused, as the domain names it, so a client can mark that field
+    assert (body["field"], body["item"]) == ("amount", invoice["id"])
     # nothing was written: the payment is unchanged
     assert ok(writer.get(f"/payments/{payment['id']}"))["allocated"] == "0.00"
 
@@ -72,6 +74,7 @@ def test_domain_input_errors_are_422_with_their_code(writer):
     make_customer(writer)
     body = problem(writer.post("/payments", {"customer": "ACME", "amount": "-5"}), 422)
     assert body["code"] in ("invalid_amount", "invalid_input")
+    assert body["field"] == "amount" and "item" not in body
     body = problem(writer.get("/events", types="Invoice.Nope"), 422)
     assert body["code"] == "invalid_input" and "Invoice.Nope" in body["detail"]
 
