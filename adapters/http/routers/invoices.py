@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -136,10 +135,6 @@ def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None)
     )
 
 
-def _overdue(invoice: Invoice, today: date) -> bool:
-    return invoice.status(today) == "overdue"
-
-
 @router.get("/{ref}", **conditional_answers(InvoiceDoc))
 def show_invoice(
     ref: str,
@@ -165,7 +160,7 @@ def show_invoice(
             doc = invoice_doc(invoice, today)
             # a copy made before it turned overdue says otherwise, at the same version; one
             # whose stored amounts cannot be computed (docs/operations.md) is never kept
-            return invoice.version, doc, doc.get("total") is None or _overdue(invoice, today)
+            return invoice.version, doc, doc["total"] is None or doc["status"] == "overdue"
 
         return cached_document(request, f"invoice/{invoice_id}", current, today, make)
     presented_tags(request)  # refused when malformed, as on every conditional read
