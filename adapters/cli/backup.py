@@ -1,0 +1,97 @@
+"""``tollbook backup`` and ``tollbook restore``: pieces that prove themselves, and a restore
+that ends with one verdict (docs/operations.md, "Backups and restores")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from adapters.cli.context import emit_json, json_option, say, state, table
+from adapters.config import ConfigError, database_url
+from adapters.store.database import Database
+
+
+class RestoreFailed(click.ClickException):
+    """A step of the restore failed: exit 1 after the table of steps."""
+
+    exit_code = 1
+    code = "restore_failed"
+
+
+def _database() -> Database:
+    try:
+        return Database.from_url(state().database_url or database_url())
+    except ValueError as error:  # memory:// keeps nothing to back up or restore into
+        raise ConfigError(f"backups need SQLite or PostgreSQL: {error}") from None
+
+
+def _progress(quiet: bool) -> Callable[[str, int], None]:
+    """Progress lines on stderr (standard output stays the result)."""
+
+    def show(what: str, count: int) -> None:
+        if not quiet:
+            click.echo(f"{what}: {count:,}", err=True)
+
+    return show
+
+
+@click.command("backup")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The folder to write (new, or empty).",
+)
+@click.option(
+    "--since",
+    type=click.Path(path_type=Path, exists=True),
+    help="An earlier piece (its folder or manifest.json): write only what came after it.",
+)
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+@json_option
+def backup(output: Path, since: Path | None, quiet: bool, as_json: bool) -> None:
+    """Write a consistent backup of the store to a folder, with a manifest: last position,
+    hash-chain head, events per type, sha256 of each file. --since writes an increment."""
+    from adapters.backup.manifest import read_manifest
+    from adapters.backup.write import take_backup
+    from adapters.store.migrations.runner import migrate
+
+    db, events_table = _database(), str(getattr(state().ledger.recorder, "events_table_name"))
+    migrate(db)  # the tables a backup reads exist, at the current version
+    base = read_manifest(since) if since is not None else None
+    manifest = take_backup(db, events_table, output, base, _progress(quiet))
+    if as_json:
+        emit_json({"folder": str(output), **manifest.model_dump(mode="json")})
+        return
+    say(
+        f"wrote {manifest.kind} backup {output}: {manifest.events} events to position"
+        f" {manifest.last_position}, chain head {manifest.chain_head}"
+    )
+
+
+@click.command("restore")
+@click.argument("pieces", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+@json_option
+def restore(pieces: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+    """Restore a full backup and its increments (in order) into an EMPTY database; verify
+    checksums and the chain across pieces, rebuild the read models, reconcile; one verdict."""
+    from adapters.backup.restore import restore as run_restore
+
+    verdict = run_restore(state().ledger, _database(), pieces, _progress(quiet))
+    if as_json:
+        emit_json(verdict.doc())
+    else:
+        table(
+            f"Restore: {'OK' if verdict.ok else 'FAILED'}",
+            ["step", "result", "detail"],
+            [[s.name, s.status, s.detail] for s in verdict.steps],
+        )
+    if not verdict.ok:
+        failed = verdict.doc()["failed_step"]
+        raise RestoreFailed(f"restore FAILED at step {failed!r}: see the table of steps")
+    if not as_json:
+        say(f"restore OK: position {verdict.position}, chain head {verdict.chain_head}")
