@@ -86,7 +86,9 @@ class Loader:
         return count
 
     def _id(self, aggregate_id: str) -> Any:
-        return UUID(aggregate_id) if self.postgres else aggregate_id
+        """As the library's recorder stores an aggregate id: a uuid column on PostgreSQL,
+        32 hex digits on SQLite (the chain rows keep the hyphenated form)."""
+        return UUID(aggregate_id) if self.postgres else UUID(aggregate_id).hex
 
     def _usage(self, piece: Piece) -> int:
         columns, rows = self._rows(piece, USAGE_FILE, USAGE_TABLE)

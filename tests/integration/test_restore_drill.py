@@ -1,0 +1,137 @@
+"""The restore drill, on SQLite and PostgreSQL: a billing cycle, a full backup, more activity,
+two increments, a restore into a fresh database that proves itself — same chain head, same
+balances, same PDFs byte for byte — and pieces tampered with or left out, refused by name."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from adapters.config import build_ledger
+from adapters.ledger.application import Ledger
+from adapters.ledger.folds import LogFolds
+from adapters.pdf.config import PdfConfig
+from adapters.pdf.render import render
+from adapters.pdf.sources import credit_note_source, invoice_source
+from tests.backup_support import (  # noqa: F401  (fixtures)
+    Run,
+    alter_event,
+    backup,
+    event_rows,
+    first_cycle,
+    fresh_url,
+    rewrite_manifest,
+    second_cycle,
+    third_cycle,
+    tollbook_at,
+)
+
+
+def pdfs(ledger: Ledger) -> dict[str, bytes]:
+    """Every issued document's PDF, by number."""
+    config = PdfConfig.from_env()
+    documents = {}
+    folds = LogFolds(ledger)
+    for invoice in folds.invoices():
+        if invoice.number:
+            documents[invoice.number] = render(invoice_source(ledger, invoice.id), config).pdf
+    for note in folds.credit_notes():
+        documents[note.number] = render(credit_note_source(ledger, note.id), config).pdf
+    return documents
+
+
+def read_side(run: Run, url: str) -> dict[str, Any]:
+    """What finance reads: balances, ageing, the invoice register, the chain head."""
+    return {
+        "balances": run(url, "balance", "--json").json(),
+        "aged": run(url, "aged", "--as-of", "2026-12-31", "--json").json(),
+        "invoices": run(url, "invoice", "list", "--json").json(),
+        "head": run(url, "audit", "verify", "--json").json(),
+    }
+
+
+def test_a_restore_from_a_full_backup_and_increments_is_the_same_ledger(
+    ledger: Ledger,
+    store_url: str,
+    tollbook_at: Run,
+    fresh_url: Callable[[], str],
+    tmp_path: Path,
+    clock: Any,
+) -> None:
+    first_cycle(ledger, store_url, tollbook_at, tmp_path)
+    full = backup(tollbook_at, store_url, tmp_path / "full")
+    second_cycle(ledger, store_url, tollbook_at, tmp_path)
+    one = backup(tollbook_at, store_url, tmp_path / "inc-1", since=tmp_path / "full")
+    third_cycle(ledger)
+    two = backup(tollbook_at, store_url, tmp_path / "inc-2", since=tmp_path / "inc-1")
+
+    assert one["base"]["position"] == full["last_position"] < one["last_position"]
+    assert one["base"]["chain_head"] == full["chain_head"]
+    assert one["event_counts"]["Payment.Allocated"] == 1  # only what came after the base
+    assert two["base"]["chain_head"] == one["chain_head"]
+
+    target = fresh_url()
+    pieces = [str(tmp_path / name) for name in ("full", "inc-1", "inc-2")]
+    result = tollbook_at(target, "restore", *pieces, "--json", "--quiet")
+
+    verdict = result.json()
+    assert result.code == 0, verdict
+    assert verdict["verdict"] == "OK"
+    assert [s["status"] for s in verdict["steps"]] == ["ok"] * 9
+    assert verdict["chain_head"] == two["chain_head"]
+    original, restored = read_side(tollbook_at, store_url), read_side(tollbook_at, target)
+    assert restored == original
+    assert restored["head"]["head_hash"] == two["chain_head"]
+    assert {b["customer_account"] for b in restored["balances"]} == {"ACME", "BETA", "GAMMA"}
+    copy = build_ledger(target, clock=clock)
+    try:
+        documents = pdfs(ledger)
+        assert len(documents) == 5  # four invoices and a credit note
+        assert pdfs(copy) == documents
+    finally:
+        copy.close()
+    assert "3 CDRs" in next(s["detail"] for s in verdict["steps"] if s["name"] == "usage")
+
+
+def test_a_tampered_or_missing_increment_is_refused_naming_the_piece(
+    ledger: Ledger,
+    store_url: str,
+    tollbook_at: Run,
+    fresh_url: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    first_cycle(ledger, store_url, tollbook_at, tmp_path)
+    backup(tollbook_at, store_url, tmp_path / "full")
+    second_cycle(ledger, store_url, tollbook_at, tmp_path)
+    backup(tollbook_at, store_url, tmp_path / "inc-1", since=tmp_path / "full")
+    third_cycle(ledger)
+    backup(tollbook_at, store_url, tmp_path / "inc-2", since=tmp_path / "inc-1")
+
+    def refused(*names: str) -> dict[str, Any]:
+        target = fresh_url()
+        result = tollbook_at(target, "restore", *(str(tmp_path / n) for n in names), "--json")
+        assert result.code == 1
+        assert "[restore_failed]" in result.err
+        assert event_rows(target) == 0  # refused before anything was written
+        verdict: dict[str, Any] = result.json()
+        assert verdict["verdict"] == "FAILED"
+        return next(s for s in verdict["steps"] if s["status"] == "failed")
+
+    missing = refused("full", "inc-2")
+    assert missing["name"] == "chain"
+    assert "piece 2" in missing["detail"] and "inc-2" in missing["detail"]
+    assert "does not continue piece 1" in missing["detail"]
+
+    shutil.copytree(tmp_path / "inc-1", tmp_path / "inc-1-altered")
+    position = alter_event(tmp_path / "inc-1-altered", 1)
+    altered = refused("full", "inc-1-altered", "inc-2")
+    assert altered["name"] == "checksums"
+    assert "piece 2" in altered["detail"] and "events.jsonl" in altered["detail"]
+
+    rewrite_manifest(tmp_path / "inc-1-altered", lambda manifest: None)  # checksums fixed up
+    rechained = refused("full", "inc-1-altered", "inc-2")
+    assert rechained["name"] == "chain"
+    assert f"piece 2 ({tmp_path / 'inc-1-altered'}): position {position}" in rechained["detail"]
+    assert "altered" in rechained["detail"]
