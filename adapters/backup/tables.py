@@ -26,6 +26,9 @@ NOT_CARRIED = frozenset(
     }
 )
 READ_MODEL_PREFIX = "rm_"
+#: the library's events table on each store (SQLite's default name; on PostgreSQL named for
+#: the application): never carried as a table, whichever store a piece is restored into
+EVENT_TABLES = frozenset({"stored_events", "tollbook_events"})
 
 
 def carried(table: str, events_table: str) -> bool:
@@ -33,7 +36,8 @@ def carried(table: str, events_table: str) -> bool:
     return not (
         table in NOT_CARRIED
         or table.startswith((READ_MODEL_PREFIX, "sqlite_"))
-        or table in (events_table, f"{events_table}_chain", USAGE_TABLE)
+        or table.removesuffix("_chain") in (events_table, *EVENT_TABLES)
+        or table == USAGE_TABLE
     )
 
 
