@@ -65,8 +65,7 @@ class Loader:
             " topic, state) VALUES (?, ?, ?, ?, ?)"
         )
         links_sql = (
-            f"INSERT INTO {chain_table(self.events_table)} ({CHAIN_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?)"
+            f"INSERT INTO {chain_table(self.events_table)} ({CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
         )
         count = 0
         for batch in _batches(events(piece)):
@@ -147,12 +146,11 @@ class Loader:
     def _decoded(
         piece: Piece, name: str, numbered: Iterator[tuple[int, bytes]], width: int
     ) -> Iterator[list[Any]]:
-        number = 1
         try:
             for number, line in numbered:
-                yield decode_row(line, width)
-        except BadLine as error:
-            raise StepFailed(f"{piece.label}: {name} line {number + 1}: {error}") from None
+                yield _row(piece, name, number, line, width)
+        except BadLine as error:  # a line cut off: the message has its number
+            raise StepFailed(f"{piece.label}: {name}: {error}") from None
 
     def _insert(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if self.postgres:
@@ -187,11 +185,15 @@ class Loader:
         )
 
 
+def _row(piece: Piece, name: str, number: int, line: bytes, width: int) -> list[Any]:
+    try:
+        return decode_row(line, width)
+    except BadLine as error:
+        raise StepFailed(f"{piece.label}: {name} line {number}: {error}") from None
+
+
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)})"
-        f" VALUES ({', '.join('?' for _ in columns)})"
-    )
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
 
 
 def _batches(items: Iterable[T]) -> Iterator[list[T]]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.backup.lines import MANIFEST_FILE
 
-FORMAT = "tollbook-backup/1"
+FORMAT: Final = "tollbook-backup/1"
 #: a manifest larger than this is no manifest tollbook wrote
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_FILES = 500

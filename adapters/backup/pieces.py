@@ -11,6 +11,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from adapters.backup.lines import (
@@ -22,8 +23,8 @@ from adapters.backup.lines import (
     EventLine,
     table_file,
 )
-from adapters.backup.tables import carried
 from adapters.backup.manifest import Manifest, ManifestInvalid, read_manifest
+from adapters.backup.tables import carried
 from adapters.store.chain import audit_key
 
 #: more pieces than this is no schedule anyone runs (a daily increment for ~3 years)
@@ -99,7 +100,7 @@ def _check_piece(piece: Piece, migration_count: int, events_table: str) -> None:
 def _check_order(pieces: list[Piece]) -> None:
     if pieces[0].manifest.kind != "full":
         raise StepFailed(f"{pieces[0].label} is an increment: give the full backup first")
-    for before, after in zip(pieces, pieces[1:], strict=False):
+    for before, after in pairwise(pieces):
         if after.manifest.kind != "incremental":
             raise StepFailed(f"{after.label} is a full backup: only the first piece may be one")
         if after.manifest.schema_version < before.manifest.schema_version:
@@ -146,12 +147,18 @@ def lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def events(piece: Piece) -> Iterator[EventLine]:
     """The piece's event lines, each refused with its line number if it is no event line."""
-    number = 0
     try:
         for number, line in lines(piece.file(EVENTS_FILE)):
-            yield EventLine.loads(line)
+            yield _event(piece, number, line)
+    except BadLine as error:  # a line cut off: the message has its number
+        raise StepFailed(f"{piece.label}: {EVENTS_FILE}: {error}") from None
+
+
+def _event(piece: Piece, number: int, line: bytes) -> EventLine:
+    try:
+        return EventLine.loads(line)
     except BadLine as error:
-        raise StepFailed(f"{piece.label}: {EVENTS_FILE} line {number + 1}: {error}") from None
+        raise StepFailed(f"{piece.label}: {EVENTS_FILE} line {number}: {error}") from None
 
 
 def verify_chain(pieces: Sequence[Piece], progress: Callable[[str, int], None]) -> str:
@@ -159,7 +166,8 @@ def verify_chain(pieces: Sequence[Piece], progress: Callable[[str, int], None]) 
     link, ending exactly where its manifest says."""
     walk = ChainWalk(key=audit_key())
     usage_batch = verified = 0
-    for piece, previous in zip(pieces, [None, *pieces[:-1]], strict=True):
+    for index, piece in enumerate(pieces):
+        previous = pieces[index - 1] if index else None
         manifest = piece.manifest
         if manifest.start != (walk.position, walk.head) or (
             manifest.base is not None and manifest.base.usage_batch != usage_batch

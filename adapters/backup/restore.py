@@ -182,7 +182,7 @@ class _Restore:
 
     def read_models(self) -> str:
         runner = Runner(self.ledger, self.views)
-        applied = runner.rebuild(None, lambda position, head: self.progress("read models", position))
+        applied = runner.rebuild(None, lambda reached, head: self.progress("read models", reached))
         if runner.faults:
             name, fault = sorted(runner.faults.items())[0]
             raise StepFailed(f"read model {name} stopped at event {fault.event_id}: {fault.error}")

@@ -59,7 +59,7 @@ def backup(output: Path, since: Path | None, quiet: bool, as_json: bool) -> None
     from adapters.backup.write import take_backup
     from adapters.store.migrations.runner import migrate
 
-    db, events_table = _database(), str(getattr(state().ledger.recorder, "events_table_name"))
+    db, events_table = _database(), str(getattr(state().ledger.recorder, "events_table_name", ""))
     migrate(db)  # the tables a backup reads exist, at the current version
     base = read_manifest(since) if since is not None else None
     manifest = take_backup(db, events_table, output, base, _progress(quiet))

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from adapters.backup.write import take_backup
 from adapters.backup.manifest import read_manifest
+from adapters.backup.write import take_backup
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
@@ -104,9 +104,7 @@ def test_a_manifest_that_is_not_json_is_refused_naming_the_piece(pieces, refused
         (lambda m: m.update(created_at="2026-10-01T09:00:00"), "time zone"),
     ],
 )
-def test_a_manifest_that_tollbook_could_not_have_written_is_refused(
-    pieces, refused, change, said
-):
+def test_a_manifest_that_tollbook_could_not_have_written_is_refused(pieces, refused, change, said):
     path = pieces / "ours/full/manifest.json"
     manifest = json.loads(path.read_text())
     change(manifest)
@@ -266,4 +264,3 @@ def test_a_restore_of_nothing_is_a_usage_error(tollbook) -> None:
     result = tollbook("restore")
     assert result.code == 2
     assert "[usage]" in result.err
-

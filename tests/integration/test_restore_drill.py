@@ -15,18 +15,20 @@ from adapters.ledger.folds import LogFolds
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import credit_note_source, invoice_source
-from tests.backup_support import (  # noqa: F401  (fixtures)
+from tests import backup_support
+from tests.backup_support import (
     Run,
     alter_event,
     backup,
     event_rows,
     first_cycle,
-    fresh_url,
     rewrite_manifest,
     second_cycle,
     third_cycle,
-    tollbook_at,
 )
+
+tollbook_at = backup_support.tollbook_at
+fresh_url = backup_support.fresh_url
 
 
 def pdfs(ledger: Ledger) -> dict[str, bytes]:
