@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,14 @@ from typing import Any
 import psycopg
 import pytest
 
+from adapters.backup.manifest import read_manifest
+from adapters.backup.write import take_backup
 from adapters.cli.main import main
+from adapters.clock import SteppingClock
+from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
+from adapters.store.database import Database
+from adapters.store.migrations.runner import migrate
 from tests.conftest import PG_ADMIN_URL
 from tests.integration.billing import customer, issued_invoice, paid
 from tests.integration.usage_helpers import cdr, write_cdrs
@@ -149,3 +155,21 @@ def event_rows(url: str) -> int:
             return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
     except Exception:  # no table at all: nothing was written
         return 0
+
+
+def small_ledger_pieces(folder: Path, account: str) -> None:
+    """A small ledger on SQLite in ``folder``, and its pieces full, inc-1, inc-2."""
+    url = f"sqlite:///{folder}/source.sqlite"
+    ledger = build_ledger(url, clock=SteppingClock(datetime(2026, 10, 1, tzinfo=UTC)))
+    db = Database.from_url(url)
+    migrate(db)
+    try:
+        customer(ledger, account)
+        issued_invoice(ledger, account, "100.00")
+        take_backup(db, "stored_events", folder / "full")
+        paid(ledger, account, "10.00")
+        take_backup(db, "stored_events", folder / "inc-1", read_manifest(folder / "full"))
+        issued_invoice(ledger, account, "20.00")
+        take_backup(db, "stored_events", folder / "inc-2", read_manifest(folder / "inc-1"))
+    finally:
+        ledger.close()

@@ -50,6 +50,7 @@ class Loader:
         count = sum(self._events(piece) for piece in pieces)
         cdrs = sum(self._usage(piece) for piece in pieces)
         last = pieces[-1]
+        self._check_usage(last)
         rows = sum(self._table(last, table) for table in last.manifest.tables)
         if self.postgres:
             self._after_postgres_load(last.manifest.tables)
@@ -100,6 +101,18 @@ class Loader:
             count += len(batch)
             self.progress("CDRs loaded", count)
         return count
+
+    def _check_usage(self, last: Piece) -> None:
+        """The database holds the CDRs the files did (a failure rolls the load back)."""
+        rows, charges = self.conn.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(charge_micros), 0) FROM {USAGE_TABLE}"
+        ).fetchone()
+        wanted = last.manifest.usage
+        if (int(rows), int(charges)) != (wanted.rows, wanted.charge_micros):
+            raise StepFailed(
+                f"the database took {rows} CDRs charging {charges}; the pieces hold"
+                f" {wanted.rows} charging {wanted.charge_micros}: nothing was loaded"
+            )
 
     def _partitions(self, months: set[Month]) -> None:
         """PostgreSQL at schema version 2 or later: a partition for each month of CDRs."""

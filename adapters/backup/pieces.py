@@ -8,6 +8,7 @@ concerns an event, the position.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class Piece:
         return self.folder / name
 
 
-def read_pieces(paths: Sequence[Path], migration_count: int, events_table: str) -> list[Piece]:
+def read_pieces(paths: Sequence[Path], migration_count: int) -> list[Piece]:
     """The pieces named by ``paths`` (folders or manifest files), checked for order and
     consistency; refuses naming the piece."""
     if not paths:
@@ -64,15 +65,15 @@ def read_pieces(paths: Sequence[Path], migration_count: int, events_table: str) 
         except ManifestInvalid as error:
             raise StepFailed(f"piece {number} ({folder}): {error}") from None
         piece = Piece(number, folder, manifest)
-        _check_piece(piece, migration_count, events_table)
+        _check_piece(piece, migration_count)
         pieces.append(piece)
     _check_order(pieces)
     return pieces
 
 
-def _check_piece(piece: Piece, migration_count: int, events_table: str) -> None:
+def _check_piece(piece: Piece, migration_count: int) -> None:
     manifest = piece.manifest
-    foreign = [t for t in manifest.tables if not carried(t, events_table)]
+    foreign = [t for t in manifest.tables if not carried(t)]  # on either kind of store
     if foreign:
         raise StepFailed(f"{piece.label}: a backup never carries table {foreign[0]}")
     if manifest.schema_version > migration_count:
@@ -200,3 +201,34 @@ def verify_chain(pieces: Sequence[Piece], progress: Callable[[str, int], None]) 
         f"continuous from the first event to position {walk.position} over {len(pieces)}"
         f" piece(s); chain head {walk.head}"
     )
+
+
+def verify_usage(pieces: Sequence[Piece]) -> str:
+    """The CDRs of every piece together are the CDRs the store held at the last piece: as
+    many, charging as much (a re-rate or a purge after the full backup is not in the
+    increments, and would make a restore that bills differently)."""
+    rows = charges = 0
+    for piece in pieces:
+        numbered = lines(piece.file(USAGE_FILE))
+        try:
+            _, first = next(numbered, (0, b"{}"))
+            header = json.loads(first)
+            at = list(header.get("columns", [])).index("charge_micros")
+            for number, line in numbered:
+                charge = json.loads(line)[at] if line else None
+                if not isinstance(charge, int) or isinstance(charge, bool):
+                    raise BadLine(f"line {number} has no whole charge")
+                rows, charges = rows + 1, charges + charge
+        except (BadLine, ValueError, AttributeError, IndexError, KeyError, TypeError) as error:
+            raise StepFailed(
+                f"{piece.label}: {USAGE_FILE}: not CDRs as a backup writes them ({error})"
+            ) from None
+    wanted = pieces[-1].manifest.usage
+    if (rows, charges) != (wanted.rows, wanted.charge_micros):
+        raise StepFailed(
+            f"the pieces hold {rows} CDRs charging {charges} micro-units; the store held"
+            f" {wanted.rows} charging {wanted.charge_micros} at the last backup: CDRs were"
+            " re-rated or purged after the full backup, which increments do not carry (take"
+            " a full backup after `usage rerate` or `usage purge`)"
+        )
+    return f"{rows} CDRs, as the store held at the last backup"

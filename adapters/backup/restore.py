@@ -6,14 +6,15 @@ The steps, in order; the first that fails stops the restore (the later ones are 
 2. checksums   — every file has the size and sha256 its manifest says
 3. chain       — each piece starts exactly where the previous one ended, and its events
                  continue the hash chain link by link to its manifest's head
-4. target      — the target database holds no events and no rows of the carried tables
-5. load        — one transaction: events and chain links at their positions, CDRs, tables
-6. chain head  — the restored store's own chain (``audit verify``) ends at the last head
-7. usage       — the restored CDRs count and sum to what the last piece's store held
+4. usage       — the pieces' CDRs count and sum to what the store held at the last piece
+5. target      — the target database holds no events and no rows of the carried tables
+6. load        — one transaction: events and chain links at their positions, CDRs (checked
+                 again in the database before the commit), tables
+7. chain head  — the restored store's own chain (``audit verify``) ends at the last head
 8. read models — rebuilt from event zero
 9. reconcile   — every read model agrees with a fold of the events
 
-Steps 1-3 touch no database: a tampered or missing piece is refused before anything is
+Steps 1-4 touch no database: a tampered or missing piece is refused before anything is
 written.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,8 @@ from adapters.backup.pieces import (
     read_pieces,
     verify_chain,
     verify_checksums,
+    verify_usage,
 )
-from adapters.backup.tables import USAGE_TABLE
 from adapters.ledger.application import Ledger
 from adapters.reconcile import reconcile
 from adapters.store.chain import GENESIS
@@ -77,29 +79,46 @@ class Verdict:
 
 
 def restore(
-    ledger: Ledger, db: Database, paths: Sequence[Path], progress: Progress | None = None
+    open_ledger: Callable[[], Ledger],
+    db: Database,
+    paths: Sequence[Path],
+    progress: Progress | None = None,
 ) -> Verdict:
     """Restore the pieces at ``paths`` (full first, then increments in order) into the empty
-    store of ``ledger`` at ``db``; the verdict names each step's outcome."""
-    return _Restore(ledger, db, list(paths), progress or (lambda what, count: None)).run()
+    store at ``db``, whose ledger ``open_ledger`` opens — only once the pieces have proved
+    themselves, so pieces refused leave the target untouched. The verdict names each step's
+    outcome."""
+    return _Restore(open_ledger, db, list(paths), progress or (lambda what, count: None)).run()
 
 
 class _Restore:
-    def __init__(self, ledger: Ledger, db: Database, paths: list[Path], progress: Progress):
-        self.ledger, self.db, self.paths, self.progress = ledger, db, paths, progress
-        self.events_table = str(getattr(ledger.recorder, "events_table_name", ""))
+    def __init__(
+        self, open_ledger: Callable[[], Ledger], db: Database, paths: list[Path], progress: Progress
+    ):
+        self.open_ledger, self.db, self.paths, self.progress = open_ledger, db, paths, progress
         self.pieces: list[Piece] = []
-        self.views = SqlViewStore(db, self.events_table)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return self.open_ledger()  # makes the event store's tables in the target
+
+    @property
+    def events_table(self) -> str:
+        return str(getattr(self.ledger.recorder, "events_table_name", ""))
+
+    @cached_property
+    def views(self) -> SqlViewStore:
+        return SqlViewStore(self.db, self.events_table)
 
     def run(self) -> Verdict:
         steps: list[tuple[str, Callable[[], str]]] = [
             ("manifests", self.manifests),
             ("checksums", lambda: verify_checksums(self.pieces)),
             ("chain", lambda: verify_chain(self.pieces, self.progress)),
+            ("usage", lambda: verify_usage(self.pieces)),
             ("target", self.target_empty),
             ("load", self.load),
             ("chain head", self.chain_head),
-            ("usage", self.usage),
             ("read models", self.read_models),
             ("reconcile", self.reconcile),
         ]
@@ -119,7 +138,7 @@ class _Restore:
         return verdict
 
     def manifests(self) -> str:
-        self.pieces = read_pieces(self.paths, len(migrations()), self.events_table)
+        self.pieces = read_pieces(self.paths, len(migrations()))
         last = self.pieces[-1].manifest
         return (
             f"a full backup and {len(self.pieces) - 1} increment(s), to position"
@@ -164,21 +183,6 @@ class _Restore:
                 f" manifest at {manifest.last_position} ({manifest.chain_head[:16]}…)"
             )
         return f"audit verify: intact to position {head[0]}, head {head[1]} as the manifest says"
-
-    def usage(self) -> str:
-        with self.db.connect(write=False) as conn:
-            rows, charges = conn.execute(
-                f"SELECT COUNT(*), COALESCE(SUM(charge_micros), 0) FROM {USAGE_TABLE}"
-            ).fetchone()
-        wanted = self.pieces[-1].manifest.usage
-        if (int(rows), int(charges)) != (wanted.rows, wanted.charge_micros):
-            raise StepFailed(
-                f"the restored usage is {rows} CDRs charging {charges} micro-units; the store"
-                f" held {wanted.rows} charging {wanted.charge_micros} at the last backup: CDRs"
-                " were re-rated or purged after the full backup (take a new full backup after"
-                " `usage rerate` or `usage purge`)"
-            )
-        return f"{rows} CDRs, as the store held at the last backup"
 
     def read_models(self) -> str:
         runner = Runner(self.ledger, self.views)

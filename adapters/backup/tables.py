@@ -31,7 +31,7 @@ READ_MODEL_PREFIX = "rm_"
 EVENT_TABLES = frozenset({"stored_events", "tollbook_events"})
 
 
-def carried(table: str, events_table: str) -> bool:
+def carried(table: str, events_table: str = "") -> bool:
     """Whether a backup carries ``table`` as a whole-table file (usage has its own)."""
     return not (
         table in NOT_CARRIED

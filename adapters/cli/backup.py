@@ -81,7 +81,7 @@ def restore(pieces: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     checksums and the chain across pieces, rebuild the read models, reconcile; one verdict."""
     from adapters.backup.restore import restore as run_restore
 
-    verdict = run_restore(state().ledger, _database(), pieces, _progress(quiet))
+    verdict = run_restore(lambda: state().ledger, _database(), pieces, _progress(quiet))
     if as_json:
         emit_json(verdict.doc())
     else:

@@ -12,47 +12,22 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapters.backup.manifest import read_manifest
-from adapters.backup.write import take_backup
-from adapters.clock import SteppingClock
-from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
-from adapters.store.database import Database
-from adapters.store.migrations.runner import migrate
-from tests.backup_support import event_rows, rewrite_manifest
+from tests.backup_support import event_rows, rewrite_manifest, small_ledger_pieces
 from tests.e2e.conftest import Result
 from tests.integration.billing import customer, issued_invoice, paid
-
-
-def _ledger_with_pieces(folder: Path, account: str) -> None:
-    """A small ledger on SQLite in ``folder``, and its pieces full, inc-1, inc-2."""
-    url = f"sqlite:///{folder}/source.sqlite"
-    ledger = build_ledger(url, clock=SteppingClock(datetime(2026, 10, 1, tzinfo=UTC)))
-    db = Database.from_url(url)
-    migrate(db)
-    try:
-        customer(ledger, account)
-        issued_invoice(ledger, account, "100.00")
-        take_backup(db, "stored_events", folder / "full")
-        paid(ledger, account, "10.00")
-        take_backup(db, "stored_events", folder / "inc-1", read_manifest(folder / "full"))
-        issued_invoice(ledger, account, "20.00")
-        take_backup(db, "stored_events", folder / "inc-2", read_manifest(folder / "inc-1"))
-    finally:
-        ledger.close()
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pieces")
-    _ledger_with_pieces(folder / "ours", "ACME")
-    _ledger_with_pieces(folder / "theirs", "OTHER")
+    small_ledger_pieces(folder / "ours", "ACME")
+    small_ledger_pieces(folder / "theirs", "OTHER")
     return folder
 
 

@@ -24,8 +24,10 @@ from tests.backup_support import (
     first_cycle,
     rewrite_manifest,
     second_cycle,
+    small_ledger_pieces,
     third_cycle,
 )
+from tests.integration.billing import execute, issued_invoice
 
 tollbook_at = backup_support.tollbook_at
 fresh_url = backup_support.fresh_url
@@ -92,9 +94,49 @@ def test_a_restore_from_a_full_backup_and_increments_is_the_same_ledger(
         documents = pdfs(ledger)
         assert len(documents) == 5  # four invoices and a credit note
         assert pdfs(copy) == documents
+        # the restored ledger goes on where the original stopped, and so do its backups
+        third = issued_invoice(copy, "GAMMA", "1.00")
+        assert third.endswith("000005")  # numbering carries on without a gap
     finally:
         copy.close()
+    three = backup(tollbook_at, target, tmp_path / "inc-3", since=tmp_path / "inc-2")
+    assert three["base"]["position"] == two["last_position"]
+    assert three["events"] > 0
     assert "3 CDRs" in next(s["detail"] for s in verdict["steps"] if s["name"] == "usage")
+
+
+def test_pieces_made_on_sqlite_restore_into_either_store(
+    tollbook_at: Run, fresh_url: Callable[[], str], tmp_path: Path
+) -> None:
+    small_ledger_pieces(tmp_path, "ACME")
+    target = fresh_url()
+    pieces = [str(tmp_path / name) for name in ("full", "inc-1", "inc-2")]
+    result = tollbook_at(target, "restore", *pieces, "--quiet")
+    assert result.code == 0, result.out
+    assert "restore OK: position" in result.out
+    source = f"sqlite:///{tmp_path}/source.sqlite"
+    balances = tollbook_at(target, "balance", "--json").json()
+    assert balances == tollbook_at(source, "balance", "--json").json()
+    assert balances[0]["outstanding"] == "144.00"  # 120.00 + 24.00, the payment unallocated
+
+
+def test_usage_re_rated_after_the_full_backup_is_refused_before_anything_is_written(
+    ledger: Ledger,
+    store_url: str,
+    tollbook_at: Run,
+    fresh_url: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    first_cycle(ledger, store_url, tollbook_at, tmp_path)
+    backup(tollbook_at, store_url, tmp_path / "full")
+    execute(store_url, "UPDATE usage_cdrs SET charge_micros = charge_micros + 1")  # a re-rate
+    backup(tollbook_at, store_url, tmp_path / "inc-1", since=tmp_path / "full")
+    target = fresh_url()
+    result = tollbook_at(target, "restore", str(tmp_path / "full"), str(tmp_path / "inc-1"))
+    assert result.code == 1
+    assert "[restore_failed]" in result.err
+    assert "re-rated or purged after the full backup" in result.out
+    assert event_rows(target) == 0
 
 
 def test_a_tampered_or_missing_increment_is_refused_naming_the_piece(
