@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 
 from adapters.ledger.application import Ledger
-from tests.backup_support import event_rows, rewrite_manifest, small_ledger_pieces
+from tests import backup_support
+from tests.backup_support import Run, event_rows, rewrite_manifest, small_ledger_pieces
 from tests.e2e.conftest import Result
 from tests.integration.billing import customer, issued_invoice, paid
+
+tollbook_at = backup_support.tollbook_at
 
 
 @pytest.fixture(scope="module")
@@ -39,22 +42,43 @@ def pieces(made: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def _refusal(result: Result) -> dict[str, Any]:
+    assert result.code == 1, result.out
+    assert "[restore_failed]" in result.err
+    verdict = result.json()
+    assert verdict["verdict"] == "FAILED"
+    step: dict[str, Any] = next(s for s in verdict["steps"] if s["status"] == "failed")
+    assert verdict["failed_step"] == step["name"]
+    return step
+
+
 @pytest.fixture
-def refused(tollbook: Callable[..., Result], store_url: str) -> Callable[..., dict[str, Any]]:
-    """Restore into the test's store; assert the refusal and that nothing was written; the
-    failed step."""
+def refused(tollbook_at: Run, tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """Restore pieces that cannot prove themselves; assert the refusal, and that the target
+    was never even opened (a SQLite file not made): the failed step. Such pieces are refused
+    before any database is touched, so one kind of store shows it for both."""
+
+    def restore(*paths: Path | str) -> dict[str, Any]:
+        target = tmp_path / "target.sqlite"
+        result = tollbook_at(f"sqlite:///{target}", "restore", *map(str, paths), "--json")
+        assert not target.exists()
+        return _refusal(result)
+
+    return restore
+
+
+@pytest.fixture
+def refused_by_store(
+    tollbook: Callable[..., Result], store_url: str
+) -> Callable[..., dict[str, Any]]:
+    """Restore into the test's store (SQLite and PostgreSQL); assert the refusal and that no
+    event was written: the failed step."""
 
     def restore(*paths: Path | str) -> dict[str, Any]:
         before = event_rows(store_url)
         result = tollbook("restore", *(str(p) for p in paths), "--json", "--quiet")
-        assert result.code == 1, result.out
-        assert "[restore_failed]" in result.err
-        verdict = result.json()
-        assert verdict["verdict"] == "FAILED"
         assert event_rows(store_url) == before
-        step: dict[str, Any] = next(s for s in verdict["steps"] if s["status"] == "failed")
-        assert verdict["failed_step"] == step["name"]
-        return step
+        return _refusal(result)
 
     return restore
 
@@ -183,28 +207,32 @@ def test_a_truncated_file_with_its_checksum_fixed_up_is_refused_by_the_chain(pie
     assert "piece 3" in step["detail"] and "events were removed from its end" in step["detail"]
 
 
-def test_a_table_file_naming_a_column_the_database_lacks_writes_nothing(pieces, refused):
+def test_a_table_file_naming_a_column_the_database_lacks_writes_nothing(pieces, refused_by_store):
     table = pieces / "ours/full/table.api_keys.jsonl"
     lines = table.read_text().splitlines()
     lines[0] = json.dumps({"table": "api_keys", "columns": ["name; DROP TABLE api_keys"]})
     table.write_text("\n".join(lines) + "\n")
     rewrite_manifest(pieces / "ours/full", lambda manifest: None)
-    step = refused(pieces / "ours/full")
+    step = refused_by_store(pieces / "ours/full")
     assert step["name"] == "load"
     assert "which this database does not have" in step["detail"]
 
 
-def test_a_restore_into_a_database_that_holds_events_is_refused(pieces, refused, ledger: Ledger):
+def test_a_restore_into_a_database_that_holds_events_is_refused(
+    pieces, refused_by_store, ledger: Ledger
+):
     customer(ledger, "LIVE")
-    step = refused(pieces / "ours/full")
+    step = refused_by_store(pieces / "ours/full")
     assert step["name"] == "target"
     assert "the target database is not empty" in step["detail"]
     assert ledger.customer("LIVE").id  # still there, and alone
 
 
-def test_a_restore_into_a_database_with_only_an_api_key_is_refused(pieces, refused, tollbook):
+def test_a_restore_into_a_database_with_only_an_api_key_is_refused(
+    pieces, refused_by_store, tollbook
+):
     assert tollbook("apikey", "create", "finance-app", "--scope", "read").code == 0
-    step = refused(pieces / "ours/full")
+    step = refused_by_store(pieces / "ours/full")
     assert step["detail"].startswith("the target database is not empty (api_keys has rows)")
 
 
@@ -235,7 +263,7 @@ def test_a_backup_into_a_folder_that_holds_files_is_refused(tollbook, tmp_path: 
     assert [p.name for p in (tmp_path / "taken").iterdir()] == ["keep.txt"]
 
 
-def test_a_restore_of_nothing_is_a_usage_error(tollbook) -> None:
-    result = tollbook("restore")
+def test_a_restore_of_nothing_is_a_usage_error(tollbook_at: Run, tmp_path: Path) -> None:
+    result = tollbook_at(f"sqlite:///{tmp_path}/target.sqlite", "restore")
     assert result.code == 2
     assert "[usage]" in result.err
