@@ -36,6 +36,7 @@ def carried(table: str, events_table: str = "") -> bool:
     return not (
         table in NOT_CARRIED
         or table.startswith((READ_MODEL_PREFIX, "sqlite_"))
+        or table.endswith("snapshots")
         or table.removesuffix("_chain") in (events_table, *EVENT_TABLES)
         or table == USAGE_TABLE
     )

@@ -113,13 +113,16 @@ def _write_piece(
     start = (since.last_position, since.chain_head) if since else None
     walk = ChainWalk(*start, key=key) if start else ChainWalk(key=key)
     counts: Counter[str] = Counter()
-    files = [
-        _write_file(work, EVENTS_FILE, _event_lines(snap, events_table, walk, counts), progress)
-    ]
+    events = _event_lines(snap, events_table, walk, counts)
+    files = [_write_file(work, EVENTS_FILE, events, _counter(progress, "events copied", 0))]
     usage_from = since.usage.batch if since else 0
-    files.append(_write_file(work, USAGE_FILE, _usage_lines(snap, usage_from), progress))
+    usage = _usage_lines(snap, usage_from)
+    files.append(_write_file(work, USAGE_FILE, usage, _counter(progress, "CDRs copied", 1)))
     tables = [t for t in table_names(snap.conn, snap.dialect) if carried(t, events_table)]
-    files += [_write_file(work, table_file(t), _table_lines(snap, t), progress) for t in tables]
+    files += [
+        _write_file(work, table_file(t), _table_lines(snap, t), _counter(progress, f"{t} rows", 1))
+        for t in tables
+    ]
     rows, charges = snap.one(f"SELECT COUNT(*), COALESCE(SUM(charge_micros), 0) FROM {USAGE_TABLE}")
     (batch,) = snap.one("SELECT COALESCE(MAX(batch), 0) FROM usage_imports")
     base = None
@@ -231,7 +234,14 @@ def _table_lines(snap: Snapshot, table: str) -> Iterator[str]:
         yield encode_row(row)
 
 
-def _write_file(folder: Path, name: str, lines: Iterable[str], progress: Progress) -> FileEntry:
+def _counter(progress: Progress, what: str, header_lines: int) -> Callable[[int], None]:
+    """Progress of one file, counted in rows (its header line left out)."""
+    return lambda lines: progress(what, max(0, lines - header_lines))
+
+
+def _write_file(
+    folder: Path, name: str, lines: Iterable[str], progress: Callable[[int], None]
+) -> FileEntry:
     digest = hashlib.sha256()
     count = size = 0
     with (folder / name).open("wb") as out:
@@ -242,10 +252,10 @@ def _write_file(folder: Path, name: str, lines: Iterable[str], progress: Progres
             count += 1
             size += len(data)
             if count % PROGRESS_EVERY == 0:
-                progress(name, count)
+                progress(count)
         out.flush()
         os.fsync(out.fileno())
-    progress(name, count)
+    progress(count)
     return FileEntry(name=name, sha256=digest.hexdigest(), bytes=size, lines=count)
 
 

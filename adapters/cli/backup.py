@@ -3,7 +3,7 @@ that ends with one verdict (docs/operations.md, "Backups and restores")."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from pathlib import Path
 
 import click
@@ -27,14 +27,21 @@ def _database() -> Database:
         raise ConfigError(f"backups need SQLite or PostgreSQL: {error}") from None
 
 
-def _progress(quiet: bool) -> Callable[[str, int], None]:
-    """Progress lines on stderr (standard output stays the result)."""
+class _Progress:
+    """Progress lines on stderr (standard output stays the result): a new stage at once,
+    then at most one line a second."""
 
-    def show(what: str, count: int) -> None:
-        if not quiet:
-            click.echo(f"{what}: {count:,}", err=True)
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.what = ""
+        self.at = 0.0
 
-    return show
+    def __call__(self, what: str, count: int) -> None:
+        now = time.monotonic()
+        if self.quiet or (what == self.what and now - self.at < 1.0):
+            return
+        self.what, self.at = what, now
+        click.echo(f"{what}: {count:,}", err=True)
 
 
 @click.command("backup")
@@ -62,7 +69,7 @@ def backup(output: Path, since: Path | None, quiet: bool, as_json: bool) -> None
     db, events_table = _database(), str(getattr(state().ledger.recorder, "events_table_name", ""))
     migrate(db)  # the tables a backup reads exist, at the current version
     base = read_manifest(since) if since is not None else None
-    manifest = take_backup(db, events_table, output, base, _progress(quiet))
+    manifest = take_backup(db, events_table, output, base, _Progress(quiet))
     if as_json:
         emit_json({"folder": str(output), **manifest.model_dump(mode="json")})
         return
@@ -81,7 +88,7 @@ def restore(pieces: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     checksums and the chain across pieces, rebuild the read models, reconcile; one verdict."""
     from adapters.backup.restore import restore as run_restore
 
-    verdict = run_restore(lambda: state().ledger, _database(), pieces, _progress(quiet))
+    verdict = run_restore(lambda: state().ledger, _database(), pieces, _Progress(quiet))
     if as_json:
         emit_json(verdict.doc())
     else:
