@@ -47,6 +47,9 @@ class Loader:
     def load(self, pieces: Sequence[Piece]) -> str:
         if self.postgres:  # as the recorder does: no writer slips in between
             self.conn.execute(f"LOCK TABLE {self.events_table} IN EXCLUSIVE MODE")
+        # SQLite's write lock is this transaction's already; look again under the lock
+        if self.conn.execute(f"SELECT 1 FROM {self.events_table} LIMIT 1").fetchone():
+            raise StepFailed("an event was written to the target while the restore began")
         count = sum(self._events(piece) for piece in pieces)
         cdrs = sum(self._usage(piece) for piece in pieces)
         last = pieces[-1]

@@ -21,7 +21,7 @@ from adapters.ledger.application import Ledger
 from tests import backup_support
 from tests.backup_support import Run, event_rows, rewrite_manifest, small_ledger_pieces
 from tests.e2e.conftest import Result
-from tests.integration.billing import customer, issued_invoice, paid
+from tests.integration.billing import customer, execute, issued_invoice, paid
 
 tollbook_at = backup_support.tollbook_at
 
@@ -267,3 +267,37 @@ def test_a_restore_of_nothing_is_a_usage_error(tollbook_at: Run, tmp_path: Path)
     result = tollbook_at(f"sqlite:///{tmp_path}/target.sqlite", "restore")
     assert result.code == 2
     assert "[usage]" in result.err
+
+
+def test_pieces_chained_with_an_audit_key_are_refused_without_it(
+    refused, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TOLLBOOK_AUDIT_KEY", "k" * 32)
+    small_ledger_pieces(tmp_path / "keyed", "ACME")
+    monkeypatch.setenv("TOLLBOOK_AUDIT_KEY", "another key entirely")
+    step = refused(tmp_path / "keyed/full")
+    assert step["name"] == "chain"  # an HMAC with another key: the first event's link
+    assert "TOLLBOOK_AUDIT_KEY is not the key the ledger was written with" in step["detail"]
+    monkeypatch.delenv("TOLLBOOK_AUDIT_KEY")
+    step = refused(tmp_path / "keyed/full")
+    assert step["name"] == "manifests"
+    assert "made with TOLLBOOK_AUDIT_KEY set" in step["detail"]
+
+
+def test_a_backup_of_a_store_whose_chain_is_broken_is_refused(
+    tollbook, ledger: Ledger, store_url: str, tmp_path: Path
+):
+    customer(ledger, "ACME")
+    issued_invoice(ledger, "ACME", "100.00")
+    table, position = (
+        ("stored_events", "rowid")
+        if store_url.startswith("sqlite")
+        else ("tollbook_events", "notification_id")
+    )
+    execute(store_url, f"UPDATE {table} SET topic = topic || ' ' WHERE {position} = 2")
+    result = tollbook("backup", "-o", str(tmp_path / "b"))
+    assert result.code == 1
+    assert "[backup_refused]" in result.err
+    assert "the store's hash chain is broken: position 2" in result.err
+    assert not (tmp_path / "b").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b.")]
