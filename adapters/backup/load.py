@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from adapters.backup.lines import USAGE_FILE, BadLine, decode_row, table_file
-from adapters.backup.pieces import Piece, StepFailed, events, lines
+from adapters.backup.pieces import Piece, StepFailed, event_lines, lines
 from adapters.backup.tables import USAGE_TABLE, carried, column_names, table_names
 from adapters.store.chain import CHAIN_COLUMNS, chain_table
 from adapters.store.database import Database
@@ -64,24 +64,21 @@ class Loader:
 
     def _events(self, piece: Piece) -> int:
         position = "notification_id" if self.postgres else "rowid"
-        events_sql = (
-            f"INSERT INTO {self.events_table} ({position}, originator_id, originator_version,"
-            " topic, state) VALUES (?, ?, ?, ?, ?)"
-        )
-        links_sql = (
-            f"INSERT INTO {chain_table(self.events_table)} ({CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-        )
+        events = (position, "originator_id", "originator_version", "topic", "state")
+        links = tuple(CHAIN_COLUMNS.split(", "))
         count = 0
-        for batch in _batches(events(piece)):
+        for batch in _batches(event_lines(piece)):
             self._insert(
-                events_sql,
+                self.events_table,
+                events,
                 [
                     (e.position, self._id(e.aggregate_id), e.version, e.topic, e.state)
                     for e in batch
                 ],
             )
             self._insert(
-                links_sql,
+                chain_table(self.events_table),
+                links,
                 [(e.position, e.aggregate_id, e.version, e.prev_position, e.hash) for e in batch],
             )
             count += len(batch)
@@ -100,7 +97,7 @@ class Loader:
         for batch in _batches(rows):
             if self.postgres:
                 self._partitions({Month.of(int(row[start])) for row in batch})
-            self._insert(_insert_sql(USAGE_TABLE, columns), batch)
+            self._insert(USAGE_TABLE, columns, batch)
             count += len(batch)
             self.progress("CDRs loaded", count)
         return count
@@ -134,7 +131,7 @@ class Loader:
         columns, rows = self._rows(piece, table_file(table), table)
         count = 0
         for batch in _batches(rows):
-            self._insert(_insert_sql(table, columns), batch)
+            self._insert(table, columns, batch)
             count += len(batch)
         return count
 
@@ -168,12 +165,19 @@ class Loader:
         except BadLine as error:  # a line cut off: the message has its number
             raise StepFailed(f"{piece.label}: {name}: {error}") from None
 
-    def _insert(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Rows into ``table`` (PostgreSQL: by COPY, several times faster than INSERTs)."""
+        names = ", ".join(columns)
         if self.postgres:
-            with self.conn.cursor() as cursor:
-                cursor.executemany(statement.replace("?", "%s"), rows)
-        else:
-            self.conn.executemany(statement, rows)
+            with (
+                self.conn.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" for _ in columns)
+        self.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
     def _after_postgres_load(self, tables: Sequence[str]) -> None:
         """Sequences past the restored ids (so new rows get new ones), and the call-id
@@ -206,10 +210,6 @@ def _row(piece: Piece, name: str, number: int, line: bytes, width: int) -> list[
         return decode_row(line, width)
     except BadLine as error:
         raise StepFailed(f"{piece.label}: {name} line {number}: {error}") from None
-
-
-def _insert_sql(table: str, columns: Sequence[str]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
 
 
 def _batches(items: Iterable[T]) -> Iterator[list[T]]:

@@ -146,7 +146,7 @@ def lines(path: Path) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
-def events(piece: Piece) -> Iterator[EventLine]:
+def event_lines(piece: Piece) -> Iterator[EventLine]:
     """The piece's event lines, each refused with its line number if it is no event line."""
     try:
         for number, line in lines(piece.file(EVENTS_FILE)):
@@ -181,7 +181,7 @@ def verify_chain(pieces: Sequence[Piece], progress: Callable[[str, int], None]) 
                 " out of order, or of another ledger"
             )
         counts: Counter[str] = Counter()
-        for event in events(piece):
+        for event in event_lines(piece):
             problem = walk.follow(event)
             if problem:
                 raise StepFailed(f"{piece.label}: {problem}")
