@@ -110,10 +110,15 @@ def third_cycle(ledger: Ledger) -> None:
     issued_invoice(ledger, "GAMMA", "12.34")
 
 
-def backup(run: Run, url: str, folder: Path, since: Path | None = None) -> dict[str, Any]:
-    args = ["backup", "-o", str(folder), "--json", "--quiet"]
+def backup(
+    run: Run, url: str, folder: Path, since: Path | None = None, progress: list[str] | None = None
+) -> dict[str, Any]:
+    """``tollbook backup``'s manifest; ``progress`` collects its progress lines (else quiet)."""
+    args = ["backup", "-o", str(folder), "--json", *([] if progress is not None else ["--quiet"])]
     result = run(url, *args, *(["--since", str(since / "manifest.json")] if since else []))
     assert result.code == 0, result.err
+    if progress is not None:
+        progress += result.err.splitlines()
     document: dict[str, Any] = result.json()
     return document
 

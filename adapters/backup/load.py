@@ -43,6 +43,7 @@ class Loader:
         self.db, self.conn, self.events_table, self.progress = db, conn, events_table, progress
         self.postgres = db.dialect == "postgres"
         self.months: set[Month] | None = None  # PostgreSQL: usage partitions made so far
+        self.loaded = {"events loaded": 0, "CDRs loaded": 0}  # over every piece so far
 
     def load(self, pieces: Sequence[Piece]) -> str:
         if self.postgres:  # as the recorder does: no writer slips in between
@@ -82,8 +83,12 @@ class Loader:
                 [(e.position, e.aggregate_id, e.version, e.prev_position, e.hash) for e in batch],
             )
             count += len(batch)
-            self.progress("events loaded", count)
+            self._advanced("events loaded", len(batch))
         return count
+
+    def _advanced(self, what: str, count: int) -> None:
+        self.loaded[what] += count
+        self.progress(what, self.loaded[what])
 
     def _id(self, aggregate_id: str) -> Any:
         """As the library's recorder stores an aggregate id: a uuid column on PostgreSQL,
@@ -99,7 +104,7 @@ class Loader:
                 self._partitions({Month.of(int(row[start])) for row in batch})
             self._insert(USAGE_TABLE, columns, batch)
             count += len(batch)
-            self.progress("CDRs loaded", count)
+            self._advanced("CDRs loaded", len(batch))
         return count
 
     def _check_usage(self, last: Piece) -> None:

@@ -192,7 +192,7 @@ def verify_chain(pieces: Sequence[Piece], progress: Callable[[str, int], None]) 
         if (walk.position, walk.head) != (manifest.last_position, manifest.chain_head):
             raise StepFailed(
                 f"{piece.label}: its events end at position {walk.position}; its manifest says"
-                f" {manifest.last_position} (events were removed from its end)"
+                f" {manifest.last_position} (events were removed from its end, or added)"
             )
         if dict(counts) != manifest.event_counts:
             raise StepFailed(f"{piece.label}: its events per type differ from its manifest")

@@ -133,9 +133,12 @@ def test_the_restore_drill_proves_the_copy_and_refuses_damaged_pieces(
         assert third.endswith("000005")  # numbering carries on without a gap
     finally:
         copy.close()
-    three = backup(tollbook_at, target, tmp_path / "inc-3", since=tmp_path / "inc-2")
+    progress: list[str] = []
+    three = backup(
+        tollbook_at, target, tmp_path / "inc-3", since=tmp_path / "inc-2", progress=progress
+    )
     assert three["base"]["position"] == two["last_position"]
-    assert three["events"] > 0
+    assert f"events copied: {three['events']}" in progress  # progress on stderr, not stdout
     assert "3 CDRs" in next(s["detail"] for s in verdict["steps"] if s["name"] == "usage")
 
     damaged_pieces_are_refused(tollbook_at, fresh_url, tmp_path)
@@ -147,9 +150,11 @@ def test_pieces_made_on_sqlite_restore_into_either_store(
     small_ledger_pieces(tmp_path, "ACME")
     target = fresh_url()
     pieces = [str(tmp_path / name) for name in ("full", "inc-1", "inc-2")]
-    result = tollbook_at(target, "restore", *pieces, "--quiet")
+    result = tollbook_at(target, "restore", *pieces)
     assert result.code == 0, result.out
     assert "restore OK: position" in result.out
+    assert "events loaded: " in result.err  # progress on stderr, the verdict on stdout
+    assert "events loaded" not in result.out
     source = f"sqlite:///{tmp_path}/source.sqlite"
     balances = tollbook_at(target, "balance", "--json").json()
     assert balances == tollbook_at(source, "balance", "--json").json()
