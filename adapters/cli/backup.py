@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from adapters.cli.context import emit_json, json_option, say, state, table
 from adapters.config import ConfigError, database_url
 from adapters.store.database import Database
+from domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from adapters.backup.manifest import Manifest
 
 
 class RestoreFailed(click.ClickException):
@@ -44,6 +49,15 @@ class _Progress:
         click.echo(f"{what}: {count:,}", err=True)
 
 
+def _base(since: Path) -> Manifest:
+    from adapters.backup.manifest import ManifestInvalid, read_manifest
+
+    try:
+        return read_manifest(since)
+    except ManifestInvalid as error:
+        raise InvalidInput(f"--since {since}: {error}", field="since") from None
+
+
 @click.command("backup")
 @click.option(
     "-o",
@@ -62,13 +76,12 @@ class _Progress:
 def backup(output: Path, since: Path | None, quiet: bool, as_json: bool) -> None:
     """Write a consistent backup of the store to a folder, with a manifest: last position,
     hash-chain head, events per type, sha256 of each file. --since writes an increment."""
-    from adapters.backup.manifest import read_manifest
     from adapters.backup.write import take_backup
     from adapters.store.migrations.runner import migrate
 
+    base = _base(since) if since is not None else None  # before the store is opened
     db, events_table = _database(), str(getattr(state().ledger.recorder, "events_table_name", ""))
     migrate(db)  # the tables a backup reads exist, at the current version
-    base = read_manifest(since) if since is not None else None
     manifest = take_backup(db, events_table, output, base, _Progress(quiet))
     if as_json:
         emit_json({"folder": str(output), **manifest.model_dump(mode="json")})

@@ -301,3 +301,13 @@ def test_a_backup_of_a_store_whose_chain_is_broken_is_refused(
     assert "the store's hash chain is broken: position 2" in result.err
     assert not (tmp_path / "b").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b.")]
+
+
+def test_a_backup_since_a_manifest_that_is_not_one_is_bad_input(tollbook, tmp_path: Path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "manifest.json").write_text("[1, 2, 3]")
+    result = tollbook("backup", "-o", str(tmp_path / "next"), "--since", str(tmp_path / "base"))
+    assert result.code == 2
+    assert "--since" in result.err and "not a tollbook backup manifest" in result.err
+    assert "[invalid_input]" in result.err
+    assert not (tmp_path / "next").exists()
