@@ -40,7 +40,7 @@ from adapters.backup.tables import (
     schema_version,
     table_names,
 )
-from adapters.store.chain import audit_key, chain_table
+from adapters.store.chain import GENESIS, audit_key, chain_table
 from adapters.store.database import Database
 from domain.errors import BillingError
 
@@ -78,7 +78,7 @@ def take_backup(
         raise BackupRefused(f"{output} exists and is not an empty folder: choose a new one")
     output.parent.mkdir(parents=True, exist_ok=True)
     work = output.parent / f".{output.name}.partial-{uuid4().hex[:8]}"
-    work.mkdir()
+    work.mkdir(mode=0o700)  # a piece holds webhook secrets and password hashes: owner only
     try:
         with snapshot(db, work) as snap:
             manifest = _write_piece(snap, events_table, work, since, progress or _quiet)
@@ -110,8 +110,9 @@ def _write_piece(
     key = audit_key()
     if since is not None:
         _check_base(snap, events_table, since, key is not None)
-    start = (since.last_position, since.chain_head) if since else None
-    walk = ChainWalk(*start, key=key) if start else ChainWalk(key=key)
+    # an increment continues the chain from where its base ended
+    position, head = (since.last_position, since.chain_head) if since else (0, GENESIS)
+    walk = ChainWalk(position, head, key)
     counts: Counter[str] = Counter()
     events = _event_lines(snap, events_table, walk, counts)
     files = [_write_file(work, EVENTS_FILE, events, _counter(progress, "events copied", 0))]

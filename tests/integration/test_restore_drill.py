@@ -112,6 +112,7 @@ def test_the_restore_drill_proves_the_copy_and_refuses_damaged_pieces(
     third_cycle(ledger)
     two = backup(tollbook_at, store_url, tmp_path / "inc-2", since=tmp_path / "inc-1")
 
+    assert (tmp_path / "full").stat().st_mode & 0o777 == 0o700  # secrets inside: owner only
     assert one["base"]["position"] == full["last_position"] < one["last_position"]
     assert one["base"]["chain_head"] == full["chain_head"]
     assert one["event_counts"]["Payment.Allocated"] == 1  # only what came after the base
