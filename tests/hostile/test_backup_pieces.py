@@ -311,3 +311,13 @@ def test_a_backup_since_a_manifest_that_is_not_one_is_bad_input(tollbook, tmp_pa
     assert "--since" in result.err and "not a tollbook backup manifest" in result.err
     assert "[invalid_input]" in result.err
     assert not (tmp_path / "next").exists()
+
+
+def test_a_store_in_memory_has_nothing_to_back_up_or_restore_into(
+    tollbook_at: Run, made: Path, tmp_path: Path
+):
+    for args in (["backup", "-o", str(tmp_path / "b")], ["restore", str(made / "ours/full")]):
+        result = tollbook_at("memory://", *args)
+        assert result.code == 5
+        assert "backups need SQLite or PostgreSQL" in result.err and "[config]" in result.err
+    assert not (tmp_path / "b").exists()
