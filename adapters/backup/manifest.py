@@ -3,6 +3,8 @@ file. Read with limits on everything (a manifest is input: it may come from anyw
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import datetime
 from pathlib import Path
@@ -69,6 +71,9 @@ class Manifest(Frozen):
     usage: Usage
     tables: Annotated[list[TableName], Field(max_length=MAX_FILES)]
     files: Annotated[list[FileEntry], Field(max_length=MAX_FILES)]
+    #: with TOLLBOOK_AUDIT_KEY: HMAC-SHA-256 of everything above, so the checksums of the
+    #: files that the chain does not cover (CDRs, tables) cannot be rewritten without the key
+    signature: Hash | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
@@ -84,6 +89,14 @@ class Manifest(Frozen):
         if sum(self.event_counts.values()) != self.events:
             raise ValueError("event_counts do not add up to events")
         return self
+
+    def signed(self, key: bytes | None) -> Manifest:
+        return self.model_copy(update={"signature": self.signature_with(key) if key else None})
+
+    def signature_with(self, key: bytes) -> str:
+        content = self.model_dump(mode="json", exclude={"signature"})
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+        return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 
     def dumps(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

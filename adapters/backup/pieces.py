@@ -8,6 +8,7 @@ concerns an event, the position.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -81,10 +82,18 @@ def _check_piece(piece: Piece, migration_count: int) -> None:
             f"{piece.label} was made at schema version {manifest.schema_version}; this"
             f" tollbook knows {migration_count}: restore it with the newer tollbook"
         )
-    if manifest.keyed != (audit_key() is not None):
+    key = audit_key()
+    if manifest.keyed != (key is not None):
         raise StepFailed(
             f"{piece.label}: its chain was made with TOLLBOOK_AUDIT_KEY"
             f" {'set' if manifest.keyed else 'unset'}: restore with the same setting"
+        )
+    if key is not None and not hmac.compare_digest(
+        manifest.signature or "", manifest.signature_with(key)
+    ):
+        raise StepFailed(
+            f"{piece.label}: its manifest's signature does not match: the manifest was altered,"
+            " or TOLLBOOK_AUDIT_KEY is not the key it was written with"
         )
     listed = {f.name for f in manifest.files}
     needed = {EVENTS_FILE, USAGE_FILE, *(table_file(t) for t in manifest.tables)}

@@ -147,7 +147,7 @@ def _write_piece(
         usage=Usage(batch=int(batch), rows=int(rows), charge_micros=int(charges)),
         tables=tables,
         files=files,
-    )
+    ).signed(key)
 
 
 def _check_base(snap: Snapshot, events_table: str, since: Manifest, keyed: bool) -> None:
@@ -157,6 +157,12 @@ def _check_base(snap: Snapshot, events_table: str, since: Manifest, keyed: bool)
         raise BackupRefused(
             f"the base piece's chain was made with TOLLBOOK_AUDIT_KEY {_set(since.keyed)}, and"
             f" it is {_set(keyed)} here: back up with the key the ledger is written with"
+        )
+    key = audit_key()
+    if key is not None and since.signature != since.signature_with(key):
+        raise BackupRefused(
+            "the base piece's manifest signature does not match: it was altered, or was"
+            " written with another TOLLBOOK_AUDIT_KEY"
         )
     if since.last_position == 0:
         return

@@ -276,12 +276,27 @@ def test_pieces_chained_with_an_audit_key_are_refused_without_it(
     small_ledger_pieces(tmp_path / "keyed", "ACME")
     monkeypatch.setenv("TOLLBOOK_AUDIT_KEY", "another key entirely")
     step = refused(tmp_path / "keyed/full")
-    assert step["name"] == "chain"  # an HMAC with another key: the first event's link
-    assert "TOLLBOOK_AUDIT_KEY is not the key the ledger was written with" in step["detail"]
+    assert step["name"] == "manifests"
+    assert "signature does not match" in step["detail"]
     monkeypatch.delenv("TOLLBOOK_AUDIT_KEY")
     step = refused(tmp_path / "keyed/full")
     assert step["name"] == "manifests"
     assert "made with TOLLBOOK_AUDIT_KEY set" in step["detail"]
+
+
+def test_with_an_audit_key_a_table_file_rewritten_with_its_checksum_is_refused(
+    refused, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TOLLBOOK_AUDIT_KEY", "k" * 32)
+    small_ledger_pieces(tmp_path / "keyed", "ACME")
+    imports = tmp_path / "keyed/full/table.usage_imports.jsonl"
+    imports.write_text(imports.read_text() + '[9,"forged.csv","x","2026",0,0,0,0]\n')
+    rewrite_manifest(tmp_path / "keyed/full", lambda manifest: None)  # checksums made to match
+    step = refused(tmp_path / "keyed/full")
+    assert step["name"] == "manifests"
+    assert step["detail"].startswith(
+        f"piece 1 ({tmp_path / 'keyed/full'}): its manifest's signature"
+    )
 
 
 def test_a_backup_of_a_store_whose_chain_is_broken_is_refused(
