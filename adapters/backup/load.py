@@ -25,7 +25,7 @@ T = TypeVar("T")
 Progress = Callable[[str, int], None]
 
 
-def first_rows(db: Database, events_table: str) -> str:
+def table_with_rows(db: Database, events_table: str) -> str:
     """Why the target is not empty (a table that has rows), or empty text when it is."""
     with db.connect(write=False) as conn:
         present = table_names(conn, db.dialect)

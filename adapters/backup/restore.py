@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 
 from adapters.audit import verify_store
-from adapters.backup.load import Loader, first_rows
+from adapters.backup.load import Loader, table_with_rows
 from adapters.backup.pieces import (
     Piece,
     StepFailed,
@@ -146,7 +146,7 @@ class _Restore:
         )
 
     def target_empty(self) -> str:
-        table = first_rows(self.db, self.events_table)
+        table = table_with_rows(self.db, self.events_table)
         if table:
             raise StepFailed(
                 f"the target database is not empty ({table} has rows): restore only into an"
