@@ -42,6 +42,7 @@ from adapters.backup.tables import (
 )
 from adapters.store.chain import GENESIS, audit_key, chain_table
 from adapters.store.database import Database
+from adapters.store.read_models import TRACKING_TABLE
 from domain.errors import BillingError
 
 log = structlog.get_logger("tollbook.backup")
@@ -124,6 +125,7 @@ def _write_piece(
         _write_file(work, table_file(t), _table_lines(snap, t), _counter(progress, f"{t} rows", 1))
         for t in tables
     ]
+    _check_tail(snap, walk.position)
     rows, charges = snap.one(f"SELECT COUNT(*), COALESCE(SUM(charge_micros), 0) FROM {USAGE_TABLE}")
     (batch,) = snap.one("SELECT COALESCE(MAX(batch), 0) FROM usage_imports")
     base = None
@@ -179,6 +181,19 @@ def _check_base(snap: Snapshot, events_table: str, since: Manifest, keyed: bool)
             f" {since.last_position} with chain head {since.chain_head[:16]}…, this store has"
             f" {stored if not found else stored[:16] + '…'} there (a backup of another store,"
             " or this store's history was rewritten: `tollbook audit verify`)"
+        )
+
+
+def _check_tail(snap: Snapshot, head: int) -> None:
+    """The read models never saw past the log's end: if they did, its tail was cut off (with
+    its chain rows, which the walk cannot see), as ``tollbook audit verify`` reports."""
+    if TRACKING_TABLE not in table_names(snap.conn, snap.dialect):
+        return
+    (seen,) = snap.one(f"SELECT COALESCE(MAX(position), 0) FROM {TRACKING_TABLE}")
+    if int(seen) > head:
+        raise BackupRefused(
+            f"the log ends at position {head} but the read models saw position {seen}: its"
+            " tail was removed (`tollbook audit verify`); nothing was written"
         )
 
 

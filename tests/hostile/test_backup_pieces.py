@@ -336,3 +336,24 @@ def test_a_store_in_memory_has_nothing_to_back_up_or_restore_into(
         assert result.code == 5
         assert "backups need SQLite or PostgreSQL" in result.err and "[config]" in result.err
     assert not (tmp_path / "b").exists()
+
+
+def test_a_backup_of_a_log_whose_tail_was_cut_off_is_refused(
+    tollbook, ledger: Ledger, store_url: str, tmp_path: Path
+):
+    customer(ledger, "ACME")
+    issued_invoice(ledger, "ACME", "100.00")
+    assert tollbook("balance").code == 0  # the read models catch up to the end of the log
+    events, position = (
+        ("stored_events", "rowid")
+        if store_url.startswith("sqlite")
+        else ("tollbook_events", "notification_id")
+    )
+    (head,) = execute(store_url, f"SELECT MAX({position}) FROM {events}")[0]
+    execute(store_url, f"DELETE FROM {events} WHERE {position} = ?", (head,))
+    execute(store_url, f"DELETE FROM {events}_chain WHERE position = ?", (head,))
+    result = tollbook("backup", "-o", str(tmp_path / "b"))
+    assert result.code == 1
+    assert f"the read models saw position {head}" in result.err
+    assert "[backup_refused]" in result.err
+    assert not (tmp_path / "b").exists()
