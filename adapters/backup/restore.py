@@ -80,23 +80,36 @@ class Verdict:
 
 def restore(
     open_ledger: Callable[[], Ledger],
-    db: Database,
+    db: Database | None,
     paths: Sequence[Path],
     progress: Progress | None = None,
 ) -> Verdict:
     """Restore the pieces at ``paths`` (full first, then increments in order) into the empty
     store at ``db``, whose ledger ``open_ledger`` opens — only once the pieces have proved
     themselves, so pieces refused leave the target untouched. The verdict names each step's
-    outcome."""
-    return _Restore(open_ledger, db, list(paths), progress or (lambda what, count: None)).run()
+    outcome. Without ``db``, only the pieces are proved (the steps before ``target``)."""
+    job = _Restore(open_ledger, db, list(paths), progress or (lambda what, count: None))
+    return job.run()
 
 
 class _Restore:
     def __init__(
-        self, open_ledger: Callable[[], Ledger], db: Database, paths: list[Path], progress: Progress
+        self,
+        open_ledger: Callable[[], Ledger],
+        target: Database | None,
+        paths: list[Path],
+        progress: Progress,
     ):
-        self.open_ledger, self.db, self.paths, self.progress = open_ledger, db, paths, progress
+        self.open_ledger = open_ledger
+        self.target = target
+        self.paths = paths
+        self.progress = progress
         self.pieces: list[Piece] = []
+
+    @property
+    def db(self) -> Database:
+        assert self.target is not None  # the steps that write run only with a target
+        return self.target
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -122,6 +135,8 @@ class _Restore:
             ("read models", self.read_models),
             ("reconcile", self.reconcile),
         ]
+        if self.target is None:  # proving the pieces only: nothing is opened
+            steps = steps[: [name for name, _ in steps].index("target")]
         verdict = Verdict()
         for index, (name, work) in enumerate(steps):
             try:

@@ -94,14 +94,20 @@ def backup(output: Path, since: Path | None, quiet: bool, as_json: bool) -> None
 
 @click.command("restore")
 @click.argument("pieces", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--verify-only",
+    is_flag=True,
+    help="Prove the pieces (manifests, checksums, chain, usage) and open no database.",
+)
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 @json_option
-def restore(pieces: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+def restore(pieces: tuple[Path, ...], verify_only: bool, quiet: bool, as_json: bool) -> None:
     """Restore a full backup and its increments (in order) into an EMPTY database; verify
     checksums and the chain across pieces, rebuild the read models, reconcile; one verdict."""
     from adapters.backup.restore import restore as run_restore
 
-    verdict = run_restore(lambda: state().ledger, _database(), pieces, _Progress(quiet))
+    target = None if verify_only else _database()
+    verdict = run_restore(lambda: state().ledger, target, pieces, _Progress(quiet))
     if as_json:
         emit_json(verdict.doc())
     else:
@@ -114,4 +120,5 @@ def restore(pieces: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
         failed = verdict.doc()["failed_step"]
         raise RestoreFailed(f"restore FAILED at step {failed!r}: see the table of steps")
     if not as_json:
-        say(f"restore OK: position {verdict.position}, chain head {verdict.chain_head}")
+        done = "pieces verified" if verify_only else "restore"
+        say(f"{done} OK: position {verdict.position}, chain head {verdict.chain_head}")

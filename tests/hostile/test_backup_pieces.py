@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from adapters.backup.manifest import read_manifest
 from adapters.ledger.application import Ledger
 from tests import backup_support
 from tests.backup_support import Run, event_rows, rewrite_manifest, small_ledger_pieces
@@ -357,3 +358,22 @@ def test_a_backup_of_a_log_whose_tail_was_cut_off_is_refused(
     assert f"the read models saw position {head}" in result.err
     assert "[backup_refused]" in result.err
     assert not (tmp_path / "b").exists()
+
+
+def test_verify_only_proves_the_pieces_and_opens_no_database(
+    tollbook_at: Run, pieces: Path, tmp_path: Path
+):
+    target = tmp_path / "never.sqlite"
+    ours = [str(pieces / "ours" / name) for name in ("full", "inc-1", "inc-2")]
+    result = tollbook_at(f"sqlite:///{target}", "restore", "--verify-only", *ours, "--json")
+    assert result.code == 0, result.out
+    verdict = result.json()
+    assert [s["name"] for s in verdict["steps"]] == ["manifests", "checksums", "chain", "usage"]
+    assert verdict["verdict"] == "OK"
+    assert verdict["chain_head"] == read_manifest(pieces / "ours/inc-2").chain_head
+    broken = tollbook_at(
+        f"sqlite:///{target}", "restore", "--verify-only", ours[0], ours[2], "--json"
+    )
+    assert broken.code == 1 and "[restore_failed]" in broken.err
+    assert broken.json()["failed_step"] == "chain"
+    assert not target.exists()
