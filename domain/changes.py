@@ -75,6 +75,12 @@ def _default_tax_rate(value: object) -> Decimal:
     return tax_rate(value, what="default tax rate")
 
 
+def _country_code(value: object) -> object:
+    # typed however a person types it ("gb ", "GB"): stored upper-case, checked by the
+    # settings aggregate against ISO 3166-1
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 class SettingsChanges(Changes):
     """The seller's settings to change (the names of ``SellerSettings``)."""
 
@@ -89,6 +95,7 @@ class SettingsChanges(Changes):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    country: Annotated[str | None, BeforeValidator(_country_code)] = None
 
 
 class PackageChanges(Changes):

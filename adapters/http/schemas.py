@@ -117,6 +117,9 @@ class SettingsChange(Body):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    country: str | None = Field(
+        default=None, description="Where the seller is established: ISO 3166-1 alpha-2."
+    )
 
 
 class AddressBody(Body):

@@ -361,6 +361,7 @@ class InvoiceUseCases(PartyUseCases):
                 seller_address=settings.address,
                 seller_tax_number=settings.tax_number,
                 payment_instructions=settings.payment_instructions,
+                seller_country=settings.country,
             )
             sequence, given, number = self._take_number(
                 "invoice", settings.invoice_number_format, invoice.id, stamp
