@@ -314,15 +314,13 @@ def _vat_id(tax_number: str) -> str:
 
 
 def _line(number: int, line: InvoiceLine, currency: str, treatment: str) -> Line:
-    # BR-27: the item price is never negative; a negative line is a negative quantity
-    negative = line.unit_price < 0
     return Line(
         line_id=str(number),
         name=line.description,
-        quantity=-line.quantity if negative else line.quantity,
+        quantity=line.quantity,
         unit_code=UNIT_CODES.get(line.unit.strip().lower(), "C62"),
         net=line.net(currency),
-        price=abs(line.unit_price),
+        price=line.unit_price,  # never negative (domain/limits.py), as BR-27 wants
         category=category_for(treatment, line.tax_rate),
         rate=line.tax_rate,
         period_start=line.period_start,

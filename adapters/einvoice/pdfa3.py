@@ -15,6 +15,7 @@ import io
 import re
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 import facturx
 from PIL import ImageCms
@@ -70,8 +71,8 @@ def pin(pdf: bytes, created: datetime) -> bytes:
     metadata.set_data(
         _XMP_DATES.sub(lambda m: b"<xmp:%s>%s</xmp:%s>" % (m[1], iso, m[1]), metadata.get_data())
     )
-    names = root["/Names"]["/EmbeddedFiles"]["/Names"]
-    for spec in names[1::2]:
+    names: Any = root["/Names"]
+    for spec in names["/EmbeddedFiles"]["/Names"][1::2]:
         params = spec.get_object()["/EF"]["/F"].get_object()["/Params"]
         params[NameObject("/ModDate")] = stamp
     writer.pdf_header = "%PDF-1.7"

@@ -71,11 +71,11 @@ class SigningConfig:
         """The key and certificate, loaded; a wrong passphrase or file is a ConfigError."""
         try:
             if self.pkcs12 is not None:
-                loaded = signers.SimpleSigner.load_pkcs12(
+                loaded = signers.SimpleSigner.load_pkcs12(  # type: ignore[no-untyped-call]
                     str(self.pkcs12), passphrase=self.passphrase
                 )
             else:
-                loaded = signers.SimpleSigner.load(
+                loaded = signers.SimpleSigner.load(  # type: ignore[no-untyped-call]
                     str(self.key), str(self.cert), key_passphrase=self.passphrase
                 )
         except (OSError, ValueError, TypeError) as error:
@@ -86,7 +86,14 @@ class SigningConfig:
         if loaded is None:
             where = self.pkcs12 or self.key
             raise ConfigError(f"cannot load the signing key {where}: {reason}")
+        assert isinstance(loaded, signers.SimpleSigner)
         return loaded
+
+    def certificate(self) -> bytes:
+        """The signer's certificate (DER), to recognise it in a signed file."""
+        cert = self.signer().signing_cert
+        assert cert is not None
+        return bytes(cert.dump())
 
 
 class _DerivedIdWriter(IncrementalPdfFileWriter):
@@ -97,7 +104,7 @@ class _DerivedIdWriter(IncrementalPdfFileWriter):
 
     @classmethod
     def _handle_id(cls, prev: Any) -> generic.ArrayObject:
-        ids = super()._handle_id(prev)
+        ids = super()._handle_id(prev)  # type: ignore[no-untyped-call]
         return generic.ArrayObject([ids[0], generic.ByteStringObject(cls.derived)])
 
 

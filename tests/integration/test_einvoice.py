@@ -1,0 +1,162 @@
+"""EN 16931 e-invoices of a whole billing cycle: every document's CII XML passes the official
+schema and the EN 16931 business rules with zero failed assertions, says what the ledger holds,
+and the Factur-X PDF around it is byte-for-byte reproducible."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal as D
+
+import pypdf
+import pytest
+from lxml import etree
+
+from adapters.einvoice.cii import cii_xml
+from adapters.einvoice.model import Seller, invoice_einvoice
+from adapters.einvoice.pdfa3 import embedded_xml
+from adapters.einvoice.sources import credit_note_facturx, invoice_einvoice_of, invoice_facturx
+from adapters.pdf.config import PdfConfig
+from tests.einvoice_support import assert_en16931, cycle, failed_rules
+
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+}
+
+
+def texts(xml: bytes, path: str) -> list[str]:
+    return [str(node.text) for node in etree.fromstring(xml).iterfind(path, NS)]
+
+
+def one(xml: bytes, path: str) -> str:
+    found = texts(xml, path)
+    assert len(found) == 1, (path, found)
+    return found[0]
+
+
+SETTLEMENT = ".//ram:ApplicableHeaderTradeSettlement"
+SUMMATION = f"{SETTLEMENT}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+
+
+@pytest.fixture
+def books(memory_ledger):
+    return cycle(memory_ledger)
+
+
+def invoice_xml(ledger, ref, treatment=None):
+    invoice = ledger.invoice(ref)
+    if treatment is None:
+        return cii_xml(invoice_einvoice_of(ledger, invoice, None))
+    seller = Seller.of(invoice.billing, ledger.settings().country)
+    buyer = ledger.customer(invoice.customer_id).profile_on(ledger.today()).postal_address
+    return cii_xml(invoice_einvoice(invoice, seller, buyer, treatment))
+
+
+def test_every_document_of_the_cycle_passes_schema_and_business_rules(memory_ledger, books):
+    config = PdfConfig()
+    documents = [
+        *(invoice_facturx(memory_ledger, ref, config).xml for ref in books.numbers),
+        credit_note_facturx(memory_ledger, books.credit_note, config).xml,
+        invoice_xml(memory_ledger, books.reverse, "reverse_charge"),
+        invoice_xml(memory_ledger, books.reverse, "exempt"),
+        invoice_xml(memory_ledger, books.reverse, "zero_rated"),
+    ]
+    for xml in documents:
+        assert_en16931(xml)
+
+
+def test_two_rates_unicode_names_and_what_is_still_due(memory_ledger, books):
+    invoice = memory_ledger.invoice(books.two_rates)
+    xml = invoice_xml(memory_ledger, books.two_rates)
+
+    assert one(xml, ".//rsm:ExchangedDocument/ram:ID") == books.numbers[0]
+    assert one(xml, ".//rsm:ExchangedDocument/ram:TypeCode") == "380"
+    assert one(xml, ".//ram:BuyerTradeParty/ram:Name") == "ООО «Телеком Сибирь»"
+    assert one(xml, ".//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID") == (
+        "RU5406123456"
+    )
+    assert one(xml, ".//ram:SellerTradeParty/ram:PostalTradeAddress/ram:CountryID") == "GB"
+    lines = ".//ram:IncludedSupplyChainTradeLineItem"
+    assert texts(xml, f"{lines}/ram:SpecifiedTradeProduct/ram:Name")[1] == "Звонки по России"
+    assert texts(xml, f"{lines}//ram:BilledQuantity") == ["2", "5321.5"]
+    assert texts(xml, f"{lines}//ram:NetPriceProductTradePrice/ram:ChargeAmount") == ["120", "0.0123"]
+    assert texts(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:RateApplicablePercent") == [
+        "5",
+        "20",
+    ]
+    totals = invoice.totals
+    assert texts(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:CalculatedAmount") == [
+        str(totals.tax_by_rate["5"][1]),
+        str(totals.tax_by_rate["20"][1]),
+    ]
+    assert D(one(xml, f"{SUMMATION}/ram:GrandTotalAmount")) == totals.total
+    # paid 100.00 and credited: what is still due is what the PDF says is due
+    assert D(one(xml, f"{SUMMATION}/ram:DuePayableAmount")) == invoice.outstanding
+    assert D(one(xml, f"{SUMMATION}/ram:TotalPrepaidAmount")) == totals.total - invoice.outstanding
+    assert invoice.outstanding < totals.total - D("100.00")
+
+
+def test_zero_rated_line_beside_taxed_ones_in_a_currency_without_decimals(memory_ledger, books):
+    xml = invoice_xml(memory_ledger, books.cjk)
+
+    assert one(xml, ".//ram:BuyerTradeParty/ram:Name") == "東京テレコム株式会社"
+    assert one(xml, f"{SETTLEMENT}/ram:InvoiceCurrencyCode") == "JPY"
+    assert texts(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:CategoryCode") == ["Z", "S"]
+    assert texts(xml, f"{SUMMATION}/ram:GrandTotalAmount") == ["8702"]  # 3085 + 617 + 5000
+
+
+def test_reverse_charge_states_why_and_the_buyers_vat_number(memory_ledger, books):
+    xml = invoice_xml(memory_ledger, books.reverse, "reverse_charge")
+
+    tax = f"{SETTLEMENT}/ram:ApplicableTradeTax"
+    assert one(xml, f"{tax}/ram:CategoryCode") == "AE"
+    assert one(xml, f"{tax}/ram:ExemptionReason") == "Reverse charge"
+    assert one(xml, f"{tax}/ram:ExemptionReasonCode") == "VATEX-EU-AE"
+    assert one(xml, f"{tax}/ram:CalculatedAmount") == "0.00"
+    # the customer's "DE 123 456 789" as a VAT identifier: no spaces, its prefix kept
+    assert one(xml, ".//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID") == ("DE123456789")
+
+
+def test_credit_note_is_381_and_names_the_invoice_it_credits(memory_ledger, books):
+    made = credit_note_facturx(memory_ledger, books.credit_note, PdfConfig())
+    invoice = memory_ledger.invoice(books.two_rates)
+    note = memory_ledger.credit_note(books.credit_note)
+
+    xml = made.xml
+    assert one(xml, ".//rsm:ExchangedDocument/ram:TypeCode") == "381"
+    assert one(xml, ".//rsm:ExchangedDocument/ram:ID") == note.number
+    referenced = f"{SETTLEMENT}/ram:InvoiceReferencedDocument"
+    assert one(xml, f"{referenced}/ram:IssuerAssignedID") == invoice.number
+    assert one(xml, f"{referenced}/ram:FormattedIssueDateTime/*") == (
+        invoice.invoice_date.strftime("%Y%m%d")
+    )
+    assert D(one(xml, f"{SUMMATION}/ram:GrandTotalAmount")) == note.totals.total
+
+
+def test_the_checker_fails_a_document_that_breaks_a_rule(memory_ledger, books):
+    """The business-rule check is real: a grand total that is not net + tax is caught."""
+    xml = invoice_xml(memory_ledger, books.two_rates)
+    broken = xml.replace(b"<ram:GrandTotalAmount>", b"<ram:GrandTotalAmount>1", 1)
+
+    assert any(rule.startswith("BR-CO-15") for rule in failed_rules(broken))
+
+
+def test_factur_x_pdf_is_reproducible_and_carries_the_xml(memory_ledger, books):
+    config = PdfConfig()
+    first = invoice_facturx(memory_ledger, books.numbers[0], config)
+    again = invoice_facturx(memory_ledger, books.numbers[0], config)
+
+    assert first.pdf == again.pdf
+    assert embedded_xml(first.pdf) == first.xml
+    reader = pypdf.PdfReader(io.BytesIO(first.pdf))
+    root = reader.trailer["/Root"]
+    assert root["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"
+    assert root["/AF"][0].get_object()["/AFRelationship"] == "/Data"
+    xmp = root["/Metadata"].get_object().get_data()
+    assert b"<pdfaid:part>3</pdfaid:part>" in xmp
+    assert b"<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>" in xmp
+    # the dates the library stamps are the invoice's, not the clock's
+    issued = memory_ledger.invoice(books.numbers[0]).issued_on
+    assert f"<xmp:CreateDate>{issued.isoformat()}T00:00:00+00:00".encode() in xmp
+    assert reader.metadata["/ModDate"] == f"D:{issued:%Y%m%d}000000+00'00'"
