@@ -29,6 +29,7 @@ from adapters.pdf.sources import (
     profile_at,
     settings_at,
 )
+from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 
 
@@ -66,16 +67,21 @@ def invoice_facturx(
     return _assemble(document, cii_xml(einvoice), config)
 
 
-def credit_note_facturx(ledger: Ledger, ref: str | UUID, config: PdfConfig) -> FacturX:
-    """The Factur-X PDF of a credit note (type 381, naming the invoice it credits)."""
-    note = ledger.credit_note(ref)
+def credit_note_einvoice_of(ledger: Ledger, note: CreditNote) -> EInvoice:
+    """The e-invoice of a credit note (type 381, naming the invoice it credits)."""
     invoice = ledger.invoice(note.invoice_id)
     seller = Seller.of(note.billing, ledger.settings().country)
     buyer = ledger.customer(note.customer_id).profile_on(ledger.today()).postal_address
-    einvoice = credit_note_einvoice(
+    return credit_note_einvoice(
         note, invoice.invoice_date, seller, buyer, treatment_of(note.billing)
     )
-    return _assemble(credit_note_source(ledger, note.id), cii_xml(einvoice), config)
+
+
+def credit_note_facturx(ledger: Ledger, ref: str | UUID, config: PdfConfig) -> FacturX:
+    """The Factur-X PDF of a credit note."""
+    note = ledger.credit_note(ref)
+    xml = cii_xml(credit_note_einvoice_of(ledger, note))
+    return _assemble(credit_note_source(ledger, note.id), xml, config)
 
 
 def _assemble(document: Document, xml: bytes, config: PdfConfig) -> FacturX:
