@@ -12,6 +12,7 @@ from adapters.einvoice.pdfa3 import embedded_xml
 from adapters.einvoice.sources import credit_note_facturx, invoice_facturx
 from adapters.pdf.config import PdfConfig
 from tests.einvoice_support import assert_en16931, cycle, seller
+from tests.helpers import event_count
 
 
 @pytest.fixture
@@ -69,3 +70,16 @@ def test_a_draft_is_a_conflict_and_an_unknown_format_a_validation_error(reader, 
     assert as_draft.status_code == 409
     assert "draft" in as_draft.json()["detail"]
     assert unknown.status_code == 422
+
+
+def test_the_seller_country_over_http(admin, services):
+    before = event_count(services.ledger)
+
+    refused = admin.patch("/settings", {"country": "XX"})
+    unchanged = event_count(services.ledger)
+    accepted = admin.patch("/settings", {"country": "fr"})
+
+    assert refused.status_code == 422
+    assert (refused.json()["code"], refused.json()["field"]) == ("unknown_country", "country")
+    assert unchanged == before
+    assert accepted.status_code == 200 and accepted.json()["country"] == "FR"

@@ -27,7 +27,6 @@ router = APIRouter(prefix="/credit-notes", tags=["credit notes"])
             " EN 16931 e-invoice (type 381, naming the invoice it credits).",
             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
         },
-        422: {"description": "`einvoice_incomplete`: `field` names the missing detail."},
     },
 )
 def credit_note_pdf(
@@ -36,7 +35,9 @@ def credit_note_pdf(
     _: Reader,
     format: Annotated[PdfFormat, Query(description="`pdf` or `factur-x`.")] = "pdf",
 ) -> Response:
-    """The credit note as PDF: the same bytes as the CLI's ``credit-note pdf [--factur-x]``."""
+    """The credit note as PDF: the same bytes as the CLI's ``credit-note pdf [--factur-x]``;
+    ``format=factur-x`` refuses a missing EN 16931 detail with 422 ``einvoice_incomplete``
+    (``field`` names it)."""
     made = credit_note_download(svc.ledger, ref, format)
     return Response(
         made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}

@@ -120,11 +120,6 @@ def create_invoice(
             " embedded as factur-x.xml.",
             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
         },
-        409: {"description": "`einvoice_not_possible`: a draft or void invoice (Factur-X)."},
-        422: {
-            "description": "`einvoice_incomplete`: a detail EN 16931 needs is not set; `field`"
-            " names it (`settings.country`, `settings.tax_number`, `customer.country`, ...)."
-        },
     },
 )
 def invoice_pdf(
@@ -135,7 +130,11 @@ def invoice_pdf(
     format: Annotated[PdfFormat, Query(description="`pdf` or `factur-x`.")] = "pdf",
 ) -> Response:
     """The invoice as PDF (as it stood at ``as_of`` when given): the same bytes as the CLI's
-    ``invoice pdf [--factur-x]``, so its SHA-256 can be checked against a recorded one."""
+    ``invoice pdf [--factur-x]``, so its SHA-256 can be checked against a recorded one.
+    ``format=factur-x`` refuses a draft or void invoice with 409 ``einvoice_not_possible``,
+    and a document missing a detail EN 16931 needs with 422 ``einvoice_incomplete`` whose
+    ``field`` names it (``settings.country``, ``settings.tax_number``, ``customer.country``,
+    ``customer.tax_number``)."""
     made = invoice_download(svc.ledger, ref, format, at=as_of)
     return Response(
         made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}
