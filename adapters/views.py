@@ -132,6 +132,8 @@ def customer_doc(customer: Customer, day: date) -> dict[str, Any]:
         **profile.model_dump(mode="json"),
         # what documents print and exports send: ``address``, else the free text's lines
         "postal_address": profile.postal_address.model_dump(mode="json"),
+        # what the customer's invoices print about its tax treatment ("" for standard)
+        "tax_treatment_wording": profile.tax_treatment.legal_wording,
         "scheduled_changes": [
             {"effective_from": when.isoformat(), "changes": after}
             for when, after in customer.changes

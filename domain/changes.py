@@ -25,6 +25,7 @@ from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
+from domain.tax_treatment import Treatment
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
 
 
@@ -55,6 +56,7 @@ class CustomerChanges(Changes):
     external_accounting_id: str | None = None
     time_zone: str | None = None
     invoice_schedule: InvoiceSchedule | None = None
+    tax_treatment: Treatment | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -32,6 +32,7 @@ from adapters.app import bounds
 from domain.money import parse_decimal
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
+from domain.tax_treatment import TaxTreatment
 from domain.values import LineGrouping
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -144,6 +145,11 @@ class CustomerFields(Body):
     email: str | None = None
     tax_rate: Amount | None = None
     tax_description: str | None = None
+    tax_treatment: TaxTreatment | None = Field(
+        default=None,
+        description="VAT treatment (default standard); every other treatment means 0% tax"
+        " and prints its legal wording on the customer's invoices.",
+    )
     payment_terms_days: Days | None = None
     invoice_line_grouping: LineGrouping | None = None
     external_accounting_id: str | None = None
@@ -235,7 +241,12 @@ class LineChange(Body):
     description: str | None = None
     quantity: Amount | None = None
     unit_price: Amount | None = None
-    tax_rate: Amount | None = None
+    tax_rate: Amount | None = Field(
+        default=None,
+        description="A new rate without a tax_description gives the line the default"
+        " description of that rate (docs/money.md).",
+    )
+    tax_description: str | None = None
     period_start: IsoDate | None = None
     period_end: IsoDate | None = None
 
