@@ -23,6 +23,7 @@ from pydantic import BeforeValidator, model_validator
 from domain.address import PostalAddress
 from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
+from domain.money import TAX_ROUNDINGS, TaxRounding
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
 from domain.tax_treatment import Treatment
@@ -77,6 +78,17 @@ def _default_tax_rate(value: object) -> Decimal:
     return tax_rate(value, what="default tax rate")
 
 
+def _tax_rounding(value: object) -> TaxRounding | None:
+    for mode in TAX_ROUNDINGS:
+        if value == mode:
+            return mode
+    if value is None:
+        return None
+    raise InvalidInput(
+        f"tax rounding must be one of {', '.join(TAX_ROUNDINGS)}", field="tax_rounding"
+    )
+
+
 class SettingsChanges(Changes):
     """The seller's settings to change (the names of ``SellerSettings``)."""
 
@@ -91,6 +103,7 @@ class SettingsChanges(Changes):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    tax_rounding: Annotated[TaxRounding | None, BeforeValidator(_tax_rounding)] = None
 
 
 class PackageChanges(Changes):

@@ -125,6 +125,13 @@ class InvoiceNotEditable(BillingError):
     code = "invoice_not_editable"
 
 
+class NumberOutOfDateOrder(BillingError):
+    """A document dated before the latest one its number sequence already numbered
+    (domain/numbering.py: numbers follow dates)."""
+
+    code = "number_out_of_date_order"
+
+
 class InvalidState(BillingError):
     code = "invalid_state"
 

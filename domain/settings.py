@@ -9,6 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
+from domain.money import TaxRounding
 from domain.numbering import number_format
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
 
@@ -29,6 +30,8 @@ class SellerSettings(Frozen):
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     invoice_line_grouping: LineGrouping = "destination"
     payment_instructions: str = ""
+    # how tax is rounded on invoices issued from now on (domain/money.py, docs/money.md)
+    tax_rounding: TaxRounding = "per_line"
 
 
 def check_number_format(pattern: str) -> str:

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from adapters.app import bounds
-from domain.money import parse_decimal
+from domain.money import TaxRounding, parse_decimal
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
 from domain.tax_treatment import TaxTreatment
@@ -118,6 +118,12 @@ class SettingsChange(Body):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    tax_rounding: TaxRounding | None = Field(
+        default=None,
+        description="per_line (each line's tax rounded, then summed) or per_invoice_rate (the"
+        " tax at each rate = round(sum of the nets at that rate x rate)); applies to invoices"
+        " issued from now on.",
+    )
 
 
 class AddressBody(Body):
