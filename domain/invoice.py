@@ -302,13 +302,14 @@ class Invoice(Aggregate):
         stamp: Stamp,
         treatment: TaxTreatment = TaxTreatment.STANDARD,
     ) -> None:
-        """Change a draft line. A new rate without a (non-empty) tax description takes the
-        default description of that rate (domain/line_tax.py): "VAT 20%" at 0 % reads
-        "VAT 0%"."""
+        """Change a draft line. A new rate without a new tax description (none, an empty
+        one, or the line's current one, as a form sends back) takes the default description
+        of that rate (domain/line_tax.py): "VAT 20%" at 0 % reads "VAT 0%"."""
         self._editable()
         before = self.line(line_id)
         given = changes.given()
-        if given.get("tax_rate") is not None and not (given.get("tax_description") or "").strip():
+        text = (given.get("tax_description") or "").strip()
+        if given.get("tax_rate") is not None and text in ("", before.tax_description):
             given["tax_description"] = description_for(
                 given["tax_rate"],
                 base_rate=before.tax_rate,
