@@ -117,7 +117,7 @@ def _rows(lines: Sequence[InvoiceLine], currency: str) -> list[Row]:
 def _tax_figures(totals: Totals, lines: Sequence[InvoiceLine]) -> list[Figure]:
     """The tax per rate, captioned with the lines' tax descriptions and how the amount was
     worked out, so the caption's arithmetic is true (docs/pdf.md): per line, "VAT 20%: sum of
-    line taxes on 267.00"; per rate, "VAT 20%: 20% x 267.00 (printed with a multiplication sign)"."""
+    line taxes on 267.00"; per rate, "VAT 20%: 20% x 267.00" (with a multiplication sign)."""
     cur = totals.currency
     figures = []
     for rate, (net, tax) in totals.tax_by_rate.items():
