@@ -132,8 +132,8 @@ def _customers(demo: _Demo, number: str) -> None:
         name="Zürich Telekom AG",
         billing_address="Bahnhofstrasse 1\n8001 Zürich",
         currency="EUR",
-        tax_rate=D("0"),
-        tax_description="Reverse charge",
+        # 0 % under "Reverse charge", and the legal wording on every invoice
+        tax_treatment="reverse_charge",
         payment_terms_days=30,
         invoice_line_grouping="destination",
     )
