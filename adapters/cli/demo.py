@@ -27,6 +27,7 @@ from adapters.usage.importer import import_cdrs
 from adapters.views import balance_doc, invoice_doc
 from domain.changes import LineChanges, SettingsChanges
 from domain.invoice import Invoice
+from domain.tax_treatment import TaxTreatment
 from domain.usage import Period
 from projections.balances import Balances
 
@@ -133,7 +134,7 @@ def _customers(demo: _Demo, number: str) -> None:
         billing_address="Bahnhofstrasse 1\n8001 Zürich",
         currency="EUR",
         # 0 % under "Reverse charge", and the legal wording on every invoice
-        tax_treatment="reverse_charge",
+        tax_treatment=TaxTreatment.REVERSE_CHARGE,
         payment_terms_days=30,
         invoice_line_grouping="destination",
     )

@@ -138,7 +138,7 @@ def _tax_figures(totals: Totals, lines: Sequence[InvoiceLine]) -> list[Figure]:
 
 def _treatment_note(treatment: TaxTreatment) -> list[tuple[str, str]]:
     """The legal wording of the customer's tax treatment (none for standard)."""
-    return [(treatment.label, treatment.legal_wording)] if treatment.legal_wording else []
+    return [("VAT treatment", treatment.legal_wording)] if treatment.legal_wording else []
 
 
 def _seller(billing: BillingSnapshot | None, settings: SellerSettings | None) -> Party:

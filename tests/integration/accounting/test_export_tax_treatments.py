@@ -104,9 +104,7 @@ def test_per_invoice_rate_totals_reach_xero_and_clear_books_to_the_penny(
     assert [item["vatRate"] for item in invoice["items"]].count("Manual") == 1
 
 
-def test_clear_books_vat_treatment_by_description_then_treatment(
-    ledger, clearbooks, make_exporter
-):
+def test_clear_books_vat_treatment_by_description_then_treatment(ledger, clearbooks, make_exporter):
     _customers(ledger)
     beta = _issue(ledger, "BETA", ("10.00", "0"))
     delta = _issue(ledger, "DELTA", ("10.00", "0"))
