@@ -344,6 +344,12 @@ FIELD_LIMITS: dict[str, str] = {
     "email": EMAIL.doc,
     "tax_description": TAX_DESCRIPTION.doc,
     "default_tax_description": TAX_DESCRIPTION.doc,
+    "tax_rounding": "`per_line` or `per_invoice_rate` (docs/money.md)",
+    "document_date": "2000-01-01 to 2099-12-31; never before the sequence's latest",
+    "tax_treatment": (
+        "`standard`, `zero_rated`, `exempt`, `reverse_charge` or `outside_scope`; all but"
+        " `standard` allow only a 0 % rate"
+    ),
     "external_accounting_id": EXTERNAL_ID.doc,
     "time_zone": f"an IANA name, {TIME_ZONE.doc}",
     "description": f"lines: {LINE_DESCRIPTION.doc}; packages: {PACKAGE_DESCRIPTION.doc}",

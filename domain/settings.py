@@ -11,6 +11,7 @@ from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
 from domain.countries import COUNTRY_NAMES
 from domain.errors import UnknownCountry
+from domain.money import TaxRounding
 from domain.numbering import number_format
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
 
@@ -34,6 +35,8 @@ class SellerSettings(Frozen):
     # where the seller is established (ISO 3166-1 alpha-2): EN 16931 e-invoices need it
     # (BT-40); empty until set
     country: str = ""
+    # how tax is rounded on invoices issued from now on (domain/money.py, docs/money.md)
+    tax_rounding: TaxRounding = "per_line"
 
 
 def check_number_format(pattern: str) -> str:

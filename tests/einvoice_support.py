@@ -63,7 +63,7 @@ def assert_en16931(xml: bytes) -> None:
 class Cycle:
     two_rates: str  # Cyrillic customer, lines at 20 % and 5 %, partly paid
     cjk: str  # CJK customer, a 0 % line (zero rated) among 20 % ones
-    reverse: str  # an EU business customer with a VAT number, 0 % lines
+    reverse: str  # an EU business customer with a VAT number, reverse charge
     credit_note: str  # credits part of ``two_rates``
     numbers: list[str]
 
@@ -113,6 +113,7 @@ def cycle(ledger: Ledger) -> Cycle:
         address=PostalAddress(lines=("Alexanderplatz 1",), city="Berlin", country="DE"),
         tax_number="DE 123 456 789",
         currency="EUR",
+        tax_treatment="reverse_charge",
         tax_rate=D("0"),
         tax_description="Reverse charge",
         payment_terms_days=14,

@@ -31,7 +31,7 @@ EXEMPT = Category("E", "Exempt from VAT")
 REVERSE_CHARGE = Category("AE", "Reverse charge", "VATEX-EU-AE")
 OUTSIDE_SCOPE = Category("O", "Not subject to VAT", "VATEX-EU-O")
 
-#: treatment (domain/tax_treatment.py's values) -> the category of every line
+#: treatment (domain/tax_treatment.py's TaxTreatment values) -> the category of every line
 _BY_TREATMENT = {
     "zero_rated": ZERO_RATED,
     "exempt": EXEMPT,
@@ -49,10 +49,9 @@ def category_for(treatment: str, rate: Decimal) -> Category:
 
 
 def treatment_of(billing: BillingSnapshot | None) -> str:
-    """The tax treatment an issued document was made under.
-
-    The one place that reads it: until the ledger records a treatment with the invoice, every
-    document is ``standard`` (S for a taxed line, Z for a 0 % line).
-    """
-    del billing
-    return "standard"
+    """The tax treatment an issued document was made under: the customer's, as the invoice's
+    billing snapshot recorded it at issue (``standard`` for invoices issued before treatments
+    existed, and for a draft, which has no e-invoice)."""
+    if billing is None:
+        return "standard"
+    return str(billing.tax_treatment.value)

@@ -194,3 +194,21 @@ def test_signing_configuration_errors_are_config_errors(
     assert unreadable.code == 5 and "cannot load the signing key" in unreadable.err
     assert both.code == 5 and "not both" in both.err
     assert list(tmp_path.glob("*.pdf")) == []
+
+
+def test_a_reverse_charge_customer_without_a_vat_number(tollbook, ledger, books, tmp_path):
+    ledger.register_customer(
+        "test",
+        account_number="RC02",
+        name="Paris Télécom SAS",
+        address=PostalAddress(lines=("1 rue de Rivoli",), city="Paris", country="FR"),
+        currency="EUR",
+        tax_treatment="reverse_charge",
+        tax_rate=D("0"),
+    )
+    number = fresh_invoice(ledger, "RC02")
+
+    result = tollbook("invoice", "pdf", number, "--factur-x", "-o", str(tmp_path))
+
+    assert result.code == 2
+    assert "BR-AE-02" in result.err and "customer RC02 has none" in result.err

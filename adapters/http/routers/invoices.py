@@ -189,6 +189,7 @@ def add_line(
         "quantity": body.quantity,
         "unit_price": body.unit_price,
         "tax_rate": body.tax_rate,
+        "tax_description": body.tax_description,
         "period_start": body.period_start,
         "period_end": body.period_end,
     }
@@ -213,7 +214,6 @@ def add_line(
             invoice_id,
             key.name,
             description=body.description,
-            tax_description=body.tax_description,
             unit=body.unit,
             expected_version=expected,
             **common,

@@ -48,6 +48,8 @@ from adapters.views import amounts_error
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
+from domain.invoice_line import line_taxes
+from domain.line_tax import default_terms
 from domain.package import Package
 from domain.payment import Payment
 from projections.view import Row
@@ -301,6 +303,9 @@ def invoice_page(
                 "profile": profile,
                 "lines": list(invoice.lines.values()),
                 "totals": invoice.totals,
+                "line_taxes": line_taxes(
+                    invoice.lines.values(), invoice.currency, invoice.tax_rounding
+                ),
                 "packages": [
                     {
                         "name": p.terms.name,
@@ -309,7 +314,12 @@ def invoice_page(
                         "unit_price": plain(p.terms.unit_price),
                         "setup_price": plain(p.terms.setup_price),
                         "tax_rate": plain(
-                            p.terms.tax_rate if p.terms.tax_rate is not None else profile.tax_rate
+                            default_terms(
+                                profile.tax_treatment,
+                                profile.tax_rate,
+                                profile.tax_description,
+                                p.terms.tax_rate,
+                            )[0]
                         ),
                     }
                     for p in packages
@@ -344,6 +354,8 @@ def _line_values(fields: Fields) -> dict[str, Any]:
         "quantity": fields.amount("quantity", "quantity"),
         "unit_price": fields.amount("unit_price", "unit price"),
         "tax_rate": fields.amount("tax_rate", "tax rate"),
+        # empty: the default description of the rate (domain/line_tax.py)
+        "tax_description": fields.text("tax_description") or None,
         "period_start": fields.day("period_start", "line period start"),
         "period_end": fields.day("period_end", "line period end"),
     }
