@@ -16,12 +16,21 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import pytest
 from facturx import xml_check_xsd
 
 from adapters.ledger.application import Ledger
 from domain.address import PostalAddress
 from domain.changes import SettingsChanges
 from domain.credit_note import CreditLine
+
+
+@pytest.fixture
+def store_url(tmp_path: Any) -> str:
+    """SQLite only: the e-invoice tests are about documents, not storage (import this fixture
+    into a test module to replace conftest's SQLite-and-PostgreSQL one)."""
+    return f"sqlite:///{tmp_path}/tollbook.sqlite"
+
 
 _FAILED = re.compile(r"<svrl:failed-assert\b[^>]*>.*?</svrl:failed-assert>", re.S)
 _ID = re.compile(r'\bid="([^"]+)"')

@@ -38,21 +38,22 @@ def _number(value: Decimal) -> str:
 
 
 def _data(e: EInvoice) -> dict[str, Any]:
-    cur = e.currency
+    c = e.content
+    cur = c.currency
     data: dict[str, Any] = {
         "BT-1": e.number,
         "BT-2": e.issue_date,
         "BT-3": e.type_code,
         "BT-5": cur,
-        "BG-4": _party(e.seller),
-        "BG-7": _party(e.buyer),
+        "BG-4": _party(c.seller),
+        "BG-7": _party(c.buyer),
         "BT-72": e.delivery_date,
-        "BG-23": [_tax(entry, cur) for entry in e.breakdown],
-        "BG-25": [_line(line, cur) for line in e.lines],
-        "BT-106": _amount(e.net, cur),
-        "BT-109": _amount(e.net, cur),
-        "BT-110": _amount(e.tax, cur),
-        "BT-112": _amount(e.total, cur),
+        "BG-23": [_tax(entry, cur) for entry in c.breakdown],
+        "BG-25": [_line(line, cur) for line in c.lines],
+        "BT-106": _amount(c.net, cur),
+        "BT-109": _amount(c.net, cur),
+        "BT-110": _amount(c.tax, cur),
+        "BT-112": _amount(c.total, cur),
         "BT-115": _amount(e.due, cur),
     }
     if e.prepaid:

@@ -86,10 +86,9 @@ class Breakdown:
 
 
 @dataclass(frozen=True, slots=True)
-class EInvoice:
-    number: str
-    type_code: str
-    issue_date: date
+class Content:
+    """What invoices and credit notes state alike: parties, lines and amounts."""
+
     currency: str
     seller: Party
     buyer: Party
@@ -98,6 +97,14 @@ class EInvoice:
     net: Decimal  # BT-106 = BT-109 (no document-level allowances or charges)
     tax: Decimal  # BT-110
     total: Decimal  # BT-112
+
+
+@dataclass(frozen=True, slots=True)
+class EInvoice:
+    number: str
+    type_code: str
+    issue_date: date
+    content: Content
     prepaid: Decimal  # BT-113: paid or credited already
     due: Decimal  # BT-115
     delivery_date: date  # BT-72
@@ -141,27 +148,20 @@ def invoice_einvoice(
             " and credit notes are"
         )
     lines = list(invoice.lines.values())
-    facts = _facts(lines, invoice.totals, invoice.billing, seller, buyer_address, treatment)
+    content = _content(lines, invoice.totals, invoice.billing, seller, buyer_address, treatment)
     due = invoice.outstanding
     return EInvoice(
         number=invoice.number,
+        content=content,
         type_code=INVOICE,
         issue_date=invoice.invoice_date,
         due_date=invoice.due_date,
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         delivery_date=invoice.period_end or invoice.invoice_date,
-        prepaid=facts.total - due,
+        prepaid=content.total - due,
         due=due,
         notes=_notes(invoice.billing.payment_instructions, invoice.memo, treatment),
-        currency=facts.currency,
-        seller=facts.seller,
-        buyer=facts.buyer,
-        lines=facts.lines,
-        breakdown=facts.breakdown,
-        net=facts.net,
-        tax=facts.tax,
-        total=facts.total,
     )
 
 
@@ -173,48 +173,29 @@ def credit_note_einvoice(
     treatment: str,
 ) -> EInvoice:
     """The e-invoice of a credit note: type 381, naming the invoice it credits (BG-3)."""
-    facts = _facts(note.lines, note.totals, note.billing, seller, buyer_address, treatment)
+    content = _content(note.lines, note.totals, note.billing, seller, buyer_address, treatment)
     return EInvoice(
         number=note.number,
+        content=content,
         type_code=CREDIT_NOTE,
         issue_date=note.issued_on,
         delivery_date=note.issued_on,
         payment_terms=f"Credited against invoice {note.invoice_number}.",
         preceding=(note.invoice_number, invoice_date),
         prepaid=Decimal(0),
-        due=facts.total,
+        due=content.total,
         notes=_notes("", "", treatment),
-        currency=facts.currency,
-        seller=facts.seller,
-        buyer=facts.buyer,
-        lines=facts.lines,
-        breakdown=facts.breakdown,
-        net=facts.net,
-        tax=facts.tax,
-        total=facts.total,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    currency: str
-    seller: Party
-    buyer: Party
-    lines: tuple[Line, ...]
-    breakdown: tuple[Breakdown, ...]
-    net: Decimal
-    tax: Decimal
-    total: Decimal
-
-
-def _facts(
+def _content(
     lines: list[InvoiceLine],
     totals: Totals,
     billing: BillingSnapshot,
     seller: Seller,
     buyer_address: PostalAddress,
     treatment: str,
-) -> _Facts:
+) -> Content:
     currency = totals.currency
     if MINOR_UNITS[currency] > 2:
         raise EInvoiceNotPossible(
@@ -227,7 +208,7 @@ def _facts(
         raise EInvoiceNotPossible(
             "an e-invoice with lines outside the scope of VAT may have no other lines"
         )
-    return _Facts(
+    return Content(
         currency=currency,
         seller=_seller_party(seller, outside),
         buyer=_buyer_party(billing, buyer_address, treatment, outside),

@@ -13,14 +13,13 @@ import pytest
 from adapters.einvoice.model import Seller, invoice_einvoice
 from domain.address import PostalAddress
 from domain.errors import EInvoiceIncomplete, EInvoiceNotPossible
-from tests.einvoice_support import cycle, seller
+from tests.einvoice_support import (
+    cycle,
+    seller,
+    store_url,  # noqa: F401  (SQLite only)
+)
 from tests.helpers import event_count
 from tests.pdf_support import STAMP, billing, draft_invoice, usage_line
-
-
-@pytest.fixture
-def store_url(tmp_path):
-    return f"sqlite:///{tmp_path}/tollbook.sqlite"
 
 
 @pytest.fixture

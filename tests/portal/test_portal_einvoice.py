@@ -3,17 +3,14 @@ same Factur-X bytes as the API and the CLI. (SQLite: documents, not storage.)"""
 
 from __future__ import annotations
 
-import pytest
-
 from adapters.einvoice.pdfa3 import embedded_xml
 from adapters.einvoice.sources import invoice_facturx
 from adapters.pdf.config import PdfConfig
-from tests.einvoice_support import assert_en16931, cycle
-
-
-@pytest.fixture
-def store_url(tmp_path):
-    return f"sqlite:///{tmp_path}/tollbook.sqlite"
+from tests.einvoice_support import (
+    assert_en16931,
+    cycle,
+    store_url,  # noqa: F401  (SQLite only)
+)
 
 
 def test_issued_invoice_page_links_its_factur_x(finance, ledger):

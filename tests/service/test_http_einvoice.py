@@ -11,13 +11,13 @@ import pytest
 from adapters.einvoice.pdfa3 import embedded_xml
 from adapters.einvoice.sources import credit_note_facturx, invoice_facturx
 from adapters.pdf.config import PdfConfig
-from tests.einvoice_support import assert_en16931, cycle, seller
+from tests.einvoice_support import (
+    assert_en16931,
+    cycle,
+    seller,
+    store_url,  # noqa: F401  (SQLite only)
+)
 from tests.helpers import event_count
-
-
-@pytest.fixture
-def store_url(tmp_path):
-    return f"sqlite:///{tmp_path}/tollbook.sqlite"
 
 
 @pytest.fixture
