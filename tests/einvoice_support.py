@@ -8,6 +8,7 @@ Compiling the stylesheet takes ~0.3 s, so it is compiled once per test process.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +18,10 @@ from importlib import resources
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from facturx import xml_check_xsd
 
 from adapters.ledger.application import Ledger
@@ -66,6 +71,25 @@ def assert_en16931(xml: bytes) -> None:
     """Valid by the official schema AND zero failed business rules."""
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931") is True
     assert failed_rules(xml) == []
+
+
+def certificate(name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A throwaway self-signed RSA key and certificate, made for the test."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
 
 
 @dataclass

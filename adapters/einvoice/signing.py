@@ -98,9 +98,16 @@ class SigningConfig:
 
 class _DerivedIdWriter(IncrementalPdfFileWriter):
     """pyhanko's incremental writer with the file identifier's second half derived from the
-    document (its first half is the original's, as ISO 32000 wants) instead of random."""
+    document (its first half is the original's, as ISO 32000 wants) instead of random, and
+    the document's metadata left as it is: pyhanko would stamp the machine's clock into the
+    Info and XMP modification dates and rewrite the XMP packet (renaming the Factur-X
+    extension's ``fx`` prefix); the signature is an appended update that adds, changes
+    nothing of the document."""
 
     derived: bytes = b""
+
+    def _update_meta(self) -> None:
+        return None
 
     @classmethod
     def _handle_id(cls, prev: Any) -> generic.ArrayObject:

@@ -7,20 +7,17 @@ The CLI is run on SQLite only: these tests are about documents, not storage.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
 from adapters.einvoice.pdfa3 import embedded_xml
 from tests.einvoice_support import (
     assert_en16931,
+    certificate,
     cycle,
     store_url,  # noqa: F401  (SQLite only)
 )
@@ -29,24 +26,6 @@ from tests.einvoice_support import (
 @pytest.fixture
 def books(ledger):
     return cycle(ledger)
-
-
-def certificate(name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,22 @@ and the Factur-X PDF around it is byte-for-byte reproducible."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pypdf
 import pytest
+from asn1crypto import keys
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
+from pyhanko.sign import signers
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from adapters.einvoice.cii import cii_xml
 from adapters.einvoice.model import Seller, invoice_einvoice
 from adapters.einvoice.pdfa3 import embedded_xml
+from adapters.einvoice.signing import sign
 from adapters.einvoice.sources import (
     credit_note_einvoice_of,
     credit_note_facturx,
@@ -21,7 +28,7 @@ from adapters.einvoice.sources import (
     invoice_facturx,
 )
 from adapters.pdf.config import PdfConfig
-from tests.einvoice_support import assert_en16931, cycle, failed_rules
+from tests.einvoice_support import assert_en16931, certificate, cycle, failed_rules
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -168,3 +175,27 @@ def test_factur_x_pdf_is_reproducible_and_carries_the_xml(memory_ledger, books):
     issued = memory_ledger.invoice(books.numbers[0]).issued_on
     assert f"<xmp:CreateDate>{issued.isoformat()}T00:00:00+00:00".encode() in xmp
     assert reader.metadata["/ModDate"] == f"D:{issued:%Y%m%d}000000+00'00'"
+
+
+def test_signing_is_an_appended_update_reproducible_at_a_given_moment(memory_ledger, books):
+    key, cert = certificate("Northwind Voice Ltd")
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        signing_key=keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+        cert_registry=SimpleCertificateStore.from_certs([]),
+    )
+    pdf = invoice_facturx(memory_ledger, books.numbers[2], PdfConfig()).pdf
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+    signed = sign(pdf, signer, at)
+
+    assert signed.startswith(pdf)  # the unsigned bytes stay as they were
+    assert sign(pdf, signer, at) == signed  # same key, same moment: same bytes
+    assert sign(pdf, signer, at + timedelta(seconds=1)) != signed
+    assert embedded_xml(signed) == embedded_xml(pdf)
