@@ -211,3 +211,30 @@ def test_a_reverse_charge_customer_without_a_vat_number(tollbook, ledger, books,
 
     assert result.code == 2
     assert "BR-AE-02" in result.err and "customer RC02 has none" in result.err
+
+
+def test_factur_x_and_signing_are_one_document_at_a_time(tollbook, ledger, tmp_path):
+    result = tollbook(
+        "invoice", "pdf", "--all", "--period", "2026-10", "-o", str(tmp_path), "--factur-x"
+    )
+
+    assert result.code == 2 and "--factur-x" in result.err
+
+
+def test_verify_pdf_of_a_pdf_that_names_no_document(tollbook, ledger, tmp_path):
+    import io
+
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    path = tmp_path / "blank.pdf"
+    path.write_bytes(buffer.getvalue())
+
+    result = tollbook("invoice", "verify-pdf", str(path), "--json")
+
+    assert result.code == 1
+    assert result.json()["ledger"]["status"] == "unknown"
+    assert result.json()["signature"]["status"] == "unsigned"
