@@ -56,6 +56,20 @@ def _line_tax(
     return {"tax_rate": chosen, "tax_description": text}
 
 
+def _credited_description(invoice: Invoice, rate: Decimal) -> str:
+    """A credit line's tax description when none is given: that of the invoice's lines at
+    the same rate, else the default of the rate (domain/line_tax.py)."""
+    lines = list(invoice.lines.values())
+    for line in lines:
+        if line.tax_rate == rate and line.tax_description.strip():
+            return line.tax_description
+    first = lines[0]
+    treatment = invoice.billing.tax_treatment if invoice.billing else TaxTreatment.STANDARD
+    return description_for(
+        rate, base_rate=first.tax_rate, base_description=first.tax_description, treatment=treatment
+    )
+
+
 class InvoiceUseCases(PartyUseCases):
     """Drafts, lines, gapless issue, void and credit notes."""
 
@@ -481,7 +495,14 @@ class InvoiceUseCases(PartyUseCases):
             return [line.model_copy(update={"line_id": uuid4()}) for line in invoice.lines.values()]
         if lines is not None:
             return [
-                InvoiceLine.model_validate({"line_id": uuid4(), **line.model_dump()})
+                InvoiceLine.model_validate(
+                    {
+                        "line_id": uuid4(),
+                        **line.model_dump(),
+                        "tax_description": line.tax_description.strip()
+                        or _credited_description(invoice, line.tax_rate),
+                    }
+                )
                 for line in lines
             ]
         assert amount is not None

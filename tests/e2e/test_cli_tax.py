@@ -69,6 +69,13 @@ def test_reverse_charge_customer_wording_reaches_json_and_pdf(tollbook, tmp_path
     text = flowing(" ".join(page_texts(target.read_bytes())))
     assert "Reverse charge: customer to account for VAT to HMRC" in text
     assert "Reverse charge: sum of line taxes on 99.00 0.00" in text
+    note = _ok(
+        tollbook("credit-note", "new", number, "--amount", "9", "--reason", "Outage", "--json")
+    ).json()["number"]
+    note_pdf = tmp_path / "note.pdf"
+    _ok(tollbook("credit-note", "pdf", note, "-o", str(note_pdf)))
+    note_text = flowing(" ".join(page_texts(note_pdf.read_bytes())))
+    assert "VAT treatment Reverse charge: customer to account for VAT to HMRC" in note_text
 
 
 def test_line_tax_descriptions_and_per_invoice_rate_rounding(tollbook, tmp_path):

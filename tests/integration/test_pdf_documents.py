@@ -217,7 +217,7 @@ def test_a_credit_note_has_its_own_title_and_names_the_invoice_it_credits(ledger
         f"Credits invoice {number}",
         "Łódź Sp. z o.o.",
         "Outage credit 2 10.00 23% 20.00",
-        "Tax 23%: sum of line taxes on 20.00 4.60",
+        "VAT 23%: sum of line taxes on 20.00 4.60",
         "Total credit (PLN) 24.60",
         "Two days of outage",
         "Page 1 of 1",

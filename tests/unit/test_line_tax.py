@@ -149,3 +149,29 @@ def test_the_issued_invoice_keeps_the_treatment_it_was_issued_under(memory_ledge
     )
     billing = memory_ledger.invoice(number).billing
     assert billing is not None and billing.tax_treatment is TaxTreatment.REVERSE_CHARGE
+
+
+def test_billing_run_package_lines_of_a_reverse_charge_customer_carry_zero():
+    from datetime import date as day
+    from uuid import uuid4
+
+    from domain.customer import Assignment
+    from domain.package import PackageTerms
+    from domain.usage import Period, package_lines
+
+    terms = PackageTerms(
+        name="Trunk",
+        currency="GBP",
+        unit_price=D("120"),
+        tax_rate=D("20"),
+        tax_description="VAT 20%",
+    )
+    assigned = Assignment(
+        assignment_id=uuid4(), package_id=uuid4(), quantity=D(1), start_date=day(2026, 9, 1)
+    )
+    october = Period.month("2026-10")
+    args = (uuid4(), october, [assigned], {assigned.package_id: terms})
+    standard = package_lines(*args, D(5), "VAT 5%")
+    reverse = package_lines(*args, D(0), "Reverse charge", TaxTreatment.REVERSE_CHARGE)
+    assert [(ln.tax_rate, ln.tax_description) for ln in standard] == [(D(20), "VAT 20%")]
+    assert [(ln.tax_rate, ln.tax_description) for ln in reverse] == [(D(0), "Reverse charge")]

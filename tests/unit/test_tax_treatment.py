@@ -117,3 +117,24 @@ def test_a_treatment_change_with_a_non_zero_rate_is_refused(memory_ledger):
         )
     with pytest.raises(UnknownTaxTreatment):
         CustomerChanges.model_validate({"tax_treatment": "sometimes"})
+
+
+def test_documents_stored_before_treatments_and_rounding_modes_load_with_the_old_meaning():
+    from domain.invoice import BillingSnapshot, Invoice
+    from domain.numbering import NumberSequence
+
+    snapshot = BillingSnapshot.model_validate(
+        {
+            "customer_name": "Old",
+            "customer_account": "OLD",
+            "billing_address": "",
+            "customer_tax_number": "",
+            "seller_name": "Seller",
+            "seller_address": "",
+            "seller_tax_number": "",
+        }
+    )
+    assert snapshot.tax_treatment is TaxTreatment.STANDARD
+    assert Invoice.Issued.model_fields["tax_rounding"].default == "per_line"
+    assert Invoice.Drafted.model_fields["tax_rounding"].default == "per_line"
+    assert NumberSequence.NumberTaken.model_fields["document_date"].default is None
