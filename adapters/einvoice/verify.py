@@ -40,6 +40,9 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 _CII_ID = "{urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100}ExchangedDocument"
 _RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
 
+# a file from anywhere: no DTD, no entities, nothing fetched
+_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
 SignatureStatus = Literal["unsigned", "intact", "broken"]
 LedgerStatus = Literal["current", "earlier", "mismatch", "unknown"]
 
@@ -144,7 +147,10 @@ def _xml(data: bytes) -> bytes | None:
 def _named(data: bytes, xml: bytes | None) -> tuple[str, str] | None:
     """(kind, number) the file names: the CII BT-1 and type code, else the PDF subject."""
     if xml is not None:
-        root = etree.fromstring(xml)
+        try:
+            root = etree.fromstring(xml, _SAFE_XML)
+        except etree.XMLSyntaxError:
+            return None
         doc = root.find(_CII_ID)
         if doc is not None:
             number = doc.findtext(f"{{{_RAM}}}ID") or ""
