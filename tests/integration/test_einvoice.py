@@ -17,10 +17,11 @@ from lxml import etree
 from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from adapters.config_error import ConfigError
 from adapters.einvoice.cii import cii_xml
 from adapters.einvoice.model import Seller, invoice_einvoice
 from adapters.einvoice.pdfa3 import embedded_xml
-from adapters.einvoice.signing import sign
+from adapters.einvoice.signing import SigningConfig, sign
 from adapters.einvoice.sources import (
     credit_note_einvoice_of,
     credit_note_facturx,
@@ -199,3 +200,26 @@ def test_signing_is_an_appended_update_reproducible_at_a_given_moment(memory_led
     assert sign(pdf, signer, at) == signed  # same key, same moment: same bytes
     assert sign(pdf, signer, at + timedelta(seconds=1)) != signed
     assert embedded_xml(signed) == embedded_xml(pdf)
+
+
+def test_a_pem_key_and_certificate_sign_as_a_pkcs12_file_does(tmp_path):
+    key, cert = certificate("Northwind Voice Ltd")
+    key_file, cert_file = tmp_path / "seller.key", tmp_path / "seller.crt"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"pem-pass"),
+        )
+    )
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    env = {"TOLLBOOK_SIGNING_KEY": str(key_file), "TOLLBOOK_SIGNING_CERT": str(cert_file)}
+
+    config = SigningConfig.from_env({**env, "TOLLBOOK_SIGNING_PASSPHRASE": "pem-pass"})
+    wrong = SigningConfig.from_env({**env, "TOLLBOOK_SIGNING_PASSPHRASE": "nope"})
+
+    assert config is not None and wrong is not None
+    assert config.certificate() == cert.public_bytes(serialization.Encoding.DER)
+    with pytest.raises(ConfigError, match="cannot load the signing key"):
+        wrong.signer()
+    assert SigningConfig.from_env({}) is None
