@@ -29,6 +29,7 @@ from adapters.einvoice.sources import (
     invoice_facturx,
 )
 from adapters.pdf.config import PdfConfig
+from domain.changes import SettingsChanges
 from tests.einvoice_support import assert_en16931, certificate, cycle, failed_rules
 
 NS = {
@@ -223,3 +224,29 @@ def test_a_pem_key_and_certificate_sign_as_a_pkcs12_file_does(tmp_path):
     with pytest.raises(ConfigError, match="cannot load the signing key"):
         wrong.signer()
     assert SigningConfig.from_env({}) is None
+
+
+def test_per_invoice_rate_rounding_gives_the_rates_tax_exactly(memory_ledger, books):
+    memory_ledger.change_settings(
+        SettingsChanges.model_validate({"tax_rounding": "per_invoice_rate"}), "test"
+    )
+    invoice_id = memory_ledger.create_invoice("SIB01", "test")
+    for n in range(7):  # seven lines whose line taxes, rounded one by one, would sum to more
+        memory_ledger.add_line(
+            invoice_id,
+            "test",
+            description=f"Calls {n}",
+            quantity=D("1"),
+            unit_price=D("0.125"),
+            tax_rate=D("20"),
+        )
+    number = memory_ledger.issue_invoice(invoice_id, "test")
+
+    xml = invoice_xml(memory_ledger, number)
+
+    assert_en16931(xml)
+    tax = f"{SETTLEMENT}/ram:ApplicableTradeTax"
+    assert (one(xml, f"{tax}/ram:BasisAmount"), one(xml, f"{tax}/ram:CalculatedAmount")) == (
+        "0.91",
+        "0.18",
+    )
