@@ -64,6 +64,12 @@ def test_factur_x_of_an_invoice_and_a_credit_note(tollbook, books, tmp_path):
     for path in (invoice_pdf, note_pdf):
         assert_en16931(embedded_xml(path.read_bytes()))
     assert b"<ram:TypeCode>381</ram:TypeCode>" in embedded_xml(note_pdf.read_bytes())
+    # the credit note is found by the number in its XML, and is the ledger's
+    verdict = tollbook("invoice", "verify-pdf", str(note_pdf), "--json")
+    assert verdict.code == 6
+    assert verdict.json()["factur_x"] is True
+    assert verdict.json()["ledger"]["document"] == "credit_note"
+    assert verdict.json()["ledger"]["status"] == "current"
 
 
 def test_a_draft_is_no_e_invoice(tollbook, ledger, books, tmp_path):
