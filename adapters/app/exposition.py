@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -18,7 +19,8 @@ from adapters.app.context import Services
 from adapters.app.health import ReadModelHealth
 from adapters.config_error import ConfigError
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: the text format every Prometheus version reads (our names need none of 1.0.0's escaping)
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
 class _ThisProcess(Collector):
