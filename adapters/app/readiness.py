@@ -42,7 +42,7 @@ def max_lag_from_env(environ: Mapping[str, str] | None = None) -> int:
     text = env.get(MAX_LAG_ENV, "").strip()
     if not text:
         return DEFAULT_MAX_LAG
-    if not text.isdigit() or int(text) > MAX_LAG_LIMIT:
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_LAG_LIMIT:
         raise ConfigError(
             f"{MAX_LAG_ENV}={text[:40]!r}: give a whole number of positions, 0 to {MAX_LAG_LIMIT}"
         )

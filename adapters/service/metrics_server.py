@@ -43,7 +43,7 @@ class Bind:
         host = host.removeprefix("[").removesuffix("]")
         if not sep or not host or len(host) > 253 or any(c.isspace() for c in host):
             raise ValueError(f"{text[:80]!r} is not HOST:PORT (e.g. 127.0.0.1:9464)")
-        if not port.isdigit() or not 0 <= int(port) <= 65535:
+        if not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
             raise ValueError(f"{text[:80]!r}: the port must be a number from 0 to 65535")
         return cls(host, int(port))
 

@@ -1,0 +1,44 @@
+"""Hostile operations settings: a metrics address or a readiness lag that makes no sense stops
+``tollbook serve`` before it listens, with one line naming the setting; nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import event_count
+
+
+@pytest.mark.parametrize(
+    "bind",
+    [
+        "nonsense",
+        "127.0.0.1:99999",
+        ":9464",
+        "my host:9464",
+        "h" * 300 + ":9464",
+        "127.0.0.1:9464\x00",
+        "127.0.0.1:\u0669\u0664\u0666\u0664",  # Arabic-Indic digits are digits, not a port
+    ],
+)
+def test_a_bad_metrics_address_is_a_usage_error(tollbook: Any, ledger: Any, bind: str) -> None:
+    before = event_count(ledger)
+    result = tollbook("serve", "--port", "0", "--metrics-bind", bind)
+    assert result.code == 2, result.err
+    assert "--metrics-bind" in result.err and "[usage]" in result.err
+    assert result.err.count("\n") == 1
+    assert event_count(ledger) == before
+
+
+@pytest.mark.parametrize("lag", ["-1", "1e3", "1000000001", "٣"])
+def test_a_bad_readiness_lag_stops_the_start(
+    tollbook: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch, lag: str
+) -> None:
+    monkeypatch.setenv("TOLLBOOK_READY_MAX_LAG", lag)
+    before = event_count(ledger)
+    result = tollbook("serve", "--port", "0")
+    assert result.code == 5, result.err
+    assert "TOLLBOOK_READY_MAX_LAG" in result.err and "[config]" in result.err
+    assert result.err.count("\n") == 1
+    assert event_count(ledger) == before
