@@ -243,11 +243,13 @@ def _nats_problem(url: str) -> str | None:
         host, port = parts.hostname, parts.port or NATS_DEFAULT_PORT
     except ValueError as error:
         return f"not a URL ({error})"
-    if parts.scheme not in ("nats", "tls") or not host:
+    if parts.scheme not in ("nats", "tls") or not host or len(host) > 253:
         return "not a nats://host:port URL"
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as conn:
             greeting = conn.makefile("rb").readline(4096)
+    except UnicodeError:  # a host name no resolver takes (a label over 63 characters)
+        return "not a host name"
     except OSError as error:
         return f"cannot connect ({error.strerror or error})"
     if not greeting.startswith(b"INFO "):

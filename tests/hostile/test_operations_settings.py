@@ -42,3 +42,20 @@ def test_a_bad_readiness_lag_stops_the_start(
     assert "TOLLBOOK_READY_MAX_LAG" in result.err and "[config]" in result.err
     assert result.err.count("\n") == 1
     assert event_count(ledger) == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["nats://", "http://127.0.0.1:4222", "n" * 5000, "nats://127.0.0.1:port"],
+)
+def test_doctor_names_a_nats_url_that_is_not_one(
+    tollbook: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("TOLLBOOK_NATS_URL", url)
+    before = event_count(ledger)
+    result = tollbook("doctor", "--json")
+    assert result.code == 1, result.err
+    nats = next(f for f in result.json() if f["check"] == "nats")
+    assert nats["status"] == "fail" and "TOLLBOOK_NATS_URL" in nats["fix"]
+    assert len(nats["detail"]) < 400  # the value is cut short, not echoed whole
+    assert event_count(ledger) == before

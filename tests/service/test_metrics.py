@@ -38,9 +38,7 @@ def scrape(api: Api) -> Families:
     samples: Families = {}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
-            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = (
-                sample.value
-            )
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
     return samples
 
 
@@ -89,7 +87,9 @@ def test_requests_are_counted_and_timed_by_route_template_and_status(
     routes = {dict(labels).get("route") for labels in after["tollbook_http_requests_total"]}
     assert not any("ROUTE1" in str(r) or customer["id"] in str(r) for r in routes), routes
     # the scrape before this one was itself counted, under its own template
-    assert value(after, "tollbook_http_requests_total", method="GET", route="/metrics", status="200")
+    assert value(
+        after, "tollbook_http_requests_total", method="GET", route="/metrics", status="200"
+    )
 
 
 def test_an_unknown_path_is_labelled_unmatched_not_by_its_path(reader: Api) -> None:
@@ -207,7 +207,9 @@ def test_webhook_attempts_and_backlog_per_subscription(
     attempts = "tollbook_webhook_attempts_total"
     assert value(after, attempts, subscription=subscription, outcome="retrying") == 1
     assert value(after, attempts, subscription=subscription, outcome="delivered") == 1
-    assert value(after, "tollbook_webhook_backlog", subscription=subscription, status="pending") == 0
+    assert (
+        value(after, "tollbook_webhook_backlog", subscription=subscription, status="pending") == 0
+    )
 
 
 def test_read_model_positions_and_lag_are_read_from_the_database_when_scraped(

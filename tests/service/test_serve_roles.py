@@ -82,8 +82,10 @@ def test_api_and_worker_processes_share_one_postgresql_database(
         )
         # counted just after the receiver answered
         scraped = _wait_until(
-            lambda: (found := _samples(httpx.get(f"http://{bind}/metrics").text)).get(delivered)
-            and found
+            lambda: (
+                (found := _samples(httpx.get(f"http://{bind}/metrics").text)).get(delivered)
+                and found
+            )
         )
         assert scraped[_series("tollbook_scheduler_job_runs_total", job="webhooks", outcome="ok")]
         assert scraped[_series("tollbook_read_model_lag_positions", read_model="balances")] == 0
