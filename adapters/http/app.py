@@ -82,7 +82,7 @@ def create_api(
     app.state.tollbook_pages = pages = PageCache(read_cache_bytes())
     app.add_middleware(KeptReads, services=services, pages=pages)
     app.add_middleware(RequestContext, html_prefix=html_prefix)
-    app.add_middleware(RequestMetrics, routes=app.router.routes)  # outermost: sees every answer
+    app.add_middleware(RequestMetrics, router=app.router)  # outermost: sees every answer
 
     read_models = ReadModelHealth(services)
     app.state.tollbook_readiness = Readiness(services, read_models, max_lag_from_env())
