@@ -251,7 +251,7 @@ def test_scheduler_runs_and_failures_are_counted_by_job_kind(
 
     def listener(event: Any) -> None:
         seen.append(event.code)
-        if len(seen) == 2:
+        if len(seen) == 3:
             done.set()
 
     scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -261,15 +261,23 @@ def test_scheduler_runs_and_failures_are_counted_by_job_kind(
         now = datetime.now(UTC)
         scheduler.add_job(_fine, "date", run_date=now, id="export:acme-xero", jobstore="local")
         scheduler.add_job(_broken, "date", run_date=now, id="webhooks", jobstore="local")
+        # fell due two minutes ago (the service was down): runs now, late
+        late = now - timedelta(minutes=2)
+        scheduler.add_job(_fine, "date", run_date=late, id="invoice:c0ffee", jobstore="local")
         assert done.wait(10)
     finally:
         ctx.stopping.set()
         scheduler.shutdown(wait=True)
     after = scrape(reader)
     runs = "tollbook_scheduler_job_runs_total"
-    for job, outcome in (("export:acme-xero", "ok"), ("webhooks", "failed")):
+    for job, outcome in (("export:acme-xero", "ok"), ("webhooks", "failed"), ("invoice", "ok")):
         labels = {"job": job, "outcome": outcome}
         assert value(after, runs, **labels) == value(before, runs, **labels) + 1
+    misses = "tollbook_scheduler_job_misses_total"
+    late_run = {"job": "invoice", "reason": "late"}  # one label for every customer's schedule
+    assert value(after, misses, **late_run) == value(before, misses, **late_run) + 1
+    on_time = {"job": "webhooks", "reason": "late"}
+    assert value(after, misses, **on_time) == value(before, misses, **on_time)
 
 
 def _fine() -> None:
