@@ -7,7 +7,7 @@ import click
 
 from adapters.app.doctor import examine
 from adapters.cli.context import emit_json, json_option, say, state, table
-from adapters.config import database_url
+from adapters.config import ConfigError, database_url
 
 
 class ProblemsFound(click.ClickException):
@@ -22,7 +22,10 @@ class ProblemsFound(click.ClickException):
 def doctor(as_json: bool) -> None:
     """Check the deployment: database and schema version, clock skew against the database,
     PDF fonts, SMTP, accounting credentials and NATS where configured. Exits 1 when one fails."""
-    findings = examine(state().database_url or database_url())
+    try:
+        findings = examine(state().database_url or database_url())
+    except ValueError as error:  # memory:// has no database to check
+        raise ConfigError(str(error)) from None
     if as_json:
         emit_json([finding.doc() for finding in findings])
     else:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from adapters.cli.main import main
 from tests.helpers import event_count
 
 
@@ -59,3 +60,14 @@ def test_doctor_names_a_nats_url_that_is_not_one(
     assert nats["status"] == "fail" and "TOLLBOOK_NATS_URL" in nats["fix"]
     assert len(nats["detail"]) < 400  # the value is cut short, not echoed whole
     assert event_count(ledger) == before
+
+
+@pytest.mark.parametrize("url", ["memory://", "mysql://db/billing"])
+def test_doctor_on_a_store_it_cannot_check_says_so_in_one_line(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--db", url, "doctor", "--json"])
+    assert stop.value.code == 5
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "[config]" in captured.err
