@@ -15,6 +15,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.accounting.store import ExportStore
 from adapters.app.context import Services
 from adapters.config import build_ledger
 from adapters.service.app import create_app
@@ -286,3 +287,42 @@ def _fine() -> None:
 
 def _broken() -> None:
     raise RuntimeError("this job fails on purpose")
+
+
+def test_export_backlog_and_dead_letters_per_connection(
+    services: Services, keys: dict[str, str], monkeypatch: Any
+) -> None:
+    # two connections: one configured and never run, one that has exported up to a point
+    monkeypatch.setenv(
+        "TOLLBOOK_CONNECTIONS",
+        '{"new-books": {"system": "clearbooks", "api_key": "k"},'
+        ' "old-xero": {"system": "xero", "tenant_id": "t", "client_id": "c",'
+        ' "client_secret": "s"}}',
+    )
+    with TestClient(create_app(services)) as client:
+        writer, reader = Api(client, keys["write"]), Api(client, keys["read"])
+        for account in ("EXP1", "EXP2", "EXP3"):
+            make_customer(writer, account)
+        head = services.ledger.recorder.max_notification_id()
+        store = ExportStore(services.db)
+        store.dead_letter(
+            "old-xero",
+            "xero",
+            position=head - 1,
+            event_key=f"invoice:{head - 1}",
+            kind="invoice",
+            customer_id="c",
+            label="INV-2026-000001",
+            status="dead",
+            error="422 from Xero: account code unknown",
+        )
+        samples = scrape(reader)
+
+    backlog = "tollbook_export_backlog_positions"
+    assert value(samples, backlog, connection="new-books") == head  # the whole log waits
+    assert value(samples, backlog, connection="old-xero") == 1  # moved past the dead letter
+    letters = "tollbook_export_dead_letters"
+    assert value(samples, letters, connection="old-xero", status="dead") == 1
+    assert value(samples, letters, connection="old-xero", status="parked") == 0
+    # a connection without dead letters reports 0, not nothing (an alert sees it recover)
+    assert samples[letters][(("connection", "new-books"), ("status", "dead"))] == 0
