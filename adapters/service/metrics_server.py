@@ -50,11 +50,13 @@ class Bind:
 
 @contextmanager
 def shared_metrics(workers: int) -> Iterator[None]:
-    """Multiprocess metrics for the block when more than one API process will count."""
-    if workers <= 1:
+    """Multiprocess metrics for the block when more than one API process will count, or
+    when ``PROMETHEUS_MULTIPROC_DIR`` says so (prometheus-client then keeps every process's
+    metrics in files from its import on; the files of an earlier run are removed here)."""
+    given = metrics.multiprocess_dir()
+    if workers <= 1 and given is None:
         yield
         return
-    given = metrics.multiprocess_dir()
     directory = given or Path(tempfile.mkdtemp(prefix="tollbook-metrics-"))
     metrics.enable_multiprocess(directory)
     try:
