@@ -2,7 +2,8 @@
 (``tollbook_http_requests_total``, ``tollbook_http_request_duration_seconds``).
 
 The route label is the template a request matched (``/invoices/{ref}``), never its path: ids
-in paths would make a new time series per invoice. A request that matched no route (a 404
+in paths would make a new time series per invoice; likewise a method outside the usual seven
+is counted as ``other``. A request that matched no route (a 404
 for an unknown path, or an answer given before routing, such as a kept read or a 413) is
 matched against the routes here, and labelled ``unmatched`` when none fits.
 """
@@ -18,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters import metrics
 
 UNMATCHED = "unmatched"
+#: methods counted by name; any other (a client may send any token) is counted as "other"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestMetrics:
@@ -48,7 +51,8 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             route = _template(scope.get("route")) or self._route(arrived)
-            labels = (scope["method"], route, str(status))
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            labels = (method, route, str(status))
             metrics.HTTP_REQUESTS.labels(*labels).inc()
             metrics.HTTP_DURATION.labels(*labels).observe(time.perf_counter() - started)
 

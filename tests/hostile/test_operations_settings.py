@@ -1,13 +1,17 @@
 """Hostile operations settings: a metrics address or a readiness lag that makes no sense stops
-``tollbook serve`` before it listens, with one line naming the setting; nothing is written."""
+``tollbook serve`` before it listens, with one line naming the setting; nothing is written.
+Made-up methods and paths add no time series to ``/metrics``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from adapters.app.context import Services
 from adapters.cli.main import main
+from adapters.service.app import create_app
 from tests.helpers import event_count
 
 
@@ -69,3 +73,22 @@ def test_doctor_on_a_store_it_cannot_check_says_so_in_one_line(
     assert stop.value.code == 5
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1 and "[config]" in captured.err
+
+
+def test_made_up_methods_and_paths_add_no_time_series(store_url: str) -> None:
+    services = Services.from_url(store_url)
+    try:
+        key = services.api_keys.create("scraper", "read")
+        with TestClient(create_app(services)) as client:
+            before = event_count(services.ledger)
+            for n in range(5):
+                client.request(f"BREW{n}", f"/coffee/{n}")
+                client.get(f"/invoices/{n}x/../../etc/{n}")
+            scraped = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+        assert event_count(services.ledger) == before
+    finally:
+        services.close()
+    assert scraped.status_code == 200
+    assert "BREW" not in scraped.text and "coffee" not in scraped.text
+    assert "etc" not in scraped.text
+    assert 'method="other",route="unmatched"' in scraped.text
