@@ -82,6 +82,12 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.demo:demo",
         "Run a scripted billing cycle on a fresh embedded store and print what happens.",
     ),
+    "doctor": Lazy(
+        "adapters.cli.doctor:doctor",
+        "Check the deployment: database and schema version, clock skew against the database,"
+        " PDF fonts, SMTP, accounting credentials and NATS where configured. Exits 1 when one"
+        " fails.",
+    ),
     "export": Lazy(
         "adapters.cli.exports:export",
         "Accounting exports: each connection follows the ledger and replays it exactly once.",
