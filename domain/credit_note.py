@@ -29,6 +29,7 @@ class CreditNote(Aggregate):
 
     invoice_id: UUID
     invoice_number: str
+    invoice_date: date | None
     customer_id: UUID
     customer_account: str
     currency: str
@@ -38,7 +39,8 @@ class CreditNote(Aggregate):
     billing: BillingSnapshot
 
     class Issued(Created):
-        """A credit note was issued against ``invoice_number``."""
+        """A credit note was issued against ``invoice_number``, dated ``invoice_date``
+        (credit notes issued before the date was recorded load with none)."""
 
         invoice_id: UUID
         invoice_number: str
@@ -52,11 +54,13 @@ class CreditNote(Aggregate):
         net: Dec
         tax: Dec
         total: Dec
+        invoice_date: date | None = None
 
         def apply(self, aggregate: Any) -> None:
             for name in (
                 "invoice_id",
                 "invoice_number",
+                "invoice_date",
                 "customer_id",
                 "customer_account",
                 "currency",
@@ -110,6 +114,7 @@ def credit_invoice(
         stamp,
         invoice_id=invoice.id,
         invoice_number=invoice.number,
+        invoice_date=invoice.invoice_date,
         customer_id=invoice.customer_id,
         customer_account=invoice.customer_account,
         currency=invoice.currency,

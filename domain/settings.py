@@ -6,10 +6,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain import limits
+from domain import limits, seller_details
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
 from domain.numbering import number_format
+from domain.seller_details import SellerDetails
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
 
 SETTINGS_ID: UUID = uuid5(NAMESPACE_URL, "tollbook:settings")
@@ -29,6 +30,27 @@ class SellerSettings(Frozen):
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     invoice_line_grouping: LineGrouping = "destination"
     payment_instructions: str = ""
+    # what a tax authority asks to see of the seller (domain/seller_details.py)
+    registration_number: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
+    iban: str = ""
+    bic: str = ""
+    sort_code: str = ""
+    bank_account_number: str = ""
+
+    @property
+    def seller_details(self) -> SellerDetails:
+        """What an invoice copies of them when it is issued."""
+        return SellerDetails(
+            registration_number=self.registration_number,
+            email=self.contact_email,
+            phone=self.contact_phone,
+            iban=self.iban,
+            bic=self.bic,
+            sort_code=self.sort_code,
+            bank_account_number=self.bank_account_number,
+        )
 
 
 def check_number_format(pattern: str) -> str:
@@ -104,3 +126,16 @@ def check_settings(values: SellerSettings, fields: list[str]) -> None:
     for name in ("invoice_number_format", "credit_note_number_format"):
         if name in fields:
             check_number_format(getattr(values, name))
+    for name, check in _SELLER_DETAILS.items():
+        if name in fields:
+            check(getattr(values, name))
+    if fields_of_bank & set(fields):  # the parts of a bank account are checked together
+        seller_details.check_bank_details(values)
+
+
+_SELLER_DETAILS = {
+    "registration_number": seller_details.check_registration_number,
+    "contact_email": seller_details.check_email,
+    "contact_phone": seller_details.check_phone,
+}
+fields_of_bank = {"iban", "bic", "sort_code", "bank_account_number"}

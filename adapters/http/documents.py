@@ -172,6 +172,10 @@ class CreditNoteDoc(Document):
     number: str
     invoice_id: Id
     invoice_number: str
+    invoice_date: IsoDay | None = Field(
+        description="the date of the invoice it credits (null on notes issued before it was"
+        " recorded)"
+    )
     customer_account: str
     currency: str
     issued_on: IsoDay

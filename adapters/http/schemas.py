@@ -251,6 +251,13 @@ class Reason(Body):
     reason: str = Field(min_length=1)
 
 
+class DueDateChange(Body):
+    """A new due date for an issued invoice, and why (both required)."""
+
+    due_date: IsoDate
+    reason: str = Field(min_length=1)
+
+
 class OptionalReason(Body):
     reason: str | None = None
 

@@ -19,6 +19,8 @@ from domain.credit_note import CreditNote
 from domain.customer import CustomerProfile
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine, Totals
+from domain.money import price_places
+from domain.seller_details import SellerDetails
 from domain.settings import SellerSettings
 
 Kind = Literal["invoice", "credit_note"]
@@ -33,6 +35,7 @@ class Party:
     address: tuple[str, ...] = ()
     tax_number: str = ""
     account: str = ""
+    details: tuple[str, ...] = ()  # the seller's registration number and contact details
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class Document:
             *(p.name for p in parties),
             *(line for p in parties for line in p.address),
             *(p.tax_number for p in parties),
+            *(line for p in parties for line in p.details),
             *(text for fact in self.facts for text in fact),
             *(text for note in self.notes for text in note),
             *(f.label for f in self.figures),
@@ -100,12 +104,13 @@ def _address(text: str) -> tuple[str, ...]:
 
 
 def _rows(lines: Sequence[InvoiceLine], currency: str) -> list[Row]:
+    places = price_places([line.unit_price for line in lines], currency)
     return [
         Row(
             description=line.description,
             period=fmt.period(line.period_start, line.period_end),
             quantity=fmt.quantity(line.quantity, line.unit),
-            unit_price=fmt.unit_price(line.unit_price, currency),
+            unit_price=fmt.unit_price(line.unit_price, currency, places),
             tax_rate=fmt.rate(line.tax_rate),
             net=fmt.amount(line.net(currency), currency),
         )
@@ -121,13 +126,45 @@ def _tax_figures(totals: Totals) -> list[Figure]:
     ]
 
 
+def _seller_details(
+    billing: BillingSnapshot | None, settings: SellerSettings | None
+) -> SellerDetails:
+    """The issued document's copy; a draft's come from the settings in force."""
+    if billing is not None:
+        return billing.seller_details or SellerDetails()
+    assert settings is not None
+    return settings.seller_details
+
+
+def _contact_lines(details: SellerDetails) -> tuple[str, ...]:
+    lines = []
+    if details.registration_number:
+        lines.append(f"Company reg. no. {details.registration_number}")
+    if details.email:
+        lines.append(details.email)
+    if details.phone:
+        lines.append(f"Tel. {details.phone}")
+    return tuple(lines)
+
+
 def _seller(billing: BillingSnapshot | None, settings: SellerSettings | None) -> Party:
+    details = _contact_lines(_seller_details(billing, settings))
     if billing is not None:
         return Party(
-            "From", billing.seller_name, _address(billing.seller_address), billing.seller_tax_number
+            "From",
+            billing.seller_name,
+            _address(billing.seller_address),
+            billing.seller_tax_number,
+            details=details,
         )
     assert settings is not None
-    return Party("From", settings.company_name, _address(settings.address), settings.tax_number)
+    return Party(
+        "From",
+        settings.company_name,
+        _address(settings.address),
+        settings.tax_number,
+        details=details,
+    )
 
 
 def _customer(billing: BillingSnapshot | None, profile: CustomerProfile | None) -> Party:
@@ -176,10 +213,12 @@ def invoice_document(
     facts = [
         ("Invoice number", "—" if draft else str(invoice.number)),
         ("Invoice date", fmt.day(invoice.invoice_date)),
+        # services supplied continuously: the invoice date is the time of supply
+        ("Tax point", fmt.day(invoice.invoice_date)),
         ("Due date", fmt.day(invoice.due_date)),
     ]
     if invoice.period_start or invoice.period_end:
-        facts.append(("Billing period", fmt.period(invoice.period_start, invoice.period_end)))
+        facts.append(("Supply period", fmt.period(invoice.period_start, invoice.period_end)))
     facts += [("Currency", cur), ("Customer account", customer.account)]
     if invoice.state == "void":
         facts.append(("Status", "Void"))
@@ -207,6 +246,9 @@ def invoice_document(
     else:
         assert settings is not None
         instructions = settings.payment_instructions
+    bank = _seller_details(invoice.billing, settings).bank_lines
+    if bank and invoice.state != "void":
+        notes.append(("Bank details", "\n".join(bank)))
     if instructions and invoice.state != "void":
         notes.append(("Payment instructions", instructions))
     if invoice.memo:
@@ -230,16 +272,22 @@ def invoice_document(
     )
 
 
-def credit_note_document(note: CreditNote, *, reason: str = "") -> Document:
-    """The printed credit note: its own title, and the invoice it credits."""
+def credit_note_document(
+    note: CreditNote, *, reason: str = "", invoice_date: date | None = None
+) -> Document:
+    """The printed credit note: its own title, and the invoice it credits by number and date
+    (``invoice_date`` stands in for a note issued before the event carried the date)."""
     cur = note.currency
+    credited_on = note.invoice_date or invoice_date
+    credited = note.invoice_number + (f" of {fmt.day(credited_on)}" if credited_on else "")
     totals = note.totals
     seller = _seller(note.billing, None)
     customer = _customer(note.billing, None)
     facts = (
         ("Credit note number", note.number),
         ("Date", fmt.day(note.issued_on)),
-        ("Credits invoice", note.invoice_number),
+        ("Tax point", fmt.day(note.issued_on)),
+        ("Credits invoice", credited),
         ("Currency", cur),
         ("Customer account", customer.account),
     )
@@ -252,7 +300,7 @@ def credit_note_document(note: CreditNote, *, reason: str = "") -> Document:
     notes.append(
         (
             "Credit",
-            f"This credit note reduces the amount due on invoice {note.invoice_number}"
+            f"This credit note reduces the amount due on invoice {credited}"
             f" by {fmt.amount(totals.total, cur)} {cur}.",
         )
     )

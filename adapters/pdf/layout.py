@@ -222,7 +222,9 @@ def _first_page_head(page: Page, document: Document, metrics: Metrics, logo: Log
     for line in document.seller.address:
         seller.add(line, 8.5)
     if document.seller.tax_number:
-        seller.add(f"Tax no. {document.seller.tax_number}", 8.5)
+        seller.add(f"VAT/Tax reg. no. {document.seller.tax_number}", 8.5)
+    for line in document.seller.details:
+        seller.add(line, 8.5)
     page.blocks.append(seller.block("seller"))
 
     y = max(title.y, seller.y) + GAP

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from adapters.app.downloads import credit_note_pdf
 from adapters.http.deps import Reader, Svc, Writer, check_if_match
 from adapters.http.documents import CreditNoteDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
@@ -60,6 +61,21 @@ def issue_credit_note(
     note = svc.ledger.credit_note(number)
     response.headers["Location"] = f"/credit-notes/{note.id}"
     return credit_note_doc(note)
+
+
+@router.get(
+    "/{ref}.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The credit note as a PDF document (an attachment named after it).",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def show_credit_note_pdf(ref: str, svc: Svc, _: Reader) -> Response:
+    """The credit note as PDF: the same bytes as the CLI's ``credit-note pdf``."""
+    return credit_note_pdf(svc.ledger, ref)
 
 
 @router.get("/{ref}", **answers(CreditNoteDoc))

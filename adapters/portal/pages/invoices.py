@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from adapters.app import bounds
+from adapters.app.downloads import credit_note_pdf
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
 from adapters.ledger.application import Ledger
@@ -48,6 +49,7 @@ from adapters.views import amounts_error
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
+from domain.invoice_status import STATUSES
 from domain.package import Package
 from domain.payment import Payment
 from projections.view import Row
@@ -59,7 +61,6 @@ CSV_COLUMNS = (
     *("number", "invoice_id", "customer", "invoice_date", "due_date", "status", "currency"),
     *CSV_AMOUNTS,
 )
-STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
 
 
 def url_of(invoice_id: UUID | str, tail: str = "") -> str:
@@ -278,6 +279,12 @@ def invoice_pdf(ref: str, portal: PortalDep, session: Viewer) -> Response:
     )
 
 
+@router.get("/credit-notes/{ref}.pdf")
+def credit_note_download(ref: str, portal: PortalDep, session: Viewer) -> Response:
+    del session
+    return credit_note_pdf(portal.services.ledger, ref)
+
+
 def invoice_page(
     request: Request,
     portal: Portal,
@@ -463,6 +470,24 @@ def change_dates(
     if fields.ok:
         return done(url_of(invoice.id), "Dates saved.")
     return invoice_page(request, portal, ref, form="dates", fields=fields, status=422)
+
+
+@router.post("/invoices/{ref}/due-date")
+def change_due_date(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    due = fields.day("due_date", "due date", required=True)
+    reason = fields.text("reason", required="a reason")
+    # submit runs the command only when every field parsed: ``due`` is a date then
+    fields.submit(
+        lambda: ledger.change_due_date(invoice.id, due, actor_of(session), reason) if due else None
+    )
+    if fields.ok:
+        return done(url_of(invoice.id), f"Invoice {invoice.label} is now due on {due}.")
+    return invoice_page(request, portal, ref, form="due", fields=fields, status=422)
 
 
 @router.post("/invoices/{ref}/issue")
