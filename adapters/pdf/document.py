@@ -75,6 +75,7 @@ class Document:
     title: str  # document metadata
     author: str
     created: datetime
+    asks: str = ""  # one sentence: what is due and by when (heads a long document's summary)
 
     def texts(self) -> list[str]:
         """Every string that will be drawn (to pick the fonts the document needs)."""
@@ -83,6 +84,7 @@ class Document:
             self.heading,
             self.reference,
             self.mark or "",
+            self.asks,
             *(p.name for p in parties),
             *(line for p in parties for line in p.address),
             *(p.tax_number for p in parties),
@@ -254,6 +256,11 @@ def invoice_document(
     if invoice.memo:
         notes.append(("Note", invoice.memo))
 
+    if invoice.state == "void":
+        asks = "This invoice is void: nothing is due."
+    else:
+        would = "would be due" if draft else "due"
+        asks = f"Amount {would}: {fmt.amount(due, cur)} {cur} by {fmt.day(invoice.due_date)}."
     return Document(
         kind="invoice",
         heading="INVOICE",
@@ -269,6 +276,7 @@ def invoice_document(
         title=f"Invoice {reference} for {customer.name}",
         author=seller.name,
         created=_midnight(invoice.issued_on or invoice.invoice_date),
+        asks=asks,
     )
 
 
@@ -319,4 +327,5 @@ def credit_note_document(
         title=f"Credit note {note.number} for {customer.name} (invoice {note.invoice_number})",
         author=seller.name,
         created=_midnight(note.issued_on),
+        asks=f"Total credit: {fmt.amount(totals.total, cur)} {cur}, against invoice {credited}.",
     )
