@@ -13,7 +13,7 @@ from typing import Protocol
 
 from domain import limits
 from domain.countries import COUNTRY_NAMES
-from domain.errors import InvalidInput
+from domain.errors import InvalidBankDetails, InvalidInput
 from domain.values import Frozen
 
 REGISTRATION_NUMBER = limits.Text("registration number", 50)
@@ -74,19 +74,21 @@ def check_iban(value: str) -> str:
     limits.check_text(value, limits.Text("IBAN", 34), field="iban")
     low, high = IBAN_LENGTH
     if not low <= len(value) <= high or not _IBAN.fullmatch(value):
-        raise InvalidInput(
+        raise InvalidBankDetails(
             f"IBAN must be a country code, 2 check digits and {low - 4}-{high - 4} letters or"
             f" digits ({low}-{high} characters), got {len(value)} characters",
             field="iban",
         )
     if value[:2] not in COUNTRY_NAMES:
-        raise InvalidInput(
+        raise InvalidBankDetails(
             f"IBAN must start with an ISO 3166 country code, not {value[:2]!r}", field="iban"
         )
     rearranged = value[4:] + value[:4]
     digits = "".join(str(int(char, 36)) for char in rearranged)
     if int(digits) % 97 != 1:
-        raise InvalidInput("IBAN check digits are wrong: check the IBAN for a typo", field="iban")
+        raise InvalidBankDetails(
+            "IBAN check digits are wrong: check the IBAN for a typo", field="iban"
+        )
     return value
 
 
@@ -96,13 +98,15 @@ def check_bic(value: str) -> str:
     limits.check_text(value, limits.Text("BIC", 11), field="bic")
     found = _BIC.fullmatch(value)
     if found is None:
-        raise InvalidInput(
+        raise InvalidBankDetails(
             "BIC must be 8 or 11 capital letters and digits: bank (4 letters), country (2),"
             " location (2), optionally branch (3)",
             field="bic",
         )
     if found.group(1) not in COUNTRY_NAMES:
-        raise InvalidInput(f"BIC country {found.group(1)!r} is not an ISO 3166 code", field="bic")
+        raise InvalidBankDetails(
+            f"BIC country {found.group(1)!r} is not an ISO 3166 code", field="bic"
+        )
     return value
 
 
@@ -117,14 +121,14 @@ def normal_sort_code(value: str) -> str:
 def check_sort_code(value: str) -> str:
     limits.check_text(value, limits.Text("sort code", 8), field="sort_code")
     if not _SORT_CODE.fullmatch(value):
-        raise InvalidInput("sort code must be 6 digits, like 12-34-56", field="sort_code")
+        raise InvalidBankDetails("sort code must be 6 digits, like 12-34-56", field="sort_code")
     return value
 
 
 def check_account_number(value: str) -> str:
     limits.check_text(value, limits.Text("account number", 8), field="bank_account_number")
     if not _ACCOUNT_NUMBER.fullmatch(value):
-        raise InvalidInput(
+        raise InvalidBankDetails(
             "bank account number must be 8 digits (a UK account number)",
             field="bank_account_number",
         )
@@ -139,14 +143,14 @@ def check_bank_details(values: BankFields) -> None:
     if values.bic:
         check_bic(values.bic)
         if not values.iban:
-            raise InvalidInput("a BIC needs the IBAN it belongs to", field="iban")
+            raise InvalidBankDetails("a BIC needs the IBAN it belongs to", field="iban")
     if values.sort_code:
         check_sort_code(values.sort_code)
     if values.bank_account_number:
         check_account_number(values.bank_account_number)
     if bool(values.sort_code) != bool(values.bank_account_number):
         missing = "bank_account_number" if values.sort_code else "sort_code"
-        raise InvalidInput(
+        raise InvalidBankDetails(
             "a UK bank account needs both its sort code and its 8-digit account number",
             field=missing,
         )

@@ -245,6 +245,13 @@ class SettingsDoc(Document):
     credit_note_number_format: str = Field(examples=["CN-{year}-{seq:06d}"])
     invoice_line_grouping: str = Field(examples=["none", "destination", "day"])
     payment_instructions: str
+    registration_number: str = Field(description="The company registration number.")
+    contact_email: str
+    contact_phone: str
+    iban: str = Field(description="Capitals, no spaces (printed in groups of four).")
+    bic: str
+    sort_code: str = Field(examples=["12-34-56"])
+    bank_account_number: str
 
 
 class WebhookDoc(Document):

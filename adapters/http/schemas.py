@@ -117,6 +117,13 @@ class SettingsChange(Body):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    registration_number: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    iban: str | None = Field(None, description="ISO 13616; spaces and lower case accepted.")
+    bic: str | None = Field(None, description="ISO 9362, 8 or 11 characters; needs an IBAN.")
+    sort_code: str | None = Field(None, description="UK, 6 digits (12-34-56).")
+    bank_account_number: str | None = Field(None, description="UK, 8 digits.")
 
 
 class AddressBody(Body):
