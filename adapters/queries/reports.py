@@ -105,8 +105,9 @@ def monthly(
     queries: Queries, customer_id: str, today: date, months: int = 12
 ) -> dict[str, list[MonthFigures]]:
     """Per currency, for the last ``months`` months: invoiced (issued, not void, by invoice
-    date: the date the invoice bears, in the month it bills, not the day it was issued) and paid (completed payments, by the day received), from the invoice register and
-    the payments read model (the customer's rows of those months only)."""
+    date: the date the invoice bears, not the day it was issued) and paid (completed
+    payments, by the day received), from the invoice register and the payments read model
+    (the customer's rows of those months only)."""
     queries.catch_up("invoice_register", "payment_history")
     keys = _month_keys(today, months)
     first = date.fromisoformat(f"{keys[0]}-01")

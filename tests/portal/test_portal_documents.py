@@ -29,7 +29,7 @@ def test_an_issued_invoice_takes_a_new_due_date_with_a_reason(finance: Browser, 
     invoice_id = issued(ledger, "100.00")
     url = f"/portal/invoices/{invoice_id}"
     page = finance.get(url).text
-    assert 'action="/portal/invoices/%s/due-date"' % invoice_id in page
+    assert f'action="/portal/invoices/{invoice_id}/due-date"' in page
     assert value_of(page, "due-due_date") == "2026-10-31"
 
     no_reason = finance.post(url + "/due-date", {"due_date": "2026-12-15"})
