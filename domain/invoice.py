@@ -275,10 +275,7 @@ class Invoice(Aggregate):
                 " due date (with a reason); correct an issued invoice with a credit note"
             )
         if self.state != "draft":
-            raise InvoiceNotEditable(
-                f"invoice {self.label} is {self.state}: its lines cannot change"
-                " (issue a credit note to correct an issued invoice)"
-            )
+            raise InvoiceNotEditable(f"invoice {self.label} is {self.state}: nothing on it changes")
 
     def add_line(self, line: InvoiceLine, stamp: Stamp) -> None:
         self._editable()
