@@ -152,21 +152,11 @@ def _contact_lines(details: SellerDetails) -> tuple[str, ...]:
 def _seller(billing: BillingSnapshot | None, settings: SellerSettings | None) -> Party:
     details = _contact_lines(_seller_details(billing, settings))
     if billing is not None:
-        return Party(
-            "From",
-            billing.seller_name,
-            _address(billing.seller_address),
-            billing.seller_tax_number,
-            details=details,
-        )
-    assert settings is not None
-    return Party(
-        "From",
-        settings.company_name,
-        _address(settings.address),
-        settings.tax_number,
-        details=details,
-    )
+        name, address, tax = billing.seller_name, billing.seller_address, billing.seller_tax_number
+    else:
+        assert settings is not None
+        name, address, tax = settings.company_name, settings.address, settings.tax_number
+    return Party("From", name, _address(address), tax, details=details)
 
 
 def _customer(billing: BillingSnapshot | None, profile: CustomerProfile | None) -> Party:

@@ -9,8 +9,8 @@ from decimal import Decimal as D
 import pytest
 
 
-@pytest.fixture
-def acme(ledger):
+def issue_acme(ledger) -> str:
+    """ACME's invoice dated 31 Oct 2026, due 14 Nov, of prices 120, 0.0123 and 0.012345."""
     ledger.register_customer(
         "t",
         account_number="ACME",
@@ -23,7 +23,12 @@ def acme(ledger):
     invoice_id = ledger.create_invoice("ACME", "t", invoice_date=date(2026, 10, 31))
     for price in ("120", "0.0123", "0.012345"):
         ledger.add_line(invoice_id, "t", description="Calls", quantity=D(100), unit_price=D(price))
-    return ledger.issue_invoice(invoice_id, "t")
+    return str(ledger.issue_invoice(invoice_id, "t"))
+
+
+@pytest.fixture
+def acme(ledger):
+    return issue_acme(ledger)
 
 
 def test_an_issued_invoice_gets_a_new_due_date_and_its_history_says_why(

@@ -5,8 +5,6 @@ code and field) and nothing is written."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
-from decimal import Decimal as D
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from adapters.app.context import Services
 from adapters.clock import SteppingClock
 from adapters.logging import configure_logging
 from adapters.service.app import create_app
+from tests.e2e.test_cli_documents import issue_acme
 from tests.helpers import event_count
 
 DUE_DATE_CLI = [
@@ -58,18 +57,7 @@ SETTINGS_CLI = [
 
 @pytest.fixture
 def acme(ledger: Any) -> str:
-    ledger.register_customer(
-        "t",
-        account_number="ACME",
-        name="Acme Calls Ltd",
-        currency="GBP",
-        tax_rate=D("20"),
-        tax_description="VAT 20%",
-        payment_terms_days=14,
-    )
-    invoice_id = ledger.create_invoice("ACME", "t", invoice_date=date(2026, 10, 31))
-    ledger.add_line(invoice_id, "t", description="Calls", quantity=D(1), unit_price=D(10))
-    return str(ledger.issue_invoice(invoice_id, "t"))
+    return issue_acme(ledger)
 
 
 def test_hostile_new_due_dates_on_the_cli_fail_clearly_and_write_nothing(
@@ -192,16 +180,4 @@ def test_hostile_http_requests_get_a_problem_with_its_code_and_write_nothing(
 
 @pytest.fixture
 def acme_http(api: tuple[Services, TestClient, str]) -> str:
-    ledger = api[0].ledger
-    ledger.register_customer(
-        "t",
-        account_number="ACME",
-        name="Acme",
-        currency="GBP",
-        tax_rate=D("20"),
-        tax_description="VAT",
-        payment_terms_days=14,
-    )
-    invoice_id = ledger.create_invoice("ACME", "t")
-    ledger.add_line(invoice_id, "t", description="Calls", quantity=D(1), unit_price=D(10))
-    return str(ledger.issue_invoice(invoice_id, "t"))
+    return issue_acme(api[0].ledger)
