@@ -112,6 +112,16 @@ def test_the_list_adds_up_and_a_credit_alone_reads_partly_credited(finance: Brow
     assert cells == ["120.00", "12.00", "0.00", "108.00"]  # total - credited - paid = due
     totals = page[page.index('class="totals"') :].split("</tr>")[0]
     assert re.findall(r'class="num">([\d,.]+)', totals) == ["180.00", "12.00", "20.00", "148.00"]
+    customer = finance.get("/portal/customers/ACME").text
+    on_customer = customer[customer.index(f'href="/portal/invoices/{credited}"') :].split("</tr>")[
+        0
+    ]
+    assert re.findall(r'class="num">([\d,.]+)', on_customer) == [
+        "120.00",
+        "12.00",
+        "0.00",
+        "108.00",
+    ]
     filtered = finance.get("/portal/invoices", status="partly_credited").text
     assert str(credited) in filtered and str(paid) not in filtered
 
