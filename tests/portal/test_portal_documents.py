@@ -51,11 +51,7 @@ def test_an_issued_invoice_takes_a_new_due_date_with_a_reason(finance: Browser, 
     assert "due date changed: 2026-10-31 -&gt; 2026-12-15" in history
     assert "disputed line" in history
 
-
-def test_the_void_and_due_date_forms_show_only_where_the_ledger_allows_them(
-    finance: Browser, ledger: Any
-):
-    acme(ledger)
+    # the forms show only where the ledger would accept them
     open_one = issued(ledger, "10.00")
     credited = issued(ledger, "10.00")
     ledger.issue_credit_note(credited, "setup", "goodwill", amount=Decimal("1.00"))
@@ -77,7 +73,7 @@ def test_the_void_and_due_date_forms_show_only_where_the_ledger_allows_them(
 
 
 def test_credit_notes_are_linked_and_download_as_the_cli_renders_them(
-    finance: Browser, ledger: Any
+    finance: Browser, ledger: Any, clock: SteppingClock
 ):
     acme(ledger)
     invoice_id = issued(ledger, "100.00")
@@ -95,6 +91,16 @@ def test_credit_notes_are_linked_and_download_as_the_cli_renders_them(
     assert f"Credits invoice {invoice.number} of 1 Oct 2026" in text
     assert finance.get(f"/portal/credit-notes/{number}.pdf").content == pdf.content
     assert finance.get("/portal/credit-notes/CN-1999-000001.pdf").status_code == 404
+
+    # the customer chart counts an invoice in the month of its date, not of its issue
+    acme(ledger, "BETA")
+    dated = ledger.create_invoice("BETA", "setup", invoice_date=date(2026, 10, 31))
+    ledger.add_line(dated, "setup", description="Oct", quantity=Decimal(1), unit_price=Decimal(100))
+    clock.advance(days=35)  # issued on 5 November, dated 31 October
+    ledger.issue_invoice(dated, "setup")
+    page = finance.get("/portal/customers/BETA").text
+    bars = dict(re.findall(r'class="bar-invoiced"><title>([^:]+): invoiced ([^<]+)</title>', page))
+    assert bars["Oct 26"] == "120.00 GBP" and bars["Nov 26"] == "0 GBP"
 
 
 def test_the_list_adds_up_and_a_credit_alone_reads_partly_credited(finance: Browser, ledger: Any):
@@ -125,9 +131,7 @@ def test_the_list_adds_up_and_a_credit_alone_reads_partly_credited(finance: Brow
     filtered = finance.get("/portal/invoices", status="partly_credited").text
     assert str(credited) in filtered and str(paid) not in filtered
 
-
-def test_the_unit_prices_of_a_table_share_their_decimals(finance: Browser, ledger: Any):
-    acme(ledger)
+    # the unit prices of one table share their decimals
     invoice_id = ledger.create_invoice("ACME", "setup")
     for price in ("120", "0.0123", "0.012345"):
         ledger.add_line(
@@ -179,18 +183,3 @@ def test_admins_set_the_seller_details_and_bad_bank_details_sit_at_their_field(
         "60-16-13",
     )
     assert settings.registration_number == "01234567"
-
-
-def test_the_chart_counts_an_invoice_in_the_month_of_its_date(
-    finance: Browser, ledger: Any, clock: SteppingClock
-):
-    acme(ledger)
-    invoice_id = ledger.create_invoice("ACME", "setup", invoice_date=date(2026, 10, 31))
-    ledger.add_line(
-        invoice_id, "setup", description="Oct", quantity=Decimal(1), unit_price=Decimal(100)
-    )
-    clock.advance(days=35)  # issued on 5 November, dated 31 October
-    ledger.issue_invoice(invoice_id, "setup")
-    page = finance.get("/portal/customers/ACME").text
-    bars = dict(re.findall(r'class="bar-invoiced"><title>([^:]+): invoiced ([^<]+)</title>', page))
-    assert bars["Oct 26"] == "120.00 GBP" and bars["Nov 26"] == "0 GBP"
