@@ -30,11 +30,12 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 
 class SellerDetails(Frozen):
-    """The seller's details as an invoice prints them (copied from the settings at issue)."""
+    """The seller's details as an invoice prints them: part of the settings
+    (``SellerSettings`` extends this model), copied onto an invoice when it is issued."""
 
     registration_number: str = ""
-    email: str = ""
-    phone: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
     iban: str = ""
     bic: str = ""
     sort_code: str = ""

@@ -11,13 +11,14 @@ from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
 from domain.numbering import number_format
 from domain.seller_details import SellerDetails
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
+from domain.values import CurrencyCode, Dec, LineGrouping
 
 SETTINGS_ID: UUID = uuid5(NAMESPACE_URL, "tollbook:settings")
 
 
-class SellerSettings(Frozen):
-    """Everything about the seller that appears on or shapes an invoice."""
+class SellerSettings(SellerDetails):
+    """Everything about the seller that appears on or shapes an invoice (with the details a
+    tax authority asks for, declared in ``SellerDetails``)."""
 
     company_name: str = "Your Company Ltd"
     address: str = ""
@@ -30,26 +31,12 @@ class SellerSettings(Frozen):
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     invoice_line_grouping: LineGrouping = "destination"
     payment_instructions: str = ""
-    # what a tax authority asks to see of the seller (domain/seller_details.py)
-    registration_number: str = ""
-    contact_email: str = ""
-    contact_phone: str = ""
-    iban: str = ""
-    bic: str = ""
-    sort_code: str = ""
-    bank_account_number: str = ""
 
     @property
     def seller_details(self) -> SellerDetails:
         """What an invoice copies of them when it is issued."""
-        return SellerDetails(
-            registration_number=self.registration_number,
-            email=self.contact_email,
-            phone=self.contact_phone,
-            iban=self.iban,
-            bic=self.bic,
-            sort_code=self.sort_code,
-            bank_account_number=self.bank_account_number,
+        return SellerDetails.model_validate(
+            self.model_dump(include=set(SellerDetails.model_fields))
         )
 
 

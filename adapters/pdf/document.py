@@ -142,10 +142,10 @@ def _contact_lines(details: SellerDetails) -> tuple[str, ...]:
     lines = []
     if details.registration_number:
         lines.append(f"Company reg. no. {details.registration_number}")
-    if details.email:
-        lines.append(details.email)
-    if details.phone:
-        lines.append(f"Tel. {details.phone}")
+    if details.contact_email:
+        lines.append(details.contact_email)
+    if details.contact_phone:
+        lines.append(f"Tel. {details.contact_phone}")
     return tuple(lines)
 
 

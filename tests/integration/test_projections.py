@@ -94,8 +94,7 @@ def test_aged_receivables_can_be_seen_as_of_any_past_date(ledger, store_url, clo
     movements = runner.store.select(MOVEMENTS)
 
     def buckets(day: date) -> dict[str, D]:
-        [row] = age(movements, day)
-        return {name: value for name, value in row.buckets.items() if value}
+        return _owed_by_bucket(movements, day)
 
     assert age(movements, issued_on - timedelta(days=1)) == []
     assert buckets(issued_on) == {"current": D("120.00")}
@@ -238,8 +237,7 @@ def test_a_new_due_date_moves_the_register_and_ages_from_the_day_it_was_given(
     movements = runner.store.select(MOVEMENTS)
 
     def buckets(day: date) -> dict[str, D]:
-        [row] = age(movements, day)
-        return {name: value for name, value in row.buckets.items() if value}
+        return _owed_by_bucket(movements, day)
 
     # before the change the old due date stands; from the day of the change, the new one
     assert buckets(moved_on - timedelta(days=1)) == {"1-30": D("120.00")}
@@ -247,3 +245,9 @@ def test_a_new_due_date_moves_the_register_and_ages_from_the_day_it_was_given(
     assert buckets(new_due + timedelta(days=1)) == {"1-30": D("120.00")}
     [row] = [r for r in runner.store.select(REGISTER) if r["number"] == number]
     assert row["due_date"] == new_due and row["version"] == ledger.invoice(number).version
+
+
+def _owed_by_bucket(movements, day: date) -> dict[str, D]:
+    """The one customer's non-zero ageing buckets on ``day``."""
+    [row] = age(movements, day)
+    return {name: value for name, value in row.buckets.items() if value}

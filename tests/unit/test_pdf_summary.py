@@ -109,8 +109,8 @@ def test_seller_details_tax_point_and_supply_period_are_printed():
     invoice = issued_invoice([usage_line(1)])
     details = SellerDetails(
         registration_number="01234567",
-        email="billing@northwind.example",
-        phone="+44 20 7946 0000",
+        contact_email="billing@northwind.example",
+        contact_phone="+44 20 7946 0000",
         sort_code="60-16-13",
         bank_account_number="31926819",
     )
