@@ -4,14 +4,16 @@ their decimals; the seller's details, tax point and supply period are printed.""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from uuid import uuid5
 
 import pytest
 
-from adapters.pdf.document import invoice_document
+from adapters.pdf.document import credit_note_document, invoice_document
 from adapters.pdf.render import render
+from domain.aggregate import Stamp
+from domain.credit_note import credit_invoice
 from domain.invoice_line import InvoiceLine
 from domain.money import price_column, price_places
 from domain.seller_details import SellerDetails
@@ -126,3 +128,18 @@ def test_seller_details_tax_point_and_supply_period_are_printed():
         assert expected in text, expected
     assert "IBAN" not in text
     assert date(2026, 11, 1) == invoice.invoice_date
+
+
+def test_a_long_credit_note_opens_with_its_total_credit_and_the_invoice_it_credits():
+    invoice = issued_invoice([usage_line(n) for n in range(45)])
+    stamp = Stamp("test", datetime(2026, 11, 2, tzinfo=UTC), "outage")
+    note = credit_invoice(
+        uuid5(NS, "note"), invoice, list(invoice.lines.values()), "CN-7", date(2026, 11, 2), stamp
+    )
+    rendered = render(credit_note_document(note, reason="outage"))
+    first = flowing(page_texts(rendered.pdf)[0])
+
+    assert "summary" in rendered.layout.pages[0].roles() and rendered.page_count > 1
+    total = f"{note.totals.total:,.2f}"
+    assert f"Total credit: {total} EUR, against invoice INV-2026-000042 of 1 Nov 2026." in first
+    assert f"Total credit (EUR) {total}" in first
