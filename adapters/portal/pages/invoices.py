@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from adapters.app import bounds
-from adapters.app.downloads import credit_note_pdf
+from adapters.app.downloads import credit_note_pdf, pdf_attachment
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
 from adapters.ledger.application import Ledger
@@ -270,13 +270,10 @@ def invoice_pdf(ref: str, portal: PortalDep, session: Viewer) -> Response:
     sources, renderer = _pdf_module()
     ledger = portal.services.ledger
     invoice = ledger.invoice(ref)
-    pdf = renderer.render(sources.invoice_source(ledger, invoice.id)).pdf
-    name = (invoice.number or f"draft-{str(invoice.id)[:8]}") + ".pdf"
-    return Response(
-        bytes(pdf),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    config = importlib.import_module("adapters.pdf.config").PdfConfig.from_env()
+    # the logo and fonts configured for the CLI and the API too: the same bytes everywhere
+    pdf = renderer.render(sources.invoice_source(ledger, invoice.id), config).pdf
+    return pdf_attachment(bytes(pdf), invoice.number or f"draft-{str(invoice.id)[:8]}")
 
 
 @router.get("/credit-notes/{ref}.pdf")
