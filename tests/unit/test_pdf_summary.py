@@ -42,8 +42,10 @@ def test_a_long_invoice_opens_with_a_summary_and_the_lines_follow_from_page_two(
         "Page 1 of 3",
     ):
         assert expected in first, expected
-    for rate, (net, tax) in totals.tax_by_rate.items():
-        assert f"Tax {D(rate).normalize():f}% on {net:,.2f} {tax:,.2f}" in first
+    # every figure of the totals (tax per rate as the ledger gives it) is on the summary
+    for figure in invoice_document(invoice).figures:
+        assert f"{figure.label} {figure.amount}" in first, figure
+    assert any(f.label.startswith("Tax") for f in invoice_document(invoice).figures)
     # the summary's figures are the closing totals' own
     summary = [t.text for t in pages[0].block("summary-totals").texts]
     assert summary == [t.text for t in pages[-1].block("totals").texts]
