@@ -12,7 +12,13 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from adapters.app import bounds
-from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, credit_note_download, invoice_download
+from adapters.app.einvoices import (
+    MEDIA_TYPE,
+    Download,
+    PdfFormat,
+    credit_note_download,
+    invoice_download,
+)
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
 from adapters.ledger.application import Ledger
@@ -261,10 +267,7 @@ def invoice_pdf(
 ) -> Response:
     """The invoice's PDF, or (``format=factur-x``) its EN 16931 e-invoice."""
     del session
-    made = invoice_download(portal.services.ledger, ref, format)
-    return Response(
-        made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}
-    )
+    return _attachment(invoice_download(portal.services.ledger, ref, format))
 
 
 @router.get("/credit-notes/{ref}.pdf")
@@ -273,7 +276,10 @@ def credit_note_pdf(
 ) -> Response:
     """The credit note's PDF (linked from its invoice's page), or its Factur-X e-invoice."""
     del session
-    made = credit_note_download(portal.services.ledger, ref, format)
+    return _attachment(credit_note_download(portal.services.ledger, ref, format))
+
+
+def _attachment(made: Download) -> Response:
     return Response(
         made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}
     )
