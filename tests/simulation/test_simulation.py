@@ -36,6 +36,5 @@ def simulation_settings(examples: int, steps: int) -> settings:
 
 
 def test_the_ledger_simulation_keeps_every_invariant(store_url: str, tmp_path: Path) -> None:
-    run_state_machine_as_test(
-        simulation_for(store_url, tmp_path), settings=simulation_settings(examples(store_url), STEPS)
-    )
+    machine = simulation_for(store_url, tmp_path)
+    run_state_machine_as_test(machine, settings=simulation_settings(examples(store_url), STEPS))
