@@ -424,6 +424,7 @@ class _Planner:
             {a.package_id: self._terms(a.package_id) for a in assignments},
             profile.tax_rate,
             profile.tax_description,
+            profile.tax_treatment,
         )
         self._prepared[target.account] = (profile.tax_rate, profile.tax_description, lines)
 
