@@ -305,7 +305,9 @@ class LedgerSimulation(RuleBasedStateMachine):
 
     def _drafted(self, account: str, invoice_id: UUID) -> Ref:
         who = self.model.customers[account]
-        self.model.invoices[invoice_id] = m.Invoice("", invoice_id, account, who.currency)
+        self.model.invoices[invoice_id] = m.Invoice(
+            "", invoice_id, account, who.currency, invoice_date=self.clock.now.date()
+        )
         ref = self.ref("inv", invoice_id)
         self.model.invoices[invoice_id].name = ref.name
         return ref
@@ -428,13 +430,21 @@ class LedgerSimulation(RuleBasedStateMachine):
             del inv.lines[line_id]
 
     def _issue_expected(self, inv: m.Invoice) -> str | None:
-        """The number an issue takes now, or None when it must be refused."""
+        """The number an issue takes now, or None when it must be refused: not a draft, no
+        lines, or dated before the latest invoice its year's sequence numbered (numbers take
+        the year of the invoice date and follow the dates: docs/lifecycle.md)."""
+        prefix = f"INV-{inv.invoice_date.year}-"
         if inv.state != "draft" or not inv.lines:
             return None
-        return self.model.next_number(f"INV-{self.clock.now.year}-")
+        if inv.invoice_date < self.model.latest_dates.get(prefix, inv.invoice_date):
+            return None
+        return self.model.next_number(prefix)
 
     def _issued(self, inv: m.Invoice, number: str) -> None:
-        self.model.take_number(number[:-6])
+        prefix = number[:-6]
+        self.model.take_number(prefix)
+        latest = self.model.latest_dates.get(prefix, inv.invoice_date)
+        self.model.latest_dates[prefix] = max(latest, inv.invoice_date)
         inv.state, inv.number = "issued", number
 
     @rule(invoice=invoices)
@@ -489,7 +499,7 @@ class LedgerSimulation(RuleBasedStateMachine):
         number = self.act(
             f"invoice credit {invoice} --amount {net} (total {total})",
             ok,
-            lambda: self.ledger.issue_credit_say(invoice.key, ACTOR, "simulated", amount=net),
+            lambda: self.ledger.issue_credit_note(invoice.key, ACTOR, "simulated", amount=net),
         )
         if number is not REFUSED:
             self._check_credit_number(number)
@@ -513,7 +523,7 @@ class LedgerSimulation(RuleBasedStateMachine):
         number = self.act(
             f"invoice credit {invoice} --full (total {total})",
             ok,
-            lambda: self.ledger.issue_credit_say(invoice.key, ACTOR, "simulated", full=True),
+            lambda: self.ledger.issue_credit_note(invoice.key, ACTOR, "simulated", full=True),
         )
         if number is REFUSED:
             return

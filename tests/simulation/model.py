@@ -106,6 +106,7 @@ class Invoice:
     number: str | None = None
     credited: Decimal = ZERO
     allocations: dict[object, Decimal] = field(default_factory=dict)  # payment id -> amount
+    invoice_date: date = date(2026, 1, 1)  # the day it was drafted (the ledger's today)
     billed_calls: tuple[str, ...] = ()  # call ids a billing run put on it
     period: str | None = None  # "2026-10" for a billing run's invoice
 
@@ -196,6 +197,8 @@ class Model:
         default_factory=dict
     )  # id -> (number, total)
     numbers: dict[str, int] = field(default_factory=dict)  # series prefix -> last sequence
+    #: series prefix -> the latest invoice date it numbered: an earlier one is refused
+    latest_dates: dict[str, date] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     adjusted: set[tuple[object, Decimal]] = field(default_factory=set)  # (invoice, card rate)
 
