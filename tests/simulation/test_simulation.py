@@ -17,7 +17,7 @@ STEPS = int(os.environ.get("SIM_STEPS", "30"))
 
 
 def examples(store_url: str) -> int:
-    default = "8" if store_url.startswith("sqlite") else "4"
+    default = "8" if store_url.startswith("sqlite") else "3"
     return int(os.environ.get("SIM_EXAMPLES", default))
 
 
