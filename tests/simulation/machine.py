@@ -388,7 +388,7 @@ class LedgerSimulation(RuleBasedStateMachine):
         if result is not REFUSED:
             inv.lines[result] = line
 
-    def _line_at(self, inv: m.Invoice, position: int) -> object | None:
+    def _line_at(self, inv: m.Invoice, position: int) -> UUID | None:
         ids = list(inv.lines)
         return ids[position % len(ids)] if ids else None
 
@@ -480,7 +480,7 @@ class LedgerSimulation(RuleBasedStateMachine):
     def _credited(self, inv: m.Invoice, total: Decimal, number: object) -> None:
         self.model.take_number(str(number)[:-6])
         inv.credited += total
-        self.model.credit_notes[number] = (str(number), total)
+        self.model.credit_notes[str(number)] = (str(number), total)
 
     @rule(invoice=invoices, how=st.sampled_from(["all", "half", "unit", "over"]))
     def credit_by_amount(self, invoice: Ref, how: str) -> None:
@@ -539,7 +539,7 @@ class LedgerSimulation(RuleBasedStateMachine):
         self.model.take_number(str(number)[:-6])
         after = self.ledger.invoice(inv.id)
         inv.credited = after.credited
-        self.model.credit_notes[number] = (str(number), after.credited)
+        self.model.credit_notes[str(number)] = (str(number), after.credited)
         for payment_id in list(inv.allocations):
             pay = self.model.payments[payment_id]
             now = self.ledger.payment(payment_id)
@@ -1010,13 +1010,13 @@ class LedgerSimulation(RuleBasedStateMachine):
                 f" outstanding) = {_figures(theirs)}, the model says {mine.snapshot()}"
             )
         for payment_id, pay in self.model.payments.items():
-            theirs = payments[payment_id]
+            recorded = payments[payment_id]
             assert pay.allocated + pay.refunded <= pay.amount, f"{pay.name} over-used"
-            assert (theirs.status, theirs.allocated, theirs.refunded) == (
+            assert (recorded.status, recorded.allocated, recorded.refunded) == (
                 pay.status,
                 pay.allocated,
                 pay.refunded,
-            ), f"{pay.name}: ledger {theirs.status} {theirs.allocated} {theirs.refunded}"
+            ), f"{pay.name}: ledger {recorded.status} {recorded.allocated} {recorded.refunded}"
         self._numbers_are_gapless(invoices, folds)
         self.snapshots.append(
             (self.clock.now, {i: inv.snapshot() for i, inv in self.model.invoices.items()})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
+from uuid import UUID
 
 D = Decimal
 ZERO = D(0)
@@ -81,7 +82,7 @@ class Customer:
     account: str
     currency: str
     tax_rate: Decimal
-    id: object = None
+    id: UUID | None = None
     assignments: list[tuple[str, Decimal, date]] = field(
         default_factory=list
     )  # package, qty, start
@@ -98,14 +99,14 @@ class Package:
 @dataclass
 class Invoice:
     name: str
-    id: object
+    id: UUID
     customer: str  # account
     currency: str
     state: str = "draft"  # draft | issued | void
-    lines: dict[object, Line] = field(default_factory=dict)
+    lines: dict[UUID, Line] = field(default_factory=dict)
     number: str | None = None
     credited: Decimal = ZERO
-    allocations: dict[object, Decimal] = field(default_factory=dict)  # payment id -> amount
+    allocations: dict[UUID, Decimal] = field(default_factory=dict)  # payment id -> amount
     invoice_date: date = date(2026, 1, 1)  # the day it was drafted (the ledger's today)
     billed_calls: tuple[str, ...] = ()  # call ids a billing run put on it
     period: str | None = None  # "2026-10" for a billing run's invoice
@@ -140,12 +141,12 @@ class Invoice:
 @dataclass
 class Payment:
     name: str
-    id: object
+    id: UUID
     customer: str
     currency: str
     amount: Decimal
     status: str  # pending | completed | cancelled
-    allocations: dict[object, Decimal] = field(default_factory=dict)  # invoice id -> amount
+    allocations: dict[UUID, Decimal] = field(default_factory=dict)  # invoice id -> amount
     refunded: Decimal = ZERO
     key: str | None = None
 
@@ -191,16 +192,16 @@ def rerated_micros(duration: int, rate_per_minute: Decimal) -> int:
 class Model:
     customers: dict[str, Customer] = field(default_factory=dict)  # by account
     packages: dict[str, Package] = field(default_factory=dict)
-    invoices: dict[object, Invoice] = field(default_factory=dict)  # by id
-    payments: dict[object, Payment] = field(default_factory=dict)
-    credit_notes: dict[object, tuple[str, Decimal]] = field(
+    invoices: dict[UUID, Invoice] = field(default_factory=dict)  # by id
+    payments: dict[UUID, Payment] = field(default_factory=dict)
+    credit_notes: dict[str, tuple[str, Decimal]] = field(
         default_factory=dict
     )  # id -> (number, total)
     numbers: dict[str, int] = field(default_factory=dict)  # series prefix -> last sequence
     #: series prefix -> the latest invoice date it numbered: an earlier one is refused
     latest_dates: dict[str, date] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
-    adjusted: set[tuple[object, Decimal]] = field(default_factory=set)  # (invoice, card rate)
+    adjusted: set[tuple[UUID, Decimal]] = field(default_factory=set)  # (invoice, card rate)
 
     def next_number(self, prefix: str) -> str:
         """The next gapless number of a series, e.g. ``INV-2026-`` -> ``INV-2026-000003``."""
