@@ -321,6 +321,21 @@ class HealthDoc(Document):
     error: Any = Field(default=None, description="Why the read models cannot be read.")
 
 
+class ReadyCheckDoc(Document):
+    """One readiness check: its name, whether it holds and why."""
+
+    name: str = Field(examples=["store", "migrations", "read_models"])
+    ok: bool
+    reason: str
+
+
+class ReadyDoc(Document):
+    """Readiness: ``ready`` (200) when every check holds, else ``unready`` (503)."""
+
+    status: str = Field(examples=["ready", "unready"])
+    checks: list[ReadyCheckDoc]
+
+
 def answers(model: Any, status: int = 200, *, if_match: bool = False) -> dict[str, Any]:
     """Route keywords declaring ``model`` as the body of the ``status`` answer in the OpenAPI
     document, and with ``if_match`` the ``If-Match`` request header the route honours (and its

@@ -27,6 +27,7 @@ from uuid import UUID
 
 import structlog
 
+from adapters import metrics
 from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
 from adapters.store.database import Database
@@ -189,21 +190,25 @@ def run_billing(
     """
     pooled = db.pooled()  # one connection for the run's reads, not one each
     try:
-        return _run(
-            ledger,
-            pooled,
-            period,
-            customers,
-            dry_run,
-            issue,
-            bill_late,
-            actor,
-            on_invoice,
-            save_batch,
-        )
+        with metrics.timed(metrics.BILLING_RUN_DURATION, dry_run=str(dry_run).lower()):
+            report = _run(
+                ledger,
+                pooled,
+                period,
+                customers,
+                dry_run,
+                issue,
+                bill_late,
+                actor,
+                on_invoice,
+                save_batch,
+            )
     finally:
         if pooled is not db:
             pooled.close()
+    for result in report.results:
+        metrics.BILLING_RUN_INVOICES.labels(action=result.action).inc()
+    return report
 
 
 def _run(
