@@ -45,7 +45,7 @@ from adapters.store.read_models import SqlViewStore
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.usage.rating import load_rate_card, rerate
-from domain.changes import LineChanges
+from domain.changes import LineChanges, SettingsChanges
 from domain.errors import BillingError
 from domain.idempotency import KeyAlreadyCommitted, KeyedRequest
 from domain.invoice import Invoice
@@ -306,7 +306,12 @@ class LedgerSimulation(RuleBasedStateMachine):
     def _drafted(self, account: str, invoice_id: UUID) -> Ref:
         who = self.model.customers[account]
         self.model.invoices[invoice_id] = m.Invoice(
-            "", invoice_id, account, who.currency, invoice_date=self.clock.now.date()
+            "",
+            invoice_id,
+            account,
+            who.currency,
+            invoice_date=self.clock.now.date(),
+            rounding=self.model.tax_rounding,
         )
         ref = self.ref("inv", invoice_id)
         self.model.invoices[invoice_id].name = ref.name
@@ -372,7 +377,8 @@ class LedgerSimulation(RuleBasedStateMachine):
         return (
             inv.state == "draft"
             and line.valid(inv.currency)
-            and abs(m.total_of([*others, line], inv.currency)) < m.money_bound(inv.currency)
+            and abs(m.total_of([*others, line], inv.currency, inv.rounding))
+            < m.money_bound(inv.currency)
         )
 
     @rule(invoice=invoices, package=packages)
@@ -446,6 +452,7 @@ class LedgerSimulation(RuleBasedStateMachine):
         latest = self.model.latest_dates.get(prefix, inv.invoice_date)
         self.model.latest_dates[prefix] = max(latest, inv.invoice_date)
         inv.state, inv.number = "issued", number
+        inv.rounding = self.model.tax_rounding  # the mode at issue is final
 
     @rule(invoice=invoices)
     def issue(self, invoice: Ref) -> None:
@@ -874,6 +881,16 @@ class LedgerSimulation(RuleBasedStateMachine):
             f"{what}: nothing to adjust, yet something was written"
         )
         return []
+
+    @rule(mode=st.sampled_from(["per_line", "per_invoice_rate"]))
+    def change_tax_rounding(self, mode: str) -> None:
+        """The seller's tax rounding: drafts opened and invoices issued afterwards use it."""
+        self.act(
+            f"settings set tax_rounding={mode}",
+            True,
+            lambda: self.ledger.change_settings(SettingsChanges(tax_rounding=mode), ACTOR),
+        )
+        self.model.tax_rounding = mode
 
     # --------------------------------------------------------------- faults
 

@@ -69,10 +69,21 @@ def _places(value: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
-def total_of(lines: list[Line], currency: str) -> Decimal:
-    """Σ line net + Σ line tax, each line rounded on its own."""
-    return sum((ln.net(currency) for ln in lines), ZERO) + sum(
-        (ln.tax(currency) for ln in lines), ZERO
+def total_of(lines: list[Line], currency: str, rounding: str = "per_line") -> Decimal:
+    """Σ line net + the tax: each line's own tax rounded on its own (``per_line``), or per
+    rate, the rate's nets summed then rounded once (``per_invoice_rate``; docs/money.md)."""
+    net = sum((ln.net(currency) for ln in lines), ZERO)
+    if rounding == "per_line":
+        return net + sum((ln.tax(currency) for ln in lines), ZERO)
+    by_rate: dict[Decimal, Decimal] = {}
+    for ln in lines:
+        by_rate[ln.tax_rate] = by_rate.get(ln.tax_rate, ZERO) + ln.net(currency)
+    return net + sum(
+        (
+            rounded(_WIDE.multiply(rate_net, rate) / 100, currency)
+            for rate, rate_net in by_rate.items()
+        ),
+        ZERO,
     )
 
 
@@ -108,12 +119,13 @@ class Invoice:
     credited: Decimal = ZERO
     allocations: dict[UUID, Decimal] = field(default_factory=dict)  # payment id -> amount
     invoice_date: date = date(2026, 1, 1)  # the day it was drafted (the ledger's today)
+    rounding: str = "per_line"  # the seller's tax rounding when drafted, then when issued
     billed_calls: tuple[str, ...] = ()  # call ids a billing run put on it
     period: str | None = None  # "2026-10" for a billing run's invoice
 
     @property
     def total(self) -> Decimal:
-        return total_of(list(self.lines.values()), self.currency)
+        return total_of(list(self.lines.values()), self.currency, self.rounding)
 
     @property
     def allocated(self) -> Decimal:
@@ -200,6 +212,7 @@ class Model:
     numbers: dict[str, int] = field(default_factory=dict)  # series prefix -> last sequence
     #: series prefix -> the latest invoice date it numbered: an earlier one is refused
     latest_dates: dict[str, date] = field(default_factory=dict)
+    tax_rounding: str = "per_line"  # the seller's setting
     calls: list[Call] = field(default_factory=list)
     adjusted: set[tuple[UUID, Decimal]] = field(default_factory=set)  # (invoice, card rate)
 
