@@ -13,7 +13,7 @@ from domain import allocation
 from domain.errors import OverAllocation
 from domain.invoice import Invoice
 from domain.payment import Payment
-from tests.simulation.machine import simulation_for
+from tests.simulation.machine import Ref, simulation_for
 
 
 def _without_the_over_allocation_check(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,6 +38,7 @@ def test_a_broken_over_allocation_check_is_caught(
         acme = machine.register_customer("ACME", "GBP", D("20"))
         invoice = machine.issued_invoice(acme, D("1"), D("10.000"))  # 12.00 with tax
         payment = machine.record_payment(acme, 5000, True, None)  # 50.00, completed
+        assert isinstance(acme, Ref) and isinstance(invoice, Ref) and isinstance(payment, Ref)
         machine.money_never_goes_wrong()
         # the sound ledger refuses 12.01 on an invoice of 12.00, as the model predicts
         machine.allocate(payment, [0], False, "over")
