@@ -78,6 +78,12 @@ def _default_tax_rate(value: object) -> Decimal:
     return tax_rate(value, what="default tax rate")
 
 
+def _country_code(value: object) -> object:
+    # typed however a person types it ("gb ", "GB"): stored upper-case, checked by the
+    # settings aggregate against ISO 3166-1
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 def _tax_rounding(value: object) -> TaxRounding | None:
     for mode in TAX_ROUNDINGS:
         if value == mode:
@@ -103,6 +109,7 @@ class SettingsChanges(Changes):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    country: Annotated[str | None, BeforeValidator(_country_code)] = None
     tax_rounding: Annotated[TaxRounding | None, BeforeValidator(_tax_rounding)] = None
 
 

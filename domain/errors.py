@@ -187,3 +187,18 @@ class UnreadableRecord(BillingError):
     docs/money.md): this one document cannot be rendered; ``tollbook reconcile`` lists it."""
 
     code = "unreadable_record"
+
+
+class EInvoiceIncomplete(InvalidInput):
+    """An EN 16931 e-invoice needs a detail the ledger does not hold (the seller's country or
+    VAT number, the customer's country...): ``field`` names where to set it, as
+    ``settings.<name>`` or ``customer.<name>``."""
+
+    code = "einvoice_incomplete"
+
+
+class EInvoiceNotPossible(InvalidState):
+    """A document EN 16931 cannot express: a draft or void invoice, a currency with more than
+    two decimals, outside-the-scope lines mixed with taxed ones."""
+
+    code = "einvoice_not_possible"

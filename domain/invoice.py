@@ -47,6 +47,9 @@ class BillingSnapshot(Frozen):
     payment_instructions: str = ""
     # the structured address; invoices issued before it existed load with none
     address: PostalAddress | None = None
+    # the seller's country (ISO 3166-1 alpha-2, settings ``country``); empty on invoices
+    # issued before it was recorded, or while it was not set
+    seller_country: str = ""
     # the customer's tax treatment (its legal wording is printed); standard before it existed
     tax_treatment: Treatment = TaxTreatment.STANDARD
 

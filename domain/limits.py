@@ -336,6 +336,8 @@ FIELD_LIMITS: dict[str, str] = {
     ),
     "PostalAddress.country": "an ISO 3166-1 alpha-2 code (`GB`), or empty",
     "seller_address": SELLER_ADDRESS.doc,
+    "country": "an ISO 3166-1 alpha-2 code (`GB`), or empty",
+    "seller_country": "an ISO 3166-1 alpha-2 code (`GB`), or empty",
     "tax_number": TAX_NUMBER.doc,
     "customer_tax_number": TAX_NUMBER.doc,
     "seller_tax_number": TAX_NUMBER.doc,

@@ -89,6 +89,10 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.pdf:invoice_pdf",
         "Write the PDF of INVOICE_REF, or of every invoice of a month with --all.",
     ),
+    "invoice verify-pdf": Lazy(
+        "adapters.cli.pdf:verify_pdf",
+        "Check a PDF's signature and that it is the ledger's invoice or credit note.",
+    ),
     "migrate": Lazy(
         "adapters.cli.migrate:migrate_command",
         "Apply the pending schema migration steps (each once, in its own transaction).",

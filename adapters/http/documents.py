@@ -261,6 +261,9 @@ class SettingsDoc(Document):
     credit_note_number_format: str = Field(examples=["CN-{year}-{seq:06d}"])
     invoice_line_grouping: str = Field(examples=["none", "destination", "day"])
     payment_instructions: str
+    country: str = Field(
+        default="", description="Where the seller is established (ISO 3166-1 alpha-2), or empty."
+    )
     tax_rounding: str = Field(examples=["per_line", "per_invoice_rate"])
 
 

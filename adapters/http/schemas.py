@@ -118,6 +118,9 @@ class SettingsChange(Body):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    country: str | None = Field(
+        default=None, description="Where the seller is established: ISO 3166-1 alpha-2."
+    )
     tax_rounding: TaxRounding | None = Field(
         default=None,
         description="per_line (each line's tax rounded, then summed) or per_invoice_rate (the"

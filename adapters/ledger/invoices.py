@@ -415,6 +415,7 @@ class InvoiceUseCases(PartyUseCases):
                 seller_address=settings.address,
                 seller_tax_number=settings.tax_number,
                 payment_instructions=settings.payment_instructions,
+                seller_country=settings.country,
                 tax_treatment=profile.tax_treatment,
             )
             sequence, given, number = self._take_number(

@@ -3,7 +3,6 @@ credit note, void, PDF), its payments (allocate), and its history with the as-of
 
 from __future__ import annotations
 
-import importlib
 import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,6 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from adapters.app import bounds
+from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, invoice_download
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
 from adapters.ledger.application import Ledger
@@ -255,28 +255,15 @@ def create_invoice(
 # ------------------------------------------------------------------ the invoice
 
 
-def _pdf_module() -> Any:
-    try:
-        return (
-            importlib.import_module("adapters.pdf.sources"),
-            importlib.import_module("adapters.pdf.render"),
-        )
-    except ImportError:  # pragma: no cover - the PDF renderer ships with tollbook
-        raise NotFound("PDF rendering is not installed") from None
-
-
 @router.get("/invoices/{ref}.pdf")
-def invoice_pdf(ref: str, portal: PortalDep, session: Viewer) -> Response:
+def invoice_pdf(
+    ref: str, portal: PortalDep, session: Viewer, format: PdfFormat = "pdf"
+) -> Response:
+    """The invoice's PDF, or (``format=factur-x``) its EN 16931 e-invoice."""
     del session
-    sources, renderer = _pdf_module()
-    ledger = portal.services.ledger
-    invoice = ledger.invoice(ref)
-    pdf = renderer.render(sources.invoice_source(ledger, invoice.id)).pdf
-    name = (invoice.number or f"draft-{str(invoice.id)[:8]}") + ".pdf"
+    made = invoice_download(portal.services.ledger, ref, format)
     return Response(
-        bytes(pdf),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}
     )
 
 
