@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import structlog
@@ -396,7 +396,8 @@ class Queries:
 AMOUNT_DUE = "CASE WHEN state = 'draft' THEN total ELSE outstanding END"
 
 #: the invoice list's sort columns (the portal's column headers), each ended by ``seq``
-SORTS = ("number", "customer", "date", "due_date", "status", "total", "due")
+Sort = Literal["number", "customer", "date", "due_date", "status", "total", "due"]
+SORTS: tuple[Sort, ...] = get_args(Sort)
 _SORT_COLUMNS: dict[str, tuple[str, ColumnKind]] = {
     "customer": ("customer_account", "text"),
     "date": ("invoice_date", "date"),
