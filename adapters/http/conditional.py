@@ -64,6 +64,7 @@ _ONE_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
 TAG_LIST = (
     rf"^[ \t]*(?:\*|{_ONE_TAG}(?:[ \t]*,[ \t]*{_ONE_TAG}){{0,{MAX_TAGS - 1}}})[ \t]*$"
 )
+_TAG_LIST = re.compile(TAG_LIST)
 
 #: the OpenAPI declaration of what a conditional read adds (``conditional_answers``)
 ETAG_HEADER = {
@@ -111,27 +112,22 @@ def presented_tags(request: Request) -> set[str] | None:
 
 def parse_tags(header: str | None, name: str = "If-None-Match") -> set[str] | None:
     """The tags of an ``If-None-Match`` or ``If-Match`` header (``name``); 400
-    ``invalid_if_none_match`` / ``invalid_if_match`` when it is not the RFC 9110 grammar."""
+    ``invalid_if_none_match`` / ``invalid_if_match`` when it is not the RFC 9110 grammar
+    (a tag may hold a comma: the header is read tag by tag, never split on commas)."""
     if header is None:
         return None
     code = "invalid_" + name.lower().replace("-", "_")
     if len(header) > MAX_HEADER:
         raise Problem(400, code, f"{name} is longer than {MAX_HEADER} characters")
-    text = header.strip(" \t")
-    if text == "*":
-        return {"*"}
-    tags: set[str] = set()
-    items = text.split(",")
-    if len(items) > MAX_TAGS:
+    if header.count('"') > 2 * MAX_TAGS:
         raise Problem(400, code, f"{name} holds at most {MAX_TAGS} entity tags")
-    for item in items:
-        match = _TAG.fullmatch(item.strip(" \t"))
-        if match is None:
-            raise Problem(
-                400, code, f"{name} must be * or a comma-separated list of entity tags ({EXAMPLE})"
-            )
-        tags.add(match.group(2))
-    return tags
+    if not _TAG_LIST.fullmatch(header):
+        raise Problem(
+            400, code, f"{name} must be * or a comma-separated list of entity tags ({EXAMPLE})"
+        )
+    if header.strip(" \t") == "*":
+        return {"*"}
+    return {found.group(2) for found in _TAG.finditer(header)}
 
 
 def holds(presented: set[str] | None, current: str) -> bool:

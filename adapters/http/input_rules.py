@@ -266,6 +266,8 @@ BY_SCHEMA: dict[tuple[str, str], dict[str, Any]] = {
         "items": {"type": "string", "enum": _event_type_names()},
     },
 }
+#: Fields a schema must have although the model gives them a default.
+REQUIRED: dict[str, list[str]] = {"AddressBody": ["lines"]}
 #: Query and path parameters by name.
 PARAMETERS: dict[str, dict[str, Any]] = {
     "on": QUERY_DATE,
@@ -311,6 +313,9 @@ def declare(document: dict[str, Any]) -> None:
                 if rule is not None and parameter["in"] == "query":
                     moment = "date-time" in str(parameter.get("schema"))
                     _replace(parameter["schema"], QUERY_MOMENT if moment else rule)
+    for name, fields in REQUIRED.items():
+        if name in schemas:
+            schemas[name]["required"] = sorted({*schemas[name].get("required", []), *fields})
     schemas.update(COMPONENTS)
 
 
