@@ -61,9 +61,7 @@ _TAG = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
 EXAMPLE = '"3" or W/"1042-20261205" or *'
 #: the whole header's grammar (``*`` or 1 to ``MAX_TAGS`` tags), as the document declares it
 _ONE_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
-TAG_LIST = (
-    rf"^[ \t]*(?:\*|{_ONE_TAG}(?:[ \t]*,[ \t]*{_ONE_TAG}){{0,{MAX_TAGS - 1}}})[ \t]*$"
-)
+TAG_LIST = rf"^[ \t]*(?:\*|{_ONE_TAG}(?:[ \t]*,[ \t]*{_ONE_TAG}){{0,{MAX_TAGS - 1}}})[ \t]*$"
 _TAG_LIST = re.compile(TAG_LIST)
 
 #: the OpenAPI declaration of what a conditional read adds (``conditional_answers``)

@@ -268,6 +268,20 @@ BY_SCHEMA: dict[tuple[str, str], dict[str, Any]] = {
 }
 #: Fields a schema must have although the model gives them a default.
 REQUIRED: dict[str, list[str]] = {"AddressBody": ["lines"]}
+#: Which fields must come together: a line is filled from a package or described and priced;
+#: a credit note credits in full, a net amount or explicit lines (exactly one).
+ALTERNATIVES: dict[str, dict[str, Any]] = {
+    "LineCreate": {
+        "anyOf": [{"required": ["package"]}, {"required": ["description", "unit_price"]}]
+    },
+    "CreditNoteCreate": {
+        "oneOf": [
+            {"required": ["amount"]},
+            {"required": ["lines"]},
+            {"required": ["full"], "properties": {"full": {"const": True}}},
+        ]
+    },
+}
 #: Query and path parameters by name.
 PARAMETERS: dict[str, dict[str, Any]] = {
     "on": QUERY_DATE,
@@ -286,9 +300,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 
 def _replace(slot: dict[str, Any], schema: dict[str, Any]) -> None:
     """Put ``schema`` where FastAPI's was, keeping a nullable field nullable and its words."""
-    kept = {k: slot[k] for k in ("title", "description", "default") if k in slot}
-    options = slot.get("anyOf")
-    nullable = bool(options) and any(option.get("type") == "null" for option in options)
+    kept: dict[str, Any] = {k: slot[k] for k in ("title", "description", "default") if k in slot}
+    options: list[dict[str, Any]] = slot.get("anyOf") or []
+    nullable = any(option.get("type") == "null" for option in options)
     slot.clear()
     slot.update(kept)
     if nullable:
@@ -313,6 +327,9 @@ def declare(document: dict[str, Any]) -> None:
                 if rule is not None and parameter["in"] == "query":
                     moment = "date-time" in str(parameter.get("schema"))
                     _replace(parameter["schema"], QUERY_MOMENT if moment else rule)
+    for name, alternatives in ALTERNATIVES.items():
+        if name in schemas:
+            schemas[name].update(alternatives)
     for name, fields in REQUIRED.items():
         if name in schemas:
             schemas[name]["required"] = sorted({*schemas[name].get("required", []), *fields})

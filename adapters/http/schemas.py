@@ -95,6 +95,7 @@ IsoDateTime = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-01T12:00:00Z"]}),
 ]
 
+
 def _whole_number(value: Any) -> Any:
     """JSON numbers that are whole, as JSON Schema's ``integer`` means them: ``14`` and
     ``14.0`` (exactly representable, up to 2^53); ``true`` and ``"14"`` are not numbers."""
@@ -114,16 +115,9 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _edit_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
-    """An edit's schema says what its validator checks: something to change, and null only
-    for the fields where it removes something."""
-    nullable = getattr(model, "nullable", frozenset())
-    about = getattr(model, "about_the_change", frozenset())
-    changes = [name for name in schema.get("properties", {}) if name not in about]
-    if about:  # the words about a change are no change
-        schema["anyOf"] = [{"required": [name]} for name in changes]
-    else:
-        schema["minProperties"] = 1
+def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """``null`` is declared only for the fields whose model says it removes something."""
+    nullable: frozenset[str] = getattr(model, "nullable", frozenset())
     for name, slot in schema.get("properties", {}).items():
         options = slot.get("anyOf")
         if name in nullable or not options:
@@ -135,16 +129,24 @@ def _edit_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
         slot.pop("default", None)
 
 
-class Edit(Body):
-    """A change (PATCH): a field left out stays as it is. ``null`` is a value only where it
-    removes something (``nullable``); elsewhere it is refused rather than read as "unchanged",
-    and an edit with nothing in it is refused too (``nothing to change``), as the document
-    declares (``minProperties``)."""
+def _edit_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """An edit's schema says what its validator checks: something to change, and null only
+    for the fields where it removes something."""
+    _without_null(schema, model)
+    about: frozenset[str] = getattr(model, "about_the_change", frozenset())
+    changes = [name for name in schema.get("properties", {}) if name not in about]
+    if about:  # the words about a change are no change
+        schema["anyOf"] = [{"required": [name]} for name in changes]
+    else:
+        schema["minProperties"] = 1
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_edit_schema)
+
+class NullsRefused(Body):
+    """``null`` is a value only where it removes something (``nullable``); elsewhere it is
+    refused rather than read as "left out", and the document does not offer it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
     nullable: ClassVar[frozenset[str]] = frozenset()
-    #: fields that say when or why, not what changes
-    about_the_change: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
@@ -160,6 +162,15 @@ class Edit(Body):
                     f"{', '.join(nulls)}: null is not a value here; leave a field out to keep it"
                 )
         return data
+
+
+class Edit(NullsRefused):
+    """A change (PATCH): a field left out stays as it is; an edit with nothing in it is
+    refused (``nothing to change``), as the document declares (``minProperties``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_edit_schema)
+    #: fields that say when or why, not what changes
+    about_the_change: ClassVar[frozenset[str]] = frozenset()
 
 
 class SettingsChange(Edit):
@@ -281,7 +292,7 @@ class InvoiceCreate(Body):
     memo: str = ""
 
 
-class LineCreate(Body):
+class LineCreate(NullsRefused):
     package: str | None = Field(None, description="Fill the line from this package.")
     setup: bool = Field(False, description="With package: bill its one-off setup price.")
     description: str | None = None
@@ -328,11 +339,11 @@ class CreditLine(Body):
     tax_description: str | None = None
 
 
-class CreditNoteCreate(Body):
+class CreditNoteCreate(NullsRefused):
     invoice: str = Field(min_length=1, description="Invoice number or id.")
     reason: str = Field(min_length=1)
     amount: Amount | None = Field(None, description="Net amount at the invoice's tax rate.")
-    lines: list[CreditLine] | None = None
+    lines: list[CreditLine] | None = Field(None, min_length=1)
     full: bool = False
 
 
