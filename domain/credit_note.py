@@ -30,6 +30,7 @@ class CreditNote(Aggregate):
 
     invoice_id: UUID
     invoice_number: str
+    invoice_date: date | None
     customer_id: UUID
     customer_account: str
     currency: str
@@ -40,7 +41,8 @@ class CreditNote(Aggregate):
     tax_rounding: TaxRounding
 
     class Issued(Created):
-        """A credit note was issued against ``invoice_number``."""
+        """A credit note was issued against ``invoice_number``, dated ``invoice_date``
+        (credit notes issued before the date was recorded load with none)."""
 
         invoice_id: UUID
         invoice_number: str
@@ -54,6 +56,7 @@ class CreditNote(Aggregate):
         net: Dec
         tax: Dec
         total: Dec
+        invoice_date: date | None = None
         # the credited invoice's mode, so a full credit equals the invoice to the cent
         # (credit notes issued before it existed: per_line)
         tax_rounding: TaxRounding = "per_line"
@@ -62,6 +65,7 @@ class CreditNote(Aggregate):
             for name in (
                 "invoice_id",
                 "invoice_number",
+                "invoice_date",
                 "customer_id",
                 "customer_account",
                 "currency",
@@ -116,6 +120,7 @@ def credit_invoice(
         stamp,
         invoice_id=invoice.id,
         invoice_number=invoice.number,
+        invoice_date=invoice.invoice_date,
         customer_id=invoice.customer_id,
         customer_account=invoice.customer_account,
         currency=invoice.currency,

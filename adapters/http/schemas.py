@@ -189,6 +189,13 @@ class SettingsChange(Edit):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    registration_number: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    iban: str | None = Field(None, description="ISO 13616; spaces and lower case accepted.")
+    bic: str | None = Field(None, description="ISO 9362, 8 or 11 characters; needs an IBAN.")
+    sort_code: str | None = Field(None, description="UK, 6 digits (12-34-56).")
+    bank_account_number: str | None = Field(None, description="UK, 8 digits.")
     country: str | None = Field(
         default=None, description="Where the seller is established: ISO 3166-1 alpha-2."
     )
@@ -344,6 +351,13 @@ class DatesChange(Edit):
 
 
 class Reason(Body):
+    reason: str = Field(min_length=1)
+
+
+class DueDateChange(Body):
+    """A new due date for an issued invoice, and why (both required)."""
+
+    due_date: IsoDate
     reason: str = Field(min_length=1)
 
 

@@ -21,6 +21,7 @@ from adapters.http.documents import EventDoc, InvoiceDoc, InvoiceSummary, LineAd
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import (
     DatesChange,
+    DueDateChange,
     InvoiceCreate,
     IsoDate,
     IsoDateTime,
@@ -261,6 +262,19 @@ def change_dates(
     invoice_id, expected = _precondition(request, svc.ledger, ref)
     changes = DatesChanges.model_validate(given)
     svc.ledger.change_invoice_dates(invoice_id, changes, key.name, expected_version=expected)
+    return _doc(svc.ledger, invoice_id, response)
+
+
+@router.post("/{ref}/due-date", **answers(InvoiceDoc, if_match=True))
+def change_due_date(
+    ref: str, body: DueDateChange, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """Give an issued invoice still owing money a new due date, with a reason (an
+    ``Invoice.DueDateChanged`` event); refused on drafts, void and settled invoices."""
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.change_due_date(
+        invoice_id, body.due_date, key.name, body.reason, expected_version=expected
+    )
     return _doc(svc.ledger, invoice_id, response)
 
 
