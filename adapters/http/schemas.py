@@ -231,6 +231,16 @@ class LineCreate(Body):
     unit: str = ""
 
 
+class DiscountCreate(Body):
+    """A discount: exactly one of ``percent`` or ``amount``; of ``line`` (position, id or id
+    prefix) or, without it, of the invoice's net."""
+
+    percent: Amount | None = Field(None, description="Percentage, above 0 and at most 100.")
+    amount: Amount | None = Field(None, description="Amount off, in the invoice's currency.")
+    line: str | None = Field(None, max_length=64, description="The line it discounts.")
+    description: str = ""
+
+
 class LineChange(Body):
     description: str | None = None
     quantity: Amount | None = None

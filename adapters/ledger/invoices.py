@@ -23,7 +23,7 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice import BillingSnapshot, Invoice
-from domain.invoice_line import InvoiceLine
+from domain.invoice_line import Discount, InvoiceLine
 from domain.numbering import (
     DocumentKind,
     DocumentNumber,
@@ -256,6 +256,36 @@ class InvoiceUseCases(PartyUseCases):
             return line_id
 
         return self._edit_invoice("package line added", invoice_ref, change, expected_version)
+
+    def add_discount(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        *,
+        percent: Decimal | None = None,
+        amount: Decimal | None = None,
+        line_ref: UUID | str | None = None,
+        description: str = "",
+        expected_version: int | None = None,
+    ) -> UUID:
+        """Grant a discount on a draft: ``percent`` or ``amount``, of the line ``line_ref``
+        (position, id or id prefix) or, without it, of the invoice's net. Returns the
+        discount's id (its lines are ``uuid5`` of it: domain/discount.py)."""
+        discount_id = uuid4()
+
+        def change(invoice: Invoice) -> UUID:
+            target = None if line_ref is None else self._line_id(invoice, line_ref)
+            rule = Discount(
+                discount_id=discount_id,
+                percent=percent,
+                amount=amount,
+                applies_to=target,
+                description=description,
+            )
+            invoice.add_discount(rule, self.stamp(actor))
+            return discount_id
+
+        return self._edit_invoice("discount added", invoice_ref, change, expected_version)
 
     def edit_line(
         self,
