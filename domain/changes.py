@@ -24,6 +24,7 @@ from domain.address import PostalAddress
 from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
 from domain.package import Frequency
+from domain.pricing import TieredPrice
 from domain.schedule import InvoiceSchedule
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
 
@@ -55,6 +56,9 @@ class CustomerChanges(Changes):
     external_accounting_id: str | None = None
     time_zone: str | None = None
     invoice_schedule: InvoiceSchedule | None = None
+    minimum_spend: Dec | None = None
+    minimum_invoice_amount: Dec | None = None
+    usage_prices: tuple[TieredPrice, ...] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -89,6 +93,7 @@ class SettingsChanges(Changes):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    minimum_invoice_amount: Dec | None = None
 
 
 class PackageChanges(Changes):
@@ -101,6 +106,7 @@ class PackageChanges(Changes):
     default_quantity: Dec | None = None
     tax_rate: Dec | None = None
     tax_description: str | None = None
+    minimum_spend: Dec | None = None
 
     @model_validator(mode="before")
     @classmethod

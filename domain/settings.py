@@ -9,6 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
+from domain.errors import InvalidInput
 from domain.numbering import number_format
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
 
@@ -29,6 +30,8 @@ class SellerSettings(Frozen):
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     invoice_line_grouping: LineGrouping = "destination"
     payment_instructions: str = ""
+    #: below it (in the invoice's currency) a billing run carries a period's charges forward
+    minimum_invoice_amount: Dec = Decimal(0)
 
 
 def check_number_format(pattern: str) -> str:
@@ -101,6 +104,17 @@ def check_settings(values: SellerSettings, fields: list[str]) -> None:
         limits.check_tax_rate(values.default_tax_rate, what="default tax rate")
     if "default_payment_terms_days" in fields:
         limits.check_days(values.default_payment_terms_days, what="default payment terms")
+    if "minimum_invoice_amount" in fields:
+        if values.minimum_invoice_amount < 0:
+            raise InvalidInput(
+                "minimum invoice amount must not be negative", field="minimum_invoice_amount"
+            )
+        limits.check_money(
+            values.minimum_invoice_amount,
+            values.default_currency,
+            what="minimum invoice amount",
+            field="minimum_invoice_amount",
+        )
     for name in ("invoice_number_format", "credit_note_number_format"):
         if name in fields:
             check_number_format(getattr(values, name))

@@ -15,15 +15,16 @@ from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote, credit_invoice
-from domain.customer import Customer
+from domain.customer import CarriedCharges, Customer
 from domain.errors import (
     AlreadyExists,
+    ConcurrencyConflict,
     CurrencyMismatch,
     InvalidInput,
     NotFound,
 )
 from domain.invoice import BillingSnapshot, Invoice
-from domain.invoice_line import Discount, InvoiceLine
+from domain.invoice_line import Discount, InvoiceLine, totals_of
 from domain.numbering import (
     DocumentKind,
     DocumentNumber,
@@ -32,6 +33,7 @@ from domain.numbering import (
     scope_for,
     sequence_id,
 )
+from domain.usage import Period
 
 T = TypeVar("T")
 
@@ -111,13 +113,54 @@ class InvoiceUseCases(PartyUseCases):
             lines=lines,
         )
 
-    def create_invoices(self, invoices: Sequence[Invoice]) -> None:
+    def create_invoices(
+        self,
+        invoices: Sequence[Invoice],
+        *,
+        customers: Sequence[Customer] = (),
+        takes: tuple[UUID, ...] = (),
+        actor: str = "billing-run",
+    ) -> None:
         """Save new drafts (from ``draft_invoice``) in one transaction: all of them, or none
-        when any of them already exists (AlreadyExists)."""
+        when any of them already exists (AlreadyExists). With ``takes`` (one invoice, its
+        customer), the invoice bills those charges carried forward: the customer records it
+        in the same transaction, so they are billed once."""
+        if takes:
+            [invoice], [customer] = invoices, customers
+            customer.bill_carried(invoice.id, takes, self.stamp(actor))
         try:
-            self._save("invoice drafted", *invoices)
+            self._save("invoice drafted", *invoices, *customers)
         except IntegrityError:
-            raise AlreadyExists("an invoice of this batch already exists: none was saved") from None
+            raise AlreadyExists(
+                "an invoice of this batch already exists, or its customer changed: none was saved"
+            ) from None
+
+    def carry_forward(
+        self,
+        customer: Customer,
+        invoice_id: UUID,
+        period: Period,
+        lines: Sequence[InvoiceLine],
+        actor: str,
+    ) -> None:
+        """Carry a billing period's charges (below the minimum invoice amount) forward: the
+        customer (as the caller read it) records them; the invoice ``invoice_id`` is never
+        made. A customer changed since it was read is refused (ConcurrencyConflict)."""
+        carried = CarriedCharges(
+            invoice_id=invoice_id,
+            period_start=period.start,
+            period_end=period.end,
+            currency=customer.currency,
+            lines=tuple(lines),
+            total=totals_of(lines, customer.currency).total,
+        )
+        customer.carry_forward(carried, self.stamp(actor))
+        try:
+            self._save("charges carried forward", customer)
+        except IntegrityError:
+            raise ConcurrencyConflict(
+                f"customer {customer.registered.account_number} changed meanwhile"
+            ) from None
 
     def invoice(self, ref: str | UUID) -> Invoice:
         """An invoice by number, id, or a unique prefix of its id."""
