@@ -23,6 +23,7 @@ from pydantic import BeforeValidator, model_validator
 from domain.address import PostalAddress
 from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
+from domain.money import parse_decimal
 from domain.package import Frequency
 from domain.pricing import TieredPrice
 from domain.schedule import InvoiceSchedule
@@ -79,6 +80,11 @@ def _default_tax_rate(value: object) -> Decimal:
     return tax_rate(value, what="default tax rate")
 
 
+def _plain_amount(value: object) -> Decimal:
+    # a plain decimal, as every surface parses money: no floats, exponents or NaN
+    return parse_decimal(value, what="minimum invoice amount", field="minimum_invoice_amount")
+
+
 class SettingsChanges(Changes):
     """The seller's settings to change (the names of ``SellerSettings``)."""
 
@@ -93,7 +99,7 @@ class SettingsChanges(Changes):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
-    minimum_invoice_amount: Dec | None = None
+    minimum_invoice_amount: Annotated[Dec | None, BeforeValidator(_plain_amount)] = None
 
 
 class PackageChanges(Changes):

@@ -117,6 +117,9 @@ class SettingsChange(Body):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    minimum_invoice_amount: Amount | None = Field(
+        None, description="Below it a billing run carries a period's charges forward."
+    )
 
 
 class AddressBody(Body):
@@ -128,6 +131,18 @@ class AddressBody(Body):
     region: str = ""
     postal_code: str = ""
     country: str = Field(default="", description="ISO 3166-1 alpha-2, e.g. GB, DE, JP.")
+
+
+class TierBody(Body):
+    first: Amount = Field(description="Minutes the tier starts at (0 for the first).")
+    last: Amount | None = Field(None, description="Minutes it ends at; null: open-ended.")
+    rate: Amount = Field(description="Price per minute.")
+
+
+class TieredPriceBody(Body):
+    destination: str = Field(max_length=100)
+    mode: Literal["graduated", "volume"]
+    tiers: list[TierBody] = Field(max_length=20)
 
 
 class CustomerFields(Body):
@@ -151,6 +166,17 @@ class CustomerFields(Body):
     invoice_schedule: InvoiceSchedule | None = Field(
         default=None,
         description="Automatic billing, e.g. {frequency: monthly, day: 1}; null removes it.",
+    )
+    minimum_spend: Amount | None = Field(
+        None, description="Monthly minimum spend on usage (a top-up line when short)."
+    )
+    minimum_invoice_amount: Amount | None = Field(
+        None, description="Below it a period's charges carry forward (default: the account's)."
+    )
+    usage_prices: list[TieredPriceBody] | None = Field(
+        None,
+        description="Tiered or volume prices per destination: [{destination, mode:"
+        " graduated|volume, tiers: [{first, last (null: open), rate}]}]; [] removes them.",
     )
 
     def given(self) -> dict[str, Any]:
@@ -195,6 +221,7 @@ class PackageCreate(Body):
     tax_rate: Amount | None = None
     tax_description: str | None = None
     description: str | None = None
+    minimum_spend: Amount | None = None
 
 
 class PackageChange(Body):
@@ -207,6 +234,9 @@ class PackageChange(Body):
     tax_rate: Amount | None = None
     tax_description: str | None = None
     description: str | None = None
+    minimum_spend: Amount | None = Field(
+        None, description="Monthly minimum spend on usage per unit assigned."
+    )
 
 
 class InvoiceCreate(Body):
