@@ -93,7 +93,7 @@ def discount_lines(
             sample = nets[rate][1]
             text = _text(rule, currency, None)
             if several:
-                text += f" ({sample.tax_description or f'tax {rate}%'})"
+                text += f" (tax {rate}%)"
             lines.append(_line(rule, off, sample, f"rate:{rate}", text))
             nets[rate] = (nets[rate][0] - off, sample)
     return lines
