@@ -12,7 +12,8 @@ RECEIVE-OVERPAYMENT bank transaction) is customer credit that a payment against 
 Arithmetic as Xero documents it ("Rounding in Xero", the LineItem schema): Quantity and
 UnitAmount kept to 4 dp (UnitAmount to ``unitdp``, default 2), LineAmount = round(Quantity x
 UnitAmount, 2) (less a line's DiscountRate or DiscountAmount, on invoices only; a line may be
-negative, a document's total may not), TaxAmount per line = round(LineAmount x rate, 2) unless the line gives one
+negative, a document's total may not), TaxAmount per line = round(LineAmount x rate, 2)
+unless the line gives one
 (accepted as sent, whatever it differs by: Xero publishes no bound; differences are listed in
 ``tax_overrides``), SubTotal, TotalTax and Total summed from the lines. 60 calls per minute
 then 429 with Retry-After, and Idempotency-Key replays answering with the first response.
