@@ -20,7 +20,7 @@ from typing import Literal
 
 from domain import limits
 from domain.errors import InvalidInput, OutOfRange
-from domain.money import check_precision, parse_decimal
+from domain.money import check_precision, line_net, parse_decimal
 from domain.values import Dec, Frozen
 
 PriceMode = Literal["graduated", "volume"]
@@ -128,6 +128,14 @@ def tier_charges(price: TieredPrice, minutes: Decimal) -> list[TierCharge]:
         top = minutes if tier.last is None else min(minutes, tier.last)
         charges.append(TierCharge(tier=tier, minutes=top - tier.first))
     return charges
+
+
+def tiered_amount(price: TieredPrice, minutes: Decimal, currency: str) -> Decimal:
+    """What the tiered price bills for ``minutes``: the sum of its lines, each rounded."""
+    return sum(
+        (line_net(c.minutes, c.tier.rate, currency) for c in tier_charges(price, minutes)),
+        Decimal(0),
+    )
 
 
 def tier_label(tier: Tier) -> str:
