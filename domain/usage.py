@@ -342,8 +342,12 @@ def row_hash(
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
 
+#: Billed minutes on a usage line keep 2 decimals (docs/money.md).
+MINUTE_PLACES = Decimal("0.01")
+
+
 def minutes(billed_seconds: int) -> Decimal:
-    return round_half_up(Decimal(billed_seconds) / 60, Decimal("0.01"))
+    return round_half_up(Decimal(billed_seconds) / 60, MINUTE_PLACES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,7 +452,7 @@ def _tier_lines(
                 "description": f"{text} ({_calls(total.calls)}), {what}"
                 if number == 0
                 else f"{text}, {what}",
-                "quantity": charge.minutes,
+                "quantity": charge.minutes.quantize(MINUTE_PLACES),  # exact: bounds have 2
                 "unit_price": charge.tier.rate,
                 "unit": "min",
                 "source": source,

@@ -64,7 +64,7 @@ def test_tiers_and_a_commitment_bill_as_set_and_the_pdf_shows_each_tier(
     number = result["number"]
     doc = tollbook("invoice", "show", number, "--json").json()
     assert [(line["description"], line["quantity"], line["net"]) for line in doc["lines"]] == [
-        ("Calls to UK Mobile (1 call), 0–100 min", "100", "1.00"),
+        ("Calls to UK Mobile (1 call), 0–100 min", "100.00", "1.00"),
         ("Calls to UK Mobile, 100+ min", "50.00", "0.25"),
         ("Minimum commitment top-up (usage 1.25 of 5.00 GBP)", "1", "3.75"),
     ]
