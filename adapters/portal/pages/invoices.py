@@ -410,13 +410,19 @@ def add_discount(
     ledger = portal.services.ledger
     invoice = ledger.invoice(ref)
     fields = Fields(form)
-    grant = {
-        "percent": fields.amount("percent", "discount percentage"),
-        "amount": fields.amount("amount", "discount amount"),
-        "line_ref": fields.text("line") or None,
-        "description": fields.text("description"),
-    }
-    fields.submit(lambda: ledger.add_discount(invoice.id, actor_of(session), **grant))
+    percent = fields.amount("percent", "discount percentage")
+    amount = fields.amount("amount", "discount amount")
+    line, text = fields.text("line") or None, fields.text("description")
+    fields.submit(
+        lambda: ledger.add_discount(
+            invoice.id,
+            actor_of(session),
+            percent=percent,
+            amount=amount,
+            line_ref=line,
+            description=text,
+        )
+    )
     if fields.ok:
         return done(url_of(invoice.id), "Discount granted.")
     return invoice_page(request, portal, ref, form="discount", fields=fields, status=422)
