@@ -4,6 +4,7 @@ and the message; HTTP 422 problem+json with its code) and writes no event."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +71,14 @@ TIER_CASES: list[tuple[str, list[str], str]] = [
     ("minimum-sub-penny", ["--minimum-spend", "0.001"], "more decimals than GBP"),
     ("minimum-huge", ["--minimum-invoice", "9" * 20], "less than"),
 ]
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """SQLite only: every refusal here is the domain's, made before anything is written
+    (the event count proves it); the pricing that is stored runs on both stores in
+    tests/integration/test_billing_pricing.py. Half the time of ~90 parametrised cases."""
+    return f"sqlite:///{tmp_path}/tollbook.sqlite"
 
 
 @pytest.fixture
