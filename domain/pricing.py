@@ -148,6 +148,19 @@ def _minutes(value: Decimal) -> str:
     return f"{value.normalize():,f}"
 
 
+def price_text(price: TieredPrice) -> str:
+    """The form ``parse_price`` reads: ``UK Mobile=graduated:0-1000:0.01,1000-:0.008``."""
+    tiers = ",".join(
+        f"{_plain(t.first)}-{'' if t.last is None else _plain(t.last)}:{_plain(t.rate)}"
+        for t in price.tiers
+    )
+    return f"{price.destination}={price.mode}:{tiers}"
+
+
+def _plain(value: Decimal) -> str:
+    return format(value, "f")
+
+
 def parse_price(text: str) -> TieredPrice:
     """``DESTINATION=MODE:FROM-TO:RATE,FROM-:RATE`` (the CLI's and the portal's form), e.g.
     ``UK Mobile=graduated:0-1000:0.0100,1000-:0.0080``; checked by ``check_price``."""

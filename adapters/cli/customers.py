@@ -26,7 +26,7 @@ from domain.address import PostalAddress
 from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.errors import InvalidInput
-from domain.pricing import parse_price
+from domain.pricing import TieredPrice, parse_price, price_text
 from domain.schedule import InvoiceSchedule
 from domain.values import LINE_GROUPINGS
 
@@ -86,7 +86,7 @@ def _profile_options(func: Any, *, name_required: bool = False) -> Any:
             "--tiers",
             "usage_prices",
             multiple=True,
-            help='Tiered price of a destination (repeatable; replaces them all), e.g.'
+            help="Tiered price of a destination (repeatable; replaces them all), e.g."
             ' "UK Mobile=graduated:0-1000:0.0100,1000-:0.0080"; "none" removes them.',
         ),
     ]
@@ -257,6 +257,8 @@ def show(
 def _shown(key: str, value: Any) -> Any:
     if key in ("address", "postal_address") and isinstance(value, dict):
         return str(PostalAddress.model_validate(value))
+    if key == "usage_prices" and isinstance(value, list):  # as --tiers takes them
+        return "\n".join(price_text(TieredPrice.model_validate(price)) for price in value)
     return value
 
 
