@@ -34,3 +34,36 @@ def test_a_discount_is_granted_shown_refused_at_its_field_and_removed(
     assert f"?edit={discount.line_id}" not in page  # a discount line is not edited
     finance.follow(finance.post(f"{url}/lines/{discount.line_id}/remove"))
     assert ledger.invoice(invoice_id).totals.total == Decimal("96.00")
+
+
+def test_a_customers_minimums_and_tiers_are_set_shown_and_refused_at_their_field(
+    finance: Browser, ledger: Any
+) -> None:
+    acme(ledger)
+    form = {
+        "name": "Acme",
+        "tax_rate": "20",
+        "payment_terms_days": "30",
+        "minimum_spend": "50.00",
+        "minimum_invoice_amount": "5.00",
+        "tiers": "UK Mobile=graduated:0-1000:0.01,1000-:0.008\r\nFrance=volume:0-:0.02",
+    }
+    finance.follow(finance.post("/portal/customers/ACME/settings", form))
+    profile = ledger.customer("ACME").latest
+    assert (profile.minimum_spend, profile.minimum_invoice_amount) == (
+        Decimal("50.00"),
+        Decimal("5.00"),
+    )
+    assert [(p.destination, p.mode) for p in profile.usage_prices] == [
+        ("UK Mobile", "graduated"),
+        ("France", "volume"),
+    ]
+    page = finance.get("/portal/customers/ACME").text
+    assert value_of(page, "s-minimum_spend") == "50"  # as the portal writes amounts
+    assert "UK Mobile=graduated:0-1000:0.01,1000-:0.008" in page
+    gap = {**form, "tiers": "UK=graduated:0-100:0.01,200-:0.005"}
+    refused = finance.post("/portal/customers/ACME/settings", gap)
+    assert refused.status_code == 422 and "a gap" in error_of(refused.text, "s-tiers")
+    negative = finance.post("/portal/customers/ACME/settings", {**form, "minimum_spend": "-1"})
+    assert "must not be negative" in error_of(negative.text, "s-minimum_spend")
+    assert len(ledger.customer("ACME").latest.usage_prices) == 2
