@@ -371,7 +371,8 @@ class _Saver:
             saving.result()
         if self.issue and not self.dry_run:
             for result in batch:
-                if result.state == "draft" and result.action != "refused":
+                # a carried-forward period has no invoice to issue
+                if result.state == "draft" and result.action in ("created", "exists"):
                     try:
                         result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
                     except BillingError as error:
@@ -498,6 +499,7 @@ class _Planner:
         if carried is not None:  # carried forward by an earlier run: never billed here
             result = self._result(target, main_id, "invoice", list(carried.lines))
             result.action, result.period = "carried forward", self.period
+            result.state = "carried forward"
             return [result]
         self.prepare(target)
         tax_rate, tax_description, packages, committed = self._prepared.pop(target.account)
@@ -527,6 +529,7 @@ class _Planner:
         if totals_of(with_carried, currency).total < minimum:
             result = self._result(target, main_id, "invoice", lines)
             result.action, result.period = "would carry forward", self.period
+            result.state = "carried forward"
             return [result]
         result = self._result(target, main_id, "invoice", with_carried)
         result.takes = tuple(c.invoice_id for c in pending)

@@ -133,8 +133,10 @@ def test_charges_below_the_minimum_carry_forward_and_are_billed_once_later(world
         cdr("n1", "VOL", start="2026-11-03T10:00:00Z", charge="10.00"),
     ]
     import_cdrs(ledger, db, write_cdrs(tmp_path / "cdrs.csv", rows))
-    october = run_billing(ledger, db, OCTOBER, customers=["VOL"])
-    assert [r.action for r in october.results] == ["carried forward"]
+    october = run_billing(ledger, db, OCTOBER, customers=["VOL"], issue=True)
+    assert [(r.action, r.state) for r in october.results] == [
+        ("carried forward", "carried forward")
+    ]
     assert invoices_of(ledger, "VOL") == []
     again = run_billing(ledger, db, OCTOBER, customers=["VOL"])
     assert [r.action for r in again.results] == ["carried forward"]  # recorded once
@@ -145,8 +147,9 @@ def test_charges_below_the_minimum_carry_forward_and_are_billed_once_later(world
 
     dry = run_billing(ledger, db, NOVEMBER, customers=["VOL"], dry_run=True)
     assert [r.action for r in dry.results] == ["would create"]
-    november = run_billing(ledger, db, NOVEMBER, customers=["VOL"])
+    november = run_billing(ledger, db, NOVEMBER, customers=["VOL"], issue=True)
     [invoice] = invoices_of(ledger, "VOL")
+    assert invoice.state == "issued" and november.results[0].number == invoice.number
     assert invoice.id == invoice_id_for(customer.id, NOVEMBER)
     assert [text for text, *_ in lines_of(invoice)] == [
         "Calls to UK Mobile (1 call)",
