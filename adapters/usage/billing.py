@@ -176,6 +176,7 @@ class _Target:
     invoice_id: UUID  # of the period's (main) invoice
     prices: Mapping[str, TieredPrice]  # tiered prices by destination
     minimum_invoice: Decimal | None  # the customer's own, else None (the account's)
+    minimum_spend: Decimal  # the customer's monthly commitment (packages add theirs)
 
     @property
     def account(self) -> str:
@@ -194,6 +195,7 @@ def _target(customer: Customer, period: Period, default: LineGrouping) -> _Targe
         invoice_id_for(customer.id, period),
         prices,
         profile.minimum_invoice_amount,
+        profile.minimum_spend,
     )
 
 
@@ -459,7 +461,7 @@ class _Planner:
         )
         committed = commitment(
             self.period,
-            target.customer.profile_on(self.period.end).minimum_spend,
+            target.minimum_spend,
             [a for a in assignments if active_days(a, self.period.start, self.period.end)],
             terms,
             target.customer.currency,
