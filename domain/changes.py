@@ -23,10 +23,11 @@ from pydantic import BeforeValidator, model_validator
 from domain.address import PostalAddress
 from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
-from domain.money import parse_decimal
+from domain.money import TAX_ROUNDINGS, TaxRounding, parse_decimal
 from domain.package import Frequency
 from domain.pricing import TieredPrice
 from domain.schedule import InvoiceSchedule
+from domain.tax_treatment import Treatment
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
 
 
@@ -60,6 +61,7 @@ class CustomerChanges(Changes):
     minimum_spend: Dec | None = None
     minimum_invoice_amount: Dec | None = None
     usage_prices: tuple[TieredPrice, ...] | None = None
+    tax_treatment: Treatment | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +87,23 @@ def _plain_amount(value: object) -> Decimal:
     return parse_decimal(value, what="minimum invoice amount", field="minimum_invoice_amount")
 
 
+def _country_code(value: object) -> object:
+    # typed however a person types it ("gb ", "GB"): stored upper-case, checked by the
+    # settings aggregate against ISO 3166-1
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _tax_rounding(value: object) -> TaxRounding | None:
+    for mode in TAX_ROUNDINGS:
+        if value == mode:
+            return mode
+    if value is None:
+        return None
+    raise InvalidInput(
+        f"tax rounding must be one of {', '.join(TAX_ROUNDINGS)}", field="tax_rounding"
+    )
+
+
 class SettingsChanges(Changes):
     """The seller's settings to change (the names of ``SellerSettings``)."""
 
@@ -100,6 +119,8 @@ class SettingsChanges(Changes):
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
     minimum_invoice_amount: Annotated[Dec | None, BeforeValidator(_plain_amount)] = None
+    country: Annotated[str | None, BeforeValidator(_country_code)] = None
+    tax_rounding: Annotated[TaxRounding | None, BeforeValidator(_tax_rounding)] = None
 
 
 class PackageChanges(Changes):

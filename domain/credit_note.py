@@ -11,6 +11,7 @@ from domain.aggregate import Aggregate, Created, Stamp
 from domain.errors import InvalidInput, InvalidState, OverCredit
 from domain.invoice import BillingSnapshot, Invoice, check_line
 from domain.invoice_line import InvoiceLine, Totals, totals_of
+from domain.money import TaxRounding
 from domain.values import CurrencyCode, Dec, Frozen
 
 
@@ -36,6 +37,7 @@ class CreditNote(Aggregate):
     issued_on: date
     lines: list[InvoiceLine]
     billing: BillingSnapshot
+    tax_rounding: TaxRounding
 
     class Issued(Created):
         """A credit note was issued against ``invoice_number``."""
@@ -52,6 +54,9 @@ class CreditNote(Aggregate):
         net: Dec
         tax: Dec
         total: Dec
+        # the credited invoice's mode, so a full credit equals the invoice to the cent
+        # (credit notes issued before it existed: per_line)
+        tax_rounding: TaxRounding = "per_line"
 
         def apply(self, aggregate: Any) -> None:
             for name in (
@@ -64,12 +69,13 @@ class CreditNote(Aggregate):
                 "issued_on",
                 "lines",
                 "billing",
+                "tax_rounding",
             ):
                 setattr(aggregate, name, getattr(self, name))
 
     @property
     def totals(self) -> Totals:
-        return totals_of(self.lines, self.currency)
+        return totals_of(self.lines, self.currency, self.tax_rounding)
 
 
 def credit_invoice(
@@ -92,9 +98,10 @@ def credit_invoice(
     if not lines:
         raise InvalidInput("a credit note needs at least one line")
     limits.check_count(len(lines), limits.MAX_LINES, what="lines on one credit note")
+    assert invoice.number is not None and invoice.billing is not None
     for line in lines:
-        check_line(line, invoice.currency)
-    totals = totals_of(lines, invoice.currency)
+        check_line(line, invoice.currency, invoice.billing.tax_treatment)
+    totals = totals_of(lines, invoice.currency, invoice.tax_rounding)
     if totals.total <= 0:
         raise InvalidInput("a credit note's total must be greater than zero", field="amount")
     if totals.total > invoice.outstanding:
@@ -103,7 +110,6 @@ def credit_invoice(
             f" {invoice.currency} outstanding on {invoice.label}",
             field="amount",
         )
-    assert invoice.number is not None and invoice.billing is not None
     note = CreditNote._start(
         CreditNote.Issued,
         credit_note_id,
@@ -120,6 +126,7 @@ def credit_invoice(
         net=totals.net,
         tax=totals.tax,
         total=totals.total,
+        tax_rounding=invoice.tax_rounding,
     )
     invoice.record_credit(credit_note_id, number, totals.total, stamp)
     return note

@@ -16,6 +16,7 @@ from domain.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from domain.invoice_line import InvoiceLine
 from domain.pricing import TieredPrice, check_prices
 from domain.schedule import InvoiceSchedule
+from domain.tax_treatment import TaxTreatment, Treatment, check_rate, customer_defaults
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non_empty, time_zone
 
 #: Which event records a change of which field.
@@ -27,6 +28,7 @@ _CHANGE_KINDS = {
     "email": "BillingDetailsChanged",
     "tax_rate": "TaxChanged",
     "tax_description": "TaxChanged",
+    "tax_treatment": "TaxChanged",
     "payment_terms_days": "PaymentTermsChanged",
     "invoice_line_grouping": "LineGroupingChanged",
     "external_accounting_id": "AccountingIdChanged",
@@ -67,6 +69,8 @@ class CustomerProfile(Frozen):
     minimum_invoice_amount: Dec | None = None
     #: tiered and volume prices per destination (domain/pricing.py)
     usage_prices: tuple[TieredPrice, ...] = ()
+    # standard unless set, so customers registered before treatments existed still load
+    tax_treatment: Treatment = TaxTreatment.STANDARD
 
     @property
     def postal_address(self) -> PostalAddress:
@@ -98,6 +102,7 @@ class NewCustomer(TypedDict, total=False):
     minimum_spend: Decimal
     minimum_invoice_amount: Decimal | None
     usage_prices: tuple[TieredPrice, ...]
+    tax_treatment: TaxTreatment
 
 
 class Assignment(Frozen):
@@ -170,7 +175,8 @@ class Customer(Aggregate):
         after: dict[str, PostalAddress | None]
 
     class TaxChanged(DetailsChanged):
-        """The tax rate or its description changed."""
+        """The tax rate, its description or the tax treatment (``standard``, ``zero_rated``,
+        ``exempt``, ``reverse_charge``, ``outside_scope``) changed."""
 
     class PaymentTermsChanged(DetailsChanged):
         """The payment terms (due days) changed."""
@@ -265,9 +271,12 @@ class Customer(Aggregate):
     def change(self, changes: CustomerChanges, effective_from: date, stamp: Stamp) -> None:
         limits.check_date(effective_from, what="effective date", field="effective_from")
         current = self.profile_on(effective_from)
-        updated = CustomerProfile.model_validate(
-            {**current.model_dump(mode="json"), **changes.given()}
-        )
+        given = changes.given()
+        if "tax_treatment" in given:
+            # a treatment without VAT takes 0 % unless the change says otherwise (then the
+            # rate is checked against it below)
+            given = {**customer_defaults(given["tax_treatment"]), **given}
+        updated = CustomerProfile.model_validate({**current.model_dump(mode="json"), **given})
         old = current.model_dump(mode="json")
         new = updated.model_dump(mode="json")
         changed = [key for key in new if new[key] != old[key]]
@@ -381,6 +390,8 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
         check_address(profile.address)
     if "tax_rate" in names:
         limits.check_tax_rate(profile.tax_rate)
+    if names & {"tax_rate", "tax_treatment"}:
+        check_rate(profile.tax_treatment, profile.tax_rate)
     if "payment_terms_days" in names:
         limits.check_days(profile.payment_terms_days)
     if "time_zone" in names:

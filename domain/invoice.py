@@ -27,6 +27,9 @@ from domain.errors import (
 )
 from domain.invoice_line import Discount, InvoiceLine, Totals, totals_of
 from domain.invoice_status import Status
+from domain.line_tax import description_for
+from domain.money import TaxRounding
+from domain.tax_treatment import TaxTreatment, Treatment, check_rate
 from domain.values import CurrencyCode, Dec, Frozen
 
 State = Literal["draft", "issued", "void"]
@@ -45,6 +48,11 @@ class BillingSnapshot(Frozen):
     payment_instructions: str = ""
     # the structured address; invoices issued before it existed load with none
     address: PostalAddress | None = None
+    # the seller's country (ISO 3166-1 alpha-2, settings ``country``); empty on invoices
+    # issued before it was recorded, or while it was not set
+    seller_country: str = ""
+    # the customer's tax treatment (its legal wording is printed); standard before it existed
+    tax_treatment: Treatment = TaxTreatment.STANDARD
 
     @property
     def postal_address(self) -> PostalAddress:
@@ -74,13 +82,16 @@ class Invoice(Aggregate):
     credit_notes: dict[UUID, Decimal]
     allocations: dict[UUID, Decimal]
     void_reason: str | None
+    tax_rounding: TaxRounding
 
     class Drafted(Created):
         """A draft invoice was opened for a customer, in the customer's currency.
 
         ``lines`` are the lines it was opened with (a billing run's invoice comes into being
         with all of them in this one event); a draft opened by hand has none and gets its lines
-        from ``LineAdded``. Drafts stored before the field existed load with no lines."""
+        from ``LineAdded``. Drafts stored before the field existed load with no lines.
+        ``tax_rounding`` is the seller's tax rounding mode when the draft was opened (drafts
+        stored before it existed: ``per_line``); issuing records the mode again."""
 
         customer_id: UUID
         customer_account: str
@@ -91,6 +102,7 @@ class Invoice(Aggregate):
         period_end: date | None = None
         memo: str = ""
         lines: tuple[InvoiceLine, ...] = ()
+        tax_rounding: TaxRounding = "per_line"
 
         def apply(self, aggregate: Any) -> None:
             for name in (
@@ -102,6 +114,7 @@ class Invoice(Aggregate):
                 "period_start",
                 "period_end",
                 "memo",
+                "tax_rounding",
             ):
                 setattr(aggregate, name, getattr(self, name))
             aggregate.lines = {line.line_id: line for line in self.lines}
@@ -150,7 +163,9 @@ class Invoice(Aggregate):
                 setattr(aggregate, name, value)
 
     class Issued(Event):
-        """The invoice was issued: numbered from the gapless sequence, lines and totals frozen."""
+        """The invoice was issued: numbered from the gapless sequence, lines and totals frozen.
+        ``tax_rounding`` is the seller's mode at issue, the one its totals were worked out in
+        for good (invoices issued before it existed: ``per_line``)."""
 
         number: str
         issued_on: date
@@ -159,8 +174,10 @@ class Invoice(Aggregate):
         net: Dec
         tax: Dec
         total: Dec
+        tax_rounding: TaxRounding = "per_line"
 
         def apply(self, aggregate: Any) -> None:
+            aggregate.tax_rounding = self.tax_rounding
             aggregate.state = "issued"
             aggregate.number = self.number
             aggregate.issued_on = self.issued_on
@@ -230,18 +247,21 @@ class Invoice(Aggregate):
         memo: str,
         stamp: Stamp,
         lines: Sequence[InvoiceLine] = (),
+        tax_rounding: TaxRounding = "per_line",
+        treatment: TaxTreatment = TaxTreatment.STANDARD,
     ) -> Invoice:
-        """A new draft; ``lines`` (checked as ``add_line`` checks them) are part of the one
-        ``Drafted`` event, so the invoice never exists without them."""
+        """A new draft; ``lines`` (checked as ``add_line`` checks them, against the
+        customer's tax ``treatment``) are part of the one ``Drafted`` event, so the invoice
+        never exists without them."""
         _check_dates(invoice_date, due_date, period_start, period_end)
         limits.check_text(memo, limits.MEMO, field="memo")
         limits.check_count(len(lines), limits.MAX_LINES, what="lines on one invoice")
         for line in lines:
-            check_line(line, currency)
+            check_line(line, currency, treatment)
             _not_a_discount(line)
         if len({line.line_id for line in lines}) != len(lines):
             raise InvalidInput("each line of an invoice needs its own line id")
-        check_totals(totals_of(lines, currency), "invoice")
+        check_totals(totals_of(lines, currency, tax_rounding), "invoice")
         return cls._start(
             cls.Drafted,
             invoice_id,
@@ -255,6 +275,7 @@ class Invoice(Aggregate):
             period_end=period_end,
             memo=memo,
             lines=tuple(lines),
+            tax_rounding=tax_rounding,
         )
 
     def _editable(self) -> None:
@@ -264,9 +285,15 @@ class Invoice(Aggregate):
                 " (issue a credit note to correct an issued invoice)"
             )
 
-    def add_line(self, line: InvoiceLine, stamp: Stamp) -> None:
+    def add_line(
+        self,
+        line: InvoiceLine,
+        stamp: Stamp,
+        treatment: TaxTreatment = TaxTreatment.STANDARD,
+    ) -> None:
+        """Add ``line``; its rate must be one the customer's tax ``treatment`` allows."""
         self._editable()
-        check_line(line, self.currency)
+        check_line(line, self.currency, treatment)
         _not_a_discount(line)
         if line.line_id in self.lines:
             raise InvalidInput(f"line {line.line_id} already exists")
@@ -274,7 +301,16 @@ class Invoice(Aggregate):
         self._trigger(self.LineAdded, stamp, line=line)
         self._follow(discounts, stamp)
 
-    def edit_line(self, line_id: UUID, changes: LineChanges, stamp: Stamp) -> None:
+    def edit_line(
+        self,
+        line_id: UUID,
+        changes: LineChanges,
+        stamp: Stamp,
+        treatment: TaxTreatment = TaxTreatment.STANDARD,
+    ) -> None:
+        """Change a draft line. A new rate without a new tax description (none, an empty
+        one, or the line's current one, as a form sends back) takes the default description
+        of that rate (domain/line_tax.py): "VAT 20%" at 0 % reads "VAT 0%"."""
         self._editable()
         before = self.line(line_id)
         if before.kind == "discount":
@@ -282,8 +318,17 @@ class Invoice(Aggregate):
                 "a discount line follows its rule: remove the discount and add it again",
                 field="line",
             )
-        after = InvoiceLine.model_validate({**before.model_dump(), **changes.given()})
-        check_line(after, self.currency)
+        given = changes.given()
+        text = (given.get("tax_description") or "").strip()
+        if given.get("tax_rate") is not None and text in ("", before.tax_description):
+            given["tax_description"] = description_for(
+                given["tax_rate"],
+                base_rate=before.tax_rate,
+                base_description=before.tax_description,
+                treatment=treatment,
+            )
+        after = InvoiceLine.model_validate({**before.model_dump(), **given})
+        check_line(after, self.currency, treatment)
         _not_a_discount(after)
         if after != before:
             charges = [after if line.line_id == line_id else line for line in self.charges]
@@ -331,7 +376,7 @@ class Invoice(Aggregate):
         limits.check_count(
             len(charges) + len(discounts), limits.MAX_LINES, what="lines on one invoice"
         )
-        totals = totals_of([*charges, *discounts], self.currency)
+        totals = self._totals_with([*charges, *discounts])
         check_totals(totals, "invoice")
         if totals.total < 0:
             raise InvalidInput(
@@ -375,12 +420,31 @@ class Invoice(Aggregate):
                 after=changed,
             )
 
-    def issue(self, number: str, issued_on: date, billing: BillingSnapshot, stamp: Stamp) -> None:
+    def issue(
+        self,
+        number: str,
+        issued_on: date,
+        billing: BillingSnapshot,
+        stamp: Stamp,
+        tax_rounding: TaxRounding | None = None,
+    ) -> None:
+        """Issue the draft with ``billing`` (the details printed), its totals worked out in
+        ``tax_rounding`` (the seller's mode now; the draft's own when not given). Every line
+        must carry a rate the customer's treatment in ``billing`` allows: a customer who
+        became reverse charge after the draft was opened cannot be invoiced 20 %."""
         if self.state != "draft":
             raise InvalidState(f"invoice {self.label} is already {self.state}")
         if not self.lines:
             raise EmptyInvoice(f"invoice {self.label} has no lines: nothing to issue")
-        totals = self.totals
+        for position, line in enumerate(self.lines.values(), start=1):
+            try:
+                check_rate(billing.tax_treatment, line.tax_rate)
+            except InvalidInput as error:
+                raise type(error)(
+                    f"line {position} ({limits.shown(line.description)}): {error}", field="tax_rate"
+                ) from None
+        rounding = tax_rounding or self.tax_rounding
+        totals = totals_of(self.lines.values(), self.currency, rounding)
         self._trigger(
             self.Issued,
             stamp,
@@ -391,6 +455,7 @@ class Invoice(Aggregate):
             net=totals.net,
             tax=totals.tax,
             total=totals.total,
+            tax_rounding=rounding,
         )
 
     def record_credit(
@@ -460,7 +525,12 @@ class Invoice(Aggregate):
 
     @property
     def totals(self) -> Totals:
-        return totals_of(self.lines.values(), self.currency)
+        """Net, tax and total in the invoice's tax rounding mode (the one recorded at issue;
+        a draft's, until then)."""
+        return totals_of(self.lines.values(), self.currency, self.tax_rounding)
+
+    def _totals_with(self, lines: Sequence[InvoiceLine]) -> Totals:
+        return totals_of(lines, self.currency, self.tax_rounding)
 
     @property
     def allocated(self) -> Decimal:
@@ -502,9 +572,12 @@ def _not_a_discount(line: InvoiceLine) -> None:
         )
 
 
-def check_line(line: InvoiceLine, currency: str) -> None:
-    """A line of an invoice or credit note in ``currency`` within the limits. A discount
-    line (kind ``discount``, with its rule) is the one line whose unit price is negative."""
+def check_line(
+    line: InvoiceLine, currency: str, treatment: TaxTreatment = TaxTreatment.STANDARD
+) -> None:
+    """A line of an invoice or credit note in ``currency`` within the limits, with a rate
+    the customer's tax ``treatment`` allows. A discount line (kind ``discount``, with its
+    rule) is the one line whose unit price is negative."""
     if (line.kind == "discount") != (line.discount is not None):
         raise InvalidInput("a discount line needs its rule, and only a discount line has one")
     if line.discount is not None:
@@ -520,6 +593,7 @@ def check_line(line: InvoiceLine, currency: str) -> None:
     limits.check_quantity(line.quantity, what="line quantity")
     limits.check_unit_price(line.unit_price, currency)
     limits.check_tax_rate(line.tax_rate)
+    check_rate(treatment, line.tax_rate)
     limits.check_optional_date(line.period_start, what="line period start", field="period_start")
     limits.check_optional_date(line.period_end, what="line period end", field="period_end")
     if line.period_start and line.period_end and line.period_end < line.period_start:

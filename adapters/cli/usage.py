@@ -376,7 +376,7 @@ def _show_bill(
 
 
 def _carried_counts(report: BillingReport) -> str:
-    """", 1 carried forward (below the minimum invoice amount)", when there are any."""
+    """How many periods were carried forward, as the tail of the counts line (or "")."""
     carried = report.count("carried forward") + report.count("would carry forward")
     if not carried:
         return ""

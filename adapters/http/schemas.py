@@ -29,9 +29,10 @@ from pydantic import (
 )
 
 from adapters.app import bounds
-from domain.money import parse_decimal
+from domain.money import TaxRounding, parse_decimal
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
+from domain.tax_treatment import TaxTreatment
 from domain.values import LineGrouping
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -120,6 +121,15 @@ class SettingsChange(Body):
     minimum_invoice_amount: Amount | None = Field(
         None, description="Below it a billing run carries a period's charges forward."
     )
+    country: str | None = Field(
+        default=None, description="Where the seller is established: ISO 3166-1 alpha-2."
+    )
+    tax_rounding: TaxRounding | None = Field(
+        default=None,
+        description="per_line (each line's tax rounded, then summed) or per_invoice_rate (the"
+        " tax at each rate = round(sum of the nets at that rate x rate)); applies to invoices"
+        " issued from now on.",
+    )
 
 
 class AddressBody(Body):
@@ -159,6 +169,11 @@ class CustomerFields(Body):
     email: str | None = None
     tax_rate: Amount | None = None
     tax_description: str | None = None
+    tax_treatment: TaxTreatment | None = Field(
+        default=None,
+        description="VAT treatment (default standard); every other treatment means 0% tax"
+        " and prints its legal wording on the customer's invoices.",
+    )
     payment_terms_days: Days | None = None
     invoice_line_grouping: LineGrouping | None = None
     external_accounting_id: str | None = None
@@ -275,7 +290,12 @@ class LineChange(Body):
     description: str | None = None
     quantity: Amount | None = None
     unit_price: Amount | None = None
-    tax_rate: Amount | None = None
+    tax_rate: Amount | None = Field(
+        default=None,
+        description="A new rate without a tax_description gives the line the default"
+        " description of that rate (docs/money.md).",
+    )
+    tax_description: str | None = None
     period_start: IsoDate | None = None
     period_end: IsoDate | None = None
 

@@ -27,6 +27,7 @@ from uuid import UUID
 
 import structlog
 
+from adapters import metrics
 from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
 from adapters.store.database import Database
@@ -219,21 +220,25 @@ def run_billing(
     """
     pooled = db.pooled()  # one connection for the run's reads, not one each
     try:
-        return _run(
-            ledger,
-            pooled,
-            period,
-            customers,
-            dry_run,
-            issue,
-            bill_late,
-            actor,
-            on_invoice,
-            save_batch,
-        )
+        with metrics.timed(metrics.BILLING_RUN_DURATION, dry_run=str(dry_run).lower()):
+            report = _run(
+                ledger,
+                pooled,
+                period,
+                customers,
+                dry_run,
+                issue,
+                bill_late,
+                actor,
+                on_invoice,
+                save_batch,
+            )
     finally:
         if pooled is not db:
             pooled.close()
+    for result in report.results:
+        metrics.BILLING_RUN_INVOICES.labels(action=result.action).inc()
+    return report
 
 
 def _run(
@@ -458,6 +463,7 @@ class _Planner:
             terms,
             profile.tax_rate,
             profile.tax_description,
+            profile.tax_treatment,
         )
         committed = commitment(
             self.period,

@@ -18,7 +18,7 @@ from tests.service.conftest import ok
 
 CAMEL_CASE = re.compile(r"[a-z]+(?:[A-Z][a-z0-9]*)*")
 EXTERNAL_URL = re.compile(r"""(?:https?:)?//[A-Za-z0-9.-]+""")
-UNAUTHENTICATED = {"/health", "/health/live"}
+UNAUTHENTICATED = {"/health", "/health/live", "/ready"}
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from domain.customer import Customer
 from domain.package import Package
 from domain.payment import Payment
 from domain.pricing import parse_price, price_text
+from domain.tax_treatment import TaxTreatment
 from domain.values import LINE_GROUPINGS
 
 router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
@@ -58,6 +59,7 @@ GROUPINGS = [
     )
     for value in LINE_GROUPINGS
 ]
+TREATMENTS = [(treatment.value, treatment.label) for treatment in TaxTreatment]
 TEXT_SETTINGS = (
     "name",
     "billing_address",
@@ -120,7 +122,11 @@ def new_customer_form(request: Request, portal: PortalDep, session: Editor) -> R
         "payment_terms_days": str(settings.default_payment_terms_days),
         "time_zone": "UTC",
     }
-    return render(request, "customer_new.html", {"values": defaults, "groupings": GROUPINGS})
+    return render(
+        request,
+        "customer_new.html",
+        {"values": defaults, "groupings": GROUPINGS, "treatments": TREATMENTS},
+    )
 
 
 @router.post("/customers")
@@ -137,7 +143,12 @@ def register_customer(
     return render(
         request,
         "customer_new.html",
-        {"values": fields.values, "errors": fields.errors, "groupings": GROUPINGS},
+        {
+            "values": fields.values,
+            "errors": fields.errors,
+            "groupings": GROUPINGS,
+            "treatments": TREATMENTS,
+        },
         422,
     )
 
@@ -156,6 +167,7 @@ def _new_profile(fields: Fields) -> dict[str, Any]:
         profile[name] = fields.text(name)
     profile["address"] = _address_of(fields)
     profile["time_zone"] = fields.text("time_zone") or "UTC"
+    profile["tax_treatment"] = fields.text("tax_treatment") or TaxTreatment.STANDARD.value
     grouping = fields.text("invoice_line_grouping")
     if grouping:
         profile["invoice_line_grouping"] = grouping
@@ -198,6 +210,7 @@ def customer_page(
         "minimum_spend": plain(profile.minimum_spend) if profile.minimum_spend else "",
         "minimum_invoice_amount": "" if (m := profile.minimum_invoice_amount) is None else plain(m),
         "tiers": "\n".join(price_text(price) for price in profile.usage_prices),
+        "tax_treatment": profile.tax_treatment.value,
         "effective_from": today.isoformat(),
         **_address_values(profile.address),
     }
@@ -230,6 +243,7 @@ def customer_page(
             "buckets": BUCKETS,
             "charts": [chart(currency, figures) for currency, figures in monthly.items()],
             "groupings": GROUPINGS,
+            "treatments": TREATMENTS,
             "settings_values": settings_values,
             "assign_values": assign_values,
             "form": form,
@@ -277,6 +291,7 @@ def _profile_changes(fields: Fields) -> dict[str, Any]:
         "payment_terms_days", changes["payment_terms_days"], "payment terms are required"
     )
     changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
+    changes["tax_treatment"] = fields.text("tax_treatment") or TaxTreatment.STANDARD.value
     changes["address"] = _address_of(fields)
     changes["minimum_spend"] = fields.amount("minimum_spend", "minimum spend") or Decimal(0)
     changes["minimum_invoice_amount"] = fields.amount(
