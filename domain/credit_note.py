@@ -8,7 +8,7 @@ from uuid import UUID
 
 from domain import limits
 from domain.aggregate import Aggregate, Created, Stamp
-from domain.errors import InvalidInput, InvalidState, OverCredit
+from domain.errors import InvalidInput, InvalidState, OutOfRange, OverCredit
 from domain.invoice import BillingSnapshot, Invoice, check_line
 from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.money import TaxRounding
@@ -103,7 +103,7 @@ def credit_invoice(
         check_line(line, invoice.currency, invoice.billing.tax_treatment)
     totals = totals_of(lines, invoice.currency, invoice.tax_rounding)
     if totals.total <= 0:
-        raise InvalidInput("a credit note's total must be greater than zero", field="amount")
+        raise OutOfRange("a credit note's total must be greater than zero", field="amount")
     if totals.total > invoice.outstanding:
         raise OverCredit(
             f"credit of {totals.total} {invoice.currency} exceeds the {invoice.outstanding}"

@@ -12,7 +12,7 @@ from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
-from domain.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
+from domain.errors import AlreadyExists, InvalidDate, InvalidInput, InvalidState, NotFound
 from domain.invoice_line import InvoiceLine
 from domain.pricing import TieredPrice, check_prices
 from domain.schedule import InvoiceSchedule
@@ -307,7 +307,7 @@ class Customer(Aggregate):
         limits.check_date(start_date, what="start date", field="start_date")
         limits.check_optional_date(end_date, what="end date", field="end_date")
         if end_date is not None and end_date < start_date:
-            raise InvalidInput("an assignment cannot end before it starts", field="end_date")
+            raise InvalidDate("an assignment cannot end before it starts", field="end_date")
         limits.check_count(
             len(self.assignments) + 1,
             limits.MAX_ASSIGNMENTS,
@@ -357,7 +357,7 @@ class Customer(Aggregate):
             raise NotFound(f"no package assignment {assignment_id} on this customer")
         limits.check_date(end_date, what="end date", field="end_date")
         if end_date < assignment.start_date:
-            raise InvalidInput("an assignment cannot end before it starts", field="end_date")
+            raise InvalidDate("an assignment cannot end before it starts", field="end_date")
         if assignment.end_date is not None and assignment.end_date < end_date:
             raise InvalidState(f"assignment already ended on {assignment.end_date}")
         self._trigger(

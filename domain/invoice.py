@@ -20,6 +20,7 @@ from domain.discount import MAX_DISCOUNTS, check_discount, discount_lines, rules
 from domain.errors import (
     EmptyInvoice,
     HasAllocations,
+    InvalidDate,
     InvalidInput,
     InvalidState,
     InvoiceNotEditable,
@@ -557,11 +558,11 @@ def _check_dates(
     limits.check_optional_date(period_start, what="period start", field="period_start")
     limits.check_optional_date(period_end, what="period end", field="period_end")
     if due_date < invoice_date:
-        raise InvalidInput(
+        raise InvalidDate(
             f"due date {due_date} is before invoice date {invoice_date}", field="due_date"
         )
     if period_start and period_end and period_end < period_start:
-        raise InvalidInput("billing period ends before it starts", field="period_end")
+        raise InvalidDate("billing period ends before it starts", field="period_end")
 
 
 def _not_a_discount(line: InvoiceLine) -> None:
@@ -597,7 +598,7 @@ def check_line(
     limits.check_optional_date(line.period_start, what="line period start", field="period_start")
     limits.check_optional_date(line.period_end, what="line period end", field="period_end")
     if line.period_start and line.period_end and line.period_end < line.period_start:
-        raise InvalidInput("line period ends before it starts", field="period_end")
+        raise InvalidDate("line period ends before it starts", field="period_end")
 
 
 def check_totals(totals: Totals, document: str) -> None:

@@ -39,10 +39,12 @@ from adapters.http.schemas import (
 from adapters.ledger.application import Ledger
 from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
+from adapters.queries.lists import Sort
 from adapters.views import event_doc, invoice_doc
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
+from domain.invoice_status import Status
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -66,11 +68,11 @@ def list_invoices(
     svc: Svc,
     _: Reader,
     customer: str | None = None,
-    status: str | None = None,
+    status: Status | None = None,
     number: Annotated[str | None, Query(max_length=200)] = None,
     date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
     date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
-    sort: Annotated[str | None, Query(max_length=20)] = None,
+    sort: Sort | None = None,
     direction: Annotated[Literal["asc", "desc"], Query(alias="dir")] = "asc",
     limit: Limit = None,
     cursor: Cursor = None,
