@@ -104,7 +104,7 @@ def _off(rule: Discount, base: Decimal, currency: str, what: str) -> Decimal:
         return percent_of(base, rule.percent, currency)
     assert rule.amount is not None
     if rule.amount > base:
-        raise InvalidInput(
+        raise OutOfRange(
             f"a discount of {rule.amount} {currency} is more than the {base} {currency} of"
             f" {what} it discounts",
             field="amount",

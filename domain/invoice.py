@@ -25,6 +25,7 @@ from domain.errors import (
     InvalidState,
     InvoiceNotEditable,
     NotFound,
+    OutOfRange,
 )
 from domain.invoice_line import Discount, InvoiceLine, Totals, totals_of
 from domain.invoice_status import Status
@@ -380,7 +381,7 @@ class Invoice(Aggregate):
         totals = self._totals_with([*charges, *discounts])
         check_totals(totals, "invoice")
         if totals.total < 0:
-            raise InvalidInput(
+            raise OutOfRange(
                 f"the invoice's total would be {totals.total} {self.currency}: an invoice's"
                 " total is never below zero",
                 field="amount",

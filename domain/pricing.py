@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Literal
 
 from domain import limits
-from domain.errors import InvalidInput, OutOfRange
+from domain.errors import InvalidInput, InvalidTiers, OutOfRange
 from domain.money import check_precision, line_net, parse_decimal
 from domain.values import Dec, Frozen
 
@@ -67,7 +67,7 @@ def check_prices(prices: Sequence[TieredPrice], currency: str) -> None:
     for price in prices:
         check_price(price, currency)
         if price.destination in seen:
-            raise InvalidInput(f"destination {price.destination!r} is priced twice", field="tiers")
+            raise InvalidTiers(f"destination {price.destination!r} is priced twice", field="tiers")
         seen.add(price.destination)
 
 
@@ -81,14 +81,14 @@ def check_price(price: TieredPrice, currency: str) -> None:
     tiers = price.tiers
     where = f"tiers of {price.destination!r}"
     if not tiers:
-        raise InvalidInput(f"{where}: at least one tier", field="tiers")
+        raise InvalidTiers(f"{where}: at least one tier", field="tiers")
     limits.check_count(len(tiers), MAX_TIERS, what="tiers of one destination", field="tiers")
     expected = Decimal(0)
     for number, tier in enumerate(tiers, start=1):
         limits.check_unit_price(tier.rate, currency, what=f"{where}: tier {number}'s rate")
         if tier.first != expected:
             problem = "a gap" if tier.first > expected else "an overlap"
-            raise InvalidInput(
+            raise InvalidTiers(
                 f"{where}: tier {number} starts at {tier.first} min, not {expected}:"
                 f" {problem} (tiers start at 0, each where the one before ends, in order)",
                 field="tiers",
@@ -96,11 +96,11 @@ def check_price(price: TieredPrice, currency: str) -> None:
         last = tier.last
         if last is None:
             if number != len(tiers):
-                raise InvalidInput(f"{where}: only the last tier is open-ended", field="tiers")
+                raise InvalidTiers(f"{where}: only the last tier is open-ended", field="tiers")
             continue
         check_precision(last, what=f"{where}: a tier bound", places=BOUND_PLACES, field="tiers")
         if last <= tier.first:
-            raise InvalidInput(
+            raise InvalidTiers(
                 f"{where}: tier {number} ends ({last}) where or before it starts", field="tiers"
             )
         if last > limits.MAX_QUANTITY:
@@ -109,7 +109,7 @@ def check_price(price: TieredPrice, currency: str) -> None:
             )
         expected = last
     if tiers[-1].last is not None:
-        raise InvalidInput(
+        raise InvalidTiers(
             f"{where}: the last tier is open-ended (e.g. 5000-:0.006)", field="tiers"
         )
 

@@ -223,7 +223,7 @@ class TierBody(Body):
 class TieredPriceBody(Body):
     destination: str = Field(max_length=100)
     mode: Literal["graduated", "volume"]
-    tiers: list[TierBody] = Field(max_length=20)
+    tiers: list[TierBody] = Field(min_length=1, max_length=20)
 
 
 class CustomerFields(Body):

@@ -140,7 +140,7 @@ def test_the_cli_refuses_a_negative_package_minimum_and_setting(
 HTTP_CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("percent-101", "/invoices/INVOICE/discounts", {"percent": "101"}, OUT, "at most 100"),
     ("percent-float", "/invoices/INVOICE/discounts", {"percent": 5.5}, FLOAT, "not JSON numbers"),
-    ("amount-over", "/invoices/INVOICE/discounts", {"amount": "1000"}, INPUT, "more than"),
+    ("amount-over", "/invoices/INVOICE/discounts", {"amount": "1000"}, OUT, "more than"),
     ("both", "/invoices/INVOICE/discounts", {"percent": "1", "amount": "1"}, INPUT, "exactly"),
     (
         "tiers-gap",
@@ -157,7 +157,7 @@ HTTP_CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
                 }
             ]
         },
-        INPUT,
+        "invalid_tiers",
         "a gap",
     ),
     ("minimum-negative", "/customers/ACME", {"minimum_spend": "-1"}, INPUT, "not be negative"),
