@@ -26,6 +26,7 @@ from domain.address import PostalAddress
 from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.errors import InvalidInput
+from domain.pricing import TieredPrice, parse_price, price_text
 from domain.schedule import InvoiceSchedule
 from domain.tax_treatment import TREATMENTS
 from domain.values import LINE_GROUPINGS
@@ -81,6 +82,19 @@ def _profile_options(func: Any, *, name_required: bool = False) -> Any:
             "invoice_schedule",
             help="Automatic billing: daily, weekly:1-7 (1 = Monday), monthly:1-28, or none.",
         ),
+        click.option("--minimum-spend", help="Monthly minimum spend on usage (topped up)."),
+        click.option(
+            "--minimum-invoice",
+            "minimum_invoice_amount",
+            help="Below this total a period's charges carry forward ('none': the account's).",
+        ),
+        click.option(
+            "--tiers",
+            "usage_prices",
+            multiple=True,
+            help="Tiered price of a destination (repeatable; replaces them all), e.g."
+            ' "UK Mobile=graduated:0-1000:0.0100,1000-:0.0080"; "none" removes them.',
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -121,6 +135,18 @@ def _fields(
         fields["billing_address"] = fields["billing_address"].replace("\\n", "\n")
     if "invoice_schedule" in fields:
         fields["invoice_schedule"] = schedule_arg(fields["invoice_schedule"])
+    if "minimum_spend" in fields:
+        fields["minimum_spend"] = amount_arg(fields["minimum_spend"], "minimum spend")
+    if "minimum_invoice_amount" in fields:
+        text = fields["minimum_invoice_amount"]
+        fields["minimum_invoice_amount"] = (
+            None if text.strip().lower() == "none" else amount_arg(text, "minimum invoice amount")
+        )
+    prices = fields.pop("usage_prices", ())
+    if prices:
+        fields["usage_prices"] = (
+            () if list(prices) == ["none"] else tuple(parse_price(text) for text in prices)
+        )
     return fields
 
 
@@ -237,6 +263,8 @@ def show(
 def _shown(key: str, value: Any) -> Any:
     if key in ("address", "postal_address") and isinstance(value, dict):
         return str(PostalAddress.model_validate(value))
+    if key == "usage_prices" and isinstance(value, list):  # as --tiers takes them
+        return "\n".join(price_text(TieredPrice.model_validate(price)) for price in value)
     return value
 
 

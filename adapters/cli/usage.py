@@ -360,6 +360,7 @@ def _show_bill(
     say(
         f"{report.count('created')} created, {report.count('exists')} already there,"
         f" {report.count('would create')} to create, {report.count('refused')} refused"
+        + _carried_counts(report)
     )
     if report.late_calls and not bill_late:
         say(
@@ -374,14 +375,25 @@ def _show_bill(
         )
 
 
+def _carried_counts(report: BillingReport) -> str:
+    """How many periods were carried forward, as the tail of the counts line (or "")."""
+    carried = report.count("carried forward") + report.count("would carry forward")
+    if not carried:
+        return ""
+    return f", {carried} carried forward (below the minimum invoice amount)"
+
+
 def _show_previews(report: BillingReport) -> None:
     """The lines each invoice of a dry run would have."""
     for r in report.results:
         if r.action == "would create":
             table(
                 f"{r.account}: {r.kind} preview ({r.currency})",
-                ["description", "qty", "unit price", "tax %"],
-                [[li.description, li.quantity, li.unit_price, li.tax_rate] for li in r.lines],
+                ["description", "qty", "unit", "unit price", "tax %"],
+                [
+                    [li.description, li.quantity, li.unit, li.unit_price, li.tax_rate]
+                    for li in r.lines
+                ],
             )
 
 

@@ -110,6 +110,11 @@ class LineAdded(Document):
     invoice: InvoiceDoc
 
 
+class DiscountAdded(Document):
+    discount_id: Id = Field(description="The discount's id; its lines' ``discount`` names it.")
+    invoice: InvoiceDoc
+
+
 class ScheduledChange(Document):
     effective_from: IsoDay
     changes: dict[str, Any]

@@ -196,6 +196,9 @@ class SettingsChange(Edit):
     bic: str | None = Field(None, description="ISO 9362, 8 or 11 characters; needs an IBAN.")
     sort_code: str | None = Field(None, description="UK, 6 digits (12-34-56).")
     bank_account_number: str | None = Field(None, description="UK, 8 digits.")
+    minimum_invoice_amount: Amount | None = Field(
+        None, description="Below it a billing run carries a period's charges forward."
+    )
     country: str | None = Field(
         default=None, description="Where the seller is established: ISO 3166-1 alpha-2."
     )
@@ -216,6 +219,18 @@ class AddressBody(Body):
     region: str = ""
     postal_code: str = ""
     country: str = Field(default="", description="ISO 3166-1 alpha-2, e.g. GB, DE, JP.")
+
+
+class TierBody(Body):
+    first: Amount = Field(description="Minutes the tier starts at (0 for the first).")
+    last: Amount | None = Field(None, description="Minutes it ends at; null: open-ended.")
+    rate: Amount = Field(description="Price per minute.")
+
+
+class TieredPriceBody(Body):
+    destination: str = Field(max_length=100)
+    mode: Literal["graduated", "volume"]
+    tiers: list[TierBody] = Field(min_length=1, max_length=20)
 
 
 class CustomerFields(Body):
@@ -244,6 +259,17 @@ class CustomerFields(Body):
     invoice_schedule: InvoiceSchedule | None = Field(
         default=None,
         description="Automatic billing, e.g. {frequency: monthly, day: 1}; null removes it.",
+    )
+    minimum_spend: Amount | None = Field(
+        None, description="Monthly minimum spend on usage (a top-up line when short)."
+    )
+    minimum_invoice_amount: Amount | None = Field(
+        None, description="Below it a period's charges carry forward (default: the account's)."
+    )
+    usage_prices: list[TieredPriceBody] | None = Field(
+        None,
+        description="Tiered or volume prices per destination: [{destination, mode:"
+        " graduated|volume, tiers: [{first, last (null: open), rate}]}]; [] removes them.",
     )
 
     def given(self) -> dict[str, Any]:
@@ -290,6 +316,7 @@ class PackageCreate(Body):
     tax_rate: Amount | None = None
     tax_description: str | None = None
     description: str | None = None
+    minimum_spend: Amount | None = None
 
 
 class PackageChange(Edit):
@@ -303,6 +330,9 @@ class PackageChange(Edit):
     tax_rate: Amount | None = None
     tax_description: str | None = None
     description: str | None = None
+    minimum_spend: Amount | None = Field(
+        None, description="Monthly minimum spend on usage per unit assigned."
+    )
 
 
 class InvoiceCreate(Body):
@@ -325,6 +355,16 @@ class LineCreate(NullsRefused):
     period_start: IsoDate | None = None
     period_end: IsoDate | None = None
     unit: str = ""
+
+
+class DiscountCreate(Body):
+    """A discount: exactly one of ``percent`` or ``amount``; of ``line`` (position, id or id
+    prefix) or, without it, of the invoice's net."""
+
+    percent: Amount | None = Field(None, description="Percentage, above 0 and at most 100.")
+    amount: Amount | None = Field(None, description="Amount off, in the invoice's currency.")
+    line: str | None = Field(None, max_length=64, description="The line it discounts.")
+    description: str = ""
 
 
 class LineChange(Edit):

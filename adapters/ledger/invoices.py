@@ -15,15 +15,16 @@ from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote, credit_invoice
-from domain.customer import Customer
+from domain.customer import CarriedCharges, Customer
 from domain.errors import (
     AlreadyExists,
+    ConcurrencyConflict,
     CurrencyMismatch,
     InvalidInput,
     NotFound,
 )
 from domain.invoice import BillingSnapshot, Invoice
-from domain.invoice_line import InvoiceLine
+from domain.invoice_line import Discount, InvoiceLine, totals_of
 from domain.line_tax import default_terms, description_for
 from domain.numbering import (
     DocumentKind,
@@ -34,6 +35,7 @@ from domain.numbering import (
     sequence_id,
 )
 from domain.tax_treatment import TaxTreatment
+from domain.usage import Period
 
 T = TypeVar("T")
 
@@ -147,13 +149,54 @@ class InvoiceUseCases(PartyUseCases):
             treatment=profile.tax_treatment,
         )
 
-    def create_invoices(self, invoices: Sequence[Invoice]) -> None:
+    def create_invoices(
+        self,
+        invoices: Sequence[Invoice],
+        *,
+        customers: Sequence[Customer] = (),
+        takes: tuple[UUID, ...] = (),
+        actor: str = "billing-run",
+    ) -> None:
         """Save new drafts (from ``draft_invoice``) in one transaction: all of them, or none
-        when any of them already exists (AlreadyExists)."""
+        when any of them already exists (AlreadyExists). With ``takes`` (one invoice, its
+        customer), the invoice bills those charges carried forward: the customer records it
+        in the same transaction, so they are billed once."""
+        if takes:
+            [invoice], [customer] = invoices, customers
+            customer.bill_carried(invoice.id, takes, self.stamp(actor))
         try:
-            self._save("invoice drafted", *invoices)
+            self._save("invoice drafted", *invoices, *customers)
         except IntegrityError:
-            raise AlreadyExists("an invoice of this batch already exists: none was saved") from None
+            raise AlreadyExists(
+                "an invoice of this batch already exists, or its customer changed: none was saved"
+            ) from None
+
+    def carry_forward(
+        self,
+        customer: Customer,
+        invoice_id: UUID,
+        period: Period,
+        lines: Sequence[InvoiceLine],
+        actor: str,
+    ) -> None:
+        """Carry a billing period's charges (below the minimum invoice amount) forward: the
+        customer (as the caller read it) records them; the invoice ``invoice_id`` is never
+        made. A customer changed since it was read is refused (ConcurrencyConflict)."""
+        carried = CarriedCharges(
+            invoice_id=invoice_id,
+            period_start=period.start,
+            period_end=period.end,
+            currency=customer.currency,
+            lines=tuple(lines),
+            total=totals_of(lines, customer.currency).total,
+        )
+        customer.carry_forward(carried, self.stamp(actor))
+        try:
+            self._save("charges carried forward", customer)
+        except IntegrityError:
+            raise ConcurrencyConflict(
+                f"customer {customer.registered.account_number} changed meanwhile"
+            ) from None
 
     def invoice(self, ref: str | UUID) -> Invoice:
         """An invoice by number, id, or a unique prefix of its id."""
@@ -297,6 +340,36 @@ class InvoiceUseCases(PartyUseCases):
             return line_id
 
         return self._edit_invoice("package line added", invoice_ref, change, expected_version)
+
+    def add_discount(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        *,
+        percent: Decimal | None = None,
+        amount: Decimal | None = None,
+        line_ref: UUID | str | None = None,
+        description: str = "",
+        expected_version: int | None = None,
+    ) -> UUID:
+        """Grant a discount on a draft: ``percent`` or ``amount``, of the line ``line_ref``
+        (position, id or id prefix) or, without it, of the invoice's net. Returns the
+        discount's id (its lines are ``uuid5`` of it: domain/discount.py)."""
+        discount_id = uuid4()
+
+        def change(invoice: Invoice) -> UUID:
+            target = None if line_ref is None else self._line_id(invoice, line_ref)
+            rule = Discount(
+                discount_id=discount_id,
+                percent=percent,
+                amount=amount,
+                applies_to=target,
+                description=description,
+            )
+            invoice.add_discount(rule, self.stamp(actor))
+            return discount_id
+
+        return self._edit_invoice("discount added", invoice_ref, change, expected_version)
 
     def edit_line(
         self,

@@ -34,19 +34,30 @@ from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
 from adapters.usage.schema import ensure_schema, last_batch
 from domain.customer import Customer
-from domain.errors import AlreadyExists, BillingError, InvalidInput, NotFound
+from domain.errors import (
+    AlreadyExists,
+    BillingError,
+    ConcurrencyConflict,
+    InvalidInput,
+    NotFound,
+)
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine, totals_of
 from domain.package import PackageTerms
+from domain.pricing import TieredPrice
 from domain.usage import (
     MICROS,
     Period,
     UsageScope,
     UsageTotal,
+    active_days,
+    carried_lines,
+    commitment,
     covered_batch,
     day_boundaries,
     invoice_id_for,
     package_lines,
+    top_up_line,
     usage_lines,
     utc_window,
 )
@@ -58,7 +69,9 @@ T = TypeVar("T")
 #: New invoices saved per transaction: fewer commits, and a crash still loses whole batches.
 SAVE_BATCH = 50
 
-Action = Literal["created", "exists", "would create", "refused"]
+Action = Literal[
+    "created", "exists", "would create", "refused", "carried forward", "would carry forward"
+]
 Kind = Literal["invoice", "supplementary"]
 
 
@@ -78,6 +91,9 @@ class InvoiceResult:
     late_amount: Decimal = Decimal(0)
     code: str | None = None  # refused: the domain's error code (out_of_range, ...)
     reason: str | None = None  # refused: the domain's message
+    # the invoices (never created) whose charges, carried forward, this one takes
+    takes: tuple[UUID, ...] = ()
+    period: Period | None = None  # carried forward: the period (reported, and recorded)
 
     def refuse(self, error: InvalidInput) -> None:
         """The ledger refused this invoice: nothing of it is written (or shown as a total)."""
@@ -128,6 +144,7 @@ class InvoiceResult:
             "late_amount": str(self.late_amount),
             "code": self.code,
             "reason": self.reason,
+            "takes_carried": [str(carried) for carried in self.takes],
         }
 
 
@@ -158,6 +175,9 @@ class _Target:
     zone: str
     grouping: LineGrouping
     invoice_id: UUID  # of the period's (main) invoice
+    prices: Mapping[str, TieredPrice]  # tiered prices by destination
+    minimum_invoice: Decimal | None  # the customer's own, else None (the account's)
+    minimum_spend: Decimal  # the customer's monthly commitment (packages add theirs)
 
     @property
     def account(self) -> str:
@@ -166,8 +186,18 @@ class _Target:
 
 def _target(customer: Customer, period: Period, default: LineGrouping) -> _Target:
     profile = customer.profile_on(period.end)
-    grouping = profile.invoice_line_grouping or default
-    return _Target(customer, profile.time_zone, grouping, invoice_id_for(customer.id, period))
+    prices = {price.destination: price for price in profile.usage_prices}
+    # tiers price a destination's minutes over the period: its usage is summed by destination
+    grouping = "destination" if prices else profile.invoice_line_grouping or default
+    return _Target(
+        customer,
+        profile.time_zone,
+        grouping,
+        invoice_id_for(customer.id, period),
+        prices,
+        profile.minimum_invoice_amount,
+        profile.minimum_spend,
+    )
 
 
 def run_billing(
@@ -328,9 +358,10 @@ class _Saver:
         """Start saving ``batch`` once the batch before it is finished."""
         self.finish()
         self.batch = batch
-        planned = [r for r in batch if r.action == "would create"]
+        planned = [r for r in batch if r.action in ("would create", "would carry forward")]
         if planned and self.dry_run:  # what the real run would refuse, found the same way
-            _drafts(self.ledger, planned, self.period, self.actor, self.customers)
+            new = [r for r in planned if r.action == "would create"]
+            _drafts(self.ledger, new, self.period, self.actor, self.customers)
         elif planned:
             # the caller's context (log bindings, expected versions) goes with the save
             context = contextvars.copy_context()
@@ -347,7 +378,8 @@ class _Saver:
             saving.result()
         if self.issue and not self.dry_run:
             for result in batch:
-                if result.state == "draft" and result.action != "refused":
+                # a carried-forward period has no invoice to issue
+                if result.state == "draft" and result.action in ("created", "exists"):
                     try:
                         result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
                     except BillingError as error:
@@ -374,8 +406,9 @@ class _Planner:
         self.ledger, self.db, self.period, self.through = ledger, db, period, through
         self._packages: dict[UUID, PackageTerms] = {}
         self._existing: dict[UUID, Invoice | None] = {}
-        # account -> (tax rate, tax text, package lines) of a new invoice, until planned
-        self._prepared: dict[str, tuple[Decimal, str, list[InvoiceLine]]] = {}
+        # account -> (tax rate, tax text, package lines, commitment) of a new invoice
+        self._prepared: dict[str, tuple[Decimal, str, list[InvoiceLine], Decimal]] = {}
+        self.minimum_invoice = ledger.settings().minimum_invoice_amount
 
     def existing(self, target: _Target) -> Invoice | None:
         return self._invoice(target.invoice_id)
@@ -422,16 +455,29 @@ class _Planner:
             return
         profile = target.customer.profile_on(self.ledger.today())
         assignments = list(target.customer.assignments.values())
+        terms = {a.package_id: self._terms(a.package_id) for a in assignments}
         lines = package_lines(
             target.invoice_id,
             self.period,
             assignments,
-            {a.package_id: self._terms(a.package_id) for a in assignments},
+            terms,
             profile.tax_rate,
             profile.tax_description,
             profile.tax_treatment,
         )
-        self._prepared[target.account] = (profile.tax_rate, profile.tax_description, lines)
+        committed = commitment(
+            self.period,
+            target.minimum_spend,
+            [a for a in assignments if active_days(a, self.period.start, self.period.end)],
+            terms,
+            target.customer.currency,
+        )
+        self._prepared[target.account] = (
+            profile.tax_rate,
+            profile.tax_description,
+            lines,
+            committed,
+        )
 
     def refused(self, target: _Target, error: InvalidInput) -> InvoiceResult:
         """The customer's invoice, refused: planning it broke one of the ledger's limits."""
@@ -448,22 +494,54 @@ class _Planner:
     ) -> list[InvoiceResult]:
         main_id = target.invoice_id
         if self._invoice(main_id) is None:
-            self.prepare(target)
-            tax_rate, tax_description, packages = self._prepared.pop(target.account)
-            scope = UsageScope(self.period, target.zone, 0, self.through)
-            lines = packages + usage_lines(
-                main_id,
-                totals.get(target.account, []),
-                target.grouping,
-                scope,
-                tax_rate,
-                tax_description,
-            )
-            if not lines:
-                return []
-            return [self._result(target, main_id, "invoice", lines)]
+            return self._new(target, totals.get(target.account, []))
         calls, micros = late.get(target.account, (0, 0))
         return self._late(target, calls, micros, bill_late)
+
+    def _new(self, target: _Target, totals: list[UsageTotal]) -> list[InvoiceResult]:
+        """The period's new invoice: packages, usage (tiered where priced), a top-up to the
+        minimum commitment and the charges carried forward from earlier periods; or, below
+        the minimum invoice amount, the period's own charges carried forward instead."""
+        main_id, currency = target.invoice_id, target.customer.currency
+        carried = target.customer.carried.get(main_id)
+        if carried is not None:  # carried forward by an earlier run: never billed here
+            result = self._result(target, main_id, "invoice", list(carried.lines))
+            result.action, result.period = "carried forward", self.period
+            result.state = "carried forward"
+            return [result]
+        self.prepare(target)
+        tax_rate, tax_description, packages, committed = self._prepared.pop(target.account)
+        scope = UsageScope(self.period, target.zone, 0, self.through)
+        usage = usage_lines(
+            main_id,
+            totals,
+            target.grouping,
+            scope,
+            tax_rate,
+            tax_description,
+            currency,
+            target.prices,
+        )
+        used = totals_of(usage, currency).net
+        top_up = top_up_line(
+            main_id, self.period, used, committed, currency, tax_rate, tax_description
+        )
+        lines = packages + usage + ([top_up] if top_up else [])
+        if not lines:
+            return []
+        pending = [c for c in target.customer.pending_carried if c.period_end < self.period.start]
+        minimum = (
+            target.minimum_invoice if target.minimum_invoice is not None else self.minimum_invoice
+        )
+        with_carried = lines + carried_lines(main_id, pending)
+        if totals_of(with_carried, currency).total < minimum:
+            result = self._result(target, main_id, "invoice", lines)
+            result.action, result.period = "would carry forward", self.period
+            result.state = "carried forward"
+            return [result]
+        result = self._result(target, main_id, "invoice", with_carried)
+        result.takes = tuple(c.invoice_id for c in pending)
+        return [result]
 
     def chain(self, target: _Target) -> tuple[list[Invoice], int]:
         """The period's invoices already made (main, then supplementary ones) and the last
@@ -515,6 +593,7 @@ class _Planner:
                 scope,
                 profile.tax_rate,
                 profile.tax_description,
+                customer.currency,  # late usage at the switch's charges (no tiers)
             )
             results.append(self._result(target, supplement_id, "supplementary", lines))
         return results
@@ -750,6 +829,11 @@ def _create(
     The drafts are made from the customers the run planned with (read once at its start), so
     an invoice's header and its lines come from the same customer state."""
 
+    # carrying forward, and taking what was carried, change the customer too: saved one by
+    # one, each invoice with its customer (one transaction), so each period is billed once
+    for result in [r for r in planned if r.takes or r.action == "would carry forward"]:
+        _save_with_customer(ledger, result, period, actor, customers[result.account])
+    planned = [r for r in planned if not r.takes and r.action == "would create"]
     drafts = _drafts(ledger, planned, period, actor, customers)
     planned = [r for r in planned if r.action != "refused"]
     if not planned:  # nothing new in this batch: no empty save (a round trip each)
@@ -773,6 +857,47 @@ def _create(
             account=result.account,
             kind=result.kind,
             lines=len(result.lines),
+        )
+
+
+def _save_with_customer(
+    ledger: Ledger, result: InvoiceResult, period: Period, actor: str, customer: Customer
+) -> None:
+    """Carry the period's charges forward, or create the invoice that takes charges carried
+    before: either way with the customer's event, in one save. A customer changed since the
+    run read it (another run, or an edit) is refused: a run after it bills the customer
+    afresh, still once (the ids are deterministic)."""
+    try:
+        if result.action == "would carry forward":
+            ledger.carry_forward(customer, result.invoice_id, period, result.lines, actor)
+            result.action = "carried forward"
+            log.info(
+                "billing run carried charges forward",
+                aggregate_id=str(customer.id),
+                invoice_id=str(result.invoice_id),
+                account=result.account,
+                total=str(result.total),
+            )
+            return
+        invoice = ledger.draft_invoice(customer, actor, **_fields(result, period))
+        ledger.create_invoices([invoice], customers=[customer], takes=result.takes, actor=actor)
+        result.action = "created"
+        log.info(
+            "billing run invoice",
+            aggregate_id=str(result.invoice_id),
+            account=result.account,
+            kind=result.kind,
+            lines=len(result.lines),
+            takes_carried=len(result.takes),
+        )
+    except InvalidInput as error:
+        result.refuse(error)
+    except (AlreadyExists, ConcurrencyConflict) as error:
+        result.refuse(
+            InvalidInput(
+                f"{error}: the customer or its invoice changed while the run planned it;"
+                " run the billing again (it bills each period once)"
+            )
         )
 
 

@@ -4,6 +4,7 @@ settings, packages, invoices, payments, balance, aged debt, invoiced vs paid per
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
@@ -40,6 +41,7 @@ from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.package import Package
 from domain.payment import Payment
+from domain.pricing import parse_price, price_text
 from domain.tax_treatment import TaxTreatment
 from domain.values import LINE_GROUPINGS
 
@@ -205,6 +207,9 @@ def customer_page(
         "tax_rate": plain(profile.tax_rate),
         "payment_terms_days": str(profile.payment_terms_days),
         "invoice_line_grouping": profile.invoice_line_grouping or "",
+        "minimum_spend": plain(profile.minimum_spend) if profile.minimum_spend else "",
+        "minimum_invoice_amount": "" if (m := profile.minimum_invoice_amount) is None else plain(m),
+        "tiers": "\n".join(price_text(price) for price in profile.usage_prices),
         "tax_treatment": profile.tax_treatment.value,
         "effective_from": today.isoformat(),
         **_address_values(profile.address),
@@ -266,11 +271,7 @@ def change_settings(
     reason = fields.text("reason") or None
     fields.submit(
         lambda: ledger.change_customer(
-            customer.id,
-            CustomerChanges.model_validate(changes),
-            actor_of(session),
-            effective,
-            reason,
+            customer.id, _with_tiers(changes), actor_of(session), effective, reason
         )
     )
     if fields.ok:
@@ -292,7 +293,20 @@ def _profile_changes(fields: Fields) -> dict[str, Any]:
     changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
     changes["tax_treatment"] = fields.text("tax_treatment") or TaxTreatment.STANDARD.value
     changes["address"] = _address_of(fields)
+    changes["minimum_spend"] = fields.amount("minimum_spend", "minimum spend") or Decimal(0)
+    changes["minimum_invoice_amount"] = fields.amount(
+        "minimum_invoice_amount", "minimum invoice amount"
+    )
+    changes["usage_prices"] = fields.text("tiers")  # parsed with the change (its errors too)
     return changes
+
+
+def _with_tiers(changes: dict[str, Any]) -> CustomerChanges:
+    """The change-set, the tiers text parsed (one destination a line; its refusals name
+    ``tiers``, the form's field)."""
+    lines = [line for line in changes["usage_prices"].splitlines() if line.strip()]
+    prices = tuple(parse_price(line) for line in lines)
+    return CustomerChanges.model_validate({**changes, "usage_prices": prices})
 
 
 @router.post("/customers/{ref}/packages")
