@@ -23,7 +23,8 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice import BillingSnapshot, Invoice
-from domain.invoice_line import InvoiceLine
+from domain.invoice_line import InvoiceLine, totals_of
+from domain.payment import Payment
 from domain.numbering import (
     DocumentKind,
     DocumentNumber,
@@ -412,11 +413,24 @@ class InvoiceUseCases(PartyUseCases):
             sequence, given, number = self._take_number(
                 "credit_note", self.settings().credit_note_number_format, note_id, stamp
             )
-            note = credit_invoice(note_id, invoice, note_lines, number, stamp.at.date(), stamp)
-            self._save("credit note issued", note, invoice, sequence, given)
+            payments = self._released_payments(invoice, note_lines)
+            note = credit_invoice(
+                note_id, invoice, note_lines, number, stamp.at.date(), stamp, payments
+            )
+            # one save: note, invoice, sequence, number and every payment credit was released to
+            self._save("credit note issued", note, invoice, sequence, given, *payments.values())
             return number
 
         return self._retrying("issue credit note", command)
+
+    def _released_payments(
+        self, invoice: Invoice, note_lines: Sequence[InvoiceLine]
+    ) -> dict[UUID, Payment]:
+        """The invoice's allocated payments when the credit exceeds what is outstanding
+        (part of their allocations is released to customer credit), else none."""
+        if totals_of(note_lines, invoice.currency).total <= invoice.outstanding:
+            return {}
+        return {pid: self._get(Payment, pid, "payment") for pid in invoice.allocations}
 
     @staticmethod
     def _credit_lines(
