@@ -20,7 +20,7 @@ import contextvars
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 from uuid import UUID
@@ -31,6 +31,7 @@ from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
 from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
+from adapters.usage.generations import MAX_GENERATIONS
 from adapters.usage.schema import ensure_schema, last_batch
 from domain.customer import Customer
 from domain.errors import AlreadyExists, BillingError, InvalidInput, NotFound
@@ -76,6 +77,7 @@ class InvoiceResult:
     late_calls: int = 0
     late_amount: Decimal = Decimal(0)
     code: str | None = None  # refused: the domain's error code (out_of_range, ...)
+    replaces: UUID | None = None  # the voided invoice of the period this one bills again
     reason: str | None = None  # refused: the domain's message
 
     def refuse(self, error: InvalidInput) -> None:
@@ -127,6 +129,7 @@ class InvoiceResult:
             "late_amount": str(self.late_amount),
             "code": self.code,
             "reason": self.reason,
+            "replaces": None if self.replaces is None else str(self.replaces),
         }
 
 
@@ -157,6 +160,7 @@ class _Target:
     zone: str
     grouping: LineGrouping
     invoice_id: UUID  # of the period's (main) invoice
+    replaces: UUID | None = None  # the voided main invoice this one bills the period again for
 
     @property
     def account(self) -> str:
@@ -227,7 +231,7 @@ def _run(
     report = BillingReport(period, through, dry_run)
     targets = [_target(c, period, default_grouping) for c in _customers(ledger, customers)]
     planner = _Planner(ledger, db, period, through)
-    planner.look_up(targets)
+    targets = planner.look_up(targets)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
     # The usage sums are one pass over the CDRs, run on a thread of its own while this one
     # works out what the new invoices need besides (package lines, tax terms). Saving runs
@@ -375,18 +379,42 @@ class _Planner:
     def existing(self, target: _Target) -> Invoice | None:
         return self._invoice(target.invoice_id)
 
-    def look_up(self, targets: Sequence[_Target]) -> None:
+    def look_up(self, targets: Sequence[_Target]) -> list[_Target]:
         """Read the targets' invoices for the period (and their first supplementary ones)
         200 per query, not one read per customer: a first run finds none of them, a second
-        run all."""
+        run all. A target whose main invoice is void bills the period again: it is returned
+        aimed at the next generation's id (``invoice_id_for(..., replaces=)``), followed
+        along the chain of voids until an invoice that is not void, or none."""
         self._load([t.invoice_id for t in targets])
+        targets = list(targets)
+        for _ in range(MAX_GENERATIONS):
+            voided = [n for n, t in enumerate(targets) if self._is_void(t.invoice_id)]
+            if not voided:
+                break
+            for n in voided:
+                target = targets[n]
+                targets[n] = replace(
+                    target,
+                    invoice_id=invoice_id_for(
+                        target.customer.id, self.period, replaces=target.invoice_id
+                    ),
+                    replaces=target.invoice_id,
+                )
+            self._load([targets[n].invoice_id for n in voided])
         self._load(
             [
-                invoice_id_for(t.customer.id, self.period, covered_batch(main.lines.values()))
+                invoice_id_for(
+                    t.customer.id, self.period, covered_batch(main.lines.values()), t.replaces
+                )
                 for t in targets
                 if (main := self._existing[t.invoice_id]) is not None
             ]
         )
+        return targets
+
+    def _is_void(self, invoice_id: UUID) -> bool:
+        invoice = self._existing.get(invoice_id)
+        return invoice is not None and invoice.state == "void"
 
     def _load(self, invoice_ids: Sequence[UUID]) -> None:
         found = load_aggregates(self.ledger, self.db, invoice_ids)
@@ -467,7 +495,9 @@ class _Planner:
         assert main is not None
         chain = [main]
         covered = covered_batch(main.lines.values())
-        while supplement := self._invoice(invoice_id_for(customer.id, self.period, covered)):
+        while supplement := self._invoice(
+            invoice_id_for(customer.id, self.period, covered, target.replaces)
+        ):
             chain.append(supplement)
             next_covered = covered_batch(supplement.lines.values())
             if next_covered <= covered:
@@ -498,7 +528,7 @@ class _Planner:
         results[-1].late_calls = calls
         results[-1].late_amount = Decimal(micros).scaleb(-MICROS)
         if calls and bill_late:
-            supplement_id = invoice_id_for(customer.id, self.period, covered)
+            supplement_id = invoice_id_for(customer.id, self.period, covered, target.replaces)
             profile = customer.profile_on(self.ledger.today())
             scope = UsageScope(self.period, target.zone, covered, self.through)
             late_totals = self._aggregate([target], covered).get(target.account, [])
@@ -517,7 +547,13 @@ class _Planner:
         self, target: _Target, invoice_id: UUID, kind: Kind, lines: list[InvoiceLine]
     ) -> InvoiceResult:
         return InvoiceResult(
-            target.account, invoice_id, kind, "would create", target.customer.currency, lines
+            target.account,
+            invoice_id,
+            kind,
+            "would create",
+            target.customer.currency,
+            lines,
+            replaces=target.replaces if kind == "invoice" else None,
         )
 
     # ------------------------------------------------------------------ usage SQL
