@@ -24,7 +24,6 @@ from domain.errors import (
 )
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine, totals_of
-from domain.payment import Payment
 from domain.numbering import (
     DocumentKind,
     DocumentNumber,
@@ -33,6 +32,7 @@ from domain.numbering import (
     scope_for,
     sequence_id,
 )
+from domain.payment import Payment
 
 T = TypeVar("T")
 

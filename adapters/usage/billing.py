@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 from uuid import UUID
@@ -29,6 +30,7 @@ import structlog
 
 from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
+from adapters.queries.billed import BilledLine, billed_elsewhere
 from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
 from adapters.usage.generations import MAX_GENERATIONS
@@ -58,7 +60,7 @@ T = TypeVar("T")
 #: New invoices saved per transaction: fewer commits, and a crash still loses whole batches.
 SAVE_BATCH = 50
 
-Action = Literal["created", "exists", "would create", "refused"]
+Action = Literal["created", "exists", "would create", "refused", "skipped"]
 Kind = Literal["invoice", "supplementary"]
 
 
@@ -78,6 +80,10 @@ class InvoiceResult:
     late_amount: Decimal = Decimal(0)
     code: str | None = None  # refused: the domain's error code (out_of_range, ...)
     replaces: UUID | None = None  # the voided invoice of the period this one bills again
+    # lines of other invoices that already bill part of what this one would: left off this
+    # invoice (``skipped`` when nothing else is left), or billed anyway with ``allow_overlap``
+    overlaps: list[BilledLine] = field(default_factory=list)
+    overlap_billed: bool = False
     reason: str | None = None  # refused: the domain's message
 
     def refuse(self, error: InvalidInput) -> None:
@@ -130,6 +136,8 @@ class InvoiceResult:
             "code": self.code,
             "reason": self.reason,
             "replaces": None if self.replaces is None else str(self.replaces),
+            "overlaps": [line.as_dict() for line in self.overlaps],
+            "overlap_billed": self.overlap_billed,
         }
 
 
@@ -146,6 +154,11 @@ class BillingReport:
     @property
     def refused(self) -> list[InvoiceResult]:
         return [result for result in self.results if result.action == "refused"]
+
+    @property
+    def overlapping(self) -> list[InvoiceResult]:
+        """The invoices that met another invoice billing part of the same period."""
+        return [result for result in self.results if result.overlaps]
 
     @property
     def late_calls(self) -> int:
@@ -185,11 +198,16 @@ def run_billing(
     actor: str = "billing-run",
     on_invoice: Callable[[InvoiceResult], None] | None = None,
     save_batch: int = SAVE_BATCH,
+    allow_overlap: bool = False,
 ) -> BillingReport:
     """Bill ``period`` for every customer (or those named) with usage or active packages.
 
     The scheduler calls this; ``on_invoice`` is told about each invoice as the run goes.
     New invoices are saved ``save_batch`` at a time, each batch in one transaction.
+
+    A package (or setup) line of a package, or the usage, that another invoice of the
+    customer (not void) already bills for part of the period is reported in the result's
+    ``overlaps`` and left off the new invoice, unless ``allow_overlap``.
     """
     pooled = db.pooled()  # one connection for the run's reads, not one each
     try:
@@ -204,6 +222,7 @@ def run_billing(
             actor,
             on_invoice,
             save_batch,
+            allow_overlap,
         )
     finally:
         if pooled is not db:
@@ -221,6 +240,7 @@ def _run(
     actor: str,
     on_invoice: Callable[[InvoiceResult], None] | None,
     save_batch: int,
+    allow_overlap: bool,
 ) -> BillingReport:
     ensure_schema(db)
     if not dry_run:
@@ -230,8 +250,9 @@ def _run(
         through = last_batch(conn)
     report = BillingReport(period, through, dry_run)
     targets = [_target(c, period, default_grouping) for c in _customers(ledger, customers)]
-    planner = _Planner(ledger, db, period, through)
+    planner = _Planner(ledger, db, period, through, allow_overlap)
     targets = planner.look_up(targets)
+    planner.find_overlaps(targets)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
     # The usage sums are one pass over the CDRs, run on a thread of its own while this one
     # works out what the new invoices need besides (package lines, tax terms). Saving runs
@@ -346,7 +367,7 @@ class _Saver:
             saving.result()
         if self.issue and not self.dry_run:
             for result in batch:
-                if result.state == "draft" and result.action != "refused":
+                if result.state == "draft" and result.action in ("created", "exists"):
                     try:
                         result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
                     except BillingError as error:
@@ -369,8 +390,12 @@ def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
 class _Planner:
     """Works out each customer's invoice; reads only (events and the usage table)."""
 
-    def __init__(self, ledger: Ledger, db: Database, period: Period, through: int) -> None:
+    def __init__(
+        self, ledger: Ledger, db: Database, period: Period, through: int, allow_overlap: bool
+    ) -> None:
         self.ledger, self.db, self.period, self.through = ledger, db, period, through
+        self.allow_overlap = allow_overlap
+        self._elsewhere: dict[UUID, list[BilledLine]] = {}
         self._packages: dict[UUID, PackageTerms] = {}
         self._existing: dict[UUID, Invoice | None] = {}
         # account -> (tax rate, tax text, package lines) of a new invoice, until planned
@@ -411,6 +436,33 @@ class _Planner:
             ]
         )
         return targets
+
+    def find_overlaps(self, targets: Sequence[_Target]) -> None:
+        """What other invoices bill of the period, for every target with no invoice of it
+        yet (one read-model query per 500 customers)."""
+        new = [t for t in targets if self.existing(t) is None]
+        own = {t.invoice_id for t in new}
+        self._elsewhere = billed_elsewhere(
+            self.ledger, [t.customer.id for t in new], self.period, own
+        )
+
+    def _without_overlaps(
+        self, target: _Target, lines: list[InvoiceLine]
+    ) -> tuple[list[InvoiceLine], list[BilledLine]]:
+        """The lines no other invoice bills yet (all of them with ``allow_overlap``), and
+        the other invoices' lines that overlap any of them."""
+        elsewhere = self._elsewhere.get(target.customer.id, [])
+        if not elsewhere:
+            return lines, []
+        kept: list[InvoiceLine] = []
+        overlaps: dict[tuple[UUID, str, date], BilledLine] = {}
+        for line in lines:
+            clashes = [other for other in elsewhere if _clash(line, other)]
+            for other in clashes:
+                overlaps[(other.invoice_id, str(other.package_id), other.period_start)] = other
+            if not clashes or self.allow_overlap:
+                kept.append(line)
+        return kept, list(overlaps.values())
 
     def _is_void(self, invoice_id: UUID) -> bool:
         invoice = self._existing.get(invoice_id)
@@ -473,17 +525,34 @@ class _Planner:
             self.prepare(target)
             tax_rate, tax_description, packages = self._prepared.pop(target.account)
             scope = UsageScope(self.period, target.zone, 0, self.through)
-            lines = packages + usage_lines(
-                main_id,
-                totals.get(target.account, []),
-                target.grouping,
-                scope,
-                tax_rate,
-                tax_description,
+            lines, overlaps = self._without_overlaps(
+                target,
+                packages
+                + usage_lines(
+                    main_id,
+                    totals.get(target.account, []),
+                    target.grouping,
+                    scope,
+                    tax_rate,
+                    tax_description,
+                ),
             )
-            if not lines:
+            if not lines and not overlaps:
                 return []
-            return [self._result(target, main_id, "invoice", lines)]
+            result = self._result(target, main_id, "invoice", lines)
+            result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
+            if overlaps:
+                log.warning(
+                    "billing run overlap",
+                    aggregate_id=str(main_id),
+                    account=target.account,
+                    period=self.period.label,
+                    billed_by=sorted({str(o.number or o.invoice_id) for o in overlaps}),
+                    billed_anyway=self.allow_overlap,
+                )
+            if not lines:
+                result.action = "skipped"
+            return [result]
         calls, micros = late.get(target.account, (0, 0))
         return self._late(target, calls, micros, bill_late)
 
@@ -738,6 +807,15 @@ AGGREGATION_WORK_MEM = "64MB"
 #: PostgreSQL: the aggregation reads a table in slices of at least this many blocks (8 KB):
 #: 8 MB, the smallest table PostgreSQL scans in parallel (min_parallel_table_scan_size).
 PAGES_PER_SLICE = 1024
+
+
+def _clash(line: InvoiceLine, other: BilledLine) -> bool:
+    """Whether ``other`` bills what ``line`` would, for part of the same days: the same
+    package's recurring charge (or its setup), or usage."""
+    if line.kind != other.kind or (line.kind != "usage" and line.package_id != other.package_id):
+        return False
+    start, end = line.period_start, line.period_end
+    return start is None or end is None or (start <= other.period_end and end >= other.period_start)
 
 
 def _day_case(period: Period, zone: str) -> str:

@@ -75,3 +75,84 @@ def test_a_draft_of_the_period_still_blocks_a_second_invoice(world):
     report = run_billing(ledger, db, NOVEMBER, customers=["ACME"])
     assert [r.action for r in report.results] == ["exists"]
     assert len(invoices_of(ledger, "ACME")) == 1
+
+
+def hand_made_trunk_invoice(ledger, account="ACME", **period):
+    invoice_id = ledger.create_invoice(
+        account,
+        "t",
+        period_start=period.get("start", NOVEMBER.start),
+        period_end=period.get("end", NOVEMBER.end),
+    )
+    ledger.add_package_line(invoice_id, "Trunk", "t")
+    return invoice_id
+
+
+def test_a_hand_made_package_line_for_the_period_is_reported_and_not_billed_again(world):
+    ledger, db = world
+    hand_made = hand_made_trunk_invoice(ledger)
+    number = ledger.issue_invoice(hand_made, "t")
+
+    report = run_billing(ledger, db, NOVEMBER, customers=["ACME"])
+
+    [result] = report.results
+    assert result.action == "created"
+    assert [line.kind for line in result.lines] == ["usage"]  # the trunk is left off
+    [overlap] = result.overlaps
+    assert (overlap.invoice_id, overlap.number, overlap.kind) == (hand_made, number, "package")
+    assert overlap.package_id == ledger.package("Trunk").id
+    assert result.as_dict()["overlaps"][0]["period_start"] == "2026-11-01"
+    assert report.overlapping == [result]
+
+
+def test_allow_overlap_bills_it_anyway_and_still_reports_it(world):
+    ledger, db = world
+    hand_made_trunk_invoice(ledger)
+    report = run_billing(ledger, db, NOVEMBER, customers=["ACME"], allow_overlap=True)
+    [result] = report.results
+    assert sorted(line.kind for line in result.lines) == ["package", "usage"]
+    assert len(result.overlaps) == 1 and result.overlap_billed
+
+
+def test_an_invoice_with_nothing_left_to_bill_is_skipped_and_billed_once_the_other_is_voided(
+    world,
+):
+    ledger, db = world
+    customers(ledger, [("QUIET", "GBP", "UTC", "destination")])  # a trunk, no calls
+    trunk(ledger, "QUIET", date(2026, 1, 1))
+    hand_made = hand_made_trunk_invoice(ledger, "QUIET")
+    ledger.issue_invoice(hand_made, "t")
+
+    skipped = run_billing(ledger, db, NOVEMBER, customers=["QUIET"])
+    assert [(r.action, r.lines) for r in skipped.results] == [("skipped", [])]
+    assert len(invoices_of(ledger, "QUIET")) == 1
+
+    ledger.void_invoice(hand_made, "t", "raised by hand in error")
+    billed = run_billing(ledger, db, NOVEMBER, customers=["QUIET"])
+    assert [(r.action, r.overlaps) for r in billed.results] == [("created", [])]
+
+
+def test_a_line_of_another_period_or_a_void_invoice_does_not_clash(world):
+    ledger, db = world
+    october = hand_made_trunk_invoice(
+        ledger, start=date(2026, 10, 1), end=date(2026, 10, 31)
+    )
+    ledger.issue_invoice(october, "t")
+    voided = hand_made_trunk_invoice(ledger)
+    ledger.issue_invoice(voided, "t")
+    ledger.void_invoice(voided, "t", "typo")
+    report = run_billing(ledger, db, NOVEMBER, customers=["ACME"])
+    [result] = report.results
+    assert result.overlaps == [] and len(result.lines) == 2
+
+
+def test_usage_another_run_invoice_bills_is_skipped_and_the_whole_invoice_with_it(world):
+    ledger, db = world
+    # a run over a period that overlaps November (as a weekly schedule's would)
+    run_billing(ledger, db, Period(date(2026, 11, 1), date(2026, 11, 7)), customers=["BETA"])
+    report = run_billing(ledger, db, NOVEMBER, customers=["BETA"])
+    [result] = report.results
+    kinds = sorted(o.kind for o in result.overlaps)
+    assert kinds == ["package", "usage"]
+    assert result.action == "skipped" and result.lines == []
+    assert len(invoices_of(ledger, "BETA")) == 1
