@@ -3,11 +3,13 @@ generation's deterministic id; a package period another invoice bills is reporte
 
 from __future__ import annotations
 
+import json
 from datetime import date
-from decimal import Decimal as D
 
 import pytest
+from click.testing import CliRunner
 
+from adapters.cli.main import cli
 from adapters.ledger.folds import LogFolds
 from adapters.store.database import Database
 from adapters.usage.billing import run_billing
@@ -134,9 +136,7 @@ def test_an_invoice_with_nothing_left_to_bill_is_skipped_and_billed_once_the_oth
 
 def test_a_line_of_another_period_or_a_void_invoice_does_not_clash(world):
     ledger, db = world
-    october = hand_made_trunk_invoice(
-        ledger, start=date(2026, 10, 1), end=date(2026, 10, 31)
-    )
+    october = hand_made_trunk_invoice(ledger, start=date(2026, 10, 1), end=date(2026, 10, 31))
     ledger.issue_invoice(october, "t")
     voided = hand_made_trunk_invoice(ledger)
     ledger.issue_invoice(voided, "t")
@@ -156,3 +156,24 @@ def test_usage_another_run_invoice_bills_is_skipped_and_the_whole_invoice_with_i
     assert kinds == ["package", "usage"]
     assert result.action == "skipped" and result.lines == []
     assert len(invoices_of(ledger, "BETA")) == 1
+
+
+def test_the_cli_reports_the_overlap_in_its_table_and_json_and_allows_it_on_request(
+    world, store_url, monkeypatch
+):
+    ledger, _ = world
+    hand_made_trunk_invoice(ledger)
+    monkeypatch.setenv("TOLLBOOK_DATABASE_URL", store_url)
+    runner = CliRunner()
+    preview = runner.invoke(cli, ["bill", "--period", "2026-11", "--customer", "ACME", "--dry-run"])
+    assert preview.exit_code == 0, preview.output
+    assert "Overlaps: billed by another invoice" in preview.output
+    assert "left off" in preview.output and "--allow-overlap" in preview.output
+    done = runner.invoke(
+        cli, ["bill", "--period", "2026-11", "--customer", "ACME", "--allow-overlap", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    [invoice] = json.loads(done.stdout)["invoices"]
+    assert invoice["action"] == "created" and invoice["lines"] == 2
+    assert invoice["overlap_billed"] is True
+    assert [o["kind"] for o in invoice["overlaps"]] == ["package"]
