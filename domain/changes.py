@@ -55,6 +55,8 @@ class CustomerChanges(Changes):
     external_accounting_id: str | None = None
     time_zone: str | None = None
     invoice_schedule: InvoiceSchedule | None = None
+    auto_apply_credit: bool = False
+    low_balance_threshold: Dec | None = None
 
     @model_validator(mode="before")
     @classmethod

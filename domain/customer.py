@@ -30,6 +30,8 @@ _CHANGE_KINDS = {
     "external_accounting_id": "AccountingIdChanged",
     "time_zone": "TimeZoneChanged",
     "invoice_schedule": "ScheduleChanged",
+    "auto_apply_credit": "CreditSettingsChanged",
+    "low_balance_threshold": "CreditSettingsChanged",
 }
 
 
@@ -56,6 +58,10 @@ class CustomerProfile(Frozen):
     time_zone: str = "UTC"
     # optional, so customers registered before schedules existed still load
     invoice_schedule: InvoiceSchedule | None = None
+    # prepaid and credit (docs/money.md#prepaid-and-credit): apply unallocated credit to each
+    # invoice as it is issued; and the customer credit below which ``PrepaidBalanceLow`` fires
+    auto_apply_credit: bool = False
+    low_balance_threshold: Dec | None = None
 
     @property
     def postal_address(self) -> PostalAddress:
@@ -84,6 +90,8 @@ class NewCustomer(TypedDict, total=False):
     external_accounting_id: str
     time_zone: str
     invoice_schedule: InvoiceSchedule | None
+    auto_apply_credit: bool
+    low_balance_threshold: Decimal | None
 
 
 class Assignment(Frozen):
@@ -158,6 +166,25 @@ class Customer(Aggregate):
     class ScheduleChanged(DetailsChanged):
         """The automatic invoice schedule was set, changed or removed (``null``)."""
 
+    class CreditSettingsChanged(DetailsChanged):
+        """Whether credit is applied to new invoices automatically (``auto_apply_credit``),
+        or the low prepaid balance threshold (``low_balance_threshold``, in the customer's
+        currency; ``null``: no alert), changed."""
+
+    class PrepaidBalanceLow(Event):
+        """The customer's prepaid balance (its unallocated credit: completed payments less
+        what is allocated and refunded) fell below its ``threshold``: recorded once, by the
+        command that took it from at or above the threshold to below it (an allocation, a
+        refund, a cancelled payment, credit applied to a new invoice)."""
+
+        currency: CurrencyCode
+        balance: Dec
+        threshold: Dec
+        previous_balance: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            pass  # a notice for integrators: it changes nothing the customer holds
+
     class PackageAssigned(Event):
         """A package was assigned to the customer."""
 
@@ -222,6 +249,22 @@ class Customer(Aggregate):
                 before={key: old[key] for key in fields},
                 after={key: new[key] for key in fields},
             )
+
+    def watch_prepaid_balance(self, before: Decimal, after: Decimal, stamp: Stamp) -> bool:
+        """Record ``PrepaidBalanceLow`` when a change took the customer's credit from
+        ``before`` (at or above its threshold) to ``after`` (below it); True if it did."""
+        threshold = self.profile_on(stamp.at.date()).low_balance_threshold
+        if threshold is None or not (before >= threshold > after):
+            return False
+        self._trigger(
+            self.PrepaidBalanceLow,
+            stamp,
+            currency=self.currency,
+            balance=after,
+            threshold=threshold,
+            previous_balance=before,
+        )
+        return True
 
     def assign_package(
         self,
@@ -296,3 +339,5 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
         time_zone(profile.time_zone)
     if "invoice_line_grouping" in names and profile.invoice_line_grouping is not None:
         grouping(profile.invoice_line_grouping)
+    if "low_balance_threshold" in names and profile.low_balance_threshold is not None:
+        limits.check_threshold(profile.low_balance_threshold, profile.currency)

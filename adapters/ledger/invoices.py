@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
-from adapters.ledger.parties import PartyUseCases
+from adapters.ledger.prepaid import PrepaidUseCases
 from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
@@ -33,11 +33,12 @@ from domain.numbering import (
     sequence_id,
 )
 from domain.payment import Payment
+from domain.prepaid import apply_credit
 
 T = TypeVar("T")
 
 
-class InvoiceUseCases(PartyUseCases):
+class InvoiceUseCases(PrepaidUseCases):
     """Drafts, lines, gapless issue, void and credit notes."""
 
     # ---------------------------------------------------------------- invoices
@@ -351,7 +352,8 @@ class InvoiceUseCases(PartyUseCases):
             invoice = self._at_version(self.invoice(invoice_ref), expected_version, "invoice")
             stamp = self.stamp(actor)
             settings = self.settings()
-            profile = self.customer(invoice.customer_id).profile_on(stamp.at.date())
+            customer = self.customer(invoice.customer_id)
+            profile = customer.profile_on(stamp.at.date())
             billing = BillingSnapshot(
                 customer_name=profile.name,
                 customer_account=profile.account_number,
@@ -367,10 +369,26 @@ class InvoiceUseCases(PartyUseCases):
                 "invoice", settings.invoice_number_format, invoice.id, stamp
             )
             invoice.issue(number, stamp.at.date(), billing, stamp)
-            self._save("invoice issued", invoice, sequence, given)
+            credit = (
+                self._auto_applied(customer, invoice, actor) if profile.auto_apply_credit else []
+            )
+            self._save("invoice issued", invoice, sequence, given, *credit)
             return number
 
         return self._retrying("issue invoice", command)
+
+    def _auto_applied(
+        self, customer: Customer, invoice: Invoice, actor: str
+    ) -> list[Payment | Customer]:
+        """The customer's credit applied to the invoice just issued (oldest payment first):
+        the payments that gave some and, when that took the prepaid balance below its
+        threshold, the customer with ``PrepaidBalanceLow``; all saved with the issue."""
+        stamp = self.stamp(actor, "customer credit applied on issue (auto_apply_credit)")
+        payments = self.customer_payments(customer.id)
+        before = {payment.id: payment.unallocated for payment in payments}
+        used = apply_credit(invoice, payments, stamp)
+        spent = {payment.id: before[payment.id] for payment in used}
+        return [*used, *self._low_balance_watch(customer, spent, used, stamp)]
 
     def void_invoice(
         self,
