@@ -25,7 +25,7 @@ from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
+from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, Threshold, tax_rate
 
 
 class Changes(Frozen):
@@ -56,7 +56,7 @@ class CustomerChanges(Changes):
     time_zone: str | None = None
     invoice_schedule: InvoiceSchedule | None = None
     auto_apply_credit: bool = False
-    low_balance_threshold: Dec | None = None
+    low_balance_threshold: Threshold | None = None
 
     @model_validator(mode="before")
     @classmethod

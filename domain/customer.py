@@ -12,9 +12,18 @@ from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
-from domain.errors import InvalidInput, InvalidState, NotFound
+from domain.errors import CurrencyMismatch, InvalidInput, InvalidState, NotFound
 from domain.schedule import InvoiceSchedule
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non_empty, time_zone
+from domain.values import (
+    CurrencyCode,
+    Dec,
+    Frozen,
+    LineGrouping,
+    Threshold,
+    grouping,
+    non_empty,
+    time_zone,
+)
 
 #: Which event records a change of which field.
 _CHANGE_KINDS = {
@@ -61,7 +70,7 @@ class CustomerProfile(Frozen):
     # prepaid and credit (docs/money.md#prepaid-and-credit): apply unallocated credit to each
     # invoice as it is issued; and the customer credit below which ``PrepaidBalanceLow`` fires
     auto_apply_credit: bool = False
-    low_balance_threshold: Dec | None = None
+    low_balance_threshold: Threshold | None = None
 
     @property
     def postal_address(self) -> PostalAddress:
@@ -91,7 +100,7 @@ class NewCustomer(TypedDict, total=False):
     time_zone: str
     invoice_schedule: InvoiceSchedule | None
     auto_apply_credit: bool
-    low_balance_threshold: Decimal | None
+    low_balance_threshold: Threshold | None
 
 
 class Assignment(Frozen):
@@ -253,9 +262,10 @@ class Customer(Aggregate):
     def watch_prepaid_balance(self, before: Decimal, after: Decimal, stamp: Stamp) -> bool:
         """Record ``PrepaidBalanceLow`` when a change took the customer's credit from
         ``before`` (at or above its threshold) to ``after`` (below it); True if it did."""
-        threshold = self.profile_on(stamp.at.date()).low_balance_threshold
-        if threshold is None or not (before >= threshold > after):
+        setting = self.profile_on(stamp.at.date()).low_balance_threshold
+        if setting is None or not (before >= setting.amount > after):
             return False
+        threshold = setting.amount
         self._trigger(
             self.PrepaidBalanceLow,
             stamp,
@@ -339,5 +349,12 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
         time_zone(profile.time_zone)
     if "invoice_line_grouping" in names and profile.invoice_line_grouping is not None:
         grouping(profile.invoice_line_grouping)
-    if "low_balance_threshold" in names and profile.low_balance_threshold is not None:
-        limits.check_threshold(profile.low_balance_threshold, profile.currency)
+    threshold = profile.low_balance_threshold
+    if "low_balance_threshold" in names and threshold is not None:
+        if threshold.currency != profile.currency:
+            raise CurrencyMismatch(
+                f"low balance threshold is in {threshold.currency}, customer"
+                f" {profile.account_number} is billed in {profile.currency}",
+                field="low_balance_threshold",
+            )
+        limits.check_threshold(threshold.amount, profile.currency)

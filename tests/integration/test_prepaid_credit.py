@@ -23,7 +23,7 @@ def ledger(make_ledger):
 def prepaid(ledger, threshold: str | None = None) -> None:
     changes = {"auto_apply_credit": True}
     if threshold is not None:
-        changes["low_balance_threshold"] = D(threshold)
+        changes["low_balance_threshold"] = {"amount": D(threshold), "currency": "GBP"}
     ledger.change_customer("ACME", CustomerChanges.model_validate(changes), "t")
 
 
@@ -67,7 +67,11 @@ def test_the_low_balance_notice_is_recorded_once_when_the_balance_crosses_below(
     assert events_named(ledger, "Customer.PrepaidBalanceLow") == []
     ledger.issue_invoice(draft(ledger, "10.00"), "t")  # 50 -> 38: crosses below
     [low] = events_named(ledger, "Customer.PrepaidBalanceLow")
-    assert (low.balance, low.threshold, low.previous_balance) == (D("38.00"), D("50.00"), D("50.00"))
+    assert (low.balance, low.threshold, low.previous_balance) == (
+        D("38.00"),
+        D("50.00"),
+        D("50.00"),
+    )
     assert low.currency == "GBP"
     ledger.issue_invoice(draft(ledger, "10.00"), "t")  # 38 -> 26: still below, no new notice
     assert len(events_named(ledger, "Customer.PrepaidBalanceLow")) == 1
@@ -95,5 +99,6 @@ def test_a_refund_or_a_manual_allocation_that_crosses_below_records_it_too(ledge
 def test_the_customer_shows_its_credit_settings(ledger):
     prepaid(ledger, threshold="25.50")
     profile = ledger.customer("ACME").latest
-    assert (profile.auto_apply_credit, profile.low_balance_threshold) == (True, D("25.50"))
+    assert profile.auto_apply_credit and profile.low_balance_threshold is not None
+    assert profile.low_balance_threshold.model_dump() == {"amount": D("25.50"), "currency": "GBP"}
     assert isinstance(ledger.customer("ACME"), Customer)
