@@ -130,6 +130,13 @@ class AddressBody(Body):
     country: str = Field(default="", description="ISO 3166-1 alpha-2, e.g. GB, DE, JP.")
 
 
+class ThresholdBody(Body):
+    """An amount of money in the customer's own currency (ISO 4217)."""
+
+    amount: Amount
+    currency: str = Field(description="ISO 4217; must be the customer's currency.")
+
+
 class CustomerFields(Body):
     name: str | None = None
     billing_address: str | None = Field(
@@ -152,12 +159,21 @@ class CustomerFields(Body):
         default=None,
         description="Automatic billing, e.g. {frequency: monthly, day: 1}; null removes it.",
     )
+    auto_apply_credit: bool | None = Field(
+        default=None,
+        description="Apply the customer's unallocated credit to each invoice as it is issued.",
+    )
+    low_balance_threshold: ThresholdBody | None = Field(
+        default=None,
+        description="Customer.PrepaidBalanceLow is recorded when the customer's credit falls"
+        " below it; null removes it.",
+    )
 
     def given(self) -> dict[str, Any]:
         """The profile fields the client sent (not the change's own effective date/reason);
         an explicit ``invoice_schedule: null`` or ``address: null`` is kept: it removes it."""
         sent = self.model_dump(exclude_unset=True, exclude={"effective_from", "reason"})
-        removable = ("invoice_schedule", "address")
+        removable = ("invoice_schedule", "address", "low_balance_threshold")
         return {k: v for k, v in sent.items() if v is not None or k in removable}
 
 
