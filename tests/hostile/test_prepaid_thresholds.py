@@ -9,11 +9,11 @@ import pytest
 from tests.e2e.test_usage_cli import run
 from tests.helpers import event_count
 from tests.service.conftest import (  # noqa: F401  (the HTTP fixtures, on the test's store)
+    Api,
     client,
     keys,
     make_customer,
     services,
-    writer,
 )
 
 CASES = [
@@ -26,9 +26,16 @@ CASES = [
         "out_of_range",
         "must be less than",
     ),
-    ("0.001", {"amount": "0.001", "currency": "GBP"}, 422, "invalid_amount", "more decimals than GBP"),
+    ("0.001", {"amount": "0.001", "currency": "GBP"}, 422, "invalid_amount", "than GBP allows"),
     ("50 EUR", {"amount": "50", "currency": "EUR"}, 409, "currency_mismatch", "billed in GBP"),
 ]
+
+
+@pytest.fixture
+def http(request, store_url):
+    """(a client with a write key, the service's ledger)."""
+    api = Api(request.getfixturevalue("client"), request.getfixturevalue("keys")["write"])
+    return api, request.getfixturevalue("services").ledger
 
 
 @pytest.fixture
@@ -69,17 +76,18 @@ def test_the_cli_refuses_what_is_not_an_amount(db_url, make_ledger, capsys, text
 
 @pytest.mark.parametrize(("text", "body", "status", "code", "words"), CASES)
 def test_http_refuses_a_bad_threshold_with_a_problem_naming_the_field(
-    writer, services, text, body, status, code, words
+    http, text, body, status, code, words
 ):
+    writer, ledger = http
     make_customer(writer)
-    before = event_count(services.ledger)
+    before = event_count(ledger)
     response = writer.patch("/customers/ACME", {"low_balance_threshold": body})
     assert response.status_code == status, response.text
     problem = response.json()
     assert response.headers["content-type"].startswith("application/problem+json")
     assert problem["code"] == code and words in problem["detail"]
     assert problem.get("field") == "low_balance_threshold"
-    assert event_count(services.ledger) == before
+    assert event_count(ledger) == before
 
 
 @pytest.mark.parametrize(
@@ -91,10 +99,11 @@ def test_http_refuses_a_bad_threshold_with_a_problem_naming_the_field(
         {"auto_apply_credit": "sometimes"},
     ],
 )
-def test_http_refuses_a_malformed_credit_setting(writer, services, body):
+def test_http_refuses_a_malformed_credit_setting(http, body):
+    writer, ledger = http
     make_customer(writer)
-    before = event_count(services.ledger)
+    before = event_count(ledger)
     response = writer.patch("/customers/ACME", body)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert event_count(services.ledger) == before
+    assert event_count(ledger) == before
