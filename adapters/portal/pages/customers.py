@@ -37,7 +37,7 @@ from adapters.portal.web import (
 from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
 from domain.address import PostalAddress
 from domain.changes import CustomerChanges
-from domain.customer import Customer
+from domain.customer import Customer, CustomerProfile
 from domain.package import Package
 from domain.payment import Payment
 from domain.values import LINE_GROUPINGS
@@ -195,6 +195,7 @@ def customer_page(
         "invoice_line_grouping": profile.invoice_line_grouping or "",
         "effective_from": today.isoformat(),
         **_address_values(profile.address),
+        **_credit_values(profile),
     }
     assign_values = {"start_date": today.isoformat()}
     if form == "settings":
@@ -225,6 +226,7 @@ def customer_page(
             "buckets": BUCKETS,
             "charts": [chart(currency, figures) for currency, figures in monthly.items()],
             "groupings": GROUPINGS,
+            "credit_choices": CREDIT_CHOICES,
             "settings_values": settings_values,
             "assign_values": assign_values,
             "form": form,
@@ -247,7 +249,7 @@ def change_settings(
     ledger: Ledger = portal.services.ledger
     customer = ledger.customer(ref)
     fields = Fields(form)
-    changes = _profile_changes(fields)
+    changes = _profile_changes(fields, customer.currency)
     effective = fields.day("effective_from", "effective date") or ledger.today()
     reason = fields.text("reason") or None
     fields.submit(
@@ -265,7 +267,19 @@ def change_settings(
     return customer_page(request, portal, ref, form="settings", fields=fields, status=422)
 
 
-def _profile_changes(fields: Fields) -> dict[str, Any]:
+#: the settings form's choice of applying credit automatically (docs/money.md)
+CREDIT_CHOICES = [("no", "No: allocate credit by hand"), ("yes", "Yes: as each invoice is issued")]
+
+
+def _credit_values(profile: CustomerProfile) -> dict[str, str]:
+    threshold = profile.low_balance_threshold
+    return {
+        "auto_apply_credit": "yes" if profile.auto_apply_credit else "no",
+        "low_balance_threshold": "" if threshold is None else str(threshold.amount),
+    }
+
+
+def _profile_changes(fields: Fields, currency: str) -> dict[str, Any]:
     """The settings form: every setting it shows, as the change-set's fields."""
     changes: dict[str, Any] = {name: fields.text(name) for name in TEXT_SETTINGS}
     changes["name"] = fields.text("name", required="the customer name")
@@ -277,6 +291,11 @@ def _profile_changes(fields: Fields) -> dict[str, Any]:
     )
     changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
     changes["address"] = _address_of(fields)
+    changes["auto_apply_credit"] = fields.text("auto_apply_credit") == "yes"
+    threshold = fields.amount("low_balance_threshold", "low balance threshold")
+    changes["low_balance_threshold"] = (
+        None if threshold is None else {"amount": threshold, "currency": currency}
+    )
     return changes
 
 
