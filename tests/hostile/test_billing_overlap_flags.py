@@ -7,15 +7,12 @@ import pytest
 
 from tests.e2e.test_usage_cli import run
 from tests.helpers import event_count
-from tests.integration.usage_helpers import cdr, customers, write_cdrs
+from tests.integration.usage_helpers import customers
 
 
 @pytest.fixture
-def db_url(make_ledger, store_url, tmp_path, capsys):
-    ledger = make_ledger()
-    customers(ledger, [("ACME", "GBP", "UTC", "destination")])
-    path = write_cdrs(tmp_path / "oct.csv", [cdr("a1")])
-    assert run(capsys, "--db", store_url, "usage", "import", str(path))[0] == 0
+def db_url(make_ledger, store_url):
+    customers(make_ledger(), [("ACME", "GBP", "UTC", "destination")])
     return store_url
 
 

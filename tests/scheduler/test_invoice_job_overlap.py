@@ -8,6 +8,7 @@ from datetime import date
 from structlog.testing import capture_logs
 
 from adapters.ledger.folds import LogFolds
+from adapters.logging import configure_logging
 from scheduler.jobs import bill_customer
 from tests.scheduler.conftest import scheduled_customer
 
@@ -23,6 +24,7 @@ def test_a_scheduled_run_leaves_a_hand_billed_trunk_off_and_logs_the_overlap(mak
     number = ctx.ledger.issue_invoice(hand_made, "t")
     at(2026, 11, 1, 1)
 
+    configure_logging(level="info")  # whatever an earlier test left configured
     with capture_logs() as logs:
         billed = bill_customer(customer_id, ctx)
 
