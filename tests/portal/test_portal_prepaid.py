@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.helpers import event_count
-from tests.portal.support import Browser, acme, error_of, value_of
+from tests.portal.support import Browser, acme, completed_payment, error_of, issued, value_of
 
 FORM = {
     "name": "Acme Telecom",
@@ -44,3 +44,23 @@ def test_a_negative_or_too_fine_threshold_is_the_fields_error(
         assert response.status_code == 422
         assert words in error_of(response.text, "s-low_balance_threshold"), response.text[-2000:]
     assert event_count(ledger) == before
+
+
+def test_the_credit_form_of_a_partly_paid_invoice_says_where_the_rest_goes(
+    finance: Browser, ledger: Any
+) -> None:
+    acme(ledger)
+    number = issued(ledger, "100.00")  # 120.00
+    ledger.allocate(completed_payment(ledger, "50.00"), [(number, Decimal("50.00"))], "setup")
+    invoice_id = ledger.invoice(number).id
+    page = finance.get(f"/portal/invoices/{number}").text
+    assert "goes back to those payments as customer credit" in page
+    done = finance.follow(
+        finance.post(
+            f"/portal/invoices/{invoice_id}/credit-notes",
+            {"mode": "full", "reason": "service cancelled"},
+        )
+    )
+    assert done.status_code == 200
+    invoice = ledger.invoice(number)
+    assert invoice.status() == "credited" and invoice.allocated == 0
