@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from domain.changes import CustomerChanges
 from domain.errors import OverCredit
 from domain.invoice import Invoice
 from domain.payment import Payment
@@ -77,3 +78,16 @@ def test_customer_credit_equals_the_sum_of_unallocated_payments_after_a_release(
     assert isinstance(paid, Payment) and isinstance(invoice, Invoice)
     assert paid.unallocated == D("150.00") and paid.allocated <= paid.amount
     assert invoice.outstanding >= 0
+
+
+def test_without_read_models_credit_is_found_by_a_scan_of_the_log(memory_ledger):
+    customer(memory_ledger)
+    customer(memory_ledger, "OTHER")
+    memory_ledger.change_customer(
+        "ACME", CustomerChanges.model_validate({"auto_apply_credit": True}), "t"
+    )
+    completed_payment(memory_ledger, "OTHER", amount="500.00")  # another customer's credit
+    mine = completed_payment(memory_ledger, amount="30.00")
+    number = issued_invoice(memory_ledger)  # 120.00
+    assert memory_ledger.invoice(number).allocations == {mine: D("30.00")}
+    assert memory_ledger.prepaid_balance("OTHER") == D("500.00")
