@@ -27,6 +27,7 @@ from adapters.store.read_models import SqlViewStore
 from adapters.stored_values import out_of_range
 from domain.aggregate import Aggregate, Event
 from domain.invoice import Invoice
+from domain.invoice_line import totals_of
 from domain.payment import Payment
 from projections.aged_receivables import MOVEMENTS, age
 from projections.balances import Balances
@@ -304,7 +305,13 @@ def _register(replay: Replay, stored: list[Row]) -> list[Difference]:
             )
             continue
         try:
-            totals = invoice.totals
+            # a draft's row sums its lines' own taxes as they come and go (per line); from
+            # issue it holds the Issued event's totals, in the invoice's mode (docs/money.md)
+            totals = (
+                totals_of(invoice.lines.values(), invoice.currency)
+                if invoice.state == "draft"
+                else invoice.totals
+            )
         except ArithmeticError:  # listed as an event out of range; its amounts cannot be compared
             continue
         expected = {

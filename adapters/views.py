@@ -14,6 +14,7 @@ from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.customer import Customer
 from domain.invoice import Invoice
+from domain.invoice_line import Totals, line_taxes
 from domain.money import round_to_currency
 from domain.package import Package
 from domain.payment import Payment
@@ -68,6 +69,10 @@ def _invoice_head(invoice: Invoice, status: str) -> dict[str, Any]:
         "issued_on": _iso(invoice.issued_on),
         "memo": invoice.memo,
         "billing": invoice.billing.model_dump(mode="json") if invoice.billing else None,
+        # what the issued invoice says about the customer's tax treatment (drafts: null)
+        "tax_treatment_wording": (
+            invoice.billing.tax_treatment.legal_wording if invoice.billing else None
+        ),
     }
 
 
@@ -90,9 +95,24 @@ def _invoice_doc_without_amounts(invoice: Invoice, error: ArithmeticError) -> di
     }
 
 
+def tax_summary(totals: Totals) -> list[dict[str, str]]:
+    """The tax per rate, each row saying how its tax was worked out (``basis``): in
+    ``per_line`` mode the sum of the line taxes at that rate, in ``per_invoice_rate`` mode
+    round(net x rate / 100) (docs/money.md)."""
+    cur = totals.currency
+    basis = "sum_of_line_taxes" if totals.rounding == "per_line" else "net_times_rate"
+    return [
+        {"rate": rate, "net": _m(net, cur), "tax": _m(tax, cur), "basis": basis}
+        for rate, (net, tax) in totals.tax_by_rate.items()
+    ]
+
+
 def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
     totals = invoice.totals
     cur = invoice.currency
+    # each line's share of the tax: its own rounded tax per line, its share of the rate's
+    # tax per rate, so the lines always add up to the totals
+    shares = line_taxes(invoice.lines.values(), cur, invoice.tax_rounding)
     return {
         **_invoice_head(invoice, invoice.status(today)),
         "lines": [
@@ -100,17 +120,15 @@ def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
                 **line.model_dump(mode="json"),
                 "position": position,
                 "net": _m(line.net(cur), cur),
-                "tax": _m(line.tax(cur), cur),
+                "tax": _m(shares[line.line_id], cur),
             }
             for position, line in enumerate(invoice.lines.values(), start=1)
         ],
         "net": _m(totals.net, cur),
         "tax": _m(totals.tax, cur),
         "total": _m(totals.total, cur),
-        "tax_summary": [
-            {"rate": rate, "net": _m(net, cur), "tax": _m(tax, cur)}
-            for rate, (net, tax) in totals.tax_by_rate.items()
-        ],
+        "tax_rounding": invoice.tax_rounding,
+        "tax_summary": tax_summary(totals),
         "credited": _m(invoice.credited, cur),
         "paid": _m(invoice.allocated, cur),
         "outstanding": _m(invoice.outstanding, cur),
@@ -132,6 +150,8 @@ def customer_doc(customer: Customer, day: date) -> dict[str, Any]:
         **profile.model_dump(mode="json"),
         # what documents print and exports send: ``address``, else the free text's lines
         "postal_address": profile.postal_address.model_dump(mode="json"),
+        # what the customer's invoices print about its tax treatment ("" for standard)
+        "tax_treatment_wording": profile.tax_treatment.legal_wording,
         "scheduled_changes": [
             {"effective_from": when.isoformat(), "changes": after}
             for when, after in customer.changes
@@ -181,6 +201,9 @@ def credit_note_doc(note: CreditNote) -> dict[str, Any]:
         "net": _m(totals.net, note.currency),
         "tax": _m(totals.tax, note.currency),
         "total": _m(totals.total, note.currency),
+        "tax_rounding": totals.rounding,
+        "tax_summary": tax_summary(totals),
+        "tax_treatment_wording": note.billing.tax_treatment.legal_wording,
     }
 
 

@@ -23,8 +23,10 @@ from pydantic import BeforeValidator, model_validator
 from domain.address import PostalAddress
 from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
+from domain.money import TAX_ROUNDINGS, TaxRounding
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
+from domain.tax_treatment import Treatment
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, Threshold, tax_rate
 
 
@@ -57,6 +59,7 @@ class CustomerChanges(Changes):
     invoice_schedule: InvoiceSchedule | None = None
     auto_apply_credit: bool = False
     low_balance_threshold: Threshold | None = None
+    tax_treatment: Treatment | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -77,6 +80,23 @@ def _default_tax_rate(value: object) -> Decimal:
     return tax_rate(value, what="default tax rate")
 
 
+def _country_code(value: object) -> object:
+    # typed however a person types it ("gb ", "GB"): stored upper-case, checked by the
+    # settings aggregate against ISO 3166-1
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _tax_rounding(value: object) -> TaxRounding | None:
+    for mode in TAX_ROUNDINGS:
+        if value == mode:
+            return mode
+    if value is None:
+        return None
+    raise InvalidInput(
+        f"tax rounding must be one of {', '.join(TAX_ROUNDINGS)}", field="tax_rounding"
+    )
+
+
 class SettingsChanges(Changes):
     """The seller's settings to change (the names of ``SellerSettings``)."""
 
@@ -91,6 +111,8 @@ class SettingsChanges(Changes):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    country: Annotated[str | None, BeforeValidator(_country_code)] = None
+    tax_rounding: Annotated[TaxRounding | None, BeforeValidator(_tax_rounding)] = None
 
 
 class PackageChanges(Changes):

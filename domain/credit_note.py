@@ -10,9 +10,10 @@ from uuid import UUID
 
 from domain import allocation, limits
 from domain.aggregate import Aggregate, Created, Stamp
-from domain.errors import InvalidInput, InvalidState, OverCredit
+from domain.errors import InvalidInput, InvalidState, OutOfRange, OverCredit
 from domain.invoice import BillingSnapshot, Invoice, check_line
 from domain.invoice_line import InvoiceLine, Totals, totals_of
+from domain.money import TaxRounding
 from domain.payment import Payment
 from domain.values import CurrencyCode, Dec, Frozen
 
@@ -39,6 +40,7 @@ class CreditNote(Aggregate):
     issued_on: date
     lines: list[InvoiceLine]
     billing: BillingSnapshot
+    tax_rounding: TaxRounding
 
     class Issued(Created):
         """A credit note was issued against ``invoice_number``."""
@@ -55,6 +57,9 @@ class CreditNote(Aggregate):
         net: Dec
         tax: Dec
         total: Dec
+        # the credited invoice's mode, so a full credit equals the invoice to the cent
+        # (credit notes issued before it existed: per_line)
+        tax_rounding: TaxRounding = "per_line"
 
         def apply(self, aggregate: Any) -> None:
             for name in (
@@ -67,12 +72,13 @@ class CreditNote(Aggregate):
                 "issued_on",
                 "lines",
                 "billing",
+                "tax_rounding",
             ):
                 setattr(aggregate, name, getattr(self, name))
 
     @property
     def totals(self) -> Totals:
-        return totals_of(self.lines, self.currency)
+        return totals_of(self.lines, self.currency, self.tax_rounding)
 
 
 def credit_invoice(
@@ -101,11 +107,12 @@ def credit_invoice(
     if not lines:
         raise InvalidInput("a credit note needs at least one line")
     limits.check_count(len(lines), limits.MAX_LINES, what="lines on one credit note")
+    assert invoice.number is not None and invoice.billing is not None
     for line in lines:
-        check_line(line, invoice.currency)
-    totals = totals_of(lines, invoice.currency)
+        check_line(line, invoice.currency, invoice.billing.tax_treatment)
+    totals = totals_of(lines, invoice.currency, invoice.tax_rounding)
     if totals.total <= 0:
-        raise InvalidInput("a credit note's total must be greater than zero", field="amount")
+        raise OutOfRange("a credit note's total must be greater than zero", field="amount")
     creditable = invoice.totals.total - invoice.credited
     if totals.total > creditable:
         raise OverCredit(
@@ -113,7 +120,6 @@ def credit_invoice(
             f" {invoice.currency} of {invoice.label} not credited yet",
             field="amount",
         )
-    assert invoice.number is not None and invoice.billing is not None
     release_allocations(invoice, totals.total - invoice.outstanding, payments or {}, stamp)
     note = CreditNote._start(
         CreditNote.Issued,
@@ -131,6 +137,7 @@ def credit_invoice(
         net=totals.net,
         tax=totals.tax,
         total=totals.total,
+        tax_rounding=invoice.tax_rounding,
     )
     invoice.record_credit(credit_note_id, number, totals.total, stamp)
     return note

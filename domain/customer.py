@@ -12,8 +12,9 @@ from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
-from domain.errors import CurrencyMismatch, InvalidInput, InvalidState, NotFound
+from domain.errors import CurrencyMismatch, InvalidDate, InvalidState, NotFound
 from domain.schedule import InvoiceSchedule
+from domain.tax_treatment import TaxTreatment, Treatment, check_rate, customer_defaults
 from domain.values import (
     CurrencyCode,
     Dec,
@@ -34,6 +35,7 @@ _CHANGE_KINDS = {
     "email": "BillingDetailsChanged",
     "tax_rate": "TaxChanged",
     "tax_description": "TaxChanged",
+    "tax_treatment": "TaxChanged",
     "payment_terms_days": "PaymentTermsChanged",
     "invoice_line_grouping": "LineGroupingChanged",
     "external_accounting_id": "AccountingIdChanged",
@@ -67,6 +69,8 @@ class CustomerProfile(Frozen):
     time_zone: str = "UTC"
     # optional, so customers registered before schedules existed still load
     invoice_schedule: InvoiceSchedule | None = None
+    # standard unless set, so customers registered before treatments existed still load
+    tax_treatment: Treatment = TaxTreatment.STANDARD
     # prepaid and credit (docs/money.md#prepaid-and-credit): apply unallocated credit to each
     # invoice as it is issued; and the customer credit below which ``PrepaidBalanceLow`` fires
     auto_apply_credit: bool = False
@@ -99,6 +103,7 @@ class NewCustomer(TypedDict, total=False):
     external_accounting_id: str
     time_zone: str
     invoice_schedule: InvoiceSchedule | None
+    tax_treatment: TaxTreatment
     auto_apply_credit: bool
     low_balance_threshold: Threshold | None
 
@@ -158,7 +163,8 @@ class Customer(Aggregate):
         after: dict[str, PostalAddress | None]
 
     class TaxChanged(DetailsChanged):
-        """The tax rate or its description changed."""
+        """The tax rate, its description or the tax treatment (``standard``, ``zero_rated``,
+        ``exempt``, ``reverse_charge``, ``outside_scope``) changed."""
 
     class PaymentTermsChanged(DetailsChanged):
         """The payment terms (due days) changed."""
@@ -239,9 +245,12 @@ class Customer(Aggregate):
     def change(self, changes: CustomerChanges, effective_from: date, stamp: Stamp) -> None:
         limits.check_date(effective_from, what="effective date", field="effective_from")
         current = self.profile_on(effective_from)
-        updated = CustomerProfile.model_validate(
-            {**current.model_dump(mode="json"), **changes.given()}
-        )
+        given = changes.given()
+        if "tax_treatment" in given:
+            # a treatment without VAT takes 0 % unless the change says otherwise (then the
+            # rate is checked against it below)
+            given = {**customer_defaults(given["tax_treatment"]), **given}
+        updated = CustomerProfile.model_validate({**current.model_dump(mode="json"), **given})
         old = current.model_dump(mode="json")
         new = updated.model_dump(mode="json")
         changed = [key for key in new if new[key] != old[key]]
@@ -289,7 +298,7 @@ class Customer(Aggregate):
         limits.check_date(start_date, what="start date", field="start_date")
         limits.check_optional_date(end_date, what="end date", field="end_date")
         if end_date is not None and end_date < start_date:
-            raise InvalidInput("an assignment cannot end before it starts", field="end_date")
+            raise InvalidDate("an assignment cannot end before it starts", field="end_date")
         limits.check_count(
             len(self.assignments) + 1,
             limits.MAX_ASSIGNMENTS,
@@ -310,7 +319,7 @@ class Customer(Aggregate):
             raise NotFound(f"no package assignment {assignment_id} on this customer")
         limits.check_date(end_date, what="end date", field="end_date")
         if end_date < assignment.start_date:
-            raise InvalidInput("an assignment cannot end before it starts", field="end_date")
+            raise InvalidDate("an assignment cannot end before it starts", field="end_date")
         if assignment.end_date is not None and assignment.end_date < end_date:
             raise InvalidState(f"assignment already ended on {assignment.end_date}")
         self._trigger(
@@ -343,6 +352,8 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
         check_address(profile.address)
     if "tax_rate" in names:
         limits.check_tax_rate(profile.tax_rate)
+    if names & {"tax_rate", "tax_treatment"}:
+        check_rate(profile.tax_treatment, profile.tax_rate)
     if "payment_terms_days" in names:
         limits.check_days(profile.payment_terms_days)
     if "time_zone" in names:

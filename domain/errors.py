@@ -88,6 +88,19 @@ class InvalidNumberFormat(InvalidInput):
     code = "invalid_number_format"
 
 
+class TaxRateNotAllowed(InvalidInput):
+    """A non-zero tax rate on a line of a customer whose tax treatment charges no VAT
+    (domain/tax_treatment.py)."""
+
+    code = "tax_rate_not_allowed"
+
+
+class UnknownTaxTreatment(InvalidInput):
+    """A tax treatment that is not one of domain/tax_treatment.py's."""
+
+    code = "unknown_tax_treatment"
+
+
 class CurrencyMismatch(BillingError):
     code = "currency_mismatch"
 
@@ -110,6 +123,13 @@ class DuplicateIdempotencyKey(AlreadyExists):
 
 class InvoiceNotEditable(BillingError):
     code = "invoice_not_editable"
+
+
+class NumberOutOfDateOrder(BillingError):
+    """A document dated before the latest one its number sequence already numbered
+    (domain/numbering.py: numbers follow dates)."""
+
+    code = "number_out_of_date_order"
 
 
 class InvalidState(BillingError):
@@ -167,3 +187,18 @@ class UnreadableRecord(BillingError):
     docs/money.md): this one document cannot be rendered; ``tollbook reconcile`` lists it."""
 
     code = "unreadable_record"
+
+
+class EInvoiceIncomplete(InvalidInput):
+    """An EN 16931 e-invoice needs a detail the ledger does not hold (the seller's country or
+    VAT number, the customer's country...): ``field`` names where to set it, as
+    ``settings.<name>`` or ``customer.<name>``."""
+
+    code = "einvoice_incomplete"
+
+
+class EInvoiceNotPossible(InvalidState):
+    """A document EN 16931 cannot express: a draft or void invoice, a currency with more than
+    two decimals, outside-the-scope lines mixed with taxed ones."""
+
+    code = "einvoice_not_possible"

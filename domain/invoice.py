@@ -19,6 +19,7 @@ from domain.changes import DatesChanges, LineChanges
 from domain.errors import (
     EmptyInvoice,
     HasAllocations,
+    InvalidDate,
     InvalidInput,
     InvalidState,
     InvoiceNotEditable,
@@ -26,6 +27,9 @@ from domain.errors import (
 )
 from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.invoice_status import Status
+from domain.line_tax import description_for
+from domain.money import TaxRounding
+from domain.tax_treatment import TaxTreatment, Treatment, check_rate
 from domain.values import CurrencyCode, Dec, Frozen
 
 State = Literal["draft", "issued", "void"]
@@ -44,6 +48,11 @@ class BillingSnapshot(Frozen):
     payment_instructions: str = ""
     # the structured address; invoices issued before it existed load with none
     address: PostalAddress | None = None
+    # the seller's country (ISO 3166-1 alpha-2, settings ``country``); empty on invoices
+    # issued before it was recorded, or while it was not set
+    seller_country: str = ""
+    # the customer's tax treatment (its legal wording is printed); standard before it existed
+    tax_treatment: Treatment = TaxTreatment.STANDARD
 
     @property
     def postal_address(self) -> PostalAddress:
@@ -73,13 +82,16 @@ class Invoice(Aggregate):
     credit_notes: dict[UUID, Decimal]
     allocations: dict[UUID, Decimal]
     void_reason: str | None
+    tax_rounding: TaxRounding
 
     class Drafted(Created):
         """A draft invoice was opened for a customer, in the customer's currency.
 
         ``lines`` are the lines it was opened with (a billing run's invoice comes into being
         with all of them in this one event); a draft opened by hand has none and gets its lines
-        from ``LineAdded``. Drafts stored before the field existed load with no lines."""
+        from ``LineAdded``. Drafts stored before the field existed load with no lines.
+        ``tax_rounding`` is the seller's tax rounding mode when the draft was opened (drafts
+        stored before it existed: ``per_line``); issuing records the mode again."""
 
         customer_id: UUID
         customer_account: str
@@ -90,6 +102,7 @@ class Invoice(Aggregate):
         period_end: date | None = None
         memo: str = ""
         lines: tuple[InvoiceLine, ...] = ()
+        tax_rounding: TaxRounding = "per_line"
 
         def apply(self, aggregate: Any) -> None:
             for name in (
@@ -101,6 +114,7 @@ class Invoice(Aggregate):
                 "period_start",
                 "period_end",
                 "memo",
+                "tax_rounding",
             ):
                 setattr(aggregate, name, getattr(self, name))
             aggregate.lines = {line.line_id: line for line in self.lines}
@@ -149,7 +163,9 @@ class Invoice(Aggregate):
                 setattr(aggregate, name, value)
 
     class Issued(Event):
-        """The invoice was issued: numbered from the gapless sequence, lines and totals frozen."""
+        """The invoice was issued: numbered from the gapless sequence, lines and totals frozen.
+        ``tax_rounding`` is the seller's mode at issue, the one its totals were worked out in
+        for good (invoices issued before it existed: ``per_line``)."""
 
         number: str
         issued_on: date
@@ -158,8 +174,10 @@ class Invoice(Aggregate):
         net: Dec
         tax: Dec
         total: Dec
+        tax_rounding: TaxRounding = "per_line"
 
         def apply(self, aggregate: Any) -> None:
+            aggregate.tax_rounding = self.tax_rounding
             aggregate.state = "issued"
             aggregate.number = self.number
             aggregate.issued_on = self.issued_on
@@ -229,17 +247,20 @@ class Invoice(Aggregate):
         memo: str,
         stamp: Stamp,
         lines: Sequence[InvoiceLine] = (),
+        tax_rounding: TaxRounding = "per_line",
+        treatment: TaxTreatment = TaxTreatment.STANDARD,
     ) -> Invoice:
-        """A new draft; ``lines`` (checked as ``add_line`` checks them) are part of the one
-        ``Drafted`` event, so the invoice never exists without them."""
+        """A new draft; ``lines`` (checked as ``add_line`` checks them, against the
+        customer's tax ``treatment``) are part of the one ``Drafted`` event, so the invoice
+        never exists without them."""
         _check_dates(invoice_date, due_date, period_start, period_end)
         limits.check_text(memo, limits.MEMO, field="memo")
         limits.check_count(len(lines), limits.MAX_LINES, what="lines on one invoice")
         for line in lines:
-            check_line(line, currency)
+            check_line(line, currency, treatment)
         if len({line.line_id for line in lines}) != len(lines):
             raise InvalidInput("each line of an invoice needs its own line id")
-        check_totals(totals_of(lines, currency), "invoice")
+        check_totals(totals_of(lines, currency, tax_rounding), "invoice")
         return cls._start(
             cls.Drafted,
             invoice_id,
@@ -253,6 +274,7 @@ class Invoice(Aggregate):
             period_end=period_end,
             memo=memo,
             lines=tuple(lines),
+            tax_rounding=tax_rounding,
         )
 
     def _editable(self) -> None:
@@ -262,23 +284,47 @@ class Invoice(Aggregate):
                 " (issue a credit note to correct an issued invoice)"
             )
 
-    def add_line(self, line: InvoiceLine, stamp: Stamp) -> None:
+    def add_line(
+        self,
+        line: InvoiceLine,
+        stamp: Stamp,
+        treatment: TaxTreatment = TaxTreatment.STANDARD,
+    ) -> None:
+        """Add ``line``; its rate must be one the customer's tax ``treatment`` allows."""
         self._editable()
-        check_line(line, self.currency)
+        check_line(line, self.currency, treatment)
         if line.line_id in self.lines:
             raise InvalidInput(f"line {line.line_id} already exists")
         limits.check_count(len(self.lines) + 1, limits.MAX_LINES, what="lines on one invoice")
-        check_totals(totals_of([*self.lines.values(), line], self.currency), "invoice")
+        check_totals(self._totals_with([*self.lines.values(), line]), "invoice")
         self._trigger(self.LineAdded, stamp, line=line)
 
-    def edit_line(self, line_id: UUID, changes: LineChanges, stamp: Stamp) -> None:
+    def edit_line(
+        self,
+        line_id: UUID,
+        changes: LineChanges,
+        stamp: Stamp,
+        treatment: TaxTreatment = TaxTreatment.STANDARD,
+    ) -> None:
+        """Change a draft line. A new rate without a new tax description (none, an empty
+        one, or the line's current one, as a form sends back) takes the default description
+        of that rate (domain/line_tax.py): "VAT 20%" at 0 % reads "VAT 0%"."""
         self._editable()
         before = self.line(line_id)
-        after = InvoiceLine.model_validate({**before.model_dump(), **changes.given()})
-        check_line(after, self.currency)
+        given = changes.given()
+        text = (given.get("tax_description") or "").strip()
+        if given.get("tax_rate") is not None and text in ("", before.tax_description):
+            given["tax_description"] = description_for(
+                given["tax_rate"],
+                base_rate=before.tax_rate,
+                base_description=before.tax_description,
+                treatment=treatment,
+            )
+        after = InvoiceLine.model_validate({**before.model_dump(), **given})
+        check_line(after, self.currency, treatment)
         if after != before:
             others = [line for key, line in self.lines.items() if key != line_id]
-            check_totals(totals_of([*others, after], self.currency), "invoice")
+            check_totals(self._totals_with([*others, after]), "invoice")
             self._trigger(self.LineEdited, stamp, before=before, after=after)
 
     def remove_line(self, line_id: UUID, stamp: Stamp) -> None:
@@ -305,12 +351,31 @@ class Invoice(Aggregate):
                 after=changed,
             )
 
-    def issue(self, number: str, issued_on: date, billing: BillingSnapshot, stamp: Stamp) -> None:
+    def issue(
+        self,
+        number: str,
+        issued_on: date,
+        billing: BillingSnapshot,
+        stamp: Stamp,
+        tax_rounding: TaxRounding | None = None,
+    ) -> None:
+        """Issue the draft with ``billing`` (the details printed), its totals worked out in
+        ``tax_rounding`` (the seller's mode now; the draft's own when not given). Every line
+        must carry a rate the customer's treatment in ``billing`` allows: a customer who
+        became reverse charge after the draft was opened cannot be invoiced 20 %."""
         if self.state != "draft":
             raise InvalidState(f"invoice {self.label} is already {self.state}")
         if not self.lines:
             raise EmptyInvoice(f"invoice {self.label} has no lines: nothing to issue")
-        totals = self.totals
+        for position, line in enumerate(self.lines.values(), start=1):
+            try:
+                check_rate(billing.tax_treatment, line.tax_rate)
+            except InvalidInput as error:
+                raise type(error)(
+                    f"line {position} ({limits.shown(line.description)}): {error}", field="tax_rate"
+                ) from None
+        rounding = tax_rounding or self.tax_rounding
+        totals = totals_of(self.lines.values(), self.currency, rounding)
         self._trigger(
             self.Issued,
             stamp,
@@ -321,6 +386,7 @@ class Invoice(Aggregate):
             net=totals.net,
             tax=totals.tax,
             total=totals.total,
+            tax_rounding=rounding,
         )
 
     def record_credit(
@@ -381,7 +447,12 @@ class Invoice(Aggregate):
 
     @property
     def totals(self) -> Totals:
-        return totals_of(self.lines.values(), self.currency)
+        """Net, tax and total in the invoice's tax rounding mode (the one recorded at issue;
+        a draft's, until then)."""
+        return totals_of(self.lines.values(), self.currency, self.tax_rounding)
+
+    def _totals_with(self, lines: Sequence[InvoiceLine]) -> Totals:
+        return totals_of(lines, self.currency, self.tax_rounding)
 
     @property
     def allocated(self) -> Decimal:
@@ -408,15 +479,18 @@ def _check_dates(
     limits.check_optional_date(period_start, what="period start", field="period_start")
     limits.check_optional_date(period_end, what="period end", field="period_end")
     if due_date < invoice_date:
-        raise InvalidInput(
+        raise InvalidDate(
             f"due date {due_date} is before invoice date {invoice_date}", field="due_date"
         )
     if period_start and period_end and period_end < period_start:
-        raise InvalidInput("billing period ends before it starts", field="period_end")
+        raise InvalidDate("billing period ends before it starts", field="period_end")
 
 
-def check_line(line: InvoiceLine, currency: str) -> None:
-    """A line of an invoice or credit note in ``currency`` within the limits."""
+def check_line(
+    line: InvoiceLine, currency: str, treatment: TaxTreatment = TaxTreatment.STANDARD
+) -> None:
+    """A line of an invoice or credit note in ``currency`` within the limits, with a rate
+    the customer's tax ``treatment`` allows."""
     if not line.description.strip():
         raise InvalidInput("line description must not be empty", field="description")
     limits.check_text(line.description, limits.LINE_DESCRIPTION, field="description")
@@ -425,10 +499,11 @@ def check_line(line: InvoiceLine, currency: str) -> None:
     limits.check_quantity(line.quantity, what="line quantity")
     limits.check_unit_price(line.unit_price, currency)
     limits.check_tax_rate(line.tax_rate)
+    check_rate(treatment, line.tax_rate)
     limits.check_optional_date(line.period_start, what="line period start", field="period_start")
     limits.check_optional_date(line.period_end, what="line period end", field="period_end")
     if line.period_start and line.period_end and line.period_end < line.period_start:
-        raise InvalidInput("line period ends before it starts", field="period_end")
+        raise InvalidDate("line period ends before it starts", field="period_end")
 
 
 def check_totals(totals: Totals, document: str) -> None:

@@ -1,14 +1,15 @@
-"""Invoice lines and document totals, computed with the ledger's one rounding rule."""
+"""Invoice lines and document totals: the one place the tax rounding modes are applied
+(domain/money.py states them; docs/money.md shows them worked)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 from uuid import UUID
 
-from domain.money import line_net, line_tax
+from domain.money import TaxRounding, line_net, line_tax, minor_units
 from domain.values import Dec, Frozen
 
 LineKind = Literal["manual", "package", "setup", "usage"]
@@ -58,23 +59,77 @@ class InvoiceLine(Frozen):
 
 
 class Totals(Frozen):
-    """Net, tax and total of a document, plus the tax summary per rate."""
+    """Net, tax and total of a document, plus the tax summary per rate.
+
+    ``tax_by_rate[rate] = (net, tax)``: in ``per_line`` mode the tax is the sum of the line
+    taxes at that rate (not always net x rate: 267.00 at 20 % may carry 53.41); in
+    ``per_invoice_rate`` mode it is exactly round(net x rate / 100)."""
 
     currency: str
     net: Dec
     tax: Dec
     total: Dec
     tax_by_rate: dict[str, tuple[Dec, Dec]]  # rate -> (net, tax)
+    rounding: TaxRounding = "per_line"
 
 
-def totals_of(lines: Iterable[InvoiceLine], currency: str) -> Totals:
-    net = tax = Decimal(0)
+def rate_key(rate: Decimal) -> str:
+    """A rate as the tax summary names it: ``20``, ``7.5``, ``0``."""
+    return format(rate.normalize(), "f")
+
+
+def totals_of(
+    lines: Iterable[InvoiceLine], currency: str, rounding: TaxRounding = "per_line"
+) -> Totals:
+    net = Decimal(0)
     by_rate: dict[str, tuple[Decimal, Decimal]] = {}
     for line in lines:
-        line_net_amount, line_tax_amount = line.net(currency), line.tax(currency)
+        line_net_amount = line.net(currency)
+        # per line: each line's rounded tax; per rate: summed after the loop, from the nets
+        line_tax_amount = (
+            line_tax(line_net_amount, line.tax_rate, currency) if rounding == "per_line" else 0
+        )
         net += line_net_amount
-        tax += line_tax_amount
-        rate_key = format(line.tax_rate.normalize(), "f")
-        old_net, old_tax = by_rate.get(rate_key, (Decimal(0), Decimal(0)))
-        by_rate[rate_key] = (old_net + line_net_amount, old_tax + line_tax_amount)
-    return Totals(currency=currency, net=net, tax=tax, total=net + tax, tax_by_rate=by_rate)
+        key = rate_key(line.tax_rate)
+        old_net, old_tax = by_rate.get(key, (Decimal(0), Decimal(0)))
+        by_rate[key] = (old_net + line_net_amount, old_tax + line_tax_amount)
+    if rounding == "per_invoice_rate":
+        by_rate = {
+            key: (rate_net, line_tax(rate_net, Decimal(key), currency))
+            for key, (rate_net, _) in by_rate.items()
+        }
+    tax = sum((rate_tax for _, rate_tax in by_rate.values()), Decimal(0))
+    return Totals(
+        currency=currency,
+        net=net,
+        tax=tax,
+        total=net + tax,
+        tax_by_rate=by_rate,
+        rounding=rounding,
+    )
+
+
+def line_taxes(
+    lines: Iterable[InvoiceLine], currency: str, rounding: TaxRounding = "per_line"
+) -> dict[UUID, Decimal]:
+    """Each line's share of the document's tax, in minor units, summing per rate to the
+    ``tax_by_rate`` of ``totals_of`` in the same mode: what an export sends as explicit line
+    tax amounts. Per line: the line's own rounded tax. Per rate: the rate's tax split over
+    its lines by the largest remainder of their exact tax (ties: the earlier line)."""
+    listed = list(lines)
+    if rounding == "per_line":
+        return {line.line_id: line.tax(currency) for line in listed}
+    totals = totals_of(listed, currency, rounding)
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    shares: dict[UUID, Decimal] = {}
+    for key, (_, rate_tax) in totals.tax_by_rate.items():
+        at_rate = [line for line in listed if rate_key(line.tax_rate) == key]
+        exact = [line.net(currency) * line.tax_rate / 100 for line in at_rate]
+        floors = [(tax / unit).to_integral_value(rounding=ROUND_FLOOR) * unit for tax in exact]
+        # round(sum) lies between the sum of the floors and it plus one unit per line
+        left = int((rate_tax - sum(floors, Decimal(0))) / unit)
+        by_remainder = sorted(range(len(at_rate)), key=lambda n: (floors[n] - exact[n], n))
+        for n in by_remainder[:left]:
+            floors[n] += unit
+        shares.update((line.line_id, share) for line, share in zip(at_rate, floors, strict=True))
+    return shares

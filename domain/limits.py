@@ -348,12 +348,20 @@ FIELD_LIMITS: dict[str, str] = {
     ),
     "PostalAddress.country": "an ISO 3166-1 alpha-2 code (`GB`), or empty",
     "seller_address": SELLER_ADDRESS.doc,
+    "country": "an ISO 3166-1 alpha-2 code (`GB`), or empty",
+    "seller_country": "an ISO 3166-1 alpha-2 code (`GB`), or empty",
     "tax_number": TAX_NUMBER.doc,
     "customer_tax_number": TAX_NUMBER.doc,
     "seller_tax_number": TAX_NUMBER.doc,
     "email": EMAIL.doc,
     "tax_description": TAX_DESCRIPTION.doc,
     "default_tax_description": TAX_DESCRIPTION.doc,
+    "tax_rounding": "`per_line` or `per_invoice_rate` (docs/money.md)",
+    "document_date": "2000-01-01 to 2099-12-31; never before the sequence's latest",
+    "tax_treatment": (
+        "`standard`, `zero_rated`, `exempt`, `reverse_charge` or `outside_scope`; all but"
+        " `standard` allow only a 0 % rate"
+    ),
     "external_accounting_id": EXTERNAL_ID.doc,
     "time_zone": f"an IANA name, {TIME_ZONE.doc}",
     "description": f"lines: {LINE_DESCRIPTION.doc}; packages: {PACKAGE_DESCRIPTION.doc}",

@@ -1,13 +1,18 @@
 """Money: a Decimal amount in an ISO 4217 currency, and the one rounding rule of the ledger.
 
 Rounding rule (documented in docs/money.md): every monetary amount that lands on a document is
-rounded ROUND_HALF_UP to its currency's minor units, at line level:
+rounded ROUND_HALF_UP to its currency's minor units:
 
     line net = round(quantity x unit price)
-    line tax = round(line net x tax rate / 100)
-    totals   = sums of the rounded line figures
 
-This is the rule Xero applies ("tax per line, then sum"), so exports agree to the cent.
+and the tax by the seller's tax rounding mode (``TaxRounding``, recorded on each invoice):
+
+    per_line          line tax = round(line net x rate / 100); tax = sum of line taxes
+                      (Xero's own rule, "tax per line, then sum")
+    per_invoice_rate  tax at a rate = round(sum of the nets at that rate x rate / 100);
+                      tax = sum over the rates (EU VAT Directive, Article 226(10): the VAT
+                      amount payable per rate)
+
 Quantities and unit prices keep their own precision (telecom rates such as 0.0123/min).
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from typing import Literal
 
 from domain.currencies import MINOR_UNITS
 from domain.errors import CurrencyMismatch, InvalidAmount, OutOfRange, UnknownCurrency
@@ -25,6 +31,10 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 #: Longer number strings are refused unparsed (domain/limits.py: the longest number any limit
 #: allows is 25 characters); the message never repeats them.
 _MAX_NUMBER_CHARACTERS = 40
+
+#: How tax is rounded on a document (module docstring; docs/money.md).
+TaxRounding = Literal["per_line", "per_invoice_rate"]
+TAX_ROUNDINGS: tuple[TaxRounding, ...] = ("per_line", "per_invoice_rate")
 
 #: Unit prices and quantities may be more precise than a currency, but not unboundedly so.
 MAX_RATE_DECIMALS = 8

@@ -5,18 +5,24 @@ conflicting issue leaves no hole; two concurrent issuers conflict on the sequenc
 and one of them retries with the next number. The same save records the number in a
 ``DocumentNumber`` whose id is derived from the number, so a document is found by its number
 in one read (instead of a scan of the log) and no number can be given twice.
+
+Numbers and dates agree (docs/lifecycle.md, "Numbers and dates"): an invoice's number takes
+the year of its invoice date (not of the day it is issued), and within one sequence the
+documents' dates never go backwards: a sequence remembers the latest date it numbered and
+refuses an earlier one (``NumberOutOfDateOrder``), so sorting by number sorts by date.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
-from domain.errors import InvalidNumberFormat
+from domain.errors import InvalidNumberFormat, NumberOutOfDateOrder
 
 DocumentKind = Literal["invoice", "credit_note"]
 
@@ -98,6 +104,7 @@ class NumberSequence(Aggregate):
     kind: str
     scope: str
     last: int
+    last_date: date | None
 
     class Started(Created):
         """A numbering sequence started (its first number will be 1)."""
@@ -109,25 +116,54 @@ class NumberSequence(Aggregate):
             aggregate.kind = self.kind
             aggregate.scope = self.scope
             aggregate.last = 0
+            aggregate.last_date = None
 
     class NumberTaken(Event):
-        """``value`` (formatted as ``number``) was given to ``document_id``."""
+        """``value`` (formatted as ``number``) was given to ``document_id``, dated
+        ``document_date`` (numbers taken before dates were recorded: none)."""
 
         value: int
         number: str
         document_id: UUID
+        document_date: date | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.last = self.value
+            if self.document_date is not None:
+                aggregate.last_date = max(self.document_date, aggregate.last_date or date.min)
 
     @classmethod
     def start(cls, kind: DocumentKind, scope: str, stamp: Stamp) -> NumberSequence:
         return cls._start(cls.Started, sequence_id(kind, scope), stamp, kind=kind, scope=scope)
 
-    def take(self, pattern: str, year: int, document_id: UUID, stamp: Stamp) -> str:
+    def take(
+        self,
+        pattern: str,
+        document_date: date,
+        document_id: UUID,
+        stamp: Stamp,
+        *,
+        label: str = "document",
+    ) -> str:
+        """The next number, in the year of ``document_date``; refused when the date is
+        earlier than the latest this sequence numbered (numbers follow dates)."""
+        if self.last_date is not None and document_date < self.last_date:
+            raise NumberOutOfDateOrder(
+                f"{label} is dated {document_date}, before {self.last_date}, the date of the"
+                f" latest {self.kind.replace('_', ' ')} numbered in this sequence: numbers"
+                f" follow dates, so date it {self.last_date} or later to issue it",
+                field="invoice_date",
+            )
         value = self.last + 1
-        number = render_number(pattern, year, value)
-        self._trigger(self.NumberTaken, stamp, value=value, number=number, document_id=document_id)
+        number = render_number(pattern, document_date.year, value)
+        self._trigger(
+            self.NumberTaken,
+            stamp,
+            value=value,
+            number=number,
+            document_id=document_id,
+            document_date=document_date,
+        )
         return number
 
 

@@ -9,6 +9,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain import limits
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
+from domain.countries import COUNTRY_NAMES
+from domain.errors import UnknownCountry
+from domain.money import TaxRounding
 from domain.numbering import number_format
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
 
@@ -29,6 +32,11 @@ class SellerSettings(Frozen):
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     invoice_line_grouping: LineGrouping = "destination"
     payment_instructions: str = ""
+    # where the seller is established (ISO 3166-1 alpha-2): EN 16931 e-invoices need it
+    # (BT-40); empty until set
+    country: str = ""
+    # how tax is rounded on invoices issued from now on (domain/money.py, docs/money.md)
+    tax_rounding: TaxRounding = "per_line"
 
 
 def check_number_format(pattern: str) -> str:
@@ -104,3 +112,16 @@ def check_settings(values: SellerSettings, fields: list[str]) -> None:
     for name in ("invoice_number_format", "credit_note_number_format"):
         if name in fields:
             check_number_format(getattr(values, name))
+    if "country" in fields:
+        check_country(values.country)
+
+
+def check_country(code: str) -> str:
+    """The seller's country: an assigned ISO 3166-1 alpha-2 code, or empty (not set)."""
+    if code and code not in COUNTRY_NAMES:
+        raise UnknownCountry(
+            "country must be an ISO 3166-1 alpha-2 code such as GB, DE or JP, got"
+            f" {limits.shown(repr(code[:8]))}",
+            field="country",
+        )
+    return code

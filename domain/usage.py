@@ -25,8 +25,10 @@ from domain.customer import Assignment
 from domain.errors import InvalidDate, InvalidInput
 from domain.invoice_line import InvoiceLine, LineSource
 from domain.limits import check_date
+from domain.line_tax import default_terms
 from domain.money import round_half_up
 from domain.package import PackageTerms
+from domain.tax_treatment import TaxTreatment
 from domain.values import LineGrouping
 
 #: CDR charges are stored as integer millionths of the currency unit (exact sums in SQL).
@@ -166,22 +168,25 @@ def package_lines(
     packages: Mapping[UUID, PackageTerms],
     tax_rate: Decimal,
     tax_description: str,
+    treatment: TaxTreatment = TaxTreatment.STANDARD,
 ) -> list[InvoiceLine]:
     """Recurring charges of every assignment active in the period, and setup prices of the
-    assignments that start in it (the first invoice after assignment)."""
+    assignments that start in it (the first invoice after assignment). A package's own rate
+    applies unless the customer's tax ``treatment`` charges no VAT (domain/line_tax.py)."""
     lines: list[InvoiceLine] = []
     for assignment in sorted(assignments, key=lambda a: (a.start_date, str(a.assignment_id))):
         days = active_days(assignment, period.start, period.end)
         if days == 0:
             continue
         terms = packages[assignment.package_id]
-        rate = terms.tax_rate if terms.tax_rate is not None else tax_rate
-        text = terms.tax_description if terms.tax_rate is not None else tax_description
+        rate, text = default_terms(
+            treatment, tax_rate, tax_description, terms.tax_rate, terms.tax_description
+        )
         fraction = charged_fraction(assignment, terms, period)
         common = {
             "quantity": assignment.quantity,
             "tax_rate": rate,
-            "tax_description": text or tax_description,
+            "tax_description": text,
             "package_id": assignment.package_id,
         }
         if fraction > 0:

@@ -14,11 +14,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import structlog
-from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+    JobExecutionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from adapters import metrics
 from scheduler import jobs
 from scheduler.context import JobContext
 from scheduler.jobstore import DatabaseJobStore
@@ -35,6 +43,9 @@ def build_scheduler(ctx: JobContext, workers: int = 4) -> BackgroundScheduler:
         timezone=UTC,
     )
     scheduler.add_listener(lambda event: _on_failure(ctx, event), EVENT_JOB_ERROR)
+    scheduler.add_listener(
+        _count, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+    )
     ctx.scheduler = scheduler
     return scheduler
 
@@ -105,3 +116,22 @@ def _on_failure(ctx: JobContext, event: JobExecutionEvent) -> None:
         error=repr(event.exception),
         traceback=event.traceback,
     )
+
+
+#: a run that starts this long after it fell due counts as a late (missed, caught up) run
+LATE_AFTER_SECONDS = 60.0
+
+
+def _count(event: JobEvent) -> None:
+    """The scheduler's metrics: each run and its outcome, and each run not made on time."""
+    job = metrics.job_kind(event.job_id)
+    if event.code == EVENT_JOB_MISSED:
+        metrics.SCHEDULER_MISSES.labels(job, "missed").inc()
+    elif event.code == EVENT_JOB_MAX_INSTANCES:
+        metrics.SCHEDULER_MISSES.labels(job, "overlapping").inc()
+    elif isinstance(event, JobExecutionEvent):
+        outcome = "failed" if event.code == EVENT_JOB_ERROR else "ok"
+        metrics.SCHEDULER_RUNS.labels(job, outcome).inc()
+        late = (datetime.now(UTC) - event.scheduled_run_time).total_seconds()
+        if late >= LATE_AFTER_SECONDS:
+            metrics.SCHEDULER_MISSES.labels(job, "late").inc()

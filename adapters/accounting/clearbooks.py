@@ -36,6 +36,7 @@ from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import plain
 from domain.address import PostalAddress
 from domain.money import round_to_currency
+from domain.tax_treatment import TaxTreatment
 
 ENDPOINT = "https://secure.clearbooks.co.uk/api/accounting/soap/"
 HOME_CURRENCY = "GBP"  # Clear Books keeps UK books: balances are in pounds
@@ -69,7 +70,9 @@ def clear_books_line(line: docs.Line, currency: str) -> dict[str, Any]:
     Clear Books takes ``unitPrice`` "in pounds" and computes the line as unitPrice x quantity
     and its VAT from ``vatRate``, each rounded to the penny. A price finer than a penny (a
     telecom rate of 0.012345/min) would not survive that, so such a line goes as 1 x the
-    ledger's net with the real quantity and price in the description.
+    ledger's net with the real quantity and price in the description. A line whose tax is not
+    its own net x rate (its share of a rate's tax under per-invoice-rate rounding) goes with
+    ``vatRate`` "Manual" and the ``vat`` itself, which Clear Books takes as given.
     """
     for name, amount in (("net", line.net), ("tax", line.tax)):
         if amount != amount.quantize(_CENT):
@@ -77,24 +80,28 @@ def clear_books_line(line: docs.Line, currency: str) -> dict[str, Any]:
                 f"Clear Books keeps amounts in pounds and pence: the line {line.description!r}"
                 f" has a {name} of {amount} {currency}, which it cannot hold"
             )
-    rate = plain(line.tax_rate / Decimal(100))
+    vat: dict[str, Any] = {"vatRate": plain(line.tax_rate / Decimal(100))}
+    if round_to_currency(line.net * line.tax_rate / Decimal(100), currency) != line.tax:
+        vat = {"vatRate": "Manual", "vat": line.tax}
     if line.unit_price == line.unit_price.quantize(_CENT):
         return {
             "description": line.description,
             "unitPrice": line.unit_price.quantize(_CENT),
             "quantity": Decimal(plain(line.quantity)),
-            "vatRate": rate,
+            **vat,
         }
     return {
         "description": f"{line.description} ({plain(line.quantity)} × {plain(line.unit_price)})",
         "unitPrice": line.net,
         "quantity": Decimal(1),
-        "vatRate": rate,
+        **vat,
     }
 
 
 def item_total(item: dict[str, Any], currency: str) -> Decimal:
     net = round_to_currency(Decimal(item["unitPrice"]) * Decimal(item["quantity"]), currency)
+    if item["vatRate"] == "Manual":
+        return net + Decimal(item["vat"])
     return net + round_to_currency(net * Decimal(item["vatRate"]), currency)
 
 
@@ -257,6 +264,7 @@ class ClearBooksClient:
         lines: tuple[docs.Line, ...],
         currency: str,
         key: ExportKey,
+        treatment: TaxTreatment,
     ) -> Sent:
         prefix, digits = split_number(number)
         items = [
@@ -269,7 +277,9 @@ class ClearBooksClient:
             "invoice_prefix": prefix,
             "invoiceNumber": digits,
             "external_id": key.stable,
-            "vatTreatment": self.mapping.vat_treatment_for(line.tax_description for line in lines),
+            "vatTreatment": self.mapping.vat_treatment_for(
+                (line.tax_description for line in lines), treatment
+            ),
             "multicurrency": self._currency_id(currency),
             **fields,
             "items": items,
@@ -295,6 +305,7 @@ class ClearBooksClient:
             invoice.lines,
             invoice.currency,
             key,
+            invoice.tax_treatment,
         )
 
     def credit_note(
@@ -315,6 +326,7 @@ class ClearBooksClient:
             note.lines,
             note.currency,
             key,
+            note.tax_treatment,
         )
 
         def allocate() -> bool:

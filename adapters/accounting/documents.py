@@ -13,13 +13,17 @@ from typing import Literal
 from uuid import UUID
 
 from domain.address import PostalAddress
+from domain.tax_treatment import TaxTreatment
 
 Kind = Literal["contact", "invoice", "credit_note", "payment", "unallocation", "refund", "void"]
 
 
 @dataclass(frozen=True)
 class Line:
-    """One document line as the ledger computed it (net and tax already rounded per line)."""
+    """One document line as the ledger computed it: net rounded per line, and ``tax`` the
+    line's share of the document's tax in its rounding mode (per line: its own rounded tax;
+    per invoice rate: its share of the rate's tax, domain/invoice_line.py ``line_taxes``), so
+    the lines' taxes always add up to the document's."""
 
     description: str
     quantity: Decimal
@@ -58,6 +62,8 @@ class SalesInvoice:
     net: Decimal
     tax: Decimal
     total: Decimal
+    # the customer's treatment as the invoice printed it: picks each system's tax type
+    tax_treatment: TaxTreatment = TaxTreatment.STANDARD
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class CreditNote:
     net: Decimal
     tax: Decimal
     total: Decimal
+    tax_treatment: TaxTreatment = TaxTreatment.STANDARD
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from domain.credit_note import CreditNote as LedgerCreditNote
 from domain.customer import Customer, CustomerProfile
 from domain.event_handlers import HandlesEvents, on
 from domain.invoice import Invoice
-from domain.invoice_line import InvoiceLine
+from domain.invoice_line import InvoiceLine, line_taxes
+from domain.money import TaxRounding
 from domain.payment import Payment
 
 #: Customer fields an accounting contact carries; a change to any of them updates the contact.
@@ -216,7 +217,11 @@ def contact_of(customer_id: UUID, profile: CustomerProfile) -> docs.Contact:
     )
 
 
-def lines_of(lines: list[InvoiceLine], currency: str) -> tuple[docs.Line, ...]:
+def lines_of(
+    lines: list[InvoiceLine], currency: str, rounding: TaxRounding = "per_line"
+) -> tuple[docs.Line, ...]:
+    """The lines as exported, each with its share of the document's tax in ``rounding``."""
+    shares = line_taxes(lines, currency, rounding)
     return tuple(
         docs.Line(
             description=line.description,
@@ -226,7 +231,7 @@ def lines_of(lines: list[InvoiceLine], currency: str) -> tuple[docs.Line, ...]:
             tax_description=line.tax_description,
             kind=line.kind,
             net=line.net(currency),
-            tax=line.tax(currency),
+            tax=shares[line.line_id],
         )
         for line in lines
     )
@@ -244,10 +249,11 @@ def sales_invoice_of(invoice: Invoice, issued: Invoice.Issued) -> docs.SalesInvo
         due_date=invoice.due_date,
         currency=invoice.currency,
         reference=invoice.memo or period,
-        lines=lines_of(list(invoice.lines.values()), invoice.currency),
+        lines=lines_of(list(invoice.lines.values()), invoice.currency, issued.tax_rounding),
         net=issued.net,
         tax=issued.tax,
         total=issued.total,
+        tax_treatment=issued.billing.tax_treatment,
     )
 
 
@@ -284,10 +290,13 @@ def credit_note_of(
         issued_on=event.issued_on,
         currency=event.currency,
         reason=event.reason or "",
-        lines=lines_of(credited_kinds(event.lines, invoice_lines or []), event.currency),
+        lines=lines_of(
+            credited_kinds(event.lines, invoice_lines or []), event.currency, event.tax_rounding
+        ),
         net=event.net,
         tax=event.tax,
         total=event.total,
+        tax_treatment=event.billing.tax_treatment,
     )
 
 

@@ -29,6 +29,7 @@ from adapters.accounting.freshbooks_lines import freshbooks_lines, freshbooks_to
 from adapters.accounting.http import http_client, send
 from adapters.accounting.policy import CallPolicy
 from domain.address import PostalAddress
+from domain.tax_treatment import TaxTreatment
 
 BASE_URL = "https://api.freshbooks.com"
 log = structlog.get_logger("tollbook.export")
@@ -233,7 +234,8 @@ class FreshBooksClient:
                         "due_offset_days": (invoice.due_date - invoice.invoice_date).days,
                         "currency_code": invoice.currency,
                         "invoice_number": invoice.number,
-                        "notes": invoice.reference,
+                        # the treatment's legal wording travels on the printed invoice too
+                        "notes": _with_wording(invoice.reference, invoice.tax_treatment),
                         "lines": lines,
                     }
                 }
@@ -272,7 +274,10 @@ class FreshBooksClient:
                         "create_date": note.issued_on.isoformat(),
                         "currency_code": note.currency,
                         "credit_number": note.number,
-                        "notes": f"Credit against {note.invoice_number}: {note.reason}",
+                        "notes": _with_wording(
+                            f"Credit against {note.invoice_number}: {note.reason}",
+                            note.tax_treatment,
+                        ),
                         "lines": lines,
                     }
                 }
@@ -495,3 +500,9 @@ def _address(address: PostalAddress) -> dict[str, str]:
     names = ("p_street", "p_street2", "p_city", "p_province", "p_code")
     fitted = dict(zip(names, parts(address, 2, "FreshBooks"), strict=True))
     return {**fitted, "p_country": address.country_name if address.country else ""}
+
+
+def _with_wording(notes: str, treatment: TaxTreatment) -> str:
+    """FreshBooks prints an invoice's ``notes``: the treatment's legal wording goes there,
+    as FreshBooks has no tax type of its own for a supply without VAT."""
+    return "\n".join(text for text in (notes, treatment.legal_wording) if text)

@@ -95,9 +95,12 @@ def freshbooks_line(line: docs.Line, currency: str) -> FreshBooksLine:
         text = f"{line.description} ({plain(line.quantity)} × {plain(line.unit_price)})"
         sent = FreshBooksLine(line.description, text, Decimal(1), line.net, name, line.tax_rate)
     if sent.tax != line.tax:
+        # a rate's tax rounded once per invoice (per_invoice_rate) shares out differently
+        # from FreshBooks' own tax per line, and FreshBooks takes no tax amount: the document
+        # cannot be sent as the ledger has it (enter it by hand and resolve)
         raise RemoteRejected(
             f"FreshBooks computes the tax of {line.description!r} as {sent.tax} {currency} from"
-            f" {plain(line.tax_rate)}%, the ledger has {line.tax}"
+            f" {plain(line.tax_rate)}% and takes no tax amount; the ledger has {line.tax}"
         )
     return sent
 

@@ -317,6 +317,14 @@ class ExportStore:
             for r in rows
         ]
 
+    def dead_letter_counts(self) -> dict[tuple[str, str], int]:
+        """Open dead letters by (connection, status): ``dead`` or ``parked``."""
+        rows = self._rows(
+            "SELECT connection, status, COUNT(*) FROM export_dead_letters"
+            " WHERE status IN ('dead', 'parked') GROUP BY connection, status"
+        )
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+
     def dead_letter_by_id(self, letter_id: int) -> DeadLetter | None:
         rows = self._rows(
             "SELECT id, connection, position, event_key, kind, customer_id, label, status, error,"

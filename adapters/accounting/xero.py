@@ -59,6 +59,7 @@ from adapters.accounting.errors import RemoteRejected, RemoteUnavailable
 from adapters.accounting.policy import CallPolicy
 from adapters.accounting.rounding import xero_line, xero_total
 from domain.address import PostalAddress
+from domain.tax_treatment import TaxTreatment
 
 T = TypeVar("T")
 
@@ -194,8 +195,11 @@ class XeroClient:
 
         return self.policy.call(what, attempt)
 
-    def _lines(self, lines: tuple[docs.Line, ...], currency: str) -> list[LineItem]:
-        """Lines Xero totals exactly as the ledger did (see adapters/accounting/rounding.py)."""
+    def _lines(
+        self, lines: tuple[docs.Line, ...], currency: str, treatment: TaxTreatment
+    ) -> list[LineItem]:
+        """Lines Xero totals exactly as the ledger did (see adapters/accounting/rounding.py),
+        each with the tax type of its rate and the customer's treatment."""
         return [
             LineItem(
                 description=sent.description,
@@ -203,7 +207,7 @@ class XeroClient:
                 unit_amount=sent.unit_amount,
                 tax_amount=sent.tax_amount,
                 account_code=self.mapping.account_for(line.kind),
-                tax_type=self.mapping.tax_type_for(line.tax_rate),
+                tax_type=self.mapping.tax_type_for(line.tax_rate, treatment),
             )
             for line, sent in ((line, xero_line(line, currency)) for line in lines)
         ]
@@ -306,7 +310,7 @@ class XeroClient:
             currency_code=_currency(invoice.currency),
             line_amount_types=LineAmountTypes.EXCLUSIVE,
             status="AUTHORISED",
-            line_items=self._lines(invoice.lines, invoice.currency),
+            line_items=self._lines(invoice.lines, invoice.currency, invoice.tax_treatment),
         )
         try:
             created = self._call(
@@ -364,7 +368,7 @@ class XeroClient:
                 currency_code=_currency(note.currency),
                 line_amount_types=LineAmountTypes.EXCLUSIVE,
                 status="AUTHORISED",
-                line_items=self._lines(note.lines, note.currency),
+                line_items=self._lines(note.lines, note.currency, note.tax_treatment),
             )
             created = self._call(
                 "create credit note",

@@ -12,6 +12,7 @@ from adapters.app.idempotency_keys import IdempotencyStore
 from adapters.app.reads import ReadProbe
 from adapters.config import build_ledger, database_url, key_retention_days
 from adapters.ledger.application import Ledger, utc_now
+from adapters.metrics import LedgerMetrics
 from adapters.store.database import Database
 from adapters.webhooks.store import WebhookStore
 
@@ -32,6 +33,9 @@ class Services:
     key_retention_days: int | None = None
 
     def __post_init__(self) -> None:
+        # a service counts its saves and conflicts (/metrics); a CLI command does not pay
+        # for importing the metrics library
+        self.ledger.observer = LedgerMetrics()
         self.api_keys = ApiKeys(self.db)
         self.idempotency = IdempotencyStore(self.db)
         # the ledger's clock stamps a subscription, so a key's age is measured on one clock

@@ -7,6 +7,7 @@ read model shows the ledger up to its position. docs/operations.md says what to 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -14,9 +15,21 @@ import structlog
 from adapters.app.context import Services
 from adapters.store.read_models import SqlViewStore
 from adapters.views import fault_doc
-from projections.runner import Runner, describe_error
+from projections.runner import Fault, Runner, describe_error
 
 log = structlog.get_logger("tollbook.service")
+
+
+@dataclass(frozen=True)
+class ReadModelState:
+    head: int  # the log's last position
+    positions: dict[str, int]  # read model -> the position it has applied up to
+    stopped: dict[str, Fault]  # read model -> the event it is stopped at
+
+    def lag(self, name: str) -> int:
+        """Positions the read model is behind the log's head (ids, so a gap left by a
+        rolled-back PostgreSQL transaction counts too: an upper bound of events)."""
+        return max(0, self.head - self.positions[name])
 
 
 class ReadModelHealth:
@@ -35,23 +48,29 @@ class ReadModelHealth:
             self._runner = runner
         return self._runner
 
+    def state(self) -> ReadModelState:
+        """The log's head, each read model's position and the stopped ones (raises when the
+        database cannot be read)."""
+        runner = self.runner()
+        stopped = runner.stopped()
+        tracking = runner.store.tracking([p.name for p in runner.projections])
+        positions = {p.name: tracking[p.name].position for p in runner.projections}
+        return ReadModelState(runner.head(), positions, stopped)
+
     def report(self) -> dict[str, Any]:
         try:
-            runner = self.runner()
-            stopped = runner.stopped()
-            tracking = runner.store.tracking([p.name for p in runner.projections])
-            head = runner.head()
+            state = self.state()
         except Exception as error:  # the health check answers even when the database does not
             log.warning("health: read models unavailable", exc_info=True)
             return {"status": "degraded", "read_models": None, "error": describe_error(error)}
+        stopped, head = state.stopped, state.head
         models = []
-        for projection in runner.projections:
-            row = tracking[projection.name]
-            fault = stopped.get(projection.name)
+        for name, position in state.positions.items():
+            fault = stopped.get(name)
             doc: dict[str, Any] = {
-                "name": projection.name,
+                "name": name,
                 "state": "stopped" if fault else "ok",
-                "position": row.position,
+                "position": position,
             }
             if fault is not None:
                 doc["stopped_at"] = fault_doc(fault)

@@ -27,6 +27,7 @@ from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.errors import InvalidInput
 from domain.schedule import InvoiceSchedule
+from domain.tax_treatment import TREATMENTS
 from domain.values import LINE_GROUPINGS, Threshold
 
 
@@ -59,6 +60,11 @@ def _profile_options(func: Any, *, name_required: bool = False) -> Any:
         click.option("--email", help="Billing e-mail."),
         click.option("--tax-rate", help="Tax percentage charged on top, e.g. 20."),
         click.option("--tax-description", help='How tax is labelled, e.g. "VAT 20%".'),
+        click.option(
+            "--tax-treatment",
+            help=f"VAT treatment: {', '.join(TREATMENTS)} (default standard); all but"
+            " standard print their legal wording on invoices and mean 0% tax.",
+        ),
         click.option("--terms", "payment_terms_days", type=int, help="Payment terms in days."),
         click.option(
             "--grouping",

@@ -28,6 +28,7 @@ from adapters.views import balance_doc, invoice_doc
 from domain.changes import CustomerChanges, LineChanges, SettingsChanges
 from domain.customer import Customer
 from domain.invoice import Invoice
+from domain.tax_treatment import TaxTreatment
 from domain.usage import Period
 from projections.balances import Balances
 
@@ -133,8 +134,8 @@ def _customers(demo: _Demo, number: str) -> None:
         name="Zürich Telekom AG",
         billing_address="Bahnhofstrasse 1\n8001 Zürich",
         currency="EUR",
-        tax_rate=D("0"),
-        tax_description="Reverse charge",
+        # 0 % under "Reverse charge", and the legal wording on every invoice
+        tax_treatment=TaxTreatment.REVERSE_CHARGE,
         payment_terms_days=30,
         invoice_line_grouping="destination",
     )

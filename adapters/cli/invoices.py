@@ -74,6 +74,10 @@ def line() -> None:
 @click.option("--quantity", help="Quantity (package default if omitted).")
 @click.option("--unit-price", help="Unit price (package price if omitted).")
 @click.option("--tax-rate", help="Tax percent (package or customer rate if omitted).")
+@click.option(
+    "--tax-description",
+    help='How the line\'s tax is labelled, e.g. "VAT 5%" (default: that of its rate).',
+)
 @click.option("--from", "period_start", help="Line period start.")
 @click.option("--to", "period_end", help="Line period end.")
 @json_option
@@ -88,6 +92,7 @@ def line_add(
     quantity: str | None,
     unit_price: str | None,
     tax_rate: str | None,
+    tax_description: str | None,
     period_start: str | None,
     period_end: str | None,
     as_json: bool,
@@ -97,6 +102,7 @@ def line_add(
         "quantity": amount_arg(quantity, "quantity"),
         "unit_price": amount_arg(unit_price, "unit price"),
         "tax_rate": amount_arg(tax_rate, "tax rate"),
+        "tax_description": tax_description,
         "period_start": date_arg(period_start, "line period start"),
         "period_end": date_arg(period_end, "line period end"),
     }
@@ -121,7 +127,10 @@ def line_add(
 @click.option("--description")
 @click.option("--quantity")
 @click.option("--unit-price")
-@click.option("--tax-rate")
+@click.option(
+    "--tax-rate", help="A new rate; without --tax-description the line takes its default."
+)
+@click.option("--tax-description", help='How the line\'s tax is labelled, e.g. "VAT 5%".')
 @click.option("--from", "period_start")
 @click.option("--to", "period_end")
 @json_option
@@ -131,8 +140,9 @@ def line_edit(
 ) -> None:
     """Edit line LINE_REF (position, id or id prefix) of draft INVOICE_REF."""
     changes: dict[str, Any] = {}
-    if values["description"] is not None:
-        changes["description"] = values["description"]
+    for key in ("description", "tax_description"):
+        if values[key] is not None:
+            changes[key] = values[key]
     for key in ("quantity", "unit_price", "tax_rate"):
         if values[key] is not None:
             changes[key] = amount_arg(values[key], key.replace("_", " "))

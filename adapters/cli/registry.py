@@ -54,6 +54,11 @@ COMMANDS: dict[str, Lazy] = {
         "API keys for the HTTP API: scoped read, write or admin; stored hashed.",
     ),
     "audit": Lazy("adapters.cli.audit:audit", "Tamper evidence and export of the event log."),
+    "backup": Lazy(
+        "adapters.cli.backup:backup",
+        "Write a consistent backup of the store to a folder, with a manifest: last position,"
+        " hash-chain head, events per type, sha256 of each file. --since writes an increment.",
+    ),
     "balance": Lazy(
         "adapters.cli.payments:balance",
         "Balances per customer and currency, from the balances read model (caught up first),"
@@ -77,6 +82,12 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.demo:demo",
         "Run a scripted billing cycle on a fresh embedded store and print what happens.",
     ),
+    "doctor": Lazy(
+        "adapters.cli.doctor:doctor",
+        "Check the deployment: database and schema version, clock skew against the database,"
+        " PDF fonts, SMTP, accounting credentials and NATS where configured. Exits 1 when one"
+        " fails.",
+    ),
     "export": Lazy(
         "adapters.cli.exports:export",
         "Accounting exports: each connection follows the ledger and replays it exactly once.",
@@ -88,6 +99,10 @@ COMMANDS: dict[str, Lazy] = {
     "invoice pdf": Lazy(
         "adapters.cli.pdf:invoice_pdf",
         "Write the PDF of INVOICE_REF, or of every invoice of a month with --all.",
+    ),
+    "invoice verify-pdf": Lazy(
+        "adapters.cli.pdf:verify_pdf",
+        "Check a PDF's signature and that it is the ledger's invoice or credit note.",
     ),
     "migrate": Lazy(
         "adapters.cli.migrate:migrate_command",
@@ -109,6 +124,11 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.reports:reconcile",
         "Recompute every balance from the events and compare with the read models and with"
         " each invoice's own state. Exits 1 when anything differs.",
+    ),
+    "restore": Lazy(
+        "adapters.cli.backup:restore",
+        "Restore a full backup and its increments (in order) into an EMPTY database; verify"
+        " checksums and the chain across pieces, rebuild the read models, reconcile; one verdict.",
     ),
     "schedule": Lazy(
         "adapters.cli.schedule:schedule",

@@ -52,15 +52,33 @@ def _services() -> Services:
     show_default="1 (env TOLLBOOK_WORKERS)",
     help="API processes sharing the port (the background workers still run once).",
 )
+@click.option(
+    "--metrics-bind",
+    metavar="HOST:PORT",
+    default=lambda: os.environ.get("TOLLBOOK_METRICS_BIND") or None,
+    show_default="none (env TOLLBOOK_METRICS_BIND)",
+    help="Also serve /metrics here, without an API key (an address only monitoring reaches).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Announce where it listens as JSON.")
-def serve(host: str, port: int, role: str, log_format: str, workers: int, as_json: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    role: str,
+    log_format: str,
+    workers: int,
+    metrics_bind: str | None,
+    as_json: bool,
+) -> None:
     """Run the HTTP API and the background workers: read models, the scheduler (invoice
     schedules, accounting exports, webhook delivery)."""
-    from adapters.service.server import ProcessSettings
+    from adapters.app.readiness import max_lag_from_env
+    from adapters.service.server import ProcessSettings, parse_bind
     from adapters.service.server import serve as run
 
     if role == "worker" and workers > 1:
         raise click.UsageError("--workers counts API processes: not with --role worker")
+    bind = parse_bind(metrics_bind)
+    max_lag_from_env()  # a bad readiness setting stops the start, not the first probe
 
     # a service logs its requests and jobs: info unless the environment says otherwise
     level = os.environ.get("TOLLBOOK_LOG_LEVEL", "info")
@@ -68,7 +86,9 @@ def serve(host: str, port: int, role: str, log_format: str, workers: int, as_jso
     services = _services()
     if as_json:
         url = None if role == "worker" else f"http://{host}:{port}"
-        emit_json({"role": role, "url": url, "portal": f"{url}/portal" if url else None})
+        metrics_url = f"http://{bind.host}:{bind.port}/metrics" if bind else None
+        portal = f"{url}/portal" if url else None
+        emit_json({"role": role, "url": url, "portal": portal, "metrics": metrics_url})
     elif role == "worker":
         say("tollbook workers running (Ctrl-C or SIGTERM to stop)")
     else:
@@ -77,7 +97,15 @@ def serve(host: str, port: int, role: str, log_format: str, workers: int, as_jso
             " finance portal at /portal)"
         )
     settings = ProcessSettings(state().database_url, level, log_format)
-    run(services, host, port, role, workers=workers, settings=settings)  # type: ignore[arg-type]
+    run(
+        services,
+        host,
+        port,
+        role,  # type: ignore[arg-type]
+        workers=workers,
+        settings=settings,
+        metrics_bind=bind,
+    )
 
 
 @click.group("apikey")

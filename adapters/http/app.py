@@ -14,12 +14,15 @@ from typing import Any
 from fastapi import FastAPI
 
 from adapters.app.context import Services
+from adapters.app.exposition import Exposition
 from adapters.app.health import ReadModelHealth
+from adapters.app.readiness import Readiness, max_lag_from_env
 from adapters.http import openapi, problems, write_guard
 from adapters.http.body_limit import BodyLimit, max_body_bytes_from_env
 from adapters.http.conditional import KeptReads, PageCache, read_cache_bytes
 from adapters.http.documents import HealthDoc, answers
 from adapters.http.idempotency import IdempotencyMiddleware
+from adapters.http.metrics_middleware import RequestMetrics
 from adapters.http.request_context import RequestContext
 from adapters.http.routers import (
     credit_notes,
@@ -27,6 +30,7 @@ from adapters.http.routers import (
     events,
     invoices,
     liveness,
+    operations,
     packages,
     payments,
     settings,
@@ -62,6 +66,7 @@ def create_api(
     app.state.services = services
     problems.install(app)
     app.include_router(liveness.router)  # first: a probe pays for no other route's matching
+    app.include_router(operations.router)
     for module in (settings, customers, packages, invoices, credit_notes, payments, events):
         app.include_router(module.router)
     app.include_router(webhooks.router)
@@ -77,8 +82,11 @@ def create_api(
     app.state.tollbook_pages = pages = PageCache(read_cache_bytes())
     app.add_middleware(KeptReads, services=services, pages=pages)
     app.add_middleware(RequestContext, html_prefix=html_prefix)
+    app.add_middleware(RequestMetrics, router=app.router)  # outermost: sees every answer
 
     read_models = ReadModelHealth(services)
+    app.state.tollbook_readiness = Readiness(services, read_models, max_lag_from_env())
+    app.state.tollbook_exposition = Exposition(services, read_models)
 
     @app.get("/health", tags=["service"], **answers(HealthDoc))
     def health() -> dict[str, Any]:

@@ -50,6 +50,11 @@ class TaxSummaryRow(Document):
     rate: Quantity
     net: Amount
     tax: Amount
+    basis: str = Field(
+        description="How the tax was worked out: sum_of_line_taxes (tax rounding per_line)"
+        " or net_times_rate (per_invoice_rate: round(net x rate / 100)).",
+        examples=["sum_of_line_taxes", "net_times_rate"],
+    )
 
 
 class PaymentAllocation(Document):
@@ -86,7 +91,15 @@ class InvoiceDoc(InvoiceSummary):
 
     memo: str | None
     billing: dict[str, Any] | None
+    tax_treatment_wording: str | None = Field(
+        description="The legal wording of the customer's tax treatment the issued invoice"
+        " prints (empty for standard; null for a draft)."
+    )
     lines: list[InvoiceLineDoc]
+    tax_rounding: str | None = Field(
+        default=None,
+        description="per_line or per_invoice_rate: the mode the totals were worked out in.",
+    )
     tax_summary: list[TaxSummaryRow]
     allocations: list[PaymentAllocation]
     void_reason: str | None
@@ -125,6 +138,13 @@ class CustomerDoc(Document):
     currency: str
     tax_rate: Quantity
     tax_description: str
+    tax_treatment: str = Field(
+        examples=["standard", "zero_rated", "exempt", "reverse_charge", "outside_scope"]
+    )
+    tax_treatment_wording: str = Field(
+        description="What the customer's invoices print about its tax treatment (empty for"
+        " standard)."
+    )
     payment_terms_days: int
     auto_apply_credit: bool = False
     low_balance_threshold: ThresholdDoc | None = None
@@ -248,6 +268,10 @@ class SettingsDoc(Document):
     credit_note_number_format: str = Field(examples=["CN-{year}-{seq:06d}"])
     invoice_line_grouping: str = Field(examples=["none", "destination", "day"])
     payment_instructions: str
+    country: str = Field(
+        default="", description="Where the seller is established (ISO 3166-1 alpha-2), or empty."
+    )
+    tax_rounding: str = Field(examples=["per_line", "per_invoice_rate"])
 
 
 class WebhookDoc(Document):
@@ -302,6 +326,21 @@ class HealthDoc(Document):
     log_head: int | None = Field(default=None, description="The event log's last position.")
     read_models: list[ReadModelDoc] | None = Field(description="Null when they cannot be read.")
     error: Any = Field(default=None, description="Why the read models cannot be read.")
+
+
+class ReadyCheckDoc(Document):
+    """One readiness check: its name, whether it holds and why."""
+
+    name: str = Field(examples=["store", "migrations", "read_models"])
+    ok: bool
+    reason: str
+
+
+class ReadyDoc(Document):
+    """Readiness: ``ready`` (200) when every check holds, else ``unready`` (503)."""
+
+    status: str = Field(examples=["ready", "unready"])
+    checks: list[ReadyCheckDoc]
 
 
 def answers(model: Any, status: int = 200, *, if_match: bool = False) -> dict[str, Any]:

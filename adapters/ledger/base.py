@@ -74,6 +74,28 @@ class ReferenceIndex(Protocol):
         ...
 
 
+class SaveObserver(Protocol):
+    """Told about the ledger's saves and conflicts (the composition root hands it one that
+    moves the service's metrics: adapters/config.py); the ledger itself counts nothing."""
+
+    def saved(self, operation: str, events: int) -> None: ...
+
+    def conflicted(self, operation: str) -> None: ...
+
+    def gave_up(self, operation: str) -> None: ...
+
+
+class _Unobserved:
+    def saved(self, operation: str, events: int) -> None:
+        pass
+
+    def conflicted(self, operation: str) -> None:
+        pass
+
+    def gave_up(self, operation: str) -> None:
+        pass
+
+
 class LedgerBase(Application[UUID]):
     """The eventsourcing Application with tollbook's mapper, clock and save discipline."""
 
@@ -87,6 +109,7 @@ class LedgerBase(Application[UUID]):
         super().__init__(env=env)
         self.clock = clock
         self.references: ReferenceIndex | None = None  # set by the composition root
+        self.observer: SaveObserver = _Unobserved()  # likewise
 
     def construct_mapper(self) -> Mapper[UUID]:
         return PydanticMapper(
@@ -115,9 +138,11 @@ class LedgerBase(Application[UUID]):
             try:
                 return command()
             except IntegrityError:
+                self.observer.conflicted(operation)
                 _log("version conflict, retrying", operation=operation, attempt=attempt)
                 # Jittered exponential back-off, so the loser of a race does not lose forever.
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+        self.observer.gave_up(operation)
         raise ConcurrencyConflict(
             f"{operation}: the same records kept changing under us; nothing was saved, try again"
         )
@@ -129,6 +154,7 @@ class LedgerBase(Application[UUID]):
             self.save(*aggregates)
         else:
             self._save_keyed(keyed, aggregates)
+        self.observer.saved(operation, len(pending))
         for aggregate_id, event_name in pending:
             _log(operation, aggregate_id=str(aggregate_id), domain_event=event_name)
 

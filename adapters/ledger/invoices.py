@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine, totals_of
+from domain.line_tax import default_terms, description_for
 from domain.numbering import (
     DocumentKind,
     DocumentNumber,
@@ -34,8 +35,41 @@ from domain.numbering import (
 )
 from domain.payment import Payment
 from domain.prepaid import apply_credit
+from domain.tax_treatment import TaxTreatment
 
 T = TypeVar("T")
+
+
+def _line_tax(
+    treatment: TaxTreatment,
+    default_rate: Decimal,
+    default_description: str,
+    rate: Decimal | None,
+    description: str | None,
+) -> dict[str, Decimal | str]:
+    """A new line's rate and description: those given, else the defaults; a rate given
+    without a description takes that rate's default description (domain/line_tax.py)."""
+    chosen = default_rate if rate is None else rate
+    if description and description.strip():
+        return {"tax_rate": chosen, "tax_description": description}
+    text = description_for(
+        chosen, base_rate=default_rate, base_description=default_description, treatment=treatment
+    )
+    return {"tax_rate": chosen, "tax_description": text}
+
+
+def _credited_description(invoice: Invoice, rate: Decimal) -> str:
+    """A credit line's tax description when none is given: that of the invoice's lines at
+    the same rate, else the default of the rate (domain/line_tax.py)."""
+    lines = list(invoice.lines.values())
+    for line in lines:
+        if line.tax_rate == rate and line.tax_description.strip():
+            return line.tax_description
+    first = lines[0]
+    treatment = invoice.billing.tax_treatment if invoice.billing else TaxTreatment.STANDARD
+    return description_for(
+        rate, base_rate=first.tax_rate, base_description=first.tax_description, treatment=treatment
+    )
 
 
 class InvoiceUseCases(PrepaidUseCases):
@@ -111,6 +145,8 @@ class InvoiceUseCases(PrepaidUseCases):
             memo=memo,
             stamp=self.stamp(actor),
             lines=lines,
+            tax_rounding=self.settings().tax_rounding,
+            treatment=profile.tax_treatment,
         )
 
     def create_invoices(self, invoices: Sequence[Invoice]) -> None:
@@ -184,19 +220,21 @@ class InvoiceUseCases(PrepaidUseCases):
 
         def change(invoice: Invoice) -> UUID:
             profile = self.customer(invoice.customer_id).profile_on(invoice.invoice_date)
+            treatment = profile.tax_treatment
+            rate, text = default_terms(treatment, profile.tax_rate, profile.tax_description)
             invoice.add_line(
                 InvoiceLine(
                     line_id=line_id,
                     description=description,
                     quantity=quantity,
                     unit_price=unit_price,
-                    tax_rate=profile.tax_rate if tax_rate is None else tax_rate,
-                    tax_description=tax_description or profile.tax_description,
+                    **_line_tax(treatment, rate, text, tax_rate, tax_description),
                     period_start=period_start or invoice.period_start,
                     period_end=period_end or invoice.period_end,
                     unit=unit,
                 ),
                 self.stamp(actor),
+                treatment,
             )
             return line_id
 
@@ -211,6 +249,7 @@ class InvoiceUseCases(PrepaidUseCases):
         quantity: Decimal | None = None,
         unit_price: Decimal | None = None,
         tax_rate: Decimal | None = None,
+        tax_description: str | None = None,
         description: str | None = None,
         period_start: date | None = None,
         period_end: date | None = None,
@@ -231,11 +270,13 @@ class InvoiceUseCases(PrepaidUseCases):
                     field="package",
                 )
             profile = self.customer(invoice.customer_id).profile_on(invoice.invoice_date)
-            default_rate = terms.tax_rate if terms.tax_rate is not None else profile.tax_rate
-            default_tax_text = (
-                terms.tax_description
-                if terms.tax_rate is not None and terms.tax_description
-                else profile.tax_description
+            treatment = profile.tax_treatment
+            rate, tax_text = default_terms(
+                treatment,
+                profile.tax_rate,
+                profile.tax_description,
+                terms.tax_rate,
+                terms.tax_description,
             )
             text = terms.name + (" (setup)" if setup else "")
             invoice.add_line(
@@ -246,14 +287,14 @@ class InvoiceUseCases(PrepaidUseCases):
                     unit_price=unit_price
                     if unit_price is not None
                     else (terms.setup_price if setup else terms.unit_price),
-                    tax_rate=default_rate if tax_rate is None else tax_rate,
-                    tax_description=default_tax_text,
+                    **_line_tax(treatment, rate, tax_text, tax_rate, tax_description),
                     period_start=period_start or invoice.period_start,
                     period_end=period_end or invoice.period_end,
                     package_id=package.id,
                     kind="setup" if setup else "package",
                 ),
                 self.stamp(actor),
+                treatment,
             )
             return line_id
 
@@ -272,10 +313,17 @@ class InvoiceUseCases(PrepaidUseCases):
             "line edited",
             invoice_ref,
             lambda invoice: invoice.edit_line(
-                self._line_id(invoice, line_id), changes, self.stamp(actor)
+                self._line_id(invoice, line_id),
+                changes,
+                self.stamp(actor),
+                self._treatment_of(invoice),
             ),
             expected_version,
         )
+
+    def _treatment_of(self, invoice: Invoice) -> TaxTreatment:
+        """The customer's tax treatment on the invoice date: the one its lines must obey."""
+        return self.customer(invoice.customer_id).profile_on(invoice.invoice_date).tax_treatment
 
     def remove_line(
         self,
@@ -321,17 +369,23 @@ class InvoiceUseCases(PrepaidUseCases):
         )
 
     def _take_number(
-        self, kind: DocumentKind, pattern: str, document_id: UUID, stamp: Stamp
+        self,
+        kind: DocumentKind,
+        pattern: str,
+        document_id: UUID,
+        stamp: Stamp,
+        document_date: date,
+        label: str,
     ) -> tuple[NumberSequence, DocumentNumber, str]:
-        """The next number, its sequence and its ``DocumentNumber``: both to be saved with
-        the document."""
-        year = stamp.at.year
-        scope = scope_for(pattern, year)
+        """The next number in the sequence of ``document_date``'s year (numbers follow
+        dates: domain/numbering.py), its sequence and its ``DocumentNumber``: all to be saved
+        with the document."""
+        scope = scope_for(pattern, document_date.year)
         try:
             sequence = self._get(NumberSequence, sequence_id(kind, scope), "sequence")
         except NotFound:
             sequence = NumberSequence.start(kind, scope, stamp)
-        number = sequence.take(pattern, year, document_id, stamp)
+        number = sequence.take(pattern, document_date, document_id, stamp, label=label)
         return sequence, DocumentNumber.give(kind, number, document_id, stamp), number
 
     def _numbered(self, kind: DocumentKind, number: str) -> UUID | None:
@@ -364,11 +418,18 @@ class InvoiceUseCases(PrepaidUseCases):
                 seller_address=settings.address,
                 seller_tax_number=settings.tax_number,
                 payment_instructions=settings.payment_instructions,
+                seller_country=settings.country,
+                tax_treatment=profile.tax_treatment,
             )
             sequence, given, number = self._take_number(
-                "invoice", settings.invoice_number_format, invoice.id, stamp
+                "invoice",
+                settings.invoice_number_format,
+                invoice.id,
+                stamp,
+                invoice.invoice_date,
+                f"invoice {invoice.label}",
             )
-            invoice.issue(number, stamp.at.date(), billing, stamp)
+            invoice.issue(number, stamp.at.date(), billing, stamp, settings.tax_rounding)
             credit = (
                 self._auto_applied(customer, invoice, actor) if profile.auto_apply_credit else []
             )
@@ -429,7 +490,12 @@ class InvoiceUseCases(PrepaidUseCases):
             stamp = self.stamp(actor, reason)
             note_lines = self._credit_lines(invoice, amount, lines, full)
             sequence, given, number = self._take_number(
-                "credit_note", self.settings().credit_note_number_format, note_id, stamp
+                "credit_note",
+                self.settings().credit_note_number_format,
+                note_id,
+                stamp,
+                stamp.at.date(),
+                "the credit note",
             )
             payments = self._released_payments(invoice, note_lines)
             note = credit_invoice(
@@ -446,7 +512,8 @@ class InvoiceUseCases(PrepaidUseCases):
     ) -> dict[UUID, Payment]:
         """The invoice's allocated payments when the credit exceeds what is outstanding
         (part of their allocations is released to customer credit), else none."""
-        if totals_of(note_lines, invoice.currency).total <= invoice.outstanding:
+        credit = totals_of(note_lines, invoice.currency, invoice.tax_rounding).total
+        if credit <= invoice.outstanding:
             return {}
         return {pid: self._get(Payment, pid, "payment") for pid in invoice.allocations}
 
@@ -461,7 +528,14 @@ class InvoiceUseCases(PrepaidUseCases):
             return [line.model_copy(update={"line_id": uuid4()}) for line in invoice.lines.values()]
         if lines is not None:
             return [
-                InvoiceLine.model_validate({"line_id": uuid4(), **line.model_dump()})
+                InvoiceLine.model_validate(
+                    {
+                        "line_id": uuid4(),
+                        **line.model_dump(),
+                        "tax_description": line.tax_description.strip()
+                        or _credited_description(invoice, line.tax_rate),
+                    }
+                )
                 for line in lines
             ]
         assert amount is not None

@@ -23,6 +23,7 @@ from domain.errors import (
 )
 from domain.package import NewPackage, Package, PackageTerms, package_id_for
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
+from domain.tax_treatment import TaxTreatment, customer_defaults, tax_treatment
 
 
 class PartyUseCases(LedgerBase):
@@ -54,11 +55,16 @@ class PartyUseCases(LedgerBase):
 
     def register_customer(self, actor: str, **fields: Unpack[NewCustomer]) -> UUID:
         settings = self.settings()
-        fields.setdefault("currency", settings.default_currency)
-        fields.setdefault("tax_rate", settings.default_tax_rate)
-        fields.setdefault("tax_description", settings.default_tax_description)
-        fields.setdefault("payment_terms_days", settings.default_payment_terms_days)
-        profile = CustomerProfile.model_validate(fields)
+        treatment = tax_treatment(fields.get("tax_treatment", TaxTreatment.STANDARD))
+        defaults = {
+            "currency": settings.default_currency,
+            "tax_rate": settings.default_tax_rate,
+            "tax_description": settings.default_tax_description,
+            "payment_terms_days": settings.default_payment_terms_days,
+            # a treatment without VAT: 0 % under its own name, not the seller's default
+            **customer_defaults(treatment),
+        }
+        profile = CustomerProfile.model_validate({**defaults, **fields})
         check_profile(profile)
         customer = Customer.register(profile, self.stamp(actor))
         self._create(

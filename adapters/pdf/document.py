@@ -18,8 +18,9 @@ from adapters.pdf import formatting as fmt
 from domain.credit_note import CreditNote
 from domain.customer import CustomerProfile
 from domain.invoice import BillingSnapshot, Invoice
-from domain.invoice_line import InvoiceLine, Totals
+from domain.invoice_line import InvoiceLine, Totals, rate_key
 from domain.settings import SellerSettings
+from domain.tax_treatment import TaxTreatment
 
 Kind = Literal["invoice", "credit_note"]
 
@@ -113,12 +114,31 @@ def _rows(lines: Sequence[InvoiceLine], currency: str) -> list[Row]:
     ]
 
 
-def _tax_figures(totals: Totals) -> list[Figure]:
+def _tax_figures(totals: Totals, lines: Sequence[InvoiceLine]) -> list[Figure]:
+    """The tax per rate, captioned with the lines' tax descriptions and how the amount was
+    worked out, so the caption's arithmetic is true (docs/pdf.md): per line, "VAT 20%: sum of
+    line taxes on 267.00"; per rate, "VAT 20%: 20% x 267.00" (with a multiplication sign)."""
     cur = totals.currency
-    return [
-        Figure(f"Tax {fmt.rate(Decimal(rate))} on {fmt.amount(net, cur)}", fmt.amount(tax, cur))
-        for rate, (net, tax) in totals.tax_by_rate.items()
-    ]
+    figures = []
+    for rate, (net, tax) in totals.tax_by_rate.items():
+        percent = fmt.rate(Decimal(rate))
+        named = dict.fromkeys(
+            line.tax_description.strip()
+            for line in lines
+            if rate_key(line.tax_rate) == rate and line.tax_description.strip()
+        )
+        name = " / ".join(named) or f"Tax {percent}"
+        if totals.rounding == "per_line":
+            caption = f"{name}: sum of line taxes on {fmt.amount(net, cur)}"
+        else:
+            caption = f"{name}: {percent} × {fmt.amount(net, cur)}"
+        figures.append(Figure(caption, fmt.amount(tax, cur)))
+    return figures
+
+
+def _treatment_note(treatment: TaxTreatment) -> list[tuple[str, str]]:
+    """The legal wording of the customer's tax treatment (none for standard)."""
+    return [("VAT treatment", treatment.legal_wording)] if treatment.legal_wording else []
 
 
 def _seller(billing: BillingSnapshot | None, settings: SellerSettings | None) -> Party:
@@ -185,7 +205,8 @@ def invoice_document(
         facts.append(("Status", "Void"))
     facts += _as_of_fact(as_of)
 
-    figures = [Figure("Net", fmt.amount(totals.net, cur)), *_tax_figures(totals)]
+    lines = list(invoice.lines.values())
+    figures = [Figure("Net", fmt.amount(totals.net, cur)), *_tax_figures(totals, lines)]
     figures.append(Figure(f"Total ({cur})", fmt.amount(totals.total, cur), strong=True))
     if invoice.state == "void":
         figures.append(Figure("Voided", fmt.amount(-totals.total, cur)))
@@ -197,6 +218,11 @@ def invoice_document(
     due = totals.total if draft else invoice.outstanding
     figures.append(Figure(f"Amount due ({cur})", fmt.amount(due, cur), strong=True))
 
+    if invoice.billing is not None:
+        treatment = invoice.billing.tax_treatment
+    else:
+        assert profile is not None
+        treatment = profile.tax_treatment
     notes: list[tuple[str, str]] = []
     if invoice.state == "void":
         notes.append(("Void", f"This invoice is void and not payable: {invoice.void_reason}"))
@@ -209,6 +235,7 @@ def invoice_document(
         instructions = settings.payment_instructions
     if instructions and invoice.state != "void":
         notes.append(("Payment instructions", instructions))
+    notes += _treatment_note(treatment)
     if invoice.memo:
         notes.append(("Note", invoice.memo))
 
@@ -220,7 +247,7 @@ def invoice_document(
         seller=seller,
         customer=customer,
         facts=tuple(facts),
-        rows=_rows(list(invoice.lines.values()), cur),
+        rows=_rows(lines, cur),
         figures=tuple(figures),
         notes=tuple(notes),
         currency=cur,
@@ -245,10 +272,11 @@ def credit_note_document(note: CreditNote, *, reason: str = "") -> Document:
     )
     figures = (
         Figure("Net", fmt.amount(totals.net, cur)),
-        *_tax_figures(totals),
+        *_tax_figures(totals, note.lines),
         Figure(f"Total credit ({cur})", fmt.amount(totals.total, cur), strong=True),
     )
     notes = [("Reason", reason)] if reason else []
+    notes += _treatment_note(note.billing.tax_treatment)
     notes.append(
         (
             "Credit",

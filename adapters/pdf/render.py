@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fpdf import FPDF
+from fpdf.enums import OutputIntentSubType
+from fpdf.output import PDFICCProfile
 
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.document import Document
@@ -36,12 +38,18 @@ class Rendered:
 
 
 def render(
-    document: Document, config: PdfConfig | None = None, *, shared_fonts: bool = True
+    document: Document,
+    config: PdfConfig | None = None,
+    *,
+    shared_fonts: bool = True,
+    output_intent: bytes | None = None,
 ) -> Rendered:
     """The PDF of ``document`` and the layout it was drawn from.
 
     ``shared_fonts``: use the fonts parsed once per process (the default; same bytes, see
     ``adapters.pdf.fonts.add_font``); False parses the font files again for this document.
+    ``output_intent``: an RGB ICC profile to declare as the PDF/A output intent (a Factur-X
+    e-invoice is a PDF/A-3: adapters/einvoice/pdfa3.py); plain PDFs have none.
     """
     config = config or PdfConfig()
     pdf = FPDF(orientation="P", unit="mm", format="A4")
@@ -57,6 +65,15 @@ def render(
     pdf.set_creator("tollbook")
     pdf.set_lang("en")
     pdf.set_creation_date(document.created)
+    if output_intent is not None:
+        pdf.add_output_intent(
+            OutputIntentSubType.PDFA,
+            output_condition_identifier="sRGB",
+            output_condition="sRGB IEC61966-2.1",
+            registry_name="http://www.color.org",
+            dest_output_profile=PDFICCProfile(contents=output_intent, n=3, alternate="DeviceRGB"),
+            info="sRGB IEC61966-2.1",
+        )
 
     painter = _Painter(pdf, metrics)
     for page in layout.pages:

@@ -13,22 +13,40 @@ from domain.invoice import Invoice
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
 
 
-def invoice_source(ledger: Ledger, ref: str | UUID, *, at: datetime | None = None) -> Document:
+def invoice_source(
+    ledger: Ledger, ref: str | UUID, *, at: datetime | None = None, label_moment: bool = True
+) -> Document:
     """The invoice's document; with ``at``, exactly as the invoice stood at that moment.
 
     An issued invoice carries its billing snapshot. A draft is printed with the seller settings
-    and customer profile in force (at ``at`` for an auditor's view).
+    and customer profile in force (at ``at`` for an auditor's view). ``label_moment`` False
+    leaves out the "As it stood at" line: the document as it was printed at that moment
+    (``tollbook invoice verify-pdf`` compares a file with it).
     """
+    return invoice_document_of(
+        ledger, load_invoice(ledger, ref, at=at), at=at, label_moment=label_moment
+    )
+
+
+def load_invoice(ledger: Ledger, ref: str | UUID, *, at: datetime | None = None) -> Invoice:
+    """The invoice now, or as it stood at ``at``."""
     invoice_id = ledger.invoice_id(ref)
-    invoice = ledger.as_of(Invoice, invoice_id, at=at) if at else ledger.invoice(invoice_id)
+    return ledger.as_of(Invoice, invoice_id, at=at) if at else ledger.invoice(invoice_id)
+
+
+def invoice_document_of(
+    ledger: Ledger, invoice: Invoice, *, at: datetime | None = None, label_moment: bool = True
+) -> Document:
+    """The printed document of an invoice already loaded (now, or as it stood at ``at``)."""
     settings: SellerSettings | None = None
     profile: CustomerProfile | None = None
     if invoice.billing is None:
         settings, profile = _draft_context(ledger, invoice, at)
+    as_of = at if label_moment else None
     numbers = {note_id: ledger.credit_note(note_id).number for note_id in invoice.credit_notes}
     try:
         return invoice_document(
-            invoice, settings=settings, profile=profile, credit_note_numbers=numbers, as_of=at
+            invoice, settings=settings, profile=profile, credit_note_numbers=numbers, as_of=as_of
         )
     except ArithmeticError as error:  # a value stored before the limits (docs/money.md)
         raise UnreadableRecord(
@@ -38,18 +56,27 @@ def invoice_source(ledger: Ledger, ref: str | UUID, *, at: datetime | None = Non
         ) from None
 
 
+def settings_at(ledger: Ledger, at: datetime | None) -> SellerSettings:
+    """The seller settings now, or as they stood at ``at``."""
+    if at is None:
+        return ledger.settings()
+    try:
+        return ledger.as_of(AccountSettings, SETTINGS_ID, at=at).values
+    except NotFound:
+        return SellerSettings()
+
+
+def profile_at(ledger: Ledger, customer_id: UUID, at: datetime | None) -> CustomerProfile:
+    """The customer's profile today, or as it stood on ``at``'s day."""
+    if at is None:
+        return ledger.customer(customer_id).profile_on(ledger.today())
+    return ledger.as_of(Customer, customer_id, at=at).profile_on(at.date())
+
+
 def _draft_context(
     ledger: Ledger, invoice: Invoice, at: datetime | None
 ) -> tuple[SellerSettings, CustomerProfile]:
-    if at is None:
-        customer = ledger.customer(invoice.customer_id)
-        return ledger.settings(), customer.profile_on(ledger.today())
-    try:
-        settings = ledger.as_of(AccountSettings, SETTINGS_ID, at=at).values
-    except NotFound:
-        settings = SellerSettings()
-    customer = ledger.as_of(Customer, invoice.customer_id, at=at)
-    return settings, customer.profile_on(at.date())
+    return settings_at(ledger, at), profile_at(ledger, invoice.customer_id, at)
 
 
 def credit_note_source(ledger: Ledger, ref: str | UUID) -> Document:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import structlog
@@ -32,7 +32,7 @@ from adapters.queries.paging import (
 from adapters.queries.sql import Filter, SortKey, amount_sql, select_page, select_sorted
 from adapters.store.lookup import current_version, load_aggregates
 from adapters.store.read_models import SqlViewStore
-from domain.errors import InvalidInput
+from domain.errors import InvalidDate, InvalidInput
 from projections.customer_balances import BALANCES
 from projections.directory import CUSTOMERS, PACKAGES
 from projections.invoice_register import CREDIT_NOTES, OPEN_PHASES, REGISTER
@@ -82,7 +82,7 @@ class InvoiceQuery:
         if self.sort is not None and self.sort not in SORTS:
             raise InvalidInput(f"unknown sort {self.sort!r}: one of {', '.join(SORTS)}")
         if self.date_from and self.date_to and self.date_to < self.date_from:
-            raise InvalidInput("the 'to' date is before the 'from' date")
+            raise InvalidDate("the 'to' date is before the 'from' date")
 
 
 class Queries:
@@ -396,7 +396,8 @@ class Queries:
 AMOUNT_DUE = "CASE WHEN state = 'draft' THEN total ELSE outstanding END"
 
 #: the invoice list's sort columns (the portal's column headers), each ended by ``seq``
-SORTS = ("number", "customer", "date", "due_date", "status", "total", "due")
+Sort = Literal["number", "customer", "date", "due_date", "status", "total", "due"]
+SORTS: tuple[Sort, ...] = get_args(Sort)
 _SORT_COLUMNS: dict[str, tuple[str, ColumnKind]] = {
     "customer": ("customer_account", "text"),
     "date": ("invoice_date", "date"),

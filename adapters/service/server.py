@@ -20,12 +20,14 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
+import click
 import structlog
 import uvicorn
 
 from adapters.app.context import Services
 from adapters.logging import configure_logging
 from adapters.service.app import create_app
+from adapters.service.metrics_server import Bind, metrics_listener, shared_metrics
 from adapters.service.workers import start_workers, stop_workers
 
 Role = Literal["all", "api", "worker"]
@@ -55,6 +57,21 @@ def serve(
     *,
     workers: int = 1,
     settings: ProcessSettings | None = None,
+    metrics_bind: Bind | None = None,
+) -> None:
+    # before anything counts: with several API processes every one writes its metrics where
+    # each scrape adds them up (adapters/service/metrics_server.py)
+    with shared_metrics(workers), metrics_listener(services, metrics_bind):
+        _serve(services, host, port, role, workers, settings)
+
+
+def _serve(
+    services: Services,
+    host: str,
+    port: int,
+    role: Role,
+    workers: int,
+    settings: ProcessSettings | None,
 ) -> None:
     threads = start_workers(services) if role in ("all", "worker") else []
     try:
@@ -167,3 +184,13 @@ def _wait_for_signal(services: Services) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     while not stop.wait(0.5) and not services.stopping.is_set():
         pass
+
+
+def parse_bind(text: str | None) -> Bind | None:
+    """``--metrics-bind`` / ``TOLLBOOK_METRICS_BIND``; a bad value is a usage error (exit 2)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return Bind.parse(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--metrics-bind'") from None

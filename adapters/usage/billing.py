@@ -28,6 +28,7 @@ from uuid import UUID
 
 import structlog
 
+from adapters import metrics
 from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
 from adapters.queries.billed import BilledLine, billed_elsewhere
@@ -211,22 +212,26 @@ def run_billing(
     """
     pooled = db.pooled()  # one connection for the run's reads, not one each
     try:
-        return _run(
-            ledger,
-            pooled,
-            period,
-            customers,
-            dry_run,
-            issue,
-            bill_late,
-            actor,
-            on_invoice,
-            save_batch,
-            allow_overlap,
-        )
+        with metrics.timed(metrics.BILLING_RUN_DURATION, dry_run=str(dry_run).lower()):
+            report = _run(
+                ledger,
+                pooled,
+                period,
+                customers,
+                dry_run,
+                issue,
+                bill_late,
+                actor,
+                on_invoice,
+                save_batch,
+                allow_overlap,
+            )
     finally:
         if pooled is not db:
             pooled.close()
+    for result in report.results:
+        metrics.BILLING_RUN_INVOICES.labels(action=result.action).inc()
+    return report
 
 
 def _run(
@@ -504,6 +509,7 @@ class _Planner:
             {a.package_id: self._terms(a.package_id) for a in assignments},
             profile.tax_rate,
             profile.tax_description,
+            profile.tax_treatment,
         )
         self._prepared[target.account] = (profile.tax_rate, profile.tax_description, lines)
 

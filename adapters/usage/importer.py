@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import structlog
 
+from adapters import metrics
 from adapters.csv_output import SafeCsvWriter
 from adapters.ledger.application import Ledger
 from adapters.queries import customer_currencies
@@ -159,6 +160,22 @@ def import_cdrs(
 ) -> ImportSummary:
     """Import one CDR file; all of it (minus rejected rows) or, if the file is corrupt or has
     more rejects than ``limits`` allow, none."""
+    with metrics.timed(metrics.IMPORT_DURATION, outcome="ok"):
+        summary = _import_cdrs(ledger, db, path, rejects, progress, limits)
+    metrics.IMPORT_ROWS.labels(result="inserted").inc(summary.inserted)
+    metrics.IMPORT_ROWS.labels(result="duplicate").inc(summary.duplicates)
+    metrics.IMPORT_ROWS.labels(result="rejected").inc(summary.rejected)
+    return summary
+
+
+def _import_cdrs(
+    ledger: Ledger,
+    db: Database,
+    path: Path,
+    rejects: Path | None,
+    progress: Progress | None,
+    limits: ImportLimits,
+) -> ImportSummary:
     ensure_schema(db)
     if db.dialect == "postgres":
         drop_left_behind(db)  # a killed import's stage, whether or not this import succeeds

@@ -230,6 +230,20 @@ class WebhookStore:
             ).fetchall()
         return [_subscription(row) for row in rows]
 
+    def backlog(self) -> list[tuple[str, int, int, int]]:
+        """Each active subscription's (id, position queued up to, pending deliveries, failed
+        deliveries that gave up): what ``/metrics`` reports; index look-ups only."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT s.id, s.position,"
+                " (SELECT COUNT(*) FROM webhook_deliveries d"
+                "   WHERE d.subscription_id = s.id AND d.status = 'pending'),"
+                " (SELECT COUNT(*) FROM webhook_deliveries d"
+                "   WHERE d.subscription_id = s.id AND d.status = 'failed')"
+                " FROM webhook_subscriptions s WHERE s.status = 'active' ORDER BY s.id"
+            ).fetchall()
+        return [(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
     def subscription(self, ref: str) -> Subscription:
         """A subscription by id or unique id prefix (6+ characters)."""
         matches = [s for s in self.subscriptions(include_removed=True) if s.id == ref]

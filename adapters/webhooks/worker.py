@@ -28,6 +28,7 @@ from uuid import uuid4
 
 import structlog
 
+from adapters import metrics
 from adapters.feed import read_page, topics_for
 from adapters.ledger.application import Ledger
 from adapters.webhooks.sender import HttpSender, Outcome, Sender
@@ -186,8 +187,10 @@ class WebhookWorker:
                 next_attempt_at=finished,
             )
             log.info("webhook delivered", status=outcome.status_code, **context)
+            metrics.WEBHOOK_ATTEMPTS.labels(subscription.id, "delivered").inc()
             return True
         gave_up = attempts >= self.policy.max_attempts
+        metrics.WEBHOOK_ATTEMPTS.labels(subscription.id, "gave_up" if gave_up else "retrying").inc()
         self.store.record_attempt(
             delivery,
             at=finished,

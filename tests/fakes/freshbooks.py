@@ -452,7 +452,6 @@ class FakeFreshBooks(FakeService):
         return payment
 
 
-
 # A client's primary address as FreshBooks' Clients resource lists it: two street lines, city,
 # province, postal code and country, each a string; no length is published.
 CLIENT_ADDRESS = ("p_street", "p_street2", "p_city", "p_province", "p_code", "p_country")

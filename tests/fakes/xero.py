@@ -105,6 +105,9 @@ class FakeXero(FakeService):
             "OUTPUT2": Decimal("20"),
             "RROUTPUT": Decimal("5"),
             "ZERORATEDOUTPUT": Decimal("0"),
+            # a UK organisation's exempt income and zero-rated EC services (reverse charge)
+            "EXEMPTOUTPUT": Decimal("0"),
+            "ECZROUTPUTSERVICES": Decimal("0"),
             "NONE": Decimal("0"),
         }
         self.contacts: dict[str, dict[str, Any]] = {}

@@ -151,7 +151,7 @@ def test_a_number_issued_before_numbers_were_recorded_is_still_found(make_ledger
         ],
     )
     sequence = NumberSequence.start("invoice", "all", stamp)
-    number = sequence.take("OLD-{seq}", stamp.at.year, invoice.id, stamp)
+    number = sequence.take("OLD-{seq}", stamp.at.date(), invoice.id, stamp)
     invoice.issue(number, stamp.at.date(), BILLING, stamp)
     ledger.save(invoice, sequence)
 

@@ -115,8 +115,8 @@ def test_an_issued_invoice_shows_every_name_and_figure(ledger):
         "Porting fee 1–31 Oct 2026 1 1,250.00 0% 1,250.00",
         "Net 1,555.45",
         # 23% of 240.00 = 55.20, of 65.45 = 15.05 (15.0535), summed per line: 70.25
-        "Tax 23% on 305.45 70.25",
-        "Tax 0% on 1,250.00 0.00",
+        "VAT 23%: sum of line taxes on 305.45 70.25",
+        "VAT 0%: sum of line taxes on 1,250.00 0.00",
         "Total (PLN) 1,625.70",
         f"Credit note {note} -24.60",  # 20.00 + 23% tax
         "Paid -100.00",
@@ -217,7 +217,7 @@ def test_a_credit_note_has_its_own_title_and_names_the_invoice_it_credits(ledger
         f"Credits invoice {number}",
         "Łódź Sp. z o.o.",
         "Outage credit 2 10.00 23% 20.00",
-        "Tax 23% on 20.00 4.60",
+        "VAT 23%: sum of line taxes on 20.00 4.60",
         "Total credit (PLN) 24.60",
         "Two days of outage",
         "Page 1 of 1",

@@ -186,9 +186,10 @@ def test_a_quiet_stream_sends_keep_alives_and_ends_when_the_client_goes(
     configure_logging(level="info")
     headers = {"Authorization": f"Bearer {keys['read']}"}
     with capture_logs() as logs, serving(create_app(services)) as base:
-        with httpx.Client(base_url=base, timeout=10) as http, http.stream(
-            "GET", "/events/stream", headers=headers
-        ) as response:
+        with (
+            httpx.Client(base_url=base, timeout=10) as http,
+            http.stream("GET", "/events/stream", headers=headers) as response,
+        ):
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.iter_lines()
             head = _read_until(lines, ": ping")

@@ -13,6 +13,7 @@ import threading
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.app.context import Services
 from scheduler.jobstore import stored_jobs
@@ -45,17 +46,17 @@ def test_api_and_worker_processes_share_one_postgresql_database(
     services = Services.from_url(pg_schema_url)
     key = services.api_keys.create("ops", "admin")
     receiver = receiver_factory()
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     api_log, worker_log = tmp_path / "api.log", tmp_path / "worker.log"
     api = _start(pg_schema_url, "--role", "api", "--port", str(port), log_path=api_log)
-    worker = _start(pg_schema_url, "--role", "worker", log_path=worker_log)
+    bind = f"127.0.0.1:{metrics_port}"
+    worker = _start(pg_schema_url, "--role", "worker", "--metrics-bind", bind, log_path=worker_log)
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}
     try:
         _wait_until(lambda: httpx.get(f"{base}/health").status_code == 200)
-        assert httpx.post(
-            f"{base}/webhooks", json={"url": receiver.url}, headers=headers
-        ).is_success
+        hook = httpx.post(f"{base}/webhooks", json={"url": receiver.url}, headers=headers)
+        assert hook.is_success
         created = httpx.post(
             f"{base}/customers",
             json={
@@ -74,6 +75,21 @@ def test_api_and_worker_processes_share_one_postgresql_database(
         _wait_until(lambda: f"invoice:{customer_id}" in stored_jobs(services.db))
         head = services.ledger.recorder.max_notification_id()
         _wait_until(lambda: _read_model_positions(services) == {head})
+
+        # the worker's own metrics, on its metrics address (it has no API port)
+        delivered = _series(
+            "tollbook_webhook_attempts_total", subscription=hook.json()["id"], outcome="delivered"
+        )
+        # counted just after the receiver answered
+        scraped = _wait_until(
+            lambda: (
+                (found := _samples(httpx.get(f"http://{bind}/metrics").text)).get(delivered)
+                and found
+            )
+        )
+        assert scraped[_series("tollbook_scheduler_job_runs_total", job="webhooks", outcome="ok")]
+        assert scraped[_series("tollbook_read_model_lag_positions", read_model="balances")] == 0
+        assert scraped[_series("tollbook_database_up")] == 1
 
         # an in-flight long-poll is answered, not cut off, when the API is told to stop
         answers: list[httpx.Response] = []
@@ -118,3 +134,19 @@ def _read_model_positions(services: Services) -> set[int]:
     with services.db.connect() as conn:
         rows = conn.execute("SELECT position FROM projection_tracking").fetchall()
     return {int(row[0]) for row in rows}
+
+
+Series = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _series(name: str, **labels: str) -> Series:
+    return name, tuple(sorted(labels.items()))
+
+
+def _samples(text: str) -> dict[Series, float]:
+    """Each sample of a scrape by its name and labels."""
+    return {
+        _series(sample.name, **sample.labels): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

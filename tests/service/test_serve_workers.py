@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.app.context import Services
 from tests.service.test_serve import TOLLBOOK, _free_port, _wait_until
@@ -31,7 +32,7 @@ def _alive(pid: int) -> bool:
 
 def test_two_api_processes_serve_and_stop_cleanly(store_url: str, services: Services) -> None:
     key = services.api_keys.create("ops", "admin")
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     env = {**os.environ, "TOLLBOOK_LOG_LEVEL": "warning"}
     process = subprocess.Popen(
         [
@@ -45,6 +46,8 @@ def test_two_api_processes_serve_and_stop_cleanly(store_url: str, services: Serv
             "2",
             "--port",
             str(port),
+            "--metrics-bind",
+            f"127.0.0.1:{metrics_port}",
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -73,6 +76,12 @@ def test_two_api_processes_serve_and_stop_cleanly(store_url: str, services: Serv
                 ).status_code
                 == 304
             )
+        # the metrics of both processes, added up, whichever process answers the scrape
+        for _ in range(4):
+            with httpx.Client(base_url=base, headers=headers) as client:
+                assert _customers_created(client.get("/metrics").text) == len(accounts)
+        separate = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")  # no key there
+        assert _customers_created(separate.text) == len(accounts)
     finally:
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=60)
@@ -81,6 +90,17 @@ def test_two_api_processes_serve_and_stop_cleanly(store_url: str, services: Serv
     while any(_alive(pid) for pid in api) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in api)
+
+
+def _customers_created(text: str) -> float:
+    """``POST /customers`` answered 201, as the scrape counts them."""
+    wanted = {"method": "POST", "route": "/customers", "status": "201"}
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "tollbook_http_requests_total" and sample.labels == wanted
+    )
 
 
 def test_workers_count_api_processes_only(tmp_path: Path) -> None:

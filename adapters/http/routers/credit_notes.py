@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, credit_note_download
 from adapters.http.deps import Reader, Svc, Writer, check_if_match
 from adapters.http.documents import CreditNoteDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
@@ -15,6 +16,32 @@ from adapters.views import credit_note_doc
 from domain.credit_note import CreditLine
 
 router = APIRouter(prefix="/credit-notes", tags=["credit notes"])
+
+
+@router.get(
+    "/{ref}.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The credit note as a PDF document; with `format=factur-x`, its"
+            " EN 16931 e-invoice (type 381, naming the invoice it credits).",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
+)
+def credit_note_pdf(
+    ref: str,
+    svc: Svc,
+    _: Reader,
+    format: Annotated[PdfFormat, Query(description="`pdf` or `factur-x`.")] = "pdf",
+) -> Response:
+    """The credit note as PDF: the same bytes as the CLI's ``credit-note pdf [--factur-x]``;
+    ``format=factur-x`` refuses a missing EN 16931 detail with 422 ``einvoice_incomplete``
+    (``field`` names it)."""
+    made = credit_note_download(svc.ledger, ref, format)
+    return Response(
+        made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}
+    )
 
 
 @router.get("", **answers(list[CreditNoteDoc]))

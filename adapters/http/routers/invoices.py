@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, invoice_download
 from adapters.http.conditional import (
     cached_document,
     cached_page,
@@ -28,15 +29,14 @@ from adapters.http.schemas import (
     Reason,
 )
 from adapters.ledger.application import Ledger
-from adapters.pdf.config import PdfConfig
-from adapters.pdf.render import render
-from adapters.pdf.sources import invoice_source
 from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
+from adapters.queries.lists import Sort
 from adapters.views import event_doc, invoice_doc
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
+from domain.invoice_status import Status
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -60,11 +60,11 @@ def list_invoices(
     svc: Svc,
     _: Reader,
     customer: str | None = None,
-    status: str | None = None,
+    status: Status | None = None,
     number: Annotated[str | None, Query(max_length=200)] = None,
     date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
     date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
-    sort: Annotated[str | None, Query(max_length=20)] = None,
+    sort: Sort | None = None,
     direction: Annotated[Literal["asc", "desc"], Query(alias="dir")] = "asc",
     limit: Limit = None,
     cursor: Cursor = None,
@@ -117,21 +117,29 @@ def create_invoice(
     response_class=Response,
     responses={
         200: {
-            "description": "The invoice as a PDF document (an attachment named after it).",
+            "description": "The invoice as a PDF document (an attachment named after it);"
+            " with `format=factur-x`, its EN 16931 e-invoice: a PDF/A-3 with the CII XML"
+            " embedded as factur-x.xml.",
             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-        }
+        },
     },
 )
-def invoice_pdf(ref: str, svc: Svc, _: Reader, as_of: IsoDateTime | None = None) -> Response:
+def invoice_pdf(
+    ref: str,
+    svc: Svc,
+    _: Reader,
+    as_of: IsoDateTime | None = None,
+    format: Annotated[PdfFormat, Query(description="`pdf` or `factur-x`.")] = "pdf",
+) -> Response:
     """The invoice as PDF (as it stood at ``as_of`` when given): the same bytes as the CLI's
-    ``invoice pdf``, so its SHA-256 can be checked against a recorded one."""
-    document = invoice_source(svc.ledger, ref, at=as_of)
-    rendered = render(document, PdfConfig.from_env())
-    name = svc.ledger.invoice(ref).label
+    ``invoice pdf [--factur-x]``, so its SHA-256 can be checked against a recorded one.
+    ``format=factur-x`` refuses a draft or void invoice with 409 ``einvoice_not_possible``,
+    and a document missing a detail EN 16931 needs with 422 ``einvoice_incomplete`` whose
+    ``field`` names it (``settings.country``, ``settings.tax_number``, ``customer.country``,
+    ``customer.tax_number``)."""
+    made = invoice_download(svc.ledger, ref, format, at=as_of)
     return Response(
-        bytes(rendered.pdf),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}
     )
 
 
@@ -183,6 +191,7 @@ def add_line(
         "quantity": body.quantity,
         "unit_price": body.unit_price,
         "tax_rate": body.tax_rate,
+        "tax_description": body.tax_description,
         "period_start": body.period_start,
         "period_end": body.period_end,
     }
@@ -207,7 +216,6 @@ def add_line(
             invoice_id,
             key.name,
             description=body.description,
-            tax_description=body.tax_description,
             unit=body.unit,
             expected_version=expected,
             **common,

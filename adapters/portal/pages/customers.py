@@ -40,6 +40,7 @@ from domain.changes import CustomerChanges
 from domain.customer import Customer, CustomerProfile
 from domain.package import Package
 from domain.payment import Payment
+from domain.tax_treatment import TaxTreatment
 from domain.values import LINE_GROUPINGS
 
 router = APIRouter(prefix=PREFIX, route_class=PortalRoute, include_in_schema=False)
@@ -56,6 +57,7 @@ GROUPINGS = [
     )
     for value in LINE_GROUPINGS
 ]
+TREATMENTS = [(treatment.value, treatment.label) for treatment in TaxTreatment]
 TEXT_SETTINGS = (
     "name",
     "billing_address",
@@ -118,7 +120,11 @@ def new_customer_form(request: Request, portal: PortalDep, session: Editor) -> R
         "payment_terms_days": str(settings.default_payment_terms_days),
         "time_zone": "UTC",
     }
-    return render(request, "customer_new.html", {"values": defaults, "groupings": GROUPINGS})
+    return render(
+        request,
+        "customer_new.html",
+        {"values": defaults, "groupings": GROUPINGS, "treatments": TREATMENTS},
+    )
 
 
 @router.post("/customers")
@@ -135,7 +141,12 @@ def register_customer(
     return render(
         request,
         "customer_new.html",
-        {"values": fields.values, "errors": fields.errors, "groupings": GROUPINGS},
+        {
+            "values": fields.values,
+            "errors": fields.errors,
+            "groupings": GROUPINGS,
+            "treatments": TREATMENTS,
+        },
         422,
     )
 
@@ -154,6 +165,7 @@ def _new_profile(fields: Fields) -> dict[str, Any]:
         profile[name] = fields.text(name)
     profile["address"] = _address_of(fields)
     profile["time_zone"] = fields.text("time_zone") or "UTC"
+    profile["tax_treatment"] = fields.text("tax_treatment") or TaxTreatment.STANDARD.value
     grouping = fields.text("invoice_line_grouping")
     if grouping:
         profile["invoice_line_grouping"] = grouping
@@ -193,6 +205,7 @@ def customer_page(
         "tax_rate": plain(profile.tax_rate),
         "payment_terms_days": str(profile.payment_terms_days),
         "invoice_line_grouping": profile.invoice_line_grouping or "",
+        "tax_treatment": profile.tax_treatment.value,
         "effective_from": today.isoformat(),
         **_address_values(profile.address),
         **_credit_values(profile),
@@ -227,6 +240,7 @@ def customer_page(
             "charts": [chart(currency, figures) for currency, figures in monthly.items()],
             "groupings": GROUPINGS,
             "credit_choices": CREDIT_CHOICES,
+            "treatments": TREATMENTS,
             "settings_values": settings_values,
             "assign_values": assign_values,
             "form": form,
@@ -290,6 +304,7 @@ def _profile_changes(fields: Fields, currency: str) -> dict[str, Any]:
         "payment_terms_days", changes["payment_terms_days"], "payment terms are required"
     )
     changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
+    changes["tax_treatment"] = fields.text("tax_treatment") or TaxTreatment.STANDARD.value
     changes["address"] = _address_of(fields)
     changes["auto_apply_credit"] = fields.text("auto_apply_credit") == "yes"
     threshold = fields.amount("low_balance_threshold", "low balance threshold")

@@ -3,7 +3,6 @@ credit note, void, PDF), its payments (allocate), and its history with the as-of
 
 from __future__ import annotations
 
-import importlib
 import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,6 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from adapters.app import bounds
+from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, invoice_download
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
 from adapters.ledger.application import Ledger
@@ -48,6 +48,8 @@ from adapters.views import amounts_error
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
+from domain.invoice_line import line_taxes
+from domain.line_tax import default_terms
 from domain.package import Package
 from domain.payment import Payment
 from projections.view import Row
@@ -253,28 +255,15 @@ def create_invoice(
 # ------------------------------------------------------------------ the invoice
 
 
-def _pdf_module() -> Any:
-    try:
-        return (
-            importlib.import_module("adapters.pdf.sources"),
-            importlib.import_module("adapters.pdf.render"),
-        )
-    except ImportError:  # pragma: no cover - the PDF renderer ships with tollbook
-        raise NotFound("PDF rendering is not installed") from None
-
-
 @router.get("/invoices/{ref}.pdf")
-def invoice_pdf(ref: str, portal: PortalDep, session: Viewer) -> Response:
+def invoice_pdf(
+    ref: str, portal: PortalDep, session: Viewer, format: PdfFormat = "pdf"
+) -> Response:
+    """The invoice's PDF, or (``format=factur-x``) its EN 16931 e-invoice."""
     del session
-    sources, renderer = _pdf_module()
-    ledger = portal.services.ledger
-    invoice = ledger.invoice(ref)
-    pdf = renderer.render(sources.invoice_source(ledger, invoice.id)).pdf
-    name = (invoice.number or f"draft-{str(invoice.id)[:8]}") + ".pdf"
+    made = invoice_download(portal.services.ledger, ref, format)
     return Response(
-        bytes(pdf),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}
     )
 
 
@@ -314,6 +303,9 @@ def invoice_page(
                 "profile": profile,
                 "lines": list(invoice.lines.values()),
                 "totals": invoice.totals,
+                "line_taxes": line_taxes(
+                    invoice.lines.values(), invoice.currency, invoice.tax_rounding
+                ),
                 "packages": [
                     {
                         "name": p.terms.name,
@@ -322,7 +314,12 @@ def invoice_page(
                         "unit_price": plain(p.terms.unit_price),
                         "setup_price": plain(p.terms.setup_price),
                         "tax_rate": plain(
-                            p.terms.tax_rate if p.terms.tax_rate is not None else profile.tax_rate
+                            default_terms(
+                                profile.tax_treatment,
+                                profile.tax_rate,
+                                profile.tax_description,
+                                p.terms.tax_rate,
+                            )[0]
                         ),
                     }
                     for p in packages
@@ -357,6 +354,8 @@ def _line_values(fields: Fields) -> dict[str, Any]:
         "quantity": fields.amount("quantity", "quantity"),
         "unit_price": fields.amount("unit_price", "unit price"),
         "tax_rate": fields.amount("tax_rate", "tax rate"),
+        # empty: the default description of the rate (domain/line_tax.py)
+        "tax_description": fields.text("tax_description") or None,
         "period_start": fields.day("period_start", "line period start"),
         "period_end": fields.day("period_end", "line period end"),
     }

@@ -1,0 +1,85 @@
+"""The Factur-X e-invoice over HTTP: ``GET /invoices/{ref}.pdf?format=factur-x`` and
+``GET /credit-notes/{ref}.pdf?format=factur-x``: the CLI's bytes, the XML valid, refusals as
+problem documents. On SQLite only: these tests are about documents, not storage."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from adapters.einvoice.pdfa3 import embedded_xml
+from adapters.einvoice.sources import credit_note_facturx, invoice_facturx
+from adapters.pdf.config import PdfConfig
+from tests.einvoice_support import (
+    assert_en16931,
+    cycle,
+    seller,
+    store_url,  # noqa: F401  (SQLite only)
+)
+from tests.helpers import event_count
+
+
+@pytest.fixture
+def books(services):
+    return cycle(services.ledger)
+
+
+def test_invoice_and_credit_note_as_factur_x(reader, services, books):
+    invoice = reader.get(f"/invoices/{books.numbers[0]}.pdf", format="factur-x")
+    plain = reader.get(f"/invoices/{books.numbers[0]}.pdf")
+    note = reader.get(f"/credit-notes/{books.credit_note}.pdf", format="factur-x")
+
+    assert invoice.status_code == 200
+    assert invoice.headers["content-type"] == "application/pdf"
+    assert f'filename="{books.numbers[0]}.pdf"' in invoice.headers["content-disposition"]
+    # the CLI's bytes (same ledger, same moment): one renderer behind every surface
+    ledger = services.ledger
+    assert invoice.content == invoice_facturx(ledger, books.numbers[0], PdfConfig()).pdf
+    assert note.content == credit_note_facturx(ledger, books.credit_note, PdfConfig()).pdf
+    assert plain.content != invoice.content and embedded_xml(plain.content) is None
+    assert_en16931(embedded_xml(note.content))
+
+
+def test_a_missing_seller_detail_is_a_problem_naming_the_setting(reader, services, books):
+    ledger = services.ledger
+    seller(ledger, country="")  # issued while the seller's country was not set
+    invoice_id = ledger.create_invoice("SIB01", "test")
+    ledger.add_line(invoice_id, "test", description="Calls", quantity=D("1"), unit_price=D("5"))
+    number = ledger.issue_invoice(invoice_id, "test")
+
+    refused = reader.get(f"/invoices/{number}.pdf", format="factur-x")
+    seller(ledger, country="GB")  # set later: an invoice issued before takes it from settings
+    accepted = reader.get(f"/invoices/{number}.pdf", format="factur-x")
+
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    body = refused.json()
+    assert (body["code"], body["field"]) == ("einvoice_incomplete", "settings.country")
+    assert "seller's country" in body["detail"]
+    assert accepted.status_code == 200
+    assert_en16931(embedded_xml(accepted.content))
+
+
+def test_a_draft_is_a_conflict_and_an_unknown_format_a_validation_error(reader, services, books):
+    draft = services.ledger.create_invoice("SIB01", "test")
+
+    as_draft = reader.get(f"/invoices/{draft}.pdf", format="factur-x")
+    unknown = reader.get(f"/invoices/{books.numbers[0]}.pdf", format="ubl")
+
+    assert as_draft.status_code == 409
+    assert "draft" in as_draft.json()["detail"]
+    assert unknown.status_code == 422
+
+
+def test_the_seller_country_over_http(admin, services):
+    before = event_count(services.ledger)
+
+    refused = admin.patch("/settings", {"country": "XX"})
+    unchanged = event_count(services.ledger)
+    accepted = admin.patch("/settings", {"country": "fr"})
+
+    assert refused.status_code == 422
+    assert (refused.json()["code"], refused.json()["field"]) == ("unknown_country", "country")
+    assert unchanged == before
+    assert accepted.status_code == 200 and accepted.json()["country"] == "FR"
