@@ -270,7 +270,7 @@ class CustomerCreate(CustomerFields):
 
 
 class CustomerChange(CustomerFields, Edit):
-    nullable = frozenset({"address", "invoice_schedule"})
+    nullable = frozenset({"address", "invoice_schedule", "low_balance_threshold"})
     about_the_change = frozenset({"effective_from", "reason"})
     effective_from: IsoDate | None = None
     reason: str | None = None
