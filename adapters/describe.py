@@ -118,6 +118,13 @@ class _Words(HandlesEvents):
     def _refunded(self, event: Payment.Refunded) -> str:
         return f"refunded {event.amount} {event.currency}"
 
+    @on(Customer.PrepaidBalanceLow)
+    def _balance_low(self, event: Customer.PrepaidBalanceLow) -> str:
+        return (
+            f"prepaid balance {event.balance} {event.currency} fell below"
+            f" {event.threshold} {event.currency} (was {event.previous_balance})"
+        )
+
     @on(Customer.DetailsChanged)
     def _details_changed(self, event: Customer.DetailsChanged) -> str:
         return f"from {event.effective_from}: " + _changes(event.before, event.after)

@@ -29,7 +29,7 @@ from domain.pricing import TieredPrice
 from domain.schedule import InvoiceSchedule
 from domain.seller_details import normal_iban, normal_sort_code
 from domain.tax_treatment import Treatment
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
+from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, Threshold, tax_rate
 
 
 class Changes(Frozen):
@@ -62,6 +62,8 @@ class CustomerChanges(Changes):
     minimum_spend: Dec | None = None
     minimum_invoice_amount: Dec | None = None
     usage_prices: tuple[TieredPrice, ...] | None = None
+    auto_apply_credit: bool = False
+    low_balance_threshold: Threshold | None = None
     tax_treatment: Treatment | None = None
 
     @model_validator(mode="before")

@@ -12,12 +12,28 @@ from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
-from domain.errors import AlreadyExists, InvalidDate, InvalidInput, InvalidState, NotFound
+from domain.errors import (
+    AlreadyExists,
+    CurrencyMismatch,
+    InvalidDate,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+)
 from domain.invoice_line import InvoiceLine
 from domain.pricing import TieredPrice, check_prices
 from domain.schedule import InvoiceSchedule
 from domain.tax_treatment import TaxTreatment, Treatment, check_rate, customer_defaults
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non_empty, time_zone
+from domain.values import (
+    CurrencyCode,
+    Dec,
+    Frozen,
+    LineGrouping,
+    Threshold,
+    grouping,
+    non_empty,
+    time_zone,
+)
 
 #: Which event records a change of which field.
 _CHANGE_KINDS = {
@@ -37,6 +53,8 @@ _CHANGE_KINDS = {
     "minimum_spend": "CommitmentChanged",
     "minimum_invoice_amount": "CommitmentChanged",
     "usage_prices": "PricesChanged",
+    "auto_apply_credit": "CreditSettingsChanged",
+    "low_balance_threshold": "CreditSettingsChanged",
 }
 
 
@@ -71,6 +89,10 @@ class CustomerProfile(Frozen):
     usage_prices: tuple[TieredPrice, ...] = ()
     # standard unless set, so customers registered before treatments existed still load
     tax_treatment: Treatment = TaxTreatment.STANDARD
+    # prepaid and credit (docs/money.md#prepaid-and-credit): apply unallocated credit to each
+    # invoice as it is issued; and the customer credit below which ``PrepaidBalanceLow`` fires
+    auto_apply_credit: bool = False
+    low_balance_threshold: Threshold | None = None
 
     @property
     def postal_address(self) -> PostalAddress:
@@ -103,6 +125,8 @@ class NewCustomer(TypedDict, total=False):
     minimum_invoice_amount: Decimal | None
     usage_prices: tuple[TieredPrice, ...]
     tax_treatment: TaxTreatment
+    auto_apply_credit: bool
+    low_balance_threshold: Threshold | None
 
 
 class Assignment(Frozen):
@@ -202,6 +226,25 @@ class Customer(Aggregate):
         """The tiered and volume prices per destination (``usage_prices``: a list of
         ``{destination, mode, tiers: [{first, last, rate}]}``) changed."""
 
+    class CreditSettingsChanged(DetailsChanged):
+        """Whether credit is applied to new invoices automatically (``auto_apply_credit``),
+        or the low prepaid balance threshold (``low_balance_threshold``, in the customer's
+        currency; ``null``: no alert), changed."""
+
+    class PrepaidBalanceLow(Event):
+        """The customer's prepaid balance (its unallocated credit: completed payments less
+        what is allocated and refunded) fell below its ``threshold``: recorded once, by the
+        command that took it from at or above the threshold to below it (an allocation, a
+        refund, a cancelled payment, credit applied to a new invoice)."""
+
+        currency: CurrencyCode
+        balance: Dec
+        threshold: Dec
+        previous_balance: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            pass  # a notice for integrators: it changes nothing the customer holds
+
     class PackageAssigned(Event):
         """A package was assigned to the customer."""
 
@@ -293,6 +336,23 @@ class Customer(Aggregate):
                 before={key: old[key] for key in fields},
                 after={key: new[key] for key in fields},
             )
+
+    def watch_prepaid_balance(self, before: Decimal, after: Decimal, stamp: Stamp) -> bool:
+        """Record ``PrepaidBalanceLow`` when a change took the customer's credit from
+        ``before`` (at or above its threshold) to ``after`` (below it); True if it did."""
+        setting = self.profile_on(stamp.at.date()).low_balance_threshold
+        if setting is None or not (before >= setting.amount > after):
+            return False
+        threshold = setting.amount
+        self._trigger(
+            self.PrepaidBalanceLow,
+            stamp,
+            currency=self.currency,
+            balance=after,
+            threshold=threshold,
+            previous_balance=before,
+        )
+        return True
 
     def assign_package(
         self,
@@ -409,6 +469,15 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
         )
     if "usage_prices" in names:
         check_prices(profile.usage_prices, profile.currency)
+    threshold = profile.low_balance_threshold
+    if "low_balance_threshold" in names and threshold is not None:
+        if threshold.currency != profile.currency:
+            raise CurrencyMismatch(
+                f"low balance threshold is in {threshold.currency}, customer"
+                f" {profile.account_number} is billed in {profile.currency}",
+                field="low_balance_threshold",
+            )
+        limits.check_threshold(threshold.amount, profile.currency)
 
 
 def check_minimum(value: Decimal, currency: str, what: str, field: str) -> Decimal:

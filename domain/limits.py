@@ -205,6 +205,18 @@ def check_money(
     return check_minor_units(value, currency, what=what, field=field)
 
 
+def check_threshold(
+    value: Decimal, currency: str, *, field: str = "low_balance_threshold"
+) -> Decimal:
+    """A low prepaid balance threshold: money in the customer's currency, not negative (a
+    balance of credit never is), within the money limit, exact in minor units."""
+    if value < 0:
+        raise InvalidInput(
+            f"low balance threshold must not be negative, got {shown(value)}", field=field
+        )
+    return check_money(value, currency, what="low balance threshold", field=field)
+
+
 def check_unit_price(
     value: Decimal, currency: str, *, what: str = "unit price", field: str | None = "unit_price"
 ) -> Decimal:

@@ -527,8 +527,22 @@ def line_id_for(invoice_id: UUID, key: str) -> UUID:
     return UUID(bytes=sha1(invoice_id.bytes + key.encode()).digest()[:16], version=5)
 
 
-def invoice_id_for(customer_id: UUID, period: Period, after_batch: int | None = None) -> UUID:
+def invoice_id_for(
+    customer_id: UUID,
+    period: Period,
+    after_batch: int | None = None,
+    replaces: UUID | None = None,
+) -> UUID:
     """The billing run's invoice for (customer, period); a supplementary one names the batch
-    its late usage starts after. Deterministic, so a second run cannot create it twice."""
+    its late usage starts after. Deterministic, so a second run cannot create it twice.
+
+    ``replaces``: the voided main invoice this one bills the period again for. The first
+    invoice of a period replaces nothing; once it is voided the run bills the period under
+    ``invoice_id_for(customer, period, replaces=<the void one's id>)``, and so on along the
+    chain of voids: every generation's id follows from the one before it, so a retried or
+    crashed re-bill finds (or creates) the same invoice, never a second one. Supplementary
+    invoices of a re-bill carry the same ``replaces`` (no clash with the voided chain's)."""
     base = f"tollbook:usage-invoice:{customer_id}:{period.start}:{period.end}"
+    if replaces is not None:
+        base = f"{base}:replaces:{replaces}"
     return uuid5(NAMESPACE_URL, base if after_batch is None else f"{base}:after:{after_batch}")

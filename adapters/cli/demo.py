@@ -26,6 +26,7 @@ from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.views import balance_doc, invoice_doc
 from domain.changes import CustomerChanges, LineChanges, SettingsChanges
+from domain.customer import Customer
 from domain.invoice import Invoice
 from domain.pricing import parse_price
 from domain.tax_treatment import TaxTreatment
@@ -91,7 +92,7 @@ def _run(target: Path) -> Ledger:
     demo = _Demo(target, clock, build_ledger(f"sqlite:///{target}", clock=clock))
     steps = (
         _settings, _customers, _packages, _october_invoices, _issue, _payments, _credit_note,
-        _balances, _history, _as_it_stood, _pdf, _usage, _pricing, _bill,
+        _balances, _history, _as_it_stood, _pdf, _usage, _pricing, _bill, _prepaid,
     )  # fmt: skip
     for number, run in enumerate(steps, start=1):
         run(demo, f"{number}.")
@@ -406,6 +407,35 @@ def _bill(demo: _Demo, number: str) -> None:
         print_invoice(invoice_doc(ledger.invoice(result.invoice_id)))
     rerun = run_billing(ledger, db, november)
     say(f"run again: {rerun.count('created')} created, {rerun.count('exists')} already there")
+
+
+def _prepaid(demo: _Demo, number: str) -> None:
+    _step(number, "Prepaid: a top-up, applied automatically when the November invoice is issued")
+    ledger = demo.ledger
+    ref = "ZRH01"
+    threshold = {"amount": "100.00", "currency": ledger.customer(ref).currency}
+    ledger.change_customer(
+        ref,
+        CustomerChanges.model_validate(
+            {"auto_apply_credit": True, "low_balance_threshold": threshold}
+        ),
+        "finance",
+    )
+    ledger.record_payment(ref, "finance", amount=D("150.00"), status="completed", method="top-up")
+    say(f"{ref} topped up 150.00: credit {ledger.prepaid_balance(ref)}")
+    assert demo.db is not None  # the usage step opened it
+    report = run_billing(ledger, demo.db, Period.month("2026-11"), customers=[ref], issue=True)
+    for result in report.results:
+        invoice = ledger.invoice(result.invoice_id)
+        say(
+            f"{invoice.number}: total {invoice.totals.total}, credit applied {invoice.allocated},"
+            f" outstanding {invoice.outstanding} ({invoice.status()})"
+        )
+    low = [e for _, e in ledger.all_events() if isinstance(e, Customer.PrepaidBalanceLow)]
+    say(
+        f"credit left {ledger.prepaid_balance(ref)}; low balance notices for integrators:"
+        f" {len(low)}" + (f" (fell below {low[-1].threshold})" if low else "")
+    )
 
 
 def write_demo_cdrs(path: Path) -> Path:

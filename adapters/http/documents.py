@@ -128,6 +128,11 @@ class AssignmentDoc(Document):
     end_date: IsoDay | None
 
 
+class ThresholdDoc(Document):
+    amount: Quantity
+    currency: str
+
+
 class CustomerDoc(Document):
     """The customer's details in force on the day asked for (today by default)."""
 
@@ -146,6 +151,8 @@ class CustomerDoc(Document):
         " standard)."
     )
     payment_terms_days: int
+    auto_apply_credit: bool = False
+    low_balance_threshold: ThresholdDoc | None = None
     scheduled_changes: list[ScheduledChange]
     packages: list[AssignmentDoc]
 

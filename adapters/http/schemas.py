@@ -233,6 +233,13 @@ class TieredPriceBody(Body):
     tiers: list[TierBody] = Field(min_length=1, max_length=20)
 
 
+class ThresholdBody(Body):
+    """An amount of money in the customer's own currency (ISO 4217)."""
+
+    amount: Amount
+    currency: str = Field(description="ISO 4217; must be the customer's currency.")
+
+
 class CustomerFields(Body):
     name: str | None = None
     billing_address: str | None = Field(
@@ -271,12 +278,21 @@ class CustomerFields(Body):
         description="Tiered or volume prices per destination: [{destination, mode:"
         " graduated|volume, tiers: [{first, last (null: open), rate}]}]; [] removes them.",
     )
+    auto_apply_credit: bool | None = Field(
+        default=None,
+        description="Apply the customer's unallocated credit to each invoice as it is issued.",
+    )
+    low_balance_threshold: ThresholdBody | None = Field(
+        default=None,
+        description="Customer.PrepaidBalanceLow is recorded when the customer's credit falls"
+        " below it; null removes it.",
+    )
 
     def given(self) -> dict[str, Any]:
         """The profile fields the client sent (not the change's own effective date/reason);
         an explicit ``invoice_schedule: null`` or ``address: null`` is kept: it removes it."""
         sent = self.model_dump(exclude_unset=True, exclude={"effective_from", "reason"})
-        removable = ("invoice_schedule", "address")
+        removable = ("invoice_schedule", "address", "low_balance_threshold")
         return {k: v for k, v in sent.items() if v is not None or k in removable}
 
 
@@ -287,7 +303,7 @@ class CustomerCreate(CustomerFields):
 
 
 class CustomerChange(CustomerFields, Edit):
-    nullable = frozenset({"address", "invoice_schedule"})
+    nullable = frozenset({"address", "invoice_schedule", "low_balance_threshold"})
     about_the_change = frozenset({"effective_from", "reason"})
     effective_from: IsoDate | None = None
     reason: str | None = None

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
-from adapters.ledger.parties import PartyUseCases
+from adapters.ledger.prepaid import PrepaidUseCases
 from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
@@ -34,6 +34,8 @@ from domain.numbering import (
     scope_for,
     sequence_id,
 )
+from domain.payment import Payment
+from domain.prepaid import apply_credit
 from domain.tax_treatment import TaxTreatment
 from domain.usage import Period
 
@@ -72,7 +74,7 @@ def _credited_description(invoice: Invoice, rate: Decimal) -> str:
     )
 
 
-class InvoiceUseCases(PartyUseCases):
+class InvoiceUseCases(PrepaidUseCases):
     """Drafts, lines, gapless issue, void and credit notes."""
 
     # ---------------------------------------------------------------- invoices
@@ -494,7 +496,8 @@ class InvoiceUseCases(PartyUseCases):
             invoice = self._at_version(self.invoice(invoice_ref), expected_version, "invoice")
             stamp = self.stamp(actor)
             settings = self.settings()
-            profile = self.customer(invoice.customer_id).profile_on(stamp.at.date())
+            customer = self.customer(invoice.customer_id)
+            profile = customer.profile_on(stamp.at.date())
             billing = BillingSnapshot(
                 customer_name=profile.name,
                 customer_account=profile.account_number,
@@ -518,10 +521,26 @@ class InvoiceUseCases(PartyUseCases):
                 f"invoice {invoice.label}",
             )
             invoice.issue(number, stamp.at.date(), billing, stamp, settings.tax_rounding)
-            self._save("invoice issued", invoice, sequence, given)
+            credit = (
+                self._auto_applied(customer, invoice, actor) if profile.auto_apply_credit else []
+            )
+            self._save("invoice issued", invoice, sequence, given, *credit)
             return number
 
         return self._retrying("issue invoice", command)
+
+    def _auto_applied(
+        self, customer: Customer, invoice: Invoice, actor: str
+    ) -> list[Payment | Customer]:
+        """The customer's credit applied to the invoice just issued (oldest payment first):
+        the payments that gave some and, when that took the prepaid balance below its
+        threshold, the customer with ``PrepaidBalanceLow``; all saved with the issue."""
+        stamp = self.stamp(actor, "customer credit applied on issue (auto_apply_credit)")
+        payments = self.customer_payments(customer.id)
+        before = {payment.id: payment.unallocated for payment in payments}
+        used = apply_credit(invoice, payments, stamp)
+        spent = {payment.id: before[payment.id] for payment in used}
+        return [*used, *self._low_balance_watch(customer, spent, used, stamp)]
 
     def void_invoice(
         self,
@@ -569,11 +588,25 @@ class InvoiceUseCases(PartyUseCases):
                 stamp.at.date(),
                 "the credit note",
             )
-            note = credit_invoice(note_id, invoice, note_lines, number, stamp.at.date(), stamp)
-            self._save("credit note issued", note, invoice, sequence, given)
+            payments = self._released_payments(invoice, note_lines)
+            note = credit_invoice(
+                note_id, invoice, note_lines, number, stamp.at.date(), stamp, payments
+            )
+            # one save: note, invoice, sequence, number and every payment credit was released to
+            self._save("credit note issued", note, invoice, sequence, given, *payments.values())
             return number
 
         return self._retrying("issue credit note", command)
+
+    def _released_payments(
+        self, invoice: Invoice, note_lines: Sequence[InvoiceLine]
+    ) -> dict[UUID, Payment]:
+        """The invoice's allocated payments when the credit exceeds what is outstanding
+        (part of their allocations is released to customer credit), else none."""
+        credit = totals_of(note_lines, invoice.currency, invoice.tax_rounding).total
+        if credit <= invoice.outstanding:
+            return {}
+        return {pid: self._get(Payment, pid, "payment") for pid in invoice.allocations}
 
     @staticmethod
     def _credit_lines(

@@ -20,7 +20,8 @@ import contextvars
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 from uuid import UUID
@@ -30,8 +31,10 @@ import structlog
 from adapters import metrics
 from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
+from adapters.queries.billed import BilledLine, billed_elsewhere
 from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
+from adapters.usage.generations import MAX_GENERATIONS
 from adapters.usage.schema import ensure_schema, last_batch
 from domain.customer import Customer
 from domain.errors import (
@@ -70,7 +73,13 @@ T = TypeVar("T")
 SAVE_BATCH = 50
 
 Action = Literal[
-    "created", "exists", "would create", "refused", "carried forward", "would carry forward"
+    "created",
+    "exists",
+    "would create",
+    "refused",
+    "skipped",
+    "carried forward",
+    "would carry forward",
 ]
 Kind = Literal["invoice", "supplementary"]
 
@@ -90,6 +99,11 @@ class InvoiceResult:
     late_calls: int = 0
     late_amount: Decimal = Decimal(0)
     code: str | None = None  # refused: the domain's error code (out_of_range, ...)
+    replaces: UUID | None = None  # the voided invoice of the period this one bills again
+    # lines of other invoices that already bill part of what this one would: left off this
+    # invoice (``skipped`` when nothing else is left), or billed anyway with ``allow_overlap``
+    overlaps: list[BilledLine] = field(default_factory=list)
+    overlap_billed: bool = False
     reason: str | None = None  # refused: the domain's message
     # the invoices (never created) whose charges, carried forward, this one takes
     takes: tuple[UUID, ...] = ()
@@ -145,6 +159,9 @@ class InvoiceResult:
             "code": self.code,
             "reason": self.reason,
             "takes_carried": [str(carried) for carried in self.takes],
+            "replaces": None if self.replaces is None else str(self.replaces),
+            "overlaps": [line.as_dict() for line in self.overlaps],
+            "overlap_billed": self.overlap_billed,
         }
 
 
@@ -163,6 +180,11 @@ class BillingReport:
         return [result for result in self.results if result.action == "refused"]
 
     @property
+    def overlapping(self) -> list[InvoiceResult]:
+        """The invoices that met another invoice billing part of the same period."""
+        return [result for result in self.results if result.overlaps]
+
+    @property
     def late_calls(self) -> int:
         return sum(result.late_calls for result in self.results)
 
@@ -178,6 +200,7 @@ class _Target:
     prices: Mapping[str, TieredPrice]  # tiered prices by destination
     minimum_invoice: Decimal | None  # the customer's own, else None (the account's)
     minimum_spend: Decimal  # the customer's monthly commitment (packages add theirs)
+    replaces: UUID | None = None  # the voided main invoice this one bills the period again for
 
     @property
     def account(self) -> str:
@@ -212,11 +235,16 @@ def run_billing(
     actor: str = "billing-run",
     on_invoice: Callable[[InvoiceResult], None] | None = None,
     save_batch: int = SAVE_BATCH,
+    allow_overlap: bool = False,
 ) -> BillingReport:
     """Bill ``period`` for every customer (or those named) with usage or active packages.
 
     The scheduler calls this; ``on_invoice`` is told about each invoice as the run goes.
     New invoices are saved ``save_batch`` at a time, each batch in one transaction.
+
+    A package (or setup) line of a package, or the usage, that another invoice of the
+    customer (not void) already bills for part of the period is reported in the result's
+    ``overlaps`` and left off the new invoice, unless ``allow_overlap``.
     """
     pooled = db.pooled()  # one connection for the run's reads, not one each
     try:
@@ -232,6 +260,7 @@ def run_billing(
                 actor,
                 on_invoice,
                 save_batch,
+                allow_overlap,
             )
     finally:
         if pooled is not db:
@@ -252,6 +281,7 @@ def _run(
     actor: str,
     on_invoice: Callable[[InvoiceResult], None] | None,
     save_batch: int,
+    allow_overlap: bool,
 ) -> BillingReport:
     ensure_schema(db)
     if not dry_run:
@@ -261,8 +291,9 @@ def _run(
         through = last_batch(conn)
     report = BillingReport(period, through, dry_run)
     targets = [_target(c, period, default_grouping) for c in _customers(ledger, customers)]
-    planner = _Planner(ledger, db, period, through)
-    planner.look_up(targets)
+    planner = _Planner(ledger, db, period, through, allow_overlap)
+    targets = planner.look_up(targets)
+    planner.find_overlaps(targets)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
     # The usage sums are one pass over the CDRs, run on a thread of its own while this one
     # works out what the new invoices need besides (package lines, tax terms). Saving runs
@@ -402,8 +433,12 @@ def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
 class _Planner:
     """Works out each customer's invoice; reads only (events and the usage table)."""
 
-    def __init__(self, ledger: Ledger, db: Database, period: Period, through: int) -> None:
+    def __init__(
+        self, ledger: Ledger, db: Database, period: Period, through: int, allow_overlap: bool
+    ) -> None:
         self.ledger, self.db, self.period, self.through = ledger, db, period, through
+        self.allow_overlap = allow_overlap
+        self._elsewhere: dict[UUID, list[BilledLine]] = {}
         self._packages: dict[UUID, PackageTerms] = {}
         self._existing: dict[UUID, Invoice | None] = {}
         # account -> (tax rate, tax text, package lines, commitment) of a new invoice
@@ -413,18 +448,69 @@ class _Planner:
     def existing(self, target: _Target) -> Invoice | None:
         return self._invoice(target.invoice_id)
 
-    def look_up(self, targets: Sequence[_Target]) -> None:
+    def look_up(self, targets: Sequence[_Target]) -> list[_Target]:
         """Read the targets' invoices for the period (and their first supplementary ones)
         200 per query, not one read per customer: a first run finds none of them, a second
-        run all."""
+        run all. A target whose main invoice is void bills the period again: it is returned
+        aimed at the next generation's id (``invoice_id_for(..., replaces=)``), followed
+        along the chain of voids until an invoice that is not void, or none."""
         self._load([t.invoice_id for t in targets])
+        targets = list(targets)
+        for _ in range(MAX_GENERATIONS):
+            voided = [n for n, t in enumerate(targets) if self._is_void(t.invoice_id)]
+            if not voided:
+                break
+            for n in voided:
+                target = targets[n]
+                targets[n] = replace(
+                    target,
+                    invoice_id=invoice_id_for(
+                        target.customer.id, self.period, replaces=target.invoice_id
+                    ),
+                    replaces=target.invoice_id,
+                )
+            self._load([targets[n].invoice_id for n in voided])
         self._load(
             [
-                invoice_id_for(t.customer.id, self.period, covered_batch(main.lines.values()))
+                invoice_id_for(
+                    t.customer.id, self.period, covered_batch(main.lines.values()), t.replaces
+                )
                 for t in targets
                 if (main := self._existing[t.invoice_id]) is not None
             ]
         )
+        return targets
+
+    def find_overlaps(self, targets: Sequence[_Target]) -> None:
+        """What other invoices bill of the period, for every target with no invoice of it
+        yet (one read-model query per 500 customers)."""
+        new = [t for t in targets if self.existing(t) is None]
+        own = {t.invoice_id for t in new}
+        self._elsewhere = billed_elsewhere(
+            self.ledger, [t.customer.id for t in new], self.period, own
+        )
+
+    def _without_overlaps(
+        self, target: _Target, lines: list[InvoiceLine]
+    ) -> tuple[list[InvoiceLine], list[BilledLine]]:
+        """The lines no other invoice bills yet (all of them with ``allow_overlap``), and
+        the other invoices' lines that overlap any of them."""
+        elsewhere = self._elsewhere.get(target.customer.id, [])
+        if not elsewhere:
+            return lines, []
+        kept: list[InvoiceLine] = []
+        overlaps: dict[tuple[UUID, str, date], BilledLine] = {}
+        for line in lines:
+            clashes = [other for other in elsewhere if _clash(line, other)]
+            for other in clashes:
+                overlaps[(other.invoice_id, str(other.package_id), other.period_start)] = other
+            if not clashes or self.allow_overlap:
+                kept.append(line)
+        return kept, list(overlaps.values())
+
+    def _is_void(self, invoice_id: UUID) -> bool:
+        invoice = self._existing.get(invoice_id)
+        return invoice is not None and invoice.state == "void"
 
     def _load(self, invoice_ids: Sequence[UUID]) -> None:
         found = load_aggregates(self.ledger, self.db, invoice_ids)
@@ -526,9 +612,25 @@ class _Planner:
         top_up = top_up_line(
             main_id, self.period, used, committed, currency, tax_rate, tax_description
         )
-        lines = packages + usage + ([top_up] if top_up else [])
-        if not lines:
+        lines, overlaps = self._without_overlaps(
+            target, packages + usage + ([top_up] if top_up else [])
+        )
+        if not lines and not overlaps:
             return []
+        if overlaps:
+            log.warning(
+                "billing run overlap",
+                aggregate_id=str(main_id),
+                account=target.account,
+                period=self.period.label,
+                billed_by=sorted({str(o.number or o.invoice_id) for o in overlaps}),
+                billed_anyway=self.allow_overlap,
+            )
+        if not lines:  # all of it billed by another invoice
+            result = self._result(target, main_id, "invoice", [])
+            result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
+            result.action = "skipped"
+            return [result]
         pending = [c for c in target.customer.pending_carried if c.period_end < self.period.start]
         minimum = (
             target.minimum_invoice if target.minimum_invoice is not None else self.minimum_invoice
@@ -538,9 +640,10 @@ class _Planner:
             result = self._result(target, main_id, "invoice", lines)
             result.action, result.period = "would carry forward", self.period
             result.state = "carried forward"
-            return [result]
-        result = self._result(target, main_id, "invoice", with_carried)
-        result.takes = tuple(c.invoice_id for c in pending)
+        else:
+            result = self._result(target, main_id, "invoice", with_carried)
+            result.takes = tuple(c.invoice_id for c in pending)
+        result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
         return [result]
 
     def chain(self, target: _Target) -> tuple[list[Invoice], int]:
@@ -551,7 +654,9 @@ class _Planner:
         assert main is not None
         chain = [main]
         covered = covered_batch(main.lines.values())
-        while supplement := self._invoice(invoice_id_for(customer.id, self.period, covered)):
+        while supplement := self._invoice(
+            invoice_id_for(customer.id, self.period, covered, target.replaces)
+        ):
             chain.append(supplement)
             next_covered = covered_batch(supplement.lines.values())
             if next_covered <= covered:
@@ -582,7 +687,7 @@ class _Planner:
         results[-1].late_calls = calls
         results[-1].late_amount = Decimal(micros).scaleb(-MICROS)
         if calls and bill_late:
-            supplement_id = invoice_id_for(customer.id, self.period, covered)
+            supplement_id = invoice_id_for(customer.id, self.period, covered, target.replaces)
             profile = customer.profile_on(self.ledger.today())
             scope = UsageScope(self.period, target.zone, covered, self.through)
             late_totals = self._aggregate([target], covered).get(target.account, [])
@@ -602,7 +707,13 @@ class _Planner:
         self, target: _Target, invoice_id: UUID, kind: Kind, lines: list[InvoiceLine]
     ) -> InvoiceResult:
         return InvoiceResult(
-            target.account, invoice_id, kind, "would create", target.customer.currency, lines
+            target.account,
+            invoice_id,
+            kind,
+            "would create",
+            target.customer.currency,
+            lines,
+            replaces=target.replaces if kind == "invoice" else None,
         )
 
     # ------------------------------------------------------------------ usage SQL
@@ -787,6 +898,15 @@ AGGREGATION_WORK_MEM = "64MB"
 #: PostgreSQL: the aggregation reads a table in slices of at least this many blocks (8 KB):
 #: 8 MB, the smallest table PostgreSQL scans in parallel (min_parallel_table_scan_size).
 PAGES_PER_SLICE = 1024
+
+
+def _clash(line: InvoiceLine, other: BilledLine) -> bool:
+    """Whether ``other`` bills what ``line`` would, for part of the same days: the same
+    package's recurring charge (or its setup), or usage."""
+    if line.kind != other.kind or (line.kind != "usage" and line.package_id != other.package_id):
+        return False
+    start, end = line.period_start, line.period_end
+    return start is None or end is None or (start <= other.period_end and end >= other.period_start)
 
 
 def _day_case(period: Period, zone: str) -> str:

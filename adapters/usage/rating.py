@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from uuid import UUID, uuid5
+from uuid import uuid5
 
 import structlog
 
@@ -27,10 +27,10 @@ from adapters.ledger.application import Ledger
 from adapters.ledger.folds import LogFolds
 from adapters.queries import every_customer
 from adapters.store.database import Database
+from adapters.usage.generations import live_invoice
 from adapters.usage.schema import ensure_schema
 from domain.customer import Customer
-from domain.errors import AlreadyExists, InvalidInput, NotFound
-from domain.invoice import Invoice
+from domain.errors import AlreadyExists, InvalidInput
 from domain.invoice_line import InvoiceLine, LineSource
 from domain.money import round_half_up, round_to_currency
 from domain.pricing import tiered_amount
@@ -38,7 +38,6 @@ from domain.usage import (
     MICROS,
     Period,
     covered_batch,
-    invoice_id_for,
     minutes,
     row_hash,
     utc_window,
@@ -171,7 +170,7 @@ def _rate_customer(
     account = customer.registered.account_number
     zone = customer.profile_on(period.end).time_zone
     start, end = utc_window(period, zone)
-    main = _invoice_or_none(ledger, invoice_id_for(customer.id, period))
+    main = live_invoice(ledger, customer.id, period)
     # an unbilled period: every CDR; an invoiced one: only the batches its invoice billed
     through = covered_batch(main.lines.values()) if main else UNBOUNDED
     result = CustomerRerating(account, customer.currency, invoiced=main is not None)
@@ -222,13 +221,6 @@ def _micros(amount: Decimal) -> int:
     return int(amount.scaleb(MICROS))
 
 
-def _invoice_or_none(ledger: Ledger, invoice_id: UUID) -> Invoice | None:
-    try:
-        return ledger.invoice(invoice_id)
-    except NotFound:
-        return None
-
-
 def _apply(
     ledger: Ledger,
     db: Database,
@@ -252,8 +244,9 @@ def _apply(
             )
         result.action = f"re-rated {len(result.changes)} CDRs"
         return
-    main_id = invoice_id_for(customer.id, period)
-    invoice = ledger.invoice(main_id)
+    invoice = live_invoice(ledger, customer.id, period)
+    assert invoice is not None  # result.invoiced: it was found when the customer was rated
+    main_id = invoice.id
     reason = f"re-rating {period.label} with rate card {card.sha256[:12]}"
     difference = round_to_currency(result.difference, result.currency)
     if difference == 0:

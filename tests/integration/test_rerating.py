@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
+from uuid import uuid5
 
 import pytest
 
@@ -147,3 +148,23 @@ def test_a_tiered_destination_is_re_rated_on_its_periods_minutes_not_per_call(wo
         (D("1"), D("0.50"), D("0.50")),
         (D("1.62"), D("0.10"), D("0.16")),
     ]
+
+
+def test_rerating_a_voided_and_rebilled_period_adjusts_the_invoice_that_is_not_void(world):
+    ledger, db, card = world
+    first = run_billing(ledger, db, OCTOBER, customers=["ACME"], issue=True).results[0]
+    ledger.void_invoice(first.invoice_id, "t", "billed with the wrong plan")
+    rebill = run_billing(ledger, db, OCTOBER, customers=["ACME"], issue=True).results[0]
+    assert rebill.replaces == first.invoice_id
+
+    [result] = rerate(ledger, db, card, OCTOBER, customers=["ACME"], apply=True)
+
+    assert result.invoiced and result.action == "supplementary invoice"
+    adjustment = [
+        i
+        for i in LogFolds(ledger).invoices("ACME")
+        if i.id not in (first.invoice_id, rebill.invoice_id)
+    ]
+    assert len(adjustment) == 1 and adjustment[0].totals.net == D("0.04")
+    # named after the invoice it adjusts: the re-bill, not the void one
+    assert adjustment[0].id == uuid5(rebill.invoice_id, f"rerate:{card.sha256}")

@@ -38,7 +38,7 @@ from adapters.portal.web import (
 from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
 from domain.address import PostalAddress
 from domain.changes import CustomerChanges
-from domain.customer import Customer
+from domain.customer import Customer, CustomerProfile
 from domain.package import Package
 from domain.payment import Payment
 from domain.pricing import parse_price, price_text
@@ -213,6 +213,7 @@ def customer_page(
         "tax_treatment": profile.tax_treatment.value,
         "effective_from": today.isoformat(),
         **_address_values(profile.address),
+        **_credit_values(profile),
     }
     assign_values = {"start_date": today.isoformat()}
     if form == "settings":
@@ -243,6 +244,7 @@ def customer_page(
             "buckets": BUCKETS,
             "charts": [chart(currency, figures) for currency, figures in monthly.items()],
             "groupings": GROUPINGS,
+            "credit_choices": CREDIT_CHOICES,
             "treatments": TREATMENTS,
             "settings_values": settings_values,
             "assign_values": assign_values,
@@ -266,7 +268,7 @@ def change_settings(
     ledger: Ledger = portal.services.ledger
     customer = ledger.customer(ref)
     fields = Fields(form)
-    changes = _profile_changes(fields)
+    changes = _profile_changes(fields, customer.currency)
     effective = fields.day("effective_from", "effective date") or ledger.today()
     reason = fields.text("reason") or None
     fields.submit(
@@ -280,7 +282,19 @@ def change_settings(
     return customer_page(request, portal, ref, form="settings", fields=fields, status=422)
 
 
-def _profile_changes(fields: Fields) -> dict[str, Any]:
+#: the settings form's choice of applying credit automatically (docs/money.md)
+CREDIT_CHOICES = [("no", "No: allocate credit by hand"), ("yes", "Yes: as each invoice is issued")]
+
+
+def _credit_values(profile: CustomerProfile) -> dict[str, str]:
+    threshold = profile.low_balance_threshold
+    return {
+        "auto_apply_credit": "yes" if profile.auto_apply_credit else "no",
+        "low_balance_threshold": "" if threshold is None else str(threshold.amount),
+    }
+
+
+def _profile_changes(fields: Fields, currency: str) -> dict[str, Any]:
     """The settings form: every setting it shows, as the change-set's fields."""
     changes: dict[str, Any] = {name: fields.text(name) for name in TEXT_SETTINGS}
     changes["name"] = fields.text("name", required="the customer name")
@@ -298,6 +312,11 @@ def _profile_changes(fields: Fields) -> dict[str, Any]:
         "minimum_invoice_amount", "minimum invoice amount"
     )
     changes["usage_prices"] = fields.text("tiers")  # parsed with the change (its errors too)
+    changes["auto_apply_credit"] = fields.text("auto_apply_credit") == "yes"
+    threshold = fields.amount("low_balance_threshold", "low balance threshold")
+    changes["low_balance_threshold"] = (
+        None if threshold is None else {"amount": threshold, "currency": currency}
+    )
     return changes
 
 
