@@ -23,11 +23,13 @@ from pydantic import BeforeValidator, model_validator
 from domain.address import PostalAddress
 from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
-from domain.money import TAX_ROUNDINGS, TaxRounding
+from domain.money import TAX_ROUNDINGS, TaxRounding, parse_decimal
 from domain.package import Frequency
+from domain.pricing import TieredPrice
 from domain.schedule import InvoiceSchedule
+from domain.seller_details import normal_iban, normal_sort_code
 from domain.tax_treatment import Treatment
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
+from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, Threshold, tax_rate
 
 
 class Changes(Frozen):
@@ -57,6 +59,11 @@ class CustomerChanges(Changes):
     external_accounting_id: str | None = None
     time_zone: str | None = None
     invoice_schedule: InvoiceSchedule | None = None
+    minimum_spend: Dec | None = None
+    minimum_invoice_amount: Dec | None = None
+    usage_prices: tuple[TieredPrice, ...] | None = None
+    auto_apply_credit: bool = False
+    low_balance_threshold: Threshold | None = None
     tax_treatment: Treatment | None = None
 
     @model_validator(mode="before")
@@ -76,6 +83,23 @@ class CustomerChanges(Changes):
 def _default_tax_rate(value: object) -> Decimal:
     # parsed as every other surface parses a rate: no floats, exponents or NaN
     return tax_rate(value, what="default tax rate")
+
+
+def _normal_iban(value: object) -> object:
+    return normal_iban(value) if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _normal_sort_code(value: object) -> object:
+    return normal_sort_code(value) if isinstance(value, str) else value
+
+
+def _plain_amount(value: object) -> Decimal:
+    # a plain decimal, as every surface parses money: no floats, exponents or NaN
+    return parse_decimal(value, what="minimum invoice amount", field="minimum_invoice_amount")
 
 
 def _country_code(value: object) -> object:
@@ -109,6 +133,15 @@ class SettingsChanges(Changes):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    registration_number: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    # kept as banks print them: an IBAN in capitals without spaces, a sort code 12-34-56
+    iban: Annotated[str | None, BeforeValidator(_normal_iban)] = None
+    bic: Annotated[str | None, BeforeValidator(_upper)] = None
+    sort_code: Annotated[str | None, BeforeValidator(_normal_sort_code)] = None
+    bank_account_number: str | None = None
+    minimum_invoice_amount: Annotated[Dec | None, BeforeValidator(_plain_amount)] = None
     country: Annotated[str | None, BeforeValidator(_country_code)] = None
     tax_rounding: Annotated[TaxRounding | None, BeforeValidator(_tax_rounding)] = None
 
@@ -123,6 +156,7 @@ class PackageChanges(Changes):
     default_quantity: Dec | None = None
     tax_rate: Dec | None = None
     tax_description: str | None = None
+    minimum_spend: Dec | None = None
 
     @model_validator(mode="before")
     @classmethod

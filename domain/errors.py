@@ -69,6 +69,13 @@ class OutOfRange(InvalidInput):
     code = "out_of_range"
 
 
+class InvalidTiers(InvalidInput):
+    """Tiered prices whose tiers do not follow each other from 0 to an open end (a gap, an
+    overlap, out of order), or a destination priced twice (domain/pricing.py)."""
+
+    code = "invalid_tiers"
+
+
 class TextTooLong(InvalidInput):
     """A text field longer than its limit (domain/limits.py)."""
 
@@ -86,6 +93,13 @@ class InvalidNumberFormat(InvalidInput):
     """A document number format with anything but literal text, ``{year}`` and ``{seq}``."""
 
     code = "invalid_number_format"
+
+
+class InvalidBankDetails(InvalidInput):
+    """An IBAN whose check digits are wrong, a malformed BIC, sort code or account number, or
+    half of a pair (domain/seller_details.py)."""
+
+    code = "invalid_bank_details"
 
 
 class TaxRateNotAllowed(InvalidInput):

@@ -6,20 +6,22 @@ from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain import limits
+from domain import limits, seller_details
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
 from domain.countries import COUNTRY_NAMES
-from domain.errors import UnknownCountry
+from domain.errors import InvalidInput, UnknownCountry
 from domain.money import TaxRounding
 from domain.numbering import number_format
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
+from domain.seller_details import SellerDetails
+from domain.values import CurrencyCode, Dec, LineGrouping
 
 SETTINGS_ID: UUID = uuid5(NAMESPACE_URL, "tollbook:settings")
 
 
-class SellerSettings(Frozen):
-    """Everything about the seller that appears on or shapes an invoice."""
+class SellerSettings(SellerDetails):
+    """Everything about the seller that appears on or shapes an invoice (with the details a
+    tax authority asks for, declared in ``SellerDetails``)."""
 
     company_name: str = "Your Company Ltd"
     address: str = ""
@@ -32,11 +34,20 @@ class SellerSettings(Frozen):
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     invoice_line_grouping: LineGrouping = "destination"
     payment_instructions: str = ""
+    #: below it (in the invoice's currency) a billing run carries a period's charges forward
+    minimum_invoice_amount: Dec = Decimal(0)
     # where the seller is established (ISO 3166-1 alpha-2): EN 16931 e-invoices need it
     # (BT-40); empty until set
     country: str = ""
     # how tax is rounded on invoices issued from now on (domain/money.py, docs/money.md)
     tax_rounding: TaxRounding = "per_line"
+
+    @property
+    def seller_details(self) -> SellerDetails:
+        """What an invoice copies of them when it is issued."""
+        return SellerDetails.model_validate(
+            self.model_dump(include=set(SellerDetails.model_fields))
+        )
 
 
 def check_number_format(pattern: str) -> str:
@@ -109,11 +120,35 @@ def check_settings(values: SellerSettings, fields: list[str]) -> None:
         limits.check_tax_rate(values.default_tax_rate, what="default tax rate")
     if "default_payment_terms_days" in fields:
         limits.check_days(values.default_payment_terms_days, what="default payment terms")
+    if "minimum_invoice_amount" in fields:
+        if values.minimum_invoice_amount < 0:
+            raise InvalidInput(
+                "minimum invoice amount must not be negative", field="minimum_invoice_amount"
+            )
+        limits.check_money(
+            values.minimum_invoice_amount,
+            values.default_currency,
+            what="minimum invoice amount",
+            field="minimum_invoice_amount",
+        )
     for name in ("invoice_number_format", "credit_note_number_format"):
         if name in fields:
             check_number_format(getattr(values, name))
     if "country" in fields:
         check_country(values.country)
+    for name, check in _SELLER_DETAILS.items():
+        if name in fields:
+            check(getattr(values, name))
+    if fields_of_bank & set(fields):  # the parts of a bank account are checked together
+        seller_details.check_bank_details(values)
+
+
+_SELLER_DETAILS = {
+    "registration_number": seller_details.check_registration_number,
+    "contact_email": seller_details.check_email,
+    "contact_phone": seller_details.check_phone,
+}
+fields_of_bank = {"iban", "bic", "sort_code", "bank_account_number"}
 
 
 def check_country(code: str) -> str:

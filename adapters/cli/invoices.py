@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -28,6 +29,8 @@ from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
+from domain.invoice_status import STATUSES
+from domain.money import price_column
 
 
 @click.group(cls=LazyGroup, lazy_path="invoice")  # "invoice pdf" is in adapters/cli/pdf.py
@@ -166,6 +169,34 @@ def line_remove(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str, as_
     _changed(ledger, invoice_ref, as_json, f"removed line {line_ref}")
 
 
+@invoice.group("discount")
+def discount() -> None:
+    """Grant discounts on a draft invoice (remove one with ``invoice line remove``)."""
+
+
+@discount.command("add")
+@click.argument("invoice_ref")
+@click.option("--percent", help="A percentage of the line or of the invoice's net (0-100].")
+@click.option("--amount", help="An amount off, in the invoice's currency.")
+@click.option("--line", "line_ref", help="Discount this line (position, id or id prefix).")
+@click.option("--description", default="", help="Line text (default: says what it is).")
+@json_option
+@passes_state
+def discount_add(
+    ledger: Ledger, actor: str, invoice_ref: str, line_ref: str | None, as_json: bool, **values: Any
+) -> None:
+    """Grant a discount on draft INVOICE_REF: of one --line, or of the whole invoice."""
+    discount_id = ledger.add_discount(
+        invoice_ref,
+        actor,
+        percent=amount_arg(values["percent"], "discount percentage"),
+        amount=amount_arg(values["amount"], "discount amount"),
+        line_ref=line_ref,
+        description=values["description"],
+    )
+    _changed(ledger, invoice_ref, as_json, f"added discount {discount_id}")
+
+
 def _changed(ledger: Ledger, invoice_ref: str, as_json: bool, message: str) -> None:
     """The invoice as it now stands (--json), or a line saying what changed."""
     if as_json:
@@ -193,6 +224,22 @@ def dates(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool, **values:
         raise InvalidInput("nothing to change: give at least one option")
     ledger.change_invoice_dates(invoice_ref, DatesChanges.model_validate(changes), actor)
     _changed(ledger, invoice_ref, as_json, f"changed dates of {invoice_ref}")
+
+
+@invoice.command("due-date")
+@click.argument("invoice_ref")
+@click.argument("due_date")
+@click.option("--reason", required=True, help="Why the due date moves (kept in the history).")
+@json_option
+@passes_state
+def due_date(
+    ledger: Ledger, actor: str, invoice_ref: str, due_date: str, reason: str, as_json: bool
+) -> None:
+    """Give issued invoice INVOICE_REF the new due date DUE_DATE (YYYY-MM-DD)."""
+    day = date_arg(due_date, "due date")
+    assert day is not None  # a given argument is parsed or refused
+    ledger.change_due_date(invoice_ref, day, actor, reason)
+    _changed(ledger, invoice_ref, as_json, f"{invoice_ref} is now due on {day}")
 
 
 @invoice.command("issue")
@@ -262,6 +309,7 @@ def print_invoice(doc: dict[str, Any]) -> None:
         f"date {doc['invoice_date']}  due {doc['due_date']}  currency {doc['currency']}"
         + (f"  period {doc['period_start']} – {doc['period_end']}" if doc["period_start"] else "")
     )
+    prices = price_column([Decimal(ln["unit_price"]) for ln in doc["lines"]], doc["currency"])
     table(
         None,
         ["#", "description", "period", "qty", "unit price", "tax %", "net", "tax"],
@@ -271,12 +319,12 @@ def print_invoice(doc: dict[str, Any]) -> None:
                 ln["description"],
                 f"{ln['period_start']} – {ln['period_end']}" if ln["period_start"] else "",
                 ln["quantity"],
-                ln["unit_price"],
+                price,
                 ln["tax_rate"],
                 ln["net"],
                 ln["tax"],
             ]
-            for ln in doc["lines"]
+            for ln, price in zip(doc["lines"], prices, strict=True)
         ],
     )
     table(
@@ -340,7 +388,10 @@ def list_(
         return
     table(
         "Invoices",
-        ["number", "customer", "date", "due", "status", "currency", "total", "paid", "due amount"],
+        [
+            *("number", "customer", "date", "due", "status", "currency"),
+            *("total", "credited", "paid", "due amount"),
+        ],
         [
             [
                 d["number"] or d["id"][:8] + " (draft)",
@@ -350,15 +401,13 @@ def list_(
                 d["status"],
                 d["currency"],
                 d["total"],
+                d["credited"],
                 d["paid"],
-                d["outstanding"],
+                d["amount_due"],
             ]
             for d in docs
         ],
     )
-
-
-STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
 
 
 @invoice.command("history")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from adapters.app import bounds
@@ -94,16 +95,86 @@ IsoDateTime = Annotated[
     BeforeValidator(_iso_moment),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-01T12:00:00Z"]}),
 ]
-# JSON integers only: ``true``, ``14.0`` and ``"14"`` are not day counts.
-Days = Annotated[int, Strict()]  # the range is the ledger's: out_of_range, in its words
-Position = Annotated[int, Strict(), Field(ge=0, le=bounds.MAX_POSITION)]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON numbers that are whole, as JSON Schema's ``integer`` means them: ``14`` and
+    ``14.0`` (exactly representable, up to 2^53); ``true`` and ``"14"`` are not numbers."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+# The range of a day count is the ledger's: out_of_range, in its words.
+Days = Annotated[int, BeforeValidator(_whole_number), Strict()]
+Position = Annotated[
+    int, BeforeValidator(_whole_number), Strict(), Field(ge=0, le=bounds.MAX_POSITION)
+]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SettingsChange(Body):
+def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """``null`` is declared only for the fields whose model says it removes something."""
+    nullable: frozenset[str] = getattr(model, "nullable", frozenset())
+    for name, slot in schema.get("properties", {}).items():
+        options = slot.get("anyOf")
+        if name in nullable or not options:
+            continue
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(kept) == 1:
+            del slot["anyOf"]
+            slot.update(kept[0])
+        slot.pop("default", None)
+
+
+def _edit_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """An edit's schema says what its validator checks: something to change, and null only
+    for the fields where it removes something."""
+    _without_null(schema, model)
+    about: frozenset[str] = getattr(model, "about_the_change", frozenset())
+    changes = [name for name in schema.get("properties", {}) if name not in about]
+    if about:  # the words about a change are no change
+        schema["anyOf"] = [{"required": [name]} for name in changes]
+    else:
+        schema["minProperties"] = 1
+
+
+class NullsRefused(Body):
+    """``null`` is a value only where it removes something (``nullable``); elsewhere it is
+    refused rather than read as "left out", and the document does not offer it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_only_where_it_removes(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(
+                name
+                for name, value in data.items()
+                if value is None and name in cls.model_fields and name not in cls.nullable
+            )
+            if nulls:
+                raise ValueError(
+                    f"{', '.join(nulls)}: null is not a value here; leave a field out to keep it"
+                )
+        return data
+
+
+class Edit(NullsRefused):
+    """A change (PATCH): a field left out stays as it is; an edit with nothing in it is
+    refused (``nothing to change``), as the document declares (``minProperties``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_edit_schema)
+    #: fields that say when or why, not what changes
+    about_the_change: ClassVar[frozenset[str]] = frozenset()
+
+
+class SettingsChange(Edit):
     """The settings to change (the names of ``SellerSettings``), typed as every other body:
     the tax rate a decimal string, the payment terms a JSON integer."""
 
@@ -118,6 +189,16 @@ class SettingsChange(Body):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    registration_number: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    iban: str | None = Field(None, description="ISO 13616; spaces and lower case accepted.")
+    bic: str | None = Field(None, description="ISO 9362, 8 or 11 characters; needs an IBAN.")
+    sort_code: str | None = Field(None, description="UK, 6 digits (12-34-56).")
+    bank_account_number: str | None = Field(None, description="UK, 8 digits.")
+    minimum_invoice_amount: Amount | None = Field(
+        None, description="Below it a billing run carries a period's charges forward."
+    )
     country: str | None = Field(
         default=None, description="Where the seller is established: ISO 3166-1 alpha-2."
     )
@@ -138,6 +219,25 @@ class AddressBody(Body):
     region: str = ""
     postal_code: str = ""
     country: str = Field(default="", description="ISO 3166-1 alpha-2, e.g. GB, DE, JP.")
+
+
+class TierBody(Body):
+    first: Amount = Field(description="Minutes the tier starts at (0 for the first).")
+    last: Amount | None = Field(None, description="Minutes it ends at; null: open-ended.")
+    rate: Amount = Field(description="Price per minute.")
+
+
+class TieredPriceBody(Body):
+    destination: str = Field(max_length=100)
+    mode: Literal["graduated", "volume"]
+    tiers: list[TierBody] = Field(min_length=1, max_length=20)
+
+
+class ThresholdBody(Body):
+    """An amount of money in the customer's own currency (ISO 4217)."""
+
+    amount: Amount
+    currency: str = Field(description="ISO 4217; must be the customer's currency.")
 
 
 class CustomerFields(Body):
@@ -167,12 +267,32 @@ class CustomerFields(Body):
         default=None,
         description="Automatic billing, e.g. {frequency: monthly, day: 1}; null removes it.",
     )
+    minimum_spend: Amount | None = Field(
+        None, description="Monthly minimum spend on usage (a top-up line when short)."
+    )
+    minimum_invoice_amount: Amount | None = Field(
+        None, description="Below it a period's charges carry forward (default: the account's)."
+    )
+    usage_prices: list[TieredPriceBody] | None = Field(
+        None,
+        description="Tiered or volume prices per destination: [{destination, mode:"
+        " graduated|volume, tiers: [{first, last (null: open), rate}]}]; [] removes them.",
+    )
+    auto_apply_credit: bool | None = Field(
+        default=None,
+        description="Apply the customer's unallocated credit to each invoice as it is issued.",
+    )
+    low_balance_threshold: ThresholdBody | None = Field(
+        default=None,
+        description="Customer.PrepaidBalanceLow is recorded when the customer's credit falls"
+        " below it; null removes it.",
+    )
 
     def given(self) -> dict[str, Any]:
         """The profile fields the client sent (not the change's own effective date/reason);
         an explicit ``invoice_schedule: null`` or ``address: null`` is kept: it removes it."""
         sent = self.model_dump(exclude_unset=True, exclude={"effective_from", "reason"})
-        removable = ("invoice_schedule", "address")
+        removable = ("invoice_schedule", "address", "low_balance_threshold")
         return {k: v for k, v in sent.items() if v is not None or k in removable}
 
 
@@ -182,7 +302,9 @@ class CustomerCreate(CustomerFields):
     currency: str | None = None
 
 
-class CustomerChange(CustomerFields):
+class CustomerChange(CustomerFields, Edit):
+    nullable = frozenset({"address", "invoice_schedule", "low_balance_threshold"})
+    about_the_change = frozenset({"effective_from", "reason"})
     effective_from: IsoDate | None = None
     reason: str | None = None
 
@@ -210,9 +332,11 @@ class PackageCreate(Body):
     tax_rate: Amount | None = None
     tax_description: str | None = None
     description: str | None = None
+    minimum_spend: Amount | None = None
 
 
-class PackageChange(Body):
+class PackageChange(Edit):
+    nullable = frozenset({"tax_rate", "tax_description"})  # the customer's rate applies
     unit_price: Amount | None = None
     setup_price: Amount | None = None
     frequency: Frequency | None = Field(
@@ -222,6 +346,9 @@ class PackageChange(Body):
     tax_rate: Amount | None = None
     tax_description: str | None = None
     description: str | None = None
+    minimum_spend: Amount | None = Field(
+        None, description="Monthly minimum spend on usage per unit assigned."
+    )
 
 
 class InvoiceCreate(Body):
@@ -233,7 +360,7 @@ class InvoiceCreate(Body):
     memo: str = ""
 
 
-class LineCreate(Body):
+class LineCreate(NullsRefused):
     package: str | None = Field(None, description="Fill the line from this package.")
     setup: bool = Field(False, description="With package: bill its one-off setup price.")
     description: str | None = None
@@ -246,7 +373,18 @@ class LineCreate(Body):
     unit: str = ""
 
 
-class LineChange(Body):
+class DiscountCreate(Body):
+    """A discount: exactly one of ``percent`` or ``amount``; of ``line`` (position, id or id
+    prefix) or, without it, of the invoice's net."""
+
+    percent: Amount | None = Field(None, description="Percentage, above 0 and at most 100.")
+    amount: Amount | None = Field(None, description="Amount off, in the invoice's currency.")
+    line: str | None = Field(None, max_length=64, description="The line it discounts.")
+    description: str = ""
+
+
+class LineChange(Edit):
+    nullable = frozenset({"period_start", "period_end"})
     description: str | None = None
     quantity: Amount | None = None
     unit_price: Amount | None = None
@@ -260,7 +398,8 @@ class LineChange(Body):
     period_end: IsoDate | None = None
 
 
-class DatesChange(Body):
+class DatesChange(Edit):
+    nullable = frozenset({"period_start", "period_end"})
     invoice_date: IsoDate | None = None
     due_date: IsoDate | None = None
     period_start: IsoDate | None = None
@@ -268,6 +407,13 @@ class DatesChange(Body):
 
 
 class Reason(Body):
+    reason: str = Field(min_length=1)
+
+
+class DueDateChange(Body):
+    """A new due date for an issued invoice, and why (both required)."""
+
+    due_date: IsoDate
     reason: str = Field(min_length=1)
 
 
@@ -283,11 +429,11 @@ class CreditLine(Body):
     tax_description: str | None = None
 
 
-class CreditNoteCreate(Body):
+class CreditNoteCreate(NullsRefused):
     invoice: str = Field(min_length=1, description="Invoice number or id.")
     reason: str = Field(min_length=1)
     amount: Amount | None = Field(None, description="Net amount at the invoice's tax rate.")
-    lines: list[CreditLine] | None = None
+    lines: list[CreditLine] | None = Field(None, min_length=1)
     full: bool = False
 
 

@@ -17,10 +17,19 @@ from adapters.http.conditional import (
     presented_tags,
 )
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
-from adapters.http.documents import EventDoc, InvoiceDoc, InvoiceSummary, LineAdded, answers
+from adapters.http.documents import (
+    DiscountAdded,
+    EventDoc,
+    InvoiceDoc,
+    InvoiceSummary,
+    LineAdded,
+    answers,
+)
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import (
     DatesChange,
+    DiscountCreate,
+    DueDateChange,
     InvoiceCreate,
     IsoDate,
     IsoDateTime,
@@ -31,10 +40,12 @@ from adapters.http.schemas import (
 from adapters.ledger.application import Ledger
 from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
+from adapters.queries.lists import Sort
 from adapters.views import event_doc, invoice_doc
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
+from domain.invoice_status import Status
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -58,11 +69,11 @@ def list_invoices(
     svc: Svc,
     _: Reader,
     customer: str | None = None,
-    status: str | None = None,
+    status: Status | None = None,
     number: Annotated[str | None, Query(max_length=200)] = None,
     date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
     date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
-    sort: Annotated[str | None, Query(max_length=20)] = None,
+    sort: Sort | None = None,
     direction: Annotated[Literal["asc", "desc"], Query(alias="dir")] = "asc",
     limit: Limit = None,
     cursor: Cursor = None,
@@ -221,6 +232,25 @@ def add_line(
     return {"line_id": str(line_id), "invoice": _doc(svc.ledger, invoice_id, response)}
 
 
+@router.post("/{ref}/discounts", **answers(DiscountAdded, 201, if_match=True))
+def add_discount(
+    ref: str, body: DiscountCreate, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """Grant a discount on a draft: its lines (kind ``discount``) follow the lines they
+    discount; remove it by removing one of its lines."""
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    discount_id = svc.ledger.add_discount(
+        invoice_id,
+        key.name,
+        percent=body.percent,
+        amount=body.amount,
+        line_ref=body.line,
+        description=body.description,
+        expected_version=expected,
+    )
+    return {"discount_id": str(discount_id), "invoice": _doc(svc.ledger, invoice_id, response)}
+
+
 @router.patch("/{ref}/lines/{line_ref}", **answers(InvoiceDoc, if_match=True))
 def edit_line(
     ref: str,
@@ -259,6 +289,19 @@ def change_dates(
     invoice_id, expected = _precondition(request, svc.ledger, ref)
     changes = DatesChanges.model_validate(given)
     svc.ledger.change_invoice_dates(invoice_id, changes, key.name, expected_version=expected)
+    return _doc(svc.ledger, invoice_id, response)
+
+
+@router.post("/{ref}/due-date", **answers(InvoiceDoc, if_match=True))
+def change_due_date(
+    ref: str, body: DueDateChange, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """Give an issued invoice still owing money a new due date, with a reason (an
+    ``Invoice.DueDateChanged`` event); refused on drafts, void and settled invoices."""
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.change_due_date(
+        invoice_id, body.due_date, key.name, body.reason, expected_version=expected
+    )
     return _doc(svc.ledger, invoice_id, response)
 
 
