@@ -69,11 +69,29 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
             stderr=log,
         )
     try:
+        asyncio.run(_ready(list(servers)))
         yield servers
     finally:
         for process in servers.values():
             process.kill()
             process.wait()
+
+
+async def _ready(urls: list[str]) -> None:
+    """Until the cluster's JetStream answers on every server (its meta leader is elected)."""
+    deadline = time.monotonic() + 15
+    for url in urls:
+        while True:
+            try:
+                nc = await nats.connect(servers=[url], connect_timeout=1)
+                try:
+                    await nc.jetstream(timeout=1).account_info()
+                    break
+                finally:
+                    await nc.close()
+            except (TimeoutError, nats.errors.Error, OSError):
+                assert time.monotonic() < deadline, "the JetStream cluster did not form"
+                await asyncio.sleep(0.1)
 
 
 def test_the_stream_leader_killed_while_the_relay_publishes_loses_and_repeats_nothing(
@@ -84,7 +102,7 @@ def test_the_stream_leader_killed_while_the_relay_publishes_loses_and_repeats_no
     ledger = build_ledger(f"sqlite:///{tmp_path}/tollbook.sqlite")
     try:
         customer(ledger, "ACME")
-        for n in range(30):
+        for n in range(60):
             issued_invoice(ledger, "ACME", f"{10 + n}.00")
         expected = [doc["position"] for doc in feed(ledger)]
         relay = Relay(ledger, settings(urls, stream, tenant, replicas=3))
@@ -101,7 +119,7 @@ def test_the_stream_leader_killed_while_the_relay_publishes_loses_and_repeats_no
                 except nats.errors.Error:
                     await asyncio.sleep(0.01)
                     continue
-                if info.state.messages >= 20 and info.cluster and info.cluster.leader:
+                if info.state.messages >= 10 and info.cluster and info.cluster.leader:
                     killed = info.cluster.leader
                     url = urls[int(killed[1:])]
                     cluster[url].send_signal(signal.SIGKILL)
