@@ -100,6 +100,14 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.pdf:invoice_pdf",
         "Write the PDF of INVOICE_REF, or of every invoice of a month with --all.",
     ),
+    "invoice send": Lazy(
+        "adapters.cli.mail:invoice_send",
+        "E-mail an issued invoice with its PDF attached (SMTP: TOLLBOOK_SMTP_*).",
+    ),
+    "invoice retry-sends": Lazy(
+        "adapters.cli.mail:invoice_retry_sends",
+        "Attempt again every failed invoice e-mail whose back-off has passed.",
+    ),
     "invoice verify-pdf": Lazy(
         "adapters.cli.pdf:verify_pdf",
         "Check a PDF's signature and that it is the ledger's invoice or credit note.",

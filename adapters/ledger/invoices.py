@@ -16,6 +16,7 @@ from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote, credit_invoice
 from domain.customer import Customer
+from domain.delivery import Delivery, SendFailure
 from domain.errors import (
     AlreadyExists,
     CurrencyMismatch,
@@ -431,6 +432,41 @@ class InvoiceUseCases(PartyUseCases):
             return number
 
         return self._retrying("issue invoice", command)
+
+    def record_invoice_sent(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        delivery: Delivery,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        """``Invoice.Sent`` once the SMTP server accepted the message; False if already so."""
+        return self._edit_invoice(
+            "invoice sent",
+            invoice_ref,
+            lambda invoice: invoice.record_sent(delivery, self.stamp(actor)),
+            expected_version,
+        )
+
+    def record_invoice_send_failed(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        failure: SendFailure,
+    ) -> None:
+        """``Invoice.SendFailed``: the attempt, what went wrong and when to try again."""
+        self._edit_invoice(
+            "invoice send failed",
+            invoice_ref,
+            lambda invoice: invoice.record_send_failed(
+                failure.delivery,
+                failure.attempt,
+                failure.error,
+                failure.retry_at,
+                self.stamp(actor),
+            ),
+        )
 
     def void_invoice(
         self,

@@ -34,6 +34,7 @@ GUARDED = (
     "change_invoice_dates",
     "issue_invoice",
     "void_invoice",
+    "record_invoice_sent",
     "issue_credit_note",
     "complete_payment",
     "cancel_payment",

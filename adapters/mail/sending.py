@@ -1,0 +1,196 @@
+"""Sending an issued invoice by e-mail, recording the outcome, and retrying failed sends.
+
+One send request has a deterministic id (uuid5 of the invoice and the request's key) and the
+Message-ID derived from it. ``Invoice.Sent`` is recorded only after the SMTP server accepted the
+message; a failure is ``Invoice.SendFailed`` with the attempt number and when to retry
+(:data:`BACKOFF`). :func:`retry_due` tries each due request again with the same id and
+Message-ID, and never once its ``Sent`` is recorded (docs/email.md, "Retries").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import structlog
+from eventsourcing.utils import get_topic
+
+from adapters.mail import templates
+from adapters.mail.config import SmtpConfig
+from adapters.mail.smtp import SendError, deliver
+from domain import limits
+from domain.delivery import Delivery, SendFailure, message_id_for, send_id_for
+from domain.email_address import parse_addresses
+from domain.errors import BillingError, InvalidInput
+from domain.invoice import Invoice
+
+if TYPE_CHECKING:
+    from adapters.ledger.application import Ledger
+
+log = structlog.get_logger("tollbook.mail")
+
+#: wait before attempt 2, 3, ...; after the last, the request is given up (retry_at None)
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=12),
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message ready to hand to the server, and what its events will say."""
+
+    invoice_id: UUID
+    delivery: Delivery
+    subject: str
+    message: EmailMessage
+    attachment_size: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    prepared: Prepared
+    status: str  # sent | failed | already-sent
+    refused: tuple[str, ...] = ()
+    error: str = ""
+    retry_at: datetime | None = None
+
+
+def prepare_invoice(
+    ledger: Ledger,
+    ref: str | UUID,
+    config: SmtpConfig,
+    env: Mapping[str, str],
+    *,
+    to: str | tuple[str, ...] | None = None,
+    key: str | None = None,
+    send_id: UUID | None = None,
+) -> Prepared:
+    """The message for one send request of an issued invoice (nothing is written)."""
+    from adapters.pdf.batch import file_name
+    from adapters.pdf.config import PdfConfig
+    from adapters.pdf.render import render
+    from adapters.pdf.sources import invoice_source
+
+    invoice = ledger.invoice(ref)
+    invoice.check_sendable()
+    recipients = _recipients(ledger, invoice, to)
+    if send_id is None:
+        key = key if key is not None else f"request-{len(invoice.send_states) + 1}"
+        limits.check_text(key, limits.IDEMPOTENCY_KEY, field="key")
+        if not key.strip():
+            raise InvalidInput("the send key is empty", field="key")
+        send_id = send_id_for(invoice.id, key)
+    document = invoice_source(ledger, invoice.id)
+    pdf = render(document, PdfConfig.from_env()).pdf
+    billing = invoice.billing
+    assert billing is not None  # an issued invoice carries its snapshot
+    subject, body = templates.render(
+        templates.environment(env),
+        "invoice",
+        {
+            "number": invoice.number,
+            "invoice_date": invoice.invoice_date.isoformat(),
+            "due_date": invoice.due_date.isoformat(),
+            "total": str(invoice.totals.total),
+            "currency": invoice.currency,
+            "customer_name": billing.customer_name,
+            "seller_name": billing.seller_name,
+            "payment_instructions": billing.payment_instructions,
+        },
+    )
+    delivery = Delivery(
+        send_id=send_id,
+        recipients=recipients,
+        message_id=message_id_for(send_id, config.message_domain),
+        attachment_name=file_name(document.reference),
+        attachment_sha256=hashlib.sha256(pdf).hexdigest(),
+    )
+    message = EmailMessage()
+    message["From"] = config.sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(ledger.clock())
+    message["Message-ID"] = delivery.message_id
+    message.set_content(body)
+    message.add_attachment(
+        pdf, maintype="application", subtype="pdf", filename=delivery.attachment_name
+    )
+    return Prepared(invoice.id, delivery, subject, message, len(pdf))
+
+
+def _recipients(
+    ledger: Ledger, invoice: Invoice, to: str | tuple[str, ...] | None
+) -> tuple[str, ...]:
+    if to:
+        return parse_addresses(to, "to")
+    found = parse_addresses(ledger.customer(invoice.customer_id).profile_on(ledger.today()).email)
+    if not found:
+        raise InvalidInput(
+            f"customer {invoice.customer_account} has no billing e-mail address:"
+            " set one (customer update --email) or give --to",
+            field="to",
+        )
+    return found
+
+
+def send(
+    ledger: Ledger, prepared: Prepared, config: SmtpConfig, actor: str, attempt: int = 1
+) -> Outcome:
+    """Hand the message to the server unless this request was already sent; record the result."""
+    bound = log.bind(aggregate_id=str(prepared.invoice_id), send_id=str(prepared.delivery.send_id))
+    if ledger.invoice(prepared.invoice_id).send_state(prepared.delivery.send_id) == "sent":
+        bound.info("send skipped: already sent")
+        return Outcome(prepared, "already-sent")
+    try:
+        refused = deliver(config, prepared.message, prepared.delivery.recipients)
+    except SendError as error:
+        retry_at = ledger.clock() + BACKOFF[attempt - 1] if attempt <= len(BACKOFF) else None
+        failure = SendFailure(
+            delivery=prepared.delivery, attempt=attempt, error=str(error), retry_at=retry_at
+        )
+        ledger.record_invoice_send_failed(prepared.invoice_id, actor, failure)
+        bound.warning("invoice send failed", event_type="Invoice.SendFailed", attempt=attempt,
+                      error=str(error), retry_at=retry_at)  # fmt: skip
+        return Outcome(prepared, "failed", error=str(error), retry_at=retry_at)
+    accepted = tuple(r for r in prepared.delivery.recipients if r not in refused)
+    delivery = prepared.delivery.model_copy(update={"recipients": accepted, "refused": refused})
+    ledger.record_invoice_sent(prepared.invoice_id, actor, delivery)
+    bound.info("invoice sent", event_type="Invoice.Sent", recipients=accepted, refused=refused)
+    return Outcome(replace(prepared, delivery=delivery), "sent", refused=refused)
+
+
+def retry_due(
+    ledger: Ledger, config: SmtpConfig, env: Mapping[str, str], actor: str
+) -> list[Outcome]:
+    """Attempt again every failed send request whose retry time has come."""
+    latest: dict[UUID, Invoice.SendFailed] = {}
+    for _, event in ledger.all_events(topics=[get_topic(Invoice.SendFailed)]):
+        if isinstance(event, Invoice.SendFailed):
+            latest[event.send_id] = event
+    now = ledger.clock()
+    outcomes = []
+    for send_id, failed in latest.items():
+        if failed.retry_at is None or failed.retry_at > now:
+            continue
+        invoice = ledger.invoice(failed.originator_id)
+        if invoice.send_state(send_id) != "failed":
+            continue
+        try:
+            prepared = prepare_invoice(
+                ledger, invoice.id, config, env, to=failed.recipients, send_id=send_id
+            )
+        except BillingError as error:  # voided since: nothing more to send
+            log.info("send retry dropped", aggregate_id=str(invoice.id), error=str(error))
+            continue
+        outcomes.append(send(ledger, prepared, config, actor, failed.attempt + 1))
+    return outcomes
