@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any, Required, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.email_address import check_billing_emails
 from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
+from domain.email_address import check_billing_emails
 from domain.errors import InvalidInput, InvalidState, NotFound
 from domain.schedule import InvoiceSchedule
 from domain.tax_treatment import TaxTreatment, Treatment, check_rate, customer_defaults

@@ -16,6 +16,7 @@ from domain import invoice_status, limits
 from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import DatesChanges, LineChanges
+from domain.delivery import Delivery
 from domain.errors import (
     EmptyInvoice,
     HasAllocations,
@@ -24,7 +25,6 @@ from domain.errors import (
     InvoiceNotEditable,
     NotFound,
 )
-from domain.delivery import Delivery
 from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.invoice_status import Status
 from domain.line_tax import description_for

@@ -1,1 +1,1 @@
-"""E-mail of documents: SMTP configuration, jinja2 templates, sending and retries (docs/email.md)."""
+"""E-mail of documents: SMTP settings, jinja2 templates, sending, retries (docs/email.md)."""

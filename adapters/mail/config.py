@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from adapters.config_error import ConfigError
 from domain.email_address import check_address
@@ -42,7 +42,7 @@ class SmtpConfig:
         tls = env.get("TOLLBOOK_SMTP_TLS", "starttls").strip().lower() or "starttls"
         if tls not in TLS_MODES:
             raise ConfigError(f"TOLLBOOK_SMTP_TLS={tls[:20]!r}: use one of {', '.join(TLS_MODES)}")
-        mode = cast(TlsMode, tls)
+        mode: TlsMode = tls
         port_text = env.get("TOLLBOOK_SMTP_PORT", "").strip() or str(DEFAULT_PORTS[mode])
         if not (port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536):
             raise ConfigError(f"TOLLBOOK_SMTP_PORT={port_text[:20]!r} is not a port (1-65535)")
