@@ -40,7 +40,13 @@ def parse_addresses(
     value: str | list[str] | tuple[str, ...], field: str = "email"
 ) -> tuple[str, ...]:
     """Every address of a comma-separated text (or list), validated, duplicates dropped."""
+    if isinstance(value, str):
+        limits.check_text(value, limits.BILLING_EMAILS, field=field)
     parts = value.split(",") if isinstance(value, str) else list(value)
+    if len(parts) > MAX_ADDRESSES * 2:  # before any per-address work on a huge list
+        raise InvalidInput(
+            f"{len(parts)} addresses: at most {MAX_ADDRESSES} per customer", field=field
+        )
     found: list[str] = []
     for part in parts:
         if not part.strip():
@@ -59,5 +65,4 @@ def parse_addresses(
 
 def check_billing_emails(value: str, field: str = "email") -> None:
     """A customer's ``email`` field: empty, or a list :func:`parse_addresses` accepts."""
-    limits.check_text(value, limits.BILLING_EMAILS, field=field)
     parse_addresses(value, field)
