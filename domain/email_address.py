@@ -17,7 +17,7 @@ MAX_ADDRESSES = 10
 #: RFC 5321: 64 characters of local part, 254 in all
 MAX_LOCAL = 64
 _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
-_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{1,63}")
 
 
 def check_address(address: str, field: str = "email") -> str:

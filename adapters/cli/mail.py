@@ -12,49 +12,34 @@ from adapters.cli.context import emit_json, json_option, passes_state, say
 from adapters.ledger.application import Ledger
 
 if TYPE_CHECKING:
-    from adapters.mail.sending import Outcome, Prepared
-
-
-def _doc(prepared: Prepared, status: str) -> dict[str, object]:
-    delivery = prepared.delivery
-    return {
-        "status": status,
-        "invoice_id": str(prepared.invoice_id),
-        "send_id": str(delivery.send_id),
-        "message_id": delivery.message_id,
-        "from": prepared.message["From"],
-        "to": list(delivery.recipients),
-        "subject": prepared.subject,
-        "attachment": delivery.attachment_name,
-        "attachment_size": prepared.attachment_size,
-        "attachment_sha256": delivery.attachment_sha256,
-    }
+    from adapters.mail.sending import Outcome
 
 
 def _report(outcome: Outcome, as_json: bool) -> None:
-    doc = _doc(outcome.prepared, outcome.status) | {
-        "refused": list(outcome.refused),
-        "error": outcome.error,
-        "retry_at": outcome.retry_at.isoformat() if outcome.retry_at else None,
-    }
+    from adapters.mail.sending import outcome_doc
+
+    doc = outcome_doc(outcome)
+    to = ", ".join(outcome.prepared.delivery.recipients)
     if as_json:
         emit_json(doc)
+    elif outcome.status == "dry-run":
+        say(
+            f"would send from {doc['sender']} to {to}: {doc['subject']!r},"
+            f" attachment {doc['attachment']} ({doc['attachment_size']} bytes)"
+        )
     elif outcome.status == "failed":
         retry = f"; retry after {doc['retry_at']}" if outcome.retry_at else "; given up"
         say(f"[red]not sent[/red]: {outcome.error}{retry}")
     else:
-        say(f"{outcome.status} {doc['message_id']} to {', '.join(doc['to'])}")  # type: ignore[arg-type]
+        refused = f" (refused: {', '.join(outcome.refused)})" if outcome.refused else ""
+        say(f"{outcome.status} {doc['message_id']} to {to}{refused}")
 
 
 @click.command("send")
 @click.argument("invoice_ref")
-@click.option(
-    "--to", "to", help="Send to these addresses (comma-separated) instead of the customer's."
-)
+@click.option("--to", help="Send to these addresses (comma-separated), not the customer's.")
 @click.option("--key", help="Names the send request: the same key never sends twice.")
-@click.option(
-    "--dry-run", is_flag=True, help="Show recipients, subject and attachment; send nothing."
-)
+@click.option("--dry-run", is_flag=True, help="Show recipients, subject, attachment; send nothing.")
 @json_option
 @passes_state
 def invoice_send(
@@ -62,19 +47,9 @@ def invoice_send(
     dry_run: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """E-mail an issued invoice with its PDF attached (SMTP: TOLLBOOK_SMTP_*)."""
-    from adapters.mail.config import SmtpConfig
-    from adapters.mail.sending import prepare_invoice, send
+    from adapters.mail.sending import request_send
 
-    config = SmtpConfig.from_env(os.environ)
-    prepared = prepare_invoice(ledger, invoice_ref, config, os.environ, to=to, key=key)
-    if dry_run:
-        doc = _doc(prepared, "dry-run")
-        emit_json(doc) if as_json else say(
-            f"would send to {', '.join(prepared.delivery.recipients)}: {prepared.subject!r},"
-            f" {prepared.delivery.attachment_name} ({prepared.attachment_size} bytes)"
-        )
-        return
-    outcome = send(ledger, prepared, config, actor)
+    outcome = request_send(ledger, invoice_ref, actor, os.environ, to=to, key=key, dry_run=dry_run)
     _report(outcome, as_json)
     if outcome.status == "failed":
         raise SystemExit(1)
@@ -86,11 +61,11 @@ def invoice_send(
 def invoice_retry_sends(ledger: Ledger, actor: str, as_json: bool) -> None:
     """Attempt again every failed invoice e-mail whose back-off has passed."""
     from adapters.mail.config import SmtpConfig
-    from adapters.mail.sending import retry_due
+    from adapters.mail.sending import outcome_doc, retry_due
 
     outcomes = retry_due(ledger, SmtpConfig.from_env(os.environ), os.environ, actor)
     if as_json:
-        emit_json([_doc(o.prepared, o.status) | {"error": o.error} for o in outcomes])
+        emit_json([outcome_doc(outcome) for outcome in outcomes])
         return
     for outcome in outcomes:
         _report(outcome, False)

@@ -169,6 +169,44 @@ def send(
     return Outcome(replace(prepared, delivery=delivery), "sent", refused=refused)
 
 
+def request_send(
+    ledger: Ledger,
+    ref: str | UUID,
+    actor: str,
+    env: Mapping[str, str],
+    *,
+    to: str | tuple[str, ...] | None = None,
+    key: str | None = None,
+    dry_run: bool = False,
+) -> Outcome:
+    """One send request from a person (CLI, HTTP): prepared, then sent unless ``dry_run``."""
+    config = SmtpConfig.from_env(env)
+    prepared = prepare_invoice(ledger, ref, config, env, to=to, key=key)
+    if dry_run:
+        return Outcome(prepared, "dry-run")
+    return send(ledger, prepared, config, actor)
+
+
+def outcome_doc(outcome: Outcome) -> dict[str, object]:
+    """The outcome as the CLI's --json and the HTTP API show it (docs/email.md)."""
+    prepared, delivery = outcome.prepared, outcome.prepared.delivery
+    return {
+        "status": outcome.status,
+        "invoice_id": str(prepared.invoice_id),
+        "send_id": str(delivery.send_id),
+        "message_id": delivery.message_id,
+        "sender": str(prepared.message["From"]),
+        "to": list(delivery.recipients),
+        "subject": prepared.subject,
+        "attachment": delivery.attachment_name,
+        "attachment_size": prepared.attachment_size,
+        "attachment_sha256": delivery.attachment_sha256,
+        "refused": list(outcome.refused),
+        "error": outcome.error,
+        "retry_at": outcome.retry_at.isoformat() if outcome.retry_at else None,
+    }
+
+
 def retry_due(
     ledger: Ledger, config: SmtpConfig, env: Mapping[str, str], actor: str
 ) -> list[Outcome]:

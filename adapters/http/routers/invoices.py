@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,14 @@ from adapters.http.conditional import (
     presented_tags,
 )
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
-from adapters.http.documents import EventDoc, InvoiceDoc, InvoiceSummary, LineAdded, answers
+from adapters.http.documents import (
+    EventDoc,
+    InvoiceDoc,
+    InvoiceSummary,
+    LineAdded,
+    SendDoc,
+    answers,
+)
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.schemas import (
     DatesChange,
@@ -27,6 +35,7 @@ from adapters.http.schemas import (
     LineChange,
     LineCreate,
     Reason,
+    SendRequest,
 )
 from adapters.ledger.application import Ledger
 from adapters.queries import InvoiceQuery, queries_for
@@ -270,6 +279,25 @@ def issue_invoice(
     invoice_id, expected = _precondition(request, svc.ledger, ref)
     svc.ledger.issue_invoice(invoice_id, key.name, expected_version=expected)
     return _doc(svc.ledger, invoice_id, response)
+
+
+@router.post("/{ref}/send", **answers(SendDoc, if_match=True))
+def send_invoice(
+    ref: str, body: SendRequest, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """E-mail an issued invoice with its PDF (docs/email.md). If-Match is checked before the
+    message goes out; once the server accepted it, ``Invoice.Sent`` is recorded whatever was
+    written meanwhile. A failed attempt answers 202 with ``status`` ``failed`` (recorded and
+    retried by ``tollbook invoice retry-sends``); a draft or void invoice is a 409."""
+    from adapters.mail.sending import outcome_doc, request_send
+
+    invoice_id, _ = _precondition(request, svc.ledger, ref)
+    to = tuple(body.to) if body.to is not None else None
+    outcome = request_send(
+        svc.ledger, invoice_id, key.name, os.environ, to=to, key=body.key, dry_run=body.dry_run
+    )
+    response.status_code = 202 if outcome.status == "failed" else 200
+    return outcome_doc(outcome)
 
 
 @router.post("/{ref}/void", **answers(InvoiceDoc, if_match=True))
