@@ -153,3 +153,18 @@ def test_a_hostile_billing_email_over_http_is_a_422_problem(
 
     assert_problem(changed, 422, code)
     assert event_count(world.services.ledger) == before
+
+
+@pytest.mark.parametrize(("email", "code"), EMAILS, ids=IDS)
+def test_a_hostile_recipient_over_http_is_a_422_and_nothing_is_sent(
+    world: World, monkeypatch: pytest.MonkeyPatch, email: str, code: str
+) -> None:
+    monkeypatch.setenv("TOLLBOOK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("TOLLBOOK_SMTP_PORT", "9")  # never reached: refused before
+    monkeypatch.setenv("TOLLBOOK_SMTP_FROM", "billing@carrier.example")
+    before = event_count(world.services.ledger)
+
+    response = world.call("POST", "/invoices/{issued}/send", {"to": [email]})
+
+    assert_problem(response, 422, code)
+    assert event_count(world.services.ledger) == before

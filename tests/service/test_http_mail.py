@@ -52,3 +52,13 @@ def test_a_draft_is_refused_and_a_server_down_is_a_recorded_202(writer, smtp_por
     assert drafted.status_code == 409 and drafted.json()["code"] == "invalid_state"
     assert down.status_code == 202 and down.json()["status"] == "failed"
     assert down.json()["retry_at"] is not None
+
+
+def test_no_smtp_configuration_is_a_503_problem(writer, monkeypatch):
+    monkeypatch.delenv("TOLLBOOK_SMTP_HOST", raising=False)
+    make_customer(writer)
+    invoice = issued_invoice(writer)
+
+    response = writer.post(f"/invoices/{invoice['number']}/send", {"to": ["ap@acme.example"]})
+
+    assert response.status_code == 503 and response.json()["code"] == "mail_not_configured"
