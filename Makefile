@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit venv system-deps bench bench-quick clean
+.PHONY: demo test lint typecheck imports unit venv system-deps bench bench-quick simulate clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -51,6 +51,18 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.all --quick
+
+# The long ledger simulation, for nights and before releases (docs/simulation.md): EXAMPLES
+# histories of up to STEPS commands each, on SQLite and PostgreSQL (STORE=sqlite or postgres for
+# one). The seed is printed first; the same SEED (and STEPS, EXAMPLES) replays the same run.
+SEED     ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+STEPS    ?= 100
+EXAMPLES ?= 100
+STORE    ?=
+simulate: $(STAMP)
+	@echo "simulation seed $(SEED); replay it with: make simulate SEED=$(SEED) STEPS=$(STEPS) EXAMPLES=$(EXAMPLES)$(if $(STORE), STORE=$(STORE))"
+	SIM_STEPS=$(STEPS) SIM_EXAMPLES=$(EXAMPLES) $(BIN)/pytest -p no:randomly -n 0 -x \
+	  tests/simulation/test_simulation.py --hypothesis-seed=$(SEED) $(if $(STORE),-k $(STORE))
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -69,6 +69,10 @@ class _Words(HandlesEvents):
     def _dates_changed(self, event: Invoice.DatesChanged) -> str:
         return "dates changed: " + _changes(event.before, event.after)
 
+    @on(Invoice.DueDateChanged)
+    def _due_date_changed(self, event: Invoice.DueDateChanged) -> str:
+        return f"due date changed: {event.before} -> {event.after}"
+
     @on(Invoice.Issued)
     def _issued(self, event: Invoice.Issued) -> str:
         return f"issued as {event.number}: total {event.total} {event.currency}"

@@ -194,6 +194,7 @@ def credit_note_doc(note: CreditNote) -> dict[str, Any]:
         "number": note.number,
         "invoice_id": str(note.invoice_id),
         "invoice_number": note.invoice_number,
+        "invoice_date": note.invoice_date.isoformat() if note.invoice_date else None,
         "customer_account": note.customer_account,
         "currency": note.currency,
         "issued_on": note.issued_on.isoformat(),

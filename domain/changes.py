@@ -26,6 +26,7 @@ from domain.invoice_line import LineKind, LineSource
 from domain.money import TAX_ROUNDINGS, TaxRounding
 from domain.package import Frequency
 from domain.schedule import InvoiceSchedule
+from domain.seller_details import normal_iban, normal_sort_code
 from domain.tax_treatment import Treatment
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
 
@@ -78,6 +79,18 @@ def _default_tax_rate(value: object) -> Decimal:
     return tax_rate(value, what="default tax rate")
 
 
+def _normal_iban(value: object) -> object:
+    return normal_iban(value) if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _normal_sort_code(value: object) -> object:
+    return normal_sort_code(value) if isinstance(value, str) else value
+
+
 def _country_code(value: object) -> object:
     # typed however a person types it ("gb ", "GB"): stored upper-case, checked by the
     # settings aggregate against ISO 3166-1
@@ -109,6 +122,14 @@ class SettingsChanges(Changes):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    registration_number: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    # kept as banks print them: an IBAN in capitals without spaces, a sort code 12-34-56
+    iban: Annotated[str | None, BeforeValidator(_normal_iban)] = None
+    bic: Annotated[str | None, BeforeValidator(_upper)] = None
+    sort_code: Annotated[str | None, BeforeValidator(_normal_sort_code)] = None
+    bank_account_number: str | None = None
     country: Annotated[str | None, BeforeValidator(_country_code)] = None
     tax_rounding: Annotated[TaxRounding | None, BeforeValidator(_tax_rounding)] = None
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from domain import limits
 from domain.aggregate import Aggregate, Created, Stamp
-from domain.errors import InvalidInput, InvalidState, OverCredit
+from domain.errors import InvalidInput, InvalidState, OutOfRange, OverCredit
 from domain.invoice import BillingSnapshot, Invoice, check_line
 from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.money import TaxRounding
@@ -30,6 +30,7 @@ class CreditNote(Aggregate):
 
     invoice_id: UUID
     invoice_number: str
+    invoice_date: date | None
     customer_id: UUID
     customer_account: str
     currency: str
@@ -40,7 +41,8 @@ class CreditNote(Aggregate):
     tax_rounding: TaxRounding
 
     class Issued(Created):
-        """A credit note was issued against ``invoice_number``."""
+        """A credit note was issued against ``invoice_number``, dated ``invoice_date``
+        (credit notes issued before the date was recorded load with none)."""
 
         invoice_id: UUID
         invoice_number: str
@@ -54,6 +56,7 @@ class CreditNote(Aggregate):
         net: Dec
         tax: Dec
         total: Dec
+        invoice_date: date | None = None
         # the credited invoice's mode, so a full credit equals the invoice to the cent
         # (credit notes issued before it existed: per_line)
         tax_rounding: TaxRounding = "per_line"
@@ -62,6 +65,7 @@ class CreditNote(Aggregate):
             for name in (
                 "invoice_id",
                 "invoice_number",
+                "invoice_date",
                 "customer_id",
                 "customer_account",
                 "currency",
@@ -103,7 +107,7 @@ def credit_invoice(
         check_line(line, invoice.currency, invoice.billing.tax_treatment)
     totals = totals_of(lines, invoice.currency, invoice.tax_rounding)
     if totals.total <= 0:
-        raise InvalidInput("a credit note's total must be greater than zero", field="amount")
+        raise OutOfRange("a credit note's total must be greater than zero", field="amount")
     if totals.total > invoice.outstanding:
         raise OverCredit(
             f"credit of {totals.total} {invoice.currency} exceeds the {invoice.outstanding}"
@@ -116,6 +120,7 @@ def credit_invoice(
         stamp,
         invoice_id=invoice.id,
         invoice_number=invoice.number,
+        invoice_date=invoice.invoice_date,
         customer_id=invoice.customer_id,
         customer_account=invoice.customer_account,
         currency=invoice.currency,

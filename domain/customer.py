@@ -13,7 +13,7 @@ from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
 from domain.email_address import check_billing_emails
-from domain.errors import InvalidInput, InvalidState, NotFound
+from domain.errors import InvalidDate, InvalidState, NotFound
 from domain.schedule import InvoiceSchedule
 from domain.tax_treatment import TaxTreatment, Treatment, check_rate, customer_defaults
 from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non_empty, time_zone
@@ -246,7 +246,7 @@ class Customer(Aggregate):
         limits.check_date(start_date, what="start date", field="start_date")
         limits.check_optional_date(end_date, what="end date", field="end_date")
         if end_date is not None and end_date < start_date:
-            raise InvalidInput("an assignment cannot end before it starts", field="end_date")
+            raise InvalidDate("an assignment cannot end before it starts", field="end_date")
         limits.check_count(
             len(self.assignments) + 1,
             limits.MAX_ASSIGNMENTS,
@@ -267,7 +267,7 @@ class Customer(Aggregate):
             raise NotFound(f"no package assignment {assignment_id} on this customer")
         limits.check_date(end_date, what="end date", field="end_date")
         if end_date < assignment.start_date:
-            raise InvalidInput("an assignment cannot end before it starts", field="end_date")
+            raise InvalidDate("an assignment cannot end before it starts", field="end_date")
         if assignment.end_date is not None and assignment.end_date < end_date:
             raise InvalidState(f"assignment already ended on {assignment.end_date}")
         self._trigger(

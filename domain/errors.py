@@ -88,6 +88,13 @@ class InvalidNumberFormat(InvalidInput):
     code = "invalid_number_format"
 
 
+class InvalidBankDetails(InvalidInput):
+    """An IBAN whose check digits are wrong, a malformed BIC, sort code or account number, or
+    half of a pair (domain/seller_details.py)."""
+
+    code = "invalid_bank_details"
+
+
 class TaxRateNotAllowed(InvalidInput):
     """A non-zero tax rate on a line of a customer whose tax treatment charges no VAT
     (domain/tax_treatment.py)."""

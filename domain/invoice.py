@@ -20,6 +20,7 @@ from domain.delivery import Delivery
 from domain.errors import (
     EmptyInvoice,
     HasAllocations,
+    InvalidDate,
     InvalidInput,
     InvalidState,
     InvoiceNotEditable,
@@ -29,6 +30,7 @@ from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.invoice_status import Status
 from domain.line_tax import description_for
 from domain.money import TaxRounding
+from domain.seller_details import SellerDetails
 from domain.tax_treatment import TaxTreatment, Treatment, check_rate
 from domain.values import CurrencyCode, Dec, Frozen
 
@@ -48,6 +50,8 @@ class BillingSnapshot(Frozen):
     payment_instructions: str = ""
     # the structured address; invoices issued before it existed load with none
     address: PostalAddress | None = None
+    # registration number, contact and bank details; invoices issued before: none
+    seller_details: SellerDetails | None = None
     # the seller's country (ISO 3166-1 alpha-2, settings ``country``); empty on invoices
     # issued before it was recorded, or while it was not set
     seller_country: str = ""
@@ -161,6 +165,16 @@ class Invoice(Aggregate):
         def apply(self, aggregate: Any) -> None:
             for name, value in self.after.items():
                 setattr(aggregate, name, value)
+
+    class DueDateChanged(Event):
+        """An issued invoice was given a new due date (``before`` -> ``after``), for the
+        ``reason`` the event carries: the lines and totals stay as issued."""
+
+        before: date
+        after: date
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.due_date = self.after
 
     class Issued(Event):
         """The invoice was issued: numbered from the gapless sequence, lines and totals frozen.
@@ -309,11 +323,13 @@ class Invoice(Aggregate):
         )
 
     def _editable(self) -> None:
-        if self.state != "draft":
+        if self.state == "issued":
             raise InvoiceNotEditable(
-                f"invoice {self.label} is {self.state}: its lines cannot change"
-                " (issue a credit note to correct an issued invoice)"
+                f"invoice {self.label} is issued: its lines and dates cannot change, only its"
+                " due date (with a reason); correct an issued invoice with a credit note"
             )
+        if self.state != "draft":
+            raise InvoiceNotEditable(f"invoice {self.label} is {self.state}: nothing on it changes")
 
     def add_line(
         self,
@@ -381,6 +397,41 @@ class Invoice(Aggregate):
                 before={name: current[name] for name in changed},
                 after=changed,
             )
+
+    def change_due_date(self, due_date: date, stamp: Stamp) -> None:
+        """Give an issued invoice still owing money a new due date; the reason is mandatory.
+
+        A draft changes its dates freely (``change_dates``); a void or settled invoice asks
+        for nothing, so it has no due date to move."""
+        if self.state == "draft":
+            raise InvalidState(
+                f"invoice {self.label} is a draft: change its dates as a draft's", field="due_date"
+            )
+        if self.state == "void":
+            raise InvalidState(
+                f"invoice {self.label} is void: it has no due date to change", field="due_date"
+            )
+        if self.outstanding <= 0:
+            raise InvalidState(
+                f"invoice {self.label} is {self.status()}: nothing is owed, so no due date"
+                " to change",
+                field="due_date",
+            )
+        reason = (stamp.reason or "").strip()
+        if not reason:
+            raise InvalidInput("a new due date needs a reason", field="reason")
+        limits.check_text(stamp.reason or "", limits.REASON, field="reason")
+        limits.check_date(due_date, what="due date", field="due_date")
+        if due_date < self.invoice_date:
+            raise InvalidInput(
+                f"due date {due_date} is before invoice date {self.invoice_date}",
+                field="due_date",
+            )
+        if due_date == self.due_date:
+            raise InvalidInput(
+                f"invoice {self.label} is already due on {due_date}", field="due_date"
+            )
+        self._trigger(self.DueDateChanged, stamp, before=self.due_date, after=due_date)
 
     def issue(
         self,
@@ -536,6 +587,17 @@ class Invoice(Aggregate):
         return totals_of(lines, self.currency, self.tax_rounding)
 
     @property
+    def voidable(self) -> bool:
+        """Whether ``void`` would accept it (given a reason): issued, nothing allocated or
+        credited."""
+        return self.state == "issued" and not self.allocated and not self.credited
+
+    @property
+    def due_date_movable(self) -> bool:
+        """Whether ``change_due_date`` would accept it: issued and still owing money."""
+        return self.state == "issued" and self.outstanding > 0
+
+    @property
     def allocated(self) -> Decimal:
         return sum(self.allocations.values(), Decimal(0))
 
@@ -560,11 +622,11 @@ def _check_dates(
     limits.check_optional_date(period_start, what="period start", field="period_start")
     limits.check_optional_date(period_end, what="period end", field="period_end")
     if due_date < invoice_date:
-        raise InvalidInput(
+        raise InvalidDate(
             f"due date {due_date} is before invoice date {invoice_date}", field="due_date"
         )
     if period_start and period_end and period_end < period_start:
-        raise InvalidInput("billing period ends before it starts", field="period_end")
+        raise InvalidDate("billing period ends before it starts", field="period_end")
 
 
 def check_line(
@@ -584,7 +646,7 @@ def check_line(
     limits.check_optional_date(line.period_start, what="line period start", field="period_start")
     limits.check_optional_date(line.period_end, what="line period end", field="period_end")
     if line.period_start and line.period_end and line.period_end < line.period_start:
-        raise InvalidInput("line period ends before it starts", field="period_end")
+        raise InvalidDate("line period ends before it starts", field="period_end")
 
 
 def check_totals(totals: Totals, document: str) -> None:

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 State = Literal["draft", "issued", "void"]
-Status = Literal["draft", "issued", "partly_paid", "paid", "credited", "overdue", "void"]
+Status = Literal[
+    "draft", "issued", "partly_paid", "partly_credited", "paid", "credited", "overdue", "void"
+]
+#: every status, in the order lists offer them (the CLI, the API and the portal check filters
+#: against this one tuple)
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 def outstanding(state: str, total: Decimal, credited: Decimal, paid: Decimal) -> Decimal:
@@ -30,8 +35,9 @@ def status(
 ) -> Status:
     """``overdue`` only when a day is given (``today``): without one, the status of the figures.
 
-    Settled by payments is ``paid``, settled by credit notes alone ``credited``; an open invoice
-    that has been paid or credited in part is ``partly_paid``.
+    Settled with any payment is ``paid``, settled by credit notes alone ``credited``. An open
+    invoice with a payment allocated is ``partly_paid``; one reduced only by credit notes is
+    ``partly_credited`` (no money has arrived, so it never reads as paid).
     """
     if state != "issued":
         return "draft" if state == "draft" else "void"
@@ -39,4 +45,6 @@ def status(
         return "paid" if paid else "credited"
     if today is not None and today > due_date:
         return "overdue"
-    return "partly_paid" if paid or credited else "issued"
+    if paid:
+        return "partly_paid"
+    return "partly_credited" if credited else "issued"

@@ -19,6 +19,7 @@ Quantities and unit prices keep their own precision (telecom rates such as 0.012
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Literal
@@ -54,6 +55,25 @@ def currency_code(code: str) -> str:
 
 def minor_units(currency: str) -> int:
     return MINOR_UNITS[currency_code(currency)]
+
+
+def price_places(values: Iterable[Decimal], currency: str) -> int:
+    """The decimals a column of unit prices shares: as many as its most precise price needs,
+    never fewer than the currency's minor units nor more than a price may carry
+    (``MAX_RATE_DECIMALS``); so 120, 0.0123 and 0.012345 in GBP print as 120.000000,
+    0.012300 and 0.012345. A display rule only: the stored prices keep their own digits."""
+    places = minor_units(currency)
+    for value in values:
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            places = -exponent
+    return min(places, max(MAX_RATE_DECIMALS, minor_units(currency)))
+
+
+def price_column(values: Sequence[Decimal], currency: str) -> list[str]:
+    """``values`` as one column prints them: each with the column's ``price_places``."""
+    places = price_places(values, currency)
+    return [format(value, f",.{places}f") for value in values]
 
 
 def parse_decimal(value: object, *, what: str = "amount", field: str | None = None) -> Decimal:

@@ -18,7 +18,8 @@ from domain.values import Frozen
 
 Frequency = Literal["daily", "weekly", "monthly"]
 FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly", "monthly")
-_DAY_RANGE = {"daily": (1, 1), "weekly": (1, 7), "monthly": (1, 28)}
+#: The days a schedule of each frequency may run on (weekly: 1 Monday .. 7 Sunday).
+DAY_RANGES = {"daily": (1, 1), "weekly": (1, 7), "monthly": (1, 28)}
 
 
 class InvoiceSchedule(Frozen):
@@ -29,7 +30,7 @@ class InvoiceSchedule(Frozen):
 
     @model_validator(mode="after")
     def _day_fits(self) -> InvoiceSchedule:
-        low, high = _DAY_RANGE[self.frequency]
+        low, high = DAY_RANGES[self.frequency]
         if not low <= self.day <= high:
             raise ValueError(_range_text(self.frequency))
         return self
@@ -46,7 +47,7 @@ class InvoiceSchedule(Frozen):
             day = "1"
         if not day.isdigit():
             raise InvalidInput(f"invoice schedule day must be a whole number, got {day!r}")
-        low, high = _DAY_RANGE[frequency]
+        low, high = DAY_RANGES[frequency]
         if not low <= int(day) <= high:
             raise InvalidInput(_range_text(frequency))
         return cls(frequency=frequency, day=int(day))

@@ -6,20 +6,22 @@ from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain import limits
+from domain import limits, seller_details
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
 from domain.countries import COUNTRY_NAMES
 from domain.errors import UnknownCountry
 from domain.money import TaxRounding
 from domain.numbering import number_format
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping
+from domain.seller_details import SellerDetails
+from domain.values import CurrencyCode, Dec, LineGrouping
 
 SETTINGS_ID: UUID = uuid5(NAMESPACE_URL, "tollbook:settings")
 
 
-class SellerSettings(Frozen):
-    """Everything about the seller that appears on or shapes an invoice."""
+class SellerSettings(SellerDetails):
+    """Everything about the seller that appears on or shapes an invoice (with the details a
+    tax authority asks for, declared in ``SellerDetails``)."""
 
     company_name: str = "Your Company Ltd"
     address: str = ""
@@ -37,6 +39,13 @@ class SellerSettings(Frozen):
     country: str = ""
     # how tax is rounded on invoices issued from now on (domain/money.py, docs/money.md)
     tax_rounding: TaxRounding = "per_line"
+
+    @property
+    def seller_details(self) -> SellerDetails:
+        """What an invoice copies of them when it is issued."""
+        return SellerDetails.model_validate(
+            self.model_dump(include=set(SellerDetails.model_fields))
+        )
 
 
 def check_number_format(pattern: str) -> str:
@@ -114,6 +123,19 @@ def check_settings(values: SellerSettings, fields: list[str]) -> None:
             check_number_format(getattr(values, name))
     if "country" in fields:
         check_country(values.country)
+    for name, check in _SELLER_DETAILS.items():
+        if name in fields:
+            check(getattr(values, name))
+    if fields_of_bank & set(fields):  # the parts of a bank account are checked together
+        seller_details.check_bank_details(values)
+
+
+_SELLER_DETAILS = {
+    "registration_number": seller_details.check_registration_number,
+    "contact_email": seller_details.check_email,
+    "contact_phone": seller_details.check_phone,
+}
+fields_of_bank = {"iban", "bic", "sort_code", "bank_account_number"}
 
 
 def check_country(code: str) -> str:

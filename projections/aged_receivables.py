@@ -1,7 +1,8 @@
 """Read model: aged receivables, as of any date (table ``rm_aged_movement``).
 
 Every change to what is owed on an issued invoice is a dated movement: +total when issued,
--credit, -allocation, +un-allocation, -total when voided. What is owed on a day is the sum of
+-credit, -allocation, +un-allocation, -total when voided, and a movement of 0 carrying the new
+due date when an issued invoice's due date changes. What is owed on a day is the sum of
 the movements up to that day, so the ageing of any past date is one query, and it matches the
 invoices as the ledger recorded them by the end of that day (UTC). Buckets: current (not yet
 due), 1-30, 31-60, 61-90 and over 90 days past the due date.
@@ -76,6 +77,17 @@ class AgedReceivables(Projection):
             invoice = _invoice(view, event)
             invoice["due_date"] = event.after["due_date"]
             view.put(INVOICES, invoice)
+
+    @on(Invoice.DueDateChanged, "timestamp", "after")
+    def _due_date_changed(
+        self, event: Invoice.DueDateChanged, position: int, view: ViewWriter
+    ) -> None:
+        # a movement of nothing, dated the change: ageing as of an earlier day keeps the old
+        # due date (``age`` takes the due date of an invoice's last movement up to that day)
+        invoice = _invoice(view, event)
+        invoice["due_date"] = event.after
+        view.put(INVOICES, invoice)
+        _owed(view, invoice, position, event.timestamp.date(), Decimal(0))
 
     @on(Invoice.Issued, "number", "issued_on", "total")
     def _issued(self, event: Invoice.Issued, position: int, view: ViewWriter) -> None:

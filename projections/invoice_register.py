@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from uuid import UUID
 
 from domain import invoice_status
 from domain.aggregate import Event
@@ -68,6 +69,7 @@ CREDIT_NOTES = Table(
         "number": "text",
         "invoice_id": "text",
         "invoice_number": "text",
+        "invoice_date": "date",
         "customer_id": "text",
         "customer_account": "text",
         "currency": "text",
@@ -81,8 +83,15 @@ CREDIT_NOTES = Table(
 )
 
 #: ``phase`` of an issued invoice with something still owed: ``open`` if nothing was paid or
-#: credited yet, ``open_touched`` once something was (``partly_paid`` until it falls due)
-OPEN_PHASES = ("open", "open_touched")
+#: credited yet, ``open_touched`` once a payment was allocated (``partly_paid`` until it falls
+#: due), ``open_credited`` when only credit notes reduced it (``partly_credited``)
+OPEN_PHASES = ("open", "open_touched", "open_credited")
+#: the open statuses (before the due date) and the phase each is stored as
+OPEN_STATUS_PHASES = {
+    "issued": "open",
+    "partly_paid": "open_touched",
+    "partly_credited": "open_credited",
+}
 
 
 class InvoiceRegister(Projection):
@@ -149,6 +158,14 @@ class InvoiceRegister(Projection):
         row["period_day"] = row["period_start"] or row["invoice_date"]
         _put(view, row, event, position)
 
+    @on(Invoice.DueDateChanged, "after")
+    def _due_date_changed(
+        self, event: Invoice.DueDateChanged, position: int, view: ViewWriter
+    ) -> None:
+        row = _row(view, event)
+        row["due_date"] = event.after
+        _put(view, row, event, position)
+
     @on(Invoice.Issued, "number", "issued_on", "net", "tax", "total")
     def _issued(self, event: Invoice.Issued, position: int, view: ViewWriter) -> None:
         row = _row(view, event)
@@ -190,6 +207,7 @@ class InvoiceRegister(Projection):
         CreditNote.Issued,
         "invoice_id",
         "invoice_number",
+        "invoice_date",
         "customer_id",
         "customer_account",
         "currency",
@@ -207,6 +225,9 @@ class InvoiceRegister(Projection):
                 "number": event.number,
                 "invoice_id": id_text(event.invoice_id),
                 "invoice_number": event.invoice_number,
+                # notes issued before the event carried the date: the invoice's, from its row
+                "invoice_date": event.invoice_date
+                or _row(view, event, event.invoice_id)["invoice_date"],
                 "customer_id": id_text(event.customer_id),
                 "customer_account": event.customer_account,
                 "currency": event.currency,
@@ -219,10 +240,11 @@ class InvoiceRegister(Projection):
         )
 
 
-def _row(view: ViewWriter, event: Event) -> Row:
-    found = view.get(REGISTER, id_text(event.originator_id))
+def _row(view: ViewWriter, event: Event, invoice_id: UUID | None = None) -> Row:
+    wanted = invoice_id or event.originator_id
+    found = view.get(REGISTER, id_text(wanted))
     if found is None:  # the log always drafts an invoice first: a gap means corruption
-        raise LookupError(f"{REGISTER.name}: invoice {event.originator_id} never drafted")
+        raise LookupError(f"{REGISTER.name}: invoice {wanted} never drafted")
     return found
 
 
@@ -240,7 +262,7 @@ def _phase(row: Row) -> str:
     """The part of the status that does not depend on the day (see ``status_of``): stored, so
     a list can filter on it, with the open states named apart from any day's overdue."""
     status = status_of(row, None)
-    return {"issued": "open", "partly_paid": "open_touched"}.get(status, status)
+    return OPEN_STATUS_PHASES.get(status, status)
 
 
 def _add_line(row: Row, line: InvoiceLine, sign: int) -> None:

@@ -115,7 +115,12 @@ def _settings(demo: _Demo, number: str) -> None:
                 "default_tax_rate": "20",
                 "default_tax_description": "VAT 20%",
                 "default_payment_terms_days": 14,
-                "payment_instructions": "Pay by bank transfer to 20-00-00 12345678",
+                "payment_instructions": "Pay by bank transfer, quoting the invoice number",
+                "registration_number": "01234567",
+                "contact_email": "billing@northwind.example",
+                "contact_phone": "+44 20 7946 0000",
+                "sort_code": "20-00-00",
+                "bank_account_number": "12345678",
             }
         ),
         "finance:ana",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -28,6 +29,8 @@ from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
+from domain.invoice_status import STATUSES
+from domain.money import price_column
 
 
 @click.group(cls=LazyGroup, lazy_path="invoice")  # "invoice pdf" is in adapters/cli/pdf.py
@@ -195,6 +198,22 @@ def dates(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool, **values:
     _changed(ledger, invoice_ref, as_json, f"changed dates of {invoice_ref}")
 
 
+@invoice.command("due-date")
+@click.argument("invoice_ref")
+@click.argument("due_date")
+@click.option("--reason", required=True, help="Why the due date moves (kept in the history).")
+@json_option
+@passes_state
+def due_date(
+    ledger: Ledger, actor: str, invoice_ref: str, due_date: str, reason: str, as_json: bool
+) -> None:
+    """Give issued invoice INVOICE_REF the new due date DUE_DATE (YYYY-MM-DD)."""
+    day = date_arg(due_date, "due date")
+    assert day is not None  # a given argument is parsed or refused
+    ledger.change_due_date(invoice_ref, day, actor, reason)
+    _changed(ledger, invoice_ref, as_json, f"{invoice_ref} is now due on {day}")
+
+
 @invoice.command("issue")
 @click.argument("invoice_ref")
 @json_option
@@ -262,6 +281,7 @@ def print_invoice(doc: dict[str, Any]) -> None:
         f"date {doc['invoice_date']}  due {doc['due_date']}  currency {doc['currency']}"
         + (f"  period {doc['period_start']} – {doc['period_end']}" if doc["period_start"] else "")
     )
+    prices = price_column([Decimal(ln["unit_price"]) for ln in doc["lines"]], doc["currency"])
     table(
         None,
         ["#", "description", "period", "qty", "unit price", "tax %", "net", "tax"],
@@ -271,12 +291,12 @@ def print_invoice(doc: dict[str, Any]) -> None:
                 ln["description"],
                 f"{ln['period_start']} – {ln['period_end']}" if ln["period_start"] else "",
                 ln["quantity"],
-                ln["unit_price"],
+                price,
                 ln["tax_rate"],
                 ln["net"],
                 ln["tax"],
             ]
-            for ln in doc["lines"]
+            for ln, price in zip(doc["lines"], prices, strict=True)
         ],
     )
     table(
@@ -340,7 +360,10 @@ def list_(
         return
     table(
         "Invoices",
-        ["number", "customer", "date", "due", "status", "currency", "total", "paid", "due amount"],
+        [
+            *("number", "customer", "date", "due", "status", "currency"),
+            *("total", "credited", "paid", "due amount"),
+        ],
         [
             [
                 d["number"] or d["id"][:8] + " (draft)",
@@ -350,15 +373,13 @@ def list_(
                 d["status"],
                 d["currency"],
                 d["total"],
+                d["credited"],
                 d["paid"],
-                d["outstanding"],
+                d["amount_due"],
             ]
             for d in docs
         ],
     )
-
-
-STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
 
 
 @invoice.command("history")

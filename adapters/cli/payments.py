@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import click
 
+from adapters.app.payment_history import payment_history_page
 from adapters.cli.context import (
     MAX_ID,
     NumericArgsCommand,
@@ -20,7 +21,7 @@ from adapters.cli.context import (
 )
 from adapters.cli.paging import announce_next, page_options
 from adapters.ledger.application import Ledger
-from adapters.queries import queries_for, reports
+from adapters.queries import queries_for
 from adapters.queries.documents import balance_row_doc, history_doc
 from adapters.views import payment_doc
 from domain.errors import InvalidInput
@@ -303,11 +304,11 @@ def history(
 ) -> None:
     """Every payment, allocation, un-allocation and refund, in the order they happened."""
     del actor
-    page = reports.payment_history(
-        queries_for(ledger),
-        customer_id=str(ledger.customer(customer).id) if customer else None,
-        invoice_id=str(ledger.invoice_id(invoice_ref)) if invoice_ref else None,
-        payment_id=str(ledger.payment(payment_ref).id) if payment_ref else None,
+    page = payment_history_page(
+        ledger,
+        customer=customer,
+        invoice=invoice_ref,
+        payment=payment_ref,
         limit=limit,
         cursor=cursor,
     )

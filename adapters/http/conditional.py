@@ -59,6 +59,10 @@ MAX_HEADER = 4096
 _TAG = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
 #: what one If-None-Match looks like, for the error message
 EXAMPLE = '"3" or W/"1042-20261205" or *'
+#: the whole header's grammar (``*`` or 1 to ``MAX_TAGS`` tags), as the document declares it
+_ONE_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+TAG_LIST = rf"^[ \t]*(?:\*|{_ONE_TAG}(?:[ \t]*,[ \t]*{_ONE_TAG}){{0,{MAX_TAGS - 1}}})[ \t]*$"
+_TAG_LIST = re.compile(TAG_LIST)
 
 #: the OpenAPI declaration of what a conditional read adds (``conditional_answers``)
 ETAG_HEADER = {
@@ -77,7 +81,7 @@ IF_NONE_MATCH = {
         "ETags of a copy the client holds (comma-separated, or `*`): 304 with no body"
         " when one still holds. At most 64 tags."
     ),
-    "schema": {"type": "string", "maxLength": 4096},
+    "schema": {"type": "string", "maxLength": MAX_HEADER, "pattern": TAG_LIST},
 }
 
 
@@ -104,30 +108,24 @@ def presented_tags(request: Request) -> set[str] | None:
     return parse_tags(request.headers.get("if-none-match"))
 
 
-def parse_tags(header: str | None) -> set[str] | None:
+def parse_tags(header: str | None, name: str = "If-None-Match") -> set[str] | None:
+    """The tags of an ``If-None-Match`` or ``If-Match`` header (``name``); 400
+    ``invalid_if_none_match`` / ``invalid_if_match`` when it is not the RFC 9110 grammar
+    (a tag may hold a comma: the header is read tag by tag, never split on commas)."""
     if header is None:
         return None
+    code = "invalid_" + name.lower().replace("-", "_")
     if len(header) > MAX_HEADER:
-        raise _malformed(f"If-None-Match is longer than {MAX_HEADER} characters")
-    text = header.strip()
-    if text == "*":
+        raise Problem(400, code, f"{name} is longer than {MAX_HEADER} characters")
+    if header.count('"') > 2 * MAX_TAGS:
+        raise Problem(400, code, f"{name} holds at most {MAX_TAGS} entity tags")
+    if not _TAG_LIST.fullmatch(header):
+        raise Problem(
+            400, code, f"{name} must be * or a comma-separated list of entity tags ({EXAMPLE})"
+        )
+    if header.strip(" \t") == "*":
         return {"*"}
-    tags: set[str] = set()
-    items = text.split(",")
-    if len(items) > MAX_TAGS:
-        raise _malformed(f"If-None-Match holds at most {MAX_TAGS} entity tags")
-    for item in items:
-        match = _TAG.fullmatch(item.strip(" \t"))
-        if match is None:
-            raise _malformed(
-                f"If-None-Match must be * or a comma-separated list of entity tags ({EXAMPLE})"
-            )
-        tags.add(match.group(2))
-    return tags
-
-
-def _malformed(detail: str) -> Problem:
-    return Problem(400, "invalid_if_none_match", detail)
+    return {found.group(2) for found in _TAG.finditer(header)}
 
 
 def holds(presented: set[str] | None, current: str) -> bool:

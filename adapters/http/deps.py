@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.app.api_keys import ApiKey, Scope, allows
 from adapters.app.context import Services
-from adapters.http.conditional import presented_key
+from adapters.http.conditional import parse_tags, presented_key
 from adapters.http.problems import Problem
 from domain.aggregate import Aggregate
 
@@ -95,10 +95,8 @@ def check_if_match(request: Request, aggregate: Aggregate) -> int | None:
     ``*`` matches any version.
     """
     header = request.headers.get("if-match")
-    if header is None:
-        return None
-    tags = [tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")]
-    if "*" in tags:
+    tags = parse_tags(header, "If-Match")  # a malformed header: 400 invalid_if_match
+    if header is None or tags is None or "*" in tags:
         return None
     if str(aggregate.version) not in tags:
         raise version_mismatch(header, aggregate.version)

@@ -192,6 +192,10 @@ class CreditNoteDoc(Document):
     number: str
     invoice_id: Id
     invoice_number: str
+    invoice_date: IsoDay | None = Field(
+        description="the date of the invoice it credits (null on notes issued before it was"
+        " recorded)"
+    )
     customer_account: str
     currency: str
     issued_on: IsoDay
@@ -280,6 +284,13 @@ class SettingsDoc(Document):
     credit_note_number_format: str = Field(examples=["CN-{year}-{seq:06d}"])
     invoice_line_grouping: str = Field(examples=["none", "destination", "day"])
     payment_instructions: str
+    registration_number: str = Field(description="The company registration number.")
+    contact_email: str
+    contact_phone: str
+    iban: str = Field(description="Capitals, no spaces (printed in groups of four).")
+    bic: str
+    sort_code: str = Field(examples=["12-34-56"])
+    bank_account_number: str
     country: str = Field(
         default="", description="Where the seller is established (ISO 3166-1 alpha-2), or empty."
     )

@@ -21,7 +21,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import HTMLResponse
 
-from adapters.http.idempotency import MAX_KEY_LENGTH
+from adapters.http.conditional import MAX_HEADER, TAG_LIST
+from adapters.http.input_rules import IDEMPOTENCY_KEY_HEADER, declare
 from adapters.http.problems import PROBLEM_JSON
 
 DOCS_URL = "/docs"
@@ -135,7 +136,7 @@ IDEMPOTENCY_KEY_PARAMETER = {
         "Makes a retried POST happen once: the same key with the same request answers the"
         " first answer again; with another request, 422 idempotency_key_reused."
     ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    "schema": IDEMPOTENCY_KEY_HEADER,
 }
 # an edit of a customer, package, invoice or payment honours it (adapters/http/deps.py
 # ``check_if_match``); the routes that do say so with ``answers(..., if_match=True)``
@@ -149,7 +150,12 @@ IF_MATCH_PARAMETER = {
         " has moved on: 412 version_mismatch, nothing written. Absent or `*`: the edit applies"
         " to the current version."
     ),
-    "schema": {"type": "string", "examples": ['"7"', "*"]},
+    "schema": {
+        "type": "string",
+        "maxLength": MAX_HEADER,
+        "pattern": TAG_LIST,
+        "examples": ['"7"', "*"],
+    },
 }
 IF_MATCH = {
     "parameters": [IF_MATCH_PARAMETER],
@@ -265,6 +271,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                     # FastAPI describes SSE events with OpenAPI 3.2's itemSchema, which a 3.1
                     # document may not hold (validators refuse it): say it in words instead
                     content[EVENT_STREAM] = {"schema": EVENT_STREAM_SCHEMA}
+    declare(document)
     app.openapi_schema = document
     return document
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from adapters.app import bounds
@@ -94,16 +95,86 @@ IsoDateTime = Annotated[
     BeforeValidator(_iso_moment),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-01T12:00:00Z"]}),
 ]
-# JSON integers only: ``true``, ``14.0`` and ``"14"`` are not day counts.
-Days = Annotated[int, Strict()]  # the range is the ledger's: out_of_range, in its words
-Position = Annotated[int, Strict(), Field(ge=0, le=bounds.MAX_POSITION)]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON numbers that are whole, as JSON Schema's ``integer`` means them: ``14`` and
+    ``14.0`` (exactly representable, up to 2^53); ``true`` and ``"14"`` are not numbers."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+# The range of a day count is the ledger's: out_of_range, in its words.
+Days = Annotated[int, BeforeValidator(_whole_number), Strict()]
+Position = Annotated[
+    int, BeforeValidator(_whole_number), Strict(), Field(ge=0, le=bounds.MAX_POSITION)
+]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SettingsChange(Body):
+def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """``null`` is declared only for the fields whose model says it removes something."""
+    nullable: frozenset[str] = getattr(model, "nullable", frozenset())
+    for name, slot in schema.get("properties", {}).items():
+        options = slot.get("anyOf")
+        if name in nullable or not options:
+            continue
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(kept) == 1:
+            del slot["anyOf"]
+            slot.update(kept[0])
+        slot.pop("default", None)
+
+
+def _edit_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """An edit's schema says what its validator checks: something to change, and null only
+    for the fields where it removes something."""
+    _without_null(schema, model)
+    about: frozenset[str] = getattr(model, "about_the_change", frozenset())
+    changes = [name for name in schema.get("properties", {}) if name not in about]
+    if about:  # the words about a change are no change
+        schema["anyOf"] = [{"required": [name]} for name in changes]
+    else:
+        schema["minProperties"] = 1
+
+
+class NullsRefused(Body):
+    """``null`` is a value only where it removes something (``nullable``); elsewhere it is
+    refused rather than read as "left out", and the document does not offer it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_only_where_it_removes(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(
+                name
+                for name, value in data.items()
+                if value is None and name in cls.model_fields and name not in cls.nullable
+            )
+            if nulls:
+                raise ValueError(
+                    f"{', '.join(nulls)}: null is not a value here; leave a field out to keep it"
+                )
+        return data
+
+
+class Edit(NullsRefused):
+    """A change (PATCH): a field left out stays as it is; an edit with nothing in it is
+    refused (``nothing to change``), as the document declares (``minProperties``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_edit_schema)
+    #: fields that say when or why, not what changes
+    about_the_change: ClassVar[frozenset[str]] = frozenset()
+
+
+class SettingsChange(Edit):
     """The settings to change (the names of ``SellerSettings``), typed as every other body:
     the tax rate a decimal string, the payment terms a JSON integer."""
 
@@ -118,6 +189,13 @@ class SettingsChange(Body):
     credit_note_number_format: str | None = None
     invoice_line_grouping: LineGrouping | None = None
     payment_instructions: str | None = None
+    registration_number: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    iban: str | None = Field(None, description="ISO 13616; spaces and lower case accepted.")
+    bic: str | None = Field(None, description="ISO 9362, 8 or 11 characters; needs an IBAN.")
+    sort_code: str | None = Field(None, description="UK, 6 digits (12-34-56).")
+    bank_account_number: str | None = Field(None, description="UK, 8 digits.")
     country: str | None = Field(
         default=None, description="Where the seller is established: ISO 3166-1 alpha-2."
     )
@@ -182,7 +260,9 @@ class CustomerCreate(CustomerFields):
     currency: str | None = None
 
 
-class CustomerChange(CustomerFields):
+class CustomerChange(CustomerFields, Edit):
+    nullable = frozenset({"address", "invoice_schedule"})
+    about_the_change = frozenset({"effective_from", "reason"})
     effective_from: IsoDate | None = None
     reason: str | None = None
 
@@ -212,7 +292,8 @@ class PackageCreate(Body):
     description: str | None = None
 
 
-class PackageChange(Body):
+class PackageChange(Edit):
+    nullable = frozenset({"tax_rate", "tax_description"})  # the customer's rate applies
     unit_price: Amount | None = None
     setup_price: Amount | None = None
     frequency: Frequency | None = Field(
@@ -233,7 +314,7 @@ class InvoiceCreate(Body):
     memo: str = ""
 
 
-class LineCreate(Body):
+class LineCreate(NullsRefused):
     package: str | None = Field(None, description="Fill the line from this package.")
     setup: bool = Field(False, description="With package: bill its one-off setup price.")
     description: str | None = None
@@ -246,7 +327,8 @@ class LineCreate(Body):
     unit: str = ""
 
 
-class LineChange(Body):
+class LineChange(Edit):
+    nullable = frozenset({"period_start", "period_end"})
     description: str | None = None
     quantity: Amount | None = None
     unit_price: Amount | None = None
@@ -260,7 +342,8 @@ class LineChange(Body):
     period_end: IsoDate | None = None
 
 
-class DatesChange(Body):
+class DatesChange(Edit):
+    nullable = frozenset({"period_start", "period_end"})
     invoice_date: IsoDate | None = None
     due_date: IsoDate | None = None
     period_start: IsoDate | None = None
@@ -280,6 +363,13 @@ class Reason(Body):
     reason: str = Field(min_length=1)
 
 
+class DueDateChange(Body):
+    """A new due date for an issued invoice, and why (both required)."""
+
+    due_date: IsoDate
+    reason: str = Field(min_length=1)
+
+
 class OptionalReason(Body):
     reason: str | None = None
 
@@ -292,11 +382,11 @@ class CreditLine(Body):
     tax_description: str | None = None
 
 
-class CreditNoteCreate(Body):
+class CreditNoteCreate(NullsRefused):
     invoice: str = Field(min_length=1, description="Invoice number or id.")
     reason: str = Field(min_length=1)
     amount: Amount | None = Field(None, description="Net amount at the invoice's tax rate.")
-    lines: list[CreditLine] | None = None
+    lines: list[CreditLine] | None = Field(None, min_length=1)
     full: bool = False
 
 

@@ -367,6 +367,23 @@ class InvoiceUseCases(PartyUseCases):
             expected_version,
         )
 
+    def change_due_date(
+        self,
+        invoice_ref: str | UUID,
+        due_date: date,
+        actor: str,
+        reason: str,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
+        """Give an issued invoice a new due date, with a reason (``Invoice.DueDateChanged``)."""
+        self._edit_invoice(
+            "invoice due date changed",
+            invoice_ref,
+            lambda invoice: invoice.change_due_date(due_date, self.stamp(actor, reason)),
+            expected_version,
+        )
+
     def _take_number(
         self,
         kind: DocumentKind,
@@ -416,6 +433,7 @@ class InvoiceUseCases(PartyUseCases):
                 seller_address=settings.address,
                 seller_tax_number=settings.tax_number,
                 payment_instructions=settings.payment_instructions,
+                seller_details=settings.seller_details,
                 seller_country=settings.country,
                 tax_treatment=profile.tax_treatment,
             )

@@ -19,6 +19,8 @@ from domain.credit_note import CreditNote
 from domain.customer import CustomerProfile
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine, Totals, rate_key
+from domain.money import price_places
+from domain.seller_details import SellerDetails
 from domain.settings import SellerSettings
 from domain.tax_treatment import TaxTreatment
 
@@ -34,6 +36,7 @@ class Party:
     address: tuple[str, ...] = ()
     tax_number: str = ""
     account: str = ""
+    details: tuple[str, ...] = ()  # the seller's registration number and contact details
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class Document:
     title: str  # document metadata
     author: str
     created: datetime
+    asks: str = ""  # one sentence: what is due and by when (heads a long document's summary)
 
     def texts(self) -> list[str]:
         """Every string that will be drawn (to pick the fonts the document needs)."""
@@ -81,9 +85,11 @@ class Document:
             self.heading,
             self.reference,
             self.mark or "",
+            self.asks,
             *(p.name for p in parties),
             *(line for p in parties for line in p.address),
             *(p.tax_number for p in parties),
+            *(line for p in parties for line in p.details),
             *(text for fact in self.facts for text in fact),
             *(text for note in self.notes for text in note),
             *(f.label for f in self.figures),
@@ -101,12 +107,13 @@ def _address(text: str) -> tuple[str, ...]:
 
 
 def _rows(lines: Sequence[InvoiceLine], currency: str) -> list[Row]:
+    places = price_places([line.unit_price for line in lines], currency)
     return [
         Row(
             description=line.description,
             period=fmt.period(line.period_start, line.period_end),
             quantity=fmt.quantity(line.quantity, line.unit),
-            unit_price=fmt.unit_price(line.unit_price, currency),
+            unit_price=fmt.unit_price(line.unit_price, currency, places),
             tax_rate=fmt.rate(line.tax_rate),
             net=fmt.amount(line.net(currency), currency),
         )
@@ -141,13 +148,35 @@ def _treatment_note(treatment: TaxTreatment) -> list[tuple[str, str]]:
     return [("VAT treatment", treatment.legal_wording)] if treatment.legal_wording else []
 
 
-def _seller(billing: BillingSnapshot | None, settings: SellerSettings | None) -> Party:
+def _seller_details(
+    billing: BillingSnapshot | None, settings: SellerSettings | None
+) -> SellerDetails:
+    """The issued document's copy; a draft's come from the settings in force."""
     if billing is not None:
-        return Party(
-            "From", billing.seller_name, _address(billing.seller_address), billing.seller_tax_number
-        )
+        return billing.seller_details or SellerDetails()
     assert settings is not None
-    return Party("From", settings.company_name, _address(settings.address), settings.tax_number)
+    return settings.seller_details
+
+
+def _contact_lines(details: SellerDetails) -> tuple[str, ...]:
+    lines = []
+    if details.registration_number:
+        lines.append(f"Company reg. no. {details.registration_number}")
+    if details.contact_email:
+        lines.append(details.contact_email)
+    if details.contact_phone:
+        lines.append(f"Tel. {details.contact_phone}")
+    return tuple(lines)
+
+
+def _seller(billing: BillingSnapshot | None, settings: SellerSettings | None) -> Party:
+    details = _contact_lines(_seller_details(billing, settings))
+    if billing is not None:
+        name, address, tax = billing.seller_name, billing.seller_address, billing.seller_tax_number
+    else:
+        assert settings is not None
+        name, address, tax = settings.company_name, settings.address, settings.tax_number
+    return Party("From", name, _address(address), tax, details=details)
 
 
 def _customer(billing: BillingSnapshot | None, profile: CustomerProfile | None) -> Party:
@@ -196,10 +225,12 @@ def invoice_document(
     facts = [
         ("Invoice number", "—" if draft else str(invoice.number)),
         ("Invoice date", fmt.day(invoice.invoice_date)),
+        # services supplied continuously: the invoice date is the time of supply
+        ("Tax point", fmt.day(invoice.invoice_date)),
         ("Due date", fmt.day(invoice.due_date)),
     ]
     if invoice.period_start or invoice.period_end:
-        facts.append(("Billing period", fmt.period(invoice.period_start, invoice.period_end)))
+        facts.append(("Supply period", fmt.period(invoice.period_start, invoice.period_end)))
     facts += [("Currency", cur), ("Customer account", customer.account)]
     if invoice.state == "void":
         facts.append(("Status", "Void"))
@@ -233,12 +264,20 @@ def invoice_document(
     else:
         assert settings is not None
         instructions = settings.payment_instructions
+    bank = _seller_details(invoice.billing, settings).bank_lines
+    if bank and invoice.state != "void":
+        notes.append(("Bank details", "\n".join(bank)))
     if instructions and invoice.state != "void":
         notes.append(("Payment instructions", instructions))
     notes += _treatment_note(treatment)
     if invoice.memo:
         notes.append(("Note", invoice.memo))
 
+    if invoice.state == "void":
+        asks = "This invoice is void: nothing is due."
+    else:
+        would = "would be due" if draft else "due"
+        asks = f"Amount {would}: {fmt.amount(due, cur)} {cur} by {fmt.day(invoice.due_date)}."
     return Document(
         kind="invoice",
         heading="INVOICE",
@@ -254,19 +293,26 @@ def invoice_document(
         title=f"Invoice {reference} for {customer.name}",
         author=seller.name,
         created=_midnight(invoice.issued_on or invoice.invoice_date),
+        asks=asks,
     )
 
 
-def credit_note_document(note: CreditNote, *, reason: str = "") -> Document:
-    """The printed credit note: its own title, and the invoice it credits."""
+def credit_note_document(
+    note: CreditNote, *, reason: str = "", invoice_date: date | None = None
+) -> Document:
+    """The printed credit note: its own title, and the invoice it credits by number and date
+    (``invoice_date`` stands in for a note issued before the event carried the date)."""
     cur = note.currency
+    credited_on = note.invoice_date or invoice_date
+    credited = note.invoice_number + (f" of {fmt.day(credited_on)}" if credited_on else "")
     totals = note.totals
     seller = _seller(note.billing, None)
     customer = _customer(note.billing, None)
     facts = (
         ("Credit note number", note.number),
         ("Date", fmt.day(note.issued_on)),
-        ("Credits invoice", note.invoice_number),
+        ("Tax point", fmt.day(note.issued_on)),
+        ("Credits invoice", credited),
         ("Currency", cur),
         ("Customer account", customer.account),
     )
@@ -280,7 +326,7 @@ def credit_note_document(note: CreditNote, *, reason: str = "") -> Document:
     notes.append(
         (
             "Credit",
-            f"This credit note reduces the amount due on invoice {note.invoice_number}"
+            f"This credit note reduces the amount due on invoice {credited}"
             f" by {fmt.amount(totals.total, cur)} {cur}.",
         )
     )
@@ -299,4 +345,5 @@ def credit_note_document(note: CreditNote, *, reason: str = "") -> Document:
         title=f"Credit note {note.number} for {customer.name} (invoice {note.invoice_number})",
         author=seller.name,
         created=_midnight(note.issued_on),
+        asks=f"Total credit: {fmt.amount(totals.total, cur)} {cur}, against invoice {credited}.",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from domain.money import minor_units, round_to_currency
+from domain.money import minor_units, price_places, round_to_currency
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -27,11 +27,12 @@ def quantity(value: Decimal, unit: str = "") -> str:
     return f"{text} {unit}" if unit else text
 
 
-def unit_price(value: Decimal, currency: str) -> str:
-    """At least the currency's decimals, more when the rate has them (``0.0123``)."""
-    exponent = value.normalize().as_tuple().exponent
-    extra = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return format(value, f",.{max(minor_units(currency), extra)}f")
+def unit_price(value: Decimal, currency: str, places: int | None = None) -> str:
+    """With ``places`` decimals (a column's, see ``price_places``); without, at least the
+    currency's decimals, more when the rate has them (``0.0123``)."""
+    if places is None:
+        places = price_places([value], currency)
+    return format(value, f",.{places}f")
 
 
 def rate(value: Decimal) -> str:

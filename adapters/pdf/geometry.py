@@ -86,6 +86,10 @@ class Block:
     image: Logo | None = None
     rotation: float = 0.0  # degrees about the box centre (the DRAFT/VOID mark)
 
+    def renamed(self, role: str) -> Block:
+        """The same block under another role (the totals repeated in a summary)."""
+        return Block(role, self.box, self.texts, self.rules, self.fills, self.image, self.rotation)
+
 
 @dataclass(slots=True)
 class Page:

@@ -139,8 +139,20 @@ def lay_out(document: Document, metrics: Metrics, logo: Logo | None = None) -> L
     rows = [_wrap_row(row, metrics) for row in document.rows]
     totals, notes = _closing(document, metrics)
     closing_h = GAP + max(totals.box.h, notes.box.h)
+    table_h = header.box.h + sum(height for height, _ in rows)
+    summary = _summary(document, metrics, len(rows), y)
+    # a document longer than a page opens with its summary, as a carrier's bill does: the
+    # figures a reader pays from first, the lines after (when the summary fits on page 1)
+    summarised = y + table_h + closing_h > BOTTOM and summary.box.bottom + closing_h <= BOTTOM
 
     page = pages[0]
+    if summarised:
+        page.blocks.append(summary)
+        page.blocks.append(_moved(totals, summary.box.bottom + GAP).renamed("summary-totals"))
+        page.blocks.append(_moved(notes, summary.box.bottom + GAP).renamed("summary-notes"))
+        page = Page(2)
+        pages.append(page)
+        y = _running_head(page, document, metrics)
     page.blocks.append(_moved(header, y))
     y += header.box.h
     on_page: list[Block] = []
@@ -222,7 +234,9 @@ def _first_page_head(page: Page, document: Document, metrics: Metrics, logo: Log
     for line in document.seller.address:
         seller.add(line, 8.5)
     if document.seller.tax_number:
-        seller.add(f"Tax no. {document.seller.tax_number}", 8.5)
+        seller.add(f"VAT/Tax reg. no. {document.seller.tax_number}", 8.5)
+    for line in document.seller.details:
+        seller.add(line, 8.5)
     page.blocks.append(seller.block("seller"))
 
     y = max(title.y, seller.y) + GAP
@@ -240,6 +254,21 @@ def _first_page_head(page: Page, document: Document, metrics: Metrics, logo: Log
         facts.pair(label, value, 34.0, 8.5, bold=False)
     page.blocks.append(facts.block("facts"))
     return max(customer.y, facts.y) + GAP
+
+
+def _summary(document: Document, metrics: Metrics, lines: int, y: float) -> Block:
+    """The summary's heading on page 1 of a long document: what is due, by when, and where
+    the lines are."""
+    stack = _Stack(metrics, LEFT_X, y, CONTENT_W)
+    stack.add("Summary", 11, bold=True)
+    stack.space(0.8)
+    if document.asks:
+        stack.add(document.asks, 9, bold=True)
+    plural = "line" if lines == 1 else "lines"
+    stack.add(f"{lines:,} {plural} in detail from page 2.", 8.5, grey=True)
+    stack.space(1.0)
+    stack.rule()
+    return stack.block("summary")
 
 
 def _running_head(page: Page, document: Document, metrics: Metrics) -> float:

@@ -83,4 +83,5 @@ def credit_note_source(ledger: Ledger, ref: str | UUID) -> Document:
     """A credit note's document (credit notes never change once issued)."""
     note = ledger.credit_note(ref)
     issued = ledger.events_of(note.id)[0]
-    return credit_note_document(note, reason=issued.reason or "")
+    invoice_date = None if note.invoice_date else ledger.invoice(note.invoice_id).invoice_date
+    return credit_note_document(note, reason=issued.reason or "", invoice_date=invoice_date)

@@ -13,14 +13,18 @@ from projections.view import Row
 
 
 def totals_by_currency(rows: list[Row]) -> list[dict[str, Any]]:
-    """The totals row of the invoice list, one per currency (amounts never mix currencies)."""
+    """The totals row of the invoice list, one per currency (amounts never mix currencies):
+    total - credited - paid = due, as on every row."""
     sums: dict[str, dict[str, Decimal]] = {}
     counts: dict[str, int] = {}
     for row in rows:
-        per = sums.setdefault(row["currency"], dict.fromkeys(("total", "paid", "due"), Decimal(0)))
+        per = sums.setdefault(
+            row["currency"], dict.fromkeys(("total", "credited", "paid", "due"), Decimal(0))
+        )
         counts[row["currency"]] = counts.get(row["currency"], 0) + 1
         if row["state"] != "void":
             per["total"] += row["total"]
+            per["credited"] += row["credited"]
             per["paid"] += row["paid"]
         per["due"] += row["amount_due"]
     return [

@@ -34,7 +34,7 @@ from adapters.app.context import Services
 from adapters.app.users import Session, Users
 from adapters.queries.paging import InvalidPage
 from domain.errors import BillingError, InvalidInput, NotFound
-from domain.money import minor_units, parse_decimal, round_to_currency
+from domain.money import minor_units, parse_decimal, price_column, round_to_currency
 from domain.values import parse_date
 
 log = structlog.get_logger("tollbook.portal")
@@ -197,6 +197,7 @@ def make_templates() -> Jinja2Templates:
     env.globals["PREFIX"] = PREFIX
     env.globals["STATUS_NAMES"] = STATUS_NAMES
     env.globals["minor_units"] = minor_units
+    env.globals["price_column"] = price_column  # a table's unit prices share their decimals
     return templates
 
 
@@ -204,6 +205,7 @@ STATUS_NAMES = {
     "draft": "Draft",
     "issued": "Issued",
     "partly_paid": "Partly paid",
+    "partly_credited": "Partly credited",
     "paid": "Paid",
     "credited": "Credited",
     "overdue": "Overdue",

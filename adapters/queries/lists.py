@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import structlog
@@ -32,17 +32,17 @@ from adapters.queries.paging import (
 from adapters.queries.sql import Filter, SortKey, amount_sql, select_page, select_sorted
 from adapters.store.lookup import current_version, load_aggregates
 from adapters.store.read_models import SqlViewStore
-from domain.errors import InvalidInput
+from domain.errors import InvalidDate, InvalidInput
+from domain.invoice_status import STATUSES
 from projections.customer_balances import BALANCES
 from projections.directory import CUSTOMERS, PACKAGES
-from projections.invoice_register import CREDIT_NOTES, OPEN_PHASES, REGISTER
+from projections.invoice_register import CREDIT_NOTES, OPEN_PHASES, OPEN_STATUS_PHASES, REGISTER
 from projections.payment_history import PAYMENTS
 from projections.runner import Runner
 from projections.view import ColumnKind, Row, Table
 
 log = structlog.get_logger("tollbook.queries")
 
-STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
 
 #: the stable order of each list: ends with a unique column, backed by an index
 ORDER: dict[str, tuple[str, ...]] = {
@@ -82,7 +82,7 @@ class InvoiceQuery:
         if self.sort is not None and self.sort not in SORTS:
             raise InvalidInput(f"unknown sort {self.sort!r}: one of {', '.join(SORTS)}")
         if self.date_from and self.date_to and self.date_to < self.date_from:
-            raise InvalidInput("the 'to' date is before the 'from' date")
+            raise InvalidDate("the 'to' date is before the 'from' date")
 
 
 class Queries:
@@ -396,7 +396,8 @@ class Queries:
 AMOUNT_DUE = "CASE WHEN state = 'draft' THEN total ELSE outstanding END"
 
 #: the invoice list's sort columns (the portal's column headers), each ended by ``seq``
-SORTS = ("number", "customer", "date", "due_date", "status", "total", "due")
+Sort = Literal["number", "customer", "date", "due_date", "status", "total", "due"]
+SORTS: tuple[Sort, ...] = get_args(Sort)
 _SORT_COLUMNS: dict[str, tuple[str, ColumnKind]] = {
     "customer": ("customer_account", "text"),
     "date": ("invoice_date", "date"),
@@ -423,13 +424,19 @@ def _sort_keys(store: SqlViewStore, sort: str, descending: bool, today: date) ->
     return keys
 
 
+_OPEN_SQL = "(" + ", ".join(f"'{phase}'" for phase in OPEN_PHASES) + ")"
+
+
 def _status_sql(store: SqlViewStore, today: date) -> str:
     """``status_of`` in SQL, for sorting: the day is a literal (a date we made, not input)."""
     day = f"DATE '{today.isoformat()}'" if store.db.dialect == "postgres" else f"'{today}'"
     return (
-        f"CASE WHEN phase IN ('open', 'open_touched') AND due_date < {day} THEN 'overdue'"
-        " WHEN phase = 'open' THEN 'issued' WHEN phase = 'open_touched' THEN 'partly_paid'"
-        " ELSE phase END"
+        f"CASE WHEN phase IN {_OPEN_SQL} AND due_date < {day} THEN 'overdue'"
+        + "".join(
+            f" WHEN phase = '{phase}' THEN '{status}'"
+            for status, phase in OPEN_STATUS_PHASES.items()
+        )
+        + " ELSE phase END"
     )
 
 
@@ -442,5 +449,5 @@ def _status_filter(where: Filter, status: str, today: date) -> None:
         where.among("phase", OPEN_PHASES)
         where.compare("due_date", "<", today)
         return
-    where.equal("phase", "open" if status == "issued" else "open_touched")
+    where.equal("phase", OPEN_STATUS_PHASES[status])
     where.compare("due_date", ">=", today)

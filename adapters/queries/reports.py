@@ -104,23 +104,24 @@ def payment_history(
 def monthly(
     queries: Queries, customer_id: str, today: date, months: int = 12
 ) -> dict[str, list[MonthFigures]]:
-    """Per currency, for the last ``months`` months: invoiced (issued, not void, by issue
-    date) and paid (completed payments, by the day received), from the invoice register and
-    the payments read model (the customer's rows of those months only)."""
+    """Per currency, for the last ``months`` months: invoiced (issued, not void, by invoice
+    date: the date the invoice bears, not the day it was issued) and paid (completed
+    payments, by the day received), from the invoice register and the payments read model
+    (the customer's rows of those months only)."""
     queries.catch_up("invoice_register", "payment_history")
     keys = _month_keys(today, months)
     first = date.fromisoformat(f"{keys[0]}-01")
     issued = Filter(queries.store, REGISTER)
     issued.equal("customer_id", customer_id)
     issued.equal("state", "issued")
-    issued.compare("issued_on", ">=", first)
+    issued.compare("invoice_date", ">=", first)
     invoices, _ = select_page(queries.store, REGISTER, issued, ("seq",), CHART_ROWS)
     completed = Filter(queries.store, PAYMENTS)
     completed.equal("customer_id", customer_id)
     completed.equal("status", "completed")
     completed.compare("received_on", ">=", first)
     payments, _ = select_page(queries.store, PAYMENTS, completed, ("seq",), CHART_ROWS)
-    invoiced = _per_month(invoices, "issued_on", "total", keys)
+    invoiced = _per_month(invoices, "invoice_date", "total", keys)
     paid = _per_month(payments, "received_on", "amount", keys)
     return {
         currency: [

@@ -331,7 +331,8 @@ CASES: list[tuple[str, str, str, Any, tuple[int, str]]] = [
     ("body_not_utf8", "POST", "/customers", b'{"account_number": "\xff"}', (400, "bad_request")),
     ("unknown_path", "GET", "/nowhere", None, (404, "not_found")),
     ("wrong_method", "DELETE", "/customers", None, (405, "method_not_allowed")),
-    ("if_match_superscript", "POST", "/invoices/{draft}/issue", None, (412, "version_mismatch")),
+    # not an entity-tag (ASCII only, as for If-None-Match): refused, not read as "no match"
+    ("if_match_superscript", "POST", "/invoices/{draft}/issue", None, (400, "invalid_if_match")),
     (
         "idempotency_key_too_long",
         "POST",

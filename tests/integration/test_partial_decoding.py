@@ -45,6 +45,7 @@ def every_followed_event(ledger) -> None:
     ledger.change_invoice_dates(draft, DatesChanges(due_date=date(2026, 12, 31)), "finance")
     number = ledger.issue_invoice(draft, "finance")
     ledger.issue_credit_note(number, "finance", "goodwill", amount=D("1.00"))
+    ledger.change_due_date(number, date(2027, 1, 15), "finance", "payment plan")
     paid = completed_payment(ledger, amount="30.00")
     ledger.allocate(paid, [(number, D("10.00"))], "finance")
     ledger.unallocate(paid, number, D("4.00"), "finance", "wrong invoice")

@@ -20,7 +20,14 @@ def seed(ledger):
                 "company_name": "Northwind Voice Ltd",
                 "address": "1 Exchange Sq\nLondon EC2A 2BR",
                 "tax_number": "GB123456789",
-                "payment_instructions": "IBAN GB29 NWBK 6016 1331 9268 19, reference the invoice",
+                "registration_number": "01234567",
+                "contact_email": "billing@northwind.example",
+                "contact_phone": "+44 20 7946 0000",
+                "iban": "gb29 nwbk 6016 1331 9268 19",
+                "bic": "NWBKGB2L",
+                "sort_code": "601613",
+                "bank_account_number": "31926819",
+                "payment_instructions": "Please reference the invoice number",
             }
         ),
         "t",
@@ -98,7 +105,10 @@ def test_an_issued_invoice_shows_every_name_and_figure(ledger):
         "Northwind Voice Ltd",
         "1 Exchange Sq",
         "London EC2A 2BR",
-        "Tax no. GB123456789",
+        "VAT/Tax reg. no. GB123456789",
+        "Company reg. no. 01234567",
+        "billing@northwind.example",
+        "Tel. +44 20 7946 0000",
         "Łódź Sp. z o.o.",
         "ul. Piotrkowska 1",
         "90-001 Łódź",
@@ -106,13 +116,15 @@ def test_an_issued_invoice_shows_every_name_and_figure(ledger):
         "Invoice number INV-2026-000001",
         "Invoice date 1 Nov 2026",
         "Due date 15 Nov 2026",
-        "Billing period 1–31 Oct 2026",
+        "Tax point 1 Nov 2026",
+        "Supply period 1–31 Oct 2026",
         "Currency PLN",
         "Customer account LDZ",
-        "SIP trunk 30 channels 1–31 Oct 2026 2 120.00 23% 240.00",
+        # the unit prices share the decimals of the most precise one (0.0123)
+        "SIP trunk 30 channels 1–31 Oct 2026 2 120.0000 23% 240.00",
         # 5321.5 x 0.0123 = 65.45445 -> 65.45
         "Calls to PL mobiles 1–31 Oct 2026 5,321.5 min 0.0123 23% 65.45",
-        "Porting fee 1–31 Oct 2026 1 1,250.00 0% 1,250.00",
+        "Porting fee 1–31 Oct 2026 1 1,250.0000 0% 1,250.00",
         "Net 1,555.45",
         # 23% of 240.00 = 55.20, of 65.45 = 15.05 (15.0535), summed per line: 70.25
         "VAT 23%: sum of line taxes on 305.45 70.25",
@@ -121,7 +133,9 @@ def test_an_issued_invoice_shows_every_name_and_figure(ledger):
         f"Credit note {note} -24.60",  # 20.00 + 23% tax
         "Paid -100.00",
         "Amount due (PLN) 1,501.10",
-        "IBAN GB29 NWBK 6016 1331 9268 19, reference the invoice",
+        "Bank details IBAN GB29 NWBK 6016 1331 9268 19 · BIC NWBKGB2L",
+        "Sort code 60-16-13 · Account 31926819",
+        "Please reference the invoice number",
         "Thank you for your business",
         "Page 1 of 1",
     ]:
@@ -214,7 +228,7 @@ def test_a_credit_note_has_its_own_title_and_names_the_invoice_it_credits(ledger
     assert "CREDIT NOTE" in text and "INVOICE" not in text
     for expected in [
         f"Credit note number {note}",
-        f"Credits invoice {number}",
+        f"Credits invoice {number} of 1 Nov 2026",
         "Łódź Sp. z o.o.",
         "Outage credit 2 10.00 23% 20.00",
         "VAT 23%: sum of line taxes on 20.00 4.60",

@@ -94,8 +94,7 @@ def test_aged_receivables_can_be_seen_as_of_any_past_date(ledger, store_url, clo
     movements = runner.store.select(MOVEMENTS)
 
     def buckets(day: date) -> dict[str, D]:
-        [row] = age(movements, day)
-        return {name: value for name, value in row.buckets.items() if value}
+        return _owed_by_bucket(movements, day)
 
     assert age(movements, issued_on - timedelta(days=1)) == []
     assert buckets(issued_on) == {"current": D("120.00")}
@@ -221,3 +220,34 @@ def _until(condition, seconds: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the follower did not wake up"
         time.sleep(0.02)
+
+
+def test_a_new_due_date_moves_the_register_and_ages_from_the_day_it_was_given(
+    ledger, store_url, clock
+):
+    customer(ledger, "ACME", terms=10)
+    number = issued_invoice(ledger, "ACME", "100.00")  # 120.00, due 10 days after issue
+    issued_on = ledger.today()
+    clock.advance(days=20)  # ten days late
+    new_due = issued_on + timedelta(days=40)
+    ledger.change_due_date(number, new_due, "t", "payment plan")
+    moved_on = ledger.today()
+    runner = runner_for(ledger, store_url)
+    runner.catch_up()
+    movements = runner.store.select(MOVEMENTS)
+
+    def buckets(day: date) -> dict[str, D]:
+        return _owed_by_bucket(movements, day)
+
+    # before the change the old due date stands; from the day of the change, the new one
+    assert buckets(moved_on - timedelta(days=1)) == {"1-30": D("120.00")}
+    assert buckets(moved_on) == {"current": D("120.00")}
+    assert buckets(new_due + timedelta(days=1)) == {"1-30": D("120.00")}
+    [row] = [r for r in runner.store.select(REGISTER) if r["number"] == number]
+    assert row["due_date"] == new_due and row["version"] == ledger.invoice(number).version
+
+
+def _owed_by_bucket(movements, day: date) -> dict[str, D]:
+    """The one customer's non-zero ageing buckets on ``day``."""
+    [row] = age(movements, day)
+    return {name: value for name, value in row.buckets.items() if value}

@@ -144,8 +144,9 @@ def test_full_billing_cycle(admin, writer, reader):
         balance["outstanding"],
     ) == ("156.00", "36.00", "120.00", "0.00")
 
-    # a second invoice voided, a second payment cancelled
-    other = ok(writer.post("/invoices", {"customer": "C-1"}), 201)
+    # a second invoice voided, a second payment cancelled (dated as the first: numbers follow
+    # dates, docs/lifecycle.md)
+    other = ok(writer.post("/invoices", {"customer": "C-1", "invoice_date": "2026-10-31"}), 201)
     ok(writer.post(f"/invoices/{other['id']}/lines", {"description": "x", "unit_price": "5"}), 201)
     ok(writer.post(f"/invoices/{other['id']}/issue"))
     voided = ok(writer.post(f"/invoices/{other['id']}/void", {"reason": "duplicate"}))

@@ -106,10 +106,14 @@ def test_a_5000_line_invoice_repeats_the_header_on_every_page_and_totals_only_on
     count = len(pages)
 
     assert count == len(texts) > 50
+    # page 1 is the summary; the lines follow from page 2
+    assert "table-header" not in pages[0].roles() and "Description" not in texts[0]
     for number, (page, text) in enumerate(zip(pages, texts, strict=True), start=1):
+        assert f"Page {number} of {count}" in text
+        if number == 1:
+            continue
         assert "table-header" in page.roles() and "rows" in page.roles()
         assert "Description" in text and "Net (EUR)" in text
-        assert f"Page {number} of {count}" in text
         is_last = number == count
         assert ("totals" in page.roles()) == is_last
         assert ("Amount due (EUR)" in text) == is_last

@@ -32,6 +32,7 @@ GUARDED = (
     "edit_line",
     "remove_line",
     "change_invoice_dates",
+    "change_due_date",
     "issue_invoice",
     "void_invoice",
     "record_invoice_sent",

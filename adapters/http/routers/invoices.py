@@ -31,6 +31,7 @@ from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.problems import Problem
 from adapters.http.schemas import (
     DatesChange,
+    DueDateChange,
     InvoiceCreate,
     IsoDate,
     IsoDateTime,
@@ -42,10 +43,12 @@ from adapters.http.schemas import (
 from adapters.ledger.application import Ledger
 from adapters.queries import InvoiceQuery, queries_for
 from adapters.queries.documents import register_doc
+from adapters.queries.lists import Sort
 from adapters.views import event_doc, invoice_doc
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import InvalidInput
 from domain.invoice import Invoice
+from domain.invoice_status import Status
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -69,11 +72,11 @@ def list_invoices(
     svc: Svc,
     _: Reader,
     customer: str | None = None,
-    status: str | None = None,
+    status: Status | None = None,
     number: Annotated[str | None, Query(max_length=200)] = None,
     date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
     date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
-    sort: Annotated[str | None, Query(max_length=20)] = None,
+    sort: Sort | None = None,
     direction: Annotated[Literal["asc", "desc"], Query(alias="dir")] = "asc",
     limit: Limit = None,
     cursor: Cursor = None,
@@ -270,6 +273,19 @@ def change_dates(
     invoice_id, expected = _precondition(request, svc.ledger, ref)
     changes = DatesChanges.model_validate(given)
     svc.ledger.change_invoice_dates(invoice_id, changes, key.name, expected_version=expected)
+    return _doc(svc.ledger, invoice_id, response)
+
+
+@router.post("/{ref}/due-date", **answers(InvoiceDoc, if_match=True))
+def change_due_date(
+    ref: str, body: DueDateChange, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """Give an issued invoice still owing money a new due date, with a reason (an
+    ``Invoice.DueDateChanged`` event); refused on drafts, void and settled invoices."""
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    svc.ledger.change_due_date(
+        invoice_id, body.due_date, key.name, body.reason, expected_version=expected
+    )
     return _doc(svc.ledger, invoice_id, response)
 
 

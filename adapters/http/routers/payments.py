@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from adapters.app.payment_history import payment_history_page
 from adapters.http.conditional import cached_page, conditional_answers, list_tag
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.documents import BalanceDoc, EventDoc, PaymentDoc, answers
@@ -241,13 +242,7 @@ def payment_history_list(
     """Every payment movement (received, completed, cancelled, allocated, unallocated,
     refunded) in the order it happened, from the payment history read model, a page at a
     time."""
-    ledger = svc.ledger
-    page = reports.payment_history(
-        queries_for(ledger),
-        customer_id=str(ledger.customer(customer).id) if customer else None,
-        invoice_id=str(ledger.invoice_id(invoice)) if invoice else None,
-        payment_id=str(ledger.payment(payment).id) if payment else None,
-        limit=limit,
-        cursor=cursor,
+    page = payment_history_page(
+        svc.ledger, customer=customer, invoice=invoice, payment=payment, limit=limit, cursor=cursor
     )
     return paged(request, response, page, [history_doc(row) for row in page.items])

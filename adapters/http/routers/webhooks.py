@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -48,7 +48,7 @@ def webhook_deliveries(
     ref: str,
     svc: Svc,
     _: Admin,
-    status: str | None = None,
+    status: Literal["pending", "delivered", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_DELIVERIES)] = 100,
 ) -> list[dict[str, Any]]:
     subscription = svc.webhooks.subscription(ref)

@@ -12,7 +12,13 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from adapters.app import bounds
-from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, invoice_download
+from adapters.app.einvoices import (
+    MEDIA_TYPE,
+    Download,
+    PdfFormat,
+    credit_note_download,
+    invoice_download,
+)
 from adapters.csv_output import SafeCsvWriter
 from adapters.describe import describe
 from adapters.ledger.application import Ledger
@@ -49,6 +55,7 @@ from domain.changes import DatesChanges, LineChanges
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
 from domain.invoice_line import line_taxes
+from domain.invoice_status import STATUSES
 from domain.line_tax import default_terms
 from domain.package import Package
 from domain.payment import Payment
@@ -61,7 +68,6 @@ CSV_COLUMNS = (
     *("number", "invoice_id", "customer", "invoice_date", "due_date", "status", "currency"),
     *CSV_AMOUNTS,
 )
-STATUSES = ("draft", "issued", "partly_paid", "paid", "credited", "overdue", "void")
 
 
 def url_of(invoice_id: UUID | str, tail: str = "") -> str:
@@ -261,7 +267,19 @@ def invoice_pdf(
 ) -> Response:
     """The invoice's PDF, or (``format=factur-x``) its EN 16931 e-invoice."""
     del session
-    made = invoice_download(portal.services.ledger, ref, format)
+    return _attachment(invoice_download(portal.services.ledger, ref, format))
+
+
+@router.get("/credit-notes/{ref}.pdf")
+def credit_note_pdf(
+    ref: str, portal: PortalDep, session: Viewer, format: PdfFormat = "pdf"
+) -> Response:
+    """The credit note's PDF (linked from its invoice's page), or its Factur-X e-invoice."""
+    del session
+    return _attachment(credit_note_download(portal.services.ledger, ref, format))
+
+
+def _attachment(made: Download) -> Response:
     return Response(
         made.content, media_type=MEDIA_TYPE, headers={"Content-Disposition": made.disposition}
     )
@@ -462,6 +480,24 @@ def change_dates(
     if fields.ok:
         return done(url_of(invoice.id), "Dates saved.")
     return invoice_page(request, portal, ref, form="dates", fields=fields, status=422)
+
+
+@router.post("/invoices/{ref}/due-date")
+def change_due_date(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    due = fields.day("due_date", "due date", required=True)
+    reason = fields.text("reason", required="a reason")
+    # submit runs the command only when every field parsed: ``due`` is a date then
+    fields.submit(
+        lambda: ledger.change_due_date(invoice.id, due, actor_of(session), reason) if due else None
+    )
+    if fields.ok:
+        return done(url_of(invoice.id), f"Invoice {invoice.label} is now due on {due}.")
+    return invoice_page(request, portal, ref, form="due", fields=fields, status=422)
 
 
 @router.post("/invoices/{ref}/issue")
