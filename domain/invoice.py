@@ -7,7 +7,7 @@ allocations, and a void (only with nothing allocated or credited) cancels the do
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -16,7 +16,7 @@ from domain import invoice_status, limits
 from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import DatesChanges, LineChanges
-from domain.delivery import Delivery
+from domain.delivery import DocumentSendFailed, DocumentSent, Sendable
 from domain.errors import (
     EmptyInvoice,
     HasAllocations,
@@ -66,7 +66,7 @@ class BillingSnapshot(Frozen):
         return PostalAddress.from_free_text(self.billing_address)
 
 
-class Invoice(Aggregate):
+class Invoice(Sendable, Aggregate):
     """A customer invoice; the aggregate that guards what is owed on it."""
 
     customer_id: UUID
@@ -244,36 +244,18 @@ class Invoice(Aggregate):
             aggregate.state = "void"
             aggregate.void_reason = self.reason
 
-    class Sent(Event):
+    class Sent(DocumentSent):
         """The issued invoice was e-mailed and the SMTP server accepted the message.
 
         ``send_id`` names the send request (uuid5 of the invoice and the request's key), so a
         retry of one request is recognised; ``message_id`` is the Message-ID header (derived
-        from ``send_id``); ``attachment_sha256`` is the digest of the PDF attached."""
+        from ``send_id``); ``attachment_sha256`` is the digest of the PDF attached;
+        ``refused`` the recipients the server refused while accepting the others."""
 
-        send_id: UUID
-        recipients: tuple[str, ...]
-        message_id: str
-        attachment_name: str
-        attachment_sha256: str
-        refused: tuple[str, ...] = ()  # recipients the server refused while accepting the rest
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.sends = {**getattr(aggregate, "sends", {}), self.send_id: "sent"}
-
-    class SendFailed(Event):
+    class SendFailed(DocumentSendFailed):
         """An attempt to e-mail the invoice failed (server down, recipient refused); the
-        request is retried from ``retry_at`` by ``tollbook mail retry`` (docs/email.md)."""
-
-        send_id: UUID
-        recipients: tuple[str, ...]
-        message_id: str
-        attempt: int
-        error: str
-        retry_at: datetime | None
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.sends = {**getattr(aggregate, "sends", {}), self.send_id: "failed"}
+        request is retried from ``retry_at`` by ``tollbook invoice retry-sends``
+        (docs/email.md)."""
 
     # ----------------------------------------------------------------- commands
 
@@ -521,49 +503,6 @@ class Invoice(Aggregate):
                 f"invoice {self.label} is {'a draft' if self.state == 'draft' else 'void'}:"
                 " only issued invoices are sent"
             )
-
-    @property
-    def send_states(self) -> dict[UUID, str]:
-        """Each send request's state, ``sent`` or ``failed`` (invoices from before: none)."""
-        sends: dict[UUID, str] = getattr(self, "sends", {})
-        return sends
-
-    def send_state(self, send_id: UUID) -> str | None:
-        """``sent``, ``failed`` or None (never attempted) for one send request."""
-        return self.send_states.get(send_id)
-
-    def record_sent(self, delivery: Delivery, stamp: Stamp) -> bool:
-        """Record an accepted message; False (nothing recorded) when already recorded."""
-        self.check_sendable()
-        if self.send_state(delivery.send_id) == "sent":
-            return False
-        self._trigger(
-            self.Sent,
-            stamp,
-            send_id=delivery.send_id,
-            recipients=delivery.recipients,
-            message_id=delivery.message_id,
-            attachment_name=delivery.attachment_name,
-            attachment_sha256=delivery.attachment_sha256,
-            refused=delivery.refused,
-        )
-        return True
-
-    def record_send_failed(
-        self, delivery: Delivery, attempt: int, error: str, retry_at: datetime | None, stamp: Stamp
-    ) -> None:
-        if self.send_state(delivery.send_id) == "sent":
-            raise InvalidState(f"send {delivery.send_id} of invoice {self.label} already succeeded")
-        self._trigger(
-            self.SendFailed,
-            stamp,
-            send_id=delivery.send_id,
-            recipients=delivery.recipients,
-            message_id=delivery.message_id,
-            attempt=attempt,
-            error=error[: limits.REASON.max_length],
-            retry_at=retry_at,
-        )
 
     # ----------------------------------------------------------------- queries
 

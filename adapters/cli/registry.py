@@ -74,6 +74,10 @@ COMMANDS: dict[str, Lazy] = {
     "credit-note pdf": Lazy(
         "adapters.cli.pdf:credit_note_pdf", "Write the PDF of credit note REF (number or id)."
     ),
+    "credit-note send": Lazy(
+        "adapters.cli.mail:credit_note_send",
+        "E-mail a credit note with its PDF attached (SMTP: TOLLBOOK_SMTP_*).",
+    ),
     "customer": Lazy(
         "adapters.cli.customers:customer",
         "Customers: who is billed, in which currency, with which tax and terms.",
@@ -106,7 +110,7 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "invoice retry-sends": Lazy(
         "adapters.cli.mail:invoice_retry_sends",
-        "Attempt again every failed invoice e-mail whose back-off has passed.",
+        "Attempt again every failed invoice or credit-note e-mail whose back-off has passed.",
     ),
     "invoice verify-pdf": Lazy(
         "adapters.cli.pdf:verify_pdf",

@@ -477,14 +477,33 @@ class InvoiceUseCases(PartyUseCases):
         self._edit_invoice(
             "invoice send failed",
             invoice_ref,
-            lambda invoice: invoice.record_send_failed(
-                failure.delivery,
-                failure.attempt,
-                failure.error,
-                failure.retry_at,
-                self.stamp(actor),
-            ),
+            lambda invoice: invoice.record_send_failed(failure, self.stamp(actor)),
         )
+
+    def record_credit_note_sent(self, note_ref: str | UUID, actor: str, delivery: Delivery) -> bool:
+        """``CreditNote.Sent`` once the SMTP server accepted the message; False if already so."""
+        return self._edit_note(
+            "credit note sent", note_ref, lambda note: note.record_sent(delivery, self.stamp(actor))
+        )
+
+    def record_credit_note_send_failed(
+        self, note_ref: str | UUID, actor: str, failure: SendFailure
+    ) -> None:
+        """``CreditNote.SendFailed``: the attempt, what went wrong and when to try again."""
+        self._edit_note(
+            "credit note send failed",
+            note_ref,
+            lambda note: note.record_send_failed(failure, self.stamp(actor)),
+        )
+
+    def _edit_note(self, operation: str, ref: str | UUID, change: Callable[[CreditNote], T]) -> T:
+        def command() -> T:
+            note = self.credit_note(ref)
+            result = change(note)
+            self._save(operation, note)
+            return result
+
+        return self._retrying(operation, command)
 
     def void_invoice(
         self,

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
+from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from tests.mail_support import Inbox, attachment, free_port, smtp_server
 
@@ -140,3 +141,27 @@ def test_a_refused_recipient_is_recorded_and_every_refusal_is_a_failure(
     (failed,) = _events(ledger, issued, Invoice.SendFailed)
     assert "every recipient refused" in failed.error
     assert len(inbox.received) == 1
+
+
+def test_a_credit_note_is_sent_with_its_pdf_and_retried_once(
+    ledger, tollbook, issued, smtp_port, clock, tmp_path
+):
+    note = ledger.issue_credit_note(issued, "t", "overcharged", amount=D("10"))
+    pdf_file = tmp_path / "note.pdf"
+    assert tollbook("credit-note", "pdf", note, "-o", str(pdf_file)).code == 0
+
+    down = tollbook("credit-note", "send", note, "--json")
+    clock.advance(minutes=2)
+    with smtp_server(smtp_port) as inbox:
+        retried = tollbook("invoice", "retry-sends", "--json")
+        again = tollbook("invoice", "retry-sends", "--json")
+
+    assert down.code == 1 and down.json()["status"] == "failed"
+    assert [r["status"] for r in retried.json()] == ["sent"] and again.json() == []
+    ((_, rcpt, message),) = inbox.received
+    assert rcpt == ["ap@zuerich.example", "Finance@zuerich.example"]
+    assert message["Subject"].startswith(f"Credit note {note} for invoice {issued}")
+    assert attachment(message) == (f"{note}.pdf", pdf_file.read_bytes())
+    note_id = ledger.credit_note(note).id
+    (sent,) = [e for e in ledger.events_of(note_id) if isinstance(e, CreditNote.Sent)]
+    assert sent.message_id == message["Message-ID"] == down.json()["message_id"]
