@@ -97,8 +97,8 @@ class Sendable:
         return self.send_states.get(send_id)
 
     def record_sent(self, delivery: Delivery, stamp: Stamp) -> bool:
-        """Record an accepted message; False (nothing recorded) when already recorded."""
-        self.check_sendable()
+        """Record an accepted message; False (nothing recorded) when already recorded. Not
+        refused on a document voided meanwhile: the message went out, so the fact is kept."""
         if self.send_state(delivery.send_id) == "sent":
             return False
         self._trigger(self.Sent, stamp, **delivery.model_dump())
