@@ -224,7 +224,8 @@ class SendDoc(Document):
     ``already-sent``, ``failed`` (recorded; retried from ``retry_at``) or ``dry-run``."""
 
     status: str
-    invoice_id: str
+    kind: str
+    document_id: str
     send_id: str
     message_id: str
     sender: str

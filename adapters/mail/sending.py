@@ -60,7 +60,7 @@ BACKOFF = (
 class Prepared:
     """A message ready to hand to the server, and what its events will say."""
 
-    invoice_id: UUID  # the document's id: an invoice's, or a credit note's (``kind``)
+    document_id: UUID  # an invoice's or a credit note's id (``kind``)
     delivery: Delivery
     subject: str
     message: EmailMessage
@@ -196,9 +196,11 @@ def send(
     ledger: Ledger, prepared: Prepared, config: SmtpConfig, actor: str, attempt: int = 1
 ) -> Outcome:
     """Hand the message to the server unless this request was already sent; record the result."""
-    bound = log.bind(aggregate_id=str(prepared.invoice_id), send_id=str(prepared.delivery.send_id))
+    bound = log.bind(aggregate_id=str(prepared.document_id), send_id=str(prepared.delivery.send_id))
     if (
-        _aggregate(ledger, prepared.kind, prepared.invoice_id).send_state(prepared.delivery.send_id)
+        _aggregate(ledger, prepared.kind, prepared.document_id).send_state(
+            prepared.delivery.send_id
+        )
         == "sent"
     ):
         bound.info("send skipped: already sent")
@@ -211,18 +213,18 @@ def send(
             delivery=prepared.delivery, attempt=attempt, error=str(error), retry_at=retry_at
         )
         if prepared.kind == "credit_note":
-            ledger.record_credit_note_send_failed(prepared.invoice_id, actor, failure)
+            ledger.record_credit_note_send_failed(prepared.document_id, actor, failure)
         else:
-            ledger.record_invoice_send_failed(prepared.invoice_id, actor, failure)
+            ledger.record_invoice_send_failed(prepared.document_id, actor, failure)
         bound.warning("send failed", event_type=f"{_TYPE[prepared.kind]}.SendFailed",
                       attempt=attempt, error=str(error), retry_at=retry_at)  # fmt: skip
         return Outcome(prepared, "failed", error=str(error), retry_at=retry_at)
     accepted = tuple(r for r in prepared.delivery.recipients if r not in refused)
     delivery = prepared.delivery.model_copy(update={"recipients": accepted, "refused": refused})
     if prepared.kind == "credit_note":
-        ledger.record_credit_note_sent(prepared.invoice_id, actor, delivery)
+        ledger.record_credit_note_sent(prepared.document_id, actor, delivery)
     else:
-        ledger.record_invoice_sent(prepared.invoice_id, actor, delivery)
+        ledger.record_invoice_sent(prepared.document_id, actor, delivery)
     bound.info(
         "invoice sent",
         event_type=f"{_TYPE[prepared.kind]}.Sent",
@@ -256,7 +258,8 @@ def outcome_doc(outcome: Outcome) -> dict[str, object]:
     prepared, delivery = outcome.prepared, outcome.prepared.delivery
     return {
         "status": outcome.status,
-        "invoice_id": str(prepared.invoice_id),
+        "kind": prepared.kind,
+        "document_id": str(prepared.document_id),
         "send_id": str(delivery.send_id),
         "message_id": delivery.message_id,
         "sender": str(prepared.message["From"]),
