@@ -123,3 +123,10 @@ class QueriesOnFirstUse:
         if index is None:
             raise ConfigError("lookups by number or id prefix need SQLite or PostgreSQL")
         return index.find(kind, ref)
+
+    def customer_payments(self, customer_id: UUID) -> list[UUID]:
+        self.attach()
+        index = self._ledger.references
+        if index is None:
+            raise ConfigError("payments by customer need SQLite or PostgreSQL")
+        return index.customer_payments(customer_id)

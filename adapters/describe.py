@@ -118,9 +118,33 @@ class _Words(HandlesEvents):
     def _refunded(self, event: Payment.Refunded) -> str:
         return f"refunded {event.amount} {event.currency}"
 
+    @on(Customer.PrepaidBalanceLow)
+    def _balance_low(self, event: Customer.PrepaidBalanceLow) -> str:
+        return (
+            f"prepaid balance {event.balance} {event.currency} fell below"
+            f" {event.threshold} {event.currency} (was {event.previous_balance})"
+        )
+
     @on(Customer.DetailsChanged)
     def _details_changed(self, event: Customer.DetailsChanged) -> str:
         return f"from {event.effective_from}: " + _changes(event.before, event.after)
+
+    @on(Customer.ChargesCarriedForward)
+    def _carried(self, event: Customer.ChargesCarriedForward) -> str:
+        carried = event.carried
+        return (
+            f"{carried.period_start} to {carried.period_end}: {carried.total}"
+            f" {carried.currency} below the minimum invoice amount, carried forward"
+            f" ({len(carried.lines)} line{'' if len(carried.lines) == 1 else 's'})"
+        )
+
+    @on(Customer.CarriedChargesBilled)
+    def _carried_billed(self, event: Customer.CarriedChargesBilled) -> str:
+        count = len(event.carried)
+        return (
+            f"charges carried forward from {count} period{'' if count == 1 else 's'}"
+            f" billed on invoice {event.invoice_id}"
+        )
 
     @on(AccountSettings.Changed)
     @on(Package.TermsChanged)

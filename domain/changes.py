@@ -23,12 +23,13 @@ from pydantic import BeforeValidator, model_validator
 from domain.address import PostalAddress
 from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
-from domain.money import TAX_ROUNDINGS, TaxRounding
+from domain.money import TAX_ROUNDINGS, TaxRounding, parse_decimal
 from domain.package import Frequency
+from domain.pricing import TieredPrice
 from domain.schedule import InvoiceSchedule
 from domain.seller_details import normal_iban, normal_sort_code
 from domain.tax_treatment import Treatment
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, tax_rate
+from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, Threshold, tax_rate
 
 
 class Changes(Frozen):
@@ -58,6 +59,11 @@ class CustomerChanges(Changes):
     external_accounting_id: str | None = None
     time_zone: str | None = None
     invoice_schedule: InvoiceSchedule | None = None
+    minimum_spend: Dec | None = None
+    minimum_invoice_amount: Dec | None = None
+    usage_prices: tuple[TieredPrice, ...] | None = None
+    auto_apply_credit: bool = False
+    low_balance_threshold: Threshold | None = None
     tax_treatment: Treatment | None = None
 
     @model_validator(mode="before")
@@ -89,6 +95,11 @@ def _upper(value: object) -> object:
 
 def _normal_sort_code(value: object) -> object:
     return normal_sort_code(value) if isinstance(value, str) else value
+
+
+def _plain_amount(value: object) -> Decimal:
+    # a plain decimal, as every surface parses money: no floats, exponents or NaN
+    return parse_decimal(value, what="minimum invoice amount", field="minimum_invoice_amount")
 
 
 def _country_code(value: object) -> object:
@@ -130,6 +141,7 @@ class SettingsChanges(Changes):
     bic: Annotated[str | None, BeforeValidator(_upper)] = None
     sort_code: Annotated[str | None, BeforeValidator(_normal_sort_code)] = None
     bank_account_number: str | None = None
+    minimum_invoice_amount: Annotated[Dec | None, BeforeValidator(_plain_amount)] = None
     country: Annotated[str | None, BeforeValidator(_country_code)] = None
     tax_rounding: Annotated[TaxRounding | None, BeforeValidator(_tax_rounding)] = None
 
@@ -144,6 +156,7 @@ class PackageChanges(Changes):
     default_quantity: Dec | None = None
     tax_rate: Dec | None = None
     tax_description: str | None = None
+    minimum_spend: Dec | None = None
 
     @model_validator(mode="before")
     @classmethod

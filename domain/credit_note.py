@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from domain import limits
+from domain import allocation, limits
 from domain.aggregate import Aggregate, Created, Stamp
 from domain.delivery import DocumentSendFailed, DocumentSent, Sendable
 from domain.errors import InvalidInput, InvalidState, OutOfRange, OverCredit
 from domain.invoice import BillingSnapshot, Invoice, check_line
 from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.money import TaxRounding
+from domain.payment import Payment
 from domain.values import CurrencyCode, Dec, Frozen
 
 
@@ -105,11 +108,17 @@ def credit_invoice(
     number: str,
     issued_on: date,
     stamp: Stamp,
+    payments: Mapping[UUID, Payment] | None = None,
 ) -> CreditNote:
-    """Issue a credit note for ``invoice`` and record it on the invoice (save both together).
+    """Issue a credit note for ``invoice`` and record it on the invoice (save the note, the
+    invoice and every payment in ``payments`` together).
 
-    A credit may not exceed what is still outstanding: credit a paid invoice by first
-    unallocating the payment, whose money then becomes customer credit.
+    A credit may be as large as what was never credited (total less earlier credit notes).
+    The part of it beyond what is outstanding is released from the invoice's payment
+    allocations, the latest allocation first: those payments' money becomes customer credit
+    (``Payment.Unallocated`` / ``Invoice.PaymentUnapplied``, recorded before ``Credited`` so
+    the invoice never shows a negative outstanding). ``payments`` holds the invoice's
+    allocated payments (only needed when the credit exceeds the outstanding amount).
     """
     if invoice.state != "issued":
         raise InvalidState(f"invoice {invoice.label} is {invoice.state}: only issued invoices")
@@ -124,12 +133,14 @@ def credit_invoice(
     totals = totals_of(lines, invoice.currency, invoice.tax_rounding)
     if totals.total <= 0:
         raise OutOfRange("a credit note's total must be greater than zero", field="amount")
-    if totals.total > invoice.outstanding:
+    creditable = invoice.totals.total - invoice.credited
+    if totals.total > creditable:
         raise OverCredit(
-            f"credit of {totals.total} {invoice.currency} exceeds the {invoice.outstanding}"
-            f" {invoice.currency} outstanding on {invoice.label}",
+            f"credit of {totals.total} {invoice.currency} exceeds the {creditable}"
+            f" {invoice.currency} of {invoice.label} not credited yet",
             field="amount",
         )
+    release_allocations(invoice, totals.total - invoice.outstanding, payments or {}, stamp)
     note = CreditNote._start(
         CreditNote.Issued,
         credit_note_id,
@@ -151,3 +162,22 @@ def credit_invoice(
     )
     invoice.record_credit(credit_note_id, number, totals.total, stamp)
     return note
+
+
+def release_allocations(
+    invoice: Invoice, amount: Decimal, payments: Mapping[UUID, Payment], stamp: Stamp
+) -> dict[UUID, Decimal]:
+    """Take ``amount`` of the invoice's payment allocations back to their payments (customer
+    credit again), the latest allocation first; what was released from each payment."""
+    released: dict[UUID, Decimal] = {}
+    for payment_id, allocated in reversed(list(invoice.allocations.items())):
+        if amount <= 0:
+            break
+        payment = payments.get(payment_id)
+        if payment is None:
+            raise InvalidState(f"payment {payment_id} allocated to {invoice.label} was not loaded")
+        part = min(allocated, amount)
+        allocation.unallocate(payment, invoice, part, stamp)
+        released[payment_id] = part
+        amount -= part
+    return released

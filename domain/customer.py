@@ -13,10 +13,28 @@ from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
 from domain.email_address import check_billing_emails
-from domain.errors import InvalidDate, InvalidState, NotFound
+from domain.errors import (
+    AlreadyExists,
+    CurrencyMismatch,
+    InvalidDate,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+)
+from domain.invoice_line import InvoiceLine
+from domain.pricing import TieredPrice, check_prices
 from domain.schedule import InvoiceSchedule
 from domain.tax_treatment import TaxTreatment, Treatment, check_rate, customer_defaults
-from domain.values import CurrencyCode, Dec, Frozen, LineGrouping, grouping, non_empty, time_zone
+from domain.values import (
+    CurrencyCode,
+    Dec,
+    Frozen,
+    LineGrouping,
+    Threshold,
+    grouping,
+    non_empty,
+    time_zone,
+)
 
 #: Which event records a change of which field.
 _CHANGE_KINDS = {
@@ -33,6 +51,11 @@ _CHANGE_KINDS = {
     "external_accounting_id": "AccountingIdChanged",
     "time_zone": "TimeZoneChanged",
     "invoice_schedule": "ScheduleChanged",
+    "minimum_spend": "CommitmentChanged",
+    "minimum_invoice_amount": "CommitmentChanged",
+    "usage_prices": "PricesChanged",
+    "auto_apply_credit": "CreditSettingsChanged",
+    "low_balance_threshold": "CreditSettingsChanged",
 }
 
 
@@ -59,8 +82,18 @@ class CustomerProfile(Frozen):
     time_zone: str = "UTC"
     # optional, so customers registered before schedules existed still load
     invoice_schedule: InvoiceSchedule | None = None
+    #: a monthly minimum spend on usage: a billing run tops usage up to it
+    minimum_spend: Dec = Decimal(0)
+    #: below it a period's charges carry forward (None: the account's setting)
+    minimum_invoice_amount: Dec | None = None
+    #: tiered and volume prices per destination (domain/pricing.py)
+    usage_prices: tuple[TieredPrice, ...] = ()
     # standard unless set, so customers registered before treatments existed still load
     tax_treatment: Treatment = TaxTreatment.STANDARD
+    # prepaid and credit (docs/money.md#prepaid-and-credit): apply unallocated credit to each
+    # invoice as it is issued; and the customer credit below which ``PrepaidBalanceLow`` fires
+    auto_apply_credit: bool = False
+    low_balance_threshold: Threshold | None = None
 
     @property
     def postal_address(self) -> PostalAddress:
@@ -89,7 +122,12 @@ class NewCustomer(TypedDict, total=False):
     external_accounting_id: str
     time_zone: str
     invoice_schedule: InvoiceSchedule | None
+    minimum_spend: Decimal
+    minimum_invoice_amount: Decimal | None
+    usage_prices: tuple[TieredPrice, ...]
     tax_treatment: TaxTreatment
+    auto_apply_credit: bool
+    low_balance_threshold: Threshold | None
 
 
 class Assignment(Frozen):
@@ -105,12 +143,26 @@ class Assignment(Frozen):
         return self.start_date <= day and (self.end_date is None or day <= self.end_date)
 
 
+class CarriedCharges(Frozen):
+    """A billing period's charges, below the minimum invoice amount, carried forward to the
+    customer's next billing-run invoice (``billed_by``, once it has taken them)."""
+
+    invoice_id: UUID
+    period_start: date
+    period_end: date
+    currency: CurrencyCode
+    lines: tuple[InvoiceLine, ...]
+    total: Dec
+    billed_by: UUID | None = None
+
+
 class Customer(Aggregate):
     """A billed party. Its currency never changes; other details change by dated events."""
 
     registered: CustomerProfile
     changes: list[tuple[date, dict[str, Any]]]
     assignments: dict[UUID, Assignment]
+    carried: dict[UUID, CarriedCharges]  # by the id the period's invoice would have had
 
     class Registered(Created):
         """A customer was registered with these details."""
@@ -121,6 +173,7 @@ class Customer(Aggregate):
             aggregate.registered = self.profile
             aggregate.changes = []
             aggregate.assignments = {}
+            aggregate.carried = {}
 
     class DetailsChanged(Event):
         """Base of every change of details: ``before``/``after`` hold the changed fields, in
@@ -165,6 +218,34 @@ class Customer(Aggregate):
     class ScheduleChanged(DetailsChanged):
         """The automatic invoice schedule was set, changed or removed (``null``)."""
 
+    class CommitmentChanged(DetailsChanged):
+        """The monthly minimum spend (``minimum_spend``, a top-up line when usage falls
+        short) or the minimum invoice amount (``minimum_invoice_amount``, below it a period's
+        charges carry forward; ``null``: the account's setting) changed."""
+
+    class PricesChanged(DetailsChanged):
+        """The tiered and volume prices per destination (``usage_prices``: a list of
+        ``{destination, mode, tiers: [{first, last, rate}]}``) changed."""
+
+    class CreditSettingsChanged(DetailsChanged):
+        """Whether credit is applied to new invoices automatically (``auto_apply_credit``),
+        or the low prepaid balance threshold (``low_balance_threshold``, in the customer's
+        currency; ``null``: no alert), changed."""
+
+    class PrepaidBalanceLow(Event):
+        """The customer's prepaid balance (its unallocated credit: completed payments less
+        what is allocated and refunded) fell below its ``threshold``: recorded once, by the
+        command that took it from at or above the threshold to below it (an allocation, a
+        refund, a cancelled payment, credit applied to a new invoice)."""
+
+        currency: CurrencyCode
+        balance: Dec
+        threshold: Dec
+        previous_balance: Dec
+
+        def apply(self, aggregate: Any) -> None:
+            pass  # a notice for integrators: it changes nothing the customer holds
+
     class PackageAssigned(Event):
         """A package was assigned to the customer."""
 
@@ -184,6 +265,30 @@ class Customer(Aggregate):
             aggregate.assignments[self.assignment_id] = old.model_copy(
                 update={"end_date": self.end_date}
             )
+
+    class ChargesCarriedForward(Event):
+        """A billing run did not issue the period's invoice (``invoice_id``, never created):
+        its ``total`` was below the minimum invoice amount. Its ``lines`` go on the
+        customer's next billing-run invoice instead (``CarriedChargesBilled``)."""
+
+        carried: CarriedCharges
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.carried[self.carried.invoice_id] = self.carried
+
+    class CarriedChargesBilled(Event):
+        """Invoice ``invoice_id`` took the charges carried forward from the periods whose
+        invoices would have been ``carried`` (saved together with that invoice)."""
+
+        invoice_id: UUID
+        carried: tuple[UUID, ...]
+
+        def apply(self, aggregate: Any) -> None:
+            for carried_id in self.carried:
+                old = aggregate.carried[carried_id]
+                aggregate.carried[carried_id] = old.model_copy(
+                    update={"billed_by": self.invoice_id}
+                )
 
     @classmethod
     def register(cls, profile: CustomerProfile, stamp: Stamp) -> Customer:
@@ -233,6 +338,23 @@ class Customer(Aggregate):
                 after={key: new[key] for key in fields},
             )
 
+    def watch_prepaid_balance(self, before: Decimal, after: Decimal, stamp: Stamp) -> bool:
+        """Record ``PrepaidBalanceLow`` when a change took the customer's credit from
+        ``before`` (at or above its threshold) to ``after`` (below it); True if it did."""
+        setting = self.profile_on(stamp.at.date()).low_balance_threshold
+        if setting is None or not (before >= setting.amount > after):
+            return False
+        threshold = setting.amount
+        self._trigger(
+            self.PrepaidBalanceLow,
+            stamp,
+            currency=self.currency,
+            balance=after,
+            threshold=threshold,
+            previous_balance=before,
+        )
+        return True
+
     def assign_package(
         self,
         assignment_id: UUID,
@@ -260,6 +382,35 @@ class Customer(Aggregate):
             end_date=end_date,
         )
         self._trigger(self.PackageAssigned, stamp, assignment=assignment)
+
+    def carry_forward(self, carried: CarriedCharges, stamp: Stamp) -> None:
+        """Record a period's charges as carried forward (once per period's invoice id)."""
+        if carried.invoice_id in self.carried:
+            raise AlreadyExists(f"the charges of invoice {carried.invoice_id} are already carried")
+        if carried.billed_by is not None or not carried.lines:
+            raise InvalidInput("carried charges are lines not billed yet")
+        limits.check_count(len(carried.lines), limits.MAX_LINES, what="lines carried forward")
+        self._trigger(self.ChargesCarriedForward, stamp, carried=carried)
+
+    def bill_carried(self, invoice_id: UUID, carried: tuple[UUID, ...], stamp: Stamp) -> None:
+        """Record that ``invoice_id`` bills the ``carried`` charges: each only once."""
+        for carried_id in carried:
+            found = self.carried.get(carried_id)
+            if found is None:
+                raise NotFound(f"no charges carried forward from invoice {carried_id}")
+            if found.billed_by is not None:
+                raise InvalidState(
+                    f"the charges carried from {carried_id} are already billed by {found.billed_by}"
+                )
+        self._trigger(self.CarriedChargesBilled, stamp, invoice_id=invoice_id, carried=carried)
+
+    @property
+    def pending_carried(self) -> list[CarriedCharges]:
+        """Charges carried forward that no invoice has taken yet, oldest first."""
+        return sorted(
+            (c for c in self.carried.values() if c.billed_by is None),
+            key=lambda c: (c.period_start, str(c.invoice_id)),
+        )
 
     def end_assignment(self, assignment_id: UUID, end_date: date, stamp: Stamp) -> None:
         assignment = self.assignments.get(assignment_id)
@@ -309,3 +460,30 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
         time_zone(profile.time_zone)
     if "invoice_line_grouping" in names and profile.invoice_line_grouping is not None:
         grouping(profile.invoice_line_grouping)
+    if "minimum_spend" in names:
+        check_minimum(profile.minimum_spend, profile.currency, "minimum spend", "minimum_spend")
+    if "minimum_invoice_amount" in names and profile.minimum_invoice_amount is not None:
+        check_minimum(
+            profile.minimum_invoice_amount,
+            profile.currency,
+            "minimum invoice amount",
+            "minimum_invoice_amount",
+        )
+    if "usage_prices" in names:
+        check_prices(profile.usage_prices, profile.currency)
+    threshold = profile.low_balance_threshold
+    if "low_balance_threshold" in names and threshold is not None:
+        if threshold.currency != profile.currency:
+            raise CurrencyMismatch(
+                f"low balance threshold is in {threshold.currency}, customer"
+                f" {profile.account_number} is billed in {profile.currency}",
+                field="low_balance_threshold",
+            )
+        limits.check_threshold(threshold.amount, profile.currency)
+
+
+def check_minimum(value: Decimal, currency: str, what: str, field: str) -> Decimal:
+    """A minimum (spend, invoice amount): money in ``currency``, zero (none) or more."""
+    if value < 0:
+        raise InvalidInput(f"{what} must not be negative, got {limits.shown(value)}", field=field)
+    return limits.check_money(value, currency, what=what, field=field)

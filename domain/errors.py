@@ -69,6 +69,13 @@ class OutOfRange(InvalidInput):
     code = "out_of_range"
 
 
+class InvalidTiers(InvalidInput):
+    """Tiered prices whose tiers do not follow each other from 0 to an open end (a gap, an
+    overlap, out of order), or a destination priced twice (domain/pricing.py)."""
+
+    code = "invalid_tiers"
+
+
 class TextTooLong(InvalidInput):
     """A text field longer than its limit (domain/limits.py)."""
 

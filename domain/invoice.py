@@ -17,6 +17,7 @@ from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import DatesChanges, LineChanges
 from domain.delivery import DocumentSendFailed, DocumentSent, Sendable
+from domain.discount import MAX_DISCOUNTS, check_discount, discount_lines, rules_of
 from domain.errors import (
     EmptyInvoice,
     HasAllocations,
@@ -25,8 +26,9 @@ from domain.errors import (
     InvalidState,
     InvoiceNotEditable,
     NotFound,
+    OutOfRange,
 )
-from domain.invoice_line import InvoiceLine, Totals, totals_of
+from domain.invoice_line import Discount, InvoiceLine, Totals, totals_of
 from domain.invoice_status import Status
 from domain.line_tax import description_for
 from domain.money import TaxRounding
@@ -285,6 +287,7 @@ class Invoice(Sendable, Aggregate):
         limits.check_count(len(lines), limits.MAX_LINES, what="lines on one invoice")
         for line in lines:
             check_line(line, currency, treatment)
+            _not_a_discount(line)
         if len({line.line_id for line in lines}) != len(lines):
             raise InvalidInput("each line of an invoice needs its own line id")
         check_totals(totals_of(lines, currency, tax_rounding), "invoice")
@@ -322,11 +325,12 @@ class Invoice(Sendable, Aggregate):
         """Add ``line``; its rate must be one the customer's tax ``treatment`` allows."""
         self._editable()
         check_line(line, self.currency, treatment)
+        _not_a_discount(line)
         if line.line_id in self.lines:
             raise InvalidInput(f"line {line.line_id} already exists")
-        limits.check_count(len(self.lines) + 1, limits.MAX_LINES, what="lines on one invoice")
-        check_totals(self._totals_with([*self.lines.values(), line]), "invoice")
+        discounts = self._discounts_over([*self.charges, line], self.discount_rules)
         self._trigger(self.LineAdded, stamp, line=line)
+        self._follow(discounts, stamp)
 
     def edit_line(
         self,
@@ -340,6 +344,11 @@ class Invoice(Sendable, Aggregate):
         of that rate (domain/line_tax.py): "VAT 20%" at 0 % reads "VAT 0%"."""
         self._editable()
         before = self.line(line_id)
+        if before.kind == "discount":
+            raise InvalidInput(
+                "a discount line follows its rule: remove the discount and add it again",
+                field="line",
+            )
         given = changes.given()
         text = (given.get("tax_description") or "").strip()
         if given.get("tax_rate") is not None and text in ("", before.tax_description):
@@ -351,14 +360,76 @@ class Invoice(Sendable, Aggregate):
             )
         after = InvoiceLine.model_validate({**before.model_dump(), **given})
         check_line(after, self.currency, treatment)
+        _not_a_discount(after)
         if after != before:
-            others = [line for key, line in self.lines.items() if key != line_id]
-            check_totals(self._totals_with([*others, after]), "invoice")
+            charges = [after if line.line_id == line_id else line for line in self.charges]
+            discounts = self._discounts_over(charges, self.discount_rules)
             self._trigger(self.LineEdited, stamp, before=before, after=after)
+            self._follow(discounts, stamp)
 
     def remove_line(self, line_id: UUID, stamp: Stamp) -> None:
+        """Remove a line; removing a discount line removes its whole discount, and removing
+        a charge removes the discounts of that line."""
         self._editable()
-        self._trigger(self.LineRemoved, stamp, line=self.line(line_id))
+        removed = self.line(line_id)
+        if removed.discount is not None:
+            gone = removed.discount.discount_id
+            rules = [rule for rule in self.discount_rules if rule.discount_id != gone]
+            self._follow(self._discounts_over(self.charges, rules), stamp)
+            return
+        charges = [line for line in self.charges if line.line_id != line_id]
+        rules = [rule for rule in self.discount_rules if rule.applies_to != line_id]
+        discounts = self._discounts_over(charges, rules)
+        self._trigger(self.LineRemoved, stamp, line=removed)
+        self._follow(discounts, stamp)
+
+    def add_discount(self, rule: Discount, stamp: Stamp) -> None:
+        """Grant a discount (a percentage or an amount, of a line or of the invoice's net):
+        its lines are added, worked out from the rule (domain/discount.py)."""
+        self._editable()
+        check_discount(rule, self.currency)
+        rules = self.discount_rules
+        if any(old.discount_id == rule.discount_id for old in rules):
+            raise InvalidInput(f"discount {rule.discount_id} already exists")
+        limits.check_count(len(rules) + 1, MAX_DISCOUNTS, what="discounts on one invoice")
+        if rule.applies_to is not None and rule.applies_to not in {
+            line.line_id for line in self.charges
+        }:
+            raise NotFound(f"invoice {self.label} has no charge line {rule.applies_to}")
+        self._follow(self._discounts_over(self.charges, [*rules, rule]), stamp)
+
+    def _discounts_over(
+        self, charges: Sequence[InvoiceLine], rules: Sequence[Discount]
+    ) -> list[InvoiceLine]:
+        """The discount lines ``rules`` give over ``charges``, the invoice they make checked:
+        within the limits, and its total never below zero."""
+        discounts = discount_lines(charges, rules, self.currency)
+        limits.check_count(
+            len(charges) + len(discounts), limits.MAX_LINES, what="lines on one invoice"
+        )
+        totals = self._totals_with([*charges, *discounts])
+        check_totals(totals, "invoice")
+        if totals.total < 0:
+            raise OutOfRange(
+                f"the invoice's total would be {totals.total} {self.currency}: an invoice's"
+                " total is never below zero",
+                field="amount",
+            )
+        return discounts
+
+    def _follow(self, wanted: Sequence[InvoiceLine], stamp: Stamp) -> None:
+        """Bring the discount lines to ``wanted``: each change an ordinary line event."""
+        current = {key: line for key, line in self.lines.items() if line.kind == "discount"}
+        keep = {line.line_id for line in wanted}
+        for key, line in current.items():
+            if key not in keep:
+                self._trigger(self.LineRemoved, stamp, line=line)
+        for line in wanted:
+            old = current.get(line.line_id)
+            if old is None:
+                self._trigger(self.LineAdded, stamp, line=line)
+            elif old != line:
+                self._trigger(self.LineEdited, stamp, before=old, after=line)
 
     def change_dates(self, dates: DatesChanges, stamp: Stamp) -> None:
         self._editable()
@@ -513,6 +584,15 @@ class Invoice(Sendable, Aggregate):
             raise NotFound(f"invoice {self.label} has no line {line_id}") from None
 
     @property
+    def charges(self) -> list[InvoiceLine]:
+        """The lines that are not discounts."""
+        return [line for line in self.lines.values() if line.kind != "discount"]
+
+    @property
+    def discount_rules(self) -> list[Discount]:
+        return rules_of(self.lines.values())
+
+    @property
     def label(self) -> str:
         return self.number or str(self.id)
 
@@ -568,11 +648,27 @@ def _check_dates(
         raise InvalidDate("billing period ends before it starts", field="period_end")
 
 
+def _not_a_discount(line: InvoiceLine) -> None:
+    if line.kind == "discount" or line.discount is not None:
+        raise InvalidInput(
+            "a discount is granted with its own command (invoice discount add), not as a line",
+            field="kind",
+        )
+
+
 def check_line(
     line: InvoiceLine, currency: str, treatment: TaxTreatment = TaxTreatment.STANDARD
 ) -> None:
     """A line of an invoice or credit note in ``currency`` within the limits, with a rate
-    the customer's tax ``treatment`` allows."""
+    the customer's tax ``treatment`` allows. A discount line (kind ``discount``, with its
+    rule) is the one line whose unit price is negative."""
+    if (line.kind == "discount") != (line.discount is not None):
+        raise InvalidInput("a discount line needs its rule, and only a discount line has one")
+    if line.discount is not None:
+        check_discount(line.discount, currency)
+        if line.unit_price > 0:
+            raise InvalidInput("a discount line's unit price is never positive")
+        line = line.model_copy(update={"unit_price": -line.unit_price})
     if not line.description.strip():
         raise InvalidInput("line description must not be empty", field="description")
     limits.check_text(line.description, limits.LINE_DESCRIPTION, field="description")

@@ -12,7 +12,7 @@ from uuid import UUID
 from domain.money import TaxRounding, line_net, line_tax, minor_units
 from domain.values import Dec, Frozen
 
-LineKind = Literal["manual", "package", "setup", "usage"]
+LineKind = Literal["manual", "package", "setup", "usage", "discount", "commitment"]
 
 
 class LineSource(Frozen):
@@ -35,6 +35,18 @@ class LineSource(Frozen):
     period_days: int | None = None
 
 
+class Discount(Frozen):
+    """The rule a discount line follows (domain/discount.py): a percentage of, or an amount
+    off, one line (``applies_to``) or the invoice's net (``applies_to`` None). Every line a
+    rule gives carries the rule, so the rule is read back from the invoice's own lines."""
+
+    discount_id: UUID
+    percent: Dec | None = None
+    amount: Dec | None = None
+    applies_to: UUID | None = None
+    description: str = ""
+
+
 class InvoiceLine(Frozen):
     """One line of a document. Net and tax are derived, never stored apart from the line."""
 
@@ -50,6 +62,7 @@ class InvoiceLine(Frozen):
     kind: LineKind = "manual"
     unit: str = ""
     source: LineSource | None = None  # set on lines a billing run generated
+    discount: Discount | None = None  # set on discount lines only (kind "discount")
 
     def net(self, currency: str) -> Decimal:
         return line_net(self.quantity, self.unit_price, currency)

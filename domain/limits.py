@@ -207,6 +207,18 @@ def check_money(
     return check_minor_units(value, currency, what=what, field=field)
 
 
+def check_threshold(
+    value: Decimal, currency: str, *, field: str = "low_balance_threshold"
+) -> Decimal:
+    """A low prepaid balance threshold: money in the customer's currency, not negative (a
+    balance of credit never is), within the money limit, exact in minor units."""
+    if value < 0:
+        raise InvalidInput(
+            f"low balance threshold must not be negative, got {shown(value)}", field=field
+        )
+    return check_money(value, currency, what="low balance threshold", field=field)
+
+
 def check_unit_price(
     value: Decimal, currency: str, *, what: str = "unit price", field: str | None = "unit_price"
 ) -> Decimal:
@@ -382,8 +394,19 @@ FIELD_LIMITS: dict[str, str] = {
     "net": _MONEY,
     "tax": _MONEY,
     "total": _MONEY,
-    "unit_price": _PRICE,
+    "unit_price": f"{_PRICE} (a discount line's: ≤ 0, its rule's amount negated)",
     "setup_price": _PRICE,
+    "Discount.percent": "> 0, ≤ 100, ≤ 4 decimals; or null (an amount)",
+    "Discount.amount": f"{_MONEY}, > 0, ≤ what it discounts; or null (a percentage)",
+    "Discount.applies_to": "a charge line of the invoice, or null: the invoice's net",
+    "minimum_spend": f"≥ 0, {_MONEY}",
+    "minimum_invoice_amount": f"≥ 0, {_MONEY}; a customer's may be null (the account's)",
+    "usage_prices": "≤ 100 destinations, one `TieredPrice` each",
+    "TieredPrice.destination": "1-100 characters, one line",
+    "TieredPrice.tiers": "1-20 tiers from 0, each starting where the one before ends, last open",
+    "Tier.first": "minutes, ≥ 0, ≤ 2 decimals",
+    "Tier.last": f"minutes, > first, ≤ {MAX_QUANTITY:,}, ≤ 2 decimals; null: open-ended",
+    "Tier.rate": _PRICE,
     "quantity": _QUANTITY,
     "default_quantity": _QUANTITY,
     "tax_rate": _RATE,

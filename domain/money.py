@@ -226,6 +226,17 @@ def line_tax(net: Decimal, rate_percent: Decimal, currency: str) -> Decimal:
     return round_to_currency(_EXACT.multiply(net, rate_percent).scaleb(-2), currency)
 
 
+def percent_of(amount: Decimal, percent: Decimal, currency: str) -> Decimal:
+    """``percent`` % of ``amount``, rounded half-up to the currency (a percentage discount)."""
+    return line_tax(amount, percent, currency)
+
+
+def share_of(amount: Decimal, part: Decimal, whole: Decimal, currency: str) -> Decimal:
+    """``amount x part / whole``, rounded half-up to the currency (a discount's share of a
+    tax rate); the quotient is worked out to 60 digits before the one rounding."""
+    return round_to_currency(_EXACT.divide(_EXACT.multiply(amount, part), whole), currency)
+
+
 def check_precision(
     value: Decimal, *, what: str, places: int = MAX_RATE_DECIMALS, field: str | None = None
 ) -> Decimal:

@@ -34,6 +34,8 @@ class PackageTerms(Frozen):
     default_quantity: Dec = Decimal(1)
     tax_rate: Dec | None = None  # overrides the customer's tax rate when set
     tax_description: str | None = None
+    #: a monthly minimum spend on usage per unit assigned (billing runs top usage up to it)
+    minimum_spend: Dec = Decimal(0)
 
 
 class NewPackage(TypedDict, total=False):
@@ -49,6 +51,7 @@ class NewPackage(TypedDict, total=False):
     default_quantity: Decimal
     tax_rate: Decimal | None
     tax_description: str | None
+    minimum_spend: Decimal
 
 
 class Package(Aggregate):
@@ -121,3 +124,9 @@ def check_terms(terms: PackageTerms, fields: list[str] | None = None) -> None:
         limits.check_tax_rate(terms.tax_rate)
     if "tax_description" in names and terms.tax_description is not None:
         limits.check_text(terms.tax_description, limits.TAX_DESCRIPTION)
+    if "minimum_spend" in names:
+        if terms.minimum_spend < 0:
+            raise InvalidInput("minimum spend must not be negative", field="minimum_spend")
+        limits.check_money(
+            terms.minimum_spend, terms.currency, what="minimum spend", field="minimum_spend"
+        )

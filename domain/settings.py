@@ -10,7 +10,7 @@ from domain import limits, seller_details
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import SettingsChanges
 from domain.countries import COUNTRY_NAMES
-from domain.errors import UnknownCountry
+from domain.errors import InvalidInput, UnknownCountry
 from domain.money import TaxRounding
 from domain.numbering import number_format
 from domain.seller_details import SellerDetails
@@ -34,6 +34,8 @@ class SellerSettings(SellerDetails):
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     invoice_line_grouping: LineGrouping = "destination"
     payment_instructions: str = ""
+    #: below it (in the invoice's currency) a billing run carries a period's charges forward
+    minimum_invoice_amount: Dec = Decimal(0)
     # where the seller is established (ISO 3166-1 alpha-2): EN 16931 e-invoices need it
     # (BT-40); empty until set
     country: str = ""
@@ -118,6 +120,17 @@ def check_settings(values: SellerSettings, fields: list[str]) -> None:
         limits.check_tax_rate(values.default_tax_rate, what="default tax rate")
     if "default_payment_terms_days" in fields:
         limits.check_days(values.default_payment_terms_days, what="default payment terms")
+    if "minimum_invoice_amount" in fields:
+        if values.minimum_invoice_amount < 0:
+            raise InvalidInput(
+                "minimum invoice amount must not be negative", field="minimum_invoice_amount"
+            )
+        limits.check_money(
+            values.minimum_invoice_amount,
+            values.default_currency,
+            what="minimum invoice amount",
+            field="minimum_invoice_amount",
+        )
     for name in ("invoice_number_format", "credit_note_number_format"):
         if name in fields:
             check_number_format(getattr(values, name))

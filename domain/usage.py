@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
-from domain.customer import Assignment
+from domain.customer import Assignment, CarriedCharges
 from domain.errors import InvalidDate, InvalidInput
 from domain.invoice_line import InvoiceLine, LineSource
-from domain.limits import check_date
+from domain.limits import LINE_DESCRIPTION, check_date
 from domain.line_tax import default_terms
-from domain.money import round_half_up
+from domain.money import line_net, round_half_up, round_to_currency
 from domain.package import PackageTerms
+from domain.pricing import TieredPrice, tier_charges, tier_label
 from domain.tax_treatment import TaxTreatment
 from domain.values import LineGrouping
 
@@ -61,6 +62,7 @@ CDR_MAX_CALL_ID = 128
 CDR_MAX_DIALLED = 64
 CDR_MAX_PREFIX = 32
 CDR_MAX_DESTINATION = 100
+LINE_TEXT = LINE_DESCRIPTION.max_length
 #: Prorated unit prices keep this many decimals; the line net is then rounded to the currency.
 PRORATION_PLACES = Decimal("0.000001")
 
@@ -225,6 +227,87 @@ def package_lines(
     return lines
 
 
+def monthly_fraction(period: Period, start: date | None = None, end: date | None = None) -> Decimal:
+    """Months of ``period`` (per calendar month, days / days in that month) within
+    [start, end]: what a monthly amount is prorated by."""
+    first, last = start or period.start, end or period.end
+    return sum(
+        (
+            Decimal(max(0, (min(month_end, last) - max(month_start, first)).days + 1)) / length
+            for month_start, month_end, length in _months(period)
+        ),
+        Decimal(0),
+    )
+
+
+def commitment(
+    period: Period,
+    minimum_spend: Decimal,
+    assignments: Iterable[Assignment],
+    packages: Mapping[UUID, PackageTerms],
+    currency: str,
+) -> Decimal:
+    """The period's minimum spend on usage: the customer's monthly minimum plus each active
+    package's (per unit assigned), prorated per calendar month as monthly packages are,
+    rounded to the currency once."""
+    total = minimum_spend * monthly_fraction(period)
+    for assignment in assignments:
+        terms = packages[assignment.package_id]
+        if terms.minimum_spend:
+            fraction = monthly_fraction(period, assignment.start_date, assignment.end_date)
+            total += terms.minimum_spend * assignment.quantity * fraction
+    return round_to_currency(total, currency)
+
+
+def top_up_line(
+    invoice_id: UUID,
+    period: Period,
+    usage: Decimal,
+    committed: Decimal,
+    currency: str,
+    tax_rate: Decimal,
+    tax_description: str,
+) -> InvoiceLine | None:
+    """The "Minimum commitment top-up" line when the period's usage (the net of its usage
+    lines) is below what the customer committed to spend; None when it is not."""
+    if usage >= committed:
+        return None
+    return InvoiceLine(
+        line_id=line_id_for(invoice_id, "commitment"),
+        description=f"Minimum commitment top-up (usage {usage} of {committed} {currency})",
+        quantity=Decimal(1),
+        unit_price=committed - usage,
+        tax_rate=tax_rate,
+        tax_description=tax_description,
+        period_start=period.start,
+        period_end=period.end,
+        kind="commitment",
+        source=LineSource(key="commitment"),
+    )
+
+
+def carried_lines(invoice_id: UUID, carried: Iterable[CarriedCharges]) -> list[InvoiceLine]:
+    """The lines of charges carried forward, as lines of the invoice ``invoice_id`` takes
+    them on: new ids (uuid5 of the invoice and the carried line), the period named."""
+    lines = []
+    for charges in carried:
+        label = Period(charges.period_start, charges.period_end).label
+        for line in charges.lines:
+            note = f" (carried forward from {label})"
+            text = line.description[: LINE_TEXT - len(note)] + note
+            lines.append(
+                line.model_copy(
+                    update={
+                        "line_id": line_id_for(
+                            invoice_id, f"carried:{charges.invoice_id}:{line.line_id}"
+                        ),
+                        "description": text,
+                    }
+                )
+            )
+    return lines
+
+
 def _prorated(price: Decimal, fraction: Decimal) -> Decimal:
     """Whole periods keep the price exactly; a part period keeps PRORATION_PLACES decimals."""
     if fraction == fraction.to_integral_value():
@@ -264,8 +347,12 @@ def row_hash(
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
 
+#: Billed minutes on a usage line keep 2 decimals (docs/money.md).
+MINUTE_PLACES = Decimal("0.01")
+
+
 def minutes(billed_seconds: int) -> Decimal:
-    return round_half_up(Decimal(billed_seconds) / 60, Decimal("0.01"))
+    return round_half_up(Decimal(billed_seconds) / 60, MINUTE_PLACES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +372,13 @@ def usage_lines(
     scope: UsageScope,
     tax_rate: Decimal,
     tax_description: str,
+    currency: str,
+    prices: Mapping[str, TieredPrice] | None = None,
 ) -> list[InvoiceLine]:
-    """One line per group: amount = the exact sum of the CDR charges, quantity 1."""
+    """One line per group: minutes x rate = the group's amount (``usage_quantity``), the
+    call count in the description. A destination with a tiered price (``prices``, by
+    destination name; grouping ``destination``) gets a line per tier instead, priced by the
+    tiers over the period's minutes (domain/pricing.py)."""
     window_start, window_end = utc_window(scope.period, scope.zone)
     days = _days(scope.period)
     lines: list[dict[str, Any]] = []
@@ -302,33 +394,111 @@ def usage_lines(
             key, text, start, end = f"day:{day}", f"Calls on {day}", day, day
         else:
             key, text, start, end = "all", f"Calls {scope.period.label}", None, None
+        source = {
+            "key": key,
+            "calls": total.calls,
+            "billed_seconds": total.billed_seconds,
+            "digest": usage_digest(
+                total.calls, total.billed_seconds, total.charge_micros, total.hash_sum
+            ),
+            "window_start": window_start,
+            "window_end": window_end,
+            "after_batch": scope.after_batch,
+            "through_batch": scope.through_batch,
+        }
+        common = {
+            "tax_rate": tax_rate,
+            "tax_description": tax_description,
+            "period_start": start or scope.period.start,
+            "period_end": end or scope.period.end,
+            "kind": "usage",
+            "source": source,
+        }
+        price = (prices or {}).get(str(total.key)) if grouping == "destination" else None
+        if price is not None:
+            lines.extend(_tier_lines(invoice_id, key, text, total, price, common))
+            continue
+        charge = Decimal(total.charge_micros).scaleb(-MICROS)
+        quantity, unit_price, unit = usage_quantity(total.billed_seconds, charge, currency)
         lines.append(
             {
                 "line_id": line_id_for(invoice_id, f"usage:{key}"),
-                "description": f"{text}: {total.calls} calls, {minutes(total.billed_seconds)} min",
-                "quantity": Decimal(1),
-                "unit_price": Decimal(total.charge_micros).scaleb(-MICROS),
-                "tax_rate": tax_rate,
-                "tax_description": tax_description,
-                "period_start": start or scope.period.start,
-                "period_end": end or scope.period.end,
-                "kind": "usage",
-                "source": {
-                    "key": key,
-                    "calls": total.calls,
-                    "billed_seconds": total.billed_seconds,
-                    "digest": usage_digest(
-                        total.calls, total.billed_seconds, total.charge_micros, total.hash_sum
-                    ),
-                    "window_start": window_start,
-                    "window_end": window_end,
-                    "after_batch": scope.after_batch,
-                    "through_batch": scope.through_batch,
-                },
+                "description": f"{text} ({_calls(total.calls)})",
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "unit": unit,
+                **common,
             }
         )
     # validated together, as fully as one by one (a customer's lines in one call)
     return _LINES.validate_python(lines)
+
+
+def _tier_lines(
+    invoice_id: UUID,
+    key: str,
+    text: str,
+    total: UsageTotal,
+    price: TieredPrice,
+    common: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """A tiered destination's lines: one per tier reached (graduated) or one at the reached
+    tier's rate (volume); the first carries the group's source, the others its key."""
+    charges = tier_charges(price, minutes(total.billed_seconds))
+    lines = []
+    for number, charge in enumerate(charges):
+        label = tier_label(charge.tier)
+        what = f"volume tier {label}" if price.mode == "volume" else label
+        source = common["source"] if number == 0 else {"key": f"{key}:tier:{number}"}
+        lines.append(
+            {
+                **common,
+                "line_id": line_id_for(invoice_id, f"usage:{key}:tier:{number}"),
+                "description": f"{text} ({_calls(total.calls)}), {what}"
+                if number == 0
+                else f"{text}, {what}",
+                "quantity": charge.minutes.quantize(MINUTE_PLACES),  # exact: bounds have 2
+                "unit_price": charge.tier.rate,
+                "unit": "min",
+                "source": source,
+            }
+        )
+    # no billed minutes (calls that connected for 0 s): nothing to price, no line
+    return [line for line in lines if line["quantity"] > 0]
+
+
+def _calls(count: int) -> str:
+    return f"{count:,} call" + ("" if count == 1 else "s")
+
+
+#: A usage line's unit price keeps at most this many decimals (the ledger's price places).
+RATE_PLACES = Decimal("0.00000001")
+
+
+def usage_quantity(
+    billed_seconds: int, charge: Decimal, currency: str
+) -> tuple[Decimal, Decimal, str]:
+    """(quantity, unit price, unit) of a usage line whose amount is ``charge``, rounded.
+
+    The quantity is the billed minutes to 2 decimals; the unit price the average rate per
+    minute to 8 decimals: ``charge / minutes``, or, if that does not give it,
+    ``round(charge) / minutes``, so that ``round(quantity x unit price)`` is exactly
+    ``round(charge)``: the line says what the rating summed. When no such rate exists (no
+    billed minutes, or so many that an 8-decimal rate cannot hit the cent), the line is
+    quantity 1 at the charge, without a unit (docs/money.md)."""
+    target = round_to_currency(charge, currency)
+    quantity = minutes(billed_seconds)
+    if quantity > 0:
+        for amount in (charge, target):
+            rate = round_half_up(amount / quantity, RATE_PLACES).normalize()
+            if rate >= 0 and line_net(quantity, rate, currency) == target:
+                return quantity, _plain(rate), "min"
+    return Decimal(1), charge, ""
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Without an exponent (``1E+1`` -> ``10``), as every other price is written."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 #: Validates a list of invoice lines in one call (the billing run makes ~25,000 of them).
@@ -357,8 +527,22 @@ def line_id_for(invoice_id: UUID, key: str) -> UUID:
     return UUID(bytes=sha1(invoice_id.bytes + key.encode()).digest()[:16], version=5)
 
 
-def invoice_id_for(customer_id: UUID, period: Period, after_batch: int | None = None) -> UUID:
+def invoice_id_for(
+    customer_id: UUID,
+    period: Period,
+    after_batch: int | None = None,
+    replaces: UUID | None = None,
+) -> UUID:
     """The billing run's invoice for (customer, period); a supplementary one names the batch
-    its late usage starts after. Deterministic, so a second run cannot create it twice."""
+    its late usage starts after. Deterministic, so a second run cannot create it twice.
+
+    ``replaces``: the voided main invoice this one bills the period again for. The first
+    invoice of a period replaces nothing; once it is voided the run bills the period under
+    ``invoice_id_for(customer, period, replaces=<the void one's id>)``, and so on along the
+    chain of voids: every generation's id follows from the one before it, so a retried or
+    crashed re-bill finds (or creates) the same invoice, never a second one. Supplementary
+    invoices of a re-bill carry the same ``replaces`` (no clash with the voided chain's)."""
     base = f"tollbook:usage-invoice:{customer_id}:{period.start}:{period.end}"
+    if replaces is not None:
+        base = f"{base}:replaces:{replaces}"
     return uuid5(NAMESPACE_URL, base if after_batch is None else f"{base}:after:{after_batch}")

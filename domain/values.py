@@ -35,6 +35,15 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
+class Threshold(Frozen):
+    """An amount of money in a currency, as a setting (a customer's low prepaid balance
+    threshold): the currency travels with it, so a threshold in the wrong currency is
+    refused instead of being read in the customer's."""
+
+    amount: Dec
+    currency: CurrencyCode
+
+
 def tax_rate(value: object, *, what: str = "tax rate") -> Decimal:
     """A tax rate in percent, 0 to 100 inclusive, at most 4 decimals (e.g. 20, 7.5)."""
     return check_tax_rate(parse_decimal(value, what=what), what=what)

@@ -27,6 +27,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from domain.aggregate import Event
 from domain.errors import NotFound
 from projections.aged_receivables import AgedReceivables
+from projections.billed_periods import BilledPeriods
 from projections.customer_balances import CustomerBalances
 from projections.decoding import PartialDecoder
 from projections.directory import Directory
@@ -62,6 +63,7 @@ def all_projections() -> list[Projection]:
         InvoiceRegister(),
         AgedReceivables(),
         Directory(),
+        BilledPeriods(),
     ]
 
 

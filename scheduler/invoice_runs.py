@@ -47,6 +47,14 @@ def bill_due_periods(ctx: JobContext, customer_id: str) -> list[tuple[Period, in
             ctx.state.record(job_id, "refused", f"{period.label} refused: {reasons}")
             return billed
         created = report.count("created")
+        for result in report.overlapping:  # left off (never billed twice); a person decides
+            bound.warning(
+                "scheduled billing run overlap",
+                period=period.label,
+                invoice_id=str(result.invoice_id),
+                action=result.action,
+                billed_by=sorted({str(o.number or o.invoice_id) for o in result.overlaps}),
+            )
         ctx.state.advance(customer_id, account, end)
         billed.append((period, created))
         bound.info("scheduled billing run", period=period.label, invoices_created=created)

@@ -26,9 +26,10 @@ from domain.address import PostalAddress
 from domain.changes import CustomerChanges
 from domain.customer import Customer
 from domain.errors import InvalidInput
+from domain.pricing import TieredPrice, parse_price, price_text
 from domain.schedule import InvoiceSchedule
 from domain.tax_treatment import TREATMENTS
-from domain.values import LINE_GROUPINGS
+from domain.values import LINE_GROUPINGS, Threshold
 
 
 def _profile_options(func: Any, *, name_required: bool = False) -> Any:
@@ -81,6 +82,29 @@ def _profile_options(func: Any, *, name_required: bool = False) -> Any:
             "invoice_schedule",
             help="Automatic billing: daily, weekly:1-7 (1 = Monday), monthly:1-28, or none.",
         ),
+        click.option("--minimum-spend", help="Monthly minimum spend on usage (topped up)."),
+        click.option(
+            "--minimum-invoice",
+            "minimum_invoice_amount",
+            help="Below this total a period's charges carry forward ('none': the account's).",
+        ),
+        click.option(
+            "--tiers",
+            "usage_prices",
+            multiple=True,
+            help="Tiered price of a destination (repeatable; replaces them all), e.g."
+            ' "UK Mobile=graduated:0-1000:0.0100,1000-:0.0080"; "none" removes them.',
+        ),
+        click.option(
+            "--auto-apply-credit/--no-auto-apply-credit",
+            default=None,
+            help="Apply the customer's unallocated credit to each invoice as it is issued.",
+        ),
+        click.option(
+            "--low-balance-threshold",
+            help='Record Customer.PrepaidBalanceLow when credit falls below this: "50.00",'
+            ' "50.00 GBP" (the customer\'s currency), or none.',
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -111,9 +135,12 @@ def _address(values: dict[str, Any], current: Callable[[], PostalAddress | None]
 
 
 def _fields(
-    values: dict[str, Any], current: Callable[[], PostalAddress | None] = lambda: None
+    values: dict[str, Any],
+    current: Callable[[], PostalAddress | None] = lambda: None,
+    currency: Callable[[], str] = lambda: "",
 ) -> dict[str, Any]:
     address = _address(values, current)
+    threshold = values.pop("low_balance_threshold", None)
     fields = {key: value for key, value in values.items() if value is not None} | address
     if "tax_rate" in fields:
         fields["tax_rate"] = amount_arg(fields["tax_rate"], "tax rate")
@@ -121,7 +148,40 @@ def _fields(
         fields["billing_address"] = fields["billing_address"].replace("\\n", "\n")
     if "invoice_schedule" in fields:
         fields["invoice_schedule"] = schedule_arg(fields["invoice_schedule"])
+    if "minimum_spend" in fields:
+        fields["minimum_spend"] = amount_arg(fields["minimum_spend"], "minimum spend")
+    if "minimum_invoice_amount" in fields:
+        text = fields["minimum_invoice_amount"]
+        fields["minimum_invoice_amount"] = (
+            None if text.strip().lower() == "none" else amount_arg(text, "minimum invoice amount")
+        )
+    prices = fields.pop("usage_prices", ())
+    if prices:
+        fields["usage_prices"] = (
+            () if list(prices) == ["none"] else tuple(parse_price(text) for text in prices)
+        )
+    if threshold is not None:  # "none" is given as None: it removes the threshold
+        fields["low_balance_threshold"] = threshold_arg(threshold, currency)
     return fields
+
+
+def threshold_arg(text: str, currency: Callable[[], str]) -> Threshold | None:
+    """``50.00 GBP`` (or ``50.00``: in the customer's currency) -> a threshold; ``none`` ->
+    no low balance notice. The ledger checks the amount and that the currency is the
+    customer's."""
+    words = text.split()
+    if len(words) == 1 and words[0].lower() in ("none", "off"):
+        return None
+    if len(words) not in (1, 2):
+        raise InvalidInput(
+            f"low balance threshold must be an amount and optionally a currency, like"
+            f" 50.00 GBP: {text[:40]!r}",
+            field="low_balance_threshold",
+        )
+    amount = amount_arg(words[0], "low balance threshold")
+    return Threshold.model_validate(
+        {"amount": amount, "currency": words[1] if len(words) == 2 else currency()}
+    )
 
 
 def schedule_arg(text: str) -> InvoiceSchedule | None:
@@ -148,7 +208,9 @@ def _new_profile_options(func: Any) -> Any:
 @passes_state
 def add(ledger: Ledger, actor: str, account_number: str, as_json: bool, **values: Any) -> None:
     """Register a customer under a unique ACCOUNT_NUMBER."""
-    fields = _fields(values)
+    fields = _fields(
+        values, currency=lambda: values.get("currency") or ledger.settings().default_currency
+    )
     customer_id = ledger.register_customer(actor, account_number=account_number, **fields)
     if as_json:
         emit_json(customer_doc(ledger.customer(customer_id), ledger.today()))
@@ -175,7 +237,11 @@ def update(
     """Change a customer's details, now or from a date."""
     when = date_arg(effective_from, "effective date")
     day = when or ledger.today()
-    fields = _fields(values, lambda: ledger.customer(ref).profile_on(day).address)
+    fields = _fields(
+        values,
+        lambda: ledger.customer(ref).profile_on(day).address,
+        lambda: ledger.customer(ref).currency,
+    )
     if not fields:
         raise InvalidInput("nothing to change: give at least one option")
     ledger.change_customer(ref, CustomerChanges.model_validate(fields), actor, when, reason)
@@ -237,6 +303,8 @@ def show(
 def _shown(key: str, value: Any) -> Any:
     if key in ("address", "postal_address") and isinstance(value, dict):
         return str(PostalAddress.model_validate(value))
+    if key == "usage_prices" and isinstance(value, list):  # as --tiers takes them
+        return "\n".join(price_text(TieredPrice.model_validate(price)) for price in value)
     return value
 
 

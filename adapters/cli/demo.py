@@ -25,8 +25,10 @@ from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.views import balance_doc, invoice_doc
-from domain.changes import LineChanges, SettingsChanges
+from domain.changes import CustomerChanges, LineChanges, SettingsChanges
+from domain.customer import Customer
 from domain.invoice import Invoice
+from domain.pricing import parse_price
 from domain.tax_treatment import TaxTreatment
 from domain.usage import Period
 from projections.balances import Balances
@@ -90,7 +92,7 @@ def _run(target: Path) -> Ledger:
     demo = _Demo(target, clock, build_ledger(f"sqlite:///{target}", clock=clock))
     steps = (
         _settings, _customers, _packages, _october_invoices, _issue, _payments, _credit_note,
-        _balances, _history, _as_it_stood, _pdf, _email, _usage, _bill,
+        _balances, _history, _as_it_stood, _pdf, _email, _usage, _pricing, _bill, _prepaid,
     )  # fmt: skip
     for number, run in enumerate(steps, start=1):
         run(demo, f"{number}.")
@@ -213,7 +215,7 @@ def _october_invoices(demo: _Demo, number: str) -> None:
     period: dict[str, Any] = {"period_start": date(2026, 10, 1), "period_end": date(2026, 10, 31)}
     acme = ledger.create_invoice("ACME", "finance:ana", **period)
     ledger.add_package_line(acme, "SIP Trunk 30ch", "finance:ana")
-    ledger.add_package_line(acme, "SIP Trunk 30ch", "finance:ana", setup=True)
+    setup = ledger.add_package_line(acme, "SIP Trunk 30ch", "finance:ana", setup=True)
     dids = ledger.add_package_line(acme, "DID Number", "finance:ana")
     ledger.add_line(
         acme,
@@ -225,6 +227,8 @@ def _october_invoices(demo: _Demo, number: str) -> None:
     )
     # the assigned quantity
     ledger.edit_line(acme, dids, LineChanges(quantity=D("25")), "finance:ana")
+    # a discount: a line of its own that follows the line it discounts (its tax rate too)
+    ledger.add_discount(acme, "finance:ana", percent=D("50"), line_ref=setup)
     zrh = ledger.create_invoice("ZRH01", "finance:ana", **period)
     ledger.add_package_line(zrh, "SIP Trunk EU", "finance:ana", quantity=D("2"))
     acme_second = ledger.create_invoice("ACME", "finance:ana", memo="Extra DIDs", **period)
@@ -391,8 +395,26 @@ def _usage(demo: _Demo, number: str) -> None:
     say(f"imported again: {again.inserted} new, {again.duplicates} already there")
 
 
+def _pricing(demo: _Demo, number: str) -> None:
+    _step(number, "Pricing: tiered minutes for ACME, a monthly minimum spend for ZRH01")
+    ledger = demo.ledger
+    tiers = parse_price("UK Mobile=graduated:0-10:0.0150,10-:0.0100")
+    november = date(2026, 11, 1)
+    ledger.change_customer("ACME", CustomerChanges(usage_prices=(tiers,)), "finance:ana", november)
+    minimum = CustomerChanges(minimum_spend=D("5.00"))
+    ledger.change_customer("ZRH01", minimum, "finance:ana", november)
+    say(
+        "ACME: UK Mobile minutes of a month at 0.0150 for the first 10, then 0.0100;"
+        " ZRH01: usage topped up to 5.00 EUR a month"
+    )
+
+
 def _bill(demo: _Demo, number: str) -> None:
-    _step(number, "Billing run for November: packages + usage grouped per destination")
+    _step(
+        number,
+        "Billing run for November: packages + usage per destination (ACME's tiered),"
+        " ZRH01 topped up to its minimum",
+    )
     ledger, clock = demo.ledger, demo.clock
     db = demo.db
     assert db is not None  # the usage step opened it
@@ -406,9 +428,39 @@ def _bill(demo: _Demo, number: str) -> None:
         ["customer", "action", "lines", "net", "total"],
         [[r.account, r.action, len(r.lines), r.net, r.total] for r in report.results],
     )
-    print_invoice(invoice_doc(ledger.invoice(report.results[0].invoice_id)))
+    for result in report.results:  # ACME's tiers, ZRH01's top-up
+        print_invoice(invoice_doc(ledger.invoice(result.invoice_id)))
     rerun = run_billing(ledger, db, november)
     say(f"run again: {rerun.count('created')} created, {rerun.count('exists')} already there")
+
+
+def _prepaid(demo: _Demo, number: str) -> None:
+    _step(number, "Prepaid: a top-up, applied automatically when the November invoice is issued")
+    ledger = demo.ledger
+    ref = "ZRH01"
+    threshold = {"amount": "100.00", "currency": ledger.customer(ref).currency}
+    ledger.change_customer(
+        ref,
+        CustomerChanges.model_validate(
+            {"auto_apply_credit": True, "low_balance_threshold": threshold}
+        ),
+        "finance",
+    )
+    ledger.record_payment(ref, "finance", amount=D("150.00"), status="completed", method="top-up")
+    say(f"{ref} topped up 150.00: credit {ledger.prepaid_balance(ref)}")
+    assert demo.db is not None  # the usage step opened it
+    report = run_billing(ledger, demo.db, Period.month("2026-11"), customers=[ref], issue=True)
+    for result in report.results:
+        invoice = ledger.invoice(result.invoice_id)
+        say(
+            f"{invoice.number}: total {invoice.totals.total}, credit applied {invoice.allocated},"
+            f" outstanding {invoice.outstanding} ({invoice.status()})"
+        )
+    low = [e for _, e in ledger.all_events() if isinstance(e, Customer.PrepaidBalanceLow)]
+    say(
+        f"credit left {ledger.prepaid_balance(ref)}; low balance notices for integrators:"
+        f" {len(low)}" + (f" (fell below {low[-1].threshold})" if low else "")
+    )
 
 
 def write_demo_cdrs(path: Path) -> Path:

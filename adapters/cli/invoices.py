@@ -169,6 +169,34 @@ def line_remove(ledger: Ledger, actor: str, invoice_ref: str, line_ref: str, as_
     _changed(ledger, invoice_ref, as_json, f"removed line {line_ref}")
 
 
+@invoice.group("discount")
+def discount() -> None:
+    """Grant discounts on a draft invoice (remove one with ``invoice line remove``)."""
+
+
+@discount.command("add")
+@click.argument("invoice_ref")
+@click.option("--percent", help="A percentage of the line or of the invoice's net (0-100].")
+@click.option("--amount", help="An amount off, in the invoice's currency.")
+@click.option("--line", "line_ref", help="Discount this line (position, id or id prefix).")
+@click.option("--description", default="", help="Line text (default: says what it is).")
+@json_option
+@passes_state
+def discount_add(
+    ledger: Ledger, actor: str, invoice_ref: str, line_ref: str | None, as_json: bool, **values: Any
+) -> None:
+    """Grant a discount on draft INVOICE_REF: of one --line, or of the whole invoice."""
+    discount_id = ledger.add_discount(
+        invoice_ref,
+        actor,
+        percent=amount_arg(values["percent"], "discount percentage"),
+        amount=amount_arg(values["amount"], "discount amount"),
+        line_ref=line_ref,
+        description=values["description"],
+    )
+    _changed(ledger, invoice_ref, as_json, f"added discount {discount_id}")
+
+
 def _changed(ledger: Ledger, invoice_ref: str, as_json: bool, message: str) -> None:
     """The invoice as it now stands (--json), or a line saying what changed."""
     if as_json:

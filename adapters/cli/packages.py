@@ -39,12 +39,13 @@ def package() -> None:
 @click.option("--tax-rate", help="Tax percentage overriding the customer's rate.")
 @click.option("--tax-description", help="Label for the overriding tax.")
 @click.option("--description", default="", help="Longer description.")
+@click.option("--minimum-spend", help="Monthly minimum spend on usage per unit assigned.")
 @json_option
 @passes_state
 def add(ledger: Ledger, actor: str, name: str, as_json: bool, **values: Any) -> None:
     """Define a package called NAME."""
     fields = {key: value for key, value in values.items() if value is not None}
-    for key in ("unit_price", "setup_price", "default_quantity", "tax_rate"):
+    for key in ("unit_price", "setup_price", "default_quantity", "tax_rate", "minimum_spend"):
         if key in fields:
             fields[key] = amount_arg(fields[key], key.replace("_", " "))
     package_id = ledger.define_package(actor, name=name, **fields)

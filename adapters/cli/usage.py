@@ -233,6 +233,11 @@ def rerate_(
 @click.option("--dry-run", is_flag=True, help="Preview what would be invoiced; write nothing.")
 @click.option("--issue", is_flag=True, help="Issue the run's draft invoices too.")
 @click.option("--bill-late", is_flag=True, help="Bill late CDRs as supplementary invoices.")
+@click.option(
+    "--allow-overlap",
+    is_flag=True,
+    help="Bill package and usage periods another invoice already bills (reported either way).",
+)
 @json_option
 @passes_state
 def bill(
@@ -245,6 +250,7 @@ def bill(
     dry_run: bool,
     issue: bool,
     bill_late: bool,
+    allow_overlap: bool,
     as_json: bool,
 ) -> None:
     """Billing run: one invoice per customer with usage or packages in the period."""
@@ -259,6 +265,7 @@ def bill(
         dry_run=dry_run,
         issue=issue,
         bill_late=bill_late,
+        allow_overlap=allow_overlap,
     )
     if as_json:
         _emit_bill(billing_period, report, dry_run=dry_run)
@@ -294,6 +301,7 @@ def _run_bill(
     dry_run: bool,
     issue: bool,
     bill_late: bool,
+    allow_overlap: bool,
 ) -> BillingReport:
     """The billing run, with a progress bar on a terminal (one tick per invoice)."""
     db = usage_database()
@@ -316,6 +324,7 @@ def _run_bill(
             bill_late=bill_late,
             actor=actor,
             on_invoice=tick,
+            allow_overlap=allow_overlap,
         )
 
 
@@ -359,13 +368,16 @@ def _show_bill(
         _show_previews(report)
     say(
         f"{report.count('created')} created, {report.count('exists')} already there,"
-        f" {report.count('would create')} to create, {report.count('refused')} refused"
+        f" {report.count('would create')} to create, {report.count('refused')} refused,"
+        f" {report.count('skipped')} skipped (all of it billed by another invoice)"
+        + _carried_counts(report)
     )
     if report.late_calls and not bill_late:
         say(
             f"{report.late_calls} late calls in already invoiced periods:"
             " bill them with --bill-late (a supplementary invoice)"
         )
+    _show_overlaps(report)
     if report.refused:
         table(
             "Refused: not billed (the ledger's limits, docs/money.md)",
@@ -374,14 +386,51 @@ def _show_bill(
         )
 
 
+def _carried_counts(report: BillingReport) -> str:
+    """How many periods were carried forward, as the tail of the counts line (or "")."""
+    carried = report.count("carried forward") + report.count("would carry forward")
+    if not carried:
+        return ""
+    return f", {carried} carried forward (below the minimum invoice amount)"
+
+
+def _show_overlaps(report: BillingReport) -> None:
+    """What other invoices already bill of the period, and whether the run billed it anyway."""
+    if not report.overlapping:
+        return
+    table(
+        "Overlaps: billed by another invoice (docs/usage-billing.md#never-bill-twice)",
+        ["customer", "invoice", "kind", "line", "from", "to", "billed by", "this run"],
+        [
+            [
+                r.account,
+                str(r.invoice_id)[:8],
+                o.kind,
+                o.description,
+                o.period_start,
+                o.period_end,
+                o.number or str(o.invoice_id)[:8],
+                "billed anyway" if r.overlap_billed else "left off",
+            ]
+            for r in report.overlapping
+            for o in r.overlaps
+        ],
+    )
+    if not any(r.overlap_billed for r in report.overlapping):
+        say("bill overlapping periods anyway with --allow-overlap")
+
+
 def _show_previews(report: BillingReport) -> None:
     """The lines each invoice of a dry run would have."""
     for r in report.results:
         if r.action == "would create":
             table(
                 f"{r.account}: {r.kind} preview ({r.currency})",
-                ["description", "qty", "unit price", "tax %"],
-                [[li.description, li.quantity, li.unit_price, li.tax_rate] for li in r.lines],
+                ["description", "qty", "unit", "unit price", "tax %"],
+                [
+                    [li.description, li.quantity, li.unit, li.unit_price, li.tax_rate]
+                    for li in r.lines
+                ],
             )
 
 

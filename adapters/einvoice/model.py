@@ -298,10 +298,12 @@ def _line(number: int, line: InvoiceLine, currency: str, treatment: str) -> Line
     return Line(
         line_id=str(number),
         name=line.description,
-        quantity=line.quantity,
+        # BR-27: a price is never negative. A discount line (the one line with a negative
+        # unit price, domain/discount.py) goes as a negative quantity at its positive price
+        quantity=-line.quantity if line.unit_price < 0 else line.quantity,
         unit_code=UNIT_CODES.get(line.unit.strip().lower(), "C62"),
         net=line.net(currency),
-        price=line.unit_price,  # never negative (domain/limits.py), as BR-27 wants
+        price=abs(line.unit_price),
         category=category_for(treatment, line.tax_rate),
         rate=line.tax_rate,
         period_start=line.period_start,

@@ -110,6 +110,11 @@ class LineAdded(Document):
     invoice: InvoiceDoc
 
 
+class DiscountAdded(Document):
+    discount_id: Id = Field(description="The discount's id; its lines' ``discount`` names it.")
+    invoice: InvoiceDoc
+
+
 class ScheduledChange(Document):
     effective_from: IsoDay
     changes: dict[str, Any]
@@ -121,6 +126,11 @@ class AssignmentDoc(Document):
     quantity: Quantity
     start_date: IsoDay
     end_date: IsoDay | None
+
+
+class ThresholdDoc(Document):
+    amount: Quantity
+    currency: str
 
 
 class CustomerDoc(Document):
@@ -141,6 +151,8 @@ class CustomerDoc(Document):
         " standard)."
     )
     payment_terms_days: int
+    auto_apply_credit: bool = False
+    low_balance_threshold: ThresholdDoc | None = None
     scheduled_changes: list[ScheduledChange]
     packages: list[AssignmentDoc]
 

@@ -227,6 +227,8 @@ BY_NAME: dict[str, dict[str, Any]] = {
     "tax_rate": TAX_RATE,
     "default_tax_rate": TAX_RATE,
     "payment_terms_days": TERMS,
+    "minimum_spend": NON_NEGATIVE_MONEY,
+    "minimum_invoice_amount": NON_NEGATIVE_MONEY,
     "from_position": {"type": "integer", "minimum": 0, "maximum": bounds.MAX_POSITION},
     "default_payment_terms_days": TERMS,
     **{
@@ -260,6 +262,17 @@ BY_SCHEMA: dict[tuple[str, str], dict[str, Any]] = {
         "items": text(limits.ADDRESS_LINE, required=True),
     },
     ("SettingsChange", "address"): text(limits.SELLER_ADDRESS),
+    # discounts and tiered prices (domain/discount.py, domain/pricing.py)
+    ("DiscountCreate", "percent"): {
+        "type": "string",
+        "pattern": r"^(?=.*[1-9])(?:0*[0-9]{1,2}(\.[0-9]{1,4})?|0*100(\.0{1,4})?)$",
+        "examples": ["12.5"],
+    },
+    ("DiscountCreate", "description"): text(limits.LINE_DESCRIPTION),
+    ("TieredPriceBody", "destination"): text(limits.Text("destination", 100), required=True),
+    ("TierBody", "first"): {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
+    ("TierBody", "last"): {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
+    ("TierBody", "rate"): PRICE,
     ("WebhookCreate", "url"): WEBHOOK_URL,
     ("WebhookCreate", "event_types"): {
         "type": "array",
@@ -274,6 +287,7 @@ ALTERNATIVES: dict[str, dict[str, Any]] = {
     "LineCreate": {
         "anyOf": [{"required": ["package"]}, {"required": ["description", "unit_price"]}]
     },
+    "DiscountCreate": {"oneOf": [{"required": ["percent"]}, {"required": ["amount"]}]},
     "CreditNoteCreate": {
         "oneOf": [
             {"required": ["amount"]},

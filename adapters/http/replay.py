@@ -128,6 +128,25 @@ def line_added(ledger: Ledger, record: IdempotencyKey) -> Answer:
     )
 
 
+def discount_added(ledger: Ledger, record: IdempotencyKey) -> Answer:
+    """The new discount is the one whose lines the commit added: a grant adds only its own
+    lines (the others' it edits or removes), so the last line added up to the commit's
+    version names it."""
+    invoice = _invoice(ledger, record)
+    effect = record.effect("Invoice")
+    added = [
+        event.line.discount.discount_id
+        for event in ledger.events_of(effect.aggregate_id)
+        if isinstance(event, Invoice.LineAdded)
+        and event.line.discount is not None
+        and event.originator_version <= effect.version
+    ]
+    return Answer(
+        {"discount_id": str(added[-1]), "invoice": invoice_doc(invoice, _day(record))},
+        _etag(invoice.version),
+    )
+
+
 def credit_note_issued(ledger: Ledger, record: IdempotencyKey) -> Answer:
     effect = record.effect("CreditNote")
     note = ledger.as_of(CreditNote, effect.aggregate_id, version=effect.version)
@@ -170,6 +189,7 @@ ROUTES = {
         _route("/packages", 201, package_defined),
         _route("/invoices", 201, invoice_created),
         _route("/invoices/{ref}/lines", 201, line_added),
+        _route("/invoices/{ref}/discounts", 201, discount_added),
         _route("/invoices/{ref}/issue", 200, invoice_changed),
         _route("/invoices/{ref}/void", 200, invoice_changed),
         _route("/credit-notes", 201, credit_note_issued),

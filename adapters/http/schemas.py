@@ -196,6 +196,9 @@ class SettingsChange(Edit):
     bic: str | None = Field(None, description="ISO 9362, 8 or 11 characters; needs an IBAN.")
     sort_code: str | None = Field(None, description="UK, 6 digits (12-34-56).")
     bank_account_number: str | None = Field(None, description="UK, 8 digits.")
+    minimum_invoice_amount: Amount | None = Field(
+        None, description="Below it a billing run carries a period's charges forward."
+    )
     country: str | None = Field(
         default=None, description="Where the seller is established: ISO 3166-1 alpha-2."
     )
@@ -216,6 +219,25 @@ class AddressBody(Body):
     region: str = ""
     postal_code: str = ""
     country: str = Field(default="", description="ISO 3166-1 alpha-2, e.g. GB, DE, JP.")
+
+
+class TierBody(Body):
+    first: Amount = Field(description="Minutes the tier starts at (0 for the first).")
+    last: Amount | None = Field(None, description="Minutes it ends at; null: open-ended.")
+    rate: Amount = Field(description="Price per minute.")
+
+
+class TieredPriceBody(Body):
+    destination: str = Field(max_length=100)
+    mode: Literal["graduated", "volume"]
+    tiers: list[TierBody] = Field(min_length=1, max_length=20)
+
+
+class ThresholdBody(Body):
+    """An amount of money in the customer's own currency (ISO 4217)."""
+
+    amount: Amount
+    currency: str = Field(description="ISO 4217; must be the customer's currency.")
 
 
 class CustomerFields(Body):
@@ -245,12 +267,32 @@ class CustomerFields(Body):
         default=None,
         description="Automatic billing, e.g. {frequency: monthly, day: 1}; null removes it.",
     )
+    minimum_spend: Amount | None = Field(
+        None, description="Monthly minimum spend on usage (a top-up line when short)."
+    )
+    minimum_invoice_amount: Amount | None = Field(
+        None, description="Below it a period's charges carry forward (default: the account's)."
+    )
+    usage_prices: list[TieredPriceBody] | None = Field(
+        None,
+        description="Tiered or volume prices per destination: [{destination, mode:"
+        " graduated|volume, tiers: [{first, last (null: open), rate}]}]; [] removes them.",
+    )
+    auto_apply_credit: bool | None = Field(
+        default=None,
+        description="Apply the customer's unallocated credit to each invoice as it is issued.",
+    )
+    low_balance_threshold: ThresholdBody | None = Field(
+        default=None,
+        description="Customer.PrepaidBalanceLow is recorded when the customer's credit falls"
+        " below it; null removes it.",
+    )
 
     def given(self) -> dict[str, Any]:
         """The profile fields the client sent (not the change's own effective date/reason);
         an explicit ``invoice_schedule: null`` or ``address: null`` is kept: it removes it."""
         sent = self.model_dump(exclude_unset=True, exclude={"effective_from", "reason"})
-        removable = ("invoice_schedule", "address")
+        removable = ("invoice_schedule", "address", "low_balance_threshold")
         return {k: v for k, v in sent.items() if v is not None or k in removable}
 
 
@@ -261,7 +303,7 @@ class CustomerCreate(CustomerFields):
 
 
 class CustomerChange(CustomerFields, Edit):
-    nullable = frozenset({"address", "invoice_schedule"})
+    nullable = frozenset({"address", "invoice_schedule", "low_balance_threshold"})
     about_the_change = frozenset({"effective_from", "reason"})
     effective_from: IsoDate | None = None
     reason: str | None = None
@@ -290,6 +332,7 @@ class PackageCreate(Body):
     tax_rate: Amount | None = None
     tax_description: str | None = None
     description: str | None = None
+    minimum_spend: Amount | None = None
 
 
 class PackageChange(Edit):
@@ -303,6 +346,9 @@ class PackageChange(Edit):
     tax_rate: Amount | None = None
     tax_description: str | None = None
     description: str | None = None
+    minimum_spend: Amount | None = Field(
+        None, description="Monthly minimum spend on usage per unit assigned."
+    )
 
 
 class InvoiceCreate(Body):
@@ -325,6 +371,16 @@ class LineCreate(NullsRefused):
     period_start: IsoDate | None = None
     period_end: IsoDate | None = None
     unit: str = ""
+
+
+class DiscountCreate(Body):
+    """A discount: exactly one of ``percent`` or ``amount``; of ``line`` (position, id or id
+    prefix) or, without it, of the invoice's net."""
+
+    percent: Amount | None = Field(None, description="Percentage, above 0 and at most 100.")
+    amount: Amount | None = Field(None, description="Amount off, in the invoice's currency.")
+    line: str | None = Field(None, max_length=64, description="The line it discounts.")
+    description: str = ""
 
 
 class LineChange(Edit):

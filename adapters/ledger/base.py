@@ -68,6 +68,11 @@ class ReferenceIndex(Protocol):
 
     def find(self, kind: Literal["invoice", "payment", "credit_note"], ref: str) -> UUID: ...
 
+    def customer_payments(self, customer_id: UUID) -> list[UUID]:
+        """The ids of every payment of the customer that is not cancelled, in the order
+        they were recorded (what prepaid credit is made of)."""
+        ...
+
 
 class SaveObserver(Protocol):
     """Told about the ledger's saves and conflicts (the composition root hands it one that

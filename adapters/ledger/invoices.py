@@ -10,21 +10,22 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
-from adapters.ledger.parties import PartyUseCases
+from adapters.ledger.prepaid import PrepaidUseCases
 from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote, credit_invoice
-from domain.customer import Customer
+from domain.customer import CarriedCharges, Customer
 from domain.delivery import Delivery, SendFailure
 from domain.errors import (
     AlreadyExists,
+    ConcurrencyConflict,
     CurrencyMismatch,
     InvalidInput,
     NotFound,
 )
 from domain.invoice import BillingSnapshot, Invoice
-from domain.invoice_line import InvoiceLine
+from domain.invoice_line import Discount, InvoiceLine, totals_of
 from domain.line_tax import default_terms, description_for
 from domain.numbering import (
     DocumentKind,
@@ -34,7 +35,10 @@ from domain.numbering import (
     scope_for,
     sequence_id,
 )
+from domain.payment import Payment
+from domain.prepaid import apply_credit
 from domain.tax_treatment import TaxTreatment
+from domain.usage import Period
 
 T = TypeVar("T")
 
@@ -71,7 +75,7 @@ def _credited_description(invoice: Invoice, rate: Decimal) -> str:
     )
 
 
-class InvoiceUseCases(PartyUseCases):
+class InvoiceUseCases(PrepaidUseCases):
     """Drafts, lines, gapless issue, void and credit notes."""
 
     # ---------------------------------------------------------------- invoices
@@ -148,13 +152,54 @@ class InvoiceUseCases(PartyUseCases):
             treatment=profile.tax_treatment,
         )
 
-    def create_invoices(self, invoices: Sequence[Invoice]) -> None:
+    def create_invoices(
+        self,
+        invoices: Sequence[Invoice],
+        *,
+        customers: Sequence[Customer] = (),
+        takes: tuple[UUID, ...] = (),
+        actor: str = "billing-run",
+    ) -> None:
         """Save new drafts (from ``draft_invoice``) in one transaction: all of them, or none
-        when any of them already exists (AlreadyExists)."""
+        when any of them already exists (AlreadyExists). With ``takes`` (one invoice, its
+        customer), the invoice bills those charges carried forward: the customer records it
+        in the same transaction, so they are billed once."""
+        if takes:
+            [invoice], [customer] = invoices, customers
+            customer.bill_carried(invoice.id, takes, self.stamp(actor))
         try:
-            self._save("invoice drafted", *invoices)
+            self._save("invoice drafted", *invoices, *customers)
         except IntegrityError:
-            raise AlreadyExists("an invoice of this batch already exists: none was saved") from None
+            raise AlreadyExists(
+                "an invoice of this batch already exists, or its customer changed: none was saved"
+            ) from None
+
+    def carry_forward(
+        self,
+        customer: Customer,
+        invoice_id: UUID,
+        period: Period,
+        lines: Sequence[InvoiceLine],
+        actor: str,
+    ) -> None:
+        """Carry a billing period's charges (below the minimum invoice amount) forward: the
+        customer (as the caller read it) records them; the invoice ``invoice_id`` is never
+        made. A customer changed since it was read is refused (ConcurrencyConflict)."""
+        carried = CarriedCharges(
+            invoice_id=invoice_id,
+            period_start=period.start,
+            period_end=period.end,
+            currency=customer.currency,
+            lines=tuple(lines),
+            total=totals_of(lines, customer.currency).total,
+        )
+        customer.carry_forward(carried, self.stamp(actor))
+        try:
+            self._save("charges carried forward", customer)
+        except IntegrityError:
+            raise ConcurrencyConflict(
+                f"customer {customer.registered.account_number} changed meanwhile"
+            ) from None
 
     def invoice(self, ref: str | UUID) -> Invoice:
         """An invoice by number, id, or a unique prefix of its id."""
@@ -299,6 +344,36 @@ class InvoiceUseCases(PartyUseCases):
 
         return self._edit_invoice("package line added", invoice_ref, change, expected_version)
 
+    def add_discount(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        *,
+        percent: Decimal | None = None,
+        amount: Decimal | None = None,
+        line_ref: UUID | str | None = None,
+        description: str = "",
+        expected_version: int | None = None,
+    ) -> UUID:
+        """Grant a discount on a draft: ``percent`` or ``amount``, of the line ``line_ref``
+        (position, id or id prefix) or, without it, of the invoice's net. Returns the
+        discount's id (its lines are ``uuid5`` of it: domain/discount.py)."""
+        discount_id = uuid4()
+
+        def change(invoice: Invoice) -> UUID:
+            target = None if line_ref is None else self._line_id(invoice, line_ref)
+            rule = Discount(
+                discount_id=discount_id,
+                percent=percent,
+                amount=amount,
+                applies_to=target,
+                description=description,
+            )
+            invoice.add_discount(rule, self.stamp(actor))
+            return discount_id
+
+        return self._edit_invoice("discount added", invoice_ref, change, expected_version)
+
     def edit_line(
         self,
         invoice_ref: str | UUID,
@@ -422,7 +497,8 @@ class InvoiceUseCases(PartyUseCases):
             invoice = self._at_version(self.invoice(invoice_ref), expected_version, "invoice")
             stamp = self.stamp(actor)
             settings = self.settings()
-            profile = self.customer(invoice.customer_id).profile_on(stamp.at.date())
+            customer = self.customer(invoice.customer_id)
+            profile = customer.profile_on(stamp.at.date())
             billing = BillingSnapshot(
                 customer_name=profile.name,
                 customer_account=profile.account_number,
@@ -446,7 +522,10 @@ class InvoiceUseCases(PartyUseCases):
                 f"invoice {invoice.label}",
             )
             invoice.issue(number, stamp.at.date(), billing, stamp, settings.tax_rounding)
-            self._save("invoice issued", invoice, sequence, given)
+            credit = (
+                self._auto_applied(customer, invoice, actor) if profile.auto_apply_credit else []
+            )
+            self._save("invoice issued", invoice, sequence, given, *credit)
             return number
 
         return self._retrying("issue invoice", command)
@@ -505,6 +584,19 @@ class InvoiceUseCases(PartyUseCases):
 
         return self._retrying(operation, command)
 
+    def _auto_applied(
+        self, customer: Customer, invoice: Invoice, actor: str
+    ) -> list[Payment | Customer]:
+        """The customer's credit applied to the invoice just issued (oldest payment first):
+        the payments that gave some and, when that took the prepaid balance below its
+        threshold, the customer with ``PrepaidBalanceLow``; all saved with the issue."""
+        stamp = self.stamp(actor, "customer credit applied on issue (auto_apply_credit)")
+        payments = self.customer_payments(customer.id)
+        before = {payment.id: payment.unallocated for payment in payments}
+        used = apply_credit(invoice, payments, stamp)
+        spent = {payment.id: before[payment.id] for payment in used}
+        return [*used, *self._low_balance_watch(customer, spent, used, stamp)]
+
     def void_invoice(
         self,
         invoice_ref: str | UUID,
@@ -551,11 +643,25 @@ class InvoiceUseCases(PartyUseCases):
                 stamp.at.date(),
                 "the credit note",
             )
-            note = credit_invoice(note_id, invoice, note_lines, number, stamp.at.date(), stamp)
-            self._save("credit note issued", note, invoice, sequence, given)
+            payments = self._released_payments(invoice, note_lines)
+            note = credit_invoice(
+                note_id, invoice, note_lines, number, stamp.at.date(), stamp, payments
+            )
+            # one save: note, invoice, sequence, number and every payment credit was released to
+            self._save("credit note issued", note, invoice, sequence, given, *payments.values())
             return number
 
         return self._retrying("issue credit note", command)
+
+    def _released_payments(
+        self, invoice: Invoice, note_lines: Sequence[InvoiceLine]
+    ) -> dict[UUID, Payment]:
+        """The invoice's allocated payments when the credit exceeds what is outstanding
+        (part of their allocations is released to customer credit), else none."""
+        credit = totals_of(note_lines, invoice.currency, invoice.tax_rounding).total
+        if credit <= invoice.outstanding:
+            return {}
+        return {pid: self._get(Payment, pid, "payment") for pid in invoice.allocations}
 
     @staticmethod
     def _credit_lines(

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from adapters.ledger.invoices import InvoiceUseCases
 from domain import allocation, limits
+from domain.aggregate import Stamp
 from domain.errors import (
     CurrencyMismatch,
     DuplicateIdempotencyKey,
@@ -113,6 +114,28 @@ class PaymentUseCases(InvoiceUseCases):
             "payment completed", ref, lambda p: p.complete(self.stamp(actor)), expected_version
         )
 
+    def _spend_credit(
+        self,
+        operation: str,
+        ref: str | UUID,
+        change: Callable[[Payment, Stamp], None],
+        stamp: Callable[[], Stamp],
+        expected_version: int | None,
+    ) -> None:
+        """A change that may lower the customer's credit (a refund, a cancellation): saved
+        with the customer when it takes the prepaid balance below its threshold."""
+
+        def command() -> None:
+            payment = self._at_version(self.payment(ref), expected_version, "payment")
+            at = stamp()
+            before = {payment.id: payment.unallocated}
+            change(payment, at)
+            customer = self.customer(payment.details.customer_id)
+            watched = self._low_balance_watch(customer, before, [payment], at)
+            self._save(operation, payment, *watched)
+
+        self._retrying(operation, command)
+
     def cancel_payment(
         self,
         ref: str | UUID,
@@ -121,10 +144,11 @@ class PaymentUseCases(InvoiceUseCases):
         *,
         expected_version: int | None = None,
     ) -> None:
-        self._edit_payment(
+        self._spend_credit(
             "payment cancelled",
             ref,
-            lambda p: p.cancel(self.stamp(actor, reason)),
+            lambda p, at: p.cancel(at),
+            lambda: self.stamp(actor, reason),
             expected_version,
         )
 
@@ -139,10 +163,11 @@ class PaymentUseCases(InvoiceUseCases):
         reason: str | None = None,
         expected_version: int | None = None,
     ) -> None:
-        self._edit_payment(
+        self._spend_credit(
             "payment refunded",
             ref,
-            lambda p: p.refund(amount, method, reference, self.stamp(actor, reason)),
+            lambda p, at: p.refund(amount, method, reference, at),
+            lambda: self.stamp(actor, reason),
             expected_version,
         )
 
@@ -164,13 +189,16 @@ class PaymentUseCases(InvoiceUseCases):
         def command() -> None:
             payment = self._at_version(self.payment(payment_ref), expected_version, "payment")
             stamp = self.stamp(actor, reason)
+            before = {payment.id: payment.unallocated}
             invoices: dict[UUID, Invoice] = {}
             for invoice_ref, amount in allocations:
                 invoice_id = self.invoice_id(invoice_ref)
                 invoice = invoices.get(invoice_id) or self.invoice(invoice_id)
                 invoices[invoice_id] = invoice
                 allocation.allocate(payment, invoice, amount, stamp)
-            self._save("payment allocated", payment, *invoices.values())
+            customer = self.customer(payment.details.customer_id)
+            watched = self._low_balance_watch(customer, before, [payment], stamp)
+            self._save("payment allocated", payment, *invoices.values(), *watched)
 
         self._retrying("allocate payment", command)
 

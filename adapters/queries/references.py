@@ -78,3 +78,20 @@ class ReferenceIndex:
             f"{word} id prefix {ref!r} matches {'more than ' if more else ''}{len(matches)}"
             f" {word}s: {listed}; give more characters"
         )
+
+    def customer_payments(self, customer_id: UUID) -> list[UUID]:
+        """The customer's payments that are not cancelled, in the order they were recorded
+        (the payment list's ``customer_id, seq`` index)."""
+        self.queries.catch_up("payment_history")
+        store = self.queries.store
+        found: list[UUID] = []
+        after: tuple[int] | None = None
+        while True:
+            where = Filter(store, PAYMENTS)
+            where.equal("customer_id", str(customer_id))
+            where.raw("status <> 'cancelled'")
+            rows, more = select_page(store, PAYMENTS, where, ("seq",), 1000, after)
+            found += [UUID(row["payment_id"]) for row in rows]
+            if not more or not rows:
+                return found
+            after = (rows[-1]["seq"],)

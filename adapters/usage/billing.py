@@ -20,7 +20,8 @@ import contextvars
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 from uuid import UUID
@@ -30,23 +31,36 @@ import structlog
 from adapters import metrics
 from adapters.ledger.application import Ledger
 from adapters.queries import every_customer
+from adapters.queries.billed import BilledLine, billed_elsewhere
 from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
+from adapters.usage.generations import MAX_GENERATIONS
 from adapters.usage.schema import ensure_schema, last_batch
 from domain.customer import Customer
-from domain.errors import AlreadyExists, BillingError, InvalidInput, NotFound
+from domain.errors import (
+    AlreadyExists,
+    BillingError,
+    ConcurrencyConflict,
+    InvalidInput,
+    NotFound,
+)
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine, totals_of
 from domain.package import PackageTerms
+from domain.pricing import TieredPrice
 from domain.usage import (
     MICROS,
     Period,
     UsageScope,
     UsageTotal,
+    active_days,
+    carried_lines,
+    commitment,
     covered_batch,
     day_boundaries,
     invoice_id_for,
     package_lines,
+    top_up_line,
     usage_lines,
     utc_window,
 )
@@ -58,7 +72,15 @@ T = TypeVar("T")
 #: New invoices saved per transaction: fewer commits, and a crash still loses whole batches.
 SAVE_BATCH = 50
 
-Action = Literal["created", "exists", "would create", "refused"]
+Action = Literal[
+    "created",
+    "exists",
+    "would create",
+    "refused",
+    "skipped",
+    "carried forward",
+    "would carry forward",
+]
 Kind = Literal["invoice", "supplementary"]
 
 
@@ -77,7 +99,15 @@ class InvoiceResult:
     late_calls: int = 0
     late_amount: Decimal = Decimal(0)
     code: str | None = None  # refused: the domain's error code (out_of_range, ...)
+    replaces: UUID | None = None  # the voided invoice of the period this one bills again
+    # lines of other invoices that already bill part of what this one would: left off this
+    # invoice (``skipped`` when nothing else is left), or billed anyway with ``allow_overlap``
+    overlaps: list[BilledLine] = field(default_factory=list)
+    overlap_billed: bool = False
     reason: str | None = None  # refused: the domain's message
+    # the invoices (never created) whose charges, carried forward, this one takes
+    takes: tuple[UUID, ...] = ()
+    period: Period | None = None  # carried forward: the period (reported, and recorded)
 
     def refuse(self, error: InvalidInput) -> None:
         """The ledger refused this invoice: nothing of it is written (or shown as a total)."""
@@ -128,6 +158,10 @@ class InvoiceResult:
             "late_amount": str(self.late_amount),
             "code": self.code,
             "reason": self.reason,
+            "takes_carried": [str(carried) for carried in self.takes],
+            "replaces": None if self.replaces is None else str(self.replaces),
+            "overlaps": [line.as_dict() for line in self.overlaps],
+            "overlap_billed": self.overlap_billed,
         }
 
 
@@ -146,6 +180,11 @@ class BillingReport:
         return [result for result in self.results if result.action == "refused"]
 
     @property
+    def overlapping(self) -> list[InvoiceResult]:
+        """The invoices that met another invoice billing part of the same period."""
+        return [result for result in self.results if result.overlaps]
+
+    @property
     def late_calls(self) -> int:
         return sum(result.late_calls for result in self.results)
 
@@ -158,6 +197,10 @@ class _Target:
     zone: str
     grouping: LineGrouping
     invoice_id: UUID  # of the period's (main) invoice
+    prices: Mapping[str, TieredPrice]  # tiered prices by destination
+    minimum_invoice: Decimal | None  # the customer's own, else None (the account's)
+    minimum_spend: Decimal  # the customer's monthly commitment (packages add theirs)
+    replaces: UUID | None = None  # the voided main invoice this one bills the period again for
 
     @property
     def account(self) -> str:
@@ -166,8 +209,18 @@ class _Target:
 
 def _target(customer: Customer, period: Period, default: LineGrouping) -> _Target:
     profile = customer.profile_on(period.end)
-    grouping = profile.invoice_line_grouping or default
-    return _Target(customer, profile.time_zone, grouping, invoice_id_for(customer.id, period))
+    prices = {price.destination: price for price in profile.usage_prices}
+    # tiers price a destination's minutes over the period: its usage is summed by destination
+    grouping = "destination" if prices else profile.invoice_line_grouping or default
+    return _Target(
+        customer,
+        profile.time_zone,
+        grouping,
+        invoice_id_for(customer.id, period),
+        prices,
+        profile.minimum_invoice_amount,
+        profile.minimum_spend,
+    )
 
 
 def run_billing(
@@ -182,11 +235,16 @@ def run_billing(
     actor: str = "billing-run",
     on_invoice: Callable[[InvoiceResult], None] | None = None,
     save_batch: int = SAVE_BATCH,
+    allow_overlap: bool = False,
 ) -> BillingReport:
     """Bill ``period`` for every customer (or those named) with usage or active packages.
 
     The scheduler calls this; ``on_invoice`` is told about each invoice as the run goes.
     New invoices are saved ``save_batch`` at a time, each batch in one transaction.
+
+    A package (or setup) line of a package, or the usage, that another invoice of the
+    customer (not void) already bills for part of the period is reported in the result's
+    ``overlaps`` and left off the new invoice, unless ``allow_overlap``.
     """
     pooled = db.pooled()  # one connection for the run's reads, not one each
     try:
@@ -202,6 +260,7 @@ def run_billing(
                 actor,
                 on_invoice,
                 save_batch,
+                allow_overlap,
             )
     finally:
         if pooled is not db:
@@ -222,6 +281,7 @@ def _run(
     actor: str,
     on_invoice: Callable[[InvoiceResult], None] | None,
     save_batch: int,
+    allow_overlap: bool,
 ) -> BillingReport:
     ensure_schema(db)
     if not dry_run:
@@ -231,8 +291,9 @@ def _run(
         through = last_batch(conn)
     report = BillingReport(period, through, dry_run)
     targets = [_target(c, period, default_grouping) for c in _customers(ledger, customers)]
-    planner = _Planner(ledger, db, period, through)
-    planner.look_up(targets)
+    planner = _Planner(ledger, db, period, through, allow_overlap)
+    targets = planner.look_up(targets)
+    planner.find_overlaps(targets)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
     # The usage sums are one pass over the CDRs, run on a thread of its own while this one
     # works out what the new invoices need besides (package lines, tax terms). Saving runs
@@ -328,9 +389,10 @@ class _Saver:
         """Start saving ``batch`` once the batch before it is finished."""
         self.finish()
         self.batch = batch
-        planned = [r for r in batch if r.action == "would create"]
+        planned = [r for r in batch if r.action in ("would create", "would carry forward")]
         if planned and self.dry_run:  # what the real run would refuse, found the same way
-            _drafts(self.ledger, planned, self.period, self.actor, self.customers)
+            new = [r for r in planned if r.action == "would create"]
+            _drafts(self.ledger, new, self.period, self.actor, self.customers)
         elif planned:
             # the caller's context (log bindings, expected versions) goes with the save
             context = contextvars.copy_context()
@@ -347,7 +409,8 @@ class _Saver:
             saving.result()
         if self.issue and not self.dry_run:
             for result in batch:
-                if result.state == "draft" and result.action != "refused":
+                # a carried-forward period has no invoice to issue
+                if result.state == "draft" and result.action in ("created", "exists"):
                     try:
                         result.number = self.ledger.issue_invoice(result.invoice_id, self.actor)
                     except BillingError as error:
@@ -370,28 +433,84 @@ def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
 class _Planner:
     """Works out each customer's invoice; reads only (events and the usage table)."""
 
-    def __init__(self, ledger: Ledger, db: Database, period: Period, through: int) -> None:
+    def __init__(
+        self, ledger: Ledger, db: Database, period: Period, through: int, allow_overlap: bool
+    ) -> None:
         self.ledger, self.db, self.period, self.through = ledger, db, period, through
+        self.allow_overlap = allow_overlap
+        self._elsewhere: dict[UUID, list[BilledLine]] = {}
         self._packages: dict[UUID, PackageTerms] = {}
         self._existing: dict[UUID, Invoice | None] = {}
-        # account -> (tax rate, tax text, package lines) of a new invoice, until planned
-        self._prepared: dict[str, tuple[Decimal, str, list[InvoiceLine]]] = {}
+        # account -> (tax rate, tax text, package lines, commitment) of a new invoice
+        self._prepared: dict[str, tuple[Decimal, str, list[InvoiceLine], Decimal]] = {}
+        self.minimum_invoice = ledger.settings().minimum_invoice_amount
 
     def existing(self, target: _Target) -> Invoice | None:
         return self._invoice(target.invoice_id)
 
-    def look_up(self, targets: Sequence[_Target]) -> None:
+    def look_up(self, targets: Sequence[_Target]) -> list[_Target]:
         """Read the targets' invoices for the period (and their first supplementary ones)
         200 per query, not one read per customer: a first run finds none of them, a second
-        run all."""
+        run all. A target whose main invoice is void bills the period again: it is returned
+        aimed at the next generation's id (``invoice_id_for(..., replaces=)``), followed
+        along the chain of voids until an invoice that is not void, or none."""
         self._load([t.invoice_id for t in targets])
+        targets = list(targets)
+        for _ in range(MAX_GENERATIONS):
+            voided = [n for n, t in enumerate(targets) if self._is_void(t.invoice_id)]
+            if not voided:
+                break
+            for n in voided:
+                target = targets[n]
+                targets[n] = replace(
+                    target,
+                    invoice_id=invoice_id_for(
+                        target.customer.id, self.period, replaces=target.invoice_id
+                    ),
+                    replaces=target.invoice_id,
+                )
+            self._load([targets[n].invoice_id for n in voided])
         self._load(
             [
-                invoice_id_for(t.customer.id, self.period, covered_batch(main.lines.values()))
+                invoice_id_for(
+                    t.customer.id, self.period, covered_batch(main.lines.values()), t.replaces
+                )
                 for t in targets
                 if (main := self._existing[t.invoice_id]) is not None
             ]
         )
+        return targets
+
+    def find_overlaps(self, targets: Sequence[_Target]) -> None:
+        """What other invoices bill of the period, for every target with no invoice of it
+        yet (one read-model query per 500 customers)."""
+        new = [t for t in targets if self.existing(t) is None]
+        own = {t.invoice_id for t in new}
+        self._elsewhere = billed_elsewhere(
+            self.ledger, [t.customer.id for t in new], self.period, own
+        )
+
+    def _without_overlaps(
+        self, target: _Target, lines: list[InvoiceLine]
+    ) -> tuple[list[InvoiceLine], list[BilledLine]]:
+        """The lines no other invoice bills yet (all of them with ``allow_overlap``), and
+        the other invoices' lines that overlap any of them."""
+        elsewhere = self._elsewhere.get(target.customer.id, [])
+        if not elsewhere:
+            return lines, []
+        kept: list[InvoiceLine] = []
+        overlaps: dict[tuple[UUID, str, date], BilledLine] = {}
+        for line in lines:
+            clashes = [other for other in elsewhere if _clash(line, other)]
+            for other in clashes:
+                overlaps[(other.invoice_id, str(other.package_id), other.period_start)] = other
+            if not clashes or self.allow_overlap:
+                kept.append(line)
+        return kept, list(overlaps.values())
+
+    def _is_void(self, invoice_id: UUID) -> bool:
+        invoice = self._existing.get(invoice_id)
+        return invoice is not None and invoice.state == "void"
 
     def _load(self, invoice_ids: Sequence[UUID]) -> None:
         found = load_aggregates(self.ledger, self.db, invoice_ids)
@@ -422,16 +541,29 @@ class _Planner:
             return
         profile = target.customer.profile_on(self.ledger.today())
         assignments = list(target.customer.assignments.values())
+        terms = {a.package_id: self._terms(a.package_id) for a in assignments}
         lines = package_lines(
             target.invoice_id,
             self.period,
             assignments,
-            {a.package_id: self._terms(a.package_id) for a in assignments},
+            terms,
             profile.tax_rate,
             profile.tax_description,
             profile.tax_treatment,
         )
-        self._prepared[target.account] = (profile.tax_rate, profile.tax_description, lines)
+        committed = commitment(
+            self.period,
+            target.minimum_spend,
+            [a for a in assignments if active_days(a, self.period.start, self.period.end)],
+            terms,
+            target.customer.currency,
+        )
+        self._prepared[target.account] = (
+            profile.tax_rate,
+            profile.tax_description,
+            lines,
+            committed,
+        )
 
     def refused(self, target: _Target, error: InvalidInput) -> InvoiceResult:
         """The customer's invoice, refused: planning it broke one of the ledger's limits."""
@@ -448,22 +580,71 @@ class _Planner:
     ) -> list[InvoiceResult]:
         main_id = target.invoice_id
         if self._invoice(main_id) is None:
-            self.prepare(target)
-            tax_rate, tax_description, packages = self._prepared.pop(target.account)
-            scope = UsageScope(self.period, target.zone, 0, self.through)
-            lines = packages + usage_lines(
-                main_id,
-                totals.get(target.account, []),
-                target.grouping,
-                scope,
-                tax_rate,
-                tax_description,
-            )
-            if not lines:
-                return []
-            return [self._result(target, main_id, "invoice", lines)]
+            return self._new(target, totals.get(target.account, []))
         calls, micros = late.get(target.account, (0, 0))
         return self._late(target, calls, micros, bill_late)
+
+    def _new(self, target: _Target, totals: list[UsageTotal]) -> list[InvoiceResult]:
+        """The period's new invoice: packages, usage (tiered where priced), a top-up to the
+        minimum commitment and the charges carried forward from earlier periods; or, below
+        the minimum invoice amount, the period's own charges carried forward instead."""
+        main_id, currency = target.invoice_id, target.customer.currency
+        carried = target.customer.carried.get(main_id)
+        if carried is not None:  # carried forward by an earlier run: never billed here
+            result = self._result(target, main_id, "invoice", list(carried.lines))
+            result.action, result.period = "carried forward", self.period
+            result.state = "carried forward"
+            return [result]
+        self.prepare(target)
+        tax_rate, tax_description, packages, committed = self._prepared.pop(target.account)
+        scope = UsageScope(self.period, target.zone, 0, self.through)
+        usage = usage_lines(
+            main_id,
+            totals,
+            target.grouping,
+            scope,
+            tax_rate,
+            tax_description,
+            currency,
+            target.prices,
+        )
+        used = totals_of(usage, currency).net
+        top_up = top_up_line(
+            main_id, self.period, used, committed, currency, tax_rate, tax_description
+        )
+        lines, overlaps = self._without_overlaps(
+            target, packages + usage + ([top_up] if top_up else [])
+        )
+        if not lines and not overlaps:
+            return []
+        if overlaps:
+            log.warning(
+                "billing run overlap",
+                aggregate_id=str(main_id),
+                account=target.account,
+                period=self.period.label,
+                billed_by=sorted({str(o.number or o.invoice_id) for o in overlaps}),
+                billed_anyway=self.allow_overlap,
+            )
+        if not lines:  # all of it billed by another invoice
+            result = self._result(target, main_id, "invoice", [])
+            result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
+            result.action = "skipped"
+            return [result]
+        pending = [c for c in target.customer.pending_carried if c.period_end < self.period.start]
+        minimum = (
+            target.minimum_invoice if target.minimum_invoice is not None else self.minimum_invoice
+        )
+        with_carried = lines + carried_lines(main_id, pending)
+        if totals_of(with_carried, currency).total < minimum:
+            result = self._result(target, main_id, "invoice", lines)
+            result.action, result.period = "would carry forward", self.period
+            result.state = "carried forward"
+        else:
+            result = self._result(target, main_id, "invoice", with_carried)
+            result.takes = tuple(c.invoice_id for c in pending)
+        result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
+        return [result]
 
     def chain(self, target: _Target) -> tuple[list[Invoice], int]:
         """The period's invoices already made (main, then supplementary ones) and the last
@@ -473,7 +654,9 @@ class _Planner:
         assert main is not None
         chain = [main]
         covered = covered_batch(main.lines.values())
-        while supplement := self._invoice(invoice_id_for(customer.id, self.period, covered)):
+        while supplement := self._invoice(
+            invoice_id_for(customer.id, self.period, covered, target.replaces)
+        ):
             chain.append(supplement)
             next_covered = covered_batch(supplement.lines.values())
             if next_covered <= covered:
@@ -504,7 +687,7 @@ class _Planner:
         results[-1].late_calls = calls
         results[-1].late_amount = Decimal(micros).scaleb(-MICROS)
         if calls and bill_late:
-            supplement_id = invoice_id_for(customer.id, self.period, covered)
+            supplement_id = invoice_id_for(customer.id, self.period, covered, target.replaces)
             profile = customer.profile_on(self.ledger.today())
             scope = UsageScope(self.period, target.zone, covered, self.through)
             late_totals = self._aggregate([target], covered).get(target.account, [])
@@ -515,6 +698,7 @@ class _Planner:
                 scope,
                 profile.tax_rate,
                 profile.tax_description,
+                customer.currency,  # late usage at the switch's charges (no tiers)
             )
             results.append(self._result(target, supplement_id, "supplementary", lines))
         return results
@@ -523,7 +707,13 @@ class _Planner:
         self, target: _Target, invoice_id: UUID, kind: Kind, lines: list[InvoiceLine]
     ) -> InvoiceResult:
         return InvoiceResult(
-            target.account, invoice_id, kind, "would create", target.customer.currency, lines
+            target.account,
+            invoice_id,
+            kind,
+            "would create",
+            target.customer.currency,
+            lines,
+            replaces=target.replaces if kind == "invoice" else None,
         )
 
     # ------------------------------------------------------------------ usage SQL
@@ -710,6 +900,15 @@ AGGREGATION_WORK_MEM = "64MB"
 PAGES_PER_SLICE = 1024
 
 
+def _clash(line: InvoiceLine, other: BilledLine) -> bool:
+    """Whether ``other`` bills what ``line`` would, for part of the same days: the same
+    package's recurring charge (or its setup), or usage."""
+    if line.kind != other.kind or (line.kind != "usage" and line.package_id != other.package_id):
+        return False
+    start, end = line.period_start, line.period_end
+    return start is None or end is None or (start <= other.period_end and end >= other.period_start)
+
+
 def _day_case(period: Period, zone: str) -> str:
     """The SQL of a CDR's local day index in ``zone`` (local days have DST-aware UTC bounds):
     a binary search of the day bounds, a handful of comparisons a CDR. These are our own
@@ -750,6 +949,11 @@ def _create(
     The drafts are made from the customers the run planned with (read once at its start), so
     an invoice's header and its lines come from the same customer state."""
 
+    # carrying forward, and taking what was carried, change the customer too: saved one by
+    # one, each invoice with its customer (one transaction), so each period is billed once
+    for result in [r for r in planned if r.takes or r.action == "would carry forward"]:
+        _save_with_customer(ledger, result, period, actor, customers[result.account])
+    planned = [r for r in planned if not r.takes and r.action == "would create"]
     drafts = _drafts(ledger, planned, period, actor, customers)
     planned = [r for r in planned if r.action != "refused"]
     if not planned:  # nothing new in this batch: no empty save (a round trip each)
@@ -773,6 +977,47 @@ def _create(
             account=result.account,
             kind=result.kind,
             lines=len(result.lines),
+        )
+
+
+def _save_with_customer(
+    ledger: Ledger, result: InvoiceResult, period: Period, actor: str, customer: Customer
+) -> None:
+    """Carry the period's charges forward, or create the invoice that takes charges carried
+    before: either way with the customer's event, in one save. A customer changed since the
+    run read it (another run, or an edit) is refused: a run after it bills the customer
+    afresh, still once (the ids are deterministic)."""
+    try:
+        if result.action == "would carry forward":
+            ledger.carry_forward(customer, result.invoice_id, period, result.lines, actor)
+            result.action = "carried forward"
+            log.info(
+                "billing run carried charges forward",
+                aggregate_id=str(customer.id),
+                invoice_id=str(result.invoice_id),
+                account=result.account,
+                total=str(result.total),
+            )
+            return
+        invoice = ledger.draft_invoice(customer, actor, **_fields(result, period))
+        ledger.create_invoices([invoice], customers=[customer], takes=result.takes, actor=actor)
+        result.action = "created"
+        log.info(
+            "billing run invoice",
+            aggregate_id=str(result.invoice_id),
+            account=result.account,
+            kind=result.kind,
+            lines=len(result.lines),
+            takes_carried=len(result.takes),
+        )
+    except InvalidInput as error:
+        result.refuse(error)
+    except (AlreadyExists, ConcurrencyConflict) as error:
+        result.refuse(
+            InvalidInput(
+                f"{error}: the customer or its invoice changed while the run planned it;"
+                " run the billing again (it bills each period once)"
+            )
         )
 
 

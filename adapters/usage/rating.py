@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from uuid import UUID, uuid5
+from uuid import uuid5
 
 import structlog
 
@@ -27,13 +27,21 @@ from adapters.ledger.application import Ledger
 from adapters.ledger.folds import LogFolds
 from adapters.queries import every_customer
 from adapters.store.database import Database
+from adapters.usage.generations import live_invoice
 from adapters.usage.schema import ensure_schema
 from domain.customer import Customer
-from domain.errors import AlreadyExists, InvalidInput, NotFound
-from domain.invoice import Invoice
+from domain.errors import AlreadyExists, InvalidInput
 from domain.invoice_line import InvoiceLine, LineSource
 from domain.money import round_half_up, round_to_currency
-from domain.usage import MICROS, Period, covered_batch, invoice_id_for, row_hash, utc_window
+from domain.pricing import tiered_amount
+from domain.usage import (
+    MICROS,
+    Period,
+    covered_batch,
+    minutes,
+    row_hash,
+    utc_window,
+)
 
 log = structlog.get_logger("tollbook.rating")
 
@@ -162,42 +170,55 @@ def _rate_customer(
     account = customer.registered.account_number
     zone = customer.profile_on(period.end).time_zone
     start, end = utc_window(period, zone)
-    main = _invoice_or_none(ledger, invoice_id_for(customer.id, period))
+    main = live_invoice(ledger, customer.id, period)
     # an unbilled period: every CDR; an invoiced one: only the batches its invoice billed
     through = covered_batch(main.lines.values()) if main else UNBOUNDED
     result = CustomerRerating(account, customer.currency, invoiced=main is not None)
+    prices = {p.destination: p for p in customer.profile_on(period.end).usage_prices}
+    # a destination priced by tiers: (old, new) billed seconds over the period
+    tiered: dict[str, list[int]] = {}
     with db.connect() as conn:
         rows = conn.execute(
             db.sql(
-                "SELECT call_id, start_epoch, dialled, duration, billed_seconds, charge_micros"
-                " FROM usage_cdrs WHERE account = ? AND start_epoch >= ? AND start_epoch < ?"
-                " AND batch <= ?"
+                "SELECT call_id, start_epoch, dialled, duration, billed_seconds, charge_micros,"
+                " destination FROM usage_cdrs WHERE account = ? AND start_epoch >= ?"
+                " AND start_epoch < ? AND batch <= ?"
             ),
             (account, int(start.timestamp()), int(end.timestamp()), through),
         )
-        for call_id, start_epoch, dialled, duration, _billed, charge in rows:
+        for call_id, start_epoch, dialled, duration, billed, charge, destination in rows:
             result.calls += 1
             rate = card.match(dialled)
+            seconds = tiered.setdefault(destination, [0, 0]) if destination in prices else None
             if rate is None:
                 result.unmatched += 1
+                if seconds is not None:  # unmatched: billed as it was
+                    seconds[0] += int(billed)
+                    seconds[1] += int(billed)
                 continue
-            new = rate.charge_micros(int(duration))
-            result.old_micros += int(charge)
-            result.new_micros += new
-            if new != int(charge) and main is None:
-                billed = rate.billed_seconds(int(duration))
-                digest = row_hash(call_id, account, int(start_epoch), billed, new)
+            new, rebilled = rate.charge_micros(int(duration)), rate.billed_seconds(int(duration))
+            if seconds is not None:
+                seconds[0] += int(billed)
+                seconds[1] += rebilled
+            else:
+                result.old_micros += int(charge)
+                result.new_micros += new
+            if (new != int(charge) or rebilled != int(billed)) and main is None:
+                digest = row_hash(call_id, account, int(start_epoch), rebilled, new)
                 result.changes.append(
-                    (call_id, int(start_epoch), billed, new, str(rate.per_minute), digest)
+                    (call_id, int(start_epoch), rebilled, new, str(rate.per_minute), digest)
                 )
+    for destination, (old_seconds, new_seconds) in tiered.items():
+        # tiers price the period's minutes, not each call: what the invoice bills, before
+        # and after (the billing run's own rounding: domain/usage.py, domain/pricing.py)
+        price = prices[destination]
+        result.old_micros += _micros(tiered_amount(price, minutes(old_seconds), result.currency))
+        result.new_micros += _micros(tiered_amount(price, minutes(new_seconds), result.currency))
     return result
 
 
-def _invoice_or_none(ledger: Ledger, invoice_id: UUID) -> Invoice | None:
-    try:
-        return ledger.invoice(invoice_id)
-    except NotFound:
-        return None
+def _micros(amount: Decimal) -> int:
+    return int(amount.scaleb(MICROS))
 
 
 def _apply(
@@ -223,8 +244,9 @@ def _apply(
             )
         result.action = f"re-rated {len(result.changes)} CDRs"
         return
-    main_id = invoice_id_for(customer.id, period)
-    invoice = ledger.invoice(main_id)
+    invoice = live_invoice(ledger, customer.id, period)
+    assert invoice is not None  # result.invoiced: it was found when the customer was rated
+    main_id = invoice.id
     reason = f"re-rating {period.label} with rate card {card.sha256[:12]}"
     difference = round_to_currency(result.difference, result.currency)
     if difference == 0:

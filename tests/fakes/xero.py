@@ -11,7 +11,9 @@ invoice with a payment or credit note on it cannot be voided; an overpayment (a
 RECEIVE-OVERPAYMENT bank transaction) is customer credit that a payment against it refunds.
 Arithmetic as Xero documents it ("Rounding in Xero", the LineItem schema): Quantity and
 UnitAmount kept to 4 dp (UnitAmount to ``unitdp``, default 2), LineAmount = round(Quantity x
-UnitAmount, 2), TaxAmount per line = round(LineAmount x rate, 2) unless the line gives one
+UnitAmount, 2) (less a line's DiscountRate or DiscountAmount, on invoices only; a line may be
+negative, a document's total may not), TaxAmount per line = round(LineAmount x rate, 2)
+unless the line gives one
 (accepted as sent, whatever it differs by: Xero publishes no bound; differences are listed in
 ``tax_overrides``), SubTotal, TotalTax and Total summed from the lines. 60 calls per minute
 then 429 with Retry-After, and Idempotency-Key replays answering with the first response.
@@ -356,8 +358,13 @@ class FakeXero(FakeService):
     # ------------------------------------------------------------------ documents
 
     def _lines(
-        self, data: dict[str, Any], unitdp: int
+        self, data: dict[str, Any], unitdp: int, *, discounts: bool = True
     ) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
+        """Lines as Xero computes them. A line may be negative (a discount line); on a sales
+        invoice a line may also carry DiscountRate (percent) or DiscountAmount, which Xero
+        takes off the line: LineAmount = round(Quantity x UnitAmount x (1 - rate / 100), 2)
+        or round(Quantity x UnitAmount - amount, 2). Credit notes do not support discounts
+        (the LineItem schema's own words)."""
         if data.get("LineAmountTypes", "Exclusive") != "Exclusive":
             raise ValidationFailed("this fake organisation only takes tax-exclusive amounts")
         problems: list[str] = []
@@ -374,7 +381,16 @@ class FakeXero(FakeService):
                     " type of transaction."
                 )
                 continue
-            line_amount = _dp(quantity * unit, 2)
+            rate, off = raw.get("DiscountRate"), raw.get("DiscountAmount")
+            if (rate is not None or off is not None) and not discounts:
+                problems.append("Discounts are not supported on credit notes.")
+                continue
+            gross = quantity * unit
+            if rate is not None:
+                gross = gross * (1 - Decimal(str(rate)) / 100)
+            if off is not None:
+                gross = gross - Decimal(str(off))
+            line_amount = _dp(gross, 2)
             computed = _dp(line_amount * self.tax_rates[tax_type] / 100, 2)
             tax = computed
             if raw.get("TaxAmount") is not None:
@@ -419,6 +435,8 @@ class FakeXero(FakeService):
         lines, subtotal, tax = self._lines(data, unitdp)
         invoice_id = str(uuid.uuid4())
         total = subtotal + tax
+        if total < 0:
+            raise ValidationFailed("The document total cannot be negative.")
         invoice = {
             "Type": "ACCREC",
             "InvoiceID": invoice_id,
@@ -466,7 +484,9 @@ class FakeXero(FakeService):
         if number and any(n["CreditNoteNumber"] == number for n in self.credit_notes.values()):
             raise ValidationFailed("Credit Note # must be unique.")
         contact = self._contact_ref(data)
-        lines, subtotal, tax = self._lines(data, unitdp)
+        lines, subtotal, tax = self._lines(data, unitdp, discounts=False)
+        if subtotal + tax < 0:
+            raise ValidationFailed("The document total cannot be negative.")
         note_id = str(uuid.uuid4())
         note = {
             "Type": "ACCRECCREDIT",

@@ -81,14 +81,14 @@ def test_one_invoice_per_customer_with_packages_and_usage_grouped_as_each_custom
     assert (acme.period_start, acme.period_end) == (OCTOBER.start, OCTOBER.end)
     assert lines_of(acme) == [
         ("Trunk", D("120.00")),
-        ("Calls to France: 1 calls, 1.00 min", D("0.01")),
-        ("Calls to UK Mobile: 2 calls, 3.00 min", D("0.04")),  # 0.0123 + 0.0250 = 0.0373
+        ("Calls to France (1 call)", D("0.01")),
+        ("Calls to UK Mobile (2 calls)", D("0.04")),  # 0.0123 + 0.0250 = 0.0373
     ]
     assert lines_of(invoices["PAR"][0]) == [
-        ("Calls on 2026-10-01: 1 calls, 1.00 min", D("4.00")),
-        ("Calls on 2026-10-31: 1 calls, 1.00 min", D("1.00")),
+        ("Calls on 2026-10-01 (1 call)", D("4.00")),
+        ("Calls on 2026-10-31 (1 call)", D("1.00")),
     ]
-    assert lines_of(invoices["ONE"][0]) == [("Calls 2026-10: 2 calls, 2.00 min", D("0.75"))]
+    assert lines_of(invoices["ONE"][0]) == [("Calls 2026-10 (2 calls)", D("0.75"))]
     assert lines_of(invoices["PKG"][0]) == [
         ("Trunk (17 of 31 days)", D("65.81")),
         ("Trunk (setup)", D("50.00")),
@@ -103,7 +103,7 @@ def test_a_late_evening_utc_call_of_a_utc_plus_one_customer_is_billed_in_the_nex
     ledger, db, _ = world
     run_billing(ledger, db, Period.month("2026-11"), customers=["PAR"])
     november = invoices_by_account(ledger)["PAR"][0]
-    assert lines_of(november) == [("Calls on 2026-11-01: 1 calls, 1.00 min", D("2.00"))]
+    assert lines_of(november) == [("Calls on 2026-11-01 (1 call)", D("2.00"))]
 
 
 def test_a_second_run_creates_nothing_and_says_the_invoices_exist(world):
@@ -206,7 +206,7 @@ def test_late_cdrs_are_reported_and_billed_once_as_a_supplementary_invoice(world
     ]
     supplement = [i for i in invoices_by_account(ledger)["ACME"] if i.state == "draft"]
     assert len(supplement) == 1
-    assert lines_of(supplement[0]) == [("Calls to UK Mobile: 2 calls, 2.00 min", D("3.00"))]
+    assert lines_of(supplement[0]) == [("Calls to UK Mobile (2 calls)", D("3.00"))]
     again = run_billing(ledger, db, OCTOBER, bill_late=True)
     assert again.count("created") == 0 and again.late_calls == 0
     assert len(invoices_by_account(ledger)["ACME"]) == 2

@@ -250,3 +250,25 @@ def test_per_invoice_rate_rounding_gives_the_rates_tax_exactly(memory_ledger, bo
         "0.91",
         "0.18",
     )
+
+
+def test_a_discounted_invoice_passes_the_business_rules_with_its_discount_as_a_negative_quantity(
+    memory_ledger, books
+):
+    draft = memory_ledger.create_invoice("SIB01", "test")
+    memory_ledger.add_line(
+        draft, "test", description="SIP trunk", quantity=D(2), unit_price=D("120.00")
+    )
+    memory_ledger.add_line(
+        draft, "test", description="Calls", quantity=D(1), unit_price=D("80.00"), tax_rate=D(5)
+    )
+    memory_ledger.add_discount(draft, "test", percent=D("12.5"), line_ref="1")
+    memory_ledger.add_discount(draft, "test", amount=D("10.00"))
+    number = memory_ledger.issue_invoice(draft, "test")
+    xml = invoice_xml(memory_ledger, number)
+
+    assert_en16931(xml)  # BR-27 (no negative price), BR-CO-10 (line sums), BR-CO-17 (tax)
+    lines = ".//ram:IncludedSupplyChainTradeLineItem"
+    assert texts(xml, f"{lines}//ram:BilledQuantity") == ["2", "1", "-1", "-1", "-1"]
+    prices = texts(xml, f"{lines}//ram:NetPriceProductTradePrice/ram:ChargeAmount")
+    assert len(prices) == 5 and not any(price.startswith("-") for price in prices)

@@ -62,7 +62,9 @@ def test_a_refused_row_is_narrowed_down_to_its_event(ledger: Any, store_url: str
         assert stopped[name].event_type == "Invoice.Drafted"
         assert stopped[name].error == f"DataError: cannot store {MARK}"
     assert tracking["payment_history"].position == head
-    assert store.commits < 40  # narrowed by halving, not one event at a time
+    # narrowed by halving, not one event at a time (which takes a few hundred commits); down
+    # to one event, the read models go one at a time, so the commits grow with their number
+    assert store.commits < 10 * len(runner.projections)
 
     # the database takes it now (a newer version, say): the read model goes on by itself
     store.refusing = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
+from uuid import uuid5
 
 import pytest
 
@@ -12,7 +13,9 @@ from adapters.store.database import Database
 from adapters.usage.billing import run_billing
 from adapters.usage.importer import import_cdrs
 from adapters.usage.rating import load_rate_card, rerate
+from domain.changes import CustomerChanges
 from domain.errors import InvalidInput
+from domain.pricing import parse_price
 from domain.usage import Period
 from tests.integration.usage_helpers import cdr, customers, trunk, write_cdrs
 
@@ -123,3 +126,45 @@ def test_cdrs_an_invoice_never_billed_are_not_adjusted_by_rerating_it(world, tmp
     assert len(LogFolds(ledger).invoices("LATE")) == 1 and LogFolds(ledger).credit_notes() == []
     report = run_billing(ledger, db, OCTOBER, customers=["LATE"])
     assert report.late_calls == 1  # still there to bill, at the switch's charge
+
+
+def test_a_tiered_destination_is_re_rated_on_its_periods_minutes_not_per_call(world):
+    ledger, db, card = world
+    # the invoice would bill UK Mobile by tiers: 0-1 min at 0.50, then 0.10 a minute
+    tiers = parse_price("UK Mobile=graduated:0-1:0.50,1-:0.10")
+    ledger.change_customer(
+        "ACME", CustomerChanges(usage_prices=(tiers,)), "t", effective_from=OCTOBER.start
+    )
+    [acme] = [r for r in rerate(ledger, db, card, OCTOBER) if r.account == "ACME"]
+    # every CDR here is to "UK Mobile": billed 60 + 61 + 60 s = 3.02 min -> 0.50 + 2.02 x 0.10
+    # = 0.70; the card bills m1 36 s (30/6) and f1 61 s (1/1), x1 is unmatched (60 s as it
+    # was): 157 s = 2.62 min -> 0.50 + 0.162 = 0.66. Per call, the sums would be 0.5223/0.5663.
+    assert (acme.old_micros, acme.new_micros) == (700_000, 660_000)
+    rerate(ledger, db, card, OCTOBER, apply=True)
+    [result] = [
+        r for r in run_billing(ledger, db, OCTOBER, dry_run=True).results if r.account == "ACME"
+    ]
+    assert [(line.quantity, line.unit_price, line.net("GBP")) for line in result.lines] == [
+        (D("1"), D("0.50"), D("0.50")),
+        (D("1.62"), D("0.10"), D("0.16")),
+    ]
+
+
+def test_rerating_a_voided_and_rebilled_period_adjusts_the_invoice_that_is_not_void(world):
+    ledger, db, card = world
+    first = run_billing(ledger, db, OCTOBER, customers=["ACME"], issue=True).results[0]
+    ledger.void_invoice(first.invoice_id, "t", "billed with the wrong plan")
+    rebill = run_billing(ledger, db, OCTOBER, customers=["ACME"], issue=True).results[0]
+    assert rebill.replaces == first.invoice_id
+
+    [result] = rerate(ledger, db, card, OCTOBER, customers=["ACME"], apply=True)
+
+    assert result.invoiced and result.action == "supplementary invoice"
+    adjustment = [
+        i
+        for i in LogFolds(ledger).invoices("ACME")
+        if i.id not in (first.invoice_id, rebill.invoice_id)
+    ]
+    assert len(adjustment) == 1 and adjustment[0].totals.net == D("0.04")
+    # named after the invoice it adjusts: the re-bill, not the void one
+    assert adjustment[0].id == uuid5(rebill.invoice_id, f"rerate:{card.sha256}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -138,10 +139,11 @@ def test_payment_page_offers_open_invoices_oldest_due_first_a_page_at_a_time(
 ) -> None:
     acme(ledger)
     acme(ledger, "EURO", currency="EUR")
-    late = issued(ledger, "30.00")
-    clock.advance(days=-10)  # issued after, but dated earlier: due first
+    late = issued(ledger, "30.00")  # issued first, but given longer to pay: due last
     early = issued(ledger, "20.00")
-    clock.advance(days=10)
+    ledger.change_due_date(
+        late, ledger.invoice(late).due_date + timedelta(days=10), "setup", "agreed"
+    )
     settled = issued(ledger, "1.00")
     ledger.allocate(completed_payment(ledger, "1.20"), [(settled, Decimal("1.20"))], "setup")
     issued(ledger, "5.00", account="EURO")  # another customer

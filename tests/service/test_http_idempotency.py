@@ -75,6 +75,11 @@ def test_every_keyed_route_replays_exactly_its_first_answer(writer, services):
     invoice = post("/invoices", "/invoices", {"customer": "ACME"}, 201)
     line = {"description": "Calls", "quantity": "2", "unit_price": "50.00"}
     post("/invoices/{ref}/lines", f"/invoices/{invoice['id']}/lines", line, 201)
+    post("/invoices/{ref}/lines", f"/invoices/{invoice['id']}/lines", line, 201)
+    # an invoice discount, then one of the first line (which edits the invoice discount's line)
+    post("/invoices/{ref}/discounts", f"/invoices/{invoice['id']}/discounts", {"amount": "9"}, 201)
+    line_discount = {"percent": "10", "line": "1"}
+    post("/invoices/{ref}/discounts", f"/invoices/{invoice['id']}/discounts", line_discount, 201)
     number = post("/invoices/{ref}/issue", f"/invoices/{invoice['id']}/issue", None)["number"]
     credit = {"invoice": number, "amount": "10.00", "reason": "goodwill"}
     post("/credit-notes", "/credit-notes", credit, 201)

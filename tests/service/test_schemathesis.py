@@ -53,6 +53,9 @@ STATE_DEPENDENT = {
     "ambiguous_reference",
     # an Idempotency-Key the caller already used for another request
     "idempotency_key_reused",
+    # tiers must follow each other from 0 to an open end, one price per destination: no
+    # schema says one array item depends on the one before (domain/pricing.py)
+    "invalid_tiers",
 }
 
 

@@ -29,6 +29,7 @@ GUARDED = (
     "change_package",
     "add_line",
     "add_package_line",
+    "add_discount",
     "edit_line",
     "remove_line",
     "change_invoice_dates",

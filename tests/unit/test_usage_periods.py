@@ -120,12 +120,18 @@ def test_destination_grouping_makes_one_line_per_destination_with_the_exact_char
         UsageTotal("UK Mobile", 3, 185, 37_950, 11),
         UsageTotal("France", 1, 60, 10_000, 7),
     ]
-    lines = usage_lines(uuid4(), totals, "destination", scope(), D(20), "VAT")
+    lines = usage_lines(uuid4(), totals, "destination", scope(), D(20), "VAT", "GBP")
     assert [line.description for line in lines] == [
-        "Calls to France: 1 calls, 1.00 min",
-        "Calls to UK Mobile: 3 calls, 3.08 min",
+        "Calls to France (1 call)",
+        "Calls to UK Mobile (3 calls)",
     ]
-    assert lines[1].unit_price == D("0.037950") and lines[1].net("GBP") == D("0.04")
+    # 3.08 min x 0.01232143 = 0.0379500... -> 0.04: minutes x average rate = the summed charge
+    assert (lines[1].quantity, lines[1].unit, lines[1].unit_price) == (
+        D("3.08"),
+        "min",
+        D("0.01232143"),
+    )
+    assert lines[1].net("GBP") == D("0.04")
     source = lines[1].source
     assert source is not None
     assert (source.key, source.calls, source.billed_seconds) == ("destination:UK Mobile", 3, 185)
@@ -141,14 +147,18 @@ def test_day_grouping_dates_each_line_and_none_grouping_makes_one_line():
         scope(),
         D(0),
         "",
+        "GBP",
     )
     assert [(line.period_start, line.period_end) for line in days] == [
         (date(2026, 10, 1), date(2026, 10, 1)),
         (date(2026, 10, 31), date(2026, 10, 31)),
     ]
     assert totals_of(days, "GBP").net == D("3.00")
-    single = usage_lines(uuid4(), [UsageTotal("", 3, 180, 3_000_000, 3)], "none", scope(), D(0), "")
-    assert [line.description for line in single] == ["Calls 2026-10: 3 calls, 3.00 min"]
+    single = usage_lines(
+        uuid4(), [UsageTotal("", 3, 180, 3_000_000, 3)], "none", scope(), D(0), "", "GBP"
+    )
+    assert [line.description for line in single] == ["Calls 2026-10 (3 calls)"]
+    assert (single[0].quantity, single[0].unit_price) == (D("3.00"), D(1))
 
 
 def test_the_invoice_id_of_a_customer_and_period_is_deterministic():

@@ -20,6 +20,7 @@ from adapters.http.conditional import (
 )
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.documents import (
+    DiscountAdded,
     EventDoc,
     InvoiceDoc,
     InvoiceSummary,
@@ -31,6 +32,7 @@ from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.problems import Problem
 from adapters.http.schemas import (
     DatesChange,
+    DiscountCreate,
     DueDateChange,
     InvoiceCreate,
     IsoDate,
@@ -233,6 +235,25 @@ def add_line(
             **common,
         )
     return {"line_id": str(line_id), "invoice": _doc(svc.ledger, invoice_id, response)}
+
+
+@router.post("/{ref}/discounts", **answers(DiscountAdded, 201, if_match=True))
+def add_discount(
+    ref: str, body: DiscountCreate, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """Grant a discount on a draft: its lines (kind ``discount``) follow the lines they
+    discount; remove it by removing one of its lines."""
+    invoice_id, expected = _precondition(request, svc.ledger, ref)
+    discount_id = svc.ledger.add_discount(
+        invoice_id,
+        key.name,
+        percent=body.percent,
+        amount=body.amount,
+        line_ref=body.line,
+        description=body.description,
+        expected_version=expected,
+    )
+    return {"discount_id": str(discount_id), "invoice": _doc(svc.ledger, invoice_id, response)}
 
 
 @router.patch("/{ref}/lines/{line_ref}", **answers(InvoiceDoc, if_match=True))

@@ -4,6 +4,7 @@ settings, packages, invoices, payments, balance, aged debt, invoiced vs paid per
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
@@ -37,9 +38,10 @@ from adapters.portal.web import (
 from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
 from domain.address import PostalAddress
 from domain.changes import CustomerChanges
-from domain.customer import Customer
+from domain.customer import Customer, CustomerProfile
 from domain.package import Package
 from domain.payment import Payment
+from domain.pricing import parse_price, price_text
 from domain.tax_treatment import TaxTreatment
 from domain.values import LINE_GROUPINGS
 
@@ -205,9 +207,13 @@ def customer_page(
         "tax_rate": plain(profile.tax_rate),
         "payment_terms_days": str(profile.payment_terms_days),
         "invoice_line_grouping": profile.invoice_line_grouping or "",
+        "minimum_spend": plain(profile.minimum_spend) if profile.minimum_spend else "",
+        "minimum_invoice_amount": "" if (m := profile.minimum_invoice_amount) is None else plain(m),
+        "tiers": "\n".join(price_text(price) for price in profile.usage_prices),
         "tax_treatment": profile.tax_treatment.value,
         "effective_from": today.isoformat(),
         **_address_values(profile.address),
+        **_credit_values(profile),
     }
     assign_values = {"start_date": today.isoformat()}
     if form == "settings":
@@ -238,6 +244,7 @@ def customer_page(
             "buckets": BUCKETS,
             "charts": [chart(currency, figures) for currency, figures in monthly.items()],
             "groupings": GROUPINGS,
+            "credit_choices": CREDIT_CHOICES,
             "treatments": TREATMENTS,
             "settings_values": settings_values,
             "assign_values": assign_values,
@@ -261,16 +268,12 @@ def change_settings(
     ledger: Ledger = portal.services.ledger
     customer = ledger.customer(ref)
     fields = Fields(form)
-    changes = _profile_changes(fields)
+    changes = _profile_changes(fields, customer.currency)
     effective = fields.day("effective_from", "effective date") or ledger.today()
     reason = fields.text("reason") or None
     fields.submit(
         lambda: ledger.change_customer(
-            customer.id,
-            CustomerChanges.model_validate(changes),
-            actor_of(session),
-            effective,
-            reason,
+            customer.id, _with_tiers(changes), actor_of(session), effective, reason
         )
     )
     if fields.ok:
@@ -279,7 +282,19 @@ def change_settings(
     return customer_page(request, portal, ref, form="settings", fields=fields, status=422)
 
 
-def _profile_changes(fields: Fields) -> dict[str, Any]:
+#: the settings form's choice of applying credit automatically (docs/money.md)
+CREDIT_CHOICES = [("no", "No: allocate credit by hand"), ("yes", "Yes: as each invoice is issued")]
+
+
+def _credit_values(profile: CustomerProfile) -> dict[str, str]:
+    threshold = profile.low_balance_threshold
+    return {
+        "auto_apply_credit": "yes" if profile.auto_apply_credit else "no",
+        "low_balance_threshold": "" if threshold is None else str(threshold.amount),
+    }
+
+
+def _profile_changes(fields: Fields, currency: str) -> dict[str, Any]:
     """The settings form: every setting it shows, as the change-set's fields."""
     changes: dict[str, Any] = {name: fields.text(name) for name in TEXT_SETTINGS}
     changes["name"] = fields.text("name", required="the customer name")
@@ -292,7 +307,25 @@ def _profile_changes(fields: Fields) -> dict[str, Any]:
     changes["invoice_line_grouping"] = fields.text("invoice_line_grouping") or None
     changes["tax_treatment"] = fields.text("tax_treatment") or TaxTreatment.STANDARD.value
     changes["address"] = _address_of(fields)
+    changes["minimum_spend"] = fields.amount("minimum_spend", "minimum spend") or Decimal(0)
+    changes["minimum_invoice_amount"] = fields.amount(
+        "minimum_invoice_amount", "minimum invoice amount"
+    )
+    changes["usage_prices"] = fields.text("tiers")  # parsed with the change (its errors too)
+    changes["auto_apply_credit"] = fields.text("auto_apply_credit") == "yes"
+    threshold = fields.amount("low_balance_threshold", "low balance threshold")
+    changes["low_balance_threshold"] = (
+        None if threshold is None else {"amount": threshold, "currency": currency}
+    )
     return changes
+
+
+def _with_tiers(changes: dict[str, Any]) -> CustomerChanges:
+    """The change-set, the tiers text parsed (one destination a line; its refusals name
+    ``tiers``, the form's field)."""
+    lines = [line for line in changes["usage_prices"].splitlines() if line.strip()]
+    prices = tuple(parse_price(line) for line in lines)
+    return CustomerChanges.model_validate({**changes, "usage_prices": prices})
 
 
 @router.post("/customers/{ref}/packages")

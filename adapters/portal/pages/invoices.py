@@ -320,6 +320,12 @@ def invoice_page(
                 "customer": customer,
                 "profile": profile,
                 "lines": list(invoice.lines.values()),
+                # what a discount may be of: the lines that are not discounts
+                "discountable": [
+                    (str(position), f"line {position}: {line.description[:60]}")
+                    for position, line in enumerate(invoice.lines.values(), start=1)
+                    if line.kind != "discount"
+                ],
                 "totals": invoice.totals,
                 "line_taxes": line_taxes(
                     invoice.lines.values(), invoice.currency, invoice.tax_rounding
@@ -412,6 +418,31 @@ def add_line(
     if _add_line(portal.services.ledger, invoice, actor_of(session), fields):
         return done(url_of(invoice.id), "Line added.")
     return invoice_page(request, portal, ref, form="add", fields=fields, status=422)
+
+
+@router.post("/invoices/{ref}/discounts")
+def add_discount(
+    ref: str, request: Request, portal: PortalDep, session: Editor, form: FormValues
+) -> Response:
+    ledger = portal.services.ledger
+    invoice = ledger.invoice(ref)
+    fields = Fields(form)
+    percent = fields.amount("percent", "discount percentage")
+    amount = fields.amount("amount", "discount amount")
+    line, text = fields.text("line") or None, fields.text("description")
+    fields.submit(
+        lambda: ledger.add_discount(
+            invoice.id,
+            actor_of(session),
+            percent=percent,
+            amount=amount,
+            line_ref=line,
+            description=text,
+        )
+    )
+    if fields.ok:
+        return done(url_of(invoice.id), "Discount granted.")
+    return invoice_page(request, portal, ref, form="discount", fields=fields, status=422)
 
 
 @router.post("/invoices/{ref}/lines/{line_id}")

@@ -117,3 +117,38 @@ def test_a_contact_name_is_unique_among_active_contacts_in_any_letter_case(xero)
     ]
     fake.contacts[first]["ContactStatus"] = "ARCHIVED"  # archived in Xero's screens
     assert _contact(client, "Globex Carriers").status_code == 200
+
+
+def test_discounts_follow_xeros_line_arithmetic_and_no_total_goes_below_zero(
+    xero,  # noqa: F811
+):
+    fake, client = xero
+    contact = {"ContactID": _contact(client, "Acme").json()["Contacts"][0]["ContactID"]}
+    line = GOOD_INVOICE["LineItems"][0]  # 2 x 1.50 at 20 %
+    lines = [
+        {**line, "Quantity": 3, "UnitAmount": 3.35, "DiscountRate": 12.5},  # 10.05 - 12.5 %
+        {**line, "UnitAmount": 5, "DiscountAmount": 0.99},  # 10.00 - 0.99
+        {**line, "Quantity": 1, "UnitAmount": -4.01},  # a discount line
+    ]
+    made = _put_invoice(client, {**GOOD_INVOICE, "Contact": contact, "LineItems": lines})
+    invoice = made.json()["Invoices"][0]
+    assert [item["LineAmount"] for item in invoice["LineItems"]] == [8.79, 9.01, -4.01]
+    assert (invoice["SubTotal"], invoice["TotalTax"], invoice["Total"]) == (13.79, 2.76, 16.55)
+
+    below = [{**line, "UnitAmount": 1}, {**line, "Quantity": 1, "UnitAmount": -2.5}]
+    refused = _put_invoice(
+        client,
+        {**GOOD_INVOICE, "Contact": contact, "LineItems": below, "InvoiceNumber": "INV-2"},
+    )
+    assert _errors(refused) == ["The document total cannot be negative."]
+    note = {
+        "Type": "ACCRECCREDIT",
+        "Contact": contact,
+        "LineItems": [{**line, "DiscountRate": 10}],
+        "Date": DAY,
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "Exclusive",
+    }
+    put = client.put("/CreditNotes", content=json.dumps({"CreditNotes": [note]}))
+    assert _errors(put) == ["Discounts are not supported on credit notes."]
+    assert len(fake.invoices) == 1 and fake.credit_notes == {}
