@@ -137,6 +137,11 @@ COMMANDS: dict[str, Lazy] = {
         "Recompute every balance from the events and compare with the read models and with"
         " each invoice's own state. Exits 1 when anything differs.",
     ),
+    "relay": Lazy(
+        "adapters.cli.relay:relay",
+        "Publish every event to a NATS JetStream stream, exactly once, resuming where the stream"
+        ' stopped (docs/integrators.md "Events on NATS JetStream").',
+    ),
     "restore": Lazy(
         "adapters.cli.backup:restore",
         "Restore a full backup and its increments (in order) into an EMPTY database; verify"

@@ -33,10 +33,11 @@ def _services() -> Services:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--role",
-    type=click.Choice(["all", "api", "worker"]),
+    type=click.Choice(["all", "api", "worker", "relay"]),
     default="all",
     show_default=True,
-    help="all: API and workers in one process; api / worker: split across processes.",
+    help="all: API and workers in one process; api / worker: split across processes;"
+    " relay: only the NATS JetStream relay.",
 )
 @click.option(
     "--log-format",
@@ -75,7 +76,7 @@ def serve(
     from adapters.service.server import ProcessSettings, parse_bind
     from adapters.service.server import serve as run
 
-    if role == "worker" and workers > 1:
+    if role in ("worker", "relay") and workers > 1:
         raise click.UsageError("--workers counts API processes: not with --role worker")
     bind = parse_bind(metrics_bind)
     max_lag_from_env()  # a bad readiness setting stops the start, not the first probe
@@ -85,12 +86,13 @@ def serve(
     configure_logging(level=level, fmt=log_format)
     services = _services()
     if as_json:
-        url = None if role == "worker" else f"http://{host}:{port}"
+        url = None if role in ("worker", "relay") else f"http://{host}:{port}"
         metrics_url = f"http://{bind.host}:{bind.port}/metrics" if bind else None
         portal = f"{url}/portal" if url else None
         emit_json({"role": role, "url": url, "portal": portal, "metrics": metrics_url})
-    elif role == "worker":
-        say("tollbook workers running (Ctrl-C or SIGTERM to stop)")
+    elif role in ("worker", "relay"):
+        running = "workers" if role == "worker" else "relay"
+        say(f"tollbook {running} running (Ctrl-C or SIGTERM to stop)")
     else:
         say(
             f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json;"

@@ -4,6 +4,8 @@
 - ``--role api`` / ``--role worker``: the same code as separate processes, for PostgreSQL,
   where several API processes and workers share one database (workers take per-subscription
   leases, so running two is safe).
+- ``--role relay``: only the relay, publishing every event to NATS JetStream (adapters/relay/;
+  TOLLBOOK_NATS_URL, TOLLBOOK_RELAY_STREAM, TOLLBOOK_RELAY_REPLICAS).
 - ``--workers N``: N API processes on one listening socket (the kernel hands each new
   connection to one of them), each with its own connections, pools and kept reads; the
   background workers run once, in the parent. SIGTERM/SIGINT to the parent stops them all
@@ -30,9 +32,12 @@ from adapters.service.app import create_app
 from adapters.service.metrics_server import Bind, metrics_listener, shared_metrics
 from adapters.service.workers import start_workers, stop_workers
 
-Role = Literal["all", "api", "worker"]
+Role = Literal["all", "api", "worker", "relay"]
 log = structlog.get_logger("tollbook.service")
 
+
+#: the workers a role runs (None: every worker started by default)
+ROLE_WORKERS: dict[str, list[str] | None] = {"all": None, "worker": None, "relay": ["relay"]}
 
 #: seconds a request in flight is given to finish once shutdown begins
 GRACE_SECONDS = 10
@@ -73,9 +78,9 @@ def _serve(
     workers: int,
     settings: ProcessSettings | None,
 ) -> None:
-    threads = start_workers(services) if role in ("all", "worker") else []
+    threads = start_workers(services, ROLE_WORKERS.get(role)) if role != "api" else []
     try:
-        if role == "worker":
+        if role in ("worker", "relay"):
             _wait_for_signal(services)
         elif workers > 1:
             if settings is None:

@@ -1,9 +1,10 @@
 """Background workers that ``tollbook serve`` runs beside the API (or alone, ``--role worker``).
 
 A worker is a named factory: given the service context it returns a callable that runs until
-``services.stopping`` is set. Two are registered: ``projections`` (follows the event log into
-the read models) and ``scheduler`` (invoice schedules, accounting exports and webhook delivery,
-see scheduler/). To add one, append to ``WORKERS`` or call ``register()``; serve starts each
+``services.stopping`` is set. Three are registered: ``projections`` (follows the event log into
+the read models), ``scheduler`` (invoice schedules, accounting exports and webhook delivery,
+see scheduler/) and ``relay`` (every event to NATS JetStream, adapters/relay/; only with
+``--role relay``). To add one, append to ``WORKERS`` or call ``register()``; serve starts each
 in its own thread and stops them all on shutdown.
 """
 
@@ -47,15 +48,45 @@ def scheduler_worker(services: Services) -> Run:
     return lambda: service.run(ctx)
 
 
+def relay_worker(services: Services) -> Run:
+    """Publishes every event to NATS JetStream (``serve --role relay``). NATS away is no
+    reason to stop: it logs and tries again until shutdown; the stream says where to resume."""
+    import asyncio
+    import os
+
+    from adapters.relay.config import settings_from_env
+    from adapters.relay.errors import RelayError
+    from adapters.relay.publisher import Relay
+
+    relay = Relay(services.ledger, settings_from_env(os.environ))
+
+    def run() -> None:
+        while not services.stopping.is_set():
+            try:
+                asyncio.run(relay.run(stopping=services.stopping))
+            except RelayError as error:
+                log.error("relay stopped; retrying", error=str(error))
+                services.stopping.wait(RELAY_RETRY_SECONDS)
+
+    return run
+
+
+#: seconds the relay worker waits before reconnecting after NATS was away too long
+RELAY_RETRY_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     name: str
     factory: WorkerFactory
+    by_default: bool = True  # started by ``--role all`` / ``worker``; else only when named
 
 
 WORKERS: list[WorkerSpec] = [
     WorkerSpec("projections", projections_worker),
     WorkerSpec("scheduler", scheduler_worker),
+    # its own role: a deployment without NATS runs every other worker unchanged
+    WorkerSpec("relay", relay_worker, by_default=False),
 ]
 
 
@@ -68,7 +99,7 @@ def register(name: str, factory: WorkerFactory) -> None:
 
 def start_workers(services: Services, names: list[str] | None = None) -> list[threading.Thread]:
     """Start the registered workers (or only ``names``), each in a daemon thread."""
-    factories = [s for s in WORKERS if names is None or s.name in names]
+    factories = [s for s in WORKERS if (s.by_default if names is None else s.name in names)]
     # build every worker first: a configuration error stops the service before anything runs
     runs = [(spec.name, spec.factory(services)) for spec in factories]
     threads = []

@@ -5,3 +5,4 @@ the number of stored events did not change (``tests.helpers.event_count``).
 """
 
 from tests.e2e.conftest import tollbook  # noqa: F401  (the CLI runner, on the test's store)
+from tests.relay.conftest import local_stream  # noqa: F401  (a unique stream on the local NATS)
