@@ -27,6 +27,7 @@ from domain.countries import COUNTRY_NAMES
 from domain.currencies import MINOR_UNITS
 from domain.numbering import NUMBER_FORMAT
 from domain.schedule import DAY_RANGES
+from domain.seller_details import PHONE, REGISTRATION_NUMBER
 
 # The characters no text may hold (limits._NEVER), as regular-expression escapes: the document
 # is JSON sent as UTF-8, which cannot carry the lone surrogates themselves.
@@ -192,6 +193,22 @@ IDEMPOTENCY_KEY_HEADER = {
     "pattern": f"^{KEY_PATTERN.pattern}$",
 }
 
+# The seller's details (domain/seller_details.py); empty clears one.
+CONTACT_EMAIL = {
+    "type": "string",
+    "maxLength": limits.EMAIL.max_length,
+    "pattern": rf"^(?:|[^@\s{_NEVER}]+@[^@\s.{_NEVER}]+(?:\.[^@\s.{_NEVER}]+)+)$",
+}
+CONTACT_PHONE = {
+    "type": "string",
+    "maxLength": PHONE.max_length,
+    "pattern": r"^(?:|\+?[0-9][0-9 ()./-]*)$",
+}
+IBAN = {"type": "string", "maxLength": 34, "pattern": r"^(?:|[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30})$"}
+BIC = {"type": "string", "pattern": r"^(?:|[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)$"}
+SORT_CODE = {"type": "string", "pattern": r"^(?:|[0-9]{2}-?[0-9]{2}-?[0-9]{2})$"}
+UK_ACCOUNT = {"type": "string", "pattern": r"^(?:|[0-9]{8})$"}
+
 #: By field name, wherever it appears in a request body.
 BY_NAME: dict[str, dict[str, Any]] = {
     "account_number": text(limits.ACCOUNT_NUMBER, required=True),
@@ -227,6 +244,14 @@ BY_NAME: dict[str, dict[str, Any]] = {
     "tax_rate": TAX_RATE,
     "default_tax_rate": TAX_RATE,
     "payment_terms_days": TERMS,
+    "registration_number": text(REGISTRATION_NUMBER),
+    "contact_email": CONTACT_EMAIL,
+    "contact_phone": CONTACT_PHONE,
+    "iban": IBAN,
+    "bic": BIC,
+    "sort_code": SORT_CODE,
+    "bank_account_number": UK_ACCOUNT,
+
     "minimum_spend": NON_NEGATIVE_MONEY,
     "minimum_invoice_amount": NON_NEGATIVE_MONEY,
     "from_position": {"type": "integer", "minimum": 0, "maximum": bounds.MAX_POSITION},
@@ -274,6 +299,8 @@ BY_SCHEMA: dict[tuple[str, str], dict[str, Any]] = {
     ("TierBody", "last"): {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
     ("TierBody", "rate"): PRICE,
     ("WebhookCreate", "url"): WEBHOOK_URL,
+    ("ThresholdBody", "amount"): NON_NEGATIVE_MONEY,
+    ("DueDateChange", "due_date"): LEDGER_DATE,
     ("WebhookCreate", "event_types"): {
         "type": "array",
         "items": {"type": "string", "enum": _event_type_names()},

@@ -303,7 +303,10 @@ class CustomerCreate(CustomerFields):
 
 
 class CustomerChange(CustomerFields, Edit):
-    nullable = frozenset({"address", "invoice_schedule", "low_balance_threshold"})
+    # null removes: the address, the schedule, the alert; the minimum invoice: the account's
+    nullable = frozenset(
+        {"address", "invoice_schedule", "low_balance_threshold", "minimum_invoice_amount"}
+    )
     about_the_change = frozenset({"effective_from", "reason"})
     effective_from: IsoDate | None = None
     reason: str | None = None
@@ -373,7 +376,7 @@ class LineCreate(NullsRefused):
     unit: str = ""
 
 
-class DiscountCreate(Body):
+class DiscountCreate(NullsRefused):
     """A discount: exactly one of ``percent`` or ``amount``; of ``line`` (position, id or id
     prefix) or, without it, of the invoice's net."""
 
