@@ -10,6 +10,7 @@ from uuid import UUID
 
 from domain import allocation, limits
 from domain.aggregate import Aggregate, Created, Stamp
+from domain.delivery import DocumentSendFailed, DocumentSent, Sendable
 from domain.errors import InvalidInput, InvalidState, OutOfRange, OverCredit
 from domain.invoice import BillingSnapshot, Invoice, check_line
 from domain.invoice_line import InvoiceLine, Totals, totals_of
@@ -28,7 +29,7 @@ class CreditLine(Frozen):
     tax_description: str = ""
 
 
-class CreditNote(Aggregate):
+class CreditNote(Sendable, Aggregate):
     """An issued credit note: numbered, linked to its invoice, with a reason. Immutable."""
 
     invoice_id: UUID
@@ -80,9 +81,24 @@ class CreditNote(Aggregate):
             ):
                 setattr(aggregate, name, getattr(self, name))
 
+    class Sent(DocumentSent):
+        """The credit note was e-mailed and the SMTP server accepted the message (the fields
+        as on ``Invoice.Sent``; docs/email.md)."""
+
+    class SendFailed(DocumentSendFailed):
+        """An attempt to e-mail the credit note failed; retried from ``retry_at`` by
+        ``tollbook invoice retry-sends``, which retries both kinds (docs/email.md)."""
+
     @property
     def totals(self) -> Totals:
         return totals_of(self.lines, self.currency, self.tax_rounding)
+
+    @property
+    def label(self) -> str:
+        return f"credit note {self.number}"
+
+    def check_sendable(self) -> None:
+        """A credit note is issued when it comes into being and never voided: always sendable."""
 
 
 def credit_invoice(

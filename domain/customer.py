@@ -12,6 +12,7 @@ from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
+from domain.email_address import check_billing_emails
 from domain.errors import (
     AlreadyExists,
     CurrencyMismatch,
@@ -428,7 +429,6 @@ class Customer(Aggregate):
 _PROFILE_TEXT = {
     "billing_address": limits.BILLING_ADDRESS,
     "tax_number": limits.TAX_NUMBER,
-    "email": limits.EMAIL,
     "tax_description": limits.TAX_DESCRIPTION,
     "external_accounting_id": limits.EXTERNAL_ID,
 }
@@ -446,6 +446,8 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
     for name, rule in _PROFILE_TEXT.items():
         if name in names:
             limits.check_text(getattr(profile, name), rule, field=name)
+    if "email" in names:
+        check_billing_emails(profile.email)
     if "address" in names and profile.address is not None:
         check_address(profile.address)
     if "tax_rate" in names:

@@ -16,6 +16,7 @@ from domain import invoice_status, limits
 from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import DatesChanges, LineChanges
+from domain.delivery import DocumentSendFailed, DocumentSent, Sendable
 from domain.discount import MAX_DISCOUNTS, check_discount, discount_lines, rules_of
 from domain.errors import (
     EmptyInvoice,
@@ -67,7 +68,7 @@ class BillingSnapshot(Frozen):
         return PostalAddress.from_free_text(self.billing_address)
 
 
-class Invoice(Aggregate):
+class Invoice(Sendable, Aggregate):
     """A customer invoice; the aggregate that guards what is owed on it."""
 
     customer_id: UUID
@@ -244,6 +245,19 @@ class Invoice(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.state = "void"
             aggregate.void_reason = self.reason
+
+    class Sent(DocumentSent):
+        """The issued invoice was e-mailed and the SMTP server accepted the message.
+
+        ``send_id`` names the send request (uuid5 of the invoice and the request's key), so a
+        retry of one request is recognised; ``message_id`` is the Message-ID header (derived
+        from ``send_id``); ``attachment_sha256`` is the digest of the PDF attached;
+        ``refused`` the recipients the server refused while accepting the others."""
+
+    class SendFailed(DocumentSendFailed):
+        """An attempt to e-mail the invoice failed (server down, recipient refused); the
+        request is retried from ``retry_at`` by ``tollbook invoice retry-sends``
+        (docs/email.md)."""
 
     # ----------------------------------------------------------------- commands
 
@@ -553,6 +567,13 @@ class Invoice(Aggregate):
         if not (stamp.reason or "").strip():
             raise InvalidInput("voiding an invoice needs a reason", field="reason")
         self._trigger(self.Voided, stamp, currency=self.currency, total=self.totals.total)
+
+    def check_sendable(self) -> None:
+        if self.state != "issued":
+            raise InvalidState(
+                f"invoice {self.label} is {'a draft' if self.state == 'draft' else 'void'}:"
+                " only issued invoices are sent"
+            )
 
     # ----------------------------------------------------------------- queries
 

@@ -109,6 +109,8 @@ POSTAL_CODE = Text("postal code", 20)
 SELLER_ADDRESS = Text("address", 1_000, multiline=True)
 TAX_NUMBER = Text("tax number", 50)
 EMAIL = Text("e-mail", 254)  # the longest address SMTP carries (RFC 5321)
+# a customer's billing addresses: up to 10 of them, comma-separated (domain/email_address.py)
+BILLING_EMAILS = Text("billing e-mail addresses", 2_600)
 TAX_DESCRIPTION = Text("tax description", 100)
 EXTERNAL_ID = Text("external accounting id", 100)
 TIME_ZONE = Text("time zone", 64)
@@ -353,7 +355,7 @@ FIELD_LIMITS: dict[str, str] = {
     "tax_number": TAX_NUMBER.doc,
     "customer_tax_number": TAX_NUMBER.doc,
     "seller_tax_number": TAX_NUMBER.doc,
-    "email": EMAIL.doc,
+    "email": BILLING_EMAILS.doc + "; up to 10 addresses, comma-separated",
     # the seller's details (domain/seller_details.py checks them)
     "registration_number": "≤ 50 characters, one line",
     "contact_email": f"name@domain, {EMAIL.doc}",

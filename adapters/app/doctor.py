@@ -42,7 +42,8 @@ REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "clearbooks": ("api_key",),
 }
 SMTP_KEYS = ("TOLLBOOK_SMTP_HOST", "TOLLBOOK_SMTP_PORT", "TOLLBOOK_SMTP_USER",
-             "TOLLBOOK_SMTP_PASSWORD", "TOLLBOOK_SMTP_FROM")  # fmt: skip
+             "TOLLBOOK_SMTP_PASSWORD", "TOLLBOOK_SMTP_FROM", "TOLLBOOK_SMTP_TLS")  # fmt: skip
+SMTP_TLS_MODES = ("none", "starttls", "tls")  # as adapters/mail/config.py reads them
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,13 @@ def smtp(env: Mapping[str, str]) -> Finding:
         )
     if env.get("TOLLBOOK_SMTP_USER") and not env.get("TOLLBOOK_SMTP_PASSWORD"):
         return fail("smtp", "a user but no password", "set TOLLBOOK_SMTP_PASSWORD")
+    tls = env.get("TOLLBOOK_SMTP_TLS", "starttls").strip().lower() or "starttls"
+    if tls not in SMTP_TLS_MODES:
+        return fail(
+            "smtp",
+            f"TLS mode {tls[:20]!r} unknown",
+            "set TOLLBOOK_SMTP_TLS to none, starttls or tls",
+        )
     return ok("smtp", f"{host}:{port} configured (not contacted)")
 
 

@@ -92,7 +92,7 @@ def _run(target: Path) -> Ledger:
     demo = _Demo(target, clock, build_ledger(f"sqlite:///{target}", clock=clock))
     steps = (
         _settings, _customers, _packages, _october_invoices, _issue, _payments, _credit_note,
-        _balances, _history, _as_it_stood, _pdf, _usage, _pricing, _bill, _prepaid,
+        _balances, _history, _as_it_stood, _pdf, _email, _usage, _pricing, _bill, _prepaid,
     )  # fmt: skip
     for number, run in enumerate(steps, start=1):
         run(demo, f"{number}.")
@@ -139,6 +139,7 @@ def _customers(demo: _Demo, number: str) -> None:
         account_number="ZRH01",
         name="Zürich Telekom AG",
         billing_address="Bahnhofstrasse 1\n8001 Zürich",
+        email="ap@zuerich-telekom.example, treasury@zuerich-telekom.example",
         currency="EUR",
         # 0 % under "Reverse charge", and the legal wording on every invoice
         tax_treatment=TaxTreatment.REVERSE_CHARGE,
@@ -150,6 +151,7 @@ def _customers(demo: _Demo, number: str) -> None:
         account_number="ACME",
         name="Acme Calls Ltd",
         billing_address="2 High St\nLeeds LS1 1AA",
+        email="accounts@acme-calls.example",
     )
     table(
         "Customers",
@@ -354,6 +356,29 @@ def _pdf(demo: _Demo, number: str) -> None:
     pdf_path = demo.target.parent / file_name(demo.numbers[0])
     digest = write_atomically(pdf_path, rendered.pdf)
     say(f"wrote {pdf_path}: open it, or print it ({rendered.page_count} page, sha256 {digest})")
+
+
+def _email(demo: _Demo, number: str) -> None:
+    _step(number, f"{demo.numbers[0]} by e-mail, to a local SMTP server the demo starts")
+    try:
+        from adapters.mail.local_server import local_smtp
+    except ImportError:  # aiosmtpd is a dependency; a trimmed install skips this step
+        say("skipped: aiosmtpd is not installed (pip install aiosmtpd)")
+        return
+    from adapters.mail.config import SmtpConfig
+    from adapters.mail.sending import prepare_invoice, send
+
+    with local_smtp() as (port, mailbox):
+        config = SmtpConfig("127.0.0.1", port, "none", "billing@demo-carrier.example")
+        prepared = prepare_invoice(demo.ledger, demo.numbers[0], config, {})
+        outcome = send(demo.ledger, prepared, config, "finance:ana")
+    for received in mailbox.messages:
+        message = received.message
+        (part,) = message.iter_attachments()
+        say(f"server received from {received.mail_from} to {', '.join(received.recipients)}")
+        say(f"  Subject: {message['Subject']}  Message-ID: {message['Message-ID']}")
+        say(f"  attachment {part.get_filename()} ({len(part.get_content())} bytes)")
+    say(f"recorded Invoice.Sent ({outcome.status})")
 
 
 def _usage(demo: _Demo, number: str) -> None:

@@ -74,6 +74,10 @@ COMMANDS: dict[str, Lazy] = {
     "credit-note pdf": Lazy(
         "adapters.cli.pdf:credit_note_pdf", "Write the PDF of credit note REF (number or id)."
     ),
+    "credit-note send": Lazy(
+        "adapters.cli.mail:credit_note_send",
+        "E-mail a credit note with its PDF attached (SMTP: TOLLBOOK_SMTP_*).",
+    ),
     "customer": Lazy(
         "adapters.cli.customers:customer",
         "Customers: who is billed, in which currency, with which tax and terms.",
@@ -99,6 +103,14 @@ COMMANDS: dict[str, Lazy] = {
     "invoice pdf": Lazy(
         "adapters.cli.pdf:invoice_pdf",
         "Write the PDF of INVOICE_REF, or of every invoice of a month with --all.",
+    ),
+    "invoice send": Lazy(
+        "adapters.cli.mail:invoice_send",
+        "E-mail an issued invoice with its PDF attached (SMTP: TOLLBOOK_SMTP_*).",
+    ),
+    "invoice retry-sends": Lazy(
+        "adapters.cli.mail:invoice_retry_sends",
+        "Attempt again every failed invoice or credit-note e-mail whose back-off has passed.",
     ),
     "invoice verify-pdf": Lazy(
         "adapters.cli.pdf:verify_pdf",

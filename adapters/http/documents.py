@@ -231,6 +231,26 @@ class BalanceDoc(Document):
     net_due: Amount
 
 
+class SendDoc(Document):
+    """One e-mail send request of an invoice (docs/email.md): ``status`` is ``sent``,
+    ``already-sent``, ``failed`` (recorded; retried from ``retry_at``) or ``dry-run``."""
+
+    status: str
+    kind: str
+    document_id: str
+    send_id: str
+    message_id: str
+    sender: str
+    to: list[str]
+    subject: str
+    attachment: str
+    attachment_size: int
+    attachment_sha256: str
+    refused: list[str]
+    error: str
+    retry_at: str | None
+
+
 class EventDoc(Document):
     """One stored event of an aggregate's history."""
 

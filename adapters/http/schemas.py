@@ -409,6 +409,15 @@ class DatesChange(Edit):
     period_end: IsoDate | None = None
 
 
+class SendRequest(Body):
+    """E-mail the invoice: to the customer's billing addresses unless ``to`` is given;
+    ``key`` names the request (the same key never sends twice); ``dry_run`` sends nothing."""
+
+    to: list[str] | None = Field(default=None, max_length=10)
+    key: str | None = None
+    dry_run: bool = False
+
+
 class Reason(Body):
     reason: str = Field(min_length=1)
 

@@ -16,6 +16,7 @@ from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
 from domain.credit_note import CreditLine, CreditNote, credit_invoice
 from domain.customer import CarriedCharges, Customer
+from domain.delivery import Delivery, SendFailure
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -528,6 +529,60 @@ class InvoiceUseCases(PrepaidUseCases):
             return number
 
         return self._retrying("issue invoice", command)
+
+    def record_invoice_sent(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        delivery: Delivery,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        """``Invoice.Sent`` once the SMTP server accepted the message; False if already so."""
+        return self._edit_invoice(
+            "invoice sent",
+            invoice_ref,
+            lambda invoice: invoice.record_sent(delivery, self.stamp(actor)),
+            expected_version,
+        )
+
+    def record_invoice_send_failed(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        failure: SendFailure,
+    ) -> None:
+        """``Invoice.SendFailed``: the attempt, what went wrong and when to try again."""
+        self._edit_invoice(
+            "invoice send failed",
+            invoice_ref,
+            lambda invoice: invoice.record_send_failed(failure, self.stamp(actor)),
+        )
+
+    def record_credit_note_sent(self, note_ref: str | UUID, actor: str, delivery: Delivery) -> bool:
+        """``CreditNote.Sent`` once the SMTP server accepted the message; False if already so."""
+        return self._edit_note(
+            "credit note sent", note_ref, lambda note: note.record_sent(delivery, self.stamp(actor))
+        )
+
+    def record_credit_note_send_failed(
+        self, note_ref: str | UUID, actor: str, failure: SendFailure
+    ) -> None:
+        """``CreditNote.SendFailed``: the attempt, what went wrong and when to try again."""
+        self._edit_note(
+            "credit note send failed",
+            note_ref,
+            lambda note: note.record_send_failed(failure, self.stamp(actor)),
+        )
+
+    def _edit_note(self, operation: str, ref: str | UUID, change: Callable[[CreditNote], T]) -> T:
+        def command() -> T:
+            note = self.credit_note(ref)
+            result = change(note)
+            self._save(operation, note)
+            return result
+
+        return self._retrying(operation, command)
 
     def _auto_applied(
         self, customer: Customer, invoice: Invoice, actor: str

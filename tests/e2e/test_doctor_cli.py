@@ -165,3 +165,15 @@ def test_clock_skew_against_postgresql_is_measured_and_judged(pg_schema_url: str
     slightly = clock_skew(db, lambda: datetime.now(UTC) + timedelta(seconds=3))
     assert slightly.status == "warn"
     assert clock_skew(db, lambda: datetime.now(UTC)).status == "ok"
+
+
+def test_an_unknown_smtp_tls_mode_is_named_with_the_modes_to_choose_from(
+    tollbook: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOLLBOOK_SMTP_HOST", "mail.example.com")
+    monkeypatch.setenv("TOLLBOOK_SMTP_TLS", "sslv3")
+
+    smtp = _by_check(tollbook("doctor", "--json"))["smtp"]
+
+    assert smtp["status"] == "fail" and "'sslv3'" in smtp["detail"]
+    assert smtp["fix"] == "set TOLLBOOK_SMTP_TLS to none, starttls or tls"

@@ -216,8 +216,9 @@ def test_every_edit_that_honours_if_match_declares_it_and_its_412(client, docume
                     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
                 }
                 assert refused["headers"]["ETag"]["required"] is True
-    # the edits of invoices, payments, customers and packages, and the credit-note create
-    assert len(honouring) == 18  # ... the due-date change and the discount grant
+    # the edits of invoices, payments, customers and packages, the credit-note create, the
+    # due-date change, the discount grant and the invoice send (docs/email.md)
+    assert len(honouring) == 19
     assert ("POST", "/payments/{ref}/allocations") in honouring
     assert ("POST", "/credit-notes") in honouring
 

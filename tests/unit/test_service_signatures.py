@@ -36,6 +36,7 @@ GUARDED = (
     "change_due_date",
     "issue_invoice",
     "void_invoice",
+    "record_invoice_sent",
     "issue_credit_note",
     "complete_payment",
     "cancel_payment",

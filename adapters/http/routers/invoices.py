@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, invoice_download
+from adapters.config_error import ConfigError
 from adapters.http.conditional import (
     cached_document,
     cached_page,
@@ -23,9 +25,11 @@ from adapters.http.documents import (
     InvoiceDoc,
     InvoiceSummary,
     LineAdded,
+    SendDoc,
     answers,
 )
 from adapters.http.paging import Cursor, Limit, paged
+from adapters.http.problems import Problem
 from adapters.http.schemas import (
     DatesChange,
     DiscountCreate,
@@ -36,6 +40,7 @@ from adapters.http.schemas import (
     LineChange,
     LineCreate,
     Reason,
+    SendRequest,
 )
 from adapters.ledger.application import Ledger
 from adapters.queries import InvoiceQuery, queries_for
@@ -313,6 +318,29 @@ def issue_invoice(
     invoice_id, expected = _precondition(request, svc.ledger, ref)
     svc.ledger.issue_invoice(invoice_id, key.name, expected_version=expected)
     return _doc(svc.ledger, invoice_id, response)
+
+
+@router.post("/{ref}/send", **answers(SendDoc, if_match=True))
+def send_invoice(
+    ref: str, body: SendRequest, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """E-mail an issued invoice with its PDF (docs/email.md). If-Match is checked before the
+    message goes out; once the server accepted it, ``Invoice.Sent`` is recorded whatever was
+    written meanwhile. A failed attempt answers 202 with ``status`` ``failed`` (recorded and
+    retried by ``tollbook invoice retry-sends``); a draft or void invoice is a 409; no SMTP
+    configuration (TOLLBOOK_SMTP_*) is a 503 ``mail_not_configured``."""
+    from adapters.mail.sending import outcome_doc, request_send
+
+    invoice_id, _ = _precondition(request, svc.ledger, ref)
+    to = tuple(body.to) if body.to is not None else None
+    try:
+        outcome = request_send(
+            svc.ledger, invoice_id, key.name, os.environ, to=to, key=body.key, dry_run=body.dry_run
+        )
+    except ConfigError as error:  # the deployment's fault, not the request's
+        raise Problem(503, "mail_not_configured", str(error)) from None
+    response.status_code = 202 if outcome.status == "failed" else 200
+    return outcome_doc(outcome)
 
 
 @router.post("/{ref}/void", **answers(InvoiceDoc, if_match=True))
