@@ -25,6 +25,7 @@ from adapters.webhooks.destinations import MAX_URL_LENGTH
 from domain import limits
 from domain.countries import COUNTRY_NAMES
 from domain.currencies import MINOR_UNITS
+from domain.email_address import MAX_ADDRESSES
 from domain.numbering import NUMBER_FORMAT
 from domain.schedule import DAY_RANGES
 from domain.seller_details import PHONE, REGISTRATION_NUMBER
@@ -209,13 +210,26 @@ BIC = {"type": "string", "pattern": r"^(?:|[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)$
 SORT_CODE = {"type": "string", "pattern": r"^(?:|[0-9]{2}-?[0-9]{2}-?[0-9]{2})$"}
 UK_ACCOUNT = {"type": "string", "pattern": r"^(?:|[0-9]{8})$"}
 
+# A customer's billing addresses (domain/email_address.py): comma-separated, at most 10, each
+# a plain SMTP mailbox (no display name, quotes or spaces); empty: none.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_MAILBOX = (
+    rf"{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{1,63}}"
+)
+BILLING_EMAILS = {
+    "type": "string",
+    "maxLength": limits.BILLING_EMAILS.max_length,
+    "pattern": rf"^(?:|[ ]*{_MAILBOX}[ ]*(?:,[ ]*{_MAILBOX}[ ]*){{0,{MAX_ADDRESSES - 1}}})$",
+    "examples": ["billing@example.com, finance@example.com"],
+}
+
 #: By field name, wherever it appears in a request body.
 BY_NAME: dict[str, dict[str, Any]] = {
     "account_number": text(limits.ACCOUNT_NUMBER, required=True),
     "company_name": text(limits.COMPANY_NAME),
     "billing_address": text(limits.BILLING_ADDRESS),
     "tax_number": text(limits.TAX_NUMBER),
-    "email": text(limits.EMAIL),
+    "email": BILLING_EMAILS,
     "tax_description": text(limits.TAX_DESCRIPTION),
     "default_tax_description": text(limits.TAX_DESCRIPTION),
     "external_accounting_id": text(limits.EXTERNAL_ID),
@@ -251,7 +265,6 @@ BY_NAME: dict[str, dict[str, Any]] = {
     "bic": BIC,
     "sort_code": SORT_CODE,
     "bank_account_number": UK_ACCOUNT,
-
     "minimum_spend": NON_NEGATIVE_MONEY,
     "minimum_invoice_amount": NON_NEGATIVE_MONEY,
     "from_position": {"type": "integer", "minimum": 0, "maximum": bounds.MAX_POSITION},
