@@ -58,38 +58,45 @@ def _decimals(places: int) -> str:
 # The widest bound of any currency (JPY: 15 integer digits); the customer's currency may be
 # narrower (GBP: 13), which only the ledger can tell.
 _INTEGER_DIGITS = limits.MONEY_DIGITS
-MONEY = {
-    "type": "string",
-    "pattern": rf"^-?[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(max(MINOR_UNITS.values()))}$",
-    "examples": ["120.50"],
-}
-POSITIVE_MONEY = {
-    **MONEY,
-    "pattern": rf"^(?=.*[1-9])[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(max(MINOR_UNITS.values()))}$",
-}
-NON_NEGATIVE_MONEY = {
-    **MONEY,
-    "pattern": rf"^[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(max(MINOR_UNITS.values()))}$",
-}
-PRICE = {
-    "type": "string",
-    "pattern": rf"^[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(limits.PRICE_PLACES)}$",
-    "examples": ["0.0125"],
-}
-QUANTITY = {
-    "type": "string",
-    # > 0 and at most 10^9
-    "pattern": (
-        rf"^(?=.*[1-9])(?:0*[0-9]{{1,9}}{_decimals(limits.QUANTITY_PLACES)}"
-        rf"|0*1000000000(\.0{{1,{limits.QUANTITY_PLACES}}})?)$"
-    ),
-    "examples": ["1", "12.5"],
-}
-TAX_RATE = {
-    "type": "string",
-    "pattern": rf"^(?:[0-9]{{1,2}}{_decimals(limits.TAX_RATE_PLACES)}|100(\.0{{1,4}})?)$",
-    "examples": ["20", "7.5"],
-}
+_WIDEST = 10**_INTEGER_DIGITS - 1
+
+
+def _number(pattern: str, low: int | None, high: int, example: str) -> dict[str, Any]:
+    """A decimal string (``pattern``), or a whole JSON number (``low`` to ``high``), as
+    adapters/http/schemas.py takes amounts."""
+    schema: dict[str, Any] = {
+        "type": ["string", "integer"],
+        "pattern": pattern,
+        "maximum": high,
+        "examples": [example],
+    }
+    if low is not None:
+        schema["minimum"] = low
+    return schema
+
+
+_MONEY_DECIMALS = _decimals(max(MINOR_UNITS.values()))
+MONEY = _number(rf"^-?[0-9]{{1,{_INTEGER_DIGITS}}}{_MONEY_DECIMALS}$", -_WIDEST, _WIDEST, "120.50")
+POSITIVE_MONEY = _number(
+    rf"^(?=.*[1-9])[0-9]{{1,{_INTEGER_DIGITS}}}{_MONEY_DECIMALS}$", 1, _WIDEST, "120.50"
+)
+NON_NEGATIVE_MONEY = _number(
+    rf"^[0-9]{{1,{_INTEGER_DIGITS}}}{_MONEY_DECIMALS}$", 0, _WIDEST, "120.50"
+)
+PRICE = _number(
+    rf"^[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(limits.PRICE_PLACES)}$", 0, _WIDEST, "0.0125"
+)
+# > 0 and at most 10^9
+QUANTITY = _number(
+    rf"^(?=.*[1-9])(?:0*[0-9]{{1,9}}{_decimals(limits.QUANTITY_PLACES)}"
+    rf"|0*1000000000(\.0{{1,{limits.QUANTITY_PLACES}}})?)$",
+    1,
+    int(limits.MAX_QUANTITY),
+    "12.5",
+)
+TAX_RATE = _number(
+    rf"^(?:[0-9]{{1,2}}{_decimals(limits.TAX_RATE_PLACES)}|100(\.0{{1,4}})?)$", 0, 100, "20"
+)
 TERMS = {"type": "integer", "minimum": 0, "maximum": limits.MAX_PAYMENT_TERMS_DAYS}
 _YEARS = (limits.MIN_DATE.year, limits.MAX_DATE.year)
 assert _YEARS == (2000, 2099), "LEDGER_DATE's pattern spells the years out"
@@ -212,10 +219,10 @@ UK_ACCOUNT = {"type": "string", "pattern": r"^(?:|[0-9]{8})$"}
 
 # A customer's billing addresses (domain/email_address.py): comma-separated, at most 10, each
 # a plain SMTP mailbox (no display name, quotes or spaces); empty: none.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_MAILBOX = (
-    rf"{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{1,63}}"
-)
+# (the local part's 64 characters: at most 30 + 3 x 11 here, a little narrower than SMTP)
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{1,63}"
+_MAILBOX = rf"{_ATOM}{{1,30}}(?:\.{_ATOM}{{1,10}}){{0,3}}@{_DOMAIN}"
 BILLING_EMAILS = {
     "type": "string",
     "maxLength": limits.BILLING_EMAILS.max_length,
