@@ -25,8 +25,10 @@ from adapters.webhooks.destinations import MAX_URL_LENGTH
 from domain import limits
 from domain.countries import COUNTRY_NAMES
 from domain.currencies import MINOR_UNITS
+from domain.email_address import MAX_ADDRESSES
 from domain.numbering import NUMBER_FORMAT
 from domain.schedule import DAY_RANGES
+from domain.seller_details import PHONE, REGISTRATION_NUMBER
 
 # The characters no text may hold (limits._NEVER), as regular-expression escapes: the document
 # is JSON sent as UTF-8, which cannot carry the lone surrogates themselves.
@@ -56,38 +58,45 @@ def _decimals(places: int) -> str:
 # The widest bound of any currency (JPY: 15 integer digits); the customer's currency may be
 # narrower (GBP: 13), which only the ledger can tell.
 _INTEGER_DIGITS = limits.MONEY_DIGITS
-MONEY = {
-    "type": "string",
-    "pattern": rf"^-?[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(max(MINOR_UNITS.values()))}$",
-    "examples": ["120.50"],
-}
-POSITIVE_MONEY = {
-    **MONEY,
-    "pattern": rf"^(?=.*[1-9])[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(max(MINOR_UNITS.values()))}$",
-}
-NON_NEGATIVE_MONEY = {
-    **MONEY,
-    "pattern": rf"^[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(max(MINOR_UNITS.values()))}$",
-}
-PRICE = {
-    "type": "string",
-    "pattern": rf"^[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(limits.PRICE_PLACES)}$",
-    "examples": ["0.0125"],
-}
-QUANTITY = {
-    "type": "string",
-    # > 0 and at most 10^9
-    "pattern": (
-        rf"^(?=.*[1-9])(?:0*[0-9]{{1,9}}{_decimals(limits.QUANTITY_PLACES)}"
-        rf"|0*1000000000(\.0{{1,{limits.QUANTITY_PLACES}}})?)$"
-    ),
-    "examples": ["1", "12.5"],
-}
-TAX_RATE = {
-    "type": "string",
-    "pattern": rf"^(?:[0-9]{{1,2}}{_decimals(limits.TAX_RATE_PLACES)}|100(\.0{{1,4}})?)$",
-    "examples": ["20", "7.5"],
-}
+_WIDEST = 10**_INTEGER_DIGITS - 1
+
+
+def _number(pattern: str, low: int | None, high: int, example: str) -> dict[str, Any]:
+    """A decimal string (``pattern``), or a whole JSON number (``low`` to ``high``), as
+    adapters/http/schemas.py takes amounts."""
+    schema: dict[str, Any] = {
+        "type": ["string", "integer"],
+        "pattern": pattern,
+        "maximum": high,
+        "examples": [example],
+    }
+    if low is not None:
+        schema["minimum"] = low
+    return schema
+
+
+_MONEY_DECIMALS = _decimals(max(MINOR_UNITS.values()))
+MONEY = _number(rf"^-?[0-9]{{1,{_INTEGER_DIGITS}}}{_MONEY_DECIMALS}$", -_WIDEST, _WIDEST, "120.50")
+POSITIVE_MONEY = _number(
+    rf"^(?=.*[1-9])[0-9]{{1,{_INTEGER_DIGITS}}}{_MONEY_DECIMALS}$", 1, _WIDEST, "120.50"
+)
+NON_NEGATIVE_MONEY = _number(
+    rf"^[0-9]{{1,{_INTEGER_DIGITS}}}{_MONEY_DECIMALS}$", 0, _WIDEST, "120.50"
+)
+PRICE = _number(
+    rf"^[0-9]{{1,{_INTEGER_DIGITS}}}{_decimals(limits.PRICE_PLACES)}$", 0, _WIDEST, "0.0125"
+)
+# > 0 and at most 10^9
+QUANTITY = _number(
+    rf"^(?=.*[1-9])(?:0*[0-9]{{1,9}}{_decimals(limits.QUANTITY_PLACES)}"
+    rf"|0*1000000000(\.0{{1,{limits.QUANTITY_PLACES}}})?)$",
+    1,
+    int(limits.MAX_QUANTITY),
+    "12.5",
+)
+TAX_RATE = _number(
+    rf"^(?:[0-9]{{1,2}}{_decimals(limits.TAX_RATE_PLACES)}|100(\.0{{1,4}})?)$", 0, 100, "20"
+)
 TERMS = {"type": "integer", "minimum": 0, "maximum": limits.MAX_PAYMENT_TERMS_DAYS}
 _YEARS = (limits.MIN_DATE.year, limits.MAX_DATE.year)
 assert _YEARS == (2000, 2099), "LEDGER_DATE's pattern spells the years out"
@@ -192,13 +201,42 @@ IDEMPOTENCY_KEY_HEADER = {
     "pattern": f"^{KEY_PATTERN.pattern}$",
 }
 
+# The seller's details (domain/seller_details.py); empty clears one.
+CONTACT_EMAIL = {
+    "type": "string",
+    "maxLength": limits.EMAIL.max_length,
+    "pattern": rf"^(?:|[^@\s{_NEVER}]+@[^@\s.{_NEVER}]+(?:\.[^@\s.{_NEVER}]+)+)$",
+}
+CONTACT_PHONE = {
+    "type": "string",
+    "maxLength": PHONE.max_length,
+    "pattern": r"^(?:|\+?[0-9][0-9 ()./-]*)$",
+}
+IBAN = {"type": "string", "maxLength": 34, "pattern": r"^(?:|[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30})$"}
+BIC = {"type": "string", "pattern": r"^(?:|[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)$"}
+SORT_CODE = {"type": "string", "pattern": r"^(?:|[0-9]{2}-?[0-9]{2}-?[0-9]{2})$"}
+UK_ACCOUNT = {"type": "string", "pattern": r"^(?:|[0-9]{8})$"}
+
+# A customer's billing addresses (domain/email_address.py): comma-separated, at most 10, each
+# a plain SMTP mailbox (no display name, quotes or spaces); empty: none.
+# (the local part's 64 characters: at most 30 + 3 x 11 here, a little narrower than SMTP)
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{1,63}"
+_MAILBOX = rf"{_ATOM}{{1,30}}(?:\.{_ATOM}{{1,10}}){{0,3}}@{_DOMAIN}"
+BILLING_EMAILS = {
+    "type": "string",
+    "maxLength": limits.BILLING_EMAILS.max_length,
+    "pattern": rf"^(?:|[ ]*{_MAILBOX}[ ]*(?:,[ ]*{_MAILBOX}[ ]*){{0,{MAX_ADDRESSES - 1}}})$",
+    "examples": ["billing@example.com, finance@example.com"],
+}
+
 #: By field name, wherever it appears in a request body.
 BY_NAME: dict[str, dict[str, Any]] = {
     "account_number": text(limits.ACCOUNT_NUMBER, required=True),
     "company_name": text(limits.COMPANY_NAME),
     "billing_address": text(limits.BILLING_ADDRESS),
     "tax_number": text(limits.TAX_NUMBER),
-    "email": text(limits.EMAIL),
+    "email": BILLING_EMAILS,
     "tax_description": text(limits.TAX_DESCRIPTION),
     "default_tax_description": text(limits.TAX_DESCRIPTION),
     "external_accounting_id": text(limits.EXTERNAL_ID),
@@ -227,6 +265,13 @@ BY_NAME: dict[str, dict[str, Any]] = {
     "tax_rate": TAX_RATE,
     "default_tax_rate": TAX_RATE,
     "payment_terms_days": TERMS,
+    "registration_number": text(REGISTRATION_NUMBER),
+    "contact_email": CONTACT_EMAIL,
+    "contact_phone": CONTACT_PHONE,
+    "iban": IBAN,
+    "bic": BIC,
+    "sort_code": SORT_CODE,
+    "bank_account_number": UK_ACCOUNT,
     "minimum_spend": NON_NEGATIVE_MONEY,
     "minimum_invoice_amount": NON_NEGATIVE_MONEY,
     "from_position": {"type": "integer", "minimum": 0, "maximum": bounds.MAX_POSITION},
@@ -274,6 +319,8 @@ BY_SCHEMA: dict[tuple[str, str], dict[str, Any]] = {
     ("TierBody", "last"): {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
     ("TierBody", "rate"): PRICE,
     ("WebhookCreate", "url"): WEBHOOK_URL,
+    ("ThresholdBody", "amount"): NON_NEGATIVE_MONEY,
+    ("DueDateChange", "due_date"): LEDGER_DATE,
     ("WebhookCreate", "event_types"): {
         "type": "array",
         "items": {"type": "string", "enum": _event_type_names()},

@@ -1,7 +1,8 @@
 """Request bodies and the value types of request bodies and query strings.
 
-Amounts are decimal strings (``"120.50"``); whole JSON numbers are taken too, floats are
-refused, because their binary value is not the number the client meant. Dates and moments are
+Amounts are decimal strings (``"120.50"``); whole JSON numbers are taken too (``14.0`` as
+14, as JSON Schema reads it), other floats are refused, because their binary value is not
+the number the client meant. Dates and moments are
 ISO strings only (``"2026-10-31"``, ``"2026-11-01T12:00:00Z"``): a JSON number or a Unix
 timestamp is not a date. Unknown fields are refused.
 
@@ -44,6 +45,7 @@ _ISO_MOMENT = re.compile(
 
 
 def _amount(value: Any, info: ValidationInfo) -> Decimal:
+    value = _whole_number(value)  # 14.0 is the integer 14, as JSON Schema reads it
     if isinstance(value, (bool, float)):
         raise ValueError('amounts are decimal strings, e.g. "120.50", not JSON numbers')
     if not isinstance(value, (int, str)):
@@ -303,7 +305,10 @@ class CustomerCreate(CustomerFields):
 
 
 class CustomerChange(CustomerFields, Edit):
-    nullable = frozenset({"address", "invoice_schedule", "low_balance_threshold"})
+    # null removes: the address, the schedule, the alert; the minimum invoice: the account's
+    nullable = frozenset(
+        {"address", "invoice_schedule", "low_balance_threshold", "minimum_invoice_amount"}
+    )
     about_the_change = frozenset({"effective_from", "reason"})
     effective_from: IsoDate | None = None
     reason: str | None = None
@@ -373,7 +378,7 @@ class LineCreate(NullsRefused):
     unit: str = ""
 
 
-class DiscountCreate(Body):
+class DiscountCreate(NullsRefused):
     """A discount: exactly one of ``percent`` or ``amount``; of ``line`` (position, id or id
     prefix) or, without it, of the invoice's net."""
 

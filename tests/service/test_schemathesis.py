@@ -51,6 +51,10 @@ STATE_DEPENDENT = {
     "webhook_destination_refused",
     # a reference that matches more than one resource (an id prefix)
     "ambiguous_reference",
+    # a tax rate other than 0 for a customer whose tax treatment (stored or sent) means 0 %
+    "tax_rate_not_allowed",
+    # an IBAN's check digits, a BIC without its IBAN, half of a UK account
+    "invalid_bank_details",
     # an Idempotency-Key the caller already used for another request
     "idempotency_key_reused",
     # tiers must follow each other from 0 to an open end, one price per destination: no
