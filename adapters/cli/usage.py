@@ -368,8 +368,8 @@ def _show_bill(
         _show_previews(report)
     say(
         f"{report.count('created')} created, {report.count('exists')} already there,"
-        f" {report.count('would create')} to create, {report.count('refused')} refused,"
-        f" {report.count('skipped')} skipped (all of it billed by another invoice)"
+        f" {report.count('would create')} to create, {report.count('refused')} refused"
+        + _skipped_counts(report)
         + _carried_counts(report)
     )
     if report.late_calls and not bill_late:
@@ -384,6 +384,12 @@ def _show_bill(
             ["customer", "invoice", "code", "reason"],
             [[r.account, str(r.invoice_id)[:8], r.code, r.reason] for r in report.refused],
         )
+
+
+def _skipped_counts(report: BillingReport) -> str:
+    """How many invoices were left out, everything on them billed by another (or "")."""
+    skipped = report.count("skipped")
+    return f", {skipped} skipped (billed by another invoice)" if skipped else ""
 
 
 def _carried_counts(report: BillingReport) -> str:

@@ -192,6 +192,7 @@ ROUTES = {
         _route("/invoices/{ref}/discounts", 201, discount_added),
         _route("/invoices/{ref}/issue", 200, invoice_changed),
         _route("/invoices/{ref}/void", 200, invoice_changed),
+        _route("/invoices/{ref}/due-date", 200, invoice_changed),
         _route("/credit-notes", 201, credit_note_issued),
         _route("/payments", 201, payment_received),
         _route("/payments/{ref}/complete", 200, payment_changed),
