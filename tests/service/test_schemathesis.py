@@ -206,6 +206,10 @@ def test_sequences_that_follow_the_links_answer_as_declared(live, services: Serv
     schema = schemathesis.openapi.from_url(f"{live}/openapi.json", timeout=120).exclude(
         path="/events/stream"  # an endless stream: covered by the feed tests
     )
+    # sequences send what the document admits: requests it forbids are sent and checked one
+    # operation at a time above, where a replay meets the same server state (here a replayed
+    # failing scenario meets another one, and hypothesis cannot shrink it reliably)
+    schema.config.generation.update(modes=[GenerationMode.POSITIVE])
     created: set[str] = set()
     findings: list[str] = []
     followed: list[int] = []

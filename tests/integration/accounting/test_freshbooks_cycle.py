@@ -51,7 +51,7 @@ def billing_month(ledger: Any) -> Month:
         currency="GBP",
         tax_rate=D("20"),
         tax_description="VAT 20%",
-        email="経理@tokyo-telecom.example",
+        email="keiri@tokyo-telecom.example",
         billing_address="千代田区丸の内1-1, 東京",
     )
     first = _issue(
@@ -213,6 +213,6 @@ def test_a_client_named_the_old_way_is_adopted_and_renamed(ledger, freshbooks, m
 
     assert list(freshbooks.clients) == ["4001"]
     client = freshbooks.clients["4001"]
-    assert (client["organization"], client["email"]) == (TOKYO, "経理@tokyo-telecom.example")
+    assert (client["organization"], client["email"]) == (TOKYO, "keiri@tokyo-telecom.example")
     customer = ledger.customer("TKY").id
     assert client["note"] == f"tollbook:{customer} account TKY\nPays late; call Hiro"
