@@ -1,0 +1,120 @@
+"""What a printed statement of account says: one currency of a customer's statement
+(adapters/queries/statements.py) laid out as the invoices are (same fonts, page, footer).
+
+Deterministic like every tollbook PDF: the creation date is the period's last day, and the
+seller and customer are printed as they stand in the ledger (settings now, the customer's
+details in force on the last day), so the same statement renders to the same bytes until
+those details change.
+"""
+
+from __future__ import annotations
+
+from adapters.pdf import formatting as fmt
+from adapters.pdf.document import (
+    Column,
+    Document,
+    Figure,
+    StatementRow,
+    _customer,
+    _midnight,
+    _seller,
+)
+from adapters.queries.statements import Section, Statement
+from domain.customer import CustomerProfile
+from domain.settings import SellerSettings
+from projections.aged_receivables import BUCKETS
+
+COLUMNS = (
+    Column("Date", 21.0, "L"),
+    Column("Details", 71.0, "L"),
+    Column("Due", 21.0, "L"),
+    Column("Debit", 22.0, "R"),
+    Column("Credit", 22.0, "R"),
+    Column("Balance", 23.0, "R"),
+)
+_BUCKET_WORDS = {
+    "current": "Not yet due",
+    "1-30": "1–30 days overdue",
+    "31-60": "31–60 days overdue",
+    "61-90": "61–90 days overdue",
+    "90+": "Over 90 days overdue",
+}
+
+
+def statement_document(
+    found: Statement,
+    section: Section,
+    settings: SellerSettings,
+    profile: CustomerProfile,
+) -> Document:
+    """The printed statement of ``section``'s currency; other currencies are named, never
+    mixed in."""
+    cur = section.currency
+    seller = _seller(None, settings)
+    customer = _customer(None, profile)
+    period = f"{fmt.day(found.start)} – {fmt.day(found.end)}"
+    reference = f"{found.customer_account}, {period}"
+    others = [s.currency for s in found.sections if s.currency != cur]
+    facts = [
+        ("Period", period),
+        ("Customer account", found.customer_account),
+        ("Currency", cur),
+        ("Opening balance", fmt.amount(section.opening, cur)),
+        ("Closing balance", fmt.amount(section.closing, cur)),
+    ]
+    if others:
+        facts.append(("Also billed in", ", ".join(others) + " (separate statements)"))
+    rows = [StatementRow(fmt.day(found.start), "Opening balance", "", "", "",
+                         fmt.amount(section.opening, cur))]  # fmt: skip
+    for line in section.lines:
+        rows.append(
+            StatementRow(
+                fmt.day(line.on_date),
+                line.description,
+                fmt.day(line.due_date) if line.due_date else "",
+                fmt.amount(line.amount, cur) if line.amount > 0 else "",
+                fmt.amount(-line.amount, cur) if line.amount < 0 else "",
+                fmt.amount(line.balance, cur),
+            )
+        )
+    figures = (
+        Figure("Opening balance", fmt.amount(section.opening, cur)),
+        Figure("Invoices", fmt.amount(section.invoiced, cur)),
+        Figure("Invoices voided", fmt.amount(-section.voided, cur)),
+        Figure("Credit notes", fmt.amount(-section.credited, cur)),
+        Figure("Payments", fmt.amount(-section.paid, cur)),
+        Figure("Refunds", fmt.amount(section.refunded, cur)),
+        Figure(f"Closing balance ({cur})", fmt.amount(section.closing, cur), strong=True),
+        Figure("Owed on invoices", fmt.amount(section.owed, cur)),
+        Figure("Credit on account", fmt.amount(-section.closing_credit, cur)),
+    )
+    aged = "\n".join(
+        f"{_BUCKET_WORDS[bucket]}: {fmt.amount(section.aged[bucket], cur)}" for bucket in BUCKETS
+    )
+    notes = [(f"Owed on invoices on {fmt.day(found.end)}, by age", aged)]
+    if settings.payment_instructions and section.closing > 0:
+        notes.append(("Payment instructions", settings.payment_instructions))
+    if section.closing > 0:
+        asks = f"Balance due: {fmt.amount(section.closing, cur)} {cur} on {fmt.day(found.end)}."
+    elif section.closing < 0:
+        asks = f"In credit: {fmt.amount(-section.closing, cur)} {cur} on {fmt.day(found.end)}."
+    else:
+        asks = f"Nothing due on {fmt.day(found.end)}."
+    return Document(
+        kind="statement",
+        heading="STATEMENT",
+        reference=reference,
+        mark=None,
+        seller=seller,
+        customer=customer,
+        facts=tuple(facts),
+        rows=rows,
+        figures=figures,
+        notes=tuple(notes),
+        currency=cur,
+        title=f"Statement of account {reference} for {customer.name}",
+        author=seller.name,
+        created=_midnight(found.end),
+        asks=asks,
+        columns=COLUMNS,
+    )
