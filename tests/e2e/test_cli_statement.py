@@ -5,56 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal as D
 
 import pytest
 
-ACTOR = "t"
+from tests.statement_support import worked_case
 
-
-def on(clock, day: str) -> None:
-    clock.set(datetime.fromisoformat(f"{day}T10:00:00+00:00"))
-
-
-def issue(ledger, amount: str) -> str:
-    invoice_id = ledger.create_invoice("ACME", ACTOR)
-    ledger.add_line(invoice_id, ACTOR, description="Voice", quantity=D(1), unit_price=D(amount))
-    return ledger.issue_invoice(invoice_id, ACTOR)
-
-
-def paid(ledger, amount: str, reference: str) -> str:
-    return str(ledger.record_payment("ACME", ACTOR, amount=D(amount), reference=reference,
-                                     status="completed"))  # fmt: skip
-
-
-def worked_case(ledger, clock) -> dict[str, str]:
-    """docs/statements.md: October before the period, November the period."""
-    on(clock, "2026-10-01")
-    ledger.register_customer(ACTOR, account_number="ACME", name="Acme Calls Ltd",
-                             currency="GBP", tax_rate=D(0), payment_terms_days=14)  # fmt: skip
-    a = issue(ledger, "100.00")  # due 15 Oct
-    on(clock, "2026-10-05")
-    p1 = paid(ledger, "60.00", "ACME-OCT")
-    ledger.allocate(p1, [(a, D("60.00"))], ACTOR)  # partly paid
-    on(clock, "2026-11-02")
-    b = issue(ledger, "200.00")  # due 16 Nov
-    c = issue(ledger, "50.00")  # due 16 Nov
-    on(clock, "2026-11-03")
-    note = ledger.issue_credit_note(c, ACTOR, "dropped calls", amount=D("20.00"))
-    on(clock, "2026-11-10")
-    p2 = paid(ledger, "300.00", "ACME-NOV#bank 42")
-    ledger.allocate(p2, [(a, D("40.00")), (b, D("200.00"))], ACTOR)  # across two invoices
-    on(clock, "2026-11-12")
-    ledger.refund_payment(p2, D("25.00"), ACTOR)  # of the 60.00 left over
-    on(clock, "2026-11-14")
-    d = issue(ledger, "10.00")
-    on(clock, "2026-11-15")
-    ledger.void_invoice(d, ACTOR, "issued in error")
-    on(clock, "2026-11-20")
-    ledger.unallocate(p2, a, D("40.00"), ACTOR, "belongs to another account")
-    on(clock, "2026-12-01")
-    return {"a": a, "b": b, "c": c, "d": d, "note": note, "p1": p1, "p2": p2}
+SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -74,8 +32,8 @@ def test_the_worked_case_adds_up_line_by_line(tollbook, case):
     (gbp,) = found["sections"]
     assert gbp["currency"] == "GBP"
     assert gbp["opening_balance"] == "40.00"  # 100.00 invoiced, 60.00 paid in October
-    lines = [(l["date"], l["kind"], l["debit"], l["credit"], l["applied"], l["balance"],
-              l["credit_on_account"]) for l in gbp["lines"]]  # fmt: skip
+    columns = ("date", "kind", "debit", "credit", "applied", "balance", "credit_on_account")
+    lines = [tuple(line[c] for c in columns) for line in gbp["lines"]]
     assert lines == [
         ("2026-11-02", "invoice", "200.00", None, None, "240.00", "0.00"),
         ("2026-11-02", "invoice", "50.00", None, None, "290.00", "0.00"),
@@ -88,10 +46,11 @@ def test_the_worked_case_adds_up_line_by_line(tollbook, case):
         ("2026-11-15", "void", None, "10.00", None, "-5.00", "35.00"),
         ("2026-11-20", "unallocation", None, None, "-40.00", "-5.00", "75.00"),
     ]
-    assert [l["reference"] for l in gbp["lines"][:3]] == [case["b"], case["c"], case["note"]]
+    assert [line["reference"] for line in gbp["lines"][:3]] == [case["b"], case["c"], case["note"]]
     assert gbp["lines"][2]["invoice_number"] == case["c"]
     # the private part of a bank reference (after #) is never printed
-    assert gbp["lines"][3]["description"] == "Payment (received 2026-11-10, bank transfer, ACME-NOV)"
+    payment = gbp["lines"][3]["description"]
+    assert payment == "Payment (received 2026-11-10, bank transfer, ACME-NOV)"
     # opening + invoices - voided - credit notes - payments + refunds = closing
     assert (gbp["invoiced"], gbp["voided"], gbp["credited"], gbp["paid"], gbp["refunded"]) == (
         "260.00", "10.00", "20.00", "300.00", "25.00"
@@ -132,20 +91,24 @@ def test_the_closing_balance_is_the_balance_of_that_day(tollbook, ledger, case):
     assert to_date["opening_balance"] == "0.00"
 
 
+@SQLITE
 def test_csv_and_table_show_the_same_lines(tollbook, case):
     found = statement(tollbook, "--from", "2026-11-01", "--to", "2026-11-30")
     result = tollbook("customer", "statement", "ACME", "--from", "2026-11-01", "--to",
                       "2026-11-30", "--csv")  # fmt: skip
     assert result.code == 0, result.err
     rows = list(csv.DictReader(io.StringIO(result.out)))
-    assert [r["kind"] for r in rows] == ["opening", *(l["kind"] for l in found["sections"][0]["lines"]), "closing"]
-    assert (rows[0]["balance"], rows[-1]["balance"], rows[-1]["credit_on_account"]) == ("40.00", "-5.00", "75.00")
+    kinds = [line["kind"] for line in found["sections"][0]["lines"]]
+    assert [r["kind"] for r in rows] == ["opening", *kinds, "closing"]
+    ends = (rows[0]["balance"], rows[-1]["balance"], rows[-1]["credit_on_account"])
+    assert ends == ("40.00", "-5.00", "75.00")
     shown = tollbook("customer", "statement", "ACME", "--from", "2026-11-01", "--to", "2026-11-30")
     assert shown.code == 0, shown.err
     assert "Opening balance" in shown.out and "Closing balance" in shown.out
     assert f"Credit note {case['note']}" in shown.out
 
 
+@SQLITE
 def test_the_pdf_is_the_same_bytes_each_time(tollbook, case, tmp_path):
     first, second = tmp_path / "1.pdf", tmp_path / "2.pdf"
     args = ("customer", "statement", "ACME", "--from", "2026-11-01", "--to", "2026-11-30")
