@@ -192,7 +192,7 @@ def schedule_arg(text: str) -> InvoiceSchedule | None:
     return InvoiceSchedule.parse(text)
 
 
-@click.group(cls=LazyGroup, lazy_path="customer")  # "customer statement": adapters/cli/statements.py
+@click.group(cls=LazyGroup, lazy_path="customer")  # and "customer statement" (cli/statements.py)
 def customer() -> None:
     """Customers: who is billed, in which currency, with which tax and terms."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from adapters.pdf.config import Logo
 from adapters.pdf.document import Column, Document, Row, StatementRow
