@@ -66,13 +66,13 @@ def _send(
     ledger: Ledger, actor: str, found: Statement, currency: str | None, to: str | None,
     key: str | None, dry_run: bool, as_json: bool,
 ) -> None:  # fmt: skip
-    from adapters.cli.mail import _finish
+    from adapters.cli.mail import finish_send
     from adapters.mail.statements import request_statement_send
 
     outcome = request_statement_send(
         ledger, found, actor, os.environ, currency=currency, to=to, key=key, dry_run=dry_run
     )
-    _finish(outcome, as_json)
+    finish_send(outcome, as_json)
 
 
 def _print(found: Statement) -> None:

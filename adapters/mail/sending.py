@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("tollbook.mail")
 
 Kind = Literal["invoice", "credit_note"]
+#: what a prepared message carries: a document, or a statement of account (mail/statements.py)
+PreparedKind = Literal["invoice", "credit_note", "statement"]
 
 #: wait before attempt 2, 3, ...; after the last, the request is given up (retry_at None)
 BACKOFF = (
@@ -60,12 +62,12 @@ BACKOFF = (
 class Prepared:
     """A message ready to hand to the server, and what its events will say."""
 
-    document_id: UUID  # an invoice's or a credit note's id (``kind``)
+    document_id: UUID  # an invoice's or a credit note's id (``kind``); a statement's customer
     delivery: Delivery
     subject: str
     message: EmailMessage
     attachment_size: int
-    kind: Kind = "invoice"
+    kind: PreparedKind = "invoice"
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ def send(
     ledger: Ledger, prepared: Prepared, config: SmtpConfig, actor: str, attempt: int = 1
 ) -> Outcome:
     """Hand the message to the server unless this request was already sent; record the result."""
+    if prepared.kind == "statement":
+        raise ValueError("a statement is sent by adapters/mail/statements.py")
     bound = log.bind(aggregate_id=str(prepared.document_id), send_id=str(prepared.delivery.send_id))
     if (
         _aggregate(ledger, prepared.kind, prepared.document_id).send_state(

@@ -9,6 +9,9 @@ those details change.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
 from adapters.pdf import formatting as fmt
 from adapters.pdf.document import (
     Column,
@@ -20,9 +23,14 @@ from adapters.pdf.document import (
     _seller,
 )
 from adapters.queries.statements import Section, Statement
+from domain.currencies import MINOR_UNITS
 from domain.customer import CustomerProfile
+from domain.errors import InvalidInput, NotFound
 from domain.settings import SellerSettings
 from projections.aged_receivables import BUCKETS
+
+if TYPE_CHECKING:
+    from adapters.ledger.application import Ledger
 
 COLUMNS = (
     Column("Date", 21.0, "L"),
@@ -118,3 +126,46 @@ def statement_document(
         asks=asks,
         columns=COLUMNS,
     )
+
+
+def section_of(ledger: Ledger, found: Statement, currency: str | None) -> Section:
+    """The section a PDF prints: ``currency``'s, else the customer's own currency's (a
+    statement with nothing in it still prints one, showing a zero balance)."""
+    wanted = (currency or ledger.customer(found.customer_id).currency).upper()
+    if wanted not in MINOR_UNITS:
+        raise InvalidInput(f"unknown currency {currency!r}", field="currency")
+    for section in found.sections:
+        if section.currency == wanted:
+            return section
+    if currency is not None and found.sections:
+        shown = ", ".join(s.currency for s in found.sections)
+        raise NotFound(
+            f"customer {found.customer_account} has nothing in {wanted} from {found.start}"
+            f" to {found.end} (the statement holds {shown})",
+            field="currency",
+        )
+    return Section(wanted, Decimal(0), Decimal(0))
+
+
+def file_name(found: Statement, currency: str) -> str:
+    """``statement-ACME-2026-11-01-2026-11-30-GBP.pdf``; an account number is printable
+    text, but a file name keeps letters, digits, dot, dash and underscore only."""
+    account = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
+                      for c in found.customer_account)  # fmt: skip
+    return f"statement-{account}-{found.start}-{found.end}-{currency}.pdf"
+
+
+def render_statement(
+    ledger: Ledger, found: Statement, currency: str | None = None
+) -> tuple[str, bytes]:
+    """The file name and PDF of one currency of the statement: the same bytes from every
+    surface (CLI, HTTP, portal, e-mail)."""
+    from adapters.pdf.config import PdfConfig
+    from adapters.pdf.render import render
+
+    section = section_of(ledger, found, currency)
+    customer = ledger.customer(found.customer_id)
+    document = statement_document(
+        found, section, ledger.settings(), customer.profile_on(found.end)
+    )
+    return file_name(found, section.currency), render(document, PdfConfig.from_env()).pdf
