@@ -50,12 +50,12 @@ def prepare_statement(
     period = StatementPeriod(
         period_from=found.start, period_to=found.end, currency=section.currency
     ).check()
-    customer = ledger.customer(found.customer_id)
-    recipients = _recipients(ledger, customer.id, found.customer_account, to)
     if key is not None:
         limits.check_text(key, limits.IDEMPOTENCY_KEY, field="key")
         if not key.strip():
             raise InvalidInput("the send key is empty", field="key")
+    customer = ledger.customer(found.customer_id)
+    recipients = _recipients(ledger, customer.id, found.customer_account, to)
     send_id = period.send_id(customer.id, key or "")
     attachment_name, pdf = render_statement(ledger, found, section.currency)
     settings = ledger.settings()

@@ -63,6 +63,7 @@ def test_the_worked_case_adds_up_line_by_line(tollbook, case):
                            "61-90": "0.00", "90+": "0.00"}  # fmt: skip
 
 
+@SQLITE
 def test_the_closing_balance_is_the_balance_of_that_day(tollbook, ledger, case):
     """Against the other reports: the aged receivables of the same day, the payments as they
     stood at its end, and (for a period ending today) the balances read model."""
