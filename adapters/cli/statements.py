@@ -59,7 +59,7 @@ def statement(
     elif as_csv:
         sys.stdout.write(statement_csv(found))
     elif pdf_file is None:
-        _print(found)
+        print_statement(found)
 
 
 def _send(
@@ -75,7 +75,7 @@ def _send(
     finish_send(outcome, as_json)
 
 
-def _print(found: Statement) -> None:
+def print_statement(found: Statement) -> None:
     from adapters.queries.statements import line_doc, section_doc
 
     if not found.sections:

@@ -42,6 +42,7 @@ KIND_WORDS = {
 }
 #: the kinds that move the money the customer holds on account (payments in, refunds out)
 _MONEY_IN = ("payment", "payment_cancelled", "refund")
+_PAYMENT_KINDS = (*_MONEY_IN, "allocation", "unallocation")
 ZERO = Decimal(0)
 
 
@@ -71,10 +72,12 @@ class StatementLine:
             own = f" {self.reference}" if self.kind == "credit_note" else ""
             return f"{words}{own} (invoice {self.invoice_number})"
         paid = f"received {self.received_on.isoformat()}" if self.received_on else ""
-        bits = [b for b in (paid, self.method or "", _public(self.reference)) if b]
         if self.kind in ("allocation", "unallocation"):
             to = "to" if self.kind == "allocation" else "from"
             return f"{words}: {abs(self.applied)} {to} invoice {self.invoice_number}"
+        if self.kind != "payment":  # a refund or cancellation: of which payment
+            return f"{words} (payment {paid})" if paid else words
+        bits = [b for b in (paid, self.method or "", self.reference) if b]
         return f"{words} ({', '.join(bits)})" if bits else words
 
 
@@ -194,7 +197,8 @@ def _line(row: Row, section: Section) -> StatementLine:
     return StatementLine(
         on_date=row["on_date"],
         kind=row["kind"],
-        reference=row["reference"] or "",
+        # a payment's bank reference keeps its private part (after #) out of every statement
+        reference=_public(row["reference"]) if row["kind"] in _PAYMENT_KINDS else row["reference"],
         invoice_number=row["invoice_number"],
         document_id=row["document_id"],
         due_date=row["due_date"] if row["kind"] == "invoice" else None,
