@@ -111,11 +111,27 @@ def prepare_invoice(
     document = _source(ledger, kind, document_id)
     pdf = render(document, PdfConfig.from_env()).pdf
     subject, body = templates.render(templates.environment(env), kind, values)
+    attachment = (file_name(document.reference), pdf)
+    delivery, message = compose(ledger, config, send_id, recipients, (subject, body), attachment)
+    return Prepared(document_id, delivery, subject, message, len(pdf), kind)
+
+
+def compose(
+    ledger: Ledger,
+    config: SmtpConfig,
+    send_id: UUID,
+    recipients: tuple[str, ...],
+    text: tuple[str, str],
+    attachment: tuple[str, bytes],
+) -> tuple[Delivery, EmailMessage]:
+    """The message of one send request: ``text`` (subject, body) and a PDF ``attachment``
+    (name, bytes); its Message-ID derived from ``send_id``, its date the ledger's clock."""
+    (subject, body), (name, pdf) = text, attachment
     delivery = Delivery(
         send_id=send_id,
         recipients=recipients,
         message_id=message_id_for(send_id, config.message_domain),
-        attachment_name=file_name(document.reference),
+        attachment_name=name,
         attachment_sha256=hashlib.sha256(pdf).hexdigest(),
     )
     message = EmailMessage(policy=_POLICY)
@@ -125,10 +141,8 @@ def prepare_invoice(
     message["Date"] = format_datetime(ledger.clock())
     message["Message-ID"] = delivery.message_id
     message.set_content(body)
-    message.add_attachment(
-        pdf, maintype="application", subtype="pdf", filename=delivery.attachment_name
-    )
-    return Prepared(document_id, delivery, subject, message, len(pdf), kind)
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=name)
+    return delivery, message
 
 
 def _load(ledger: Ledger, kind: Kind, ref: str | UUID) -> tuple[UUID, dict[str, str]]:

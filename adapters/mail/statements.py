@@ -10,11 +10,8 @@ server accepted the message, ``Customer.StatementSendFailed`` when it did not.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
-from email.message import EmailMessage
-from email.utils import format_datetime
 from uuid import UUID
 
 import structlog
@@ -22,12 +19,11 @@ import structlog
 from adapters.ledger.application import Ledger
 from adapters.mail import templates
 from adapters.mail.config import SmtpConfig
-from adapters.mail.sending import _POLICY, Outcome, Prepared, _recipients
+from adapters.mail.sending import Outcome, Prepared, _recipients, compose
 from adapters.mail.smtp import SendError, deliver
 from adapters.pdf.statement import render_statement, section_of
 from adapters.queries.statements import Section, Statement
 from domain import limits
-from domain.delivery import Delivery, message_id_for
 from domain.errors import InvalidInput
 from domain.money import round_to_currency
 from domain.statement import StatementDelivery, StatementFailure, StatementPeriod
@@ -61,22 +57,8 @@ def prepare_statement(
     settings = ledger.settings()
     values = _values(found, section, customer.profile_on(found.end).name, settings.company_name)
     subject, body = templates.render(templates.environment(env), "statement", values)
-    delivery = Delivery(
-        send_id=send_id,
-        recipients=recipients,
-        message_id=message_id_for(send_id, config.message_domain),
-        attachment_name=attachment_name,
-        attachment_sha256=hashlib.sha256(pdf).hexdigest(),
-    )
-    message = EmailMessage(policy=_POLICY)
-    message["From"] = config.sender
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
-    message["Date"] = format_datetime(ledger.clock())
-    message["Message-ID"] = delivery.message_id
-    message.set_content(body)
-    message.add_attachment(
-        pdf, maintype="application", subtype="pdf", filename=delivery.attachment_name
+    delivery, message = compose(
+        ledger, config, send_id, recipients, (subject, body), (attachment_name, pdf)
     )
     prepared = Prepared(customer.id, delivery, subject, message, len(pdf), "statement")
     return prepared, period

@@ -10,7 +10,7 @@ import pytest
 
 from domain.changes import CustomerChanges
 from domain.customer import Customer
-from tests.mail_support import attachment, free_port, smtp_server
+from tests.mail_support import attachment, smtp_env, smtp_server
 from tests.statement_support import worked_case
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -19,12 +19,7 @@ NOVEMBER = ("customer", "statement", "ACME", "--from", "2026-11-01", "--to", "20
 
 @pytest.fixture
 def smtp_port(monkeypatch: pytest.MonkeyPatch) -> int:
-    port = free_port()
-    monkeypatch.setenv("TOLLBOOK_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("TOLLBOOK_SMTP_PORT", str(port))
-    monkeypatch.setenv("TOLLBOOK_SMTP_TLS", "none")
-    monkeypatch.setenv("TOLLBOOK_SMTP_FROM", "billing@carrier.example")
-    return port
+    return smtp_env(monkeypatch)
 
 
 def sends(ledger, kind):
