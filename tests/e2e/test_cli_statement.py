@@ -10,7 +10,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.statement_support import worked_case
+from tests.statement_support import on, one_invoice, worked_case
 
 SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -125,3 +125,29 @@ def test_the_pdf_is_the_same_bytes_each_time(tollbook, case, tmp_path):
     assert f"Invoice {case['b']}" in text and "31–60 days overdue: 40.00" in text
     unknown = tollbook(*args, "--pdf", str(first), "--currency", "EUR")
     assert unknown.code != 0 and "nothing in EUR" in unknown.err
+
+
+@SQLITE
+def test_a_payment_counts_from_the_day_it_completes_until_it_is_cancelled(ledger, clock, tollbook):
+    one_invoice(ledger, clock)  # 100.00 on 2 Nov
+    pending = str(ledger.record_payment("ACME", "t", amount=D("30.00"), reference="late"))
+    on(clock, "2026-11-05")
+    ledger.complete_payment(pending, "t")
+    on(clock, "2026-11-07")
+    ledger.cancel_payment(pending, "t", "bounced")
+    (gbp,) = statement(tollbook, "--from", "2026-11-01", "--to", "2026-11-30")["sections"]
+    moves = [(line["date"], line["kind"], line["debit"], line["credit"], line["balance"])
+             for line in gbp["lines"]]  # fmt: skip
+    assert moves == [
+        ("2026-11-02", "invoice", "100.00", None, "100.00"),
+        ("2026-11-05", "payment", None, "30.00", "70.00"),  # not on 2 Nov, when still pending
+        ("2026-11-07", "payment_cancelled", "30.00", None, "100.00"),
+    ]
+    assert (gbp["paid"], gbp["closing_balance"], gbp["closing_credit_on_account"]) == (
+        "0.00", "100.00", "0.00"
+    )  # fmt: skip
+    before = statement(tollbook, "--from", "2026-11-03", "--to", "2026-11-06")["sections"][0]
+    assert (before["opening_balance"], before["closing_balance"]) == ("100.00", "70.00")
+    assert before["closing_credit_on_account"] == "30.00"
+    empty = statement(tollbook, "--from", "2026-10-01", "--to", "2026-10-31")
+    assert empty["sections"] == []  # nothing owed or moved before the invoice
