@@ -30,9 +30,9 @@ def statement_page(ref: str, request: Request, portal: PortalDep, session: Viewe
     customer = ledger.customer(ref)
     fields = Fields(dict(request.query_params))
     start, end = _period(fields, ledger.today())
-    found: Statement | None = fields.submit(
-        lambda: customer_statement(ledger, str(customer.id), start, end)  # type: ignore[arg-type]
-    )
+    found: Statement | None = None
+    if start is not None and end is not None:
+        found = fields.submit(lambda: customer_statement(ledger, str(customer.id), start, end))
     context = {
         "customer": customer,
         "profile": customer.profile_on(ledger.today()),
