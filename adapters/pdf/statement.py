@@ -34,11 +34,11 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     Column("Date", 21.0, "L"),
-    Column("Details", 71.0, "L"),
+    Column("Details", 66.0, "L"),
     Column("Due", 21.0, "L"),
     Column("Debit", 22.0, "R"),
     Column("Credit", 22.0, "R"),
-    Column("Balance", 23.0, "R"),
+    Column("Balance", 28.0, "R"),
 )
 _BUCKET_WORDS = {
     "current": "Not yet due",
@@ -78,7 +78,8 @@ def statement_document(
         rows.append(
             StatementRow(
                 fmt.day(line.on_date),
-                line.description,
+                # the due date has its own column
+                f"Invoice {line.reference}" if line.kind == "invoice" else line.description,
                 fmt.day(line.due_date) if line.due_date else "",
                 fmt.amount(line.amount, cur) if line.amount > 0 else "",
                 fmt.amount(-line.amount, cur) if line.amount < 0 else "",
