@@ -15,12 +15,14 @@ from datetime import date
 from decimal import Decimal as D
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from facturx import xml_check_xsd
 
@@ -90,6 +92,28 @@ def certificate(name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
         .sign(key, hashes.SHA256())
     )
     return key, cert
+
+
+@pytest.fixture(scope="module")
+def seller_p12(tmp_path_factory: Any) -> Path:
+    """The seller's key and certificate as a PKCS#12 file (passphrase ``s3cret``), made once
+    per test module (an RSA key takes ~0.1 s)."""
+    key, cert = certificate("Northwind Voice Ltd")
+    path = tmp_path_factory.mktemp("keys") / "seller.p12"
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"seller", key, cert, None, serialization.BestAvailableEncryption(b"s3cret")
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def signing(monkeypatch: Any, seller_p12: Path) -> Path:
+    """The seller's signing key configured (``TOLLBOOK_SIGNING_*``) for this test."""
+    monkeypatch.setenv("TOLLBOOK_SIGNING_PKCS12", str(seller_p12))
+    monkeypatch.setenv("TOLLBOOK_SIGNING_PASSPHRASE", "s3cret")
+    return seller_p12
 
 
 @dataclass

@@ -19,6 +19,8 @@ from tests.einvoice_support import (
     assert_en16931,
     certificate,
     cycle,
+    seller_p12,  # noqa: F401  (the module's key)
+    signing,  # noqa: F401
     store_url,  # noqa: F401  (SQLite only)
 )
 
@@ -26,24 +28,6 @@ from tests.einvoice_support import (
 @pytest.fixture
 def books(ledger):
     return cycle(ledger)
-
-
-@pytest.fixture(scope="module")
-def seller_p12(tmp_path_factory) -> Path:
-    key, cert = certificate("Northwind Voice Ltd")
-    path = tmp_path_factory.mktemp("keys") / "seller.p12"
-    path.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"seller", key, cert, None, serialization.BestAvailableEncryption(b"s3cret")
-        )
-    )
-    return path
-
-
-@pytest.fixture
-def signing(monkeypatch, seller_p12):
-    monkeypatch.setenv("TOLLBOOK_SIGNING_PKCS12", str(seller_p12))
-    monkeypatch.setenv("TOLLBOOK_SIGNING_PASSPHRASE", "s3cret")
 
 
 def test_factur_x_of_an_invoice_and_a_credit_note(tollbook, books, tmp_path):
