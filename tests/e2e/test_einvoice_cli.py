@@ -8,7 +8,6 @@ The CLI is run on SQLite only: these tests are about documents, not storage.
 from __future__ import annotations
 
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -66,7 +65,8 @@ def test_a_draft_is_no_e_invoice(tollbook, ledger, books, tmp_path):
     assert list(tmp_path.glob("*.pdf")) == []
 
 
-def test_signed_pdf_verifies_and_a_flipped_byte_does_not(tollbook, books, signing, tmp_path):
+@pytest.mark.usefixtures("signing")
+def test_signed_pdf_verifies_and_a_flipped_byte_does_not(tollbook, books, tmp_path):
     signed = tmp_path / "signed.pdf"
     made = tollbook("invoice", "pdf", books.numbers[2], "--factur-x", "-o", str(signed))
 
@@ -134,7 +134,11 @@ def test_a_pdf_the_ledger_never_made_fails(tollbook, books, tmp_path):
 
 
 def test_signature_by_another_key_is_not_the_sellers(
-    tollbook, books, seller_p12, tmp_path, monkeypatch
+    tollbook,
+    books,
+    seller_p12,
+    tmp_path,
+    monkeypatch,  # noqa: F811
 ):
     key, cert = certificate("Mallory Ltd")
     other = tmp_path / "other.p12"

@@ -4,6 +4,8 @@ signing key is configured. (SQLite: documents, not storage.)"""
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.einvoice.pdfa3 import embedded_xml
 from adapters.einvoice.signing import SigningConfig
 from adapters.einvoice.sources import credit_note_facturx, invoice_facturx
@@ -43,7 +45,8 @@ def test_issued_invoice_and_its_credit_notes_link_their_factur_x(finance, ledger
     assert b"<ram:TypeCode>381</ram:TypeCode>" in embedded_xml(note_download.content)
 
 
-def test_with_a_signing_key_the_portal_hands_out_signed_pdfs(finance, ledger, signing):
+@pytest.mark.usefixtures("signing")
+def test_with_a_signing_key_the_portal_hands_out_signed_pdfs(finance, ledger):
     books = cycle(ledger)
     note = ledger.credit_note(books.credit_note)
     key = SigningConfig.from_env()

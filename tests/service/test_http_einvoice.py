@@ -91,7 +91,8 @@ def test_the_seller_country_over_http(admin, services):
     assert accepted.status_code == 200 and accepted.json()["country"] == "FR"
 
 
-def test_with_a_signing_key_every_download_is_signed_and_verifies(reader, services, books, signing):
+@pytest.mark.usefixtures("signing")
+def test_with_a_signing_key_every_download_is_signed_and_verifies(reader, services, books):
     """The API signs as the CLI does: the unsigned document's bytes, then a PAdES signature
     that ``verify-pdf`` finds intact, by the seller, over the ledger's document."""
     ledger = services.ledger
