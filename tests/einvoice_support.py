@@ -121,6 +121,7 @@ class Cycle:
     two_rates: str  # Cyrillic customer, lines at 20 % and 5 %, partly paid
     cjk: str  # CJK customer, a 0 % line (zero rated) among 20 % ones
     reverse: str  # an EU business customer with a VAT number, reverse charge
+    outside: str  # a US business customer: outside the scope of (UK) VAT
     credit_note: str  # credits part of ``two_rates``
     numbers: list[str]
 
@@ -130,6 +131,7 @@ def seller(ledger: Ledger, **overrides: str) -> None:
         "company_name": "Northwind Voice Ltd",
         "address": "1 Exchange Square\nLondon EC2A 2BR",
         "tax_number": "GB123456789",
+        "registration_number": "01234567",
         "country": "GB",
         "payment_instructions": "Pay to sort code 20-00-00, account 12345678",
         **overrides,
@@ -174,6 +176,24 @@ def cycle(ledger: Ledger) -> Cycle:
         tax_rate=D("0"),
         tax_description="Reverse charge",
         payment_terms_days=14,
+    )
+    ledger.register_customer(
+        "test",
+        account_number="NYC01",
+        name="Empire Carrier Inc.",
+        address=PostalAddress(
+            lines=("350 Fifth Avenue",),
+            city="New York",
+            region="NY",
+            postal_code="10118",
+            country="US",
+        ),
+        tax_number="EIN 12-3456789",
+        currency="USD",
+        tax_treatment="outside_scope",
+        tax_rate=D("0"),
+        tax_description="Outside scope",
+        payment_terms_days=30,
     )
     october = {"period_start": date(2026, 10, 1), "period_end": date(2026, 10, 31)}
     two = ledger.create_invoice("SIB01", "test", **october)
@@ -224,7 +244,17 @@ def cycle(ledger: Ledger) -> Cycle:
         tax_rate=D("0"),
         unit="min",
     )
-    numbers = [ledger.issue_invoice(ref, "test") for ref in (two, cjk, rc)]
+    us = ledger.create_invoice("NYC01", "test", **october)
+    ledger.add_line(
+        us,
+        "test",
+        description="International termination",
+        quantity=D("25000"),
+        unit_price=D("0.0081"),
+        tax_rate=D("0"),
+        unit="min",
+    )
+    numbers = [ledger.issue_invoice(ref, "test") for ref in (two, cjk, rc, us)]
     payment = ledger.record_payment("SIB01", "test", amount=D("100.00"), status="completed")
     ledger.allocate(payment, [(numbers[0], D("100.00"))], "test")
     credit = [
@@ -236,4 +266,4 @@ def cycle(ledger: Ledger) -> Cycle:
         ),
     ]
     note = ledger.issue_credit_note(numbers[0], "test", "Discount agreed", lines=credit)
-    return Cycle(str(two), str(cjk), str(rc), note, numbers)
+    return Cycle(str(two), str(cjk), str(rc), str(us), note, numbers)

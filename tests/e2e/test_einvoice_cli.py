@@ -136,9 +136,9 @@ def test_a_pdf_the_ledger_never_made_fails(tollbook, books, tmp_path):
 def test_signature_by_another_key_is_not_the_sellers(
     tollbook,
     books,
-    seller_p12,
+    seller_p12,  # noqa: F811  (the module's key, imported)
     tmp_path,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     key, cert = certificate("Mallory Ltd")
     other = tmp_path / "other.p12"
