@@ -114,6 +114,27 @@ def test_unsigned_pdf_is_reported_unsigned_and_tracks_the_ledger(tollbook, ledge
     assert after.json()["signature"]["status"] == "unsigned"
 
 
+def test_an_auditor_view_verifies_as_the_state_it_says_it_shows(tollbook, ledger, books, tmp_path):
+    """``invoice pdf --as-of T`` prints "As it stood at T": verify-pdf renders it again at T."""
+    number = books.numbers[2]
+    moment = ledger.clock().replace(microsecond=0)
+    payment = ledger.record_payment("BER01", "test", amount=D("100"), status="completed")
+    ledger.allocate(payment, [(number, D("100"))], "test")
+    then = tmp_path / "then.pdf"
+    fx = tmp_path / "then-fx.pdf"
+    tollbook("invoice", "pdf", number, "--as-of", moment.isoformat(), "-o", str(then))
+    tollbook("invoice", "pdf", number, "--factur-x", "--as-of", moment.isoformat(), "-o", str(fx))
+
+    plain = tollbook("invoice", "verify-pdf", str(then), "--json")
+    with_xml = tollbook("invoice", "verify-pdf", str(fx), "--json")
+
+    for result in (plain, with_xml):
+        assert result.code == 6, result.out
+        assert result.json()["ledger"]["status"] == "earlier"
+        assert result.json()["ledger"]["as_of"].startswith(moment.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert with_xml.json()["factur_x"] is True
+
+
 def test_a_pdf_the_ledger_never_made_fails(tollbook, books, tmp_path):
     plain = tmp_path / "plain.pdf"
     tollbook("invoice", "pdf", books.numbers[2], "-o", str(plain))
