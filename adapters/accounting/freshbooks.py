@@ -458,7 +458,13 @@ class FreshBooksClient:
                         " is deleted (voided)"
                     ),
                 )
-            created = date.fromisoformat(str(remote["create_date"]))
+            created = _day(remote.get("create_date"))
+            if created is None:
+                raise RemoteRejected(
+                    f"FreshBooks invoice {change.invoice_number} has no readable create_date"
+                    f" ({str(remote.get('create_date'))[:40]!r}): its due date cannot be set"
+                    " as an offset from it; set it in FreshBooks, then resolve this letter"
+                )
             offset = (change.after - created).days
             if remote.get("due_offset_days") != offset:
                 self._once(
@@ -485,7 +491,7 @@ class FreshBooksClient:
                 # A deleted invoice is out of FreshBooks' books: nothing is owed on it.
                 amount_due=Decimal(0) if deleted else _money(remote, "outstanding"),
                 status="deleted" if deleted else str(remote.get("v3_status") or ""),
-                due_date=date.fromisoformat(remote["due_date"]) if remote.get("due_date") else None,
+                due_date=_day(remote.get("due_date")),
             )
         note = self._call("get credit note", "GET", f"credit_notes/credit_notes/{remote_id}")[
             "credit_note"
@@ -518,6 +524,14 @@ class FreshBooksClient:
             if applied == total
             else str(note.get("status") or "created"),
         )
+
+
+def _day(value: Any) -> date | None:
+    """A date FreshBooks sent ("YYYY-MM-DD"), or None when there is none it could mean."""
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _address(address: PostalAddress) -> dict[str, str]:

@@ -453,6 +453,8 @@ class XeroClient:
         one): then nothing is sent and the run notes why (``export reconcile`` shows the
         due dates differ until someone moves it in Xero)."""
         current = self._call("get invoice", lambda: self.api.get_invoice(self.tenant, invoice_id))
+        if not current.invoices:
+            raise RemoteRejected(f"Xero has no invoice {invoice_id} ({change.invoice_number})")
         remote = current.invoices[0]
         if _date(remote.due_date) == change.after:
             return Sent(invoice_id)  # sent before (a retry), or moved in Xero by hand

@@ -106,11 +106,12 @@ def test_admins_choose_the_tax_rounding_mode_on_the_settings_page(
         page = admin.get("/portal/settings").text
         assert '<option value="per_line" selected>' in page
         form = {"company_name": "Northwind Voice Ltd", "country": "gb"}
-        bad = admin.post("/portal/settings", {**form, "tax_rounding": "per_decade"})
-        assert bad.status_code == 422
-        assert "tax rounding must be one of per_line, per_invoice_rate" in error_of(
-            bad.text, "tax_rounding"
-        )
+        for hostile in ("per_decade", "PER_LINE", "per_line\x00", "per_line " * 1000, "١"):
+            bad = admin.post("/portal/settings", {**form, "tax_rounding": hostile})
+            assert bad.status_code == 422, hostile
+            assert "tax rounding must be one of per_line, per_invoice_rate" in error_of(
+                bad.text, "tax_rounding"
+            )
         assert ledger.settings().tax_rounding == "per_line"
         saved = admin.follow(
             admin.post("/portal/settings", {**form, "tax_rounding": "per_invoice_rate"})

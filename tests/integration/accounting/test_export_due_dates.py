@@ -116,3 +116,26 @@ def test_the_fake_xero_refuses_a_new_due_date_on_an_invoice_with_a_payment(
         fake._update_invoice(invoice_id, {"InvoiceID": invoice_id, "DueDate": "2026-12-15"})
 
     assert "payment or credit note allocated" in str(refused.value.messages)
+
+
+@SQLITE
+def test_an_unreadable_freshbooks_create_date_is_a_dead_letter_not_a_guess(
+    ledger: Any, fakes: Any, make_exporter: Any
+) -> None:
+    """The offset is counted from the invoice's create_date as FreshBooks holds it; one it
+    cannot read is refused in words (a dead letter), never replaced by a guess."""
+    fake = fakes("freshbooks")
+    unpaid, _ = _two_invoices(ledger)
+    exporter = make_exporter(ledger, connection_to(fake))
+    assert exporter.run().count("dead") == 0
+    with fake.lock:
+        [held] = [i for i in fake.invoices.values() if i["invoice_number"] == unpaid]
+        held["create_date"] = "31/10/2026\u202e"
+        puts = sum(r.method == "PUT" for r in fake.requests)
+
+    ledger.change_due_date(unpaid, NEW_DUE, "t", "customer asked for more time")
+    report = exporter.run()
+
+    [dead] = [item for item in report.items if item.outcome == "dead"]
+    assert dead.kind == "due_date" and "no readable create_date" in dead.detail
+    assert sum(r.method == "PUT" for r in fake.requests) == puts
