@@ -99,6 +99,7 @@ def test_a_line_tax_description_follows_its_rate_and_the_summary_says_how(
     assert "sum of line taxes" not in page
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # a form, not storage
 def test_admins_choose_the_tax_rounding_mode_on_the_settings_page(
     app: Any, portal: Any, ledger: Any
 ) -> None:
