@@ -1,6 +1,7 @@
 """The seller's details page: what every invoice prints of the seller (company, registration
-and tax numbers, contact, bank details, payment instructions). Admins change them, as admin
-API keys do; everyone signed in can read them."""
+and tax numbers, contact, bank details, payment instructions), the seller's country and the
+tax rounding mode (docs/money.md). Admins change them, as admin API keys do; everyone signed
+in can read them."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ SELLER_FIELDS = (
     "bank_account_number",
     "payment_instructions",
 )
-#: chosen from a list: left out of a post (a form of an earlier page), they stay as they are
+#: the seller's country (e-invoices need it) and the tax rounding mode: a post without them
+#: (a form of an earlier version of the page) leaves them as they are
 CHOSEN_FIELDS = ("country", "tax_rounding")
 TAX_ROUNDING_CHOICES = (
     ("per_line", "Per line: each line's tax rounded, the rate's tax their sum"),
