@@ -80,6 +80,10 @@ def serve(
         raise click.UsageError("--workers counts API processes: not with --role worker")
     bind = parse_bind(metrics_bind)
     max_lag_from_env()  # a bad readiness setting stops the start, not the first probe
+    if any(name.startswith("TOLLBOOK_SIGNING_") and value for name, value in os.environ.items()):
+        from adapters.einvoice.signing import configured_signer
+
+        configured_signer()  # a broken signing key stops the start, not the first download
 
     # a service logs its requests and jobs: info unless the environment says otherwise
     level = os.environ.get("TOLLBOOK_LOG_LEVEL", "info")
