@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NoReturn
 
 import click
+from click.core import ParameterSource
 
 from adapters.cli.context import CliState, default_actor
 from adapters.cli.registry import LazyGroup
@@ -41,9 +42,16 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not a refusal
     envvar="TOLLBOOK_DATABASE_URL",
     help="Store URL (default sqlite:///var/tollbook.sqlite; env TOLLBOOK_DATABASE_URL).",
 )
+@click.option(
+    "--tenant",
+    envvar="TOLLBOOK_TENANT",
+    metavar="NAME",
+    help="Act for this tenant: its store, as the tenant directory says (needs"
+    " TOLLBOOK_CONTROL_DATABASE_URL; env TOLLBOOK_TENANT; docs/scaling.md).",
+)
 @click.option("--actor", default=default_actor, help="Who is acting (recorded on every event).")
 @click.pass_context
-def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
+def cli(ctx: click.Context, database_url: str | None, tenant: str | None, actor: str) -> None:
     """tollbook: the event-sourced billing ledger."""
     # structlog is configured when first imported (adapters/logging.py): a command that never
     # logs never pays for it, and ``--help`` (which never gets here) not even for logging
@@ -51,7 +59,9 @@ def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
 
     configure_logging_on_import()
     injected = ctx.obj if isinstance(ctx.obj, CliState) else None  # main(clock=...)
-    ctx.obj = CliState(database_url=database_url, actor=actor)
+    if tenant is not None and ctx.get_parameter_source("database_url") is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--db and --tenant: the tenant's store is the directory's to say")
+    ctx.obj = CliState(given_url=database_url, actor=actor, tenant=tenant or None)
     if injected is not None:
         ctx.obj.clock = injected.clock
     ctx.call_on_close(ctx.obj.close)
@@ -69,7 +79,7 @@ def exit_code(error: BillingError) -> int:
 
 def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
     """Run the command line; ``clock`` replaces the real clock (tests, scripted runs)."""
-    injected = None if clock is None else CliState(database_url=None, actor="", clock=clock)
+    injected = None if clock is None else CliState(given_url=None, actor="", clock=clock)
     try:
         cli.main(args=argv, prog_name="tollbook", standalone_mode=False, obj=injected)
     except click.exceptions.NoArgsIsHelpError as error:  # a bare group: its help, as asked

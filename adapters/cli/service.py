@@ -19,7 +19,7 @@ from adapters.webhooks.signing import new_secret
 def _services() -> Services:
     current = state()
     try:
-        services = Services.from_url(current.database_url)
+        services = Services.from_url(current.database_url, tenant=current.tenant)
     except ConfigError:
         raise
     except ValueError as error:  # e.g. memory://, which has no SQL tables for keys and hooks
