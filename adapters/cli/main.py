@@ -59,7 +59,10 @@ def cli(ctx: click.Context, database_url: str | None, tenant: str | None, actor:
 
     configure_logging_on_import()
     injected = ctx.obj if isinstance(ctx.obj, CliState) else None  # main(clock=...)
-    if tenant is not None and ctx.get_parameter_source("database_url") is ParameterSource.COMMANDLINE:
+    if (
+        tenant is not None
+        and ctx.get_parameter_source("database_url") is ParameterSource.COMMANDLINE
+    ):
         raise click.UsageError("--db and --tenant: the tenant's store is the directory's to say")
     ctx.obj = CliState(given_url=database_url, actor=actor, tenant=tenant or None)
     if injected is not None:

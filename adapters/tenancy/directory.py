@@ -134,7 +134,9 @@ class Directory:
                 (name,),
             ).fetchone()
         if row is None:
-            raise NotFound(f"no node called {name!r}: add it with `tollbook node add`", field="node")
+            raise NotFound(
+                f"no node called {name!r}: add it with `tollbook node add`", field="node"
+            )
         return Node(*map(str, row))
 
     def nodes(self) -> list[Node]:
@@ -176,9 +178,7 @@ class Directory:
                     )
                 return
             conn.execute(
-                self.db.sql(
-                    "INSERT INTO tollbook_tenants (name, node, added_at) VALUES (?, ?, ?)"
-                ),
+                self.db.sql("INSERT INTO tollbook_tenants (name, node, added_at) VALUES (?, ?, ?)"),
                 (tenant.name, tenant.node.name, tenant.added_at),
             )
         log.info("tenant added", tenant=tenant.name, node=tenant.node.name)
