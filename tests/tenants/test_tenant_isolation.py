@@ -1,0 +1,157 @@
+"""Nothing of one tenant is visible to another over HTTP: one service process serves two
+tenants on the PostgreSQL node (each a schema of the ``test`` database); an API key or portal
+session of tenant A gets 404 (or 401) for every resource of tenant B, and A's event feed never
+shows B's events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.app.api_keys import ApiKeys
+from adapters.app.users import Users
+from adapters.service.tenants import TENANT_COOKIE, TenantApps
+from adapters.store.database import Database
+from adapters.tenancy.directory import Tenant
+from adapters.webhooks.destinations import ALLOW_ENV
+from tests.portal.support import CSRF, PASSWORD
+from tests.service.conftest import Api, issued_invoice, make_customer, ok
+from tests.tenants.conftest import Cluster
+
+
+def _key(tenant: Tenant, scope: str = "admin") -> str:
+    db = Database.from_url(tenant.store_url)
+    try:
+        return ApiKeys(db, tenant=tenant.name).create(f"{scope}-key", scope)
+    finally:
+        db.close()
+
+
+def _user(tenant: Tenant, username: str) -> None:
+    db = Database.from_url(tenant.store_url)
+    try:
+        Users(db).add(username, "finance", PASSWORD)
+    finally:
+        db.close()
+
+
+def _books(api: Api, account: str) -> dict[str, Any]:
+    """A customer, an issued invoice, a payment allocated to it, a credit note, a webhook."""
+    customer = make_customer(api, account)
+    invoice = issued_invoice(api, account, "100.00")
+    payment = ok(
+        api.post(
+            "/payments",
+            {"customer": account, "amount": "50.00", "currency": "GBP", "reference": "r"},
+        ),
+        201,
+    )
+    ok(api.post(f"/payments/{payment['id']}/complete"))
+    note = ok(
+        api.post("/credit-notes", {"invoice": invoice["number"], "reason": "SLA", "amount": "10"}),
+        201,
+    )
+    hook = ok(api.post("/webhooks", {"url": "http://127.0.0.1:9/hooks"}), 201)
+    return {
+        "customer": customer,
+        "invoice": invoice,
+        "payment": payment,
+        "note": note,
+        "hook": hook,
+    }
+
+
+@pytest.fixture
+def two_tenants(
+    cluster: Cluster, pg_node_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[TestClient, TenantApps, Tenant, Tenant]]:
+    monkeypatch.setenv(ALLOW_ENV, "127.0.0.1/32")
+    node = cluster.node("pg", pg_node_url)
+    first, second = cluster.tenant(node, "a"), cluster.tenant(node, "b")
+    apps = TenantApps(cluster.directory, capacity=1)  # two tenants through a cache of one
+    with TestClient(apps) as client:
+        yield client, apps, first, second
+
+
+def test_a_tenants_key_and_session_reach_nothing_of_another(two_tenants):
+    client, apps, first, second = two_tenants
+    a_key, b_key = _key(first), _key(second)
+    assert a_key.startswith(f"tbk_{first.name}.")
+    a, b = Api(client, a_key), Api(client, b_key)
+    theirs = _books(b, "BETA")
+    ours = _books(a, "ALPHA")  # the same numbering series, in another store
+    assert ours["invoice"]["number"] == theirs["invoice"]["number"]
+    assert ours["invoice"]["id"] != theirs["invoice"]["id"]
+    assert apps.open_tenants() == [first.name]  # the cache holds one tenant at a time
+
+    paths = [
+        f"/invoices/{theirs['invoice']['id']}",
+        f"/invoices/{theirs['invoice']['id']}.pdf",
+        f"/invoices/{theirs['invoice']['id']}/history",
+        f"/payments/{theirs['payment']['id']}",
+        f"/customers/{theirs['customer']['id']}",
+        f"/credit-notes/{theirs['note']['id']}",
+        f"/credit-notes/{theirs['note']['id']}.pdf",
+        f"/webhooks/{theirs['hook']['id']}",
+        f"/webhooks/{theirs['hook']['id']}/deliveries",
+    ]
+    # they exist, for their own tenant (each tenant's requests together: the cache holds one)
+    assert [b.get(path).status_code for path in paths] == [200] * len(paths)
+    assert {path: a.get(path).status_code for path in paths} == dict.fromkeys(paths, 404)
+    refused = a.post(f"/payments/{theirs['payment']['id']}/cancel")
+    assert refused.status_code == 404
+
+    def feed(api: Api) -> set[str]:
+        page = ok(api.get("/events", limit=500))
+        return {e["aggregate_id"] for e in page["events"]}
+
+    assert theirs["invoice"]["id"] in feed(b)
+    ids_of = {doc["id"] for doc in theirs.values()} - {theirs["hook"]["id"]}
+    assert not feed(a) & ids_of
+    assert {h["id"] for h in ok(a.get("/webhooks"))} == {ours["hook"]["id"]}
+
+    # the name in a key only chooses where it is checked: A's secret under B's name is unknown
+    forged = f"tbk_{second.name}.{a_key.split('.', 1)[1]}"
+    assert Api(client, forged).get("/customers").status_code == 401
+    assert Api(client, "tbk_" + a_key.split(".", 1)[1]).get("/customers").status_code == 401
+    assert Api(client, "tbk_nobody_here.x").get("/customers").status_code == 401
+    assert client.get("/customers").status_code == 401
+    assert client.get("/health/live").status_code == 200
+
+
+def test_a_portal_session_sees_only_its_tenant(two_tenants):
+    client, _, first, second = two_tenants
+    theirs = _books(Api(client, _key(second)), "BETA")
+    _user(first, "fiona")
+    _user(second, "bob")
+    form = client.get("/portal/login", params={"tenant": first.name})
+    assert form.status_code == 200 and client.cookies.get(TENANT_COOKIE) == first.name
+    token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+    # B's user does not exist in A's store
+    wrong = client.post(
+        "/portal/login",
+        data={"username": "bob", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert wrong.status_code == 401
+    signed = client.post(
+        "/portal/login",
+        data={"username": "fiona", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303, signed.text
+    assert client.cookies.get("tollbook_session", "").startswith(f"{first.name}.")
+    # the session decides, whatever tenant cookie comes with it
+    client.cookies.set(TENANT_COOKIE, second.name)
+    for path in (
+        f"/portal/invoices/{theirs['invoice']['id']}",
+        f"/portal/invoices/{theirs['invoice']['id']}.pdf",
+        f"/portal/payments/{theirs['payment']['id']}",
+        f"/portal/customers/{theirs['customer']['id']}",
+        f"/portal/credit-notes/{theirs['note']['id']}.pdf",
+    ):
+        assert client.get(path, follow_redirects=False).status_code == 404, path
+    assert client.get("/portal/invoices", follow_redirects=False).status_code == 200
