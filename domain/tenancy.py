@@ -26,8 +26,10 @@ NODE_SCHEMES = ("postgresql", "postgres", "sqlite")
 
 
 def _name(text: str, what: str) -> str:
-    if not isinstance(text, str) or not 1 <= len(text) <= MAX_NAME_LENGTH or not _NAME.fullmatch(
-        text
+    if (
+        not isinstance(text, str)
+        or not 1 <= len(text) <= MAX_NAME_LENGTH
+        or not _NAME.fullmatch(text)
     ):
         shown = text[:80] if isinstance(text, str) else text
         raise InvalidInput(
@@ -50,9 +52,7 @@ def node_url(text: str) -> str:
     """A node's URL: ``postgresql://user@host:port/database`` (no query: the directory adds
     each tenant's schema) or ``sqlite:///folder`` (each tenant a file in the folder)."""
     if not isinstance(text, str) or not 1 <= len(text) <= MAX_NODE_URL_LENGTH:
-        raise InvalidInput(
-            f"a node URL is 1-{MAX_NODE_URL_LENGTH:,} characters", field="url"
-        )
+        raise InvalidInput(f"a node URL is 1-{MAX_NODE_URL_LENGTH:,} characters", field="url")
     if not text.isascii() or not text.isprintable() or " " in text:
         raise InvalidInput(
             "a node URL is printable ASCII without spaces (percent-encode the rest)", field="url"

@@ -111,3 +111,9 @@ def test_a_tenant_needs_a_control_database(tollbook, monkeypatch):
     named = tollbook("--tenant", "acme", "customer", "list")
     assert (named.code, "TOLLBOOK_CONTROL_DATABASE_URL" in named.err) == (5, True)
     assert tollbook("tenant", "list").code == 5
+
+
+def test_serving_every_tenant_is_the_api_role_only(tollbook):
+    refused = tollbook("serve")  # --role all: the workers run per tenant
+    assert (refused.code, "--role api" in refused.err) == (2, True)
+    assert tollbook("serve", "--role", "api", "--workers", "2").code == 2
