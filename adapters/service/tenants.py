@@ -154,20 +154,24 @@ class TenantApps:
 
     # ------------------------------------------------------------------ the cache
 
+    def _taken(self, name: str) -> _Open | None:
+        """The open app of ``name``, marked in use and most recent (call holding the lock)."""
+        entry = self._apps.get(name)
+        if entry is not None:
+            self._apps.move_to_end(name)
+            entry.in_flight += 1
+        return entry
+
     def _acquire(self, name: str) -> _Open:
         with self._lock:
-            entry = self._apps.get(name)
+            entry = self._taken(name)
             if entry is not None:
-                self._apps.move_to_end(name)
-                entry.in_flight += 1
                 return entry
             opening = self._opening.setdefault(name, threading.Lock())
         with opening:  # one opening per tenant; other tenants' requests are not held up
             with self._lock:
-                entry = self._apps.get(name)
+                entry = self._taken(name)
                 if entry is not None:
-                    self._apps.move_to_end(name)
-                    entry.in_flight += 1
                     return entry
             try:
                 url = self.directory.tenant(name).store_url  # NotFound: no such tenant

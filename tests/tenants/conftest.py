@@ -17,6 +17,7 @@ from adapters.config import CONTROL_DATABASE_ENV, add_tenant, open_directory
 from adapters.logging import configure_logging
 from adapters.tenancy.directory import Directory, Tenant
 from tests.conftest import PG_ADMIN_URL, _pg_connect
+from tests.e2e.conftest import Result
 
 
 @pytest.fixture(autouse=True)
@@ -71,13 +72,6 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
     made = Cluster(open_directory(url), url)
     yield made
     _drop_tenant_schemas(made.directory.tenants())
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
