@@ -47,7 +47,7 @@ class Cluster:
         return made
 
 
-def _drop_tenant_schemas(added: list[Tenant]) -> None:
+def drop_tenant_schemas(added: list[Tenant]) -> None:
     schemas = [t.schema for t in added if t.node.url.startswith("postgres")]
     if schemas:
         with _pg_connect() as conn:
@@ -57,6 +57,11 @@ def _drop_tenant_schemas(added: list[Tenant]) -> None:
 
 @pytest.fixture
 def pg_node_url() -> str:
+    return pg_node()
+
+
+def pg_node() -> str:
+    """The ``test`` database as a node's URL (skips without PostgreSQL, as store_url does)."""
     if "?" in PG_ADMIN_URL:
         pytest.skip("the test database's URL carries a query; a node URL takes none")
     _pg_connect().close()  # skips (or fails on CI) without PostgreSQL
@@ -71,7 +76,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
     monkeypatch.delenv("TOLLBOOK_TENANT", raising=False)
     made = Cluster(open_directory(url), url)
     yield made
-    _drop_tenant_schemas(made.directory.tenants())
+    drop_tenant_schemas(made.directory.tenants())
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ shows B's events."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,13 +14,14 @@ from fastapi.testclient import TestClient
 
 from adapters.app.api_keys import ApiKeys
 from adapters.app.users import Users
+from adapters.config import open_directory
 from adapters.service.tenants import TENANT_COOKIE, TenantApps
 from adapters.store.database import Database
 from adapters.tenancy.directory import Tenant
 from adapters.webhooks.destinations import ALLOW_ENV
 from tests.portal.support import CSRF, PASSWORD
 from tests.service.conftest import Api, issued_invoice, make_customer, ok
-from tests.tenants.conftest import Cluster
+from tests.tenants.conftest import Cluster, drop_tenant_schemas, pg_node
 
 
 def _key(tenant: Tenant, scope: str = "admin") -> str:
@@ -64,25 +66,45 @@ def _books(api: Api, account: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def two_tenants(
-    cluster: Cluster, pg_node_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[TestClient, TenantApps, Tenant, Tenant]]:
-    monkeypatch.setenv(ALLOW_ENV, "127.0.0.1/32")
-    node = cluster.node("pg", pg_node_url)
-    first, second = cluster.tenant(node, "a"), cluster.tenant(node, "b")
-    apps = TenantApps(cluster.directory, capacity=1)  # two tenants through a cache of one
-    with TestClient(apps) as client:
-        yield client, apps, first, second
+@dataclass
+class World:
+    """Two tenants on the PostgreSQL node behind one service, each with its books."""
+
+    client: TestClient
+    apps: TenantApps
+    first: Tenant
+    second: Tenant
+    a_key: str
+    b_key: str
+    ours: dict[str, Any]
+    theirs: dict[str, Any]
 
 
-def test_a_tenants_key_and_session_reach_nothing_of_another(two_tenants):
-    client, apps, first, second = two_tenants
-    a_key, b_key = _key(first), _key(second)
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Set up once for this module's tests (two stores, two sets of books), dropped after."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ALLOW_ENV, "127.0.0.1/32")
+        folder = tmp_path_factory.mktemp("control")
+        cluster = Cluster(open_directory(f"sqlite:///{folder}/control.sqlite"), "")
+        try:
+            node = cluster.node("pg", pg_node())
+            first, second = cluster.tenant(node, "a"), cluster.tenant(node, "b")
+            apps = TenantApps(cluster.directory, capacity=1)  # two tenants, a cache of one
+            with TestClient(apps) as client:
+                a_key, b_key = _key(first), _key(second)
+                theirs = _books(Api(client, b_key), "BETA")
+                ours = _books(Api(client, a_key), "ALPHA")  # the same numbering, elsewhere
+                yield World(client, apps, first, second, a_key, b_key, ours, theirs)
+        finally:
+            drop_tenant_schemas(cluster.directory.tenants())
+
+
+def test_a_tenants_key_and_session_reach_nothing_of_another(world: World):
+    client, apps, first, second = world.client, world.apps, world.first, world.second
+    a_key, ours, theirs = world.a_key, world.ours, world.theirs
     assert a_key.startswith(f"tbk_{first.name}.")
-    a, b = Api(client, a_key), Api(client, b_key)
-    theirs = _books(b, "BETA")
-    ours = _books(a, "ALPHA")  # the same numbering series, in another store
+    a, b = Api(client, a_key), Api(client, world.b_key)
     assert ours["invoice"]["number"] == theirs["invoice"]["number"]
     assert ours["invoice"]["id"] != theirs["invoice"]["id"]
     assert apps.open_tenants() == [first.name]  # the cache holds one tenant at a time
@@ -122,9 +144,9 @@ def test_a_tenants_key_and_session_reach_nothing_of_another(two_tenants):
     assert client.get("/health/live").status_code == 200
 
 
-def test_a_portal_session_sees_only_its_tenant(two_tenants):
-    client, _, first, second = two_tenants
-    theirs = _books(Api(client, _key(second)), "BETA")
+def test_a_portal_session_sees_only_its_tenant(world: World):
+    client = TestClient(world.apps)  # cookies of its own
+    first, second, theirs = world.first, world.second, world.theirs
     _user(first, "fiona")
     _user(second, "bob")
     form = client.get("/portal/login", params={"tenant": first.name})
