@@ -160,6 +160,10 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.settings:settings",
         "The seller's settings: company, tax defaults, numbering, line grouping.",
     ),
+    "store": Lazy(
+        "adapters.cli.store:store",
+        "The store itself: copy it to another database with proof, read-only marks.",
+    ),
     "usage": Lazy(
         "adapters.cli.usage:usage",
         "Usage records (CDRs): import them, re-rate them, purge old months.",
