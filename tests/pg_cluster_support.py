@@ -8,6 +8,7 @@ only, with its socket in its own folder, so it never meets the machine's own ser
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -94,7 +95,9 @@ class PgCluster:
             " -c max_connections=60 -c shared_buffers=16MB"
         )
         log = str(self.folder / "server.log")
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "30", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "30", "start"
+        )
 
     def stop(self) -> None:
         """Stop at once (``-m fast``): sessions are cut, as when a node goes down."""
@@ -120,10 +123,8 @@ class PgCluster:
 
     def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(ClusterUnavailable):
                 self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-            except ClusterUnavailable:
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
