@@ -27,12 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 
 from adapters.audit import verify_store
+from adapters.backup.load import table_with_rows
 from adapters.backup.restore import Verdict, restore
 from adapters.backup.write import take_backup
-from adapters.config import build_ledger
+from adapters.config import ConfigError, build_ledger
 from adapters.ledger.application import Ledger
 from adapters.store.chain import GENESIS
 from adapters.store.database import Database
@@ -97,6 +100,7 @@ def move_store(source_url: str, target_url: str, *, progress: Progress | None = 
     if source_db.env == target_db.env:
         raise MoveFailed("the source and the target are the same store")
     shown_source, shown_target = describe_url(source_url), describe_url(target_url)
+    _check_target(target_url, target_db, shown_target)  # before the source stops taking writes
     source = build_ledger(source_url)
     try:
         events_table = str(getattr(source.recorder, "events_table_name", ""))
@@ -141,10 +145,28 @@ def move_store(source_url: str, target_url: str, *, progress: Progress | None = 
     return report
 
 
+def _check_target(url: str, db: Database, shown: str) -> None:
+    """The target answers and holds nothing yet: else the move is refused while the source
+    is still writable."""
+    try:
+        target = build_ledger(url)
+        try:
+            table = table_with_rows(db, str(getattr(target.recorder, "events_table_name", "")))
+        finally:
+            target.close()
+    except (OSError, PersistenceError, psycopg.Error) as error:
+        raise MoveFailed(f"the target {shown} cannot be reached: {error}") from None
+    if table:
+        raise MoveFailed(
+            f"the target {shown} is not empty ({table} has rows): copy only into an empty"
+            " store — a new SQLite file, or a new PostgreSQL database or schema"
+        )
+
+
 def _database(url: str, which: str) -> Database:
     try:
         return Database.from_url(url)
-    except ValueError as error:
+    except (ValueError, ConfigError) as error:
         raise MoveFailed(f"the {which} must be SQLite or PostgreSQL: {error}") from None
 
 

@@ -125,6 +125,6 @@ def test_store_copy_from_sqlite_to_the_second_node_on_the_command_line(
     code, _, err = run(capsys, "--db", other, "customer", "add", "GAMMA", "--name", "Gamma",
                        "--currency", "GBP")  # fmt: skip
     code, _, err = run(capsys, "--db", other, "store", "copy", "--to", second_pg_url)
-    assert code == 1 and "[move_failed]" in err and "not empty" in err
+    assert code == 1 and "[move_failed]" in err and "is not empty" in err
     code, out, _ = run(capsys, "--db", other, "store", "status")
     assert out.strip() == "writable"
