@@ -31,6 +31,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_ID = 2**63 - 1
 
 
+#: the store of the command running (its context is gone when its error is reported)
+ACTING_ON: dict[str, str] = {}
+
+
 @dataclass
 class CliState:
     #: ``--db`` / ``TOLLBOOK_DATABASE_URL`` as given (None: the default store)
@@ -55,6 +59,7 @@ class CliState:
             from domain.tenancy import tenant_name
 
             self._tenant_url = tenant_database_url(tenant_name(self.tenant), open_directory())
+            ACTING_ON["url"] = self._tenant_url
         return self._tenant_url
 
     @property

@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 1 a business rule refused the command; 2 bad input (click's usage errors
 included); 3 not found; 4 concurrent change that retries could not settle; 5 configuration or
-storage unavailable; 70 an unexpected error (a bug). Every refusal is one line on stderr:
+storage unavailable (the store down, or read-only while it is moved); 70 an unexpected error
+(a bug). Every refusal is one line on stderr:
 ``error: <message> [<code>]``.
 """
 
@@ -17,10 +18,10 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 from click.core import ParameterSource
 
-from adapters.cli.context import CliState, default_actor
+from adapters.cli.context import ACTING_ON, CliState, default_actor
 from adapters.cli.registry import LazyGroup
 from adapters.config_error import ConfigError
-from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
+from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:
     import logging
@@ -65,6 +66,7 @@ def cli(ctx: click.Context, database_url: str | None, tenant: str | None, actor:
     ):
         raise click.UsageError("--db and --tenant: the tenant's store is the directory's to say")
     ctx.obj = CliState(given_url=database_url, actor=actor, tenant=tenant or None)
+    ACTING_ON["url"] = database_url or ""  # a tenant's store, once resolved (CliState)
     if injected is not None:
         ctx.obj.clock = injected.clock
     ctx.call_on_close(ctx.obj.close)
@@ -77,6 +79,8 @@ def exit_code(error: BillingError) -> int:
         return EXIT_NOT_FOUND
     if isinstance(error, ConcurrencyConflict):
         return EXIT_CONFLICT
+    if isinstance(error, Unavailable):  # the store cannot take it now, as when it is down
+        return EXIT_CONFIG
     return EXIT_RULE
 
 
@@ -97,7 +101,8 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
         refuse(error.format_message(), getattr(error, "code", "refused"), error.exit_code)
     except BillingError as error:
         _log().info("command refused", extra={"context": {"code": error.code, "error": str(error)}})
-        refuse(str(error), error.code, exit_code(error))
+        where = f" (store {_store()})" if isinstance(error, Unavailable) else ""
+        refuse(f"{error}{where}", error.code, exit_code(error))
     except ConfigError as error:
         refuse(str(error), "config", EXIT_CONFIG)
     except OSError as error:
@@ -112,8 +117,13 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
                 for item in error.errors()  # type: ignore[attr-defined]
             )
             refuse(f"invalid input: {problems}", "invalid_input", EXIT_INPUT)
+        from adapters.store.read_only_refusal import store_read_only
+
+        refusal = store_read_only(error)  # a table of a store marked read-only
+        if refusal is not None:
+            refuse(f"{refusal} (store {_store()})", refusal.code, EXIT_CONFIG)
         if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
-            refuse(f"storage unavailable: {error}", "storage", EXIT_CONFIG)
+            refuse(f"storage unavailable (store {_store()}): {error}", "storage", EXIT_CONFIG)
         # a bug: say so in one line; the traceback is for whoever debugs it
         _log().debug("unexpected error", exc_info=True)
         refuse(
@@ -122,6 +132,13 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
             "internal",
             EXIT_INTERNAL,
         )
+
+
+def _store() -> str:
+    """The store the command was acting on, as fit for a message (no password)."""
+    from adapters.store.settings import database_url, describe_url
+
+    return describe_url(ACTING_ON.get("url") or database_url())
 
 
 def _log() -> logging.Logger:

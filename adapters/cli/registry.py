@@ -164,6 +164,10 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.settings:settings",
         "The seller's settings: company, tax defaults, numbering, line grouping.",
     ),
+    "store": Lazy(
+        "adapters.cli.store:store",
+        "The store itself: copy it to another database with proof, read-only marks.",
+    ),
     "tenant": Lazy(
         "adapters.cli.tenants:tenant",
         "Tenants: one seller each, with its own store on a node (docs/scaling.md).",
