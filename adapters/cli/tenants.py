@@ -67,6 +67,31 @@ def tenant_show(name: str, as_json: bool) -> None:
         say(f"{key}: {value}")
 
 
+@tenant.command("move")
+@click.argument("name")
+@click.option("--to", "to_node", required=True, help="The node to move the tenant's store to.")
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+@json_option
+def tenant_move(name: str, to_node: str, quiet: bool, as_json: bool) -> None:
+    """Move tenant NAME's store to node TO: copied while read-only, proved identical by its
+    hash chain (same head, same event count on both), then the directory switched. The old
+    copy stays read-only until you drop it; restart the tenant's workers and relay."""
+    from adapters.app.tenant_move import move_tenant
+    from adapters.cli.backup import _Progress
+
+    moved = move_tenant(_directory(), name, to_node, progress=_Progress(quiet))
+    if as_json:
+        emit_json(moved.doc())
+        return
+    end = moved.copy.target_end
+    say(
+        f"tenant {name!r} moved from node {moved.before.node.name!r} to {to_node!r}:"
+        f" {end.events} events, position {end.position}, chain head {end.chain_head} on both."
+        f" The old copy ({moved.copy.source}) is read-only: drop it when you no longer want it;"
+        " restart the tenant's workers and relay"
+    )
+
+
 @click.group("node")
 def node() -> None:
     """Nodes: the PostgreSQL databases (or SQLite folders) that hold tenants' stores."""

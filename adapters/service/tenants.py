@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ log = structlog.get_logger("tollbook.service")
 
 TENANT_COOKIE = "tollbook_tenant"
 DEFAULT_CAPACITY = 32
+#: how often an open tenant's store is checked against the directory (a move switches it)
+REVALIDATE_SECONDS = 2.0
 MAX_CAPACITY = 10_000
 #: answered without a tenant: a load balancer's liveness probe names none
 LIVENESS_PATH = "/health/live"
@@ -67,6 +70,8 @@ def capacity_from_env(environ: dict[str, str] | None = None) -> int:
 class _Open:
     services: Services
     app: ASGIApp
+    url: str  # the store, as the directory named it when opened
+    checked: float  # when the directory last said so (time.monotonic)
     in_flight: int = 0
     retired: bool = field(default=False)
 
@@ -87,9 +92,11 @@ class TenantApps:
         capacity: int = DEFAULT_CAPACITY,
         open_services: Callable[[str, str], Services] | None = None,
         make_app: Callable[[Services], ASGIApp] = tenant_app,
+        revalidate_seconds: float = REVALIDATE_SECONDS,
     ) -> None:
         self.directory = directory
         self.capacity = capacity
+        self.revalidate_seconds = revalidate_seconds
         self._open_services = open_services or (
             lambda url, name: Services.from_url(url, tenant=name)
         )
@@ -165,8 +172,12 @@ class TenantApps:
     def _acquire(self, name: str) -> _Open:
         with self._lock:
             entry = self._taken(name)
-            if entry is not None:
+        if entry is not None:
+            if self._still_there(name, entry):
                 return entry
+            self._retire(name, entry)  # moved (or removed): its old store is closed
+            self._release(entry)
+        with self._lock:
             opening = self._opening.setdefault(name, threading.Lock())
         with opening:  # one opening per tenant; other tenants' requests are not held up
             with self._lock:
@@ -176,7 +187,8 @@ class TenantApps:
             try:
                 url = self.directory.tenant(name).store_url  # NotFound: no such tenant
                 services = self._open_services(url, name)
-                entry = _Open(services, self._make_app(services), in_flight=1)
+                app = self._make_app(services)
+                entry = _Open(services, app, url, time.monotonic(), in_flight=1)
                 log.info("tenant opened", tenant=name)
                 with self._lock:
                     self._apps[name] = entry
@@ -187,6 +199,28 @@ class TenantApps:
         for old in retired:
             self._close(old)
         return entry
+
+    def _still_there(self, name: str, entry: _Open) -> bool:
+        """Whether the directory still names the store ``entry`` has open; asked at most
+        every ``revalidate_seconds``, so a tenant moved to another node (``tenant move``) is
+        served from its new store within that time. Until then its old store, read-only
+        since the move began, answers reads as the copy would and refuses writes (503
+        ``store_read_only``, to be retried)."""
+        if time.monotonic() - entry.checked < self.revalidate_seconds:
+            return True
+        try:
+            url = self.directory.tenant(name).store_url
+        except NotFound:
+            return False
+        entry.checked = time.monotonic()
+        return url == entry.url
+
+    def _retire(self, name: str, entry: _Open) -> None:
+        with self._lock:
+            if self._apps.get(name) is entry:
+                del self._apps[name]
+            entry.retired = True
+        log.info("tenant closed (moved)", tenant=name)
 
     def _evict(self) -> list[_Open]:
         """Entries beyond capacity, least recently used first, taken out of the cache; those

@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import structlog
 
 from adapters.config_error import ConfigError
 from adapters.store.database import Database
+from adapters.store.settings import describe_url as masked
 from domain import tenancy
-from domain.errors import AlreadyExists, NotFound
+from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound
 
 log = structlog.get_logger("tollbook.tenancy")
 
@@ -58,14 +58,6 @@ class Tenant:
     @property
     def schema(self) -> str:
         return tenancy.schema_name(self.name)
-
-
-def masked(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
-    return urlunparse(parsed._replace(netloc=netloc))
 
 
 class Directory:
@@ -182,6 +174,21 @@ class Directory:
                 (tenant.name, tenant.node.name, tenant.added_at),
             )
         log.info("tenant added", tenant=tenant.name, node=tenant.node.name)
+
+    def switch_node(self, name: str, from_node: str, to_node: str) -> None:
+        """Point tenant ``name`` at ``to_node``, if it is still on ``from_node`` (a move that
+        raced another refuses, rather than switch a tenant it did not copy)."""
+        with self.db.connect() as conn:
+            switched = conn.execute(
+                self.db.sql("UPDATE tollbook_tenants SET node = ? WHERE name = ? AND node = ?"),
+                (to_node, name, from_node),
+            ).rowcount
+        if switched != 1:
+            raise ConcurrencyConflict(
+                f"tenant {name!r} is no longer on node {from_node!r}: another move switched it",
+                field="tenant",
+            )
+        log.info("tenant switched", tenant=name, from_node=from_node, to_node=to_node)
 
     def tenant(self, name: str) -> Tenant:
         tenancy.tenant_name(name)
