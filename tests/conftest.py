@@ -126,6 +126,8 @@ def second_pg_url(second_pg: PgCluster) -> Iterator[str]:
     """A fresh schema on the second cluster as a tollbook URL; dropped after the test (the
     cluster is started again first if the test stopped it)."""
     schema = f"t_{uuid.uuid4().hex[:16]}"
+    if not second_pg.running():  # an earlier test stopped it and failed before starting it
+        second_pg.start()
     with psycopg.connect(second_pg.admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:

@@ -14,7 +14,8 @@
 
 It leaves the source read-only: the caller switches its users to the target (a tenant
 directory, a changed ``TOLLBOOK_DATABASE_URL``) and then retires the source. A copy that fails
-takes the mark off again, so the source goes on as before, and leaves a target that may need
+takes the mark off again (unless the source was read-only before it began: a store retired
+by an earlier move stays so), so the source goes on as before, and leaves a target that may need
 emptying (the load is one transaction: it holds all of the store or nothing of it).
 """
 
@@ -40,7 +41,7 @@ from adapters.ledger.application import Ledger
 from adapters.store.chain import GENESIS
 from adapters.store.database import Database
 from adapters.store.migrations.runner import migrate
-from adapters.store.read_only import make_read_only, make_writable
+from adapters.store.read_only import make_read_only, make_writable, read_only_reason
 from adapters.store.settings import describe_url
 from domain.errors import BillingError
 
@@ -50,7 +51,8 @@ Progress = Callable[[str, int], None]
 
 
 class MoveFailed(BillingError):
-    """The copy could not be made or proved; the source is writable again."""
+    """The copy could not be made or proved; the source is as it was before (writable, unless
+    an earlier move had retired it)."""
 
     code = "move_failed"
 
@@ -105,6 +107,9 @@ def move_store(source_url: str, target_url: str, *, progress: Progress | None = 
     try:
         events_table = str(getattr(source.recorder, "events_table_name", ""))
         migrate(source_db)  # the tables a backup reads exist, at the current version
+        # a store retired by an earlier move may be copied again: it stays read-only whatever
+        # becomes of this copy
+        marked_before = read_only_reason(source_db) is not None
         make_read_only(source_db, events_table, f"being moved to {shown_target}")
         log.info("store read-only for a move", source=shown_source, target=shown_target)
         try:
@@ -121,8 +126,9 @@ def move_store(source_url: str, target_url: str, *, progress: Progress | None = 
                     f" copy at {target_end}"
                 )
         except BaseException:
-            make_writable(source_db)
-            log.error("store move failed; the source is writable again", source=shown_source)
+            if not marked_before:
+                make_writable(source_db)
+            log.error("store move failed", source=shown_source, source_read_only=marked_before)
             raise
     finally:
         source.close()

@@ -9,14 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from adapters.app.context import Services
 from adapters.app.store_move import chain_end, move_store
 from adapters.cli.main import main
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
+from adapters.service.app import create_app
 from adapters.store.database import Database
-from adapters.store.read_only import read_only_reason
+from adapters.store.read_only import make_read_only, make_writable, read_only_reason
 from adapters.store.read_only_refusal import StoreReadOnly
 from domain.customer import customer_id_for
 from domain.errors import NotFound
@@ -128,3 +131,35 @@ def test_store_copy_from_sqlite_to_the_second_node_on_the_command_line(
     assert code == 1 and "[move_failed]" in err and "is not empty" in err
     code, out, _ = run(capsys, "--db", other, "store", "status")
     assert out.strip() == "writable"
+
+
+def test_a_service_on_a_read_only_store_refuses_writes_with_503_and_still_reads(
+    tmp_path: Path, clock: SteppingClock
+) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.sqlite"
+    services = Services.from_url(url, clock=clock)
+    try:
+        customer(services.ledger, "ACME")
+        key = services.api_keys.create("writer", "write")
+        before = event_count(services.ledger)
+        db = Database.from_url(url)
+        make_read_only(db, services.ledger.recorder.events_table_name, "being moved to elsewhere")
+        headers = {"Authorization": f"Bearer {key}"}
+        with TestClient(create_app(services)) as client:
+            refused = client.post(
+                "/customers",
+                json={"account_number": "BETA", "name": "Beta", "currency": "GBP",
+                      "tax_rate": "20", "tax_description": "VAT", "payment_terms_days": 14},
+                headers=headers,
+            )  # fmt: skip
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["code"] == "store_read_only"
+            assert "being moved to elsewhere" in refused.json()["detail"]
+            assert refused.headers["Retry-After"]
+            assert client.get("/customers", headers=headers).status_code == 200
+        assert event_count(services.ledger) == before
+        assert make_writable(db)
+        assert read_only_reason(db) is None
+        customer(services.ledger, "BETA")
+    finally:
+        services.close()
