@@ -101,7 +101,7 @@ def serve(
             f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json;"
             " finance portal at /portal)"
         )
-    settings = ProcessSettings(state().database_url, level, log_format)
+    settings = ProcessSettings(state().database_url, level, log_format, state().tenant)
     run(
         services,
         host,

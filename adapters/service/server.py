@@ -55,6 +55,7 @@ class ProcessSettings:
     database_url: str | None  # None: from the environment, as the parent took it
     log_level: str
     log_format: str
+    tenant: str | None = None  # the tenant a single-tenant service acts for (--tenant)
 
 
 def serve(
@@ -158,7 +159,7 @@ def _serve_processes(
 def _api_process(settings: ProcessSettings, host: str, port: int, listening: socket.socket) -> None:
     """One API process of ``--workers``: its own service on the shared socket."""
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    services = Services.from_url(settings.database_url)
+    services = Services.from_url(settings.database_url, tenant=settings.tenant)
     try:
         _Server(_config(create_app(services), host, port), services).run(sockets=[listening])
     finally:
