@@ -1,24 +1,31 @@
-"""Nothing of one tenant is visible to another over HTTP: one service process serves two
-tenants on the PostgreSQL node (each a schema of the ``test`` database); an API key or portal
-session of tenant A gets 404 (or 401) for every resource of tenant B, and A's event feed never
-shows B's events."""
+"""Nothing of one tenant is visible to another over HTTP, and one tenant's writes never wait
+for another's lock: one service process serves two tenants on the PostgreSQL node (each a
+schema of the ``test`` database); an API key or portal session of tenant A gets 404 (or 401)
+for every resource of tenant B, A's event feed never shows B's events, and B writes while a
+connection holds A's writers' lock."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import errors, sql
 
 from adapters.app.api_keys import ApiKeys
 from adapters.app.users import Users
-from adapters.config import open_directory
+from adapters.config import build_ledger, open_directory
 from adapters.service.tenants import TENANT_COOKIE, TenantApps
 from adapters.store.database import Database
 from adapters.tenancy.directory import Tenant
 from adapters.webhooks.destinations import ALLOW_ENV
+from domain.customer import customer_id_for
+from tests.conftest import PG_ADMIN_URL
 from tests.portal.support import CSRF, PASSWORD
 from tests.service.conftest import Api, issued_invoice, make_customer, ok
 from tests.tenants.conftest import Cluster, drop_tenant_schemas, pg_node
@@ -177,3 +184,49 @@ def test_a_portal_session_sees_only_its_tenant(world: World):
     ):
         assert client.get(path, follow_redirects=False).status_code == 404, path
     assert client.get("/portal/invoices", follow_redirects=False).status_code == 200
+
+
+# ---------------------------------------------------------------- writes never wait
+# Each tenant's events are its own table in its own schema, and the lock a writer takes
+# (LOCK TABLE ... IN EXCLUSIVE MODE, so that commit order is position order) is that table's.
+
+
+def _lock(conn: psycopg.Connection[tuple[object, ...]], schema: str, table: str) -> None:
+    conn.execute(
+        sql.SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
+            sql.Identifier(schema), sql.Identifier(table)
+        )
+    )
+
+
+def test_a_tenant_writes_while_another_tenants_write_lock_is_held(world: World, clock):
+    first, second = world.first, world.second  # two tenants on the PostgreSQL node
+    other = build_ledger(second.store_url, clock=clock)
+    table = other.recorder.events_table_name  # type: ignore[attr-defined]
+    holder = psycopg.connect(PG_ADMIN_URL)  # a transaction holding A's writers' lock
+    try:
+        _lock(holder, first.schema, table)
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as probe:
+            probe.execute("SET lock_timeout = '200ms'")
+            try:
+                with probe.transaction():
+                    _lock(probe, first.schema, table)
+                raise AssertionError("A's write lock was not held")
+            except errors.LockNotAvailable:
+                pass  # a writer of A would wait now
+        started = time.monotonic()
+        made = other.register_customer(
+            "ops:test",
+            account_number="B-1",
+            name="B Telecom",
+            currency="EUR",
+            tax_rate=Decimal(0),
+            tax_description="reverse charge",
+            payment_terms_days=30,
+        )
+        assert time.monotonic() - started < 5  # the store's lock timeout is 10 s
+        assert made == customer_id_for("B-1") and other.customer(made).version == 1
+    finally:
+        holder.rollback()
+        holder.close()
+        other.close()
