@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.relay.conftest import local_stream  # noqa: F401  (NATS at 127.0.0.1:4222)
+from tests.relay.support import LOCAL_NATS, read_stream
 from tests.tenants.conftest import unique
 
 
@@ -117,3 +119,23 @@ def test_serving_every_tenant_is_the_api_role_only(tollbook):
     refused = tollbook("serve")  # --role all: the workers run per tenant
     assert (refused.code, "--role api" in refused.err) == (2, True)
     assert tollbook("serve", "--role", "api", "--workers", "2").code == 2
+
+
+def test_a_tenants_relay_publishes_under_its_name(tollbook, cluster, tmp_path, local_stream):  # noqa: F811
+    stream, _ = local_stream
+    node = cluster.node("files", f"sqlite:///{tmp_path}/files")
+    tenant = cluster.tenant(node, "r").name
+    made = tollbook(
+        "--tenant", tenant, "customer", "add", "R-1", "--name", "R Ltd", "--currency", "EUR",
+        "--tax-rate", "0", "--tax-description", "reverse charge",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    other = tollbook("--tenant", tenant, "relay", "--once", "--tenant", "someone_else")
+    assert (other.code, "[usage]" in other.err) == (2, True)  # a tenant's events carry its name
+    sent = tollbook(
+        "--tenant", tenant, "relay", "--once", "--nats", LOCAL_NATS, "--stream", stream, "--json"
+    )
+    assert sent.code == 0, sent.err
+    messages = read_stream([LOCAL_NATS], stream)
+    assert messages and {m.subject.split(".")[1] for m in messages} == {tenant}
+    assert {m.headers["Tollbook-Tenant"] for m in messages} == {tenant}
