@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -34,6 +35,7 @@ from adapters.app.api_keys import tenant_of_key
 from adapters.app.context import Services
 from adapters.config_error import ConfigError
 from adapters.http.conditional import presented_key
+from adapters.http.problems import RETRY_AFTER, STORAGE_ERRORS
 from adapters.portal.web import PREFIX as PORTAL_PREFIX
 from adapters.portal.web import SESSION_COOKIE
 from adapters.tenancy.directory import Directory
@@ -47,6 +49,8 @@ DEFAULT_CAPACITY = 32
 #: how often an open tenant's store is checked against the directory (a move switches it)
 REVALIDATE_SECONDS = 2.0
 MAX_CAPACITY = 10_000
+#: a tenant's store cannot be opened: its node is down (503, the other tenants go on)
+UNAVAILABLE: tuple[type[Exception], ...] = (*STORAGE_ERRORS, sqlite3.OperationalError)
 #: answered without a tenant: a load balancer's liveness probe names none
 LIVENESS_PATH = "/health/live"
 
@@ -122,6 +126,24 @@ class TenantApps:
             entry = await run_in_threadpool(self._acquire, name)
         except NotFound:
             await self._unnamed(scope, send, unknown=True)
+            return
+        except UNAVAILABLE as error:
+            # its node is down: this tenant answers 503, every other tenant goes on
+            log.error("tenant store unavailable", tenant=name, error=str(error))
+            await _json(
+                send,
+                503,
+                {
+                    "type": "about:blank",
+                    "title": "Service unavailable",
+                    "status": 503,
+                    "code": "storage_unavailable",
+                    "detail": "the ledger's store is unavailable; nothing was written:"
+                    " try again shortly",
+                },
+                "application/problem+json",
+                [(b"retry-after", RETRY_AFTER.encode())],
+            )
             return
         try:
             if chosen_by_query:

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.app.api_keys import ApiKeys
 from adapters.service.tenants import TenantApps
+from adapters.store.database import Database
+from adapters.tenancy.directory import Tenant
 from domain.errors import InvalidInput
 from domain.tenancy import node_url, store_url, tenant_name, tenant_of_token
 from tests.tenants.conftest import cluster, tollbook  # noqa: F401  (this module's fixtures)
@@ -116,3 +119,23 @@ def test_hostile_keys_cookies_and_queries_reach_no_tenant(cluster, tmp_path: Pat
         client.cookies.clear()
         bad_cookie = client.get("/portal/invoices", headers={"Cookie": 'tollbook_tenant="\\x00'})
         assert bad_cookie.status_code == 401
+
+
+def test_a_tenant_whose_node_is_down_answers_503_and_the_others_go_on(
+    cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    up = cluster.tenant(cluster.node("one", f"sqlite:///{tmp_path}/one"), "up")
+    # a node nothing listens on (port 1), entered by hand: tenant add would refuse it
+    down = cluster.directory.add_node("down", "postgresql://postgres@127.0.0.1:1/x")[0]
+    cluster.directory.record_tenant(Tenant("gone", down, "2026-10-01T00:00:00+00:00"))
+    db = Database.from_url(up.store_url)
+    key = ApiKeys(db, tenant=up.name).create("k", "read")
+    db.close()
+    with TestClient(TenantApps(cluster.directory)) as client:
+        refused = client.get("/customers", headers={"Authorization": "Bearer tbk_gone.x"})
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "storage_unavailable"
+        assert refused.headers["retry-after"] == "5"
+        fine = client.get("/customers", headers={"Authorization": f"Bearer {key}"})
+        assert fine.status_code == 200
