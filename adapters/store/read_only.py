@@ -29,7 +29,9 @@ SQLITE_OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 
 def protected_tables(conn: Any, db: Database, events_table: str) -> list[str]:
     present = table_names(conn, db.dialect)
-    wanted = {events_table, chain_table(events_table), USAGE_TABLE}
+    # usage_call_ids too: a purge deletes there before it drops a month's partition (DDL no
+    # trigger sees), so the refusal comes first and rolls the purge back whole
+    wanted = {events_table, chain_table(events_table), USAGE_TABLE, "usage_call_ids"}
     return [t for t in present if t in wanted or carried(t, events_table)]
 
 
