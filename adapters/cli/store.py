@@ -63,9 +63,14 @@ def status(as_json: bool) -> None:
 
 
 @store.command("writable")
-def writable() -> None:
+@json_option
+def writable(as_json: bool) -> None:
     """Take the read-only mark off (a copy abandoned before anyone switched to it). Never
     after the switch: two writable copies of one ledger would part ways."""
     from adapters.store.read_only import make_writable
 
-    say("writable again" if make_writable(_database()) else "the store was writable already")
+    changed = make_writable(_database())
+    if as_json:
+        emit_json({"read_only": False, "changed": changed})
+        return
+    say("writable again" if changed else "the store was writable already")

@@ -151,6 +151,14 @@ def test_store_copy_from_sqlite_to_the_second_node_on_the_command_line(
     assert code == 1 and "[move_failed]" in err and "is not empty" in err
     code, out, _ = run(capsys, "--db", other, "store", "status")
     assert out.strip() == "writable"
+    # the first copy abandoned (nobody switched): its mark comes off once, and says so
+    code, out, err = run(capsys, "--db", source, "store", "writable", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"read_only": False, "changed": True}
+    code, out, _ = run(capsys, "--db", source, "store", "writable", "--json")
+    assert json.loads(out)["changed"] is False
+    code, out, _ = run(capsys, "--db", source, "store", "status")
+    assert out.strip() == "writable"
 
 
 def test_a_service_on_a_read_only_store_refuses_writes_with_503_and_still_reads(
