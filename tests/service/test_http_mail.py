@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.mail_support import attachment, free_port, smtp_server
+from tests.mail_support import attachment, smtp_env, smtp_server
 from tests.service.conftest import issued_invoice, make_customer, ok
 
 
 @pytest.fixture
 def smtp_port(monkeypatch: pytest.MonkeyPatch) -> int:
-    port = free_port()
-    monkeypatch.setenv("TOLLBOOK_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("TOLLBOOK_SMTP_PORT", str(port))
-    monkeypatch.setenv("TOLLBOOK_SMTP_TLS", "none")
-    monkeypatch.setenv("TOLLBOOK_SMTP_FROM", "billing@carrier.example")
-    return port
+    return smtp_env(monkeypatch)
 
 
 def test_send_over_http_delivers_the_pdf_once_per_key(writer, smtp_port):
