@@ -23,7 +23,9 @@ def customer_statement(ledger: Ledger, ref: str, start: date, end: date) -> Stat
 
 def statement_pdf(ledger: Ledger, found: Statement, currency: str | None = None) -> Download:
     """The PDF of one currency of the statement (adapters/pdf/statement.py)."""
+    from adapters.einvoice.signing import sign_if_configured
     from adapters.pdf.statement import render_statement
 
     name, pdf = render_statement(ledger, found, currency)
-    return Download(pdf, name)
+    # signed as every PDF we hand out is, when a key is configured (docs/pdf.md, "Signing")
+    return Download(sign_if_configured(pdf, ledger.clock()), name)

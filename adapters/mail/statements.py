@@ -16,6 +16,7 @@ from uuid import UUID
 
 import structlog
 
+from adapters.einvoice.signing import sign_if_configured
 from adapters.ledger.application import Ledger
 from adapters.mail import templates
 from adapters.mail.config import SmtpConfig
@@ -53,7 +54,8 @@ def prepare_statement(
     customer = ledger.customer(found.customer_id)
     recipients = _recipients(ledger, customer.id, found.customer_account, to)
     send_id = period.send_id(customer.id, key or "")
-    attachment_name, pdf = render_statement(ledger, found, section.currency)
+    attachment_name, unsigned = render_statement(ledger, found, section.currency)
+    pdf = sign_if_configured(unsigned, ledger.clock())
     settings = ledger.settings()
     values = _values(found, section, customer.profile_on(found.end).name, settings.company_name)
     subject, body = templates.render(templates.environment(env), "statement", values)
