@@ -117,9 +117,11 @@ def test_with_a_signing_key_every_download_is_signed_and_verifies(reader, servic
         "credit note factur-x": (
             reader.get(f"/credit-notes/{books.credit_note}.pdf", format="factur-x"),
             credit_note_facturx(ledger, books.credit_note, config).pdf,
-        ),        "statement": (
-            reader.get("/customers/SIB01/statement", format="pdf", **{"from": "2026-01-01"},
-                       to="2026-12-31"),  # fmt: skip
+        ),
+        "statement": (
+            reader.get(
+                "/customers/SIB01/statement", format="pdf", to="2026-12-31", **{"from": "2026-01-01"}
+            ),
             render_statement(
                 ledger, customer_statement(ledger, "SIB01", date(2026, 1, 1), date(2026, 12, 31))
             )[1],
