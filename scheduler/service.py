@@ -4,7 +4,8 @@ stores, started by ``tollbook serve`` (role ``all`` or ``worker``).
 - ``default``: :class:`scheduler.jobstore.DatabaseJobStore`, the customers' invoice schedules,
   kept in the ledger's database so they survive restarts and a missed run fires once on start.
 - ``local``: in memory, the periodic jobs derived from this process's configuration (webhook
-  delivery, one export job per accounting connection, the schedule sync). They have nothing to
+  delivery, one export job per accounting connection, e-mail send retries when SMTP is
+  configured). They have nothing to
   catch up (each resumes from its own position in the log), and keeping them out of the shared
   store stops two workers with different configurations from rewriting each other's jobs.
 """
@@ -72,6 +73,15 @@ def start(ctx: JobContext) -> BackgroundScheduler:
             args=[ctx, name],
             seconds=settings.export_every,
             id=f"export:{name}",
+            **local,
+        )
+    if ctx.mail is not None:
+        scheduler.add_job(
+            jobs.retry_sends,
+            "interval",
+            args=[ctx],
+            seconds=settings.retry_sends_every,
+            id="retry-sends",
             **local,
         )
     _sync(ctx)
