@@ -77,6 +77,9 @@ MAX_LINES = 10_000  # per invoice or credit note
 MAX_ALLOCATIONS = 1_000  # invoices one payment is allocated to (and per allocate command)
 MAX_ASSIGNMENTS = 1_000  # package assignments per customer
 MAX_ADDRESS_LINES = 4  # Xero's AddressLine1-4; the PDF's address block
+#: invoices one portal bulk action (issue, send, zip of PDFs) takes: the list's default page.
+#: Each is a PDF render, and for a send an SMTP exchange, inside one request.
+MAX_BULK_INVOICES = 100
 
 # --------------------------------------------------------------------- text
 
