@@ -12,6 +12,7 @@ stores, started by ``tollbook serve`` (role ``all`` or ``worker``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -57,33 +58,18 @@ def start(ctx: JobContext) -> BackgroundScheduler:
     scheduler.start()
     now = datetime.now(UTC)
     settings = ctx.settings
-    local = {"jobstore": "local", "next_run_time": now, "replace_existing": True}
-    scheduler.add_job(
-        jobs.deliver_webhooks,
-        "interval",
-        args=[ctx],
-        seconds=settings.webhooks_every,
-        id="webhooks",
-        **local,
-    )
+
+    def every(seconds: float, job_id: str, job: Callable[..., object], *args: object) -> None:
+        scheduler.add_job(
+            job, "interval", args=[ctx, *args], seconds=seconds, id=job_id,
+            jobstore="local", next_run_time=now, replace_existing=True,
+        )  # fmt: skip
+
+    every(settings.webhooks_every, "webhooks", jobs.deliver_webhooks)
     for name in ctx.connections:
-        scheduler.add_job(
-            jobs.export_connection,
-            "interval",
-            args=[ctx, name],
-            seconds=settings.export_every,
-            id=f"export:{name}",
-            **local,
-        )
+        every(settings.export_every, f"export:{name}", jobs.export_connection, name)
     if ctx.mail is not None:
-        scheduler.add_job(
-            jobs.retry_sends,
-            "interval",
-            args=[ctx],
-            seconds=settings.retry_sends_every,
-            id="retry-sends",
-            **local,
-        )
+        every(settings.retry_sends_every, jobs.RETRY_SENDS, jobs.retry_sends)
     _sync(ctx)
     log.info("scheduler started", instance=ctx.instance, exports=sorted(ctx.connections))
     return scheduler
