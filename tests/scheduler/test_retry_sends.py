@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from adapters.mail.config import SmtpConfig
 from adapters.mail.sending import request_send
 from domain.invoice import Invoice
@@ -63,6 +65,7 @@ def test_the_scheduler_retries_a_due_send_once_and_never_beside_another_instance
     assert ctx.state.outcomes()[jobs.RETRY_SENDS].status == "ok"
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # nothing stored differs
 def test_without_smtp_the_job_is_not_scheduled_and_skips(make_context):
     ctx = make_context()
     scheduler = service.start(ctx)
