@@ -16,6 +16,7 @@ from adapters.config import ConfigError
 from adapters.ledger.application import Ledger
 from adapters.mail.config import SmtpConfig
 from adapters.store.database import Database
+from adapters.usage.location import usage_database
 from adapters.webhooks.store import WebhookStore
 from adapters.webhooks.worker import WebhookWorker
 from scheduler.state import SchedulerState
@@ -87,8 +88,12 @@ class JobContext:
     mail: SmtpConfig | None = None
     #: what the mail templates read (TOLLBOOK_MAIL_TEMPLATES)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    #: where the usage is (TOLLBOOK_USAGE_DATABASE_URL); None: in ``db``, beside the ledger
+    usage_db: Database | None = None
 
     def __post_init__(self) -> None:
+        if self.usage_db is None:
+            self.usage_db = usage_database(self.db)
         self.state = SchedulerState(self.db)
         self.state.ensure_schema()
         if self.webhook_worker is None:
