@@ -81,6 +81,9 @@ MAX_ADDRESS_LINES = 4  # Xero's AddressLine1-4; the PDF's address block
 MAX_STATEMENT_DAYS = 366
 #: lines of one statement (every currency): about 120 pages of PDF; more asks for a shorter period
 MAX_STATEMENT_LINES = 5_000
+#: invoices one portal bulk action (issue, send, zip of PDFs) takes: the list's default page.
+#: Each is a PDF render, and for a send an SMTP exchange, inside one request.
+MAX_BULK_INVOICES = 100
 
 # --------------------------------------------------------------------- text
 

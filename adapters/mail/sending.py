@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import email.policy
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -296,9 +296,14 @@ def outcome_doc(outcome: Outcome) -> dict[str, object]:
 
 
 def retry_due(
-    ledger: Ledger, config: SmtpConfig, env: Mapping[str, str], actor: str
+    ledger: Ledger,
+    config: SmtpConfig,
+    env: Mapping[str, str],
+    actor: str,
+    before_each: Callable[[], None] | None = None,
 ) -> list[Outcome]:
-    """Attempt again every failed send request whose retry time has come."""
+    """Attempt again every failed send request whose retry time has come; ``before_each`` runs
+    before each attempt (the scheduler renews its lease there, or stops by raising)."""
     latest: dict[UUID, DocumentSendFailed] = {}
     topics = [get_topic(Invoice.SendFailed), get_topic(CreditNote.SendFailed)]
     for _, event in ledger.all_events(topics=topics):
@@ -313,6 +318,8 @@ def retry_due(
         document_id = failed.originator_id
         if _aggregate(ledger, kind, document_id).send_state(send_id) != "failed":
             continue
+        if before_each is not None:
+            before_each()
         try:
             prepared = prepare_invoice(
                 ledger, document_id, config, env, to=failed.recipients, send_id=send_id, kind=kind

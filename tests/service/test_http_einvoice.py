@@ -120,7 +120,10 @@ def test_with_a_signing_key_every_download_is_signed_and_verifies(reader, servic
         ),
         "statement": (
             reader.get(
-                "/customers/SIB01/statement", format="pdf", to="2026-12-31", **{"from": "2026-01-01"}
+                "/customers/SIB01/statement",
+                format="pdf",
+                to="2026-12-31",
+                **{"from": "2026-01-01"},
             ),
             render_statement(
                 ledger, customer_statement(ledger, "SIB01", date(2026, 1, 1), date(2026, 12, 31))

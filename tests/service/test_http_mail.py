@@ -57,3 +57,29 @@ def test_no_smtp_configuration_is_a_503_problem(writer, monkeypatch):
     response = writer.post(f"/invoices/{invoice['number']}/send", {"to": ["ap@acme.example"]})
 
     assert response.status_code == 503 and response.json()["code"] == "mail_not_configured"
+
+
+def test_a_credit_note_is_sent_over_http_once_per_key_and_a_failure_is_a_202(writer, smtp_port):
+    make_customer(writer)
+    invoice = issued_invoice(writer)
+    note = ok(writer.post("/credit-notes", {"invoice": invoice["number"], "amount": "10.00",
+                                           "reason": "overcharge"}), 201)  # fmt: skip
+    ref = note["number"]
+    pdf = writer.get(f"/credit-notes/{ref}.pdf").content
+    body = {"to": ["ap@acme.example"], "key": "refund-1"}
+    down = writer.post(f"/credit-notes/{ref}/send", {"to": ["ap@acme.example"]})
+    with smtp_server(smtp_port) as inbox:
+        stale = writer.post(f"/credit-notes/{ref}/send", body, headers={"If-Match": '"99"'})
+        first = ok(writer.post(f"/credit-notes/{ref}/send", body))
+        second = ok(writer.post(f"/credit-notes/{ref}/send", body))
+    unknown = writer.post("/credit-notes/CN-2026-999999/send", body)
+
+    assert down.status_code == 202 and down.json()["status"] == "failed"
+    assert down.json()["kind"] == "credit_note" and down.json()["retry_at"] is not None
+    assert stale.status_code == 412
+    assert first["status"] == "sent" and second["status"] == "already-sent"
+    assert first["kind"] == "credit_note" and first["document_id"] == note["id"]
+    ((_, rcpt, message),) = inbox.received
+    assert rcpt == ["ap@acme.example"] and message["Message-ID"] == first["message_id"]
+    assert attachment(message) == (f"{ref}.pdf", pdf)
+    assert unknown.status_code == 404
