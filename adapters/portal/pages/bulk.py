@@ -59,8 +59,30 @@ class Result:
 
 @router.post("/invoices/bulk")
 def bulk(request: Request, portal: PortalDep, session: Viewer, form: CheckedForm) -> Response:
+    chosen = _chosen(request, session, form)
+    if isinstance(chosen, Response):
+        return chosen
+    action, refs = chosen
+    ledger = portal.services.ledger
+    actor = actor_of(session)
+    if action == "zip":
+        return _zip(request, ledger, refs, actor)
+    if action == "issue":
+        results = _each(ledger, refs, lambda invoice_id: _issue(ledger, invoice_id, actor))
+    else:
+        sent = _send_all(request, ledger, refs, actor, form.get("batch"))
+        if isinstance(sent, Response):
+            return sent
+        results = sent
+    return _results_page(request, action, actor, results)
+
+
+def _chosen(
+    request: Request, session: Viewer, form: CheckedForm
+) -> tuple[str, list[str]] | Response:
+    """The action and the selected invoices (each once), or the page refusing them whole."""
     action = form.get("action")
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:
         return error_page(request, 422, "Bulk action", "choose issue, send or download")
     if action != "zip":
         editing_session(session)  # auditors may download, never issue or send
@@ -74,30 +96,29 @@ def bulk(request: Request, portal: PortalDep, session: Viewer, form: CheckedForm
         )  # fmt: skip
     except BillingError as error:
         return error_page(request, 422, "Bulk action", f"{error}: select fewer and repeat")
-    ledger = portal.services.ledger
-    actor = actor_of(session)
-    if action == "issue":
-        results = _each(ledger, refs, lambda invoice_id: _issue(ledger, invoice_id, actor))
-    elif action == "send":
-        batch = form.get("batch")
-        if not isinstance(batch, str) or not BATCH.match(batch):
-            return error_page(request, 422, "Bulk action", "this form is out of date: reload")
-        try:
-            from adapters.mail.config import SmtpConfig
+    return action, refs
 
-            SmtpConfig.from_env(os.environ)
-        except ConfigError as error:
-            return error_page(request, 503, "E-mail is not configured", str(error))
-        key = f"portal-{batch}"
-        results = _each(ledger, refs, lambda invoice_id: _send(ledger, invoice_id, actor, key))
-    else:
-        return _zip(request, ledger, refs)
+
+def _send_all(
+    request: Request, ledger: Ledger, refs: list[str], actor: str, batch: object
+) -> list[Result] | Response:
+    """E-mail every selected invoice under the list page's send request (``portal-<batch>``),
+    so a re-post of the same form is answered ``already-sent``."""
+    if not isinstance(batch, str) or not BATCH.match(batch):
+        return error_page(request, 422, "Bulk action", "this form is out of date: reload")
+    try:
+        from adapters.mail.config import SmtpConfig
+
+        SmtpConfig.from_env(os.environ)
+    except ConfigError as error:
+        return error_page(request, 503, "E-mail is not configured", str(error))
+    key = f"portal-{batch}"
+    return _each(ledger, refs, lambda invoice_id: _send(ledger, invoice_id, actor, key))
+
+
+def _results_page(request: Request, action: str, actor: str, results: list[Result]) -> Response:
     log.info("portal bulk action", action=action, actor=actor, invoices=len(results),
              outcomes=sorted({r.outcome for r in results}))  # fmt: skip
-    return _results_page(request, str(action), results)
-
-
-def _results_page(request: Request, action: str, results: list[Result]) -> Response:
     counts: dict[str, int] = {}
     for result in results:
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
@@ -187,7 +208,7 @@ def _send(ledger: Ledger, invoice_id: UUID, actor: str, key: str) -> Result:
     return Result(ref, _label(ledger, invoice_id), outcome.status, detail, ref)
 
 
-def _zip(request: Request, ledger: Ledger, refs: list[str]) -> Response:
+def _zip(request: Request, ledger: Ledger, refs: list[str], actor: str) -> Response:
     """One zip of the selected invoices' PDFs, the bytes ``invoice pdf`` writes; the invoices
     left out (not found, failed) are named in NOT-INCLUDED.txt inside it."""
     from adapters.app.einvoices import invoice_download
@@ -205,7 +226,7 @@ def _zip(request: Request, ledger: Ledger, refs: list[str]) -> Response:
 
     results = _each(ledger, refs, add)
     if not files:
-        return _results_page(request, "zip", results)
+        return _results_page(request, "zip", actor, results)
     left_out = [r for r in results if r.outcome != "included"]
     if left_out:
         files[NOT_INCLUDED] = "".join(
