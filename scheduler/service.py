@@ -57,15 +57,19 @@ def start(ctx: JobContext) -> BackgroundScheduler:
     now = datetime.now(UTC)
     settings = ctx.settings
     local = {"jobstore": "local", "next_run_time": now, "replace_existing": True}
-    scheduler.add_job(
-        jobs.deliver_webhooks,
-        "interval",
-        args=[ctx],
-        seconds=settings.webhooks_every,
-        id="webhooks",
-        **local,
-    )
-    for name in ctx.connections:
+    # with TOLLBOOK_EVENT_SOURCE=jetstream, webhooks and exports are JetStream consumers in
+    # workers of their own; the scheduler keeps to invoice schedules
+    polling = settings.event_source == "database"
+    if polling:
+        scheduler.add_job(
+            jobs.deliver_webhooks,
+            "interval",
+            args=[ctx],
+            seconds=settings.webhooks_every,
+            id="webhooks",
+            **local,
+        )
+    for name in ctx.connections if polling else ():
         scheduler.add_job(
             jobs.export_connection,
             "interval",

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from adapters.config_error import ConfigError
+from adapters.relay.consumer import ConsumerSettings
 from adapters.relay.publisher import RelaySettings
 from adapters.relay.stream import DEFAULT_DUPLICATE_WINDOW, StreamSettings
 from domain.errors import InvalidInput
@@ -76,3 +78,25 @@ def settings_from_env(env: Mapping[str, str]) -> RelaySettings:
         env.get("TOLLBOOK_RELAY_STREAM") or "TOLLBOOK",
         env.get("TOLLBOOK_RELAY_REPLICAS") or 1,
     )
+
+
+#: where webhook delivery and accounting exports read events from
+EVENT_SOURCES = ("database", "jetstream")
+
+
+def event_source(env: Mapping[str, str]) -> str:
+    """``TOLLBOOK_EVENT_SOURCE``: ``database`` (poll the ledger's log; the default) or
+    ``jetstream`` (durable consumers on the relay's stream)."""
+    value = (env.get("TOLLBOOK_EVENT_SOURCE") or "database").strip().lower()
+    if value not in EVENT_SOURCES:
+        raise ConfigError(
+            f"TOLLBOOK_EVENT_SOURCE must be one of {', '.join(EVENT_SOURCES)} (got {value[:40]!r})"
+        )
+    return value
+
+
+def consumer_settings_from_env(env: Mapping[str, str]) -> ConsumerSettings:
+    """The consumers read the stream the relay writes: TOLLBOOK_NATS_URL and
+    TOLLBOOK_RELAY_STREAM, as for ``serve --role relay``."""
+    relay = settings_from_env(env)
+    return ConsumerSettings(relay.servers, relay.stream.name, relay.tenant)
