@@ -205,11 +205,10 @@ class Exporter:
         if self.on_event is not None:
             self.on_event(position)
         item = item_for(self.ledger, position, event)
-        if item is None or item.event_key in self._done:
-            self.store.advance(self.name, self.connection.system, position)
-            report.position = position
-        else:
+        if item is not None and item.event_key not in self._done:
             self._export(position, item, self.store.blocked_customers(self.name), report)
+        # an event that needs no export leaves the position where it is: seen again, it still
+        # needs nothing, and most events are such (one write fewer each)
         self._seen = report.position
         return report
 

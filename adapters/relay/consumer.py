@@ -181,10 +181,17 @@ class StreamReader:
 
     def ack(self, items: list[Delivered]) -> None:
         """Acknowledge after the reader recorded what it did. An ack lost on the way only means
-        a redelivery, which the reader's record turns into nothing."""
-        for item in items:
+        a redelivery, which the reader's record turns into nothing.
+
+        The last ack waits for JetStream's answer (the ones before it travel on the same
+        connection, so they were taken first): the next fetch, by this worker or another,
+        then finds the consumer already past them instead of waiting out its time-out."""
+        for n, item in enumerate(items, start=1):
             try:
-                self._call(item.msg.ack())
+                if n < len(items):
+                    self._call(item.msg.ack())
+                else:
+                    self._call(item.msg.ack_sync(timeout=self.settings.request_timeout))
             except ERRORS as error:
                 log.warning("ack lost", position=item.position, error=repr(error))
 
