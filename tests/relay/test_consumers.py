@@ -6,10 +6,12 @@ position and idempotency records keep every event to one delivery and one export
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import nats
 import pytest
 
 from adapters.accounting.consumer import ExportConsumer
@@ -18,7 +20,8 @@ from adapters.accounting.factory import client_for, policy_for
 from adapters.accounting.store import ExportStore
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
-from adapters.relay.consumer import ConsumerSettings, StreamReader
+from adapters.relay import subjects
+from adapters.relay.consumer import ConsumerSettings, StreamReader, first_sequence_after
 from adapters.relay.publisher import Relay
 from adapters.store.database import Database
 from adapters.webhooks.destinations import ALLOW_ENV
@@ -165,3 +168,44 @@ def test_an_export_worker_dying_between_send_and_record_exports_each_invoice_onc
     keys = [r.headers["idempotency-key"] for r in xero.requests if "/Invoices" in r.path]
     assert len(keys) == 4 and len(set(keys)) == 3  # the one re-send carried the same key
     assert xero.spec_violations == []
+
+
+def test_a_new_consumer_starts_right_after_the_recorded_position_among_other_tenants(
+    local_stream: tuple[str, str],
+) -> None:
+    """Two tenants' messages interleaved in one stream, positions with gaps: for every
+    position, the sequence found is that of the tenant's first message after it."""
+    stream, tenant = local_stream
+    other = f"{tenant}-b"
+
+    async def run() -> tuple[list[tuple[int, str, int]], dict[int, int]]:
+        nc = await nats.connect(servers=[LOCAL_NATS])
+        try:
+            js = nc.jetstream()
+            await js.add_stream(
+                name=stream, subjects=[f"tollbook.{tenant}.>", f"tollbook.{other}.>"]
+            )
+            stored = []
+            order = [(other, 1), (tenant, 2), (tenant, 5), (other, 2), (other, 3), (tenant, 9)]
+            order += [(tenant, 10), (other, 7), (tenant, 14)]
+            for n, (label, position) in enumerate(order):
+                doc = {"position": position, "type": "Customer.Registered"}
+                ack = await js.publish(
+                    subjects.subject(label, doc["type"]),
+                    json.dumps(doc).encode(),
+                    headers=subjects.headers(label, doc),
+                )
+                stored.append((ack.seq, label, position))
+                assert ack.seq == n + 1
+            found = {
+                after: await first_sequence_after(js, stream, tenant, after)
+                for after in range(0, 16)
+            }
+            return stored, found
+        finally:
+            await nc.close()
+
+    stored, found = asyncio.run(run())
+    for after, seq in found.items():
+        mine = [s for s, label, p in stored if label == tenant and p > after]
+        assert seq == (mine[0] if mine else len(stored) + 1), after
