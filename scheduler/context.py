@@ -16,6 +16,7 @@ from adapters.config import ConfigError
 from adapters.ledger.application import Ledger
 from adapters.relay.config import event_source
 from adapters.store.database import Database
+from adapters.usage.location import usage_database
 from adapters.webhooks.store import WebhookStore
 from adapters.webhooks.worker import WebhookWorker
 from scheduler.state import SchedulerState
@@ -84,8 +85,12 @@ class JobContext:
     #: set when the scheduler starts (sync_jobs adds and removes jobs through it)
     scheduler: Any = None
     webhook_worker: WebhookWorker | None = None
+    #: where the usage is (TOLLBOOK_USAGE_DATABASE_URL); None: in ``db``, beside the ledger
+    usage_db: Database | None = None
 
     def __post_init__(self) -> None:
+        if self.usage_db is None:
+            self.usage_db = usage_database(self.db)
         self.state = SchedulerState(self.db)
         self.state.ensure_schema()
         if self.webhook_worker is None:

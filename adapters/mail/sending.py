@@ -107,7 +107,10 @@ def prepare_invoice(
             raise InvalidInput("the send key is empty", field="key")
         send_id = send_id_for(document_id, key)
     document = _source(ledger, kind, document_id)
-    pdf = render(document, PdfConfig.from_env()).pdf
+    from adapters.einvoice.signing import sign_if_configured
+
+    # signed as every PDF we hand out is, when a key is configured (docs/pdf.md, "Signing")
+    pdf = sign_if_configured(render(document, PdfConfig.from_env()).pdf, ledger.clock())
     subject, body = templates.render(templates.environment(env), kind, values)
     delivery = Delivery(
         send_id=send_id,

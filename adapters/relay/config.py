@@ -70,13 +70,14 @@ def relay_settings(
     )
 
 
-def settings_from_env(env: Mapping[str, str]) -> RelaySettings:
+def settings_from_env(env: Mapping[str, str], tenant: str | None = None) -> RelaySettings:
     """``serve --role relay``: TOLLBOOK_NATS_URL, TOLLBOOK_RELAY_STREAM (TOLLBOOK),
-    TOLLBOOK_RELAY_REPLICAS (1)."""
+    TOLLBOOK_RELAY_REPLICAS (1); the label is the tenant the service acts for, if any."""
     return relay_settings(
         env.get("TOLLBOOK_NATS_URL"),
         env.get("TOLLBOOK_RELAY_STREAM") or "TOLLBOOK",
         env.get("TOLLBOOK_RELAY_REPLICAS") or 1,
+        tenant=tenant or DEFAULT_TENANT,
     )
 
 
@@ -95,8 +96,10 @@ def event_source(env: Mapping[str, str]) -> str:
     return value
 
 
-def consumer_settings_from_env(env: Mapping[str, str]) -> ConsumerSettings:
-    """The consumers read the stream the relay writes: TOLLBOOK_NATS_URL and
-    TOLLBOOK_RELAY_STREAM, as for ``serve --role relay``."""
-    relay = settings_from_env(env)
+def consumer_settings_from_env(
+    env: Mapping[str, str], tenant: str | None = None
+) -> ConsumerSettings:
+    """The consumers read what the relay of the same tenant writes: TOLLBOOK_NATS_URL and
+    TOLLBOOK_RELAY_STREAM, as for ``serve --role relay``, and the tenant's subjects."""
+    relay = settings_from_env(env, tenant)
     return ConsumerSettings(relay.servers, relay.stream.name, relay.tenant)

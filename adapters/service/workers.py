@@ -58,7 +58,7 @@ def relay_worker(services: Services) -> Run:
     from adapters.relay.errors import RelayError
     from adapters.relay.publisher import Relay
 
-    relay = Relay(services.ledger, settings_from_env(os.environ))
+    relay = Relay(services.ledger, settings_from_env(os.environ, services.tenant))
 
     def run() -> None:
         while not services.stopping.is_set():
@@ -83,7 +83,7 @@ def webhooks_worker(services: Services) -> Run:
 
     reader = None
     if event_source(os.environ) == "jetstream":
-        reader = StreamReader(consumer_settings_from_env(os.environ))
+        reader = StreamReader(consumer_settings_from_env(os.environ, services.tenant))
     services.webhooks.ensure_schema()
     worker = WebhookWorker(services.ledger, services.webhooks, stream=reader)
 
@@ -132,7 +132,7 @@ def exports_worker(services: Services) -> Run:
 
         return poll
 
-    reader = StreamReader(consumer_settings_from_env(os.environ))
+    reader = StreamReader(consumer_settings_from_env(os.environ, services.tenant))
     consumers = [
         ExportConsumer(
             Exporter(services.ledger, ExportStore(services.db), c, client_for(c, policy_for(c))),
