@@ -9,9 +9,13 @@ latency from a commit to a JetStream consumer.
 number of writes per thread, either all into one tenant's store (one schema: one table lock,
 one hash chain) or each into its own tenant's store (four schemas of the same database: a
 tenant is a schema). Events per second; the goal is that four tenants write faster than one
-(their writes never wait for each other's lock). Four tenants on *two* nodes are not measured
-here: that needs a second PostgreSQL cluster, which this bench does not start (see
-docs/scaling.md).
+(their writes never wait for each other's lock).
+
+**Writes, 4 tenants on one node vs on two nodes**: two PostgreSQL clusters started by the bench
+(initdb / pg_ctl in temporary folders, tests/pg_cluster_support.py: the same settings on both,
+fsync off), the four writers' tenants all on the first, or two on each. Events per second; on
+one machine the two nodes share its cores and disk, so this shows what the split costs or
+saves in the software, not what a second machine adds.
 
 **Relay vs raw publish**: a ledger of its own holding the events; ours is ``Relay.run(once=True)``
 (reads the log in pages, publishes each event and awaits its ack, the relay's exactly-once
@@ -100,6 +104,69 @@ def write_throughput(url: str, tenants: int, per_writer: int) -> float:
     finally:
         for ledger in ledgers:
             ledger.close()
+
+
+def write_throughput_on(urls: list[str], per_writer: int) -> float:
+    """Events/s of WRITERS threads, writer ``w`` into a fresh tenant schema on ``urls[w % n]``
+    (the node URLs: one for all tenants on one node, two for two nodes)."""
+    run = uuid.uuid4().hex[:8]
+    ledgers = [
+        build_ledger(_schema_url(urls[w % len(urls)], f"n{run}_{w}")) for w in range(WRITERS)
+    ]
+    try:
+        before = _events(ledgers)
+        threads = [
+            threading.Thread(target=_register, args=(ledgers[w], f"{run}{w}", per_writer))
+            for w in range(WRITERS)
+        ]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - began
+        return (_events(ledgers) - before) / seconds
+    finally:
+        for ledger in ledgers:
+            ledger.close()
+
+
+def two_nodes(per_writer: int) -> Goal:
+    """4 tenants on two bench-started clusters against the same 4 on the first alone."""
+    try:
+        from tests.pg_cluster_support import ClusterUnavailable, start_cluster
+    except ImportError:  # an install without the tests folder
+        return _not_measured("the tests folder (tests/pg_cluster_support.py) is not here")
+    clusters = []
+    try:
+        try:
+            clusters = [start_cluster(), start_cluster()]
+        except ClusterUnavailable as error:
+            return _not_measured(f"no second PostgreSQL cluster: {error}")
+        nodes = [cluster.admin_url for cluster in clusters]
+        rounds = interleave(
+            3,
+            two_nodes=lambda: write_throughput_on(nodes, per_writer),
+            one_node=lambda: write_throughput_on(nodes[:1], per_writer),
+        )
+    finally:
+        for cluster in clusters:
+            cluster.remove()
+    return Goal.at_least(
+        "writes: 4 tenants on two nodes vs on one (bench-started clusters, fsync off)",
+        ours=median(rounds["two_nodes"]),
+        yardstick=median(rounds["one_node"]),
+        unit="events/s",
+        yardstick_name="one node",
+        target=1.0,
+        note="both nodes on this one machine",
+    )
+
+
+def _not_measured(why: str) -> Goal:
+    return Goal.absolute(
+        "writes: 4 tenants on two nodes", figure=0, unit="events/s", limit=0, below=False, note=why
+    )
 
 
 # ----------------------------------------------------------------- relay vs raw publish
@@ -271,9 +338,9 @@ def main(argv: list[str] | None = None) -> None:
                 unit="events/s",
                 yardstick_name="1 tenant",
                 target=1.0,
-                note="4 tenants on two nodes: not measured (no second cluster here)",
             )
         )
+        report(two_nodes(per_writer))
 
         ledger = build_ledger(_schema_url(url, "relay"))
         try:
