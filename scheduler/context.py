@@ -14,7 +14,6 @@ from uuid import uuid4
 from adapters.accounting.config import Connection
 from adapters.config import ConfigError
 from adapters.ledger.application import Ledger
-from adapters.relay.config import event_source
 from adapters.store.database import Database
 from adapters.usage.location import usage_database
 from adapters.webhooks.store import WebhookStore
@@ -36,8 +35,8 @@ class SchedulerSettings:
     sync_every: float = 60.0
     #: a lease on an export is renewed while it runs and lapses this long after a crash
     lease_seconds: float = 120.0
-    #: ``jetstream``: webhooks and exports run as JetStream consumers in their own workers
-    #: (adapters/service/workers.py), not as jobs of this scheduler
+    #: ``jetstream`` (``serve --source``): webhooks and exports run as JetStream consumers in
+    #: their own workers (adapters/service/workers.py), not as jobs of this scheduler
     event_source: str = "database"
 
     @classmethod
@@ -53,7 +52,6 @@ class SchedulerSettings:
                 settings.run_at = time.fromisoformat(at)
             except ValueError:
                 raise ConfigError(f"TOLLBOOK_SCHEDULE_AT must be HH:MM, got {at!r}") from None
-        settings.event_source = event_source(env)
         issue = env.get("TOLLBOOK_SCHEDULE_ISSUE", "0").strip().lower()
         settings.issue = issue in ("1", "true", "yes")
         for variable, attribute in (

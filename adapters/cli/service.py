@@ -87,7 +87,6 @@ def serve(
     from adapters.service.server import serve as run
 
     background = ("worker", "relay", "webhooks", "exports")
-    os.environ["TOLLBOOK_EVENT_SOURCE"] = source  # the workers read it where they start
     if role in background and workers > 1:
         raise click.UsageError("--workers counts API processes: not with --role worker")
     bind = parse_bind(metrics_bind)
@@ -104,6 +103,7 @@ def serve(
         return
     configure_logging(level=level, fmt=log_format)
     services = _services()
+    services.event_source = source
     if as_json:
         url = None if role in background else f"http://{host}:{port}"
         metrics_url = f"http://{bind.host}:{bind.port}/metrics" if bind else None

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from adapters.config_error import ConfigError
 from adapters.relay.consumer import ConsumerSettings
 from adapters.relay.publisher import RelaySettings
 from adapters.relay.stream import DEFAULT_DUPLICATE_WINDOW, StreamSettings
@@ -79,21 +78,6 @@ def settings_from_env(env: Mapping[str, str], tenant: str | None = None) -> Rela
         env.get("TOLLBOOK_RELAY_REPLICAS") or 1,
         tenant=tenant or DEFAULT_TENANT,
     )
-
-
-#: where webhook delivery and accounting exports read events from
-EVENT_SOURCES = ("database", "jetstream")
-
-
-def event_source(env: Mapping[str, str]) -> str:
-    """``TOLLBOOK_EVENT_SOURCE``: ``database`` (poll the ledger's log; the default) or
-    ``jetstream`` (durable consumers on the relay's stream)."""
-    value = (env.get("TOLLBOOK_EVENT_SOURCE") or "database").strip().lower()
-    if value not in EVENT_SOURCES:
-        raise ConfigError(
-            f"TOLLBOOK_EVENT_SOURCE must be one of {', '.join(EVENT_SOURCES)} (got {value[:40]!r})"
-        )
-    return value
 
 
 def consumer_settings_from_env(

@@ -30,7 +30,6 @@ import uvicorn
 
 from adapters.app.context import Services
 from adapters.logging import configure_logging
-from adapters.relay.config import event_source
 from adapters.service.app import create_app
 from adapters.service.metrics_server import Bind, metrics_listener, shared_metrics
 from adapters.service.workers import start_workers, stop_workers
@@ -97,7 +96,7 @@ def _serve(
     settings: ProcessSettings | None,
 ) -> None:
     names = ROLE_WORKERS.get(role)
-    if names is None and event_source(os.environ) == "jetstream":
+    if names is None and services.event_source == "jetstream":
         names = JETSTREAM_WORKERS
     threads = start_workers(services, names) if role != "api" else []
     try:

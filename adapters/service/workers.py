@@ -38,10 +38,13 @@ def scheduler_worker(services: Services) -> Run:
     from scheduler import service
     from scheduler.context import JobContext, SchedulerSettings
 
+    settings = SchedulerSettings.from_env()
+    # with the JetStream source, webhooks and exports are the consumers' (their own workers)
+    settings.event_source = services.event_source
     ctx = JobContext(
         services.ledger,
         services.db,
-        settings=SchedulerSettings.from_env(),
+        settings=settings,
         connections=load_connections(),
         stopping=services.stopping,
     )
@@ -77,12 +80,12 @@ def webhooks_worker(services: Services) -> Run:
     subscription. Several of these processes share the work by subscription leases."""
     import os
 
-    from adapters.relay.config import consumer_settings_from_env, event_source
+    from adapters.relay.config import consumer_settings_from_env
     from adapters.relay.consumer import StreamReader
     from adapters.webhooks.worker import WebhookWorker
 
     reader = None
-    if event_source(os.environ) == "jetstream":
+    if services.event_source == "jetstream":
         reader = StreamReader(consumer_settings_from_env(os.environ, services.tenant))
     services.webhooks.ensure_schema()
     worker = WebhookWorker(services.ledger, services.webhooks, stream=reader)
@@ -109,13 +112,13 @@ def exports_worker(services: Services) -> Run:
     from adapters.accounting.exporter import Exporter
     from adapters.accounting.factory import client_for, policy_for
     from adapters.accounting.store import ExportStore
-    from adapters.relay.config import consumer_settings_from_env, event_source
+    from adapters.relay.config import consumer_settings_from_env
     from adapters.relay.consumer import StreamReader
     from scheduler import jobs
     from scheduler.context import JobContext, SchedulerSettings
 
     connections = load_connections()
-    if event_source(os.environ) == "database":
+    if services.event_source == "database":
         ctx = JobContext(
             services.ledger,
             services.db,
