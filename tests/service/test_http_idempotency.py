@@ -120,7 +120,7 @@ def test_every_api_write_route_records_its_key_in_the_ledger(client):
     }
     # not answered from the ledger: a webhook's key is in its row; a send's answer (what the
     # mail server said) is kept in the key table, and its own send id makes it go out once
-    assert posts - set(ROUTES) == {"/webhooks", "/invoices/{ref}/send"}
+    assert posts - set(ROUTES) == {"/webhooks", "/invoices/{ref}/send", "/credit-notes/{ref}/send"}
     assert set(ROUTES) <= posts
 
 
