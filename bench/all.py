@@ -35,6 +35,7 @@ BENCHES: dict[str, str] = {
     "writes": "bench.api_writes",
     "pdf": "bench.pdf",
     "cli": "bench.cli_start",
+    "scale": "bench.scale",
 }
 
 

@@ -38,6 +38,9 @@ class SchedulerSettings:
     retry_sends_every: float = 60.0
     #: a lease on an export is renewed while it runs and lapses this long after a crash
     lease_seconds: float = 120.0
+    #: ``jetstream`` (``serve --source``): webhooks and exports run as JetStream consumers in
+    #: their own workers (adapters/service/workers.py), not as jobs of this scheduler
+    event_source: str = "database"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SchedulerSettings:

@@ -65,9 +65,12 @@ def start(ctx: JobContext) -> BackgroundScheduler:
             jobstore="local", next_run_time=now, replace_existing=True,
         )  # fmt: skip
 
-    every(settings.webhooks_every, "webhooks", jobs.deliver_webhooks)
-    for name in ctx.connections:
-        every(settings.export_every, f"export:{name}", jobs.export_connection, name)
+    # with the JetStream source (serve --source), webhooks and exports are JetStream consumers
+    # in workers of their own; the scheduler keeps to invoice schedules (and mail retries)
+    if settings.event_source == "database":
+        every(settings.webhooks_every, "webhooks", jobs.deliver_webhooks)
+        for name in ctx.connections:
+            every(settings.export_every, f"export:{name}", jobs.export_connection, name)
     if ctx.mail is not None:
         every(settings.retry_sends_every, jobs.RETRY_SENDS, jobs.retry_sends)
     _sync(ctx)

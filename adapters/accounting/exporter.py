@@ -89,6 +89,8 @@ class Exporter:
         # Read once per run, kept in step with every record: one round trip per export.
         self._done: set[str] = set()
         self._remote: dict[tuple[str, str], str] = {}
+        # the position this exporter last recorded (-1: caches not loaded yet), see apply()
+        self._seen = -1
 
     def _load(self) -> None:
         self.store.ensure_tables()
@@ -132,32 +134,8 @@ class Exporter:
             if skipped_to is not None:
                 self.store.advance(self.name, self.connection.system, skipped_to)
                 report.position, skipped_to = skipped_to, None
-            customer = str(item.customer_id)
-            if customer in blocked:
-                self._park(item, position)
-                report.items.append(Planned(position, item.kind, item.label, "parked"))
-                report.position = position
-                continue
-            key = ExportKey(
-                export_key(self.name, item.event_key), export_key(self.name, item.event_key)
-            )
-            try:
-                success = self._send(item, key, position)
-            except RemoteRejected as error:
-                self._kill(item, position, str(error))
-                blocked.add(customer)
-                report.items.append(Planned(position, item.kind, item.label, "dead", str(error)))
-                report.position = position
-                continue
-            except RemoteUnavailable as error:
-                report.stopped = f"{self.connection.system} unavailable: {error}"
-                self.log.warning("export stopped", position=report.position, error=str(error))
+            if not self._export(position, item, blocked, report):
                 return report
-            if self.after_send is not None:
-                self.after_send(item)
-            self._record(success)
-            report.items.append(_planned(position, item, success))
-            report.position = position
         if skipped_to is not None and not dry_run:
             self.store.advance(self.name, self.connection.system, skipped_to)
             report.position = max(report.position, skipped_to)
@@ -170,6 +148,68 @@ class Exporter:
             dead=report.count("dead"),
             parked=report.count("parked"),
         )
+        return report
+
+    def _export(
+        self, position: int, item: docs.ExportItem, blocked: set[str], report: RunReport
+    ) -> bool:
+        """Send one item (or park it behind its customer's dead letter), recording the outcome
+        and the new position in one transaction; False when the remote is unavailable (the
+        position stays where it was)."""
+        customer = str(item.customer_id)
+        if customer in blocked:
+            self._park(item, position)
+            report.items.append(Planned(position, item.kind, item.label, "parked"))
+            report.position = position
+            return True
+        key = ExportKey(
+            export_key(self.name, item.event_key), export_key(self.name, item.event_key)
+        )
+        try:
+            success = self._send(item, key, position)
+        except RemoteRejected as error:
+            self._kill(item, position, str(error))
+            blocked.add(customer)
+            report.items.append(Planned(position, item.kind, item.label, "dead", str(error)))
+            report.position = position
+            return True
+        except RemoteUnavailable as error:
+            report.stopped = f"{self.connection.system} unavailable: {error}"
+            self.log.warning("export stopped", position=report.position, error=str(error))
+            return False
+        if self.after_send is not None:
+            self.after_send(item)
+        self._record(success)
+        report.items.append(_planned(position, item, success))
+        report.position = position
+        return True
+
+    # ------------------------------------------------------- one event at a time
+
+    def apply(self, position: int) -> RunReport:
+        """Export the event at ``position``, delivered by the JetStream consumer
+        (adapters/accounting/consumer.py), which hands out one event at a time, in order.
+
+        The connection's recorded position decides: an event at or before it was handled
+        (a redelivery after a crash or a lost ack) and nothing is sent again."""
+        current = self.store.position(self.name)
+        report = RunReport(self.name, current, current)
+        if position <= current:
+            self.log.info("already exported (redelivered)", position=position)
+            return report
+        if current != self._seen:
+            # another worker moved the position since this one last did: its sends and
+            # mappings are in the database, not in this worker's memory
+            self._load()
+        event = self.ledger.event_at(position)
+        if self.on_event is not None:
+            self.on_event(position)
+        item = item_for(self.ledger, position, event)
+        if item is not None and item.event_key not in self._done:
+            self._export(position, item, self.store.blocked_customers(self.name), report)
+        # an event that needs no export leaves the position where it is: seen again, it still
+        # needs nothing, and most events are such (one write fewer each)
+        self._seen = report.position
         return report
 
     def _preview(self, item: docs.ExportItem) -> str:

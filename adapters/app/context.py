@@ -34,6 +34,9 @@ class Services:
     #: the tenant this service acts for (None: a single-seller install); its keys and
     #: portal sessions carry the name (docs/scaling.md)
     tenant: str | None = None
+    #: where webhook delivery and exports read events: ``database`` (poll the log) or
+    #: ``jetstream`` (durable consumers on the relay's stream); ``serve --source``
+    event_source: str = "database"
 
     def __post_init__(self) -> None:
         # a service counts its saves and conflicts (/metrics); a CLI command does not pay

@@ -33,11 +33,20 @@ def _services() -> Services:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--role",
-    type=click.Choice(["all", "api", "worker", "relay"]),
+    type=click.Choice(["all", "api", "worker", "relay", "webhooks", "exports"]),
     default="all",
     show_default=True,
     help="all: API and workers in one process; api / worker: split across processes;"
-    " relay: only the NATS JetStream relay.",
+    " relay: only the NATS JetStream relay; webhooks / exports: only webhook delivery /"
+    " accounting exports (any number of processes share the work).",
+)
+@click.option(
+    "--source",
+    type=click.Choice(["database", "jetstream"]),
+    default=lambda: os.environ.get("TOLLBOOK_EVENT_SOURCE") or "database",
+    show_default="database (env TOLLBOOK_EVENT_SOURCE)",
+    help="Where webhook delivery and exports read events: the ledger's log, or durable"
+    " consumers on the relay's JetStream stream (TOLLBOOK_NATS_URL, TOLLBOOK_RELAY_STREAM).",
 )
 @click.option(
     "--log-format",
@@ -65,6 +74,7 @@ def serve(
     host: str,
     port: int,
     role: str,
+    source: str,
     log_format: str,
     workers: int,
     metrics_bind: str | None,
@@ -76,7 +86,8 @@ def serve(
     from adapters.service.server import ProcessSettings, parse_bind
     from adapters.service.server import serve as run
 
-    if role in ("worker", "relay") and workers > 1:
+    background = ("worker", "relay", "webhooks", "exports")
+    if role in background and workers > 1:
         raise click.UsageError("--workers counts API processes: not with --role worker")
     bind = parse_bind(metrics_bind)
     max_lag_from_env()  # a bad readiness setting stops the start, not the first probe
@@ -92,13 +103,22 @@ def serve(
         return
     configure_logging(level=level, fmt=log_format)
     services = _services()
+    services.event_source = source
     if as_json:
-        url = None if role in ("worker", "relay") else f"http://{host}:{port}"
+        url = None if role in background else f"http://{host}:{port}"
         metrics_url = f"http://{bind.host}:{bind.port}/metrics" if bind else None
         portal = f"{url}/portal" if url else None
-        emit_json({"role": role, "url": url, "portal": portal, "metrics": metrics_url})
-    elif role in ("worker", "relay"):
-        running = "workers" if role == "worker" else "relay"
+        emit_json(
+            {
+                "role": role,
+                "source": source,
+                "url": url,
+                "portal": portal,
+                "metrics": metrics_url,
+            }
+        )
+    elif role in background:
+        running = "workers" if role == "worker" else role
         say(f"tollbook {running} running (Ctrl-C or SIGTERM to stop)")
     else:
         say(

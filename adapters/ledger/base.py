@@ -273,6 +273,14 @@ class LedgerBase(Application[UUID]):
                 return
             start = page[-1].id
 
+    def event_at(self, position: int) -> Event:
+        """The event at one position of the log (what a message of the stream names)."""
+        for found, event in self.all_events(after=position - 1, page_size=1):
+            if found == position:
+                return event
+            break
+        raise NotFound(f"no event at position {position}")
+
     def events_of(self, aggregate_id: UUID) -> list[Event]:
         """Every event of one aggregate, oldest first."""
         events = [e for e in self.events.get(aggregate_id) if isinstance(e, Event)]

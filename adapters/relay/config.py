@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from adapters.relay.consumer import ConsumerSettings
 from adapters.relay.publisher import RelaySettings
 from adapters.relay.stream import DEFAULT_DUPLICATE_WINDOW, StreamSettings
 from domain.errors import InvalidInput
@@ -77,3 +78,12 @@ def settings_from_env(env: Mapping[str, str], tenant: str | None = None) -> Rela
         env.get("TOLLBOOK_RELAY_REPLICAS") or 1,
         tenant=tenant or DEFAULT_TENANT,
     )
+
+
+def consumer_settings_from_env(
+    env: Mapping[str, str], tenant: str | None = None
+) -> ConsumerSettings:
+    """The consumers read what the relay of the same tenant writes: TOLLBOOK_NATS_URL and
+    TOLLBOOK_RELAY_STREAM, as for ``serve --role relay``, and the tenant's subjects."""
+    relay = settings_from_env(env, tenant)
+    return ConsumerSettings(relay.servers, relay.stream.name, relay.tenant)

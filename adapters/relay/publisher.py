@@ -26,7 +26,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
-from adapters.feed import read_page
+from adapters.feed import Page, read_page
 from adapters.ledger.application import Ledger
 from adapters.relay import subjects
 from adapters.relay.errors import RelayRefused, RelayUnavailable
@@ -80,24 +80,34 @@ class Relay:
         """Publish every event after the stream's last; with ``once`` stop when caught up,
         else keep following until ``stopping`` is set."""
         nc = await self._connect()
+        reading: asyncio.Task[Page] | None = None
         try:
             js = nc.jetstream(timeout=self.settings.publish_timeout)
             await self._retrying("create the stream", lambda: self._ensure(js))
             report = Report(position=await self._last(js))
             log.info("relay resuming", tenant=self.settings.tenant, after=report.position)
+            reading = self._read(report.position)
             while True:
-                page = await asyncio.to_thread(
-                    read_page, self.ledger, report.position, self.settings.batch
-                )
-                for doc in page.events:
-                    await self._publish(js, doc, report)
+                page = await reading
                 if page.events:
+                    # the next page is read while this one is published (one round trip each)
+                    reading = self._read(page.next_after)
+                    for doc in page.events:
+                        await self._publish(js, doc, report)
                     continue
                 if once or (stopping is not None and stopping.is_set()):
                     return report
                 await asyncio.sleep(self.settings.interval)
+                reading = self._read(report.position)
         finally:
+            if reading is not None and not reading.done():
+                reading.cancel()
             await nc.close()
+
+    def _read(self, after: int) -> asyncio.Task[Page]:
+        return asyncio.ensure_future(
+            asyncio.to_thread(read_page, self.ledger, after, self.settings.batch)
+        )
 
     async def _connect(self) -> Client:
         servers = self.settings.servers

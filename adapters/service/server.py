@@ -4,6 +4,8 @@
 - ``--role api`` / ``--role worker``: the same code as separate processes, for PostgreSQL,
   where several API processes and workers share one database (workers take per-subscription
   leases, so running two is safe).
+- ``--role webhooks`` / ``--role exports``: only webhook delivery / accounting exports, reading
+  the ledger's log or (``TOLLBOOK_EVENT_SOURCE=jetstream``) durable JetStream consumers.
 - ``--role relay``: only the relay, publishing every event to NATS JetStream (adapters/relay/;
   TOLLBOOK_NATS_URL, TOLLBOOK_RELAY_STREAM, TOLLBOOK_RELAY_REPLICAS).
 - ``--workers N``: N API processes on one listening socket (the kernel hands each new
@@ -35,12 +37,23 @@ from adapters.service.workers import start_workers, stop_workers
 if TYPE_CHECKING:
     from adapters.tenancy.directory import Directory
 
-Role = Literal["all", "api", "worker", "relay"]
+Role = Literal["all", "api", "worker", "relay", "webhooks", "exports"]
 log = structlog.get_logger("tollbook.service")
 
 
 #: the workers a role runs (None: every worker started by default)
-ROLE_WORKERS: dict[str, list[str] | None] = {"all": None, "worker": None, "relay": ["relay"]}
+ROLE_WORKERS: dict[str, list[str] | None] = {
+    "all": None,
+    "worker": None,
+    "relay": ["relay"],
+    "webhooks": ["webhooks"],
+    "exports": ["exports"],
+}
+#: the workers of ``all`` / ``worker`` when webhooks and exports read JetStream: the scheduler
+#: then leaves them to their own workers (TOLLBOOK_EVENT_SOURCE, docs/scaling.md)
+JETSTREAM_WORKERS = ["projections", "scheduler", "webhooks", "exports"]
+#: the roles without an HTTP API
+BACKGROUND_ROLES = ("worker", "relay", "webhooks", "exports")
 
 #: seconds a request in flight is given to finish once shutdown begins
 GRACE_SECONDS = 10
@@ -82,9 +95,12 @@ def _serve(
     workers: int,
     settings: ProcessSettings | None,
 ) -> None:
-    threads = start_workers(services, ROLE_WORKERS.get(role)) if role != "api" else []
+    names = ROLE_WORKERS.get(role)
+    if names is None and services.event_source == "jetstream":
+        names = JETSTREAM_WORKERS
+    threads = start_workers(services, names) if role != "api" else []
     try:
-        if role in ("worker", "relay"):
+        if role in BACKGROUND_ROLES:
             _wait_for_signal(services)
         elif workers > 1:
             if settings is None:

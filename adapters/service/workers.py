@@ -41,13 +41,16 @@ def scheduler_worker(services: Services) -> Run:
     from scheduler import service
     from scheduler.context import JobContext, SchedulerSettings
 
+    settings = SchedulerSettings.from_env()
+    # with the JetStream source, webhooks and exports are the consumers' (their own workers)
+    settings.event_source = services.event_source
     # no TOLLBOOK_SMTP_HOST: nothing is ever sent, so nothing to retry; a host with a wrong
     # setting beside it stops the service here rather than failing every minute
     mail = SmtpConfig.from_env(os.environ) if os.environ.get("TOLLBOOK_SMTP_HOST") else None
     ctx = JobContext(
         services.ledger,
         services.db,
-        settings=SchedulerSettings.from_env(),
+        settings=settings,
         connections=load_connections(),
         stopping=services.stopping,
         mail=mail,
@@ -78,6 +81,90 @@ def relay_worker(services: Services) -> Run:
     return run
 
 
+def webhooks_worker(services: Services) -> Run:
+    """Webhook delivery alone (``serve --role webhooks``), reading events from the source
+    ``TOLLBOOK_EVENT_SOURCE`` names: the ledger's log, or a durable JetStream consumer per
+    subscription. Several of these processes share the work by subscription leases."""
+    import os
+
+    from adapters.relay.config import consumer_settings_from_env
+    from adapters.relay.consumer import StreamReader
+    from adapters.webhooks.worker import WebhookWorker
+
+    reader = None
+    if services.event_source == "jetstream":
+        reader = StreamReader(consumer_settings_from_env(os.environ, services.tenant))
+    services.webhooks.ensure_schema()
+    worker = WebhookWorker(services.ledger, services.webhooks, stream=reader)
+
+    def run() -> None:
+        try:
+            worker.run(services.stopping)
+        finally:
+            if reader is not None:
+                reader.close()
+
+    return run
+
+
+def exports_worker(services: Services) -> Run:
+    """Accounting exports alone (``serve --role exports``): with ``TOLLBOOK_EVENT_SOURCE=
+    jetstream`` one durable consumer per connection, each in its own thread (any number of
+    these processes share each consumer, one event in flight at a time); else each
+    connection's exporter every ``TOLLBOOK_EXPORT_EVERY`` seconds under its lease."""
+    import os
+
+    from adapters.accounting.config import load_connections
+    from adapters.accounting.consumer import ExportConsumer
+    from adapters.accounting.exporter import Exporter
+    from adapters.accounting.factory import client_for, policy_for
+    from adapters.accounting.store import ExportStore
+    from adapters.relay.config import consumer_settings_from_env
+    from adapters.relay.consumer import StreamReader
+    from scheduler import jobs
+    from scheduler.context import JobContext, SchedulerSettings
+
+    connections = load_connections()
+    if services.event_source == "database":
+        ctx = JobContext(
+            services.ledger,
+            services.db,
+            settings=SchedulerSettings.from_env(),
+            connections=connections,
+            stopping=services.stopping,
+        )
+
+        def poll() -> None:
+            while not services.stopping.is_set():
+                for name in connections:
+                    jobs.export_connection(ctx, name)
+                services.stopping.wait(ctx.settings.export_every)
+
+        return poll
+
+    reader = StreamReader(consumer_settings_from_env(os.environ, services.tenant))
+    consumers = [
+        ExportConsumer(
+            Exporter(services.ledger, ExportStore(services.db), c, client_for(c, policy_for(c))),
+            reader,
+        )
+        for c in connections.values()
+    ]
+
+    def run() -> None:
+        threads = [
+            threading.Thread(target=c.run, args=(services.stopping,), name=c.durable, daemon=True)
+            for c in consumers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        reader.close()
+
+    return run
+
+
 #: seconds the relay worker waits before reconnecting after NATS was away too long
 RELAY_RETRY_SECONDS = 5.0
 
@@ -94,6 +181,9 @@ WORKERS: list[WorkerSpec] = [
     WorkerSpec("scheduler", scheduler_worker),
     # its own role: a deployment without NATS runs every other worker unchanged
     WorkerSpec("relay", relay_worker, by_default=False),
+    # webhook delivery and exports on their own, e.g. as JetStream consumers on other machines
+    WorkerSpec("webhooks", webhooks_worker, by_default=False),
+    WorkerSpec("exports", exports_worker, by_default=False),
 ]
 
 

@@ -11,6 +11,14 @@
   is not hammered once per queued event).
 - Restart-safe: positions, queue and attempts are rows in the ledger's database; a subscription
   lease keeps two workers (e.g. two processes on PostgreSQL) off the same subscription.
+- Two sources of events: the ledger's log, polled (the default), or, with ``stream`` set, a
+  durable JetStream consumer per subscription (``TOLLBOOK_EVENT_SOURCE=jetstream``). Either way
+  an event is queued once per subscription (a unique row per position, with the position
+  moved in the same transaction), and a stream message is acknowledged only after that.
+  Order per aggregate holds because only the lease holder fetches: JetStream hands it the
+  subscription's messages in stream order, and its ``ack_wait`` is shorter than the lease, so
+  a crashed holder's unacknowledged messages are due again (and redelivered first) before any
+  other worker can take the lease.
 
 ``run_once()`` does one pass (tests call it); ``run(stop)`` repeats until ``stop`` is set.
 Time and sleeping are injected, so tests control back-off without waiting.
@@ -31,6 +39,7 @@ import structlog
 from adapters import metrics
 from adapters.feed import read_page, topics_for
 from adapters.ledger.application import Ledger
+from adapters.relay.consumer import StreamReader, durable_name
 from adapters.webhooks.sender import HttpSender, Outcome, Sender
 from adapters.webhooks.store import Delivery, QueuedEvent, Subscription, WebhookStore
 
@@ -68,6 +77,15 @@ class WebhookWorker:
     lease_seconds: float = 60.0
     max_parallel: int = 8
     worker_id: str = field(default_factory=lambda: f"worker-{uuid4().hex[:12]}")
+    #: read events from this JetStream connection instead of polling the ledger's log
+    stream: StreamReader | None = None
+
+    def __post_init__(self) -> None:
+        if self.stream is not None and self.stream.settings.ack_wait > self.lease_seconds / 2:
+            raise ValueError(
+                "the stream's ack_wait must be at most half the subscription lease,"
+                " or a crashed worker's messages could come back after newer ones"
+            )
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Deliver until ``stop`` is set; one pass every ``interval`` seconds when idle."""
@@ -117,6 +135,8 @@ class WebhookWorker:
 
     def _queue(self, subscription: Subscription) -> int:
         """Copy events after the subscription's position into its delivery queue."""
+        if self.stream is not None:
+            return self._queue_from_stream(subscription, self.stream)
         topics = topics_for(subscription.event_types)
         page = read_page(self.ledger, subscription.position, self.batch_size, topics)
         if page.next_after == subscription.position:
@@ -132,6 +152,40 @@ class WebhookWorker:
             for doc in page.events
         ]
         self.store.enqueue(subscription.id, queued, page.next_after, self.now())
+        return len(queued)
+
+    def _queue_from_stream(self, subscription: Subscription, stream: StreamReader) -> int:
+        """The subscription's next messages from its durable consumer, queued in one
+        transaction, then acknowledged. Messages at or before the subscription's position were
+        queued before (a redelivery) or predate it; events of other types are skipped, but
+        the position moves past them too."""
+        durable = durable_name("webhooks", subscription.id)
+        stream.subscribe(durable, after=subscription.position, max_ack_pending=self.batch_size)
+        fetched = stream.fetch(durable, self.batch_size)
+        if not fetched:
+            return 0
+        wanted = set(subscription.event_types)
+        queued = [
+            QueuedEvent(
+                position=item.position,
+                event_id=item.doc["id"],
+                event_type=item.event_type,
+                aggregate_id=item.doc["aggregate_id"],
+                body=json.dumps(item.doc, separators=(",", ":"), ensure_ascii=False),
+            )
+            for item in fetched
+            if item.position > subscription.position and (not wanted or item.event_type in wanted)
+        ]
+        newest = max(subscription.position, *(item.position for item in fetched))
+        self.store.enqueue(subscription.id, queued, newest, self.now())
+        stream.ack(fetched)
+        log.debug(
+            "queued from the stream",
+            subscription=subscription.id,
+            fetched=len(fetched),
+            queued=len(queued),
+            position=newest,
+        )
         return len(queued)
 
     def _deliver(self, subscription: Subscription, deadline: float) -> tuple[int, int]:

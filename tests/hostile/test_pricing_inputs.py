@@ -26,6 +26,7 @@ from tests.service.conftest import (  # noqa: F401  (fixtures: the API on the te
 OUT, INPUT, FLOAT = "out_of_range", "invalid_input", "validation_error"
 UPDATE = ["customer", "update", "ACME"]
 
+
 def _many_tiers() -> str:
     return ",".join(f"{n}-{n + 1}:0.01" for n in range(25)) + ",25-:0.01"
 

@@ -59,3 +59,19 @@ def test_the_command_publishes_and_says_how_many(tollbook, make_ledger, local_st
     again = tollbook("relay", "--once", "--stream", stream, "--tenant", tenant, "--json")
     assert first.code == again.code == 0, first.err
     assert '"published": 1' in first.out and '"published": 0' in again.out
+
+
+@pytest.mark.parametrize("role", ["webhooks", "exports"])
+def test_an_unknown_event_source_is_a_usage_error(tollbook, role, monkeypatch) -> None:
+    result = tollbook("serve", "--role", role, "--source", "kafka")
+    assert result.code == 2 and "[usage]" in result.err and "'kafka'" in result.err
+    monkeypatch.setenv("TOLLBOOK_EVENT_SOURCE", "polling")
+    from_env = tollbook("serve", "--role", role)
+    assert from_env.code == 2 and "'polling'" in from_env.err
+
+
+def test_consumers_with_a_bad_nats_url_stop_before_they_start(tollbook, monkeypatch) -> None:
+    monkeypatch.setenv("TOLLBOOK_NATS_URL", "http://127.0.0.1:4222")
+    result = tollbook("serve", "--role", "webhooks", "--source", "jetstream")
+    assert result.code == 2, result.err
+    assert "not a nats://host:port URL" in result.err
