@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,11 +66,23 @@ def feed(ledger: Ledger) -> list[dict[str, Any]]:
     return read_page(ledger, 0, 100_000).events
 
 
-def read_stream(servers: list[str], stream: str) -> list[Stored]:
+def read_stream(servers: list[str], stream: str, *, within: float = 30.0) -> list[Stored]:
+    """The whole stream, read the way a client must after a node died: while the cluster elects
+    the stream's new leader a request may go unanswered (a timeout, or no responders), so the
+    read is retried until ``within`` seconds have passed."""
+
     async def read() -> list[Stored]:
+        deadline = time.monotonic() + within
         nc = await nats.connect(servers=servers)
         try:
-            return await stored(nc.jetstream(), stream)
+            while True:
+                try:
+                    return await stored(nc.jetstream(), stream)
+                except (nats.errors.TimeoutError, nats.errors.NoRespondersError,
+                        nats.js.errors.ServiceUnavailableError):  # fmt: skip
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
         finally:
             await nc.close()
 
