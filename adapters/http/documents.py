@@ -153,6 +153,10 @@ class CustomerDoc(Document):
     payment_terms_days: int
     auto_apply_credit: bool = False
     low_balance_threshold: ThresholdDoc | None = None
+    reminder_offsets: list[int] = Field(
+        default_factory=list,
+        description="Payment reminders: days from each invoice's due date (docs/dunning.md).",
+    )
     scheduled_changes: list[ScheduledChange]
     packages: list[AssignmentDoc]
 
