@@ -37,9 +37,10 @@ def check_offsets(offsets: Iterable[object], *, field: str = FIELD) -> tuple[int
     """A schedule within the limits, ascending: at most ``MAX_REMINDERS`` distinct whole days
     from ``MIN_REMINDER_OFFSET`` to ``MAX_REMINDER_OFFSET``. A repeated day is refused rather
     than dropped: it says the person meant something else."""
-    values = list(offsets)
-    limits.check_count(len(values), limits.MAX_REMINDERS, what="reminders", field=field)
-    for value in values:
+    given = list(offsets)
+    limits.check_count(len(given), limits.MAX_REMINDERS, what="reminders", field=field)
+    values: list[int] = []
+    for value in given:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInput(
                 f"a reminder is a whole number of days from the due date, got"
@@ -52,13 +53,14 @@ def check_offsets(offsets: Iterable[object], *, field: str = FIELD) -> tuple[int
                 f" +{limits.MAX_REMINDER_OFFSET} days from the due date, got {value}",
                 field=field,
             )
+        values.append(value)
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
         raise InvalidInput(
             f"each reminder day once: {', '.join(offset_text(v) for v in repeated)} repeated",
             field=field,
         )
-    return tuple(sorted(values))  # type: ignore[type-var]
+    return tuple(sorted(values))
 
 
 def parse_offsets(text: str, *, field: str = FIELD) -> tuple[int, ...]:

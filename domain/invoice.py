@@ -12,12 +12,11 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from domain import invoice_status, limits
+from domain import dunning, invoice_status, limits
 from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import DatesChanges, LineChanges
-from domain import dunning
-from domain.delivery import Delivery, DocumentSendFailed, DocumentSent, SendFailure, Sendable
+from domain.delivery import Delivery, DocumentSendFailed, DocumentSent, Sendable, SendFailure
 from domain.discount import MAX_DISCOUNTS, check_discount, discount_lines, rules_of
 from domain.errors import (
     EmptyInvoice,

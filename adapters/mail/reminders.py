@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 import structlog
+from jinja2.sandbox import SandboxedEnvironment
 
 from adapters.config_error import ConfigError
 from adapters.mail import templates
 from adapters.mail.config import SmtpConfig
 from adapters.mail.sending import compose, recipients_for, template_values
 from adapters.mail.smtp import SendError, deliver
-from jinja2.sandbox import SandboxedEnvironment
+from domain import limits
 from domain.customer import Customer
 from domain.delivery import SendFailure, send_id_for
 from domain.dunning import reminder_key, stage_words
-from domain import limits
 from domain.errors import BillingError, InvalidDate
 from domain.invoice import Invoice
 
@@ -149,7 +149,7 @@ def _owing(ledger: Ledger, customer: Customer, day: date) -> list[Invoice]:
     wanted = InvoiceQuery(customer_id=str(customer.id), open_only=True)
     while True:
         page = queries.invoices(wanted, day, limit=500, cursor=cursor)
-        ids.extend(str(row["invoice_id"]) for row in page.rows)
+        ids.extend(str(row["invoice_id"]) for row in page.items)
         cursor = page.next_cursor
         if cursor is None:
             break
