@@ -289,7 +289,7 @@ class CustomerFields(Body):
         description="Customer.PrepaidBalanceLow is recorded when the customer's credit falls"
         " below it; null removes it.",
     )
-    reminder_offsets: list[int] | None = Field(
+    reminder_offsets: list[Days] | None = Field(
         default=None,
         description="Payment reminders, in days from each invoice's due date, e.g. [-7, 0, 7,"
         " 14, 30]: at most 10 distinct days from -90 to 365; [] stops them (docs/dunning.md).",
