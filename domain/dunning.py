@@ -114,11 +114,7 @@ def due_stage(
     """The stage to send ``today``, or None: the latest stage whose day has come (and is not
     before the invoice date), unless it or a later stage was sent already, or it failed
     ``MAX_ATTEMPTS`` times."""
-    come = [
-        o
-        for o in offsets
-        if invoice_date <= due_date + timedelta(days=o) <= today
-    ]
+    come = [o for o in offsets if invoice_date <= due_date + timedelta(days=o) <= today]
     if not come:
         return None
     stage = max(come)
