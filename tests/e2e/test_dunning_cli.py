@@ -32,7 +32,8 @@ def test_reminders_go_out_at_their_stages_once_each_and_stop_when_paid(
 ):
     added = tollbook(
         "customer", "add", "ZRH01", "--name", "Zürich Telekom AG", "--currency", "CHF",
-        "--email", "ap@zuerich.example", "--terms", "30", "--tax-rate", "0", "--reminders", "14, -7,0", "--json",
+        "--email", "ap@zuerich.example", "--terms", "30", "--tax-rate", "0",
+        "--reminders", "14, -7,0", "--json",
     )  # fmt: skip
     assert added.code == 0, added.err
     assert added.json()["reminder_offsets"] == [-7, 0, 14]

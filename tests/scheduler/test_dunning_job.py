@@ -22,9 +22,7 @@ def test_the_dunning_job_is_stored_leased_and_sends_what_is_due(make_context, at
     with registry.job_writer(ctx):
         registry.ensure_dunning_job(ctx)
         registry.ensure_dunning_job(ctx)  # the next start finds it: left alone
-    ((job_id, (next_run, state)),) = [
-        (k, v) for k, v in stored_jobs(ctx.db).items() if k == "dunning"
-    ]
+    next_run, state = stored_jobs(ctx.db)["dunning"]
     assert next_run == datetime(2026, 10, 2, 1, 0, tzinfo=UTC).timestamp()
     assert state["func"] == registry.REMIND_INVOICES
 
