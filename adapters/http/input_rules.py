@@ -336,6 +336,7 @@ BY_SCHEMA: dict[tuple[str, str], dict[str, Any]] = {
     # a reminder schedule (domain/dunning.py): distinct whole days around the due date
     ("CustomerCreate", "reminder_offsets"): REMINDER_OFFSETS,
     ("CustomerChange", "reminder_offsets"): REMINDER_OFFSETS,
+    ("DunningRun", "as_of"): LEDGER_DATE,
     ("WebhookCreate", "event_types"): {
         "type": "array",
         "items": {"type": "string", "enum": _event_type_names()},

@@ -425,6 +425,14 @@ class SendRequest(Body):
     dry_run: bool = False
 
 
+class DunningRun(Body):
+    """Run the dunning as on ``as_of`` (default today: a later day only with ``dry_run``);
+    ``dry_run`` sends and records nothing."""
+
+    as_of: IsoDate | None = None
+    dry_run: bool = False
+
+
 class Reason(Body):
     reason: str = Field(min_length=1)
 
