@@ -141,7 +141,9 @@ def invoice_remind(
             for r in reminders
         ]  # fmt: skip
         title = "Reminders due (dry run: nothing sent)" if dry_run else "Reminders"
-        table(title, ("invoice", "customer", "stage", "due", "outstanding", "to", "status"), rows)
+        if rows:
+            columns = ("invoice", "customer", "stage", "due", "outstanding", "to", "status")
+            table(title, columns, rows)
         say(f"{len(reminders)} reminder(s) {'due' if dry_run else 'processed'}")
     if any(r.status == "failed" for r in reminders):
         raise SystemExit(1)  # recorded as Invoice.ReminderFailed; the next run tries again
