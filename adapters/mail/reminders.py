@@ -91,7 +91,8 @@ def run(
     dry_run: bool = False,
 ) -> list[Reminder]:
     """Send every reminder due on ``as_of`` (default: the ledger's today), or with
-    ``dry_run`` only say which (nothing is rendered to PDF, sent or written)."""
+    ``dry_run`` only say which (nothing is rendered to PDF, sent or written). ConfigError
+    when a reminder is due and the SMTP settings are missing or wrong."""
     day = as_of or ledger.today()
     limits.check_date(day, what="dunning date", field="as_of")
     if day > ledger.today() and not dry_run:
@@ -100,7 +101,8 @@ def run(
             f" {ledger.today()}): use --dry-run to see what will go out",
             field="as_of",
         )
-    config = None if dry_run else SmtpConfig.from_env(env)
+    # read when the first reminder goes out: a day with nothing due needs no SMTP settings
+    config: SmtpConfig | None = None
     jinja = templates.environment(env)
     done = []
     for invoice, offsets in _open_invoices(ledger, day):
@@ -114,7 +116,7 @@ def run(
         elif dry_run:
             reminder = _with(reminder, status="dry-run")
         else:
-            assert config is not None
+            config = config or SmtpConfig.from_env(env)
             reminder = _send(ledger, config, reminder, actor, jinja, day)
         done.append(reminder)
     return done

@@ -52,11 +52,13 @@ def test_a_run_over_http_sends_each_stage_once_and_shows_in_the_history(
 def test_without_smtp_a_run_is_a_503_and_a_dry_run_still_answers(writer, monkeypatch):
     monkeypatch.delenv("TOLLBOOK_SMTP_HOST", raising=False)
     make_customer(writer)
-    ok(writer.patch("/customers/ACME", {"email": "ap@acme.example", "reminder_offsets": [0]}))
-    issued_invoice(writer)
+    ok(writer.patch("/customers/ACME", {"email": "ap@acme.example", "reminder_offsets": [-14]}))
+    nothing_due = ok(writer.post("/dunning/run", {}))  # no SMTP needed to send nothing
+    issued_invoice(writer)  # due in 14 days: its -14 stage is today
 
     down = writer.post("/dunning/run", {})
-    dry = ok(writer.post("/dunning/run", {"as_of": "2026-10-15", "dry_run": True}))
+    dry = ok(writer.post("/dunning/run", {"dry_run": True}))
 
+    assert nothing_due["reminders"] == []
     assert down.status_code == 503 and down.json()["code"] == "mail_not_configured"
     assert dry["sent"] == 0 and [r["status"] for r in dry["reminders"]] == ["dry-run"]

@@ -22,8 +22,9 @@ def run_dunning(body: DunningRun, svc: Svc, key: Writer, response: Response) -> 
     """E-mail each open invoice the reminder its customer's schedule has due on ``as_of``
     (default today; a later day only with ``dry_run``), recorded as ``Invoice.ReminderSent``
     or ``Invoice.ReminderFailed``. A stage already sent is never sent again, so a repeated
-    run sends nothing new. Any failure answers 202 (recorded; the next run tries again); no
-    SMTP configuration (TOLLBOOK_SMTP_*) is a 503 ``mail_not_configured``."""
+    run sends nothing new. Any failure answers 202 (recorded; the next run tries again); a
+    reminder due without SMTP configuration (TOLLBOOK_SMTP_*) is a 503
+    ``mail_not_configured``."""
     from adapters.mail.reminders import run
 
     try:
