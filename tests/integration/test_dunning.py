@@ -13,6 +13,7 @@ from decimal import Decimal as D
 import pytest
 
 from adapters.mail import reminders
+from domain.changes import CustomerChanges
 from domain.invoice import Invoice
 from tests.mail_support import Inbox, free_port, smtp_server
 
@@ -184,3 +185,32 @@ def test_a_dry_run_sends_and_writes_nothing_and_may_look_ahead(memory_ledger, cl
     assert len(memory_ledger.events_of(memory_ledger.invoice_id(number))) == before
     with pytest.raises(Exception, match="use --dry-run"):
         reminders.run(memory_ledger, env, "t", as_of=date(2026, 11, 8))
+
+
+def test_reminder_events_flow_to_the_feed_and_exports_pass_them_by(
+    memory_ledger, clock, env, inbox
+):
+    from adapters.accounting.events import item_for
+    from adapters.feed import read_page, topics_for
+
+    _customer(memory_ledger, offsets=(0,))
+    number = _issued(memory_ledger)
+    memory_ledger.change_customer("ACME", CustomerChanges(reminder_offsets=(0, 7)), "t")
+    reminders.run(memory_ledger, env, "t", as_of=_day(clock, date(2026, 10, 31)))
+    env["TOLLBOOK_SMTP_PORT"] = str(free_port())  # the server is gone
+    reminders.run(memory_ledger, env, "t", as_of=_day(clock, date(2026, 11, 7)))
+
+    wanted = topics_for(
+        ["Invoice.ReminderSent", "Invoice.ReminderFailed", "Customer.RemindersChanged"]
+    )
+    page = read_page(memory_ledger, 0, 100, wanted)
+    assert [e["type"] for e in page.events] == [
+        "Customer.RemindersChanged", "Invoice.ReminderSent", "Invoice.ReminderFailed",
+    ]  # fmt: skip
+    sent = page.events[1]["payload"]
+    assert (sent["offset"], sent["outstanding"], sent["recipients"]) == (
+        0, "100.00", ["ap@acme.example"],
+    )  # fmt: skip
+    for position, event in memory_ledger.all_events(topics=wanted):
+        assert item_for(memory_ledger, position, event) is None  # nothing for accounting
+    assert memory_ledger.invoice(number).outstanding == D("100.00")  # a reminder owes nothing
