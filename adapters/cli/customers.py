@@ -25,7 +25,7 @@ from adapters.views import customer_doc
 from domain.address import PostalAddress
 from domain.changes import CustomerChanges
 from domain.customer import Customer
-from domain.dunning import parse_offsets
+from domain.dunning import parse_offsets, schedule_text
 from domain.errors import InvalidInput
 from domain.pricing import TieredPrice, parse_price, price_text
 from domain.schedule import InvoiceSchedule
@@ -314,6 +314,8 @@ def _shown(key: str, value: Any) -> Any:
         return str(PostalAddress.model_validate(value))
     if key == "usage_prices" and isinstance(value, list):  # as --tiers takes them
         return "\n".join(price_text(TieredPrice.model_validate(price)) for price in value)
+    if key == "reminder_offsets" and isinstance(value, list):  # as --reminders takes them
+        return schedule_text(value)
     return value
 
 

@@ -94,3 +94,4 @@ def test_a_refused_schedule_writes_nothing(ledger, tollbook):
     assert len(ledger.events_of(ledger.customer("ACME").id)) == before
     cleared = tollbook("customer", "update", "ACME", "--reminders", "-3, 10")
     assert cleared.code == 0 and ledger.customer("ACME").latest.reminder_offsets == (-3, 10)
+    assert "-3, +10" in tollbook("customer", "show", "ACME").out  # as --reminders takes them
