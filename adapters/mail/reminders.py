@@ -109,15 +109,21 @@ def run(
         offset = invoice.reminder_due(offsets, day)
         if offset is None:
             continue
-        reminder = _reminder(ledger, invoice, offset, jinja, day)
-        if reminder.status == "no-address":
-            log.warning("reminder not sent: no billing address", aggregate_id=str(invoice.id),
-                        offset=offset)  # fmt: skip
-        elif dry_run:
-            reminder = _with(reminder, status="dry-run")
-        else:
-            config = config or SmtpConfig.from_env(env)
-            reminder = _send(ledger, config, reminder, actor, jinja, day)
+        try:
+            reminder = _reminder(ledger, invoice, offset, jinja, day)
+            if reminder.status == "no-address":
+                log.warning("reminder not sent: no billing address",
+                            aggregate_id=str(invoice.id), offset=offset)  # fmt: skip
+            elif dry_run:
+                reminder = _with(reminder, status="dry-run")
+            else:
+                config = config or SmtpConfig.from_env(env)
+                reminder = _send(ledger, config, reminder, actor, jinja, day)
+        except BillingError as error:
+            # voided or settled since it was listed: the others are still reminded
+            log.info("reminder dropped", aggregate_id=str(invoice.id), offset=offset,
+                     error=str(error))  # fmt: skip
+            continue
         done.append(reminder)
     return done
 
