@@ -257,8 +257,9 @@ class SendDoc(Document):
 
 class ReminderDoc(Document):
     """One reminder of a dunning run (docs/dunning.md): ``status`` is ``sent``,
-    ``already-sent``, ``failed`` (recorded; the next run tries again), ``no-address`` (the
-    customer has no billing e-mail: nothing recorded) or ``dry-run``."""
+    ``already-sent``, ``settled`` (nothing owed any more: not sent), ``failed`` (recorded;
+    the next run tries again), ``no-address`` (the customer has no billing e-mail: nothing
+    recorded) or ``dry-run``."""
 
     invoice: str
     invoice_id: str

@@ -53,7 +53,7 @@ class Reminder:
     currency: str
     recipients: tuple[str, ...]
     subject: str = ""
-    status: str = "due"  # due | dry-run | sent | failed | already-sent | no-address
+    status: str = "due"  # due | dry-run | sent | failed | already-sent | settled | no-address
     message_id: str = ""
     error: str = ""
     attempt: int = 1
@@ -219,10 +219,15 @@ def _send(
         ledger, config, "invoice", invoice_id, send_id, reminder.recipients, subject, body
     )
     message_id = prepared.delivery.message_id
-    # fresh from the store: a payment or another run may have come since the invoice was read
-    if ledger.invoice(invoice_id).reminder_states.get(offset) == "sent":
+    # fresh from the store: another run may have sent the stage, or a payment, credit note or
+    # void settled the invoice, since it was listed
+    fresh = ledger.invoice(invoice_id)
+    if fresh.reminder_states.get(offset) == "sent":
         bound.info("reminder skipped: already sent")
         return _with(reminder, status="already-sent", message_id=message_id)
+    if fresh.state != "issued" or fresh.outstanding <= 0:
+        bound.info("reminder skipped: nothing owed any more")
+        return _with(reminder, status="settled", message_id=message_id)
     try:
         refused = deliver(config, prepared.message, reminder.recipients)
     except SendError as error:

@@ -214,3 +214,23 @@ def test_reminder_events_flow_to_the_feed_and_exports_pass_them_by(
     for position, event in memory_ledger.all_events(topics=wanted):
         assert item_for(memory_ledger, position, event) is None  # nothing for accounting
     assert memory_ledger.invoice(number).outstanding == D("100.00")  # a reminder owes nothing
+
+
+def test_a_payment_arriving_while_the_reminder_is_prepared_stops_it(
+    memory_ledger, clock, env, inbox, monkeypatch
+):
+    _customer(memory_ledger)
+    number = _issued(memory_ledger)
+    real_compose = reminders.compose
+
+    def paid_meanwhile(*args, **kwargs):  # another process records the payment meanwhile
+        prepared = real_compose(*args, **kwargs)
+        payment = memory_ledger.record_payment("ACME", "t", amount=D("100"), status="completed")
+        memory_ledger.allocate(payment, [(number, D("100"))], "t")
+        return prepared
+
+    monkeypatch.setattr(reminders, "compose", paid_meanwhile)
+    done = reminders.run(memory_ledger, env, "t", as_of=_day(clock, date(2026, 10, 31)))
+
+    assert [r.status for r in done] == ["settled"] and inbox.received == []
+    assert _events(memory_ledger, number, Invoice.ReminderSent) == []
