@@ -18,8 +18,9 @@ venv: $(STAMP)
 # Debian packages the project needs at run time (installed only when missing). PDFs embed
 # DejaVu Sans (Latin, Greek, Cyrillic) and fall back per glyph to Droid Sans Fallback for CJK.
 # The portal's browser tests drive Debian's chromium (never a downloaded browser build).
-# The relay tests start their own 3-node JetStream cluster from Debian's nats-server.
-DEBS := fonts-dejavu-core fonts-droid-fallback poppler-utils chromium nats-server
+# The relay tests start their own 3-node JetStream cluster from Debian's nats-server; the
+# node tests a second PostgreSQL cluster from Debian's initdb / pg_ctl (tests/nodes/).
+DEBS := fonts-dejavu-core fonts-droid-fallback poppler-utils chromium nats-server postgresql
 system-deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

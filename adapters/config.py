@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 from adapters.config_error import ConfigError
@@ -27,6 +27,9 @@ from adapters.store.settings import (
     store_env,
 )
 from domain import limits
+
+if TYPE_CHECKING:
+    from adapters.tenancy.directory import Directory, Tenant
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -130,3 +133,52 @@ class QueriesOnFirstUse:
         if index is None:
             raise ConfigError("payments by customer need SQLite or PostgreSQL")
         return index.customer_payments(customer_id)
+
+
+# ---------------------------------------------------------------------- tenants (docs/scaling.md)
+
+CONTROL_DATABASE_ENV = "TOLLBOOK_CONTROL_DATABASE_URL"
+
+
+def control_database_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """``TOLLBOOK_CONTROL_DATABASE_URL``: where the tenant directory is (None: no tenants, one
+    seller in ``TOLLBOOK_DATABASE_URL`` as ever)."""
+    environ = os.environ if environ is None else environ
+    return environ.get(CONTROL_DATABASE_ENV, "").strip() or None
+
+
+def open_directory(url: str | None = None, environ: Mapping[str, str] | None = None) -> Directory:
+    """The tenant directory at ``url`` (default: the control database's URL)."""
+    from adapters.tenancy.directory import Directory
+
+    url = url or control_database_url(environ)
+    if url is None:
+        raise ConfigError(
+            f"tenants need a control database: set {CONTROL_DATABASE_ENV}"
+            " (sqlite:///var/control.sqlite or postgresql://…)"
+        )
+    return Directory.open(url)
+
+
+def tenant_database_url(tenant: str, directory: Directory) -> str:
+    """The store URL of ``tenant``, as the directory says (NotFound for an unknown one)."""
+    return directory.tenant(tenant).store_url
+
+
+def add_tenant(directory: Directory, name: str, node: str) -> tuple[Tenant, bool]:
+    """Create tenant ``name``'s store on ``node`` (schema, event tables, migrations), then enter
+    it in the directory; True when new. The directory names a tenant only once its store is
+    whole, and every step is idempotent: an add that failed half-way is simply run again."""
+    from adapters.store.database import Database
+    from adapters.store.migrations.runner import migrate
+
+    tenant, created = directory.planned_tenant(name, node)
+    url = tenant.store_url
+    build_ledger(url).close()
+    database = Database.from_url(url)
+    try:
+        migrate(database)
+    finally:
+        database.close()
+    directory.record_tenant(tenant)
+    return tenant, created

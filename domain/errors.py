@@ -216,3 +216,11 @@ class EInvoiceNotPossible(InvalidState):
     two decimals, outside-the-scope lines mixed with taxed ones."""
 
     code = "einvoice_not_possible"
+
+
+class Unavailable(BillingError):
+    """The ledger cannot take the command now, whatever its input (its store is read-only
+    while it is copied to another node): nothing was written; the same command may succeed
+    later, or on the store that took over."""
+
+    code = "unavailable"

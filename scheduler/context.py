@@ -15,6 +15,7 @@ from adapters.accounting.config import Connection
 from adapters.config import ConfigError
 from adapters.ledger.application import Ledger
 from adapters.store.database import Database
+from adapters.usage.location import usage_database
 from adapters.webhooks.store import WebhookStore
 from adapters.webhooks.worker import WebhookWorker
 from scheduler.state import SchedulerState
@@ -79,8 +80,12 @@ class JobContext:
     #: set when the scheduler starts (sync_jobs adds and removes jobs through it)
     scheduler: Any = None
     webhook_worker: WebhookWorker | None = None
+    #: where the usage is (TOLLBOOK_USAGE_DATABASE_URL); None: in ``db``, beside the ledger
+    usage_db: Database | None = None
 
     def __post_init__(self) -> None:
+        if self.usage_db is None:
+            self.usage_db = usage_database(self.db)
         self.state = SchedulerState(self.db)
         self.state.ensure_schema()
         if self.webhook_worker is None:

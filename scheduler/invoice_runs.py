@@ -70,8 +70,9 @@ def _bill(ctx: JobContext, account: str, period: Period) -> BillingReport:
         try:
             report = run_billing(
                 ctx.ledger,
-                ctx.db,
+                ctx.usage_db or ctx.db,
                 period,
+                ledger_db=ctx.db,
                 customers=[account],
                 issue=ctx.settings.issue,
                 actor="scheduler",

@@ -9,6 +9,7 @@ PostgreSQL tests skip when no server answers, except when ``TOLLBOOK_REQUIRE_POS
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import pytest
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
+from tests.pg_cluster_support import ClusterUnavailable, PgCluster, start_cluster
 
 # Console tracebacks as Python prints them: rich's default renders each frame's source and
 # locals, seconds per logged exception, and hostile tests log hundreds (the text still says
@@ -99,3 +101,39 @@ def _quiet_logs() -> None:
     from adapters.logging import configure_logging
 
     configure_logging(level="warning")
+
+
+@pytest.fixture(scope="session")
+def second_pg() -> Iterator[PgCluster]:
+    """A second PostgreSQL cluster (tests/pg_cluster_support.py), started once per session
+    (per xdist worker) for the tests that ask for it, stopped and removed after. It skips
+    where PostgreSQL is not installed, except under CI=true or TOLLBOOK_REQUIRE_POSTGRES=1:
+    then a cluster that will not start fails the tests."""
+    try:
+        cluster = start_cluster()
+    except (ClusterUnavailable, OSError, subprocess.TimeoutExpired) as error:
+        if _require_postgres():
+            pytest.fail(f"the second PostgreSQL cluster would not start: {error}")
+        pytest.skip(f"no second PostgreSQL cluster: {error}")
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def second_pg_url(second_pg: PgCluster) -> Iterator[str]:
+    """A fresh schema on the second cluster as a tollbook URL; dropped after the test (the
+    cluster is started again first if the test stopped it)."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    if not second_pg.running():  # an earlier test stopped it and failed before starting it
+        second_pg.start()
+    with psycopg.connect(second_pg.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield second_pg.url(schema)
+    finally:
+        if not second_pg.running():
+            second_pg.start()
+        with psycopg.connect(second_pg.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -15,12 +15,14 @@ from datetime import date
 from decimal import Decimal as D
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from facturx import xml_check_xsd
 
@@ -92,11 +94,34 @@ def certificate(name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     return key, cert
 
 
+@pytest.fixture(scope="module")
+def seller_p12(tmp_path_factory: Any) -> Path:
+    """The seller's key and certificate as a PKCS#12 file (passphrase ``s3cret``), made once
+    per test module (an RSA key takes ~0.1 s)."""
+    key, cert = certificate("Northwind Voice Ltd")
+    path = tmp_path_factory.mktemp("keys") / "seller.p12"
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"seller", key, cert, None, serialization.BestAvailableEncryption(b"s3cret")
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def signing(monkeypatch: Any, seller_p12: Path) -> Path:
+    """The seller's signing key configured (``TOLLBOOK_SIGNING_*``) for this test."""
+    monkeypatch.setenv("TOLLBOOK_SIGNING_PKCS12", str(seller_p12))
+    monkeypatch.setenv("TOLLBOOK_SIGNING_PASSPHRASE", "s3cret")
+    return seller_p12
+
+
 @dataclass
 class Cycle:
     two_rates: str  # Cyrillic customer, lines at 20 % and 5 %, partly paid
     cjk: str  # CJK customer, a 0 % line (zero rated) among 20 % ones
     reverse: str  # an EU business customer with a VAT number, reverse charge
+    outside: str  # a US business customer: outside the scope of (UK) VAT
     credit_note: str  # credits part of ``two_rates``
     numbers: list[str]
 
@@ -106,6 +131,7 @@ def seller(ledger: Ledger, **overrides: str) -> None:
         "company_name": "Northwind Voice Ltd",
         "address": "1 Exchange Square\nLondon EC2A 2BR",
         "tax_number": "GB123456789",
+        "registration_number": "01234567",
         "country": "GB",
         "payment_instructions": "Pay to sort code 20-00-00, account 12345678",
         **overrides,
@@ -150,6 +176,24 @@ def cycle(ledger: Ledger) -> Cycle:
         tax_rate=D("0"),
         tax_description="Reverse charge",
         payment_terms_days=14,
+    )
+    ledger.register_customer(
+        "test",
+        account_number="NYC01",
+        name="Empire Carrier Inc.",
+        address=PostalAddress(
+            lines=("350 Fifth Avenue",),
+            city="New York",
+            region="NY",
+            postal_code="10118",
+            country="US",
+        ),
+        tax_number="EIN 12-3456789",
+        currency="USD",
+        tax_treatment="outside_scope",
+        tax_rate=D("0"),
+        tax_description="Outside scope",
+        payment_terms_days=30,
     )
     october = {"period_start": date(2026, 10, 1), "period_end": date(2026, 10, 31)}
     two = ledger.create_invoice("SIB01", "test", **october)
@@ -200,7 +244,17 @@ def cycle(ledger: Ledger) -> Cycle:
         tax_rate=D("0"),
         unit="min",
     )
-    numbers = [ledger.issue_invoice(ref, "test") for ref in (two, cjk, rc)]
+    us = ledger.create_invoice("NYC01", "test", **october)
+    ledger.add_line(
+        us,
+        "test",
+        description="International termination",
+        quantity=D("25000"),
+        unit_price=D("0.0081"),
+        tax_rate=D("0"),
+        unit="min",
+    )
+    numbers = [ledger.issue_invoice(ref, "test") for ref in (two, cjk, rc, us)]
     payment = ledger.record_payment("SIB01", "test", amount=D("100.00"), status="completed")
     ledger.allocate(payment, [(numbers[0], D("100.00"))], "test")
     credit = [
@@ -212,4 +266,4 @@ def cycle(ledger: Ledger) -> Cycle:
         ),
     ]
     note = ledger.issue_credit_note(numbers[0], "test", "Discount agreed", lines=credit)
-    return Cycle(str(two), str(cjk), str(rc), note, numbers)
+    return Cycle(str(two), str(cjk), str(rc), str(us), note, numbers)

@@ -356,6 +356,21 @@ class ClearBooksClient:
 
     # --------------------------------------------------------------- payments
 
+    def due_date(self, change: docs.DueDateChange, invoice_id: str, key: ExportKey) -> Sent:
+        """Clear Books' SOAP API cannot edit an invoice: it creates (``createInvoice``) and
+        voids (``voidInvoice``) them, and has no update method (its WSDL and official client
+        list none). Voiding and re-creating would need a new number and would undo the
+        payments on it, so nothing is sent: the run notes it, and ``export reconcile`` shows
+        the due dates differ until the invoice is edited in Clear Books by hand."""
+        return Sent(
+            invoice_id,
+            nothing_sent=(
+                f"due date: nothing sent - the Clear Books API cannot edit invoice"
+                f" {change.invoice_number}; change its due date in Clear Books to"
+                f" {change.after.isoformat()} (was {change.before.isoformat()})"
+            ),
+        )
+
     def _pay(
         self,
         amount: Decimal,
@@ -475,6 +490,7 @@ class ClearBooksClient:
             total=document.get("gross", Decimal(0)),
             amount_due=home,
             status=str(document.get("status", "")),
+            due_date=_day(document.get("dateDue")),
         )
 
     def _home_balance(self, document: dict[str, Any], currency: str) -> Decimal:
@@ -484,6 +500,16 @@ class ClearBooksClient:
         if currency != HOME_CURRENCY and foreign is not None:
             return Decimal(foreign)
         return Decimal(document.get("balance", Decimal(0)))
+
+
+def _day(value: Any) -> date | None:
+    """``dateDue`` as listInvoices gives it (a date, or its ISO text; a credit note has one)."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def _address(address: PostalAddress) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
@@ -59,6 +60,7 @@ class RemoteDocument:
     total: Decimal
     amount_due: Decimal
     status: str  # the remote system's own status word, e.g. AUTHORISED, PAID, VOIDED
+    due_date: date | None = None  # an invoice's, where the system reads it back
 
 
 @runtime_checkable
@@ -89,6 +91,11 @@ class AccountingClient(ReadsBack, Protocol):
     ) -> Sent: ...
 
     def void(self, void: docs.Void, invoice_id: str, key: ExportKey) -> Sent: ...
+
+    def due_date(self, change: docs.DueDateChange, invoice_id: str, key: ExportKey) -> Sent:
+        """Give the remote invoice the new due date, or say in ``Sent.nothing_sent`` why the
+        system cannot take it (it stays a difference that ``export reconcile`` shows)."""
+        ...
 
     def unallocate(
         self, unallocation: docs.Unallocation, contact_id: str, invoice_id: str, key: ExportKey

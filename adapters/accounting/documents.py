@@ -15,7 +15,9 @@ from uuid import UUID
 from domain.address import PostalAddress
 from domain.tax_treatment import TaxTreatment
 
-Kind = Literal["contact", "invoice", "credit_note", "payment", "unallocation", "refund", "void"]
+Kind = Literal[
+    "contact", "invoice", "credit_note", "payment", "unallocation", "refund", "void", "due_date"
+]
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,29 @@ class Void:
     reason: str
 
 
-Document = Contact | SalesInvoice | CreditNote | PaymentAllocation | Unallocation | Refund | Void
+@dataclass(frozen=True)
+class DueDateChange:
+    """An issued invoice given a new due date (``Invoice.DueDateChanged``): the remote
+    invoice's due date follows, where the system lets it change."""
+
+    invoice_id: UUID
+    invoice_number: str
+    customer_id: UUID
+    before: date
+    after: date
+    reason: str
+
+
+Document = (
+    Contact
+    | SalesInvoice
+    | CreditNote
+    | PaymentAllocation
+    | Unallocation
+    | Refund
+    | Void
+    | DueDateChange
+)
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,31 @@ class _Items(HandlesEvents):
             position, key, "void", invoice.customer_id, invoice.id, void, invoice.number
         )
 
+    @on(Invoice.DueDateChanged)
+    def _due_date_changed(
+        self, ledger: Ledger, position: int, event: Invoice.DueDateChanged
+    ) -> docs.ExportItem | None:
+        key = event_key(event)
+        invoice = ledger.as_of(Invoice, event.originator_id, version=event.originator_version)
+        assert invoice.number is not None  # only issued invoices take a new due date
+        change = docs.DueDateChange(
+            invoice.id,
+            invoice.number,
+            invoice.customer_id,
+            event.before,
+            event.after,
+            event.reason or "",
+        )
+        return docs.ExportItem(
+            position,
+            key,
+            "due_date",
+            invoice.customer_id,
+            invoice.id,
+            change,
+            f"{invoice.number} due {event.after.isoformat()}",
+        )
+
 
 _ITEMS = _Items()
 

@@ -390,6 +390,9 @@ class Exporter:
         elif isinstance(document, docs.Void):
             invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)
             sent = self.client.void(document, invoice_id, key)
+        elif isinstance(document, docs.DueDateChange):
+            invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)
+            sent = self.client.due_date(document, invoice_id, key)
         elif isinstance(document, docs.Unallocation):
             contact_id = self._contact_id(document.customer_id)
             invoice_id = self._invoice_id(document.invoice_id, document.invoice_number)

@@ -14,6 +14,7 @@ what FreshBooks holds now, so replaying one twice changes nothing the second tim
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -442,6 +443,40 @@ class FreshBooksClient:
 
         return self._step("void invoice", step)
 
+    def due_date(self, change: docs.DueDateChange, invoice_id: str, key: ExportKey) -> Sent:
+        """FreshBooks keeps an invoice's due date as ``due_offset_days`` after its
+        ``create_date`` (``due_date`` is read-only, worked out from the two): the offset is
+        set again. Setting a value, so safe to repeat; a deleted (voided) invoice is left."""
+
+        def step() -> Sent:
+            remote = self._once("get invoice", "GET", f"invoices/invoices/{invoice_id}")["invoice"]
+            if remote.get("vis_state") == DELETED:
+                return Sent(
+                    invoice_id,
+                    nothing_sent=(
+                        f"due date: nothing sent - FreshBooks invoice {change.invoice_number}"
+                        " is deleted (voided)"
+                    ),
+                )
+            created = _day(remote.get("create_date"))
+            if created is None:
+                raise RemoteRejected(
+                    f"FreshBooks invoice {change.invoice_number} has no readable create_date"
+                    f" ({str(remote.get('create_date'))[:40]!r}): its due date cannot be set"
+                    " as an offset from it; set it in FreshBooks, then resolve this letter"
+                )
+            offset = (change.after - created).days
+            if remote.get("due_offset_days") != offset:
+                self._once(
+                    "change due date",
+                    "PUT",
+                    f"invoices/invoices/{invoice_id}",
+                    body={"invoice": {"due_offset_days": offset}},
+                )
+            return Sent(invoice_id)
+
+        return self._step("change due date", step)
+
     # -------------------------------------------------------------- read back
 
     def read_back(self, kind: Literal["invoice", "credit_note"], remote_id: str) -> RemoteDocument:
@@ -456,6 +491,7 @@ class FreshBooksClient:
                 # A deleted invoice is out of FreshBooks' books: nothing is owed on it.
                 amount_due=Decimal(0) if deleted else _money(remote, "outstanding"),
                 status="deleted" if deleted else str(remote.get("v3_status") or ""),
+                due_date=_day(remote.get("due_date")),
             )
         note = self._call("get credit note", "GET", f"credit_notes/credit_notes/{remote_id}")[
             "credit_note"
@@ -488,6 +524,14 @@ class FreshBooksClient:
             if applied == total
             else str(note.get("status") or "created"),
         )
+
+
+def _day(value: Any) -> date | None:
+    """A date FreshBooks sent ("YYYY-MM-DD"), or None when there is none it could mean."""
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _address(address: PostalAddress) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """``tollbook export reconcile``: every exported invoice and credit note read back from the
-accounting system and compared with the ledger (total, amount due, status).
+accounting system and compared with the ledger (total, amount due, status, and an open
+invoice's due date where the system reads it back).
 
 The remote system's own status words are put into the ledger's three: ``open`` (something is
 still owed), ``paid`` (nothing is: paid, credited, or a credit note fully used) and ``voided``.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
@@ -92,6 +94,7 @@ class LedgerDocument:
     total: Decimal
     amount_due: Decimal
     status: Status
+    due_date: date | None = None  # an invoice's
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class Checked:
     ledger_status: str
     remote_status: str
     differences: tuple[str, ...]
+    ledger_due_date: date | None = None
+    remote_due_date: date | None = None
 
 
 @dataclass
@@ -175,6 +180,16 @@ def _compare(
             differences.append("amount due")
         if remote_status != mine.status:
             differences.append("status")
+        # what a customer is chased by: an open invoice's due date (a paid or void one's
+        # no longer matters); compared where the system reads it back
+        if (
+            kind == "invoice"
+            and mine.status == "open"
+            and remote_status == "open"
+            and None not in (mine.due_date, remote.due_date)
+            and mine.due_date != remote.due_date
+        ):
+            differences.append("due date")
     return Checked(
         kind=kind,
         number=(mine.number if mine else remote.number if remote else ""),
@@ -187,4 +202,6 @@ def _compare(
         ledger_status=mine.status if mine else "",
         remote_status=remote_status,
         differences=tuple(differences),
+        ledger_due_date=mine.due_date if mine else None,
+        remote_due_date=remote.due_date if remote else None,
     )

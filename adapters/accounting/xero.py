@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 from uuid import UUID
@@ -446,6 +447,42 @@ class XeroClient:
         )
         return Sent(invoice_id)
 
+    def due_date(self, change: docs.DueDateChange, invoice_id: str, key: ExportKey) -> Sent:
+        """POST the invoice's new DueDate. Xero edits an AUTHORISED invoice's due date, but
+        not a document with a payment or credit note allocated to it (nor a PAID or VOIDED
+        one): then nothing is sent and the run notes why (``export reconcile`` shows the
+        due dates differ until someone moves it in Xero)."""
+        current = self._call("get invoice", lambda: self.api.get_invoice(self.tenant, invoice_id))
+        if not current.invoices:
+            raise RemoteRejected(f"Xero has no invoice {invoice_id} ({change.invoice_number})")
+        remote = current.invoices[0]
+        if _date(remote.due_date) == change.after:
+            return Sent(invoice_id)  # sent before (a retry), or moved in Xero by hand
+        status = str(_word(remote.status))
+        paid = (_money(remote.amount_paid) or 0) + (_money(remote.amount_credited) or 0)
+        if status not in ("AUTHORISED", "SUBMITTED", "DRAFT") or paid:
+            why = (
+                "it has a payment or credit note allocated"
+                if status in ("AUTHORISED", "PAID") and paid
+                else f"it is {status}"
+            )
+            return Sent(
+                invoice_id,
+                nothing_sent=(
+                    f"due date: nothing sent - Xero does not edit invoice {change.invoice_number}"
+                    f" ({why}); its due date there stays {_day(remote.due_date)}, the ledger's is"
+                    f" {change.after.isoformat()}"
+                ),
+            )
+        body = Invoice(invoice_id=invoice_id, due_date=change.after)
+        self._call(
+            "change due date",
+            lambda: self.api.update_invoice(
+                self.tenant, invoice_id, Invoices(invoices=[body]), idempotency_key=key.value
+            ),
+        )
+        return Sent(invoice_id)
+
     def _bank(self, currency: str) -> str:
         return self.mapping.bank_account_for(currency)
 
@@ -580,6 +617,7 @@ class XeroClient:
                 _money(invoice.total) or Decimal(0),
                 _money(invoice.amount_due) or Decimal(0),
                 str(_word(invoice.status)),
+                _date(invoice.due_date),
             )
         notes = self._call(
             "read credit note", lambda: self.api.get_credit_note(self.tenant, remote_id)
@@ -641,6 +679,18 @@ def _addresses(address: PostalAddress) -> list[Address] | None:
             country=address.country,
         )
     ]
+
+
+def _date(value: Any) -> date | None:
+    """A date the SDK read (a ``date``, or a ``datetime`` at midnight)."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
+def _day(value: Any) -> str:
+    found = _date(value)
+    return found.isoformat() if found else "unset"
 
 
 def _looks_like_uuid(text: str) -> bool:

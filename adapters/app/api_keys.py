@@ -17,6 +17,7 @@ from adapters.store.database import Database
 from adapters.store.migrations.runner import migrate
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.limits import ACTOR, check_text
+from domain.tenancy import tagged, tenant_of_token
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -25,6 +26,11 @@ KEY_PREFIX = "tbk_"
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def tenant_of_key(key: str) -> str | None:
+    """The tenant an API key names (``tbk_<tenant>.…``), or None."""
+    return tenant_of_token(key[len(KEY_PREFIX) :]) if key.startswith(KEY_PREFIX) else None
 
 
 def allows(granted: Scope, needed: Scope) -> bool:
@@ -43,8 +49,11 @@ class ApiKey:
 class ApiKeys:
     """The ``api_keys`` table, beside the event store."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, tenant: str | None = None) -> None:
         self.db = db
+        # a key of a tenant carries the tenant's name (``tbk_<tenant>.…``): a service of many
+        # tenants reads whose store to check it in (docs/scaling.md)
+        self.tenant = tenant
 
     def ensure_schema(self) -> None:
         migrate(self.db)
@@ -57,8 +66,8 @@ class ApiKeys:
         check_text(name, ACTOR, what="API key name")  # it becomes every event's actor
         if scope not in SCOPES:
             raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        hint = key[: len(KEY_PREFIX) + 4] + "…"
+        key = KEY_PREFIX + tagged(self.tenant, secrets.token_urlsafe(32))
+        hint = key[: len(key) - 43 + 4] + "…"  # the prefix (and tenant), 4 of the secret
         with self.db.connect() as conn:
             exists = conn.execute(
                 self.db.sql("SELECT 1 FROM api_keys WHERE name = ?"), (name,)

@@ -31,12 +31,15 @@ class Services:
     stopping: threading.Event = field(default_factory=threading.Event)
     # days an Idempotency-Key's answer is given (None: for ever); TOLLBOOK_IDEMPOTENCY_KEY_DAYS
     key_retention_days: int | None = None
+    #: the tenant this service acts for (None: a single-seller install); its keys and
+    #: portal sessions carry the name (docs/scaling.md)
+    tenant: str | None = None
 
     def __post_init__(self) -> None:
         # a service counts its saves and conflicts (/metrics); a CLI command does not pay
         # for importing the metrics library
         self.ledger.observer = LedgerMetrics()
-        self.api_keys = ApiKeys(self.db)
+        self.api_keys = ApiKeys(self.db, tenant=self.tenant)
         self.idempotency = IdempotencyStore(self.db)
         # the ledger's clock stamps a subscription, so a key's age is measured on one clock
         self.webhooks = WebhookStore(self.db, clock=self.ledger.clock)
@@ -54,7 +57,11 @@ class Services:
 
     @classmethod
     def from_url(
-        cls, url: str | None = None, *, clock: Callable[[], datetime] = utc_now
+        cls,
+        url: str | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        tenant: str | None = None,
     ) -> Services:
         url = url or database_url()
         services = cls(
@@ -63,6 +70,7 @@ class Services:
             # API key; a new connection per request cost more than the query
             db=Database.from_url(url).pooled(),
             key_retention_days=key_retention_days(),
+            tenant=tenant,
         )
         services.ensure_schema()
         return services

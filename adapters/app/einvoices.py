@@ -1,5 +1,7 @@
 """The PDF an entry point hands out for an invoice or credit note, plain or as a Factur-X
 e-invoice: the same bytes as the CLI's ``invoice pdf [--factur-x]``, whichever surface asks.
+With a signing key configured (``TOLLBOOK_SIGNING_*``) every download is PAdES-signed at the
+ledger's clock, as the CLI signs: the unsigned document's bytes, then the signature.
 
 The PDF and e-invoice adapters are imported when a document is asked for, not when the API or
 portal starts.
@@ -40,8 +42,10 @@ def invoice_download(
     invoice = ledger.invoice(ref)
     name = invoice.number or f"draft-{str(invoice.id)[:8]}"
     if fmt == "factur-x":
-        return Download(invoice_facturx(ledger, invoice.id, config, at=at).pdf, f"{name}.pdf")
-    return Download(render(invoice_source(ledger, invoice.id, at=at), config).pdf, f"{name}.pdf")
+        pdf = invoice_facturx(ledger, invoice.id, config, at=at).pdf
+    else:
+        pdf = render(invoice_source(ledger, invoice.id, at=at), config).pdf
+    return Download(_signed(ledger, pdf), f"{name}.pdf")
 
 
 def credit_note_download(ledger: Ledger, ref: str, fmt: PdfFormat = "pdf") -> Download:
@@ -54,5 +58,13 @@ def credit_note_download(ledger: Ledger, ref: str, fmt: PdfFormat = "pdf") -> Do
     config = PdfConfig.from_env()
     note = ledger.credit_note(ref)
     if fmt == "factur-x":
-        return Download(credit_note_facturx(ledger, note.id, config).pdf, f"{note.number}.pdf")
-    return Download(render(credit_note_source(ledger, note.id), config).pdf, f"{note.number}.pdf")
+        pdf = credit_note_facturx(ledger, note.id, config).pdf
+    else:
+        pdf = render(credit_note_source(ledger, note.id), config).pdf
+    return Download(_signed(ledger, pdf), f"{note.number}.pdf")
+
+
+def _signed(ledger: Ledger, pdf: bytes) -> bytes:
+    from adapters.einvoice.signing import sign_if_configured
+
+    return sign_if_configured(pdf, ledger.clock())

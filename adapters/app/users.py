@@ -37,6 +37,7 @@ from adapters.store.database import Database
 from adapters.store.migrations.runner import migrate
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.limits import ACTOR, check_text
+from domain.tenancy import tagged
 
 Role = Literal["finance", "auditor", "admin"]
 ROLES: tuple[Role, ...] = ("finance", "auditor", "admin")
@@ -174,8 +175,11 @@ class Users:
         max_hours: float = 12,
         clock: Callable[[], float] = time.time,
         verify: Callable[[str, str], bool] = check_password,
+        tenant: str | None = None,
     ) -> None:
         self.db = db
+        # a tenant's session tokens carry its name (``<tenant>.…``, docs/scaling.md)
+        self.tenant = tenant
         # (password, stored hash) -> right?; replaceable so tests can count and pace checks
         self.verify = verify
         self.idle_seconds = idle_minutes * 60
@@ -392,7 +396,7 @@ class Users:
 
     def start_session(self, user: User) -> tuple[str, Session]:
         """A new session; returns the cookie token (never stored) and the session."""
-        token = secrets.token_urlsafe(32)
+        token = tagged(self.tenant, secrets.token_urlsafe(32))
         csrf = secrets.token_urlsafe(32)
         now = self.clock()
         expires = now + self.idle_seconds

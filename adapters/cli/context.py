@@ -31,13 +31,36 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_ID = 2**63 - 1
 
 
+#: the store of the command running (its context is gone when its error is reported)
+ACTING_ON: dict[str, str] = {}
+
+
 @dataclass
 class CliState:
-    database_url: str | None
+    #: ``--db`` / ``TOLLBOOK_DATABASE_URL`` as given (None: the default store)
+    given_url: str | None
     actor: str
     # The real clock (None), except where a test or a scripted run injects one (main(clock=...)).
     clock: Callable[[], datetime] | None = None
+    #: ``--tenant`` / ``TOLLBOOK_TENANT``: whose store every command acts on (docs/scaling.md)
+    tenant: str | None = None
     _ledger: Ledger | None = field(default=None, repr=False)
+    _tenant_url: str | None = field(default=None, repr=False)
+
+    @property
+    def database_url(self) -> str | None:
+        """The store the command acts on: the tenant's, as the directory says, when a tenant
+        is named; else ``--db`` (None: the default). Looked up when first needed, so the
+        commands that manage the directory itself never need the tenant to exist."""
+        if self.tenant is None:
+            return self.given_url
+        if self._tenant_url is None:
+            from adapters.config import open_directory, tenant_database_url
+            from domain.tenancy import tenant_name
+
+            self._tenant_url = tenant_database_url(tenant_name(self.tenant), open_directory())
+            ACTING_ON["url"] = self._tenant_url
+        return self._tenant_url
 
     @property
     def ledger(self) -> Ledger:

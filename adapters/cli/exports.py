@@ -19,6 +19,7 @@ from adapters.accounting.exporter import Exporter, RunReport
 from adapters.accounting.factory import build_exporter, client_for, policy_for
 from adapters.accounting.flatfile import render, rows_for_period
 from adapters.accounting.reconcile import (
+    Checked,
     Kind,
     LedgerDocument,
     Reconciliation,
@@ -399,6 +400,7 @@ def _ledger_documents() -> dict[str, LedgerDocument]:
             row["total"],
             row["outstanding"],
             ledger_status(row["state"], row["outstanding"]),
+            row["due_date"],
         )
         for row in store.select(REGISTER)
     }
@@ -439,6 +441,8 @@ def _reconciliation_doc(result: Reconciliation) -> dict[str, object]:
                 "remote_amount_due": _text(c.remote_due),
                 "ledger_status": c.ledger_status,
                 "remote_status": c.remote_status,
+                "ledger_due_date": _text(c.ledger_due_date),
+                "remote_due_date": _text(c.remote_due_date),
                 "differences": list(c.differences),
             }
             for c in result.checked
@@ -453,7 +457,7 @@ def _text(value: object) -> str | None:
 def _print_reconciliation(result: Reconciliation) -> None:
     table(
         f"{result.connection}: the ledger against {result.system} (ledger / remote if they differ)",
-        ["document", "kind", "currency", "total", "amount due", "status", "differs in"],
+        ["document", "kind", "currency", "total", "amount due", "status", "due", "differs in"],
         [
             (
                 c.number,
@@ -462,6 +466,7 @@ def _print_reconciliation(result: Reconciliation) -> None:
                 _pair(c.ledger_total, c.remote_total),
                 _pair(c.ledger_due, c.remote_due),
                 _pair(c.ledger_status, c.remote_status),
+                _due(c),
                 ", ".join(c.differences) or "-",
             )
             for c in result.checked
@@ -471,6 +476,14 @@ def _print_reconciliation(result: Reconciliation) -> None:
         f"{result.connection}: {len(result.checked)} documents read back,"
         f" {len(result.differing)} differ from the ledger"
     )
+
+
+def _due(checked: Checked) -> str:
+    """An invoice's due date, and the remote's where it differs (a system that does not read
+    it back: the ledger's alone)."""
+    if checked.remote_due_date is None:
+        return _text(checked.ledger_due_date) or ""
+    return _pair(checked.ledger_due_date, checked.remote_due_date)
 
 
 def _pair(ledger: object, remote: object) -> str:

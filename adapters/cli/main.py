@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 1 a business rule refused the command; 2 bad input (click's usage errors
 included); 3 not found; 4 concurrent change that retries could not settle; 5 configuration or
-storage unavailable; 70 an unexpected error (a bug). Every refusal is one line on stderr:
+storage unavailable (the store down, or read-only while it is moved); 70 an unexpected error
+(a bug). Every refusal is one line on stderr:
 ``error: <message> [<code>]``.
 """
 
@@ -15,11 +16,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NoReturn
 
 import click
+from click.core import ParameterSource
 
-from adapters.cli.context import CliState, default_actor
+from adapters.cli.context import ACTING_ON, CliState, default_actor
 from adapters.cli.registry import LazyGroup
 from adapters.config_error import ConfigError
-from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound
+from domain.errors import BillingError, ConcurrencyConflict, InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:
     import logging
@@ -41,9 +43,16 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug, not a refusal
     envvar="TOLLBOOK_DATABASE_URL",
     help="Store URL (default sqlite:///var/tollbook.sqlite; env TOLLBOOK_DATABASE_URL).",
 )
+@click.option(
+    "--tenant",
+    envvar="TOLLBOOK_TENANT",
+    metavar="NAME",
+    help="Act for this tenant: its store, as the tenant directory says (needs"
+    " TOLLBOOK_CONTROL_DATABASE_URL; env TOLLBOOK_TENANT; docs/scaling.md).",
+)
 @click.option("--actor", default=default_actor, help="Who is acting (recorded on every event).")
 @click.pass_context
-def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
+def cli(ctx: click.Context, database_url: str | None, tenant: str | None, actor: str) -> None:
     """tollbook: the event-sourced billing ledger."""
     # structlog is configured when first imported (adapters/logging.py): a command that never
     # logs never pays for it, and ``--help`` (which never gets here) not even for logging
@@ -51,7 +60,13 @@ def cli(ctx: click.Context, database_url: str | None, actor: str) -> None:
 
     configure_logging_on_import()
     injected = ctx.obj if isinstance(ctx.obj, CliState) else None  # main(clock=...)
-    ctx.obj = CliState(database_url=database_url, actor=actor)
+    if (
+        tenant is not None
+        and ctx.get_parameter_source("database_url") is ParameterSource.COMMANDLINE
+    ):
+        raise click.UsageError("--db and --tenant: the tenant's store is the directory's to say")
+    ctx.obj = CliState(given_url=database_url, actor=actor, tenant=tenant or None)
+    ACTING_ON["url"] = database_url or ""  # a tenant's store, once resolved (CliState)
     if injected is not None:
         ctx.obj.clock = injected.clock
     ctx.call_on_close(ctx.obj.close)
@@ -64,12 +79,14 @@ def exit_code(error: BillingError) -> int:
         return EXIT_NOT_FOUND
     if isinstance(error, ConcurrencyConflict):
         return EXIT_CONFLICT
+    if isinstance(error, Unavailable):  # the store cannot take it now, as when it is down
+        return EXIT_CONFIG
     return EXIT_RULE
 
 
 def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
     """Run the command line; ``clock`` replaces the real clock (tests, scripted runs)."""
-    injected = None if clock is None else CliState(database_url=None, actor="", clock=clock)
+    injected = None if clock is None else CliState(given_url=None, actor="", clock=clock)
     try:
         cli.main(args=argv, prog_name="tollbook", standalone_mode=False, obj=injected)
     except click.exceptions.NoArgsIsHelpError as error:  # a bare group: its help, as asked
@@ -84,7 +101,8 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
         refuse(error.format_message(), getattr(error, "code", "refused"), error.exit_code)
     except BillingError as error:
         _log().info("command refused", extra={"context": {"code": error.code, "error": str(error)}})
-        refuse(str(error), error.code, exit_code(error))
+        where = f" (store {_store()})" if isinstance(error, Unavailable) else ""
+        refuse(f"{error}{where}", error.code, exit_code(error))
     except ConfigError as error:
         refuse(str(error), "config", EXIT_CONFIG)
     except OSError as error:
@@ -99,8 +117,13 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
                 for item in error.errors()  # type: ignore[attr-defined]
             )
             refuse(f"invalid input: {problems}", "invalid_input", EXIT_INPUT)
+        from adapters.store.read_only_refusal import store_read_only
+
+        refusal = store_read_only(error)  # a table of a store marked read-only
+        if refusal is not None:
+            refuse(f"{refusal} (store {_store()})", refusal.code, EXIT_CONFIG)
         if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
-            refuse(f"storage unavailable: {error}", "storage", EXIT_CONFIG)
+            refuse(f"storage unavailable (store {_store()}): {error}", "storage", EXIT_CONFIG)
         # a bug: say so in one line; the traceback is for whoever debugs it
         _log().debug("unexpected error", exc_info=True)
         refuse(
@@ -109,6 +132,13 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
             "internal",
             EXIT_INTERNAL,
         )
+
+
+def _store() -> str:
+    """The store the command was acting on, as fit for a message (no password)."""
+    from adapters.store.settings import database_url, describe_url
+
+    return describe_url(ACTING_ON.get("url") or database_url())
 
 
 def _log() -> logging.Logger:

@@ -124,6 +124,10 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.migrate:migrate_command",
         "Apply the pending schema migration steps (each once, in its own transaction).",
     ),
+    "node": Lazy(
+        "adapters.cli.tenants:node",
+        "Nodes: the PostgreSQL databases (or SQLite folders) that hold tenants' stores.",
+    ),
     "package": Lazy(
         "adapters.cli.packages:package",
         "Packages: recurring and one-off charges that fill invoice lines.",
@@ -163,6 +167,14 @@ COMMANDS: dict[str, Lazy] = {
     "settings": Lazy(
         "adapters.cli.settings:settings",
         "The seller's settings: company, tax defaults, numbering, line grouping.",
+    ),
+    "store": Lazy(
+        "adapters.cli.store:store",
+        "The store itself: copy it to another database with proof, read-only marks.",
+    ),
+    "tenant": Lazy(
+        "adapters.cli.tenants:tenant",
+        "Tenants: one seller each, with its own store on a node (docs/scaling.md).",
     ),
     "usage": Lazy(
         "adapters.cli.usage:usage",

@@ -9,7 +9,7 @@ import threading
 
 import click
 
-from adapters.cli.context import emit_json, json_option, passes_state, say
+from adapters.cli.context import emit_json, json_option, passes_state, say, state
 from adapters.ledger.application import Ledger
 from adapters.relay.config import relay_settings
 from adapters.relay.errors import RelayError, RelayUnavailable
@@ -72,8 +72,9 @@ def _stop_on_signal() -> threading.Event:
 )
 @click.option(
     "--tenant",
-    default=DEFAULT_TENANT,
-    show_default=True,
+    "label",
+    default=None,
+    show_default="the global --tenant, else 'default'",
     help="The label in subjects and message ids (a single-seller install keeps 'default').",
 )
 @json_option
@@ -86,12 +87,18 @@ def relay(
     stream: str,
     replicas: int,
     duplicate_window: float,
-    tenant: str,
+    label: str | None,
     as_json: bool,
 ) -> None:
     """Publish every event to a NATS JetStream stream, exactly once, resuming where the stream
     stopped (docs/integrators.md "Events on NATS JetStream")."""
     del actor
+    acting_for = state().tenant
+    if label is not None and acting_for is not None and label != acting_for:
+        raise click.UsageError(
+            f"relay --tenant {label!r} for tenant {acting_for!r}: a tenant's events carry its name"
+        )
+    tenant = label or acting_for or DEFAULT_TENANT
     settings = relay_settings(servers, stream, replicas, duplicate_window, tenant)
     try:
         report = asyncio.run(Relay(ledger, settings).run(once=once, stopping=_stop_on_signal()))

@@ -10,7 +10,7 @@ import click
 from adapters.app.api_keys import ApiKey
 from adapters.app.context import Services
 from adapters.cli.context import emit_json, json_option, say, state, table
-from adapters.config import ConfigError
+from adapters.config import ConfigError, control_database_url
 from adapters.feed import head_position, topics_for
 from adapters.logging import configure_logging
 from adapters.webhooks.signing import new_secret
@@ -19,7 +19,7 @@ from adapters.webhooks.signing import new_secret
 def _services() -> Services:
     current = state()
     try:
-        services = Services.from_url(current.database_url)
+        services = Services.from_url(current.database_url, tenant=current.tenant)
     except ConfigError:
         raise
     except ValueError as error:  # e.g. memory://, which has no SQL tables for keys and hooks
@@ -80,9 +80,16 @@ def serve(
         raise click.UsageError("--workers counts API processes: not with --role worker")
     bind = parse_bind(metrics_bind)
     max_lag_from_env()  # a bad readiness setting stops the start, not the first probe
+    if any(name.startswith("TOLLBOOK_SIGNING_") and value for name, value in os.environ.items()):
+        from adapters.einvoice.signing import configured_signer
+
+        configured_signer()  # a broken signing key stops the start, not the first download
 
     # a service logs its requests and jobs: info unless the environment says otherwise
     level = os.environ.get("TOLLBOOK_LOG_LEVEL", "info")
+    if state().tenant is None and control_database_url() is not None:
+        _serve_tenants(host, port, role, workers, bind is not None, as_json, level, log_format)
+        return
     configure_logging(level=level, fmt=log_format)
     services = _services()
     if as_json:
@@ -98,7 +105,7 @@ def serve(
             f"tollbook {role} on http://{host}:{port} (OpenAPI at /docs, /openapi.json;"
             " finance portal at /portal)"
         )
-    settings = ProcessSettings(state().database_url, level, log_format)
+    settings = ProcessSettings(state().database_url, level, log_format, state().tenant)
     run(
         services,
         host,
@@ -108,6 +115,43 @@ def serve(
         settings=settings,
         metrics_bind=bind,
     )
+
+
+def _serve_tenants(
+    host: str,
+    port: int,
+    role: str,
+    workers: int,
+    metrics: bool,
+    as_json: bool,
+    level: str,
+    log_format: str,
+) -> None:
+    """Every tenant's API and portal in this process (docs/scaling.md); the workers of each
+    tenant run as their own processes (``tollbook --tenant NAME serve --role worker``)."""
+    if role != "api":
+        raise click.UsageError(
+            "with TOLLBOOK_CONTROL_DATABASE_URL and no --tenant, serve runs every tenant's API:"
+            " give --role api, and run each tenant's workers with"
+            " `tollbook --tenant NAME serve --role worker` (or --role relay)"
+        )
+    if workers > 1 or metrics:
+        raise click.UsageError(
+            "a service of many tenants runs one API process without --metrics-bind"
+            " (run several behind a load balancer)"
+        )
+    from adapters.config import open_directory
+    from adapters.service.server import serve_tenants, tenant_capacity
+
+    capacity = tenant_capacity()
+    directory = open_directory()
+    configure_logging(level=level, fmt=log_format)
+    if as_json:
+        url = f"http://{host}:{port}"
+        emit_json({"role": role, "url": url, "portal": f"{url}/portal", "tenants": True})
+    else:
+        say(f"tollbook api for every tenant on http://{host}:{port} (keys and sessions choose)")
+    serve_tenants(directory, host, port, capacity)
 
 
 @click.group("apikey")

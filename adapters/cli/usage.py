@@ -17,6 +17,8 @@ from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from adapters.usage.billing import BillingReport, InvoiceResult, run_billing
 from adapters.usage.importer import LIMIT_RANGES, ImportLimits, import_cdrs
+from adapters.usage.location import usage_database as usage_database_apart
+from adapters.usage.location import usage_database_url
 from adapters.usage.partitions import Month
 from adapters.usage.purge import purge_usage
 from adapters.usage.rating import load_rate_card, rerate
@@ -26,12 +28,19 @@ from domain.usage import Period
 DEFAULT_LIMITS = ImportLimits()
 
 
-def usage_database() -> Database:
+def ledger_database() -> Database:
     url = state().database_url or database_url()
     try:
         return Database.from_url(url)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+
+
+def usage_database() -> Database:
+    """Where the CDRs are: TOLLBOOK_USAGE_DATABASE_URL, else the ledger's store."""
+    if usage_database_url() is None:
+        return ledger_database()
+    return usage_database_apart(ledger_database())
 
 
 @contextmanager
@@ -304,7 +313,7 @@ def _run_bill(
     allow_overlap: bool,
 ) -> BillingReport:
     """The billing run, with a progress bar on a terminal (one tick per invoice)."""
-    db = usage_database()
+    db, events = usage_database(), ledger_database()
     with progress_bar("billing", bytes_=False) as progress:
         done = 0
 
@@ -325,6 +334,7 @@ def _run_bill(
             actor=actor,
             on_invoice=tick,
             allow_overlap=allow_overlap,
+            ledger_db=events,
         )
 
 

@@ -91,6 +91,8 @@ def _party(party: Party) -> dict[str, Any]:
         result["addr_l3"] = ", ".join(lines[2:])
     if party.identifier:
         result["identifiers"] = {None: party.identifier}
+    if party.legal_id:
+        result["legal_identifier"] = party.legal_id
     return result
 
 

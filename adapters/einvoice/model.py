@@ -22,6 +22,7 @@ from domain.errors import EInvoiceIncomplete, EInvoiceNotPossible
 from domain.invoice import BillingSnapshot, Invoice
 from domain.invoice_line import InvoiceLine, Totals
 from domain.money import round_half_up
+from domain.settings import SellerSettings
 
 INVOICE = "380"  # UNTDID 1001: commercial invoice
 CREDIT_NOTE = "381"  # UNTDID 1001: credit note
@@ -61,6 +62,7 @@ class Party:
     region: str = ""
     vat_id: str = ""  # BT-31 / BT-48, with its country prefix
     identifier: str = ""  # BT-29 / BT-46: the customer's account with us
+    legal_id: str = ""  # BT-30: the seller's legal registration (company) number
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,21 +120,26 @@ class EInvoice:
 
 @dataclass(frozen=True, slots=True)
 class Seller:
-    """The seller as the document states it (its snapshot), the country from the settings
-    where the snapshot predates it."""
+    """The seller as the document states it (its snapshot); the country and the registration
+    number from the settings where the snapshot lacks them (taken before they were recorded
+    with an invoice, or before they were set)."""
 
     name: str
     address: str
     tax_number: str
     country: str
+    registration_number: str = ""
 
     @classmethod
-    def of(cls, billing: BillingSnapshot, settings_country: str) -> Seller:
+    def of(cls, billing: BillingSnapshot, settings: SellerSettings) -> Seller:
+        details = billing.seller_details
+        registration = details.registration_number if details is not None else ""
         return cls(
             billing.seller_name,
             billing.seller_address,
             billing.seller_tax_number,
-            billing.seller_country or settings_country,
+            billing.seller_country or settings.country,
+            registration or settings.registration_number,
         )
 
 
@@ -233,14 +240,19 @@ def _seller_party(seller: Seller, outside: bool) -> Party:
             " (tollbook settings set country=GB)",
             field="settings.country",
         )
+    lines = tuple(part.strip() for part in seller.address.splitlines() if part.strip())
     if outside:
-        # BR-O-02 forbids the seller's VAT number; BR-CO-26 then wants another identifier
-        raise EInvoiceIncomplete(
-            "an e-invoice outside the scope of VAT may not carry the seller's VAT number"
-            " (BR-O-02) and needs the seller's legal registration number instead (BR-CO-26),"
-            " which the settings do not hold",
-            field="settings.registration_number",
-        )
+        # BR-O-02 forbids the seller's VAT identifier on a document outside the scope of VAT;
+        # BR-CO-26 then wants another seller identifier: the legal registration number (BT-30)
+        registration = " ".join(seller.registration_number.split())
+        if not registration:
+            raise EInvoiceIncomplete(
+                "an e-invoice outside the scope of VAT may not carry the seller's VAT number"
+                " (BR-O-02) and names the seller by its legal registration number instead"
+                " (BT-30, BR-CO-26): set it (tollbook settings set registration_number=...)",
+                field="settings.registration_number",
+            )
+        return Party(name=seller.name, country=seller.country, lines=lines, legal_id=registration)
     vat_id = _vat_id(seller.tax_number)
     if not vat_id:
         raise EInvoiceIncomplete(
@@ -249,7 +261,6 @@ def _seller_party(seller: Seller, outside: bool) -> Party:
             " (tollbook settings set tax_number=...)",
             field="settings.tax_number",
         )
-    lines = tuple(part.strip() for part in seller.address.splitlines() if part.strip())
     return Party(name=seller.name, country=seller.country, lines=lines, vat_id=vat_id)
 
 

@@ -22,6 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,23 @@ def sign(pdf: bytes, signer: signers.Signer, at: datetime) -> bytes:
     out = io.BytesIO()
     _ClockedSigner(meta, signer, at).sign_pdf(writer, output=out)
     return out.getvalue()
+
+
+@lru_cache(maxsize=4)
+def _loaded(config: SigningConfig) -> signers.SimpleSigner:
+    """A configured key, loaded once per process (a long-running service signs every download
+    with it; reading and decrypting a PKCS#12 file per request would cost ~10 ms each)."""
+    return config.signer()
+
+
+def configured_signer(environ: Mapping[str, str] | None = None) -> signers.Signer | None:
+    """The seller's signer when ``TOLLBOOK_SIGNING_*`` configures one, else None; a broken
+    configuration is a ConfigError naming the variable."""
+    config = SigningConfig.from_env(environ)
+    return None if config is None else _loaded(config)
+
+
+def sign_if_configured(pdf: bytes, at: datetime) -> bytes:
+    """``pdf`` PAdES-signed at ``at`` with the configured key; unchanged when none is."""
+    signer = configured_signer()
+    return pdf if signer is None else sign(pdf, signer, at)

@@ -43,13 +43,13 @@ class FacturX:
 
 def invoice_einvoice_of(ledger: Ledger, invoice: Invoice, at: datetime | None) -> EInvoice:
     """The e-invoice of an invoice already loaded (now, or as it stood at ``at``)."""
-    seller_country = settings_at(ledger, at).country
+    settings = settings_at(ledger, at)
     buyer = profile_at(ledger, invoice.customer_id, at).postal_address
     billing = invoice.billing
     treatment = treatment_of(billing)
     if billing is None:  # a draft: refused by invoice_einvoice with its reason
         return invoice_einvoice(invoice, Seller("", "", "", ""), buyer, treatment)
-    return invoice_einvoice(invoice, Seller.of(billing, seller_country), buyer, treatment)
+    return invoice_einvoice(invoice, Seller.of(billing, settings), buyer, treatment)
 
 
 def invoice_facturx(
@@ -70,7 +70,7 @@ def invoice_facturx(
 def credit_note_einvoice_of(ledger: Ledger, note: CreditNote) -> EInvoice:
     """The e-invoice of a credit note (type 381, naming the invoice it credits)."""
     invoice = ledger.invoice(note.invoice_id)
-    seller = Seller.of(note.billing, ledger.settings().country)
+    seller = Seller.of(note.billing, ledger.settings())
     buyer = ledger.customer(note.customer_id).profile_on(ledger.today()).postal_address
     return credit_note_einvoice(
         note, invoice.invoice_date, seller, buyer, treatment_of(note.billing)

@@ -7,16 +7,19 @@ seller's configured one. The content is checked against the ledger by rendering 
 unsigned file must equal the rendering byte for byte, a signed file must start with it (a
 signature is an incremental update appended to the unsigned bytes). The document is found by
 the number the file names (the Factur-X XML's BT-1, else the PDF's subject); an invoice is
-tried as it stands now and then as it stood after each of its events, newest first.
+tried as it stands now and then as it stood after each of its events, newest first. An
+auditor view (``invoice pdf --as-of T``, ``GET /invoices/{ref}.pdf?as_of=T``) prints "As it
+stood at T" on its first page: it is tried first, rendered again at that moment with the line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from asn1crypto import x509 as asn1_x509
@@ -42,6 +45,9 @@ _RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformation
 
 # a file from anywhere: no DTD, no entities, nothing fetched
 _SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+#: the facts line of an auditor view (adapters/pdf/document.py ``_as_of_fact``)
+_AS_OF = re.compile(r"As it stood at\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC")
 
 SignatureStatus = Literal["unsigned", "intact", "broken"]
 LedgerStatus = Literal["current", "earlier", "mismatch", "unknown"]
@@ -173,7 +179,7 @@ def check_ledger(data: bytes, ledger: Ledger, config: PdfConfig, xml: bytes | No
         return LedgerCheck("unknown", problem="the file names no tollbook invoice or credit note")
     kind, number = named
     try:
-        renderings = _renderings(ledger, config, kind, number, factur_x=xml is not None)
+        renderings = _renderings(ledger, config, kind, number, data, factur_x=xml is not None)
         for moment, make in renderings:
             try:
                 expected = make()
@@ -196,7 +202,7 @@ Rendering = tuple[datetime | None, Callable[[], bytes]]
 
 
 def _renderings(
-    ledger: Ledger, config: PdfConfig, kind: str, number: str, *, factur_x: bool
+    ledger: Ledger, config: PdfConfig, kind: str, number: str, data: bytes, *, factur_x: bool
 ) -> Iterator[Rendering]:
     """The document now, then (an invoice) as it stood after each of its events."""
     if kind == "credit_note":
@@ -207,16 +213,42 @@ def _renderings(
             yield None, lambda: render(credit_note_source(ledger, note.id), config).pdf
         return
     invoice_id = ledger.invoice_id(number)
+    events = ledger.events_of(invoice_id)
+    labelled = _labelled_moment(data)
+    if labelled is not None:
+        # the state then, with its "As it stood at" line; the current one if nothing came after
+        status: datetime | None = labelled if any(e.timestamp > labelled for e in events) else None
+        yield status, _maker(ledger, config, invoice_id, labelled, factur_x, label=True)
     moments: list[datetime | None] = [None]
-    moments += sorted({e.timestamp for e in ledger.events_of(invoice_id)}, reverse=True)
+    moments += sorted({e.timestamp for e in events}, reverse=True)
     for moment in moments:
         yield moment, _maker(ledger, config, invoice_id, moment, factur_x)
 
 
+def _labelled_moment(data: bytes) -> datetime | None:
+    """The moment an auditor view says it shows ("As it stood at …" on page 1), if any. The
+    line has whole seconds: a view asked for at a fraction of a second is rendered again at
+    the whole second (the same state unless an event fell within that second)."""
+    try:
+        text = PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    except (PdfReadError, ValueError, KeyError, IndexError):
+        return None
+    found = _AS_OF.search(text or "")
+    if found is None:
+        return None
+    return datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
 def _maker(
-    ledger: Ledger, config: PdfConfig, invoice_id: object, at: datetime | None, factur_x: bool
+    ledger: Ledger,
+    config: PdfConfig,
+    invoice_id: object,
+    at: datetime | None,
+    factur_x: bool,
+    *,
+    label: bool = False,
 ) -> Callable[[], bytes]:
     ref = str(invoice_id)
     if factur_x:
-        return lambda: invoice_facturx(ledger, ref, config, at=at, label_moment=False).pdf
-    return lambda: render(invoice_source(ledger, ref, at=at, label_moment=False), config).pdf
+        return lambda: invoice_facturx(ledger, ref, config, at=at, label_moment=label).pdf
+    return lambda: render(invoice_source(ledger, ref, at=at, label_moment=label), config).pdf

@@ -11,22 +11,36 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import pydantic
 import structlog
+from eventsourcing import persistence as es_persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.store.read_only_refusal import store_read_only
 from domain.errors import (
     BillingError,
     ConcurrencyConflict,
     InvalidInput,
     NotFound,
+    Unavailable,
     VersionMismatch,
 )
 
 PROBLEM_JSON = "application/problem+json"
+
+#: what the store raises when its database cannot be reached or refuses every write (the
+#: library's translations of the driver's errors, and the driver's own from plain SQL)
+STORAGE_ERRORS: tuple[type[Exception], ...] = (
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg.errors.ReadOnlySqlTransaction,
+)
 
 log = structlog.get_logger("tollbook.http")
 
@@ -43,7 +57,11 @@ TITLES = {
     428: "Precondition required",
     500: "Internal server error",
     501: "Not implemented",
+    503: "Service unavailable",
 }
+
+#: seconds a client is asked to wait before trying again when the store is unavailable
+RETRY_AFTER = "5"
 
 
 class Problem(Exception):
@@ -117,6 +135,8 @@ def status_for(error: BillingError) -> int:
         return 412
     if isinstance(error, ConcurrencyConflict):
         return 409
+    if isinstance(error, Unavailable):
+        return 503
     return 409
 
 
@@ -163,6 +183,8 @@ def install(app: FastAPI) -> None:
         if isinstance(error, VersionMismatch):
             extra["current_version"] = error.current_version
             headers["ETag"] = f'"{error.current_version}"'
+        if isinstance(error, Unavailable):
+            headers["Retry-After"] = RETRY_AFTER
         return problem_response(status, error.code, str(error), request.url.path, headers, **extra)
 
     async def on_request_validation(request: Request, error: Exception) -> JSONResponse:
@@ -190,7 +212,24 @@ def install(app: FastAPI) -> None:
             **getattr(error, "extra", {}),
         )
 
+    async def on_storage(request: Request, error: Exception) -> JSONResponse:
+        # the store's database is down or unreachable (a stopped node, a full pool): the
+        # request may succeed later; the details name hosts, so they stay in the log
+        refusal = store_read_only(error)
+        if refusal is not None:  # a table of a store marked read-only (read_only.py)
+            return await on_billing(request, refusal)
+        log.error("storage unavailable", path=request.url.path, error=str(error))
+        return problem_response(
+            503,
+            "storage_unavailable",
+            "the ledger's store is unavailable; nothing was written: try again shortly",
+            request.url.path,
+            {"Retry-After": RETRY_AFTER},
+        )
+
     app.add_exception_handler(Problem, on_problem)
+    for storage_error in STORAGE_ERRORS:
+        app.add_exception_handler(storage_error, on_storage)
     app.add_exception_handler(BillingError, on_billing)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(pydantic.ValidationError, on_pydantic)

@@ -118,12 +118,14 @@ def compose(
 ) -> Prepared:
     """The message of one send request: the words given, the document's PDF attached, the
     Message-ID derived from ``send_id`` (invoices, credit notes and reminders alike)."""
+    from adapters.einvoice.signing import sign_if_configured
     from adapters.pdf.batch import file_name
     from adapters.pdf.config import PdfConfig
     from adapters.pdf.render import render
 
     document = _source(ledger, kind, document_id)
-    pdf = render(document, PdfConfig.from_env()).pdf
+    # signed as every PDF we hand out is, when a key is configured (docs/pdf.md, "Signing")
+    pdf = sign_if_configured(render(document, PdfConfig.from_env()).pdf, ledger.clock())
     delivery = Delivery(
         send_id=send_id,
         recipients=recipients,

@@ -24,6 +24,7 @@ def install(app: FastAPI, services: Services) -> Portal:
         services.db,
         idle_minutes=float(os.environ.get("TOLLBOOK_PORTAL_IDLE_MINUTES", "30")),
         max_hours=float(os.environ.get("TOLLBOOK_PORTAL_MAX_HOURS", "12")),
+        tenant=services.tenant,
     )
     users.ensure_schema()
     events_table = getattr(services.ledger.recorder, "events_table_name", None)

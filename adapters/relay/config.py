@@ -68,11 +68,12 @@ def relay_settings(
     )
 
 
-def settings_from_env(env: Mapping[str, str]) -> RelaySettings:
+def settings_from_env(env: Mapping[str, str], tenant: str | None = None) -> RelaySettings:
     """``serve --role relay``: TOLLBOOK_NATS_URL, TOLLBOOK_RELAY_STREAM (TOLLBOOK),
-    TOLLBOOK_RELAY_REPLICAS (1)."""
+    TOLLBOOK_RELAY_REPLICAS (1); the label is the tenant the service acts for, if any."""
     return relay_settings(
         env.get("TOLLBOOK_NATS_URL"),
         env.get("TOLLBOOK_RELAY_STREAM") or "TOLLBOOK",
         env.get("TOLLBOOK_RELAY_REPLICAS") or 1,
+        tenant=tenant or DEFAULT_TENANT,
     )

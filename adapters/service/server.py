@@ -20,7 +20,7 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 import structlog
@@ -31,6 +31,9 @@ from adapters.logging import configure_logging
 from adapters.service.app import create_app
 from adapters.service.metrics_server import Bind, metrics_listener, shared_metrics
 from adapters.service.workers import start_workers, stop_workers
+
+if TYPE_CHECKING:
+    from adapters.tenancy.directory import Directory
 
 Role = Literal["all", "api", "worker", "relay"]
 log = structlog.get_logger("tollbook.service")
@@ -52,6 +55,7 @@ class ProcessSettings:
     database_url: str | None  # None: from the environment, as the parent took it
     log_level: str
     log_format: str
+    tenant: str | None = None  # the tenant a single-tenant service acts for (--tenant)
 
 
 def serve(
@@ -155,7 +159,7 @@ def _serve_processes(
 def _api_process(settings: ProcessSettings, host: str, port: int, listening: socket.socket) -> None:
     """One API process of ``--workers``: its own service on the shared socket."""
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    services = Services.from_url(settings.database_url)
+    services = Services.from_url(settings.database_url, tenant=settings.tenant)
     try:
         _Server(_config(create_app(services), host, port), services).run(sockets=[listening])
     finally:
@@ -199,3 +203,17 @@ def parse_bind(text: str | None) -> Bind | None:
         return Bind.parse(text)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--metrics-bind'") from None
+
+
+def tenant_capacity() -> int:
+    """How many tenants one service keeps open (``TOLLBOOK_TENANT_CACHE``; ConfigError)."""
+    from adapters.service.tenants import capacity_from_env
+
+    return capacity_from_env()
+
+
+def serve_tenants(directory: Directory, host: str, port: int, capacity: int) -> None:
+    """Every tenant's API and portal in this process (adapters/service/tenants.py)."""
+    from adapters.service import tenants
+
+    tenants.serve_tenants(directory, host, port, capacity)

@@ -58,7 +58,7 @@ def relay_worker(services: Services) -> Run:
     from adapters.relay.errors import RelayError
     from adapters.relay.publisher import Relay
 
-    relay = Relay(services.ledger, settings_from_env(os.environ))
+    relay = Relay(services.ledger, settings_from_env(os.environ, services.tenant))
 
     def run() -> None:
         while not services.stopping.is_set():

@@ -30,6 +30,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from adapters.store import library_internals
 from adapters.store.group_commit import GroupCommit, Save
+from adapters.store.read_only_refusal import MARKER, store_read_only
 
 # the library internals below are overridden or called: a library that changed them stops the
 # store here, before anything is written (signatures only; the tests check their code too).
@@ -114,9 +115,15 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if not grouped(stored_events, kwargs):
-            return super().insert_events(stored_events, **kwargs)
-        return self.group.submit(stored_events)
+        try:
+            if not grouped(stored_events, kwargs):
+                return super().insert_events(stored_events, **kwargs)
+            return self.group.submit(stored_events)
+        except Exception as error:
+            refusal = store_read_only(error)
+            if refusal is None:
+                raise
+            raise refusal from error
 
     def _write_saves(self, saves: list[Save]) -> None:
         """One transaction for ``saves``: each inside a savepoint, so a save the events
@@ -129,6 +136,8 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
                 try:
                     positions = super()._insert_events(c, save.events)
                 except sqlite3.IntegrityError as error:
+                    if MARKER in str(error):  # the store is read-only: no save can be written
+                        raise
                     c.execute("ROLLBACK TO tollbook_save")
                     c.execute("RELEASE tollbook_save")
                     save.error = IntegrityError(error)

@@ -66,6 +66,16 @@ def store_env(url: str) -> dict[str, str]:
     )
 
 
+def describe_url(url: str) -> str:
+    """A store URL fit for messages and logs: its password left out."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.rsplit("@", 1)[1]
+    user = parsed.username or ""
+    return parsed._replace(netloc=f"{user}@{netloc}" if user else netloc).geturl()
+
+
 #: Arbitrary constant naming tollbook's set-up lock among PostgreSQL advisory locks.
 SETUP_LOCK_KEY = 7_406_151_923
 

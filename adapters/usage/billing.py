@@ -236,8 +236,14 @@ def run_billing(
     on_invoice: Callable[[InvoiceResult], None] | None = None,
     save_batch: int = SAVE_BATCH,
     allow_overlap: bool = False,
+    ledger_db: Database | None = None,
 ) -> BillingReport:
     """Bill ``period`` for every customer (or those named) with usage or active packages.
+
+    ``db`` holds the usage; ``ledger_db`` the ledger's events, when they live apart (usage on
+    a node of its own, ``TOLLBOOK_USAGE_DATABASE_URL``; default: ``db``). The run only reads
+    the usage: no transaction spans the two, and deterministic invoice ids make a run
+    repeated after a crash create only what is missing.
 
     The scheduler calls this; ``on_invoice`` is told about each invoice as the run goes.
     New invoices are saved ``save_batch`` at a time, each batch in one transaction.
@@ -247,6 +253,7 @@ def run_billing(
     ``overlaps`` and left off the new invoice, unless ``allow_overlap``.
     """
     pooled = db.pooled()  # one connection for the run's reads, not one each
+    events = pooled if ledger_db is None or ledger_db == db else ledger_db
     try:
         with metrics.timed(metrics.BILLING_RUN_DURATION, dry_run=str(dry_run).lower()):
             report = _run(
@@ -261,6 +268,7 @@ def run_billing(
                 on_invoice,
                 save_batch,
                 allow_overlap,
+                events,
             )
     finally:
         if pooled is not db:
@@ -282,6 +290,7 @@ def _run(
     on_invoice: Callable[[InvoiceResult], None] | None,
     save_batch: int,
     allow_overlap: bool,
+    ledger_db: Database,
 ) -> BillingReport:
     ensure_schema(db)
     if not dry_run:
@@ -291,7 +300,7 @@ def _run(
         through = last_batch(conn)
     report = BillingReport(period, through, dry_run)
     targets = [_target(c, period, default_grouping) for c in _customers(ledger, customers)]
-    planner = _Planner(ledger, db, period, through, allow_overlap)
+    planner = _Planner(ledger, db, period, through, allow_overlap, ledger_db)
     targets = planner.look_up(targets)
     planner.find_overlaps(targets)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
@@ -431,12 +440,20 @@ def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
 
 
 class _Planner:
-    """Works out each customer's invoice; reads only (events and the usage table)."""
+    """Works out each customer's invoice; reads only (events and the usage table, which
+    may be in two databases)."""
 
     def __init__(
-        self, ledger: Ledger, db: Database, period: Period, through: int, allow_overlap: bool
+        self,
+        ledger: Ledger,
+        db: Database,
+        period: Period,
+        through: int,
+        allow_overlap: bool,
+        ledger_db: Database,
     ) -> None:
         self.ledger, self.db, self.period, self.through = ledger, db, period, through
+        self.ledger_db = ledger_db  # where the events are: the usage may live apart
         self.allow_overlap = allow_overlap
         self._elsewhere: dict[UUID, list[BilledLine]] = {}
         self._packages: dict[UUID, PackageTerms] = {}
@@ -513,7 +530,7 @@ class _Planner:
         return invoice is not None and invoice.state == "void"
 
     def _load(self, invoice_ids: Sequence[UUID]) -> None:
-        found = load_aggregates(self.ledger, self.db, invoice_ids)
+        found = load_aggregates(self.ledger, self.ledger_db, invoice_ids)
         for invoice_id in invoice_ids:
             invoice = found.get(invoice_id)
             # an id of another kind of aggregate is the repository's "not an invoice" too

@@ -8,7 +8,6 @@ The CLI is run on SQLite only: these tests are about documents, not storage.
 from __future__ import annotations
 
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -19,6 +18,8 @@ from tests.einvoice_support import (
     assert_en16931,
     certificate,
     cycle,
+    seller_p12,  # noqa: F401  (the module's key)
+    signing,  # noqa: F401
     store_url,  # noqa: F401  (SQLite only)
 )
 
@@ -26,24 +27,6 @@ from tests.einvoice_support import (
 @pytest.fixture
 def books(ledger):
     return cycle(ledger)
-
-
-@pytest.fixture(scope="module")
-def seller_p12(tmp_path_factory) -> Path:
-    key, cert = certificate("Northwind Voice Ltd")
-    path = tmp_path_factory.mktemp("keys") / "seller.p12"
-    path.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"seller", key, cert, None, serialization.BestAvailableEncryption(b"s3cret")
-        )
-    )
-    return path
-
-
-@pytest.fixture
-def signing(monkeypatch, seller_p12):
-    monkeypatch.setenv("TOLLBOOK_SIGNING_PKCS12", str(seller_p12))
-    monkeypatch.setenv("TOLLBOOK_SIGNING_PASSPHRASE", "s3cret")
 
 
 def test_factur_x_of_an_invoice_and_a_credit_note(tollbook, books, tmp_path):
@@ -82,7 +65,8 @@ def test_a_draft_is_no_e_invoice(tollbook, ledger, books, tmp_path):
     assert list(tmp_path.glob("*.pdf")) == []
 
 
-def test_signed_pdf_verifies_and_a_flipped_byte_does_not(tollbook, books, signing, tmp_path):
+@pytest.mark.usefixtures("signing")
+def test_signed_pdf_verifies_and_a_flipped_byte_does_not(tollbook, books, tmp_path):
     signed = tmp_path / "signed.pdf"
     made = tollbook("invoice", "pdf", books.numbers[2], "--factur-x", "-o", str(signed))
 
@@ -130,6 +114,27 @@ def test_unsigned_pdf_is_reported_unsigned_and_tracks_the_ledger(tollbook, ledge
     assert after.json()["signature"]["status"] == "unsigned"
 
 
+def test_an_auditor_view_verifies_as_the_state_it_says_it_shows(tollbook, ledger, books, tmp_path):
+    """``invoice pdf --as-of T`` prints "As it stood at T": verify-pdf renders it again at T."""
+    number = books.numbers[2]
+    moment = ledger.clock().replace(microsecond=0)
+    payment = ledger.record_payment("BER01", "test", amount=D("100"), status="completed")
+    ledger.allocate(payment, [(number, D("100"))], "test")
+    then = tmp_path / "then.pdf"
+    fx = tmp_path / "then-fx.pdf"
+    tollbook("invoice", "pdf", number, "--as-of", moment.isoformat(), "-o", str(then))
+    tollbook("invoice", "pdf", number, "--factur-x", "--as-of", moment.isoformat(), "-o", str(fx))
+
+    plain = tollbook("invoice", "verify-pdf", str(then), "--json")
+    with_xml = tollbook("invoice", "verify-pdf", str(fx), "--json")
+
+    for result in (plain, with_xml):
+        assert result.code == 6, result.out
+        assert result.json()["ledger"]["status"] == "earlier"
+        assert result.json()["ledger"]["as_of"].startswith(moment.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert with_xml.json()["factur_x"] is True
+
+
 def test_a_pdf_the_ledger_never_made_fails(tollbook, books, tmp_path):
     plain = tmp_path / "plain.pdf"
     tollbook("invoice", "pdf", books.numbers[2], "-o", str(plain))
@@ -150,7 +155,11 @@ def test_a_pdf_the_ledger_never_made_fails(tollbook, books, tmp_path):
 
 
 def test_signature_by_another_key_is_not_the_sellers(
-    tollbook, books, seller_p12, tmp_path, monkeypatch
+    tollbook,
+    books,
+    seller_p12,  # noqa: F811  (the module's key, imported)
+    tmp_path,
+    monkeypatch,
 ):
     key, cert = certificate("Mallory Ltd")
     other = tmp_path / "other.p12"

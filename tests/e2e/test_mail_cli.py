@@ -165,3 +165,38 @@ def test_a_credit_note_is_sent_with_its_pdf_and_retried_once(
     note_id = ledger.credit_note(note).id
     (sent,) = [e for e in ledger.events_of(note_id) if isinstance(e, CreditNote.Sent)]
     assert sent.message_id == message["Message-ID"] == down.json()["message_id"]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # documents, not storage
+def test_with_a_signing_key_the_attachment_is_signed(
+    ledger, tollbook, issued, smtp_port, tmp_path, monkeypatch
+):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from adapters.einvoice.signing import SigningConfig
+    from adapters.einvoice.verify import verify
+    from adapters.pdf.config import PdfConfig
+    from tests.einvoice_support import certificate
+
+    key, cert = certificate("Carrier Ltd")
+    p12 = tmp_path / "seller.p12"
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"s", key, cert, None, serialization.NoEncryption())
+    )
+    monkeypatch.setenv("TOLLBOOK_SIGNING_PKCS12", str(p12))
+    unsigned = tmp_path / "unsigned.pdf"
+    assert tollbook("invoice", "pdf", issued, "--no-sign", "-o", str(unsigned)).code == 0
+
+    with smtp_server(smtp_port) as inbox:
+        result = tollbook("invoice", "send", issued, "--json")
+
+    assert result.code == 0, result.err
+    ((_, _, message),) = inbox.received
+    _, data = attachment(message)
+    assert data.startswith(unsigned.read_bytes()) and len(data) > unsigned.stat().st_size
+    assert result.json()["attachment_sha256"] == hashlib.sha256(data).hexdigest()
+    seller = SigningConfig.from_env()
+    assert seller is not None
+    verdict = verify(data, ledger, PdfConfig(), seller.certificate())
+    assert (verdict.outcome, verdict.signature.status) == ("verified", "intact")

@@ -18,6 +18,8 @@ SDKs (freshbooks-nodejs-sdk models, freshbooks-python-sdk):
   from the client's credit (credit notes and overpayments, less the credit already applied)
   and is refused beyond it; a payment is reduced by a PUT of its ``amount`` and deleted by a
   PUT of ``vis_state`` 1 (deleted payments leave the lists);
+- an invoice's ``due_date`` is read-only, ``create_date`` + ``due_offset_days`` (its SDKs
+  write only the offset); a PUT of ``due_offset_days`` moves it, with payments on it or not;
 - "deleting" an invoice is a PUT of ``vis_state`` 1; a deleted invoice takes no payment and
   leaves the lists, but is still read by id; invoice and credit numbers are unique; a client
   needs one of organization, fname, lname or email, and organization names need not be unique.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -299,6 +302,8 @@ class FakeFreshBooks(FakeService):
             raise Refused(2001, "invoice_number", "Invoice number already exists.", "invoice")
         code = data["currency_code"]
         total = self._lines(data.get("lines") or [], code, "invoice")
+        data = {k: v for k, v in data.items() if k != "due_date"}  # read-only
+        data.setdefault("due_offset_days", 0)
         invoice_id = str(next(self.ids))
         invoice = {
             **data,
@@ -317,6 +322,7 @@ class FakeFreshBooks(FakeService):
     def _update_invoice(self, invoice_id: str, data: dict[str, Any]) -> dict[str, Any]:
         invoice = self._get(self.invoices, invoice_id, "invoice")
         data = dict(data)
+        data.pop("due_date", None)  # read-only: create_date + due_offset_days
         if data.pop("action_mark_as_sent", False):
             invoice["sent"] = True
         if "lines" in data:
@@ -327,6 +333,8 @@ class FakeFreshBooks(FakeService):
         return invoice
 
     def _refresh(self, invoice: dict[str, Any]) -> None:
+        created = date.fromisoformat(invoice["create_date"])
+        invoice["due_date"] = (created + timedelta(days=invoice["due_offset_days"])).isoformat()
         code = invoice["currency_code"]
         amount = Decimal(invoice["amount"]["amount"])
         paid = sum(

@@ -7,7 +7,8 @@ Business rules applied, as Xero words them: unique contact names (among active c
 invoice numbers, valid account codes and tax types, payments only on AUTHORISED documents and
 never above the amount due; a payment is removed by POST /Payments/{id} with Status DELETED,
 which gives the money back to what it paid (AmountDue restored, PAID back to AUTHORISED); an
-invoice with a payment or credit note on it cannot be voided; an overpayment (a
+invoice with a payment or credit note on it cannot be voided, nor take a new DueDate (an
+AUTHORISED one without either can); an overpayment (a
 RECEIVE-OVERPAYMENT bank transaction) is customer credit that a payment against it refunds.
 Arithmetic as Xero documents it ("Rounding in Xero", the LineItem schema): Quantity and
 UnitAmount kept to 4 dp (UnitAmount to ``unitdp``, default 2), LineAmount = round(Quantity x
@@ -477,6 +478,18 @@ class FakeXero(FakeService):
                 )
             invoice["Status"] = "VOIDED"
             invoice["AmountDue"] = Decimal(0)
+        if "DueDate" in data:
+            # an approved invoice's due date may change; not once money is allocated to it
+            # (Xero: an invoice with payments or credit notes "cannot be edited"), nor a
+            # PAID, VOIDED or DELETED one
+            if invoice["Status"] not in ("AUTHORISED", "SUBMITTED", "DRAFT"):
+                raise ValidationFailed("Invoice not of valid status for modification")
+            if invoice["AmountPaid"] or invoice["AmountCredited"]:
+                raise ValidationFailed(
+                    "This document cannot be edited as it has a payment or credit note allocated"
+                    " to it."
+                )
+            invoice["DueDate"] = _ms_date(_parse_date(data["DueDate"]))
         return invoice
 
     def _new_credit_note(self, data: dict[str, Any], unitdp: int) -> dict[str, Any]:

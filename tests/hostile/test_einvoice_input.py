@@ -238,3 +238,16 @@ def test_verify_pdf_of_a_pdf_that_names_no_document(tollbook, ledger, tmp_path):
     assert result.code == 1
     assert result.json()["ledger"]["status"] == "unknown"
     assert result.json()["signature"]["status"] == "unsigned"
+
+
+def test_a_broken_signing_key_stops_the_service_before_it_listens(tollbook, tmp_path, monkeypatch):
+    """The API and portal sign every download with the configured key: a key that cannot be
+    loaded stops ``serve`` at start (exit 5), not the first download."""
+    junk = tmp_path / "junk.p12"
+    junk.write_bytes(b"not pkcs12")
+    monkeypatch.setenv("TOLLBOOK_SIGNING_PKCS12", str(junk))
+
+    result = tollbook("serve", "--port", "1")
+
+    assert result.code == 5
+    assert "cannot load the signing key" in result.err

@@ -62,7 +62,7 @@ def invoice_xml(ledger, ref, treatment=None):
     invoice = ledger.invoice(ref)
     if treatment is None:
         return cii_xml(invoice_einvoice_of(ledger, invoice, None))
-    seller = Seller.of(invoice.billing, ledger.settings().country)
+    seller = Seller.of(invoice.billing, ledger.settings())
     buyer = ledger.customer(invoice.customer_id).profile_on(ledger.today()).postal_address
     return cii_xml(invoice_einvoice(invoice, seller, buyer, treatment))
 
@@ -133,6 +133,24 @@ def test_reverse_charge_states_why_and_the_buyers_vat_number(memory_ledger, book
     assert one(xml, f"{tax}/ram:CalculatedAmount") == "0.00"
     # the customer's "DE 123 456 789" as a VAT identifier: no spaces, its prefix kept
     assert one(xml, ".//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID") == ("DE123456789")
+
+
+def test_outside_scope_names_the_seller_by_its_registration_number_not_a_vat_number(
+    memory_ledger, books
+):
+    """BR-O-02: no seller or buyer VAT identifier on a document outside the scope of VAT;
+    BR-CO-26: the seller is then identified by its legal registration number (BT-30)."""
+    xml = invoice_xml(memory_ledger, books.outside)
+
+    tax = f"{SETTLEMENT}/ram:ApplicableTradeTax"
+    assert one(xml, f"{tax}/ram:CategoryCode") == "O"
+    assert one(xml, f"{tax}/ram:ExemptionReasonCode") == "VATEX-EU-O"
+    assert texts(xml, f"{tax}/ram:RateApplicablePercent") == []  # BR-O-09: no rate
+    seller = ".//ram:SellerTradeParty"
+    assert one(xml, f"{seller}/ram:SpecifiedLegalOrganization/ram:ID") == "01234567"
+    assert texts(xml, f"{seller}/ram:SpecifiedTaxRegistration/ram:ID") == []
+    assert texts(xml, ".//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID") == []
+    assert one(xml, f"{SUMMATION}/ram:TaxTotalAmount") == "0.00"
 
 
 def test_credit_note_is_381_and_names_the_invoice_it_credits(memory_ledger, books):

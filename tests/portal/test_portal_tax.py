@@ -12,7 +12,7 @@ import pytest
 
 from domain.changes import SettingsChanges
 from domain.errors import NotFound
-from tests.portal.support import Browser, acme, error_of, value_of
+from tests.portal.support import Browser, acme, error_of, signed_in, value_of
 
 
 def _draft(finance: Browser, account: str) -> str:
@@ -97,3 +97,28 @@ def test_a_line_tax_description_follows_its_rate_and_the_summary_says_how(
     page = html.unescape(finance.get(url).text)
     assert 'Tax 20% × 267.00</th><td class="num">53.40' in page
     assert "sum of line taxes" not in page
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # a form, not storage
+def test_admins_choose_the_tax_rounding_mode_on_the_settings_page(
+    app: Any, portal: Any, ledger: Any
+) -> None:
+    for admin in signed_in(app, "adam"):
+        page = admin.get("/portal/settings").text
+        assert '<option value="per_line" selected>' in page
+        form = {"company_name": "Northwind Voice Ltd", "country": "gb"}
+        for hostile in ("per_decade", "PER_LINE", "per_line\x00", "per_line " * 1000, "١"):
+            bad = admin.post("/portal/settings", {**form, "tax_rounding": hostile})
+            assert bad.status_code == 422, hostile
+            assert "tax rounding must be one of per_line, per_invoice_rate" in error_of(
+                bad.text, "tax_rounding"
+            )
+        assert ledger.settings().tax_rounding == "per_line"
+        saved = admin.follow(
+            admin.post("/portal/settings", {**form, "tax_rounding": "per_invoice_rate"})
+        ).text
+        assert '<option value="per_invoice_rate" selected>' in saved
+        # a post of the page without the list (an older form) leaves the mode as it is
+        admin.follow(admin.post("/portal/settings", form))
+    settings = ledger.settings()
+    assert (settings.tax_rounding, settings.country) == ("per_invoice_rate", "GB")

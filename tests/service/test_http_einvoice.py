@@ -9,12 +9,18 @@ from decimal import Decimal as D
 import pytest
 
 from adapters.einvoice.pdfa3 import embedded_xml
+from adapters.einvoice.signing import SigningConfig
 from adapters.einvoice.sources import credit_note_facturx, invoice_facturx
+from adapters.einvoice.verify import check_signature, verify
 from adapters.pdf.config import PdfConfig
+from adapters.pdf.render import render
+from adapters.pdf.sources import credit_note_source, invoice_source
 from tests.einvoice_support import (
     assert_en16931,
     cycle,
     seller,
+    seller_p12,  # noqa: F401  (the module's key)
+    signing,  # noqa: F401
     store_url,  # noqa: F401  (SQLite only)
 )
 from tests.helpers import event_count
@@ -83,3 +89,41 @@ def test_the_seller_country_over_http(admin, services):
     assert (refused.json()["code"], refused.json()["field"]) == ("unknown_country", "country")
     assert unchanged == before
     assert accepted.status_code == 200 and accepted.json()["country"] == "FR"
+
+
+@pytest.mark.usefixtures("signing")
+def test_with_a_signing_key_every_download_is_signed_and_verifies(reader, services, books):
+    """The API signs as the CLI does: the unsigned document's bytes, then a PAdES signature
+    that ``verify-pdf`` finds intact, by the seller, over the ledger's document."""
+    ledger = services.ledger
+    invoice_id = ledger.invoice(books.numbers[0]).id
+    config = PdfConfig()
+    downloads = {
+        "invoice": (
+            reader.get(f"/invoices/{books.numbers[0]}.pdf"),
+            render(invoice_source(ledger, invoice_id), config).pdf,
+        ),
+        "invoice factur-x": (
+            reader.get(f"/invoices/{books.numbers[0]}.pdf", format="factur-x"),
+            invoice_facturx(ledger, invoice_id, config).pdf,
+        ),
+        "credit note": (
+            reader.get(f"/credit-notes/{books.credit_note}.pdf"),
+            render(credit_note_source(ledger, books.credit_note), config).pdf,
+        ),
+        "credit note factur-x": (
+            reader.get(f"/credit-notes/{books.credit_note}.pdf", format="factur-x"),
+            credit_note_facturx(ledger, books.credit_note, config).pdf,
+        ),
+    }
+    key = SigningConfig.from_env()
+    assert key is not None
+    for what, (response, unsigned) in downloads.items():
+        assert response.status_code == 200, what
+        signed = response.content
+        assert signed.startswith(unsigned) and len(signed) > len(unsigned), what
+        checked = check_signature(signed, key.certificate())
+        assert (checked.status, checked.seller_certificate) == ("intact", True), what
+    # verify-pdf's whole verdict (it renders the ledger's document again to compare)
+    verdict = verify(downloads["invoice"][0].content, ledger, config, key.certificate())
+    assert (verdict.outcome, verdict.ledger.status) == ("verified", "current")

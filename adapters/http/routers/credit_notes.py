@@ -35,7 +35,8 @@ def credit_note_pdf(
     _: Reader,
     format: Annotated[PdfFormat, Query(description="`pdf` or `factur-x`.")] = "pdf",
 ) -> Response:
-    """The credit note as PDF: the same bytes as the CLI's ``credit-note pdf [--factur-x]``;
+    """The credit note as PDF: the same bytes as the CLI's ``credit-note pdf [--factur-x]``
+    (PAdES-signed when a signing key is configured, as the CLI signs);
     ``format=factur-x`` refuses a missing EN 16931 detail with 422 ``einvoice_incomplete``
     (``field`` names it)."""
     made = credit_note_download(svc.ledger, ref, format)

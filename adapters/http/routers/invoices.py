@@ -146,7 +146,9 @@ def invoice_pdf(
     format: Annotated[PdfFormat, Query(description="`pdf` or `factur-x`.")] = "pdf",
 ) -> Response:
     """The invoice as PDF (as it stood at ``as_of`` when given): the same bytes as the CLI's
-    ``invoice pdf [--factur-x]``, so its SHA-256 can be checked against a recorded one.
+    ``invoice pdf [--factur-x]``, so its SHA-256 can be checked against a recorded one; with a
+    signing key configured (``TOLLBOOK_SIGNING_*``) those bytes followed by a PAdES signature
+    made when served (docs/pdf.md, "Signing").
     ``format=factur-x`` refuses a draft or void invoice with 409 ``einvoice_not_possible``,
     and a document missing a detail EN 16931 needs with 422 ``einvoice_incomplete`` whose
     ``field`` names it (``settings.country``, ``settings.tax_number``, ``customer.country``,

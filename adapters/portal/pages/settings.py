@@ -1,6 +1,7 @@
 """The seller's details page: what every invoice prints of the seller (company, registration
-and tax numbers, contact, bank details, payment instructions). Admins change them, as admin
-API keys do; everyone signed in can read them."""
+and tax numbers, contact, bank details, payment instructions), the seller's country and the
+tax rounding mode (docs/money.md). Admins change them, as admin API keys do; everyone signed
+in can read them."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ SELLER_FIELDS = (
     "bank_account_number",
     "payment_instructions",
 )
+#: the seller's country (e-invoices need it) and the tax rounding mode: a post without them
+#: (a form of an earlier version of the page) leaves them as they are
+CHOSEN_FIELDS = ("country", "tax_rounding")
+TAX_ROUNDING_CHOICES = (
+    ("per_line", "Per line: each line's tax rounded, the rate's tax their sum"),
+    ("per_invoice_rate", "Per invoice and rate: the rate's tax rounded once (EU VAT Directive)"),
+)
 
 
 def admin_session(session: Editor) -> Session:
@@ -55,11 +63,16 @@ Admin = Annotated[Session, Depends(admin_session)]
 
 def _page(request: Request, portal: Portal, fields: Fields | None = None) -> Response:
     current = portal.services.ledger.settings().model_dump(mode="json")
-    values = fields.values if fields else {name: current[name] for name in SELLER_FIELDS}
+    shown = (*SELLER_FIELDS, *CHOSEN_FIELDS)
+    values = fields.values if fields else {name: current[name] for name in shown}
     return render(
         request,
         "settings.html",
-        {"values": values, "errors": fields.errors if fields else {}},
+        {
+            "values": values,
+            "errors": fields.errors if fields else {},
+            "tax_roundings": TAX_ROUNDING_CHOICES,
+        },
         422 if fields else 200,
     )
 
@@ -79,6 +92,11 @@ def change_seller_settings(
         name: fields.text(name, required="the company name" if name == "company_name" else None)
         for name in SELLER_FIELDS
     }
+    for name in CHOSEN_FIELDS:
+        if name in form:
+            changes[name] = fields.text(name)
+    if not changes.get("tax_rounding", "-"):
+        del changes["tax_rounding"]  # no choice made: the mode stays
     ledger = portal.services.ledger
     fields.submit(
         lambda: ledger.change_settings(SettingsChanges.model_validate(changes), actor_of(session))

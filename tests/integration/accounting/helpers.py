@@ -236,6 +236,7 @@ def ledger_documents(ledger: Any) -> dict[str, LedgerDocument]:
             invoice.totals.total,
             invoice.outstanding,
             ledger_status(invoice.state, invoice.outstanding),
+            invoice.due_date,
         )
     for note in LogFolds(ledger).credit_notes():
         documents[str(note.id)] = LedgerDocument(

@@ -1,0 +1,1 @@
+"""Tenants: the directory (a small control database) of which node holds which tenant."""
