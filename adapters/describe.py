@@ -141,6 +141,20 @@ class _Words(HandlesEvents):
             f" {event.threshold} {event.currency} (was {event.previous_balance})"
         )
 
+    @on(Customer.StatementSent)
+    def _statement_sent(self, event: Customer.StatementSent) -> str:
+        return (
+            f"statement {event.period_from} to {event.period_to} ({event.currency}) e-mailed"
+            f" to {', '.join(event.recipients)}, {event.message_id}"
+        )
+
+    @on(Customer.StatementSendFailed)
+    def _statement_failed(self, event: Customer.StatementSendFailed) -> str:
+        return (
+            f"statement {event.period_from} to {event.period_to} ({event.currency}) not sent:"
+            f" {event.error}"
+        )
+
     @on(Customer.DetailsChanged)
     def _details_changed(self, event: Customer.DetailsChanged) -> str:
         return f"from {event.effective_from}: " + _changes(event.before, event.after)

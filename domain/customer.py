@@ -12,6 +12,7 @@ from domain import limits
 from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
+from domain.delivery import DocumentSendFailed, DocumentSent
 from domain.dunning import ReminderOffsets, check_offsets
 from domain.email_address import check_billing_emails
 from domain.errors import (
@@ -25,6 +26,7 @@ from domain.errors import (
 from domain.invoice_line import InvoiceLine
 from domain.pricing import TieredPrice, check_prices
 from domain.schedule import InvoiceSchedule
+from domain.statement import StatementDelivery, StatementFailure
 from domain.tax_treatment import TaxTreatment, Treatment, check_rate, customer_defaults
 from domain.values import (
     CurrencyCode,
@@ -257,6 +259,22 @@ class Customer(Aggregate):
         def apply(self, aggregate: Any) -> None:
             pass  # a notice for integrators: it changes nothing the customer holds
 
+    class StatementSent(DocumentSent):
+        """A statement of account (``period_from``..``period_to``, ``currency``) was e-mailed
+        with its PDF and the SMTP server accepted it (docs/statements.md)."""
+
+        period_from: date
+        period_to: date
+        currency: CurrencyCode
+
+    class StatementSendFailed(DocumentSendFailed):
+        """A statement of account's e-mail did not go out: ``error`` is the server's answer
+        (sending the same period again tries again, with the same Message-ID)."""
+
+        period_from: date
+        period_to: date
+        currency: CurrencyCode
+
     class PackageAssigned(Event):
         """A package was assigned to the customer."""
 
@@ -305,6 +323,36 @@ class Customer(Aggregate):
     def register(cls, profile: CustomerProfile, stamp: Stamp) -> Customer:
         return cls._start(
             cls.Registered, customer_id_for(profile.account_number), stamp, profile=profile
+        )
+
+    def statement_send_state(self, send_id: UUID) -> str | None:
+        """``sent``, ``failed`` or None (never attempted) for one statement send request."""
+        sends: dict[UUID, str] = getattr(self, "sends", {})
+        return sends.get(send_id)
+
+    def record_statement_sent(self, sent: StatementDelivery, stamp: Stamp) -> bool:
+        """Record an accepted statement e-mail; False (nothing recorded) when already so."""
+        if self.statement_send_state(sent.delivery.send_id) == "sent":
+            return False
+        self._trigger(
+            self.StatementSent, stamp, **sent.delivery.model_dump(), **sent.period.model_dump()
+        )
+        return True
+
+    def record_statement_send_failed(self, failed: StatementFailure, stamp: Stamp) -> None:
+        delivery = failed.delivery
+        if self.statement_send_state(delivery.send_id) == "sent":
+            raise InvalidState(f"statement send {delivery.send_id} already succeeded")
+        self._trigger(
+            self.StatementSendFailed,
+            stamp,
+            send_id=delivery.send_id,
+            recipients=delivery.recipients,
+            message_id=delivery.message_id,
+            attempt=1,
+            error=failed.error[: limits.REASON.max_length],
+            retry_at=None,
+            **failed.period.model_dump(),
         )
 
     def profile_on(self, day: date) -> CustomerProfile:

@@ -82,6 +82,13 @@ MAX_ADDRESS_LINES = 4  # Xero's AddressLine1-4; the PDF's address block
 MAX_REMINDERS = 10
 MIN_REMINDER_OFFSET = -90
 MAX_REMINDER_OFFSET = 365
+#: a statement of account covers at most this many days (a leap year: a year's statement)
+MAX_STATEMENT_DAYS = 366
+#: lines of one statement (every currency): about 120 pages of PDF; more asks for a shorter period
+MAX_STATEMENT_LINES = 5_000
+#: invoices one portal bulk action (issue, send, zip of PDFs) takes: the list's default page.
+#: Each is a PDF render, and for a send an SMTP exchange, inside one request.
+MAX_BULK_INVOICES = 100
 
 # --------------------------------------------------------------------- text
 
@@ -286,6 +293,21 @@ def check_optional_date(
     value: date | None, *, what: str = "date", field: str | None = None
 ) -> date | None:
     return None if value is None else check_date(value, what=what, field=field)
+
+
+def check_statement_period(start: date, end: date) -> None:
+    """A statement's period: both days in range, ``start`` not after ``end``, at most
+    :data:`MAX_STATEMENT_DAYS` days (both ends counted)."""
+    check_date(start, what="statement start", field="from")
+    check_date(end, what="statement end", field="to")
+    if end < start:
+        raise InvalidInput(f"statement end {end} is before its start {start}", field="to")
+    days = (end - start).days + 1
+    if days > MAX_STATEMENT_DAYS:
+        raise OutOfRange(
+            f"a statement covers at most {MAX_STATEMENT_DAYS} days, {start} to {end} is {days}",
+            field="to",
+        )
 
 
 def days_after(day: date, days: int) -> date:

@@ -33,6 +33,7 @@ from projections.decoding import PartialDecoder
 from projections.directory import Directory
 from projections.invoice_register import InvoiceRegister
 from projections.payment_history import PaymentHistory
+from projections.statement_lines import StatementLines
 from projections.view import Handler, Projection, ViewWriter
 
 log = structlog.get_logger("tollbook.projections")
@@ -64,6 +65,7 @@ def all_projections() -> list[Projection]:
         AgedReceivables(),
         Directory(),
         BilledPeriods(),
+        StatementLines(),
     ]
 
 

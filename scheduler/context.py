@@ -14,6 +14,7 @@ from uuid import uuid4
 from adapters.accounting.config import Connection
 from adapters.config import ConfigError
 from adapters.ledger.application import Ledger
+from adapters.mail.config import SmtpConfig
 from adapters.store.database import Database
 from adapters.usage.location import usage_database
 from adapters.webhooks.store import WebhookStore
@@ -33,6 +34,8 @@ class SchedulerSettings:
     export_every: float = 300.0
     webhooks_every: float = 2.0
     sync_every: float = 60.0
+    #: seconds between passes over failed e-mail sends whose back-off has passed
+    retry_sends_every: float = 60.0
     #: a lease on an export is renewed while it runs and lapses this long after a crash
     lease_seconds: float = 120.0
 
@@ -40,7 +43,7 @@ class SchedulerSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SchedulerSettings:
         """``TOLLBOOK_SCHEDULE_AT`` (HH:MM), ``TOLLBOOK_SCHEDULE_ISSUE`` (1/0), and
         ``TOLLBOOK_EXPORT_EVERY`` / ``TOLLBOOK_WEBHOOKS_EVERY`` / ``TOLLBOOK_SCHEDULE_SYNC_EVERY``
-        (seconds)."""
+        / ``TOLLBOOK_RETRY_SENDS_EVERY`` (seconds)."""
         env = os.environ if environ is None else environ
         settings = cls()
         at = env.get("TOLLBOOK_SCHEDULE_AT")
@@ -55,6 +58,7 @@ class SchedulerSettings:
             ("TOLLBOOK_EXPORT_EVERY", "export_every"),
             ("TOLLBOOK_WEBHOOKS_EVERY", "webhooks_every"),
             ("TOLLBOOK_SCHEDULE_SYNC_EVERY", "sync_every"),
+            ("TOLLBOOK_RETRY_SENDS_EVERY", "retry_sends_every"),
         ):
             value = env.get(variable)
             if value:
@@ -80,6 +84,10 @@ class JobContext:
     #: set when the scheduler starts (sync_jobs adds and removes jobs through it)
     scheduler: Any = None
     webhook_worker: WebhookWorker | None = None
+    #: the SMTP settings failed sends are retried with; None: no mail configured, no retries
+    mail: SmtpConfig | None = None
+    #: what the mail templates read (TOLLBOOK_MAIL_TEMPLATES)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     #: where the usage is (TOLLBOOK_USAGE_DATABASE_URL); None: in ``db``, beside the ledger
     usage_db: Database | None = None
 

@@ -6,6 +6,7 @@
 - ``export_connection``: one accounting connection's exporter, under a lease.
 - ``deliver_webhooks``: a webhook delivery pass (subscription leases are the worker's own).
 - ``remind_invoices``: the daily dunning run (adapters/mail/reminders.py), under a lease.
+- ``retry_sends``: failed e-mail sends whose back-off has passed, under a lease.
 
 The running scheduler (scheduler/service.py) fires them; the invoice jobs are stored by
 scheduler/registry.py, one per customer schedule.
@@ -13,7 +14,6 @@ scheduler/registry.py, one per customer schedule.
 
 from __future__ import annotations
 
-import os
 import time
 
 import structlog
@@ -112,7 +112,7 @@ def remind_invoices(ctx: JobContext | None = None) -> int:
         log.info("dunning run skipped: another instance holds it", job=DUNNING)
         return 0
     try:
-        done = reminders.run(ctx.ledger, os.environ, "scheduler")
+        done = reminders.run(ctx.ledger, ctx.environ, "scheduler")
     except ConfigError as error:  # SMTP not configured: nothing can be sent, say so
         ctx.state.record(DUNNING, "skipped", str(error))
         log.warning("dunning run skipped", job=DUNNING, error=str(error))
@@ -124,3 +124,41 @@ def remind_invoices(ctx: JobContext | None = None) -> int:
     ctx.state.record(DUNNING, "failed" if failed else "ok", f"{sent} sent, {failed} not sent")
     log.info("dunning run", job=DUNNING, sent=sent, not_sent=failed)
     return sent
+
+
+#: the lease that keeps send retries to one instance at a time
+RETRY_SENDS = "retry-sends"
+
+
+def retry_sends(ctx: JobContext) -> int:
+    """Attempt again the failed invoice and credit-note e-mails whose ``retry_at`` has come
+    (``tollbook invoice retry-sends``, docs/email.md "Retries"), unless another instance holds
+    the lease: two at once would both find the same request due and send it twice. Returns
+    how many requests were attempted."""
+    from adapters.mail.sending import retry_due
+
+    if ctx.mail is None:
+        ctx.state.record(RETRY_SENDS, "skipped", "no SMTP configured (TOLLBOOK_SMTP_HOST)")
+        return 0
+    seconds = ctx.settings.lease_seconds
+    if not ctx.state.claim(RETRY_SENDS, ctx.instance, time.time(), seconds):
+        log.info("send retries skipped: another instance holds them", job=RETRY_SENDS)
+        return 0
+
+    def before_each() -> None:
+        # each attempt may wait out an SMTP timeout: keep the lease, stop between attempts
+        if ctx.stopping.is_set():
+            raise StopRequested
+        ctx.state.claim(RETRY_SENDS, ctx.instance, time.time(), seconds)
+
+    try:
+        outcomes = retry_due(ctx.ledger, ctx.mail, ctx.environ, "scheduler", before_each)
+        sent = sum(outcome.status == "sent" for outcome in outcomes)
+        detail = f"{len(outcomes)} attempted, {sent} sent"
+        ctx.state.record(RETRY_SENDS, "ok", detail)
+        return len(outcomes)
+    except StopRequested:
+        ctx.state.record(RETRY_SENDS, "interrupted", "service stopping; resumes on the next run")
+        return 0
+    finally:
+        ctx.state.release(RETRY_SENDS, ctx.instance)

@@ -4,13 +4,15 @@ stores, started by ``tollbook serve`` (role ``all`` or ``worker``).
 - ``default``: :class:`scheduler.jobstore.DatabaseJobStore`, the customers' invoice schedules,
   kept in the ledger's database so they survive restarts and a missed run fires once on start.
 - ``local``: in memory, the periodic jobs derived from this process's configuration (webhook
-  delivery, one export job per accounting connection, the schedule sync). They have nothing to
+  delivery, one export job per accounting connection, e-mail send retries when SMTP is
+  configured). They have nothing to
   catch up (each resumes from its own position in the log), and keeping them out of the shared
   store stops two workers with different configurations from rewriting each other's jobs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -56,24 +58,18 @@ def start(ctx: JobContext) -> BackgroundScheduler:
     scheduler.start()
     now = datetime.now(UTC)
     settings = ctx.settings
-    local = {"jobstore": "local", "next_run_time": now, "replace_existing": True}
-    scheduler.add_job(
-        jobs.deliver_webhooks,
-        "interval",
-        args=[ctx],
-        seconds=settings.webhooks_every,
-        id="webhooks",
-        **local,
-    )
-    for name in ctx.connections:
+
+    def every(seconds: float, job_id: str, job: Callable[..., object], *args: object) -> None:
         scheduler.add_job(
-            jobs.export_connection,
-            "interval",
-            args=[ctx, name],
-            seconds=settings.export_every,
-            id=f"export:{name}",
-            **local,
-        )
+            job, "interval", args=[ctx, *args], seconds=seconds, id=job_id,
+            jobstore="local", next_run_time=now, replace_existing=True,
+        )  # fmt: skip
+
+    every(settings.webhooks_every, "webhooks", jobs.deliver_webhooks)
+    for name in ctx.connections:
+        every(settings.export_every, f"export:{name}", jobs.export_connection, name)
+    if ctx.mail is not None:
+        every(settings.retry_sends_every, jobs.RETRY_SENDS, jobs.retry_sends)
     _sync(ctx)
     try:
         ensure_dunning_job(ctx)

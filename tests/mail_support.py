@@ -14,6 +14,16 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 
+def smtp_env(monkeypatch: Any) -> int:
+    """Point tollbook's SMTP settings at a free port of 127.0.0.1 (no TLS); the port."""
+    port = free_port()
+    monkeypatch.setenv("TOLLBOOK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("TOLLBOOK_SMTP_PORT", str(port))
+    monkeypatch.setenv("TOLLBOOK_SMTP_TLS", "none")
+    monkeypatch.setenv("TOLLBOOK_SMTP_FROM", "billing@carrier.example")
+    return port
+
+
 def free_port() -> int:
     """A port nothing listens on (a server that is down, or one about to start)."""
     with socket.socket() as probe:

@@ -19,6 +19,7 @@ from adapters.cli.context import (
     timestamp_arg,
 )
 from adapters.cli.paging import announce_next, page_options
+from adapters.cli.registry import LazyGroup
 from adapters.ledger.application import Ledger
 from adapters.queries import queries_for
 from adapters.views import customer_doc
@@ -200,7 +201,7 @@ def schedule_arg(text: str) -> InvoiceSchedule | None:
     return InvoiceSchedule.parse(text)
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_path="customer")  # and "customer statement" (cli/statements.py)
 def customer() -> None:
     """Customers: who is billed, in which currency, with which tax and terms."""
 

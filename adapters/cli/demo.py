@@ -93,6 +93,7 @@ def _run(target: Path) -> Ledger:
     steps = (
         _settings, _customers, _packages, _october_invoices, _issue, _payments, _credit_note,
         _balances, _history, _as_it_stood, _pdf, _email, _usage, _pricing, _bill, _prepaid,
+        _statement,
     )  # fmt: skip
     for number, run in enumerate(steps, start=1):
         run(demo, f"{number}.")
@@ -461,6 +462,15 @@ def _prepaid(demo: _Demo, number: str) -> None:
         f"credit left {ledger.prepaid_balance(ref)}; low balance notices for integrators:"
         f" {len(low)}" + (f" (fell below {low[-1].threshold})" if low else "")
     )
+
+
+def _statement(demo: _Demo, number: str) -> None:
+    _step(number, "ACME's statement of account since October (docs/statements.md)")
+    from adapters.app.statements import customer_statement
+    from adapters.cli.statements import print_statement
+
+    ledger = demo.ledger
+    print_statement(customer_statement(ledger, "ACME", date(2026, 10, 1), ledger.today()))
 
 
 def write_demo_cdrs(path: Path) -> Path:

@@ -56,7 +56,7 @@ def _send_options(command: Callable[..., None]) -> Callable[..., None]:
     return passes_state(command)
 
 
-def _finish(outcome: Outcome, as_json: bool) -> None:
+def finish_send(outcome: Outcome, as_json: bool) -> None:
     _report(outcome, as_json)
     if outcome.status == "failed":
         raise SystemExit(1)  # recorded as SendFailed; retry-sends tries again
@@ -72,7 +72,7 @@ def invoice_send(
     """E-mail an issued invoice with its PDF attached (SMTP: TOLLBOOK_SMTP_*)."""
     from adapters.mail.sending import request_send
 
-    _finish(
+    finish_send(
         request_send(ledger, invoice_ref, actor, os.environ, to=to, key=key, dry_run=dry_run),
         as_json,
     )
@@ -91,7 +91,7 @@ def credit_note_send(
     outcome = request_send(
         ledger, note_ref, actor, os.environ, to=to, key=key, dry_run=dry_run, kind="credit_note"
     )
-    _finish(outcome, as_json)
+    finish_send(outcome, as_json)
 
 
 @click.command("retry-sends")

@@ -82,6 +82,11 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.customers:customer",
         "Customers: who is billed, in which currency, with which tax and terms.",
     ),
+    "customer statement": Lazy(
+        "adapters.cli.statements:statement",
+        "A customer's statement of account from --from to --to: opening balance, every invoice,"
+        " credit note, payment and refund with a running balance, closing balance, aged buckets.",
+    ),
     "demo": Lazy(
         "adapters.cli.demo:demo",
         "Run a scripted billing cycle on a fresh embedded store and print what happens.",

@@ -235,6 +235,60 @@ class BalanceDoc(Document):
     net_due: Amount
 
 
+class StatementLineDoc(Document):
+    """One line of a statement of account (docs/statements.md): ``debit`` raises the balance,
+    ``credit`` lowers it; an allocation or un-allocation has neither and its sum in
+    ``applied`` (it moves money between credit on account and invoices)."""
+
+    date: IsoDay
+    kind: str = Field(
+        examples=["invoice"],
+        description="invoice, void, credit_note, payment, payment_cancelled, refund,"
+        " allocation or unallocation.",
+    )
+    reference: str
+    invoice_number: str | None
+    document_id: Id
+    description: str
+    due_date: IsoDay | None
+    received_on: IsoDay | None
+    debit: Amount | None
+    credit: Amount | None
+    applied: Amount | None
+    balance: Amount
+    credit_on_account: Amount
+
+
+class StatementSectionDoc(Document):
+    """One currency of a statement: opening + invoiced - voided - credited - paid + refunded
+    = closing; closing + credit on account = owed on invoices = the sum of ``aged``."""
+
+    currency: str
+    opening_balance: Amount
+    opening_credit_on_account: Amount
+    lines: list[StatementLineDoc]
+    invoiced: Amount
+    voided: Amount
+    credited: Amount
+    paid: Amount
+    refunded: Amount
+    closing_balance: Amount
+    closing_credit_on_account: Amount
+    owed_on_invoices: Amount
+    aged: dict[str, Amount] = Field(
+        description="Owed on invoices at the end of ``to`` by days past due: current, 1-30,"
+        " 31-60, 61-90, 90+."
+    )
+
+
+class StatementDoc(Document):
+    customer_id: Id
+    customer_account: str
+    from_: IsoDay = Field(alias="from")
+    to: IsoDay
+    sections: list[StatementSectionDoc]
+
+
 class SendDoc(Document):
     """One e-mail send request of an invoice (docs/email.md): ``status`` is ``sent``,
     ``already-sent``, ``failed`` (recorded; retried from ``retry_at``) or ``dry-run``."""

@@ -365,6 +365,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "from": QUERY_DATE,
     "to": QUERY_DATE,
     "as_of": QUERY_DATE,
+    "currency": CURRENCY,
     "types": {
         "type": "string",
         "pattern": (lambda names: rf"^(?:{names})(?:,(?:{names}))*$")(

@@ -23,6 +23,7 @@ from domain.errors import (
 )
 from domain.package import NewPackage, Package, PackageTerms, package_id_for
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
+from domain.statement import StatementDelivery, StatementFailure
 from domain.tax_treatment import TaxTreatment, customer_defaults, tax_treatment
 
 
@@ -98,6 +99,33 @@ class PartyUseCases(LedgerBase):
             self._save("customer changed", customer)
 
         self._retrying("change customer", command)
+
+    def record_statement_sent(
+        self, customer_ref: str | UUID, actor: str, sent: StatementDelivery
+    ) -> bool:
+        """``Customer.StatementSent`` once the SMTP server accepted a statement; False (nothing
+        written) when that send request was already recorded."""
+
+        def command() -> bool:
+            customer = self.customer(customer_ref)
+            recorded = customer.record_statement_sent(sent, self.stamp(actor))
+            if recorded:
+                self._save("statement sent", customer)
+            return recorded
+
+        return self._retrying("record statement sent", command)
+
+    def record_statement_send_failed(
+        self, customer_ref: str | UUID, actor: str, failed: StatementFailure
+    ) -> None:
+        """``Customer.StatementSendFailed``: what the server answered."""
+
+        def command() -> None:
+            customer = self.customer(customer_ref)
+            customer.record_statement_send_failed(failed, self.stamp(actor))
+            self._save("statement send failed", customer)
+
+        self._retrying("record statement send failed", command)
 
     # ---------------------------------------------------------------- packages
 

@@ -25,7 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from adapters.config_error import ConfigError
 from adapters.mail import templates
 from adapters.mail.config import SmtpConfig
-from adapters.mail.sending import compose, recipients_for, template_values
+from adapters.mail.sending import compose_document, recipients_for, template_values
 from adapters.mail.smtp import SendError, deliver
 from domain import limits
 from domain.customer import Customer
@@ -215,7 +215,7 @@ def _send(
     bound = log.bind(aggregate_id=str(invoice_id), invoice=reminder.number, offset=offset)
     send_id = send_id_for(invoice_id, reminder_key(offset))
     subject, body = _words(ledger, reminder, jinja, day)
-    prepared = compose(
+    prepared = compose_document(
         ledger, config, "invoice", invoice_id, send_id, reminder.recipients, subject, body
     )
     message_id = prepared.delivery.message_id

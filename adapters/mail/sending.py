@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import email.policy
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("tollbook.mail")
 
 Kind = Literal["invoice", "credit_note"]
+#: what a prepared message carries: a document, or a statement of account (mail/statements.py)
+PreparedKind = Literal["invoice", "credit_note", "statement"]
 
 #: wait before attempt 2, 3, ...; after the last, the request is given up (retry_at None)
 BACKOFF = (
@@ -60,12 +62,12 @@ BACKOFF = (
 class Prepared:
     """A message ready to hand to the server, and what its events will say."""
 
-    document_id: UUID  # an invoice's or a credit note's id (``kind``)
+    document_id: UUID  # an invoice's or a credit note's id (``kind``); a statement's customer
     delivery: Delivery
     subject: str
     message: EmailMessage
     attachment_size: int
-    kind: Kind = "invoice"
+    kind: PreparedKind = "invoice"
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,10 @@ def prepare_invoice(
             raise InvalidInput("the send key is empty", field="key")
         send_id = send_id_for(document_id, key)
     subject, body = templates.render(templates.environment(env), kind, values)
-    return compose(ledger, config, kind, document_id, send_id, recipients, subject, body)
+    return compose_document(ledger, config, kind, document_id, send_id, recipients, subject, body)
 
 
-def compose(
+def compose_document(
     ledger: Ledger,
     config: SmtpConfig,
     kind: Kind,
@@ -126,11 +128,27 @@ def compose(
     document = _source(ledger, kind, document_id)
     # signed as every PDF we hand out is, when a key is configured (docs/pdf.md, "Signing")
     pdf = sign_if_configured(render(document, PdfConfig.from_env()).pdf, ledger.clock())
+    attachment = (file_name(document.reference), pdf)
+    delivery, message = compose(ledger, config, send_id, recipients, (subject, body), attachment)
+    return Prepared(document_id, delivery, subject, message, len(pdf), kind)
+
+
+def compose(
+    ledger: Ledger,
+    config: SmtpConfig,
+    send_id: UUID,
+    recipients: tuple[str, ...],
+    text: tuple[str, str],
+    attachment: tuple[str, bytes],
+) -> tuple[Delivery, EmailMessage]:
+    """The message of one send request: ``text`` (subject, body) and a PDF ``attachment``
+    (name, bytes); its Message-ID derived from ``send_id``, its date the ledger's clock."""
+    (subject, body), (name, pdf) = text, attachment
     delivery = Delivery(
         send_id=send_id,
         recipients=recipients,
         message_id=message_id_for(send_id, config.message_domain),
-        attachment_name=file_name(document.reference),
+        attachment_name=name,
         attachment_sha256=hashlib.sha256(pdf).hexdigest(),
     )
     message = EmailMessage(policy=_POLICY)
@@ -140,10 +158,8 @@ def compose(
     message["Date"] = format_datetime(ledger.clock())
     message["Message-ID"] = delivery.message_id
     message.set_content(body)
-    message.add_attachment(
-        pdf, maintype="application", subtype="pdf", filename=delivery.attachment_name
-    )
-    return Prepared(document_id, delivery, subject, message, len(pdf), kind)
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=name)
+    return delivery, message
 
 
 def template_values(
@@ -215,6 +231,8 @@ def send(
     ledger: Ledger, prepared: Prepared, config: SmtpConfig, actor: str, attempt: int = 1
 ) -> Outcome:
     """Hand the message to the server unless this request was already sent; record the result."""
+    if prepared.kind == "statement":
+        raise ValueError("a statement is sent by adapters/mail/statements.py")
     bound = log.bind(aggregate_id=str(prepared.document_id), send_id=str(prepared.delivery.send_id))
     if (
         _aggregate(ledger, prepared.kind, prepared.document_id).send_state(
@@ -294,9 +312,14 @@ def outcome_doc(outcome: Outcome) -> dict[str, object]:
 
 
 def retry_due(
-    ledger: Ledger, config: SmtpConfig, env: Mapping[str, str], actor: str
+    ledger: Ledger,
+    config: SmtpConfig,
+    env: Mapping[str, str],
+    actor: str,
+    before_each: Callable[[], None] | None = None,
 ) -> list[Outcome]:
-    """Attempt again every failed send request whose retry time has come."""
+    """Attempt again every failed send request whose retry time has come; ``before_each`` runs
+    before each attempt (the scheduler renews its lease there, or stops by raising)."""
     latest: dict[UUID, DocumentSendFailed] = {}
     topics = [get_topic(Invoice.SendFailed), get_topic(CreditNote.SendFailed)]
     for _, event in ledger.all_events(topics=topics):
@@ -311,6 +334,8 @@ def retry_due(
         document_id = failed.originator_id
         if _aggregate(ledger, kind, document_id).send_state(send_id) != "failed":
             continue
+        if before_each is not None:
+            before_each()
         try:
             prepared = prepare_invoice(
                 ledger, document_id, config, env, to=failed.recipients, send_id=send_id, kind=kind

@@ -24,7 +24,7 @@ from domain.seller_details import SellerDetails
 from domain.settings import SellerSettings
 from domain.tax_treatment import TaxTreatment
 
-Kind = Literal["invoice", "credit_note"]
+Kind = Literal["invoice", "credit_note", "statement"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,43 @@ class Row:
     net: str
 
 
+    def cells(self) -> tuple[str, ...]:
+        return (
+            self.description, self.period, self.quantity, self.unit_price, self.tax_rate, self.net
+        )
+
+    def texts(self) -> tuple[str, ...]:
+        """What may hold any character (the rest are numbers, dates and rates)."""
+        return (self.description, self.quantity)  # units may be any text
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRow:
+    """One line of a statement of account, formatted (adapters/pdf/statement.py)."""
+
+    day: str
+    description: str
+    due: str
+    debit: str
+    credit: str
+    balance: str
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.day, self.description, self.due, self.debit, self.credit, self.balance)
+
+    def texts(self) -> tuple[str, ...]:
+        return self.cells()
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of a document's table: its title, width (mm) and alignment."""
+
+    title: str
+    width: float
+    align: Literal["L", "R"]
+
+
 @dataclass(frozen=True, slots=True)
 class Figure:
     """One line of the totals block."""
@@ -69,7 +106,7 @@ class Document:
     seller: Party
     customer: Party
     facts: tuple[tuple[str, str], ...]
-    rows: Sequence[Row]
+    rows: Sequence[Row | StatementRow]
     figures: tuple[Figure, ...]
     notes: tuple[tuple[str, str], ...]  # (heading, text)
     currency: str
@@ -77,6 +114,7 @@ class Document:
     author: str
     created: datetime
     asks: str = ""  # one sentence: what is due and by when (heads a long document's summary)
+    columns: tuple[Column, ...] = ()  # the table's, when not an invoice's (layout.COLUMNS)
 
     def texts(self) -> list[str]:
         """Every string that will be drawn (to pick the fonts the document needs)."""
@@ -93,8 +131,7 @@ class Document:
             *(text for fact in self.facts for text in fact),
             *(text for note in self.notes for text in note),
             *(f.label for f in self.figures),
-            *(row.description for row in self.rows),
-            *(row.quantity for row in self.rows),  # units may be any text
+            *(text for row in self.rows for text in row.texts()),
         ]
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from adapters.pdf.config import Logo
-from adapters.pdf.document import Document, Row
+from adapters.pdf.document import Column, Document, Row, StatementRow
 from adapters.pdf.fonts import PT, Metrics
 from adapters.pdf.geometry import Align, Block, Box, Layout, Page, Rule, Text
 
@@ -30,13 +29,6 @@ LOGO_MAX_W, LOGO_MAX_H = 60.0, 20.0
 TABLE_SIZE = 8.0
 PAD_X, PAD_Y = 1.2, 1.0
 MAX_ROW_LINES = 40  # a longer description is cut (with an ellipsis) to keep a row on one page
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    title: str
-    width: float
-    align: Align
 
 
 COLUMNS = (
@@ -136,7 +128,8 @@ def lay_out(document: Document, metrics: Metrics, logo: Logo | None = None) -> L
     pages = [Page(1)]
     y = _first_page_head(pages[0], document, metrics, logo)
     header = _table_header(document, metrics)
-    rows = [_wrap_row(row, metrics) for row in document.rows]
+    columns = document.columns or COLUMNS
+    rows = [_wrap_row(row, metrics, columns) for row in document.rows]
     totals, notes = _closing(document, metrics)
     closing_h = GAP + max(totals.box.h, notes.box.h)
     table_h = header.box.h + sum(height for height, _ in rows)
@@ -176,7 +169,7 @@ def lay_out(document: Document, metrics: Metrics, logo: Logo | None = None) -> L
         needed = height + (closing_h if last else 0.0)
         if y + needed > BOTTOM and on_page:
             y = new_page()
-        on_page.append(_place_row(wrapped, y, height))
+        on_page.append(_place_row(wrapped, y, height, columns))
         y += height
     if y + closing_h > BOTTOM:  # only when the notes are very long: they get a page of their own
         finish_rows()
@@ -292,20 +285,18 @@ def _fit(text: str, width: float, metrics: Metrics, size: float, bold: bool = Fa
 # ------------------------------------------------------------------ the table
 
 
-def _column_x() -> list[float]:
+def _column_x(columns: Sequence[Column]) -> list[float]:
     xs, x = [], LEFT_X
-    for column in COLUMNS:
+    for column in columns:
         xs.append(x)
         x += column.width
     return xs
 
 
-COLUMN_X = _column_x()
-
-
 def _table_header(document: Document, metrics: Metrics) -> Block:
     height = line_height(TABLE_SIZE) + 2 * PAD_Y
-    titles = [c.title for c in COLUMNS[:-1]] + [f"{COLUMNS[-1].title} ({document.currency})"]
+    columns = document.columns or COLUMNS
+    titles = [c.title for c in columns[:-1]] + [f"{columns[-1].title} ({document.currency})"]
     texts = [
         Text(
             x + PAD_X,
@@ -317,18 +308,19 @@ def _table_header(document: Document, metrics: Metrics) -> Block:
             True,
             c.align,
         )
-        for x, c, title in zip(COLUMN_X, COLUMNS, titles, strict=True)
+        for x, c, title in zip(_column_x(columns), columns, titles, strict=True)
     ]
     box = Box(LEFT_X, 0.0, CONTENT_W, height)
     return Block("table-header", box, texts, [Rule(LEFT_X, box.right, height)], [box])
 
 
-def _wrap_row(row: Row, metrics: Metrics) -> tuple[float, list[list[str]]]:
+def _wrap_row(
+    row: Row | StatementRow, metrics: Metrics, columns: Sequence[Column]
+) -> tuple[float, list[list[str]]]:
     """The row's cells wrapped to their columns, and the row's height."""
     size = TABLE_SIZE
-    cells = (row.description, row.period, row.quantity, row.unit_price, row.tax_rate, row.net)
     wrapped = []
-    for column, text in zip(COLUMNS, cells, strict=True):
+    for column, text in zip(columns, row.cells(), strict=True):
         lines = wrap(text, column.width - 2 * PAD_X, lambda s: metrics.width(s, size))
         if len(lines) > MAX_ROW_LINES:
             lines = [*lines[: MAX_ROW_LINES - 1], lines[MAX_ROW_LINES - 1] + "…"]
@@ -336,7 +328,9 @@ def _wrap_row(row: Row, metrics: Metrics) -> tuple[float, list[list[str]]]:
     return max(map(len, wrapped)) * line_height(size) + 2 * PAD_Y, wrapped
 
 
-def _place_row(wrapped: list[list[str]], y: float, height: float) -> Block:
+def _place_row(
+    wrapped: list[list[str]], y: float, height: float, columns: Sequence[Column]
+) -> Block:
     lh = line_height(TABLE_SIZE)
     texts = [
         Text(
@@ -349,7 +343,7 @@ def _place_row(wrapped: list[list[str]], y: float, height: float) -> Block:
             False,
             column.align,
         )
-        for x, column, lines in zip(COLUMN_X, COLUMNS, wrapped, strict=True)
+        for x, column, lines in zip(_column_x(columns), columns, wrapped, strict=True)
         for i, line in enumerate(lines)
     ]
     box = Box(LEFT_X, y, CONTENT_W, height)

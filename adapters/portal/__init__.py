@@ -18,7 +18,15 @@ from adapters.portal.web import HERE, PREFIX, Portal, make_templates
 
 def install(app: FastAPI, services: Services) -> Portal:
     """Mount the portal's pages and static files on ``app``; creates its tables if missing."""
-    from adapters.portal.pages import auth, customers, invoices, payments, settings
+    from adapters.portal.pages import (
+        auth,
+        bulk,
+        customers,
+        invoices,
+        payments,
+        settings,
+        statements,
+    )
 
     users = Users(
         services.db,
@@ -36,7 +44,7 @@ def install(app: FastAPI, services: Services) -> Portal:
         templates=make_templates(),
     )
     app.state.portal = portal
-    for module in (auth, invoices, customers, payments, settings):
+    for module in (auth, bulk, invoices, customers, statements, payments, settings):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="portal-static")
     return portal

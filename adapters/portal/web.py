@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from adapters.app import bounds
@@ -111,17 +112,27 @@ def editing_session(session: Viewer) -> Session:
 Editor = Annotated[Session, Depends(editing_session)]
 
 
-async def form_values(request: Request, session: Viewer) -> dict[str, str]:
-    """The posted form, after its CSRF token was checked against the session's."""
+async def checked_form(request: Request, session: Viewer) -> FormData:
+    """The posted form, every value of a repeated field included (checkboxes), after its CSRF
+    token was checked against the session's."""
     form = await request.form()
-    values = {key: value for key, value in form.items() if isinstance(value, str)}
-    token = values.pop("csrf_token", "")
+    token = form.get("csrf_token")
+    token = token if isinstance(token, str) else ""
     if not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
         raise Refused("this form is out of date or did not come from the portal: reload the page")
+    return form
+
+
+async def form_values(request: Request, session: Viewer) -> dict[str, str]:
+    """The posted form, after its CSRF token was checked against the session's."""
+    form = await checked_form(request, session)
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    values.pop("csrf_token", None)
     return values
 
 
 FormValues = Annotated[dict[str, str], Depends(form_values)]
+CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
 class PortalRoute(APIRoute):

@@ -2,10 +2,10 @@
 
 A worker is a named factory: given the service context it returns a callable that runs until
 ``services.stopping`` is set. Three are registered: ``projections`` (follows the event log into
-the read models), ``scheduler`` (invoice schedules, accounting exports and webhook delivery,
-see scheduler/) and ``relay`` (every event to NATS JetStream, adapters/relay/; only with
-``--role relay``). To add one, append to ``WORKERS`` or call ``register()``; serve starts each
-in its own thread and stops them all on shutdown.
+the read models), ``scheduler`` (invoice schedules, accounting exports, webhook delivery and
+e-mail send retries, see scheduler/) and ``relay`` (every event to NATS JetStream,
+adapters/relay/; only with ``--role relay``). To add one, append to ``WORKERS`` or call
+``register()``; serve starts each in its own thread and stops them all on shutdown.
 """
 
 from __future__ import annotations
@@ -34,16 +34,23 @@ def projections_worker(services: Services) -> Run:
 
 
 def scheduler_worker(services: Services) -> Run:
+    import os
+
     from adapters.accounting.config import load_connections
+    from adapters.mail.config import SmtpConfig
     from scheduler import service
     from scheduler.context import JobContext, SchedulerSettings
 
+    # no TOLLBOOK_SMTP_HOST: nothing is ever sent, so nothing to retry; a host with a wrong
+    # setting beside it stops the service here rather than failing every minute
+    mail = SmtpConfig.from_env(os.environ) if os.environ.get("TOLLBOOK_SMTP_HOST") else None
     ctx = JobContext(
         services.ledger,
         services.db,
         settings=SchedulerSettings.from_env(),
         connections=load_connections(),
         stopping=services.stopping,
+        mail=mail,
     )
     return lambda: service.run(ctx)
 

@@ -11,17 +11,12 @@ import pytest
 
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
-from tests.mail_support import Inbox, attachment, free_port, smtp_server
+from tests.mail_support import Inbox, attachment, smtp_env, smtp_server
 
 
 @pytest.fixture
 def smtp_port(monkeypatch: pytest.MonkeyPatch) -> int:
-    port = free_port()
-    monkeypatch.setenv("TOLLBOOK_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("TOLLBOOK_SMTP_PORT", str(port))
-    monkeypatch.setenv("TOLLBOOK_SMTP_TLS", "none")
-    monkeypatch.setenv("TOLLBOOK_SMTP_FROM", "billing@carrier.example")
-    return port
+    return smtp_env(monkeypatch)
 
 
 @pytest.fixture

@@ -168,3 +168,21 @@ def test_a_hostile_recipient_over_http_is_a_422_and_nothing_is_sent(
 
     assert_problem(response, 422, code)
     assert event_count(world.services.ledger) == before
+
+
+def test_hostile_recipients_and_keys_of_a_credit_note_send_are_422s_and_nothing_is_sent(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOLLBOOK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("TOLLBOOK_SMTP_PORT", "9")  # never reached: refused before
+    monkeypatch.setenv("TOLLBOOK_SMTP_FROM", "billing@carrier.example")
+    ledger = world.services.ledger
+    note = ledger.issue_credit_note(world.ids["issued"], "setup", "goodwill", amount=D("1.00"))
+    before = event_count(ledger)
+
+    for email, code in EMAILS:
+        response = world.call("POST", f"/credit-notes/{note}/send", {"to": [email]})
+        assert_problem(response, 422, code)
+    long_key = world.call("POST", f"/credit-notes/{note}/send", {"key": "k" * 201})
+    assert long_key.status_code == 422
+    assert event_count(ledger) == before

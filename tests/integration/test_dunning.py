@@ -221,7 +221,7 @@ def test_a_payment_arriving_while_the_reminder_is_prepared_stops_it(
 ):
     _customer(memory_ledger)
     number = _issued(memory_ledger)
-    real_compose = reminders.compose
+    real_compose = reminders.compose_document
 
     def paid_meanwhile(*args, **kwargs):  # another process records the payment meanwhile
         prepared = real_compose(*args, **kwargs)
@@ -229,7 +229,7 @@ def test_a_payment_arriving_while_the_reminder_is_prepared_stops_it(
         memory_ledger.allocate(payment, [(number, D("100"))], "t")
         return prepared
 
-    monkeypatch.setattr(reminders, "compose", paid_meanwhile)
+    monkeypatch.setattr(reminders, "compose_document", paid_meanwhile)
     done = reminders.run(memory_ledger, env, "t", as_of=_day(clock, date(2026, 10, 31)))
 
     assert [r.status for r in done] == ["settled"] and inbox.received == []

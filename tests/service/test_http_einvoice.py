@@ -4,10 +4,12 @@ problem documents. On SQLite only: these tests are about documents, not storage.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal as D
 
 import pytest
 
+from adapters.app.statements import customer_statement
 from adapters.einvoice.pdfa3 import embedded_xml
 from adapters.einvoice.signing import SigningConfig
 from adapters.einvoice.sources import credit_note_facturx, invoice_facturx
@@ -15,6 +17,7 @@ from adapters.einvoice.verify import check_signature, verify
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.render import render
 from adapters.pdf.sources import credit_note_source, invoice_source
+from adapters.pdf.statement import render_statement
 from tests.einvoice_support import (
     assert_en16931,
     cycle,
@@ -114,6 +117,17 @@ def test_with_a_signing_key_every_download_is_signed_and_verifies(reader, servic
         "credit note factur-x": (
             reader.get(f"/credit-notes/{books.credit_note}.pdf", format="factur-x"),
             credit_note_facturx(ledger, books.credit_note, config).pdf,
+        ),
+        "statement": (
+            reader.get(
+                "/customers/SIB01/statement",
+                format="pdf",
+                to="2026-12-31",
+                **{"from": "2026-01-01"},
+            ),
+            render_statement(
+                ledger, customer_statement(ledger, "SIB01", date(2026, 1, 1), date(2026, 12, 31))
+            )[1],
         ),
     }
     key = SigningConfig.from_env()

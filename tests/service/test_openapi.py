@@ -217,8 +217,9 @@ def test_every_edit_that_honours_if_match_declares_it_and_its_412(client, docume
                 }
                 assert refused["headers"]["ETag"]["required"] is True
     # the edits of invoices, payments, customers and packages, the credit-note create, the
-    # due-date change, the discount grant and the invoice send (docs/email.md)
-    assert len(honouring) == 19
+    # due-date change, the discount grant and the invoice and credit-note sends (docs/email.md)
+    assert len(honouring) == 20
+    assert ("POST", "/credit-notes/{ref}/send") in honouring
     assert ("POST", "/payments/{ref}/allocations") in honouring
     assert ("POST", "/credit-notes") in honouring
 

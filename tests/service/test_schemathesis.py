@@ -102,12 +102,20 @@ def conforms(case, response, findings: list[str]) -> None:
 
 
 @pytest.fixture
-def live(services: Services) -> Iterator[str]:
+def live(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The API on a free port of 127.0.0.1, served by uvicorn in a thread."""
     services.max_wait = 0.5  # generated long-polls (wait up to 60 s) must not stall the run
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
+    # a configured mail server that is down: the send routes answer their recorded 202
+    # "failed" (or a dry run) rather than the deployment's 503 mail_not_configured
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        mail_port = int(probe.getsockname()[1])
+    for name, value in (("HOST", "127.0.0.1"), ("PORT", str(mail_port)), ("TLS", "none"),
+                        ("FROM", "billing@carrier.example")):  # fmt: skip
+        monkeypatch.setenv(f"TOLLBOOK_SMTP_{name}", value)
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="error")
     )

@@ -1,16 +1,19 @@
-"""``/credit-notes``: credit issued invoices; show and list notes."""
+"""``/credit-notes``: credit issued invoices; show, list and e-mail notes."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, credit_note_download
+from adapters.config_error import ConfigError
 from adapters.http.deps import Reader, Svc, Writer, check_if_match
-from adapters.http.documents import CreditNoteDoc, answers
+from adapters.http.documents import CreditNoteDoc, SendDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
-from adapters.http.schemas import CreditNoteCreate
+from adapters.http.problems import Problem
+from adapters.http.schemas import CreditNoteCreate, SendRequest
 from adapters.queries import queries_for
 from adapters.views import credit_note_doc
 from domain.credit_note import CreditLine
@@ -93,3 +96,28 @@ def issue_credit_note(
 @router.get("/{ref}", **answers(CreditNoteDoc))
 def show_credit_note(ref: str, svc: Svc, _: Reader) -> dict[str, Any]:
     return credit_note_doc(svc.ledger.credit_note(ref))
+
+
+@router.post("/{ref}/send", **answers(SendDoc, if_match=True))
+def send_credit_note(
+    ref: str, body: SendRequest, request: Request, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """E-mail a credit note with its PDF (docs/email.md), as ``POST /invoices/{ref}/send``
+    does an invoice: If-Match (the note's version) is checked before the message goes out; a
+    failed attempt answers 202 with ``status`` ``failed`` (recorded as
+    ``CreditNote.SendFailed`` and retried); no SMTP configuration is a 503
+    ``mail_not_configured``."""
+    from adapters.mail.sending import outcome_doc, request_send
+
+    note = svc.ledger.credit_note(ref)
+    check_if_match(request, note)
+    to = tuple(body.to) if body.to is not None else None
+    try:
+        outcome = request_send(
+            svc.ledger, note.id, key.name, os.environ,
+            to=to, key=body.key, dry_run=body.dry_run, kind="credit_note",
+        )  # fmt: skip
+    except ConfigError as error:  # the deployment's fault, not the request's
+        raise Problem(503, "mail_not_configured", str(error)) from None
+    response.status_code = 202 if outcome.status == "failed" else 200
+    return outcome_doc(outcome)

@@ -7,7 +7,7 @@ import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request, Response
 
@@ -51,6 +51,7 @@ from adapters.portal.web import (
 from adapters.queries import MAX_LIMIT, InvoiceQuery
 from adapters.queries.lists import SORTS
 from adapters.views import amounts_error
+from domain import limits
 from domain.changes import DatesChanges, LineChanges
 from domain.errors import BillingError, InvalidInput, NotFound
 from domain.invoice import Invoice
@@ -149,6 +150,10 @@ def _list_page(
             "statuses": STATUSES,
             "picker": customer_picker(ledger, query.get("customer")),
             "query": request.url.query,
+            # names this page's bulk form: its sends are one request per invoice, so posting
+            # the same form again sends nothing twice (adapters/portal/pages/bulk.py)
+            "batch": uuid4().hex,
+            "max_bulk": limits.MAX_BULK_INVOICES,
         },
         200 if fields.ok else 422,
     )

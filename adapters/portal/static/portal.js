@@ -12,6 +12,24 @@
     }
   });
 
+  // Bulk actions on the invoice list: "select all" ticks every box of the page; issue and
+  // send ask first (the button pressed says which question).
+  var selectAll = document.querySelector("[data-select-all]");
+  if (selectAll) {
+    var boxes = document.querySelectorAll('input[type="checkbox"][name="invoice"]');
+    selectAll.hidden = false;
+    selectAll.addEventListener("change", function () {
+      for (var i = 0; i < boxes.length; i++) { boxes[i].checked = selectAll.checked; }
+    });
+  }
+  var bulkForm = document.getElementById("bulk");
+  if (bulkForm) {
+    bulkForm.addEventListener("submit", function (event) {
+      var question = event.submitter && event.submitter.getAttribute("data-confirm-bulk");
+      if (question && !window.confirm(question)) { event.preventDefault(); }
+    });
+  }
+
   // Package picker: choosing a package fills quantity, unit price and tax rate (still editable).
   var addLine = document.getElementById("add-line");
   if (addLine) {

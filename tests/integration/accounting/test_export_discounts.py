@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.fakes import views
-from tests.integration.accounting.helpers import connection_to
+from tests.integration.accounting.helpers import connection_to, reconcile_exported
 
 SYSTEMS = ["xero", "clearbooks", "freshbooks"]
 
@@ -44,7 +44,16 @@ def test_a_discounted_invoice_lands_at_the_ledgers_total(system, ledger, fakes, 
     # 0%: 15.18 - 0.98 (7.77 x 15.18 / 120.18) = 14.20
     assert total == D("132.05")
 
-    report = make_exporter(ledger, connection_to(fake)).run()
+    # a full credit note copies the discount lines: negative lines on a credit note too
+    note = ledger.issue_credit_note(number, "t", "cancelled order", full=True)
+    exporter = make_exporter(ledger, connection_to(fake))
+
+    report = exporter.run()
 
     assert [(i.outcome, i.error) for i in report.items if i.outcome != "exported"] == []
     assert views.invoices(fake) == {number: total}
+    # read back through its own API (its totals from its line arithmetic, amounts due,
+    # statuses): nothing differs
+    result = reconcile_exported(exporter, ledger)
+    assert sorted(c.number for c in result.checked) == sorted([number, note])
+    assert result.differing == []
