@@ -1,4 +1,4 @@
-"""The seller's settings read straight from a SQLite store's stored events, with ``sqlite3`` and
+"""The seller's settings read straight from the stored events, with ``sqlite3`` (or psycopg) and
 ``json`` alone: ``tollbook settings show`` answers without importing pydantic, eventsourcing or
 the domain (~170 ms of CPU at every start; docs/performance.md, "CLI start").
 
@@ -6,11 +6,12 @@ The settings aggregate's events hold complete JSON dumps: ``Initialised`` all th
 ``Changed`` the changed fields' new values (domain/settings.py), each the validated model's
 ``model_dump(mode="json")``. Folding them gives the document ``SellerSettings.model_dump(mode=
 "json")`` gives after the ledger's fold. Whenever that cannot be relied on, ``None`` is returned
-and the caller takes the ledger's path: a store other than a SQLite file, the library's
-compressor or cipher configured, no event table yet (the ledger creates it), an event type or a
-field set this module does not know (a field added since the events were written gets its
-default from the model). tests/e2e/test_cli_settings_fast_read.py holds ``DEFAULTS`` to the
-model and the two paths' output to each other.
+and the caller takes the ledger's path: a store other than a SQLite file or PostgreSQL, the
+library's compressor or cipher configured, the store unreachable, no event table yet (the
+ledger creates it), an event type or a field set this module does not know (a field added
+since the events were written gets its default from the model).
+tests/e2e/test_cli_settings_fast_read.py holds ``DEFAULTS`` to the model and the two paths'
+output to each other.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from adapters.store.settings import database_url, store_env
 
@@ -30,6 +31,8 @@ from adapters.store.settings import database_url, store_env
 SETTINGS_ROW_ID = uuid5(NAMESPACE_URL, "tollbook:settings").hex
 INITIALISED = "domain.settings:AccountSettings.Initialised"
 CHANGED = "domain.settings:AccountSettings.Changed"
+#: the library's events table in each store (the ledger's recorder names it)
+SQLITE_EVENTS, POSTGRES_EVENTS = "stored_events", "tollbook_events"
 
 #: ``SellerSettings().model_dump(mode="json")``: the settings before any change, in field order
 DEFAULTS: dict[str, Any] = {
@@ -72,28 +75,52 @@ def stored_settings(
     if any(environ.get(name) for name in _ENCODING_SETTINGS):
         return None
     url = given_url or database_url(environ)
-    if not url.startswith("sqlite:"):
-        return None
-    path = store_env(url).get("SQLITE_DBNAME", "")
+    if url.startswith("sqlite:"):
+        return _from_sqlite(store_env(url))
+    if url.startswith(("postgres:", "postgresql:")):
+        return _from_postgres(store_env(url))
+    return None
+
+
+def _from_sqlite(env: Mapping[str, str]) -> dict[str, Any] | None:
+    path = env.get("SQLITE_DBNAME", "")
     if not path or path == ":memory:" or not Path(path).is_file():
         return None
     try:
-        rows = _settings_events(path)
+        connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = connection.execute(
+                f"SELECT topic, state FROM {SQLITE_EVENTS} WHERE originator_id = ?"
+                " ORDER BY originator_version",
+                (SETTINGS_ROW_ID,),
+            ).fetchall()
+        finally:
+            connection.close()
     except sqlite3.Error:  # no event table yet, or a file that is not a store: the ledger says
         return None
     return _folded(rows)
 
 
-def _settings_events(path: str) -> list[tuple[str, bytes]]:
-    connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=30)
+def _from_postgres(env: Mapping[str, str]) -> dict[str, Any] | None:
+    # psycopg alone costs ~115 ms of CPU to import (docs/performance.md): still far less than
+    # pydantic and the domain, and the set-up lock build_ledger takes is not needed to read
+    import psycopg
+    from psycopg import sql
+
+    from adapters.store.settings import postgres_connect
+
+    query = sql.SQL(
+        "SELECT topic, state FROM {}.{} WHERE originator_id = %s ORDER BY originator_version"
+    ).format(
+        sql.Identifier(env.get("POSTGRES_SCHEMA", "").strip() or "public"),
+        sql.Identifier(POSTGRES_EVENTS),
+    )
     try:
-        return connection.execute(
-            "SELECT topic, state FROM stored_events WHERE originator_id = ?"
-            " ORDER BY originator_version",
-            (SETTINGS_ROW_ID,),
-        ).fetchall()
-    finally:
-        connection.close()
+        with postgres_connect(env, connect_timeout=10) as connection:
+            rows = connection.execute(query, (UUID(hex=SETTINGS_ROW_ID),)).fetchall()
+    except psycopg.Error:  # the store down, no event table yet: the ledger's path says why
+        return None
+    return _folded([(topic, bytes(state)) for topic, state in rows])
 
 
 def _folded(rows: list[tuple[str, bytes]]) -> dict[str, Any] | None:
