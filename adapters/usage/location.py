@@ -29,8 +29,22 @@ def usage_database(ledger_db: Database, environ: Mapping[str, str] | None = None
     if url is None:
         return ledger_db
     try:
-        return Database.from_url(url)
+        db = Database.from_url(url)
     except (ValueError, ConfigError) as error:
         raise ConfigError(
             f"{USAGE_VARIABLE} must name a SQLite or PostgreSQL store: {error}"
         ) from None
+    _ensure_schema(db)
+    return db
+
+
+def _ensure_schema(db: Database) -> None:
+    """A ledger's store makes its schema on first use (adapters/config.build_ledger); the usage
+    database does the same, so ``?schema=usage`` on a fresh node works as the docs say rather
+    than failing with PostgreSQL's "no schema has been selected to create in"."""
+    if db.dialect != "postgres" or not db.schema:
+        return
+    from psycopg import sql
+
+    with db.autocommit_connection() as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(db.schema)))
