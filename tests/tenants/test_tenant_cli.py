@@ -150,3 +150,33 @@ def test_a_tenants_relay_publishes_under_its_name(tollbook, cluster, tmp_path, l
     messages = read_stream([LOCAL_NATS], stream)
     assert messages and {m.subject.split(".")[1] for m in messages} == {tenant}
     assert {m.headers["Tollbook-Tenant"] for m in messages} == {tenant}
+
+
+def test_a_usage_database_apart_keeps_each_tenants_cdrs_to_itself(
+    tollbook, cluster, tmp_path, monkeypatch
+):
+    # one TOLLBOOK_USAGE_DATABASE_URL for every tenant's processes: both sellers bill an
+    # account "C1", and neither may see (or bill) the other's calls
+    from tests.integration.usage_helpers import cdr, write_cdrs
+
+    node = cluster.node("files", f"sqlite:///{tmp_path}/files")
+    first, second = cluster.tenant(node, "a").name, cluster.tenant(node, "b").name
+    monkeypatch.setenv("TOLLBOOK_USAGE_DATABASE_URL", f"sqlite:///{tmp_path}/usage.sqlite")
+    for tenant in (first, second):
+        made = tollbook("--tenant", tenant, "customer", "add", "C1", "--name", "C1 Ltd",
+                        "--currency", "GBP")  # fmt: skip
+        assert made.code == 0, made.err
+    calls = write_cdrs(tmp_path / "oct.csv", [cdr("a1", account="C1"), cdr("a2", account="C1")])
+    imported = tollbook("--tenant", first, "usage", "import", str(calls), "--json")
+    assert imported.code == 0, imported.err
+    assert json.loads(imported.out)[0]["inserted"] == 2
+
+    def to_bill(tenant: str) -> list[str]:
+        run = tollbook("--tenant", tenant, "bill", "--period", "2026-10", "--dry-run", "--json")
+        assert run.code == 0, run.err
+        return [i["account"] for i in json.loads(run.out)["invoices"]]
+
+    assert to_bill(first) == ["C1"]
+    assert to_bill(second) == []
+    assert (tmp_path / f"usage_{first}.sqlite").exists()
+    assert not (tmp_path / "usage.sqlite").exists()
