@@ -24,6 +24,7 @@ from adapters.store.settings import (
     SETUP_LOCK_KEY,
     database_url,
     postgres_connect,
+    setup_lock_key,
     store_env,
 )
 from domain import limits
@@ -71,20 +72,21 @@ def build_ledger(
     if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
         return _with_queries(Ledger(env=env, clock=clock), env)
     # Processes starting together would race on the library's CREATE ... IF NOT EXISTS
-    # ("tuple concurrently updated"); an advisory lock makes schema set-up one at a time.
+    # ("tuple concurrently updated"); an advisory lock makes a schema's set-up one at a time.
     from psycopg import sql
 
+    schema = env.get("POSTGRES_SCHEMA")
+    lock_key = setup_lock_key(schema)
     with postgres_connect(env, autocommit=True, connect_timeout=10) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
         try:
-            schema = env.get("POSTGRES_SCHEMA")
             if schema:
                 conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                 )
             return _with_queries(Ledger(env=env, clock=clock), env)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
 
 
 def _with_queries(ledger: Ledger, env: Mapping[str, str]) -> Ledger:
