@@ -167,15 +167,24 @@ def tenant_database_url(tenant: str, directory: Directory) -> str:
     return directory.tenant(tenant).store_url
 
 
-def add_tenant(directory: Directory, name: str, node: str) -> tuple[Tenant, bool]:
+def add_tenant(
+    directory: Directory,
+    name: str,
+    node: str,
+    *,
+    on_store: Callable[[str], None] | None = None,
+) -> tuple[Tenant, bool]:
     """Create tenant ``name``'s store on ``node`` (schema, event tables, migrations), then enter
     it in the directory; True when new. The directory names a tenant only once its store is
-    whole, and every step is idempotent: an add that failed half-way is simply run again."""
+    whole, and every step is idempotent: an add that failed half-way is simply run again.
+    ``on_store`` hears the store's URL before it is touched (the CLI names it if it fails)."""
     from adapters.store.database import Database
     from adapters.store.migrations.runner import migrate
 
     tenant, created = directory.planned_tenant(name, node)
     url = tenant.store_url
+    if on_store is not None:
+        on_store(url)
     build_ledger(url).close()
     database = Database.from_url(url)
     try:
