@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
         if refusal is not None:
             refuse(f"{refusal} ({_store()})", refusal.code, EXIT_CONFIG)
         if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
-            refuse(f"storage unavailable ({_store()}): {error}", "storage", EXIT_CONFIG)
+            # the driver's message runs over several indented lines: one line of words here
+            said = " ".join(str(error).split())
+            refuse(f"storage unavailable ({_store()}): {said}", "storage", EXIT_CONFIG)
         # a bug: say so in one line; the traceback is for whoever debugs it
         _log().debug("unexpected error", exc_info=True)
         refuse(

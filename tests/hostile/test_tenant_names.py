@@ -152,6 +152,8 @@ def test_a_database_that_does_not_answer_is_the_one_the_error_names(
     assert added.code == 5, added.err
     assert "(store postgresql://postgres@127.0.0.1:1/x?schema=tenant_gamma)" in added.err
     assert "[storage]" in added.err and "pw" not in added.err
+    # the driver's several indented lines read as one line of words, not as escapes
+    assert "\\n" not in added.err and "\\t" not in added.err
     assert cluster.directory.tenants() == []  # never named before its store is whole
 
     cluster.directory.record_tenant(
