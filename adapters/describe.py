@@ -9,6 +9,7 @@ from domain.aggregate import Event
 from domain.credit_note import CreditNote
 from domain.customer import Customer
 from domain.delivery import DocumentSendFailed, DocumentSent
+from domain.dunning import stage_words
 from domain.event_handlers import HandlesEvents, on
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
@@ -116,6 +117,21 @@ class _Words(HandlesEvents):
         return (
             f"e-mail to {', '.join(event.recipients)} failed (attempt {event.attempt}):"
             f" {event.error}; {then}"
+        )
+
+    @on(Invoice.ReminderSent)
+    def _reminder_sent(self, event: Invoice.ReminderSent) -> str:
+        refused = f" (refused: {', '.join(event.refused)})" if event.refused else ""
+        return (
+            f"payment reminder sent, {stage_words(event.offset)} ({event.due_date}):"
+            f" {event.outstanding} {event.currency} to {', '.join(event.recipients)}{refused}"
+        )
+
+    @on(Invoice.ReminderFailed)
+    def _reminder_failed(self, event: Invoice.ReminderFailed) -> str:
+        return (
+            f"payment reminder {stage_words(event.offset)} not sent (attempt"
+            f" {event.attempt}): {event.error}"
         )
 
     @on(Payment.Received)
