@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from domain.aggregate import Event
+from domain.credit_note import CreditNote
 from domain.customer import Customer
+from domain.delivery import DocumentSendFailed, DocumentSent
 from domain.dunning import stage_words
 from domain.event_handlers import HandlesEvents, on
 from domain.invoice import Invoice
@@ -93,6 +95,29 @@ class _Words(HandlesEvents):
     @on(Invoice.Voided)
     def _voided(self, event: Invoice.Voided) -> str:
         return f"voided (total {event.total} {event.currency})"
+
+    @on(Invoice.Sent)
+    @on(CreditNote.Sent)
+    def _sent(self, event: DocumentSent) -> str:
+        refused = f"; refused {', '.join(event.refused)}" if event.refused else ""
+        return (
+            f"e-mailed {event.attachment_name} to {', '.join(event.recipients)},"
+            f" {event.message_id}{refused}"
+        )
+
+    @on(Invoice.SendFailed)
+    @on(CreditNote.SendFailed)
+    def _send_failed(self, event: DocumentSendFailed) -> str:
+        # what finance needs to see: why, which attempt, and whether it is retried at all
+        then = (
+            f"retried from {event.retry_at:%Y-%m-%d %H:%M %Z}".rstrip()
+            if event.retry_at is not None
+            else "given up: send again with a new request"
+        )
+        return (
+            f"e-mail to {', '.join(event.recipients)} failed (attempt {event.attempt}):"
+            f" {event.error}; {then}"
+        )
 
     @on(Invoice.ReminderSent)
     def _reminder_sent(self, event: Invoice.ReminderSent) -> str:

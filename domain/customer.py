@@ -24,10 +24,17 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice_line import InvoiceLine
+from domain.line_tax import follow_rate
 from domain.pricing import TieredPrice, check_prices
 from domain.schedule import InvoiceSchedule
 from domain.statement import StatementDelivery, StatementFailure
-from domain.tax_treatment import TaxTreatment, Treatment, check_rate, customer_defaults
+from domain.tax_treatment import (
+    TaxTreatment,
+    Treatment,
+    check_rate,
+    customer_defaults,
+    tax_treatment,
+)
 from domain.values import (
     CurrencyCode,
     Dec,
@@ -379,6 +386,12 @@ class Customer(Aggregate):
             # a treatment without VAT takes 0 % unless the change says otherwise (then the
             # rate is checked against it below)
             given = {**customer_defaults(given["tax_treatment"]), **given}
+        given = follow_rate(
+            given,
+            base_rate=current.tax_rate,
+            base_description=current.tax_description,
+            treatment=tax_treatment(given.get("tax_treatment", current.tax_treatment)),
+        )
         updated = CustomerProfile.model_validate({**current.model_dump(mode="json"), **given})
         old = current.model_dump(mode="json")
         new = updated.model_dump(mode="json")

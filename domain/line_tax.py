@@ -10,7 +10,7 @@ says (a package's rate is for customers who are charged VAT).
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from domain.tax_treatment import TaxTreatment
 
@@ -61,3 +61,27 @@ def description_for(
         start, end = named.span(1)
         return base_description[:start] + rate_text(rate) + base_description[end:]
     return f"Tax {rate_text(rate)}%"
+
+
+def follow_rate(
+    given: dict[str, object], *, base_rate: Decimal, base_description: str, treatment: TaxTreatment
+) -> dict[str, object]:
+    """A customer's details given a new ``tax_rate`` without words for it: the description
+    follows the rate as a line's does, so a seller default of "No tax" at 0 % never labels
+    the tax of a customer at 20 % (nor "VAT 20%" one at 5 %)."""
+    rate = given.get("tax_rate")
+    if rate is None or str(given.get("tax_description") or "").strip():
+        return given
+    try:
+        number = Decimal(str(rate))
+    except InvalidOperation:
+        return given  # not a rate: validating the details refuses it, with its field
+    if not number.is_finite():
+        return given
+    described = description_for(
+        number,
+        base_rate=base_rate,
+        base_description=base_description,
+        treatment=treatment,
+    )
+    return {**given, "tax_description": described}

@@ -223,7 +223,9 @@ def line_net(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
 
 def line_tax(net: Decimal, rate_percent: Decimal, currency: str) -> Decimal:
     """Line tax = net x rate / 100, rounded half-up to the currency."""
-    return round_to_currency(_EXACT.multiply(net, rate_percent).scaleb(-2), currency)
+    tax = round_to_currency(_EXACT.multiply(net, rate_percent).scaleb(-2), currency)
+    # a discount at 0% would otherwise carry a tax of "-0.00" onto documents and exports
+    return tax if tax else abs(tax)
 
 
 def percent_of(amount: Decimal, percent: Decimal, currency: str) -> Decimal:

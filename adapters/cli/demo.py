@@ -295,7 +295,14 @@ def _credit_note(demo: _Demo, number: str) -> None:
     _step(number, "A credit note corrects an issued invoice")
     ledger = demo.ledger
     numbers = demo.numbers
-    ledger.issue_credit_note(numbers[1], "finance:ana", "2 days of outage", amount=D("20.00"))
+    note = ledger.credit_note(
+        ledger.issue_credit_note(numbers[1], "finance:ana", "2 days of outage", amount=D("20.00"))
+    )
+    invoice = ledger.invoice(numbers[1])
+    say(
+        f"{note.number} credits {numbers[1]} {note.totals.total} {note.currency}"
+        f" (2 days of outage): {invoice.outstanding} {invoice.currency} left to pay"
+    )
 
 
 def _balances(demo: _Demo, number: str) -> None:

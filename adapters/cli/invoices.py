@@ -249,8 +249,15 @@ def due_date(
 def issue(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None:
     """Issue a draft: give it the next number and freeze it."""
     number = ledger.issue_invoice(invoice_ref, actor)
+    issued = ledger.invoice(number)
     if as_json:
-        emit_json(invoice_doc(ledger.invoice(number), ledger.today()))
+        emit_json(invoice_doc(issued, ledger.today()))
+    elif issued.allocated:
+        # only auto_apply_credit allocates in the issuing save: say so, finance reconciles on it
+        say(
+            f"issued {number}: {issued.allocated} {issued.currency} of customer credit applied,"
+            f" {issued.outstanding} {issued.currency} outstanding"
+        )
     else:
         say(f"issued {number}")
 

@@ -21,6 +21,7 @@ from domain.errors import (
     CurrencyMismatch,
     NotFound,
 )
+from domain.line_tax import follow_rate
 from domain.package import NewPackage, Package, PackageTerms, package_id_for
 from domain.settings import SETTINGS_ID, AccountSettings, SellerSettings
 from domain.statement import StatementDelivery, StatementFailure
@@ -65,7 +66,13 @@ class PartyUseCases(LedgerBase):
             # a treatment without VAT: 0 % under its own name, not the seller's default
             **customer_defaults(treatment),
         }
-        profile = CustomerProfile.model_validate({**defaults, **fields})
+        given = follow_rate(
+            dict(fields),
+            base_rate=defaults["tax_rate"],
+            base_description=defaults["tax_description"],
+            treatment=treatment,
+        )
+        profile = CustomerProfile.model_validate({**defaults, **given})
         check_profile(profile)
         customer = Customer.register(profile, self.stamp(actor))
         self._create(

@@ -646,7 +646,7 @@ class _Planner:
         if not lines:  # all of it billed by another invoice
             result = self._result(target, main_id, "invoice", [])
             result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
-            result.action = "skipped"
+            result.action, result.state = "skipped", "not created"
             return [result]
         pending = [c for c in target.customer.pending_carried if c.period_end < self.period.start]
         minimum = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.pdf_support import flowing, page_texts
 
 
@@ -149,3 +151,25 @@ def test_line_tax_descriptions_and_per_invoice_rate_rounding(tollbook, tmp_path)
     assert "VAT 20%: 20% × 267.00 53.40" in text
     assert "Exempt: fee: 0% × 10.00 0.00" in text
     assert "sum of line taxes" not in text
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # words, not storage
+def test_a_customer_rate_given_without_words_is_not_labelled_with_the_sellers_no_tax(
+    tollbook, tmp_path
+):
+    # the seller's default is 0 % "No tax": a customer at 20 % used to print "No tax: ... 20.00"
+    _ok(tollbook("customer", "add", "ACME", "--name", "Acme", "--tax-rate", "20"))
+    shown = _ok(tollbook("customer", "show", "ACME", "--json")).json()
+    assert (shown["tax_rate"], shown["tax_description"]) == ("20", "Tax 20%")
+    _ok(tollbook("customer", "update", "ACME", "--tax-rate", "5", "--tax-description", "VAT 5%"))
+    _ok(tollbook("customer", "update", "ACME", "--tax-rate", "20"))  # the words follow the rate
+    assert _ok(tollbook("customer", "show", "ACME", "--json")).json()["tax_description"] == (
+        "VAT 20%"
+    )
+    invoice_id = _ok(tollbook("invoice", "new", "ACME", "--json")).json()["id"]
+    _ok(tollbook("invoice", "line", "add", invoice_id, "--description", "x", "--unit-price", "100"))
+    number = _ok(tollbook("invoice", "issue", invoice_id)).out.split()[-1]
+    target = tmp_path / "invoice.pdf"
+    _ok(tollbook("invoice", "pdf", number, "--output", str(target)))
+    text = flowing(" ".join(page_texts(target.read_bytes())))
+    assert "VAT 20%" in text and "No tax" not in text

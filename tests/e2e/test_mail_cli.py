@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
+from adapters.describe import describe
 from domain.credit_note import CreditNote
 from domain.invoice import Invoice
 from tests.mail_support import Inbox, attachment, smtp_env, smtp_server
@@ -118,6 +119,39 @@ def test_server_down_is_recorded_and_one_retry_sends_exactly_once(
     assert inbox.received[0][2]["Message-ID"] == failed.message_id  # the same message, retried
     (sent,) = _events(ledger, issued, Invoice.Sent)
     assert sent.send_id == failed.send_id
+    # the invoice's history says why it failed and when it is tried again, then that it went
+    assert describe(failed) == (
+        "e-mail to ap@zuerich.example, Finance@zuerich.example failed (attempt 1):"
+        f" {failed.error}; retried from {failed.retry_at:%Y-%m-%d %H:%M} UTC"
+    )
+    assert "Connection refused" in failed.error
+    assert describe(sent) == (
+        f"e-mailed {issued}.pdf to ap@zuerich.example, Finance@zuerich.example,"
+        f" {sent.message_id}"
+    )
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # back-off, not storage
+def test_a_request_failing_six_times_is_given_up_and_says_so(
+    ledger, tollbook, issued, smtp_port, clock
+):
+    first = tollbook("invoice", "send", issued, "--key", "october", "--json")
+    tries = [first.json()]
+    for wait in (1, 5, 30, 120, 720):  # docs/email.md: the back-off after attempts 1..5
+        clock.advance(minutes=wait - 1)
+        assert tollbook("invoice", "retry-sends", "--json").json() == []  # not yet
+        clock.advance(minutes=1)
+        (attempt,) = tollbook("invoice", "retry-sends", "--json").json()
+        tries.append(attempt)
+    clock.advance(days=30)
+    after = tollbook("invoice", "retry-sends", "--json")
+
+    assert [t["status"] for t in tries] == ["failed"] * 6
+    assert [t["retry_at"] is None for t in tries] == [False] * 5 + [True]
+    assert after.json() == []  # given up: nothing is tried again
+    failures = _events(ledger, issued, Invoice.SendFailed)
+    assert [f.attempt for f in failures] == [1, 2, 3, 4, 5, 6]
+    assert describe(failures[-1]).endswith("given up: send again with a new request")
 
 
 def test_a_refused_recipient_is_recorded_and_every_refusal_is_a_failure(
@@ -132,6 +166,7 @@ def test_a_refused_recipient_is_recorded_and_every_refusal_is_a_failure(
     (sent,) = _events(ledger, issued, Invoice.Sent)
     assert sent.recipients == ("ap@zuerich.example",)
     assert sent.refused == ("Finance@zuerich.example",)
+    assert describe(sent).endswith("; refused Finance@zuerich.example")
     assert nobody.code == 1 and "550" in nobody.json()["error"]
     (failed,) = _events(ledger, issued, Invoice.SendFailed)
     assert "every recipient refused" in failed.error

@@ -110,6 +110,7 @@ def test_an_invoice_with_nothing_left_to_bill_is_skipped_and_billed_once_the_oth
 
     skipped = run_billing(ledger, db, NOVEMBER, customers=["QUIET"])
     assert [(r.action, r.lines) for r in skipped.results] == [("skipped", [])]
+    assert skipped.results[0].as_dict()["state"] == "not created"  # no draft to look for
     assert len(invoices_of(ledger, "QUIET")) == 1
 
     ledger.void_invoice(hand_made, "t", "raised by hand in error")

@@ -27,6 +27,13 @@ def test_line_net_and_tax_round_per_line_like_xero():
     assert line_tax(D("0.05"), D("10"), "GBP") == D("0.01")  # 0.005 rounds up
 
 
+def test_a_negative_line_without_tax_has_a_tax_of_zero_not_minus_zero():
+    # a discount at 0% (or -0.004 at 1%) printed "-0.00" on invoices and in --json
+    assert str(line_tax(D("-3.00"), D("0"), "GBP")) == "0.00"
+    assert str(line_tax(D("-0.40"), D("1"), "GBP")) == "0.00"
+    assert str(line_tax(D("-0.50"), D("1"), "GBP")) == "-0.01"  # half away from zero
+
+
 @pytest.mark.parametrize("text", ["12,50", "1e3", "NaN", "Infinity", "", "12.5.0", "abc", " "])
 def test_amounts_in_any_other_shape_than_plain_decimals_are_refused(text):
     with pytest.raises(InvalidAmount):
