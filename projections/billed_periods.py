@@ -1,7 +1,8 @@
 """Read model: which package and usage periods each invoice bills (table ``rm_billed_lines``).
 
-One row per package, setup or usage line of an invoice that is not removed: the customer, the
-package (empty for usage), the line's kind and the service period it bills — the line's own
+One row per package, setup, usage or hand-typed line of an invoice that is not removed: the
+customer, the package (empty for usage and typed lines), the line's kind, its words as matched
+(``match_key``) and the service period it bills — the line's own
 period, else the invoice's billing period (a draft's changed period moves the lines that have
 none of their own) — and the invoice's state, so a void invoice bills nothing. The billing run
 asks it which of a customer's package and usage periods another invoice already bills
@@ -16,10 +17,12 @@ from uuid import UUID
 
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
+from domain.same_charge import match_key
 from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 
-#: the kinds of line that bill a period of something the run also bills
-BILLED_KINDS = ("package", "setup", "usage")
+#: the kinds of line that bill a period of something the run also bills; a line typed by hand
+#: ("manual") may name a package's charge in words (domain/same_charge.py)
+BILLED_KINDS = ("package", "setup", "usage", "manual")
 
 LINES = Table(
     "rm_billed_lines",
@@ -32,6 +35,7 @@ LINES = Table(
         "package_id": "text",
         "kind": "text",
         "description": "text",
+        "match_key": "text",
         "period_start": "date",
         "period_end": "date",
         "own_period": "int",
@@ -158,6 +162,7 @@ def _put_line(view: ViewWriter, invoice: Row, line: InvoiceLine) -> None:
             "package_id": "" if line.package_id is None else id_text(line.package_id),
             "kind": line.kind,
             "description": line.description[:200],
+            "match_key": match_key(line.description),
             "period_start": start,
             "period_end": end,
             "own_period": int(line.period_start is not None or line.period_end is not None),

@@ -48,6 +48,7 @@ from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine, totals_of
 from domain.package import PackageTerms
 from domain.pricing import TieredPrice
+from domain.same_charge import names_charge
 from domain.usage import (
     MICROS,
     Period,
@@ -518,7 +519,8 @@ class _Planner:
         kept: list[InvoiceLine] = []
         overlaps: dict[tuple[UUID, str, date], BilledLine] = {}
         for line in lines:
-            clashes = [other for other in elsewhere if _clash(line, other)]
+            name = None if line.package_id is None else self._terms(line.package_id).name
+            clashes = [other for other in elsewhere if _clash(line, other, name)]
             for other in clashes:
                 overlaps[(other.invoice_id, str(other.package_id), other.period_start)] = other
             if not clashes or self.allow_overlap:
@@ -917,10 +919,18 @@ AGGREGATION_WORK_MEM = "64MB"
 PAGES_PER_SLICE = 1024
 
 
-def _clash(line: InvoiceLine, other: BilledLine) -> bool:
+def _clash(line: InvoiceLine, other: BilledLine, package_name: str | None) -> bool:
     """Whether ``other`` bills what ``line`` would, for part of the same days: the same
-    package's recurring charge (or its setup), or usage."""
-    if line.kind != other.kind or (line.kind != "usage" and line.package_id != other.package_id):
+    package's recurring charge (or its setup), or usage; or a line typed by hand whose words
+    name the package's charge (domain/same_charge.py)."""
+    if other.kind == "manual":
+        if line.kind not in ("package", "setup") or package_name is None:
+            return False
+        if not names_charge(other.description, package_name, setup=line.kind == "setup"):
+            return False
+    elif line.kind != other.kind or (
+        line.kind != "usage" and line.package_id != other.package_id
+    ):
         return False
     start, end = line.period_start, line.period_end
     return start is None or end is None or (start <= other.period_end and end >= other.period_start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal as D
 
 import pytest
 from click.testing import CliRunner
@@ -161,3 +162,50 @@ def test_the_cli_reports_the_overlap_in_its_table_and_json_and_allows_it_on_requ
     assert invoice["action"] == "created" and invoice["lines"] == 2
     assert invoice["overlap_billed"] is True
     assert [o["kind"] for o in invoice["overlaps"]] == ["package"]
+
+
+def hand_typed_invoice(ledger, description, account="ACME", **period):
+    """An invoice raised by hand with a line typed in words, no package chosen."""
+    invoice_id = ledger.create_invoice(
+        account,
+        "t",
+        period_start=period.get("start", NOVEMBER.start),
+        period_end=period.get("end", NOVEMBER.end),
+    )
+    ledger.add_line(
+        invoice_id, "t", description=description, quantity=D("1"), unit_price=D("120.00")
+    )
+    return invoice_id
+
+
+@pytest.mark.parametrize("typed", ["Trunk", "trunk,  November 2026", "TRUNK - Nov"])
+def test_a_hand_typed_line_naming_the_package_is_reported_and_not_billed_again(world, typed):
+    ledger, db = world
+    hand_made = hand_typed_invoice(ledger, typed)
+    number = ledger.issue_invoice(hand_made, "t")
+
+    report = run_billing(ledger, db, NOVEMBER, customers=["ACME"])
+
+    [result] = report.results
+    assert [line.kind for line in result.lines] == ["usage"]  # the trunk is left off
+    [overlap] = result.overlaps
+    assert (overlap.invoice_id, overlap.number, overlap.kind) == (hand_made, number, "manual")
+    assert overlap.description == typed
+
+
+def test_typed_lines_that_do_not_name_the_package_or_its_period_do_not_clash(world):
+    ledger, db = world
+    for words in ("Trunking consultancy", "Porting fee", "Trunk setup"):
+        ledger.issue_invoice(hand_typed_invoice(ledger, words), "t")
+    october = hand_typed_invoice(ledger, "Trunk", start=date(2026, 10, 1), end=date(2026, 10, 31))
+    ledger.issue_invoice(october, "t")
+    voided = hand_typed_invoice(ledger, "Trunk")
+    ledger.issue_invoice(voided, "t")
+    ledger.void_invoice(voided, "t", "typo")
+
+    [result] = run_billing(ledger, db, NOVEMBER, customers=["ACME"]).results
+    # "Trunk setup" names the setup charge only: the trunk started in January, no setup now
+    assert result.overlaps == [] and sorted(line.kind for line in result.lines) == [
+        "package",
+        "usage",
+    ]
