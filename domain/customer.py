@@ -356,9 +356,9 @@ class Customer(Aggregate):
             send_id=delivery.send_id,
             recipients=delivery.recipients,
             message_id=delivery.message_id,
-            attempt=1,
+            attempt=failed.attempt,
             error=failed.error[: limits.REASON.max_length],
-            retry_at=None,
+            retry_at=failed.retry_at,
             **failed.period.model_dump(),
         )
 

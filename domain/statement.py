@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
+
+from pydantic import Field
 
 from domain import limits
 from domain.delivery import Delivery, send_id_for
@@ -38,8 +40,11 @@ class StatementDelivery(Frozen):
 
 
 class StatementFailure(Frozen):
-    """A statement e-mail that did not go out (sending again is a new attempt by hand)."""
+    """A statement e-mail that did not go out: attempt ``attempt`` of its send request, and
+    when ``retry-sends`` tries again (None: given up; docs/email.md, "Retries")."""
 
     period: StatementPeriod
     delivery: Delivery
     error: str
+    attempt: int = Field(default=1, ge=1, le=100)
+    retry_at: datetime | None = None

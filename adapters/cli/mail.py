@@ -98,7 +98,8 @@ def credit_note_send(
 @json_option
 @passes_state
 def invoice_retry_sends(ledger: Ledger, actor: str, as_json: bool) -> None:
-    """Attempt again every failed invoice or credit-note e-mail whose back-off has passed."""
+    """Attempt again every failed invoice, credit-note or statement e-mail whose back-off has
+    passed."""
     from adapters.mail.config import SmtpConfig
     from adapters.mail.sending import outcome_doc, retry_due
 

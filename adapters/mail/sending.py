@@ -27,6 +27,7 @@ from adapters.mail.config import SmtpConfig
 from adapters.mail.smtp import SendError, deliver
 from domain import limits
 from domain.credit_note import CreditNote
+from domain.customer import Customer
 from domain.delivery import (
     Delivery,
     DocumentSendFailed,
@@ -321,7 +322,11 @@ def retry_due(
     """Attempt again every failed send request whose retry time has come; ``before_each`` runs
     before each attempt (the scheduler renews its lease there, or stops by raising)."""
     latest: dict[UUID, DocumentSendFailed] = {}
-    topics = [get_topic(Invoice.SendFailed), get_topic(CreditNote.SendFailed)]
+    topics = [
+        get_topic(Invoice.SendFailed),
+        get_topic(CreditNote.SendFailed),
+        get_topic(Customer.StatementSendFailed),
+    ]
     for _, event in ledger.all_events(topics=topics):
         if isinstance(event, DocumentSendFailed):
             latest[event.send_id] = event
@@ -329,6 +334,12 @@ def retry_due(
     outcomes = []
     for send_id, failed in latest.items():
         if failed.retry_at is None or failed.retry_at > now:
+            continue
+        if isinstance(failed, Customer.StatementSendFailed):
+            if ledger.customer(failed.originator_id).statement_send_state(send_id) == "failed":
+                if before_each is not None:
+                    before_each()
+                outcomes.append(_retry_statement(ledger, failed, config, env, actor))
             continue
         kind: Kind = "credit_note" if isinstance(failed, CreditNote.SendFailed) else "invoice"
         document_id = failed.originator_id
@@ -345,3 +356,15 @@ def retry_due(
             continue
         outcomes.append(send(ledger, prepared, config, actor, failed.attempt + 1))
     return outcomes
+
+
+def _retry_statement(
+    ledger: Ledger,
+    failed: Customer.StatementSendFailed,
+    config: SmtpConfig,
+    env: Mapping[str, str],
+    actor: str,
+) -> Outcome:
+    from adapters.mail.statements import retry_statement  # it builds on this module
+
+    return retry_statement(ledger, failed, config, env, actor)

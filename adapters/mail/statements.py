@@ -20,11 +20,13 @@ from adapters.einvoice.signing import sign_if_configured
 from adapters.ledger.application import Ledger
 from adapters.mail import templates
 from adapters.mail.config import SmtpConfig
-from adapters.mail.sending import Outcome, Prepared, compose, recipients_for
+from adapters.mail.sending import BACKOFF, Outcome, Prepared, compose, recipients_for
 from adapters.mail.smtp import SendError, deliver
 from adapters.pdf.statement import render_statement, section_of
-from adapters.queries.statements import Section, Statement
+from adapters.queries import queries_for
+from adapters.queries.statements import Section, Statement, statement
 from domain import limits
+from domain.customer import Customer
 from domain.errors import InvalidInput
 from domain.money import round_to_currency
 from domain.statement import StatementDelivery, StatementFailure, StatementPeriod
@@ -41,8 +43,10 @@ def prepare_statement(
     currency: str | None = None,
     to: str | tuple[str, ...] | None = None,
     key: str | None = None,
+    send_id: UUID | None = None,
 ) -> tuple[Prepared, StatementPeriod]:
-    """The message of one statement send request; nothing is written."""
+    """The message of one statement send request (``send_id``: a failed request tried again,
+    else the one ``key`` names); nothing is written."""
     section = section_of(ledger, found, currency)
     period = StatementPeriod(
         period_from=found.start, period_to=found.end, currency=section.currency
@@ -53,7 +57,8 @@ def prepare_statement(
             raise InvalidInput("the send key is empty", field="key")
     customer = ledger.customer(found.customer_id)
     recipients = recipients_for(ledger, customer.id, found.customer_account, to)
-    send_id = period.send_id(customer.id, key or "")
+    if send_id is None:
+        send_id = period.send_id(customer.id, key or "")
     attachment_name, unsigned = render_statement(ledger, found, section.currency)
     pdf = sign_if_configured(unsigned, ledger.clock())
     settings = ledger.settings()
@@ -88,9 +93,15 @@ def _values(found: Statement, section: Section, customer: str, seller: str) -> d
 
 
 def send_statement(
-    ledger: Ledger, prepared: Prepared, period: StatementPeriod, config: SmtpConfig, actor: str
+    ledger: Ledger,
+    prepared: Prepared,
+    period: StatementPeriod,
+    config: SmtpConfig,
+    actor: str,
+    attempt: int = 1,
 ) -> Outcome:
-    """Hand the message to the server unless this request was already sent; record the result."""
+    """Hand the message to the server unless this request was already sent; record the result
+    (a failure with when to try again, as invoices' sends: :data:`BACKOFF`)."""
     customer_id: UUID = prepared.document_id
     send_id = prepared.delivery.send_id
     bound = log.bind(aggregate_id=str(customer_id), send_id=str(send_id))
@@ -100,11 +111,18 @@ def send_statement(
     try:
         refused = deliver(config, prepared.message, prepared.delivery.recipients)
     except SendError as error:
-        failure = StatementFailure(period=period, delivery=prepared.delivery, error=str(error))
+        retry_at = ledger.clock() + BACKOFF[attempt - 1] if attempt <= len(BACKOFF) else None
+        failure = StatementFailure(
+            period=period,
+            delivery=prepared.delivery,
+            error=str(error),
+            attempt=attempt,
+            retry_at=retry_at,
+        )
         ledger.record_statement_send_failed(customer_id, actor, failure)
         bound.warning("statement send failed", event_type="Customer.StatementSendFailed",
-                      error=str(error))  # fmt: skip
-        return Outcome(prepared, "failed", error=str(error))
+                      attempt=attempt, error=str(error), retry_at=retry_at)  # fmt: skip
+        return Outcome(prepared, "failed", error=str(error), retry_at=retry_at)
     accepted = tuple(r for r in prepared.delivery.recipients if r not in refused)
     delivery = prepared.delivery.model_copy(update={"recipients": accepted, "refused": refused})
     ledger.record_statement_sent(
@@ -134,3 +152,32 @@ def request_statement_send(
     if dry_run:
         return Outcome(prepared, "dry-run")
     return send_statement(ledger, prepared, period, config, actor)
+
+
+def retry_statement(
+    ledger: Ledger,
+    failed: Customer.StatementSendFailed,
+    config: SmtpConfig,
+    env: Mapping[str, str],
+    actor: str,
+) -> Outcome:
+    """Attempt a failed statement send request again: the statement of the same period and
+    currency, to the same addresses, with the same send id (so the same Message-ID)."""
+    customer = ledger.customer(failed.originator_id)
+    found = statement(
+        queries_for(ledger),
+        str(customer.id),
+        customer.registered.account_number,
+        failed.period_from,
+        failed.period_to,
+    )
+    prepared, period = prepare_statement(
+        ledger,
+        found,
+        config,
+        env,
+        currency=failed.currency,
+        to=failed.recipients,
+        send_id=failed.send_id,
+    )
+    return send_statement(ledger, prepared, period, config, actor, failed.attempt + 1)

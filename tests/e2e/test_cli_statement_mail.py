@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
+from adapters.mail.sending import BACKOFF
 from domain.changes import CustomerChanges
 from domain.customer import Customer
 from tests.mail_support import attachment, smtp_env, smtp_server
@@ -76,3 +77,36 @@ def test_a_failed_send_is_recorded_and_exits_1(ledger, clock, tollbook, smtp_por
     nobody = tollbook(*NOVEMBER, "--send")
     assert nobody.code == 2 and "no billing e-mail address" in nobody.err
     assert len(ledger.events_of(ledger.customer("ACME").id)) == 2
+
+
+def test_a_failed_statement_send_is_retried_with_back_off_by_retry_sends(
+    ledger, clock, tollbook, smtp_port
+):
+    worked_case(ledger, clock)
+    failed = tollbook(*NOVEMBER, "--send", "--recipients", "ap@acme.example", "--json")
+    assert failed.json()["status"] == "failed" and failed.json()["retry_at"]
+    (first,) = sends(ledger, Customer.StatementSendFailed)
+    assert first.attempt == 1 and first.retry_at is not None
+    assert first.retry_at.isoformat() == failed.json()["retry_at"]
+    assert BACKOFF[0] - timedelta(seconds=5) < first.retry_at - first.timestamp <= BACKOFF[0]
+
+    with smtp_server(smtp_port) as inbox:
+        early = tollbook("invoice", "retry-sends", "--json")  # its back-off has not passed
+        clock.advance(minutes=2)
+        retried = tollbook("invoice", "retry-sends", "--json")
+        again = tollbook("invoice", "retry-sends", "--json")
+
+    assert early.json() == [] and again.json() == []
+    [outcome] = retried.json()
+    assert (outcome["kind"], outcome["status"]) == ("statement", "sent")
+    # the same request: the same Message-ID, the same addresses, the period's PDF
+    assert outcome["message_id"] == failed.json()["message_id"]
+    [(_, rcpt, message)] = inbox.received
+    assert rcpt == ["ap@acme.example"]
+    assert attachment(message)[0] == "statement-ACME-2026-11-01-2026-11-30-GBP.pdf"
+    [sent] = sends(ledger, Customer.StatementSent)
+    assert (sent.period_from, sent.period_to) == (date(2026, 11, 1), date(2026, 11, 30))
+    # asked again by hand: the period went out
+    assert tollbook(*NOVEMBER, "--send", "--recipients", "ap@acme.example", "--json").json()[
+        "status"
+    ] == "already-sent"
