@@ -24,6 +24,7 @@ from adapters.store.settings import (
     SETUP_LOCK_KEY,
     database_url,
     postgres_connect,
+    setup_lock_key,
     store_env,
 )
 from domain import limits
@@ -71,20 +72,21 @@ def build_ledger(
     if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
         return _with_queries(Ledger(env=env, clock=clock), env)
     # Processes starting together would race on the library's CREATE ... IF NOT EXISTS
-    # ("tuple concurrently updated"); an advisory lock makes schema set-up one at a time.
+    # ("tuple concurrently updated"); an advisory lock makes a schema's set-up one at a time.
     from psycopg import sql
 
+    schema = env.get("POSTGRES_SCHEMA")
+    lock_key = setup_lock_key(schema)
     with postgres_connect(env, autocommit=True, connect_timeout=10) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
         try:
-            schema = env.get("POSTGRES_SCHEMA")
             if schema:
                 conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                 )
             return _with_queries(Ledger(env=env, clock=clock), env)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
 
 
 def _with_queries(ledger: Ledger, env: Mapping[str, str]) -> Ledger:
@@ -165,15 +167,24 @@ def tenant_database_url(tenant: str, directory: Directory) -> str:
     return directory.tenant(tenant).store_url
 
 
-def add_tenant(directory: Directory, name: str, node: str) -> tuple[Tenant, bool]:
+def add_tenant(
+    directory: Directory,
+    name: str,
+    node: str,
+    *,
+    on_store: Callable[[str], None] | None = None,
+) -> tuple[Tenant, bool]:
     """Create tenant ``name``'s store on ``node`` (schema, event tables, migrations), then enter
     it in the directory; True when new. The directory names a tenant only once its store is
-    whole, and every step is idempotent: an add that failed half-way is simply run again."""
+    whole, and every step is idempotent: an add that failed half-way is simply run again.
+    ``on_store`` hears the store's URL before it is touched (the CLI names it if it fails)."""
     from adapters.store.database import Database
     from adapters.store.migrations.runner import migrate
 
     tenant, created = directory.planned_tenant(name, node)
     url = tenant.store_url
+    if on_store is not None:
+        on_store(url)
     build_ledger(url).close()
     database = Database.from_url(url)
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.aggregate import Event
 from domain.customer import Customer
+from domain.dunning import stage_words
 from domain.event_handlers import HandlesEvents, on
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
@@ -92,6 +93,21 @@ class _Words(HandlesEvents):
     @on(Invoice.Voided)
     def _voided(self, event: Invoice.Voided) -> str:
         return f"voided (total {event.total} {event.currency})"
+
+    @on(Invoice.ReminderSent)
+    def _reminder_sent(self, event: Invoice.ReminderSent) -> str:
+        refused = f" (refused: {', '.join(event.refused)})" if event.refused else ""
+        return (
+            f"payment reminder sent, {stage_words(event.offset)} ({event.due_date}):"
+            f" {event.outstanding} {event.currency} to {', '.join(event.recipients)}{refused}"
+        )
+
+    @on(Invoice.ReminderFailed)
+    def _reminder_failed(self, event: Invoice.ReminderFailed) -> str:
+        return (
+            f"payment reminder {stage_words(event.offset)} not sent (attempt"
+            f" {event.attempt}): {event.error}"
+        )
 
     @on(Payment.Received)
     def _received(self, event: Payment.Received) -> str:

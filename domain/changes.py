@@ -21,6 +21,7 @@ from uuid import UUID
 from pydantic import BeforeValidator, model_validator
 
 from domain.address import PostalAddress
+from domain.dunning import ReminderOffsets
 from domain.errors import InvalidInput
 from domain.invoice_line import LineKind, LineSource
 from domain.money import TAX_ROUNDINGS, TaxRounding, parse_decimal
@@ -65,6 +66,7 @@ class CustomerChanges(Changes):
     auto_apply_credit: bool = False
     low_balance_threshold: Threshold | None = None
     tax_treatment: Treatment | None = None
+    reminder_offsets: ReminderOffsets | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from domain.address import PostalAddress, check_address
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import CustomerChanges
 from domain.delivery import DocumentSendFailed, DocumentSent
+from domain.dunning import ReminderOffsets, check_offsets
 from domain.email_address import check_billing_emails
 from domain.errors import (
     AlreadyExists,
@@ -58,6 +59,7 @@ _CHANGE_KINDS = {
     "usage_prices": "PricesChanged",
     "auto_apply_credit": "CreditSettingsChanged",
     "low_balance_threshold": "CreditSettingsChanged",
+    "reminder_offsets": "RemindersChanged",
 }
 
 
@@ -96,6 +98,9 @@ class CustomerProfile(Frozen):
     # invoice as it is issued; and the customer credit below which ``PrepaidBalanceLow`` fires
     auto_apply_credit: bool = False
     low_balance_threshold: Threshold | None = None
+    #: dunning (domain/dunning.py): days from an invoice's due date on which a payment
+    #: reminder is e-mailed, ascending; empty (the default): no reminders
+    reminder_offsets: ReminderOffsets = ()
 
     @property
     def postal_address(self) -> PostalAddress:
@@ -130,6 +135,7 @@ class NewCustomer(TypedDict, total=False):
     tax_treatment: TaxTreatment
     auto_apply_credit: bool
     low_balance_threshold: Threshold | None
+    reminder_offsets: tuple[int, ...]
 
 
 class Assignment(Frozen):
@@ -233,6 +239,11 @@ class Customer(Aggregate):
         """Whether credit is applied to new invoices automatically (``auto_apply_credit``),
         or the low prepaid balance threshold (``low_balance_threshold``, in the customer's
         currency; ``null``: no alert), changed."""
+
+    class RemindersChanged(DetailsChanged):
+        """The reminder schedule (``reminder_offsets``: whole days from an invoice's due
+        date, ascending, e.g. ``[-7, 0, 7, 14, 30]``; ``[]``: no reminders) changed
+        (docs/dunning.md)."""
 
     class PrepaidBalanceLow(Event):
         """The customer's prepaid balance (its unallocated credit: completed payments less
@@ -528,6 +539,8 @@ def check_profile(profile: CustomerProfile, fields: Iterable[str] | None = None)
                 field="low_balance_threshold",
             )
         limits.check_threshold(threshold.amount, profile.currency)
+    if "reminder_offsets" in names:
+        check_offsets(profile.reminder_offsets)
 
 
 def check_minimum(value: Decimal, currency: str, what: str, field: str) -> Decimal:

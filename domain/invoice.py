@@ -12,11 +12,11 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from domain import invoice_status, limits
+from domain import dunning, invoice_status, limits
 from domain.address import PostalAddress
 from domain.aggregate import Aggregate, Created, Event, Stamp
 from domain.changes import DatesChanges, LineChanges
-from domain.delivery import DocumentSendFailed, DocumentSent, Sendable
+from domain.delivery import Delivery, DocumentSendFailed, DocumentSent, Sendable, SendFailure
 from domain.discount import MAX_DISCOUNTS, check_discount, discount_lines, rules_of
 from domain.errors import (
     EmptyInvoice,
@@ -258,6 +258,43 @@ class Invoice(Sendable, Aggregate):
         """An attempt to e-mail the invoice failed (server down, recipient refused); the
         request is retried from ``retry_at`` by ``tollbook invoice retry-sends``
         (docs/email.md)."""
+
+    class ReminderSent(DocumentSent):
+        """A payment reminder for the invoice was e-mailed (dunning, docs/dunning.md) and the
+        SMTP server accepted it. ``offset`` is the stage of the customer's reminder schedule
+        (days from ``due_date``: -7 a week before, 14 two weeks overdue); ``outstanding`` what
+        the reminder asked for. ``send_id`` is uuid5 of the invoice and ``reminder:OFFSET``, so
+        a stage is one request however often the dunning run is repeated; the other fields are
+        those of ``Invoice.Sent``. Recorded even when the invoice was paid meanwhile: the
+        message went out."""
+
+        offset: int
+        due_date: date
+        outstanding: Dec
+        currency: CurrencyCode
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.reminders = {**getattr(aggregate, "reminders", {}), self.offset: "sent"}
+
+    class ReminderFailed(Event):
+        """An attempt to e-mail the reminder of stage ``offset`` failed (server down, every
+        recipient refused): ``attempt`` (1, 2, ...), ``error`` the server's answer. The next
+        dunning run tries the stage again with the same ``send_id`` and ``message_id``, up to
+        5 attempts, unless a later stage has come by then."""
+
+        offset: int
+        send_id: UUID
+        recipients: tuple[str, ...]
+        message_id: str
+        attempt: int
+        error: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.reminders = {**getattr(aggregate, "reminders", {}), self.offset: "failed"}
+            aggregate.reminder_attempts = {
+                **getattr(aggregate, "reminder_attempts", {}),
+                self.offset: self.attempt,
+            }
 
     # ----------------------------------------------------------------- commands
 
@@ -575,7 +612,67 @@ class Invoice(Sendable, Aggregate):
                 " only issued invoices are sent"
             )
 
+    def record_reminder_sent(
+        self, offset: int, delivery: Delivery, outstanding: Decimal, stamp: Stamp
+    ) -> bool:
+        """Record an accepted reminder; False (nothing recorded) when the stage's reminder is
+        recorded already."""
+        dunning.check_offsets([offset], field="offset")
+        if self.reminder_states.get(offset) == "sent":
+            return False
+        self._trigger(
+            self.ReminderSent,
+            stamp,
+            offset=offset,
+            due_date=self.due_date,
+            outstanding=outstanding,
+            currency=self.currency,
+            **delivery.model_dump(),
+        )
+        return True
+
+    def record_reminder_failed(self, offset: int, failure: SendFailure, stamp: Stamp) -> None:
+        dunning.check_offsets([offset], field="offset")
+        if self.reminder_states.get(offset) == "sent":
+            raise InvalidState(f"the {offset} day reminder of {self.label} was already sent")
+        delivery = failure.delivery
+        self._trigger(
+            self.ReminderFailed,
+            stamp,
+            offset=offset,
+            send_id=delivery.send_id,
+            recipients=delivery.recipients,
+            message_id=delivery.message_id,
+            attempt=failure.attempt,
+            error=failure.error[: limits.REASON.max_length],
+        )
+
     # ----------------------------------------------------------------- queries
+
+    @property
+    def reminder_states(self) -> dict[int, str]:
+        """Each reminder stage attempted, by offset: ``sent`` or ``failed``."""
+        states: dict[int, str] = getattr(self, "reminders", {})
+        return states
+
+    def reminder_attempts_of(self, offset: int) -> int:
+        """Failed attempts of a stage so far (0 when never tried or sent at once)."""
+        attempts: dict[int, int] = getattr(self, "reminder_attempts", {})
+        return attempts.get(offset, 0)
+
+    def reminder_due(self, offsets: Sequence[int], today: date) -> int | None:
+        """The stage of ``offsets`` to remind of on ``today``; None when nothing is owed (paid,
+        credited in full, void or a draft) or no stage is due (domain/dunning.py)."""
+        if self.state != "issued" or self.outstanding <= 0:
+            return None
+        return dunning.due_stage(
+            offsets,
+            due_date=self.due_date,
+            invoice_date=self.invoice_date,
+            today=today,
+            states=self.reminder_states,
+            attempts=getattr(self, "reminder_attempts", {}),
+        )
 
     def line(self, line_id: UUID) -> InvoiceLine:
         try:

@@ -77,6 +77,11 @@ MAX_LINES = 10_000  # per invoice or credit note
 MAX_ALLOCATIONS = 1_000  # invoices one payment is allocated to (and per allocate command)
 MAX_ASSIGNMENTS = 1_000  # package assignments per customer
 MAX_ADDRESS_LINES = 4  # Xero's AddressLine1-4; the PDF's address block
+#: dunning (domain/dunning.py): reminders per customer schedule, and how far from the due date
+#: one may fall (a quarter before it, a year after it: beyond that a letter, not an e-mail)
+MAX_REMINDERS = 10
+MIN_REMINDER_OFFSET = -90
+MAX_REMINDER_OFFSET = 365
 #: a statement of account covers at most this many days (a leap year: a year's statement)
 MAX_STATEMENT_DAYS = 366
 #: lines of one statement (every currency): about 120 pages of PDF; more asks for a shorter period
@@ -444,4 +449,9 @@ FIELD_LIMITS: dict[str, str] = {
     "end_date": _DATE,
     "effective_from": _DATE,
     "lines": f"≤ {MAX_LINES:,} lines",
+    "reminder_offsets": (
+        f"≤ {MAX_REMINDERS} distinct whole days from the due date, {MIN_REMINDER_OFFSET} to"
+        f" +{MAX_REMINDER_OFFSET}, ascending; empty: no reminders"
+    ),
+    "offset": f"whole days from the due date, {MIN_REMINDER_OFFSET} to +{MAX_REMINDER_OFFSET}",
 }

@@ -5,6 +5,7 @@
   missed one), through the ordinary, idempotent billing run.
 - ``export_connection``: one accounting connection's exporter, under a lease.
 - ``deliver_webhooks``: a webhook delivery pass (subscription leases are the worker's own).
+- ``remind_invoices``: the daily dunning run (adapters/mail/reminders.py), under a lease.
 - ``retry_sends``: failed e-mail sends whose back-off has passed, under a lease.
 
 The running scheduler (scheduler/service.py) fires them; the invoice jobs are stored by
@@ -20,6 +21,8 @@ import structlog
 from adapters.accounting.exporter import Exporter
 from adapters.accounting.factory import client_for, policy_for
 from adapters.accounting.store import ExportStore
+from adapters.config_error import ConfigError
+from adapters.mail import reminders
 from domain.usage import Period
 from scheduler.context import JobContext
 from scheduler.invoice_runs import bill_due_periods
@@ -90,6 +93,37 @@ def deliver_webhooks(ctx: JobContext, budget: float = 30.0) -> int:
         if not (report.queued or report.delivered):
             break
     return delivered
+
+
+#: the dunning job's id, lease and actor on the events it records
+DUNNING = "dunning"
+#: not renewed while it runs (a run of a few hundred PDFs takes minutes): a crashed run holds
+#: the next one off for half an hour at most
+DUNNING_LEASE_SECONDS = 1800.0
+
+
+def remind_invoices(ctx: JobContext | None = None) -> int:
+    """The daily dunning run: each open invoice gets the reminder its customer's schedule has
+    due (docs/dunning.md). Stored as a job with no arguments; the job store passes ``ctx``.
+    One instance at a time (a lease): two would both send a stage before either recorded it.
+    Returns how many reminders were sent."""
+    ctx = _bound(ctx)
+    if not ctx.state.claim(DUNNING, ctx.instance, time.time(), DUNNING_LEASE_SECONDS):
+        log.info("dunning run skipped: another instance holds it", job=DUNNING)
+        return 0
+    try:
+        done = reminders.run(ctx.ledger, ctx.environ, "scheduler")
+    except ConfigError as error:  # SMTP not configured: nothing can be sent, say so
+        ctx.state.record(DUNNING, "skipped", str(error))
+        log.warning("dunning run skipped", job=DUNNING, error=str(error))
+        return 0
+    finally:
+        ctx.state.release(DUNNING, ctx.instance)
+    sent = sum(1 for r in done if r.status == "sent")
+    failed = sum(1 for r in done if r.status in ("failed", "no-address"))
+    ctx.state.record(DUNNING, "failed" if failed else "ok", f"{sent} sent, {failed} not sent")
+    log.info("dunning run", job=DUNNING, sent=sent, not_sent=failed)
+    return sent
 
 
 #: the lease that keeps send retries to one instance at a time

@@ -12,9 +12,11 @@ import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from adapters.queries import every_customer
 from scheduler.context import JobContext
@@ -29,6 +31,9 @@ log = structlog.get_logger("tollbook.scheduler")
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 #: The job a customer's invoice schedule runs (scheduler/jobs.py).
 BILL_CUSTOMER = "scheduler.jobs:bill_customer"
+#: The daily dunning run (scheduler/jobs.py), one job for every customer.
+REMIND_INVOICES = "scheduler.jobs:remind_invoices"
+DUNNING_JOB = "dunning"
 
 
 def sync_jobs(ctx: JobContext) -> None:
@@ -66,6 +71,31 @@ def sync_jobs(ctx: JobContext) -> None:
             with contextlib.suppress(LookupError):  # another instance removed it first
                 scheduler.remove_job(job_id, jobstore="default")
             log.info("invoice schedule removed", job=job_id)
+
+
+def ensure_dunning_job(ctx: JobContext) -> None:
+    """The daily dunning job, at the schedule time in UTC (started with the scheduler). Stored
+    like the invoice jobs, so a day missed while the service was down is run once on start
+    (coalesced: one run, which sends each invoice only its latest stage due)."""
+    name = f"dunning {ctx.settings.run_at:%H:%M} UTC"
+    found: Any = next(
+        (job for job in ctx.scheduler.get_jobs(jobstore="default") if job.id == DUNNING_JOB),
+        None,
+    )
+    if found is not None and found.name == name:
+        return
+    trigger = CronTrigger(hour=ctx.settings.run_at.hour, minute=ctx.settings.run_at.minute,
+                          timezone=UTC)  # fmt: skip
+    ctx.scheduler.add_job(
+        REMIND_INVOICES,
+        trigger,
+        id=DUNNING_JOB,
+        name=name,
+        next_run_time=trigger.get_next_fire_time(None, ctx.now()),
+        jobstore="default",
+        replace_existing=True,
+    )
+    log.info("dunning job registered", job=DUNNING_JOB, at=f"{ctx.settings.run_at:%H:%M}")
 
 
 class _JobWriter(BaseScheduler):  # type: ignore[misc]

@@ -32,7 +32,7 @@ from adapters import metrics
 from scheduler import jobs
 from scheduler.context import JobContext
 from scheduler.jobstore import DatabaseJobStore
-from scheduler.registry import JOB_DEFAULTS, sync_jobs
+from scheduler.registry import JOB_DEFAULTS, ensure_dunning_job, sync_jobs
 
 log = structlog.get_logger("tollbook.scheduler")
 
@@ -74,6 +74,10 @@ def start(ctx: JobContext) -> BackgroundScheduler:
     if ctx.mail is not None:
         every(settings.retry_sends_every, jobs.RETRY_SENDS, jobs.retry_sends)
     _sync(ctx)
+    try:
+        ensure_dunning_job(ctx)
+    except Exception:  # as the sync: a database hiccup must not stop the scheduler
+        log.exception("registering the dunning job failed")
     log.info("scheduler started", instance=ctx.instance, exports=sorted(ctx.connections))
     return scheduler
 

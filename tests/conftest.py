@@ -1,7 +1,9 @@
 """Fixtures shared by every test tier.
 
-Storage-facing tests take the ``store_url`` fixture, which runs each test on SQLite (a fresh
-file) and on PostgreSQL (a fresh schema in the ``test`` database, dropped afterwards).
+Storage-facing tests take the ``store_url`` fixture, which runs each test on SQLite (a file of
+its own, copied from one this worker set up) and on PostgreSQL (a fresh schema in the ``test``
+database, dropped afterwards). Tests of what happens to a new, empty store (migrations, first
+start) take ``new_store_url``.
 PostgreSQL tests skip when no server answers, except when ``TOLLBOOK_REQUIRE_POSTGRES=1`` or
 ``CI=true``: then they fail, so CI can never go green without PostgreSQL.
 """
@@ -9,10 +11,13 @@ PostgreSQL tests skip when no server answers, except when ``TOLLBOOK_REQUIRE_POS
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,6 +25,8 @@ import pytest
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
+from adapters.store.database import Database
+from adapters.store.migrations.runner import migrate
 from tests.pg_cluster_support import ClusterUnavailable, PgCluster, start_cluster
 
 # Console tracebacks as Python prints them: rich's default renders each frame's source and
@@ -57,8 +64,35 @@ def pg_schema_url() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+@pytest.fixture(scope="session")
+def sqlite_set_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store opened once the way every command opens it (library tables and every
+    migration step), copied for each test: its set-up writes ~40 tables with a disk sync each,
+    most of a small test's time."""
+    path = tmp_path_factory.mktemp("sqlite-set-up") / "tollbook.sqlite"
+    url = f"sqlite:///{path}"
+    build_ledger(url).close()
+    migrate(Database.from_url(url))
+    with sqlite3.connect(path) as conn:  # everything in the one file: nothing left in the WAL
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store of the test's own, as it is after its first start: on SQLite a copy of the
+    worker's set-up file, on PostgreSQL a fresh schema (set up by the test's first ledger)."""
+    if request.param == "sqlite":
+        path = tmp_path / "tollbook.sqlite"
+        shutil.copyfile(request.getfixturevalue("sqlite_set_up"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_schema_url")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty store: nothing set up, no tables (for tests of migrations and first start)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/tollbook.sqlite"
     url: str = request.getfixturevalue("pg_schema_url")

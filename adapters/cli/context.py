@@ -31,8 +31,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_ID = 2**63 - 1
 
 
-#: the store of the command running (its context is gone when its error is reported)
+#: the store of the command running (its context is gone when its error is reported):
+#: ``url``, and ``what`` when it is not a ledger's store (the tenant directory)
 ACTING_ON: dict[str, str] = {}
+
+
+def acting_on(url: str, what: str = "") -> None:
+    """Name the database a command is about to use, for the message should it fail."""
+    ACTING_ON["url"] = url
+    if what:
+        ACTING_ON["what"] = what
+    else:
+        ACTING_ON.pop("what", None)
+
+
+def directory_acting_on() -> None:
+    """The tenant directory is next: a control database that does not answer is named as such,
+    not as the default store the command never touched."""
+    from adapters.config import control_database_url
+
+    url = control_database_url()
+    if url is not None:
+        acting_on(url, "tenant directory")
 
 
 @dataclass
@@ -58,8 +78,10 @@ class CliState:
             from adapters.config import open_directory, tenant_database_url
             from domain.tenancy import tenant_name
 
-            self._tenant_url = tenant_database_url(tenant_name(self.tenant), open_directory())
-            ACTING_ON["url"] = self._tenant_url
+            name = tenant_name(self.tenant)
+            directory_acting_on()
+            self._tenant_url = tenant_database_url(name, open_directory())
+            acting_on(self._tenant_url)
         return self._tenant_url
 
     @property

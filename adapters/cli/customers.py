@@ -26,6 +26,7 @@ from adapters.views import customer_doc
 from domain.address import PostalAddress
 from domain.changes import CustomerChanges
 from domain.customer import Customer
+from domain.dunning import parse_offsets, schedule_text
 from domain.errors import InvalidInput
 from domain.pricing import TieredPrice, parse_price, price_text
 from domain.schedule import InvoiceSchedule
@@ -106,6 +107,12 @@ def _profile_options(func: Any, *, name_required: bool = False) -> Any:
             help='Record Customer.PrepaidBalanceLow when credit falls below this: "50.00",'
             ' "50.00 GBP" (the customer\'s currency), or none.',
         ),
+        click.option(
+            "--reminders",
+            "reminder_offsets",
+            help='Payment reminders, in days from the due date: "-7,0,7,14,30", or none'
+            " (the default). Sent by `tollbook invoice remind` (docs/dunning.md).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -161,6 +168,8 @@ def _fields(
         fields["usage_prices"] = (
             () if list(prices) == ["none"] else tuple(parse_price(text) for text in prices)
         )
+    if "reminder_offsets" in fields:
+        fields["reminder_offsets"] = parse_offsets(fields["reminder_offsets"])
     if threshold is not None:  # "none" is given as None: it removes the threshold
         fields["low_balance_threshold"] = threshold_arg(threshold, currency)
     return fields
@@ -306,6 +315,8 @@ def _shown(key: str, value: Any) -> Any:
         return str(PostalAddress.model_validate(value))
     if key == "usage_prices" and isinstance(value, list):  # as --tiers takes them
         return "\n".join(price_text(TieredPrice.model_validate(price)) for price in value)
+    if key == "reminder_offsets" and isinstance(value, list):  # as --reminders takes them
+        return schedule_text(value)
     return value
 
 

@@ -109,3 +109,41 @@ def invoice_retry_sends(ledger: Ledger, actor: str, as_json: bool) -> None:
     for outcome in outcomes:
         _report(outcome, False)
     say(f"{len(outcomes)} send(s) retried")
+
+
+@click.command("remind")
+@click.option(
+    "--dry-run", is_flag=True, help="Show the reminders that are due in a table; send nothing."
+)
+@click.option(
+    "--as-of",
+    help="Run as on this date (YYYY-MM-DD): a day missed, or with --dry-run a day to come."
+    " Default: today.",
+)
+@json_option
+@passes_state
+def invoice_remind(
+    ledger: Ledger, actor: str, dry_run: bool, as_of: str | None, as_json: bool
+) -> None:
+    """Dunning run: e-mail each open invoice the reminder its customer's schedule has due."""
+    from adapters.cli.context import date_arg, table
+    from adapters.mail.reminders import run
+
+    reminders = run(
+        ledger, os.environ, actor, as_of=date_arg(as_of, "as-of date"), dry_run=dry_run
+    )
+    if as_json:
+        emit_json([reminder.doc() for reminder in reminders])
+    else:
+        rows = [
+            (r.number, r.account, r.stage, r.due_date, f"{r.outstanding} {r.currency}",
+             ", ".join(r.recipients), r.status if r.status != "failed" else f"failed: {r.error}")
+            for r in reminders
+        ]  # fmt: skip
+        title = "Reminders due (dry run: nothing sent)" if dry_run else "Reminders"
+        if rows:
+            columns = ("invoice", "customer", "stage", "due", "outstanding", "to", "status")
+            table(title, columns, rows)
+        say(f"{len(reminders)} reminder(s) {'due' if dry_run else 'processed'}")
+    if any(r.status == "failed" for r in reminders):
+        raise SystemExit(1)  # recorded as Invoice.ReminderFailed; the next run tries again

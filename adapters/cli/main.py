@@ -67,6 +67,7 @@ def cli(ctx: click.Context, database_url: str | None, tenant: str | None, actor:
         raise click.UsageError("--db and --tenant: the tenant's store is the directory's to say")
     ctx.obj = CliState(given_url=database_url, actor=actor, tenant=tenant or None)
     ACTING_ON["url"] = database_url or ""  # a tenant's store, once resolved (CliState)
+    ACTING_ON.pop("what", None)
     if injected is not None:
         ctx.obj.clock = injected.clock
     ctx.call_on_close(ctx.obj.close)
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
         refuse(error.format_message(), getattr(error, "code", "refused"), error.exit_code)
     except BillingError as error:
         _log().info("command refused", extra={"context": {"code": error.code, "error": str(error)}})
-        where = f" (store {_store()})" if isinstance(error, Unavailable) else ""
+        where = f" ({_store()})" if isinstance(error, Unavailable) else ""
         refuse(f"{error}{where}", error.code, exit_code(error))
     except ConfigError as error:
         refuse(str(error), "config", EXIT_CONFIG)
@@ -121,9 +122,11 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
 
         refusal = store_read_only(error)  # a table of a store marked read-only
         if refusal is not None:
-            refuse(f"{refusal} (store {_store()})", refusal.code, EXIT_CONFIG)
+            refuse(f"{refusal} ({_store()})", refusal.code, EXIT_CONFIG)
         if type(error).__module__.startswith(("psycopg", "eventsourcing", "sqlite3")):
-            refuse(f"storage unavailable (store {_store()}): {error}", "storage", EXIT_CONFIG)
+            # the driver's message runs over several indented lines: one line of words here
+            said = " ".join(str(error).split())
+            refuse(f"storage unavailable ({_store()}): {said}", "storage", EXIT_CONFIG)
         # a bug: say so in one line; the traceback is for whoever debugs it
         _log().debug("unexpected error", exc_info=True)
         refuse(
@@ -135,10 +138,12 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
 
 
 def _store() -> str:
-    """The store the command was acting on, as fit for a message (no password)."""
+    """The store the command was acting on, as fit for a message (no password): the tenant
+    directory while a command reads it, then the tenant's store."""
     from adapters.store.settings import database_url, describe_url
 
-    return describe_url(ACTING_ON.get("url") or database_url())
+    shown = describe_url(ACTING_ON.get("url") or database_url())
+    return f"{ACTING_ON.get('what') or 'store'} {shown}"
 
 
 def _log() -> logging.Logger:

@@ -113,6 +113,10 @@ COMMANDS: dict[str, Lazy] = {
         "adapters.cli.mail:invoice_send",
         "E-mail an issued invoice with its PDF attached (SMTP: TOLLBOOK_SMTP_*).",
     ),
+    "invoice remind": Lazy(
+        "adapters.cli.mail:invoice_remind",
+        "Dunning run: e-mail each open invoice the reminder its customer's schedule has due.",
+    ),
     "invoice retry-sends": Lazy(
         "adapters.cli.mail:invoice_retry_sends",
         "Attempt again every failed invoice or credit-note e-mail whose back-off has passed.",

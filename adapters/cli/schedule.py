@@ -13,6 +13,7 @@ from adapters.cli.customers import schedule_arg
 from adapters.config import ConfigError, database_url
 from adapters.queries import every_customer
 from adapters.store.database import Database
+from adapters.usage.location import usage_database
 from domain.changes import CustomerChanges
 from domain.customer import Customer
 from scheduler.context import JobContext, SchedulerSettings
@@ -28,7 +29,8 @@ def _context() -> JobContext:
         db = Database.from_url(current.database_url or database_url())
     except ValueError as error:
         raise ConfigError(f"the scheduler keeps its jobs in SQL: {error}") from None
-    return JobContext(current.ledger, db, settings=SchedulerSettings.from_env())
+    usage = usage_database(db, tenant=current.tenant)
+    return JobContext(current.ledger, db, settings=SchedulerSettings.from_env(), usage_db=usage)
 
 
 @click.group()

@@ -1,14 +1,20 @@
-"""``tollbook settings ...``: the seller's account settings."""
+"""``tollbook settings ...``: the seller's account settings.
+
+``settings show`` on a SQLite store reads the stored settings with ``sqlite3`` alone
+(adapters/store/stored_settings.py) and builds the ledger only when that cannot answer, so this
+module imports the ledger and the domain inside the commands that use them.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from adapters.cli.context import emit_json, json_option, passes_state, say, table
-from adapters.ledger.application import Ledger
-from domain.changes import SettingsChanges
-from domain.errors import InvalidInput
-from domain.settings import SellerSettings
+from adapters.cli.context import emit_json, json_option, passes_state, say, state, table
+
+if TYPE_CHECKING:
+    from adapters.ledger.application import Ledger
 
 
 @click.group()
@@ -18,11 +24,16 @@ def settings() -> None:
 
 @settings.command("show")
 @json_option
-@passes_state
-def show(ledger: Ledger, actor: str, as_json: bool) -> None:
+def show(as_json: bool) -> None:
     """Show the account settings."""
-    del actor
-    doc = ledger.settings().model_dump(mode="json")
+    from adapters.store.stored_settings import stored_settings
+
+    current = state()
+    doc: dict[str, Any] | None = None
+    if current.tenant is None:  # a tenant's store is the directory's to name: the ledger's path
+        doc = stored_settings(current.given_url)
+    if doc is None:
+        doc = current.ledger.settings().model_dump(mode="json")
     if as_json:
         emit_json(doc)
     else:
@@ -35,6 +46,10 @@ def show(ledger: Ledger, actor: str, as_json: bool) -> None:
 @passes_state
 def set_(ledger: Ledger, actor: str, assignments: tuple[str, ...], as_json: bool) -> None:
     """Change settings, e.g. ``company_name="Tolls Ltd" default_tax_rate=20``."""
+    from domain.changes import SettingsChanges
+    from domain.errors import InvalidInput
+    from domain.settings import SellerSettings
+
     known = set(SellerSettings.model_fields)
     changes: dict[str, str] = {}
     for item in assignments:

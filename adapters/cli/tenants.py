@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
-from adapters.cli.context import emit_json, json_option, say, table
+from adapters.cli.context import acting_on, directory_acting_on, emit_json, json_option, say, table
 from adapters.config import add_tenant, open_directory
 from adapters.tenancy.directory import Directory, Node, Tenant
 
 
 def _directory() -> Directory:
+    directory_acting_on()
     return open_directory()
 
 
@@ -29,7 +30,7 @@ def tenant() -> None:
 def tenant_add(name: str, node: str, as_json: bool) -> None:
     """Add tenant NAME on NODE: create and migrate its store, then enter it in the directory.
     Adding it again on the same node changes nothing."""
-    found, created = add_tenant(_directory(), name, node)
+    found, created = add_tenant(_directory(), name, node, on_store=acting_on)
     if as_json:
         emit_json(_tenant_doc(found) | {"created": created})
     elif created:

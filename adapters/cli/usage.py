@@ -40,7 +40,7 @@ def usage_database() -> Database:
     """Where the CDRs are: TOLLBOOK_USAGE_DATABASE_URL, else the ledger's store."""
     if usage_database_url() is None:
         return ledger_database()
-    return usage_database_apart(ledger_database())
+    return usage_database_apart(ledger_database(), tenant=state().tenant)
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from adapters.http.request_context import RequestContext
 from adapters.http.routers import (
     credit_notes,
     customers,
+    dunning,
     events,
     invoices,
     liveness,
@@ -67,7 +68,9 @@ def create_api(
     problems.install(app)
     app.include_router(liveness.router)  # first: a probe pays for no other route's matching
     app.include_router(operations.router)
-    for module in (settings, customers, packages, invoices, credit_notes, payments, events):
+    for module in (
+        settings, customers, packages, invoices, credit_notes, payments, dunning, events
+    ):
         app.include_router(module.router)
     app.include_router(webhooks.router)
     write_guard.install(services.ledger)

@@ -153,6 +153,10 @@ class CustomerDoc(Document):
     payment_terms_days: int
     auto_apply_credit: bool = False
     low_balance_threshold: ThresholdDoc | None = None
+    reminder_offsets: list[int] = Field(
+        default_factory=list,
+        description="Payment reminders: days from each invoice's due date (docs/dunning.md).",
+    )
     scheduled_changes: list[ScheduledChange]
     packages: list[AssignmentDoc]
 
@@ -303,6 +307,38 @@ class SendDoc(Document):
     refused: list[str]
     error: str
     retry_at: str | None
+
+
+class ReminderDoc(Document):
+    """One reminder of a dunning run (docs/dunning.md): ``status`` is ``sent``,
+    ``already-sent``, ``settled`` (nothing owed any more: not sent), ``failed`` (recorded;
+    the next run tries again), ``no-address`` (the customer has no billing e-mail: nothing
+    recorded) or ``dry-run``."""
+
+    invoice: str
+    invoice_id: str
+    customer: str
+    offset: int = Field(description="The stage: days from the due date.")
+    stage: str = Field(examples=["7 days overdue"])
+    due_date: str
+    outstanding: str
+    currency: str
+    to: list[str]
+    subject: str
+    status: str
+    message_id: str
+    attempt: int
+    error: str
+
+
+class DunningRunDoc(Document):
+    """What a dunning run sent, or with ``dry_run`` would send."""
+
+    as_of: str
+    dry_run: bool
+    sent: int
+    not_sent: int
+    reminders: list[ReminderDoc]
 
 
 class EventDoc(Document):

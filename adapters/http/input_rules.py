@@ -230,6 +230,18 @@ BILLING_EMAILS = {
     "examples": ["billing@example.com, finance@example.com"],
 }
 
+REMINDER_OFFSETS = {
+    "type": "array",
+    "maxItems": limits.MAX_REMINDERS,
+    "uniqueItems": True,
+    "items": {
+        "type": "integer",
+        "minimum": limits.MIN_REMINDER_OFFSET,
+        "maximum": limits.MAX_REMINDER_OFFSET,
+    },
+    "examples": [[-7, 0, 7, 14, 30]],
+}
+
 #: By field name, wherever it appears in a request body.
 BY_NAME: dict[str, dict[str, Any]] = {
     "account_number": text(limits.ACCOUNT_NUMBER, required=True),
@@ -321,6 +333,10 @@ BY_SCHEMA: dict[tuple[str, str], dict[str, Any]] = {
     ("WebhookCreate", "url"): WEBHOOK_URL,
     ("ThresholdBody", "amount"): NON_NEGATIVE_MONEY,
     ("DueDateChange", "due_date"): LEDGER_DATE,
+    # a reminder schedule (domain/dunning.py): distinct whole days around the due date
+    ("CustomerCreate", "reminder_offsets"): REMINDER_OFFSETS,
+    ("CustomerChange", "reminder_offsets"): REMINDER_OFFSETS,
+    ("DunningRun", "as_of"): LEDGER_DATE,
     ("WebhookCreate", "event_types"): {
         "type": "array",
         "items": {"type": "string", "enum": _event_type_names()},

@@ -289,6 +289,11 @@ class CustomerFields(Body):
         description="Customer.PrepaidBalanceLow is recorded when the customer's credit falls"
         " below it; null removes it.",
     )
+    reminder_offsets: list[Days] | None = Field(
+        default=None,
+        description="Payment reminders, in days from each invoice's due date, e.g. [-7, 0, 7,"
+        " 14, 30]: at most 10 distinct days from -90 to 365; [] stops them (docs/dunning.md).",
+    )
 
     def given(self) -> dict[str, Any]:
         """The profile fields the client sent (not the change's own effective date/reason);
@@ -417,6 +422,14 @@ class SendRequest(Body):
 
     to: list[str] | None = Field(default=None, max_length=10)
     key: str | None = None
+    dry_run: bool = False
+
+
+class DunningRun(Body):
+    """Run the dunning as on ``as_of`` (default today: a later day only with ``dry_run``);
+    ``dry_run`` sends and records nothing."""
+
+    as_of: IsoDate | None = None
     dry_run: bool = False
 
 

@@ -559,6 +559,34 @@ class InvoiceUseCases(PrepaidUseCases):
             lambda invoice: invoice.record_send_failed(failure, self.stamp(actor)),
         )
 
+    def record_invoice_reminder_sent(
+        self,
+        invoice_ref: str | UUID,
+        actor: str,
+        offset: int,
+        delivery: Delivery,
+        outstanding: Decimal,
+    ) -> bool:
+        """``Invoice.ReminderSent`` once the SMTP server accepted the reminder of stage
+        ``offset``; False when that stage's reminder is recorded already."""
+        return self._edit_invoice(
+            "invoice reminder sent",
+            invoice_ref,
+            lambda invoice: invoice.record_reminder_sent(
+                offset, delivery, outstanding, self.stamp(actor)
+            ),
+        )
+
+    def record_invoice_reminder_failed(
+        self, invoice_ref: str | UUID, actor: str, offset: int, failure: SendFailure
+    ) -> None:
+        """``Invoice.ReminderFailed``: the stage, the attempt and what went wrong."""
+        self._edit_invoice(
+            "invoice reminder failed",
+            invoice_ref,
+            lambda invoice: invoice.record_reminder_failed(offset, failure, self.stamp(actor)),
+        )
+
     def record_credit_note_sent(self, note_ref: str | UUID, actor: str, delivery: Delivery) -> bool:
         """``CreditNote.Sent`` once the SMTP server accepted the message; False if already so."""
         return self._edit_note(

@@ -92,28 +92,42 @@ def prepare_invoice(
 ) -> Prepared:
     """The message for one send request of an issued invoice or a credit note (``kind``);
     nothing is written."""
-    from adapters.pdf.batch import file_name
-    from adapters.pdf.config import PdfConfig
-    from adapters.pdf.render import render
-
-    document_id, values = _load(ledger, kind, ref)
+    document_id, values = template_values(ledger, kind, ref)
     aggregate = (
         ledger.invoice(document_id) if kind == "invoice" else ledger.credit_note(document_id)
     )
     aggregate.check_sendable()
-    recipients = _recipients(ledger, aggregate.customer_id, aggregate.customer_account, to)
+    recipients = recipients_for(ledger, aggregate.customer_id, aggregate.customer_account, to)
     if send_id is None:
         key = key if key is not None else f"request-{len(aggregate.send_states) + 1}"
         limits.check_text(key, limits.IDEMPOTENCY_KEY, field="key")
         if not key.strip():
             raise InvalidInput("the send key is empty", field="key")
         send_id = send_id_for(document_id, key)
-    document = _source(ledger, kind, document_id)
-    from adapters.einvoice.signing import sign_if_configured
+    subject, body = templates.render(templates.environment(env), kind, values)
+    return compose_document(ledger, config, kind, document_id, send_id, recipients, subject, body)
 
+
+def compose_document(
+    ledger: Ledger,
+    config: SmtpConfig,
+    kind: Kind,
+    document_id: UUID,
+    send_id: UUID,
+    recipients: tuple[str, ...],
+    subject: str,
+    body: str,
+) -> Prepared:
+    """The message of one send request: the words given, the document's PDF attached, the
+    Message-ID derived from ``send_id`` (invoices, credit notes and reminders alike)."""
+    from adapters.einvoice.signing import sign_if_configured
+    from adapters.pdf.batch import file_name
+    from adapters.pdf.config import PdfConfig
+    from adapters.pdf.render import render
+
+    document = _source(ledger, kind, document_id)
     # signed as every PDF we hand out is, when a key is configured (docs/pdf.md, "Signing")
     pdf = sign_if_configured(render(document, PdfConfig.from_env()).pdf, ledger.clock())
-    subject, body = templates.render(templates.environment(env), kind, values)
     attachment = (file_name(document.reference), pdf)
     delivery, message = compose(ledger, config, send_id, recipients, (subject, body), attachment)
     return Prepared(document_id, delivery, subject, message, len(pdf), kind)
@@ -148,7 +162,9 @@ def compose(
     return delivery, message
 
 
-def _load(ledger: Ledger, kind: Kind, ref: str | UUID) -> tuple[UUID, dict[str, str]]:
+def template_values(
+    ledger: Ledger, kind: Kind, ref: str | UUID
+) -> tuple[UUID, dict[str, str]]:
     """The document's id and the values its templates see (docs/email.md, "Templates")."""
     if kind == "credit_note":
         note = ledger.credit_note(ref)
@@ -185,7 +201,7 @@ def _source(ledger: Ledger, kind: Kind, document_id: UUID) -> Document:
     return invoice_source(ledger, document_id)
 
 
-def _recipients(
+def recipients_for(
     ledger: Ledger, customer_id: UUID, account: str, to: str | tuple[str, ...] | None
 ) -> tuple[str, ...]:
     if to:

@@ -20,7 +20,7 @@ from adapters.einvoice.signing import sign_if_configured
 from adapters.ledger.application import Ledger
 from adapters.mail import templates
 from adapters.mail.config import SmtpConfig
-from adapters.mail.sending import Outcome, Prepared, _recipients, compose
+from adapters.mail.sending import Outcome, Prepared, compose, recipients_for
 from adapters.mail.smtp import SendError, deliver
 from adapters.pdf.statement import render_statement, section_of
 from adapters.queries.statements import Section, Statement
@@ -52,7 +52,7 @@ def prepare_statement(
         if not key.strip():
             raise InvalidInput("the send key is empty", field="key")
     customer = ledger.customer(found.customer_id)
-    recipients = _recipients(ledger, customer.id, found.customer_account, to)
+    recipients = recipients_for(ledger, customer.id, found.customer_account, to)
     send_id = period.send_id(customer.id, key or "")
     attachment_name, unsigned = render_statement(ledger, found, section.currency)
     pdf = sign_if_configured(unsigned, ledger.clock())

@@ -10,6 +10,7 @@ what the user typed.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -198,6 +199,7 @@ def plain(value: Decimal | None) -> str:
     return text or "0"
 
 
+@functools.cache  # one compiled set per process: every app built in it renders the same pages
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env

@@ -38,6 +38,7 @@ def scheduler_worker(services: Services) -> Run:
 
     from adapters.accounting.config import load_connections
     from adapters.mail.config import SmtpConfig
+    from adapters.usage.location import usage_database
     from scheduler import service
     from scheduler.context import JobContext, SchedulerSettings
 
@@ -54,6 +55,7 @@ def scheduler_worker(services: Services) -> Run:
         connections=load_connections(),
         stopping=services.stopping,
         mail=mail,
+        usage_db=usage_database(services.db, tenant=services.tenant),
     )
     return lambda: service.run(ctx)
 

@@ -6,6 +6,7 @@ composition root (adapters/config.py), which builds the ledger from it.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,17 @@ def describe_url(url: str) -> str:
 
 #: Arbitrary constant naming tollbook's set-up lock among PostgreSQL advisory locks.
 SETUP_LOCK_KEY = 7_406_151_923
+
+
+def setup_lock_key(schema: str | None) -> int:
+    """The set-up lock of one schema: advisory locks are per database, and set-up only races
+    with set-up of the same schema, so ledgers in other schemas of the database (tenants, or
+    tests running side by side) need not wait for each other. No schema (the default search
+    path's ``public``): ``SETUP_LOCK_KEY`` itself. Two schemas sharing a key (a crc32
+    collision) only wait for each other."""
+    if not schema or schema == "public":
+        return SETUP_LOCK_KEY
+    return SETUP_LOCK_KEY ^ (zlib.crc32(schema.encode()) << 20)
 
 
 def postgres_connect(env: Mapping[str, str], **options: Any) -> psycopg.Connection[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -59,3 +60,32 @@ def test_a_corrupt_file_and_bad_options_are_refused_with_a_clear_error(db_url, t
     assert code == 2 and "period must be a month like 2026-10" in err
     code, _, err = run(capsys, "--db", "memory://", "bill", "--period", "2026-10")
     assert code == 5 and "no SQL database" in err
+
+
+def test_a_usage_database_apart_makes_its_schema_as_a_store_does(
+    tmp_path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TOLLBOOK_USAGE_DATABASE_URL=postgresql://…?schema=usage`` on a fresh node, as
+    docs/scaling.md shows it: the schema is made on first use, like a ledger's."""
+    from tests.conftest import PG_ADMIN_URL, _pg_connect
+
+    if "?" in PG_ADMIN_URL:
+        pytest.skip("the test database's URL carries a query")
+    schema = f"u_{uuid.uuid4().hex[:12]}"
+    _pg_connect().close()  # skips without PostgreSQL
+    ledger = f"sqlite:///{tmp_path}/ledger.sqlite"
+    monkeypatch.setenv("TOLLBOOK_USAGE_DATABASE_URL", f"{PG_ADMIN_URL}?schema={schema}")
+    try:
+        code, _, err = run(capsys, "--db", ledger, "customer", "add", "ACME", "--name", "Acme",
+                           "--currency", "GBP")  # fmt: skip
+        assert code == 0, err
+        path = write_cdrs(tmp_path / "oct.csv", [cdr("a1"), cdr("a2")])
+        code, out, err = run(capsys, "--db", ledger, "usage", "import", str(path), "--json")
+        assert code == 0, err
+        assert json.loads(out)[0]["inserted"] == 2
+        with _pg_connect() as conn:
+            row = conn.execute(f'SELECT COUNT(*) FROM "{schema}".usage_cdrs').fetchone()
+        assert row is not None and row[0] == 2
+    finally:
+        with _pg_connect() as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -139,3 +139,33 @@ def test_a_tenant_whose_node_is_down_answers_503_and_the_others_go_on(
         assert refused.headers["retry-after"] == "5"
         fine = client.get("/customers", headers={"Authorization": f"Bearer {key}"})
         assert fine.status_code == 200
+
+
+def test_a_database_that_does_not_answer_is_the_one_the_error_names(
+    cluster,  # noqa: F811
+    tollbook,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # never the default store (sqlite:///var/tollbook.sqlite) the command did not touch
+    cluster.directory.add_node("down", "postgresql://postgres:pw@127.0.0.1:1/x")
+    added = tollbook("tenant", "add", "gamma", "--node", "down")
+    assert added.code == 5, added.err
+    assert "(store postgresql://postgres@127.0.0.1:1/x?schema=tenant_gamma)" in added.err
+    assert "[storage]" in added.err and "pw" not in added.err
+    # the driver's several indented lines read as one line of words, not as escapes
+    assert "\\n" not in added.err and "\\t" not in added.err
+    assert cluster.directory.tenants() == []  # never named before its store is whole
+
+    cluster.directory.record_tenant(
+        Tenant("gone", cluster.directory.node("down"), "2026-10-01T00:00:00+00:00")
+    )
+    listed = tollbook("--tenant", "gone", "customer", "list")
+    assert listed.code == 5
+    assert "(store postgresql://postgres@127.0.0.1:1/x?schema=tenant_gone)" in listed.err
+
+    monkeypatch.setenv("TOLLBOOK_CONTROL_DATABASE_URL", "postgresql://postgres:pw@127.0.0.1:1/c")
+    for args in (["tenant", "list"], ["--tenant", "gone", "customer", "list"]):
+        refused = tollbook(*args)
+        assert refused.code == 5, refused.err
+        assert "(tenant directory postgresql://postgres@127.0.0.1:1/c)" in refused.err
+        assert "pw" not in refused.err

@@ -63,8 +63,8 @@ def columns(db: Database, table: str) -> set[str]:
 
 
 @pytest.fixture
-def db(store_url: str) -> Database:
-    return Database.from_url(store_url)
+def db(new_store_url: str) -> Database:
+    return Database.from_url(new_store_url)
 
 
 def test_a_new_database_gets_every_step_once(db: Database) -> None:
@@ -131,23 +131,23 @@ def test_a_failing_step_leaves_nothing_behind_and_runs_again_later(db: Database)
     assert "half_done" in tables(db)
 
 
-def test_the_migrate_command_applies_and_reports(store_url: str) -> None:
+def test_the_migrate_command_applies_and_reports(new_store_url: str) -> None:
     runner = CliRunner()
-    before = runner.invoke(cli, ["--db", store_url, "migrate", "--status", "--json"])
+    before = runner.invoke(cli, ["--db", new_store_url, "migrate", "--status", "--json"])
     assert before.exit_code == 0, before.output
     assert json.loads(before.output) == {
         "applied": [],
         "pending": [{"version": m.version, "name": m.name} for m in migrations()],
     }
 
-    applied = runner.invoke(cli, ["--db", store_url, "migrate", "--json"])
+    applied = runner.invoke(cli, ["--db", new_store_url, "migrate", "--json"])
     assert applied.exit_code == 0, applied.output
     document = json.loads(applied.output)
     assert document["applied_now"] == [m.version for m in migrations()]
     assert [a["version"] for a in document["applied"]] == [m.version for m in migrations()]
     assert document["pending"] == []
 
-    again = runner.invoke(cli, ["--db", store_url, "migrate"])
+    again = runner.invoke(cli, ["--db", new_store_url, "migrate"])
     assert again.exit_code == 0, again.output
     assert "nothing to apply" in again.output
     assert "baseline" in again.output

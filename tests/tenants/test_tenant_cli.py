@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.relay.conftest import local_stream  # noqa: F401  (NATS at 127.0.0.1:4222)
 from tests.relay.support import LOCAL_NATS, read_stream
-from tests.tenants.conftest import unique
+from tests.tenants.conftest import pg_node, unique
 
 
 def test_nodes_and_tenants_are_added_once_and_listed(tollbook, tmp_path: Path, pg_node_url):
@@ -52,8 +54,14 @@ def test_nodes_and_tenants_are_added_once_and_listed(tollbook, tmp_path: Path, p
     assert (missing.code, "[not_found]" in missing.err) == (3, True)
 
 
-def test_every_command_acts_in_the_named_tenants_store(tollbook, cluster, tmp_path, monkeypatch):
-    node = cluster.node("files", f"sqlite:///{tmp_path}/files")
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_every_command_acts_in_the_named_tenants_store(
+    tollbook, cluster, tmp_path, monkeypatch, kind: str
+):
+    # on PostgreSQL both tenants are schemas of one database: a search_path gone wrong would
+    # show one tenant's events to the other
+    url = f"sqlite:///{tmp_path}/files" if kind == "sqlite" else pg_node()
+    node = cluster.node("files", url)
     first, second = cluster.tenant(node, "a").name, cluster.tenant(node, "b").name
 
     def customer(tenant: str, account: str) -> None:
@@ -92,13 +100,16 @@ def test_every_command_acts_in_the_named_tenants_store(tollbook, cluster, tmp_pa
         assert (verified.code, json.loads(verified.out)["findings"]) == (0, []), verified.err
         heads[tenant] = json.loads(verified.out)["head"]
     assert heads[first] < heads[second]  # each walks its own chain only
-    exported = tollbook("--tenant", first, "audit", "export", "--from", "2000-01-01")
-    events = [json.loads(line) for line in exported.out.splitlines()]
-    registered = [
-        e["payload"]["profile"]["account_number"] for e in events if "profile" in e["payload"]
-    ]
-    assert registered == ["A-1"]
-    assert tollbook("--tenant", first, "reconcile").code == 0
+    for tenant, accounts_of_tenant in ((first, ["A-1"]), (second, ["B-1", "B-2"])):
+        exported = tollbook("--tenant", tenant, "audit", "export", "--from", "2000-01-01")
+        events = [json.loads(line) for line in exported.out.splitlines()]
+        registered = [
+            e["payload"]["profile"]["account_number"] for e in events if "profile" in e["payload"]
+        ]
+        assert registered == accounts_of_tenant  # the event feed of the CLI: its own only
+        assert len(events) == heads[tenant]
+        reconciled = tollbook("--tenant", tenant, "reconcile", "--json")
+        assert (reconciled.code, json.loads(reconciled.out)) == (0, [])
 
     both = tollbook("--tenant", first, "--db", f"sqlite:///{tmp_path}/x.sqlite", "customer", "list")
     assert (both.code, "[usage]" in both.err) == (2, True)
@@ -139,3 +150,33 @@ def test_a_tenants_relay_publishes_under_its_name(tollbook, cluster, tmp_path, l
     messages = read_stream([LOCAL_NATS], stream)
     assert messages and {m.subject.split(".")[1] for m in messages} == {tenant}
     assert {m.headers["Tollbook-Tenant"] for m in messages} == {tenant}
+
+
+def test_a_usage_database_apart_keeps_each_tenants_cdrs_to_itself(
+    tollbook, cluster, tmp_path, monkeypatch
+):
+    # one TOLLBOOK_USAGE_DATABASE_URL for every tenant's processes: both sellers bill an
+    # account "C1", and neither may see (or bill) the other's calls
+    from tests.integration.usage_helpers import cdr, write_cdrs
+
+    node = cluster.node("files", f"sqlite:///{tmp_path}/files")
+    first, second = cluster.tenant(node, "a").name, cluster.tenant(node, "b").name
+    monkeypatch.setenv("TOLLBOOK_USAGE_DATABASE_URL", f"sqlite:///{tmp_path}/usage.sqlite")
+    for tenant in (first, second):
+        made = tollbook("--tenant", tenant, "customer", "add", "C1", "--name", "C1 Ltd",
+                        "--currency", "GBP")  # fmt: skip
+        assert made.code == 0, made.err
+    calls = write_cdrs(tmp_path / "oct.csv", [cdr("a1", account="C1"), cdr("a2", account="C1")])
+    imported = tollbook("--tenant", first, "usage", "import", str(calls), "--json")
+    assert imported.code == 0, imported.err
+    assert json.loads(imported.out)[0]["inserted"] == 2
+
+    def to_bill(tenant: str) -> list[str]:
+        run = tollbook("--tenant", tenant, "bill", "--period", "2026-10", "--dry-run", "--json")
+        assert run.code == 0, run.err
+        return [i["account"] for i in json.loads(run.out)["invoices"]]
+
+    assert to_bill(first) == ["C1"]
+    assert to_bill(second) == []
+    assert (tmp_path / f"usage_{first}.sqlite").exists()
+    assert not (tmp_path / "usage.sqlite").exists()

@@ -39,6 +39,7 @@ from adapters.queries import MAX_LIMIT, InvoiceQuery, reports
 from domain.address import PostalAddress
 from domain.changes import CustomerChanges
 from domain.customer import Customer, CustomerProfile
+from domain.dunning import parse_offsets, schedule_text
 from domain.package import Package
 from domain.payment import Payment
 from domain.pricing import parse_price, price_text
@@ -214,6 +215,7 @@ def customer_page(
         "effective_from": today.isoformat(),
         **_address_values(profile.address),
         **_credit_values(profile),
+        "reminder_offsets": schedule_text(profile.reminder_offsets),
     }
     assign_values = {"start_date": today.isoformat()}
     if form == "settings":
@@ -312,6 +314,7 @@ def _profile_changes(fields: Fields, currency: str) -> dict[str, Any]:
         "minimum_invoice_amount", "minimum invoice amount"
     )
     changes["usage_prices"] = fields.text("tiers")  # parsed with the change (its errors too)
+    changes["reminder_offsets"] = fields.text("reminder_offsets")  # as the tiers
     changes["auto_apply_credit"] = fields.text("auto_apply_credit") == "yes"
     threshold = fields.amount("low_balance_threshold", "low balance threshold")
     changes["low_balance_threshold"] = (
@@ -322,10 +325,13 @@ def _profile_changes(fields: Fields, currency: str) -> dict[str, Any]:
 
 def _with_tiers(changes: dict[str, Any]) -> CustomerChanges:
     """The change-set, the tiers text parsed (one destination a line; its refusals name
-    ``tiers``, the form's field)."""
+    ``tiers``, the form's field) and the reminder days (``-7, 0, 7``; ``none``)."""
     lines = [line for line in changes["usage_prices"].splitlines() if line.strip()]
     prices = tuple(parse_price(line) for line in lines)
-    return CustomerChanges.model_validate({**changes, "usage_prices": prices})
+    reminders = parse_offsets(changes["reminder_offsets"])
+    return CustomerChanges.model_validate(
+        {**changes, "usage_prices": prices, "reminder_offsets": reminders}
+    )
 
 
 @router.post("/customers/{ref}/packages")

@@ -17,7 +17,7 @@ import psycopg
 import structlog
 
 from adapters.store.database import Database, Dialect
-from adapters.store.settings import SETUP_LOCK_KEY
+from adapters.store.settings import setup_lock_key
 
 log = structlog.get_logger("tollbook.migrations")
 
@@ -85,7 +85,7 @@ def _applied(conn: Any) -> list[Applied]:
 def _lock(db: Database, conn: Any) -> None:
     """Hold the set-up lock to the end of this transaction (SQLite: BEGIN IMMEDIATE has)."""
     if db.dialect == "postgres":
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK_KEY,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (setup_lock_key(db.schema),))
 
 
 def applied(db: Database) -> list[Applied]:
