@@ -86,16 +86,14 @@ class ApiKeys:
     def authenticate(self, key: str) -> ApiKey | None:
         """The live key matching ``key``, or None (unknown or revoked).
 
-        Every request asks, so it is a read (SQLite: no write lock, which would queue the
-        check behind the event writes and sleep in SQLite's busy handler)."""
-        with self.db.connect(write=False) as conn:
-            row = conn.execute(
-                self.db.sql(
-                    "SELECT name, scope, hint, created_at, revoked_at FROM api_keys"
-                    " WHERE key_hash = ? AND revoked_at IS NULL"
-                ),
-                (hash_key(key),),
-            ).fetchone()
+        Every request asks, so it is one read statement, outside any transaction (SQLite: no
+        write lock, which would queue the check behind the event writes and sleep in SQLite's
+        busy handler; PostgreSQL: one round trip)."""
+        row = self.db.read_row(
+            "SELECT name, scope, hint, created_at, revoked_at FROM api_keys"
+            " WHERE key_hash = ? AND revoked_at IS NULL",
+            (hash_key(key),),
+        )
         return _key(row) if row else None
 
     def list(self) -> list[ApiKey]:
