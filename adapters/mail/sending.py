@@ -339,7 +339,9 @@ def retry_due(
             if ledger.customer(failed.originator_id).statement_send_state(send_id) == "failed":
                 if before_each is not None:
                     before_each()
-                outcomes.append(_retry_statement(ledger, failed, config, env, actor))
+                from adapters.mail.statements import retry_statement  # it builds on this module
+
+                outcomes.append(retry_statement(ledger, failed, config, env, actor))
             continue
         kind: Kind = "credit_note" if isinstance(failed, CreditNote.SendFailed) else "invoice"
         document_id = failed.originator_id
@@ -356,15 +358,3 @@ def retry_due(
             continue
         outcomes.append(send(ledger, prepared, config, actor, failed.attempt + 1))
     return outcomes
-
-
-def _retry_statement(
-    ledger: Ledger,
-    failed: Customer.StatementSendFailed,
-    config: SmtpConfig,
-    env: Mapping[str, str],
-    actor: str,
-) -> Outcome:
-    from adapters.mail.statements import retry_statement  # it builds on this module
-
-    return retry_statement(ledger, failed, config, env, actor)
