@@ -52,6 +52,13 @@ class InvalidDate(InvalidInput):
     code = "invalid_date"
 
 
+class NoRecipient(InvalidInput):
+    """An e-mail with nobody to go to: the customer has no billing address and none was given
+    (what the customer's record holds, not the request's shape)."""
+
+    code = "no_billing_address"
+
+
 class UnknownCurrency(InvalidInput):
     code = "unknown_currency"
 

@@ -41,7 +41,7 @@ from datetime import date, timedelta
 from decimal import Decimal, DefaultContext
 
 from domain.currencies import MINOR_UNITS
-from domain.errors import InvalidCharacters, InvalidInput, OutOfRange, TextTooLong
+from domain.errors import InvalidCharacters, InvalidDate, InvalidInput, OutOfRange, TextTooLong
 from domain.money import MAX_RATE_DECIMALS, check_minor_units, check_precision, currency_code
 
 # ------------------------------------------------------------------ numbers
@@ -301,7 +301,7 @@ def check_statement_period(start: date, end: date) -> None:
     check_date(start, what="statement start", field="from")
     check_date(end, what="statement end", field="to")
     if end < start:
-        raise InvalidInput(f"statement end {end} is before its start {start}", field="to")
+        raise InvalidDate(f"statement end {end} is before its start {start}", field="to")
     days = (end - start).days + 1
     if days > MAX_STATEMENT_DAYS:
         raise OutOfRange(

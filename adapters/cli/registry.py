@@ -119,7 +119,8 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "invoice retry-sends": Lazy(
         "adapters.cli.mail:invoice_retry_sends",
-        "Attempt again every failed invoice or credit-note e-mail whose back-off has passed.",
+        "Attempt again every failed invoice, credit-note or statement e-mail whose back-off has"
+        " passed.",
     ),
     "invoice verify-pdf": Lazy(
         "adapters.cli.pdf:verify_pdf",

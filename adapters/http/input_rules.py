@@ -337,6 +337,8 @@ BY_SCHEMA: dict[tuple[str, str], dict[str, Any]] = {
     ("CustomerCreate", "reminder_offsets"): REMINDER_OFFSETS,
     ("CustomerChange", "reminder_offsets"): REMINDER_OFFSETS,
     ("DunningRun", "as_of"): LEDGER_DATE,
+    ("StatementSendRequest", "period_from"): LEDGER_DATE,
+    ("StatementSendRequest", "period_to"): LEDGER_DATE,
     ("WebhookCreate", "event_types"): {
         "type": "array",
         "items": {"type": "string", "enum": _event_type_names()},

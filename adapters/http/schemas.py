@@ -425,6 +425,20 @@ class SendRequest(Body):
     dry_run: bool = False
 
 
+class StatementSendRequest(Body):
+    """E-mail the statement of ``period_from``..``period_to`` (its ``currency``, default the
+    customer's) with its PDF: to the customer's billing addresses unless ``recipients`` is
+    given; ``key`` names the request (the same period and key never send twice); ``dry_run``
+    sends nothing."""
+
+    period_from: IsoDate
+    period_to: IsoDate
+    currency: str | None = None
+    recipients: list[str] | None = Field(default=None, max_length=10)
+    key: str | None = None
+    dry_run: bool = False
+
+
 class DunningRun(Body):
     """Run the dunning as on ``as_of`` (default today: a later day only with ``dry_run``);
     ``dry_run`` sends and records nothing."""

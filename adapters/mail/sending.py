@@ -36,7 +36,7 @@ from domain.delivery import (
     send_id_for,
 )
 from domain.email_address import parse_addresses
-from domain.errors import BillingError, InvalidInput
+from domain.errors import BillingError, InvalidInput, NoRecipient
 from domain.invoice import Invoice
 
 if TYPE_CHECKING:
@@ -203,16 +203,24 @@ def _source(ledger: Ledger, kind: Kind, document_id: UUID) -> Document:
 
 
 def recipients_for(
-    ledger: Ledger, customer_id: UUID, account: str, to: str | tuple[str, ...] | None
+    ledger: Ledger,
+    customer_id: UUID,
+    account: str,
+    to: str | tuple[str, ...] | None,
+    *,
+    field: str = "to",
+    option: str = "--to, or `to` over HTTP",
 ) -> tuple[str, ...]:
+    """The addresses given, else the customer's billing addresses; ``field``/``option`` name
+    where the request gives them, for the refusal when there are none."""
     if to:
-        return parse_addresses(to, "to")
+        return parse_addresses(to, field)
     found = parse_addresses(ledger.customer(customer_id).profile_on(ledger.today()).email)
     if not found:
-        raise InvalidInput(
-            f"customer {account} has no billing e-mail address:"
-            " set one (customer update --email) or give --to",
-            field="to",
+        raise NoRecipient(
+            f"customer {account} has no billing e-mail address: set one (customer update"
+            f" --email) or give the addresses to send to ({option})",
+            field=field,
         )
     return found
 

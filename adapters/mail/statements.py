@@ -56,7 +56,14 @@ def prepare_statement(
         if not key.strip():
             raise InvalidInput("the send key is empty", field="key")
     customer = ledger.customer(found.customer_id)
-    recipients = recipients_for(ledger, customer.id, found.customer_account, to)
+    recipients = recipients_for(
+        ledger,
+        customer.id,
+        found.customer_account,
+        to,
+        field="recipients",
+        option="--recipients, or `recipients` over HTTP",
+    )
     if send_id is None:
         send_id = period.send_id(customer.id, key or "")
     attachment_name, unsigned = render_statement(ledger, found, section.currency)

@@ -110,8 +110,8 @@ def test_a_hostile_send_key_is_refused(
 def test_no_billing_address_and_no_to_is_a_clear_error(tollbook: Any, issued: str) -> None:
     result = tollbook("invoice", "send", issued)
 
-    _one_error_line(result, "invalid_input")
-    assert "has no billing e-mail address" in result.err
+    _one_error_line(result, "no_billing_address")
+    assert "has no billing e-mail address" in result.err and "(--to" in result.err
 
 
 @pytest.mark.parametrize(

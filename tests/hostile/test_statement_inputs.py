@@ -17,7 +17,7 @@ from adapters.ledger.application import Ledger
 from adapters.ledger.folds import LogFolds
 from domain import limits
 from tests.helpers import event_count
-from tests.service.conftest import client, keys, reader, services  # noqa: F401
+from tests.service.conftest import client, keys, reader, services, writer  # noqa: F401
 from tests.statement_support import one_invoice, worked_case
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -121,7 +121,7 @@ def http_seeded(services, clock) -> Iterator[Ledger]:  # noqa: F811
         ("/customers/ACME/statement", {"from": "2100-01-01", "to": "2100-01-31"}, 422,
          "out_of_range"),
         ("/customers/ACME/statement", {"from": "2026-12-01", "to": "2026-11-30"}, 422,
-         "invalid_input"),
+         "invalid_date"),
         ("/customers/ACME/statement", {"from": "2025-01-01", "to": "2026-11-30"}, 422,
          "out_of_range"),
         ("/customers/ACME/statement", {"from": "2026-11-01", "to": "2026-11-30",
@@ -146,3 +146,40 @@ def test_a_statement_ends_at_the_day_asked(worked, tollbook, clock):
     after = tollbook("customer", "statement", "ACME", "--from", "2026-11-01", "--to",
                      "2026-11-30", "--json").json()  # fmt: skip
     assert after == before
+
+
+SEND = {"period_from": "2026-11-01", "period_to": "2026-11-30"}
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({**SEND, "period_to": "2026-10-31"}, "invalid_date"),
+        ({**SEND, "period_from": "1999-12-31"}, "out_of_range"),
+        ({**SEND, "period_to": "2026-11-31"}, "validation_error"),
+        ({**SEND, "period_from": "2025-01-01"}, "out_of_range"),
+        ({**SEND, "recipients": ["ap@acme.example\r\nBcc: all@victim.example"]},
+         "invalid_characters"),
+        ({**SEND, "recipients": [f"ap{n}@acme.example" for n in range(11)]}, "validation_error"),
+        ({**SEND, "recipients": ["not an address"]}, "invalid_input"),
+        ({**SEND, "recipients": []}, "no_billing_address"),  # none given, none on record
+        (SEND, "no_billing_address"),
+        ({**SEND, "recipients": ["ap@acme.example"], "key": "k" * 201}, "text_too_long"),
+        ({**SEND, "recipients": ["ap@acme.example"], "key": " "}, "invalid_input"),
+        ({**SEND, "recipients": ["ap@acme.example"], "currency": "e€r"}, "invalid_input"),
+        ({**SEND, "recipients": ["ap@acme.example"], "dry_run": "yes please"},
+         "validation_error"),
+    ],
+)  # fmt: skip
+def test_the_api_refuses_a_bad_statement_send_and_sends_nothing(
+    http_seeded, writer, monkeypatch, body, code  # noqa: F811
+):
+    from tests.mail_support import smtp_env
+
+    smtp_env(monkeypatch)  # configured, nothing listening: a send that got through would fail
+    before = event_count(http_seeded)
+    answer = writer.post("/customers/ACME/statement/send", body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == code
+    assert event_count(http_seeded) == before

@@ -47,7 +47,7 @@ def test_json_pdf_and_csv_match_the_cli(services, clock, reader, tollbook, tmp_p
 def test_a_bad_period_is_a_problem_naming_its_field(services, clock, reader):
     one_invoice(services.ledger, clock)
     for params, code, field in (
-        ({"from": "2026-12-01", "to": "2026-11-30"}, "invalid_input", "to"),
+        ({"from": "2026-12-01", "to": "2026-11-30"}, "invalid_date", "to"),
         ({"from": "1999-12-31", "to": "2000-01-31"}, "out_of_range", "from"),
     ):
         answer = reader.get("/customers/ACME/statement", format="pdf", **params)
@@ -58,3 +58,45 @@ def test_a_bad_period_is_a_problem_naming_its_field(services, clock, reader):
     other = reader.get("/customers/ACME/statement", format="pdf", currency="EUR",
                        **{"from": "2026-11-01", "to": "2026-11-30"})  # fmt: skip
     assert other.status_code == 404 and other.json()["field"] == "currency"
+
+
+def test_a_statement_is_sent_over_http_once_per_period_and_a_failure_is_a_202(
+    services, clock, writer, reader, tollbook, monkeypatch, tmp_path
+):
+    from domain.customer import Customer
+    from tests.mail_support import attachment, smtp_env, smtp_server
+
+    worked_case(services.ledger, clock)
+    body = {"period_from": "2026-11-01", "period_to": "2026-11-30",
+            "recipients": ["ap@acme.example"]}  # fmt: skip
+    # no SMTP configured: the deployment's fault, nothing written
+    monkeypatch.delenv("TOLLBOOK_SMTP_HOST", raising=False)
+    unset = writer.post("/customers/ACME/statement/send", body)
+    assert unset.status_code == 503 and unset.json()["code"] == "mail_not_configured"
+    # a reader may look, never send
+    assert reader.post("/customers/ACME/statement/send", body).status_code == 403
+
+    port = smtp_env(monkeypatch)
+    down = writer.post("/customers/ACME/statement/send", body)  # nothing listens yet
+    assert down.status_code == 202 and down.json()["status"] == "failed"
+    with smtp_server(port) as inbox:
+        dry = ok(writer.post("/customers/ACME/statement/send", {**body, "dry_run": True}))
+        sent = ok(writer.post("/customers/ACME/statement/send", body))
+        again = ok(writer.post("/customers/ACME/statement/send", body))
+    assert (dry["status"], sent["status"], again["status"]) == ("dry-run", "sent", "already-sent")
+    assert sent["kind"] == "statement" and sent["message_id"] == down.json()["message_id"]
+    [(_, rcpt, message)] = inbox.received
+    pdf = tmp_path / "s.pdf"
+    assert tollbook("customer", "statement", "ACME", "--from", "2026-11-01", "--to",
+                    "2026-11-30", "--pdf", str(pdf)).code == 0  # fmt: skip
+    assert rcpt == ["ap@acme.example"] and attachment(message)[1] == pdf.read_bytes()
+    events = services.ledger.events_of(services.ledger.customer("ACME").id)
+    assert [type(e) for e in events if isinstance(e, Customer.StatementSent)] == [
+        Customer.StatementSent
+    ]
+    # a period the statement refuses is a 422 naming it, before anything is sent
+    late = writer.post("/customers/ACME/statement/send",
+                       {**body, "period_from": "2026-12-01"})  # fmt: skip
+    assert late.status_code == 422
+    unknown = writer.post("/customers/NOBODY/statement/send", body)
+    assert unknown.status_code == 404

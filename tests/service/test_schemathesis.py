@@ -45,6 +45,8 @@ STATE_DEPENDENT = {
     "out_of_range",
     # a due date before the invoice date, a period ending before it starts
     "invalid_date",
+    # an e-mail to a customer that holds no billing address, with none given
+    "no_billing_address",
     # a cursor belongs to the list (and filters) that handed it out
     "invalid_page",
     # what a host name resolves to is the network's to say

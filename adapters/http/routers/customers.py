@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
 from adapters.app import statements
+from adapters.config_error import ConfigError
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.documents import (
     AssignmentAdded,
     CustomerDoc,
     EventDoc,
+    SendDoc,
     StatementDoc,
     answers,
 )
 from adapters.http.paging import Cursor, Limit, paged
+from adapters.http.problems import Problem
 from adapters.http.schemas import (
     AssignmentCreate,
     AssignmentEnd,
     CustomerChange,
     CustomerCreate,
     IsoDate,
+    StatementSendRequest,
 )
 from adapters.queries import queries_for
 from adapters.queries.statements import statement_csv, statement_doc
@@ -134,6 +139,31 @@ def customer_statement(
     if format == "csv":
         return Response(statement_csv(found), media_type="text/csv; charset=utf-8")
     return statement_doc(found)
+
+
+@router.post("/{ref}/statement/send", **answers(SendDoc))
+def send_statement(
+    ref: str, body: StatementSendRequest, svc: Svc, key: Writer, response: Response
+) -> dict[str, Any]:
+    """E-mail a customer's statement of account with its PDF (docs/statements.md, "By
+    e-mail"), as ``tollbook customer statement --send`` does: recorded as
+    ``Customer.StatementSent``, once per period, currency and ``key``; a failed attempt answers
+    202 with ``status`` ``failed`` (recorded and retried with back-off); a bad period is 422
+    naming ``from`` or ``to``; no SMTP configuration is a 503 ``mail_not_configured``."""
+    from adapters.mail.sending import outcome_doc
+    from adapters.mail.statements import request_statement_send
+
+    found = statements.customer_statement(svc.ledger, ref, body.period_from, body.period_to)
+    recipients = tuple(body.recipients) if body.recipients is not None else None
+    try:
+        outcome = request_statement_send(
+            svc.ledger, found, key.name, os.environ, currency=body.currency,
+            to=recipients, key=body.key, dry_run=body.dry_run,
+        )  # fmt: skip
+    except ConfigError as error:  # the deployment's fault, not the request's
+        raise Problem(503, "mail_not_configured", str(error)) from None
+    response.status_code = 202 if outcome.status == "failed" else 200
+    return outcome_doc(outcome)
 
 
 @router.post("/{ref}/assignments", **answers(AssignmentAdded, 201, if_match=True))
