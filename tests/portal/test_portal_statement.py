@@ -53,3 +53,36 @@ def test_a_bad_period_is_the_fields_error(finance: Browser, ledger: Any, clock: 
     garbled = finance.get("/portal/customers/ACME/statement", **{"from": "soon",
                                                                   "to": "2026-11-01"})  # fmt: skip
     assert garbled.status_code == 422 and error_of(garbled.text, "from")
+
+
+def test_finance_sends_the_statement_shown_and_auditors_cannot(
+    finance: Browser, auditor: Browser, ledger: Any, clock: Any, monkeypatch: Any
+) -> None:
+    from domain.customer import Customer
+    from tests.mail_support import attachment, smtp_env, smtp_server
+
+    worked_case(ledger, clock)
+    period = {"from": "2026-11-01", "to": "2026-11-30"}
+    page = finance.get("/portal/customers/ACME/statement", **period).text
+    assert 'action="/portal/customers/ACME/statement/send"' in page
+    assert "statement/send" not in auditor.get("/portal/customers/ACME/statement", **period).text
+    form = {**period, "currency": "GBP", "recipients": "ap@acme.example"}
+    assert auditor.post("/portal/customers/ACME/statement/send", form).status_code == 403
+    # no billing address on record and none typed: refused on a page, nothing written
+    before = len(ledger.events_of(ledger.customer("ACME").id))
+    port = smtp_env(monkeypatch)
+    nobody = finance.post("/portal/customers/ACME/statement/send", {**form, "recipients": ""})
+    assert nobody.status_code == 409 and "no billing e-mail address" in nobody.text
+    assert len(ledger.events_of(ledger.customer("ACME").id)) == before
+
+    with smtp_server(port) as inbox:
+        sent = finance.follow(finance.post("/portal/customers/ACME/statement/send", form))
+        again = finance.follow(finance.post("/portal/customers/ACME/statement/send", form))
+    assert "Statement sent to ap@acme.example" in sent.text
+    assert "sent already: nothing sent again" in again.text
+    [(_, rcpt, message)] = inbox.received
+    assert rcpt == ["ap@acme.example"]
+    assert attachment(message)[0] == "statement-ACME-2026-11-01-2026-11-30-GBP.pdf"
+    sends = [e for e in ledger.events_of(ledger.customer("ACME").id)
+             if isinstance(e, Customer.StatementSent)]  # fmt: skip
+    assert len(sends) == 1 and sends[0].actor == "fiona"  # who pressed the button
