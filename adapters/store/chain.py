@@ -30,7 +30,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from adapters.store import library_internals
 from adapters.store.group_commit import GroupCommit, Save
-from adapters.store.read_only_refusal import MARKER, store_read_only
+from adapters.store.read_only_refusal import MARKER, refused_as_read_only
 
 # the library internals below are overridden or called: a library that changed them stops the
 # store here, before anything is written (signatures only; the tests check their code too).
@@ -115,15 +115,10 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        try:
+        with refused_as_read_only():
             if not grouped(stored_events, kwargs):
                 return super().insert_events(stored_events, **kwargs)
             return self.group.submit(stored_events)
-        except Exception as error:
-            refusal = store_read_only(error)
-            if refusal is None:
-                raise
-            raise refusal from error
 
     def _write_saves(self, saves: list[Save]) -> None:
         """One transaction for ``saves``: each inside a savepoint, so a save the events

@@ -23,7 +23,7 @@ from psycopg.sql import SQL, Identifier
 from adapters.store import chain, library_internals
 from adapters.store.chain import CHAIN_COLUMNS, GENESIS, chain_table, grouped
 from adapters.store.group_commit import GroupCommit, Save, conflicts
-from adapters.store.read_only_refusal import store_read_only
+from adapters.store.read_only_refusal import refused_as_read_only
 
 # as chain.py does for SQLite: a changed library stops the store before anything is written
 library_internals.check(store="postgres")
@@ -80,16 +80,11 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             with self.datastore.get_connection() as conn:
                 row = conn.execute(HAS_LZ4).fetchone()
             self.lz4 = bool(row and row["lz4"])
-        try:
+        with refused_as_read_only():
             if not grouped(stored_events, kwargs):
                 positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
                 return positions
             return self.group.submit(stored_events)
-        except Exception as error:
-            refusal = store_read_only(error)
-            if refusal is None:
-                raise
-            raise refusal from error
 
     # the library's retry of insert_events (a dropped connection, a lock timeout): the
     # transaction was rolled back, so it is written again

@@ -6,6 +6,9 @@ import nothing more than this (a store on SQLite never imports psycopg).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from domain.errors import Unavailable
 
 #: how every refusal of the read-only mark begins, on both stores
@@ -30,3 +33,16 @@ def store_read_only(error: BaseException) -> StoreReadOnly | None:
             return StoreReadOnly(text[text.index(MARKER) :].splitlines()[0])
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+@contextmanager
+def refused_as_read_only() -> Iterator[None]:
+    """Raise :class:`StoreReadOnly` for a write the read-only mark refused (what the recorders'
+    callers catch); any other error passes as it is."""
+    try:
+        yield
+    except Exception as error:
+        refusal = store_read_only(error)
+        if refusal is None:
+            raise
+        raise refusal from error
