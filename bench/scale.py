@@ -88,22 +88,7 @@ def write_throughput(url: str, tenants: int, per_writer: int) -> float:
     """Events/s of WRITERS threads writing into ``tenants`` fresh schemas (round robin)."""
     run = uuid.uuid4().hex[:8]
     ledgers = [build_ledger(_schema_url(url, f"w{run}_{t}")) for t in range(tenants)]
-    try:
-        before = _events(ledgers)
-        threads = [
-            threading.Thread(target=_register, args=(ledgers[w % tenants], f"{run}{w}", per_writer))
-            for w in range(WRITERS)
-        ]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        seconds = time.perf_counter() - began
-        return (_events(ledgers) - before) / seconds
-    finally:
-        for ledger in ledgers:
-            ledger.close()
+    return _timed_writes(ledgers, run, per_writer)
 
 
 def write_throughput_on(urls: list[str], per_writer: int) -> float:
@@ -113,10 +98,17 @@ def write_throughput_on(urls: list[str], per_writer: int) -> float:
     ledgers = [
         build_ledger(_schema_url(urls[w % len(urls)], f"n{run}_{w}")) for w in range(WRITERS)
     ]
+    return _timed_writes(ledgers, run, per_writer)
+
+
+def _timed_writes(ledgers: list[Ledger], run: str, per_writer: int) -> float:
+    """Events/s of WRITERS threads, writer ``w`` on ``ledgers[w % len(ledgers)]``; closes them."""
     try:
         before = _events(ledgers)
         threads = [
-            threading.Thread(target=_register, args=(ledgers[w], f"{run}{w}", per_writer))
+            threading.Thread(
+                target=_register, args=(ledgers[w % len(ledgers)], f"{run}{w}", per_writer)
+            )
             for w in range(WRITERS)
         ]
         began = time.perf_counter()
