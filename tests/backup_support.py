@@ -8,7 +8,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -19,26 +18,15 @@ import pytest
 
 from adapters.backup.manifest import read_manifest
 from adapters.backup.write import take_backup
-from adapters.cli.main import main
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from adapters.store.migrations.runner import migrate
 from tests.conftest import PG_ADMIN_URL
+from tests.helpers import Result, cli_result
 from tests.integration.billing import customer, issued_invoice, paid
 from tests.integration.usage_helpers import cdr, write_cdrs
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
 
 Run = Callable[..., Result]
 
@@ -48,14 +36,7 @@ def tollbook_at(capsys: pytest.CaptureFixture[str]) -> Run:
     """``tollbook --db URL ARGS...`` in-process, exit code and output as a user sees them."""
 
     def run(url: str, *args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(["--db", url, "--actor", "ops:test", *args])
-            code = 0
-        except SystemExit as stop:
-            code = int(stop.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return cli_result(capsys, ["--db", url, "--actor", "ops:test", *args])
 
     return run
 

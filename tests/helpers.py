@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal as D
+from typing import Any
 from uuid import UUID
 
 from adapters.ledger.application import Ledger
@@ -35,3 +40,36 @@ def completed_payment(ledger: Ledger, account: str = "ACME", amount: str = "100.
 
 def event_count(ledger: Ledger) -> int:
     return sum(1 for _ in ledger.all_events())
+
+
+@dataclass
+class Result:
+    """A command's exit code and output, as a user sees them."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def cli_result(capsys: Any, argv: list[str], clock: Callable[[], datetime] | None = None) -> Result:
+    """The real ``tollbook`` entry point in this process, with its error mapping: the exit
+    code and output of this call alone."""
+    from adapters.cli.main import main
+
+    capsys.readouterr()
+    try:
+        main(argv, clock=clock)
+        code = 0
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """:func:`cli_result` as (exit code, standard output, standard error)."""
+    result = cli_result(capsys, list(argv))
+    return result.code, result.out, result.err

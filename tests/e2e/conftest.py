@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from adapters.cli.main import main
 from adapters.clock import SteppingClock
+from tests.helpers import Result, cli_result
 
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
+__all__ = ["Result", "tollbook"]  # Result: tests import it from here too
 
 
 @pytest.fixture
@@ -30,13 +19,6 @@ def tollbook(
     """The CLI on the test's store and the test's clock (never the real one)."""
 
     def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(["--db", store_url, "--actor", "finance:test", *args], clock=clock)
-            code = 0
-        except SystemExit as stop:
-            code = int(stop.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return cli_result(capsys, ["--db", store_url, "--actor", "finance:test", *args], clock)
 
     return run

@@ -8,21 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli.main import main
 from adapters.usage.location import USAGE_VARIABLE
+from tests.helpers import run_cli as run
 
 RULE, CONFIG = 1, 5
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from fastapi.testclient import TestClient
 
 from adapters.app.context import Services
 from adapters.app.store_move import chain_end, move_store
-from adapters.cli.main import main
 from adapters.clock import SteppingClock
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
@@ -38,22 +37,11 @@ from domain.customer import customer_id_for
 from domain.errors import NotFound
 from domain.usage import Period
 from tests.helpers import completed_payment, customer, event_count, issued_invoice
+from tests.helpers import run_cli as run
 from tests.integration.usage_helpers import cdr, customers, write_cdrs
 from tests.pg_cluster_support import PgCluster
 
 pytestmark = pytest.mark.postgres
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """The command line in this process: (exit code, standard output, standard error)."""
-    capsys.readouterr()
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ------------------------------------------------------------------ moving a store

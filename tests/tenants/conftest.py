@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli.main import main
 from adapters.clock import SteppingClock
 from adapters.config import CONTROL_DATABASE_ENV, add_tenant, open_directory
 from adapters.logging import configure_logging
 from adapters.tenancy.directory import Directory, Tenant
 from tests.conftest import PG_ADMIN_URL, _pg_connect
-from tests.e2e.conftest import Result
+from tests.helpers import Result, cli_result
 
 
 @pytest.fixture(autouse=True)
@@ -86,13 +85,6 @@ def tollbook(
     """The CLI with the test's control database and clock."""
 
     def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(["--actor", "ops:test", *args], clock=clock)
-            code = 0
-        except SystemExit as stop:
-            code = int(stop.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return cli_result(capsys, ["--actor", "ops:test", *args], clock)
 
     return run
