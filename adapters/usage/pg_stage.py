@@ -70,6 +70,8 @@ PREFIX = "usage_stage_"
 #: reject(line number, reason, the row as the file had it)
 Reject = Callable[[int, str, list[str]], None]
 ACCOUNTS = "usage_accounts"
+#: the staging connection's temporary table of one chunk's raw lines
+RAW = "usage_raw_lines"
 
 _COLUMNS = ", ".join(CDR_COLUMNS)
 _SAME = same_content("d", "c")
@@ -100,16 +102,16 @@ class Lines:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A staged chunk, converted: its good rows (``fast``) are in ``converted``."""
+    """A staged chunk, converted: its good rows are the stage's rows of ``lines``."""
 
-    converted: Lines
+    lines: Lines
     good: int
     #: rows Python converted are among them: move in line order
     ordered: bool
 
     @property
     def good_rows(self) -> str:
-        return f"{self.converted.where()} AND s.fast"
+        return self.lines.where()
 
 
 #: the start_time shapes SQL converts (digits as 9); Python's ``fromisoformat`` takes more
@@ -141,10 +143,10 @@ FIELDS = tuple(f"f{n}" for n in range(1, len(COLUMNS) + 1))
 STAGE_COLUMNS = ("line_no", *FIELDS, "line")
 
 
-def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
-    """SQL: every staged line of ``where`` as (line_no, line, fast, the usage_cdrs columns),
+def conversion(raw: str, order: tuple[int, ...]) -> str:
+    """SQL: every line of the table ``raw`` as (line_no, fast, the usage_cdrs columns),
     ``fast`` true when SQL converted it exactly as ``parse_row`` would (the columns are then
-    set), false when Python must look at it (``line`` is then the line as the file had it).
+    set), false when Python must look at it.
 
     Each step is a subquery computed once per row (OFFSET 0), and every cast is behind a
     check that makes it safe: a hostile line never raises an error here."""
@@ -163,8 +165,7 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         at["destination"],
     )  # plain lines have no spaces to strip (the reader sends padded ones whole)
     shaped = (
-        f"SELECT s.line_no, s.line, {', '.join(f's.{f}' for f in FIELDS)},"
-        f" {call_id} AS call_id, {account} AS account, {t} AS t, {dur} AS dur,"
+        f"SELECT s.line_no, {call_id} AS call_id, {account} AS account, {t} AS t, {dur} AS dur,"
         f" {bil} AS bil, {dialled} AS dialled, {prefix} AS prefix,"
         f" {destination} AS destination, {rate} AS rate, {charge} AS charge,"
         f" upper({at['currency']}) AS cur,"
@@ -178,10 +179,10 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         f" AND {_plain(rate, CDR_RATE_PLACES)} AND {_plain(charge, MICROS)}"
         # three ASCII bytes (compared with the customer's currency, an ASCII code)
         f" AND octet_length({at['currency']}) = 3, FALSE)"
-        f" AS shaped FROM {stage} s WHERE {where} OFFSET 0"
+        f" AS shaped FROM {raw} s OFFSET 0"
     )
     numbers = (
-        f"SELECT b.line_no, b.line, {', '.join(f'b.{f}' for f in FIELDS)}, b.shaped,"
+        "SELECT b.line_no, b.shaped,"
         " b.call_id, b.account, b.dialled, b.prefix,"
         " b.destination, b.cur, x.currency AS expected,"
         " CASE WHEN b.shaped THEN CAST(substr(b.t, 1, 4) AS INTEGER) END AS y,"
@@ -214,7 +215,7 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         " + c.secs - c.off END"
     )
     checked = (
-        f"SELECT c.line_no, c.line, {', '.join(f'c.{f}' for f in FIELDS)}, c.call_id,"
+        "SELECT c.line_no, c.call_id,"
         " c.account, c.dialled, c.prefix, c.destination,"
         " c.expected, c.duration, c.billed_seconds, CAST(c.rate_n AS TEXT) AS rate,"
         f" CASE WHEN c.charge_n <= {CDR_MAX_CHARGE}"
@@ -236,10 +237,8 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         f" AND start_epoch < {CDR_END_EPOCH}, FALSE)"
     )
     return (
-        f"SELECT line_no, CASE WHEN NOT ({fast}) THEN"
-        f" COALESCE(line, concat_ws(',', {', '.join(FIELDS)})) END AS line, {fast} AS fast,"
-        " call_id, account, start_epoch, duration, billed_seconds, dialled, prefix,"
-        " destination, rate, charge_micros, expected AS currency,"
+        f"SELECT line_no, {fast} AS fast, call_id, account, start_epoch, duration,"
+        " billed_seconds, dialled, prefix, destination, rate, charge_micros, expected AS currency,"
         " CAST(CAST('x' || encode(substring(sha256(convert_to(call_id || '|' || account"
         " || '|' || start_epoch || '|' || billed_seconds || '|' || charge_micros, 'UTF8'))"
         " FROM 1 FOR 4), 'hex') AS BIT(32)) AS BIGINT) AS row_hash"
@@ -252,9 +251,10 @@ class PostgresStage:
     import's transaction begins and leave it after that transaction ends (it drops the stage
     then, when the import's locks on it are gone).
 
-    The stage holds the file's lines (``line_no``, the fields, ``line``: see
-    :func:`conversion`) and, added after each chunk, the chunk's converted rows (``fast``
-    set; true for a good row, false for a line Python judged)."""
+    The stage holds the good rows only, converted (``line_no`` and the usage_cdrs columns),
+    for the mover to read. A chunk's raw lines go to a temporary table of the staging
+    connection (:data:`RAW`: the fields, ``line``; see :func:`conversion`), emptied for each
+    chunk: they are read once, by that connection, so they need no index and no sharing."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -303,11 +303,9 @@ class PostgresStage:
         ``reject`` is called from two threads (the reader's and the mover's)."""
         self.order, self.header, self.currencies, self.reject = order, header, currencies, reject
         fields = ", ".join(f"{name} TEXT" for name in FIELDS)
-        self._staging.execute(
-            f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT, {fields}, line TEXT,"
-            f" fast BOOLEAN, {CDR_TYPES.replace('NOT NULL', '')})"
-        )
+        self._staging.execute(f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT, {CDR_TYPES})")
         self._staging.execute(f"CREATE INDEX {self.name}_line ON {self.name} (line_no)")
+        self._staging.execute(f"CREATE TEMP TABLE {RAW} (line_no BIGINT, {fields}, line TEXT)")
         self._staging.execute("SET jit = off")  # compiling costs more than it saves here
         self._staging.execute(
             f"CREATE TEMP TABLE {ACCOUNTS} (account TEXT PRIMARY KEY, currency TEXT NOT NULL)"
@@ -335,10 +333,11 @@ class PostgresStage:
     def _stage(
         self, lines: Iterator[LineBatch], loaded: Loaded, progress: Callable[[], None] | None
     ) -> Chunk | None:
-        """COPY about CHUNK_ROWS lines, convert them (both committed at once), judge in
-        Python the lines SQL was not sure of; None when the file is read."""
+        """COPY about CHUNK_ROWS lines, convert them into the stage, judge in Python the
+        lines SQL was not sure of; None when the file is read."""
         count = first = last = 0
-        copy_in = f"COPY {self.name} ({', '.join(STAGE_COLUMNS)}) FROM STDIN (DELIMITER ',')"
+        self._staging.execute(f"TRUNCATE {RAW}")
+        copy_in = f"COPY {RAW} ({', '.join(STAGE_COLUMNS)}) FROM STDIN (DELIMITER ',')"
         with self._staging.cursor().copy(copy_in) as copy:
             for part in lines:
                 copy.write(part.copy_text)
@@ -351,24 +350,29 @@ class PostgresStage:
                     break
         if not count:
             return None
-        raw = Lines(first, last)
-        converted = conversion(self.name, self.order, f"{raw.where()} AND s.fast IS NULL")
-        rows = self._staging.execute(
-            f"WITH v AS (INSERT INTO {self.name} (line_no, line, fast, {_COLUMNS})"
-            f" SELECT line_no, line, fast, {_COLUMNS} FROM ({converted}) c"
-            " RETURNING line_no, line, fast, start_epoch)"
-            " SELECT line_no, line, NULL, NULL, NULL FROM v WHERE NOT fast"
-            " UNION ALL SELECT NULL, NULL, COUNT(*), MIN(start_epoch), MAX(start_epoch)"
-            " FROM v WHERE fast"
-        ).fetchall()
-        good, low, high = next(r[2:] for r in rows if r[0] is None)
-        typed = self._judge((r[0], r[1]) for r in rows if r[0] is not None)
+        chunk = Lines(first, last)
+        # Only the good rows are written, and only three numbers come back: the lines SQL
+        # was not sure of are fetched apart, and only when there are some (rarely).
+        good, low, high = self._staging.execute(
+            f"WITH v AS (INSERT INTO {self.name} (line_no, {_COLUMNS})"
+            f" SELECT line_no, {_COLUMNS} FROM ({conversion(RAW, self.order)}) c WHERE fast"
+            " RETURNING start_epoch)"
+            " SELECT COUNT(*), MIN(start_epoch), MAX(start_epoch) FROM v"
+        ).fetchone()
+        typed: list[StageRow] = []
+        if good < count:
+            unsure = self._staging.execute(
+                f"SELECT r.line_no, COALESCE(r.line, concat_ws(',', {', '.join(FIELDS)}))"
+                f" FROM {RAW} r WHERE r.line_no NOT IN"
+                f" (SELECT line_no FROM {self.name} s WHERE {chunk.where()})"
+            ).fetchall()
+            typed = self._judge(unsure)
         if typed:
             with self._staging.cursor().copy(
-                f"COPY {self.name} (line_no, {_COLUMNS}, fast) FROM STDIN"
+                f"COPY {self.name} (line_no, {_COLUMNS}) FROM STDIN"
             ) as copy:
                 for row in typed:
-                    copy.write_row((*row, True))
+                    copy.write_row(row)
             epochs = [row[3] for row in typed]
             low, high = (
                 min([*epochs, *([low] if low is not None else [])]),
@@ -377,7 +381,7 @@ class PostgresStage:
         if low is not None:
             loaded.first_epoch = min(low, loaded.first_epoch or low)
             loaded.last_epoch = max(high, loaded.last_epoch or high)
-        return Chunk(raw, int(good) + len(typed), bool(typed))
+        return Chunk(chunk, int(good) + len(typed), bool(typed))
 
     def _judge(self, lines: Iterable[tuple[int, str]]) -> list[StageRow]:
         """The lines SQL was not sure of, judged by Python: rejected, or converted."""
@@ -477,7 +481,7 @@ class _Mover:
         cursor = self.conn.execute(
             f"WITH d AS MATERIALIZED (SELECT * FROM {self.stage} s WHERE {ranges}),"
             f" f AS (SELECT call_id, MIN(line_no) AS first_line FROM {self.stage}"
-            "  WHERE fast AND call_id IN (SELECT call_id FROM d) GROUP BY call_id)"
+            "  WHERE call_id IN (SELECT call_id FROM d) GROUP BY call_id)"
             f" SELECT d.line_no, CASE WHEN c.batch = {int(self.batch)}"
             "  THEN 'duplicate call id ' || d.call_id || ' with different content"
             " (first on line ' || CAST(f.first_line AS TEXT) || ')'"
