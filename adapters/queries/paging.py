@@ -17,10 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from domain.errors import InvalidInput
-from projections.view import ColumnKind
+
+if TYPE_CHECKING:  # the read models' module imports the domain: ``invoice show`` needs neither
+    from projections.view import ColumnKind
 
 #: rows per page when the caller names no limit, and the most one page may hold
 DEFAULT_LIMIT = 100
