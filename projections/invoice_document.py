@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from domain import invoice_status
 from domain.invoice import Invoice
 from domain.invoice_line import Totals, line_taxes
 from domain.money import round_to_currency
@@ -103,11 +104,19 @@ def tax_summary(totals: Totals) -> list[dict[str, str]]:
 def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
     totals = invoice.totals
     cur = invoice.currency
+    # Invoice.outstanding and .status, from the totals worked out once (each property works
+    # them out again: three times a document, most of a read-model rebuild's cost)
+    owed = invoice_status.outstanding(
+        invoice.state, totals.total, invoice.credited, invoice.allocated
+    )
+    status = invoice_status.status(
+        invoice.state, owed, invoice.allocated, invoice.credited, invoice.due_date, today
+    )
     # each line's share of the tax: its own rounded tax per line, its share of the rate's
     # tax per rate, so the lines always add up to the totals
     shares = line_taxes(invoice.lines.values(), cur, invoice.tax_rounding)
     return {
-        **_invoice_head(invoice, invoice.status(today)),
+        **_invoice_head(invoice, status),
         "lines": [
             {
                 **line.model_dump(mode="json"),
@@ -124,11 +133,9 @@ def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
         "tax_summary": tax_summary(totals),
         "credited": money_text(invoice.credited, cur),
         "paid": money_text(invoice.allocated, cur),
-        "outstanding": money_text(invoice.outstanding, cur),
+        "outstanding": money_text(owed, cur),
         # what the document asks for: a draft shows what it would ask once issued
-        "amount_due": money_text(
-            totals.total if invoice.state == "draft" else invoice.outstanding, cur
-        ),
+        "amount_due": money_text(totals.total if invoice.state == "draft" else owed, cur),
         "allocations": [
             {"payment_id": str(pid), "amount": money_text(amount, cur)}
             for pid, amount in invoice.allocations.items()

@@ -503,6 +503,10 @@ class Runner:
                             raise _Poisoned(
                                 [projection], _notification(record), describe_error(error)
                             ) from error
+                # what fails here is the database's or a row's: narrowed down to one event
+                # like a refused batch, then recorded as that event's fault
+                for projection in group:
+                    projection.batch_applied(view)
         except (_Poisoned, PositionMoved):
             raise
         except Exception as error:

@@ -110,6 +110,11 @@ class Projection(HandlesEvents):
         """The runner hands every read model the log it follows; most need nothing more than
         the events it applies to them."""
 
+    def batch_applied(self, view: ViewWriter) -> None:
+        """Called once a batch's events are all applied, before its rows are written (in the
+        same transaction): a read model that would otherwise write the same row at every
+        event writes it here once."""
+
     def apply(self, event: Event, position: int, view: ViewWriter) -> None:
         """Apply one full domain event (at log ``position``) to the read model's rows."""
         handle = self.handler_for(event)

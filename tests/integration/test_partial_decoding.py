@@ -190,8 +190,9 @@ def test_the_read_models_built_from_partial_events_equal_those_from_full_events(
         projection.attach(ledger)
     for notification in ledger.recorder.select_notifications(0, 10_000):
         event = ledger.mapper.to_domain_event(notification)
-        for projection in projections:
+        for projection in projections:  # one event a batch
             projection.apply(event, notification.id, rows)
+            projection.batch_applied(rows)
     for projection in all_projections():
         for table in projection.tables:
             stored = {table.key_of(row): row for row in store.select(table)}
