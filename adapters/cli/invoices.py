@@ -24,7 +24,6 @@ from adapters.cli.paging import announce_next, page_options
 from adapters.cli.registry import LazyGroup
 from domain.errors import InvalidInput
 from domain.invoice_status import STATUSES, on_day
-from domain.money import price_column
 
 if TYPE_CHECKING:
     from adapters.ledger.application import Ledger
@@ -352,6 +351,8 @@ def print_invoice(doc: dict[str, Any]) -> None:
         f"date {doc['invoice_date']}  due {doc['due_date']}  currency {doc['currency']}"
         + (f"  period {doc['period_start']} – {doc['period_end']}" if doc["period_start"] else "")
     )
+    from domain.money import price_column  # the text only: ``--json`` does without it
+
     prices = price_column([Decimal(ln["unit_price"]) for ln in doc["lines"]], doc["currency"])
     table(
         None,

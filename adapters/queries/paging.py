@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +68,8 @@ def parse_limit(text: str | None) -> int:
 def fingerprint(filters: dict[str, Any]) -> str:
     """A short digest of a list's filters: a cursor is only good for the filters it came from."""
     text = json.dumps(filters, sort_keys=True, default=str)
+    import hashlib  # here: OpenSSL's start-up is a few ms of every CLI command importing this
+
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
