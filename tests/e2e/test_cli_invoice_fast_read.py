@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -18,6 +19,7 @@ from adapters.store.read_models import shape_of
 from adapters.store.stored_invoices import stored_invoice_document
 from projections.invoice_documents import InvoiceDocuments
 from tests.e2e.conftest import Result
+from tests.helpers import cli_result
 
 
 def test_the_reader_knows_the_read_models_tables():
@@ -133,3 +135,24 @@ def test_the_fast_path_imports_neither_pydantic_nor_the_domain(store_url, tollbo
             "domain", "domain.errors", "domain.invoice_status", "domain.money",
             "domain.currencies",
         }  # fmt: skip
+
+
+def test_what_the_reader_cannot_rely_on_leaves_the_answer_to_the_ledger(tmp_path, capsys, clock):
+    url = f"sqlite:///{tmp_path}/own.sqlite"
+
+    def cli(*args: str) -> Result:
+        return cli_result(capsys, ["--db", url, *args], clock)
+
+    assert cli("customer", "add", "ACME", "--name", "Acme").code == 0
+    invoice = cli("invoice", "new", "ACME", "--json").json()["id"]
+    assert cli("projections", "catch-up").code == 0
+    assert stored_invoice_document(url, invoice) is not None
+    assert stored_invoice_document(url, invoice[:8]) is None  # an id prefix: the ledger's
+    assert cli("invoice", "show", invoice[:8], "--json").json()["id"] == invoice
+    assert stored_invoice_document(url, invoice, {"COMPRESSOR_TOPIC": "zlib"}) is None
+    with sqlite3.connect(f"{tmp_path}/own.sqlite") as db:  # tables of another version
+        db.execute(
+            "UPDATE projection_tracking SET shape = 'other' WHERE name = ?", ["invoice_documents"]
+        )
+    assert stored_invoice_document(url, invoice) is None
+    assert cli("invoice", "show", invoice, "--json").json()["status"] == "draft"
