@@ -1,17 +1,19 @@
 """PostgreSQL CDR import: the file's lines COPYed raw, checked and converted in SQL.
 
-Python reads the file a chunk at a time and COPYs its lines, unsplit and numbered, into an
-unlogged stage table over a second connection of its own (each chunk committed there). The
-import's transaction, on another thread, moves the chunk before into usage_cdrs with one
-statement: it splits each line, checks it and converts it in SQL (:func:`conversion`), and
-inserts the rows that are certainly good. Python never touches those rows one by one.
+Python reads the file a chunk at a time and COPYs its lines, numbered (a plain line as its
+fields, any other whole), into a temporary table of a second connection of its own, the
+staging one. That connection converts the chunk in one statement (:func:`conversion`: the
+checks of ``parse_row`` and the conversion, set-based) and writes the good rows, converted,
+into an unlogged stage table. The import's transaction, on another thread, meanwhile moves
+the chunk before from the stage into usage_cdrs (computing each row's hash as it goes).
+Python never touches the usual row one by one.
 
 SQL is sure of a row only in the usual shapes (a plain decimal, ``YYYY-MM-DDTHH:MM:SSZ``, ...)
-and when every check of ``parse_row`` passes. Any other line (a quoted field, an offset time,
+and when every check of ``parse_row`` passes. Any other line (a quoted field, an odd time,
 a bad value) is handed back and judged by the same Python code as on SQLite
-(adapters/usage/cdr_csv.py ``parse_row``): rejected with its reason, or converted there. When
-a chunk has rows converted in Python, or repeats a call id, it is moved again in line order
-so the first line of a call id still wins.
+(adapters/usage/cdr_csv.py ``parse_row``): rejected with its reason, or converted there and
+added to the stage. When a chunk has rows converted in Python, or repeats a call id, it is
+moved in line order so the first line of a call id still wins.
 
 Call ids are unique through ``usage_call_ids`` (usage_cdrs is partitioned by month, and a
 partitioned table's unique index must hold start_epoch); a chunk inserts its ids there first.
@@ -20,7 +22,7 @@ A month's partition is made when a chunk first needs it, in the import's transac
 The stage is scratch: usage_cdrs changes only in the import's transaction, so a corrupt file
 or a crash part-way still imports nothing. A stage left behind by a crashed import is
 dropped when the next import starts, before it reads its file (imports run one at a time:
-they lock usage_imports first).
+they lock usage_imports first); the temporary table goes with its connection.
 """
 
 from __future__ import annotations
