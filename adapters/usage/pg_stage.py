@@ -139,15 +139,17 @@ def _whole(value: str) -> str:
     """SQL: ``value`` (digits only: checked with the others) is a number of seconds
     ``_seconds`` takes, at most 6 digits once leading zeros go (the limit is checked on the
     number)."""
-    return f"{value} <> '' AND length(ltrim({value}, '0')) <= 6"
+    # most are short: the length alone settles them, without stripping
+    return f"{value} <> '' AND (length({value}) <= 6 OR length(ltrim({value}, '0')) <= 6)"
 
 
 def _plain(value: str, places: int) -> str:
     """SQL: ``value`` (digits and at most one point: checked with the others) is a plain
     decimal with a digit and at most ``places`` decimals as written."""
+    # a short one cannot have too many decimals: its length settles it, without a search
     return (
-        f"{value} NOT IN ('', '.')"
-        f" AND (strpos({value}, '.') = 0 OR length({value}) - strpos({value}, '.') <= {places})"
+        f"{value} NOT IN ('', '.') AND (length({value}) <= {places + 1}"
+        f" OR strpos({value}, '.') = 0 OR length({value}) - strpos({value}, '.') <= {places})"
     )
 
 
