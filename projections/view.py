@@ -36,6 +36,10 @@ class Table:
     key: tuple[str, ...]
     columns: dict[str, ColumnKind]
     indexes: tuple[tuple[str, ...], ...] = field(default=())
+    #: works out the columns that follow from a row's others (a status from its amounts):
+    #: the store calls it once per changed row when a batch ends, not once per event, so a
+    #: handler never reads those columns, only sets the ones they follow from
+    derive: Callable[[Row], None] | None = field(default=None, compare=False, repr=False)
     # the getters are built once: a rebuild asks for the key and values of every row
     _key: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
     _values: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
@@ -67,7 +71,8 @@ class ViewWriter(Protocol):
         """The row with this key, as last written in this batch or stored before it."""
 
     def put(self, table: Table, row: Row) -> None:
-        """Insert or replace the row with the row's key."""
+        """Insert or replace the row with the row's key (its ``table.derive`` columns worked
+        out when the batch ends)."""
 
     def add(self, table: Table, row: Row) -> None:
         """Append a row that is never changed afterwards (keys must be new)."""
