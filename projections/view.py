@@ -40,20 +40,15 @@ class Table:
     #: the store calls it once per changed row when a batch ends, not once per event, so a
     #: handler never reads those columns, only sets the ones they follow from
     derive: Callable[[Row], None] | None = field(default=None, compare=False, repr=False)
-    # the getters are built once: a rebuild asks for the key and values of every row
-    _key: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
-    _values: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    #: a row's key, and its values in column order: getters built once and called as they
+    #: are (a rebuild asks for the key and values of every row; a method in between cost a
+    #: call more each time)
+    key_of: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    values_of: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_key", _getter(self.key))
-        object.__setattr__(self, "_values", _getter(tuple(self.columns)))
-
-    def key_of(self, row: Row) -> tuple[Any, ...]:
-        return self._key(row)
-
-    def values_of(self, row: Row) -> tuple[Any, ...]:
-        """The row's values in column order."""
-        return self._values(row)
+        object.__setattr__(self, "key_of", _getter(self.key))
+        object.__setattr__(self, "values_of", _getter(tuple(self.columns)))
 
 
 def _getter(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
