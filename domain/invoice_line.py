@@ -91,28 +91,43 @@ def rate_key(rate: Decimal) -> str:
     return format(rate.normalize(), "f")
 
 
+#: a document's line with its net and its share of the document's tax (``line_taxes``)
+LineFigures = tuple[InvoiceLine, Decimal, Decimal]
+_ZERO = Decimal(0)
+
+
 def totals_of(
     lines: Iterable[InvoiceLine], currency: str, rounding: TaxRounding = "per_line"
 ) -> Totals:
+    return _figures(lines, currency, rounding)[0]
+
+
+def _figures(
+    lines: Iterable[InvoiceLine], currency: str, rounding: TaxRounding
+) -> tuple[Totals, list[LineFigures]]:
+    """``totals_of``, and each line with its net and, per line, its rounded tax (per rate:
+    zero, the rate's tax being worked out from the nets' sum)."""
     net = Decimal(0)
     by_rate: dict[str, tuple[Decimal, Decimal]] = {}
+    figures: list[LineFigures] = []
     for line in lines:
         line_net_amount = line.net(currency)
         # per line: each line's rounded tax; per rate: summed after the loop, from the nets
         line_tax_amount = (
-            line_tax(line_net_amount, line.tax_rate, currency) if rounding == "per_line" else 0
+            line_tax(line_net_amount, line.tax_rate, currency) if rounding == "per_line" else _ZERO
         )
+        figures.append((line, line_net_amount, line_tax_amount))
         net += line_net_amount
         key = rate_key(line.tax_rate)
-        old_net, old_tax = by_rate.get(key, (Decimal(0), Decimal(0)))
+        old_net, old_tax = by_rate.get(key, (_ZERO, _ZERO))
         by_rate[key] = (old_net + line_net_amount, old_tax + line_tax_amount)
     if rounding == "per_invoice_rate":
         by_rate = {
             key: (rate_net, line_tax(rate_net, Decimal(key), currency))
             for key, (rate_net, _) in by_rate.items()
         }
-    tax = sum((rate_tax for _, rate_tax in by_rate.values()), Decimal(0))
-    return Totals(
+    tax = sum((rate_tax for _, rate_tax in by_rate.values()), _ZERO)
+    totals = Totals(
         currency=currency,
         net=net,
         tax=tax,
@@ -120,6 +135,7 @@ def totals_of(
         tax_by_rate=by_rate,
         rounding=rounding,
     )
+    return totals, figures
 
 
 def line_taxes(
@@ -129,20 +145,30 @@ def line_taxes(
     ``tax_by_rate`` of ``totals_of`` in the same mode: what an export sends as explicit line
     tax amounts. Per line: the line's own rounded tax. Per rate: the rate's tax split over
     its lines by the largest remainder of their exact tax (ties: the earlier line)."""
-    listed = list(lines)
     if rounding == "per_line":
-        return {line.line_id: line.tax(currency) for line in listed}
-    totals = totals_of(listed, currency, rounding)
+        return {line.line_id: line.tax(currency) for line in lines}
+    return {line.line_id: tax for line, _, tax in document_figures(lines, currency, rounding)[1]}
+
+
+def document_figures(
+    lines: Iterable[InvoiceLine], currency: str, rounding: TaxRounding = "per_line"
+) -> tuple[Totals, list[LineFigures]]:
+    """``totals_of`` the lines, and each line with its net and its share of the tax as
+    ``line_taxes`` gives it: what a document prints, each line's net worked out once (a
+    document asking for the totals and the shares apart worked every net out three times)."""
+    totals, figures = _figures(lines, currency, rounding)
+    if rounding == "per_line":
+        return totals, figures
     unit = Decimal(1).scaleb(-minor_units(currency))
-    shares: dict[UUID, Decimal] = {}
+    shares: dict[int, Decimal] = {}
     for key, (_, rate_tax) in totals.tax_by_rate.items():
-        at_rate = [line for line in listed if rate_key(line.tax_rate) == key]
-        exact = [line.net(currency) * line.tax_rate / 100 for line in at_rate]
+        at_rate = [n for n, (line, _, _) in enumerate(figures) if rate_key(line.tax_rate) == key]
+        exact = [figures[n][1] * figures[n][0].tax_rate / 100 for n in at_rate]
         floors = [(tax / unit).to_integral_value(rounding=ROUND_FLOOR) * unit for tax in exact]
         # round(sum) lies between the sum of the floors and it plus one unit per line
         left = int((rate_tax - sum(floors, Decimal(0))) / unit)
         by_remainder = sorted(range(len(at_rate)), key=lambda n: (floors[n] - exact[n], n))
         for n in by_remainder[:left]:
             floors[n] += unit
-        shares.update((line.line_id, share) for line, share in zip(at_rate, floors, strict=True))
-    return shares
+        shares.update(zip(at_rate, floors, strict=True))
+    return totals, [(line, net, shares[n]) for n, (line, net, _) in enumerate(figures)]

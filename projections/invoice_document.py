@@ -14,7 +14,7 @@ from typing import Any
 
 from domain import invoice_status
 from domain.invoice import Invoice
-from domain.invoice_line import Totals, line_taxes
+from domain.invoice_line import Totals, document_figures
 from domain.money import round_to_currency
 
 
@@ -102,29 +102,28 @@ def tax_summary(totals: Totals) -> list[dict[str, str]]:
 
 
 def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
-    totals = invoice.totals
     cur = invoice.currency
+    # Invoice.totals, with each line's net and its share of the tax (its own rounded tax per
+    # line, its share of the rate's tax per rate, so the lines always add up to the totals),
+    # every line's net worked out once
+    totals, figures = document_figures(invoice.lines.values(), cur, invoice.tax_rounding)
+    paid = invoice.allocated
     # Invoice.outstanding and .status, from the totals worked out once (each property works
     # them out again: three times a document, most of a read-model rebuild's cost)
-    owed = invoice_status.outstanding(
-        invoice.state, totals.total, invoice.credited, invoice.allocated
-    )
+    owed = invoice_status.outstanding(invoice.state, totals.total, invoice.credited, paid)
     status = invoice_status.status(
-        invoice.state, owed, invoice.allocated, invoice.credited, invoice.due_date, today
+        invoice.state, owed, paid, invoice.credited, invoice.due_date, today
     )
-    # each line's share of the tax: its own rounded tax per line, its share of the rate's
-    # tax per rate, so the lines always add up to the totals
-    shares = line_taxes(invoice.lines.values(), cur, invoice.tax_rounding)
     return {
         **_invoice_head(invoice, status),
         "lines": [
             {
                 **line.model_dump(mode="json"),
                 "position": position,
-                "net": money_text(line.net(cur), cur),
-                "tax": money_text(shares[line.line_id], cur),
+                "net": money_text(net, cur),
+                "tax": money_text(tax, cur),
             }
-            for position, line in enumerate(invoice.lines.values(), start=1)
+            for position, (line, net, tax) in enumerate(figures, start=1)
         ],
         "net": money_text(totals.net, cur),
         "tax": money_text(totals.tax, cur),
@@ -132,7 +131,7 @@ def _invoice_doc(invoice: Invoice, today: date | None) -> dict[str, Any]:
         "tax_rounding": invoice.tax_rounding,
         "tax_summary": tax_summary(totals),
         "credited": money_text(invoice.credited, cur),
-        "paid": money_text(invoice.allocated, cur),
+        "paid": money_text(paid, cur),
         "outstanding": money_text(owed, cur),
         # what the document asks for: a draft shows what it would ask once issued
         "amount_due": money_text(totals.total if invoice.state == "draft" else owed, cur),

@@ -35,7 +35,7 @@ from projections.invoice_documents import InvoiceDocuments
 from projections.invoice_register import InvoiceRegister
 from projections.payment_history import PaymentHistory
 from projections.statement_lines import StatementLines
-from projections.view import EventLog, Handler, Projection, ViewWriter
+from projections.view import EventLog, EventRow, Handler, Projection, ViewWriter
 
 log = structlog.get_logger("tollbook.projections")
 
@@ -43,7 +43,6 @@ log = structlog.get_logger("tollbook.projections")
 Progress = Callable[[int, int], None]  # (position reached, head)
 Wait = Callable[[threading.Event, float], None]  # (stop, timeout)
 Routes = dict[type[Event], list[tuple[Projection, Handler]]]
-EventRow = tuple[int, str, int, str, bytes]  # position, aggregate id, version, topic, state
 
 
 def all_projections() -> list[Projection]:
@@ -496,6 +495,8 @@ class Runner:
         decode = decoder.decode_record
         try:
             with self.store.batch(group, start, reached, background) as view:
+                for projection in group:
+                    projection.batch_read(page)
                 for record in page:
                     position, aggregate, version, topic, state = record
                     try:

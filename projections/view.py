@@ -8,7 +8,7 @@ with the read model's tracking position in one transaction, so every event is ap
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
@@ -20,12 +20,15 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 from domain.aggregate import Event
 from domain.event_handlers import HandlesEvents, on
 
-__all__ = ["EventLog", "Projection", "Row", "Table", "ViewWriter", "id_text", "on"]
+__all__ = ["EventLog", "EventRow", "Projection", "Row", "Table", "ViewWriter", "id_text", "on"]
 
 # read models key rows by the text of aggregate ids, a few times per event: memoised, as
 # UUID.__str__ is slow and a rebuild meets each id several times in a row
 id_text: Callable[[UUID], str] = lru_cache(maxsize=65_536)(str)
 
+#: a stored event as the runner reads it: position, aggregate id (as UUID text), aggregate
+#: version, topic, stored bytes
+EventRow = tuple[int, str, int, str, bytes]
 ColumnKind = Literal["text", "amount", "date", "timestamp", "int"]
 Row = dict[str, Any]
 
@@ -109,6 +112,11 @@ class Projection(HandlesEvents):
     def attach(self, log: EventLog) -> None:
         """The runner hands every read model the log it follows; most need nothing more than
         the events it applies to them."""
+
+    def batch_read(self, rows: Sequence[EventRow]) -> None:
+        """Called with a batch's stored events, as read, before any of them is applied: a
+        read model that needs an event's stored form (not only the fields it declared) takes
+        it from here instead of reading the log again."""
 
     def batch_applied(self, view: ViewWriter) -> None:
         """Called once a batch's events are all applied, before its rows are written (in the
