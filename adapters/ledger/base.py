@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
@@ -55,6 +55,15 @@ MAX_ATTEMPTS = 12
 #: it through every command's signature would touch every use case for what is one request's
 #: context. (If-Match's expected version is a command's own argument: see ``_at_version``.)
 _KEYED: ContextVar[KeyedRequest | None] = ContextVar("tollbook_keyed", default=None)
+
+
+def replay(aggregate: Any, events: Iterable[Event]) -> Any:
+    """The library's ``project_aggregate`` without its per-event ``isinstance`` check against a
+    runtime-checkable Protocol (~34 µs an event on Python 3.11, a tenth of a write request's
+    CPU): every stored event here is a domain ``Event``, which has ``mutate``."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def utc_now() -> datetime:
@@ -190,7 +199,7 @@ class LedgerBase(Application[UUID]):
     def idempotency_record(self, owner: str, key: str) -> IdempotencyKey | None:
         """The committed record of (owner, key), or None when no request with it committed."""
         try:
-            found: object = self.repository.get(record_id(owner, key))
+            found: object = self.repository.get(record_id(owner, key), projector_func=replay)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, IdempotencyKey) else None
@@ -221,7 +230,7 @@ class LedgerBase(Application[UUID]):
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
-            aggregate: object = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id, projector_func=replay)
         except AggregateNotFoundError:
             raise NotFound(f"unknown {what} {aggregate_id}", field=_field(what)) from None
         if not isinstance(aggregate, cls):
