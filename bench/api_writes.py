@@ -171,7 +171,6 @@ class HttpxClient:
         self.http.close()
 
 
-
 class Api:
     """The running server, its key and the ledger the set-up writes through."""
 
