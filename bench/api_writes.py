@@ -354,12 +354,12 @@ class Stock:
 # ------------------------------------------------------------------------------------ main
 
 
-def measure(store: str, rounds: int, client: str = "http.client") -> list[Goal]:
+def measure(store: str, rounds: int, client: str = "http.client", workers: int = 1) -> list[Goal]:
     label = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[store]
     with (
         own_database(store, "writes") as url,
         own_database(store, "writes_stock") as stock_url,
-        served(url) as (base, new_key),
+        served(url, workers=workers) as (base, new_key),
     ):
         api = Api(url, base, new_key(), client)
         stock = Stock(stock_url)
@@ -393,6 +393,8 @@ def measure(store: str, rounds: int, client: str = "http.client") -> list[Goal]:
         flush=True,
     )
     work = f"API writes, {CLIENTS} clients ({label})"
+    if workers > 1:
+        work = f"API writes, {CLIENTS} clients ({label}, {workers} API processes)"
     return [
         Goal.at_least(
             work,
@@ -418,6 +420,12 @@ def main() -> None:
         default="http.client",
         help="the clients' HTTP library (httpx: as the bench was first run, ~7x the CPU)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="tollbook serve --workers (API processes; docs/operations.md: one on SQLite)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (5 if args.quick else 15)
     header(
@@ -427,7 +435,7 @@ def main() -> None:
     random.seed(7)
     goals: list[Goal] = []
     for store in [args.only] if args.only else ["sqlite", "postgres"]:
-        goals += measure(store, rounds, args.client)
+        goals += measure(store, rounds, args.client, args.workers)
     report(*goals)
 
 
