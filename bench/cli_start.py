@@ -8,7 +8,9 @@ and importing the CLI library, the least a click command can cost) in the same r
 Each figure is one fresh process, run through the installed console script (``.venv/bin/
 tollbook``) as a user runs it; rounds alternate command and yardstick. ``settings show`` and
 ``invoice show`` run on a fresh SQLite store and on a fresh PostgreSQL database
-(``own_database``), seeded beforehand (not timed) with one customer and its issued invoices.
+(``own_database``), seeded beforehand (not timed) with one customer and its issued invoices,
+the read models then caught up (``invoice show`` reads the invoice documents read model when it
+is at the log's head, else the ledger).
 
 The project's modules are compiled to bytecode first (not timed), as ``pip install`` does for
 an installed package and as the yardstick's click already is: with PYTHONDONTWRITEBYTECODE set
@@ -65,14 +67,17 @@ class Process:
 
 
 def seed(url: str, invoices: int) -> str:
-    """One customer with ``invoices`` issued invoices; returns the number of the middle one."""
+    """One customer with ``invoices`` issued invoices, the read models caught up (as ``tollbook
+    serve`` keeps them, or any list command); returns the number of the middle one."""
     from adapters.config import build_ledger
+    from adapters.queries import queries_for
     from tests.helpers import customer, issued_invoice  # the tests' builders, same ledger API
 
     ledger = build_ledger(url)
     try:
         customer(ledger, "BENCH01")
         numbers = [issued_invoice(ledger, "BENCH01", "10.00") for _ in range(invoices)]
+        queries_for(ledger).runner.catch_up()
         return numbers[len(numbers) // 2]
     finally:
         ledger.close()

@@ -322,8 +322,9 @@ class Invoice(Sendable, Aggregate):
         _check_dates(invoice_date, due_date, period_start, period_end)
         limits.check_text(memo, limits.MEMO, field="memo")
         limits.check_count(len(lines), limits.MAX_LINES, what="lines on one invoice")
+        passed: set[object] = set()  # what lines share (tax text, unit, rate, dates): once
         for line in lines:
-            check_line(line, currency, treatment)
+            check_line(line, currency, treatment, passed)
             _not_a_discount(line)
         if len({line.line_id for line in lines}) != len(lines):
             raise InvalidInput("each line of an invoice needs its own line id")
@@ -754,11 +755,18 @@ def _not_a_discount(line: InvoiceLine) -> None:
 
 
 def check_line(
-    line: InvoiceLine, currency: str, treatment: TaxTreatment = TaxTreatment.STANDARD
+    line: InvoiceLine,
+    currency: str,
+    treatment: TaxTreatment = TaxTreatment.STANDARD,
+    passed: set[object] | None = None,
 ) -> None:
     """A line of an invoice or credit note in ``currency`` within the limits, with a rate
     the customer's tax ``treatment`` allows. A discount line (kind ``discount``, with its
-    rule) is the one line whose unit price is negative."""
+    rule) is the one line whose unit price is negative.
+
+    ``passed``: the checks of one document's lines share it, so a value its lines share (a
+    tax text, unit, rate or date: a billing run's 25 lines an invoice have one of each) is
+    checked for the first line only, in the same order, so the same first fault is found."""
     if (line.kind == "discount") != (line.discount is not None):
         raise InvalidInput("a discount line needs its rule, and only a discount line has one")
     if line.discount is not None:
@@ -769,14 +777,27 @@ def check_line(
     if not line.description.strip():
         raise InvalidInput("line description must not be empty", field="description")
     limits.check_text(line.description, limits.LINE_DESCRIPTION, field="description")
-    limits.check_text(line.tax_description, limits.TAX_DESCRIPTION, field="tax_description")
-    limits.check_text(line.unit, limits.UNIT, field="unit")
+    if passed is None:
+        passed = set()
+    shared = ("terms", line.tax_description, line.unit)
+    if shared not in passed:
+        limits.check_text(line.tax_description, limits.TAX_DESCRIPTION, field="tax_description")
+        limits.check_text(line.unit, limits.UNIT, field="unit")
+        passed.add(shared)
     limits.check_quantity(line.quantity, what="line quantity")
     limits.check_unit_price(line.unit_price, currency)
-    limits.check_tax_rate(line.tax_rate)
-    check_rate(treatment, line.tax_rate)
-    limits.check_optional_date(line.period_start, what="line period start", field="period_start")
-    limits.check_optional_date(line.period_end, what="line period end", field="period_end")
+    rate = ("rate", str(line.tax_rate))  # as written: 20 and 20.000000 differ in places
+    if rate not in passed:
+        limits.check_tax_rate(line.tax_rate)
+        check_rate(treatment, line.tax_rate)
+        passed.add(rate)
+    dates = ("dates", line.period_start, line.period_end)
+    if dates not in passed:
+        limits.check_optional_date(
+            line.period_start, what="line period start", field="period_start"
+        )
+        limits.check_optional_date(line.period_end, what="line period end", field="period_end")
+        passed.add(dates)
     if line.period_start and line.period_end and line.period_end < line.period_start:
         raise InvalidDate("line period ends before it starts", field="period_end")
 

@@ -43,8 +43,20 @@ def status(
         return "draft" if state == "draft" else "void"
     if owed == 0:
         return "paid" if paid else "credited"
-    if today is not None and today > due_date:
+    return on_day(
+        "partly_paid" if paid else "partly_credited" if credited else "issued", due_date, today
+    )
+
+
+#: the statuses of an issued invoice with something still owed, before its due date passes
+OPEN: frozenset[Status] = frozenset({"issued", "partly_paid", "partly_credited"})
+
+
+def on_day(undated: Status, due_date: date, today: date | None) -> Status:
+    """The status on ``today`` of an invoice whose status without a day is ``undated``: an open
+    one is ``overdue`` once ``today`` is past its due date. The one rule for the part of a
+    status that depends on the day: ``status`` ends with it, and a document stored without a
+    day (the invoice documents read model) gets its day's status from it when it is read."""
+    if today is not None and undated in OPEN and today > due_date:
         return "overdue"
-    if paid:
-        return "partly_paid"
-    return "partly_credited" if credited else "issued"
+    return undated

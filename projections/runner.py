@@ -22,7 +22,7 @@ from typing import Protocol
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+from eventsourcing.persistence import Notification
 
 from domain.aggregate import Event
 from domain.errors import NotFound
@@ -31,24 +31,13 @@ from projections.billed_periods import BilledPeriods
 from projections.customer_balances import CustomerBalances
 from projections.decoding import PartialDecoder
 from projections.directory import Directory
+from projections.invoice_documents import InvoiceDocuments
 from projections.invoice_register import InvoiceRegister
 from projections.payment_history import PaymentHistory
 from projections.statement_lines import StatementLines
-from projections.view import Handler, Projection, ViewWriter
+from projections.view import EventLog, Handler, Projection, ViewWriter
 
 log = structlog.get_logger("tollbook.projections")
-
-
-class EventLog(Protocol):
-    """What the runner reads the log through: the application's recorder (the notification
-    log) and its mapper (stored events to domain events). The ledger is one; the projections
-    never import it, so the service layer stays above them."""
-
-    @property
-    def recorder(self) -> ApplicationRecorder: ...
-
-    @property
-    def mapper(self) -> Mapper[UUID]: ...
 
 
 Progress = Callable[[int, int], None]  # (position reached, head)
@@ -66,6 +55,7 @@ def all_projections() -> list[Projection]:
         Directory(),
         BilledPeriods(),
         StatementLines(),
+        InvoiceDocuments(),
     ]
 
 
@@ -260,6 +250,8 @@ class Runner:
         self.ledger = ledger
         self.store = store
         self.projections = list(projections) if projections is not None else all_projections()
+        for projection in self.projections:
+            projection.attach(ledger)
         self.batch_size = batch_size
         self._decoders: dict[tuple[str, ...], tuple[PartialDecoder, Routes]] = {}
         #: the read models found stopped by the last catch-up, by name
@@ -511,6 +503,10 @@ class Runner:
                             raise _Poisoned(
                                 [projection], _notification(record), describe_error(error)
                             ) from error
+                # what fails here is the database's or a row's: narrowed down to one event
+                # like a refused batch, then recorded as that event's fault
+                for projection in group:
+                    projection.batch_applied(view)
         except (_Poisoned, PositionMoved):
             raise
         except Exception as error:

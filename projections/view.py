@@ -15,10 +15,12 @@ from operator import itemgetter
 from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID
 
+from eventsourcing.persistence import ApplicationRecorder, Mapper
+
 from domain.aggregate import Event
 from domain.event_handlers import HandlesEvents, on
 
-__all__ = ["Projection", "Row", "Table", "ViewWriter", "id_text", "on"]
+__all__ = ["EventLog", "Projection", "Row", "Table", "ViewWriter", "id_text", "on"]
 
 # read models key rows by the text of aggregate ids, a few times per event: memoised, as
 # UUID.__str__ is slow and a rebuild meets each id several times in a row
@@ -73,6 +75,18 @@ class ViewWriter(Protocol):
         """Append a row that is never changed afterwards (keys must be new)."""
 
 
+class EventLog(Protocol):
+    """What the runner reads the log through: the application's recorder (the notification
+    log) and its mapper (stored events to domain events). The ledger is one; the projections
+    never import it, so the service layer stays above them."""
+
+    @property
+    def recorder(self) -> ApplicationRecorder: ...
+
+    @property
+    def mapper(self) -> Mapper[UUID]: ...
+
+
 Handler = Callable[[Any, Any, int, ViewWriter], None]  # (projection, event, position, view)
 
 
@@ -91,6 +105,15 @@ class Projection(HandlesEvents):
     def reads(self) -> dict[type[Event], tuple[str, ...]]:
         """The fields of each followed event type that this read model reads."""
         return {kind: fields for kind, (_, fields) in self.handlers.items()}
+
+    def attach(self, log: EventLog) -> None:
+        """The runner hands every read model the log it follows; most need nothing more than
+        the events it applies to them."""
+
+    def batch_applied(self, view: ViewWriter) -> None:
+        """Called once a batch's events are all applied, before its rows are written (in the
+        same transaction): a read model that would otherwise write the same row at every
+        event writes it here once."""
 
     def apply(self, event: Event, position: int, view: ViewWriter) -> None:
         """Apply one full domain event (at log ``position``) to the read model's rows."""

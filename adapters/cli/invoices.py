@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,22 +16,21 @@ from adapters.cli.context import (
     json_option,
     passes_state,
     say,
+    state,
     table,
     timestamp_arg,
 )
 from adapters.cli.paging import announce_next, page_options
 from adapters.cli.registry import LazyGroup
-from adapters.describe import describe
-from adapters.ledger.application import Ledger
-from adapters.queries import queries_for
-from adapters.queries.documents import register_doc
-from adapters.views import credit_note_doc, event_doc, invoice_doc
-from domain.changes import DatesChanges, LineChanges
-from domain.credit_note import CreditLine, CreditNote
 from domain.errors import InvalidInput
-from domain.invoice import Invoice
-from domain.invoice_status import STATUSES
-from domain.money import price_column
+from domain.invoice_status import STATUSES, on_day
+
+if TYPE_CHECKING:
+    from adapters.ledger.application import Ledger
+    from domain.credit_note import CreditLine
+
+# The ledger, the domain's models and the read side are imported inside the commands that use
+# them: ``invoice show`` answers from the invoice documents read model without any of them.
 
 
 @click.group(cls=LazyGroup, lazy_path="invoice")  # "invoice pdf" is in adapters/cli/pdf.py
@@ -49,6 +49,8 @@ def invoice() -> None:
 @passes_state
 def new(ledger: Ledger, actor: str, customer: str, as_json: bool, **values: Any) -> None:
     """Open a draft invoice for CUSTOMER."""
+    from adapters.views import invoice_doc
+
     invoice_id = ledger.create_invoice(
         customer,
         actor,
@@ -142,6 +144,8 @@ def line_edit(
     ledger: Ledger, actor: str, invoice_ref: str, line_ref: str, as_json: bool, **values: Any
 ) -> None:
     """Edit line LINE_REF (position, id or id prefix) of draft INVOICE_REF."""
+    from domain.changes import LineChanges
+
     changes: dict[str, Any] = {}
     for key in ("description", "tax_description"):
         if values[key] is not None:
@@ -199,6 +203,8 @@ def discount_add(
 
 def _changed(ledger: Ledger, invoice_ref: str, as_json: bool, message: str) -> None:
     """The invoice as it now stands (--json), or a line saying what changed."""
+    from adapters.views import invoice_doc
+
     if as_json:
         emit_json(invoice_doc(ledger.invoice(invoice_ref), ledger.today()))
     else:
@@ -215,6 +221,8 @@ def _changed(ledger: Ledger, invoice_ref: str, as_json: bool, message: str) -> N
 @passes_state
 def dates(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool, **values: Any) -> None:
     """Change a draft's invoice date, due date or billing period."""
+    from domain.changes import DatesChanges
+
     changes = {
         key: date_arg(value, key.replace("_", " "))
         for key, value in values.items()
@@ -248,6 +256,8 @@ def due_date(
 @passes_state
 def issue(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None:
     """Issue a draft: give it the next number and freeze it."""
+    from adapters.views import invoice_doc
+
     number = ledger.issue_invoice(invoice_ref, actor)
     issued = ledger.invoice(number)
     if as_json:
@@ -280,17 +290,45 @@ def void(ledger: Ledger, actor: str, invoice_ref: str, reason: str, as_json: boo
     "--version", type=click.IntRange(0, MAX_ID), help="The invoice as it stood at this version."
 )
 @json_option
-@passes_state
-def show(
-    ledger: Ledger,
-    actor: str,
-    invoice_ref: str,
-    as_of: str | None,
-    version: int | None,
-    as_json: bool,
-) -> None:
+def show(invoice_ref: str, as_of: str | None, version: int | None, as_json: bool) -> None:
     """Show an invoice by number or id, now or as it stood at a past moment."""
-    del actor
+    doc = None
+    if as_of is None and version is None:
+        doc = _stored_document(invoice_ref)
+    if doc is None:
+        doc = _folded_document(state().ledger, invoice_ref, as_of, version)
+    if as_json:
+        emit_json(doc)
+        return
+    print_invoice(doc)
+
+
+def _stored_document(invoice_ref: str) -> dict[str, Any] | None:
+    """The invoice's document as the invoice documents read model holds it, with the day's
+    status; None when that cannot be relied on (adapters/store/stored_invoices.py)."""
+    from datetime import UTC, datetime
+
+    from adapters.store.stored_invoices import stored_invoice_document
+
+    current = state()
+    if current.tenant is not None:  # a tenant's store is the directory's to name: the ledger's
+        return None
+    doc = stored_invoice_document(current.given_url, invoice_ref)
+    if doc is None:
+        return None
+    # the ledger's today(): its clock's date (the real one unless a test or the demo sets it)
+    today = (current.clock or (lambda: datetime.now(UTC)))().date()
+    due = date.fromisoformat(doc["due_date"])
+    return {**doc, "status": on_day(doc["status"], due, today)}
+
+
+def _folded_document(
+    ledger: Ledger, invoice_ref: str, as_of: str | None, version: int | None
+) -> dict[str, Any]:
+    """The invoice's document from its events, folded by the ledger (now, or as it stood)."""
+    from adapters.views import invoice_doc
+    from domain.invoice import Invoice
+
     invoice_id = ledger.invoice_id(invoice_ref)
     if as_of is not None or version is not None:
         current = ledger.as_of(Invoice, invoice_id, version=version, at=timestamp_arg(as_of))
@@ -299,10 +337,7 @@ def show(
     doc = invoice_doc(current, ledger.today())
     if doc.get("error"):
         click.echo(f"warning: invoice {current.label}: {doc['error']}", err=True)
-    if as_json:
-        emit_json(doc)
-        return
-    print_invoice(doc)
+    return doc
 
 
 def print_invoice(doc: dict[str, Any]) -> None:
@@ -316,6 +351,8 @@ def print_invoice(doc: dict[str, Any]) -> None:
         f"date {doc['invoice_date']}  due {doc['due_date']}  currency {doc['currency']}"
         + (f"  period {doc['period_start']} – {doc['period_end']}" if doc["period_start"] else "")
     )
+    from domain.money import price_column  # the text only: ``--json`` does without it
+
     prices = price_column([Decimal(ln["unit_price"]) for ln in doc["lines"]], doc["currency"])
     table(
         None,
@@ -377,7 +414,9 @@ def list_(
     low, high = date_arg(date_from, "--from date"), date_arg(date_to, "--to date")
     if low and high and high < low:
         raise InvalidInput("--to is before --from")
-    from adapters.queries import InvoiceQuery  # the read side: only when a list is read
+    # the read side: only when a list is read
+    from adapters.queries import InvoiceQuery, queries_for
+    from adapters.queries.documents import register_doc
 
     wanted = InvoiceQuery(
         customer_id=str(ledger.customer(customer).id) if customer else None,
@@ -423,6 +462,9 @@ def list_(
 @passes_state
 def history(ledger: Ledger, actor: str, invoice_ref: str, as_json: bool) -> None:
     """Every event of an invoice: when, who, why, and what changed."""
+    from adapters.describe import describe
+    from adapters.views import event_doc
+
     del actor
     events = ledger.events_of(ledger.invoice_id(invoice_ref))
     if as_json:
@@ -474,6 +516,8 @@ def credit_new(
     as_json: bool,
 ) -> None:
     """Issue a credit note against issued invoice INVOICE_REF."""
+    from adapters.views import credit_note_doc
+
     parsed = [_credit_line(text) for text in lines] or None
     number = ledger.issue_credit_note(
         invoice_ref, actor, reason, amount=amount_arg(amount), lines=parsed, full=full
@@ -485,6 +529,8 @@ def credit_new(
 
 
 def _credit_line(text: str) -> CreditLine:
+    from domain.credit_note import CreditLine
+
     parts = text.split(";")
     if len(parts) != 4:
         raise InvalidInput(
@@ -504,6 +550,8 @@ def _credit_line(text: str) -> CreditLine:
 @passes_state
 def credit_show(ledger: Ledger, actor: str, ref: str, as_json: bool) -> None:
     """Show a credit note by number or id."""
+    from adapters.views import credit_note_doc
+
     del actor
     doc = credit_note_doc(ledger.credit_note(ref))
     if as_json:
@@ -538,6 +586,9 @@ def credit_list(
     as_json: bool,
 ) -> None:
     """List credit notes, in the order they were issued (a page at a time)."""
+    from adapters.queries import queries_for
+    from adapters.views import credit_note_doc
+
     del actor
     invoice_id = str(ledger.invoice_id(invoice_ref)) if invoice_ref else None
     queries = queries_for(ledger)
@@ -565,4 +616,4 @@ def credit_list(
     )
 
 
-__all__ = ["CreditNote", "credit_note", "invoice"]
+__all__ = ["credit_note", "invoice"]

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from domain.errors import InvalidInput
-from projections.view import ColumnKind
+
+if TYPE_CHECKING:  # the read models' module imports the domain: ``invoice show`` needs neither
+    from projections.view import ColumnKind
 
 #: rows per page when the caller names no limit, and the most one page may hold
 DEFAULT_LIMIT = 100
@@ -67,6 +68,8 @@ def parse_limit(text: str | None) -> int:
 def fingerprint(filters: dict[str, Any]) -> str:
     """A short digest of a list's filters: a cursor is only good for the filters it came from."""
     text = json.dumps(filters, sort_keys=True, default=str)
+    import hashlib  # here: OpenSSL's start-up is a few ms of every CLI command importing this
+
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

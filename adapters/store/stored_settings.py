@@ -17,22 +17,22 @@ output to each other.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from adapters.store.settings import database_url, store_env
+from adapters.store.direct_read import (
+    POSTGRES_EVENTS,
+    SQLITE_EVENTS,
+    direct_store,
+    postgres_rows,
+    sqlite_rows,
+)
 
 #: ``domain.settings.SETTINGS_ID`` (uuid5 of the URL namespace and "tollbook:settings") as hex,
 #: written out: computing it imports hashlib, a tenth of what is left of this command's start
 SETTINGS_ROW_ID = "33d5f42d131a5cf6be188d0731676326"
 INITIALISED = "domain.settings:AccountSettings.Initialised"
 CHANGED = "domain.settings:AccountSettings.Changed"
-#: the library's events table in each store (the ledger's recorder names it)
-SQLITE_EVENTS, POSTGRES_EVENTS = "stored_events", "tollbook_events"
 
 #: ``SellerSettings().model_dump(mode="json")``: the settings before any change, in field order
 DEFAULTS: dict[str, Any] = {
@@ -59,70 +59,33 @@ DEFAULTS: dict[str, Any] = {
     "tax_rounding": "per_line",
 }
 
-# the library's settings that change how a stored event's bytes read
-_ENCODING_SETTINGS = ("COMPRESSOR_TOPIC", "CIPHER_TOPIC", "CIPHER_KEY")
-
 
 def stored_settings(
     given_url: str | None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any] | None:
     """The settings document of the store at ``given_url`` (None: the configured one), or None
     when the ledger must answer (see the module's docstring)."""
-    environ = os.environ if environ is None else environ
-    library_configured = "TOLLBOOK_DATABASE_URL" not in environ and "PERSISTENCE_MODULE" in environ
-    if given_url is None and library_configured:  # the library's own variables: ledger's path
+    store = direct_store(given_url, environ)
+    if store is None:
         return None
-    if any(environ.get(name) for name in _ENCODING_SETTINGS):
-        return None
-    url = given_url or database_url(environ)
-    if url.startswith("sqlite:"):
-        return _from_sqlite(store_env(url))
-    if url.startswith(("postgres:", "postgresql:")):
-        return _from_postgres(store_env(url))
-    return None
+    dialect, env = store
+    if dialect == "sqlite":
+        rows = sqlite_rows(
+            env,
+            f"SELECT topic, state FROM {SQLITE_EVENTS} WHERE originator_id = ?"
+            " ORDER BY originator_version",
+            (SETTINGS_ROW_ID,),
+        )
+    else:
+        from uuid import UUID
 
-
-def _from_sqlite(env: Mapping[str, str]) -> dict[str, Any] | None:
-    path = env.get("SQLITE_DBNAME", "")
-    if not path or path == ":memory:" or not Path(path).is_file():
-        return None
-    try:
-        connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=30)
-        try:
-            rows = connection.execute(
-                f"SELECT topic, state FROM {SQLITE_EVENTS} WHERE originator_id = ?"
-                " ORDER BY originator_version",
-                (SETTINGS_ROW_ID,),
-            ).fetchall()
-        finally:
-            connection.close()
-    except sqlite3.Error:  # no event table yet, or a file that is not a store: the ledger says
-        return None
-    return _folded(rows)
-
-
-def _from_postgres(env: Mapping[str, str]) -> dict[str, Any] | None:
-    # psycopg alone costs ~115 ms of CPU to import (docs/performance.md): still far less than
-    # pydantic and the domain, and the set-up lock build_ledger takes is not needed to read
-    from uuid import UUID
-
-    import psycopg
-    from psycopg import sql
-
-    from adapters.store.settings import postgres_connect
-
-    query = sql.SQL(
-        "SELECT topic, state FROM {}.{} WHERE originator_id = %s ORDER BY originator_version"
-    ).format(
-        sql.Identifier(env.get("POSTGRES_SCHEMA", "").strip() or "public"),
-        sql.Identifier(POSTGRES_EVENTS),
-    )
-    try:
-        with postgres_connect(env, connect_timeout=10) as connection:
-            rows = connection.execute(query, (UUID(hex=SETTINGS_ROW_ID),)).fetchall()
-    except psycopg.Error:  # the store down, no event table yet: the ledger's path says why
-        return None
-    return _folded([(topic, bytes(state)) for topic, state in rows])
+        rows = postgres_rows(
+            env,
+            f"SELECT topic, state FROM {{schema}}.{POSTGRES_EVENTS} WHERE originator_id = %s"
+            " ORDER BY originator_version",
+            (UUID(hex=SETTINGS_ROW_ID),),
+        )
+    return None if rows is None else _folded([(topic, bytes(state)) for topic, state in rows])
 
 
 def _folded(rows: list[tuple[str, bytes]]) -> dict[str, Any] | None:

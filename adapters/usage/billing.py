@@ -34,6 +34,7 @@ from adapters.queries import every_customer
 from adapters.queries.billed import BilledLine, billed_elsewhere
 from adapters.store.database import Database
 from adapters.store.lookup import load_aggregates
+from adapters.usage.gc_threshold import fewer_collections
 from adapters.usage.generations import MAX_GENERATIONS
 from adapters.usage.schema import ensure_schema, last_batch
 from domain.customer import Customer
@@ -49,6 +50,7 @@ from domain.invoice_line import InvoiceLine, totals_of
 from domain.package import PackageTerms
 from domain.pricing import TieredPrice
 from domain.same_charge import names_charge
+from domain.settings import SellerSettings
 from domain.usage import (
     MICROS,
     Period,
@@ -256,7 +258,10 @@ def run_billing(
     pooled = db.pooled()  # one connection for the run's reads, not one each
     events = pooled if ledger_db is None or ledger_db == db else ledger_db
     try:
-        with metrics.timed(metrics.BILLING_RUN_DURATION, dry_run=str(dry_run).lower()):
+        with (
+            metrics.timed(metrics.BILLING_RUN_DURATION, dry_run=str(dry_run).lower()),
+            fewer_collections(),
+        ):
             report = _run(
                 ledger,
                 pooled,
@@ -296,12 +301,13 @@ def _run(
     ensure_schema(db)
     if not dry_run:
         analyse_if_stale(db)
-    default_grouping = ledger.settings().invoice_line_grouping
+    settings = ledger.settings()  # once a run: every invoice is drafted under the same
     with db.connect() as conn:
         through = last_batch(conn)
     report = BillingReport(period, through, dry_run)
-    targets = [_target(c, period, default_grouping) for c in _customers(ledger, customers)]
-    planner = _Planner(ledger, db, period, through, allow_overlap, ledger_db)
+    grouping = settings.invoice_line_grouping
+    targets = [_target(c, period, grouping) for c in _customers(ledger, customers)]
+    planner = _Planner(ledger, db, period, through, allow_overlap, ledger_db, settings)
     targets = planner.look_up(targets)
     planner.find_overlaps(targets)
     late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
@@ -315,7 +321,9 @@ def _run(
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-sums") as sums,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-saves") as saves,
     ):
-        saver = _Saver(ledger, period, actor, targets, issue, dry_run, report, on_invoice, saves)
+        saver = _Saver(
+            ledger, period, actor, targets, issue, dry_run, report, on_invoice, saves, settings
+        )
         pending_sums = [
             sums.submit(planner.usage_totals, [t for t in group if planner.existing(t) is None])
             for group in passes
@@ -387,8 +395,10 @@ class _Saver:
         report: BillingReport,
         on_invoice: Callable[[InvoiceResult], None] | None,
         saves: ThreadPoolExecutor,
+        settings: SellerSettings,
     ) -> None:
         self.ledger, self.period, self.actor = ledger, period, actor
+        self.settings = settings
         self.customers = {t.account: t.customer for t in targets}
         self.issue, self.dry_run, self.report, self.on_invoice = issue, dry_run, report, on_invoice
         self.saves = saves
@@ -402,14 +412,14 @@ class _Saver:
         planned = [r for r in batch if r.action in ("would create", "would carry forward")]
         if planned and self.dry_run:  # what the real run would refuse, found the same way
             new = [r for r in planned if r.action == "would create"]
-            _drafts(self.ledger, new, self.period, self.actor, self.customers)
+            _drafts(self.ledger, new, self.period, self.actor, self.customers, self.settings)
         elif planned:
             # the caller's context (log bindings, expected versions) goes with the save
             context = contextvars.copy_context()
             self.saving = self.saves.submit(context.run, self._create, planned)
 
     def _create(self, planned: list[InvoiceResult]) -> None:
-        _create(self.ledger, planned, self.period, self.actor, self.customers)
+        _create(self.ledger, planned, self.period, self.actor, self.customers, self.settings)
 
     def finish(self) -> None:
         """Wait for the batch being saved (a failed save raises here), issue it, report it."""
@@ -452,6 +462,7 @@ class _Planner:
         through: int,
         allow_overlap: bool,
         ledger_db: Database,
+        settings: SellerSettings,
     ) -> None:
         self.ledger, self.db, self.period, self.through = ledger, db, period, through
         self.ledger_db = ledger_db  # where the events are: the usage may live apart
@@ -461,7 +472,7 @@ class _Planner:
         self._existing: dict[UUID, Invoice | None] = {}
         # account -> (tax rate, tax text, package lines, commitment) of a new invoice
         self._prepared: dict[str, tuple[Decimal, str, list[InvoiceLine], Decimal]] = {}
-        self.minimum_invoice = ledger.settings().minimum_invoice_amount
+        self.minimum_invoice = settings.minimum_invoice_amount
 
     def existing(self, target: _Target) -> Invoice | None:
         return self._invoice(target.invoice_id)
@@ -627,7 +638,7 @@ class _Planner:
             currency,
             target.prices,
         )
-        used = totals_of(usage, currency).net
+        used = sum((line.net(currency) for line in usage), Decimal(0))  # no tax: net only
         top_up = top_up_line(
             main_id, self.period, used, committed, currency, tax_rate, tax_description
         )
@@ -969,6 +980,7 @@ def _create(
     period: Period,
     actor: str,
     customers: Mapping[str, Customer],
+    settings: SellerSettings,
 ) -> None:
     """Create planned invoices, each with all its lines, in one transaction; if one already
     exists (another run got there first), create the others one at a time.
@@ -979,9 +991,9 @@ def _create(
     # carrying forward, and taking what was carried, change the customer too: saved one by
     # one, each invoice with its customer (one transaction), so each period is billed once
     for result in [r for r in planned if r.takes or r.action == "would carry forward"]:
-        _save_with_customer(ledger, result, period, actor, customers[result.account])
+        _save_with_customer(ledger, result, period, actor, customers[result.account], settings)
     planned = [r for r in planned if not r.takes and r.action == "would create"]
-    drafts = _drafts(ledger, planned, period, actor, customers)
+    drafts = _drafts(ledger, planned, period, actor, customers, settings)
     planned = [r for r in planned if r.action != "refused"]
     if not planned:  # nothing new in this batch: no empty save (a round trip each)
         return
@@ -1008,7 +1020,12 @@ def _create(
 
 
 def _save_with_customer(
-    ledger: Ledger, result: InvoiceResult, period: Period, actor: str, customer: Customer
+    ledger: Ledger,
+    result: InvoiceResult,
+    period: Period,
+    actor: str,
+    customer: Customer,
+    settings: SellerSettings,
 ) -> None:
     """Carry the period's charges forward, or create the invoice that takes charges carried
     before: either way with the customer's event, in one save. A customer changed since the
@@ -1026,7 +1043,9 @@ def _save_with_customer(
                 total=str(result.total),
             )
             return
-        invoice = ledger.draft_invoice(customer, actor, **_fields(result, period))
+        invoice = ledger.draft_invoice(
+            customer, actor, settings=settings, **_fields(result, period)
+        )
         ledger.create_invoices([invoice], customers=[customer], takes=result.takes, actor=actor)
         result.action = "created"
         log.info(
@@ -1064,6 +1083,7 @@ def _drafts(
     period: Period,
     actor: str,
     customers: Mapping[str, Customer],
+    settings: SellerSettings,
 ) -> list[Invoice]:
     """The drafts of the planned invoices the ledger accepts; each one it refuses (its
     limits: domain/limits.py) is marked ``refused`` and left out, so the others are billed."""
@@ -1071,7 +1091,9 @@ def _drafts(
     for result in planned:
         try:
             drafts.append(
-                ledger.draft_invoice(customers[result.account], actor, **_fields(result, period))
+                ledger.draft_invoice(
+                    customers[result.account], actor, settings=settings, **_fields(result, period)
+                )
             )
         except InvalidInput as error:
             result.refuse(error)

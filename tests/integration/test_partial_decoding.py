@@ -3,7 +3,7 @@ from the domain events): those must equal the full domain events', for every eve
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from typing import Any
 from uuid import uuid4
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from adapters.event_catalogue import aggregates, events_of
 from domain.aggregate import Event
 from domain.changes import CustomerChanges, DatesChanges, LineChanges, PackageChanges
+from domain.delivery import Delivery, SendFailure, message_id_for, send_id_for
 from domain.invoice_line import InvoiceLine
 from projections.decoding import PartialDecoder, fields_struct
 from projections.runner import Runner, all_projections
@@ -54,6 +55,26 @@ def every_followed_event(ledger) -> None:
     ledger.complete_payment(pending, "finance")
     ledger.cancel_payment(pending, "finance", "bounced")
     ledger.void_invoice(issued_invoice(ledger, net="7.00"), "finance", "duplicate")
+    # the e-mails of an invoice (the invoice documents read model follows every invoice event)
+    sent = [issued_invoice(ledger, net="8.00") for _ in range(2)]
+    for key, invoice in enumerate(sent):
+        send_id = send_id_for(ledger.invoice_id(invoice), str(key))
+        delivery = Delivery(
+            send_id=send_id,
+            recipients=("a@b.example",),
+            message_id=message_id_for(send_id, "carrier.example"),
+            attachment_name="INV.pdf",
+            attachment_sha256="0" * 64,
+        )
+        failure = SendFailure(
+            delivery=delivery, attempt=1, error="x", retry_at=datetime(2026, 10, 2, tzinfo=UTC)
+        )
+        if key == 0:
+            ledger.record_invoice_send_failed(invoice, "finance", failure)
+            ledger.record_invoice_sent(invoice, "finance", delivery)
+        else:
+            ledger.record_invoice_reminder_failed(invoice, "finance", 7, failure)
+            ledger.record_invoice_reminder_sent(invoice, "finance", 7, delivery, D("9.60"))
     # a draft opened with its lines, as a billing run opens one
     lines = [
         InvoiceLine(
@@ -164,10 +185,14 @@ def test_the_read_models_built_from_partial_events_equal_those_from_full_events(
             self.put(table, row)
 
     rows = Rows()
+    projections = all_projections()
+    for projection in projections:
+        projection.attach(ledger)
     for notification in ledger.recorder.select_notifications(0, 10_000):
         event = ledger.mapper.to_domain_event(notification)
-        for projection in all_projections():
+        for projection in projections:  # one event a batch
             projection.apply(event, notification.id, rows)
+            projection.batch_applied(rows)
     for projection in all_projections():
         for table in projection.tables:
             stored = {table.key_of(row): row for row in store.select(table)}

@@ -183,6 +183,14 @@ def test_a_draft_refuses_to_open_with_a_line_add_line_would_refuse(quantity, pri
         draft((line(), line(quantity=quantity, price=price, rate=rate)))
 
 
+def test_a_draft_checks_each_line_as_written_though_an_earlier_line_shares_its_values():
+    # the draft checks a value its lines share once; 20.00000 equals 20 but has 5 places
+    with pytest.raises(InvalidInput, match="tax rate"):
+        draft((line(rate="20"), line(rate="20.00000")))
+    with pytest.raises(InvalidInput, match="line period"):
+        draft((line(), line().model_copy(update={"period_start": date(1500, 1, 1)})))
+
+
 def test_a_draft_refuses_to_open_with_two_lines_of_the_same_id():
     twice = line()
     with pytest.raises(InvalidInput):
