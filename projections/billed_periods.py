@@ -13,12 +13,16 @@ asks it which of a customer's package and usage periods another invoice already 
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from uuid import UUID
 
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine
 from domain.same_charge import match_key
 from projections.view import Projection, Row, Table, ViewWriter, id_text, on
+
+# a billing run's lines repeat a few descriptions ("Calls to France") across every invoice
+_match_key = lru_cache(maxsize=4096)(match_key)
 
 #: the kinds of line that bill a period of something the run also bills; a line typed by hand
 #: ("manual") may name a package's charge in words (domain/same_charge.py)
@@ -162,7 +166,7 @@ def _put_line(view: ViewWriter, invoice: Row, line: InvoiceLine) -> None:
             "package_id": "" if line.package_id is None else id_text(line.package_id),
             "kind": line.kind,
             "description": line.description[:200],
-            "match_key": match_key(line.description),
+            "match_key": _match_key(line.description),
             "period_start": start,
             "period_end": end,
             "own_period": int(line.period_start is not None or line.period_end is not None),

@@ -18,6 +18,14 @@ from projections.view import Handler, Projection, Row, Table, ViewWriter, id_tex
 
 AMOUNTS = ("invoiced", "credited", "received", "allocated", "refunded")
 
+
+def _derive(row: Row) -> None:
+    """Unallocated credit, what is outstanding and the net due, from the moved columns."""
+    row["unallocated"] = row["received"] - row["allocated"] - row["refunded"]
+    row["outstanding"] = row["invoiced"] - row["credited"] - row["allocated"]
+    row["net_due"] = row["outstanding"] - row["unallocated"]
+
+
 BALANCES = Table(
     "rm_balances",
     key=("customer_id", "currency"),
@@ -32,6 +40,7 @@ BALANCES = Table(
         "position": "int",
     },
     indexes=(("customer_account",),),
+    derive=_derive,
 )
 INVOICE_OWNERS = Table(
     "rm_balances_invoice",
@@ -115,12 +124,10 @@ class CustomerBalances(Projection):
 def _move(
     view: ViewWriter, owner: Row, column: str, amount: Decimal, currency: str, position: int
 ) -> None:
-    """Move one balance column of the owner's row in ``currency`` and what follows from it."""
+    """Move one balance column of the owner's row in ``currency`` (what follows from it is
+    worked out when the batch ends: ``_derive``)."""
     row = view.get(BALANCES, owner["customer_id"], currency) or _empty(owner, currency)
     row[column] += amount
-    row["unallocated"] = row["received"] - row["allocated"] - row["refunded"]
-    row["outstanding"] = row["invoiced"] - row["credited"] - row["allocated"]
-    row["net_due"] = row["outstanding"] - row["unallocated"]
     row["position"] = position
     view.put(BALANCES, row)
 

@@ -30,6 +30,15 @@ from projections.view import Projection, Row, Table, ViewWriter, id_text, on
 MONEY = ("net", "tax", "total", "credited", "paid", "outstanding")
 ZEROS = dict.fromkeys(MONEY, Decimal(0))  # Decimals are immutable: one zero shared is fine
 
+
+def _derive(row: Row) -> None:
+    """What is still owed, and the phase a status filter reads (see ``_phase``)."""
+    row["outstanding"] = invoice_status.outstanding(
+        row["state"], row["total"], row["credited"], row["paid"]
+    )
+    row["phase"] = _phase(row)
+
+
 REGISTER = Table(
     "rm_invoice_register",
     key=("invoice_id",),
@@ -60,6 +69,7 @@ REGISTER = Table(
         ("invoice_date",),
         ("period_day",),
     ),
+    derive=_derive,
 )
 CREDIT_NOTES = Table(
     "rm_invoice_register_credit_note",
@@ -249,10 +259,6 @@ def _row(view: ViewWriter, event: Event, invoice_id: UUID | None = None) -> Row:
 
 
 def _put(view: ViewWriter, row: Row, event: Event, position: int) -> None:
-    row["outstanding"] = invoice_status.outstanding(
-        row["state"], row["total"], row["credited"], row["paid"]
-    )
-    row["phase"] = _phase(row)
     row["version"] = event.originator_version
     row["position"] = position
     view.put(REGISTER, row)

@@ -43,6 +43,7 @@ log = structlog.get_logger("tollbook.projections")
 Progress = Callable[[int, int], None]  # (position reached, head)
 Wait = Callable[[threading.Event, float], None]  # (stop, timeout)
 Routes = dict[type[Event], list[tuple[Projection, Handler]]]
+EventRow = tuple[int, str, int, str, bytes]  # position, aggregate id, version, topic, state
 
 
 def all_projections() -> list[Projection]:
@@ -254,6 +255,8 @@ class Runner:
             projection.attach(ledger)
         self.batch_size = batch_size
         self._decoders: dict[tuple[str, ...], tuple[PartialDecoder, Routes]] = {}
+        #: the next page, read ahead: ((group, start, limit), head when read, rows)
+        self._ahead: tuple[tuple[tuple[str, ...], int, int], int, list[EventRow]] | None = None
         #: the read models found stopped by the last catch-up, by name
         self.faults: dict[str, Fault] = {}
         # name -> (monotonic time of the next try, current delay)
@@ -295,6 +298,7 @@ class Runner:
         narrow_until, limit, refusals = -1, self.batch_size, 0
         with ExitStack() as stack:
             stack.callback(self._release_quietly)
+            stack.callback(setattr, self, "_ahead", None)  # a page read ahead is not kept
             background: Executor | None = None
             while True:
                 for name, (barrier, fault) in list(barriers.items()):
@@ -471,11 +475,17 @@ class Runner:
         limit: int,
     ) -> tuple[int, int]:
         decoder, routes = self._routes(group)
-        # No upper bound when the group may go to the head: events committed since are fine
-        # (the stores commit notification ids in order), and an open range keeps PostgreSQL
-        # on the index in id order. A bounded range over a just-loaded log without planner
-        # statistics made it fetch and sort the whole range for every page (3x slower).
-        page = self.store.read_events(start, limit, stop if stop < head else None, decoder.topics)
+        names = tuple(p.name for p in group)
+        page = self._read_ahead((names, start, limit), head) if stop >= head else None
+        if page is None:
+            # No upper bound when the group may go to the head: events committed since are
+            # fine (the stores commit notification ids in order), and an open range keeps
+            # PostgreSQL on the index in id order. A bounded range over a just-loaded log
+            # without planner statistics made it fetch and sort the whole range for every
+            # page (3x slower).
+            page = self.store.read_events(
+                start, limit, stop if stop < head else None, decoder.topics
+            )
         # a short page means nothing else the group follows exists up to ``stop`` (or beyond)
         full = len(page) == limit
         reached = page[-1][0] if full else max(stop, page[-1][0]) if page else stop
@@ -507,6 +517,12 @@ class Runner:
                 # like a refused batch, then recorded as that event's fault
                 for projection in group:
                     projection.batch_applied(view)
+                if background is not None and full:
+                    # the next page, read now that the previous batch is in and before this
+                    # one is handed over: while a commit runs beside it, SQLite's reader
+                    # waits for the GIL at every row (pages took several times their CPU)
+                    self.store.settle()
+                    self._read_next(names, reached, limit, decoder.topics)
         except (_Poisoned, PositionMoved):
             raise
         except Exception as error:
@@ -521,6 +537,31 @@ class Runner:
             position=reached,
         )
         return len(page), reached
+
+    def _read_next(
+        self, names: tuple[str, ...], start: int, limit: int, topics: Sequence[str]
+    ) -> None:
+        try:
+            head = self.head()
+            self._ahead = (
+                (names, start, limit),
+                head,
+                self.store.read_events(start, limit, None, topics),
+            )
+        except Exception:  # read again in the next batch, where a failure is the read's own
+            self._ahead = None
+            log.debug("reading the next page ahead failed", exc_info=True)
+
+    def _read_ahead(
+        self, key: tuple[tuple[str, ...], int, int], head: int
+    ) -> list[EventRow] | None:
+        """The page read ahead for this group, start and size, if it is still the whole page:
+        a full page always is; a short one only while the head has not moved since."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[0] != key:
+            return None
+        _, then, page = ahead
+        return page if len(page) == key[2] or head <= then else None
 
     def _routes(self, group: list[Projection]) -> tuple[PartialDecoder, Routes]:
         """The group's decoder (the union of the fields its read models read) and, per event

@@ -38,20 +38,19 @@ class Table:
     key: tuple[str, ...]
     columns: dict[str, ColumnKind]
     indexes: tuple[tuple[str, ...], ...] = field(default=())
-    # the getters are built once: a rebuild asks for the key and values of every row
-    _key: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
-    _values: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    #: works out the columns that follow from a row's others (a status from its amounts):
+    #: the store calls it once per changed row when a batch ends, not once per event, so a
+    #: handler never reads those columns, only sets the ones they follow from
+    derive: Callable[[Row], None] | None = field(default=None, compare=False, repr=False)
+    #: a row's key, and its values in column order: getters built once and called as they
+    #: are (a rebuild asks for the key and values of every row; a method in between cost a
+    #: call more each time)
+    key_of: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    values_of: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_key", _getter(self.key))
-        object.__setattr__(self, "_values", _getter(tuple(self.columns)))
-
-    def key_of(self, row: Row) -> tuple[Any, ...]:
-        return self._key(row)
-
-    def values_of(self, row: Row) -> tuple[Any, ...]:
-        """The row's values in column order."""
-        return self._values(row)
+        object.__setattr__(self, "key_of", _getter(self.key))
+        object.__setattr__(self, "values_of", _getter(tuple(self.columns)))
 
 
 def _getter(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
@@ -69,7 +68,8 @@ class ViewWriter(Protocol):
         """The row with this key, as last written in this batch or stored before it."""
 
     def put(self, table: Table, row: Row) -> None:
-        """Insert or replace the row with the row's key."""
+        """Insert or replace the row with the row's key (its ``table.derive`` columns worked
+        out when the batch ends)."""
 
     def add(self, table: Table, row: Row) -> None:
         """Append a row that is never changed afterwards (keys must be new)."""

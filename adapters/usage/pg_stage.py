@@ -1,17 +1,19 @@
 """PostgreSQL CDR import: the file's lines COPYed raw, checked and converted in SQL.
 
-Python reads the file a chunk at a time and COPYs its lines, unsplit and numbered, into an
-unlogged stage table over a second connection of its own (each chunk committed there). The
-import's transaction, on another thread, moves the chunk before into usage_cdrs with one
-statement: it splits each line, checks it and converts it in SQL (:func:`conversion`), and
-inserts the rows that are certainly good. Python never touches those rows one by one.
+Python reads the file a chunk at a time and COPYs its lines, numbered (a plain line as its
+fields, any other whole), into a temporary table of a second connection of its own, the
+staging one. That connection converts the chunk in one statement (:func:`conversion`: the
+checks of ``parse_row`` and the conversion, set-based) and writes the good rows, converted,
+into an unlogged stage table. The import's transaction, on another thread, meanwhile moves
+the chunk before from the stage into usage_cdrs (computing each row's hash as it goes).
+Python never touches the usual row one by one.
 
 SQL is sure of a row only in the usual shapes (a plain decimal, ``YYYY-MM-DDTHH:MM:SSZ``, ...)
-and when every check of ``parse_row`` passes. Any other line (a quoted field, an offset time,
+and when every check of ``parse_row`` passes. Any other line (a quoted field, an odd time,
 a bad value) is handed back and judged by the same Python code as on SQLite
-(adapters/usage/cdr_csv.py ``parse_row``): rejected with its reason, or converted there. When
-a chunk has rows converted in Python, or repeats a call id, it is moved again in line order
-so the first line of a call id still wins.
+(adapters/usage/cdr_csv.py ``parse_row``): rejected with its reason, or converted there and
+added to the stage. When a chunk has rows converted in Python, or repeats a call id, it is
+moved in line order so the first line of a call id still wins.
 
 Call ids are unique through ``usage_call_ids`` (usage_cdrs is partitioned by month, and a
 partitioned table's unique index must hold start_epoch); a chunk inserts its ids there first.
@@ -20,7 +22,7 @@ A month's partition is made when a chunk first needs it, in the import's transac
 The stage is scratch: usage_cdrs changes only in the import's transaction, so a corrupt file
 or a crash part-way still imports nothing. A stage left behind by a crashed import is
 dropped when the next import starts, before it reads its file (imports run one at a time:
-they lock usage_imports first).
+they lock usage_imports first); the temporary table goes with its connection.
 """
 
 from __future__ import annotations
@@ -63,15 +65,26 @@ from domain.usage import (
 
 log = structlog.get_logger("tollbook.usage")
 
-#: Lines per staged chunk: big enough that a chunk's INSERT is mostly row work, small enough
-#: that the last chunk (inserted after reading ends, with nothing to overlap) is short.
-CHUNK_ROWS = 100_000
+#: Lines per staged chunk: big enough that a chunk's statements are mostly row work (at 25,000
+#: the backends' CPU per row is the same as at 100,000), small enough that the first chunk
+#: (converted with no insert to overlap) and the last (inserted after reading ends) are short:
+#: at 100,000 those two were half the time of a 200,000-line file.
+CHUNK_ROWS = 25_000
 PREFIX = "usage_stage_"
 #: reject(line number, reason, the row as the file had it)
 Reject = Callable[[int, str, list[str]], None]
 ACCOUNTS = "usage_accounts"
+#: the staging connection's temporary table of one chunk's raw lines
+RAW = "usage_raw_lines"
 
 _COLUMNS = ", ".join(CDR_COLUMNS)
+#: The stage holds every usage_cdrs column but the row hash: the mover computes it as it
+#: inserts, which puts that work (a sha256 a row) on the import's core rather than on the
+#: staging one, the busier of the two.
+assert CDR_COLUMNS[-1] == "row_hash"
+_STAGED = CDR_COLUMNS[:-1]
+_STAGED_COLUMNS = ", ".join(_STAGED)
+_STAGED_TYPES = ",".join(column for column in CDR_TYPES.split(",") if column.split()[0] in _STAGED)
 _SAME = same_content("d", "c")
 
 
@@ -80,8 +93,11 @@ class Loaded:
     staged: int = 0
     inserted: int = 0
     conflicts: int = 0
-    #: the chunks some of whose rows were not inserted (duplicates or conflicts)
-    dirty: list[Chunk] = field(default_factory=list)
+    #: the lines of the chunks some of whose rows were not inserted (duplicates or
+    #: conflicts), a run of such chunks in one range
+    dirty: list[Lines] = field(default_factory=list)
+    #: whether the chunk counted last was one of them
+    after_dirty: bool = False
     #: the first and last start_epoch of the good rows (which partitions to analyse)
     first_epoch: int | None = None
     last_epoch: int | None = None
@@ -100,16 +116,16 @@ class Lines:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A staged chunk, converted: its good rows (``fast``) are in ``converted``."""
+    """A staged chunk, converted: its good rows are the stage's rows of ``lines``."""
 
-    converted: Lines
+    lines: Lines
     good: int
     #: rows Python converted are among them: move in line order
     ordered: bool
 
     @property
     def good_rows(self) -> str:
-        return f"{self.converted.where()} AND s.fast"
+        return self.lines.where()
 
 
 #: the start_time shapes SQL converts (digits as 9); Python's ``fromisoformat`` takes more
@@ -123,15 +139,17 @@ def _whole(value: str) -> str:
     """SQL: ``value`` (digits only: checked with the others) is a number of seconds
     ``_seconds`` takes, at most 6 digits once leading zeros go (the limit is checked on the
     number)."""
-    return f"{value} <> '' AND length(ltrim({value}, '0')) <= 6"
+    # most are short: the length alone settles them, without stripping
+    return f"{value} <> '' AND (length({value}) <= 6 OR length(ltrim({value}, '0')) <= 6)"
 
 
 def _plain(value: str, places: int) -> str:
     """SQL: ``value`` (digits and at most one point: checked with the others) is a plain
     decimal with a digit and at most ``places`` decimals as written."""
+    # a short one cannot have too many decimals: its length settles it, without a search
     return (
-        f"{value} NOT IN ('', '.')"
-        f" AND (strpos({value}, '.') = 0 OR length({value}) - strpos({value}, '.') <= {places})"
+        f"{value} NOT IN ('', '.') AND (length({value}) <= {places + 1}"
+        f" OR strpos({value}, '.') = 0 OR length({value}) - strpos({value}, '.') <= {places})"
     )
 
 
@@ -141,10 +159,10 @@ FIELDS = tuple(f"f{n}" for n in range(1, len(COLUMNS) + 1))
 STAGE_COLUMNS = ("line_no", *FIELDS, "line")
 
 
-def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
-    """SQL: every staged line of ``where`` as (line_no, line, fast, the usage_cdrs columns),
+def conversion(raw: str, order: tuple[int, ...]) -> str:
+    """SQL: every line of the table ``raw`` as (line_no, fast, the staged columns),
     ``fast`` true when SQL converted it exactly as ``parse_row`` would (the columns are then
-    set), false when Python must look at it (``line`` is then the line as the file had it).
+    set), false when Python must look at it.
 
     Each step is a subquery computed once per row (OFFSET 0), and every cast is behind a
     check that makes it safe: a hostile line never raises an error here."""
@@ -163,8 +181,7 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         at["destination"],
     )  # plain lines have no spaces to strip (the reader sends padded ones whole)
     shaped = (
-        f"SELECT s.line_no, s.line, {', '.join(f's.{f}' for f in FIELDS)},"
-        f" {call_id} AS call_id, {account} AS account, {t} AS t, {dur} AS dur,"
+        f"SELECT s.line_no, {call_id} AS call_id, {account} AS account, {t} AS t, {dur} AS dur,"
         f" {bil} AS bil, {dialled} AS dialled, {prefix} AS prefix,"
         f" {destination} AS destination, {rate} AS rate, {charge} AS charge,"
         f" upper({at['currency']}) AS cur,"
@@ -178,10 +195,10 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         f" AND {_plain(rate, CDR_RATE_PLACES)} AND {_plain(charge, MICROS)}"
         # three ASCII bytes (compared with the customer's currency, an ASCII code)
         f" AND octet_length({at['currency']}) = 3, FALSE)"
-        f" AS shaped FROM {stage} s WHERE {where} OFFSET 0"
+        f" AS shaped FROM {raw} s OFFSET 0"
     )
     numbers = (
-        f"SELECT b.line_no, b.line, {', '.join(f'b.{f}' for f in FIELDS)}, b.shaped,"
+        "SELECT b.line_no, b.shaped,"
         " b.call_id, b.account, b.dialled, b.prefix,"
         " b.destination, b.cur, x.currency AS expected,"
         " CASE WHEN b.shaped THEN CAST(substr(b.t, 1, 4) AS INTEGER) END AS y,"
@@ -214,7 +231,7 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         " + c.secs - c.off END"
     )
     checked = (
-        f"SELECT c.line_no, c.line, {', '.join(f'c.{f}' for f in FIELDS)}, c.call_id,"
+        "SELECT c.line_no, c.call_id,"
         " c.account, c.dialled, c.prefix, c.destination,"
         " c.expected, c.duration, c.billed_seconds, CAST(c.rate_n AS TEXT) AS rate,"
         f" CASE WHEN c.charge_n <= {CDR_MAX_CHARGE}"
@@ -236,14 +253,20 @@ def conversion(stage: str, order: tuple[int, ...], where: str) -> str:
         f" AND start_epoch < {CDR_END_EPOCH}, FALSE)"
     )
     return (
-        f"SELECT line_no, CASE WHEN NOT ({fast}) THEN"
-        f" COALESCE(line, concat_ws(',', {', '.join(FIELDS)})) END AS line, {fast} AS fast,"
-        " call_id, account, start_epoch, duration, billed_seconds, dialled, prefix,"
-        " destination, rate, charge_micros, expected AS currency,"
-        " CAST(CAST('x' || encode(substring(sha256(convert_to(call_id || '|' || account"
-        " || '|' || start_epoch || '|' || billed_seconds || '|' || charge_micros, 'UTF8'))"
-        " FROM 1 FOR 4), 'hex') AS BIT(32)) AS BIGINT) AS row_hash"
+        f"SELECT line_no, {fast} AS fast, call_id, account, start_epoch, duration,"
+        " billed_seconds, dialled, prefix, destination, rate, charge_micros,"
+        " expected AS currency"
         f" FROM ({checked}) g"
+    )
+
+
+def row_hash(alias: str) -> str:
+    """SQL: the row hash (as ``domain.usage.row_hash``) of the staged row ``alias``."""
+    return (
+        f"CAST(CAST('x' || encode(substring(sha256(convert_to({alias}.call_id || '|'"
+        f" || {alias}.account || '|' || {alias}.start_epoch || '|' || {alias}.billed_seconds"
+        f" || '|' || {alias}.charge_micros, 'UTF8')) FROM 1 FOR 4), 'hex') AS BIT(32))"
+        " AS BIGINT)"
     )
 
 
@@ -252,9 +275,10 @@ class PostgresStage:
     import's transaction begins and leave it after that transaction ends (it drops the stage
     then, when the import's locks on it are gone).
 
-    The stage holds the file's lines (``line_no``, the fields, ``line``: see
-    :func:`conversion`) and, added after each chunk, the chunk's converted rows (``fast``
-    set; true for a good row, false for a line Python judged)."""
+    The stage holds the good rows only, converted (``line_no`` and the usage_cdrs columns),
+    for the mover to read. A chunk's raw lines go to a temporary table of the staging
+    connection (:data:`RAW`: the fields, ``line``; see :func:`conversion`), emptied for each
+    chunk: they are read once, by that connection, so they need no index and no sharing."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -304,10 +328,10 @@ class PostgresStage:
         self.order, self.header, self.currencies, self.reject = order, header, currencies, reject
         fields = ", ".join(f"{name} TEXT" for name in FIELDS)
         self._staging.execute(
-            f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT, {fields}, line TEXT,"
-            f" fast BOOLEAN, {CDR_TYPES.replace('NOT NULL', '')})"
+            f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT, {_STAGED_TYPES})"
         )
         self._staging.execute(f"CREATE INDEX {self.name}_line ON {self.name} (line_no)")
+        self._staging.execute(f"CREATE TEMP TABLE {RAW} (line_no BIGINT, {fields}, line TEXT)")
         self._staging.execute("SET jit = off")  # compiling costs more than it saves here
         self._staging.execute(
             f"CREATE TEMP TABLE {ACCOUNTS} (account TEXT PRIMARY KEY, currency TEXT NOT NULL)"
@@ -335,10 +359,11 @@ class PostgresStage:
     def _stage(
         self, lines: Iterator[LineBatch], loaded: Loaded, progress: Callable[[], None] | None
     ) -> Chunk | None:
-        """COPY about CHUNK_ROWS lines, convert them (both committed at once), judge in
-        Python the lines SQL was not sure of; None when the file is read."""
+        """COPY about CHUNK_ROWS lines, convert them into the stage, judge in Python the
+        lines SQL was not sure of; None when the file is read."""
         count = first = last = 0
-        copy_in = f"COPY {self.name} ({', '.join(STAGE_COLUMNS)}) FROM STDIN (DELIMITER ',')"
+        self._staging.execute(f"TRUNCATE {RAW}")
+        copy_in = f"COPY {RAW} ({', '.join(STAGE_COLUMNS)}) FROM STDIN (DELIMITER ',')"
         with self._staging.cursor().copy(copy_in) as copy:
             for part in lines:
                 copy.write(part.copy_text)
@@ -351,24 +376,30 @@ class PostgresStage:
                     break
         if not count:
             return None
-        raw = Lines(first, last)
-        converted = conversion(self.name, self.order, f"{raw.where()} AND s.fast IS NULL")
-        rows = self._staging.execute(
-            f"WITH v AS (INSERT INTO {self.name} (line_no, line, fast, {_COLUMNS})"
-            f" SELECT line_no, line, fast, {_COLUMNS} FROM ({converted}) c"
-            " RETURNING line_no, line, fast, start_epoch)"
-            " SELECT line_no, line, NULL, NULL, NULL FROM v WHERE NOT fast"
-            " UNION ALL SELECT NULL, NULL, COUNT(*), MIN(start_epoch), MAX(start_epoch)"
-            " FROM v WHERE fast"
-        ).fetchall()
-        good, low, high = next(r[2:] for r in rows if r[0] is None)
-        typed = self._judge((r[0], r[1]) for r in rows if r[0] is not None)
+        chunk = Lines(first, last)
+        # Only the good rows are written, and only three numbers come back: the lines SQL
+        # was not sure of are fetched apart, and only when there are some (rarely).
+        good, low, high = self._staging.execute(
+            f"WITH v AS (INSERT INTO {self.name} (line_no, {_STAGED_COLUMNS})"
+            f" SELECT line_no, {_STAGED_COLUMNS} FROM ({conversion(RAW, self.order)}) c"
+            " WHERE fast"
+            " RETURNING start_epoch)"
+            " SELECT COUNT(*), MIN(start_epoch), MAX(start_epoch) FROM v"
+        ).fetchone()
+        typed: list[StageRow] = []
+        if good < count:
+            unsure = self._staging.execute(
+                f"SELECT r.line_no, COALESCE(r.line, concat_ws(',', {', '.join(FIELDS)}))"
+                f" FROM {RAW} r WHERE r.line_no NOT IN"
+                f" (SELECT line_no FROM {self.name} s WHERE {chunk.where()})"
+            ).fetchall()
+            typed = self._judge(unsure)
         if typed:
             with self._staging.cursor().copy(
-                f"COPY {self.name} (line_no, {_COLUMNS}, fast) FROM STDIN"
+                f"COPY {self.name} (line_no, {_STAGED_COLUMNS}) FROM STDIN"
             ) as copy:
                 for row in typed:
-                    copy.write_row((*row, True))
+                    copy.write_row(row[:-1])  # the mover computes the row hash
             epochs = [row[3] for row in typed]
             low, high = (
                 min([*epochs, *([low] if low is not None else [])]),
@@ -377,7 +408,7 @@ class PostgresStage:
         if low is not None:
             loaded.first_epoch = min(low, loaded.first_epoch or low)
             loaded.last_epoch = max(high, loaded.last_epoch or high)
-        return Chunk(raw, int(good) + len(typed), bool(typed))
+        return Chunk(chunk, int(good) + len(typed), bool(typed))
 
     def _judge(self, lines: Iterable[tuple[int, str]]) -> list[StageRow]:
         """The lines SQL was not sure of, judged by Python: rejected, or converted."""
@@ -397,8 +428,14 @@ class PostgresStage:
         chunk, inserted = moved
         loaded.staged += chunk.good
         loaded.inserted += inserted
-        if inserted < chunk.good:
-            loaded.dirty.append(chunk)
+        dirty = inserted < chunk.good
+        if dirty and loaded.after_dirty:
+            # no other chunk's lines lie between the two: one range (a file imported again
+            # has every chunk dirty, and the conflicts' query one range, not one per chunk)
+            loaded.dirty[-1] = Lines(loaded.dirty[-1].first, chunk.lines.last)
+        elif dirty:
+            loaded.dirty.append(chunk.lines)
+        loaded.after_dirty = dirty
 
 
 class _Mover:
@@ -429,14 +466,14 @@ class _Mover:
             "WITH ids AS (INSERT INTO usage_call_ids (call_id, account, start_epoch)"
             f" SELECT call_id, account, start_epoch {rows})"
             f" INSERT INTO usage_cdrs ({_COLUMNS}, batch)"
-            f" SELECT {_COLUMNS}, {int(self.batch)} {rows}"
+            f" SELECT {_STAGED_COLUMNS}, {row_hash('s')}, {int(self.batch)} {rows}"
         )
 
     def _ordered_sql(self, chunk: Chunk) -> str:
         """Good rows of the chunk in line order; a call id already stored, or met before in
         the file, is skipped (rejected later if it differs)."""
         return (
-            f"WITH v AS MATERIALIZED (SELECT line_no, {_COLUMNS} FROM {self.stage} s"
+            f"WITH v AS MATERIALIZED (SELECT line_no, {_STAGED_COLUMNS} FROM {self.stage} s"
             f"  WHERE {chunk.good_rows}),"
             " ids AS (INSERT INTO usage_call_ids (call_id, account, start_epoch)"
             "  SELECT call_id, account, start_epoch FROM v ORDER BY line_no"
@@ -444,7 +481,7 @@ class _Mover:
             " firsts AS (SELECT MIN(line_no) AS line_no FROM v"
             "  WHERE call_id IN (SELECT call_id FROM ids) GROUP BY call_id)"
             f" INSERT INTO usage_cdrs ({_COLUMNS}, batch)"
-            f" SELECT {_COLUMNS}, {int(self.batch)} FROM v"
+            f" SELECT {_STAGED_COLUMNS}, {row_hash('v')}, {int(self.batch)} FROM v"
             " WHERE line_no IN (SELECT line_no FROM firsts)"
         )
 
@@ -467,22 +504,22 @@ class _Mover:
             self.known.add(month)
         return int(self.conn.execute(sql).rowcount)
 
-    def reject_conflicts(self, dirty: list[Chunk]) -> int:
+    def reject_conflicts(self, dirty: list[Lines]) -> int:
         """Among the good rows not inserted, reject those whose stored row differs: stored
         by an earlier import, or the call id's first line in this file. Identical ones are
         duplicates, skipped without a word. Only chunks with such rows are looked at."""
         if not dirty:
             return 0
-        ranges = " OR ".join(f"({chunk.good_rows})" for chunk in dirty)
+        ranges = " OR ".join(f"({lines.where()})" for lines in dirty)
         cursor = self.conn.execute(
             f"WITH d AS MATERIALIZED (SELECT * FROM {self.stage} s WHERE {ranges}),"
             f" f AS (SELECT call_id, MIN(line_no) AS first_line FROM {self.stage}"
-            "  WHERE fast AND call_id IN (SELECT call_id FROM d) GROUP BY call_id)"
+            "  WHERE call_id IN (SELECT call_id FROM d) GROUP BY call_id)"
             f" SELECT d.line_no, CASE WHEN c.batch = {int(self.batch)}"
             "  THEN 'duplicate call id ' || d.call_id || ' with different content"
             " (first on line ' || CAST(f.first_line AS TEXT) || ')'"
             "  ELSE 'call id ' || d.call_id || ' was already imported with different content'"
-            f"  END, {', '.join(f'd.{c}' for c in CDR_COLUMNS)}"
+            f"  END, {', '.join(f'd.{c}' for c in _STAGED)}"
             " FROM d JOIN usage_call_ids i ON i.call_id = d.call_id"
             " JOIN usage_cdrs c ON c.account = i.account AND c.start_epoch = i.start_epoch"
             " AND c.call_id = i.call_id JOIN f ON f.call_id = d.call_id"

@@ -124,6 +124,31 @@ def test_a_runner_resumes_after_its_last_position_and_skips_nothing(make_ledger,
     assert all(lag == 0 for _, lag in second.status())
 
 
+def test_events_written_while_a_catch_up_is_under_way_are_all_applied(ledger, store_url):
+    # small pages, so the runner reads pages ahead; events commit when the page read ahead
+    # came up short (it then holds less than the log does by the next batch)
+    customer(ledger, "ACME")
+    issued_invoice(ledger, "ACME", "10")
+    issued_invoice(ledger, "ACME", "20")
+    runner = runner_for(ledger, store_url, batch_size=2)
+    written: list[str] = []
+
+    def write_more(at: int, head: int) -> None:
+        if len(written) < 3 and head - at < 2:
+            written.append(issued_invoice(ledger, "ACME", "1"))
+            paid(ledger, "ACME", "1")
+
+    runner.catch_up(progress=write_more)
+
+    fold = Balances().fold(event for _, event in ledger.all_events())
+    [row] = runner.store.select(BALANCES)
+    [expected] = fold.all()
+    assert (row["invoiced"], row["received"]) == (expected.invoiced, expected.received)
+    assert row["invoiced"] == D("39.60")
+    assert len(runner.store.select(REGISTER, {"customer_account": "ACME"})) == 5
+    assert all(lag == 0 for _, lag in runner.status())
+
+
 def test_a_rebuild_starts_from_event_zero_and_ends_where_the_log_ends(ledger, store_url):
     customer(ledger, "ACME")
     issued_invoice(ledger, "ACME", "10")

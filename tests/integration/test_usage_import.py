@@ -96,6 +96,43 @@ def test_bad_rows_go_to_the_rejects_file_with_line_and_reason_and_good_rows_stil
     assert [row[0] for row in stored(db)] == ["ok1", "ok2", "old"]
 
 
+def test_repeats_across_many_chunks_and_a_whole_file_again_are_judged_by_their_first_line(
+    setup, tmp_path, monkeypatch
+):
+    # one chunk per read block (256 KB, ~2,700 lines here): on PostgreSQL the repeats at the
+    # end are in another chunk than their first lines, and the second import has every chunk
+    # holding rows already stored
+    monkeypatch.setattr(pg_stage, "CHUNK_ROWS", 1)
+    ledger, db = setup
+    rows = [cdr(f"g{n}", start=moment(n)) for n in range(9000)]
+    rows += [cdr("g5", start=moment(5)), cdr("g6", start=moment(6), charge="9.99")]
+    rows += [cdr("g8000", start=moment(8000), billed=120)]
+    path = write_cdrs(tmp_path / "many.csv", rows)
+    first = import_cdrs(ledger, db, path)
+    assert (first.rows, first.inserted, first.duplicates, first.rejected) == (9003, 9000, 1, 2)
+    assert rejects(first.rejects_file) == [
+        ("9003", "g6", "duplicate call id g6 with different content (first on line 8)"),
+        ("9004", "g8000", "duplicate call id g8000 with different content (first on line 8002)"),
+    ]
+    again = import_cdrs(ledger, db, path)
+    assert (again.rows, again.inserted, again.duplicates, again.rejected) == (9003, 0, 9001, 2)
+    assert rejects(again.rejects_file) == [
+        ("9003", "g6", "call id g6 was already imported with different content"),
+        ("9004", "g8000", "call id g8000 was already imported with different content"),
+    ]
+    assert len(stored(db)) == 9000
+
+
+def moment(n: int) -> str:
+    """The n-th second of 2026-10-05 (UTC)."""
+    return f"2026-10-05T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z"
+
+
+def rejects(path: str | None) -> list[tuple[str, str, str]]:
+    with open(path or "", newline="", encoding="utf-8") as f:
+        return [(row["line"], row["call_id"], row["reason"]) for row in csv.DictReader(f)]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
