@@ -89,6 +89,9 @@ def _route_standard_logging(level: int) -> None:
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not isinstance(h, _ToStructlog)]
     root.addHandler(_ToStructlog())
+    # Python's warnings (a dependency's deprecation notice on import, say) go through the same
+    # handler: a service's stderr stays one JSON line per record, never a bare text line
+    logging.captureWarnings(True)
     # libraries chat at info (every job run, every connection): keep them to warnings
     root.setLevel(max(level, logging.WARNING))
     # tollbook's own standard-library loggers (the ledger's) keep the level asked for

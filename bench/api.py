@@ -243,9 +243,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(url: str, processes: int = 1) -> Iterator[tuple[str, Callable[[], str]]]:
-    """``tollbook serve --role api`` process(es) on loopback ports; yields the first base URL
-    and a function creating an admin key. Stopped with SIGTERM on exit."""
+def served(
+    url: str, processes: int = 1, workers: int = 1
+) -> Iterator[tuple[str, Callable[[], str]]]:
+    """``tollbook serve --role api`` process(es) on loopback ports, each ``--workers``
+    ``workers``; yields the first base URL and a function creating an admin key. Stopped with
+    SIGTERM on exit."""
     env = {**os.environ, "TOLLBOOK_LOG_LEVEL": "warning"}
     ports = [free_port() for _ in range(processes)]
     # the servers' log lines go to a file (a pipe nobody reads would block them once full);
@@ -253,7 +256,8 @@ def served(url: str, processes: int = 1) -> Iterator[tuple[str, Callable[[], str
     logs = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed after the servers stop
     running = [
         subprocess.Popen(
-            [TOLLBOOK, "--db", url, "serve", "--role", "api", "--port", str(port)],
+            [TOLLBOOK, "--db", url, "serve", "--role", "api", "--port", str(port)]
+            + (["--workers", str(workers)] if workers > 1 else []),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=logs,

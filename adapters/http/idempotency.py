@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.app.context import Services
 from adapters.app.idempotency_keys import Stored
+from adapters.http.deps import authenticate
 from adapters.http.problems import problem_response
 from adapters.http.replay import ROUTES, keyed_route
 from adapters.ledger.base import LedgerBase
@@ -164,7 +165,7 @@ class IdempotencyMiddleware:
         async def replay_body() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
-        live = await run_in_threadpool(self.services.api_keys.authenticate, presented)
+        live = await authenticate(self.services.api_keys, presented)
         if live is None:
             # never answer a replay to an unknown or revoked key: the route refuses it (401)
             await self.app(scope, replay_body, send)

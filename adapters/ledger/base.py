@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.utils import get_topic
 
 from adapters.ledger.event_mapper import PydanticMapper
@@ -55,6 +56,15 @@ MAX_ATTEMPTS = 12
 #: it through every command's signature would touch every use case for what is one request's
 #: context. (If-Match's expected version is a command's own argument: see ``_at_version``.)
 _KEYED: ContextVar[KeyedRequest | None] = ContextVar("tollbook_keyed", default=None)
+
+
+def replay(aggregate: Any, events: Iterable[Event]) -> Any:
+    """The library's ``project_aggregate`` without its per-event ``isinstance`` check against a
+    runtime-checkable Protocol (~34 µs an event on Python 3.11, a tenth of a write request's
+    CPU): every stored event here is a domain ``Event``, which has ``mutate``."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def utc_now() -> datetime:
@@ -117,6 +127,29 @@ class LedgerBase(Application[UUID]):
             compressor=self.factory.compressor(),
             cipher=self.factory.cipher(),
         )
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """``Application.save`` (declared in adapters/store/library_internals.py), but a
+        domain ``Aggregate`` gives up its events without the library's two runtime-Protocol
+        ``isinstance`` checks (~24 µs an aggregate on Python 3.11); anything else is collected
+        as the library does."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, as it calls it
+        return recordings
 
     # ---------------------------------------------------------------- plumbing
 
@@ -190,7 +223,7 @@ class LedgerBase(Application[UUID]):
     def idempotency_record(self, owner: str, key: str) -> IdempotencyKey | None:
         """The committed record of (owner, key), or None when no request with it committed."""
         try:
-            found: object = self.repository.get(record_id(owner, key))
+            found: object = self.repository.get(record_id(owner, key), projector_func=replay)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, IdempotencyKey) else None
@@ -221,7 +254,7 @@ class LedgerBase(Application[UUID]):
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
-            aggregate: object = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id, projector_func=replay)
         except AggregateNotFoundError:
             raise NotFound(f"unknown {what} {aggregate_id}", field=_field(what)) from None
         if not isinstance(aggregate, cls):

@@ -43,7 +43,7 @@ from functools import cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteDatastore
 
 if TYPE_CHECKING:
@@ -122,6 +122,24 @@ SQLITE_INTERNALS: tuple[Internal, ...] = (
         "chain.ChainedSQLiteRecorder._write_saves: one transaction under the pool's writer"
         " lock, committed on success and rolled back on any error (a savepoint per save)",
         "20e2038a98e68bdd",
+    ),
+    Internal(
+        Application,
+        "save",
+        "(*objs, **kwargs)",
+        "ledger.base.LedgerBase.save replaces it: the same steps (collect, _record,"
+        " _take_snapshots, _notify, notify), a domain Aggregate's events collected without"
+        " the runtime-Protocol isinstance checks",
+        "4e9747d14b8fd046",
+    ),
+    Internal(
+        ProcessingEvent,
+        "collect_events",
+        "(*objs, **kwargs)",
+        "ledger.base.LedgerBase.save does for a domain Aggregate what this does for an"
+        " aggregate (its events appended, the aggregate kept by id) and calls it for anything"
+        " else",
+        "7e3a7e6b1abd2bef",
     ),
     Internal(
         Application,

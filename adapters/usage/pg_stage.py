@@ -507,7 +507,11 @@ class _Mover:
     def reject_conflicts(self, dirty: list[Lines]) -> int:
         """Among the good rows not inserted, reject those whose stored row differs: stored
         by an earlier import, or the call id's first line in this file. Identical ones are
-        duplicates, skipped without a word. Only chunks with such rows are looked at."""
+        duplicates, skipped without a word. Only chunks with such rows are looked at.
+
+        Each stored row is found by its full key in usage_cdrs' index (account, start_epoch,
+        call_id; migration step 3): one probe a row, however many CDRs share its account
+        and second (with (account, start_epoch) alone a file of them took quadratic time)."""
         if not dirty:
             return 0
         ranges = " OR ".join(f"({lines.where()})" for lines in dirty)

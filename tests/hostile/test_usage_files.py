@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from tests.e2e.conftest import Result
 from tests.helpers import event_count
-from tests.integration.usage_helpers import HEADER, cdr, customers
+from tests.integration.usage_helpers import HEADER, cdr, customers, write_cdrs
 
 Tollbook = Callable[..., Result]
 GOOD_FIRST = cdr("good-1")
@@ -717,4 +718,74 @@ def test_an_import_killed_mid_file_leaves_a_stage_the_next_import_drops(
     assert result.code == 2 and "[corrupt_file]" in result.err  # fails, and still cleans up
     assert stage_tables(store_url) == []
     assert stored_calls(store_url) == []  # the killed import committed nothing
+    assert event_count(ledger) == events
+
+
+# ------------------------------------------- one account's CDRs all in the same second
+
+SAME_SECOND = 20_000
+
+
+def same_second(call: int, charge: str = "0.0123") -> str:
+    """A CDR of ACME starting at the same second as every other one of the file."""
+    return cdr(f"same-{call:05d}", charge=charge)
+
+
+def test_a_file_of_one_accounts_cdrs_in_one_second_imports_again_and_again(
+    ledger: Ledger, tollbook: Tollbook, store_url: str, tmp_path: Path
+) -> None:
+    """A busy trunk, or a clumsy file: 20,000 CDRs of one account with the same start time.
+    Imported; imported again (every row a duplicate, skipped); then a file in which some
+    rows differ from the stored ones (each rejected on its line) and a new call id appears
+    twice with different content (the second rejected). Judging repeats looks each stored
+    row up by its call id, not among every CDR of that account and second (which made this
+    quadratic: minutes on PostgreSQL)."""
+    events = event_count(ledger)
+    rows = [same_second(n) for n in range(SAME_SECOND)]
+    first = write_cdrs(tmp_path / "first.csv", rows)
+    result = tollbook("usage", "import", str(first), "--json")
+    assert result.code == 0, result.err
+    (summary,) = result.json()
+    assert (summary["inserted"], summary["duplicates"], summary["rejected"]) == (SAME_SECOND, 0, 0)
+
+    again = write_cdrs(tmp_path / "again.csv", rows)
+    result = tollbook("usage", "import", str(again), "--json")
+    assert result.code == 0, result.err
+    (summary,) = result.json()
+    assert (summary["inserted"], summary["duplicates"], summary["rejected"]) == (0, SAME_SECOND, 0)
+    assert summary["same_file_imported_before"] is True
+    assert not (tmp_path / "again.rejects.csv").exists()
+
+    changed = {7: "0.0124", 9_999: "1.5", SAME_SECOND - 1: "0.0001"}
+    third = [same_second(n, changed.get(n, "0.0123")) for n in range(SAME_SECOND)]
+    third[12_345:12_345] = [cdr("same-new-1"), cdr("same-new-1", charge="9.99")]
+    result = tollbook("usage", "import", str(write_cdrs(tmp_path / "third.csv", third)), "--json")
+    assert result.code == 0, result.err
+    (summary,) = result.json()
+    assert (summary["inserted"], summary["duplicates"], summary["rejected"]) == (
+        1,
+        SAME_SECOND - len(changed),
+        len(changed) + 1,
+    )
+    # the header is line 1: row n of the file is on line n + 2 (after the two new ones are
+    # put in at row 12,345, the rows from there are two lines further down)
+    new_line = 12_345 + 2
+    lines = {n: n + 2 + (2 if n >= 12_345 else 0) for n in changed}
+    expected = [
+        (str(lines[n]), f"call id same-{n:05d} was already imported with different content")
+        for n in sorted(changed)
+    ]
+    expected.insert(
+        2,
+        (
+            str(new_line + 1),
+            f"duplicate call id same-new-1 with different content (first on line {new_line})",
+        ),
+    )
+    rejects = read_rejects(tmp_path / "third.rejects.csv")
+    assert [(row["line"], row["reason"]) for row in rejects] == expected
+    charges = [D(row["charge"]) for row in rejects]  # as stored: six places
+    assert charges == [D("0.0124"), D("1.5"), D("9.99"), D("0.0001")]
+    stored = stored_calls(store_url)
+    assert len(stored) == SAME_SECOND + 1 and "same-new-1" in stored
     assert event_count(ledger) == events

@@ -15,6 +15,7 @@ from adapters.cli.main import cli
 from adapters.config_error import ConfigError
 from adapters.store.database import Database, Dialect
 from adapters.store.migrations.runner import Migration, migrate, migrations, status
+from adapters.usage.partitions import Month, create_partition
 
 #: tables the first step makes (a sample from each former owner)
 SOME_TABLES = {
@@ -211,3 +212,38 @@ def test_usage_cdrs_move_into_month_partitions_and_keep_their_rows(db: Database)
                 ("a2", "ACME", 1_792_000_000),
             ]
     assert "usage_cdrs_unpartitioned" not in tables(db)
+
+
+def usage_indexes(db: Database, table: str) -> list[str]:
+    """The columns of each index of ``table`` (PostgreSQL), as its definition lists them."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename = %s",
+            (table,),
+        ).fetchall()
+    return sorted(str(definition).split(" USING btree ", 1)[1] for (definition,) in rows)
+
+
+def test_usage_cdrs_are_found_by_account_start_and_call_id(db: Database) -> None:
+    """PostgreSQL: step 3 makes usage_cdrs' index (account, start_epoch, call_id), on the
+    partitions step 2 made and on those made after, keeping the rows; SQLite's call_id is
+    its primary key already."""
+    migrate(db, migrations()[:2])
+    call = ("ACME", 60, 60, "4477", "447", "UK Mobile", "0.01", 10_000, "GBP")
+    rows = [("a1", call[0], 1_790_000_000, *call[1:], 7, 1)]
+    with db.connect() as conn:
+        if db.dialect == "postgres":
+            create_partition(conn, Month.of(1_790_000_000))
+            conn.execute("INSERT INTO usage_call_ids VALUES ('a1', 'ACME', 1790000000)")
+        conn.execute(db.sql(f"INSERT INTO usage_cdrs VALUES ({', '.join('?' * 13)})"), rows[0])
+    assert [m.version for m in migrate(db)] == [m.version for m in migrations()[2:]]
+    with db.connect() as conn:
+        assert [tuple(r) for r in conn.execute("SELECT * FROM usage_cdrs")] == rows
+        if db.dialect == "sqlite":
+            return
+        create_partition(conn, Month.of(1_792_000_000))
+    wanted = ["(account, start_epoch, call_id)"]
+    assert usage_indexes(db, "usage_cdrs") == wanted
+    assert usage_indexes(db, "usage_cdrs_y2026m09") == wanted
+    assert usage_indexes(db, "usage_cdrs_y2026m10") == wanted

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, credit_note_download
 from adapters.config_error import ConfigError
@@ -13,12 +13,13 @@ from adapters.http.deps import Reader, Svc, Writer, check_if_match
 from adapters.http.documents import CreditNoteDoc, SendDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.problems import Problem
+from adapters.http.routing import Router
 from adapters.http.schemas import CreditNoteCreate, SendRequest
 from adapters.queries import queries_for
 from adapters.views import credit_note_doc
 from domain.credit_note import CreditLine
 
-router = APIRouter(prefix="/credit-notes", tags=["credit notes"])
+router = Router(prefix="/credit-notes", tags=["credit notes"])
 
 
 @router.get(

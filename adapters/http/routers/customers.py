@@ -6,7 +6,7 @@ import os
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from adapters.app import statements
 from adapters.config_error import ConfigError
@@ -21,6 +21,7 @@ from adapters.http.documents import (
 )
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.problems import Problem
+from adapters.http.routing import Router
 from adapters.http.schemas import (
     AssignmentCreate,
     AssignmentEnd,
@@ -35,7 +36,7 @@ from adapters.views import customer_doc, event_doc
 from domain.changes import CustomerChanges
 from domain.errors import InvalidInput
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = Router(prefix="/customers", tags=["customers"])
 
 
 @router.get("", **answers(list[CustomerDoc]))

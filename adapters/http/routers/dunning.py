@@ -6,15 +6,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from adapters.config_error import ConfigError
 from adapters.http.deps import Svc, Writer
 from adapters.http.documents import DunningRunDoc, answers
 from adapters.http.problems import Problem
+from adapters.http.routing import Router
 from adapters.http.schemas import DunningRun
 
-router = APIRouter(prefix="/dunning", tags=["dunning"])
+router = Router(prefix="/dunning", tags=["dunning"])
 
 
 @router.post("/run", **answers(DunningRunDoc))

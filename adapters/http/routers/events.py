@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
@@ -17,11 +17,12 @@ from adapters.app.context import LONG_POLL_MAX_SECONDS, Services
 from adapters.feed import event_types, read_page, topics_for
 from adapters.http.deps import Reader, Svc
 from adapters.http.documents import FeedPage, answers
+from adapters.http.routing import Router
 
 #: Positions are 64-bit integers in both stores (SQLite INTEGER, PostgreSQL BIGINT).
 MAX_POSITION = 2**63 - 1
 
-router = APIRouter(tags=["events"])
+router = Router(tags=["events"])
 
 MAX_LIMIT = 1000
 

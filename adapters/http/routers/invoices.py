@@ -6,7 +6,7 @@ import os
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from adapters.app.einvoices import MEDIA_TYPE, PdfFormat, invoice_download
 from adapters.config_error import ConfigError
@@ -30,6 +30,7 @@ from adapters.http.documents import (
 )
 from adapters.http.paging import Cursor, Limit, paged
 from adapters.http.problems import Problem
+from adapters.http.routing import Router
 from adapters.http.schemas import (
     DatesChange,
     DiscountCreate,
@@ -52,7 +53,7 @@ from domain.errors import InvalidInput
 from domain.invoice import Invoice
 from domain.invoice_status import Status
 
-router = APIRouter(prefix="/invoices", tags=["invoices"])
+router = Router(prefix="/invoices", tags=["invoices"])
 
 
 def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
-router = APIRouter(tags=["service"])
+from adapters.http.routing import Router
+
+router = Router(tags=["service"])
 
 
 class Liveness(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -13,8 +13,9 @@ from adapters.app.exposition import CONTENT_TYPE, Exposition
 from adapters.app.readiness import Readiness
 from adapters.http.deps import Reader
 from adapters.http.documents import ReadyDoc
+from adapters.http.routing import Router
 
-router = APIRouter(tags=["service"])
+router = Router(tags=["service"])
 
 READY_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"model": ReadyDoc, "description": "Every check holds."},

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.documents import PackageDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
+from adapters.http.routing import Router
 from adapters.http.schemas import PackageChange, PackageCreate
 from adapters.queries import queries_for
 from adapters.views import package_doc
 from domain.changes import PackageChanges
 from domain.errors import InvalidInput
 
-router = APIRouter(prefix="/packages", tags=["packages"])
+router = Router(prefix="/packages", tags=["packages"])
 
 
 @router.get("", **answers(list[PackageDoc]))

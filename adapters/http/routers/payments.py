@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from adapters.app.payment_history import payment_history_page
-from adapters.http.conditional import cached_page, conditional_answers, list_tag
+from adapters.http.conditional import cached_page, conditional_answers, document, list_tag
 from adapters.http.deps import Reader, Svc, Writer, check_if_match, set_etag
 from adapters.http.documents import BalanceDoc, EventDoc, PaymentDoc, answers
 from adapters.http.paging import Cursor, Limit, paged
+from adapters.http.routing import Router
 from adapters.http.schemas import (
     AllocationCreate,
     IsoDate,
@@ -27,14 +28,16 @@ from adapters.queries.documents import aged_doc, balance_row_doc, history_doc
 from adapters.views import event_doc, payment_doc
 from domain.payment import Payment
 
-router = APIRouter(tags=["payments"])
+router = Router(tags=["payments"])
 
 
-def _doc(ledger: Ledger, ref: str, response: Response) -> dict[str, Any]:
-    """The payment's document; after a write, the payment as this request saved it."""
+def _doc(ledger: Ledger, ref: str, response: Response, status: int = 200) -> Response:
+    """The payment's document; after a write, the payment as this request saved it. Sent as
+    built (``document``: the bytes FastAPI would send, without its ``jsonable_encoder`` walk),
+    with the headers set on ``response``."""
     payment = saved(Payment, ref) or ledger.payment(ref)
     set_etag(response, payment.version)
-    return payment_doc(payment)
+    return document(payment_doc(payment), response, status)
 
 
 def _precondition(request: Request, ledger: Ledger, ref: str) -> tuple[str, int | None]:
@@ -72,7 +75,7 @@ def list_payments(
 @router.post("/payments", **answers(PaymentDoc, 201))
 def record_payment(
     body: PaymentCreate, svc: Svc, key: Writer, response: Response
-) -> dict[str, Any]:
+) -> Response:
     payment_id = svc.ledger.record_payment(
         body.customer,
         key.name,
@@ -86,11 +89,11 @@ def record_payment(
         idempotency_key=body.idempotency_key,
     )
     response.headers["Location"] = f"/payments/{payment_id}"
-    return _doc(svc.ledger, str(payment_id), response)
+    return _doc(svc.ledger, str(payment_id), response, 201)
 
 
 @router.get("/payments/{ref}", **answers(PaymentDoc))
-def show_payment(ref: str, svc: Svc, _: Reader, response: Response) -> dict[str, Any]:
+def show_payment(ref: str, svc: Svc, _: Reader, response: Response) -> Response:
     return _doc(svc.ledger, ref, response)
 
 
@@ -102,7 +105,7 @@ def payment_history(ref: str, svc: Svc, _: Reader) -> list[dict[str, Any]]:
 @router.post("/payments/{ref}/complete", **answers(PaymentDoc, if_match=True))
 def complete_payment(
     ref: str, request: Request, svc: Svc, key: Writer, response: Response
-) -> dict[str, Any]:
+) -> Response:
     payment_id, expected = _precondition(request, svc.ledger, ref)
     svc.ledger.complete_payment(payment_id, key.name, expected_version=expected)
     return _doc(svc.ledger, payment_id, response)
@@ -116,7 +119,7 @@ def cancel_payment(
     key: Writer,
     response: Response,
     body: OptionalReason | None = None,
-) -> dict[str, Any]:
+) -> Response:
     payment_id, expected = _precondition(request, svc.ledger, ref)
     svc.ledger.cancel_payment(
         payment_id, key.name, body.reason if body else None, expected_version=expected
@@ -132,7 +135,7 @@ def allocate_payment(
     svc: Svc,
     key: Writer,
     response: Response,
-) -> dict[str, Any]:
+) -> Response:
     """Allocate over one or several invoices, all or nothing. If-Match: the payment's."""
     payment_id, expected = _precondition(request, svc.ledger, ref)
     pairs: list[tuple[str, Any]] = [(item.invoice, item.amount) for item in body.allocations]
@@ -148,7 +151,7 @@ def unallocate_payment(
     svc: Svc,
     key: Writer,
     response: Response,
-) -> dict[str, Any]:
+) -> Response:
     payment_id, expected = _precondition(request, svc.ledger, ref)
     svc.ledger.unallocate(
         payment_id, body.invoice, body.amount, key.name, body.reason, expected_version=expected
@@ -164,7 +167,7 @@ def refund_payment(
     svc: Svc,
     key: Writer,
     response: Response,
-) -> dict[str, Any]:
+) -> Response:
     payment_id, expected = _precondition(request, svc.ledger, ref)
     svc.ledger.refund_payment(
         payment_id,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 
 from adapters.http.deps import Admin, Reader, Svc
 from adapters.http.documents import SettingsDoc, answers
+from adapters.http.routing import Router
 from adapters.http.schemas import SettingsChange
 from domain.changes import SettingsChanges
 from domain.errors import InvalidInput
 
-router = APIRouter(prefix="/settings", tags=["settings"])
+router = Router(prefix="/settings", tags=["settings"])
 
 
 @router.get("", **answers(SettingsDoc))

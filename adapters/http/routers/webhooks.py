@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from adapters.feed import head_position, topics_for
 from adapters.http.deps import Admin, Svc
 from adapters.http.documents import DeliveryDoc, WebhookCreated, WebhookDoc, answers
+from adapters.http.routing import Router
 from adapters.http.schemas import WebhookCreate
 from adapters.webhooks.signing import new_secret
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = Router(prefix="/webhooks", tags=["webhooks"])
 
 MAX_DELIVERIES = 1000
 
