@@ -3,6 +3,7 @@ from the domain events): those must equal the full domain events', for every eve
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from typing import Any
@@ -250,3 +251,42 @@ def test_what_pydantic_refuses_in_a_stored_event_the_fast_decoder_refuses(kind_n
     fields = [name for name in state if name in kind.model_fields]
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.Decoder(fields_struct(kind, fields), strict=False).decode(data)
+
+
+def test_invoice_documents_fold_partial_events_without_their_rows_from_the_log(ledger):
+    """A handler given only the ids of an event outside a batch (no rows handed over) reads
+    the invoice's events from the log, and lays out the ledger's own document."""
+    from projections.invoice_document import invoice_doc
+    from projections.invoice_documents import InvoiceDocuments
+
+    customer(ledger)
+    number = issued_invoice(ledger, net="123.45")
+    ledger.allocate(completed_payment(ledger, amount="50.00"), [(number, D("50.00"))], "test")
+    invoice_id = ledger.invoice_id(number)
+    projection = InvoiceDocuments()
+    projection.attach(ledger)
+    decoder = PartialDecoder(ledger.mapper, projection.reads())
+    expected: dict[str, dict[str, Any]] = {}
+
+    class Rows:
+        def get(self, table, *key):
+            return expected.get(key[0])
+
+        def put(self, table, row):
+            expected[row["invoice_id"]] = row
+
+        add = put
+
+    rows = Rows()
+    found = [n for n in ledger.recorder.select_notifications(0, 1000) if n.topic in decoder.models]
+    last = found[-1]  # only the last event: the earlier ones come from the log too
+    kind, event = decoder.decode_record(
+        last.topic, last.state, id_text(last.originator_id), last.originator_version
+    )
+    handle, _ = projection.handlers[kind]  # as the runner calls it
+    handle(projection, event, last.id, rows)
+    projection.batch_applied(rows)
+    [row] = expected.values()
+    invoice = ledger.invoice(invoice_id)
+    assert row["version"] == invoice.version == last.originator_version
+    assert json.loads(row["document"]) == invoice_doc(invoice)
