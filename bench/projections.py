@@ -45,6 +45,7 @@ from uuid import UUID, uuid4
 import psycopg
 from eventsourcing.persistence import StoredEvent
 
+from adapters.cli.rebuild_child import child_factory
 from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
 from adapters.logging import configure_logging
@@ -264,7 +265,9 @@ class Log:
     def rebuild(self) -> float:
         """Ours: every read model rebuilt from event zero, as the CLI's rebuild does."""
         store = open_store(self.url, self.ledger.recorder.events_table_name)
-        runner = Runner(self.ledger, store, batch_size=REBUILD_BATCH_SIZE)
+        table = self.ledger.recorder.events_table_name
+        child = child_factory(self.url, self.url, table)  # as the CLI's rebuild runs it
+        runner = Runner(self.ledger, store, batch_size=REBUILD_BATCH_SIZE, child=child)
         gc.collect()
         began = time.perf_counter()
         applied = runner.rebuild()

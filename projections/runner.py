@@ -34,6 +34,7 @@ from projections.directory import Directory
 from projections.invoice_documents import InvoiceDocuments
 from projections.invoice_register import InvoiceRegister
 from projections.payment_history import PaymentHistory
+from projections.split_rebuild import CHILD_READ_MODELS, start_child
 from projections.statement_lines import StatementLines
 from projections.view import EventLog, EventRow, Handler, Projection, ViewWriter
 
@@ -246,8 +247,12 @@ class Runner:
         store: TrackedStore,
         projections: Sequence[Projection] | None = None,
         batch_size: int = 1000,
+        child: Callable[[], Runner] | None = None,
     ) -> None:
         self.ledger = ledger
+        #: builds, in a child process, a runner over the same stores (a picklable callable):
+        #: given, a rebuild of all read models runs CHILD_READ_MODELS there at the same time
+        self.child = child
         self.store = store
         self.projections = list(projections) if projections is not None else all_projections()
         for projection in self.projections:
@@ -580,8 +585,37 @@ class Runner:
         return found
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
-        """Drop the read models and apply the whole log again, from event zero."""
+        """Drop the read models and apply the whole log again, from event zero.
+
+        With ``child`` given and read models of both groups chosen, CHILD_READ_MODELS are
+        rebuilt in a child process meanwhile (``progress`` follows the parent's group); a
+        child that cannot start leaves them to this process. Returns the events applied by
+        the group that followed more of them."""
         projections = self.select(names)
+        aside = [p for p in projections if p.name in CHILD_READ_MODELS]
+        if self.child is None or not aside or len(aside) == len(projections):
+            return self._rebuild(projections, progress)
+        self.store.ensure(projections)  # tables created here, before two processes write
+        child = start_child(self.child, [p.name for p in aside], self.batch_size)
+        if child is None:
+            return self._rebuild(projections, progress)
+        try:
+            applied = self._rebuild([p for p in projections if p not in aside], progress)
+        except BaseException:
+            try:
+                child.wait()
+            except Exception:
+                log.exception("the child process rebuilding read models failed too")
+            raise
+        applied = max(applied, child.wait())
+        for projection in aside:  # stopped at an event there: as if stopped here
+            self.faults.pop(projection.name, None)
+            self._retry.pop(projection.name, None)
+        stopped = self.stopped()
+        self.faults.update((p.name, stopped[p.name]) for p in aside if p.name in stopped)
+        return applied
+
+    def _rebuild(self, projections: list[Projection], progress: Progress | None) -> int:
         self.store.ensure(projections)
         self.store.reset(projections)
         for projection in projections:

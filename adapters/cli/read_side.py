@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import click
 
 from adapters.cli.context import state
+from adapters.cli.rebuild_child import child_factory
 from adapters.config import ConfigError, database_url
 from adapters.store.read_models import SqlViewStore, open_store
 from projections.runner import Fault, Runner
@@ -25,10 +26,12 @@ def read_models(catch_up: Iterable[str] | None = (), batch_size: int = 1000) -> 
     try:
         if events_table is None:
             raise ValueError("this store keeps no SQL tables")
-        store = open_store(current.database_url or database_url(), events_table)
+        store_url = current.database_url or database_url()
+        store = open_store(store_url, events_table)
     except ValueError as error:
         raise ConfigError(f"read models need SQLite or PostgreSQL: {error}") from None
-    runner = Runner(ledger, store, batch_size=batch_size)
+    child = child_factory(current.database_url, store_url, events_table)
+    runner = Runner(ledger, store, batch_size=batch_size, child=child)
     if catch_up is not None:
         wanted = list(catch_up)
         runner.catch_up(wanted)
