@@ -10,6 +10,9 @@ write the same rows and exactly-once holds as it does for two runners.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -32,13 +35,39 @@ class ChildRebuildFailed(Exception):
     record their fault in the store as a single process does)."""
 
 
+class _ParentGone(Exception):
+    pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """A child left running after its parent was killed would go on writing, and could even
+    reset its read model after another runner had caught it up: on Linux the kernel kills it
+    with the parent; elsewhere it stops at its next batch (``_check_parent``)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    _check_parent(parent)
+
+
+def _check_parent(parent: int) -> None:
+    if os.getppid() != parent:
+        raise _ParentGone(f"the parent process {parent} is gone")
+
+
 def _child_main(
-    factory: Callable[[], Runner], names: list[str], batch_size: int, out: Connection
+    factory: Callable[[], Runner],
+    names: list[str],
+    batch_size: int,
+    out: Connection,
+    parent: int,
 ) -> None:
     try:
+        _die_with_parent(parent)
         runner = factory()
         runner.batch_size = batch_size
-        applied = runner.rebuild(names)
+        applied = runner.rebuild(names, lambda reached, head: _check_parent(parent))
     except BaseException as error:  # reported to the parent, which names the read models
         from projections.runner import describe_error
 
@@ -81,7 +110,7 @@ def start_child(
     try:
         process = context.Process(
             target=_child_main,
-            args=(factory, list(names), batch_size, sent),
+            args=(factory, list(names), batch_size, sent, os.getpid()),
             name="tollbook-rebuild",
             daemon=True,
         )
