@@ -65,11 +65,7 @@ def aggregates() -> Iterator[type[Aggregate]]:
 
 
 def events_of(aggregate: type[Aggregate]) -> list[type[Event]]:
-    return [
-        value
-        for value in vars(aggregate).values()
-        if isinstance(value, type) and issubclass(value, Event)
-    ]
+    return list(aggregate.declared_events())
 
 
 def type_name(annotation: Any) -> str:

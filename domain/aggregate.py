@@ -95,6 +95,15 @@ class Aggregate:
             if isinstance(value, type) and issubclass(value, Created):
                 value.aggregate_class = cls
 
+    @classmethod
+    def declared_events(cls) -> tuple[type[Event], ...]:
+        """The event types this aggregate declares in its class body, in declaration order."""
+        return tuple(
+            value
+            for value in vars(cls).values()
+            if isinstance(value, type) and issubclass(value, Event)
+        )
+
     def _base_init(self, id: UUID, created_on: datetime) -> None:
         self._id = id
         self.version = 0

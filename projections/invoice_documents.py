@@ -61,15 +61,6 @@ def document_text(document: dict[str, Any]) -> str:
         return json.dumps(document, separators=(",", ":"))
 
 
-def invoice_event_types() -> tuple[type[Event], ...]:
-    """Every event type of the ``Invoice`` aggregate: each one moves its version."""
-    return tuple(
-        value
-        for value in vars(Invoice).values()
-        if isinstance(value, type) and issubclass(value, Event)
-    )
-
-
 class InvoiceDocuments(Projection):
     """Every invoice's document, as ``invoice show --json`` prints it (without a day)."""
 
@@ -78,7 +69,7 @@ class InvoiceDocuments(Projection):
 
     def __init__(self) -> None:
         self.log: EventLog | None = None
-        self._topics = frozenset(get_topic(kind) for kind in invoice_event_types())
+        self._topics = frozenset(get_topic(kind) for kind in Invoice.declared_events())
         #: invoice id -> the invoice folded to its version (most recently used last)
         self._folded: OrderedDict[str, Invoice] = OrderedDict()
         #: log position -> the stored invoice event there, of the batch being applied
@@ -103,7 +94,7 @@ class InvoiceDocuments(Projection):
         key = id_text(event.originator_id)
         self._changed_in_batch[key] = self._fold(key, event, position)
 
-    for _kind in invoice_event_types():  # every invoice event moves its document's version
+    for _kind in Invoice.declared_events():  # every invoice event moves its document's version
         _changed = on(_kind)(_changed)
     del _kind
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from domain.aggregate import Aggregate, Event
+from domain.aggregate import Aggregate
 from domain.credit_note import CreditNote
 from domain.customer import Customer
 from domain.export_resolution import ExportResolution
@@ -35,11 +35,7 @@ class LogFolds:
         """Every aggregate of a class, in the order they were created, folded from one paged
         read of their events (the repository reads one aggregate per query: a thousand
         customers were a thousand round trips)."""
-        topics = [
-            get_topic(value)
-            for value in vars(cls).values()
-            if isinstance(value, type) and issubclass(value, Event)
-        ]
+        topics = [get_topic(kind) for kind in cls.declared_events()]
         found: dict[UUID, Any] = {}
         for _, event in self.ledger.all_events(topics=topics):
             found[event.originator_id] = event.mutate(found.get(event.originator_id))
