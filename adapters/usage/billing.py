@@ -309,12 +309,12 @@ def _run(
     targets = [_target(c, period, grouping) for c in _customers(ledger, customers)]
     planner = _Planner(ledger, db, period, through, allow_overlap, ledger_db, settings)
     targets = planner.look_up(targets)
-    planner.find_overlaps(targets)
-    late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
-    # The usage sums are one pass over the CDRs, run on a thread of its own while this one
-    # works out what the new invoices need besides (package lines, tax terms). Saving runs
-    # on another thread, a batch at a time, while the next batch is planned (see _Saver).
-    # Planning is Python on one core; summing and saving are mostly the database's work.
+    # The usage sums are one pass over the CDRs, run on a thread of its own as soon as the
+    # run knows which customers have no invoice yet, while this one reads what else the
+    # plans need (other invoices' lines of the period, late usage) and works out the new
+    # invoices' package lines and tax terms. Saving runs on another thread, a batch at a
+    # time, while the next batch is planned (see _Saver). Planning is Python on one core;
+    # summing and saving are mostly the database's work.
     passes = [targets]
     pending: list[InvoiceResult] = []
     with (
@@ -329,6 +329,8 @@ def _run(
             for group in passes
         ]
         try:
+            planner.find_overlaps(targets)
+            late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
             for target in targets:  # while the database sums
                 with contextlib.suppress(InvalidInput):  # planned (and refused) below
                     planner.prepare(target)
@@ -638,7 +640,11 @@ class _Planner:
             currency,
             target.prices,
         )
-        used = sum((line.net(currency) for line in usage), Decimal(0))  # no tax: net only
+        # the usage's totals worked out once: its net decides the top-up, and (totals per
+        # line being sums of each line's own rounded figures) its total plus that of the
+        # other lines is the invoice's, compared with the minimum below
+        usage_totals = totals_of(usage, currency)
+        used = usage_totals.net
         top_up = top_up_line(
             main_id, self.period, used, committed, currency, tax_rate, tax_description
         )
@@ -665,8 +671,9 @@ class _Planner:
         minimum = (
             target.minimum_invoice if target.minimum_invoice is not None else self.minimum_invoice
         )
-        with_carried = lines + carried_lines(main_id, pending)
-        if totals_of(with_carried, currency).total < minimum:
+        carried_over = carried_lines(main_id, pending)
+        with_carried = lines + carried_over
+        if self._total(usage, usage_totals.total, lines + carried_over, currency) < minimum:
             result = self._result(target, main_id, "invoice", lines)
             result.action, result.period = "would carry forward", self.period
             result.state = "carried forward"
@@ -675,6 +682,22 @@ class _Planner:
             result.takes = tuple(c.invoice_id for c in pending)
         result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
         return [result]
+
+    @staticmethod
+    def _total(
+        usage: list[InvoiceLine],
+        usage_total: Decimal,
+        lines: list[InvoiceLine],
+        currency: str,
+    ) -> Decimal:
+        """``totals_of(lines, currency).total``, given the total of ``usage`` (per line,
+        the default: a sum of each line's rounded net and tax, so it adds up over parts),
+        when ``usage`` is still among ``lines`` (no other invoice bills it), else afresh."""
+        summed = {id(line) for line in usage}
+        others = [line for line in lines if id(line) not in summed]
+        if len(others) + len(summed) == len(lines):  # every usage line is among them
+            return usage_total + totals_of(others, currency).total
+        return totals_of(lines, currency).total
 
     def chain(self, target: _Target) -> tuple[list[Invoice], int]:
         """The period's invoices already made (main, then supplementary ones) and the last
