@@ -381,6 +381,10 @@ def analyse_if_stale(db: Database) -> bool:
 class _Saver:
     """Saves a run's planned invoices a batch at a time, each batch in one transaction, on
     the ``saves`` thread, so the next batch is planned while the database writes this one.
+    The new invoices of a batch are drafted on the caller's thread before it goes to the
+    saves thread: drafting is Python, which runs one thread at a time, while the saves
+    thread mostly waits for the database; drafted there, the next batch's planning waited
+    for it.
 
     A batch is finished (issued with ``issue``, added to the report, told to ``on_invoice``)
     before the next batch is saved, as when saving was sequential: a run stopped by an
@@ -416,12 +420,17 @@ class _Saver:
             new = [r for r in planned if r.action == "would create"]
             _drafts(self.ledger, new, self.period, self.actor, self.customers, self.settings)
         elif planned:
+            drafted = _new_drafts(
+                self.ledger, planned, self.period, self.actor, self.customers, self.settings
+            )
             # the caller's context (log bindings, expected versions) goes with the save
             context = contextvars.copy_context()
-            self.saving = self.saves.submit(context.run, self._create, planned)
+            self.saving = self.saves.submit(context.run, self._create, planned, drafted)
 
-    def _create(self, planned: list[InvoiceResult]) -> None:
-        _create(self.ledger, planned, self.period, self.actor, self.customers, self.settings)
+    def _create(self, planned: list[InvoiceResult], drafted: list[Invoice]) -> None:
+        _create(
+            self.ledger, planned, self.period, self.actor, self.customers, self.settings, drafted
+        )
 
     def finish(self) -> None:
         """Wait for the batch being saved (a failed save raises here), issue it, report it."""
@@ -997,6 +1006,20 @@ def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
         yield items[start : start + size]
 
 
+def _new_drafts(
+    ledger: Ledger,
+    planned: Sequence[InvoiceResult],
+    period: Period,
+    actor: str,
+    customers: Mapping[str, Customer],
+    settings: SellerSettings,
+) -> list[Invoice]:
+    """The drafts ``_create`` saves in one transaction: of the planned invoices that change
+    no customer (``_drafts``: the ones the ledger refuses are marked and left out)."""
+    new = [r for r in planned if not r.takes and r.action == "would create"]
+    return _drafts(ledger, new, period, actor, customers, settings)
+
+
 def _create(
     ledger: Ledger,
     planned: Sequence[InvoiceResult],
@@ -1004,19 +1027,25 @@ def _create(
     actor: str,
     customers: Mapping[str, Customer],
     settings: SellerSettings,
+    drafted: list[Invoice] | None = None,
 ) -> None:
     """Create planned invoices, each with all its lines, in one transaction; if one already
     exists (another run got there first), create the others one at a time.
 
     The drafts are made from the customers the run planned with (read once at its start), so
-    an invoice's header and its lines come from the same customer state."""
+    an invoice's header and its lines come from the same customer state; ``drafted``: those
+    of ``_new_drafts(planned)``, made already."""
 
     # carrying forward, and taking what was carried, change the customer too: saved one by
     # one, each invoice with its customer (one transaction), so each period is billed once
     for result in [r for r in planned if r.takes or r.action == "would carry forward"]:
         _save_with_customer(ledger, result, period, actor, customers[result.account], settings)
+    drafts = (
+        _new_drafts(ledger, planned, period, actor, customers, settings)
+        if drafted is None
+        else drafted
+    )
     planned = [r for r in planned if not r.takes and r.action == "would create"]
-    drafts = _drafts(ledger, planned, period, actor, customers, settings)
     planned = [r for r in planned if r.action != "refused"]
     if not planned:  # nothing new in this batch: no empty save (a round trip each)
         return
