@@ -19,6 +19,7 @@ from domain.errors import InvalidDate, InvalidInput
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from adapters.ledger.application import Ledger
 
@@ -198,13 +199,34 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     """A readable table; numeric-looking columns are right-aligned."""
     from rich.table import Table
 
-    grid = Table(title=title, title_justify="left", show_lines=False)
+    grid = Table(
+        title=_as_rich(title, "table.title") if title else title,
+        title_justify="left",
+        show_lines=False,
+    )
     for index, column in enumerate(columns):
         numeric = bool(rows) and all(_is_number(row[index]) for row in rows if row[index] != "")
-        grid.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        grid.add_column(_as_rich(column), justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        grid.add_row(*("" if cell is None else shown(str(cell)) for cell in row))
+        grid.add_row(*("" if cell is None else _as_rich(shown(str(cell))) for cell in row))
     get_console().print(grid)
+
+
+def _is_plain(text: str) -> bool:
+    """Whether rich shows ``text`` as it is: a markup tag needs a ``[`` and an emoji code
+    (``:name:``) two colons."""
+    return "[" not in text and text.count(":") < 2
+
+
+def _as_rich(text: str, style: str = "") -> str | Text:
+    """The ``Text`` rich makes of a plain string (``Console.render_str``: no markup, no emoji
+    code, not highlighted), made here: rich's emoji table (~2 ms to import) is then loaded
+    only when a text could hold an emoji code. Any other string goes to rich as it is."""
+    if not _is_plain(text):
+        return text
+    from rich.text import Text
+
+    return Text(text, style=style)
 
 
 #: A table cell shows at most this many characters (a stored megabyte took seconds to lay out).
@@ -221,11 +243,16 @@ def shown(text: str) -> str:
     return _UNSAFE.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
-def _is_number(value: object) -> bool:
-    from domain.money import parse_decimal
+_DIGITS = frozenset("0123456789")
 
+
+def _is_number(value: object) -> bool:
     if isinstance(value, (int, Decimal)):
         return True
+    if not _DIGITS.intersection(str(value)):  # a plain decimal has a digit: no money imported
+        return False
+    from domain.money import parse_decimal
+
     try:
         parse_decimal(str(value))
     except InvalidInput:
@@ -234,7 +261,8 @@ def _is_number(value: object) -> bool:
 
 
 def say(message: str) -> None:
-    get_console().print(message)
+    # no emoji code fits in fewer than two colons: rich's emoji table is not loaded for nothing
+    get_console().print(message, emoji=None if message.count(":") >= 2 else False)
 
 
 # ------------------------------------------------------------------ input parsing
