@@ -127,8 +127,12 @@ def test_the_commands_texts_print_the_same() -> None:
         _same_table(
             "Account settings",
             ["setting", "value"],
-            [["company_name", "Tolls :smile: Ltd"], ["invoice_number_format", "INV-{year}-{seq:06d}"],
-             ["address", "1 [bold]Road[/bold]"], ["default_tax_rate", "20"]],
+            [
+                ["company_name", "Tolls :smile: Ltd"],
+                ["invoice_number_format", "INV-{year}-{seq:06d}"],
+                ["address", "1 [bold]Road[/bold]"],
+                ["default_tax_rate", "20"],
+            ],
             terminal,
-        )  # fmt: skip
+        )
         _same_table(None, ["", "GBP"], [["net", "10.00"], ["tax", "2.00"]], terminal)
