@@ -96,6 +96,17 @@ def postgres_connect(env: Mapping[str, str], **options: Any) -> psycopg.Connecti
     """A plain psycopg connection to the database the store settings name."""
     import psycopg  # here: a store on SQLite never needs it (nor its import time)
 
-    from adapters.store.pool import connection_kwargs
-
     return psycopg.connect(**connection_kwargs(env, **options))
+
+
+def connection_kwargs(env: Mapping[str, str], **options: Any) -> dict[str, Any]:
+    """psycopg's connection arguments for the database the store settings name. (Here, not
+    beside the pool: a command that opens one connection never imports psycopg_pool.)"""
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "user": env["POSTGRES_USER"],
+        "password": env.get("POSTGRES_PASSWORD") or None,
+        **options,
+    }

@@ -115,12 +115,13 @@ def _probe(code: str, level: str = "warning") -> subprocess.CompletedProcess[str
     )
 
 
-def test_settings_show_imports_no_logging(store_url):
+def test_settings_show_imports_no_logging_and_no_pool(store_url):
     imported("--db", store_url, "settings", "show")  # sets a new store up
     out, modules = imported("--db", store_url, "settings", "show")
     assert "default_currency" in out
     if store_url.startswith("sqlite"):  # psycopg imports logging itself
         assert "logging" not in modules
+    assert "psycopg_pool" not in modules  # one connection, not a pool
 
 
 @pytest.mark.parametrize("level", ["info", "warning"])
