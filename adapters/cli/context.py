@@ -262,7 +262,7 @@ def _is_number(value: object) -> bool:
         return True
     if not _DIGITS.intersection(str(value)):  # a plain decimal has a digit: no money imported
         return False
-    from domain.money import parse_decimal
+    from domain.decimal_text import parse_decimal
 
     try:
         parse_decimal(str(value))
@@ -280,7 +280,7 @@ def say(message: str) -> None:
 
 
 def amount_arg(value: str | None, what: str = "amount") -> Decimal | None:
-    from domain.money import parse_decimal
+    from domain.decimal_text import parse_decimal
 
     return None if value is None else parse_decimal(value, what=what)
 
