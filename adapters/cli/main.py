@@ -10,7 +10,6 @@ storage unavailable (the store down, or read-only while it is moved); 70 an unex
 from __future__ import annotations
 
 import sys
-import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, NoReturn
@@ -169,6 +168,8 @@ def refuse(message: str, code: str, status: int) -> NoReturn:
 def one_line(text: str) -> str:
     """Control and format characters escaped: input echoed in a message can neither break the
     line nor steer the terminal (ANSI escapes, right-to-left overrides)."""
+    import unicodedata  # only for a refusal: every start would pay for it
+
     return "".join(
         ch.encode("unicode_escape").decode("ascii")
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
