@@ -6,7 +6,6 @@ composition root (adapters/config.py), which builds the ledger from it.
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +88,8 @@ def setup_lock_key(schema: str | None) -> int:
     collision) only wait for each other."""
     if not schema or schema == "public":
         return SETUP_LOCK_KEY
+    import zlib  # only to take the lock: a command that reads never pays for it
+
     return SETUP_LOCK_KEY ^ (zlib.crc32(schema.encode()) << 20)
 
 
