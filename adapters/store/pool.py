@@ -23,24 +23,14 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from adapters.store.settings import connection_kwargs
+
 MAX_SIZE = 8  # per process; the event store's own pool is 2 + 4 overflow (settings.py)
 MAX_IDLE = 60.0  # seconds an unused connection is kept
 #: seconds a caller waits for a pooled connection before opening one of its own, as before
 #: the pool: a burst never fails, and a caller holding one connection while it asks for
 #: another (a rebuild's reader and its batches) can never wait on itself
 WAIT = 2.0
-
-
-def connection_kwargs(env: Mapping[str, str], **options: Any) -> dict[str, Any]:
-    """psycopg's connection arguments for the database the store settings name."""
-    return {
-        "dbname": env["POSTGRES_DBNAME"],
-        "host": env["POSTGRES_HOST"],
-        "port": int(env["POSTGRES_PORT"]),
-        "user": env["POSTGRES_USER"],
-        "password": env.get("POSTGRES_PASSWORD") or None,
-        **options,
-    }
 
 
 class LazyPool:
