@@ -201,8 +201,19 @@ def postgres_internals() -> tuple[Internal, ...]:
             "get_connection",
             "()",
             "chain.ChainedPostgresRecorder._write_saves: a pooled autocommit connection with the"
-            " events' composite type registered, psycopg errors raised as the library's",
+            " events' composite type registered, psycopg errors raised as the library's;"
+            " chain_postgres.ChainedPostgresRecorder.select_events takes the same pool's"
+            " connections (datastore.pool) itself and repeats the error mapping (library_error)",
             "8837a84cf3a8492e",
+        ),
+        Internal(
+            PostgresAggregateRecorder,
+            "select_events",
+            "(originator_id, *, gt=None, lte=None, desc=False, limit=None)",
+            "chain_postgres.ChainedPostgresRecorder.select_events repeats its statement (the"
+            " four columns it reads), its prepared execution and its StoredEvent rows on a"
+            " connection of datastore.pool, outside get_connection; a closed pool takes this",
+            "429a54082f1c6766",
         ),
         Internal(
             PostgresApplicationRecorder,
@@ -282,7 +293,8 @@ POSTGRES_ATTRIBUTES = (
     "channel_name",
     "datastore",
 )
-POSTGRES_DATASTORE_ATTRIBUTES = ("schema", "enable_db_functions", "get_connection")
+#: ``pool``: chain_postgres.ChainedPostgresRecorder.select_events takes its connections
+POSTGRES_DATASTORE_ATTRIBUTES = ("schema", "enable_db_functions", "get_connection", "pool")
 
 #: The events table's columns that tollbook's own SQL reads, per store.
 EVENTS_TABLE_COLUMNS = {
