@@ -122,65 +122,6 @@ def day_boundaries(period: Period, zone: str) -> list[int]:
     ]
 
 
-#: Seconds in a day of 24 hours: a run of such days is counted by division (``day_runs``).
-DAY_SECONDS = 86_400
-
-
-@dataclass(frozen=True, slots=True)
-class DayRun:
-    """Local days of a period from the UTC instant ``start`` (epoch seconds) until the next
-    run's start: day ``first``, then, if ``counts``, one more every 24 hours."""
-
-    start: int
-    first: int
-    counts: bool
-
-
-def day_of(ends: Sequence[int], epoch: int) -> int:
-    """The local day index of ``epoch`` given ``ends`` (``day_boundaries``): the first day
-    that ends after it, the last day if none does; by UTC instant, so an hour a clock
-    change repeats across midnight belongs to the day its instant falls in."""
-    first, last = 0, len(ends) - 1
-    while first != last:
-        middle = (first + last) // 2
-        if epoch < ends[middle]:
-            last = middle
-        else:
-            first = middle + 1
-    return first
-
-
-def day_runs(period: Period, zone: str) -> list[DayRun]:
-    """The local day of every instant of the period's UTC window in ``zone`` as arithmetic
-    runs, exactly ``day_of(day_boundaries(period, zone), epoch)`` for each epoch of the window.
-
-    A day of 24 hours after the first of a run continues it, so a zone with no clock change
-    in the period is one run; a clock change adds one or two (a longer day is a run of its
-    own). The index is a step function of the instant with steps only at the boundaries,
-    so it is read at each distinct boundary and runs are made of what it gives there."""
-    ends = day_boundaries(period, zone)
-    start, end = (int(bound.timestamp()) for bound in utc_window(period, zone))
-    steps = sorted({start, *(e for e in ends if start < e < end)})
-    pieces = [(at, day_of(ends, at)) for at in steps]  # (from, day) until the next one's from
-    limits = [*steps[1:], end]
-    runs: list[DayRun] = []
-    open_run: tuple[int, int] | None = None  # (start, first) of a counting run to extend
-    for (at, day), until in zip(pieces, limits, strict=True):
-        if open_run is not None:
-            run_start, run_first = open_run
-            days = day - run_first
-            if (
-                days >= 0
-                and at >= run_start + days * DAY_SECONDS
-                and until <= run_start + (days + 1) * DAY_SECONDS
-            ):
-                continue  # day = run_first + (epoch - run_start) // 86400 holds on this piece
-        counts = until - at <= DAY_SECONDS
-        runs.append(DayRun(at, day, counts))
-        open_run = (at, day) if counts else None
-    return runs
-
-
 # ------------------------------------------------------------------ packages
 
 

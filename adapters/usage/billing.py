@@ -52,9 +52,7 @@ from domain.pricing import TieredPrice
 from domain.same_charge import names_charge
 from domain.settings import SellerSettings
 from domain.usage import (
-    DAY_SECONDS,
     MICROS,
-    DayRun,
     Period,
     UsageScope,
     UsageTotal,
@@ -62,7 +60,7 @@ from domain.usage import (
     carried_lines,
     commitment,
     covered_batch,
-    day_runs,
+    day_boundaries,
     invoice_id_for,
     package_lines,
     top_up_line,
@@ -894,7 +892,7 @@ class _Planner:
         day = (
             "CASE t.zone {} END".format(
                 " ".join(
-                    f"WHEN {number} THEN {_day_sql(self.period, zone)}"
+                    f"WHEN {number} THEN {_day_case(self.period, zone)}"
                     for number, zone in enumerate(zones)
                 )
             )
@@ -993,29 +991,22 @@ def _clash(line: InvoiceLine, other: BilledLine, package_name: str | None) -> bo
     return start is None or end is None or (start <= other.period_end and end >= other.period_start)
 
 
-def _day_sql(period: Period, zone: str) -> str:
-    """The SQL of a CDR's local day index in ``zone``: the day's runs (``day_runs``), found
-    by comparing the call's time with where each run starts (none for a zone with no clock
-    change in the period), then counted by division. Only for CDRs of the zone's window:
-    there the time is at or after the run's start, so SQL's division (which truncates)
-    floors. These are our own integers, safe to inline."""
-    runs = day_runs(period, zone)
+def _day_case(period: Period, zone: str) -> str:
+    """The SQL of a CDR's local day index in ``zone`` (local days have DST-aware UTC bounds):
+    a binary search of the day bounds, a handful of comparisons a CDR. These are our own
+    integers, safe to inline."""
+    ends = day_boundaries(period, zone)  # ends[n]: where day n ends
 
-    def counted(run: DayRun) -> str:
-        if not run.counts:
-            return str(run.first)
-        return f"{run.first} + (c.start_epoch - {run.start}) / {DAY_SECONDS}"
-
-    def search(first: int, last: int) -> str:  # the run among first..last
+    def search(first: int, last: int) -> str:  # the day among first..last
         if first == last:
-            return counted(runs[first])
-        middle = (first + last + 1) // 2
+            return str(first)
+        middle = (first + last) // 2
         return (
-            f"CASE WHEN c.start_epoch < {runs[middle].start} THEN {search(first, middle - 1)}"
-            f" ELSE {search(middle, last)} END"
+            f"CASE WHEN c.start_epoch < {ends[middle]} THEN {search(first, middle)}"
+            f" ELSE {search(middle + 1, last)} END"
         )
 
-    return search(0, len(runs) - 1)
+    return search(0, len(ends) - 1)
 
 
 #: The group key each line grouping takes in the aggregation query (see ``_sums``).

@@ -44,8 +44,8 @@ NAMED = [
 #: Periods of a few months, each with two clock changes in many zones (spring in one
 #: hemisphere, autumn in the other), and the December in which Samoa skipped a day.
 PERIODS = [
-    (Period(date(2026, 2, 1), date(2026, 4, 30)), 24),
-    (Period(date(2026, 9, 1), date(2026, 11, 30)), 24),
+    (Period(date(2026, 2, 1), date(2026, 4, 30)), 8),
+    (Period(date(2026, 9, 1), date(2026, 11, 30)), 8),
     (Period(date(2011, 12, 1), date(2011, 12, 31)), 0),
 ]
 SAMOA = ["Pacific/Apia", "Pacific/Fakaofo", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
@@ -85,12 +85,16 @@ def changes(zone: str, start: int, end: int) -> list[int]:
 
 
 def instants(period: Period, zone: str) -> list[int]:
-    """Seconds either side of every local midnight and every clock change of the window,
-    and a few seconds outside it (not billed)."""
+    """Seconds either side of every local midnight of the window and, near a clock change,
+    the hours either side of it too; a few seconds outside the window (not billed)."""
     start, end = (int(bound.timestamp()) for bound in utc_window(period, zone))
     days = [int(local_midnight(day, zone).timestamp()) for day in period.each_day()]
-    edges = [*days, end, *changes(zone, start, end)]
-    near = {edge + delta for edge in edges for delta in (-3601, -1800, -1, 0, 1, 1799, 3600)}
+    moved = changes(zone, start, end)
+    near = {edge + delta for edge in [*days, end] for delta in (-1, 0)}
+    # the hours around a clock change and the midnights within two days of one
+    for edge in [*days, end, *moved]:
+        if any(abs(edge - change) <= 2 * 86_400 for change in moved):
+            near.update(edge + delta for delta in (-3601, -1800, -1, 0, 1, 1799, 3600))
     return sorted(near)
 
 
