@@ -25,20 +25,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 from typing import Any
 from uuid import UUID
 
 import structlog
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.app.api_keys import allows
 from adapters.app.context import Services
-from adapters.app.reads import Probe
 from adapters.config_error import ConfigError
 from adapters.http.problems import Problem
 
@@ -275,7 +272,9 @@ def _answer_kept(kept: Kept, presented: set[str] | None, current: str, etag: str
 class KeptReads:
     """Pure ASGI middleware answering a GET of a kept read before routing: when the caller's
     key is live with read scope and the read still stands where its kept answer was made
-    (``ReadProbe``: one query for both), the kept bytes are sent (or 304). Anything else (no
+    (one query for both: ``ReadProbe`` on SQLite; on PostgreSQL ``GroupedProbe``, which asks
+    for every request waiting at the same time at once, never for one that came in after it
+    asked), the kept bytes are sent (or 304). Anything else (no
     key, a refused key, a malformed If-None-Match, nothing kept, the tag moved, a database
     error) goes on to the application, which answers as it always does and keeps the answer
     for the next caller."""
@@ -321,13 +320,12 @@ class KeptReads:
         probe = self.services.read_probe()
         if probe is None:
             return None
-        ask: Callable[[], Probe] = (
-            partial(probe.list_position, key, names)
-            if names is not None
-            else partial(probe.version, key, invoice_id)  # type: ignore[arg-type]
-        )
         try:
-            found = ask() if probe.inline else await run_in_threadpool(ask)
+            if names is not None:
+                found = await probe.list_position(key, names)
+            else:
+                assert invoice_id is not None
+                found = await probe.version(key, invoice_id)
         except Exception:  # the application answers, and says what is wrong
             log.debug("kept read: probe failed", exc_info=True)
             return None
