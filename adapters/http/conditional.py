@@ -48,6 +48,22 @@ KEPT_LISTS: dict[str, tuple[str, ...]] = {
 }
 INVOICES = "/invoices/"
 
+
+@dataclass(frozen=True)
+class AnsweredRoute:
+    """The route template a kept answer is counted under (``RequestMetrics`` reads
+    ``path_format``, as it would of the route that made the answer): matching the path
+    against every route to find it again cost 30 to 60 µs a request."""
+
+    path_format: str
+
+
+#: what a kept answer is counted under, by what it answers
+KEPT_ROUTES = {
+    **{path: AnsweredRoute(path) for path in KEPT_LISTS},
+    INVOICES: AnsweredRoute("/invoices/{ref}"),
+}
+
 #: entity-tags taken in one If-None-Match (RFC 9110 §8.8.3 grammar); more is refused
 MAX_TAGS = 64
 #: the longest If-None-Match taken (characters)
@@ -288,6 +304,8 @@ class KeptReads:
         if scope["type"] == "http" and scope["method"] == "GET":
             answer = await self._kept(scope)
             if answer is not None:
+                path: str = scope["path"]
+                scope["route"] = KEPT_ROUTES.get(path) or KEPT_ROUTES[INVOICES]
                 await answer(scope, receive, send)
                 return
         await self.app(scope, receive, send)

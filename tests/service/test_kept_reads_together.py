@@ -21,6 +21,7 @@ from adapters.clock import SteppingClock
 from adapters.service.app import create_app
 from adapters.store.database import Database
 from tests.service.conftest import Api, issued_invoice, make_customer, ok
+from tests.service.test_metrics import scrape, value
 
 
 @pytest.fixture
@@ -81,6 +82,29 @@ def test_many_reads_at_once_each_get_their_own_keys_answer(
 
     for path, key, status in asyncio.run(all_at_once()):
         assert status == (200 if key == live else 401), (path, key)
+
+
+def test_kept_answers_are_counted_under_the_route_that_made_them(reader: Api, writer: Api) -> None:
+    make_customer(writer)
+    invoice = issued_invoice(writer)
+    paths = {
+        "/invoices/{ref}": f"/invoices/{invoice['id']}",
+        "/invoices": "/invoices",
+        "/balances": "/balances",
+    }
+    before = scrape(reader)
+    for path in paths.values():
+        first = reader.get(path)  # made
+        assert reader.get(path).content == first.content  # kept
+        tag = first.headers["etag"]
+        assert reader.get(path, headers={"If-None-Match": tag}).status_code == 304
+    after = scrape(reader)
+    for template in paths:
+        for status, times in (("200", 2), ("304", 1)):
+            labels = {"method": "GET", "route": template, "status": status}
+            assert value(after, "tollbook_http_requests_total", **labels) == (
+                value(before, "tollbook_http_requests_total", **labels) + times
+            ), (template, status)
 
 
 # ------------------------------------------------------------------ the grouped probe itself
