@@ -23,18 +23,26 @@ statement, which are then answered the ordinary way.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
 import structlog
+from psycopg import errors
 
 from adapters.app.api_keys import Scope, hash_key
 from adapters.app.reads import Probe
 from adapters.store.database import Database
 from adapters.store.read_models import TRACKING_TABLE
+from adapters.store.stored_invoices import DOCUMENTS
+from adapters.store.stored_invoices import READ_MODEL as DOCUMENTS_READ_MODEL
+from adapters.store.stored_invoices import SHAPE as DOCUMENTS_SHAPE
 
 log = structlog.get_logger("tollbook.http")
+
+#: seconds a store without the invoice documents read model is not asked for documents
+DOCUMENTS_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class _Ask:
     key_hash: str
     names: tuple[str, ...] | None  # a list: the read models it is made from
     aggregate_id: UUID | None  # one aggregate: its id
+    document: bool = False  # and its stored document (an invoice's), if it is current
 
 
 _Waiting = list[tuple[_Ask, "asyncio.Future[Probe]"]]
@@ -50,6 +59,9 @@ _Waiting = list[tuple[_Ask, "asyncio.Future[Probe]"]]
 class GroupedProbe:
     """``ReadProbe``'s questions on PostgreSQL, asked together (see the module's rule)."""
 
+    #: whether ``version(..., document=True)`` reads an invoice's stored document
+    documents = True
+
     def __init__(self, db: Database, events_table: str) -> None:
         if not events_table.replace("_", "").isalnum():
             raise ValueError(f"unusable events table name {events_table!r}")
@@ -57,7 +69,7 @@ class GroupedProbe:
         # one text whatever is asked, planned once per connection (``_open``); what is
         # asked and answered is space-separated words (hashes, names, ids, numbers): cheaper
         # on both sides than arrays or JSON
-        self._statement = (
+        self._statement = base = (
             "SELECT (SELECT string_agg(key_hash || ' ' || scope, ' ') FROM api_keys"
             " WHERE key_hash = ANY(string_to_array(%s::text, ' ')) AND revoked_at IS NULL),"
             f" (SELECT string_agg(name || ' ' || position, ' ') FROM {TRACKING_TABLE}"
@@ -68,19 +80,32 @@ class GroupedProbe:
             " FROM unnest(string_to_array(%s::text, ' ')::uuid[]) WITH ORDINALITY"
             " AS asked(id, n))"
         )
+        self._with_documents = (
+            f"{base},"
+            # the stored documents asked for, each only at its invoice's current version and
+            # only from the read model's tables of the shape they are read as
+            " (SELECT json_object_agg(d.invoice_id, d.document::json)"
+            f" FROM {DOCUMENTS} AS d WHERE d.invoice_id = ANY(string_to_array(%s::text, ' '))"
+            f" AND EXISTS (SELECT 1 FROM {TRACKING_TABLE} WHERE name = %s AND shape = %s)"
+            f" AND d.version = (SELECT MAX(originator_version) FROM {events_table}"
+            " WHERE originator_id = d.invoice_id::uuid))"
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: Any = None  # psycopg.AsyncConnection, on self._loop
         self._waiting: _Waiting = []
         self._asking: _Waiting = []
         self._task: asyncio.Task[None] | None = None
+        #: when stored documents may be asked for again, after the store had none
+        self._documents_after = 0.0
 
     async def list_position(self, key: str, names: tuple[str, ...]) -> Probe:
         """The key's scope, and the log's head when every read model in ``names`` holds it."""
         return await self._ask(_Ask(hash_key(key), names, None))
 
-    async def version(self, key: str, aggregate_id: UUID) -> Probe:
-        """The key's scope, and the aggregate's current version (None: no such aggregate)."""
-        return await self._ask(_Ask(hash_key(key), None, aggregate_id))
+    async def version(self, key: str, aggregate_id: UUID, document: bool = False) -> Probe:
+        """The key's scope, and the aggregate's current version (None: no such aggregate);
+        with ``document``, an invoice's stored document too, when it is at that version."""
+        return await self._ask(_Ask(hash_key(key), None, aggregate_id, document))
 
     async def _ask(self, ask: _Ask) -> Probe:
         loop = asyncio.get_running_loop()
@@ -123,11 +148,25 @@ class GroupedProbe:
         keys = {ask.key_hash for ask in asks}
         names = {name for ask in asks for name in ask.names or ()}
         ids = list(dict.fromkeys(str(ask.aggregate_id) for ask in asks if ask.aggregate_id))
-        cursor = await self._conn.execute(
-            self._statement, (" ".join(keys), " ".join(names), " ".join(ids)), prepare=True
+        documents = {str(ask.aggregate_id) for ask in asks if ask.document}
+        asked = (" ".join(keys), " ".join(names), " ".join(ids))
+        row: Any = None
+        if documents and time.monotonic() >= self._documents_after:
+            try:
+                row = await self._row(
+                    self._with_documents,
+                    (*asked, " ".join(documents), DOCUMENTS_READ_MODEL, DOCUMENTS_SHAPE),
+                )
+            except (errors.UndefinedTable, errors.UndefinedColumn):
+                # no invoice documents read model here (yet, or of another shape): the
+                # requests are answered without for a while, the route folds the invoice
+                self._documents_after = time.monotonic() + DOCUMENTS_RETRY_SECONDS
+        if row is None:
+            row = (*await self._row(self._statement, asked), None)
+        scopes, positions, head, versions, stored = cast(
+            tuple[str | None, str | None, Any, Any, dict[str, Any] | None], row
         )
-        row = await cursor.fetchone()
-        scopes, positions, head, versions = cast(tuple[str | None, str | None, Any, Any], row)
+        stored = stored or {}
         scope_of = _pairs(scopes)
         position_of = {name: int(position) for name, position in _pairs(positions).items()}
         head = int(head or 0)
@@ -140,8 +179,13 @@ class GroupedProbe:
                 found.append(Probe(scope, head if held else None))
             else:
                 version = version_of.get(str(ask.aggregate_id), "-")
-                found.append(Probe(scope, None if version == "-" else int(version)))
+                doc = stored.get(str(ask.aggregate_id)) if ask.document else None
+                found.append(Probe(scope, None if version == "-" else int(version), doc))
         return found
+
+    async def _row(self, statement: str, params: tuple[str, ...]) -> tuple[Any, ...]:
+        cursor = await self._conn.execute(statement, params, prepare=True)
+        return cast(tuple[Any, ...], await cursor.fetchone())
 
     async def _open(self) -> Any:
         conn = await self.db.async_autocommit_connection()

@@ -31,6 +31,9 @@ log = structlog.get_logger("tollbook.http")
 class Probe:
     scope: Scope | None  # the live key's scope; None: unknown or revoked
     position: int | None  # where the read stands; None: not answerable from what is kept
+    #: one invoice asked with ``document``: its stored document (the invoice documents read
+    #: model) when that is at ``position``, the invoice's current version; else None
+    document: dict[str, Any] | None = None
 
 
 class ReadProbe:
@@ -40,6 +43,9 @@ class ReadProbe:
     work, so it runs on the event loop's thread."""
 
     KEEP = 4  # idle connections kept
+
+    #: whether ``version(..., document=True)`` reads an invoice's stored document
+    documents = False
 
     def __init__(self, db: Database, events_table: str) -> None:
         if db.dialect != "sqlite":
@@ -92,8 +98,10 @@ class ReadProbe:
         held = int(count) == len(set(names)) and lowest is not None and int(lowest) >= head
         return Probe(cast(Scope | None, scope), head if held else None)
 
-    async def version(self, key: str, aggregate_id: UUID) -> Probe:
-        """The key's scope, and the aggregate's current version (None: no such aggregate)."""
+    async def version(self, key: str, aggregate_id: UUID, document: bool = False) -> Probe:
+        """The key's scope, and the aggregate's current version (None: no such aggregate).
+        No stored document is read here (``document`` is PostgreSQL's, GroupedProbe)."""
+        del document
         scope, version = self._row(
             f"SELECT {self._key()}, (SELECT MAX(originator_version) FROM {self.events_table}"
             " WHERE originator_id = ?)",

@@ -38,8 +38,13 @@ from adapters.app.api_keys import allows
 from adapters.app.context import Services
 from adapters.config_error import ConfigError
 from adapters.http.problems import Problem
+from adapters.store.stored_invoices import NEEDED
+from domain.invoice_status import OPEN, on_day
 
 log = structlog.get_logger("tollbook.http")
+
+#: what a stored invoice document must hold to be sent (``stored_invoice``)
+STORED_NEEDED = (*NEEDED, "total")
 
 #: the kept lists: path -> the read models each is made from (its catch-up and its tag)
 KEPT_LISTS: dict[str, tuple[str, ...]] = {
@@ -325,7 +330,13 @@ class KeptReads:
             url = invoice_key(invoice_id)
         else:
             return None
-        if not self.pages.holds_any(url):
+        probe = self.services.read_probe()
+        if probe is None:
+            return None
+        held = self.pages.holds_any(url)
+        # a first read of one invoice: its stored document, where the store gives it
+        first = not held and invoice_id is not None and probe.documents
+        if not held and not first:
             return None
         headers = Headers(scope=scope)
         key = presented_key(headers)
@@ -335,15 +346,12 @@ class KeptReads:
             presented = parse_tags(headers.get("if-none-match"))
         except Problem:
             return None
-        probe = self.services.read_probe()
-        if probe is None:
-            return None
         try:
             if names is not None:
                 found = await probe.list_position(key, names)
             else:
                 assert invoice_id is not None
-                found = await probe.version(key, invoice_id)
+                found = await probe.version(key, invoice_id, document=first)
         except Exception:  # the application answers, and says what is wrong
             log.debug("kept read: probe failed", exc_info=True)
             return None
@@ -355,9 +363,39 @@ class KeptReads:
             kept = self.pages.get(url, tag)
             return None if kept is None else _answer_kept(kept, presented, opaque(tag), tag)
         kept = self.pages.get(url, version_tag(found.position, today))
+        if kept is None and found.document is not None:
+            kept = stored_invoice(found.document, found.position, today)
+            if kept is not None:
+                self.pages.put(url, kept)
         if kept is None:
             return None
         return _answer_kept(kept, presented, str(found.position), f'"{found.position}"')
+
+
+def stored_invoice(stored: dict[str, Any], version: int, today: date) -> Kept | None:
+    """One invoice's answer made from its stored document (the invoice documents read model,
+    at ``version``, the invoice's current one): the bytes, ETag and keeping rule of
+    ``GET /invoices/{ref}``, whose document is the same function of the same fold
+    (adapters/views.py) with the day's status (``on_day``) applied. None (the route answers)
+    for a document this does not know: amounts that could not be computed, a key missing,
+    an open invoice without a due date."""
+    if "error" in stored or stored.get("version") != version:
+        return None
+    if any(name not in stored for name in STORED_NEEDED):
+        return None
+    status, due = stored["status"], stored["due_date"]
+    if due is None and status in OPEN:
+        return None
+    day_status = on_day(status, date.fromisoformat(due), today) if due else status
+    content = {**stored, "status": day_status}
+    response = Response()
+    response.headers["ETag"] = f'"{version}"'
+    answer = document(content, response)
+    # as the route: a copy made before it turned overdue says otherwise, at the same version
+    revalidate = content["total"] is None or day_status == "overdue"
+    return Kept(
+        version_tag(version, today), bytes(answer.body), tuple(response.headers.items()), revalidate
+    )
 
 
 def presented_key(headers: Headers) -> str | None:

@@ -163,3 +163,73 @@ def test_a_read_that_came_in_during_a_probe_waits_for_the_next(
     first, second = asyncio.run(scenario())
     assert first.scope == "read"  # its snapshot was taken before the revocation
     assert second.scope is None  # asked by a statement sent after it came in
+
+
+# ------------------------------------------------------------------ a first read, stored
+
+
+def _invoices_of_every_kind(writer: Api) -> list[dict[str, Any]]:
+    make_customer(writer)
+    made = [ok(writer.post("/invoices", {"customer": "ACME"}), 201)]  # a draft
+    for due in ("2026-12-31", "2026-09-15"):  # open, and overdue on the test's day
+        draft = ok(
+            writer.post(
+                "/invoices", {"customer": "ACME", "invoice_date": "2026-09-01", "due_date": due}
+            ),
+            201,
+        )
+        line = {"description": "Ports", "quantity": "3", "unit_price": "10.50"}
+        ok(writer.post(f"/invoices/{draft['id']}/lines", line), 201)
+        made.append(ok(writer.post(f"/invoices/{draft['id']}/issue")))
+    made.append(issued_invoice(writer, price="99.99"))
+    ok(writer.post(f"/invoices/{made[-1]['id']}/void", {"reason": "wrong customer"}))
+    made.append(issued_invoice(writer, price="100.00"))  # 120.00, then 50.00 paid
+    payment = ok(
+        writer.post("/payments", {"customer": "ACME", "amount": "50.00", "status": "completed"}),
+        201,
+    )
+    allocation = {"allocations": [{"invoice": made[-1]["number"], "amount": "50.00"}]}
+    ok(writer.post(f"/payments/{payment['id']}/allocations", allocation))
+    return made
+
+
+def test_a_first_read_from_the_stored_document_is_the_routes_answer(
+    writer: Api,
+    reader: Api,
+    keys: dict[str, str],
+    services: Services,
+    other_process: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from adapters.ledger.application import Ledger
+    from adapters.store.read_models import SqlViewStore
+    from projections.runner import Runner
+
+    paths = [f"/invoices/{made['id']}" for made in _invoices_of_every_kind(writer)]
+    # the route's answers (the invoice documents read model is behind: nothing stored yet)
+    routes = {path: reader.get(path) for path in paths}
+    table = services.ledger.recorder.events_table_name  # type: ignore[attr-defined]
+    Runner(services.ledger, SqlViewStore(services.db, table)).catch_up()
+
+    folds: list[str] = []
+    real_invoice = Ledger.invoice
+
+    def counted(ledger: Ledger, ref: Any) -> Any:
+        folds.append(str(ref))
+        return real_invoice(ledger, ref)
+
+    monkeypatch.setattr(Ledger, "invoice", counted)
+    other = Api(other_process, keys["read"])  # nothing kept there
+    statuses = set()
+    for path in paths:
+        first = other.get(path)
+        route = routes[path]
+        assert first.status_code == 200 and first.content == route.content, path
+        assert first.headers["etag"] == route.headers["etag"]
+        statuses.add(first.json()["status"])
+        again = other.get(path, headers={"If-None-Match": first.headers["etag"]})
+        confirmed = reader.get(path, headers={"If-None-Match": route.headers["etag"]})
+        assert again.status_code == confirmed.status_code, path  # 304, or 200 when overdue
+    assert statuses == {"draft", "issued", "overdue", "void", "partly_paid"}
+    # PostgreSQL's first reads came from the stored documents; SQLite's from the fold
+    assert (folds == []) == services.db.dialect.startswith("postgres")
