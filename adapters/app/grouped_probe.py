@@ -41,6 +41,8 @@ from adapters.store.stored_invoices import SHAPE as DOCUMENTS_SHAPE
 
 log = structlog.get_logger("tollbook.http")
 
+#: milliseconds a probe statement may take before its requests go to the route instead
+STATEMENT_TIMEOUT_MS = 5000
 #: seconds a store without the invoice documents read model is not asked for documents
 DOCUMENTS_RETRY_SECONDS = 60.0
 
@@ -192,6 +194,9 @@ class GroupedProbe:
         # the statement's arrays make PostgreSQL plan it anew on each run otherwise (a
         # custom plan: ~150 µs of the backend's CPU, twice the run itself)
         await conn.execute("SET plan_cache_mode = force_generic_plan")
+        # a statement held up (a lock taken by a migration) fails its requests over to the
+        # route rather than hold every kept read of the process behind it
+        await conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
         return conn
 
     def _forget(self) -> None:
