@@ -6,14 +6,14 @@ tracebacks: ``rich``, the default, or ``plain``: Python's own text, which costs 
 where rich's framed source and locals cost seconds per exception).
 
 Importing structlog costs more than starting Python (it brings rich's tracebacks), so the CLI
-calls ``configure_logging_on_import``: the standard library's logging is routed at once, and
-structlog is configured the moment something first imports it (a command that logs, the
-store's read side) — a command that never logs never pays for it.
+calls ``configure_logging_on_import``: the standard library's logging is routed the moment
+something first imports it (at once when something has), and structlog is configured the moment
+something first imports it (a command that logs, the store's read side) — a command that never
+logs never pays for either.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
     import structlog
 
-    level_name = (level or os.environ.get("TOLLBOOK_LOG_LEVEL", "warning")).upper()
-    numeric = logging.getLevelNamesMapping().get(level_name, logging.WARNING)
+    from adapters.log_routing import level_number
+
+    numeric = level_number(level or os.environ.get("TOLLBOOK_LOG_LEVEL", "warning"))
     as_json = (fmt or os.environ.get("TOLLBOOK_LOG_FORMAT", "console")) == "json"
     renderer: list[structlog.typing.Processor] = (
         # tracebacks become a string field of the JSON line
@@ -69,33 +70,10 @@ def _stderr_logger(*args: object) -> structlog.PrintLogger:
     return structlog.PrintLogger(file=sys.stderr)
 
 
-class _ToStructlog(logging.Handler):
-    """Library loggers (APScheduler, uvicorn) write through structlog, so a service's stderr
-    is one format (JSON lines when asked) whoever logs."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        import structlog
-
-        logger = structlog.get_logger(record.name)
-        # the ledger's own lines carry their fields (aggregate id, event) as ``context``
-        context = getattr(record, "context", None)
-        fields = dict(context) if isinstance(context, dict) else {}
-        if record.exc_info:
-            fields["exc_info"] = record.exc_info
-        logger.log(record.levelno, record.getMessage(), **fields)
-
-
 def _route_standard_logging(level: int) -> None:
-    root = logging.getLogger()
-    root.handlers = [h for h in root.handlers if not isinstance(h, _ToStructlog)]
-    root.addHandler(_ToStructlog())
-    # Python's warnings (a dependency's deprecation notice on import, say) go through the same
-    # handler: a service's stderr stays one JSON line per record, never a bare text line
-    logging.captureWarnings(True)
-    # libraries chat at info (every job run, every connection): keep them to warnings
-    root.setLevel(max(level, logging.WARNING))
-    # tollbook's own standard-library loggers (the ledger's) keep the level asked for
-    logging.getLogger("tollbook").setLevel(level)
+    from adapters.log_routing import route_standard_logging
+
+    route_standard_logging(level)
 
 
 def configure_logging_on_import(level: str | None = None, fmt: str | None = None) -> None:
@@ -105,31 +83,82 @@ def configure_logging_on_import(level: str | None = None, fmt: str | None = None
     if "structlog" in sys.modules:
         configure_logging(level, fmt)
         return
-    level_name = (level or os.environ.get("TOLLBOOK_LOG_LEVEL", "warning")).upper()
-    _route_standard_logging(logging.getLevelNamesMapping().get(level_name, logging.WARNING))
-    _ConfigureOnImport.install(lambda: configure_logging(level, fmt))
+    level_name = level or os.environ.get("TOLLBOOK_LOG_LEVEL", "warning")
+    _ConfigureOnImport.install("structlog", lambda: configure_logging(level, fmt))
+    if "logging" in sys.modules:
+        _route_from(level_name)
+        return
+    # nothing can log before ``logging`` is imported: route it then (a command that never
+    # imports it, ``settings show``, saves ~4 ms of CPU), and a Python warning shown before
+    # then imports it so that the warning goes through the handler as it would have
+    _ConfigureOnImport.install("logging", lambda: _route_from(level_name))
+    _WarningImportsLogging.install()
+
+
+def _route_from(level_name: str) -> None:
+    from adapters.log_routing import level_number
+
+    _WarningImportsLogging.uninstall()  # before captureWarnings saves what shows warnings
+    _route_standard_logging(level_number(level_name))
+
+
+class _WarningImportsLogging:
+    """``warnings.showwarning`` until ``logging`` is imported: the first warning imports it
+    (and so routes it, with ``logging.captureWarnings``), then shows itself through it."""
+
+    def __init__(self, shown: Callable[..., None]) -> None:
+        self._shown = shown
+
+    @classmethod
+    def install(cls) -> None:
+        import warnings
+
+        if not isinstance(warnings.showwarning, cls):
+            warnings.showwarning = cls(warnings.showwarning)
+
+    @classmethod
+    def uninstall(cls) -> None:
+        import warnings
+
+        if isinstance(warnings.showwarning, cls):
+            warnings.showwarning = warnings.showwarning._shown
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        import warnings
+
+        if warnings.showwarning is not self:  # replaced since: show as this one was asked to
+            self._shown(*args, **kwargs)
+            return
+        import logging  # noqa: F401  (routed on import, which captures warnings)
+
+        if warnings.showwarning is self:  # logging was imported before: not routed by us
+            warnings.showwarning = self._shown
+        warnings.showwarning(*args, **kwargs)
 
 
 class _ConfigureOnImport:
-    """A finder on ``sys.meta_path`` (and the loader it hands out) that imports structlog as
-    usual, then configures it before the importer gets it back. (Duck-typed: importlib.abc
-    would cost this start-up more than it saves.)"""
+    """A finder on ``sys.meta_path`` (and the loader it hands out) that imports one module
+    (structlog, logging) as usual, then configures it before the importer gets it back.
+    (Duck-typed: importlib.abc would cost this start-up more than it saves.)"""
 
-    def __init__(self, configure: Callable[[], None]) -> None:
+    def __init__(self, name: str, configure: Callable[[], None]) -> None:
+        self._name = name
         self._configure = configure
         self._loader: Any = None
 
     @classmethod
-    def install(cls, configure: Callable[[], None]) -> None:
-        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, cls)]
-        sys.meta_path.insert(0, cls(configure))
+    def install(cls, name: str, configure: Callable[[], None]) -> None:
+        sys.meta_path[:] = [
+            f for f in sys.meta_path if not (isinstance(f, cls) and f._name == name)
+        ]
+        sys.meta_path.insert(0, cls(name, configure))
 
     def find_spec(
         self, fullname: str, path: Any = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if fullname != "structlog":
+        if fullname != self._name:
             return None
-        sys.meta_path.remove(self)  # once: configuring imports structlog itself
+        sys.meta_path.remove(self)  # once: configuring imports the module itself
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
             spec: ModuleSpec | None = None if find is None else find(fullname, path, target)

@@ -424,7 +424,8 @@ def main() -> None:
         "--workers",
         type=int,
         default=1,
-        help="tollbook serve --workers (API processes; docs/operations.md: one on SQLite)",
+        help="tollbook serve --workers (API processes; default one; docs/operations.md: safe on"
+        " SQLite, pays when the API has a spare core)",
     )
     args = parser.parse_args()
     rounds = args.rounds or (5 if args.quick else 15)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from domain.errors import UnknownCurrency
+
 _TWO = (
     "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD "
     "CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD "
@@ -20,3 +22,19 @@ MINOR_UNITS: dict[str, int] = {
     **dict.fromkeys(_THREE.split(), 3),
     **dict.fromkeys(_FOUR.split(), 4),
 }
+
+
+def currency_code(code: str) -> str:
+    """Return the upper-cased ISO 4217 code, or raise UnknownCurrency (about ``currency``)."""
+    if code in MINOR_UNITS:  # already a code (every stored event's): nothing to normalise
+        return code
+    normalised = code.strip().upper() if isinstance(code, str) else ""
+    if normalised not in MINOR_UNITS:
+        raise UnknownCurrency(
+            f"unknown currency code {code!r} (expected ISO 4217, e.g. GBP)", field="currency"
+        )
+    return normalised
+
+
+def minor_units(currency: str) -> int:
+    return MINOR_UNITS[currency_code(currency)]

@@ -18,93 +18,24 @@ Quantities and unit prices keep their own precision (telecom rates such as 0.012
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Literal
 
+# re-exported: the rules for codes and for numbers as text live apart from ``Money`` so that a
+# command printing a document imports neither this module's dataclass nor its tables
 from domain.currencies import MINOR_UNITS
-from domain.errors import CurrencyMismatch, InvalidAmount, OutOfRange, UnknownCurrency
-
-# ASCII digits only: ``\d`` would also take "١٢٣" (Arabic-Indic) or other scripts' digits
-_PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
-#: Longer number strings are refused unparsed (domain/limits.py: the longest number any limit
-#: allows is 25 characters); the message never repeats them.
-_MAX_NUMBER_CHARACTERS = 40
+from domain.currencies import currency_code as currency_code
+from domain.currencies import minor_units as minor_units
+from domain.decimal_text import MAX_RATE_DECIMALS as MAX_RATE_DECIMALS
+from domain.decimal_text import parse_decimal as parse_decimal
+from domain.decimal_text import price_column as price_column
+from domain.decimal_text import price_places as price_places
+from domain.errors import CurrencyMismatch, InvalidAmount
 
 #: How tax is rounded on a document (module docstring; docs/money.md).
 TaxRounding = Literal["per_line", "per_invoice_rate"]
 TAX_ROUNDINGS: tuple[TaxRounding, ...] = ("per_line", "per_invoice_rate")
-
-#: Unit prices and quantities may be more precise than a currency, but not unboundedly so.
-MAX_RATE_DECIMALS = 8
-
-
-def currency_code(code: str) -> str:
-    """Return the upper-cased ISO 4217 code, or raise UnknownCurrency (about ``currency``)."""
-    if code in MINOR_UNITS:  # already a code (every stored event's): nothing to normalise
-        return code
-    normalised = code.strip().upper() if isinstance(code, str) else ""
-    if normalised not in MINOR_UNITS:
-        raise UnknownCurrency(
-            f"unknown currency code {code!r} (expected ISO 4217, e.g. GBP)", field="currency"
-        )
-    return normalised
-
-
-def minor_units(currency: str) -> int:
-    return MINOR_UNITS[currency_code(currency)]
-
-
-def price_places(values: Iterable[Decimal], currency: str) -> int:
-    """The decimals a column of unit prices shares: as many as its most precise price needs,
-    never fewer than the currency's minor units nor more than a price may carry
-    (``MAX_RATE_DECIMALS``); so 120, 0.0123 and 0.012345 in GBP print as 120.000000,
-    0.012300 and 0.012345. A display rule only: the stored prices keep their own digits."""
-    places = minor_units(currency)
-    for value in values:
-        exponent = value.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > places:
-            places = -exponent
-    return min(places, max(MAX_RATE_DECIMALS, minor_units(currency)))
-
-
-def price_column(values: Sequence[Decimal], currency: str) -> list[str]:
-    """``values`` as one column prints them: each with the column's ``price_places``."""
-    places = price_places(values, currency)
-    return [format(value, f",.{places}f") for value in values]
-
-
-def parse_decimal(value: object, *, what: str = "amount", field: str | None = None) -> Decimal:
-    """Parse a plain decimal number; reject floats, exponents, commas, NaN and infinities.
-
-    Floats are refused because their binary value is not the number the user typed.
-    """
-    if isinstance(value, (bool, float)):
-        raise InvalidAmount(f"{what} must be a decimal string, not a float: {value!r}", field=field)
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise InvalidAmount(f"{what} must be a finite number: {value!r}", field=field)
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, str) and len(value.strip()) > _MAX_NUMBER_CHARACTERS:
-        raise OutOfRange(
-            f"{what} has {len(value.strip()):,} characters: a number has at most"
-            f" {_MAX_NUMBER_CHARACTERS}",
-            field=field,
-        )
-    if not isinstance(value, str) or not _PLAIN_NUMBER.match(value.strip()):
-        raise InvalidAmount(
-            f"{what} must be a plain decimal number like 12.50 (no commas, exponents or NaN):"
-            f" {value!r}",
-            field=field,
-        )
-    try:
-        return Decimal(value.strip())
-    except InvalidOperation:  # pragma: no cover - the regex already guarantees a number
-        raise InvalidAmount(f"{what} is not a number: {value!r}", field=field) from None
 
 
 def round_to_currency(amount: Decimal, currency: str) -> Decimal:

@@ -351,7 +351,7 @@ def print_invoice(doc: dict[str, Any]) -> None:
         f"date {doc['invoice_date']}  due {doc['due_date']}  currency {doc['currency']}"
         + (f"  period {doc['period_start']} – {doc['period_end']}" if doc["period_start"] else "")
     )
-    from domain.money import price_column  # the text only: ``--json`` does without it
+    from domain.decimal_text import price_column  # the text only: ``--json`` does without it
 
     prices = price_column([Decimal(ln["unit_price"]) for ln in doc["lines"]], doc["currency"])
     table(

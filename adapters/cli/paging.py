@@ -5,12 +5,15 @@ gives the option that fetches them (``next page: --cursor ...``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from adapters.cli.context import state
-from adapters.queries.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, parse_limit
+from adapters.page_limits import DEFAULT_LIMIT, MAX_LIMIT
+
+if TYPE_CHECKING:
+    from adapters.queries.paging import Page
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,15 +21,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 def page_options(func: F) -> F:
     """Add ``--limit`` (parsed to an int, refused with exit 2 outside 1..MAX_LIMIT) and
     ``--cursor`` to a list command."""
+    # the paging code is imported when a list command runs (``invoice show`` needs none of it)
     func = click.option(
         "--cursor", help="Continue after the page that printed this cursor (stderr)."
     )(func)
     return click.option(
         "--limit",
         "limit",
-        callback=lambda _ctx, _param, value: parse_limit(value),
+        callback=_parse_limit,
         help=f"Rows per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}).",
     )(func)
+
+
+def _parse_limit(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int:
+    from adapters.queries.paging import parse_limit
+
+    return parse_limit(value)
 
 
 def announce_next(page: Page[Any]) -> None:

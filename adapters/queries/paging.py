@@ -18,14 +18,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from adapters.page_limits import DEFAULT_LIMIT as DEFAULT_LIMIT  # re-exported
+from adapters.page_limits import MAX_LIMIT as MAX_LIMIT
 from domain.errors import InvalidInput
 
 if TYPE_CHECKING:  # the read models' module imports the domain: ``invoice show`` needs neither
     from projections.view import ColumnKind
 
-#: rows per page when the caller names no limit, and the most one page may hold
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 #: a cursor longer than this was not made by us (ours are well under 300 characters)
 MAX_CURSOR_LENGTH = 1024
 

@@ -25,12 +25,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
+from eventsourcing import persistence
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+)
 
 from adapters.store import library_internals
 from adapters.store.group_commit import GroupCommit, Save
 from adapters.store.read_only_refusal import MARKER, refused_as_read_only
+from adapters.store.sqlite_readers import SqliteReaders
 
 # the library internals below are overridden or called: a library that changed them stops the
 # store here, before anything is written (signatures only; the tests check their code too).
@@ -87,6 +94,26 @@ def chain_rows(
     return rows
 
 
+#: sqlite3's errors as the library's SQLite transaction raises them (most specific first)
+_LIBRARY_ERRORS: tuple[tuple[type[sqlite3.Error], type[persistence.PersistenceError]], ...] = (
+    (sqlite3.InterfaceError, persistence.InterfaceError),
+    (sqlite3.DataError, persistence.DataError),
+    (sqlite3.OperationalError, persistence.OperationalError),
+    (sqlite3.IntegrityError, persistence.IntegrityError),
+    (sqlite3.InternalError, persistence.InternalError),
+    (sqlite3.ProgrammingError, persistence.ProgrammingError),
+    (sqlite3.NotSupportedError, persistence.NotSupportedError),
+    (sqlite3.DatabaseError, persistence.DatabaseError),
+)
+
+
+def library_error(error: sqlite3.Error) -> persistence.PersistenceError:
+    for raised, library in _LIBRARY_ERRORS:
+        if isinstance(error, raised):
+            return library(error)
+    return persistence.PersistenceError(error)
+
+
 CHAIN_COLUMNS = "position, originator_id, originator_version, prev_position, hash"
 
 
@@ -103,6 +130,9 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         self.chain_table = chain_table(events_table_name)  # the base __init__ needs it
         super().__init__(datastore, events_table_name)
         self.group = GroupCommit(self._write_saves)
+        # an in-memory database is one connection's: its reads keep the library's pool
+        memory = datastore.pool.is_sqlite_memory_mode
+        self.readers = None if memory else SqliteReaders(self._open_reader, max_idle=16)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -119,6 +149,64 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             if not grouped(stored_events, kwargs):
                 return super().insert_events(stored_events, **kwargs)
             return self.group.submit(stored_events)
+
+    def _open_reader(self) -> sqlite3.Connection:
+        pool = self.datastore.pool
+        return sqlite3.connect(
+            pool.db_name,
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,  # autocommit: one statement, one snapshot
+            timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+        )
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's query, run as one statement on a kept connection: an aggregate's
+        load spent ~80 µs in the library's pool and its BEGIN / ROLLBACK around a ~15 µs
+        query, four loads per payment and allocation. One statement reads one snapshot, as
+        the library's read transaction did (committed events only, nothing interlocked with
+        writers on a file in WAL mode)."""
+        if self.readers is None:
+            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        statement = (
+            "SELECT originator_id, originator_version, topic, state"
+            f" FROM {self.events_table_name} WHERE originator_id=?"
+        )
+        params: list[Any] = [
+            originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        ]
+        if gt is not None:
+            statement += " AND originator_version>?"
+            params.append(gt)
+        if lte is not None:
+            statement += " AND originator_version<=?"
+            params.append(lte)
+        statement += " ORDER BY originator_version " + ("DESC" if desc else "ASC")
+        if limit is not None:
+            statement += " LIMIT ?"
+            params.append(limit)
+        try:
+            with self.readers.connection() as conn:
+                rows = conn.execute(statement, params).fetchall()
+        except sqlite3.Error as error:
+            raise library_error(error) from error
+        return [
+            StoredEvent(
+                originator_id=self.convert_originator_id(row[0]),
+                originator_version=row[1],
+                topic=row[2],
+                state=row[3],
+            )
+            for row in rows
+        ]
 
     def _write_saves(self, saves: list[Save]) -> None:
         """One transaction for ``saves``: each inside a savepoint, so a save the events

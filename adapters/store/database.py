@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 import psycopg
 
-from adapters.store.pool import LazyPool, SqliteReaders, connection_kwargs
-from adapters.store.settings import postgres_connect, store_env
+from adapters.store.pool import LazyPool
+from adapters.store.settings import connection_kwargs, postgres_connect, store_env
+from adapters.store.sqlite_readers import SqliteReaders
 
 Dialect = Literal["sqlite", "postgres"]
 

@@ -116,6 +116,14 @@ SQLITE_INTERNALS: tuple[Internal, ...] = (
         "32f60619a2ca6e6a",
     ),
     Internal(
+        SQLiteAggregateRecorder,
+        "select_events",
+        "(originator_id, *, gt=None, lte=None, desc=False, limit=None)",
+        "chain.ChainedSQLiteRecorder.select_events repeats its statement and its StoredEvent"
+        " rows (convert_originator_id) on a kept connection, outside the library's pool",
+        "9f67704c004bbbd4",
+    ),
+    Internal(
         SQLiteDatastore,
         "transaction",
         "(*, commit)",
@@ -259,7 +267,14 @@ def __getattr__(name: str) -> Any:
 
 
 #: Attributes of a recorder instance that tollbook reads (see ``attribute_problems``).
-SQLITE_ATTRIBUTES = ("events_table_name", "create_table_statements", "datastore")
+SQLITE_ATTRIBUTES = (
+    "events_table_name",
+    "create_table_statements",
+    "datastore",
+    "convert_originator_id",
+)
+#: read by chain.ChainedSQLiteRecorder to open its own reading connections like the pool's
+SQLITE_POOL_ATTRIBUTES = ("db_name", "lock_timeout", "is_sqlite_memory_mode")
 POSTGRES_ATTRIBUTES = (
     "events_table_name",
     "stored_event_type_name",
@@ -340,6 +355,13 @@ def attribute_problems(recorder: object) -> list[str]:
     missing += [
         f"{kind}.datastore.{name}" for name in datastore_wanted if not hasattr(datastore, name)
     ]
+    if not datastore_wanted:
+        pool = getattr(datastore, "pool", None)
+        missing += [
+            f"{kind}.datastore.pool.{name}"
+            for name in SQLITE_POOL_ATTRIBUTES
+            if not hasattr(pool, name)
+        ]
     return [f"{_installed()}: {name} is gone; adapters/store/chain.py reads it" for name in missing]
 
 

@@ -8,20 +8,22 @@ closes the query path's pool with the ledger. Connections idle past ``MAX_IDLE``
 closed, so a pool left open holds nothing for long.
 
 On SQLite, opening the file (and setting its journal mode) cost several times a short query
-too: ``SqliteReaders`` keeps a few connections for read transactions; writes open their own.
+too: ``SqliteReaders`` (sqlite_readers.py) keeps a few connections for read transactions;
+writes open their own.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
+
+from adapters.store.settings import connection_kwargs
 
 MAX_SIZE = 8  # per process; the event store's own pool is 2 + 4 overflow (settings.py)
 MAX_IDLE = 60.0  # seconds an unused connection is kept
@@ -29,18 +31,6 @@ MAX_IDLE = 60.0  # seconds an unused connection is kept
 #: the pool: a burst never fails, and a caller holding one connection while it asks for
 #: another (a rebuild's reader and its batches) can never wait on itself
 WAIT = 2.0
-
-
-def connection_kwargs(env: Mapping[str, str], **options: Any) -> dict[str, Any]:
-    """psycopg's connection arguments for the database the store settings name."""
-    return {
-        "dbname": env["POSTGRES_DBNAME"],
-        "host": env["POSTGRES_HOST"],
-        "port": int(env["POSTGRES_PORT"]),
-        "user": env["POSTGRES_USER"],
-        "password": env.get("POSTGRES_PASSWORD") or None,
-        **options,
-    }
 
 
 class LazyPool:
@@ -85,42 +75,3 @@ class LazyPool:
             pool, self._pool = self._pool, None
         if pool is not None and self._pid == os.getpid():
             pool.close()
-
-
-class SqliteReaders:
-    """SQLite connections for read transactions, kept open between calls (at most
-    ``MAX_SIZE`` idle). A connection that saw an error, or is left inside a transaction, is
-    closed rather than kept; a child of a fork opens its own."""
-
-    def __init__(self, open_connection: Callable[[], sqlite3.Connection]) -> None:
-        self._open = open_connection
-        self._lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
-        self._pid = os.getpid()
-
-    def _take(self) -> sqlite3.Connection | None:
-        with self._lock:
-            if self._pid != os.getpid():  # the parent's connections are not this process's
-                self._idle, self._pid = [], os.getpid()
-            return self._idle.pop() if self._idle else None
-
-    @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        conn = self._take() or self._open()
-        try:
-            yield conn
-        except BaseException:
-            conn.close()
-            raise
-        with self._lock:
-            if not conn.in_transaction and self._pid == os.getpid() and len(self._idle) < MAX_SIZE:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    def close(self) -> None:
-        """Close the idle connections; a later use opens new ones."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()

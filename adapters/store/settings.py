@@ -6,7 +6,6 @@ composition root (adapters/config.py), which builds the ledger from it.
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +88,8 @@ def setup_lock_key(schema: str | None) -> int:
     collision) only wait for each other."""
     if not schema or schema == "public":
         return SETUP_LOCK_KEY
+    import zlib  # only to take the lock: a command that reads never pays for it
+
     return SETUP_LOCK_KEY ^ (zlib.crc32(schema.encode()) << 20)
 
 
@@ -96,6 +97,17 @@ def postgres_connect(env: Mapping[str, str], **options: Any) -> psycopg.Connecti
     """A plain psycopg connection to the database the store settings name."""
     import psycopg  # here: a store on SQLite never needs it (nor its import time)
 
-    from adapters.store.pool import connection_kwargs
-
     return psycopg.connect(**connection_kwargs(env, **options))
+
+
+def connection_kwargs(env: Mapping[str, str], **options: Any) -> dict[str, Any]:
+    """psycopg's connection arguments for the database the store settings name. (Here, not
+    beside the pool: a command that opens one connection never imports psycopg_pool.)"""
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "user": env["POSTGRES_USER"],
+        "password": env.get("POSTGRES_PASSWORD") or None,
+        **options,
+    }

@@ -19,7 +19,6 @@ on; otherwise None is returned and the ledger's path answers:
 from __future__ import annotations
 
 import json
-from string import hexdigits
 from typing import Any
 
 from adapters.store.direct_read import (
@@ -36,6 +35,7 @@ READ_MODEL, DOCUMENTS, TRACKING = "invoice_documents", "rm_invoice_document", "p
 SHAPE = "1f5391b70afd2a98"
 #: the keys the caller reads from a document (the text output and the day's status)
 NEEDED = ("status", "due_date", "number", "id", "version", "lines", "currency")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")  # string.hexdigits, without its import
 
 _QUERY = (
     "SELECT d.document,"
@@ -91,7 +91,7 @@ def _lookup(ref: str) -> tuple[str | None, str]:
     digits = ref.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
     if len(digits) != 32:
         return "number", ref
-    if not all(c in hexdigits for c in digits):  # int() might still read it (``_``, spaces)
+    if not all(c in _HEX_DIGITS for c in digits):  # int() might still read it (``_``, spaces)
         return None, ref
     digits = digits.lower()
     return "invoice_id", "-".join(

@@ -309,12 +309,12 @@ def _run(
     targets = [_target(c, period, grouping) for c in _customers(ledger, customers)]
     planner = _Planner(ledger, db, period, through, allow_overlap, ledger_db, settings)
     targets = planner.look_up(targets)
-    planner.find_overlaps(targets)
-    late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
-    # The usage sums are one pass over the CDRs, run on a thread of its own while this one
-    # works out what the new invoices need besides (package lines, tax terms). Saving runs
-    # on another thread, a batch at a time, while the next batch is planned (see _Saver).
-    # Planning is Python on one core; summing and saving are mostly the database's work.
+    # The usage sums are one pass over the CDRs, run on a thread of its own as soon as the
+    # run knows which customers have no invoice yet, while this one reads what else the
+    # plans need (other invoices' lines of the period, late usage) and works out the new
+    # invoices' package lines and tax terms. Saving runs on another thread, a batch at a
+    # time, while the next batch is planned (see _Saver). Planning is Python on one core;
+    # summing and saving are mostly the database's work.
     passes = [targets]
     pending: list[InvoiceResult] = []
     with (
@@ -329,6 +329,8 @@ def _run(
             for group in passes
         ]
         try:
+            planner.find_overlaps(targets)
+            late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
             for target in targets:  # while the database sums
                 with contextlib.suppress(InvalidInput):  # planned (and refused) below
                     planner.prepare(target)
@@ -379,6 +381,10 @@ def analyse_if_stale(db: Database) -> bool:
 class _Saver:
     """Saves a run's planned invoices a batch at a time, each batch in one transaction, on
     the ``saves`` thread, so the next batch is planned while the database writes this one.
+    The new invoices of a batch are drafted on the caller's thread before it goes to the
+    saves thread: drafting is Python, which runs one thread at a time, while the saves
+    thread mostly waits for the database; drafted there, the next batch's planning waited
+    for it.
 
     A batch is finished (issued with ``issue``, added to the report, told to ``on_invoice``)
     before the next batch is saved, as when saving was sequential: a run stopped by an
@@ -414,12 +420,17 @@ class _Saver:
             new = [r for r in planned if r.action == "would create"]
             _drafts(self.ledger, new, self.period, self.actor, self.customers, self.settings)
         elif planned:
+            drafted = _new_drafts(
+                self.ledger, planned, self.period, self.actor, self.customers, self.settings
+            )
             # the caller's context (log bindings, expected versions) goes with the save
             context = contextvars.copy_context()
-            self.saving = self.saves.submit(context.run, self._create, planned)
+            self.saving = self.saves.submit(context.run, self._create, planned, drafted)
 
-    def _create(self, planned: list[InvoiceResult]) -> None:
-        _create(self.ledger, planned, self.period, self.actor, self.customers, self.settings)
+    def _create(self, planned: list[InvoiceResult], drafted: list[Invoice]) -> None:
+        _create(
+            self.ledger, planned, self.period, self.actor, self.customers, self.settings, drafted
+        )
 
     def finish(self) -> None:
         """Wait for the batch being saved (a failed save raises here), issue it, report it."""
@@ -638,7 +649,11 @@ class _Planner:
             currency,
             target.prices,
         )
-        used = sum((line.net(currency) for line in usage), Decimal(0))  # no tax: net only
+        # the usage's totals worked out once: its net decides the top-up, and (totals per
+        # line being sums of each line's own rounded figures) its total plus that of the
+        # other lines is the invoice's, compared with the minimum below
+        usage_totals = totals_of(usage, currency)
+        used = usage_totals.net
         top_up = top_up_line(
             main_id, self.period, used, committed, currency, tax_rate, tax_description
         )
@@ -665,8 +680,9 @@ class _Planner:
         minimum = (
             target.minimum_invoice if target.minimum_invoice is not None else self.minimum_invoice
         )
-        with_carried = lines + carried_lines(main_id, pending)
-        if totals_of(with_carried, currency).total < minimum:
+        carried_over = carried_lines(main_id, pending)
+        with_carried = lines + carried_over
+        if self._total(usage, usage_totals.total, lines + carried_over, currency) < minimum:
             result = self._result(target, main_id, "invoice", lines)
             result.action, result.period = "would carry forward", self.period
             result.state = "carried forward"
@@ -675,6 +691,22 @@ class _Planner:
             result.takes = tuple(c.invoice_id for c in pending)
         result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
         return [result]
+
+    @staticmethod
+    def _total(
+        usage: list[InvoiceLine],
+        usage_total: Decimal,
+        lines: list[InvoiceLine],
+        currency: str,
+    ) -> Decimal:
+        """``totals_of(lines, currency).total``, given the total of ``usage`` (per line,
+        the default: a sum of each line's rounded net and tax, so it adds up over parts),
+        when ``usage`` is still among ``lines`` (no other invoice bills it), else afresh."""
+        summed = {id(line) for line in usage}
+        others = [line for line in lines if id(line) not in summed]
+        if len(others) + len(summed) == len(lines):  # every usage line is among them
+            return usage_total + totals_of(others, currency).total
+        return totals_of(lines, currency).total
 
     def chain(self, target: _Target) -> tuple[list[Invoice], int]:
         """The period's invoices already made (main, then supplementary ones) and the last
@@ -767,13 +799,25 @@ class _Planner:
         if not targets:
             return totals
         by_day = {t.account for t in targets if t.grouping == "day"}
-        sums: dict[tuple[str, str], list[int]] = {}
+        sums: dict[tuple[str, str], tuple[int, int, int, int]] = {}
 
         def fold(rows: list[Any]) -> None:
-            for account, key, *figures in rows:
-                summed = sums.setdefault((account, key), [0, 0, 0, 0])
-                for n, figure in enumerate(figures):
-                    summed[n] += int(figure)
+            # on the run's critical path (the last slice's rows are folded after the database
+            # is done): a tuple per group, replaced, costs half a list updated in a loop
+            get = sums.get
+            for account, key, calls, seconds, micros, hashes in rows:
+                group = (account, key)
+                summed = get(group)
+                sums[group] = (
+                    (calls, seconds, micros, hashes)
+                    if summed is None
+                    else (
+                        summed[0] + calls,
+                        summed[1] + seconds,
+                        summed[2] + micros,
+                        summed[3] + hashes,
+                    )
+                )
 
         for chunk in _chunks(list(targets), TARGETS_PER_QUERY):
             if self.db.dialect == "postgres":
@@ -784,7 +828,7 @@ class _Planner:
                     fold(self._sums(conn, chunk, after, None))
         for (account, key), figures in sums.items():
             group = int(key) if account in by_day else str(key)
-            totals[account].append(UsageTotal(group, *figures))
+            totals[account].append(UsageTotal(group, *map(int, figures)))
         return totals
 
     def _sliced(
@@ -974,6 +1018,20 @@ def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
         yield items[start : start + size]
 
 
+def _new_drafts(
+    ledger: Ledger,
+    planned: Sequence[InvoiceResult],
+    period: Period,
+    actor: str,
+    customers: Mapping[str, Customer],
+    settings: SellerSettings,
+) -> list[Invoice]:
+    """The drafts ``_create`` saves in one transaction: of the planned invoices that change
+    no customer (``_drafts``: the ones the ledger refuses are marked and left out)."""
+    new = [r for r in planned if not r.takes and r.action == "would create"]
+    return _drafts(ledger, new, period, actor, customers, settings)
+
+
 def _create(
     ledger: Ledger,
     planned: Sequence[InvoiceResult],
@@ -981,19 +1039,25 @@ def _create(
     actor: str,
     customers: Mapping[str, Customer],
     settings: SellerSettings,
+    drafted: list[Invoice] | None = None,
 ) -> None:
     """Create planned invoices, each with all its lines, in one transaction; if one already
     exists (another run got there first), create the others one at a time.
 
     The drafts are made from the customers the run planned with (read once at its start), so
-    an invoice's header and its lines come from the same customer state."""
+    an invoice's header and its lines come from the same customer state; ``drafted``: those
+    of ``_new_drafts(planned)``, made already."""
 
     # carrying forward, and taking what was carried, change the customer too: saved one by
     # one, each invoice with its customer (one transaction), so each period is billed once
     for result in [r for r in planned if r.takes or r.action == "would carry forward"]:
         _save_with_customer(ledger, result, period, actor, customers[result.account], settings)
+    drafts = (
+        _new_drafts(ledger, planned, period, actor, customers, settings)
+        if drafted is None
+        else drafted
+    )
     planned = [r for r in planned if not r.takes and r.action == "would create"]
-    drafts = _drafts(ledger, planned, period, actor, customers, settings)
     planned = [r for r in planned if r.action != "refused"]
     if not planned:  # nothing new in this batch: no empty save (a round trip each)
         return

@@ -103,3 +103,61 @@ log.warning("warned", n=2)
     assert done.stdout == ""
     assert "warned" in done.stderr and "n=2" in done.stderr
     assert ("informed" in done.stderr) == (level == "info")
+
+
+def _probe(code: str, level: str = "warning") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TOLLBOOK_LOG_LEVEL": level, "TOLLBOOK_LOG_FORMAT": "json"},
+    )
+
+
+def test_settings_show_imports_no_logging_and_no_pool(store_url):
+    imported("--db", store_url, "settings", "show")  # sets a new store up
+    out, modules = imported("--db", store_url, "settings", "show")
+    assert "default_currency" in out
+    if store_url.startswith("sqlite"):  # psycopg imports logging itself
+        assert "logging" not in modules
+    assert "psycopg_pool" not in modules  # one connection, not a pool
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_standard_logging_is_routed_when_first_imported(level):
+    """A library logger of the standard library, imported after start-up, writes through
+    structlog at the level asked for: JSON lines on stderr, nothing on stdout."""
+    probe = """
+import sys
+from adapters.logging import configure_logging_on_import
+configure_logging_on_import()
+assert "logging" not in sys.modules
+import logging
+logging.getLogger("tollbook.late").info("informed")
+logging.getLogger("tollbook.late").warning("warned")
+logging.getLogger("library").info("chatter")
+"""
+    done = _probe(probe, level)
+    assert done.stdout == ""
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [line["event"] for line in lines] == (
+        ["informed", "warned"] if level == "info" else ["warned"]
+    )
+
+
+def test_a_warning_before_logging_is_imported_goes_through_the_handler():
+    """Python's warnings are captured as they were when logging was routed at start: one JSON
+    line, also for a warning shown before anything imported ``logging``."""
+    probe = """
+import sys, warnings
+from adapters.logging import configure_logging_on_import
+configure_logging_on_import()
+assert "logging" not in sys.modules
+warnings.warn("first", UserWarning)
+assert "logging" in sys.modules
+warnings.warn("second", UserWarning)
+"""
+    lines = [json.loads(line) for line in _probe(probe).stderr.splitlines()]
+    assert len(lines) == 2
+    assert "first" in lines[0]["event"] and "second" in lines[1]["event"]
