@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from adapters.app.api_keys import ApiKeys
+from adapters.app.grouped_probe import GroupedProbe
 from adapters.app.idempotency_keys import IdempotencyStore
 from adapters.app.reads import ReadProbe
 from adapters.config import build_ledger, database_url, key_retention_days
@@ -46,16 +47,19 @@ class Services:
         self.idempotency = IdempotencyStore(self.db)
         # the ledger's clock stamps a subscription, so a key's age is measured on one clock
         self.webhooks = WebhookStore(self.db, clock=self.ledger.clock)
-        self._probe: ReadProbe | None = None
+        self._probe: ReadProbe | GroupedProbe | None = None
 
-    def read_probe(self) -> ReadProbe | None:
+    def read_probe(self) -> ReadProbe | GroupedProbe | None:
         """What decides whether a kept read still holds (adapters/app/reads.py); None on a
         store without an events table of its own."""
         if self._probe is None:
             table = getattr(self.ledger.recorder, "events_table_name", "")
             if not isinstance(table, str) or not table.replace("_", "").isalnum():
                 return None
-            self._probe = ReadProbe(self.db, table)
+            if self.db.dialect == "sqlite":
+                self._probe = ReadProbe(self.db, table)
+            else:
+                self._probe = GroupedProbe(self.db, table)
         return self._probe
 
     @classmethod

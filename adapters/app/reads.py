@@ -5,6 +5,9 @@ where does the read stand (the log's head held by its read models, or an aggrega
 it kept (adapters/http/conditional.py). Deciding that takes this one statement (autocommit:
 it is its own snapshot) instead of a key look-up, a catch-up check and the read.
 The key is checked on every request, so a revoked key is refused on the next one, as always.
+On SQLite the statement is asked here, on the event loop's thread (tens of microseconds of
+local work); on PostgreSQL the requests waiting at the same time ask it together
+(adapters/app/grouped_probe.py).
 """
 
 from __future__ import annotations
@@ -28,37 +31,39 @@ log = structlog.get_logger("tollbook.http")
 class Probe:
     scope: Scope | None  # the live key's scope; None: unknown or revoked
     position: int | None  # where the read stands; None: not answerable from what is kept
+    #: one invoice asked with ``document``: its stored document (the invoice documents read
+    #: model) when that is at ``position``, the invoice's current version; else None
+    document: dict[str, Any] | None = None
 
 
 class ReadProbe:
-    """A few connections of its own for probes (autocommit: a probe is one statement), kept
-    between calls; any error closes the connection it used (the next probe opens another)
-    and is the caller's cue to answer the ordinary way.
-
-    On SQLite a probe is tens of microseconds of local work: ``inline`` says it may run on
-    the event loop's thread. On PostgreSQL it waits for a round trip, so it runs on a worker
-    thread and the loop goes on serving others meanwhile."""
+    """SQLite: a few connections of its own for probes (autocommit: a probe is one
+    statement), kept between calls; any error closes the connection it used (the next probe
+    opens another) and is the caller's cue to answer the ordinary way. A probe is local
+    work, so it runs on the event loop's thread."""
 
     KEEP = 4  # idle connections kept
 
+    #: whether ``version(..., document=True)`` reads an invoice's stored document
+    documents = False
+
     def __init__(self, db: Database, events_table: str) -> None:
+        if db.dialect != "sqlite":
+            raise ValueError("ReadProbe reads SQLite; PostgreSQL's probes are grouped")
         if not events_table.replace("_", "").isalnum():
             raise ValueError(f"unusable events table name {events_table!r}")
         self.db = db
         self.events_table = events_table
-        self.inline = db.dialect == "sqlite"
-        self._idle: list[Any] = []
+        self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
-    def _open(self) -> Any:
-        if self.db.dialect == "sqlite":
-            return sqlite3.connect(
-                self.db.env["SQLITE_DBNAME"],
-                timeout=5,
-                isolation_level=None,
-                check_same_thread=False,  # used by one thread at a time, not always the same
-            )
-        return self.db.autocommit_connection()
+    def _open(self) -> sqlite3.Connection:
+        return sqlite3.connect(
+            self.db.env["SQLITE_DBNAME"],
+            timeout=5,
+            isolation_level=None,
+            check_same_thread=False,  # used by one thread at a time, not always the same
+        )
 
     def _row(self, statement: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
         with self._lock:
@@ -66,10 +71,7 @@ class ReadProbe:
         if conn is None:
             conn = self._open()
         try:
-            if self.db.dialect == "sqlite":
-                row = conn.execute(statement, params).fetchone()
-            else:  # prepared at once: planning costs more than running it
-                row = conn.execute(self.db.sql(statement), params, prepare=True).fetchone()
+            row = conn.execute(statement, params).fetchone()
         except Exception:
             _close(conn)
             raise
@@ -84,12 +86,11 @@ class ReadProbe:
     def _key(self) -> str:
         return "(SELECT scope FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL)"
 
-    def list_position(self, key: str, names: tuple[str, ...]) -> Probe:
+    async def list_position(self, key: str, names: tuple[str, ...]) -> Probe:
         """The key's scope, and the log's head when every read model in ``names`` holds it."""
         marks = ", ".join("?" for _ in names)
-        column = "rowid" if self.db.dialect == "sqlite" else "notification_id"
         scope, head, lowest, count = self._row(
-            f"SELECT {self._key()}, (SELECT MAX({column}) FROM {self.events_table}),"
+            f"SELECT {self._key()}, (SELECT MAX(rowid) FROM {self.events_table}),"
             f" MIN(position), COUNT(*) FROM {TRACKING_TABLE} WHERE name IN ({marks})",
             (hash_key(key), *names),
         )
@@ -97,12 +98,14 @@ class ReadProbe:
         held = int(count) == len(set(names)) and lowest is not None and int(lowest) >= head
         return Probe(cast(Scope | None, scope), head if held else None)
 
-    def version(self, key: str, aggregate_id: UUID) -> Probe:
-        """The key's scope, and the aggregate's current version (None: no such aggregate)."""
+    async def version(self, key: str, aggregate_id: UUID, document: bool = False) -> Probe:
+        """The key's scope, and the aggregate's current version (None: no such aggregate).
+        No stored document is read here (``document`` is PostgreSQL's, GroupedProbe)."""
+        del document
         scope, version = self._row(
             f"SELECT {self._key()}, (SELECT MAX(originator_version) FROM {self.events_table}"
             " WHERE originator_id = ?)",
-            (hash_key(key), aggregate_id.hex if self.db.dialect == "sqlite" else aggregate_id),
+            (hash_key(key), aggregate_id.hex),
         )
         return Probe(cast(Scope | None, scope), None if version is None else int(version))
 

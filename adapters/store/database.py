@@ -16,7 +16,7 @@ from typing import Any, Literal
 import psycopg
 
 from adapters.store.pool import LazyPool
-from adapters.store.settings import postgres_connect, store_env
+from adapters.store.settings import connection_kwargs, postgres_connect, store_env
 from adapters.store.sqlite_readers import SqliteReaders
 
 Dialect = Literal["sqlite", "postgres"]
@@ -157,6 +157,12 @@ class Database:
         """PostgreSQL: a connection of our own in autocommit mode (each statement commits
         by itself), for work that must commit apart from a transaction open elsewhere."""
         return postgres_connect(self.env, options=self._search_path(), autocommit=True)
+
+    async def async_autocommit_connection(self) -> psycopg.AsyncConnection[Any]:
+        """PostgreSQL: ``autocommit_connection`` for the event loop (no worker thread)."""
+        return await psycopg.AsyncConnection.connect(
+            **connection_kwargs(self.env, options=self._search_path()), autocommit=True
+        )
 
     @contextmanager
     def _postgres(self) -> Iterator[psycopg.Connection[Any]]:
