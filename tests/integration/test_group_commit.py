@@ -216,3 +216,30 @@ def run_all(bodies: list[Callable[[], None]]) -> None:
         thread.join(60)
     if errors:
         raise errors[0]
+
+
+def test_the_log_after_a_batch_with_a_conflict_reads_every_written_event_once_in_order(
+    ledger, store_url, monkeypatch
+):
+    """A refused save's events take no place in the log: the notification log reads the
+    batch's written events, in queue order, then what is saved after it, and nothing else."""
+    existing = uuid4()
+    ledger.recorder.insert_events([event(existing)])
+    before = ledger.recorder.max_notification_id() or 0
+    a, b, c = uuid4(), uuid4(), uuid4()
+    held = Held(ledger.recorder, monkeypatch)
+    held.save("first", [event(uuid4())])
+    held.save("a", [event(a)])
+    held.save("refused", [event(uuid4()), event(uuid4()), event(existing)])
+    held.save("b", [event(b), event(b, 2)])
+    results = held.finish()
+    assert isinstance(results["refused"], IntegrityError)
+    after = ledger.recorder.insert_events([event(c)])
+
+    log = ledger.recorder.select_notifications(before + 1, 100)
+    ids = [n.id for n in log]
+    assert ids == sorted(set(ids))
+    assert ids == results["first"] + results["a"] + results["b"] + after
+    written = [(UUID(str(n.originator_id)), n.originator_version) for n in log[1:]]
+    assert written == [(a, 1), (b, 1), (b, 2), (c, 1)]
+    assert chain_intact(ledger, store_url)
