@@ -24,7 +24,6 @@ statement, which are then answered the ordinary way.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -33,19 +32,14 @@ import structlog
 from psycopg import errors
 
 from adapters.app.api_keys import Scope, hash_key
-from adapters.app.reads import Probe
+from adapters.app.reads import DOCUMENTS_ASKED, DocumentsGate, Probe, current_documents
 from adapters.store.database import Database
 from adapters.store.read_models import TRACKING_TABLE
-from adapters.store.stored_invoices import DOCUMENTS
-from adapters.store.stored_invoices import READ_MODEL as DOCUMENTS_READ_MODEL
-from adapters.store.stored_invoices import SHAPE as DOCUMENTS_SHAPE
 
 log = structlog.get_logger("tollbook.http")
 
 #: milliseconds a probe statement may take before its requests go to the route instead
 STATEMENT_TIMEOUT_MS = 5000
-#: seconds a store without the invoice documents read model is not asked for documents
-DOCUMENTS_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -88,18 +82,20 @@ class GroupedProbe:
             # the stored documents asked for, each only at its invoice's current version and
             # only from the read model's tables of the shape they are read as
             " (SELECT json_object_agg(d.invoice_id, d.document::json)"
-            f" FROM {DOCUMENTS} AS d WHERE d.invoice_id = ANY(string_to_array(%s::text, ' '))"
-            f" AND EXISTS (SELECT 1 FROM {TRACKING_TABLE} WHERE name = %s AND shape = %s)"
-            f" AND d.version = (SELECT MAX(originator_version) FROM {events_table}"
-            " WHERE originator_id = d.invoice_id::uuid))"
+            + current_documents(
+                events_table,
+                "= ANY(string_to_array(%s::text, ' '))",
+                "%s",
+                "d.invoice_id::uuid",
+            )
+            + ")"
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: Any = None  # psycopg.AsyncConnection, on self._loop
         self._waiting: _Waiting = []
         self._asking: _Waiting = []
         self._task: asyncio.Task[None] | None = None
-        #: when stored documents may be asked for again, after the store had none
-        self._documents_after = 0.0
+        self._documents = DocumentsGate()
 
     async def list_position(self, key: str, names: tuple[str, ...]) -> Probe:
         """The key's scope, and the log's head when every read model in ``names`` holds it."""
@@ -154,16 +150,16 @@ class GroupedProbe:
         documents = {str(ask.aggregate_id) for ask in asks if ask.document}
         asked = (" ".join(keys), " ".join(names), " ".join(ids))
         row: Any = None
-        if documents and time.monotonic() >= self._documents_after:
+        if documents and self._documents.open():
             try:
                 row = await self._row(
                     self._with_documents,
-                    (*asked, " ".join(documents), DOCUMENTS_READ_MODEL, DOCUMENTS_SHAPE),
+                    (*asked, " ".join(documents), *DOCUMENTS_ASKED),
                 )
             except (errors.UndefinedTable, errors.UndefinedColumn):
                 # no invoice documents read model here (yet, or of another shape): the
                 # requests are answered without for a while, the route folds the invoice
-                self._documents_after = time.monotonic() + DOCUMENTS_RETRY_SECONDS
+                self._documents.missing()
         if row is None:
             row = (*await self._row(self._statement, asked), None)
         scopes, positions, head, versions, stored = cast(

@@ -8,12 +8,19 @@ The key is checked on every request, so a revoked key is refused on the next one
 On SQLite the statement is asked here, on the event loop's thread (tens of microseconds of
 local work); on PostgreSQL the requests waiting at the same time ask it together
 (adapters/app/grouped_probe.py).
+
+A first read of one invoice (nothing kept yet) may also ask for its stored document (the
+invoice documents read model), taken only when it is at the invoice's current version read
+in the same statement (one snapshot) and from the read model's tables of the shape it is read
+as (``current_documents``, both stores); the route's answer is then made without the fold.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -23,8 +30,44 @@ import structlog
 from adapters.app.api_keys import Scope, hash_key
 from adapters.store.database import Database
 from adapters.store.read_models import TRACKING_TABLE
+from adapters.store.stored_invoices import DOCUMENTS
+from adapters.store.stored_invoices import READ_MODEL as DOCUMENTS_READ_MODEL
+from adapters.store.stored_invoices import SHAPE as DOCUMENTS_SHAPE
 
 log = structlog.get_logger("tollbook.http")
+
+#: seconds a store without the invoice documents read model is not asked for documents
+DOCUMENTS_RETRY_SECONDS = 60.0
+#: the read model's name and the shape of its tables, asked after the invoice ids
+DOCUMENTS_ASKED = (DOCUMENTS_READ_MODEL, DOCUMENTS_SHAPE)
+
+
+def current_documents(events_table: str, ids: str, mark: str, originator: str) -> str:
+    """``FROM`` and ``WHERE`` of the stored invoice documents ``d`` whose invoice id is in
+    ``ids`` (a condition on ``d.invoice_id``), each only at its invoice's current version in
+    the same statement (``originator``: ``d``'s invoice as the event table spells ids) and
+    only from the read model's tables of the shape they are read as (``mark``: the
+    parameters after the ids, ``DOCUMENTS_ASKED``)."""
+    return (
+        f" FROM {DOCUMENTS} AS d WHERE d.invoice_id {ids}"
+        f" AND EXISTS (SELECT 1 FROM {TRACKING_TABLE} WHERE name = {mark} AND shape = {mark})"
+        f" AND d.version = (SELECT MAX(originator_version) FROM {events_table}"
+        f" WHERE originator_id = {originator})"
+    )
+
+
+class DocumentsGate:
+    """Whether to ask a store for stored documents: not for a while after it had none (the
+    read model not there yet, or of another shape), when the route folds the invoice."""
+
+    def __init__(self) -> None:
+        self._after = 0.0
+
+    def open(self) -> bool:
+        return time.monotonic() >= self._after
+
+    def missing(self) -> None:
+        self._after = time.monotonic() + DOCUMENTS_RETRY_SECONDS
 
 
 @dataclass(frozen=True)
@@ -45,7 +88,7 @@ class ReadProbe:
     KEEP = 4  # idle connections kept
 
     #: whether ``version(..., document=True)`` reads an invoice's stored document
-    documents = False
+    documents = True
 
     def __init__(self, db: Database, events_table: str) -> None:
         if db.dialect != "sqlite":
@@ -54,6 +97,16 @@ class ReadProbe:
             raise ValueError(f"unusable events table name {events_table!r}")
         self.db = db
         self.events_table = events_table
+        self._version = (
+            f"SELECT {self._key()}, (SELECT MAX(originator_version) FROM {events_table}"
+            " WHERE originator_id = ?)"
+        )
+        # the event table spells ids in hex, the read model as ``str(UUID)``: both are asked
+        self._with_document = (
+            f"{self._version}, (SELECT d.document"
+            f"{current_documents(events_table, '= ?', '?', '?')})"
+        )
+        self._gate = DocumentsGate()
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
@@ -99,21 +152,46 @@ class ReadProbe:
         return Probe(cast(Scope | None, scope), head if held else None)
 
     async def version(self, key: str, aggregate_id: UUID, document: bool = False) -> Probe:
-        """The key's scope, and the aggregate's current version (None: no such aggregate).
-        No stored document is read here (``document`` is PostgreSQL's, GroupedProbe)."""
-        del document
-        scope, version = self._row(
-            f"SELECT {self._key()}, (SELECT MAX(originator_version) FROM {self.events_table}"
-            " WHERE originator_id = ?)",
-            (hash_key(key), aggregate_id.hex),
+        """The key's scope, and the aggregate's current version (None: no such aggregate);
+        with ``document``, an invoice's stored document too, when it is at that version."""
+        asked = (hash_key(key), aggregate_id.hex)
+        stored: str | None = None
+        row: tuple[Any, ...] | None = None
+        if document and self._gate.open():
+            try:
+                row = self._row(
+                    self._with_document,
+                    (*asked, str(aggregate_id), *DOCUMENTS_ASKED, aggregate_id.hex),
+                )
+            except sqlite3.OperationalError as error:
+                if not str(error).startswith(("no such table", "no such column")):
+                    raise
+                self._gate.missing()  # the route folds the invoice, as before the read model
+        if row is None:
+            row = (*self._row(self._version, asked), None)
+        scope, version, stored = row
+        return Probe(
+            cast(Scope | None, scope),
+            None if version is None else int(version),
+            _decoded(stored),
         )
-        return Probe(cast(Scope | None, scope), None if version is None else int(version))
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             _close(conn)
+
+
+def _decoded(stored: str | None) -> dict[str, Any] | None:
+    """A stored document's text as the route's content (None: none, or not one)."""
+    if stored is None:
+        return None
+    try:
+        doc = json.loads(stored)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _close(conn: Any) -> None:
