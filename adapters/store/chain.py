@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from eventsourcing import persistence
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
@@ -36,6 +35,7 @@ from eventsourcing.sqlite import (
 
 from adapters.store import library_internals
 from adapters.store.group_commit import GroupCommit, Save
+from adapters.store.library_errors import library_error
 from adapters.store.read_only_refusal import MARKER, refused_as_read_only
 from adapters.store.sqlite_readers import SqliteReaders
 
@@ -92,26 +92,6 @@ def chain_rows(
         rows.append((position, aggregate, event.originator_version, prev_position, prev_hash))
         prev_position = position
     return rows
-
-
-#: sqlite3's errors as the library's SQLite transaction raises them (most specific first)
-_LIBRARY_ERRORS: tuple[tuple[type[sqlite3.Error], type[persistence.PersistenceError]], ...] = (
-    (sqlite3.InterfaceError, persistence.InterfaceError),
-    (sqlite3.DataError, persistence.DataError),
-    (sqlite3.OperationalError, persistence.OperationalError),
-    (sqlite3.IntegrityError, persistence.IntegrityError),
-    (sqlite3.InternalError, persistence.InternalError),
-    (sqlite3.ProgrammingError, persistence.ProgrammingError),
-    (sqlite3.NotSupportedError, persistence.NotSupportedError),
-    (sqlite3.DatabaseError, persistence.DatabaseError),
-)
-
-
-def library_error(error: sqlite3.Error) -> persistence.PersistenceError:
-    for raised, library in _LIBRARY_ERRORS:
-        if isinstance(error, raised):
-            return library(error)
-    return persistence.PersistenceError(error)
 
 
 CHAIN_COLUMNS = "position, originator_id, originator_version, prev_position, hash"
@@ -197,7 +177,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             with self.readers.connection() as conn:
                 rows = conn.execute(statement, params).fetchall()
         except sqlite3.Error as error:
-            raise library_error(error) from error
+            raise library_error(error, sqlite3) from error
         return [
             StoredEvent(
                 originator_id=self.convert_originator_id(row[0]),

@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing import persistence
 from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
@@ -26,6 +25,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from adapters.store import chain, library_internals
 from adapters.store.chain import CHAIN_COLUMNS, GENESIS, chain_table, grouped
 from adapters.store.group_commit import GroupCommit, Save, conflicts
+from adapters.store.library_errors import library_error
 from adapters.store.read_only_refusal import refused_as_read_only
 
 # as chain.py does for SQLite: a changed library stops the store before anything is written
@@ -34,27 +34,6 @@ library_internals.check(store="postgres")
 HAS_LZ4 = (
     "SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'"
 )
-
-
-#: psycopg's errors as the library's ``PostgresDatastore.get_connection`` raises them (most
-#: specific first; psycopg_pool's PoolTimeout is an OperationalError)
-_LIBRARY_ERRORS: tuple[tuple[type[psycopg.Error], type[persistence.PersistenceError]], ...] = (
-    (psycopg.InterfaceError, persistence.InterfaceError),
-    (psycopg.OperationalError, persistence.OperationalError),
-    (psycopg.DataError, persistence.DataError),
-    (psycopg.IntegrityError, persistence.IntegrityError),
-    (psycopg.InternalError, persistence.InternalError),
-    (psycopg.ProgrammingError, persistence.ProgrammingError),
-    (psycopg.NotSupportedError, persistence.NotSupportedError),
-    (psycopg.DatabaseError, persistence.DatabaseError),
-)
-
-
-def library_error(error: psycopg.Error) -> persistence.PersistenceError:
-    for raised, library in _LIBRARY_ERRORS:
-        if isinstance(error, raised):
-            return library(str(error))
-    return persistence.PersistenceError(str(error))
 
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
@@ -154,7 +133,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             finally:
                 pool.putconn(conn)  # one in a transaction or broken is rolled back or replaced
         except psycopg.Error as error:
-            raise library_error(error) from error
+            raise library_error(error, psycopg, as_text=True) from error
         return [
             StoredEvent(
                 originator_id=row[0], originator_version=row[1], topic=row[2], state=bytes(row[3])
