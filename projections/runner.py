@@ -279,7 +279,9 @@ class Runner:
         return self.ledger.recorder.max_notification_id() or 0
 
     def catch_up(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
-        """Apply every committed event the read models have not seen; returns how many.
+        """Apply every event committed before the call that the read models have not seen;
+        returns how many. Events committed meanwhile are left to the next call, so a catch-up
+        under a steady writer ends (a follower calls again at once).
 
         While there is more than one batch to do, each batch commits on a second thread as
         the next one is decoded and applied (the databases do their part of a write without
@@ -304,6 +306,8 @@ class Runner:
             stack.callback(self._release_quietly)
             stack.callback(setattr, self, "_ahead", None)  # a page read ahead is not kept
             background: Executor | None = None
+            # fixed at the start: re-reading it each batch chased a writer faster than us for ever
+            head = self.head()
             while True:
                 for name, (barrier, fault) in list(barriers.items()):
                     if positions[name] >= barrier:
@@ -311,7 +315,6 @@ class Runner:
                         if positions[name] == barrier:
                             self._stop(fault)
                             held.add(name)
-                head = self.head()
                 behind = [p for p in projections if positions[p.name] < head and p.name not in held]
                 try:
                     if not behind:
@@ -647,7 +650,7 @@ class Runner:
         with self.store.announcements(channel) as wait:
             while not stop.is_set():
                 try:
-                    self.catch_up()
+                    applied = self.catch_up()
                 except Exception as error:  # a storage hiccup must not end the follower
                     text = describe_error(error)
                     delay = min(60.0, delay * 2) if delay else max(1.0, interval * 10)
@@ -661,4 +664,5 @@ class Runner:
                 if failing is not None:
                     log.info("catching up works again")
                     failing, delay = None, 0.0
-                wait(stop, interval)
+                if not applied:  # a catch-up stops at the head it started from: go again
+                    wait(stop, interval)

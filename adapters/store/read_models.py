@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import ExitStack, contextmanager
@@ -42,6 +43,7 @@ TRACKING_TABLE = "projection_tracking"
 FAULTS_TABLE = "projection_faults"  # why a read model stopped, while it is stopped
 CACHE_LIMIT = 300_000  # rows per read model kept between batches
 EVICTED_LIMIT = 2 * CACHE_LIMIT  # evicted keys remembered before a cache is dropped whole
+STOP_SLICE = 0.25  # seconds a listening follower may take to notice it was stopped
 #: PostgreSQL error classes that pass: connection (08), transaction rollback (40),
 #: insufficient resources (53), object in use / lock timeout (55), operator intervention (57),
 #: system error (58). Class 54 (program limit, e.g. an index row too large) is a refusal.
@@ -672,10 +674,13 @@ class SqlViewStore:
             if listener.closed:
                 poll(stop, timeout)
                 return
+            deadline = time.monotonic() + timeout
             try:
-                # returns at the first announcement (one queued meanwhile counts), or timeout
-                for _ in listener.notifies(timeout=timeout, stop_after=1):
-                    pass
+                # returns at the first announcement (one queued meanwhile counts), at the
+                # timeout, or (in slices, as psycopg cannot wait on the event too) when stopped
+                while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                    for _ in listener.notifies(timeout=min(left, STOP_SLICE), stop_after=1):
+                        return
             except psycopg.Error:
                 log.warning("lost the event announcements; polling instead", exc_info=True)
                 listener.close()

@@ -138,14 +138,43 @@ def test_events_written_while_a_catch_up_is_under_way_are_all_applied(ledger, st
             written.append(issued_invoice(ledger, "ACME", "1"))
             paid(ledger, "ACME", "1")
 
+    head = runner.head()
     runner.catch_up(progress=write_more)
+    assert all(t.position >= head for t in runner.store.tracking(["balances"]).values())
+    runner.catch_up()  # what committed during the first is the next one's
 
     fold = Balances().fold(event for _, event in ledger.all_events())
     [row] = runner.store.select(BALANCES)
     [expected] = fold.all()
     assert (row["invoiced"], row["received"]) == (expected.invoiced, expected.received)
-    assert row["invoiced"] == D("39.60")
-    assert len(runner.store.select(REGISTER, {"customer_account": "ACME"})) == 5
+    assert written and row["invoiced"] == D("36.00") + D("1.20") * len(written)
+    assert len(runner.store.select(REGISTER, {"customer_account": "ACME"})) == 2 + len(written)
+    assert all(lag == 0 for _, lag in runner.status())
+
+
+def test_a_catch_up_under_a_writer_that_never_stops_ends_at_the_head_it_started_from(
+    ledger, store_url
+):
+    customer(ledger, "ACME")
+    for net in ("10", "20", "30"):
+        issued_invoice(ledger, "ACME", net)
+    runner = runner_for(ledger, store_url, batch_size=2)
+    head = runner.head()
+    batches: list[int] = []
+
+    def write_faster_than_it_reads(at: int, _head: int) -> None:
+        batches.append(at)
+        if len(batches) > 50:
+            raise AssertionError("the catch-up is chasing the writer")
+        issued_invoice(ledger, "ACME", "1")  # three events for every two applied
+
+    applied = runner.catch_up(progress=write_faster_than_it_reads)
+
+    assert applied >= 6 and batches[-1] >= head
+    assert runner.head() > batches[-1]  # the writer was ahead when it stopped
+    runner.catch_up()
+    [row] = runner.store.select(BALANCES)
+    assert row["invoiced"] == D("1.20") * len(batches) + D("72.00")
     assert all(lag == 0 for _, lag in runner.status())
 
 
@@ -233,7 +262,8 @@ def test_a_follower_on_postgresql_wakes_when_events_commit_not_at_its_next_poll(
         _until(lambda: runner.store.tracking(["balances"])["balances"].position >= head)
     finally:
         stop.set()
-        follower.join(timeout=70)
+        follower.join(timeout=10)  # stopping does not wait out the 60 s poll either
+    assert not follower.is_alive()
     [row] = runner.store.select(BALANCES)
     assert row["received"] == D("5")
 
