@@ -74,63 +74,38 @@ class GroupCommit:
 
     A caller queues its save; if no transaction is running it becomes the writer and writes
     the whole queue (up to ``max_batch``) in one; otherwise it waits until a writer has written
-    its save, or the writer's transaction ends and it may write the queue itself.
-
-    Each waiting caller sleeps on a condition of its own (sharing the one lock), and a writer
-    that ends wakes only the callers of its batch and the first caller still queued (the next
-    writer). A single shared condition woke all ~20 waiting threads after every batch, most of
-    them to go back to sleep, each wake-up a trip through the GIL while the next batch waited
-    for it."""
+    its save, or the writer's transaction ends and it may write the queue itself."""
 
     def __init__(self, write: Callable[[list[Save]], None], max_batch: int = MAX_BATCH) -> None:
         self._write = write
         self.max_batch = max_batch
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._queue: list[Save] = []
-        #: each queued or waiting save's own condition (on ``_lock``)
-        self._waiting: dict[Save, threading.Condition] = {}
         self._writing = False
 
     def submit(self, events: Sequence[StoredEvent]) -> Sequence[int] | None:
         """Write ``events`` (one save, atomically) and return their positions."""
         save = Save(events)
-        wake = threading.Condition(self._lock)
-        with self._lock:
+        with self._cond:
             self._queue.append(save)
-            self._waiting[save] = wake
-        try:
-            while True:
-                with self._lock:
-                    while self._writing and not save.done:
-                        wake.wait()
-                    if save.done:
-                        break
-                    self._writing = True
-                    batch = self._queue[: self.max_batch]
-                    del self._queue[: self.max_batch]
-                try:
-                    self._run(batch)
-                finally:
-                    with self._lock:
-                        self._writing = False
-                        self._wake(batch)
-        finally:
-            with self._lock:
-                del self._waiting[save]
+        while True:
+            with self._cond:
+                while self._writing and not save.done:
+                    self._cond.wait()
+                if save.done:
+                    break
+                self._writing = True
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+            try:
+                self._run(batch)
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
         if save.error is not None:
             raise save.error
         return save.positions
-
-    def _wake(self, batch: list[Save]) -> None:
-        """Wake the callers of a written batch, and the first queued caller still waiting
-        (a caller that has already seen its save done, or was interrupted, waits no more)."""
-        for save in batch:
-            if (wake := self._waiting.get(save)) is not None:
-                wake.notify()
-        for save in self._queue:
-            if (wake := self._waiting.get(save)) is not None:
-                wake.notify()
-                break
 
     def _run(self, batch: list[Save]) -> None:
         try:
