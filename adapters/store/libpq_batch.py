@@ -19,6 +19,7 @@ A refused statement stops the simple query where it is; the caller rolls back.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,11 +69,14 @@ class BatchWriter:
     ) -> tuple[tuple[int, str] | None, set[tuple[str, int]]]:
         """Begin, lock, notify; the chain's last link and the events' stored (id, version)."""
         escaping = pq.Escaping(conn.pgconn)
-        reads = (
-            f"SELECT 0, position::text, hash FROM ({self.last_link}) AS last UNION ALL "
-            + self.taken.replace(
-                "{ids}", _literal(escaping, [str(e.originator_id) for e in events])
-            ).replace("{versions}", _literal(escaping, [int(e.originator_version) for e in events]))
+        reads = f"SELECT 0, position::text, hash FROM ({self.last_link}) AS last UNION ALL " + (
+            _fill(
+                self.taken,
+                {
+                    "ids": _literal(escaping, [str(e.originator_id) for e in events]),
+                    "versions": _literal(escaping, [int(e.originator_version) for e in events]),
+                },
+            )
         )
         result = _simple(conn, ";".join(["BEGIN", *self.head, reads]), pq.ExecStatus.TUPLES_OK)
         encoding = conn.info.encoding
@@ -113,13 +117,10 @@ class BatchWriter:
     def link_and_commit(self, conn: psycopg.Connection[Any], rows: Sequence[Link]) -> None:
         """The chain's new links inserted, and the batch committed."""
         escaping = pq.Escaping(conn.pgconn)
-        columns = list(zip(*rows, strict=True))
-        statement = self.links
-        for name, column in zip(
-            ("{positions}", "{ids}", "{versions}", "{previous}", "{hashes}"), columns, strict=True
-        ):
-            statement = statement.replace(name, _literal(escaping, column))
-        _simple(conn, statement + ";COMMIT", pq.ExecStatus.COMMAND_OK)
+        names = ("positions", "ids", "versions", "previous", "hashes")
+        columns = zip(names, zip(*rows, strict=True), strict=True)
+        literals = {name: _literal(escaping, column) for name, column in columns}
+        _simple(conn, _fill(self.links, literals) + ";COMMIT", pq.ExecStatus.COMMAND_OK)
 
     def commit(self, conn: psycopg.Connection[Any]) -> None:
         _simple(conn, "COMMIT", pq.ExecStatus.COMMAND_OK)
@@ -132,6 +133,15 @@ def _simple(conn: psycopg.Connection[Any], query: str, expected: pq.ExecStatus) 
     if result.status != expected:
         raise errors.error_from_result(result, encoding=conn.info.encoding)
     return result
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _fill(template: str, literals: dict[str, str]) -> str:
+    """``template`` with each ``{name}`` replaced by its literal, in one pass: a literal's own
+    text (an aggregate id, say) is never read again as a placeholder."""
+    return _PLACEHOLDER.sub(lambda match: literals[match.group(1)], template)
 
 
 def _literal(escaping: pq.abc.Escaping, values: Sequence[object]) -> str:
