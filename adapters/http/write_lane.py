@@ -22,7 +22,8 @@ shorter:
 
 A route is served this way only when every parameter of its endpoint is one of those kinds and
 the endpoint answers with a ``Response`` (so there is no response model to apply); otherwise it
-is FastAPI's handler alone.
+is FastAPI's handler alone. While any dependency is overridden (``app.dependency_overrides``),
+every request goes to FastAPI's handler, which knows what replaces what.
 """
 
 from __future__ import annotations
@@ -80,8 +81,11 @@ class Lane:
         call: Callable[..., Any],
         service_names: list[str],
         key_names: list[tuple[str, Scope]],
+        overrides_provider: Any,
     ) -> None:
         self.dependant = dependant
+        #: the app whose ``dependency_overrides`` FastAPI consults (tests replace dependencies)
+        self.overrides_provider = overrides_provider
         self.embed_body_fields = embed_body_fields
         self.call = call
         self.service_names = service_names
@@ -122,12 +126,15 @@ class Lane:
         if len(key_names) != 1:
             return None  # a write route checks one key; anything else is FastAPI's
         embed = bool(getattr(route, "_embed_body_fields", True))
-        return cls(dependant, embed, call, service_names, key_names)
+        provider = getattr(route, "dependency_overrides_provider", None)
+        return cls(dependant, embed, call, service_names, key_names, provider)
 
     async def serve(self, request: Request) -> Response | None:
         """The endpoint's answer, or None when FastAPI's handler must answer instead."""
         if request.headers.get("content-type") != "application/json":
             return None
+        if getattr(self.overrides_provider, "dependency_overrides", None):
+            return None  # a dependency replaced: only FastAPI's solver knows what to call
         raw = await request.body()  # kept on the request: FastAPI's handler reads it again
         if not raw:
             return None

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.app.api_keys import ApiKey
+from adapters.http.deps import Writer
 from adapters.http.routers import payments
 from adapters.http.write_lane import Lane
 from tests.service.conftest import Api, issued_invoice, make_customer, ok
@@ -130,3 +132,25 @@ def test_a_write_by_the_lane_records_its_key_and_keeps_idempotency(
     assert again.json() == first.json()
     history = ok(client.get(f"/payments/{first.json()['id']}/history", headers=write))
     assert [event["actor"] for event in history] == ["write-key"]
+
+
+def test_overridden_dependencies_are_honoured(client: TestClient, keys: dict[str, str]) -> None:
+    """While a dependency is overridden, FastAPI's own solver answers (it knows the override)."""
+    make_customer(Api(client, keys["write"]))
+    check = Writer.__metadata__[0].dependency
+    stand_in = ApiKey("stand-in", "write", "tbk_…", "2026-01-01T00:00:00+00:00", None)
+    client.app.dependency_overrides[check] = lambda: stand_in  # type: ignore[attr-defined]
+    try:
+        body = {"customer": "ACME", "amount": "5.00", "status": "completed"}
+        # the key presented is a live one: only the override says whose write it is
+        paid = ok(client.post("/payments", json=body, headers=_bearer(keys["write"])), 201)
+    finally:
+        client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    history = ok(client.get(f"/payments/{paid['id']}/history", headers=_bearer(keys["read"])))
+    assert [event["actor"] for event in history] == ["stand-in"]
+    refused = client.post("/payments", json=body)
+    assert refused.status_code == 401
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
