@@ -65,24 +65,22 @@ def read_heads(stores: tuple[Tables, ...]) -> Composed:
 def insert_events(stores: tuple[Tables, ...]) -> Composed:
     """Each store's events from four arrays (ids, versions, topics, states), returning
     (part, position) for every row."""
-    inserts = [
-        SQL(
-            "INSERT INTO {0} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%b::{1}[], %b::bigint[], %b::text[], %b::bytea[])"
-            " RETURNING {2}::int AS part, notification_id"
-        ).format(store.qualified(store.events), SQL(store.id_type), part)
-        for part, store in enumerate(stores)
-    ]
-    if len(inserts) == 1:  # a store alone: its statement as it is
-        return inserts[0]
-    ctes = SQL(", ").join(
-        SQL("{0} AS ({1})").format(Identifier(f"i{part}"), insert)
-        for part, insert in enumerate(inserts)
-    )
-    selects = SQL(" UNION ALL ").join(
-        SQL("SELECT * FROM {}").format(Identifier(f"i{part}")) for part in range(len(inserts))
-    )
-    return SQL("WITH {} {}").format(ctes, selects)
+    ctes = []
+    selects = []
+    for part, store in enumerate(stores):
+        ctes.append(
+            SQL(
+                "{0} AS (INSERT INTO {1} (originator_id, originator_version, topic, state)"
+                " SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[])"
+                " RETURNING notification_id)"
+            ).format(Identifier(f"i{part}"), store.qualified(store.events), SQL(store.id_type))
+        )
+        selects.append(
+            SQL("SELECT {0}::int AS part, notification_id FROM {1}").format(
+                part, Identifier(f"i{part}")
+            )
+        )
+    return SQL("WITH {} {}").format(SQL(", ").join(ctes), SQL(" UNION ALL ").join(selects))
 
 
 @lru_cache(maxsize=256)

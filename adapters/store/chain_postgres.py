@@ -27,7 +27,7 @@ from adapters.store import batch_statements, chain, library_internals
 from adapters.store.chain import CHAIN_COLUMNS, GENESIS, chain_table, grouped
 from adapters.store.group_commit import GroupCommit, Save, conflicts
 from adapters.store.library_errors import library_error
-from adapters.store.node_commit import MAX_SHARED_EVENTS, node_commit
+from adapters.store.node_commit import node_commit
 from adapters.store.read_only_refusal import refused_as_read_only
 
 # as chain.py does for SQLite: a changed library stops the store before anything is written
@@ -101,11 +101,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             if not grouped(stored_events, kwargs):
                 positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
                 return positions
-            if (
-                self.node is not None
-                and len(stored_events) <= MAX_SHARED_EVENTS
-                and self.node.shared()
-            ):
+            if self.node is not None and self.node.shared():
                 # other tenants of this node are open here: their saves and this one may
                 # share a transaction (node_commit.py)
                 return self.node.submit(self, stored_events)

@@ -23,9 +23,8 @@ What each tenant keeps:
   any reason, none of it was committed and every save is written again on its own tenant's
   group commit (which writes a save alone if its batch fails).
 
-Only while two or more stores of the node are open in the process does a save go this way (and
-only a save of at most ``MAX_SHARED_EVENTS`` events); a process serving one tenant writes as
-before.
+Only while two or more stores of the node are open in the process does a save go this way; a
+process serving one tenant writes exactly as before.
 """
 
 from __future__ import annotations
@@ -39,14 +38,10 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.store.group_commit import MAX_BATCH, Save, finishing
 
-#: transactions of one node written at the same time (on different stores). Two (while one
-#: waits for its commit, the next is sent) measured no faster than one on two cores: the
-#: batches were smaller (1.25 saves instead of 2) and each slower (docs/performance.md)
-FLIGHTS = 1
-#: a save with more events than this (a billing run's invoices) is written on its own store's
-#: group commit: it would hold the node's transaction, and every other tenant's saves, for as
-#: long as it takes, and sharing its commit saves nothing worth that
-MAX_SHARED_EVENTS = 100
+#: transactions of one node written at the same time (on different stores): while one waits
+#: for its commit's flush, the next is sent
+FLIGHTS = 2
+
 
 class NotShared(Exception):
     """The shared batch was not written (nothing of it committed): write the save alone."""
@@ -75,8 +70,8 @@ class NodeCommit:
     A caller queues its save; while fewer than ``flights`` transactions are running, it takes
     the queued saves of every store no running transaction holds (up to ``max_batch``) and
     writes them in one; otherwise it waits until its save is written, or it may write the
-    queue itself. Transactions in flight together never share a store (each holds its
-    stores' locks)."""
+    queue itself. Two transactions in flight never share a store: each holds its stores'
+    locks, and while one waits for its commit to reach the disk the other is written."""
 
     def __init__(
         self, write: WriteParts, flights: int = FLIGHTS, max_batch: int = MAX_BATCH

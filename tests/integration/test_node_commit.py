@@ -21,7 +21,6 @@ from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
 from adapters.store import chain
 from adapters.store.database import Database
-from adapters.store.node_commit import MAX_SHARED_EVENTS
 from tests.conftest import PG_ADMIN_URL, _pg_connect
 
 TOPIC = "tests.integration.test_node_commit:Thing"
@@ -279,20 +278,6 @@ def test_a_store_alone_on_its_node_writes_on_its_own_group_commit(tenants):
     assert not b.recorder.node.shared()
     assert b.recorder.insert_events([event(uuid4())]) == [1]
     assert chain_intact(b, b_url)
-
-
-def test_a_large_save_is_written_on_its_own_stores_group_commit(tenants, monkeypatch):
-    """A save of more than MAX_SHARED_EVENTS events never holds other tenants' saves."""
-    (a, a_url), _ = tenants
-    node, shared = a.recorder.node, []
-    write = node._write_parts
-    monkeypatch.setattr(node, "_write_parts", lambda parts: shared.append(parts) or write(parts))
-    large = [event(uuid4()) for _ in range(MAX_SHARED_EVENTS + 1)]
-    assert len(a.recorder.insert_events(large)) == len(large)
-    assert shared == []  # not through the node
-    assert len(a.recorder.insert_events([event(uuid4())])) == 1
-    assert len(shared) == 1
-    assert chain_intact(a, a_url)
 
 
 def test_sqlite_tenants_share_nothing(tmp_path):
