@@ -1,7 +1,6 @@
 """The audit chain (chain.py) written by the PostgreSQL recorder: one chain row per event, in
 the events' transaction; concurrent saves written in one transaction (group commit,
-group_commit.py), with those of the other tenants of its node open in the process
-(node_commit.py). Apart from chain.py so that a store on SQLite never imports psycopg.
+group_commit.py). Apart from chain.py so that a store on SQLite never imports psycopg.
 """
 
 from __future__ import annotations
@@ -23,11 +22,10 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from adapters.store import batch_statements, chain, library_internals
+from adapters.store import chain, library_internals
 from adapters.store.chain import CHAIN_COLUMNS, GENESIS, chain_table, grouped
 from adapters.store.group_commit import GroupCommit, Save, conflicts
 from adapters.store.library_errors import library_error
-from adapters.store.node_commit import node_commit
 from adapters.store.read_only_refusal import refused_as_read_only
 
 # as chain.py does for SQLite: a changed library stops the store before anything is written
@@ -64,20 +62,14 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "INSERT INTO {0}.{1} (" + CHAIN_COLUMNS + ") SELECT * FROM"
             " unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::text[])"
         ).format(schema, table)
+        # the library's statement, with the array parameter in binary (%b; see below)
+        # which of a batch's (aggregate, version) pairs are stored already (group commit)
+        self.select_taken = SQL(
+            "SELECT e.originator_id, e.originator_version FROM {0}.{1} AS e"
+            " JOIN unnest(%s::{2}[], %s::bigint[]) AS n(id, version)"
+            " ON e.originator_id = n.id AND e.originator_version = n.version"
+        ).format(schema, Identifier(events_table_name), SQL(datastore.originator_id_type))
         self.group = GroupCommit(self._write_saves)
-        #: the tables' order when one transaction locks several stores' (node_commit.py)
-        self.lock_order = (datastore.schema, events_table_name)
-        # group commit writes rows as plain arrays, not the library's composite type: that
-        # is one per schema and cannot be registered for several schemas on one connection
-        # (psycopg makes one Python class per type name), and a node's batch writes any
-        # tenant's events on one connection
-        self.tables = batch_statements.Tables(
-            datastore.schema, events_table_name, self.chain_table, datastore.originator_id_type
-        )
-        key = node_key(datastore)
-        self.node = None if key is None else node_commit(key, write_parts)
-        if self.node is not None:
-            self.node.join(self)
         self._select_events = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {0}.{1}"
             " WHERE originator_id = %s"
@@ -101,10 +93,6 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             if not grouped(stored_events, kwargs):
                 positions: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
                 return positions
-            if self.node is not None and self.node.shared():
-                # other tenants of this node are open here: their saves and this one may
-                # share a transaction (node_commit.py)
-                return self.node.submit(self, stored_events)
             return self.group.submit(stored_events)
 
     def select_events(
@@ -169,14 +157,61 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     # transaction was rolled back, so it is written again
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _write_saves(self, saves: list[Save]) -> None:
-        """One transaction for ``saves`` (group commit), waiting for the table's lock."""
-        write_parts([(self, saves)], wait=True)
-
-    def submit_alone(self, events: Sequence[StoredEvent]) -> Sequence[int] | None:
-        return self.group.submit(events)
-
-    def in_use(self) -> bool:
-        return not self.datastore.pool.closed
+        """One transaction for ``saves`` (group commit), in three round trips: lock the table
+        and read which of the saves' versions are taken and the chain's last link; insert the
+        events of the saves that do not conflict; insert their links and commit. Nothing but
+        the hashing runs between them."""
+        ids = [e.originator_id for save in saves for e in save.events]
+        versions = [e.originator_version for save in saves for e in save.events]
+        # everything that needs no position is made before the lock is taken
+        composites = {
+            id(save): [
+                self.construct_pg_stored_event(
+                    e.originator_id, e.originator_version, e.topic, e.state
+                )
+                for e in save.events
+            ]
+            for save in saves
+        }
+        for save in saves:  # a retry starts afresh
+            save.error = None
+        written: list[Save] = []
+        positions: list[int] = []
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+            conn.cursor() as curs,
+            conn.cursor() as link_curs,
+        ):
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            if self.lz4:
+                curs.execute("SET LOCAL default_toast_compression = lz4")
+            # both answers in one round trip (the pipeline sends everything queued so far)
+            link_curs.execute(self.select_last_link)
+            curs.execute(self.select_taken, (ids, versions))
+            last = link_curs.fetchone()
+            taken = {(str(r["originator_id"]), int(r["originator_version"])) for r in curs}
+            written = conflicts(saves, taken)
+            if written:
+                events = [e for save in written for e in save.events]
+                curs.execute(
+                    self.insert_events_binary,
+                    ([row for save in written for row in composites[id(save)]],),
+                )
+                positions = [row["notification_id"] for row in curs.fetchall()]
+                if len(positions) != len(events):
+                    raise ProgrammingError(f"{len(positions)} positions for {len(events)} events")
+                previous = (int(last["position"]), str(last["hash"])) if last else (0, GENESIS)
+                rows = chain.chain_rows(previous, events, positions)
+                curs.execute(
+                    self.insert_links, [list(column) for column in zip(*rows, strict=True)]
+                )
+        start = 0
+        for save in written:  # committed
+            save.positions = positions[start : start + len(save.events)]
+            start += len(save.events)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -211,100 +246,3 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         rows = chain.chain_rows(previous, stored_events, positions)
         curs.execute(self.insert_links, [list(column) for column in zip(*rows, strict=True)])
         return positions
-
-
-def node_key(datastore: PostgresDatastore) -> tuple[Any, ...] | None:
-    """What a store's connections are, but its schema: stores with the same key are tenants
-    of one node whose saves may share a transaction (node_commit.py). None (never shared): a
-    password asked for by a function, which could differ per store."""
-    pool = datastore.pool
-    if getattr(pool, "get_password_func", None) is not None or not isinstance(pool.kwargs, dict):
-        return None
-    kwargs = pool.kwargs
-    return (
-        tuple(kwargs.get(name) for name in ("host", "port", "dbname", "user", "password")),
-        datastore.idle_in_transaction_session_timeout,
-    )
-
-
-def write_parts(parts: Sequence[tuple[Any, list[Save]]], *, wait: bool = False) -> None:
-    """One transaction for the saves of one or more stores of a node (``parts``: each
-    ``ChainedPostgresRecorder`` with its saves, in lock order), in three round trips of one
-    statement each whatever the number of stores (batch_statements.py): lock the events
-    tables and read every store's chain head and which of its saves' versions it holds;
-    insert each store's events of the saves that do not conflict; insert each store's links
-    and commit. Nothing but the hashing runs between them.
-
-    ``wait``: one store, waiting for its lock (its own group commit). Otherwise the tables are
-    locked together with ``NOWAIT``: a table busy elsewhere fails the whole transaction at once
-    (node_commit.py then writes each save on its own store's group commit)."""
-    recorders: list[ChainedPostgresRecorder] = [recorder for recorder, _ in parts]
-    tables = tuple(recorder.tables for recorder in recorders)
-    if wait and len(parts) != 1:
-        raise ValueError("only one store's batch waits for its lock")
-    for _, saves in parts:
-        for save in saves:  # a retry starts afresh
-            save.error = None
-    done: list[tuple[list[Save], list[int]]] = []
-    first = recorders[0]
-    with (
-        first.datastore.get_connection() as conn,
-        conn.pipeline(),
-        conn.transaction(),
-        conn.cursor() as curs,
-    ):
-        if wait:
-            first._lock_table(curs)
-        else:
-            curs.execute(batch_statements.lock_nowait(tables))
-        channels: set[str] = set()
-        for recorder in recorders:  # tenants of a node may share a channel: one NOTIFY
-            if recorder.channel_name not in channels:
-                channels.add(recorder.channel_name)
-                recorder._notify_channel(curs)
-        if any(recorder.lz4 for recorder in recorders):
-            curs.execute("SET LOCAL default_toast_compression = lz4")
-        keys: list[Any] = []
-        for _, saves in parts:
-            keys.append([e.originator_id for save in saves for e in save.events])
-            keys.append([e.originator_version for save in saves for e in save.events])
-        curs.execute(batch_statements.read_heads(tables), keys, prepare=True)
-        heads: list[tuple[int, str]] = [(0, GENESIS)] * len(parts)
-        taken: list[set[tuple[str, int]]] = [set() for _ in parts]
-        for row in curs.fetchall():
-            if row["id"] is None:
-                heads[row["part"]] = (int(row["num"]), str(row["hash"]))
-            else:
-                taken[row["part"]].add((str(row["id"]), int(row["num"])))
-        writes = []
-        for part, (_, saves) in enumerate(parts):
-            written = conflicts(saves, taken[part])
-            if written:
-                writes.append((part, written, [e for save in written for e in save.events]))
-        if not writes:
-            return
-        columns: list[Any] = []
-        for _, _, events in writes:
-            columns.append([e.originator_id for e in events])
-            columns.append([e.originator_version for e in events])
-            columns.append([e.topic for e in events])
-            columns.append([e.state for e in events])
-        written_tables = tuple(tables[part] for part, _, _ in writes)
-        curs.execute(batch_statements.insert_events(written_tables), columns, prepare=True)
-        positions: list[list[int]] = [[] for _ in writes]
-        for row in curs.fetchall():
-            positions[row["part"]].append(int(row["notification_id"]))
-        links: list[Any] = []
-        for (part, written, events), numbers in zip(writes, positions, strict=True):
-            if len(numbers) != len(events):
-                raise ProgrammingError(f"{len(numbers)} positions for {len(events)} events")
-            numbers.sort()  # one INSERT takes its sequence's numbers in the order of its rows
-            rows = chain.chain_rows(heads[part], events, numbers)
-            links += [list(column) for column in zip(*rows, strict=True)]
-            done.append((written, numbers))
-        curs.execute(batch_statements.insert_links(written_tables), links, prepare=True)
-    for written, numbers in done:  # committed
-        start = 0
-        for save in written:
-            save.positions = numbers[start : start + len(save.events)]
-            start += len(save.events)

@@ -28,10 +28,8 @@ list of saves, setting each ``Save``'s ``positions`` or ``error``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 
@@ -44,8 +42,6 @@ class Save:
     """One caller's ``insert_events``: its events, then its positions or its error."""
 
     events: Sequence[StoredEvent]
-    #: whose store the events go to, when one group commit serves several (node_commit.py)
-    owner: Any = None
     positions: Sequence[int] | None = None
     error: BaseException | None = None
     done: bool = field(default=False)
@@ -112,36 +108,24 @@ class GroupCommit:
         return save.positions
 
     def _run(self, batch: list[Save]) -> None:
-        with finishing(batch):
-            try:
-                self._write(batch)
-            except Exception as error:
-                # nothing of the batch was committed: each save again, alone
-                if len(batch) == 1:
-                    batch[0].error = error
-                else:
-                    for save in batch:
-                        save.positions, save.error = None, None
-                        try:
-                            self._write([save])
-                        except Exception as alone:
-                            save.error = alone
-
-
-@contextmanager
-def finishing(batch: list[Save]) -> Iterator[None]:
-    """Every save of ``batch`` is done when the block ends. A failure that is not an
-    ``Exception`` (the process being stopped) fails them all: its transaction was rolled
-    back, nothing half-written."""
-    try:
-        yield
-    except Exception:
-        raise
-    except BaseException as error:
-        for save in batch:
-            save.positions = None
-            save.error = PersistenceError(f"the save was interrupted: {error!r}")
-        raise
-    finally:
-        for save in batch:
-            save.done = True
+        try:
+            self._write(batch)
+        except Exception as error:
+            # nothing of the batch was committed: each save again, alone
+            if len(batch) == 1:
+                batch[0].error = error
+            else:
+                for save in batch:
+                    save.positions, save.error = None, None
+                    try:
+                        self._write([save])
+                    except Exception as alone:
+                        save.error = alone
+        except BaseException as error:
+            for save in batch:
+                save.positions = None
+                save.error = PersistenceError(f"the save was interrupted: {error!r}")
+            raise
+        finally:
+            for save in batch:
+                save.done = True

@@ -293,17 +293,8 @@ POSTGRES_ATTRIBUTES = (
     "channel_name",
     "datastore",
 )
-#: ``pool``: chain_postgres.ChainedPostgresRecorder.select_events takes its connections;
-#: chain_postgres.node_key reads what they connect to (``pool.kwargs``) and how they are set
-#: up, and its group commit writes the events with the ``originator_id_type``
-POSTGRES_DATASTORE_ATTRIBUTES = (
-    "schema",
-    "enable_db_functions",
-    "get_connection",
-    "pool",
-    "originator_id_type",
-    "idle_in_transaction_session_timeout",
-)
+#: ``pool``: chain_postgres.ChainedPostgresRecorder.select_events takes its connections
+POSTGRES_DATASTORE_ATTRIBUTES = ("schema", "enable_db_functions", "get_connection", "pool")
 
 #: The events table's columns that tollbook's own SQL reads, per store.
 EVENTS_TABLE_COLUMNS = {
