@@ -31,6 +31,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
@@ -71,25 +72,17 @@ class WriteRoute(APIRoute):
         return handle
 
 
+@dataclass(frozen=True)
 class Lane:
     """How one eligible route's ordinary request is served."""
 
-    def __init__(
-        self,
-        dependant: Dependant,
-        embed_body_fields: bool,
-        call: Callable[..., Any],
-        service_names: list[str],
-        key_names: list[tuple[str, Scope]],
-        overrides_provider: Any,
-    ) -> None:
-        self.dependant = dependant
-        #: the app whose ``dependency_overrides`` FastAPI consults (tests replace dependencies)
-        self.overrides_provider = overrides_provider
-        self.embed_body_fields = embed_body_fields
-        self.call = call
-        self.service_names = service_names
-        self.key_names = key_names
+    dependant: Dependant
+    embed_body_fields: bool
+    call: Callable[..., Any]
+    service_names: list[str]
+    key_names: list[tuple[str, Scope]]
+    #: the app whose ``dependency_overrides`` FastAPI consults (tests replace dependencies)
+    overrides_provider: Any
 
     @classmethod
     def of(cls, route: Any) -> Lane | None:
