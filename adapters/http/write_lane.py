@@ -37,7 +37,6 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_body_to_args
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -45,6 +44,11 @@ from adapters.app.api_keys import ApiKey, Scope, allows
 from adapters.app.context import Services
 from adapters.http.conditional import presented_key
 from adapters.http.deps import KEY_SCOPE, services
+
+try:  # FastAPI's own body validation; not public API, so a FastAPI without it is served whole
+    from fastapi.dependencies.utils import request_body_to_args
+except ImportError:  # pragma: no cover - FastAPI as pinned in pyproject.toml has it
+    request_body_to_args = None  # type: ignore[assignment]
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 #: the endpoint was not run: FastAPI's handler answers the request
@@ -87,6 +91,8 @@ class Lane:
     @classmethod
     def of(cls, route: Any) -> Lane | None:
         """The lane for ``route``, or None when any of its parameters is of another kind."""
+        if request_body_to_args is None:
+            return None
         dependant: Dependant | None = getattr(route, "dependant", None)
         call = getattr(dependant, "call", None)
         if dependant is None or call is None or inspect.iscoroutinefunction(call):
