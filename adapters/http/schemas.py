@@ -297,9 +297,10 @@ class CustomerFields(Body):
 
     def given(self) -> dict[str, Any]:
         """The profile fields the client sent (not the change's own effective date/reason);
-        an explicit ``invoice_schedule: null`` or ``address: null`` is kept: it removes it."""
+        an explicit null is kept where it removes something (``nullable``: the address, the
+        schedule, the alert, the minimum invoice amount back to the account's)."""
         sent = self.model_dump(exclude_unset=True, exclude={"effective_from", "reason"})
-        removable = ("invoice_schedule", "address", "low_balance_threshold")
+        removable: frozenset[str] = getattr(self, "nullable", frozenset())
         return {k: v for k, v in sent.items() if v is not None or k in removable}
 
 

@@ -51,3 +51,17 @@ def test_discounts_tiers_and_minimums_over_http(admin, writer, reader):
     assert granted["invoice"]["total"] == "86.40"
     removed = ok(writer.delete(f"/invoices/{draft['id']}/lines/{line['line_id']}"))
     assert removed["total"] == "96.00"
+
+
+def test_a_customers_minimum_invoice_amount_goes_back_to_the_accounts_by_null(writer):
+    ok(writer.post("/customers", {"account_number": "C-2", "name": "Two"}), 201)
+    assert ok(writer.get("/customers/C-2"))["minimum_invoice_amount"] is None
+    set_ = ok(writer.patch("/customers/C-2", {"minimum_invoice_amount": "3.00"}))
+    assert set_["minimum_invoice_amount"] == "3.00"
+
+    cleared = ok(writer.patch("/customers/C-2", {"minimum_invoice_amount": None}))
+
+    assert cleared["minimum_invoice_amount"] is None
+    # already the account's: still a change asked for, answered as the customer stands
+    again = ok(writer.patch("/customers/C-2", {"minimum_invoice_amount": None}))
+    assert again["minimum_invoice_amount"] is None

@@ -25,6 +25,7 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from hypothesis.stateful import initialize
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
@@ -223,6 +224,7 @@ def test_sequences_that_follow_the_links_answer_as_declared(live, services: Serv
     created: set[str] = set()
     findings: list[str] = []
     followed: list[int] = []
+    scenarios: list[int] = []
 
     machine = schema.as_state_machine()
     register = schema["/customers"]["POST"]
@@ -237,7 +239,9 @@ def test_sequences_that_follow_the_links_answer_as_declared(live, services: Serv
             self.recorder.record_case(case=case)  # as the machine's own first steps are
             self.control.record_step(step, self.recorder)
             output = self.step(step)
-            assert output.response.status_code == 201, output.response.text
+            scenarios.append(output.response.status_code)
+            if output.response.status_code != 201:  # a finding, not an exception (see below)
+                findings.append(f"registering the first customer: {output.response.text}")
             return output
 
         def before_call(self, case):
@@ -266,19 +270,30 @@ def test_sequences_that_follow_the_links_answer_as_declared(live, services: Serv
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             conforms(case, response, findings)
 
-    Workflow.run(
-        settings=settings(
-            max_examples=STATEFUL_SCENARIOS,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-            # generation only: the target and shrink phases replay sequences against a server
-            # whose state has moved on (customers, numbers, allocations made since), which
-            # hypothesis reports as flaky data generation and which hides the real finding
-            phases=[Phase.explicit, Phase.generate],
-        )
-    )
+    # Every check above records a finding instead of raising, so nothing the server answers
+    # makes hypothesis replay a scenario. It still replays the start of an earlier scenario
+    # when it explores a new one, and which rules are enabled depends on what the server
+    # answered (a bundle filled or not), which has moved on since: hypothesis stops with
+    # FlakyStrategyDefinition (about 1 run in 3). The run goes on in a new exploration then,
+    # until the scenarios asked for have run.
+    for _ in range(10):
+        try:
+            Workflow.run(
+                settings=settings(
+                    max_examples=STATEFUL_SCENARIOS,
+                    stateful_step_count=6,
+                    deadline=None,
+                    database=None,
+                    suppress_health_check=list(HealthCheck),
+                    # generation only: the target and shrink phases replay whole sequences
+                    phases=[Phase.explicit, Phase.generate],
+                )
+            )
+            break
+        except FlakyStrategyDefinition:
+            if len(scenarios) >= STATEFUL_SCENARIOS:
+                break
+    assert len(scenarios) >= STATEFUL_SCENARIOS, f"only {len(scenarios)} scenarios ran"
     assert findings == [], "\n\n".join(findings)
     # the links were followed: calls reached resources an earlier call of the scenario created
     assert followed, "no step used what an earlier step created"
