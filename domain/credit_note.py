@@ -101,6 +101,13 @@ class CreditNote(Sendable, Aggregate):
         """A credit note is issued when it comes into being and never voided: always sendable."""
 
 
+def check_creditable(invoice: Invoice) -> None:
+    """Only an issued invoice is credited (a draft is edited, a void one is gone); checked
+    before the note's lines are made from the invoice's."""
+    if invoice.state != "issued":
+        raise InvalidState(f"invoice {invoice.label} is {invoice.state}: only issued invoices")
+
+
 def credit_invoice(
     credit_note_id: UUID,
     invoice: Invoice,
@@ -120,8 +127,7 @@ def credit_invoice(
     the invoice never shows a negative outstanding). ``payments`` holds the invoice's
     allocated payments (only needed when the credit exceeds the outstanding amount).
     """
-    if invoice.state != "issued":
-        raise InvalidState(f"invoice {invoice.label} is {invoice.state}: only issued invoices")
+    check_creditable(invoice)
     if not (stamp.reason or "").strip():
         raise InvalidInput("a credit note needs a reason", field="reason")
     if not lines:

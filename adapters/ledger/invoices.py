@@ -14,7 +14,7 @@ from adapters.ledger.prepaid import PrepaidUseCases
 from domain import limits
 from domain.aggregate import Stamp
 from domain.changes import DatesChanges, LineChanges
-from domain.credit_note import CreditLine, CreditNote, credit_invoice
+from domain.credit_note import CreditLine, CreditNote, check_creditable, credit_invoice
 from domain.customer import CarriedCharges, Customer
 from domain.delivery import Delivery, SendFailure
 from domain.errors import (
@@ -664,6 +664,7 @@ class InvoiceUseCases(PrepaidUseCases):
 
         def command() -> str:
             invoice = self._at_version(self.invoice(invoice_ref), expected_version, "invoice")
+            check_creditable(invoice)  # a draft's lines may be none to take descriptions from
             stamp = self.stamp(actor, reason)
             note_lines = self._credit_lines(invoice, amount, lines, full)
             sequence, given, number = self._take_number(
