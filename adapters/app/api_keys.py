@@ -93,7 +93,7 @@ class ApiKeys:
         Every request asks, so it is one read statement, outside any transaction (SQLite: no
         write lock, which would queue the check behind the event writes and sleep in SQLite's
         busy handler; PostgreSQL: one round trip)."""
-        row = self.db.read_row(
+        row = self.db.read_text_row(
             "SELECT name, scope, hint, created_at, revoked_at FROM api_keys"
             " WHERE key_hash = ? AND revoked_at IS NULL",
             (hash_key(key),),

@@ -42,6 +42,10 @@ async def authenticate(api_keys: ApiKeys, presented: str) -> ApiKey | None:
     return await run_in_threadpool(api_keys.authenticate, presented)
 
 
+#: the scope a key check admits, on the check itself (``write_lane`` runs the same check)
+KEY_SCOPE = "tollbook_key_scope"
+
+
 def require(needed: Scope) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
     """A dependency admitting only live keys whose scope covers ``needed``."""
 
@@ -75,6 +79,7 @@ def require(needed: Scope) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
         request.state.api_key = key
         return key
 
+    setattr(check, KEY_SCOPE, needed)
     return check
 
 

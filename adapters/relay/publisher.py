@@ -26,7 +26,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
-from adapters.feed import Page, read_page
+from adapters.feed import Page, head_position, read_page
 from adapters.ledger.application import Ledger
 from adapters.relay import subjects
 from adapters.relay.errors import RelayRefused, RelayUnavailable
@@ -77,14 +77,16 @@ class Relay:
         self.settings = settings
 
     async def run(self, *, once: bool = False, stopping: threading.Event | None = None) -> Report:
-        """Publish every event after the stream's last; with ``once`` stop when caught up,
-        else keep following until ``stopping`` is set."""
+        """Publish every event after the stream's last; with ``once`` stop at the head the
+        log had when the relay started (a steady writer would otherwise keep it going), else
+        keep following until ``stopping`` is set, which is checked after every page."""
         nc = await self._connect()
         reading: asyncio.Task[Page] | None = None
         try:
             js = nc.jetstream(timeout=self.settings.publish_timeout)
             await self._retrying("create the stream", lambda: self._ensure(js))
             report = Report(position=await self._last(js))
+            until = await asyncio.to_thread(head_position, self.ledger) if once else None
             log.info("relay resuming", tenant=self.settings.tenant, after=report.position)
             reading = self._read(report.position)
             while True:
@@ -94,6 +96,10 @@ class Relay:
                     reading = self._read(page.next_after)
                     for doc in page.events:
                         await self._publish(js, doc, report)
+                    if stopping is not None and stopping.is_set():
+                        return report
+                    if until is not None and report.position >= until:
+                        return report
                     continue
                 if once or (stopping is not None and stopping.is_set()):
                     return report

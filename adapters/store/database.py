@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import psycopg
+from psycopg import pq
 
+from adapters.store.libpq_statement import LibpqStatement, numbered
 from adapters.store.pool import LazyPool
 from adapters.store.settings import connection_kwargs, postgres_connect, store_env
 from adapters.store.sqlite_readers import SqliteReaders
@@ -96,13 +98,15 @@ class Database:
                     pg.execute("SET LOCAL synchronous_commit TO OFF")
                 yield pg
 
-    def read_row(self, statement: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        """The first row of one read-only statement (``?`` markers), or None.
+    def read_text_row(self, statement: str, params: tuple[str, ...] = ()) -> TextRow | None:
+        """The first row of one read-only statement (``?`` markers) of text columns and text
+        parameters, or None.
 
         A lone statement is its own snapshot, so it runs outside an explicit transaction:
         on PostgreSQL one round trip instead of four (BEGIN, SET TRANSACTION, the query,
-        COMMIT), on SQLite one call instead of three. For look-ups made on every request
-        (the API key's)."""
+        COMMIT), prepared once per connection and run by libpq itself (``LibpqStatement``:
+        ~15 µs of CPU, not psycopg's ~60 µs), on SQLite one call instead of three. For
+        look-ups made on every request (the API key's)."""
         if self.dialect == "sqlite":
             if self.readers is None:
                 conn = self.sqlite_connection()
@@ -113,12 +117,24 @@ class Database:
             with self.readers.connection() as kept:  # autocommit: an implicit read snapshot
                 # every row fetched: the statement ends, and with it the read snapshot
                 return _first(kept.execute(statement, params).fetchall())
-        with self._postgres() as pg:
-            pg.autocommit = True  # idle here: psycopg sends no BEGIN for the query
-            try:
-                return _first(pg.execute(self.sql(statement), params).fetchall())
-            finally:
-                pg.autocommit = False
+        prepared = _TEXT_STATEMENTS.get(statement)
+        if prepared is None:
+            prepared = LibpqStatement(numbered(self.sql(statement)), [0] * len(params))
+            _TEXT_STATEMENTS[statement] = prepared
+        with self._postgres() as pg:  # idle here: the statement is its own transaction
+            result = prepared.run(
+                pg,
+                [param.encode() for param in params],
+                [pq.Format.TEXT] * len(params),
+                pq.Format.TEXT,
+            )
+            encoding = pg.info.encoding
+        if not result.ntuples:
+            return None
+        return tuple(
+            None if value is None else value.decode(encoding)
+            for value in (result.get_value(0, column) for column in range(result.nfields))
+        )
 
     @contextmanager
     def _sqlite(self, write: bool = True, durable: bool = True) -> Iterator[sqlite3.Connection]:
@@ -172,6 +188,13 @@ class Database:
             return
         with postgres_connect(self.env, options=self._search_path()) as conn:
             yield conn  # psycopg commits on a clean exit of the block, rolls back on error
+
+
+#: a row of text columns (NULL as None)
+TextRow = tuple[str | None, ...]
+
+#: ``read_text_row``'s statements, each prepared on a connection when first run on it
+_TEXT_STATEMENTS: dict[str, LibpqStatement] = {}
 
 
 def _first(rows: list[Any]) -> tuple[Any, ...] | None:

@@ -190,10 +190,10 @@ def postgres_internals() -> tuple[Internal, ...]:
             "insert_events",
             "(stored_events, **kwargs)",
             "chain.ChainedPostgresRecorder.insert_events replaces it for an application's saves"
-            " (group commit: chain._write_saves repeats its pipeline and transaction, and its"
-            " retry on InterfaceError/OperationalError) and calls it for a save with a tracking"
-            " record: _insert_stored_events then _fetch_ids_after_insert_events in one"
-            " transaction (the chain is written in it)",
+            " (group commit: chain._write_saves repeats its transaction in libpq_batch's three"
+            " round trips, and its retry on InterfaceError/OperationalError) and calls it for a"
+            " save with a tracking record: _insert_stored_events then"
+            " _fetch_ids_after_insert_events in one transaction (the chain is written in it)",
             "f1a98da0239e3ea7",
         ),
         Internal(
@@ -235,14 +235,15 @@ def postgres_internals() -> tuple[Internal, ...]:
             "_lock_table",
             "(curs)",
             "chain.ChainedPostgresRecorder._insert_stored_events calls it (EXCLUSIVE lock: one"
-            " chain order)",
+            " chain order); _write_saves sends its lock_table_statements itself",
             "42bc9c135b4a93c1",
         ),
         Internal(
             PostgresApplicationRecorder,
             "_notify_channel",
             "(curs)",
-            "chain.ChainedPostgresRecorder._insert_stored_events calls it; read_models LISTENs",
+            "chain.ChainedPostgresRecorder._insert_stored_events calls it; _write_saves sends its"
+            " NOTIFY of channel_name itself; read_models LISTENs",
         ),
         Internal(
             PostgresAggregateRecorder,
@@ -292,9 +293,16 @@ POSTGRES_ATTRIBUTES = (
     "sql_create_statements",
     "channel_name",
     "datastore",
+    "lock_table_statements",
 )
 #: ``pool``: chain_postgres.ChainedPostgresRecorder.select_events takes its connections
-POSTGRES_DATASTORE_ATTRIBUTES = ("schema", "enable_db_functions", "get_connection", "pool")
+POSTGRES_DATASTORE_ATTRIBUTES = (
+    "schema",
+    "enable_db_functions",
+    "get_connection",
+    "pool",
+    "originator_id_type",
+)
 
 #: The events table's columns that tollbook's own SQL reads, per store.
 EVENTS_TABLE_COLUMNS = {

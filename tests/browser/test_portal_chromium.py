@@ -13,7 +13,7 @@ from adapters.app.context import Services
 from adapters.ledger.folds import LogFolds
 from tests.portal.support import PASSWORD
 
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 60_000  # a ceiling, not a speed check (see test_api_docs_chromium)
 
 
 def sign_in(page: Any, base: str, username: str, shots: Any = None) -> None:

@@ -243,3 +243,45 @@ def test_the_log_after_a_batch_with_a_conflict_reads_every_written_event_once_in
     written = [(UUID(str(n.originator_id)), n.originator_version) for n in log[1:]]
     assert written == [(a, 1), (b, 1), (b, 2), (c, 1)]
     assert chain_intact(ledger, store_url)
+
+
+def test_a_batch_whose_every_save_conflicts_writes_nothing_and_the_store_goes_on(
+    ledger, store_url, monkeypatch
+):
+    existing = uuid4()
+    ledger.recorder.insert_events([event(existing)])
+    held = Held(ledger.recorder, monkeypatch)
+    held.save("first", [event(uuid4())])
+    held.save("one", [event(uuid4()), event(existing)])
+    held.save("two", [event(existing, state=b'{"who": "two"}')])
+    results = held.finish()
+
+    assert held.sizes == [1, 2]
+    assert isinstance(results["one"], IntegrityError)
+    assert isinstance(results["two"], IntegrityError)
+    assert stored(ledger, existing) == [(1, b'{"n": 1}')]
+    after = uuid4()
+    ledger.recorder.insert_events([event(after)])
+    assert len(stored(ledger, after)) == 1
+    assert chain_intact(ledger, store_url)
+
+
+def test_a_batch_keeps_every_byte_of_its_events(ledger, store_url, monkeypatch):
+    awkward = [
+        b"\x00\x01\\x00 'quoted' \"double\" {braces,commas} \xff",
+        '{"name": "Café \\u00e9 \'O\'Brien\'s"}'.encode(),
+        b"",
+    ]
+    aggregates = [uuid4() for _ in awkward]
+    held = Held(ledger.recorder, monkeypatch)
+    held.save("first", [event(uuid4())])
+    for aggregate, state in zip(aggregates, awkward, strict=True):
+        held.save(str(aggregate), [event(aggregate, state=state), event(aggregate, 2, state)])
+    results = held.finish()
+
+    assert held.sizes == [1, 3]
+    assert all(len(results[str(a)]) == 2 for a in aggregates)
+    for aggregate, state in zip(aggregates, awkward, strict=True):
+        assert stored(ledger, aggregate) == [(1, state), (2, state)]
+        assert [e.topic for e in ledger.recorder.select_events(aggregate)] == [TOPIC, TOPIC]
+    assert chain_intact(ledger, store_url)

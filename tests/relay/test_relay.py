@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import nats
+import pytest
 
+from adapters.feed import Page, head_position, read_page
 from adapters.ledger.application import Ledger
-from adapters.relay import subjects
+from adapters.relay import publisher, subjects
 from adapters.relay.publisher import Relay, Report
 from adapters.relay.stream import ensure_stream
 from tests.helpers import completed_payment, customer, issued_invoice
@@ -159,3 +163,57 @@ def test_two_tenants_share_a_stream_each_resuming_from_its_own_last_message(
     for label, wanted in ((tenant, every), (other, before)):
         got = [m.doc["position"] for m in messages if m.headers["Tollbook-Tenant"] == label]
         assert got == wanted
+
+
+def _writing_at_every_read(
+    monkeypatch: pytest.MonkeyPatch,
+    ledger: Ledger,
+    on_read: Callable[[int], object] = lambda reads: None,
+) -> list[int]:
+    """Make the relay's every page read also bill one more invoice (four events): a writer
+    faster than the relay's pages of two. Returns the positions it read after."""
+    reads: list[int] = []
+
+    def read_and_write(log: Ledger, after: int, limit: int) -> Page:
+        reads.append(after)
+        if len(reads) > 40:
+            raise AssertionError("the relay is chasing the writer")
+        page = read_page(log, after, limit)
+        issued_invoice(ledger, "ACME", "1.00")
+        on_read(len(reads))
+        return page
+
+    monkeypatch.setattr(publisher, "read_page", read_and_write)
+    return reads
+
+
+def test_once_stops_at_the_head_it_started_from_while_a_writer_keeps_writing(
+    ledger: Ledger, local_stream: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream, tenant = local_stream
+    _billing_cycle(ledger)
+    head = head_position(ledger)
+    _writing_at_every_read(monkeypatch, ledger)
+    relay = Relay(ledger, replace(settings([LOCAL_NATS], stream, tenant), batch=2))
+
+    report = asyncio.run(relay.run(once=True))
+
+    assert head <= report.position < head_position(ledger)
+    positions = [m.doc["position"] for m in read_stream([LOCAL_NATS], stream)]
+    assert positions == [doc["position"] for doc in feed(ledger)][: len(positions)]
+
+
+def test_a_stop_asked_for_is_heard_after_the_page_even_while_events_keep_coming(
+    ledger: Ledger, local_stream: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream, tenant = local_stream
+    _billing_cycle(ledger)
+    stopping = threading.Event()
+    _writing_at_every_read(monkeypatch, ledger, lambda reads: reads == 3 and stopping.set())
+    relay = Relay(ledger, replace(settings([LOCAL_NATS], stream, tenant), batch=2))
+
+    report = asyncio.run(relay.run(stopping=stopping))
+
+    assert report.published <= 3 * 2  # the pages read by then, the last one read ahead
+    positions = [m.doc["position"] for m in read_stream([LOCAL_NATS], stream)]
+    assert positions == [doc["position"] for doc in feed(ledger)][: report.published]

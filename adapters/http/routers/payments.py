@@ -22,13 +22,14 @@ from adapters.http.schemas import (
     Unallocation,
 )
 from adapters.http.write_guard import saved
+from adapters.http.write_lane import WriteRoute
 from adapters.ledger.application import Ledger
 from adapters.queries import queries_for, reports
 from adapters.queries.documents import aged_doc, balance_row_doc, history_doc
 from adapters.views import event_doc, payment_doc
 from domain.payment import Payment
 
-router = Router(tags=["payments"])
+router = Router(tags=["payments"], route_class=WriteRoute)
 
 
 def _doc(ledger: Ledger, ref: str, response: Response, status: int = 200) -> Response:
