@@ -1,9 +1,9 @@
 """Fixtures shared by every test tier.
 
 Storage-facing tests take the ``store_url`` fixture, which runs each test on SQLite (a file of
-its own, copied from one this worker set up) and on PostgreSQL (a fresh schema in the ``test``
-database, dropped afterwards). Tests of what happens to a new, empty store (migrations, first
-start) take ``new_store_url``.
+its own, copied from one this worker set up) and on PostgreSQL (a set-up schema of its own in
+the ``test`` database, that nothing has written to: tests/pg_set_up.py). Tests of what happens
+to a new, empty store (migrations, first start) take ``new_store_url``.
 PostgreSQL tests skip when no server answers, except when ``TOLLBOOK_REQUIRE_POSTGRES=1`` or
 ``CI=true``: then they fail, so CI can never go green without PostgreSQL.
 """
@@ -28,6 +28,7 @@ from adapters.ledger.application import Ledger
 from adapters.store.database import Database
 from adapters.store.migrations.runner import migrate
 from tests.pg_cluster_support import ClusterUnavailable, PgCluster, start_cluster
+from tests.pg_set_up import SetUpSchemas
 
 # Console tracebacks as Python prints them: rich's default renders each frame's source and
 # locals, seconds per logged exception, and hostile tests log hundreds (the text still says
@@ -78,16 +79,32 @@ def sqlite_set_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_set_up() -> Iterator[SetUpSchemas]:
+    """The worker's set-up PostgreSQL schemas, each handed to one test at a time: set-up (the
+    library's tables and every migration step) was a quarter of the suite's time."""
+    _pg_connect().close()  # skips, or fails under CI, as pg_schema_url does
+    schemas = SetUpSchemas(PG_ADMIN_URL)
+    yield schemas
+    schemas.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A store of the test's own, as it is after its first start: on SQLite a copy of the
-    worker's set-up file, on PostgreSQL a fresh schema (set up by the test's first ledger)."""
+    worker's set-up file, on PostgreSQL a set-up schema that nothing has written to (emptied
+    and renamed after the test before it, or dropped: tests/pg_set_up.py)."""
     if request.param == "sqlite":
         path = tmp_path / "tollbook.sqlite"
         shutil.copyfile(request.getfixturevalue("sqlite_set_up"), path)
-        return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("pg_schema_url")
-    return url
+        yield f"sqlite:///{path}"
+        return
+    schemas: SetUpSchemas = request.getfixturevalue("pg_set_up")
+    url = schemas.take()
+    try:
+        yield url
+    finally:
+        schemas.give_back(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
