@@ -30,7 +30,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import errors, pq
 
-from adapters.store.libpq_statement import LibpqStatement
+from adapters.store.libpq_statement import LibpqStatement, result_error
 
 #: pg_type oids of the arrays sent in binary
 UUID_ARRAY, TEXT_ARRAY, INT8_ARRAY, BYTEA_ARRAY = 2951, 1009, 1016, 1001
@@ -131,7 +131,7 @@ def _simple(conn: psycopg.Connection[Any], query: str, expected: pq.ExecStatus) 
     error for the first statement the server refused."""
     result = conn.pgconn.exec_(query.encode(conn.info.encoding))
     if result.status != expected:
-        raise errors.error_from_result(result, encoding=conn.info.encoding)
+        raise result_error(result, conn)
     return result
 
 

@@ -59,16 +59,28 @@ class LibpqStatement:
             self._prepare(conn)
             result = pgconn.exec_prepared(self.name, values, formats, result_format)
         if result.status != pq.ExecStatus.TUPLES_OK:
-            raise errors.error_from_result(result, encoding=conn.info.encoding)
+            raise result_error(result, conn)
         return result
 
     def _prepare(self, conn: psycopg.Connection[Any]) -> None:
         result = conn.pgconn.prepare(self.name, self.text, self.types)
         if result.status != pq.ExecStatus.COMMAND_OK:
-            error = errors.error_from_result(result, encoding=conn.info.encoding)
+            error = result_error(result, conn)
             if not isinstance(error, errors.DuplicatePreparedStatement):
                 raise error
         self._prepared.add(conn)
+
+
+def result_error(result: pq.abc.PGresult, conn: psycopg.Connection[Any]) -> psycopg.Error:
+    """The error psycopg's cursor raises for this result: the server's refusal by its
+    SQLSTATE; a connection lost meanwhile (a result without one, the connection now bad) is
+    an ``OperationalError``, which the stores treat as the database being away (503)."""
+    if conn.pgconn.status != pq.ConnStatus.OK or not result.error_field(
+        pq.DiagnosticField.SQLSTATE
+    ):
+        message = result.error_message.decode(conn.info.encoding, "replace").strip()
+        return psycopg.OperationalError(message or "the connection to PostgreSQL was lost")
+    return errors.error_from_result(result, encoding=conn.info.encoding)
 
 
 def numbered(statement: str) -> str:

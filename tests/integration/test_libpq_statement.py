@@ -12,16 +12,12 @@ from psycopg import pq
 
 from adapters.store.database import Database
 from adapters.store.libpq_statement import TEXT, LibpqStatement, numbered
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import _pg_connect
 
 
 @pytest.fixture
 def conn() -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    try:
-        connection = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error}")
-    with connection:
+    with _pg_connect() as connection:  # skips, or fails under CI, without PostgreSQL
         yield connection
 
 
@@ -90,3 +86,17 @@ def test_read_text_row_gives_text_and_null_or_none(pg_schema_url: str) -> None:
             assert db.read_text_row(statement, ("z",)) is None
     finally:
         db.close()
+
+
+def test_a_connection_lost_under_the_statement_is_an_operational_error(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """As psycopg's cursor raises it, so the stores answer 503 (the database is away), not 500."""
+    statement = LibpqStatement("SELECT $1::text", [TEXT])
+    assert texts(statement.run(conn, [b"x"], [0], pq.Format.TEXT)) == [("x",)]
+    with _pg_connect() as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+
+    with pytest.raises(psycopg.OperationalError):
+        statement.run(conn, [b"x"], [0], pq.Format.TEXT)
+    assert conn.closed  # psycopg sees it too: a pool drops it
