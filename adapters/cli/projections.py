@@ -124,14 +124,15 @@ def rebuild(
     commands catch up before they read, so they never show a half-built model."""
     runner = read_models(catch_up=None, batch_size=batch_size)
     chosen = [p.name for p in runner.select(names)]
+    head = runner.head()  # reached at least: a rebuild goes to the head it starts from
     applied = _with_progress(
         "rebuilding", lambda progress: runner.rebuild(chosen, progress), quiet=as_json
     )
     log.info("read models rebuilt", read_models=chosen, events=applied, actor=actor)
     if as_json:
-        emit_json({"read_models": chosen, "events": applied, "head": runner.head()})
+        emit_json({"read_models": chosen, "events": applied, "head": head})
     else:
-        say(f"rebuilt {', '.join(chosen)} from {applied} events (log head {runner.head()})")
+        say(f"rebuilt {', '.join(chosen)} from {applied} events (log head {head})")
     warn_stopped(runner, chosen)
 
 
@@ -153,13 +154,16 @@ def catch_up(
     del actor
     runner = read_models(catch_up=None, batch_size=batch_size)
     chosen = [p.name for p in runner.select(names)]
+    # reached at least: a catch-up goes to the head it starts from (later events are the next
+    # one's), so the head read after it could name events it never saw
+    head = runner.head()
     applied = _with_progress(
         "catching up", lambda progress: runner.catch_up(chosen, progress), quiet=as_json
     )
     if as_json:
-        emit_json({"read_models": chosen, "events": applied, "head": runner.head()})
+        emit_json({"read_models": chosen, "events": applied, "head": head})
     else:
-        say(f"applied {applied} events; read models at log head {runner.head()}")
+        say(f"applied {applied} events; read models at log head {head}")
     warn_stopped(runner, chosen)
 
 
