@@ -167,7 +167,9 @@ def test_a_relay_process_killed_mid_batch_and_restarted_publishes_each_event_onc
     ledger = build_ledger(url)
     try:
         customer(ledger, "ACME")
-        for n in range(40):
+        # ~1,000 events: the relay publishes a few thousand a second, and each look at the
+        # stream below takes a connection; 200 events were sometimes all out before the kill
+        for n in range(200):
             issued_invoice(ledger, "ACME", f"{10 + n}.00")
         expected = [doc["position"] for doc in feed(ledger)]
     finally:
