@@ -27,7 +27,15 @@ from adapters.store import chain, library_internals
 from adapters.store.chain import CHAIN_COLUMNS, GENESIS, chain_table, grouped
 from adapters.store.group_commit import GroupCommit, Save, conflicts
 from adapters.store.libpq_batch import BatchWriter
-from adapters.store.libpq_statement import INT8, TEXT, UUID_OID, LibpqStatement, numbered
+from adapters.store.libpq_statement import (
+    INT8,
+    TEXT,
+    UUID_OID,
+    LibpqStatement,
+    not_null,
+    numbered,
+    text_of,
+)
 from adapters.store.library_errors import library_error
 from adapters.store.read_only_refusal import refused_as_read_only
 
@@ -142,18 +150,24 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 encoding = conn.info.encoding
             finally:
                 pool.putconn(conn)  # one in a transaction or broken is rolled back or replaced
+            value_at = result.get_value
+            return [
+                StoredEvent(
+                    originator_id=(
+                        UUID(bytes=not_null(value_at(row, 0)))
+                        if uuids
+                        else text_of(value_at(row, 0), encoding)
+                    ),
+                    originator_version=int.from_bytes(
+                        not_null(value_at(row, 1)), "big", signed=True
+                    ),
+                    topic=text_of(value_at(row, 2), encoding),
+                    state=not_null(value_at(row, 3)),
+                )
+                for row in range(result.ntuples)
+            ]
         except psycopg.Error as error:
             raise library_error(error, psycopg, as_text=True) from error
-        value_at = result.get_value
-        return [
-            StoredEvent(
-                originator_id=UUID(bytes=value_at(row, 0)) if uuids else _text(value_at(row, 0)),
-                originator_version=int.from_bytes(_bytes(value_at(row, 1)), "big", signed=True),
-                topic=_text(value_at(row, 2), encoding),
-                state=_bytes(value_at(row, 3)),
-            )
-            for row in range(result.ntuples)
-        ]
 
     def _select_statement(self, gt: bool, lte: bool, desc: bool, limit: bool) -> Composed:
         """The library's ``select_events`` statement for one shape of its arguments."""
@@ -293,14 +307,3 @@ def _rendered(statement: Query, conn: psycopg.Connection[Any]) -> str:
     if isinstance(statement, str):
         return statement
     raise TypeError(f"a statement psycopg renders itself: {statement!r}")
-
-
-def _bytes(value: bytes | None) -> bytes:
-    """A column the events table declares NOT NULL, as libpq gives it."""
-    if value is None:
-        raise ProgrammingError("NULL in a NOT NULL column of the events table")
-    return bytes(value)
-
-
-def _text(value: bytes | None, encoding: str = "utf-8") -> str:
-    return _bytes(value).decode(encoding)

@@ -28,14 +28,21 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from psycopg import errors, pq
+from psycopg import pq
 
-from adapters.store.libpq_statement import LibpqStatement, result_error
+from adapters.store.libpq_statement import (
+    BYTEA,
+    INT8,
+    TEXT,
+    UUID_OID,
+    LibpqStatement,
+    not_null,
+    result_error,
+    text_of,
+)
 
 #: pg_type oids of the arrays sent in binary
 UUID_ARRAY, TEXT_ARRAY, INT8_ARRAY, BYTEA_ARRAY = 2951, 1009, 1016, 1001
-#: ... and of their elements
-UUID_OID, TEXT_OID, INT8_OID, BYTEA_OID = 2950, 25, 20, 17
 
 _ARRAY_HEAD = struct.Struct("!iiiii")  # dimensions, has nulls, element type, length, lower bound
 _LENGTH = struct.Struct("!i")
@@ -83,7 +90,7 @@ class BatchWriter:
         last: tuple[int, str] | None = None
         taken: set[tuple[str, int]] = set()
         for row in range(result.ntuples):
-            kind, first, second = (_text(result.get_value(row, c), encoding) for c in range(3))
+            kind, first, second = (text_of(result.get_value(row, c), encoding) for c in range(3))
             if kind == "0":
                 last = (int(first), second)
             else:  # the id as its text, as str() of the UUID gives it
@@ -101,18 +108,19 @@ class BatchWriter:
         if self.uuids:
             ids = _array(UUID_OID, [_uuid(e.originator_id).bytes for e in events])
         else:
-            ids = _array(TEXT_OID, [str(e.originator_id).encode(encoding) for e in events])
+            ids = _array(TEXT, [str(e.originator_id).encode(encoding) for e in events])
         result = self._insert.run(
             conn,
             [
                 ids,
-                _array(INT8_OID, [_INT8.pack(e.originator_version) for e in events]),
-                _array(TEXT_OID, [e.topic.encode(encoding) for e in events]),
-                _array(BYTEA_OID, [bytes(e.state) for e in events]),
+                _array(INT8, [_INT8.pack(e.originator_version) for e in events]),
+                _array(TEXT, [e.topic.encode(encoding) for e in events]),
+                _array(BYTEA, [bytes(e.state) for e in events]),
             ],
             [pq.Format.BINARY] * 4,
         )
-        return [_INT8.unpack(_value(result.get_value(row, 0)))[0] for row in range(result.ntuples)]
+        position = result.get_value
+        return [_INT8.unpack(not_null(position(row, 0)))[0] for row in range(result.ntuples)]
 
     def link_and_commit(self, conn: psycopg.Connection[Any], rows: Sequence[Link]) -> None:
         """The chain's new links inserted, and the batch committed."""
@@ -166,13 +174,3 @@ def _array(element: int, items: Sequence[bytes]) -> bytes:
 
 def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
-
-
-def _value(value: bytes | None) -> bytes:
-    if value is None:
-        raise errors.ProgrammingError("NULL where the statement returns none")
-    return value
-
-
-def _text(value: bytes | None, encoding: str) -> str:
-    return _value(value).decode(encoding)

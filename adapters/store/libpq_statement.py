@@ -22,8 +22,8 @@ from typing import Any
 import psycopg
 from psycopg import errors, pq
 
-#: ids of the types we send (pg_type oids)
-INT8, TEXT, UUID_OID = 20, 25, 2950
+#: ids of the types we send and read (pg_type oids)
+INT8, TEXT, UUID_OID, BYTEA = 20, 25, 2950, 17
 
 #: "prepared statement ... does not exist": the server dropped it (DISCARD ALL, a reset)
 _UNKNOWN_STATEMENT = "26000"
@@ -81,6 +81,17 @@ def result_error(result: pq.abc.PGresult, conn: psycopg.Connection[Any]) -> psyc
         message = result.error_message.decode(conn.info.encoding, "replace").strip()
         return psycopg.OperationalError(message or "the connection to PostgreSQL was lost")
     return errors.error_from_result(result, encoding=conn.info.encoding)
+
+
+def not_null(value: bytes | None) -> bytes:
+    """A column the statement never returns NULL in, as libpq gives it."""
+    if value is None:
+        raise errors.ProgrammingError("NULL where the statement returns none")
+    return bytes(value)
+
+
+def text_of(value: bytes | None, encoding: str) -> str:
+    return not_null(value).decode(encoding)
 
 
 def numbered(statement: str) -> str:
