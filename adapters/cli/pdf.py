@@ -92,7 +92,7 @@ def sign_option(command: Callable[..., None]) -> Callable[..., None]:
     "--workers",
     "jobs",
     type=click.IntRange(1, 64),
-    help="With --all: worker processes (default: cores; at most 64; 1 renders in this process).",
+    help="With --all: processes rendering, this one and N-1 workers (default: cores; at most 64).",
 )
 @click.option(
     "--factur-x",

@@ -1,8 +1,14 @@
 """Rendering many invoices at once (``tollbook invoice pdf --all``): one process per core.
 
+With N jobs this process renders too, beside N - 1 worker processes: it starts at once, while
+each worker spends ~0.5-1 s of CPU starting (a fresh interpreter, the imports, its ledger, the
+fonts), which a batch of 100 one-page invoices (~25 ms each) does not amortise.
+
 Each worker opens its own ledger on the same store (a ledger cannot cross a process boundary)
 and writes its files itself, so only paths and checksums travel back. Workers are started with
-"spawn": forking a parent that holds database connections and pool threads is unsafe.
+"spawn": forking a parent that holds database connections and pool threads is unsafe. What a
+worker imports is what rendering needs: this module keeps the invoice selection's queries out
+of its imports (they are imported by ``invoice_ids_for``, which only the parent calls).
 
 An invoice that cannot be rendered or written is reported (``Failed``) and the batch carries
 on: the others are written and listed in ``SHA256SUMS``. The files do not depend on the number
@@ -16,8 +22,10 @@ import hashlib
 import multiprocessing
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,13 +35,11 @@ import structlog
 
 from adapters.config_error import ConfigError
 from adapters.ledger.application import Ledger
-from adapters.ledger.folds import LogFolds
 from adapters.logging import configure_logging
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.fonts import warm_up
 from adapters.pdf.render import render
 from adapters.pdf.sources import invoice_source
-from adapters.queries import MAX_LIMIT, InvoiceQuery, queries_for
 from domain.errors import BillingError, InvalidInput
 
 log = structlog.get_logger("tollbook.pdf")
@@ -98,6 +104,9 @@ def invoice_ids_for(ledger: Ledger, period: str, *, drafts: bool = False) -> lis
     """Invoices whose billing period starts in ``period`` (or, without one, dated in it), in
     the order they were drafted: pages of the invoice register's ``period_day`` index on an
     SQL store (a fold of the invoices only on ``memory://``)."""
+    from adapters.ledger.folds import LogFolds
+    from adapters.queries import MAX_LIMIT, InvoiceQuery, queries_for
+
     first, last = month(period)
     try:
         queries = queries_for(ledger)
@@ -163,6 +172,10 @@ def _start_worker(open_ledger: Callable[[str | None], Ledger], database_url: str
     _worker = (open_ledger(database_url), config)
 
 
+def _started() -> None:
+    """A worker's first task: done once its initializer has run (it has started)."""
+
+
 def _work(invoice_id: UUID, directory: Path) -> Written | Failed:
     assert _worker is not None, "worker not initialised"
     ledger, config = _worker
@@ -185,37 +198,27 @@ def render_all(
     ``open_ledger`` (the composition root's ``build_ledger``) opens the store in each worker
     process; it must be a module-level function, as it is pickled to the workers.
 
-    With one job, or an in-process store (``memory://``) that other processes cannot see,
-    rendering happens here; otherwise over ``jobs`` processes (default: every core). An
-    invoice that fails is in ``Batch.failed`` and absent from ``SHA256SUMS``; the others are
-    written whatever the number of jobs, to the same bytes.
+    ``jobs`` processes render (default: every core): this one, with ``ledger``, and ``jobs - 1``
+    workers; with one job, or an in-process store (``memory://``) that other processes cannot
+    see, this one alone. An invoice that fails is in ``Batch.failed`` and absent from
+    ``SHA256SUMS``; the others are written whatever the number of jobs, to the same bytes.
     """
     ids = list(dict.fromkeys(invoice_ids))  # each invoice once
     config = config or PdfConfig.from_env()  # fails fast on a bad logo or missing font
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(ids) or 1))
-    in_process = jobs == 1 or (database_url or "").startswith("memory:")
     results: dict[UUID, Written | Failed] = {}
-    if in_process:
+
+    def record(invoice_id: UUID, result: Written | Failed) -> None:
+        results[invoice_id] = result
+        done(result)
+
+    if jobs == 1 or (database_url or "").startswith("memory:"):
         for invoice_id in ids:
-            results[invoice_id] = _render_or_fail(ledger, invoice_id, directory, config)
-            done(results[invoice_id])
+            record(invoice_id, _render_or_fail(ledger, invoice_id, directory, config))
     else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            jobs,
-            mp_context=context,
-            initializer=_start_worker,
-            initargs=(open_ledger, database_url),
-        ) as pool:
-            futures = {pool.submit(_work, invoice_id, directory): invoice_id for invoice_id in ids}
-            for future in as_completed(futures):
-                invoice_id = futures[future]
-                try:
-                    results[invoice_id] = future.result()
-                except Exception as error:  # a worker that died (BrokenProcessPool)
-                    log.error("pdf worker failed", aggregate_id=str(invoice_id), error=str(error))
-                    results[invoice_id] = Failed(invoice_id, _describe(error))
-                done(results[invoice_id])
+        _render_beside_workers(
+            ledger, ids, directory, config, jobs - 1, (open_ledger, database_url), record
+        )
     written = sorted(
         (r for r in results.values() if isinstance(r, Written)), key=lambda w: w.path.name
     )
@@ -223,3 +226,90 @@ def render_all(
     sums = "".join(f"{w.sha256}  {w.path.name}\n" for w in written)
     write_atomically(directory / "SHA256SUMS", sums.encode())
     return Batch(written, failed)
+
+
+# invoices queued per started worker: one to render and one waiting, so that a worker that
+# finishes while this process is busy rendering its own has the next at hand
+_QUEUED_PER_WORKER = 2
+
+
+def _render_beside_workers(
+    ledger: Ledger,
+    ids: list[UUID],
+    directory: Path,
+    config: PdfConfig,
+    workers: int,
+    opening: tuple[Callable[[str | None], Ledger], str | None],
+    record: Callable[[UUID, Written | Failed], None],
+) -> None:
+    """Render ``ids`` here and on ``workers`` processes, taking them in order from one queue.
+
+    This process renders one invoice at a time and, between them, hands invoices to the
+    workers that have started (each first runs ``_started``): until one has, it renders alone,
+    and a batch it finishes before any worker started does not wait for them (they are
+    stopped). A worker that dies fails the invoices it held (``BrokenProcessPool``, as
+    reported before); this process renders the rest.
+    """
+    queue = deque(ids)
+    held: dict[Future[Written | Failed], UUID] = {}
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=opening,
+    )
+    try:
+        starts = [pool.submit(_started) for _ in range(workers)]
+        broken = False
+
+        def hand_out() -> None:
+            nonlocal broken
+            if broken or any(start.done() and start.exception() for start in starts):
+                return  # a worker could not start or died: this process renders the rest
+            capacity = _QUEUED_PER_WORKER * sum(start.done() for start in starts)
+            while queue and len(held) < capacity:
+                try:
+                    future = pool.submit(_work, queue[0], directory)
+                except BrokenProcessPool as error:
+                    log.error("pdf worker failed", error=str(error))
+                    broken = True
+                    return
+                held[future] = queue.popleft()
+
+        def collect(timeout: float | None) -> None:
+            finished, _ = wait(held, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in finished:
+                invoice_id = held.pop(future)
+                try:
+                    result = future.result()
+                except Exception as error:  # a worker that died (BrokenProcessPool)
+                    log.error("pdf worker failed", aggregate_id=str(invoice_id), error=str(error))
+                    result = Failed(invoice_id, _describe(error))
+                record(invoice_id, result)
+
+        while queue:
+            invoice_id = queue.popleft()
+            record(invoice_id, _render_or_fail(ledger, invoice_id, directory, config))
+            collect(timeout=0)
+            hand_out()
+        while held:
+            collect(timeout=None)
+        answered = [start for start in starts if start.done()]
+        if not answered:
+            _stop(pool)  # none started: do not wait for their start-up to end the batch
+        for start in answered:
+            if start.exception() is not None:
+                log.error("pdf worker could not start", error=str(start.exception()))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's processes now. ``ProcessPoolExecutor`` has no public way before Python
+    3.14 (``terminate_workers``); its ``_processes`` (pid -> Process) has held them since 3.x.
+    Without it, the batch waits for the workers to start and leave (as before)."""
+    processes = getattr(pool, "_processes", None)
+    if isinstance(processes, dict):
+        for process in list(processes.values()):
+            if isinstance(process, multiprocessing.process.BaseProcess):
+                process.terminate()

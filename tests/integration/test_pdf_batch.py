@@ -1,0 +1,171 @@
+"""A month's PDFs rendered by this process beside worker processes (SQLite and PostgreSQL):
+the same files whoever renders them, and workers that start late, never or die on the way.
+
+The ``open_ledger`` functions below run in the spawned workers (they are pickled by name);
+they talk to the test through files named by environment variables the workers inherit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from adapters.config import build_ledger
+from adapters.ledger.application import Ledger
+from adapters.pdf.batch import Batch, Failed, Written, invoice_ids_for, render_all
+from tests.helpers import customer, issued_invoice
+
+STARTED = "TOLLBOOK_TEST_WORKER_STARTED"  # a worker writes its pid here once it has a ledger
+RENDERED = "TOLLBOOK_TEST_WORKER_RENDERED"  # ... and appends each invoice it reads here
+
+
+def recording_ledger(url: str | None) -> Ledger:
+    """A worker's ledger that says when the worker has started and which invoices it reads."""
+    ledger = build_ledger(url)
+    read = ledger.invoice_id
+
+    def invoice_id(ref: str | UUID) -> UUID:
+        with Path(os.environ[RENDERED]).open("a") as record:
+            record.write(f"{ref}\n")
+        return read(ref)
+
+    ledger.invoice_id = invoice_id  # type: ignore[method-assign]
+    Path(os.environ[STARTED]).write_text(str(os.getpid()))
+    return ledger
+
+
+def failing_ledger(url: str | None) -> Ledger:
+    raise RuntimeError("this worker cannot open the store")
+
+
+def slow_ledger(url: str | None) -> Ledger:
+    """A worker whose start-up outlasts a small batch."""
+    time.sleep(60)
+    Path(os.environ[STARTED]).write_text(str(os.getpid()))
+    return build_ledger(url)
+
+
+def dying_ledger(url: str | None) -> Ledger:
+    """A worker that dies (as on a crash or the OOM killer) on the first invoice it reads."""
+    ledger = build_ledger(url)
+    ledger.invoice_id = lambda ref: os._exit(9)  # type: ignore[method-assign]
+    Path(os.environ[STARTED]).write_text(str(os.getpid()))
+    return ledger
+
+
+@pytest.fixture
+def october(ledger: Ledger) -> list[UUID]:
+    """Six issued invoices dated in October (the test clock's month), in the batch's order."""
+    customer(ledger, "ZRH01", "CHF", "8.1")
+    for n in range(6):
+        issued_invoice(ledger, "ZRH01", f"{100 + n}.00")
+    return invoice_ids_for(ledger, "2026-10")
+
+
+@pytest.fixture
+def signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    started, rendered = tmp_path / "worker-started", tmp_path / "worker-rendered"
+    monkeypatch.setenv(STARTED, str(started))
+    monkeypatch.setenv(RENDERED, str(rendered))
+    rendered.write_text("")
+    return started, rendered
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+def wait_for(path: Path) -> None:
+    for _ in range(1200):  # the worker's start-up, on a loaded machine
+        if path.exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the worker never started ({path} not written)")
+
+
+def one_process(ledger: Ledger, store_url: str, ids: list[UUID], directory: Path) -> Batch:
+    return render_all(ledger, store_url, ids, directory, jobs=1, open_ledger=build_ledger)
+
+
+def beside_a_worker(
+    ledger: Ledger,
+    store_url: str,
+    ids: list[UUID],
+    directory: Path,
+    open_ledger: Callable[[str | None], Ledger],
+    done: Callable[[Written | Failed], None] = lambda result: None,
+) -> Batch:
+    """The batch on 2 jobs: this process and one worker opening its ledger with ``open_ledger``."""
+    return render_all(ledger, store_url, ids, directory, jobs=2, open_ledger=open_ledger, done=done)
+
+
+def test_files_rendered_here_and_by_a_worker_are_those_of_one_process(
+    ledger: Ledger, store_url: str, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
+) -> None:
+    started, rendered = signals
+
+    def once_the_worker_started(result: Written | Failed) -> None:
+        wait_for(started)  # this process renders slower than the worker starts
+        time.sleep(0.2)
+
+    alone = one_process(ledger, store_url, october, tmp_path / "one")
+    together = beside_a_worker(
+        ledger, store_url, october, tmp_path / "two", recording_ledger, once_the_worker_started
+    )
+
+    assert together.failed == [] and len(together.written) == 6
+    by_worker = {UUID(line) for line in rendered.read_text().splitlines()}
+    assert by_worker and by_worker < set(october)  # both processes rendered some
+    assert files(tmp_path / "two") == files(tmp_path / "one")  # SHA256SUMS included
+    assert [w.sha256 for w in together.written] == [w.sha256 for w in alone.written]
+
+
+def test_a_worker_that_cannot_start_leaves_the_batch_to_this_process(
+    ledger: Ledger, store_url: str, october: list[UUID], tmp_path: Path
+) -> None:
+    one_process(ledger, store_url, october, tmp_path / "one")
+
+    batch = beside_a_worker(ledger, store_url, october, tmp_path / "two", failing_ledger)
+
+    assert batch.failed == [] and len(batch.written) == 6
+    assert files(tmp_path / "two") == files(tmp_path / "one")
+
+
+def test_a_batch_done_before_its_worker_started_does_not_wait_for_it(
+    ledger: Ledger, store_url: str, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
+) -> None:
+    started, _ = signals
+    one_process(ledger, store_url, october, tmp_path / "one")
+
+    batch = beside_a_worker(ledger, store_url, october, tmp_path / "two", slow_ledger)
+
+    assert batch.failed == [] and len(batch.written) == 6
+    assert files(tmp_path / "two") == files(tmp_path / "one")
+    assert not started.exists()  # stopped while starting, not waited for
+    assert multiprocessing.active_children() == []
+
+
+def test_a_worker_that_dies_fails_what_it_held_and_this_process_renders_the_rest(
+    ledger: Ledger, store_url: str, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
+) -> None:
+    started, _ = signals
+    alone = one_process(ledger, store_url, october, tmp_path / "one")
+
+    batch = beside_a_worker(
+        ledger, store_url, october, tmp_path / "two", dying_ledger, lambda _: wait_for(started)
+    )
+
+    assert batch.failed, "the worker held invoices when it died"
+    assert all("terminated abruptly" in failure.error for failure in batch.failed)
+    lost = {failure.invoice_id for failure in batch.failed}
+    assert len(lost) <= 2 and len(batch.written) == 6 - len(lost)
+    kept = {w.path.name: w.sha256 for w in alone.written}
+    assert all(kept[w.path.name] == w.sha256 for w in batch.written)
+    sums = (tmp_path / "two" / "SHA256SUMS").read_text().splitlines()
+    assert sorted(sums) == sorted(f"{w.sha256}  {w.path.name}" for w in batch.written)
