@@ -18,6 +18,7 @@ of workers: each PDF is rendered from the ledger alone, and the results are sort
 from __future__ import annotations
 
 import calendar
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -170,6 +171,11 @@ def _start_worker(open_ledger: Callable[[str | None], Ledger], database_url: str
     config = PdfConfig.from_env()
     warm_up(config.fonts)  # parse the fonts now, not inside the first invoice
     _worker = (open_ledger(database_url), config)
+    # What the start-up made (modules, parsed fonts, the ledger) lives as long as the worker:
+    # out of the collector's sight, it is not traversed again by each full collection, nor by
+    # the interpreter's teardown when the pool is shut down, which took 0.17-0.35 s (a spawned
+    # process ends through sys.exit) and held the end of every batch
+    gc.freeze()
 
 
 def _started() -> None:
