@@ -12,9 +12,10 @@ a month's batch on two worker processes against one.
    untimed warm-up parses them for both). Goal: ours <= 1.2x the yardstick's seconds.
 2. A batch of typical 1-page invoices (12 lines each) in a fresh PostgreSQL database, rendered by
    the batch path of ``tollbook invoice pdf --all --period 2026-10 -o DIR --workers N``
-   (``invoice_ids_for`` + ``render_all``): 2 workers against 1 (in-process, as ``--workers 1``
-   runs). Goal: 2 workers >= 1.6x the throughput of one. Every round's files must equal the
-   1-worker files byte for byte (SHA256SUMS compared).
+   (``invoice_ids_for`` + ``render_all``): 2 workers (this process and one spawned worker
+   process, started anew for each round, as ``--workers 2`` runs) against 1 (this process alone,
+   as ``--workers 1`` runs). Goal: 2 workers >= 1.6x the throughput of one. Every round's files
+   must equal the 1-worker files byte for byte (SHA256SUMS compared).
 
 Rounds alternate ours / yardstick; the median of 3 is reported with the load average. The CPU
 time per PDF of each side (this process and its workers) is printed too: on a machine whose
