@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from adapters.pdf.config import PdfConfig
 from adapters.pdf.document import invoice_document
-from adapters.pdf.fonts import FontSet, Metrics, install
+from adapters.pdf.fonts import FontSet, Metrics, cuts_made, install, take_cuts, warm_up
 from adapters.pdf.render import render
 from tests.pdf_support import issued_invoice, page_texts, usage_line
 
@@ -73,3 +76,26 @@ def test_western_text_is_subset_from_the_pre_cut_face_and_other_text_from_the_wh
     glyphs = len(face.ttfont.getGlyphOrder())
     assert (glyphs < whole / 5) if precut else (glyphs == whole)
     assert bytes(pdf.output()).startswith(b"%PDF")
+
+
+def test_a_cut_made_elsewhere_is_taken_for_the_same_file_and_gives_the_same_bytes(tmp_path):
+    """A batch worker takes the faces' cuts from the process handing it invoices: the PDF is
+    the one a fresh parse gives; a cut of other bytes than the file read here is not taken."""
+    made = {cut.style: cut for cut in cuts_made(_warm(FontSet()))}
+    regular, bold = tmp_path / "regular.ttf", tmp_path / "bold.ttf"  # fonts not cut here yet
+    regular.write_bytes(FontSet().regular.read_bytes())
+    bold.write_bytes(FontSet().regular.read_bytes())  # the regular face's bytes: a replaced file
+    fonts = FontSet(regular=regular, bold=bold)
+
+    take_cuts([replace(made[""], path=regular), replace(made["B"], path=bold, style="B")])
+
+    taken = {cut.style: cut.data for cut in cuts_made(fonts)}
+    assert taken == {"": made[""].data}  # the bold cut was of other bytes
+    document = invoice_document(issued_invoice([usage_line(1)]))
+    config = PdfConfig(fonts=fonts)
+    assert render(document, config).pdf == render(document, config, shared_fonts=False).pdf
+
+
+def _warm(fonts: FontSet) -> FontSet:
+    warm_up(fonts)
+    return fonts
