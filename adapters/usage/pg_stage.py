@@ -27,6 +27,7 @@ they lock usage_imports first); the temporary table goes with its connection.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -101,6 +102,8 @@ class Loaded:
     #: the first and last start_epoch of the good rows (which partitions to analyse)
     first_epoch: int | None = None
     last_epoch: int | None = None
+    #: the months between them that have a partition (the ones to analyse)
+    months: list[Month] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,11 @@ class PostgresStage:
 
     def __enter__(self) -> PostgresStage:
         self._staging = self.db.autocommit_connection()
+        try:
+            _drop_left_behind(self._staging)
+        except BaseException:
+            self._staging.close()
+            raise
         return self
 
     def __exit__(
@@ -308,6 +316,14 @@ class PostgresStage:
             log.warning("could not drop the stage table", table=self.name, exc_info=True)
         finally:
             self._staging.close()
+
+    def analyse(self, loaded: Loaded) -> None:
+        """ANALYZE the partitions of the months the import wrote to, once it committed: the
+        billing run's plans need fresh statistics, and autovacuum may be minutes away."""
+        for month in loaded.months:
+            # purged since the import committed: nothing left to analyse
+            with contextlib.suppress(psycopg.errors.UndefinedTable):
+                self._staging.execute(f"ANALYZE {month.table}")
 
     def load(
         self,
@@ -331,7 +347,11 @@ class PostgresStage:
             f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT, {_STAGED_TYPES})"
         )
         self._staging.execute(f"CREATE INDEX {self.name}_line ON {self.name} (line_no)")
-        self._staging.execute(f"CREATE TEMP TABLE {RAW} (line_no BIGINT, {fields}, line TEXT)")
+        # emptied by each chunk's commit: in place, where TRUNCATE gives the table a new file,
+        # a catalog change whose commit waits for the WAL to reach the disk (3 ms a chunk)
+        self._staging.execute(
+            f"CREATE TEMP TABLE {RAW} (line_no BIGINT, {fields}, line TEXT) ON COMMIT DELETE ROWS"
+        )
         self._staging.execute("SET jit = off")  # compiling costs more than it saves here
         self._staging.execute(
             f"CREATE TEMP TABLE {ACCOUNTS} (account TEXT PRIMARY KEY, currency TEXT NOT NULL)"
@@ -353,6 +373,9 @@ class PostgresStage:
             if moving is not None:
                 self._count(loaded, moving.result())
         loaded.conflicts = mover.reject_conflicts(loaded.dirty)
+        if loaded.first_epoch is not None and loaded.last_epoch is not None:
+            touched = months_between(loaded.first_epoch, loaded.last_epoch)
+            loaded.months = [month for month in touched if month in mover.known]
         conn.execute(f"DROP TABLE {self.name}")  # with the import's commit
         return loaded
 
@@ -361,8 +384,13 @@ class PostgresStage:
     ) -> Chunk | None:
         """COPY about CHUNK_ROWS lines, convert them into the stage, judge in Python the
         lines SQL was not sure of; None when the file is read."""
+        with self._staging.transaction():  # its commit empties RAW
+            return self._stage_chunk(lines, loaded, progress)
+
+    def _stage_chunk(
+        self, lines: Iterator[LineBatch], loaded: Loaded, progress: Callable[[], None] | None
+    ) -> Chunk | None:
         count = first = last = 0
-        self._staging.execute(f"TRUNCATE {RAW}")
         copy_in = f"COPY {RAW} ({', '.join(STAGE_COLUMNS)}) FROM STDIN (DELIMITER ',')"
         with self._staging.cursor().copy(copy_in) as copy:
             for part in lines:
@@ -451,14 +479,23 @@ class _Mover:
         """Insert a chunk's good new rows, each call id's first line winning: (chunk, rows
         inserted). Usually all of them are new: two plain inserts. A chunk that repeats a
         call id (in the file, or stored), or has rows converted in Python, goes in line
-        order with ``ON CONFLICT DO NOTHING``."""
-        if not chunk.ordered:
+        order with ``ON CONFLICT DO NOTHING``. The partitions of the months a chunk needs
+        are made when its insert finds one missing, and the insert runs again."""
+        ordered, made = chunk.ordered, False
+        while True:
+            sql = self._ordered_sql(chunk) if ordered else self._plain_sql(chunk)
             try:
-                with self.conn.transaction():
-                    return chunk, self._execute(chunk, self._plain_sql(chunk))
+                with self.conn.transaction():  # one savepoint a try, whatever went wrong
+                    return chunk, int(self.conn.execute(sql).rowcount)
             except psycopg.errors.UniqueViolation:
-                pass
-        return chunk, self._execute(chunk, self._ordered_sql(chunk))
+                if ordered:
+                    raise
+                ordered = True
+            except psycopg.errors.CheckViolation as error:
+                if made or "no partition" not in str(error):
+                    raise
+                self._make_partitions(chunk)
+                made = True
 
     def _plain_sql(self, chunk: Chunk) -> str:
         rows = f"FROM {self.stage} s WHERE {chunk.good_rows}"
@@ -485,15 +522,8 @@ class _Mover:
             " WHERE line_no IN (SELECT line_no FROM firsts)"
         )
 
-    def _execute(self, chunk: Chunk, sql: str) -> int:
-        """Run a chunk's statement, first making the partitions of the months it needs;
-        the rows it inserted."""
-        try:
-            with self.conn.transaction():
-                return int(self.conn.execute(sql).rowcount)
-        except psycopg.errors.CheckViolation as error:
-            if "no partition" not in str(error):
-                raise
+    def _make_partitions(self, chunk: Chunk) -> None:
+        """Make the partitions of the months of the chunk's rows that have none."""
         self.known = set(partitions(self.conn))  # a rolled-back savepoint may have undone some
         days = self.conn.execute(
             f"SELECT DISTINCT start_epoch / 86400 FROM {self.stage} s WHERE {chunk.good_rows}"
@@ -502,7 +532,6 @@ class _Mover:
             create_partition(self.conn, month)
             log.info("usage partition created", partition=month.table)
             self.known.add(month)
-        return int(self.conn.execute(sql).rowcount)
 
     def reject_conflicts(self, dirty: list[Lines]) -> int:
         """Among the good rows not inserted, reject those whose stored row differs: stored
@@ -536,26 +565,11 @@ class _Mover:
         return count
 
 
-def analyse_partitions(db: Database, first_epoch: int | None, last_epoch: int | None) -> None:
-    """ANALYZE the partitions of the months an import wrote to (after it committed): the
-    billing run's plans need fresh statistics, and autovacuum may be minutes away."""
-    if first_epoch is None or last_epoch is None:
-        return
-    conn = db.autocommit_connection()
-    try:
-        known = set(partitions(conn))
-        for month in months_between(first_epoch, last_epoch):
-            if month in known:
-                conn.execute(f"ANALYZE {month.table}")
-    finally:
-        conn.close()
-
-
-def drop_left_behind(db: Database) -> None:
+def _drop_left_behind(conn: Any) -> None:
     """Drop the stages of imports that were killed, in a transaction of its own, so they go
     even if the import that calls this fails. Safe: it holds the import lock, so no running
     import's stage exists (one is created, and dropped, under that lock)."""
-    with db.connect() as conn:
+    with conn.transaction():
         conn.execute("LOCK TABLE usage_imports IN EXCLUSIVE MODE")
         names = conn.execute(
             "SELECT tablename FROM pg_tables"
