@@ -225,6 +225,7 @@ def _import_cdrs(
                         header=reader.header,
                         currencies=currencies,
                         progress=advanced,
+                        share_read=lambda: reader.position() / total_bytes if total_bytes else None,
                     )
                     staged, conflicts, inserted = loaded.staged, loaded.conflicts, loaded.inserted
                 else:

@@ -28,6 +28,7 @@ they lock usage_imports first); the temporary table goes with its connection.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,11 +67,29 @@ from domain.usage import (
 
 log = structlog.get_logger("tollbook.usage")
 
-#: Lines per staged chunk: big enough that a chunk's statements are mostly row work (at 25,000
-#: the backends' CPU per row is the same as at 100,000), small enough that the first chunk
-#: (converted with no insert to overlap) and the last (inserted after reading ends) are short:
-#: at 100,000 those two were half the time of a 200,000-line file.
+#: Lines per staged chunk, at most: big enough that a chunk's statements are mostly row work
+#: (at 25,000 the backends' CPU per row is the same as at 100,000), small enough that the first
+#: chunk (converted with no insert to overlap) and the last (inserted after reading ends) are
+#: short: at 100,000 those two were half the time of a 200,000-line file.
 CHUNK_ROWS = 25_000
+#: ... and at least (about one read of the file, see adapters/usage/cdr_csv.py CHUNK_BYTES).
+MIN_CHUNK_ROWS = 2_500
+#: The staging and the mover are a two-stage pipeline of about equal speed (~7 us a row each):
+#: an import takes about a row's time for every line, plus one chunk's time (the biggest
+#: chunk is waited for once, whether first or last), plus ~3 ms a chunk (its statements, its
+#: commit, Python around them). The sum is least at chunks of sqrt(lines x 3 ms / 7 us), about
+#: sqrt(lines x CHUNK_FACTOR): 2,700 lines for a file of 20,000, 8,500 for 200,000, the
+#: maximum from 1,700,000 on.
+CHUNK_FACTOR = 360
+
+
+def chunk_rows(lines: float | None) -> int:
+    """Lines per chunk for a file of about ``lines`` lines (None: not known)."""
+    if lines is None:
+        return CHUNK_ROWS
+    return min(CHUNK_ROWS, max(MIN_CHUNK_ROWS, int(math.sqrt(lines * CHUNK_FACTOR))))
+
+
 PREFIX = "usage_stage_"
 #: reject(line number, reason, the row as the file had it)
 Reject = Callable[[int, str, list[str]], None]
@@ -336,12 +355,14 @@ class PostgresStage:
         header: list[str],
         currencies: Mapping[str, str],
         progress: Callable[[], None] | None = None,
+        share_read: Callable[[], float | None] | None = None,
     ) -> Loaded:
         """Stage ``lines`` and insert the good new rows into usage_cdrs in ``conn``'s
         transaction (which must hold the usage_imports lock); reject bad rows, and rows
         whose call id is stored with other content. The caller commits ``conn``.
         ``reject`` is called from two threads (the reader's and the mover's)."""
         self.order, self.header, self.currencies, self.reject = order, header, currencies, reject
+        self.share_read = share_read  # of the file, so far: how many lines it has, about
         fields = ", ".join(f"{name} TEXT" for name in FIELDS)
         self._staging.execute(
             f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT, {_STAGED_TYPES})"
@@ -382,7 +403,7 @@ class PostgresStage:
     def _stage(
         self, lines: Iterator[LineBatch], loaded: Loaded, progress: Callable[[], None] | None
     ) -> Chunk | None:
-        """COPY about CHUNK_ROWS lines, convert them into the stage, judge in Python the
+        """COPY about :func:`chunk_rows` lines, convert them into the stage, judge in Python the
         lines SQL was not sure of; None when the file is read."""
         with self._staging.transaction():  # its commit empties RAW
             return self._stage_chunk(lines, loaded, progress)
@@ -400,7 +421,7 @@ class PostgresStage:
                 count += part.count
                 if progress:
                     progress()
-                if count >= CHUNK_ROWS:
+                if count >= self._chunk_rows(last):
                     break
         if not count:
             return None
@@ -437,6 +458,11 @@ class PostgresStage:
             loaded.first_epoch = min(low, loaded.first_epoch or low)
             loaded.last_epoch = max(high, loaded.last_epoch or high)
         return Chunk(chunk, int(good) + len(typed), bool(typed))
+
+    def _chunk_rows(self, lines_read: int) -> int:
+        """Lines per chunk, for as many lines as the file seems to have."""
+        share = self.share_read() if self.share_read else None
+        return chunk_rows(lines_read / share if share else None)
 
     def _judge(self, lines: Iterable[tuple[int, str]]) -> list[StageRow]:
         """The lines SQL was not sure of, judged by Python: rejected, or converted."""
