@@ -9,7 +9,15 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 from uuid import UUID
 
-from domain.money import TaxRounding, line_net, line_tax, minor_units
+from domain.money import (
+    TaxRounding,
+    currency_exponent,
+    line_net,
+    line_tax,
+    minor_units,
+    net_to,
+    tax_to,
+)
 from domain.values import Dec, Frozen
 
 LineKind = Literal["manual", "package", "setup", "usage", "discount", "commitment"]
@@ -110,15 +118,24 @@ def _figures(
     net = Decimal(0)
     by_rate: dict[str, tuple[Decimal, Decimal]] = {}
     figures: list[LineFigures] = []
+    # what line.net and line.tax look up on every call, looked up at the first line (with no
+    # line, an unknown currency is not looked up: zero totals, as before)
+    exponent: Decimal | None = None
+    per_line = rounding == "per_line"
+    # each rate's name worked out once per rate object: a document's lines mostly share one
+    # (a billing run's ~25 lines an invoice do), and an object keeps its value
+    names: dict[int, str] = {}
     for line in lines:
-        line_net_amount = line.net(currency)
+        if exponent is None:
+            exponent = currency_exponent(currency)
+        line_net_amount = net_to(line.quantity, line.unit_price, exponent)
         # per line: each line's rounded tax; per rate: summed after the loop, from the nets
-        line_tax_amount = (
-            line_tax(line_net_amount, line.tax_rate, currency) if rounding == "per_line" else _ZERO
-        )
+        line_tax_amount = tax_to(line_net_amount, line.tax_rate, exponent) if per_line else _ZERO
         figures.append((line, line_net_amount, line_tax_amount))
         net += line_net_amount
-        key = rate_key(line.tax_rate)
+        key = names.get(id(line.tax_rate))
+        if key is None:
+            key = names[id(line.tax_rate)] = rate_key(line.tax_rate)
         old_net, old_tax = by_rate.get(key, (_ZERO, _ZERO))
         by_rate[key] = (old_net + line_net_amount, old_tax + line_tax_amount)
     if rounding == "per_invoice_rate":

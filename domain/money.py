@@ -149,12 +149,28 @@ _EXACT = Context(prec=60)
 
 def line_net(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
     """Line net = quantity x unit price, rounded half-up to the currency."""
-    return round_to_currency(_EXACT.multiply(quantity, unit_price), currency)
+    return net_to(quantity, unit_price, currency_exponent(currency))
 
 
 def line_tax(net: Decimal, rate_percent: Decimal, currency: str) -> Decimal:
     """Line tax = net x rate / 100, rounded half-up to the currency."""
-    tax = round_to_currency(_EXACT.multiply(net, rate_percent).scaleb(-2), currency)
+    return tax_to(net, rate_percent, currency_exponent(currency))
+
+
+def currency_exponent(currency: str) -> Decimal:
+    """What amounts in ``currency`` round to: ``Decimal("0.01")`` for GBP."""
+    return _EXPONENTS[currency_code(currency)]
+
+
+def net_to(quantity: Decimal, unit_price: Decimal, exponent: Decimal) -> Decimal:
+    """``line_net`` with the currency's ``currency_exponent`` looked up once by the caller
+    (a document's lines share it: the look-up was a third of the work)."""
+    return round_half_up(_EXACT.multiply(quantity, unit_price), exponent)
+
+
+def tax_to(net: Decimal, rate_percent: Decimal, exponent: Decimal) -> Decimal:
+    """``line_tax`` with the currency's ``currency_exponent`` looked up by the caller."""
+    tax = round_half_up(_EXACT.multiply(net, rate_percent).scaleb(-2), exponent)
     # a discount at 0% would otherwise carry a tax of "-0.00" onto documents and exports
     return tax if tax else abs(tax)
 
