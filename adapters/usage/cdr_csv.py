@@ -120,6 +120,9 @@ class Reader:
     blank_lines: Callable[[], int]
     #: the same lines as ``rows``, unsplit, a read chunk at a time (use one or the other)
     batches: Iterator[LineBatch]
+    #: bytes of the file (as stored: compressed, for a gzip file) that the lines given out
+    #: so far came from, to within a read
+    position: Callable[[], int]
 
 
 class _Hashing(io.RawIOBase):
@@ -130,6 +133,10 @@ class _Hashing(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def tell(self) -> int:
+        """Bytes read (a buffered reader above tells its own position from this)."""
+        return self.count
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.raw.read(len(buffer))
@@ -160,7 +167,8 @@ def open_cdrs(
         gzipped = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         hashing = _Hashing(raw)
-        binary: IO[bytes] = io.BufferedReader(hashing, 1 << 20)
+        buffered = io.BufferedReader(hashing, 1 << 20)
+        binary: IO[bytes] = buffered
         if gzipped:
             binary = cast(IO[bytes], gzip.GzipFile(fileobj=binary, mode="rb"))
         chunks = _line_chunks(binary, max_line_length)
@@ -199,6 +207,7 @@ def open_cdrs(
             hashing.digest.hexdigest,
             lambda: blank[0],
             read(_line_batches),
+            buffered.tell,
         )
 
 

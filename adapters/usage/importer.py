@@ -31,7 +31,7 @@ from adapters.ledger.application import Ledger
 from adapters.queries import customer_currencies
 from adapters.store.database import Database
 from adapters.usage.cdr_csv import COLUMNS, RowRejected, StageRow, open_cdrs, parse_row, record_of
-from adapters.usage.pg_stage import Loaded, PostgresStage, analyse_partitions, drop_left_behind
+from adapters.usage.pg_stage import Loaded, PostgresStage
 from adapters.usage.schema import (
     CDR_COLUMNS,
     STAGE_SCHEMA,
@@ -177,15 +177,15 @@ def _import_cdrs(
     limits: ImportLimits,
 ) -> ImportSummary:
     ensure_schema(db)
-    if db.dialect == "postgres":
-        drop_left_behind(db)  # a killed import's stage, whether or not this import succeeds
     currencies = customer_currencies(ledger)
     rejected = _Rejects(rejects or rejects_path_for(path), path, limits.max_rejects)
     total_bytes = path.stat().st_size if path.exists() else 0
     ok = keep_rejects = False
     loaded: Loaded | None = None
     try:
-        # PostgreSQL stages over a second connection, which must outlive the transaction
+        # PostgreSQL stages over a second connection, which must outlive the transaction: it
+        # first drops a killed import's stage (whether or not this import succeeds), and
+        # analyses what the import wrote once it committed (no third connection for either)
         with ExitStack() as stack:
             stage = stack.enter_context(PostgresStage(db)) if db.dialect == "postgres" else None
             reader = stack.enter_context(
@@ -225,6 +225,7 @@ def _import_cdrs(
                         header=reader.header,
                         currencies=currencies,
                         progress=advanced,
+                        share_read=lambda: reader.position() / total_bytes if total_bytes else None,
                     )
                     staged, conflicts, inserted = loaded.staged, loaded.conflicts, loaded.inserted
                 else:
@@ -255,9 +256,9 @@ def _import_cdrs(
                         rejected.count,
                     ),
                 )
-        ok = True
-        if loaded is not None:  # committed: fresh statistics for the billing run's plans
-            analyse_partitions(db, loaded.first_epoch, loaded.last_epoch)
+            ok = True  # committed
+            if stage is not None and loaded is not None:
+                stage.analyse(loaded)  # fresh statistics for the billing run's plans
     except TooManyRejects:
         keep_rejects = True  # the rows that stopped it, for a person to look at
         raise

@@ -27,6 +27,8 @@ they lock usage_imports first); the temporary table goes with its connection.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,11 +67,29 @@ from domain.usage import (
 
 log = structlog.get_logger("tollbook.usage")
 
-#: Lines per staged chunk: big enough that a chunk's statements are mostly row work (at 25,000
-#: the backends' CPU per row is the same as at 100,000), small enough that the first chunk
-#: (converted with no insert to overlap) and the last (inserted after reading ends) are short:
-#: at 100,000 those two were half the time of a 200,000-line file.
+#: Lines per staged chunk, at most: big enough that a chunk's statements are mostly row work
+#: (at 25,000 the backends' CPU per row is the same as at 100,000), small enough that the first
+#: chunk (converted with no insert to overlap) and the last (inserted after reading ends) are
+#: short: at 100,000 those two were half the time of a 200,000-line file.
 CHUNK_ROWS = 25_000
+#: ... and at least (about one read of the file, see adapters/usage/cdr_csv.py CHUNK_BYTES).
+MIN_CHUNK_ROWS = 2_500
+#: The staging and the mover are a two-stage pipeline of about equal speed (~7 us a row each):
+#: an import takes about a row's time for every line, plus one chunk's time (the biggest
+#: chunk is waited for once, whether first or last), plus ~3 ms a chunk (its statements, its
+#: commit, Python around them). The sum is least at chunks of sqrt(lines x 3 ms / 7 us), about
+#: sqrt(lines x CHUNK_FACTOR): 2,700 lines for a file of 20,000, 8,500 for 200,000, the
+#: maximum from 1,700,000 on.
+CHUNK_FACTOR = 360
+
+
+def chunk_rows(lines: float | None) -> int:
+    """Lines per chunk for a file of about ``lines`` lines (None: not known)."""
+    if lines is None:
+        return CHUNK_ROWS
+    return min(CHUNK_ROWS, max(MIN_CHUNK_ROWS, int(math.sqrt(lines * CHUNK_FACTOR))))
+
+
 PREFIX = "usage_stage_"
 #: reject(line number, reason, the row as the file had it)
 Reject = Callable[[int, str, list[str]], None]
@@ -101,6 +121,8 @@ class Loaded:
     #: the first and last start_epoch of the good rows (which partitions to analyse)
     first_epoch: int | None = None
     last_epoch: int | None = None
+    #: the months between them that have a partition (the ones to analyse)
+    months: list[Month] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -287,6 +309,11 @@ class PostgresStage:
 
     def __enter__(self) -> PostgresStage:
         self._staging = self.db.autocommit_connection()
+        try:
+            _drop_left_behind(self._staging)
+        except BaseException:
+            self._staging.close()
+            raise
         return self
 
     def __exit__(
@@ -309,6 +336,14 @@ class PostgresStage:
         finally:
             self._staging.close()
 
+    def analyse(self, loaded: Loaded) -> None:
+        """ANALYZE the partitions of the months the import wrote to, once it committed: the
+        billing run's plans need fresh statistics, and autovacuum may be minutes away."""
+        for month in loaded.months:
+            # purged since the import committed: nothing left to analyse
+            with contextlib.suppress(psycopg.errors.UndefinedTable):
+                self._staging.execute(f"ANALYZE {month.table}")
+
     def load(
         self,
         conn: Any,
@@ -320,18 +355,24 @@ class PostgresStage:
         header: list[str],
         currencies: Mapping[str, str],
         progress: Callable[[], None] | None = None,
+        share_read: Callable[[], float | None] | None = None,
     ) -> Loaded:
         """Stage ``lines`` and insert the good new rows into usage_cdrs in ``conn``'s
         transaction (which must hold the usage_imports lock); reject bad rows, and rows
         whose call id is stored with other content. The caller commits ``conn``.
         ``reject`` is called from two threads (the reader's and the mover's)."""
         self.order, self.header, self.currencies, self.reject = order, header, currencies, reject
+        self.share_read = share_read  # of the file, so far: how many lines it has, about
         fields = ", ".join(f"{name} TEXT" for name in FIELDS)
         self._staging.execute(
             f"CREATE UNLOGGED TABLE {self.name} (line_no BIGINT, {_STAGED_TYPES})"
         )
         self._staging.execute(f"CREATE INDEX {self.name}_line ON {self.name} (line_no)")
-        self._staging.execute(f"CREATE TEMP TABLE {RAW} (line_no BIGINT, {fields}, line TEXT)")
+        # emptied by each chunk's commit: in place, where TRUNCATE gives the table a new file,
+        # a catalog change whose commit waits for the WAL to reach the disk (3 ms a chunk)
+        self._staging.execute(
+            f"CREATE TEMP TABLE {RAW} (line_no BIGINT, {fields}, line TEXT) ON COMMIT DELETE ROWS"
+        )
         self._staging.execute("SET jit = off")  # compiling costs more than it saves here
         self._staging.execute(
             f"CREATE TEMP TABLE {ACCOUNTS} (account TEXT PRIMARY KEY, currency TEXT NOT NULL)"
@@ -353,16 +394,24 @@ class PostgresStage:
             if moving is not None:
                 self._count(loaded, moving.result())
         loaded.conflicts = mover.reject_conflicts(loaded.dirty)
+        if loaded.first_epoch is not None and loaded.last_epoch is not None:
+            touched = months_between(loaded.first_epoch, loaded.last_epoch)
+            loaded.months = [month for month in touched if month in mover.known]
         conn.execute(f"DROP TABLE {self.name}")  # with the import's commit
         return loaded
 
     def _stage(
         self, lines: Iterator[LineBatch], loaded: Loaded, progress: Callable[[], None] | None
     ) -> Chunk | None:
-        """COPY about CHUNK_ROWS lines, convert them into the stage, judge in Python the
+        """COPY about :func:`chunk_rows` lines, convert them into the stage, judge in Python the
         lines SQL was not sure of; None when the file is read."""
+        with self._staging.transaction():  # its commit empties RAW
+            return self._stage_chunk(lines, loaded, progress)
+
+    def _stage_chunk(
+        self, lines: Iterator[LineBatch], loaded: Loaded, progress: Callable[[], None] | None
+    ) -> Chunk | None:
         count = first = last = 0
-        self._staging.execute(f"TRUNCATE {RAW}")
         copy_in = f"COPY {RAW} ({', '.join(STAGE_COLUMNS)}) FROM STDIN (DELIMITER ',')"
         with self._staging.cursor().copy(copy_in) as copy:
             for part in lines:
@@ -372,7 +421,7 @@ class PostgresStage:
                 count += part.count
                 if progress:
                     progress()
-                if count >= CHUNK_ROWS:
+                if count >= self._chunk_rows(last):
                     break
         if not count:
             return None
@@ -409,6 +458,11 @@ class PostgresStage:
             loaded.first_epoch = min(low, loaded.first_epoch or low)
             loaded.last_epoch = max(high, loaded.last_epoch or high)
         return Chunk(chunk, int(good) + len(typed), bool(typed))
+
+    def _chunk_rows(self, lines_read: int) -> int:
+        """Lines per chunk, for as many lines as the file seems to have."""
+        share = self.share_read() if self.share_read else None
+        return chunk_rows(lines_read / share if share else None)
 
     def _judge(self, lines: Iterable[tuple[int, str]]) -> list[StageRow]:
         """The lines SQL was not sure of, judged by Python: rejected, or converted."""
@@ -451,14 +505,23 @@ class _Mover:
         """Insert a chunk's good new rows, each call id's first line winning: (chunk, rows
         inserted). Usually all of them are new: two plain inserts. A chunk that repeats a
         call id (in the file, or stored), or has rows converted in Python, goes in line
-        order with ``ON CONFLICT DO NOTHING``."""
-        if not chunk.ordered:
+        order with ``ON CONFLICT DO NOTHING``. The partitions of the months a chunk needs
+        are made when its insert finds one missing, and the insert runs again."""
+        ordered, made = chunk.ordered, False
+        while True:
+            sql = self._ordered_sql(chunk) if ordered else self._plain_sql(chunk)
             try:
-                with self.conn.transaction():
-                    return chunk, self._execute(chunk, self._plain_sql(chunk))
+                with self.conn.transaction():  # one savepoint a try, whatever went wrong
+                    return chunk, int(self.conn.execute(sql).rowcount)
             except psycopg.errors.UniqueViolation:
-                pass
-        return chunk, self._execute(chunk, self._ordered_sql(chunk))
+                if ordered:
+                    raise
+                ordered = True
+            except psycopg.errors.CheckViolation as error:
+                if made or "no partition" not in str(error):
+                    raise
+                self._make_partitions(chunk)
+                made = True
 
     def _plain_sql(self, chunk: Chunk) -> str:
         rows = f"FROM {self.stage} s WHERE {chunk.good_rows}"
@@ -485,15 +548,8 @@ class _Mover:
             " WHERE line_no IN (SELECT line_no FROM firsts)"
         )
 
-    def _execute(self, chunk: Chunk, sql: str) -> int:
-        """Run a chunk's statement, first making the partitions of the months it needs;
-        the rows it inserted."""
-        try:
-            with self.conn.transaction():
-                return int(self.conn.execute(sql).rowcount)
-        except psycopg.errors.CheckViolation as error:
-            if "no partition" not in str(error):
-                raise
+    def _make_partitions(self, chunk: Chunk) -> None:
+        """Make the partitions of the months of the chunk's rows that have none."""
         self.known = set(partitions(self.conn))  # a rolled-back savepoint may have undone some
         days = self.conn.execute(
             f"SELECT DISTINCT start_epoch / 86400 FROM {self.stage} s WHERE {chunk.good_rows}"
@@ -502,7 +558,6 @@ class _Mover:
             create_partition(self.conn, month)
             log.info("usage partition created", partition=month.table)
             self.known.add(month)
-        return int(self.conn.execute(sql).rowcount)
 
     def reject_conflicts(self, dirty: list[Lines]) -> int:
         """Among the good rows not inserted, reject those whose stored row differs: stored
@@ -536,26 +591,11 @@ class _Mover:
         return count
 
 
-def analyse_partitions(db: Database, first_epoch: int | None, last_epoch: int | None) -> None:
-    """ANALYZE the partitions of the months an import wrote to (after it committed): the
-    billing run's plans need fresh statistics, and autovacuum may be minutes away."""
-    if first_epoch is None or last_epoch is None:
-        return
-    conn = db.autocommit_connection()
-    try:
-        known = set(partitions(conn))
-        for month in months_between(first_epoch, last_epoch):
-            if month in known:
-                conn.execute(f"ANALYZE {month.table}")
-    finally:
-        conn.close()
-
-
-def drop_left_behind(db: Database) -> None:
+def _drop_left_behind(conn: Any) -> None:
     """Drop the stages of imports that were killed, in a transaction of its own, so they go
     even if the import that calls this fails. Safe: it holds the import lock, so no running
     import's stage exists (one is created, and dropped, under that lock)."""
-    with db.connect() as conn:
+    with conn.transaction():
         conn.execute("LOCK TABLE usage_imports IN EXCLUSIVE MODE")
         names = conn.execute(
             "SELECT tablename FROM pg_tables"

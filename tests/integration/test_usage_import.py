@@ -189,3 +189,39 @@ def test_postgres_imports_leave_no_stage_behind_and_clear_a_crashed_ones(setup, 
     import_cdrs(ledger, db, write_cdrs(tmp_path / "c.csv", [cdr("c1")]))
     assert stage_tables(db) == []
     assert [row[0] for row in stored(db)] == ["a1", "c1"]
+
+
+def test_postgres_imports_gather_statistics_of_the_months_they_wrote_to(setup, tmp_path):
+    ledger, db = setup
+    if db.dialect != "postgres":
+        pytest.skip("SQLite: no partitions, no statistics gathered after an import")
+
+    def analysed() -> dict[str, int]:
+        with db.connect() as conn:
+            return {
+                str(table): int(rows)
+                for table, rows in conn.execute(
+                    "SELECT c.relname, c.reltuples FROM pg_class c"
+                    " JOIN pg_inherits i ON i.inhrelid = c.oid"
+                    " WHERE i.inhparent = 'usage_cdrs'::regclass"
+                    " AND EXISTS (SELECT 1 FROM pg_statistic s WHERE s.starelid = c.oid)"
+                )
+            }
+
+    # a file whose first and last lines are not its earliest and latest CDRs (a converted
+    # one among them: Python's), and a month in the middle with no partition before
+    rows = [cdr("a1", start="2026-10-20T10:00:00Z"), cdr("a2", start="2026-09-30T23:59:59Z")]
+    rows += [cdr("a3", start="2026-11-30 23:00:00+00:00"), cdr("a4", start="2026-10-02T00:00:00Z")]
+    rows += [cdr("a5", start=" 2026-12-01T00:30:00Z")]  # padded: converted in Python
+    import_cdrs(ledger, db, write_cdrs(tmp_path / "a.csv", rows))
+    assert analysed() == {
+        "usage_cdrs_y2026m09": 1,
+        "usage_cdrs_y2026m10": 2,
+        "usage_cdrs_y2026m11": 1,
+        "usage_cdrs_y2026m12": 1,
+    }
+    # a later import of one month's CDRs analyses that month again, and only it
+    import_cdrs(
+        ledger, db, write_cdrs(tmp_path / "b.csv", [cdr("b1", start="2026-10-21T00:00:00Z")])
+    )
+    assert analysed()["usage_cdrs_y2026m10"] == 3 and analysed()["usage_cdrs_y2026m09"] == 1
