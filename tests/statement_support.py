@@ -53,8 +53,6 @@ def worked_case(ledger, clock) -> dict[str, str]:
     return {"a": a, "b": b, "c": c, "d": d, "note": note, "p1": p1, "p2": p2}
 
 
-
-
 def one_invoice(ledger, clock) -> str:
     """A customer with one invoice issued on 2 November 2026: enough for a refusal."""
     on(clock, "2026-11-02")

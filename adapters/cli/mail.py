@@ -130,9 +130,7 @@ def invoice_remind(
     from adapters.cli.context import date_arg, table
     from adapters.mail.reminders import run
 
-    reminders = run(
-        ledger, os.environ, actor, as_of=date_arg(as_of, "as-of date"), dry_run=dry_run
-    )
+    reminders = run(ledger, os.environ, actor, as_of=date_arg(as_of, "as-of date"), dry_run=dry_run)
     if as_json:
         emit_json([reminder.doc() for reminder in reminders])
     else:

@@ -69,7 +69,14 @@ def create_api(
     app.include_router(liveness.router)  # first: a probe pays for no other route's matching
     app.include_router(operations.router)
     for module in (
-        settings, customers, packages, invoices, credit_notes, payments, dunning, events
+        settings,
+        customers,
+        packages,
+        invoices,
+        credit_notes,
+        payments,
+        dunning,
+        events,
     ):
         app.include_router(module.router)
     app.include_router(webhooks.router)

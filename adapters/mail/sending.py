@@ -163,9 +163,7 @@ def compose(
     return delivery, message
 
 
-def template_values(
-    ledger: Ledger, kind: Kind, ref: str | UUID
-) -> tuple[UUID, dict[str, str]]:
+def template_values(ledger: Ledger, kind: Kind, ref: str | UUID) -> tuple[UUID, dict[str, str]]:
     """The document's id and the values its templates see (docs/email.md, "Templates")."""
     if kind == "credit_note":
         note = ledger.credit_note(ref)

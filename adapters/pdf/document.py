@@ -50,10 +50,14 @@ class Row:
     tax_rate: str
     net: str
 
-
     def cells(self) -> tuple[str, ...]:
         return (
-            self.description, self.period, self.quantity, self.unit_price, self.tax_rate, self.net
+            self.description,
+            self.period,
+            self.quantity,
+            self.unit_price,
+            self.tax_rate,
+            self.net,
         )
 
     def texts(self) -> tuple[str, ...]:

@@ -166,7 +166,5 @@ def render_statement(
 
     section = section_of(ledger, found, currency)
     customer = ledger.customer(found.customer_id)
-    document = statement_document(
-        found, section, ledger.settings(), customer.profile_on(found.end)
-    )
+    document = statement_document(found, section, ledger.settings(), customer.profile_on(found.end))
     return file_name(found, section.currency), render(document, PdfConfig.from_env()).pdf

@@ -239,7 +239,6 @@ def _rows(cursor: Any) -> Iterable[tuple[str, str, Any, Any]]:
         yield from batch
 
 
-
 # ------------------------------------------------------------------ documents
 
 

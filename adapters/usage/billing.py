@@ -983,9 +983,7 @@ def _clash(line: InvoiceLine, other: BilledLine, package_name: str | None) -> bo
             return False
         if not names_charge(other.description, package_name, setup=line.kind == "setup"):
             return False
-    elif line.kind != other.kind or (
-        line.kind != "usage" and line.package_id != other.package_id
-    ):
+    elif line.kind != other.kind or (line.kind != "usage" and line.package_id != other.package_id):
         return False
     start, end = line.period_start, line.period_end
     return start is None or end is None or (start <= other.period_end and end >= other.period_start)

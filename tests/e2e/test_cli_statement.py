@@ -54,7 +54,11 @@ def test_the_worked_case_adds_up_line_by_line(tollbook, case):
     assert payment == "Payment (received 2026-11-10, bank transfer, ACME-NOV)"
     # opening + invoices - voided - credit notes - payments + refunds = closing
     assert (gbp["invoiced"], gbp["voided"], gbp["credited"], gbp["paid"], gbp["refunded"]) == (
-        "260.00", "10.00", "20.00", "300.00", "25.00"
+        "260.00",
+        "10.00",
+        "20.00",
+        "300.00",
+        "25.00",
     )
     assert D("40.00") + 260 - 10 - 20 - 300 + 25 == D(gbp["closing_balance"]) == D("-5.00")
     # the customer holds 75.00 and owes 70.00 on invoices: A 40.00 (again), C 30.00

@@ -30,9 +30,7 @@ def sends(ledger, kind):
 def test_a_statement_is_sent_once_per_period_with_its_pdf(ledger, clock, tollbook, smtp_port,
                                                            tmp_path):  # fmt: skip
     worked_case(ledger, clock)
-    ledger.change_customer(
-        "ACME", CustomerChanges(email="ap@acme.example, cfo@acme.example"), "t"
-    )
+    ledger.change_customer("ACME", CustomerChanges(email="ap@acme.example, cfo@acme.example"), "t")
     pdf_file = tmp_path / "statement.pdf"
     assert tollbook(*NOVEMBER, "--pdf", str(pdf_file)).code == 0
     with smtp_server(smtp_port) as inbox:
@@ -107,6 +105,7 @@ def test_a_failed_statement_send_is_retried_with_back_off_by_retry_sends(
     [sent] = sends(ledger, Customer.StatementSent)
     assert (sent.period_from, sent.period_to) == (date(2026, 11, 1), date(2026, 11, 30))
     # asked again by hand: the period went out
-    assert tollbook(*NOVEMBER, "--send", "--recipients", "ap@acme.example", "--json").json()[
-        "status"
-    ] == "already-sent"
+    assert (
+        tollbook(*NOVEMBER, "--send", "--recipients", "ap@acme.example", "--json").json()["status"]
+        == "already-sent"
+    )

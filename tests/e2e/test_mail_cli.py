@@ -126,8 +126,7 @@ def test_server_down_is_recorded_and_one_retry_sends_exactly_once(
     )
     assert "Connection refused" in failed.error
     assert describe(sent) == (
-        f"e-mailed {issued}.pdf to ap@zuerich.example, Finance@zuerich.example,"
-        f" {sent.message_id}"
+        f"e-mailed {issued}.pdf to ap@zuerich.example, Finance@zuerich.example, {sent.message_id}"
     )
 
 

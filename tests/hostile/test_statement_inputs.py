@@ -172,7 +172,11 @@ SEND = {"period_from": "2026-11-01", "period_to": "2026-11-30"}
     ],
 )  # fmt: skip
 def test_the_api_refuses_a_bad_statement_send_and_sends_nothing(
-    http_seeded, writer, monkeypatch, body, code  # noqa: F811
+    http_seeded,
+    writer,  # noqa: F811 (the fixture, imported above)
+    monkeypatch,
+    body,
+    code,
 ):
     from tests.mail_support import smtp_env
 

@@ -13,9 +13,7 @@ from tests.service.conftest import issued_invoice, make_customer, ok
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # PG: e2e
 
 
-def test_a_run_over_http_sends_each_stage_once_and_shows_in_the_history(
-    writer, clock, monkeypatch
-):
+def test_a_run_over_http_sends_each_stage_once_and_shows_in_the_history(writer, clock, monkeypatch):
     port = free_port()
     for name, value in (("HOST", "127.0.0.1"), ("PORT", str(port)), ("TLS", "none"),
                         ("FROM", "billing@carrier.example")):  # fmt: skip

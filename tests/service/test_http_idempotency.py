@@ -122,7 +122,10 @@ def test_every_api_write_route_records_its_key_in_the_ledger(client):
     # mail server said) is kept in the key table, and its own send id makes it go out once;
     # so is a dunning run's, whose reminders each have a send id of their own
     assert posts - set(ROUTES) == {
-        "/webhooks", "/invoices/{ref}/send", "/credit-notes/{ref}/send", "/dunning/run",
+        "/webhooks",
+        "/invoices/{ref}/send",
+        "/credit-notes/{ref}/send",
+        "/dunning/run",
         "/customers/{ref}/statement/send",
     }
     assert set(ROUTES) <= posts

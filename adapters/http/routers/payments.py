@@ -74,9 +74,7 @@ def list_payments(
 
 
 @router.post("/payments", **answers(PaymentDoc, 201))
-def record_payment(
-    body: PaymentCreate, svc: Svc, key: Writer, response: Response
-) -> Response:
+def record_payment(body: PaymentCreate, svc: Svc, key: Writer, response: Response) -> Response:
     payment_id = svc.ledger.record_payment(
         body.customer,
         key.name,
