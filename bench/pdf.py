@@ -220,9 +220,7 @@ def batch_goal(invoices: int) -> Goal:
                 directory = Path(folder) / f"{workers}-workers"
                 used = _cpu_seconds()
                 start = time.perf_counter()
-                batch = render_all(
-                    ledger, url, ids, directory, jobs=workers, open_ledger=build_ledger
-                )
+                batch = render_all(ledger, ids, directory, jobs=workers)
                 took = time.perf_counter() - start
                 cpu[workers].append((_cpu_seconds() - used) / invoices)
                 assert not batch.failed and len(batch.written) == invoices, batch.failed[:3]

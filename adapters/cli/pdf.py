@@ -22,12 +22,10 @@ from adapters.cli.context import (
     json_option,
     passes_state,
     say,
-    state,
     table,
     timestamp_arg,
 )
 from adapters.cli.invoices import credit_note, invoice
-from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
 from domain.errors import InvalidInput
 
@@ -208,15 +206,7 @@ def _render_period(
     )
     with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
         task = bar.add_task(f"PDFs for {period}", total=len(chosen))
-        batch = render_all(
-            ledger,
-            state().database_url,
-            chosen,
-            directory,
-            jobs=jobs,
-            open_ledger=build_ledger,
-            done=lambda _: bar.advance(task),
-        )
+        batch = render_all(ledger, chosen, directory, jobs=jobs, done=lambda _: bar.advance(task))
     written = batch.written
     log.info(
         "pdf batch written",

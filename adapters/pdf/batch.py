@@ -1,25 +1,25 @@
 """Rendering many invoices at once (``tollbook invoice pdf --all``): one process per core.
 
 With N jobs this process renders too, beside N - 1 worker processes: it starts at once, while
-each worker spends ~0.5-1 s of CPU starting (a fresh interpreter, the imports, its ledger, the
-fonts), which a batch of 100 one-page invoices (~25 ms each) does not amortise.
+each worker spends ~0.4 s of CPU starting (a fresh interpreter, fpdf2 and the rendering modules,
+the fonts), which a batch of 100 one-page invoices (~25 ms each) does not amortise.
 
-Each worker opens its own ledger on the same store (a ledger cannot cross a process boundary)
-and writes its files itself, so only paths and checksums travel back. Workers are started with
-"spawn": forking a parent that holds database connections and pool threads is unsafe. What a
-worker imports is what rendering needs: this module keeps the invoice selection's queries out
-of its imports (they are imported by ``invoice_ids_for``, which only the parent calls).
+This process reads every invoice (a ledger cannot cross a process boundary) and hands a worker
+the invoice's document, plain strings (``adapters.pdf.content``); the worker renders it and
+writes the file itself, so only paths and checksums travel back. A worker has no ledger: it
+imports neither the ledger nor the domain nor a database driver, and opens no connection
+(``adapters.pdf.worker``). Workers are started with "spawn": forking a parent that holds
+database connections and pool threads is unsafe.
 
-An invoice that cannot be rendered or written is reported (``Failed``) and the batch carries
-on: the others are written and listed in ``SHA256SUMS``. The files do not depend on the number
-of workers: each PDF is rendered from the ledger alone, and the results are sorted by file name.
+An invoice that cannot be read (here), rendered or written (here or in a worker) is reported
+(``Failed``) and the batch carries on: the others are written and listed in ``SHA256SUMS``.
+The files do not depend on the number of workers: each PDF is rendered from its document
+alone, and the results are sorted by file name.
 """
 
 from __future__ import annotations
 
 import calendar
-import gc
-import hashlib
 import multiprocessing
 import os
 import re
@@ -36,38 +36,18 @@ import structlog
 
 from adapters.config_error import ConfigError
 from adapters.ledger.application import Ledger
-from adapters.logging import configure_logging
 from adapters.pdf.config import PdfConfig
-from adapters.pdf.fonts import Cut, cuts_made, take_cuts, warm_up
-from adapters.pdf.render import render
+from adapters.pdf.content import Document
+from adapters.pdf.fonts import cuts_made
 from adapters.pdf.sources import invoice_source
-from domain.errors import BillingError, InvalidInput
+from adapters.pdf.worker import Failed as Failed
+from adapters.pdf.worker import Written as Written
+from adapters.pdf.worker import describe, failure, render_to, start, started, work
+from adapters.pdf.worker import file_name as file_name
+from adapters.pdf.worker import write_atomically as write_atomically
+from domain.errors import InvalidInput
 
 log = structlog.get_logger("tollbook.pdf")
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """One PDF on disk and its SHA-256."""
-
-    label: str
-    path: Path
-    sha256: str
-    pages: int
-
-    def summary(self) -> str:
-        pages = f"{self.pages} page{'s' if self.pages != 1 else ''}"
-        return f"{self.path} ({pages}, sha256 {self.sha256})"
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """An invoice of a batch that could not be rendered or written, and why."""
-
-    invoice_id: UUID
-    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,20 +56,6 @@ class Batch:
 
     written: list[Written]
     failed: list[Failed]
-
-
-def file_name(label: str) -> str:
-    """A file name for a document number (number formats may contain '/' and the like)."""
-    return f"{_UNSAFE.sub('_', label).strip('._') or 'document'}.pdf"
-
-
-def write_atomically(path: Path, data: bytes) -> str:
-    """Write ``data`` to ``path`` through a temporary file; return its SHA-256 (hex)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
-    return hashlib.sha256(data).hexdigest()
 
 
 def month(text: str) -> tuple[date, date]:
@@ -129,88 +95,46 @@ def invoice_ids_for(ledger: Ledger, period: str, *, drafts: bool = False) -> lis
         cursor = page.next_cursor
 
 
-def render_invoice_to(
-    ledger: Ledger, invoice_id: UUID, directory: Path, config: PdfConfig
-) -> Written:
-    document = invoice_source(ledger, invoice_id)  # one read of the invoice
-    label = document.reference if document.mark != "DRAFT" else f"draft-{invoice_id}"
-    rendered = render(document, config)
-    path = directory / file_name(label)
-    digest = write_atomically(path, rendered.pdf)
-    log.info("pdf written", aggregate_id=str(invoice_id), path=str(path), sha256=digest)
-    return Written(label, path, digest, rendered.page_count)
+def _read_or_fail(ledger: Ledger, invoice_id: UUID) -> Document | Failed:
+    """One invoice's document, read here (one read of the invoice), or why it cannot be."""
+    try:
+        return invoice_source(ledger, invoice_id)
+    except Exception as error:  # reported per invoice; the batch goes on
+        return failure(invoice_id, error)
 
 
 def _render_or_fail(
     ledger: Ledger, invoice_id: UUID, directory: Path, config: PdfConfig
 ) -> Written | Failed:
-    """One invoice of a batch: a failure is logged and returned, never raised, so that one bad
-    invoice (an unreadable record, a full disk, a file in the way) does not stop the others."""
+    """One invoice of a batch, read and rendered here: a failure is logged and returned, never
+    raised, so that one bad invoice (an unreadable record, a full disk, a file in the way) does
+    not stop the others."""
+    document = _read_or_fail(ledger, invoice_id)
+    if isinstance(document, Failed):
+        return document
     try:
-        return render_invoice_to(ledger, invoice_id, directory, config)
+        return render_to(invoice_id, document, directory, config)
     except Exception as error:  # reported per invoice; the batch goes on
-        log.error("pdf failed", aggregate_id=str(invoice_id), error=str(error), exc_info=True)
-        return Failed(invoice_id, _describe(error))
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, BillingError):
-        return str(error)
-    if isinstance(error, OSError) and error.filename is not None:
-        return f"{error.strerror or error}: {error.filename}"
-    return f"{type(error).__name__}: {error}"
-
-
-# state of a worker process, set once by its initializer
-_worker: tuple[Ledger, PdfConfig] | None = None
-
-
-def _start_worker(open_ledger: Callable[[str | None], Ledger], database_url: str | None) -> None:
-    global _worker
-    configure_logging()  # a spawned process starts with structlog's defaults
-    config = PdfConfig.from_env()
-    # parse the fonts now, not inside the first invoice; the cut of the faces comes with the
-    # first invoices, made by the process handing them out (see _render_beside_workers)
-    warm_up(config.fonts, cut=False)
-    _worker = (open_ledger(database_url), config)
-    # What the start-up made (modules, parsed fonts, the ledger) lives as long as the worker:
-    # out of the collector's sight, it is not traversed again by each full collection, nor by
-    # the interpreter's teardown when the pool is shut down, which took 0.17-0.35 s (a spawned
-    # process ends through sys.exit) and held the end of every batch
-    gc.freeze()
-
-
-def _started() -> None:
-    """A worker's first task: done once its initializer has run (it has started)."""
-
-
-def _work(invoice_id: UUID, directory: Path, cuts: tuple[Cut, ...] = ()) -> Written | Failed:
-    assert _worker is not None, "worker not initialised"
-    ledger, config = _worker
-    take_cuts(cuts)
-    return _render_or_fail(ledger, invoice_id, directory, config)
+        return failure(invoice_id, error)
 
 
 def render_all(
     ledger: Ledger,
-    database_url: str | None,
     invoice_ids: Iterable[UUID],
     directory: Path,
     *,
     jobs: int | None = None,
-    open_ledger: Callable[[str | None], Ledger],
     config: PdfConfig | None = None,
     done: Callable[[Written | Failed], None] = lambda result: None,
+    start_worker: Callable[[], None] = start,
 ) -> Batch:
     """Render every invoice into ``directory`` and write ``SHA256SUMS`` beside them.
 
-    ``open_ledger`` (the composition root's ``build_ledger``) opens the store in each worker
-    process; it must be a module-level function, as it is pickled to the workers.
-
-    ``jobs`` processes render (default: every core): this one, with ``ledger``, and ``jobs - 1``
-    workers; with one job, or an in-process store (``memory://``) that other processes cannot
-    see, this one alone. An invoice that fails is in ``Batch.failed`` and absent from
-    ``SHA256SUMS``; the others are written whatever the number of jobs, to the same bytes.
+    ``jobs`` processes render (default: every core): this one, which reads every invoice from
+    ``ledger``, and ``jobs - 1`` workers, which render the documents it hands them. An invoice
+    that fails is in ``Batch.failed`` and absent from ``SHA256SUMS``; the others are written
+    whatever the number of jobs, to the same bytes. ``start_worker`` is each worker's
+    initializer (a module-level function: it is pickled to the workers).
     """
     ids = list(dict.fromkeys(invoice_ids))  # each invoice once
     config = config or PdfConfig.from_env()  # fails fast on a bad logo or missing font
@@ -221,13 +145,11 @@ def render_all(
         results[invoice_id] = result
         done(result)
 
-    if jobs == 1 or (database_url or "").startswith("memory:"):
+    if jobs == 1:
         for invoice_id in ids:
             record(invoice_id, _render_or_fail(ledger, invoice_id, directory, config))
     else:
-        _render_beside_workers(
-            ledger, ids, directory, config, jobs - 1, (open_ledger, database_url), record
-        )
+        _render_beside_workers(ledger, ids, directory, config, jobs - 1, start_worker, record)
     written = sorted(
         (r for r in results.values() if isinstance(r, Written)), key=lambda w: w.path.name
     )
@@ -248,27 +170,27 @@ def _render_beside_workers(
     directory: Path,
     config: PdfConfig,
     workers: int,
-    opening: tuple[Callable[[str | None], Ledger], str | None],
+    start_worker: Callable[[], None],
     record: Callable[[UUID, Written | Failed], None],
 ) -> None:
     """Render ``ids`` here and on ``workers`` processes, taking them in order from one queue.
 
     This process renders one invoice at a time and, between them, hands invoices to the
-    workers that have started (each first runs ``_started``): until one has, it renders alone,
+    workers that have started (each first runs ``started``): until one has, it renders alone,
     and a batch it finishes before any worker started does not wait for them (they are
     stopped). A worker that dies fails the invoices it held (``BrokenProcessPool``, as
-    reported before); this process renders the rest.
+    reported before); this process renders the rest. It reads each invoice it hands out; one
+    that cannot be read is failed here and the next is handed out instead.
     """
     queue = deque(ids)
     held: dict[Future[Written | Failed], UUID] = {}
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=opening,
+        initializer=start_worker,
     )
     try:
-        starts = [pool.submit(_started) for _ in range(workers)]
+        starts = [pool.submit(started) for _ in range(workers)]
         broken = False
         handed = 0
 
@@ -281,13 +203,19 @@ def _render_beside_workers(
                 # this process's cut fonts go with the first invoices handed out, ~0.1 s of a
                 # worker's CPU each (one that gets none cuts them itself, as this process did)
                 cuts = cuts_made(config.fonts) if handed < workers * _QUEUED_PER_WORKER else ()
+                invoice_id = queue.popleft()
+                document = _read_or_fail(ledger, invoice_id)
+                if isinstance(document, Failed):
+                    record(invoice_id, document)
+                    continue
                 try:
-                    future = pool.submit(_work, queue[0], directory, cuts)
+                    future = pool.submit(work, invoice_id, document, directory, cuts)
                 except BrokenProcessPool as error:
                     log.error("pdf worker failed", error=str(error))
                     broken = True
+                    queue.appendleft(invoice_id)  # read again when this process renders it
                     return
-                held[future] = queue.popleft()
+                held[future] = invoice_id
                 handed += 1
 
         def collect(timeout: float | None) -> None:
@@ -298,7 +226,7 @@ def _render_beside_workers(
                     result = future.result()
                 except Exception as error:  # a worker that died (BrokenProcessPool)
                     log.error("pdf worker failed", aggregate_id=str(invoice_id), error=str(error))
-                    result = Failed(invoice_id, _describe(error))
+                    result = Failed(invoice_id, describe(error))
                 record(invoice_id, result)
 
         while queue:

@@ -1,4 +1,5 @@
-"""What a printed invoice or credit note says, as plain strings: no geometry, no fpdf2.
+"""Building what a printed invoice or credit note says (``adapters.pdf.content``): no geometry,
+no fpdf2.
 
 Built from the invoice (or credit note) and, for a draft, the seller settings and customer
 profile in force; an issued document uses the billing snapshot taken when it was issued, so a
@@ -8,13 +9,21 @@ later change of address or company name never rewrites an old invoice.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Literal
 from uuid import UUID
 
 from adapters.pdf import formatting as fmt
+
+# the document's parts live in adapters.pdf.content (what rendering needs, without the domain);
+# they are named here too, where the code that builds them has always found them
+from adapters.pdf.content import Column as Column
+from adapters.pdf.content import Document as Document
+from adapters.pdf.content import Figure as Figure
+from adapters.pdf.content import Kind as Kind
+from adapters.pdf.content import Party as Party
+from adapters.pdf.content import Row as Row
+from adapters.pdf.content import StatementRow as StatementRow
 from domain.credit_note import CreditNote
 from domain.customer import CustomerProfile
 from domain.invoice import BillingSnapshot, Invoice
@@ -23,120 +32,6 @@ from domain.money import price_places
 from domain.seller_details import SellerDetails
 from domain.settings import SellerSettings
 from domain.tax_treatment import TaxTreatment
-
-Kind = Literal["invoice", "credit_note", "statement"]
-
-
-@dataclass(frozen=True, slots=True)
-class Party:
-    """A seller or customer block."""
-
-    label: str
-    name: str
-    address: tuple[str, ...] = ()
-    tax_number: str = ""
-    account: str = ""
-    details: tuple[str, ...] = ()  # the seller's registration number and contact details
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of the table, formatted."""
-
-    description: str
-    period: str
-    quantity: str
-    unit_price: str
-    tax_rate: str
-    net: str
-
-    def cells(self) -> tuple[str, ...]:
-        return (
-            self.description,
-            self.period,
-            self.quantity,
-            self.unit_price,
-            self.tax_rate,
-            self.net,
-        )
-
-    def texts(self) -> tuple[str, ...]:
-        """What may hold any character (the rest are numbers, dates and rates)."""
-        return (self.description, self.quantity)  # units may be any text
-
-
-@dataclass(frozen=True, slots=True)
-class StatementRow:
-    """One line of a statement of account, formatted (adapters/pdf/statement.py)."""
-
-    day: str
-    description: str
-    due: str
-    debit: str
-    credit: str
-    balance: str
-
-    def cells(self) -> tuple[str, ...]:
-        return (self.day, self.description, self.due, self.debit, self.credit, self.balance)
-
-    def texts(self) -> tuple[str, ...]:
-        return self.cells()
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A column of a document's table: its title, width (mm) and alignment."""
-
-    title: str
-    width: float
-    align: Literal["L", "R"]
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One line of the totals block."""
-
-    label: str
-    amount: str
-    strong: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    kind: Kind
-    heading: str  # "INVOICE" or "CREDIT NOTE"
-    reference: str  # the number, or what stands in for it on a draft
-    mark: str | None  # "DRAFT" or "VOID", printed across every page
-    seller: Party
-    customer: Party
-    facts: tuple[tuple[str, str], ...]
-    rows: Sequence[Row | StatementRow]
-    figures: tuple[Figure, ...]
-    notes: tuple[tuple[str, str], ...]  # (heading, text)
-    currency: str
-    title: str  # document metadata
-    author: str
-    created: datetime
-    asks: str = ""  # one sentence: what is due and by when (heads a long document's summary)
-    columns: tuple[Column, ...] = ()  # the table's, when not an invoice's (layout.COLUMNS)
-
-    def texts(self) -> list[str]:
-        """Every string that will be drawn (to pick the fonts the document needs)."""
-        parties = [self.seller, self.customer]
-        return [
-            self.heading,
-            self.reference,
-            self.mark or "",
-            self.asks,
-            *(p.name for p in parties),
-            *(line for p in parties for line in p.address),
-            *(p.tax_number for p in parties),
-            *(line for p in parties for line in p.details),
-            *(text for fact in self.facts for text in fact),
-            *(text for note in self.notes for text in note),
-            *(f.label for f in self.figures),
-            *(text for row in self.rows for text in row.texts()),
-        ]
 
 
 def _midnight(day: date) -> datetime:

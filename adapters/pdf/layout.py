@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from adapters.pdf.config import Logo
-from adapters.pdf.document import Column, Document, Row, StatementRow
+from adapters.pdf.content import Column, Document, Row, StatementRow
 from adapters.pdf.fonts import PT, Metrics
 from adapters.pdf.geometry import Align, Block, Box, Layout, Page, Rule, Text
 

@@ -15,7 +15,7 @@ from fpdf.enums import OutputIntentSubType
 from fpdf.output import PDFICCProfile
 
 from adapters.pdf.config import PdfConfig
-from adapters.pdf.document import Document
+from adapters.pdf.content import Document
 from adapters.pdf.fonts import Metrics, install
 from adapters.pdf.geometry import Block, Layout
 from adapters.pdf.layout import lay_out

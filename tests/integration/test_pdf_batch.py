@@ -1,14 +1,13 @@
 """A month's PDFs rendered by this process beside worker processes (SQLite and PostgreSQL):
-the same files whoever renders them, and workers that start late, never or die on the way.
+the same files whoever renders them, workers without a ledger, and workers that start late,
+never or die on the way.
 
-The ``open_ledger`` functions below run in the spawned workers (they are pickled by name);
-they talk to the test through files named by environment variables the workers inherit.
+The workers' initializers are in tests/integration/pdf_workers.py.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,47 +15,18 @@ from uuid import UUID
 
 import pytest
 
-from adapters.config import build_ledger
 from adapters.ledger.application import Ledger
 from adapters.pdf.batch import Batch, Failed, Written, invoice_ids_for, render_all
 from tests.helpers import customer, issued_invoice
-
-STARTED = "TOLLBOOK_TEST_WORKER_STARTED"  # a worker writes its pid here once it has a ledger
-RENDERED = "TOLLBOOK_TEST_WORKER_RENDERED"  # ... and appends each invoice it reads here
-
-
-def recording_ledger(url: str | None) -> Ledger:
-    """A worker's ledger that says when the worker has started and which invoices it reads."""
-    ledger = build_ledger(url)
-    read = ledger.invoice_id
-
-    def invoice_id(ref: str | UUID) -> UUID:
-        with Path(os.environ[RENDERED]).open("a") as record:
-            record.write(f"{ref}\n")
-        return read(ref)
-
-    ledger.invoice_id = invoice_id  # type: ignore[method-assign]
-    Path(os.environ[STARTED]).write_text(str(os.getpid()))
-    return ledger
-
-
-def failing_ledger(url: str | None) -> Ledger:
-    raise RuntimeError("this worker cannot open the store")
-
-
-def slow_ledger(url: str | None) -> Ledger:
-    """A worker whose start-up outlasts a small batch."""
-    time.sleep(60)
-    Path(os.environ[STARTED]).write_text(str(os.getpid()))
-    return build_ledger(url)
-
-
-def dying_ledger(url: str | None) -> Ledger:
-    """A worker that dies (as on a crash or the OOM killer) on the first invoice it reads."""
-    ledger = build_ledger(url)
-    ledger.invoice_id = lambda ref: os._exit(9)  # type: ignore[method-assign]
-    Path(os.environ[STARTED]).write_text(str(os.getpid()))
-    return ledger
+from tests.integration.pdf_workers import (
+    LEDGER_MODULES,
+    RENDERED,
+    STARTED,
+    dying_worker,
+    failing_worker,
+    recording_worker,
+    slow_worker,
+)
 
 
 @pytest.fixture
@@ -89,24 +59,23 @@ def wait_for(path: Path) -> None:
     raise AssertionError(f"the worker never started ({path} not written)")
 
 
-def one_process(ledger: Ledger, store_url: str, ids: list[UUID], directory: Path) -> Batch:
-    return render_all(ledger, store_url, ids, directory, jobs=1, open_ledger=build_ledger)
+def one_process(ledger: Ledger, ids: list[UUID], directory: Path) -> Batch:
+    return render_all(ledger, ids, directory, jobs=1)
 
 
 def beside_a_worker(
     ledger: Ledger,
-    store_url: str,
     ids: list[UUID],
     directory: Path,
-    open_ledger: Callable[[str | None], Ledger],
+    start_worker: Callable[[], None],
     done: Callable[[Written | Failed], None] = lambda result: None,
 ) -> Batch:
-    """The batch on 2 jobs: this process and one worker opening its ledger with ``open_ledger``."""
-    return render_all(ledger, store_url, ids, directory, jobs=2, open_ledger=open_ledger, done=done)
+    """The batch on 2 jobs: this process and one worker started by ``start_worker``."""
+    return render_all(ledger, ids, directory, jobs=2, start_worker=start_worker, done=done)
 
 
 def test_files_rendered_here_and_by_a_worker_are_those_of_one_process(
-    ledger: Ledger, store_url: str, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
+    ledger: Ledger, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
 ) -> None:
     started, rendered = signals
 
@@ -114,36 +83,50 @@ def test_files_rendered_here_and_by_a_worker_are_those_of_one_process(
         wait_for(started)  # this process renders slower than the worker starts
         time.sleep(0.2)
 
-    alone = one_process(ledger, store_url, october, tmp_path / "one")
+    alone = one_process(ledger, october, tmp_path / "one")
     together = beside_a_worker(
-        ledger, store_url, october, tmp_path / "two", recording_ledger, once_the_worker_started
+        ledger, october, tmp_path / "two", recording_worker, once_the_worker_started
     )
 
     assert together.failed == [] and len(together.written) == 6
-    by_worker = {UUID(line) for line in rendered.read_text().splitlines()}
-    assert by_worker and by_worker < set(october)  # both processes rendered some
+    by_worker = set(rendered.read_text().splitlines())
+    assert by_worker and by_worker < {w.label for w in together.written}  # both rendered some
     assert files(tmp_path / "two") == files(tmp_path / "one")  # SHA256SUMS included
     assert [w.sha256 for w in together.written] == [w.sha256 for w in alone.written]
 
 
-def test_a_worker_that_cannot_start_leaves_the_batch_to_this_process(
-    ledger: Ledger, store_url: str, october: list[UUID], tmp_path: Path
+def test_a_worker_imports_no_ledger_and_renders_what_it_is_handed(
+    ledger: Ledger, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    one_process(ledger, store_url, october, tmp_path / "one")
+    started, rendered = signals
+    beside_a_worker(
+        ledger, october, tmp_path / "two", recording_worker, lambda _: wait_for(started)
+    )
 
-    batch = beside_a_worker(ledger, store_url, october, tmp_path / "two", failing_ledger)
+    imported = set(started.read_text().splitlines())
+    assert "adapters.pdf.render" in imported
+    assert not imported & set(LEDGER_MODULES)
+    assert rendered.read_text()  # and it rendered
+
+
+def test_a_worker_that_cannot_start_leaves_the_batch_to_this_process(
+    ledger: Ledger, october: list[UUID], tmp_path: Path
+) -> None:
+    one_process(ledger, october, tmp_path / "one")
+
+    batch = beside_a_worker(ledger, october, tmp_path / "two", failing_worker)
 
     assert batch.failed == [] and len(batch.written) == 6
     assert files(tmp_path / "two") == files(tmp_path / "one")
 
 
 def test_a_batch_done_before_its_worker_started_does_not_wait_for_it(
-    ledger: Ledger, store_url: str, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
+    ledger: Ledger, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
 ) -> None:
     started, _ = signals
-    one_process(ledger, store_url, october, tmp_path / "one")
+    one_process(ledger, october, tmp_path / "one")
 
-    batch = beside_a_worker(ledger, store_url, october, tmp_path / "two", slow_ledger)
+    batch = beside_a_worker(ledger, october, tmp_path / "two", slow_worker)
 
     assert batch.failed == [] and len(batch.written) == 6
     assert files(tmp_path / "two") == files(tmp_path / "one")
@@ -152,13 +135,13 @@ def test_a_batch_done_before_its_worker_started_does_not_wait_for_it(
 
 
 def test_a_worker_that_dies_fails_what_it_held_and_this_process_renders_the_rest(
-    ledger: Ledger, store_url: str, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
+    ledger: Ledger, october: list[UUID], signals: tuple[Path, Path], tmp_path: Path
 ) -> None:
     started, _ = signals
-    alone = one_process(ledger, store_url, october, tmp_path / "one")
+    alone = one_process(ledger, october, tmp_path / "one")
 
     batch = beside_a_worker(
-        ledger, store_url, october, tmp_path / "two", dying_ledger, lambda _: wait_for(started)
+        ledger, october, tmp_path / "two", dying_worker, lambda _: wait_for(started)
     )
 
     assert batch.failed, "the worker held invoices when it died"
