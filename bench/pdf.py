@@ -34,23 +34,20 @@ import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid5
 
-from fpdf import FPDF
-
-from adapters.config import build_ledger
-from adapters.ledger.application import Ledger
-from adapters.logging import configure_logging
-from adapters.pdf.batch import invoice_ids_for, render_all
-from adapters.pdf.config import PdfConfig
-from adapters.pdf.document import Document, invoice_document
-from adapters.pdf.fonts import add_font
-from adapters.pdf.render import render
-from bench.harness import Goal, header, interleave, median, own_database, report
-from domain.aggregate import Stamp
-from domain.changes import SettingsChanges
-from domain.invoice import BillingSnapshot, Invoice
-from domain.invoice_line import InvoiceLine
+# A spawned worker of the batch imports this module first, as its __main__ (multiprocessing's
+# "spawn" does so for the parent's main module): what it imports at the top, every worker of
+# the bench imports, while the command's main module (the ``tollbook`` script) imports next to
+# nothing. So the ledger, the domain and the harness (psycopg) are imported where they are used.
+if TYPE_CHECKING:
+    from adapters.ledger.application import Ledger
+    from adapters.pdf.config import PdfConfig
+    from adapters.pdf.content import Document
+    from bench.harness import Goal
+    from domain.invoice import Invoice
+    from domain.invoice_line import InvoiceLine
 
 NS = UUID("6f1f7c3e-6b0e-4a53-9a55-0b9c3f1de001")
 DESTINATIONS = ("UK mobile", "UK landline", "Germany mobile", "France landline", "Poland mobile")
@@ -59,6 +56,8 @@ ACTOR = "bench"
 
 
 def usage_lines(count: int, seed: str = "") -> list[InvoiceLine]:
+    from domain.invoice_line import InvoiceLine
+
     return [
         InvoiceLine(
             line_id=uuid5(NS, f"line-{seed}-{n}"),
@@ -76,6 +75,9 @@ def usage_lines(count: int, seed: str = "") -> list[InvoiceLine]:
 
 def long_invoice(lines: int) -> Invoice:
     """An issued invoice with ``lines`` usage lines, built with the domain's own commands."""
+    from domain.aggregate import Stamp
+    from domain.invoice import BillingSnapshot, Invoice
+
     stamp = Stamp(actor=ACTOR, at=datetime(2026, 11, 1, 8, tzinfo=UTC))
     invoice = Invoice.draft(
         uuid5(NS, f"invoice-{lines}"),
@@ -110,6 +112,10 @@ TITLES = ("Description", "Period", "Quantity", "Unit price", "Tax", "Net")
 
 def cell_loop(document: Document, config: PdfConfig) -> bytes:
     """The yardstick: the same rows as a bare fpdf2 cell loop, a header row per page, A4."""
+    from fpdf import FPDF
+
+    from adapters.pdf.fonts import add_font
+
     pdf = FPDF(unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     add_font(pdf, "body", "", config.fonts.regular)  # parsed once per process, as ours
@@ -153,6 +159,10 @@ def seconds(work: object) -> float:
 
 
 def long_invoice_goal(lines: int, config: PdfConfig) -> Goal:
+    from adapters.pdf.document import invoice_document
+    from adapters.pdf.render import render
+    from bench.harness import Goal, interleave, median
+
     invoice = long_invoice(lines)
     rows = invoice_document(invoice)
     ours = render(invoice_document(invoice), config)  # warm-up: fonts parsed, caches filled
@@ -175,6 +185,8 @@ def long_invoice_goal(lines: int, config: PdfConfig) -> Goal:
 
 def fill(ledger: Ledger, invoices: int) -> None:
     """``invoices`` issued October invoices of 12 lines over 20 customers."""
+    from domain.changes import SettingsChanges
+
     ledger.change_settings(
         SettingsChanges.model_validate(
             {"company_name": "Northwind Voice Ltd", "address": "1 Exchange Sq\nLondon EC2A 2BR"}
@@ -205,6 +217,10 @@ def fill(ledger: Ledger, invoices: int) -> None:
 
 
 def batch_goal(invoices: int) -> Goal:
+    from adapters.config import build_ledger
+    from adapters.pdf.batch import invoice_ids_for, render_all
+    from bench.harness import Goal, interleave, median, own_database
+
     with own_database("postgres", "pdf") as url, tempfile.TemporaryDirectory() as folder:
         ledger = build_ledger(url)
         try:
@@ -255,6 +271,10 @@ def batch_goal(invoices: int) -> Goal:
 
 
 def main() -> None:
+    from adapters.logging import configure_logging
+    from adapters.pdf.config import PdfConfig
+    from bench.harness import header, report
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="500 lines, a batch of 100")
     args = parser.parse_args()

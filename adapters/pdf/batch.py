@@ -142,6 +142,9 @@ def render_all(
     results: dict[UUID, Written | Failed] = {}
 
     def record(invoice_id: UUID, result: Written | Failed) -> None:
+        if isinstance(result, Written):  # here for every process's files (workers log none)
+            path, digest = str(result.path), result.sha256
+            log.info("pdf written", aggregate_id=str(invoice_id), path=path, sha256=digest)
         results[invoice_id] = result
         done(result)
 

@@ -18,16 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-import structlog
-
-from adapters.logging import configure_logging
+from adapters.logging import configure_logging_on_import
 from adapters.pdf.config import PdfConfig
 from adapters.pdf.content import Document
 from adapters.pdf.fonts import Cut, take_cuts, warm_up
 from adapters.pdf.render import render
 from domain.errors import BillingError  # no import of its own: the domain stays out
-
-log = structlog.get_logger("tollbook.pdf")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -74,12 +70,14 @@ def render_to(invoice_id: UUID, document: Document, directory: Path, config: Pdf
     rendered = render(document, config)
     path = directory / file_name(label)
     digest = write_atomically(path, rendered.pdf)
-    log.info("pdf written", aggregate_id=str(invoice_id), path=str(path), sha256=digest)
     return Written(label, path, digest, rendered.page_count)
 
 
 def failure(invoice_id: UUID, error: Exception) -> Failed:
-    """An invoice's failure, logged, as the batch reports it."""
+    """An invoice's failure, logged with its traceback, as the batch reports it."""
+    import structlog  # see start(): a worker imports it only once an invoice fails
+
+    log = structlog.get_logger("tollbook.pdf")
     log.error("pdf failed", aggregate_id=str(invoice_id), error=str(error), exc_info=True)
     return Failed(invoice_id, describe(error))
 
@@ -99,7 +97,11 @@ _config: PdfConfig | None = None
 def start() -> None:
     """A worker's initializer."""
     global _config
-    configure_logging()  # a spawned process starts with structlog's defaults
+    # A spawned process starts with structlog's defaults. Importing structlog (and, through it,
+    # rich) was ~60-90 ms of CPU: configured now, it is imported once something logs, which a
+    # worker does only for an invoice that fails ("pdf written" is logged by the batch's
+    # process when the result comes back).
+    configure_logging_on_import()
     _config = PdfConfig.from_env()
     # parse the fonts now, not inside the first invoice; the cut of the faces comes with the
     # first invoices, made by the process handing them out (adapters.pdf.batch)

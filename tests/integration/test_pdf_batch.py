@@ -17,6 +17,8 @@ import pytest
 
 from adapters.ledger.application import Ledger
 from adapters.pdf.batch import Batch, Failed, Written, invoice_ids_for, render_all
+from domain.errors import UnreadableRecord
+from domain.invoice import Invoice
 from tests.helpers import customer, issued_invoice
 from tests.integration.pdf_workers import (
     LEDGER_MODULES,
@@ -106,6 +108,7 @@ def test_a_worker_imports_no_ledger_and_renders_what_it_is_handed(
     imported = set(started.read_text().splitlines())
     assert "adapters.pdf.render" in imported
     assert not imported & set(LEDGER_MODULES)
+    assert "structlog" not in imported  # imported once something logs: nothing failed yet
     assert rendered.read_text()  # and it rendered
 
 
@@ -150,5 +153,33 @@ def test_a_worker_that_dies_fails_what_it_held_and_this_process_renders_the_rest
     assert len(lost) <= 2 and len(batch.written) == 6 - len(lost)
     kept = {w.path.name: w.sha256 for w in alone.written}
     assert all(kept[w.path.name] == w.sha256 for w in batch.written)
+    sums = (tmp_path / "two" / "SHA256SUMS").read_text().splitlines()
+    assert sorted(sums) == sorted(f"{w.sha256}  {w.path.name}" for w in batch.written)
+
+
+def test_an_invoice_that_cannot_be_read_fails_and_the_worker_renders_others(
+    ledger: Ledger,
+    october: list[UUID],
+    signals: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started, rendered = signals
+    unreadable = october[-1]  # read once the worker has started (this process reads for both)
+    read = ledger.invoice
+
+    def invoice(ref: str | UUID) -> Invoice:
+        if ref == unreadable:
+            raise UnreadableRecord("invoice INV-X: its stored events cannot be read")
+        return read(ref)
+
+    monkeypatch.setattr(ledger, "invoice", invoice)
+
+    batch = beside_a_worker(
+        ledger, october, tmp_path / "two", recording_worker, lambda _: wait_for(started)
+    )
+
+    assert batch.failed == [Failed(unreadable, "invoice INV-X: its stored events cannot be read")]
+    assert len(batch.written) == 5 and rendered.read_text()  # the worker rendered some
     sums = (tmp_path / "two" / "SHA256SUMS").read_text().splitlines()
     assert sorted(sums) == sorted(f"{w.sha256}  {w.path.name}" for w in batch.written)
