@@ -42,7 +42,7 @@ from adapters.pdf.fonts import cuts_made
 from adapters.pdf.sources import invoice_source
 from adapters.pdf.worker import Failed as Failed
 from adapters.pdf.worker import Written as Written
-from adapters.pdf.worker import describe, failure, render_to, start, started, work
+from adapters.pdf.worker import describe, failure, render_or_fail, start, started, work
 from adapters.pdf.worker import file_name as file_name
 from adapters.pdf.worker import write_atomically as write_atomically
 from domain.errors import InvalidInput
@@ -112,10 +112,7 @@ def _render_or_fail(
     document = _read_or_fail(ledger, invoice_id)
     if isinstance(document, Failed):
         return document
-    try:
-        return render_to(invoice_id, document, directory, config)
-    except Exception as error:  # reported per invoice; the batch goes on
-        return failure(invoice_id, error)
+    return render_or_fail(invoice_id, document, directory, config)
 
 
 def render_all(

@@ -124,7 +124,15 @@ def work(
     one bad invoice (a full disk, a file in the way) does not stop the others."""
     assert _config is not None, "worker not initialised"
     take_cuts(cuts)
+    return render_or_fail(invoice_id, document, directory, _config)
+
+
+def render_or_fail(
+    invoice_id: UUID, document: Document, directory: Path, config: PdfConfig
+) -> Written | Failed:
+    """``render_to``, with a failure logged and returned instead of raised (in a worker and in
+    the batch's own process alike)."""
     try:
-        return render_to(invoice_id, document, directory, _config)
+        return render_to(invoice_id, document, directory, config)
     except Exception as error:  # reported per invoice; the batch goes on
         return failure(invoice_id, error)
