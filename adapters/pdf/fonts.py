@@ -10,6 +10,7 @@ lines and right-aligned numbers land where the layout says.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import os
 import threading
@@ -177,7 +178,11 @@ class _Parsed:
         self.common_glyphs = frozenset({".notdef", *common})
         self._precut: bytes | None = None
         self._lock = threading.Lock()
-        self.digest = hashlib.sha256(data).hexdigest()
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """The SHA-256 of the file: asked only when a batch hands cuts between processes."""
+        return hashlib.sha256(self.data).hexdigest()
 
     def precut(self) -> bytes:
         """The face cut down, as fpdf2 cuts it, to the common glyphs (made once)."""
