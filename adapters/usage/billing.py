@@ -48,7 +48,7 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice import Invoice
-from domain.invoice_line import InvoiceLine, totals_of
+from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.package import PackageTerms
 from domain.pricing import TieredPrice
 from domain.same_charge import names_charge
@@ -99,6 +99,11 @@ class _Figures:
     total: Decimal
 
 
+def _figures_of(lines: list[InvoiceLine], currency: str) -> _Figures:
+    totals = totals_of(lines, currency)
+    return _Figures(len(lines), totals.net, totals.tax, totals.total)
+
+
 @dataclass
 class InvoiceResult:
     """What the run did (or, in a dry run, would do) for one invoice of one customer.
@@ -129,16 +134,20 @@ class InvoiceResult:
     # the invoices (never created) whose charges, carried forward, this one takes
     takes: tuple[UUID, ...] = ()
     period: Period | None = None  # carried forward: the period (reported, and recorded)
+    # the figures of ``planned_lines`` when the planner worked them out already
+    planned_figures: InitVar[_Figures | None] = None
     # the lines until the result is settled; then None, the figures kept and a way to read
     # the lines back
     _lines: list[InvoiceLine] | None = field(init=False, repr=False, compare=False)
-    _figures: _Figures | None = field(default=None, init=False, repr=False, compare=False)
+    _figures: _Figures | None = field(init=False, repr=False, compare=False)
     _read_back: Callable[[], list[InvoiceLine]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
-    def __post_init__(self, planned_lines: list[InvoiceLine]) -> None:
-        self._lines = planned_lines
+    def __post_init__(
+        self, planned_lines: list[InvoiceLine], planned_figures: _Figures | None
+    ) -> None:
+        self._lines, self._figures = planned_lines, planned_figures
 
     @property
     def lines(self) -> list[InvoiceLine]:
@@ -152,15 +161,12 @@ class InvoiceResult:
     def line_count(self) -> int:
         return len(self.lines) if self._figures is None else self._figures.count
 
-    def settle(self, read_back: Callable[[], list[InvoiceLine]] | None) -> None:
+    def settle(self, read_back: Callable[[], list[InvoiceLine]]) -> None:
         """Saved (or refused): keep the report's figures, let the lines go; ``read_back``
-        reads them from where they were saved (``None``: nothing saved, no lines)."""
-        if self._figures is not None:
-            return
-        lines = self.lines
-        totals = totals_of(lines, self.currency)
-        self._figures = _Figures(len(lines), totals.net, totals.tax, totals.total)
-        self._lines, self._read_back = (None, read_back) if lines else ([], None)
+        reads them from where they were saved."""
+        if self._lines:  # none (refused, skipped): nothing to let go
+            self._figures = self._totals()
+            self._lines, self._read_back = None, read_back
 
     def refuse(self, error: InvalidInput) -> None:
         """The ledger refused this invoice: nothing of it is written (or shown as a total)."""
@@ -188,11 +194,7 @@ class InvoiceResult:
         )
 
     def _totals(self) -> _Figures:
-        if self._figures is not None:
-            return self._figures
-        lines = self.lines
-        totals = totals_of(lines, self.currency)
-        return _Figures(len(lines), totals.net, totals.tax, totals.total)
+        return _figures_of(self.lines, self.currency) if self._figures is None else self._figures
 
     @property
     def net(self) -> Decimal:
@@ -772,31 +774,38 @@ class _Planner:
         )
         carried_over = carried_lines(main_id, pending)
         with_carried = lines + carried_over
-        if self._total(usage, usage_totals.total, lines + carried_over, currency) < minimum:
+        figures = self._figures(usage, usage_totals, with_carried, currency)
+        if figures.total < minimum:
             result = self._result(target, main_id, "invoice", lines)
             result.action, result.period = "would carry forward", self.period
             result.state = "carried forward"
         else:
-            result = self._result(target, main_id, "invoice", with_carried)
+            result = self._result(target, main_id, "invoice", with_carried, figures)
             result.takes = tuple(c.invoice_id for c in pending)
         result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
         return [result]
 
     @staticmethod
-    def _total(
+    def _figures(
         usage: list[InvoiceLine],
-        usage_total: Decimal,
+        usage_totals: Totals,
         lines: list[InvoiceLine],
         currency: str,
-    ) -> Decimal:
-        """``totals_of(lines, currency).total``, given the total of ``usage`` (per line,
-        the default: a sum of each line's rounded net and tax, so it adds up over parts),
-        when ``usage`` is still among ``lines`` (no other invoice bills it), else afresh."""
+    ) -> _Figures:
+        """``_figures_of(lines, currency)``, given the totals of ``usage`` (per line, the
+        default: sums of each line's rounded net and tax, so they add up over parts), when
+        ``usage`` is still among ``lines`` (no other invoice bills it), else afresh."""
         summed = {id(line) for line in usage}
         others = [line for line in lines if id(line) not in summed]
-        if len(others) + len(summed) == len(lines):  # every usage line is among them
-            return usage_total + totals_of(others, currency).total
-        return totals_of(lines, currency).total
+        if len(others) + len(summed) != len(lines):  # some usage line is not among them
+            return _figures_of(lines, currency)
+        rest = totals_of(others, currency)
+        return _Figures(
+            len(lines),
+            usage_totals.net + rest.net,
+            usage_totals.tax + rest.tax,
+            usage_totals.total + rest.total,
+        )
 
     def chain(self, target: _Target) -> tuple[list[Invoice], int]:
         """The period's invoices already made (main, then supplementary ones) and the last
@@ -856,7 +865,12 @@ class _Planner:
         return results
 
     def _result(
-        self, target: _Target, invoice_id: UUID, kind: Kind, lines: list[InvoiceLine]
+        self,
+        target: _Target,
+        invoice_id: UUID,
+        kind: Kind,
+        lines: list[InvoiceLine],
+        figures: _Figures | None = None,
     ) -> InvoiceResult:
         return InvoiceResult(
             target.account,
@@ -866,6 +880,7 @@ class _Planner:
             target.customer.currency,
             lines,
             replaces=target.replaces if kind == "invoice" else None,
+            planned_figures=figures,
         )
 
     # ------------------------------------------------------------------ usage SQL
