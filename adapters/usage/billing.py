@@ -49,6 +49,7 @@ from domain.errors import (
 )
 from domain.invoice import Invoice
 from domain.invoice_line import InvoiceLine, Totals, totals_of
+from domain.money import TaxRounding
 from domain.package import PackageTerms
 from domain.pricing import TieredPrice
 from domain.same_charge import names_charge
@@ -99,8 +100,8 @@ class _Figures:
     total: Decimal
 
 
-def _figures_of(lines: list[InvoiceLine], currency: str) -> _Figures:
-    totals = totals_of(lines, currency)
+def _figures_of(lines: list[InvoiceLine], currency: str, rounding: TaxRounding) -> _Figures:
+    totals = totals_of(lines, currency, rounding)
     return _Figures(len(lines), totals.net, totals.tax, totals.total)
 
 
@@ -136,6 +137,9 @@ class InvoiceResult:
     period: Period | None = None  # carried forward: the period (reported, and recorded)
     # the figures of ``planned_lines`` when the planner worked them out already
     planned_figures: InitVar[_Figures | None] = None
+    # the seller's tax rounding the invoice is drafted and issued in: its totals' (and so the
+    # report's, and the minimum charge's) mode, not always per line
+    rounding: TaxRounding = "per_line"
     # the lines until the result is settled; then None, the figures kept and a way to read
     # the lines back
     _lines: list[InvoiceLine] | None = field(init=False, repr=False, compare=False)
@@ -194,7 +198,9 @@ class InvoiceResult:
         )
 
     def _totals(self) -> _Figures:
-        return _figures_of(self.lines, self.currency) if self._figures is None else self._figures
+        if self._figures is None:
+            return _figures_of(self.lines, self.currency, self.rounding)
+        return self._figures
 
     @property
     def net(self) -> Decimal:
@@ -576,6 +582,7 @@ class _Planner:
         # account -> (tax rate, tax text, package lines, commitment) of a new invoice
         self._prepared: dict[str, tuple[Decimal, str, list[InvoiceLine], Decimal]] = {}
         self.minimum_invoice = settings.minimum_invoice_amount
+        self.rounding = settings.tax_rounding  # what the run's drafts are made in
 
     def existing(self, target: _Target) -> Invoice | None:
         return self._invoice(target.invoice_id)
@@ -774,7 +781,7 @@ class _Planner:
         )
         carried_over = carried_lines(main_id, pending)
         with_carried = lines + carried_over
-        figures = self._figures(usage, usage_totals, with_carried, currency)
+        figures = self._figures(usage, usage_totals, with_carried, currency, self.rounding)
         if figures.total < minimum:
             result = self._result(target, main_id, "invoice", lines)
             result.action, result.period = "would carry forward", self.period
@@ -791,14 +798,16 @@ class _Planner:
         usage_totals: Totals,
         lines: list[InvoiceLine],
         currency: str,
+        rounding: TaxRounding,
     ) -> _Figures:
-        """``_figures_of(lines, currency)``, given the totals of ``usage`` (per line, the
-        default: sums of each line's rounded net and tax, so they add up over parts), when
-        ``usage`` is still among ``lines`` (no other invoice bills it), else afresh."""
+        """``_figures_of(lines, currency, rounding)``, given the totals of ``usage`` per line,
+        when per line is the mode (sums of each line's rounded net and tax add up over parts)
+        and ``usage`` is still among ``lines`` (no other invoice bills it), else afresh: a
+        rate's tax rounded once on its nets' sum is not the sum of the parts' rounded taxes."""
         summed = {id(line) for line in usage}
         others = [line for line in lines if id(line) not in summed]
-        if len(others) + len(summed) != len(lines):  # some usage line is not among them
-            return _figures_of(lines, currency)
+        if rounding != "per_line" or len(others) + len(summed) != len(lines):
+            return _figures_of(lines, currency, rounding)
         rest = totals_of(others, currency)
         return _Figures(
             len(lines),
@@ -842,6 +851,7 @@ class _Planner:
                 list(invoice.lines.values()),
                 number=invoice.number,
                 state=invoice.state,
+                rounding=invoice.tax_rounding,  # the mode it was issued in
             )
             for invoice in chain
         ]
@@ -881,6 +891,7 @@ class _Planner:
             lines,
             replaces=target.replaces if kind == "invoice" else None,
             planned_figures=figures,
+            rounding=self.rounding,
         )
 
     # ------------------------------------------------------------------ usage SQL

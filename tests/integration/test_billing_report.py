@@ -13,6 +13,7 @@ from adapters.store.database import Database
 from adapters.usage.billing import BillingReport, InvoiceResult, run_billing
 from adapters.usage.importer import import_cdrs
 from domain.invoice_line import totals_of
+from domain.settings import SettingsChanges
 from domain.usage import Period
 from tests.integration.usage_helpers import cdr, customers, trunk, write_cdrs
 
@@ -123,3 +124,53 @@ def test_a_dry_run_keeps_each_invoice_s_lines_with_the_same_figures_as_the_real_
     pkg = next(r for r in preview.results if r.account == "PKG")
     assert [line.kind for line in pkg.lines] == ["package", "setup", "usage"]
     assert figures(run_billing(ledger, db, OCTOBER)) == BILLED  # the dry run wrote nothing
+
+
+def per_invoice_rate_world(make_ledger, store_url, tmp_path, minimum: str | None = None):
+    """Seven calls of 0.03 GBP under 20% tax, the seller rounding each rate's tax once on the
+    invoice: 0.21 net, 0.04 tax (per line it would be seven 0.006s rounded up: 0.07)."""
+    ledger = make_ledger()
+    changes = {"tax_rounding": "per_invoice_rate"}
+    if minimum is not None:
+        changes["minimum_invoice_amount"] = minimum
+    ledger.change_settings(SettingsChanges.model_validate(changes), "t")
+    customers(ledger, [("ONE", "GBP", "UTC", "destination")])
+    db = Database.from_url(store_url)
+    rows = [cdr(f"c{n}", "ONE", destination=f"Dest {n}", charge="0.03") for n in range(7)]
+    import_cdrs(ledger, db, write_cdrs(tmp_path / "oct.csv", rows))
+    return ledger, db
+
+
+def test_the_report_adds_up_in_the_seller_s_tax_rounding_as_the_invoice_does(
+    make_ledger, store_url, tmp_path
+):
+    ledger, db = per_invoice_rate_world(make_ledger, store_url, tmp_path)
+
+    preview = run_billing(ledger, db, OCTOBER, dry_run=True)
+    report = run_billing(ledger, db, OCTOBER)
+
+    [would] = preview.results
+    [made] = report.results
+    totals = ledger.invoice(made.invoice_id).totals
+    assert (totals.net, totals.tax, totals.total) == (D("0.21"), D("0.04"), D("0.25"))
+    for result in (would, made):
+        assert (result.line_count, result.net, result.tax, result.total) == (
+            7,
+            D("0.21"),
+            D("0.04"),
+            D("0.25"),
+        )
+        assert shown(result) == (7, "0.21", "0.25")
+
+
+def test_the_minimum_invoice_amount_is_compared_with_the_total_the_invoice_would_have(
+    make_ledger, store_url, tmp_path
+):
+    # 0.25 in the seller's rounding (0.28 if each line's tax were rounded): below 0.26
+    ledger, db = per_invoice_rate_world(make_ledger, store_url, tmp_path, minimum="0.26")
+
+    report = run_billing(ledger, db, OCTOBER)
+
+    [result] = report.results
+    assert (result.action, result.state) == ("carried forward", "carried forward")
+    assert result.total == D("0.25")
