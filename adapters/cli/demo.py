@@ -434,7 +434,7 @@ def _bill(demo: _Demo, number: str) -> None:
     table(
         "Billing run 2026-11",
         ["customer", "action", "lines", "net", "total"],
-        [[r.account, r.action, len(r.lines), r.net, r.total] for r in report.results],
+        [[r.account, r.action, r.line_count, r.net, r.total] for r in report.results],
     )
     for result in report.results:  # ACME's tiers, ZRH01's top-up
         print_invoice(invoice_doc(ledger.invoice(result.invoice_id)))

@@ -366,7 +366,7 @@ def _show_bill(
                 r.kind,
                 r.action,
                 r.state,
-                len(r.lines),
+                r.line_count,
                 r.net,
                 r.total,
                 r.late_calls or "",

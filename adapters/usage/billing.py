@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
@@ -46,7 +48,7 @@ from domain.errors import (
     NotFound,
 )
 from domain.invoice import Invoice
-from domain.invoice_line import InvoiceLine, totals_of
+from domain.invoice_line import InvoiceLine, Totals, totals_of
 from domain.package import PackageTerms
 from domain.pricing import TieredPrice
 from domain.same_charge import names_charge
@@ -87,16 +89,37 @@ Action = Literal[
 Kind = Literal["invoice", "supplementary"]
 
 
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    """What the report shows of a saved invoice's lines, kept once the lines are let go."""
+
+    count: int
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def _figures_of(lines: list[InvoiceLine], currency: str) -> _Figures:
+    totals = totals_of(lines, currency)
+    return _Figures(len(lines), totals.net, totals.tax, totals.total)
+
+
 @dataclass
 class InvoiceResult:
-    """What the run did (or, in a dry run, would do) for one invoice of one customer."""
+    """What the run did (or, in a dry run, would do) for one invoice of one customer.
+
+    Once the run has saved (or refused) an invoice, its result keeps the figures the report
+    shows (``line_count``, ``net``, ``tax``, ``total``) and lets the lines go: a run over
+    thousands of customers would otherwise hold every invoice's lines to its end. ``lines``
+    then reads them back from the ledger on request (the invoice, or the charges carried
+    forward, as stored now). A dry run saves nothing: its results keep their lines."""
 
     account: str
     invoice_id: UUID
     kind: Kind
     action: Action
     currency: str
-    lines: list[InvoiceLine]
+    planned_lines: InitVar[list[InvoiceLine]]
     number: str | None = None
     state: str = "draft"
     late_calls: int = 0
@@ -111,11 +134,44 @@ class InvoiceResult:
     # the invoices (never created) whose charges, carried forward, this one takes
     takes: tuple[UUID, ...] = ()
     period: Period | None = None  # carried forward: the period (reported, and recorded)
+    # the figures of ``planned_lines`` when the planner worked them out already
+    planned_figures: InitVar[_Figures | None] = None
+    # the lines until the result is settled; then None, the figures kept and a way to read
+    # the lines back
+    _lines: list[InvoiceLine] | None = field(init=False, repr=False, compare=False)
+    _figures: _Figures | None = field(init=False, repr=False, compare=False)
+    _read_back: Callable[[], list[InvoiceLine]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(
+        self, planned_lines: list[InvoiceLine], planned_figures: _Figures | None
+    ) -> None:
+        self._lines, self._figures = planned_lines, planned_figures
+
+    @property
+    def lines(self) -> list[InvoiceLine]:
+        """The invoice's lines: as planned, or (settled) read back from the ledger."""
+        if self._lines is not None:
+            return self._lines
+        # read afresh at each call, never kept: keeping them is what settling avoids
+        return [] if self._read_back is None else self._read_back()
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines) if self._figures is None else self._figures.count
+
+    def settle(self, read_back: Callable[[], list[InvoiceLine]]) -> None:
+        """Saved (or refused): keep the report's figures, let the lines go; ``read_back``
+        reads them from where they were saved."""
+        if self._lines:  # none (refused, skipped): nothing to let go
+            self._figures = self._totals()
+            self._lines, self._read_back = None, read_back
 
     def refuse(self, error: InvalidInput) -> None:
         """The ledger refused this invoice: nothing of it is written (or shown as a total)."""
         self.action, self.code, self.reason = "refused", error.code, str(error)
-        self.lines = []
+        self._lines, self._figures, self._read_back = [], None, None
         log.error(
             "billing run refused an invoice",
             aggregate_id=str(self.invoice_id),
@@ -137,13 +193,20 @@ class InvoiceResult:
             reason=self.reason,
         )
 
+    def _totals(self) -> _Figures:
+        return _figures_of(self.lines, self.currency) if self._figures is None else self._figures
+
     @property
     def net(self) -> Decimal:
-        return totals_of(self.lines, self.currency).net
+        return self._totals().net
+
+    @property
+    def tax(self) -> Decimal:
+        return self._totals().tax
 
     @property
     def total(self) -> Decimal:
-        return totals_of(self.lines, self.currency).total
+        return self._totals().total
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -154,7 +217,7 @@ class InvoiceResult:
             "state": self.state,
             "number": self.number,
             "currency": self.currency,
-            "lines": len(self.lines),
+            "lines": self.line_count,
             "net": str(self.net),
             "total": str(self.total),
             "late_calls": self.late_calls,
@@ -315,7 +378,10 @@ def _run(
     # invoices' package lines and tax terms. Saving runs on another thread, a batch at a
     # time, while the next batch is planned (see _Saver). Planning is Python on one core;
     # summing and saving are mostly the database's work.
-    passes = [targets]
+    # Customers are summed and planned TARGETS_PER_QUERY at a time (one pass over the CDRs
+    # each, as the sums always were): a chunk's sums are held until its customers are
+    # planned, the next chunk summed meanwhile, so a run holds two chunks' sums at most.
+    groups = list(_chunks(targets, TARGETS_PER_QUERY))
     pending: list[InvoiceResult] = []
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-sums") as sums,
@@ -324,23 +390,30 @@ def _run(
         saver = _Saver(
             ledger, period, actor, targets, issue, dry_run, report, on_invoice, saves, settings
         )
-        pending_sums = [
-            sums.submit(planner.usage_totals, [t for t in group if planner.existing(t) is None])
-            for group in passes
-        ]
+
+        def summing(group: list[_Target]) -> Future[dict[str, list[UsageTotal]]]:
+            new = [t for t in group if planner.existing(t) is None]
+            return sums.submit(planner.usage_totals, new)
+
+        summed = [summing(groups[0])] if groups else []
         try:
             planner.find_overlaps(targets)
             late = planner.late_usage([t for t in targets if planner.existing(t) is not None])
-            for target in targets:  # while the database sums
-                with contextlib.suppress(InvalidInput):  # planned (and refused) below
-                    planner.prepare(target)
-            for group, summed in zip(passes, pending_sums, strict=True):
-                totals = summed.result()
-                for target in group:
+            for number, group in enumerate(groups):
+                for target in group:  # while the database sums
+                    with contextlib.suppress(InvalidInput):  # planned (and refused) below
+                        planner.prepare(target)
+                totals = summed.pop().result()
+                if number + 1 < len(groups):
+                    summed.append(summing(groups[number + 1]))
+                last = {t.account: n for n, t in enumerate(group)}  # an account may be named twice
+                for n, target in enumerate(group):
                     try:
                         pending.extend(planner.plan(target, totals, late, bill_late))
                     except InvalidInput as error:
                         pending.append(planner.refused(target, error))
+                    if last[target.account] == n:  # planned: its sums are not read again
+                        totals.pop(target.account, None)
                     if len(pending) >= save_batch:
                         saver.save(pending)
                         pending = []
@@ -453,6 +526,25 @@ class _Saver:
         for result in batch:
             if self.on_invoice:
                 self.on_invoice(result)
+        if not self.dry_run:  # a dry run's lines are its listing (nothing to read back)
+            for result in batch:
+                result.settle(_read_back(self.ledger, result))
+
+
+def _read_back(ledger: Ledger, result: InvoiceResult) -> Callable[[], list[InvoiceLine]]:
+    """Where a settled result's lines are read back from: the charges carried forward, or
+    the invoice (created, already there, or saved and refused its issue)."""
+    if result.action == "carried forward":
+        return partial(_carried_lines, ledger, result.account, result.invoice_id)
+    return partial(_invoice_lines, ledger, result.invoice_id)
+
+
+def _invoice_lines(ledger: Ledger, invoice_id: UUID) -> list[InvoiceLine]:
+    return list(ledger.invoice(invoice_id).lines.values())
+
+
+def _carried_lines(ledger: Ledger, account: str, invoice_id: UUID) -> list[InvoiceLine]:
+    return list(ledger.customer(account).carried[invoice_id].lines)
 
 
 def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
@@ -682,31 +774,38 @@ class _Planner:
         )
         carried_over = carried_lines(main_id, pending)
         with_carried = lines + carried_over
-        if self._total(usage, usage_totals.total, lines + carried_over, currency) < minimum:
+        figures = self._figures(usage, usage_totals, with_carried, currency)
+        if figures.total < minimum:
             result = self._result(target, main_id, "invoice", lines)
             result.action, result.period = "would carry forward", self.period
             result.state = "carried forward"
         else:
-            result = self._result(target, main_id, "invoice", with_carried)
+            result = self._result(target, main_id, "invoice", with_carried, figures)
             result.takes = tuple(c.invoice_id for c in pending)
         result.overlaps, result.overlap_billed = overlaps, self.allow_overlap
         return [result]
 
     @staticmethod
-    def _total(
+    def _figures(
         usage: list[InvoiceLine],
-        usage_total: Decimal,
+        usage_totals: Totals,
         lines: list[InvoiceLine],
         currency: str,
-    ) -> Decimal:
-        """``totals_of(lines, currency).total``, given the total of ``usage`` (per line,
-        the default: a sum of each line's rounded net and tax, so it adds up over parts),
-        when ``usage`` is still among ``lines`` (no other invoice bills it), else afresh."""
+    ) -> _Figures:
+        """``_figures_of(lines, currency)``, given the totals of ``usage`` (per line, the
+        default: sums of each line's rounded net and tax, so they add up over parts), when
+        ``usage`` is still among ``lines`` (no other invoice bills it), else afresh."""
         summed = {id(line) for line in usage}
         others = [line for line in lines if id(line) not in summed]
-        if len(others) + len(summed) == len(lines):  # every usage line is among them
-            return usage_total + totals_of(others, currency).total
-        return totals_of(lines, currency).total
+        if len(others) + len(summed) != len(lines):  # some usage line is not among them
+            return _figures_of(lines, currency)
+        rest = totals_of(others, currency)
+        return _Figures(
+            len(lines),
+            usage_totals.net + rest.net,
+            usage_totals.tax + rest.tax,
+            usage_totals.total + rest.total,
+        )
 
     def chain(self, target: _Target) -> tuple[list[Invoice], int]:
         """The period's invoices already made (main, then supplementary ones) and the last
@@ -766,7 +865,12 @@ class _Planner:
         return results
 
     def _result(
-        self, target: _Target, invoice_id: UUID, kind: Kind, lines: list[InvoiceLine]
+        self,
+        target: _Target,
+        invoice_id: UUID,
+        kind: Kind,
+        lines: list[InvoiceLine],
+        figures: _Figures | None = None,
     ) -> InvoiceResult:
         return InvoiceResult(
             target.account,
@@ -776,6 +880,7 @@ class _Planner:
             target.customer.currency,
             lines,
             replaces=target.replaces if kind == "invoice" else None,
+            planned_figures=figures,
         )
 
     # ------------------------------------------------------------------ usage SQL
@@ -802,8 +907,8 @@ class _Planner:
         sums: dict[tuple[str, str], tuple[int, int, int, int]] = {}
 
         def fold(rows: list[Any]) -> None:
-            # on the run's critical path (the last slice's rows are folded after the database
-            # is done): a tuple per group, replaced, costs half a list updated in a loop
+            # on the run's critical path (the last rows are folded after the database is
+            # done): a tuple per group, replaced, costs half a list updated in a loop
             get = sums.get
             for account, key, calls, seconds, micros, hashes in rows:
                 group = (account, key)
@@ -825,8 +930,10 @@ class _Planner:
             else:
                 # a read transaction: on SQLite it must not take the write lock saves need
                 with self.db.connect(write=False) as conn:
-                    fold(self._sums(conn, chunk, after, None))
-        for (account, key), figures in sums.items():
+                    self._sums(conn, chunk, after, None, fold)
+        while sums:  # each group's figures let go as its total is made (a total's lines are
+            # sorted by their key: the order they are taken in does not matter)
+            (account, key), figures = sums.popitem()
             group = int(key) if account in by_day else str(key)
             totals[account].append(UsageTotal(group, *map(int, figures)))
         return totals
@@ -834,10 +941,11 @@ class _Planner:
     def _sliced(
         self, targets: Sequence[_Target], after: int, fold: Callable[[list[Any]], None]
     ) -> None:
-        """The sums of ``_sums`` on PostgreSQL, each slice's rows given to ``fold`` as it
-        comes (held one slice at a time), the table read in slices of its blocks (TID
-        ranges), one connection each, all in the first one's snapshot (as pg_dump's parallel
-        jobs share one), as many as the server's own parallel query takes workers.
+        """The sums of ``_sums`` on PostgreSQL, each slice's rows given to ``fold`` as they
+        come (one at a time: ``fold`` adds to one dict), the table read in slices of its
+        blocks (TID ranges), one connection each, all in the first one's snapshot (as
+        pg_dump's parallel jobs share one), as many as the server's own parallel query takes
+        workers.
 
         PostgreSQL would not run this query in parallel itself: the day's key is an expression
         of the call's time, so it takes every CDR for a group of its own, and plans to gather
@@ -855,16 +963,22 @@ class _Planner:
             bounds = [int(pages) * n // count for n in range(count)]
             slices = list(zip(bounds, [*bounds[1:], None], strict=True))
 
-            def run(blocks: tuple[int, int | None]) -> list[Any]:
+            lock = threading.Lock()
+
+            def locked(rows: list[Any]) -> None:
+                with lock:
+                    fold(rows)
+
+            def run(blocks: tuple[int, int | None]) -> None:
                 with self.db.connect(write=False) as other:
                     other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                    return self._sums(other, targets, after, blocks)
+                    self._sums(other, targets, after, blocks, locked)
 
             with ThreadPoolExecutor(max_workers=max(1, count - 1)) as pool:
                 others = [pool.submit(run, blocks) for blocks in slices[1:]]
-                fold(self._sums(conn, targets, after, slices[0]))
-                while others:
-                    fold(others.pop(0).result())
+                self._sums(conn, targets, after, slices[0], locked)
+                for other in others:
+                    other.result()
 
     def _sums(
         self,
@@ -872,10 +986,13 @@ class _Planner:
         targets: Sequence[_Target],
         after: int,
         blocks: tuple[int, int | None] | None,
-    ) -> list[Any]:
+        fold: Callable[[list[Any]], None],
+    ) -> None:
         """Rows (account, key, calls, billed seconds, charge micros, row-hash sum) of the
         targets' CDRs in their windows and the batches (after, through]; on PostgreSQL only
-        those in the table's ``blocks`` [first, last) (``None``: to the end). Only the
+        those in the table's ``blocks`` [first, last) (``None``: to the end), given to
+        ``fold`` ``FOLD_ROWS`` at a time: a slice's rows (a row per customer and group) made
+        into Python all at once were the run's peak memory. Only the
         accounts are parameters; windows, groupings, zone numbers and blocks are our own
         integers. The sums come back as integers (exact: an overflow is an error, never a
         wrong sum)."""
@@ -912,7 +1029,7 @@ class _Planner:
                 f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}';"
                 " SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off"
             )
-        rows: list[Any] = conn.execute(
+        cursor = conn.execute(
             self.db.sql(
                 f"WITH t (account, lo, hi, grouping, zone) AS (VALUES {values})"
                 " SELECT c.account, CASE t.grouping WHEN 0 THEN c.destination WHEN 1 THEN ''"
@@ -924,8 +1041,9 @@ class _Planner:
                 f" AND c.batch > ? AND c.batch <= ?{where} GROUP BY 1, 2"
             ),
             (*(t.account for t in targets), after, self.through),
-        ).fetchall()
-        return rows
+        )
+        while rows := cursor.fetchmany(FOLD_ROWS):
+            fold(rows)
 
     def late_usage(self, targets: Sequence[_Target]) -> dict[str, tuple[int, int]]:
         """Calls and charge (micros) of CDRs each invoiced customer's invoices do not cover,
@@ -965,6 +1083,9 @@ class _Planner:
 
 #: Customers per aggregation query: 1 bound parameter each, well under both drivers' limits.
 TARGETS_PER_QUERY = 5000
+
+#: Rows of the aggregation made into Python and folded at a time (see ``_sums``).
+FOLD_ROWS = 10_000
 
 #: PostgreSQL memory per sort or hash of the aggregation queries (``SET LOCAL``).
 AGGREGATION_WORK_MEM = "64MB"
@@ -1077,7 +1198,7 @@ def _create(
             aggregate_id=str(result.invoice_id),
             account=result.account,
             kind=result.kind,
-            lines=len(result.lines),
+            lines=result.line_count,
         )
 
 
@@ -1115,7 +1236,7 @@ def _save_with_customer(
             aggregate_id=str(result.invoice_id),
             account=result.account,
             kind=result.kind,
-            lines=len(result.lines),
+            lines=result.line_count,
             takes_carried=len(result.takes),
         )
     except InvalidInput as error:

@@ -1,5 +1,5 @@
-"""The billing run's usage sums: the same invoices however PostgreSQL's table is sliced, and
-planner statistics gathered first when the usage table has none."""
+"""The billing run's usage sums: the same invoices however PostgreSQL's table is sliced or the
+customers are chunked, and planner statistics gathered first when the usage table has none."""
 
 from __future__ import annotations
 
@@ -72,6 +72,19 @@ def test_the_table_read_in_slices_sums_exactly_what_one_read_sums(world, monkeyp
     day_lines = [d for d, _, _ in dict(whole)["PAR"]]
     assert any("2026-10-25" in d for d in day_lines)  # the 25-hour day in Paris
     assert any("1-800 Freephone" in d for d, _, _ in dict(whole)["DST"])
+
+
+def test_customers_summed_and_planned_a_few_at_a_time_get_the_same_invoices(world, monkeypatch):
+    ledger, db = world
+    whole = planned(ledger, db)
+    monkeypatch.setattr(billing, "TARGETS_PER_QUERY", 3)  # two chunks: 3 customers, then 1
+    monkeypatch.setattr(billing, "FOLD_ROWS", 7)  # the sums' rows folded 7 at a time
+    monkeypatch.setattr(billing, "PAGES_PER_SLICE", 1)
+    assert planned(ledger, db) == whole
+    report = run_billing(ledger, db, OCTOBER)  # and saved so, in the customers' order
+    assert [(r.account, r.action, r.line_count) for r in report.results] == [
+        (account, "created", len(lines)) for account, lines in whole
+    ]
 
 
 def test_a_run_gathers_planner_statistics_of_a_usage_table_without_any(world, store_url):
