@@ -50,3 +50,18 @@ def test_chunks_grow_with_the_file_within_their_bounds() -> None:
     assert sizes[0] == pg_stage.MIN_CHUNK_ROWS and sizes[-1] == pg_stage.CHUNK_ROWS
     assert pg_stage.MIN_CHUNK_ROWS < sizes[2] < pg_stage.CHUNK_ROWS
     assert pg_stage.chunk_rows(None) == pg_stage.CHUNK_ROWS  # the file's length not known
+
+
+def test_plain_lines_go_to_copy_numbered_by_their_line_in_the_file(tmp_path: Path) -> None:
+    lines = [LINE.format(n=n) for n in range(3)]
+    lines[1] = lines[1].replace("ACME", "AC\\ME")  # COPY's text format escapes its escape
+    path = tmp_path / "cdrs.csv"
+    path.write_text(HEADER + "".join(lines))
+    with open_cdrs(path, reject=never, max_line_length=4096, max_blank_lines=0) as reader:
+        batches = list(reader.batches)
+    assert len(batches) == 1 and (batches[0].first_line, batches[0].last_line) == (2, 4)
+    assert batches[0].copy_text.splitlines() == [
+        f"2,{lines[0].strip()},\\N",
+        f"3,{lines[1].strip().replace(chr(92), chr(92) * 2)},\\N",
+        f"4,{lines[2].strip()},\\N",
+    ]
