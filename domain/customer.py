@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Required, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from domain import limits
 from domain.address import PostalAddress, check_address
@@ -369,6 +370,14 @@ class Customer(Aggregate):
             if effective_from <= day:
                 merged.update(after)
         return CustomerProfile.model_validate(merged)
+
+    def today_at(self, now: datetime) -> date:
+        """The customer's own calendar day at the moment ``now``: in the time zone of its
+        profile on ``now``'s UTC day (the zone is a dated detail like any other, and the UTC
+        day is the one every customer shares). InvalidInput when the stored zone is unknown
+        to this machine's tz database (written when it was known, since removed)."""
+        zone = self.profile_on(now.astimezone(UTC).date()).time_zone
+        return now.astimezone(ZoneInfo(time_zone(zone))).date()
 
     @property
     def latest(self) -> CustomerProfile:

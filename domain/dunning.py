@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -23,6 +23,9 @@ from domain.errors import InvalidInput, OutOfRange
 #: a stage that failed this many times is given up (visible on the invoice); the next stage,
 #: when its day comes, is tried afresh
 MAX_ATTEMPTS = 5
+#: the earliest time zone on earth (Kiribati's Line Islands, UTC+14): no calendar day begins
+#: anywhere before it has begun there
+EARLIEST_ZONE_OFFSET = timedelta(hours=14)
 #: the text form (CLI, portal): "-7, 0, +7, 14, 30"
 SCHEDULE_TEXT = limits.Text("reminder schedule", 200)
 _OFFSET = re.compile(r"[+-]?[0-9]{1,3}")
@@ -94,6 +97,12 @@ def stage_words(offset: int) -> str:
         return "on the due date"
     days = f"{abs(offset)} day{'' if abs(offset) == 1 else 's'}"
     return f"{days} before the due date" if offset < 0 else f"{days} overdue"
+
+
+def latest_today(now: datetime) -> date:
+    """The latest calendar day that is already today somewhere at ``now``: a run's day after
+    it is in the future for every customer, whatever its time zone."""
+    return (now.astimezone(UTC) + EARLIEST_ZONE_OFFSET).date()
 
 
 def reminder_key(offset: int) -> str:

@@ -85,8 +85,7 @@ def _bill(ctx: JobContext, account: str, period: Period) -> BillingReport:
 
 
 def local_today(ctx: JobContext, customer: Customer) -> date:
-    zone = customer.profile_on(ctx.now().date()).time_zone
-    return ctx.now().astimezone(ZoneInfo(zone)).date()
+    return customer.today_at(ctx.now())
 
 
 def first_through(customer: Customer, schedule: InvoiceSchedule, today: date) -> date:

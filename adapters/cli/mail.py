@@ -118,8 +118,8 @@ def invoice_retry_sends(ledger: Ledger, actor: str, as_json: bool) -> None:
 )
 @click.option(
     "--as-of",
-    help="Run as on this date (YYYY-MM-DD): a day missed, or with --dry-run a day to come."
-    " Default: today.",
+    help="Run as on this date (YYYY-MM-DD) for every customer: a day missed, or with --dry-run"
+    " a day to come. Default: each customer's own today, in its time zone.",
 )
 @json_option
 @passes_state

@@ -313,7 +313,8 @@ class ReminderDoc(Document):
     """One reminder of a dunning run (docs/dunning.md): ``status`` is ``sent``,
     ``already-sent``, ``settled`` (nothing owed any more: not sent), ``failed`` (recorded;
     the next run tries again), ``no-address`` (the customer has no billing e-mail: nothing
-    recorded) or ``dry-run``."""
+    recorded), ``dry-run`` or ``not-yet`` (``as_of`` has not begun in the customer's time
+    zone: nothing sent)."""
 
     invoice: str
     invoice_id: str
@@ -321,6 +322,10 @@ class ReminderDoc(Document):
     offset: int = Field(description="The stage: days from the due date.")
     stage: str = Field(examples=["7 days overdue"])
     due_date: str
+    day: str = Field(
+        description="The day it was worked out on: the customer's own today (in its time"
+        " zone), or the run's as_of."
+    )
     outstanding: str
     currency: str
     to: list[str]

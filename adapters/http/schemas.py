@@ -441,7 +441,8 @@ class StatementSendRequest(Body):
 
 
 class DunningRun(Body):
-    """Run the dunning as on ``as_of`` (default today: a later day only with ``dry_run``);
+    """Run the dunning as on ``as_of`` for every customer (default: each customer's own
+    today; a day not yet begun in any time zone only with ``dry_run``);
     ``dry_run`` sends and records nothing."""
 
     as_of: IsoDate | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -30,8 +30,8 @@ from adapters.mail.smtp import SendError, deliver
 from domain import limits
 from domain.customer import Customer
 from domain.delivery import SendFailure, send_id_for
-from domain.dunning import reminder_key, stage_words
-from domain.errors import BillingError, InvalidDate
+from domain.dunning import latest_today, reminder_key, stage_words
+from domain.errors import BillingError, InvalidDate, InvalidInput
 from domain.invoice import Invoice
 
 if TYPE_CHECKING:
@@ -52,8 +52,11 @@ class Reminder:
     outstanding: Decimal
     currency: str
     recipients: tuple[str, ...]
+    #: the day the reminder was worked out on: the customer's own today, or the run's as_of
+    day: date
     subject: str = ""
-    status: str = "due"  # due | dry-run | sent | failed | already-sent | settled | no-address
+    #: due | dry-run | sent | failed | already-sent | settled | no-address | not-yet
+    status: str = "due"
     message_id: str = ""
     error: str = ""
     attempt: int = 1
@@ -71,6 +74,7 @@ class Reminder:
             "offset": self.offset,
             "stage": self.stage,
             "due_date": self.due_date.isoformat(),
+            "day": self.day.isoformat(),
             "outstanding": str(self.outstanding),
             "currency": self.currency,
             "to": list(self.recipients),
@@ -90,53 +94,84 @@ def run(
     as_of: date | None = None,
     dry_run: bool = False,
 ) -> list[Reminder]:
-    """Send every reminder due on ``as_of`` (default: the ledger's today), or with
-    ``dry_run`` only say which (nothing is rendered to PDF, sent or written). ConfigError
-    when a reminder is due and the SMTP settings are missing or wrong."""
-    day = as_of or ledger.today()
-    limits.check_date(day, what="dunning date", field="as_of")
-    if day > ledger.today() and not dry_run:
-        raise InvalidDate(
-            f"reminders are sent for today or a day missed, not for {day} (after today,"
-            f" {ledger.today()}): use --dry-run to see what will go out",
-            field="as_of",
-        )
-    # read when the first reminder goes out: a day with nothing due needs no SMTP settings
-    config: SmtpConfig | None = None
-    jinja = templates.environment(env)
-    done = []
-    for invoice, offsets in _open_invoices(ledger, day):
-        offset = invoice.reminder_due(offsets, day)
-        if offset is None:
-            continue
-        try:
-            reminder = _reminder(ledger, invoice, offset, jinja, day)
-            if reminder.status == "no-address":
-                log.warning("reminder not sent: no billing address",
-                            aggregate_id=str(invoice.id), offset=offset)  # fmt: skip
-            elif dry_run:
-                reminder = _with(reminder, status="dry-run")
-            else:
-                config = config or SmtpConfig.from_env(env)
-                reminder = _send(ledger, config, reminder, actor, jinja, day)
-        except BillingError as error:
-            # voided or settled since it was listed: the others are still reminded
-            log.info("reminder dropped", aggregate_id=str(invoice.id), offset=offset,
-                     error=str(error))  # fmt: skip
-            continue
-        done.append(reminder)
+    """Send every reminder due, or with ``dry_run`` only say which (nothing is rendered to
+    PDF, sent or written). Each customer's reminders are worked out on its own today (in its
+    profile's time zone), or on ``as_of`` for every customer (a day missed). ``as_of`` after
+    the latest day that is today anywhere is refused unless ``dry_run``; a customer for whom
+    ``as_of`` has not come yet gets nothing (``not-yet``). ConfigError when a reminder is due
+    and the SMTP settings are missing or wrong."""
+    from adapters.queries import every_customer
+
+    now = ledger.clock()  # one moment for the whole run: each customer's today is read at it
+    if as_of is not None:
+        limits.check_date(as_of, what="dunning date", field="as_of")
+        if as_of > latest_today(now) and not dry_run:
+            raise InvalidDate(
+                f"reminders are sent for a day that has come, not for {as_of}: it is not today"
+                f" yet in any time zone (the latest today is {latest_today(now)}): use"
+                " --dry-run to see what will go out",
+                field="as_of",
+            )
+    sender = _Sender(ledger, env, actor, dry_run)
+    done: list[Reminder] = []
+    for customer in every_customer(ledger):
+        today = _local_today(customer, now)
+        day = as_of or today
+        offsets = customer.profile_on(day).reminder_offsets
+        if offsets:
+            not_yet = day > today and not dry_run
+            done.extend(sender.remind(customer, offsets, day, not_yet=not_yet))
     return done
 
 
-def _open_invoices(ledger: Ledger, day: date) -> Iterator[tuple[Invoice, tuple[int, ...]]]:
-    """Each invoice that still owes money, of a customer with a reminder schedule on ``day``."""
-    from adapters.queries import every_customer
+def _local_today(customer: Customer, now: datetime) -> date:
+    try:
+        return customer.today_at(now)
+    except InvalidInput as error:
+        # a zone stored when the tz database knew it, since removed: a day late or early is
+        # better than no reminders at all (what the run did before it used the customer's day)
+        log.warning("reminders on the UTC day: the customer's time zone is unknown",
+                    account=customer.registered.account_number, error=str(error))  # fmt: skip
+        return now.astimezone(UTC).date()
 
-    for customer in every_customer(ledger):
-        offsets = customer.profile_on(day).reminder_offsets
-        if offsets:
-            for invoice in _owing(ledger, customer, day):
-                yield invoice, offsets
+
+class _Sender:
+    """One run's sending: the templates, and the SMTP settings read when the first reminder
+    goes out (a day with nothing due needs none)."""
+
+    def __init__(self, ledger: Ledger, env: Mapping[str, str], actor: str, dry_run: bool) -> None:
+        self.ledger, self.env, self.actor, self.dry_run = ledger, env, actor, dry_run
+        self.jinja = templates.environment(env)
+        self.config: SmtpConfig | None = None
+
+    def remind(
+        self, customer: Customer, offsets: tuple[int, ...], day: date, *, not_yet: bool
+    ) -> Iterator[Reminder]:
+        """The customer's reminders due on ``day``; with ``not_yet`` (the day has not begun
+        in the customer's time zone) only listed, as ``not-yet``."""
+        for invoice in _owing(self.ledger, customer, day):
+            offset = invoice.reminder_due(offsets, day)
+            if offset is None:
+                continue
+            try:
+                yield self._one(invoice, offset, day, not_yet)
+            except BillingError as error:
+                # voided or settled since it was listed: the others are still reminded
+                log.info("reminder dropped", aggregate_id=str(invoice.id), offset=offset,
+                         error=str(error))  # fmt: skip
+
+    def _one(self, invoice: Invoice, offset: int, day: date, not_yet: bool) -> Reminder:
+        reminder = _reminder(self.ledger, invoice, offset, self.jinja, day)
+        if not_yet:
+            return _with(reminder, status="not-yet")
+        if reminder.status == "no-address":
+            log.warning("reminder not sent: no billing address",
+                        aggregate_id=str(invoice.id), offset=offset)  # fmt: skip
+            return reminder
+        if self.dry_run:
+            return _with(reminder, status="dry-run")
+        self.config = self.config or SmtpConfig.from_env(self.env)
+        return _send(self.ledger, self.config, reminder, self.actor, self.jinja, day)
 
 
 def _owing(ledger: Ledger, customer: Customer, day: date) -> list[Invoice]:
@@ -182,6 +217,7 @@ def _reminder(
         outstanding=invoice.outstanding,
         currency=invoice.currency,
         recipients=recipients,
+        day=day,
         status=status,
         attempt=invoice.reminder_attempts_of(offset) + 1,
     )

@@ -95,3 +95,33 @@ def test_a_refused_schedule_writes_nothing(ledger, tollbook):
     cleared = tollbook("customer", "update", "ACME", "--reminders", "-3, 10")
     assert cleared.code == 0 and ledger.customer("ACME").latest.reminder_offsets == (-3, 10)
     assert "-3, +10" in tollbook("customer", "show", "ACME").out  # as --reminders takes them
+
+
+def test_each_customer_is_reminded_on_its_own_day_and_as_of_only_where_it_has_begun(
+    ledger, tollbook, smtp_port, clock
+):
+    for account, zone in (("AKL", "Pacific/Auckland"), ("LAX", "America/Los_Angeles")):
+        added = tollbook(
+            "customer", "add", account, "--name", f"{account} Ltd", "--currency", "GBP",
+            "--email", f"ap@{account.lower()}.example", "--terms", "30", "--tax-rate", "0",
+            "--time-zone", zone, "--reminders", "0",
+        )  # fmt: skip
+        assert added.code == 0, added.err
+        invoice_id = ledger.create_invoice(account, "t")  # dated 2026-10-01, due 2026-10-31
+        ledger.add_line(invoice_id, "t", description="Port", quantity=D("1"), unit_price=D("5"))
+        ledger.issue_invoice(invoice_id, "t")
+
+    with smtp_server(smtp_port) as inbox:
+        clock.set(datetime(2026, 10, 30, 11, 30, tzinfo=UTC))  # Auckland 10-31; LA 10-30
+        today = tollbook("invoice", "remind", "--json")
+        as_of = tollbook("invoice", "remind", "--as-of", "2026-10-31", "--json")
+        preview = tollbook("invoice", "remind", "--dry-run", "--as-of", "2026-10-31")
+        later = tollbook("invoice", "remind", "--as-of", "2026-11-01")
+
+    assert [(r["customer"], r["day"], r["status"]) for r in today.json()] == [
+        ("AKL", "2026-10-31", "sent")
+    ]
+    assert [(r["customer"], r["status"]) for r in as_of.json()] == [("LAX", "not-yet")]
+    assert "LAX" in preview.out and "dry-run" in preview.out
+    assert later.code == 2 and "not today yet in any time zone" in later.err
+    assert [rcpt for _, rcpt, _ in inbox.received] == [["ap@akl.example"]]

@@ -14,6 +14,7 @@ import pytest
 
 from adapters.mail import reminders
 from domain.changes import CustomerChanges
+from domain.errors import InvalidDate
 from domain.invoice import Invoice
 from tests.mail_support import Inbox, free_port, smtp_server
 
@@ -234,3 +235,99 @@ def test_a_payment_arriving_while_the_reminder_is_prepared_stops_it(
 
     assert [r.status for r in done] == ["settled"] and inbox.received == []
     assert _events(memory_ledger, number, Invoice.ReminderSent) == []
+
+
+# ------------------------------------------------------------------ whose day
+# docs/dunning.md, "Whose day": three customers, in Pacific/Auckland (UTC+13 in December), UTC
+# and America/Los_Angeles (UTC-8), each with an invoice due on the same date, reminded when that
+# date has begun where they are; an explicit ``as_of`` is one date for everyone, and a day that
+# has begun only for some reaches only them.
+
+DUE = date(2026, 12, 6)
+ZONES = {"AKL": "Pacific/Auckland", "LON": "UTC", "LAX": "America/Los_Angeles"}
+
+
+@pytest.fixture
+def invoices(memory_ledger, clock) -> dict[str, str]:
+    """One invoice per customer, each due on ``DUE``; the customers' schedules: 0 and +1."""
+    clock.set(datetime(2026, 11, 6, 12, 0, tzinfo=UTC))
+    numbers = {}
+    for account, zone in ZONES.items():
+        memory_ledger.register_customer(
+            "t", account_number=account, name=f"{account} Ltd", currency="GBP",
+            tax_rate=D("0"), payment_terms_days=30, email=f"ap@{account.lower()}.example",
+            time_zone=zone, reminder_offsets=(0, 1),
+        )  # fmt: skip
+        invoice_id = memory_ledger.create_invoice(account, "t")
+        memory_ledger.add_line(
+            invoice_id, "t", description="Transit", quantity=D("1"), unit_price=D("100")
+        )
+        numbers[account] = memory_ledger.issue_invoice(invoice_id, "t")
+        assert memory_ledger.invoice(numbers[account]).due_date == DUE
+    return numbers
+
+
+def _at(clock, day: int, hour: int, minute: int = 0) -> None:
+    clock.set(datetime(2026, 12, day, hour, minute, tzinfo=UTC))
+
+
+def _sent(done) -> list[tuple[str, int, str]]:
+    return [(r.account, r.offset, r.day.isoformat()) for r in done if r.status == "sent"]
+
+
+def test_each_customer_is_reminded_when_the_due_date_has_begun_where_it_is(
+    memory_ledger, clock, env, inbox, invoices
+):
+    _at(clock, 5, 11, 30)  # Auckland 12-06 00:30; UTC 12-05; Los Angeles 12-05 03:30
+    auckland = reminders.run(memory_ledger, env, "t")
+    _at(clock, 6, 7, 59)  # UTC 12-06; Los Angeles still 12-05 (23:59)
+    london = reminders.run(memory_ledger, env, "t")
+    _at(clock, 6, 8, 0)  # Los Angeles 12-06 00:00
+    los_angeles = reminders.run(memory_ledger, env, "t")
+    again = reminders.run(memory_ledger, env, "t")
+    _at(clock, 6, 11, 0)  # Auckland 12-07: a day overdue there, due today for the others
+    overdue = reminders.run(memory_ledger, env, "t")
+
+    assert _sent(auckland) == [("AKL", 0, "2026-12-06")]
+    assert _sent(london) == [("LON", 0, "2026-12-06")]
+    assert _sent(los_angeles) == [("LAX", 0, "2026-12-06")]
+    assert again == []
+    assert _sent(overdue) == [("AKL", 1, "2026-12-07")]
+    bodies = {rcpt[0]: m.get_body(("plain",)).get_content() for _, rcpt, m in inbox.received}
+    subjects = [m["Subject"] for _, _, m in inbox.received]
+    assert len(subjects) == 4
+    assert subjects[:3] == [
+        f"Reminder: invoice {invoices[a]}, 100.00 GBP due 2026-12-06" for a in ZONES
+    ]
+    assert subjects[3] == f"Overdue: invoice {invoices['AKL']}, 100.00 GBP due 2026-12-06"
+    assert "is due today" in bodies["ap@lax.example"]
+    assert "(1 day overdue)" in bodies["ap@akl.example"]
+    for account, number in invoices.items():
+        events = memory_ledger.events_of(memory_ledger.invoice_id(number))
+        offsets = [e.offset for e in events if isinstance(e, Invoice.ReminderSent)]
+        assert offsets == ([0, 1] if account == "AKL" else [0])
+
+
+def test_an_explicit_day_is_one_date_for_everyone_and_goes_only_where_it_has_begun(
+    memory_ledger, clock, env, inbox, invoices
+):
+    _at(clock, 5, 9, 0)  # 12-06 has begun nowhere (Kiribati, UTC+14: 23:00 on 12-05)
+    with pytest.raises(InvalidDate, match="not today yet in any time zone"):
+        reminders.run(memory_ledger, env, "t", as_of=DUE)
+    preview = reminders.run(memory_ledger, env, "t", as_of=DUE, dry_run=True)
+
+    _at(clock, 5, 11, 30)  # 12-06 in Auckland only
+    with pytest.raises(InvalidDate, match="the latest today is 2026-12-06"):
+        reminders.run(memory_ledger, env, "t", as_of=date(2026, 12, 7))
+    partly = reminders.run(memory_ledger, env, "t", as_of=DUE)
+    catch_up = reminders.run(memory_ledger, env, "t", as_of=date(2026, 12, 5))
+
+    assert [(r.account, r.status, r.day) for r in preview] == [(a, "dry-run", DUE) for a in ZONES]
+    assert [(r.account, r.status, r.day) for r in partly] == [
+        ("AKL", "sent", DUE), ("LON", "not-yet", DUE), ("LAX", "not-yet", DUE),
+    ]  # fmt: skip
+    assert catch_up == []  # 12-05: no stage had come for anyone
+    assert [rcpt for _, rcpt, _ in inbox.received] == [["ap@akl.example"]]
+    for account in ("LON", "LAX"):
+        events = memory_ledger.events_of(memory_ledger.invoice_id(invoices[account]))
+        assert not [e for e in events if isinstance(e, Invoice.ReminderSent)]

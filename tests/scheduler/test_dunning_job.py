@@ -55,3 +55,31 @@ def test_the_dunning_job_is_stored_leased_and_sends_what_is_due(make_context, at
     assert (outcome.status, outcome.detail) == ("ok", "0 sent, 0 not sent")
     (sent,) = [e for e in ctx.ledger.events_of(invoice_id) if isinstance(e, Invoice.ReminderSent)]
     assert sent.actor == "scheduler" and sent.offset == 0
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_dunning_job_reminds_each_customer_on_its_own_day(make_context, at, monkeypatch):
+    at(2026, 10, 1, 9)
+    ctx = make_context()
+    for account, zone in (("AKL", "Pacific/Auckland"), ("LAX", "America/Los_Angeles")):
+        ctx.ledger.register_customer(
+            "t", account_number=account, name=account, currency="GBP", tax_rate=D("0"),
+            payment_terms_days=5, email=f"ap@{account.lower()}.example", time_zone=zone,
+            reminder_offsets=(0,),
+        )  # fmt: skip
+        invoice_id = ctx.ledger.create_invoice(account, "t")  # due 2026-10-06
+        ctx.ledger.add_line(invoice_id, "t", description="Port", quantity=D("1"), unit_price=D("9"))
+        ctx.ledger.issue_invoice(invoice_id, "t")
+    port = free_port()
+    for name, value in (("HOST", "127.0.0.1"), ("PORT", str(port)), ("TLS", "none"),
+                        ("FROM", "billing@carrier.example")):  # fmt: skip
+        monkeypatch.setenv(f"TOLLBOOK_SMTP_{name}", value)
+
+    with smtp_server(port) as inbox:
+        at(2026, 10, 6, 1)  # the job's hour: Auckland 10-06 14:00, Los Angeles 10-05 18:00
+        first = jobs.remind_invoices(ctx)
+        at(2026, 10, 7, 1)  # Los Angeles 10-06 18:00
+        second = jobs.remind_invoices(ctx)
+
+    assert (first, second) == (1, 1)
+    assert [rcpt for _, rcpt, _ in inbox.received] == [["ap@akl.example"], ["ap@lax.example"]]

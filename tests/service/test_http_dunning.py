@@ -60,3 +60,25 @@ def test_without_smtp_a_run_is_a_503_and_a_dry_run_still_answers(writer, monkeyp
     assert nothing_due["reminders"] == []
     assert down.status_code == 503 and down.json()["code"] == "mail_not_configured"
     assert dry["sent"] == 0 and [r["status"] for r in dry["reminders"]] == ["dry-run"]
+
+
+def test_each_reminder_says_the_customers_day_it_was_worked_out_on(writer, clock, monkeypatch):
+    monkeypatch.delenv("TOLLBOOK_SMTP_HOST", raising=False)  # dry runs and not-yet need none
+    for account, zone in (("AKL", "Pacific/Auckland"), ("LAX", "America/Los_Angeles")):
+        make_customer(writer, account)
+        details = {"email": f"ap@{account.lower()}.example", "time_zone": zone}
+        ok(writer.patch(f"/customers/{account}", {**details, "reminder_offsets": [0]}))
+        issued_invoice(writer, account)  # 2026-10-01, due 2026-10-15
+    clock.set(datetime(2026, 10, 14, 11, 30, tzinfo=UTC))  # Auckland 10-15; LA 10-14
+
+    today = ok(writer.post("/dunning/run", {"dry_run": True}))
+    ahead = ok(writer.post("/dunning/run", {"as_of": "2026-10-15", "dry_run": True}))
+    refused = writer.post("/dunning/run", {"as_of": "2026-10-16"})
+
+    assert [(r["customer"], r["day"], r["status"]) for r in today["reminders"]] == [
+        ("AKL", "2026-10-15", "dry-run")
+    ]
+    assert [(r["customer"], r["day"]) for r in ahead["reminders"]] == [
+        ("AKL", "2026-10-15"), ("LAX", "2026-10-15"),
+    ]  # fmt: skip
+    assert refused.status_code == 422 and refused.json()["field"] == "as_of"

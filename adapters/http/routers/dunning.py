@@ -21,7 +21,9 @@ router = Router(prefix="/dunning", tags=["dunning"])
 @router.post("/run", **answers(DunningRunDoc))
 def run_dunning(body: DunningRun, svc: Svc, key: Writer, response: Response) -> dict[str, Any]:
     """E-mail each open invoice the reminder its customer's schedule has due on ``as_of``
-    (default today; a later day only with ``dry_run``), recorded as ``Invoice.ReminderSent``
+    (default: each customer's own today, in its time zone; a day not yet begun in any time
+    zone only with ``dry_run``; a customer for whom ``as_of`` has not begun yet gets
+    nothing, ``not-yet``), recorded as ``Invoice.ReminderSent``
     or ``Invoice.ReminderFailed``. A stage already sent is never sent again, so a repeated
     run sends nothing new. Any failure answers 202 (recorded; the next run tries again); a
     reminder due without SMTP configuration (TOLLBOOK_SMTP_*) is a 503
