@@ -555,7 +555,10 @@ def _carried_lines(ledger: Ledger, account: str, invoice_id: UUID) -> list[Invoi
 
 def _customers(ledger: Ledger, accounts: Sequence[str]) -> list[Customer]:
     if accounts:
-        return [ledger.customer(account) for account in accounts]
+        # once each however often (or by account or id) named: a customer twice among one
+        # query's targets had each of its CDRs summed twice
+        found = [ledger.customer(account) for account in accounts]
+        return list({customer.id: customer for customer in found}.values())
     return every_customer(ledger)
 
 
