@@ -528,6 +528,9 @@ class _Saver:
                         result.refuse_issue(error)
                         continue
                     result.state = "issued"
+                    # issued in the seller's rounding now: a draft of an earlier run may have
+                    # been opened in another, and its totals are the issued invoice's
+                    result.rounding = self.settings.tax_rounding
         self.report.results.extend(batch)
         for result in batch:
             if self.on_invoice:

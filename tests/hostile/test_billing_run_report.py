@@ -62,6 +62,10 @@ def as_shown(shown: dict[str, Any]) -> tuple[Any, ...]:
     return (shown["state"], shown["number"], shown["lines"], shown["net"], shown["total"])
 
 
+def rounding(ledger: Ledger, mode: str) -> None:
+    ledger.change_settings(SettingsChanges.model_validate({"tax_rounding": mode}), "t")
+
+
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """A customer a chunk, the sums' rows folded one at a time, the table in 1-page slices."""
@@ -127,6 +131,28 @@ def test_the_json_report_is_what_the_ledger_stores_run_after_run_with_late_usage
     for report in (first, second, third):
         assert [as_stored(ledger, i) for i in report] == [as_shown(i) for i in report]
         assert all(i["state"] == "issued" for i in report)
+
+
+@pytest.mark.parametrize(
+    ("drafted_in", "issued_in", "total"),
+    [("per_line", "per_invoice_rate", "0.25"), ("per_invoice_rate", "per_line", "0.28")],
+)
+def test_a_draft_issued_by_a_later_run_reports_the_tax_rounding_it_was_issued_in(
+    ledger: Ledger, tollbook: Tollbook, drafted_in: str, issued_in: str, total: str
+) -> None:
+    """Seven calls of 0.03 under 20% tax: 0.21 net; each line's tax rounded, 0.07 (0.28);
+    the rate's tax rounded once, 0.04 (0.25). The ledger issues a draft in the seller's
+    rounding at issue, so that is the invoice's total the report must show."""
+    rounding(ledger, drafted_in)
+    [drafted] = billed(tollbook, "--customer", "CCC")
+    rounding(ledger, issued_in)
+
+    [issued] = billed(tollbook, "--customer", "CCC", "--issue")
+
+    assert (drafted["action"], drafted["state"]) == ("created", "draft")
+    assert (issued["action"], issued["state"], issued["net"]) == ("exists", "issued", "0.21")
+    assert ledger.invoice(issued["invoice_id"]).totals.total == D(total)
+    assert as_shown(issued) == as_stored(ledger, issued)
 
 
 def test_charges_carried_forward_are_read_back_after_a_later_invoice_takes_them(
