@@ -412,14 +412,12 @@ def _run(
                 totals = summed.pop().result()
                 if number + 1 < len(groups):
                     summed.append(summing(groups[number + 1]))
-                last = {t.account: n for n, t in enumerate(group)}  # an account may be named twice
-                for n, target in enumerate(group):
+                for target in group:  # each customer once (_customers)
                     try:
                         pending.extend(planner.plan(target, totals, late, bill_late))
                     except InvalidInput as error:
                         pending.append(planner.refused(target, error))
-                    if last[target.account] == n:  # planned: its sums are not read again
-                        totals.pop(target.account, None)
+                    totals.pop(target.account, None)  # planned: its sums are not read again
                     if len(pending) >= save_batch:
                         saver.save(pending)
                         pending = []
