@@ -14,14 +14,22 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 
+def smtp_settings() -> dict[str, str]:
+    """tollbook's SMTP settings for a server on a free port of 127.0.0.1 (no TLS)."""
+    return {
+        "TOLLBOOK_SMTP_HOST": "127.0.0.1",
+        "TOLLBOOK_SMTP_PORT": str(free_port()),
+        "TOLLBOOK_SMTP_TLS": "none",
+        "TOLLBOOK_SMTP_FROM": "billing@carrier.example",
+    }
+
+
 def smtp_env(monkeypatch: Any) -> int:
     """Point tollbook's SMTP settings at a free port of 127.0.0.1 (no TLS); the port."""
-    port = free_port()
-    monkeypatch.setenv("TOLLBOOK_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("TOLLBOOK_SMTP_PORT", str(port))
-    monkeypatch.setenv("TOLLBOOK_SMTP_TLS", "none")
-    monkeypatch.setenv("TOLLBOOK_SMTP_FROM", "billing@carrier.example")
-    return port
+    settings = smtp_settings()
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return int(settings["TOLLBOOK_SMTP_PORT"])
 
 
 def free_port() -> int:

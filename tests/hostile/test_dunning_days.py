@@ -19,7 +19,7 @@ from domain.errors import InvalidInput
 from domain.invoice import Invoice
 from tests.helpers import event_count
 from tests.hostile.poison import poisoned_customer
-from tests.mail_support import Inbox, free_port, smtp_server
+from tests.mail_support import Inbox, smtp_server, smtp_settings
 from tests.service.conftest import (  # noqa: F401  (the HTTP fixtures, on the test's store)
     Api,
     client,
@@ -33,12 +33,7 @@ SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the 
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {
-        "TOLLBOOK_SMTP_HOST": "127.0.0.1",
-        "TOLLBOOK_SMTP_PORT": str(free_port()),
-        "TOLLBOOK_SMTP_TLS": "none",
-        "TOLLBOOK_SMTP_FROM": "billing@carrier.example",
-    }
+    values = smtp_settings()
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values

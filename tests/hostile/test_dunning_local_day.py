@@ -20,17 +20,12 @@ from adapters.mail import reminders
 from domain.changes import CustomerChanges
 from domain.errors import InvalidDate
 from domain.invoice import Invoice
-from tests.mail_support import Inbox, free_port, smtp_server
+from tests.mail_support import Inbox, free_port, smtp_server, smtp_settings
 
 
 @pytest.fixture
 def env() -> dict[str, str]:
-    return {
-        "TOLLBOOK_SMTP_HOST": "127.0.0.1",
-        "TOLLBOOK_SMTP_PORT": str(free_port()),
-        "TOLLBOOK_SMTP_TLS": "none",
-        "TOLLBOOK_SMTP_FROM": "billing@carrier.example",
-    }
+    return smtp_settings()
 
 
 @pytest.fixture
